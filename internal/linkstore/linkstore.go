@@ -1,0 +1,77 @@
+// Package linkstore defines the durable store of short links that both the
+// control plane (writes) and the edge (reads, behind its caches) use. The
+// implementations live in its subpackages: pgstore for PostgreSQL and
+// sqlitestore for the embedded default; backend opens one from a DSN.
+package linkstore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when no link has the requested code.
+var ErrNotFound = errors.New("link not found")
+
+// ErrCodeTaken is returned by Create when the code already belongs to a link.
+// The database enforces it (the code is the primary key), so it holds for
+// generated codes and custom aliases alike.
+var ErrCodeTaken = errors.New("code already taken")
+
+// Link is one short link as stored.
+type Link struct {
+	// ID is the link's Snowflake ID: internal, time-ordered.
+	ID int64
+	// Code is the short code or custom alias, case-sensitive.
+	Code string
+	// URL is the target of the redirect.
+	URL string
+	// Status is the redirect status (301, 302, 307 or 308); 0 means the
+	// edge's configured default.
+	Status int
+	// CreatedAt is when the link was created (UTC, microsecond precision).
+	CreatedAt time.Time
+	// ExpiresAt is when the link stops redirecting; the zero value means never.
+	ExpiresAt time.Time
+	// Disabled links answer 410 like expired ones.
+	Disabled bool
+}
+
+// Expired reports whether the link has expired at now.
+func (l Link) Expired(now time.Time) bool {
+	return !l.ExpiresAt.IsZero() && !now.Before(l.ExpiresAt)
+}
+
+// Store is a durable link store.
+type Store interface {
+	// Create inserts l. It returns ErrCodeTaken when the code exists.
+	Create(ctx context.Context, l Link) error
+	// Get reads a link from the primary (read-your-writes), or ErrNotFound.
+	Get(ctx context.Context, code string) (Link, error)
+	// Lookup reads a link for the redirect path: from a read replica when
+	// one is configured and healthy, else the primary. A code that the
+	// replica does not know is confirmed on the primary before ErrNotFound
+	// is returned, so replication lag never hides a new link.
+	Lookup(ctx context.Context, code string) (Link, error)
+	// Delete removes a link, or returns ErrNotFound.
+	Delete(ctx context.Context, code string) error
+	// Ping checks that the primary answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close()
+}
+
+// Config says how to reach a store.
+type Config struct {
+	// DSN of the primary: postgres://… or postgresql://… for PostgreSQL;
+	// sqlite://PATH (or sqlite:PATH) for SQLite.
+	DSN string
+	// ReadDSNs are PostgreSQL read replicas for Lookup (optional).
+	ReadDSNs []string
+	// MaxConns bounds each pool (0: the driver's default).
+	MaxConns int32
+	// Migrate applies the embedded schema migrations on open. Edges that
+	// only read leave it off; the control plane turns it on. SQLite always
+	// migrates: it is local to the process.
+	Migrate bool
+}
