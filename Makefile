@@ -1,0 +1,55 @@
+# Shortify's tasks. `make help` lists them.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/shortify
+PKGS  := ./...
+# Benchmarks: packages that have them, and how long each runs.
+BENCH_PKGS ?= ./internal/... ./caddymodule/... ./controlplane/...
+BENCHTIME  ?= 1s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the shortify binary (Caddy + the Shortify modules) into bin/.
+	$(GO) build -trimpath -o $(BIN) ./cmd/shortify
+
+.PHONY: run
+run: build ## Start the whole system on its embedded default (SQLite, one node) at http://localhost:8080.
+	$(BIN) run --config Caddyfile --adapter caddyfile
+
+.PHONY: services
+services: ## Start (or install) PostgreSQL and Redis for the tests.
+	scripts/test-services.sh
+
+.PHONY: test
+test: services ## Run every test against real PostgreSQL and Redis.
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+.PHONY: bench
+bench: services ## Run the Go benchmarks (edge handler, code generation, stores).
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(BENCH_PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s); corpora live in testdata/.
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$t $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-30s} $$t || exit 1; \
+		done; \
+	done
+
+.PHONY: fmt
+fmt: ## Format the code.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: lint
+lint: ## go vet and a gofmt check.
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: clean
+clean: ## Remove build output and the embedded default's data directory.
+	rm -rf bin data

@@ -1,0 +1,20 @@
+// Command shortify is Caddy with the Shortify modules plugged in, built the
+// way xcaddy builds a custom Caddy: the standard modules plus the edge
+// handler (http.handlers.shortify), the control-plane app (shortify) and
+// its API handler (http.handlers.shortify_api). Every Caddy subcommand
+// works: `shortify run --config Caddyfile`, `shortify list-modules`, …
+package main
+
+import (
+	_ "time/tzdata"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/shortify/shortify/caddymodule"
+	_ "github.com/shortify/shortify/controlplane"
+)
+
+func main() {
+	caddycmd.Main()
+}

@@ -1,0 +1,126 @@
+// Package api is the control plane's REST API: JSON in, JSON out, every
+// error an RFC 9457 problem document. It validates everything before it
+// changes anything, so a bad request never leaves state behind.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/targeturl"
+)
+
+// Issuer hands out link identities: Snowflake IDs and generated codes. The
+// control plane's Raft node implements it from its leased worker ID and
+// sequence blocks.
+type Issuer interface {
+	NewID() (int64, error)
+	NextCode() (string, error)
+}
+
+// LinkCache is the shared L2 cache that creates write through and deletes
+// clear, so edges see a new link at once and a deleted one soon.
+type LinkCache interface {
+	Set(ctx context.Context, l linkstore.Link) error
+	Delete(ctx context.Context, code string) error
+}
+
+// Config is the API's behaviour.
+type Config struct {
+	// PublicURL is the base of the short URLs returned (e.g.
+	// "https://sho.rt"). Empty: the scheme and host of each request.
+	PublicURL string
+	// Targets is the policy for target URLs. The host of PublicURL is
+	// added to its OwnHosts.
+	Targets targeturl.Policy
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Logger receives operational logs (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Deps are the services the API drives.
+type Deps struct {
+	Store  linkstore.Store
+	Issuer Issuer
+	// Cache is optional.
+	Cache LinkCache
+	// Ready reports whether the node can serve writes (nil: always).
+	Ready func(ctx context.Context) error
+}
+
+// Handler serves the API under /api/v1/.
+type Handler struct {
+	cfg  Config
+	deps Deps
+	mux  *http.ServeMux
+	log  *slog.Logger
+}
+
+// New builds the API handler.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if deps.Store == nil || deps.Issuer == nil {
+		return nil, errors.New("api: a store and an issuer are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PublicURL != "" {
+		host, err := publicHost(cfg.PublicURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Targets.OwnHosts = append(append([]string(nil), cfg.Targets.OwnHosts...), host)
+	}
+	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux()}
+	h.routes()
+	return h, nil
+}
+
+func (h *Handler) routes() {
+	h.mux.HandleFunc("POST /api/v1/links", h.createLink)
+	h.mux.HandleFunc("GET /api/v1/links/{code}", h.getLink)
+	h.mux.HandleFunc("DELETE /api/v1/links/{code}", h.deleteLink)
+	h.mux.HandleFunc("GET /api/v1/healthz", h.healthz)
+	h.mux.HandleFunc("GET /api/v1/readyz", h.readyz)
+}
+
+// ServeHTTP implements http.Handler. Unknown routes and wrong methods get
+// problem documents too, not the mux's plain-text answers.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := h.mux.Handler(r)
+	if pattern == "" {
+		if allowed := h.allowedMethods(r); allowed != "" {
+			w.Header().Set("Allow", allowed)
+			problem.Write(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowed)
+			return
+		}
+		problem.Write(w, http.StatusNotFound, "no API route "+r.URL.Path)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// allowedMethods lists the methods that have a route for r's path.
+func (h *Handler) allowedMethods(r *http.Request) string {
+	var allowed string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := h.mux.Handler(probe); p != "" {
+			if allowed != "" {
+				allowed += ", "
+			}
+			allowed += m
+		}
+	}
+	return allowed
+}

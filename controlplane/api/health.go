@@ -1,0 +1,57 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/shortify/shortify/internal/problem"
+)
+
+// readyTimeout bounds a readiness check, so that a hung database makes the
+// probe fail instead of hang.
+const readyTimeout = 2 * time.Second
+
+// healthz is liveness: the process answers. It checks no dependency, so
+// that an orchestrator never restarts a node because PostgreSQL is down.
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is readiness: the node can create links (Raft lease and sequence
+// block held, database answering).
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if h.deps.Ready != nil {
+		if err := h.deps.Ready(ctx); err != nil {
+			problem.Write(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+	}
+	if err := h.deps.Store.Ping(ctx); err != nil {
+		problem.Write(w, http.StatusServiceUnavailable, "not ready: the link database does not answer: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// unavailable answers 503 when the node cannot issue identities (no Raft
+// leader, no lease, sequence exhausted): the client may retry elsewhere.
+func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
+	h.log.Error("cannot "+what, "err", err)
+	w.Header().Set("Retry-After", "1")
+	problem.Write(w, http.StatusServiceUnavailable, "cannot "+what+" right now: "+err.Error()+"; retry shortly")
+}
+
+// storeFailed answers a database failure without leaking its details.
+func (h *Handler) storeFailed(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody reads the answer.
+		return
+	}
+	h.log.Error(what+" failed", "err", err)
+	w.Header().Set("Retry-After", "1")
+	problem.Write(w, http.StatusServiceUnavailable, "could not "+what+": the link database is unavailable; retry shortly")
+}

@@ -1,0 +1,299 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/shortcode"
+)
+
+// maxBodyBytes bounds a request body; a create needs a few KB at most.
+const maxBodyBytes = 64 << 10
+
+// generatedCodeAttempts bounds the retries when a generated code is already
+// taken. Generated codes never collide with each other; only a custom alias
+// created earlier can occupy one, so a second attempt practically always
+// succeeds.
+const generatedCodeAttempts = 5
+
+// CreateLinkRequest is the body of POST /api/v1/links.
+type CreateLinkRequest struct {
+	// URL is the target (required).
+	URL string `json:"url"`
+	// Alias is a custom code (optional).
+	Alias string `json:"alias,omitempty"`
+	// ExpiresAt is when the link stops redirecting (optional, RFC 3339, in
+	// the future).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// RedirectStatus is 301, 302, 307 or 308 (optional: the edge's default).
+	RedirectStatus int `json:"redirect_status,omitempty"`
+}
+
+// Link is a link as the API shows it.
+type Link struct {
+	Code     string `json:"code"`
+	ShortURL string `json:"short_url"`
+	URL      string `json:"url"`
+	// ID is the link's Snowflake ID as a string: JavaScript numbers cannot
+	// hold 64 bits.
+	ID             string     `json:"id"`
+	RedirectStatus int        `json:"redirect_status,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
+	Disabled       bool       `json:"disabled"`
+}
+
+func (h *Handler) createLink(w http.ResponseWriter, r *http.Request) {
+	var req CreateLinkRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	now := h.cfg.Now().UTC()
+	if strings.TrimSpace(req.URL) == "" {
+		problem.WriteField(w, http.StatusBadRequest, "url", "url is required: the http or https URL to shorten")
+		return
+	}
+	policy := h.cfg.Targets
+	if h.cfg.PublicURL == "" {
+		// Without a configured public URL the short links live on the
+		// host the request came in on.
+		policy.OwnHosts = append(slices.Clone(policy.OwnHosts), r.Host)
+	}
+	target, err := policy.Check(strings.TrimSpace(req.URL))
+	if err != nil {
+		problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
+		return
+	}
+	if req.Alias != "" {
+		if err := shortcode.ValidateAlias(req.Alias); err != nil {
+			problem.WriteField(w, http.StatusBadRequest, "alias", err.Error())
+			return
+		}
+	}
+	switch req.RedirectStatus {
+	case 0, http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		problem.WriteField(w, http.StatusBadRequest, "redirect_status",
+			fmt.Sprintf("redirect_status %d is not one of 301, 302, 307, 308", req.RedirectStatus))
+		return
+	}
+	var expires time.Time
+	if req.ExpiresAt != nil {
+		expires = req.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !expires.After(now) {
+			problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be in the future")
+			return
+		}
+	}
+
+	id, err := h.deps.Issuer.NewID()
+	if err != nil {
+		h.unavailable(w, "issue a link ID", err)
+		return
+	}
+	link := linkstore.Link{
+		ID:        id,
+		URL:       target,
+		Status:    req.RedirectStatus,
+		CreatedAt: now.Truncate(time.Microsecond),
+		ExpiresAt: expires,
+	}
+	if req.Alias != "" {
+		link.Code = req.Alias
+		if err := h.deps.Store.Create(r.Context(), link); err != nil {
+			if errors.Is(err, linkstore.ErrCodeTaken) {
+				problem.WriteField(w, http.StatusConflict, "alias", fmt.Sprintf("the alias %q is already taken", req.Alias))
+				return
+			}
+			h.storeFailed(w, "create link", err)
+			return
+		}
+	} else if !h.createGenerated(w, r, &link) {
+		return
+	}
+
+	if h.deps.Cache != nil {
+		// Writing through lets every edge find the link in L2 at once,
+		// even while read replicas lag; a failure only costs a slower
+		// first redirect, so the create still succeeds.
+		if err := h.deps.Cache.Set(r.Context(), link); err != nil {
+			h.log.Warn("write-through of new link to the L2 cache failed", "code", link.Code, "err", err)
+		}
+	}
+	w.Header().Set("Location", "/api/v1/links/"+link.Code)
+	writeJSON(w, http.StatusCreated, h.present(r, link))
+}
+
+// createGenerated stores link under the next generated code, retrying
+// with the next one when an alias already took it.
+func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *linkstore.Link) bool {
+	for attempt := 1; ; attempt++ {
+		code, err := h.deps.Issuer.NextCode()
+		if err != nil {
+			h.unavailable(w, "issue a short code", err)
+			return false
+		}
+		link.Code = code
+		err = h.deps.Store.Create(r.Context(), *link)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, linkstore.ErrCodeTaken) || attempt == generatedCodeAttempts {
+			h.storeFailed(w, "create link", err)
+			return false
+		}
+		h.log.Warn("generated code was taken by a custom alias; using the next one", "code", code)
+	}
+}
+
+func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
+	code, ok := pathCode(w, r)
+	if !ok {
+		return
+	}
+	link, err := h.deps.Store.Get(r.Context(), code)
+	if err != nil {
+		if errors.Is(err, linkstore.ErrNotFound) {
+			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
+			return
+		}
+		h.storeFailed(w, "read link", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.present(r, link))
+}
+
+func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
+	code, ok := pathCode(w, r)
+	if !ok {
+		return
+	}
+	if err := h.deps.Store.Delete(r.Context(), code); err != nil {
+		if errors.Is(err, linkstore.ErrNotFound) {
+			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
+			return
+		}
+		h.storeFailed(w, "delete link", err)
+		return
+	}
+	if h.deps.Cache != nil {
+		if err := h.deps.Cache.Delete(r.Context(), code); err != nil {
+			// The L2 entry then lives until its TTL; say so loudly.
+			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func pathCode(w http.ResponseWriter, r *http.Request) (string, bool) {
+	code := r.PathValue("code")
+	if !shortcode.WellFormed(code) {
+		problem.WriteField(w, http.StatusBadRequest, "code",
+			fmt.Sprintf("%q is not a short code (1 to %d characters of A-Z, a-z, 0-9, '_' and '-')", code, shortcode.MaxLen))
+		return "", false
+	}
+	return code, true
+}
+
+func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
+	out := Link{
+		Code:           l.Code,
+		ShortURL:       h.base(r) + "/" + l.Code,
+		URL:            l.URL,
+		ID:             strconv.FormatInt(l.ID, 10),
+		RedirectStatus: l.Status,
+		CreatedAt:      l.CreatedAt.UTC(),
+		Disabled:       l.Disabled,
+	}
+	if !l.ExpiresAt.IsZero() {
+		t := l.ExpiresAt.UTC()
+		out.ExpiresAt = &t
+	}
+	return out
+}
+
+// base is the scheme and host that short URLs start with.
+func (h *Handler) base(r *http.Request) string {
+	if h.cfg.PublicURL != "" {
+		return strings.TrimSuffix(h.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// CheckPublicURL reports whether public can be the base of short URLs.
+func CheckPublicURL(public string) error {
+	_, err := publicHost(public)
+	return err
+}
+
+func publicHost(public string) (string, error) {
+	u, err := url.Parse(public)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("api: public URL %q must be an absolute http or https URL", public)
+	}
+	return u.Hostname(), nil
+}
+
+// decodeJSON reads one JSON object from r's body into v, answering the
+// client itself when the body is unacceptable.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
+		if mt != "application/json" {
+			problem.Write(w, http.StatusUnsupportedMediaType, "the body must be application/json, not "+mt)
+			return false
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		var timeErr *time.ParseError
+		switch {
+		case errors.As(err, &tooBig):
+			problem.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
+		case errors.Is(err, io.EOF):
+			problem.Write(w, http.StatusBadRequest, "the body is empty; send a JSON object")
+		case errors.As(err, &syntax):
+			problem.Write(w, http.StatusBadRequest, fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+		case errors.As(err, &timeErr):
+			problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be an RFC 3339 time such as 2030-12-31T23:59:59Z")
+		case errors.As(err, &typeErr):
+			problem.WriteField(w, http.StatusBadRequest, typeErr.Field, fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			problem.WriteField(w, http.StatusBadRequest, field, fmt.Sprintf("unknown field %q", field))
+		default:
+			problem.Write(w, http.StatusBadRequest, "the body is not an acceptable JSON object: "+err.Error())
+		}
+		return false
+	}
+	if dec.More() {
+		problem.Write(w, http.StatusBadRequest, "the body must hold exactly one JSON object")
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,135 @@
+package controlplane
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("shortify", parseGlobalOption)
+}
+
+// UnmarshalCaddyfile sets up the app from the `shortify` global option.
+// Syntax:
+//
+//	shortify {
+//		data_dir        <path>
+//		node_id         <id>
+//		raft_bind       <host:port>
+//		raft_advertise  <host:port>
+//		database        <dsn>
+//		redis           [<host:port>]
+//		redis_prefix    <prefix>
+//		redis_ttl       <duration>
+//		public_url      <url>
+//		own_domains     <host...>
+//		blocked_domains <host...>
+//		max_url_length  <bytes>
+//	}
+//
+// A subdirective given without a value (as `redis {$SHORTIFY_REDIS}` is
+// when the variable is unset) keeps the default, so that one Caddyfile
+// serves the embedded default and a production setup.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		args := d.RemainingArgs()
+		if len(args) == 0 || (len(args) == 1 && args[0] == "") {
+			continue
+		}
+		one := func(dst *string) error {
+			if len(args) != 1 {
+				return d.Errf("%s takes one value, got %d", name, len(args))
+			}
+			*dst = args[0]
+			return nil
+		}
+		var err error
+		switch name {
+		case "data_dir":
+			err = one(&a.DataDir)
+		case "node_id":
+			err = one(&a.NodeID)
+		case "raft_bind":
+			err = one(&a.RaftBind)
+		case "raft_advertise":
+			err = one(&a.RaftAdvertise)
+		case "database":
+			err = one(&a.Database)
+		case "redis":
+			err = one(&a.Redis)
+		case "redis_prefix":
+			err = one(&a.RedisPrefix)
+		case "redis_ttl":
+			var s string
+			if err = one(&s); err == nil {
+				var dur caddy.Duration
+				dur, err = parseDuration(s)
+				if err != nil {
+					return d.Errf("redis_ttl %q: %v", s, err)
+				}
+				a.RedisTTL = dur
+			}
+		case "public_url":
+			err = one(&a.PublicURL)
+		case "own_domains":
+			a.OwnDomains = append(a.OwnDomains, args...)
+		case "blocked_domains":
+			a.BlockedDomains = append(a.BlockedDomains, args...)
+		case "max_url_length":
+			var s string
+			if err = one(&s); err == nil {
+				n, convErr := strconv.Atoi(s)
+				if convErr != nil || n <= 0 {
+					return d.Errf("max_url_length %q is not a positive number of bytes", s)
+				}
+				a.MaxURLLength = n
+			}
+		default:
+			return d.Errf("unknown shortify option %q", name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseDuration(s string) (caddy.Duration, error) {
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if dur <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return caddy.Duration(dur), nil
+}
+
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{
+		Name:  "shortify",
+		Value: caddyconfig.JSON(app, nil),
+	}, nil
+}
+
+// caddyfileHint explains the usual cause of a missing app.
+func caddyfileHint(err error) error {
+	return errors.Join(err, errors.New("shortify_api needs the control plane: add a `shortify { … }` block to the Caddyfile's global options"))
+}
+
+// Interface guard.
+var _ caddyfile.Unmarshaler = (*App)(nil)

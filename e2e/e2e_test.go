@@ -1,0 +1,291 @@
+// Package e2e drives the whole system the way a user does: it builds the
+// shortify binary, starts it with the repository's Caddyfile as `make run`
+// does, and talks HTTP to the front door.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/shortify once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shortify-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "shortify")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/shortify")
+		cmd.Dir = repoRoot(t)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/shortify: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// system is one running shortify process.
+type system struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	base    string // http://127.0.0.1:port
+	admin   string
+	dir     string
+	env     []string
+	logs    *bytes.Buffer
+	exited  chan struct{}
+	waitErr error
+}
+
+// start runs `shortify run --config Caddyfile` in a fresh working
+// directory (so ./data is the test's own) with extra environment.
+func start(t *testing.T, extraEnv ...string) *system {
+	t.Helper()
+	s := &system{t: t, dir: t.TempDir(), logs: new(bytes.Buffer), exited: make(chan struct{})}
+	listen := freeAddr(t)
+	s.base = "http://" + listen
+	s.admin = freeAddr(t)
+	s.env = append(os.Environ(),
+		"SHORTIFY_LISTEN="+listen,
+		"SHORTIFY_ADMIN="+s.admin,
+		"SHORTIFY_RAFT_BIND="+freeAddr(t),
+		"SHORTIFY_CACHE_TTL=1s",
+	)
+	s.env = append(s.env, extraEnv...)
+	s.cmd = exec.Command(binary(t), "run", "--config", filepath.Join(repoRoot(t), "Caddyfile"), "--adapter", "caddyfile")
+	s.cmd.Dir = s.dir
+	s.cmd.Env = s.env
+	s.cmd.Stdout = s.logs
+	s.cmd.Stderr = s.logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("shortify logs:\n%s", s.logs.String())
+		}
+	})
+	s.waitFor("the control plane to be ready", 60*time.Second, func() bool {
+		resp, err := http.Get(s.base + "/api/v1/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
+func (s *system) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		s.t.Errorf("shortify did not stop within 30s of SIGINT")
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func (s *system) waitFor(what string, within time.Duration, cond func() bool) time.Duration {
+	s.t.Helper()
+	begin := time.Now()
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for ; time.Since(begin) < within; <-tick.C {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("shortify exited while waiting for %s: %v\n%s", what, s.waitErr, s.logs.String())
+		default:
+		}
+		if cond() {
+			return time.Since(begin)
+		}
+	}
+	s.t.Fatalf("timed out after %v waiting for %s", within, what)
+	return 0
+}
+
+var noFollow = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func (s *system) request(method, path, body string) (*http.Response, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+type link struct {
+	Code     string `json:"code"`
+	ShortURL string `json:"short_url"`
+	URL      string `json:"url"`
+}
+
+func (s *system) create(target string) link {
+	s.t.Helper()
+	resp, body := s.request("POST", "/api/v1/links", `{"url":"`+target+`"}`)
+	if resp.StatusCode != http.StatusCreated {
+		s.t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var l link
+	if err := json.Unmarshal(body, &l); err != nil {
+		s.t.Fatal(err)
+	}
+	return l
+}
+
+// TestUserJourney is the README's quick start: create a link through the
+// front door, follow it, delete it, and see it stop redirecting.
+func TestUserJourney(t *testing.T) {
+	setups := map[string]func(t *testing.T) []string{
+		"embedded default": func(t *testing.T) []string { return nil },
+		"postgres and redis": func(t *testing.T) []string {
+			return []string{"SHORTIFY_DATABASE_URL=" + testenv.Database(t), "SHORTIFY_REDIS=" + testenv.RedisAddr(t)}
+		},
+	}
+	for name, setup := range setups {
+		t.Run(name, func(t *testing.T) {
+			s := start(t, setup(t)...)
+			target := "https://example.com/some/long/path?from=e2e"
+			l := s.create(target)
+			if len(l.Code) != 6 || l.ShortURL != s.base+"/"+l.Code || l.URL != target {
+				t.Fatalf("created %+v", l)
+			}
+
+			resp, _ := s.request("GET", "/"+l.Code, "")
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != target {
+				t.Fatalf("GET /%s = %d Location %q, want 302 to %s", l.Code, resp.StatusCode, resp.Header.Get("Location"), target)
+			}
+			resp, body := s.request("HEAD", "/"+l.Code, "")
+			if resp.StatusCode != http.StatusFound || len(body) != 0 {
+				t.Fatalf("HEAD = %d with %d body bytes", resp.StatusCode, len(body))
+			}
+			if resp, _ := s.request("GET", "/zzzzzz", ""); resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("unknown code: %d", resp.StatusCode)
+			}
+			if resp, _ := s.request("GET", "/api/v1/links/"+l.Code, ""); resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET link: %d", resp.StatusCode)
+			}
+
+			if resp, body := s.request("DELETE", "/api/v1/links/"+l.Code, ""); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("delete: %d %s", resp.StatusCode, body)
+			}
+			took := s.waitFor("the deleted link to stop redirecting", 10*time.Second, func() bool {
+				resp, _ := s.request("GET", "/"+l.Code, "")
+				return resp.StatusCode == http.StatusNotFound
+			})
+			t.Logf("the deleted link stopped redirecting after %v (cache_ttl 1s)", took)
+		})
+	}
+}
+
+// TestReloadKeepsTheNode: `shortify reload` swaps the config while the
+// Raft node, its log and the pools stay open, and creates keep working.
+func TestReloadKeepsTheNode(t *testing.T) {
+	s := start(t)
+	before := s.create("https://example.com/before-reload")
+	cmd := exec.Command(binary(t), "reload", "--config", filepath.Join(repoRoot(t), "Caddyfile"), "--adapter", "caddyfile", "--address", s.admin, "--force")
+	cmd.Dir = s.dir
+	cmd.Env = s.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, out)
+	}
+	after := s.create("https://example.com/after-reload")
+	if after.Code == before.Code {
+		t.Fatal("a code was issued twice across the reload")
+	}
+	for _, l := range []link{before, after} {
+		if resp, _ := s.request("GET", "/"+l.Code, ""); resp.StatusCode != http.StatusFound {
+			t.Fatalf("GET /%s after reload: %d", l.Code, resp.StatusCode)
+		}
+	}
+	if strings.Contains(s.logs.String(), "timeout") && strings.Contains(s.logs.String(), "bolt") {
+		t.Fatalf("the reload reopened the Raft log:\n%s", s.logs.String())
+	}
+}
+
+func TestListModules(t *testing.T) {
+	out, err := exec.Command(binary(t), "list-modules").CombinedOutput()
+	if err != nil {
+		t.Fatalf("list-modules: %v\n%s", err, out)
+	}
+	for _, m := range []string{"http.handlers.shortify", "http.handlers.shortify_api", "shortify"} {
+		found := false
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.TrimSpace(line) == m {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("list-modules does not list %s", m)
+		}
+	}
+}

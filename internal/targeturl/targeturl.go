@@ -1,0 +1,174 @@
+// Package targeturl validates the long URLs that short links point to. It is
+// the gate that keeps a shortener from becoming an open redirector for
+// anything a browser might execute: only absolute http and https URLs to a
+// valid host, of bounded length, never to the shortener itself.
+package targeturl
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// DefaultMaxLength bounds a target URL when Policy.MaxLength is zero. 2,048
+// bytes is what every current browser and most link-preview crawlers accept.
+const DefaultMaxLength = 2048
+
+// ErrInvalid is wrapped by every error Check returns.
+var ErrInvalid = errors.New("invalid target URL")
+
+// Policy says which targets are acceptable.
+type Policy struct {
+	// MaxLength is the longest URL accepted, in bytes (0: DefaultMaxLength).
+	MaxLength int
+	// OwnHosts are the shortener's own host names: targets on them, or on
+	// their subdomains, are refused, because a short link to a short link
+	// makes redirect loops and hides the final target.
+	OwnHosts []string
+	// BlockedDomains are refused together with their subdomains.
+	BlockedDomains []string
+}
+
+// Check validates raw and returns it normalised (scheme and host in lower
+// case, IDN hosts in their ASCII form) or an error wrapping ErrInvalid that
+// says what is wrong in words a user can act on.
+func (p Policy) Check(raw string) (string, error) {
+	maxLen := p.MaxLength
+	if maxLen <= 0 {
+		maxLen = DefaultMaxLength
+	}
+	switch {
+	case raw == "":
+		return "", fmt.Errorf("%w: the URL is empty", ErrInvalid)
+	case len(raw) > maxLen:
+		return "", fmt.Errorf("%w: the URL is %d bytes long, the limit is %d", ErrInvalid, len(raw), maxLen)
+	}
+	if !utf8.ValidString(raw) {
+		return "", fmt.Errorf("%w: the URL is not valid UTF-8", ErrInvalid)
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c <= ' ' || c == 0x7f {
+			return "", fmt.Errorf("%w: the URL contains a space or control character at byte %d (percent-encode it)", ErrInvalid, i+1)
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), "parse "+strconv.Quote(raw)+": "))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		if u.Scheme == "" {
+			return "", fmt.Errorf("%w: the URL must be absolute and start with http:// or https://", ErrInvalid)
+		}
+		return "", fmt.Errorf("%w: scheme %q is not allowed, only http and https", ErrInvalid, u.Scheme)
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return "", fmt.Errorf("%w: the URL has no host", ErrInvalid)
+	}
+	if u.User != nil {
+		// user:pass@host is the classic way to disguise a target's real host.
+		return "", fmt.Errorf("%w: credentials (user@host) are not allowed in the URL", ErrInvalid)
+	}
+	host, err := normaliseHost(u.Hostname())
+	if err != nil {
+		return "", err
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%w: port %q is not a number from 1 to 65535", ErrInvalid, port)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "", fmt.Errorf("%w: the port after ':' is empty", ErrInvalid)
+	}
+	for _, own := range p.OwnHosts {
+		if matchesDomain(host, own) {
+			return "", fmt.Errorf("%w: links to this shortener (%s) are not allowed", ErrInvalid, host)
+		}
+	}
+	for _, d := range p.BlockedDomains {
+		if matchesDomain(host, d) {
+			return "", fmt.Errorf("%w: the domain %s is blocked", ErrInvalid, host)
+		}
+	}
+	port := u.Port()
+	u.Scheme = scheme
+	u.Host = host
+	if strings.Contains(host, ":") {
+		u.Host = "[" + host + "]"
+	}
+	if port != "" {
+		u.Host += ":" + port
+	}
+	return u.String(), nil
+}
+
+// normaliseHost returns the host in lower-case ASCII, or an error when it is
+// not a valid DNS name or IP literal.
+func normaliseHost(h string) (string, error) {
+	if h == "" {
+		return "", fmt.Errorf("%w: the URL has no host", ErrInvalid)
+	}
+	if ip, err := netip.ParseAddr(h); err == nil {
+		if ip.Zone() != "" {
+			return "", fmt.Errorf("%w: IPv6 zones are not allowed in the host", ErrInvalid)
+		}
+		return ip.String(), nil
+	}
+	if net.ParseIP(h) != nil {
+		return strings.ToLower(h), nil
+	}
+	h = strings.TrimSuffix(h, ".")
+	ascii, err := idna.Lookup.ToASCII(h)
+	if err != nil {
+		return "", fmt.Errorf("%w: host %q is not a valid domain name", ErrInvalid, h)
+	}
+	ascii = strings.ToLower(ascii)
+	if again, err := idna.Lookup.ToASCII(ascii); err != nil || again != ascii {
+		// Some inputs map to punycode that is not itself a valid name.
+		return "", fmt.Errorf("%w: host %q is not a valid domain name", ErrInvalid, h)
+	}
+	if len(ascii) > 253 {
+		return "", fmt.Errorf("%w: host name is longer than 253 characters", ErrInvalid)
+	}
+	labels := strings.Split(ascii, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return "", fmt.Errorf("%w: host %q has an empty or over-long label", ErrInvalid, h)
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return "", fmt.Errorf("%w: host %q contains %q, which a domain name cannot", ErrInvalid, h, rune(c))
+			}
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return "", fmt.Errorf("%w: a label of host %q starts or ends with '-'", ErrInvalid, h)
+		}
+	}
+	if len(labels) == 1 && ascii != "localhost" {
+		return "", fmt.Errorf("%w: host %q is not a fully qualified domain name", ErrInvalid, h)
+	}
+	return ascii, nil
+}
+
+// matchesDomain reports whether host is domain or one of its subdomains.
+// domain may carry a port, which is ignored.
+func matchesDomain(host, domain string) bool {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if d, _, err := net.SplitHostPort(domain); err == nil {
+		domain = d
+	}
+	domain = strings.Trim(domain, "[]")
+	if domain == "" {
+		return false
+	}
+	return host == domain || strings.HasSuffix(host, "."+domain)
+}
