@@ -1,0 +1,455 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// open opens a store on this package's test database and closes it when
+// the test ends.
+func open(tb testing.TB, cfg linkstore.Config) *Store {
+	tb.Helper()
+	if cfg.DSN == "" {
+		cfg.DSN = testenv.Database(tb)
+	}
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) linkstore.Store {
+		return open(t, linkstore.Config{Migrate: true})
+	})
+}
+
+// TestConformanceViaReplica runs the suite with a read DSN that points at
+// the primary's database: every Lookup goes through the replica path.
+func TestConformanceViaReplica(t *testing.T) {
+	dsn := testenv.Database(t)
+	storetest.Run(t, func(t *testing.T) linkstore.Store {
+		return open(t, linkstore.Config{DSN: dsn, ReadDSNs: []string{dsn}, Migrate: true})
+	})
+}
+
+// freshSchema creates an empty schema of the test's own and returns a DSN
+// whose search_path is that schema, so a test can migrate from nothing or
+// keep a table apart from everyone else's (a stand-in for a replica).
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	dsn := testenv.Database(t)
+	name := "t_" + strings.ToLower(storetest.NewCode())
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func TestLinksIsHashPartitioned(t *testing.T) {
+	s := open(t, linkstore.Config{Migrate: true})
+	ctx := t.Context()
+
+	var strategy, key string
+	err := s.Primary().QueryRow(ctx, `
+SELECT p.partstrat::text, a.attname
+FROM pg_partitioned_table p
+JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+WHERE p.partrelid = 'links'::regclass AND p.partnatts = 1`).Scan(&strategy, &key)
+	if err != nil {
+		t.Fatalf("links is not a partitioned table on one column: %v", err)
+	}
+	if strategy != "h" || key != "code" {
+		t.Errorf("links is partitioned by strategy %q on %q, want hash (h) on code", strategy, key)
+	}
+
+	rows, err := s.Primary().Query(ctx, `
+SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'links'::regclass
+ORDER BY c.relname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type part struct{ Name, Bound string }
+	parts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[part])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 16 {
+		t.Fatalf("links has %d partitions, want 16: %v", len(parts), parts)
+	}
+	for i, p := range parts {
+		wantName := fmt.Sprintf("links_p%02d", i)
+		wantBound := fmt.Sprintf("FOR VALUES WITH (modulus 16, remainder %d)", i)
+		if p.Name != wantName || p.Bound != wantBound {
+			t.Errorf("partition %d: %s %s, want %s %s", i, p.Name, p.Bound, wantName, wantBound)
+		}
+	}
+}
+
+// TestLookupReadsOnePartition checks the plans of the lookup query, both
+// the custom plan (pruned while planning) and the generic plan of a
+// prepared statement (pruned when execution starts).
+func TestLookupReadsOnePartition(t *testing.T) {
+	s := open(t, linkstore.Config{Migrate: true})
+	ctx := t.Context()
+	conn, err := s.Primary().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		t.Run(mode, func(t *testing.T) {
+			if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Exec(context.Background(), "RESET plan_cache_mode")
+			stmt := "lookup_" + mode
+			if _, err := conn.Exec(ctx, "PREPARE "+stmt+" (text) AS "+sqlSelect); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Exec(context.Background(), "DEALLOCATE "+stmt)
+			var plan []struct{ Plan planNode }
+			if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+stmt+"('abcDEF')").Scan(&plan); err != nil {
+				t.Fatal(err)
+			}
+			rels := plan[0].Plan.relations(nil)
+			if len(rels) != 1 || !strings.HasPrefix(rels[0], "links_p") {
+				t.Errorf("lookup plan reads %v, want exactly one partition of links", rels)
+			}
+		})
+	}
+}
+
+type planNode struct {
+	Relation string     `json:"Relation Name"`
+	Plans    []planNode `json:"Plans"`
+}
+
+func (p planNode) relations(acc []string) []string {
+	if p.Relation != "" {
+		acc = append(acc, p.Relation)
+	}
+	for _, c := range p.Plans {
+		acc = c.relations(acc)
+	}
+	return acc
+}
+
+func countMigrations(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	dsn := freshSchema(t)
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].version != 1 {
+		t.Fatalf("embedded migrations: %+v", ms)
+	}
+	first := open(t, linkstore.Config{DSN: dsn, Migrate: true})
+	second := open(t, linkstore.Config{DSN: dsn, Migrate: true})
+	if err := Migrate(t.Context(), second.Primary()); err != nil {
+		t.Fatalf("third Migrate: %v", err)
+	}
+	if n := countMigrations(t, first.Primary()); n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+	l := storetest.NewLink()
+	if err := first.Create(t.Context(), l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Get(t.Context(), l.Code); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	dsn := freshSchema(t)
+	const nodes = 6
+	pools := make([]*pgxpool.Pool, nodes)
+	for i := range pools {
+		p, err := pgxpool.New(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		pools[i] = p
+	}
+	errs := make([]error, nodes)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, p := range pools {
+		wg.Go(func() {
+			<-start
+			errs[i] = Migrate(t.Context(), p)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate on node %d: %v", i, err)
+		}
+	}
+	ms, _ := loadMigrations(migrationFS)
+	if n := countMigrations(t, pools[0]); n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+	var parts int
+	err := pools[0].QueryRow(t.Context(),
+		"SELECT count(*) FROM pg_inherits WHERE inhparent = 'links'::regclass").Scan(&parts)
+	if err != nil || parts != 16 {
+		t.Errorf("links has %d partitions (%v), want 16", parts, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  linkstore.Config
+	}{
+		{"unparsable primary", linkstore.Config{DSN: "postgres://user:sekrit@[::1"}},
+		{"unreachable primary", linkstore.Config{DSN: "postgres://user:sekrit@127.0.0.1:1/db?connect_timeout=2"}},
+		{"unparsable replica", linkstore.Config{DSN: testenv.Database(t), ReadDSNs: []string{"postgres://user:sekrit@[::1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(t.Context(), tt.cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), "pgstore: ") || strings.Contains(err.Error(), "sekrit") {
+				t.Errorf("error %q: want a pgstore error without the password", err)
+			}
+		})
+	}
+}
+
+// replicaSchema makes a stand-in replica: a migrated schema of its own,
+// holding only the links given.
+func replicaSchema(t *testing.T, links ...linkstore.Link) string {
+	t.Helper()
+	dsn := freshSchema(t)
+	s := open(t, linkstore.Config{DSN: dsn, Migrate: true})
+	for _, l := range links {
+		if err := s.Create(t.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dsn
+}
+
+func TestLookupPrefersReplicaAndConfirmsMisses(t *testing.T) {
+	ctx := t.Context()
+	onBoth := storetest.NewLink()
+	onReplica := onBoth
+	onReplica.URL = "https://replica.example/"
+	replicaDSN := replicaSchema(t, onReplica)
+	s := open(t, linkstore.Config{ReadDSNs: []string{replicaDSN}, Migrate: true})
+
+	onPrimaryOnly := storetest.NewLink() // not replicated yet
+	for _, l := range []linkstore.Link{onBoth, onPrimaryOnly} {
+		if err := s.Create(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Lookup(ctx, onBoth.Code)
+	if err != nil || got.URL != onReplica.URL {
+		t.Errorf("Lookup: got %q, %v; want the replica's %q", got.URL, err, onReplica.URL)
+	}
+	if got, err := s.Get(ctx, onBoth.Code); err != nil || got.URL != onBoth.URL {
+		t.Errorf("Get: got %q, %v; want the primary's %q", got.URL, err, onBoth.URL)
+	}
+	got, err = s.Lookup(ctx, onPrimaryOnly.Code)
+	if err != nil {
+		t.Fatalf("Lookup of a link the replica lacks: %v", err)
+	}
+	storetest.CheckLink(t, "Lookup confirmed on the primary", got, onPrimaryOnly)
+	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
+	}
+	if down := s.replicas[0].downUntil.Load(); down != 0 {
+		t.Errorf("a healthy replica was marked down")
+	}
+}
+
+func TestLookupRoundRobin(t *testing.T) {
+	l := storetest.NewLink()
+	a, b := l, l
+	a.URL = "https://a.example/"
+	b.URL = "https://b.example/"
+	s := open(t, linkstore.Config{ReadDSNs: []string{replicaSchema(t, a), replicaSchema(t, b)}})
+	seen := map[string]int{}
+	for range 10 {
+		got, err := s.Lookup(t.Context(), l.Code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[got.URL]++
+	}
+	if seen[a.URL] != 5 || seen[b.URL] != 5 {
+		t.Errorf("10 lookups over two replicas: %v, want 5 each", seen)
+	}
+}
+
+func TestLookupFallsBackFromUnreachableReplica(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, linkstore.Config{
+		ReadDSNs: []string{"postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable"},
+		Migrate:  true,
+	})
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	l := storetest.NewLink()
+	if err := s.Create(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Lookup(ctx, l.Code)
+	if err != nil {
+		t.Fatalf("Lookup with an unreachable replica: %v", err)
+	}
+	storetest.CheckLink(t, "Lookup", got, l)
+	r := s.replicas[0]
+	if want := clock.Add(replicaRetryAfter).UnixNano(); r.downUntil.Load() != want {
+		t.Fatalf("replica downUntil = %d, want %d", r.downUntil.Load(), want)
+	}
+	if s.pickReplica() != nil {
+		t.Errorf("a replica that just failed was picked again")
+	}
+	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
+	}
+	// After the retry time, one lookup probes the replica again; it fails
+	// again, and the lookup still answers from the primary.
+	clock = clock.Add(replicaRetryAfter)
+	if got, err := s.Lookup(ctx, l.Code); err != nil || got.URL != l.URL {
+		t.Errorf("Lookup after retry time: %q, %v", got.URL, err)
+	}
+	if want := clock.Add(replicaRetryAfter).UnixNano(); r.downUntil.Load() != want {
+		t.Errorf("after a failed probe, downUntil = %d, want %d", r.downUntil.Load(), want)
+	}
+}
+
+func TestLookupReturnsToRecoveredReplica(t *testing.T) {
+	l := storetest.NewLink()
+	onReplica := l
+	onReplica.URL = "https://replica.example/"
+	s := open(t, linkstore.Config{ReadDSNs: []string{replicaSchema(t, onReplica)}, Migrate: true})
+	if err := s.Create(t.Context(), l); err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	s.replicas[0].markDown(clock)
+
+	if got, _ := s.Lookup(t.Context(), l.Code); got.URL != l.URL {
+		t.Errorf("Lookup while the replica is down: %q, want the primary's %q", got.URL, l.URL)
+	}
+	clock = clock.Add(replicaRetryAfter)
+	if got, _ := s.Lookup(t.Context(), l.Code); got.URL != onReplica.URL {
+		t.Errorf("Lookup after retry time: %q, want the replica's %q", got.URL, onReplica.URL)
+	}
+	if s.replicas[0].downUntil.Load() != 0 {
+		t.Errorf("a replica that answered is still marked down")
+	}
+}
+
+func TestLookupCancelledKeepsReplicaUp(t *testing.T) {
+	dsn := testenv.Database(t)
+	s := open(t, linkstore.Config{DSN: dsn, ReadDSNs: []string{dsn}, Migrate: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lookup: got %v, want context.Canceled", err)
+	}
+	if s.replicas[0].downUntil.Load() != 0 {
+		t.Errorf("a cancelled lookup marked the replica down")
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	s := open(b, linkstore.Config{Migrate: true})
+	ctx := context.Background()
+	l := storetest.NewLink()
+	if err := s.Create(ctx, l); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Lookup(ctx, l.Code); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		code := storetest.NewCode()
+		for b.Loop() {
+			if _, err := s.Lookup(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("hit-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Lookup(ctx, l.Code); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,255 @@
+// Package sqlitestore is the embedded link store: SQLite through
+// modernc.org/sqlite (no cgo) and database/sql. It needs nothing
+// installed, and the control plane and the edge may open the same file,
+// from one process or from two.
+//
+// # Concurrency
+//
+// SQLite lets one writer at a time change a database file; in WAL mode
+// readers neither block the writer nor wait for it. A Store therefore keeps
+// two pools on the file:
+//
+//   - one write connection (MaxOpenConns 1) for Create, Delete and the
+//     migrations. The writers of one Store queue for it inside database/sql,
+//     in order and honouring their contexts, instead of polling SQLite's
+//     file lock against each other;
+//   - several read-only connections (query_only) for Get and Lookup, which
+//     run in parallel with each other and with the writer.
+//
+// Writers of other Stores on the same file (a second Store in the process,
+// or another process) still contend for SQLite's write lock. Every write
+// here is one short statement (a migration is one short transaction), so
+// the lock is held for well under a millisecond, and busy_timeout makes a
+// writer that finds it taken wait and retry for up to 10 s instead of
+// failing at once with SQLITE_BUSY; the wait ends early if the caller's
+// context is done. Transactions begin IMMEDIATE (_txlock=immediate): they
+// take the write lock at BEGIN, where busy_timeout applies. A deferred
+// transaction that reads first and writes later could not wait: when
+// another writer commits in between, SQLite fails the upgrade at once with
+// SQLITE_BUSY_SNAPSHOT.
+//
+// synchronous=NORMAL with WAL: a commit survives a crash of the process; a
+// power loss may lose the last commits but never corrupts the file.
+//
+// Times are stored as INTEGER Unix microseconds in UTC, which round-trips
+// exactly at PostgreSQL's precision.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/shortify/shortify/internal/linkstore"
+)
+
+// busyTimeoutMS is how long a write waits for another connection's write
+// lock before it fails with SQLITE_BUSY.
+const busyTimeoutMS = 10_000
+
+const (
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled)
+VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlSelect = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = ?`
+	sqlDelete = `DELETE FROM links WHERE code = ?`
+)
+
+// Store is a linkstore.Store on a SQLite file. It is safe for concurrent
+// use.
+type Store struct {
+	w, r      *sql.DB
+	insert    *sql.Stmt
+	delete    *sql.Stmt
+	selectOne *sql.Stmt
+	closeOnce sync.Once
+}
+
+// Open opens (creating it and its directory when needed) the SQLite file
+// named by cfg.DSN, sqlite://PATH or sqlite:PATH, and applies the
+// migrations. cfg.MaxConns bounds the read connections (default: the
+// larger of 4 and GOMAXPROCS); writes always use one connection.
+func Open(ctx context.Context, cfg linkstore.Config) (*Store, error) {
+	path, err := ParseDSN(cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.ReadDSNs) > 0 {
+		return nil, errors.New("sqlitestore: read DSNs are for PostgreSQL replicas; SQLite has none")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+
+	s := &Store{}
+	busy := fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS)
+	wq := url.Values{
+		"_pragma": {busy, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)"},
+		"_txlock": {"immediate"},
+	}
+	if s.w, err = sql.Open("sqlite", path+"?"+wq.Encode()); err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	if err := migrate(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+
+	readers := int(cfg.MaxConns)
+	if readers <= 0 {
+		readers = max(4, runtime.GOMAXPROCS(0))
+	}
+	rq := url.Values{"_pragma": {busy, "foreign_keys(1)", "query_only(1)"}}
+	if s.r, err = sql.Open("sqlite", path+"?"+rq.Encode()); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers) // no reconnects (and pragmas) under load
+
+	for _, p := range []struct {
+		db   *sql.DB
+		sql  string
+		stmt **sql.Stmt
+	}{
+		{s.w, sqlInsert, &s.insert},
+		{s.w, sqlDelete, &s.delete},
+		{s.r, sqlSelect, &s.selectOne},
+	} {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+// ParseDSN returns the file path of a sqlite://PATH or sqlite:PATH DSN.
+// PATH is taken as written (relative or absolute; sqlite:///abs is /abs).
+func ParseDSN(dsn string) (string, error) {
+	path, ok := strings.CutPrefix(dsn, "sqlite://")
+	if !ok {
+		path, ok = strings.CutPrefix(dsn, "sqlite:")
+	}
+	switch {
+	case !ok:
+		return "", errors.New("sqlitestore: DSN must be sqlite://PATH or sqlite:PATH")
+	case path == "":
+		return "", errors.New("sqlitestore: DSN has no file path (want sqlite://PATH or sqlite:PATH)")
+	case strings.Contains(path, "?"):
+		return "", fmt.Errorf("sqlitestore: DSN %q: query parameters are not supported", dsn)
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return "", fmt.Errorf("sqlitestore: DSN %q: want the path of a file", dsn)
+	}
+	return path, nil
+}
+
+// Create inserts l, or returns linkstore.ErrCodeTaken.
+func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
+	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
+	_, err := s.insert.ExecContext(ctx,
+		l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled)
+	if err != nil {
+		if se, ok := errors.AsType[*sqlite.Error](err); ok &&
+			(se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+			return linkstore.ErrCodeTaken
+		}
+		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
+	}
+	return nil
+}
+
+// Get reads a link. Every connection reads the same file, and a write is
+// visible to all of them once Create returns: Get and Lookup are alike.
+func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
+	l, err := s.get(ctx, code)
+	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
+		return linkstore.Link{}, fmt.Errorf("sqlitestore: get %q: %w", code, err)
+	}
+	return l, err
+}
+
+// Lookup reads a link for the redirect path. Unknown codes return the bare
+// linkstore.ErrNotFound.
+func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
+	l, err := s.get(ctx, code)
+	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
+		return linkstore.Link{}, fmt.Errorf("sqlitestore: lookup %q: %w", code, err)
+	}
+	return l, err
+}
+
+func (s *Store) get(ctx context.Context, code string) (linkstore.Link, error) {
+	var (
+		l       = linkstore.Link{Code: code}
+		created int64
+		expires sql.NullInt64
+	)
+	err := s.selectOne.QueryRowContext(ctx, code).
+		Scan(&l.ID, &l.URL, &l.Status, &created, &expires, &l.Disabled)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return linkstore.Link{}, linkstore.ErrNotFound
+		}
+		return linkstore.Link{}, err
+	}
+	l.CreatedAt = time.UnixMicro(created).UTC()
+	if expires.Valid {
+		l.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
+	}
+	return l, nil
+}
+
+// Delete removes a link, or returns linkstore.ErrNotFound.
+func (s *Store) Delete(ctx context.Context, code string) error {
+	res, err := s.delete.ExecContext(ctx, code)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete %q: %w", code, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete %q: %w", code, err)
+	}
+	if n == 0 {
+		return linkstore.ErrNotFound
+	}
+	return nil
+}
+
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlitestore: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the statements and connections. It may be called more than
+// once.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() {
+		for _, st := range []*sql.Stmt{s.insert, s.delete, s.selectOne} {
+			if st != nil {
+				st.Close()
+			}
+		}
+		if s.r != nil {
+			s.r.Close()
+		}
+		s.w.Close() // last: the last connection to close checkpoints the WAL
+	})
+}
+
+var _ linkstore.Store = (*Store)(nil)
