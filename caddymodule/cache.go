@@ -1,0 +1,148 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"go.uber.org/zap"
+
+	"github.com/shortify/shortify/internal/linkstore"
+)
+
+// entry is the L1 value of one code. It is kept small and nearly free of
+// pointers on purpose: with a million entries, every pointer is one more
+// word for the garbage collector to trace on each cycle, which shows in p99
+// (DESIGN.md). It holds one string (the URL; empty for an unknown code) and
+// small integers: 32 bytes, one pointer.
+type entry struct {
+	url     string // redirect target; "" when the code is unknown
+	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never
+	status  uint16 // the link's own status; 0: the handler's default
+	state   uint8  // stateUnknown, stateFound or stateDisabled
+}
+
+const (
+	stateUnknown  uint8 = iota // no link has this code (a negative entry)
+	stateFound                 // a link, which redirects unless expired
+	stateDisabled              // a disabled link: 410
+)
+
+// entryOf converts a link to its L1 value.
+func entryOf(l linkstore.Link) entry {
+	e := entry{url: l.URL, status: uint16(l.Status), state: stateFound}
+	if l.Disabled {
+		e.state = stateDisabled
+	}
+	if !l.ExpiresAt.IsZero() {
+		e.expires = unixNanoClamped(l.ExpiresAt)
+	}
+	return e
+}
+
+// unixNanoClamped is t in Unix nanoseconds, clamped to what an int64 holds
+// (years 1678 to 2262): later means never in practice, earlier means long
+// expired. It never returns 0, which means "no expiry".
+func unixNanoClamped(t time.Time) int64 {
+	switch {
+	case t.After(maxTime):
+		return math.MaxInt64
+	case t.Before(minTime):
+		return 1
+	}
+	if n := t.UnixNano(); n != 0 {
+		return n
+	}
+	return 1
+}
+
+var (
+	maxTime = time.Unix(0, math.MaxInt64)
+	minTime = time.Unix(0, 1)
+)
+
+// expired reports whether e is a link that has stopped redirecting at now
+// (Unix ns), with the same boundary as linkstore.Link.Expired.
+func (e entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
+
+// expiryCalculator returns the L1 lifetime of an entry: negativeTTL for an
+// unknown code; cacheTTL for a link, but only until the link expires when
+// that is sooner. A link that has already expired keeps cacheTTL: it stays
+// a 410 until an invalidation or its deletion.
+func expiryCalculator(cacheTTL, negativeTTL time.Duration, now func() int64) otter.ExpiryCalculator[string, entry] {
+	return otter.ExpiryWritingFunc(func(en otter.Entry[string, entry]) time.Duration {
+		e := en.Value
+		if e.state == stateUnknown {
+			return negativeTTL
+		}
+		if e.expires != 0 {
+			if left := time.Duration(e.expires - now()); left > 0 && left < cacheTTL {
+				return left
+			}
+		}
+		return cacheTTL
+	})
+}
+
+// loader loads an L1 miss: L2, then the store, then fills L2. otter runs at
+// most one load per code at a time and hands its result to every waiter.
+// It lives inside the Handler so that passing &h.load to otter does not
+// allocate.
+type loader struct{ h *Handler }
+
+// Load implements otter.Loader.
+func (ld *loader) Load(ctx context.Context, code string) (entry, error) {
+	h := ld.h
+	if h.l2 != nil {
+		l, ok, err := h.l2.Get(ctx, code)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return entry{}, ctx.Err() // the request went away; not Redis's fault
+		case err != nil:
+			h.stats.l2Errors.Add(1)
+			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {
+				ce.Write(zap.Error(err))
+			}
+		case ok:
+			h.stats.l2Hits.Add(1)
+			return entryOf(l), nil
+		}
+	}
+
+	store, err := h.res.store.get(ctx)
+	if err != nil {
+		return entry{}, err
+	}
+	l, err := store.Lookup(ctx, code)
+	if errors.Is(err, linkstore.ErrNotFound) {
+		h.stats.storeMisses.Add(1)
+		return entry{state: stateUnknown}, nil
+	}
+	if err != nil {
+		return entry{}, fmt.Errorf("shortify: look up %s: %w", code, err)
+	}
+	h.stats.storeHits.Add(1)
+	if h.l2 != nil {
+		// Fill only writes an absent key, so it cannot replace a fresher
+		// write-through or a tombstone of a delete (see package l2cache).
+		if _, err := h.l2.Fill(ctx, l); err != nil && ctx.Err() == nil {
+			h.stats.l2Errors.Add(1)
+			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 fill failed"); ce != nil {
+				ce.Write(zap.Error(err))
+			}
+		}
+	}
+	return entryOf(l), nil
+}
+
+// Reload implements otter.Loader. It is not used (no refresh is
+// configured), but loads afresh if it ever is.
+func (ld *loader) Reload(ctx context.Context, code string, _ entry) (entry, error) {
+	return ld.Load(ctx, code)
+}
+
+// Interface guard.
+var _ otter.Loader[string, entry] = (*loader)(nil)

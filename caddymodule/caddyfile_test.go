@@ -1,0 +1,201 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"    // the caddyfile adapter
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/fileserver" // file_server, for the goldens
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/rewrite"    // handle_path, for the goldens
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		input string
+		want  Handler
+	}{
+		{"inline database", `shortify sqlite:///var/lib/shortify/links.db`,
+			Handler{Database: "sqlite:///var/lib/shortify/links.db"}},
+		{"database", "shortify {\n database postgres://db/shortify\n}",
+			Handler{Database: "postgres://db/shortify"}},
+		{"read_replicas", "shortify {\n read_replicas postgres://r1/s postgres://r2/s\n read_replicas postgres://r3/s\n}",
+			Handler{ReadReplicas: []string{"postgres://r1/s", "postgres://r2/s", "postgres://r3/s"}}},
+		{"redis", "shortify {\n redis 10.0.0.1:6379\n}", Handler{Redis: "10.0.0.1:6379"}},
+		{"redis URL", "shortify {\n redis rediss://:pw@cache:6380/2\n}", Handler{Redis: "rediss://:pw@cache:6380/2"}},
+		{"redis without argument is off", "shortify {\n redis\n}", Handler{}},
+		{"redis empty string is off", "shortify {\n redis \"\"\n}", Handler{}},
+		{"redis_prefix", "shortify {\n redis_prefix edge:\n}", Handler{RedisPrefix: "edge:"}},
+		{"redis_ttl", "shortify {\n redis_ttl 12h\n}", Handler{RedisTTL: caddy.Duration(12 * time.Hour)}},
+		{"cache_size", "shortify {\n cache_size 5000\n}", Handler{CacheSize: 5000}},
+		{"cache_ttl", "shortify {\n cache_ttl 30s\n}", Handler{CacheTTL: caddy.Duration(30 * time.Second)}},
+		{"cache_ttl in days", "shortify {\n cache_ttl 1d\n}", Handler{CacheTTL: caddy.Duration(24 * time.Hour)}},
+		{"negative_ttl", "shortify {\n negative_ttl 2s\n}", Handler{NegativeTTL: caddy.Duration(2 * time.Second)}},
+		{"default_status", "shortify {\n default_status 307\n}", Handler{DefaultStatus: 307}},
+		{"not_found next", "shortify {\n not_found next\n}", Handler{NotFound: "next"}},
+		{"not_found 404", "shortify {\n not_found 404\n}", Handler{NotFound: "404"}},
+		{"permanent_max_age", "shortify {\n permanent_max_age 10m\n}", Handler{PermanentMaxAge: caddy.Duration(10 * time.Minute)}},
+		{"empty values mean defaults", "shortify {\n cache_ttl \"\"\n default_status \"\"\n read_replicas \"\"\n}", Handler{}},
+		{"empty block", "shortify {\n}", Handler{}},
+	}
+	for _, tt := range tests {
+		var got Handler
+		if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input)); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, input, want string }{
+		{"unknown subdirective", "shortify {\n cache_bytes 10\n}", `unrecognized shortify subdirective "cache_bytes"`},
+		{"two inline args", "shortify a b", "wrong argument count"},
+		{"two redis args", "shortify {\n redis a b\n}", "wrong argument count"},
+		{"duplicate", "shortify {\n redis a\n redis b\n}", "redis: specified more than once"},
+		{"bad duration", "shortify {\n cache_ttl soon\n}", `cache_ttl "soon": want a positive duration`},
+		{"negative duration", "shortify {\n negative_ttl -5s\n}", `negative_ttl "-5s": want a positive duration`},
+		{"zero duration", "shortify {\n redis_ttl 0s\n}", `redis_ttl "0s": want a positive duration`},
+		{"bad size", "shortify {\n cache_size many\n}", `cache_size "many"`},
+		{"zero size", "shortify {\n cache_size 0\n}", `cache_size "0"`},
+		{"bad status", "shortify {\n default_status 303\n}", `default_status "303": want 301, 302, 307 or 308`},
+		{"bad not_found", "shortify {\n not_found 410\n}", `not_found "410": want 404 or next`},
+		{"block on a subdirective", "shortify {\n redis {\n  a\n }\n}", "redis: takes no block"},
+	}
+	for _, tt := range tests {
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestCaddyfileEnvPlaceholders checks what the doc comment of
+// UnmarshalCaddyfile promises about {$VAR}, through the real adapter (the
+// Caddyfile replaces {$VAR} before it splits tokens).
+func TestCaddyfileEnvPlaceholders(t *testing.T) {
+	t.Setenv("SHORTIFY_TEST_EMPTY", "")
+	t.Setenv("SHORTIFY_TEST_REDIS", "10.1.1.1:6379")
+	tests := []struct{ name, redisLine, want string }{
+		{"set", "redis {$SHORTIFY_TEST_REDIS}", "10.1.1.1:6379"},
+		{"unset", "redis {$SHORTIFY_TEST_UNSET_VAR}", ""},
+		{"empty", "redis {$SHORTIFY_TEST_EMPTY}", ""},
+		{"quoted empty", `redis "{$SHORTIFY_TEST_EMPTY}"`, ""},
+		{"default used when unset", "redis {$SHORTIFY_TEST_UNSET_VAR:cache:6379}", "cache:6379"},
+		{"default not used when empty", "redis {$SHORTIFY_TEST_EMPTY:cache:6379}", ""},
+		{"runtime placeholder kept", "redis {env.SHORTIFY_REDIS}", "{env.SHORTIFY_REDIS}"},
+	}
+	for _, tt := range tests {
+		input := ":8080 {\n\tshortify sqlite:///tmp/x.db {\n\t\t" + tt.redisLine + "\n\t\tcache_size 10\n\t}\n}\n"
+		h := adaptHandler(t, input)
+		if h.Redis != tt.want || h.CacheSize != 10 {
+			t.Errorf("%s: redis %q cache_size %d; want redis %q and the next line intact", tt.name, h.Redis, h.CacheSize, tt.want)
+		}
+	}
+}
+
+// adaptHandler adapts a Caddyfile and returns its one shortify handler.
+func adaptHandler(t *testing.T, input string) Handler {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	var cfg any
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := findHandler(cfg, "shortify")
+	if !ok {
+		t.Fatalf("no shortify handler in %s", out)
+	}
+	b, _ := json.Marshal(raw)
+	var h Handler
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// findHandler walks a decoded JSON config for the object of a handler.
+func findHandler(v any, name string) (map[string]any, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if v["handler"] == name {
+			return v, true
+		}
+		for _, e := range v {
+			if h, ok := findHandler(e, name); ok {
+				return h, true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if h, ok := findHandler(e, name); ok {
+				return h, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// TestCaddyfileAdapt compares each testdata/*.caddyfile, adapted to JSON,
+// with the .json file beside it. Run with -update to rewrite them.
+func TestCaddyfileAdapt(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.caddyfile"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden Caddyfiles: %v", err)
+	}
+	for _, file := range files {
+		input, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(input, map[string]any{"filename": file})
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		for _, w := range warnings {
+			t.Errorf("%s: warning: %s", file, w.String())
+		}
+		var got bytes.Buffer
+		if err := json.Indent(&got, out, "", "\t"); err != nil {
+			t.Fatal(err)
+		}
+		got.WriteByte('\n')
+		golden := strings.TrimSuffix(file, ".caddyfile") + ".json"
+		if *update {
+			if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%s (run with -update to create it): %v", golden, err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s adapts to:\n%s\nwant (%s):\n%s", file, got.Bytes(), golden, want)
+		}
+	}
+}

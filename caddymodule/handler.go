@@ -1,0 +1,144 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/maypok86/otter/v2"
+
+	"github.com/shortify/shortify/internal/shortcode"
+)
+
+// Header values shared by every response. They are never modified in place
+// (net/http does the same with its own constant headers), so sharing them
+// saves an allocation per response.
+var (
+	ccNoStore   = []string{"no-store"}
+	ctTextPlain = []string{"text/plain; charset=utf-8"}
+	nosniff     = []string{"nosniff"}
+
+	bodyNotFound = []byte("short link not found\n")
+	bodyGone     = []byte("short link expired or disabled\n")
+	lenNotFound  = []string{strconv.Itoa(len(bodyNotFound))}
+	lenGone      = []string{strconv.Itoa(len(bodyGone))}
+)
+
+// statusClientClosedRequest is the status Caddy logs when the client went
+// away before the answer (as reverse_proxy does); the client never sees it.
+const statusClientClosedRequest = 499
+
+// ServeHTTP answers GET and HEAD /{code}:
+//
+//   - a link: its status (or default_status) with Location and a
+//     Cache-Control that depends on whether the redirect is permanent;
+//   - an unknown code, or a path that cannot be a code: 404, or the next
+//     handler with not_found "next";
+//   - an expired or disabled link: 410 Gone;
+//   - a store failure: 503 (a Redis failure is only logged).
+//
+// Other methods go to the next handler untouched. Paths that are not "/"
+// followed by a well-formed code never touch a cache or the store.
+//
+// Cache-Control, on purpose: a temporary redirect (302, 307) is "no-store",
+// so that browsers and shared caches never answer a click in our place and
+// every click reaches an edge, where it is counted and where takedowns,
+// expiry and disabling take effect at once. (no-cache would do the same in
+// browsers, since these answers carry no validators, but would still let
+// caches keep the target URL, which may be private.) A permanent redirect
+// (301, 308) is "public, max-age=permanent_max_age": the owner asked for a
+// permanent redirect, and without a max-age browsers keep 301s indefinitely,
+// so the max-age bounds how long a takedown takes to reach them. 404 and
+// 410 are "no-store" too: a code unknown now may be created a second later,
+// and a disabled link may be enabled again.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return next.ServeHTTP(w, r)
+	}
+	code, ok := strings.CutPrefix(r.URL.Path, "/")
+	if !ok || !shortcode.WellFormed(code) {
+		return h.unknown(w, r, next)
+	}
+
+	e, ok := h.l1.GetIfPresent(code)
+	if ok {
+		h.stats.l1Hits.Add(1)
+	} else {
+		// The key is cloned because code is a slice of the request's URL,
+		// which may share memory with a long query string that the cache
+		// would otherwise keep alive. Hits, the common case, skip the copy.
+		var err error
+		e, err = h.l1.Get(r.Context(), strings.Clone(code), &h.load)
+		if err != nil {
+			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+				return caddyhttp.Error(statusClientClosedRequest, err)
+			}
+			return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		}
+	}
+
+	switch {
+	case e.state == stateUnknown:
+		return h.unknown(w, r, next)
+	case e.state == stateDisabled, e.expires != 0 && e.expired(h.nowNano()):
+		return plain(w, r, http.StatusGone, bodyGone, lenGone)
+	}
+
+	status := int(e.status)
+	if status == 0 {
+		status = h.DefaultStatus
+	}
+	hdr := w.Header()
+	hdr["Location"] = []string{e.url} // the only allocation of an L1 hit
+	if status == http.StatusMovedPermanently || status == http.StatusPermanentRedirect {
+		hdr["Cache-Control"] = h.permanentCC
+	} else {
+		hdr["Cache-Control"] = ccNoStore
+	}
+	w.WriteHeader(status)
+	return nil
+}
+
+// unknown answers a code that no link has, or a path that is not a code.
+func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.notFoundNext {
+		return next.ServeHTTP(w, r)
+	}
+	return plain(w, r, http.StatusNotFound, bodyNotFound, lenNotFound)
+}
+
+// plain writes a small text answer; HEAD gets the same headers and no body.
+func plain(w http.ResponseWriter, r *http.Request, status int, body []byte, length []string) error {
+	hdr := w.Header()
+	hdr["Content-Type"] = ctTextPlain
+	hdr["Content-Length"] = length
+	hdr["X-Content-Type-Options"] = nosniff
+	hdr["Cache-Control"] = ccNoStore
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	// A failed write means the client went away: nothing to report.
+	_, _ = w.Write(body)
+	return nil
+}
+
+// nowNano is the time for expiry checks, in Unix nanoseconds.
+func (h *Handler) nowNano() int64 {
+	if h.clock != nil {
+		return h.clock.NowNano()
+	}
+	return time.Now().UnixNano()
+}
+
+// nowFunc returns c.NowNano, or the system clock's when c is nil.
+func nowFunc(c otter.Clock) func() int64 {
+	if c != nil {
+		return c.NowNano
+	}
+	return func() int64 { return time.Now().UnixNano() }
+}

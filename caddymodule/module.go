@@ -1,0 +1,153 @@
+// Package caddymodule is Shortify's edge: the Caddy v2 HTTP handler
+// http.handlers.shortify, which answers GET and HEAD /{code} with the
+// redirect of a short link.
+//
+// The redirect path runs through three tiers (see DESIGN.md, "The redirect
+// path (hot)"):
+//
+//  1. L1, an in-process otter cache bounded by entries, holding found links
+//     for cache_ttl (never past the link's own expiry) and unknown codes for
+//     negative_ttl. One load per code runs at a time (otter's loader).
+//  2. L2, Redis (optional), shared by all edges and written through by the
+//     control plane. A Redis failure is logged and skipped, never shown to
+//     the client.
+//  3. The link store's Lookup (PostgreSQL read replicas, or SQLite), whose
+//     answer fills L2 (found links only) and L1.
+//
+// Paths that cannot be a code never reach a cache or the store. The store,
+// the Redis client and the L1 cache outlive config reloads: they are held in
+// a caddy.UsagePool keyed by the settings that determine them (pool.go).
+//
+// Files: module.go (registration, config, guards), provision.go (Provision,
+// Validate, Cleanup), handler.go (ServeHTTP), cache.go (the L1 value and its
+// loader), pool.go (shared resources), store.go (the lazily opened store),
+// caddyfile.go (the directive).
+package caddymodule
+
+import (
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/maypok86/otter/v2"
+	"go.uber.org/zap"
+
+	"github.com/shortify/shortify/internal/l2cache"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("shortify", parseCaddyfile)
+	// Before file_server: after every standard directive that responds to a
+	// request it matches (handle, route, respond, reverse_proxy, ...), so
+	// that `reverse_proxy /api/*` or `respond /healthz` next to shortify win
+	// for their paths even though those paths look like codes; and before
+	// file_server, the one terminal handler, so that with `not_found next`
+	// unknown codes fall through to static files.
+	httpcaddyfile.RegisterDirectiveOrder("shortify", httpcaddyfile.Before, "file_server")
+}
+
+// Handler is the http.handlers.shortify module: it answers GET and HEAD
+// /{code} with the redirect of the short link {code}. Its JSON fields are
+// its configuration; all but Database are optional.
+type Handler struct {
+	// Database is the DSN of the link store: postgres://… or
+	// postgresql://… for PostgreSQL, sqlite://PATH for SQLite. Required.
+	// Placeholders such as {env.SHORTIFY_DB} are expanded when the module
+	// is provisioned, which keeps secrets out of the adapted config.
+	Database string `json:"database,omitempty"`
+
+	// ReadReplicas are PostgreSQL DSNs of read replicas for lookups (round
+	// robin over healthy ones, falling back to the primary). Placeholders
+	// are expanded.
+	ReadReplicas []string `json:"read_replicas,omitempty"`
+
+	// Redis is the address of the Redis L2: host:port, several
+	// comma-separated host:port seeds of a Redis Cluster, or a redis:// or
+	// rediss:// URL. Empty (also after placeholder expansion) means no L2.
+	Redis string `json:"redis,omitempty"`
+
+	// RedisPrefix is prepended to every code to form its Redis key; it must
+	// match the control plane's. Default: "shortify:link:".
+	RedisPrefix string `json:"redis_prefix,omitempty"`
+
+	// RedisTTL bounds how long a link filled into Redis by this edge lives
+	// there (never past the link's own expiry). Default: 24h.
+	RedisTTL caddy.Duration `json:"redis_ttl,omitempty"`
+
+	// CacheSize is the maximum number of entries (found links and unknown
+	// codes) in the in-process L1 cache. Default: 1000000.
+	CacheSize int `json:"cache_size,omitempty"`
+
+	// CacheTTL is how long a found link stays in L1; it bounds how stale
+	// an edge can be when it misses an invalidation. A link that expires
+	// sooner stays only until it expires. Default: 1m.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// NegativeTTL is how long an unknown code stays in L1 as not found.
+	// Keep it short: a new link must not stay a 404 for long. Default: 5s.
+	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
+
+	// DefaultStatus is the redirect status for links that do not set their
+	// own: 301, 302, 307 or 308. Default: 302, so that every click reaches
+	// the edge (browsers keep 301s) and takedowns and counts keep working.
+	DefaultStatus int `json:"default_status,omitempty"`
+
+	// NotFound says what an unknown code or a path that cannot be a code
+	// gets: "404" (default) answers 404 Not Found; "next" passes the
+	// request to the next handler in the route.
+	NotFound string `json:"not_found,omitempty"`
+
+	// PermanentMaxAge is the Cache-Control max-age sent with 301 and 308
+	// redirects, which browsers and shared caches keep: it bounds how long
+	// a takedown takes to reach them. Default: 1h.
+	PermanentMaxAge caddy.Duration `json:"permanent_max_age,omitempty"`
+
+	// Runtime state, set by Provision.
+	res          *resources // the shared store, Redis client and L1
+	keys         []string   // pool keys this instance holds, for Cleanup
+	l1           *otter.Cache[string, entry]
+	l2           *l2cache.Cache // nil without Redis
+	load         loader         // passed to l1.Get; pointer-stable inside h
+	logger       *zap.Logger
+	l2log        *zap.Logger // logger for L2 failures, sampled to one per message per second
+	notFoundNext bool
+	permanentCC  []string  // Cache-Control value of 301/308 answers
+	stats        *counters // a pointer, so that Handler stays copyable for CaddyModule
+
+	// Test hooks, unexported: set before Provision. The clock and keySalt
+	// become part of the pool keys, so that tests that set a salt of their
+	// own (the test's name) never share resources built with other hooks.
+	clock     otter.Clock // nil: the system clock
+	openStore storeOpener // nil: backend.Open
+	keySalt   string
+}
+
+// counters are simple tier counters, kept until metrics arrive (and read by
+// tests).
+type counters struct {
+	l1Hits      atomic.Uint64 // answered from L1
+	l2Hits      atomic.Uint64 // loaded from Redis
+	storeHits   atomic.Uint64 // loaded from the store, found
+	storeMisses atomic.Uint64 // loaded from the store, unknown
+	l2Errors    atomic.Uint64 // Redis failures (skipped)
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.shortify",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

@@ -1,0 +1,242 @@
+package caddymodule
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/backend"
+)
+
+// pool holds the resources that outlive config reloads. A reload provisions
+// the new handlers before it cleans up the old ones, so a resource whose
+// settings did not change is found here (LoadOrNew) and kept, with its warm
+// L1 and open connections; one whose settings changed is built anew, and
+// the old one is destroyed when its last handler is cleaned up.
+//
+// Each resource has its own key, the hash of exactly the settings that
+// determine it, so that changing cache_ttl rebuilds the L1 but keeps the
+// database pool:
+//
+//	store: database, read_replicas
+//	redis: redis
+//	l1:    the store and redis keys, redis_prefix, cache_size, cache_ttl,
+//	       negative_ttl (what the cached values and their lifetimes depend on)
+//
+// The settings are hashed because they hold credentials.
+var pool = caddy.NewUsagePool()
+
+// resources are what one handler uses from the pool.
+type resources struct {
+	store *lazyStore
+	redis redis.UniversalClient // nil without Redis
+	l1    *otter.Cache[string, entry]
+}
+
+// Redis client settings for the hot path: a slow or absent Redis must cost a
+// miss little, because the store can answer instead.
+const (
+	redisDialTimeout = 250 * time.Millisecond
+	redisIOTimeout   = 100 * time.Millisecond
+	redisPoolTimeout = 250 * time.Millisecond
+)
+
+// acquire loads or builds the handler's resources, recording in h.keys each
+// key it holds, so that Cleanup releases exactly those (also after a failure
+// half-way).
+func (h *Handler) acquire() (*resources, error) {
+	res := new(resources)
+	hooks := h.hookKey()
+
+	storeKey := "shortify/store/" + hashKey(h.Database, h.ReadReplicas, hooks)
+	v, err := h.loadOrNew(storeKey, func() (caddy.Destructor, error) {
+		open := h.openStore
+		if open == nil {
+			open = backend.Open
+		}
+		return newLazyStore(linkstore.Config{DSN: h.Database, ReadDSNs: h.ReadReplicas}, open), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.store = v.(*lazyStore)
+
+	redisKey := ""
+	if h.Redis != "" {
+		redisKey = "shortify/redis/" + hashKey(h.Redis)
+		v, err := h.loadOrNew(redisKey, func() (caddy.Destructor, error) {
+			c, err := newRedisClient(h.Redis)
+			if err != nil {
+				return nil, err
+			}
+			return redisClient{c}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.redis = v.(redisClient).UniversalClient
+	}
+
+	l1Key := "shortify/l1/" + hashKey(storeKey, redisKey, h.RedisPrefix, h.CacheSize,
+		h.CacheTTL, h.NegativeTTL, hooks)
+	v, err = h.loadOrNew(l1Key, func() (caddy.Destructor, error) {
+		c, err := h.newL1()
+		if err != nil {
+			return nil, err
+		}
+		return l1Cache{c}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.l1 = v.(l1Cache).Cache
+	return res, nil
+}
+
+// loadOrNew is pool.LoadOrNew that remembers the key when it is held.
+// A failed LoadOrNew holds nothing: the pool drops a failed entry.
+func (h *Handler) loadOrNew(key string, construct caddy.Constructor) (any, error) {
+	v, _, err := pool.LoadOrNew(key, construct)
+	if err != nil {
+		return nil, err
+	}
+	h.keys = append(h.keys, key)
+	return v, nil
+}
+
+// release gives back every key h holds; it is safe to call more than once.
+func (h *Handler) release() error {
+	var errs []error
+	for _, k := range h.keys {
+		if _, err := pool.Delete(k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	h.keys = nil
+	return errors.Join(errs...)
+}
+
+// hookKey is the part of the pool keys that tests contribute (their clock
+// and keySalt), so that resources built with test hooks are never shared
+// with other tests: empty in production.
+func (h *Handler) hookKey() string {
+	if h.clock == nil && h.openStore == nil && h.keySalt == "" {
+		return ""
+	}
+	return fmt.Sprintf("hooks:%p:%s", h.clock, h.keySalt)
+}
+
+func hashKey(parts ...any) string {
+	b, err := json.Marshal(parts)
+	if err != nil {
+		panic(err) // only strings, ints and durations: cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// newL1 builds the L1 cache.
+func (h *Handler) newL1() (*otter.Cache[string, entry], error) {
+	now := nowFunc(h.clock) // not h.nowNano: the L1 may outlive h
+	return otter.New(&otter.Options[string, entry]{
+		MaximumSize:      h.CacheSize,
+		ExpiryCalculator: expiryCalculator(time.Duration(h.CacheTTL), time.Duration(h.NegativeTTL), now),
+		Clock:            h.clock, // nil: otter's own
+	})
+}
+
+// l1Cache makes the L1 a caddy.Destructor.
+type l1Cache struct{ *otter.Cache[string, entry] }
+
+// Destruct stops the cache's background goroutines and drops its entries.
+func (c l1Cache) Destruct() error {
+	c.StopAllGoroutines()
+	c.InvalidateAll()
+	return nil
+}
+
+// redisClient makes a Redis client a caddy.Destructor.
+type redisClient struct{ redis.UniversalClient }
+
+// Destruct closes the client's connections.
+func (c redisClient) Destruct() error { return c.Close() }
+
+// newRedisClient builds a client for addr (see Handler.Redis) without
+// connecting: go-redis dials on first use.
+func newRedisClient(addr string) (redis.UniversalClient, error) {
+	if isRedisURL(addr) {
+		opt, err := parseRedisURL(addr)
+		if err != nil {
+			return nil, err
+		}
+		// Keep what the URL sets; shorten what it leaves at go-redis's
+		// defaults, which are made for callers that can wait.
+		opt.DialTimeout = cmpOr(opt.DialTimeout, redisDialTimeout)
+		opt.ReadTimeout = cmpOr(opt.ReadTimeout, redisIOTimeout)
+		opt.WriteTimeout = cmpOr(opt.WriteTimeout, redisIOTimeout)
+		opt.PoolTimeout = cmpOr(opt.PoolTimeout, redisPoolTimeout)
+		if opt.MaxRetries == 0 {
+			opt.MaxRetries = -1
+		}
+		if opt.DialerRetries == 0 {
+			opt.DialerRetries = 1
+		}
+		opt.ContextTimeoutEnabled = true
+		return redis.NewClient(opt), nil
+	}
+	var addrs []string
+	for a := range strings.SplitSeq(addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("redis: no address in %q", addr)
+	}
+	// Two or more addresses are the seeds of a Redis Cluster.
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                 addrs,
+		DialTimeout:           redisDialTimeout,
+		ReadTimeout:           redisIOTimeout,
+		WriteTimeout:          redisIOTimeout,
+		PoolTimeout:           redisPoolTimeout,
+		MaxRetries:            -1, // the store is the retry
+		DialerRetries:         1,
+		ContextTimeoutEnabled: true,
+	}), nil
+}
+
+func isRedisURL(s string) bool {
+	return strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://")
+}
+
+// parseRedisURL is redis.ParseURL with errors that never show the URL,
+// which may hold a password (url.Parse's errors quote it whole).
+func parseRedisURL(s string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(s)
+	var uerr *url.Error
+	switch {
+	case errors.As(err, &uerr):
+		return nil, errors.New("redis: the URL does not parse")
+	case err != nil:
+		return nil, err
+	}
+	return opt, nil
+}
+
+func cmpOr(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,182 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+)
+
+// Defaults of the optional fields.
+const (
+	DefaultRedisPrefix     = "shortify:link:"
+	DefaultRedisTTL        = 24 * time.Hour
+	DefaultCacheSize       = 1_000_000
+	DefaultCacheTTL        = time.Minute
+	DefaultNegativeTTL     = 5 * time.Second
+	DefaultStatus          = 302
+	DefaultNotFound        = "404"
+	DefaultPermanentMaxAge = time.Hour
+)
+
+// Provision expands placeholders, fills in defaults and takes the shared
+// resources from the pool (building them when absent). It does not touch
+// the network: the Redis client dials on first use and the store opens on
+// the first lookup.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	if h.logger == nil {
+		h.logger = ctx.Logger(h)
+	}
+	// Redis failures are logged from the request path, where an outage
+	// would log once per miss: keep the first of each message per second.
+	h.l2log = h.logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, 1, 0)
+	}))
+
+	// {env.*} and other global placeholders, so that DSNs with passwords
+	// can come from the environment at run time instead of being baked
+	// into the adapted JSON as Caddyfile {$VAR}s are.
+	repl := caddy.NewReplacer()
+	h.Database = repl.ReplaceKnown(h.Database, "")
+	for i, dsn := range h.ReadReplicas {
+		h.ReadReplicas[i] = repl.ReplaceKnown(dsn, "")
+	}
+	h.Redis = strings.TrimSpace(repl.ReplaceKnown(h.Redis, ""))
+	h.RedisPrefix = repl.ReplaceKnown(h.RedisPrefix, "")
+
+	if h.RedisPrefix == "" {
+		h.RedisPrefix = DefaultRedisPrefix
+	}
+	h.RedisTTL = cmpDuration(h.RedisTTL, DefaultRedisTTL)
+	if h.CacheSize == 0 {
+		h.CacheSize = DefaultCacheSize
+	}
+	h.CacheTTL = cmpDuration(h.CacheTTL, DefaultCacheTTL)
+	h.NegativeTTL = cmpDuration(h.NegativeTTL, DefaultNegativeTTL)
+	if h.DefaultStatus == 0 {
+		h.DefaultStatus = DefaultStatus
+	}
+	if h.NotFound == "" {
+		h.NotFound = DefaultNotFound
+	}
+	h.PermanentMaxAge = cmpDuration(h.PermanentMaxAge, DefaultPermanentMaxAge)
+
+	// Resources are built from these values, so bad ones must stop here
+	// rather than reach otter or go-redis; Validate reports the same.
+	if err := h.Validate(); err != nil {
+		return err
+	}
+
+	h.notFoundNext = h.NotFound == "next"
+	h.permanentCC = []string{"public, max-age=" + strconv.FormatInt(int64(time.Duration(h.PermanentMaxAge)/time.Second), 10)}
+	h.load = loader{h: h}
+	h.stats = new(counters)
+
+	res, err := h.acquire()
+	if err != nil {
+		return err
+	}
+	h.res = res
+	h.l1 = res.l1
+	if res.redis != nil {
+		h.l2 = l2cache.New(res.redis, h.RedisPrefix, time.Duration(h.RedisTTL))
+	}
+	return nil
+}
+
+// Validate checks the configuration. It does not connect to anything.
+func (h *Handler) Validate() error {
+	var errs []error
+	if err := checkDSN(h.Database, len(h.ReadReplicas) > 0); err != nil {
+		errs = append(errs, err)
+	}
+	for i, dsn := range h.ReadReplicas {
+		if !isPostgres(dsn) {
+			errs = append(errs, fmt.Errorf("read_replicas[%d]: want a postgres:// or postgresql:// DSN", i))
+		} else if _, err := pgxpool.ParseConfig(dsn); err != nil { // its errors redact passwords
+			errs = append(errs, fmt.Errorf("read_replicas[%d]: %w", i, err))
+		}
+	}
+	if isRedisURL(h.Redis) {
+		if _, err := parseRedisURL(h.Redis); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if h.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("cache_size %d: must be positive", h.CacheSize))
+	}
+	for _, d := range []struct {
+		name string
+		v    caddy.Duration
+	}{
+		{"redis_ttl", h.RedisTTL}, {"cache_ttl", h.CacheTTL},
+		{"negative_ttl", h.NegativeTTL}, {"permanent_max_age", h.PermanentMaxAge},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, time.Duration(d.v)))
+		}
+	}
+	if h.PermanentMaxAge != 0 && time.Duration(h.PermanentMaxAge) < time.Second {
+		errs = append(errs, fmt.Errorf("permanent_max_age %s: must be at least 1s (Cache-Control counts seconds)", time.Duration(h.PermanentMaxAge)))
+	}
+	switch h.DefaultStatus {
+	case 0, 301, 302, 307, 308:
+	default:
+		errs = append(errs, fmt.Errorf("default_status %d: want 301, 302, 307 or 308", h.DefaultStatus))
+	}
+	switch h.NotFound {
+	case "", "404", "next":
+	default:
+		errs = append(errs, fmt.Errorf("not_found %q: want 404 or next", h.NotFound))
+	}
+	return errors.Join(errs...)
+}
+
+// Cleanup releases the handler's hold on the shared resources; the last
+// handler to let go of one closes it. It is safe after a failed or partial
+// Provision, and more than once.
+func (h *Handler) Cleanup() error {
+	return h.release()
+}
+
+func checkDSN(dsn string, hasReplicas bool) error {
+	switch {
+	case dsn == "":
+		return errors.New("database: required (postgres://…, postgresql://… or sqlite://PATH)")
+	case isPostgres(dsn):
+		if _, err := pgxpool.ParseConfig(dsn); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+	case strings.HasPrefix(dsn, "sqlite:"):
+		if _, err := sqlitestore.ParseDSN(dsn); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		if hasReplicas {
+			return errors.New("read_replicas: only for PostgreSQL")
+		}
+	default:
+		// Not shown: a DSN that is not a URL may hold a password.
+		return errors.New("database: want postgres://…, postgresql://… or sqlite://PATH")
+	}
+	return nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+func cmpDuration(v caddy.Duration, def time.Duration) caddy.Duration {
+	if v == 0 {
+		return caddy.Duration(def)
+	}
+	return v
+}

@@ -1,0 +1,261 @@
+// Package cluster runs a control-plane node: a hashicorp/raft member whose
+// FSM (package fsm) holds the coordination state, and the ID issuing built
+// on it.
+//
+// A node leases a Snowflake worker ID from the FSM (renewed in the
+// background) and fetches blocks of the global sequence (refilled in the
+// background before they run out). NewID and NextCode then run locally,
+// without a Raft round trip in the steady state:
+//
+//	node, err := cluster.Open(ctx, cluster.Config{DataDir: dir, BindAddr: "127.0.0.1:7000", Bootstrap: true})
+//	id, err := node.NewID()      // Snowflake ID, worker ID from the lease
+//	code, err := node.NextCode() // short code for the next number of the node's block
+//
+// Today a node serves a one-node cluster; writes that need the leader
+// return ErrNotLeader on a follower (forwarding and joining come later).
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/codegen"
+)
+
+// Sentinel errors; they are wrapped with context, test with errors.Is.
+var (
+	// ErrNotLeader means a write needs the Raft leader and this node is not
+	// it. A proxy layer is to forward such writes to the leader.
+	ErrNotLeader = errors.New("not the Raft leader")
+	// ErrNoLeader means the cluster has no leader this node knows of.
+	ErrNoLeader = errors.New("no Raft leader")
+	// ErrNoLease means the node holds no valid worker-ID lease (it could
+	// not renew it within its TTL, or is closed), so it issues no Snowflake
+	// ID rather than risk a duplicate worker ID.
+	ErrNoLease = errors.New("no worker-ID lease")
+	// ErrNoSequence means the node's sequence block is used up and no new
+	// one could be had from Raft; the API answers 503.
+	ErrNoSequence = errors.New("no sequence block available")
+	// ErrClosed means the node has been closed.
+	ErrClosed = errors.New("cluster node closed")
+)
+
+// releaseTimeout bounds the release of the lease in Close.
+const releaseTimeout = 2 * time.Second
+
+// Node is a running control-plane node. Its methods are safe for
+// concurrent use.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	fsm   *fsm.FSM
+	codec *codegen.Codec
+
+	raft      *raft.Raft
+	transport *raft.NetworkTransport
+	store     *raftboltdb.BoltStore
+
+	leases leases
+	seq    sequencer
+
+	// ctx lives until Close; background loops run on it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	loops  sync.WaitGroup // background loops
+	// waiters counts goroutines waiting on raft futures.
+	waiters sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts a node and returns it once it can issue IDs and codes: Raft
+// is up with a leader, the cluster's key is known (this node proposes one
+// when it leads a cluster without a key), a worker-ID lease is held and a
+// first sequence block fetched. ctx bounds the startup only; the node runs
+// until Close.
+func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	n := &Node{
+		cfg: cfg,
+		log: cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
+		fsm: fsm.New(),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.seq.init(cfg.BlockSize)
+	defer func() {
+		if err != nil {
+			// Gives back a lease already taken, and stops raft.
+			err = errors.Join(fmt.Errorf("cluster: open node %s: %w", cfg.NodeID, err), n.shutdown(true))
+		}
+	}()
+
+	if err := n.openRaft(); err != nil {
+		return nil, err
+	}
+	if err := n.waitLeader(ctx); err != nil {
+		return nil, err
+	}
+	key, err := n.clusterKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n.codec, err = codegen.New(key); err != nil {
+		return nil, fmt.Errorf("code generator: %w", err)
+	}
+	if err := n.acquireLease(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.refill(ctx); err != nil {
+		return nil, fmt.Errorf("first sequence block: %w", err)
+	}
+
+	n.loops.Add(2)
+	go n.renewLoop()
+	go n.refillLoop()
+	st := n.State()
+	n.log.Info("control-plane node ready", "raft_state", st.RaftState, "leader", st.LeaderAddr,
+		"worker_id", st.WorkerID, "took", time.Since(started))
+	return n, nil
+}
+
+// clusterKey returns the cluster's permutation key, proposing a fresh one
+// when this node leads a cluster that has none.
+func (n *Node) clusterKey(ctx context.Context) ([]byte, error) {
+	if key := n.fsm.Key(); key != nil {
+		return key, nil
+	}
+	if n.raft.State() != raft.Leader {
+		// A follower learns the key from the log.
+		t := time.NewTicker(pollInterval)
+		defer t.Stop()
+		for {
+			if key := n.fsm.Key(); key != nil {
+				return key, nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("wait for the cluster key: %w", context.Cause(ctx))
+			case <-t.C:
+			}
+		}
+	}
+	key, err := codegen.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := n.propose(ctx, fsm.InitCluster{Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("initialise cluster: %w", err)
+	}
+	r := resp.(*fsm.InitResult)
+	switch {
+	case r.Err == nil:
+		n.log.Info("initialised the cluster with a new code key")
+	case errors.Is(r.Err, fsm.ErrAlreadyInitialised):
+		// Another proposal won; carry on with its key.
+	default:
+		return nil, fmt.Errorf("initialise cluster: %w", r.Err)
+	}
+	return r.Key, nil
+}
+
+// Close stops the node: it stops the background loops, releases the
+// worker-ID lease through Raft (best effort, bounded), shuts Raft down and
+// closes the stores. No goroutine of the node outlives it. It is
+// idempotent; later calls return the first call's error.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.shutdown(true) })
+	return n.closeErr
+}
+
+// shutdown is Close; release false leaves the lease to expire, as a crash
+// would.
+func (n *Node) shutdown(release bool) error {
+	n.cancel()
+	n.loops.Wait()
+	n.seq.close()
+	l := n.leases.revoke()
+	if l != nil && release {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		n.releaseLease(ctx, l, l.ids.LastMs())
+		cancel()
+	}
+	if err := n.closeRaft(); err != nil {
+		return fmt.Errorf("cluster: close node %s: %w", n.cfg.NodeID, err)
+	}
+	n.log.Debug("control-plane node closed")
+	return nil
+}
+
+// Status describes a node for health endpoints.
+type Status struct {
+	// NodeID is this node's ID.
+	NodeID string `json:"node_id"`
+	// Address is this node's Raft address.
+	Address string `json:"address"`
+	// RaftState is Follower, Candidate, Leader or Shutdown.
+	RaftState string `json:"raft_state"`
+	// LeaderID and LeaderAddr name the leader; empty when there is none.
+	LeaderID   string `json:"leader_id"`
+	LeaderAddr string `json:"leader_addr"`
+	// WorkerID is the leased worker ID, -1 without a valid lease.
+	WorkerID int `json:"worker_id"`
+	// LeaseExpires is when the lease runs out unless renewed (zero without
+	// one).
+	LeaseExpires time.Time `json:"lease_expires,omitzero"`
+	// Term is the current Raft term.
+	Term uint64 `json:"term"`
+	// AppliedIndex is the last log index applied to the FSM.
+	AppliedIndex uint64 `json:"applied_index"`
+}
+
+// State returns the node's status. It never blocks on Raft.
+func (n *Node) State() Status {
+	st := Status{
+		NodeID:       n.cfg.NodeID,
+		Address:      string(n.transport.LocalAddr()),
+		RaftState:    n.raft.State().String(),
+		WorkerID:     -1,
+		Term:         n.raft.CurrentTerm(),
+		AppliedIndex: n.raft.AppliedIndex(),
+	}
+	addr, id := n.raft.LeaderWithID()
+	st.LeaderAddr, st.LeaderID = string(addr), string(id)
+	if l := n.leases.current(); l != nil && n.nowMs() <= l.until.Load() {
+		st.WorkerID = int(l.worker)
+		st.LeaseExpires = n.wallTime(l.until.Load())
+	}
+	return st
+}
+
+// Ready returns nil when the node can serve creates: there is a leader, the
+// node holds a valid worker-ID lease and has sequence numbers left.
+// Otherwise the error wraps ErrClosed, ErrNoLeader, ErrNoLease or
+// ErrNoSequence.
+func (n *Node) Ready() error {
+	if n.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if _, id := n.raft.LeaderWithID(); id == "" {
+		return ErrNoLeader
+	}
+	if err := n.leaseValid(); err != nil {
+		return err
+	}
+	if n.seq.available() == 0 {
+		return ErrNoSequence
+	}
+	return nil
+}

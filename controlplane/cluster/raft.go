@@ -1,0 +1,245 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/shortify/shortify/controlplane/fsm"
+)
+
+// Raft tuning. A one-node cluster elects itself after one heartbeat timeout
+// (randomised between 1x and 2x), so these keep startup well under a second
+// while staying safe on a LAN (the leader heartbeats every
+// HeartbeatTimeout/10).
+const (
+	heartbeatTimeout   = 200 * time.Millisecond
+	electionTimeout    = 200 * time.Millisecond
+	leaderLeaseTimeout = 100 * time.Millisecond
+	commitTimeout      = 10 * time.Millisecond
+	// The state is small and written rarely (a renewal per node every
+	// LeaseTTL/3, a block now and then): snapshot every 1024 entries and
+	// keep a few thousand for followers that lag.
+	snapshotInterval  = 60 * time.Second
+	snapshotThreshold = 1024
+	trailingLogs      = 4096
+	snapshotsRetained = 2
+
+	transportPool    = 3
+	transportTimeout = 10 * time.Second
+	boltOpenTimeout  = 2 * time.Second
+
+	// applyTimeout bounds a proposal when the caller's context has no
+	// deadline.
+	applyTimeout = 10 * time.Second
+	// barrierTimeout bounds the wait for the log to be applied on startup.
+	barrierTimeout = 30 * time.Second
+	// waitersTimeout bounds how long Close waits for raft to answer the
+	// proposals under way.
+	waitersTimeout = 10 * time.Second
+	// pollInterval is how often startup checks for a leader.
+	pollInterval = 5 * time.Millisecond
+)
+
+// openRaft starts the Raft node: stores and snapshots under DataDir/raft,
+// the TCP transport, and a one-node cluster when asked to bootstrap one.
+func (n *Node) openRaft() error {
+	dir := filepath.Join(n.cfg.DataDir, "raft")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create Raft directory: %w", err)
+	}
+	logger := newHCLog(n.log, "raft")
+
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: boltOpenTimeout},
+	})
+	if err != nil {
+		return fmt.Errorf("open Raft store %s: %w", filepath.Join(dir, "raft.db"), err)
+	}
+	n.store = store
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, logger.Named("snapshots"))
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+
+	advertise, err := n.advertiseAddr()
+	if err != nil {
+		return err
+	}
+	trans, err := raft.NewTCPTransportWithLogger(n.cfg.BindAddr, advertise, transportPool, transportTimeout, logger.Named("transport"))
+	if err != nil {
+		return fmt.Errorf("listen for Raft on %s: %w", n.cfg.BindAddr, err)
+	}
+	n.transport = trans
+
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(n.cfg.NodeID)
+	conf.HeartbeatTimeout = heartbeatTimeout
+	conf.ElectionTimeout = electionTimeout
+	conf.LeaderLeaseTimeout = leaderLeaseTimeout
+	conf.CommitTimeout = commitTimeout
+	conf.SnapshotInterval = snapshotInterval
+	conf.SnapshotThreshold = snapshotThreshold
+	conf.TrailingLogs = trailingLogs
+	// BatchApplyCh stays off: with a buffered apply channel, raft can
+	// accept a proposal during Shutdown and never answer its future.
+	// Concurrent proposals still share a disk sync.
+	conf.Logger = logger
+	if err := raft.ValidateConfig(conf); err != nil {
+		return fmt.Errorf("Raft config: %w", err)
+	}
+
+	if n.cfg.Bootstrap {
+		has, err := raft.HasExistingState(store, store, snaps)
+		if err != nil {
+			return fmt.Errorf("check for Raft state: %w", err)
+		}
+		if !has {
+			servers := raft.Configuration{Servers: []raft.Server{{
+				Suffrage: raft.Voter,
+				ID:       conf.LocalID,
+				Address:  trans.LocalAddr(),
+			}}}
+			if err := raft.BootstrapCluster(conf, store, store, snaps, trans, servers); err != nil {
+				return fmt.Errorf("bootstrap one-node cluster: %w", err)
+			}
+			n.log.Info("bootstrapped a new one-node cluster", "node_id", n.cfg.NodeID, "raft_addr", trans.LocalAddr())
+		}
+	}
+
+	r, err := raft.NewRaft(conf, n.fsm, store, store, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("start Raft: %w", err)
+	}
+	n.raft = r
+	return nil
+}
+
+// advertiseAddr resolves AdvertiseAddr; nil (use the listener's address)
+// when it has port 0.
+func (n *Node) advertiseAddr() (net.Addr, error) {
+	_, port, _ := net.SplitHostPort(n.cfg.AdvertiseAddr)
+	if port == "0" {
+		return nil, nil
+	}
+	addr, err := net.ResolveTCPAddr("tcp", n.cfg.AdvertiseAddr)
+	if err != nil {
+		return nil, fmt.Errorf("resolve Raft advertise address: %w", err)
+	}
+	return addr, nil
+}
+
+// closeRaft shuts raft down (which closes the transport) and closes the
+// stores. It is safe on a partly opened node.
+func (n *Node) closeRaft() error {
+	var errs []error
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("shut Raft down: %w", err))
+		}
+	} else if n.transport != nil {
+		if err := n.transport.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close Raft transport: %w", err))
+		}
+	}
+	// Raft answers every future while it shuts down; don't hang Close if
+	// it ever does not.
+	waited := make(chan struct{})
+	go func() {
+		n.waiters.Wait()
+		close(waited)
+	}()
+	t := time.NewTimer(waitersTimeout)
+	select {
+	case <-waited:
+		t.Stop()
+	case <-t.C:
+		n.log.Error("Raft left proposals unanswered at shutdown", "waited", waitersTimeout)
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close Raft store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitLeader waits until the cluster has a leader and, when it is this
+// node, until every committed entry is applied to the FSM.
+func (n *Node) waitLeader(ctx context.Context) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		if _, id := n.raft.LeaderWithID(); id != "" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for a Raft leader: %w", context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+	if n.raft.State() != raft.Leader {
+		return nil
+	}
+	if err := n.wait(ctx, n.raft.Barrier(timeoutFrom(ctx, barrierTimeout))); err != nil {
+		return fmt.Errorf("apply the Raft log: %w", err)
+	}
+	return nil
+}
+
+// propose applies a command through Raft and returns the FSM's response.
+// It returns ErrNotLeader when this node is not the leader.
+func (n *Node) propose(ctx context.Context, c fsm.Command) (any, error) {
+	data, err := fsm.Encode(c)
+	if err != nil {
+		return nil, err
+	}
+	f := n.raft.Apply(data, timeoutFrom(ctx, applyTimeout))
+	if err := n.wait(ctx, f); err != nil {
+		return nil, fmt.Errorf("propose %s: %w", c.Type(), err)
+	}
+	return f.Response(), nil
+}
+
+// wait waits for a raft future, or for ctx. Raft answers every future by
+// the time it has shut down, so the helper goroutine never outlives Close.
+func (n *Node) wait(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	n.waiters.Add(1)
+	go func() {
+		defer n.waiters.Done()
+		done <- f.Error()
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	default:
+		return err
+	}
+}
+
+// timeoutFrom is what is left of ctx's deadline, or def without one.
+func timeoutFrom(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), time.Millisecond)
+	}
+	return def
+}

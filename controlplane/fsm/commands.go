@@ -1,0 +1,172 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// CommandType is the first byte of every command in the Raft log. Values are
+// part of the log format: never renumber or reuse one.
+type CommandType uint8
+
+// The command types. Zero is never valid.
+const (
+	// TypeInitCluster sets the cluster's permutation key once.
+	TypeInitCluster CommandType = 1
+	// TypeAcquireLease leases a free or expired worker ID.
+	TypeAcquireLease CommandType = 2
+	// TypeRenewLease extends a worker lease held by the proposer.
+	TypeRenewLease CommandType = 3
+	// TypeReleaseLease gives a worker lease back.
+	TypeReleaseLease CommandType = 4
+	// TypeAllocateBlock hands out a block of the global sequence.
+	TypeAllocateBlock CommandType = 5
+)
+
+// String names the command type for logs and panics.
+func (t CommandType) String() string {
+	switch t {
+	case TypeInitCluster:
+		return "init-cluster"
+	case TypeAcquireLease:
+		return "acquire-lease"
+	case TypeRenewLease:
+		return "renew-lease"
+	case TypeReleaseLease:
+		return "release-lease"
+	case TypeAllocateBlock:
+		return "allocate-block"
+	default:
+		return fmt.Sprintf("command-type(%d)", uint8(t))
+	}
+}
+
+// Command is a state change proposed to the FSM. Every value the FSM needs
+// to decide (timestamps, keys) is in the command: the FSM never reads the
+// clock or random numbers.
+type Command interface {
+	// Type is the command's type byte in the log.
+	Type() CommandType
+}
+
+// InitCluster sets the permutation key that maps sequence numbers to short
+// codes. The proposer makes the key (codegen.NewKey); it is set once and
+// never changes. Applying it again answers ErrAlreadyInitialised together
+// with the existing key. Response: *InitResult.
+type InitCluster struct {
+	// Key is the permutation key, KeySize bytes.
+	Key []byte `json:"key"`
+}
+
+// AcquireLease leases a worker ID to a node. Response: *LeaseResult.
+type AcquireLease struct {
+	// Node is the ID of the node asking.
+	Node string `json:"node"`
+	// NowMs is the proposer's clock, in the same milliseconds as every other
+	// time in the FSM.
+	NowMs int64 `json:"now_ms"`
+	// TTLMs is how long the lease lasts unless renewed, 1..MaxTTLMs.
+	TTLMs int64 `json:"ttl_ms"`
+}
+
+// RenewLease extends a lease the node holds and reports the last timestamp
+// it used. Response: *LeaseResult.
+type RenewLease struct {
+	// Node is the ID of the node that holds the lease.
+	Node string `json:"node"`
+	// Worker is the leased worker ID.
+	Worker uint16 `json:"worker"`
+	// Gen is the lease generation returned by AcquireLease.
+	Gen uint64 `json:"gen"`
+	// NowMs is the proposer's clock.
+	NowMs int64 `json:"now_ms"`
+	// TTLMs is how long the lease lasts from now, 1..MaxTTLMs.
+	TTLMs int64 `json:"ttl_ms"`
+	// LastMs is the highest timestamp the holder has used in an ID.
+	LastMs int64 `json:"last_ms"`
+}
+
+// ReleaseLease gives a lease back. The holder must have stopped issuing IDs
+// before it reads LastMs: the next holder of the worker ID starts after it.
+// Response: *LeaseResult.
+type ReleaseLease struct {
+	// Node is the ID of the node that holds the lease.
+	Node string `json:"node"`
+	// Worker is the leased worker ID.
+	Worker uint16 `json:"worker"`
+	// Gen is the lease generation returned by AcquireLease.
+	Gen uint64 `json:"gen"`
+	// LastMs is the highest timestamp the holder used in an ID.
+	LastMs int64 `json:"last_ms"`
+}
+
+// AllocateBlock hands out the next Size numbers of the global sequence.
+// Response: *BlockResult.
+type AllocateBlock struct {
+	// Node is the ID of the node asking (recorded in logs only).
+	Node string `json:"node"`
+	// Size is the number of sequence numbers, 1..MaxBlockSize.
+	Size uint64 `json:"size"`
+}
+
+// Type implements Command.
+func (InitCluster) Type() CommandType { return TypeInitCluster }
+
+// Type implements Command.
+func (AcquireLease) Type() CommandType { return TypeAcquireLease }
+
+// Type implements Command.
+func (RenewLease) Type() CommandType { return TypeRenewLease }
+
+// Type implements Command.
+func (ReleaseLease) Type() CommandType { return TypeReleaseLease }
+
+// Type implements Command.
+func (AllocateBlock) Type() CommandType { return TypeAllocateBlock }
+
+// Encode turns a command into the bytes given to raft.Apply: its type byte
+// followed by its JSON payload.
+func Encode(c Command) ([]byte, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("fsm: encode %s: %w", c.Type(), err)
+	}
+	out := make([]byte, 0, 1+len(payload))
+	out = append(out, byte(c.Type()))
+	return append(out, payload...), nil
+}
+
+// InitResult answers InitCluster.
+type InitResult struct {
+	// Key is the cluster's key: the one just set or, with
+	// ErrAlreadyInitialised, the one set before.
+	Key []byte
+	// Err is nil, ErrInvalidCommand or ErrAlreadyInitialised.
+	Err error
+}
+
+// LeaseResult answers AcquireLease, RenewLease and ReleaseLease.
+type LeaseResult struct {
+	// Worker is the worker ID.
+	Worker uint16
+	// Gen identifies this lease of the worker ID; renew and release quote it.
+	Gen uint64
+	// NotAfterMs is, for AcquireLease, the timestamp every ID of the new
+	// holder must be strictly after (snowflake.New's notAfterMs).
+	NotAfterMs int64
+	// ExpiresMs is when the lease ends unless renewed. The holder must not
+	// issue an ID with a timestamp after it: the next holder starts after it.
+	ExpiresMs int64
+	// Err is nil, ErrInvalidCommand, ErrNoFreeWorker or ErrNotHolder.
+	Err error
+}
+
+// BlockResult answers AllocateBlock.
+type BlockResult struct {
+	// Start is the first sequence number of the block.
+	Start uint64
+	// End is one past the last sequence number of the block.
+	End uint64
+	// Err is nil, ErrInvalidCommand or ErrSequenceExhausted.
+	Err error
+}

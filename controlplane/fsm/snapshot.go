@@ -1,0 +1,138 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+)
+
+// snapshotVersion is the format version written into snapshots.
+const snapshotVersion = 1
+
+// State is a copy of the FSM's state: what snapshots hold and what tests
+// compare.
+type State struct {
+	// Version is the snapshot format version.
+	Version int `json:"version"`
+	// Key is the permutation key, nil before InitCluster.
+	Key []byte `json:"key,omitempty"`
+	// NextSequence is the first sequence number no block has covered yet.
+	NextSequence uint64 `json:"next_sequence"`
+	// Workers lists, by ascending ID, every worker ID that was ever leased.
+	Workers []WorkerState `json:"workers,omitempty"`
+}
+
+// WorkerState is one worker ID's lease record.
+type WorkerState struct {
+	// ID is the worker ID, below NumWorkers.
+	ID uint16 `json:"id"`
+	// Holder is the node that holds the lease or, when Held is false, the
+	// last node that held it.
+	Holder string `json:"holder,omitempty"`
+	// Held tells whether the lease is taken (it may have expired).
+	Held bool `json:"held,omitempty"`
+	// Gen counts the acquisitions of this worker ID.
+	Gen uint64 `json:"gen,omitempty"`
+	// ExpiresMs is when the current lease ends unless renewed.
+	ExpiresMs int64 `json:"expires_ms,omitempty"`
+	// HighMs is the highest timestamp any holder may have used.
+	HighMs int64 `json:"high_ms,omitempty"`
+}
+
+func (w *worker) export(id uint16) WorkerState {
+	return WorkerState{ID: id, Holder: w.holder, Held: w.held, Gen: w.gen, ExpiresMs: w.expiresMs, HighMs: w.highMs}
+}
+
+func (w *worker) used() bool { return w.gen != 0 }
+
+func (s *state) export() State {
+	st := State{Version: snapshotVersion, Key: bytes.Clone(s.key), NextSequence: s.nextSeq}
+	for id := range s.workers {
+		if w := &s.workers[id]; w.used() {
+			st.Workers = append(st.Workers, w.export(uint16(id)))
+		}
+	}
+	return st
+}
+
+// stateFrom checks a decoded snapshot and builds the state it describes.
+func stateFrom(st State) (*state, error) {
+	if st.Version != snapshotVersion {
+		return nil, fmt.Errorf("snapshot version %d, want %d", st.Version, snapshotVersion)
+	}
+	if st.Key != nil && len(st.Key) != KeySize {
+		return nil, fmt.Errorf("snapshot key is %d bytes, want %d", len(st.Key), KeySize)
+	}
+	if st.NextSequence > MaxSequence {
+		return nil, fmt.Errorf("snapshot sequence %d above %d", st.NextSequence, uint64(MaxSequence))
+	}
+	s := &state{key: bytes.Clone(st.Key), nextSeq: st.NextSequence}
+	for _, w := range st.Workers {
+		if w.ID >= NumWorkers {
+			return nil, fmt.Errorf("snapshot worker ID %d >= %d", w.ID, NumWorkers)
+		}
+		if s.workers[w.ID].used() {
+			return nil, fmt.Errorf("snapshot lists worker ID %d twice", w.ID)
+		}
+		if w.Gen == 0 {
+			return nil, fmt.Errorf("snapshot worker ID %d has generation 0", w.ID)
+		}
+		s.workers[w.ID] = worker{holder: w.Holder, held: w.Held, gen: w.Gen, expiresMs: w.ExpiresMs, highMs: w.HighMs}
+	}
+	return s, nil
+}
+
+// Snapshot implements raft.FSM: it copies the state under the lock; the
+// copy is written later by Persist.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &snapshot{state: f.s.export()}, nil
+}
+
+// Restore implements raft.FSM: it reads a snapshot, builds a new state and
+// swaps it in under the lock. On error the state is left as it was.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var st State
+	if err := json.NewDecoder(rc).Decode(&st); err != nil {
+		return fmt.Errorf("fsm: restore: decode snapshot: %w", err)
+	}
+	s, err := stateFrom(st)
+	if err != nil {
+		return fmt.Errorf("fsm: restore: %w", err)
+	}
+	f.mu.Lock()
+	f.s = s
+	f.mu.Unlock()
+	return nil
+}
+
+// snapshot is a point-in-time copy of the state.
+type snapshot struct {
+	state State
+}
+
+// Persist implements raft.FSMSnapshot. It cancels the sink on any error.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(s.state); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("fsm: persist snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("fsm: close snapshot sink: %w", err)
+	}
+	return nil
+}
+
+// Release implements raft.FSMSnapshot; the copy holds no resources.
+func (s *snapshot) Release() {}
+
+// Interface guards.
+var (
+	_ raft.FSM         = (*FSM)(nil)
+	_ raft.FSMSnapshot = (*snapshot)(nil)
+)

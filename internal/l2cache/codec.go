@@ -1,0 +1,176 @@
+package l2cache
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shortify/shortify/internal/linkstore"
+)
+
+// The first byte of every value says what follows, and in which version of
+// the format. A reader that meets a tag it does not know treats the value as
+// an error (and so as a miss), which lets a newer writer change the layout
+// without older edges misreading it.
+const (
+	// tagLinkV1 is a link:
+	//
+	//	0x01  flags  uvarint(status)  uvarint(id)  [varint(expires, Unix µs)]  uvarint(len(url))  url
+	//
+	// flags: bit 0 disabled, bit 1 expires-present; other bits must be 0.
+	// The URL length is redundant with the value's length on purpose: a
+	// truncated or padded value fails to decode instead of yielding a
+	// shortened URL.
+	tagLinkV1 byte = 0x01
+	// tagTombstoneV1 marks a deleted link (exactly one byte): see Delete.
+	tagTombstoneV1 byte = 0x02
+)
+
+const (
+	flagDisabled byte = 1 << 0
+	flagExpires  byte = 1 << 1
+	flagsKnown        = flagDisabled | flagExpires
+)
+
+// maxURLLen bounds the URL in a value. The control plane accepts far shorter
+// URLs; the bound only keeps a corrupted length from being trusted.
+const maxURLLen = 1 << 16
+
+// ErrCorrupt is wrapped by the error of Get when the stored bytes are not a
+// value this package wrote (or one of a format version it does not know).
+var ErrCorrupt = errors.New("l2cache: corrupt value")
+
+// encodeLink appends the tagLinkV1 encoding of l to dst. It does not encode
+// Code (it is the key), nor CreatedAt (the redirect path does not need it).
+func encodeLink(dst []byte, l linkstore.Link) []byte {
+	var flags byte
+	if l.Disabled {
+		flags |= flagDisabled
+	}
+	if !l.ExpiresAt.IsZero() {
+		flags |= flagExpires
+	}
+	dst = append(dst, tagLinkV1, flags)
+	dst = binary.AppendUvarint(dst, uint64(l.Status))
+	dst = binary.AppendUvarint(dst, uint64(l.ID))
+	if flags&flagExpires != 0 {
+		dst = binary.AppendVarint(dst, l.ExpiresAt.UnixMicro())
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(l.URL)))
+	return append(dst, l.URL...)
+}
+
+// decoded is what a value holds: a link, or a tombstone.
+type decoded struct {
+	link      linkstore.Link
+	tombstone bool
+}
+
+// decode parses a value read from Redis. It never panics: anything that is
+// not a well-formed value of a known version is an error wrapping
+// ErrCorrupt. The link it returns has no Code (the caller knows the key)
+// and no CreatedAt.
+func decode(b []byte) (decoded, error) {
+	if len(b) == 0 {
+		return decoded{}, fmt.Errorf("%w: empty", ErrCorrupt)
+	}
+	switch b[0] {
+	case tagTombstoneV1:
+		if len(b) != 1 {
+			return decoded{}, fmt.Errorf("%w: %d bytes after a tombstone", ErrCorrupt, len(b)-1)
+		}
+		return decoded{tombstone: true}, nil
+	case tagLinkV1:
+	default:
+		return decoded{}, fmt.Errorf("%w: unknown tag 0x%02x", ErrCorrupt, b[0])
+	}
+	r := reader{b: b[1:]}
+	flags := r.byte()
+	status := r.uvarint()
+	id := r.uvarint()
+	var expires int64
+	if flags&flagExpires != 0 {
+		expires = r.varint()
+	}
+	n := r.uvarint()
+	if r.err != nil {
+		return decoded{}, r.err
+	}
+	switch {
+	case flags&^flagsKnown != 0:
+		return decoded{}, fmt.Errorf("%w: unknown flags 0x%02x", ErrCorrupt, flags)
+	case status != 0 && status != 301 && status != 302 && status != 307 && status != 308:
+		return decoded{}, fmt.Errorf("%w: status %d", ErrCorrupt, status)
+	case id > math.MaxInt64:
+		return decoded{}, fmt.Errorf("%w: id out of range", ErrCorrupt)
+	case n == 0 || n > maxURLLen:
+		return decoded{}, fmt.Errorf("%w: URL length %d", ErrCorrupt, n)
+	case uint64(len(r.b)) != n:
+		return decoded{}, fmt.Errorf("%w: URL length %d, %d bytes left", ErrCorrupt, n, len(r.b))
+	}
+	for _, c := range r.b {
+		// A control character in a Location header is never right, and
+		// can only come from corruption.
+		if c < 0x20 || c == 0x7f {
+			return decoded{}, fmt.Errorf("%w: control character in URL", ErrCorrupt)
+		}
+	}
+	l := linkstore.Link{
+		ID:       int64(id),
+		URL:      string(r.b),
+		Status:   int(status),
+		Disabled: flags&flagDisabled != 0,
+	}
+	if flags&flagExpires != 0 {
+		l.ExpiresAt = time.UnixMicro(expires).UTC()
+	}
+	return decoded{link: l}, nil
+}
+
+// reader reads the fields of a value and keeps the first error, so that
+// decode checks once.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.err = fmt.Errorf("%w: truncated", ErrCorrupt)
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = fmt.Errorf("%w: bad or truncated varint", ErrCorrupt)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = fmt.Errorf("%w: bad or truncated varint", ErrCorrupt)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}

@@ -1,0 +1,102 @@
+package l2cache
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/linkstore"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
+	exp := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
+	for _, l := range []linkstore.Link{
+		{ID: 1, URL: "https://example.com/"},
+		{ID: 1 << 62, URL: "https://example.com/a?b=c#d", Status: 301},
+		{ID: 42, URL: "https://example.com/ü", Status: 308, ExpiresAt: exp, Disabled: true},
+		{ID: 7, URL: "http://x", Status: 307, ExpiresAt: time.Unix(0, 0).UTC()},
+		{ID: 0, URL: strings.Repeat("a", maxURLLen), Status: 302},
+	} {
+		b := encodeLink(nil, l)
+		d, err := decode(b)
+		if err != nil {
+			t.Fatalf("decode(encode(%+v)): %v", l, err)
+		}
+		if d.tombstone || !sameLink(d.link, l) {
+			t.Fatalf("round trip: got %+v, want %+v", d.link, l)
+		}
+	}
+}
+
+func TestCodecCompact(t *testing.T) {
+	t.Parallel()
+	// A typical link: 1 tag, 1 flags, 1-2 status, 9 id (a Snowflake ID
+	// needs 9 varint bytes), 1 URL length, then the URL.
+	l := linkstore.Link{ID: 1 << 60, URL: "https://example.com/some/page", Status: 0}
+	if got, max := len(encodeLink(nil, l)), 13+len(l.URL); got > max {
+		t.Fatalf("encoded size %d, want at most %d", got, max)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	t.Parallel()
+	valid := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://example.com/", Status: 302})
+	for name, b := range map[string][]byte{
+		"empty":              {},
+		"unknown tag":        {0x03},
+		"tag zero":           {0x00},
+		"JSON":               []byte(`{"url":"https://example.com"}`),
+		"tombstone trailing": {tagTombstoneV1, 0},
+		"truncated flags":    {tagLinkV1},
+		"truncated":          valid[:len(valid)-1],
+		"trailing":           append(bytes.Clone(valid), 'x'),
+		"unknown flags":      {tagLinkV1, 0x80, 0, 1, 1, 'x'},
+		"bad status":         {tagLinkV1, 0, 200, 1, 1, 1, 'x'},
+		"empty URL":          {tagLinkV1, 0, 0, 1, 0},
+		"overlong varint":    {tagLinkV1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		"id out of range":    {tagLinkV1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 'x'},
+		"huge URL length":    {tagLinkV1, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 'x'},
+		"control char":       {tagLinkV1, 0, 0, 1, 3, 'a', '\n', 'b'},
+		"missing expiry":     {tagLinkV1, flagExpires},
+	} {
+		if _, err := decode(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: decode(%x) = %v, want ErrCorrupt", name, b, err)
+		}
+	}
+}
+
+// FuzzDecode checks that decode never panics on arbitrary bytes, and that
+// whatever it accepts encodes back to a value that decodes to the same link.
+// Its seed corpus is in testdata/fuzz/FuzzDecode.
+func FuzzDecode(f *testing.F) {
+	f.Add(encodeLink(nil, linkstore.Link{ID: 1, URL: "https://example.com/", Status: 301}))
+	f.Add(encodeLink(nil, linkstore.Link{ID: 2, URL: "https://e.x/", ExpiresAt: time.Unix(1e9, 0), Disabled: true}))
+	f.Add([]byte{tagTombstoneV1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := decode(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if d.tombstone {
+			return
+		}
+		again, err := decode(encodeLink(nil, d.link))
+		if err != nil {
+			t.Fatalf("re-encoded value does not decode: %v", err)
+		}
+		if !sameLink(again.link, d.link) {
+			t.Fatalf("round trip: %+v != %+v", again.link, d.link)
+		}
+	})
+}
+
+func sameLink(a, b linkstore.Link) bool {
+	return a.ID == b.ID && a.Code == b.Code && a.URL == b.URL && a.Status == b.Status &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.Disabled == b.Disabled
+}
