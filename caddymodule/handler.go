@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/maypok86/otter/v2"
 
+	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
 )
 
@@ -19,11 +20,13 @@ import (
 // saves an allocation per response.
 var (
 	ccNoStore   = []string{"no-store"}
-	ctTextPlain = []string{"text/plain; charset=utf-8"}
+	ctProblem   = []string{problem.ContentType}
 	nosniff     = []string{"nosniff"}
 
-	bodyNotFound = []byte("short link not found\n")
-	bodyGone     = []byte("short link expired or disabled\n")
+	// The bodies are RFC 9457 problem documents, like every other error
+	// of Shortify, built once.
+	bodyNotFound = []byte(`{"type":"about:blank","title":"Not Found","status":404,"detail":"no short link has this code"}` + "\n")
+	bodyGone     = []byte(`{"type":"about:blank","title":"Gone","status":410,"detail":"this short link has expired or was disabled"}` + "\n")
 	lenNotFound  = []string{strconv.Itoa(len(bodyNotFound))}
 	lenGone      = []string{strconv.Itoa(len(bodyGone))}
 )
@@ -111,10 +114,10 @@ func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp
 	return plain(w, r, http.StatusNotFound, bodyNotFound, lenNotFound)
 }
 
-// plain writes a small text answer; HEAD gets the same headers and no body.
+// plain writes a small fixed answer; HEAD gets the same headers and no body.
 func plain(w http.ResponseWriter, r *http.Request, status int, body []byte, length []string) error {
 	hdr := w.Header()
-	hdr["Content-Type"] = ctTextPlain
+	hdr["Content-Type"] = ctProblem
 	hdr["Content-Length"] = length
 	hdr["X-Content-Type-Options"] = nosniff
 	hdr["Cache-Control"] = ccNoStore

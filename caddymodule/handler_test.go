@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/problem"
 )
 
 // TestServeHTTP is the table of answers, against each real store.
@@ -187,5 +189,22 @@ func TestStoreFailureIs503(t *testing.T) {
 	}
 	if _, err := serve(h, "GET", "/abc", nil); !errors.As(err, &he) || he.StatusCode != 503 {
 		t.Fatalf("second request: %v", err)
+	}
+}
+
+// TestFixedBodiesAreProblemDocuments: the edge's 404 and 410 bodies are
+// RFC 9457 documents whose status matches the answer's.
+func TestFixedBodiesAreProblemDocuments(t *testing.T) {
+	for status, body := range map[int][]byte{404: bodyNotFound, 410: bodyGone} {
+		var p problem.Details
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatalf("%d body is not JSON: %v", status, err)
+		}
+		if p.Status != status || p.Title != http.StatusText(status) || p.Detail == "" {
+			t.Errorf("%d body = %+v", status, p)
+		}
+	}
+	if ctProblem[0] != problem.ContentType {
+		t.Errorf("Content-Type %q", ctProblem[0])
 	}
 }

@@ -89,10 +89,12 @@ func start(t *testing.T, extraEnv ...string) *system {
 	t.Helper()
 	s := &system{t: t, dir: t.TempDir(), logs: new(bytes.Buffer), exited: make(chan struct{})}
 	listen := freeAddr(t)
+	_, port, _ := net.SplitHostPort(listen)
 	s.base = "http://" + listen
 	s.admin = freeAddr(t)
 	s.env = append(os.Environ(),
-		"SHORTIFY_LISTEN="+listen,
+		"SHORTIFY_BIND=127.0.0.1",
+		"SHORTIFY_PORT="+port,
 		"SHORTIFY_ADMIN="+s.admin,
 		"SHORTIFY_RAFT_BIND="+freeAddr(t),
 		"SHORTIFY_CACHE_TTL=1s",
