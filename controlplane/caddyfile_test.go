@@ -1,0 +1,103 @@
+package controlplane
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	tests := []struct {
+		name, input string
+		want        App
+	}{
+		{"empty block", "shortify {\n}", App{}},
+		{"no block", "shortify", App{}},
+		{"everything", `shortify {
+			data_dir /var/lib/shortify
+			node_id cp-1
+			raft_bind 0.0.0.0:8300
+			raft_advertise 10.0.0.5:8300
+			database postgres://db/shortify
+			redis 127.0.0.1:6379
+			redis_prefix edge:
+			redis_ttl 12h
+			public_url https://sho.rt
+			own_domains sho.rt www.sho.rt
+			own_domains s.example
+			blocked_domains bad.example
+			max_url_length 4096
+		}`, App{
+			DataDir: "/var/lib/shortify", NodeID: "cp-1", RaftBind: "0.0.0.0:8300", RaftAdvertise: "10.0.0.5:8300",
+			Database: "postgres://db/shortify", Redis: "127.0.0.1:6379", RedisPrefix: "edge:",
+			RedisTTL: caddy.Duration(12 * time.Hour), PublicURL: "https://sho.rt",
+			OwnDomains: []string{"sho.rt", "www.sho.rt", "s.example"}, BlockedDomains: []string{"bad.example"},
+			MaxURLLength: 4096,
+		}},
+		// An env placeholder that expands to nothing leaves the default.
+		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", App{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got App
+			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input)); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	tests := []struct{ name, input, errHas string }{
+		{"argument", "shortify foo", "wrong argument count"},
+		{"unknown option", "shortify {\n colour red\n}", `unknown shortify option "colour"`},
+		{"two values", "shortify {\n node_id a b\n}", "takes one value"},
+		{"bad ttl", "shortify {\n redis_ttl soon\n}", "redis_ttl"},
+		{"negative ttl", "shortify {\n redis_ttl -1s\n}", "must be positive"},
+		{"bad length", "shortify {\n max_url_length long\n}", "max_url_length"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var a App
+			err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+				t.Fatalf("error %v, want one containing %q", err, tt.errHas)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := App{MaxURLLength: 2048}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for name, a := range map[string]App{
+		"tiny max_url_length": {MaxURLLength: 10},
+		"relative public_url": {MaxURLLength: 2048, PublicURL: "sho.rt"},
+		"ftp public_url":      {MaxURLLength: 2048, PublicURL: "ftp://sho.rt"},
+	} {
+		if err := a.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestAPIHandlerCaddyfile(t *testing.T) {
+	var h APIHandler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("shortify_api")); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"shortify_api foo", "shortify_api {\n x\n}"} {
+		if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
