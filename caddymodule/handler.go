@@ -19,9 +19,9 @@ import (
 // (net/http does the same with its own constant headers), so sharing them
 // saves an allocation per response.
 var (
-	ccNoStore   = []string{"no-store"}
-	ctProblem   = []string{problem.ContentType}
-	nosniff     = []string{"nosniff"}
+	ccNoStore = []string{"no-store"}
+	ctProblem = []string{problem.ContentType}
+	nosniff   = []string{"nosniff"}
 
 	// The bodies are RFC 9457 problem documents, like every other error
 	// of Shortify, built once.

@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 )
@@ -43,14 +42,6 @@ type resources struct {
 	l1    *otter.Cache[string, entry]
 }
 
-// Redis client settings for the hot path: a slow or absent Redis must cost a
-// miss little, because the store can answer instead.
-const (
-	redisDialTimeout = 250 * time.Millisecond
-	redisIOTimeout   = 100 * time.Millisecond
-	redisPoolTimeout = 250 * time.Millisecond
-)
-
 // acquire loads or builds the handler's resources, recording in h.keys each
 // key it holds, so that Cleanup releases exactly those (also after a failure
 // half-way).
@@ -75,7 +66,7 @@ func (h *Handler) acquire() (*resources, error) {
 	if h.Redis != "" {
 		redisKey = "shortify/redis/" + hashKey(h.Redis)
 		v, err := h.loadOrNew(redisKey, func() (caddy.Destructor, error) {
-			c, err := newRedisClient(h.Redis)
+			c, err := l2cache.NewClient(h.Redis)
 			if err != nil {
 				return nil, err
 			}
@@ -170,73 +161,3 @@ type redisClient struct{ redis.UniversalClient }
 
 // Destruct closes the client's connections.
 func (c redisClient) Destruct() error { return c.Close() }
-
-// newRedisClient builds a client for addr (see Handler.Redis) without
-// connecting: go-redis dials on first use.
-func newRedisClient(addr string) (redis.UniversalClient, error) {
-	if isRedisURL(addr) {
-		opt, err := parseRedisURL(addr)
-		if err != nil {
-			return nil, err
-		}
-		// Keep what the URL sets; shorten what it leaves at go-redis's
-		// defaults, which are made for callers that can wait.
-		opt.DialTimeout = cmpOr(opt.DialTimeout, redisDialTimeout)
-		opt.ReadTimeout = cmpOr(opt.ReadTimeout, redisIOTimeout)
-		opt.WriteTimeout = cmpOr(opt.WriteTimeout, redisIOTimeout)
-		opt.PoolTimeout = cmpOr(opt.PoolTimeout, redisPoolTimeout)
-		if opt.MaxRetries == 0 {
-			opt.MaxRetries = -1
-		}
-		if opt.DialerRetries == 0 {
-			opt.DialerRetries = 1
-		}
-		opt.ContextTimeoutEnabled = true
-		return redis.NewClient(opt), nil
-	}
-	var addrs []string
-	for a := range strings.SplitSeq(addr, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
-	}
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("redis: no address in %q", addr)
-	}
-	// Two or more addresses are the seeds of a Redis Cluster.
-	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                 addrs,
-		DialTimeout:           redisDialTimeout,
-		ReadTimeout:           redisIOTimeout,
-		WriteTimeout:          redisIOTimeout,
-		PoolTimeout:           redisPoolTimeout,
-		MaxRetries:            -1, // the store is the retry
-		DialerRetries:         1,
-		ContextTimeoutEnabled: true,
-	}), nil
-}
-
-func isRedisURL(s string) bool {
-	return strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://")
-}
-
-// parseRedisURL is redis.ParseURL with errors that never show the URL,
-// which may hold a password (url.Parse's errors quote it whole).
-func parseRedisURL(s string) (*redis.Options, error) {
-	opt, err := redis.ParseURL(s)
-	var uerr *url.Error
-	switch {
-	case errors.As(err, &uerr):
-		return nil, errors.New("redis: the URL does not parse")
-	case err != nil:
-		return nil, err
-	}
-	return opt, nil
-}
-
-func cmpOr(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
-}

@@ -106,8 +106,8 @@ func (h *Handler) Validate() error {
 			errs = append(errs, fmt.Errorf("read_replicas[%d]: %w", i, err))
 		}
 	}
-	if isRedisURL(h.Redis) {
-		if _, err := parseRedisURL(h.Redis); err != nil {
+	if l2cache.IsURL(h.Redis) {
+		if _, err := l2cache.ParseURL(h.Redis); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,22 +1,23 @@
 package controlplane
 
 import (
-	"reflect"
+	"bytes"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
 	tests := []struct {
 		name, input string
-		want        App
+		want        *App
 	}{
-		{"empty block", "shortify {\n}", App{}},
-		{"no block", "shortify", App{}},
+		{"empty block", "shortify {\n}", &App{}},
+		{"no block", "shortify", &App{}},
 		{"everything", `shortify {
 			data_dir /var/lib/shortify
 			node_id cp-1
@@ -31,7 +32,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			own_domains s.example
 			blocked_domains bad.example
 			max_url_length 4096
-		}`, App{
+		}`, &App{
 			DataDir: "/var/lib/shortify", NodeID: "cp-1", RaftBind: "0.0.0.0:8300", RaftAdvertise: "10.0.0.5:8300",
 			Database: "postgres://db/shortify", Redis: "127.0.0.1:6379", RedisPrefix: "edge:",
 			RedisTTL: caddy.Duration(12 * time.Hour), PublicURL: "https://sho.rt",
@@ -39,16 +40,17 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			MaxURLLength: 4096,
 		}},
 		// An env placeholder that expands to nothing leaves the default.
-		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", App{}},
+		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", &App{}},
 	}
-	for _, tt := range tests {
+	for i := range tests {
+		tt := &tests[i]
 		t.Run(tt.name, func(t *testing.T) {
-			var got App
+			got := new(App)
 			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input)); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
+			if g, w := caddyconfig.JSON(got, nil), caddyconfig.JSON(tt.want, nil); !bytes.Equal(g, w) {
+				t.Fatalf("got  %s\nwant %s", g, w)
 			}
 		})
 	}
@@ -75,11 +77,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := App{MaxURLLength: 2048}
+	ok := &App{MaxURLLength: 2048}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	for name, a := range map[string]App{
+	for name, a := range map[string]*App{
 		"tiny max_url_length": {MaxURLLength: 10},
 		"relative public_url": {MaxURLLength: 2048, PublicURL: "sho.rt"},
 		"ftp public_url":      {MaxURLLength: 2048, PublicURL: "ftp://sho.rt"},

@@ -101,7 +101,10 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, fmt.Errorf("shortify: open link store: %w", err)
 	}
 	if cfg.Redis != "" {
-		s.redis = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{cfg.Redis}})
+		s.redis, err = l2cache.NewClient(cfg.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("shortify: redis: %w", err)
+		}
 		s.cache = l2cache.New(s.redis, cfg.RedisPrefix, cfg.RedisTTL)
 	}
 	s.node, err = cluster.Open(ctx, cluster.Config{
