@@ -15,6 +15,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
@@ -188,11 +189,11 @@ func countMigrations(t *testing.T, pool *pgxpool.Pool) int {
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	dsn := freshSchema(t)
-	ms, err := loadMigrations(migrationFS)
+	ms, err := migrations.Load(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 {
+	if len(ms) == 0 || ms[0].Version != 1 {
 		t.Fatalf("embedded migrations: %+v", ms)
 	}
 	first := open(t, linkstore.Config{DSN: dsn, Migrate: true})
@@ -240,7 +241,7 @@ func TestMigrateConcurrently(t *testing.T) {
 			t.Errorf("Migrate on node %d: %v", i, err)
 		}
 	}
-	ms, _ := loadMigrations(migrationFS)
+	ms, _ := migrations.Load(migrationFS, "migrations")
 	if n := countMigrations(t, pools[0]); n != len(ms) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/migrations"
 )
 
 func open(tb testing.TB, dsn string) *Store {
@@ -137,16 +138,16 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	storetest.CheckLink(t, "Get after reopening", got, l)
 
-	var migrations int
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&migrations); err != nil {
+	var applied int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := loadMigrations(migrationFS)
+	ms, err := migrations.Load(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if migrations != len(ms) {
-		t.Errorf("schema_migrations has %d rows after two opens, want %d", migrations, len(ms))
+	if applied != len(ms) {
+		t.Errorf("schema_migrations has %d rows after two opens, want %d", applied, len(ms))
 	}
 }
 
