@@ -3,9 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestServer runs the module inside a real Caddy (in process, admin API off,
@@ -35,7 +34,7 @@ func TestServer(t *testing.T) {
 	seed := seeder(t, dsn)
 	c := newCode(t, "srv")
 	create(t, seed, linkstore.Link{Code: c, URL: "https://example.com/srv", Status: 308})
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 
 	load := func(healthBody string, cacheTTL time.Duration) {
 		t.Helper()
@@ -133,14 +132,3 @@ func TestServer(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprintf("127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
-}

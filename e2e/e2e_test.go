@@ -60,16 +60,6 @@ func repoRoot(t *testing.T) string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // system is one running shortify process.
 type system struct {
 	t       *testing.T
@@ -88,15 +78,15 @@ type system struct {
 func start(t *testing.T, extraEnv ...string) *system {
 	t.Helper()
 	s := &system{t: t, dir: t.TempDir(), logs: new(bytes.Buffer), exited: make(chan struct{})}
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(listen)
 	s.base = "http://" + listen
-	s.admin = freeAddr(t)
+	s.admin = testenv.FreeAddr(t)
 	s.env = append(os.Environ(),
 		"SHORTIFY_BIND=127.0.0.1",
 		"SHORTIFY_PORT="+port,
 		"SHORTIFY_ADMIN="+s.admin,
-		"SHORTIFY_RAFT_BIND="+freeAddr(t),
+		"SHORTIFY_RAFT_BIND="+testenv.FreeAddr(t),
 		"SHORTIFY_CACHE_TTL=1s",
 	)
 	s.env = append(s.env, extraEnv...)

@@ -154,3 +154,16 @@ func randomHex(tb testing.TB, n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago,
+// for servers a test starts in another process or that need the address
+// before they listen.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("testenv: find a free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
