@@ -18,7 +18,7 @@ import (
 
 // Defaults of the optional fields.
 const (
-	DefaultRedisPrefix     = "shortify:link:"
+	DefaultRedisPrefix     = l2cache.DefaultPrefix
 	DefaultRedisTTL        = 24 * time.Hour
 	DefaultCacheSize       = 1_000_000
 	DefaultCacheTTL        = time.Minute

@@ -21,6 +21,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/targeturl"
 )
 
@@ -31,7 +32,7 @@ func init() {
 // Defaults of the app's settings.
 const (
 	DefaultRaftBind    = "127.0.0.1:8300"
-	DefaultRedisPrefix = "shortify:link:"
+	DefaultRedisPrefix = l2cache.DefaultPrefix
 	DefaultRedisTTL    = 24 * time.Hour
 	// startTimeout bounds opening the store and electing a Raft leader.
 	startTimeout = 60 * time.Second

@@ -30,6 +30,11 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 )
 
+// DefaultPrefix is the key prefix of link entries unless configured. The
+// edges and the control plane must use the same one: the control plane
+// writes what the edges read.
+const DefaultPrefix = "shortify:link:"
+
 // TombstoneTTL is how long Delete's tombstone (and Set's, for a link that
 // has already expired) keeps edges from filling the key again. It must
 // exceed the worst read-replica lag plus the longest miss load of an edge.
