@@ -88,6 +88,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /api/v1/links", h.createLink)
 	h.mux.HandleFunc("GET /api/v1/links/{code}", h.getLink)
+	h.mux.HandleFunc("GET /api/v1/links/{code}/qr", h.getQR)
 	h.mux.HandleFunc("DELETE /api/v1/links/{code}", h.deleteLink)
 	h.mux.HandleFunc("GET /api/v1/healthz", h.healthz)
 	h.mux.HandleFunc("GET /api/v1/readyz", h.readyz)
