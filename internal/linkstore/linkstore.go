@@ -55,10 +55,48 @@ type Store interface {
 	Lookup(ctx context.Context, code string) (Link, error)
 	// Delete removes a link, or returns ErrNotFound.
 	Delete(ctx context.Context, code string) error
+	// CreateMany inserts links in one round trip (a multi-row insert or
+	// COPY, one transaction) and returns one result per link, in order:
+	// nil, ErrCodeTaken (the code exists, or appears earlier in the same
+	// batch), or another error. A taken code never fails the others.
+	CreateMany(ctx context.Context, links []Link) []error
+	// Update applies u to the link with the code and returns the link as
+	// it is afterwards, or ErrNotFound.
+	Update(ctx context.Context, code string, u Update) (Link, error)
+	// List returns up to q.Limit links matching q, newest first (by ID,
+	// which is time-ordered), starting after q.Before.
+	List(ctx context.Context, q ListQuery) ([]Link, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close()
+}
+
+// Update is a change to a link's mutable fields; nil fields stay as they
+// are.
+type Update struct {
+	URL    *string
+	Status *int
+	// ExpiresAt sets the expiry; a pointer to the zero time clears it.
+	ExpiresAt *time.Time
+	Disabled  *bool
+}
+
+// ListQuery selects links for List. Zero fields do not filter.
+type ListQuery struct {
+	// Limit is the most links returned (1..1000; 0 means 100).
+	Limit int
+	// Before is a cursor: only links with an ID below it (the last ID of
+	// the previous page). 0 starts at the newest.
+	Before int64
+	// Prefix keeps codes that start with it (case-sensitive).
+	Prefix string
+	// Host keeps links whose target host is Host or one of its subdomains
+	// (lower case, as stored).
+	Host string
+	// MinID and MaxID bound the IDs (inclusive; 0: unbounded). Snowflake
+	// IDs are time-ordered, so a creation-time range maps onto them.
+	MinID, MaxID int64
 }
 
 // Config says how to reach a store.
