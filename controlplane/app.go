@@ -15,12 +15,15 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/targeturl"
 )
@@ -50,6 +53,25 @@ type App struct {
 	// RaftAdvertise is the address other nodes reach this one at (default
 	// RaftBind).
 	RaftAdvertise string `json:"raft_advertise,omitempty"`
+	// APIAddr is the base URL of this node's REST API as the other
+	// control-plane nodes reach it, such as http://10.0.0.5:8080
+	// ("host:port" means http://host:port). While this node leads,
+	// followers forward their writes to it. Required on every member of a
+	// cluster of more than one node.
+	APIAddr string `json:"api_addr,omitempty"`
+	// Join lists the base URLs of REST APIs of members of an existing
+	// cluster. A node with no Raft state asks them, in turn, to add it as
+	// a voter; a node with state ignores Join.
+	Join []string `json:"join,omitempty"`
+	// Bootstrap makes a node with no Raft state start a new cluster.
+	// Default: true when Join is empty. Set it on the first node only.
+	Bootstrap *bool `json:"bootstrap,omitempty"`
+	// ClusterSecret is the secret every member shares: the cluster routes
+	// (forwarded writes, join, remove) refuse calls without it, and the
+	// node sends it with its own. At least 16 characters; use
+	// {env.SHORTIFY_CLUSTER_SECRET} in JSON to keep it out of the config.
+	// Empty: those routes are open to anyone who reaches the API.
+	ClusterSecret string `json:"cluster_secret,omitempty"`
 	// Database is the link store's DSN: postgres://… or sqlite://PATH.
 	// Default: sqlite://DataDir/links.db (the embedded default).
 	Database string `json:"database,omitempty"`
@@ -71,6 +93,22 @@ type App struct {
 	BlockedDomains []string `json:"blocked_domains,omitempty"`
 	// MaxURLLength bounds target URLs in bytes (default 2048).
 	MaxURLLength int `json:"max_url_length,omitempty"`
+	// StatsDatabase is the stats database's DSN, postgres://… or
+	// sqlite://PATH (default: Database). Its schema is created at start.
+	StatsDatabase string `json:"stats_database,omitempty"`
+	// PartitionMonthsAhead is how many months after the current one the
+	// leader keeps partitioned ahead (default 3, 1..24).
+	PartitionMonthsAhead int `json:"partition_months_ahead,omitempty"`
+	// PartitionRetention is how long stats data is kept (default 400
+	// days); older partitions are dropped or detached, older SQLite rows
+	// deleted.
+	PartitionRetention caddy.Duration `json:"partition_retention,omitempty"`
+	// PartitionRetentionMode is "drop" (the default) or "detach": detached
+	// partitions stay in the database as plain tables, for archiving.
+	PartitionRetentionMode string `json:"partition_retention_mode,omitempty"`
+	// PartitionCheckInterval is how often the leader re-checks the
+	// partitions (default 24h; also at the start of every leadership).
+	PartitionCheckInterval caddy.Duration `json:"partition_check_interval,omitempty"`
 
 	logger *slog.Logger
 	svc    *service
@@ -88,6 +126,11 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // Provision fills defaults. It opens nothing: that happens in Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
+	return a.fillDefaults()
+}
+
+// fillDefaults sets every unset field to its default.
+func (a *App) fillDefaults() error {
 	a.DataDir = cmp.Or(a.DataDir, filepath.Join(caddy.AppDataDir(), "shortify"))
 	abs, err := filepath.Abs(a.DataDir)
 	if err != nil {
@@ -103,6 +146,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.RedisTTL = caddy.Duration(DefaultRedisTTL)
 	}
 	a.MaxURLLength = cmp.Or(a.MaxURLLength, targeturl.DefaultMaxLength)
+	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
+	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, partitions.DefaultMonthsAhead)
+	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(partitions.DefaultRetention))
+	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
+	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	return nil
 }
 
@@ -111,8 +159,20 @@ func (a *App) Validate() error {
 	if a.MaxURLLength < 64 || a.MaxURLLength > 32<<10 {
 		return fmt.Errorf("shortify: max_url_length %d is outside 64..32768", a.MaxURLLength)
 	}
+	if a.PartitionMonthsAhead < 1 || a.PartitionMonthsAhead > partitions.MaxMonthsAhead {
+		return fmt.Errorf("shortify: partition_months_ahead %d is outside 1..%d", a.PartitionMonthsAhead, partitions.MaxMonthsAhead)
+	}
+	if a.PartitionRetention < 0 || a.PartitionCheckInterval < 0 {
+		return errors.New("shortify: partition_retention and partition_check_interval must be positive")
+	}
+	if a.PartitionRetentionMode != "drop" && a.PartitionRetentionMode != "detach" {
+		return fmt.Errorf("shortify: partition_retention_mode %q is neither drop nor detach", a.PartitionRetentionMode)
+	}
 	if a.RedisTTL < 0 {
 		return errors.New("shortify: redis_ttl must not be negative")
+	}
+	if err := a.validateCluster(); err != nil {
+		return err
 	}
 	if a.PublicURL != "" {
 		if err := api.CheckPublicURL(a.PublicURL); err != nil {
@@ -158,6 +218,36 @@ func (a *App) Stop() error {
 	return releaseService(svc)
 }
 
+// validateCluster checks the cluster settings.
+func (a *App) validateCluster() error {
+	if a.APIAddr != "" {
+		if _, err := cluster.BaseURL(a.APIAddr); err != nil {
+			return fmt.Errorf("shortify: api_addr: %w", err)
+		}
+	}
+	for _, j := range a.Join {
+		if _, err := cluster.BaseURL(j); err != nil {
+			return fmt.Errorf("shortify: join: %w", err)
+		}
+	}
+	if len(a.Join) > 0 && a.APIAddr == "" {
+		return errors.New("shortify: a node that joins a cluster needs api_addr, the URL the other nodes reach its API at")
+	}
+	if a.ClusterSecret != "" && len(a.ClusterSecret) < cluster.MinSecretLen {
+		return fmt.Errorf("shortify: cluster_secret must be at least %d characters", cluster.MinSecretLen)
+	}
+	return nil
+}
+
+// bootstrap tells whether this node starts a new cluster when it has no
+// Raft state.
+func (a *App) bootstrap() bool {
+	if a.Bootstrap != nil {
+		return *a.Bootstrap
+	}
+	return len(a.Join) == 0
+}
+
 func (a *App) serviceConfig() serviceConfig {
 	return serviceConfig{
 		DataDir:       a.DataDir,
@@ -168,6 +258,19 @@ func (a *App) serviceConfig() serviceConfig {
 		Redis:         a.Redis,
 		RedisPrefix:   a.RedisPrefix,
 		RedisTTL:      time.Duration(a.RedisTTL),
+		Partitions: partitionSettings{
+			StatsDatabase: a.StatsDatabase,
+			MonthsAhead:   a.PartitionMonthsAhead,
+			Retention:     time.Duration(a.PartitionRetention),
+			Detach:        a.PartitionRetentionMode == "detach",
+			CheckInterval: time.Duration(a.PartitionCheckInterval),
+		},
+		Cluster: clusterSettings{
+			APIAddr:   a.APIAddr,
+			Join:      strings.Join(a.Join, " "),
+			Bootstrap: a.bootstrap(),
+			Secret:    a.ClusterSecret,
+		},
 	}
 }
 

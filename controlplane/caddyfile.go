@@ -22,6 +22,10 @@ func init() {
 //		node_id         <id>
 //		raft_bind       <host:port>
 //		raft_advertise  <host:port>
+//		api_addr        <url>
+//		join            <url...>
+//		bootstrap       true|false
+//		cluster_secret  <secret>
 //		database        <dsn>
 //		redis           [<host:port>]
 //		redis_prefix    <prefix>
@@ -30,11 +34,22 @@ func init() {
 //		own_domains     <host...>
 //		blocked_domains <host...>
 //		max_url_length  <bytes>
+//		stats_database  <dsn>
+//		partition_months_ahead   <n>
+//		partition_retention      <duration>
+//		partition_retention_mode drop|detach
+//		partition_check_interval <duration>
 //	}
 //
 // A subdirective given without a value (as `redis {$SHORTIFY_REDIS}` is
 // when the variable is unset) keeps the default, so that one Caddyfile
 // serves the embedded default and a production setup.
+//
+// A multi-node control plane: the first node bootstraps the cluster
+// (bootstrap defaults to true when join is empty); every other node lists
+// the API URLs of one or more members in join and is added as a voter when
+// it first starts. Every member needs its own api_addr (the URL the others
+// reach its API at) and the same cluster_secret.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -63,6 +78,21 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = one(&a.RaftBind)
 		case "raft_advertise":
 			err = one(&a.RaftAdvertise)
+		case "api_addr":
+			err = one(&a.APIAddr)
+		case "join":
+			a.Join = append(a.Join, args...)
+		case "bootstrap":
+			var s string
+			if err = one(&s); err == nil {
+				b, convErr := strconv.ParseBool(s)
+				if convErr != nil {
+					return d.Errf("bootstrap %q is neither true nor false", s)
+				}
+				a.Bootstrap = &b
+			}
+		case "cluster_secret":
+			err = one(&a.ClusterSecret)
 		case "database":
 			err = one(&a.Database)
 		case "redis":
@@ -94,6 +124,32 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				a.MaxURLLength = n
 			}
+		case "stats_database":
+			err = one(&a.StatsDatabase)
+		case "partition_months_ahead":
+			var s string
+			if err = one(&s); err == nil {
+				n, convErr := strconv.Atoi(s)
+				if convErr != nil || n <= 0 {
+					return d.Errf("partition_months_ahead %q is not a positive number of months", s)
+				}
+				a.PartitionMonthsAhead = n
+			}
+		case "partition_retention", "partition_check_interval":
+			var s string
+			if err = one(&s); err == nil {
+				dur, durErr := parseDuration(s)
+				if durErr != nil {
+					return d.Errf("%s %q: %v", name, s, durErr)
+				}
+				if name == "partition_retention" {
+					a.PartitionRetention = dur
+				} else {
+					a.PartitionCheckInterval = dur
+				}
+			}
+		case "partition_retention_mode":
+			err = one(&a.PartitionRetentionMode)
 		default:
 			return d.Errf("unknown shortify option %q", name)
 		}

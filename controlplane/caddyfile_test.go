@@ -77,15 +77,24 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := &App{MaxURLLength: 2048}
+	ok := &App{DataDir: t.TempDir()}
+	if err := ok.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
 	for name, a := range map[string]*App{
 		"tiny max_url_length": {MaxURLLength: 10},
-		"relative public_url": {MaxURLLength: 2048, PublicURL: "sho.rt"},
-		"ftp public_url":      {MaxURLLength: 2048, PublicURL: "ftp://sho.rt"},
+		"relative public_url": {PublicURL: "sho.rt"},
+		"ftp public_url":      {PublicURL: "ftp://sho.rt"},
+		"months ahead":        {PartitionMonthsAhead: 99},
+		"retention mode":      {PartitionRetentionMode: "archive"},
 	} {
+		a.DataDir = t.TempDir()
+		if err := a.fillDefaults(); err != nil {
+			t.Fatal(err)
+		}
 		if err := a.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}

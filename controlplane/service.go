@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
@@ -25,8 +27,29 @@ var services = caddy.NewUsagePool()
 // changes it needs a restart to take effect.
 type serviceConfig struct {
 	DataDir, NodeID, RaftBind, RaftAdvertise string
+	Cluster                                  clusterSettings
 	Database, Redis, RedisPrefix             string
 	RedisTTL                                 time.Duration
+	Partitions                               partitionSettings
+}
+
+// partitionSettings configure the stats database and the leader's upkeep
+// of its partitions.
+type partitionSettings struct {
+	StatsDatabase string // DSN; the link database's by default
+	MonthsAhead   int
+	Retention     time.Duration
+	Detach        bool
+	CheckInterval time.Duration
+}
+
+// clusterSettings are the node's cluster membership settings (App's
+// api_addr, join, bootstrap and cluster_secret).
+type clusterSettings struct {
+	APIAddr   string
+	Join      string // space-separated, so that the struct compares
+	Bootstrap bool
+	Secret    string
 }
 
 // service is one running control-plane node: Raft, the link store and the
@@ -37,12 +60,23 @@ type service struct {
 	store linkstore.Store
 	redis redis.UniversalClient
 	cache *l2cache.Cache
+	// parts administers the stats partitions; upkeep runs it while this
+	// node leads, as lead tells.
+	parts  *partitions.Manager
+	upkeep *partitions.Scheduler
+	lead   *partitions.PolledLeadership
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
 // config holding the node is stopped.
 func (s *service) Destruct() error {
 	var errs []error
+	if s.upkeep != nil {
+		errs = append(errs, s.upkeep.Close())
+	}
+	if s.lead != nil {
+		s.lead.Close()
+	}
 	if s.node != nil {
 		errs = append(errs, s.node.Close())
 	}
@@ -52,6 +86,9 @@ func (s *service) Destruct() error {
 	if s.store != nil {
 		s.store.Close()
 	}
+	if s.parts != nil {
+		s.parts.Close()
+	}
 	return errors.Join(errs...)
 }
 
@@ -59,10 +96,16 @@ func (s *service) deps() api.Deps {
 	d := api.Deps{
 		Store:  s.store,
 		Issuer: s.node,
-		Ready:  func(context.Context) error { return s.node.Ready() },
+		// The node forwards writes to the leader and serves the
+		// /api/v1/cluster routes.
+		Cluster: s.node,
+		Ready:   func(context.Context) error { return s.node.Ready() },
 	}
 	if s.cache != nil {
 		d.Cache = s.cache
+	}
+	if s.parts != nil {
+		d.Partitions = s.parts
 	}
 	return d
 }
@@ -112,12 +155,51 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		DataDir:       cfg.DataDir,
 		BindAddr:      cfg.RaftBind,
 		AdvertiseAddr: cfg.RaftAdvertise,
-		Bootstrap:     true,
+		Bootstrap:     cfg.Cluster.Bootstrap,
+		APIAddr:       cfg.Cluster.APIAddr,
+		Join:          strings.Fields(cfg.Cluster.Join),
+		Secret:        cfg.Cluster.Secret,
 		Logger:        log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shortify: start control-plane node %s: %w", cfg.NodeID, err)
 	}
+	if err := s.startPartitions(ctx, log); err != nil {
+		return nil, err
+	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)
 	return s, nil
 }
+
+// startPartitions opens the stats database (creating its schema) and
+// starts the partition upkeep, which runs while this node is the leader.
+func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err error) {
+	ps := s.cfg.Partitions
+	s.parts, err = partitions.Open(ctx, partitions.Config{
+		DSN:         ps.StatsDatabase,
+		LinksDSN:    s.cfg.Database,
+		Migrate:     true,
+		MonthsAhead: ps.MonthsAhead,
+		Retention:   ps.Retention,
+		Detach:      ps.Detach,
+		Logger:      log.With("component", "partitions"),
+	})
+	if err != nil {
+		return fmt.Errorf("shortify: open stats database: %w", err)
+	}
+	node := s.node
+	s.lead = partitions.PollLeadership(func() bool { return node.State().RaftState == "Leader" }, leaderPollInterval)
+	s.upkeep, err = partitions.NewScheduler(s.parts, s.lead, partitions.SchedulerConfig{
+		Interval: ps.CheckInterval,
+		Logger:   log.With("component", "partitions"),
+	})
+	if err != nil {
+		return fmt.Errorf("shortify: partition upkeep: %w", err)
+	}
+	s.upkeep.Start(context.Background())
+	return nil
+}
+
+// leaderPollInterval is how often the upkeep's leadership adapter reads
+// the node's Raft state: cluster.Node has no leadership notification.
+const leaderPollInterval = time.Second

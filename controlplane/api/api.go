@@ -30,6 +30,11 @@ type LinkCache interface {
 	Delete(ctx context.Context, code string) error
 }
 
+// Creator inserts one new link; see package batch.
+type Creator interface {
+	Create(ctx context.Context, l linkstore.Link) error
+}
+
 // Config is the API's behaviour.
 type Config struct {
 	// PublicURL is the base of the short URLs returned (e.g.
@@ -50,8 +55,17 @@ type Deps struct {
 	Issuer Issuer
 	// Cache is optional.
 	Cache LinkCache
+	// Creator, when set, inserts single creates (a batcher that groups
+	// concurrent creates into multi-row inserts); nil: Store.Create.
+	Creator Creator
 	// Ready reports whether the node can serve writes (nil: always).
 	Ready func(ctx context.Context) error
+	// Cluster is the Raft node behind the /api/v1/cluster routes
+	// (nil: they answer 503).
+	Cluster ClusterNode
+	// Partitions administers the stats database's partitions behind the
+	// /api/v1/admin/partitions routes (nil: they answer 503).
+	Partitions PartitionAdmin
 }
 
 // Handler serves the API under /api/v1/.
@@ -88,10 +102,15 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /api/v1/links", h.createLink)
 	h.mux.HandleFunc("GET /api/v1/links/{code}", h.getLink)
-	h.mux.HandleFunc("GET /api/v1/links/{code}/qr", h.getQR)
 	h.mux.HandleFunc("DELETE /api/v1/links/{code}", h.deleteLink)
+	h.mux.HandleFunc("PATCH /api/v1/links/{code}", h.updateLink)
+	h.mux.HandleFunc("GET /api/v1/links", h.listLinks)
+	h.mux.HandleFunc("POST /api/v1/links/bulk", h.createBulk)
+	h.mux.HandleFunc("GET /api/v1/links/{code}/qr", h.getQR)
 	h.mux.HandleFunc("GET /api/v1/healthz", h.healthz)
 	h.mux.HandleFunc("GET /api/v1/readyz", h.readyz)
+	h.clusterRoutes()
+	h.partitionRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
@@ -113,7 +132,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // allowedMethods lists the methods that have a route for r's path.
 func (h *Handler) allowedMethods(r *http.Request) string {
 	var allowed string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, p := h.mux.Handler(probe); p != "" {

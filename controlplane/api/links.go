@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,10 +16,15 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
+	"github.com/shortify/shortify/internal/targeturl"
 )
 
-// maxBodyBytes bounds a request body; a create needs a few KB at most.
-const maxBodyBytes = 64 << 10
+// Request body bounds: a create needs a few KB at most; a bulk create of
+// MaxBulk links of the longest URLs about 2.5 MB.
+const (
+	maxBodyBytes  = 64 << 10
+	bulkBodyBytes = 4 << 20
+)
 
 // generatedCodeAttempts bounds the retries when a generated code is already
 // taken. Generated codes never collide with each other; only a custom alias
@@ -58,59 +64,20 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	now := h.cfg.Now().UTC()
-	if strings.TrimSpace(req.URL) == "" {
-		problem.WriteField(w, http.StatusBadRequest, "url", "url is required: the http or https URL to shorten")
+	link, bad := h.newLink(r, req)
+	if bad != nil {
+		problem.WriteDetails(w, *bad)
 		return
 	}
-	policy := h.cfg.Targets
-	if h.cfg.PublicURL == "" {
-		// Without a configured public URL the short links live on the
-		// host the request came in on.
-		policy.OwnHosts = append(slices.Clone(policy.OwnHosts), r.Host)
-	}
-	target, err := policy.Check(strings.TrimSpace(req.URL))
-	if err != nil {
-		problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
-		return
-	}
-	if req.Alias != "" {
-		if err := shortcode.ValidateAlias(req.Alias); err != nil {
-			problem.WriteField(w, http.StatusBadRequest, "alias", err.Error())
-			return
-		}
-	}
-	switch req.RedirectStatus {
-	case 0, http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-	default:
-		problem.WriteField(w, http.StatusBadRequest, "redirect_status",
-			fmt.Sprintf("redirect_status %d is not one of 301, 302, 307, 308", req.RedirectStatus))
-		return
-	}
-	var expires time.Time
-	if req.ExpiresAt != nil {
-		expires = req.ExpiresAt.UTC().Truncate(time.Microsecond)
-		if !expires.After(now) {
-			problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be in the future")
-			return
-		}
-	}
-
 	id, err := h.deps.Issuer.NewID()
 	if err != nil {
 		h.unavailable(w, "issue a link ID", err)
 		return
 	}
-	link := linkstore.Link{
-		ID:        id,
-		URL:       target,
-		Status:    req.RedirectStatus,
-		CreatedAt: now.Truncate(time.Microsecond),
-		ExpiresAt: expires,
-	}
+	link.ID = id
 	if req.Alias != "" {
 		link.Code = req.Alias
-		if err := h.deps.Store.Create(r.Context(), link); err != nil {
+		if err := h.insert(r.Context(), link); err != nil {
 			if errors.Is(err, linkstore.ErrCodeTaken) {
 				problem.WriteField(w, http.StatusConflict, "alias", fmt.Sprintf("the alias %q is already taken", req.Alias))
 				return
@@ -121,17 +88,86 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request) {
 	} else if !h.createGenerated(w, r, &link) {
 		return
 	}
-
-	if h.deps.Cache != nil {
-		// Writing through lets every edge find the link in L2 at once,
-		// even while read replicas lag; a failure only costs a slower
-		// first redirect, so the create still succeeds.
-		if err := h.deps.Cache.Set(r.Context(), link); err != nil {
-			h.log.Warn("write-through of new link to the L2 cache failed", "code", link.Code, "err", err)
-		}
-	}
+	h.writeThrough(r.Context(), link)
 	w.Header().Set("Location", "/api/v1/links/"+link.Code)
 	writeJSON(w, http.StatusCreated, h.present(r, link))
+}
+
+// newLink validates a create request and builds the link it asks for,
+// without ID and code. A refusal comes back as a problem to send.
+func (h *Handler) newLink(r *http.Request, req CreateLinkRequest) (linkstore.Link, *problem.Details) {
+	bad := func(field, detail string) (linkstore.Link, *problem.Details) {
+		return linkstore.Link{}, &problem.Details{Status: http.StatusBadRequest, Field: field, Detail: detail}
+	}
+	now := h.cfg.Now().UTC()
+	if strings.TrimSpace(req.URL) == "" {
+		return bad("url", "url is required: the http or https URL to shorten")
+	}
+	target, err := h.policy(r).Check(strings.TrimSpace(req.URL))
+	if err != nil {
+		return bad("url", err.Error())
+	}
+	if req.Alias != "" {
+		if err := shortcode.ValidateAlias(req.Alias); err != nil {
+			return bad("alias", err.Error())
+		}
+	}
+	if !validStatus(req.RedirectStatus) {
+		return bad("redirect_status", fmt.Sprintf("redirect_status %d is not one of 301, 302, 307, 308", req.RedirectStatus))
+	}
+	var expires time.Time
+	if req.ExpiresAt != nil {
+		expires = req.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !expires.After(now) {
+			return bad("expires_at", "expires_at must be in the future")
+		}
+	}
+	return linkstore.Link{
+		URL:       target,
+		Status:    req.RedirectStatus,
+		CreatedAt: now.Truncate(time.Microsecond),
+		ExpiresAt: expires,
+	}, nil
+}
+
+// policy is the target policy for requests arriving as r.
+func (h *Handler) policy(r *http.Request) targeturl.Policy {
+	p := h.cfg.Targets
+	if h.cfg.PublicURL == "" {
+		// Without a configured public URL the short links live on the
+		// host the request came in on.
+		p.OwnHosts = append(slices.Clone(p.OwnHosts), r.Host)
+	}
+	return p
+}
+
+func validStatus(s int) bool {
+	switch s {
+	case 0, http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// insert stores one new link, grouped with concurrent creates when the
+// node has a batcher.
+func (h *Handler) insert(ctx context.Context, l linkstore.Link) error {
+	if h.deps.Creator != nil {
+		return h.deps.Creator.Create(ctx, l)
+	}
+	return h.deps.Store.Create(ctx, l)
+}
+
+// writeThrough puts a new or changed link into the L2 cache, so that every
+// edge finds it at once, even while read replicas lag. A failure only
+// costs a slower first redirect, so the write still succeeds.
+func (h *Handler) writeThrough(ctx context.Context, l linkstore.Link) {
+	if h.deps.Cache == nil {
+		return
+	}
+	if err := h.deps.Cache.Set(ctx, l); err != nil {
+		h.log.Warn("write-through of a link to the L2 cache failed", "code", l.Code, "err", err)
+	}
 }
 
 // createGenerated stores link under the next generated code, retrying
@@ -144,7 +180,7 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 			return false
 		}
 		link.Code = code
-		err = h.deps.Store.Create(r.Context(), *link)
+		err = h.insert(r.Context(), *link)
 		if err == nil {
 			return true
 		}
@@ -251,6 +287,11 @@ func publicHost(public string) (string, error) {
 // decodeJSON reads one JSON object from r's body into v, answering the
 // client itself when the body is unacceptable.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeJSONLimit(w, r, v, maxBodyBytes)
+}
+
+// decodeJSONLimit is decodeJSON with another bound on the body.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
 		if mt != "application/json" {
@@ -258,7 +299,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 			return false
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
@@ -267,7 +308,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		var timeErr *time.ParseError
 		switch {
 		case errors.As(err, &tooBig):
-			problem.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
+			problem.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
 		case errors.Is(err, io.EOF):
 			problem.Write(w, http.StatusBadRequest, "the body is empty; send a JSON object")
 		case errors.As(err, &syntax):

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -127,26 +125,9 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 // parseQRQuery reads the query string, answering 400 itself for anything
 // it does not accept: unknown or repeated parameters, bad values.
 func parseQRQuery(w http.ResponseWriter, r *http.Request) (qrQuery, bool) {
-	values, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		problem.Write(w, http.StatusBadRequest, "the query string is malformed: "+err.Error())
+	values, ok := queryParams(w, r, qrParams)
+	if !ok {
 		return qrQuery{}, false
-	}
-	names := make([]string, 0, len(values))
-	for name := range values {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if !slices.Contains(qrParams, name) {
-			problem.WriteField(w, http.StatusBadRequest, name,
-				fmt.Sprintf("unknown query parameter %q; allowed: %s", name, strings.Join(qrParams, ", ")))
-			return qrQuery{}, false
-		}
-		if len(values[name]) > 1 {
-			problem.WriteField(w, http.StatusBadRequest, name, fmt.Sprintf("query parameter %q is given more than once", name))
-			return qrQuery{}, false
-		}
 	}
 
 	q := qrQuery{opts: qrcode.DefaultOptions()}

@@ -5,8 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/shortify/shortify/controlplane/fsm"
 )
@@ -27,8 +33,10 @@ const (
 	MinLeaseTTL = 100 * time.Millisecond
 	// MaxLeaseTTL is the longest lease TTL accepted.
 	MaxLeaseTTL = fsm.MaxTTLMs * time.Millisecond
+	// MinSecretLen is the shortest cluster secret accepted.
+	MinSecretLen = 16
 	// maxNodeIDLen bounds node IDs, which travel in every lease command.
-	maxNodeIDLen = 128
+	maxNodeIDLen = fsm.MaxNodeIDLen
 )
 
 // Config configures a control-plane node.
@@ -47,8 +55,31 @@ type Config struct {
 	// transport at. Default: BindAddr (with port 0: the port picked).
 	AdvertiseAddr string
 	// Bootstrap makes a node with no Raft state start a new one-node
-	// cluster. A node with state ignores it.
+	// cluster, which other nodes then join. Set it on the first node of a
+	// cluster only. A node with state ignores it.
 	Bootstrap bool
+	// APIAddr is the base URL of this node's REST API as the other members
+	// reach it, such as http://10.0.0.5:8080 ("host:port" means
+	// http://host:port). It is kept in the FSM's node registry: while this
+	// node leads, followers forward the writes that need the leader to it,
+	// and joining nodes are told to. Required with Join; without it this
+	// node can only lead a cluster of one.
+	APIAddr string
+	// Join lists the base URLs of REST APIs of members of an existing
+	// cluster (same forms as APIAddr). A node with no Raft state that is not
+	// bootstrapping asks them in turn to add it as a voter (POST
+	// /api/v1/cluster/join), retrying until one does or Open's context
+	// ends. A node with Raft state is a member already and ignores Join.
+	Join []string
+	// Secret is the cluster secret every member shares. When set, the node
+	// sends it with its calls to other members (forwarded writes, joins)
+	// and the API refuses such calls without it. At least MinSecretLen
+	// bytes. Empty: the cluster routes are open to anyone who reaches the
+	// API.
+	Secret string
+	// HTTPClient sends the calls to other members' APIs. Default: a client
+	// of the node's own, with keep-alive connections.
+	HTTPClient *http.Client
 	// LeaseTTL is how long the worker-ID lease lasts unless renewed; it is
 	// renewed every LeaseTTL/3. Default: DefaultLeaseTTL.
 	LeaseTTL time.Duration
@@ -60,6 +91,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock is the wall clock of leases and Snowflake IDs. Default: time.Now.
 	Clock func() time.Time
+
+	// hooks are test-only knobs (see export_test.go); nil in production.
+	hooks *hooks
+}
+
+// hooks let tests cut a node off the network and tune Raft.
+type hooks struct {
+	// gate, when set, carries the node's Raft connections and its calls to
+	// other members, so a test can cut them.
+	gate *netGate
+	// tune adjusts the Raft configuration (snapshot thresholds).
+	tune func(*raft.Config)
 }
 
 // Validate fills in defaults and checks the configuration. Open calls it.
@@ -85,10 +128,13 @@ func (c *Config) Validate() error {
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
+	if c.Join != nil {
+		c.Join = append([]string(nil), c.Join...)
+	}
 
 	var errs []error
-	if len(c.NodeID) > maxNodeIDLen {
-		errs = append(errs, fmt.Errorf("node ID is %d bytes, at most %d allowed", len(c.NodeID), maxNodeIDLen))
+	if err := checkNodeID(c.NodeID); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is required"))
@@ -101,7 +147,7 @@ func (c *Config) Validate() error {
 	if c.AdvertiseAddr != "" {
 		if host, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
 			errs = append(errs, fmt.Errorf("Raft advertise address: %w", err))
-		} else if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		} else if isUnspecified(host) {
 			errs = append(errs, fmt.Errorf("Raft advertise address %q is not reachable by other nodes: set AdvertiseAddr", c.AdvertiseAddr))
 		}
 	}
@@ -111,8 +157,67 @@ func (c *Config) Validate() error {
 	if c.BlockSize > fsm.MaxBlockSize {
 		errs = append(errs, fmt.Errorf("block size %d above %d", c.BlockSize, fsm.MaxBlockSize))
 	}
+	if c.APIAddr != "" {
+		u, err := BaseURL(c.APIAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("API address: %w", err))
+		} else if isUnspecified(u.Hostname()) {
+			errs = append(errs, fmt.Errorf("API address %q is not reachable by other nodes: give the address they use", c.APIAddr))
+		} else {
+			c.APIAddr = u.String()
+		}
+	}
+	for i, j := range c.Join {
+		u, err := BaseURL(j)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("join address: %w", err))
+			continue
+		}
+		c.Join[i] = u.String()
+	}
+	if len(c.Join) > 0 && c.APIAddr == "" {
+		errs = append(errs, errors.New("a node that joins a cluster needs an API address (APIAddr) for the other members to forward writes to"))
+	}
+	if c.Secret != "" && len(c.Secret) < MinSecretLen {
+		errs = append(errs, fmt.Errorf("cluster secret is %d bytes, at least %d required", len(c.Secret), MinSecretLen))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster: invalid config: %w", err)
 	}
 	return nil
+}
+
+// isUnspecified reports whether host names no one address (empty, 0.0.0.0,
+// ::).
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
+}
+
+// BaseURL parses the base URL of a node's REST API: http or https, a host,
+// no path, query or user info. A bare "host:port" means http://host:port.
+// The result has no trailing slash.
+func BaseURL(s string) (*url.URL, error) {
+	raw := strings.TrimSpace(s)
+	if raw != "" && !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%q is not a URL: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%q must be an http or https URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("%q has no host", s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
+		return nil, fmt.Errorf("%q must be a scheme and a host only, such as http://10.0.0.5:8080", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q has a bad port", s)
+		}
+	}
+	u.Path, u.RawPath = "", ""
+	return u, nil
 }

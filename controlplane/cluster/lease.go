@@ -93,9 +93,19 @@ func (n *Node) leaseValid() error {
 		return ErrNoLease
 	}
 	if until := l.until.Load(); n.nowMs() > until {
+		n.kickRenew()
 		return fmt.Errorf("%w: worker %d lease ran out at %s", ErrNoLease, l.worker, n.wallTime(until).UTC().Format(time.RFC3339Nano))
 	}
 	return nil
+}
+
+// kickRenew wakes the renewal loop: the lease ran out by the clock before
+// the loop's timer (a clock jump, a long pause), so renewing cannot wait.
+func (n *Node) kickRenew() {
+	select {
+	case n.renewKick <- struct{}{}:
+	default:
+	}
 }
 
 // NewID returns a new Snowflake ID made with the node's leased worker ID.
@@ -196,22 +206,37 @@ func (n *Node) releaseLease(ctx context.Context, l *lease, lastMs int64) {
 }
 
 // renewLoop renews the lease every LeaseTTL/3, and retries sooner after a
-// failure, until Close.
+// failure or when kicked (kickRenew), yet no more often than its retry
+// interval, until Close.
 func (n *Node) renewLoop() {
 	defer n.loops.Done()
 	interval := n.cfg.LeaseTTL / 3
 	retry := min(max(n.cfg.LeaseTTL/10, 10*time.Millisecond), time.Second)
 	t := time.NewTimer(interval)
 	defer t.Stop()
+	var last time.Time // when the last attempt ended
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+		case <-n.renewKick:
+			if wait := retry - time.Since(last); wait > 0 {
+				t.Reset(wait)
+				continue
+			}
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, interval)
 		err := n.renewLease(ctx)
+		if err == nil {
+			// Keeps the registry right if an entry was lost or the
+			// node's addresses changed; a no-op otherwise.
+			if rerr := n.register(ctx); rerr != nil && n.ctx.Err() == nil {
+				n.log.Warn("could not update this node's registry entry", "error", rerr)
+			}
+		}
 		cancel()
+		last = time.Now()
 		next := interval
 		if err != nil {
 			if n.ctx.Err() != nil {

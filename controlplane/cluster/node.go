@@ -11,8 +11,23 @@
 //	id, err := node.NewID()      // Snowflake ID, worker ID from the lease
 //	code, err := node.NextCode() // short code for the next number of the node's block
 //
-// Today a node serves a one-node cluster; writes that need the leader
-// return ErrNotLeader on a follower (forwarding and joining come later).
+// # Clusters
+//
+// The first node bootstraps a one-node cluster (Config.Bootstrap); the
+// others join it through the REST API of any member (Config.Join), which
+// has the leader add them as voters. Every node records its Raft address
+// and the base URL of its REST API (Config.APIAddr) in the FSM's node
+// registry. Any node accepts every call: a write that needs the leader
+// (lease acquire, renew and release, block allocation, registration, join,
+// removal) is forwarded from a follower to the leader's API, so callers
+// never care which node they hit (see forward.go for the protocol, and
+// Join, Remove, ApplyForwarded and Info for what the API serves).
+//
+// When the leader fails, the others elect a new one; meanwhile each node
+// keeps issuing codes from the blocks it holds and IDs under its lease. A
+// node cut off from the majority keeps doing so until its blocks run out
+// (ErrNoSequence) or its lease ends (ErrNoLease), and never hands out a
+// number or an ID that another node could also hand out.
 package cluster
 
 import (
@@ -20,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -33,7 +49,9 @@ import (
 // Sentinel errors; they are wrapped with context, test with errors.Is.
 var (
 	// ErrNotLeader means a write needs the Raft leader and this node is not
-	// it. A proxy layer is to forward such writes to the leader.
+	// it. Node's own writes are forwarded to the leader; calls that were
+	// forwarded to this node already (ApplyForwarded, Join and Remove with
+	// forward false) return it, and the sender tries again.
 	ErrNotLeader = errors.New("not the Raft leader")
 	// ErrNoLeader means the cluster has no leader this node knows of.
 	ErrNoLeader = errors.New("no Raft leader")
@@ -46,6 +64,27 @@ var (
 	ErrNoSequence = errors.New("no sequence block available")
 	// ErrClosed means the node has been closed.
 	ErrClosed = errors.New("cluster node closed")
+	// ErrLeaderUnreachable means the leader's API could not be reached, or
+	// answered that it is busy; the call is retried until its context ends.
+	ErrLeaderUnreachable = errors.New("the Raft leader's API cannot be reached")
+	// ErrNoLeaderAPI means the leader registered no API address, so
+	// followers cannot forward to it: every member needs Config.APIAddr.
+	ErrNoLeaderAPI = errors.New("the Raft leader has no API address")
+	// ErrBadCommand answers ApplyForwarded for a body that is not a valid
+	// command that followers forward.
+	ErrBadCommand = errors.New("bad forwarded command")
+	// ErrInvalidRequest means a join or removal request has bad input
+	// (errors.As a *FieldError for the field at fault).
+	ErrInvalidRequest = errors.New("invalid cluster request")
+	// ErrUnknownMember means a removal named a node that is not a member.
+	ErrUnknownMember = errors.New("no such cluster member")
+	// ErrConflict means a membership change conflicts with the cluster as
+	// it is (an ID at another address, an address under another ID, the
+	// last voter, a leader without an API address).
+	ErrConflict = errors.New("conflicts with the cluster membership")
+	// ErrForbidden means another member refused this node's cluster secret:
+	// the members' secrets differ.
+	ErrForbidden = errors.New("refused by another member: wrong cluster secret")
 )
 
 // releaseTimeout bounds the release of the lease in Close.
@@ -61,10 +100,19 @@ type Node struct {
 
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
+	stream    *streamLayer
 	store     *raftboltdb.BoltStore
+	// fresh is true when the node had no Raft state when it opened.
+	fresh bool
+
+	// client calls other members' APIs; ownClient when the node made it.
+	client    *http.Client
+	ownClient bool
 
 	leases leases
 	seq    sequencer
+	// renewKick wakes the renewal loop early.
+	renewKick chan struct{}
 
 	// ctx lives until Close; background loops run on it.
 	ctx    context.Context
@@ -88,9 +136,18 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	started := time.Now()
 	n := &Node{
-		cfg: cfg,
-		log: cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
-		fsm: fsm.New(),
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "cluster", "node_id", cfg.NodeID),
+		fsm:       fsm.New(),
+		client:    cfg.HTTPClient,
+		renewKick: make(chan struct{}, 1),
+	}
+	if n.client == nil {
+		var gate *netGate
+		if cfg.hooks != nil {
+			gate = cfg.hooks.gate
+		}
+		n.client, n.ownClient = newHTTPClient(gate), true
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.seq.init(cfg.BlockSize)
@@ -104,6 +161,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openRaft(); err != nil {
 		return nil, err
 	}
+	if n.fresh && !cfg.Bootstrap && len(cfg.Join) > 0 {
+		if err := n.join(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err := n.waitLeader(ctx); err != nil {
 		return nil, err
 	}
@@ -113,6 +175,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	if n.codec, err = codegen.New(key); err != nil {
 		return nil, fmt.Errorf("code generator: %w", err)
+	}
+	if err := n.register(ctx); err != nil {
+		return nil, err
 	}
 	if err := n.acquireLease(ctx); err != nil {
 		return nil, err
@@ -192,11 +257,32 @@ func (n *Node) shutdown(release bool) error {
 		n.releaseLease(ctx, l, l.ids.LastMs())
 		cancel()
 	}
-	if err := n.closeRaft(); err != nil {
+	if release && n.raft != nil {
+		n.snapshotOnClose()
+	}
+	err := n.closeRaft()
+	if n.ownClient {
+		n.client.CloseIdleConnections()
+	}
+	if err != nil {
 		return fmt.Errorf("cluster: close node %s: %w", n.cfg.NodeID, err)
 	}
 	n.log.Debug("control-plane node closed")
 	return nil
+}
+
+// snapshotOnClose snapshots the FSM before a clean shutdown. When the node
+// starts again it restores the snapshot at once, so it knows the cluster's
+// key and where the leader's API is without waiting for the leader to send
+// it the log: after a peer has been gone a while, raft backs off from it for
+// up to ~10 s. The state is small; the snapshot takes milliseconds.
+func (n *Node) snapshotOnClose() {
+	if n.raft.State() == raft.Shutdown {
+		return
+	}
+	if err := n.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		n.log.Warn("could not snapshot before shutting down; the next start may wait for the leader", "error", err)
+	}
 }
 
 // Status describes a node for health endpoints.

@@ -50,7 +50,8 @@ const (
 )
 
 // openRaft starts the Raft node: stores and snapshots under DataDir/raft,
-// the TCP transport, and a one-node cluster when asked to bootstrap one.
+// the TCP transport, and a one-node cluster when asked to bootstrap one. It
+// sets n.fresh when the node has no Raft state of its own yet.
 func (n *Node) openRaft() error {
 	dir := filepath.Join(n.cfg.DataDir, "raft")
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -75,10 +76,21 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return err
 	}
-	trans, err := raft.NewTCPTransportWithLogger(n.cfg.BindAddr, advertise, transportPool, transportTimeout, logger.Named("transport"))
+	var gate *netGate
+	if n.cfg.hooks != nil {
+		gate = n.cfg.hooks.gate
+	}
+	stream, err := newStreamLayer(n.cfg.BindAddr, advertise, gate)
 	if err != nil {
 		return fmt.Errorf("listen for Raft on %s: %w", n.cfg.BindAddr, err)
 	}
+	n.stream = stream
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: transportPool,
+		Timeout: transportTimeout,
+		Logger:  logger.Named("transport"),
+	})
 	n.transport = trans
 
 	conf := raft.DefaultConfig()
@@ -94,15 +106,19 @@ func (n *Node) openRaft() error {
 	// accept a proposal during Shutdown and never answer its future.
 	// Concurrent proposals still share a disk sync.
 	conf.Logger = logger
+	if n.cfg.hooks != nil && n.cfg.hooks.tune != nil {
+		n.cfg.hooks.tune(conf)
+	}
 	if err := raft.ValidateConfig(conf); err != nil {
 		return fmt.Errorf("Raft config: %w", err)
 	}
 
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("check for Raft state: %w", err)
+	}
+	n.fresh = !has
 	if n.cfg.Bootstrap {
-		has, err := raft.HasExistingState(store, store, snaps)
-		if err != nil {
-			return fmt.Errorf("check for Raft state: %w", err)
-		}
 		if !has {
 			servers := raft.Configuration{Servers: []raft.Server{{
 				Suffrage: raft.Voter,
@@ -198,15 +214,37 @@ func (n *Node) waitLeader(ctx context.Context) error {
 }
 
 // propose applies a command through Raft and returns the FSM's response.
-// It returns ErrNotLeader when this node is not the leader.
+// On a follower it forwards the command to the leader's API, which applies
+// it (see ApplyForwarded). It retries while there is no leader, the
+// leader changes or cannot be reached, until ctx ends (or applyTimeout
+// passes, when ctx has no deadline). A retried command may have been
+// applied once already: a block is then skipped and a lease left to
+// expire, never a number or an ID handed out twice.
 func (n *Node) propose(ctx context.Context, c fsm.Command) (any, error) {
 	data, err := fsm.Encode(c)
 	if err != nil {
 		return nil, err
 	}
+	var resp any
+	err = n.leaderDo(ctx, "propose "+c.Type().String(), true,
+		func(ctx context.Context) error {
+			var err error
+			resp, err = n.applyLocal(ctx, data)
+			return err
+		},
+		func(ctx context.Context, leader fsm.NodeInfo) error {
+			var err error
+			resp, err = n.forwardApply(ctx, leader, c.Type(), data)
+			return err
+		})
+	return resp, err
+}
+
+// applyLocal applies an encoded command on this node, which must lead.
+func (n *Node) applyLocal(ctx context.Context, data []byte) (any, error) {
 	f := n.raft.Apply(data, timeoutFrom(ctx, applyTimeout))
 	if err := n.wait(ctx, f); err != nil {
-		return nil, fmt.Errorf("propose %s: %w", c.Type(), err)
+		return nil, err
 	}
 	return f.Response(), nil
 }
@@ -229,7 +267,8 @@ func (n *Node) wait(ctx context.Context, f raft.Future) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrLeadershipLost):
 		return fmt.Errorf("%w: %w", ErrNotLeader, err)
 	default:
 		return err

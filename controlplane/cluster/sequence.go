@@ -30,7 +30,8 @@ const (
 	// shrinkAfter: a refill later than this after the last one halves it.
 	shrinkAfter = 10 * time.Minute
 	// blockWait bounds how long NextCode waits for a refill under way when
-	// its block is used up.
+	// its block is used up; once a refill has been under way for longer
+	// (Raft has no leader in reach), NextCode fails at once.
 	blockWait = 2 * time.Second
 	// refillBackoffMin and refillBackoffMax bound the retry delay of a
 	// failing refill.
@@ -72,6 +73,7 @@ type sequencer struct {
 	lastRefill          time.Time
 
 	inflight bool          // a refill is under way
+	since    time.Time     // when the refill under way started (real time)
 	failing  bool          // the last refill failed; the loop backs off
 	starved  bool          // a caller found no number since the last refill
 	done     chan struct{} // closed when the next refill ends
@@ -176,6 +178,12 @@ func (s *sequencer) advance(a *active, deadline **time.Timer) error {
 	case s.failing && !s.inflight:
 		s.mu.Unlock()
 		return fmt.Errorf("%w: Raft refills are failing", ErrNoSequence)
+	case s.inflight && time.Since(s.since) > blockWait:
+		// The refill has been stuck for a while (no leader, or none in
+		// reach): fail at once instead of making every caller wait.
+		took := time.Since(s.since).Round(time.Millisecond)
+		s.mu.Unlock()
+		return fmt.Errorf("%w: the refill under way has waited %v for Raft", ErrNoSequence, took)
 	}
 	s.starved = true
 	if s.done == nil {
@@ -211,6 +219,7 @@ func (s *sequencer) beginRefill(now time.Time) uint64 {
 	s.starved = false
 	s.lastRefill = now
 	s.inflight = true
+	s.since = time.Now()
 	return s.size
 }
 

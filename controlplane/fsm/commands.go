@@ -21,6 +21,10 @@ const (
 	TypeReleaseLease CommandType = 4
 	// TypeAllocateBlock hands out a block of the global sequence.
 	TypeAllocateBlock CommandType = 5
+	// TypeRegisterNode records a member's Raft and API addresses.
+	TypeRegisterNode CommandType = 6
+	// TypeDeregisterNode removes a member from the node registry.
+	TypeDeregisterNode CommandType = 7
 )
 
 // String names the command type for logs and panics.
@@ -36,6 +40,10 @@ func (t CommandType) String() string {
 		return "release-lease"
 	case TypeAllocateBlock:
 		return "allocate-block"
+	case TypeRegisterNode:
+		return "register-node"
+	case TypeDeregisterNode:
+		return "deregister-node"
 	default:
 		return fmt.Sprintf("command-type(%d)", uint8(t))
 	}
@@ -109,6 +117,29 @@ type AllocateBlock struct {
 	Size uint64 `json:"size"`
 }
 
+// RegisterNode records where a member of the cluster is reached: its Raft
+// address and the base URL of its REST API, to which followers forward the
+// writes that need the leader while it leads. Registering an ID again
+// replaces its entry. Response: *NodeResult.
+type RegisterNode struct {
+	// ID is the member's Raft server ID, 1..MaxNodeIDLen bytes.
+	ID string `json:"id"`
+	// RaftAddr is the member's Raft transport address (host:port),
+	// 1..MaxAddrLen bytes.
+	RaftAddr string `json:"raft_addr"`
+	// APIAddr is the base URL of the member's REST API (for example
+	// http://10.0.0.5:8080), at most MaxAddrLen bytes; empty when the member
+	// has none, in which case no follower can forward to it.
+	APIAddr string `json:"api_addr,omitempty"`
+}
+
+// DeregisterNode removes a member from the node registry, once it has left
+// the Raft configuration. Response: *NodeResult.
+type DeregisterNode struct {
+	// ID is the member's Raft server ID.
+	ID string `json:"id"`
+}
+
 // Type implements Command.
 func (InitCluster) Type() CommandType { return TypeInitCluster }
 
@@ -123,6 +154,12 @@ func (ReleaseLease) Type() CommandType { return TypeReleaseLease }
 
 // Type implements Command.
 func (AllocateBlock) Type() CommandType { return TypeAllocateBlock }
+
+// Type implements Command.
+func (RegisterNode) Type() CommandType { return TypeRegisterNode }
+
+// Type implements Command.
+func (DeregisterNode) Type() CommandType { return TypeDeregisterNode }
 
 // Encode turns a command into the bytes given to raft.Apply: its type byte
 // followed by its JSON payload.
@@ -140,33 +177,39 @@ func Encode(c Command) ([]byte, error) {
 type InitResult struct {
 	// Key is the cluster's key: the one just set or, with
 	// ErrAlreadyInitialised, the one set before.
-	Key []byte
+	Key []byte `json:"key,omitempty"`
 	// Err is nil, ErrInvalidCommand or ErrAlreadyInitialised.
-	Err error
+	Err error `json:"-"`
 }
 
 // LeaseResult answers AcquireLease, RenewLease and ReleaseLease.
 type LeaseResult struct {
 	// Worker is the worker ID.
-	Worker uint16
+	Worker uint16 `json:"worker"`
 	// Gen identifies this lease of the worker ID; renew and release quote it.
-	Gen uint64
+	Gen uint64 `json:"gen"`
 	// NotAfterMs is, for AcquireLease, the timestamp every ID of the new
 	// holder must be strictly after (snowflake.New's notAfterMs).
-	NotAfterMs int64
+	NotAfterMs int64 `json:"not_after_ms"`
 	// ExpiresMs is when the lease ends unless renewed. The holder must not
 	// issue an ID with a timestamp after it: the next holder starts after it.
-	ExpiresMs int64
+	ExpiresMs int64 `json:"expires_ms"`
 	// Err is nil, ErrInvalidCommand, ErrNoFreeWorker or ErrNotHolder.
-	Err error
+	Err error `json:"-"`
 }
 
 // BlockResult answers AllocateBlock.
 type BlockResult struct {
 	// Start is the first sequence number of the block.
-	Start uint64
+	Start uint64 `json:"start"`
 	// End is one past the last sequence number of the block.
-	End uint64
+	End uint64 `json:"end"`
 	// Err is nil, ErrInvalidCommand or ErrSequenceExhausted.
-	Err error
+	Err error `json:"-"`
+}
+
+// NodeResult answers RegisterNode and DeregisterNode.
+type NodeResult struct {
+	// Err is nil, ErrInvalidCommand or (DeregisterNode) ErrUnknownNode.
+	Err error `json:"-"`
 }

@@ -3,9 +3,10 @@
 //
 // It holds the cluster's permutation key for short codes, the leases of the
 // 1024 Snowflake worker IDs (with the highest timestamp each ID has ever
-// used, so that a reused ID never goes back in time) and the global sequence
+// used, so that a reused ID never goes back in time), the global sequence
 // counter from which disjoint blocks are handed out to the nodes that create
-// links.
+// links, and the node registry: each member's Raft address and the base URL
+// of its REST API, so that followers know where to forward writes.
 //
 // The FSM is deterministic: it never reads the clock or random numbers. The
 // proposer puts timestamps and choices into the command (see Encode and the
@@ -13,8 +14,13 @@
 // dispatched through a table; an unknown or undecodable command panics, since
 // skipping it could make replicas diverge. Refusals that are part of the
 // business (no free worker ID, cluster already initialised, ...) come back
-// inside the response value: the Err field of InitResult, LeaseResult and
-// BlockResult.
+// inside the response value: the Err field of InitResult, LeaseResult,
+// BlockResult and NodeResult.
+//
+// Decode, EncodeResponse and DecodeResponse give commands and responses a
+// wire form, so that a follower can hand a command to the leader and get
+// the response back with its business error still recognisable by
+// errors.Is.
 //
 // All times in the FSM are integer milliseconds on one timeline chosen by
 // the proposers (the cluster package uses milliseconds since the Snowflake
@@ -50,6 +56,12 @@ const MaxSequence = 1 << 63
 // MaxTTLMs is the longest lease TTL accepted (one day).
 const MaxTTLMs = 24 * 60 * 60 * 1000
 
+// MaxNodeIDLen bounds the node IDs in the registry, in bytes.
+const MaxNodeIDLen = 128
+
+// MaxAddrLen bounds the addresses in the registry, in bytes.
+const MaxAddrLen = 512
+
 // Business errors, returned inside response values, never as FSM failures.
 var (
 	// ErrInvalidCommand is wrapped when a well-formed command has arguments
@@ -68,6 +80,9 @@ var (
 	// ErrSequenceExhausted answers AllocateBlock when the sequence cannot
 	// hold another block of that size below MaxSequence.
 	ErrSequenceExhausted = errors.New("sequence exhausted")
+	// ErrUnknownNode answers DeregisterNode for an ID the registry does not
+	// hold.
+	ErrUnknownNode = errors.New("node not in the registry")
 )
 
 // FSM is the control plane's raft.FSM. Its methods are safe for concurrent
@@ -87,6 +102,9 @@ type state struct {
 	key     []byte
 	nextSeq uint64
 	workers [NumWorkers]worker
+	// nodes is the node registry by ID. Nothing iterates over it without
+	// sorting, so map order never reaches a response or a snapshot.
+	nodes map[string]NodeInfo
 }
 
 // worker is one worker ID's lease record.
@@ -98,33 +116,65 @@ type worker struct {
 	highMs    int64  // highest timestamp any holder may have used
 }
 
-// handler applies one decoded command to the state and returns the response.
-type handler func(s *state, payload []byte) any
-
-// handlers is the dispatch table, indexed by command type.
-var handlers = map[CommandType]handler{
-	TypeInitCluster:   decodeThen((*state).initCluster),
-	TypeAcquireLease:  decodeThen((*state).acquireLease),
-	TypeRenewLease:    decodeThen((*state).renewLease),
-	TypeReleaseLease:  decodeThen((*state).releaseLease),
-	TypeAllocateBlock: decodeThen((*state).allocateBlock),
+// command is one entry of the dispatch table: how to decode a command type
+// and how to apply it.
+type command struct {
+	decode func(payload []byte) (Command, error)
+	apply  func(s *state, c Command) any
 }
 
-// decodeThen wraps a typed apply function into a handler that decodes the
-// payload strictly and panics on anything it cannot decode.
-func decodeThen[C any](apply func(*state, *C) any) handler {
-	return func(s *state, payload []byte) any {
-		var c C
-		dec := json.NewDecoder(bytes.NewReader(payload))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			panic(fmt.Sprintf("fsm: undecodable %T command: %v", c, err))
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			panic(fmt.Sprintf("fsm: trailing data after %T command", c))
-		}
-		return apply(s, &c)
+// commands is the dispatch table, indexed by command type.
+var commands = map[CommandType]command{
+	TypeInitCluster:    def((*state).initCluster),
+	TypeAcquireLease:   def((*state).acquireLease),
+	TypeRenewLease:     def((*state).renewLease),
+	TypeReleaseLease:   def((*state).releaseLease),
+	TypeAllocateBlock:  def((*state).allocateBlock),
+	TypeRegisterNode:   def((*state).registerNode),
+	TypeDeregisterNode: def((*state).deregisterNode),
+}
+
+// def builds the table entry of command type C from its apply function.
+func def[C Command](apply func(*state, *C) any) command {
+	return command{
+		decode: func(payload []byte) (Command, error) {
+			var c C
+			dec := json.NewDecoder(bytes.NewReader(payload))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&c); err != nil {
+				return nil, fmt.Errorf("%T: %w", c, err)
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				return nil, fmt.Errorf("%T: trailing data after the command", c)
+			}
+			return c, nil
+		},
+		apply: func(s *state, c Command) any {
+			v := c.(C)
+			return apply(s, &v)
+		},
 	}
+}
+
+// Decode parses an encoded command (a type byte and its JSON payload, as
+// Encode makes it) strictly: an empty input, an unknown type, a payload that
+// is not exactly one JSON object of the command's fields are errors. It
+// never panics, so the leader can check a command that came over the
+// network before it reaches the log, where Apply would panic on it.
+func Decode(data []byte) (Command, error) {
+	if len(data) == 0 {
+		return nil, errors.New("fsm: decode: empty command")
+	}
+	t := CommandType(data[0])
+	cmd, ok := commands[t]
+	if !ok {
+		return nil, fmt.Errorf("fsm: decode: unknown command type %d", uint8(t))
+	}
+	c, err := cmd.decode(data[1:])
+	if err != nil {
+		return nil, fmt.Errorf("fsm: decode %s: %w", t, err)
+	}
+	return c, nil
 }
 
 // Apply implements raft.FSM. It panics on an unknown or undecodable command:
@@ -134,13 +184,17 @@ func (f *FSM) Apply(l *raft.Log) any {
 		panic(fmt.Sprintf("fsm: empty command at index %d", l.Index))
 	}
 	t := CommandType(l.Data[0])
-	h, ok := handlers[t]
+	cmd, ok := commands[t]
 	if !ok {
 		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", uint8(t), l.Index))
 	}
+	c, err := cmd.decode(l.Data[1:])
+	if err != nil {
+		panic(fmt.Sprintf("fsm: undecodable %s command at index %d: %v", t, l.Index, err))
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return h(f.s, l.Data[1:])
+	return cmd.apply(f.s, c)
 }
 
 // Key returns a copy of the cluster's permutation key, or nil before

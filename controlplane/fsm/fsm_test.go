@@ -508,6 +508,7 @@ func TestBadCommandsPanic(t *testing.T) {
 func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	nodes := []string{"a", "b", "c", "d"}
+	urls := []string{"", "http://10.0.0.1:8080", "https://cp.example"}
 	type held struct {
 		node   string
 		worker uint16
@@ -530,7 +531,7 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 	for range n {
 		now += rng.Int64N(5000) - 500 // clocks wobble backwards too
 		node := nodes[rng.IntN(len(nodes))]
-		switch rng.IntN(6) {
+		switch rng.IntN(8) {
 		case 0:
 			add(InitCluster{Key: key(byte(rng.IntN(256)))})
 		case 1:
@@ -554,6 +555,10 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 			leases = append(leases[:i], leases[i+1:]...)
 		case 5:
 			add(AllocateBlock{Node: node, Size: rng.Uint64N(MaxBlockSize + 10)})
+		case 6:
+			add(RegisterNode{ID: node, RaftAddr: fmt.Sprintf("10.0.0.%d:8300", rng.IntN(3)), APIAddr: urls[rng.IntN(len(urls))]})
+		case 7:
+			add(DeregisterNode{ID: node})
 		}
 	}
 	return log
@@ -572,7 +577,7 @@ func TestDeterminism(t *testing.T) {
 	if !reflect.DeepEqual(sx, sy) {
 		t.Fatal("states differ after the same log")
 	}
-	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil {
-		t.Fatalf("log exercised too little: %d workers, sequence %d", len(sx.Workers), sx.NextSequence)
+	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 {
+		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes", len(sx.Workers), sx.NextSequence, len(sx.Nodes))
 	}
 }

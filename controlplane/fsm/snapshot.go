@@ -9,8 +9,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// snapshotVersion is the format version written into snapshots.
-const snapshotVersion = 1
+// snapshotVersion is the format version written into snapshots. Version 2
+// added the node registry; Restore still reads version 1 (no registry).
+const snapshotVersion = 2
+
+// oldestSnapshotVersion is the oldest format Restore reads.
+const oldestSnapshotVersion = 1
 
 // State is a copy of the FSM's state: what snapshots hold and what tests
 // compare.
@@ -23,6 +27,8 @@ type State struct {
 	NextSequence uint64 `json:"next_sequence"`
 	// Workers lists, by ascending ID, every worker ID that was ever leased.
 	Workers []WorkerState `json:"workers,omitempty"`
+	// Nodes is the node registry, by ascending ID.
+	Nodes []NodeInfo `json:"nodes,omitempty"`
 }
 
 // WorkerState is one worker ID's lease record.
@@ -55,13 +61,17 @@ func (s *state) export() State {
 			st.Workers = append(st.Workers, w.export(uint16(id)))
 		}
 	}
+	st.Nodes = s.sortedNodes()
 	return st
 }
 
 // stateFrom checks a decoded snapshot and builds the state it describes.
 func stateFrom(st State) (*state, error) {
-	if st.Version != snapshotVersion {
-		return nil, fmt.Errorf("snapshot version %d, want %d", st.Version, snapshotVersion)
+	if st.Version < oldestSnapshotVersion || st.Version > snapshotVersion {
+		return nil, fmt.Errorf("snapshot version %d, want %d..%d", st.Version, oldestSnapshotVersion, snapshotVersion)
+	}
+	if st.Version < 2 && len(st.Nodes) > 0 {
+		return nil, fmt.Errorf("snapshot version %d has a node registry", st.Version)
 	}
 	if st.Key != nil && len(st.Key) != KeySize {
 		return nil, fmt.Errorf("snapshot key is %d bytes, want %d", len(st.Key), KeySize)
@@ -81,6 +91,18 @@ func stateFrom(st State) (*state, error) {
 			return nil, fmt.Errorf("snapshot worker ID %d has generation 0", w.ID)
 		}
 		s.workers[w.ID] = worker{holder: w.Holder, held: w.Held, gen: w.Gen, expiresMs: w.ExpiresMs, highMs: w.HighMs}
+	}
+	for _, n := range st.Nodes {
+		if err := n.check(); err != nil {
+			return nil, fmt.Errorf("snapshot node %q: %w", n.ID, err)
+		}
+		if _, dup := s.nodes[n.ID]; dup {
+			return nil, fmt.Errorf("snapshot lists node %q twice", n.ID)
+		}
+		if s.nodes == nil {
+			s.nodes = make(map[string]NodeInfo, len(st.Nodes))
+		}
+		s.nodes[n.ID] = n
 	}
 	return s, nil
 }

@@ -120,7 +120,11 @@ func TestPersistCancelsOnError(t *testing.T) {
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	tests := map[string]string{
 		"not JSON":         `{`,
-		"wrong version":    `{"version":2}`,
+		"wrong version":    `{"version":3}`,
+		"v1 with nodes":    `{"version":1,"nodes":[{"id":"a","raft_addr":"h:1"}]}`,
+		"node without ID":  `{"version":2,"nodes":[{"raft_addr":"h:1"}]}`,
+		"node no address":  `{"version":2,"nodes":[{"id":"a"}]}`,
+		"duplicate node":   `{"version":2,"nodes":[{"id":"a","raft_addr":"h:1"},{"id":"a","raft_addr":"h:2"}]}`,
 		"no version":       `{}`,
 		"short key":        `{"version":1,"key":"AAAA"}`,
 		"worker ID range":  `{"version":1,"workers":[{"id":1024,"gen":1}]}`,
@@ -141,5 +145,24 @@ func TestRestoreRejectsBadSnapshots(t *testing.T) {
 				t.Fatal("a failed Restore changed the state")
 			}
 		})
+	}
+}
+
+// A version 1 snapshot (before the node registry) still restores.
+func TestRestoreVersion1(t *testing.T) {
+	a := newApplier(t)
+	a.apply(RegisterNode{ID: "gone", RaftAddr: "h:1"})
+	v1 := `{"version":1,"key":"` + strings.Repeat("A", 43) + `=","next_sequence":42,"workers":[{"id":3,"holder":"a","held":true,"gen":2,"expires_ms":9,"high_ms":5}]}`
+	if err := a.f.Restore(io.NopCloser(strings.NewReader(v1))); err != nil {
+		t.Fatal(err)
+	}
+	got := a.f.State()
+	want := State{Version: snapshotVersion, Key: make([]byte, KeySize), NextSequence: 42,
+		Workers: []WorkerState{{ID: 3, Holder: "a", Held: true, Gen: 2, ExpiresMs: 9, HighMs: 5}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored %+v, want %+v", got, want)
+	}
+	if _, ok := a.f.Node("gone"); ok {
+		t.Fatal("the registry survived a restore of a snapshot without one")
 	}
 }

@@ -141,3 +141,18 @@ func Parse(id int64) (ts time.Time, worker uint16, seq uint16) {
 	seq = uint16(id & MaxSequence)
 	return time.UnixMilli(EpochUnixMilli + ms).UTC(), worker, seq
 }
+
+// IDAt returns the smallest ID whose timestamp is t (truncated to the
+// millisecond), so that a creation-time range maps onto an ID range:
+// IDs created at or after t are >= IDAt(t). Times before Epoch give 0;
+// times past the 41-bit range give the largest timestamp's first ID.
+func IDAt(t time.Time) int64 {
+	ms := t.UnixMilli() - EpochUnixMilli
+	switch {
+	case ms < 0:
+		return 0
+	case ms > MaxTimestamp:
+		ms = MaxTimestamp
+	}
+	return ms << (WorkerBits + SequenceBits)
+}

@@ -394,3 +394,24 @@ func BenchmarkNextParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestIDAt(t *testing.T) {
+	at := Epoch.Add(90 * time.Minute)
+	g, err := New(7, -1, func() time.Time { return at })
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := IDAt(at), IDAt(at.Add(time.Millisecond)); id < lo || id >= hi {
+		t.Fatalf("ID %d at %v is outside [IDAt(t), IDAt(t+1ms)) = [%d, %d)", id, at, lo, hi)
+	}
+	if IDAt(Epoch.Add(-time.Hour)) != 0 {
+		t.Error("a time before the epoch must give 0")
+	}
+	if IDAt(Epoch.AddDate(200, 0, 0)) != MaxTimestamp<<(WorkerBits+SequenceBits) {
+		t.Error("a time past the range must clamp")
+	}
+}

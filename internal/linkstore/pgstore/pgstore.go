@@ -4,10 +4,13 @@
 //
 // The links table is PARTITION BY HASH (code) with 16 partitions and the
 // code as primary key (see migrations/), so every code is unique in the
-// database and every query here is a one-partition point read or write.
+// database and every read or write by code touches one partition. List
+// reads all partitions through the indexes on (id) and (reverse(host), id)
+// that migration 0002 adds, each partition's scan ordered by ID and merged.
 //
 // Queries are constant strings with positional parameters: pgx's default
-// exec mode prepares each one once per connection and reuses it.
+// exec mode prepares each one once per connection and reuses it. List's
+// are the exception, planned anew for their values each time (see List).
 package pgstore
 
 import (
@@ -38,8 +41,8 @@ const (
 )
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	sqlSelect = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = $1`
 	sqlDelete = `DELETE FROM links WHERE code = $1`
 )
@@ -113,9 +116,14 @@ func (s *Store) Primary() *pgxpool.Pool { return s.primary }
 
 // Create inserts l, or returns linkstore.ErrCodeTaken.
 func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
+	if err := validate(l); err != nil {
+		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
+	}
 	expires := pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}
+	host := hostOf(l.URL)
 	_, err := s.primary.Exec(ctx, sqlInsert,
-		l.Code, l.ID, l.URL, l.Status, l.CreatedAt, expires, l.Disabled)
+		l.Code, l.ID, l.URL, l.Status, l.CreatedAt, expires, l.Disabled,
+		pgtype.Text{String: host, Valid: host != ""})
 	if err != nil {
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgUniqueViolation {
 			return linkstore.ErrCodeTaken
@@ -194,25 +202,11 @@ func (s *Store) Close() {
 // get reads one link; it returns linkstore.ErrNotFound or the driver's
 // error unwrapped, for the caller to wrap.
 func get(ctx context.Context, pool *pgxpool.Pool, code string) (linkstore.Link, error) {
-	var (
-		l       = linkstore.Link{Code: code}
-		status  int16
-		expires pgtype.Timestamptz
-	)
-	err := pool.QueryRow(ctx, sqlSelect, code).
-		Scan(&l.ID, &l.URL, &status, &l.CreatedAt, &expires, &l.Disabled)
-	if err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return linkstore.Link{}, linkstore.ErrNotFound
-		}
-		return linkstore.Link{}, err
+	l, err := scanLink(pool.QueryRow(ctx, sqlSelect, code), code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return linkstore.Link{}, linkstore.ErrNotFound
 	}
-	l.Status = int(status)
-	l.CreatedAt = l.CreatedAt.UTC()
-	if expires.Valid {
-		l.ExpiresAt = expires.Time.UTC()
-	}
-	return l, nil
+	return l, err
 }
 
 // pickReplica returns the next usable replica in round-robin order, or nil

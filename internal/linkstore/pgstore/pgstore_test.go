@@ -454,3 +454,11 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	})
 }
+
+func BenchmarkCreate(b *testing.B) {
+	storetest.BenchCreate(b, open(b, linkstore.Config{Migrate: true}))
+}
+
+func BenchmarkCreateMany(b *testing.B) {
+	storetest.BenchCreateMany(b, open(b, linkstore.Config{Migrate: true}))
+}

@@ -9,30 +9,40 @@
 // readers neither block the writer nor wait for it. A Store therefore keeps
 // two pools on the file:
 //
-//   - one write connection (MaxOpenConns 1) for Create, Delete and the
-//     migrations. The writers of one Store queue for it inside database/sql,
-//     in order and honouring their contexts, instead of polling SQLite's
-//     file lock against each other;
-//   - several read-only connections (query_only) for Get and Lookup, which
-//     run in parallel with each other and with the writer.
+//   - one write connection (MaxOpenConns 1) for Create, CreateMany,
+//     Update, Delete and the migrations. The writers of one Store queue
+//     for it inside database/sql, in order and honouring their contexts,
+//     instead of polling SQLite's file lock against each other;
+//   - several read-only connections (query_only) for Get, Lookup and
+//     List, which run in parallel with each other and with the writer.
 //
 // Writers of other Stores on the same file (a second Store in the process,
 // or another process) still contend for SQLite's write lock. Every write
-// here is one short statement (a migration is one short transaction), so
-// the lock is held for well under a millisecond, and busy_timeout makes a
-// writer that finds it taken wait and retry for up to 10 s instead of
-// failing at once with SQLITE_BUSY; the wait ends early if the caller's
-// context is done. Transactions begin IMMEDIATE (_txlock=immediate): they
-// take the write lock at BEGIN, where busy_timeout applies. A deferred
-// transaction that reads first and writes later could not wait: when
-// another writer commits in between, SQLite fails the upgrade at once with
-// SQLITE_BUSY_SNAPSHOT.
+// here is one short statement or one short transaction (a CreateMany
+// batch, a migration): the lock is held for well under a millisecond per
+// link, and busy_timeout makes a writer that finds it taken wait and
+// retry for up to 10 s instead of failing at once with SQLITE_BUSY; the
+// wait ends early if the caller's context is done. Transactions begin
+// IMMEDIATE (_txlock=immediate): they take the write lock at BEGIN, where
+// busy_timeout applies. A deferred transaction that reads first and writes
+// later could not wait: when another writer commits in between, SQLite
+// fails the upgrade at once with SQLITE_BUSY_SNAPSHOT.
 //
 // synchronous=NORMAL with WAL: a commit survives a crash of the process; a
 // power loss may lose the last commits but never corrupts the file.
 //
 // Times are stored as INTEGER Unix microseconds in UTC, which round-trips
 // exactly at PostgreSQL's precision.
+//
+// # SQL functions
+//
+// The package registers two deterministic SQL functions with the driver,
+// for every connection it opens: shortify_reverse(text), which the index
+// that List uses to match hosts and subdomains is built on (PostgreSQL's
+// reverse()), and shortify_url_host(text), the host of a URL as the store
+// derives it, which migration 0002 uses to fill the host column. A program
+// without them (the sqlite3 shell) can read the file, but cannot write to
+// the links table: SQLite needs shortify_reverse to maintain the index.
 package sqlitestore
 
 import (
@@ -46,7 +56,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -59,10 +68,13 @@ import (
 const busyTimeoutMS = 10_000
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled)
-VALUES (?, ?, ?, ?, ?, ?, ?)`
-	sqlSelect = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = ?`
-	sqlDelete = `DELETE FROM links WHERE code = ?`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	// sqlInsertIgnore is CreateMany's insert: a code that exists is
+	// skipped (no row changed) instead of failing the statement.
+	sqlInsertIgnore = sqlInsert + ` ON CONFLICT (code) DO NOTHING`
+	sqlSelect       = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = ?`
+	sqlDelete       = `DELETE FROM links WHERE code = ?`
 )
 
 // Store is a linkstore.Store on a SQLite file. It is safe for concurrent
@@ -70,6 +82,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`
 type Store struct {
 	w, r      *sql.DB
 	insert    *sql.Stmt
+	insertIgn *sql.Stmt
+	update    *sql.Stmt
 	delete    *sql.Stmt
 	selectOne *sql.Stmt
 	closeOnce sync.Once
@@ -125,6 +139,8 @@ func Open(ctx context.Context, cfg linkstore.Config) (*Store, error) {
 		stmt **sql.Stmt
 	}{
 		{s.w, sqlInsert, &s.insert},
+		{s.w, sqlInsertIgnore, &s.insertIgn},
+		{s.w, sqlUpdate, &s.update},
 		{s.w, sqlDelete, &s.delete},
 		{s.r, sqlSelect, &s.selectOne},
 	} {
@@ -158,9 +174,10 @@ func ParseDSN(dsn string) (string, error) {
 
 // Create inserts l, or returns linkstore.ErrCodeTaken.
 func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
-	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
-	_, err := s.insert.ExecContext(ctx,
-		l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled)
+	if err := validate(l); err != nil {
+		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
+	}
+	_, err := s.insert.ExecContext(ctx, insertArgs(l)...)
 	if err != nil {
 		if se, ok := errors.AsType[*sqlite.Error](err); ok &&
 			(se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
@@ -169,6 +186,14 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
 	}
 	return nil
+}
+
+// insertArgs returns the arguments of sqlInsert for l.
+func insertArgs(l linkstore.Link) []any {
+	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
+	host := hostOf(l.URL)
+	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
+		sql.NullString{String: host, Valid: host != ""}}
 }
 
 // Get reads a link. Every connection reads the same file, and a write is
@@ -192,24 +217,11 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 }
 
 func (s *Store) get(ctx context.Context, code string) (linkstore.Link, error) {
-	var (
-		l       = linkstore.Link{Code: code}
-		created int64
-		expires sql.NullInt64
-	)
-	err := s.selectOne.QueryRowContext(ctx, code).
-		Scan(&l.ID, &l.URL, &l.Status, &created, &expires, &l.Disabled)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return linkstore.Link{}, linkstore.ErrNotFound
-		}
-		return linkstore.Link{}, err
+	l, err := scanLink(s.selectOne.QueryRowContext(ctx, code), code)
+	if errors.Is(err, sql.ErrNoRows) {
+		return linkstore.Link{}, linkstore.ErrNotFound
 	}
-	l.CreatedAt = time.UnixMicro(created).UTC()
-	if expires.Valid {
-		l.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
-	}
-	return l, nil
+	return l, err
 }
 
 // Delete removes a link, or returns linkstore.ErrNotFound.
@@ -240,7 +252,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // once.
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
-		for _, st := range []*sql.Stmt{s.insert, s.delete, s.selectOne} {
+		for _, st := range []*sql.Stmt{s.insert, s.insertIgn, s.update, s.delete, s.selectOne} {
 			if st != nil {
 				st.Close()
 			}

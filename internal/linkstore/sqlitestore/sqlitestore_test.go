@@ -326,3 +326,11 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	})
 }
+
+func BenchmarkCreate(b *testing.B) {
+	storetest.BenchCreate(b, open(b, tempDSN(b)))
+}
+
+func BenchmarkCreateMany(b *testing.B) {
+	storetest.BenchCreateMany(b, open(b, tempDSN(b)))
+}

@@ -3,7 +3,11 @@
 // tests, so everything the two backends share behaves the same.
 //
 // The stores under test may share one database between subtests and with
-// other tests of the package: every subtest uses codes of its own.
+// other tests of the package: every subtest uses codes, hosts and ID
+// ranges of its own, and lists with filters that only its links pass.
+//
+// BenchCreate and BenchCreateMany are the stores' shared write
+// benchmarks.
 package storetest
 
 import (
@@ -39,6 +43,24 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ConcurrentSameCode", testConcurrentSameCode},
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
+		{"CreateManyRoundTrip", testCreateManyRoundTrip},
+		{"CreateManyPerItem", testCreateManyPerItem},
+		{"CreateManyAllTakenOrInvalid", testCreateManyAllTakenOrInvalid},
+		{"CreateManyOne", testCreateManyOne},
+		{"CreateManyLarge", testCreateManyLarge},
+		{"CreateManyConcurrentOverlap", testCreateManyConcurrentOverlap},
+		{"CreateManyCancelled", testCreateManyCancelled},
+		{"UpdateFields", testUpdateFields},
+		{"UpdateNotFound", testUpdateNotFound},
+		{"UpdateInvalid", testUpdateInvalid},
+		{"UpdateURLMovesHost", testUpdateURLMovesHost},
+		{"ListOrder", testListOrder},
+		{"ListPagination", testListPagination},
+		{"ListPrefix", testListPrefix},
+		{"ListHost", testListHost},
+		{"ListIDRange", testListIDRange},
+		{"ListCombined", testListCombined},
+		{"ListLimit", testListLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,324 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shortify/shortify/internal/base62"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/shortcode"
+	"github.com/shortify/shortify/internal/snowflake"
+)
+
+// Bounds of the management routes.
+const (
+	// MaxBulk is the most links one bulk create may carry.
+	MaxBulk = 1000
+	// DefaultPageSize and MaxPageSize bound a list page.
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// UpdateLinkRequest is the body of PATCH /api/v1/links/{code}; absent
+// fields stay as they are.
+type UpdateLinkRequest struct {
+	URL *string `json:"url,omitempty"`
+	// ExpiresAt is an RFC 3339 time in the future, or null to clear the
+	// expiry.
+	ExpiresAt      json.RawMessage `json:"expires_at,omitempty"`
+	RedirectStatus *int            `json:"redirect_status,omitempty"`
+	Disabled       *bool           `json:"disabled,omitempty"`
+}
+
+func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
+	code, ok := pathCode(w, r)
+	if !ok {
+		return
+	}
+	var req UpdateLinkRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	var u linkstore.Update
+	if req.URL != nil {
+		target, err := h.policy(r).Check(strings.TrimSpace(*req.URL))
+		if err != nil {
+			problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
+			return
+		}
+		u.URL = &target
+	}
+	if req.RedirectStatus != nil {
+		if !validStatus(*req.RedirectStatus) {
+			problem.WriteField(w, http.StatusBadRequest, "redirect_status",
+				fmt.Sprintf("redirect_status %d is not one of 301, 302, 307, 308 (or 0 for the edge's default)", *req.RedirectStatus))
+			return
+		}
+		u.Status = req.RedirectStatus
+	}
+	if len(req.ExpiresAt) > 0 {
+		var t time.Time // null clears the expiry
+		if !bytes.Equal(req.ExpiresAt, []byte("null")) {
+			if err := json.Unmarshal(req.ExpiresAt, &t); err != nil {
+				problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be an RFC 3339 time such as 2030-12-31T23:59:59Z, or null to clear it")
+				return
+			}
+			t = t.UTC().Truncate(time.Microsecond)
+			if !t.After(h.cfg.Now()) {
+				problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be in the future (null clears it)")
+				return
+			}
+		}
+		u.ExpiresAt = &t
+	}
+	u.Disabled = req.Disabled
+	if u == (linkstore.Update{}) {
+		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled")
+		return
+	}
+	link, err := h.deps.Store.Update(r.Context(), code, u)
+	if err != nil {
+		if errors.Is(err, linkstore.ErrNotFound) {
+			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
+			return
+		}
+		h.storeFailed(w, "update link", err)
+		return
+	}
+	// The new state replaces the old in L2 (a disabled or expired link
+	// becomes a tombstone there), so edges that miss L1 see it at once.
+	h.writeThrough(r.Context(), link)
+	writeJSON(w, http.StatusOK, h.present(r, link))
+}
+
+// LinkPage is the answer of GET /api/v1/links.
+type LinkPage struct {
+	Links []Link `json:"links"`
+	// NextCursor fetches the next page (as ?cursor=); absent on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before"}
+
+func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
+	vals, ok := queryParams(w, r, listParams)
+	if !ok {
+		return
+	}
+	q, bad := parseListQuery(vals)
+	if bad != nil {
+		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
+		return
+	}
+	links, err := h.deps.Store.List(r.Context(), q)
+	if err != nil {
+		h.storeFailed(w, "list links", err)
+		return
+	}
+	page := LinkPage{Links: make([]Link, 0, len(links))}
+	for _, l := range links {
+		page.Links = append(page.Links, h.present(r, l))
+	}
+	if len(links) == q.Limit {
+		page.NextCursor = base62.Encode(uint64(links[len(links)-1].ID), 0)
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// paramError is a bad query parameter value.
+type paramError struct{ param, msg string }
+
+func parseListQuery(vals url.Values) (linkstore.ListQuery, *paramError) {
+	q := linkstore.ListQuery{Limit: DefaultPageSize}
+	if v := vals.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return q, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
+		}
+		q.Limit = n
+	}
+	if v := vals.Get("cursor"); v != "" {
+		n, err := base62.Decode(v)
+		if err != nil || n == 0 || n > 1<<63-1 {
+			return q, &paramError{"cursor", "cursor is not one this API gave out; use next_cursor from the previous page"}
+		}
+		q.Before = int64(n)
+	}
+	if v := vals.Get("prefix"); v != "" {
+		if !shortcode.WellFormed(v) {
+			return q, &paramError{"prefix", "prefix must be 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'"}
+		}
+		q.Prefix = v
+	}
+	if v := vals.Get("domain"); v != "" {
+		d, err := normaliseDomain(v)
+		if err != nil {
+			return q, &paramError{"domain", err.Error()}
+		}
+		q.Host = d
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+		adj  func(int64) int64
+	}{
+		{"created_after", &q.MinID, func(id int64) int64 { return id }},
+		{"created_before", &q.MaxID, func(id int64) int64 { return id - 1 }},
+	} {
+		v := vals.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return q, &paramError{p.name, p.name + " must be an RFC 3339 time such as 2026-11-01T00:00:00Z"}
+		}
+		*p.dst = p.adj(snowflake.IDAt(t))
+	}
+	if q.MinID > 0 && q.MaxID > 0 && q.MinID > q.MaxID {
+		return q, &paramError{"created_after", "created_after must be before created_before"}
+	}
+	return q, nil
+}
+
+func normaliseDomain(v string) (string, error) {
+	d := strings.ToLower(strings.TrimSuffix(v, "."))
+	if d == "" || len(d) > 253 {
+		return "", errors.New("domain must be a host name such as example.com")
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':') {
+			return "", errors.New("domain must be a host name such as example.com (IDN in its xn-- form)")
+		}
+	}
+	return d, nil
+}
+
+// BulkRequest is the body of POST /api/v1/links/bulk.
+type BulkRequest struct {
+	Links []CreateLinkRequest `json:"links"`
+}
+
+// BulkResult is one link's outcome in a bulk create, at the index of its
+// request.
+type BulkResult struct {
+	Status int              `json:"status"`
+	Link   *Link            `json:"link,omitempty"`
+	Error  *problem.Details `json:"error,omitempty"`
+}
+
+// BulkResponse is the answer of a bulk create.
+type BulkResponse struct {
+	Created int          `json:"created"`
+	Failed  int          `json:"failed"`
+	Results []BulkResult `json:"results"`
+}
+
+func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
+	var req BulkRequest
+	if !decodeJSONLimit(w, r, &req, bulkBodyBytes) {
+		return
+	}
+	switch {
+	case len(req.Links) == 0:
+		problem.WriteField(w, http.StatusBadRequest, "links", "links must hold 1 to 1000 links to create")
+		return
+	case len(req.Links) > MaxBulk:
+		problem.WriteField(w, http.StatusBadRequest, "links", fmt.Sprintf("links holds %d links; at most %d per request", len(req.Links), MaxBulk))
+		return
+	}
+	results := make([]BulkResult, len(req.Links))
+	pending := make([]int, 0, len(req.Links)) // indexes still to insert
+	links := make([]linkstore.Link, len(req.Links))
+	aliases := make(map[string]int, len(req.Links))
+	for i, item := range req.Links {
+		l, bad := h.newLink(r, item)
+		if bad == nil && item.Alias != "" {
+			if first, dup := aliases[item.Alias]; dup {
+				bad = &problem.Details{Status: http.StatusConflict, Field: "alias",
+					Detail: fmt.Sprintf("the alias %q is already used by link %d of this request", item.Alias, first)}
+			}
+			aliases[item.Alias] = i
+		}
+		if bad != nil {
+			bad.Title = http.StatusText(bad.Status)
+			results[i] = BulkResult{Status: bad.Status, Error: bad}
+			continue
+		}
+		id, err := h.deps.Issuer.NewID()
+		if err != nil {
+			h.unavailable(w, "issue link IDs", err)
+			return
+		}
+		l.ID, l.Code = id, item.Alias
+		links[i] = l
+		pending = append(pending, i)
+	}
+
+	unavailable := func(detail string) BulkResult {
+		return BulkResult{Status: http.StatusServiceUnavailable, Error: &problem.Details{
+			Status: http.StatusServiceUnavailable, Title: http.StatusText(http.StatusServiceUnavailable), Detail: detail}}
+	}
+	for attempt := 1; len(pending) > 0; attempt++ {
+		batch := make([]linkstore.Link, 0, len(pending))
+		inBatch := make([]int, 0, len(pending))
+		for _, i := range pending {
+			if req.Links[i].Alias == "" {
+				code, err := h.deps.Issuer.NextCode()
+				if err != nil {
+					if attempt == 1 && len(inBatch) == 0 {
+						h.unavailable(w, "issue short codes", err)
+						return
+					}
+					results[i] = unavailable("no short code could be issued right now; retry this link")
+					continue
+				}
+				links[i].Code = code
+			}
+			batch = append(batch, links[i])
+			inBatch = append(inBatch, i)
+		}
+		errs := h.deps.Store.CreateMany(r.Context(), batch)
+		var retry []int
+		for k, i := range inBatch {
+			err := errs[k]
+			switch {
+			case err == nil:
+				h.writeThrough(r.Context(), links[i])
+				l := h.present(r, links[i])
+				results[i] = BulkResult{Status: http.StatusCreated, Link: &l}
+			case errors.Is(err, linkstore.ErrCodeTaken) && req.Links[i].Alias != "":
+				results[i] = BulkResult{Status: http.StatusConflict, Error: &problem.Details{
+					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
+					Detail: fmt.Sprintf("the alias %q is already taken", req.Links[i].Alias)}}
+			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:
+				retry = append(retry, i) // a custom alias holds this generated code
+			default:
+				// Earlier rounds may have stored links already: report
+				// this one's failure and keep their results.
+				h.log.Error("bulk create: a link could not be stored", "code", links[i].Code, "err", err)
+				results[i] = unavailable("the link could not be stored; retry it")
+			}
+		}
+		pending = retry
+	}
+
+	resp := BulkResponse{Results: results}
+	for _, res := range results {
+		if res.Status == http.StatusCreated {
+			resp.Created++
+		} else {
+			resp.Failed++
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

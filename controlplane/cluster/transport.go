@@ -1,0 +1,156 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// streamLayer is raft's TCP stream layer (what raft.NewTCPTransport builds)
+// with an optional gate through which tests cut the node off the network.
+type streamLayer struct {
+	ln        net.Listener
+	advertise net.Addr // nil: the listener's address
+	gate      *netGate // nil in production
+}
+
+// newStreamLayer listens on bind. advertise may be nil.
+func newStreamLayer(bind string, advertise net.Addr, gate *netGate) (*streamLayer, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	s := &streamLayer{ln: ln, advertise: advertise, gate: gate}
+	if a, ok := s.Addr().(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
+		ln.Close()
+		return nil, errors.New("the Raft address other nodes would use is not a concrete IP and port")
+	}
+	return s, nil
+}
+
+// Accept implements net.Listener. While the gate is cut, it drops every
+// connection it accepts.
+func (s *streamLayer) Accept() (net.Conn, error) {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil || s.gate == nil {
+			return c, err
+		}
+		if c, ok := s.gate.track(c); ok {
+			return c, nil
+		}
+	}
+}
+
+// Close implements net.Listener.
+func (s *streamLayer) Close() error { return s.ln.Close() }
+
+// Addr implements net.Listener: the address advertised to other nodes.
+func (s *streamLayer) Addr() net.Addr {
+	if s.advertise != nil {
+		return s.advertise
+	}
+	return s.ln.Addr()
+}
+
+// Dial implements raft.StreamLayer.
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.dial(ctx, "tcp", string(addr))
+}
+
+// dial connects through the gate, if any.
+func (s *streamLayer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if s.gate != nil {
+		return s.gate.DialContext(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// errCutOff is what a cut gate answers dials with.
+var errCutOff = errors.New("network cut off (test)")
+
+// netGate carries a node's connections so that a test can cut them all at
+// once and refuse new ones: a network partition of one node. Production
+// nodes have none.
+type netGate struct {
+	mu    sync.Mutex
+	cut   bool
+	conns map[*gatedConn]struct{}
+}
+
+func newNetGate() *netGate { return &netGate{conns: make(map[*gatedConn]struct{})} }
+
+// Cut closes every connection through the gate and refuses new ones until
+// Heal.
+func (g *netGate) Cut() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cut = true
+	for c := range g.conns {
+		c.Conn.Close() // not c.Close, which takes g.mu
+	}
+	clear(g.conns)
+}
+
+// Heal lets connections through again.
+func (g *netGate) Heal() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cut = false
+}
+
+// DialContext dials through the gate; it fails at once while cut.
+func (g *netGate) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	g.mu.Lock()
+	cut := g.cut
+	g.mu.Unlock()
+	if cut {
+		return nil, errCutOff
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := g.track(c); ok {
+		return c, nil
+	}
+	return nil, errCutOff
+}
+
+// track registers c, or closes it and returns false while cut.
+func (g *netGate) track(c net.Conn) (net.Conn, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cut {
+		c.Close()
+		return nil, false
+	}
+	gc := &gatedConn{Conn: c, gate: g}
+	g.conns[gc] = struct{}{}
+	return gc, true
+}
+
+// gatedConn forgets itself in its gate when closed.
+type gatedConn struct {
+	net.Conn
+	gate *netGate
+}
+
+// Close implements net.Conn.
+func (c *gatedConn) Close() error {
+	c.gate.mu.Lock()
+	delete(c.gate.conns, c)
+	c.gate.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// Interface guard.
+var _ raft.StreamLayer = (*streamLayer)(nil)

@@ -1,0 +1,310 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/migrations"
+)
+
+func TestPrefixEnd(t *testing.T) {
+	tests := []struct {
+		p, end string
+		ok     bool
+	}{
+		{"", "", false},
+		{"a", "b", true},
+		{"abc", "abd", true},
+		{"az", "a{", true},
+		{"a\x7f", "a\u0080", true}, // the next code point, not the byte 0x80
+		{"aÿ", "aĀ", true},
+		{"a\u07ff", "a\u0800", true},
+		{"a\ud7ff", "a\ue000", true}, // over the surrogates
+		{"a\uffff", "a\U00010000", true},
+		{"a\U0010FFFF", "b", true},
+		{"a\U0010FFFF\U0010FFFF", "b", true},
+		{"\U0010FFFF", "", false},
+	}
+	for _, tt := range tests {
+		end, ok := prefixEnd(tt.p)
+		if end != tt.end || ok != tt.ok {
+			t.Errorf("prefixEnd(%+q) = %+q, %t; want %+q, %t", tt.p, end, ok, tt.end, tt.ok)
+		}
+	}
+}
+
+// hostURLs are target URLs and the host that both Go (hostOf) and the
+// backfill of migration 0002 derive from them.
+var hostURLs = []struct{ url, host string }{
+	{"https://example.com/path", "example.com"},
+	{"https://Example.COM/Path", "example.com"},
+	{"HTTP://EXAMPLE.ORG", "example.org"},
+	{"https://example.com", "example.com"},
+	{"https://example.com?q=1", "example.com"},
+	{"https://example.com#frag", "example.com"},
+	{"https://example.com./x", "example.com"},
+	{"https://host.example:8443/x", "host.example"},
+	{"http://user:pw@Host.Example:8080/x?y#z", "host.example"},
+	{"http://user@host.example/", "host.example"},
+	{"https://[2001:DB8::1]:443/x", "2001:db8::1"},
+	{"https://[::1]/", "::1"},
+	{"https://192.0.2.7:80/", "192.0.2.7"},
+	{"https://例え.テスト/パス?q=ü", "例え.テスト"},
+	{"ftp://files.example.net/x", "files.example.net"},
+	{"mailto:someone@example.com", ""},
+	{"https:///path-only", ""},
+	{"not a url", ""},
+}
+
+func TestHostOf(t *testing.T) {
+	for _, tt := range hostURLs {
+		if got := hostOf(tt.url); got != tt.host {
+			t.Errorf("hostOf(%q) = %q, want %q", tt.url, got, tt.host)
+		}
+	}
+}
+
+// TestMigrationBackfillsHost applies migration 0002 to links stored
+// before it and compares the hosts it derives with Go's.
+func TestMigrationBackfillsHost(t *testing.T) {
+	ctx := t.Context()
+	ms, err := migrations.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 2 || ms[1].Version != 2 {
+		t.Fatalf("want migrations 1 and 2, have %+v", ms)
+	}
+	conn, err := pgx.Connect(ctx, freshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, ms[0].SQL); err != nil {
+		t.Fatalf("migration 1: %v", err)
+	}
+	for i, tt := range hostURLs {
+		_, err := conn.Exec(ctx, `INSERT INTO links (code, id, url, created_at) VALUES ($1, $2, $3, now())`,
+			"c"+string(rune('a'+i)), i, tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, ms[1].SQL); err != nil {
+		t.Fatalf("migration 2: %v", err)
+	}
+	rows, err := conn.Query(ctx, `SELECT url, coalesce(host, '') FROM links ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ URL, Host string }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(hostURLs) {
+		t.Fatalf("%d rows after the migration, want %d", len(got), len(hostURLs))
+	}
+	for _, r := range got {
+		if want := hostOf(r.URL); r.Host != want {
+			t.Errorf("backfilled host of %q = %q; Go derives %q", r.URL, r.Host, want)
+		}
+	}
+}
+
+// TestListIsNeverPrepared: List's queries run as unnamed statements, so
+// every execution is planned for its values (see List). A named
+// statement would switch to a generic plan after five executions.
+func TestListIsNeverPrepared(t *testing.T) {
+	s := open(t, linkstore.Config{MaxConns: 1, Migrate: true})
+	for range 8 {
+		for _, q := range []linkstore.ListQuery{{Limit: 1}, {Host: "example.com", Limit: 1}, {Prefix: "ab", Limit: 1}} {
+			if _, err := s.List(t.Context(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var n int
+	err := s.Primary().QueryRow(t.Context(),
+		`SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE $1`,
+		"SELECT "+listColumns+" FROM %").Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d List statements are prepared on the connection, want none", n)
+	}
+}
+
+// TestListPlansUseIndexes checks the plans of List's queries on 50,000
+// links: no sequential scan; newest-first listings read the indexes in ID
+// order, without sorting; a rare host is read from the host index in both
+// branches, a rare prefix from the primary key.
+func TestListPlansUseIndexes(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, linkstore.Config{DSN: freshSchema(t), Migrate: true})
+	_, err := s.Primary().Exec(ctx, `
+INSERT INTO links (code, id, url, created_at, host)
+SELECT c, 1000000 + i, 'https://' || h || '/' || c, now(), h
+FROM generate_series(1, 50000) i,
+	LATERAL (SELECT md5(i::text) AS c,
+		CASE WHEN i % 1000 = 0 THEN 'rare.example'
+		     WHEN i % 1000 = 1 THEN 'www.rare.example'
+		     ELSE 'common' || i % 10 || '.example' END AS h) x;
+ANALYZE links`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		q       linkstore.ListQuery
+		indexes []string // index name suffixes that the plan must use
+		noSort  bool
+	}{
+		{"newest", linkstore.ListQuery{}, []string{"_id_idx"}, true},
+		{"page", linkstore.ListQuery{Before: 1020000, MinID: 1000000}, []string{"_id_idx"}, true},
+		{"rare host", linkstore.ListQuery{Host: "rare.example"}, []string{"_reverse_id_idx"}, false},
+		{"rare prefix", linkstore.ListQuery{Prefix: "abcd"}, []string{"_pkey"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := newListBounds(tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			query, args := listQuery(b)
+			var plan []struct{ Plan explainNode }
+			err = s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+query,
+				append([]any{pgx.QueryExecModeExec}, args...)...).Scan(&plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var nodes []explainNode
+			plan[0].Plan.walk(func(n explainNode) { nodes = append(nodes, n) })
+			used := map[string]bool{}
+			for _, n := range nodes {
+				switch {
+				case n.Type == "Seq Scan":
+					t.Errorf("sequential scan of %s", n.Relation)
+				case n.Type == "Sort" && tt.noSort:
+					t.Errorf("the plan sorts")
+				}
+				for _, suffix := range tt.indexes {
+					if strings.HasSuffix(n.Index, suffix) {
+						used[suffix] = true
+					}
+				}
+			}
+			for _, suffix := range tt.indexes {
+				if !used[suffix] {
+					js, _ := json.MarshalIndent(plan, "", " ")
+					t.Errorf("no scan of an index *%s:\n%s", suffix, js)
+				}
+			}
+		})
+	}
+}
+
+type explainNode struct {
+	Type     string        `json:"Node Type"`
+	Relation string        `json:"Relation Name"`
+	Index    string        `json:"Index Name"`
+	Plans    []explainNode `json:"Plans"`
+}
+
+func (n explainNode) walk(f func(explainNode)) {
+	f(n)
+	for _, c := range n.Plans {
+		c.walk(f)
+	}
+}
+
+// insertManyValues is the alternative to sqlInsertMany that
+// BenchmarkInsertManyStatement measures: a multi-row VALUES list, one
+// statement text (and prepared statement) per batch size.
+func insertManyValues(s *Store, ctx context.Context, b batch) (map[string]bool, error) {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host) VALUES ")
+	args := make([]any, 0, 8*len(b.codes))
+	for i := range b.codes {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		args = append(args, b.codes[i], b.ids[i], b.urls[i], b.statuses[i], b.created[i], b.expires[i], b.disabled[i], b.hosts[i])
+	}
+	sb.WriteString(" ON CONFLICT (code) DO NOTHING RETURNING code")
+	rows, err := s.primary.Query(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	inserted := make(map[string]bool, len(b.codes))
+	var code string
+	_, err = pgx.ForEachRow(rows, []any{&code}, func() error {
+		inserted[code] = true
+		return nil
+	})
+	return inserted, err
+}
+
+// BenchmarkInsertManyStatement compares the two ways of inserting a batch
+// in one statement: column arrays through unnest (what CreateMany sends)
+// and a multi-row VALUES list. Both run as prepared statements, which at
+// a fixed size favours VALUES: a batcher's sizes vary, and each new size
+// of VALUES costs one more round trip to prepare it.
+func BenchmarkInsertManyStatement(b *testing.B) {
+	s := open(b, linkstore.Config{Migrate: true})
+	ctx := context.Background()
+	next := time.Now().UnixNano()
+	fill := func(size int) batch {
+		bt := batch{}
+		for range size {
+			next++
+			code := storetest.NewCode()
+			bt.codes = append(bt.codes, code)
+			bt.ids = append(bt.ids, next)
+			bt.urls = append(bt.urls, "https://h.bench.example/"+code)
+			bt.statuses = append(bt.statuses, 0)
+			bt.created = append(bt.created, time.Now())
+			bt.expires = append(bt.expires, pgtype.Timestamptz{})
+			bt.disabled = append(bt.disabled, false)
+			bt.hosts = append(bt.hosts, pgtype.Text{String: "h.bench.example", Valid: true})
+		}
+		return bt
+	}
+	for _, variant := range []struct {
+		name string
+		run  func(*Store, context.Context, batch) (map[string]bool, error)
+	}{
+		{"unnest", (*Store).insertMany},
+		{"values", insertManyValues},
+	} {
+		for _, size := range []int{16, 128, 512} {
+			b.Run(fmt.Sprintf("%s/size=%d", variant.name, size), func(b *testing.B) {
+				b.ReportAllocs()
+				var n int
+				for b.Loop() {
+					b.StopTimer()
+					bt := fill(size)
+					b.StartTimer()
+					got, err := variant.run(s, ctx, bt)
+					if err != nil || len(got) != size {
+						b.Fatalf("inserted %d of %d: %v", len(got), size, err)
+					}
+					n += size
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "links/s")
+			})
+		}
+	}
+}

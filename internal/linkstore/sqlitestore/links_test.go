@@ -1,0 +1,131 @@
+package sqlitestore
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/migrations"
+)
+
+// TestMigrationBackfillsHost applies migration 0002 to a file with links
+// stored before it.
+func TestMigrationBackfillsHost(t *testing.T) {
+	ctx := t.Context()
+	ms, err := migrations.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) < 2 || ms[1].Version != 2 {
+		t.Fatalf("want migrations 1 and 2, have %+v", ms)
+	}
+	path, _ := ParseDSN(tempDSN(t))
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, ms[0].SQL); err != nil {
+		t.Fatalf("migration 1: %v", err)
+	}
+	urls := []string{"https://Example.COM:8443/x", "http://u@[::1]/", "mailto:x@example.com"}
+	for i, u := range urls {
+		if _, err := db.ExecContext(ctx,
+			"INSERT INTO links (code, id, url, created_at) VALUES (?, ?, ?, 0)", fmt.Sprint("c", i), i, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, ms[1].SQL); err != nil {
+		t.Fatalf("migration 2: %v", err)
+	}
+	for i, u := range urls {
+		var host sql.NullString
+		if err := db.QueryRowContext(ctx, "SELECT host FROM links WHERE id = ?", i).Scan(&host); err != nil {
+			t.Fatal(err)
+		}
+		if want := hostOf(u); host.String != want || host.Valid != (want != "") {
+			t.Errorf("backfilled host of %q = %v, want %q", u, host, want)
+		}
+	}
+}
+
+// TestListPlansUseIndexes: List's queries read the index that fits each
+// filter, never the whole table, with or without statistics.
+func TestListPlansUseIndexes(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, tempDSN(t))
+	_, err := s.w.ExecContext(ctx, `
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+INSERT INTO links (code, id, url, created_at, host)
+SELECT hex(randomblob(6)) || i, 1000000 + i, 'https://x.example/', 0,
+	CASE i % 1000 WHEN 0 THEN 'rare.example' WHEN 1 THEN 'www.rare.example'
+	ELSE 'common' || (i % 10) || '.example' END
+FROM n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, analyze := range []bool{false, true} {
+		if analyze {
+			if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run(fmt.Sprintf("analyzed=%t", analyze), func(t *testing.T) { checkListPlans(t, s) })
+	}
+}
+
+func checkListPlans(t *testing.T, s *Store) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		q    linkstore.ListQuery
+		want []string // each must be in the plan
+		not  []string // none may be
+	}{
+		{"newest", linkstore.ListQuery{Before: 1005000},
+			[]string{"USING INDEX links_id_idx"}, []string{"TEMP B-TREE", "SCAN links"}},
+		{"host", linkstore.ListQuery{Host: "rare.example"},
+			[]string{"USING INDEX links_host_id_idx (<expr>=? AND id>? AND id<?)", "USING INDEX links_host_id_idx (<expr>>? AND <expr><?)"},
+			[]string{"links_id_idx", "SCAN links"}},
+		{"host and prefix", linkstore.ListQuery{Host: "rare.example", Prefix: "ABC"},
+			[]string{"USING INDEX links_host_id_idx (<expr>=? AND id>? AND id<?)", "USING INDEX links_host_id_idx (<expr>>? AND <expr><?)"},
+			[]string{"links_id_idx", "SCAN links"}},
+		{"prefix", linkstore.ListQuery{Prefix: "ABC"},
+			[]string{"USING PRIMARY KEY (code>? AND code<?)"}, []string{"links_id_idx", "SCAN links"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := newListBounds(tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			query, args := listQuery(b)
+			rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan strings.Builder
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(detail + "\n")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(plan.String(), w) {
+					t.Errorf("plan lacks %q:\n%s", w, plan.String())
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(plan.String(), n) {
+					t.Errorf("plan has %q:\n%s", n, plan.String())
+				}
+			}
+		})
+	}
+}
