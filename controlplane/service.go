@@ -17,6 +17,7 @@ import (
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
+	"github.com/shortify/shortify/internal/linkstore/batch"
 )
 
 // services holds the running nodes, one per data directory, across config
@@ -58,8 +59,10 @@ type service struct {
 	cfg   serviceConfig
 	node  *cluster.Node
 	store linkstore.Store
-	redis redis.UniversalClient
-	cache *l2cache.Cache
+	// creates groups concurrent creates into multi-row inserts.
+	creates *batch.Batcher
+	redis   redis.UniversalClient
+	cache   *l2cache.Cache
 	// parts administers the stats partitions; upkeep runs it while this
 	// node leads, as lead tells.
 	parts  *partitions.Manager
@@ -84,6 +87,9 @@ func (s *service) Destruct() error {
 		errs = append(errs, s.redis.Close())
 	}
 	if s.store != nil {
+		if s.creates != nil {
+			s.creates.Close() // finishes the queued creates first
+		}
 		s.store.Close()
 	}
 	if s.parts != nil {
@@ -94,8 +100,9 @@ func (s *service) Destruct() error {
 
 func (s *service) deps() api.Deps {
 	d := api.Deps{
-		Store:  s.store,
-		Issuer: s.node,
+		Store:   s.store,
+		Creator: s.creates,
+		Issuer:  s.node,
 		// The node forwards writes to the leader and serves the
 		// /api/v1/cluster routes.
 		Cluster: s.node,
@@ -143,6 +150,7 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("shortify: open link store: %w", err)
 	}
+	s.creates = batch.New(s.store, batch.Options{})
 	if cfg.Redis != "" {
 		s.redis, err = l2cache.NewClient(cfg.Redis)
 		if err != nil {
