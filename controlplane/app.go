@@ -110,6 +110,14 @@ type App struct {
 	// partitions (default 24h; also at the start of every leadership).
 	PartitionCheckInterval caddy.Duration `json:"partition_check_interval,omitempty"`
 
+	// AnonymousCreate lets POST /api/v1/links go without an API key,
+	// rate-limited per client (off by default).
+	AnonymousCreate bool `json:"anonymous_create,omitempty"`
+	// InitialAPIKey is the first admin key of a new cluster (a key in the
+	// form `shortify new-api-key` prints). Empty: one is made and printed
+	// once on standard error.
+	InitialAPIKey string `json:"initial_api_key,omitempty"`
+
 	logger *slog.Logger
 	svc    *service
 	api    atomic.Pointer[api.Handler]
@@ -189,7 +197,8 @@ func (a *App) Start() error {
 		return err
 	}
 	h, err := api.New(api.Config{
-		PublicURL: a.PublicURL,
+		PublicURL:       a.PublicURL,
+		AnonymousCreate: a.AnonymousCreate,
 		Targets: targeturl.Policy{
 			MaxLength:      a.MaxURLLength,
 			OwnHosts:       a.OwnDomains,
@@ -258,6 +267,7 @@ func (a *App) serviceConfig() serviceConfig {
 		Redis:         a.Redis,
 		RedisPrefix:   a.RedisPrefix,
 		RedisTTL:      time.Duration(a.RedisTTL),
+		InitialAPIKey: a.InitialAPIKey,
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,

@@ -39,6 +39,8 @@ func init() {
 //		partition_retention      <duration>
 //		partition_retention_mode drop|detach
 //		partition_check_interval <duration>
+//		anonymous_create on|off
+//		initial_api_key <key>
 //	}
 //
 // A subdirective given without a value (as `redis {$SHORTIFY_REDIS}` is
@@ -108,6 +110,20 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("redis_ttl %q: %v", s, err)
 				}
 				a.RedisTTL = dur
+			}
+		case "initial_api_key":
+			err = one(&a.InitialAPIKey)
+		case "anonymous_create":
+			var v string
+			if err = one(&v); err == nil {
+				switch v {
+				case "on", "true":
+					a.AnonymousCreate = true
+				case "off", "false":
+					a.AnonymousCreate = false
+				default:
+					return d.Errf("anonymous_create %q: want on or off", v)
+				}
 			}
 		case "public_url":
 			err = one(&a.PublicURL)

@@ -31,6 +31,7 @@ type serviceConfig struct {
 	Cluster                                  clusterSettings
 	Database, Redis, RedisPrefix             string
 	RedisTTL                                 time.Duration
+	InitialAPIKey                            string
 	Partitions                               partitionSettings
 }
 
@@ -102,6 +103,7 @@ func (s *service) deps() api.Deps {
 	d := api.Deps{
 		Store:   s.store,
 		Creator: s.creates,
+		Keys:    nodeKeys{s.node},
 		Issuer:  s.node,
 		// The node forwards writes to the leader and serves the
 		// /api/v1/cluster routes.
@@ -171,6 +173,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shortify: start control-plane node %s: %w", cfg.NodeID, err)
+	}
+	if err := ensureAdminKey(ctx, s.node, cfg.InitialAPIKey, log); err != nil {
+		return nil, err
 	}
 	if err := s.startPartitions(ctx, log); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
@@ -68,6 +69,7 @@ type system struct {
 	admin   string
 	dir     string
 	env     []string
+	key     string // the initial admin API key
 	logs    *bytes.Buffer
 	exited  chan struct{}
 	waitErr error
@@ -82,7 +84,13 @@ func start(t *testing.T, extraEnv ...string) *system {
 	_, port, _ := net.SplitHostPort(listen)
 	s.base = "http://" + listen
 	s.admin = testenv.FreeAddr(t)
+	k, err := apikey.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.key = k.Secret
 	s.env = append(os.Environ(),
+		"SHORTIFY_INITIAL_API_KEY="+s.key,
 		"SHORTIFY_BIND=127.0.0.1",
 		"SHORTIFY_PORT="+port,
 		"SHORTIFY_ADMIN="+s.admin,
@@ -165,6 +173,9 @@ func (s *system) request(method, path, body string) (*http.Response, []byte) {
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if strings.HasPrefix(path, "/api/") {
+		req.Header.Set("X-Api-Key", s.key)
 	}
 	resp, err := noFollow.Do(req)
 	if err != nil {
@@ -278,6 +289,48 @@ func TestListModules(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("list-modules does not list %s", m)
+		}
+	}
+}
+
+// TestAPIKeys: the configured initial key is the cluster's admin key; a
+// creator key made with it works; calls without a key are refused except
+// the anonymous create of the embedded default.
+func TestAPIKeys(t *testing.T) {
+	s := start(t)
+	resp, body := s.request("POST", "/api/v1/admin/keys", `{"name":"e2e","role":"viewer"}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create key: %d %s", resp.StatusCode, body)
+	}
+	var nk struct{ Key string }
+	if err := json.Unmarshal(body, &nk); err != nil {
+		t.Fatal(err)
+	}
+	l := s.create("https://example.com/keys")
+	call := func(method, path, key string) int {
+		req, _ := http.NewRequest(method, s.base+path, nil)
+		if key != "" {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		method, path, key string
+		want              int
+	}{
+		{"GET", "/api/v1/links/" + l.Code, "", http.StatusUnauthorized},
+		{"GET", "/api/v1/links/" + l.Code, nk.Key, http.StatusOK},
+		{"DELETE", "/api/v1/links/" + l.Code, nk.Key, http.StatusForbidden},
+		{"GET", "/api/v1/admin/keys", nk.Key, http.StatusForbidden},
+		{"GET", "/api/v1/healthz", "", http.StatusOK},
+	} {
+		if got := call(c.method, c.path, c.key); got != c.want {
+			t.Errorf("%s %s (with a key: %v): %d, want %d", c.method, c.path, c.key != "", got, c.want)
 		}
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 	Targets targeturl.Policy
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// AnonymousCreate lets POST /api/v1/links go without an API key, rate
+	// limited per client by Deps.AnonymousLimiter.
+	AnonymousCreate bool
 	// Logger receives operational logs (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -58,6 +61,14 @@ type Deps struct {
 	// Creator, when set, inserts single creates (a batcher that groups
 	// concurrent creates into multi-row inserts); nil: Store.Create.
 	Creator Creator
+	// Keys authenticates API keys; without it only public routes (and
+	// anonymous creates, when on) answer.
+	Keys Keys
+	// AnonymousLimiter limits anonymous creates per client (nil: no limit).
+	AnonymousLimiter Limiter
+	// ClientKey names the client of a request for the limiter (nil: the
+	// peer address).
+	ClientKey func(*http.Request) string
 	// Ready reports whether the node can serve writes (nil: always).
 	Ready func(ctx context.Context) error
 	// Cluster is the Raft node behind the /api/v1/cluster routes
@@ -70,10 +81,11 @@ type Deps struct {
 
 // Handler serves the API under /api/v1/.
 type Handler struct {
-	cfg  Config
-	deps Deps
-	mux  *http.ServeMux
-	log  *slog.Logger
+	cfg       Config
+	deps      Deps
+	mux       *http.ServeMux
+	log       *slog.Logger
+	routeList []route
 }
 
 // New builds the API handler.
@@ -100,15 +112,18 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 }
 
 func (h *Handler) routes() {
-	h.mux.HandleFunc("POST /api/v1/links", h.createLink)
-	h.mux.HandleFunc("GET /api/v1/links/{code}", h.getLink)
-	h.mux.HandleFunc("DELETE /api/v1/links/{code}", h.deleteLink)
-	h.mux.HandleFunc("PATCH /api/v1/links/{code}", h.updateLink)
-	h.mux.HandleFunc("GET /api/v1/links", h.listLinks)
-	h.mux.HandleFunc("POST /api/v1/links/bulk", h.createBulk)
-	h.mux.HandleFunc("GET /api/v1/links/{code}/qr", h.getQR)
-	h.mux.HandleFunc("GET /api/v1/healthz", h.healthz)
-	h.mux.HandleFunc("GET /api/v1/readyz", h.readyz)
+	h.handle("POST /api/v1/links", anonCreate, h.createLink)
+	h.handle("GET /api/v1/links", viewer, h.listLinks)
+	h.handle("POST /api/v1/links/bulk", creator, h.createBulk)
+	h.handle("GET /api/v1/links/{code}", viewer, h.getLink)
+	h.handle("PATCH /api/v1/links/{code}", creator, h.updateLink)
+	h.handle("DELETE /api/v1/links/{code}", creator, h.deleteLink)
+	h.handle("GET /api/v1/links/{code}/qr", viewer, h.getQR)
+	h.handle("GET /api/v1/admin/keys", admin, h.listKeys)
+	h.handle("POST /api/v1/admin/keys", admin, h.createKey)
+	h.handle("DELETE /api/v1/admin/keys/{id}", admin, h.revokeKey)
+	h.handle("GET /api/v1/healthz", public, h.healthz)
+	h.handle("GET /api/v1/readyz", public, h.readyz)
 	h.clusterRoutes()
 	h.partitionRoutes()
 }

@@ -102,7 +102,7 @@ func newEnv(t *testing.T, store linkstore.Store, cfg api.Config) *env {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return e.now }
 	}
-	h, err := api.New(cfg, api.Deps{Store: store, Issuer: e.issuer})
+	h, err := newAPI(t, cfg, api.Deps{Store: store, Issuer: e.issuer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestHealth(t *testing.T) {
 	notReady := errors.New("no raft leader")
 	var ready atomic.Pointer[error]
 	ready.Store(&notReady)
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Ready: func(context.Context) error { return *ready.Load() }})
+	h, err := newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Ready: func(context.Context) error { return *ready.Load() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func FuzzCreateLink(f *testing.F) {
 	codec, _ := codegen.New(key)
 	ids, _ := snowflake.New(2, 0, nil)
 	is := &issuer{codec: codec, ids: ids}
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: is})
+	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: is})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -47,16 +47,15 @@ const clusterChangeTimeout = 30 * time.Second
 // clusterApplyTimeout bounds applying a forwarded command.
 const clusterApplyTimeout = 10 * time.Second
 
-// clusterRoutes registers the cluster routes. Who may call them is decided
-// here, in one place: reading is open like the health endpoints; changes
-// and forwarded commands need the cluster secret (members' calls). API-key
-// roles (admin for join and remove, viewer for reading) are to be added in
-// clusterGuard and around getCluster.
+// clusterRoutes registers the cluster routes: reading needs a member's
+// cluster secret or a viewer key;
+// join and removal a member's cluster secret or an admin key; forwarded
+// Raft commands the cluster secret.
 func (h *Handler) clusterRoutes() {
-	h.mux.HandleFunc("GET /api/v1/cluster", h.withCluster(h.getCluster))
-	h.mux.HandleFunc("POST /api/v1/cluster/join", h.withCluster(h.clusterGuard(h.joinCluster)))
-	h.mux.HandleFunc("DELETE /api/v1/cluster/nodes/{id}", h.withCluster(h.clusterGuard(h.removeClusterNode)))
-	h.mux.HandleFunc("POST /api/v1/cluster/apply", h.withCluster(h.clusterGuard(h.applyForwarded)))
+	h.handle("GET /api/v1/cluster", memberOrViewer, h.withCluster(h.getCluster))
+	h.handle("POST /api/v1/cluster/join", memberOrAdmin, h.withCluster(h.joinCluster))
+	h.handle("DELETE /api/v1/cluster/nodes/{id}", memberOrAdmin, h.withCluster(h.removeClusterNode))
+	h.handle("POST /api/v1/cluster/apply", member, h.withCluster(h.applyForwarded))
 }
 
 // withCluster answers 503 when the API has no Raft node behind it.
@@ -64,18 +63,6 @@ func (h *Handler) withCluster(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if h.deps.Cluster == nil {
 			problem.Write(w, http.StatusServiceUnavailable, "this API has no control-plane node behind it")
-			return
-		}
-		next(w, r)
-	}
-}
-
-// clusterGuard refuses calls without the cluster secret, when one is set.
-func (h *Handler) clusterGuard(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.deps.Cluster.CheckSecret(r.Header.Get(cluster.SecretHeader)) {
-			h.log.Warn("refused a cluster call without the right secret", "path", r.URL.Path, "remote", r.RemoteAddr)
-			problem.Write(w, http.StatusForbidden, "missing or wrong cluster secret: send the members' shared secret in the "+cluster.SecretHeader+" header")
 			return
 		}
 		next(w, r)

@@ -53,7 +53,7 @@ func newClusterEnv(t testing.TB, withAPIAddr bool) *clusterEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = node.Close() })
-	h, err := api.New(api.Config{Logger: logger}, api.Deps{Store: s, Issuer: node, Cluster: node})
+	h, err := newAPI(t, api.Config{Logger: logger}, api.Deps{Store: s, Issuer: node, Cluster: node})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestClusterRoutesWithoutANode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0)})
+	h, err := newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,9 +70,9 @@ var partitionNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 // is an admin route: the admin-role check wraps this block when API keys
 // arrive.
 func (h *Handler) partitionRoutes() {
-	h.mux.HandleFunc("GET /api/v1/admin/partitions", h.listPartitions)
-	h.mux.HandleFunc("POST /api/v1/admin/partitions", h.createPartitions)
-	h.mux.HandleFunc("DELETE /api/v1/admin/partitions/{name}", h.dropPartition)
+	h.handle("GET /api/v1/admin/partitions", admin, h.listPartitions)
+	h.handle("POST /api/v1/admin/partitions", admin, h.createPartitions)
+	h.handle("DELETE /api/v1/admin/partitions/{name}", admin, h.dropPartition)
 }
 
 func (h *Handler) listPartitions(w http.ResponseWriter, r *http.Request) {

@@ -72,7 +72,7 @@ func newPartitionsEnv(t *testing.T, dsn string, store linkstore.Store) *partitio
 	t.Cleanup(m.Close)
 	pe.m = m
 	pe.env = &env{store: store, issuer: newIssuer(t, 1)}
-	h, err := api.New(api.Config{Now: func() time.Time { return pe.now }}, api.Deps{Store: store, Issuer: pe.env.issuer, Partitions: m})
+	h, err := newAPI(t, api.Config{Now: func() time.Time { return pe.now }}, api.Deps{Store: store, Issuer: pe.env.issuer, Partitions: m})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,8 @@ var forwardable = map[fsm.CommandType]bool{
 	fsm.TypeAllocateBlock:  true,
 	fsm.TypeRegisterNode:   true,
 	fsm.TypeDeregisterNode: true,
+	fsm.TypeAddKey:         true,
+	fsm.TypeRevokeKey:      true,
 }
 
 // retryable reports whether a failed call to the leader may succeed later

@@ -157,7 +157,9 @@ func (n *tnode) tryOpen() error {
 	}
 	n.node = node
 	n.raftAddr = node.State().Address
-	h, err := api.New(api.Config{Logger: n.cfg.Logger}, api.Deps{
+	// Anonymous creates: these tests are about the cluster, and the api
+	// package tests keys and roles.
+	h, err := api.New(api.Config{Logger: n.cfg.Logger, AnonymousCreate: true}, api.Deps{
 		Store:   n.store,
 		Issuer:  node,
 		Cluster: node,
@@ -336,7 +338,7 @@ func wantProblem(t testing.TB, status int, body []byte, wantStatus int, detailHa
 // getInfo reads GET /api/v1/cluster from a node.
 func getInfo(t testing.TB, n *tnode) cluster.Info {
 	t.Helper()
-	status, body := do(t, "GET", n.URL()+cluster.ClusterPath, nil, nil)
+	status, body := do(t, "GET", n.URL()+cluster.ClusterPath, nil, secret)
 	if status != http.StatusOK {
 		t.Fatalf("GET cluster from %s: %d %s", n.cfg.NodeID, status, body)
 	}

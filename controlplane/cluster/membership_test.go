@@ -70,7 +70,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		status             int
 		detail             string
 	}{
-		{"no secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"}, nil, 403, "cluster secret"},
+		{"no secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"}, nil, 401, "cluster secret"},
 		{"wrong secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"},
 			map[string]string{cluster.SecretHeader: testSecret + "x"}, 403, "cluster secret"},
 		{"empty body", "POST", cluster.JoinPath, "", secret, 400, "empty"},
@@ -85,7 +85,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		{"nobody at the Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"}, secret, 400, "cannot reach"},
 		{"member at another address", "POST", cluster.JoinPath, map[string]string{"node_id": "n3", "raft_addr": freeAddr(t), "api_addr": n3.URL()}, secret, 409, "member already"},
 		{"address of another member", "POST", cluster.JoinPath, map[string]string{"node_id": "n9", "raft_addr": n3.raftAddr, "api_addr": n3.URL()}, secret, 409, "belongs to member n3"},
-		{"remove without secret", "DELETE", cluster.NodesPath + "n3", nil, nil, 403, "cluster secret"},
+		{"remove without secret", "DELETE", cluster.NodesPath + "n3", nil, nil, 401, "cluster secret"},
 		{"remove unknown", "DELETE", cluster.NodesPath + "n9", nil, secret, 404, "n9"},
 		{"remove bad ID", "DELETE", cluster.NodesPath + "a%20b", nil, secret, 400, "spaces"},
 		{"wrong method", "PUT", cluster.JoinPath, "{}", secret, 405, "POST"},

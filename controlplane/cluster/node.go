@@ -186,6 +186,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("first sequence block: %w", err)
 	}
 
+	n.snapshot("ready")
 	n.loops.Add(2)
 	go n.renewLoop()
 	go n.refillLoop()
@@ -258,7 +259,7 @@ func (n *Node) shutdown(release bool) error {
 		cancel()
 	}
 	if release && n.raft != nil {
-		n.snapshotOnClose()
+		n.snapshot("closing")
 	}
 	err := n.closeRaft()
 	if n.ownClient {
@@ -271,17 +272,18 @@ func (n *Node) shutdown(release bool) error {
 	return nil
 }
 
-// snapshotOnClose snapshots the FSM before a clean shutdown. When the node
-// starts again it restores the snapshot at once, so it knows the cluster's
-// key and where the leader's API is without waiting for the leader to send
-// it the log: after a peer has been gone a while, raft backs off from it for
-// up to ~10 s. The state is small; the snapshot takes milliseconds.
-func (n *Node) snapshotOnClose() {
+// snapshot snapshots the FSM, best effort. Open does it once the node is
+// ready and Close before it stops: when the node starts again it restores
+// the snapshot at once, so it knows the cluster's key and where the
+// leader's API is without waiting for the leader to send it the log (after
+// a peer has been gone a while, raft backs off from it for up to ~10 s).
+// The state is small; a snapshot takes milliseconds.
+func (n *Node) snapshot(when string) {
 	if n.raft.State() == raft.Shutdown {
 		return
 	}
 	if err := n.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		n.log.Warn("could not snapshot before shutting down; the next start may wait for the leader", "error", err)
+		n.log.Warn("could not snapshot the FSM; the next start may wait for the leader's log", "when", when, "error", err)
 	}
 }
 

@@ -25,6 +25,10 @@ const (
 	TypeRegisterNode CommandType = 6
 	// TypeDeregisterNode removes a member from the node registry.
 	TypeDeregisterNode CommandType = 7
+	// TypeAddKey stores an API key's hash and role.
+	TypeAddKey CommandType = 8
+	// TypeRevokeKey revokes an API key.
+	TypeRevokeKey CommandType = 9
 )
 
 // String names the command type for logs and panics.
@@ -44,6 +48,10 @@ func (t CommandType) String() string {
 		return "register-node"
 	case TypeDeregisterNode:
 		return "deregister-node"
+	case TypeAddKey:
+		return "add-key"
+	case TypeRevokeKey:
+		return "revoke-key"
 	default:
 		return fmt.Sprintf("command-type(%d)", uint8(t))
 	}

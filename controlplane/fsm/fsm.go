@@ -105,6 +105,8 @@ type state struct {
 	// nodes is the node registry by ID. Nothing iterates over it without
 	// sorting, so map order never reaches a response or a snapshot.
 	nodes map[string]NodeInfo
+	// keys is the API key ring by key ID; like nodes, only read sorted.
+	keys map[string]KeyEntry
 }
 
 // worker is one worker ID's lease record.
@@ -132,6 +134,8 @@ var commands = map[CommandType]command{
 	TypeAllocateBlock:  def((*state).allocateBlock),
 	TypeRegisterNode:   def((*state).registerNode),
 	TypeDeregisterNode: def((*state).deregisterNode),
+	TypeAddKey:         def((*state).addKey),
+	TypeRevokeKey:      def((*state).revokeKey),
 }
 
 // def builds the table entry of command type C from its apply function.

@@ -10,8 +10,9 @@ import (
 )
 
 // snapshotVersion is the format version written into snapshots. Version 2
-// added the node registry; Restore still reads version 1 (no registry).
-const snapshotVersion = 2
+// added the node registry, version 3 the API key ring; Restore still reads
+// the older ones.
+const snapshotVersion = 3
 
 // oldestSnapshotVersion is the oldest format Restore reads.
 const oldestSnapshotVersion = 1
@@ -29,6 +30,8 @@ type State struct {
 	Workers []WorkerState `json:"workers,omitempty"`
 	// Nodes is the node registry, by ascending ID.
 	Nodes []NodeInfo `json:"nodes,omitempty"`
+	// Keys is the API key ring (hashes only), oldest first.
+	Keys []KeyEntry `json:"keys,omitempty"`
 }
 
 // WorkerState is one worker ID's lease record.
@@ -62,6 +65,7 @@ func (s *state) export() State {
 		}
 	}
 	st.Nodes = s.sortedNodes()
+	st.Keys = s.sortedKeys()
 	return st
 }
 
@@ -103,6 +107,21 @@ func stateFrom(st State) (*state, error) {
 			s.nodes = make(map[string]NodeInfo, len(st.Nodes))
 		}
 		s.nodes[n.ID] = n
+	}
+	if st.Version < 3 && len(st.Keys) > 0 {
+		return nil, fmt.Errorf("snapshot version %d has API keys", st.Version)
+	}
+	for _, k := range st.Keys {
+		if err := k.check(); err != nil {
+			return nil, fmt.Errorf("snapshot key %q: %w", k.ID, err)
+		}
+		if _, dup := s.keys[k.ID]; dup {
+			return nil, fmt.Errorf("snapshot lists key %q twice", k.ID)
+		}
+		if s.keys == nil {
+			s.keys = make(map[string]KeyEntry, len(st.Keys))
+		}
+		s.keys[k.ID] = k
 	}
 	return s, nil
 }

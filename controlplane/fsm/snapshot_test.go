@@ -120,7 +120,10 @@ func TestPersistCancelsOnError(t *testing.T) {
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	tests := map[string]string{
 		"not JSON":         `{`,
-		"wrong version":    `{"version":3}`,
+		"wrong version":    `{"version":4}`,
+		"v2 with keys":     `{"version":2,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,
+		"key without hash": `{"version":3,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","created_ms":1}]}`,
+		"key bad role":     `{"version":3,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"root","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,
 		"v1 with nodes":    `{"version":1,"nodes":[{"id":"a","raft_addr":"h:1"}]}`,
 		"node without ID":  `{"version":2,"nodes":[{"raft_addr":"h:1"}]}`,
 		"node no address":  `{"version":2,"nodes":[{"id":"a"}]}`,

@@ -29,6 +29,8 @@ var errorKinds = []struct {
 	{"not_holder", ErrNotHolder},
 	{"sequence_exhausted", ErrSequenceExhausted},
 	{"unknown_node", ErrUnknownNode},
+	{"key_exists", ErrKeyExists},
+	{"unknown_key", ErrUnknownKey},
 }
 
 // wireResponse is the JSON form of a response.
@@ -82,6 +84,8 @@ func newResponse(t CommandType) (response, error) {
 		return new(BlockResult), nil
 	case TypeRegisterNode, TypeDeregisterNode:
 		return new(NodeResult), nil
+	case TypeAddKey, TypeRevokeKey:
+		return new(KeyResult), nil
 	default:
 		return nil, fmt.Errorf("fsm: no response type for %s", t)
 	}

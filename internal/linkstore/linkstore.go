@@ -66,6 +66,11 @@ type Store interface {
 	// List returns up to q.Limit links matching q, newest first (by ID,
 	// which is time-ordered), starting after q.Before.
 	List(ctx context.Context, q ListQuery) ([]Link, error)
+	// DeleteExpired deletes up to limit links whose ExpiresAt is at or
+	// before now, in one statement, and returns them. Links that never
+	// expire are never deleted. The leader's cleanup calls it in batches
+	// until it returns fewer than limit links.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Link, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ListIDRange", testListIDRange},
 		{"ListCombined", testListCombined},
 		{"ListLimit", testListLimit},
+		{"DeleteExpired", testDeleteExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

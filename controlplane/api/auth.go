@@ -1,0 +1,231 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/problem"
+)
+
+// KeyHeader carries the API key of a call.
+const KeyHeader = "X-Api-Key"
+
+// KeyRecord is a stored API key: never the key itself, only its hash.
+type KeyRecord struct {
+	ID        string
+	Name      string
+	Role      apikey.Role
+	Hash      [32]byte
+	CreatedAt time.Time
+	Revoked   bool
+}
+
+// Keys is the replicated key ring (the Raft FSM's keys).
+type Keys interface {
+	// LookupKey returns the record of the key with the ID.
+	LookupKey(id string) (KeyRecord, bool)
+	// ListKeys returns every key, revoked ones included, oldest first.
+	ListKeys() []KeyRecord
+	// AddKey stores a new key's record through Raft.
+	AddKey(ctx context.Context, rec KeyRecord) error
+	// RevokeKey revokes a key through Raft; false when there is none.
+	RevokeKey(ctx context.Context, id string, at time.Time) (bool, error)
+}
+
+// Limiter limits anonymous creates per client.
+type Limiter interface {
+	// Allow reports whether the client with the key may create now, and
+	// if not, after how long it may try again.
+	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+}
+
+// access is who may call a route.
+type access int
+
+const (
+	// public routes need nothing (health, the OpenAPI document).
+	public access = iota
+	// viewer, creator and admin routes need a key of that role or above.
+	viewer
+	creator
+	admin
+	// anonCreate routes need a creator key, or none when anonymous
+	// creation is on (then the client is rate-limited).
+	anonCreate
+	// memberOrAdmin routes need the cluster secret (a member's call) or
+	// an admin key (an operator's).
+	memberOrAdmin
+	// member routes need the cluster secret.
+	member
+	// memberOrViewer routes need the cluster secret or a viewer key.
+	memberOrViewer
+)
+
+func (a access) role() apikey.Role {
+	switch a {
+	case viewer, memberOrViewer:
+		return apikey.Viewer
+	case creator, anonCreate:
+		return apikey.Creator
+	}
+	return apikey.Admin
+}
+
+// route is one registered route, kept for the OpenAPI cross-check.
+type route struct {
+	pattern string
+	access  access
+}
+
+// RouteInfo describes a registered route.
+type RouteInfo struct {
+	// Pattern is the method and path, as http.ServeMux takes it.
+	Pattern string
+	// Access is who may call it: public, viewer, creator, admin,
+	// creator-or-anonymous, member, member-or-viewer or member-or-admin.
+	Access string
+}
+
+// Routes lists every route the handler serves, in registration order.
+func (h *Handler) Routes() []RouteInfo {
+	out := make([]RouteInfo, 0, len(h.routeList))
+	for _, r := range h.routeList {
+		out = append(out, RouteInfo{Pattern: r.pattern, Access: r.access.String()})
+	}
+	return out
+}
+
+func (a access) String() string {
+	switch a {
+	case public:
+		return "public"
+	case viewer:
+		return "viewer"
+	case creator:
+		return "creator"
+	case admin:
+		return "admin"
+	case anonCreate:
+		return "creator-or-anonymous"
+	case member:
+		return "member"
+	case memberOrAdmin:
+		return "member-or-admin"
+	case memberOrViewer:
+		return "member-or-viewer"
+	}
+	return "unknown"
+}
+
+// handle registers fn at pattern behind the access check.
+func (h *Handler) handle(pattern string, a access, fn http.HandlerFunc) {
+	h.routeList = append(h.routeList, route{pattern, a})
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if h.allowed(w, r, a) {
+			fn(w, r)
+		}
+	})
+}
+
+// allowed checks the call's credentials for a, answering 401, 403 or 429
+// itself when they fall short.
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool {
+	switch a {
+	case public:
+		return true
+	case member, memberOrAdmin, memberOrViewer:
+		secret := r.Header.Get(cluster.SecretHeader)
+		if a != member && secret == "" {
+			break // an operator's call: an admin key decides
+		}
+		switch {
+		case h.deps.Cluster == nil:
+			return true // no node: the route answers 503 itself
+		case h.deps.Cluster.CheckSecret(""):
+			// Without a configured secret nobody can prove membership:
+			// a member route open to anyone would let any client apply
+			// Raft commands (and mint itself an admin key).
+			problem.Write(w, http.StatusForbidden, "this node has no cluster_secret: set the same one on every member to let members call "+r.URL.Path)
+			return false
+		case !h.deps.Cluster.CheckSecret(secret):
+			problem.Write(w, http.StatusForbidden, "missing or wrong cluster secret in the "+cluster.SecretHeader+" header")
+			return false
+		}
+		return true
+	}
+	key := r.Header.Get(KeyHeader)
+	if key == "" {
+		if a == anonCreate && h.cfg.AnonymousCreate {
+			return h.anonymousAllowed(w, r)
+		}
+		w.Header().Set("WWW-Authenticate", `ApiKey header="`+KeyHeader+`"`)
+		if a == memberOrAdmin || a == memberOrViewer {
+			problem.Write(w, http.StatusUnauthorized, fmt.Sprintf("this route needs the cluster secret in the %s header or an API key of role %s or above in the %s header", cluster.SecretHeader, a.role(), KeyHeader))
+			return false
+		}
+		problem.Write(w, http.StatusUnauthorized, fmt.Sprintf("this route needs an API key of role %s or above in the %s header", a.role(), KeyHeader))
+		return false
+	}
+	rec, ok := h.authenticate(key)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `ApiKey header="`+KeyHeader+`"`)
+		problem.Write(w, http.StatusUnauthorized, "the API key in "+KeyHeader+" is not valid (malformed, unknown or revoked)")
+		return false
+	}
+	if !rec.Role.Allows(a.role()) {
+		problem.Write(w, http.StatusForbidden, fmt.Sprintf("this route needs role %s or above; key %s has role %s", a.role(), rec.ID, rec.Role))
+		return false
+	}
+	return true
+}
+
+// authenticate finds the key's record and checks the key against its hash
+// in constant time.
+func (h *Handler) authenticate(key string) (KeyRecord, bool) {
+	if h.deps.Keys == nil {
+		return KeyRecord{}, false
+	}
+	id, err := apikey.Parse(key)
+	if err != nil {
+		return KeyRecord{}, false
+	}
+	rec, ok := h.deps.Keys.LookupKey(id)
+	if !ok || rec.Revoked || !apikey.Matches(key, rec.Hash) {
+		return KeyRecord{}, false
+	}
+	return rec, true
+}
+
+// anonymousAllowed rate-limits a create without a key by client address.
+func (h *Handler) anonymousAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if h.deps.AnonymousLimiter == nil {
+		return true
+	}
+	client := r.RemoteAddr
+	if h.deps.ClientKey != nil {
+		client = h.deps.ClientKey(r)
+	}
+	ok, retry, err := h.deps.AnonymousLimiter.Allow(r.Context(), "anon-create:"+client)
+	if err != nil {
+		// Fail closed: anonymous creation is a privilege, and an outage
+		// of the limiter must not open it to floods.
+		h.log.Warn("anonymous-create limiter failed; refusing", "err", err)
+		w.Header().Set("Retry-After", "1")
+		problem.Write(w, http.StatusServiceUnavailable, "anonymous creation is unavailable right now; retry shortly or use an API key")
+		return false
+	}
+	if !ok {
+		secs := int(retry.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many anonymous creates from your address; retry in %d s or use an API key", secs))
+		return false
+	}
+	return true
+}

@@ -1,0 +1,558 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/linkevents/producer"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/pgstore"
+	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const topic = "shortify.link-events.test"
+
+// waitTimeout bounds every wait; it only runs out when something is broken.
+const waitTimeout = 30 * time.Second
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// backends open a store of the test's own: a temporary SQLite file, or a
+// PostgreSQL schema of the test's own (the cleanup deletes every expired
+// link it can see).
+var backends = map[string]func(t *testing.T) linkstore.Store{
+	"sqlite": func(t *testing.T) linkstore.Store {
+		s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	},
+	"postgres": func(t *testing.T) linkstore.Store {
+		s, err := pgstore.Open(context.Background(), linkstore.Config{DSN: schemaDSN(t), Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	},
+}
+
+// schemaDSN creates a schema of the test's own in the package's database
+// and returns a DSN whose search_path is that schema.
+func schemaDSN(t *testing.T) string {
+	t.Helper()
+	dsn := testenv.Database(t)
+	name := pgx.Identifier{"t_" + strings.ToLower(storetest.NewCode())}.Sanitize()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", strings.Trim(name, `"`))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// recordingStore is the real store, with the size of every batch that
+// DeleteExpired returned.
+type recordingStore struct {
+	linkstore.Store
+	mu      sync.Mutex
+	batches []int
+}
+
+func (s *recordingStore) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error) {
+	gone, err := s.Store.DeleteExpired(ctx, now, limit)
+	if err == nil {
+		s.mu.Lock()
+		s.batches = append(s.batches, len(gone))
+		s.mu.Unlock()
+	}
+	return gone, err
+}
+
+func (s *recordingStore) sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.batches)
+}
+
+// timer is the cleaner's injected timer: the wait between runs (interval)
+// fires only when the test sends on fire; the wait between batches fires
+// at once, or when the test sends on gate if gate is set. Every wait
+// between batches is recorded.
+type timer struct {
+	interval time.Duration
+	fire     chan time.Time
+	gate     chan time.Time
+	mu       sync.Mutex
+	paces    []time.Duration
+}
+
+func newTimer(interval time.Duration) *timer {
+	return &timer{interval: interval, fire: make(chan time.Time)}
+}
+
+func (tm *timer) after(d time.Duration) <-chan time.Time {
+	if d == tm.interval {
+		return tm.fire
+	}
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	tm.paces = append(tm.paces, d)
+	if tm.gate != nil {
+		return tm.gate
+	}
+	c := make(chan time.Time, 1)
+	c <- time.Time{}
+	return c
+}
+
+func (tm *timer) waits() []time.Duration {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return slices.Clone(tm.paces)
+}
+
+// observed is a cleaner under test, with its runs and states.
+type observed struct {
+	c      *Cleaner
+	runs   chan Run
+	states chan string
+	timer  *timer
+}
+
+func newObserved(t *testing.T, store Store, lead Leadership, cfg Config) *observed {
+	t.Helper()
+	o := &observed{runs: make(chan Run, 16), states: make(chan string, 16), timer: newTimer(time.Hour)}
+	cfg.Interval = o.timer.interval
+	cfg.After = o.timer.after
+	cfg.OnRun = func(r Run) { o.runs <- r }
+	if cfg.Logger == nil {
+		cfg.Logger = quiet
+	}
+	c, err := New(store, lead, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.trace = func(state string) { o.states <- state }
+	o.c = c
+	t.Cleanup(func() { _ = c.Close() })
+	return o
+}
+
+// run waits for the next run. (A run and the state after it can be ready
+// together, so run and state each wait on their own channel.)
+func (o *observed) run(t *testing.T) Run {
+	t.Helper()
+	select {
+	case r := <-o.runs:
+		return r
+	case <-time.After(waitTimeout):
+		t.Fatal("no run")
+	}
+	return Run{}
+}
+
+// state waits for the loop's next state, which must be want.
+func (o *observed) state(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case st := <-o.states:
+		if st != want {
+			t.Fatalf("cleaner went %s, want %s", st, want)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("cleaner never went %s", want)
+	}
+}
+
+// tick ends the wait between runs.
+func (o *observed) tick(t *testing.T) {
+	t.Helper()
+	select {
+	case o.timer.fire <- time.Time{}:
+	case <-time.After(waitTimeout):
+		t.Fatal("the cleaner is not waiting for its next run")
+	}
+}
+
+// startKafka starts a kfake broker with the topic, and a producer on it.
+func startKafka(t *testing.T, cfg producer.Config) (*kfake.Cluster, *producer.Producer) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cfg.Brokers, cfg.Topic, cfg.Logger = c.ListenAddrs(), topic, quiet
+	p, err := producer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return c, p
+}
+
+// consume reads n events of the topic from the start, checking keys.
+func consume(t *testing.T, addr string, n int) []linkevents.Event {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	var events []linkevents.Event
+	for len(events) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d events, want %d: %v", len(events), n, ctx.Err())
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		for _, r := range fs.Records() {
+			e, err := linkevents.DecodeRecord(r.Key, r.Value)
+			if err != nil {
+				t.Fatalf("record %q: %v", r.Value, err)
+			}
+			events = append(events, e)
+		}
+	}
+	if len(events) != n {
+		t.Fatalf("consumed %d events, want %d", len(events), n)
+	}
+	return events
+}
+
+// links creates n links of the store that expire at expires (zero: never).
+func links(t *testing.T, s linkstore.Store, n int, expires time.Time) []linkstore.Link {
+	t.Helper()
+	ls := make([]linkstore.Link, n)
+	for i := range ls {
+		ls[i] = storetest.NewLink()
+		ls[i].ExpiresAt = expires
+	}
+	for i, err := range s.CreateMany(t.Context(), ls) {
+		if err != nil {
+			t.Fatalf("create %s: %v", ls[i].Code, err)
+		}
+	}
+	return ls
+}
+
+func exists(t *testing.T, s linkstore.Store, l linkstore.Link) bool {
+	t.Helper()
+	_, err := s.Get(t.Context(), l.Code)
+	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestCleanup(t *testing.T) {
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Run("batches, events and L2", func(t *testing.T) { testBatches(t, open(t)) })
+			t.Run("only while leading", func(t *testing.T) { testOnlyWhileLeading(t, open(t)) })
+			t.Run("paused while the producer is full", func(t *testing.T) { testBacklogged(t, open(t)) })
+		})
+	}
+}
+
+// testBatches: a run deletes every expired link in batches of the
+// configured size at the configured rate, publishes a deleted event
+// (reason expired, with the link's ID) for each, and removes each from
+// L2; links that expire later, or never, stay, in the store and in L2.
+func testBatches(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	realNow := time.Now().UTC().Truncate(time.Microsecond)
+	now := realNow.Add(2 * time.Hour) // the cleaner's clock
+	expired := links(t, s, 23, realNow.Add(time.Hour))
+	later := links(t, s, 5, realNow.Add(3*time.Hour))
+	never := links(t, s, 4, time.Time{})
+
+	redis, err := l2cache.NewClient(testenv.RedisAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = redis.Close() })
+	cache := l2cache.New(redis, testenv.UniquePrefix(t), time.Hour)
+	for _, l := range slices.Concat(expired, later) {
+		if err := cache.Set(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	k, p := startKafka(t, producer.Config{})
+	rs := &recordingStore{Store: s}
+	var lead partitions.LeaderFlag
+	lead.Set(true)
+	o := newObserved(t, rs, &lead, Config{
+		BatchSize: 5, Rate: 50, Events: p, Cache: cache,
+		Now: func() time.Time { return now },
+	})
+	o.c.Start(context.Background())
+	o.state(t, "leading")
+
+	r := o.run(t)
+	if r.Err != nil || r.Deleted != 23 || r.Batches != 5 || r.Backlogged || r.CacheErrors != 0 || !r.Now.Equal(now) {
+		t.Fatalf("run: %+v, want 23 links deleted in 5 batches", r)
+	}
+	if got := rs.sizes(); !slices.Equal(got, []int{5, 5, 5, 5, 3}) {
+		t.Fatalf("batches of %v, want 5, 5, 5, 5, 3", got)
+	}
+	if got, want := o.timer.waits(), slices.Repeat([]time.Duration{20 * time.Millisecond}, 4); !slices.Equal(got, want) {
+		t.Fatalf("waits between batches: %v, want %v (50 batches a second)", got, want)
+	}
+	for _, l := range expired {
+		if exists(t, s, l) {
+			t.Errorf("expired link %s is still stored", l.Code)
+		}
+		if _, hit, err := cache.Get(ctx, l.Code); err != nil || hit {
+			t.Errorf("expired link %s in L2: hit %t, %v", l.Code, hit, err)
+		}
+	}
+	for _, l := range later {
+		if !exists(t, s, l) {
+			t.Errorf("link %s, expiring after now, was deleted", l.Code)
+		}
+		if _, hit, err := cache.Get(ctx, l.Code); err != nil || !hit {
+			t.Errorf("link %s, expiring after now, left L2: hit %t, %v", l.Code, hit, err)
+		}
+	}
+	for _, l := range never {
+		if !exists(t, s, l) {
+			t.Errorf("link %s, which never expires, was deleted", l.Code)
+		}
+	}
+
+	want := map[string]int64{}
+	for _, l := range expired {
+		want[l.Code] = l.ID
+	}
+	for _, e := range consume(t, k.ListenAddrs()[0], len(expired)) {
+		id, ok := want[e.Code]
+		if !ok || e.Type != linkevents.Deleted || e.Reason != linkevents.ReasonExpired || e.LinkID != id || !e.At.Equal(now) {
+			t.Errorf("event %+v, want a deletion of an expired link at %s", e, now)
+		}
+		delete(want, e.Code)
+	}
+	if len(want) != 0 {
+		t.Errorf("no events for %d deleted links", len(want))
+	}
+
+	// The next run, an interval later, finds nothing.
+	o.tick(t)
+	if r := o.run(t); r.Err != nil || r.Deleted != 0 || r.Batches != 1 {
+		t.Fatalf("second run: %+v, want nothing deleted", r)
+	}
+	if err := o.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o.state(t, "stopped")
+	if s := p.Stats(); s.Published != 23 || s.Dropped != 0 || s.Failed != 0 {
+		t.Fatalf("producer: %+v, want 23 published", s)
+	}
+}
+
+// testOnlyWhileLeading: a follower deletes nothing; a leader deletes; a
+// leadership lost between two batches stops the run there; Close stops
+// the cleaner and Start after Close does nothing. Events and L2 are off.
+func testOnlyWhileLeading(t *testing.T, s linkstore.Store) {
+	now := time.Now().UTC().Add(2 * time.Hour)
+	expired := links(t, s, 2, now.Add(-time.Hour))
+	var lead partitions.LeaderFlag
+	o := newObserved(t, s, &lead, Config{BatchSize: 2, Now: func() time.Time { return now }})
+	o.timer.gate = make(chan time.Time) // batches wait for the test
+	o.c.Start(context.Background())
+	o.state(t, "follower")
+	for _, l := range expired {
+		if !exists(t, s, l) {
+			t.Fatalf("a follower deleted %s", l.Code)
+		}
+	}
+
+	lead.Set(true)
+	o.state(t, "leading")
+	// The first batch is full: the run waits before the next one.
+	select {
+	case o.timer.gate <- time.Time{}:
+	case <-time.After(waitTimeout):
+		t.Fatal("the run does not wait between batches")
+	}
+	if r := o.run(t); r.Err != nil || r.Deleted != 2 || r.Batches != 2 {
+		t.Fatalf("run: %+v, want 2 deleted", r)
+	}
+	for _, l := range expired {
+		if exists(t, s, l) {
+			t.Fatalf("the leader did not delete %s", l.Code)
+		}
+	}
+
+	// Leadership ends while the next run waits between its batches.
+	more := links(t, s, 5, now.Add(-time.Minute))
+	o.tick(t)
+	waitFor(t, "the run to wait after its first batch", func() bool { return len(o.timer.waits()) == 2 })
+	lead.Set(false)
+	r := o.run(t)
+	if !errors.Is(r.Err, context.Canceled) || r.Deleted != 2 || r.Batches != 1 {
+		t.Fatalf("run cut by the end of the leadership: %+v, want 2 deleted, then cancelled", r)
+	}
+	o.state(t, "follower")
+	left := 0
+	for _, l := range more {
+		if exists(t, s, l) {
+			left++
+		}
+	}
+	if left != 3 {
+		t.Fatalf("%d links left after the leadership ended, want 3", left)
+	}
+
+	if err := o.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o.state(t, "stopped")
+	o.c.Start(context.Background()) // does nothing after Close
+	lead.Set(true)
+	select {
+	case st := <-o.states:
+		t.Fatalf("a closed cleaner went %s", st)
+	case r := <-o.runs:
+		t.Fatalf("a closed cleaner ran: %+v", r)
+	default:
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// testBacklogged: a run stops, deleting nothing more, when the producer
+// has no room for a batch's events (Kafka is down); once Kafka takes the
+// events, the next run goes on.
+func testBacklogged(t *testing.T, s linkstore.Store) {
+	now := time.Now().UTC().Add(2 * time.Hour)
+	expired := links(t, s, 12, now.Add(-time.Hour))
+	k, p := startKafka(t, producer.Config{MaxBufferedRecords: 8})
+	addr := k.ListenAddrs()[0]
+	// Kafka refuses every produce request until the test lets it through.
+	var (
+		mu      sync.Mutex
+		refused = true
+	)
+	k.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		k.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if refused {
+			return nil, errors.New("down"), true // closes the connection
+		}
+		return nil, nil, false
+	})
+	var lead partitions.LeaderFlag
+	lead.Set(true)
+	o := newObserved(t, s, &lead, Config{BatchSize: 5, Events: p, Now: func() time.Time { return now }})
+	o.c.Start(context.Background())
+	o.state(t, "leading")
+	r := o.run(t)
+	if r.Err != nil || !r.Backlogged || r.Deleted != 5 {
+		t.Fatalf("run with Kafka down: %+v, want 5 deleted, then paused", r)
+	}
+	if st := p.Stats(); st.Buffered != 5 || st.Dropped != 0 {
+		t.Fatalf("producer: %+v, want the batch's 5 events buffered", st)
+	}
+
+	mu.Lock()
+	refused = false
+	mu.Unlock()
+	waitFor(t, "the buffered events published", func() bool { return p.Stats().Published == 5 })
+	o.tick(t)
+	if r := o.run(t); r.Err != nil || r.Backlogged || r.Deleted != 7 {
+		t.Fatalf("run with Kafka back: %+v, want the other 7 deleted", r)
+	}
+	consume(t, addr, 12)
+	for _, l := range expired {
+		if exists(t, s, l) {
+			t.Errorf("%s is still stored", l.Code)
+		}
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	var lead partitions.LeaderFlag
+	s := backends["sqlite"](t)
+	for _, cfg := range []Config{
+		{BatchSize: -1}, {BatchSize: MaxBatchSize + 1}, {Rate: -1}, {Rate: 1e6}, {Interval: -time.Second},
+	} {
+		if _, err := New(s, &lead, cfg); err == nil {
+			t.Errorf("New(%+v): no error", cfg)
+		}
+	}
+	if _, err := New(nil, &lead, Config{}); err == nil {
+		t.Error("New without a store: no error")
+	}
+	c, err := New(s, &lead, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cfg.BatchSize != DefaultBatchSize || c.cfg.Interval != DefaultInterval || c.pace != 500*time.Millisecond {
+		t.Errorf("defaults: %+v, pace %s", c.cfg, c.pace)
+	}
+	if err := c.Close(); err != nil { // never started
+		t.Fatal(err)
+	}
+}

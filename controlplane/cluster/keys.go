@@ -1,0 +1,46 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shortify/shortify/controlplane/fsm"
+)
+
+// APIKey returns the record of the API key with the ID from this node's
+// copy of the replicated key ring: authentication needs no Raft round trip.
+func (n *Node) APIKey(id string) (fsm.KeyEntry, bool) { return n.fsm.APIKey(id) }
+
+// APIKeys returns every API key record, oldest first.
+func (n *Node) APIKeys() []fsm.KeyEntry { return n.fsm.APIKeys() }
+
+// AddAPIKey stores a key record through Raft (forwarded to the leader when
+// needed). With onlyIfNone it is stored only into an empty ring, and
+// fsm.ErrKeyExists says another key came first.
+func (n *Node) AddAPIKey(ctx context.Context, k fsm.KeyEntry, onlyIfNone bool) error {
+	resp, err := n.propose(ctx, fsm.AddKey{Key: k, OnlyIfNone: onlyIfNone})
+	if err == nil {
+		err = resp.(*fsm.KeyResult).Err
+	}
+	if err != nil {
+		return fmt.Errorf("add API key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+// RevokeAPIKey revokes a key through Raft; false when the ring has no key
+// with the ID.
+func (n *Node) RevokeAPIKey(ctx context.Context, id string, atMs int64) (bool, error) {
+	resp, err := n.propose(ctx, fsm.RevokeKey{ID: id, AtMs: atMs})
+	if err == nil {
+		err = resp.(*fsm.KeyResult).Err
+	}
+	switch {
+	case errors.Is(err, fsm.ErrUnknownKey):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("revoke API key %s: %w", id, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,78 @@
+package pgstore
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shortify/shortify/internal/linkstore"
+)
+
+// TestDeleteExpiredPlanUsesIndexes: DeleteExpired finds expired links
+// through links_expires_at_idx and deletes them by primary key, never
+// reading a whole partition, both with a backlog of expired links and
+// once the cleanup has caught up (nothing expired: the case a generic
+// plan gets wrong).
+func TestDeleteExpiredPlanUsesIndexes(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, linkstore.Config{DSN: freshSchema(t), Migrate: true})
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// 50,000 links: 2% expire within the first day, 10% later, the rest
+	// never.
+	_, err := s.Primary().Exec(ctx, `
+INSERT INTO links (code, id, url, created_at, expires_at)
+SELECT md5(i::text), i, 'https://x.example/' || i, $1::timestamptz,
+	CASE WHEN i % 50 = 0 THEN $1::timestamptz + i * interval '1 second'
+	     WHEN i % 10 = 1 THEN $1::timestamptz + interval '30 days'
+	END
+FROM generate_series(1, 50000) i`, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Primary().Exec(ctx, "ANALYZE links"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		now  time.Time
+		want []string // index name suffixes the plan must use
+	}{
+		{"backlog", base.Add(24 * time.Hour), []string{"_expires_at_idx", "_pkey"}},
+		// Nothing expired: the delete may read the expiry index too.
+		{"caught up", base.Add(-time.Hour), []string{"_expires_at_idx"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var plan []struct{ Plan explainNode }
+			err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sqlDeleteExpired,
+				pgx.QueryExecModeExec, tt.now, 500).Scan(&plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := map[string]bool{}
+			plan[0].Plan.walk(func(n explainNode) {
+				switch n.Type {
+				case "Seq Scan", "Hash Join", "Hash Semi Join", "Merge Join":
+					js, _ := json.MarshalIndent(plan, "", " ")
+					t.Errorf("%s of %s:\n%s", n.Type, n.Relation, js)
+				}
+				for _, suffix := range []string{"_expires_at_idx", "_pkey"} {
+					if strings.HasSuffix(n.Index, suffix) {
+						used[suffix] = true
+					}
+				}
+			})
+			for _, suffix := range tt.want {
+				if !used[suffix] {
+					t.Errorf("indexes used: %v, want *%s", used, suffix)
+				}
+			}
+		})
+	}
+	gone, err := s.DeleteExpired(ctx, base.Add(24*time.Hour), 500)
+	if err != nil || len(gone) != 500 {
+		t.Fatalf("DeleteExpired: %d links, %v; want 500", len(gone), err)
+	}
+}

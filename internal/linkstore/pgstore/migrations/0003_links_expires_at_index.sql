@@ -1,0 +1,13 @@
+-- links_expires_at_idx: the leader's cleanup finds expired links through it
+-- (DeleteExpired: expires_at <= now, a batch at a time) instead of reading
+-- the whole table. Partial: most links never expire, and only those that do
+-- are indexed, so the index costs creates of links without an expiry
+-- nothing. A comparison on expires_at implies expires_at IS NOT NULL, so the
+-- planner uses it for DeleteExpired's query. On the partitioned parent,
+-- each hash partition gets its own.
+--
+-- On a table that already holds hundreds of millions of rows, create it
+-- without blocking writes instead: CREATE INDEX ... ON ONLY links, CREATE
+-- INDEX CONCURRENTLY on each partition, ALTER INDEX ... ATTACH PARTITION
+-- each, then record version 3 in schema_migrations by hand.
+CREATE INDEX links_expires_at_idx ON links (expires_at) WHERE expires_at IS NOT NULL;

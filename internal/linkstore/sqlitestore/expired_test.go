@@ -1,0 +1,64 @@
+package sqlitestore
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDeleteExpiredPlanUsesIndex: DeleteExpired finds expired links
+// through links_expires_at_idx and deletes them by primary key, with or
+// without statistics, never scanning the table.
+func TestDeleteExpiredPlanUsesIndex(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, tempDSN(t))
+	_, err := s.w.ExecContext(ctx, `
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+INSERT INTO links (code, id, url, created_at, expires_at)
+SELECT hex(randomblob(6)) || i, i, 'https://x.example/', 0,
+	CASE WHEN i % 50 = 0 THEN i WHEN i % 10 = 1 THEN 1000000000 END
+FROM n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.UnixMicro(100000)
+	for _, analyze := range []bool{false, true} {
+		if analyze {
+			if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run(fmt.Sprintf("analyzed=%t", analyze), func(t *testing.T) {
+			rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sqlDeleteExpired, now.UnixMicro(), 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan strings.Builder
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(detail + "\n")
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"INDEX links_expires_at_idx (expires_at<?)", "USING PRIMARY KEY (code=?)"} {
+				if !strings.Contains(plan.String(), want) {
+					t.Errorf("plan lacks %q:\n%s", want, plan.String())
+				}
+			}
+			if strings.Contains(plan.String(), "SCAN links") {
+				t.Errorf("plan scans the table:\n%s", plan.String())
+			}
+		})
+	}
+	gone, err := s.DeleteExpired(ctx, now, 500)
+	if err != nil || len(gone) != 400 {
+		t.Fatalf("DeleteExpired: %d links, %v; want 400", len(gone), err)
+	}
+}
