@@ -113,13 +113,35 @@ type App struct {
 	// AnonymousCreate lets POST /api/v1/links go without an API key,
 	// rate-limited per client (off by default).
 	AnonymousCreate bool `json:"anonymous_create,omitempty"`
+	// AnonymousPerMinute is how many anonymous creates one client may make
+	// a minute (default 10; shared through Redis when configured).
+	AnonymousPerMinute int `json:"anonymous_per_minute,omitempty"`
+	// TrustedProxies are the addresses (CIDRs, or private_ranges) whose
+	// X-Forwarded-For names the client, for the anonymous-create limit.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// InitialAPIKey is the first admin key of a new cluster (a key in the
 	// form `shortify new-api-key` prints). Empty: one is made and printed
 	// once on standard error.
 	InitialAPIKey string `json:"initial_api_key,omitempty"`
+	// KafkaBrokers are the Kafka brokers (host:port) that the control
+	// plane publishes link events to, for the edges' invalidation and the
+	// stats service. Empty: no link events.
+	KafkaBrokers []string `json:"kafka_brokers,omitempty"`
+	// LinkEventsTopic is the link-events topic (default
+	// "shortify.link-events"); it must exist.
+	LinkEventsTopic string `json:"link_events_topic,omitempty"`
+	// CleanupBatchSize is the most expired links the leader deletes in
+	// one statement (default 500, at most 10000).
+	CleanupBatchSize int `json:"cleanup_batch_size,omitempty"`
+	// CleanupInterval is the time between the leader's runs of the
+	// cleanup of expired links (default 1m).
+	CleanupInterval caddy.Duration `json:"cleanup_interval,omitempty"`
+	// CleanupRate is the most cleanup batches a second (default 2).
+	CleanupRate float64 `json:"cleanup_rate,omitempty"`
 
 	logger *slog.Logger
 	svc    *service
+	anon   *anonLimiter
 	api    atomic.Pointer[api.Handler]
 }
 
@@ -154,11 +176,13 @@ func (a *App) fillDefaults() error {
 		a.RedisTTL = caddy.Duration(DefaultRedisTTL)
 	}
 	a.MaxURLLength = cmp.Or(a.MaxURLLength, targeturl.DefaultMaxLength)
+	a.AnonymousPerMinute = cmp.Or(a.AnonymousPerMinute, DefaultAnonymousPerMinute)
 	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
 	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, partitions.DefaultMonthsAhead)
 	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(partitions.DefaultRetention))
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
+	a.fillEventDefaults()
 	return nil
 }
 
@@ -175,6 +199,15 @@ func (a *App) Validate() error {
 	}
 	if a.PartitionRetentionMode != "drop" && a.PartitionRetentionMode != "detach" {
 		return fmt.Errorf("shortify: partition_retention_mode %q is neither drop nor detach", a.PartitionRetentionMode)
+	}
+	if a.AnonymousPerMinute < 1 || a.AnonymousPerMinute > 100_000 {
+		return fmt.Errorf("shortify: anonymous_per_minute %d is outside 1..100000", a.AnonymousPerMinute)
+	}
+	if _, err := clientKeyFunc(a.TrustedProxies); err != nil {
+		return err
+	}
+	if err := a.validateEvents(); err != nil {
+		return err
 	}
 	if a.RedisTTL < 0 {
 		return errors.New("shortify: redis_ttl must not be negative")
@@ -196,6 +229,19 @@ func (a *App) Start() error {
 	if err != nil {
 		return err
 	}
+	deps := svc.deps()
+	if a.AnonymousCreate {
+		if a.anon, err = newAnonLimiter(a.AnonymousPerMinute, svc, a.logger); err != nil {
+			_ = releaseService(svc)
+			return err
+		}
+		deps.AnonymousLimiter = a.anon
+		if deps.ClientKey, err = clientKeyFunc(a.TrustedProxies); err != nil {
+			a.anon.Close()
+			_ = releaseService(svc)
+			return err
+		}
+	}
 	h, err := api.New(api.Config{
 		PublicURL:       a.PublicURL,
 		AnonymousCreate: a.AnonymousCreate,
@@ -205,8 +251,11 @@ func (a *App) Start() error {
 			BlockedDomains: a.BlockedDomains,
 		},
 		Logger: a.logger,
-	}, svc.deps())
+	}, deps)
 	if err != nil {
+		if a.anon != nil {
+			a.anon.Close()
+		}
 		_ = releaseService(svc)
 		return err
 	}
@@ -219,6 +268,10 @@ func (a *App) Start() error {
 // no config holds it any more.
 func (a *App) Stop() error {
 	a.api.Store(nil)
+	if a.anon != nil {
+		a.anon.Close()
+		a.anon = nil
+	}
 	if a.svc == nil {
 		return nil
 	}
@@ -268,6 +321,7 @@ func (a *App) serviceConfig() serviceConfig {
 		RedisPrefix:   a.RedisPrefix,
 		RedisTTL:      time.Duration(a.RedisTTL),
 		InitialAPIKey: a.InitialAPIKey,
+		Events:        a.eventSettings(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,

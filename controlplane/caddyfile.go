@@ -40,7 +40,14 @@ func init() {
 //		partition_retention_mode drop|detach
 //		partition_check_interval <duration>
 //		anonymous_create on|off
+//		anonymous_per_minute <n>
+//		trusted_proxies <cidr...>|private_ranges
 //		initial_api_key <key>
+//		kafka_brokers      <host:port...>
+//		link_events_topic  <name>
+//		cleanup_batch_size <n>
+//		cleanup_interval   <duration>
+//		cleanup_rate       <batches per second>
 //	}
 //
 // A subdirective given without a value (as `redis {$SHORTIFY_REDIS}` is
@@ -111,6 +118,19 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				a.RedisTTL = dur
 			}
+		case "anonymous_per_minute":
+			var v string
+			if err = one(&v); err == nil {
+				n, convErr := strconv.Atoi(v)
+				if convErr != nil || n <= 0 {
+					return d.Errf("anonymous_per_minute %q is not a positive number", v)
+				}
+				a.AnonymousPerMinute = n
+			}
+		case "trusted_proxies":
+			a.TrustedProxies = append(a.TrustedProxies, args...)
+		case "kafka_brokers", "link_events_topic", "cleanup_batch_size", "cleanup_interval", "cleanup_rate":
+			err = a.unmarshalEventOption(d, name, args)
 		case "initial_api_key":
 			err = one(&a.InitialAPIKey)
 		case "anonymous_create":

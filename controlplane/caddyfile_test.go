@@ -39,6 +39,18 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			OwnDomains: []string{"sho.rt", "www.sho.rt", "s.example"}, BlockedDomains: []string{"bad.example"},
 			MaxURLLength: 4096,
 		}},
+		{"cluster", `shortify {
+			api_addr http://10.0.0.5:8080
+			join http://10.0.0.6:8080 http://10.0.0.7:8080
+			bootstrap false
+			cluster_secret s3cret-s3cret-s3cret
+			anonymous_create on
+			initial_api_key sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
+		}`, &App{
+			APIAddr: "http://10.0.0.5:8080", Join: []string{"http://10.0.0.6:8080", "http://10.0.0.7:8080"},
+			Bootstrap: new(bool), ClusterSecret: "s3cret-s3cret-s3cret", AnonymousCreate: true,
+			InitialAPIKey: "sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+		}},
 		// An env placeholder that expands to nothing leaves the default.
 		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", &App{}},
 	}
@@ -64,6 +76,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"bad ttl", "shortify {\n redis_ttl soon\n}", "redis_ttl"},
 		{"negative ttl", "shortify {\n redis_ttl -1s\n}", "must be positive"},
 		{"bad length", "shortify {\n max_url_length long\n}", "max_url_length"},
+		{"bad bootstrap", "shortify {\n bootstrap maybe\n}", "bootstrap"},
+		{"bad anonymous_create", "shortify {\n anonymous_create sometimes\n}", "anonymous_create"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

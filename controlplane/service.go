@@ -12,9 +12,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
@@ -33,6 +35,7 @@ type serviceConfig struct {
 	RedisTTL                                 time.Duration
 	InitialAPIKey                            string
 	Partitions                               partitionSettings
+	Events                                   eventSettings
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -69,6 +72,10 @@ type service struct {
 	parts  *partitions.Manager
 	upkeep *partitions.Scheduler
 	lead   *partitions.PolledLeadership
+	// events publishes link events (nil: no kafka_brokers); cleaner
+	// deletes expired links while this node leads.
+	events  *producer.Producer
+	cleaner *cleanup.Cleaner
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -78,11 +85,17 @@ func (s *service) Destruct() error {
 	if s.upkeep != nil {
 		errs = append(errs, s.upkeep.Close())
 	}
+	if s.cleaner != nil {
+		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
+	}
 	if s.lead != nil {
 		s.lead.Close()
 	}
 	if s.node != nil {
 		errs = append(errs, s.node.Close())
+	}
+	if s.events != nil {
+		errs = append(errs, s.events.Close()) // delivers what it can within its bound
 	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
@@ -115,6 +128,9 @@ func (s *service) deps() api.Deps {
 	}
 	if s.parts != nil {
 		d.Partitions = s.parts
+	}
+	if s.events != nil {
+		d.Events = s.events
 	}
 	return d
 }
@@ -178,6 +194,12 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startPartitions(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startLinkEvents(log); err != nil {
+		return nil, err
+	}
+	if err := s.startCleanup(log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)

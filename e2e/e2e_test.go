@@ -334,3 +334,28 @@ func TestAPIKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousCreatesAreLimited: the embedded default's anonymous creates
+// are limited per client (10 a minute by default), with Retry-After.
+func TestAnonymousCreatesAreLimited(t *testing.T) {
+	s := start(t)
+	post := func() *http.Response {
+		resp, err := noFollow.Post(s.base+"/api/v1/links", "application/json", strings.NewReader(`{"url":"https://example.com/anon"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i := range 10 {
+		if resp := post(); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("anonymous create %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := post()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 11th anonymous create: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	// A key is not limited.
+	s.create("https://example.com/with-key")
+}

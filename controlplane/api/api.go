@@ -77,6 +77,9 @@ type Deps struct {
 	// Partitions administers the stats database's partitions behind the
 	// /api/v1/admin/partitions routes (nil: they answer 503).
 	Partitions PartitionAdmin
+	// Events receives a link event after every successful update and
+	// delete (nil: no events are published).
+	Events LinkEvents
 }
 
 // Handler serves the API under /api/v1/.
@@ -124,6 +127,7 @@ func (h *Handler) routes() {
 	h.handle("DELETE /api/v1/admin/keys/{id}", admin, h.revokeKey)
 	h.handle("GET /api/v1/healthz", public, h.healthz)
 	h.handle("GET /api/v1/readyz", public, h.readyz)
+	h.handle("GET /api/v1/openapi.json", public, h.openAPI)
 	h.clusterRoutes()
 	h.partitionRoutes()
 }

@@ -228,6 +228,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
 		}
 	}
+	h.publishDeleted(code)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -96,6 +96,7 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 	// The new state replaces the old in L2 (a disabled or expired link
 	// becomes a tombstone there), so edges that miss L1 see it at once.
 	h.writeThrough(r.Context(), link)
+	h.publishUpdated(link)
 	writeJSON(w, http.StatusOK, h.present(r, link))
 }
 

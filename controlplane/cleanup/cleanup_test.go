@@ -487,7 +487,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func testBacklogged(t *testing.T, s linkstore.Store) {
 	now := time.Now().UTC().Add(2 * time.Hour)
 	expired := links(t, s, 12, now.Add(-time.Hour))
-	k, p := startKafka(t, producer.Config{MaxBufferedRecords: 8})
+	k, p := startKafka(t, producer.Config{MaxBufferedRecords: 12})
 	addr := k.ListenAddrs()[0]
 	// Kafka refuses every produce request until the test lets it through.
 	var (
@@ -509,20 +509,21 @@ func testBacklogged(t *testing.T, s linkstore.Store) {
 	o.c.Start(context.Background())
 	o.state(t, "leading")
 	r := o.run(t)
-	if r.Err != nil || !r.Backlogged || r.Deleted != 5 {
-		t.Fatalf("run with Kafka down: %+v, want 5 deleted, then paused", r)
+	// Two batches fit in the buffer (12 events), a third would not.
+	if r.Err != nil || !r.Backlogged || r.Deleted != 10 || r.Batches != 2 {
+		t.Fatalf("run with Kafka down: %+v, want 10 deleted, then paused", r)
 	}
-	if st := p.Stats(); st.Buffered != 5 || st.Dropped != 0 {
-		t.Fatalf("producer: %+v, want the batch's 5 events buffered", st)
+	if st := p.Stats(); st.Buffered != 10 || st.Dropped != 0 {
+		t.Fatalf("producer: %+v, want the batches' 10 events buffered", st)
 	}
 
 	mu.Lock()
 	refused = false
 	mu.Unlock()
-	waitFor(t, "the buffered events published", func() bool { return p.Stats().Published == 5 })
+	waitFor(t, "the buffered events published", func() bool { return p.Stats().Published == 10 })
 	o.tick(t)
-	if r := o.run(t); r.Err != nil || r.Backlogged || r.Deleted != 7 {
-		t.Fatalf("run with Kafka back: %+v, want the other 7 deleted", r)
+	if r := o.run(t); r.Err != nil || r.Backlogged || r.Deleted != 2 {
+		t.Fatalf("run with Kafka back: %+v, want the other 2 deleted", r)
 	}
 	consume(t, addr, 12)
 	for _, l := range expired {

@@ -10,8 +10,12 @@
 // can put any address it likes there. Taking the left-most address, as naive
 // code does, lets every client pick its own rate-limit bucket.
 //
-// A header that does not parse is never trusted in part: the resolver falls
-// back to the peer, and never panics (FuzzClientIP checks both).
+// The header is read from the right, one element at a time, and only as
+// far as the answer: what lies to its left may be anything the client sent,
+// and junk there must not change the answer. An element that does not
+// parse before the answer is found makes the resolver fall back to the
+// peer. It never panics (FuzzClientIP checks that, and that the answer is
+// the peer or an address written in the header).
 package clientip
 
 import (

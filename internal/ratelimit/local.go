@@ -35,7 +35,7 @@ type LocalOptions struct {
 	// Reading the real clock is a large part of Allow's cost (three reads,
 	// one here and two in otter). An otter.CoarseClock, shared by the
 	// limiters of a process, makes them reads of a variable: Allow takes
-	// about 150 ns instead of about 220 ns on the benchmark machine. Its
+	// about 150 ns instead of 220 to 300 on the 2-core benchmark machine. Its
 	// time lags by up to its resolution, which only makes the limiter
 	// stricter by that much (less refill is seen).
 	Clock Clock

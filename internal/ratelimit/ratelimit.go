@@ -40,7 +40,9 @@ import (
 // that turns every redirect (or every anonymous create) into a 429 or a 503
 // would hurt every user; the local fallback still holds each process to the
 // limit, so the whole fleet admits at most N times the limit for N
-// processes while Redis is away.
+// processes while Redis is away. Give Allow a short deadline (the Redis
+// client's timeouts, or the context's) so that a slow Redis costs each
+// request little before the fallback answers.
 type Limiter interface {
 	Allow(ctx context.Context, key string) (Decision, error)
 }

@@ -54,7 +54,7 @@ func TestConformanceViaReplica(t *testing.T) {
 // freshSchema creates an empty schema of the test's own and returns a DSN
 // whose search_path is that schema, so a test can migrate from nothing or
 // keep a table apart from everyone else's (a stand-in for a replica).
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	dsn := testenv.Database(t)
 	name := "t_" + strings.ToLower(storetest.NewCode())

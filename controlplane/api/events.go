@@ -1,0 +1,31 @@
+package api
+
+import (
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/linkstore"
+)
+
+// LinkEvents publishes link events (package linkevents) for the edges,
+// which evict changed codes from their caches, and the stats service. The
+// control plane's Kafka producer implements it. Publish must return at
+// once, whatever Kafka does: it runs on the request path.
+type LinkEvents interface {
+	Publish(e linkevents.Event)
+}
+
+// publishUpdated announces l as it is after an update (a disabled event
+// when the update left it disabled).
+func (h *Handler) publishUpdated(l linkstore.Link) {
+	if h.deps.Events != nil {
+		h.deps.Events.Publish(linkevents.NewUpdated(l, h.cfg.Now()))
+	}
+}
+
+// publishDeleted announces the deletion of the link with code through the
+// API. The store's Delete does not return the row, so the event carries no
+// link ID (see linkevents).
+func (h *Handler) publishDeleted(code string) {
+	if h.deps.Events != nil {
+		h.deps.Events.Publish(linkevents.NewDeleted(code, 0, linkevents.ReasonAPI, h.cfg.Now()))
+	}
+}

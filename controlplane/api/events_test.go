@@ -1,0 +1,173 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/linkevents/producer"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+)
+
+const eventsTopic = "shortify.link-events.test"
+
+// eventsEnv is an API on SQLite whose link events go to a kfake broker.
+func eventsEnv(t *testing.T, pcfg producer.Config) (*env, *kfake.Cluster, *producer.Producer) {
+	t.Helper()
+	k, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, eventsTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	pcfg.Brokers, pcfg.Topic, pcfg.Logger = k.ListenAddrs(), eventsTopic, slog.New(slog.DiscardHandler)
+	p, err := producer.New(pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	e := &env{store: s, issuer: newIssuer(t, 1), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	h, err := newAPI(t, api.Config{Now: func() time.Time { return e.now }}, api.Deps{Store: s, Issuer: e.issuer, Events: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = h
+	return e, k, p
+}
+
+// TestLinkEvents: an update publishes the link's new state (disabled when
+// it disables the link), a delete publishes a deletion; refused requests
+// publish nothing. The events of the code arrive in order, keyed by it.
+func TestLinkEvents(t *testing.T) {
+	e, k, p := eventsEnv(t, producer.Config{})
+	l := e.mustCreate(t, `{"url":"https://example.com/a"}`)
+	path := "/api/v1/links/" + l.Code
+
+	for _, body := range []string{
+		`{"url":"https://example.com/b","redirect_status":301,"expires_at":"2031-01-01T00:00:00Z"}`,
+		`{"disabled":true}`,
+	} {
+		if w := e.do(t, "PATCH", path, "application/json", body); w.Code != http.StatusOK {
+			t.Fatalf("PATCH %s: %d %s", body, w.Code, w.Body.String())
+		}
+	}
+	// Refused: nothing changes, nothing is published.
+	wantProblem(t, e.do(t, "PATCH", path, "application/json", `{"redirect_status":303}`), 400, "303")
+	wantProblem(t, e.do(t, "PATCH", "/api/v1/links/nosuchcode", "application/json", `{"disabled":true}`), 404, "nosuchcode")
+	wantProblem(t, e.do(t, "DELETE", "/api/v1/links/nosuchcode", "", ""), 404, "nosuchcode")
+	if w := e.do(t, "DELETE", path, "", ""); w.Code != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", w.Code, w.Body.String())
+	}
+
+	waitFor(t, "3 events published", func() bool { return p.Stats().Published == 3 })
+	events := consumeEvents(t, k.ListenAddrs()[0], 3)
+	want := []linkevents.Event{
+		{Type: linkevents.Updated, Code: l.Code, At: e.now, State: linkevents.State{
+			URL: "https://example.com/b", Status: 301, ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{Type: linkevents.Disabled, Code: l.Code, At: e.now, State: linkevents.State{
+			URL: "https://example.com/b", Status: 301, ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), Disabled: true}},
+		{Type: linkevents.Deleted, Code: l.Code, At: e.now, Reason: linkevents.ReasonAPI},
+	}
+	id, err := strconv.ParseInt(l.ID, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[0].LinkID, want[1].LinkID = id, id // a delete does not know it
+	for i, got := range events {
+		w := want[i]
+		if got.Type != w.Type || got.Code != w.Code || got.LinkID != w.LinkID || !got.At.Equal(w.At) ||
+			got.Reason != w.Reason || got.State.URL != w.State.URL || got.State.Status != w.State.Status ||
+			!got.State.ExpiresAt.Equal(w.State.ExpiresAt) || got.State.Disabled != w.State.Disabled {
+			t.Errorf("event %d: got %+v, want %+v", i, got, w)
+		}
+	}
+	if s := p.Stats(); s.Published != 3 || s.Dropped != 0 || s.Failed != 0 {
+		t.Fatalf("producer: %+v, want exactly 3 events", s)
+	}
+}
+
+// TestLinkEventsNeverBlock: with Kafka down and the buffer full, updates
+// and deletes still answer at once; the events that do not fit are
+// dropped and counted.
+func TestLinkEventsNeverBlock(t *testing.T) {
+	e, k, p := eventsEnv(t, producer.Config{MaxBufferedRecords: 1, CloseTimeout: 100 * time.Millisecond})
+	l := e.mustCreate(t, `{"url":"https://example.com/a"}`)
+	k.Close()
+	start := time.Now()
+	for _, body := range []string{`{"disabled":true}`, `{"disabled":false}`, `{"url":"https://example.com/c"}`} {
+		if w := e.do(t, "PATCH", "/api/v1/links/"+l.Code, "application/json", body); w.Code != http.StatusOK {
+			t.Fatalf("PATCH %s with Kafka down: %d %s", body, w.Code, w.Body.String())
+		}
+	}
+	if w := e.do(t, "DELETE", "/api/v1/links/"+l.Code, "", ""); w.Code != http.StatusNoContent {
+		t.Fatalf("DELETE with Kafka down: %d", w.Code)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("4 requests with Kafka down took %s", d)
+	}
+	waitFor(t, "3 events dropped", func() bool { return p.Stats().Dropped == 3 })
+	if s := p.Stats(); s.Buffered != 1 || s.Published != 0 {
+		t.Fatalf("producer: %+v, want 1 buffered and 3 dropped", s)
+	}
+}
+
+// consumeEvents reads n link events of the topic from the start, checking
+// that each record's key is its code.
+func consumeEvents(t *testing.T, addr string, n int) []linkevents.Event {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(eventsTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var events []linkevents.Event
+	for len(events) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d events, want %d", len(events), n)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
+		for _, r := range fs.Records() {
+			ev, err := linkevents.DecodeRecord(r.Key, r.Value)
+			if err != nil {
+				t.Fatalf("record %q: %v", r.Value, err)
+			}
+			events = append(events, ev)
+		}
+	}
+	if len(events) != n {
+		t.Fatalf("consumed %d events, want %d", len(events), n)
+	}
+	return events
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}

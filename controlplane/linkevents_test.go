@@ -1,0 +1,157 @@
+package controlplane
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+func TestEventOptionsCaddyfile(t *testing.T) {
+	a := new(App)
+	err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`shortify {
+		kafka_brokers 10.0.0.1:9092 10.0.0.2:9092
+		kafka_brokers 10.0.0.3:9092
+		link_events_topic prod.link-events
+		cleanup_batch_size 1000
+		cleanup_interval 30s
+		cleanup_rate 0.5
+		kafka_brokers
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(a.KafkaBrokers, " ") != "10.0.0.1:9092 10.0.0.2:9092 10.0.0.3:9092" || a.LinkEventsTopic != "prod.link-events" ||
+		a.CleanupBatchSize != 1000 || a.CleanupInterval != caddy.Duration(30*time.Second) || a.CleanupRate != 0.5 {
+		t.Fatalf("parsed %+v", a)
+	}
+	for _, bad := range []string{
+		"cleanup_batch_size many", "cleanup_batch_size -1", "cleanup_batch_size 1 2",
+		"cleanup_interval soon", "cleanup_interval -1s", "cleanup_rate fast", "cleanup_rate 0", "cleanup_rate NaN",
+		"link_events_topic a b",
+	} {
+		if err := new(App).UnmarshalCaddyfile(caddyfile.NewTestDispenser("shortify {\n" + bad + "\n}")); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestEventOptionsValidate(t *testing.T) {
+	a := &App{DataDir: t.TempDir()}
+	if err := a.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	es := a.eventSettings()
+	if es.KafkaBrokers != "" || es.Topic != linkevents.DefaultTopic || es.CleanupBatchSize != 500 ||
+		es.CleanupInterval != time.Minute || es.CleanupRate != 2 {
+		t.Fatalf("defaults: %+v", es)
+	}
+	for name, a := range map[string]*App{
+		"broker without port": {KafkaBrokers: []string{"kafka.internal"}},
+		"topic":               {LinkEventsTopic: "links/events"},
+		"long topic":          {LinkEventsTopic: strings.Repeat("t", 250)},
+		"batch size":          {CleanupBatchSize: 20000},
+		"rate":                {CleanupRate: 5000},
+		"interval":            {CleanupInterval: caddy.Duration(-time.Second)},
+	} {
+		a.DataDir = t.TempDir()
+		if err := a.fillDefaults(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestServiceLinkEvents: a one-node control plane with kafka_brokers hands
+// the API its producer, and its leader deletes an expired link and
+// publishes the deletion; Destruct stops it all.
+func TestServiceLinkEvents(t *testing.T) {
+	k, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, linkevents.DefaultTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	key, err := apikey.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &App{
+		DataDir:         t.TempDir(),
+		RaftBind:        testenv.FreeAddr(t),
+		InitialAPIKey:   key.Secret,
+		KafkaBrokers:    k.ListenAddrs(),
+		CleanupInterval: caddy.Duration(20 * time.Millisecond),
+	}
+	if err := a.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := openService(a.serviceConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	destructed := false
+	defer func() {
+		if !destructed {
+			_ = svc.Destruct()
+		}
+	}()
+	if svc.deps().Events == nil {
+		t.Fatal("the API has no link-events publisher")
+	}
+
+	l := storetest.NewLink()
+	l.ExpiresAt = time.Now().Add(-time.Minute)
+	if err := svc.store.Create(t.Context(), l); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...), kgo.ConsumeTopics(linkevents.DefaultTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var got *linkevents.Event
+	for got == nil {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("no deletion event from the cleanup")
+		}
+		for _, r := range fs.Records() {
+			e, err := linkevents.DecodeRecord(r.Key, r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Code == l.Code {
+				got = &e
+			}
+		}
+	}
+	if got.Type != linkevents.Deleted || got.Reason != linkevents.ReasonExpired || got.LinkID != l.ID {
+		t.Fatalf("event %+v, want the expired link's deletion", got)
+	}
+	destructed = true
+	if err := svc.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+}
