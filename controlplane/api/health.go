@@ -26,12 +26,17 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if h.deps.Ready != nil {
 		if err := h.deps.Ready(ctx); err != nil {
+			// The node's own state (no leader, no lease, no block) is
+			// what an operator needs to see; it holds no secrets.
 			problem.Write(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
 			return
 		}
 	}
 	if err := h.deps.Store.Ping(ctx); err != nil {
-		problem.Write(w, http.StatusServiceUnavailable, "not ready: the link database does not answer: "+err.Error())
+		// The driver's message (host names, users) goes to the log, not
+		// to this unauthenticated endpoint.
+		h.log.Warn("readiness: the link database does not answer", "err", err)
+		problem.Write(w, http.StatusServiceUnavailable, "not ready: the link database does not answer")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -251,7 +251,7 @@ func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
 			aliases[item.Alias] = i
 		}
 		if bad != nil {
-			bad.Title = http.StatusText(bad.Status)
+			bad.Title, bad.Type = http.StatusText(bad.Status), "about:blank"
 			results[i] = BulkResult{Status: bad.Status, Error: bad}
 			continue
 		}
@@ -267,6 +267,7 @@ func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
 
 	unavailable := func(detail string) BulkResult {
 		return BulkResult{Status: http.StatusServiceUnavailable, Error: &problem.Details{
+			Type:   "about:blank",
 			Status: http.StatusServiceUnavailable, Title: http.StatusText(http.StatusServiceUnavailable), Detail: detail}}
 	}
 	for attempt := 1; len(pending) > 0; attempt++ {
@@ -299,6 +300,7 @@ func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
 				results[i] = BulkResult{Status: http.StatusCreated, Link: &l}
 			case errors.Is(err, linkstore.ErrCodeTaken) && req.Links[i].Alias != "":
 				results[i] = BulkResult{Status: http.StatusConflict, Error: &problem.Details{
+					Type:   "about:blank",
 					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
 					Detail: fmt.Sprintf("the alias %q is already taken", req.Links[i].Alias)}}
 			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:
