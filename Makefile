@@ -6,6 +6,9 @@ PKGS  := ./...
 # Benchmarks: packages that have them, and how long each runs.
 BENCH_PKGS ?= ./internal/... ./caddymodule/... ./controlplane/...
 BENCHTIME  ?= 1s
+# Creates through the HTTP API (bench/creates), 1 node and 3 nodes: a fixed
+# number of creates per case, so the run is bounded (about 20 s).
+CREATES_BENCHTIME ?= 20000x
 
 .DEFAULT_GOAL := help
 
@@ -30,8 +33,9 @@ test: services ## Run every test against real PostgreSQL and Redis.
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
 .PHONY: bench
-bench: services ## Run the Go benchmarks (edge handler, code generation, stores).
+bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API).
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(BENCH_PKGS)
+	$(GO) test -run='^$$' -bench=. -benchtime=$(CREATES_BENCHTIME) -timeout 5m ./bench/creates
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); corpora live in testdata/.

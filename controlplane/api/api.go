@@ -61,6 +61,9 @@ type Deps struct {
 	// Creator, when set, inserts single creates (a batcher that groups
 	// concurrent creates into multi-row inserts); nil: Store.Create.
 	Creator Creator
+	// Blocklist is the replicated domain blocklist (nil: only the
+	// configured blocked_domains apply).
+	Blocklist Blocklist
 	// Keys authenticates API keys; without it only public routes (and
 	// anonymous creates, when on) answer.
 	Keys Keys
@@ -125,6 +128,9 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/admin/keys", admin, h.listKeys)
 	h.handle("POST /api/v1/admin/keys", admin, h.createKey)
 	h.handle("DELETE /api/v1/admin/keys/{id}", admin, h.revokeKey)
+	h.handle("GET /api/v1/admin/blocklist", admin, h.listBlocked)
+	h.handle("PUT /api/v1/admin/blocklist/{domain}", admin, h.setBlocked(true))
+	h.handle("DELETE /api/v1/admin/blocklist/{domain}", admin, h.setBlocked(false))
 	h.handle("GET /api/v1/healthz", public, h.healthz)
 	h.handle("GET /api/v1/readyz", public, h.readyz)
 	h.handle("GET /api/v1/openapi.json", public, h.openAPI)
@@ -151,7 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // allowedMethods lists the methods that have a route for r's path.
 func (h *Handler) allowedMethods(r *http.Request) string {
 	var allowed string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, p := h.mux.Handler(probe); p != "" {

@@ -131,7 +131,7 @@ func TestRoles(t *testing.T) {
 	rank := map[string]int{"public": 0, "viewer": 1, "creator": 2, "creator-or-anonymous": 2, "admin": 3, "member-or-admin": 3, "member-or-viewer": 1}
 	for _, rt := range h.Routes() {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
-		path = strings.NewReplacer("{code}", "nosuchcode", "{id}", "AAAAAAAAAAAA", "{name}", "clicks_y2000m01").Replace(path)
+		path = strings.NewReplacer("{code}", "nosuchcode", "{id}", "AAAAAAAAAAAA", "{name}", "clicks_y2000m01", "{domain}", "blocked.example").Replace(path)
 		call := func(key string) int {
 			r := httptest.NewRequest(method, path, strings.NewReader("{}"))
 			r.Header.Set("Content-Type", "application/json")

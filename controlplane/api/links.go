@@ -107,6 +107,9 @@ func (h *Handler) newLink(r *http.Request, req CreateLinkRequest) (linkstore.Lin
 	if err != nil {
 		return bad("url", err.Error())
 	}
+	if host, blocked := h.targetBlocked(target); blocked {
+		return bad("url", fmt.Sprintf("invalid target URL: the domain %s is blocked", host))
+	}
 	if req.Alias != "" {
 		if err := shortcode.ValidateAlias(req.Alias); err != nil {
 			return bad("alias", err.Error())

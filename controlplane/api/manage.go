@@ -54,6 +54,10 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 			problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
 			return
 		}
+		if host, blocked := h.targetBlocked(target); blocked {
+			problem.WriteField(w, http.StatusBadRequest, "url", fmt.Sprintf("invalid target URL: the domain %s is blocked", host))
+			return
+		}
 		u.URL = &target
 	}
 	if req.RedirectStatus != nil {

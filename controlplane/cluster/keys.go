@@ -44,3 +44,23 @@ func (n *Node) RevokeAPIKey(ctx context.Context, id string, atMs int64) (bool, e
 	}
 	return true, nil
 }
+
+// BlockedDomains returns the replicated domain blocklist, sorted.
+func (n *Node) BlockedDomains() []string { return n.fsm.BlockedDomains() }
+
+// DomainBlocked reports whether host or a parent domain is blocked,
+// from this node's copy of the blocklist.
+func (n *Node) DomainBlocked(host string) bool { return n.fsm.DomainBlocked(host) }
+
+// SetDomainBlocked adds a domain to the blocklist or removes it, through
+// Raft.
+func (n *Node) SetDomainBlocked(ctx context.Context, domain string, blocked bool) error {
+	resp, err := n.propose(ctx, fsm.SetDomainBlocked{Domain: domain, Blocked: blocked})
+	if err == nil {
+		err = resp.(*fsm.DomainResult).Err
+	}
+	if err != nil {
+		return fmt.Errorf("set domain %s blocked=%v: %w", domain, blocked, err)
+	}
+	return nil
+}

@@ -29,6 +29,8 @@ const (
 	TypeAddKey CommandType = 8
 	// TypeRevokeKey revokes an API key.
 	TypeRevokeKey CommandType = 9
+	// TypeSetDomainBlocked adds a domain to the blocklist or removes it.
+	TypeSetDomainBlocked CommandType = 10
 )
 
 // String names the command type for logs and panics.
@@ -52,6 +54,8 @@ func (t CommandType) String() string {
 		return "add-key"
 	case TypeRevokeKey:
 		return "revoke-key"
+	case TypeSetDomainBlocked:
+		return "set-domain-blocked"
 	default:
 		return fmt.Sprintf("command-type(%d)", uint8(t))
 	}

@@ -5,8 +5,9 @@
 // 1024 Snowflake worker IDs (with the highest timestamp each ID has ever
 // used, so that a reused ID never goes back in time), the global sequence
 // counter from which disjoint blocks are handed out to the nodes that create
-// links, and the node registry: each member's Raft address and the base URL
-// of its REST API, so that followers know where to forward writes.
+// links, the node registry (each member's Raft address and the base URL
+// of its REST API, so that followers know where to forward writes), the
+// API key ring (hashes only) and the domain blocklist.
 //
 // The FSM is deterministic: it never reads the clock or random numbers. The
 // proposer puts timestamps and choices into the command (see Encode and the
@@ -107,6 +108,8 @@ type state struct {
 	nodes map[string]NodeInfo
 	// keys is the API key ring by key ID; like nodes, only read sorted.
 	keys map[string]KeyEntry
+	// blocked is the domain blocklist.
+	blocked map[string]struct{}
 }
 
 // worker is one worker ID's lease record.
@@ -127,15 +130,16 @@ type command struct {
 
 // commands is the dispatch table, indexed by command type.
 var commands = map[CommandType]command{
-	TypeInitCluster:    def((*state).initCluster),
-	TypeAcquireLease:   def((*state).acquireLease),
-	TypeRenewLease:     def((*state).renewLease),
-	TypeReleaseLease:   def((*state).releaseLease),
-	TypeAllocateBlock:  def((*state).allocateBlock),
-	TypeRegisterNode:   def((*state).registerNode),
-	TypeDeregisterNode: def((*state).deregisterNode),
-	TypeAddKey:         def((*state).addKey),
-	TypeRevokeKey:      def((*state).revokeKey),
+	TypeInitCluster:      def((*state).initCluster),
+	TypeAcquireLease:     def((*state).acquireLease),
+	TypeRenewLease:       def((*state).renewLease),
+	TypeReleaseLease:     def((*state).releaseLease),
+	TypeAllocateBlock:    def((*state).allocateBlock),
+	TypeRegisterNode:     def((*state).registerNode),
+	TypeDeregisterNode:   def((*state).deregisterNode),
+	TypeAddKey:           def((*state).addKey),
+	TypeRevokeKey:        def((*state).revokeKey),
+	TypeSetDomainBlocked: def((*state).setDomainBlocked),
 }
 
 // def builds the table entry of command type C from its apply function.

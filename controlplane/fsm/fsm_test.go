@@ -531,7 +531,7 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 	for range n {
 		now += rng.Int64N(5000) - 500 // clocks wobble backwards too
 		node := nodes[rng.IntN(len(nodes))]
-		switch rng.IntN(10) {
+		switch rng.IntN(11) {
 		case 0:
 			add(InitCluster{Key: key(byte(rng.IntN(256)))})
 		case 1:
@@ -565,6 +565,9 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 			add(AddKey{Key: KeyEntry{ID: id, Name: node, Role: roles[rng.IntN(len(roles))], Hash: key(byte(rng.IntN(256))), CreatedMs: now}, OnlyIfNone: rng.IntN(4) == 0})
 		case 9:
 			add(RevokeKey{ID: fmt.Sprintf("K%011d", rng.IntN(50)), AtMs: now})
+		case 10:
+			domains := []string{"a.example", "b.example", "c.example", "Bad Domain"}
+			add(SetDomainBlocked{Domain: domains[rng.IntN(len(domains))], Blocked: rng.IntN(3) > 0})
 		}
 	}
 	return log
@@ -583,7 +586,7 @@ func TestDeterminism(t *testing.T) {
 	if !reflect.DeepEqual(sx, sy) {
 		t.Fatal("states differ after the same log")
 	}
-	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 {
+	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 {
 		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes, %d keys", len(sx.Workers), sx.NextSequence, len(sx.Nodes), len(sx.Keys))
 	}
 }

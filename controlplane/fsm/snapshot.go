@@ -10,9 +10,9 @@ import (
 )
 
 // snapshotVersion is the format version written into snapshots. Version 2
-// added the node registry, version 3 the API key ring; Restore still reads
-// the older ones.
-const snapshotVersion = 3
+// added the node registry, version 3 the API key ring, version 4 the domain
+// blocklist; Restore still reads the older ones.
+const snapshotVersion = 4
 
 // oldestSnapshotVersion is the oldest format Restore reads.
 const oldestSnapshotVersion = 1
@@ -32,6 +32,8 @@ type State struct {
 	Nodes []NodeInfo `json:"nodes,omitempty"`
 	// Keys is the API key ring (hashes only), oldest first.
 	Keys []KeyEntry `json:"keys,omitempty"`
+	// BlockedDomains is the domain blocklist, sorted.
+	BlockedDomains []string `json:"blocked_domains,omitempty"`
 }
 
 // WorkerState is one worker ID's lease record.
@@ -66,6 +68,7 @@ func (s *state) export() State {
 	}
 	st.Nodes = s.sortedNodes()
 	st.Keys = s.sortedKeys()
+	st.BlockedDomains = s.sortedBlocked()
 	return st
 }
 
@@ -122,6 +125,18 @@ func stateFrom(st State) (*state, error) {
 			s.keys = make(map[string]KeyEntry, len(st.Keys))
 		}
 		s.keys[k.ID] = k
+	}
+	if st.Version < 4 && len(st.BlockedDomains) > 0 {
+		return nil, fmt.Errorf("snapshot version %d has a blocklist", st.Version)
+	}
+	for _, d := range st.BlockedDomains {
+		if err := CheckDomain(d); err != nil {
+			return nil, fmt.Errorf("snapshot blocklist: %w", err)
+		}
+		if s.blocked == nil {
+			s.blocked = make(map[string]struct{}, len(st.BlockedDomains))
+		}
+		s.blocked[d] = struct{}{}
 	}
 	return s, nil
 }

@@ -119,21 +119,23 @@ func TestPersistCancelsOnError(t *testing.T) {
 
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	tests := map[string]string{
-		"not JSON":         `{`,
-		"wrong version":    `{"version":4}`,
-		"v2 with keys":     `{"version":2,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,
-		"key without hash": `{"version":3,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","created_ms":1}]}`,
-		"key bad role":     `{"version":3,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"root","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,
-		"v1 with nodes":    `{"version":1,"nodes":[{"id":"a","raft_addr":"h:1"}]}`,
-		"node without ID":  `{"version":2,"nodes":[{"raft_addr":"h:1"}]}`,
-		"node no address":  `{"version":2,"nodes":[{"id":"a"}]}`,
-		"duplicate node":   `{"version":2,"nodes":[{"id":"a","raft_addr":"h:1"},{"id":"a","raft_addr":"h:2"}]}`,
-		"no version":       `{}`,
-		"short key":        `{"version":1,"key":"AAAA"}`,
-		"worker ID range":  `{"version":1,"workers":[{"id":1024,"gen":1}]}`,
-		"duplicate worker": `{"version":1,"workers":[{"id":3,"gen":1},{"id":3,"gen":2}]}`,
-		"generation zero":  `{"version":1,"workers":[{"id":3}]}`,
-		"sequence too far": `{"version":1,"next_sequence":9223372036854775809}`,
+		"not JSON":           `{`,
+		"wrong version":      `{"version":5}`,
+		"v3 with blocklist":  `{"version":3,"blocked_domains":["a.example"]}`,
+		"bad blocked domain": `{"version":4,"blocked_domains":["A b"]}`,
+		"v2 with keys":       `{"version":2,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,
+		"key without hash":   `{"version":3,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","created_ms":1}]}`,
+		"key bad role":       `{"version":3,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"root","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,
+		"v1 with nodes":      `{"version":1,"nodes":[{"id":"a","raft_addr":"h:1"}]}`,
+		"node without ID":    `{"version":2,"nodes":[{"raft_addr":"h:1"}]}`,
+		"node no address":    `{"version":2,"nodes":[{"id":"a"}]}`,
+		"duplicate node":     `{"version":2,"nodes":[{"id":"a","raft_addr":"h:1"},{"id":"a","raft_addr":"h:2"}]}`,
+		"no version":         `{}`,
+		"short key":          `{"version":1,"key":"AAAA"}`,
+		"worker ID range":    `{"version":1,"workers":[{"id":1024,"gen":1}]}`,
+		"duplicate worker":   `{"version":1,"workers":[{"id":3,"gen":1},{"id":3,"gen":2}]}`,
+		"generation zero":    `{"version":1,"workers":[{"id":3}]}`,
+		"sequence too far":   `{"version":1,"next_sequence":9223372036854775809}`,
 	}
 	for name, data := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -86,6 +86,8 @@ func newResponse(t CommandType) (response, error) {
 		return new(NodeResult), nil
 	case TypeAddKey, TypeRevokeKey:
 		return new(KeyResult), nil
+	case TypeSetDomainBlocked:
+		return new(DomainResult), nil
 	default:
 		return nil, fmt.Errorf("fsm: no response type for %s", t)
 	}
