@@ -196,20 +196,28 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 }
 
 func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
+	if link, ok := h.pathLink(w, r); ok {
+		writeJSON(w, http.StatusOK, h.present(r, link))
+	}
+}
+
+// pathLink reads the link named by the path's {code} from the primary,
+// answering 400, 404 or 503 itself when it cannot.
+func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Link, bool) {
 	code, ok := pathCode(w, r)
 	if !ok {
-		return
+		return linkstore.Link{}, false
 	}
 	link, err := h.deps.Store.Get(r.Context(), code)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
-			return
+			return linkstore.Link{}, false
 		}
 		h.storeFailed(w, "read link", err)
-		return
+		return linkstore.Link{}, false
 	}
-	writeJSON(w, http.StatusOK, h.present(r, link))
+	return link, true
 }
 
 func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/qrcode"
 )
@@ -56,17 +55,8 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	code, ok := pathCode(w, r)
+	link, ok := h.pathLink(w, r)
 	if !ok {
-		return
-	}
-	link, err := h.deps.Store.Get(r.Context(), code)
-	if err != nil {
-		if errors.Is(err, linkstore.ErrNotFound) {
-			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
-			return
-		}
-		h.storeFailed(w, "read link", err)
 		return
 	}
 	shortURL := h.present(r, link).ShortURL
@@ -75,7 +65,10 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 	// small for this short URL is a 400 even for "If-None-Match: *". It
 	// costs about 0.1 ms at the default size and 1 to 2 ms at most (see the
 	// qrcode benchmarks), and the store lookup comes first anyway.
-	var body []byte
+	var (
+		body []byte
+		err  error
+	)
 	if q.svg {
 		body, err = qrcode.EncodeSVG(shortURL, q.opts)
 	} else {
@@ -88,7 +81,7 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 			writeQROptionProblem(w, oe)
 			return
 		}
-		h.log.Error("cannot draw a QR code", "code", code, "short_url", shortURL, "err", err)
+		h.log.Error("cannot draw a QR code", "code", link.Code, "short_url", shortURL, "err", err)
 		problem.Write(w, http.StatusInternalServerError, "cannot draw the QR code of "+shortURL)
 		return
 	}
