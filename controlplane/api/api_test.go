@@ -35,7 +35,7 @@ type issuer struct {
 	err   error
 }
 
-func newIssuer(t *testing.T, start uint64) *issuer {
+func newIssuer(t testing.TB, start uint64) *issuer {
 	t.Helper()
 	key, err := codegen.NewKey()
 	if err != nil {

@@ -18,6 +18,13 @@ var ErrNotFound = errors.New("link not found")
 // generated codes and custom aliases alike.
 var ErrCodeTaken = errors.New("code already taken")
 
+// ErrInvalidLink is wrapped by the errors of Link.Validate and
+// Update.Validate, and so by the errors that Create, CreateMany and
+// Update return for a link or change that no store accepts: callers tell
+// bad input from a database failure with errors.Is. The error's text is
+// the problem alone (such as "empty code"), not this sentinel's.
+var ErrInvalidLink = errors.New("invalid link")
+
 // Link is one short link as stored.
 type Link struct {
 	// ID is the link's Snowflake ID: internal, time-ordered.
@@ -44,7 +51,8 @@ func (l Link) Expired(now time.Time) bool {
 
 // Store is a durable link store.
 type Store interface {
-	// Create inserts l. It returns ErrCodeTaken when the code exists.
+	// Create inserts l. It returns ErrCodeTaken when the code exists, and
+	// an error wrapping ErrInvalidLink when l.Validate fails.
 	Create(ctx context.Context, l Link) error
 	// Get reads a link from the primary (read-your-writes), or ErrNotFound.
 	Get(ctx context.Context, code string) (Link, error)
@@ -58,10 +66,13 @@ type Store interface {
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
 	// nil, ErrCodeTaken (the code exists, or appears earlier in the same
-	// batch), or another error. A taken code never fails the others.
+	// batch), an error wrapping ErrInvalidLink (Link.Validate fails), or
+	// another error. A taken code or an invalid link never fails the
+	// others.
 	CreateMany(ctx context.Context, links []Link) []error
 	// Update applies u to the link with the code and returns the link as
-	// it is afterwards, or ErrNotFound.
+	// it is afterwards, or ErrNotFound; an error wrapping ErrInvalidLink
+	// when u.Validate fails.
 	Update(ctx context.Context, code string, u Update) (Link, error)
 	// List returns up to q.Limit links matching q, newest first (by ID,
 	// which is time-ordered), starting after q.Before.
@@ -89,7 +100,8 @@ type Update struct {
 
 // ListQuery selects links for List. Zero fields do not filter.
 type ListQuery struct {
-	// Limit is the most links returned (1..1000; 0 means 100).
+	// Limit is the most links returned (1..MaxListLimit; 0 means
+	// DefaultListLimit).
 	Limit int
 	// Before is a cursor: only links with an ID below it (the last ID of
 	// the previous page). 0 starts at the newest.

@@ -57,8 +57,9 @@ type batch struct {
 
 // CreateMany inserts links with one statement (one transaction, one round
 // trip) and returns a result for each: nil, linkstore.ErrCodeTaken (the
-// code exists, or an earlier valid link of the batch has it), a
-// validation error, or the statement's error for every link it carried.
+// code exists, or an earlier valid link of the batch has it), an error
+// wrapping linkstore.ErrInvalidLink (Link.Validate fails), or the
+// statement's error for every link it carried.
 //
 // The rows are sent sorted by code, so that two batches that share codes
 // lock them in the same order and cannot deadlock.
@@ -69,7 +70,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 	order := make([]int, 0, len(links))
 	seen := make(map[string]bool, len(links))
 	for i, l := range links {
-		if err := validate(l); err != nil {
+		if err := l.Validate(); err != nil {
 			errs[i] = fmt.Errorf("pgstore: create %q: %w", l.Code, err)
 			continue
 		}
@@ -98,7 +99,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 	}
 	for j, i := range order {
 		l := links[i]
-		host := hostOf(l.URL)
+		host := linkstore.HostOf(l.URL)
 		b.codes[j], b.ids[j], b.urls[j] = l.Code, l.ID, l.URL
 		b.statuses[j] = int16(l.Status) // validated: fits
 		b.created[j] = l.CreatedAt
@@ -124,7 +125,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 
 // insertOne inserts one valid link with sqlInsertOne.
 func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
-	host := hostOf(l.URL)
+	host := linkstore.HostOf(l.URL)
 	tag, err := s.primary.Exec(ctx, sqlInsertOne,
 		l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
 		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
@@ -161,6 +162,9 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil {
 		return s.Get(ctx, code)
 	}
+	if err := u.Validate(); err != nil {
+		return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
+	}
 	var (
 		setURL  = u.URL != nil
 		newURL  string
@@ -170,18 +174,12 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		expires pgtype.Timestamptz
 	)
 	if setURL {
-		if err := validURL(*u.URL); err != nil {
-			return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
-		}
 		newURL = *u.URL
-		h := hostOf(newURL)
+		h := linkstore.HostOf(newURL)
 		host = pgtype.Text{String: h, Valid: h != ""}
 	}
 	if u.Status != nil {
-		if err := validStatus(*u.Status); err != nil {
-			return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
-		}
-		st := int16(*u.Status)
+		st := int16(*u.Status) // validated: fits
 		status = &st
 	}
 	if setExp {
@@ -241,11 +239,11 @@ func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
 // separate branches of a UNION ALL: the exact one is read in ID order and
 // stops at the limit; the subdomain one is a range of the index, sorted.
 func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Link, error) {
-	b, err := newListBounds(q)
+	b, err := q.Bounds()
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
-	if b.empty() {
+	if b.Empty() {
 		return []linkstore.Link{}, nil
 	}
 	query, args := listQuery(b)
@@ -253,7 +251,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
-	links := make([]linkstore.Link, 0, min(b.limit, 64))
+	links := make([]linkstore.Link, 0, min(b.Limit, 64))
 	var (
 		l       linkstore.Link
 		status  int16
@@ -278,24 +276,24 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 const listColumns = "code, id, url, status, created_at, expires_at, disabled"
 
 // listQuery builds the query for b and its arguments.
-func listQuery(b listBounds) (string, []any) {
-	args := []any{b.minID, b.maxID, b.limit}
+func listQuery(b linkstore.ListBounds) (string, []any) {
+	args := []any{b.MinID, b.MaxID, b.Limit}
 	param := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
 	where := "id BETWEEN $1 AND $2"
-	if b.prefix != "" {
-		where += " AND code >= " + param(b.prefix)
-		if b.hasPrefixEnd {
-			where += " AND code < " + param(b.prefixEnd)
+	if b.Prefix != "" {
+		where += " AND code >= " + param(b.Prefix)
+		if b.HasPrefixEnd {
+			where += " AND code < " + param(b.PrefixEnd)
 		}
 	}
 	const order = " ORDER BY id DESC LIMIT $3"
-	if b.host == "" {
+	if b.Host == "" {
 		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
 	}
-	r := reverseRunes(b.host)
+	r := linkstore.ReverseRunes(b.Host)
 	exact := "reverse(host) = " + param(r)
 	sub := "reverse(host) >= " + param(r+".") + " AND reverse(host) < " + param(r+"/")
 	return "SELECT " + listColumns + " FROM (" +

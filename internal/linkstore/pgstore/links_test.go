@@ -16,65 +16,9 @@ import (
 	"github.com/shortify/shortify/internal/migrations"
 )
 
-func TestPrefixEnd(t *testing.T) {
-	tests := []struct {
-		p, end string
-		ok     bool
-	}{
-		{"", "", false},
-		{"a", "b", true},
-		{"abc", "abd", true},
-		{"az", "a{", true},
-		{"a\x7f", "a\u0080", true}, // the next code point, not the byte 0x80
-		{"aÿ", "aĀ", true},
-		{"a\u07ff", "a\u0800", true},
-		{"a\ud7ff", "a\ue000", true}, // over the surrogates
-		{"a\uffff", "a\U00010000", true},
-		{"a\U0010FFFF", "b", true},
-		{"a\U0010FFFF\U0010FFFF", "b", true},
-		{"\U0010FFFF", "", false},
-	}
-	for _, tt := range tests {
-		end, ok := prefixEnd(tt.p)
-		if end != tt.end || ok != tt.ok {
-			t.Errorf("prefixEnd(%+q) = %+q, %t; want %+q, %t", tt.p, end, ok, tt.end, tt.ok)
-		}
-	}
-}
-
-// hostURLs are target URLs and the host that both Go (hostOf) and the
-// backfill of migration 0002 derive from them.
-var hostURLs = []struct{ url, host string }{
-	{"https://example.com/path", "example.com"},
-	{"https://Example.COM/Path", "example.com"},
-	{"HTTP://EXAMPLE.ORG", "example.org"},
-	{"https://example.com", "example.com"},
-	{"https://example.com?q=1", "example.com"},
-	{"https://example.com#frag", "example.com"},
-	{"https://example.com./x", "example.com"},
-	{"https://host.example:8443/x", "host.example"},
-	{"http://user:pw@Host.Example:8080/x?y#z", "host.example"},
-	{"http://user@host.example/", "host.example"},
-	{"https://[2001:DB8::1]:443/x", "2001:db8::1"},
-	{"https://[::1]/", "::1"},
-	{"https://192.0.2.7:80/", "192.0.2.7"},
-	{"https://例え.テスト/パス?q=ü", "例え.テスト"},
-	{"ftp://files.example.net/x", "files.example.net"},
-	{"mailto:someone@example.com", ""},
-	{"https:///path-only", ""},
-	{"not a url", ""},
-}
-
-func TestHostOf(t *testing.T) {
-	for _, tt := range hostURLs {
-		if got := hostOf(tt.url); got != tt.host {
-			t.Errorf("hostOf(%q) = %q, want %q", tt.url, got, tt.host)
-		}
-	}
-}
-
 // TestMigrationBackfillsHost applies migration 0002 to links stored
-// before it and compares the hosts it derives with Go's.
+// before it (storetest.HostURLs) and compares the hosts it derives with
+// Go's (linkstore.HostOf).
 func TestMigrationBackfillsHost(t *testing.T) {
 	ctx := t.Context()
 	ms, err := migrations.Load(migrationFS, "migrations")
@@ -92,9 +36,9 @@ func TestMigrationBackfillsHost(t *testing.T) {
 	if _, err := conn.Exec(ctx, ms[0].SQL); err != nil {
 		t.Fatalf("migration 1: %v", err)
 	}
-	for i, tt := range hostURLs {
+	for i, tt := range storetest.HostURLs {
 		_, err := conn.Exec(ctx, `INSERT INTO links (code, id, url, created_at) VALUES ($1, $2, $3, now())`,
-			"c"+string(rune('a'+i)), i, tt.url)
+			"c"+string(rune('a'+i)), i, tt.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,11 +55,11 @@ func TestMigrationBackfillsHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(hostURLs) {
-		t.Fatalf("%d rows after the migration, want %d", len(got), len(hostURLs))
+	if len(got) != len(storetest.HostURLs) {
+		t.Fatalf("%d rows after the migration, want %d", len(got), len(storetest.HostURLs))
 	}
 	for _, r := range got {
-		if want := hostOf(r.URL); r.Host != want {
+		if want := linkstore.HostOf(r.URL); r.Host != want {
 			t.Errorf("backfilled host of %q = %q; Go derives %q", r.URL, r.Host, want)
 		}
 	}
@@ -177,7 +121,7 @@ ANALYZE links`)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := newListBounds(tt.q)
+			b, err := tt.q.Bounds()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -116,11 +116,11 @@ func (s *Store) Primary() *pgxpool.Pool { return s.primary }
 
 // Create inserts l, or returns linkstore.ErrCodeTaken.
 func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
-	if err := validate(l); err != nil {
+	if err := l.Validate(); err != nil {
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
 	}
 	expires := pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}
-	host := hostOf(l.URL)
+	host := linkstore.HostOf(l.URL)
 	_, err := s.primary.Exec(ctx, sqlInsert,
 		l.Code, l.ID, l.URL, l.Status, l.CreatedAt, expires, l.Disabled,
 		pgtype.Text{String: host, Valid: host != ""})

@@ -15,8 +15,8 @@ import (
 
 func init() {
 	// See "SQL functions" in the package documentation.
-	sqlite.MustRegisterDeterministicScalarFunction("shortify_reverse", 1, textFunc(reverseRunes))
-	sqlite.MustRegisterDeterministicScalarFunction("shortify_url_host", 1, textFunc(hostOf))
+	sqlite.MustRegisterDeterministicScalarFunction("shortify_reverse", 1, textFunc(linkstore.ReverseRunes))
+	sqlite.MustRegisterDeterministicScalarFunction("shortify_url_host", 1, textFunc(linkstore.HostOf))
 }
 
 // textFunc makes f a SQL function of one text argument: NULL gives NULL,
@@ -56,13 +56,14 @@ RETURNING id, url, status, created_at, expires_at, disabled`
 // CreateMany inserts links in one transaction on the write connection and
 // returns a result for each: nil, linkstore.ErrCodeTaken (the code exists,
 // or an earlier valid link of the batch has it: that one is inserted
-// first), a validation error, or the error that failed the transaction for
-// every link it would have inserted.
+// first), an error wrapping linkstore.ErrInvalidLink (Link.Validate
+// fails), or the error that failed the transaction for every link it
+// would have inserted.
 func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error {
 	errs := make([]error, len(links))
 	valid := make([]int, 0, len(links))
 	for i, l := range links {
-		if err := validate(l); err != nil {
+		if err := l.Validate(); err != nil {
 			errs[i] = fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
 			continue
 		}
@@ -116,6 +117,9 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil {
 		return s.Get(ctx, code)
 	}
+	if err := u.Validate(); err != nil {
+		return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
+	}
 	var (
 		setURL  = u.URL != nil
 		newURL  string
@@ -126,17 +130,11 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		dis     sql.NullBool
 	)
 	if setURL {
-		if err := validURL(*u.URL); err != nil {
-			return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
-		}
 		newURL = *u.URL
-		h := hostOf(newURL)
+		h := linkstore.HostOf(newURL)
 		host = sql.NullString{String: h, Valid: h != ""}
 	}
 	if u.Status != nil {
-		if err := validStatus(*u.Status); err != nil {
-			return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
-		}
 		status = sql.NullInt64{Int64: int64(*u.Status), Valid: true}
 	}
 	if setExp && !u.ExpiresAt.IsZero() {
@@ -195,11 +193,11 @@ func scanLink(row *sql.Row, code string) (linkstore.Link, error) {
 // filter in a listing is for; a filter that most links pass costs a sort
 // of those.
 func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Link, error) {
-	b, err := newListBounds(q)
+	b, err := q.Bounds()
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
-	if b.empty() {
+	if b.Empty() {
 		return []linkstore.Link{}, nil
 	}
 	query, args := listQuery(b)
@@ -208,7 +206,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	defer rows.Close()
-	links := make([]linkstore.Link, 0, min(b.limit, 64))
+	links := make([]linkstore.Link, 0, min(b.Limit, 64))
 	for rows.Next() {
 		var (
 			l       linkstore.Link
@@ -234,27 +232,27 @@ const listColumns = "code, id, url, status, created_at, expires_at, disabled"
 
 // listQuery builds the query for b and its arguments. The parameters are
 // numbered (?NNN) so that both branches of a host query share them.
-func listQuery(b listBounds) (string, []any) {
-	args := []any{b.minID, b.maxID, b.limit}
+func listQuery(b linkstore.ListBounds) (string, []any) {
+	args := []any{b.MinID, b.MaxID, b.Limit}
 	param := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("?%d", len(args))
 	}
 	where := "id BETWEEN ?1 AND ?2"
-	if b.prefix != "" && b.host == "" {
+	if b.Prefix != "" && b.Host == "" {
 		where = "+id BETWEEN ?1 AND ?2" // read the primary key's range, not (id)
 	}
-	if b.prefix != "" {
-		where += " AND code >= " + param(b.prefix)
-		if b.hasPrefixEnd {
-			where += " AND code < " + param(b.prefixEnd)
+	if b.Prefix != "" {
+		where += " AND code >= " + param(b.Prefix)
+		if b.HasPrefixEnd {
+			where += " AND code < " + param(b.PrefixEnd)
 		}
 	}
 	const order = " ORDER BY id DESC LIMIT ?3"
-	if b.host == "" {
+	if b.Host == "" {
 		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
 	}
-	r := reverseRunes(b.host)
+	r := linkstore.ReverseRunes(b.Host)
 	exact := "shortify_reverse(host) = " + param(r)
 	sub := "shortify_reverse(host) >= " + param(r+".") + " AND shortify_reverse(host) < " + param(r+"/")
 	return "SELECT " + listColumns + " FROM (SELECT * FROM (" +

@@ -45,7 +45,7 @@ func TestMigrationBackfillsHost(t *testing.T) {
 		if err := db.QueryRowContext(ctx, "SELECT host FROM links WHERE id = ?", i).Scan(&host); err != nil {
 			t.Fatal(err)
 		}
-		if want := hostOf(u); host.String != want || host.Valid != (want != "") {
+		if want := linkstore.HostOf(u); host.String != want || host.Valid != (want != "") {
 			t.Errorf("backfilled host of %q = %v, want %q", u, host, want)
 		}
 	}
@@ -97,7 +97,7 @@ func checkListPlans(t *testing.T, s *Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := newListBounds(tt.q)
+			b, err := tt.q.Bounds()
 			if err != nil {
 				t.Fatal(err)
 			}

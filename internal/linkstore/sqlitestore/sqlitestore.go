@@ -174,7 +174,7 @@ func ParseDSN(dsn string) (string, error) {
 
 // Create inserts l, or returns linkstore.ErrCodeTaken.
 func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
-	if err := validate(l); err != nil {
+	if err := l.Validate(); err != nil {
 		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
 	}
 	_, err := s.insert.ExecContext(ctx, insertArgs(l)...)
@@ -191,7 +191,7 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 // insertArgs returns the arguments of sqlInsert for l.
 func insertArgs(l linkstore.Link) []any {
 	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
-	host := hostOf(l.URL)
+	host := linkstore.HostOf(l.URL)
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
 		sql.NullString{String: host, Valid: host != ""}}
 }

@@ -54,7 +54,7 @@ func testCreateManyRoundTrip(t *testing.T, s linkstore.Store) {
 
 // testCreateManyPerItem: one result per link, in order; a code that is
 // stored or earlier in the batch is ErrCodeTaken, an invalid link has an
-// error of its own, and neither keeps the others from being stored.
+// error of its own (wrapping ErrInvalidLink), and neither keeps the others from being stored.
 func testCreateManyPerItem(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	stored := NewLink()
@@ -89,8 +89,8 @@ func testCreateManyPerItem(t *testing.T, s linkstore.Store) {
 				t.Errorf("link %d (%q): got %v, want ErrCodeTaken", i, batch[i].Code, err)
 			}
 		case wantInvalid[i]:
-			if err == nil || errors.Is(err, linkstore.ErrCodeTaken) {
-				t.Errorf("link %d (invalid): got %v, want a validation error", i, err)
+			if !errors.Is(err, linkstore.ErrInvalidLink) {
+				t.Errorf("link %d (invalid): got %v, want ErrInvalidLink", i, err)
 			}
 		case err != nil:
 			t.Errorf("link %d (%q): %v", i, batch[i].Code, err)
@@ -128,8 +128,8 @@ func testCreateManyAllTakenOrInvalid(t *testing.T, s linkstore.Store) {
 	empty.Code = ""
 	errs := s.CreateMany(ctx, []linkstore.Link{again, empty})
 	if len(errs) != 2 || !errors.Is(errs[0], linkstore.ErrCodeTaken) ||
-		errs[1] == nil || errors.Is(errs[1], linkstore.ErrCodeTaken) {
-		t.Errorf("CreateMany(taken, empty code) = %v, want [ErrCodeTaken, a validation error]", errs)
+		!errors.Is(errs[1], linkstore.ErrInvalidLink) {
+		t.Errorf("CreateMany(taken, empty code) = %v, want [ErrCodeTaken, ErrInvalidLink]", errs)
 	}
 	got, err := s.Get(ctx, stored.Code)
 	if err != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"CaseSensitiveCodes", testCaseSensitiveCodes},
 		{"LongAndUnicodeURLs", testLongAndUnicodeURLs},
 		{"InvalidLinksRejected", testInvalidLinksRejected},
+		{"InvalidLinkError", testInvalidLinkError},
 		{"ConcurrentDistinctCreates", testConcurrentDistinctCreates},
 		{"ConcurrentSameCode", testConcurrentSameCode},
 		{"CancelledContext", testCancelledContext},
@@ -305,8 +306,8 @@ func testInvalidLinksRejected(t *testing.T, s linkstore.Store) {
 		l := NewLink()
 		tt.edit(&l)
 		err := s.Create(ctx, l)
-		if err == nil || errors.Is(err, linkstore.ErrCodeTaken) {
-			t.Errorf("%s: Create returned %v, want a validation error", tt.name, err)
+		if !errors.Is(err, linkstore.ErrInvalidLink) {
+			t.Errorf("%s: Create returned %v, want ErrInvalidLink", tt.name, err)
 		}
 		if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("%s: Get after refused Create: got %v, want ErrNotFound", tt.name, err)
@@ -314,8 +315,83 @@ func testInvalidLinksRejected(t *testing.T, s linkstore.Store) {
 	}
 	l := NewLink()
 	l.Code = ""
-	if err := s.Create(ctx, l); err == nil || errors.Is(err, linkstore.ErrCodeTaken) {
-		t.Errorf("empty code: Create returned %v, want a validation error", err)
+	if err := s.Create(ctx, l); !errors.Is(err, linkstore.ErrInvalidLink) {
+		t.Errorf("empty code: Create returned %v, want ErrInvalidLink", err)
+	}
+}
+
+// testInvalidLinkError: Create, CreateMany and Update refuse an invalid
+// link or change with an error that wraps linkstore.ErrInvalidLink, so
+// that callers can tell bad input from a database failure (which does
+// not wrap it).
+func testInvalidLinkError(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		edit func(l *linkstore.Link)
+	}{
+		{"empty code", func(l *linkstore.Link) { l.Code = "" }},
+		{"status 200", func(l *linkstore.Link) { l.Status = 200 }},
+		{"URL with a NUL byte", func(l *linkstore.Link) { l.URL += "\x00x" }},
+		{"code not UTF-8", func(l *linkstore.Link) { l.Code += "\xff" }},
+	}
+	var batch []linkstore.Link
+	for _, tt := range tests {
+		l := NewLink()
+		tt.edit(&l)
+		if err := l.Validate(); !errors.Is(err, linkstore.ErrInvalidLink) {
+			t.Errorf("%s: Validate returned %v, want ErrInvalidLink", tt.name, err)
+		}
+		if err := s.Create(ctx, l); !errors.Is(err, linkstore.ErrInvalidLink) {
+			t.Errorf("%s: Create returned %v, want ErrInvalidLink", tt.name, err)
+		}
+		if errs := s.CreateMany(ctx, []linkstore.Link{l}); len(errs) != 1 || !errors.Is(errs[0], linkstore.ErrInvalidLink) {
+			t.Errorf("%s: CreateMany(one) returned %v, want [ErrInvalidLink]", tt.name, errs)
+		}
+		batch = append(batch, l)
+	}
+	// Among valid links, which are stored.
+	valid := []linkstore.Link{NewLink(), NewLink()}
+	batch = append([]linkstore.Link{valid[0]}, append(batch, valid[1])...)
+	errs := s.CreateMany(ctx, batch)
+	if len(errs) != len(batch) {
+		t.Fatalf("CreateMany returned %d results for %d links", len(errs), len(batch))
+	}
+	for i, err := range errs {
+		switch i {
+		case 0, len(batch) - 1:
+			if err != nil {
+				t.Errorf("CreateMany: valid link %d: %v", i, err)
+			}
+		default:
+			if !errors.Is(err, linkstore.ErrInvalidLink) {
+				t.Errorf("CreateMany: %s: got %v, want ErrInvalidLink", tests[i-1].name, err)
+			}
+		}
+	}
+	for _, l := range valid {
+		if _, err := s.Get(ctx, l.Code); err != nil {
+			t.Errorf("Get %q after CreateMany: %v", l.Code, err)
+		}
+	}
+
+	nul, status := "https://example.com/\x00", 200
+	for _, u := range []linkstore.Update{{URL: &nul}, {Status: &status}} {
+		if _, err := s.Update(ctx, valid[0].Code, u); !errors.Is(err, linkstore.ErrInvalidLink) {
+			t.Errorf("Update(%+v): got %v, want ErrInvalidLink", u, err)
+		}
+	}
+
+	// A failure that is not the link's: a valid link with a cancelled
+	// context.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Create(cctx, NewLink()); err == nil || errors.Is(err, linkstore.ErrInvalidLink) {
+		t.Errorf("Create with a cancelled context: got %v, want an error that is not ErrInvalidLink", err)
+	}
+	if errs := s.CreateMany(cctx, []linkstore.Link{NewLink(), NewLink()}); len(errs) != 2 ||
+		errs[0] == nil || errors.Is(errs[0], linkstore.ErrInvalidLink) {
+		t.Errorf("CreateMany with a cancelled context: got %v, want errors that are not ErrInvalidLink", errs)
 	}
 }
 

@@ -105,8 +105,8 @@ func testUpdateInvalid(t *testing.T, s linkstore.Store) {
 	}
 	for _, u := range updates {
 		_, err := s.Update(ctx, l.Code, u)
-		if err == nil || errors.Is(err, linkstore.ErrNotFound) {
-			t.Errorf("Update(%+v): got %v, want a validation error", u, err)
+		if !errors.Is(err, linkstore.ErrInvalidLink) {
+			t.Errorf("Update(%+v): got %v, want ErrInvalidLink", u, err)
 		}
 	}
 	got, err := s.Get(ctx, l.Code)

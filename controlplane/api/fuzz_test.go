@@ -1,0 +1,82 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/problem"
+)
+
+// FuzzRoutes sends arbitrary path arguments, query strings and bodies to
+// every route that runs without a cluster or a stats database behind it,
+// as an admin: the answer is never a panic or a 5xx, and every 4xx is a
+// problem document. (The cluster routes have fuzz targets of their own.)
+func FuzzRoutes(f *testing.F) {
+	dir := f.TempDir()
+	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Close)
+	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	bare, _ := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0)})
+	var routes []string
+	for _, r := range bare.Routes() {
+		if strings.Contains(r.Pattern, "/cluster") || strings.Contains(r.Pattern, "/partitions") {
+			continue
+		}
+		routes = append(routes, r.Pattern)
+	}
+	seeds := []struct {
+		route      uint8
+		arg, query string
+		body       string
+	}{
+		{0, "", "", `{"url":"https://example.com/"}`},
+		{1, "", "limit=5&prefix=ab", ""},
+		{2, "", "", `{"links":[{"url":"https://example.com/"},{"url":"x"}]}`},
+		{4, "abcdef", "", `{"expires_at":null,"disabled":true}`},
+		{6, "abcdef", "size=300&ecc=H&format=svg", ""},
+		{8, "", "", `{"name":"n","role":"viewer"}`},
+		{11, "spam.example", "", ""},
+	}
+	for _, sd := range seeds {
+		f.Add(sd.route, sd.arg, sd.query, []byte(sd.body))
+	}
+	f.Fuzz(func(t *testing.T, route uint8, arg, query string, body []byte) {
+		pattern := routes[int(route)%len(routes)]
+		method, path, _ := strings.Cut(pattern, " ")
+		for _, p := range []string{"{code}", "{id}", "{domain}"} {
+			path = strings.ReplaceAll(path, p, url.PathEscape(arg))
+		}
+		target := "http://sho.test" + path
+		if query != "" {
+			target += "?" + url.PathEscape(query)
+		}
+		r, err := http.NewRequest(method, target, bytes.NewReader(body))
+		if err != nil {
+			return // not a request a client could send
+		}
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch {
+		case w.Code >= 500:
+			t.Fatalf("%s %s: %d %s", method, target, w.Code, w.Body.String())
+		case w.Code >= 400 && w.Header().Get("Content-Type") != problem.ContentType:
+			t.Fatalf("%s %s: %d without a problem document", method, target, w.Code)
+		}
+	})
+}

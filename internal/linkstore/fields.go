@@ -1,0 +1,207 @@
+package linkstore
+
+// This file derives and checks column values in Go, once for both stores
+// (pgstore and sqlitestore), so that they accept the same links, store
+// the same hosts and read the same bounds from a ListQuery.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxListLimit is the largest ListQuery.Limit; DefaultListLimit is the
+// limit of a ListQuery whose Limit is 0.
+const (
+	MaxListLimit     = 1000
+	DefaultListLimit = 100
+)
+
+// Validate checks l as the stores do before they store it: a code and a
+// URL that are not empty, valid UTF-8 and free of NUL bytes (what a
+// PostgreSQL text value cannot hold; SQLite could, but the stores accept
+// the same links), and a Status of 0, 301, 302, 307 or 308 (the schema's
+// CHECK). Checking in Go lets a batch refuse one link without failing the
+// statement that carries the others. The error wraps ErrInvalidLink.
+func (l Link) Validate() error {
+	if l.Code == "" {
+		return invalidLink(errors.New("empty code"))
+	}
+	if err := validText("code", l.Code); err != nil {
+		return invalidLink(err)
+	}
+	if err := validURL(l.URL); err != nil {
+		return invalidLink(err)
+	}
+	return invalidLink(validStatus(l.Status))
+}
+
+// Validate checks the fields that u sets as Link.Validate checks them:
+// the URL, then the status. The error wraps ErrInvalidLink.
+func (u Update) Validate() error {
+	if u.URL != nil {
+		if err := validURL(*u.URL); err != nil {
+			return invalidLink(err)
+		}
+	}
+	if u.Status != nil {
+		return invalidLink(validStatus(*u.Status))
+	}
+	return nil
+}
+
+// invalidLinkError is an error of Validate: it reads as the problem alone
+// and wraps ErrInvalidLink.
+type invalidLinkError struct{ problem error }
+
+func (e *invalidLinkError) Error() string { return e.problem.Error() }
+func (e *invalidLinkError) Unwrap() error { return ErrInvalidLink }
+
+// invalidLink makes err an invalidLinkError; nil stays nil.
+func invalidLink(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &invalidLinkError{err}
+}
+
+func validURL(u string) error {
+	if u == "" {
+		return errors.New("empty URL")
+	}
+	return validText("URL", u)
+}
+
+func validStatus(status int) error {
+	switch status {
+	case 0, 301, 302, 307, 308:
+		return nil
+	}
+	return fmt.Errorf("redirect status %d is not 0, 301, 302, 307 or 308", status)
+}
+
+// validText refuses what a PostgreSQL text value cannot hold.
+func validText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not valid UTF-8", what)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%s contains a NUL byte", what)
+	}
+	return nil
+}
+
+// HostOf returns the host of a target URL as the stores' host column
+// holds it: lower case, without port, brackets or trailing dots; "" (a
+// NULL host) when the URL has none. SQLite's shortify_url_host is this
+// function; pgstore's migration 0002 filled in the hosts of older links
+// with a SQL stand-in that agrees with it (tested there).
+func HostOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(strings.ToLower(u.Hostname()), ".")
+}
+
+// PrefixEnd returns the least string above every string that starts with
+// p in byte order (which is code-point order for UTF-8, and the order of
+// the "C" collation), so that "code >= p AND code < end" selects exactly
+// the codes with the prefix p. It increments the last code point rather
+// than the last byte, so that end is valid UTF-8 too. ok is false when no
+// such string exists (p is empty or all U+10FFFF): no upper bound.
+func PrefixEnd(p string) (end string, ok bool) {
+	for p != "" {
+		r, size := utf8.DecodeLastRuneInString(p)
+		p = p[:len(p)-size]
+		switch {
+		case r == utf8.MaxRune:
+			continue // drop it; carry into the code point before
+		case r == 0xD7FF:
+			r = 0xE000 // skip the surrogates, which UTF-8 cannot encode
+		default:
+			r++
+		}
+		return p + string(r), true
+	}
+	return "", false
+}
+
+// ReverseRunes reverses s by code point, as PostgreSQL's reverse() does.
+// The stores index hosts reversed, so that a host's subdomains are one
+// range of the index; SQLite's shortify_reverse is this function, so it
+// must not change while SQLite files hold indexes built with it.
+func ReverseRunes(s string) string {
+	rs := []rune(s)
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return string(rs)
+}
+
+// ListBounds is a ListQuery checked and reduced to the bounds that the
+// stores' list queries take.
+type ListBounds struct {
+	// Limit is the most links returned, 1..MaxListLimit.
+	Limit int
+	// MinID and MaxID bound the ID inclusively, the cursor folded into
+	// MaxID; unbounded sides are math.MinInt64 and math.MaxInt64.
+	MinID, MaxID int64
+	// Prefix is the code prefix, "" for none. When HasPrefixEnd, the
+	// codes with the prefix are those in [Prefix, PrefixEnd) (see
+	// PrefixEnd); otherwise those at or above Prefix.
+	Prefix       string
+	PrefixEnd    string
+	HasPrefixEnd bool
+	// Host is the host filter as the host column holds hosts (lower case,
+	// no trailing dots), "" for none.
+	Host string
+}
+
+// Bounds checks q and returns its bounds: an error for a Limit outside
+// 0..MaxListLimit, a negative ID bound, or a Prefix or Host that no code
+// or host can match (invalid UTF-8, a NUL byte, a host of dots alone).
+func (q ListQuery) Bounds() (ListBounds, error) {
+	b := ListBounds{Limit: q.Limit, MinID: math.MinInt64, MaxID: math.MaxInt64}
+	switch {
+	case q.Limit < 0 || q.Limit > MaxListLimit:
+		return b, fmt.Errorf("limit %d is not between 1 and %d", q.Limit, MaxListLimit)
+	case q.Limit == 0:
+		b.Limit = DefaultListLimit
+	}
+	if q.Before < 0 || q.MinID < 0 || q.MaxID < 0 {
+		return b, fmt.Errorf("negative ID bound (before %d, min %d, max %d)", q.Before, q.MinID, q.MaxID)
+	}
+	if q.MinID > 0 {
+		b.MinID = q.MinID
+	}
+	if q.MaxID > 0 {
+		b.MaxID = q.MaxID
+	}
+	if q.Before > 0 {
+		b.MaxID = min(b.MaxID, q.Before-1)
+	}
+	if q.Prefix != "" {
+		if err := validText("prefix", q.Prefix); err != nil {
+			return b, err
+		}
+		b.Prefix = q.Prefix
+		b.PrefixEnd, b.HasPrefixEnd = PrefixEnd(q.Prefix)
+	}
+	if q.Host != "" {
+		b.Host = strings.TrimRight(strings.ToLower(q.Host), ".")
+		if b.Host == "" {
+			return b, fmt.Errorf("host %q has no name", q.Host)
+		}
+		if err := validText("host", b.Host); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// Empty reports whether no ID can satisfy the bounds.
+func (b ListBounds) Empty() bool { return b.MinID > b.MaxID }
