@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 )
 
@@ -54,6 +55,12 @@ func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
 func (h *Handler) storeFailed(w http.ResponseWriter, what string, err error) {
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nobody reads the answer.
+		return
+	}
+	if errors.Is(err, linkstore.ErrInvalidLink) {
+		// The handlers validate first; this is the store's last word on
+		// input they let through, and still the client's fault.
+		problem.Write(w, http.StatusBadRequest, "could not "+what+": "+err.Error())
 		return
 	}
 	h.log.Error(what+" failed", "err", err)
