@@ -14,6 +14,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents/producer"
@@ -71,7 +72,7 @@ type service struct {
 	// node leads, as lead tells.
 	parts  *partitions.Manager
 	upkeep *partitions.Scheduler
-	lead   *partitions.PolledLeadership
+	lead   *leader.Polled
 	// events publishes link events (nil: no kafka_brokers); cleaner
 	// deletes expired links while this node leads.
 	events  *producer.Producer
@@ -224,7 +225,7 @@ func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err er
 		return fmt.Errorf("shortify: open stats database: %w", err)
 	}
 	node := s.node
-	s.lead = partitions.PollLeadership(func() bool { return node.State().RaftState == "Leader" }, leaderPollInterval)
+	s.lead = leader.Poll(func() bool { return node.State().RaftState == "Leader" }, leaderPollInterval)
 	s.upkeep, err = partitions.NewScheduler(s.parts, s.lead, partitions.SchedulerConfig{
 		Interval: ps.CheckInterval,
 		Logger:   log.With("component", "partitions"),

@@ -2,7 +2,7 @@
 //
 // An expired link already answers 410 at the edge (the edge compares its
 // expiry with the clock); the cleanup only reclaims its space. While this
-// node leads (the same partitions.Leadership that runs the partition
+// node leads (the same leader.Leadership that runs the partition
 // upkeep), a Cleaner runs at the start of every leadership and then every
 // Interval. A run deletes expired links in batches of at most BatchSize,
 // one statement each (linkstore.Store.DeleteExpired), at most Rate batches
@@ -30,10 +30,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
 )
@@ -72,9 +71,6 @@ type Events interface {
 type Cache interface {
 	Delete(ctx context.Context, code string) error
 }
-
-// Leadership tells whether this node leads: the partition upkeep's.
-type Leadership = partitions.Leadership
 
 // Config configures a Cleaner.
 type Config struct {
@@ -128,24 +124,17 @@ type Run struct {
 
 // Cleaner deletes expired links while this node leads.
 type Cleaner struct {
-	store Store
-	lead  Leadership
-	cfg   Config
-	pace  time.Duration // between batches: 1/Rate
+	store  Store
+	cfg    Config
+	pace   time.Duration // between batches: 1/Rate
+	runner *leader.Runner
 
-	// trace, when set by a test, sees the loop's states: "follower"
-	// (waiting for leadership), "leading" and "stopped".
+	// trace, when set by a test, sees the loop's states (leader.Config.Trace).
 	trace func(state string)
-
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	cancel  context.CancelFunc
-	done    chan struct{}
 }
 
 // New returns a cleaner; Start runs it.
-func New(store Store, lead Leadership, cfg Config) (*Cleaner, error) {
+func New(store Store, lead leader.Leadership, cfg Config) (*Cleaner, error) {
 	if store == nil || lead == nil {
 		return nil, errors.New("cleanup: a cleaner needs a store and a leadership")
 	}
@@ -171,90 +160,30 @@ func New(store Store, lead Leadership, cfg Config) (*Cleaner, error) {
 		cfg.Logger = slog.Default()
 	}
 	pace := time.Duration(float64(time.Second) / cfg.Rate)
-	return &Cleaner{store: store, lead: lead, cfg: cfg, pace: pace, done: make(chan struct{})}, nil
+	c := &Cleaner{store: store, cfg: cfg, pace: pace}
+	c.runner = leader.NewRunner(lead, c.runOnce, leader.Config{
+		Name:     "cleanup of expired links",
+		LogAttrs: []any{"interval", cfg.Interval, "batch_size", cfg.BatchSize, "rate", cfg.Rate},
+		After:    cfg.After,
+		Logger:   cfg.Logger,
+		Trace:    c.tracef,
+	})
+	return c, nil
 }
 
 // Start runs the cleaner in a goroutine until ctx is done or Close is
 // called. Only the first call starts it.
-func (c *Cleaner) Start(ctx context.Context) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.started || c.closed {
-		return
-	}
-	c.started = true
-	ctx, c.cancel = context.WithCancel(ctx)
-	go func() {
-		defer close(c.done)
-		c.run(ctx)
-	}()
-}
+func (c *Cleaner) Start(ctx context.Context) { c.runner.Start(ctx) }
 
 // Close stops the cleaner and returns once its goroutine has ended: after
 // the batch in flight, if any, has finished. It is idempotent.
-func (c *Cleaner) Close() error {
-	c.mu.Lock()
-	started, cancel := c.started, c.cancel
-	c.closed = true
-	c.mu.Unlock()
-	if !started {
-		return nil
-	}
-	cancel()
-	<-c.done
-	return nil
-}
+func (c *Cleaner) Close() error { return c.runner.Close() }
 
-func (c *Cleaner) run(ctx context.Context) {
-	defer c.tracef("stopped")
-	for ctx.Err() == nil {
-		leading, changed := c.lead.Leading()
-		if !leading {
-			c.tracef("follower")
-			select {
-			case <-ctx.Done():
-				return
-			case <-changed:
-			}
-			continue
-		}
-		c.tracef("leading")
-		c.cfg.Logger.Info("leading: cleanup of expired links starts",
-			"interval", c.cfg.Interval, "batch_size", c.cfg.BatchSize, "rate", c.cfg.Rate)
-		c.leadTerm(ctx, changed)
-		if ctx.Err() == nil {
-			c.cfg.Logger.Info("no longer leading: cleanup of expired links stops")
-		}
-	}
-}
-
-// leadTerm runs now and then every interval until changed is closed or
-// ctx is done.
-func (c *Cleaner) leadTerm(ctx context.Context, changed <-chan struct{}) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		// Ends the term's runs when the leadership changes.
-		select {
-		case <-changed:
-			cancel()
-		case <-ctx.Done():
-		}
-	})
-	defer wg.Wait()
-	for {
-		r := c.Clean(ctx, c.cfg.Now())
-		c.report(ctx, r)
-		if ctx.Err() != nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.cfg.After(c.cfg.Interval):
-		}
-	}
+// runOnce is one run of a lead term: a Clean up to now, then a report; the
+// next run is an interval later.
+func (c *Cleaner) runOnce(ctx context.Context) time.Duration {
+	c.report(ctx, c.Clean(ctx, c.cfg.Now()))
+	return c.cfg.Interval
 }
 
 // Clean deletes the links that expired at or before now, batch after

@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/shortify/shortify/controlplane/leader"
 )
 
 // Defaults of the scheduler.
@@ -18,46 +19,6 @@ const (
 	// DefaultRunTimeout bounds one run.
 	DefaultRunTimeout = 10 * time.Minute
 )
-
-// Leadership tells whether this node is the cluster's leader. Only the
-// leader runs the scheduled upkeep.
-type Leadership interface {
-	// Leading reports whether this node leads now, and a channel that is
-	// closed at the next change of that answer.
-	Leading() (leading bool, changed <-chan struct{})
-}
-
-// LeaderFlag is a Leadership that someone sets: an adapter over a Raft
-// node's leadership observations, or a test. The zero value is a follower.
-type LeaderFlag struct {
-	mu      sync.Mutex
-	leading bool
-	changed chan struct{}
-}
-
-// Leading implements Leadership.
-func (f *LeaderFlag) Leading() (bool, <-chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.changed == nil {
-		f.changed = make(chan struct{})
-	}
-	return f.leading, f.changed
-}
-
-// Set records whether this node leads; a change wakes the watchers.
-func (f *LeaderFlag) Set(leading bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.leading == leading {
-		return
-	}
-	f.leading = leading
-	if f.changed != nil {
-		close(f.changed)
-	}
-	f.changed = make(chan struct{})
-}
 
 // Maintainer is the upkeep the Scheduler runs; *Manager implements it.
 type Maintainer interface {
@@ -102,23 +63,16 @@ type SchedulerConfig struct {
 // cancelled; the next leader starts with a run of its own, and every step of
 // the upkeep is idempotent, so nothing is left half-done for good.
 type Scheduler struct {
-	m    Maintainer
-	lead Leadership
-	cfg  SchedulerConfig
+	m      Maintainer
+	cfg    SchedulerConfig
+	runner *leader.Runner
 
-	// trace, when set by a test, sees the loop's states: "follower"
-	// (waiting for leadership) and "stopped".
+	// trace, when set by a test, sees the loop's states (leader.Config.Trace).
 	trace func(state string)
-
-	mu      sync.Mutex
-	started bool // Start ran its goroutine
-	closed  bool // Close was called: Start does nothing
-	cancel  context.CancelFunc
-	done    chan struct{}
 }
 
 // NewScheduler returns a scheduler; Start runs it.
-func NewScheduler(m Maintainer, lead Leadership, cfg SchedulerConfig) (*Scheduler, error) {
+func NewScheduler(m Maintainer, lead leader.Leadership, cfg SchedulerConfig) (*Scheduler, error) {
 	if m == nil || lead == nil {
 		return nil, errors.New("partitions: a scheduler needs a maintainer and a leadership")
 	}
@@ -131,94 +85,27 @@ func NewScheduler(m Maintainer, lead Leadership, cfg SchedulerConfig) (*Schedule
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.After == nil {
-		cfg.After = time.After
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Scheduler{m: m, lead: lead, cfg: cfg, done: make(chan struct{})}, nil
+	s := &Scheduler{m: m, cfg: cfg}
+	s.runner = leader.NewRunner(lead, s.runOnce, leader.Config{
+		Name:     "partition upkeep",
+		LogAttrs: []any{"interval", cfg.Interval},
+		After:    cfg.After,
+		Logger:   cfg.Logger,
+		Trace:    s.tracef,
+	})
+	return s, nil
 }
 
 // Start runs the scheduler in a goroutine until ctx is done or Close is
 // called. Only the first call starts it.
-func (s *Scheduler) Start(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started || s.closed {
-		return
-	}
-	s.started = true
-	ctx, s.cancel = context.WithCancel(ctx)
-	go func() {
-		defer close(s.done)
-		s.run(ctx)
-	}()
-}
+func (s *Scheduler) Start(ctx context.Context) { s.runner.Start(ctx) }
 
 // Close stops the scheduler, cancelling a run in progress, and returns
 // once its goroutine has ended. It is idempotent.
-func (s *Scheduler) Close() error {
-	s.mu.Lock()
-	started, cancel := s.started, s.cancel
-	s.closed = true
-	s.mu.Unlock()
-	if !started {
-		return nil
-	}
-	cancel()
-	<-s.done
-	return nil
-}
-
-func (s *Scheduler) run(ctx context.Context) {
-	defer s.tracef("stopped")
-	for ctx.Err() == nil {
-		leading, changed := s.lead.Leading()
-		if !leading {
-			s.tracef("follower")
-			select {
-			case <-ctx.Done():
-				return
-			case <-changed:
-			}
-			continue
-		}
-		s.cfg.Logger.Info("leading: partition upkeep starts", "interval", s.cfg.Interval)
-		s.leadTerm(ctx, changed)
-		if ctx.Err() == nil {
-			s.cfg.Logger.Info("no longer leading: partition upkeep stops")
-		}
-	}
-}
-
-// leadTerm runs the upkeep now and then every interval until changed is
-// closed or ctx is done.
-func (s *Scheduler) leadTerm(ctx context.Context, changed <-chan struct{}) {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		// Cancels a run in progress when the leadership ends.
-		select {
-		case <-changed:
-			cancel()
-		case <-ctx.Done():
-		}
-	})
-	defer wg.Wait()
-	defer cancel()
-	for {
-		wait := s.runOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.cfg.After(wait):
-		}
-	}
-}
+func (s *Scheduler) Close() error { return s.runner.Close() }
 
 // runOnce runs the upkeep and returns the time until the next run.
 func (s *Scheduler) runOnce(ctx context.Context) time.Duration {
@@ -247,41 +134,4 @@ func (s *Scheduler) tracef(state string) {
 	if s.trace != nil {
 		s.trace(state)
 	}
-}
-
-// PolledLeadership is a Leadership that asks a function every interval,
-// for a leader election without a notification of its own (such as a Raft
-// node that only tells its current state). Close stops it.
-type PolledLeadership struct {
-	LeaderFlag
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// PollLeadership asks isLeader now and then every interval, until Close.
-func PollLeadership(isLeader func() bool, every time.Duration) *PolledLeadership {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &PolledLeadership{cancel: cancel, done: make(chan struct{})}
-	p.Set(isLeader())
-	go func() {
-		defer close(p.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				p.Set(isLeader())
-			}
-		}
-	}()
-	return p
-}
-
-// Close stops the polling and returns once it has stopped. The flag keeps
-// its last value.
-func (p *PolledLeadership) Close() {
-	p.cancel()
-	<-p.done
 }

@@ -1,11 +1,12 @@
 package partitions
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shortify/shortify/controlplane/leader"
 )
 
 // timer is the scheduler's injected timer: the test decides when the
@@ -58,7 +59,7 @@ type observed struct {
 	timer  *timer
 }
 
-func newObserved(t *testing.T, m Maintainer, lead Leadership, clk *clock) *observed {
+func newObserved(t *testing.T, m Maintainer, lead leader.Leadership, clk *clock) *observed {
 	t.Helper()
 	o := &observed{runs: make(chan Run, 16), states: make(chan string, 16), timer: newTimer()}
 	s, err := NewScheduler(m, lead, SchedulerConfig{
@@ -82,13 +83,13 @@ func newObserved(t *testing.T, m Maintainer, lead Leadership, clk *clock) *obser
 // scheduler is broken.
 const testTimeout = 30 * time.Second
 
+// run waits for the next run. (A state and the run after it can be ready
+// together, so run and state each wait on their own channel.)
 func (o *observed) run(t *testing.T) Run {
 	t.Helper()
 	select {
 	case r := <-o.runs:
 		return r
-	case st := <-o.states:
-		t.Fatalf("scheduler went %s, want a run", st)
 	case <-time.After(testTimeout):
 		t.Fatal("no run")
 	}
@@ -102,8 +103,6 @@ func (o *observed) state(t *testing.T, want string) {
 		if st != want {
 			t.Fatalf("scheduler went %s, want %s", st, want)
 		}
-	case r := <-o.runs:
-		t.Fatalf("unexpected run at %s (err %v), want state %s", r.Now, r.Err, want)
 	case <-time.After(testTimeout):
 		t.Fatalf("scheduler never went %s", want)
 	}
@@ -120,11 +119,14 @@ func (o *observed) tick(t *testing.T) {
 	}
 }
 
-func TestSchedulerRunsOnlyWhileLeader(t *testing.T) {
+// TestSchedulerRunsUpkeep: a leader keeps the partitions ahead, at once
+// and then every interval. (Running only while leading, stopping and
+// closing are package leader's, and tested there.)
+func TestSchedulerRunsUpkeep(t *testing.T) {
 	t.Parallel()
 	m, _ := setup(t, Config{MonthsAhead: 2, Retention: 365 * 24 * time.Hour})
 	clk := &clock{now: time.Date(2026, 11, 15, 3, 0, 0, 0, time.UTC)}
-	lead := &LeaderFlag{}
+	lead := &leader.Flag{}
 	o := newObserved(t, m, lead, clk)
 	o.s.Start(t.Context())
 
@@ -136,6 +138,7 @@ func TestSchedulerRunsOnlyWhileLeader(t *testing.T) {
 
 	// Leadership starts with a run.
 	lead.Set(true)
+	o.state(t, "leading")
 	r := o.run(t)
 	if r.Err != nil || !r.Now.Equal(clk.Now()) {
 		t.Fatalf("first run: %+v", r)
@@ -152,17 +155,11 @@ func TestSchedulerRunsOnlyWhileLeader(t *testing.T) {
 		t.Errorf("interval run created %v (err %v), want %v", got, r.Err, want)
 	}
 
-	// Losing leadership stops the runs: nobody waits on the timer any more.
+	// Leading again starts with a run at once, which finds nothing to do.
 	lead.Set(false)
 	o.state(t, "follower")
-	select {
-	case o.timer.fire <- time.Time{}:
-		t.Fatal("a follower still waits for its next run")
-	default:
-	}
-
-	// Leading again starts with a run at once, which finds nothing to do.
 	lead.Set(true)
+	o.state(t, "leading")
 	if r := o.run(t); r.Err != nil || len(r.Report.Created) != 0 {
 		t.Errorf("run of the second leadership: created %v, err %v", names(r.Report.Created), r.Err)
 	}
@@ -172,17 +169,13 @@ func TestSchedulerRunsOnlyWhileLeader(t *testing.T) {
 		}
 	}
 
-	// Close ends the goroutine, and no run follows.
 	if err := o.s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	o.state(t, "stopped")
-	if err := o.s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
 	select {
 	case r := <-o.runs:
-		t.Errorf("run after Close: %+v", r)
+		t.Errorf("unexpected run: %+v", r)
 	default:
 	}
 }
@@ -193,7 +186,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 	ma, dsn := setup(t, Config{MonthsAhead: 1})
 	mb, _ := setup(t, Config{DSN: dsn, MonthsAhead: 1})
 	clk := &clock{now: time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC)}
-	leadA, leadB := &LeaderFlag{}, &LeaderFlag{}
+	leadA, leadB := &leader.Flag{}, &leader.Flag{}
 	a, b := newObserved(t, ma, leadA, clk), newObserved(t, mb, leadB, clk)
 	a.s.Start(t.Context())
 	b.s.Start(t.Context())
@@ -201,6 +194,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 	b.state(t, "follower")
 
 	leadA.Set(true)
+	a.state(t, "leading")
 	if r := a.run(t); r.Err != nil || len(r.Report.Created) != 2*len(Tables) {
 		t.Fatalf("A's run created %v, err %v", names(r.Report.Created), r.Err)
 	}
@@ -210,6 +204,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 	a.state(t, "follower")
 	clk.set(time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC))
 	leadB.Set(true)
+	b.state(t, "leading")
 	r := b.run(t)
 	if got, want := names(r.Report.Created), managedNames(month(2027, 2)); r.Err != nil || !slices.Equal(got, want) {
 		t.Errorf("B's run created %v (err %v), want %v", got, r.Err, want)
@@ -221,10 +216,11 @@ func TestSchedulerRetriesAfterFailure(t *testing.T) {
 	m, _ := setup(t, Config{})
 	m.Close() // every run now fails
 	clk := &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
-	lead := &LeaderFlag{}
+	lead := &leader.Flag{}
 	lead.Set(true)
 	o := newObserved(t, m, lead, clk)
 	o.s.Start(t.Context())
+	o.state(t, "leading")
 	if r := o.run(t); r.Err == nil {
 		t.Fatal("a run on a closed pool succeeded")
 	}
@@ -237,100 +233,34 @@ func TestSchedulerRetriesAfterFailure(t *testing.T) {
 	}
 }
 
-func TestSchedulerStopsWithItsContext(t *testing.T) {
+func TestSchedulerOnSQLite(t *testing.T) {
 	t.Parallel()
 	m, _ := setup(t, Config{DSN: "sqlite://" + t.TempDir() + "/stats.db"})
 	clk := &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
-	lead := &LeaderFlag{}
+	lead := &leader.Flag{}
 	lead.Set(true)
 	o := newObserved(t, m, lead, clk)
-	ctx, cancel := context.WithCancel(t.Context())
-	o.s.Start(ctx)
-	o.s.Start(ctx) // a second Start does nothing
+	o.s.Start(t.Context())
+	o.state(t, "leading")
 	if r := o.run(t); r.Err != nil {
 		t.Fatalf("run on SQLite: %v", r.Err)
 	}
-	cancel()
-	o.state(t, "stopped")
 	if err := o.s.Close(); err != nil {
 		t.Fatal(err)
 	}
-
-	// Close before Start: nothing runs, ever.
-	idle := newObserved(t, m, lead, clk)
-	if err := idle.s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	idle.s.Start(t.Context())
-	select {
-	case st := <-idle.states:
-		t.Errorf("a closed scheduler went %s", st)
-	default:
-	}
+	o.state(t, "stopped")
 }
 
-func TestLeaderFlag(t *testing.T) {
+func TestNewSchedulerRefusesBadConfig(t *testing.T) {
 	t.Parallel()
-	var f LeaderFlag
-	leading, changed := f.Leading()
-	if leading {
-		t.Fatal("the zero LeaderFlag leads")
-	}
-	f.Set(false) // no change, no wake-up
-	select {
-	case <-changed:
-		t.Fatal("woken without a change")
-	default:
-	}
-	f.Set(true)
-	select {
-	case <-changed:
-	default:
-		t.Fatal("not woken by a change")
-	}
-	if leading, _ := f.Leading(); !leading {
-		t.Error("Set(true) did not stick")
-	}
-	if _, err := NewScheduler(nil, &f, SchedulerConfig{}); err == nil {
+	lead := &leader.Flag{}
+	if _, err := NewScheduler(nil, lead, SchedulerConfig{}); err == nil {
 		t.Error("NewScheduler without a maintainer succeeded")
 	}
-}
-
-func TestPollLeadership(t *testing.T) {
-	t.Parallel()
-	var leader sync.Mutex // held: "this node leads"
-	leads := false
-	ask := func() bool {
-		leader.Lock()
-		defer leader.Unlock()
-		return leads
+	if _, err := NewScheduler(&Manager{}, nil, SchedulerConfig{}); err == nil {
+		t.Error("NewScheduler without a leadership succeeded")
 	}
-	set := func(v bool) {
-		leader.Lock()
-		defer leader.Unlock()
-		leads = v
-	}
-	p := PollLeadership(ask, time.Millisecond)
-	defer p.Close()
-	leading, changed := p.Leading()
-	if leading {
-		t.Fatal("leads before the node does")
-	}
-	for _, want := range []bool{true, false} {
-		set(want)
-		select {
-		case <-changed:
-		case <-time.After(testTimeout):
-			t.Fatalf("the poll never saw leading=%v", want)
-		}
-		if leading, changed = p.Leading(); leading != want {
-			t.Fatalf("Leading() = %v, want %v", leading, want)
-		}
-	}
-	p.Close()
-	set(true)
-	// Stopped: the flag keeps its last value.
-	if leading, _ := p.Leading(); leading {
-		t.Error("a closed poll still follows the node")
+	if _, err := NewScheduler(&Manager{}, lead, SchedulerConfig{Interval: -time.Hour}); err == nil {
+		t.Error("NewScheduler with a negative interval succeeded")
 	}
 }
