@@ -131,4 +131,3 @@ func TestServer(t *testing.T) {
 		t.Errorf("the store is still in the pool after Stop (%d references)", n)
 	}
 }
-
