@@ -93,14 +93,23 @@ func expiryCalculator(cacheTTL, negativeTTL time.Duration, now func() int64) ott
 // allocate.
 type loader struct{ h *Handler }
 
-// Load implements otter.Loader.
-func (ld *loader) Load(ctx context.Context, code string) (entry, error) {
+// lookupTimeout bounds one load (Redis, then the store), so that a hung
+// database answers 503 instead of holding requests until clients give up.
+const lookupTimeout = 2 * time.Second
+
+// Load implements otter.Loader. Every request waiting for this code shares
+// the load, so it must not end with the request that happened to start it:
+// it runs on a context detached from that request, bounded by
+// lookupTimeout.
+func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
+	defer cancel()
 	h := ld.h
 	if h.l2 != nil {
 		l, ok, err := h.l2.Get(ctx, code)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return entry{}, ctx.Err() // the request went away; not Redis's fault
+			return entry{}, ctx.Err() // out of time; the store would be too
 		case err != nil:
 			h.stats.l2Errors.Add(1)
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -258,6 +259,49 @@ func TestSingleLoadPerCode(t *testing.T) {
 	if got := lookups(count); got != 1 {
 		t.Errorf("%d lookups for %d concurrent misses; want 1", got, n)
 	}
+}
+
+// TestLoadOutlivesTheRequestThatStartedIt: the request that starts a
+// shared load goes away; the others waiting for the same code still get
+// their redirect, because the load does not run on that request's context.
+func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
+	t.Parallel()
+	dsn := sqliteDSN(t)
+	c := newCode(t, "gone")
+	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/g"})
+	release, started := make(chan struct{}), make(chan struct{})
+	inner, _ := counting()
+	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
+		s, err := inner(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &blockingStore{Store: s, started: started, release: release}, nil
+	}
+	h := provision(t, &Handler{Database: dsn, openStore: open})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		r := httptest.NewRequest("GET", "/"+c, nil).WithContext(ctx)
+		first <- h.ServeHTTP(httptest.NewRecorder(), r, new(nextHandler))
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no lookup started")
+	}
+	second := make(chan int, 1)
+	go func() {
+		w, _ := serve(h, "GET", "/"+c, nil)
+		second <- w.Code
+	}()
+	cancel() // the first client goes away while its load is in Lookup
+	close(release)
+	if code := <-second; code != 302 {
+		t.Fatalf("the waiting request got %d, want 302", code)
+	}
+	<-first
 }
 
 // blockingStore holds every Lookup until release is closed, and closes
