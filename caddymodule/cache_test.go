@@ -262,15 +262,17 @@ func TestSingleLoadPerCode(t *testing.T) {
 }
 
 // TestLoadOutlivesTheRequestThatStartedIt: the request that starts a
-// shared load goes away; the others waiting for the same code still get
-// their redirect, because the load does not run on that request's context.
+// shared load goes away; the others waiting for the same code get their
+// redirect from that same load, because it does not run on that request's
+// context. (otter would retry a load whose owner's context ended, at the
+// cost of a second lookup; detaching avoids it.)
 func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 	t.Parallel()
 	dsn := sqliteDSN(t)
 	c := newCode(t, "gone")
 	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/g"})
 	release, started := make(chan struct{}), make(chan struct{})
-	inner, _ := counting()
+	inner, count := counting()
 	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
 		s, err := inner(ctx, cfg)
 		if err != nil {
@@ -302,6 +304,9 @@ func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 		t.Fatalf("the waiting request got %d, want 302", code)
 	}
 	<-first
+	if got := lookups(count); got != 1 {
+		t.Fatalf("%d lookups, want 1: the load was not shared", got)
+	}
 }
 
 // blockingStore holds every Lookup until release is closed, and closes
