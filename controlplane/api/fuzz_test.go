@@ -11,15 +11,16 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
 )
 
 // FuzzRoutes sends arbitrary path arguments, query strings and bodies to
-// every route that runs without a cluster or a stats database behind it,
-// as an admin: the answer is never a panic or a 5xx, and every 4xx is a
-// problem document. (The cluster routes have fuzz targets of their own.)
+// every route but the cluster's (which have fuzz targets of their own), as
+// an admin, with the partition routes on an SQLite stats database: the
+// answer is never a panic or a 5xx, and every 4xx is a problem document.
 func FuzzRoutes(f *testing.F) {
 	dir := f.TempDir()
 	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
@@ -27,14 +28,19 @@ func FuzzRoutes(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(s.Close)
-	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}})
+	parts, err := partitions.Open(context.Background(), partitions.Config{DSN: "sqlite://" + filepath.Join(dir, "stats.db"), Migrate: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(parts.Close)
+	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts})
 	if err != nil {
 		f.Fatal(err)
 	}
 	bare, _ := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0)})
 	var routes []string
 	for _, r := range bare.Routes() {
-		if strings.Contains(r.Pattern, "/cluster") || strings.Contains(r.Pattern, "/partitions") {
+		if strings.Contains(r.Pattern, "/cluster") {
 			continue
 		}
 		routes = append(routes, r.Pattern)
@@ -58,7 +64,7 @@ func FuzzRoutes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, arg, query string, body []byte) {
 		pattern := routes[int(route)%len(routes)]
 		method, path, _ := strings.Cut(pattern, " ")
-		for _, p := range []string{"{code}", "{id}", "{domain}"} {
+		for _, p := range []string{"{code}", "{id}", "{domain}", "{name}"} {
 			path = strings.ReplaceAll(path, p, url.PathEscape(arg))
 		}
 		target := "http://sho.test" + path
