@@ -96,6 +96,10 @@ type App struct {
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
+	// PartitionMonthsAhead, PartitionRetention and PartitionRetentionMode
+	// only seed the replicated partition policy when the cluster has none
+	// yet; after that it is changed through the admin API.
+	//
 	// PartitionMonthsAhead is how many months after the current one the
 	// leader keeps partitioned ahead (default 3, 1..24).
 	PartitionMonthsAhead int `json:"partition_months_ahead,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -131,6 +132,9 @@ func (s *service) deps() api.Deps {
 	if s.parts != nil {
 		d.Partitions = s.parts
 	}
+	if s.node != nil {
+		d.PartitionPolicy = nodePolicy{s.node}
+	}
 	if s.events != nil {
 		d.Events = s.events
 	}
@@ -195,6 +199,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 	if err := ensureAdminKey(ctx, s.node, cfg.InitialAPIKey, log); err != nil {
 		return nil, err
 	}
+	if err := seedPartitionPolicy(ctx, s.node, cfg.Partitions, log); err != nil {
+		return nil, err
+	}
 	if err := s.startPartitions(ctx, log); err != nil {
 		return nil, err
 	}
@@ -229,12 +236,67 @@ func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err er
 	s.upkeep, err = partitions.NewScheduler(s.parts, s.lead, partitions.SchedulerConfig{
 		Interval: ps.CheckInterval,
 		Logger:   log.With("component", "partitions"),
+		// Every run reads the replicated policy: a change applies to the
+		// leader's next run.
+		Policy: nodePolicy{node},
 	})
 	if err != nil {
 		return fmt.Errorf("shortify: partition upkeep: %w", err)
 	}
 	s.upkeep.Start(context.Background())
 	return nil
+}
+
+// seedPartitionPolicy makes the configured partition_* settings the
+// cluster's partition policy when it has none yet: they only seed it, and
+// the policy set since (PUT /api/v1/admin/partitions/policy) is kept.
+func seedPartitionPolicy(ctx context.Context, node *cluster.Node, ps partitionSettings, log *slog.Logger) error {
+	if p, ok := node.PartitionPolicy(); ok {
+		log.Debug("partition policy", "months_ahead", p.MonthsAhead, "retention_days", p.RetentionDays, "detach", p.Detach)
+		return nil
+	}
+	p, err := node.SeedPartitionPolicy(ctx, fsm.PartitionPolicy{
+		MonthsAhead:   ps.MonthsAhead,
+		RetentionDays: retentionDays(ps.Retention),
+		Detach:        ps.Detach,
+	})
+	if err != nil {
+		return fmt.Errorf("shortify: store the initial partition policy: %w", err)
+	}
+	log.Info("partition policy", "months_ahead", p.MonthsAhead, "retention_days", p.RetentionDays, "detach", p.Detach)
+	return nil
+}
+
+// retentionDays is a configured retention in whole days (rounded up),
+// within the policy's bounds.
+func retentionDays(d time.Duration) int {
+	const day = 24 * time.Hour
+	days := (d + day - 1) / day
+	return int(min(max(days, 1), fsm.MaxPolicyRetentionDays))
+}
+
+// nodePolicy is the node's replicated partition policy as the API and the
+// partition upkeep see it.
+type nodePolicy struct{ node *cluster.Node }
+
+// PartitionPolicy implements api.PartitionPolicyStore.
+func (n nodePolicy) PartitionPolicy() (api.PartitionPolicy, bool) {
+	p, ok := n.node.PartitionPolicy()
+	return api.PartitionPolicy{MonthsAhead: p.MonthsAhead, RetentionDays: p.RetentionDays, Detach: p.Detach}, ok
+}
+
+// SetPartitionPolicy implements api.PartitionPolicyStore.
+func (n nodePolicy) SetPartitionPolicy(ctx context.Context, p api.PartitionPolicy) error {
+	return n.node.SetPartitionPolicy(ctx, fsm.PartitionPolicy{MonthsAhead: p.MonthsAhead, RetentionDays: p.RetentionDays, Detach: p.Detach})
+}
+
+// Policy implements partitions.PolicySource.
+func (n nodePolicy) Policy() (partitions.Policy, bool) {
+	p, ok := n.node.PartitionPolicy()
+	if !ok {
+		return partitions.Policy{}, false
+	}
+	return partitions.Policy{MonthsAhead: p.MonthsAhead, Retention: time.Duration(p.RetentionDays) * 24 * time.Hour, Detach: p.Detach}, true
 }
 
 // leaderPollInterval is how often the upkeep's leadership adapter reads

@@ -80,6 +80,9 @@ type Deps struct {
 	// Partitions administers the stats database's partitions behind the
 	// /api/v1/admin/partitions routes (nil: they answer 503).
 	Partitions PartitionAdmin
+	// PartitionPolicy is the replicated partition policy behind
+	// /api/v1/admin/partitions/policy (nil: it answers 503).
+	PartitionPolicy PartitionPolicyStore
 	// Events receives a link event after every successful update and
 	// delete (nil: no events are published).
 	Events LinkEvents

@@ -20,6 +20,39 @@ type PartitionAdmin interface {
 	Drop(ctx context.Context, name string) (partitions.Partition, error)
 }
 
+// PartitionPolicy is the replicated partition policy, the body of GET and
+// PUT /api/v1/admin/partitions/policy.
+type PartitionPolicy struct {
+	// MonthsAhead is how many months after the current one the leader
+	// keeps created, 1..24.
+	MonthsAhead int `json:"months_ahead"`
+	// RetentionDays is how long stats data is kept, 1..36500 days.
+	RetentionDays int `json:"retention_days"`
+	// Detach makes the retention detach expired partitions, not drop them.
+	Detach bool `json:"detach"`
+}
+
+// PartitionPolicyStore is the replicated partition policy (the Raft
+// FSM's).
+type PartitionPolicyStore interface {
+	// PartitionPolicy returns the policy; false when none is set yet.
+	PartitionPolicy() (PartitionPolicy, bool)
+	// SetPartitionPolicy replaces the policy through Raft.
+	SetPartitionPolicy(ctx context.Context, p PartitionPolicy) error
+}
+
+// MaxPolicyRetentionDays bounds PartitionPolicy.RetentionDays, as the FSM
+// does.
+const MaxPolicyRetentionDays = 36500
+
+// partitionPolicyRequest is the strict form of a PUT body: every number
+// must be there.
+type partitionPolicyRequest struct {
+	MonthsAhead   *int  `json:"months_ahead"`
+	RetentionDays *int  `json:"retention_days"`
+	Detach        *bool `json:"detach"`
+}
+
 // CreatePartitionsRequest is the body of POST /api/v1/admin/partitions.
 type CreatePartitionsRequest struct {
 	// Months is how many months after the current one to create
@@ -73,6 +106,62 @@ func (h *Handler) partitionRoutes() {
 	h.handle("GET /api/v1/admin/partitions", admin, h.listPartitions)
 	h.handle("POST /api/v1/admin/partitions", admin, h.createPartitions)
 	h.handle("DELETE /api/v1/admin/partitions/{name}", admin, h.dropPartition)
+	h.handle("GET /api/v1/admin/partitions/policy", admin, h.getPartitionPolicy)
+	h.handle("PUT /api/v1/admin/partitions/policy", admin, h.setPartitionPolicy)
+}
+
+func (h *Handler) getPartitionPolicy(w http.ResponseWriter, r *http.Request) {
+	if !h.havePartitionPolicy(w) {
+		return
+	}
+	p, ok := h.deps.PartitionPolicy.PartitionPolicy()
+	if !ok {
+		problem.Write(w, http.StatusNotFound, "no partition policy is set yet; the leader applies the configured partition_* settings")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (h *Handler) setPartitionPolicy(w http.ResponseWriter, r *http.Request) {
+	if !h.havePartitionPolicy(w) {
+		return
+	}
+	var req partitionPolicyRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	switch {
+	case req.MonthsAhead == nil:
+		problem.WriteField(w, http.StatusBadRequest, "months_ahead", "months_ahead is required: how many months after the current one to keep created")
+		return
+	case *req.MonthsAhead < 1 || *req.MonthsAhead > partitions.MaxMonthsAhead:
+		problem.WriteField(w, http.StatusBadRequest, "months_ahead", fmt.Sprintf("months_ahead must be 1..%d, not %d", partitions.MaxMonthsAhead, *req.MonthsAhead))
+		return
+	case req.RetentionDays == nil:
+		problem.WriteField(w, http.StatusBadRequest, "retention_days", "retention_days is required: how many days stats data is kept")
+		return
+	case *req.RetentionDays < 1 || *req.RetentionDays > MaxPolicyRetentionDays:
+		problem.WriteField(w, http.StatusBadRequest, "retention_days", fmt.Sprintf("retention_days must be 1..%d, not %d", MaxPolicyRetentionDays, *req.RetentionDays))
+		return
+	}
+	p := PartitionPolicy{MonthsAhead: *req.MonthsAhead, RetentionDays: *req.RetentionDays}
+	if req.Detach != nil {
+		p.Detach = *req.Detach
+	}
+	if err := h.deps.PartitionPolicy.SetPartitionPolicy(r.Context(), p); err != nil {
+		h.unavailable(w, "change the partition policy", err)
+		return
+	}
+	h.log.Info("partition policy changed", "months_ahead", p.MonthsAhead, "retention_days", p.RetentionDays, "detach", p.Detach)
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (h *Handler) havePartitionPolicy(w http.ResponseWriter) bool {
+	if h.deps.PartitionPolicy == nil {
+		problem.Write(w, http.StatusServiceUnavailable, "this API has no partition policy behind it")
+		return false
+	}
+	return true
 }
 
 func (h *Handler) listPartitions(w http.ResponseWriter, r *http.Request) {

@@ -78,15 +78,16 @@ type applyRequest struct {
 // forwardable are the commands a follower may have the leader apply. The
 // cluster key is only ever proposed by a leader.
 var forwardable = map[fsm.CommandType]bool{
-	fsm.TypeAcquireLease:     true,
-	fsm.TypeRenewLease:       true,
-	fsm.TypeReleaseLease:     true,
-	fsm.TypeAllocateBlock:    true,
-	fsm.TypeRegisterNode:     true,
-	fsm.TypeDeregisterNode:   true,
-	fsm.TypeAddKey:           true,
-	fsm.TypeRevokeKey:        true,
-	fsm.TypeSetDomainBlocked: true,
+	fsm.TypeAcquireLease:       true,
+	fsm.TypeRenewLease:         true,
+	fsm.TypeReleaseLease:       true,
+	fsm.TypeAllocateBlock:      true,
+	fsm.TypeRegisterNode:       true,
+	fsm.TypeDeregisterNode:     true,
+	fsm.TypeAddKey:             true,
+	fsm.TypeRevokeKey:          true,
+	fsm.TypeSetDomainBlocked:   true,
+	fsm.TypeSetPartitionPolicy: true,
 }
 
 // retryable reports whether a failed call to the leader may succeed later

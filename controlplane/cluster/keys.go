@@ -64,3 +64,35 @@ func (n *Node) SetDomainBlocked(ctx context.Context, domain string, blocked bool
 	}
 	return nil
 }
+
+// PartitionPolicy returns the replicated partition policy from this node's
+// copy of the FSM; false until one has been set.
+func (n *Node) PartitionPolicy() (fsm.PartitionPolicy, bool) { return n.fsm.PartitionPolicy() }
+
+// SetPartitionPolicy replaces the partition policy through Raft (forwarded
+// to the leader when needed); a policy out of range wraps
+// fsm.ErrInvalidCommand.
+func (n *Node) SetPartitionPolicy(ctx context.Context, p fsm.PartitionPolicy) error {
+	resp, err := n.propose(ctx, fsm.SetPartitionPolicy{Policy: p})
+	if err == nil {
+		err = resp.(*fsm.PolicyResult).Err
+	}
+	if err != nil {
+		return fmt.Errorf("set partition policy: %w", err)
+	}
+	return nil
+}
+
+// SeedPartitionPolicy stores p as the partition policy only if the cluster
+// has none yet, and returns the policy in force: p, or the one set before.
+func (n *Node) SeedPartitionPolicy(ctx context.Context, p fsm.PartitionPolicy) (fsm.PartitionPolicy, error) {
+	resp, err := n.propose(ctx, fsm.SetPartitionPolicy{Policy: p, OnlyIfNone: true})
+	if err == nil {
+		r := resp.(*fsm.PolicyResult)
+		if r.Err == nil {
+			return r.Policy, nil
+		}
+		err = r.Err
+	}
+	return fsm.PartitionPolicy{}, fmt.Errorf("seed partition policy: %w", err)
+}

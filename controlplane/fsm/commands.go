@@ -31,6 +31,8 @@ const (
 	TypeRevokeKey CommandType = 9
 	// TypeSetDomainBlocked adds a domain to the blocklist or removes it.
 	TypeSetDomainBlocked CommandType = 10
+	// TypeSetPartitionPolicy replaces the partition policy.
+	TypeSetPartitionPolicy CommandType = 11
 )
 
 // String names the command type for logs and panics.
@@ -56,6 +58,8 @@ func (t CommandType) String() string {
 		return "revoke-key"
 	case TypeSetDomainBlocked:
 		return "set-domain-blocked"
+	case TypeSetPartitionPolicy:
+		return "set-partition-policy"
 	default:
 		return fmt.Sprintf("command-type(%d)", uint8(t))
 	}

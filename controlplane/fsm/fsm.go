@@ -7,7 +7,8 @@
 // counter from which disjoint blocks are handed out to the nodes that create
 // links, the node registry (each member's Raft address and the base URL
 // of its REST API, so that followers know where to forward writes), the
-// API key ring (hashes only) and the domain blocklist.
+// API key ring (hashes only), the domain blocklist and the partition
+// policy.
 //
 // The FSM is deterministic: it never reads the clock or random numbers. The
 // proposer puts timestamps and choices into the command (see Encode and the
@@ -110,6 +111,8 @@ type state struct {
 	keys map[string]KeyEntry
 	// blocked is the domain blocklist.
 	blocked map[string]struct{}
+	// policy is the partition policy, nil until one is set.
+	policy *PartitionPolicy
 }
 
 // worker is one worker ID's lease record.
@@ -130,16 +133,17 @@ type command struct {
 
 // commands is the dispatch table, indexed by command type.
 var commands = map[CommandType]command{
-	TypeInitCluster:      def((*state).initCluster),
-	TypeAcquireLease:     def((*state).acquireLease),
-	TypeRenewLease:       def((*state).renewLease),
-	TypeReleaseLease:     def((*state).releaseLease),
-	TypeAllocateBlock:    def((*state).allocateBlock),
-	TypeRegisterNode:     def((*state).registerNode),
-	TypeDeregisterNode:   def((*state).deregisterNode),
-	TypeAddKey:           def((*state).addKey),
-	TypeRevokeKey:        def((*state).revokeKey),
-	TypeSetDomainBlocked: def((*state).setDomainBlocked),
+	TypeInitCluster:        def((*state).initCluster),
+	TypeAcquireLease:       def((*state).acquireLease),
+	TypeRenewLease:         def((*state).renewLease),
+	TypeReleaseLease:       def((*state).releaseLease),
+	TypeAllocateBlock:      def((*state).allocateBlock),
+	TypeRegisterNode:       def((*state).registerNode),
+	TypeDeregisterNode:     def((*state).deregisterNode),
+	TypeAddKey:             def((*state).addKey),
+	TypeRevokeKey:          def((*state).revokeKey),
+	TypeSetDomainBlocked:   def((*state).setDomainBlocked),
+	TypeSetPartitionPolicy: def((*state).setPartitionPolicy),
 }
 
 // def builds the table entry of command type C from its apply function.

@@ -531,7 +531,7 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 	for range n {
 		now += rng.Int64N(5000) - 500 // clocks wobble backwards too
 		node := nodes[rng.IntN(len(nodes))]
-		switch rng.IntN(11) {
+		switch rng.IntN(12) {
 		case 0:
 			add(InitCluster{Key: key(byte(rng.IntN(256)))})
 		case 1:
@@ -568,6 +568,9 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 		case 10:
 			domains := []string{"a.example", "b.example", "c.example", "Bad Domain"}
 			add(SetDomainBlocked{Domain: domains[rng.IntN(len(domains))], Blocked: rng.IntN(3) > 0})
+		case 11:
+			// Some out of range: refused.
+			add(SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: rng.IntN(27), RetentionDays: rng.IntN(800), Detach: rng.IntN(2) == 0}, OnlyIfNone: rng.IntN(3) == 0})
 		}
 	}
 	return log
@@ -586,7 +589,7 @@ func TestDeterminism(t *testing.T) {
 	if !reflect.DeepEqual(sx, sy) {
 		t.Fatal("states differ after the same log")
 	}
-	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 {
-		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes, %d keys", len(sx.Workers), sx.NextSequence, len(sx.Nodes), len(sx.Keys))
+	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 || sx.PartitionPolicy == nil {
+		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes, %d keys, policy %v", len(sx.Workers), sx.NextSequence, len(sx.Nodes), len(sx.Keys), sx.PartitionPolicy)
 	}
 }

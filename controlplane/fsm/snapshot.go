@@ -11,8 +11,9 @@ import (
 
 // snapshotVersion is the format version written into snapshots. Version 2
 // added the node registry, version 3 the API key ring, version 4 the domain
-// blocklist; Restore still reads the older ones.
-const snapshotVersion = 4
+// blocklist, version 5 the partition policy; Restore still reads the older
+// ones (which restore with no policy).
+const snapshotVersion = 5
 
 // oldestSnapshotVersion is the oldest format Restore reads.
 const oldestSnapshotVersion = 1
@@ -34,6 +35,8 @@ type State struct {
 	Keys []KeyEntry `json:"keys,omitempty"`
 	// BlockedDomains is the domain blocklist, sorted.
 	BlockedDomains []string `json:"blocked_domains,omitempty"`
+	// PartitionPolicy is the partition policy, nil until one is set.
+	PartitionPolicy *PartitionPolicy `json:"partition_policy,omitempty"`
 }
 
 // WorkerState is one worker ID's lease record.
@@ -69,6 +72,10 @@ func (s *state) export() State {
 	st.Nodes = s.sortedNodes()
 	st.Keys = s.sortedKeys()
 	st.BlockedDomains = s.sortedBlocked()
+	if s.policy != nil {
+		p := *s.policy
+		st.PartitionPolicy = &p
+	}
 	return st
 }
 
@@ -137,6 +144,16 @@ func stateFrom(st State) (*state, error) {
 			s.blocked = make(map[string]struct{}, len(st.BlockedDomains))
 		}
 		s.blocked[d] = struct{}{}
+	}
+	if st.PartitionPolicy != nil {
+		if st.Version < 5 {
+			return nil, fmt.Errorf("snapshot version %d has a partition policy", st.Version)
+		}
+		if err := st.PartitionPolicy.Check(); err != nil {
+			return nil, fmt.Errorf("snapshot partition policy: %w", err)
+		}
+		p := *st.PartitionPolicy
+		s.policy = &p
 	}
 	return s, nil
 }

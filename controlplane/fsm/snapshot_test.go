@@ -120,7 +120,10 @@ func TestPersistCancelsOnError(t *testing.T) {
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	tests := map[string]string{
 		"not JSON":           `{`,
-		"wrong version":      `{"version":5}`,
+		"wrong version":      `{"version":6}`,
+		"v4 with policy":     `{"version":4,"partition_policy":{"months_ahead":3,"retention_days":400}}`,
+		"bad policy months":  `{"version":5,"partition_policy":{"months_ahead":25,"retention_days":400}}`,
+		"bad policy days":    `{"version":5,"partition_policy":{"months_ahead":3,"retention_days":0}}`,
 		"v3 with blocklist":  `{"version":3,"blocked_domains":["a.example"]}`,
 		"bad blocked domain": `{"version":4,"blocked_domains":["A b"]}`,
 		"v2 with keys":       `{"version":2,"keys":[{"id":"AAAAAAAAAAAA","name":"n","role":"admin","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}]}`,

@@ -88,6 +88,8 @@ func newResponse(t CommandType) (response, error) {
 		return new(KeyResult), nil
 	case TypeSetDomainBlocked:
 		return new(DomainResult), nil
+	case TypeSetPartitionPolicy:
+		return new(PolicyResult), nil
 	default:
 		return nil, fmt.Errorf("fsm: no response type for %s", t)
 	}

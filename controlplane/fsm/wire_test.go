@@ -20,6 +20,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 		AllocateBlock{Node: "a", Size: 10},
 		RegisterNode{ID: "a", RaftAddr: "h:1", APIAddr: "http://h"},
 		DeregisterNode{ID: "a"},
+		SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 3, RetentionDays: 400, Detach: true}},
 	} {
 		data, err := Encode(c)
 		if err != nil {
@@ -68,6 +69,8 @@ func TestResponseWire(t *testing.T) {
 		{AllocateBlock{Node: "a", Size: 0}, ErrInvalidCommand},
 		{RegisterNode{ID: "a", RaftAddr: "h:1"}, nil},
 		{DeregisterNode{ID: "zz"}, ErrUnknownNode},
+		{SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 3, RetentionDays: 400}}, nil},
+		{SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 0, RetentionDays: 400}}, ErrInvalidCommand},
 	}
 	for _, c := range cases {
 		resp := a.apply(c.cmd)

@@ -331,13 +331,19 @@ func (m *Manager) ApplyRetention(ctx context.Context, now time.Time, retention t
 // ahead, then ApplyRetention with the configured retention and mode. The
 // retention runs even when creating failed.
 func (m *Manager) Maintain(ctx context.Context, now time.Time) (Report, error) {
+	return m.MaintainWith(ctx, now, Policy{MonthsAhead: m.cfg.MonthsAhead, Retention: m.cfg.Retention, Detach: m.cfg.Detach})
+}
+
+// MaintainWith is Maintain with the months ahead, retention and mode of p
+// instead of the configured ones.
+func (m *Manager) MaintainWith(ctx context.Context, now time.Time, p Policy) (Report, error) {
 	var r Report
 	var errs []error
 	var err error
-	if r.Created, err = m.EnsureAhead(ctx, now, m.cfg.MonthsAhead); err != nil {
+	if r.Created, err = m.EnsureAhead(ctx, now, p.MonthsAhead); err != nil {
 		errs = append(errs, err)
 	}
-	if r.Expired, err = m.ApplyRetention(ctx, now, m.cfg.Retention, m.cfg.Detach); err != nil {
+	if r.Expired, err = m.ApplyRetention(ctx, now, p.Retention, p.Detach); err != nil {
 		errs = append(errs, err)
 	}
 	return r, errors.Join(errs...)

@@ -25,6 +25,27 @@ type Maintainer interface {
 	Maintain(ctx context.Context, now time.Time) (Report, error)
 }
 
+// Policy is the upkeep's policy: months created ahead, retention and
+// whether expired partitions are detached rather than dropped.
+type Policy struct {
+	MonthsAhead int
+	Retention   time.Duration
+	Detach      bool
+}
+
+// PolicySource gives the upkeep's current policy (the cluster's replicated
+// one); false: none yet, and the Maintainer's own configuration applies.
+type PolicySource interface {
+	Policy() (Policy, bool)
+}
+
+// PolicyMaintainer is a Maintainer that can run the upkeep with a given
+// policy; *Manager implements it.
+type PolicyMaintainer interface {
+	Maintainer
+	MaintainWith(ctx context.Context, now time.Time, p Policy) (Report, error)
+}
+
 // Run is one finished run of the upkeep.
 type Run struct {
 	// Now is the time the run was made for.
@@ -55,6 +76,10 @@ type SchedulerConfig struct {
 	OnRun func(Run)
 	// Logger receives the runs (nil: slog.Default()).
 	Logger *slog.Logger
+	// Policy, when set, is read at the start of every run: while it has a
+	// policy, the run uses it (the Maintainer must be a PolicyMaintainer),
+	// so that a change applies to the next run without a restart.
+	Policy PolicySource
 }
 
 // Scheduler runs a Maintainer while this node is the leader: at the start
@@ -81,6 +106,9 @@ func NewScheduler(m Maintainer, lead leader.Leadership, cfg SchedulerConfig) (*S
 	cfg.RunTimeout = cmp.Or(cfg.RunTimeout, DefaultRunTimeout)
 	if cfg.Interval < 0 || cfg.RetryInterval < 0 || cfg.RunTimeout < 0 {
 		return nil, errors.New("partitions: scheduler intervals must be positive")
+	}
+	if _, ok := m.(PolicyMaintainer); cfg.Policy != nil && !ok {
+		return nil, errors.New("partitions: a scheduler with a policy source needs a PolicyMaintainer")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -111,7 +139,13 @@ func (s *Scheduler) Close() error { return s.runner.Close() }
 func (s *Scheduler) runOnce(ctx context.Context) time.Duration {
 	now := s.cfg.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RunTimeout)
-	rep, err := s.m.Maintain(rctx, now)
+	var rep Report
+	var err error
+	if p, ok := s.policy(); ok {
+		rep, err = s.m.(PolicyMaintainer).MaintainWith(rctx, now, p)
+	} else {
+		rep, err = s.m.Maintain(rctx, now)
+	}
 	cancel()
 	wait := s.cfg.Interval
 	switch {
@@ -128,6 +162,14 @@ func (s *Scheduler) runOnce(ctx context.Context) time.Duration {
 		s.cfg.OnRun(Run{Now: now, Report: rep, Err: err})
 	}
 	return wait
+}
+
+// policy returns the policy of the next run; false: the Maintainer's own.
+func (s *Scheduler) policy() (Policy, bool) {
+	if s.cfg.Policy == nil {
+		return Policy{}, false
+	}
+	return s.cfg.Policy.Policy()
 }
 
 func (s *Scheduler) tracef(state string) {
