@@ -226,7 +226,10 @@ func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err er
 		MonthsAhead: ps.MonthsAhead,
 		Retention:   ps.Retention,
 		Detach:      ps.Detach,
-		Logger:      log.With("component", "partitions"),
+		// List and Drop judge "past retention" by the replicated policy,
+		// as the upkeep does.
+		Policy: nodePolicy{s.node},
+		Logger: log.With("component", "partitions"),
 	})
 	if err != nil {
 		return fmt.Errorf("shortify: open stats database: %w", err)

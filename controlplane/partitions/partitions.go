@@ -172,6 +172,10 @@ type Config struct {
 	// partition whose whole range ends at or before now-Retention is past
 	// it.
 	Retention time.Duration
+	// Policy, when set and holding a policy, overrides Retention for List
+	// and Drop, so that they agree with the upkeep that reads the same
+	// replicated policy (see SchedulerConfig.Policy).
+	Policy PolicySource
 	// Detach makes the retention detach expired partitions (left as plain
 	// tables for archiving) instead of dropping them.
 	Detach bool
@@ -303,6 +307,17 @@ func (m *Manager) ensure(ctx context.Context, tables []string, now time.Time, mo
 	return created, nil
 }
 
+// retention is the retention in force: the replicated policy's when there
+// is one, else the configured one.
+func (m *Manager) retention() time.Duration {
+	if m.cfg.Policy != nil {
+		if p, ok := m.cfg.Policy.Policy(); ok {
+			return p.Retention
+		}
+	}
+	return m.cfg.Retention
+}
+
 // ApplyRetention removes the data older than retention: on PostgreSQL it
 // drops (or, with detach, detaches) every partition of a managed table
 // whose whole range ends at or before now-retention; on SQLite it deletes
@@ -370,7 +385,7 @@ func (m *Manager) List(ctx context.Context) ([]Partition, error) {
 			}
 		}
 	}
-	cutoff := m.cfg.Now().Add(-m.cfg.Retention)
+	cutoff := m.cfg.Now().Add(-m.retention())
 	for i := range ps {
 		if ps[i].Managed {
 			ps[i].PastRetention = pastRetention(ps[i], cutoff)
@@ -421,7 +436,7 @@ func (m *Manager) Create(ctx context.Context, table string, months int) ([]Parti
 // past the retention period, and fails with ErrNotFound when no partition
 // of the stats database has the name.
 func (m *Manager) Drop(ctx context.Context, name string) (Partition, error) {
-	cutoff := m.cfg.Now().Add(-m.cfg.Retention)
+	cutoff := m.cfg.Now().Add(-m.retention())
 	p, err := m.stats.drop(ctx, name, cutoff)
 	if err != nil {
 		if _, refused := errors.AsType[*RefusedError](err); refused || errors.Is(err, ErrNotFound) {

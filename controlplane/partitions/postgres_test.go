@@ -565,3 +565,24 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDropFollowsTheReplicatedPolicy: with a policy in the Raft state,
+// List and Drop judge "past retention" by it, not by the node's config.
+func TestDropFollowsTheReplicatedPolicy(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)
+	// Configured: 90 days (cutoff 12 August). Replicated: 30 days
+	// (cutoff 11 October), so September is past it too.
+	policy := &policySource{}
+	policy.change(Policy{MonthsAhead: 1, Retention: 30 * 24 * time.Hour})
+	m, _ := setup(t, Config{Now: func() time.Time { return now }, Retention: 90 * 24 * time.Hour, Policy: policy})
+	if _, err := m.EnsureAhead(t.Context(), month(2026, 9), 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Drop(t.Context(), "clicks_y2026m09"); err != nil {
+		t.Fatalf("Drop under the replicated 30-day policy: %v", err)
+	}
+	if _, err := m.Drop(t.Context(), "clicks_y2026m10"); !errors.Is(err, ErrWithinRetention) {
+		t.Fatalf("Drop of October: %v, want ErrWithinRetention", err)
+	}
+}
