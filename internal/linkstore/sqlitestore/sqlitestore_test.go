@@ -291,40 +291,7 @@ func TestTwoProcesses(t *testing.T) {
 }
 
 func BenchmarkLookup(b *testing.B) {
-	s := open(b, tempDSN(b))
-	ctx := context.Background()
-	l := storetest.NewLink()
-	if err := s.Create(ctx, l); err != nil {
-		b.Fatal(err)
-	}
-	b.Run("hit", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := s.Lookup(ctx, l.Code); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("miss", func(b *testing.B) {
-		b.ReportAllocs()
-		code := storetest.NewCode()
-		for b.Loop() {
-			if _, err := s.Lookup(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("hit-parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := s.Lookup(ctx, l.Code); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
+	storetest.BenchLookup(b, open(b, tempDSN(b)))
 }
 
 func BenchmarkCreate(b *testing.B) {

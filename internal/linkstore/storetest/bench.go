@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -130,4 +131,42 @@ func BenchCreateMany(b *testing.B, s linkstore.Store) {
 			reportRate(b, n.Load())
 		})
 	}
+}
+
+// BenchLookup measures Lookup of a stored code, of an unknown code, and of
+// a stored code from parallel goroutines: the redirect path's L3.
+func BenchLookup(b *testing.B, s linkstore.Store) {
+	ctx := context.Background()
+	l := NewLink()
+	if err := s.Create(ctx, l); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("hit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Lookup(ctx, l.Code); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		code := NewCode()
+		for b.Loop() {
+			if _, err := s.Lookup(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("hit-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.Lookup(ctx, l.Code); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
