@@ -1,19 +1,13 @@
 package api_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/partitions"
@@ -28,32 +22,6 @@ type partitionsEnv struct {
 	*env
 	m   *partitions.Manager
 	now time.Time
-}
-
-func schemaDSN(t *testing.T) string {
-	t.Helper()
-	base := testenv.Database(t)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	name := "api_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func newPartitionsEnv(t *testing.T, dsn string, store linkstore.Store) *partitionsEnv {
@@ -90,7 +58,7 @@ func partitionNames(ps []api.Partition) map[string]api.Partition {
 
 func TestPartitionsAPI(t *testing.T) {
 	t.Parallel()
-	dsn := schemaDSN(t)
+	dsn := testenv.Schema(t)
 	store, err := pgstore.Open(t.Context(), linkstore.Config{DSN: dsn, Migrate: true})
 	if err != nil {
 		t.Fatal(err)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -50,48 +47,13 @@ var backends = map[string]func(t *testing.T) linkstore.Store{
 		return s
 	},
 	"postgres": func(t *testing.T) linkstore.Store {
-		s, err := pgstore.Open(context.Background(), linkstore.Config{DSN: schemaDSN(t), Migrate: true})
+		s, err := pgstore.Open(context.Background(), linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(s.Close)
 		return s
 	},
-}
-
-// schemaDSN creates a schema of the test's own in the package's database
-// and returns a DSN whose search_path is that schema.
-func schemaDSN(t *testing.T) string {
-	t.Helper()
-	dsn := testenv.Database(t)
-	name := pgx.Identifier{"t_" + strings.ToLower(storetest.NewCode())}.Sanitize()
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", strings.Trim(name, `"`))
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // recordingStore is the real store, with the size of every batch that

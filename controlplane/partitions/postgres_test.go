@@ -1,21 +1,16 @@
 package partitions
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shortify/shortify/internal/linkstore"
@@ -29,41 +24,12 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func month(y int, m time.Month) time.Time { return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC) }
 
-// schemaDSN creates a schema of the test's own in the package's database
-// and returns a DSN whose search_path is that schema, so that each test's
-// DDL is isolated from the others'.
-func schemaDSN(t *testing.T) string {
-	t.Helper()
-	base := testenv.Database(t)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	name := "t_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(t.Context(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // setup opens a migrated manager on a fresh schema; cfg.DSN, when empty,
 // is that schema's.
 func setup(t *testing.T, cfg Config) (*Manager, string) {
 	t.Helper()
 	if cfg.DSN == "" {
-		cfg.DSN = schemaDSN(t)
+		cfg.DSN = testenv.Schema(t)
 	}
 	cfg.Migrate = true
 	if cfg.Logger == nil {
@@ -340,10 +306,10 @@ func TestListShowsLinksHashPartitions(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			stats, links, linksConfig := schemaDSN(t), "", ""
+			stats, links, linksConfig := testenv.Schema(t), "", ""
 			links = stats
 			if tt.elsewhere {
-				links = schemaDSN(t)
+				links = testenv.Schema(t)
 				linksConfig = links
 			}
 			ls, err := pgstore.Open(t.Context(), linkstore.Config{DSN: links, Migrate: true})
@@ -491,7 +457,7 @@ func TestCreate(t *testing.T) {
 
 func TestMigrateKeepsItsOwnVersions(t *testing.T) {
 	t.Parallel()
-	dsn := schemaDSN(t)
+	dsn := testenv.Schema(t)
 	// The links' migrations and the stats' share a database, concurrently.
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)

@@ -10,6 +10,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 func TestSQLite(t *testing.T) {
@@ -115,7 +116,7 @@ func TestSQLite(t *testing.T) {
 
 func TestSQLiteStatsWithLinksOnPostgres(t *testing.T) {
 	t.Parallel()
-	links := schemaDSN(t)
+	links := testenv.Schema(t)
 	ls, err := pgstore.Open(t.Context(), linkstore.Config{DSN: links, Migrate: true})
 	if err != nil {
 		t.Fatal(err)

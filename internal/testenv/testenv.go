@@ -167,3 +167,38 @@ func FreeAddr(tb testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// Schema creates a schema of the test's own in the package's database and
+// returns a DSN whose search_path is that schema, so that tests that run
+// DDL (migrations, partitions) are isolated from each other. The schema is
+// dropped when the test ends.
+func Schema(tb testing.TB) string {
+	tb.Helper()
+	base := Database(tb)
+	name := "t_" + randomHex(tb, 6)
+	exec := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(tb.Context(), "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
+		tb.Fatalf("testenv: create schema %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		if err := exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("testenv: drop schema %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("testenv: parse %s: %v", redact(base), err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestDeleteExpiredPlanUsesIndexes: DeleteExpired finds expired links
@@ -18,7 +19,7 @@ import (
 // plan gets wrong).
 func TestDeleteExpiredPlanUsesIndexes(t *testing.T) {
 	ctx := t.Context()
-	s := open(t, linkstore.Config{DSN: freshSchema(t), Migrate: true})
+	s := open(t, linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// 50,000 links: 2% expire within the first day, 10% later, the rest
 	// never.
@@ -81,7 +82,7 @@ FROM generate_series(1, 50000) i`, base)
 // million links of which a third have expired (the README's figure).
 func BenchmarkDeleteExpired(b *testing.B) {
 	ctx := b.Context()
-	s := open(b, linkstore.Config{DSN: freshSchema(b), Migrate: true})
+	s := open(b, linkstore.Config{DSN: testenv.Schema(b), Migrate: true})
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	_, err := s.Primary().Exec(ctx, `
 INSERT INTO links (code, id, url, created_at, expires_at)

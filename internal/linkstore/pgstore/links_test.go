@@ -14,6 +14,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/migrations"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestMigrationBackfillsHost applies migration 0002 to links stored
@@ -28,7 +29,7 @@ func TestMigrationBackfillsHost(t *testing.T) {
 	if len(ms) < 2 || ms[1].Version != 2 {
 		t.Fatalf("want migrations 1 and 2, have %+v", ms)
 	}
-	conn, err := pgx.Connect(ctx, freshSchema(t))
+	conn, err := pgx.Connect(ctx, testenv.Schema(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestListIsNeverPrepared(t *testing.T) {
 // branches, a rare prefix from the primary key.
 func TestListPlansUseIndexes(t *testing.T) {
 	ctx := t.Context()
-	s := open(t, linkstore.Config{DSN: freshSchema(t), Migrate: true})
+	s := open(t, linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
 	_, err := s.Primary().Exec(ctx, `
 INSERT INTO links (code, id, url, created_at, host)
 SELECT c, 1000000 + i, 'https://' || h || '/' || c, now(), h

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -49,42 +48,6 @@ func TestConformanceViaReplica(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) linkstore.Store {
 		return open(t, linkstore.Config{DSN: dsn, ReadDSNs: []string{dsn}, Migrate: true})
 	})
-}
-
-// freshSchema creates an empty schema of the test's own and returns a DSN
-// whose search_path is that schema, so a test can migrate from nothing or
-// keep a table apart from everyone else's (a stand-in for a replica).
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	dsn := testenv.Database(t)
-	name := "t_" + strings.ToLower(storetest.NewCode())
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func TestLinksIsHashPartitioned(t *testing.T) {
@@ -188,7 +151,7 @@ func countMigrations(t *testing.T, pool *pgxpool.Pool) int {
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := testenv.Schema(t)
 	ms, err := migrations.Load(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +177,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 }
 
 func TestMigrateConcurrently(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := testenv.Schema(t)
 	const nodes = 6
 	pools := make([]*pgxpool.Pool, nodes)
 	for i := range pools {
@@ -280,7 +243,7 @@ func TestOpenErrors(t *testing.T) {
 // holding only the links given.
 func replicaSchema(t *testing.T, links ...linkstore.Link) string {
 	t.Helper()
-	dsn := freshSchema(t)
+	dsn := testenv.Schema(t)
 	s := open(t, linkstore.Config{DSN: dsn, Migrate: true})
 	for _, l := range links {
 		if err := s.Create(t.Context(), l); err != nil {
