@@ -33,6 +33,8 @@ const (
 	TypeSetDomainBlocked CommandType = 10
 	// TypeSetPartitionPolicy replaces the partition policy.
 	TypeSetPartitionPolicy CommandType = 11
+	// TypeRecordPartitions records partitions in the partition catalogue.
+	TypeRecordPartitions CommandType = 12
 )
 
 // String names the command type for logs and panics.
@@ -60,6 +62,8 @@ func (t CommandType) String() string {
 		return "set-domain-blocked"
 	case TypeSetPartitionPolicy:
 		return "set-partition-policy"
+	case TypeRecordPartitions:
+		return "record-partitions"
 	default:
 		return fmt.Sprintf("command-type(%d)", uint8(t))
 	}

@@ -7,8 +7,8 @@
 // counter from which disjoint blocks are handed out to the nodes that create
 // links, the node registry (each member's Raft address and the base URL
 // of its REST API, so that followers know where to forward writes), the
-// API key ring (hashes only), the domain blocklist and the partition
-// policy.
+// API key ring (hashes only), the domain blocklist, the partition policy
+// and the partition catalogue (see RecordPartitions).
 //
 // The FSM is deterministic: it never reads the clock or random numbers. The
 // proposer puts timestamps and choices into the command (see Encode and the
@@ -113,6 +113,9 @@ type state struct {
 	blocked map[string]struct{}
 	// policy is the partition policy, nil until one is set.
 	policy *PartitionPolicy
+	// catalogue is the partition catalogue by partition name; like nodes,
+	// only read sorted.
+	catalogue map[string]PartitionRecord
 }
 
 // worker is one worker ID's lease record.
@@ -144,6 +147,7 @@ var commands = map[CommandType]command{
 	TypeRevokeKey:          def((*state).revokeKey),
 	TypeSetDomainBlocked:   def((*state).setDomainBlocked),
 	TypeSetPartitionPolicy: def((*state).setPartitionPolicy),
+	TypeRecordPartitions:   def((*state).recordPartitions),
 }
 
 // def builds the table entry of command type C from its apply function.

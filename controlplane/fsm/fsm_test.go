@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -531,7 +532,7 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 	for range n {
 		now += rng.Int64N(5000) - 500 // clocks wobble backwards too
 		node := nodes[rng.IntN(len(nodes))]
-		switch rng.IntN(12) {
+		switch rng.IntN(13) {
 		case 0:
 			add(InitCluster{Key: key(byte(rng.IntN(256)))})
 		case 1:
@@ -571,6 +572,19 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 		case 11:
 			// Some out of range: refused.
 			add(SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: rng.IntN(27), RetentionDays: rng.IntN(800), Detach: rng.IntN(2) == 0}, OnlyIfNone: rng.IntN(3) == 0})
+		case 12:
+			// Some with an empty range or a bad state: refused whole.
+			states := []PartitionState{PartitionCreated, PartitionDetached, PartitionDropped, "lost"}
+			var recs []PartitionRecord
+			for range rng.IntN(4) + 1 {
+				m := int64(rng.IntN(24))
+				name := fmt.Sprintf("clicks_y2026m%02d", m)
+				if slices.ContainsFunc(recs, func(r PartitionRecord) bool { return r.Name == name }) {
+					continue
+				}
+				recs = append(recs, PartitionRecord{Table: "clicks", Name: name, FromMs: m * 1000, ToMs: (m + int64(rng.IntN(30))) * 1000, State: states[rng.IntN(len(states))]})
+			}
+			add(RecordPartitions{AtMs: now, Partitions: recs})
 		}
 	}
 	return log
@@ -589,7 +603,7 @@ func TestDeterminism(t *testing.T) {
 	if !reflect.DeepEqual(sx, sy) {
 		t.Fatal("states differ after the same log")
 	}
-	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 || sx.PartitionPolicy == nil {
-		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes, %d keys, policy %v", len(sx.Workers), sx.NextSequence, len(sx.Nodes), len(sx.Keys), sx.PartitionPolicy)
+	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 || sx.PartitionPolicy == nil || len(sx.Partitions) == 0 {
+		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes, %d keys, policy %v, %d partitions", len(sx.Workers), sx.NextSequence, len(sx.Nodes), len(sx.Keys), sx.PartitionPolicy, len(sx.Partitions))
 	}
 }

@@ -11,9 +11,10 @@ import (
 
 // snapshotVersion is the format version written into snapshots. Version 2
 // added the node registry, version 3 the API key ring, version 4 the domain
-// blocklist, version 5 the partition policy; Restore still reads the older
-// ones (which restore with no policy).
-const snapshotVersion = 5
+// blocklist, version 5 the partition policy, version 6 the partition
+// catalogue; Restore still reads the older ones (which restore without what
+// came later).
+const snapshotVersion = 6
 
 // oldestSnapshotVersion is the oldest format Restore reads.
 const oldestSnapshotVersion = 1
@@ -37,6 +38,8 @@ type State struct {
 	BlockedDomains []string `json:"blocked_domains,omitempty"`
 	// PartitionPolicy is the partition policy, nil until one is set.
 	PartitionPolicy *PartitionPolicy `json:"partition_policy,omitempty"`
+	// Partitions is the partition catalogue, by table, then name.
+	Partitions []PartitionRecord `json:"partitions,omitempty"`
 }
 
 // WorkerState is one worker ID's lease record.
@@ -76,6 +79,7 @@ func (s *state) export() State {
 		p := *s.policy
 		st.PartitionPolicy = &p
 	}
+	st.Partitions = s.sortedCatalogue()
 	return st
 }
 
@@ -154,6 +158,24 @@ func stateFrom(st State) (*state, error) {
 		}
 		p := *st.PartitionPolicy
 		s.policy = &p
+	}
+	if st.Version < 6 && len(st.Partitions) > 0 {
+		return nil, fmt.Errorf("snapshot version %d has a partition catalogue", st.Version)
+	}
+	if len(st.Partitions) > MaxCatalogue {
+		return nil, fmt.Errorf("snapshot catalogue holds %d partitions, at most %d", len(st.Partitions), MaxCatalogue)
+	}
+	for _, r := range st.Partitions {
+		if err := r.check(); err != nil {
+			return nil, fmt.Errorf("snapshot partition %q: %w", r.Name, err)
+		}
+		if _, dup := s.catalogue[r.Name]; dup {
+			return nil, fmt.Errorf("snapshot lists partition %q twice", r.Name)
+		}
+		if s.catalogue == nil {
+			s.catalogue = make(map[string]PartitionRecord, len(st.Partitions))
+		}
+		s.catalogue[r.Name] = r
 	}
 	return s, nil
 }

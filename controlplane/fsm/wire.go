@@ -90,6 +90,8 @@ func newResponse(t CommandType) (response, error) {
 		return new(DomainResult), nil
 	case TypeSetPartitionPolicy:
 		return new(PolicyResult), nil
+	case TypeRecordPartitions:
+		return new(CatalogueResult), nil
 	default:
 		return nil, fmt.Errorf("fsm: no response type for %s", t)
 	}

@@ -71,6 +71,8 @@ func TestResponseWire(t *testing.T) {
 		{DeregisterNode{ID: "zz"}, ErrUnknownNode},
 		{SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 3, RetentionDays: 400}}, nil},
 		{SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 0, RetentionDays: 400}}, ErrInvalidCommand},
+		{RecordPartitions{AtMs: 5, Partitions: []PartitionRecord{{Table: "clicks", Name: "clicks_y2026m01", FromMs: 1, ToMs: 2, State: PartitionCreated}}}, nil},
+		{RecordPartitions{AtMs: 5}, ErrInvalidCommand},
 	}
 	for _, c := range cases {
 		resp := a.apply(c.cmd)
