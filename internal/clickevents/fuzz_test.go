@@ -1,0 +1,79 @@
+package clickevents
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// FuzzUnmarshalBinary: decoding never panics and fails only with
+// ErrVersion or ErrMalformed; what it accepts encodes again to the same
+// bytes, up to the reserved flags and trailing bytes a version-1 reader
+// ignores, and decodes to the same event. The corpus is in
+// testdata/fuzz/FuzzUnmarshalBinary.
+func FuzzUnmarshalBinary(f *testing.F) {
+	for _, e := range []Event{sample, {Time: time.UnixMilli(0), Code: "a", Status: 301, Bot: true}} {
+		b, err := e.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var e Event
+		if err := e.UnmarshalBinary(data); err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor ErrVersion", err)
+			}
+			return
+		}
+		b, err := e.AppendBinary(nil)
+		if err != nil {
+			t.Fatalf("decoded %x to %+v, which does not encode: %v", data, e, err)
+		}
+		if len(b) > len(data) || !bytes.Equal(b[2:], data[2:len(b)]) || b[1] != data[1]&flagBot {
+			t.Fatalf("decoded %x to %+v, which encodes to %x", data, e, b)
+		}
+		var again Event
+		if err := again.UnmarshalBinary(b); err != nil || again != e {
+			t.Fatalf("re-encoded %+v decodes to %+v, %v", e, again, err)
+		}
+	})
+}
+
+// FuzzAppendBinary: any event either encodes or fails with ErrInvalid;
+// what encodes decodes to the event with its strings cleaned and cut, and
+// the value stays within MaxSize.
+func FuzzAppendBinary(f *testing.F) {
+	f.Add(int64(1_700_000_000_000), "a9ZkQ2", int64(7), uint16(302), uint64(9), "DE", false, sample.UserAgent, sample.Referrer)
+	f.Add(int64(-1), "a/b", int64(-1), uint16(0), uint64(0), "de", true, "\xff\x00", "é")
+	f.Fuzz(func(t *testing.T, ms int64, code string, id int64, status uint16, visitor uint64, country string, bot bool, ua, ref string) {
+		e := Event{Time: time.UnixMilli(ms), Code: code, LinkID: id, Status: status, Visitor: visitor,
+			Country: country, Bot: bot, UserAgent: ua, Referrer: ref}
+		b, err := e.AppendBinary(nil)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if len(b) > MaxSize {
+			t.Fatalf("%d bytes", len(b))
+		}
+		var got Event
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%+v encodes to %x, which does not decode: %v", e, b, err)
+		}
+		if !got.Time.Equal(e.Time) || got.Code != e.Code || got.LinkID != e.LinkID || got.Status != e.Status ||
+			got.Visitor != e.Visitor || got.Country != e.Country || got.Bot != e.Bot {
+			t.Fatalf("%+v came back as %+v", e, got)
+		}
+		if len(got.UserAgent) > MaxUserAgent || len(got.Referrer) > MaxReferrer {
+			t.Fatalf("strings not cut: %d, %d bytes", len(got.UserAgent), len(got.Referrer))
+		}
+		if clean(ua) && len(ua) <= MaxUserAgent && got.UserAgent != ua {
+			t.Fatalf("user agent %q came back as %q", ua, got.UserAgent)
+		}
+	})
+}
