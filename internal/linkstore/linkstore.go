@@ -123,6 +123,10 @@ type Config struct {
 	DSN string
 	// ReadDSNs are PostgreSQL read replicas for Lookup (optional).
 	ReadDSNs []string
+	// ReplicaMaxLag takes a read replica out of Lookup's rotation while
+	// its replication lag, checked every second, exceeds it (0: the
+	// store's default, pgstore.DefaultReplicaMaxLag; negative: no bound).
+	ReplicaMaxLag time.Duration
 	// MaxConns bounds each pool (0: the driver's default).
 	MaxConns int32
 	// Migrate applies the embedded schema migrations on open. Edges that

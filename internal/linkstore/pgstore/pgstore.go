@@ -1,6 +1,8 @@
 // Package pgstore is the PostgreSQL link store (pgx/v5): writes and Get go
 // to the primary; Lookup, the redirect path's L3, reads from the read
-// replicas round-robin and falls back to the primary.
+// replicas round-robin and falls back to the primary. A background check
+// per replica (replicas.go) measures its health and replication lag and
+// keeps it out of the rotation while it is down or too far behind.
 //
 // The links table is PARTITION BY HASH (code) with 16 partitions and the
 // code as primary key (see migrations/), so every code is unique in the
@@ -18,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,17 +30,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shortify/shortify/internal/linkstore"
-)
-
-const (
-	// replicaRetryAfter is how long a replica that failed is left out of
-	// the rotation before one Lookup tries it again.
-	replicaRetryAfter = 5 * time.Second
-
-	// replicaConnectTimeout bounds connecting to a replica whose DSN sets
-	// no connect_timeout, so that a replica that does not answer costs a
-	// lookup a bounded wait before the fall-back to the primary.
-	replicaConnectTimeout = 2 * time.Second
 )
 
 const (
@@ -55,33 +47,36 @@ type Store struct {
 	primary  *pgxpool.Pool
 	replicas []*replica
 	next     atomic.Uint64 // round-robin counter over replicas
-	now      func() time.Time
-}
+	reads    readStats
 
-// replica is a read pool with a simple health flag: after an error it is
-// left out until downUntil, then a single Lookup probes it again.
-type replica struct {
-	pool      *pgxpool.Pool
-	downUntil atomic.Int64 // Unix nanoseconds; 0: healthy
+	stopChecks context.CancelFunc // nil until the checks start
+	checks     sync.WaitGroup     // the replicas' check goroutines
+	closeOnce  sync.Once
 }
 
 // Open connects to the primary (cfg.DSN) and to the replicas
 // (cfg.ReadDSNs), pings the primary, and applies the migrations when
 // cfg.Migrate is set. Replicas are connected lazily: one that is down does
-// not keep the store from opening.
+// not keep the store from opening. Each replica joins Lookup's rotation
+// once its background check has found it up and within
+// cfg.ReplicaMaxLag; until then lookups go to the primary.
 func Open(ctx context.Context, cfg linkstore.Config) (*Store, error) {
+	return openWith(ctx, cfg, defaultOptions(cfg.ReplicaMaxLag))
+}
+
+func openWith(ctx context.Context, cfg linkstore.Config, o options) (*Store, error) {
 	primary, err := newPool(cfg.DSN, cfg.MaxConns, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: primary: %w", err)
 	}
-	s := &Store{primary: primary, now: time.Now}
+	s := &Store{primary: primary}
 	for i, dsn := range cfg.ReadDSNs {
 		p, err := newPool(dsn, cfg.MaxConns, replicaConnectTimeout)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("pgstore: read DSN %d: %w", i, err)
 		}
-		s.replicas = append(s.replicas, &replica{pool: p})
+		s.replicas = append(s.replicas, newReplica(p))
 	}
 	if err := primary.Ping(ctx); err != nil {
 		s.Close()
@@ -93,6 +88,7 @@ func Open(ctx context.Context, cfg linkstore.Config) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.startChecks(o)
 	return s, nil
 }
 
@@ -142,29 +138,39 @@ func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
 	return l, err
 }
 
-// Lookup reads a link from the next healthy replica, else from the
+// Lookup reads a link from the next replica in rotation, else from the
 // primary. A code the replica does not know, or a replica error, is
-// retried on the primary, so replication lag never hides a new link.
-// Unknown codes return the bare linkstore.ErrNotFound (no allocation: most
-// lookups that reach here for a guessed code miss).
+// retried on the primary, so replication lag never hides a new link; a
+// replica error also takes the replica out of the rotation until its next
+// check. Unknown codes return the bare linkstore.ErrNotFound (no
+// allocation: most lookups that reach here for a guessed code miss).
 func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
+	confirm := false
 	if r := s.pickReplica(); r != nil {
 		l, err := get(ctx, r.pool, code)
 		switch {
 		case err == nil:
-			r.markUp()
+			s.reads.replicaHits.Add(1)
 			return l, nil
 		case errors.Is(err, linkstore.ErrNotFound):
-			r.markUp() // the replica answered; confirm on the primary
+			confirm = true
 		case ctx.Err() != nil:
 			// The caller gave up or ran out of time: that says nothing
 			// certain about the replica, and the primary cannot be asked.
 			return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 		default:
-			r.markDown(s.now())
+			r.failed()
 		}
 	}
 	l, err := get(ctx, s.primary, code)
+	if confirm {
+		s.reads.confirmations.Add(1)
+		if err == nil {
+			s.reads.confirmedFound.Add(1)
+		}
+	} else {
+		s.reads.primaryReads.Add(1)
+	}
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
@@ -191,12 +197,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every pool. It may be called more than once.
+// Close stops the replicas' checks, waits for them, and closes every
+// pool. It may be called more than once.
 func (s *Store) Close() {
-	for _, r := range s.replicas {
-		r.pool.Close()
-	}
-	s.primary.Close()
+	s.closeOnce.Do(func() {
+		if s.stopChecks != nil {
+			s.stopChecks()
+		}
+		s.checks.Wait()
+		for _, r := range s.replicas {
+			r.pool.Close()
+		}
+		s.primary.Close()
+	})
 }
 
 // get reads one link; it returns linkstore.ErrNotFound or the driver's
@@ -207,43 +220,6 @@ func get(ctx context.Context, pool *pgxpool.Pool, code string) (linkstore.Link, 
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}
 	return l, err
-}
-
-// pickReplica returns the next usable replica in round-robin order, or nil
-// when there is none (no replicas configured, or all of them down).
-func (s *Store) pickReplica() *replica {
-	n := uint64(len(s.replicas))
-	if n == 0 {
-		return nil
-	}
-	start := s.next.Add(1)
-	var now int64 // read the clock only when a replica is down
-	for i := range n {
-		r := s.replicas[(start+i)%n]
-		down := r.downUntil.Load()
-		if down == 0 {
-			return r
-		}
-		if now == 0 {
-			now = s.now().UnixNano()
-		}
-		// Past its retry time: the one caller that wins the swap probes
-		// it; the others keep skipping it until the probe's outcome.
-		if now >= down && r.downUntil.CompareAndSwap(down, now+int64(replicaRetryAfter)) {
-			return r
-		}
-	}
-	return nil
-}
-
-func (r *replica) markDown(now time.Time) {
-	r.downUntil.Store(now.Add(replicaRetryAfter).UnixNano())
-}
-
-func (r *replica) markUp() {
-	if r.downUntil.Load() != 0 {
-		r.downUntil.Store(0)
-	}
 }
 
 // redact hides the password of a URL-form DSN; a key=value DSN is not

@@ -2,12 +2,10 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,15 +36,6 @@ func open(tb testing.TB, cfg linkstore.Config) *Store {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) linkstore.Store {
 		return open(t, linkstore.Config{Migrate: true})
-	})
-}
-
-// TestConformanceViaReplica runs the suite with a read DSN that points at
-// the primary's database: every Lookup goes through the replica path.
-func TestConformanceViaReplica(t *testing.T) {
-	dsn := testenv.Database(t)
-	storetest.Run(t, func(t *testing.T) linkstore.Store {
-		return open(t, linkstore.Config{DSN: dsn, ReadDSNs: []string{dsn}, Migrate: true})
 	})
 }
 
@@ -236,148 +225,6 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("error %q: want a pgstore error without the password", err)
 			}
 		})
-	}
-}
-
-// replicaSchema makes a stand-in replica: a migrated schema of its own,
-// holding only the links given.
-func replicaSchema(t *testing.T, links ...linkstore.Link) string {
-	t.Helper()
-	dsn := testenv.Schema(t)
-	s := open(t, linkstore.Config{DSN: dsn, Migrate: true})
-	for _, l := range links {
-		if err := s.Create(t.Context(), l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dsn
-}
-
-func TestLookupPrefersReplicaAndConfirmsMisses(t *testing.T) {
-	ctx := t.Context()
-	onBoth := storetest.NewLink()
-	onReplica := onBoth
-	onReplica.URL = "https://replica.example/"
-	replicaDSN := replicaSchema(t, onReplica)
-	s := open(t, linkstore.Config{ReadDSNs: []string{replicaDSN}, Migrate: true})
-
-	onPrimaryOnly := storetest.NewLink() // not replicated yet
-	for _, l := range []linkstore.Link{onBoth, onPrimaryOnly} {
-		if err := s.Create(ctx, l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := s.Lookup(ctx, onBoth.Code)
-	if err != nil || got.URL != onReplica.URL {
-		t.Errorf("Lookup: got %q, %v; want the replica's %q", got.URL, err, onReplica.URL)
-	}
-	if got, err := s.Get(ctx, onBoth.Code); err != nil || got.URL != onBoth.URL {
-		t.Errorf("Get: got %q, %v; want the primary's %q", got.URL, err, onBoth.URL)
-	}
-	got, err = s.Lookup(ctx, onPrimaryOnly.Code)
-	if err != nil {
-		t.Fatalf("Lookup of a link the replica lacks: %v", err)
-	}
-	storetest.CheckLink(t, "Lookup confirmed on the primary", got, onPrimaryOnly)
-	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
-	}
-	if down := s.replicas[0].downUntil.Load(); down != 0 {
-		t.Errorf("a healthy replica was marked down")
-	}
-}
-
-func TestLookupRoundRobin(t *testing.T) {
-	l := storetest.NewLink()
-	a, b := l, l
-	a.URL = "https://a.example/"
-	b.URL = "https://b.example/"
-	s := open(t, linkstore.Config{ReadDSNs: []string{replicaSchema(t, a), replicaSchema(t, b)}})
-	seen := map[string]int{}
-	for range 10 {
-		got, err := s.Lookup(t.Context(), l.Code)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen[got.URL]++
-	}
-	if seen[a.URL] != 5 || seen[b.URL] != 5 {
-		t.Errorf("10 lookups over two replicas: %v, want 5 each", seen)
-	}
-}
-
-func TestLookupFallsBackFromUnreachableReplica(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, linkstore.Config{
-		ReadDSNs: []string{"postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable"},
-		Migrate:  true,
-	})
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return clock }
-	l := storetest.NewLink()
-	if err := s.Create(ctx, l); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Lookup(ctx, l.Code)
-	if err != nil {
-		t.Fatalf("Lookup with an unreachable replica: %v", err)
-	}
-	storetest.CheckLink(t, "Lookup", got, l)
-	r := s.replicas[0]
-	if want := clock.Add(replicaRetryAfter).UnixNano(); r.downUntil.Load() != want {
-		t.Fatalf("replica downUntil = %d, want %d", r.downUntil.Load(), want)
-	}
-	if s.pickReplica() != nil {
-		t.Errorf("a replica that just failed was picked again")
-	}
-	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
-	}
-	// After the retry time, one lookup probes the replica again; it fails
-	// again, and the lookup still answers from the primary.
-	clock = clock.Add(replicaRetryAfter)
-	if got, err := s.Lookup(ctx, l.Code); err != nil || got.URL != l.URL {
-		t.Errorf("Lookup after retry time: %q, %v", got.URL, err)
-	}
-	if want := clock.Add(replicaRetryAfter).UnixNano(); r.downUntil.Load() != want {
-		t.Errorf("after a failed probe, downUntil = %d, want %d", r.downUntil.Load(), want)
-	}
-}
-
-func TestLookupReturnsToRecoveredReplica(t *testing.T) {
-	l := storetest.NewLink()
-	onReplica := l
-	onReplica.URL = "https://replica.example/"
-	s := open(t, linkstore.Config{ReadDSNs: []string{replicaSchema(t, onReplica)}, Migrate: true})
-	if err := s.Create(t.Context(), l); err != nil {
-		t.Fatal(err)
-	}
-	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return clock }
-	s.replicas[0].markDown(clock)
-
-	if got, _ := s.Lookup(t.Context(), l.Code); got.URL != l.URL {
-		t.Errorf("Lookup while the replica is down: %q, want the primary's %q", got.URL, l.URL)
-	}
-	clock = clock.Add(replicaRetryAfter)
-	if got, _ := s.Lookup(t.Context(), l.Code); got.URL != onReplica.URL {
-		t.Errorf("Lookup after retry time: %q, want the replica's %q", got.URL, onReplica.URL)
-	}
-	if s.replicas[0].downUntil.Load() != 0 {
-		t.Errorf("a replica that answered is still marked down")
-	}
-}
-
-func TestLookupCancelledKeepsReplicaUp(t *testing.T) {
-	dsn := testenv.Database(t)
-	s := open(t, linkstore.Config{DSN: dsn, ReadDSNs: []string{dsn}, Migrate: true})
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, context.Canceled) {
-		t.Errorf("Lookup: got %v, want context.Canceled", err)
-	}
-	if s.replicas[0].downUntil.Load() != 0 {
-		t.Errorf("a cancelled lookup marked the replica down")
 	}
 }
 
