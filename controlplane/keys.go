@@ -62,6 +62,17 @@ func (k nodeKeys) RevokeKey(ctx context.Context, id string, at time.Time) (bool,
 	return k.node.RevokeAPIKey(ctx, id, at.UnixMilli())
 }
 
+// Keys returns the replicated key ring for the other handlers of this
+// process (the stats API authenticates with it), or nil before Start and
+// after Stop.
+func (a *App) Keys() api.KeyLookup {
+	h := a.handler()
+	if h == nil {
+		return nil
+	}
+	return h.KeyLookup()
+}
+
 // ensureAdminKey gives a cluster without keys its first admin key: the
 // configured initial key (SHORTIFY_INITIAL_API_KEY in the Caddyfile), or a
 // new one printed once on standard error. Several nodes may race here; the

@@ -24,10 +24,17 @@ type KeyRecord struct {
 	Revoked   bool
 }
 
-// Keys is the replicated key ring (the Raft FSM's keys).
-type Keys interface {
+// KeyLookup finds API key records by ID. Keys has it; the stats API, served
+// in the same process as the control plane, authenticates with it too (see
+// Authenticate), so that both APIs take the same keys and roles.
+type KeyLookup interface {
 	// LookupKey returns the record of the key with the ID.
 	LookupKey(id string) (KeyRecord, bool)
+}
+
+// Keys is the replicated key ring (the Raft FSM's keys).
+type Keys interface {
+	KeyLookup
 	// ListKeys returns every key, revoked ones included, oldest first.
 	ListKeys() []KeyRecord
 	// AddKey stores a new key's record through Raft.
@@ -189,11 +196,27 @@ func (h *Handler) authenticate(key string) (KeyRecord, bool) {
 	if h.deps.Keys == nil {
 		return KeyRecord{}, false
 	}
+	return Authenticate(h.deps.Keys, key)
+}
+
+// KeyLookup returns the key ring the handler authenticates with, or nil
+// when it has none, for other handlers of the same process.
+func (h *Handler) KeyLookup() KeyLookup {
+	if h.deps.Keys == nil {
+		return nil
+	}
+	return h.deps.Keys
+}
+
+// Authenticate checks key against the key ring: well formed, known, not
+// revoked, and matching the stored hash (compared in constant time). It
+// returns the key's record.
+func Authenticate(keys KeyLookup, key string) (KeyRecord, bool) {
 	id, err := apikey.Parse(key)
 	if err != nil {
 		return KeyRecord{}, false
 	}
-	rec, ok := h.deps.Keys.LookupKey(id)
+	rec, ok := keys.LookupKey(id)
 	if !ok || rec.Revoked || !apikey.Matches(key, rec.Hash) {
 		return KeyRecord{}, false
 	}

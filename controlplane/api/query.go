@@ -38,3 +38,9 @@ func queryParams(w http.ResponseWriter, r *http.Request, allowed []string) (url.
 	}
 	return values, true
 }
+
+// QueryParams is queryParams for the other Shortify APIs (the stats API), so
+// that every API answers a bad query string alike.
+func QueryParams(w http.ResponseWriter, r *http.Request, allowed []string) (url.Values, bool) {
+	return queryParams(w, r, allowed)
+}

@@ -1,0 +1,199 @@
+// Package api is the stats REST API: JSON (and CSV) reads of the click
+// aggregates that the stats ingest writes, under /api/v1/stats/. Every
+// route but the OpenAPI document needs an API key of the viewer role or
+// above, checked against the control plane's replicated key ring; every
+// error is an RFC 9457 problem document. The API only reads: its database
+// connections are read-only.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	cpapi "github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/shortcode"
+)
+
+// Prefix is the path under which the API's routes live.
+const Prefix = "/api/v1/stats/"
+
+// Config is the API's behaviour.
+type Config struct {
+	// Now is the clock of the default ranges (nil: time.Now).
+	Now func() time.Time
+	// Logger receives database failures (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Deps are the services the API reads.
+type Deps struct {
+	// Store reads the aggregates.
+	Store Store
+	// Keys is the control plane's key ring; a func because the key ring
+	// of a Caddy app comes and goes with its config (nil, or a nil
+	// result: every key is refused).
+	Keys func() cpapi.KeyLookup
+}
+
+// Handler serves the stats API.
+type Handler struct {
+	cfg       Config
+	deps      Deps
+	mux       *http.ServeMux
+	log       *slog.Logger
+	routeList []RouteInfo
+}
+
+// RouteInfo describes a registered route.
+type RouteInfo struct {
+	// Pattern is the method and path, as http.ServeMux takes it.
+	Pattern string
+	// Access is "public" or "viewer".
+	Access string
+}
+
+// New builds the handler.
+func New(cfg Config, deps Deps) (*Handler, error) {
+	if deps.Store == nil {
+		return nil, errors.New("stats api: a store is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux()}
+	h.handle("GET /api/v1/stats/overview", true, h.overview)
+	h.handle("GET /api/v1/stats/top/{dimension}", true, h.topAll)
+	h.handle("GET /api/v1/stats/links/{code}", true, h.link)
+	h.handle("GET /api/v1/stats/links/{code}/top/{dimension}", true, h.topLink)
+	h.handle("GET /api/v1/stats/links/{code}/series.csv", true, h.linkCSV)
+	h.handle("GET /api/v1/stats/openapi.json", false, h.openAPI)
+	return h, nil
+}
+
+// Routes lists every route, in registration order.
+func (h *Handler) Routes() []RouteInfo { return append([]RouteInfo(nil), h.routeList...) }
+
+// handle registers fn at pattern, behind the viewer check when auth.
+func (h *Handler) handle(pattern string, auth bool, fn http.HandlerFunc) {
+	access := "public"
+	if auth {
+		access = string(apikey.Viewer)
+	}
+	h.routeList = append(h.routeList, RouteInfo{Pattern: pattern, Access: access})
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !auth || h.allowed(w, r) {
+			fn(w, r)
+		}
+	})
+}
+
+// ServeHTTP implements http.Handler. Unknown routes and other methods
+// than GET and HEAD get problem documents, not the mux's plain text.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		probe := r.Clone(r.Context())
+		probe.Method = http.MethodGet
+		if _, p := h.mux.Handler(probe); p != "" {
+			w.Header().Set("Allow", "GET, HEAD")
+			problem.Write(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; the stats API only reads (GET, HEAD)")
+			return
+		}
+		problem.Write(w, http.StatusNotFound, "no stats API route "+r.URL.Path)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// allowed checks for a viewer key (or above), answering 401 or 403
+// itself when there is none.
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) bool {
+	key := r.Header.Get(cpapi.KeyHeader)
+	if key == "" {
+		w.Header().Set("WWW-Authenticate", `ApiKey header="`+cpapi.KeyHeader+`"`)
+		problem.Write(w, http.StatusUnauthorized, fmt.Sprintf("the stats API needs an API key of role viewer or above in the %s header", cpapi.KeyHeader))
+		return false
+	}
+	var keys cpapi.KeyLookup
+	if h.deps.Keys != nil {
+		keys = h.deps.Keys()
+	}
+	if keys == nil {
+		w.Header().Set("Retry-After", "1")
+		problem.Write(w, http.StatusServiceUnavailable, "the key ring is not available (the control plane is starting or stopping); retry shortly")
+		return false
+	}
+	rec, ok := cpapi.Authenticate(keys, key)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `ApiKey header="`+cpapi.KeyHeader+`"`)
+		problem.Write(w, http.StatusUnauthorized, "the API key in "+cpapi.KeyHeader+" is not valid (malformed, unknown or revoked)")
+		return false
+	}
+	if !rec.Role.Allows(apikey.Viewer) {
+		problem.Write(w, http.StatusForbidden, fmt.Sprintf("the stats API needs role viewer or above; key %s has role %s", rec.ID, rec.Role))
+		return false
+	}
+	return true
+}
+
+// query parses and checks the query string against the parameters
+// allowed, answering 400 itself.
+func (h *Handler) query(w http.ResponseWriter, r *http.Request, allowed []string) (Query, bool) {
+	v, ok := cpapi.QueryParams(w, r, allowed)
+	if !ok {
+		return Query{}, false
+	}
+	q, perr := ParseQuery(v, h.cfg.Now())
+	if perr != nil {
+		problem.WriteField(w, http.StatusBadRequest, perr.Param, perr.Msg)
+		return Query{}, false
+	}
+	return q, true
+}
+
+// pathCode reads and checks the {code} path argument.
+func pathCode(w http.ResponseWriter, r *http.Request) (string, bool) {
+	code := r.PathValue("code")
+	if !shortcode.WellFormed(code) {
+		problem.WriteField(w, http.StatusBadRequest, "code",
+			fmt.Sprintf("%q is not a short code (1 to %d characters of A-Z, a-z, 0-9, '_' and '-')", code, shortcode.MaxLen))
+		return "", false
+	}
+	return code, true
+}
+
+// pathDimension reads and checks the {dimension} path argument.
+func pathDimension(w http.ResponseWriter, r *http.Request) (string, bool) {
+	d := r.PathValue("dimension")
+	if !validDimension(d) {
+		problem.WriteField(w, http.StatusNotFound, "dimension",
+			fmt.Sprintf("%q is not a dimension; the dimensions are referrer, country, device, browser, os and status", d))
+		return "", false
+	}
+	return d, true
+}
+
+// failed answers a database failure: 503, the cause logged, not shown.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client left; nobody reads the answer
+	}
+	h.log.Error("stats API: database read failed", "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "1")
+	problem.Write(w, http.StatusServiceUnavailable, "the stats database is unavailable; retry shortly")
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,271 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+)
+
+// Store reads the aggregates that the stats ingest writes (the tables of
+// controlplane/partitions' migrations). Code "" with link ID 0 is the
+// roll-up over all links.
+type Store interface {
+	// Buckets returns the rows of one link (or the roll-up) in [from, to),
+	// in bucket order.
+	Buckets(ctx context.Context, g Granularity, code string, linkID int64, from, to time.Time) ([]BucketRow, error)
+	// Top returns the values of dimension with the most clicks of traffic
+	// for one link (or the roll-up), at most limit.
+	Top(ctx context.Context, g Granularity, code string, linkID int64, dimension string, from, to time.Time, traffic Traffic, limit int) ([]Counted, error)
+	// TopLinks returns the links with the most clicks of traffic, at most
+	// limit.
+	TopLinks(ctx context.Context, g Granularity, from, to time.Time, traffic Traffic, limit int) ([]LinkCount, error)
+	// LatestLinkID returns the highest link ID with statistics for code,
+	// 0 when there are none.
+	LatestLinkID(ctx context.Context, code string) (int64, error)
+	// Close releases the connections.
+	Close() error
+}
+
+// BucketRow is one row of clicks_hourly or clicks_daily.
+type BucketRow struct {
+	Bucket time.Time
+	Bot    bool
+	Clicks int64
+	// Visitors is the HyperLogLog sketch of the bucket (nil: none).
+	Visitors []byte
+}
+
+// Counted is one value of a dimension with its clicks.
+type Counted struct {
+	Value  string
+	Humans int64
+	Bots   int64
+}
+
+// LinkCount is one link with its clicks.
+type LinkCount struct {
+	Code   string
+	LinkID int64
+	Humans int64
+	Bots   int64
+}
+
+// sqlStore is Store on database/sql, for PostgreSQL (pgx's driver) and
+// SQLite (modernc.org/sqlite). The statements are the same; the dialect
+// differs in placeholders and in how times are kept.
+type sqlStore struct {
+	db     *sql.DB
+	sqlite bool
+}
+
+// Open connects to the stats database that dsn names: postgres://…,
+// postgresql://… or sqlite://PATH. The connection is read-only (a
+// read-only default transaction on PostgreSQL, query_only on SQLite): the
+// stats API never writes.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	var s sqlStore
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("stats api: parse the stats database DSN: %w", err)
+		}
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		cfg.RuntimeParams["application_name"] = "shortify-stats-api"
+		s.db = stdlib.OpenDB(*cfg)
+		s.db.SetMaxOpenConns(8)
+		s.db.SetMaxIdleConns(4)
+		s.db.SetConnMaxIdleTime(5 * time.Minute)
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path, err := sqlitestore.ParseDSN(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("stats api: %w", err)
+		}
+		q := url.Values{"_pragma": {"busy_timeout(10000)", "query_only(1)"}}
+		if s.db, err = sql.Open("sqlite", path+"?"+q.Encode()); err != nil {
+			return nil, fmt.Errorf("stats api: open %s: %w", path, err)
+		}
+		s.db.SetMaxOpenConns(4)
+		s.sqlite = true
+	default:
+		return nil, errors.New("stats api: the stats database DSN must start with postgres://, postgresql:// or sqlite://")
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("stats api: connect to the stats database: %w", err)
+	}
+	return &s, nil
+}
+
+// Close implements Store.
+func (s *sqlStore) Close() error { return s.db.Close() }
+
+var placeholder = regexp.MustCompile(`\$([0-9]+)`)
+
+// query runs stmt, written with PostgreSQL's $n placeholders and times as
+// time.Time, on either database.
+func (s *sqlStore) query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
+	if s.sqlite {
+		stmt = placeholder.ReplaceAllString(stmt, "?$1")
+		for i, a := range args {
+			if t, ok := a.(time.Time); ok {
+				args[i] = t.UnixMicro()
+			}
+		}
+	}
+	return s.db.QueryContext(ctx, stmt, args...)
+}
+
+// table names the table of a granularity (constants, never user input).
+func table(g Granularity, dims bool) string {
+	t := "clicks_daily"
+	if g == Hour {
+		t = "clicks_hourly"
+	}
+	if dims {
+		t += "_dims"
+	}
+	return t
+}
+
+// Human and bot sums, written so that both databases take them (bot is a
+// boolean on PostgreSQL and 0 or 1 on SQLite).
+const (
+	sumHumans = "CAST(SUM(CASE WHEN bot THEN 0 ELSE clicks END) AS bigint)"
+	sumBots   = "CAST(SUM(CASE WHEN bot THEN clicks ELSE 0 END) AS bigint)"
+)
+
+// rankBy is the ORDER BY expression of a ranking by traffic.
+func rankBy(t Traffic) string {
+	switch t {
+	case HumanTraffic:
+		return sumHumans
+	case BotTraffic:
+		return sumBots
+	}
+	return "CAST(SUM(clicks) AS bigint)"
+}
+
+// Buckets implements Store.
+func (s *sqlStore) Buckets(ctx context.Context, g Granularity, code string, linkID int64, from, to time.Time) ([]BucketRow, error) {
+	rows, err := s.query(ctx, `SELECT bucket, CASE WHEN bot THEN 1 ELSE 0 END, clicks, visitors FROM `+table(g, false)+`
+		WHERE code = $1 AND link_id = $2 AND bucket >= $3 AND bucket < $4
+		ORDER BY bucket, bot`, code, linkID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", table(g, false), err)
+	}
+	defer rows.Close()
+	var out []BucketRow
+	for rows.Next() {
+		var r BucketRow
+		var bot int
+		if err := rows.Scan(timeScanner{&r.Bucket}, &bot, &r.Clicks, &r.Visitors); err != nil {
+			return nil, fmt.Errorf("stats api: read %s: %w", table(g, false), err)
+		}
+		r.Bot = bot == 1
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", table(g, false), err)
+	}
+	return out, nil
+}
+
+// Top implements Store.
+func (s *sqlStore) Top(ctx context.Context, g Granularity, code string, linkID int64, dimension string, from, to time.Time, traffic Traffic, limit int) ([]Counted, error) {
+	t := table(g, true)
+	rows, err := s.query(ctx, `SELECT value, `+sumHumans+`, `+sumBots+` FROM `+t+`
+		WHERE code = $1 AND link_id = $2 AND dimension = $3 AND bucket >= $4 AND bucket < $5
+		GROUP BY value
+		HAVING `+rankBy(traffic)+` > 0
+		ORDER BY `+rankBy(traffic)+` DESC, value
+		LIMIT $6`, code, linkID, dimension, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+	}
+	defer rows.Close()
+	out := []Counted{}
+	for rows.Next() {
+		var c Counted
+		if err := rows.Scan(&c.Value, &c.Humans, &c.Bots); err != nil {
+			return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+	}
+	return out, nil
+}
+
+// TopLinks implements Store.
+func (s *sqlStore) TopLinks(ctx context.Context, g Granularity, from, to time.Time, traffic Traffic, limit int) ([]LinkCount, error) {
+	t := table(g, false)
+	rows, err := s.query(ctx, `SELECT code, link_id, `+sumHumans+`, `+sumBots+` FROM `+t+`
+		WHERE code <> '' AND bucket >= $1 AND bucket < $2
+		GROUP BY code, link_id
+		HAVING `+rankBy(traffic)+` > 0
+		ORDER BY `+rankBy(traffic)+` DESC, code, link_id
+		LIMIT $3`, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+	}
+	defer rows.Close()
+	out := []LinkCount{}
+	for rows.Next() {
+		var c LinkCount
+		if err := rows.Scan(&c.Code, &c.LinkID, &c.Humans, &c.Bots); err != nil {
+			return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+	}
+	return out, nil
+}
+
+// LatestLinkID implements Store. The daily table is the smaller one and
+// gets every click the hourly one does.
+func (s *sqlStore) LatestLinkID(ctx context.Context, code string) (int64, error) {
+	rows, err := s.query(ctx, `SELECT COALESCE(MAX(link_id), 0) FROM clicks_daily WHERE code = $1`, code)
+	if err != nil {
+		return 0, fmt.Errorf("stats api: latest link of %q: %w", code, err)
+	}
+	defer rows.Close()
+	var id int64
+	if rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return 0, fmt.Errorf("stats api: latest link of %q: %w", code, err)
+		}
+	}
+	return id, rows.Err()
+}
+
+// timeScanner reads a bucket: timestamptz on PostgreSQL, Unix
+// microseconds on SQLite.
+type timeScanner struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (s timeScanner) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*s.t = v.UTC()
+	case int64:
+		*s.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("stats api: a bucket of type %T", src)
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"net/http"
+	"time"
+)
+
+// TopItem is one value of a dimension.
+type TopItem struct {
+	// Value is the dimension's value: a referrer host, an ISO 3166-1
+	// country code, a device class, a browser or OS family, a redirect
+	// status. "" is unknown (for the referrer: no Referer, a direct
+	// visit).
+	Value  string `json:"value"`
+	Clicks int64  `json:"clicks"`
+	Humans int64  `json:"humans"`
+	Bots   int64  `json:"bots"`
+}
+
+// Top answers the top-N routes.
+type Top struct {
+	// Code is the link's code; absent for every link together.
+	Code string `json:"code,omitempty"`
+	// LinkID is the link the list is of (absent for every link; null when
+	// the code has no statistics).
+	LinkID      *string     `json:"link_id,omitempty"`
+	Dimension   string      `json:"dimension"`
+	From        time.Time   `json:"from"`
+	To          time.Time   `json:"to"`
+	Granularity Granularity `json:"granularity"`
+	// Traffic is what the items are ranked by; values without clicks of
+	// that traffic are left out.
+	Traffic Traffic   `json:"traffic"`
+	Items   []TopItem `json:"items"`
+}
+
+// topAll answers GET /api/v1/stats/top/{dimension}: over every link.
+func (h *Handler) topAll(w http.ResponseWriter, r *http.Request) {
+	dim, ok := pathDimension(w, r)
+	if !ok {
+		return
+	}
+	q, ok := h.query(w, r, topParams)
+	if !ok {
+		return
+	}
+	h.top(w, r, Top{Dimension: dim}, "", 0, q)
+}
+
+// topLink answers GET /api/v1/stats/links/{code}/top/{dimension}.
+func (h *Handler) topLink(w http.ResponseWriter, r *http.Request) {
+	code, ok := pathCode(w, r)
+	if !ok {
+		return
+	}
+	dim, ok := pathDimension(w, r)
+	if !ok {
+		return
+	}
+	q, ok := h.query(w, r, topLinkParams)
+	if !ok {
+		return
+	}
+	linkID, err := h.linkID(r.Context(), code, q)
+	if err != nil {
+		h.failed(w, r, err)
+		return
+	}
+	out := Top{Code: code, Dimension: dim, LinkID: new(string)}
+	if linkID == 0 {
+		out.LinkID = nil
+		out.Items = []TopItem{}
+	}
+	h.top(w, r, out, code, linkID, q)
+}
+
+// top fills out with the ranking of (code, linkID) and sends it.
+func (h *Handler) top(w http.ResponseWriter, r *http.Request, out Top, code string, linkID int64, q Query) {
+	out.From, out.To, out.Granularity, out.Traffic = q.From, q.To, q.Granularity, q.Traffic
+	if code == "" || linkID != 0 {
+		if code != "" {
+			*out.LinkID = formatID(linkID)
+		}
+		rows, err := h.deps.Store.Top(r.Context(), q.Granularity, code, linkID, out.Dimension, q.From, q.To, q.Traffic, q.Limit)
+		if err != nil {
+			h.failed(w, r, err)
+			return
+		}
+		out.Items = make([]TopItem, 0, len(rows))
+		for _, c := range rows {
+			out.Items = append(out.Items, TopItem{Value: c.Value, Clicks: c.Humans + c.Bots, Humans: c.Humans, Bots: c.Bots})
+		}
+	}
+	writeJSON(w, out)
+}
