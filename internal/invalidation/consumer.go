@@ -258,7 +258,12 @@ func (c *Consumer) begin(ctx context.Context) (*kgo.Client, context.Context, err
 	// (AtEnd would skip what a new partition got before the client saw
 	// it). Record timestamps are the events' times on the control plane.
 	from := kgo.NewOffset().AfterMilli(time.Now().UnixMilli())
+	ctx, cancel := context.WithCancel(ctx)
 	client, err := kgo.NewClient(
+		// The client runs under the consumer's context, which ends before
+		// the client is closed: Close then sends nothing (no final
+		// metrics push), so a Kafka that is down cannot hold it up.
+		kgo.WithContext(ctx),
 		kgo.SeedBrokers(c.cfg.Brokers...),
 		kgo.ClientID(c.cfg.ClientID),
 		kgo.ConsumeTopics(c.cfg.Topic),
@@ -270,16 +275,21 @@ func (c *Consumer) begin(ctx context.Context) (*kgo.Client, context.Context, err
 		// fetch may buffer on an edge.
 		kgo.FetchMaxBytes(4<<20),
 		kgo.FetchMaxPartitionBytes(1<<20),
+		// No fetch sessions: with a few partitions a full fetch request
+		// is small, and edges, which may be many and restart often, take
+		// none of the brokers' session slots (which all consumers share;
+		// Close does not end a session, see WithContext above).
+		kgo.DisableFetchSessions(),
 		kgo.MetadataMaxAge(c.cfg.MetadataMaxAge),
 		kgo.MetadataMinAge(min(c.cfg.MetadataMaxAge, time.Second)),
 		kgo.RetryBackoffFn(backoff),
 		kgo.WithHooks(fetchHook{c}),
 	)
 	if err != nil {
+		cancel()
 		return nil, nil, fmt.Errorf("invalidation: client for %v: %w", c.cfg.Brokers, err)
 	}
-	ctx, c.cancel = context.WithCancel(ctx)
-	c.done = make(chan struct{})
+	c.cancel, c.done = cancel, make(chan struct{})
 	return client, ctx, nil
 }
 
