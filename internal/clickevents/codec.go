@@ -24,8 +24,15 @@ var (
 // error wrapping ErrInvalid and b unchanged. Strings are cleaned and
 // truncated as documented; e itself is not changed.
 func (e *Event) AppendBinary(b []byte) ([]byte, error) {
+	b, _, err := e.appendBinary(b)
+	return b, err
+}
+
+// appendBinary is AppendBinary that also returns where in b the code
+// starts, so that the emitter's record key can share the value's memory.
+func (e *Event) appendBinary(b []byte) (_ []byte, codeAt int, _ error) {
 	if err := e.check(); err != nil {
-		return b, err
+		return b, 0, err
 	}
 	var flags byte
 	if e.Bot {
@@ -42,10 +49,11 @@ func (e *Event) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, e.Country[0], e.Country[1])
 	}
 	b = binary.AppendUvarint(b, uint64(len(e.Code)))
+	codeAt = len(b)
 	b = append(b, e.Code...)
 	b = appendString(b, e.UserAgent, MaxUserAgent)
 	b = appendString(b, e.Referrer, MaxReferrer)
-	return b, nil
+	return b, codeAt, nil
 }
 
 // MarshalBinary returns the record value of e (AppendBinary to nil).

@@ -1,0 +1,153 @@
+// Package kafkabroker runs the in-process Kafka-protocol broker of the
+// embedded default: franz-go's kfake, one broker, with a data directory so
+// that topics and records survive a restart, and the topics Shortify uses
+// (clicks, shortify.link-events) created at start. The edge, the control
+// plane and the stats service talk to it with the same franz-go code that
+// they use against a real Kafka; nothing else changes.
+//
+// It is meant for one machine and development-sized traffic: kfake keeps
+// every partition's records in memory as well as on disk, offers no
+// replication, and applies no retention. Production runs a real Kafka
+// (see deploy/).
+//
+// The package also provides the Caddy app shortify_kafka (app.go), so that
+// the top-level Caddyfile can run the broker in the same process.
+package kafkabroker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/linkevents"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen     = "127.0.0.1:9092"
+	DefaultPartitions = 4
+)
+
+// DefaultTopics are the topics created unless configured: the clicks the
+// edge writes and the link events the control plane writes.
+var DefaultTopics = []string{clickevents.DefaultTopic, linkevents.DefaultTopic}
+
+// Config configures a Broker.
+type Config struct {
+	// Listen is the host:port to listen on (default DefaultListen; port
+	// 0 picks a free one). Clients are told to connect to the address
+	// actually listened on, so use a host they can reach (not 0.0.0.0
+	// for clients on other machines).
+	Listen string
+	// DataDir keeps the broker's state (topics, records, committed
+	// offsets) across restarts; "" keeps it in memory only.
+	DataDir string
+	// Topics are created at start when missing (default DefaultTopics).
+	Topics []string
+	// Partitions is the partition count of the topics created (default
+	// DefaultPartitions). Existing topics keep theirs.
+	Partitions int
+}
+
+// Broker is a running broker.
+type Broker struct {
+	cfg     Config
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// Start starts a broker and creates the configured topics that are
+// missing; it returns once clients can produce to them.
+func Start(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg.Listen = cmp.Or(cfg.Listen, DefaultListen)
+	if cfg.Topics == nil {
+		cfg.Topics = DefaultTopics
+	}
+	cfg.Partitions = cmp.Or(cfg.Partitions, DefaultPartitions)
+	if cfg.Partitions < 1 {
+		return nil, fmt.Errorf("kafkabroker: %d partitions, want at least 1", cfg.Partitions)
+	}
+	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
+		return nil, fmt.Errorf("kafkabroker: listen address %q: %w", cfg.Listen, err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("kafkabroker: listen on %s: %w", cfg.Listen, err)
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		// kfake listens on 127.0.0.1 itself; hand it ours instead, so
+		// that any host works and a bad address fails above.
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("kafkabroker: start (data dir %q): %w", cfg.DataDir, err)
+	}
+	b := &Broker{cfg: cfg, cluster: c, addr: ln.Addr().String()}
+	if err := b.createTopics(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Addr returns the host:port the broker listens on.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops the broker, writing its state to the data directory first.
+// Clients connected to it see their connections fail, and reconnect when
+// a broker listens on the address again. Later calls do nothing.
+func (b *Broker) Close() {
+	b.cluster.Close()
+}
+
+// createTopics creates the configured topics that do not exist. kfake
+// seeds topics only into an empty data directory, so this runs on every
+// start: a topic added to the configuration appears in an old directory
+// too.
+func (b *Broker) createTopics(ctx context.Context) error {
+	if len(b.cfg.Topics) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.DisableClientMetrics())
+	if err != nil {
+		return fmt.Errorf("kafkabroker: client: %w", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for _, name := range b.cfg.Topics {
+		t := kmsg.NewCreateTopicsRequestTopic()
+		t.Topic = name
+		t.NumPartitions = int32(b.cfg.Partitions)
+		t.ReplicationFactor = 1
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return fmt.Errorf("kafkabroker: create topics %v: %w", b.cfg.Topics, err)
+	}
+	var errs []error
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("kafkabroker: create topic %q: %w", t.Topic, err))
+		}
+	}
+	return errors.Join(errs...)
+}
