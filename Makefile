@@ -20,6 +20,14 @@ help: ## List the targets.
 build: ## Build the shortify binary (Caddy + the Shortify modules) into bin/.
 	$(GO) build -trimpath -o $(BIN) ./cmd/shortify
 
+# xcaddy and Caddy versions of the image; xcaddy.Dockerfile pins the same.
+XCADDY_VERSION ?= v0.4.5
+CADDY_VERSION  ?= v2.11.9
+
+.PHONY: xcaddy-check
+xcaddy-check: ## Build with xcaddy as xcaddy.Dockerfile does (no Docker engine) and check the module list.
+	scripts/xcaddy-check.sh $(XCADDY_VERSION) $(CADDY_VERSION)
+
 .PHONY: run
 run: build ## Start the whole system on its embedded default (SQLite, one node) at http://localhost:8080.
 	$(BIN) run --config Caddyfile --adapter caddyfile

@@ -1,7 +1,8 @@
 // Command shortify is Caddy with the Shortify modules plugged in, built the
 // way xcaddy builds a custom Caddy: the standard modules plus the edge
 // handler (http.handlers.shortify), the control-plane app (shortify) and
-// its API handler (http.handlers.shortify_api). Every Caddy subcommand
+// its API handler (http.handlers.shortify_api); the list of Shortify
+// modules is kept once, in the root package shortify. Every Caddy subcommand
 // works: `shortify run --config Caddyfile`, `shortify list-modules`, …
 package main
 
@@ -11,8 +12,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/shortify/shortify/caddymodule"
-	_ "github.com/shortify/shortify/controlplane"
+	_ "github.com/shortify/shortify" // every Shortify module, as xcaddy adds them
 )
 
 func main() {
