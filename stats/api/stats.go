@@ -143,7 +143,7 @@ func (h *Handler) linkID(ctx context.Context, code string, q Query) (int64, erro
 	if q.LinkID != 0 {
 		return q.LinkID, nil
 	}
-	return h.deps.Store.LatestLinkID(ctx, code)
+	return h.deps.Store.LatestLinkID(ctx, q.Granularity, code)
 }
 
 // overview answers GET /api/v1/stats/overview.

@@ -30,9 +30,9 @@ type Store interface {
 	// TopLinks returns the links with the most clicks of traffic, at most
 	// limit.
 	TopLinks(ctx context.Context, g Granularity, from, to time.Time, traffic Traffic, limit int) ([]LinkCount, error)
-	// LatestLinkID returns the highest link ID with statistics for code,
-	// 0 when there are none.
-	LatestLinkID(ctx context.Context, code string) (int64, error)
+	// LatestLinkID returns the highest link ID with statistics of
+	// granularity g for code, 0 when there are none.
+	LatestLinkID(ctx context.Context, g Granularity, code string) (int64, error)
 	// Close releases the connections.
 	Close() error
 }
@@ -236,10 +236,10 @@ func (s *sqlStore) TopLinks(ctx context.Context, g Granularity, from, to time.Ti
 	return out, nil
 }
 
-// LatestLinkID implements Store. The daily table is the smaller one and
-// gets every click the hourly one does.
-func (s *sqlStore) LatestLinkID(ctx context.Context, code string) (int64, error) {
-	rows, err := s.query(ctx, `SELECT COALESCE(MAX(link_id), 0) FROM clicks_daily WHERE code = $1`, code)
+// LatestLinkID implements Store. It reads the table the series will come
+// from, so that the link it finds is one that series has.
+func (s *sqlStore) LatestLinkID(ctx context.Context, g Granularity, code string) (int64, error) {
+	rows, err := s.query(ctx, `SELECT COALESCE(MAX(link_id), 0) FROM `+table(g, false)+` WHERE code = $1`, code)
 	if err != nil {
 		return 0, fmt.Errorf("stats api: latest link of %q: %w", code, err)
 	}
