@@ -128,6 +128,9 @@ func (s Stats) CaughtUp() bool { return s.Connected && s.Lag == 0 }
 // Its methods are safe for concurrent use.
 type Consumer struct {
 	cfg Config
+	// epoch is when New ran: lastFetch counts from it, on the monotonic
+	// clock, so that a wall-clock step cannot fake a connection state.
+	epoch time.Time
 
 	// mu guards the lifecycle: started, closed, cancel and done.
 	mu      sync.Mutex
@@ -138,7 +141,7 @@ type Consumer struct {
 
 	applied, failed, invalid, version, fetchErrors atomic.Uint64
 	lag                                            atomic.Int64
-	lastFetch                                      atomic.Int64 // Unix nanoseconds; 0: never
+	lastFetch                                      atomic.Int64 // nanoseconds since epoch, plus 1; 0: never
 	lastWarn                                       atomic.Int64 // Unix nanoseconds of the last warning
 }
 
@@ -175,7 +178,7 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Consumer{cfg: cfg}, nil
+	return &Consumer{cfg: cfg, epoch: time.Now()}, nil
 }
 
 // Start connects in the background and applies events until Close (or
@@ -232,7 +235,7 @@ func (c *Consumer) Stats() Stats {
 		Lag:            c.lag.Load(),
 	}
 	if ns := c.lastFetch.Load(); ns != 0 {
-		s.LastFetch = time.Unix(0, ns)
+		s.LastFetch = c.epoch.Add(time.Duration(ns - 1))
 		s.Connected = time.Since(s.LastFetch) < c.cfg.StaleAfter
 	}
 	return s
@@ -384,7 +387,7 @@ type fetchHook struct{ c *Consumer }
 // OnBrokerRead implements kgo.HookBrokerRead.
 func (h fetchHook) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	if key == kmsg.Fetch.Int16() && err == nil {
-		h.c.lastFetch.Store(time.Now().UnixNano())
+		h.c.lastFetch.Store(int64(time.Since(h.c.epoch)) + 1)
 	}
 }
 

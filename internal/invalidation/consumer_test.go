@@ -52,8 +52,11 @@ func TestLatency(t *testing.T) {
 	for i := range n {
 		code := fmt.Sprintf("lat%02d", i)
 		e := update(code, i)
-		if i%3 == 0 {
+		switch i % 3 { // every type reaches the evict function as it was published
+		case 0:
 			e = linkevents.NewDeleted(code, 0, linkevents.ReasonAPI, time.Now())
+		case 1:
+			e.Type = linkevents.Created
 		}
 		published := time.Now()
 		p.Publish(e)
