@@ -25,6 +25,9 @@
 // committed. An edge starts at the records published from the moment it
 // starts (Kafka's offset for that time), never replaying older ones: its L1
 // starts empty, and L2 entries older than that are bounded by their TTL.
+// "From that moment" goes by record timestamps, which are the event times
+// on the control plane's clock: a clock skew between the two moves the
+// starting point by as much, for the first events only.
 // Partitions added to the topic later are found on the next metadata
 // refresh (Config.MetadataMaxAge) and read from the same moment, so their
 // first events are late by that much at most, never lost.
