@@ -53,6 +53,27 @@ ensure_postgres() {
 	wait_for PostgreSQL pg_up
 }
 
+# The replica tests (testenv.StartReplica) take a pg_basebackup of this
+# server and stream from it: it needs wal_level replica (the default),
+# WAL senders, and a pg_hba.conf line for replication connections from
+# loopback. The line is added once; a reload applies it.
+ensure_replication() {
+	if [ -n "${SHORTIFY_TEST_POSTGRES:-}" ]; then return; fi # the caller's server, the caller's settings
+	local q="psql -X -q -At -h $PGHOST_ADDR -p $PGPORT_NUM -U postgres -d postgres -c"
+	local level senders hba
+	level=$($q 'SHOW wal_level') || die "cannot query PostgreSQL settings"
+	senders=$($q 'SHOW max_wal_senders')
+	case "$level" in replica | logical) ;; *) die "PostgreSQL has wal_level=$level; the replica tests need replica (set it and restart)" ;; esac
+	[ "$senders" -gt 0 ] || die "PostgreSQL has max_wal_senders=0; the replica tests need at least 1 (set it and restart)"
+	hba=$($q 'SHOW hba_file')
+	if ! grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba" 2>/dev/null; then
+		[ -w "$hba" ] || die "cannot add a replication line to $hba (need write access)"
+		say "allowing replication connections from 127.0.0.1 in $hba"
+		sed -i '1i host replication all 127.0.0.1/32 trust' "$hba"
+		$q 'SELECT pg_reload_conf()' >/dev/null
+	fi
+}
+
 ensure_redis() {
 	if [ -n "${SHORTIFY_TEST_REDIS:-}" ]; then return; fi
 	command -v redis-server >/dev/null || apt_install redis-server
@@ -65,5 +86,6 @@ ensure_redis() {
 }
 
 ensure_postgres
+ensure_replication
 ensure_redis
 say "PostgreSQL and Redis are up"
