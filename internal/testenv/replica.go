@@ -97,7 +97,7 @@ func StartReplica(tb testing.TB) *Replica {
 	src.RawQuery = q.Encode()
 	backup := exec.CommandContext(ctx, filepath.Join(bin, "pg_basebackup"),
 		"-d", src.String(), "-D", data,
-		"-R",          // write standby.signal and primary_conninfo
+		"-R",           // write standby.signal and primary_conninfo
 		"-X", "stream", // the WAL written during the backup, so that it starts consistent
 		"--checkpoint=fast", "--no-sync", "--no-manifest")
 	runAs(backup, cred, dir)
