@@ -4,9 +4,10 @@
 // Precision is fixed at p = 14: 16,384 six-bit registers, a relative
 // standard error of 1.04/sqrt(16384) ≈ 0.81 % for large cardinalities (so
 // about 99.7 % of estimates fall within ±2.5 %). Small cardinalities, which
-// most link-hours have, are close to exact: while few registers are set the
-// estimator behaves like linear counting (a few visitors in a hundred
-// thousand off at 1,000 visitors). The estimator is Ertl's improved raw
+// most link-hours have, are near exact: while few registers are set the
+// estimator is linear counting, whose only error is visitors that share a
+// register, about n²/32768 of n (none for most sets of up to 50, one at
+// about 180, 3 % at 1,000). The estimator is Ertl's improved raw
 // estimator ("New cardinality estimation algorithms for HyperLogLog
 // sketches", 2017), which needs no empirical bias tables and is unbiased over
 // the whole range.

@@ -41,8 +41,8 @@ func TestEstimateWithinBound(t *testing.T) {
 		if e := relErr(got, n); n > 0 && e > bound || n == 0 && got != 0 {
 			t.Errorf("n=%d: estimate %d, relative error %.4f > %.4f", n, got, e, bound)
 		}
-		if n <= 100 && got != uint64(n) {
-			t.Errorf("n=%d: estimate %d, want exact for tiny sets", n, got)
+		if n <= 100 && (got > uint64(n) || got+1 < uint64(n)) {
+			t.Errorf("n=%d: estimate %d, want at most one register collision", n, got)
 		}
 	}
 }
