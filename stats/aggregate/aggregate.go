@@ -1,6 +1,6 @@
 // Package aggregate turns a batch of click events into the rows of the
 // stats tables: clicks and a unique-visitor sketch per hour and per day,
-// per link and human/bot, plus the roll-up over all links (code '' and link
+// per link and human/bot, plus the roll-up over all links (code ” and link
 // ID 0), and clicks per value of each dimension (referrer host, country,
 // device class, browser, operating system, redirect status).
 //
