@@ -1,0 +1,418 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shortify/shortify/internal/l2cache"
+)
+
+// Goals of issue 4: the shortify handler at 90% or more of the static
+// redirect's throughput, and its p99 within 1.2 times the static one's.
+const (
+	goalThroughput = 0.90
+	goalP99        = 1.2
+)
+
+// Miss-path instances: an L1 so small and short-lived that nearly every
+// request of a random code misses it.
+const (
+	missCacheSize = 100
+	missCacheTTL  = "1ms"
+)
+
+// warmConns is the number of concurrent connections of the warm-up pass.
+const warmConns = 64
+
+// bench is one run of the harness: its settings and what every size shares.
+type bench struct {
+	cfg      config
+	dir      string // temporary files: Caddyfiles, logs, codes, codes.lua
+	wrk      wrkRun
+	static   *instance // B, shared by every size
+	prefix   string    // Redis key prefix of this run
+	kafkaOpt string    // the module's Kafka option, "" when click events are off
+	kafka    string    // the broker's address
+	results  []sizeResult
+}
+
+// sizeResult is what one size measured.
+type sizeResult struct {
+	links   int
+	a, b    result
+	c, d    *result // miss paths (only for the size that measured them)
+	seeding time.Duration
+}
+
+func run(ctx context.Context, cfg config) (err error) {
+	if _, err := os.Stat(cfg.bin); err != nil {
+		return fmt.Errorf("%s: %w (run `make build` first)", cfg.bin, err)
+	}
+	for _, tool := range []string{"wrk", "taskset"} {
+		if tool == "taskset" && !cfg.pin {
+			continue
+		}
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is not installed (scripts/ensure-wrk.sh installs wrk): %w", tool, err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "shortify-bench-edge-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "edge bench: instance logs were in %s (removed)\n", dir)
+		}
+		os.RemoveAll(dir)
+	}()
+	script := filepath.Join(dir, "codes.lua")
+	if err := os.WriteFile(script, codesLua, 0o644); err != nil {
+		return err
+	}
+
+	b := &bench{
+		cfg: cfg, dir: dir,
+		wrk: wrkRun{threads: cfg.threads, conns: cfg.conns, duration: cfg.duration, script: script, pin: cfg.pin, verbose: cfg.verbose},
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	b.prefix = "shortify-bench-edge:" + hex.EncodeToString(rnd[:]) + ":"
+	rdb, err := l2cache.NewClient(cfg.redis)
+	if err != nil {
+		return fmt.Errorf("redis %s: %w", cfg.redis, err)
+	}
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s (`make services` starts it): %w", cfg.redis, err)
+	}
+	defer func() {
+		if cerr := removeKeys(rdb, b.prefix); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+
+	stopBroker, err := b.setUpClicks(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBroker()
+
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	b.static, err = startInstance(ctx, cfg.bin, dir, "B-static", addr, siteBlock(addr, staticRedirect), cfg.pin)
+	if err != nil {
+		return err
+	}
+	defer b.static.stop()
+
+	largest := slices.Max(cfg.sizes)
+	for i, n := range cfg.sizes {
+		// The miss paths run once, with the largest size, the first time
+		// it comes up.
+		miss := cfg.miss && n == largest && slices.Index(cfg.sizes, n) == i
+		if err := b.size(ctx, n, miss); err != nil {
+			return fmt.Errorf("links=%d: %w", n, err)
+		}
+	}
+	b.summary()
+	return nil
+}
+
+// setUpClicks decides whether click events are on and, when they are,
+// starts the broker. It prints the decision. The returned function stops
+// the broker.
+func (b *bench) setUpClicks(ctx context.Context) (stop func(), err error) {
+	mode := fmt.Sprintf("wrk -t%d -c%d -d%s, %d interleaved round(s) (A, B, A, B, ...; the best run of each counts)",
+		b.cfg.threads, b.cfg.conns, b.cfg.duration, b.cfg.rounds)
+	if b.cfg.pin {
+		mode += ", Caddy pinned to CPU 0 and wrk to CPU 1"
+	}
+	fmt.Println("edge bench:", mode)
+	if b.cfg.clicks == "off" {
+		fmt.Println("click events: off (-clicks=off)")
+		return func() {}, nil
+	}
+	opt, err := probeKafkaOption(ctx, b.cfg.bin, b.dir)
+	if err != nil {
+		return nil, err
+	}
+	if opt == "" {
+		if b.cfg.clicks == "on" {
+			return nil, fmt.Errorf("-clicks=on: the shortify directive has no Kafka option (tried %s)", strings.Join(kafkaOptionNames, ", "))
+		}
+		fmt.Println("click events: off (module has no kafka option yet)")
+		return func() {}, nil
+	}
+	broker, err := startBroker()
+	if err != nil {
+		return nil, err
+	}
+	b.kafkaOpt, b.kafka = opt, broker.ListenAddrs()[0]
+	fmt.Printf("click events: on (shortify %s %s: in-process kfake broker, topic %q, records acknowledged and discarded)\n", opt, b.kafka, clicksTopic)
+	return broker.Close, nil
+}
+
+// size seeds n links and measures A against B, then the miss paths when
+// miss is set. Everything it starts stops when it returns.
+func (b *bench) size(ctx context.Context, n int, miss bool) error {
+	fmt.Printf("\nlinks=%d (load average %s)\n", n, loadAvg())
+	db, err := createDatabase(ctx, b.cfg.postgres)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.drop(); err != nil {
+			fmt.Fprintln(os.Stderr, "edge bench:", err)
+		}
+	}()
+	codes, err := makeCodes(n)
+	if err != nil {
+		return err
+	}
+	codesPath := filepath.Join(b.dir, fmt.Sprintf("codes-%d.txt", n))
+	if err := writeLines(codesPath, codes); err != nil {
+		return err
+	}
+	seeding, err := db.seed(ctx, codes)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  seeded %d links in %s (PostgreSQL COPY into a fresh database, then ANALYZE: %.0f links/s)\n",
+		n, seeding.Round(time.Millisecond), float64(n)/seeding.Seconds())
+
+	opts := shortifyOptions{
+		database: db.dsn, redis: b.cfg.redis, redisPrefix: b.prefix,
+		cacheSize: max(n, 1000), cacheTTL: "1h",
+		kafkaOption: b.kafkaOpt, kafkaAddr: b.kafka,
+	}
+	a, err := b.start(ctx, fmt.Sprintf("A-shortify-%d", n), opts.body())
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	took, err := warm(ctx, a.addr, codes, warmConns)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  warmed A's L1 (and Redis) with one GET of each of the %d codes in %s (%.0f req/s, every answer checked: 302 to the link's URL)\n",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+
+	res := sizeResult{links: n, seeding: seeding}
+	var runsA, runsB []result
+	for round := 1; round <= b.cfg.rounds; round++ {
+		for _, s := range []struct {
+			in   *instance
+			runs *[]result
+			name string
+		}{{a, &runsA, "A shortify"}, {b.static, &runsB, "B static redir"}} {
+			r, err := b.wrk.run(ctx, s.in, codesPath)
+			if err != nil {
+				return err
+			}
+			*s.runs = append(*s.runs, r)
+			fmt.Printf("  %-16s run %d: %s\n", s.name, round, describe(r))
+		}
+	}
+	res.a, res.b = best(runsA), best(runsB)
+	fmt.Printf("  %-16s best  : %s\n", "A shortify", describe(res.a))
+	fmt.Printf("  %-16s best  : %s\n", "B static redir", describe(res.b))
+	fmt.Println("  " + ratioLine(n, res.a, res.b))
+
+	if miss {
+		a.stop() // its L1 would only take memory from the miss instances
+		if err := b.missPaths(ctx, opts, codes, codesPath, &res); err != nil {
+			return err
+		}
+	}
+	b.results = append(b.results, res)
+	return nil
+}
+
+// start starts a shortify instance with the given site body.
+func (b *bench) start(ctx context.Context, name, body string) (*instance, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cf := siteBlock(addr, body)
+	if b.cfg.verbose {
+		fmt.Printf("--- %s Caddyfile\n%s", name, cf)
+	}
+	return startInstance(ctx, b.cfg.bin, b.dir, name, addr, cf, b.cfg.pin)
+}
+
+// missPaths measures the L1-miss paths with the links A just warmed: C
+// (tiny L1, Redis, which A's misses filled) and D (tiny L1, no Redis).
+func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, codes []string, codesPath string, res *sizeResult) error {
+	fmt.Printf("  L1-miss paths: cache_size %d, cache_ttl %s, random codes of all %d (so nearly every request misses L1)\n",
+		missCacheSize, missCacheTTL, len(codes))
+	rdb, err := l2cache.NewClient(b.cfg.redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	present, err := countPresent(ctx, rdb, b.prefix, codes, 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  Redis holds %d of 1000 sampled codes (filled by A's warm-up misses)\n", present)
+	if present != 1000 {
+		return fmt.Errorf("redis holds %d of 1000 sampled codes after the warm-up, want all", present)
+	}
+
+	opts.cacheSize, opts.cacheTTL = missCacheSize, missCacheTTL
+	noRedis := opts
+	noRedis.redis = ""
+	for _, m := range []struct {
+		name string
+		opts shortifyOptions
+		dst  **result
+	}{{"C L1 miss, Redis hit", opts, &res.c}, {"D L1 miss, database hit", noRedis, &res.d}} {
+		in, err := b.start(ctx, strings.Fields(m.name)[0]+"-miss", m.opts.body())
+		if err != nil {
+			return err
+		}
+		r, err := b.wrk.run(ctx, in, codesPath)
+		in.stop()
+		if err != nil {
+			return err
+		}
+		*m.dst = &r
+		fmt.Printf("  %-24s: %s\n", m.name, describe(r))
+	}
+	return nil
+}
+
+// best is the run with the highest throughput.
+func best(runs []result) result {
+	return slices.MaxFunc(runs, func(x, y result) int {
+		switch {
+		case x.rps() < y.rps():
+			return -1
+		case x.rps() > y.rps():
+			return 1
+		}
+		return 0
+	})
+}
+
+func describe(r result) string {
+	return fmt.Sprintf("%8.0f req/s  p50 %-8s p99 %-8s max %-8s server CPU %s/req",
+		r.rps(), ms(r.p50), ms(r.p99), ms(r.max), r.cpuPerRequest().Round(100*time.Nanosecond))
+}
+
+func ms(d time.Duration) string { return strconv.FormatFloat(d.Seconds()*1000, 'f', 2, 64) + "ms" }
+
+// ratioLine is the line with the word "ratio" that issue 4 asks for.
+func ratioLine(n int, a, b result) string {
+	tp, p99 := a.rps()/b.rps(), a.p99.Seconds()/b.p99.Seconds()
+	cpu := float64(a.cpuPerRequest()) / float64(b.cpuPerRequest())
+	return fmt.Sprintf("ratio links=%d: throughput A/B %.2f (goal >= %.2f: %s)  p99 A/B %.2f (goal <= %.1f: %s)  server CPU/request A/B %.2f",
+		n, tp, goalThroughput, metOrNot(tp >= goalThroughput), p99, goalP99, metOrNot(p99 <= goalP99), cpu)
+}
+
+func metOrNot(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// summary prints every size's figures together, and how throughput moved
+// from the smallest to the largest number of links.
+func (b *bench) summary() {
+	fmt.Printf("\nsummary (wrk -t%d -c%d -d%s, best of %d run(s) each):\n", b.cfg.threads, b.cfg.conns, b.cfg.duration, b.cfg.rounds)
+	fmt.Printf("  %-9s %-11s %-11s %-6s %-9s %-9s %-6s\n", "links", "A req/s", "B req/s", "A/B", "A p99", "B p99", "p99 A/B")
+	for _, r := range b.results {
+		fmt.Printf("  %-9d %-11.0f %-11.0f %-6.2f %-9s %-9s %-6.2f\n", r.links, r.a.rps(), r.b.rps(), r.a.rps()/r.b.rps(),
+			ms(r.a.p99), ms(r.b.p99), r.a.p99.Seconds()/r.b.p99.Seconds())
+	}
+	if len(b.results) > 1 {
+		first, last := b.results[0], b.results[len(b.results)-1]
+		fmt.Printf("  A throughput from %d to %d links: %.0f -> %.0f req/s (%+.1f%%; A/B %.2f -> %.2f)\n",
+			first.links, last.links, first.a.rps(), last.a.rps(), 100*(last.a.rps()/first.a.rps()-1),
+			first.a.rps()/first.b.rps(), last.a.rps()/last.b.rps())
+	}
+	for _, r := range b.results {
+		if r.c != nil {
+			fmt.Printf("  L1 miss with %d links: Redis hit %.0f req/s (p99 %s), database hit %.0f req/s (p99 %s)\n",
+				r.links, r.c.rps(), ms(r.c.p99), r.d.rps(), ms(r.d.p99))
+		}
+	}
+}
+
+// countPresent counts how many of a sample of codes have a Redis key.
+func countPresent(ctx context.Context, rdb redis.UniversalClient, prefix string, codes []string, sample int) (int, error) {
+	step := max(len(codes)/sample, 1)
+	pipe := rdb.Pipeline()
+	var cmds []*redis.IntCmd
+	for i := 0; i < len(codes) && len(cmds) < sample; i += step {
+		cmds = append(cmds, pipe.Exists(ctx, prefix+codes[i]))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("redis: check the warmed keys: %w", err)
+	}
+	n := 0
+	for _, c := range cmds {
+		n += int(c.Val())
+	}
+	return n, nil
+}
+
+// removeKeys deletes every key of this run from Redis. It runs during
+// cleanup, so it has a context of its own.
+func removeKeys(rdb redis.UniversalClient, prefix string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 10000).Iterator()
+	batch := make([]string, 0, 10000)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := rdb.Unlink(ctx, batch...).Err()
+		batch = batch[:0]
+		return err
+	}
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return fmt.Errorf("redis: remove the benchmark's keys: %w", err)
+			}
+		}
+	}
+	if err := errors.Join(iter.Err(), flush()); err != nil {
+		return fmt.Errorf("redis: remove the benchmark's keys: %w", err)
+	}
+	return nil
+}
+
+// loadAvg is the first three fields of /proc/loadavg: other work on the
+// machine shows in the figures.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// codesLua is the wrk script; the harness writes it next to the codes.
+//
+//go:embed codes.lua
+var codesLua []byte
+
+// warm requests every code once from conc keep-alive connections and
+// checks each answer: a 302 to the link's own URL. It fills the
+// instance's L1 (and, through its misses, Redis).
+func warm(ctx context.Context, addr string, codes []string, conc int) (time.Duration, error) {
+	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{
+		Transport:     tr,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	begin := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(codes)) {
+					return
+				}
+				if err := check(ctx, client, addr, codes[i]); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return 0, fmt.Errorf("warm %s: %w", addr, err)
+	}
+	return time.Since(begin), nil
+}
+
+// check asks for one code and expects its redirect.
+func check(ctx context.Context, client *http.Client, addr, code string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/"+code, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if want := targetPrefix + code; resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		return fmt.Errorf("GET /%s: %d to %q, want 302 to %q", code, resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	return nil
+}
+
+// result is one wrk run.
+type result struct {
+	requests int64
+	duration time.Duration
+	p50, p99 time.Duration
+	max      time.Duration
+	errors   map[string]int64 // connect, read, write, status (non-2xx/3xx), timeout
+	cpu      time.Duration    // CPU time the server used during the run
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }
+
+// cpuPerRequest is the server's CPU time per answered request.
+func (r result) cpuPerRequest() time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.requests)
+}
+
+// wrkRun is how wrk is run.
+type wrkRun struct {
+	threads, conns int
+	duration       time.Duration
+	script         string // path of codes.lua
+	pin            bool   // run wrk on CPU 1
+	verbose        bool
+}
+
+// run drives wrk against in with the codes file and returns its result.
+// A run with any error (socket errors or answers other than 2xx/3xx)
+// fails: a fast 404 is not a redirect.
+func (w wrkRun) run(ctx context.Context, in *instance, codesPath string) (result, error) {
+	args := []string{
+		"-t" + strconv.Itoa(w.threads), "-c" + strconv.Itoa(w.conns),
+		"-d" + strconv.Itoa(int(w.duration.Seconds())) + "s",
+		"--latency", "--timeout", "5s",
+		"-s", w.script, "http://" + in.addr + "/", "--", codesPath,
+	}
+	path := "wrk"
+	if w.pin {
+		args = append([]string{"-c", "1", "wrk"}, args...)
+		path = "taskset"
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.SysProcAttr = childAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+
+	cpu0, err := cpuTime(in.pid())
+	if err != nil {
+		return result{}, err
+	}
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("wrk against %s: %w\n%s", in.name, err, out.String())
+	}
+	cpu1, err := cpuTime(in.pid())
+	if err != nil {
+		return result{}, err
+	}
+	if w.verbose {
+		fmt.Print(out.String())
+	}
+	r, err := parseWrk(out.String())
+	if err != nil {
+		return result{}, fmt.Errorf("wrk against %s: %w\n%s", in.name, err, out.String())
+	}
+	r.cpu = cpu1 - cpu0
+	var bad []string
+	for _, k := range []string{"connect", "read", "write", "status", "timeout"} {
+		if r.errors[k] != 0 {
+			bad = append(bad, fmt.Sprintf("%s=%d", k, r.errors[k]))
+		}
+	}
+	if len(bad) > 0 {
+		return r, fmt.Errorf("wrk against %s: errors %s (status counts answers that are not 2xx/3xx)\n%s", in.name, strings.Join(bad, " "), out.String())
+	}
+	return r, nil
+}
+
+// parseWrk reads the BENCH line that codes.lua's done() prints.
+func parseWrk(out string) (result, error) {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "BENCH ")
+		if !ok {
+			continue
+		}
+		v := make(map[string]int64)
+		for _, kv := range strings.Fields(line) {
+			k, s, ok := strings.Cut(kv, "=")
+			if !ok {
+				return result{}, fmt.Errorf("bad field %q", kv)
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return result{}, fmt.Errorf("field %s: %w", k, err)
+			}
+			v[k] = n
+		}
+		for _, k := range []string{"requests", "duration_us", "p50_us", "p99_us", "max_us"} {
+			if _, ok := v[k]; !ok {
+				return result{}, fmt.Errorf("no %s in %q", k, line)
+			}
+		}
+		if v["duration_us"] <= 0 {
+			return result{}, errors.New("zero duration")
+		}
+		r := result{
+			requests: v["requests"],
+			duration: time.Duration(v["duration_us"]) * time.Microsecond,
+			p50:      time.Duration(v["p50_us"]) * time.Microsecond,
+			p99:      time.Duration(v["p99_us"]) * time.Microsecond,
+			max:      time.Duration(v["max_us"]) * time.Microsecond,
+			errors:   make(map[string]int64),
+		}
+		for _, k := range []string{"connect", "read", "write", "status", "timeout"} {
+			r.errors[k] = v[k]
+		}
+		return r, nil
+	}
+	return result{}, errors.New("no BENCH line in wrk's output (codes.lua's done)")
+}

@@ -1,0 +1,128 @@
+// Command edge benchmarks the redirect path end to end, as issue 4 asks:
+// wrk (Debian's package) on 127.0.0.1 against two Caddy instances started
+// from the same binary (bin/shortify), one serving the shortify handler
+// with a warm L1 (instance A), one serving Caddy's own static
+// `redir * https://example.com/target 302` (instance B). It prints each
+// one's requests/s, p50 and p99, and a line with the word "ratio" (A/B
+// throughput and A/B p99), for 10,000 and for 1,000,000 links, then the
+// L1-miss paths (Redis hit, database hit) in requests/s.
+//
+// Run it with `make bench-edge` (or `make bench`, which runs it after the
+// Go benchmarks), or directly:
+//
+//	go run ./bench/edge [-sizes 10000,1000000] [-duration 8s] [-rounds 2]
+//
+// Steps for each size N: a fresh PostgreSQL database gets the schema and N
+// links by COPY (timed), and a codes file; A starts with cache_size >= N
+// and a one-hour cache_ttl, and one GET of every code warms its L1 (and,
+// through A's Redis fills, the Redis L2 that the miss paths read); then
+// wrk runs A and B in turn, rounds times, with the same Lua script
+// (codes.lua: a random code from the codes file per request), and the best
+// run of each counts. After the largest size, two more instances with a
+// tiny L1 measure the miss paths: C reads the Redis that A filled, D has
+// no Redis and reads the database.
+//
+// Click events: when the shortify directive has a Kafka option (probed by
+// adapting a Caddyfile that uses it), A gets the address of an in-process
+// kfake broker (see clicks.go); otherwise the run says they are off.
+//
+// Everything it starts (Caddy processes, wrk, the broker) stops when it
+// returns, fails or gets SIGINT/SIGTERM; the databases and Redis keys it
+// made are removed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	bin      string
+	sizes    []int
+	duration time.Duration
+	rounds   int
+	threads  int
+	conns    int
+	clicks   string // auto, on or off
+	miss     bool
+	pin      bool
+	verbose  bool
+	postgres string
+	redis    string
+}
+
+func parseFlags() (config, error) {
+	var c config
+	var sizes string
+	flag.StringVar(&c.bin, "bin", "bin/shortify", "the shortify binary (`make build` makes it)")
+	flag.StringVar(&sizes, "sizes", "10000,1000000", "comma-separated numbers of links, one run each")
+	flag.DurationVar(&c.duration, "duration", 8*time.Second, "length of one wrk run")
+	flag.IntVar(&c.rounds, "rounds", 2, "wrk runs of each instance, interleaved A, B, A, B; the best run of each counts")
+	flag.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
+	flag.IntVar(&c.conns, "conns", 64, "wrk connections (-c)")
+	flag.StringVar(&c.clicks, "clicks", "auto", "click events to an in-process kfake broker: auto (on when the module has a Kafka option), on, off")
+	flag.BoolVar(&c.miss, "miss", true, "also measure the L1-miss paths (Redis hit, database hit) with the largest size")
+	flag.BoolVar(&c.pin, "pin", false, "pin the Caddy instances to CPU 0 and wrk to CPU 1 (taskset), so the load generator cannot take the server's core")
+	flag.BoolVar(&c.verbose, "v", false, "print wrk's own output and the instances' Caddyfiles")
+	flag.StringVar(&c.postgres, "postgres", envOr("SHORTIFY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "admin DSN of the PostgreSQL server (a fresh database is made per size)")
+	flag.StringVar(&c.redis, "redis", envOr("SHORTIFY_TEST_REDIS", "127.0.0.1:6379"), "Redis address for the L2")
+	flag.Parse()
+
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("-sizes: %q is not a positive number", s)
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	switch {
+	case c.duration < time.Second:
+		return c, errors.New("-duration: at least 1s")
+	case c.rounds < 1:
+		return c, errors.New("-rounds: at least 1")
+	case c.threads < 1 || c.conns < c.threads:
+		return c, errors.New("-threads and -conns: at least one thread and one connection per thread")
+	}
+	switch c.clicks {
+	case "auto", "on", "off":
+	default:
+		return c, fmt.Errorf("-clicks %q: want auto, on or off", c.clicks)
+	}
+	return c, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edge bench:", err)
+		os.Exit(2)
+	}
+	// SIGINT and SIGTERM cancel ctx: every step stops and run's deferred
+	// cleanups stop the processes and drop the data before main returns.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg)
+	stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: %w", err)
+		}
+		fmt.Fprintln(os.Stderr, "edge bench: FAILED:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shortify/shortify/internal/codegen"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/pgstore"
+)
+
+// targetPrefix starts every seeded link's URL; the code follows, so each
+// link has a URL of its own (the static redirect's is targetPrefix alone,
+// 7 bytes shorter: the difference in bytes on the wire is negligible).
+const targetPrefix = "https://example.com/target/"
+
+// database is a fresh PostgreSQL database made for one size.
+type database struct {
+	admin string // the server's admin DSN
+	name  string
+	dsn   string
+}
+
+// createDatabase makes a database with a random name on the server of
+// admin and returns it; drop removes it.
+func createDatabase(ctx context.Context, admin string) (*database, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	name := "shortify_bench_edge_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL (`make services` starts it): %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return nil, fmt.Errorf("parse the admin DSN: %w", err)
+	}
+	u.Path = "/" + name
+	return &database{admin: admin, name: name, dsn: u.String()}, nil
+}
+
+// drop removes the database, closing any connection still on it. It runs
+// during cleanup, so it has a context of its own.
+func (d *database) drop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, d.admin)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", d.name, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{d.name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", d.name, err)
+	}
+	return nil
+}
+
+// seed applies the schema (pgstore's migrations) and COPYs one link per
+// code into the database, then ANALYZEs it. It returns the time of the
+// COPY and the ANALYZE, which is what "seeding" measures.
+func (d *database) seed(ctx context.Context, codes []string) (time.Duration, error) {
+	n := len(codes)
+	st, err := pgstore.Open(ctx, linkstore.Config{DSN: d.dsn, Migrate: true})
+	if err != nil {
+		return 0, fmt.Errorf("apply the schema: %w", err)
+	}
+	st.Close()
+
+	conn, err := pgx.Connect(ctx, d.dsn)
+	if err != nil {
+		return 0, fmt.Errorf("connect to %s: %w", d.name, err)
+	}
+	defer conn.Close(context.Background())
+
+	begin := time.Now()
+	created := begin.UTC().Truncate(time.Microsecond)
+	// IDs only need to be distinct and positive; they are Snowflake-sized.
+	const firstID = int64(1) << 40
+	i := 0
+	rows := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(codes) {
+			return nil, nil
+		}
+		c := codes[i]
+		i++
+		// Columns as listed below; status 0 is the edge's default (302),
+		// host is what linkstore.HostOf gives for the URL.
+		return []any{c, firstID + int64(i), targetPrefix + c, int16(0), created, false, "example.com"}, nil
+	})
+	cols := []string{"code", "id", "url", "status", "created_at", "disabled", "host"}
+	copied, err := conn.CopyFrom(ctx, pgx.Identifier{"links"}, cols, rows)
+	if err != nil {
+		return 0, fmt.Errorf("copy %d links: %w", n, err)
+	}
+	if copied != int64(n) {
+		return 0, fmt.Errorf("copy: %d rows copied, want %d", copied, n)
+	}
+	if _, err := conn.Exec(ctx, "ANALYZE links"); err != nil {
+		return 0, fmt.Errorf("analyze: %w", err)
+	}
+	return time.Since(begin), nil
+}
+
+// makeCodes returns the codes of sequence numbers 0..n-1 under a fresh
+// key: the codes a cluster issues (6 characters, not sequential), distinct
+// by construction.
+func makeCodes(n int) ([]string, error) {
+	key, err := codegen.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	codec, err := codegen.New(key)
+	if err != nil {
+		return nil, err
+	}
+	codes := make([]string, n)
+	for i := range codes {
+		if codes[i], err = codec.Code(uint64(i)); err != nil {
+			return nil, fmt.Errorf("code %d: %w", i, err)
+		}
+	}
+	return codes, nil
+}
+
+func writeLines(path string, lines []string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for _, l := range lines {
+		w.WriteString(l)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// instance is one Caddy process started from the shortify binary.
+type instance struct {
+	name   string
+	addr   string // 127.0.0.1:port
+	cmd    *exec.Cmd
+	logs   string // path of its combined stdout and stderr
+	exited chan struct{}
+}
+
+// siteBlock returns a Caddyfile that serves body on addr only, with
+// Caddy's admin endpoint off and nothing persisted.
+func siteBlock(addr, body string) string {
+	return fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+
+http://%s {
+	bind 127.0.0.1
+%s
+}
+`, addr, body)
+}
+
+// shortifyOptions are the subdirectives of one shortify handler.
+type shortifyOptions struct {
+	database    string
+	redis       string
+	redisPrefix string
+	cacheSize   int
+	cacheTTL    string
+	kafkaOption string // the module's Kafka subdirective, "" for none
+	kafkaAddr   string
+}
+
+// caddyfile is the shortify handler with o, as a site block body.
+func (o shortifyOptions) body() string {
+	var b strings.Builder
+	b.WriteString("\tshortify {\n")
+	fmt.Fprintf(&b, "\t\tdatabase %s\n", o.database)
+	if o.redis != "" {
+		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl 30m\n", o.redis, o.redisPrefix)
+	}
+	fmt.Fprintf(&b, "\t\tcache_size %d\n\t\tcache_ttl %s\n", o.cacheSize, o.cacheTTL)
+	if o.kafkaOption != "" {
+		fmt.Fprintf(&b, "\t\t%s %s\n", o.kafkaOption, o.kafkaAddr)
+	}
+	b.WriteString("\t}")
+	return b.String()
+}
+
+// staticRedirect is instance B's site body: Caddy's own static redirect.
+const staticRedirect = "\tredir * https://example.com/target 302"
+
+// startInstance writes caddyfile into dir and runs the binary on it,
+// pinned to CPU 0 when pin is set. It returns once the instance answers
+// HTTP on its address; the instance is stopped by stop (or by the
+// process's death: it gets SIGKILL when this process dies).
+func startInstance(ctx context.Context, bin, dir, name, addr, caddyfile string, pin bool) (*instance, error) {
+	file := filepath.Join(dir, name+".Caddyfile")
+	if err := os.WriteFile(file, []byte(caddyfile), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", file, err)
+	}
+	logs := filepath.Join(dir, name+".log")
+	out, err := os.Create(logs)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", logs, err)
+	}
+	defer out.Close() // the child has its own descriptor
+
+	args := []string{"run", "--config", file, "--adapter", "caddyfile"}
+	path := bin
+	if pin {
+		args = append([]string{"-c", "0", bin}, args...)
+		path = "taskset"
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	in := &instance{name: name, addr: addr, cmd: cmd, logs: logs, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(in.exited) }()
+
+	if err := in.waitReady(ctx, 30*time.Second); err != nil {
+		in.stop()
+		return nil, fmt.Errorf("%s did not start: %w\n%s", name, err, tail(logs, 20))
+	}
+	return in, nil
+}
+
+// childAttr puts a child in a process group of its own (so that the
+// terminal's Ctrl-C reaches this process, which stops the child in order)
+// and has the kernel kill it if this process dies without stopping it.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// waitReady polls the instance until it answers any HTTP request.
+func (in *instance) waitReady(ctx context.Context, within time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, "http://"+in.addr+"/healthcheck", nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-in.exited:
+			return errors.New("the process exited")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer within %s: %w", within, err)
+		}
+	}
+}
+
+// stop ends the instance's process group: SIGTERM, then SIGKILL after 10s.
+// It is safe to call more than once.
+func (in *instance) stop() {
+	select {
+	case <-in.exited:
+		return
+	default:
+	}
+	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-in.exited:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
+		<-in.exited
+	}
+}
+
+// pid is the process whose CPU time counts for the instance: the binary
+// itself, also when taskset started it (taskset execs it, same PID).
+func (in *instance) pid() int { return in.cmd.Process.Pid }
+
+// cpuTime returns the user+system CPU time the process has used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields counted below start after its closing parenthesis.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	// utime and stime are fields 14 and 15, counted from 1 with the pid;
+	// f[0] is field 3.
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	// Linux reports clock ticks of USER_HZ, which is 100 on every
+	// architecture Go supports here.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// tail returns the last n lines of a file, for error messages.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
