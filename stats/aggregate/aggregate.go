@@ -1,7 +1,7 @@
 // Package aggregate turns a batch of click events into the rows of the
 // stats tables: clicks and a unique-visitor sketch per hour and per day,
-// per link and human/bot, plus the roll-up over all links (code ” and link
-// ID 0), and clicks per value of each dimension (referrer host, country,
+// per link and human/bot, plus the roll-up over all links (the empty code
+// and link ID 0), and clicks per value of each dimension (referrer host, country,
 // device class, browser, operating system, redirect status).
 //
 // The hot loop (Add) touches only the hourly row of the event's link: one

@@ -1,0 +1,215 @@
+// Package statsdb is the stats service's write path: it stores a batch of
+// aggregated clicks, the link deletions of the batch and the consumed
+// offsets in one transaction, on PostgreSQL (pgx) or SQLite (the embedded
+// default), and reads the offsets back when a consumer is assigned
+// partitions.
+//
+// # Exactly once
+//
+// The offsets live in the stats database (table stats_offsets), written in
+// the transaction that writes the aggregates of the records before them, so
+// a batch is either counted and its offsets advanced, or neither. Each
+// offset update is conditional on the value the consumer read when it
+// was assigned the partition (or wrote with its previous batch): a consumer
+// that lost its partitions without noticing (a zombie after a session
+// timeout) and tries to write a batch that the partition's new owner has
+// already counted finds a different value, and its whole transaction rolls
+// back with ErrFenced. On PostgreSQL the offset rows are updated first in
+// the transaction, so two writers of one partition serialise on the row
+// lock and the second one sees the first one's value.
+//
+// # Aggregates and sketches (PostgreSQL)
+//
+// Click counts add up in SQL (INSERT … ON CONFLICT DO UPDATE SET clicks =
+// clicks + EXCLUDED.clicks), but the unique-visitor sketches must be merged
+// register by register, which SQL cannot do with the hll package's format.
+// Write therefore reads the stored sketches of the rows it touches and
+// merges them in Go, inside the transaction and under row locks:
+//
+//  1. COPY the batch's rows into temporary staging tables;
+//  2. insert empty rows (ON CONFLICT DO NOTHING) for the staged keys, so
+//     that every key has a row to lock, then SELECT the rows' stored
+//     sketches FOR UPDATE, in key order (the roll-up rows are shared by
+//     every consumer, and one lock order means no deadlock);
+//  3. merge each stored sketch with the batch's in Go and COPY the merged
+//     sketches into a second staging table;
+//  4. one INSERT … SELECT … ON CONFLICT DO UPDATE per table adds the clicks
+//     and sets the merged sketch; one per dimension table adds the clicks.
+//
+// Aggregation in memory makes the touched rows few (a row per link-hour,
+// not per click), so reading their sketches back costs little.
+//
+// SQLite has one writer at a time, so there it reads, merges and upserts
+// row by row with prepared statements in one IMMEDIATE transaction.
+//
+// # Link deletions
+//
+// A deleted link's rows (hourly, daily, their dimensions and raw clicks)
+// are deleted in the same transaction, unless KeepDeleted. The roll-up
+// keeps its clicks: it counts what the edge served, and a sketch cannot
+// forget visitors.
+package statsdb
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/stats/aggregate"
+)
+
+//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
+var migrationFS embed.FS
+
+// MigrationsTable records the applied versions of this package's schema
+// (stats_offsets), apart from the stats tables' stats_schema_migrations,
+// which the control plane's partitions package owns.
+const MigrationsTable = "stats_ingest_schema_migrations"
+
+// ErrFenced means another consumer has moved a partition's offset since
+// this one read it: the batch was not written, and the consumer must read
+// its offsets again (LoadOffsets) before it consumes further.
+var ErrFenced = errors.New("statsdb: partition offset moved by another consumer")
+
+// NoOffset is Offset.Expected for a partition without a stored offset.
+const NoOffset int64 = -1
+
+// Offset is the consumed position of one topic partition after a batch.
+type Offset struct {
+	Topic     string
+	Partition int32
+	// Expected is the stored next offset the batch starts from, as the
+	// consumer last read or wrote it, or NoOffset if none was stored.
+	Expected int64
+	// Next is the offset of the batch's last record of the partition plus
+	// one: where to resume.
+	Next int64
+}
+
+// Deletion is a deleted link whose statistics are to be removed.
+type Deletion struct {
+	Code string
+	// LinkID is the deleted link's ID; 0 when the event did not carry it:
+	// then the links of Code created before At are meant.
+	LinkID int64
+	At     time.Time
+}
+
+// Batch is what one transaction writes.
+type Batch struct {
+	// Group is the consumer group whose offsets these are.
+	Group   string
+	Offsets []Offset
+	Rows    []aggregate.Row
+	Dims    []aggregate.DimRow
+	// Clicks are raw click rows, written only when Config.RawClicks.
+	Clicks    []clickevents.Event
+	Deletions []Deletion
+}
+
+// Config configures a DB.
+type Config struct {
+	// DSN names the stats database: postgres://…, postgresql://… or
+	// sqlite://PATH (sqlite:PATH).
+	DSN string
+	// Migrate creates the stats tables (through the control plane's
+	// partitions package) and this package's stats_offsets when missing,
+	// so that stats can start before the control plane.
+	Migrate bool
+	// RawClicks keeps a row per click in the clicks table (off by
+	// default: the aggregates do not need them).
+	RawClicks bool
+	// KeepDeleted keeps a deleted link's statistics.
+	KeepDeleted bool
+	// MaxConns bounds the PostgreSQL pool (default 4).
+	MaxConns int32
+	// Logger receives what the write path does not return (nil:
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+// backend is one database's implementation.
+type backend interface {
+	loadOffsets(ctx context.Context, group, topic string, partitions []int32) (map[int32]int64, error)
+	write(ctx context.Context, b *Batch) error
+	close()
+}
+
+// DB writes batches to the stats database.
+type DB struct {
+	cfg Config
+	be  backend
+}
+
+// Open connects to the stats database and, when cfg.Migrate, brings its
+// schema up to date.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	cfg.MaxConns = cmp.Or(cfg.MaxConns, 4)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	db := &DB{cfg: cfg}
+	var err error
+	switch {
+	case isPostgres(cfg.DSN):
+		db.be, err = openPostgres(ctx, cfg)
+	case strings.HasPrefix(cfg.DSN, "sqlite:"):
+		db.be, err = openSQLite(ctx, cfg)
+	default:
+		err = errors.New("statsdb: want a postgres://…, postgresql://… or sqlite://PATH DSN")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Close closes the database connections.
+func (db *DB) Close() { db.be.close() }
+
+// LoadOffsets returns the stored next offsets of the group's partitions of
+// topic; a partition without one is missing from the map.
+func (db *DB) LoadOffsets(ctx context.Context, group, topic string, partitions []int32) (map[int32]int64, error) {
+	m, err := db.be.loadOffsets(ctx, group, topic, partitions)
+	if err != nil {
+		return nil, fmt.Errorf("statsdb: load offsets of %s: %w", topic, err)
+	}
+	return m, nil
+}
+
+// Write stores the batch in one transaction: aggregates, raw clicks when
+// configured, deletions, offsets. It returns ErrFenced (wrapped) when an
+// offset is not the one expected; nothing is written then.
+func (db *DB) Write(ctx context.Context, b *Batch) error {
+	if !db.cfg.RawClicks {
+		b.Clicks = nil
+	}
+	if db.cfg.KeepDeleted {
+		b.Deletions = nil
+	}
+	if err := db.be.write(ctx, b); err != nil {
+		return fmt.Errorf("statsdb: write batch: %w", err)
+	}
+	return nil
+}
+
+// sqliteMicros is a time in the SQLite tables' unit.
+func sqliteMicros(unixSeconds int64) int64 { return unixSeconds * 1_000_000 }
+
+// tableOf names the aggregate tables of a grain.
+func tableOf(g aggregate.Grain) (totals, dims string) {
+	if g == aggregate.Day {
+		return "clicks_daily", "clicks_daily_dims"
+	}
+	return "clicks_hourly", "clicks_hourly_dims"
+}

@@ -1,0 +1,195 @@
+// Package statsdbtest reads the stats tables back for tests, on PostgreSQL
+// or SQLite, and compares them with the reference computed from the
+// events (aggtest.Truth).
+package statsdbtest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/stats/aggregate"
+	"github.com/shortify/shortify/stats/aggregate/aggtest"
+)
+
+// Tables is the content of the aggregate tables.
+type Tables struct {
+	Clicks   map[aggtest.RowKey]int64
+	Visitors map[aggtest.RowKey][]byte
+	Dims     map[aggtest.DimKey]int64
+}
+
+// query runs a query on either database and calls fn with a scan
+// function per row.
+type query func(sql string, fn func(scan func(...any) error) error) error
+
+func open(tb testing.TB, dsn string) (query, func()) {
+	tb.Helper()
+	ctx := context.Background()
+	if strings.HasPrefix(dsn, "sqlite:") {
+		path, err := sqlitestore.ParseDSN(dsn)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return func(q string, fn func(func(...any) error) error) error {
+			rows, err := db.QueryContext(ctx, q)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := fn(rows.Scan); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		}, func() { db.Close() }
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func(q string, fn func(func(...any) error) error) error {
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}, func() { conn.Close(ctx) }
+}
+
+// Read returns the aggregate tables of the database dsn names.
+func Read(tb testing.TB, dsn string) *Tables {
+	tb.Helper()
+	q, done := open(tb, dsn)
+	defer done()
+	bucketOf := func(v any) int64 {
+		switch b := v.(type) {
+		case time.Time:
+			return b.Unix()
+		case int64:
+			return b / 1_000_000
+		}
+		tb.Fatalf("bucket of type %T", v)
+		return 0
+	}
+	botOf := func(v any) bool {
+		switch b := v.(type) {
+		case bool:
+			return b
+		case int64:
+			return b != 0
+		}
+		tb.Fatalf("bot of type %T", v)
+		return false
+	}
+	t := &Tables{Clicks: map[aggtest.RowKey]int64{}, Visitors: map[aggtest.RowKey][]byte{}, Dims: map[aggtest.DimKey]int64{}}
+	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
+		table := "clicks_" + g.String()
+		err := q("SELECT bucket, code, link_id, bot, clicks, visitors FROM "+table, func(scan func(...any) error) error {
+			var bucket, bot any
+			var k aggtest.RowKey
+			var clicks int64
+			var vis []byte
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis); err != nil {
+				return err
+			}
+			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
+			t.Clicks[k] = clicks
+			if vis != nil {
+				t.Visitors[k] = bytes.Clone(vis)
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("read %s: %v", table, err)
+		}
+		err = q("SELECT bucket, code, link_id, bot, dimension, value, clicks FROM "+table+"_dims", func(scan func(...any) error) error {
+			var bucket, bot any
+			var k aggtest.DimKey
+			var clicks int64
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &k.Dimension, &k.Value, &clicks); err != nil {
+				return err
+			}
+			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
+			t.Dims[k] = clicks
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("read %s_dims: %v", table, err)
+		}
+	}
+	return t
+}
+
+// Count returns the number of rows of a table.
+func Count(tb testing.TB, dsn, table string) int64 {
+	tb.Helper()
+	q, done := open(tb, dsn)
+	defer done()
+	var n int64
+	if err := q("SELECT count(*) FROM "+table, func(scan func(...any) error) error { return scan(&n) }); err != nil {
+		tb.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// Compare reports every difference between the tables and the truth:
+// clicks and dimension clicks exactly, and each row's visitors sketch
+// byte for byte against the sketch of its exact visitors.
+func Compare(tb testing.TB, got *Tables, want *aggtest.Truth) {
+	tb.Helper()
+	errs := 0
+	report := func(format string, args ...any) {
+		if errs++; errs <= 20 {
+			tb.Errorf(format, args...)
+		}
+	}
+	for k, n := range want.Clicks {
+		if got.Clicks[k] != n {
+			report("%v %+v: %d clicks stored, want %d", k.Grain, k.Key, got.Clicks[k], n)
+		}
+		var wantVis []byte
+		if s := want.Sketch(k); s != nil {
+			wantVis, _ = s.MarshalBinary()
+		}
+		if !bytes.Equal(got.Visitors[k], wantVis) {
+			report("%v %+v: visitors sketch differs", k.Grain, k.Key)
+		}
+	}
+	for k, n := range got.Clicks {
+		if _, ok := want.Clicks[k]; !ok {
+			report("%v %+v: %d clicks stored, want no row", k.Grain, k.Key, n)
+		}
+	}
+	for k, n := range want.Dims {
+		if got.Dims[k] != n {
+			report("%+v: %d clicks stored, want %d", k, got.Dims[k], n)
+		}
+	}
+	for k, n := range got.Dims {
+		if _, ok := want.Dims[k]; !ok {
+			report("%+v: %d clicks stored, want no row", k, n)
+		}
+	}
+	if errs > 20 {
+		tb.Errorf("... and %d more differences", errs-20)
+	}
+}
