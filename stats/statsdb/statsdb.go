@@ -174,6 +174,10 @@ func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
+// RawClicks reports whether Write keeps raw click rows, so that callers
+// collect them only then.
+func (db *DB) RawClicks() bool { return db.cfg.RawClicks }
+
 // Close closes the database connections.
 func (db *DB) Close() { db.be.close() }
 

@@ -1,0 +1,375 @@
+// Package ingest is the stats service's Kafka consumer: a member of a
+// consumer group on the clicks topic (and the link-events topic) that
+// aggregates each polled batch in memory and writes it, with the consumed
+// offsets, in one transaction of the stats database (statsdb).
+//
+// # Exactly once
+//
+// The offsets in the stats database, not the group's commits in Kafka,
+// say where consumption resumes:
+//
+//   - Auto-commit is off and rebalances are blocked from PollRecords until
+//     the batch is written (BlockRebalanceOnPoll, then AllowRebalance), so a
+//     partition never changes hands while its records are in flight, and the
+//     revoke and lost callbacks run only between batches.
+//   - When partitions are assigned, AdjustFetchOffsetsFn replaces the
+//     offsets Kafka would use with those stored in the database (the start
+//     of the partition where none is stored).
+//   - A batch's aggregates and its partitions' next offsets commit
+//     together. Each offset update is conditional on the value this consumer
+//     last read or wrote, so a consumer that lost its partitions without
+//     noticing cannot count a batch that the new owner counted already
+//     (statsdb.ErrFenced).
+//   - A batch that fails to write (database down, fenced, cancelled) is
+//     dropped whole; the consumer reads its offsets from the database again
+//     and seeks back to them, so the records are polled and counted again.
+//
+// A crash at any point therefore either loses the batch's transaction
+// entirely (and its records are consumed again by whoever owns the
+// partition next) or commits it entirely. Offsets are also committed to
+// Kafka after each batch, for lag monitoring only; their failure is logged
+// and ignored.
+//
+// Records that do not decode (a newer format version, garbage) are
+// skipped and counted; they still advance the offset.
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/stats/statsdb"
+)
+
+// Defaults of Config.
+const (
+	DefaultGroup          = "shortify-stats"
+	DefaultMaxPollRecords = 20_000
+	DefaultRetryBackoff   = time.Second
+)
+
+// Config configures a Consumer.
+type Config struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string
+	// ClicksTopic is the clicks topic (default clickevents.DefaultTopic).
+	ClicksTopic string
+	// LinkEventsTopic is the link-events topic (default
+	// linkevents.DefaultTopic); "-" consumes no link events.
+	LinkEventsTopic string
+	// Group is the consumer group (default DefaultGroup). Every stats
+	// instance of one deployment uses the same group.
+	Group string
+	// MaxPollRecords bounds a batch (default DefaultMaxPollRecords). Bigger
+	// batches aggregate better and commit less often; the delay from click
+	// to visible count grows with them only under load.
+	MaxPollRecords int
+	// RetryBackoff is the pause after a failed write before the next poll
+	// (default DefaultRetryBackoff).
+	RetryBackoff time.Duration
+	// DB is the stats database the batches go to.
+	DB *statsdb.DB
+	// Logger receives errors and skipped records (nil: slog.Default()).
+	Logger *slog.Logger
+	// ClientOpts are further franz-go options (TLS, SASL, client ID).
+	ClientOpts []kgo.Opt
+
+	// crash, when set, is asked at each point of a batch's life whether
+	// to stop there as if the process died: tests kill consumers with it.
+	crash func(point crashPoint) bool
+}
+
+// crashPoint is where in a batch's life a test may kill the consumer.
+type crashPoint int
+
+const (
+	crashAfterPoll   crashPoint = iota // polled, nothing written
+	crashDuringWrite                   // the transaction is cancelled midway
+	crashAfterWrite                    // committed, rebalance not yet allowed
+	numCrashPoints
+)
+
+// errCrashed is what Run returns when a test's crash hook fired.
+var errCrashed = errors.New("ingest: crashed on purpose (test)")
+
+// Stats are a consumer's counters since it started.
+type Stats struct {
+	// Events is the clicks counted (committed).
+	Events int64
+	// Batches is the transactions committed.
+	Batches int64
+	// Skipped is the records that did not decode.
+	Skipped int64
+	// Failed is the batches whose write failed and were consumed again.
+	Failed int64
+}
+
+// Consumer consumes the clicks into the stats database. Run it once.
+type Consumer struct {
+	cfg    Config
+	cl     *kgo.Client
+	topics []string
+
+	// positions holds, per assigned partition, the next offset stored in
+	// the database (statsdb.NoOffset: none): the value this consumer's next
+	// write of the partition expects. The group callbacks change it between
+	// batches; the poll loop reads and advances it.
+	mu        sync.Mutex
+	positions map[tp]int64
+
+	events, batches, skipped, failed atomic.Int64
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// New makes a consumer and its Kafka client; it joins the group when Run
+// polls.
+func New(cfg Config) (*Consumer, error) {
+	cfg.ClicksTopic = cmp.Or(cfg.ClicksTopic, clickevents.DefaultTopic)
+	cfg.LinkEventsTopic = cmp.Or(cfg.LinkEventsTopic, linkevents.DefaultTopic)
+	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
+	cfg.MaxPollRecords = cmp.Or(cfg.MaxPollRecords, DefaultMaxPollRecords)
+	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, DefaultRetryBackoff)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	switch {
+	case len(cfg.Brokers) == 0:
+		return nil, errors.New("ingest: no brokers")
+	case cfg.DB == nil:
+		return nil, errors.New("ingest: no stats database")
+	case cfg.MaxPollRecords < 0:
+		return nil, fmt.Errorf("ingest: max poll records %d", cfg.MaxPollRecords)
+	}
+	c := &Consumer{cfg: cfg, positions: map[tp]int64{}, topics: []string{cfg.ClicksTopic}}
+	if cfg.LinkEventsTopic != "-" {
+		c.topics = append(c.topics, cfg.LinkEventsTopic)
+	}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(c.topics...),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
+		kgo.OnPartitionsRevoked(c.forget),
+		kgo.OnPartitionsLost(c.forget),
+	}, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: kafka client: %w", err)
+	}
+	c.cl = cl
+	return c, nil
+}
+
+// Stats returns the counters.
+func (c *Consumer) Stats() Stats {
+	return Stats{Events: c.events.Load(), Batches: c.batches.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load()}
+}
+
+// adjustOffsets starts every assigned partition at the offset stored in
+// the database, or at its start when none is stored, whatever Kafka has
+// committed.
+func (c *Consumer) adjustOffsets(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for topic, parts := range assigned {
+		ps := make([]int32, 0, len(parts))
+		for p := range parts {
+			ps = append(ps, p)
+		}
+		stored, err := c.cfg.DB.LoadOffsets(ctx, c.cfg.Group, topic, ps)
+		if err != nil {
+			// Leaves this group session; the client rejoins and asks again.
+			c.cfg.Logger.Error("ingest: cannot load offsets", "topic", topic, "err", err)
+			return nil, err
+		}
+		c.mu.Lock()
+		for p := range parts {
+			if off, ok := stored[p]; ok {
+				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
+				c.positions[tp{topic, p}] = off
+			} else {
+				parts[p] = kgo.NewOffset().AtStart()
+				c.positions[tp{topic, p}] = statsdb.NoOffset
+			}
+		}
+		c.mu.Unlock()
+	}
+	return assigned, nil
+}
+
+// forget drops revoked or lost partitions. With BlockRebalanceOnPoll it
+// runs only between batches, so no write of theirs is in flight.
+func (c *Consumer) forget(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for topic, parts := range gone {
+		for _, p := range parts {
+			delete(c.positions, tp{topic, p})
+		}
+	}
+}
+
+// Run consumes until ctx is done or the client fails, then leaves the
+// group and closes the client. It returns nil after ctx is done.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.cl.Close()
+	w := newBatcher(c)
+	for {
+		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			c.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.cfg.Logger.Warn("ingest: fetch error", "topic", topic, "partition", p, "err", err)
+			}
+		})
+		if fetches.NumRecords() == 0 {
+			c.cl.AllowRebalance()
+			continue
+		}
+		if c.crashed(crashAfterPoll) {
+			return errCrashed
+		}
+		err := c.writeBatch(ctx, w, fetches)
+		if errors.Is(err, errCrashed) {
+			return err
+		}
+		if err != nil && ctx.Err() == nil {
+			c.failed.Add(1)
+			c.cfg.Logger.Warn("ingest: batch not written, consuming it again", "err", err)
+			c.rewind(ctx, w.batch.Offsets, w.first)
+		}
+		if c.crashed(crashAfterWrite) {
+			return errCrashed
+		}
+		c.cl.AllowRebalance()
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(c.cfg.RetryBackoff):
+			}
+		}
+	}
+}
+
+func (c *Consumer) crashed(p crashPoint) bool {
+	return c.cfg.crash != nil && c.cfg.crash(p)
+}
+
+// writeBatch aggregates the fetched records and writes them.
+func (c *Consumer) writeBatch(ctx context.Context, w *batcher, fetches kgo.Fetches) error {
+	c.mu.Lock()
+	b, n := w.build(fetches, c.positions)
+	c.mu.Unlock()
+	if len(b.Offsets) == 0 {
+		return nil
+	}
+	wctx := ctx
+	if c.crashed(crashDuringWrite) {
+		// Cancel the transaction at a random moment of its life.
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, time.Duration(rand.Int64N(int64(20*time.Millisecond))))
+		defer cancel()
+	}
+	err := c.cfg.DB.Write(wctx, b)
+	if wctx != ctx && wctx.Err() != nil {
+		// Killed midway: whether or not the commit reached the database,
+		// the process is gone; the next owner reads the stored offsets.
+		return errCrashed
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	for _, o := range b.Offsets {
+		if _, ok := c.positions[tp{o.Topic, o.Partition}]; ok {
+			c.positions[tp{o.Topic, o.Partition}] = o.Next
+		}
+	}
+	c.mu.Unlock()
+	c.events.Add(int64(n))
+	c.batches.Add(1)
+	c.commitToKafka(ctx, b.Offsets)
+	return nil
+}
+
+// commitToKafka tells Kafka the group's position, asynchronously, for lag
+// monitoring; the database stays the source of truth.
+func (c *Consumer) commitToKafka(ctx context.Context, offs []statsdb.Offset) {
+	m := map[string]map[int32]kgo.EpochOffset{}
+	for _, o := range offs {
+		if m[o.Topic] == nil {
+			m[o.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		m[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Next}
+	}
+	c.cl.CommitOffsets(ctx, m, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.cfg.Logger.Debug("ingest: kafka commit failed (monitoring only)", "err", err)
+		}
+	})
+}
+
+// rewind reads the batch's partitions' offsets from the database again
+// and seeks the client back to them: the failed batch's records are polled
+// again, after whatever another consumer may have written.
+func (c *Consumer) rewind(ctx context.Context, offs []statsdb.Offset, first map[tp]int64) {
+	byTopic := map[string][]int32{}
+	for _, o := range offs {
+		byTopic[o.Topic] = append(byTopic[o.Topic], o.Partition)
+	}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for topic, parts := range byTopic {
+		set[topic] = map[int32]kgo.EpochOffset{}
+		stored, err := c.cfg.DB.LoadOffsets(ctx, c.cfg.Group, topic, parts)
+		if err != nil {
+			// The database is unreachable: keep the positions (the failed
+			// write changed nothing) and poll the batch again; if another
+			// consumer moved them, the next write is fenced and we come
+			// back here.
+			c.cfg.Logger.Warn("ingest: cannot reload offsets", "topic", topic, "err", err)
+			for _, p := range parts {
+				set[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: first[tp{topic, p}]}
+			}
+			continue
+		}
+		c.mu.Lock()
+		for _, p := range parts {
+			k := tp{topic, p}
+			if _, ok := c.positions[k]; !ok {
+				continue
+			}
+			off, ok := stored[p]
+			if !ok {
+				// Nothing stored: nothing was counted; start again at the
+				// batch's first record of the partition.
+				off = first[k]
+				c.positions[k] = statsdb.NoOffset
+			} else {
+				c.positions[k] = off
+			}
+			set[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		}
+		c.mu.Unlock()
+	}
+	c.cl.SetOffsets(set)
+}
