@@ -229,7 +229,10 @@ func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err er
 		// List and Drop judge "past retention" by the replicated policy,
 		// as the upkeep does.
 		Policy: nodePolicy{s.node},
-		Logger: log.With("component", "partitions"),
+		// Every create, detach and drop is recorded in the replicated
+		// catalogue.
+		Catalogue: nodeCatalogue{s.node},
+		Logger:    log.With("component", "partitions"),
 	})
 	if err != nil {
 		return fmt.Errorf("shortify: open stats database: %w", err)

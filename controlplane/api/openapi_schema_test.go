@@ -162,6 +162,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"CreateKeyRequest", api.CreateKeyRequest{}, true},
 		{"Partition", api.Partition{}, false},
 		{"PartitionList", api.PartitionList{}, false},
+		{"PartitionCatalogueEntry", api.PartitionCatalogueEntry{}, false},
 		{"CreatedPartitions", api.CreatedPartitions{}, false},
 		{"CreatePartitionsRequest", api.CreatePartitionsRequest{}, true},
 		{"ClusterInfo", cluster.Info{}, false},

@@ -82,11 +82,32 @@ type Partition struct {
 	Managed bool `json:"managed"`
 	// PastRetention partitions may be dropped.
 	PastRetention bool `json:"past_retention"`
+	// InDatabase is false for a partition shown only because the
+	// replicated catalogue holds it (dropped, detached, or drift).
+	InDatabase bool `json:"in_database"`
+	// Catalogue is the partition's entry in the replicated catalogue;
+	// absent when it has none.
+	Catalogue *PartitionCatalogueEntry `json:"catalogue,omitempty"`
+	// Drift, when set, says how the database and the catalogue disagree:
+	// missing_from_database or missing_from_catalogue.
+	Drift string `json:"drift,omitempty"`
+}
+
+// PartitionCatalogueEntry is a partition's entry in the replicated
+// partition catalogue.
+type PartitionCatalogueEntry struct {
+	// State is what the cluster last did to it: created, detached or
+	// dropped.
+	State string `json:"state"`
+	// ChangedAt is when that was (the proposing node's clock).
+	ChangedAt time.Time `json:"changed_at"`
 }
 
 // PartitionList is the body of GET /api/v1/admin/partitions.
 type PartitionList struct {
 	Partitions []Partition `json:"partitions"`
+	// Drift counts the partitions whose Drift is set.
+	Drift int `json:"drift"`
 }
 
 // CreatedPartitions is the answer to POST /api/v1/admin/partitions.
@@ -173,7 +194,13 @@ func (h *Handler) listPartitions(w http.ResponseWriter, r *http.Request) {
 		h.partitionsFailed(w, "list partitions", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, PartitionList{Partitions: presentPartitions(ps)})
+	list := PartitionList{Partitions: presentPartitions(ps)}
+	for _, p := range list.Partitions {
+		if p.Drift != "" {
+			list.Drift++
+		}
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (h *Handler) createPartitions(w http.ResponseWriter, r *http.Request) {
@@ -275,6 +302,11 @@ func presentPartitions(ps []partitions.Partition) []Partition {
 			SizeBytes:     p.SizeBytes,
 			Managed:       p.Managed,
 			PastRetention: p.PastRetention,
+			InDatabase:    p.InDatabase,
+			Drift:         p.Drift,
+		}
+		if c := p.Catalogue; c != nil {
+			q.Catalogue = &PartitionCatalogueEntry{State: c.State, ChangedAt: c.Changed}
 		}
 		if p.Strategy == partitions.StrategyHash {
 			q.Modulus, q.Remainder = new(p.Modulus), new(p.Remainder)

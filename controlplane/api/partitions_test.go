@@ -26,6 +26,13 @@ type partitionsEnv struct {
 
 func newPartitionsEnv(t *testing.T, dsn string, store linkstore.Store) *partitionsEnv {
 	t.Helper()
+	return newCataloguedEnv(t, dsn, store, nil)
+}
+
+// newCataloguedEnv is newPartitionsEnv with a partition catalogue (nil:
+// none).
+func newCataloguedEnv(t *testing.T, dsn string, store linkstore.Store, cat partitions.Catalogue) *partitionsEnv {
+	t.Helper()
 	pe := &partitionsEnv{now: time.Date(2026, 11, 10, 8, 0, 0, 0, time.UTC)}
 	m, err := partitions.Open(t.Context(), partitions.Config{
 		DSN:       dsn,
@@ -33,6 +40,7 @@ func newPartitionsEnv(t *testing.T, dsn string, store linkstore.Store) *partitio
 		Retention: 90 * 24 * time.Hour, // cutoff 12 August 2026
 		Now:       func() time.Time { return pe.now },
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Catalogue: cat,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +217,7 @@ func TestPartitionsAPIOnSQLite(t *testing.T) {
 	store := backends(t)["sqlite"](t)
 	e := newPartitionsEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "stats.db"), store)
 	w := e.do(t, http.MethodGet, "/api/v1/admin/partitions", "", "")
-	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"partitions":[]}` {
+	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"partitions":[],"drift":0}` {
 		t.Errorf("GET: %d %s", w.Code, w.Body)
 	}
 	wantProblem(t, e.do(t, http.MethodPost, "/api/v1/admin/partitions", "application/json", `{"months": 1}`), 409, "SQLite")

@@ -88,6 +88,7 @@ var forwardable = map[fsm.CommandType]bool{
 	fsm.TypeRevokeKey:          true,
 	fsm.TypeSetDomainBlocked:   true,
 	fsm.TypeSetPartitionPolicy: true,
+	fsm.TypeRecordPartitions:   true,
 }
 
 // retryable reports whether a failed call to the leader may succeed later

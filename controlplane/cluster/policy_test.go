@@ -38,3 +38,28 @@ func TestPartitionPolicyReplicated(t *testing.T) {
 		})
 	}
 }
+
+// A follower records partitions through the leader; every node sees the
+// catalogue; an invalid record comes back as fsm.ErrInvalidCommand.
+func TestPartitionCatalogueReplicated(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	lead := leader(t, 10*time.Second, c.nodes...)
+	follower := others(c.nodes, lead)[0]
+	ctx := t.Context()
+
+	recs := []fsm.PartitionRecord{{Table: "clicks", Name: "clicks_y2026m11", FromMs: 1_000, ToMs: 2_000, State: fsm.PartitionCreated}}
+	if err := follower.node.RecordPartitions(ctx, 5_000, recs); err != nil {
+		t.Fatal(err)
+	}
+	bad := []fsm.PartitionRecord{{Table: "clicks", Name: "clicks_y2026m12", FromMs: 2_000, ToMs: 1_000, State: fsm.PartitionCreated}}
+	if err := follower.node.RecordPartitions(ctx, 5_000, bad); !errors.Is(err, fsm.ErrInvalidCommand) {
+		t.Fatalf("bad record through a follower: %v", err)
+	}
+	recs[0].ChangedMs = 5_000
+	for _, n := range c.nodes {
+		eventually(t, 5*time.Second, "the catalogue on "+n.cfg.NodeID, func() bool {
+			got := n.node.PartitionCatalogue()
+			return len(got) == 1 && got[0] == recs[0]
+		})
+	}
+}

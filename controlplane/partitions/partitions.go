@@ -131,9 +131,20 @@ type Partition struct {
 	SizeBytes int64
 	// Managed is true for a range partition of one of Tables.
 	Managed bool
-	// PastRetention is true for a managed partition whose whole range is
-	// older than the retention period: Drop and ApplyRetention remove it.
+	// PastRetention is true for a managed partition of the database whose
+	// whole range is older than the retention period: Drop and
+	// ApplyRetention remove it.
 	PastRetention bool
+	// InDatabase is false for a partition List shows only because the
+	// catalogue holds it (dropped, detached, or drift).
+	InDatabase bool
+	// Catalogue is the partition's catalogue entry; nil when it has none
+	// or the Manager has no Catalogue.
+	Catalogue *CatalogueEntry
+	// Drift is DriftMissingFromDatabase, DriftMissingFromCatalogue or ""
+	// when the database and the catalogue agree (or there is no
+	// catalogue).
+	Drift string
 }
 
 // Expired is what ApplyRetention removed.
@@ -148,6 +159,8 @@ type Expired struct {
 
 // Report is the outcome of one Maintain.
 type Report struct {
+	// Reconciled are the existing partitions that Reconcile catalogued.
+	Reconciled []Partition
 	// Created are the partitions EnsureAhead created.
 	Created []Partition
 	// Expired is what ApplyRetention removed.
@@ -189,6 +202,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives what the manager changed (nil: slog.Default()).
 	Logger *slog.Logger
+	// Catalogue, when set, records every partition the manager creates,
+	// detaches or drops, and List shows it beside the database (see
+	// Catalogue).
+	Catalogue Catalogue
 }
 
 // withDefaults fills the defaults and validates.
@@ -285,9 +302,11 @@ func (m *Manager) Partitioned() bool { return m.stats.partitioned() }
 // of now and the monthsAhead (0..MaxMonthsAhead) months after it, those
 // that do not exist yet, and returns the ones it created. It is idempotent
 // and safe to run concurrently, from several nodes too. On SQLite it does
-// nothing.
+// nothing. The partitions created are recorded in the catalogue, stamped
+// with now; a failure to record is returned with them.
 func (m *Manager) EnsureAhead(ctx context.Context, now time.Time, monthsAhead int) ([]Partition, error) {
-	return m.ensure(ctx, Tables, now, monthsAhead)
+	created, err := m.ensure(ctx, Tables, now, monthsAhead)
+	return created, errors.Join(err, m.record(ctx, now, StateCreated, created))
 }
 
 func (m *Manager) ensure(ctx context.Context, tables []string, now time.Time, monthsAhead int) ([]Partition, error) {
@@ -329,6 +348,13 @@ func (m *Manager) ApplyRetention(ctx context.Context, now time.Time, retention t
 	}
 	cutoff := now.Add(-retention)
 	ex, err := m.stats.expire(ctx, cutoff, detach)
+	state := StateDropped
+	if ex.Detached {
+		state = StateDetached
+	}
+	if rerr := m.record(ctx, now, state, ex.Partitions); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
 	for _, p := range ex.Partitions {
 		m.cfg.Logger.Info("removed partition past retention", "table", p.Table, "partition", p.Name,
 			"until", p.To.Format(time.RFC3339), "detached", ex.Detached)
@@ -350,11 +376,14 @@ func (m *Manager) Maintain(ctx context.Context, now time.Time) (Report, error) {
 }
 
 // MaintainWith is Maintain with the months ahead, retention and mode of p
-// instead of the configured ones.
+// instead of the configured ones. It reconciles the catalogue first.
 func (m *Manager) MaintainWith(ctx context.Context, now time.Time, p Policy) (Report, error) {
 	var r Report
 	var errs []error
 	var err error
+	if r.Reconciled, err = m.Reconcile(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	if r.Created, err = m.EnsureAhead(ctx, now, p.MonthsAhead); err != nil {
 		errs = append(errs, err)
 	}
@@ -365,9 +394,11 @@ func (m *Manager) MaintainWith(ctx context.Context, now time.Time, p Policy) (Re
 }
 
 // List returns every partition of the partitioned tables in the stats
-// database (and in the links database when that is another one), sorted
-// by table and name, with Managed and PastRetention set by the configured
-// retention. On SQLite the stats tables contribute none.
+// database (and in the links database when that is another one), and,
+// with a Catalogue, every catalogued partition the database does not hold,
+// sorted by table and name, with Managed and PastRetention set by the
+// configured retention and Catalogue and Drift by the catalogue. On SQLite
+// the stats tables contribute none.
 func (m *Manager) List(ctx context.Context) ([]Partition, error) {
 	ps, err := m.stats.list(ctx)
 	if err != nil {
@@ -385,9 +416,12 @@ func (m *Manager) List(ctx context.Context) ([]Partition, error) {
 			}
 		}
 	}
+	if m.cfg.Catalogue != nil {
+		ps = withCatalogue(ps, m.cfg.Catalogue.Entries())
+	}
 	cutoff := m.cfg.Now().Add(-m.retention())
 	for i := range ps {
-		if ps[i].Managed {
+		if ps[i].Managed && ps[i].InDatabase {
 			ps[i].PastRetention = pastRetention(ps[i], cutoff)
 		}
 	}
@@ -420,6 +454,7 @@ func (m *Manager) Create(ctx context.Context, table string, months int) ([]Parti
 	if len(created) == 0 {
 		return created, err
 	}
+	m.recordOrLog(ctx, StateCreated, created)
 	// Show them as List does (size, estimate); as made if that fails.
 	if ps, lerr := m.stats.list(ctx); lerr == nil {
 		for i, c := range created {
@@ -451,6 +486,7 @@ func (m *Manager) Drop(ctx context.Context, name string) (Partition, error) {
 		return Partition{}, fmt.Errorf("partitions: drop %q: %w", name, err)
 	}
 	m.cfg.Logger.Info("dropped partition on request", "table", p.Table, "partition", p.Name, "until", p.To.Format(time.RFC3339))
+	m.recordOrLog(ctx, StateDropped, []Partition{p})
 	return p, nil
 }
 

@@ -102,6 +102,7 @@ func monthPartition(table string, month time.Time) Partition {
 		To:            to,
 		EstimatedRows: -1,
 		Managed:       true,
+		InDatabase:    true,
 	}
 }
 
@@ -269,7 +270,7 @@ func (b *pgBackend) query(ctx context.Context, q querier, name *string) ([]Parti
 	}
 	var ps []Partition
 	for rows.Next() {
-		var p Partition
+		p := Partition{InDatabase: true}
 		var strat string
 		var tuples float64
 		if err := rows.Scan(&p.Table, &p.Name, &strat, &p.Bounds, &tuples, &p.SizeBytes); err != nil {
