@@ -12,4 +12,5 @@ import (
 	// Each package registers its modules and Caddyfile directives in init.
 	_ "github.com/shortify/shortify/caddymodule"
 	_ "github.com/shortify/shortify/controlplane"
+	_ "github.com/shortify/shortify/internal/kafkabroker" // the embedded broker app, shortify_kafka
 )

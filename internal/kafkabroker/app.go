@@ -1,0 +1,171 @@
+package kafkabroker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// startTimeout bounds starting the broker and creating its topics.
+const startTimeout = 30 * time.Second
+
+// App runs the embedded broker inside Caddy, as the app shortify_kafka.
+// Configure it with the `shortify_kafka` global option in a Caddyfile
+// (caddyfile.go) or as the "shortify_kafka" app in JSON.
+//
+// The broker lives in a caddy.UsagePool keyed by its listen address and
+// data directory: a config reload starts the new config's app before it
+// stops the old one, and both cannot listen on one address nor own one
+// data directory, so the new config takes over the running broker.
+type App struct {
+	// Listen is the host:port the broker listens on (default
+	// 127.0.0.1:9092). Clients are told to connect to it, so give a host
+	// they can reach.
+	Listen string `json:"listen,omitempty"`
+	// DataDir keeps topics, records and committed offsets across
+	// restarts. Default: Caddy's data directory + "/shortify/kafka".
+	DataDir string `json:"data_dir,omitempty"`
+	// Topics are created at start when missing (default clicks and
+	// shortify.link-events).
+	Topics []string `json:"topics,omitempty"`
+	// Partitions is the partition count of topics it creates (default
+	// 4); existing topics keep theirs.
+	Partitions int `json:"partitions,omitempty"`
+	// Disabled makes the app do nothing, so that one Caddyfile serves
+	// the embedded default and a setup with a real Kafka.
+	Disabled bool `json:"disabled,omitempty"`
+
+	logger *slog.Logger
+	key    string
+	broker *Broker
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "shortify_kafka",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision fills defaults. It starts nothing: that happens in Start.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Slogger()
+	a.Listen = cmp.Or(a.Listen, DefaultListen)
+	a.DataDir = cmp.Or(a.DataDir, filepath.Join(caddy.AppDataDir(), "shortify", "kafka"))
+	abs, err := filepath.Abs(a.DataDir)
+	if err != nil {
+		return fmt.Errorf("shortify_kafka: data_dir %q: %w", a.DataDir, err)
+	}
+	a.DataDir = abs
+	if a.Topics == nil {
+		a.Topics = DefaultTopics
+	}
+	a.Partitions = cmp.Or(a.Partitions, DefaultPartitions)
+	return nil
+}
+
+// Validate checks the settings.
+func (a *App) Validate() error {
+	if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+		return fmt.Errorf("shortify_kafka: listen %q: %w", a.Listen, err)
+	}
+	if a.Partitions < 1 || a.Partitions > 1000 {
+		return fmt.Errorf("shortify_kafka: partitions %d is outside 1..1000", a.Partitions)
+	}
+	for _, t := range a.Topics {
+		if t == "" {
+			return errors.New("shortify_kafka: empty topic name")
+		}
+	}
+	return nil
+}
+
+// brokers holds the running brokers by listen address and data directory.
+var brokers = caddy.NewUsagePool()
+
+// pooled is a Broker in the usage pool.
+type pooled struct{ *Broker }
+
+// Destruct stops the broker when no config uses it any more.
+func (p pooled) Destruct() error {
+	p.Close()
+	return nil
+}
+
+// Start starts the broker, or takes over the one a previous config
+// started, and creates the configured topics that are missing.
+func (a *App) Start() error {
+	if a.Disabled {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	cfg := Config{Listen: a.Listen, DataDir: a.DataDir, Topics: a.Topics, Partitions: a.Partitions}
+	key := a.Listen + "\x00" + a.DataDir
+	v, loaded, err := brokers.LoadOrNew(key, func() (caddy.Destructor, error) {
+		b, err := Start(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return pooled{b}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("shortify_kafka: %w", err)
+	}
+	b := v.(pooled).Broker
+	if loaded {
+		// The broker was started by an earlier config, whose topics
+		// may differ.
+		b.cfg.Topics, b.cfg.Partitions = a.Topics, a.Partitions
+		if err := b.createTopics(ctx); err != nil {
+			_, _ = brokers.Delete(key)
+			return fmt.Errorf("shortify_kafka: %w", err)
+		}
+	}
+	a.key, a.broker = key, b
+	a.logger.Info("embedded Kafka broker running", "listen", b.Addr(), "data_dir", a.DataDir,
+		"topics", a.Topics, "reused", loaded)
+	return nil
+}
+
+// Stop releases this config's hold on the broker; it stops (writing its
+// state to the data directory) when no config holds it any more.
+func (a *App) Stop() error {
+	if a.broker == nil {
+		return nil
+	}
+	a.broker = nil
+	if _, err := brokers.Delete(a.key); err != nil {
+		return fmt.Errorf("shortify_kafka: stop: %w", err)
+	}
+	return nil
+}
+
+// Addr returns the address the broker listens on, "" when it is not
+// running.
+func (a *App) Addr() string {
+	if a.broker == nil {
+		return ""
+	}
+	return a.broker.Addr()
+}
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+	_ caddy.Destructor  = pooled{}
+)
