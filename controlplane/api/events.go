@@ -21,11 +21,10 @@ func (h *Handler) publishUpdated(l linkstore.Link) {
 	}
 }
 
-// publishDeleted announces the deletion of the link with code through the
-// API. The store's Delete does not return the row, so the event carries no
-// link ID (see linkevents).
-func (h *Handler) publishDeleted(code string) {
+// publishDeleted announces the deletion of l (as the store's Delete
+// returned it) through the API.
+func (h *Handler) publishDeleted(l linkstore.Link) {
 	if h.deps.Events != nil {
-		h.deps.Events.Publish(linkevents.NewDeleted(code, 0, linkevents.ReasonAPI, h.cfg.Now()))
+		h.deps.Events.Publish(linkevents.NewDeleted(l.Code, l.ID, linkevents.ReasonAPI, h.cfg.Now()))
 	}
 }

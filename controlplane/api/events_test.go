@@ -50,7 +50,8 @@ func eventsEnv(t *testing.T, pcfg producer.Config) (*env, *kfake.Cluster, *produ
 }
 
 // TestLinkEvents: an update publishes the link's new state (disabled when
-// it disables the link), a delete publishes a deletion; refused requests
+// it disables the link), a delete publishes a deletion with the link's ID;
+// refused requests
 // publish nothing. The events of the code arrive in order, keyed by it.
 func TestLinkEvents(t *testing.T) {
 	e, k, p := eventsEnv(t, producer.Config{})
@@ -86,7 +87,9 @@ func TestLinkEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want[0].LinkID, want[1].LinkID = id, id // a delete does not know it
+	for i := range want {
+		want[i].LinkID = id // the delete's too: the store returns the row
+	}
 	for i, got := range events {
 		w := want[i]
 		if got.Type != w.Type || got.Code != w.Code || got.LinkID != w.LinkID || !got.At.Equal(w.At) ||

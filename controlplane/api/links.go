@@ -225,7 +225,8 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := h.deps.Store.Delete(r.Context(), code); err != nil {
+	deleted, err := h.deps.Store.Delete(r.Context(), code)
+	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
 			return
@@ -239,7 +240,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
 		}
 	}
-	h.publishDeleted(code)
+	h.publishDeleted(deleted)
 	w.WriteHeader(http.StatusNoContent)
 }
 

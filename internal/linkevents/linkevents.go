@@ -25,10 +25,11 @@
 //   - type: created, updated, disabled or deleted (see Type).
 //   - code: the short code (shortcode.WellFormed); equal to the record key.
 //   - link_id: the link's Snowflake ID as a decimal string (JavaScript
-//     numbers cannot hold 64 bits). Required except on deleted events that
-//     the REST API publishes, whose store delete does not read the row: a
-//     deleted event without link_id is about the link that had the code at
-//     event time.
+//     numbers cannot hold 64 bits). The control plane sets it on every
+//     event (the store's delete returns the row it deleted). Decoders still
+//     accept a deleted event without it, as control planes before that
+//     change published for deletes through the REST API: such an event is
+//     about the link that had the code at event time.
 //   - at: the event time, RFC 3339 in UTC with up to nanoseconds.
 //   - link: the link's state after the change: url, redirect_status (0 or
 //     absent: the edge's default), expires_at (absent: never) and
@@ -130,8 +131,8 @@ type Event struct {
 	Type Type
 	// Code is the link's short code, and the record key.
 	Code string
-	// LinkID is the link's Snowflake ID; 0 means unknown (only on deleted
-	// events).
+	// LinkID is the link's Snowflake ID; 0 means unknown (accepted on
+	// deleted events only, from older control planes).
 	LinkID int64
 	// At is the event time (UTC).
 	At time.Time

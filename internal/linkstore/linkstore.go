@@ -61,8 +61,9 @@ type Store interface {
 	// replica does not know is confirmed on the primary before ErrNotFound
 	// is returned, so replication lag never hides a new link.
 	Lookup(ctx context.Context, code string) (Link, error)
-	// Delete removes a link, or returns ErrNotFound.
-	Delete(ctx context.Context, code string) error
+	// Delete removes a link and returns it as it was (its ID, for the
+	// deletion's link event), or returns ErrNotFound.
+	Delete(ctx context.Context, code string) (Link, error)
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
 	// nil, ErrCodeTaken (the code exists, or appears earlier in the same

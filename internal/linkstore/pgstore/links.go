@@ -196,6 +196,24 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 	return l, nil
 }
 
+// sqlDelete deletes one link and returns it, in the one statement: no
+// read before the delete, no race with an update between the two.
+const sqlDelete = `DELETE FROM links WHERE code = $1
+RETURNING id, url, status, created_at, expires_at, disabled`
+
+// Delete removes a link and returns it as it was, or returns
+// linkstore.ErrNotFound.
+func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error) {
+	l, err := scanLink(s.primary.QueryRow(ctx, sqlDelete, code), code)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return linkstore.Link{}, linkstore.ErrNotFound
+	case err != nil:
+		return linkstore.Link{}, fmt.Errorf("pgstore: delete %q: %w", code, err)
+	}
+	return l, nil
+}
+
 // scanLink scans id, url, status, created_at, expires_at, disabled.
 func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
 	var (

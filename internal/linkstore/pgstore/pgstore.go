@@ -36,7 +36,6 @@ const (
 	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	sqlSelect = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = $1`
-	sqlDelete = `DELETE FROM links WHERE code = $1`
 )
 
 // pgUniqueViolation is the SQLSTATE of unique_violation.
@@ -175,18 +174,6 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
 	return l, err
-}
-
-// Delete removes a link, or returns linkstore.ErrNotFound.
-func (s *Store) Delete(ctx context.Context, code string) error {
-	tag, err := s.primary.Exec(ctx, sqlDelete, code)
-	if err != nil {
-		return fmt.Errorf("pgstore: delete %q: %w", code, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return linkstore.ErrNotFound
-	}
-	return nil
 }
 
 // Ping checks that the primary answers.

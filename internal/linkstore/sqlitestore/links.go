@@ -154,6 +154,24 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 	return l, nil
 }
 
+// sqlDelete deletes one link and returns it, in the one statement (SQLite
+// 3.35 and later have RETURNING).
+const sqlDelete = `DELETE FROM links WHERE code = ?
+RETURNING id, url, status, created_at, expires_at, disabled`
+
+// Delete removes a link and returns it as it was, or returns
+// linkstore.ErrNotFound.
+func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error) {
+	l, err := scanLink(s.delete.QueryRowContext(ctx, code), code)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return linkstore.Link{}, linkstore.ErrNotFound
+	case err != nil:
+		return linkstore.Link{}, fmt.Errorf("sqlitestore: delete %q: %w", code, err)
+	}
+	return l, nil
+}
+
 // scanLink scans id, url, status, created_at, expires_at, disabled.
 func scanLink(row *sql.Row, code string) (linkstore.Link, error) {
 	var (

@@ -74,7 +74,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// skipped (no row changed) instead of failing the statement.
 	sqlInsertIgnore = sqlInsert + ` ON CONFLICT (code) DO NOTHING`
 	sqlSelect       = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = ?`
-	sqlDelete       = `DELETE FROM links WHERE code = ?`
 )
 
 // Store is a linkstore.Store on a SQLite file. It is safe for concurrent
@@ -222,22 +221,6 @@ func (s *Store) get(ctx context.Context, code string) (linkstore.Link, error) {
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}
 	return l, err
-}
-
-// Delete removes a link, or returns linkstore.ErrNotFound.
-func (s *Store) Delete(ctx context.Context, code string) error {
-	res, err := s.delete.ExecContext(ctx, code)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete %q: %w", code, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlitestore: delete %q: %w", code, err)
-	}
-	if n == 0 {
-		return linkstore.ErrNotFound
-	}
-	return nil
 }
 
 // Ping checks that the database file can be read.

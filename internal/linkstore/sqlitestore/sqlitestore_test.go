@@ -107,7 +107,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 	if err := reader.Create(ctx, l); !errors.Is(err, linkstore.ErrCodeTaken) {
 		t.Errorf("Create of the same code through the other store: %v, want ErrCodeTaken", err)
 	}
-	if err := writer.Delete(ctx, l.Code); err != nil {
+	if _, err := writer.Delete(ctx, l.Code); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := reader.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {

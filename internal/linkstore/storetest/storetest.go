@@ -197,27 +197,46 @@ func testNotFound(t *testing.T, s linkstore.Store) {
 	if _, err := s.Lookup(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
 	}
-	if err := s.Delete(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Delete(unknown): got %v, want ErrNotFound", err)
+	if l, err := s.Delete(ctx, code); !errors.Is(err, linkstore.ErrNotFound) || l != (linkstore.Link{}) {
+		t.Errorf("Delete(unknown): got %+v, %v; want ErrNotFound", l, err)
 	}
 }
 
+// testDelete: Delete returns the link as it was (every field, after an
+// update too), and the code is free afterwards.
 func testDelete(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	l := NewLink()
+	l.Status = 307
+	l.ExpiresAt = l.CreatedAt.Add(48 * time.Hour)
 	if err := s.Create(ctx, l); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if err := s.Delete(ctx, l.Code); err != nil {
+	disabled := true
+	if _, err := s.Update(ctx, l.Code, linkstore.Update{Disabled: &disabled}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	l.Disabled = true
+	deleted, err := s.Delete(ctx, l.Code)
+	if err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
+	CheckLink(t, "Delete's link", deleted, l)
+	plain := NewLink()
+	if err := s.Create(ctx, plain); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if deleted, err = s.Delete(ctx, plain.Code); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	CheckLink(t, "Delete's link without expiry", deleted, plain)
 	if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
 	}
 	if _, err := s.Lookup(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup after Delete: got %v, want ErrNotFound", err)
 	}
-	if err := s.Delete(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Delete(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("second Delete: got %v, want ErrNotFound", err)
 	}
 	// The code is free again.
@@ -256,8 +275,8 @@ func testCaseSensitiveCodes(t *testing.T, s linkstore.Store) {
 	if _, err := s.Get(ctx, prefix+"abcdef"); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get of a third casing: got %v, want ErrNotFound", err)
 	}
-	if err := s.Delete(ctx, lower.Code); err != nil {
-		t.Fatalf("Delete: %v", err)
+	if deleted, err := s.Delete(ctx, lower.Code); err != nil || deleted.Code != lower.Code || deleted.ID != lower.ID {
+		t.Fatalf("Delete: %+v, %v", deleted, err)
 	}
 	if _, err := s.Get(ctx, upper.Code); err != nil {
 		t.Errorf("deleting %q removed %q: %v", lower.Code, upper.Code, err)
@@ -481,7 +500,7 @@ func testCancelledContext(t *testing.T, s linkstore.Store) {
 	if _, err := s.Lookup(ctx, l.Code); !errors.Is(err, context.Canceled) {
 		t.Errorf("Lookup: got %v, want context.Canceled", err)
 	}
-	if err := s.Delete(ctx, l.Code); !errors.Is(err, context.Canceled) {
+	if _, err := s.Delete(ctx, l.Code); !errors.Is(err, context.Canceled) {
 		t.Errorf("Delete: got %v, want context.Canceled", err)
 	}
 	if err := s.Ping(ctx); !errors.Is(err, context.Canceled) {
