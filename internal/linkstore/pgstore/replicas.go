@@ -185,7 +185,9 @@ func (s *Store) checkLoop(ctx context.Context, r *replica, o options) {
 
 // check measures r's health and lag once and sets whether it is in
 // rotation. A replica joins only once its lag is known: right after it
-// comes up it may be any distance behind.
+// comes up it may be any distance behind. While the primary cannot tell
+// its WAL position, no sample is added: a replica already measured is
+// judged by the samples it has, one not yet measured stays out.
 func (s *Store) check(parent context.Context, r *replica, lt *lagTracker, o options) {
 	ctx, cancel := context.WithTimeout(parent, o.checkTimeout)
 	defer cancel()
