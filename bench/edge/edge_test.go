@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseWrk(t *testing.T) {
+	out := `Running 8s test @ http://127.0.0.1:4000/
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.10ms    2.00ms  40.00ms   95.00%
+Requests/sec:  50000.00
+BENCH requests=400000 duration_us=8000000 p50_us=900 p99_us=4500 max_us=40000 connect=0 read=0 write=0 status=3 timeout=0
+`
+	r, err := parseWrk(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.requests != 400000 || r.rps() != 50000 || r.p50 != 900*time.Microsecond ||
+		r.p99 != 4500*time.Microsecond || r.max != 40*time.Millisecond || r.errors["status"] != 3 {
+		t.Errorf("parseWrk = %+v", r)
+	}
+
+	for _, bad := range []string{
+		"Requests/sec: 5\n", // no BENCH line
+		"BENCH requests=1 duration_us=0 p50_us=1 p99_us=1 max_us=1\n", // zero duration
+		"BENCH requests=x duration_us=1 p50_us=1 p99_us=1 max_us=1\n", // not a number
+		"BENCH requests=1 duration_us=1 p50_us=1\n",                   // missing fields
+	} {
+		if _, err := parseWrk(bad); err == nil {
+			t.Errorf("parseWrk(%q): no error", bad)
+		}
+	}
+}
+
+func TestCPUTime(t *testing.T) {
+	// Burn some CPU so that this process has used at least one tick.
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = strings.Repeat("x", x%64)
+	}
+	d, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d <= 0 {
+		t.Errorf("cpuTime = %s, want > 0", d)
+	}
+}
+
+func TestMakeCodesDistinct(t *testing.T) {
+	codes, err := makeCodes(10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]bool, len(codes))
+	for _, c := range codes {
+		if len(c) != 6 || seen[c] {
+			t.Fatalf("code %q: want 6 characters, distinct", c)
+		}
+		seen[c] = true
+	}
+}
+
+func TestShortifyOptionsBody(t *testing.T) {
+	body := shortifyOptions{
+		database: "postgres://db/x", redis: "127.0.0.1:6379", redisPrefix: "p:",
+		cacheSize: 10, cacheTTL: "1h", kafkaOption: "kafka_brokers", kafkaAddr: "127.0.0.1:9092",
+	}.body()
+	for _, want := range []string{"database postgres://db/x", "redis 127.0.0.1:6379", "redis_prefix p:", "cache_size 10", "cache_ttl 1h", "kafka_brokers 127.0.0.1:9092"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	if body := (shortifyOptions{database: "d", cacheSize: 1, cacheTTL: "1ms"}).body(); strings.Contains(body, "redis") || strings.Contains(body, "kafka") {
+		t.Errorf("body without Redis or Kafka mentions them:\n%s", body)
+	}
+}
