@@ -196,7 +196,8 @@ func (r *Replica) ResumeReplay(tb testing.TB) {
 
 // WaitReplayed returns once the replica has replayed all the WAL that the
 // primary had flushed when it was called: everything committed before
-// the call is visible on the replica.
+// the call is visible on the replica. It fails the test after a minute,
+// so never call it while replay is paused.
 func (r *Replica) WaitReplayed(tb testing.TB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(tb.Context(), replicaStartTimeout)
