@@ -48,8 +48,18 @@ func (w *batcher) build(fetches kgo.Fetches, positions map[tp]int64) (*statsdb.B
 		if !ok {
 			return
 		}
-		w.first[k] = p.Records[0].Offset
-		for _, r := range p.Records {
+		recs := p.Records
+		// Records before the stored offset were counted already: a fetch
+		// position behind the database (which SetOffsets and the adjusted
+		// assignment should prevent) must not count them twice.
+		for len(recs) > 0 && expected != statsdb.NoOffset && recs[0].Offset < expected {
+			recs = recs[1:]
+		}
+		if len(recs) == 0 {
+			return
+		}
+		w.first[k] = recs[0].Offset
+		for _, r := range recs {
 			if p.Topic == w.c.cfg.ClicksTopic {
 				if w.click(r, b) {
 					clicks++
@@ -60,7 +70,7 @@ func (w *batcher) build(fetches kgo.Fetches, positions map[tp]int64) (*statsdb.B
 		}
 		b.Offsets = append(b.Offsets, statsdb.Offset{
 			Topic: p.Topic, Partition: p.Partition,
-			Expected: expected, Next: p.Records[len(p.Records)-1].Offset + 1,
+			Expected: expected, Next: recs[len(recs)-1].Offset + 1,
 		})
 	})
 	b.Rows, b.Dims = w.agg.Rows()

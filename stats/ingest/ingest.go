@@ -229,7 +229,7 @@ func (c *Consumer) forget(_ context.Context, _ *kgo.Client, gone map[string][]in
 // Run consumes until ctx is done or the client fails, then leaves the
 // group and closes the client. It returns nil after ctx is done.
 func (c *Consumer) Run(ctx context.Context) error {
-	defer c.cl.Close()
+	defer c.cl.CloseAllowingRebalance() // Close would wait for a blocked rebalance forever
 	w := newBatcher(c)
 	for {
 		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)

@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -208,12 +207,13 @@ func TestExactlyOnce(t *testing.T) {
 		evs := aggtest.Events(rng, 12_000, aggtest.Links(40), time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC), 4*time.Hour, 800)
 		ends := produce(t, brokers, clickRecords(t, evs))
 
-		var crashes [numCrashPoints]atomic.Int64
-		var total atomic.Int64
-		const maxCrashes = 12
+		// Every third batch that reaches a point dies there, until each
+		// point has killed perCrash consumers (the moment within the
+		// transaction is random).
+		const perCrash = 4
+		var crashes, calls [numCrashPoints]atomic.Int64
 		crash := func(p crashPoint) bool {
-			// One batch in four dies, at a random point, until enough died.
-			if rand.IntN(4*int(numCrashPoints)) != 0 || total.Add(1) > maxCrashes {
+			if calls[p].Add(1)%3 != 0 || crashes[p].Load() >= perCrash {
 				return false
 			}
 			crashes[p].Add(1)
@@ -262,13 +262,11 @@ func TestExactlyOnce(t *testing.T) {
 		wg.Wait()
 
 		statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(evs))
-		var died []string
+		t.Logf("consumer runs ended: %d", restarts.Load())
 		for p := range numCrashPoints {
-			died = append(died, fmt.Sprintf("%d", crashes[p].Load()))
-		}
-		t.Logf("crashes per point (after poll, during write, after write): %v; consumer runs ended: %d", died, restarts.Load())
-		if total.Load() < maxCrashes {
-			t.Errorf("only %d crashes happened", total.Load())
+			if n := crashes[p].Load(); n != perCrash {
+				t.Errorf("crash point %d killed %d consumers, want %d", p, n, perCrash)
+			}
 		}
 	})
 }
