@@ -106,18 +106,22 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 	defer cancel()
 	h := ld.h
 	if h.l2 != nil {
+		start := time.Now()
 		l, ok, err := h.l2.Get(ctx, code)
+		h.stats.l2Latency.Observe(time.Since(start).Seconds())
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return entry{}, ctx.Err() // out of time; the store would be too
 		case err != nil:
-			h.stats.l2Errors.Add(1)
+			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {
 				ce.Write(zap.Error(err))
 			}
 		case ok:
-			h.stats.l2Hits.Add(1)
+			h.stats.l2Hits.Inc()
 			return entryOf(l), nil
+		default:
+			h.stats.l2Misses.Inc()
 		}
 	}
 
@@ -125,20 +129,22 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 	if err != nil {
 		return entry{}, err
 	}
+	start := time.Now()
 	l, err := store.Lookup(ctx, code)
+	h.stats.storeLatency.Observe(time.Since(start).Seconds())
 	if errors.Is(err, linkstore.ErrNotFound) {
-		h.stats.storeMisses.Add(1)
+		h.stats.storeMisses.Inc()
 		return entry{state: stateUnknown}, nil
 	}
 	if err != nil {
 		return entry{}, fmt.Errorf("shortify: look up %s: %w", code, err)
 	}
-	h.stats.storeHits.Add(1)
+	h.stats.storeHits.Inc()
 	if h.l2 != nil {
 		// Fill only writes an absent key, so it cannot replace a fresher
 		// write-through or a tombstone of a delete (see package l2cache).
 		if _, err := h.l2.Fill(ctx, l); err != nil && ctx.Err() == nil {
-			h.stats.l2Errors.Add(1)
+			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 fill failed"); ce != nil {
 				ce.Write(zap.Error(err))
 			}

@@ -31,12 +31,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		default_status    301|302|307|308
 //		not_found         404|next
 //		permanent_max_age <duration>
+//		rate_limit        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared]
+//		miss_limit        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>]
+//		trusted_proxies   <cidr|address|private_ranges...>
+//		client_ip_header  X-Forwarded-For|Forwarded
+//		ipv6_prefix       <bits>
 //	}
 //
 // Each subdirective sets the JSON field of the same name (see Handler);
 // the database may also be given inline. Durations take Caddy's units
-// (ms, s, m, h, d). read_replicas takes any number of DSNs and may be
-// repeated; every other subdirective may appear once.
+// (ms, s, m, h, d); a rate's window may be a bare unit (100/s). read_replicas
+// and trusted_proxies take any number of values and may be repeated; every
+// other subdirective may appear once.
 //
 // An empty value means "not set": the default applies, and for redis the
 // default is no Redis at all. That is what makes environment variables
@@ -64,17 +70,36 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := make(map[string]bool)
 	for d.NextBlock(0) {
 		name := d.Val()
-		if name != "read_replicas" {
+		if name != "read_replicas" && name != "trusted_proxies" {
 			if seen[name] {
 				return d.Errf("%s: specified more than once", name)
 			}
 			seen[name] = true
 		}
-		if name == "read_replicas" {
+		switch name {
+		case "read_replicas", "trusted_proxies":
 			for d.NextArg() {
-				if v := d.Val(); v != "" {
+				if v := d.Val(); v == "" {
+					continue
+				} else if name == "read_replicas" {
 					h.ReadReplicas = append(h.ReadReplicas, v)
+				} else {
+					h.TrustedProxies = append(h.TrustedProxies, v)
 				}
+			}
+			continue
+		case "rate_limit", "miss_limit":
+			rl, err := parseRateLimit(d, name)
+			if err != nil {
+				return err
+			}
+			if name == "rate_limit" {
+				h.RateLimit = rl
+			} else {
+				h.MissLimit = rl
+			}
+			if d.NextBlock(d.Nesting()) {
+				return d.Errf("%s: takes no block", name)
 			}
 			continue
 		}
@@ -139,6 +164,16 @@ func (h *Handler) setOption(d *caddyfile.Dispenser, name, v string) error {
 		}
 	case "permanent_max_age":
 		h.PermanentMaxAge, err = parseDuration(d, name, v)
+	case "client_ip_header":
+		h.ClientIPHeader = v
+	case "ipv6_prefix":
+		if v != "" {
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 1 || n > 128 {
+				return d.Errf("ipv6_prefix %q: want a prefix length from 1 to 128", v)
+			}
+			h.IPv6Prefix = n
+		}
 	default:
 		return d.Errf("unrecognized shortify subdirective %q", name)
 	}

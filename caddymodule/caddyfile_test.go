@@ -50,6 +50,15 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{"permanent_max_age", "shortify {\n permanent_max_age 10m\n}", Handler{PermanentMaxAge: caddy.Duration(10 * time.Minute)}},
 		{"empty values mean defaults", "shortify {\n cache_ttl \"\"\n default_status \"\"\n read_replicas \"\"\n}", Handler{}},
 		{"empty block", "shortify {\n}", Handler{}},
+		{"rate_limit", "shortify {\n rate_limit 100/s\n}",
+			Handler{RateLimit: &RateLimit{Requests: 100, Window: caddy.Duration(time.Second)}}},
+		{"rate_limit with options", "shortify {\n rate_limit 600/1m burst 50 name edge max_clients 2000 shared\n}",
+			Handler{RateLimit: &RateLimit{Requests: 600, Window: caddy.Duration(time.Minute), Burst: 50, Name: "edge", MaxClients: 2000, Shared: true}}},
+		{"rate_limit empty is off", "shortify {\n rate_limit \"\"\n}", Handler{}},
+		{"miss_limit", "shortify {\n miss_limit 20/h burst 40\n}",
+			Handler{MissLimit: &RateLimit{Requests: 20, Window: caddy.Duration(time.Hour), Burst: 40}}},
+		{"client address", "shortify {\n trusted_proxies 10.0.0.0/8 private_ranges\n trusted_proxies 2001:db8::/32\n client_ip_header Forwarded\n ipv6_prefix 56\n}",
+			Handler{TrustedProxies: []string{"10.0.0.0/8", "private_ranges", "2001:db8::/32"}, ClientIPHeader: "Forwarded", IPv6Prefix: 56}},
 	}
 	for _, tt := range tests {
 		var got Handler
@@ -78,6 +87,13 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"bad status", "shortify {\n default_status 303\n}", `default_status "303": want 301, 302, 307 or 308`},
 		{"bad not_found", "shortify {\n not_found 410\n}", `not_found "410": want 404 or next`},
 		{"block on a subdirective", "shortify {\n redis {\n  a\n }\n}", "redis: takes no block"},
+		{"rate without window", "shortify {\n rate_limit 100\n}", `rate_limit "100": want <requests>/<window>`},
+		{"rate of zero", "shortify {\n rate_limit 0/s\n}", `rate_limit "0/s": want <requests>/<window>`},
+		{"bad window", "shortify {\n rate_limit 5/soon\n}", `the window "soon" is not a positive duration`},
+		{"bad burst", "shortify {\n rate_limit 5/s burst x\n}", `rate_limit: burst "x": want a positive number`},
+		{"burst without value", "shortify {\n miss_limit 5/s burst\n}", "miss_limit: burst needs a value"},
+		{"unknown rate option", "shortify {\n rate_limit 5/s per ip\n}", `rate_limit: unknown option "per"`},
+		{"bad ipv6_prefix", "shortify {\n ipv6_prefix 129\n}", `ipv6_prefix "129": want a prefix length from 1 to 128`},
 	}
 	for _, tt := range tests {
 		var h Handler

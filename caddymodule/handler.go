@@ -42,6 +42,8 @@ const statusClientClosedRequest = 499
 //   - an unknown code, or a path that cannot be a code: 404, or the next
 //     handler with not_found "next";
 //   - an expired or disabled link: 410 Gone;
+//   - a client over its rate_limit or out of its miss_limit: 429 Too Many
+//     Requests, before any lookup (ratelimit.go);
 //   - a store failure: 503 (a Redis failure is only logged).
 //
 // Other methods go to the next handler untouched. Paths that are not "/"
@@ -64,19 +66,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	code, ok := strings.CutPrefix(r.URL.Path, "/")
 	if !ok || !shortcode.WellFormed(code) {
-		return h.unknown(w, r, next)
+		return h.unknown(w, r, next, "")
+	}
+
+	// The limits come before any lookup: a refused request costs no cache
+	// or store work (and no click event).
+	var client string // the rate-limit key; "" without limits
+	if h.limits != nil {
+		client = h.limits.clientKey(r)
+		if !h.allow(r.Context(), w, r, client) || h.missBudgetSpent(w, r, client) {
+			return nil
+		}
 	}
 
 	e, ok := h.l1.GetIfPresent(code)
 	if ok {
-		h.stats.l1Hits.Add(1)
+		h.stats.l1Hits.Inc()
 	} else {
+		h.stats.l1Misses.Inc()
 		// The key is cloned because code is a slice of the request's URL,
 		// which may share memory with a long query string that the cache
 		// would otherwise keep alive. Hits, the common case, skip the copy.
 		var err error
 		e, err = h.l1.Get(r.Context(), strings.Clone(code), &h.load)
 		if err != nil {
+			h.stats.errors.Inc()
 			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 				return caddyhttp.Error(statusClientClosedRequest, err)
 			}
@@ -86,10 +100,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	switch {
 	case e.state == stateUnknown:
-		return h.unknown(w, r, next)
+		return h.unknown(w, r, next, client)
 	case e.state == stateDisabled, e.expires != 0 && e.expired(h.nowNano()):
+		h.stats.gone.Inc()
 		return plain(w, r, http.StatusGone, bodyGone, lenGone)
 	}
+	h.stats.redirects.Inc()
 
 	status := int(e.status)
 	if status == 0 {
@@ -107,10 +123,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 // unknown answers a code that no link has, or a path that is not a code.
-func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+// A 404 spends one miss of the client's miss budget (client is its key, or
+// "" when not yet known); passing the request on spends none, since the
+// next handler may well have an answer.
+func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, client string) error {
 	if h.notFoundNext {
 		return next.ServeHTTP(w, r)
 	}
+	if h.limits != nil && h.limits.miss != nil {
+		if client == "" {
+			client = h.limits.clientKey(r)
+		}
+		if !h.spendMiss(w, r, client) {
+			return nil
+		}
+	}
+	h.stats.notFound.Inc()
 	return plain(w, r, http.StatusNotFound, bodyNotFound, lenNotFound)
 }
 

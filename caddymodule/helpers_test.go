@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
@@ -201,3 +202,6 @@ func (s *lazyStore) isClosed() bool {
 	defer s.mu.Unlock()
 	return s.closed
 }
+
+// Load returns the counter's value, for tests that count what happened.
+func (c counter) Load() uint64 { return uint64(testutil.ToFloat64(c.Counter)) }

@@ -25,8 +25,6 @@
 package caddymodule
 
 import (
-	"sync/atomic"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -105,6 +103,35 @@ type Handler struct {
 	// a takedown takes to reach them. Default: 1h.
 	PermanentMaxAge caddy.Duration `json:"permanent_max_age,omitempty"`
 
+	// RateLimit limits the requests each client may send to this handler
+	// (see RateLimit). A refused request gets 429 with Retry-After and the
+	// RateLimit and RateLimit-Policy header fields, and costs no lookup.
+	// Default: no limit.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
+	// MissLimit is a budget of misses per client: only the requests this
+	// handler answers 404 spend it, so a client that guesses codes runs
+	// out while one that follows real links never notices. A client with
+	// no misses left gets 429 for every code, without a lookup, until the
+	// budget refills. Keep it stricter than RateLimit. Default: none.
+	MissLimit *RateLimit `json:"miss_limit,omitempty"`
+
+	// TrustedProxies are the networks (CIDR prefixes, addresses, or
+	// "private_ranges") of the proxies whose forwarding header names the
+	// client for the limits; other peers are the client themselves.
+	// Default: none (the peer is always the client).
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+
+	// ClientIPHeader is the forwarding header the trusted proxies write:
+	// "X-Forwarded-For" (default) or "Forwarded" (RFC 7239). Only that one
+	// is read, so a client cannot choose its address with the other.
+	ClientIPHeader string `json:"client_ip_header,omitempty"`
+
+	// IPv6Prefix is the prefix length under which IPv6 clients count as
+	// one for the limits (a subscriber holds a whole /64 or more).
+	// Default: 64.
+	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
+
 	// Runtime state, set by Provision.
 	res          *resources // the shared store, Redis client and L1
 	keys         []string   // pool keys this instance holds, for Cleanup
@@ -115,7 +142,9 @@ type Handler struct {
 	l2log        *zap.Logger // logger for L2 failures, sampled to one per message per second
 	notFoundNext bool
 	permanentCC  []string  // Cache-Control value of 301/308 answers
-	stats        *counters // a pointer, so that Handler stays copyable for CaddyModule
+	limits       *limiters // nil without rate_limit and miss_limit
+	metrics      *metrics  // the collectors of the config's registry
+	stats        *stats    // their children the request path counts with
 
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their
@@ -123,16 +152,6 @@ type Handler struct {
 	clock     otter.Clock // nil: the system clock
 	openStore storeOpener // nil: backend.Open
 	keySalt   string
-}
-
-// counters are simple tier counters, kept until metrics arrive (and read by
-// tests).
-type counters struct {
-	l1Hits      atomic.Uint64 // answered from L1
-	l2Hits      atomic.Uint64 // loaded from Redis
-	storeHits   atomic.Uint64 // loaded from the store, found
-	storeMisses atomic.Uint64 // loaded from the store, unknown
-	l2Errors    atomic.Uint64 // Redis failures (skipped)
 }
 
 // CaddyModule returns the Caddy module information.

@@ -79,7 +79,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.notFoundNext = h.NotFound == "next"
 	h.permanentCC = []string{"public, max-age=" + strconv.FormatInt(int64(time.Duration(h.PermanentMaxAge)/time.Second), 10)}
 	h.load = loader{h: h}
-	h.stats = new(counters)
+	m, err := metricsFor(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
+	}
+	h.metrics = m
+	h.stats = newStats(m)
 
 	res, err := h.acquire()
 	if err != nil {
@@ -90,7 +95,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if res.redis != nil {
 		h.l2 = l2cache.New(res.redis, h.RedisPrefix, time.Duration(h.RedisTTL))
 	}
-	return nil
+	return h.provisionLimits()
 }
 
 // Validate checks the configuration. It does not connect to anything.
@@ -138,6 +143,7 @@ func (h *Handler) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("not_found %q: want 404 or next", h.NotFound))
 	}
+	errs = append(errs, h.validateLimits()...)
 	return errors.Join(errs...)
 }
 

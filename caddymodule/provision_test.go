@@ -39,6 +39,24 @@ func TestValidate(t *testing.T) {
 		{"sub-second max-age", func(h *Handler) { h.PermanentMaxAge = caddy.Duration(time.Millisecond) }, "permanent_max_age 1ms"},
 		{"status 303", func(h *Handler) { h.DefaultStatus = 303 }, "default_status 303"},
 		{"not_found 410", func(h *Handler) { h.NotFound = "410" }, `not_found "410"`},
+		{"rate limit", func(h *Handler) {
+			h.RateLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second)}
+			h.MissLimit = &RateLimit{Requests: 1, Window: caddy.Duration(time.Minute), Burst: 5}
+			h.TrustedProxies = []string{"private_ranges", "192.0.2.0/24"}
+		}, ""},
+		{"rate limit without window", func(h *Handler) { h.RateLimit = &RateLimit{Requests: 10} }, "rate_limit: window 0s"},
+		{"rate limit too fast", func(h *Handler) {
+			h.RateLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Nanosecond)}
+		}, "rate_limit: ratelimit: rate"},
+		{"shared without redis", func(h *Handler) {
+			h.RateLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), Shared: true}
+		}, "rate_limit: shared needs redis"},
+		{"shared miss limit", func(h *Handler) {
+			h.Redis = "127.0.0.1:6379"
+			h.MissLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), Shared: true}
+		}, "miss_limit: shared is not supported"},
+		{"bad trusted proxy", func(h *Handler) { h.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted proxy"},
+		{"bad client_ip_header", func(h *Handler) { h.ClientIPHeader = "X-Real-IP" }, "X-Real-IP"},
 	}
 	for _, tt := range tests {
 		h := ok

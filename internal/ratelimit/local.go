@@ -121,6 +121,25 @@ func (l *Local) Allow(_ context.Context, key string) (Decision, error) {
 	}
 }
 
+// Peek reports what Allow would decide for key now, without counting a
+// request: a key with no room left gets the refusal Allow would give, and
+// a key with room gets Allowed with the Remaining it has before a request.
+// It reads the cache only (a key it does not know stays unknown), so it is
+// cheap enough to guard every request with a budget that only some answers
+// spend (the edge's budget of misses, spent by 404s alone).
+func (l *Local) Peek(key string) Decision {
+	now := l.clock.NowNano()
+	var tat int64
+	if b, ok := l.cache.GetIfPresent(key); ok {
+		tat = b.tat.Load()
+	}
+	base := max(tat, now)
+	if base+l.t-now > l.window {
+		return decide(false, time.Duration(base-now), time.Duration(l.t), time.Duration(l.window))
+	}
+	return decide(true, time.Duration(base-now), time.Duration(l.t), time.Duration(l.window))
+}
+
 // Limit returns the limit l enforces.
 func (l *Local) Limit() Limit { return l.limit }
 

@@ -223,3 +223,41 @@ func TestNewLocalErrors(t *testing.T) {
 		t.Error("NewLocal accepted a negative MaxKeys")
 	}
 }
+
+// Peek tells what Allow would decide without spending anything.
+func TestLocalPeek(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	lim, err := NewLocal(Limit{Rate: 10, Burst: 3}, LocalOptions{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lim.Close()
+	ctx := context.Background()
+	if d := lim.Peek("k"); !d.Allowed || d.Remaining != 3 || d.Reset != 0 {
+		t.Fatalf("unknown key: %+v", d)
+	}
+	if lim.Len() != 0 {
+		t.Fatalf("Peek stored a key: %d", lim.Len())
+	}
+	for range 3 {
+		if d := lim.Peek("k"); !d.Allowed {
+			t.Fatalf("Peek before the burst is spent: %+v", d)
+		}
+		if d, _ := lim.Allow(ctx, "k"); !d.Allowed {
+			t.Fatalf("Allow within the burst: %+v", d)
+		}
+	}
+	peek := lim.Peek("k")
+	allow, _ := lim.Allow(ctx, "k")
+	if peek != allow || peek.Allowed || peek.RetryAfter != 100*time.Millisecond {
+		t.Fatalf("spent: Peek %+v, Allow %+v; want the same refusal after 100ms", peek, allow)
+	}
+	clock.Advance(100 * time.Millisecond)
+	if d := lim.Peek("k"); !d.Allowed || d.Remaining != 1 {
+		t.Fatalf("after one interval: %+v", d)
+	}
+	if d, _ := lim.Allow(ctx, "k"); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("Allow after one interval: %+v", d)
+	}
+}

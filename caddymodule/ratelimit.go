@@ -1,0 +1,343 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/shortify/shortify/internal/clientip"
+	"github.com/shortify/shortify/internal/ratelimit"
+)
+
+// RateLimit is one per-client limit of the handler: Requests per Window
+// sustained (GCRA, see package ratelimit), with bursts of up to Burst.
+//
+// The limits of a handler apply to the requests that handler answers, so a
+// route that needs other limits gets a shortify block of its own (behind
+// its own matcher). Limiters with the same settings, name and max_clients
+// share their buckets, across handlers and across config reloads: give two
+// routes different names to count them apart.
+type RateLimit struct {
+	// Requests is how many requests a client may send per Window,
+	// sustained. Required (at least 1).
+	Requests int `json:"requests,omitempty"`
+	// Window is the period Requests are counted over. Required.
+	Window caddy.Duration `json:"window,omitempty"`
+	// Burst is how many requests a quiet client may send at once.
+	// Default: Requests.
+	Burst int `json:"burst,omitempty"`
+	// Name names the limit in the RateLimit and RateLimit-Policy header
+	// fields. Default: "redirects" for rate_limit, "misses" for
+	// miss_limit.
+	Name string `json:"name,omitempty"`
+	// Shared counts the requests in Redis (one Lua script per request),
+	// so that the limit holds across every edge sharing the Redis; it
+	// needs redis. While Redis fails, each edge limits on its own with
+	// the same limit (fail open to the local limiter). Only for
+	// rate_limit: the miss budget is always local.
+	Shared bool `json:"shared,omitempty"`
+	// MaxClients bounds the number of clients whose state the local
+	// limiter keeps (about 140 bytes each); beyond it the rarest are
+	// forgotten and start again from a full bucket. Default: 1000000.
+	MaxClients int `json:"max_clients,omitempty"`
+}
+
+// Default names of the two limits.
+const (
+	defaultRateLimitName = "redirects"
+	defaultMissLimitName = "misses"
+)
+
+// limit converts r to a ratelimit.Limit.
+func (r *RateLimit) limit(defaultName string) ratelimit.Limit {
+	l := ratelimit.Limit{Burst: r.Burst, Name: r.Name}
+	if l.Burst == 0 {
+		l.Burst = r.Requests
+	}
+	if l.Name == "" {
+		l.Name = defaultName
+	}
+	if w := time.Duration(r.Window); w > 0 {
+		l.Rate = float64(r.Requests) / w.Seconds()
+	}
+	return l
+}
+
+// validate checks r; what names the subdirective in errors.
+func (r *RateLimit) validate(what string) error {
+	switch {
+	case r.Requests < 1:
+		return fmt.Errorf("%s: requests %d: want at least 1", what, r.Requests)
+	case r.Window <= 0:
+		return fmt.Errorf("%s: window %s: want a positive duration", what, time.Duration(r.Window))
+	case r.Burst < 0:
+		return fmt.Errorf("%s: burst %d: want at least 1", what, r.Burst)
+	case r.MaxClients < 0:
+		return fmt.Errorf("%s: max_clients %d: want at least 1", what, r.MaxClients)
+	}
+	if err := r.limit("x").Validate(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// limiters is the runtime state of the handler's limits: nil when neither
+// is configured.
+type limiters struct {
+	resolver *clientip.Resolver
+
+	rate      *ratelimit.Local // nil without rate_limit
+	rateLimit ratelimit.Limit
+	shared    *ratelimit.Redis // nil unless rate_limit is shared
+
+	miss      *ratelimit.Local // nil without miss_limit
+	missLimit ratelimit.Limit
+}
+
+// localLimiter makes a Local limiter a caddy.Destructor for the pool.
+type localLimiter struct{ *ratelimit.Local }
+
+// Destruct drops the limiter's state.
+func (l localLimiter) Destruct() error {
+	l.Close()
+	return nil
+}
+
+// provisionLimits builds h.limits from the configuration (nil when no limit
+// is set). The local limiters come from the pool, so that their buckets
+// survive a reload.
+func (h *Handler) provisionLimits() error {
+	if h.RateLimit == nil && h.MissLimit == nil {
+		return nil
+	}
+	res, err := clientip.NewResolver(h.TrustedProxies, h.IPv6Prefix, h.ClientIPHeader)
+	if err != nil {
+		return err
+	}
+	lims := &limiters{resolver: res}
+	hooks := h.hookKey()
+	local := func(kind string, c *RateLimit, l ratelimit.Limit) (*ratelimit.Local, error) {
+		key := "shortify/ratelimit/" + hashKey(kind, l.Rate, l.Burst, l.Name, c.MaxClients, hooks)
+		v, err := h.loadOrNew(key, func() (caddy.Destructor, error) {
+			opts := ratelimit.LocalOptions{MaxKeys: c.MaxClients}
+			if h.clock != nil {
+				opts.Clock = h.clock
+			}
+			lim, err := ratelimit.NewLocal(l, opts)
+			if err != nil {
+				return nil, err
+			}
+			return localLimiter{lim}, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kind, err)
+		}
+		return v.(localLimiter).Local, nil
+	}
+	if c := h.RateLimit; c != nil {
+		lims.rateLimit = c.limit(defaultRateLimitName)
+		if lims.rate, err = local("rate_limit", c, lims.rateLimit); err != nil {
+			return err
+		}
+		if c.Shared {
+			// The Redis limiter holds no state of its own: one per handler.
+			opts := ratelimit.RedisOptions{Prefix: "shortify:ratelimit:edge:" + lims.rateLimit.Name + ":"}
+			if h.clock != nil {
+				opts.Clock = h.clock
+			}
+			if lims.shared, err = ratelimit.NewRedis(h.res.redis, lims.rateLimit, opts); err != nil {
+				return fmt.Errorf("rate_limit: %w", err)
+			}
+		}
+	}
+	if c := h.MissLimit; c != nil {
+		lims.missLimit = c.limit(defaultMissLimitName)
+		if lims.miss, err = local("miss_limit", c, lims.missLimit); err != nil {
+			return err
+		}
+	}
+	h.limits = lims
+	return nil
+}
+
+// validateLimits checks the rate-limit settings.
+func (h *Handler) validateLimits() []error {
+	var errs []error
+	if h.RateLimit != nil {
+		if err := h.RateLimit.validate("rate_limit"); err != nil {
+			errs = append(errs, err)
+		}
+		if h.RateLimit.Shared && h.Redis == "" {
+			errs = append(errs, errors.New("rate_limit: shared needs redis"))
+		}
+	}
+	if h.MissLimit != nil {
+		if err := h.MissLimit.validate("miss_limit"); err != nil {
+			errs = append(errs, err)
+		}
+		if h.MissLimit.Shared {
+			errs = append(errs, errors.New("miss_limit: shared is not supported (the miss budget is kept by each edge)"))
+		}
+	}
+	if _, err := clientip.NewResolver(h.TrustedProxies, h.IPv6Prefix, h.ClientIPHeader); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// clientKey returns the rate-limit key of r's client: its address (IPv6
+// by prefix), taken from the forwarding header only when the peer is a
+// trusted proxy. A request without an IP peer (a Unix socket) is keyed by
+// its RemoteAddr, so that it is limited all the same.
+func (l *limiters) clientKey(r *http.Request) string {
+	ip, err := l.resolver.ClientIP(r)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return l.resolver.Key(ip)
+}
+
+// allow counts r against the request limit; a refusal writes the 429 and
+// returns false. Without a rate_limit it allows everything.
+func (h *Handler) allow(ctx context.Context, w http.ResponseWriter, r *http.Request, key string) bool {
+	l := h.limits
+	if l.rate == nil {
+		return true
+	}
+	var d ratelimit.Decision
+	if l.shared != nil {
+		var err error
+		d, err = l.shared.Allow(ctx, key)
+		if err != nil {
+			// Fail open to this edge's own bucket: a Redis outage must not
+			// turn every redirect into an error.
+			h.stats.rateLimitErrors.Inc()
+			if ce := h.l2log.Check(zap.WarnLevel, "shared rate limit unavailable; limiting on this edge alone"); ce != nil {
+				ce.Write(zap.Error(err))
+			}
+			d, _ = l.rate.Allow(ctx, key)
+		}
+	} else {
+		d, _ = l.rate.Allow(ctx, key)
+	}
+	if d.Allowed {
+		return true
+	}
+	h.tooMany(w, r, d, l.rateLimit, h.stats.limitedRequests)
+	return false
+}
+
+// missBudgetSpent reports whether r's client has no misses left; it then
+// writes the 429. It spends nothing: only misses do (spendMiss).
+func (h *Handler) missBudgetSpent(w http.ResponseWriter, r *http.Request, key string) bool {
+	l := h.limits
+	if l.miss == nil {
+		return false
+	}
+	d := l.miss.Peek(key)
+	if d.Allowed {
+		return false
+	}
+	h.tooMany(w, r, d, l.missLimit, h.stats.limitedMisses)
+	return true
+}
+
+// spendMiss counts a miss (an answer of 404) against r's client; when the
+// budget has no room for it, it writes a 429 instead of the 404 and
+// returns false.
+func (h *Handler) spendMiss(w http.ResponseWriter, r *http.Request, key string) bool {
+	l := h.limits
+	if l == nil || l.miss == nil {
+		return true
+	}
+	d, _ := l.miss.Allow(r.Context(), key)
+	if d.Allowed {
+		return true
+	}
+	h.tooMany(w, r, d, l.missLimit, h.stats.limitedMisses)
+	return false
+}
+
+// bodyTooMany is the 429's problem document.
+var (
+	bodyTooMany = []byte(`{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"this client sent too many requests; retry after the time in Retry-After"}` + "\n")
+	lenTooMany  = []string{strconv.Itoa(len(bodyTooMany))}
+)
+
+// tooMany answers 429 with Retry-After and the RateLimit header fields of
+// the limit that refused the request, and counts it under by.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, d ratelimit.Decision, l ratelimit.Limit, by counter) {
+	h.stats.limited.Inc()
+	by.Inc()
+	d.WriteHeaders(w.Header(), l)
+	_ = plain(w, r, http.StatusTooManyRequests, bodyTooMany, lenTooMany)
+}
+
+// parseRateLimit parses the arguments of rate_limit or miss_limit:
+//
+//	<requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared]
+//
+// The window is a Caddy duration, or a bare unit (s, m, h, d) for one of
+// it: 100/s, 600/1m, 5000/1h. No arguments (an unset {$VAR}) leave the
+// limit off.
+func parseRateLimit(d *caddyfile.Dispenser, name string) (*RateLimit, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 || (len(args) == 1 && args[0] == "") {
+		return nil, nil
+	}
+	rl := new(RateLimit)
+	n, w, ok := strings.Cut(args[0], "/")
+	reqs, err := strconv.Atoi(n)
+	if !ok || err != nil || reqs < 1 {
+		return nil, d.Errf("%s %q: want <requests>/<window> such as 100/s or 600/1m", name, args[0])
+	}
+	rl.Requests = reqs
+	dur := w
+	switch w {
+	case "ms", "s", "m", "h", "d":
+		dur = "1" + w // a bare unit: one of it
+	}
+	window, err := caddy.ParseDuration(dur)
+	if err != nil || window <= 0 {
+		return nil, d.Errf("%s %q: the window %q is not a positive duration", name, args[0], w)
+	}
+	rl.Window = caddy.Duration(window)
+
+	for i := 1; i < len(args); i++ {
+		opt := args[i]
+		if opt == "shared" {
+			rl.Shared = true
+			continue
+		}
+		if i+1 >= len(args) {
+			return nil, d.Errf("%s: %s needs a value", name, opt)
+		}
+		i++
+		v := args[i]
+		switch opt {
+		case "burst", "max_clients":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, d.Errf("%s: %s %q: want a positive number", name, opt, v)
+			}
+			if opt == "burst" {
+				rl.Burst = n
+			} else {
+				rl.MaxClients = n
+			}
+		case "name":
+			rl.Name = v
+		default:
+			return nil, d.Errf("%s: unknown option %q (want burst, name, max_clients or shared)", name, opt)
+		}
+	}
+	return rl, nil
+}
