@@ -83,8 +83,8 @@ type Deps struct {
 	// PartitionPolicy is the replicated partition policy behind
 	// /api/v1/admin/partitions/policy (nil: it answers 503).
 	PartitionPolicy PartitionPolicyStore
-	// Events receives a link event after every successful update and
-	// delete (nil: no events are published).
+	// Events receives a link event after every successful create (single
+	// and bulk), update and delete (nil: no events are published).
 	Events LinkEvents
 }
 

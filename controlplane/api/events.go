@@ -13,6 +13,15 @@ type LinkEvents interface {
 	Publish(e linkevents.Event)
 }
 
+// publishCreated announces a new link, so that edges drop a cached
+// "unknown code" entry for its code. Like every Publish it never waits:
+// a create never blocks or fails on Kafka.
+func (h *Handler) publishCreated(l linkstore.Link) {
+	if h.deps.Events != nil {
+		h.deps.Events.Publish(linkevents.NewCreated(l, h.cfg.Now()))
+	}
+}
+
 // publishUpdated announces l as it is after an update (a disabled event
 // when the update left it disabled).
 func (h *Handler) publishUpdated(l linkstore.Link) {

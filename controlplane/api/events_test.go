@@ -49,9 +49,9 @@ func eventsEnv(t *testing.T, pcfg producer.Config) (*env, *kfake.Cluster, *produ
 	return e, k, p
 }
 
-// TestLinkEvents: an update publishes the link's new state (disabled when
-// it disables the link), a delete publishes a deletion with the link's ID;
-// refused requests
+// TestLinkEvents: a create publishes the new link, an update its new state
+// (disabled when it disables the link), a delete a deletion with the
+// link's ID; refused requests
 // publish nothing. The events of the code arrive in order, keyed by it.
 func TestLinkEvents(t *testing.T) {
 	e, k, p := eventsEnv(t, producer.Config{})
@@ -74,9 +74,10 @@ func TestLinkEvents(t *testing.T) {
 		t.Fatalf("DELETE: %d %s", w.Code, w.Body.String())
 	}
 
-	waitFor(t, "3 events published", func() bool { return p.Stats().Published == 3 })
-	events := consumeEvents(t, k.ListenAddrs()[0], 3)
+	waitFor(t, "4 events published", func() bool { return p.Stats().Published == 4 })
+	events := consumeEvents(t, k.ListenAddrs()[0], 4)
 	want := []linkevents.Event{
+		{Type: linkevents.Created, Code: l.Code, At: e.now, State: linkevents.State{URL: "https://example.com/a"}},
 		{Type: linkevents.Updated, Code: l.Code, At: e.now, State: linkevents.State{
 			URL: "https://example.com/b", Status: 301, ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{Type: linkevents.Disabled, Code: l.Code, At: e.now, State: linkevents.State{
@@ -98,19 +99,64 @@ func TestLinkEvents(t *testing.T) {
 			t.Errorf("event %d: got %+v, want %+v", i, got, w)
 		}
 	}
-	if s := p.Stats(); s.Published != 3 || s.Dropped != 0 || s.Failed != 0 {
+	if s := p.Stats(); s.Published != 4 || s.Dropped != 0 || s.Failed != 0 {
+		t.Fatalf("producer: %+v, want exactly 4 events", s)
+	}
+}
+
+// TestCreatedEvents: every link a create stores, single or in a bulk, is
+// announced with its ID and state; the creates that fail announce nothing.
+func TestCreatedEvents(t *testing.T) {
+	e, k, p := eventsEnv(t, producer.Config{})
+	single := e.mustCreate(t, `{"url":"https://example.com/one","alias":"one-alias","redirect_status":307,"expires_at":"2031-01-01T00:00:00Z"}`)
+	wantProblem(t, e.do(t, "POST", "/api/v1/links", "application/json", `{"url":"https://example.com/x","alias":"one-alias"}`), 409, "taken")
+	wantProblem(t, e.do(t, "POST", "/api/v1/links", "application/json", `{"url":"ftp://example.com/x"}`), 400, "")
+	w := e.do(t, "POST", "/api/v1/links/bulk", "application/json", `{"links":[
+		{"url":"https://example.com/b1"},
+		{"url":"javascript:alert(1)"},
+		{"url":"https://example.com/b3","alias":"one-alias"},
+		{"url":"https://example.com/b4","alias":"bulk-alias"}
+	]}`)
+	resp := decode[api.BulkResponse](t, w)
+	if w.Code != http.StatusOK || resp.Created != 2 {
+		t.Fatalf("bulk: %d %s", w.Code, w.Body.String())
+	}
+	stored := []api.Link{single, *resp.Results[0].Link, *resp.Results[3].Link}
+
+	waitFor(t, "3 events published", func() bool { return p.Stats().Published == 3 })
+	events := consumeEvents(t, k.ListenAddrs()[0], 3)
+	byCode := map[string]linkevents.Event{}
+	for _, ev := range events {
+		byCode[ev.Code] = ev
+	}
+	for _, l := range stored {
+		ev, ok := byCode[l.Code]
+		id, _ := strconv.ParseInt(l.ID, 10, 64)
+		if !ok || ev.Type != linkevents.Created || ev.LinkID != id || id == 0 || !ev.At.Equal(e.now) ||
+			ev.State.URL != l.URL || ev.State.Status != l.RedirectStatus || ev.State.Disabled {
+			t.Errorf("link %+v: event %+v", l, ev)
+		}
+	}
+	if ev := byCode["one-alias"]; !ev.State.ExpiresAt.Equal(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)) || ev.State.Status != 307 {
+		t.Errorf("single create's event %+v", ev)
+	}
+	if s := p.Stats(); s.Published != 3 || s.Dropped != 0 {
 		t.Fatalf("producer: %+v, want exactly 3 events", s)
 	}
 }
 
-// TestLinkEventsNeverBlock: with Kafka down and the buffer full, updates
-// and deletes still answer at once; the events that do not fit are
-// dropped and counted.
+// TestLinkEventsNeverBlock: with Kafka down and the buffer full, creates
+// (single and bulk), updates and deletes still succeed at once; the events
+// that do not fit are dropped and counted.
 func TestLinkEventsNeverBlock(t *testing.T) {
 	e, k, p := eventsEnv(t, producer.Config{MaxBufferedRecords: 1, CloseTimeout: 100 * time.Millisecond})
-	l := e.mustCreate(t, `{"url":"https://example.com/a"}`)
 	k.Close()
 	start := time.Now()
+	l := e.mustCreate(t, `{"url":"https://example.com/a"}`) // its event fills the buffer
+	w := e.do(t, "POST", "/api/v1/links/bulk", "application/json", `{"links":[{"url":"https://example.com/b"},{"url":"https://example.com/c"}]}`)
+	if resp := decode[api.BulkResponse](t, w); w.Code != http.StatusOK || resp.Created != 2 {
+		t.Fatalf("bulk with Kafka down: %d %s", w.Code, w.Body.String())
+	}
 	for _, body := range []string{`{"disabled":true}`, `{"disabled":false}`, `{"url":"https://example.com/c"}`} {
 		if w := e.do(t, "PATCH", "/api/v1/links/"+l.Code, "application/json", body); w.Code != http.StatusOK {
 			t.Fatalf("PATCH %s with Kafka down: %d %s", body, w.Code, w.Body.String())
@@ -120,11 +166,11 @@ func TestLinkEventsNeverBlock(t *testing.T) {
 		t.Fatalf("DELETE with Kafka down: %d", w.Code)
 	}
 	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("4 requests with Kafka down took %s", d)
+		t.Errorf("6 requests with Kafka down took %s", d)
 	}
-	waitFor(t, "3 events dropped", func() bool { return p.Stats().Dropped == 3 })
+	waitFor(t, "5 events dropped", func() bool { return p.Stats().Dropped == 5 })
 	if s := p.Stats(); s.Buffered != 1 || s.Published != 0 {
-		t.Fatalf("producer: %+v, want 1 buffered and 3 dropped", s)
+		t.Fatalf("producer: %+v, want 1 buffered and 5 dropped", s)
 	}
 }
 

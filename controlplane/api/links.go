@@ -89,6 +89,7 @@ func (h *Handler) createLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeThrough(r.Context(), link)
+	h.publishCreated(link)
 	w.Header().Set("Location", "/api/v1/links/"+link.Code)
 	writeJSON(w, http.StatusCreated, h.present(r, link))
 }

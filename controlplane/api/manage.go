@@ -300,6 +300,7 @@ func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case err == nil:
 				h.writeThrough(r.Context(), links[i])
+				h.publishCreated(links[i])
 				l := h.present(r, links[i])
 				results[i] = BulkResult{Status: http.StatusCreated, Link: &l}
 			case errors.Is(err, linkstore.ErrCodeTaken) && req.Links[i].Alias != "":

@@ -45,9 +45,9 @@
 //
 // # Why JSON
 //
-// Link events are few: one per update or delete through the API, and the
-// cleanup's deletions, at most a few thousand a second in a burst, against
-// hundreds of thousands of clicks. At that volume readable records (kcat,
+// Link events are few: one per create, update or delete through the API,
+// and the cleanup's deletions, at most a few thousand a second in a burst
+// (the creates' peak), against hundreds of thousands of clicks. At that volume readable records (kcat,
 // a console consumer, consumers in any language) and additive evolution
 // are worth more than bytes. Nor would a binary format save much on the
 // wire: a typical update is about 270 bytes of JSON, but about 60 per event
@@ -88,8 +88,8 @@ type Type string
 
 // The event types.
 const (
-	// Created: a new link. The control plane does not publish it yet;
-	// consumers handle it (an edge drops a cached "unknown code" entry).
+	// Created: a new link, published for every create (single and bulk)
+	// so that an edge drops a cached "unknown code" entry for the code.
 	Created Type = "created"
 	// Updated: the link changed (target, status, expiry, or it was
 	// enabled again) and is not disabled.
