@@ -1,0 +1,171 @@
+package caddymodule
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+// scrape gathers reg and returns every shortify sample as
+// "name{label=value,...}" → value; a histogram gives its sample count
+// under name_count.
+func scrape(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	got := make(map[string]float64)
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "shortify_") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			sort.Strings(labels)
+			name := mf.GetName()
+			switch {
+			case m.Counter != nil:
+				got[name+"{"+strings.Join(labels, ",")+"}"] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				got[name+"{"+strings.Join(labels, ",")+"}"] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				got[name+"_count{"+strings.Join(labels, ",")+"}"] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return got
+}
+
+// provisionIn provisions h in ctx (the config whose registry it uses).
+func provisionIn(t *testing.T, ctx caddy.Context, h *Handler) *Handler {
+	t.Helper()
+	if h.keySalt == "" {
+		h.keySalt = t.Name()
+	}
+	t.Cleanup(func() { _ = h.Cleanup() })
+	if err := h.Provision(ctx); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	return h
+}
+
+// TestMetrics drives two handlers of one config through every outcome and
+// tier and scrapes the config's registry for the exact counts.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	dsn := sqliteDSN(t)
+	c, disabled := newCode(t, "m"), newCode(t, "off")
+	create(t, seeder(t, dsn),
+		linkstore.Link{Code: c, URL: "https://example.com/m"},
+		linkstore.Link{Code: disabled, URL: "https://example.com/off", Disabled: true})
+	redisAddr := testenv.RedisAddr(t)
+
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	clock := newFakeClock()
+	a := provisionIn(t, ctx, &Handler{Database: dsn, clock: clock, keySalt: t.Name() + "a",
+		RateLimit: &RateLimit{Requests: 2, Window: caddy.Duration(time.Minute)}})
+	// A second handler of the same config registers nothing new: it
+	// counts into the same collectors.
+	b := provisionIn(t, ctx, &Handler{Database: dsn, Redis: redisAddr, RedisPrefix: testenv.UniquePrefix(t), keySalt: t.Name() + "b"})
+	if a.metrics.requests != b.metrics.requests {
+		t.Fatal("two handlers of one config have collectors of their own")
+	}
+
+	for _, req := range []struct {
+		h    *Handler
+		path string
+		from string
+		want int
+	}{
+		{a, "/" + c, "192.0.2.1:1", 302},               // l1 miss, store hit
+		{a, "/" + c, "192.0.2.1:1", 302},               // l1 hit
+		{a, "/" + c, "192.0.2.1:1", 429},               // rate limited, no lookup
+		{a, "/" + newCode(t, "x"), "192.0.2.2:1", 404}, // l1 miss, store miss
+		{a, "/" + disabled, "192.0.2.3:1", 410},        // l1 miss, store hit
+		{b, "/" + c, "192.0.2.1:1", 302},               // l1 miss, l2 miss, store hit (fills L2)
+		{b, "/" + newCode(t, "x"), "192.0.2.1:1", 404}, // l1 miss, l2 miss, store miss
+		{a, "/not/a/code", "192.0.2.4:1", 404},         // no lookup at all
+		{b, "/" + c, "192.0.2.1:1", 302},               // l1 hit
+	} {
+		if w := serveFrom(t, req.h, req.path, req.from, ""); w.Code != req.want {
+			t.Fatalf("%s: %d, want %d", req.path, w.Code, req.want)
+		}
+	}
+	b.l1.Invalidate(c)
+	if w := serveFrom(t, b, "/"+c, "192.0.2.1:1", ""); w.Code != 302 { // l1 miss, l2 hit
+		t.Fatalf("after eviction: %d", w.Code)
+	}
+
+	got := scrape(t, ctx.GetMetricsRegistry())
+	want := map[string]float64{
+		"shortify_edge_requests_total{outcome=redirect}":             5,
+		"shortify_edge_requests_total{outcome=not_found}":            3,
+		"shortify_edge_requests_total{outcome=gone}":                 1,
+		"shortify_edge_requests_total{outcome=rate_limited}":         1,
+		"shortify_edge_requests_total{outcome=error}":                0,
+		"shortify_edge_cache_requests_total{result=hit,tier=l1}":     2,
+		"shortify_edge_cache_requests_total{result=miss,tier=l1}":    6,
+		"shortify_edge_cache_requests_total{result=hit,tier=l2}":     1,
+		"shortify_edge_cache_requests_total{result=miss,tier=l2}":    2,
+		"shortify_edge_cache_requests_total{result=hit,tier=store}":  3,
+		"shortify_edge_cache_requests_total{result=miss,tier=store}": 2,
+		"shortify_edge_lookup_duration_seconds_count{tier=l2}":       3,
+		"shortify_edge_lookup_duration_seconds_count{tier=store}":    5,
+		"shortify_edge_l2_errors_total{}":                            0,
+		"shortify_edge_rate_limited_total{limit=requests}":           1,
+		"shortify_edge_rate_limited_total{limit=misses}":             0,
+		"shortify_edge_rate_limit_errors_total{}":                    0,
+		"shortify_edge_click_queue_depth{}":                          0,
+		"shortify_edge_invalidations_total{}":                        0,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected sample %s = %v", k, got[k])
+		}
+	}
+
+	// A reload is a new config with a new registry: the handlers register
+	// afresh there, without a panic or an error, and count from zero.
+	ctx2, cancel2 := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel2()
+	a2 := provisionIn(t, ctx2, &Handler{Database: dsn, clock: clock, keySalt: t.Name() + "a"})
+	if w := serveFrom(t, a2, "/"+c, "192.0.2.1:1", ""); w.Code != 302 {
+		t.Fatalf("after reload: %d", w.Code)
+	}
+	got2 := scrape(t, ctx2.GetMetricsRegistry())
+	if g := got2["shortify_edge_requests_total{outcome=redirect}"]; g != 1 {
+		t.Errorf("new config's redirects = %v, want 1", g)
+	}
+	if g := got2["shortify_edge_cache_requests_total{result=hit,tier=l1}"]; g != 1 {
+		t.Errorf("new config's l1 hits = %v, want 1 (the L1 survived the reload)", g)
+	}
+}
+
+// A collector of another type under one of the edge's names is an error,
+// not a panic.
+func TestMetricsNameTaken(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "shortify_edge_invalidations_total", Help: "not ours"}))
+	if _, err := metricsFor(reg); err == nil {
+		t.Fatal("metricsFor registered over a foreign collector")
+	}
+}
