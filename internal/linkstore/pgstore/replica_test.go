@@ -12,8 +12,9 @@ import (
 )
 
 // fastChecks are read-path options for tests: checks every 20 ms, so
-// that a replica's state follows within a few milliseconds.
-var fastChecks = options{maxLag: DefaultReplicaMaxLag, checkInterval: 20 * time.Millisecond, checkTimeout: 2 * time.Second}
+// that a replica's state follows within a few milliseconds, and a timeout
+// long enough that a busy test machine does not fail a check.
+var fastChecks = options{maxLag: DefaultReplicaMaxLag, checkInterval: 20 * time.Millisecond, checkTimeout: 10 * time.Second}
 
 // openFast opens a store with fastChecks (or o when given) on this
 // package's database and closes it when the test ends.
