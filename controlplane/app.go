@@ -60,8 +60,9 @@ type App struct {
 	// cluster of more than one node.
 	APIAddr string `json:"api_addr,omitempty"`
 	// Join lists the base URLs of REST APIs of members of an existing
-	// cluster. A node with no Raft state asks them, in turn, to add it as
-	// a voter; a node with state ignores Join.
+	// cluster. A node with no Raft state asks them, in turn, to add it (as
+	// a non-voter, promoted to voter once caught up); a node with state
+	// ignores Join.
 	Join []string `json:"join,omitempty"`
 	// Bootstrap makes a node with no Raft state start a new cluster.
 	// Default: true when Join is empty. Set it on the first node only.

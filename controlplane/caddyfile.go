@@ -56,8 +56,9 @@ func init() {
 //
 // A multi-node control plane: the first node bootstraps the cluster
 // (bootstrap defaults to true when join is empty); every other node lists
-// the API URLs of one or more members in join and is added as a voter when
-// it first starts. Every member needs its own api_addr (the URL the others
+// the API URLs of one or more members in join and is added when it first
+// starts, as a non-voter that the leader promotes to voter once it has
+// caught up. Every member needs its own api_addr (the URL the others
 // reach its API at) and the same cluster_secret.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name

@@ -66,5 +66,22 @@ func (n *Node) Fence() int64 {
 	return revoked
 }
 
+// ErrNotCaughtUp says a non-voter trails the leader too far to promote.
+var ErrNotCaughtUp = errNotCaughtUp
+
+// TryPromote runs the leader's promotion check of member id once.
+func (n *Node) TryPromote(ctx context.Context, id string) error {
+	servers, err := n.servers()
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if string(s.ID) == id {
+			return n.promote(ctx, s)
+		}
+	}
+	return ErrUnknownMember
+}
+
 // IDMs is the timestamp of a Snowflake ID in the FSM's milliseconds.
 func IDMs(id int64) int64 { return idMs(id) }

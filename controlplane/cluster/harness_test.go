@@ -155,6 +155,11 @@ func (n *tnode) tryOpen() error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", n.cfg.NodeID, err)
 	}
+	return n.install(node)
+}
+
+// install serves the API of an opened node.
+func (n *tnode) install(node *cluster.Node) error {
 	n.node = node
 	n.raftAddr = node.State().Address
 	// Anonymous creates: these tests are about the cluster, and the api
@@ -231,8 +236,29 @@ func newCluster(t testing.TB, size int, tweak func(cfg *cluster.Config)) *tclust
 		}
 		c.nodes = append(c.nodes, startNode(t, cfg, gate, clk))
 	}
+	// Joined nodes start as non-voters; the leader promotes them once
+	// caught up. Tests that kill nodes need the full quorum.
+	c.waitVoters(t, size)
 	t.Logf("%d-node cluster ready in %v", size, time.Since(started).Round(time.Millisecond))
 	return c
+}
+
+// waitVoters waits until the first node's configuration has n voters and
+// no non-voter.
+func (c *tcluster) waitVoters(t testing.TB, n int) {
+	t.Helper()
+	eventually(t, 15*time.Second, fmt.Sprintf("%d voters", n), func() bool {
+		voters := 0
+		for _, m := range c.nodes[0].node.Info().Nodes {
+			switch m.Suffrage {
+			case "voter":
+				voters++
+			default:
+				return false
+			}
+		}
+		return voters == n
+	})
 }
 
 // leader waits until the given nodes agree on a leader among them and

@@ -27,8 +27,8 @@ const (
 	membershipTimeout = 30 * time.Second
 )
 
-// JoinRequest asks the cluster to add a node as a voter: the body of POST
-// /api/v1/cluster/join.
+// JoinRequest asks the cluster to add a node (as a non-voter, promoted to
+// voter once it has caught up): the body of POST /api/v1/cluster/join.
 type JoinRequest struct {
 	// NodeID is the new node's Raft server ID (Config.NodeID).
 	NodeID string `json:"node_id"`
@@ -191,7 +191,10 @@ func (n *Node) Info() Info {
 	return info
 }
 
-// Join adds a node to the cluster as a voter, on the leader: with forward
+// Join adds a node to the cluster as a non-voter, on the leader, which
+// promotes it to voter once it has caught up with the log (see
+// promoteLoop): a node that is slow to catch up, or never reaches the
+// others, never counts toward the quorum meanwhile. With forward
 // true a follower sends the request to the leader's API; with forward
 // false (a request forwarded already) it returns ErrNotLeader. Joining
 // again with the same ID and Raft address changes nothing but the API
@@ -205,7 +208,7 @@ func (n *Node) Join(ctx context.Context, req JoinRequest, forward bool) (Info, e
 	var info Info
 	err := n.leaderDo(ctx, "join "+req.NodeID, forward,
 		func(ctx context.Context) error {
-			if err := n.addVoter(ctx, req); err != nil {
+			if err := n.addMember(ctx, req); err != nil {
 				return err
 			}
 			info = n.Info()
@@ -228,8 +231,8 @@ func (n *Node) Join(ctx context.Context, req JoinRequest, forward bool) (Info, e
 	return info, err
 }
 
-// addVoter is Join on the leader.
-func (n *Node) addVoter(ctx context.Context, req JoinRequest) error {
+// addMember is Join on the leader.
+func (n *Node) addMember(ctx context.Context, req JoinRequest) error {
 	if n.cfg.APIAddr == "" {
 		return fmt.Errorf("%w: the leader %s has no API address (api_addr), so the new node could not forward writes to it",
 			ErrConflict, n.cfg.NodeID)
@@ -261,11 +264,11 @@ func (n *Node) addVoter(ctx context.Context, req JoinRequest) error {
 	}
 	conn.Close()
 
-	f := n.raft.AddVoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr), 0, timeoutFrom(ctx, membershipTimeout))
+	f := n.raft.AddNonvoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.RaftAddr), 0, timeoutFrom(ctx, membershipTimeout))
 	if err := n.wait(ctx, f); err != nil {
-		return fmt.Errorf("add voter %s at %s: %w", req.NodeID, req.RaftAddr, err)
+		return fmt.Errorf("add non-voter %s at %s: %w", req.NodeID, req.RaftAddr, err)
 	}
-	n.log.Info("added a voter", "member", req.NodeID, "raft_addr", req.RaftAddr, "api_addr", req.APIAddr)
+	n.log.Info("added a non-voter; it becomes a voter once caught up", "member", req.NodeID, "raft_addr", req.RaftAddr, "api_addr", req.APIAddr)
 	return n.registerNode(ctx, fsm.NodeInfo{ID: req.NodeID, RaftAddr: req.RaftAddr, APIAddr: req.APIAddr})
 }
 

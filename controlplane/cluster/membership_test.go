@@ -50,6 +50,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 	}
 	all := append(c.nodes, n3)
 	leader(t, 10*time.Second, all...)
+	(&tcluster{t: t, nodes: all}).waitVoters(t, 3) // n3 joined as a non-voter
 	checkInfo(t, n3, l, all)
 	if _, err := n3.node.NextCode(); err != nil {
 		t.Fatalf("n3 issues no code: %v", err)

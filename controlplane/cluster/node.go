@@ -187,9 +187,10 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	n.snapshot("ready")
-	n.loops.Add(2)
+	n.loops.Add(3)
 	go n.renewLoop()
 	go n.refillLoop()
+	go n.promoteLoop()
 	st := n.State()
 	n.log.Info("control-plane node ready", "raft_state", st.RaftState, "leader", st.LeaderAddr,
 		"worker_id", st.WorkerID, "took", time.Since(started))
