@@ -32,15 +32,23 @@ type query func(sql string, fn func(scan func(...any) error) error) error
 
 func open(tb testing.TB, dsn string) (query, func()) {
 	tb.Helper()
+	q, done, err := connect(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return q, done
+}
+
+func connect(dsn string) (query, func(), error) {
 	ctx := context.Background()
 	if strings.HasPrefix(dsn, "sqlite:") {
 		path, err := sqlitestore.ParseDSN(dsn)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, nil, err
 		}
 		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
 		if err != nil {
-			tb.Fatal(err)
+			return nil, nil, err
 		}
 		return func(q string, fn func(func(...any) error) error) error {
 			rows, err := db.QueryContext(ctx, q)
@@ -54,11 +62,11 @@ func open(tb testing.TB, dsn string) (query, func()) {
 				}
 			}
 			return rows.Err()
-		}, func() { db.Close() }
+		}, func() { db.Close() }, nil
 	}
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, nil, err
 	}
 	return func(q string, fn func(func(...any) error) error) error {
 		rows, err := conn.Query(ctx, q)
@@ -72,7 +80,7 @@ func open(tb testing.TB, dsn string) (query, func()) {
 			}
 		}
 		return rows.Err()
-	}, func() { conn.Close(ctx) }
+	}, func() { conn.Close(ctx) }, nil
 }
 
 // Read returns the aggregate tables of the database dsn names.
@@ -142,13 +150,24 @@ func Read(tb testing.TB, dsn string) *Tables {
 // Count returns the number of rows of a table.
 func Count(tb testing.TB, dsn, table string) int64 {
 	tb.Helper()
-	q, done := open(tb, dsn)
-	defer done()
-	var n int64
-	if err := q("SELECT count(*) FROM "+table, func(scan func(...any) error) error { return scan(&n) }); err != nil {
+	n, err := TryCount(dsn, table)
+	if err != nil {
 		tb.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// TryCount returns the number of rows of a table, or the error, such as
+// a table that does not exist yet.
+func TryCount(dsn, table string) (int64, error) {
+	q, done, err := connect(dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	var n int64
+	err = q("SELECT count(*) FROM "+table, func(scan func(...any) error) error { return scan(&n) })
+	return n, err
 }
 
 // Compare reports every difference between the tables and the truth:

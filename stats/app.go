@@ -1,0 +1,172 @@
+// Package stats is the stats service's ingest as a Caddy app: the
+// `shortify_ingest` global option (the "shortify_ingest" app in JSON) runs a
+// consumer (stats/ingest) of the clicks and link-events topics that writes
+// the aggregates into the stats database (stats/statsdb). Any number of
+// Caddy instances may run it with the same group: they share the topics'
+// partitions.
+//
+// The stats API and dashboard are another module, the shortify_stats HTTP
+// handler (stats/handler); the app is named shortify_ingest so that the two
+// are not confused in a Caddyfile.
+//
+// Settings left empty are taken from the control plane's `shortify` app
+// when it is in the same config: its stats_database, kafka_brokers and
+// link_events_topic.
+package stats
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/shortify/shortify/controlplane"
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/stats/ingest"
+	"github.com/shortify/shortify/stats/statsdb"
+)
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// retryEvery is the pause between attempts to open the stats database.
+const retryEvery = 5 * time.Second
+
+// App runs the stats ingest.
+type App struct {
+	// Brokers are the Kafka brokers (host:port). Default: the shortify
+	// app's kafka_brokers.
+	Brokers []string `json:"brokers,omitempty"`
+	// Topic is the clicks topic (default "clicks").
+	Topic string `json:"topic,omitempty"`
+	// LinkEventsTopic is the link-events topic (default: the shortify
+	// app's, else "shortify.link-events"); "-" consumes none.
+	LinkEventsTopic string `json:"link_events_topic,omitempty"`
+	// Group is the consumer group (default "shortify-stats").
+	Group string `json:"group,omitempty"`
+	// Database is the stats database's DSN, postgres://… or
+	// sqlite://PATH. Default: the shortify app's stats_database.
+	Database string `json:"database,omitempty"`
+	// MaxPollRecords bounds a batch (default 20000).
+	MaxPollRecords int `json:"max_poll_records,omitempty"`
+	// RawClicks keeps a row per click in the clicks table.
+	RawClicks bool `json:"raw_clicks,omitempty"`
+	// KeepDeleted keeps the statistics of deleted links.
+	KeepDeleted bool `json:"keep_deleted,omitempty"`
+
+	logger *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "shortify_ingest",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision fills the defaults, from the shortify app when configured. It
+// connects to nothing.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Slogger()
+	// Without the shortify app in this config, every setting is this
+	// app's own.
+	v, err := ctx.AppIfConfigured("shortify")
+	switch {
+	case errors.Is(err, caddy.ErrNotConfigured):
+	case err != nil:
+		return fmt.Errorf("shortify_ingest: the shortify app: %w", err)
+	default:
+		if cp, ok := v.(*controlplane.App); ok {
+			if len(a.Brokers) == 0 {
+				a.Brokers = cp.KafkaBrokers
+			}
+			a.Database = cmp.Or(a.Database, cp.StatsDatabase)
+			a.LinkEventsTopic = cmp.Or(a.LinkEventsTopic, cp.LinkEventsTopic)
+		}
+	}
+	a.Topic = cmp.Or(a.Topic, clickevents.DefaultTopic)
+	a.Group = cmp.Or(a.Group, ingest.DefaultGroup)
+	a.MaxPollRecords = cmp.Or(a.MaxPollRecords, ingest.DefaultMaxPollRecords)
+	return nil
+}
+
+// Validate checks the settings.
+func (a *App) Validate() error {
+	switch {
+	case len(a.Brokers) == 0:
+		return errors.New("shortify_ingest: no Kafka brokers (set brokers, or kafka_brokers in the shortify app)")
+	case a.Database == "":
+		return errors.New("shortify_ingest: no stats database (set database, or stats_database in the shortify app)")
+	case a.MaxPollRecords < 1 || a.MaxPollRecords > 1_000_000:
+		return fmt.Errorf("shortify_ingest: max_poll_records %d is outside 1..1000000", a.MaxPollRecords)
+	}
+	return nil
+}
+
+// Start runs the consumer in the background: it opens the stats database
+// (retrying while it is unreachable, so that Caddy starts regardless) and
+// consumes until Stop.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.wg.Go(func() { a.run(ctx) })
+	return nil
+}
+
+// Stop stops the consumer after its current batch and waits for it.
+func (a *App) Stop() error {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	return nil
+}
+
+func (a *App) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := a.consume(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.logger.Error("shortify_ingest: consumer stopped, restarting", "err", err, "retry_in", retryEvery)
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryEvery):
+		}
+	}
+}
+
+func (a *App) consume(ctx context.Context) error {
+	db, err := statsdb.Open(ctx, statsdb.Config{
+		DSN: a.Database, Migrate: true, RawClicks: a.RawClicks, KeepDeleted: a.KeepDeleted, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, err := ingest.New(ingest.Config{
+		Brokers: a.Brokers, ClicksTopic: a.Topic, LinkEventsTopic: a.LinkEventsTopic, Group: a.Group,
+		MaxPollRecords: a.MaxPollRecords, DB: db, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	a.logger.Info("shortify_ingest: consuming", "brokers", a.Brokers, "topic", a.Topic, "group", a.Group)
+	return c.Run(ctx)
+}
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+)

@@ -1,0 +1,138 @@
+package stats
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile" // the Caddyfile adapter
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
+)
+
+func TestCaddyfile(t *testing.T) {
+	t.Parallel()
+	const cf = `{
+	shortify_ingest {
+		brokers 10.0.0.1:9092 10.0.0.2:9092
+		topic c
+		link_events_topic -
+		group stats-a
+		database sqlite:///tmp/s.db
+		max_poll_records 5000
+		raw_clicks on
+		keep_deleted off
+		database
+	}
+}
+:0 {
+	respond ok
+}`
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Apps map[string]json.RawMessage `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var got App
+	if err := json.Unmarshal(cfg.Apps["shortify_ingest"], &got); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	want := App{Brokers: []string{"10.0.0.1:9092", "10.0.0.2:9092"}, Topic: "c", LinkEventsTopic: "-", Group: "stats-a",
+		Database: "sqlite:///tmp/s.db", MaxPollRecords: 5000, RawClicks: true}
+	gotJSON, _ := json.Marshal(&got)
+	wantJSON, _ := json.Marshal(&want)
+	if string(gotJSON) != string(wantJSON) {
+		t.Errorf("adapted to %s\nwant %s", gotJSON, wantJSON)
+	}
+
+	for _, bad := range []string{
+		"shortify_ingest {\n\tnope 1\n}",
+		"shortify_ingest {\n\traw_clicks maybe\n}",
+		"shortify_ingest {\n\ttopic a b\n}",
+		"shortify_ingest {\n\tmax_poll_records many\n}",
+		"shortify_ingest extra",
+	} {
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n"+bad+"\n}\n:0 {\n\trespond ok\n}"), nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	for name, a := range map[string]*App{
+		"no brokers":  {Database: "sqlite://x.db", MaxPollRecords: 1},
+		"no database": {Brokers: []string{"b:1"}, MaxPollRecords: 1},
+		"poll range":  {Brokers: []string{"b:1"}, Database: "sqlite://x.db", MaxPollRecords: 2_000_000},
+	} {
+		if err := a.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestAppConsumes runs the app against an in-process Kafka and a SQLite
+// file: a click produced to the topic is counted, and Stop returns.
+func TestAppConsumes(t *testing.T) {
+	t.Parallel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
+	a := &App{Brokers: c.ListenAddrs(), Database: dsn, LinkEventsTopic: "-"}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+
+	ev := clickevents.Event{Time: time.Now().UTC(), Code: "abc123", LinkID: 7, Status: 302, Visitor: 5}
+	v, err := ev.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: "clicks", Key: []byte(ev.Code), Value: v}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if n, err := statsdbtest.TryCount(dsn, "clicks_hourly"); err == nil && n == 2 { // the link's row and the roll-up
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the click was not counted within 30 s")
+		}
+		<-tick.C
+	}
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
