@@ -47,43 +47,88 @@ var botTokens = [][]byte{
 	[]byte("httpie"),
 }
 
-// notBotTokens are browsers whose user agent contains a bot token by
-// accident: Cubot phones ("CUBOT" model names on Android).
-var notBotTokens = [][]byte{
-	[]byte("cubot"),
+// notBotAfter are exceptions: a token preceded by these bytes is part
+// of a browser's user agent, not a bot's (Cubot phones: "CUBOT_X30").
+var notBotAfter = map[string]string{
+	"bot": "cu",
 }
+
+// botIndex finds the tokens in one pass over a user agent: a bit per
+// lower-case byte pair says whether a token starts with it, so that most
+// positions cost a table lookup, and only the pairs that start a token
+// look further.
+var botIndex = func() (ix struct {
+	pairs  [1 << 16 / 64]uint64
+	tokens map[uint16][]string
+}) {
+	ix.tokens = make(map[uint16][]string)
+	for _, t := range botTokens {
+		if len(t) < 3 || string(bytes.ToLower(t)) != string(t) {
+			panic("clickevents: bot token " + string(t) + " must be lower case and at least 3 bytes")
+		}
+		k := pair(t[0], t[1])
+		ix.pairs[k/64] |= 1 << (k % 64)
+		ix.tokens[k] = append(ix.tokens[k], string(t))
+	}
+	return ix
+}()
+
+// lower maps ASCII upper-case letters to lower case, other bytes to
+// themselves.
+var lower = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+func pair(a, b byte) uint16 { return uint16(a)<<8 | uint16(b) }
 
 // IsBot reports whether a user agent is a known crawler, link-preview
 // agent or automation tool. The empty user agent counts as a bot: every
 // browser sends one, scripts often do not. The test is a case-insensitive
-// search for a fixed list of substrings in the first MaxUserAgent bytes
-// (no regular expression, no allocation; see BenchmarkIsBot). It aims at the agents that matter for link clicks, not
-// at every crawler there is.
+// search for a fixed list of substrings in the first MaxUserAgent bytes,
+// in one pass (no regular expression, no allocation; see BenchmarkIsBot).
+// It aims at the agents that matter for link clicks, not at every crawler
+// there is.
 func IsBot(userAgent string) bool {
 	if userAgent == "" {
 		return true
 	}
-	var buf [MaxUserAgent]byte
-	n := min(len(userAgent), len(buf))
-	for i := range n {
-		c := userAgent[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	ua := userAgent[:min(len(userAgent), MaxUserAgent)]
+	for i := 0; i+3 <= len(ua); i++ {
+		k := pair(lower[ua[i]], lower[ua[i+1]])
+		if botIndex.pairs[k/64]&(1<<(k%64)) == 0 {
+			continue
 		}
-		buf[i] = c
-	}
-	ua := buf[:n]
-	for _, nt := range notBotTokens {
-		// Blank the exception out, so that "CUBOT ... Googlebot" is
-		// still a bot.
-		for i := bytes.Index(ua, nt); i >= 0; i = bytes.Index(ua, nt) {
-			clear(ua[i : i+len(nt)])
-		}
-	}
-	for _, t := range botTokens {
-		if bytes.Contains(ua, t) {
-			return true
+		for _, t := range botIndex.tokens[k] {
+			if hasPrefixFold(ua[i:], t) && !hasSuffixFold(ua[:i], notBotAfter[t]) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// hasPrefixFold reports whether s begins with the lower-case t, ignoring
+// ASCII case in s.
+func hasPrefixFold(s, t string) bool {
+	if len(s) < len(t) {
+		return false
+	}
+	for j := range len(t) {
+		if lower[s[j]] != t[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasSuffixFold reports whether s ends with the lower-case t (never, for
+// an empty t), ignoring ASCII case in s.
+func hasSuffixFold(s, t string) bool {
+	return t != "" && len(s) >= len(t) && hasPrefixFold(s[len(s)-len(t):], t)
 }

@@ -75,6 +75,7 @@ func BenchmarkIsBot(b *testing.B) {
 		{"googlebot", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
+			defer ReportCPU(b, CPUTime(b))
 			for b.Loop() {
 				IsBot(c.ua)
 			}

@@ -87,6 +87,7 @@ func TestVisitorHash(t *testing.T) {
 func BenchmarkVisitorHash(b *testing.B) {
 	h := NewVisitorHasher([]byte("key"))
 	ip := netip.MustParseAddr("2001:db8::1")
+	defer ReportCPU(b, CPUTime(b))
 	for b.Loop() {
 		h.Hash(ip, sample.UserAgent)
 	}
