@@ -2,9 +2,15 @@ package caddymodule
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -108,5 +114,57 @@ func benchMiss(b *testing.B, h *Handler, c string) {
 		if err := h.ServeHTTP(w, r, next); err != nil || w.code != 302 {
 			b.Fatalf("%d %v", w.code, err)
 		}
+	}
+}
+
+// BenchmarkServeHTTP_L1HitFullCache reads random codes from an L1 holding
+// a million links, as a busy edge does, and reports the latency of one
+// ServeHTTP at the 50th and 99th percentiles (p99 includes the garbage
+// collector's work, which grows with the pointers the cache holds), with
+// the adaptive lifetime and with a fixed one (max_ttl = cache_ttl), whose
+// reads skip the expiry calculator.
+func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
+	const links = 1_000_000
+	for _, bc := range []struct {
+		name   string
+		maxTTL time.Duration
+	}{{"ttl=adaptive", 0}, {"ttl=fixed", time.Minute}} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := provision(b, &Handler{Database: sqliteDSN(b), CacheSize: links, CacheTTL: caddy.Duration(time.Minute), MaxTTL: caddy.Duration(bc.maxTTL)})
+			born := bornAt(time.Now().UnixNano())
+			codes := make([]string, links)
+			for i := range codes {
+				codes[i] = "b" + strconv.Itoa(1_000_000+i)
+				h.l1.Set(codes[i], entry{url: "https://example.com/a/typical/landing/page?id=" + codes[i], state: stateFound, born: born})
+			}
+			h.l1.CleanUp()
+			if n := h.l1.EstimatedSize(); n < links*9/10 {
+				b.Fatalf("L1 holds %d links, want about %d", n, links)
+			}
+			reqs := make([]*http.Request, 1<<16)
+			for i := range reqs {
+				reqs[i] = httptest.NewRequest("GET", "/"+codes[rand.IntN(links)], nil)
+			}
+			w := &benchWriter{h: make(http.Header)}
+			next := new(nextHandler)
+			lat := make([]time.Duration, 1<<20)
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				r := reqs[n&(len(reqs)-1)]
+				clear(w.h)
+				start := time.Now()
+				_ = h.ServeHTTP(w, r, next)
+				lat[n&(len(lat)-1)] = time.Since(start)
+				n++
+			}
+			lat = lat[:min(n, len(lat))]
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			if h.stats.storeHits.Load()+h.stats.storeMisses.Load() > uint64(links/100) {
+				b.Fatalf("%d store lookups: the L1 did not hold the links", h.stats.storeHits.Load()+h.stats.storeMisses.Load())
+			}
+		})
 	}
 }

@@ -23,6 +23,7 @@ type entry struct {
 	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never
 	status  uint16 // the link's own status; 0: the handler's default
 	state   uint8  // stateUnknown, stateFound or stateDisabled
+	born    uint32 // when it was loaded, for the adaptive lifetime (ttl.go)
 }
 
 const (
@@ -68,25 +69,6 @@ var (
 // (Unix ns), with the same boundary as linkstore.Link.Expired.
 func (e entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
 
-// expiryCalculator returns the L1 lifetime of an entry: negativeTTL for an
-// unknown code; cacheTTL for a link, but only until the link expires when
-// that is sooner. A link that has already expired keeps cacheTTL: it stays
-// a 410 until an invalidation or its deletion.
-func expiryCalculator(cacheTTL, negativeTTL time.Duration, now func() int64) otter.ExpiryCalculator[string, entry] {
-	return otter.ExpiryWritingFunc(func(en otter.Entry[string, entry]) time.Duration {
-		e := en.Value
-		if e.state == stateUnknown {
-			return negativeTTL
-		}
-		if e.expires != 0 {
-			if left := time.Duration(e.expires - now()); left > 0 && left < cacheTTL {
-				return left
-			}
-		}
-		return cacheTTL
-	})
-}
-
 // loader loads an L1 miss: L2, then the store, then fills L2. otter runs at
 // most one load per code at a time and hands its result to every waiter.
 // It lives inside the Handler so that passing &h.load to otter does not
@@ -119,7 +101,7 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 			}
 		case ok:
 			h.stats.l2Hits.Inc()
-			return entryOf(l), nil
+			return h.loaded(l), nil
 		default:
 			h.stats.l2Misses.Inc()
 		}
@@ -150,7 +132,14 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 			}
 		}
 	}
-	return entryOf(l), nil
+	return h.loaded(l), nil
+}
+
+// loaded is the L1 value of a link loaded now.
+func (h *Handler) loaded(l linkstore.Link) entry {
+	e := entryOf(l)
+	e.born = bornAt(h.nowNano())
+	return e
 }
 
 // Reload implements otter.Loader. It is not used (no refresh is

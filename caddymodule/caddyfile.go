@@ -27,6 +27,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		redis_ttl         <duration>
 //		cache_size        <entries>
 //		cache_ttl         <duration>
+//		max_ttl           <duration>
 //		negative_ttl      <duration>
 //		default_status    301|302|307|308
 //		not_found         404|next
@@ -145,6 +146,8 @@ func (h *Handler) setOption(d *caddyfile.Dispenser, name, v string) error {
 		}
 	case "cache_ttl":
 		h.CacheTTL, err = parseDuration(d, name, v)
+	case "max_ttl":
+		h.MaxTTL, err = parseDuration(d, name, v)
 	case "negative_ttl":
 		h.NegativeTTL, err = parseDuration(d, name, v)
 	case "default_status":

@@ -43,6 +43,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{"cache_size", "shortify {\n cache_size 5000\n}", Handler{CacheSize: 5000}},
 		{"cache_ttl", "shortify {\n cache_ttl 30s\n}", Handler{CacheTTL: caddy.Duration(30 * time.Second)}},
 		{"cache_ttl in days", "shortify {\n cache_ttl 1d\n}", Handler{CacheTTL: caddy.Duration(24 * time.Hour)}},
+		{"max_ttl", "shortify {\n max_ttl 30m\n}", Handler{MaxTTL: caddy.Duration(30 * time.Minute)}},
 		{"negative_ttl", "shortify {\n negative_ttl 2s\n}", Handler{NegativeTTL: caddy.Duration(2 * time.Second)}},
 		{"default_status", "shortify {\n default_status 307\n}", Handler{DefaultStatus: 307}},
 		{"not_found next", "shortify {\n not_found next\n}", Handler{NotFound: "next"}},

@@ -79,10 +79,17 @@ type Handler struct {
 	// codes) in the in-process L1 cache. Default: 1000000.
 	CacheSize int `json:"cache_size,omitempty"`
 
-	// CacheTTL is how long a found link stays in L1; it bounds how stale
-	// an edge can be when it misses an invalidation. A link that expires
+	// CacheTTL is how long a found link stays in L1 at first; codes that
+	// keep being read stay longer, up to MaxTTL. A link that expires
 	// sooner stays only until it expires. Default: 1m.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// MaxTTL caps the adaptive L1 lifetime of found links: a code read
+	// again late in its lifetime has it extended fourfold, from cache_ttl
+	// to 4x and 16x, never past max_ttl (see ttl.go). It bounds how stale
+	// an edge can be while it misses invalidations. Equal to cache_ttl,
+	// the lifetime is fixed. Default: 16 x cache_ttl.
+	MaxTTL caddy.Duration `json:"max_ttl,omitempty"`
 
 	// NegativeTTL is how long an unknown code stays in L1 as not found.
 	// Keep it short: a new link must not stay a 404 for long. Default: 5s.

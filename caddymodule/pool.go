@@ -30,7 +30,8 @@ import (
 //	store: database, read_replicas
 //	redis: redis
 //	l1:    the store and redis keys, redis_prefix, cache_size, cache_ttl,
-//	       negative_ttl (what the cached values and their lifetimes depend on)
+//	       max_ttl, negative_ttl (what the cached values and their lifetimes
+//	       depend on)
 //
 // The settings are hashed because they hold credentials.
 var pool = caddy.NewUsagePool()
@@ -79,7 +80,7 @@ func (h *Handler) acquire() (*resources, error) {
 	}
 
 	l1Key := "shortify/l1/" + hashKey(storeKey, redisKey, h.RedisPrefix, h.CacheSize,
-		h.CacheTTL, h.NegativeTTL, hooks)
+		h.CacheTTL, h.MaxTTL, h.NegativeTTL, hooks)
 	v, err = h.loadOrNew(l1Key, func() (caddy.Destructor, error) {
 		c, err := h.newL1()
 		if err != nil {
@@ -141,7 +142,7 @@ func (h *Handler) newL1() (*otter.Cache[string, entry], error) {
 	now := nowFunc(h.clock) // not h.nowNano: the L1 may outlive h
 	return otter.New(&otter.Options[string, entry]{
 		MaximumSize:      h.CacheSize,
-		ExpiryCalculator: expiryCalculator(time.Duration(h.CacheTTL), time.Duration(h.NegativeTTL), now),
+		ExpiryCalculator: newL1Expiry(time.Duration(h.CacheTTL), time.Duration(h.MaxTTL), time.Duration(h.NegativeTTL), now),
 		Clock:            h.clock, // nil: otter's own
 	})
 }

@@ -61,6 +61,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.CacheSize = DefaultCacheSize
 	}
 	h.CacheTTL = cmpDuration(h.CacheTTL, DefaultCacheTTL)
+	h.MaxTTL = cmpDuration(h.MaxTTL, DefaultMaxTTLFactor*time.Duration(h.CacheTTL))
 	h.NegativeTTL = cmpDuration(h.NegativeTTL, DefaultNegativeTTL)
 	if h.DefaultStatus == 0 {
 		h.DefaultStatus = DefaultStatus
@@ -123,7 +124,7 @@ func (h *Handler) Validate() error {
 		name string
 		v    caddy.Duration
 	}{
-		{"redis_ttl", h.RedisTTL}, {"cache_ttl", h.CacheTTL},
+		{"redis_ttl", h.RedisTTL}, {"cache_ttl", h.CacheTTL}, {"max_ttl", h.MaxTTL},
 		{"negative_ttl", h.NegativeTTL}, {"permanent_max_age", h.PermanentMaxAge},
 	} {
 		if d.v < 0 {
@@ -132,6 +133,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.PermanentMaxAge != 0 && time.Duration(h.PermanentMaxAge) < time.Second {
 		errs = append(errs, fmt.Errorf("permanent_max_age %s: must be at least 1s (Cache-Control counts seconds)", time.Duration(h.PermanentMaxAge)))
+	}
+	if h.MaxTTL != 0 && h.MaxTTL < cmpDuration(h.CacheTTL, DefaultCacheTTL) {
+		errs = append(errs, fmt.Errorf("max_ttl %s: must be at least cache_ttl", time.Duration(h.MaxTTL)))
 	}
 	switch h.DefaultStatus {
 	case 0, 301, 302, 307, 308:

@@ -55,6 +55,8 @@ func TestValidate(t *testing.T) {
 			h.Redis = "127.0.0.1:6379"
 			h.MissLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), Shared: true}
 		}, "miss_limit: shared is not supported"},
+		{"max_ttl below cache_ttl", func(h *Handler) { h.MaxTTL = caddy.Duration(30 * time.Second) }, "max_ttl 30s: must be at least cache_ttl"},
+		{"max_ttl", func(h *Handler) { h.CacheTTL, h.MaxTTL = caddy.Duration(time.Minute), caddy.Duration(time.Hour) }, ""},
 		{"bad trusted proxy", func(h *Handler) { h.TrustedProxies = []string{"10.0.0.0/33"} }, "trusted proxy"},
 		{"bad client_ip_header", func(h *Handler) { h.ClientIPHeader = "X-Real-IP" }, "X-Real-IP"},
 	}
@@ -81,7 +83,10 @@ func TestProvisionDefaults(t *testing.T) {
 		RedisPrefix: DefaultRedisPrefix, RedisTTL: caddy.Duration(DefaultRedisTTL),
 		CacheSize: DefaultCacheSize, CacheTTL: caddy.Duration(DefaultCacheTTL),
 		NegativeTTL: caddy.Duration(DefaultNegativeTTL), DefaultStatus: 302, NotFound: "404",
-		PermanentMaxAge: caddy.Duration(time.Hour),
+		PermanentMaxAge: caddy.Duration(time.Hour), MaxTTL: caddy.Duration(16 * DefaultCacheTTL),
+	}
+	if h.MaxTTL != want.MaxTTL {
+		t.Errorf("max_ttl %v, want 16 x cache_ttl", time.Duration(h.MaxTTL))
 	}
 	if h.RedisPrefix != want.RedisPrefix || h.RedisTTL != want.RedisTTL || h.CacheSize != want.CacheSize ||
 		h.CacheTTL != want.CacheTTL || h.NegativeTTL != want.NegativeTTL || h.DefaultStatus != want.DefaultStatus ||
