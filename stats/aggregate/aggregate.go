@@ -83,18 +83,10 @@ type Key struct {
 // Time is the bucket's start.
 func (k Key) Time() time.Time { return time.Unix(k.Bucket, 0).UTC() }
 
-// dimValue is a dimension and one of its values.
-type dimValue struct {
-	dim   Dimension
-	value string
-}
-
-// cell is the aggregate of one key: the row of clicks_hourly or
-// clicks_daily and its dimension counters.
+// cell is the clicks and visitors of one key.
 type cell struct {
 	clicks   int64
 	visitors *hll.Sketch // nil while no visitor is known
-	dims     map[dimValue]int64
 }
 
 func (c *cell) merge(o *cell) {
@@ -105,29 +97,41 @@ func (c *cell) merge(o *cell) {
 		}
 		c.visitors.Merge(o.visitors)
 	}
-	if c.dims == nil {
-		c.dims = make(map[dimValue]int64, len(o.dims))
-	}
-	for dv, n := range o.dims {
-		c.dims[dv] += n
-	}
+}
+
+// dimKey is a dimension value of the row cells[row].
+type dimKey struct {
+	row   int32
+	dim   Dimension
+	value string
 }
 
 // Batch aggregates events. It is not safe for concurrent use.
+//
+// The hourly rows of links are a slice indexed through a map of keys, and
+// the dimension counters of all of them one flat map: a map per row would
+// cost an allocation and a rehash or two per link-hour. Reset keeps the
+// maps' capacity for the next batch.
 type Batch struct {
-	hourly map[Key]*cell
+	index  map[Key]int32
+	cells  []cell
+	keys   []Key
+	dims   map[dimKey]int64
 	events int
 	ua     useragent.Cache
 }
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{hourly: make(map[Key]*cell)}
+	return &Batch{index: make(map[Key]int32), dims: make(map[dimKey]int64)}
 }
 
 // Reset empties the batch for reuse; the user-agent cache is kept.
 func (b *Batch) Reset() {
-	clear(b.hourly)
+	clear(b.index)
+	clear(b.dims)
+	b.cells = b.cells[:0]
+	b.keys = b.keys[:0]
 	b.events = 0
 }
 
@@ -152,11 +156,14 @@ func (b *Batch) Add(e *clickevents.Event) {
 		LinkID: e.LinkID,
 		Bot:    e.Bot || agent.IsBot(),
 	}
-	c := b.hourly[k]
-	if c == nil {
-		c = &cell{dims: make(map[dimValue]int64, 8)}
-		b.hourly[k] = c
+	i, ok := b.index[k]
+	if !ok {
+		i = int32(len(b.cells))
+		b.index[k] = i
+		b.cells = append(b.cells, cell{})
+		b.keys = append(b.keys, k)
 	}
+	c := &b.cells[i]
 	c.clicks++
 	if e.Visitor != 0 {
 		if c.visitors == nil {
@@ -168,12 +175,12 @@ func (b *Batch) Add(e *clickevents.Event) {
 	if int(e.Status) < len(statusText) {
 		status = statusText[e.Status]
 	}
-	c.dims[dimValue{Referrer, ReferrerHost(e.Referrer)}]++
-	c.dims[dimValue{Country, e.Country}]++
-	c.dims[dimValue{Device, agent.Device}]++
-	c.dims[dimValue{Browser, agent.Browser}]++
-	c.dims[dimValue{OS, agent.OS}]++
-	c.dims[dimValue{Status, status}]++
+	b.dims[dimKey{i, Referrer, ReferrerHost(e.Referrer)}]++
+	b.dims[dimKey{i, Country, e.Country}]++
+	b.dims[dimKey{i, Device, agent.Device}]++
+	b.dims[dimKey{i, Browser, agent.Browser}]++
+	b.dims[dimKey{i, OS, agent.OS}]++
+	b.dims[dimKey{i, Status, status}]++
 	b.events++
 }
 
@@ -210,34 +217,49 @@ type DimRow struct {
 // and of the roll-up, and their dimension rows. Order is unspecified. The
 // sketches are the batch's own; Reset does not reuse them.
 func (b *Batch) Rows() ([]Row, []DimRow) {
-	cells := make(map[Row]*cell) // keyed by grain and key; Clicks, Visitors unset
-	add := func(g Grain, k Key, c *cell) {
+	rows := make([]Row, len(b.keys), 4*len(b.keys))
+	// derived[i] lists the rows that hourly row i adds to: its link's day,
+	// the roll-up's hour and day.
+	derived := make([][3]int32, len(b.keys))
+	at := make(map[Row]int32, 2*len(b.keys)) // derived rows by grain and key
+	find := func(g Grain, k Key) int32 {
 		rk := Row{Grain: g, Key: k}
-		dst := cells[rk]
-		if dst == nil {
-			dst = &cell{}
-			cells[rk] = dst
+		j, ok := at[rk]
+		if !ok {
+			j = int32(len(rows))
+			at[rk] = j
+			rows = append(rows, rk)
 		}
-		dst.merge(c)
+		return j
 	}
-	for k, c := range b.hourly {
-		cells[Row{Grain: Hour, Key: k}] = c // unique: a link's hourly row is only this cell
-		day := k
-		day.Bucket = floor(k.Bucket, 86400)
-		add(Day, day, c)
-		roll := Key{Bucket: k.Bucket, Bot: k.Bot}
-		add(Hour, roll, c)
-		roll.Bucket = day.Bucket
-		add(Day, roll, c)
-	}
-	rows := make([]Row, 0, len(cells))
-	var dims []DimRow
-	for rk, c := range cells {
-		rk.Clicks, rk.Visitors = c.clicks, c.visitors
-		rows = append(rows, rk)
-		for dv, n := range c.dims {
-			dims = append(dims, DimRow{Grain: rk.Grain, Key: rk.Key, Dimension: dv.dim, Value: dv.value, Clicks: n})
+	for i, k := range b.keys {
+		c := &b.cells[i]
+		rows[i] = Row{Grain: Hour, Key: k, Clicks: c.clicks, Visitors: c.visitors}
+		day := floor(k.Bucket, 86400)
+		derived[i] = [3]int32{
+			find(Day, Key{Bucket: day, Code: k.Code, LinkID: k.LinkID, Bot: k.Bot}),
+			find(Hour, Key{Bucket: k.Bucket, Bot: k.Bot}),
+			find(Day, Key{Bucket: day, Bot: k.Bot}),
 		}
+		for _, j := range derived[i] {
+			r := &rows[j]
+			tmp := cell{clicks: r.Clicks, visitors: r.Visitors}
+			tmp.merge(c)
+			r.Clicks, r.Visitors = tmp.clicks, tmp.visitors
+		}
+	}
+	dims := make([]DimRow, 0, len(b.dims)*2)
+	sums := make(map[dimKey]int64, len(b.dims))
+	for dk, n := range b.dims {
+		r := &rows[dk.row]
+		dims = append(dims, DimRow{Grain: Hour, Key: r.Key, Dimension: dk.dim, Value: dk.value, Clicks: n})
+		for _, j := range derived[dk.row] {
+			sums[dimKey{j, dk.dim, dk.value}] += n
+		}
+	}
+	for dk, n := range sums {
+		r := &rows[dk.row]
+		dims = append(dims, DimRow{Grain: r.Grain, Key: r.Key, Dimension: dk.dim, Value: dk.value, Clicks: n})
 	}
 	return rows, dims
 }

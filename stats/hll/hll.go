@@ -144,31 +144,39 @@ func (s *Sketch) Merge(o *Sketch) {
 	}
 }
 
-// mergeSparse merges two sorted sparse lists, keeping the larger rank of
-// an index found in both.
+// mergeSparse merges the sorted sparse list b into a, keeping the larger
+// rank of an index found in both. It works in place from the back, so that
+// merging many small sketches into one (a roll-up) costs amortised growth
+// of a and no allocation per merge.
 func mergeSparse(a, b []uint32) []uint32 {
 	if len(b) == 0 {
 		return a
 	}
-	out := make([]uint32, 0, len(a)+len(b))
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		ai, bj := a[i]>>8, b[j]>>8
+	na := len(a)
+	a = slices.Grow(a, len(b))[:na+len(b)]
+	i, j, k := na-1, len(b)-1, len(a)-1
+	for j >= 0 {
 		switch {
-		case ai < bj:
-			out = append(out, a[i])
-			i++
-		case ai > bj:
-			out = append(out, b[j])
-			j++
+		case i >= 0 && a[i]>>8 > b[j]>>8:
+			a[k] = a[i]
+			i--
+		case i >= 0 && a[i]>>8 == b[j]>>8:
+			a[k] = max(a[i], b[j])
+			i--
+			j--
 		default:
-			out = append(out, max(a[i], b[j]))
-			i++
-			j++
+			a[k] = b[j]
+			j--
 		}
+		k--
 	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
+	// a[:i+1] is in place already; the merged tail starts at k+1, after a
+	// gap of one slot per index the two lists shared.
+	if gap := k - i; gap > 0 {
+		copy(a[i+1:], a[k+1:])
+		a = a[:len(a)-gap]
+	}
+	return a
 }
 
 // Clone returns an independent copy of s.
