@@ -3,6 +3,7 @@ package partitions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -22,53 +23,62 @@ func entryStates(c Catalogue) map[string]string {
 func TestMaintainRecordsInTheCatalogue(t *testing.T) {
 	t.Parallel()
 	for _, detach := range []bool{false, true} {
-		cat := new(MemoryCatalogue)
-		m, _ := setup(t, Config{Catalogue: cat})
-		ctx := t.Context()
-		// Made before there was a catalogue (an older version, or by hand).
-		m.cfg.Catalogue = nil
-		if _, err := m.EnsureAhead(ctx, month(2026, 1), 0); err != nil {
-			t.Fatal(err)
+		t.Run(fmt.Sprintf("detach=%v", detach), func(t *testing.T) {
+			t.Parallel()
+			testMaintainRecords(t, detach)
+		})
+	}
+}
+
+// testMaintainRecords is TestMaintainRecordsInTheCatalogue with one
+// retention mode.
+func testMaintainRecords(t *testing.T, detach bool) {
+	cat := new(MemoryCatalogue)
+	m, _ := setup(t, Config{Catalogue: cat})
+	ctx := t.Context()
+	// Made before there was a catalogue (an older version, or by hand).
+	m.cfg.Catalogue = nil
+	if _, err := m.EnsureAhead(ctx, month(2026, 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	m.cfg.Catalogue = cat
+	now := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
+	rep, err := m.MaintainWith(ctx, now, Policy{MonthsAhead: 1, Retention: 60 * 24 * time.Hour, Detach: detach})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Reconciled) != len(Tables) || len(rep.Created) != 2*len(Tables) || len(rep.Expired.Partitions) != len(Tables) {
+		t.Fatalf("detach=%v: reconciled %d, created %d, expired %d", detach, len(rep.Reconciled), len(rep.Created), len(rep.Expired.Partitions))
+	}
+	want := StateDropped
+	if detach {
+		want = StateDetached
+	}
+	states := entryStates(cat)
+	if states["clicks_y2026m01"] != want || states["clicks_y2026m06"] != StateCreated || states["clicks_daily_y2026m07"] != StateCreated || len(states) != 3*len(Tables) {
+		t.Fatalf("detach=%v: catalogue %v", detach, states)
+	}
+	for _, e := range cat.Entries() {
+		if !e.Changed.Equal(now) || e.From.IsZero() || !e.To.After(e.From) {
+			t.Fatalf("entry %+v, want changed at %s with its range", e, now)
 		}
-		m.cfg.Catalogue = cat
-		now := time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)
-		rep, err := m.MaintainWith(ctx, now, Policy{MonthsAhead: 1, Retention: 60 * 24 * time.Hour, Detach: detach})
-		if err != nil {
-			t.Fatal(err)
+	}
+	// Nothing drifts, and a second run records nothing new.
+	ps, err := m.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Drift != "" || p.Managed && p.Catalogue == nil {
+			t.Fatalf("detach=%v: %s drift %q, catalogue %+v", detach, p.Name, p.Drift, p.Catalogue)
 		}
-		if len(rep.Reconciled) != len(Tables) || len(rep.Created) != 2*len(Tables) || len(rep.Expired.Partitions) != len(Tables) {
-			t.Fatalf("detach=%v: reconciled %d, created %d, expired %d", detach, len(rep.Reconciled), len(rep.Created), len(rep.Expired.Partitions))
-		}
-		want := StateDropped
-		if detach {
-			want = StateDetached
-		}
-		states := entryStates(cat)
-		if states["clicks_y2026m01"] != want || states["clicks_y2026m06"] != StateCreated || states["clicks_daily_y2026m07"] != StateCreated || len(states) != 3*len(Tables) {
-			t.Fatalf("detach=%v: catalogue %v", detach, states)
-		}
-		for _, e := range cat.Entries() {
-			if !e.Changed.Equal(now) || e.From.IsZero() || !e.To.After(e.From) {
-				t.Fatalf("entry %+v, want changed at %s with its range", e, now)
-			}
-		}
-		// Nothing drifts, and a second run records nothing new.
-		ps, err := m.List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ps {
-			if p.Drift != "" || p.Managed && p.Catalogue == nil {
-				t.Fatalf("detach=%v: %s drift %q, catalogue %+v", detach, p.Name, p.Drift, p.Catalogue)
-			}
-		}
-		if len(ps) != 3*len(Tables) {
-			t.Fatalf("listed %d, want the database's and the catalogue's %d", len(ps), 3*len(Tables))
-		}
-		rep, err = m.MaintainWith(ctx, now.Add(time.Hour), Policy{MonthsAhead: 1, Retention: 60 * 24 * time.Hour, Detach: detach})
-		if err != nil || len(rep.Reconciled)+len(rep.Created)+len(rep.Expired.Partitions) != 0 {
-			t.Fatalf("second run: %+v, %v", rep, err)
-		}
+	}
+	if len(ps) != 3*len(Tables) {
+		t.Fatalf("listed %d, want the database's and the catalogue's %d", len(ps), 3*len(Tables))
+	}
+	rep, err = m.MaintainWith(ctx, now.Add(time.Hour), Policy{MonthsAhead: 1, Retention: 60 * 24 * time.Hour, Detach: detach})
+	if err != nil || len(rep.Reconciled)+len(rep.Created)+len(rep.Expired.Partitions) != 0 {
+		t.Fatalf("second run: %+v, %v", rep, err)
 	}
 }
 
