@@ -4,7 +4,8 @@
 //	xcaddy build v2.11.9 --with github.com/shortify/shortify=.
 //
 // It registers the edge handler (http.handlers.shortify), the control-plane
-// app (shortify) and its API handler (http.handlers.shortify_api), and the
+// app (shortify) and its API handler (http.handlers.shortify_api), the
+// stats API and dashboard handler (http.handlers.shortify_stats), and the
 // Shortify subcommands. cmd/shortify is the same build without xcaddy.
 package shortify
 
@@ -12,5 +13,6 @@ import (
 	// Each package registers its modules and Caddyfile directives in init.
 	_ "github.com/shortify/shortify/caddymodule"
 	_ "github.com/shortify/shortify/controlplane"
+	_ "github.com/shortify/shortify/stats/handler"
 	_ "github.com/shortify/shortify/internal/kafkabroker" // the embedded broker app, shortify_kafka
 )

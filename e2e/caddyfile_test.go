@@ -13,8 +13,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/shortify/shortify/caddymodule"
-	_ "github.com/shortify/shortify/controlplane"
+	_ "github.com/shortify/shortify" // every Shortify module, as the binary has them
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/Caddyfile.json")

@@ -33,8 +33,9 @@ var backends = []string{"postgres", "sqlite"}
 // env is a stats API over a fresh stats database of one backend, with a
 // writer connection to put aggregate rows in and keys of every role.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	h       *api.Handler
+	store   api.Store
 	db      *sql.DB
 	sqlite  bool
 	keys    *keyRing
@@ -49,7 +50,7 @@ var now = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
 
 // setup makes the schema with controlplane/partitions (migrations and, on
 // PostgreSQL, the partitions of October to December 2026) and the API.
-func setup(t *testing.T, backend string) *env {
+func setup(t testing.TB, backend string) *env {
 	t.Helper()
 	var dsn string
 	e := &env{t: t, keys: &keyRing{recs: map[string]cpapi.KeyRecord{}}}
@@ -82,6 +83,7 @@ func setup(t *testing.T, backend string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	e.store = store
 	e.h, err = api.New(api.Config{Now: func() time.Time { return now }},
 		api.Deps{Store: store, Keys: func() cpapi.KeyLookup { return e.keys }})
 	if err != nil {
@@ -120,7 +122,7 @@ func (e *env) exec(stmt string, args ...any) {
 }
 
 // sketch is the serialised HyperLogLog sketch of the visitor hashes.
-func sketch(t *testing.T, visitors ...uint64) []byte {
+func sketch(t testing.TB, visitors ...uint64) []byte {
 	t.Helper()
 	s := hll.New()
 	for _, v := range visitors {
@@ -239,7 +241,7 @@ func (k *keyRing) LookupKey(id string) (cpapi.KeyRecord, bool) {
 	return r, ok
 }
 
-func (k *keyRing) add(t *testing.T, role apikey.Role) string {
+func (k *keyRing) add(t testing.TB, role apikey.Role) string {
 	t.Helper()
 	key, err := apikey.New()
 	if err != nil {
@@ -249,5 +251,27 @@ func (k *keyRing) add(t *testing.T, role apikey.Role) string {
 	return key.Secret
 }
 
+func (k *keyRing) revoke(t *testing.T, secret string) {
+	t.Helper()
+	id, err := apikey.Parse(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := k.recs[id]
+	r.Revoked = true
+	k.recs[id] = r
+}
+
 // at is a time on the test's day.
 func at(day, hour int) time.Time { return time.Date(2026, 11, day, hour, 0, 0, 0, time.UTC) }
+
+func mustRequest(t *testing.T, path string) *http.Request {
+	t.Helper()
+	return httptest.NewRequest(http.MethodGet, path, nil)
+}
+
+func serve(e *env, r *http.Request) *http.Response {
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w.Result()
+}

@@ -1,0 +1,290 @@
+// Shortify dashboard. Fills the pages from the stats API and the control
+// plane's API. Everything that comes from users (targets, referrers, ...)
+// is written with textContent or setAttribute, never as HTML.
+"use strict";
+
+(function () {
+  const KEY = "shortify-api-key";
+  const DIMENSIONS = [
+    ["referrer", "Referrers", "(direct)"],
+    ["country", "Countries", "(unknown)"],
+    ["device", "Devices", "(unknown)"],
+    ["browser", "Browsers", "(unknown)"],
+    ["os", "Operating systems", "(unknown)"],
+  ];
+  const SVG = "http://www.w3.org/2000/svg";
+
+  const $ = (id) => document.getElementById(id);
+  const key = () => sessionStorage.getItem(KEY) || "";
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+
+  function say(text, isError) {
+    const m = $("message");
+    m.textContent = text;
+    m.hidden = !text;
+    m.classList.toggle("error", !!isError);
+  }
+
+  // api calls path with the key and returns the decoded JSON; a problem
+  // document becomes an Error with its detail.
+  async function api(path, options) {
+    const opts = options || {};
+    const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
+    if (key()) headers["X-Api-Key"] = key();
+    const resp = await fetch(path, Object.assign({}, opts, { headers, credentials: "omit" }));
+    if (!resp.ok) {
+      let detail = resp.status + " " + resp.statusText;
+      try {
+        const p = await resp.json();
+        if (p && p.detail) detail = p.detail;
+      } catch (_) { /* not JSON */ }
+      const err = new Error(detail);
+      err.status = resp.status;
+      throw err;
+    }
+    return opts.raw ? resp : resp.json();
+  }
+
+  function explain(err) {
+    if (err.status === 401) return "Enter an API key (role viewer or above) to see statistics: " + err.message;
+    return err.message;
+  }
+
+  function safeHref(u) {
+    return /^https?:\/\//i.test(u) ? u : "#";
+  }
+
+  function fmt(n) {
+    return Number(n).toLocaleString("en");
+  }
+
+  function rangeQuery() {
+    const g = $("range").value === "hour" ? "hour" : "day";
+    $("range-label").textContent = g === "hour" ? "last 24 hours" : "last 30 days";
+    return "granularity=" + g;
+  }
+
+  function showTotals(t) {
+    $("total-clicks").textContent = fmt(t.clicks);
+    $("total-humans").textContent = fmt(t.humans);
+    $("total-bots").textContent = fmt(t.bots);
+    $("total-visitors").textContent = fmt(t.visitors);
+  }
+
+  // chart draws the series as stacked bars (humans below, bots above).
+  function chart(s) {
+    const box = $("chart");
+    box.replaceChildren();
+    const W = 720, H = 220, L = 40, B = 24, T = 8;
+    const pts = s.series;
+    const max = Math.max(1, ...pts.map((p) => p.clicks));
+    const bw = (W - L) / Math.max(1, pts.length);
+    const y = (v) => T + (H - T - B) * (1 - v / max);
+    const g = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Clicks over time", class: "chart-svg" });
+    g.appendChild(svg("line", { x1: L, y1: H - B, x2: W, y2: H - B, class: "axis" }));
+    g.appendChild(svg("text", { x: L - 6, y: y(max) + 4, class: "label", "text-anchor": "end" }, fmt(max)));
+    g.appendChild(svg("text", { x: L - 6, y: H - B + 4, class: "label", "text-anchor": "end" }, "0"));
+    pts.forEach((p, i) => {
+      const x = L + i * bw + bw * 0.1, w = Math.max(1, bw * 0.8);
+      const when = s.granularity === "hour" ? p.bucket.slice(0, 13).replace("T", " ") + ":00" : p.bucket.slice(0, 10);
+      const tip = when + ": " + p.clicks + " clicks (" + p.humans + " humans, " + p.bots + " bots), " + p.visitors + " visitors";
+      if (p.humans > 0) {
+        const r = svg("rect", { x, y: y(p.humans), width: w, height: H - B - y(p.humans), class: "humans" });
+        r.appendChild(svg("title", {}, tip));
+        g.appendChild(r);
+      }
+      if (p.bots > 0) {
+        const r = svg("rect", { x, y: y(p.clicks), width: w, height: y(p.humans) - y(p.clicks), class: "bots" });
+        r.appendChild(svg("title", {}, tip));
+        g.appendChild(r);
+      }
+      if (i === 0 || i === pts.length - 1 || (pts.length > 12 && i === Math.floor(pts.length / 2))) {
+        g.appendChild(svg("text", { x: x + w / 2, y: H - 6, class: "label", "text-anchor": "middle" }, when));
+      }
+    });
+    box.appendChild(g);
+    const legend = el("p", { class: "legend" });
+    legend.append(el("span", { class: "swatch humans" }), " humans ", el("span", { class: "swatch bots" }), " bots");
+    box.appendChild(legend);
+  }
+
+  // dims fills the top-N lists of every dimension from base ("/api/v1/stats"
+  // or "/api/v1/stats/links/CODE") with query q.
+  async function dims(base, q) {
+    const grid = $("dims");
+    grid.replaceChildren();
+    await Promise.all(DIMENSIONS.map(async ([dim, title, unknown]) => {
+      const card = el("section", { class: "card", id: "dim-" + dim });
+      card.appendChild(el("h3", {}, title));
+      grid.appendChild(card);
+      try {
+        const top = await api(base + "/top/" + dim + "?" + q + "&limit=8");
+        if (top.items.length === 0) {
+          card.appendChild(el("p", { class: "muted" }, "No clicks yet."));
+          return;
+        }
+        const ol = el("ol", { class: "top" });
+        for (const it of top.items) {
+          const li = el("li");
+          li.append(el("span", { class: "value" }, it.value || unknown), el("span", { class: "count" }, fmt(it.clicks)));
+          ol.appendChild(li);
+        }
+        card.appendChild(ol);
+      } catch (err) {
+        card.appendChild(el("p", { class: "muted" }, explain(err)));
+      }
+    }));
+  }
+
+  async function overview() {
+    const q = rangeQuery();
+    try {
+      const o = await api("/api/v1/stats/overview?" + q);
+      showTotals(o.totals);
+      chart(o);
+      const body = $("top-links").tBodies[0];
+      body.replaceChildren();
+      for (const l of o.top_links) {
+        const tr = el("tr");
+        const td = el("td");
+        td.appendChild(el("a", { href: "/dashboard/links/" + encodeURIComponent(l.code) }, l.code));
+        tr.append(td, el("td", {}, fmt(l.clicks)), el("td", {}, fmt(l.humans)), el("td", {}, fmt(l.bots)));
+        body.appendChild(tr);
+      }
+      if (o.top_links.length === 0) {
+        const tr = el("tr");
+        tr.appendChild(el("td", { colspan: "4", class: "muted" }, "No clicks yet."));
+        body.appendChild(tr);
+      }
+      say("");
+    } catch (err) {
+      say(explain(err), true);
+    }
+    await dims("/api/v1/stats", q);
+  }
+
+  async function createLink(ev) {
+    ev.preventDefault();
+    const body = { url: $("create-url").value.trim() };
+    const alias = $("create-alias").value.trim();
+    if (alias) body.alias = alias;
+    try {
+      const l = await api("/api/v1/links", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const a = $("created-link");
+      a.textContent = l.short_url;
+      a.setAttribute("href", safeHref(l.short_url));
+      $("created-stats").setAttribute("href", "/dashboard/links/" + encodeURIComponent(l.code));
+      $("created-target").textContent = l.url;
+      $("created").hidden = false;
+      say("Created " + l.code + ".");
+      $("create-form").reset();
+    } catch (err) {
+      say("Could not create the link: " + err.message, true);
+    }
+  }
+
+  async function linkPage() {
+    const code = $("page").dataset.code;
+    const enc = encodeURIComponent(code);
+    let linkID = "";
+    try {
+      const l = await api("/api/v1/links/" + enc);
+      linkID = l.id;
+      const a = $("link-short");
+      a.textContent = l.short_url;
+      a.setAttribute("href", safeHref(l.short_url));
+      $("link-target").textContent = l.url;
+      $("link-created").textContent = l.created_at;
+      $("link-state").textContent = l.disabled ? " · disabled" : l.expires_at ? " · expires " + l.expires_at : "";
+      qr(enc);
+    } catch (err) {
+      say(err.status === 404 ? "No link has the code " + code + " (its statistics, if any, are below)." : explain(err), err.status !== 404);
+    }
+    const q = rangeQuery() + (linkID ? "&link_id=" + encodeURIComponent(linkID) : "");
+    const base = "/api/v1/stats/links/" + enc;
+    try {
+      const s = await api(base + "?" + q);
+      showTotals(s.totals);
+      chart(s);
+    } catch (err) {
+      say(explain(err), true);
+    }
+    $("csv").onclick = (ev) => download(ev, base + "/series.csv?" + q, code + ".csv");
+    await dims(base, q);
+  }
+
+  // qr shows the link's QR code: fetched with the key, shown as a data:
+  // URL (the policy allows images from this origin and data: only).
+  async function qr(enc) {
+    try {
+      const resp = await api("/api/v1/links/" + enc + "/qr?format=png&size=320", { raw: true, headers: { Accept: "image/png" } });
+      const blob = await resp.blob();
+      const reader = new FileReader();
+      reader.onload = () => { $("qr").src = reader.result; };
+      reader.readAsDataURL(blob);
+    } catch (err) {
+      $("qr").alt = "No QR code: " + err.message;
+    }
+  }
+
+  async function download(ev, path, name) {
+    ev.preventDefault();
+    try {
+      const resp = await api(path, { raw: true, headers: { Accept: "text/csv" } });
+      const url = URL.createObjectURL(await resp.blob());
+      const a = el("a", { href: url, download: name });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      say(explain(err), true);
+    }
+  }
+
+  function showKeyState() {
+    $("key-state").textContent = key() ? "key set for this tab" : "no key";
+  }
+
+  function start() {
+    const page = $("page").dataset.page;
+    const load = page === "overview" ? overview : page === "link" ? linkPage : null;
+    $("key-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const k = $("api-key").value.trim();
+      if (k) sessionStorage.setItem(KEY, k);
+      $("api-key").value = "";
+      showKeyState();
+      if (load) load();
+    });
+    $("forget-key").addEventListener("click", () => {
+      sessionStorage.removeItem(KEY);
+      showKeyState();
+    });
+    showKeyState();
+    if (page === "overview") $("create-form").addEventListener("submit", createLink);
+    if (load) {
+      $("range").addEventListener("change", load);
+      load();
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();
