@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,8 +36,12 @@ func init() {
 	caddy.RegisterModule(new(App))
 }
 
-// retryEvery is the pause between attempts to open the stats database.
-const retryEvery = 5 * time.Second
+const (
+	// retryEvery is the pause between attempts to open the stats database.
+	retryEvery = 5 * time.Second
+	// sqliteMaxPollRecords is the default batch on SQLite.
+	sqliteMaxPollRecords = 2000
+)
 
 // App runs the stats ingest.
 type App struct {
@@ -53,7 +58,7 @@ type App struct {
 	// Database is the stats database's DSN, postgres://… or
 	// sqlite://PATH. Default: the shortify app's stats_database.
 	Database string `json:"database,omitempty"`
-	// MaxPollRecords bounds a batch (default 20000).
+	// MaxPollRecords bounds a batch (default 20000; 2000 on SQLite).
 	MaxPollRecords int `json:"max_poll_records,omitempty"`
 	// RawClicks keeps a row per click in the clicks table.
 	RawClicks bool `json:"raw_clicks,omitempty"`
@@ -95,6 +100,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.Topic = cmp.Or(a.Topic, clickevents.DefaultTopic)
 	a.Group = cmp.Or(a.Group, ingest.DefaultGroup)
+	if a.MaxPollRecords == 0 && strings.HasPrefix(a.Database, "sqlite:") {
+		// SQLite has one writer: a smaller batch holds the file's write
+		// lock for less time, so link creates in the same file wait less.
+		a.MaxPollRecords = sqliteMaxPollRecords
+	}
 	a.MaxPollRecords = cmp.Or(a.MaxPollRecords, ingest.DefaultMaxPollRecords)
 	return nil
 }
