@@ -24,9 +24,11 @@
 // the response back with its business error still recognisable by
 // errors.Is.
 //
-// All times in the FSM are integer milliseconds on one timeline chosen by
-// the proposers (the cluster package uses milliseconds since the Snowflake
-// epoch), so that lease expiries and ID timestamps compare directly.
+// The times of leases and keys are integer milliseconds on one timeline
+// chosen by the proposers (the cluster package uses milliseconds since the
+// Snowflake epoch), so that lease expiries and ID timestamps compare
+// directly. The partition catalogue's are Unix milliseconds: partition
+// ranges are calendar months.
 package fsm
 
 import (
