@@ -24,11 +24,11 @@
 // the response back with its business error still recognisable by
 // errors.Is.
 //
-// The times of leases and keys are integer milliseconds on one timeline
+// The times of worker leases are integer milliseconds on one timeline
 // chosen by the proposers (the cluster package uses milliseconds since the
 // Snowflake epoch), so that lease expiries and ID timestamps compare
-// directly. The partition catalogue's are Unix milliseconds: partition
-// ranges are calendar months.
+// directly. The API keys' and the partition catalogue's times are Unix
+// milliseconds.
 package fsm
 
 import (
