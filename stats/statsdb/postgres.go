@@ -1,6 +1,7 @@
 package statsdb
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -236,86 +237,75 @@ func (p *pgBackend) writeTotals(ctx context.Context, tx pgx.Tx, rows []aggregate
 	var merged [][]any
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table, _ := tableOf(g)
-		m, err := p.mergeStored(ctx, tx, g, table, byKey)
+		m, err := p.upsertTotals(ctx, tx, g, table, byKey)
 		if err != nil {
 			return err
 		}
 		merged = append(merged, m...)
 	}
-	if len(merged) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stats_stage_merged"}, stageMergedCols, pgx.CopyFromRows(merged)); err != nil {
-			return fmt.Errorf("stage sketches: %w", err)
-		}
+	if len(merged) == 0 {
+		return nil
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stats_stage_merged"}, stageMergedCols, pgx.CopyFromRows(merged)); err != nil {
+		return fmt.Errorf("stage sketches: %w", err)
 	}
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table, _ := tableOf(g)
-		_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS t (bucket, code, link_id, bot, clicks, visitors)
-			SELECT s.bucket, s.code, s.link_id, s.bot, s.clicks, COALESCE(m.visitors, s.visitors)
-			FROM stats_stage_totals s LEFT JOIN stats_stage_merged m
-				ON m.g = s.g AND m.code = s.code AND m.bucket = s.bucket AND m.link_id = s.link_id AND m.bot = s.bot
-			WHERE s.g = $1
-			ORDER BY s.code, s.bucket, s.link_id, s.bot
-			ON CONFLICT (code, bucket, link_id, bot) DO UPDATE
-			SET clicks = t.clicks + EXCLUDED.clicks, visitors = COALESCE(EXCLUDED.visitors, t.visitors)`, int16(g))
+		_, err := tx.Exec(ctx, `UPDATE `+table+` t SET visitors = m.visitors
+			FROM stats_stage_merged m
+			WHERE m.g = $1 AND t.code = m.code AND t.bucket = m.bucket AND t.link_id = m.link_id AND t.bot = m.bot`, int16(g))
 		if err != nil {
-			return fmt.Errorf("upsert %s: %w", table, err)
+			return fmt.Errorf("merged sketches of %s: %w", table, err)
 		}
 	}
 	return nil
 }
 
-// mergeStored locks the rows of table that the batch gives a sketch
-// (creating empty ones where missing), merges their stored sketches into
-// the batch's, and returns the merged sketches as staging rows.
-func (p *pgBackend) mergeStored(ctx context.Context, tx pgx.Tx, g aggregate.Grain, table string, byKey map[rowKey]*hll.Sketch) ([][]any, error) {
-	_, err := tx.Exec(ctx, `INSERT INTO `+table+` (bucket, code, link_id, bot, clicks)
-		SELECT bucket, code, link_id, bot, 0 FROM stats_stage_totals
+// upsertTotals adds the staged clicks of one grain to table, in key order
+// (the roll-up rows are shared by every consumer; one lock order means no
+// deadlock), and keeps each row locked to the end of the transaction. The
+// upsert leaves a stored sketch as it is (or takes the batch's where none
+// is stored) and returns it: merged with the batch's in Go, it comes back
+// as a staging row for the UPDATE that follows. Merging is idempotent, so
+// a row whose returned sketch is the batch's own needs no second write.
+func (p *pgBackend) upsertTotals(ctx context.Context, tx pgx.Tx, g aggregate.Grain, table string, byKey map[rowKey]*hll.Sketch) ([][]any, error) {
+	rows, err := tx.Query(ctx, `INSERT INTO `+table+` AS t (bucket, code, link_id, bot, clicks, visitors)
+		SELECT bucket, code, link_id, bot, clicks, visitors FROM stats_stage_totals
 		WHERE g = $1
 		ORDER BY code, bucket, link_id, bot
-		ON CONFLICT DO NOTHING`, int16(g))
+		ON CONFLICT (code, bucket, link_id, bot) DO UPDATE
+		SET clicks = t.clicks + EXCLUDED.clicks, visitors = COALESCE(t.visitors, EXCLUDED.visitors)
+		RETURNING t.bucket, t.code, t.link_id, t.bot, t.visitors`, int16(g))
 	if err != nil {
-		return nil, fmt.Errorf("lock rows of %s: %w", table, err)
-	}
-	// Every staged row is locked here, in key order, not only those with
-	// a sketch: the upsert after would otherwise lock the others in an
-	// order that interleaves with another writer's locks (a deadlock).
-	rows, err := tx.Query(ctx, `SELECT t.bucket, t.code, t.link_id, t.bot, t.visitors, s.visitors IS NOT NULL
-		FROM `+table+` t JOIN stats_stage_totals s
-			ON t.code = s.code AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
-		WHERE s.g = $1
-		ORDER BY t.code, t.bucket, t.link_id, t.bot
-		FOR UPDATE OF t`, int16(g))
-	if err != nil {
-		return nil, fmt.Errorf("read sketches of %s: %w", table, err)
+		return nil, fmt.Errorf("upsert %s: %w", table, err)
 	}
 	var (
 		out    [][]any
 		bucket time.Time
 		k      aggregate.Key
 		stored []byte
-		staged bool
 	)
-	_, err = pgx.ForEachRow(rows, []any{&bucket, &k.Code, &k.LinkID, &k.Bot, &stored, &staged}, func() error {
-		if stored == nil || !staged {
-			return nil // nothing to merge: the upsert keeps one or the other
-		}
+	_, err = pgx.ForEachRow(rows, []any{&bucket, &k.Code, &k.LinkID, &k.Bot, &stored}, func() error {
 		k.Bucket = bucket.Unix()
 		s := byKey[rowKey{g, k}]
-		if s == nil {
-			return fmt.Errorf("%s row %+v read back but not in the batch", table, k)
+		if s == nil || stored == nil {
+			return nil // the batch had no visitors: the stored sketch stays
 		}
-		s = s.Clone() // the batch's stays as it was, should the transaction fail
 		var old hll.Sketch
 		if err := old.UnmarshalBinary(stored); err != nil {
-			// Unreadable: keep the batch's sketch rather than stall the
-			// ingest on a row no reader can use either.
+			// Unreadable: replace it with the batch's rather than stall
+			// the ingest on a row no reader can use either.
 			p.cfg.Logger.Warn("statsdb: replacing an unreadable visitors sketch", "table", table, "code", k.Code, "bucket", bucket, "err", err)
 		} else {
+			s = s.Clone() // the batch's stays as it was, should the transaction fail
 			s.Merge(&old)
 		}
 		b, err := s.MarshalBinary()
 		if err != nil {
 			return err
+		}
+		if bytes.Equal(b, stored) {
+			return nil // stored already holds the union (the batch's own, or nothing new)
 		}
 		out = append(out, []any{int16(g), bucket, k.Code, k.LinkID, k.Bot, b})
 		return nil

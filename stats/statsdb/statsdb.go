@@ -27,14 +27,16 @@
 // merges them in Go, inside the transaction and under row locks:
 //
 //  1. COPY the batch's rows into temporary staging tables;
-//  2. insert empty rows (ON CONFLICT DO NOTHING) for the staged keys, so
-//     that every key has a row to lock, then SELECT the rows' stored
-//     sketches FOR UPDATE, in key order (the roll-up rows are shared by
-//     every consumer, and one lock order means no deadlock);
-//  3. merge each stored sketch with the batch's in Go and COPY the merged
-//     sketches into a second staging table;
-//  4. one INSERT … SELECT … ON CONFLICT DO UPDATE per table adds the clicks
-//     and sets the merged sketch; one per dimension table adds the clicks.
+//  2. one INSERT … ON CONFLICT DO UPDATE per table, in key order, adds the
+//     clicks, keeps a stored sketch (or takes the batch's) and RETURNs the
+//     sketch it kept; the rows stay locked to the end of the transaction
+//     (the roll-up rows are shared by every consumer, and one lock order
+//     means no deadlock);
+//  3. each returned sketch is merged with the batch's in Go; those that
+//     changed are COPYed into a second staging table and written by one
+//     UPDATE per table;
+//  4. one INSERT … ON CONFLICT DO UPDATE per dimension table adds the
+//     clicks.
 //
 // Aggregation in memory makes the touched rows few (a row per link-hour,
 // not per click), so reading their sketches back costs little.
