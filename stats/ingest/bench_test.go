@@ -70,7 +70,9 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		st := c.Stats()
 		rate = float64(n) / elapsed.Seconds()
-		b.Logf("%d events in %v: %.0f events/s, %d batches (%.0f events each)", n, elapsed.Round(time.Millisecond), rate, st.Batches, float64(st.Events)/float64(max(st.Batches, 1)))
+		b.Logf("%d events in %v: %.0f events/s, %d batches (%.0f events each); decoding and aggregating %v (%.2f µs/event), database %v",
+			n, elapsed.Round(time.Millisecond), rate, st.Batches, float64(st.Events)/float64(max(st.Batches, 1)),
+			st.Aggregating.Round(time.Millisecond), float64(st.Aggregating.Microseconds())/float64(n), st.Writing.Round(time.Millisecond))
 	}
 	b.ReportMetric(rate, "events/s")
 }

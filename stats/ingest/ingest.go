@@ -114,6 +114,9 @@ type Stats struct {
 	Skipped int64
 	// Failed is the batches whose write failed and were consumed again.
 	Failed int64
+	// Aggregating is the time spent decoding and aggregating records,
+	// Writing the time spent in database transactions (committed or not).
+	Aggregating, Writing time.Duration
 }
 
 // Consumer consumes the clicks into the stats database. Run it once.
@@ -130,6 +133,7 @@ type Consumer struct {
 	positions map[tp]int64
 
 	events, batches, skipped, failed atomic.Int64
+	aggregating, writing             atomic.Int64 // nanoseconds
 }
 
 type tp struct {
@@ -181,7 +185,10 @@ func New(cfg Config) (*Consumer, error) {
 
 // Stats returns the counters.
 func (c *Consumer) Stats() Stats {
-	return Stats{Events: c.events.Load(), Batches: c.batches.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load()}
+	return Stats{
+		Events: c.events.Load(), Batches: c.batches.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
+		Aggregating: time.Duration(c.aggregating.Load()), Writing: time.Duration(c.writing.Load()),
+	}
 }
 
 // adjustOffsets starts every assigned partition at the offset stored in
@@ -277,9 +284,11 @@ func (c *Consumer) crashed(p crashPoint) bool {
 
 // writeBatch aggregates the fetched records and writes them.
 func (c *Consumer) writeBatch(ctx context.Context, w *batcher, fetches kgo.Fetches) error {
+	start := time.Now()
 	c.mu.Lock()
 	b, n := w.build(fetches, c.positions)
 	c.mu.Unlock()
+	c.aggregating.Add(int64(time.Since(start)))
 	if len(b.Offsets) == 0 {
 		return nil
 	}
@@ -290,7 +299,9 @@ func (c *Consumer) writeBatch(ctx context.Context, w *batcher, fetches kgo.Fetch
 		wctx, cancel = context.WithTimeout(ctx, time.Duration(rand.Int64N(int64(20*time.Millisecond))))
 		defer cancel()
 	}
+	start = time.Now()
 	err := c.cfg.DB.Write(wctx, b)
+	c.writing.Add(int64(time.Since(start)))
 	if wctx != ctx && wctx.Err() != nil {
 		// Killed midway: whether or not the commit reached the database,
 		// the process is gone; the next owner reads the stored offsets.
