@@ -38,6 +38,7 @@ services: ## Start (or install) PostgreSQL and Redis for the tests.
 
 .PHONY: test
 test: services ## Run every test against real PostgreSQL and Redis.
+	scripts/ensure-chromium.sh # headless Chromium for the dashboard's browser test (e2e)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
 .PHONY: bench
