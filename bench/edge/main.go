@@ -117,9 +117,10 @@ func main() {
 	// cleanups stop the processes and drop the data before main returns.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg)
+	interrupted := ctx.Err() != nil // before stop, which cancels ctx too
 	stop()
 	if err != nil {
-		if ctx.Err() != nil {
+		if interrupted {
 			err = fmt.Errorf("interrupted: %w", err)
 		}
 		fmt.Fprintln(os.Stderr, "edge bench: FAILED:", err)

@@ -119,7 +119,10 @@ func childAttr() *syscall.SysProcAttr {
 
 // waitReady polls the instance until it answers any HTTP request.
 func (in *instance) waitReady(ctx context.Context, within time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{
+		Timeout:       time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	deadline := time.Now().Add(within)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
