@@ -15,4 +15,5 @@ import (
 	_ "github.com/shortify/shortify/controlplane"
 	_ "github.com/shortify/shortify/stats/handler"
 	_ "github.com/shortify/shortify/internal/kafkabroker" // the embedded broker app, shortify_kafka
+	_ "github.com/shortify/shortify/stats"                // the stats ingest app, shortify_ingest
 )
