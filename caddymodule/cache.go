@@ -17,9 +17,10 @@ import (
 // pointers on purpose: with a million entries, every pointer is one more
 // word for the garbage collector to trace on each cycle, which shows in p99
 // (DESIGN.md). It holds one string (the URL; empty for an unknown code) and
-// small integers: 32 bytes, one pointer.
+// small integers: 40 bytes, one pointer.
 type entry struct {
 	url     string // redirect target; "" when the code is unknown
+	linkID  int64  // the link's Snowflake ID, for click events
 	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never
 	status  uint16 // the link's own status; 0: the handler's default
 	state   uint8  // stateUnknown, stateFound or stateDisabled
@@ -34,7 +35,7 @@ const (
 
 // entryOf converts a link to its L1 value.
 func entryOf(l linkstore.Link) entry {
-	e := entry{url: l.URL, status: uint16(l.Status), state: stateFound}
+	e := entry{url: l.URL, linkID: l.ID, status: uint16(l.Status), state: stateFound}
 	if l.Disabled {
 		e.state = stateDisabled
 	}
@@ -112,7 +113,7 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 		return entry{}, err
 	}
 	start := time.Now()
-	l, err := store.Lookup(ctx, code)
+	l, err := h.lookup(ctx, store, code) // Lookup, or the primary after an invalidation (invalidate.go)
 	h.stats.storeLatency.Observe(time.Since(start).Seconds())
 	if errors.Is(err, linkstore.ErrNotFound) {
 		h.stats.storeMisses.Inc()

@@ -37,6 +37,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		trusted_proxies   <cidr|address|private_ranges...>
 //		client_ip_header  X-Forwarded-For|Forwarded
 //		ipv6_prefix       <bits>
+//		kafka_brokers     <host:port...>
+//		clicks_topic      <topic>
+//		link_events_topic <topic>
+//		click_queue       <events>
+//		country_header    <header>
+//		visitor_key       <secret>
 //	}
 //
 // Each subdirective sets the JSON field of the same name (see Handler);
@@ -78,6 +84,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			seen[name] = true
 		}
 		switch name {
+		case "kafka_brokers":
+			if err := h.parseKafkaBrokers(d); err != nil {
+				return err
+			}
+			continue
 		case "read_replicas", "trusted_proxies":
 			for d.NextArg() {
 				if v := d.Val(); v == "" {
@@ -178,7 +189,7 @@ func (h *Handler) setOption(d *caddyfile.Dispenser, name, v string) error {
 			h.IPv6Prefix = n
 		}
 	default:
-		return d.Errf("unrecognized shortify subdirective %q", name)
+		return h.parseEventOption(d, name, v) // clicks.go; refuses unknown names
 	}
 	return err
 }

@@ -119,6 +119,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		hdr["Cache-Control"] = ccNoStore
 	}
 	w.WriteHeader(status)
+	if h.events != nil {
+		h.emitClick(r, code, &e, status) // never waits (clicks.go)
+	}
 	return nil
 }
 

@@ -139,6 +139,40 @@ type Handler struct {
 	// Default: 64.
 	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
 
+	// KafkaBrokers are the seed brokers (host:port; an element may hold
+	// several, comma-separated) of the Kafka that receives click events
+	// and carries the control plane's link events. Placeholders are
+	// expanded. Empty (also after expansion): no click events and no
+	// invalidation (then only the L1 TTL bounds staleness). See clicks.go
+	// and invalidate.go.
+	KafkaBrokers []string `json:"kafka_brokers,omitempty"`
+
+	// ClicksTopic is the topic click events go to. It must exist.
+	// Default: "clicks" (clickevents.DefaultTopic).
+	ClicksTopic string `json:"clicks_topic,omitempty"`
+
+	// LinkEventsTopic is the control plane's link-events topic, read to
+	// evict changed codes. Default: "shortify.link-events"
+	// (linkevents.DefaultTopic).
+	LinkEventsTopic string `json:"link_events_topic,omitempty"`
+
+	// ClickQueue bounds the click events waiting for Kafka; more are
+	// dropped and counted. Default: 100000
+	// (clickevents.DefaultMaxBufferedRecords).
+	ClickQueue int `json:"click_queue,omitempty"`
+
+	// CountryHeader is the request header holding the client's country
+	// (e.g. CF-IPCountry); only a two-letter value is kept, upper-cased.
+	// Default: none (events carry no country).
+	CountryHeader string `json:"country_header,omitempty"`
+
+	// VisitorKey is the secret of the keyed visitor hash in click events
+	// (the raw IP never leaves the edge). Every edge must share it for
+	// unique-visitor counts to add up. Placeholders are expanded (use
+	// {env.*}). Default: a random key per process, with a warning: unique
+	// visitors are then counted per edge and per restart.
+	VisitorKey string `json:"visitor_key,omitempty"`
+
 	// Runtime state, set by Provision.
 	res          *resources // the shared store, Redis client and L1
 	keys         []string   // pool keys this instance holds, for Cleanup
@@ -152,6 +186,7 @@ type Handler struct {
 	limits       *limiters // nil without rate_limit and miss_limit
 	metrics      *metrics  // the collectors of the config's registry
 	stats        *stats    // their children the request path counts with
+	events       *events   // nil without kafka_brokers (clicks.go)
 
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their

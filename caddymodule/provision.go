@@ -52,6 +52,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.Redis = strings.TrimSpace(repl.ReplaceKnown(h.Redis, ""))
 	h.RedisPrefix = repl.ReplaceKnown(h.RedisPrefix, "")
+	h.expandEvents(repl) // and the defaults of the event settings (clicks.go)
 
 	if h.RedisPrefix == "" {
 		h.RedisPrefix = DefaultRedisPrefix
@@ -96,7 +97,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if res.redis != nil {
 		h.l2 = l2cache.New(res.redis, h.RedisPrefix, time.Duration(h.RedisTTL))
 	}
-	return h.provisionLimits()
+	if err := h.provisionLimits(); err != nil {
+		return err
+	}
+	return h.provisionEvents()
 }
 
 // Validate checks the configuration. It does not connect to anything.
@@ -148,6 +152,7 @@ func (h *Handler) Validate() error {
 		errs = append(errs, fmt.Errorf("not_found %q: want 404 or next", h.NotFound))
 	}
 	errs = append(errs, h.validateLimits()...)
+	errs = append(errs, h.validateEvents()...)
 	return errors.Join(errs...)
 }
 
@@ -155,6 +160,7 @@ func (h *Handler) Validate() error {
 // handler to let go of one closes it. It is safe after a failed or partial
 // Provision, and more than once.
 func (h *Handler) Cleanup() error {
+	h.cleanupEvents()
 	return h.release()
 }
 

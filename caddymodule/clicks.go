@@ -1,0 +1,374 @@
+package caddymodule
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/clientip"
+	"github.com/shortify/shortify/internal/linkevents"
+)
+
+// Click events (DESIGN.md, "The redirect path (hot)", step 4): every
+// redirect the handler answers, after its status line is written, becomes
+// a clickevents.Event handed to a clickevents.Emitter, which never waits:
+// a full buffer drops the event and counts it. Requests answered 404, 410
+// or 429 (a refused request returns before any lookup) produce none.
+//
+// The emitter and the link-events consumer (invalidate.go) are long-lived
+// resources in the pool, keyed by the settings that determine them, so a
+// config reload keeps their connections and buffers:
+//
+//	clicks:       kafka_brokers, clicks_topic, click_queue
+//	invalidation: kafka_brokers, link_events_topic
+//
+// An event costs, on top of the redirect, the client address (the
+// rate limiter's resolver), one SipHash of it and the user agent, the bot
+// check, and the encoding into a pooled record: no allocation
+// (BenchmarkServeHTTP_L1HitEvents).
+
+// emitterCloseTimeout bounds how long a destroyed emitter waits for its
+// buffered events (the rest count as failed), so that a reload or shutdown
+// with Kafka down is not held up.
+const emitterCloseTimeout = 3 * time.Second
+
+// clickStatsEvery is how often the outcomes of emitted events (produced,
+// failed) and the queue depth are copied into the metrics.
+const clickStatsEvery = time.Second
+
+// events is a handler's click-event and invalidation state: nil without
+// kafka_brokers.
+type events struct {
+	emitter  *clickevents.Emitter
+	sink     *clickSink
+	metrics  clickMetrics // registered with sink; unregistered in Cleanup
+	resolver *clientip.Resolver
+	visitors *clickevents.VisitorHasher
+	country  string  // canonical header name; "" without country_header
+	dropped  counter // events Emit refused
+
+	inval  *invalidator // the link-events consumer of the brokers
+	target *otterL1     // the L1 registered with inval
+
+	cleanup sync.Once // Cleanup may run more than once
+}
+
+// processVisitorKey is the visitor key of handlers without visitor_key:
+// random, made once per process.
+var processVisitorKey = sync.OnceValue(func() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	return b
+})
+
+// expandEvents expands the placeholders of the event settings and fills in
+// their defaults; Provision calls it before Validate.
+func (h *Handler) expandEvents(repl *caddy.Replacer) {
+	var brokers []string
+	for _, b := range h.KafkaBrokers {
+		for _, s := range strings.Split(repl.ReplaceKnown(b, ""), ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				brokers = append(brokers, s)
+			}
+		}
+	}
+	h.KafkaBrokers = brokers
+	h.ClicksTopic = cmp.Or(repl.ReplaceKnown(h.ClicksTopic, ""), clickevents.DefaultTopic)
+	h.LinkEventsTopic = cmp.Or(repl.ReplaceKnown(h.LinkEventsTopic, ""), linkevents.DefaultTopic)
+	h.VisitorKey = repl.ReplaceKnown(h.VisitorKey, "")
+	if h.ClickQueue == 0 {
+		h.ClickQueue = clickevents.DefaultMaxBufferedRecords
+	}
+}
+
+// validateEvents checks the event settings. Brokers still holding a
+// placeholder (Validate without Provision) are left to Provision.
+func (h *Handler) validateEvents() []error {
+	var errs []error
+	for i, b := range h.KafkaBrokers {
+		if strings.Contains(b, "{") {
+			continue
+		}
+		for _, s := range strings.Split(b, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if host, port, err := net.SplitHostPort(s); err != nil || host == "" || port == "" {
+				errs = append(errs, fmt.Errorf("kafka_brokers[%d] %q: want host:port", i, s))
+			}
+		}
+	}
+	if h.ClickQueue < 0 {
+		errs = append(errs, fmt.Errorf("click_queue %d: must be positive", h.ClickQueue))
+	}
+	if h.CountryHeader != "" && !validHeaderName(h.CountryHeader) {
+		errs = append(errs, fmt.Errorf("country_header %q: not a header name", h.CountryHeader))
+	}
+	return errs
+}
+
+// validHeaderName reports whether s is an HTTP field name (RFC 9110 token).
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// provisionEvents takes the emitter and the link-events consumer from the
+// pool (building them when absent) and registers the handler's L1 for
+// invalidation. Without kafka_brokers it does nothing.
+func (h *Handler) provisionEvents() error {
+	if len(h.KafkaBrokers) == 0 {
+		return nil
+	}
+	ev := &events{country: textproto.CanonicalMIMEHeaderKey(h.CountryHeader)}
+	if h.limits != nil {
+		ev.resolver = h.limits.resolver
+	} else {
+		res, err := clientip.NewResolver(h.TrustedProxies, h.IPv6Prefix, h.ClientIPHeader)
+		if err != nil {
+			return err
+		}
+		ev.resolver = res
+	}
+	key := []byte(h.VisitorKey)
+	if len(key) == 0 {
+		h.logger.Warn("visitor_key not set: using a random key of this process, so unique visitors are counted per edge and per restart; set the same visitor_key on every edge")
+		key = processVisitorKey()
+	}
+	ev.visitors = clickevents.NewVisitorHasher(key)
+	logger := slog.New(zapslog.NewHandler(h.logger.Core()))
+	hooks := h.hookKey()
+
+	clicksKey := "shortify/clicks/" + hashKey(h.KafkaBrokers, h.ClicksTopic, h.ClickQueue, hooks)
+	v, err := h.loadOrNew(clicksKey, func() (caddy.Destructor, error) {
+		em, err := clickevents.NewEmitter(clickevents.Config{
+			Brokers:            h.KafkaBrokers,
+			Topic:              h.ClicksTopic,
+			MaxBufferedRecords: h.ClickQueue,
+			Logger:             logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return newClickSink(em), nil
+	})
+	if err != nil {
+		return fmt.Errorf("click events: %w", err)
+	}
+	ev.sink = v.(*clickSink)
+	ev.emitter = ev.sink.emitter
+	ev.dropped = counter{h.metrics.clickEvents.WithLabelValues("dropped")}
+	ev.metrics = clickMetrics{
+		produced: h.metrics.clickEvents.WithLabelValues("produced"),
+		failed:   h.metrics.clickEvents.WithLabelValues("failed"),
+		depth:    h.metrics.queueDepth,
+	}
+	ev.sink.subscribe(ev.metrics)
+	h.events = ev // from here on, Cleanup unsubscribes
+
+	invalKey := "shortify/invalidation/" + hashKey(h.KafkaBrokers, h.LinkEventsTopic, hooks)
+	v, err = h.loadOrNew(invalKey, func() (caddy.Destructor, error) {
+		return newInvalidator(h.KafkaBrokers, h.LinkEventsTopic, logger)
+	})
+	if err != nil {
+		return fmt.Errorf("invalidation: %w", err)
+	}
+	ev.inval = v.(*invalidator)
+	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations}, nowFunc(h.clock))
+	return nil
+}
+
+// cleanupEvents undoes provisionEvents' registrations; the pool closes the
+// emitter and the consumer when their last handler lets go.
+func (h *Handler) cleanupEvents() {
+	ev := h.events
+	if ev == nil {
+		return
+	}
+	// h.events stays: a load in flight may still read it.
+	ev.cleanup.Do(func() {
+		ev.sink.unsubscribe(ev.metrics)
+		if ev.inval != nil {
+			ev.inval.unregister(ev.target)
+		}
+	})
+}
+
+// emitClick sends the click event of a redirect just answered. It never
+// waits; a refused event is counted as dropped.
+func (h *Handler) emitClick(r *http.Request, code string, e *entry, status int) {
+	ev := h.events
+	ip, _ := ev.resolver.ClientIP(r) // the zero Addr (no visitor) when not an IP peer
+	ua := headerValue(r.Header, "User-Agent")
+	c := clickevents.Event{
+		Time:      time.Now(),
+		Code:      code,
+		LinkID:    e.linkID,
+		Status:    uint16(status),
+		Visitor:   ev.visitors.Hash(ip, ua),
+		Bot:       clickevents.IsBot(ua),
+		UserAgent: ua,
+		Referrer:  headerValue(r.Header, "Referer"),
+	}
+	if ev.country != "" {
+		c.Country = clickevents.NormalizeCountry(headerValue(r.Header, ev.country))
+	}
+	if !ev.emitter.Emit(&c) {
+		ev.dropped.Inc()
+	}
+}
+
+// headerValue is h.Get for a canonical name, without canonicalizing it
+// again.
+func headerValue(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// clickMetrics are the collectors one config feeds from an emitter.
+type clickMetrics struct {
+	produced, failed prometheus.Counter
+	depth            prometheus.Gauge
+}
+
+// clickSink is the pooled emitter, with a loop that copies the outcomes of
+// its events (known only later, in the producer's promises) and its queue
+// depth into the metrics of every config that uses it.
+type clickSink struct {
+	emitter *clickevents.Emitter
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	mu   sync.Mutex
+	subs map[clickMetrics]int // subscribers, counted
+	last clickevents.EmitterStats
+}
+
+func newClickSink(em *clickevents.Emitter) *clickSink {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &clickSink{emitter: em, cancel: cancel, done: make(chan struct{}), subs: make(map[clickMetrics]int)}
+	go s.loop(ctx)
+	return s
+}
+
+func (s *clickSink) subscribe(m clickMetrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs[m]++
+}
+
+func (s *clickSink) unsubscribe(m clickMetrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subs[m]--; s.subs[m] <= 0 {
+		delete(s.subs, m)
+	}
+}
+
+func (s *clickSink) loop(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(clickStatsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sync()
+		}
+	}
+}
+
+// sync adds the events produced and failed since the last sync to every
+// subscriber's counters and sets their queue depth.
+func (s *clickSink) sync() {
+	st := s.emitter.Stats()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	produced, failed := st.Produced-s.last.Produced, st.Failed-s.last.Failed
+	s.last = st
+	for m := range s.subs {
+		m.produced.Add(float64(produced))
+		m.failed.Add(float64(failed))
+		m.depth.Set(float64(st.Queued))
+	}
+}
+
+// Destruct stops the loop and closes the emitter, waiting at most
+// emitterCloseTimeout for the buffered events.
+func (s *clickSink) Destruct() error {
+	s.cancel()
+	<-s.done
+	ctx, cancel := context.WithTimeout(context.Background(), emitterCloseTimeout)
+	defer cancel()
+	return s.emitter.Close(ctx)
+}
+
+// parseEventOption sets the event subdirective name to v ("" leaves it
+// unset); setOption calls it for the names it does not know.
+func (h *Handler) parseEventOption(d *caddyfile.Dispenser, name, v string) error {
+	switch name {
+	case "clicks_topic":
+		h.ClicksTopic = v
+	case "link_events_topic":
+		h.LinkEventsTopic = v
+	case "click_queue":
+		if v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("click_queue %q: want a positive number of events", v)
+			}
+			h.ClickQueue = n
+		}
+	case "country_header":
+		if v != "" && !validHeaderName(v) {
+			return d.Errf("country_header %q: not a header name", v)
+		}
+		h.CountryHeader = v
+	case "visitor_key":
+		h.VisitorKey = v
+	default:
+		return d.Errf("unrecognized shortify subdirective %q", name)
+	}
+	return nil
+}
+
+// Interface guard.
+var _ caddy.Destructor = (*clickSink)(nil)
+
+// parseKafkaBrokers parses the arguments of kafka_brokers: any number of
+// host:port (or comma-separated lists of them); none, or empty ones (an
+// unset {$VAR}), leave click events and invalidation off.
+func (h *Handler) parseKafkaBrokers(d *caddyfile.Dispenser) error {
+	for d.NextArg() {
+		if v := d.Val(); v != "" {
+			h.KafkaBrokers = append(h.KafkaBrokers, v)
+		}
+	}
+	if d.NextBlock(d.Nesting()) {
+		return d.Errf("kafka_brokers: takes no block")
+	}
+	return nil
+}
