@@ -43,18 +43,6 @@ func cluster(tb testing.TB) []string {
 	return c.ListenAddrs()
 }
 
-// backends runs a test on a fresh PostgreSQL schema and a fresh SQLite file.
-func backends(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		fn(t, testenv.Schema(t))
-	})
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, "sqlite://"+filepath.Join(t.TempDir(), "stats.db"))
-	})
-}
-
 func openDB(tb testing.TB, dsn string, raw bool) *statsdb.DB {
 	tb.Helper()
 	db, err := statsdb.Open(context.Background(), statsdb.Config{DSN: dsn, Migrate: true, RawClicks: raw, Logger: quiet})
@@ -170,7 +158,7 @@ func run(tb testing.TB, cfg Config) (*Consumer, func() error) {
 // databases, with an undecodable record among them, and compares every
 // table with the reference.
 func TestIngestMatchesReference(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, true)
 		rng := rand.New(rand.NewPCG(21, 22))
@@ -200,7 +188,7 @@ func TestIngestMatchesReference(t *testing.T) {
 // transaction, after the commit) and restarted, and stopped and started to
 // force rebalances; the aggregates must equal the reference exactly.
 func TestExactlyOnce(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		rng := rand.New(rand.NewPCG(31, 32))
@@ -274,7 +262,7 @@ func TestExactlyOnce(t *testing.T) {
 // TestLinkDeletion removes a deleted link's statistics when its event
 // arrives through the link-events topic, and keeps a disabled link's.
 func TestLinkDeletion(t *testing.T) {
-	backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)

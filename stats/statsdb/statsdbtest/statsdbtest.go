@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 )
@@ -39,6 +41,22 @@ func open(tb testing.TB, dsn string) (query, func()) {
 	return q, done
 }
 
+// rows is what database/sql and pgx rows have in common.
+type rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}
+
+func each(r rows, fn func(scan func(...any) error) error) error {
+	for r.Next() {
+		if err := fn(r.Scan); err != nil {
+			return err
+		}
+	}
+	return r.Err()
+}
+
 func connect(dsn string) (query, func(), error) {
 	ctx := context.Background()
 	if strings.HasPrefix(dsn, "sqlite:") {
@@ -51,17 +69,12 @@ func connect(dsn string) (query, func(), error) {
 			return nil, nil, err
 		}
 		return func(q string, fn func(func(...any) error) error) error {
-			rows, err := db.QueryContext(ctx, q)
+			r, err := db.QueryContext(ctx, q)
 			if err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				if err := fn(rows.Scan); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
+			defer r.Close()
+			return each(r, fn)
 		}, func() { db.Close() }, nil
 	}
 	conn, err := pgx.Connect(ctx, dsn)
@@ -69,18 +82,27 @@ func connect(dsn string) (query, func(), error) {
 		return nil, nil, err
 	}
 	return func(q string, fn func(func(...any) error) error) error {
-		rows, err := conn.Query(ctx, q)
+		r, err := conn.Query(ctx, q)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := fn(rows.Scan); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		defer r.Close()
+		return each(r, fn)
 	}, func() { conn.Close(ctx) }, nil
+}
+
+// Backends runs fn as two parallel subtests: on a fresh PostgreSQL schema
+// of the package's test database (the package's TestMain calls
+// testenv.Main) and on a fresh SQLite file.
+func Backends(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		fn(t, testenv.Schema(t))
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, "sqlite://"+filepath.Join(t.TempDir(), "stats.db"))
+	})
 }
 
 // Read returns the aggregate tables of the database dsn names.
