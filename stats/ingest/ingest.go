@@ -58,6 +58,7 @@ const (
 	DefaultGroup          = "shortify-stats"
 	DefaultMaxPollRecords = 20_000
 	DefaultRetryBackoff   = time.Second
+	DefaultWriteTimeout   = time.Minute
 )
 
 // Config configures a Consumer.
@@ -79,6 +80,10 @@ type Config struct {
 	// RetryBackoff is the pause after a failed write before the next poll
 	// (default DefaultRetryBackoff).
 	RetryBackoff time.Duration
+	// WriteTimeout bounds one batch's transaction (default
+	// DefaultWriteTimeout); a batch in flight at shutdown is given this
+	// long to finish.
+	WriteTimeout time.Duration
 	// DB is the stats database the batches go to.
 	DB *statsdb.DB
 	// Logger receives errors and skipped records (nil: slog.Default()).
@@ -149,6 +154,7 @@ func New(cfg Config) (*Consumer, error) {
 	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
 	cfg.MaxPollRecords = cmp.Or(cfg.MaxPollRecords, DefaultMaxPollRecords)
 	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, DefaultRetryBackoff)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -244,13 +250,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.cl.AllowRebalance()
 			return nil
 		}
+		failed := false
 		fetches.EachError(func(topic string, p int32, err error) {
 			if !errors.Is(err, context.Canceled) {
+				failed = true
 				c.cfg.Logger.Warn("ingest: fetch error", "topic", topic, "partition", p, "err", err)
 			}
 		})
 		if fetches.NumRecords() == 0 {
 			c.cl.AllowRebalance()
+			if failed { // a missing topic, say: do not spin on it
+				c.pause(ctx)
+			}
 			continue
 		}
 		if c.crashed(crashAfterPoll) {
@@ -270,11 +281,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		c.cl.AllowRebalance()
 		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(c.cfg.RetryBackoff):
-			}
+			c.pause(ctx)
 		}
+	}
+}
+
+// pause waits RetryBackoff or until ctx is done.
+func (c *Consumer) pause(ctx context.Context) {
+	t := time.NewTimer(c.cfg.RetryBackoff)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -292,17 +310,21 @@ func (c *Consumer) writeBatch(ctx context.Context, w *batcher, fetches kgo.Fetch
 	if len(b.Offsets) == 0 {
 		return nil
 	}
-	wctx := ctx
-	if c.crashed(crashDuringWrite) {
+	// A batch in flight is finished when ctx ends (a shutdown), within
+	// WriteTimeout: cancelling it would only make the next owner of the
+	// partitions consume it again.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.WriteTimeout)
+	defer cancel()
+	killed := c.crashed(crashDuringWrite)
+	if killed {
 		// Cancel the transaction at a random moment of its life.
-		var cancel context.CancelFunc
-		wctx, cancel = context.WithTimeout(ctx, time.Duration(rand.Int64N(int64(20*time.Millisecond))))
+		wctx, cancel = context.WithTimeout(wctx, time.Duration(rand.Int64N(int64(20*time.Millisecond))))
 		defer cancel()
 	}
 	start = time.Now()
 	err := c.cfg.DB.Write(wctx, b)
 	c.writing.Add(int64(time.Since(start)))
-	if wctx != ctx && wctx.Err() != nil {
+	if killed && wctx.Err() != nil {
 		// Killed midway: whether or not the commit reached the database,
 		// the process is gone; the next owner reads the stored offsets.
 		return errCrashed
