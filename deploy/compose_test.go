@@ -1,0 +1,509 @@
+package deploy_test
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+const composeDir = "compose"
+
+// composeFile is the part of a compose file the checks read.
+type composeFile struct {
+	Name     string                    `yaml:"name"`
+	Services map[string]composeService `yaml:"services"`
+	Networks map[string]struct {
+		IPAM struct {
+			Config []struct {
+				Subnet string `yaml:"subnet"`
+			} `yaml:"config"`
+		} `yaml:"ipam"`
+	} `yaml:"networks"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+type composeService struct {
+	Image       string            `yaml:"image"`
+	Build       *composeBuild     `yaml:"build"`
+	Command     []string          `yaml:"command"`
+	Entrypoint  []string          `yaml:"entrypoint"`
+	Environment map[string]string `yaml:"environment"`
+	Volumes     []string          `yaml:"volumes"`
+	Networks    yaml.Node         `yaml:"networks"`
+	DependsOn   map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
+	Restart string   `yaml:"restart"`
+	Ports   []string `yaml:"ports"`
+}
+
+type composeBuild struct {
+	Context    string `yaml:"context"`
+	Dockerfile string `yaml:"dockerfile"`
+}
+
+// loadCompose reads compose.yaml with its variables at their defaults.
+func loadCompose(t *testing.T) composeFile {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(composeDir, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := interpolate(string(raw))
+	if err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	var f composeFile
+	if err := yaml.Unmarshal([]byte(text), &f); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	if len(f.Services) == 0 {
+		t.Fatal("compose.yaml: no services")
+	}
+	return f
+}
+
+// mounts splits a service's volumes into named volumes and bind mounts
+// (target -> source, the source relative to compose.yaml).
+func (s composeService) mounts() (named, binds map[string]string) {
+	named, binds = map[string]string{}, map[string]string{}
+	for _, v := range s.Volumes {
+		parts := strings.Split(v, ":")
+		src, dst := parts[0], parts[1]
+		if strings.HasPrefix(src, ".") || strings.HasPrefix(src, "/") {
+			binds[dst] = src
+		} else {
+			named[dst] = src
+		}
+	}
+	return named, binds
+}
+
+// role is the role Caddyfile a Shortify service runs ("" for others).
+func (s composeService) role() string {
+	_, binds := s.mounts()
+	src := binds[roleMount+"/Caddyfile"]
+	if src == "" {
+		return ""
+	}
+	return strings.TrimSuffix(filepath.Base(src), ".Caddyfile")
+}
+
+// TestComposeReferences checks what `docker compose config` checks and
+// more: every dependency, volume, network, bind-mounted file and build
+// context exists, health conditions have health checks, one-shot jobs do
+// not restart, and fixed addresses lie in their network.
+func TestComposeReferences(t *testing.T) {
+	f := loadCompose(t)
+	for name, s := range f.Services {
+		if s.Image == "" && s.Build == nil {
+			t.Errorf("%s: neither image nor build", name)
+		}
+		if s.Build != nil {
+			ctx := filepath.Join(composeDir, s.Build.Context)
+			if _, err := os.Stat(filepath.Join(ctx, s.Build.Dockerfile)); err != nil {
+				t.Errorf("%s: build: %v", name, err)
+			}
+		}
+		for dep, d := range s.DependsOn {
+			target, ok := f.Services[dep]
+			switch {
+			case !ok:
+				t.Errorf("%s depends on %s, which is no service", name, dep)
+			case d.Condition == "service_healthy" && target.Healthcheck == nil:
+				t.Errorf("%s waits for %s to be healthy, which has no health check", name, dep)
+			case d.Condition == "service_completed_successfully" && target.Restart != "no":
+				t.Errorf("%s waits for %s to complete, which restarts (restart %q)", name, dep, target.Restart)
+			case !slices.Contains([]string{"service_started", "service_healthy", "service_completed_successfully"}, d.Condition):
+				t.Errorf("%s: depends_on %s: condition %q", name, dep, d.Condition)
+			}
+		}
+		named, binds := s.mounts()
+		for dst, vol := range named {
+			if _, ok := f.Volumes[vol]; !ok {
+				t.Errorf("%s mounts volume %s at %s, which is not declared", name, vol, dst)
+			}
+		}
+		for dst, src := range binds {
+			if _, err := os.Stat(filepath.Join(composeDir, src)); err != nil {
+				t.Errorf("%s mounts %s at %s: %v", name, src, dst, err)
+			}
+		}
+		checkNetworks(t, f, name, s)
+	}
+}
+
+// checkNetworks checks that s is on declared networks, with any fixed
+// address inside the network's subnet.
+func checkNetworks(t *testing.T, f composeFile, name string, s composeService) {
+	t.Helper()
+	nets := map[string]string{}
+	switch s.Networks.Kind {
+	case yaml.SequenceNode:
+		for _, n := range s.Networks.Content {
+			nets[n.Value] = ""
+		}
+	case yaml.MappingNode:
+		var m map[string]struct {
+			IPv4 string `yaml:"ipv4_address"`
+		}
+		if err := s.Networks.Decode(&m); err != nil {
+			t.Fatalf("%s: networks: %v", name, err)
+		}
+		for n, v := range m {
+			nets[n] = v.IPv4
+		}
+	default:
+		t.Errorf("%s: on no network", name)
+	}
+	for n, ip := range nets {
+		decl, ok := f.Networks[n]
+		if !ok {
+			t.Errorf("%s: network %s is not declared", name, n)
+			continue
+		}
+		if ip == "" {
+			continue
+		}
+		in := false
+		for _, c := range decl.IPAM.Config {
+			if _, cidr, err := net.ParseCIDR(c.Subnet); err == nil && cidr.Contains(net.ParseIP(ip)) {
+				in = true
+			}
+		}
+		if !in {
+			t.Errorf("%s: address %s is outside network %s's subnets", name, ip, n)
+		}
+	}
+}
+
+// TestComposeEngines checks the shape of the engines: two streaming
+// replicas of the primary with slots of their own, a Redis Cluster of six
+// nodes that the create job knows, three KRaft brokers with replication
+// factor 3 and min.insync.replicas 2, and the topics job.
+func TestComposeEngines(t *testing.T) {
+	f := loadCompose(t)
+
+	var replicas, slots []string
+	for name, s := range f.Services {
+		if host := s.Environment["PRIMARY_HOST"]; host != "" {
+			replicas = append(replicas, name)
+			slots = append(slots, s.Environment["SLOT_NAME"])
+			if _, ok := f.Services[host]; !ok {
+				t.Errorf("%s replicates %s, which is no service", name, host)
+			}
+			if _, ok := s.DependsOn[host]; !ok {
+				t.Errorf("%s does not wait for its primary %s", name, host)
+			}
+		}
+	}
+	slices.Sort(slots)
+	if len(replicas) != 2 || len(slices.Compact(slots)) != 2 {
+		t.Errorf("want 2 streaming replicas with distinct slots, got %v with slots %v", replicas, slots)
+	}
+
+	var redisNodes []string
+	for name, s := range f.Services {
+		if slices.Contains(s.Command, "--cluster-enabled") {
+			redisNodes = append(redisNodes, name)
+			if i := slices.Index(s.Command, "--cluster-announce-hostname"); i < 0 || s.Command[i+1] != name {
+				t.Errorf("%s announces another host name than its own", name)
+			}
+		}
+	}
+	slices.Sort(redisNodes)
+	script := readFile(t, filepath.Join(composeDir, "redis", "cluster-create.sh"))
+	if len(redisNodes) != 6 || !strings.Contains(script, `NODES="`+strings.Join(redisNodes, " ")+`"`) ||
+		!strings.Contains(script, "--cluster-replicas 1") {
+		t.Errorf("want 6 Redis Cluster nodes, 3 masters with a replica each, all in cluster-create.sh; got %v", redisNodes)
+	}
+
+	var voters []string
+	brokers := map[string]composeService{}
+	for name, s := range f.Services {
+		if id := s.Environment["KAFKA_NODE_ID"]; id != "" {
+			brokers[name] = s
+			voters = append(voters, id+"@"+name+":9093")
+			if got := s.Environment["KAFKA_ADVERTISED_LISTENERS"]; got != "PLAINTEXT://"+name+":9092" {
+				t.Errorf("%s advertises %q", name, got)
+			}
+		}
+	}
+	slices.Sort(voters)
+	if len(brokers) != 3 {
+		t.Fatalf("want 3 Kafka brokers, got %d", len(brokers))
+	}
+	for name, s := range brokers {
+		env := s.Environment
+		if got := strings.Split(env["KAFKA_CONTROLLER_QUORUM_VOTERS"], ","); !slices.Equal(sorted(got), voters) {
+			t.Errorf("%s: quorum voters %v, want %v", name, got, voters)
+		}
+		for k, want := range map[string]string{
+			"KAFKA_PROCESS_ROLES": "broker,controller", "KAFKA_DEFAULT_REPLICATION_FACTOR": "3",
+			"KAFKA_MIN_INSYNC_REPLICAS": "2", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
+			"KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+		} {
+			if env[k] != want {
+				t.Errorf("%s: %s = %q, want %q", name, k, env[k], want)
+			}
+		}
+	}
+	topics := readFile(t, filepath.Join(composeDir, "kafka", "create-topics.sh"))
+	for _, want := range []string{"--replication-factor 3", "min.insync.replicas=2", "create clicks ", "create shortify.link-events "} {
+		if !strings.Contains(topics, want) {
+			t.Errorf("create-topics.sh lacks %q", want)
+		}
+	}
+	job := f.Services["kafka-topics"]
+	for b := range brokers {
+		if !strings.Contains(job.Environment["KAFKA_BOOTSTRAP"], b+":9092") {
+			t.Errorf("the topics job does not bootstrap from %s", b)
+		}
+	}
+}
+
+// TestComposeShortify adapts each Shortify service's role Caddyfile with
+// the environment and files compose gives it, and checks what the
+// services say about each other: node IDs, join and advertise addresses,
+// the front door's upstreams, the engines the DSNs name.
+func TestComposeShortify(t *testing.T) {
+	f := loadCompose(t)
+	byRole := map[string][]string{}
+	configs := map[string]adapted{}
+	for _, name := range sortedKeys(f.Services) {
+		s := f.Services[name]
+		role := s.role()
+		if role == "" {
+			continue
+		}
+		if !slices.Equal(s.Command, []string{"run", "--config", roleMount + "/Caddyfile", "--adapter", "caddyfile"}) {
+			t.Errorf("%s: command %v does not run its role Caddyfile", name, s.Command)
+		}
+		byRole[role] = append(byRole[role], name)
+		_, binds := s.mounts()
+		extra := map[string]string{}
+		if dir, ok := binds[roleMount+"/cluster"]; ok {
+			for _, e := range readDir(t, filepath.Join(composeDir, dir)) {
+				extra["cluster/"+e] = filepath.Join(composeDir, dir, e)
+			}
+		}
+		path := filepath.Join(composeDir, binds[roleMount+"/Caddyfile"])
+		cfg := adaptRole(t, name, path, s.Environment, extra)
+		if cfg == nil {
+			continue
+		}
+		checkOpsServer(t, name, cfg)
+		configs[name] = cfg
+		checkEngineHosts(t, f, name, s.Environment)
+	}
+	for _, role := range []string{"controlplane", "edge", "stats", "frontdoor"} {
+		if len(byRole[role]) == 0 {
+			t.Errorf("no service runs the %s role", role)
+		}
+	}
+	if n := len(byRole["controlplane"]); n != 3 {
+		t.Errorf("want 3 control-plane nodes, got %d", n)
+	}
+	if n := len(byRole["edge"]); n != 2 {
+		t.Errorf("want 2 edges, got %d", n)
+	}
+	if n := len(byRole["stats"]); n != 2 {
+		t.Errorf("want 2 stats instances, got %d", n)
+	}
+	checkControlPlane(t, byRole["controlplane"], configs)
+	for _, fd := range byRole["frontdoor"] {
+		checkFrontDoor(t, fd, configs[fd], byRole)
+	}
+	for _, e := range byRole["edge"] {
+		if cfg, ok := configs[e]; ok {
+			h := findHandler(cfg, "public", "shortify")
+			if h == nil || h["database"] != "{env.SHORTIFY_DATABASE_URL}" || len(at(h, "read_replicas").([]any)) != 2 {
+				t.Errorf("%s: the shortify handler does not read the database from the environment and both replicas: %v", e, h)
+			}
+		}
+	}
+}
+
+// checkEngineHosts checks that the hosts the DSNs and broker lists in env
+// name are services.
+func checkEngineHosts(t *testing.T, f composeFile, name string, env map[string]string) {
+	t.Helper()
+	var hosts []string
+	for _, k := range []string{"SHORTIFY_DATABASE_URL", "SHORTIFY_STATS_DATABASE_URL"} {
+		if u, err := url.Parse(env[k]); err == nil && u.Host != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	for _, dsn := range strings.Fields(env["SHORTIFY_READ_REPLICAS"]) {
+		if u, err := url.Parse(dsn); err == nil {
+			hosts = append(hosts, u.Hostname())
+		}
+	}
+	hosts = append(hosts, hostsOf(strings.Split(env["SHORTIFY_REDIS"], ","))...)
+	hosts = append(hosts, hostsOf(strings.Fields(env["SHORTIFY_KAFKA_BROKERS"]))...)
+	for _, h := range hosts {
+		if _, ok := f.Services[h]; !ok {
+			t.Errorf("%s: its environment names host %q, which is no service", name, h)
+		}
+	}
+}
+
+// checkControlPlane checks that exactly one node bootstraps, that the
+// others join through the other nodes' APIs, and that every node's IDs
+// and addresses are its own.
+func checkControlPlane(t *testing.T, nodes []string, configs map[string]adapted) {
+	t.Helper()
+	bootstraps := 0
+	for _, n := range nodes {
+		app, _ := at(map[string]any(configs[n]), "apps", "shortify").(map[string]any)
+		if app == nil {
+			t.Errorf("%s: no shortify app", n)
+			continue
+		}
+		if app["node_id"] != n || app["api_addr"] != "http://"+n+":8080" || app["raft_advertise"] != n+":8300" {
+			t.Errorf("%s: node_id %v, api_addr %v, raft_advertise %v: not its own", n, app["node_id"], app["api_addr"], app["raft_advertise"])
+		}
+		if app["bootstrap"] == true {
+			bootstraps++
+			if app["join"] != nil {
+				t.Errorf("%s both bootstraps and joins", n)
+			}
+			continue
+		}
+		joins, _ := app["join"].([]any)
+		if len(joins) == 0 {
+			t.Errorf("%s neither bootstraps nor joins", n)
+		}
+		for _, j := range joins {
+			u, err := url.Parse(j.(string))
+			if err != nil || !slices.Contains(nodes, u.Hostname()) || u.Hostname() == n || u.Port() != "8080" {
+				t.Errorf("%s joins through %v, which is not another node's API", n, j)
+			}
+		}
+		if len(app["cluster_secret"].(string)) < 16 {
+			t.Errorf("%s: cluster secret shorter than 16 characters", n)
+		}
+	}
+	if bootstraps != 1 {
+		t.Errorf("%d control-plane nodes bootstrap; want exactly 1", bootstraps)
+	}
+}
+
+// checkFrontDoor checks that the front door proxies redirects to every
+// edge and the APIs to every control-plane node, with active health
+// checks.
+func checkFrontDoor(t *testing.T, name string, cfg adapted, byRole map[string][]string) {
+	t.Helper()
+	got := map[string][]string{}
+	for _, h := range handlers(cfg)["public"] {
+		if h["handler"] != "reverse_proxy" {
+			continue
+		}
+		if at(h, "health_checks", "active", "uri") == nil {
+			t.Errorf("%s: a reverse_proxy without active health checks", name)
+		}
+		var hosts []string
+		ups, _ := h["upstreams"].([]any)
+		for _, u := range ups {
+			host, port, _ := net.SplitHostPort(at(u, "dial").(string))
+			if port != "8080" {
+				t.Errorf("%s: upstream %v is not on port 8080", name, u)
+			}
+			hosts = append(hosts, host)
+		}
+		slices.Sort(hosts)
+		for role, members := range byRole {
+			if slices.Equal(hosts, sorted(members)) {
+				got[role] = hosts
+			}
+		}
+	}
+	for _, role := range []string{"edge", "controlplane"} {
+		if got[role] == nil {
+			t.Errorf("%s: no reverse_proxy to exactly the %s services %v", name, role, byRole[role])
+		}
+	}
+}
+
+// TestComposeConfig runs `docker compose config`, the check the issue
+// names, where the compose plugin is installed (the Docker client alone
+// does not have it; the tests above check the same references and more).
+func TestComposeConfig(t *testing.T) {
+	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
+		t.Logf("docker compose is not installed here (%v); the file was checked by the other tests only", err)
+		return
+	}
+	cmd := exec.Command("docker", "compose", "-f", filepath.Join(composeDir, "compose.yaml"), "config", "--quiet")
+	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker compose config: %v\n%s", err, out)
+	}
+}
+
+func findHandler(cfg adapted, server, name string) map[string]any {
+	for _, h := range handlers(cfg)[server] {
+		if h["handler"] == name {
+			return h
+		}
+	}
+	return nil
+}
+
+func hostsOf(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if h, _, err := net.SplitHostPort(strings.TrimSpace(a)); err == nil {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func readDir(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		if !e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
