@@ -173,6 +173,9 @@ func NewEmitter(cfg Config) (*Emitter, error) {
 		kgo.ProducerBatchCompression(codecs...),
 		kgo.RecordDeliveryTimeout(cfg.RecordTimeout),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		// After a broker failure the client refreshes metadata at most
+		// this often (default 5s): sooner back to delivering.
+		kgo.MetadataMinAge(time.Second),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
 	)
 	if err != nil {

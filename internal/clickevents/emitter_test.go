@@ -248,7 +248,9 @@ func TestEmitterBrokerDown(t *testing.T) {
 	t.Logf("broker down: %d calls, stats %+v", calls, down)
 
 	b.start()
+	restarted := time.Now()
 	waitFor(t, "the buffer to drain", func() bool { return e.Stats().Queued == 0 })
+	t.Logf("buffer drained %s after the broker returned", time.Since(restarted).Round(time.Millisecond))
 	before := e.Stats().Produced
 	for i := range 50 {
 		emit(1_000_000 + i)
