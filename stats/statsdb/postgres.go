@@ -163,7 +163,7 @@ func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 	if _, err := conn.Exec(ctx, pgStaging); err != nil {
 		return fmt.Errorf("staging tables: %w", err)
 	}
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// An asynchronous commit is safe here: a database crash can lose
 		// only whole recent transactions, offsets and aggregates together,
 		// and the consumers then read the older offsets and count those
@@ -185,6 +185,14 @@ func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 		}
 		return pgDelete(ctx, tx, b.Deletions)
 	})
+	if err != nil {
+		// A partition the cache believes in may have been dropped since
+		// (retention): check every month again on the retry.
+		p.mu.Lock()
+		clear(p.months)
+		p.mu.Unlock()
+	}
+	return err
 }
 
 // pgFence advances the offsets, each only from the value expected.
