@@ -80,9 +80,9 @@ func TestBrowserDashboard(t *testing.T) {
 	// The overview, with the key entered in its form.
 	do("open the overview and enter the key",
 		chromedp.Navigate(s.base+"/dashboard/"),
-		chromedp.WaitVisible(chromedp.CSS("#key-form")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
 		chromedp.SendKeys(chromedp.CSS("#api-key"), s.key),
-		chromedp.Submit(chromedp.CSS("#api-key")),
+		chromedp.Click(chromedp.CSS("#key-submit")), // a click fires the submit event, which form.submit() skips
 		waitText("#key-state", "key set"),
 	)
 
@@ -107,7 +107,7 @@ func TestBrowserDashboard(t *testing.T) {
 
 	// The link's page counts the click once the pipeline (edge -> Kafka ->
 	// stats ingest -> aggregates) has carried it.
-	do("open the link's page", chromedp.Navigate(s.base+statsHref), waitText("#link-code", code))
+	do("open the link's page", chromedp.Navigate(s.base+statsHref), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), waitText("#link-code", code))
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		do("reload the link's page", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#chart svg")))
@@ -131,7 +131,7 @@ func TestBrowserDashboard(t *testing.T) {
 	evil := landingURL + "/x?q=<script>window.pwned=1</script><img src=x onerror=window.pwned=2>"
 	do("create the link with a <script> target",
 		chromedp.Navigate(s.base+"/dashboard/"),
-		chromedp.WaitVisible(chromedp.CSS("#create-form")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
 		chromedp.SendKeys(chromedp.CSS("#create-url"), evil),
 		chromedp.Click(chromedp.CSS("#create-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#created")),
@@ -148,6 +148,7 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	do("open the <script> link's page",
 		chromedp.Navigate(s.base+"/dashboard/links/"+url.PathEscape(evilCode)),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
 		waitText("#link-target", "<script>"),
 	)
 	shown := text("#link-target")

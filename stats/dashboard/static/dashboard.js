@@ -284,6 +284,8 @@
       $("range").addEventListener("change", load);
       load();
     }
+    // The forms work from here on (tests wait for this).
+    document.body.dataset.ready = "1";
   }
 
   document.addEventListener("DOMContentLoaded", start);
