@@ -5,23 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/kafkabroker"
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
 const topic = clickevents.DefaultTopic
-
-// waitTimeout bounds every wait; it only runs out when something is
-// broken.
-const waitTimeout = 30 * time.Second
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -79,65 +72,6 @@ func newEmitter(t *testing.T, addr string, cfg clickevents.Config) *clickevents.
 	return e
 }
 
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
-// consume reads the topic from the start until it has n records, and
-// checks that no more follow within a moment's fetch.
-func consume(t *testing.T, addr string, n int) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(recs) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d records, want %d: %v", len(recs), n, ctx.Err())
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
-		recs = append(recs, fs.Records()...)
-	}
-	// One more fetch round: nothing beyond n.
-	short, stop := context.WithTimeout(t.Context(), 500*time.Millisecond)
-	defer stop()
-	recs = append(recs, cl.PollFetches(short).Records()...)
-	if len(recs) != n {
-		t.Fatalf("consumed %d records, want %d", len(recs), n)
-	}
-	return recs
-}
-
-// noClientGoroutines waits until no franz-go client goroutine is left.
-func noClientGoroutines(t *testing.T) {
-	t.Helper()
-	waitFor(t, "the client's goroutines to end", func() bool {
-		buf := make([]byte, 1<<20)
-		for g := range strings.SplitSeq(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-			if strings.Contains(g, "franz-go/pkg/kgo.") {
-				return false
-			}
-		}
-		return true
-	})
-}
-
 // click returns the i-th test event: one of seven codes, the link ID
 // carrying i so that the consumer can tell events apart. Its time is now,
 // as on the edge: the client times records out from their timestamp, the
@@ -189,7 +123,7 @@ func TestEmitterDelivers(t *testing.T) {
 		t.Fatalf("after Close: %+v, want all %d produced", s, n)
 	}
 	seen := make(map[int64]bool)
-	for _, r := range consume(t, b.addr, n) {
+	for _, r := range kafkatest.Consume(t, b.addr, topic, n) {
 		var ev clickevents.Event
 		if err := ev.UnmarshalBinary(r.Value); err != nil {
 			t.Fatal(err)
@@ -201,7 +135,7 @@ func TestEmitterDelivers(t *testing.T) {
 		}
 		seen[ev.LinkID] = true
 	}
-	noClientGoroutines(t)
+	kafkatest.NoClientGoroutines(t)
 }
 
 // TestEmitterBrokerDown: with the broker stopped, a sustained stream of
@@ -228,7 +162,7 @@ func TestEmitterBrokerDown(t *testing.T) {
 	for i := range 100 {
 		emit(i)
 	}
-	waitFor(t, "the first events produced", func() bool { return e.Stats().Produced == 100 })
+	kafkatest.WaitFor(t, "the first events produced", func() bool { return e.Stats().Produced == 100 })
 
 	b.stop()
 	// A sustained stream: about 20,000 calls over a second and a half,
@@ -249,13 +183,13 @@ func TestEmitterBrokerDown(t *testing.T) {
 
 	b.start()
 	restarted := time.Now()
-	waitFor(t, "the buffer to drain", func() bool { return e.Stats().Queued == 0 })
+	kafkatest.WaitFor(t, "the buffer to drain", func() bool { return e.Stats().Queued == 0 })
 	t.Logf("buffer drained %s after the broker returned", time.Since(restarted).Round(time.Millisecond))
 	before := e.Stats().Produced
 	for i := range 50 {
 		emit(1_000_000 + i)
 	}
-	waitFor(t, "new events produced", func() bool { return e.Stats().Produced == before+50 })
+	kafkatest.WaitFor(t, "new events produced", func() bool { return e.Stats().Produced == before+50 })
 
 	if err := e.Close(t.Context()); err != nil {
 		t.Fatal(err)
@@ -264,8 +198,8 @@ func TestEmitterBrokerDown(t *testing.T) {
 	checkFinal(t, s, calls, accepted, calls-accepted)
 	t.Logf("final: %d calls, %+v", calls, s)
 	// Failed events never reached the log; produced ones did, once.
-	consume(t, b.addr, int(s.Produced))
-	noClientGoroutines(t)
+	kafkatest.Consume(t, b.addr, topic, int(s.Produced))
+	kafkatest.NoClientGoroutines(t)
 }
 
 // TestEmitterNoBroker: with nothing listening at the address from the
@@ -288,7 +222,7 @@ func TestEmitterNoBroker(t *testing.T) {
 	if accepted != 100 {
 		t.Errorf("accepted %d, want the buffer's 100", accepted)
 	}
-	waitFor(t, "the buffer to fail after RecordTimeout", func() bool { s := e.Stats(); return s.Failed == 100 && s.Queued == 0 })
+	kafkatest.WaitFor(t, "the buffer to fail after RecordTimeout", func() bool { s := e.Stats(); return s.Failed == 100 && s.Queued == 0 })
 	for i := range 10 {
 		n++
 		if e.Emit(click(i)) {
@@ -318,7 +252,7 @@ func TestEmitterNoBroker(t *testing.T) {
 	if err := e.Close(t.Context()); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	noClientGoroutines(t)
+	kafkatest.NoClientGoroutines(t)
 }
 
 // TestEmitterRefusesInvalid: an event that does not encode is dropped and

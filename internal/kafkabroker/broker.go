@@ -10,8 +10,9 @@
 // replication, and applies no retention. Production runs a real Kafka
 // (see deploy/).
 //
-// The package also provides the Caddy app shortify_kafka (app.go), so that
-// the top-level Caddyfile can run the broker in the same process.
+// Package caddyapp runs it as the Caddy app shortify_kafka, so that the
+// top-level Caddyfile can run the broker in the same process; tests use
+// Start directly (and package kafkatest to read what was written).
 package kafkabroker
 
 import (
@@ -60,7 +61,6 @@ type Config struct {
 
 // Broker is a running broker.
 type Broker struct {
-	cfg     Config
 	cluster *kfake.Cluster
 	addr    string
 }
@@ -98,8 +98,8 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		ln.Close()
 		return nil, fmt.Errorf("kafkabroker: start (data dir %q): %w", cfg.DataDir, err)
 	}
-	b := &Broker{cfg: cfg, cluster: c, addr: ln.Addr().String()}
-	if err := b.createTopics(ctx); err != nil {
+	b := &Broker{cluster: c, addr: ln.Addr().String()}
+	if err := b.CreateTopics(ctx, cfg.Topics, cfg.Partitions); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -116,12 +116,13 @@ func (b *Broker) Close() {
 	b.cluster.Close()
 }
 
-// createTopics creates the configured topics that do not exist. kfake
-// seeds topics only into an empty data directory, so this runs on every
-// start: a topic added to the configuration appears in an old directory
-// too.
-func (b *Broker) createTopics(ctx context.Context) error {
-	if len(b.cfg.Topics) == 0 {
+// CreateTopics creates those of topics that do not exist, with the given
+// number of partitions; existing topics are left as they are. Start calls
+// it on every start (kfake seeds topics only into an empty data
+// directory), so that a topic added to the configuration appears in an
+// old directory too.
+func (b *Broker) CreateTopics(ctx context.Context, topics []string, partitions int) error {
+	if len(topics) == 0 {
 		return nil
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.DisableClientMetrics())
@@ -132,16 +133,16 @@ func (b *Broker) createTopics(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req := kmsg.NewPtrCreateTopicsRequest()
-	for _, name := range b.cfg.Topics {
+	for _, name := range topics {
 		t := kmsg.NewCreateTopicsRequestTopic()
 		t.Topic = name
-		t.NumPartitions = int32(b.cfg.Partitions)
+		t.NumPartitions = int32(partitions)
 		t.ReplicationFactor = 1
 		req.Topics = append(req.Topics, t)
 	}
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("kafkabroker: create topics %v: %w", b.cfg.Topics, err)
+		return fmt.Errorf("kafkabroker: create topics %v: %w", topics, err)
 	}
 	var errs []error
 	for _, t := range resp.Topics {

@@ -1,20 +1,15 @@
 package kafkabroker
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-)
 
-// waitTimeout bounds every wait; it only runs out when something is
-// broken.
-const waitTimeout = 30 * time.Second
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
+)
 
 func start(t *testing.T, cfg Config) *Broker {
 	t.Helper()
@@ -26,74 +21,25 @@ func start(t *testing.T, cfg Config) *Broker {
 	return b
 }
 
-// produce writes values v0..v(n-1) to topic, keyed k0..k(n-1), and waits
-// for the acknowledgements.
+// produce writes values v0..v(n-1) to topic, keyed k0..k(n-1).
 func produce(t *testing.T, addr, topic string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
 	var recs []*kgo.Record
 	for i := range n {
 		recs = append(recs, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce to %s: %v", topic, err)
-	}
+	kafkatest.Produce(t, addr, topic, recs...)
 }
 
-// consume reads topic from the start until it has n records, checks that
-// no more follow, and returns the values, sorted.
+// consume reads the n records of topic and returns their values, sorted.
 func consume(t *testing.T, addr, topic string, n int) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
 	var vals []string
-	for len(vals) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d records of %s, want %d: %v", len(vals), topic, n, ctx.Err())
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch %s: %v", topic, err) })
-		fs.EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
-	}
-	short, stop := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer stop()
-	cl.PollFetches(short).EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
-	if len(vals) != n {
-		t.Fatalf("consumed %d records of %s, want %d", len(vals), topic, n)
+	for _, r := range kafkatest.Consume(t, addr, topic, n) {
+		vals = append(vals, string(r.Value))
 	}
 	slices.Sort(vals)
 	return vals
-}
-
-// partitions returns the partition count of each topic the broker has.
-func partitions(t *testing.T, addr string) map[string]int {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(t.Context(), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := make(map[string]int)
-	for _, tp := range resp.Topics {
-		m[*tp.Topic] = len(tp.Partitions)
-	}
-	return m
 }
 
 func values(n int) []string {
@@ -112,7 +58,7 @@ func TestRestartKeepsRecords(t *testing.T) {
 	dir := t.TempDir()
 	b := start(t, Config{Listen: "127.0.0.1:0", DataDir: dir, Partitions: 3})
 	addr := b.Addr()
-	if got := partitions(t, addr); got["clicks"] != 3 || got["shortify.link-events"] != 3 || len(got) != 2 {
+	if got := kafkatest.Partitions(t, addr); got["clicks"] != 3 || got["shortify.link-events"] != 3 || len(got) != 2 {
 		t.Fatalf("topics %v, want clicks and shortify.link-events with 3 partitions", got)
 	}
 	produce(t, addr, "clicks", 100)
@@ -127,7 +73,7 @@ func TestRestartKeepsRecords(t *testing.T) {
 	if got := consume(t, addr, "shortify.link-events", 7); !slices.Equal(got, values(7)) {
 		t.Fatalf("link events after restart: %v", got)
 	}
-	if got := partitions(t, addr); got["clicks"] != 3 || got["extra"] != 5 {
+	if got := kafkatest.Partitions(t, addr); got["clicks"] != 3 || got["extra"] != 5 {
 		t.Fatalf("topics %v, want clicks with its 3 partitions and extra with 5", got)
 	}
 	// New records go on from where the old ones ended.

@@ -1,4 +1,15 @@
-package kafkabroker
+// Package caddyapp runs the embedded Kafka-protocol broker (package
+// kafkabroker) as the Caddy app shortify_kafka, so that the top-level
+// Caddyfile can run it in the same process as the edge, the control plane
+// and the stats service:
+//
+//	{
+//		shortify_kafka {
+//			listen   127.0.0.1:9092
+//			data_dir ./data/kafka
+//		}
+//	}
+package caddyapp
 
 import (
 	"cmp"
@@ -11,6 +22,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/shortify/shortify/internal/kafkabroker"
 )
 
 func init() {
@@ -48,7 +61,7 @@ type App struct {
 
 	logger *slog.Logger
 	key    string
-	broker *Broker
+	broker *kafkabroker.Broker
 }
 
 // CaddyModule returns the Caddy module information.
@@ -62,7 +75,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // Provision fills defaults. It starts nothing: that happens in Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
-	a.Listen = cmp.Or(a.Listen, DefaultListen)
+	a.Listen = cmp.Or(a.Listen, kafkabroker.DefaultListen)
 	a.DataDir = cmp.Or(a.DataDir, filepath.Join(caddy.AppDataDir(), "shortify", "kafka"))
 	abs, err := filepath.Abs(a.DataDir)
 	if err != nil {
@@ -70,9 +83,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.DataDir = abs
 	if a.Topics == nil {
-		a.Topics = DefaultTopics
+		a.Topics = kafkabroker.DefaultTopics
 	}
-	a.Partitions = cmp.Or(a.Partitions, DefaultPartitions)
+	a.Partitions = cmp.Or(a.Partitions, kafkabroker.DefaultPartitions)
 	return nil
 }
 
@@ -96,7 +109,7 @@ func (a *App) Validate() error {
 var brokers = caddy.NewUsagePool()
 
 // pooled is a Broker in the usage pool.
-type pooled struct{ *Broker }
+type pooled struct{ *kafkabroker.Broker }
 
 // Destruct stops the broker when no config uses it any more.
 func (p pooled) Destruct() error {
@@ -112,10 +125,10 @@ func (a *App) Start() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	cfg := Config{Listen: a.Listen, DataDir: a.DataDir, Topics: a.Topics, Partitions: a.Partitions}
+	cfg := kafkabroker.Config{Listen: a.Listen, DataDir: a.DataDir, Topics: a.Topics, Partitions: a.Partitions}
 	key := a.Listen + "\x00" + a.DataDir
 	v, loaded, err := brokers.LoadOrNew(key, func() (caddy.Destructor, error) {
-		b, err := Start(ctx, cfg)
+		b, err := kafkabroker.Start(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -128,8 +141,7 @@ func (a *App) Start() error {
 	if loaded {
 		// The broker was started by an earlier config, whose topics
 		// may differ.
-		b.cfg.Topics, b.cfg.Partitions = a.Topics, a.Partitions
-		if err := b.createTopics(ctx); err != nil {
+		if err := b.CreateTopics(ctx, a.Topics, a.Partitions); err != nil {
 			_, _ = brokers.Delete(key)
 			return fmt.Errorf("shortify_kafka: %w", err)
 		}

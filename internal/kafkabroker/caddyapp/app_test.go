@@ -1,4 +1,4 @@
-package kafkabroker
+package caddyapp
 
 import (
 	"encoding/json"
@@ -6,12 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/internal/kafkabroker"
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -126,13 +129,13 @@ func TestCaddyApp(t *testing.T) {
 	addr, dir := freeAddr(t), filepath.Join(t.TempDir(), "kafka")
 	loadCaddy(t, map[string]any{"listen": addr, "data_dir": dir})
 	t.Cleanup(func() { _ = caddy.Stop() })
-	produce(t, addr, "clicks", 20)
+	kafkatest.Produce(t, addr, "clicks", &kgo.Record{Value: []byte("v1")}, &kgo.Record{Value: []byte("v2")})
 
 	loadCaddy(t, map[string]any{"listen": addr, "data_dir": dir, "topics": []string{"clicks", "shortify.link-events", "more"}})
-	if got := partitions(t, addr); got["more"] != DefaultPartitions || got["clicks"] != DefaultPartitions {
+	if got := kafkatest.Partitions(t, addr); got["more"] != kafkabroker.DefaultPartitions || got["clicks"] != kafkabroker.DefaultPartitions {
 		t.Fatalf("topics after reload: %v", got)
 	}
-	consume(t, addr, "clicks", 20)
+	kafkatest.Consume(t, addr, "clicks", 2)
 
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
@@ -147,8 +150,8 @@ func TestCaddyApp(t *testing.T) {
 	}
 
 	loadCaddy(t, map[string]any{"listen": addr, "data_dir": dir})
-	if got := consume(t, addr, "clicks", 20); !strings.HasPrefix(got[0], "v") {
-		t.Fatalf("records after restart: %v", got)
+	if got := kafkatest.Consume(t, addr, "clicks", 2); string(got[0].Value)+string(got[1].Value) != "v1v2" {
+		t.Fatalf("records after restart: %q, %q", got[0].Value, got[1].Value)
 	}
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
