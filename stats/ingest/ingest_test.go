@@ -162,11 +162,11 @@ func TestIngestMatchesReference(t *testing.T) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, true)
 		rng := rand.New(rand.NewPCG(21, 22))
-		evs := aggtest.Events(rng, 5000, aggtest.Links(30), time.Date(2026, 11, 20, 21, 0, 0, 0, time.UTC), 30*time.Hour, 500)
+		evs := aggtest.Events(rng, 2500, aggtest.Links(20), time.Date(2026, 11, 20, 21, 0, 0, 0, time.UTC), 30*time.Hour, 500)
 		recs := clickRecords(t, evs)
 		recs = append(recs, &kgo.Record{Topic: clicksTopic, Key: []byte("junk"), Value: []byte{9, 9, 9}}) // a future version
 		ends := produce(t, brokers, recs)
-		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g", MaxPollRecords: 700, DB: db, Logger: quiet})
+		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g", MaxPollRecords: 400, DB: db, Logger: quiet})
 		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
 		if err := stop(); err != nil {
 			t.Fatalf("Run: %v", err)
@@ -192,7 +192,7 @@ func TestExactlyOnce(t *testing.T) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		rng := rand.New(rand.NewPCG(31, 32))
-		evs := aggtest.Events(rng, 12_000, aggtest.Links(40), time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC), 4*time.Hour, 800)
+		evs := aggtest.Events(rng, 8000, aggtest.Links(40), time.Date(2026, 11, 25, 22, 0, 0, 0, time.UTC), 4*time.Hour, 800)
 		ends := produce(t, brokers, clickRecords(t, evs))
 
 		// Every third batch that reaches a point dies there, until each

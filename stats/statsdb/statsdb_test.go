@@ -55,10 +55,10 @@ func TestWriteMatchesReference(t *testing.T) {
 		db := open(t, statsdb.Config{DSN: dsn, RawClicks: true})
 		rng := rand.New(rand.NewPCG(11, 12))
 		start := time.Date(2026, 10, 30, 20, 0, 0, 0, time.UTC)
-		evs := aggtest.Events(rng, 6000, aggtest.Links(15), start, 60*time.Hour, 400)
+		evs := aggtest.Events(rng, 3000, aggtest.Links(12), start, 60*time.Hour, 400)
 		off := statsdb.NoOffset
 		for i := 0; i < len(evs); {
-			n := min(1+rng.IntN(1500), len(evs)-i)
+			n := min(1+rng.IntN(800), len(evs)-i)
 			next := int64(i + n)
 			if err := db.Write(t.Context(), batchOf(evs[i:i+n], off, next)); err != nil {
 				t.Fatalf("Write: %v", err)
