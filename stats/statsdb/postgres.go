@@ -167,8 +167,11 @@ func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 		// An asynchronous commit is safe here: a database crash can lose
 		// only whole recent transactions, offsets and aggregates together,
 		// and the consumers then read the older offsets and count those
-		// batches again. It saves a WAL flush wait per batch.
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		// batches again. It saves a WAL flush wait per batch. The upserts
+		// sort the batch's rows (by key, for the lock order): enough
+		// work_mem keeps those sorts in memory (measured: a third less
+		// time for 50,000-event batches).
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'"); err != nil {
 			return err
 		}
 		if err := pgFence(ctx, tx, b); err != nil {
