@@ -58,7 +58,7 @@ type App struct {
 	// Database is the stats database's DSN, postgres://… or
 	// sqlite://PATH. Default: the shortify app's stats_database.
 	Database string `json:"database,omitempty"`
-	// MaxPollRecords bounds a batch (default 20000; 2000 on SQLite).
+	// MaxPollRecords bounds a batch (default 50000; 2000 on SQLite).
 	MaxPollRecords int `json:"max_poll_records,omitempty"`
 	// RawClicks keeps a row per click in the clicks table.
 	RawClicks bool `json:"raw_clicks,omitempty"`

@@ -56,7 +56,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultGroup          = "shortify-stats"
-	DefaultMaxPollRecords = 20_000
+	DefaultMaxPollRecords = 50_000
 	DefaultRetryBackoff   = time.Second
 	DefaultWriteTimeout   = time.Minute
 )
