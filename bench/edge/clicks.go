@@ -10,12 +10,19 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/linkevents"
 )
 
-// clicksTopic is the topic the edge produces click events to (DESIGN.md,
-// issue 4); the broker is seeded with it so that no producer waits for
-// topic creation.
-const clicksTopic = "clicks"
+// The topics the edge uses with kafka_brokers: it produces click events
+// to the first and consumes link events (invalidation) from the second.
+// The broker is seeded with both, so that nothing waits for topic
+// creation.
+const (
+	clicksTopic     = clickevents.DefaultTopic
+	linkEventsTopic = linkevents.DefaultTopic
+)
 
 // kafkaOptionNames are the shortify subdirectives that may take the Kafka
 // brokers, in the order they are tried: the control plane's global option
@@ -52,12 +59,12 @@ func probeKafkaOption(ctx context.Context, bin, dir string) (string, error) {
 }
 
 // startBroker starts an in-process Kafka-protocol broker on 127.0.0.1 with
-// the clicks topic. It accepts and acknowledges produce requests but keeps
+// the edge's topics. It accepts and acknowledges produce requests but keeps
 // no records (BlackholeProduce): the benchmark measures the edge, and a
 // broker that stored every event would take CPU from the server it
 // measures on this two-core machine.
 func startBroker() (*kfake.Cluster, error) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, clicksTopic), kfake.BlackholeProduce())
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, clicksTopic, linkEventsTopic), kfake.BlackholeProduce())
 	if err != nil {
 		return nil, fmt.Errorf("start the kfake broker: %w", err)
 	}

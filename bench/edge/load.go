@@ -40,6 +40,22 @@ func warm(ctx context.Context, addr string, codes []string, conc int) (time.Dura
 	begin := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	// A million requests take a while on a busy machine: say how far.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				n := min(next.Load(), int64(len(codes)))
+				fmt.Printf("  ... warm-up: %d of %d codes after %s\n", n, len(codes), time.Since(begin).Round(time.Second))
+			}
+		}
+	}()
 	for range conc {
 		wg.Go(func() {
 			for ctx.Err() == nil {
