@@ -44,7 +44,12 @@ func benchHandler(b *testing.B, dsn, redisAddr string) (*Handler, string) {
 // BenchmarkServeHTTP_L1Hit is the hot path: a warm L1 answers.
 func BenchmarkServeHTTP_L1Hit(b *testing.B) {
 	h, c := benchHandler(b, sqliteDSN(b), "")
-	r := httptest.NewRequest("GET", "/"+c, nil)
+	benchHits(b, h, httptest.NewRequest("GET", "/"+c, nil))
+}
+
+// benchHits warms the L1 with r's code, then serves r in a loop; every
+// answer must be a redirect from L1.
+func benchHits(b *testing.B, h *Handler, r *http.Request) {
 	w := &benchWriter{h: make(http.Header)}
 	next := new(nextHandler)
 	if err := h.ServeHTTP(w, r, next); err != nil || w.code != 302 {
@@ -55,8 +60,8 @@ func BenchmarkServeHTTP_L1Hit(b *testing.B) {
 		clear(w.h)
 		_ = h.ServeHTTP(w, r, next)
 	}
-	if w.code != 302 || h.stats.storeHits.Load() != 1 {
-		b.Fatalf("status %d, %d store hits; want L1 hits only", w.code, h.stats.storeHits.Load())
+	if w.code != 302 || h.stats.storeHits.Load() != 1 || h.stats.limited.Load() != 0 {
+		b.Fatalf("status %d, %d store hits, %d limited; want L1 hits only", w.code, h.stats.storeHits.Load(), h.stats.limited.Load())
 	}
 }
 
@@ -167,4 +172,22 @@ func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkServeHTTP_L1HitRateLimited is the hot path with both limits on
+// (a client far below them): the client address, its key and one check
+// of each limiter come on top of an L1 hit.
+func BenchmarkServeHTTP_L1HitRateLimited(b *testing.B) {
+	dsn := sqliteDSN(b)
+	c := newCode(b, "bench")
+	create(b, seeder(b, dsn), linkstore.Link{Code: c, URL: "https://example.com/a/typical/landing/page?utm_source=x", Status: 302})
+	h := provision(b, &Handler{Database: dsn,
+		RateLimit:      &RateLimit{Requests: 1_000_000, Window: caddy.Duration(time.Second)},
+		MissLimit:      &RateLimit{Requests: 10, Window: caddy.Duration(time.Minute)},
+		TrustedProxies: []string{"10.0.0.0/8"},
+	})
+	r := httptest.NewRequest("GET", "/"+c, nil)
+	r.RemoteAddr = "10.1.2.3:4567"
+	r.Header.Set("X-Forwarded-For", "198.51.100.23")
+	benchHits(b, h, r)
 }
