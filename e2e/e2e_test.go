@@ -79,6 +79,12 @@ type system struct {
 // directory (so ./data is the test's own) with extra environment.
 func start(t *testing.T, extraEnv ...string) *system {
 	t.Helper()
+	return startConfig(t, filepath.Join(repoRoot(t), "Caddyfile"), extraEnv...)
+}
+
+// startConfig is start with another Caddyfile.
+func startConfig(t *testing.T, caddyfile string, extraEnv ...string) *system {
+	t.Helper()
 	s := &system{t: t, dir: t.TempDir(), logs: new(bytes.Buffer), exited: make(chan struct{})}
 	listen := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(listen)
@@ -98,7 +104,7 @@ func start(t *testing.T, extraEnv ...string) *system {
 		"SHORTIFY_CACHE_TTL=1s",
 	)
 	s.env = append(s.env, extraEnv...)
-	s.cmd = exec.Command(binary(t), "run", "--config", filepath.Join(repoRoot(t), "Caddyfile"), "--adapter", "caddyfile")
+	s.cmd = exec.Command(binary(t), "run", "--config", caddyfile, "--adapter", "caddyfile")
 	s.cmd.Dir = s.dir
 	s.cmd.Env = s.env
 	s.cmd.Stdout = s.logs
