@@ -145,9 +145,7 @@ func TestEmitterDelivers(t *testing.T) {
 func TestEmitterBrokerDown(t *testing.T) {
 	b := startBroker(t)
 	const buffered = 500
-	e := newEmitter(t, b.addr, clickevents.Config{
-		Topic: topic, MaxBufferedRecords: buffered, RecordTimeout: time.Second,
-	})
+	e := newEmitter(t, b.addr, clickevents.Config{Topic: topic, MaxBufferedRecords: buffered})
 	calls, accepted := 0, 0
 	emit := func(i int) {
 		calls++
@@ -155,7 +153,11 @@ func TestEmitterBrokerDown(t *testing.T) {
 		if e.Emit(click(i)) {
 			accepted++
 		}
-		if d := time.Since(start); d > 100*time.Millisecond {
+		// Emit never waits for the broker: were it to, the stream
+		// below would stall until the broker returns, which it does
+		// only after the stream. The bound is loose because this
+		// machine is shared (a descheduled thread, a GC pause).
+		if d := time.Since(start); d > 500*time.Millisecond {
 			t.Fatalf("Emit %d took %s", i, d)
 		}
 	}
@@ -165,9 +167,8 @@ func TestEmitterBrokerDown(t *testing.T) {
 	kafkatest.WaitFor(t, "the first events produced", func() bool { return e.Stats().Produced == 100 })
 
 	b.stop()
-	// A sustained stream: about 20,000 calls over a second and a half,
-	// longer than RecordTimeout, so the buffer both overflows and times
-	// out while the broker is away.
+	// A sustained stream: about 20,000 calls over a second and a half;
+	// the buffer overflows.
 	start := time.Now()
 	for i := 100; time.Since(start) < 1500*time.Millisecond; i++ {
 		emit(i)
@@ -219,18 +220,21 @@ func TestEmitterNoBroker(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("%d Emit calls with no broker took %s", n, d)
 	}
-	if accepted != 100 {
+	// The buffer's 100, or a few more if the first ones already timed
+	// out on a very slow machine.
+	if accepted < 100 || accepted > 200 {
 		t.Errorf("accepted %d, want the buffer's 100", accepted)
 	}
-	kafkatest.WaitFor(t, "the buffer to fail after RecordTimeout", func() bool { s := e.Stats(); return s.Failed == 100 && s.Queued == 0 })
+	kafkatest.WaitFor(t, "the buffer to fail after RecordTimeout", func() bool {
+		s := e.Stats()
+		return s.Failed == uint64(accepted) && s.Queued == 0
+	})
 	for i := range 10 {
 		n++
-		if e.Emit(click(i)) {
-			accepted++
+		if !e.Emit(click(i)) {
+			t.Fatalf("Emit refused after the buffer emptied: %+v", e.Stats())
 		}
-	}
-	if accepted != 110 {
-		t.Errorf("accepted %d after the buffer emptied, want 110", accepted)
+		accepted++
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
