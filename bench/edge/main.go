@@ -13,14 +13,15 @@
 //	go run ./bench/edge [-sizes 10000,1000000] [-duration 8s] [-rounds 2]
 //
 // Steps for each size N: a fresh PostgreSQL database gets the schema and N
-// links by COPY (timed), and a codes file; A starts with cache_size >= N
-// and a one-hour cache_ttl, and one GET of every code warms its L1 (and,
-// through A's Redis fills, the Redis L2 that the miss paths read); then
+// links by COPY (timed), and a codes file; Redis gets every link as the
+// control plane's write-through would put it there; A starts with
+// cache_size >= N and a one-hour cache_ttl, and one GET of every code warms
+// its L1 (from Redis); then
 // wrk runs A and B in turn, rounds times, with the same Lua script
 // (codes.lua: a random code from the codes file per request), and the best
 // run of each counts. After the largest size, two more instances with a
-// tiny L1 measure the miss paths: C reads the Redis that A filled, D has
-// no Redis and reads the database.
+// tiny L1 measure the miss paths: C reads Redis, D has no Redis and reads
+// the database.
 //
 // Click events: when the shortify directive has a Kafka option (probed by
 // adapting a Caddyfile that uses it), A gets the address of an in-process

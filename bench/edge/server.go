@@ -41,6 +41,10 @@ http://%s {
 `, addr, body)
 }
 
+// redisTTL bounds the life of the benchmark's Redis keys, in case its
+// cleanup never runs.
+const redisTTL = 30 * time.Minute
+
 // shortifyOptions are the subdirectives of one shortify handler.
 type shortifyOptions struct {
 	database    string
@@ -58,7 +62,7 @@ func (o shortifyOptions) body() string {
 	b.WriteString("\tshortify {\n")
 	fmt.Fprintf(&b, "\t\tdatabase %s\n", o.database)
 	if o.redis != "" {
-		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl 30m\n", o.redis, o.redisPrefix)
+		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, redisTTL)
 	}
 	fmt.Fprintf(&b, "\t\tcache_size %d\n\t\tcache_ttl %s\n", o.cacheSize, o.cacheTTL)
 	if o.kafkaOption != "" {
