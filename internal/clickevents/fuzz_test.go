@@ -3,6 +3,7 @@ package clickevents
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,6 +75,48 @@ func FuzzAppendBinary(f *testing.F) {
 		}
 		if clean(ua) && len(ua) <= MaxUserAgent && got.UserAgent != ua {
 			t.Fatalf("user agent %q came back as %q", ua, got.UserAgent)
+		}
+	})
+}
+
+// isBotReference is IsBot written the plain way: lower-case the first
+// MaxUserAgent bytes (ASCII only), then look for every token everywhere.
+func isBotReference(ua string) bool {
+	if ua == "" {
+		return true
+	}
+	b := []byte(ua[:min(len(ua), MaxUserAgent)])
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	s := string(b)
+	for _, t := range botTokens {
+		for off := 0; ; {
+			i := strings.Index(s[off:], string(t))
+			if i < 0 {
+				break
+			}
+			i += off
+			if after := notBotAfter[string(t)]; after == "" || !strings.HasSuffix(s[:i], after) {
+				return true
+			}
+			off = i + 1
+		}
+	}
+	return false
+}
+
+// FuzzIsBot: the one-pass IsBot agrees with the plain reference on any
+// input. The corpus is in testdata/fuzz/FuzzIsBot.
+func FuzzIsBot(f *testing.F) {
+	for _, s := range []string{"", sample.UserAgent, "Googlebot/2.1", "CUBOT_X30 Chrome", "cuBOT googleBOT", "xcurl/1", "BO"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ua string) {
+		if got, want := IsBot(ua), isBotReference(ua); got != want {
+			t.Fatalf("IsBot(%q) = %v, the reference says %v", ua, got, want)
 		}
 	})
 }
