@@ -112,7 +112,10 @@
         g.appendChild(r);
       }
       if (i === 0 || i === pts.length - 1 || (pts.length > 12 && i === Math.floor(pts.length / 2))) {
-        g.appendChild(svg("text", { x: x + w / 2, y: H - 6, class: "label", "text-anchor": "middle" }, when));
+        // The first and last labels stay inside the chart.
+        const anchor = i === 0 ? "start" : i === pts.length - 1 ? "end" : "middle";
+        const lx = i === 0 ? x : i === pts.length - 1 ? x + w : x + w / 2;
+        g.appendChild(svg("text", { x: lx, y: H - 6, class: "label", "text-anchor": anchor }, when));
       }
     });
     box.appendChild(g);
