@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard" // the Caddyfile adapter and the standard directives
 	"gopkg.in/yaml.v3"
@@ -22,15 +21,6 @@ import (
 // roleMount is where the image's command reads a role's Caddyfile in both
 // compose and Kubernetes; cluster/ snippets sit beside it.
 const roleMount = "/etc/shortify/role"
-
-// pendingDirectives are Caddyfile directives and global options that a
-// role Caddyfile uses although the image (the root package shortify) does
-// not register them yet. Such a file is adapted without them, so that the
-// rest of it is still checked; once a module registers under the name,
-// the whole file must adapt.
-var pendingDirectives = map[string]string{
-	"shortify_ingest": "the stats ingest app (package stats) is not among the root package's imports yet",
-}
 
 // pendingMetrics are metric names the dashboard expects that no code
 // exports yet.
@@ -114,9 +104,6 @@ func adaptCaddyfile(t *testing.T, path string, env map[string]string, extra map[
 		return nil, err
 	}
 	for _, w := range warnings {
-		if stripped[path] && strings.Contains(w.Message, "not formatted") {
-			continue // the blank lines stripPending leaves
-		}
 		t.Errorf("%s: adapt warning: %s:%d: %s", path, w.File, w.Line, w.Message)
 	}
 	var cfg adapted
@@ -126,86 +113,16 @@ func adaptCaddyfile(t *testing.T, path string, env map[string]string, extra map[
 	return cfg, nil
 }
 
-// adaptRole adapts a role Caddyfile as adaptCaddyfile does. When it uses
-// pending directives whose modules are missing, it adapts the file
-// without them instead. It returns nil when that fails too (the failure
-// is reported).
+// adaptRole adapts a role Caddyfile as adaptCaddyfile does and reports
+// a failure; it returns nil then.
 func adaptRole(t *testing.T, where, path string, env, extra map[string]string) adapted {
 	t.Helper()
 	cfg, err := adaptCaddyfile(t, path, env, extra)
-	if err == nil {
-		return cfg
-	}
-	if !isPending(t, where+": "+path, err) {
-		return nil
-	}
-	short := filepath.Join(t.TempDir(), filepath.Base(path))
-	if err := os.WriteFile(short, []byte(stripPending(readFile(t, path))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stripped[short] = true
-	cfg, err = adaptCaddyfile(t, short, env, extra)
 	if err != nil {
-		t.Errorf("%s: %s without its pending directives: %v", where, path, err)
+		t.Errorf("%s: %s: %v", where, path, err)
 		return nil
 	}
 	return cfg
-}
-
-// isPending tells whether an adapt error is about a pending directive
-// whose module is still missing; any other error is reported.
-func isPending(t *testing.T, where string, err error) bool {
-	t.Helper()
-	for name, why := range pendingDirectives {
-		if !strings.HasSuffix(err.Error(), ": "+name) && !strings.Contains(err.Error(), `"`+name+`"`) {
-			continue
-		}
-		if registered(name) {
-			break
-		}
-		t.Logf("%s: pending: %s: %s", where, name, why)
-		return true
-	}
-	t.Errorf("%s: %v", where, err)
-	return false
-}
-
-// registered tells whether a module answers to a directive's name.
-func registered(name string) bool {
-	for _, id := range []string{name, "http.handlers." + name} {
-		if _, err := caddy.GetModule(id); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// stripped marks the Caddyfiles that adaptRole wrote without their
-// pending directives.
-var stripped = map[string]bool{}
-
-// stripPending removes the lines (and blocks) of pending directives whose
-// modules are missing from a Caddyfile's text.
-func stripPending(text string) string {
-	var out []string
-	skipUntil := ""
-	for _, line := range strings.Split(text, "\n") {
-		if skipUntil != "" {
-			if line == skipUntil {
-				skipUntil = ""
-			}
-			continue
-		}
-		fields := strings.Fields(line)
-		if len(fields) > 0 && pendingDirectives[fields[0]] != "" && !registered(fields[0]) {
-			if strings.HasSuffix(strings.TrimSpace(line), "{") {
-				skipUntil = line[:len(line)-len(strings.TrimLeft(line, "\t "))] + "}"
-			}
-			continue
-		}
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n")
 }
 
 func copyFile(t *testing.T, src, dst string) {
