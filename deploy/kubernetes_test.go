@@ -517,6 +517,7 @@ func TestKubernetesCaddyfiles(t *testing.T) {
 				continue
 			}
 			checkOpsServer(t, pod, cfg)
+			checkUpstreams(t, m, pod, cfg)
 			if app, ok := at(map[string]any(cfg), "apps", "shortify").(map[string]any); ok {
 				if app["node_id"] != pod || app["raft_advertise"] != pod+"."+m.namespace+".svc:8300" {
 					t.Errorf("%s: node_id %v, raft_advertise %v", pod, app["node_id"], app["raft_advertise"])
@@ -533,6 +534,38 @@ func TestKubernetesCaddyfiles(t *testing.T) {
 		}
 		if !roles[role] {
 			t.Errorf("ConfigMap shortify-caddyfiles: no workload runs %s", key)
+		}
+	}
+}
+
+// checkUpstreams checks that every reverse_proxy upstream of cfg is a
+// Service with the port dialled and the active health checks' port.
+func checkUpstreams(t *testing.T, m manifests, pod string, cfg adapted) {
+	t.Helper()
+	for _, hs := range handlers(cfg) {
+		for _, h := range hs {
+			if h["handler"] != "reverse_proxy" {
+				continue
+			}
+			ups, _ := h["upstreams"].([]any)
+			for _, u := range ups {
+				host, port, _ := strings.Cut(str(at(u, "dial")), ":")
+				svc, ok := m.get("Service", host)
+				if !ok {
+					t.Errorf("%s proxies to %s, which is no Service", pod, host)
+					continue
+				}
+				want := []string{port}
+				if hp := at(h, "health_checks", "active", "port"); hp != nil {
+					want = append(want, str(hp))
+				}
+				ports, _ := at(map[string]any(svc), "spec", "ports").([]any)
+				for _, w := range want {
+					if !slices.ContainsFunc(ports, func(p any) bool { return str(at(p, "port")) == w }) {
+						t.Errorf("%s proxies to Service %s on port %s (or checks its health there), which the Service lacks", pod, host, w)
+					}
+				}
+			}
 		}
 	}
 }
