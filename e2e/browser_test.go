@@ -16,7 +16,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestBrowserDashboard drives the dashboard in headless Chromium (Debian's
@@ -37,7 +36,7 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := startConfig(t, clickPipelineCaddyfile(t))
+	s := start(t) // the repository's Caddyfile runs the whole click pipeline
 	// The link targets: a page on "localhost", so that the control plane
 	// (reached at 127.0.0.1, its own host) accepts it as a foreign site.
 	landing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -207,37 +206,4 @@ func ensureChromium(t *testing.T) string {
 		t.Fatalf("chromium is not on PATH after scripts/ensure-chromium.sh: %v", err)
 	}
 	return p
-}
-
-// clickPipelineCaddyfile returns the repository's Caddyfile when it runs
-// the click pipeline (edge click events -> embedded Kafka -> stats ingest)
-// itself; until it does, a copy of it that adds the pipeline's own
-// modules: the embedded broker (shortify_kafka), the ingest
-// (shortify_ingest) and the edge's kafka_brokers. Every part is the real
-// one; only the wiring is the test's.
-func clickPipelineCaddyfile(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(repoRoot(t), "Caddyfile")
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(src), "shortify_ingest") {
-		return path
-	}
-	broker := testenv.FreeAddr(t)
-	global := "\tshortify_kafka {\n\t\tlisten " + broker + "\n\t\tdata_dir ./data/kafka\n\t}\n" +
-		"\tshortify_ingest\n\n"
-	out := strings.Replace(string(src), "\tshortify {\n", global+"\tshortify {\n", 1)
-	out = strings.Replace(out, "\t\tkafka_brokers {$SHORTIFY_KAFKA_BROKERS}\n", "\t\tkafka_brokers "+broker+"\n", 1)
-	out = strings.Replace(out, "\t\tshortify {\n", "\t\tshortify {\n\t\t\tkafka_brokers "+broker+"\n", 1)
-	if out == string(src) || !strings.Contains(out, "kafka_brokers "+broker) {
-		t.Fatalf("cannot wire the click pipeline into the Caddyfile:\n%s", src)
-	}
-	t.Logf("the repository's Caddyfile does not run the click pipeline yet; the test adds shortify_kafka (%s), shortify_ingest and the edge's kafka_brokers", broker)
-	wired := filepath.Join(t.TempDir(), "Caddyfile")
-	if err := os.WriteFile(wired, []byte(out), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return wired
 }

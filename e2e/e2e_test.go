@@ -95,6 +95,7 @@ func startConfig(t *testing.T, caddyfile string, extraEnv ...string) *system {
 		t.Fatal(err)
 	}
 	s.key = k.Secret
+	broker := testenv.FreeAddr(t)
 	s.env = append(os.Environ(),
 		"SHORTIFY_INITIAL_API_KEY="+s.key,
 		"SHORTIFY_BIND=127.0.0.1",
@@ -102,6 +103,9 @@ func startConfig(t *testing.T, caddyfile string, extraEnv ...string) *system {
 		"SHORTIFY_ADMIN="+s.admin,
 		"SHORTIFY_RAFT_BIND="+testenv.FreeAddr(t),
 		"SHORTIFY_CACHE_TTL=1s",
+		// The embedded broker on a port of this test's own.
+		"SHORTIFY_KAFKA_LISTEN="+broker,
+		"SHORTIFY_KAFKA_BROKERS="+broker,
 	)
 	s.env = append(s.env, extraEnv...)
 	s.cmd = exec.Command(binary(t), "run", "--config", caddyfile, "--adapter", "caddyfile")
