@@ -259,8 +259,8 @@ func (b *bench) start(ctx context.Context, name, body string) (*instance, error)
 	return startInstance(ctx, b.cfg.bin, b.dir, name, addr, cf, b.cfg.pin)
 }
 
-// missPaths measures the L1-miss paths with the links A just warmed: C
-// (tiny L1, Redis, which A's misses filled) and D (tiny L1, no Redis).
+// missPaths measures the L1-miss paths with the links just seeded: C
+// (tiny L1, the prefilled Redis) and D (tiny L1, no Redis).
 func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, codes []string, codesPath string, res *sizeResult) error {
 	fmt.Printf("  L1-miss paths: cache_size %d, cache_ttl %s, random codes of all %d (so nearly every request misses L1)\n",
 		missCacheSize, missCacheTTL, len(codes))
