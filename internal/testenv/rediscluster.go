@@ -108,8 +108,8 @@ func StartRedisCluster(tb testing.TB) *RedisCluster {
 	deadline := time.Now().Add(redisStartTimeout)
 	for _, s := range c.servers {
 		for {
-			info, err := clusterInfo(s.Addr)
-			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_known_nodes:6") {
+			info, err := clusterReady(s.Addr)
+			if err == nil && info == "" {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -185,13 +185,38 @@ func waitPing(tb testing.TB, s *RedisServer) {
 	}
 }
 
-// clusterInfo returns CLUSTER INFO of the node at addr.
-func clusterInfo(addr string) (string, error) {
+// clusterReady returns "" when the node at addr sees the whole cluster
+// ready: cluster_state:ok, six nodes known, and three replicas attached to
+// their masters (the slots alone make the state ok before the replicas
+// have joined); otherwise what it saw.
+func clusterReady(addr string) (string, error) {
 	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return cl.ClusterInfo(ctx).Result()
+	info, err := cl.ClusterInfo(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:6") {
+		return info, nil
+	}
+	nodes, err := cl.ClusterNodes(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	replicas := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(nodes), "\n") {
+		// <id> <addr> <flags> <master id or -> ...
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.Contains(f[2], "slave") && f[3] != "-" {
+			replicas++
+		}
+	}
+	if replicas != 3 {
+		return nodes, nil
+	}
+	return "", nil
 }
 
 // freeRedisPort returns a port that is free, as is the port 10000 above
