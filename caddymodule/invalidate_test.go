@@ -102,8 +102,17 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	}
 	waitConsuming(t, edges...)
 
-	// The control plane: change the store, then publish.
+	// The control plane's producer connects on its first event: warm it
+	// (and both consumers' fetches) up with an event of another code, so
+	// that the figure is the steady state's.
 	p := linkEvents(t, k)
+	p.Publish(linkevents.NewCreated(linkstore.Link{ID: 1, Code: newCode(t, "warm"), URL: "https://example.com/warm"}, time.Now()))
+	for _, h := range edges {
+		c := h.events.inval.consumer
+		waitUntil(t, "the warm-up event applied", func() bool { return c.Stats().Applied == 1 })
+	}
+
+	// The control plane: change the store, then publish.
 	gone, err := seed.Delete(ctx, del)
 	if err != nil {
 		t.Fatal(err)
@@ -145,11 +154,11 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	}
 
 	for _, h := range edges {
-		if got := h.events.inval.consumer.Stats(); got.Applied != 3 || got.Failed != 0 {
-			t.Errorf("consumer applied %d, failed %d; want 3, 0", got.Applied, got.Failed)
+		if got := h.events.inval.consumer.Stats(); got.Applied != 4 || got.Failed != 0 {
+			t.Errorf("consumer applied %d, failed %d; want 4 (the warm-up and 3), 0", got.Applied, got.Failed)
 		}
-		if got := (counter{h.metrics.invalidations}).Load(); got != 3 {
-			t.Errorf("invalidations metric %d, want 3", got)
+		if got := (counter{h.metrics.invalidations}).Load(); got != 4 {
+			t.Errorf("invalidations metric %d, want 4", got)
 		}
 		// The updated link was written into L1: no load for it.
 		if e, ok := h.l1.GetIfPresent(upd); !ok || e.url != newURL || e.linkID != updated.ID {

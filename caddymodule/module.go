@@ -21,7 +21,8 @@
 // Files: module.go (registration, config, guards), provision.go (Provision,
 // Validate, Cleanup), handler.go (ServeHTTP), cache.go (the L1 value and its
 // loader), pool.go (shared resources), store.go (the lazily opened store),
-// caddyfile.go (the directive).
+// caddyfile.go (the directive), clicks.go (click events to Kafka),
+// invalidate.go (link events evicting L1 and L2).
 package caddymodule
 
 import (
