@@ -115,6 +115,11 @@ func (r result) cpuPerRequest() time.Duration {
 	return r.cpu / time.Duration(r.requests)
 }
 
+// errBadAnswers is wrapped by wrkRun.run's error when wrk completed but
+// counted socket errors or answers that are not 2xx/3xx; the result is
+// returned with it.
+var errBadAnswers = errors.New("errors")
+
 // wrkRun is how wrk is run.
 type wrkRun struct {
 	threads, conns int
@@ -171,7 +176,7 @@ func (w wrkRun) run(ctx context.Context, in *instance, codesPath string) (result
 		}
 	}
 	if len(bad) > 0 {
-		return r, fmt.Errorf("wrk against %s: errors %s (status counts answers that are not 2xx/3xx)\n%s", in.name, strings.Join(bad, " "), out.String())
+		return r, fmt.Errorf("wrk against %s: %w: %s (status counts answers that are not 2xx/3xx)\n%s", in.name, errBadAnswers, strings.Join(bad, " "), out.String())
 	}
 	return r, nil
 }
