@@ -48,7 +48,8 @@ bench: services ## Run the Go benchmarks (edge handler, code generation, stores,
 	$(MAKE) --no-print-directory bench-edge
 
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
-# 1,000,000 links, about 3 minutes. Flags: go run ./bench/edge -h.
+# 1,000,000 links, about 7 minutes (most of it warming a million-entry L1
+# through HTTP). Flags: go run ./bench/edge -h.
 EDGE_BENCH_FLAGS ?=
 
 .PHONY: bench-edge
