@@ -42,10 +42,20 @@ test: services ## Run every test against real PostgreSQL and Redis.
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
 .PHONY: bench
-bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API) and the edge under wrk.
+bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API), the edge under wrk and the stats ingest.
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(BENCH_PKGS)
 	$(GO) test -run='^$$' -bench=. -benchtime=$(CREATES_BENCHTIME) -timeout 5m ./bench/creates
 	$(MAKE) --no-print-directory bench-edge
+	$(MAKE) --no-print-directory bench-stats
+
+# Stats ingest (stats/ingest): events from the topic (kfake, pre-produced)
+# into committed aggregates in PostgreSQL, one consumer; STATS_BENCH_EVENTS
+# events over 100,000 links.
+STATS_BENCH_EVENTS ?= 200000
+
+.PHONY: bench-stats
+bench-stats: services ## Stats ingest: events/s from the clicks topic into committed aggregates (one consumer, PostgreSQL).
+	SHORTIFY_BENCH_EVENTS=$(STATS_BENCH_EVENTS) $(GO) test -run='^$$' -bench=BenchmarkIngest -benchtime=1x -timeout 20m ./stats/ingest/
 
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
 # 1,000,000 links, about 7 minutes (most of it warming a million-entry L1
