@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -98,6 +99,13 @@ func parseFlags() (config, error) {
 	default:
 		return c, fmt.Errorf("-clicks %q: want auto, on or off", c.clicks)
 	}
+	// The instances run in directories of their own, so a relative path
+	// would name nothing there.
+	bin, err := filepath.Abs(c.bin)
+	if err != nil {
+		return c, fmt.Errorf("-bin %q: %w", c.bin, err)
+	}
+	c.bin = bin
 	return c, nil
 }
 
