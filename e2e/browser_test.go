@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 )
 
 // TestBrowserDashboard drives the dashboard in headless Chromium (Debian's
