@@ -21,11 +21,11 @@ GOBIN="$work/bin" go install "github.com/caddyserver/xcaddy/cmd/xcaddy@$XCADDY_V
 say "building Caddy $CADDY_VERSION with github.com/shortify/shortify=$root"
 (cd "$work" && CGO_ENABLED=0 "$work/bin/xcaddy" build "$CADDY_VERSION" \
 	--output "$work/shortify" \
-	--with "github.com/shortify/shortify=$root")
+	--with "github.com/shortify/shortify@v0.0.0=$root")
 
 modules=$("$work/shortify" list-modules --skip-standard)
 missing=0
-for m in http.handlers.shortify http.handlers.shortify_api shortify; do
+for m in http.handlers.shortify http.handlers.shortify_api http.handlers.shortify_stats shortify shortify_kafka shortify_ingest; do
 	if grep -qx "$m" <<<"$modules"; then
 		say "ok: $m"
 	else
