@@ -4,7 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/shortify/shortify/internal/migrations"
 )
@@ -29,11 +34,34 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m); err != nil {
+		if err := applyWithRetry(ctx, db, m); err != nil {
 			return fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
 		}
 	}
 	return nil
+}
+
+// applyWithRetry applies m, trying again while the file is busy. SQLite
+// answers SQLITE_BUSY at once, without waiting for busy_timeout, in the
+// moments when another connection opening the same new file switches it to
+// WAL mode; stores opened together on one file (the control plane and the
+// edge in one process do) would otherwise fail at start now and then.
+func applyWithRetry(ctx context.Context, db *sql.DB, m migrations.Migration) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	wait := 5 * time.Millisecond
+	for {
+		err := applyMigration(ctx, db, m)
+		se, busy := errors.AsType[*sqlite.Error](err)
+		if !busy || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 func applyMigration(ctx context.Context, db *sql.DB, m migrations.Migration) error {
