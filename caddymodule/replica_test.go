@@ -47,13 +47,9 @@ func TestReplicaLagNeverCachesNotFound(t *testing.T) {
 	if w, err := serve(h, "GET", "/"+newCode(t, "warmup"), nil); err != nil || w.Code != 404 {
 		t.Fatalf("warm-up request: %d, %v; want 404", w.Code, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !store.Load().ReplicaStats().Replicas[0].InRotation {
-		if time.Now().After(deadline) {
-			t.Fatalf("replica not in rotation within 10s: %+v", store.Load().ReplicaStats())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, "the replica in rotation", 10*time.Second, func() bool {
+		return store.Load().ReplicaStats().Replicas[0].InRotation
+	})
 
 	r.PauseReplay(t)
 	code := newCode(t, "lagged")

@@ -17,6 +17,8 @@ import (
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 const eventsTopic = "shortify.link-events.test"
@@ -211,13 +213,5 @@ func consumeEvents(t *testing.T, addr string, n int) []linkevents.Event {
 // waitFor polls cond until it holds, failing the test after 30 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.WaitFor(t, what, 30*time.Second, cond)
 }

@@ -419,15 +419,7 @@ func testLeadershipEnds(t *testing.T, s linkstore.Store) {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.WaitFor(t, what, waitTimeout, cond)
 }
 
 // testBacklogged: a run stops, deleting nothing more, when the producer

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // waitTimeout bounds every wait; it only runs out when something is broken.
@@ -297,15 +299,7 @@ func runnerGoroutines() int {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.WaitFor(t, what, waitTimeout, cond)
 }
 
 func TestFlag(t *testing.T) {

@@ -170,10 +170,12 @@ func TestEmitterBrokerDown(t *testing.T) {
 	// A sustained stream: about 20,000 calls over a second and a half;
 	// the buffer overflows.
 	start := time.Now()
+	pace := time.NewTicker(5 * time.Millisecond) // paces the stream: 100 calls a tick
+	defer pace.Stop()
 	for i := 100; time.Since(start) < 1500*time.Millisecond; i++ {
 		emit(i)
 		if i%100 == 0 {
-			time.Sleep(5 * time.Millisecond) // pace the stream, not a wait for a condition
+			<-pace.C
 		}
 	}
 	down := e.Stats()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // WaitTimeout bounds every wait of this package; it only runs out when
@@ -23,15 +25,7 @@ const WaitTimeout = 30 * time.Second
 // test after WaitTimeout.
 func WaitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(WaitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.WaitFor(tb, what, WaitTimeout, cond)
 }
 
 // Produce writes recs to topic at addr and waits for the

@@ -18,6 +18,8 @@ import (
 
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 const topic = "shortify.link-events.test"
@@ -91,15 +93,7 @@ func newProducer(t *testing.T, b *broker, cfg Config) *Producer {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
+	testenv.WaitFor(t, what, waitTimeout, cond)
 }
 
 // consume reads n records of the topic from the start.

@@ -38,13 +38,7 @@ func openFast(tb testing.TB, cfg linkstore.Config, o ...options) *Store {
 // waitFor polls cond until it holds, failing the test after a deadline.
 func waitFor(tb testing.TB, what string, within time.Duration, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(tb, what, within, cond)
 }
 
 // inRotation reports, per replica, whether it is in rotation.
