@@ -140,18 +140,26 @@ func (n *Node) openRaft() error {
 	return nil
 }
 
-// advertiseAddr resolves AdvertiseAddr; nil (use the listener's address)
-// when it has port 0.
+// advertiseAddr is AdvertiseAddr as other nodes dial it: kept as a
+// host:port string, so that a host name stays a name in the Raft
+// configuration and each peer resolves it on every dial; nil (use the
+// listener's address) when it has port 0.
 func (n *Node) advertiseAddr() (net.Addr, error) {
-	_, port, _ := net.SplitHostPort(n.cfg.AdvertiseAddr)
+	host, port, err := net.SplitHostPort(n.cfg.AdvertiseAddr)
+	if err != nil {
+		return nil, fmt.Errorf("Raft advertise address: %w", err)
+	}
 	if port == "0" {
 		return nil, nil
 	}
-	addr, err := net.ResolveTCPAddr("tcp", n.cfg.AdvertiseAddr)
-	if err != nil {
-		return nil, fmt.Errorf("resolve Raft advertise address: %w", err)
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return nil, fmt.Errorf("Raft advertise address %q: %w", n.cfg.AdvertiseAddr, err)
 	}
-	return addr, nil
+	if ip := net.ParseIP(host); ip != nil {
+		// One spelling per address: peers compare addresses as strings.
+		return hostPortAddr(net.JoinHostPort(ip.String(), port)), nil
+	}
+	return hostPortAddr(net.JoinHostPort(host, port)), nil
 }
 
 // closeRaft shuts raft down (which closes the transport) and closes the

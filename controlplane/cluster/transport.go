@@ -11,7 +11,11 @@ import (
 )
 
 // streamLayer is raft's TCP stream layer (what raft.NewTCPTransport builds)
-// with an optional gate through which tests cut the node off the network.
+// with two differences: the address it advertises may be a host name,
+// which peers resolve on every dial (raft keeps members by that string, so
+// a node that comes back on a new IP under the same name, as a Kubernetes
+// pod or a compose service does, is still found), and an optional gate
+// through which tests cut the node off the network.
 type streamLayer struct {
 	ln        net.Listener
 	advertise net.Addr // nil: the listener's address
@@ -25,12 +29,24 @@ func newStreamLayer(bind string, advertise net.Addr, gate *netGate) (*streamLaye
 		return nil, err
 	}
 	s := &streamLayer{ln: ln, advertise: advertise, gate: gate}
-	if a, ok := s.Addr().(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
-		ln.Close()
-		return nil, errors.New("the Raft address other nodes would use is not a concrete IP and port")
+	if advertise == nil {
+		if a, ok := ln.Addr().(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
+			ln.Close()
+			return nil, errors.New("the Raft address other nodes would use is not a concrete IP and port: set the advertise address")
+		}
 	}
 	return s, nil
 }
+
+// hostPortAddr is an advertised address kept as written, host name and
+// all, rather than resolved once (as a *net.TCPAddr would be).
+type hostPortAddr string
+
+// Network implements net.Addr.
+func (hostPortAddr) Network() string { return "tcp" }
+
+// String implements net.Addr: the host:port as configured.
+func (a hostPortAddr) String() string { return string(a) }
 
 // Accept implements net.Listener. While the gate is cut, it drops every
 // connection it accepts.

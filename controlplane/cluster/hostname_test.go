@@ -1,0 +1,79 @@
+package cluster_test
+
+import (
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shortify/shortify/controlplane/cluster"
+)
+
+// TestAdvertiseHostName runs a 3-node cluster whose nodes advertise
+// "localhost:PORT": the Raft configuration keeps the names (so a node
+// that comes back on another IP under the same name is still reached),
+// joining works through them, and so does electing a new leader after the
+// first one dies.
+func TestAdvertiseHostName(t *testing.T) {
+	want := map[string]string{} // node ID → advertised address
+	c := newCluster(t, 3, func(cfg *cluster.Config) {
+		bind := freeAddr(t)
+		_, port, err := net.SplitHostPort(bind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.BindAddr = bind
+		cfg.AdvertiseAddr = "localhost:" + port
+		want[cfg.NodeID] = cfg.AdvertiseAddr
+	})
+
+	for _, n := range c.nodes {
+		if got := n.node.State().Address; got != want[n.cfg.NodeID] {
+			t.Errorf("%s: State().Address %q, want %q", n.cfg.NodeID, got, want[n.cfg.NodeID])
+		}
+	}
+	checkConfig := func(n *tnode, ids ...string) {
+		t.Helper()
+		f := n.node.Raft().GetConfiguration()
+		if err := f.Error(); err != nil {
+			t.Fatalf("%s: configuration: %v", n.cfg.NodeID, err)
+		}
+		var got []string
+		for _, s := range f.Configuration().Servers {
+			got = append(got, string(s.ID))
+			if string(s.Address) != want[string(s.ID)] || s.Suffrage != raft.Voter {
+				t.Errorf("%s: member %s at %q (%v), want a voter at %q", n.cfg.NodeID, s.ID, s.Address, s.Suffrage, want[string(s.ID)])
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, ids) {
+			t.Errorf("%s: members %v, want %v", n.cfg.NodeID, got, ids)
+		}
+	}
+	for _, n := range c.nodes {
+		checkConfig(n, "n1", "n2", "n3")
+	}
+	for _, m := range getInfo(t, c.nodes[1]).Nodes {
+		if m.RaftAddr != want[m.ID] {
+			t.Errorf("GET cluster: %s at %q, want %q", m.ID, m.RaftAddr, want[m.ID])
+		}
+	}
+
+	// The first leader dies; the other two elect one of themselves over
+	// the names, and it commits.
+	old := leader(t, 10*time.Second, c.nodes...)
+	old.kill()
+	rest := others(c.nodes, old)
+	l := leader(t, 15*time.Second, rest...)
+	if err := l.node.Raft().Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatalf("barrier on the new leader %s: %v", l.cfg.NodeID, err)
+	}
+	for _, n := range rest {
+		if _, err := n.node.NewID(); err != nil {
+			t.Errorf("%s: NewID after failover: %v", n.cfg.NodeID, err)
+		}
+	}
+	checkConfig(l, "n1", "n2", "n3")
+}
