@@ -1,7 +1,7 @@
-package testenv
+package procs
 
 import "syscall"
 
 // dieWithParent asks the kernel to send the child an immediate-shutdown
-// signal when the test process exits.
+// signal when the starting process exits.
 func dieWithParent(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGQUIT }

@@ -1,0 +1,74 @@
+package procs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestPrivatePrimaryAndReplica: a private cluster made with initdb takes
+// a write that its streaming replica then serves, and both stop cleanly.
+func TestPrivatePrimaryAndReplica(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	bin, err := PGBinDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not t.TempDir: its parents are private to root, and the postgres
+	// user must reach the data directory.
+	dir, err := os.MkdirTemp("", "shortify-procs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr := func() string {
+		p, err := FreePort("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "127.0.0.1:" + itoa(p)
+	}
+	primary, err := InitPrimary(ctx, PGConfig{Dir: filepath.Join(dir, "primary"), Addr: addr(), BinDir: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { primary.Stop() })
+	if err := primary.Query(ctx, "CREATE TABLE seen (v int); INSERT INTO seen VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	replica, err := StartReplica(ctx, ReplicaConfig{
+		PGConfig:   PGConfig{Dir: filepath.Join(dir, "replica"), Addr: addr(), BinDir: bin},
+		PrimaryDSN: primary.DSN("postgres"),
+		AppName:    "procs-test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := primary.Query(ctx, "INSERT INTO seen VALUES (43)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Poll(ctx, "the second row on the replica", 10*time.Millisecond, replica.Process, func(ctx context.Context) error {
+		var n int
+		if err := replica.Query(ctx, "SELECT count(*) FROM seen", &n); err != nil {
+			return err
+		}
+		if n != 2 {
+			return errorf("%d rows", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Stop(); err != nil {
+		t.Error(err)
+	}
+	if err := primary.Stop(); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,183 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisServer is a redis-server process without persistence, started by
+// StartRedis.
+type RedisServer struct {
+	// Addr is the server's 127.0.0.1:port.
+	Addr string
+
+	*Process
+}
+
+// LookRedis finds a Redis binary (redis-server, redis-cli).
+func LookRedis(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s is not installed (Debian: apt-get install redis-server, which brings redis-cli too): %w", name, err)
+	}
+	return p, nil
+}
+
+// StartRedis starts redis-server on 127.0.0.1:port with its files in dir
+// (cluster: with cluster-enabled yes) and waits until it answers PING.
+func StartRedis(ctx context.Context, dir string, port int, cluster bool) (*RedisServer, error) {
+	bin, err := LookRedis("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	p := strconv.Itoa(port)
+	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", p)}
+	args := []string{
+		"--port", p, "--bind", "127.0.0.1", "--dir", dir,
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
+	}
+	if cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf",
+			"--cluster-node-timeout", "2000")
+	}
+	s.Process, err = Start("redis-server on "+s.Addr, exec.Command(bin, args...), filepath.Join(dir, "redis-"+p+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer cl.Close()
+	if err := Poll(ctx, s.Process.Name+" to answer", 20*time.Millisecond, s.Process, func(ctx context.Context) error {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return cl.Ping(cctx).Err()
+	}); err != nil {
+		s.Kill()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop kills the server (it keeps nothing to flush) and waits for it.
+func (s *RedisServer) Stop() { s.Process.Kill() }
+
+// RedisCluster is a Redis Cluster of three masters with a replica each.
+type RedisCluster struct {
+	// Addrs are the six nodes' host:port addresses.
+	Addrs []string
+	// Servers are the six processes, in the order of Addrs.
+	Servers []*RedisServer
+}
+
+// Seeds returns the nodes' addresses comma-separated, the form the edge's
+// and the control plane's redis setting takes for a cluster.
+func (c *RedisCluster) Seeds() string { return strings.Join(c.Addrs, ",") }
+
+// Stop stops every node.
+func (c *RedisCluster) Stop() {
+	for _, s := range c.Servers {
+		s.Stop()
+	}
+}
+
+// StartRedisCluster starts six cluster-enabled redis-server processes on
+// ports (six, each with port+10000 free for the cluster bus; nil: free
+// ones) with their files in dir, joins them with `redis-cli --cluster
+// create … --cluster-replicas 1`, and waits until every node sees the
+// whole cluster ready. On error it stops what it started.
+func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCluster, err error) {
+	cli, err := LookRedis("redis-cli")
+	if err != nil {
+		return nil, err
+	}
+	c := new(RedisCluster)
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for i := range 6 {
+		var port int
+		if i < len(ports) {
+			port = ports[i]
+		} else if port, err = FreeRedisPort(); err != nil {
+			return nil, err
+		}
+		s, err := StartRedis(ctx, dir, port, true)
+		if err != nil {
+			return nil, err
+		}
+		c.Servers = append(c.Servers, s)
+		c.Addrs = append(c.Addrs, s.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
+	}
+	for _, s := range c.Servers {
+		if err := Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
+			return clusterReady(ctx, s.Addr)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// clusterReady returns nil when the node at addr sees the whole cluster
+// ready: cluster_state:ok, six nodes known, and three replicas attached
+// to their masters (the slots alone make the state ok before the
+// replicas have joined); otherwise what it saw.
+func clusterReady(ctx context.Context, addr string) error {
+	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	info, err := cl.ClusterInfo(ctx).Result()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:6") {
+		return errors.New(info)
+	}
+	nodes, err := cl.ClusterNodes(ctx).Result()
+	if err != nil {
+		return err
+	}
+	replicas := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(nodes), "\n") {
+		// <id> <addr> <flags> <master id or -> ...
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.Contains(f[2], "slave") && f[3] != "-" {
+			replicas++
+		}
+	}
+	if replicas != 3 {
+		return errors.New(nodes)
+	}
+	return nil
+}
+
+// FreeRedisPort returns a port that is free, as is the port 10000 above
+// it (a cluster node's bus port).
+func FreeRedisPort() (int, error) {
+	for range 100 {
+		port, err := FreePort("127.0.0.1")
+		if err != nil {
+			return 0, err
+		}
+		if port+10000 <= 65535 && PortFree(port+10000, "127.0.0.1") {
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free port pair for a Redis Cluster node")
+}
