@@ -56,6 +56,12 @@ func StartRedis(ctx context.Context, dir string, port int, cluster bool) (*Redis
 	cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer cl.Close()
 	if err := Poll(ctx, s.Process.Name+" to answer", 20*time.Millisecond, s.Process, func(ctx context.Context) error {
+		// A bare dial first: go-redis logs every refused connection.
+		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err != nil {
+			return err
+		}
+		c.Close()
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		return cl.Ping(cctx).Err()
