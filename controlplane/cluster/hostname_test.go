@@ -36,12 +36,18 @@ func TestAdvertiseHostName(t *testing.T) {
 	}
 	checkConfig := func(n *tnode, ids ...string) {
 		t.Helper()
-		f := n.node.Raft().GetConfiguration()
-		if err := f.Error(); err != nil {
-			t.Fatalf("%s: configuration: %v", n.cfg.NodeID, err)
-		}
+		// A follower learns of the promotions a moment after the leader.
+		var servers []raft.Server
+		eventually(t, 10*time.Second, n.cfg.NodeID+"'s configuration of voters only", func() bool {
+			f := n.node.Raft().GetConfiguration()
+			if f.Error() != nil {
+				return false
+			}
+			servers = f.Configuration().Servers
+			return !slices.ContainsFunc(servers, func(s raft.Server) bool { return s.Suffrage != raft.Voter })
+		})
 		var got []string
-		for _, s := range f.Configuration().Servers {
+		for _, s := range servers {
 			got = append(got, string(s.ID))
 			if string(s.Address) != want[string(s.ID)] || s.Suffrage != raft.Voter {
 				t.Errorf("%s: member %s at %q (%v), want a voter at %q", n.cfg.NodeID, s.ID, s.Address, s.Suffrage, want[string(s.ID)])
