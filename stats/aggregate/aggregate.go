@@ -1,8 +1,9 @@
 // Package aggregate turns a batch of click events into the rows of the
 // stats tables: clicks and a unique-visitor sketch per hour and per day,
 // per link and human/bot, plus the roll-up over all links (the empty code
-// and link ID 0), and clicks per value of each dimension (referrer host, country,
-// device class, browser, operating system, redirect status).
+// and link ID 0), and in each row its clicks per value of each dimension
+// (referrer host, country, device class, browser, operating system,
+// redirect status), the row's DimCounts.
 //
 // The hot loop (Add) touches only the hourly row of the event's link: one
 // map lookup, a sketch update and six small counters. Daily rows and the
@@ -45,7 +46,7 @@ func (g Grain) String() string {
 	return "hourly"
 }
 
-// Dimension is one of the breakdowns of the *_dims tables.
+// Dimension is one of the breakdowns of a row's DimCounts.
 type Dimension uint8
 
 // The dimensions, in the order Dimensions lists them.
@@ -202,33 +203,31 @@ type Row struct {
 	// Visitors is the sketch of the row's visitor hashes, nil when no
 	// event carried one.
 	Visitors *hll.Sketch
-}
-
-// DimRow is a row of clicks_hourly_dims or clicks_daily_dims.
-type DimRow struct {
-	Grain Grain
-	Key
-	Dimension Dimension
-	Value     string
-	Clicks    int64
+	// Dims are the row's clicks per dimension value (the dims column).
+	Dims DimCounts
 }
 
 // Rows returns the batch's rows: for both grains, the rows of each link
-// and of the roll-up, and their dimension rows. Order is unspecified. The
-// sketches are the batch's own; Reset does not reuse them.
-func (b *Batch) Rows() ([]Row, []DimRow) {
+// and of the roll-up, each with its dimension counts. Order is
+// unspecified. The sketches are the batch's own; Reset does not reuse
+// them.
+func (b *Batch) Rows() []Row {
 	rows := make([]Row, len(b.keys), 4*len(b.keys))
 	// derived[i] lists the rows that hourly row i adds to: its link's day,
 	// the roll-up's hour and day.
 	derived := make([][3]int32, len(b.keys))
-	at := make(map[Row]int32, 2*len(b.keys)) // derived rows by grain and key
+	type grainKey struct {
+		g Grain
+		k Key
+	}
+	at := make(map[grainKey]int32, 2*len(b.keys)) // derived rows by grain and key
 	find := func(g Grain, k Key) int32 {
-		rk := Row{Grain: g, Key: k}
+		rk := grainKey{g, k}
 		j, ok := at[rk]
 		if !ok {
 			j = int32(len(rows))
 			at[rk] = j
-			rows = append(rows, rk)
+			rows = append(rows, Row{Grain: g, Key: k})
 		}
 		return j
 	}
@@ -248,18 +247,20 @@ func (b *Batch) Rows() ([]Row, []DimRow) {
 			r.Clicks, r.Visitors = tmp.clicks, tmp.visitors
 		}
 	}
-	dims := make([]DimRow, 0, len(b.dims)*2)
 	sums := make(map[dimKey]int64, len(b.dims))
 	for dk, n := range b.dims {
-		r := &rows[dk.row]
-		dims = append(dims, DimRow{Grain: Hour, Key: r.Key, Dimension: dk.dim, Value: dk.value, Clicks: n})
+		d := &rows[dk.row].Dims[dk.dim]
+		*d = append(*d, ValueCount{Value: dk.value, Clicks: n})
 		for _, j := range derived[dk.row] {
 			sums[dimKey{j, dk.dim, dk.value}] += n
 		}
 	}
 	for dk, n := range sums {
-		r := &rows[dk.row]
-		dims = append(dims, DimRow{Grain: r.Grain, Key: r.Key, Dimension: dk.dim, Value: dk.value, Clicks: n})
+		d := &rows[dk.row].Dims[dk.dim]
+		*d = append(*d, ValueCount{Value: dk.value, Clicks: n})
 	}
-	return rows, dims
+	for i := range rows {
+		sortDims(&rows[i].Dims)
+	}
+	return rows
 }

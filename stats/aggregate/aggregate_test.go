@@ -41,7 +41,7 @@ func TestRowsMatchReference(t *testing.T) {
 	if b.Events() != len(evs) {
 		t.Fatalf("Events() = %d, want %d", b.Events(), len(evs))
 	}
-	rows, dims := b.Rows()
+	rows := b.Rows()
 	if len(rows) != len(truth.Clicks) {
 		t.Errorf("%d rows, reference has %d", len(rows), len(truth.Clicks))
 	}
@@ -59,16 +59,25 @@ func TestRowsMatchReference(t *testing.T) {
 	if grains[aggregate.Hour] == 0 || grains[aggregate.Day] < 3 {
 		t.Errorf("rows per grain %v: the data spans 50 hours and 3 days", grains)
 	}
-	if len(dims) != len(truth.Dims) {
-		t.Errorf("%d dimension rows, reference has %d", len(dims), len(truth.Dims))
-	}
+	dims := 0
 	perDim := map[string]int{}
-	for _, d := range dims {
-		dk := aggtest.DimKey{RowKey: aggtest.RowKey{Grain: d.Grain, Key: d.Key}, Dimension: d.Dimension.String(), Value: d.Value}
-		perDim[d.Dimension.String()]++
-		if want := truth.Dims[dk]; d.Clicks != want {
-			t.Errorf("%+v: %d clicks, want %d", dk, d.Clicks, want)
+	for _, r := range rows {
+		for _, d := range aggregate.Dimensions {
+			for i, v := range r.Dims[d] {
+				if i > 0 && r.Dims[d][i-1].Value >= v.Value {
+					t.Errorf("%v %+v: %s values out of order", r.Grain, r.Key, d)
+				}
+				dims++
+				dk := aggtest.DimKey{RowKey: aggtest.RowKey{Grain: r.Grain, Key: r.Key}, Dimension: d.String(), Value: v.Value}
+				perDim[d.String()]++
+				if want := truth.Dims[dk]; v.Clicks != want {
+					t.Errorf("%+v: %d clicks, want %d", dk, v.Clicks, want)
+				}
+			}
 		}
+	}
+	if dims != len(truth.Dims) {
+		t.Errorf("%d dimension values, reference has %d", dims, len(truth.Dims))
 	}
 	for _, d := range aggregate.Dimensions {
 		if perDim[d.String()] == 0 {
@@ -77,8 +86,8 @@ func TestRowsMatchReference(t *testing.T) {
 	}
 	// Reset empties the batch.
 	b.Reset()
-	if rows, dims := b.Rows(); len(rows) != 0 || len(dims) != 0 || b.Events() != 0 {
-		t.Errorf("after Reset: %d rows, %d dims, %d events", len(rows), len(dims), b.Events())
+	if rows := b.Rows(); len(rows) != 0 || b.Events() != 0 {
+		t.Errorf("after Reset: %d rows, %d events", len(rows), b.Events())
 	}
 }
 
@@ -91,16 +100,16 @@ func TestBotByUserAgent(t *testing.T) {
 	evs[0].UserAgent = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 	b := aggregate.NewBatch()
 	b.Add(&evs[0])
-	rows, dims := b.Rows()
+	rows := b.Rows()
+	found := false
 	for _, r := range rows {
 		if !r.Bot {
 			t.Errorf("row %+v is not bot traffic", r.Key)
 		}
-	}
-	found := false
-	for _, d := range dims {
-		if d.Dimension == aggregate.Browser && d.Value == "Googlebot" {
-			found = true
+		for _, v := range r.Dims[aggregate.Browser] {
+			if v.Value == "Googlebot" {
+				found = true
+			}
 		}
 	}
 	if !found {

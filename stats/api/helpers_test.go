@@ -3,6 +3,7 @@ package api_test
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/hll"
 )
@@ -38,6 +40,11 @@ type env struct {
 	store   api.Store
 	db      *sql.DB
 	sqlite  bool
+	// dims says where dimRow puts its counts: dimsTables (the *_dims
+	// tables of earlier versions), dimsColumn (the bucket rows' dims
+	// column, as the ingest writes them) or dimsMixed (alternately).
+	dims    dimsMode
+	dimRows int
 	keys    *keyRing
 	viewer  string
 	creator string
@@ -142,19 +149,70 @@ func (e *env) bucketRow(g api.Granularity, bucket time.Time, code string, linkID
 	if g == api.Hour {
 		table = "clicks_hourly"
 	}
-	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, visitors) VALUES ($1, $2, $3, $4, $5, $6)`,
+	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, visitors) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (code, bucket, link_id, bot) DO UPDATE SET clicks = excluded.clicks, visitors = excluded.visitors`,
 		bucket, code, linkID, bot, clicks, visitors)
 }
 
-// dimRow inserts one *_dims row.
+// dimsMode is where dimRow stores dimension counts.
+type dimsMode int
+
+const (
+	dimsTables dimsMode = iota
+	dimsColumn
+	dimsMixed
+)
+
+// dimsModes are the modes TestTop runs in, by name.
+var dimsModes = map[string]dimsMode{"tables": dimsTables, "column": dimsColumn, "mixed": dimsMixed}
+
+// dimRow adds clicks of one dimension value, as a *_dims row or in the
+// dims column of the bucket row (made with no clicks if missing; bucketRow
+// sets them), as e.dims says.
 func (e *env) dimRow(g api.Granularity, bucket time.Time, code string, linkID int64, bot bool, dim, value string, clicks int64) {
 	e.t.Helper()
+	e.dimRows++
+	if e.dims == dimsColumn || (e.dims == dimsMixed && e.dimRows%2 == 0) {
+		e.dimColumn(g, bucket, code, linkID, bot, dim, value, clicks)
+		return
+	}
 	table := "clicks_daily_dims"
 	if g == api.Hour {
 		table = "clicks_hourly_dims"
 	}
 	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, dimension, value, clicks) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		bucket, code, linkID, bot, dim, value, clicks)
+}
+
+// dimColumn adds clicks of a dimension value to a bucket row's dims.
+func (e *env) dimColumn(g api.Granularity, bucket time.Time, code string, linkID int64, bot bool, dim, value string, clicks int64) {
+	e.t.Helper()
+	table := "clicks_daily"
+	if g == api.Hour {
+		table = "clicks_hourly"
+	}
+	where, args := `code = $1 AND bucket = $2 AND link_id = $3 AND bot = $4`, []any{code, bucket, linkID, bot}
+	if e.sqlite {
+		args[1], args[3] = bucket.UnixMicro(), map[bool]int{false: 0, true: 1}[bot]
+		where = dollar.ReplaceAllString(where, "?$1")
+	}
+	var stored []byte
+	err := e.db.QueryRowContext(e.t.Context(), `SELECT dims FROM `+table+` WHERE `+where, args...).Scan(&stored)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		e.t.Fatal(err)
+	}
+	var add aggregate.DimCounts
+	for _, d := range aggregate.Dimensions {
+		if d.String() == dim {
+			add[d] = []aggregate.ValueCount{{Value: value, Clicks: clicks}}
+		}
+	}
+	dims, err := add.MergeBinary(nil, stored)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, dims) VALUES ($1, $2, $3, $4, 0, $5)
+		ON CONFLICT (code, bucket, link_id, bot) DO UPDATE SET dims = excluded.dims`, bucket, code, linkID, bot, dims)
 }
 
 // checksum sums up every aggregate table, to show that requests change

@@ -122,82 +122,87 @@ func TestCSV(t *testing.T) {
 }
 
 // TestTop: top-N per dimension for a link and over all links, ranked by
-// the chosen traffic, ties by value, values without such clicks left out.
+// the chosen traffic, ties by value, values without such clicks left out;
+// the same whether the counts are in the bucket rows' dims column, in the
+// *_dims tables of earlier versions, or spread over both.
 func TestTop(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b, func(t *testing.T) {
-			t.Parallel()
-			e := setup(t, b)
-			const id = 99
-			for _, r := range []struct {
-				day   int
-				bot   bool
-				dim   string
-				value string
-				n     int64
-			}{
-				{19, false, "referrer", "news.example", 4},
-				{20, false, "referrer", "news.example", 3},
-				{20, false, "referrer", "", 5},
-				{20, true, "referrer", "", 9},
-				{20, false, "referrer", "blog.example", 7},
-				{20, true, "referrer", "crawler.example", 1},
-				{17, false, "referrer", "old.example", 100}, // before the range
-				{20, false, "country", "DE", 2},
-			} {
-				e.dimRow(api.Day, at(r.day, 0), "abc", id, r.bot, r.dim, r.value, r.n)
-			}
-			e.dimRow(api.Day, at(20, 0), "", 0, false, "browser", "Firefox", 12)
-			e.dimRow(api.Day, at(20, 0), "", 0, false, "browser", "Chrome", 30)
-			e.dimRow(api.Day, at(20, 0), "", 0, true, "browser", "Chrome", 3)
-			e.dimRow(api.Hour, at(20, 10), "abc", id, false, "referrer", "hourly.example", 1)
-			// The bucket rows the ingest writes with them, which tell the
-			// latest link of a code.
-			e.bucketRow(api.Day, at(20, 0), "abc", id, false, 1, nil)
-			e.bucketRow(api.Hour, at(20, 10), "abc", id, false, 1, nil)
+		for name, mode := range dimsModes {
+			t.Run(b+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				e := setup(t, b)
+				e.dims = mode
+				const id = 99
+				for _, r := range []struct {
+					day   int
+					bot   bool
+					dim   string
+					value string
+					n     int64
+				}{
+					{19, false, "referrer", "news.example", 4},
+					{20, false, "referrer", "news.example", 3},
+					{20, false, "referrer", "", 5},
+					{20, true, "referrer", "", 9},
+					{20, false, "referrer", "blog.example", 7},
+					{20, true, "referrer", "crawler.example", 1},
+					{17, false, "referrer", "old.example", 100}, // before the range
+					{20, false, "country", "DE", 2},
+				} {
+					e.dimRow(api.Day, at(r.day, 0), "abc", id, r.bot, r.dim, r.value, r.n)
+				}
+				e.dimRow(api.Day, at(20, 0), "", 0, false, "browser", "Firefox", 12)
+				e.dimRow(api.Day, at(20, 0), "", 0, false, "browser", "Chrome", 30)
+				e.dimRow(api.Day, at(20, 0), "", 0, true, "browser", "Chrome", 3)
+				e.dimRow(api.Hour, at(20, 10), "abc", id, false, "referrer", "hourly.example", 1)
+				// The bucket rows the ingest writes with them, which tell the
+				// latest link of a code.
+				e.bucketRow(api.Day, at(20, 0), "abc", id, false, 1, nil)
+				e.bucketRow(api.Hour, at(20, 10), "abc", id, false, 1, nil)
 
-			var got api.Top
-			e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21", &got)
-			want := api.Top{Code: "abc", LinkID: ptr("99"), Dimension: "referrer", From: at(18, 0), To: at(21, 0),
-				Granularity: api.Day, Traffic: api.AllTraffic, Items: []api.TopItem{
-					{Value: "", Clicks: 14, Humans: 5, Bots: 9},
+				var got api.Top
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21", &got)
+				want := api.Top{Code: "abc", LinkID: ptr("99"), Dimension: "referrer", From: at(18, 0), To: at(21, 0),
+					Granularity: api.Day, Traffic: api.AllTraffic, Items: []api.TopItem{
+						{Value: "", Clicks: 14, Humans: 5, Bots: 9},
+						{Value: "blog.example", Clicks: 7, Humans: 7},
+						{Value: "news.example", Clicks: 7, Humans: 7},
+						{Value: "crawler.example", Clicks: 1, Bots: 1},
+					}}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("all traffic:\n got %+v\nwant %+v", got, want)
+				}
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21&traffic=human&limit=2", &got)
+				want.Traffic, want.Items = api.HumanTraffic, []api.TopItem{
 					{Value: "blog.example", Clicks: 7, Humans: 7},
 					{Value: "news.example", Clicks: 7, Humans: 7},
-					{Value: "crawler.example", Clicks: 1, Bots: 1},
-				}}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("all traffic:\n got %+v\nwant %+v", got, want)
-			}
-			e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21&traffic=human&limit=2", &got)
-			want.Traffic, want.Items = api.HumanTraffic, []api.TopItem{
-				{Value: "blog.example", Clicks: 7, Humans: 7},
-				{Value: "news.example", Clicks: 7, Humans: 7},
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("humans, limit 2:\n got %+v\nwant %+v", got, want)
-			}
-			e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21&traffic=bot", &got)
-			if len(got.Items) != 2 || got.Items[0].Value != "" || got.Items[1].Value != "crawler.example" {
-				t.Errorf("bots: %+v", got.Items)
-			}
-			e.getJSON("/api/v1/stats/links/abc/top/referrer?granularity=hour&from=2026-11-20T10:00:00Z&to=2026-11-20T11:00:00Z", &got)
-			if len(got.Items) != 1 || got.Items[0].Value != "hourly.example" {
-				t.Errorf("hourly: %+v", got.Items)
-			}
-			e.getJSON("/api/v1/stats/links/nothing/top/country", &got)
-			if got.LinkID != nil || got.Items == nil || len(got.Items) != 0 {
-				t.Errorf("unknown code: %+v", got)
-			}
-			e.getJSON("/api/v1/stats/top/browser?from=2026-11-20", &got)
-			want = api.Top{Dimension: "browser", From: at(20, 0), To: at(20, 0).AddDate(0, 0, 30),
-				Granularity: api.Day, Traffic: api.AllTraffic, Items: []api.TopItem{
-					{Value: "Chrome", Clicks: 33, Humans: 30, Bots: 3},
-					{Value: "Firefox", Clicks: 12, Humans: 12},
-				}}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("every link:\n got %+v\nwant %+v", got, want)
-			}
-		})
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("humans, limit 2:\n got %+v\nwant %+v", got, want)
+				}
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21&traffic=bot", &got)
+				if len(got.Items) != 2 || got.Items[0].Value != "" || got.Items[1].Value != "crawler.example" {
+					t.Errorf("bots: %+v", got.Items)
+				}
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?granularity=hour&from=2026-11-20T10:00:00Z&to=2026-11-20T11:00:00Z", &got)
+				if len(got.Items) != 1 || got.Items[0].Value != "hourly.example" {
+					t.Errorf("hourly: %+v", got.Items)
+				}
+				e.getJSON("/api/v1/stats/links/nothing/top/country", &got)
+				if got.LinkID != nil || got.Items == nil || len(got.Items) != 0 {
+					t.Errorf("unknown code: %+v", got)
+				}
+				e.getJSON("/api/v1/stats/top/browser?from=2026-11-20", &got)
+				want = api.Top{Dimension: "browser", From: at(20, 0), To: at(20, 0).AddDate(0, 0, 30),
+					Granularity: api.Day, Traffic: api.AllTraffic, Items: []api.TopItem{
+						{Value: "Chrome", Clicks: 33, Humans: 30, Bots: 3},
+						{Value: "Firefox", Clicks: 12, Humans: 12},
+					}}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("every link:\n got %+v\nwant %+v", got, want)
+				}
+			})
+		}
 	}
 }
 

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/stats/aggregate"
 )
 
 // Store reads the aggregates that the stats ingest writes (the tables of
@@ -182,20 +185,111 @@ func (s *sqlStore) Buckets(ctx context.Context, g Granularity, code string, link
 	return out, nil
 }
 
-// Top implements Store.
+// Top implements Store. The counts are in each bucket row's dims column
+// (an encoded aggregate.DimCounts, added up here) and, for rows written
+// before that column existed, in the *_dims tables (added up in SQL). Ties
+// rank by value, bytewise.
 func (s *sqlStore) Top(ctx context.Context, g Granularity, code string, linkID int64, dimension string, from, to time.Time, traffic Traffic, limit int) ([]Counted, error) {
-	t := table(g, true)
-	rows, err := s.query(ctx, `SELECT value, `+sumHumans+`, `+sumBots+` FROM `+t+`
-		WHERE code = $1 AND link_id = $2 AND dimension = $3 AND bucket >= $4 AND bucket < $5
-		GROUP BY value
-		HAVING `+rankBy(traffic)+` > 0
-		ORDER BY `+rankBy(traffic)+` DESC, value
-		LIMIT $6`, code, linkID, dimension, from, to, limit)
+	dim, ok := dimensionOf(dimension)
+	if !ok {
+		return nil, fmt.Errorf("stats api: unknown dimension %q", dimension)
+	}
+	sums := map[string]*Counted{}
+	add := func(value string, bot bool, n int64) {
+		c := sums[value]
+		if c == nil {
+			c = &Counted{Value: value}
+			sums[value] = c
+		}
+		if bot {
+			c.Bots += n
+		} else {
+			c.Humans += n
+		}
+	}
+	t := table(g, false)
+	rows, err := s.query(ctx, `SELECT CASE WHEN bot THEN 1 ELSE 0 END, dims FROM `+t+`
+		WHERE code = $1 AND link_id = $2 AND bucket >= $3 AND bucket < $4 AND dims IS NOT NULL`, code, linkID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
 	}
 	defer rows.Close()
+	var bot int
+	var dims []byte
+	for rows.Next() {
+		if err := rows.Scan(&bot, &dims); err != nil {
+			return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+		}
+		err := aggregate.EachValue(dims, dim, func(v []byte, n int64) {
+			if c := sums[string(v)]; c != nil { // no string allocated for a value seen before
+				if bot == 1 {
+					c.Bots += n
+				} else {
+					c.Humans += n
+				}
+				return
+			}
+			add(string(v), bot == 1, n)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+	}
+	legacy, err := s.legacyTop(ctx, g, code, linkID, dimension, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range legacy {
+		add(c.Value, false, c.Humans)
+		add(c.Value, true, c.Bots)
+	}
 	out := []Counted{}
+	for _, c := range sums {
+		if rankOf(c, traffic) > 0 {
+			out = append(out, *c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Counted) int {
+		return cmp.Or(cmp.Compare(rankOf(&b, traffic), rankOf(&a, traffic)), strings.Compare(a.Value, b.Value))
+	})
+	return out[:min(len(out), max(limit, 0))], nil
+}
+
+// rankOf is what a value ranks by for traffic t.
+func rankOf(c *Counted, t Traffic) int64 {
+	switch t {
+	case HumanTraffic:
+		return c.Humans
+	case BotTraffic:
+		return c.Bots
+	}
+	return c.Humans + c.Bots
+}
+
+// dimensionOf finds the aggregate dimension named name.
+func dimensionOf(name string) (aggregate.Dimension, bool) {
+	for _, d := range aggregate.Dimensions {
+		if d.String() == name {
+			return d, true
+		}
+	}
+	return 0, false
+}
+
+// legacyTop sums the *_dims rows of one link (or the roll-up) by value.
+func (s *sqlStore) legacyTop(ctx context.Context, g Granularity, code string, linkID int64, dimension string, from, to time.Time) ([]Counted, error) {
+	t := table(g, true)
+	rows, err := s.query(ctx, `SELECT value, `+sumHumans+`, `+sumBots+` FROM `+t+`
+		WHERE code = $1 AND link_id = $2 AND dimension = $3 AND bucket >= $4 AND bucket < $5
+		GROUP BY value`, code, linkID, dimension, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
+	}
+	defer rows.Close()
+	var out []Counted
 	for rows.Next() {
 		var c Counted
 		if err := rows.Scan(&c.Value, &c.Humans, &c.Bots); err != nil {

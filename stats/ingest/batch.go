@@ -73,7 +73,7 @@ func (w *batcher) build(fetches kgo.Fetches, positions map[tp]int64) (*statsdb.B
 			Expected: expected, Next: recs[len(recs)-1].Offset + 1,
 		})
 	})
-	b.Rows, b.Dims = w.agg.Rows()
+	b.Rows = w.agg.Rows()
 	w.batch = b
 	return b, clicks
 }

@@ -1,11 +1,8 @@
 package statsdb
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +13,6 @@ import (
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/snowflake"
-	"github.com/shortify/shortify/stats/aggregate"
-	"github.com/shortify/shortify/stats/hll"
 )
 
 // pgBackend writes to PostgreSQL.
@@ -124,32 +119,7 @@ func (p *pgBackend) loadOffsets(ctx context.Context, group, topic string, parts 
 	return out, err
 }
 
-// The staging tables live for the connection (temporary) and are emptied
-// at every commit or rollback.
-const pgStaging = `
-CREATE TEMP TABLE IF NOT EXISTS stats_stage_totals (
-	g smallint, bucket timestamptz, code text COLLATE "C", link_id bigint, bot boolean,
-	clicks bigint, visitors bytea) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stats_stage_merged (
-	g smallint, bucket timestamptz, code text COLLATE "C", link_id bigint, bot boolean,
-	visitors bytea) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stats_stage_dims (
-	g smallint, bucket timestamptz, code text COLLATE "C", link_id bigint, bot boolean,
-	dimension text, value text, clicks bigint) ON COMMIT DELETE ROWS;
-SET client_min_messages = warning;`
-
-var (
-	stageTotalsCols = []string{"g", "bucket", "code", "link_id", "bot", "clicks", "visitors"}
-	stageMergedCols = []string{"g", "bucket", "code", "link_id", "bot", "visitors"}
-	stageDimsCols   = []string{"g", "bucket", "code", "link_id", "bot", "dimension", "value", "clicks"}
-	rawClickCols    = []string{"occurred_at", "code", "link_id", "visitor_hash", "referrer_host", "country", "device", "browser", "os", "bot", "status"}
-)
-
-// rowKey finds a batch row by what the database returns.
-type rowKey struct {
-	grain aggregate.Grain
-	key   aggregate.Key
-}
+var rawClickCols = []string{"occurred_at", "code", "link_id", "visitor_hash", "referrer_host", "country", "device", "browser", "os", "bot", "status"}
 
 func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 	if err := p.ensureMonths(ctx, b); err != nil {
@@ -160,27 +130,8 @@ func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, pgStaging); err != nil {
-		return fmt.Errorf("staging tables: %w", err)
-	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		// An asynchronous commit is safe here: a database crash can lose
-		// only whole recent transactions, offsets and aggregates together,
-		// and the consumers then read the older offsets and count those
-		// batches again. It saves a WAL flush wait per batch. The upserts
-		// sort the batch's rows (by key, for the lock order): enough
-		// work_mem keeps those sorts in memory (measured: a third less
-		// time for 50,000-event batches).
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'"); err != nil {
-			return err
-		}
-		if err := pgFence(ctx, tx, b); err != nil {
-			return err
-		}
-		if err := p.writeTotals(ctx, tx, b.Rows); err != nil {
-			return err
-		}
-		if err := writeDims(ctx, tx, b.Dims); err != nil {
+		if err := p.writeRows(ctx, tx, b); err != nil {
 			return err
 		}
 		if err := p.writeClicks(ctx, tx, b); err != nil {
@@ -196,161 +147,6 @@ func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 		p.mu.Unlock()
 	}
 	return err
-}
-
-// pgFence advances the offsets, each only from the value expected.
-func pgFence(ctx context.Context, tx pgx.Tx, b *Batch) error {
-	offs := slices.Clone(b.Offsets)
-	slices.SortFunc(offs, func(a, b Offset) int { // one lock order
-		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-	})
-	for _, o := range offs {
-		var sql string
-		args := []any{b.Group, o.Topic, o.Partition, o.Next}
-		if o.Expected == NoOffset {
-			sql = `INSERT INTO stats_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`
-		} else {
-			sql = `UPDATE stats_offsets SET next_offset = $4, updated_at = now()
-				WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND next_offset = $5`
-			args = append(args, o.Expected)
-		}
-		tag, err := tx.Exec(ctx, sql, args...)
-		if err != nil {
-			return fmt.Errorf("offset of %s/%d: %w", o.Topic, o.Partition, err)
-		}
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("%s/%d expected at %d: %w", o.Topic, o.Partition, o.Expected, ErrFenced)
-		}
-	}
-	return nil
-}
-
-func (p *pgBackend) writeTotals(ctx context.Context, tx pgx.Tx, rows []aggregate.Row) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	byKey := make(map[rowKey]*hll.Sketch, len(rows))
-	src := make([][]any, len(rows))
-	for i, r := range rows {
-		var vis []byte
-		if r.Visitors != nil {
-			byKey[rowKey{r.Grain, r.Key}] = r.Visitors
-			var err error
-			if vis, err = r.Visitors.MarshalBinary(); err != nil {
-				return err
-			}
-		}
-		src[i] = []any{int16(r.Grain), r.Time(), r.Code, r.LinkID, r.Bot, r.Clicks, vis}
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stats_stage_totals"}, stageTotalsCols, pgx.CopyFromRows(src)); err != nil {
-		return fmt.Errorf("stage totals: %w", err)
-	}
-	var merged [][]any
-	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
-		table, _ := tableOf(g)
-		m, err := p.upsertTotals(ctx, tx, g, table, byKey)
-		if err != nil {
-			return err
-		}
-		merged = append(merged, m...)
-	}
-	if len(merged) == 0 {
-		return nil
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stats_stage_merged"}, stageMergedCols, pgx.CopyFromRows(merged)); err != nil {
-		return fmt.Errorf("stage sketches: %w", err)
-	}
-	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
-		table, _ := tableOf(g)
-		_, err := tx.Exec(ctx, `UPDATE `+table+` t SET visitors = m.visitors
-			FROM stats_stage_merged m
-			WHERE m.g = $1 AND t.code = m.code AND t.bucket = m.bucket AND t.link_id = m.link_id AND t.bot = m.bot`, int16(g))
-		if err != nil {
-			return fmt.Errorf("merged sketches of %s: %w", table, err)
-		}
-	}
-	return nil
-}
-
-// upsertTotals adds the staged clicks of one grain to table, in key order
-// (the roll-up rows are shared by every consumer; one lock order means no
-// deadlock), and keeps each row locked to the end of the transaction. The
-// upsert leaves a stored sketch as it is (or takes the batch's where none
-// is stored) and returns it: merged with the batch's in Go, it comes back
-// as a staging row for the UPDATE that follows. Merging is idempotent, so
-// a row whose returned sketch is the batch's own needs no second write.
-func (p *pgBackend) upsertTotals(ctx context.Context, tx pgx.Tx, g aggregate.Grain, table string, byKey map[rowKey]*hll.Sketch) ([][]any, error) {
-	rows, err := tx.Query(ctx, `INSERT INTO `+table+` AS t (bucket, code, link_id, bot, clicks, visitors)
-		SELECT bucket, code, link_id, bot, clicks, visitors FROM stats_stage_totals
-		WHERE g = $1
-		ORDER BY code, bucket, link_id, bot
-		ON CONFLICT (code, bucket, link_id, bot) DO UPDATE
-		SET clicks = t.clicks + EXCLUDED.clicks, visitors = COALESCE(t.visitors, EXCLUDED.visitors)
-		RETURNING t.bucket, t.code, t.link_id, t.bot, t.visitors`, int16(g))
-	if err != nil {
-		return nil, fmt.Errorf("upsert %s: %w", table, err)
-	}
-	var (
-		out    [][]any
-		bucket time.Time
-		k      aggregate.Key
-		stored []byte
-	)
-	_, err = pgx.ForEachRow(rows, []any{&bucket, &k.Code, &k.LinkID, &k.Bot, &stored}, func() error {
-		k.Bucket = bucket.Unix()
-		s := byKey[rowKey{g, k}]
-		if s == nil || stored == nil {
-			return nil // the batch had no visitors: the stored sketch stays
-		}
-		var old hll.Sketch
-		if err := old.UnmarshalBinary(stored); err != nil {
-			// Unreadable: replace it with the batch's rather than stall
-			// the ingest on a row no reader can use either.
-			p.cfg.Logger.Warn("statsdb: replacing an unreadable visitors sketch", "table", table, "code", k.Code, "bucket", bucket, "err", err)
-		} else {
-			s = s.Clone() // the batch's stays as it was, should the transaction fail
-			s.Merge(&old)
-		}
-		b, err := s.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		if bytes.Equal(b, stored) {
-			return nil // stored already holds the union (the batch's own, or nothing new)
-		}
-		out = append(out, []any{int16(g), bucket, k.Code, k.LinkID, k.Bot, b})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("merge sketches of %s: %w", table, err)
-	}
-	return out, nil
-}
-
-func writeDims(ctx context.Context, tx pgx.Tx, dims []aggregate.DimRow) error {
-	if len(dims) == 0 {
-		return nil
-	}
-	src := make([][]any, len(dims))
-	for i, d := range dims {
-		src[i] = []any{int16(d.Grain), d.Time(), d.Code, d.LinkID, d.Bot, d.Dimension.String(), d.Value, d.Clicks}
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stats_stage_dims"}, stageDimsCols, pgx.CopyFromRows(src)); err != nil {
-		return fmt.Errorf("stage dimensions: %w", err)
-	}
-	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
-		_, table := tableOf(g)
-		_, err := tx.Exec(ctx, `INSERT INTO `+table+` AS t (bucket, code, link_id, bot, dimension, value, clicks)
-			SELECT bucket, code, link_id, bot, dimension, value, clicks FROM stats_stage_dims
-			WHERE g = $1
-			ORDER BY code, bucket, link_id, bot, dimension, value
-			ON CONFLICT (code, bucket, link_id, bot, dimension, value) DO UPDATE
-			SET clicks = t.clicks + EXCLUDED.clicks`, int16(g))
-		if err != nil {
-			return fmt.Errorf("upsert %s: %w", table, err)
-		}
-	}
-	return nil
 }
 
 func (p *pgBackend) writeClicks(ctx context.Context, tx pgx.Tx, b *Batch) error {

@@ -160,9 +160,6 @@ func (s *sqliteBackend) write(ctx context.Context, b *Batch) error {
 		if err := s.writeTotals(ctx, tx, b.Rows); err != nil {
 			return err
 		}
-		if err := sqliteDims(ctx, tx, b.Dims); err != nil {
-			return err
-		}
 		if err := sqliteClicks(ctx, tx, b.Clicks); err != nil {
 			return err
 		}
@@ -175,66 +172,50 @@ func (s *sqliteBackend) writeTotals(ctx context.Context, tx *sql.Tx, rows []aggr
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table, _ := tableOf(g)
 		var err error
-		if stmts[g].get, err = tx.PrepareContext(ctx, `SELECT visitors FROM `+table+` WHERE code = ? AND bucket = ? AND link_id = ? AND bot = ?`); err != nil {
+		if stmts[g].get, err = tx.PrepareContext(ctx, `SELECT visitors, dims FROM `+table+` WHERE code = ? AND bucket = ? AND link_id = ? AND bot = ?`); err != nil {
 			return err
 		}
 		defer stmts[g].get.Close()
-		if stmts[g].put, err = tx.PrepareContext(ctx, `INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors)
-			VALUES (?, ?, ?, ?, ?, ?)
+		if stmts[g].put, err = tx.PrepareContext(ctx, `INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (code, bucket, link_id, bot) DO UPDATE
-			SET clicks = clicks + excluded.clicks, visitors = coalesce(excluded.visitors, visitors)`); err != nil {
+			SET clicks = clicks + excluded.clicks, visitors = coalesce(excluded.visitors, visitors), dims = excluded.dims`); err != nil {
 			return err
 		}
 		defer stmts[g].put.Close()
 	}
-	for _, r := range rows {
+	for i := range rows {
+		r := &rows[i]
 		st := stmts[r.Grain]
 		bucket, bot := sqliteMicros(r.Bucket), boolInt(r.Bot)
+		var storedVis, storedDims []byte
+		err := st.get.QueryRowContext(ctx, r.Code, bucket, r.LinkID, bot).Scan(&storedVis, &storedDims)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read stored row: %w", err)
+		}
 		var vis []byte
 		if r.Visitors != nil {
 			sk := r.Visitors
-			var stored []byte
-			err := st.get.QueryRowContext(ctx, r.Code, bucket, r.LinkID, bot).Scan(&stored)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
-				return fmt.Errorf("read sketch: %w", err)
-			case stored != nil:
+			if storedVis != nil {
 				var old hll.Sketch
-				if err := old.UnmarshalBinary(stored); err != nil {
+				if err := old.UnmarshalBinary(storedVis); err != nil {
 					s.cfg.Logger.Warn("statsdb: replacing an unreadable visitors sketch", "code", r.Code, "bucket", r.Time(), "err", err)
 				} else {
-					sk = sk.Clone()
-					sk.Merge(&old)
+					old.Merge(sk)
+					sk = &old
 				}
 			}
-			var err2 error
-			if vis, err2 = sk.MarshalBinary(); err2 != nil {
-				return err2
+			if vis, err = sk.MarshalBinary(); err != nil {
+				return err
 			}
 		}
-		if _, err := st.put.ExecContext(ctx, r.Code, bucket, r.LinkID, bot, r.Clicks, vis); err != nil {
+		dims, err := r.Dims.MergeBinary(nil, storedDims)
+		if err != nil {
+			s.cfg.Logger.Warn("statsdb: replacing unreadable dimension counts", "code", r.Code, "bucket", r.Time(), "err", err)
+			dims = r.Dims.AppendBinary(nil)
+		}
+		if _, err := st.put.ExecContext(ctx, r.Code, bucket, r.LinkID, bot, r.Clicks, vis, dims); err != nil {
 			return fmt.Errorf("upsert %v row: %w", r.Grain, err)
-		}
-	}
-	return nil
-}
-
-func sqliteDims(ctx context.Context, tx *sql.Tx, dims []aggregate.DimRow) error {
-	var put [2]*sql.Stmt
-	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
-		_, table := tableOf(g)
-		var err error
-		if put[g], err = tx.PrepareContext(ctx, `INSERT INTO `+table+` (code, bucket, link_id, bot, dimension, value, clicks)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (code, bucket, link_id, bot, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks`); err != nil {
-			return err
-		}
-		defer put[g].Close()
-	}
-	for _, d := range dims {
-		if _, err := put[d.Grain].ExecContext(ctx, d.Code, sqliteMicros(d.Bucket), d.LinkID, boolInt(d.Bot), d.Dimension.String(), d.Value, d.Clicks); err != nil {
-			return fmt.Errorf("upsert %v dimension row: %w", d.Grain, err)
 		}
 	}
 	return nil

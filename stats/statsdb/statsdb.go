@@ -18,28 +18,20 @@
 // the transaction, so two writers of one partition serialise on the row
 // lock and the second one sees the first one's value.
 //
-// # Aggregates and sketches (PostgreSQL)
+// # Aggregates, sketches and dimensions
 //
-// Click counts add up in SQL (INSERT … ON CONFLICT DO UPDATE SET clicks =
-// clicks + EXCLUDED.clicks), but the unique-visitor sketches must be merged
-// register by register, which SQL cannot do with the hll package's format.
-// Write therefore reads the stored sketches of the rows it touches and
-// merges them in Go, inside the transaction and under row locks:
-//
-//  1. COPY the batch's rows into temporary staging tables;
-//  2. one INSERT … ON CONFLICT DO UPDATE per table, in key order, adds the
-//     clicks, keeps a stored sketch (or takes the batch's) and RETURNs the
-//     sketch it kept; the rows stay locked to the end of the transaction
-//     (the roll-up rows are shared by every consumer, and one lock order
-//     means no deadlock);
-//  3. each returned sketch is merged with the batch's in Go; those that
-//     changed are COPYed into a second staging table and written by one
-//     UPDATE per table;
-//  4. one INSERT … ON CONFLICT DO UPDATE per dimension table adds the
-//     clicks.
-//
-// Aggregation in memory makes the touched rows few (a row per link-hour,
-// not per click), so reading their sketches back costs little.
+// A row of clicks_hourly or clicks_daily holds a bucket's clicks of one
+// link (or the roll-up) and human or bot traffic, the visitors' sketch and
+// the clicks per value of every dimension (the dims column, an encoded
+// aggregate.DimCounts). Neither the sketch nor the dimension map can be
+// merged in SQL, so Write reads the stored rows the batch touches, under
+// row locks, merges them in Go and writes each row once (PostgreSQL:
+// writeRows, two pipelined round trips; the roll-up rows, shared by every
+// consumer, are created first and all rows locked in key order, so the
+// consumers never deadlock). A batch therefore writes one row per
+// link-bucket it touches, however many events and dimension values are
+// behind it. The *_dims tables of earlier versions are no longer written;
+// the stats API still adds up what they hold.
 //
 // SQLite has one writer at a time, so there it reads, merges and upserts
 // row by row with prepared statements in one IMMEDIATE transaction.
@@ -108,8 +100,8 @@ type Batch struct {
 	// Group is the consumer group whose offsets these are.
 	Group   string
 	Offsets []Offset
-	Rows    []aggregate.Row
-	Dims    []aggregate.DimRow
+	// Rows are the aggregate rows, each with its dimension counts.
+	Rows []aggregate.Row
 	// Clicks are raw click rows, written only when Config.RawClicks.
 	Clicks    []clickevents.Event
 	Deletions []Deletion
@@ -212,7 +204,8 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 // sqliteMicros is a time in the SQLite tables' unit.
 func sqliteMicros(unixSeconds int64) int64 { return unixSeconds * 1_000_000 }
 
-// tableOf names the aggregate tables of a grain.
+// tableOf names the aggregate table of a grain and its legacy *_dims
+// table.
 func tableOf(g aggregate.Grain) (totals, dims string) {
 	if g == aggregate.Day {
 		return "clicks_daily", "clicks_daily_dims"

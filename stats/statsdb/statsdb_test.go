@@ -38,11 +38,11 @@ func batchOf(evs []clickevents.Event, expected, next int64) *statsdb.Batch {
 	for i := range evs {
 		agg.Add(&evs[i])
 	}
-	rows, dims := agg.Rows()
+	rows := agg.Rows()
 	return &statsdb.Batch{
 		Group:   "g",
 		Offsets: []statsdb.Offset{{Topic: "clicks", Partition: 0, Expected: expected, Next: next}},
-		Rows:    rows, Dims: dims, Clicks: evs,
+		Rows:    rows, Clicks: evs,
 	}
 }
 

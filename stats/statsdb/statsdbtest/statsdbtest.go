@@ -133,12 +133,12 @@ func Read(tb testing.TB, dsn string) *Tables {
 	t := &Tables{Clicks: map[aggtest.RowKey]int64{}, Visitors: map[aggtest.RowKey][]byte{}, Dims: map[aggtest.DimKey]int64{}}
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table := "clicks_" + g.String()
-		err := q("SELECT bucket, code, link_id, bot, clicks, visitors FROM "+table, func(scan func(...any) error) error {
+		err := q("SELECT bucket, code, link_id, bot, clicks, visitors, dims FROM "+table, func(scan func(...any) error) error {
 			var bucket, bot any
 			var k aggtest.RowKey
 			var clicks int64
-			var vis []byte
-			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis); err != nil {
+			var vis, dims []byte
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis, &dims); err != nil {
 				return err
 			}
 			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
@@ -146,11 +146,25 @@ func Read(tb testing.TB, dsn string) *Tables {
 			if vis != nil {
 				t.Visitors[k] = bytes.Clone(vis)
 			}
+			if dims == nil {
+				return nil
+			}
+			var d aggregate.DimCounts
+			if err := d.UnmarshalBinary(dims); err != nil {
+				return err
+			}
+			for _, dim := range aggregate.Dimensions {
+				for _, v := range d[dim] {
+					t.Dims[aggtest.DimKey{RowKey: k, Dimension: dim.String(), Value: v.Value}] += v.Clicks
+				}
+			}
 			return nil
 		})
 		if err != nil {
 			tb.Fatalf("read %s: %v", table, err)
 		}
+		// Rows of the *_dims tables, which versions before the dims
+		// column wrote: the stats API adds them up with the column's.
 		err = q("SELECT bucket, code, link_id, bot, dimension, value, clicks FROM "+table+"_dims", func(scan func(...any) error) error {
 			var bucket, bot any
 			var k aggtest.DimKey
@@ -159,7 +173,7 @@ func Read(tb testing.TB, dsn string) *Tables {
 				return err
 			}
 			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
-			t.Dims[k] = clicks
+			t.Dims[k] += clicks
 			return nil
 		})
 		if err != nil {

@@ -1,0 +1,247 @@
+package aggregate
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ValueCount is the clicks of one dimension value.
+type ValueCount struct {
+	Value  string
+	Clicks int64
+}
+
+// DimCounts are the clicks per value of every dimension of one aggregate
+// row, each list sorted by value (bytewise) without repeats. They are
+// stored in the row itself (the dims column), encoded by AppendBinary: a
+// batch writes one row per link-bucket, however many distinct values its
+// clicks carry.
+type DimCounts [numDimensions][]ValueCount
+
+// ErrDimsFormat is wrapped by the errors of malformed encoded dimensions.
+var ErrDimsFormat = errors.New("aggregate: malformed dimension counts")
+
+// The encoding, version 1:
+//
+//	byte 0     version (1)
+//	then, for each dimension in Dimensions order:
+//	           uvarint n, then n entries in strictly increasing bytewise
+//	           order of value: uvarint len(value), value, uvarint clicks
+//
+// Six dimensions of a link-hour with a handful of values take a few dozen
+// bytes.
+const dimsVersion = 1
+
+// AppendBinary appends the encoding of d to b.
+func (d *DimCounts) AppendBinary(b []byte) []byte {
+	b = append(b, dimsVersion)
+	for _, vs := range d {
+		b = binary.AppendUvarint(b, uint64(len(vs)))
+		for _, v := range vs {
+			b = binary.AppendUvarint(b, uint64(len(v.Value)))
+			b = append(b, v.Value...)
+			b = binary.AppendUvarint(b, uint64(v.Clicks))
+		}
+	}
+	return b
+}
+
+// UnmarshalBinary replaces d with the counts encoded in data.
+func (d *DimCounts) UnmarshalBinary(data []byte) error {
+	*d = DimCounts{}
+	return eachDim(data, func(dim Dimension, n int) {
+		d[dim] = make([]ValueCount, 0, n)
+	}, func(dim Dimension, value []byte, clicks int64) {
+		d[dim] = append(d[dim], ValueCount{Value: string(value), Clicks: clicks})
+	})
+}
+
+// EachValue calls fn for every value of dimension dim in data (an
+// encoding of DimCounts), in value order, without decoding the others.
+// value is only valid during the call.
+func EachValue(data []byte, dim Dimension, fn func(value []byte, clicks int64)) error {
+	return eachDim(data, nil, func(d Dimension, value []byte, clicks int64) {
+		if d == dim {
+			fn(value, clicks)
+		}
+	})
+}
+
+// eachDim walks an encoding, checking it: start (if not nil) is called
+// with each dimension's number of values before them.
+func eachDim(data []byte, start func(Dimension, int), fn func(Dimension, []byte, int64)) error {
+	if len(data) == 0 || data[0] != dimsVersion {
+		return fmt.Errorf("%w: version %v", ErrDimsFormat, data[:min(len(data), 1)])
+	}
+	r := dimsReader{b: data[1:]}
+	for dim := range Dimension(numDimensions) {
+		n := r.uvarint()
+		if r.err != nil || n > uint64(len(r.b)) {
+			return fmt.Errorf("%w: count of %s", ErrDimsFormat, dim)
+		}
+		if start != nil {
+			start(dim, int(n))
+		}
+		var prev []byte
+		for i := range n {
+			v, clicks := r.entry()
+			if r.err != nil {
+				return fmt.Errorf("%w: %s entry %d: %w", ErrDimsFormat, dim, i, r.err)
+			}
+			if i > 0 && string(v) <= string(prev) {
+				return fmt.Errorf("%w: %s values out of order", ErrDimsFormat, dim)
+			}
+			prev = v
+			fn(dim, v, clicks)
+		}
+	}
+	if len(r.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrDimsFormat, len(r.b))
+	}
+	return nil
+}
+
+// dimsReader reads an encoding; the first error sticks.
+type dimsReader struct {
+	b   []byte
+	err error
+}
+
+func (r *dimsReader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || (n > 1 && r.b[n-1] == 0) { // truncated, too long or not minimal
+		r.err = errors.New("bad uvarint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *dimsReader) entry() ([]byte, int64) {
+	l := r.uvarint()
+	if r.err == nil && l > uint64(len(r.b)) {
+		r.err = errors.New("value past the end")
+	}
+	if r.err != nil {
+		return nil, 0
+	}
+	v := r.b[:l]
+	r.b = r.b[l:]
+	c := r.uvarint()
+	if c > 1<<62 {
+		r.err = errors.New("clicks out of range")
+	}
+	return v, int64(c)
+}
+
+// MergeBinary appends to dst the encoding of the sum of d and stored (an
+// encoding of DimCounts, nil for none), merging the sorted lists without
+// decoding stored into strings: the write path merges every stored row it
+// touches this way.
+func (d *DimCounts) MergeBinary(dst, stored []byte) ([]byte, error) {
+	if stored == nil {
+		return d.AppendBinary(dst), nil
+	}
+	if len(stored) == 0 || stored[0] != dimsVersion {
+		return dst, fmt.Errorf("%w: version", ErrDimsFormat)
+	}
+	dst = append(dst, dimsVersion)
+	r := dimsReader{b: stored[1:]}
+	for dim, mine := range d {
+		n := r.uvarint()
+		if r.err != nil || n > uint64(len(r.b)) {
+			return dst, fmt.Errorf("%w: count of %s", ErrDimsFormat, Dimension(dim))
+		}
+		// The merged count is not known before the merge: reserve the
+		// largest uvarint it can take, then move the entries down.
+		at := len(dst)
+		dst = append(dst, make([]byte, binary.MaxVarintLen64)...)
+		body := len(dst)
+		total, i, seen := uint64(0), 0, false
+		var prev []byte
+		for range n {
+			v, clicks := r.entry()
+			if r.err != nil {
+				return dst, fmt.Errorf("%w: %s: %w", ErrDimsFormat, Dimension(dim), r.err)
+			}
+			if seen && string(v) <= string(prev) {
+				return dst, fmt.Errorf("%w: %s values out of order", ErrDimsFormat, Dimension(dim))
+			}
+			prev, seen = v, true
+			for i < len(mine) && mine[i].Value < string(v) {
+				dst = appendEntry(dst, mine[i].Value, mine[i].Clicks)
+				i++
+				total++
+			}
+			if i < len(mine) && mine[i].Value == string(v) {
+				clicks += mine[i].Clicks
+				i++
+			}
+			dst = appendEntry(dst, string(v), clicks)
+			total++
+		}
+		for ; i < len(mine); i++ {
+			dst = appendEntry(dst, mine[i].Value, mine[i].Clicks)
+			total++
+		}
+		w := binary.PutUvarint(dst[at:], total)
+		dst = append(dst[:at+w], dst[body:]...)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		return dst, fmt.Errorf("%w: %d trailing bytes", ErrDimsFormat, len(r.b))
+	}
+	return dst, nil
+}
+
+func appendEntry(b []byte, value string, clicks int64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	b = append(b, value...)
+	return binary.AppendUvarint(b, uint64(clicks))
+}
+
+// Merge adds o's counts to d.
+func (d *DimCounts) Merge(o *DimCounts) {
+	for dim := range d {
+		d[dim] = mergeSorted(d[dim], o[dim])
+	}
+}
+
+func mergeSorted(a, b []ValueCount) []ValueCount {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return slices.Clone(b)
+	}
+	out := make([]ValueCount, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := strings.Compare(a[i].Value, b[j].Value); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, ValueCount{a[i].Value, a[i].Clicks + b[j].Clicks})
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// sortDims sorts each list of d by value.
+func sortDims(d *DimCounts) {
+	for _, vs := range d {
+		slices.SortFunc(vs, func(a, b ValueCount) int { return strings.Compare(a.Value, b.Value) })
+	}
+}

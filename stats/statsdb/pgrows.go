@@ -1,0 +1,315 @@
+package statsdb
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/shortify/shortify/stats/aggregate"
+	"github.com/shortify/shortify/stats/hll"
+)
+
+// pgSetup makes the transaction's settings, in one statement so that it
+// can be pipelined with the rest:
+//
+//   - an asynchronous commit is safe here: a database crash can lose only
+//     whole recent transactions, offsets and aggregates together, and the
+//     consumers then read the older offsets and count those batches again;
+//     it saves a WAL flush wait per batch;
+//   - no hash or merge joins: the batch's keys are probed one by one
+//     through the primary key (the planner, with no statistics about the
+//     parameter arrays, could otherwise scan a month's partition).
+const pgSetup = `SELECT set_config('synchronous_commit', 'off', true),
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`
+
+// pgKeyArrays are the keys of rows as parameter arrays.
+type pgKeyArrays struct {
+	codes   []string
+	buckets []time.Time
+	links   []int64
+	bots    []bool
+}
+
+func (a *pgKeyArrays) add(r *aggregate.Row) {
+	a.codes = append(a.codes, r.Code)
+	a.buckets = append(a.buckets, r.Time())
+	a.links = append(a.links, r.LinkID)
+	a.bots = append(a.bots, r.Bot)
+}
+
+// pgValues are the rows to write, as parameter arrays.
+type pgValues struct {
+	pgKeyArrays
+	clicks         []int64
+	visitors, dims [][]byte
+}
+
+func (v *pgValues) add(r *aggregate.Row, clicks int64, visitors, dims []byte) {
+	v.pgKeyArrays.add(r)
+	v.clicks = append(v.clicks, clicks)
+	v.visitors = append(v.visitors, visitors)
+	v.dims = append(v.dims, dims)
+}
+
+func (v *pgValues) args() []any {
+	return []any{v.codes, v.buckets, v.links, v.bots, v.clicks, v.visitors, v.dims}
+}
+
+// compareRows orders rows as the primary keys do: code (bytewise, the "C"
+// collation), bucket, link ID, bot (false first).
+func compareRows(a, b *aggregate.Row) int {
+	return cmp.Or(strings.Compare(a.Code, b.Code), cmp.Compare(a.Bucket, b.Bucket),
+		cmp.Compare(a.LinkID, b.LinkID), boolCompare(a.Bot, b.Bot))
+}
+
+func boolCompare(a, b bool) int { return cmp.Compare(boolInt(a), boolInt(b)) }
+
+// writeRows writes the batch's offsets and aggregate rows in at most
+// three round trips (pgx batches, pipelined):
+//
+//  1. the settings; each offset advanced only from the value expected
+//     (the fence: offset rows first, so two writers of a partition
+//     serialise on them); then, per table, every row of the batch
+//     inserted with the batch's values where none is stored (ON CONFLICT
+//     DO NOTHING, in primary-key order), returning the keys it inserted;
+//  2. the rows that were stored already read and locked, in primary-key
+//     order;
+//  3. in Go, each of them merged with the batch's (clicks added, visitor
+//     sketches and dimension counts merged), then one UPDATE per table,
+//     the values passed as arrays.
+//
+// Each row is written once per batch, whatever the number of events and
+// dimension values behind it. Deadlocks between the consumers that share
+// rows (the roll-up; any row when links' clicks are spread over
+// partitions) cannot happen: the inserts wait only for other inserts of
+// the same key, in key order, and find every key that another transaction
+// inserted committed by the time they go on (so step 2 locks committed
+// rows only), and the locks of step 2 are taken in key order.
+func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
+	var byGrain [2][]*aggregate.Row
+	for i := range b.Rows {
+		r := &b.Rows[i]
+		byGrain[r.Grain] = append(byGrain[r.Grain], r)
+	}
+	first := &pgx.Batch{}
+	first.Queue(pgSetup)
+	offs := slices.Clone(b.Offsets)
+	slices.SortFunc(offs, func(a, b Offset) int { // one lock order
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	for _, o := range offs {
+		if o.Expected == NoOffset {
+			first.Queue(`INSERT INTO stats_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+				b.Group, o.Topic, o.Partition, o.Next)
+		} else {
+			first.Queue(`UPDATE stats_offsets SET next_offset = $4, updated_at = now()
+				WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND next_offset = $5`,
+				b.Group, o.Topic, o.Partition, o.Next, o.Expected)
+		}
+	}
+	for g, rows := range byGrain {
+		if len(rows) == 0 {
+			continue
+		}
+		slices.SortFunc(rows, compareRows)
+		var vals pgValues
+		for _, r := range rows {
+			var vis []byte
+			if r.Visitors != nil {
+				var err error
+				if vis, err = r.Visitors.MarshalBinary(); err != nil {
+					return err
+				}
+			}
+			vals.add(r, r.Clicks, vis, r.Dims.AppendBinary(nil))
+		}
+		table, _ := tableOf(aggregate.Grain(g))
+		first.Queue(`INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bytea[])
+			ON CONFLICT DO NOTHING
+			RETURNING code, bucket, link_id, bot`, vals.args()...)
+	}
+	stored, err := pgInsertNew(tx.SendBatch(ctx, first), offs, &byGrain)
+	if err != nil {
+		return err
+	}
+	if len(stored[0])+len(stored[1]) == 0 {
+		return nil
+	}
+	second := &pgx.Batch{}
+	for g, rows := range stored {
+		if len(rows) == 0 {
+			continue
+		}
+		var keys pgKeyArrays
+		for _, r := range rows {
+			keys.add(r)
+		}
+		table, _ := tableOf(aggregate.Grain(g))
+		second.Queue(`SELECT s.i, t.clicks, t.visitors, t.dims
+			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[]) WITH ORDINALITY AS s(code, bucket, link_id, bot, i)
+			JOIN `+table+` t ON t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
+			ORDER BY s.i
+			FOR UPDATE OF t`, keys.codes, keys.buckets, keys.links, keys.bots)
+	}
+	third, err := p.readAndMerge(tx.SendBatch(ctx, second), stored)
+	if err != nil {
+		return err
+	}
+	if err := tx.SendBatch(ctx, third).Close(); err != nil {
+		return fmt.Errorf("update rows: %w", err)
+	}
+	return nil
+}
+
+// pgInsertNew reads the results of writeRows' first round trip and returns
+// the rows of each grain that were stored already, in key order.
+func pgInsertNew(res pgx.BatchResults, offs []Offset, byGrain *[2][]*aggregate.Row) (stored [2][]*aggregate.Row, err error) {
+	defer func() {
+		if cerr := res.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if _, err := res.Exec(); err != nil {
+		return stored, fmt.Errorf("settings: %w", err)
+	}
+	for _, o := range offs {
+		tag, err := res.Exec()
+		if err != nil {
+			return stored, fmt.Errorf("offset of %s/%d: %w", o.Topic, o.Partition, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return stored, fmt.Errorf("%s/%d expected at %d: %w", o.Topic, o.Partition, o.Expected, ErrFenced)
+		}
+	}
+	for g, rows := range byGrain {
+		if len(rows) == 0 {
+			continue
+		}
+		table, _ := tableOf(aggregate.Grain(g))
+		inserted := make(map[aggregate.Key]struct{}, len(rows))
+		var k aggregate.Key
+		var bucket time.Time
+		qr, err := res.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(qr, []any{&k.Code, &bucket, &k.LinkID, &k.Bot}, func() error {
+				k.Bucket = bucket.Unix()
+				inserted[k] = struct{}{}
+				return nil
+			})
+		}
+		if err != nil {
+			return stored, fmt.Errorf("insert into %s: %w", table, err)
+		}
+		for _, r := range rows {
+			if _, ok := inserted[r.Key]; !ok {
+				stored[g] = append(stored[g], r)
+			}
+		}
+	}
+	return stored, nil
+}
+
+// stored is a row as the database holds it.
+type stored struct {
+	found    bool
+	clicks   int64
+	visitors []byte
+	dims     []byte
+}
+
+// readAndMerge reads the locked rows of writeRows' second round trip,
+// merges them with the batch's and returns the third.
+func (p *pgBackend) readAndMerge(res pgx.BatchResults, byGrain [2][]*aggregate.Row) (_ *pgx.Batch, err error) {
+	defer func() {
+		if cerr := res.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	write := &pgx.Batch{}
+	for g, rows := range byGrain {
+		if len(rows) == 0 {
+			continue
+		}
+		table, _ := tableOf(aggregate.Grain(g))
+		olds := make([]stored, len(rows))
+		var i int64
+		var s stored
+		qr, err := res.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(qr, []any{&i, &s.clicks, &s.visitors, &s.dims}, func() error {
+				s.found = true
+				olds[i-1] = s
+				s = stored{}
+				return nil
+			})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		var upd pgValues
+		for j, r := range rows {
+			if !olds[j].found {
+				// Inserted and gone again: only a link deletion running
+				// at the same time does that; count the batch again.
+				return nil, fmt.Errorf("%s: a row of %q vanished under the batch", table, r.Code)
+			}
+			if err := p.mergeRow(table, r, olds[j], &upd); err != nil {
+				return nil, err
+			}
+		}
+		n := len(upd.codes)
+		write.Queue(`UPDATE `+table+` t SET clicks = s.clicks,
+			visitors = COALESCE(s.visitors, t.visitors), dims = s.dims
+			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bytea[])
+				AS s(code, bucket, link_id, bot, clicks, visitors, dims)
+			WHERE t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot`,
+			upd.args()...).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() != int64(n) {
+				return fmt.Errorf("%s: %d of %d locked rows updated", table, tag.RowsAffected(), n)
+			}
+			return nil
+		})
+	}
+	return write, nil
+}
+
+// mergeRow adds r, merged with what the stored row old holds, to upd.
+func (p *pgBackend) mergeRow(table string, r *aggregate.Row, old stored, upd *pgValues) error {
+	var vis []byte // nil: the stored sketch stays
+	if r.Visitors != nil {
+		sk := r.Visitors
+		if old.visitors != nil {
+			merged := new(hll.Sketch)
+			if err := merged.UnmarshalBinary(old.visitors); err != nil {
+				// Unreadable: replace it with the batch's rather than stall
+				// the ingest on a row no reader can use either.
+				p.cfg.Logger.Warn("statsdb: replacing an unreadable visitors sketch", "table", table, "code", r.Code, "bucket", r.Time(), "err", err)
+			} else {
+				merged.Merge(sk)
+				sk = merged
+			}
+		}
+		b, err := sk.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(b, old.visitors) {
+			vis = b
+		}
+	}
+	dims, err := r.Dims.MergeBinary(nil, old.dims)
+	if err != nil {
+		p.cfg.Logger.Warn("statsdb: replacing unreadable dimension counts", "table", table, "code", r.Code, "bucket", r.Time(), "err", err)
+		dims = r.Dims.AppendBinary(nil)
+	}
+	upd.add(r, old.clicks+r.Clicks, vis, dims)
+	return nil
+}
