@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
@@ -145,9 +146,12 @@ type App struct {
 	CleanupRate float64 `json:"cleanup_rate,omitempty"`
 
 	logger *slog.Logger
-	svc    *service
-	anon   *anonLimiter
-	api    atomic.Pointer[api.Handler]
+	// metrics is the config's metrics registry (nil: none), which
+	// gathers the running service while this config runs.
+	metrics prometheus.Registerer
+	svc     *service
+	anon    *anonLimiter
+	api     atomic.Pointer[api.Handler]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -161,6 +165,9 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // Provision fills defaults. It opens nothing: that happens in Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		a.metrics = reg
+	}
 	return a.fillDefaults()
 }
 
@@ -234,15 +241,21 @@ func (a *App) Start() error {
 	if err != nil {
 		return err
 	}
+	if err := registerMetrics(a.metrics, svc); err != nil {
+		_ = releaseService(svc)
+		return err
+	}
 	deps := svc.deps()
 	if a.AnonymousCreate {
 		if a.anon, err = newAnonLimiter(a.AnonymousPerMinute, svc, a.logger); err != nil {
+			a.unregisterMetrics(svc)
 			_ = releaseService(svc)
 			return err
 		}
 		deps.AnonymousLimiter = a.anon
 		if deps.ClientKey, err = clientKeyFunc(a.TrustedProxies); err != nil {
 			a.anon.Close()
+			a.unregisterMetrics(svc)
 			_ = releaseService(svc)
 			return err
 		}
@@ -261,6 +274,7 @@ func (a *App) Start() error {
 		if a.anon != nil {
 			a.anon.Close()
 		}
+		a.unregisterMetrics(svc)
 		_ = releaseService(svc)
 		return err
 	}
@@ -282,7 +296,15 @@ func (a *App) Stop() error {
 	}
 	svc := a.svc
 	a.svc = nil
+	a.unregisterMetrics(svc)
 	return releaseService(svc)
+}
+
+// unregisterMetrics takes svc out of this config's metrics registry.
+func (a *App) unregisterMetrics(svc *service) {
+	if a.metrics != nil {
+		a.metrics.Unregister(svc)
+	}
 }
 
 // validateCluster checks the cluster settings.

@@ -62,6 +62,7 @@ func (s *service) startCleanup(log *slog.Logger) (err error) {
 		Interval:  s.cfg.Events.CleanupInterval,
 		Rate:      s.cfg.Events.CleanupRate,
 		Logger:    log.With("component", "cleanup"),
+		OnRun:     s.metrics.cleanupRun,
 	}
 	if s.events != nil {
 		cfg.Events = s.events

@@ -78,6 +78,8 @@ type service struct {
 	// deletes expired links while this node leads.
 	events  *producer.Producer
 	cleaner *cleanup.Cleaner
+	// metrics are the service's Prometheus counters (metrics.go).
+	metrics *serviceMetrics
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -125,6 +127,7 @@ func (s *service) deps() api.Deps {
 		// /api/v1/cluster routes.
 		Cluster: s.node,
 		Ready:   func(context.Context) error { return s.node.Ready() },
+		Creates: s.metrics,
 	}
 	if s.cache != nil {
 		d.Cache = s.cache
@@ -164,7 +167,7 @@ func releaseService(svc *service) error {
 func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	s := &service{cfg: cfg}
+	s := &service{cfg: cfg, metrics: newServiceMetrics()}
 	defer func() {
 		if err != nil {
 			_ = s.Destruct()
@@ -245,6 +248,7 @@ func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err er
 		// Every run reads the replicated policy: a change applies to the
 		// leader's next run.
 		Policy: nodePolicy{node},
+		OnRun:  s.metrics.upkeepRun,
 	})
 	if err != nil {
 		return fmt.Errorf("shortify: partition upkeep: %w", err)

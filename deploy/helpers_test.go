@@ -22,12 +22,6 @@ import (
 // compose and Kubernetes; cluster/ snippets sit beside it.
 const roleMount = "/etc/shortify/role"
 
-// pendingMetrics are metric names the dashboard expects that no code
-// exports yet.
-var pendingMetrics = map[string]string{
-	"shortify_raft_leader": "the control plane exports no Raft metrics yet",
-}
-
 // readYAML decodes the one YAML document in path into v.
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()

@@ -86,6 +86,8 @@ type Deps struct {
 	// Events receives a link event after every successful create (single
 	// and bulk), update and delete (nil: no events are published).
 	Events LinkEvents
+	// Creates counts link creates by kind and outcome (nil: not counted).
+	Creates CreateObserver
 }
 
 // Handler serves the API under /api/v1/.

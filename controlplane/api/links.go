@@ -59,7 +59,9 @@ type Link struct {
 	Disabled       bool       `json:"disabled"`
 }
 
-func (h *Handler) createLink(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() { h.observeCreates(CreateSingle, w.status, 1) }()
 	var req CreateLinkRequest
 	if !decodeJSON(w, r, &req) {
 		return

@@ -228,7 +228,20 @@ type BulkResponse struct {
 	Results []BulkResult `json:"results"`
 }
 
-func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
+	// A request refused as a whole counts as one link of its outcome; a
+	// 200 counts each link by its own status.
+	w := &statusWriter{ResponseWriter: rw}
+	var results []BulkResult
+	defer func() {
+		if w.status != http.StatusOK {
+			h.observeCreates(CreateBulk, w.status, 1)
+			return
+		}
+		for _, res := range results {
+			h.observeCreates(CreateBulk, res.Status, 1)
+		}
+	}()
 	var req BulkRequest
 	if !decodeJSONLimit(w, r, &req, bulkBodyBytes) {
 		return
@@ -241,7 +254,7 @@ func (h *Handler) createBulk(w http.ResponseWriter, r *http.Request) {
 		problem.WriteField(w, http.StatusBadRequest, "links", fmt.Sprintf("links holds %d links; at most %d per request", len(req.Links), MaxBulk))
 		return
 	}
-	results := make([]BulkResult, len(req.Links))
+	results = make([]BulkResult, len(req.Links))
 	pending := make([]int, 0, len(req.Links)) // indexes still to insert
 	links := make([]linkstore.Link, len(req.Links))
 	aliases := make(map[string]int, len(req.Links))

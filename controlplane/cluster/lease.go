@@ -133,7 +133,8 @@ func (n *Node) NewID() (int64, error) {
 }
 
 // acquireLease leases a worker ID through Raft and makes it current.
-func (n *Node) acquireLease(ctx context.Context) error {
+func (n *Node) acquireLease(ctx context.Context) (err error) {
+	defer func() { n.countGrant(grantWorkerID, err) }()
 	ttl := n.cfg.LeaseTTL.Milliseconds()
 	resp, err := n.propose(ctx, fsm.AcquireLease{Node: n.cfg.NodeID, NowMs: n.nowMs(), TTLMs: ttl})
 	if err != nil {

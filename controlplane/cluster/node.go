@@ -113,6 +113,8 @@ type Node struct {
 	seq    sequencer
 	// renewKick wakes the renewal loop early.
 	renewKick chan struct{}
+	// metrics are what the node counts for Prometheus (metrics.go).
+	metrics *nodeMetrics
 
 	// ctx lives until Close; background loops run on it.
 	ctx    context.Context
@@ -141,6 +143,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		fsm:       fsm.New(),
 		client:    cfg.HTTPClient,
 		renewKick: make(chan struct{}, 1),
+		metrics:   newNodeMetrics(),
 	}
 	if n.client == nil {
 		var gate *netGate

@@ -250,10 +250,12 @@ func (n *Node) propose(ctx context.Context, c fsm.Command) (any, error) {
 
 // applyLocal applies an encoded command on this node, which must lead.
 func (n *Node) applyLocal(ctx context.Context, data []byte) (any, error) {
+	start := time.Now()
 	f := n.raft.Apply(data, timeoutFrom(ctx, applyTimeout))
 	if err := n.wait(ctx, f); err != nil {
 		return nil, err
 	}
+	n.observeCommit(start)
 	return f.Response(), nil
 }
 

@@ -288,6 +288,7 @@ func (n *Node) refill(ctx context.Context) error {
 		err = fmt.Errorf("allocate a sequence block of %d: %w", size, err)
 	}
 	n.seq.endRefill(b, err)
+	n.countGrant(grantSequenceBlock, err)
 	return err
 }
 
