@@ -436,11 +436,13 @@ func checkFrontDoor(t *testing.T, name string, cfg adapted, byRole map[string][]
 }
 
 // TestComposeConfig runs `docker compose config`, the check the issue
-// names, where the compose plugin is installed (the Docker client alone
-// does not have it; the tests above check the same references and more).
+// names, where the compose plugin is installed. The Docker client alone
+// does not have it: then TestComposeSpec's load with compose-go, the
+// library the plugin validates and interpolates with, is the check
+// (`make compose-check` builds the plugin and runs the real one).
 func TestComposeConfig(t *testing.T) {
 	if err := exec.Command("docker", "compose", "version").Run(); err != nil {
-		t.Logf("docker compose is not installed here (%v); the file was checked by the other tests only", err)
+		t.Logf("the docker compose plugin is not installed here (%v): compose.yaml was validated with %s (TestComposeSpec) instead", err, composeGoModule)
 		return
 	}
 	cmd := exec.Command("docker", "compose", "-f", filepath.Join(composeDir, "compose.yaml"), "config", "--quiet")
