@@ -195,6 +195,58 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 }
 
+// TestPrometheusRules checks the alerting rules: the file prometheus.yml
+// loads is the one compose mounts there, and every rule is an alert with
+// a severity and a summary whose query names metrics that exist (and, for
+// Shortify's, that the README documents).
+func TestPrometheusRules(t *testing.T) {
+	var cfg struct {
+		RuleFiles []string `yaml:"rule_files"`
+	}
+	readYAML(t, filepath.Join("prometheus", "prometheus.yml"), &cfg)
+	_, binds := loadCompose(t).Services["prometheus"].mounts()
+	if len(cfg.RuleFiles) != 1 || binds[cfg.RuleFiles[0]] != "../prometheus/rules.yml" {
+		t.Fatalf("prometheus.yml loads rules from %v; compose mounts %v", cfg.RuleFiles, binds)
+	}
+	var rules struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	readYAML(t, filepath.Join("prometheus", "rules.yml"), &rules)
+	defined := goSource(t, repoRoot)
+	caddySrc := goSource(t, caddyDir(t))
+	readme := readFile(t, filepath.Join(repoRoot, "README.md"))
+	alerts := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts++
+			if r.Alert == "" || r.Labels["severity"] == "" || r.Annotations["summary"] == "" {
+				t.Errorf("group %s: rule %q lacks an alert name, a severity or a summary", g.Name, r.Alert)
+			}
+			names := metricNames(r.Expr)
+			if len(names) == 0 {
+				t.Errorf("alert %s queries no Shortify or Caddy metric: %s", r.Alert, r.Expr)
+			}
+			for _, m := range names {
+				checkMetric(t, "alert "+r.Alert, m, defined, caddySrc)
+				if base := histogramBase(m); strings.HasPrefix(base, "shortify_") && !strings.Contains(readme, base) {
+					t.Errorf("alert %s queries %s, which the README does not document", r.Alert, base)
+				}
+			}
+		}
+	}
+	if alerts == 0 {
+		t.Error("rules.yml has no alerts")
+	}
+}
+
 // histogramBase is m without a histogram's _bucket, _count or _sum.
 func histogramBase(m string) string {
 	for _, suf := range []string{"_bucket", "_count", "_sum"} {
