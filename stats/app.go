@@ -39,7 +39,7 @@ func init() {
 const (
 	// retryEvery is the pause between attempts to open the stats database.
 	retryEvery = 5 * time.Second
-	// sqliteMaxPollRecords is the default batch on SQLite.
+	// sqliteMaxPollRecords is the default poll and batch on SQLite.
 	sqliteMaxPollRecords = 2000
 )
 
@@ -58,8 +58,16 @@ type App struct {
 	// Database is the stats database's DSN, postgres://… or
 	// sqlite://PATH. Default: the shortify app's stats_database.
 	Database string `json:"database,omitempty"`
-	// MaxPollRecords bounds a batch (default 50000; 2000 on SQLite).
+	// MaxPollRecords bounds one poll (default 50000; 2000 on SQLite).
 	MaxPollRecords int `json:"max_poll_records,omitempty"`
+	// MaxBatchEvents bounds a batch, which is one or more polls written in
+	// one transaction (default 250000; 2000 on SQLite).
+	MaxBatchEvents int `json:"max_batch_events,omitempty"`
+	// Linger is how long a batch goes on polling after its first records
+	// before it is written, unless full sooner (default 1s; negative:
+	// every poll at once). Most of the delay from click to visible count
+	// when traffic is light.
+	Linger caddy.Duration `json:"linger,omitempty"`
 	// RawClicks keeps a row per click in the clicks table.
 	RawClicks bool `json:"raw_clicks,omitempty"`
 	// KeepDeleted keeps the statistics of deleted links.
@@ -105,7 +113,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		// lock for less time, so link creates in the same file wait less.
 		a.MaxPollRecords = sqliteMaxPollRecords
 	}
+	if a.MaxBatchEvents == 0 && strings.HasPrefix(a.Database, "sqlite:") {
+		a.MaxBatchEvents = sqliteMaxPollRecords
+	}
 	a.MaxPollRecords = cmp.Or(a.MaxPollRecords, ingest.DefaultMaxPollRecords)
+	a.MaxBatchEvents = cmp.Or(a.MaxBatchEvents, ingest.DefaultMaxBatchEvents)
+	a.Linger = cmp.Or(a.Linger, caddy.Duration(ingest.DefaultLinger))
 	return nil
 }
 
@@ -118,6 +131,8 @@ func (a *App) Validate() error {
 		return errors.New("shortify_ingest: no stats database (set database, or stats_database in the shortify app)")
 	case a.MaxPollRecords < 1 || a.MaxPollRecords > 1_000_000:
 		return fmt.Errorf("shortify_ingest: max_poll_records %d is outside 1..1000000", a.MaxPollRecords)
+	case a.MaxBatchEvents < 1 || a.MaxBatchEvents > 10_000_000:
+		return fmt.Errorf("shortify_ingest: max_batch_events %d is outside 1..10000000", a.MaxBatchEvents)
 	}
 	return nil
 }
@@ -165,7 +180,8 @@ func (a *App) consume(ctx context.Context) error {
 	defer db.Close()
 	c, err := ingest.New(ingest.Config{
 		Brokers: a.Brokers, ClicksTopic: a.Topic, LinkEventsTopic: a.LinkEventsTopic, Group: a.Group,
-		MaxPollRecords: a.MaxPollRecords, DB: db, Logger: a.logger,
+		MaxPollRecords: a.MaxPollRecords, MaxBatchEvents: a.MaxBatchEvents, Linger: time.Duration(a.Linger),
+		DB: db, Logger: a.logger,
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ func TestCaddyfile(t *testing.T) {
 		group stats-a
 		database sqlite:///tmp/s.db
 		max_poll_records 5000
+		max_batch_events 100000
+		linger 1500ms
 		raw_clicks on
 		keep_deleted off
 		database
@@ -50,7 +52,8 @@ func TestCaddyfile(t *testing.T) {
 		t.Fatalf("%v in %s", err, out)
 	}
 	want := App{Brokers: []string{"10.0.0.1:9092", "10.0.0.2:9092"}, Topic: "c", LinkEventsTopic: "-", Group: "stats-a",
-		Database: "sqlite:///tmp/s.db", MaxPollRecords: 5000, RawClicks: true}
+		Database: "sqlite:///tmp/s.db", MaxPollRecords: 5000,
+		MaxBatchEvents: 100_000, Linger: caddy.Duration(1500 * time.Millisecond), RawClicks: true}
 	gotJSON, _ := json.Marshal(&got)
 	wantJSON, _ := json.Marshal(&want)
 	if string(gotJSON) != string(wantJSON) {
@@ -62,6 +65,8 @@ func TestCaddyfile(t *testing.T) {
 		"shortify_ingest {\n\traw_clicks maybe\n}",
 		"shortify_ingest {\n\ttopic a b\n}",
 		"shortify_ingest {\n\tmax_poll_records many\n}",
+		"shortify_ingest {\n\tmax_batch_events many\n}",
+		"shortify_ingest {\n\tlinger soon\n}",
 		"shortify_ingest extra",
 	} {
 		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n"+bad+"\n}\n:0 {\n\trespond ok\n}"), nil); err == nil {

@@ -2,6 +2,9 @@ package stats
 
 import (
 	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -22,6 +25,8 @@ func init() {
 //		group             <name>
 //		database          <dsn>
 //		max_poll_records  <n>
+//		max_batch_events  <n>
+//		linger            <duration>
 //		raw_clicks        on|off
 //		keep_deleted      on|off
 //	}
@@ -78,6 +83,22 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				if a.MaxPollRecords, err = strconv.Atoi(v); err != nil {
 					err = d.Errf("max_poll_records: %v", err)
 				}
+			}
+		case "max_batch_events":
+			var v string
+			if v, err = one(); err == nil {
+				if a.MaxBatchEvents, err = strconv.Atoi(v); err != nil {
+					err = d.Errf("max_batch_events: %v", err)
+				}
+			}
+		case "linger":
+			var v string
+			if v, err = one(); err == nil {
+				var dur time.Duration
+				if dur, err = caddy.ParseDuration(v); err != nil {
+					err = d.Errf("linger: %v", err)
+				}
+				a.Linger = caddy.Duration(dur)
 			}
 		case "raw_clicks":
 			err = onOff(&a.RawClicks)

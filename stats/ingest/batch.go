@@ -12,7 +12,8 @@ import (
 )
 
 // batcher turns polled records into a statsdb.Batch, reusing its
-// aggregation maps from batch to batch.
+// aggregation maps from batch to batch. A batch is made of one or more
+// polls (add), then finish.
 type batcher struct {
 	c     *Consumer
 	agg   *aggregate.Batch
@@ -21,24 +22,35 @@ type batcher struct {
 	// first is the offset of each partition's first record in the batch,
 	// where a partition without a stored offset restarts after a failure.
 	first map[tp]int64
+	// offsets are the batch's partitions, in the order first seen.
+	offsets []statsdb.Offset
+	at      map[tp]int // index in offsets
+	// records is the records added; clicks the clicks counted.
+	records, clicks int
 }
 
 func newBatcher(c *Consumer) *batcher {
-	return &batcher{c: c, agg: aggregate.NewBatch(), first: map[tp]int64{}}
+	return &batcher{c: c, agg: aggregate.NewBatch(), first: map[tp]int64{}, at: map[tp]int{}}
 }
 
-// build aggregates the records of the partitions this consumer holds
-// (positions) and returns the batch and its number of clicks. Records of
-// other partitions (revoked while they were fetched) are left out: their
-// new owner counts them.
-func (w *batcher) build(fetches kgo.Fetches, positions map[tp]int64) (*statsdb.Batch, int) {
+// reset starts a new batch.
+func (w *batcher) reset() {
 	w.agg.Reset()
 	clear(w.first)
-	b := &statsdb.Batch{Group: w.c.cfg.Group}
+	clear(w.at)
+	w.offsets = nil
+	w.records, w.clicks = 0, 0
+	w.batch = &statsdb.Batch{Group: w.c.cfg.Group}
 	if w.c.cfg.DB.RawClicks() {
-		b.Clicks = make([]clickevents.Event, 0, 1024)
+		w.batch.Clicks = make([]clickevents.Event, 0, 1024)
 	}
-	clicks := 0
+}
+
+// add aggregates the records of the partitions this consumer holds
+// (positions). Records of other partitions (revoked while they were
+// fetched) are left out: their new owner counts them.
+func (w *batcher) add(fetches kgo.Fetches, positions map[tp]int64) {
+	b := w.batch
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
 			return
@@ -48,34 +60,48 @@ func (w *batcher) build(fetches kgo.Fetches, positions map[tp]int64) (*statsdb.B
 		if !ok {
 			return
 		}
+		from := expected // records before it were counted already
+		i, seen := w.at[k]
+		if seen {
+			from = w.offsets[i].Next // or are in this batch
+		}
 		recs := p.Records
-		// Records before the stored offset were counted already: a fetch
-		// position behind the database (which SetOffsets and the adjusted
-		// assignment should prevent) must not count them twice.
-		for len(recs) > 0 && expected != statsdb.NoOffset && recs[0].Offset < expected {
+		// A fetch position behind the database or the batch (which
+		// SetOffsets and the adjusted assignment should prevent) must not
+		// count records twice.
+		for len(recs) > 0 && from != statsdb.NoOffset && recs[0].Offset < from {
 			recs = recs[1:]
 		}
 		if len(recs) == 0 {
 			return
 		}
-		w.first[k] = recs[0].Offset
+		w.records += len(recs)
 		for _, r := range recs {
 			if p.Topic == w.c.cfg.ClicksTopic {
 				if w.click(r, b) {
-					clicks++
+					w.clicks++
 				}
 			} else {
 				w.linkEvent(r, b)
 			}
 		}
-		b.Offsets = append(b.Offsets, statsdb.Offset{
-			Topic: p.Topic, Partition: p.Partition,
-			Expected: expected, Next: recs[len(recs)-1].Offset + 1,
-		})
+		next := recs[len(recs)-1].Offset + 1
+		if seen {
+			w.offsets[i].Next = next
+			return
+		}
+		w.first[k] = recs[0].Offset
+		w.at[k] = len(w.offsets)
+		w.offsets = append(w.offsets, statsdb.Offset{Topic: p.Topic, Partition: p.Partition, Expected: expected, Next: next})
 	})
+}
+
+// finish returns the batch and its number of clicks.
+func (w *batcher) finish() (*statsdb.Batch, int) {
+	b := w.batch
+	b.Offsets = w.offsets
 	b.Rows = w.agg.Rows()
-	w.batch = b
-	return b, clicks
+	return b, w.clicks
 }
 
 func (w *batcher) click(r *kgo.Record, b *statsdb.Batch) bool {

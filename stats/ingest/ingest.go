@@ -57,6 +57,8 @@ import (
 const (
 	DefaultGroup          = "shortify-stats"
 	DefaultMaxPollRecords = 50_000
+	DefaultMaxBatchEvents = 250_000
+	DefaultLinger         = time.Second
 	DefaultRetryBackoff   = time.Second
 	DefaultWriteTimeout   = time.Minute
 )
@@ -73,10 +75,18 @@ type Config struct {
 	// Group is the consumer group (default DefaultGroup). Every stats
 	// instance of one deployment uses the same group.
 	Group string
-	// MaxPollRecords bounds a batch (default DefaultMaxPollRecords). Bigger
-	// batches aggregate better and commit less often; the delay from click
-	// to visible count grows with them only under load.
+	// MaxPollRecords bounds one poll (default DefaultMaxPollRecords); a
+	// batch is made of one or more polls.
 	MaxPollRecords int
+	// MaxBatchEvents and Linger bound a batch: after its first records,
+	// a batch goes on polling until it holds MaxBatchEvents records
+	// (default DefaultMaxBatchEvents) or Linger has passed (default
+	// DefaultLinger; negative: write every poll at once). Bigger batches
+	// write fewer rows per event (a hot link-hour is one row however many
+	// clicks it got) and commit less often; Linger is also most of the
+	// delay from a click to its visible count when traffic is light.
+	MaxBatchEvents int
+	Linger         time.Duration
 	// RetryBackoff is the pause after a failed write before the next poll
 	// (default DefaultRetryBackoff).
 	RetryBackoff time.Duration
@@ -153,6 +163,8 @@ func New(cfg Config) (*Consumer, error) {
 	cfg.LinkEventsTopic = cmp.Or(cfg.LinkEventsTopic, linkevents.DefaultTopic)
 	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
 	cfg.MaxPollRecords = cmp.Or(cfg.MaxPollRecords, DefaultMaxPollRecords)
+	cfg.MaxBatchEvents = cmp.Or(cfg.MaxBatchEvents, DefaultMaxBatchEvents)
+	cfg.Linger = cmp.Or(cfg.Linger, DefaultLinger)
 	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, DefaultRetryBackoff)
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout)
 	if cfg.Logger == nil {
@@ -165,6 +177,8 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, errors.New("ingest: no stats database")
 	case cfg.MaxPollRecords < 0:
 		return nil, fmt.Errorf("ingest: max poll records %d", cfg.MaxPollRecords)
+	case cfg.MaxBatchEvents < 0:
+		return nil, fmt.Errorf("ingest: max batch events %d", cfg.MaxBatchEvents)
 	}
 	c := &Consumer{cfg: cfg, positions: map[tp]int64{}, topics: []string{cfg.ClicksTopic}}
 	if cfg.LinkEventsTopic != "-" {
@@ -250,13 +264,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.cl.AllowRebalance()
 			return nil
 		}
-		failed := false
-		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				failed = true
-				c.cfg.Logger.Warn("ingest: fetch error", "topic", topic, "partition", p, "err", err)
-			}
-		})
+		failed := c.fetchFailed(fetches)
 		if fetches.NumRecords() == 0 {
 			c.cl.AllowRebalance()
 			if failed { // a missing topic, say: do not spin on it
@@ -264,10 +272,35 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		start := time.Now()
+		c.mu.Lock()
+		w.reset()
+		w.add(fetches, c.positions)
+		c.mu.Unlock()
+		c.aggregating.Add(int64(time.Since(start)))
+		// Linger: poll on until the batch is full or Linger has passed.
+		// Rebalances stay blocked (BlockRebalanceOnPoll) until the batch
+		// is written, so the partitions do not change meanwhile.
+		deadline := start.Add(c.cfg.Linger)
+		for w.records < c.cfg.MaxBatchEvents && time.Until(deadline) > 0 {
+			pctx, cancel := context.WithDeadline(ctx, deadline)
+			more := c.cl.PollRecords(pctx, min(c.cfg.MaxPollRecords, c.cfg.MaxBatchEvents-w.records))
+			cancel()
+			if ctx.Err() != nil || more.IsClientClosed() {
+				c.cl.AllowRebalance() // the batch is dropped: nothing of it was written
+				return nil
+			}
+			c.fetchFailed(more)
+			at := time.Now()
+			c.mu.Lock()
+			w.add(more, c.positions)
+			c.mu.Unlock()
+			c.aggregating.Add(int64(time.Since(at)))
+		}
 		if c.crashed(crashAfterPoll) {
 			return errCrashed
 		}
-		err := c.writeBatch(ctx, w, fetches)
+		err := c.writeBatch(ctx, w)
 		if errors.Is(err, errCrashed) {
 			return err
 		}
@@ -286,6 +319,19 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
+// fetchFailed logs the fetch errors of a poll and reports whether there
+// were any (besides a cancelled or expired poll).
+func (c *Consumer) fetchFailed(fetches kgo.Fetches) bool {
+	failed := false
+	fetches.EachError(func(topic string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			failed = true
+			c.cfg.Logger.Warn("ingest: fetch error", "topic", topic, "partition", p, "err", err)
+		}
+	})
+	return failed
+}
+
 // pause waits RetryBackoff or until ctx is done.
 func (c *Consumer) pause(ctx context.Context) {
 	t := time.NewTimer(c.cfg.RetryBackoff)
@@ -300,12 +346,10 @@ func (c *Consumer) crashed(p crashPoint) bool {
 	return c.cfg.crash != nil && c.cfg.crash(p)
 }
 
-// writeBatch aggregates the fetched records and writes them.
-func (c *Consumer) writeBatch(ctx context.Context, w *batcher, fetches kgo.Fetches) error {
+// writeBatch finishes the batch's aggregation and writes it.
+func (c *Consumer) writeBatch(ctx context.Context, w *batcher) error {
 	start := time.Now()
-	c.mu.Lock()
-	b, n := w.build(fetches, c.positions)
-	c.mu.Unlock()
+	b, n := w.finish()
 	c.aggregating.Add(int64(time.Since(start)))
 	if len(b.Offsets) == 0 {
 		return nil

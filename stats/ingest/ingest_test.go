@@ -166,7 +166,10 @@ func TestIngestMatchesReference(t *testing.T) {
 		recs := clickRecords(t, evs)
 		recs = append(recs, &kgo.Record{Topic: clicksTopic, Key: []byte("junk"), Value: []byte{9, 9, 9}}) // a future version
 		ends := produce(t, brokers, recs)
-		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g", MaxPollRecords: 400, DB: db, Logger: quiet})
+		// Batches of up to 1,000 records, of polls of up to 400: batches
+		// of several polls, and several batches.
+		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
+			MaxPollRecords: 400, MaxBatchEvents: 1000, Linger: 200 * time.Millisecond, DB: db, Logger: quiet})
 		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
 		if err := stop(); err != nil {
 			t.Fatalf("Run: %v", err)
@@ -176,8 +179,8 @@ func TestIngestMatchesReference(t *testing.T) {
 			t.Errorf("%d raw clicks, want %d", n, len(evs))
 		}
 		st := c.Stats()
-		if st.Events != int64(len(evs)) || st.Skipped != 1 || st.Failed != 0 {
-			t.Errorf("stats %+v, want %d events, 1 skipped", st, len(evs))
+		if st.Events != int64(len(evs)) || st.Skipped != 1 || st.Failed != 0 || st.Batches < 3 {
+			t.Errorf("stats %+v, want %d events, 1 skipped, at least 3 batches", st, len(evs))
 		}
 	})
 }
@@ -208,7 +211,10 @@ func TestExactlyOnce(t *testing.T) {
 			return true
 		}
 		cfg := Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
-			MaxPollRecords: 300, DB: db, Logger: quiet, RetryBackoff: 10 * time.Millisecond, crash: crash,
+			// Batches of 300 records as two polls: as many batches as
+			// crash points need, each made of several polls.
+			MaxPollRecords: 150, MaxBatchEvents: 300, Linger: 100 * time.Millisecond,
+			DB: db, Logger: quiet, RetryBackoff: 10 * time.Millisecond, crash: crash,
 			ClientOpts: []kgo.Opt{kgo.FetchMaxBytes(64 << 10)}}
 
 		// Two slots, each restarting its consumer when it dies; every few
