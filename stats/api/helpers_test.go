@@ -35,11 +35,11 @@ var backends = []string{"postgres", "sqlite"}
 // env is a stats API over a fresh stats database of one backend, with a
 // writer connection to put aggregate rows in and keys of every role.
 type env struct {
-	t       testing.TB
-	h       *api.Handler
-	store   api.Store
-	db      *sql.DB
-	sqlite  bool
+	t      testing.TB
+	h      *api.Handler
+	store  api.Store
+	db     *sql.DB
+	sqlite bool
 	// dims says where dimRow puts its counts: dimsTables (the *_dims
 	// tables of earlier versions), dimsColumn (the bucket rows' dims
 	// column, as the ingest writes them) or dimsMixed (alternately).
