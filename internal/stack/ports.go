@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 
@@ -57,18 +58,44 @@ func FixedPorts() Ports {
 	}
 }
 
+// Free ports come from below Linux's default ephemeral range (32768 and
+// up): a port picked there stays free until its process binds it, while
+// one from the ephemeral range can become the source port of any
+// outgoing connection in the seconds the engines take to start. A Redis
+// Cluster node's bus port (port+10000) must stay below it too.
+const (
+	freeLow      = 10000
+	freeHigh     = 32768
+	freeRedisTop = freeHigh - 10000
+)
+
 // FreePorts picks ports that are free now, for a stack per test.
 func FreePorts() (Ports, error) {
 	var p Ports
+	taken := map[int]bool{}
 	var err error
-	one := func() int {
+	// pick returns a random port in [lo, hi) free on hosts and not yet in
+	// the layout (with its bus port, for Redis).
+	pick := func(lo, hi int, bus bool, hosts ...string) int {
 		if err != nil {
 			return 0
 		}
-		var port int
-		port, err = procs.FreePort(host)
-		return port
+		for range 1000 {
+			port := lo + rand.IntN(hi-lo)
+			if taken[port] || (bus && taken[port+10000]) || !procs.PortFree(port, hosts...) ||
+				(bus && !procs.PortFree(port+10000, hosts...)) {
+				continue
+			}
+			taken[port] = true
+			if bus {
+				taken[port+10000] = true
+			}
+			return port
+		}
+		err = errors.New("no free port below the ephemeral range")
+		return 0
 	}
+	one := func() int { return pick(freeLow, freeHigh, false, host) }
 	many := func(n int) []int {
 		out := make([]int, n)
 		for i := range out {
@@ -80,40 +107,13 @@ func FreePorts() (Ports, error) {
 	p.FrontDoor, p.FrontDoorOps, p.FrontDoorAdmin = one(), one(), one()
 	p.NodeAPI, p.NodeRaft, p.NodeOps, p.NodeAdmin = many(3), many(3), many(3), many(3)
 	p.StatsOps, p.StatsAdmin = many(2), many(2)
-	if err != nil {
-		return p, err
-	}
 	for range 6 {
-		port, err := procs.FreeRedisPort()
-		if err != nil {
-			return p, err
-		}
-		p.Redis = append(p.Redis, port)
+		p.Redis = append(p.Redis, pick(freeLow, freeRedisTop, true, host))
 	}
-	if p.Edge, err = freeOnEdges(); err != nil {
-		return p, err
-	}
-	if p.EdgeOps, err = freeOnEdges(); err != nil {
-		return p, err
-	}
-	if p.EdgeAdmin, err = freeOnEdges(); err != nil {
-		return p, err
-	}
-	return p, nil
-}
-
-// freeOnEdges returns a port free on both edges' addresses.
-func freeOnEdges() (int, error) {
-	for range 100 {
-		port, err := procs.FreePort(edgeHost1)
-		if err != nil {
-			return 0, err
-		}
-		if procs.PortFree(port, edgeHost2) {
-			return port, nil
-		}
-	}
-	return 0, errors.New("no port free on both edge addresses")
+	p.Edge = pick(freeLow, freeHigh, false, edgeHosts...)
+	p.EdgeOps = pick(freeLow, freeHigh, false, edgeHosts...)
+	p.EdgeAdmin = pick(freeLow, freeHigh, false, edgeHosts...)
+	return p, err
 }
 
 // Check reports the first port of the layout that is taken, so that

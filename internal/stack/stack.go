@@ -43,6 +43,8 @@ const (
 type Config struct {
 	// Dir holds every process's data and log. Start refuses a Dir that
 	// holds a stack already: remove it first (cmd/shortify-stack does).
+	// When this runs as root, PostgreSQL runs as the postgres user, so
+	// Dir's parents must let that user through.
 	Dir string
 	// Binary is the shortify binary (make build: bin/shortify).
 	Binary string

@@ -1,0 +1,302 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/stack"
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+// Bounds of the stack test's waits.
+const (
+	stackStartTimeout = 2 * time.Minute
+	// failoverWithin bounds a create or a redirect working again after a
+	// kill (a Raft election, the front door's health checks).
+	failoverWithin = 20 * time.Second
+	// countedWithin bounds clicks reaching the stats database.
+	countedWithin = 30 * time.Second
+)
+
+// TestProductionStack runs the production shape (internal/stack, the
+// same as `make stack`) and does to it what production will: links made
+// through every control-plane node and followed through both edges and
+// the front door are counted once each; then the Raft leader is killed
+// (kill -9), an edge (kill -9), a stats instance (SIGTERM, while its
+// clicks are in flight) and the PostgreSQL replica (kill -9), one after
+// the other. After each, creates and redirects must keep working through
+// the front door and the survivors, and in the end every acknowledged
+// link must still redirect and every click made be counted exactly once.
+func TestProductionStack(t *testing.T) {
+	begin := time.Now()
+	bin := binary(t)
+	built := time.Since(begin)
+	ports, err := stack.FreePorts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not t.TempDir: its parents are private to root, and PostgreSQL runs
+	// as the postgres user when the tests run as root.
+	dir, err := os.MkdirTemp("", "shortify-stack-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), stackStartTimeout)
+	defer cancel()
+	started := time.Now()
+	s, err := stack.Start(ctx, stack.Config{
+		Dir: filepath.Join(dir, "stack"), Binary: bin, Caddyfiles: filepath.Join(repoRoot(t), "deploy", "caddyfiles"),
+		Ports: ports, Logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatalf("start the stack: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range append(append(append(append([]*stack.Node{s.FrontDoor}, s.Nodes...), s.Edges...), s.Stats...), s.Kafka) {
+				t.Logf("--- %s log (end):\n%s", n.Name, n.LogTail())
+			}
+		}
+		if err := s.Stop(); err != nil {
+			t.Errorf("stop the stack: %v", err)
+		}
+	})
+	t.Logf("stack up after %v (binary built in %v)", time.Since(started).Round(time.Millisecond), built.Round(time.Millisecond))
+	c := &stackClient{t: t, s: s, counted: map[string]int64{}}
+
+	// Every control-plane node creates; both edges and the front door
+	// redirect; the stats count each click once.
+	for _, n := range s.Nodes {
+		c.create(n.URL)
+	}
+	c.create(s.FrontDoor.URL)
+	c.followAll(s.FrontDoor, s.Edges[0], s.Edges[1])
+	c.waitCounted("the first clicks")
+
+	// The Raft leader dies (kill -9): a new one is elected, and creates
+	// work again through the front door and each survivor.
+	leader, err := s.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	leader.Kill()
+	t.Logf("killed the Raft leader %s (pid %d)", leader.Name, leader.Pid())
+	c.createEventually(s.FrontDoor.URL)
+	t.Logf("creates work again through the front door %v after the leader died", time.Since(killed).Round(time.Millisecond))
+	for _, n := range s.Nodes {
+		if n != leader {
+			c.createEventually(n.URL)
+		}
+	}
+	if l, err := s.Leader(ctx); err != nil || l == leader {
+		t.Fatalf("new leader: %v, %v", l, err)
+	}
+	c.followAll(s.FrontDoor, s.Edges[0], s.Edges[1])
+	c.waitCounted("clicks after the leader died")
+
+	// An edge dies (kill -9; its clicks are all counted by now): the
+	// front door sends everything to the other.
+	s.Edges[0].Kill()
+	t.Logf("killed %s", s.Edges[0].Name)
+	c.create(s.FrontDoor.URL)
+	c.followAll(s.FrontDoor, s.Edges[1])
+	c.waitCounted("clicks after an edge died")
+
+	// A stats instance stops (SIGTERM) while clicks are on their way: the
+	// other takes over its partitions and counts every click once.
+	c.create(s.FrontDoor.URL)
+	c.followAll(s.FrontDoor, s.Edges[1])
+	if err := syscall.Kill(s.Stats[0].Pid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sent SIGTERM to %s", s.Stats[0].Name)
+	c.followAll(s.FrontDoor, s.Edges[1])
+	c.waitCounted("clicks after a stats instance stopped")
+	if s.Stats[0].Running() {
+		t.Errorf("%s still runs after SIGTERM", s.Stats[0].Name)
+	}
+
+	// The replica dies (kill -9): the edges read from the primary.
+	s.Replica.Kill()
+	t.Logf("killed the PostgreSQL replica")
+	for _, n := range s.Nodes {
+		if n != leader {
+			c.create(n.URL)
+		}
+	}
+	c.create(s.FrontDoor.URL)
+
+	// Nothing acknowledged is lost: every link redirects, through the
+	// front door and the surviving edge, and every click is counted once.
+	c.followAll(s.FrontDoor, s.Edges[1])
+	c.waitCounted("every click at the end")
+	t.Logf("%d links, %d clicks counted exactly; whole test %v", len(c.links), c.total(), time.Since(begin).Round(time.Millisecond))
+}
+
+// stackClient drives the stack and remembers what it was promised: the
+// links the API acknowledged and the clicks whose redirects it got.
+type stackClient struct {
+	t       *testing.T
+	s       *stack.Stack
+	links   []link
+	counted map[string]int64 // code → redirects answered
+}
+
+func (c *stackClient) do(method, url, body string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(c.t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-Api-Key", c.s.APIKey)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+// tryCreate creates a link through base's API; the error says why not.
+func (c *stackClient) tryCreate(base string) error {
+	target := fmt.Sprintf("https://example.com/stack/%d", len(c.links))
+	resp, body, err := c.do("POST", base+"/api/v1/links", `{"url":"`+target+`"}`)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("create through %s: %d %s", base, resp.StatusCode, body)
+	}
+	var l link
+	if err := json.Unmarshal(body, &l); err != nil {
+		return fmt.Errorf("create through %s: %w", base, err)
+	}
+	if l.URL != target || l.Code == "" {
+		return fmt.Errorf("create through %s: got %+v", base, l)
+	}
+	c.links = append(c.links, l)
+	return nil
+}
+
+// create creates a link through base and fails the test if it cannot.
+func (c *stackClient) create(base string) {
+	c.t.Helper()
+	if err := c.tryCreate(base); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// createEventually creates a link through base, retrying (a new leader
+// may not be elected yet) until failoverWithin.
+func (c *stackClient) createEventually(base string) {
+	c.t.Helper()
+	var last error
+	defer func() {
+		if c.t.Failed() {
+			c.t.Logf("last create error: %v", last)
+		}
+	}()
+	testenv.WaitFor(c.t, "a create through "+base+" to work", failoverWithin, func() bool {
+		last = c.tryCreate(base)
+		return last == nil
+	})
+}
+
+// followAll follows every link once through each of the nodes (the
+// front door or edges): each must redirect to its target at once.
+func (c *stackClient) followAll(via ...*stack.Node) {
+	c.t.Helper()
+	for _, n := range via {
+		for _, l := range c.links {
+			resp, _, err := c.do("GET", n.URL+"/"+l.Code, "")
+			if err != nil {
+				c.t.Fatalf("GET %s/%s: %v", n.URL, l.Code, err)
+			}
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != l.URL {
+				c.t.Fatalf("GET %s/%s (%s) = %d to %q, want 302 to %s", n.URL, l.Code, n.Name, resp.StatusCode, resp.Header.Get("Location"), l.URL)
+			}
+			c.counted[l.Code]++
+		}
+	}
+}
+
+// clicks reads a link's click total from the stats API (through the
+// front door, as a dashboard user would).
+func (c *stackClient) clicks(code string) (int64, error) {
+	resp, body, err := c.do("GET", c.s.FrontDoor.URL+"/api/v1/stats/links/"+code, "")
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("stats of %s: %d %s", code, resp.StatusCode, body)
+	}
+	var st struct {
+		Totals struct {
+			Clicks int64 `json:"clicks"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", code, err)
+	}
+	return st.Totals.Clicks, nil
+}
+
+// waitCounted waits until the stats count exactly the clicks made so far
+// for every link, failing at once on a link counted more often.
+func (c *stackClient) waitCounted(what string) {
+	c.t.Helper()
+	begin := time.Now()
+	var last string
+	defer func() {
+		if c.t.Failed() {
+			c.t.Logf("%s: last seen %s", what, last)
+		}
+	}()
+	pending := append([]link(nil), c.links...)
+	testenv.WaitFor(c.t, what+" counted", countedWithin, func() bool {
+		for len(pending) > 0 {
+			l := pending[0]
+			got, err := c.clicks(l.Code)
+			if err != nil {
+				last = err.Error()
+				return false
+			}
+			want := c.counted[l.Code]
+			if got > want {
+				c.t.Fatalf("%s: link %s counted %d clicks, %d made: counted twice", what, l.Code, got, want)
+			}
+			if got < want {
+				last = fmt.Sprintf("%s: %d of %d", l.Code, got, want)
+				return false
+			}
+			pending = pending[1:]
+		}
+		return true
+	})
+	c.t.Logf("%s: %d clicks on %d links counted exactly within %v", what, c.total(), len(c.links), time.Since(begin).Round(time.Millisecond))
+}
+
+func (c *stackClient) total() int64 {
+	var n int64
+	for _, v := range c.counted {
+		n += v
+	}
+	return n
+}
