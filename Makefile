@@ -32,6 +32,11 @@ xcaddy-check: ## Build with xcaddy as xcaddy.Dockerfile does (no Docker engine) 
 run: build ## Start the whole system on its embedded default (SQLite, one node) at http://localhost:8080.
 	$(BIN) run --config Caddyfile --adapter caddyfile
 
+.PHONY: stack
+stack: build ## Start the production shape on this machine (PostgreSQL + replica, Redis Cluster, broker, 3 control-plane nodes, 2 edges, front door, 2 stats) until Ctrl-C.
+	$(GO) build -o bin/shortify-stack ./cmd/shortify-stack
+	bin/shortify-stack -bin $(BIN) -dir data/stack
+
 .PHONY: services
 services: ## Start (or install) PostgreSQL and Redis for the tests.
 	scripts/test-services.sh
