@@ -103,6 +103,9 @@ type hooks struct {
 	gate *netGate
 	// tune adjusts the Raft configuration (snapshot thresholds).
 	tune func(*raft.Config)
+	// resolve, when set, stands in for DNS on Raft dials: it maps the
+	// host:port dialled to the address to connect to.
+	resolve func(hostport string) string
 }
 
 // Validate fills in defaults and checks the configuration. Open calls it.

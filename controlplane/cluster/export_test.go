@@ -34,6 +34,15 @@ func WithRaftTuning(c *Config, tune func(*raft.Config)) {
 	c.hooks.tune = tune
 }
 
+// WithResolver has the node's Raft dials connect to resolve(host:port)
+// instead of host:port: DNS under the test's control.
+func WithResolver(c *Config, resolve func(hostport string) string) {
+	if c.hooks == nil {
+		c.hooks = &hooks{}
+	}
+	c.hooks.resolve = resolve
+}
+
 // Kill stops the node as a crash would: the lease is not released.
 func (n *Node) Kill() error {
 	n.closeOnce.Do(func() { n.closeErr = n.shutdown(false) })

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,4 +83,80 @@ func TestAdvertiseHostName(t *testing.T) {
 		}
 	}
 	checkConfig(l, "n1", "n2", "n3")
+}
+
+// TestAdvertiseHostNameNewAddress: a node that comes back on another IP
+// under the same name, as a Kubernetes pod or a compose service does, is
+// still a member: the others reach it through the name (DNS here is a map
+// the test changes), it catches up, and it votes in the next election.
+func TestAdvertiseHostNameNewAddress(t *testing.T) {
+	var mu sync.Mutex
+	dns := map[string]string{} // advertised name:port → where the node listens now
+	resolve := func(hostport string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if a, ok := dns[hostport]; ok {
+			return a
+		}
+		return hostport
+	}
+	c := newCluster(t, 3, func(cfg *cluster.Config) {
+		name := cfg.NodeID + ".raft.test:8300"
+		cfg.BindAddr = freeAddr(t)
+		cfg.AdvertiseAddr = name
+		mu.Lock()
+		dns[name] = cfg.BindAddr
+		mu.Unlock()
+		cluster.WithResolver(cfg, resolve)
+	})
+	l := leader(t, 10*time.Second, c.nodes...)
+	n := others(c.nodes, l)[0]
+
+	// n dies and comes back on another IP, same name, same data.
+	n.kill()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newBind := ln.Addr().String()
+	ln.Close()
+	mu.Lock()
+	dns[n.cfg.AdvertiseAddr] = newBind
+	mu.Unlock()
+	api, err := net.Listen("tcp", n.apiAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.serve(api)
+	n.cfg.BindAddr = newBind
+	n.open(t)
+	if got := n.node.State().Address; got != n.cfg.AdvertiseAddr {
+		t.Fatalf("restarted node's address %q, want its name %q", got, n.cfg.AdvertiseAddr)
+	}
+
+	// The leader replicates to it at the new address.
+	if err := l.node.Raft().Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	want := l.node.Raft().LastIndex()
+	eventually(t, 10*time.Second, "the restarted node to catch up", func() bool {
+		return n.node.Raft().AppliedIndex() >= want
+	})
+
+	// With the leader gone, n's vote is needed for a quorum of the rest.
+	l.kill()
+	rest := others(c.nodes, l)
+	nl := leader(t, 15*time.Second, rest...)
+	if err := nl.node.Raft().Barrier(10 * time.Second).Error(); err != nil {
+		t.Fatalf("barrier on the new leader %s: %v", nl.cfg.NodeID, err)
+	}
+	f := nl.node.Raft().GetConfiguration()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == n.cfg.NodeID && (string(s.Address) != n.cfg.AdvertiseAddr || s.Suffrage != raft.Voter) {
+			t.Errorf("%s is a member at %q (%v), want a voter at its name", s.ID, s.Address, s.Suffrage)
+		}
+	}
 }

@@ -84,6 +84,9 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("listen for Raft on %s: %w", n.cfg.BindAddr, err)
 	}
+	if n.cfg.hooks != nil {
+		stream.resolve = n.cfg.hooks.resolve
+	}
 	n.stream = stream
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,

@@ -20,6 +20,9 @@ type streamLayer struct {
 	ln        net.Listener
 	advertise net.Addr // nil: the listener's address
 	gate      *netGate // nil in production
+	// resolve maps a dialled address before the dial (tests: DNS); nil
+	// in production.
+	resolve func(string) string
 }
 
 // newStreamLayer listens on bind. advertise may be nil.
@@ -82,6 +85,9 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 
 // dial connects through the gate, if any.
 func (s *streamLayer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if s.resolve != nil {
+		addr = s.resolve(addr)
+	}
 	if s.gate != nil {
 		return s.gate.DialContext(ctx, network, addr)
 	}
