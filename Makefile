@@ -55,12 +55,18 @@ bench: services ## Run the Go benchmarks (edge handler, code generation, stores,
 
 # Stats ingest (stats/ingest): events from the topic (kfake, pre-produced)
 # into committed aggregates in PostgreSQL, one consumer; STATS_BENCH_EVENTS
-# events over 100,000 links.
-STATS_BENCH_EVENTS ?= 200000
+# events over 100,000 links (BenchmarkIngest, events/s). Then the delay
+# from redirect to visible count (BenchmarkDelay, p50/p99): STATS_BENCH_RATE
+# clicks/s through the edge's emitter while STATS_BENCH_PROBES probe
+# clicks are timed until the stats store shows them.
+STATS_BENCH_EVENTS ?= 1000000
+STATS_BENCH_RATE ?= 10000
+STATS_BENCH_PROBES ?= 30
 
 .PHONY: bench-stats
-bench-stats: services ## Stats ingest: events/s from the clicks topic into committed aggregates (one consumer, PostgreSQL).
+bench-stats: services ## Stats ingest: events/s into committed aggregates (one consumer, PostgreSQL), then the redirect-to-visible-count delay (p50/p99).
 	SHORTIFY_BENCH_EVENTS=$(STATS_BENCH_EVENTS) $(GO) test -run='^$$' -bench=BenchmarkIngest -benchtime=1x -timeout 20m ./stats/ingest/
+	SHORTIFY_BENCH_RATE=$(STATS_BENCH_RATE) SHORTIFY_BENCH_PROBES=$(STATS_BENCH_PROBES) $(GO) test -run='^$$' -bench=BenchmarkDelay -benchtime=1x -timeout 10m ./stats/ingest/
 
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
 # 1,000,000 links, about 7 minutes (most of it warming a million-entry L1
