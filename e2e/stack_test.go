@@ -88,22 +88,19 @@ func TestProductionStack(t *testing.T) {
 
 	// The Raft leader dies (kill -9): a new one is elected, and creates
 	// work again through the front door and each survivor.
-	leader, err := s.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leader := c.leader()
 	killed := time.Now()
 	leader.Kill()
 	t.Logf("killed the Raft leader %s (pid %d)", leader.Name, leader.Pid())
 	c.createEventually(s.FrontDoor.URL)
 	t.Logf("creates work again through the front door %v after the leader died", time.Since(killed).Round(time.Millisecond))
-	for _, n := range s.Nodes {
-		if n != leader {
-			c.createEventually(n.URL)
-		}
+	for _, n := range c.survivors() {
+		c.createEventually(n.URL)
 	}
-	if l, err := s.Leader(ctx); err != nil || l == leader {
-		t.Fatalf("new leader: %v, %v", l, err)
+	if l := c.leader(); l == leader {
+		t.Fatalf("the killed %s still leads", l.Name)
+	} else {
+		t.Logf("new Raft leader: %s", l.Name)
 	}
 	c.followAll(s.FrontDoor, s.Edges[0], s.Edges[1])
 	c.waitCounted("clicks after the leader died")
@@ -112,18 +109,18 @@ func TestProductionStack(t *testing.T) {
 	// front door sends everything to the other.
 	s.Edges[0].Kill()
 	t.Logf("killed %s", s.Edges[0].Name)
-	c.create(s.FrontDoor.URL)
+	c.createEverywhere()
 	c.followAll(s.FrontDoor, s.Edges[1])
 	c.waitCounted("clicks after an edge died")
 
 	// A stats instance stops (SIGTERM) while clicks are on their way: the
 	// other takes over its partitions and counts every click once.
-	c.create(s.FrontDoor.URL)
 	c.followAll(s.FrontDoor, s.Edges[1])
 	if err := syscall.Kill(s.Stats[0].Pid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("sent SIGTERM to %s", s.Stats[0].Name)
+	c.createEverywhere()
 	c.followAll(s.FrontDoor, s.Edges[1])
 	c.waitCounted("clicks after a stats instance stopped")
 	if s.Stats[0].Running() {
@@ -133,12 +130,7 @@ func TestProductionStack(t *testing.T) {
 	// The replica dies (kill -9): the edges read from the primary.
 	s.Replica.Kill()
 	t.Logf("killed the PostgreSQL replica")
-	for _, n := range s.Nodes {
-		if n != leader {
-			c.create(n.URL)
-		}
-	}
-	c.create(s.FrontDoor.URL)
+	c.createEverywhere()
 
 	// Nothing acknowledged is lost: every link redirects, through the
 	// front door and the surviving edge, and every click is counted once.
@@ -174,6 +166,19 @@ func (c *stackClient) do(method, url, body string) (*http.Response, []byte, erro
 	return resp, b, err
 }
 
+// leader returns the Raft leader the running nodes agree on, waiting
+// for an election up to failoverWithin.
+func (c *stackClient) leader() *stack.Node {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.t.Context(), failoverWithin)
+	defer cancel()
+	l, err := c.s.Leader(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return l
+}
+
 // tryCreate creates a link through base's API; the error says why not.
 func (c *stackClient) tryCreate(base string) error {
 	target := fmt.Sprintf("https://example.com/stack/%d", len(c.links))
@@ -193,6 +198,27 @@ func (c *stackClient) tryCreate(base string) error {
 	}
 	c.links = append(c.links, l)
 	return nil
+}
+
+// survivors are the control-plane nodes still running.
+func (c *stackClient) survivors() []*stack.Node {
+	var out []*stack.Node
+	for _, n := range c.s.Nodes {
+		if n.Running() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// createEverywhere creates a link through the front door and through
+// each surviving control-plane node.
+func (c *stackClient) createEverywhere() {
+	c.t.Helper()
+	c.create(c.s.FrontDoor.URL)
+	for _, n := range c.survivors() {
+		c.create(n.URL)
+	}
 }
 
 // create creates a link through base and fails the test if it cannot.

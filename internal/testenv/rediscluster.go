@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +13,6 @@ import (
 
 // redisStartTimeout bounds starting one server or forming a cluster.
 const redisStartTimeout = 30 * time.Second
-
-// errNotYet is a condition not met yet, for procs.Poll.
-var errNotYet = errors.New("not yet")
 
 // RedisServer is a redis-server process that a test started (StartRedis),
 // for tests that stop Redis under a running edge. It has no persistence.

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"os"
 	"sync"
@@ -21,6 +22,9 @@ const (
 	// (pg_stat_replication.application_name).
 	replicaAppName = "shortify-test-replica"
 )
+
+// errNotYet is a condition not met yet, for procs.Poll.
+var errNotYet = errors.New("not yet")
 
 // Replica is a real streaming replica of the test PostgreSQL server,
 // started by StartReplica for one test: a pg_basebackup of the primary in
