@@ -40,8 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"sync"
+		"sync"
 	"sync/atomic"
 	"time"
 
@@ -253,72 +252,6 @@ func (c *Consumer) forget(_ context.Context, _ *kgo.Client, gone map[string][]in
 	}
 }
 
-// Run consumes until ctx is done or the client fails, then leaves the
-// group and closes the client. It returns nil after ctx is done.
-func (c *Consumer) Run(ctx context.Context) error {
-	defer c.cl.CloseAllowingRebalance() // Close would wait for a blocked rebalance forever
-	w := newBatcher(c)
-	for {
-		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)
-		if ctx.Err() != nil || fetches.IsClientClosed() {
-			c.cl.AllowRebalance()
-			return nil
-		}
-		failed := c.fetchFailed(fetches)
-		if fetches.NumRecords() == 0 {
-			c.cl.AllowRebalance()
-			if failed { // a missing topic, say: do not spin on it
-				c.pause(ctx)
-			}
-			continue
-		}
-		start := time.Now()
-		c.mu.Lock()
-		w.reset()
-		w.add(fetches, c.positions)
-		c.mu.Unlock()
-		c.aggregating.Add(int64(time.Since(start)))
-		// Linger: poll on until the batch is full or Linger has passed.
-		// Rebalances stay blocked (BlockRebalanceOnPoll) until the batch
-		// is written, so the partitions do not change meanwhile.
-		deadline := start.Add(c.cfg.Linger)
-		for w.records < c.cfg.MaxBatchEvents && time.Until(deadline) > 0 {
-			pctx, cancel := context.WithDeadline(ctx, deadline)
-			more := c.cl.PollRecords(pctx, min(c.cfg.MaxPollRecords, c.cfg.MaxBatchEvents-w.records))
-			cancel()
-			if ctx.Err() != nil || more.IsClientClosed() {
-				c.cl.AllowRebalance() // the batch is dropped: nothing of it was written
-				return nil
-			}
-			c.fetchFailed(more)
-			at := time.Now()
-			c.mu.Lock()
-			w.add(more, c.positions)
-			c.mu.Unlock()
-			c.aggregating.Add(int64(time.Since(at)))
-		}
-		if c.crashed(crashAfterPoll) {
-			return errCrashed
-		}
-		err := c.writeBatch(ctx, w)
-		if errors.Is(err, errCrashed) {
-			return err
-		}
-		if err != nil && ctx.Err() == nil {
-			c.failed.Add(1)
-			c.cfg.Logger.Warn("ingest: batch not written, consuming it again", "err", err)
-			c.rewind(ctx, w.batch.Offsets, w.first)
-		}
-		if c.crashed(crashAfterWrite) {
-			return errCrashed
-		}
-		c.cl.AllowRebalance()
-		if err != nil {
-			c.pause(ctx)
-		}
-	}
-}
-
 // fetchFailed logs the fetch errors of a poll and reports whether there
 // were any (besides a cancelled or expired poll).
 func (c *Consumer) fetchFailed(fetches kgo.Fetches) bool {
@@ -344,49 +277,6 @@ func (c *Consumer) pause(ctx context.Context) {
 
 func (c *Consumer) crashed(p crashPoint) bool {
 	return c.cfg.crash != nil && c.cfg.crash(p)
-}
-
-// writeBatch finishes the batch's aggregation and writes it.
-func (c *Consumer) writeBatch(ctx context.Context, w *batcher) error {
-	start := time.Now()
-	b, n := w.finish()
-	c.aggregating.Add(int64(time.Since(start)))
-	if len(b.Offsets) == 0 {
-		return nil
-	}
-	// A batch in flight is finished when ctx ends (a shutdown), within
-	// WriteTimeout: cancelling it would only make the next owner of the
-	// partitions consume it again.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.WriteTimeout)
-	defer cancel()
-	killed := c.crashed(crashDuringWrite)
-	if killed {
-		// Cancel the transaction at a random moment of its life.
-		wctx, cancel = context.WithTimeout(wctx, time.Duration(rand.Int64N(int64(20*time.Millisecond))))
-		defer cancel()
-	}
-	start = time.Now()
-	err := c.cfg.DB.Write(wctx, b)
-	c.writing.Add(int64(time.Since(start)))
-	if killed && wctx.Err() != nil {
-		// Killed midway: whether or not the commit reached the database,
-		// the process is gone; the next owner reads the stored offsets.
-		return errCrashed
-	}
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	for _, o := range b.Offsets {
-		if _, ok := c.positions[tp{o.Topic, o.Partition}]; ok {
-			c.positions[tp{o.Topic, o.Partition}] = o.Next
-		}
-	}
-	c.mu.Unlock()
-	c.events.Add(int64(n))
-	c.batches.Add(1)
-	c.commitToKafka(ctx, b.Offsets)
-	return nil
 }
 
 // commitToKafka tells Kafka the group's position, asynchronously, for lag
