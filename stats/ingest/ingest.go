@@ -40,7 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
