@@ -25,6 +25,9 @@ const (
 	failoverWithin = 20 * time.Second
 	// countedWithin bounds clicks reaching the stats database.
 	countedWithin = 30 * time.Second
+	// clicksPartitions is the clicks topic's partition count
+	// (internal/stack/kafka.Caddyfile).
+	clicksPartitions = 4
 )
 
 // TestProductionStack runs the production shape (internal/stack, the
@@ -76,6 +79,9 @@ func TestProductionStack(t *testing.T) {
 	})
 	t.Logf("stack up after %v (binary built in %v)", time.Since(started).Round(time.Millisecond), built.Round(time.Millisecond))
 	c := &stackClient{t: t, s: s, counted: map[string]int64{}}
+	c.waitGroup("both stats instances sharing the clicks partitions", func(parts []int) bool {
+		return len(parts) == 2 && parts[0] > 0 && parts[1] > 0 && parts[0]+parts[1] == clicksPartitions
+	})
 
 	// Every control-plane node creates; both edges and the front door
 	// redirect; the stats count each click once.
@@ -123,6 +129,9 @@ func TestProductionStack(t *testing.T) {
 	c.createEverywhere()
 	c.followAll(s.FrontDoor, s.Edges[1])
 	c.waitCounted("clicks after a stats instance stopped")
+	c.waitGroup("the surviving stats instance holding every partition", func(parts []int) bool {
+		return len(parts) == 1 && parts[0] == clicksPartitions
+	})
 	if s.Stats[0].Running() {
 		t.Errorf("%s still runs after SIGTERM", s.Stats[0].Name)
 	}
@@ -198,6 +207,26 @@ func (c *stackClient) tryCreate(base string) error {
 	}
 	c.links = append(c.links, l)
 	return nil
+}
+
+// waitGroup waits until the stats consumer group's members hold the
+// clicks partitions as ok wants (one entry per member).
+func (c *stackClient) waitGroup(what string, ok func(parts []int) bool) {
+	c.t.Helper()
+	var parts []int
+	var err error
+	defer func() {
+		if c.t.Failed() {
+			c.t.Logf("%s: last seen %v, %v", what, parts, err)
+		}
+	}()
+	testenv.WaitFor(c.t, what, countedWithin, func() bool {
+		ctx, cancel := context.WithTimeout(c.t.Context(), 2*time.Second)
+		defer cancel()
+		parts, err = c.s.GroupPartitions(ctx, stack.StatsGroup, "clicks")
+		return err == nil && ok(parts)
+	})
+	c.t.Logf("%s: partitions per member %v", what, parts)
 }
 
 // survivors are the control-plane nodes still running.
