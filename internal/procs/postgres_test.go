@@ -2,8 +2,10 @@ package procs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -32,7 +34,7 @@ func TestPrivatePrimaryAndReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return "127.0.0.1:" + itoa(p)
+		return "127.0.0.1:" + strconv.Itoa(p)
 	}
 	primary, err := InitPrimary(ctx, PGConfig{Dir: filepath.Join(dir, "primary"), Addr: addr(), BinDir: bin})
 	if err != nil {
@@ -59,7 +61,7 @@ func TestPrivatePrimaryAndReplica(t *testing.T) {
 			return err
 		}
 		if n != 2 {
-			return errorf("%d rows", n)
+			return fmt.Errorf("%d rows", n)
 		}
 		return nil
 	}); err != nil {

@@ -5,5 +5,5 @@ package procs
 import "syscall"
 
 // dieWithParent does nothing where the kernel has no parent-death signal:
-// a test process killed outright leaves its replica running.
+// a starting process killed outright leaves its children running.
 func dieWithParent(*syscall.SysProcAttr) {}

@@ -28,9 +28,11 @@ var edgeHosts = []string{edgeHost1, edgeHost2}
 // layout of `make stack` (README, "Production-shaped stack on one
 // machine"); FreePorts picks free ones for tests.
 type Ports struct {
+	// Primary and Replica are the PostgreSQL servers'.
 	Primary, Replica int
 	// Redis are the six Redis Cluster nodes; each needs port+10000 too.
 	Redis []int
+	// Kafka is the broker's.
 	Kafka int
 	// FrontDoor, FrontDoorOps, FrontDoorAdmin: clients, metrics, Caddy admin.
 	FrontDoor, FrontDoorOps, FrontDoorAdmin int
