@@ -10,20 +10,32 @@ import (
 	"github.com/shortify/shortify/stats/statsdb"
 )
 
+// pollWhileWriting is how long a poll waits for records while a batch is
+// written: when none come, the batch in flight is waited for and a
+// rebalance let in.
+const pollWhileWriting = 50 * time.Millisecond
+
+// rebalanceEvery (or two Lingers if longer) is the longest a busy consumer
+// holds a rebalance back: then it waits for its batch in flight instead of
+// polling the next, and lets the rebalance in. Far below the group's
+// rebalance timeout (a minute by default).
+const rebalanceEvery = 5 * time.Second
+
 // Run consumes until ctx is done or the client fails, then leaves the
 // group and closes the client. It returns nil after ctx is done.
 //
 // # Pipelining
 //
 // While a batch is written (by a goroutine of its own), the next one is
-// polled and aggregated, when records are waiting: the consumer's CPU work
+// polled and aggregated, when records come: the consumer's CPU work
 // and the database's overlap. The next batch starts from the offsets the
 // batch in flight will store; it is written only once that batch has
 // committed, and dropped with it (both rewound to the database's offsets)
 // if that batch fails. Rebalances stay blocked throughout (BlockRebalance-
 // OnPoll), so they are let in whenever no batch is in flight: when no
-// records are waiting, after a failure, and at least every two Linger
-// periods, when the batch in flight is waited for before the next poll.
+// records come within pollWhileWriting, after a failure, and at least
+// every rebalanceEvery, when the batch in flight is waited for before the
+// next poll.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.cl.CloseAllowingRebalance() // Close would wait for a blocked rebalance forever
 	ws := [2]*batcher{newBatcher(c), newBatcher(c)}
@@ -45,14 +57,20 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return nil
 	}
 	for {
-		if fl != nil && (c.cl.BufferedFetchRecords() == 0 || c.cfg.Linger <= 0 || time.Since(lastAllow) >= 2*c.cfg.Linger) {
-			// Nothing to aggregate meanwhile (rebalances are not held
-			// while waiting for records), or time to let rebalances in.
+		if fl != nil && (c.cfg.Linger <= 0 || time.Since(lastAllow) >= max(rebalanceEvery, 2*c.cfg.Linger)) {
+			// Time to let rebalances in.
 			if err := allow(); err != nil {
 				return err
 			}
 		}
-		fetches := c.cl.PollRecords(ctx, c.cfg.MaxPollRecords)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if fl != nil {
+			// With a batch in flight, wait for records only briefly:
+			// rebalances are not held while there is nothing to do.
+			pctx, cancel = context.WithTimeout(ctx, pollWhileWriting)
+		}
+		fetches := c.cl.PollRecords(pctx, c.cfg.MaxPollRecords)
+		cancel()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return c.shutdown(ctx, fl)
 		}
