@@ -249,11 +249,31 @@ func (b *Batch) Rows() []Row {
 	}
 	sums := make(map[dimKey]int64, len(b.dims))
 	for dk, n := range b.dims {
-		d := &rows[dk.row].Dims[dk.dim]
-		*d = append(*d, ValueCount{Value: dk.value, Clicks: n})
 		for _, j := range derived[dk.row] {
 			sums[dimKey{j, dk.dim, dk.value}] += n
 		}
+	}
+	// Every row's lists share one array, each cut to the length it will
+	// have: no list grows by appends.
+	counts := make([]int32, len(rows)*int(numDimensions))
+	for dk := range b.dims {
+		counts[int(dk.row)*int(numDimensions)+int(dk.dim)]++
+	}
+	for dk := range sums {
+		counts[int(dk.row)*int(numDimensions)+int(dk.dim)]++
+	}
+	backing := make([]ValueCount, len(b.dims)+len(sums))
+	off := 0
+	for i := range rows {
+		for d := range rows[i].Dims {
+			n := int(counts[i*int(numDimensions)+d])
+			rows[i].Dims[d] = backing[off : off : off+n]
+			off += n
+		}
+	}
+	for dk, n := range b.dims {
+		d := &rows[dk.row].Dims[dk.dim]
+		*d = append(*d, ValueCount{Value: dk.value, Clicks: n})
 	}
 	for dk, n := range sums {
 		d := &rows[dk.row].Dims[dk.dim]
