@@ -11,7 +11,9 @@
 //   - Auto-commit is off and rebalances are blocked from PollRecords until
 //     the batch is written (BlockRebalanceOnPoll, then AllowRebalance), so a
 //     partition never changes hands while its records are in flight, and the
-//     revoke and lost callbacks run only between batches.
+//     revoke and lost callbacks run only between batches. A batch is one or
+//     more polls (MaxBatchEvents, Linger); while it is written the next is
+//     aggregated (see Run), and is written only after it.
 //   - When partitions are assigned, AdjustFetchOffsetsFn replaces the
 //     offsets Kafka would use with those stored in the database (the start
 //     of the partition where none is stored).
