@@ -5,8 +5,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,36 +128,68 @@ func benchMiss(b *testing.B, h *Handler, c string) {
 // BenchmarkServeHTTP_L1HitFullCache reads random codes from an L1 holding
 // a million links, as a busy edge does, and reports the latency of one
 // ServeHTTP at the 50th and 99th percentiles (p99 includes the garbage
-// collector's work, which grows with the pointers the cache holds), with
-// the adaptive lifetime and with a fixed one (max_ttl = cache_ttl), whose
-// reads skip the expiry calculator.
+// collector's work, which grows with the objects and pointers the cache
+// holds). Besides, for the full cache: the heap objects and bytes per
+// entry, and gc-cpu-ms, the CPU time of one full collection (the median
+// of three; CPU time rather than wall time, so that other load on the
+// machine moves it less).
+//
+// Cases: strings=heap fills the cache the way the L1 did before its arena
+// (a heap copy of every code and URL); strings=arena the way it does now
+// (arena.go). ttl=fixed (max_ttl = cache_ttl) skips the expiry calculator
+// on reads. events=on emits a click event per request to an in-process
+// kfake broker.
 func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 	const links = 1_000_000
 	for _, bc := range []struct {
 		name   string
+		arena  bool
 		maxTTL time.Duration
-	}{{"ttl=adaptive", 0}, {"ttl=fixed", time.Minute}} {
+		events bool
+	}{
+		{"strings=heap/ttl=adaptive/events=off", false, 0, false},
+		{"strings=arena/ttl=adaptive/events=off", true, 0, false},
+		{"strings=arena/ttl=fixed/events=off", true, time.Minute, false},
+		{"strings=heap/ttl=adaptive/events=on", false, 0, true},
+		{"strings=arena/ttl=adaptive/events=on", true, 0, true},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
-			h := provision(b, &Handler{Database: sqliteDSN(b), CacheSize: links, CacheTTL: caddy.Duration(time.Minute), MaxTTL: caddy.Duration(bc.maxTTL)})
+			h := &Handler{Database: sqliteDSN(b), CacheSize: links, CacheTTL: caddy.Duration(time.Minute), MaxTTL: caddy.Duration(bc.maxTTL)}
+			if bc.events {
+				eventsHandler(h, startKafka(b))
+			}
+			provision(b, h)
+			copyString := strings.Clone
+			if bc.arena {
+				copyString = h.strs.intern
+			}
 			born := bornAt(time.Now().UnixNano())
 			codes := make([]string, links)
 			for i := range codes {
 				codes[i] = "b" + strconv.Itoa(1_000_000+i)
-				h.l1.Set(codes[i], entry{url: "https://example.com/a/typical/landing/page?id=" + codes[i], state: stateFound, born: born})
+			}
+			before := heapNow()
+			for _, c := range codes {
+				h.l1.Set(copyString(c), entry{url: copyString("https://example.com/target/" + c), state: stateFound, born: born})
 			}
 			h.l1.CleanUp()
 			if n := h.l1.EstimatedSize(); n < links*9/10 {
 				b.Fatalf("L1 holds %d links, want about %d", n, links)
 			}
+			after := heapNow()
+			gc := gcCPU(b)
+
 			reqs := make([]*http.Request, 1<<16)
 			for i := range reqs {
 				reqs[i] = httptest.NewRequest("GET", "/"+codes[rand.IntN(links)], nil)
+				reqs[i].Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
 			}
 			w := &benchWriter{h: make(http.Header)}
 			next := new(nextHandler)
 			lat := make([]time.Duration, 1<<20)
 			n := 0
 			b.ReportAllocs()
+			cpu := cpuTime(b, syscall.RUSAGE_SELF)
 			for b.Loop() {
 				r := reqs[n&(len(reqs)-1)]
 				clear(w.h)
@@ -163,6 +198,11 @@ func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 				lat[n&(len(lat)-1)] = time.Since(start)
 				n++
 			}
+			b.ReportMetric(float64(cpuTime(b, syscall.RUSAGE_SELF)-cpu)/float64(b.N), "cpu-ns/op")
+			// Reported after the loop, which would reset them.
+			b.ReportMetric(float64(after.objects-before.objects)/links, "objs/entry")
+			b.ReportMetric(float64(after.bytes-before.bytes)/links, "heap-B/entry")
+			b.ReportMetric(gc.Seconds()*1e3, "gc-cpu-ms")
 			lat = lat[:min(n, len(lat))]
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
@@ -170,8 +210,32 @@ func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 			if h.stats.storeHits.Load()+h.stats.storeMisses.Load() > uint64(links/100) {
 				b.Fatalf("%d store lookups: the L1 did not hold the links", h.stats.storeHits.Load()+h.stats.storeMisses.Load())
 			}
+			runtime.KeepAlive(codes)
 		})
 	}
+}
+
+// heapUse is the live heap after a full collection.
+type heapUse struct{ objects, bytes uint64 }
+
+func heapNow() heapUse {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return heapUse{m.HeapObjects, m.HeapAlloc}
+}
+
+// gcCPU returns the process CPU time of one full collection, the median
+// of three.
+func gcCPU(tb testing.TB) time.Duration {
+	var d [3]time.Duration
+	for i := range d {
+		start := cpuTime(tb, syscall.RUSAGE_SELF)
+		runtime.GC()
+		d[i] = cpuTime(tb, syscall.RUSAGE_SELF) - start
+	}
+	slices.Sort(d[:])
+	return d[1]
 }
 
 // BenchmarkServeHTTP_L1HitRateLimited is the hot path with both limits on

@@ -16,8 +16,9 @@ import (
 // entry is the L1 value of one code. It is kept small and nearly free of
 // pointers on purpose: with a million entries, every pointer is one more
 // word for the garbage collector to trace on each cycle, which shows in p99
-// (DESIGN.md). It holds one string (the URL; empty for an unknown code) and
-// small integers: 40 bytes, one pointer.
+// (DESIGN.md). It holds one string (the URL; empty for an unknown code),
+// whose bytes are in the L1's arena (arena.go) like the key's, and small
+// integers: 40 bytes, one pointer, no heap object of its own.
 type entry struct {
 	url     string // redirect target; "" when the code is unknown
 	linkID  int64  // the link's Snowflake ID, for click events
@@ -136,8 +137,9 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 	return h.loaded(l), nil
 }
 
-// loaded is the L1 value of a link loaded now.
+// loaded is the L1 value of a link loaded now, its URL in the L1's arena.
 func (h *Handler) loaded(l linkstore.Link) entry {
+	l.URL = h.strs.intern(l.URL)
 	e := entryOf(l)
 	e.born = bornAt(h.nowNano())
 	return e

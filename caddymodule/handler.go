@@ -84,11 +84,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.stats.l1Hits.Inc()
 	} else {
 		h.stats.l1Misses.Inc()
-		// The key is cloned because code is a slice of the request's URL,
-		// which may share memory with a long query string that the cache
-		// would otherwise keep alive. Hits, the common case, skip the copy.
+		// The key is copied (into the L1's arena) because code is a slice
+		// of the request's URL, which may share memory with a long query
+		// string that the cache would otherwise keep alive. Hits, the
+		// common case, skip the copy.
 		var err error
-		e, err = h.l1.Get(r.Context(), strings.Clone(code), &h.load)
+		e, err = h.l1.Get(r.Context(), h.strs.intern(code), &h.load)
 		if err != nil {
 			h.stats.errors.Inc()
 			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {

@@ -70,6 +70,7 @@ type invalidator struct {
 type otterL1 struct {
 	l1      *otter.Cache[string, entry]
 	l2      *l2cache.Cache // nil without Redis
+	strs    *stringArena   // the L1's arena, for the URLs it writes
 	now     func() int64   // the L1's clock, for the entries it writes
 	applied atomic.Pointer[counter]
 	refs    int // guarded by invalidator.mu
@@ -98,12 +99,12 @@ func newInvalidator(brokers []string, topic string, logger *slog.Logger) (*inval
 // register adds l1 (with its L2) to the caches events apply to and
 // returns its registration; applied counts the events applied to it. A
 // cache registered by several handlers is registered once, counted.
-func (v *invalidator) register(l1 *otter.Cache[string, entry], l2 *l2cache.Cache, applied counter, now func() int64) *otterL1 {
+func (v *invalidator) register(l1 *otter.Cache[string, entry], strs *stringArena, l2 *l2cache.Cache, applied counter, now func() int64) *otterL1 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t := v.targets[l1]
 	if t == nil {
-		t = &otterL1{l1: l1, l2: l2, now: now}
+		t = &otterL1{l1: l1, l2: l2, strs: strs, now: now}
 		v.targets[l1] = t
 	}
 	t.refs++
@@ -165,6 +166,9 @@ func (t *otterL1) apply(code string, e linkevents.Event) {
 		ne := entryOf(linkstore.Link{ID: e.LinkID, Code: code, URL: s.URL, Status: s.Status, ExpiresAt: s.ExpiresAt, Disabled: s.Disabled})
 		ne.born = bornAt(t.now())
 		if _, ok := t.l1.ComputeIfPresent(code, func(entry) (entry, otter.ComputeOp) {
+			// Copied only when the code is cached: the URL goes into
+			// the L1's arena and stops pointing into the event's buffer.
+			ne.url = t.strs.intern(ne.url)
 			return ne, otter.WriteOp
 		}); !ok {
 			t.l1.Invalidate(code) // cancels a load in flight

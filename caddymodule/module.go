@@ -178,6 +178,7 @@ type Handler struct {
 	res          *resources // the shared store, Redis client and L1
 	keys         []string   // pool keys this instance holds, for Cleanup
 	l1           *otter.Cache[string, entry]
+	strs         *stringArena   // where the L1's keys and URLs are copied (arena.go)
 	l2           *l2cache.Cache // nil without Redis
 	load         loader         // passed to l1.Get; pointer-stable inside h
 	logger       *zap.Logger

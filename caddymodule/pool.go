@@ -41,6 +41,7 @@ type resources struct {
 	store *lazyStore
 	redis redis.UniversalClient // nil without Redis
 	l1    *otter.Cache[string, entry]
+	strs  *stringArena // the L1's strings (arena.go)
 }
 
 // acquire loads or builds the handler's resources, recording in h.keys each
@@ -86,12 +87,12 @@ func (h *Handler) acquire() (*resources, error) {
 		if err != nil {
 			return nil, err
 		}
-		return l1Cache{c}, nil
+		return l1Cache{c, newStringArena(arenaChunkSize, c.EstimatedSize)}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.l1 = v.(l1Cache).Cache
+	res.l1, res.strs = v.(l1Cache).Cache, v.(l1Cache).strs
 	return res, nil
 }
 
@@ -147,8 +148,12 @@ func (h *Handler) newL1() (*otter.Cache[string, entry], error) {
 	})
 }
 
-// l1Cache makes the L1 a caddy.Destructor.
-type l1Cache struct{ *otter.Cache[string, entry] }
+// l1Cache makes the L1 a caddy.Destructor. Its strings live in strs,
+// which the garbage collector frees with the last entry using them.
+type l1Cache struct {
+	*otter.Cache[string, entry]
+	strs *stringArena
+}
 
 // Destruct stops the cache's background goroutines and drops its entries.
 func (c l1Cache) Destruct() error {

@@ -93,7 +93,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.res = res
-	h.l1 = res.l1
+	h.l1, h.strs = res.l1, res.strs
 	if res.redis != nil {
 		h.l2 = l2cache.New(res.redis, h.RedisPrefix, time.Duration(h.RedisTTL))
 	}

@@ -72,7 +72,11 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	defer func() {
-		if err != nil {
+		switch {
+		case cfg.keep:
+			fmt.Fprintf(os.Stderr, "edge bench: instance logs are in %s (kept: -keep)\n", dir)
+			return
+		case err != nil:
 			fmt.Fprintf(os.Stderr, "edge bench: instance logs were in %s (removed)\n", dir)
 		}
 		os.RemoveAll(dir)
