@@ -13,12 +13,13 @@
 package aggregate
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/stats/hll"
-	"github.com/shortify/shortify/stats/useragent"
 )
 
 // Grain is a bucket size.
@@ -100,40 +101,61 @@ func (c *cell) merge(o *cell) {
 	}
 }
 
-// dimKey is a dimension value of the row cells[row].
-type dimKey struct {
-	row   int32
-	dim   Dimension
-	value string
+// linkKey finds the rows of links that have an ID without hashing the
+// code: an integer key, the code compared on a hit (a code is its link's
+// for life; links without an ID, or a code that differs, go through a map
+// of whole keys).
+type linkKey struct {
+	bucket int64
+	link   int64
+	bot    bool
 }
 
 // Batch aggregates events. It is not safe for concurrent use.
 //
-// The hourly rows of links are a slice indexed through a map of keys, and
-// the dimension counters of all of them one flat map: a map per row would
-// cost an allocation and a rehash or two per link-hour. Reset keeps the
-// maps' capacity for the next batch.
+// The hourly rows of links are a slice indexed through a map of integer
+// keys. Each row counts its dimension values in a small list of
+// (dimension, value ID) counters, the values interned per consumer (the
+// user agents' device, browser and OS together with the parse): an event
+// costs no string hashing but of its user agent and referrer host. Reset
+// keeps the maps' capacity and the interned values for the next batch.
 type Batch struct {
-	index  map[Key]int32
+	index  map[linkKey]int32
+	byKey  map[Key]int32 // rows of links without an ID, or whose code differs
 	cells  []cell
+	dims   []cellDims // of cells[i]
 	keys   []Key
-	dims   map[dimKey]int64
 	events int
-	ua     useragent.Cache
+
+	chunk     []entry // where newEntries cuts lists
+	ids       map[string]uint32
+	names     []string // interned values by ID
+	agents    map[string]agentIDs
+	countries [1 + 26*26]uint32 // 1 + ID of "" and of AA..ZZ; 0 unknown
+	statuses  [600]uint32       // 1 + ID of the status text; 0 unknown
 }
 
 // NewBatch returns an empty batch.
 func NewBatch() *Batch {
-	return &Batch{index: make(map[Key]int32), dims: make(map[dimKey]int64)}
+	return &Batch{index: make(map[linkKey]int32), byKey: make(map[Key]int32),
+		ids: make(map[string]uint32), agents: make(map[string]agentIDs)}
 }
 
-// Reset empties the batch for reuse; the user-agent cache is kept.
+// Reset empties the batch for reuse; the interned values and parsed user
+// agents are kept, unless there are many.
 func (b *Batch) Reset() {
 	clear(b.index)
+	clear(b.byKey)
+	clear(b.cells) // drop the sketches, which Rows handed out
 	clear(b.dims)
 	b.cells = b.cells[:0]
+	b.dims = b.dims[:0]
 	b.keys = b.keys[:0]
+	b.chunk = nil
 	b.events = 0
+	if len(b.names) > maxNames {
+		b.forget()
+	}
 }
 
 // Events is the number of events added since the last Reset.
@@ -148,21 +170,16 @@ var statusText = func() (t [600]string) {
 }()
 
 // Add counts one click. An event is bot traffic when the edge flagged it
-// or when its user agent is a known crawler or program.
+// or when its user agent is a known crawler or program. Add keeps none of
+// e's strings (it copies those it keeps): they may be views into a buffer.
 func (b *Batch) Add(e *clickevents.Event) {
-	agent := b.ua.Parse(e.UserAgent)
-	k := Key{
-		Bucket: floor(e.Time.Unix(), 3600),
-		Code:   e.Code,
-		LinkID: e.LinkID,
-		Bot:    e.Bot || agent.IsBot(),
-	}
-	i, ok := b.index[k]
-	if !ok {
-		i = int32(len(b.cells))
-		b.index[k] = i
+	agent := b.agent(e.UserAgent)
+	bucket := floor(e.Time.Unix(), 3600)
+	bot := e.Bot || agent.bot
+	i := row(b.index, b.byKey, bucket, e.Code, e.LinkID, bot, &b.keys, true)
+	if int(i) == len(b.cells) {
 		b.cells = append(b.cells, cell{})
-		b.keys = append(b.keys, k)
+		b.dims = append(b.dims, cellDims{})
 	}
 	c := &b.cells[i]
 	c.clicks++
@@ -172,17 +189,48 @@ func (b *Batch) Add(e *clickevents.Event) {
 		}
 		c.visitors.Add(e.Visitor)
 	}
-	status := ""
-	if int(e.Status) < len(statusText) {
-		status = statusText[e.Status]
-	}
-	b.dims[dimKey{i, Referrer, ReferrerHost(e.Referrer)}]++
-	b.dims[dimKey{i, Country, e.Country}]++
-	b.dims[dimKey{i, Device, agent.Device}]++
-	b.dims[dimKey{i, Browser, agent.Browser}]++
-	b.dims[dimKey{i, OS, agent.OS}]++
-	b.dims[dimKey{i, Status, status}]++
+	d := &b.dims[i]
+	d.add(b, entryKey(Referrer, b.intern(ReferrerHost(e.Referrer))), 1)
+	d.add(b, entryKey(Country, b.country(e.Country)), 1)
+	d.add(b, entryKey(Device, agent.device), 1)
+	d.add(b, entryKey(Browser, agent.browser), 1)
+	d.add(b, entryKey(OS, agent.os), 1)
+	d.add(b, entryKey(Status, b.status(e.Status)), 1)
 	b.events++
+}
+
+// row returns the index of the row of (bucket, code, link, bot) in keys,
+// appending its key when it is new, with a copy of code when own (code
+// may be a view into a buffer).
+func row(index map[linkKey]int32, byKey map[Key]int32, bucket int64, code string, link int64, bot bool, keys *[]Key, own bool) int32 {
+	clone := func(s string) string {
+		if own {
+			return strings.Clone(s)
+		}
+		return s
+	}
+	if link != 0 {
+		lk := linkKey{bucket, link, bot}
+		if i, ok := index[lk]; ok {
+			if (*keys)[i].Code == code {
+				return i
+			}
+		} else {
+			i := int32(len(*keys))
+			index[lk] = i
+			*keys = append(*keys, Key{Bucket: bucket, Code: clone(code), LinkID: link, Bot: bot})
+			return i
+		}
+	}
+	k := Key{Bucket: bucket, Code: code, LinkID: link, Bot: bot}
+	if i, ok := byKey[k]; ok {
+		return i
+	}
+	i := int32(len(*keys))
+	k.Code = clone(code)
+	byKey[k] = i
+	*keys = append(*keys, k)
+	return i
 }
 
 // floor rounds a Unix time down to a multiple of width (times before 1970
@@ -212,75 +260,55 @@ type Row struct {
 // unspecified. The sketches are the batch's own; Reset does not reuse
 // them.
 func (b *Batch) Rows() []Row {
-	rows := make([]Row, len(b.keys), 4*len(b.keys))
-	// derived[i] lists the rows that hourly row i adds to: its link's day,
-	// the roll-up's hour and day.
-	derived := make([][3]int32, len(b.keys))
-	type grainKey struct {
-		g Grain
-		k Key
+	n := len(b.keys)
+	keys := slices.Grow(slices.Clone(b.keys), 2*n)
+	dims := slices.Grow(slices.Clone(b.dims), 2*n)
+	grains := make([]Grain, n, 2*n)
+	// Derived rows: links' days (by integer keys, as in Add), then the
+	// roll-up's hours and days (few).
+	days := make(map[linkKey]int32, n)
+	daysByKey := map[Key]int32{}
+	rollups := map[linkKey]int32{}
+	cells := make([]cell, n, 2*n)
+	copy(cells, b.cells)
+	grow := func() int32 {
+		for len(cells) < len(keys) {
+			cells = append(cells, cell{})
+			dims = append(dims, cellDims{})
+			grains = append(grains, Day)
+		}
+		return int32(len(keys) - 1)
 	}
-	at := make(map[grainKey]int32, 2*len(b.keys)) // derived rows by grain and key
-	find := func(g Grain, k Key) int32 {
-		rk := grainKey{g, k}
-		j, ok := at[rk]
+	rollup := func(g Grain, bucket int64, bot bool) int32 {
+		lk := linkKey{bucket, int64(g), bot} // link is 0 in a roll-up: g tells them apart
+		j, ok := rollups[lk]
 		if !ok {
-			j = int32(len(rows))
-			at[rk] = j
-			rows = append(rows, Row{Grain: g, Key: k})
+			keys = append(keys, Key{Bucket: bucket, Bot: bot})
+			j = grow()
+			grains[j] = g
+			rollups[lk] = j
 		}
 		return j
 	}
-	for i, k := range b.keys {
-		c := &b.cells[i]
-		rows[i] = Row{Grain: Hour, Key: k, Clicks: c.clicks, Visitors: c.visitors}
+	for i := range n {
+		k := b.keys[i]
 		day := floor(k.Bucket, 86400)
-		derived[i] = [3]int32{
-			find(Day, Key{Bucket: day, Code: k.Code, LinkID: k.LinkID, Bot: k.Bot}),
-			find(Hour, Key{Bucket: k.Bucket, Bot: k.Bot}),
-			find(Day, Key{Bucket: day, Bot: k.Bot}),
-		}
-		for _, j := range derived[i] {
-			r := &rows[j]
-			tmp := cell{clicks: r.Clicks, visitors: r.Visitors}
-			tmp.merge(c)
-			r.Clicks, r.Visitors = tmp.clicks, tmp.visitors
-		}
-	}
-	sums := make(map[dimKey]int64, len(b.dims))
-	for dk, n := range b.dims {
-		for _, j := range derived[dk.row] {
-			sums[dimKey{j, dk.dim, dk.value}] += n
+		j := row(days, daysByKey, day, k.Code, k.LinkID, k.Bot, &keys, false)
+		grow()
+		derived := [3]int32{j, rollup(Hour, k.Bucket, k.Bot), rollup(Day, day, k.Bot)}
+		c := &b.cells[i]
+		for _, j := range derived {
+			cells[j].merge(c)
+			d := &dims[j]
+			for _, e := range b.dims[i].ents {
+				d.add(b, e.key, e.n)
+			}
 		}
 	}
-	// Every row's lists share one array, each cut to the length it will
-	// have: no list grows by appends.
-	counts := make([]int32, len(rows)*int(numDimensions))
-	for dk := range b.dims {
-		counts[int(dk.row)*int(numDimensions)+int(dk.dim)]++
-	}
-	for dk := range sums {
-		counts[int(dk.row)*int(numDimensions)+int(dk.dim)]++
-	}
-	backing := make([]ValueCount, len(b.dims)+len(sums))
-	off := 0
+	rows := make([]Row, len(keys))
 	for i := range rows {
-		for d := range rows[i].Dims {
-			n := int(counts[i*int(numDimensions)+d])
-			rows[i].Dims[d] = backing[off : off : off+n]
-			off += n
-		}
+		rows[i] = Row{Grain: grains[i], Key: keys[i], Clicks: cells[i].clicks, Visitors: cells[i].visitors}
 	}
-	for dk, n := range b.dims {
-		d := &rows[dk.row].Dims[dk.dim]
-		*d = append(*d, ValueCount{Value: dk.value, Clicks: n})
-	}
-	for dk, n := range sums {
-		d := &rows[dk.row].Dims[dk.dim]
-		*d = append(*d, ValueCount{Value: dk.value, Clicks: n})
-	}
-	for i := range rows {
-		sortDims(&rows[i].Dims)
-	}
+	b.dimsOf(rows, dims)
 	return rows
 }

@@ -51,6 +51,19 @@ type pgValues struct {
 	visitors, dims [][]byte
 }
 
+// newPgKeyArrays returns pgKeyArrays with room for n rows.
+func newPgKeyArrays(n int) pgKeyArrays {
+	return pgKeyArrays{codes: make([]string, 0, n), buckets: make([]time.Time, 0, n), links: make([]int64, 0, n), bots: make([]bool, 0, n)}
+}
+
+// newPgValues returns pgValues with room for n rows.
+func newPgValues(n int) pgValues {
+	return pgValues{
+		pgKeyArrays: newPgKeyArrays(n),
+		clicks:      make([]int64, 0, n), visitors: make([][]byte, 0, n), dims: make([][]byte, 0, n),
+	}
+}
+
 func (v *pgValues) add(r *aggregate.Row, clicks int64, visitors, dims []byte) {
 	v.pgKeyArrays.add(r)
 	v.clicks = append(v.clicks, clicks)
@@ -119,16 +132,23 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 			continue
 		}
 		slices.SortFunc(rows, compareRows)
-		var vals pgValues
+		vals := newPgValues(len(rows))
+		// Every row's encodings are cut from one buffer (an append that
+		// moves it leaves the earlier ones where they were).
+		var buf []byte
 		for _, r := range rows {
 			var vis []byte
 			if r.Visitors != nil {
+				at := len(buf)
 				var err error
-				if vis, err = r.Visitors.MarshalBinary(); err != nil {
+				if buf, err = r.Visitors.AppendBinary(buf); err != nil {
 					return err
 				}
+				vis = buf[at:len(buf):len(buf)]
 			}
-			vals.add(r, r.Clicks, vis, r.Dims.AppendBinary(nil))
+			at := len(buf)
+			buf = r.Dims.AppendBinary(buf)
+			vals.add(r, r.Clicks, vis, buf[at:len(buf):len(buf)])
 		}
 		table, _ := tableOf(aggregate.Grain(g))
 		first.Queue(`INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims)
@@ -148,7 +168,7 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 		if len(rows) == 0 {
 			continue
 		}
-		var keys pgKeyArrays
+		keys := newPgKeyArrays(len(rows))
 		for _, r := range rows {
 			keys.add(r)
 		}
@@ -254,14 +274,15 @@ func (p *pgBackend) readAndMerge(res pgx.BatchResults, byGrain [2][]*aggregate.R
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", table, err)
 		}
-		var upd pgValues
+		upd := newPgValues(len(rows))
+		var buf []byte // the encodings, as in writeRows
 		for j, r := range rows {
 			if !olds[j].found {
 				// Inserted and gone again: only a link deletion running
 				// at the same time does that; count the batch again.
 				return nil, fmt.Errorf("%s: a row of %q vanished under the batch", table, r.Code)
 			}
-			if err := p.mergeRow(table, r, olds[j], &upd); err != nil {
+			if buf, err = p.mergeRow(table, r, olds[j], &upd, buf); err != nil {
 				return nil, err
 			}
 		}
@@ -281,8 +302,9 @@ func (p *pgBackend) readAndMerge(res pgx.BatchResults, byGrain [2][]*aggregate.R
 	return write, nil
 }
 
-// mergeRow adds r, merged with what the stored row old holds, to upd.
-func (p *pgBackend) mergeRow(table string, r *aggregate.Row, old stored, upd *pgValues) error {
+// mergeRow adds r, merged with what the stored row old holds, to upd,
+// the encodings appended to buf (and cut from it).
+func (p *pgBackend) mergeRow(table string, r *aggregate.Row, old stored, upd *pgValues, buf []byte) ([]byte, error) {
 	var vis []byte // nil: the stored sketch stays
 	if r.Visitors != nil {
 		sk := r.Visitors
@@ -297,19 +319,23 @@ func (p *pgBackend) mergeRow(table string, r *aggregate.Row, old stored, upd *pg
 				sk = merged
 			}
 		}
-		b, err := sk.MarshalBinary()
-		if err != nil {
-			return err
+		at := len(buf)
+		var err error
+		if buf, err = sk.AppendBinary(buf); err != nil {
+			return buf, err
 		}
-		if !bytes.Equal(b, old.visitors) {
+		if b := buf[at:len(buf):len(buf)]; !bytes.Equal(b, old.visitors) {
 			vis = b
+		} else {
+			buf = buf[:at]
 		}
 	}
-	dims, err := r.Dims.MergeBinary(nil, old.dims)
+	at := len(buf)
+	buf, err := r.Dims.MergeBinary(buf, old.dims)
 	if err != nil {
 		p.cfg.Logger.Warn("statsdb: replacing unreadable dimension counts", "table", table, "code", r.Code, "bucket", r.Time(), "err", err)
-		dims = r.Dims.AppendBinary(nil)
+		buf = r.Dims.AppendBinary(buf[:at])
 	}
-	upd.add(r, old.clicks+r.Clicks, vis, dims)
-	return nil
+	upd.add(r, old.clicks+r.Clicks, vis, buf[at:len(buf):len(buf)])
+	return buf, nil
 }
