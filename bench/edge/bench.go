@@ -115,7 +115,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	b.static, err = startInstance(ctx, cfg.bin, dir, "B-static", addr, siteBlock(addr, staticRedirect), cfg.pin)
+	b.static, err = startInstance(ctx, cfg.bin, dir, "B-static", addr, siteBlock(addr, staticRedirect), cfg.pin, cfg.gogc)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,11 @@ func (b *bench) setUpClicks(ctx context.Context) (stop func(), err error) {
 // size seeds n links and measures A against B, then the miss paths when
 // miss is set. Everything it starts stops when it returns.
 func (b *bench) size(ctx context.Context, n int, miss bool) error {
-	fmt.Printf("\nlinks=%d (load average %s)\n", n, loadAvg())
+	gogc := b.cfg.gogc
+	if gogc == "" {
+		gogc = "inherited"
+	}
+	fmt.Printf("\nlinks=%d (load average %s, GOGC of the instances: %s)\n", n, loadAvg(), gogc)
 	db, err := createDatabase(ctx, b.cfg.postgres)
 	if err != nil {
 		return err
@@ -260,7 +264,7 @@ func (b *bench) start(ctx context.Context, name, body string) (*instance, error)
 	if b.cfg.verbose {
 		fmt.Printf("--- %s Caddyfile\n%s", name, cf)
 	}
-	return startInstance(ctx, b.cfg.bin, b.dir, name, addr, cf, b.cfg.pin)
+	return startInstance(ctx, b.cfg.bin, b.dir, name, addr, cf, b.cfg.pin, b.cfg.gogc)
 }
 
 // missPaths measures the L1-miss paths with the links just seeded: C

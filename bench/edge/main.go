@@ -59,6 +59,7 @@ type config struct {
 	pin      bool
 	verbose  bool
 	keep     bool
+	gogc     string
 	postgres string
 	redis    string
 }
@@ -76,6 +77,7 @@ func parseFlags() (config, error) {
 	flag.BoolVar(&c.miss, "miss", true, "also measure the L1-miss paths (Redis hit, database hit) with the largest size")
 	flag.BoolVar(&c.pin, "pin", false, "pin the Caddy instances to CPU 0 and wrk to CPU 1 (taskset), so the load generator cannot take the server's core")
 	flag.BoolVar(&c.verbose, "v", false, "print wrk's own output and the instances' Caddyfiles")
+	flag.StringVar(&c.gogc, "gogc", "", "GOGC of every instance (A, B and the miss paths alike: one binary, one setting); empty: inherited from this process")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory with the instances' logs (run with GODEBUG=gctrace=1 to read their garbage-collection cycles there)")
 	flag.StringVar(&c.postgres, "postgres", envOr("SHORTIFY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "admin DSN of the PostgreSQL server (a fresh database is made per size)")
 	flag.StringVar(&c.redis, "redis", envOr("SHORTIFY_TEST_REDIS", "127.0.0.1:6379"), "Redis address for the L2")

@@ -76,10 +76,10 @@ func (o shortifyOptions) body() string {
 const staticRedirect = "\tredir * https://example.com/target 302"
 
 // startInstance writes caddyfile into dir and runs the binary on it,
-// pinned to CPU 0 when pin is set. It returns once the instance answers
+// pinned to CPU 0 when pin is set, with GOGC=gogc when gogc is set. It returns once the instance answers
 // HTTP on its address; the instance is stopped by stop (or by the
 // process's death: it gets SIGKILL when this process dies).
-func startInstance(ctx context.Context, bin, dir, name, addr, caddyfile string, pin bool) (*instance, error) {
+func startInstance(ctx context.Context, bin, dir, name, addr, caddyfile string, pin bool, gogc string) (*instance, error) {
 	file := filepath.Join(dir, name+".Caddyfile")
 	if err := os.WriteFile(file, []byte(caddyfile), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", file, err)
@@ -99,6 +99,9 @@ func startInstance(ctx context.Context, bin, dir, name, addr, caddyfile string, 
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Dir = dir
+	if gogc != "" {
+		cmd.Env = append(os.Environ(), "GOGC="+gogc)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
