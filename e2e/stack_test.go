@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +33,7 @@ const (
 // same as `make stack`) and does to it what production will: links made
 // through every control-plane node and followed through both edges and
 // the front door are counted once each; then the Raft leader is killed
-// (kill -9), an edge (kill -9), a stats instance (SIGTERM, while its
+// (kill -9), an edge (kill -9), a stats instance (kill -9, while its
 // clicks are in flight) and the PostgreSQL replica (kill -9), one after
 // the other. After each, creates and redirects must keep working through
 // the front door and the survivors, and in the end every acknowledged
@@ -119,21 +118,31 @@ func TestProductionStack(t *testing.T) {
 	c.followAll(s.FrontDoor, s.Edges[1])
 	c.waitCounted("clicks after an edge died")
 
-	// A stats instance stops (SIGTERM) while clicks are on their way: the
-	// other takes over its partitions and counts every click once.
+	// A stats instance dies (kill -9) while clicks are on their way: it
+	// neither finishes its batch nor leaves the group, so its partitions
+	// stay unread until the group's session timeout
+	// (stack.StatsSessionTimeout) ends; then the other takes them over,
+	// from the offsets in the stats database, and counts every click once.
 	c.followAll(s.FrontDoor, s.Edges[1])
-	if err := syscall.Kill(s.Stats[0].Pid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("sent SIGTERM to %s", s.Stats[0].Name)
+	killedStats := time.Now()
+	s.Stats[0].Kill()
+	t.Logf("killed %s (kill -9); session timeout %v", s.Stats[0].Name, stack.StatsSessionTimeout)
 	c.createEverywhere()
 	c.followAll(s.FrontDoor, s.Edges[1])
-	c.waitCounted("clicks after a stats instance stopped")
 	c.waitGroup("the surviving stats instance holding every partition", func(parts []int) bool {
 		return len(parts) == 1 && parts[0] == clicksPartitions
 	})
+	tookOver := time.Since(killedStats)
+	c.waitCounted("clicks after a stats instance died")
+	counted := time.Since(killedStats)
+	t.Logf("stats takeover after kill -9: every partition held by the survivor after %v, every click counted after %v",
+		tookOver.Round(time.Millisecond), counted.Round(time.Millisecond))
+	if tookOver > stack.StatsSessionTimeout+failoverWithin {
+		t.Errorf("the survivor took the partitions over %v after the kill, want within the session timeout %v + %v",
+			tookOver, stack.StatsSessionTimeout, failoverWithin)
+	}
 	if s.Stats[0].Running() {
-		t.Errorf("%s still runs after SIGTERM", s.Stats[0].Name)
+		t.Errorf("%s still runs after kill -9", s.Stats[0].Name)
 	}
 
 	// The replica dies (kill -9): the edges read from the primary.

@@ -41,6 +41,14 @@ const (
 	retryEvery = 5 * time.Second
 	// sqliteMaxPollRecords is the default poll and batch on SQLite.
 	sqliteMaxPollRecords = 2000
+	// minSessionTimeout and maxGroupTimeout are Kafka's default
+	// group.min.session.timeout.ms and group.max.session.timeout.ms:
+	// brokers refuse a member's join outside them, so an error at
+	// provision beats a consumer that never joins.
+	minSessionTimeout = caddy.Duration(6 * time.Second)
+	maxGroupTimeout   = caddy.Duration(30 * time.Minute)
+	// minRebalanceTimeout leaves a batch in flight time to be written.
+	minRebalanceTimeout = caddy.Duration(10 * time.Second)
 )
 
 // App runs the stats ingest.
@@ -72,6 +80,16 @@ type App struct {
 	RawClicks bool `json:"raw_clicks,omitempty"`
 	// KeepDeleted keeps the statistics of deleted links.
 	KeepDeleted bool `json:"keep_deleted,omitempty"`
+	// SessionTimeout is how long the consumer group waits for a member
+	// that stopped heartbeating (killed, cut off) before its partitions go
+	// to the others (default 10s, within 6s..30m, the brokers' default
+	// bounds); heartbeats go every tenth of it. Shorter takes over sooner
+	// after a crash; longer rides out pauses without a rebalance.
+	SessionTimeout caddy.Duration `json:"session_timeout,omitempty"`
+	// RebalanceTimeout is how long members may take to rejoin in a
+	// rebalance, finishing their batch in flight (default 1m, within
+	// 10s..30m and above twice the linger).
+	RebalanceTimeout caddy.Duration `json:"rebalance_timeout,omitempty"`
 
 	logger *slog.Logger
 	cancel context.CancelFunc
@@ -119,6 +137,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.MaxPollRecords = cmp.Or(a.MaxPollRecords, ingest.DefaultMaxPollRecords)
 	a.MaxBatchEvents = cmp.Or(a.MaxBatchEvents, ingest.DefaultMaxBatchEvents)
 	a.Linger = cmp.Or(a.Linger, caddy.Duration(ingest.DefaultLinger))
+	a.SessionTimeout = cmp.Or(a.SessionTimeout, caddy.Duration(ingest.DefaultSessionTimeout))
+	a.RebalanceTimeout = cmp.Or(a.RebalanceTimeout, caddy.Duration(ingest.DefaultRebalanceTimeout))
 	return nil
 }
 
@@ -133,6 +153,15 @@ func (a *App) Validate() error {
 		return fmt.Errorf("shortify_ingest: max_poll_records %d is outside 1..1000000", a.MaxPollRecords)
 	case a.MaxBatchEvents < 1 || a.MaxBatchEvents > 10_000_000:
 		return fmt.Errorf("shortify_ingest: max_batch_events %d is outside 1..10000000", a.MaxBatchEvents)
+	case a.SessionTimeout < minSessionTimeout || a.SessionTimeout > maxGroupTimeout:
+		return fmt.Errorf("shortify_ingest: session_timeout %v is outside %v..%v (Kafka's group.min/max.session.timeout.ms defaults)",
+			time.Duration(a.SessionTimeout), time.Duration(minSessionTimeout), time.Duration(maxGroupTimeout))
+	case a.RebalanceTimeout < minRebalanceTimeout || a.RebalanceTimeout > maxGroupTimeout:
+		return fmt.Errorf("shortify_ingest: rebalance_timeout %v is outside %v..%v",
+			time.Duration(a.RebalanceTimeout), time.Duration(minRebalanceTimeout), time.Duration(maxGroupTimeout))
+	case a.RebalanceTimeout <= 2*a.Linger:
+		return fmt.Errorf("shortify_ingest: rebalance_timeout %v must exceed twice the linger (%v): a member holds a rebalance that long",
+			time.Duration(a.RebalanceTimeout), time.Duration(a.Linger))
 	}
 	return nil
 }
@@ -181,6 +210,7 @@ func (a *App) consume(ctx context.Context) error {
 	c, err := ingest.New(ingest.Config{
 		Brokers: a.Brokers, ClicksTopic: a.Topic, LinkEventsTopic: a.LinkEventsTopic, Group: a.Group,
 		MaxPollRecords: a.MaxPollRecords, MaxBatchEvents: a.MaxBatchEvents, Linger: time.Duration(a.Linger),
+		SessionTimeout: time.Duration(a.SessionTimeout), RebalanceTimeout: time.Duration(a.RebalanceTimeout),
 		DB: db, Logger: a.logger,
 	})
 	if err != nil {

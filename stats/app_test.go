@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ func TestCaddyfile(t *testing.T) {
 		linger 1500ms
 		raw_clicks on
 		keep_deleted off
+		session_timeout 6s
+		rebalance_timeout 2m
 		database
 	}
 }
@@ -53,7 +56,8 @@ func TestCaddyfile(t *testing.T) {
 	}
 	want := App{Brokers: []string{"10.0.0.1:9092", "10.0.0.2:9092"}, Topic: "c", LinkEventsTopic: "-", Group: "stats-a",
 		Database: "sqlite:///tmp/s.db", MaxPollRecords: 5000,
-		MaxBatchEvents: 100_000, Linger: caddy.Duration(1500 * time.Millisecond), RawClicks: true}
+		MaxBatchEvents: 100_000, Linger: caddy.Duration(1500 * time.Millisecond), RawClicks: true,
+		SessionTimeout: caddy.Duration(6 * time.Second), RebalanceTimeout: caddy.Duration(2 * time.Minute)}
 	gotJSON, _ := json.Marshal(&got)
 	wantJSON, _ := json.Marshal(&want)
 	if string(gotJSON) != string(wantJSON) {
@@ -67,6 +71,9 @@ func TestCaddyfile(t *testing.T) {
 		"shortify_ingest {\n\tmax_poll_records many\n}",
 		"shortify_ingest {\n\tmax_batch_events many\n}",
 		"shortify_ingest {\n\tlinger soon\n}",
+		"shortify_ingest {\n\tsession_timeout soon\n}",
+		"shortify_ingest {\n\tsession_timeout 6s 7s\n}",
+		"shortify_ingest {\n\trebalance_timeout later\n}",
 		"shortify_ingest extra",
 	} {
 		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n"+bad+"\n}\n:0 {\n\trespond ok\n}"), nil); err == nil {
@@ -77,13 +84,42 @@ func TestCaddyfile(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
+	// provisioned is an app with every default filled in, changed by set.
+	provisioned := func(set func(*App)) *App {
+		a := &App{Brokers: []string{"b:1"}, Database: "sqlite://x.db"}
+		if set != nil {
+			set(a)
+		}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		defer cancel()
+		if err := a.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if a := provisioned(nil); a.Validate() != nil ||
+		a.SessionTimeout != caddy.Duration(10*time.Second) || a.RebalanceTimeout != caddy.Duration(time.Minute) {
+		t.Errorf("defaults: %v; session %v, rebalance %v", a.Validate(), a.SessionTimeout, a.RebalanceTimeout)
+	}
+	if err := provisioned(func(a *App) { a.SessionTimeout = caddy.Duration(6 * time.Second) }).Validate(); err != nil {
+		t.Errorf("session_timeout 6s: %v", err)
+	}
 	for name, a := range map[string]*App{
-		"no brokers":  {Database: "sqlite://x.db", MaxPollRecords: 1},
-		"no database": {Brokers: []string{"b:1"}, MaxPollRecords: 1},
-		"poll range":  {Brokers: []string{"b:1"}, Database: "sqlite://x.db", MaxPollRecords: 2_000_000},
+		"no brokers":        {Database: "sqlite://x.db", MaxPollRecords: 1},
+		"no database":       {Brokers: []string{"b:1"}, MaxPollRecords: 1},
+		"poll range":        {Brokers: []string{"b:1"}, Database: "sqlite://x.db", MaxPollRecords: 2_000_000},
+		"session too short": provisioned(func(a *App) { a.SessionTimeout = caddy.Duration(time.Second) }),
+		"session negative":  provisioned(func(a *App) { a.SessionTimeout = caddy.Duration(-time.Second) }),
+		"session too long":  provisioned(func(a *App) { a.SessionTimeout = caddy.Duration(time.Hour) }),
+		"rebalance short":   provisioned(func(a *App) { a.RebalanceTimeout = caddy.Duration(time.Second) }),
+		"rebalance < linger": provisioned(func(a *App) {
+			a.Linger, a.RebalanceTimeout = caddy.Duration(10*time.Second), caddy.Duration(15*time.Second)
+		}),
 	} {
 		if err := a.Validate(); err == nil {
 			t.Errorf("%s: no error", name)
+		} else if strings.Contains(name, "session") && !strings.Contains(err.Error(), "session_timeout") {
+			t.Errorf("%s: error %q does not name session_timeout", name, err)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package stats
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -29,6 +28,8 @@ func init() {
 //		linger            <duration>
 //		raw_clicks        on|off
 //		keep_deleted      on|off
+//		session_timeout   <duration>
+//		rebalance_timeout <duration>
 //	}
 //
 // A subdirective without a value (as `database {$SHORTIFY_STATS_DSN}` is
@@ -65,6 +66,18 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return nil
 		}
+		duration := func(dst *caddy.Duration) error {
+			v, err := one()
+			if err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil {
+				return d.Errf("%s: %v", name, err)
+			}
+			*dst = caddy.Duration(dur)
+			return nil
+		}
 		var err error
 		switch name {
 		case "brokers":
@@ -92,14 +105,11 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "linger":
-			var v string
-			if v, err = one(); err == nil {
-				var dur time.Duration
-				if dur, err = caddy.ParseDuration(v); err != nil {
-					err = d.Errf("linger: %v", err)
-				}
-				a.Linger = caddy.Duration(dur)
-			}
+			err = duration(&a.Linger)
+		case "session_timeout":
+			err = duration(&a.SessionTimeout)
+		case "rebalance_timeout":
+			err = duration(&a.RebalanceTimeout)
 		case "raw_clicks":
 			err = onOff(&a.RawClicks)
 		case "keep_deleted":

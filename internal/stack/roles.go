@@ -124,7 +124,9 @@ func (s *Stack) startEdgesAndStats(ctx context.Context) error {
 			config: statsConf, bin: s.cfg.Binary,
 		}
 		n.Dir = filepath.Join(s.cfg.Dir, n.Name)
-		n.env = append(s.roleEnv(host, p.StatsAdmin[i], 0, p.StatsOps[i]), s.cfg.Env...)
+		n.env = append(s.roleEnv(host, p.StatsAdmin[i], 0, p.StatsOps[i]),
+			"SHORTIFY_STATS_SESSION_TIMEOUT="+StatsSessionTimeout.String())
+		n.env = append(n.env, s.cfg.Env...)
 		s.Stats = append(s.Stats, n)
 	}
 	if err := s.startNodes(ctx, append(append([]*Node(nil), s.Edges...), s.Stats...), ""); err != nil {

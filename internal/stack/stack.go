@@ -39,6 +39,12 @@ const (
 	StatsDatabase = "shortify_stats"
 )
 
+// StatsSessionTimeout is the stats instances' consumer-group session
+// timeout (SHORTIFY_STATS_SESSION_TIMEOUT): the brokers' least, so that
+// the partitions of a stats instance killed with -9 go to the other within
+// seconds (production keeps the Caddyfile's 10 s).
+const StatsSessionTimeout = 6 * time.Second
+
 // Config says what to run and where.
 type Config struct {
 	// Dir holds every process's data and log. Start refuses a Dir that

@@ -62,7 +62,23 @@ const (
 	DefaultLinger         = time.Second
 	DefaultRetryBackoff   = time.Second
 	DefaultWriteTimeout   = time.Minute
+	// DefaultSessionTimeout is how long the group waits for a silent
+	// member (kill -9, a partitioned host) before its partitions go to the
+	// others: franz-go's own default is 45 s. Kafka brokers accept 6 s
+	// at least (group.min.session.timeout.ms); 10 s leaves a GC pause or a
+	// broker's leader change of a few seconds without a needless
+	// rebalance, which stops the whole group's consumption while it runs.
+	DefaultSessionTimeout = 10 * time.Second
+	// DefaultRebalanceTimeout is how long members may take to rejoin in a
+	// rebalance (franz-go's default): a member holds a rebalance for up to
+	// rebalanceEvery (or two Lingers) plus its batch in flight.
+	DefaultRebalanceTimeout = time.Minute
 )
+
+// HeartbeatInterval is the heartbeat for a session timeout: a tenth of
+// it, so that a member misses several before the broker gives up on it
+// (franz-go asks for at most a third).
+func HeartbeatInterval(session time.Duration) time.Duration { return session / 10 }
 
 // Config configures a Consumer.
 type Config struct {
@@ -95,6 +111,14 @@ type Config struct {
 	// DefaultWriteTimeout); a batch in flight at shutdown is given this
 	// long to finish.
 	WriteTimeout time.Duration
+	// SessionTimeout is the group session timeout (default
+	// DefaultSessionTimeout): how long a member that stopped heartbeating
+	// (killed, cut off) keeps its partitions. Heartbeats go every
+	// HeartbeatInterval(SessionTimeout).
+	SessionTimeout time.Duration
+	// RebalanceTimeout is how long members may take to rejoin the group
+	// in a rebalance (default DefaultRebalanceTimeout).
+	RebalanceTimeout time.Duration
 	// DB is the stats database the batches go to.
 	DB *statsdb.DB
 	// Logger receives errors and skipped records (nil: slog.Default()).
@@ -168,6 +192,8 @@ func New(cfg Config) (*Consumer, error) {
 	cfg.Linger = cmp.Or(cfg.Linger, DefaultLinger)
 	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, DefaultRetryBackoff)
 	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, DefaultWriteTimeout)
+	cfg.SessionTimeout = cmp.Or(cfg.SessionTimeout, DefaultSessionTimeout)
+	cfg.RebalanceTimeout = cmp.Or(cfg.RebalanceTimeout, DefaultRebalanceTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -190,6 +216,9 @@ func New(cfg Config) (*Consumer, error) {
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(c.topics...),
 		kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.HeartbeatInterval(HeartbeatInterval(cfg.SessionTimeout)),
+		kgo.RebalanceTimeout(cfg.RebalanceTimeout),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
