@@ -1,0 +1,71 @@
+package clickevents
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shortify/shortify/internal/shortcode"
+)
+
+// UnmarshalView decodes a record value into e as UnmarshalBinary does,
+// with the same checks and errors, but without copying: Code, UserAgent
+// and Referrer are views into data, valid only while data is neither
+// changed nor reused. It is for a consumer that copies what it keeps
+// (the stats aggregation), where the two allocations per event of
+// UnmarshalBinary were a tenth of the ingest's CPU. On error e is
+// unchanged.
+func (e *Event) UnmarshalView(data []byte) error {
+	if len(data) == 0 {
+		return fmt.Errorf("clickevents: decode: empty value: %w", ErrMalformed)
+	}
+	if data[0] != Version {
+		return fmt.Errorf("clickevents: decode: version %d (this reader knows %d): %w", data[0], Version, ErrVersion)
+	}
+	if len(data) > MaxSize {
+		return fmt.Errorf("clickevents: decode: %d bytes, more than %d: %w", len(data), MaxSize, ErrMalformed)
+	}
+	d := decoder{data: data, off: 1}
+	flags := d.byte()
+	ms := d.uvarint("time", MaxTimeMillis)
+	id := d.uvarint("link ID", math.MaxInt64)
+	status := d.uvarint("status", 599)
+	visitor := d.uint64()
+	c0, c1 := d.byte(), d.byte()
+	code := view(d.bytes("code", "code length", shortcode.MaxLen))
+	ua := view(d.bytes("user agent", "user agent length", MaxUserAgent))
+	ref := view(d.bytes("referrer", "referrer length", MaxReferrer))
+	if d.err != nil {
+		return d.err
+	}
+	var country string
+	switch {
+	case c0 == 0 && c1 == 0:
+	case c0 >= 'A' && c0 <= 'Z' && c1 >= 'A' && c1 <= 'Z':
+		country = countryString(c0, c1)
+	default:
+		return fmt.Errorf("clickevents: decode: country bytes %#x %#x are not two letters A-Z: %w", c0, c1, ErrMalformed)
+	}
+	switch {
+	case status < 100:
+		return fmt.Errorf("clickevents: decode: status %d below 100: %w", status, ErrMalformed)
+	case !shortcode.WellFormed(code):
+		return fmt.Errorf("clickevents: decode: code %q is not well-formed: %w", code, ErrMalformed)
+	case !clean(ua):
+		return fmt.Errorf("clickevents: decode: user agent is not UTF-8 without NUL: %w", ErrMalformed)
+	case !clean(ref):
+		return fmt.Errorf("clickevents: decode: referrer is not UTF-8 without NUL: %w", ErrMalformed)
+	}
+	*e = Event{
+		Time:      time.UnixMilli(int64(ms)).UTC(),
+		Code:      code,
+		LinkID:    int64(id),
+		Status:    uint16(status),
+		Visitor:   visitor,
+		Country:   country,
+		Bot:       flags&flagBot != 0,
+		UserAgent: ua,
+		Referrer:  ref,
+	}
+	return nil
+}
