@@ -105,7 +105,15 @@ func (w *batcher) finish() (*statsdb.Batch, int) {
 }
 
 func (w *batcher) click(r *kgo.Record, b *statsdb.Batch) bool {
-	if err := w.ev.UnmarshalBinary(r.Value); err != nil {
+	// The aggregation copies the strings it keeps: a view of the record
+	// saves two allocations per event. Raw clicks keep the event itself.
+	var err error
+	if b.Clicks != nil {
+		err = w.ev.UnmarshalBinary(r.Value)
+	} else {
+		err = w.ev.UnmarshalView(r.Value)
+	}
+	if err != nil {
 		w.skip(r, err)
 		return false
 	}
