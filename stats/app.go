@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/controlplane"
 	"github.com/shortify/shortify/internal/clickevents"
@@ -91,9 +92,11 @@ type App struct {
 	// 10s..30m and above twice the linger).
 	RebalanceTimeout caddy.Duration `json:"rebalance_timeout,omitempty"`
 
-	logger *slog.Logger
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	logger   *slog.Logger
+	metrics  *metrics
+	registry *prometheus.Registry // this config's (nil: no metrics)
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 // CaddyModule returns the Caddy module information.
@@ -108,6 +111,8 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // connects to nothing.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
+	a.metrics = newMetrics()
+	a.registry = ctx.GetMetricsRegistry()
 	// Without the shortify app in this config, every setting is this
 	// app's own.
 	v, err := ctx.AppIfConfigured("shortify")
@@ -170,18 +175,27 @@ func (a *App) Validate() error {
 // (retrying while it is unreachable, so that Caddy starts regardless) and
 // consumes until Stop.
 func (a *App) Start() error {
+	if a.registry != nil {
+		if err := a.metrics.register(a.registry); err != nil {
+			return fmt.Errorf("shortify_ingest: metrics: %w", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.wg.Go(func() { a.run(ctx) })
 	return nil
 }
 
-// Stop stops the consumer after its current batch and waits for it.
+// Stop stops the consumer after its current batch and waits for it, and
+// takes the metrics out of the config's registry.
 func (a *App) Stop() error {
 	if a.cancel != nil {
 		a.cancel()
 	}
 	a.wg.Wait()
+	if a.registry != nil {
+		a.metrics.unregister(a.registry)
+	}
 	return nil
 }
 
@@ -211,11 +225,17 @@ func (a *App) consume(ctx context.Context) error {
 		Brokers: a.Brokers, ClicksTopic: a.Topic, LinkEventsTopic: a.LinkEventsTopic, Group: a.Group,
 		MaxPollRecords: a.MaxPollRecords, MaxBatchEvents: a.MaxBatchEvents, Linger: time.Duration(a.Linger),
 		SessionTimeout: time.Duration(a.SessionTimeout), RebalanceTimeout: time.Duration(a.RebalanceTimeout),
-		DB: db, Logger: a.logger,
+		DB: db, Logger: a.logger, OnBatch: a.metrics.onBatch,
 	})
 	if err != nil {
 		return err
 	}
+	defer a.metrics.running(c)()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	var lag sync.WaitGroup
+	lag.Go(func() { a.metrics.watchLag(lagCtx, c) })
+	defer lag.Wait()
+	defer stopLag()
 	a.logger.Info("shortify_ingest: consuming", "brokers", a.Brokers, "topic", a.Topic, "group", a.Group)
 	return c.Run(ctx)
 }

@@ -51,6 +51,7 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/statsdb"
 )
 
@@ -125,6 +126,9 @@ type Config struct {
 	Logger *slog.Logger
 	// ClientOpts are further franz-go options (TLS, SASL, client ID).
 	ClientOpts []kgo.Opt
+	// OnBatch, when set, is told about every batch written or failed
+	// (by the goroutine that runs Run): the metrics' histograms.
+	OnBatch func(BatchResult)
 
 	// crash, when set, is asked at each point of a batch's life whether
 	// to stop there as if the process died: tests kill consumers with it.
@@ -144,10 +148,35 @@ const (
 // errCrashed is what Run returns when a test's crash hook fired.
 var errCrashed = errors.New("ingest: crashed on purpose (test)")
 
+// BatchResult is what Config.OnBatch learns of one batch.
+type BatchResult struct {
+	// Records is the batch's records (clicks and link events), Clicks
+	// its clicks.
+	Records, Clicks int
+	// Write is the time its transaction took, committed or not.
+	Write time.Duration
+	// Err is why it was not written; nil when it committed.
+	Err error
+}
+
 // Stats are a consumer's counters since it started.
 type Stats struct {
-	// Events is the clicks counted (committed).
-	Events int64
+	// Events is the clicks counted (committed), Human and Bot the same
+	// split by the event's bot flag.
+	Events, Human, Bot int64
+	// Consumed is the click records polled, counted or not: a batch
+	// that fails is polled again, and counted once.
+	Consumed int64
+	// Deletions is the link deletions applied (statistics removed).
+	Deletions int64
+	// Fenced is the batches refused because another consumer had moved
+	// their partitions' offsets (statsdb.ErrFenced), among Failed.
+	Fenced int64
+	// Rebalances is the group's assignment changes this consumer saw
+	// (partitions assigned, revoked or lost); Assigned the partitions it
+	// holds now, of every topic.
+	Rebalances int64
+	Assigned   int
 	// Batches is the transactions committed.
 	Batches int64
 	// Skipped is the records that did not decode.
@@ -174,6 +203,12 @@ type Consumer struct {
 
 	events, batches, skipped, failed atomic.Int64
 	aggregating, writing             atomic.Int64 // nanoseconds
+
+	human, bot, consumed, deletions, fenced, rebalances atomic.Int64
+	// writingSeen is writing as observe last saw it: at most one batch
+	// is in flight, so the difference is that batch's write time. Only
+	// Run's goroutine uses it.
+	writingSeen int64
 }
 
 type tp struct {
@@ -222,8 +257,10 @@ func New(cfg Config) (*Consumer, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
+		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.forget),
 		kgo.OnPartitionsLost(c.forget),
+		kgo.WithHooks(consumedHook{c}),
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -235,9 +272,62 @@ func New(cfg Config) (*Consumer, error) {
 
 // Stats returns the counters.
 func (c *Consumer) Stats() Stats {
+	c.mu.Lock()
+	assigned := len(c.positions)
+	c.mu.Unlock()
 	return Stats{
-		Events: c.events.Load(), Batches: c.batches.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(),
+		Events: c.events.Load(), Human: c.human.Load(), Bot: c.bot.Load(), Consumed: c.consumed.Load(),
+		Batches: c.batches.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(), Fenced: c.fenced.Load(),
+		Deletions: c.deletions.Load(), Rebalances: c.rebalances.Load(), Assigned: assigned,
 		Aggregating: time.Duration(c.aggregating.Load()), Writing: time.Duration(c.writing.Load()),
+	}
+}
+
+// consumedHook counts the click records polled.
+type consumedHook struct{ c *Consumer }
+
+// OnFetchRecordUnbuffered implements kgo.HookFetchRecordUnbuffered.
+func (h consumedHook) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
+	if polled && r.Topic == h.c.cfg.ClicksTopic {
+		h.c.consumed.Add(1)
+	}
+}
+
+// assigned counts an assignment; adjustOffsets has recorded the
+// partitions already.
+func (c *Consumer) assigned(context.Context, *kgo.Client, map[string][]int32) {
+	c.rebalances.Add(1)
+}
+
+// observe accounts for a batch in flight that settled (err nil: it
+// committed) in the counters Run does not keep, and tells OnBatch.
+func (c *Consumer) observe(ctx context.Context, f *flight, err error) {
+	if len(f.b.Offsets) == 0 {
+		return
+	}
+	w := c.writing.Load()
+	took := time.Duration(w - c.writingSeen)
+	c.writingSeen = w
+	switch {
+	case err == nil:
+		// Every click is in one hourly roll-up row, human or bot.
+		for i := range f.b.Rows {
+			if r := &f.b.Rows[i]; r.Grain == aggregate.Hour && r.Code == "" {
+				if r.Bot {
+					c.bot.Add(r.Clicks)
+				} else {
+					c.human.Add(r.Clicks)
+				}
+			}
+		}
+		c.deletions.Add(int64(len(f.b.Deletions))) // none when KeepDeleted: Write drops them
+	case ctx.Err() != nil:
+		return // a shutdown, not a failure
+	case errors.Is(err, statsdb.ErrFenced):
+		c.fenced.Add(1)
+	}
+	if c.cfg.OnBatch != nil {
+		c.cfg.OnBatch(BatchResult{Records: f.w.records, Clicks: f.clicks, Write: took, Err: err})
 	}
 }
 
@@ -274,6 +364,7 @@ func (c *Consumer) adjustOffsets(ctx context.Context, assigned map[string]map[in
 // forget drops revoked or lost partitions. With BlockRebalanceOnPoll it
 // runs only between batches, so no write of theirs is in flight.
 func (c *Consumer) forget(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
+	c.rebalances.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for topic, parts := range gone {
@@ -370,4 +461,104 @@ func (c *Consumer) rewind(ctx context.Context, offs []statsdb.Offset, first map[
 		c.mu.Unlock()
 	}
 	c.cl.SetOffsets(set)
+}
+
+// PartitionLag is a partition's consumer lag.
+type PartitionLag struct {
+	Topic     string
+	Partition int32
+	// End is the partition's high watermark (the next offset to be
+	// written), Committed the next offset stored in the stats database
+	// (the partition's start when none is).
+	End, Committed int64
+}
+
+// Lag returns End - Committed, never below 0.
+func (l PartitionLag) Lag() int64 { return max(l.End-l.Committed, 0) }
+
+// Lag asks the brokers for the end offsets of every partition of the
+// consumed topics and the stats database for the group's stored offsets:
+// the lag of the whole group, whoever holds the partitions (a partition
+// of a dead member still shows its lag growing). It does not touch the
+// poll loop.
+func (c *Consumer) Lag(ctx context.Context) ([]PartitionLag, error) {
+	meta := kmsg.NewPtrMetadataRequest()
+	for _, t := range c.topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		meta.Topics = append(meta.Topics, rt)
+	}
+	mresp, err := meta.RequestWith(ctx, c.cl)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: lag: metadata: %w", err)
+	}
+	parts := map[string][]int32{}
+	for _, t := range mresp.Topics {
+		if t.Topic == nil || t.ErrorCode != 0 {
+			continue // a topic not created yet has no lag
+		}
+		for _, p := range t.Partitions {
+			parts[*t.Topic] = append(parts[*t.Topic], p.Partition)
+		}
+	}
+	ends, err := c.listOffsets(ctx, parts, -1) // latest: the high watermark
+	if err != nil {
+		return nil, err
+	}
+	var out []PartitionLag
+	var starts map[tp]int64
+	for topic, ps := range parts {
+		stored, err := c.cfg.DB.LoadOffsets(ctx, c.cfg.Group, topic, ps)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: lag: %w", err)
+		}
+		for _, p := range ps {
+			end, ok := ends[tp{topic, p}]
+			if !ok {
+				continue
+			}
+			committed, ok := stored[p]
+			if !ok {
+				if starts == nil { // nothing consumed yet: all of it is lag
+					if starts, err = c.listOffsets(ctx, parts, -2); err != nil {
+						return nil, err
+					}
+				}
+				committed = starts[tp{topic, p}]
+			}
+			out = append(out, PartitionLag{Topic: topic, Partition: p, End: end, Committed: committed})
+		}
+	}
+	return out, nil
+}
+
+// listOffsets returns the partitions' offsets at timestamp (-1 the end,
+// -2 the start); the client sends each partition to its leader.
+func (c *Consumer) listOffsets(ctx context.Context, parts map[string][]int32, timestamp int64) (map[tp]int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	for topic, ps := range parts {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = p
+			rp.Timestamp = timestamp
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: lag: list offsets: %w", err)
+	}
+	out := map[tp]int64{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 {
+				out[tp{t.Topic, p.Partition}] = p.Offset
+			}
+		}
+	}
+	return out, nil
 }

@@ -197,6 +197,7 @@ func (c *Consumer) settle(ctx context.Context, f *flight, next *batcher) error {
 	if errors.Is(err, errCrashed) {
 		return err
 	}
+	c.observe(ctx, f, err)
 	if err == nil {
 		c.mu.Lock()
 		for _, o := range f.b.Offsets {

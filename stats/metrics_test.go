@@ -1,0 +1,169 @@
+package stats
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+// TestMetrics runs the app against an in-process Kafka and a SQLite file
+// with clicks (human and bot), a record that does not decode and a link
+// deletion on the topics, and checks every counter's exact value, the
+// histograms' counts and that the lag of every partition goes to 0; then
+// that Stop takes the collectors out of the registry, so that the next
+// config's app (a reload) registers its own.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	const humans, bots = 30, 20
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks"), kfake.SeedTopics(1, linkevents.DefaultTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range humans + bots {
+		ev := clickevents.Event{Time: time.Now().UTC(), Code: "abc" + string(rune('a'+i%5)), LinkID: int64(1 + i%5),
+			Status: 302, Visitor: uint64(i), Bot: i >= humans}
+		v, err := ev.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte(ev.Code), Value: v})
+	}
+	recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte("junk"), Value: []byte("not a click")})
+	del, err := linkevents.Encode(linkevents.Event{Type: linkevents.Deleted, Code: "gone1", LinkID: 99, At: time.Now().UTC(),
+		Reason: linkevents.ReasonAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, &kgo.Record{Topic: linkevents.DefaultTopic, Key: []byte("gone1"), Value: del})
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	reg := ctx.GetMetricsRegistry()
+	a := &App{Brokers: c.ListenAddrs(), Database: "sqlite://" + filepath.Join(t.TempDir(), "stats.db")}
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.metrics.every = 20 * time.Millisecond
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+
+	var got map[string]float64
+	testenv.WaitFor(t, "every record counted and no lag left", 30*time.Second, func() bool {
+		got = gather(t, reg)
+		return got["shortify_stats_events_counted_total{kind=bot}"] == bots &&
+			got["shortify_stats_deletions_applied_total"] == 1 &&
+			got["shortify_stats_consumer_lag{partition=0,topic=clicks}"] == 0 &&
+			got["shortify_stats_consumer_lag{partition=1,topic=clicks}"] == 0 &&
+			got["shortify_stats_consumer_lag{partition=0,topic="+linkevents.DefaultTopic+"}"] == 0 &&
+			len(lagSeries(got)) == 3
+	})
+	batches := got["shortify_stats_batches_written_total"]
+	for name, want := range map[string]float64{
+		"shortify_stats_events_consumed_total":              humans + bots + 1, // the undecodable record too
+		"shortify_stats_events_counted_total{kind=human}":   humans,
+		"shortify_stats_events_counted_total{kind=bot}":     bots,
+		"shortify_stats_events_skipped_total":               1,
+		"shortify_stats_batch_failures_total":               0,
+		"shortify_stats_batches_fenced_total":               0,
+		"shortify_stats_deletions_applied_total":            1,
+		"shortify_stats_assigned_partitions":                3,
+		"shortify_stats_lag_errors_total":                   0,
+		"shortify_stats_batch_records_count":                batches,
+		"shortify_stats_batch_records_sum":                  humans + bots + 2,
+		"shortify_stats_batch_write_duration_seconds_count": batches,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+	if batches < 1 || got["shortify_stats_rebalances_total"] < 1 {
+		t.Errorf("batches %v, rebalances %v: want at least 1 each", batches, got["shortify_stats_rebalances_total"])
+	}
+
+	// A reload: the old app stops and takes its collectors out; the new
+	// one registers its own in the same registry.
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for name := range gather(t, reg) {
+		if strings.HasPrefix(name, "shortify_stats_") {
+			t.Errorf("%s still registered after Stop", name)
+		}
+	}
+	if err := a.metrics.register(reg); err != nil {
+		t.Errorf("registering again after Stop: %v", err)
+	}
+	a.metrics.unregister(reg)
+}
+
+// gather returns every sample of reg by name{label=value,...} (labels
+// sorted by name, as Gather gives them); histograms as name_count and
+// name_sum.
+func gather(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			if len(m.GetLabel()) > 0 {
+				var ls []string
+				for _, l := range m.GetLabel() {
+					ls = append(ls, l.GetName()+"="+l.GetValue())
+				}
+				name += "{" + strings.Join(ls, ",") + "}"
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out[name] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[name] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				out[name+"_count"] = float64(m.GetHistogram().GetSampleCount())
+				out[name+"_sum"] = m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return out
+}
+
+// lagSeries are the consumer-lag samples of got.
+func lagSeries(got map[string]float64) []string {
+	var out []string
+	for name := range got {
+		if strings.HasPrefix(name, "shortify_stats_consumer_lag{") {
+			out = append(out, name)
+		}
+	}
+	return out
+}
