@@ -154,6 +154,7 @@ func TestProductionStack(t *testing.T) {
 	// front door and the surviving edge, and every click is counted once.
 	c.followAll(s.FrontDoor, s.Edges[1])
 	c.waitCounted("every click at the end")
+	c.waitNoLag(s.Stats[1])
 	t.Logf("%d links, %d clicks counted exactly; whole test %v", len(c.links), c.total(), time.Since(begin).Round(time.Millisecond))
 }
 
@@ -363,4 +364,46 @@ func (c *stackClient) total() int64 {
 		n += v
 	}
 	return n
+}
+
+// waitNoLag waits until the stats instance's metrics show every clicks
+// partition without lag (shortify_stats_consumer_lag, measured every few
+// seconds), and events counted.
+func (c *stackClient) waitNoLag(n *stack.Node) {
+	c.t.Helper()
+	var last string
+	defer func() {
+		if c.t.Failed() {
+			c.t.Logf("%s metrics: last seen %s", n.Name, last)
+		}
+	}()
+	testenv.WaitFor(c.t, n.Name+" reporting no consumer lag", countedWithin, func() bool {
+		_, body, err := c.do("GET", n.Ops+"/metrics", "")
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		clicks, counted := 0, false
+		var lines []string
+		for line := range strings.Lines(string(body)) {
+			line = strings.TrimSpace(line)
+			if strings.HasPrefix(line, "shortify_stats_events_counted_total{") && !strings.HasSuffix(line, " 0") {
+				counted = true
+			}
+			if !strings.HasPrefix(line, "shortify_stats_consumer_lag{") {
+				continue
+			}
+			lines = append(lines, line)
+			if !strings.HasSuffix(line, " 0") {
+				last = strings.Join(lines, "; ")
+				return false
+			}
+			if strings.Contains(line, `topic="clicks"`) {
+				clicks++
+			}
+		}
+		last = fmt.Sprintf("%v; counted %v", lines, counted)
+		return clicks == clicksPartitions && counted
+	})
+	c.t.Logf("%s: no consumer lag on the %d clicks partitions", n.Name, clicksPartitions)
 }
