@@ -16,6 +16,8 @@ import (
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/stats/ingest"
+	"github.com/shortify/shortify/stats/statsdb"
 )
 
 // TestMetrics runs the app against an in-process Kafka and a SQLite file
@@ -58,10 +60,16 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
+	// Before anything is consumed, the lag is every record.
+	if lags := lagBeforeStart(t, c.ListenAddrs(), dsn); lags["clicks"] != humans+bots+1 || lags[linkevents.DefaultTopic] != 1 {
+		t.Errorf("lag before consuming: %v, want clicks %d, %s 1", lags, humans+bots+1, linkevents.DefaultTopic)
+	}
+
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	reg := ctx.GetMetricsRegistry()
-	a := &App{Brokers: c.ListenAddrs(), Database: "sqlite://" + filepath.Join(t.TempDir(), "stats.db")}
+	a := &App{Brokers: c.ListenAddrs(), Database: dsn}
 	if err := a.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +129,37 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("registering again after Stop: %v", err)
 	}
 	a.metrics.unregister(reg)
+}
+
+// lagBeforeStart measures the group's lag per topic with a consumer that
+// never polls (it joins no group), then closes it.
+func lagBeforeStart(t *testing.T, brokers []string, dsn string) map[string]int64 {
+	t.Helper()
+	db, err := statsdb.Open(t.Context(), statsdb.Config{DSN: dsn, Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := ingest.New(ingest.Config{Brokers: brokers, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := c.Run(ctx); err != nil { // cancelled: closes the client at once
+			t.Error(err)
+		}
+	}()
+	lags, err := c.Lag(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, l := range lags {
+		out[l.Topic] += l.Lag()
+	}
+	return out
 }
 
 // gather returns every sample of reg by name{label=value,...} (labels
