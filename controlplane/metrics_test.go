@@ -6,54 +6,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/promtest"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// scrape gathers reg's shortify_cp_* samples as name{label=value,...} →
-// value; a histogram as its _count.
-func scrape(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	got := make(map[string]float64)
-	for _, mf := range mfs {
-		if !strings.HasPrefix(mf.GetName(), "shortify_cp_") {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			key := "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.Counter != nil:
-				got[mf.GetName()+key] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				got[mf.GetName()+key] = m.Gauge.GetValue()
-			case m.Histogram != nil:
-				got[mf.GetName()+"_count"+key] = float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return got
-}
 
 // startApp provisions and starts a control-plane app in ctx, the way
 // Caddy does for a config.
@@ -106,10 +72,10 @@ func TestMetrics(t *testing.T) {
 	// The leader's first upkeep and cleanup runs start with its
 	// leadership; wait for them so that the counts below are settled.
 	testenv.WaitFor(t, "a partition upkeep run and a cleanup run", 30*time.Second, func() bool {
-		got := scrape(t, reg)
+		got := promtest.Samples(t, reg, "shortify_cp_")
 		return got["shortify_cp_partition_upkeep_runs_total{}"] >= 1 && got["shortify_cp_cleanup_runs_total{}"] >= 1
 	})
-	before := scrape(t, reg)
+	before := promtest.Samples(t, reg, "shortify_cp_")
 
 	post := func(path, body string, want int) {
 		t.Helper()
@@ -139,10 +105,10 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, "the cleanup to delete the expired link", 30*time.Second, func() bool {
-		return scrape(t, reg)["shortify_cp_cleanup_deleted_total{}"] == before["shortify_cp_cleanup_deleted_total{}"]+1
+		return promtest.Samples(t, reg, "shortify_cp_")["shortify_cp_cleanup_deleted_total{}"] == before["shortify_cp_cleanup_deleted_total{}"]+1
 	})
 
-	got := scrape(t, reg)
+	got := promtest.Samples(t, reg, "shortify_cp_")
 	delta := map[string]float64{
 		"shortify_cp_link_creates_total{kind=single,outcome=created}":  2,
 		"shortify_cp_link_creates_total{kind=single,outcome=conflict}": 1,
@@ -208,13 +174,13 @@ func TestMetrics(t *testing.T) {
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	got2 := scrape(t, ctx2.GetMetricsRegistry())
+	got2 := promtest.Samples(t, ctx2.GetMetricsRegistry(), "shortify_cp_")
 	for _, k := range []string{"shortify_cp_link_creates_total{kind=single,outcome=created}", "shortify_cp_link_creates_total{kind=bulk,outcome=created}"} {
 		if got2[k] != got[k] {
 			t.Errorf("after the reload %s = %v, want %v", k, got2[k], got[k])
 		}
 	}
-	if old := scrape(t, reg); len(old) != 0 {
+	if old := promtest.Samples(t, reg, "shortify_cp_"); len(old) != 0 {
 		t.Errorf("the stopped config's registry still has %v", slices.Sorted(maps.Keys(old)))
 	}
 }

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/promtest"
 	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb"
@@ -84,35 +83,35 @@ func TestMetrics(t *testing.T) {
 
 	var got map[string]float64
 	testenv.WaitFor(t, "every record counted and no lag left", 30*time.Second, func() bool {
-		got = gather(t, reg)
+		got = promtest.Samples(t, reg, "shortify_stats_")
 		return got["shortify_stats_events_counted_total{kind=bot}"] == bots &&
-			got["shortify_stats_deletions_applied_total"] == 1 &&
+			got["shortify_stats_deletions_applied_total{}"] == 1 &&
 			got["shortify_stats_consumer_lag{partition=0,topic=clicks}"] == 0 &&
 			got["shortify_stats_consumer_lag{partition=1,topic=clicks}"] == 0 &&
 			got["shortify_stats_consumer_lag{partition=0,topic="+linkevents.DefaultTopic+"}"] == 0 &&
 			len(lagSeries(got)) == 3
 	})
-	batches := got["shortify_stats_batches_written_total"]
+	batches := got["shortify_stats_batches_written_total{}"]
 	for name, want := range map[string]float64{
-		"shortify_stats_events_consumed_total":              humans + bots + 1, // the undecodable record too
-		"shortify_stats_events_counted_total{kind=human}":   humans,
-		"shortify_stats_events_counted_total{kind=bot}":     bots,
-		"shortify_stats_events_skipped_total":               1,
-		"shortify_stats_batch_failures_total":               0,
-		"shortify_stats_batches_fenced_total":               0,
-		"shortify_stats_deletions_applied_total":            1,
-		"shortify_stats_assigned_partitions":                3,
-		"shortify_stats_lag_errors_total":                   0,
-		"shortify_stats_batch_records_count":                batches,
-		"shortify_stats_batch_records_sum":                  humans + bots + 2,
-		"shortify_stats_batch_write_duration_seconds_count": batches,
+		"shortify_stats_events_consumed_total{}":              humans + bots + 1, // the undecodable record too
+		"shortify_stats_events_counted_total{kind=human}":     humans,
+		"shortify_stats_events_counted_total{kind=bot}":       bots,
+		"shortify_stats_events_skipped_total{}":               1,
+		"shortify_stats_batch_failures_total{}":               0,
+		"shortify_stats_batches_fenced_total{}":               0,
+		"shortify_stats_deletions_applied_total{}":            1,
+		"shortify_stats_assigned_partitions{}":                3,
+		"shortify_stats_lag_errors_total{}":                   0,
+		"shortify_stats_batch_records_count{}":                batches,
+		"shortify_stats_batch_records_sum{}":                  humans + bots + 2,
+		"shortify_stats_batch_write_duration_seconds_count{}": batches,
 	} {
-		if got[name] != want {
-			t.Errorf("%s = %v, want %v", name, got[name], want)
+		if g, ok := got[name]; !ok || g != want {
+			t.Errorf("%s = %v (exported: %v), want %v", name, g, ok, want)
 		}
 	}
-	if batches < 1 || got["shortify_stats_rebalances_total"] < 1 {
-		t.Errorf("batches %v, rebalances %v: want at least 1 each", batches, got["shortify_stats_rebalances_total"])
+	if batches < 1 || got["shortify_stats_rebalances_total{}"] < 1 {
+		t.Errorf("batches %v, rebalances %v: want at least 1 each", batches, got["shortify_stats_rebalances_total{}"])
 	}
 
 	// A reload: the old app stops and takes its collectors out; the new
@@ -120,10 +119,8 @@ func TestMetrics(t *testing.T) {
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	for name := range gather(t, reg) {
-		if strings.HasPrefix(name, "shortify_stats_") {
-			t.Errorf("%s still registered after Stop", name)
-		}
+	for name := range promtest.Samples(t, reg, "shortify_stats_") {
+		t.Errorf("%s still registered after Stop", name)
 	}
 	if err := a.metrics.register(reg); err != nil {
 		t.Errorf("registering again after Stop: %v", err)
@@ -158,40 +155,6 @@ func lagBeforeStart(t *testing.T, brokers []string, dsn string) map[string]int64
 	out := map[string]int64{}
 	for _, l := range lags {
 		out[l.Topic] += l.Lag()
-	}
-	return out
-}
-
-// gather returns every sample of reg by name{label=value,...} (labels
-// sorted by name, as Gather gives them); histograms as name_count and
-// name_sum.
-func gather(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			if len(m.GetLabel()) > 0 {
-				var ls []string
-				for _, l := range m.GetLabel() {
-					ls = append(ls, l.GetName()+"="+l.GetValue())
-				}
-				name += "{" + strings.Join(ls, ",") + "}"
-			}
-			switch mf.GetType() {
-			case dto.MetricType_COUNTER:
-				out[name] = m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				out[name] = m.GetGauge().GetValue()
-			case dto.MetricType_HISTOGRAM:
-				out[name+"_count"] = float64(m.GetHistogram().GetSampleCount())
-				out[name+"_sum"] = m.GetHistogram().GetSampleSum()
-			}
-		}
 	}
 	return out
 }

@@ -1,44 +1,23 @@
 package cluster_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shortify/shortify/internal/promtest"
 )
 
-// gauges gathers a node's metrics: gauges and counters by name{labels},
-// histograms as name_count.
+// gauges gathers a node's metrics through a pedantic registry (which
+// checks Describe against Collect), as promtest.Samples keys them.
 func gauges(t *testing.T, n *tnode) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(n.node); err != nil {
 		t.Fatalf("register %s: %v", n.cfg.NodeID, err)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather %s: %v", n.cfg.NodeID, err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			key := mf.GetName() + "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.Gauge != nil:
-				out[key] = m.Gauge.GetValue()
-			case m.Counter != nil:
-				out[key] = m.Counter.GetValue()
-			case m.Histogram != nil:
-				out[mf.GetName()+"_count{}"] = float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return out
+	return promtest.Samples(t, reg, "")
 }
 
 // TestNodeMetrics: in a 3-node cluster exactly one node reports itself
