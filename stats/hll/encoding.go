@@ -31,6 +31,15 @@ func (s *Sketch) MarshalBinary() ([]byte, error) {
 	return s.AppendBinary(nil)
 }
 
+// MaxEncodedLen bounds the bytes AppendBinary appends for s, so that a
+// writer of many sketches can size its buffer once.
+func (s *Sketch) MaxEncodedLen() int {
+	if s.dense != nil {
+		return headerLen + Registers*3/4
+	}
+	return headerLen + binary.MaxVarintLen64 + 5*len(s.sparse) // a uint32 delta takes at most 5
+}
+
 // AppendBinary appends the versioned encoding of the sketch to b.
 func (s *Sketch) AppendBinary(b []byte) ([]byte, error) {
 	if s.dense == nil {

@@ -24,6 +24,10 @@ type pgBackend struct {
 	// events of an old month.
 	parts *partitions.Manager
 
+	// partRows is the most rows per statement (pgPartRows; tests make
+	// it small to write a batch in many parts).
+	partRows int
+
 	mu     sync.Mutex
 	months map[time.Time]bool // partitions known to exist
 }
@@ -56,7 +60,7 @@ func openPostgres(ctx context.Context, cfg Config) (_ *pgBackend, err error) {
 			return nil, err
 		}
 	}
-	return &pgBackend{cfg: cfg, pool: pool, parts: parts, months: map[time.Time]bool{}}, nil
+	return &pgBackend{cfg: cfg, pool: pool, parts: parts, partRows: pgPartRows, months: map[time.Time]bool{}}, nil
 }
 
 func (p *pgBackend) close() {
