@@ -83,3 +83,19 @@ func TestUnmarshalViewViews(t *testing.T) {
 		t.Error("the user agent is a copy, not a view")
 	}
 }
+
+// BenchmarkUnmarshalView is BenchmarkUnmarshalBinary's decode without
+// copies.
+func BenchmarkUnmarshalView(b *testing.B) {
+	data, err := sample.MarshalBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var e Event
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.UnmarshalView(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
