@@ -2,12 +2,12 @@ package controlplane
 
 import (
 	"errors"
-	"strconv"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/shortify/shortify/internal/caddyopt"
 )
 
 func init() {
@@ -65,147 +65,76 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for d.NextBlock(0) {
-		name := d.Val()
-		args := d.RemainingArgs()
-		if len(args) == 0 || (len(args) == 1 && args[0] == "") {
-			continue
-		}
-		one := func(dst *string) error {
-			if len(args) != 1 {
-				return d.Errf("%s takes one value, got %d", name, len(args))
-			}
-			*dst = args[0]
-			return nil
-		}
-		var err error
-		switch name {
+	return caddyopt.Block(d, func(o *caddyopt.Option) error {
+		switch o.Name {
 		case "data_dir":
-			err = one(&a.DataDir)
+			return o.String(&a.DataDir)
 		case "node_id":
-			err = one(&a.NodeID)
+			return o.String(&a.NodeID)
 		case "raft_bind":
-			err = one(&a.RaftBind)
+			return o.String(&a.RaftBind)
 		case "raft_advertise":
-			err = one(&a.RaftAdvertise)
+			return o.String(&a.RaftAdvertise)
 		case "api_addr":
-			err = one(&a.APIAddr)
+			return o.String(&a.APIAddr)
 		case "join":
-			a.Join = append(a.Join, args...)
+			return o.Append(&a.Join)
 		case "bootstrap":
-			var s string
-			if err = one(&s); err == nil {
-				b, convErr := strconv.ParseBool(s)
-				if convErr != nil {
-					return d.Errf("bootstrap %q is neither true nor false", s)
-				}
-				a.Bootstrap = &b
+			var b bool
+			if err := o.OnOff(&b); err != nil {
+				return err
 			}
+			a.Bootstrap = &b
+			return nil
 		case "cluster_secret":
-			err = one(&a.ClusterSecret)
+			return o.String(&a.ClusterSecret)
 		case "database":
-			err = one(&a.Database)
+			return o.String(&a.Database)
 		case "redis":
-			err = one(&a.Redis)
+			return o.String(&a.Redis)
 		case "redis_prefix":
-			err = one(&a.RedisPrefix)
+			return o.String(&a.RedisPrefix)
 		case "redis_ttl":
-			var s string
-			if err = one(&s); err == nil {
-				var dur caddy.Duration
-				dur, err = parseDuration(s)
-				if err != nil {
-					return d.Errf("redis_ttl %q: %v", s, err)
-				}
-				a.RedisTTL = dur
-			}
-		case "anonymous_per_minute":
-			var v string
-			if err = one(&v); err == nil {
-				n, convErr := strconv.Atoi(v)
-				if convErr != nil || n <= 0 {
-					return d.Errf("anonymous_per_minute %q is not a positive number", v)
-				}
-				a.AnonymousPerMinute = n
-			}
-		case "trusted_proxies":
-			a.TrustedProxies = append(a.TrustedProxies, args...)
-		case "kafka_brokers", "link_events_topic", "cleanup_batch_size", "cleanup_interval", "cleanup_rate":
-			err = a.unmarshalEventOption(d, name, args)
-		case "initial_api_key":
-			err = one(&a.InitialAPIKey)
+			return o.PositiveDuration(&a.RedisTTL)
 		case "anonymous_create":
-			var v string
-			if err = one(&v); err == nil {
-				switch v {
-				case "on", "true":
-					a.AnonymousCreate = true
-				case "off", "false":
-					a.AnonymousCreate = false
-				default:
-					return d.Errf("anonymous_create %q: want on or off", v)
-				}
-			}
+			return o.OnOff(&a.AnonymousCreate)
+		case "anonymous_per_minute":
+			return o.PositiveInt(&a.AnonymousPerMinute, "creates a minute")
+		case "trusted_proxies":
+			return o.Append(&a.TrustedProxies)
+		case "initial_api_key":
+			return o.String(&a.InitialAPIKey)
 		case "public_url":
-			err = one(&a.PublicURL)
+			return o.String(&a.PublicURL)
 		case "own_domains":
-			a.OwnDomains = append(a.OwnDomains, args...)
+			return o.Append(&a.OwnDomains)
 		case "blocked_domains":
-			a.BlockedDomains = append(a.BlockedDomains, args...)
+			return o.Append(&a.BlockedDomains)
 		case "max_url_length":
-			var s string
-			if err = one(&s); err == nil {
-				n, convErr := strconv.Atoi(s)
-				if convErr != nil || n <= 0 {
-					return d.Errf("max_url_length %q is not a positive number of bytes", s)
-				}
-				a.MaxURLLength = n
-			}
+			return o.PositiveInt(&a.MaxURLLength, "bytes")
 		case "stats_database":
-			err = one(&a.StatsDatabase)
+			return o.String(&a.StatsDatabase)
 		case "partition_months_ahead":
-			var s string
-			if err = one(&s); err == nil {
-				n, convErr := strconv.Atoi(s)
-				if convErr != nil || n <= 0 {
-					return d.Errf("partition_months_ahead %q is not a positive number of months", s)
-				}
-				a.PartitionMonthsAhead = n
-			}
-		case "partition_retention", "partition_check_interval":
-			var s string
-			if err = one(&s); err == nil {
-				dur, durErr := parseDuration(s)
-				if durErr != nil {
-					return d.Errf("%s %q: %v", name, s, durErr)
-				}
-				if name == "partition_retention" {
-					a.PartitionRetention = dur
-				} else {
-					a.PartitionCheckInterval = dur
-				}
-			}
+			return o.PositiveInt(&a.PartitionMonthsAhead, "months")
+		case "partition_retention":
+			return o.PositiveDuration(&a.PartitionRetention)
+		case "partition_check_interval":
+			return o.PositiveDuration(&a.PartitionCheckInterval)
 		case "partition_retention_mode":
-			err = one(&a.PartitionRetentionMode)
-		default:
-			return d.Errf("unknown shortify option %q", name)
+			return o.String(&a.PartitionRetentionMode)
+		case "kafka_brokers":
+			return o.Append(&a.KafkaBrokers)
+		case "link_events_topic":
+			return o.String(&a.LinkEventsTopic)
+		case "cleanup_batch_size":
+			return o.PositiveInt(&a.CleanupBatchSize, "links")
+		case "cleanup_interval":
+			return o.PositiveDuration(&a.CleanupInterval)
+		case "cleanup_rate":
+			return o.PositiveFloat(&a.CleanupRate, "batches a second")
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func parseDuration(s string) (caddy.Duration, error) {
-	dur, err := caddy.ParseDuration(s)
-	if err != nil {
-		return 0, err
-	}
-	if dur <= 0 {
-		return 0, errors.New("must be positive")
-	}
-	return caddy.Duration(dur), nil
+		return o.Unknown("shortify")
+	})
 }
 
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {

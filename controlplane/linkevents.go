@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/internal/linkevents"
@@ -125,44 +123,6 @@ func (a *App) eventSettings() eventSettings {
 		CleanupInterval:  time.Duration(a.CleanupInterval),
 		CleanupRate:      a.CleanupRate,
 	}
-}
-
-// unmarshalEventOption sets one of the link-events and cleanup
-// subdirectives of the shortify global option (see UnmarshalCaddyfile).
-func (a *App) unmarshalEventOption(d *caddyfile.Dispenser, name string, args []string) error {
-	if name == "kafka_brokers" {
-		a.KafkaBrokers = append(a.KafkaBrokers, args...)
-		return nil
-	}
-	if len(args) != 1 {
-		return d.Errf("%s takes one value, got %d", name, len(args))
-	}
-	v := args[0]
-	switch name {
-	case "link_events_topic":
-		a.LinkEventsTopic = v
-	case "cleanup_batch_size":
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return d.Errf("cleanup_batch_size %q is not a positive number of links", v)
-		}
-		a.CleanupBatchSize = n
-	case "cleanup_interval":
-		dur, err := parseDuration(v)
-		if err != nil {
-			return d.Errf("cleanup_interval %q: %v", v, err)
-		}
-		a.CleanupInterval = dur
-	case "cleanup_rate":
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(r > 0) {
-			return d.Errf("cleanup_rate %q is not a positive number of batches a second", v)
-		}
-		a.CleanupRate = r
-	default:
-		return d.Errf("unknown shortify option %q", name)
-	}
-	return nil
 }
 
 // validTopic reports whether name is a legal Kafka topic name.

@@ -1,13 +1,11 @@
 package stats
 
 import (
-	"strconv"
-
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/shortify/shortify/internal/caddyopt"
 )
 
 func init() {
@@ -39,89 +37,35 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for d.NextBlock(0) {
-		name := d.Val()
-		args := d.RemainingArgs()
-		if len(args) == 0 || (len(args) == 1 && args[0] == "") {
-			continue
-		}
-		one := func() (string, error) {
-			if len(args) != 1 {
-				return "", d.Errf("%s takes one value, got %d", name, len(args))
-			}
-			return args[0], nil
-		}
-		onOff := func(dst *bool) error {
-			v, err := one()
-			if err != nil {
-				return err
-			}
-			switch v {
-			case "on":
-				*dst = true
-			case "off":
-				*dst = false
-			default:
-				return d.Errf("%s: want on or off, got %q", name, v)
-			}
-			return nil
-		}
-		duration := func(dst *caddy.Duration) error {
-			v, err := one()
-			if err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil {
-				return d.Errf("%s: %v", name, err)
-			}
-			*dst = caddy.Duration(dur)
-			return nil
-		}
-		var err error
-		switch name {
+	return caddyopt.Block(d, func(o *caddyopt.Option) error {
+		switch o.Name {
 		case "brokers":
-			a.Brokers = append(a.Brokers, args...)
+			return o.Append(&a.Brokers)
 		case "topic":
-			a.Topic, err = one()
+			return o.String(&a.Topic)
 		case "link_events_topic":
-			a.LinkEventsTopic, err = one()
+			return o.String(&a.LinkEventsTopic)
 		case "group":
-			a.Group, err = one()
+			return o.String(&a.Group)
 		case "database":
-			a.Database, err = one()
+			return o.String(&a.Database)
 		case "max_poll_records":
-			var v string
-			if v, err = one(); err == nil {
-				if a.MaxPollRecords, err = strconv.Atoi(v); err != nil {
-					err = d.Errf("max_poll_records: %v", err)
-				}
-			}
+			return o.Int(&a.MaxPollRecords)
 		case "max_batch_events":
-			var v string
-			if v, err = one(); err == nil {
-				if a.MaxBatchEvents, err = strconv.Atoi(v); err != nil {
-					err = d.Errf("max_batch_events: %v", err)
-				}
-			}
+			return o.Int(&a.MaxBatchEvents)
 		case "linger":
-			err = duration(&a.Linger)
+			return o.Duration(&a.Linger)
 		case "session_timeout":
-			err = duration(&a.SessionTimeout)
+			return o.Duration(&a.SessionTimeout)
 		case "rebalance_timeout":
-			err = duration(&a.RebalanceTimeout)
+			return o.Duration(&a.RebalanceTimeout)
 		case "raw_clicks":
-			err = onOff(&a.RawClicks)
+			return o.OnOff(&a.RawClicks)
 		case "keep_deleted":
-			err = onOff(&a.KeepDeleted)
-		default:
-			return d.Errf("shortify_ingest: unknown subdirective %q", name)
+			return o.OnOff(&a.KeepDeleted)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return o.Unknown("shortify_ingest")
+	})
 }
 
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {

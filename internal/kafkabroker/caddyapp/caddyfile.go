@@ -1,11 +1,11 @@
 package caddyapp
 
 import (
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/shortify/shortify/internal/caddyopt"
 )
 
 func init() {
@@ -39,42 +39,26 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 	}
-	for d.NextBlock(0) {
-		name := d.Val()
-		args := d.RemainingArgs()
-		if len(args) == 0 || (len(args) == 1 && args[0] == "") {
-			continue
-		}
-		if name != "topics" && len(args) != 1 {
-			return d.Errf("%s takes one value, got %d", name, len(args))
-		}
-		switch name {
+	return caddyopt.Block(d, func(o *caddyopt.Option) error {
+		switch o.Name {
 		case "listen":
-			a.Listen = args[0]
+			return o.String(&a.Listen)
 		case "data_dir":
-			a.DataDir = args[0]
+			return o.String(&a.DataDir)
 		case "topics":
-			a.Topics = append(a.Topics, args...)
+			return o.Append(&a.Topics)
 		case "partitions":
-			n, err := strconv.Atoi(args[0])
-			if err != nil || n < 1 {
-				return d.Errf("partitions %q is not a positive number", args[0])
-			}
-			a.Partitions = n
+			return o.PositiveInt(&a.Partitions, "partitions")
 		case "enabled":
-			switch args[0] {
-			case "on", "true":
-				a.Disabled = false
-			case "off", "false":
-				a.Disabled = true
-			default:
-				return d.Errf("enabled %q: want on or off", args[0])
+			enabled := !a.Disabled
+			if err := o.OnOff(&enabled); err != nil {
+				return err
 			}
-		default:
-			return d.Errf("unknown shortify_kafka option %q", name)
+			a.Disabled = !enabled
+			return nil
 		}
-	}
-	return nil
+		return o.Unknown("shortify_kafka")
+	})
 }
 
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
