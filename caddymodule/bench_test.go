@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testenv"
@@ -156,7 +157,7 @@ func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			h := &Handler{Database: sqliteDSN(b), CacheSize: links, CacheTTL: caddy.Duration(time.Minute), MaxTTL: caddy.Duration(bc.maxTTL)}
 			if bc.events {
-				eventsHandler(h, startKafka(b))
+				eventsHandler(h, kafkatest.StartBroker(b, 2, testClicksTopic, testLinksTopic))
 			}
 			provision(b, h)
 			copyString := strings.Clone

@@ -2,23 +2,22 @@ package caddymodule
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"runtime"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // Topics of the kfake brokers of these tests.
@@ -31,82 +30,21 @@ const (
 // broken (the latency asserted is separate).
 const eventWait = 30 * time.Second
 
-// kafkaBroker is a one-broker kfake Kafka with both topics that a test can
-// stop and start again on the same port and data directory.
-type kafkaBroker struct {
-	t    testing.TB
-	dir  string
-	port int
-	c    *kfake.Cluster
-}
-
-// startKafka starts a broker, stopped when the test ends.
-func startKafka(t testing.TB) *kafkaBroker {
-	t.Helper()
-	k := &kafkaBroker{t: t, dir: t.TempDir()}
-	k.start()
-	_, port, err := net.SplitHostPort(k.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.port, _ = strconv.Atoi(port)
-	t.Cleanup(k.stop)
-	return k
-}
-
-func (k *kafkaBroker) start() {
-	k.t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(k.dir)}
-	if k.port == 0 {
-		opts = append(opts, kfake.SeedTopics(2, testClicksTopic, testLinksTopic))
-	} else {
-		opts = append(opts, kfake.Ports(k.port))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		k.t.Fatalf("start kfake: %v", err)
-	}
-	k.c = c
-}
-
-func (k *kafkaBroker) stop() {
-	if k.c != nil {
-		k.c.Close()
-		k.c = nil
-	}
-}
-
-func (k *kafkaBroker) addr() string { return k.c.ListenAddrs()[0] }
-
 // eventsHandler returns h configured for click events and invalidation on
 // k's topics.
-func eventsHandler(h *Handler, k *kafkaBroker) *Handler {
-	h.KafkaBrokers = []string{k.addr()}
+func eventsHandler(h *Handler, k *kafkatest.Broker) *Handler {
+	h.KafkaBrokers = []string{k.Addr()}
 	h.ClicksTopic = testClicksTopic
 	h.LinkEventsTopic = testLinksTopic
 	h.VisitorKey = "test visitor key"
 	return h
 }
 
-// waitUntil polls cond until it holds, failing the test after eventWait.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(eventWait)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 // readClicks reads every record of the clicks topic from the start until
 // it holds n, and decodes them.
-func readClicks(t *testing.T, k *kafkaBroker, n int) []clickevents.Event {
+func readClicks(t *testing.T, k *kafkatest.Broker, n int) []clickevents.Event {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addr()), kgo.ConsumeTopics(testClicksTopic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.ConsumeTopics(testClicksTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +89,7 @@ func redirect(t testing.TB, h *Handler, code, want string, hdr map[string]string
 
 // TestClickEventContent checks every field of an emitted event.
 func TestClickEventContent(t *testing.T) {
-	k := startKafka(t)
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	dsn := sqliteDSN(t)
 	c := newCode(t, "click")
 	create(t, seeder(t, dsn), linkstore.Link{ID: 4242, Code: c, URL: "https://example.com/c"})
@@ -189,7 +127,7 @@ func TestClickEventContent(t *testing.T) {
 // same port, the buffered events and new ones reach the topic, and every
 // redirect ends produced, failed or dropped.
 func TestClickEventsBrokerDown(t *testing.T) {
-	k := startKafka(t)
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	dsn := sqliteDSN(t)
 	c := newCode(t, "down")
 	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/down"})
@@ -197,9 +135,9 @@ func TestClickEventsBrokerDown(t *testing.T) {
 	em := h.events.emitter
 
 	redirect(t, h, c, "https://example.com/down", nil)
-	waitUntil(t, "the first event produced", func() bool { return em.Stats().Produced == 1 })
+	testenv.WaitFor(t, "the first event produced", eventWait, func() bool { return em.Stats().Produced == 1 })
 
-	k.stop()
+	k.Stop()
 	const outage = 2000
 	for range outage {
 		redirect(t, h, c, "https://example.com/down", nil)
@@ -218,9 +156,9 @@ func TestClickEventsBrokerDown(t *testing.T) {
 		t.Errorf("redirects %d, errors %d; want %d, 0", w, h.stats.errors.Load(), 1+outage)
 	}
 
-	k.start()
+	k.Restart()
 	back := time.Now()
-	waitUntil(t, "the buffered events settled", func() bool { return em.Stats().Queued == 0 })
+	testenv.WaitFor(t, "the buffered events settled", eventWait, func() bool { return em.Stats().Queued == 0 })
 	t.Logf("broker back: the %d buffered events settled in %s", s.Emitted-1, time.Since(back).Round(time.Millisecond))
 	dropped := s.Dropped
 	const after = 100
@@ -228,7 +166,7 @@ func TestClickEventsBrokerDown(t *testing.T) {
 		redirect(t, h, c, "https://example.com/down", nil)
 	}
 	total := uint64(1 + outage + after)
-	waitUntil(t, "every event settled", func() bool {
+	testenv.WaitFor(t, "every event settled", eventWait, func() bool {
 		s = em.Stats()
 		return s.Queued == 0 && s.Emitted+s.Dropped == total && s.Produced+s.Failed == s.Emitted
 	})
@@ -256,7 +194,7 @@ func TestClickEventsBrokerDown(t *testing.T) {
 
 // TestRateLimitedNoClickEvent: a refused request (429) emits nothing.
 func TestRateLimitedNoClickEvent(t *testing.T) {
-	k := startKafka(t)
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	dsn := sqliteDSN(t)
 	c := newCode(t, "limited")
 	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/l"})
@@ -273,7 +211,7 @@ func TestRateLimitedNoClickEvent(t *testing.T) {
 		}
 	}
 	em := h.events.emitter
-	waitUntil(t, "the redirect's event produced", func() bool { return em.Stats().Produced == 1 })
+	testenv.WaitFor(t, "the redirect's event produced", eventWait, func() bool { return em.Stats().Produced == 1 })
 	if s := em.Stats(); s.Emitted != 1 || s.Dropped != 0 {
 		t.Errorf("emitted %d, dropped %d; want 1 (the redirect), 0", s.Emitted, s.Dropped)
 	}
@@ -350,7 +288,7 @@ func BenchmarkServeHTTP_L1HitClicks(b *testing.B) {
 			create(b, seeder(b, dsn), linkstore.Link{Code: c, URL: "https://example.com/a/typical/landing/page?utm_source=x", Status: 302})
 			h := &Handler{Database: dsn, CountryHeader: "CF-IPCountry"}
 			if on {
-				eventsHandler(h, startKafka(b))
+				eventsHandler(h, kafkatest.StartBroker(b, 2, testClicksTopic, testLinksTopic))
 			}
 			provision(b, h)
 			r := httptest.NewRequest("GET", "/"+c, nil)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
@@ -20,9 +21,9 @@ import (
 
 // linkEvents returns the control plane's link-events producer on k,
 // closed when the test ends.
-func linkEvents(t *testing.T, k *kafkaBroker) *producer.Producer {
+func linkEvents(t *testing.T, k *kafkatest.Broker) *producer.Producer {
 	t.Helper()
-	p, err := producer.New(producer.Config{Brokers: []string{k.addr()}, Topic: testLinksTopic,
+	p, err := producer.New(producer.Config{Brokers: []string{k.Addr()}, Topic: testLinksTopic,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func waitConsuming(t *testing.T, hs ...*Handler) {
 	t.Helper()
 	for _, h := range hs {
 		c := h.events.inval.consumer
-		waitUntil(t, "the link-events consumer connected", func() bool { return c.Stats().Connected })
+		testenv.WaitFor(t, "the link-events consumer connected", eventWait, func() bool { return c.Stats().Connected })
 	}
 }
 
@@ -58,7 +59,7 @@ func answer(t testing.TB, h *Handler, code string) (int, string) {
 // the events; both edges answer the new state within one second, with no
 // help from the control plane in Redis (the edges delete the L2 keys).
 func TestInvalidationAcrossEdges(t *testing.T) {
-	k := startKafka(t)
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	dsn := postgresDSN(t)
 	seed := seeder(t, dsn)
 	redisAddr, prefix := testenv.RedisAddr(t), testenv.UniquePrefix(t)
@@ -109,7 +110,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	p.Publish(linkevents.NewCreated(linkstore.Link{ID: 1, Code: newCode(t, "warm"), URL: "https://example.com/warm"}, time.Now()))
 	for _, h := range edges {
 		c := h.events.inval.consumer
-		waitUntil(t, "the warm-up event applied", func() bool { return c.Stats().Applied == 1 })
+		testenv.WaitFor(t, "the warm-up event applied", eventWait, func() bool { return c.Stats().Applied == 1 })
 	}
 
 	// The control plane: change the store, then publish.
@@ -135,7 +136,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	took := make([]time.Duration, len(edges))
 	for i, h := range edges {
 		wg.Go(func() {
-			waitUntil(t, "the edge to apply the events", func() bool {
+			testenv.WaitFor(t, "the edge to apply the events", eventWait, func() bool {
 				s1, _ := answer(t, h, del)
 				s2, loc := answer(t, h, upd)
 				s3, _ := answer(t, h, dis)
@@ -207,7 +208,7 @@ func (s *laggingStore) Lookup(ctx context.Context, code string) (linkstore.Link,
 // it back into L1: a deleted link (cached) and an updated one (not
 // cached, so loaded after the event) answer their new state.
 func TestInvalidationLaggingReplica(t *testing.T) {
-	k := startKafka(t)
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	dsn := sqliteDSN(t)
 	seed := seeder(t, dsn)
 	del, upd := newCode(t, "del"), newCode(t, "upd")
@@ -241,7 +242,7 @@ func TestInvalidationLaggingReplica(t *testing.T) {
 	p.Publish(linkevents.NewDeleted(del, gone.ID, linkevents.ReasonAPI, time.Now()))
 	p.Publish(linkevents.NewUpdated(updated, time.Now()))
 	c := h.events.inval.consumer
-	waitUntil(t, "both events applied", func() bool { return c.Stats().Applied == 2 })
+	testenv.WaitFor(t, "both events applied", eventWait, func() bool { return c.Stats().Applied == 2 })
 
 	for range 3 {
 		if st, loc := answer(t, h, del); st != 404 {
@@ -260,7 +261,7 @@ func TestInvalidationLaggingReplica(t *testing.T) {
 // TestInvalidationCreatedClearsNegative: a created event drops a cached
 // 404 at once (negative_ttl is an hour here).
 func TestInvalidationCreatedClearsNegative(t *testing.T) {
-	k := startKafka(t)
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	dsn := sqliteDSN(t)
 	seed := seeder(t, dsn)
 	h := provision(t, eventsHandler(&Handler{Database: dsn, NegativeTTL: caddy.Duration(time.Hour)}, k))
@@ -276,7 +277,7 @@ func TestInvalidationCreatedClearsNegative(t *testing.T) {
 	}
 	start := time.Now()
 	linkEvents(t, k).Publish(linkevents.NewCreated(l, start))
-	waitUntil(t, "the new link to redirect", func() bool {
+	testenv.WaitFor(t, "the new link to redirect", eventWait, func() bool {
 		st, _ := answer(t, h, c)
 		return st == 302
 	})

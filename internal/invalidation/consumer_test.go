@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/linkevents"
 )
 
@@ -32,7 +33,7 @@ func latencies(ds []time.Duration) string {
 // connected, and must not be lost; the others once it is connected. The
 // measured latencies go to the test log (go test -v -run TestLatency).
 func TestLatency(t *testing.T) {
-	k := startCluster(t, 4)
+	k := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, k)
 	r := &recorder{}
 	c := startConsumer(t, k, r, Config{})
@@ -102,7 +103,7 @@ func TestLatency(t *testing.T) {
 // TestNoReplay: events published before Start are not applied; the first
 // one after is.
 func TestNoReplay(t *testing.T) {
-	k := startCluster(t, 4)
+	k := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, k)
 	var last time.Time
 	for i := range 10 {
@@ -129,7 +130,7 @@ func TestNoReplay(t *testing.T) {
 // TestEveryEdge: two consumers (two edges) each get every event, in
 // publication order per code.
 func TestEveryEdge(t *testing.T) {
-	k := startCluster(t, 4)
+	k := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, k)
 	r1, r2 := &recorder{}, &recorder{}
 	c1 := startConsumer(t, k, r1, Config{ClientID: "edge-1"})
@@ -165,7 +166,7 @@ func TestEveryEdge(t *testing.T) {
 // record of an unknown format version are counted and skipped; an evict
 // error is counted; the events after them are applied.
 func TestSkipsBadRecords(t *testing.T) {
-	k := startCluster(t, 1)
+	k := kafkatest.StartBroker(t, 1, topic)
 	r := &recorder{fail: map[string]bool{"refused": true}}
 	c := startConsumer(t, k, r, Config{})
 	waitConnected(t, c)
@@ -209,7 +210,7 @@ func TestSkipsBadRecords(t *testing.T) {
 // by itself, applies what was published during the outage, and new events
 // flow within a second again.
 func TestBrokerRestart(t *testing.T) {
-	k := startCluster(t, 4)
+	k := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, k)
 	r := &recorder{}
 	c := startConsumer(t, k, r, Config{StaleAfter: time.Second})
@@ -217,12 +218,12 @@ func TestBrokerRestart(t *testing.T) {
 	p.Publish(update("before", 0))
 	r.waitEvicted(t, "before")
 
-	k.stop()
+	k.Stop()
 	waitFor(t, "the consumer to notice the outage", func() bool { return !c.Stats().Connected })
 	p.Publish(update("during", 0)) // buffered by the producer
 
 	restarted := time.Now()
-	k.start()
+	k.Restart()
 	s := r.waitEvicted(t, "during")
 	t.Logf("broker restarted: the event published during the outage applied %s later", s.at.Sub(restarted))
 	waitConnected(t, c)
@@ -247,7 +248,7 @@ func TestBrokerRestart(t *testing.T) {
 // TestNewPartitions: a partition added to the topic after Start is found
 // at the next metadata refresh, and its events are applied from its start.
 func TestNewPartitions(t *testing.T) {
-	k := startCluster(t, 1)
+	k := kafkatest.StartBroker(t, 1, topic)
 	r := &recorder{}
 	c := startConsumer(t, k, r, Config{MetadataMaxAge: 250 * time.Millisecond})
 	waitConnected(t, c)
@@ -290,12 +291,12 @@ func TestNewPartitions(t *testing.T) {
 func TestClose(t *testing.T) {
 	for _, down := range []bool{false, true} {
 		t.Run(fmt.Sprintf("broker down %t", down), func(t *testing.T) {
-			k := startCluster(t, 4)
+			k := kafkatest.StartBroker(t, 4, topic)
 			r := &recorder{}
 			c := startConsumer(t, k, r, Config{})
 			waitConnected(t, c)
 			if down {
-				k.stop()
+				k.Stop()
 			}
 			start := time.Now()
 			c.Close()
@@ -320,9 +321,9 @@ func TestClose(t *testing.T) {
 // Close is safe on a consumer that never started or failed to; Run
 // returns once its context ends.
 func TestLifecycle(t *testing.T) {
-	k := startCluster(t, 1)
+	k := kafkatest.StartBroker(t, 1, topic)
 	r := &recorder{}
-	cfg := Config{Brokers: []string{k.addr()}, Topic: topic, Evict: r.evict, Logger: quiet}
+	cfg := Config{Brokers: []string{k.Addr()}, Topic: topic, Evict: r.evict, Logger: quiet}
 
 	c, err := New(cfg)
 	if err != nil {

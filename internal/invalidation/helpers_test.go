@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -28,55 +26,6 @@ const topic = "shortify.link-events.test"
 const waitTimeout = 30 * time.Second
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// cluster is a one-broker kfake Kafka that a test can stop and start again
-// on the same port with the same data directory (a broker restart).
-type cluster struct {
-	t          *testing.T
-	dir        string
-	partitions int
-	port       int
-	c          *kfake.Cluster
-}
-
-// startCluster starts a broker with the topic in the given number of
-// partitions; it is stopped when the test ends.
-func startCluster(t *testing.T, partitions int) *cluster {
-	t.Helper()
-	k := &cluster{t: t, dir: t.TempDir(), partitions: partitions}
-	k.start()
-	_, port, err := net.SplitHostPort(k.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	k.port, _ = strconv.Atoi(port)
-	t.Cleanup(k.stop)
-	return k
-}
-
-func (k *cluster) start() {
-	k.t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(k.dir)}
-	if k.port == 0 {
-		opts = append(opts, kfake.SeedTopics(int32(k.partitions), topic))
-	} else {
-		opts = append(opts, kfake.Ports(k.port))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		k.t.Fatalf("start kfake: %v", err)
-	}
-	k.c = c
-}
-
-func (k *cluster) stop() {
-	if k.c != nil {
-		k.c.Close()
-		k.c = nil
-	}
-}
-
-func (k *cluster) addr() string { return k.c.ListenAddrs()[0] }
 
 // seen is one call of the evict function.
 type seen struct {
@@ -135,9 +84,9 @@ func (r *recorder) waitEvicted(t *testing.T, code string) seen {
 
 // startConsumer starts a consumer of k's topic into r, closed when the
 // test ends; cfg's brokers, topic, evict function and logger are filled in.
-func startConsumer(t *testing.T, k *cluster, r *recorder, cfg Config) *Consumer {
+func startConsumer(t *testing.T, k *kafkatest.Broker, r *recorder, cfg Config) *Consumer {
 	t.Helper()
-	cfg.Brokers = []string{k.addr()}
+	cfg.Brokers = []string{k.Addr()}
 	cfg.Topic = topic
 	cfg.Evict = r.evict
 	if cfg.Logger == nil {
@@ -162,9 +111,9 @@ func waitConnected(t *testing.T, c *Consumer) {
 
 // newProducer returns the control plane's link-events producer on k,
 // closed when the test ends.
-func newProducer(t *testing.T, k *cluster) *producer.Producer {
+func newProducer(t *testing.T, k *kafkatest.Broker) *producer.Producer {
 	t.Helper()
-	p, err := producer.New(producer.Config{Brokers: []string{k.addr()}, Topic: topic, Logger: quiet})
+	p, err := producer.New(producer.Config{Brokers: []string{k.Addr()}, Topic: topic, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +123,9 @@ func newProducer(t *testing.T, k *cluster) *producer.Producer {
 
 // rawClient returns a plain client on k that produces to the partition
 // each record names, closed when the test ends.
-func rawClient(t *testing.T, k *cluster) *kgo.Client {
+func rawClient(t *testing.T, k *kafkatest.Broker) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addr()), kgo.DefaultProduceTopic(topic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr()), kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
 
@@ -30,54 +29,10 @@ const waitTimeout = 30 * time.Second
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// broker is a kfake Kafka cluster of one broker that a test can stop and
-// start again on the same address, with its data directory.
-type broker struct {
-	t    *testing.T
-	dir  string
-	port int
-	c    *kfake.Cluster
-}
-
-func startBroker(t *testing.T) *broker {
-	t.Helper()
-	b := &broker{t: t, dir: t.TempDir()}
-	b.start(kfake.SeedTopics(4, topic))
-	_, port, err := net.SplitHostPort(b.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.port, _ = strconv.Atoi(port)
-	t.Cleanup(func() { b.stop() })
-	return b
-}
-
-func (b *broker) start(opts ...kfake.Opt) {
-	b.t.Helper()
-	opts = append(opts, kfake.NumBrokers(1), kfake.DataDir(b.dir))
-	if b.port != 0 {
-		opts = append(opts, kfake.Ports(b.port))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		b.t.Fatalf("start kfake: %v", err)
-	}
-	b.c = c
-}
-
-func (b *broker) stop() {
-	if b.c != nil {
-		b.c.Close()
-		b.c = nil
-	}
-}
-
-func (b *broker) addr() string { return b.c.ListenAddrs()[0] }
-
 // newProducer returns a producer on b, closed when the test ends.
-func newProducer(t *testing.T, b *broker, cfg Config) *Producer {
+func newProducer(t *testing.T, b *kafkatest.Broker, cfg Config) *Producer {
 	t.Helper()
-	cfg.Brokers = []string{b.addr()}
+	cfg.Brokers = []string{b.Addr()}
 	cfg.Topic = topic
 	if cfg.Logger == nil {
 		cfg.Logger = quiet
@@ -146,7 +101,7 @@ func seqOf(t *testing.T, e linkevents.Event) int {
 // published, in one partition, keyed by the code, decodable; codes spread
 // over the partitions.
 func TestOrderPerCode(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, b, Config{})
 	const codes, perCode = 24, 15
 	var wg sync.WaitGroup
@@ -162,7 +117,7 @@ func TestOrderPerCode(t *testing.T) {
 
 	next := map[string]int{}
 	partition := map[string]int32{}
-	for _, r := range consume(t, b.addr(), codes*perCode) {
+	for _, r := range consume(t, b.Addr(), codes*perCode) {
 		e, err := linkevents.DecodeRecord(r.Key, r.Value)
 		if err != nil {
 			t.Fatalf("record %q: %v", r.Value, err)
@@ -196,7 +151,7 @@ func TestOrderPerCode(t *testing.T) {
 // is dropped and counted exactly. When a broker is back on the address,
 // the buffered events go out, in order, and new ones flow again.
 func TestBrokerDown(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.StartBroker(t, 4, topic)
 	var logs syncBuffer
 	const buffered = 8
 	p := newProducer(t, b, Config{
@@ -208,7 +163,7 @@ func TestBrokerDown(t *testing.T) {
 	}
 	waitFor(t, "the first events published", func() bool { return p.Stats().Published == 3 })
 
-	b.stop()
+	b.Stop()
 	const extra = 5
 	start := time.Now()
 	for seq := 3; seq < 3+buffered+extra; seq++ {
@@ -226,7 +181,7 @@ func TestBrokerDown(t *testing.T) {
 		t.Errorf("%d drop warnings, want 1:\n%s", n, logs.String())
 	}
 
-	b.start()
+	b.Restart()
 	waitFor(t, "the buffered events published", func() bool { return p.Stats().Published == 3+buffered })
 	for seq := 3 + buffered + extra; seq < 3+buffered+extra+4; seq++ {
 		p.Publish(event("abc", seq))
@@ -237,7 +192,7 @@ func TestBrokerDown(t *testing.T) {
 	}
 
 	var got []int
-	for _, r := range consume(t, b.addr(), 3+buffered+4) {
+	for _, r := range consume(t, b.Addr(), 3+buffered+4) {
 		e, err := linkevents.DecodeRecord(r.Key, r.Value)
 		if err != nil {
 			t.Fatal(err)
@@ -259,7 +214,7 @@ func TestBrokerDown(t *testing.T) {
 // TestCloseFlushes: Close delivers what is buffered, and later events are
 // dropped without a panic.
 func TestCloseFlushes(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, b, Config{})
 	for seq := range 50 {
 		p.Publish(event(fmt.Sprint("c", seq%5), seq))
@@ -277,7 +232,7 @@ func TestCloseFlushes(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	consume(t, b.addr(), 50)
+	consume(t, b.Addr(), 50)
 	noClientGoroutines(t)
 }
 
@@ -285,11 +240,11 @@ func TestCloseFlushes(t *testing.T) {
 // CloseTimeout, counts the undelivered events as failed, and leaves no
 // goroutine behind.
 func TestCloseBounded(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, b, Config{CloseTimeout: 200 * time.Millisecond})
 	p.Publish(event("abc", 0))
 	waitFor(t, "the first event published", func() bool { return p.Stats().Published == 1 })
-	b.stop()
+	b.Stop()
 	for seq := 1; seq <= 3; seq++ {
 		p.Publish(event("abc", seq))
 	}
@@ -309,7 +264,7 @@ func TestCloseBounded(t *testing.T) {
 
 // TestInvalidEventFails: an event that breaks the format is never sent.
 func TestInvalidEventFails(t *testing.T) {
-	b := startBroker(t)
+	b := kafkatest.StartBroker(t, 4, topic)
 	p := newProducer(t, b, Config{})
 	p.Publish(linkevents.Event{Type: linkevents.Updated, Code: "abc"})
 	if s := p.Stats(); s.Failed != 1 || s.Published != 0 {
