@@ -4,7 +4,6 @@ import (
 	"encoding"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -124,65 +123,21 @@ func clean(s string) bool {
 // caller may reuse: Code in an allocation of its own (a consumer may keep
 // it as a map key), UserAgent and Referrer sharing a second one.
 func (e *Event) UnmarshalBinary(data []byte) error {
-	if len(data) == 0 {
-		return fmt.Errorf("clickevents: decode: empty value: %w", ErrMalformed)
-	}
-	if data[0] != Version {
-		return fmt.Errorf("clickevents: decode: version %d (this reader knows %d): %w", data[0], Version, ErrVersion)
-	}
-	if len(data) > MaxSize {
-		return fmt.Errorf("clickevents: decode: %d bytes, more than %d: %w", len(data), MaxSize, ErrMalformed)
-	}
-	d := decoder{data: data, off: 1}
-	flags := d.byte()
-	ms := d.uvarint("time", MaxTimeMillis)
-	id := d.uvarint("link ID", math.MaxInt64)
-	status := d.uvarint("status", 599)
-	visitor := d.uint64()
-	c0, c1 := d.byte(), d.byte()
-	code := d.bytes("code", "code length", shortcode.MaxLen)
-	ua := d.bytes("user agent", "user agent length", MaxUserAgent)
-	ref := d.bytes("referrer", "referrer length", MaxReferrer)
-	if d.err != nil {
-		return d.err
-	}
-	var country string
-	switch {
-	case c0 == 0 && c1 == 0:
-	case c0 >= 'A' && c0 <= 'Z' && c1 >= 'A' && c1 <= 'Z':
-		country = countryString(c0, c1)
-	default:
-		return fmt.Errorf("clickevents: decode: country bytes %#x %#x are not two letters A-Z: %w", c0, c1, ErrMalformed)
-	}
-	switch {
-	case status < 100:
-		return fmt.Errorf("clickevents: decode: status %d below 100: %w", status, ErrMalformed)
-	case !shortcode.WellFormed(view(code)):
-		return fmt.Errorf("clickevents: decode: code %q is not well-formed: %w", code, ErrMalformed)
-	case !clean(view(ua)):
-		return fmt.Errorf("clickevents: decode: user agent is not UTF-8 without NUL: %w", ErrMalformed)
-	case !clean(view(ref)):
-		return fmt.Errorf("clickevents: decode: referrer is not UTF-8 without NUL: %w", ErrMalformed)
+	var v Event
+	if err := v.UnmarshalView(data); err != nil {
+		return err
 	}
 	var uaRef string
-	if len(ua)+len(ref) > 0 {
+	if len(v.UserAgent)+len(v.Referrer) > 0 {
 		var sb strings.Builder
-		sb.Grow(len(ua) + len(ref))
-		sb.Write(ua)
-		sb.Write(ref)
+		sb.Grow(len(v.UserAgent) + len(v.Referrer))
+		sb.WriteString(v.UserAgent)
+		sb.WriteString(v.Referrer)
 		uaRef = sb.String()
 	}
-	*e = Event{
-		Time:      time.UnixMilli(int64(ms)).UTC(),
-		Code:      string(code),
-		LinkID:    int64(id),
-		Status:    uint16(status),
-		Visitor:   visitor,
-		Country:   country,
-		Bot:       flags&flagBot != 0,
-		UserAgent: uaRef[:len(ua)],
-		Referrer:  uaRef[len(ua):],
-	}
+	v.Code = strings.Clone(v.Code)
+	v.UserAgent, v.Referrer = uaRef[:len(v.UserAgent)], uaRef[len(v.UserAgent):]
+	*e = v
 	return nil
 }
 
