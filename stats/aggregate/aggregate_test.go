@@ -158,19 +158,3 @@ func FuzzReferrerHost(f *testing.F) {
 		}
 	})
 }
-
-func BenchmarkAdd(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	evs := aggtest.Events(rng, 50_000, aggtest.Links(5000), time.Unix(1_790_000_000, 0), 2*time.Hour, 100_000)
-	batch := aggregate.NewBatch()
-	i := 0
-	for b.Loop() {
-		batch.Add(&evs[i])
-		i++
-		if i == len(evs) {
-			batch.Rows()
-			batch.Reset()
-			i = 0
-		}
-	}
-}
