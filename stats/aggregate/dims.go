@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ const dimsVersion = 1
 func (d *DimCounts) AppendBinary(b []byte) []byte {
 	b = append(b, dimsVersion)
 	for _, vs := range d {
+		vs = capValues(vs)
 		b = binary.AppendUvarint(b, uint64(len(vs)))
 		for _, v := range vs {
 			b = binary.AppendUvarint(b, uint64(len(v.Value)))
@@ -190,6 +192,9 @@ func (d *DimCounts) MergeBinary(dst, stored []byte) ([]byte, error) {
 			dst = appendEntry(dst, mine[i].Value, mine[i].Clicks)
 			total++
 		}
+		if total > MaxDimValues {
+			dst, total = recapEntries(dst, body, total)
+		}
 		w := binary.PutUvarint(dst[at:], total)
 		dst = append(dst[:at+w], dst[body:]...)
 	}
@@ -244,4 +249,63 @@ func sortDims(d *DimCounts) {
 	for _, vs := range d {
 		slices.SortFunc(vs, func(a, b ValueCount) int { return strings.Compare(a.Value, b.Value) })
 	}
+}
+
+// MaxDimValues bounds the values one dimension keeps in one row. Past it,
+// the values with the fewest clicks are added up under OtherValue, so a
+// row cannot grow without end (a day's roll-up row under a flood of
+// distinct referrer hosts would otherwise be rewritten larger by every
+// batch). Clicks are never lost: the row's total per dimension stays the
+// same; only which of the rarest values they came from is.
+const MaxDimValues = 1000
+
+// OtherValue is the value that holds the clicks of the values a row's
+// dimension could not keep (MaxDimValues). No referrer host, country,
+// device, browser, OS or status can be written this way.
+const OtherValue = "(other)"
+
+// capValues returns vs (sorted by value) if it has at most MaxDimValues
+// values; else the MaxDimValues-1 with the most clicks (ties: the lower
+// value) and OtherValue with the clicks of the rest, sorted by value.
+func capValues(vs []ValueCount) []ValueCount {
+	if len(vs) <= MaxDimValues {
+		return vs
+	}
+	byClicks := make([]ValueCount, 0, len(vs))
+	var other int64
+	for _, v := range vs {
+		if v.Value == OtherValue {
+			other += v.Clicks
+			continue
+		}
+		byClicks = append(byClicks, v)
+	}
+	slices.SortFunc(byClicks, func(a, b ValueCount) int {
+		return cmp.Or(cmp.Compare(b.Clicks, a.Clicks), strings.Compare(a.Value, b.Value))
+	})
+	kept := byClicks[:MaxDimValues-1]
+	for _, v := range byClicks[MaxDimValues-1:] {
+		other += v.Clicks
+	}
+	out := append(slices.Clone(kept), ValueCount{Value: OtherValue, Clicks: other})
+	slices.SortFunc(out, func(a, b ValueCount) int { return strings.Compare(a.Value, b.Value) })
+	return out
+}
+
+// recapEntries caps the total entries encoded at dst[body:] (one
+// dimension's, sorted by value) with capValues and encodes the result in
+// their place.
+func recapEntries(dst []byte, body int, total uint64) ([]byte, uint64) {
+	vs := make([]ValueCount, 0, total)
+	r := dimsReader{b: dst[body:]}
+	for range total {
+		v, clicks := r.entry()
+		vs = append(vs, ValueCount{Value: string(v), Clicks: clicks})
+	}
+	vs = capValues(vs)
+	dst = dst[:body]
+	for _, v := range vs {
+		dst = appendEntry(dst, v.Value, v.Clicks)
+	}
+	return dst, uint64(len(vs))
 }

@@ -3,6 +3,7 @@ package aggregate_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -125,4 +126,65 @@ func FuzzDimsUnmarshal(f *testing.F) {
 			t.Fatalf("%x decodes but encodes differently", data)
 		}
 	})
+}
+
+// sum is the clicks of one dimension of d.
+func sum(d *aggregate.DimCounts, dim aggregate.Dimension) int64 {
+	var n int64
+	for _, v := range d[dim] {
+		n += v.Clicks
+	}
+	return n
+}
+
+// TestDimsCap: a dimension keeps at most MaxDimValues values, the ones
+// with the most clicks, and OtherValue adds up the rest, in the encoding
+// and in a merge with a stored row; no click is lost either way.
+func TestDimsCap(t *testing.T) {
+	const n = aggregate.MaxDimValues + 500
+	var d aggregate.DimCounts
+	for i := range n {
+		d[aggregate.Referrer] = append(d[aggregate.Referrer], aggregate.ValueCount{Value: fmt.Sprintf("r%05d.example", i), Clicks: int64(i + 1)})
+	}
+	d[aggregate.Country] = []aggregate.ValueCount{{Value: "DE", Clicks: 3}}
+	enc := d.AppendBinary(nil)
+	var got aggregate.DimCounts
+	if err := got.UnmarshalBinary(enc); err != nil {
+		t.Fatal(err)
+	}
+	refs := got[aggregate.Referrer]
+	if len(refs) != aggregate.MaxDimValues || sum(&got, aggregate.Referrer) != int64(n)*(n+1)/2 {
+		t.Fatalf("%d values, %d clicks; want %d values, %d clicks", len(refs), sum(&got, aggregate.Referrer), aggregate.MaxDimValues, n*(n+1)/2)
+	}
+	if refs[0].Value != aggregate.OtherValue || refs[0].Clicks != 501*502/2 || refs[1].Value != "r00501.example" {
+		t.Fatalf("first values %v, %v: want %s with the clicks of the 501 rarest, then r00501.example", refs[0], refs[1], aggregate.OtherValue)
+	}
+	if !slices.Equal(got[aggregate.Country], d[aggregate.Country]) {
+		t.Fatalf("country %v: a small dimension is kept as it is", got[aggregate.Country])
+	}
+
+	// Ten new values with many clicks push ten more of the stored ones
+	// into OtherValue; OtherValue itself merges like any value.
+	var batch aggregate.DimCounts
+	for i := range 10 {
+		batch[aggregate.Referrer] = append(batch[aggregate.Referrer], aggregate.ValueCount{Value: fmt.Sprintf("z%d.example", i), Clicks: 1_000_000})
+	}
+	batch[aggregate.Referrer] = append([]aggregate.ValueCount{{Value: aggregate.OtherValue, Clicks: 7}}, batch[aggregate.Referrer]...)
+	merged, err := batch.MergeBinary(nil, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m aggregate.DimCounts
+	if err := m.UnmarshalBinary(merged); err != nil {
+		t.Fatal(err)
+	}
+	refs = m[aggregate.Referrer]
+	wantOther := int64(511*512/2 + 7) // the 511 rarest stored values and the batch's own
+	if len(refs) != aggregate.MaxDimValues || refs[0].Value != aggregate.OtherValue || refs[0].Clicks != wantOther ||
+		sum(&m, aggregate.Referrer) != int64(n)*(n+1)/2+10_000_000+7 {
+		t.Fatalf("merged: %d values, first %v, %d clicks", len(refs), refs[0], sum(&m, aggregate.Referrer))
+	}
+	if refs[len(refs)-1].Value != "z9.example" || refs[1].Value != "r00511.example" {
+		t.Fatalf("merged kept %v … %v", refs[1], refs[len(refs)-1])
+	}
 }
