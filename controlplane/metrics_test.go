@@ -14,27 +14,13 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/promtest"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// startApp provisions and starts a control-plane app in ctx, the way
-// Caddy does for a config.
-func startApp(t *testing.T, ctx caddy.Context, a *App) {
-	t.Helper()
-	if err := a.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestMetrics drives a one-node control plane on PostgreSQL through its
 // API and reads the metrics from the config's registry: creates by kind
@@ -60,7 +46,7 @@ func TestMetrics(t *testing.T) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	a := newApp()
-	startApp(t, ctx, a)
+	caddytest.StartApp(t, ctx, a)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -168,7 +154,7 @@ func TestMetrics(t *testing.T) {
 	defer cancel2()
 	a2 := newApp()
 	a2.RaftBind, a2.Database, a2.StatsDatabase = a.RaftBind, a.Database, a.StatsDatabase
-	startApp(t, ctx2, a2)
+	caddytest.StartApp(t, ctx2, a2)
 	defer a2.Stop()
 	stopped = true
 	if err := a.Stop(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
 )
@@ -40,19 +41,10 @@ func TestCaddyfile(t *testing.T) {
 :0 {
 	respond ok
 }`
-	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Apps map[string]json.RawMessage `json:"apps"`
-	}
-	if err := json.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	raw := caddytest.AppJSON(t, cf, "shortify_ingest")
 	var got App
-	if err := json.Unmarshal(cfg.Apps["shortify_ingest"], &got); err != nil {
-		t.Fatalf("%v in %s", err, out)
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%v in %s", err, raw)
 	}
 	want := App{Brokers: []string{"10.0.0.1:9092", "10.0.0.2:9092"}, Topic: "c", LinkEventsTopic: "-", Group: "stats-a",
 		Database: "sqlite:///tmp/s.db", MaxPollRecords: 5000,
@@ -137,15 +129,7 @@ func TestAppConsumes(t *testing.T) {
 	a := &App{Brokers: c.ListenAddrs(), Database: dsn, LinkEventsTopic: "-"}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	if err := a.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
+	caddytest.StartApp(t, ctx, a)
 	defer a.Stop()
 
 	ev := clickevents.Event{Time: time.Now().UTC(), Code: "abc123", LinkID: 7, Status: 302, Visitor: 5}

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/kafkabroker"
 	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 )
@@ -65,18 +65,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 // TestCaddyfileToJSON: the global option becomes the shortify_kafka app.
 func TestCaddyfileToJSON(t *testing.T) {
 	in := "{\n\tshortify_kafka {\n\t\tlisten 127.0.0.1:9092\n\t\tdata_dir ./data/kafka\n\t}\n}\n"
-	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(in), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Apps map[string]json.RawMessage `json:"apps"`
-	}
-	if err := json.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(cfg.Apps["shortify_kafka"]), `{"listen":"127.0.0.1:9092","data_dir":"./data/kafka"}`; got != want {
-		t.Fatalf("app JSON %s, want %s (whole config: %s)", got, want, out)
+	if got, want := string(caddytest.AppJSON(t, in, "shortify_kafka")), `{"listen":"127.0.0.1:9092","data_dir":"./data/kafka"}`; got != want {
+		t.Fatalf("app JSON %s, want %s", got, want)
 	}
 }
 
