@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func testListOrder(t *testing.T, s linkstore.Store) {
 	links := make([]linkstore.Link, 12)
 	for i, off := range rand.Perm(len(links)) {
 		links[i] = NewLink()
-		links[i].Code = prefix + NewCode()[:4]
+		links[i].Code = prefixedCode(prefix, i)
 		links[i].ID = base + int64(off)*1000
 	}
 	links[0].Status = 308
@@ -134,7 +135,7 @@ func testListPagination(t *testing.T, s linkstore.Store) {
 	links := make([]linkstore.Link, n)
 	for i, off := range rand.Perm(n) {
 		links[i] = NewLink()
-		links[i].Code = prefix + NewCode()[:3]
+		links[i].Code = prefixedCode(prefix, i)
 		links[i].ID = base + int64(off)
 		links[i].URL = "https://" + host + "/" + links[i].Code
 		if i%3 == 0 {
@@ -286,7 +287,7 @@ func testListCombined(t *testing.T, s linkstore.Store) {
 		l.ID = base + int64(i)
 		inPrefix, inHost := i%2 == 0, i%3 != 0
 		if inPrefix {
-			l.Code = prefix + NewCode()[:3]
+			l.Code = prefixedCode(prefix, i)
 		}
 		if inHost {
 			l.URL = "https://w" + NewCode()[:1] + "." + host + "/"
@@ -338,4 +339,12 @@ func testListLimit(t *testing.T, s linkstore.Store) {
 	if _, err := s.List(ctxC, linkstore.ListQuery{Prefix: prefix}); !errors.Is(err, context.Canceled) {
 		t.Errorf("List with a cancelled context: got %v, want context.Canceled", err)
 	}
+}
+
+// prefixedCode is the i-th code under prefix: a random part, so that the
+// codes do not sort as the links were made, then i, so that no two codes
+// of one test collide (three random characters alone did, about once in a
+// thousand runs).
+func prefixedCode(prefix string, i int) string {
+	return prefix + NewCode()[:3] + strconv.Itoa(i)
 }
