@@ -374,15 +374,3 @@ func getInfo(t testing.TB, n *tnode) cluster.Info {
 	}
 	return info
 }
-
-// freeAddr returns a 127.0.0.1 address with a port nobody listens on (as
-// far as the kernel can tell).
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestAdvertiseHostName runs a 3-node cluster whose nodes advertise
@@ -20,7 +21,7 @@ import (
 func TestAdvertiseHostName(t *testing.T) {
 	want := map[string]string{} // node ID → advertised address
 	c := newCluster(t, 3, func(cfg *cluster.Config) {
-		bind := freeAddr(t)
+		bind := testenv.FreeAddr(t)
 		_, port, err := net.SplitHostPort(bind)
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +103,7 @@ func TestAdvertiseHostNameNewAddress(t *testing.T) {
 	}
 	c := newCluster(t, 3, func(cfg *cluster.Config) {
 		name := cfg.NodeID + ".raft.test:8300"
-		cfg.BindAddr = freeAddr(t)
+		cfg.BindAddr = testenv.FreeAddr(t)
 		cfg.AdvertiseAddr = name
 		mu.Lock()
 		dns[name] = cfg.BindAddr

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // Members join and leave through the REST API of any node; refused
@@ -25,7 +26,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 	// operator adds it, here through the follower, which forwards to the
 	// leader.
 	cfg, gate, clk := nodeConfig(t, "n3")
-	cfg.BindAddr = freeAddr(t)
+	cfg.BindAddr = testenv.FreeAddr(t)
 	n3 := prepareNode(t, cfg, gate, clk)
 	opened := make(chan error, 1)
 	go func() { opened <- n3.tryOpen() }()
@@ -71,8 +72,8 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		status             int
 		detail             string
 	}{
-		{"no secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"}, nil, 401, "cluster secret"},
-		{"wrong secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"},
+		{"no secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "http://127.0.0.1:1"}, nil, 401, "cluster secret"},
+		{"wrong secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "http://127.0.0.1:1"},
 			map[string]string{cluster.SecretHeader: testSecret + "x"}, 403, "cluster secret"},
 		{"empty body", "POST", cluster.JoinPath, "", secret, 400, "empty"},
 		{"unknown field", "POST", cluster.JoinPath, `{"node_id":"x","colour":"red"}`, secret, 400, "colour"},
@@ -83,8 +84,8 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		{"unspecified Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "0.0.0.0:8300", "api_addr": "http://127.0.0.1:1"}, secret, 400, "can reach"},
 		{"no API address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "127.0.0.1:1"}, secret, 400, "api_addr is required"},
 		{"bad API address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "127.0.0.1:1", "api_addr": "ftp://h"}, secret, 400, "http or https"},
-		{"nobody at the Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": freeAddr(t), "api_addr": "http://127.0.0.1:1"}, secret, 400, "cannot reach"},
-		{"member at another address", "POST", cluster.JoinPath, map[string]string{"node_id": "n3", "raft_addr": freeAddr(t), "api_addr": n3.URL()}, secret, 409, "member already"},
+		{"nobody at the Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "http://127.0.0.1:1"}, secret, 400, "cannot reach"},
+		{"member at another address", "POST", cluster.JoinPath, map[string]string{"node_id": "n3", "raft_addr": testenv.FreeAddr(t), "api_addr": n3.URL()}, secret, 409, "member already"},
 		{"address of another member", "POST", cluster.JoinPath, map[string]string{"node_id": "n9", "raft_addr": n3.raftAddr, "api_addr": n3.URL()}, secret, 409, "belongs to member n3"},
 		{"remove without secret", "DELETE", cluster.NodesPath + "n3", nil, nil, 401, "cluster secret"},
 		{"remove unknown", "DELETE", cluster.NodesPath + "n9", nil, secret, 404, "n9"},

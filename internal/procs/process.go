@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -147,14 +148,33 @@ func Poll(ctx context.Context, what string, interval time.Duration, proc *Proces
 	}
 }
 
-// FreePort returns a TCP port on host that was free a moment ago.
-func FreePort(host string) (int, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
+// The ports of the servers that tests and the local stack start come
+// from below Linux's default ephemeral range (32768 and up), at random. A
+// port the kernel hands out for ":0" is an ephemeral one: once that probe
+// closes it, it can become the source port of any outgoing connection,
+// or the next ":0" probe of another test process, in the moment before
+// the server binds it (seen: a test's Caddy answering with a reset).
+const (
+	StablePortLow  = 10000
+	StablePortHigh = 32768
+)
+
+// FreePort returns a random port in [StablePortLow, StablePortHigh) that
+// can be listened on at every host now (127.0.0.1 when none is given).
+func FreePort(hosts ...string) (int, error) {
+	return freePortIn(StablePortLow, StablePortHigh, hosts...)
+}
+
+func freePortIn(lo, hi int, hosts ...string) (int, error) {
+	if len(hosts) == 0 {
+		hosts = []string{"127.0.0.1"}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	for range 1000 {
+		if port := lo + rand.IntN(hi-lo); PortFree(port, hosts...) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no free port in %d..%d on %v", lo, hi-1, hosts)
 }
 
 // PortFree reports whether port can be listened on at every host.

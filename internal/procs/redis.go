@@ -177,11 +177,11 @@ func clusterReady(ctx context.Context, addr string) error {
 // it (a cluster node's bus port).
 func FreeRedisPort() (int, error) {
 	for range 100 {
-		port, err := FreePort("127.0.0.1")
+		port, err := freePortIn(StablePortLow, StablePortHigh-10000)
 		if err != nil {
 			return 0, err
 		}
-		if port+10000 <= 65535 && PortFree(port+10000, "127.0.0.1") {
+		if PortFree(port+10000, "127.0.0.1") {
 			return port, nil
 		}
 	}

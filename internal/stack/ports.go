@@ -60,16 +60,10 @@ func FixedPorts() Ports {
 	}
 }
 
-// Free ports come from below Linux's default ephemeral range (32768 and
-// up): a port picked there stays free until its process binds it, while
-// one from the ephemeral range can become the source port of any
-// outgoing connection in the seconds the engines take to start. A Redis
-// Cluster node's bus port (port+10000) must stay below it too.
-const (
-	freeLow      = 10000
-	freeHigh     = 32768
-	freeRedisTop = freeHigh - 10000
-)
+// Free ports come from below the ephemeral range (procs.StablePortLow and
+// procs.StablePortHigh: see there why). A Redis Cluster node's bus port
+// (port+10000) must stay below it too.
+const freeRedisTop = procs.StablePortHigh - 10000
 
 // FreePorts picks ports that are free now, for a stack per test.
 func FreePorts() (Ports, error) {
@@ -97,7 +91,7 @@ func FreePorts() (Ports, error) {
 		err = errors.New("no free port below the ephemeral range")
 		return 0
 	}
-	one := func() int { return pick(freeLow, freeHigh, false, host) }
+	one := func() int { return pick(procs.StablePortLow, procs.StablePortHigh, false, host) }
 	many := func(n int) []int {
 		out := make([]int, n)
 		for i := range out {
@@ -110,11 +104,11 @@ func FreePorts() (Ports, error) {
 	p.NodeAPI, p.NodeRaft, p.NodeOps, p.NodeAdmin = many(3), many(3), many(3), many(3)
 	p.StatsOps, p.StatsAdmin = many(2), many(2)
 	for range 6 {
-		p.Redis = append(p.Redis, pick(freeLow, freeRedisTop, true, host))
+		p.Redis = append(p.Redis, pick(procs.StablePortLow, freeRedisTop, true, host))
 	}
-	p.Edge = pick(freeLow, freeHigh, false, edgeHosts...)
-	p.EdgeOps = pick(freeLow, freeHigh, false, edgeHosts...)
-	p.EdgeAdmin = pick(freeLow, freeHigh, false, edgeHosts...)
+	p.Edge = pick(procs.StablePortLow, procs.StablePortHigh, false, edgeHosts...)
+	p.EdgeOps = pick(procs.StablePortLow, procs.StablePortHigh, false, edgeHosts...)
+	p.EdgeAdmin = pick(procs.StablePortLow, procs.StablePortHigh, false, edgeHosts...)
 	return p, err
 }
 

@@ -19,12 +19,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/shortify/shortify/internal/procs"
 )
 
 // DefaultPostgres is the admin DSN used when SHORTIFY_TEST_POSTGRES is unset.
@@ -155,17 +158,16 @@ func randomHex(tb testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago,
-// for servers a test starts in another process or that need the address
-// before they listen.
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago
+// (procs.FreePort: below the ephemeral range), for servers a test starts
+// in another process or that need the address before they listen.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := procs.FreePort("127.0.0.1")
 	if err != nil {
-		tb.Fatalf("testenv: find a free port: %v", err)
+		tb.Fatalf("testenv: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // Schema creates a schema of the test's own in the package's database and

@@ -15,6 +15,7 @@ import (
 	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/kafkabroker"
 	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -98,25 +99,12 @@ func loadCaddy(t *testing.T, app map[string]any) {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-// (testenv.FreeAddr would do, but testenv opens PostgreSQL connections
-// this package has no use for.)
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestCaddyApp runs the app in a real Caddy: produce, reload with another
 // topic list (the running broker is taken over, not started twice on the
 // same address), stop Caddy (the address is free again), run it again on
 // the same data directory: the records are still there.
 func TestCaddyApp(t *testing.T) {
-	addr, dir := freeAddr(t), filepath.Join(t.TempDir(), "kafka")
+	addr, dir := testenv.FreeAddr(t), filepath.Join(t.TempDir(), "kafka")
 	loadCaddy(t, map[string]any{"listen": addr, "data_dir": dir})
 	t.Cleanup(func() { _ = caddy.Stop() })
 	kafkatest.Produce(t, addr, "clicks", &kgo.Record{Value: []byte("v1")}, &kgo.Record{Value: []byte("v2")})
@@ -150,7 +138,7 @@ func TestCaddyApp(t *testing.T) {
 
 // TestCaddyAppDisabled: a disabled app listens on nothing.
 func TestCaddyAppDisabled(t *testing.T) {
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	loadCaddy(t, map[string]any{"listen": addr, "disabled": true})
 	t.Cleanup(func() { _ = caddy.Stop() })
 	ln, err := net.Listen("tcp", addr)
