@@ -368,7 +368,10 @@ func TestCloseIsIdempotentAndFinal(t *testing.T) {
 func TestCloseLeavesNoGoroutines(t *testing.T) {
 	base, _ := goroutines()
 	cfg := testConfig(t)
-	cfg.LeaseTTL = MinLeaseTTL
+	// A short lease, so the renewal loop runs while the codes and IDs are
+	// taken; not the shortest (MinLeaseTTL, 100 ms), which a CI run that
+	// starves the process for a moment let run out (NewID then failed).
+	cfg.LeaseTTL = time.Second
 	cfg.BlockSize = 10
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
