@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -118,7 +117,7 @@ func benchMiss(b *testing.B, h *Handler, c string) {
 	next := new(nextHandler)
 	b.ReportAllocs()
 	for b.Loop() {
-		h.l1.Invalidate(c)
+		h.l1.Delete(c)
 		clear(w.h)
 		if err := h.ServeHTTP(w, r, next); err != nil || w.code != 302 {
 			b.Fatalf("%d %v", w.code, err)
@@ -135,24 +134,20 @@ func benchMiss(b *testing.B, h *Handler, c string) {
 // of three; CPU time rather than wall time, so that other load on the
 // machine moves it less).
 //
-// Cases: strings=heap fills the cache the way the L1 did before its arena
-// (a heap copy of every code and URL); strings=arena the way it does now
-// (arena.go). ttl=fixed (max_ttl = cache_ttl) skips the expiry calculator
-// on reads. events=on emits a click event per request to an in-process
-// kfake broker.
+// Cases: ttl=fixed (max_ttl = cache_ttl) skips the lifetime extension on
+// reads. events=on emits a click event per request to an in-process kfake
+// broker. (docs/decisions/0001-pointer-free-l1.md has the figures of the
+// otter L1 this replaced.)
 func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 	const links = 1_000_000
 	for _, bc := range []struct {
 		name   string
-		arena  bool
 		maxTTL time.Duration
 		events bool
 	}{
-		{"strings=heap/ttl=adaptive/events=off", false, 0, false},
-		{"strings=arena/ttl=adaptive/events=off", true, 0, false},
-		{"strings=arena/ttl=fixed/events=off", true, time.Minute, false},
-		{"strings=heap/ttl=adaptive/events=on", false, 0, true},
-		{"strings=arena/ttl=adaptive/events=on", true, 0, true},
+		{"ttl=adaptive/events=off", 0, false},
+		{"ttl=fixed/events=off", time.Minute, false},
+		{"ttl=adaptive/events=on", 0, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := &Handler{Database: sqliteDSN(b), CacheSize: links, CacheTTL: caddy.Duration(time.Minute), MaxTTL: caddy.Duration(bc.maxTTL)}
@@ -160,10 +155,6 @@ func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 				eventsHandler(h, kafkatest.StartBroker(b, 2, testClicksTopic, testLinksTopic))
 			}
 			provision(b, h)
-			copyString := strings.Clone
-			if bc.arena {
-				copyString = h.strs.intern
-			}
 			born := bornAt(time.Now().UnixNano())
 			codes := make([]string, links)
 			for i := range codes {
@@ -171,10 +162,9 @@ func BenchmarkServeHTTP_L1HitFullCache(b *testing.B) {
 			}
 			before := heapNow()
 			for _, c := range codes {
-				h.l1.Set(copyString(c), entry{url: copyString("https://example.com/target/" + c), state: stateFound, born: born})
+				h.l1.Set(c, entry{state: stateFound, born: born}, "https://example.com/target/"+c)
 			}
-			h.l1.CleanUp()
-			if n := h.l1.EstimatedSize(); n < links*9/10 {
+			if n := h.l1.Len(); n < links*9/10 {
 				b.Fatalf("L1 holds %d links, want about %d", n, links)
 			}
 			after := heapNow()

@@ -7,20 +7,16 @@ import (
 	"math"
 	"time"
 
-	"github.com/maypok86/otter/v2"
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/linkstore"
 )
 
-// entry is the L1 value of one code. It is kept small and nearly free of
-// pointers on purpose: with a million entries, every pointer is one more
-// word for the garbage collector to trace on each cycle, which shows in p99
-// (DESIGN.md). It holds one string (the URL; empty for an unknown code),
-// whose bytes are in the L1's arena (arena.go) like the key's, and small
-// integers: 40 bytes, one pointer, no heap object of its own.
+// entry is the L1 value of one code besides its URL, which the L1 keeps
+// next to it. It holds no pointer, so that a million of them cost the
+// garbage collector nothing (DESIGN.md; the L1 is a flatcache.Cache, which
+// refuses value types with pointers).
 type entry struct {
-	url     string // redirect target; "" when the code is unknown
 	linkID  int64  // the link's Snowflake ID, for click events
 	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never
 	status  uint16 // the link's own status; 0: the handler's default
@@ -34,9 +30,9 @@ const (
 	stateDisabled              // a disabled link: 410
 )
 
-// entryOf converts a link to its L1 value.
+// entryOf converts a link to its L1 value (the URL goes beside it).
 func entryOf(l linkstore.Link) entry {
-	e := entry{url: l.URL, linkID: l.ID, status: uint16(l.Status), state: stateFound}
+	e := entry{linkID: l.ID, status: uint16(l.Status), state: stateFound}
 	if l.Disabled {
 		e.state = stateDisabled
 	}
@@ -71,31 +67,25 @@ var (
 // (Unix ns), with the same boundary as linkstore.Link.Expired.
 func (e entry) expired(now int64) bool { return e.expires != 0 && now >= e.expires }
 
-// loader loads an L1 miss: L2, then the store, then fills L2. otter runs at
-// most one load per code at a time and hands its result to every waiter.
-// It lives inside the Handler so that passing &h.load to otter does not
-// allocate.
-type loader struct{ h *Handler }
-
 // lookupTimeout bounds one load (Redis, then the store), so that a hung
 // database answers 503 instead of holding requests until clients give up.
 const lookupTimeout = 2 * time.Second
 
-// Load implements otter.Loader. Every request waiting for this code shares
-// the load, so it must not end with the request that happened to start it:
-// it runs on a context detached from that request, bounded by
-// lookupTimeout.
-func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
+// loadLink loads an L1 miss: L2, then the store, then fills L2. The L1
+// runs at most one load per code at a time and hands its result to every
+// request waiting for it, so the load must not end with the request that
+// happened to start it: it runs on a context detached from that request,
+// bounded by lookupTimeout.
+func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
 	defer cancel()
-	h := ld.h
 	if h.l2 != nil {
 		start := time.Now()
 		l, ok, err := h.l2.Get(ctx, code)
 		h.stats.l2Latency.Observe(time.Since(start).Seconds())
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return entry{}, ctx.Err() // out of time; the store would be too
+			return entry{}, "", ctx.Err() // out of time; the store would be too
 		case err != nil:
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {
@@ -103,7 +93,8 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 			}
 		case ok:
 			h.stats.l2Hits.Inc()
-			return h.loaded(l), nil
+			e, url := h.loaded(l)
+			return e, url, nil
 		default:
 			h.stats.l2Misses.Inc()
 		}
@@ -111,17 +102,17 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 
 	store, err := h.res.store.get(ctx)
 	if err != nil {
-		return entry{}, err
+		return entry{}, "", err
 	}
 	start := time.Now()
 	l, err := h.lookup(ctx, store, code) // Lookup, or the primary after an invalidation (invalidate.go)
 	h.stats.storeLatency.Observe(time.Since(start).Seconds())
 	if errors.Is(err, linkstore.ErrNotFound) {
 		h.stats.storeMisses.Inc()
-		return entry{state: stateUnknown}, nil
+		return entry{state: stateUnknown}, "", nil
 	}
 	if err != nil {
-		return entry{}, fmt.Errorf("shortify: look up %s: %w", code, err)
+		return entry{}, "", fmt.Errorf("shortify: look up %s: %w", code, err)
 	}
 	h.stats.storeHits.Inc()
 	if h.l2 != nil {
@@ -134,22 +125,13 @@ func (ld *loader) Load(reqCtx context.Context, code string) (entry, error) {
 			}
 		}
 	}
-	return h.loaded(l), nil
+	e, url := h.loaded(l)
+	return e, url, nil
 }
 
-// loaded is the L1 value of a link loaded now, its URL in the L1's arena.
-func (h *Handler) loaded(l linkstore.Link) entry {
-	l.URL = h.strs.intern(l.URL)
+// loaded is the L1 value and URL of a link loaded now.
+func (h *Handler) loaded(l linkstore.Link) (entry, string) {
 	e := entryOf(l)
 	e.born = bornAt(h.nowNano())
-	return e
+	return e, l.URL
 }
-
-// Reload implements otter.Loader. It is not used (no refresh is
-// configured), but loads afresh if it ever is.
-func (ld *loader) Reload(ctx context.Context, code string, _ entry) (entry, error) {
-	return ld.Load(ctx, code)
-}
-
-// Interface guard.
-var _ otter.Loader[string, entry] = (*loader)(nil)

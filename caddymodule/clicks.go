@@ -63,7 +63,7 @@ type events struct {
 	dropped  counter // events Emit refused
 
 	inval  *invalidator // the link-events consumer of the brokers
-	target *otterL1     // the L1 registered with inval
+	target *targetL1     // the L1 registered with inval
 
 	cleanup sync.Once // Cleanup may run more than once
 }
@@ -194,7 +194,7 @@ func (h *Handler) provisionEvents() error {
 		return fmt.Errorf("invalidation: %w", err)
 	}
 	ev.inval = v.(*invalidator)
-	ev.target = ev.inval.register(h.l1, h.strs, h.l2, counter{h.metrics.invalidations}, nowFunc(h.clock))
+	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations}, nowFunc(h.clock))
 	return nil
 }
 

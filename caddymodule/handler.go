@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/maypok86/otter/v2"
 
+	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
 )
@@ -79,17 +79,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	e, ok := h.l1.GetIfPresent(code)
+	e, url, ok := h.l1.Get(code)
 	if ok {
 		h.stats.l1Hits.Inc()
 	} else {
 		h.stats.l1Misses.Inc()
-		// The key is copied (into the L1's arena) because code is a slice
-		// of the request's URL, which may share memory with a long query
-		// string that the cache would otherwise keep alive. Hits, the
-		// common case, skip the copy.
 		var err error
-		e, err = h.l1.Get(r.Context(), h.strs.intern(code), &h.load)
+		e, url, err = h.l1.Load(r.Context(), code, h.load)
 		if err != nil {
 			h.stats.errors.Inc()
 			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
@@ -113,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		status = h.DefaultStatus
 	}
 	hdr := w.Header()
-	hdr["Location"] = []string{e.url} // the only allocation of an L1 hit
+	hdr["Location"] = []string{url} // the only allocation of an L1 hit
 	if status == http.StatusMovedPermanently || status == http.StatusPermanentRedirect {
 		hdr["Cache-Control"] = h.permanentCC
 	} else {
@@ -171,7 +167,7 @@ func (h *Handler) nowNano() int64 {
 }
 
 // nowFunc returns c.NowNano, or the system clock's when c is nil.
-func nowFunc(c otter.Clock) func() int64 {
+func nowFunc(c flatcache.Clock) func() int64 {
 	if c != nil {
 		return c.NowNano
 	}

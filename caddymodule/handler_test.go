@@ -126,9 +126,9 @@ func TestMalformedPathsNeverReachTheStore(t *testing.T) {
 					}
 				}
 			}
-			if n := lookups(count); n != 0 || h.l1.EstimatedSize() != 0 || h.res.store.ready.Load() != nil {
+			if n := lookups(count); n != 0 || h.l1.Len() != 0 || h.res.store.ready.Load() != nil {
 				t.Errorf("malformed paths reached the store (%d lookups, store opened: %v) or L1 (%d entries)",
-					n, h.res.store.ready.Load() != nil, h.l1.EstimatedSize())
+					n, h.res.store.ready.Load() != nil, h.l1.Len())
 			}
 			// The longest well-formed code is looked up.
 			if w, _ := serve(h, "GET", "/"+strings.Repeat("a", 64), nil); lookups(count) != 1 {
@@ -184,8 +184,8 @@ func TestStoreFailureIs503(t *testing.T) {
 	}
 	// Nothing was cached: the next request tries again (and fails again,
 	// at once, from the remembered open error).
-	if h.l1.EstimatedSize() != 0 {
-		t.Fatalf("L1 holds %d entries after a failure", h.l1.EstimatedSize())
+	if h.l1.Len() != 0 {
+		t.Fatalf("L1 holds %d entries after a failure", h.l1.Len())
 	}
 	if _, err := serve(h, "GET", "/abc", nil); !errors.As(err, &he) || he.StatusCode != 503 {
 		t.Fatalf("second request: %v", err)

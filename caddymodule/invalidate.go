@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/maypok86/otter/v2"
 
 	"github.com/shortify/shortify/internal/invalidation"
+	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -63,14 +63,13 @@ type invalidator struct {
 	recent   recentSet
 
 	mu      sync.Mutex
-	targets map[*otter.Cache[string, entry]]*otterL1
+	targets map[*flatcache.Cache[entry]]*targetL1
 }
 
-// otterL1 is one L1 with its L2, registered by the handlers that use it.
-type otterL1 struct {
-	l1      *otter.Cache[string, entry]
+// targetL1 is one L1 with its L2, registered by the handlers that use it.
+type targetL1 struct {
+	l1      *flatcache.Cache[entry]
 	l2      *l2cache.Cache // nil without Redis
-	strs    *stringArena   // the L1's arena, for the URLs it writes
 	now     func() int64   // the L1's clock, for the entries it writes
 	applied atomic.Pointer[counter]
 	refs    int // guarded by invalidator.mu
@@ -78,7 +77,7 @@ type otterL1 struct {
 
 // newInvalidator starts a consumer of topic on brokers.
 func newInvalidator(brokers []string, topic string, logger *slog.Logger) (*invalidator, error) {
-	v := &invalidator{targets: make(map[*otter.Cache[string, entry]]*otterL1)}
+	v := &invalidator{targets: make(map[*flatcache.Cache[entry]]*targetL1)}
 	c, err := invalidation.New(invalidation.Config{
 		Brokers: brokers,
 		Topic:   topic,
@@ -99,12 +98,12 @@ func newInvalidator(brokers []string, topic string, logger *slog.Logger) (*inval
 // register adds l1 (with its L2) to the caches events apply to and
 // returns its registration; applied counts the events applied to it. A
 // cache registered by several handlers is registered once, counted.
-func (v *invalidator) register(l1 *otter.Cache[string, entry], strs *stringArena, l2 *l2cache.Cache, applied counter, now func() int64) *otterL1 {
+func (v *invalidator) register(l1 *flatcache.Cache[entry], l2 *l2cache.Cache, applied counter, now func() int64) *targetL1 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t := v.targets[l1]
 	if t == nil {
-		t = &otterL1{l1: l1, l2: l2, strs: strs, now: now}
+		t = &targetL1{l1: l1, l2: l2, now: now}
 		v.targets[l1] = t
 	}
 	t.refs++
@@ -113,7 +112,7 @@ func (v *invalidator) register(l1 *otter.Cache[string, entry], strs *stringArena
 }
 
 // unregister undoes one register.
-func (v *invalidator) unregister(t *otterL1) {
+func (v *invalidator) unregister(t *targetL1) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if t.refs--; t.refs <= 0 {
@@ -130,7 +129,7 @@ func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event
 		v.recent.add(code, time.Now().UnixNano())
 	}
 	v.mu.Lock()
-	targets := make([]*otterL1, 0, len(v.targets))
+	targets := make([]*targetL1, 0, len(v.targets))
 	for _, t := range v.targets {
 		targets = append(targets, t)
 	}
@@ -152,29 +151,22 @@ func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event
 }
 
 // apply applies e to the L1.
-func (t *otterL1) apply(code string, e linkevents.Event) {
+func (t *targetL1) apply(code string, e linkevents.Event) {
 	switch e.Type {
 	case linkevents.Created:
-		t.l1.ComputeIfPresent(code, func(old entry) (entry, otter.ComputeOp) {
-			if old.state == stateUnknown {
-				return old, otter.InvalidateOp
-			}
-			return old, otter.CancelOp
-		})
+		// Only a cached "unknown code" goes; a found link is left alone.
+		if old, _, ok := t.l1.Peek(code); ok && old.state == stateUnknown {
+			t.l1.Delete(code)
+		}
 	case linkevents.Updated, linkevents.Disabled:
 		s := e.State
 		ne := entryOf(linkstore.Link{ID: e.LinkID, Code: code, URL: s.URL, Status: s.Status, ExpiresAt: s.ExpiresAt, Disabled: s.Disabled})
 		ne.born = bornAt(t.now())
-		if _, ok := t.l1.ComputeIfPresent(code, func(entry) (entry, otter.ComputeOp) {
-			// Copied only when the code is cached: the URL goes into
-			// the L1's arena and stops pointing into the event's buffer.
-			ne.url = t.strs.intern(ne.url)
-			return ne, otter.WriteOp
-		}); !ok {
-			t.l1.Invalidate(code) // cancels a load in flight
-		}
+		// Replaced only when the code is cached (the L1 copies the URL out
+		// of the event's buffer); either way a load in flight is not kept.
+		t.l1.Replace(code, ne, s.URL)
 	default: // deleted, and types of later versions: drop the code
-		t.l1.Invalidate(code)
+		t.l1.Delete(code)
 	}
 }
 

@@ -162,8 +162,8 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 			t.Errorf("invalidations metric %d, want 4", got)
 		}
 		// The updated link was written into L1: no load for it.
-		if e, ok := h.l1.GetIfPresent(upd); !ok || e.url != newURL || e.linkID != updated.ID {
-			t.Errorf("L1 entry of %s: %+v, %v; want the new URL and ID", upd, e, ok)
+		if e, url, ok := h.l1.Peek(upd); !ok || url != newURL || e.linkID != updated.ID {
+			t.Errorf("L1 entry of %s: %+v %q, %v; want the new URL and ID", upd, e, url, ok)
 		}
 	}
 	for _, c := range []string{del, upd, dis} {

@@ -70,7 +70,7 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("%s: %d, want %d", req.path, w.Code, req.want)
 		}
 	}
-	b.l1.Invalidate(c)
+	b.l1.Delete(c)
 	if w := serveFrom(t, b, "/"+c, "192.0.2.1:1", ""); w.Code != 302 { // l1 miss, l2 hit
 		t.Fatalf("after eviction: %d", w.Code)
 	}

@@ -5,9 +5,11 @@
 // The redirect path runs through three tiers (see DESIGN.md, "The redirect
 // path (hot)"):
 //
-//  1. L1, an in-process otter cache bounded by entries, holding found links
-//     for cache_ttl (never past the link's own expiry) and unknown codes for
-//     negative_ttl. One load per code runs at a time (otter's loader).
+//  1. L1, an in-process cache bounded by entries, holding found links for
+//     cache_ttl (never past the link's own expiry, extended for hot codes
+//     up to max_ttl) and unknown codes for negative_ttl. One load per code
+//     runs at a time. It is a flatcache.Cache, whose entries the garbage
+//     collector never traces (docs/decisions/0001-pointer-free-l1.md).
 //  2. L2, Redis (optional), shared by all edges and written through by the
 //     control plane. A Redis failure is logged and skipped, never shown to
 //     the client.
@@ -26,13 +28,15 @@
 package caddymodule
 
 import (
+	"context"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/maypok86/otter/v2"
 	"go.uber.org/zap"
 
+	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/l2cache"
 )
 
@@ -177,10 +181,9 @@ type Handler struct {
 	// Runtime state, set by Provision.
 	res          *resources // the shared store, Redis client and L1
 	keys         []string   // pool keys this instance holds, for Cleanup
-	l1           *otter.Cache[string, entry]
-	strs         *stringArena   // where the L1's keys and URLs are copied (arena.go)
-	l2           *l2cache.Cache // nil without Redis
-	load         loader         // passed to l1.Get; pointer-stable inside h
+	l1           *flatcache.Cache[entry]
+	l2           *l2cache.Cache                                                   // nil without Redis
+	load         func(context.Context, string) (entry, string, error) // h.loadLink, made once
 	logger       *zap.Logger
 	l2log        *zap.Logger // logger for L2 failures, sampled to one per message per second
 	notFoundNext bool
@@ -193,7 +196,7 @@ type Handler struct {
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their
 	// own (the test's name) never share resources built with other hooks.
-	clock     otter.Clock // nil: the system clock
+	clock     flatcache.Clock // nil: the system clock
 	openStore storeOpener // nil: backend.Open
 	keySalt   string
 }

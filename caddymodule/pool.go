@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
@@ -40,8 +40,7 @@ var pool = caddy.NewUsagePool()
 type resources struct {
 	store *lazyStore
 	redis redis.UniversalClient // nil without Redis
-	l1    *otter.Cache[string, entry]
-	strs  *stringArena // the L1's strings (arena.go)
+	l1    *flatcache.Cache[entry]
 }
 
 // acquire loads or builds the handler's resources, recording in h.keys each
@@ -83,16 +82,12 @@ func (h *Handler) acquire() (*resources, error) {
 	l1Key := "shortify/l1/" + hashKey(storeKey, redisKey, h.RedisPrefix, h.CacheSize,
 		h.CacheTTL, h.MaxTTL, h.NegativeTTL, hooks)
 	v, err = h.loadOrNew(l1Key, func() (caddy.Destructor, error) {
-		c, err := h.newL1()
-		if err != nil {
-			return nil, err
-		}
-		return l1Cache{c, newStringArena(arenaChunkSize, c.EstimatedSize)}, nil
+		return l1Cache{h.newL1()}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.l1, res.strs = v.(l1Cache).Cache, v.(l1Cache).strs
+	res.l1 = v.(l1Cache).Cache
 	return res, nil
 }
 
@@ -138,27 +133,27 @@ func hashKey(parts ...any) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// newL1 builds the L1 cache.
-func (h *Handler) newL1() (*otter.Cache[string, entry], error) {
-	now := nowFunc(h.clock) // not h.nowNano: the L1 may outlive h
-	return otter.New(&otter.Options[string, entry]{
-		MaximumSize:      h.CacheSize,
-		ExpiryCalculator: newL1Expiry(time.Duration(h.CacheTTL), time.Duration(h.MaxTTL), time.Duration(h.NegativeTTL), now),
-		Clock:            h.clock, // nil: otter's own
-	})
+// newL1 builds the L1 cache: pointer-free (package flatcache), so that a
+// million entries cost the garbage collector nothing; otter's nodes cost
+// it a traced object each (docs/decisions/0001-pointer-free-l1.md).
+func (h *Handler) newL1() *flatcache.Cache[entry] {
+	x := newL1Expiry(time.Duration(h.CacheTTL), time.Duration(h.MaxTTL), time.Duration(h.NegativeTTL))
+	cfg := flatcache.Config[entry]{MaxEntries: h.CacheSize, Lifetime: x.Lifetime}
+	if x.adaptive() {
+		cfg.Extend = x.Extend
+	}
+	if h.clock != nil { // not h.nowNano: the L1 may outlive h
+		cfg.Clock = h.clock
+	}
+	return flatcache.New(cfg)
 }
 
-// l1Cache makes the L1 a caddy.Destructor. Its strings live in strs,
-// which the garbage collector frees with the last entry using them.
-type l1Cache struct {
-	*otter.Cache[string, entry]
-	strs *stringArena
-}
+// l1Cache makes the L1 a caddy.Destructor.
+type l1Cache struct{ *flatcache.Cache[entry] }
 
-// Destruct stops the cache's background goroutines and drops its entries.
+// Destruct drops the cache's entries and their memory.
 func (c l1Cache) Destruct() error {
-	c.StopAllGoroutines()
-	c.InvalidateAll()
+	c.Clear()
 	return nil
 }
 

@@ -80,7 +80,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	h.notFoundNext = h.NotFound == "next"
 	h.permanentCC = []string{"public, max-age=" + strconv.FormatInt(int64(time.Duration(h.PermanentMaxAge)/time.Second), 10)}
-	h.load = loader{h: h}
+	h.load = h.loadLink
 	m, err := metricsFor(ctx.GetMetricsRegistry())
 	if err != nil {
 		return err
@@ -93,7 +93,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.res = res
-	h.l1, h.strs = res.l1, res.strs
+	h.l1 = res.l1
 	if res.redis != nil {
 		h.l2 = l2cache.New(res.redis, h.RedisPrefix, time.Duration(h.RedisTTL))
 	}

@@ -1,10 +1,6 @@
 package caddymodule
 
-import (
-	"time"
-
-	"github.com/maypok86/otter/v2"
-)
+import "time"
 
 // The L1 lifetime of a found link adapts to how often it is read (DESIGN.md,
 // "TTL with adaptive extension for hot codes"), without a counter:
@@ -30,9 +26,9 @@ import (
 // read path).
 //
 // The state this needs is the load time, in the entry's padding (born),
-// and the deadline otter keeps anyway: no pointer, no counter to update on
-// a hit, and an L1 hit writes nothing but the rare promotion (one CAS on
-// the entry's deadline, done by otter).
+// and the deadline the L1 keeps anyway: no pointer, no counter to update
+// on a hit, and an L1 hit writes nothing but the rare promotion (one CAS
+// on the entry's deadline, done by the L1).
 
 // bornEpoch is the zero of entry.born: whole seconds since then fit a
 // uint32 until 2156.
@@ -62,72 +58,51 @@ const promotionFactor = 4
 // DefaultMaxTTLFactor is max_ttl's default, in multiples of cache_ttl.
 const DefaultMaxTTLFactor = 16
 
-// l1Expiry is the L1's otter.ExpiryCalculator.
+// l1Expiry holds the lifetimes of L1 entries: Lifetime and Extend are
+// the L1's flatcache hooks.
 type l1Expiry struct {
 	cacheTTL, maxTTL, negativeTTL time.Duration
-	now                           func() int64
 }
 
-// newL1Expiry returns the calculator for the settings: the adaptive one
-// when maxTTL exceeds cacheTTL, and otherwise one that otter never calls
-// on reads.
-func newL1Expiry(cacheTTL, maxTTL, negativeTTL time.Duration, now func() int64) otter.ExpiryCalculator[string, entry] {
-	x := &l1Expiry{cacheTTL: cacheTTL, maxTTL: max(maxTTL, cacheTTL), negativeTTL: negativeTTL, now: now}
-	if x.maxTTL == x.cacheTTL {
-		return otter.ExpiryWritingFunc(x.lifetime)
-	}
-	return x
+// newL1Expiry returns the lifetimes for the settings.
+func newL1Expiry(cacheTTL, maxTTL, negativeTTL time.Duration) *l1Expiry {
+	return &l1Expiry{cacheTTL: cacheTTL, maxTTL: max(maxTTL, cacheTTL), negativeTTL: negativeTTL}
 }
 
-// lifetime is the lifetime of a new value: negativeTTL for an unknown code;
-// cacheTTL for a link, but only until the link expires when that is sooner.
-// A link that has already expired keeps cacheTTL: it stays a 410 until an
-// invalidation or its deletion.
-func (x *l1Expiry) lifetime(en otter.Entry[string, entry]) time.Duration {
-	e := en.Value
+// adaptive reports whether reads may extend lifetimes; when not (max_ttl
+// equal to cache_ttl) the L1 does without Extend on the read path.
+func (x *l1Expiry) adaptive() bool { return x.maxTTL > x.cacheTTL }
+
+// Lifetime is the lifetime of a value stored at now: negativeTTL for an
+// unknown code; cacheTTL for a link, but only until the link expires when
+// that is sooner. A link that has already expired keeps cacheTTL: it stays
+// a 410 until an invalidation or its deletion.
+func (x *l1Expiry) Lifetime(e *entry, _ string, now int64) time.Duration {
 	if e.state == stateUnknown {
 		return x.negativeTTL
 	}
 	if e.expires != 0 {
-		if left := time.Duration(e.expires - x.now()); left > 0 && left < x.cacheTTL {
+		if left := time.Duration(e.expires - now); left > 0 && left < x.cacheTTL {
 			return left
 		}
 	}
 	return x.cacheTTL
 }
 
-// ExpireAfterCreate implements otter.ExpiryCalculator.
-func (x *l1Expiry) ExpireAfterCreate(en otter.Entry[string, entry]) time.Duration {
-	return x.lifetime(en)
-}
-
-// ExpireAfterUpdate implements otter.ExpiryCalculator: a new value is a
-// new load, which starts again at cache_ttl.
-func (x *l1Expiry) ExpireAfterUpdate(en otter.Entry[string, entry], _ entry) time.Duration {
-	return x.lifetime(en)
-}
-
-// ExpireAfterRead implements otter.ExpiryCalculator: the promotion. It
-// returns 0 (keep the deadline) on all but the rare read that promotes.
-func (x *l1Expiry) ExpireAfterRead(en otter.Entry[string, entry]) time.Duration {
-	e := &en.Value
+// Extend is the promotion: the new deadline of an entry read at now, or
+// deadline itself on all but the rare read that promotes.
+func (x *l1Expiry) Extend(e *entry, now, deadline int64) int64 {
 	if e.state == stateUnknown {
-		return 0
+		return deadline
 	}
-	now, deadline := en.SnapshotAtNano, en.ExpiresAtNano
 	born := bornNano(e.born)
 	life := deadline - born
 	if life >= int64(x.maxTTL) || (deadline-now)*4 > life {
-		return 0 // at max_ttl already, or not yet in the last quarter
+		return deadline // at max_ttl already, or not yet in the last quarter
 	}
 	next := born + min(life*promotionFactor, int64(x.maxTTL))
 	if e.expires != 0 && next > e.expires {
 		next = e.expires
 	}
-	if next <= deadline {
-		return 0
-	}
-	return time.Duration(next - now)
+	return max(next, deadline)
 }
-
-var _ otter.ExpiryCalculator[string, entry] = (*l1Expiry)(nil)

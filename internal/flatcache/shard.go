@@ -1,0 +1,152 @@
+package flatcache
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// shard is one independently locked part of a Cache. Nothing in it but
+// the map's internal directory holds a pointer that leads to per-entry
+// memory: the map's keys and values are integers, the slots are
+// pointer-free structs and data is bytes.
+type shard[V any] struct {
+	mu       sync.RWMutex
+	capacity int               // most slots in use
+	index    map[uint64]uint32 // key hash -> slot
+	slots    []slot[V]         // grows up to capacity
+	free     []uint32          // slots emptied by Delete, reused first
+	hand     int               // the CLOCK hand: the next slot to consider for eviction
+	epoch    uint64            // incremented by Delete and Replace, for loads in flight
+
+	// data holds every entry's key followed by its string. It is
+	// append-only: bytes once handed out in a string are never written
+	// again. When it is full, the live bytes are copied to a new buffer
+	// (the old one stays, unchanged, for as long as a string points into
+	// it), and garbage, the bytes no slot uses, is dropped.
+	data    []byte
+	garbage int
+}
+
+// slot is one entry. deadline and ref are written by readers too
+// (atomically, under the read lock); everything else only under the
+// write lock.
+type slot[V any] struct {
+	hash     uint64
+	deadline int64  // Unix ns; 0: an empty slot
+	ref      uint32 // CLOCK's reference bit: read since the hand last passed
+	klen     uint32 // key bytes at data[off:]
+	slen     uint32 // string bytes after the key
+	off      uint32
+	val      V
+}
+
+// minData is the smallest data buffer a shard allocates.
+const minData = 4 << 10
+
+func (sh *shard[V]) key(sl *slot[V]) string { return keyString(sh.data, sl.off, sl.klen) }
+
+func (sh *shard[V]) str(sl *slot[V]) string { return keyString(sh.data, sl.off+sl.klen, sl.slen) }
+
+// put stores an entry for key (hash h) until deadline, in key's slot if
+// it has one (or in the slot of another key with the same hash, which
+// loses its entry), else in a new or evicted slot.
+func (sh *shard[V]) put(h uint64, key string, v *V, s string, now, deadline int64) {
+	i, found := sh.index[h]
+	if found {
+		sh.release(&sh.slots[i])
+	} else {
+		i = sh.alloc(now)
+	}
+	if !sh.reserve(len(key) + len(s)) {
+		// Too big for a shard (4 GiB): not cached.
+		if found {
+			delete(sh.index, h)
+		}
+		sh.slots[i] = slot[V]{}
+		sh.free = append(sh.free, i)
+		return
+	}
+	sh.index[h] = i
+	off := len(sh.data)
+	sh.data = append(sh.data, key...)
+	sh.data = append(sh.data, s...)
+	sh.slots[i] = slot[V]{hash: h, deadline: deadline, klen: uint32(len(key)), slen: uint32(len(s)), off: uint32(off), val: *v}
+}
+
+// deleteLocked removes key (hash h) if it has an entry.
+func (sh *shard[V]) deleteLocked(h uint64, key string) {
+	i, found := sh.index[h]
+	if !found || sh.key(&sh.slots[i]) != key {
+		return
+	}
+	delete(sh.index, h)
+	sh.release(&sh.slots[i])
+	sh.slots[i] = slot[V]{}
+	sh.free = append(sh.free, i)
+}
+
+// release counts a slot's bytes as garbage and detaches them from it.
+func (sh *shard[V]) release(sl *slot[V]) {
+	sh.garbage += int(sl.klen) + int(sl.slen)
+	sl.klen, sl.slen = 0, 0
+}
+
+// alloc returns an empty slot: a freed one, a new one while the shard is
+// below capacity, or else the one CLOCK evicts. The hand skips (and
+// clears) slots read since it last passed, and takes the first one that
+// was not read or has expired; after a whole turn every bit is clear, so
+// it stops within two turns.
+func (sh *shard[V]) alloc(now int64) uint32 {
+	if n := len(sh.free); n > 0 {
+		i := sh.free[n-1]
+		sh.free = sh.free[:n-1]
+		return i
+	}
+	if len(sh.slots) < sh.capacity {
+		sh.slots = append(sh.slots, slot[V]{})
+		return uint32(len(sh.slots) - 1)
+	}
+	for {
+		i := sh.hand
+		sh.hand = (sh.hand + 1) % len(sh.slots)
+		sl := &sh.slots[i]
+		if sl.ref == 0 || sl.deadline <= now {
+			if j, ok := sh.index[sl.hash]; ok && j == uint32(i) {
+				delete(sh.index, sl.hash)
+			}
+			sh.release(sl)
+			*sl = slot[V]{}
+			return uint32(i)
+		}
+		atomic.StoreUint32(&sl.ref, 0)
+	}
+}
+
+// reserve makes room for n more bytes of data, copying the live bytes to
+// a new buffer when the current one is full, and reports whether offsets
+// still fit a uint32.
+func (sh *shard[V]) reserve(n int) bool {
+	if cap(sh.data)-len(sh.data) >= n {
+		return true
+	}
+	live := len(sh.data) - sh.garbage
+	size := max(2*(live+n), minData)
+	if size > math.MaxUint32 {
+		if live+n > math.MaxUint32 {
+			return false
+		}
+		size = math.MaxUint32
+	}
+	data := make([]byte, 0, size)
+	for i := range sh.slots {
+		sl := &sh.slots[i]
+		if n := sl.klen + sl.slen; n > 0 {
+			off := len(data)
+			data = append(data, sh.data[sl.off:sl.off+n]...)
+			sl.off = uint32(off)
+		}
+	}
+	sh.data, sh.garbage = data, 0
+	return true
+}
