@@ -63,7 +63,7 @@ type events struct {
 	dropped  counter // events Emit refused
 
 	inval  *invalidator // the link-events consumer of the brokers
-	target *targetL1     // the L1 registered with inval
+	target *targetL1    // the L1 registered with inval
 
 	cleanup sync.Once // Cleanup may run more than once
 }

@@ -182,7 +182,7 @@ type Handler struct {
 	res          *resources // the shared store, Redis client and L1
 	keys         []string   // pool keys this instance holds, for Cleanup
 	l1           *flatcache.Cache[entry]
-	l2           *l2cache.Cache                                                   // nil without Redis
+	l2           *l2cache.Cache                                       // nil without Redis
 	load         func(context.Context, string) (entry, string, error) // h.loadLink, made once
 	logger       *zap.Logger
 	l2log        *zap.Logger // logger for L2 failures, sampled to one per message per second
@@ -197,7 +197,7 @@ type Handler struct {
 	// become part of the pool keys, so that tests that set a salt of their
 	// own (the test's name) never share resources built with other hooks.
 	clock     flatcache.Clock // nil: the system clock
-	openStore storeOpener // nil: backend.Open
+	openStore storeOpener     // nil: backend.Open
 	keySalt   string
 }
 

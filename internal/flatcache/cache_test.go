@@ -63,8 +63,8 @@ func TestOperations(t *testing.T) {
 	mustMiss(t, c, "a")
 
 	c.Set("a", val{id: 1}, "https://a.example/")
-	c.Set("", val{id: 2}, "")    // the empty key and string are values too
-	c.Set("b", val{id: 3}, "")   // an empty string
+	c.Set("", val{id: 2}, "")  // the empty key and string are values too
+	c.Set("b", val{id: 3}, "") // an empty string
 	mustGet(t, c, "a", val{id: 1}, "https://a.example/")
 	mustGet(t, c, "", val{id: 2}, "")
 	mustGet(t, c, "b", val{id: 3}, "")
@@ -85,7 +85,7 @@ func TestOperations(t *testing.T) {
 	mustMiss(t, c, "zz")
 
 	c.Delete("a")
-	c.Delete("a")       // twice is fine
+	c.Delete("a")      // twice is fine
 	c.Delete("absent") // so is an absent key
 	mustMiss(t, c, "a")
 	if c.Len() != 2 {
@@ -248,11 +248,21 @@ func TestNewRefusesPointers(t *testing.T) {
 	}
 	life := func(string) time.Duration { return time.Second }
 	for name, mk := range map[string]func(){
-		"string":  func() { New(Config[string]{MaxEntries: 1, Lifetime: func(*string, string, int64) time.Duration { return life("") }}) },
-		"pointer": func() { New(Config[*int]{MaxEntries: 1, Lifetime: func(**int, string, int64) time.Duration { return life("") }}) },
-		"struct":  func() { New(Config[withString]{MaxEntries: 1, Lifetime: func(*withString, string, int64) time.Duration { return life("") }}) },
-		"nested":  func() { New(Config[nested]{MaxEntries: 1, Lifetime: func(*nested, string, int64) time.Duration { return life("") }}) },
-		"slice":   func() { New(Config[[]byte]{MaxEntries: 1, Lifetime: func(*[]byte, string, int64) time.Duration { return life("") }}) },
+		"string": func() {
+			New(Config[string]{MaxEntries: 1, Lifetime: func(*string, string, int64) time.Duration { return life("") }})
+		},
+		"pointer": func() {
+			New(Config[*int]{MaxEntries: 1, Lifetime: func(**int, string, int64) time.Duration { return life("") }})
+		},
+		"struct": func() {
+			New(Config[withString]{MaxEntries: 1, Lifetime: func(*withString, string, int64) time.Duration { return life("") }})
+		},
+		"nested": func() {
+			New(Config[nested]{MaxEntries: 1, Lifetime: func(*nested, string, int64) time.Duration { return life("") }})
+		},
+		"slice": func() {
+			New(Config[[]byte]{MaxEntries: 1, Lifetime: func(*[]byte, string, int64) time.Duration { return life("") }})
+		},
 		"no size": func() { New(Config[int]{Lifetime: func(*int, string, int64) time.Duration { return life("") }}) },
 	} {
 		t.Run(name, func(t *testing.T) {
