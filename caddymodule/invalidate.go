@@ -39,8 +39,9 @@ import (
 // loader reads such a code from the primary (linkstore.Store.Get) instead
 // of Lookup. Together with the L2 tombstone, no load after the event can
 // bring back the old state. (A load that started before the event and
-// ends after it is discarded by otter, since the event wrote or
-// invalidated the key, and runs again, on the primary.)
+// ends after it is kept out of the L1, since the event wrote or deleted
+// the key: the requests that waited for it get its answer, and the next
+// one loads again, from the primary.)
 
 // confirmWindow is how long after an event a code is read from the
 // primary: twice the largest lag a replica in rotation may have (its lag

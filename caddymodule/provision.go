@@ -73,7 +73,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.PermanentMaxAge = cmpDuration(h.PermanentMaxAge, DefaultPermanentMaxAge)
 
 	// Resources are built from these values, so bad ones must stop here
-	// rather than reach otter or go-redis; Validate reports the same.
+	// rather than reach the L1 or go-redis; Validate reports the same.
 	if err := h.Validate(); err != nil {
 		return err
 	}
