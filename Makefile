@@ -45,6 +45,7 @@ services: ## Start (or install) PostgreSQL and Redis for the tests.
 test: services ## Run every test against real PostgreSQL and Redis.
 	scripts/ensure-chromium.sh # headless Chromium for the dashboard's browser test (e2e)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -race ./internal/flatcache # the L1's locking and its unsafe strings
 
 .PHONY: bench
 bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API), the edge under wrk and the stats ingest.

@@ -24,6 +24,7 @@ import (
 //	shortify_edge_click_queue_depth               click events waiting to be produced
 //	shortify_edge_click_events_total{result}      produced, dropped, failed
 //	shortify_edge_invalidations_total             codes evicted on a link event
+//	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
 	requests      *prometheus.CounterVec
 	cache         *prometheus.CounterVec
@@ -34,6 +35,7 @@ type metrics struct {
 	queueDepth    prometheus.Gauge
 	clickEvents   *prometheus.CounterVec
 	invalidations prometheus.Counter
+	l1            *l1Collector
 }
 
 const metricsNamespace, metricsSubsystem = "shortify", "edge"
@@ -77,6 +79,7 @@ func newMetrics() *metrics {
 			"Click events by result: produced (acknowledged by Kafka), dropped (queue full), failed (Kafka refused).")), []string{"result"}),
 		invalidations: prometheus.NewCounter(prometheus.CounterOpts(opts("invalidations_total",
 			"Codes evicted from the caches because a link event said they changed."))),
+		l1: newL1Collector(),
 	}
 }
 
@@ -84,7 +87,7 @@ func newMetrics() *metrics {
 // that register can swap in the collector a registry already has.
 func (m *metrics) collectors() []any {
 	return []any{&m.requests, &m.cache, &m.l2Errors, &m.latency, &m.rateLimited,
-		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations}
+		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.l1}
 }
 
 // metricsFor returns the collectors registered with reg: new ones, or the
@@ -116,6 +119,8 @@ func register(reg prometheus.Registerer, p any) error {
 		c = *p
 	case **prometheus.HistogramVec:
 		c = *p
+	case **l1Collector:
+		c = *p
 	default:
 		return fmt.Errorf("shortify: metrics: unexpected collector %T", p)
 	}
@@ -137,6 +142,8 @@ func register(reg prometheus.Registerer, p any) error {
 		*p, ok = are.ExistingCollector.(*prometheus.CounterVec)
 	case **prometheus.HistogramVec:
 		*p, ok = are.ExistingCollector.(*prometheus.HistogramVec)
+	case **l1Collector:
+		*p, ok = are.ExistingCollector.(*l1Collector)
 	}
 	if !ok {
 		return fmt.Errorf("shortify: metrics: %T registered by someone else under the same name", are.ExistingCollector)

@@ -96,6 +96,11 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_rate_limit_errors_total{}":                    0,
 		"shortify_edge_click_queue_depth{}":                          0,
 		"shortify_edge_invalidations_total{}":                        0,
+		// a's L1: c, the unknown code, the disabled link; b's: c, its
+		// unknown code.
+		"shortify_edge_l1_entries{}":         5,
+		"shortify_edge_l1_capacity{}":        float64(a.l1.Capacity() + b.l1.Capacity()),
+		"shortify_edge_l1_evictions_total{}": 0,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
@@ -123,6 +128,9 @@ func TestMetrics(t *testing.T) {
 	}
 	if g := got2["shortify_edge_cache_requests_total{result=hit,tier=l1}"]; g != 1 {
 		t.Errorf("new config's l1 hits = %v, want 1 (the L1 survived the reload)", g)
+	}
+	if g := got2["shortify_edge_l1_entries{}"]; g != 3 {
+		t.Errorf("new config's l1 entries = %v, want a's 3", g)
 	}
 }
 

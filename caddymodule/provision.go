@@ -94,6 +94,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.res = res
 	h.l1 = res.l1
+	h.metrics.l1.add(h.l1)
 	if res.redis != nil {
 		h.l2 = l2cache.New(res.redis, h.RedisPrefix, time.Duration(h.RedisTTL))
 	}
@@ -161,6 +162,9 @@ func (h *Handler) Validate() error {
 // Provision, and more than once.
 func (h *Handler) Cleanup() error {
 	h.cleanupEvents()
+	if h.metrics != nil && h.l1 != nil {
+		h.metrics.l1.remove(h.l1)
+	}
 	return h.release()
 }
 

@@ -24,4 +24,4 @@ DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null ||
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
 	die "apt-get install chromium failed"
 command -v chromium >/dev/null || die "chromium is still not on PATH after installing it"
-say "installed $(chromium --version 2>&1 | head -1)"
+say "installed $(chromium --version 2>/dev/null | head -1)" # stderr: the Debian wrapper's own warnings

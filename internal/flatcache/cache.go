@@ -237,6 +237,20 @@ func (c *Cache[V]) Len() int {
 	return n
 }
 
+// Evictions returns how many entries were evicted before their deadline
+// to make room for others: a cache too small for its working set shows
+// here.
+func (c *Cache[V]) Evictions() uint64 {
+	var n uint64
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += sh.evicted
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
 // Capacity returns the most entries the cache holds (MaxEntries rounded up
 // to a multiple of the number of shards).
 func (c *Cache[V]) Capacity() int { return len(c.shards) * c.shards[0].capacity }

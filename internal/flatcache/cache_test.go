@@ -178,8 +178,8 @@ func TestEvictionKeepsWhatIsRead(t *testing.T) {
 	for i := n; i < n+n/2; i++ {
 		c.Set("k"+strconv.Itoa(i), val{id: int64(i)}, "s"+strconv.Itoa(i))
 	}
-	if c.Len() != n {
-		t.Fatalf("Len %d, want %d", c.Len(), n)
+	if c.Len() != n || c.Evictions() != n/2 {
+		t.Fatalf("Len %d, Evictions %d; want %d, %d", c.Len(), c.Evictions(), n, n/2)
 	}
 	for i := range n + n/2 {
 		k := "k" + strconv.Itoa(i)
@@ -215,7 +215,7 @@ func TestBounded(t *testing.T) {
 	if per := data / c.Len(); per > 4*(200+5)+minData*8/c.Len() {
 		t.Fatalf("%d bytes of data per entry of about 205", per)
 	}
-	if slots > 2*c.Capacity() {
+	if slots > c.Capacity() {
 		t.Fatalf("%d slots for a capacity of %d", slots, c.Capacity())
 	}
 }
@@ -350,4 +350,26 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// An expired entry's slot is taken first and is not an eviction.
+func TestExpiredIsNotAnEviction(t *testing.T) {
+	t.Parallel()
+	c, clock := newCache(t, 2, 1)
+	c.Set("a", val{id: 1}, "x")
+	clock.Advance(30 * time.Second)
+	c.Set("b", val{id: 2}, "y")
+	mustGet(t, c, "b", val{id: 2}, "y") // read: CLOCK would keep it anyway
+	clock.Advance(31 * time.Second)     // a expired, b not
+	c.Set("c", val{id: 3}, "z")
+	mustMiss(t, c, "a")
+	mustGet(t, c, "b", val{id: 2}, "y")
+	mustGet(t, c, "c", val{id: 3}, "z")
+	if n := c.Evictions(); n != 0 {
+		t.Fatalf("Evictions %d, want 0", n)
+	}
+	c.Set("d", val{id: 4}, "w") // now a live entry must go
+	if n := c.Evictions(); n != 1 {
+		t.Fatalf("Evictions %d, want 1", n)
+	}
 }

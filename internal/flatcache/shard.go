@@ -18,6 +18,7 @@ type shard[V any] struct {
 	free     []uint32          // slots emptied by Delete, reused first
 	hand     int               // the CLOCK hand: the next slot to consider for eviction
 	epoch    uint64            // incremented by Delete and Replace, for loads in flight
+	evicted  uint64            // live entries evicted to make room
 
 	// data holds every entry's key followed by its string. It is
 	// append-only: bytes once handed out in a string are never written
@@ -103,15 +104,25 @@ func (sh *shard[V]) alloc(now int64) uint32 {
 		sh.free = sh.free[:n-1]
 		return i
 	}
-	if len(sh.slots) < sh.capacity {
+	if n := len(sh.slots); n < sh.capacity {
+		if n == cap(sh.slots) {
+			// Doubling, but never past capacity: append's growth would
+			// overshoot it by up to a quarter, for good.
+			grown := make([]slot[V], n, min(max(2*n, 16), sh.capacity))
+			copy(grown, sh.slots)
+			sh.slots = grown
+		}
 		sh.slots = append(sh.slots, slot[V]{})
-		return uint32(len(sh.slots) - 1)
+		return uint32(n)
 	}
 	for {
 		i := sh.hand
 		sh.hand = (sh.hand + 1) % len(sh.slots)
 		sl := &sh.slots[i]
 		if sl.ref == 0 || sl.deadline <= now {
+			if sl.deadline > now {
+				sh.evicted++
+			}
 			if j, ok := sh.index[sl.hash]; ok && j == uint32(i) {
 				delete(sh.index, sl.hash)
 			}
