@@ -12,7 +12,7 @@ import (
 // scrape time (nothing on the request path):
 //
 //	shortify_edge_l1_entries          entries (found links and unknown codes)
-//	shortify_edge_l1_capacity         the most entries (cache_size, rounded up)
+//	shortify_edge_l1_capacity         the most entries (cache_size)
 //	shortify_edge_l1_evictions_total  entries evicted before their time to make room
 //
 // Evictions that keep rising while entries sit at capacity say that
@@ -27,7 +27,7 @@ var (
 	descL1Entries = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "l1_entries"),
 		"Entries in the in-process L1 cache (found links and unknown codes, expired ones not yet reused included).", nil, nil)
 	descL1Capacity = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "l1_capacity"),
-		"The most entries the L1 cache holds (cache_size, rounded up to a multiple of its shards).", nil, nil)
+		"The most entries the L1 cache holds (cache_size).", nil, nil)
 	descL1Evictions = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "l1_evictions_total"),
 		"L1 entries evicted before their lifetime ended, to make room for others.", nil, nil)
 )

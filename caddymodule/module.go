@@ -81,8 +81,7 @@ type Handler struct {
 	RedisTTL caddy.Duration `json:"redis_ttl,omitempty"`
 
 	// CacheSize is the maximum number of entries (found links and unknown
-	// codes) in the in-process L1 cache, rounded up to a multiple of its
-	// shards (at most 4095 more). Default: 1000000.
+	// codes) in the in-process L1 cache. Default: 1000000.
 	CacheSize int `json:"cache_size,omitempty"`
 
 	// CacheTTL is how long a found link stays in L1 at first; codes that

@@ -99,9 +99,8 @@ func TestProvisionDefaults(t *testing.T) {
 	if got := h.permanentCC[0]; got != "public, max-age=3600" {
 		t.Errorf("permanent Cache-Control %q", got)
 	}
-	// The L1 rounds its bound up to a multiple of its shards (at most 4096).
-	if got := h.l1.Capacity(); got < DefaultCacheSize || got > DefaultCacheSize+4096 {
-		t.Errorf("L1 capacity %d, want %d rounded up", got, DefaultCacheSize)
+	if got := h.l1.Capacity(); got != DefaultCacheSize {
+		t.Errorf("L1 capacity %d", got)
 	}
 }
 

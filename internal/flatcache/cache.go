@@ -37,8 +37,9 @@ type Clock interface{ NowNano() int64 }
 
 // Config configures a Cache.
 type Config[V any] struct {
-	// MaxEntries bounds the number of entries; it is rounded up to a
-	// multiple of the number of shards. Required.
+	// MaxEntries bounds the number of entries, across all shards (a shard
+	// may hold up to twice its share, so that the uneven spread of keys
+	// over shards costs no entry). Required.
 	MaxEntries int
 	// Lifetime returns how long an entry stays from now (Unix ns) when it
 	// is set. Required; a lifetime <= 0 means the entry is not stored.
@@ -59,6 +60,7 @@ type Config[V any] struct {
 type Cache[V any] struct {
 	seed     maphash.Seed
 	shift    uint // hash >> shift picks the shard
+	bound    bound
 	shards   []shard[V]
 	lifetime func(v *V, s string, now int64) time.Duration
 	extend   func(v *V, now, deadline int64) int64
@@ -66,6 +68,25 @@ type Cache[V any] struct {
 
 	loadMu sync.Mutex
 	loads  map[string]*call[V] // loads in flight (load.go)
+}
+
+// bound is the cache-wide limit on entries that the shards share.
+type bound struct {
+	max   int64
+	count atomic.Int64 // slots in use, in all shards
+}
+
+// take claims room for one more entry, if there is any.
+func (b *bound) take() bool {
+	for {
+		n := b.count.Load()
+		if n >= b.max {
+			return false
+		}
+		if b.count.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // maxKeyLen is the longest key the cache stores; Set ignores longer ones.
@@ -99,9 +120,14 @@ func New[V any](cfg Config[V]) *Cache[V] {
 	if cfg.Clock != nil {
 		c.now = cfg.Clock.NowNano
 	}
-	per := (cfg.MaxEntries + n - 1) / n
+	c.bound.max = int64(cfg.MaxEntries)
+	// A shard's share is MaxEntries/n; with a million keys over 256 shards
+	// the fullest shard has about 5% more than its share, so a hard limit
+	// of twice the share is never what evicts.
+	limit := max(2*((cfg.MaxEntries+n-1)/n), 16)
 	for i := range c.shards {
-		c.shards[i].capacity = per
+		c.shards[i].limit = limit
+		c.shards[i].bound = &c.bound
 		c.shards[i].index = make(map[uint64]uint32)
 	}
 	return c
@@ -251,9 +277,8 @@ func (c *Cache[V]) Evictions() uint64 {
 	return n
 }
 
-// Capacity returns the most entries the cache holds (MaxEntries rounded up
-// to a multiple of the number of shards).
-func (c *Cache[V]) Capacity() int { return len(c.shards) * c.shards[0].capacity }
+// Capacity returns the most entries the cache holds: MaxEntries.
+func (c *Cache[V]) Capacity() int { return int(c.bound.max) }
 
 // Clear removes every entry and makes every load in flight leave the
 // cache as it is. The memory is released.
@@ -262,6 +287,7 @@ func (c *Cache[V]) Clear() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.epoch++
+		c.bound.count.Add(-int64(len(sh.index)))
 		sh.index = make(map[uint64]uint32)
 		sh.slots, sh.free, sh.data, sh.garbage, sh.hand = nil, nil, nil, 0, 0
 		sh.mu.Unlock()

@@ -215,7 +215,7 @@ func TestBounded(t *testing.T) {
 	if per := data / c.Len(); per > 4*(200+5)+minData*8/c.Len() {
 		t.Fatalf("%d bytes of data per entry of about 205", per)
 	}
-	if slots > c.Capacity() {
+	if slots > 2*c.Capacity() {
 		t.Fatalf("%d slots for a capacity of %d", slots, c.Capacity())
 	}
 }

@@ -12,9 +12,10 @@ import (
 // pointer-free structs and data is bytes.
 type shard[V any] struct {
 	mu       sync.RWMutex
-	capacity int               // most slots in use
+	bound    *bound            // the cache's limit on entries
+	limit    int               // most slots in this shard
 	index    map[uint64]uint32 // key hash -> slot
-	slots    []slot[V]         // grows up to capacity
+	slots    []slot[V]         // grows up to limit
 	free     []uint32          // slots emptied by Delete, reused first
 	hand     int               // the CLOCK hand: the next slot to consider for eviction
 	epoch    uint64            // incremented by Delete and Replace, for loads in flight
@@ -66,6 +67,7 @@ func (sh *shard[V]) put(h uint64, key string, v *V, s string, now, deadline int6
 		}
 		sh.slots[i] = slot[V]{}
 		sh.free = append(sh.free, i)
+		sh.bound.count.Add(-1)
 		return
 	}
 	sh.index[h] = i
@@ -85,6 +87,7 @@ func (sh *shard[V]) deleteLocked(h uint64, key string) {
 	sh.release(&sh.slots[i])
 	sh.slots[i] = slot[V]{}
 	sh.free = append(sh.free, i)
+	sh.bound.count.Add(-1)
 }
 
 // release counts a slot's bytes as garbage and detaches them from it.
@@ -93,22 +96,28 @@ func (sh *shard[V]) release(sl *slot[V]) {
 	sl.klen, sl.slen = 0, 0
 }
 
-// alloc returns an empty slot: a freed one, a new one while the shard is
-// below capacity, or else the one CLOCK evicts. The hand skips (and
-// clears) slots read since it last passed, and takes the first one that
-// was not read or has expired; after a whole turn every bit is clear, so
-// it stops within two turns.
+// alloc returns an empty slot for a new entry: a freed or new one while
+// the cache has room (and the shard is below its limit), or else the one
+// CLOCK evicts here. The hand skips (and clears) slots read since it last
+// passed, and takes the first one that was not read or has expired; after
+// a whole turn every bit is clear, so it stops within two turns. A shard
+// with no entry to evict takes a slot even when the cache is full, so the
+// cache may hold up to one entry per shard more than its bound.
 func (sh *shard[V]) alloc(now int64) uint32 {
-	if n := len(sh.free); n > 0 {
-		i := sh.free[n-1]
-		sh.free = sh.free[:n-1]
-		return i
-	}
-	if n := len(sh.slots); n < sh.capacity {
+	if len(sh.index) == 0 || (len(sh.free) > 0 || len(sh.slots) < sh.limit) && sh.bound.take() {
+		if len(sh.index) == 0 {
+			sh.bound.count.Add(1) // see above; take() may not have run
+		}
+		if n := len(sh.free); n > 0 {
+			i := sh.free[n-1]
+			sh.free = sh.free[:n-1]
+			return i
+		}
+		n := len(sh.slots)
 		if n == cap(sh.slots) {
-			// Doubling, but never past capacity: append's growth would
+			// Doubling, but never past the limit: append's growth would
 			// overshoot it by up to a quarter, for good.
-			grown := make([]slot[V], n, min(max(2*n, 16), sh.capacity))
+			grown := make([]slot[V], n, min(max(2*n, 16), sh.limit))
 			copy(grown, sh.slots)
 			sh.slots = grown
 		}
@@ -119,6 +128,9 @@ func (sh *shard[V]) alloc(now int64) uint32 {
 		i := sh.hand
 		sh.hand = (sh.hand + 1) % len(sh.slots)
 		sl := &sh.slots[i]
+		if sl.deadline == 0 {
+			continue // a freed slot, on the free list
+		}
 		if sl.ref == 0 || sl.deadline <= now {
 			if sl.deadline > now {
 				sh.evicted++
