@@ -11,15 +11,15 @@ import (
 // memory: the map's keys and values are integers, the slots are
 // pointer-free structs and data is bytes.
 type shard[V any] struct {
-	mu       sync.RWMutex
-	bound    *bound            // the cache's limit on entries
-	limit    int               // most slots in this shard
-	index    map[uint64]uint32 // key hash -> slot
-	slots    []slot[V]         // grows up to limit
-	free     []uint32          // slots emptied by Delete, reused first
-	hand     int               // the CLOCK hand: the next slot to consider for eviction
-	epoch    uint64            // incremented by Delete and Replace, for loads in flight
-	evicted  uint64            // live entries evicted to make room
+	mu      sync.RWMutex
+	bound   *bound            // the cache's limit on entries
+	limit   int               // most slots in this shard
+	index   map[uint64]uint32 // key hash -> slot
+	slots   []slot[V]         // grows up to limit
+	free    []uint32          // slots emptied by Delete, reused first
+	hand    int               // the CLOCK hand: the next slot to consider for eviction
+	epoch   uint64            // incremented by Delete and Replace, for loads in flight
+	evicted uint64            // live entries evicted to make room
 
 	// data holds every entry's key followed by its string. It is
 	// append-only: bytes once handed out in a string are never written
