@@ -373,3 +373,34 @@ func TestExpiredIsNotAnEviction(t *testing.T) {
 		t.Fatalf("Evictions %d, want 1", n)
 	}
 }
+
+// A cache holds exactly MaxEntries keys, however unevenly they fall into
+// its shards, and evicts only past that.
+func TestHoldsItsCapacity(t *testing.T) {
+	t.Parallel()
+	const n = 100_000
+	c, _ := newCache(t, n, 0)
+	if len(c.shards) < 64 {
+		t.Fatalf("%d shards; the test wants many", len(c.shards))
+	}
+	for i := range n {
+		c.Set("k"+strconv.Itoa(i), val{id: int64(i)}, "")
+	}
+	if c.Len() != n || c.Evictions() != 0 {
+		t.Fatalf("Len %d, Evictions %d after %d keys", c.Len(), c.Evictions(), n)
+	}
+	c.Set("one more", val{}, "")
+	if c.Len() != n || c.Evictions() != 1 {
+		t.Fatalf("Len %d, Evictions %d after one more", c.Len(), c.Evictions())
+	}
+	for i := 0; ; i++ { // delete a key still there (one was evicted)
+		if k := "k" + strconv.Itoa(i); func() bool { _, _, ok := c.Peek(k); return ok }() {
+			c.Delete(k)
+			break
+		}
+	}
+	c.Set("again", val{}, "") // room again: no eviction
+	if c.Len() != n || c.Evictions() != 1 {
+		t.Fatalf("Len %d, Evictions %d after a delete and a set", c.Len(), c.Evictions())
+	}
+}
