@@ -3,10 +3,12 @@ package flatcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A load that the test releases by closing gate, counting its calls.
@@ -18,15 +20,22 @@ func gatedLoad(gate <-chan struct{}, calls *atomic.Int64, v val, s string, err e
 	}
 }
 
-// waitLoading returns when key's load has begun.
-func waitLoading(t *testing.T, _ *Cache[val], calls *atomic.Int64) {
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for calls.Load() == 0 {
-		if t.Context().Err() != nil {
-			t.Fatal("the load never began")
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		runtime.Gosched()
 	}
+}
+
+// waitLoading returns when a load has begun.
+func waitLoading(t *testing.T, calls *atomic.Int64) {
+	t.Helper()
+	waitFor(t, "the load to begin", func() bool { return calls.Load() > 0 })
 }
 
 func TestLoadOnePerKey(t *testing.T) {
@@ -50,7 +59,7 @@ func TestLoadOnePerKey(t *testing.T) {
 		})
 	}
 	started.Wait()
-	waitLoading(t, c, &calls)
+	waitLoading(t, &calls)
 	close(gate)
 	wg.Wait()
 	// Every waiter either shared the load or, arriving after it, hit the
@@ -95,7 +104,7 @@ func TestLoadWaiterGivesUp(t *testing.T) {
 		_, _, err := c.Load(t.Context(), "k", load)
 		first <- err
 	}()
-	waitLoading(t, c, &calls)
+	waitLoading(t, &calls)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -130,7 +139,7 @@ func TestLoadLosesToInvalidation(t *testing.T) {
 				}
 				done <- err
 			}()
-			waitLoading(t, c, &calls)
+			waitLoading(t, &calls)
 			invalidate(c)
 			close(gate)
 			if err := <-done; err != nil {
@@ -157,7 +166,7 @@ func TestLoadPanic(t *testing.T) {
 			panic("load failed badly")
 		})
 	}()
-	waitLoading(t, c, &calls)
+	waitLoading(t, &calls)
 	go func() {
 		_, _, err := c.Load(t.Context(), "k", gatedLoad(gate, new(atomic.Int64), val{}, "", nil))
 		waiter <- err
@@ -176,33 +185,20 @@ func TestLoadPanic(t *testing.T) {
 // waitLoads returns once n loads are registered (0: none left).
 func waitLoads(t *testing.T, c *Cache[val], n int) {
 	t.Helper()
-	for {
+	waitFor(t, fmt.Sprintf("%d loads", n), func() bool {
 		c.loadMu.Lock()
-		got := len(c.loads)
-		c.loadMu.Unlock()
-		if got == n {
-			return
-		}
-		if t.Context().Err() != nil {
-			t.Fatalf("%d loads registered, want %d", got, n)
-		}
-		runtime.Gosched()
-	}
+		defer c.loadMu.Unlock()
+		return len(c.loads) == n
+	})
 }
 
 // waitWaiters returns once n callers wait for key's load.
 func waitWaiters(t *testing.T, c *Cache[val], key string, n int32) {
 	t.Helper()
-	for {
+	waitFor(t, fmt.Sprintf("%d waiters for %q", n, key), func() bool {
 		c.loadMu.Lock()
 		cl := c.loads[key]
 		c.loadMu.Unlock()
-		if cl != nil && cl.waiters.Load() == n {
-			return
-		}
-		if t.Context().Err() != nil {
-			t.Fatalf("never %d waiters for %q", n, key)
-		}
-		runtime.Gosched()
-	}
+		return cl != nil && cl.waiters.Load() == n
+	})
 }
