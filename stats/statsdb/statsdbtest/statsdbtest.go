@@ -248,3 +248,17 @@ func Compare(tb testing.TB, got *Tables, want *aggtest.Truth) {
 		tb.Errorf("... and %d more differences", errs-20)
 	}
 }
+
+// Exec runs a statement that returns no rows (DDL, for instance) on the
+// database dsn names, over a connection of its own.
+func Exec(tb testing.TB, dsn, stmt string) {
+	tb.Helper()
+	q, done, err := connect(dsn)
+	if err != nil {
+		tb.Fatalf("exec %q: %v", stmt, err)
+	}
+	defer done()
+	if err := q(stmt, func(func(...any) error) error { return nil }); err != nil {
+		tb.Fatalf("exec %q: %v", stmt, err)
+	}
+}

@@ -1,0 +1,62 @@
+package ingest
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/stats/aggregate/aggtest"
+	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
+)
+
+// TestFailedWritesAreRetried takes the offsets table away while a
+// consumer runs: every batch write fails and is counted, and the records
+// are consumed again until the table is back; then the aggregates equal
+// the reference exactly (nothing lost, nothing counted twice), and no
+// batch was fenced (no other consumer moved the offsets).
+func TestFailedWritesAreRetried(t *testing.T) {
+	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+		brokers := cluster(t)
+		db := openDB(t, dsn, false)
+		rng := rand.New(rand.NewPCG(41, 42))
+		evs := aggtest.Events(rng, 2000, aggtest.Links(10), time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), 6*time.Hour, 300)
+		half := len(evs) / 2
+
+		// The first half goes through while the database works, so the
+		// consumer has its partitions and their offsets.
+		ends := produce(t, brokers, clickRecords(t, evs[:half]))
+		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
+			MaxPollRecords: 200, MaxBatchEvents: 400, Linger: 50 * time.Millisecond,
+			RetryBackoff: 20 * time.Millisecond, DB: db, Logger: quiet})
+		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
+		if st := c.Stats(); st.Failed != 0 {
+			t.Fatalf("%d failed batches before the failure", st.Failed)
+		}
+
+		statsdbtest.Exec(t, dsn, "ALTER TABLE stats_offsets RENAME TO stats_offsets_away")
+		for p, end := range produce(t, brokers, clickRecords(t, evs[half:])) {
+			ends[p] = end
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for c.Stats().Failed < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("stats %+v: want failed batches while the offsets table is gone", c.Stats())
+			}
+			<-tick.C
+		}
+		statsdbtest.Exec(t, dsn, "ALTER TABLE stats_offsets_away RENAME TO stats_offsets")
+
+		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(evs))
+		st := c.Stats()
+		t.Logf("stats %+v", st)
+		if st.Events != int64(len(evs)) || st.Failed < 3 || st.Fenced != 0 {
+			t.Errorf("stats %+v, want %d events, 3 or more failed batches, none fenced", st, len(evs))
+		}
+	})
+}
