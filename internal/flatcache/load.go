@@ -30,10 +30,10 @@ var errLoadPanicked = errors.New("flatcache: the load panicked")
 //
 // A Delete or Replace of a key in the same shard while load runs keeps
 // its result out of the cache: it may be older than the change.
+//
+// Load is for misses: it takes a cache-wide lock before it looks at the
+// cache, so a hot path calls Get first and Load only when Get missed.
 func (c *Cache[V]) Load(ctx context.Context, key string, load func(ctx context.Context, key string) (V, string, error)) (V, string, error) {
-	if v, s, ok := c.Get(key); ok {
-		return v, s, nil
-	}
 	c.loadMu.Lock()
 	if cl, ok := c.loads[key]; ok {
 		cl.waiters.Add(1)
@@ -61,8 +61,8 @@ func (c *Cache[V]) Load(ctx context.Context, key string, load func(ctx context.C
 	sh.mu.RLock()
 	epoch := sh.epoch
 	sh.mu.RUnlock()
-	// Another Load may have stored the key between the Get above and
-	// this one's registration.
+	// The caller's Get missed, but another Load may have stored the key
+	// since; once this one is registered, no other can.
 	if v, s, ok := c.Get(key); ok {
 		cl.v, cl.s, cl.err = v, s, nil
 		return v, s, nil
