@@ -155,8 +155,10 @@ func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event
 func (t *targetL1) apply(code string, e linkevents.Event) {
 	switch e.Type {
 	case linkevents.Created:
-		// Only a cached "unknown code" goes; a found link is left alone.
-		if old, _, ok := t.l1.Peek(code); ok && old.state == stateUnknown {
+		// A cached "unknown code" goes, and so does the result of a load
+		// in flight (Delete of an absent code), which may have read the
+		// code before it existed; a found link is left alone.
+		if old, _, ok := t.l1.Peek(code); !ok || old.state == stateUnknown {
 			t.l1.Delete(code)
 		}
 	case linkevents.Updated, linkevents.Disabled:
