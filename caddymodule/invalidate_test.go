@@ -284,6 +284,50 @@ func TestInvalidationCreatedClearsNegative(t *testing.T) {
 	t.Logf("created event to redirect: %s", time.Since(start).Round(time.Millisecond))
 }
 
+// TestInvalidationCreatedDuringLoad: a load that read a code before its
+// link existed, and ends after the created event, answers its own
+// requests 404 but caches nothing: the next request redirects (with
+// negative_ttl an hour, a cached 404 would last that long).
+func TestInvalidationCreatedDuringLoad(t *testing.T) {
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
+	dsn := sqliteDSN(t)
+	seed := seeder(t, dsn)
+	release, started := make(chan struct{}), make(chan struct{})
+	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
+		s, err := backend.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &blockingStore{Store: s, started: started, release: release}, nil
+	}
+	h := provision(t, eventsHandler(&Handler{Database: dsn, NegativeTTL: caddy.Duration(time.Hour), openStore: open}, k))
+	waitConsuming(t, h)
+	c := newCode(t, "race")
+
+	first := make(chan int, 1)
+	go func() {
+		w, _ := serve(h, "GET", "/"+c, nil)
+		first <- w.Code
+	}()
+	select { // the load has read "no such code" and waits
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no lookup started")
+	}
+	l := linkstore.Link{ID: 78, Code: c, URL: "https://example.com/race", CreatedAt: time.Now().UTC()}
+	create(t, seed, l)
+	linkEvents(t, k).Publish(linkevents.NewCreated(l, time.Now()))
+	consumer := h.events.inval.consumer
+	testenv.WaitFor(t, "the created event applied", eventWait, func() bool { return consumer.Stats().Applied == 1 })
+	close(release)
+	if st := <-first; st != 404 {
+		t.Fatalf("the request whose load began before the link: %d, want 404", st)
+	}
+	if st, loc := answer(t, h, c); st != 302 || loc != l.URL {
+		t.Fatalf("the next request: %d %q, want 302 to %s (no cached 404)", st, loc, l.URL)
+	}
+}
+
 // TestRecentSet checks the bound of the codes read from the primary.
 func TestRecentSet(t *testing.T) {
 	t.Parallel()
