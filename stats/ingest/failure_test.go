@@ -5,7 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
+	"github.com/shortify/shortify/stats/statsdb"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
 )
 
@@ -59,4 +63,72 @@ func TestFailedWritesAreRetried(t *testing.T) {
 			t.Errorf("stats %+v, want %d events, 3 or more failed batches, none fenced", st, len(evs))
 		}
 	})
+}
+
+// TestFencedBatchIsDropped plays another consumer of the group that
+// counted a partition's next records (it moves the stored offset past
+// them) while this one still believes it is at the old offset: this
+// consumer's batch with those records is refused whole (fenced), counted
+// as such, and it goes on from the stored offset, so the records are
+// counted once, by "the other consumer" (here: by nobody, which makes
+// them easy to leave out of the reference).
+func TestFencedBatchIsDropped(t *testing.T) {
+	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+		brokers := cluster(t)
+		db := openDB(t, dsn, false)
+		rng := rand.New(rand.NewPCG(51, 52))
+		evs := aggtest.Events(rng, 1500, aggtest.Links(10), time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC), 3*time.Hour, 200)
+		first, taken := evs[:500], evs[500:800] // taken: counted "elsewhere"
+
+		ends := produce(t, brokers, clickRecords(t, first))
+		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
+			MaxPollRecords: 200, MaxBatchEvents: 400, Linger: 50 * time.Millisecond,
+			RetryBackoff: 20 * time.Millisecond, DB: db, Logger: quiet})
+		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
+
+		// The other consumer's write: partition 0 moves past the records
+		// that are produced to it next.
+		const p = 0
+		move := &statsdb.Batch{Group: "g", Offsets: []statsdb.Offset{{Topic: clicksTopic, Partition: p,
+			Expected: ends[p], Next: ends[p] + int64(len(taken))}}}
+		if err := db.Write(t.Context(), move); err != nil {
+			t.Fatal(err)
+		}
+		recs := clickRecords(t, taken)
+		for _, r := range recs {
+			r.Partition = p
+		}
+		ends[p] = produceTo(t, brokers, recs)
+		for q, end := range produce(t, brokers, clickRecords(t, evs[800:])) {
+			ends[q] = max(ends[q], end)
+		}
+
+		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		counted := append(append([]clickevents.Event(nil), first...), evs[800:]...)
+		statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(counted))
+		st := c.Stats()
+		t.Logf("stats %+v", st)
+		if st.Fenced < 1 || st.Failed < st.Fenced || st.Events != int64(len(counted)) {
+			t.Errorf("stats %+v, want a fenced batch (among the failed) and %d events counted", st, len(counted))
+		}
+	})
+}
+
+// produceTo writes records to the partitions they name and returns the
+// end offset of the last one's partition.
+func produceTo(tb testing.TB, brokers []string, recs []*kgo.Record) int64 {
+	tb.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cl.Close()
+	res := cl.ProduceSync(tb.Context(), recs...)
+	if err := res.FirstErr(); err != nil {
+		tb.Fatalf("produce: %v", err)
+	}
+	return res[len(res)-1].Record.Offset + 1
 }
