@@ -104,7 +104,8 @@ func New[V any](cfg Config[V]) *Cache[V] {
 	n := cfg.Shards
 	if n <= 0 {
 		// Enough shards that writers rarely meet and a shard's compaction
-		// is short, but not so many that a small cache is all rounding.
+		// is short, but at least 64 entries a shard, so that a small
+		// cache's CLOCK still has entries to choose from.
 		n = min(max(16*runtime.GOMAXPROCS(0), 256), max(cfg.MaxEntries/64, 1))
 	}
 	n = 1 << bits.Len(uint(n-1)) // a power of two >= n
