@@ -22,9 +22,11 @@
 //
 // Files: module.go (registration, config, guards), provision.go (Provision,
 // Validate, Cleanup), handler.go (ServeHTTP), cache.go (the L1 value and its
-// loader), pool.go (shared resources), store.go (the lazily opened store),
-// caddyfile.go (the directive), clicks.go (click events to Kafka),
-// invalidate.go (link events evicting L1 and L2).
+// loader), ttl.go (the adaptive L1 lifetime), pool.go (shared resources),
+// store.go (the lazily opened store), caddyfile.go (the directive),
+// ratelimit.go (per-client limits), clicks.go (click events to Kafka),
+// invalidate.go (link events evicting L1 and L2), metrics.go and
+// l1metrics.go (Prometheus).
 package caddymodule
 
 import (
