@@ -44,7 +44,7 @@ services: ## Start (or install) PostgreSQL and Redis for the tests.
 .PHONY: test
 test: services ## Run every test against real PostgreSQL and Redis.
 	scripts/ensure-chromium.sh # headless Chromium for the dashboard's browser test (e2e)
-	scripts/ensure-promtool.sh # Prometheus's promtool for the alerting rules' tests (deploy)
+	scripts/ensure-promtool.sh # Prometheus and promtool: alerting rules' tests (deploy), dashboard queries (e2e)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -race ./internal/flatcache # the L1's locking and its unsafe strings
 
