@@ -309,8 +309,9 @@ func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 	}
 }
 
-// blockingStore holds every Lookup until release is closed, and closes
-// started when the first one begins.
+// blockingStore holds the answer of every Lookup until release is
+// closed, and closes started once the first one has read the store (so
+// that what the store holds from then on is not in that answer).
 type blockingStore struct {
 	linkstore.Store
 	once             sync.Once
@@ -318,8 +319,8 @@ type blockingStore struct {
 }
 
 func (s *blockingStore) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
-	s.once.Do(func() { close(s.started) })
 	l, err := s.Store.Lookup(ctx, code)
+	s.once.Do(func() { close(s.started) })
 	select {
 	case <-s.release:
 	case <-ctx.Done():
