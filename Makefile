@@ -43,8 +43,8 @@ services: ## Start (or install) PostgreSQL and Redis for the tests.
 
 .PHONY: test
 test: services ## Run every test against real PostgreSQL and Redis.
-	scripts/ensure-chromium.sh # headless Chromium for the dashboard's browser test (e2e)
-	scripts/ensure-promtool.sh # Prometheus and promtool: alerting rules' tests (deploy), dashboard queries (e2e)
+	scripts/ensure-debian-package.sh chromium chromium # the dashboard's browser test (e2e)
+	scripts/ensure-debian-package.sh prometheus prometheus promtool # alerting rules' tests (deploy), the stack test (e2e)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -race ./internal/flatcache # the L1's locking and its unsafe strings
 
@@ -77,7 +77,7 @@ EDGE_BENCH_FLAGS ?=
 
 .PHONY: bench-edge
 bench-edge: build services ## wrk on the edge handler vs Caddy's static redir (10k and 1M links); prints the ratio.
-	scripts/ensure-wrk.sh
+	scripts/ensure-debian-package.sh wrk wrk
 	$(GO) run ./bench/edge -bin $(BIN) $(EDGE_BENCH_FLAGS)
 
 .PHONY: fuzz

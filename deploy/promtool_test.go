@@ -2,8 +2,9 @@ package deploy_test
 
 import (
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestPrometheusWithPromtool checks prometheus.yml and rules.yml with
@@ -14,7 +15,7 @@ import (
 // compose stack's Prometheus; the files use nothing newer.
 func TestPrometheusWithPromtool(t *testing.T) {
 	t.Parallel()
-	promtool := ensurePromtool(t)
+	promtool := testenv.Command(t, "promtool", "prometheus")
 	for _, args := range [][]string{
 		{"check", "config", "--syntax-only", "prometheus.yml"},
 		{"check", "rules", "rules.yml"},
@@ -26,22 +27,4 @@ func TestPrometheusWithPromtool(t *testing.T) {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)
 		}
 	}
-}
-
-// ensurePromtool returns promtool on PATH, installed by
-// scripts/ensure-promtool.sh when missing.
-func ensurePromtool(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p
-	}
-	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "ensure-promtool.sh"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/ensure-promtool.sh: %v\n%s", err, out)
-	}
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatalf("promtool is not on PATH after scripts/ensure-promtool.sh: %v", err)
-	}
-	return p
 }

@@ -8,13 +8,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // TestBrowserDashboard drives the dashboard in headless Chromium (Debian's
@@ -187,22 +188,11 @@ func waitAttrPrefix(sel, attr, prefix string) chromedp.Action[chromedp.Void] {
 }
 
 // ensureChromium returns the Chromium to drive: $SHORTIFY_CHROMIUM, or
-// chromium on PATH, installed by scripts/ensure-chromium.sh when missing.
+// chromium on PATH, installed from Debian's package when missing.
 func ensureChromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("SHORTIFY_CHROMIUM"); p != "" {
 		return p
 	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "ensure-chromium.sh"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/ensure-chromium.sh: %v\n%s", err, out)
-	}
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium is not on PATH after scripts/ensure-chromium.sh: %v", err)
-	}
-	return p
+	return testenv.Command(t, "chromium", "chromium")
 }

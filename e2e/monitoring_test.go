@@ -17,6 +17,7 @@ import (
 
 	"github.com/shortify/shortify/internal/procs"
 	"github.com/shortify/shortify/internal/stack"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // notInStack are the dashboard's metrics that the local stack does not
@@ -38,7 +39,7 @@ func checkMonitoring(t *testing.T, s *stack.Stack, dir string) {
 	t.Helper()
 	start := time.Now()
 	defer func() { t.Logf("monitoring checked in %v", time.Since(start).Round(time.Millisecond)) }()
-	bin := ensurePrometheus(t)
+	bin := testenv.Command(t, "prometheus", "prometheus")
 	port, err := procs.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -67,11 +68,11 @@ func checkMonitoring(t *testing.T, s *stack.Stack, dir string) {
 	err = procs.Poll(ctx, "every dashboard query to return series", time.Second, p, func(ctx context.Context) error {
 		var empty []string
 		for _, q := range queries {
-			var res []json.RawMessage
+			var res struct{ Result []json.RawMessage }
 			if err := promAPI(ctx, base, "/api/v1/query?query="+url.QueryEscape(q), &res); err != nil {
 				return err
 			}
-			if len(res) == 0 {
+			if len(res.Result) == 0 {
 				empty = append(empty, q)
 			}
 		}
@@ -196,30 +197,5 @@ func promAPI(ctx context.Context, base, path string, v any) error {
 	if env.Status != "success" {
 		return fmt.Errorf("%s: %s", path, env.Error)
 	}
-	if strings.HasPrefix(path, "/api/v1/query?") {
-		var r struct{ Result json.RawMessage }
-		if err := json.Unmarshal(env.Data, &r); err != nil {
-			return err
-		}
-		return json.Unmarshal(r.Result, v)
-	}
 	return json.Unmarshal(env.Data, v)
-}
-
-// ensurePrometheus returns the prometheus binary, installed with promtool
-// (Debian's prometheus package) by scripts/ensure-promtool.sh when missing.
-func ensurePrometheus(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p
-	}
-	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "ensure-promtool.sh"))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/ensure-promtool.sh: %v\n%s", err, out)
-	}
-	p, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("prometheus is not on PATH after scripts/ensure-promtool.sh: %v", err)
-	}
-	return p
 }

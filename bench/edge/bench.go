@@ -64,7 +64,7 @@ func run(ctx context.Context, cfg config) (err error) {
 			continue
 		}
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is not installed (scripts/ensure-wrk.sh installs wrk): %w", tool, err)
+			return fmt.Errorf("%s is not installed (`scripts/ensure-debian-package.sh wrk wrk` installs wrk): %w", tool, err)
 		}
 	}
 	dir, err := os.MkdirTemp("", "shortify-bench-edge-")

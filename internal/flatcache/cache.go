@@ -167,10 +167,8 @@ func (c *Cache[V]) Get(key string) (v V, s string, ok bool) {
 	h, sh := c.shardOf(key)
 	now := c.now()
 	sh.mu.RLock()
-	if i, found := sh.index[h]; found {
-		sl := &sh.slots[i]
-		d := atomic.LoadInt64(&sl.deadline)
-		if now < d && sh.key(sl) == key {
+	if sl := sh.find(h, key); sl != nil {
+		if d := atomic.LoadInt64(&sl.deadline); now < d {
 			v, s, ok = sl.val, sh.str(sl), true
 			if atomic.LoadUint32(&sl.ref) == 0 {
 				atomic.StoreUint32(&sl.ref, 1) // written once, not on every hit
@@ -193,11 +191,8 @@ func (c *Cache[V]) Peek(key string) (v V, s string, ok bool) {
 	now := c.now()
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	if i, found := sh.index[h]; found {
-		sl := &sh.slots[i]
-		if now < atomic.LoadInt64(&sl.deadline) && sh.key(sl) == key {
-			return sl.val, sh.str(sl), true
-		}
+	if sl := sh.find(h, key); sl != nil && now < atomic.LoadInt64(&sl.deadline) {
+		return sl.val, sh.str(sl), true
 	}
 	return v, s, false
 }
@@ -244,8 +239,7 @@ func (c *Cache[V]) Replace(key string, v V, s string) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.epoch++
-	i, found := sh.index[h]
-	if !found || c.now() >= sh.slots[i].deadline || sh.key(&sh.slots[i]) != key {
+	if sl := sh.find(h, key); sl == nil || c.now() >= sl.deadline {
 		return false
 	}
 	c.setLocked(sh, h, key, &v, s)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // A load that the test releases by closing gate, counting its calls.
@@ -20,22 +21,13 @@ func gatedLoad(gate <-chan struct{}, calls *atomic.Int64, v val, s string, err e
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
-}
+// loadWait bounds the waits for a load's progress.
+const loadWait = 10 * time.Second
 
 // waitLoading returns when a load has begun.
 func waitLoading(t *testing.T, calls *atomic.Int64) {
 	t.Helper()
-	waitFor(t, "the load to begin", func() bool { return calls.Load() > 0 })
+	testenv.WaitFor(t, "the load to begin", loadWait, func() bool { return calls.Load() > 0 })
 }
 
 func TestLoadOnePerKey(t *testing.T) {
@@ -47,18 +39,14 @@ func TestLoadOnePerKey(t *testing.T) {
 
 	const waiters = 8
 	var wg sync.WaitGroup
-	var started sync.WaitGroup
-	started.Add(waiters)
 	for range waiters {
 		wg.Go(func() {
-			started.Done()
 			v, s, err := c.Load(t.Context(), "k", load)
 			if err != nil || v.id != 42 || s != "https://x.example/" {
 				t.Errorf("Load = %+v %q %v", v, s, err)
 			}
 		})
 	}
-	started.Wait()
 	waitLoading(t, &calls)
 	close(gate)
 	wg.Wait()
@@ -185,7 +173,7 @@ func TestLoadPanic(t *testing.T) {
 // waitLoads returns once n loads are registered (0: none left).
 func waitLoads(t *testing.T, c *Cache[val], n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d loads", n), func() bool {
+	testenv.WaitFor(t, fmt.Sprintf("%d loads", n), loadWait, func() bool {
 		c.loadMu.Lock()
 		defer c.loadMu.Unlock()
 		return len(c.loads) == n
@@ -195,7 +183,7 @@ func waitLoads(t *testing.T, c *Cache[val], n int) {
 // waitWaiters returns once n callers wait for key's load.
 func waitWaiters(t *testing.T, c *Cache[val], key string, n int32) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d waiters for %q", n, key), func() bool {
+	testenv.WaitFor(t, fmt.Sprintf("%d waiters for %q", n, key), loadWait, func() bool {
 		c.loadMu.Lock()
 		cl := c.loads[key]
 		c.loadMu.Unlock()

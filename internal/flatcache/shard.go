@@ -77,6 +77,15 @@ func (sh *shard[V]) put(h uint64, key string, v *V, s string, now, deadline int6
 	sh.slots[i] = slot[V]{hash: h, deadline: deadline, klen: uint32(len(key)), slen: uint32(len(s)), off: uint32(off), val: *v}
 }
 
+// find returns key's slot (hash h), expired or not, or nil. The key is
+// compared, not only its hash: another key with the same hash is a miss.
+func (sh *shard[V]) find(h uint64, key string) *slot[V] {
+	if i, ok := sh.index[h]; ok && sh.key(&sh.slots[i]) == key {
+		return &sh.slots[i]
+	}
+	return nil
+}
+
 // deleteLocked removes key (hash h) if it has an entry.
 func (sh *shard[V]) deleteLocked(h uint64, key string) {
 	i, found := sh.index[h]

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 	"github.com/shortify/shortify/stats/statsdb"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
@@ -29,36 +30,19 @@ func TestFailedWritesAreRetried(t *testing.T) {
 		// The first half goes through while the database works, so the
 		// consumer has its partitions and their offsets.
 		ends := produce(t, brokers, clickRecords(t, evs[:half]))
-		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
-			MaxPollRecords: 200, MaxBatchEvents: 400, Linger: 50 * time.Millisecond,
-			RetryBackoff: 20 * time.Millisecond, DB: db, Logger: quiet})
+		c, stop := runRetrying(t, brokers, db)
 		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
 		if st := c.Stats(); st.Failed != 0 {
 			t.Fatalf("%d failed batches before the failure", st.Failed)
 		}
 
 		statsdbtest.Exec(t, dsn, "ALTER TABLE stats_offsets RENAME TO stats_offsets_away")
-		for p, end := range produce(t, brokers, clickRecords(t, evs[half:])) {
-			ends[p] = end
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for c.Stats().Failed < 3 {
-			if time.Now().After(deadline) {
-				t.Fatalf("stats %+v: want failed batches while the offsets table is gone", c.Stats())
-			}
-			<-tick.C
-		}
+		addEnds(ends, produce(t, brokers, clickRecords(t, evs[half:])))
+		testenv.WaitFor(t, "failed batches while the offsets table is gone", 30*time.Second,
+			func() bool { return c.Stats().Failed >= 3 })
 		statsdbtest.Exec(t, dsn, "ALTER TABLE stats_offsets_away RENAME TO stats_offsets")
 
-		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
-		if err := stop(); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(evs))
-		st := c.Stats()
-		t.Logf("stats %+v", st)
+		st := finish(t, c, stop, db, dsn, ends, evs)
 		if st.Events != int64(len(evs)) || st.Failed < 3 || st.Fenced != 0 {
 			t.Errorf("stats %+v, want %d events, 3 or more failed batches, none fenced", st, len(evs))
 		}
@@ -81,9 +65,7 @@ func TestFencedBatchIsDropped(t *testing.T) {
 		first, taken := evs[:500], evs[500:800] // taken: counted "elsewhere"
 
 		ends := produce(t, brokers, clickRecords(t, first))
-		c, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
-			MaxPollRecords: 200, MaxBatchEvents: 400, Linger: 50 * time.Millisecond,
-			RetryBackoff: 20 * time.Millisecond, DB: db, Logger: quiet})
+		c, stop := runRetrying(t, brokers, db)
 		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
 
 		// The other consumer's write: partition 0 moves past the records
@@ -99,18 +81,10 @@ func TestFencedBatchIsDropped(t *testing.T) {
 			r.Partition = p
 		}
 		ends[p] = produceTo(t, brokers, recs)
-		for q, end := range produce(t, brokers, clickRecords(t, evs[800:])) {
-			ends[q] = max(ends[q], end)
-		}
+		addEnds(ends, produce(t, brokers, clickRecords(t, evs[800:])))
 
-		waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
-		if err := stop(); err != nil {
-			t.Fatalf("Run: %v", err)
-		}
 		counted := append(append([]clickevents.Event(nil), first...), evs[800:]...)
-		statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(counted))
-		st := c.Stats()
-		t.Logf("stats %+v", st)
+		st := finish(t, c, stop, db, dsn, ends, counted)
 		if st.Fenced < 1 || st.Failed < st.Fenced || st.Events != int64(len(counted)) {
 			t.Errorf("stats %+v, want a fenced batch (among the failed) and %d events counted", st, len(counted))
 		}
@@ -131,4 +105,35 @@ func produceTo(tb testing.TB, brokers []string, recs []*kgo.Record) int64 {
 		tb.Fatalf("produce: %v", err)
 	}
 	return res[len(res)-1].Record.Offset + 1
+}
+
+// runRetrying starts a consumer of group "g" with small batches and a
+// short pause after a failed write, so that failures come and go fast.
+func runRetrying(t *testing.T, brokers []string, db *statsdb.DB) (*Consumer, func() error) {
+	t.Helper()
+	return run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g",
+		MaxPollRecords: 200, MaxBatchEvents: 400, Linger: 50 * time.Millisecond,
+		RetryBackoff: 20 * time.Millisecond, DB: db, Logger: quiet})
+}
+
+// addEnds merges the end offsets of records produced later into ends.
+func addEnds(ends, more map[int32]int64) {
+	for p, end := range more {
+		ends[p] = max(ends[p], end)
+	}
+}
+
+// finish waits until the consumer has stored ends, stops it, compares the
+// database with the reference of counted and returns the consumer's
+// figures.
+func finish(t *testing.T, c *Consumer, stop func() error, db *statsdb.DB, dsn string, ends map[int32]int64, counted []clickevents.Event) Stats {
+	t.Helper()
+	waitOffsets(t, db, "g", clicksTopic, ends, 60*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(counted))
+	st := c.Stats()
+	t.Logf("stats %+v", st)
+	return st
 }
