@@ -152,7 +152,7 @@ func openAPIHandler(t *testing.T) (*api.Handler, string) {
 	}
 	t.Cleanup(s.Close)
 	ring := &keyRing{}
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
