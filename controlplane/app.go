@@ -166,7 +166,7 @@ type App struct {
 	anon    *anonLimiter
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
-	api     atomic.Pointer[api.Handler]
+	api        atomic.Pointer[api.Handler]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -183,11 +183,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		a.metrics = reg
 	}
-	a.initialKey = secret.Resolve(a.InitialAPIKey)
+	if err := a.fillDefaults(); err != nil {
+		return err
+	}
 	if a.initialKey != "" && a.initialKey == a.InitialAPIKey {
 		a.logger.Warn("initial_api_key is written into the config, where the admin endpoint's /config/ shows it; use {env.SHORTIFY_INITIAL_API_KEY} instead")
 	}
-	return a.fillDefaults()
+	return nil
 }
 
 // fillDefaults sets every unset field to its default.
@@ -214,6 +216,8 @@ func (a *App) fillDefaults() error {
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	a.fillEventDefaults()
+	// Expanded here, kept apart: the config keeps the placeholder.
+	a.initialKey = secret.Resolve(a.InitialAPIKey)
 	return nil
 }
 

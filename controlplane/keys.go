@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -188,10 +189,11 @@ func checkInitialKey(v string) error {
 		return nil
 	}
 	if _, err := apikey.Parse(v); err != nil {
-		// secret.Check says it best when v is an unexpanded placeholder
-		// or a shipped default.
-		if cerr := secret.Check("initial_api_key", v); cerr != nil {
-			return fmt.Errorf("shortify: %w", cerr)
+		// secret.Check says it best when v is an unexpanded placeholder.
+		if strings.Contains(v, "{") {
+			if cerr := secret.Check("initial_api_key", v); cerr != nil {
+				return fmt.Errorf("shortify: %w", cerr)
+			}
 		}
 		return fmt.Errorf("shortify: initial_api_key: %w (make one with `shortify new-api-key`)", err)
 	}
