@@ -37,9 +37,9 @@ const corsExposeHeaders = "Location, Retry-After, ETag"
 
 // CheckCORSOrigin reports whether origin can be a cors_origins entry: an
 // http or https scheme and a host, nothing else (browsers send Origin as
-// exactly that).
+// exactly that; a trailing "/" is ignored).
 func CheckCORSOrigin(origin string) error {
-	u, err := url.Parse(origin)
+	u, err := url.Parse(strings.TrimSuffix(origin, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("api: CORS origin %q must be scheme://host[:port], such as https://app.example.com", origin)
