@@ -1,30 +1,21 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 )
 
 // TestBearerKeys: a key is accepted as "Authorization: Bearer" and as
 // X-Api-Key; two different keys are a 400; a 401 names both forms.
 func TestBearerKeys(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	ring := &keyRing{}
-	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: openSQLite(t), Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
