@@ -94,7 +94,7 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 	etag := qrETag(shortURL, q)
 	hdr.Set("ETag", etag)
 	hdr.Set("Cache-Control", qrCacheControl)
-	hdr.Set("Vary", qrVary)
+	hdr.Add("Vary", qrVary) // after cors's Vary: Origin, when set
 	if q.negotiated {
 		hdr.Add("Vary", "Accept")
 	}
