@@ -26,6 +26,7 @@ import (
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/targeturl"
 )
 
@@ -85,9 +86,17 @@ type App struct {
 	RedisPrefix string `json:"redis_prefix,omitempty"`
 	// RedisTTL is the L2 entry lifetime (default 24h).
 	RedisTTL caddy.Duration `json:"redis_ttl,omitempty"`
-	// PublicURL is the base of returned short URLs, e.g. https://sho.rt.
-	// Empty: taken from each request's scheme and Host.
+	// PublicURL is the base of returned short URLs and QR codes, e.g.
+	// https://sho.rt. Required: short URLs never follow a request's Host
+	// header, which any client can set (the root Caddyfile gives `make
+	// run` http://localhost:<port>).
 	PublicURL string `json:"public_url,omitempty"`
+	// CORSOrigins are the origins (scheme://host[:port]) whose web pages
+	// may call the API from a browser, writes included: preflights are
+	// answered for them and their writes are let through. Empty (the
+	// default): writes a browser marks as coming from another site, or
+	// with another Origin, are refused with 403.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
 	// OwnDomains are further host names of this shortener; targets on
 	// them are refused (PublicURL's host always is).
 	OwnDomains []string `json:"own_domains,omitempty"`
@@ -126,8 +135,12 @@ type App struct {
 	// X-Forwarded-For names the client, for the anonymous-create limit.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// InitialAPIKey is the first admin key of a new cluster (a key in the
-	// form `shortify new-api-key` prints). Empty: one is made and printed
-	// once on standard error.
+	// form `shortify new-api-key` prints), best as a placeholder expanded
+	// at provision, {env.SHORTIFY_INITIAL_API_KEY} or {file./path}, so that
+	// the config (and the admin endpoint's /config/) holds the placeholder,
+	// never the key. Empty, or a placeholder of an unset variable: a key
+	// is made, shown on standard error if that is a terminal, else written
+	// to DataDir/initial-admin-key (mode 0600) and the file's path logged.
 	InitialAPIKey string `json:"initial_api_key,omitempty"`
 	// KafkaBrokers are the Kafka brokers (host:port) that the control
 	// plane publishes link events to, for the edges' invalidation and the
@@ -151,7 +164,9 @@ type App struct {
 	metrics prometheus.Registerer
 	svc     *service
 	anon    *anonLimiter
-	api     atomic.Pointer[api.Handler]
+	// initialKey is InitialAPIKey with its placeholders expanded.
+	initialKey string
+	api        atomic.Pointer[api.Handler]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -168,7 +183,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		a.metrics = reg
 	}
-	return a.fillDefaults()
+	if err := a.fillDefaults(); err != nil {
+		return err
+	}
+	if a.initialKey != "" && a.initialKey == a.InitialAPIKey {
+		a.logger.Warn("initial_api_key is written into the config, where the admin endpoint's /config/ shows it; use {env.SHORTIFY_INITIAL_API_KEY} instead")
+	}
+	return nil
 }
 
 // fillDefaults sets every unset field to its default.
@@ -195,6 +216,8 @@ func (a *App) fillDefaults() error {
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	a.fillEventDefaults()
+	// Expanded here, kept apart: the config keeps the placeholder.
+	a.initialKey = secret.Resolve(a.InitialAPIKey)
 	return nil
 }
 
@@ -227,12 +250,26 @@ func (a *App) Validate() error {
 	if err := a.validateCluster(); err != nil {
 		return err
 	}
-	if a.PublicURL != "" {
-		if err := api.CheckPublicURL(a.PublicURL); err != nil {
-			return fmt.Errorf("shortify: %w", err)
+	return a.validateAPI()
+}
+
+// validateAPI checks the settings of the API: public_url, cors_origins and
+// the initial key.
+func (a *App) validateAPI() error {
+	if a.PublicURL == "" {
+		return errors.New("shortify: public_url is required, the base of the short URLs the API returns " +
+			"(such as https://sho.rt; set SHORTIFY_PUBLIC_URL with the shipped Caddyfiles): " +
+			"without it short URLs and QR codes would follow the Host header any client sends")
+	}
+	if err := api.CheckPublicURL(a.PublicURL); err != nil {
+		return fmt.Errorf("shortify: public_url: %w", err)
+	}
+	for _, o := range a.CORSOrigins {
+		if err := api.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("shortify: cors_origins: %w", err)
 		}
 	}
-	return nil
+	return checkInitialKey(a.initialKey)
 }
 
 // Start opens (or, after a reload, reuses) the node and serves the API.
@@ -262,6 +299,7 @@ func (a *App) Start() error {
 	}
 	h, err := api.New(api.Config{
 		PublicURL:       a.PublicURL,
+		CORSOrigins:     a.CORSOrigins,
 		AnonymousCreate: a.AnonymousCreate,
 		Targets: targeturl.Policy{
 			MaxLength:      a.MaxURLLength,
@@ -347,7 +385,7 @@ func (a *App) serviceConfig() serviceConfig {
 		Redis:         a.Redis,
 		RedisPrefix:   a.RedisPrefix,
 		RedisTTL:      time.Duration(a.RedisTTL),
-		InitialAPIKey: a.InitialAPIKey,
+		InitialAPIKey: a.initialKey,
 		Events:        a.eventSettings(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,

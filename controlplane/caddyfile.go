@@ -31,6 +31,7 @@ func init() {
 //		redis_prefix    <prefix>
 //		redis_ttl       <duration>
 //		public_url      <url>
+//		cors_origins    <origin...>
 //		own_domains     <host...>
 //		blocked_domains <host...>
 //		max_url_length  <bytes>
@@ -42,7 +43,7 @@ func init() {
 //		anonymous_create on|off
 //		anonymous_per_minute <n>
 //		trusted_proxies <cidr...>|private_ranges
-//		initial_api_key <key>
+//		initial_api_key <key>|{env.VAR}|{file.PATH}
 //		kafka_brokers      <host:port...>
 //		link_events_topic  <name>
 //		cleanup_batch_size <n>
@@ -60,6 +61,15 @@ func init() {
 // starts, as a non-voter that the leader promotes to voter once it has
 // caught up. Every member needs its own api_addr (the URL the others
 // reach its API at) and the same cluster_secret.
+//
+// public_url is required: short URLs and QR codes never follow a
+// request's Host header. cors_origins lists the only origins whose web
+// pages may call the API (writes included) from a browser. Write
+// initial_api_key as a runtime placeholder, {env.SHORTIFY_INITIAL_API_KEY},
+// not as {$SHORTIFY_INITIAL_API_KEY}: a {$VAR} is substituted when the
+// Caddyfile is adapted, so the key would sit in the JSON config that the
+// admin endpoint's /config/ serves; a placeholder is expanded only when
+// the app is provisioned.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -106,6 +116,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.String(&a.InitialAPIKey)
 		case "public_url":
 			return o.String(&a.PublicURL)
+		case "cors_origins":
+			return o.Append(&a.CORSOrigins)
 		case "own_domains":
 			return o.Append(&a.OwnDomains)
 		case "blocked_domains":

@@ -91,7 +91,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := &App{DataDir: t.TempDir()}
+	ok := &App{DataDir: t.TempDir(), PublicURL: "https://sho.rt"}
 	if err := ok.fillDefaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,20 @@ func TestValidate(t *testing.T) {
 		"ftp public_url":      {PublicURL: "ftp://sho.rt"},
 		"months ahead":        {PartitionMonthsAhead: 99},
 		"retention mode":      {PartitionRetentionMode: "archive"},
+		"no public_url":       {PublicURL: "-"},
+		"cors origin path":    {CORSOrigins: []string{"https://app.example/x"}},
+		"cors origin scheme":  {CORSOrigins: []string{"app.example"}},
+		"placeholder key":     {InitialAPIKey: "{SHORTIFY_INITIAL_API_KEY}"},
+		"malformed key":       {InitialAPIKey: "sk_nope"},
+		"hand-made key":       {InitialAPIKey: "sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"},
 	} {
+		// Each case is wrong in one way only.
+		switch a.PublicURL {
+		case "":
+			a.PublicURL = "https://sho.rt"
+		case "-":
+			a.PublicURL = ""
+		}
 		a.DataDir = t.TempDir()
 		if err := a.fillDefaults(); err != nil {
 			t.Fatal(err)

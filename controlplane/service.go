@@ -199,7 +199,7 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("shortify: start control-plane node %s: %w", cfg.NodeID, err)
 	}
-	if err := ensureAdminKey(ctx, s.node, cfg.InitialAPIKey, log); err != nil {
+	if err := ensureAdminKey(ctx, s.node, cfg.InitialAPIKey, stderrOutput(cfg.DataDir), log); err != nil {
 		return nil, err
 	}
 	if err := seedPartitionPolicy(ctx, s.node, cfg.Partitions, log); err != nil {

@@ -91,7 +91,7 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 		return nil, fmt.Errorf("open node %s: %w", id, err)
 	}
 	raftNode := n.raft
-	h, err := api.New(api.Config{Logger: log.With("bench_node", id)}, api.Deps{
+	h, err := api.New(api.Config{Logger: log.With("bench_node", id), PublicURL: "http://sho.test"}, api.Deps{
 		Store:   n.store,
 		Creator: n.creates,
 		Keys:    nodeKeys{raftNode},

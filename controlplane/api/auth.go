@@ -132,7 +132,7 @@ func (a access) String() string {
 func (h *Handler) handle(pattern string, a access, fn http.HandlerFunc) {
 	h.routeList = append(h.routeList, route{pattern, a})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if h.allowed(w, r, a) {
+		if h.browserGuard(w, r) && h.allowed(w, r, a) {
 			fn(w, r)
 		}
 	})
@@ -164,23 +164,25 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool
 		}
 		return true
 	}
-	key := r.Header.Get(KeyHeader)
+	key, err := RequestKey(r)
+	if err != nil {
+		WriteKeyError(w, err)
+		return false
+	}
 	if key == "" {
 		if a == anonCreate && h.cfg.AnonymousCreate {
 			return h.anonymousAllowed(w, r)
 		}
-		w.Header().Set("WWW-Authenticate", `ApiKey header="`+KeyHeader+`"`)
 		if a == memberOrAdmin || a == memberOrViewer {
-			problem.Write(w, http.StatusUnauthorized, fmt.Sprintf("this route needs the cluster secret in the %s header or an API key of role %s or above in the %s header", cluster.SecretHeader, a.role(), KeyHeader))
+			WriteUnauthorized(w, fmt.Sprintf("this route needs the cluster secret in the %s header or an API key of role %s or above, %s", cluster.SecretHeader, a.role(), KeyHint))
 			return false
 		}
-		problem.Write(w, http.StatusUnauthorized, fmt.Sprintf("this route needs an API key of role %s or above in the %s header", a.role(), KeyHeader))
+		WriteUnauthorized(w, fmt.Sprintf("this route needs an API key of role %s or above, %s", a.role(), KeyHint))
 		return false
 	}
 	rec, ok := h.authenticate(key)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `ApiKey header="`+KeyHeader+`"`)
-		problem.Write(w, http.StatusUnauthorized, "the API key in "+KeyHeader+" is not valid (malformed, unknown or revoked)")
+		WriteUnauthorized(w, "the API key is not valid (malformed, unknown or revoked)")
 		return false
 	}
 	if !rec.Role.Allows(a.role()) {

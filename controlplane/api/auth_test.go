@@ -92,9 +92,18 @@ func (k withKey) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.h.ServeHTTP(w, r)
 }
 
-// newAPI is api.New with a key ring and requests made as its admin.
+// testPublicURL is the public URL of the tests' APIs: the host their
+// requests are sent to, so that short URLs read as before public_url
+// became required.
+const testPublicURL = "http://sho.test"
+
+// newAPI is api.New with a key ring (and, unless cfg names one, the
+// public URL testPublicURL), with requests made as its admin.
 func newAPI(t testing.TB, cfg api.Config, deps api.Deps) (http.Handler, error) {
 	ring := &keyRing{}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = testPublicURL
+	}
 	if deps.Keys == nil {
 		deps.Keys = ring
 	}
@@ -114,7 +123,7 @@ func TestRoles(t *testing.T) {
 	}
 	defer s.Close()
 	ring := &keyRing{}
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +202,7 @@ func TestKeyAdministration(t *testing.T) {
 	// The new key creates links, and cannot manage keys.
 	create := func(key string) int {
 		r := httptest.NewRequest("POST", "http://sho.test/api/v1/links", strings.NewReader(`{"url":"https://example.com/"}`))
+		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set(api.KeyHeader, key)
 		w := httptest.NewRecorder()
 		e.h.ServeHTTP(w, r)
@@ -255,7 +265,7 @@ func TestAnonymousCreate(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		t.Run(fmt.Sprintf("anonymous_create=%v", on), func(t *testing.T) {
 			lim := &limiter{left: map[string]int{}, n: 2}
-			h, err := api.New(api.Config{AnonymousCreate: on}, api.Deps{Store: s, Issuer: newIssuer(t, uint64(time.Now().UnixNano()%1e9)), Keys: &keyRing{}, AnonymousLimiter: lim})
+			h, err := api.New(api.Config{PublicURL: testPublicURL, AnonymousCreate: on}, api.Deps{Store: s, Issuer: newIssuer(t, uint64(time.Now().UnixNano()%1e9)), Keys: &keyRing{}, AnonymousLimiter: lim})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -112,7 +112,7 @@ func TestApplyForwarded(t *testing.T) {
 		t.Fatalf("apply answered %s (%v)", w.Body.String(), err)
 	}
 	// A refusal by the FSM is a result, not an HTTP error.
-	w = e.do(t, "POST", path, "", `{"type":3,"command":{"node":"nobody","worker":5,"gen":1,"now_ms":1,"ttl_ms":1}}`, withSecret)
+	w = e.do(t, "POST", path, "application/json", `{"type":3,"command":{"node":"nobody","worker":5,"gen":1,"now_ms":1,"ttl_ms":1}}`, withSecret)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"kind":"not_holder"`) {
 		t.Fatalf("renew of a lease nobody holds: %d %s", w.Code, w.Body.String())
 	}
@@ -190,7 +190,9 @@ func TestClusterRoutesWithoutANode(t *testing.T) {
 		{"GET", "/api/v1/cluster"}, {"POST", "/api/v1/cluster/join"}, {"DELETE", "/api/v1/cluster/nodes/x"}, {"POST", "/api/v1/cluster/apply"},
 	} {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(r.method, r.path, strings.NewReader("{}")))
+		req := httptest.NewRequest(r.method, r.path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, req)
 		wantProblem(t, w, http.StatusServiceUnavailable, "no control-plane node")
 	}
 }

@@ -152,7 +152,7 @@ func openAPIHandler(t *testing.T) (*api.Handler, string) {
 	}
 	t.Cleanup(s.Close)
 	ring := &keyRing{}
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +205,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		if s["type"] != "apiKey" || s["in"] != "header" || s["name"] != header {
 			t.Errorf("security scheme %s = %v, want an apiKey in the header %s", name, s, header)
 		}
+	}
+	if s := oaObj(schemes["Bearer"]); s["type"] != "http" || s["scheme"] != "bearer" {
+		t.Errorf("security scheme Bearer = %v, want http bearer", s)
 	}
 
 	tags := map[string]bool{}
@@ -308,24 +311,27 @@ func TestOpenAPIRoutes(t *testing.T) {
 
 // oaSecurity is the security requirement an access level calls for:
 // public none at all, creator-or-anonymous a key or nothing, member routes
-// the cluster secret (or a key, for member-or-*). The role in an ApiKey
-// requirement is the least the route needs.
+// the cluster secret (or a key, for member-or-*). A key is a Bearer token
+// or an X-Api-Key header, so it is two alternatives; the role in each is
+// the least the route needs.
 func oaSecurity(access string) (any, bool) {
-	key := func(role string) map[string]any { return map[string]any{"ApiKey": []any{role}} }
+	key := func(role string) []any {
+		return []any{map[string]any{"Bearer": []any{role}}, map[string]any{"ApiKey": []any{role}}}
+	}
 	secret := map[string]any{"ClusterSecret": []any{}}
 	switch access {
 	case "public":
 		return []any{}, true
 	case "viewer", "creator", "admin":
-		return []any{key(access)}, true
+		return key(access), true
 	case "creator-or-anonymous":
-		return []any{key("creator"), map[string]any{}}, true
+		return append(key("creator"), map[string]any{}), true
 	case "member":
 		return []any{secret}, true
 	case "member-or-viewer":
-		return []any{secret, key("viewer")}, true
+		return append([]any{secret}, key("viewer")...), true
 	case "member-or-admin":
-		return []any{secret, key("admin")}, true
+		return append([]any{secret}, key("admin")...), true
 	}
 	return nil, false
 }

@@ -164,7 +164,7 @@ func (n *tnode) install(node *cluster.Node) error {
 	n.raftAddr = node.State().Address
 	// Anonymous creates: these tests are about the cluster, and the api
 	// package tests keys and roles.
-	h, err := api.New(api.Config{Logger: n.cfg.Logger, AnonymousCreate: true}, api.Deps{
+	h, err := api.New(api.Config{Logger: n.cfg.Logger, AnonymousCreate: true, PublicURL: "http://sho.test"}, api.Deps{
 		Store:   n.store,
 		Issuer:  node,
 		Cluster: node,
