@@ -82,9 +82,10 @@ var (
 	// it is (an ID at another address, an address under another ID, the
 	// last voter, a leader without an API address).
 	ErrConflict = errors.New("conflicts with the cluster membership")
-	// ErrForbidden means another member refused this node's cluster secret:
-	// the members' secrets differ.
-	ErrForbidden = errors.New("refused by another member: wrong cluster secret")
+	// ErrForbidden means a call was refused for want of authority: a
+	// forwarded admin command without a valid admin key of the caller, or
+	// another member's refusal (401, 403).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // releaseTimeout bounds the release of the lease in Close.
@@ -99,8 +100,10 @@ type Node struct {
 	codec *codegen.Codec
 
 	raft      *raft.Raft
-	transport *raft.NetworkTransport
-	stream    *streamLayer
+	transport raft.Transport
+	// stream is the TLS stream layer under transport; nil with the
+	// in-memory transport of a one-node cluster without cluster TLS.
+	stream *streamLayer
 	store     *raftboltdb.BoltStore
 	// fresh is true when the node had no Raft state when it opened.
 	fresh bool
@@ -150,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if cfg.hooks != nil {
 			gate = cfg.hooks.gate
 		}
-		n.client, n.ownClient = newHTTPClient(gate), true
+		n.client, n.ownClient = newHTTPClient(cfg.TLS, gate), true
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.seq.init(cfg.BlockSize)
