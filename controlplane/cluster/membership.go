@@ -255,10 +255,9 @@ func (n *Node) addMember(ctx context.Context, req JoinRequest) error {
 		}
 	}
 	// A typo in the address would leave the cluster waiting for a voter
-	// that never answers: check that something listens there first.
-	dctx, cancel := context.WithTimeout(ctx, dialCheckTimeout)
-	conn, err := n.stream.dial(dctx, "tcp", req.RaftAddr)
-	cancel()
+	// that never answers: check that a member (a certificate of the
+	// cluster CA for that name) listens there first.
+	conn, err := n.stream.Dial(raft.ServerAddress(req.RaftAddr), min(timeoutFrom(ctx, dialCheckTimeout), dialCheckTimeout))
 	if err != nil {
 		return &FieldError{Field: "raft_addr", Detail: fmt.Sprintf("the leader cannot reach raft_addr %s: %v", req.RaftAddr, err)}
 	}
