@@ -18,7 +18,6 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
@@ -200,7 +199,10 @@ func TestOpenAPIDocument(t *testing.T) {
 	walk("#", d.root)
 
 	schemes := oaObj(oaObj(d.root["components"])["securitySchemes"])
-	for name, header := range map[string]string{"ApiKey": api.KeyHeader, "ClusterSecret": cluster.SecretHeader} {
+	if _, ok := schemes["ClusterSecret"]; ok {
+		t.Error("the ClusterSecret scheme is still declared: members authenticate with mutual TLS on the internal listener")
+	}
+	for name, header := range map[string]string{"ApiKey": api.KeyHeader} {
 		s := oaObj(schemes[name])
 		if s["type"] != "apiKey" || s["in"] != "header" || s["name"] != header {
 			t.Errorf("security scheme %s = %v, want an apiKey in the header %s", name, s, header)
@@ -307,12 +309,11 @@ func TestOpenAPIRoutes(t *testing.T) {
 }
 
 // oaSecurity is the security requirement an access level calls for:
-// public none at all, creator-or-anonymous a key or nothing, member routes
-// the cluster secret (or a key, for member-or-*). The role in an ApiKey
-// requirement is the least the route needs.
+// public none at all, creator-or-anonymous a key or nothing. The role in
+// an ApiKey requirement is the least the route needs. Member routes are
+// not in the public API at all.
 func oaSecurity(access string) (any, bool) {
 	key := func(role string) map[string]any { return map[string]any{"ApiKey": []any{role}} }
-	secret := map[string]any{"ClusterSecret": []any{}}
 	switch access {
 	case "public":
 		return []any{}, true
@@ -320,12 +321,6 @@ func oaSecurity(access string) (any, bool) {
 		return []any{key(access)}, true
 	case "creator-or-anonymous":
 		return []any{key("creator"), map[string]any{}}, true
-	case "member":
-		return []any{secret}, true
-	case "member-or-viewer":
-		return []any{secret, key("viewer")}, true
-	case "member-or-admin":
-		return []any{secret, key("admin")}, true
 	}
 	return nil, false
 }
