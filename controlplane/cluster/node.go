@@ -104,7 +104,7 @@ type Node struct {
 	// stream is the TLS stream layer under transport; nil with the
 	// in-memory transport of a one-node cluster without cluster TLS.
 	stream *streamLayer
-	store     *raftboltdb.BoltStore
+	store  *raftboltdb.BoltStore
 	// fresh is true when the node had no Raft state when it opened.
 	fresh bool
 

@@ -134,7 +134,7 @@ func TestRaftRefusesPeersWithoutMemberCertificate(t *testing.T) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
 		}},
-		"TLS without a client certificate": tlsStream(t, &tls.Config{InsecureSkipVerify: true}),
+		"TLS without a client certificate":  tlsStream(t, &tls.Config{InsecureSkipVerify: true}),
 		"TLS with another CA's certificate": tlsStream(t, otherClient),
 	}
 	for name, stream := range attacks {
@@ -247,7 +247,7 @@ func TestInternalListenerNeedsMemberCertificate(t *testing.T) {
 	otherClient := otherTLS.Client("")
 	otherClient.InsecureSkipVerify = true
 	for name, cfg := range map[string]*tls.Config{
-		"no certificate":          {InsecureSkipVerify: true},
+		"no certificate":           {InsecureSkipVerify: true},
 		"another CA's certificate": otherClient,
 	} {
 		t.Run(name, func(t *testing.T) {
