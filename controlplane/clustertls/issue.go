@@ -167,6 +167,15 @@ func (a *Authority) WriteCA(dir string) error {
 	return writeNew(filepath.Join(dir, CACertFile), a.CertPEM, 0o644)
 }
 
+// WriteCACert writes (or replaces) only the CA's certificate into dir as
+// CACertFile: what nodes need, without the key.
+func (a *Authority) WriteCACert(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return writeFile(filepath.Join(dir, CACertFile), a.CertPEM, 0o644)
+}
+
 // WriteCert issues a certificate for name and hosts (see Issue) and
 // writes it (0644) and its key (0600) into dir as CertFile(name) and
 // KeyFile(name), replacing earlier ones (to renew them).
@@ -177,6 +186,9 @@ func (a *Authority) WriteCert(dir, name string, hosts []string, validity time.Du
 	crt, key, err := a.Issue(name, hosts, validity)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	if err := writeFile(filepath.Join(dir, KeyFile(name)), key, 0o600); err != nil {
 		return err
