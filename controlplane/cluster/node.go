@@ -14,14 +14,24 @@
 // # Clusters
 //
 // The first node bootstraps a one-node cluster (Config.Bootstrap); the
-// others join it through the REST API of any member (Config.Join), which
-// has the leader add them as voters. Every node records its Raft address
-// and the base URL of its REST API (Config.APIAddr) in the FSM's node
-// registry. Any node accepts every call: a write that needs the leader
-// (lease acquire, renew and release, block allocation, registration, join,
-// removal) is forwarded from a follower to the leader's API, so callers
-// never care which node they hit (see forward.go for the protocol, and
-// Join, Remove, ApplyForwarded and Info for what the API serves).
+// others join it through the internal listener of any member
+// (Config.Join), which has the leader add them as voters. Every node
+// records its Raft address and the base URL of its internal listener
+// (Config.APIAddr) in the FSM's node registry. Any node accepts every
+// call: a write that needs the leader (lease acquire, renew and release,
+// block allocation, registration, join, removal, and admin writes for an
+// admin caller) is forwarded from a follower to the leader's internal
+// listener, so callers never care which node they hit (see forward.go for
+// the protocol, and Join, Remove, ApplyForwarded and Info for what the
+// API serves).
+//
+// # Trust
+//
+// Members prove membership with mutual TLS from a cluster CA
+// (Config.TLS, package clustertls), on the Raft transport and on the
+// calls between members; a peer without a certificate of the cluster CA
+// gets nothing into the log. A node without cluster TLS is a cluster of
+// one on raft's in-memory transport, with no Raft port at all.
 //
 // When the leader fails, the others elect a new one; meanwhile each node
 // keeps issuing codes from the blocks it holds and IDs under its lease. A

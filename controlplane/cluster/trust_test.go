@@ -113,21 +113,7 @@ func TestRaftRefusesPeersWithoutMemberCertificate(t *testing.T) {
 	n := c.nodes[0]
 	keysBefore := n.node.APIKeys()
 
-	plain, err := raft.NewTCPTransport("127.0.0.1:0", nil, 1, time.Second, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain.Close() // only its stream layer's dialling is used below
-	other, err := clustertls.NewCA("another cluster", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherTLS, err := other.Config("intruder", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherClient := otherTLS.Client("")
-	otherClient.InsecureSkipVerify = true // the intruder trusts anything; the node must not
+	otherClient := strangerClient(t)
 
 	attacks := map[string]raft.StreamLayer{
 		"plain TCP": &dialStream{ln: mustListen(t), dial: func(ctx context.Context, addr string) (net.Conn, error) {
@@ -172,6 +158,24 @@ func TestRaftRefusesPeersWithoutMemberCertificate(t *testing.T) {
 		_, ok := n.node.APIKey(e.ID)
 		return ok
 	})
+}
+
+// strangerClient is the TLS client config of an intruder with a
+// certificate of another CA, which trusts any server (the node must not
+// trust it).
+func strangerClient(t testing.TB) *tls.Config {
+	t.Helper()
+	other, err := clustertls.NewCA("another cluster", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherTLS, err := other.Config("intruder", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := otherTLS.Client("")
+	c.InsecureSkipVerify = true
+	return c
 }
 
 func keyEqual(a, b fsm.KeyEntry) bool { return a.ID == b.ID && a.RevokedMs == b.RevokedMs }
@@ -236,16 +240,7 @@ func TestApplyIsNotOnThePublicAPI(t *testing.T) {
 func TestInternalListenerNeedsMemberCertificate(t *testing.T) {
 	c := newCluster(t, 1, nil)
 	n := c.nodes[0]
-	other, err := clustertls.NewCA("another cluster", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherTLS, err := other.Config("intruder", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherClient := otherTLS.Client("")
-	otherClient.InsecureSkipVerify = true
+	otherClient := strangerClient(t)
 	for name, cfg := range map[string]*tls.Config{
 		"no certificate":           {InsecureSkipVerify: true},
 		"another CA's certificate": otherClient,

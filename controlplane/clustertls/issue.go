@@ -55,13 +55,9 @@ func NewCA(name string, validity time.Duration) (*Authority, error) {
 	if validity <= 0 {
 		validity = DefaultCAValidity
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, serial, err := newKey()
 	if err != nil {
-		return nil, fmt.Errorf("cluster CA key: %w", err)
-	}
-	serial, err := serialNumber()
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster CA: %w", err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -99,13 +95,9 @@ func (a *Authority) Issue(name string, hosts []string, validity time.Duration) (
 	if validity <= 0 {
 		validity = DefaultCertValidity
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, serial, err := newKey()
 	if err != nil {
-		return nil, nil, fmt.Errorf("node key: %w", err)
-	}
-	serial, err := serialNumber()
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("node certificate: %w", err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -268,10 +260,16 @@ func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
 
-func serialNumber() (*big.Int, error) {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+// newKey makes a P-256 key and a random 128-bit serial number for a new
+// certificate.
+func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("serial number: %w", err)
+		return nil, nil, fmt.Errorf("key: %w", err)
 	}
-	return n, nil
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serial number: %w", err)
+	}
+	return key, serial, nil
 }
