@@ -2,13 +2,20 @@ package controlplane
 
 import (
 	"encoding/json"
+	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testenv"
 )
 
 // startConfig loads cfg (the shortify app's JSON) as Caddy does at start,
@@ -111,5 +118,62 @@ func TestClusterSettingsResolve(t *testing.T) {
 	}
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOneNodeDataDirUpgrade: the data directory of a one-node control
+// plane that listened for Raft on TCP (the release before cluster TLS did,
+// on raft_bind 127.0.0.1:8300; with cluster TLS the transport is TCP too)
+// opens as the embedded default now runs it, without cluster TLS and on
+// no port: its admin key and its links are still there.
+func TestOneNodeDataDirUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	key, err := apikey.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := clusterFilesIn(t, t.TempDir())
+	old := &App{DataDir: dir, RaftBind: testenv.FreeAddr(t), InitialAPIKey: key.Secret,
+		ClusterCA: files.CA, ClusterCert: files.Cert, ClusterKey: files.Key}
+	if err := old.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := openService(old.serviceConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := linkstore.Link{ID: 1, Code: "upgr4d", URL: "https://example.com/kept", CreatedAt: time.Now().UTC()}
+	if err := svc.store.Create(t.Context(), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Destruct(); err != nil {
+		t.Fatal(err)
+	}
+
+	now := &App{DataDir: dir, RaftBind: old.RaftBind}
+	if err := now.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := now.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	svc, err = openService(now.serviceConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("reopen without cluster TLS: %v", err)
+	}
+	defer svc.Destruct()
+	if _, ok := api.Authenticate(nodeKeys{svc.node}, key.Secret); !ok {
+		t.Fatal("the admin key is gone")
+	}
+	got, err := svc.store.Get(t.Context(), link.Code)
+	if err != nil || got.URL != link.URL {
+		t.Fatalf("link %s: %+v, %v", link.Code, got, err)
+	}
+	if st := svc.node.State(); st.RaftState != "Leader" {
+		t.Fatalf("state %+v", st)
+	}
+	if c, err := net.DialTimeout("tcp", now.RaftBind, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("a Raft port listens at %s", now.RaftBind)
 	}
 }
