@@ -416,13 +416,10 @@ func problemDetail(contentType string, body []byte) problem {
 	return p
 }
 
-// NewHTTPClient is a client for calls to other members' internal
-// listeners: it trusts only the cluster CA and presents the node
-// certificate. Without tc (a node without cluster TLS, which has no
-// members to call) it refuses every call.
-func NewHTTPClient(tc *clustertls.Config) *http.Client { return newHTTPClient(tc, nil) }
-
-// newHTTPClient is NewHTTPClient, dialling through gate when set.
+// newHTTPClient is the default client for calls to other members'
+// internal listeners: it trusts only the cluster CA and presents the node
+// certificate, dialling through gate when set. Without tc (a node without
+// cluster TLS, which has no members to call) it refuses every call.
 func newHTTPClient(tc *clustertls.Config, gate *netGate) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil // members talk directly, never through a proxy
