@@ -317,6 +317,7 @@ func TestComposeShortify(t *testing.T) {
 			continue
 		}
 		checkOpsServer(t, name, cfg)
+		checkHardened(t, name, cfg)
 		configs[name] = cfg
 		checkEngineHosts(t, f, name, s.Environment)
 	}
