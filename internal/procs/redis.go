@@ -2,9 +2,12 @@ package procs
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -35,15 +38,52 @@ func LookRedis(name string) (string, error) {
 // StartRedis starts redis-server on 127.0.0.1:port with its files in dir
 // (cluster: with cluster-enabled yes) and waits until it answers PING.
 func StartRedis(ctx context.Context, dir string, port int, cluster bool) (*RedisServer, error) {
+	return startRedis(ctx, dir, port, cluster, nil)
+}
+
+// RedisTLS are the PEM files of a redis-server that speaks TLS only.
+type RedisTLS struct {
+	// CertFile and KeyFile are the server's certificate and key.
+	CertFile, KeyFile string
+	// CAFile is the CA that issued them (redis-server wants one; clients
+	// are not asked for certificates).
+	CAFile string
+}
+
+// StartRedisTLS starts redis-server with TLS on 127.0.0.1:port and no
+// plain-text port (--port 0), and waits until it answers PING over TLS.
+func StartRedisTLS(ctx context.Context, dir string, port int, t RedisTLS) (*RedisServer, error) {
+	return startRedis(ctx, dir, port, false, &t)
+}
+
+func startRedis(ctx context.Context, dir string, port int, cluster bool, t *RedisTLS) (*RedisServer, error) {
 	bin, err := LookRedis("redis-server")
 	if err != nil {
 		return nil, err
 	}
 	p := strconv.Itoa(port)
 	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", p)}
+	plain := p
+	if t != nil {
+		plain = "0" // TLS only
+	}
 	args := []string{
-		"--port", p, "--bind", "127.0.0.1", "--dir", dir,
+		"--port", plain, "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
+	}
+	opt := &redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second}
+	if t != nil {
+		args = append(args, "--tls-port", p, "--tls-cert-file", t.CertFile,
+			"--tls-key-file", t.KeyFile, "--tls-ca-cert-file", t.CAFile, "--tls-auth-clients", "no")
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis-server TLS: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("redis-server TLS: %s holds no PEM certificate", t.CAFile)
+		}
+		opt.TLSConfig = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
 	}
 	if cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf",
@@ -53,7 +93,7 @@ func StartRedis(ctx context.Context, dir string, port int, cluster bool) (*Redis
 	if err != nil {
 		return nil, err
 	}
-	cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	cl := redis.NewClient(opt)
 	defer cl.Close()
 	if err := Poll(ctx, s.Process.Name+" to answer", 20*time.Millisecond, s.Process, func(ctx context.Context) error {
 		// A bare dial first: go-redis logs every refused connection.

@@ -46,6 +46,25 @@ func StartRedis(tb testing.TB) *RedisServer {
 // Stop kills the server and waits for it to exit; later calls do nothing.
 func (s *RedisServer) Stop() { s.srv.Stop() }
 
+// StartRedisTLS is StartRedis for a redis-server that speaks TLS only,
+// with a certificate from ca for 127.0.0.1 and localhost.
+func StartRedisTLS(tb testing.TB, ca *CA) *RedisServer {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
+	defer cancel()
+	port, err := procs.FreeRedisPort()
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	cert, key := ca.Issue(tb, "127.0.0.1", "localhost")
+	srv, err := procs.StartRedisTLS(ctx, tb.TempDir(), port, procs.RedisTLS{CertFile: cert, KeyFile: key, CAFile: ca.CertFile})
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tb.Cleanup(srv.Stop)
+	return &RedisServer{Addr: srv.Addr, srv: srv}
+}
+
 // RedisCluster is a Redis Cluster of three masters, each with one replica
 // (six redis-server processes), that a test started (StartRedisCluster).
 type RedisCluster struct {
