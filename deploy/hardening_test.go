@@ -285,6 +285,14 @@ func TestKubernetesFrontDoorTLS(t *testing.T) {
 // Secret mounted in w's container.
 func fromTLSSecret(t *testing.T, m manifests, w workload, path string) bool {
 	t.Helper()
+	kind, name, key := mountedFrom(w, path)
+	secret, ok := m.get("Secret", name)
+	return kind == "Secret" && ok && str(secret["type"]) == "kubernetes.io/tls" && (key == "tls.crt" || key == "tls.key")
+}
+
+// mountedFrom returns the ConfigMap or Secret key that the file at path
+// in w's container comes from ("" when none: the file does not exist).
+func mountedFrom(w workload, path string) (kind, name, key string) {
 	vols := map[string]map[string]any{}
 	vs, _ := w.pod["volumes"].([]any)
 	for _, v := range vs {
@@ -293,24 +301,24 @@ func fromTLSSecret(t *testing.T, m manifests, w workload, path string) bool {
 	for _, c := range w.containers() {
 		ms, _ := c["volumeMounts"].([]any)
 		for _, mt := range ms {
-			dir := str(at(mt, "mountPath"))
-			rel, ok := strings.CutPrefix(path, dir+"/")
+			rel, ok := strings.CutPrefix(path, str(at(mt, "mountPath"))+"/")
 			if !ok {
 				continue
 			}
 			v := vols[str(at(mt, "name"))]
-			name := str(at(v, "secret", "secretName"))
-			secret, ok := m.get("Secret", name)
-			if !ok || str(secret["type"]) != "kubernetes.io/tls" {
-				continue
-			}
-			its, _ := at(v, "secret", "items").([]any)
-			for _, it := range its {
-				if str(at(it, "path")) == rel && (str(at(it, "key")) == "tls.crt" || str(at(it, "key")) == "tls.key") {
-					return true
+			for k, field := range map[string]string{"Secret": "secret", "ConfigMap": "configMap"} {
+				src, ok := v[field].(map[string]any)
+				if !ok {
+					continue
+				}
+				its, _ := src["items"].([]any)
+				for _, it := range its {
+					if str(at(it, "path")) == rel {
+						return k, cmpOr(str(src["secretName"]), str(src["name"])), str(at(it, "key"))
+					}
 				}
 			}
 		}
 	}
-	return false
+	return "", "", ""
 }
