@@ -318,6 +318,7 @@ func TestComposeShortify(t *testing.T) {
 		}
 		checkOpsServer(t, name, cfg)
 		checkHardened(t, name, cfg)
+		checkSafeDefaults(t, name, role, cfg)
 		configs[name] = cfg
 		checkEngineHosts(t, f, name, s.Environment)
 	}

@@ -322,3 +322,22 @@ func mountedFrom(w workload, path string) (kind, name, key string) {
 	}
 	return "", "", ""
 }
+
+// checkSafeDefaults checks what a production role must not relax (issue
+// 12, finding 10): the control plane refuses anonymous creates, and the
+// edge keeps its limit on misses (a client guessing codes cost a lookup
+// each and pushed real links out of L1).
+func checkSafeDefaults(t *testing.T, where, role string, cfg adapted) {
+	t.Helper()
+	switch role {
+	case "controlplane":
+		if at(map[string]any(cfg), "apps", "shortify", "anonymous_create") == true {
+			t.Errorf("%s: anonymous_create is on in a production role", where)
+		}
+	case "edge":
+		h := findHandler(cfg, "public", "shortify")
+		if n, _ := at(h, "miss_limit", "requests").(float64); n <= 0 {
+			t.Errorf("%s: the edge has no miss_limit (%v)", where, at(h, "miss_limit"))
+		}
+	}
+}

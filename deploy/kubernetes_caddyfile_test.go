@@ -39,6 +39,7 @@ func TestKubernetesCaddyfiles(t *testing.T) {
 			}
 			checkOpsServer(t, pod, cfg)
 			checkHardened(t, pod, cfg)
+			checkSafeDefaults(t, pod, role, cfg)
 			checkUpstreams(t, m, pod, cfg)
 			if app, ok := at(map[string]any(cfg), "apps", "shortify").(map[string]any); ok {
 				if app["node_id"] != pod || app["raft_advertise"] != pod+"."+m.namespace+".svc:8300" {
