@@ -231,3 +231,43 @@ func TestFrontDoorHTTPS(t *testing.T) {
 		t.Errorf("http:// answered %d Location %q; want 308 to https://127.0.0.1/abc123?x=1", resp.StatusCode, loc)
 	}
 }
+
+// TestFrontDoorSetsClientAddress: the per-client limits of the edges and
+// the control plane rest on the X-Forwarded-For the front door sends
+// them (issue 12, finding 8). It must name the peer that connected, not
+// what a client wrote in its own X-Forwarded-For.
+func TestFrontDoorSetsClientAddress(t *testing.T) {
+	t.Parallel()
+	seen := make(chan string, 1)
+	edge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/abc123" {
+			seen <- strings.Join(r.Header.Values("X-Forwarded-For"), ", ")
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(edge.Close)
+	_, edgePort, _ := net.SplitHostPort(strings.TrimPrefix(edge.URL, "http://"))
+	fd := runCaddy(t, frontDoor, map[string]string{
+		"SHORTIFY_EDGE_UPSTREAMS":          strings.TrimPrefix(edge.URL, "http://"),
+		"SHORTIFY_EDGE_OPS_PORT":           edgePort, // its health checks, answered 200
+		"SHORTIFY_CONTROL_PLANE_UPSTREAMS": testenv.FreeAddr(t),
+	})
+	req, err := http.NewRequest(http.MethodGet, "http://"+fd.Public+"/abc123", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case xff := <-seen:
+		if xff != "127.0.0.1" {
+			t.Errorf("the edge got X-Forwarded-For %q; want the client's own address, 127.0.0.1, alone", xff)
+		}
+	default:
+		t.Fatalf("the request (answer %d) did not reach the edge", resp.StatusCode)
+	}
+}
