@@ -6,11 +6,15 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/procs"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
@@ -116,5 +120,50 @@ func TestParseURLTLS(t *testing.T) {
 	o, err = ParseURL("rediss://r1:6379?tls_ca_file=" + url.QueryEscape(ca.CertFile))
 	if err != nil || o.Node == nil || o.Node.TLSConfig.RootCAs == nil || o.Node.TLSConfig.ServerName != "r1" {
 		t.Errorf("standalone URL: %+v, %v", o, err)
+	}
+}
+
+// TestClientClusterTLS runs a Redis Cluster over TLS (clients and bus)
+// whose first node's certificate names localhost and 127.0.0.1 and the
+// others' only 127.0.0.1, as the nodes announce themselves. A cluster URL
+// seeded with localhost reaches every node: each is checked against the
+// address it is dialled by, not against the seed's name.
+func TestClientClusterTLS(t *testing.T) {
+	ca := testenv.NewCA(t, "redis cluster test CA")
+	var nodes []procs.RedisTLS
+	for i := range 3 {
+		hosts := []string{"127.0.0.1"}
+		if i == 0 {
+			hosts = []string{"localhost", "127.0.0.1"}
+		}
+		cert, key := ca.Issue(t, hosts...)
+		nodes = append(nodes, procs.RedisTLS{CertFile: cert, KeyFile: key, CAFile: ca.CertFile})
+	}
+	cl := testenv.StartRedisClusterTLS(t, nodes)
+	_, port, _ := strings.Cut(cl.Addrs[0], ":")
+	addr := "rediss://localhost:" + port + "?" + url.Values{CAFileParam: {ca.CertFile}}.Encode()
+	for _, a := range cl.Addrs[1:] {
+		addr += "&addr=" + a
+	}
+	c, err := NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// Keys in every slot range, so that every master is written to.
+	for i := range 30 {
+		key := testenv.UniquePrefix(t) + strconv.Itoa(i)
+		if err := c.Set(ctx, key, "v", time.Minute).Err(); err != nil {
+			t.Fatalf("SET %s through the TLS cluster: %v", key, err)
+		}
+	}
+	masters := 0
+	if err := c.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		masters++
+		return m.Ping(ctx).Err()
+	}); err != nil || masters != 3 {
+		t.Fatalf("PING each of %d masters over TLS: %v", masters, err)
 	}
 }

@@ -73,21 +73,18 @@ func startRedis(ctx context.Context, dir string, port int, cluster bool, t *Redi
 	}
 	opt := &redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second}
 	if t != nil {
+		if opt, err = tlsOptions(s.Addr, t.CAFile); err != nil {
+			return nil, err
+		}
 		args = append(args, "--tls-port", p, "--tls-cert-file", t.CertFile,
 			"--tls-key-file", t.KeyFile, "--tls-ca-cert-file", t.CAFile, "--tls-auth-clients", "no")
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis-server TLS: %w", err)
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redis-server TLS: %s holds no PEM certificate", t.CAFile)
-		}
-		opt.TLSConfig = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
 	}
 	if cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf",
 			"--cluster-node-timeout", "2000")
+		if t != nil {
+			args = append(args, "--tls-cluster", "yes") // the bus too
+		}
 	}
 	s.Process, err = Start("redis-server on "+s.Addr, exec.Command(bin, args...), filepath.Join(dir, "redis-"+p+".log"))
 	if err != nil {
@@ -110,6 +107,21 @@ func startRedis(ctx context.Context, dir string, port int, cluster bool, t *Redi
 		return nil, err
 	}
 	return s, nil
+}
+
+// tlsOptions are the options of a client of the TLS server at addr
+// (127.0.0.1:port) that trusts caFile.
+func tlsOptions(addr, caFile string) (*redis.Options, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("redis-server TLS: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("redis-server TLS: %s holds no PEM certificate", caFile)
+	}
+	return &redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second,
+		TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}, nil
 }
 
 // Stop kills the server (it keeps nothing to flush) and waits for it.
@@ -173,6 +185,65 @@ func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCl
 		if err := Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
 			return clusterReady(ctx, s.Addr)
 		}); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// StartRedisClusterTLS starts a Redis Cluster of masters only, one
+// redis-server per element of nodes, each speaking TLS only (clients and
+// the cluster bus) with its certificate, on free ports with their files
+// in dir; it joins them with `redis-cli --tls --cluster create` and waits
+// until every node sees the cluster ready. On error it stops what it
+// started.
+func StartRedisClusterTLS(ctx context.Context, dir string, nodes []RedisTLS) (_ *RedisCluster, err error) {
+	cli, err := LookRedis("redis-cli")
+	if err != nil {
+		return nil, err
+	}
+	c := new(RedisCluster)
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for _, t := range nodes {
+		port, err := FreeRedisPort()
+		if err != nil {
+			return nil, err
+		}
+		s, err := startRedis(ctx, dir, port, true, &t)
+		if err != nil {
+			return nil, err
+		}
+		c.Servers = append(c.Servers, s)
+		c.Addrs = append(c.Addrs, s.Addr)
+	}
+	args := []string{"--tls", "--cacert", nodes[0].CAFile, "--cluster", "create"}
+	args = append(args, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("redis-cli --tls --cluster create: %w\n%s", err, out)
+	}
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(nodes))
+	for i, s := range c.Servers {
+		opt, err := tlsOptions(s.Addr, nodes[i].CAFile)
+		if err != nil {
+			return nil, err
+		}
+		cl := redis.NewClient(opt)
+		err = Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err == nil && (!strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want)) {
+				err = errors.New(info)
+			}
+			return err
+		})
+		cl.Close()
+		if err != nil {
 			return nil, err
 		}
 	}

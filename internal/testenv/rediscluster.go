@@ -101,3 +101,18 @@ func StartRedisCluster(tb testing.TB) *RedisCluster {
 	tb.Cleanup(c.Stop)
 	return &RedisCluster{Addrs: c.Addrs}
 }
+
+// StartRedisClusterTLS starts a Redis Cluster of masters that speak TLS
+// only (procs.StartRedisClusterTLS), one per certificate in nodes, and
+// stops it when the test ends.
+func StartRedisClusterTLS(tb testing.TB, nodes []procs.RedisTLS) *RedisCluster {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
+	defer cancel()
+	c, err := procs.StartRedisClusterTLS(ctx, tb.TempDir(), nodes)
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tb.Cleanup(c.Stop)
+	return &RedisCluster{Addrs: c.Addrs}
+}
