@@ -151,44 +151,16 @@ func (c *RedisCluster) Stop() {
 // ones) with their files in dir, joins them with `redis-cli --cluster
 // create … --cluster-replicas 1`, and waits until every node sees the
 // whole cluster ready. On error it stops what it started.
-func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCluster, err error) {
-	cli, err := LookRedis("redis-cli")
-	if err != nil {
-		return nil, err
-	}
-	c := new(RedisCluster)
-	defer func() {
-		if err != nil {
-			c.Stop()
-		}
-	}()
-	for i := range 6 {
-		var port int
-		if i < len(ports) {
-			port = ports[i]
-		} else if port, err = FreeRedisPort(); err != nil {
-			return nil, err
-		}
-		s, err := StartRedis(ctx, dir, port, true)
+func StartRedisCluster(ctx context.Context, dir string, ports []int) (*RedisCluster, error) {
+	return startCluster(ctx, 6, func(i int) (*RedisServer, error) {
+		port, err := clusterPort(ports, i)
 		if err != nil {
 			return nil, err
 		}
-		c.Servers = append(c.Servers, s)
-		c.Addrs = append(c.Addrs, s.Addr)
-	}
-	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
-	}
-	for _, s := range c.Servers {
-		if err := Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
-			return clusterReady(ctx, s.Addr)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+		return StartRedis(ctx, dir, port, true)
+	}, []string{"--cluster-replicas", "1"}, func(ctx context.Context, i int, s *RedisServer) error {
+		return clusterReady(ctx, s.Addr)
+	})
 }
 
 // StartRedisClusterTLS starts a Redis Cluster of masters only, one
@@ -197,7 +169,44 @@ func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCl
 // in dir; it joins them with `redis-cli --tls --cluster create` and waits
 // until every node sees the cluster ready. On error it stops what it
 // started.
-func StartRedisClusterTLS(ctx context.Context, dir string, nodes []RedisTLS) (_ *RedisCluster, err error) {
+func StartRedisClusterTLS(ctx context.Context, dir string, nodes []RedisTLS) (*RedisCluster, error) {
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(nodes))
+	return startCluster(ctx, len(nodes), func(i int) (*RedisServer, error) {
+		port, err := FreeRedisPort()
+		if err != nil {
+			return nil, err
+		}
+		return startRedis(ctx, dir, port, true, &nodes[i])
+	}, []string{"--cluster-replicas", "0", "--tls", "--cacert", nodes[0].CAFile}, func(ctx context.Context, i int, s *RedisServer) error {
+		opt, err := tlsOptions(s.Addr, nodes[i].CAFile)
+		if err != nil {
+			return err
+		}
+		cl := redis.NewClient(opt)
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		info, err := cl.ClusterInfo(ctx).Result()
+		if err == nil && (!strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want)) {
+			err = errors.New(info)
+		}
+		return err
+	})
+}
+
+// clusterPort is the i-th of ports, or a free one past their end.
+func clusterPort(ports []int, i int) (int, error) {
+	if i < len(ports) {
+		return ports[i], nil
+	}
+	return FreeRedisPort()
+}
+
+// startCluster starts n nodes with start, joins them with `redis-cli
+// --cluster create <addrs> <createArgs> --cluster-yes`, and polls ready
+// for each node. On error it stops what it started.
+func startCluster(ctx context.Context, n int, start func(i int) (*RedisServer, error), createArgs []string,
+	ready func(ctx context.Context, i int, s *RedisServer) error) (_ *RedisCluster, err error) {
 	cli, err := LookRedis("redis-cli")
 	if err != nil {
 		return nil, err
@@ -208,42 +217,23 @@ func StartRedisClusterTLS(ctx context.Context, dir string, nodes []RedisTLS) (_ 
 			c.Stop()
 		}
 	}()
-	for _, t := range nodes {
-		port, err := FreeRedisPort()
-		if err != nil {
-			return nil, err
-		}
-		s, err := startRedis(ctx, dir, port, true, &t)
+	for i := range n {
+		s, err := start(i)
 		if err != nil {
 			return nil, err
 		}
 		c.Servers = append(c.Servers, s)
 		c.Addrs = append(c.Addrs, s.Addr)
 	}
-	args := []string{"--tls", "--cacert", nodes[0].CAFile, "--cluster", "create"}
-	args = append(args, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(append(args, createArgs...), "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("redis-cli --tls --cluster create: %w\n%s", err, out)
+		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
 	}
-	want := fmt.Sprintf("cluster_known_nodes:%d", len(nodes))
 	for i, s := range c.Servers {
-		opt, err := tlsOptions(s.Addr, nodes[i].CAFile)
-		if err != nil {
-			return nil, err
-		}
-		cl := redis.NewClient(opt)
-		err = Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
-			ctx, cancel := context.WithTimeout(ctx, time.Second)
-			defer cancel()
-			info, err := cl.ClusterInfo(ctx).Result()
-			if err == nil && (!strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want)) {
-				err = errors.New(info)
-			}
-			return err
-		})
-		cl.Close()
-		if err != nil {
+		if err := Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
+			return ready(ctx, i, s)
+		}); err != nil {
 			return nil, err
 		}
 	}

@@ -29,13 +29,22 @@ type RedisServer struct {
 // redis-server is not installed.
 func StartRedis(tb testing.TB) *RedisServer {
 	tb.Helper()
+	return startRedis(tb, func(ctx context.Context, dir string, port int) (*procs.RedisServer, error) {
+		return procs.StartRedis(ctx, dir, port, false)
+	})
+}
+
+// startRedis runs start on a free port with a deadline and a temporary
+// directory, and stops the server when the test ends.
+func startRedis(tb testing.TB, start func(ctx context.Context, dir string, port int) (*procs.RedisServer, error)) *RedisServer {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
 	defer cancel()
 	port, err := procs.FreeRedisPort()
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
-	srv, err := procs.StartRedis(ctx, tb.TempDir(), port, false)
+	srv, err := start(ctx, tb.TempDir(), port)
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
@@ -50,19 +59,10 @@ func (s *RedisServer) Stop() { s.srv.Stop() }
 // with a certificate from ca for 127.0.0.1 and localhost.
 func StartRedisTLS(tb testing.TB, ca *CA) *RedisServer {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
-	defer cancel()
-	port, err := procs.FreeRedisPort()
-	if err != nil {
-		tb.Fatalf("testenv: %v", err)
-	}
 	cert, key := ca.Issue(tb, "127.0.0.1", "localhost")
-	srv, err := procs.StartRedisTLS(ctx, tb.TempDir(), port, procs.RedisTLS{CertFile: cert, KeyFile: key, CAFile: ca.CertFile})
-	if err != nil {
-		tb.Fatalf("testenv: %v", err)
-	}
-	tb.Cleanup(srv.Stop)
-	return &RedisServer{Addr: srv.Addr, srv: srv}
+	return startRedis(tb, func(ctx context.Context, dir string, port int) (*procs.RedisServer, error) {
+		return procs.StartRedisTLS(ctx, dir, port, procs.RedisTLS{CertFile: cert, KeyFile: key, CAFile: ca.CertFile})
+	})
 }
 
 // RedisCluster is a Redis Cluster of three masters, each with one replica
@@ -92,14 +92,9 @@ func (c *RedisCluster) Client(tb testing.TB) *redis.ClusterClient {
 // fails the test loudly when redis-server or redis-cli is not installed.
 func StartRedisCluster(tb testing.TB) *RedisCluster {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
-	defer cancel()
-	c, err := procs.StartRedisCluster(ctx, tb.TempDir(), nil)
-	if err != nil {
-		tb.Fatalf("testenv: %v", err)
-	}
-	tb.Cleanup(c.Stop)
-	return &RedisCluster{Addrs: c.Addrs}
+	return startCluster(tb, func(ctx context.Context, dir string) (*procs.RedisCluster, error) {
+		return procs.StartRedisCluster(ctx, dir, nil)
+	})
 }
 
 // StartRedisClusterTLS starts a Redis Cluster of masters that speak TLS
@@ -107,9 +102,18 @@ func StartRedisCluster(tb testing.TB) *RedisCluster {
 // stops it when the test ends.
 func StartRedisClusterTLS(tb testing.TB, nodes []procs.RedisTLS) *RedisCluster {
 	tb.Helper()
+	return startCluster(tb, func(ctx context.Context, dir string) (*procs.RedisCluster, error) {
+		return procs.StartRedisClusterTLS(ctx, dir, nodes)
+	})
+}
+
+// startCluster runs start with a deadline and a temporary directory, and
+// stops the cluster when the test ends.
+func startCluster(tb testing.TB, start func(ctx context.Context, dir string) (*procs.RedisCluster, error)) *RedisCluster {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
 	defer cancel()
-	c, err := procs.StartRedisClusterTLS(ctx, tb.TempDir(), nodes)
+	c, err := start(ctx, tb.TempDir())
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -173,40 +172,4 @@ func (r *Replica) poll(tb testing.TB, what, sql string) {
 	if err != nil {
 		tb.Fatalf("testenv: replica on %s: %v", r.Addr, err)
 	}
-}
-
-// StartPostgresTLS starts a private PostgreSQL server (procs.InitPrimary)
-// that takes TLS with the certificate and key given, for tests of
-// sslmode=verify-full; it also accepts plain connections from 127.0.0.1
-// (trust), as the test primary does. It returns the server's
-// 127.0.0.1:port and stops it when the test ends.
-func StartPostgresTLS(tb testing.TB, certFile, keyFile string) string {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), replicaStartTimeout)
-	defer cancel()
-	bin, err := procs.PGBinDir("")
-	if err != nil {
-		tb.Fatalf("testenv: %v", err)
-	}
-	// Not t.TempDir: its parents are private to root, and the server may
-	// run as the postgres user.
-	dir, err := os.MkdirTemp("", "shortify-pgtls-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	pg, err := procs.InitPrimary(ctx, procs.PGConfig{
-		Dir:    filepath.Join(dir, "pg"),
-		Addr:   FreeAddr(tb),
-		BinDir: bin,
-		TLS:    &procs.PGTLS{CertFile: certFile, KeyFile: keyFile},
-	})
-	if err != nil {
-		tb.Fatalf("testenv: PostgreSQL with TLS: %v", err)
-	}
-	tb.Cleanup(func() { pg.Stop() })
-	return pg.Addr
 }

@@ -35,14 +35,7 @@ type CA struct {
 // its certificate there.
 func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
-	dir, err := os.MkdirTemp("", "shortify-ca-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		tb.Fatal(err)
-	}
+	dir := publicTempDir(tb, "shortify-ca-")
 	key := newKey(tb)
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),

@@ -3,8 +3,6 @@ package statsdb
 import (
 	"crypto/x509"
 	"errors"
-	"net"
-	"net/url"
 	"testing"
 
 	"github.com/shortify/shortify/internal/testenv"
@@ -16,14 +14,9 @@ import (
 // partitions pool and the stats API's read-only pool alike, and another
 // CA is refused (issue 12, finding 5).
 func TestPostgresVerifyFull(t *testing.T) {
-	ca := testenv.NewCA(t, "stats database test CA")
-	cert, key := ca.Issue(t, "localhost")
-	addr := testenv.StartPostgresTLS(t, cert, key)
-	_, port, _ := net.SplitHostPort(addr)
-	dsn := func(rootCert string) string {
-		q := url.Values{"sslmode": {"verify-full"}, "sslrootcert": {rootCert}, "connect_timeout": {"5"}}
-		return "postgres://postgres@localhost:" + port + "/postgres?" + q.Encode()
-	}
+	pg := testenv.StartPostgresTLS(t)
+	ca := pg.CA
+	dsn := func(rootCert string) string { return pg.DSN("localhost", rootCert, nil) }
 	db, err := Open(t.Context(), Config{DSN: dsn(ca.CertFile), Migrate: true})
 	if err != nil {
 		t.Fatalf("statsdb.Open with verify-full and the server's CA: %v", err)

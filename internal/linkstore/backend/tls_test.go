@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -24,13 +23,10 @@ import (
 // a read replica pool over TLS; another CA, or a host name the
 // certificate does not name, is refused with an error that says why.
 func TestPostgresVerifyFull(t *testing.T) {
-	ca := testenv.NewCA(t, "PostgreSQL test CA")
-	cert, key := ca.Issue(t, "localhost")
-	addr := testenv.StartPostgresTLS(t, cert, key)
-	_, port, _ := net.SplitHostPort(addr)
+	pg := testenv.StartPostgresTLS(t)
+	addr, ca := pg.Addr, pg.CA
 	dsn := func(host, rootCert, app string) string {
-		q := url.Values{"sslmode": {"verify-full"}, "sslrootcert": {rootCert}, "application_name": {app}, "connect_timeout": {"5"}}
-		return "postgres://postgres@" + net.JoinHostPort(host, port) + "/postgres?" + q.Encode()
+		return pg.DSN(host, rootCert, url.Values{"application_name": {app}})
 	}
 
 	s, err := Open(t.Context(), linkstore.Config{
