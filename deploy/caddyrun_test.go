@@ -46,7 +46,8 @@ func (p *caddyProcess) Logs() string { return p.logs.String() }
 // runCaddy starts `shortify run` on the role Caddyfile at path with env
 // (on top of free loopback ports for SHORTIFY_PORT, SHORTIFY_OPS_PORT and
 // the admin endpoint, and SHORTIFY_BIND=127.0.0.1), and returns once its
-// ops server answers /healthz. The process is killed when the test ends.
+// ops server answers /healthz and its client port accepts connections.
+// The process is killed when the test ends.
 func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	t.Helper()
 	abs, err := filepath.Abs(path)
@@ -107,7 +108,13 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 			return false
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		// Caddy starts its servers one after the other: the client
+		// port may open a moment after the ops port.
+		c, err := net.DialTimeout("tcp", p.Public, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return resp.StatusCode == http.StatusOK && err == nil
 	})
 	return p
 }

@@ -36,45 +36,70 @@ var credentials = map[string]string{
 // its upstreams down, the front door logged each failed request with its
 // headers, X-Api-Key and the cluster secret as sent (Caddy redacts only
 // Authorization and Cookie). The error log must still record the request,
-// without any credential.
+// without any credential. At DEBUG (SHORTIFY_LOG_LEVEL), reverse_proxy
+// also logs every round trip to a live upstream, with the request it
+// sent and the headers it got back: filtered alike.
 func TestFrontDoorLogsNoCredentials(t *testing.T) {
 	t.Parallel()
-	down := testenv.FreeAddr(t) // nothing listens there
-	fd := runCaddy(t, frontDoor, map[string]string{
-		"SHORTIFY_EDGE_UPSTREAMS":          down,
-		"SHORTIFY_CONTROL_PLANE_UPSTREAMS": down,
-	})
-	for _, path := range []string{"/api/v1/links", "/abc123"} {
-		req, err := http.NewRequest(http.MethodPost, "http://"+fd.Public+path, strings.NewReader(`{"url":"https://example.com/"}`))
-		if err != nil {
-			t.Fatal(err)
+	const setCookie = "upstream_session_7d3b1f9e5c"
+	edge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" { // the front door's health check
+			return
 		}
-		for k, v := range credentials {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode < 500 {
-			t.Fatalf("POST %s with the upstreams down: %d, want a 5xx", path, resp.StatusCode)
-		}
-		testenv.WaitFor(t, "the error log of "+path, 10*time.Second, func() bool {
-			return strings.Contains(fd.Logs(), `"uri":"`+path+`"`)
+		w.Header().Set("Set-Cookie", "s="+setCookie)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(edge.Close)
+	_, edgePort, _ := net.SplitHostPort(strings.TrimPrefix(edge.URL, "http://"))
+	for _, tc := range []struct {
+		level, edge string
+		want        string // a log entry the requests must make
+	}{
+		{"INFO", testenv.FreeAddr(t), `"logger":"http.log.error`},                        // nothing listens there
+		{"DEBUG", strings.TrimPrefix(edge.URL, "http://"), `"msg":"upstream roundtrip"`}, // answers 404
+	} {
+		t.Run(tc.level, func(t *testing.T) {
+			t.Parallel()
+			fd := runCaddy(t, frontDoor, map[string]string{
+				"SHORTIFY_LOG_LEVEL":               tc.level,
+				"SHORTIFY_EDGE_UPSTREAMS":          tc.edge,
+				"SHORTIFY_EDGE_OPS_PORT":           edgePort,
+				"SHORTIFY_CONTROL_PLANE_UPSTREAMS": testenv.FreeAddr(t),
+			})
+			for _, path := range []string{"/api/v1/links", "/abc123"} {
+				req, err := http.NewRequest(http.MethodPost, "http://"+fd.Public+path, strings.NewReader(`{"url":"https://example.com/"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range credentials {
+					req.Header.Set(k, v)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				testenv.WaitFor(t, "a log entry of "+path, 10*time.Second, func() bool {
+					return strings.Contains(fd.Logs(), `"uri":"`+path+`"`)
+				})
+			}
+			logs := fd.Logs()
+			if !strings.Contains(logs, tc.want) || !strings.Contains(logs, `"headers":{`) {
+				t.Fatalf("no %s entry with the request's headers; the test proves nothing:\n%s", tc.want, logs)
+			}
+			for name, v := range credentials {
+				// The distinctive part of the value, so that a partial
+				// redaction ("Bearer REDACTED") neither passes for a leak
+				// nor hides one.
+				secret := v[strings.LastIndex(v, " ")+1:]
+				if strings.Contains(logs, secret) {
+					t.Errorf("the front door's log holds the %s value %q", name, secret)
+				}
+			}
+			if strings.Contains(logs, setCookie) {
+				t.Errorf("the front door's log holds the upstream's Set-Cookie value")
+			}
 		})
-	}
-	logs := fd.Logs()
-	if !strings.Contains(logs, `"logger":"http.log.error`) || !strings.Contains(logs, `"headers":{`) {
-		t.Fatalf("no error log entry with the request's headers; the test proves nothing:\n%s", logs)
-	}
-	for name, v := range credentials {
-		// The distinctive part of the value, so that a partial redaction
-		// ("Bearer REDACTED") does not pass for a leak, nor hide one.
-		secret := v[strings.LastIndex(v, " ")+1:]
-		if strings.Contains(logs, secret) {
-			t.Errorf("the front door's log holds the %s value %q", name, secret)
-		}
 	}
 }
 
