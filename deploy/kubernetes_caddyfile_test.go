@@ -53,7 +53,7 @@ func TestKubernetesCaddyfiles(t *testing.T) {
 	for key, text := range data {
 		role := strings.TrimSuffix(key, ".Caddyfile")
 		if want := readFile(t, filepath.Join("caddyfiles", key)); text != want {
-			t.Errorf("ConfigMap shortify-caddyfiles: %s differs from deploy/caddyfiles/%s: copy the file into config.yaml", key, key)
+			t.Errorf("ConfigMap shortify-caddyfiles: %s differs from deploy/caddyfiles/%s: run scripts/sync-kubernetes-caddyfiles.sh", key, key)
 		}
 		if !roles[role] {
 			t.Errorf("ConfigMap shortify-caddyfiles: no workload runs %s", key)
