@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -24,8 +25,10 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/targeturl"
 )
 
@@ -49,30 +52,48 @@ type App struct {
 	DataDir string `json:"data_dir,omitempty"`
 	// NodeID names this node in the Raft cluster (default "node1").
 	NodeID string `json:"node_id,omitempty"`
-	// RaftBind is the TCP address Raft listens on (default 127.0.0.1:8300).
+	// RaftBind is the TCP address Raft listens on (default
+	// 127.0.0.1:8300), over mutual TLS from the cluster CA. Without
+	// cluster TLS it must be a loopback address and no port is opened: the
+	// node is a one-node cluster on raft's in-memory transport.
 	RaftBind string `json:"raft_bind,omitempty"`
 	// RaftAdvertise is the address other nodes reach this one at (default
 	// RaftBind).
 	RaftAdvertise string `json:"raft_advertise,omitempty"`
-	// APIAddr is the base URL of this node's REST API as the other
-	// control-plane nodes reach it, such as http://10.0.0.5:8080
-	// ("host:port" means http://host:port). While this node leads,
-	// followers forward their writes to it. Required on every member of a
-	// cluster of more than one node.
+	// APIAddr is the https URL of this node's internal listener
+	// (ClusterListen) as the other control-plane nodes reach it, such as
+	// https://10.0.0.5:8301 ("host:port" means https://host:port). While
+	// this node leads, followers forward their writes to it. Required on
+	// every member of a cluster of more than one node; needs cluster TLS.
 	APIAddr string `json:"api_addr,omitempty"`
-	// Join lists the base URLs of REST APIs of members of an existing
-	// cluster. A node with no Raft state asks them, in turn, to add it (as
-	// a non-voter, promoted to voter once caught up); a node with state
-	// ignores Join.
+	// Join lists the https URLs of internal listeners of members of an
+	// existing cluster. A node with no Raft state asks them, in turn, to
+	// add it (as a non-voter, promoted to voter once caught up); a node
+	// with state ignores Join. Needs cluster TLS.
 	Join []string `json:"join,omitempty"`
 	// Bootstrap makes a node with no Raft state start a new cluster.
 	// Default: true when Join is empty. Set it on the first node only.
 	Bootstrap *bool `json:"bootstrap,omitempty"`
-	// ClusterSecret is the secret every member shares: the cluster routes
-	// (forwarded writes, join, remove) refuse calls without it, and the
-	// node sends it with its own. At least 16 characters; use
-	// {env.SHORTIFY_CLUSTER_SECRET} in JSON to keep it out of the config.
-	// Empty: those routes are open to anyone who reaches the API.
+	// ClusterCA, ClusterCert and ClusterKey are the PEM files of the
+	// cluster's mutual TLS: the cluster CA's certificate, this node's
+	// certificate (client and server use, covering the host names the
+	// other nodes dial it by) and its key. Nodes prove membership with
+	// them on the Raft transport and the internal listener. All three or
+	// none; placeholders such as {env.SHORTIFY_CLUSTER_CERT} are expanded
+	// at provision. Make them with `shortify cluster-ca` and
+	// `shortify cluster-cert`. None: a one-node cluster that opens no Raft
+	// port and takes no members.
+	ClusterCA   string `json:"cluster_ca,omitempty"`
+	ClusterCert string `json:"cluster_cert,omitempty"`
+	ClusterKey  string `json:"cluster_key,omitempty"`
+	// ClusterListen is the host:port of the internal listener: an https
+	// server, mutual TLS with the cluster CA, that serves the node-to-node
+	// routes (forwarded writes, join, remove) and nothing else; the public
+	// API never serves them. Required with APIAddr or Join; keep it off
+	// any address clients reach.
+	ClusterListen string `json:"cluster_listen,omitempty"`
+	// ClusterSecret is gone: a config that sets it fails to load, saying
+	// what replaced it (cluster_ca, cluster_cert, cluster_key).
 	ClusterSecret string `json:"cluster_secret,omitempty"`
 	// Database is the link store's DSN: postgres://… or sqlite://PATH.
 	// Default: sqlite://DataDir/links.db (the embedded default).
@@ -85,9 +106,17 @@ type App struct {
 	RedisPrefix string `json:"redis_prefix,omitempty"`
 	// RedisTTL is the L2 entry lifetime (default 24h).
 	RedisTTL caddy.Duration `json:"redis_ttl,omitempty"`
-	// PublicURL is the base of returned short URLs, e.g. https://sho.rt.
-	// Empty: taken from each request's scheme and Host.
+	// PublicURL is the base of returned short URLs and QR codes, e.g.
+	// https://sho.rt. Required: short URLs never follow a request's Host
+	// header, which any client can set (the root Caddyfile gives `make
+	// run` http://localhost:<port>).
 	PublicURL string `json:"public_url,omitempty"`
+	// CORSOrigins are the origins (scheme://host[:port]) whose web pages
+	// may call the API from a browser, writes included: preflights are
+	// answered for them and their writes are let through. Empty (the
+	// default): writes a browser marks as coming from another site, or
+	// with another Origin, are refused with 403.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
 	// OwnDomains are further host names of this shortener; targets on
 	// them are refused (PublicURL's host always is).
 	OwnDomains []string `json:"own_domains,omitempty"`
@@ -126,8 +155,12 @@ type App struct {
 	// X-Forwarded-For names the client, for the anonymous-create limit.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// InitialAPIKey is the first admin key of a new cluster (a key in the
-	// form `shortify new-api-key` prints). Empty: one is made and printed
-	// once on standard error.
+	// form `shortify new-api-key` prints), best as a placeholder expanded
+	// at provision, {env.SHORTIFY_INITIAL_API_KEY} or {file./path}, so that
+	// the config (and the admin endpoint's /config/) holds the placeholder,
+	// never the key. Empty, or a placeholder of an unset variable: a key
+	// is made, shown on standard error if that is a terminal, else written
+	// to DataDir/initial-admin-key (mode 0600) and the file's path logged.
 	InitialAPIKey string `json:"initial_api_key,omitempty"`
 	// KafkaBrokers are the Kafka brokers (host:port) that the control
 	// plane publishes link events to, for the edges' invalidation and the
@@ -151,7 +184,9 @@ type App struct {
 	metrics prometheus.Registerer
 	svc     *service
 	anon    *anonLimiter
-	api     atomic.Pointer[api.Handler]
+	// initialKey is InitialAPIKey with its placeholders expanded.
+	initialKey string
+	api        atomic.Pointer[api.Handler]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -162,13 +197,23 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills defaults. It opens nothing: that happens in Start.
+// Provision fills defaults and expands the placeholders of the cluster
+// settings. It opens nothing: that happens in Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		a.metrics = reg
 	}
-	return a.fillDefaults()
+	if err := a.resolveCluster(); err != nil {
+		return err
+	}
+	if err := a.fillDefaults(); err != nil {
+		return err
+	}
+	if a.initialKey != "" && a.initialKey == a.InitialAPIKey {
+		a.logger.Warn("initial_api_key is written into the config, where the admin endpoint's /config/ shows it; use {env.SHORTIFY_INITIAL_API_KEY} instead")
+	}
+	return nil
 }
 
 // fillDefaults sets every unset field to its default.
@@ -195,6 +240,8 @@ func (a *App) fillDefaults() error {
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	a.fillEventDefaults()
+	// Expanded here, kept apart: the config keeps the placeholder.
+	a.initialKey = secret.Resolve(a.InitialAPIKey)
 	return nil
 }
 
@@ -227,12 +274,26 @@ func (a *App) Validate() error {
 	if err := a.validateCluster(); err != nil {
 		return err
 	}
-	if a.PublicURL != "" {
-		if err := api.CheckPublicURL(a.PublicURL); err != nil {
-			return fmt.Errorf("shortify: %w", err)
+	return a.validateAPI()
+}
+
+// validateAPI checks the settings of the API: public_url, cors_origins and
+// the initial key.
+func (a *App) validateAPI() error {
+	if a.PublicURL == "" {
+		return errors.New("shortify: public_url is required, the base of the short URLs the API returns " +
+			"(such as https://sho.rt; set SHORTIFY_PUBLIC_URL with the shipped Caddyfiles): " +
+			"without it short URLs and QR codes would follow the Host header any client sends")
+	}
+	if err := api.CheckPublicURL(a.PublicURL); err != nil {
+		return fmt.Errorf("shortify: public_url: %w", err)
+	}
+	for _, o := range a.CORSOrigins {
+		if err := api.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("shortify: cors_origins: %w", err)
 		}
 	}
-	return nil
+	return checkInitialKey(a.initialKey)
 }
 
 // Start opens (or, after a reload, reuses) the node and serves the API.
@@ -262,6 +323,7 @@ func (a *App) Start() error {
 	}
 	h, err := api.New(api.Config{
 		PublicURL:       a.PublicURL,
+		CORSOrigins:     a.CORSOrigins,
 		AnonymousCreate: a.AnonymousCreate,
 		Targets: targeturl.Policy{
 			MaxLength:      a.MaxURLLength,
@@ -309,6 +371,27 @@ func (a *App) unregisterMetrics(svc *service) {
 
 // validateCluster checks the cluster settings.
 func (a *App) validateCluster() error {
+	if a.ClusterSecret != "" {
+		return errClusterSecret
+	}
+	files := a.clusterFiles()
+	if err := files.Check(); err != nil {
+		return fmt.Errorf("shortify: %w", err)
+	}
+	if files.Set() {
+		if _, err := clustertls.Load(files); err != nil {
+			return fmt.Errorf("shortify: cluster TLS: %w", err)
+		}
+	} else if a.ClusterListen != "" || a.APIAddr != "" || len(a.Join) > 0 {
+		return errors.New("shortify: cluster_listen, api_addr and join need cluster TLS: set cluster_ca, cluster_cert and cluster_key (make them with `shortify cluster-ca` and `shortify cluster-cert`)")
+	}
+	if a.ClusterListen != "" {
+		if _, _, err := net.SplitHostPort(a.ClusterListen); err != nil {
+			return fmt.Errorf("shortify: cluster_listen %q is not a host:port: %w", a.ClusterListen, err)
+		}
+	} else if a.APIAddr != "" || len(a.Join) > 0 {
+		return errors.New("shortify: a cluster member needs cluster_listen, the host:port of its internal listener, which api_addr points the other members at")
+	}
 	if a.APIAddr != "" {
 		if _, err := cluster.BaseURL(a.APIAddr); err != nil {
 			return fmt.Errorf("shortify: api_addr: %w", err)
@@ -320,10 +403,7 @@ func (a *App) validateCluster() error {
 		}
 	}
 	if len(a.Join) > 0 && a.APIAddr == "" {
-		return errors.New("shortify: a node that joins a cluster needs api_addr, the URL the other nodes reach its API at")
-	}
-	if a.ClusterSecret != "" && len(a.ClusterSecret) < cluster.MinSecretLen {
-		return fmt.Errorf("shortify: cluster_secret must be at least %d characters", cluster.MinSecretLen)
+		return errors.New("shortify: a node that joins a cluster needs api_addr, the URL the other nodes reach its internal listener at")
 	}
 	return nil
 }
@@ -347,7 +427,7 @@ func (a *App) serviceConfig() serviceConfig {
 		Redis:         a.Redis,
 		RedisPrefix:   a.RedisPrefix,
 		RedisTTL:      time.Duration(a.RedisTTL),
-		InitialAPIKey: a.InitialAPIKey,
+		InitialAPIKey: a.initialKey,
 		Events:        a.eventSettings(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
@@ -360,7 +440,8 @@ func (a *App) serviceConfig() serviceConfig {
 			APIAddr:   a.APIAddr,
 			Join:      strings.Join(a.Join, " "),
 			Bootstrap: a.bootstrap(),
-			Secret:    a.ClusterSecret,
+			TLS:       a.clusterFiles(),
+			Listen:    a.ClusterListen,
 		},
 	}
 }

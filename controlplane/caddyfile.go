@@ -25,12 +25,16 @@ func init() {
 //		api_addr        <url>
 //		join            <url...>
 //		bootstrap       true|false
-//		cluster_secret  <secret>
+//		cluster_ca      <file>
+//		cluster_cert    <file>
+//		cluster_key     <file>
+//		cluster_listen  <host:port>
 //		database        <dsn>
 //		redis           [<host:port>]
 //		redis_prefix    <prefix>
 //		redis_ttl       <duration>
 //		public_url      <url>
+//		cors_origins    <origin...>
 //		own_domains     <host...>
 //		blocked_domains <host...>
 //		max_url_length  <bytes>
@@ -42,7 +46,7 @@ func init() {
 //		anonymous_create on|off
 //		anonymous_per_minute <n>
 //		trusted_proxies <cidr...>|private_ranges
-//		initial_api_key <key>
+//		initial_api_key <key>|{env.VAR}|{file.PATH}
 //		kafka_brokers      <host:port...>
 //		link_events_topic  <name>
 //		cleanup_batch_size <n>
@@ -58,8 +62,24 @@ func init() {
 // (bootstrap defaults to true when join is empty); every other node lists
 // the API URLs of one or more members in join and is added when it first
 // starts, as a non-voter that the leader promotes to voter once it has
-// caught up. Every member needs its own api_addr (the URL the others
-// reach its API at) and the same cluster_secret.
+// caught up. Members prove membership with mutual TLS from one cluster
+// CA: every member needs cluster_ca, its own cluster_cert and cluster_key
+// (`shortify cluster-ca`, `shortify cluster-cert`; the values may be
+// placeholders such as {env.SHORTIFY_CLUSTER_CERT}, expanded at start),
+// cluster_listen (its internal listener, which serves the node-to-node
+// routes and nothing else) and api_addr (the https URL the others reach
+// that listener at); join lists such URLs. Without cluster TLS the node
+// is a cluster of one that opens no Raft port. cluster_secret was removed
+// and is refused.
+//
+// public_url is required: short URLs and QR codes never follow a
+// request's Host header. cors_origins lists the only origins whose web
+// pages may call the API (writes included) from a browser. Write
+// initial_api_key as a runtime placeholder, {env.SHORTIFY_INITIAL_API_KEY},
+// not as {$SHORTIFY_INITIAL_API_KEY}: a {$VAR} is substituted when the
+// Caddyfile is adapted, so the key would sit in the JSON config that the
+// admin endpoint's /config/ serves; a placeholder is expanded only when
+// the app is provisioned.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the option name
 	if d.NextArg() {
@@ -87,7 +107,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Bootstrap = &b
 			return nil
 		case "cluster_secret":
-			return o.String(&a.ClusterSecret)
+			return o.Errf("%v", errClusterSecret)
+		case "cluster_ca":
+			return o.String(&a.ClusterCA)
+		case "cluster_cert":
+			return o.String(&a.ClusterCert)
+		case "cluster_key":
+			return o.String(&a.ClusterKey)
+		case "cluster_listen":
+			return o.String(&a.ClusterListen)
 		case "database":
 			return o.String(&a.Database)
 		case "redis":
@@ -106,6 +134,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.String(&a.InitialAPIKey)
 		case "public_url":
 			return o.String(&a.PublicURL)
+		case "cors_origins":
+			return o.Append(&a.CORSOrigins)
 		case "own_domains":
 			return o.Append(&a.OwnDomains)
 		case "blocked_domains":

@@ -4,14 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/secret"
 )
 
 // nodeKeys is the API's key ring on the Raft node's replicated state.
@@ -73,11 +79,31 @@ func (a *App) Keys() api.KeyLookup {
 	return h.KeyLookup()
 }
 
+// InitialKeyFile is the file in the data directory that receives a
+// generated first admin key when standard error is not a terminal.
+const InitialKeyFile = "initial-admin-key"
+
+// keyOutput is where a generated first admin key goes.
+type keyOutput struct {
+	// dataDir receives InitialKeyFile.
+	dataDir string
+	// terminal is standard error; interactive reports whether it is a
+	// terminal that a person reads (not a pod's or a service's log).
+	terminal    io.Writer
+	interactive func() bool
+}
+
+// stderrOutput is keyOutput for the process: standard error, shown only
+// when it is a terminal.
+func stderrOutput(dataDir string) keyOutput {
+	return keyOutput{dataDir: dataDir, terminal: os.Stderr, interactive: func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }}
+}
+
 // ensureAdminKey gives a cluster without keys its first admin key: the
-// configured initial key (SHORTIFY_INITIAL_API_KEY in the Caddyfile), or a
-// new one printed once on standard error. Several nodes may race here; the
-// FSM stores only the first (AddKey with OnlyIfNone).
-func ensureAdminKey(ctx context.Context, node *cluster.Node, initial string, log *slog.Logger) error {
+// configured initial key (initial_api_key, already expanded and checked),
+// or a new one, shown as out says. Several nodes may race here; the FSM
+// stores only the first (AddKey with OnlyIfNone).
+func ensureAdminKey(ctx context.Context, node *cluster.Node, initial string, out keyOutput, log *slog.Logger) error {
 	if len(node.APIKeys()) > 0 {
 		return nil
 	}
@@ -106,11 +132,76 @@ func ensureAdminKey(ctx context.Context, node *cluster.Node, initial string, log
 		log.Info("stored the configured initial admin API key", "id", key.ID)
 		return nil
 	}
-	// Shown once, never logged: logs are kept and shipped.
-	fmt.Fprintf(os.Stderr, "\n"+
-		"  Shortify created the first admin API key. It is shown only now; store it safely:\n\n"+
-		"      %s\n\n"+
-		"  Send it as the X-Api-Key header. Set SHORTIFY_INITIAL_API_KEY to choose it yourself.\n\n", key.Secret)
-	log.Warn("created the first admin API key and printed it on standard error", "id", key.ID)
+	return showFirstKey(out, key, log)
+}
+
+// showFirstKey hands a generated first admin key to the operator, never
+// to a log (logs are kept and shipped): on an interactive terminal it is
+// printed; otherwise (a container, a service manager) it is written to a
+// file only the node's user can read, and the file's path is logged.
+func showFirstKey(out keyOutput, key apikey.Key, log *slog.Logger) error {
+	if out.interactive != nil && out.interactive() {
+		fmt.Fprintf(out.terminal, "\n"+
+			"  Shortify created the first admin API key. It is shown only now; store it safely:\n\n"+
+			"      %s\n\n"+
+			"  Send it as \"Authorization: Bearer <key>\". Set SHORTIFY_INITIAL_API_KEY to choose it yourself.\n\n", key.Secret)
+		log.Warn("created the first admin API key and printed it on the terminal", "id", key.ID)
+		return nil
+	}
+	path := filepath.Join(out.dataDir, InitialKeyFile)
+	if err := writeKeyFile(path, key.Secret); err != nil {
+		return fmt.Errorf("shortify: the first admin API key %s was created but could not be written to %s (standard error is not a terminal, so it is not printed): %w; revoke it from a node that has the key, or start a new cluster with SHORTIFY_INITIAL_API_KEY set", key.ID, path, err)
+	}
+	log.Warn("created the first admin API key and wrote it to a file that only this user can read; move it somewhere safe and delete the file",
+		"id", key.ID, "file", path)
+	return nil
+}
+
+// writeKeyFile writes key to path with mode 0600, replacing a file left by
+// an earlier cluster in the same directory.
+func writeKeyFile(path, key string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	// An existing file keeps its mode through OpenFile: make sure.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// minInitialKeyBits is the least estimated entropy of a configured initial
+// key: a key from `shortify new-api-key` has far more; a hand-made
+// well-formed one such as sk_AAAAAAAAAAAA_BBBB… has far less.
+const minInitialKeyBits = 128
+
+// checkInitialKey refuses a configured initial admin key that is still a
+// placeholder, is not a well-formed key, or was made by hand. Empty means
+// none is configured.
+func checkInitialKey(v string) error {
+	if v == "" {
+		return nil
+	}
+	if _, err := apikey.Parse(v); err != nil {
+		// secret.Check says it best when v is an unexpanded placeholder.
+		if strings.Contains(v, "{") {
+			if cerr := secret.Check("initial_api_key", v); cerr != nil {
+				return fmt.Errorf("shortify: %w", cerr)
+			}
+		}
+		return fmt.Errorf("shortify: initial_api_key: %w (make one with `shortify new-api-key`)", err)
+	}
+	// secret.Check's list of shipped-default words is not applied to a
+	// well-formed key: its random Base62 part contains "todo" or the like
+	// now and then.
+	if bits := secret.EntropyBits(v); bits < minInitialKeyBits {
+		return fmt.Errorf("shortify: initial_api_key: %w: the key is too easy to guess (about %.0f bits); make one with `shortify new-api-key`", secret.ErrWeak, bits)
+	}
 	return nil
 }

@@ -48,7 +48,7 @@ func TestEventOptionsCaddyfile(t *testing.T) {
 }
 
 func TestEventOptionsValidate(t *testing.T) {
-	a := &App{DataDir: t.TempDir()}
+	a := &App{DataDir: t.TempDir(), PublicURL: "https://sho.rt"}
 	if err := a.fillDefaults(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +97,7 @@ func TestServiceLinkEvents(t *testing.T) {
 		InitialAPIKey:   key.Secret,
 		KafkaBrokers:    k.ListenAddrs(),
 		CleanupInterval: caddy.Duration(20 * time.Millisecond),
+		PublicURL:       "https://sho.rt",
 	}
 	if err := a.fillDefaults(); err != nil {
 		t.Fatal(err)

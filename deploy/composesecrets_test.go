@@ -17,8 +17,8 @@ var secretName = regexp.MustCompile(`PASSWORD|SECRET|_KEY|TOKEN`)
 
 // TestComposeRequiresSecrets: compose refuses to start while a secret is
 // unset, naming it, instead of running with a default anyone can read in
-// this repository (it ran with compose-cluster-secret-change-me and
-// shortify-dev-password before). The required variables are exactly
+// this repository (it ran with shortify-dev-password and
+// compose-visitor-key-change-me before). The required variables are exactly
 // composeSecrets, and no secret has a non-empty default.
 func TestComposeRequiresSecrets(t *testing.T) {
 	raw := readFile(t, filepath.Join(composeDir, "compose.yaml"))
@@ -50,7 +50,7 @@ func TestComposeRequiresSecrets(t *testing.T) {
 	// Set, they reach the services that use them.
 	p := loadComposeSpec(t)
 	for svc, want := range map[string]map[string]string{
-		"cp-1":       {"SHORTIFY_CLUSTER_SECRET": composeSecrets["SHORTIFY_CLUSTER_SECRET"], "SHORTIFY_VISITOR_KEY": composeSecrets["SHORTIFY_VISITOR_KEY"]},
+		"cp-1":       {"SHORTIFY_VISITOR_KEY": composeSecrets["SHORTIFY_VISITOR_KEY"]},
 		"pg-primary": {"POSTGRES_PASSWORD": composeSecrets["SHORTIFY_PG_PASSWORD"], "REPLICATION_PASSWORD": composeSecrets["SHORTIFY_REPLICATION_PASSWORD"]},
 		"stats-db":   {"POSTGRES_PASSWORD": composeSecrets["SHORTIFY_STATS_PG_PASSWORD"]},
 		"grafana":    {"GF_SECURITY_ADMIN_PASSWORD": composeSecrets["GRAFANA_ADMIN_PASSWORD"]},

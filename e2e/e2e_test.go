@@ -100,6 +100,8 @@ func startConfig(t *testing.T, caddyfile string, extraEnv ...string) *system {
 		"SHORTIFY_INITIAL_API_KEY="+s.key,
 		"SHORTIFY_BIND=127.0.0.1",
 		"SHORTIFY_PORT="+port,
+		// Short URLs name the address the test reaches the server at.
+		"SHORTIFY_PUBLIC_URL="+s.base,
 		"SHORTIFY_ADMIN="+s.admin,
 		"SHORTIFY_RAFT_BIND="+testenv.FreeAddr(t),
 		"SHORTIFY_CACHE_TTL=1s",

@@ -4,10 +4,12 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
@@ -38,8 +40,18 @@ type Creator interface {
 // Config is the API's behaviour.
 type Config struct {
 	// PublicURL is the base of the short URLs returned (e.g.
-	// "https://sho.rt"). Empty: the scheme and host of each request.
+	// "https://sho.rt"); required. Short URLs never follow a request's
+	// Host header, which the client chooses.
 	PublicURL string
+	// CORSOrigins are the origins (scheme://host[:port]) whose pages may
+	// call the API from a browser, writes included; preflights are
+	// answered for them only. Empty: no cross-origin browser calls, and
+	// writes a browser marks as cross-site are refused.
+	CORSOrigins []string
+	// MaxConcurrentBulk bounds the bulk creates this node decodes and
+	// runs at once (default DefaultMaxConcurrentBulk); more get 503 with
+	// Retry-After.
+	MaxConcurrentBulk int
 	// Targets is the policy for target URLs. The host of PublicURL is
 	// added to its OwnHosts.
 	Targets targeturl.Policy
@@ -97,6 +109,9 @@ type Handler struct {
 	mux       *http.ServeMux
 	log       *slog.Logger
 	routeList []route
+	// bulkSlots holds one token per bulk create running (see
+	// MaxConcurrentBulk).
+	bulkSlots chan struct{}
 }
 
 // New builds the API handler.
@@ -110,14 +125,25 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.PublicURL != "" {
-		host, err := publicHost(cfg.PublicURL)
-		if err != nil {
+	if cfg.PublicURL == "" {
+		return nil, errors.New("api: a public URL is required: short URLs must not follow the Host header a client sends")
+	}
+	host, err := publicHost(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Targets.OwnHosts = append(append([]string(nil), cfg.Targets.OwnHosts...), host)
+	origins := make([]string, 0, len(cfg.CORSOrigins))
+	for _, o := range cfg.CORSOrigins {
+		if err := CheckCORSOrigin(o); err != nil {
 			return nil, err
 		}
-		cfg.Targets.OwnHosts = append(append([]string(nil), cfg.Targets.OwnHosts...), host)
+		origins = append(origins, strings.TrimSuffix(o, "/"))
 	}
-	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux()}
+	cfg.CORSOrigins = origins
+	cfg.MaxConcurrentBulk = cmp.Or(cfg.MaxConcurrentBulk, DefaultMaxConcurrentBulk)
+	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux(),
+		bulkSlots: make(chan struct{}, cfg.MaxConcurrentBulk)}
 	h.routes()
 	return h, nil
 }
@@ -146,6 +172,9 @@ func (h *Handler) routes() {
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
 // problem documents too, not the mux's plain-text answers.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cors(w, r) {
+		return
+	}
 	_, pattern := h.mux.Handler(r)
 	if pattern == "" {
 		if allowed := h.allowedMethods(r); allowed != "" {

@@ -273,11 +273,23 @@ func TestIssuerFailureIs503(t *testing.T) {
 	}
 	defer s.Close()
 	e := newEnv(t, s, api.Config{})
-	e.issuer.err = errors.New("no sequence block")
-	w := e.do(t, "POST", "/api/v1/links", "application/json", `{"url":"https://example.com"}`)
-	wantProblem(t, w, http.StatusServiceUnavailable, "no sequence block")
-	if w.Header().Get("Retry-After") == "" {
-		t.Error("503 without Retry-After")
+	// The cause names the leader's address: it goes to the log, never to
+	// the client.
+	e.issuer.err = errors.New("no sequence block: leader at 10.1.2.3:8300 refused: raft: leadership lost")
+	for _, req := range []struct{ path, body string }{
+		{"/api/v1/links", `{"url":"https://example.com"}`},
+		{"/api/v1/links/bulk", `{"links":[{"url":"https://example.com"}]}`},
+	} {
+		w := e.do(t, "POST", req.path, "application/json", req.body)
+		wantProblem(t, w, http.StatusServiceUnavailable, api.NotReadyDetail)
+		if w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", req.path)
+		}
+		for _, leak := range []string{"10.1.2.3", "8300", "raft", "leader", "sequence block"} {
+			if strings.Contains(w.Body.String(), leak) {
+				t.Errorf("%s: the 503 body shows %q: %s", req.path, leak, w.Body.String())
+			}
+		}
 	}
 }
 
@@ -287,7 +299,7 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	notReady := errors.New("no raft leader")
+	notReady := errors.New("no raft leader; last leader 10.9.8.7:8300")
 	var ready atomic.Pointer[error]
 	ready.Store(&notReady)
 	h, err := newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Ready: func(context.Context) error { return *ready.Load() }})
@@ -302,7 +314,11 @@ func TestHealth(t *testing.T) {
 	if w := get("/api/v1/healthz"); w.Code != 200 {
 		t.Fatalf("healthz = %d", w.Code)
 	}
-	wantProblem(t, get("/api/v1/readyz"), 503, "no raft leader")
+	w := get("/api/v1/readyz")
+	wantProblem(t, w, 503, api.NotReadyDetail)
+	if strings.Contains(w.Body.String(), "10.9.8.7") || strings.Contains(w.Body.String(), "raft") {
+		t.Errorf("readyz shows the cause: %s", w.Body.String())
+	}
 	var none error
 	ready.Store(&none)
 	if w := get("/api/v1/readyz"); w.Code != 200 {

@@ -37,7 +37,7 @@ func FuzzRoutes(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	bare, _ := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0)})
+	bare, _ := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(f, 0)})
 	var routes []string
 	for _, r := range bare.Routes() {
 		if strings.Contains(r.Pattern, "/cluster") {

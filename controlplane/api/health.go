@@ -27,9 +27,12 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if h.deps.Ready != nil {
 		if err := h.deps.Ready(ctx); err != nil {
-			// The node's own state (no leader, no lease, no block) is
-			// what an operator needs to see; it holds no secrets.
-			problem.Write(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			// The cause (no leader, no lease, no block) names peers and
+			// Raft internals: the log has it, this unauthenticated
+			// endpoint does not.
+			h.log.Warn("readiness: the node cannot serve writes", "err", err)
+			w.Header().Set("Retry-After", "1")
+			problem.Write(w, http.StatusServiceUnavailable, NotReadyDetail)
 			return
 		}
 	}
@@ -37,18 +40,25 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 		// The driver's message (host names, users) goes to the log, not
 		// to this unauthenticated endpoint.
 		h.log.Warn("readiness: the link database does not answer", "err", err)
+		w.Header().Set("Retry-After", "1")
 		problem.Write(w, http.StatusServiceUnavailable, "not ready: the link database does not answer")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// unavailable answers 503 when the node cannot issue identities (no Raft
-// leader, no lease, sequence exhausted): the client may retry elsewhere.
+// NotReadyDetail is the whole detail of a 503 when the control plane
+// cannot serve (no Raft leader, no lease, a failed Raft write): the cause
+// names leader addresses and Raft internals, so it goes to the log only.
+const NotReadyDetail = "the control plane is not ready; retry shortly"
+
+// unavailable answers 503 when the node cannot issue identities or write
+// through Raft (no leader, no lease, sequence exhausted): the client may
+// retry, here or elsewhere. The error is logged, never sent.
 func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
 	h.log.Error("cannot "+what, "err", err)
 	w.Header().Set("Retry-After", "1")
-	problem.Write(w, http.StatusServiceUnavailable, "cannot "+what+" right now: "+err.Error()+"; retry shortly")
+	problem.Write(w, http.StatusServiceUnavailable, "cannot "+what+" right now: "+NotReadyDetail)
 }
 
 // storeFailed answers a database failure without leaking its details.

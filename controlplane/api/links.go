@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,12 +18,9 @@ import (
 	"github.com/shortify/shortify/internal/targeturl"
 )
 
-// Request body bounds: a create needs a few KB at most; a bulk create of
-// MaxBulk links of the longest URLs about 2.5 MB.
-const (
-	maxBodyBytes  = 64 << 10
-	bulkBodyBytes = 4 << 20
-)
+// maxBodyBytes bounds a request body: a create needs a few KB at most. A
+// bulk create has its own bound (bulkBodyLimit).
+const maxBodyBytes = 64 << 10
 
 // generatedCodeAttempts bounds the retries when a generated code is already
 // taken. Generated codes never collide with each other; only a custom alias
@@ -136,15 +132,11 @@ func (h *Handler) newLink(r *http.Request, req CreateLinkRequest) (linkstore.Lin
 	}, nil
 }
 
-// policy is the target policy for requests arriving as r.
-func (h *Handler) policy(r *http.Request) targeturl.Policy {
-	p := h.cfg.Targets
-	if h.cfg.PublicURL == "" {
-		// Without a configured public URL the short links live on the
-		// host the request came in on.
-		p.OwnHosts = append(slices.Clone(p.OwnHosts), r.Host)
-	}
-	return p
+// policy is the target policy for requests arriving as r. The public
+// URL's host is among its own hosts (see New); the request's Host is not
+// trusted for anything.
+func (h *Handler) policy(_ *http.Request) targeturl.Policy {
+	return h.cfg.Targets
 }
 
 func validStatus(s int) bool {
@@ -274,16 +266,11 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 	return out
 }
 
-// base is the scheme and host that short URLs start with.
-func (h *Handler) base(r *http.Request) string {
-	if h.cfg.PublicURL != "" {
-		return strings.TrimSuffix(h.cfg.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+// base is the scheme and host that short URLs start with: the configured
+// public URL, never the request's Host header (a client could make the API
+// hand out links, and QR codes, to a host of its choosing).
+func (h *Handler) base(_ *http.Request) string {
+	return strings.TrimSuffix(h.cfg.PublicURL, "/")
 }
 
 // CheckPublicURL reports whether public can be the base of short URLs.
@@ -303,42 +290,12 @@ func publicHost(public string) (string, error) {
 // decodeJSON reads one JSON object from r's body into v, answering the
 // client itself when the body is unacceptable.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeJSONLimit(w, r, v, maxBodyBytes)
-}
-
-// decodeJSONLimit is decodeJSON with another bound on the body.
-func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt := strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-		if mt != "application/json" {
-			problem.Write(w, http.StatusUnsupportedMediaType, "the body must be application/json, not "+mt)
-			return false
-		}
-	}
+	// browserGuard has checked the Content-Type of every route's body.
+	const limit = maxBodyBytes
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typeErr *json.UnmarshalTypeError
-		var timeErr *time.ParseError
-		switch {
-		case errors.As(err, &tooBig):
-			problem.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
-		case errors.Is(err, io.EOF):
-			problem.Write(w, http.StatusBadRequest, "the body is empty; send a JSON object")
-		case errors.As(err, &syntax):
-			problem.Write(w, http.StatusBadRequest, fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
-		case errors.As(err, &timeErr):
-			problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be an RFC 3339 time such as 2030-12-31T23:59:59Z")
-		case errors.As(err, &typeErr):
-			problem.WriteField(w, http.StatusBadRequest, typeErr.Field, fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type))
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			problem.WriteField(w, http.StatusBadRequest, field, fmt.Sprintf("unknown field %q", field))
-		default:
-			problem.Write(w, http.StatusBadRequest, "the body is not an acceptable JSON object: "+err.Error())
-		}
+		writeDecodeError(w, err, limit)
 		return false
 	}
 	if dec.More() {
@@ -346,6 +303,32 @@ func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64)
 		return false
 	}
 	return true
+}
+
+// writeDecodeError answers a body that did not decode: 413 past limit
+// bytes, 400 with the field or position otherwise.
+func writeDecodeError(w http.ResponseWriter, err error, limit int64) {
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var timeErr *time.ParseError
+	switch {
+	case errors.As(err, &tooBig):
+		problem.Write(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
+	case errors.Is(err, io.EOF):
+		problem.Write(w, http.StatusBadRequest, "the body is empty; send a JSON object")
+	case errors.As(err, &syntax):
+		problem.Write(w, http.StatusBadRequest, fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+	case errors.As(err, &timeErr):
+		problem.WriteField(w, http.StatusBadRequest, "expires_at", "expires_at must be an RFC 3339 time such as 2030-12-31T23:59:59Z")
+	case errors.As(err, &typeErr):
+		problem.WriteField(w, http.StatusBadRequest, typeErr.Field, fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		problem.WriteField(w, http.StatusBadRequest, field, fmt.Sprintf("unknown field %q", field))
+	default:
+		problem.Write(w, http.StatusBadRequest, "the body is not an acceptable JSON object: "+err.Error())
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -242,16 +242,18 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			h.observeCreates(CreateBulk, res.Status, 1)
 		}
 	}()
-	var req BulkRequest
-	if !decodeJSONLimit(w, r, &req, bulkBodyBytes) {
+	if !h.acquireBulk(w) {
 		return
 	}
+	defer h.releaseBulk()
+	items, ok := h.decodeBulk(w, r)
+	if !ok {
+		return
+	}
+	req := BulkRequest{Links: items}
 	switch {
 	case len(req.Links) == 0:
 		problem.WriteField(w, http.StatusBadRequest, "links", "links must hold 1 to 1000 links to create")
-		return
-	case len(req.Links) > MaxBulk:
-		problem.WriteField(w, http.StatusBadRequest, "links", fmt.Sprintf("links holds %d links; at most %d per request", len(req.Links), MaxBulk))
 		return
 	}
 	results = make([]BulkResult, len(req.Links))

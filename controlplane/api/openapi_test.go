@@ -18,7 +18,6 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
@@ -152,7 +151,7 @@ func openAPIHandler(t *testing.T) (*api.Handler, string) {
 	}
 	t.Cleanup(s.Close)
 	ring := &keyRing{}
-	h, err := api.New(api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,11 +199,17 @@ func TestOpenAPIDocument(t *testing.T) {
 	walk("#", d.root)
 
 	schemes := oaObj(oaObj(d.root["components"])["securitySchemes"])
-	for name, header := range map[string]string{"ApiKey": api.KeyHeader, "ClusterSecret": cluster.SecretHeader} {
+	if _, ok := schemes["ClusterSecret"]; ok {
+		t.Error("the ClusterSecret scheme is still declared: members authenticate with mutual TLS on the internal listener")
+	}
+	for name, header := range map[string]string{"ApiKey": api.KeyHeader} {
 		s := oaObj(schemes[name])
 		if s["type"] != "apiKey" || s["in"] != "header" || s["name"] != header {
 			t.Errorf("security scheme %s = %v, want an apiKey in the header %s", name, s, header)
 		}
+	}
+	if s := oaObj(schemes["Bearer"]); s["type"] != "http" || s["scheme"] != "bearer" {
+		t.Errorf("security scheme Bearer = %v, want http bearer", s)
 	}
 
 	tags := map[string]bool{}
@@ -307,25 +312,21 @@ func TestOpenAPIRoutes(t *testing.T) {
 }
 
 // oaSecurity is the security requirement an access level calls for:
-// public none at all, creator-or-anonymous a key or nothing, member routes
-// the cluster secret (or a key, for member-or-*). The role in an ApiKey
-// requirement is the least the route needs.
+// public none at all, creator-or-anonymous a key or nothing. A key is a
+// Bearer token or an X-Api-Key header, so it is two alternatives; the role
+// in each is the least the route needs. Member routes are not in the
+// public API at all.
 func oaSecurity(access string) (any, bool) {
-	key := func(role string) map[string]any { return map[string]any{"ApiKey": []any{role}} }
-	secret := map[string]any{"ClusterSecret": []any{}}
+	key := func(role string) []any {
+		return []any{map[string]any{"Bearer": []any{role}}, map[string]any{"ApiKey": []any{role}}}
+	}
 	switch access {
 	case "public":
 		return []any{}, true
 	case "viewer", "creator", "admin":
-		return []any{key(access)}, true
+		return key(access), true
 	case "creator-or-anonymous":
-		return []any{key("creator"), map[string]any{}}, true
-	case "member":
-		return []any{secret}, true
-	case "member-or-viewer":
-		return []any{secret, key("viewer")}, true
-	case "member-or-admin":
-		return []any{secret, key("admin")}, true
+		return append(key("creator"), map[string]any{}), true
 	}
 	return nil, false
 }

@@ -121,7 +121,7 @@ func TestPartitionsAPI(t *testing.T) {
 			t.Errorf("second POST: %d %s", w.Code, w.Body)
 		}
 		// One table, one more month.
-		w = e.do(t, http.MethodPost, "/api/v1/admin/partitions", "", `{"months": 3, "table": "clicks"}`)
+		w = e.do(t, http.MethodPost, "/api/v1/admin/partitions", "application/json", `{"months": 3, "table": "clicks"}`)
 		if c := decode[api.CreatedPartitions](t, w).Created; w.Code != http.StatusCreated || len(c) != 1 || c[0].Name != "clicks_y2027m02" || c[0].SizeBytes <= 0 {
 			t.Errorf("POST clicks, 3 months: %d %s", w.Code, w.Body)
 		}

@@ -13,17 +13,21 @@ import (
 	"github.com/shortify/shortify/internal/qrcode"
 )
 
-// qrCacheControl lets browsers and shared caches keep a QR image for a day.
-// The image holds nothing but the short URL, which never changes for a
-// code, so a cached image is never wrong: once the link is deleted,
-// disabled or expired, the image still encodes the same URL, and the
-// redirect at that URL (which is not cached like this) answers 404 or 410,
-// just as it does for every copy of the code already printed. All a day of
-// caching costs is that this endpoint's own 404 for a deleted link can show
-// up to a day late. An alias re-created after a delete has the same short
-// URL, hence the same image and the same ETag. "public" reveals nothing:
-// the request URL already holds the code, and the short URL is made of it.
-const qrCacheControl = "public, max-age=86400"
+// qrCacheControl lets the caller's browser keep a QR image for a day, and
+// no shared cache at all. The image holds nothing but the short URL, which
+// never changes for a code, so a cached image is never wrong: once the link
+// is deleted, disabled or expired, the image still encodes the same URL,
+// and the redirect at that URL answers 404 or 410, just as it does for
+// every copy of the code already printed. An alias re-created after a
+// delete has the same short URL, hence the same image and the same ETag.
+// The route needs a key, so the answer is "private": a shared cache (a
+// proxy, a CDN) that kept it would hand it to callers without one, and
+// would confirm to them which codes exist.
+const qrCacheControl = "private, max-age=86400"
+
+// qrVary names the request headers the answer depends on: the key
+// (either form), so that no cache reuses one caller's answer for another.
+const qrVary = AuthorizationHeader + ", " + KeyHeader
 
 // qrCSP keeps an SVG opened directly in a browser inert: no script, no
 // fetches, a sandboxed origin. The document is plain markup anyway.
@@ -90,8 +94,9 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 	etag := qrETag(shortURL, q)
 	hdr.Set("ETag", etag)
 	hdr.Set("Cache-Control", qrCacheControl)
+	hdr.Add("Vary", qrVary) // after cors's Vary: Origin, when set
 	if q.negotiated {
-		hdr.Set("Vary", "Accept")
+		hdr.Add("Vary", "Accept")
 	}
 	if etagMatches(r.Header.Values("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 )
 
@@ -90,11 +91,12 @@ func testCutOffNode(t *testing.T, cutLeader bool) {
 		t.Fatalf("Ready: %v", err)
 	}
 
-	// Its API: creates get 503 with the reason, readiness fails.
-	status, body := do(t, "POST", victim.URL()+"/api/v1/links", `{"url":"https://example.com/x"}`, nil)
-	wantProblem(t, status, body, http.StatusServiceUnavailable, "no sequence block available")
-	status, body = do(t, "GET", victim.URL()+"/api/v1/readyz", nil, nil)
-	wantProblem(t, status, body, http.StatusServiceUnavailable, "no Raft leader")
+	// Its API: creates get 503, readiness fails; the reason (which names
+	// peers) is in the log only.
+	status, body := do(t, "POST", victim.PublicURL()+"/api/v1/links", `{"url":"https://example.com/x"}`, nil)
+	wantProblem(t, status, body, http.StatusServiceUnavailable, api.NotReadyDetail)
+	status, body = do(t, "GET", victim.PublicURL()+"/api/v1/readyz", nil, nil)
+	wantProblem(t, status, body, http.StatusServiceUnavailable, api.NotReadyDetail)
 
 	// No lease either: renewal fails, and once the lease has run out by
 	// the node's clock it issues no ID.
@@ -108,8 +110,8 @@ func testCutOffNode(t *testing.T, cutLeader bool) {
 	if _, err := victim.node.NewID(); !errors.Is(err, cluster.ErrNoLease) {
 		t.Fatalf("NewID after the lease ran out: %v, want ErrNoLease", err)
 	}
-	status, body = do(t, "POST", victim.URL()+"/api/v1/links", `{"url":"https://example.com/y"}`, nil)
-	wantProblem(t, status, body, http.StatusServiceUnavailable, "no worker-ID lease")
+	status, body = do(t, "POST", victim.PublicURL()+"/api/v1/links", `{"url":"https://example.com/y"}`, nil)
+	wantProblem(t, status, body, http.StatusServiceUnavailable, api.NotReadyDetail)
 
 	// Healed, it rejoins, renews its lease (nobody took its worker ID)
 	// and fetches blocks again.
@@ -125,7 +127,7 @@ func testCutOffNode(t *testing.T, cutLeader bool) {
 	if _, err := victim.node.NewID(); err != nil {
 		t.Fatalf("NewID after healing: %v", err)
 	}
-	status, body = do(t, "POST", victim.URL()+"/api/v1/links", `{"url":"https://example.com/z"}`, nil)
+	status, body = do(t, "POST", victim.PublicURL()+"/api/v1/links", `{"url":"https://example.com/z"}`, nil)
 	if status != http.StatusCreated || !strings.Contains(string(body), `"code"`) {
 		t.Fatalf("create after healing: %d %s", status, body)
 	}

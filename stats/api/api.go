@@ -116,10 +116,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // allowed checks for a viewer key (or above), answering 401 or 403
 // itself when there is none.
 func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) bool {
-	key := r.Header.Get(cpapi.KeyHeader)
+	key, err := cpapi.RequestKey(r)
+	if err != nil {
+		cpapi.WriteKeyError(w, err)
+		return false
+	}
 	if key == "" {
-		w.Header().Set("WWW-Authenticate", `ApiKey header="`+cpapi.KeyHeader+`"`)
-		problem.Write(w, http.StatusUnauthorized, fmt.Sprintf("the stats API needs an API key of role viewer or above in the %s header", cpapi.KeyHeader))
+		cpapi.WriteUnauthorized(w, "the stats API needs an API key of role viewer or above, "+cpapi.KeyHint)
 		return false
 	}
 	var keys cpapi.KeyLookup
@@ -133,8 +136,7 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) bool {
 	}
 	rec, ok := cpapi.Authenticate(keys, key)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `ApiKey header="`+cpapi.KeyHeader+`"`)
-		problem.Write(w, http.StatusUnauthorized, "the API key in "+cpapi.KeyHeader+" is not valid (malformed, unknown or revoked)")
+		cpapi.WriteUnauthorized(w, "the API key is not valid (malformed, unknown or revoked)")
 		return false
 	}
 	if !rec.Role.Allows(apikey.Viewer) {

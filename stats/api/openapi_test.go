@@ -81,7 +81,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 			if op.Access != access {
 				t.Errorf("%s: documented access %q, route %q", key, op.Access, access)
 			}
-			wantSec := []map[string][]string{{"ApiKey": {"viewer"}}}
+			wantSec := []map[string][]string{{"Bearer": {"viewer"}}, {"ApiKey": {"viewer"}}}
 			if access == "public" {
 				wantSec = []map[string][]string{}
 			}

@@ -6,8 +6,8 @@
 // with a small script of its own (no framework, no build step). Every
 // asset is embedded in the binary.
 //
-// Authentication: the APIs want an API key in the X-Api-Key header, which
-// a page navigation cannot send. The dashboard asks for a key once and
+// Authentication: the APIs want an API key as "Authorization: Bearer
+// <key>" (or in X-Api-Key), which a page navigation cannot send. The dashboard asks for a key once and
 // keeps it in the tab's sessionStorage (gone when the tab closes, never
 // sent to other origins, never in a cookie, so there is no CSRF to guard
 // against); its script sends it with every API call. A viewer key is

@@ -43,7 +43,8 @@
   async function api(path, options) {
     const opts = options || {};
     const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
-    if (key()) headers["X-Api-Key"] = key();
+    // A bearer token: the form Caddy's logs redact, and the documented one.
+    if (key()) headers["Authorization"] = "Bearer " + key();
     const resp = await fetch(path, Object.assign({}, opts, { headers, credentials: "omit" }));
     if (!resp.ok) {
       let detail = resp.status + " " + resp.statusText;
