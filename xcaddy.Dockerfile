@@ -49,10 +49,13 @@ COPY --from=build --chown=nonroot:nonroot /out/config /config
 COPY Caddyfile /etc/shortify/Caddyfile
 # Caddy keeps its own state (certificates, autosave) under XDG paths.
 # The embedded default keeps its files under ./data, which is /data/data
-# here, on the volume. SHORTIFY_BIND makes the listeners reachable from
-# outside the container; the Raft address (SHORTIFY_RAFT_BIND, port 8300)
-# is set per node by deploy/.
-ENV XDG_DATA_HOME=/data XDG_CONFIG_HOME=/config SHORTIFY_BIND=0.0.0.0
+# here, on the volume. Safe by default: the default config listens on the
+# container's loopback interface only until SHORTIFY_BIND says where
+# (docker run -e SHORTIFY_BIND=0.0.0.0 -p 8080:8080 ...), and creating
+# links needs an API key (SHORTIFY_ANONYMOUS_CREATE=on lets anyone create,
+# as `make run` does). The Raft address (SHORTIFY_RAFT_BIND, port 8300)
+# is set per node by deploy/; the role Caddyfiles there set their own.
+ENV XDG_DATA_HOME=/data XDG_CONFIG_HOME=/config SHORTIFY_ANONYMOUS_CREATE=off
 WORKDIR /data
 USER nonroot
 VOLUME ["/data"]

@@ -71,7 +71,9 @@ type Handler struct {
 
 	// Redis is the address of the Redis L2: host:port, several
 	// comma-separated host:port seeds of a Redis Cluster, or a redis:// or
-	// rediss:// URL. Empty (also after placeholder expansion) means no L2.
+	// rediss:// (TLS) URL, with tls_ca_file=PATH for a private CA and
+	// addr=host:port for more Cluster seeds (l2cache.NewClient). Empty
+	// (also after placeholder expansion) means no L2.
 	Redis string `json:"redis,omitempty"`
 
 	// RedisPrefix is prepended to every code to form its Redis key; it must

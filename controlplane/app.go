@@ -99,7 +99,9 @@ type App struct {
 	// Default: sqlite://DataDir/links.db (the embedded default).
 	Database string `json:"database,omitempty"`
 	// Redis is the address of the L2 cache that creates write through and
-	// deletes clear; empty means no Redis.
+	// deletes clear, in the edge's forms (l2cache.NewClient): host:port,
+	// comma-separated Cluster seeds, or a redis:// or rediss:// (TLS) URL
+	// with tls_ca_file= and addr=. Empty means no Redis.
 	Redis string `json:"redis,omitempty"`
 	// RedisPrefix must equal the edges' redis_prefix (default
 	// "shortify:link:").

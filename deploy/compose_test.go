@@ -52,14 +52,27 @@ type composeBuild struct {
 	Dockerfile string `yaml:"dockerfile"`
 }
 
-// loadCompose reads compose.yaml with its variables at their defaults.
+// composeSecrets are values for the variables compose.yaml requires (an
+// operator's .env file), each of them a test value.
+var composeSecrets = map[string]string{
+	"SHORTIFY_PG_PASSWORD":          "test-pg-password",
+	"SHORTIFY_STATS_PG_PASSWORD":    "test-stats-pg-password",
+	"SHORTIFY_REPLICATION_PASSWORD": "test-replication-password",
+	"SHORTIFY_VISITOR_KEY":          "test-visitor-key-8e4b0d6a2c1f",
+	"GRAFANA_ADMIN_PASSWORD":        "test-grafana-password",
+	"PROMETHEUS_PASSWORD":           "test-prometheus-password",
+	"PROMETHEUS_PASSWORD_HASH":      "$2a$14$test.hash.of.the.prometheus.password",
+}
+
+// loadCompose reads compose.yaml with composeSecrets set and every other
+// variable at its default.
 func loadCompose(t *testing.T) composeFile {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(composeDir, "compose.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := interpolate(string(raw))
+	text, err := interpolate(string(raw), composeSecrets)
 	if err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
@@ -303,6 +316,8 @@ func TestComposeShortify(t *testing.T) {
 			continue
 		}
 		checkOpsServer(t, name, cfg)
+		checkHardened(t, name, cfg)
+		checkSafeDefaults(t, name, role, cfg)
 		configs[name] = cfg
 		checkEngineHosts(t, f, name, s.Environment)
 	}

@@ -17,23 +17,28 @@ const composeGoModule = "github.com/compose-spec/compose-go/v2"
 
 // loadComposeSpec loads compose.yaml as `docker compose config` does:
 // with compose-go, validating it against the Compose schema, interpolating
-// the variables (with an empty environment, so at their defaults),
+// the variables (with composeSecrets set, the others at their defaults),
 // resolving the merges and checking that every service, network and
 // volume a service names is defined.
 func loadComposeSpec(t *testing.T) *types.Project {
 	t.Helper()
-	p, err := composeSpec(filepath.Join(composeDir, "compose.yaml"))
+	p, err := composeSpec(filepath.Join(composeDir, "compose.yaml"), composeSecrets)
 	if err != nil {
 		t.Fatalf("compose.yaml does not load as docker compose would load it: %v", err)
 	}
 	return p
 }
 
-// composeSpec loads the compose file at path with compose-go.
-func composeSpec(path string) (*types.Project, error) {
+// composeSpec loads the compose file at path with compose-go, with env
+// as the whole environment.
+func composeSpec(path string, env map[string]string) (*types.Project, error) {
+	var kv []string
+	for k, v := range env {
+		kv = append(kv, k+"="+v)
+	}
 	opts, err := cli.NewProjectOptions([]string{path},
 		cli.WithWorkingDirectory(filepath.Dir(path)),
-		cli.WithEnv(nil),
+		cli.WithEnv(kv),
 		cli.WithInterpolation(true),
 		cli.WithConsistency(true),
 		cli.WithNormalization(true),
@@ -59,7 +64,7 @@ func TestComposeSpecRejects(t *testing.T) {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := composeSpec(path); err == nil {
+		if _, err := composeSpec(path, nil); err == nil {
 			t.Errorf("%s: loaded without an error", name)
 		} else {
 			t.Logf("%s: %v", name, err)
@@ -96,7 +101,8 @@ func TestComposeSpec(t *testing.T) {
 	p := loadComposeSpec(t)
 	t.Logf("compose.yaml loaded with %s %s: %d services", composeGoModule, goList(t, "-m", "-f", "{{.Version}}", composeGoModule), len(p.Services))
 
-	// Every variable has a default: nothing is left to interpolate.
+	// Every variable has a default or is set: nothing is left to
+	// interpolate.
 	out, err := p.MarshalYAML()
 	if err != nil {
 		t.Fatal(err)

@@ -39,16 +39,19 @@ func readYAML(t *testing.T, path string, v any) {
 var composeVar = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|(:?\?)([^}]*))?\}`)
 
 // interpolate resolves compose's variables as `docker compose config` does
-// on a machine with none of them set: the defaults. A variable without a
-// default would make the file depend on the operator's environment, so it
-// is an error, as are required ones.
-func interpolate(text string) (string, error) {
+// on a machine where only env is set: env's value, else the default. A
+// variable with neither would make the file depend on the operator's
+// environment unnoticed, so it is an error, as is a required one unset.
+func interpolate(text string, env map[string]string) (string, error) {
 	var errs []error
 	out := composeVar.ReplaceAllStringFunc(text, func(m string) string {
 		if m == "$$" {
 			return "$"
 		}
 		sub := composeVar.FindStringSubmatch(m)
+		if v, ok := env[sub[1]]; ok && v != "" {
+			return v
+		}
 		switch {
 		case sub[2] != "":
 			return sub[3]

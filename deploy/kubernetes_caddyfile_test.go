@@ -38,6 +38,8 @@ func TestKubernetesCaddyfiles(t *testing.T) {
 				continue
 			}
 			checkOpsServer(t, pod, cfg)
+			checkHardened(t, pod, cfg)
+			checkSafeDefaults(t, pod, role, cfg)
 			checkUpstreams(t, m, pod, cfg)
 			if app, ok := at(map[string]any(cfg), "apps", "shortify").(map[string]any); ok {
 				if app["node_id"] != pod || app["raft_advertise"] != pod+"."+m.namespace+".svc:8300" {
@@ -51,7 +53,7 @@ func TestKubernetesCaddyfiles(t *testing.T) {
 	for key, text := range data {
 		role := strings.TrimSuffix(key, ".Caddyfile")
 		if want := readFile(t, filepath.Join("caddyfiles", key)); text != want {
-			t.Errorf("ConfigMap shortify-caddyfiles: %s differs from deploy/caddyfiles/%s: copy the file into config.yaml", key, key)
+			t.Errorf("ConfigMap shortify-caddyfiles: %s differs from deploy/caddyfiles/%s: run scripts/sync-kubernetes-caddyfiles.sh", key, key)
 		}
 		if !roles[role] {
 			t.Errorf("ConfigMap shortify-caddyfiles: no workload runs %s", key)

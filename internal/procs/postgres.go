@@ -47,6 +47,15 @@ type PGConfig struct {
 	BinDir string
 	// Settings are extra postgresql.conf lines, name to value.
 	Settings map[string]string
+	// TLS, when set, makes the server take TLS (ssl = on) with this
+	// certificate; InitPrimary copies the files into the data directory,
+	// for the server's user.
+	TLS *PGTLS
+}
+
+// PGTLS are the PEM files of a server's certificate and key.
+type PGTLS struct {
+	CertFile, KeyFile string
 }
 
 // InitPrimary creates a new cluster with initdb (superuser postgres,
@@ -68,6 +77,14 @@ func InitPrimary(ctx context.Context, cfg PGConfig) (*Postgres, error) {
 		return nil, fmt.Errorf("initdb %s: %w\n%s", data, err, out)
 	}
 	settings := map[string]string{"wal_level": "replica", "max_wal_senders": "10", "wal_keep_size": "'64MB'"}
+	if cfg.TLS != nil {
+		if err := installTLS(data, *cfg.TLS, cred); err != nil {
+			return nil, err
+		}
+		settings["ssl"] = "on"
+		settings["ssl_cert_file"] = "'server.crt'"
+		settings["ssl_key_file"] = "'server.key'"
+	}
 	for k, v := range cfg.Settings {
 		settings[k] = v
 	}
@@ -204,7 +221,10 @@ func configure(data, addr string, settings map[string]string, cred *syscall.Cred
 	}
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "listen_addresses = '127.0.0.1'\nport = %s\n", port)
-	conf.WriteString("unix_socket_directories = ''\nssl = off\n")
+	conf.WriteString("unix_socket_directories = ''\n")
+	if _, ok := settings["ssl"]; !ok {
+		conf.WriteString("ssl = off\n")
+	}
 	// A server on a developer's machine: no durability, little memory.
 	conf.WriteString("fsync = off\nshared_buffers = 16MB\n")
 	names := make([]string, 0, len(settings))
@@ -225,6 +245,26 @@ func configure(data, addr string, settings map[string]string, cred *syscall.Cred
 			return fmt.Errorf("configure PostgreSQL: %w", err)
 		}
 		if err := chown(p, cred); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// installTLS copies a certificate and its key into the data directory as
+// server.crt and server.key, owned by the server's user: PostgreSQL
+// refuses a key that others can read.
+func installTLS(data string, t PGTLS, cred *syscall.Credential) error {
+	for src, name := range map[string]string{t.CertFile: "server.crt", t.KeyFile: "server.key"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("PostgreSQL TLS: %w", err)
+		}
+		dst := filepath.Join(data, name)
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			return fmt.Errorf("PostgreSQL TLS: %w", err)
+		}
+		if err := chown(dst, cred); err != nil {
 			return err
 		}
 	}

@@ -2,9 +2,12 @@ package procs
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -35,25 +38,59 @@ func LookRedis(name string) (string, error) {
 // StartRedis starts redis-server on 127.0.0.1:port with its files in dir
 // (cluster: with cluster-enabled yes) and waits until it answers PING.
 func StartRedis(ctx context.Context, dir string, port int, cluster bool) (*RedisServer, error) {
+	return startRedis(ctx, dir, port, cluster, nil)
+}
+
+// RedisTLS are the PEM files of a redis-server that speaks TLS only.
+type RedisTLS struct {
+	// CertFile and KeyFile are the server's certificate and key.
+	CertFile, KeyFile string
+	// CAFile is the CA that issued them (redis-server wants one; clients
+	// are not asked for certificates).
+	CAFile string
+}
+
+// StartRedisTLS starts redis-server with TLS on 127.0.0.1:port and no
+// plain-text port (--port 0), and waits until it answers PING over TLS.
+func StartRedisTLS(ctx context.Context, dir string, port int, t RedisTLS) (*RedisServer, error) {
+	return startRedis(ctx, dir, port, false, &t)
+}
+
+func startRedis(ctx context.Context, dir string, port int, cluster bool, t *RedisTLS) (*RedisServer, error) {
 	bin, err := LookRedis("redis-server")
 	if err != nil {
 		return nil, err
 	}
 	p := strconv.Itoa(port)
 	s := &RedisServer{Addr: net.JoinHostPort("127.0.0.1", p)}
+	plain := p
+	if t != nil {
+		plain = "0" // TLS only
+	}
 	args := []string{
-		"--port", p, "--bind", "127.0.0.1", "--dir", dir,
+		"--port", plain, "--bind", "127.0.0.1", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no",
+	}
+	opt := &redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second}
+	if t != nil {
+		if opt, err = tlsOptions(s.Addr, t.CAFile); err != nil {
+			return nil, err
+		}
+		args = append(args, "--tls-port", p, "--tls-cert-file", t.CertFile,
+			"--tls-key-file", t.KeyFile, "--tls-ca-cert-file", t.CAFile, "--tls-auth-clients", "no")
 	}
 	if cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf",
 			"--cluster-node-timeout", "2000")
+		if t != nil {
+			args = append(args, "--tls-cluster", "yes") // the bus too
+		}
 	}
 	s.Process, err = Start("redis-server on "+s.Addr, exec.Command(bin, args...), filepath.Join(dir, "redis-"+p+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	cl := redis.NewClient(opt)
 	defer cl.Close()
 	if err := Poll(ctx, s.Process.Name+" to answer", 20*time.Millisecond, s.Process, func(ctx context.Context) error {
 		// A bare dial first: go-redis logs every refused connection.
@@ -70,6 +107,21 @@ func StartRedis(ctx context.Context, dir string, port int, cluster bool) (*Redis
 		return nil, err
 	}
 	return s, nil
+}
+
+// tlsOptions are the options of a client of the TLS server at addr
+// (127.0.0.1:port) that trusts caFile.
+func tlsOptions(addr, caFile string) (*redis.Options, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("redis-server TLS: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("redis-server TLS: %s holds no PEM certificate", caFile)
+	}
+	return &redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second,
+		TLSConfig: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}, nil
 }
 
 // Stop kills the server (it keeps nothing to flush) and waits for it.
@@ -99,7 +151,62 @@ func (c *RedisCluster) Stop() {
 // ones) with their files in dir, joins them with `redis-cli --cluster
 // create … --cluster-replicas 1`, and waits until every node sees the
 // whole cluster ready. On error it stops what it started.
-func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCluster, err error) {
+func StartRedisCluster(ctx context.Context, dir string, ports []int) (*RedisCluster, error) {
+	return startCluster(ctx, 6, func(i int) (*RedisServer, error) {
+		port, err := clusterPort(ports, i)
+		if err != nil {
+			return nil, err
+		}
+		return StartRedis(ctx, dir, port, true)
+	}, []string{"--cluster-replicas", "1"}, func(ctx context.Context, i int, s *RedisServer) error {
+		return clusterReady(ctx, s.Addr)
+	})
+}
+
+// StartRedisClusterTLS starts a Redis Cluster of masters only, one
+// redis-server per element of nodes, each speaking TLS only (clients and
+// the cluster bus) with its certificate, on free ports with their files
+// in dir; it joins them with `redis-cli --tls --cluster create` and waits
+// until every node sees the cluster ready. On error it stops what it
+// started.
+func StartRedisClusterTLS(ctx context.Context, dir string, nodes []RedisTLS) (*RedisCluster, error) {
+	want := fmt.Sprintf("cluster_known_nodes:%d", len(nodes))
+	return startCluster(ctx, len(nodes), func(i int) (*RedisServer, error) {
+		port, err := FreeRedisPort()
+		if err != nil {
+			return nil, err
+		}
+		return startRedis(ctx, dir, port, true, &nodes[i])
+	}, []string{"--cluster-replicas", "0", "--tls", "--cacert", nodes[0].CAFile}, func(ctx context.Context, i int, s *RedisServer) error {
+		opt, err := tlsOptions(s.Addr, nodes[i].CAFile)
+		if err != nil {
+			return err
+		}
+		cl := redis.NewClient(opt)
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		info, err := cl.ClusterInfo(ctx).Result()
+		if err == nil && (!strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, want)) {
+			err = errors.New(info)
+		}
+		return err
+	})
+}
+
+// clusterPort is the i-th of ports, or a free one past their end.
+func clusterPort(ports []int, i int) (int, error) {
+	if i < len(ports) {
+		return ports[i], nil
+	}
+	return FreeRedisPort()
+}
+
+// startCluster starts n nodes with start, joins them with `redis-cli
+// --cluster create <addrs> <createArgs> --cluster-yes`, and polls ready
+// for each node. On error it stops what it started.
+func startCluster(ctx context.Context, n int, start func(i int) (*RedisServer, error), createArgs []string,
+	ready func(ctx context.Context, i int, s *RedisServer) error) (_ *RedisCluster, err error) {
 	cli, err := LookRedis("redis-cli")
 	if err != nil {
 		return nil, err
@@ -110,14 +217,8 @@ func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCl
 			c.Stop()
 		}
 	}()
-	for i := range 6 {
-		var port int
-		if i < len(ports) {
-			port = ports[i]
-		} else if port, err = FreeRedisPort(); err != nil {
-			return nil, err
-		}
-		s, err := StartRedis(ctx, dir, port, true)
+	for i := range n {
+		s, err := start(i)
 		if err != nil {
 			return nil, err
 		}
@@ -125,13 +226,13 @@ func StartRedisCluster(ctx context.Context, dir string, ports []int) (_ *RedisCl
 		c.Addrs = append(c.Addrs, s.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	args = append(append(args, createArgs...), "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
 	}
-	for _, s := range c.Servers {
+	for i, s := range c.Servers {
 		if err := Poll(ctx, "Redis Cluster node "+s.Addr+" to be ready", 50*time.Millisecond, s.Process, func(ctx context.Context) error {
-			return clusterReady(ctx, s.Addr)
+			return ready(ctx, i, s)
 		}); err != nil {
 			return nil, err
 		}

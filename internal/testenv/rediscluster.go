@@ -29,13 +29,22 @@ type RedisServer struct {
 // redis-server is not installed.
 func StartRedis(tb testing.TB) *RedisServer {
 	tb.Helper()
+	return startRedis(tb, func(ctx context.Context, dir string, port int) (*procs.RedisServer, error) {
+		return procs.StartRedis(ctx, dir, port, false)
+	})
+}
+
+// startRedis runs start on a free port with a deadline and a temporary
+// directory, and stops the server when the test ends.
+func startRedis(tb testing.TB, start func(ctx context.Context, dir string, port int) (*procs.RedisServer, error)) *RedisServer {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
 	defer cancel()
 	port, err := procs.FreeRedisPort()
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
-	srv, err := procs.StartRedis(ctx, tb.TempDir(), port, false)
+	srv, err := start(ctx, tb.TempDir(), port)
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
@@ -45,6 +54,16 @@ func StartRedis(tb testing.TB) *RedisServer {
 
 // Stop kills the server and waits for it to exit; later calls do nothing.
 func (s *RedisServer) Stop() { s.srv.Stop() }
+
+// StartRedisTLS is StartRedis for a redis-server that speaks TLS only,
+// with a certificate from ca for 127.0.0.1 and localhost.
+func StartRedisTLS(tb testing.TB, ca *CA) *RedisServer {
+	tb.Helper()
+	cert, key := ca.Issue(tb, "127.0.0.1", "localhost")
+	return startRedis(tb, func(ctx context.Context, dir string, port int) (*procs.RedisServer, error) {
+		return procs.StartRedisTLS(ctx, dir, port, procs.RedisTLS{CertFile: cert, KeyFile: key, CAFile: ca.CertFile})
+	})
+}
 
 // RedisCluster is a Redis Cluster of three masters, each with one replica
 // (six redis-server processes), that a test started (StartRedisCluster).
@@ -73,9 +92,28 @@ func (c *RedisCluster) Client(tb testing.TB) *redis.ClusterClient {
 // fails the test loudly when redis-server or redis-cli is not installed.
 func StartRedisCluster(tb testing.TB) *RedisCluster {
 	tb.Helper()
+	return startCluster(tb, func(ctx context.Context, dir string) (*procs.RedisCluster, error) {
+		return procs.StartRedisCluster(ctx, dir, nil)
+	})
+}
+
+// StartRedisClusterTLS starts a Redis Cluster of masters that speak TLS
+// only (procs.StartRedisClusterTLS), one per certificate in nodes, and
+// stops it when the test ends.
+func StartRedisClusterTLS(tb testing.TB, nodes []procs.RedisTLS) *RedisCluster {
+	tb.Helper()
+	return startCluster(tb, func(ctx context.Context, dir string) (*procs.RedisCluster, error) {
+		return procs.StartRedisClusterTLS(ctx, dir, nodes)
+	})
+}
+
+// startCluster runs start with a deadline and a temporary directory, and
+// stops the cluster when the test ends.
+func startCluster(tb testing.TB, start func(ctx context.Context, dir string) (*procs.RedisCluster, error)) *RedisCluster {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), redisStartTimeout)
 	defer cancel()
-	c, err := procs.StartRedisCluster(ctx, tb.TempDir(), nil)
+	c, err := start(ctx, tb.TempDir())
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}

@@ -1,0 +1,139 @@
+package deploy_test
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	"github.com/shortify/shortify/internal/testenv"
+)
+
+// runCaddyEnv set to 1 makes this test binary the shortify command (what
+// cmd/shortify's main does: Caddy's command line with the standard and
+// Shortify modules), so that tests run a role Caddyfile in a real Caddy
+// process of their own without building the binary first.
+const runCaddyEnv = "SHORTIFY_DEPLOY_TEST_RUN_CADDY"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runCaddyEnv) == "1" {
+		caddycmd.Main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// caddyProcess is a Caddy process running a role Caddyfile.
+type caddyProcess struct {
+	// Public and Ops are the 127.0.0.1:port addresses of the role's
+	// client port (SHORTIFY_PORT) and operations port.
+	Public, Ops string
+
+	logs *lockedBuffer
+}
+
+// Logs returns everything the process has logged so far.
+func (p *caddyProcess) Logs() string { return p.logs.String() }
+
+// runCaddy starts `shortify run` on the role Caddyfile at path with env
+// (on top of free loopback ports for SHORTIFY_PORT, SHORTIFY_OPS_PORT and
+// the admin endpoint, and SHORTIFY_BIND=127.0.0.1), and returns once its
+// ops server answers /healthz and its client port accepts connections.
+// The process is killed when the test ends.
+func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &caddyProcess{Public: testenv.FreeAddr(t), Ops: testenv.FreeAddr(t), logs: new(lockedBuffer)}
+	_, port, _ := net.SplitHostPort(p.Public)
+	_, opsPort, _ := net.SplitHostPort(p.Ops)
+	home := t.TempDir()
+	vars := map[string]string{
+		"SHORTIFY_BIND":     "127.0.0.1",
+		"SHORTIFY_PORT":     port,
+		"SHORTIFY_OPS_PORT": opsPort,
+		"SHORTIFY_ADMIN":    testenv.FreeAddr(t),
+		"HOME":              home,
+		"XDG_DATA_HOME":     filepath.Join(home, "data"),
+		"XDG_CONFIG_HOME":   filepath.Join(home, "config"),
+		runCaddyEnv:         "1",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	var environ []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "SHORTIFY_") {
+			environ = append(environ, kv)
+		}
+	}
+	for k, v := range vars {
+		environ = append(environ, k+"="+v)
+	}
+	cmd := exec.Command(os.Args[0], "run", "--config", abs, "--adapter", "caddyfile")
+	cmd.Dir = home
+	cmd.Env = environ
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("Caddy's log (%s):\n%s", path, p.Logs())
+		}
+	})
+	client := &http.Client{Timeout: time.Second}
+	testenv.WaitFor(t, "Caddy on "+path+" to answer /healthz", 30*time.Second, func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("Caddy exited:\n%s", p.Logs())
+		default:
+		}
+		resp, err := client.Get("http://" + p.Ops + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		// Caddy starts its servers one after the other: the client
+		// port may open a moment after the ops port.
+		c, err := net.DialTimeout("tcp", p.Public, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return resp.StatusCode == http.StatusOK && err == nil
+	})
+	return p
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes to while a test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
