@@ -194,7 +194,7 @@ func (h *Handler) provisionEvents() error {
 		return fmt.Errorf("invalidation: %w", err)
 	}
 	ev.inval = v.(*invalidator)
-	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations}, nowFunc(h.clock))
+	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations})
 	return nil
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
 )
@@ -164,12 +163,4 @@ func (h *Handler) nowNano() int64 {
 		return h.clock.NowNano()
 	}
 	return time.Now().UnixNano()
-}
-
-// nowFunc returns c.NowNano, or the system clock's when c is nil.
-func nowFunc(c flatcache.Clock) func() int64 {
-	if c != nil {
-		return c.NowNano
-	}
-	return func() int64 { return time.Now().UnixNano() }
 }

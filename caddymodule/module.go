@@ -187,7 +187,7 @@ type Handler struct {
 	l2           *l2cache.Cache                                       // nil without Redis
 	load         func(context.Context, string) (entry, string, error) // h.loadLink, made once
 	logger       *zap.Logger
-	l2log        *zap.Logger // logger for L2 failures, sampled to one per message per second
+	l2log        *zap.Logger // logger for failures of loads (L2, refused targets), sampled to one per message per second
 	notFoundNext bool
 	permanentCC  []string  // Cache-Control value of 301/308 answers
 	limits       *limiters // nil without rate_limit and miss_limit
