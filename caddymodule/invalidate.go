@@ -12,6 +12,7 @@ import (
 
 	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/invalidation"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -86,13 +87,14 @@ type targetL1 struct {
 }
 
 // newInvalidator starts a consumer of topic on brokers.
-func newInvalidator(brokers []string, topic string, logger *slog.Logger) (*invalidator, error) {
+func newInvalidator(brokers []string, topic string, sec kafkasec.Config, logger *slog.Logger) (*invalidator, error) {
 	v := &invalidator{targets: make(map[*flatcache.Cache[entry]]*targetL1)}
 	c, err := invalidation.New(invalidation.Config{
-		Brokers: brokers,
-		Topic:   topic,
-		Evict:   v.evict,
-		Logger:  logger,
+		Brokers:  brokers,
+		Topic:    topic,
+		Security: sec,
+		Evict:    v.evict,
+		Logger:   logger,
 	})
 	if err != nil {
 		return nil, err

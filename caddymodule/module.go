@@ -39,6 +39,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/flatcache"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 )
 
@@ -162,6 +163,16 @@ type Handler struct {
 	// evict changed codes. Default: "shortify.link-events"
 	// (linkevents.DefaultTopic).
 	LinkEventsTopic string `json:"link_events_topic,omitempty"`
+
+	// KafkaSecurity is how the edge's Kafka clients (click events and
+	// the link-events consumer) authenticate and encrypt: TLS with a CA
+	// (and a client certificate for mutual TLS), SASL SCRAM-SHA-256/512
+	// or PLAIN over TLS (package kafkasec). Caddyfile: kafka_tls_ca,
+	// kafka_tls_cert, kafka_tls_key, kafka_tls_server_name,
+	// kafka_sasl_mechanism, kafka_sasl_user, kafka_sasl_password.
+	// Placeholders are expanded at provision; all empty: plaintext, no
+	// authentication (fit for a broker on loopback only).
+	KafkaSecurity kafkasec.Config `json:"kafka_security,omitzero"`
 
 	// ClickQueue bounds the click events waiting for Kafka; more are
 	// dropped and counted. Default: 100000
