@@ -1,5 +1,11 @@
 package kafkasec
 
+import (
+	"slices"
+
+	"github.com/shortify/shortify/internal/caddyopt"
+)
+
 // Options are the Caddyfile subdirectives of a Config, the same in every
 // block that configures a Kafka client (the edge's `shortify` handler, the
 // `shortify` and `shortify_ingest` global options):
@@ -47,4 +53,18 @@ func (c *Config) Set(name, v string) bool {
 	}
 	*dst = v
 	return true
+}
+
+// SetOption is Set for a block parsed with package caddyopt (the global
+// options `shortify` and `shortify_ingest`): it reports whether o is one
+// of Options, and an error when it is but does not have one value.
+func (c *Config) SetOption(o *caddyopt.Option) (bool, error) {
+	if !slices.Contains(Options, o.Name) {
+		return false, nil
+	}
+	v, err := o.One()
+	if err != nil {
+		return true, err
+	}
+	return c.Set(o.Name, v), nil
 }
