@@ -128,7 +128,9 @@ type Handler struct {
 	// handler answers 404 spend it, so a client that guesses codes runs
 	// out while one that follows real links never notices. A client with
 	// no misses left gets 429 for every code, without a lookup, until the
-	// budget refills. Keep it stricter than RateLimit. Default: none.
+	// budget refills. Keep it stricter than RateLimit. Default:
+	// DefaultMissLimit (20 a second, burst 40); {"off": true} turns it
+	// off.
 	MissLimit *RateLimit `json:"miss_limit,omitempty"`
 
 	// TrustedProxies are the networks (CIDR prefixes, addresses, or
