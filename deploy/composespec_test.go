@@ -19,21 +19,26 @@ const composeGoModule = "github.com/compose-spec/compose-go/v2"
 // with compose-go, validating it against the Compose schema, interpolating
 // the variables (with an empty environment, so at their defaults),
 // resolving the merges and checking that every service, network and
-// volume a service names is defined.
+// volume a service names is defined. The required secrets get stand-ins.
 func loadComposeSpec(t *testing.T) *types.Project {
 	t.Helper()
-	p, err := composeSpec(filepath.Join(composeDir, "compose.yaml"))
+	var env []string
+	for k, v := range requiredSecrets {
+		env = append(env, k+"="+v)
+	}
+	p, err := composeSpec(filepath.Join(composeDir, "compose.yaml"), env)
 	if err != nil {
 		t.Fatalf("compose.yaml does not load as docker compose would load it: %v", err)
 	}
 	return p
 }
 
-// composeSpec loads the compose file at path with compose-go.
-func composeSpec(path string) (*types.Project, error) {
+// composeSpec loads the compose file at path with compose-go, with env
+// (KEY=value) as the environment.
+func composeSpec(path string, env []string) (*types.Project, error) {
 	opts, err := cli.NewProjectOptions([]string{path},
 		cli.WithWorkingDirectory(filepath.Dir(path)),
-		cli.WithEnv(nil),
+		cli.WithEnv(env),
 		cli.WithInterpolation(true),
 		cli.WithConsistency(true),
 		cli.WithNormalization(true),
@@ -59,7 +64,7 @@ func TestComposeSpecRejects(t *testing.T) {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := composeSpec(path); err == nil {
+		if _, err := composeSpec(path, nil); err == nil {
 			t.Errorf("%s: loaded without an error", name)
 		} else {
 			t.Logf("%s: %v", name, err)
@@ -248,5 +253,20 @@ func TestComposeSpec(t *testing.T) {
 	}
 	if got := byImage("grafana/grafana"); !slices.Equal(got, []string{"grafana"}) {
 		t.Errorf("Grafana services %v", got)
+	}
+}
+
+// TestComposeRequiresKafkaPasswords (issue 12): the Kafka passwords have
+// no default: without them `docker compose` refuses the file, naming
+// each, instead of starting brokers anyone could log in to.
+func TestComposeRequiresKafkaPasswords(t *testing.T) {
+	_, err := composeSpec(filepath.Join(composeDir, "compose.yaml"), nil)
+	if err == nil {
+		t.Fatal("compose.yaml loaded without the Kafka passwords")
+	}
+	for k := range requiredSecrets {
+		if !strings.Contains(err.Error(), "required variable "+k+" is missing") {
+			t.Errorf("the error does not name %s: %v", k, err)
+		}
 	}
 }
