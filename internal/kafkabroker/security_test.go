@@ -1,13 +1,10 @@
 package kafkabroker
 
 import (
-	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
@@ -25,22 +22,11 @@ func deployUsers(cp, edge, stats string) []User {
 	}
 }
 
-// tryProduce produces one record to topic as user over TLS and returns
-// the error.
+// tryProduce produces one record to topic as user over TLS (SCRAM-SHA-512)
+// and returns the error.
 func tryProduce(t *testing.T, addr string, pki *kafkatest.PKI, user, pass, topic string) error {
 	t.Helper()
-	opts, err := kafkasec.Config{CAFile: pki.CAFile, SASLMechanism: kafkasec.ScramSHA512, User: user, Password: pass}.Opts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RecordDeliveryTimeout(3*time.Second))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("abc123"), Value: []byte("x")}).FirstErr()
+	return kafkatest.TryProduce(t, addr, kafkasec.Config{CAFile: pki.CAFile, SASLMechanism: kafkasec.ScramSHA512, User: user, Password: pass}, topic)
 }
 
 const (
@@ -82,16 +68,7 @@ func TestACLsOnlyControlPlaneWritesLinkEvents(t *testing.T) {
 	}
 
 	// Without credentials (TLS only) nothing gets through either.
-	opts, err := kafkasec.Config{CAFile: pki.CAFile}.Opts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RecordDeliveryTimeout(3*time.Second))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: linkevents.DefaultTopic, Value: []byte("x")}).FirstErr(); err == nil {
+	if err := kafkatest.TryProduce(t, addr, kafkasec.Config{CAFile: pki.CAFile}, linkevents.DefaultTopic); err == nil {
 		t.Error("an anonymous client produced link events")
 	}
 }

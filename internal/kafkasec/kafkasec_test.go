@@ -1,17 +1,14 @@
 package kafkasec_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/kafkasec"
@@ -26,24 +23,10 @@ func password(t *testing.T) string {
 	return base64.RawStdEncoding.EncodeToString(b[:])
 }
 
-// produce makes a client of cfg and produces one record to topic; it
-// returns the produce error (with a short deadline: the failures tested
-// are refusals, which come at once).
+// produce produces one record to topic at addr as cfg says.
 func produce(t *testing.T, addr string, cfg kafkasec.Config, topic string) error {
 	t.Helper()
-	opts, err := cfg.Opts()
-	if err != nil {
-		t.Fatalf("Opts: %v", err)
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RequestRetries(0),
-		kgo.RecordDeliveryTimeout(3*time.Second))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr()
+	return kafkatest.TryProduce(t, addr, cfg, topic)
 }
 
 // TestTLSAndSCRAM (issue 12, finding 3): a client connects to a broker

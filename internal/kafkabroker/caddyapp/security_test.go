@@ -7,12 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/kafkasec"
@@ -76,7 +74,7 @@ func TestSecurityRefused(t *testing.T) {
 		a    App
 		want string
 	}{
-		"unset password": {App{Users: []User{{Name: "edge", Password: "{env.SHORTIFY_TEST_UNSET}"}}}, "has no password"},
+		"unset password":  {App{Users: []User{{Name: "edge", Password: "{env.SHORTIFY_TEST_UNSET}"}}}, "has no password"},
 		"shipped default": {App{Users: []User{{Name: "edge", Password: "{env.SHORTIFY_TEST_WEAK}"}}}, "shipped placeholder"},
 		"short":           {App{Users: []User{{Name: "edge", Password: "edge"}}}, "characters"},
 		"key alone":       {App{TLSKey: pki.ServerKey}, "go together"},
@@ -109,18 +107,7 @@ func TestCaddyAppSecured(t *testing.T) {
 		}})
 	t.Cleanup(func() { _ = caddy.Stop() })
 
-	produce := func(c kafkasec.Config, topic string) error {
-		opts, err := c.Opts()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RecordDeliveryTimeout(3*time.Second))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		return cl.ProduceSync(t.Context(), &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr()
-	}
+	produce := func(c kafkasec.Config, topic string) error { return kafkatest.TryProduce(t, addr, c, topic) }
 	edge := kafkasec.Config{CAFile: pki.CAFile, CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
 		SASLMechanism: kafkasec.ScramSHA256, User: "edge", Password: "{env.SHORTIFY_TEST_EDGE_PASSWORD}"}
 	if err := produce(edge, "clicks"); err != nil {

@@ -1,13 +1,16 @@
 package kafkatest
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/kafkasec"
 )
@@ -75,4 +78,25 @@ func StartTLSBroker(tb testing.TB, p *PKI, clientCA bool, partitions int32, topi
 	}
 	tb.Cleanup(c.Close)
 	return c.ListenAddrs()[0]
+}
+
+// TryProduce produces one record to topic at addr as a client with sec's
+// TLS and SASL settings, and returns the error (nil when the broker took
+// it). Refusals (a failed login, an ACL, an untrusted certificate) come
+// within a few seconds.
+func TryProduce(tb testing.TB, addr string, sec kafkasec.Config, topic string) error {
+	tb.Helper()
+	opts, err := sec.Opts()
+	if err != nil {
+		tb.Fatalf("Opts: %v", err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RequestRetries(0),
+		kgo.RecordDeliveryTimeout(3*time.Second))...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)
+	defer cancel()
+	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("abc123"), Value: []byte("x")}).FirstErr()
 }
