@@ -71,8 +71,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// The limits come before any lookup: a refused request costs no cache
 	// or store work (and no click event).
 	var client string // the rate-limit key; "" when not needed (yet)
-	if l := h.limits; l != nil && l.needClient(h.nowNano()) {
-		client = l.clientKey(r)
+	if h.limits != nil && h.needClient() {
+		client = h.limits.clientKey(r)
 		if !h.allow(r.Context(), w, r, client) || h.missBudgetSpent(w, r, client) {
 			return nil
 		}

@@ -134,24 +134,39 @@ type limiters struct {
 	miss      *ratelimit.Local // nil without miss_limit
 	missLimit ratelimit.Limit
 	// missEmpty is the miss limiter's, shared with every handler that
-	// uses it: until when (the limiter's clock, Unix ns) some client may
-	// have no misses left. Before it, a request must look its client up
-	// (missBudgetSpent); after it no client can be out of budget, so a
+	// uses it: until when (Unix ns) some client may have no misses left;
+	// 0 when none can. Before it, a request must look its client up
+	// (missBudgetSpent); otherwise no client can be out of budget, so a
 	// request that needs no rate_limit skips finding out who its client
-	// is: the default miss limit costs an L1 hit nothing until someone
-	// runs out of misses.
+	// is, and even reading the clock: the default miss limit costs an L1
+	// hit one atomic load until someone runs out of misses.
 	missEmpty *atomic.Int64
 }
 
-// missMayBeSpent reports whether some client may be out of misses at now.
-func (l *limiters) missMayBeSpent(now int64) bool {
-	return l.miss != nil && now < l.missEmpty.Load()
+// needClient reports whether a request must know its client before the
+// lookup: for rate_limit, or for a miss budget that some client may have
+// spent. Small enough to be inlined: the slow part is missWindowOpen.
+func (h *Handler) needClient() bool {
+	l := h.limits
+	return l.rate != nil || l.miss != nil && l.missEmpty.Load() != 0 && h.missWindowOpen()
 }
 
-// needClient reports whether a request must know its client before the
-// lookup: for rate_limit, or for a miss budget that may be spent.
-func (l *limiters) needClient(now int64) bool {
-	return l.rate != nil || l.missMayBeSpent(now)
+// missWindowOpen reports whether the window in which some client may be
+// out of misses is still open.
+func (h *Handler) missWindowOpen() bool {
+	l := h.limits
+	until := l.missEmpty.Load()
+	if until == 0 {
+		return false
+	}
+	if h.nowNano() < until {
+		return true
+	}
+	// The window has passed: back to skipping the clock too (a client
+	// that runs out meanwhile sets a new one; losing that race only
+	// means one more look at the clock).
+	l.missEmpty.CompareAndSwap(until, 0)
+	return false
 }
 
 // localLimiter makes a Local limiter a caddy.Destructor for the pool.
