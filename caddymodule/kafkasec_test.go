@@ -37,8 +37,8 @@ func topicACL(topic string, op kmsg.ACLOperation) kfake.ACL {
 // (a test CA) and SCRAM-SHA-512 with ACLs, as the edge user of deploy/
 // (write clicks, read link events); the control plane's producer, as its
 // own user, publishes the event the edge applies. A wrong password gets
-// the edge nowhere: no click event is produced and the consumer never
-// connects.
+// the edge nowhere, nor does an untrusted broker certificate: no click
+// event is produced and the consumer never connects.
 func TestKafkaTLSAndSCRAM(t *testing.T) {
 	pki := kafkatest.NewPKI(t)
 	edgePass, cpPass := testPassword(t), testPassword(t)
@@ -82,22 +82,29 @@ func TestKafkaTLSAndSCRAM(t *testing.T) {
 		return st == 404
 	})
 
-	// The wrong password: a second edge (its own clients) gets nowhere.
-	bad := edge(testPassword(t))
-	bad.keySalt = t.Name() + "/bad"
-	bad.Database = sqliteDSN(t)
-	seedBad := seeder(t, bad.Database)
-	create(t, seedBad, linkstore.Link{ID: 100, Code: code, URL: "https://example.com/tls"})
-	provision(t, bad)
-	if st, _ := answer(t, bad, code); st != 302 {
-		t.Fatalf("GET on the second edge: %d", st)
+	// A wrong password, and a broker certificate from a CA the edge does
+	// not trust: further edges (their own clients, side by side) get
+	// nowhere.
+	badPass := edge(testPassword(t))
+	untrusted := edge(edgePass)
+	untrusted.KafkaSecurity.CAFile = pki.OtherCAFile
+	for name, bad := range map[string]*Handler{"wrong password": badPass, "untrusted CA": untrusted} {
+		bad.keySalt = t.Name() + "/" + name
+		bad.Database = sqliteDSN(t)
+		create(t, seeder(t, bad.Database), linkstore.Link{ID: 100, Code: code, URL: "https://example.com/tls"})
+		provision(t, bad)
+		if st, _ := answer(t, bad, code); st != 302 {
+			t.Fatalf("%s: GET: %d", name, st)
+		}
 	}
-	badEm := bad.events.emitter
-	testenv.WaitFor(t, "the click event to fail", eventWait, func() bool { return badEm.Stats().Failed == 1 })
-	if s := badEm.Stats(); s.Produced != 0 {
-		t.Errorf("with a wrong password: %d produced", s.Produced)
-	}
-	if bad.events.inval.consumer.Stats().Connected {
-		t.Error("the consumer connected with a wrong password")
+	for name, bad := range map[string]*Handler{"wrong password": badPass, "untrusted CA": untrusted} {
+		em := bad.events.emitter
+		testenv.WaitFor(t, name+": the click event to fail", eventWait, func() bool { return em.Stats().Failed == 1 })
+		if s := em.Stats(); s.Produced != 0 {
+			t.Errorf("%s: %d click events produced", name, s.Produced)
+		}
+		if bad.events.inval.consumer.Stats().Connected {
+			t.Errorf("%s: the link-events consumer connected", name)
+		}
 	}
 }
