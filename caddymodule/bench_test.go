@@ -50,6 +50,18 @@ func BenchmarkServeHTTP_L1Hit(b *testing.B) {
 	benchHits(b, h, httptest.NewRequest("GET", "/"+c, nil))
 }
 
+// BenchmarkServeHTTP_L1HitNoLimits is the hot path with miss_limit off
+// (and no rate_limit), as the default was before the miss limit was on
+// by default: the difference to BenchmarkServeHTTP_L1Hit is the default
+// miss limit's cost on a hit (the client's address and one Peek).
+func BenchmarkServeHTTP_L1HitNoLimits(b *testing.B) {
+	dsn := sqliteDSN(b)
+	c := newCode(b, "bench")
+	create(b, seeder(b, dsn), linkstore.Link{Code: c, URL: "https://example.com/bench"})
+	h := provision(b, &Handler{Database: dsn, MissLimit: &RateLimit{Off: true}})
+	benchHits(b, h, httptest.NewRequest("GET", "/"+c, nil))
+}
+
 // benchHits warms the L1 with r's code, then serves r in a loop; every
 // answer must be a redirect from L1.
 func benchHits(b *testing.B, h *Handler, r *http.Request) {

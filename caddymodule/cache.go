@@ -93,7 +93,7 @@ func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, 
 			}
 		case ok:
 			h.stats.l2Hits.Inc()
-			e, url := h.loaded(l)
+			e, url := h.loaded("l2", l)
 			return e, url, nil
 		default:
 			h.stats.l2Misses.Inc()
@@ -125,13 +125,22 @@ func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, 
 			}
 		}
 	}
-	e, url := h.loaded(l)
+	e, url := h.loaded("store", l)
 	return e, url, nil
 }
 
-// loaded is the L1 value and URL of a link loaded now.
-func (h *Handler) loaded(l linkstore.Link) (entry, string) {
+// loaded is the L1 value and Location of a link loaded now from tier.
+// Its target passes the gate (target.go) here, once, on its way into the
+// L1: a refused target makes a disabled entry (410) with no URL.
+func (h *Handler) loaded(tier string, l linkstore.Link) (entry, string) {
 	e := entryOf(l)
 	e.born = bornAt(h.nowNano())
-	return e, l.URL
+	if e.state != stateFound {
+		return e, "" // a disabled link never redirects: its URL is not kept
+	}
+	loc, ok := h.gateTarget(tier, l)
+	if !ok {
+		e.state = stateDisabled
+	}
+	return e, loc
 }

@@ -43,9 +43,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		click_queue       <events>
 //		country_header    <header>
 //		visitor_key       <secret>
+//		kafka_tls_ca          <pem-file>
+//		kafka_tls_cert        <pem-file>
+//		kafka_tls_key         <pem-file>
+//		kafka_tls_server_name <name>
+//		kafka_sasl_mechanism  SCRAM-SHA-512|SCRAM-SHA-256|PLAIN
+//		kafka_sasl_user       <user>
+//		kafka_sasl_password   <secret>
 //	}
 //
-// Each subdirective sets the JSON field of the same name (see Handler);
+// The kafka_tls_* and kafka_sasl_* subdirectives set the fields of
+// KafkaSecurity (package kafkasec, whose Options says what each does).
+// Each other subdirective sets the JSON field of the same name (see Handler);
 // the database may also be given inline. Durations take Caddy's units
 // (ms, s, m, h, d); a rate's window may be a bare unit (100/s). read_replicas
 // and trusted_proxies take any number of values and may be repeated; every

@@ -34,8 +34,8 @@ import (
 // resources in the pool, keyed by the settings that determine them, so a
 // config reload keeps their connections and buffers:
 //
-//	clicks:       kafka_brokers, clicks_topic, click_queue
-//	invalidation: kafka_brokers, link_events_topic
+//	clicks:       kafka_brokers, clicks_topic, click_queue, kafka_tls_*, kafka_sasl_*
+//	invalidation: kafka_brokers, link_events_topic, kafka_tls_*, kafka_sasl_*
 //
 // An event costs, on top of the redirect, the client address (the
 // rate limiter's resolver), one SipHash of it and the user agent, the bot
@@ -119,6 +119,11 @@ func (h *Handler) validateEvents() []error {
 	if h.CountryHeader != "" && !validHeaderName(h.CountryHeader) {
 		errs = append(errs, fmt.Errorf("country_header %q: not a header name", h.CountryHeader))
 	}
+	if len(h.KafkaBrokers) > 0 {
+		if err := h.KafkaSecurity.Validate("kafka_security"); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errs
 }
 
@@ -159,11 +164,15 @@ func (h *Handler) provisionEvents() error {
 	logger := slog.New(zapslog.NewHandler(h.logger.Core()))
 	hooks := h.hookKey()
 
-	clicksKey := "shortify/clicks/" + hashKey(h.KafkaBrokers, h.ClicksTopic, h.ClickQueue, hooks)
+	// The security settings are part of the keys (the password as a
+	// hash): a rotated password or certificate path makes new clients.
+	sec := h.KafkaSecurity
+	clicksKey := "shortify/clicks/" + hashKey(h.KafkaBrokers, h.ClicksTopic, h.ClickQueue, sec.Key(), hooks)
 	v, err := h.loadOrNew(clicksKey, func() (caddy.Destructor, error) {
 		em, err := clickevents.NewEmitter(clickevents.Config{
 			Brokers:            h.KafkaBrokers,
 			Topic:              h.ClicksTopic,
+			Security:           sec,
 			MaxBufferedRecords: h.ClickQueue,
 			Logger:             logger,
 		})
@@ -186,15 +195,15 @@ func (h *Handler) provisionEvents() error {
 	ev.sink.subscribe(ev.metrics)
 	h.events = ev // from here on, Cleanup unsubscribes
 
-	invalKey := "shortify/invalidation/" + hashKey(h.KafkaBrokers, h.LinkEventsTopic, hooks)
+	invalKey := "shortify/invalidation/" + hashKey(h.KafkaBrokers, h.LinkEventsTopic, sec.Key(), hooks)
 	v, err = h.loadOrNew(invalKey, func() (caddy.Destructor, error) {
-		return newInvalidator(h.KafkaBrokers, h.LinkEventsTopic, logger)
+		return newInvalidator(h.KafkaBrokers, h.LinkEventsTopic, sec, logger)
 	})
 	if err != nil {
 		return fmt.Errorf("invalidation: %w", err)
 	}
 	ev.inval = v.(*invalidator)
-	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations}, nowFunc(h.clock))
+	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations})
 	return nil
 }
 
@@ -350,6 +359,9 @@ func (h *Handler) parseEventOption(d *caddyfile.Dispenser, name, v string) error
 	case "visitor_key":
 		h.VisitorKey = v
 	default:
+		if h.KafkaSecurity.Set(name, v) { // kafka_tls_*, kafka_sasl_*
+			return nil
+		}
 		return d.Errf("unrecognized shortify subdirective %q", name)
 	}
 	return nil

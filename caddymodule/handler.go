@@ -10,7 +10,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
 )
@@ -71,8 +70,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// The limits come before any lookup: a refused request costs no cache
 	// or store work (and no click event).
-	var client string // the rate-limit key; "" without limits
-	if h.limits != nil {
+	var client string // the rate-limit key; "" when not needed (yet)
+	if h.limits != nil && h.needClient() {
 		client = h.limits.clientKey(r)
 		if !h.allow(r.Context(), w, r, client) || h.missBudgetSpent(w, r, client) {
 			return nil
@@ -164,12 +163,4 @@ func (h *Handler) nowNano() int64 {
 		return h.clock.NowNano()
 	}
 	return time.Now().UnixNano()
-}
-
-// nowFunc returns c.NowNano, or the system clock's when c is nil.
-func nowFunc(c flatcache.Clock) func() int64 {
-	if c != nil {
-		return c.NowNano
-	}
-	return func() int64 { return time.Now().UnixNano() }
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/invalidation"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -22,16 +23,26 @@ import (
 // every edge reads the control plane's link
 // events (package invalidation: no consumer group, from the newest offset)
 // and applies each one, within a second, to every L1 of this process that
-// handlers on the same brokers and topic use, and to their Redis L2:
+// handlers on the same brokers and topic use, and to their Redis L2.
 //
-//   - updated, disabled: the event carries the link's new state, which
-//     replaces the L1 entry if the code is cached (no reload at all); an
-//     uncached code is invalidated all the same, which cancels a load in
-//     flight that may have read the old state. The L2 key is deleted
-//     (package l2cache leaves a tombstone that no edge can fill over).
-//   - deleted: the code leaves L1, and its L2 key is deleted likewise.
-//   - created: a cached "unknown code" entry leaves L1 (L2 holds no
-//     negative entries; the control plane wrote the link through).
+// An event only evicts; it is never a source of truth for a target. The
+// link state an event carries is informational (package linkevents): an
+// edge that took it would redirect wherever anyone who can produce to the
+// topic says, while the API and the database show the original. So:
+//
+//   - updated, disabled, deleted (and types of later versions): the code
+//     leaves L1, and its L2 key is deleted (package l2cache leaves a
+//     tombstone that no edge can fill over). The next request loads the
+//     link from Redis or the store, through the same target check as every
+//     load (cache.go). Deleting an uncached code also cancels a load in
+//     flight that may have read the old state.
+//   - created: a cached "unknown code" entry leaves L1, and so does the
+//     result of a load in flight (L2 holds no negative entries; the
+//     control plane wrote the link through).
+//
+// A forged event can thus cost a reload, never change an answer; deploy/
+// also keeps everyone but the control plane from producing to the topic
+// (Kafka ACLs, docs/security.md).
 //
 // Read replicas lag (up to pgstore.DefaultReplicaMaxLag before a replica
 // leaves the rotation): a reload right after an eviction could read the
@@ -72,19 +83,19 @@ type invalidator struct {
 type targetL1 struct {
 	l1      *flatcache.Cache[entry]
 	l2      *l2cache.Cache // nil without Redis
-	now     func() int64   // the L1's clock, for the entries it writes
 	applied atomic.Pointer[counter]
 	refs    int // guarded by invalidator.mu
 }
 
 // newInvalidator starts a consumer of topic on brokers.
-func newInvalidator(brokers []string, topic string, logger *slog.Logger) (*invalidator, error) {
+func newInvalidator(brokers []string, topic string, sec kafkasec.Config, logger *slog.Logger) (*invalidator, error) {
 	v := &invalidator{targets: make(map[*flatcache.Cache[entry]]*targetL1)}
 	c, err := invalidation.New(invalidation.Config{
-		Brokers: brokers,
-		Topic:   topic,
-		Evict:   v.evict,
-		Logger:  logger,
+		Brokers:  brokers,
+		Topic:    topic,
+		Security: sec,
+		Evict:    v.evict,
+		Logger:   logger,
 	})
 	if err != nil {
 		return nil, err
@@ -100,12 +111,12 @@ func newInvalidator(brokers []string, topic string, logger *slog.Logger) (*inval
 // register adds l1 (with its L2) to the caches events apply to and
 // returns its registration; applied counts the events applied to it. A
 // cache registered by several handlers is registered once, counted.
-func (v *invalidator) register(l1 *flatcache.Cache[entry], l2 *l2cache.Cache, applied counter, now func() int64) *targetL1 {
+func (v *invalidator) register(l1 *flatcache.Cache[entry], l2 *l2cache.Cache, applied counter) *targetL1 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t := v.targets[l1]
 	if t == nil {
-		t = &targetL1{l1: l1, l2: l2, now: now}
+		t = &targetL1{l1: l1, l2: l2}
 		v.targets[l1] = t
 	}
 	t.refs++
@@ -152,26 +163,18 @@ func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event
 	return errors.Join(errs...)
 }
 
-// apply applies e to the L1.
+// apply evicts the code of e from the L1. Only e's type is read: the link
+// state it carries is never trusted (see above).
 func (t *targetL1) apply(code string, e linkevents.Event) {
-	switch e.Type {
-	case linkevents.Created:
+	if e.Type == linkevents.Created {
 		// A cached "unknown code" goes, and so does the result of a load
 		// in flight (Delete of an absent code), which may have read the
 		// code before it existed; a found link is left alone.
-		if old, _, ok := t.l1.Peek(code); !ok || old.state == stateUnknown {
-			t.l1.Delete(code)
+		if old, _, ok := t.l1.Peek(code); ok && old.state != stateUnknown {
+			return
 		}
-	case linkevents.Updated, linkevents.Disabled:
-		s := e.State
-		ne := entryOf(linkstore.Link{ID: e.LinkID, Code: code, URL: s.URL, Status: s.Status, ExpiresAt: s.ExpiresAt, Disabled: s.Disabled})
-		ne.born = bornAt(t.now())
-		// Replaced only when the code is cached (the L1 copies the URL out
-		// of the event's buffer); either way a load in flight is not kept.
-		t.l1.Replace(code, ne, s.URL)
-	default: // deleted, and types of later versions: drop the code
-		t.l1.Delete(code)
 	}
+	t.l1.Delete(code)
 }
 
 // Destruct stops the consumer.

@@ -161,7 +161,8 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 		if got := (counter{h.metrics.invalidations}).Load(); got != 4 {
 			t.Errorf("invalidations metric %d, want 4", got)
 		}
-		// The updated link was written into L1: no load for it.
+		// The updated link was reloaded from the store (the event only
+		// evicted it), with its new URL and ID.
 		if e, url, ok := h.l1.Peek(upd); !ok || url != newURL || e.linkID != updated.ID {
 			t.Errorf("L1 entry of %s: %+v %q, %v; want the new URL and ID", upd, e, url, ok)
 		}

@@ -24,6 +24,7 @@ import (
 //	shortify_edge_click_queue_depth               click events waiting to be produced
 //	shortify_edge_click_events_total{result}      produced, dropped, failed
 //	shortify_edge_invalidations_total             codes evicted on a link event
+//	shortify_edge_refused_targets_total{tier}     loaded links whose target failed the check (l2, store)
 //	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
 	requests      *prometheus.CounterVec
@@ -35,6 +36,7 @@ type metrics struct {
 	queueDepth    prometheus.Gauge
 	clickEvents   *prometheus.CounterVec
 	invalidations prometheus.Counter
+	refused       *prometheus.CounterVec
 	l1            *l1Collector
 }
 
@@ -79,6 +81,8 @@ func newMetrics() *metrics {
 			"Click events by result: produced (acknowledged by Kafka), dropped (queue full), failed (Kafka refused).")), []string{"result"}),
 		invalidations: prometheus.NewCounter(prometheus.CounterOpts(opts("invalidations_total",
 			"Codes evicted from the caches because a link event said they changed."))),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("refused_targets_total",
+			"Links loaded from Redis (tier l2) or the store whose target failed the edge's check (not http(s), no host, control characters): answered 410, never redirected.")), []string{"tier"}),
 		l1: newL1Collector(),
 	}
 }
@@ -87,7 +91,7 @@ func newMetrics() *metrics {
 // that register can swap in the collector a registry already has.
 func (m *metrics) collectors() []any {
 	return []any{&m.requests, &m.cache, &m.l2Errors, &m.latency, &m.rateLimited,
-		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.l1}
+		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.l1}
 }
 
 // metricsFor returns the collectors registered with reg: new ones, or the
@@ -166,6 +170,16 @@ type stats struct {
 
 	limitedRequests, limitedMisses counter
 	rateLimitErrors                counter
+
+	refusedL2, refusedStore counter
+}
+
+// refusedTarget is the counter of targets refused from tier (target.go).
+func (s *stats) refusedTarget(tier string) counter {
+	if tier == "l2" {
+		return s.refusedL2
+	}
+	return s.refusedStore
 }
 
 // counter is a Prometheus counter; a type of its own so that tests can
@@ -197,5 +211,8 @@ func newStats(m *metrics) *stats {
 		limitedRequests: c(m.rateLimited, "requests"),
 		limitedMisses:   c(m.rateLimited, "misses"),
 		rateLimitErrors: counter{m.limitErrors},
+
+		refusedL2:    c(m.refused, "l2"),
+		refusedStore: c(m.refused, "store"),
 	}
 }

@@ -96,6 +96,8 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_rate_limit_errors_total{}":                    0,
 		"shortify_edge_click_queue_depth{}":                          0,
 		"shortify_edge_invalidations_total{}":                        0,
+		"shortify_edge_refused_targets_total{tier=l2}":               0,
+		"shortify_edge_refused_targets_total{tier=store}":            0,
 		// a's L1: c, the unknown code, the disabled link; b's: c, its
 		// unknown code.
 		"shortify_edge_l1_entries{}":         5,

@@ -39,6 +39,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/flatcache"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 )
 
@@ -129,7 +130,9 @@ type Handler struct {
 	// handler answers 404 spend it, so a client that guesses codes runs
 	// out while one that follows real links never notices. A client with
 	// no misses left gets 429 for every code, without a lookup, until the
-	// budget refills. Keep it stricter than RateLimit. Default: none.
+	// budget refills. Keep it stricter than RateLimit. Default:
+	// DefaultMissLimit (20 a second, burst 40); {"off": true} turns it
+	// off.
 	MissLimit *RateLimit `json:"miss_limit,omitempty"`
 
 	// TrustedProxies are the networks (CIDR prefixes, addresses, or
@@ -165,6 +168,16 @@ type Handler struct {
 	// (linkevents.DefaultTopic).
 	LinkEventsTopic string `json:"link_events_topic,omitempty"`
 
+	// KafkaSecurity is how the edge's Kafka clients (click events and
+	// the link-events consumer) authenticate and encrypt: TLS with a CA
+	// (and a client certificate for mutual TLS), SASL SCRAM-SHA-256/512
+	// or PLAIN over TLS (package kafkasec). Caddyfile: kafka_tls_ca,
+	// kafka_tls_cert, kafka_tls_key, kafka_tls_server_name,
+	// kafka_sasl_mechanism, kafka_sasl_user, kafka_sasl_password.
+	// Placeholders are expanded at provision; all empty: plaintext, no
+	// authentication (fit for a broker on loopback only).
+	KafkaSecurity kafkasec.Config `json:"kafka_security,omitzero"`
+
 	// ClickQueue bounds the click events waiting for Kafka; more are
 	// dropped and counted. Default: 100000
 	// (clickevents.DefaultMaxBufferedRecords).
@@ -189,7 +202,7 @@ type Handler struct {
 	l2           *l2cache.Cache                                       // nil without Redis
 	load         func(context.Context, string) (entry, string, error) // h.loadLink, made once
 	logger       *zap.Logger
-	l2log        *zap.Logger // logger for L2 failures, sampled to one per message per second
+	l2log        *zap.Logger // logger for failures of loads (L2, refused targets), sampled to one per message per second
 	notFoundNext bool
 	permanentCC  []string  // Cache-Control value of 301/308 answers
 	limits       *limiters // nil without rate_limit and miss_limit

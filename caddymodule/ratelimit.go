@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -48,6 +49,32 @@ type RateLimit struct {
 	// limiter keeps (about 140 bytes each); beyond it the rarest are
 	// forgotten and start again from a full bucket. Default: 1000000.
 	MaxClients int `json:"max_clients,omitempty"`
+	// Off turns the limit off explicitly (Caddyfile: `miss_limit off`),
+	// for miss_limit, which is on by default; no other field may be set.
+	Off bool `json:"off,omitempty"`
+}
+
+// DefaultMissLimit is the miss budget of a handler without miss_limit:
+// 20 misses a second per client, 40 at once. A client following real
+// links never gets near it, and neither does a NAT or a proxy without
+// trusted_proxies that many real clients share; a client guessing codes
+// gets 40 lookups and then one every 50 ms instead of as many as it can
+// send, and every request beyond costs a 429 from memory, with no store
+// lookup and no negative L1 entry pushing real links out. It is the
+// value of deploy/'s edge. `miss_limit off` turns it off.
+var DefaultMissLimit = RateLimit{Requests: 20, Window: caddy.Duration(time.Second), Burst: 40}
+
+// missLimit is the miss budget h runs with: its own, the default, or nil
+// when turned off.
+func (h *Handler) missLimit() *RateLimit {
+	switch {
+	case h.MissLimit == nil:
+		d := DefaultMissLimit
+		return &d
+	case h.MissLimit.Off:
+		return nil
+	}
+	return h.MissLimit
 }
 
 // Default names of the two limits.
@@ -73,6 +100,12 @@ func (r *RateLimit) limit(defaultName string) ratelimit.Limit {
 
 // validate checks r; what names the subdirective in errors.
 func (r *RateLimit) validate(what string) error {
+	if r.Off {
+		if *r != (RateLimit{Off: true}) {
+			return fmt.Errorf("%s: off takes no other setting", what)
+		}
+		return nil
+	}
 	switch {
 	case r.Requests < 1:
 		return fmt.Errorf("%s: requests %d: want at least 1", what, r.Requests)
@@ -100,10 +133,47 @@ type limiters struct {
 
 	miss      *ratelimit.Local // nil without miss_limit
 	missLimit ratelimit.Limit
+	// missEmpty is the miss limiter's, shared with every handler that
+	// uses it: until when (Unix ns) some client may have no misses left;
+	// 0 when none can. Before it, a request must look its client up
+	// (missBudgetSpent); otherwise no client can be out of budget, so a
+	// request that needs no rate_limit skips finding out who its client
+	// is, and even reading the clock: the default miss limit costs an L1
+	// hit one atomic load until someone runs out of misses.
+	missEmpty *atomic.Int64
+}
+
+// needClient reports whether a request must know its client before the
+// lookup: for rate_limit, or for a miss budget that some client may have
+// spent. Small enough to be inlined: the slow part is missWindowOpen.
+func (h *Handler) needClient() bool {
+	l := h.limits
+	return l.rate != nil || l.miss != nil && l.missEmpty.Load() != 0 && h.missWindowOpen()
+}
+
+// missWindowOpen reports whether the window in which some client may be
+// out of misses is still open.
+func (h *Handler) missWindowOpen() bool {
+	l := h.limits
+	until := l.missEmpty.Load()
+	if until == 0 {
+		return false
+	}
+	if h.nowNano() < until {
+		return true
+	}
+	// The window has passed: back to skipping the clock too (a client
+	// that runs out meanwhile sets a new one; losing that race only
+	// means one more look at the clock).
+	l.missEmpty.CompareAndSwap(until, 0)
+	return false
 }
 
 // localLimiter makes a Local limiter a caddy.Destructor for the pool.
-type localLimiter struct{ *ratelimit.Local }
+type localLimiter struct {
+	*ratelimit.Local
+	empty *atomic.Int64 // see limiters.missEmpty
+}
 
 // Destruct drops the limiter's state.
 func (l localLimiter) Destruct() error {
@@ -115,7 +185,11 @@ func (l localLimiter) Destruct() error {
 // is set). The local limiters come from the pool, so that their buckets
 // survive a reload.
 func (h *Handler) provisionLimits() error {
-	if h.RateLimit == nil && h.MissLimit == nil {
+	rateLimit, missLimit := h.RateLimit, h.missLimit()
+	if rateLimit != nil && rateLimit.Off {
+		rateLimit = nil
+	}
+	if rateLimit == nil && missLimit == nil {
 		return nil
 	}
 	res, err := clientip.NewResolver(h.TrustedProxies, h.IPv6Prefix, h.ClientIPHeader)
@@ -135,14 +209,18 @@ func (h *Handler) provisionLimits() error {
 			if err != nil {
 				return nil, err
 			}
-			return localLimiter{lim}, nil
+			return localLimiter{lim, new(atomic.Int64)}, nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", kind, err)
 		}
-		return v.(localLimiter).Local, nil
+		ll := v.(localLimiter)
+		if kind == "miss_limit" {
+			lims.missEmpty = ll.empty
+		}
+		return ll.Local, nil
 	}
-	if c := h.RateLimit; c != nil {
+	if c := rateLimit; c != nil {
 		lims.rateLimit = c.limit(defaultRateLimitName)
 		if lims.rate, err = local("rate_limit", c, lims.rateLimit); err != nil {
 			return err
@@ -158,7 +236,7 @@ func (h *Handler) provisionLimits() error {
 			}
 		}
 	}
-	if c := h.MissLimit; c != nil {
+	if c := missLimit; c != nil {
 		lims.missLimit = c.limit(defaultMissLimitName)
 		if lims.miss, err = local("miss_limit", c, lims.missLimit); err != nil {
 			return err
@@ -259,6 +337,18 @@ func (h *Handler) spendMiss(w http.ResponseWriter, r *http.Request, key string) 
 		return true
 	}
 	d, _ := l.miss.Allow(r.Context(), key)
+	if d.Remaining == 0 {
+		// The bucket is empty until its next miss refills (d.Reset); a
+		// second more covers the limiter's clock (monotonic) drifting
+		// from the handler's (wall) one.
+		until := h.nowNano() + int64(d.Reset) + int64(time.Second)
+		for {
+			old := l.missEmpty.Load()
+			if old >= until || l.missEmpty.CompareAndSwap(old, until) {
+				break
+			}
+		}
+	}
 	if d.Allowed {
 		return true
 	}
@@ -287,11 +377,18 @@ func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, d ratelimit.De
 //
 // The window is a Caddy duration, or a bare unit (s, m, h, d) for one of
 // it: 100/s, 600/1m, 5000/1h. No arguments (an unset {$VAR}) leave the
-// limit off.
+// default (rate_limit: none; miss_limit: DefaultMissLimit); `off` turns
+// the limit off.
 func parseRateLimit(d *caddyfile.Dispenser, name string) (*RateLimit, error) {
 	args := d.RemainingArgs()
 	if len(args) == 0 || (len(args) == 1 && args[0] == "") {
 		return nil, nil
+	}
+	if args[0] == "off" {
+		if len(args) > 1 {
+			return nil, d.Errf("%s off takes no other argument", name)
+		}
+		return &RateLimit{Off: true}, nil
 	}
 	rl := new(RateLimit)
 	n, w, ok := strings.Cut(args[0], "/")

@@ -27,6 +27,7 @@ import (
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/targeturl"
@@ -168,6 +169,11 @@ type App struct {
 	// plane publishes link events to, for the edges' invalidation and the
 	// stats service. Empty: no link events.
 	KafkaBrokers []string `json:"kafka_brokers,omitempty"`
+	// KafkaSecurity is how the link-events producer authenticates and
+	// encrypts (TLS, SASL/SCRAM; package kafkasec). Caddyfile:
+	// kafka_tls_ca, kafka_tls_cert, kafka_tls_key, kafka_tls_server_name,
+	// kafka_sasl_mechanism, kafka_sasl_user, kafka_sasl_password.
+	KafkaSecurity kafkasec.Config `json:"kafka_security,omitzero"`
 	// LinkEventsTopic is the link-events topic (default
 	// "shortify.link-events"); it must exist.
 	LinkEventsTopic string `json:"link_events_topic,omitempty"`

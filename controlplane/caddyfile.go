@@ -52,6 +52,13 @@ func init() {
 //		cleanup_batch_size <n>
 //		cleanup_interval   <duration>
 //		cleanup_rate       <batches per second>
+//		kafka_tls_ca          <pem-file>
+//		kafka_tls_cert        <pem-file>
+//		kafka_tls_key         <pem-file>
+//		kafka_tls_server_name <name>
+//		kafka_sasl_mechanism  SCRAM-SHA-512|SCRAM-SHA-256|PLAIN
+//		kafka_sasl_user       <user>
+//		kafka_sasl_password   <secret>
 //	}
 //
 // A subdirective given without a value (as `redis {$SHORTIFY_REDIS}` is
@@ -162,6 +169,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.PositiveDuration(&a.CleanupInterval)
 		case "cleanup_rate":
 			return o.PositiveFloat(&a.CleanupRate, "batches a second")
+		}
+		if ok, err := a.KafkaSecurity.SetOption(o); ok { // kafka_tls_*, kafka_sasl_*
+			return err
 		}
 		return o.Unknown("shortify")
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/controlplane/cleanup"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 )
@@ -21,6 +22,8 @@ import (
 // cleanup_* settings).
 type eventSettings struct {
 	KafkaBrokers     string // space-separated, so that the struct compares; empty: no events
+	KafkaSecurity    kafkasec.Config
+	KafkaKey         string // KafkaSecurity.Key(): what its placeholders expand to
 	Topic            string
 	CleanupBatchSize int
 	CleanupInterval  time.Duration
@@ -41,6 +44,7 @@ func (s *service) startLinkEvents(log *slog.Logger) error {
 		Brokers:  brokers,
 		Topic:    s.cfg.Events.Topic,
 		ClientID: "shortify-control-plane-" + s.cfg.NodeID,
+		Security: s.cfg.Events.KafkaSecurity,
 		Logger:   log.With("component", "link-events"),
 	})
 	if err != nil {
@@ -83,6 +87,11 @@ func (a *App) validateEvents() error {
 			return fmt.Errorf("shortify: kafka_brokers: %q is not host:port", b)
 		}
 	}
+	if len(a.KafkaBrokers) > 0 {
+		if err := a.KafkaSecurity.Validate("shortify"); err != nil {
+			return err
+		}
+	}
 	if !validTopic(a.LinkEventsTopic) {
 		return fmt.Errorf("shortify: link_events_topic %q is not a Kafka topic name (1 to 249 characters of A-Z a-z 0-9 . _ -)", a.LinkEventsTopic)
 	}
@@ -118,6 +127,8 @@ func (a *App) fillEventDefaults() {
 func (a *App) eventSettings() eventSettings {
 	return eventSettings{
 		KafkaBrokers:     strings.Join(a.KafkaBrokers, " "),
+		KafkaSecurity:    a.KafkaSecurity,
+		KafkaKey:         a.KafkaSecurity.Key(),
 		Topic:            a.LinkEventsTopic,
 		CleanupBatchSize: a.CleanupBatchSize,
 		CleanupInterval:  time.Duration(a.CleanupInterval),

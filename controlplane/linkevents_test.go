@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/testenv"
@@ -28,18 +30,23 @@ func TestEventOptionsCaddyfile(t *testing.T) {
 		cleanup_interval 30s
 		cleanup_rate 0.5
 		kafka_brokers
+		kafka_tls_ca /etc/kafka/ca.pem
+		kafka_sasl_mechanism SCRAM-SHA-512
+		kafka_sasl_user controlplane
+		kafka_sasl_password {env.SHORTIFY_KAFKA_SASL_PASSWORD}
 	}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(a.KafkaBrokers, " ") != "10.0.0.1:9092 10.0.0.2:9092 10.0.0.3:9092" || a.LinkEventsTopic != "prod.link-events" ||
-		a.CleanupBatchSize != 1000 || a.CleanupInterval != caddy.Duration(30*time.Second) || a.CleanupRate != 0.5 {
+		a.CleanupBatchSize != 1000 || a.CleanupInterval != caddy.Duration(30*time.Second) || a.CleanupRate != 0.5 ||
+		a.KafkaSecurity != (kafkasec.Config{CAFile: "/etc/kafka/ca.pem", SASLMechanism: "SCRAM-SHA-512", User: "controlplane", Password: "{env.SHORTIFY_KAFKA_SASL_PASSWORD}"}) {
 		t.Fatalf("parsed %+v", a)
 	}
 	for _, bad := range []string{
 		"cleanup_batch_size many", "cleanup_batch_size -1", "cleanup_batch_size 1 2",
 		"cleanup_interval soon", "cleanup_interval -1s", "cleanup_rate fast", "cleanup_rate 0", "cleanup_rate NaN",
-		"link_events_topic a b",
+		"link_events_topic a b", "kafka_sasl_user a b",
 	} {
 		if err := new(App).UnmarshalCaddyfile(caddyfile.NewTestDispenser("shortify {\n" + bad + "\n}")); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -67,6 +74,8 @@ func TestEventOptionsValidate(t *testing.T) {
 		"batch size":          {CleanupBatchSize: 20000},
 		"rate":                {CleanupRate: 5000},
 		"interval":            {CleanupInterval: caddy.Duration(-time.Second)},
+		"weak kafka password": {KafkaBrokers: []string{"k:9092"}, KafkaSecurity: kafkasec.Config{SASLMechanism: "SCRAM-SHA-512", User: "cp", Password: "kafka-change-me"}},
+		"kafka mechanism":     {KafkaBrokers: []string{"k:9092"}, KafkaSecurity: kafkasec.Config{SASLMechanism: "GSSAPI", User: "cp", Password: "Zq8Lr2Vn6Tb4Hm9Wk3Jy7Fd5Sg1Pc0Xa"}},
 	} {
 		a.DataDir = t.TempDir()
 		if err := a.fillDefaults(); err != nil {
@@ -80,13 +89,14 @@ func TestEventOptionsValidate(t *testing.T) {
 
 // TestServiceLinkEvents: a one-node control plane with kafka_brokers hands
 // the API its producer, and its leader deletes an expired link and
-// publishes the deletion; Destruct stops it all.
+// publishes the deletion; Destruct stops it all. The broker speaks only
+// TLS (a test CA) and SCRAM-SHA-512, as deploy/'s do (issue 12).
 func TestServiceLinkEvents(t *testing.T) {
-	k, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, linkevents.DefaultTopic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	pki := kafkatest.NewPKI(t)
+	pass := "cP-Zq8Lr2Vn6Tb4Hm9Wk3Jy7Fd5Sg1Pc0Xa"
+	addr := kafkatest.StartTLSBroker(t, pki, false, 2, []string{linkevents.DefaultTopic},
+		kfake.EnableSASL(), kfake.Superuser(kafkasec.ScramSHA512, "controlplane", pass))
+	sec := kafkasec.Config{CAFile: pki.CAFile, SASLMechanism: kafkasec.ScramSHA512, User: "controlplane", Password: pass}
 	key, err := apikey.New()
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +105,8 @@ func TestServiceLinkEvents(t *testing.T) {
 		DataDir:         t.TempDir(),
 		RaftBind:        testenv.FreeAddr(t),
 		InitialAPIKey:   key.Secret,
-		KafkaBrokers:    k.ListenAddrs(),
+		KafkaBrokers:    []string{addr},
+		KafkaSecurity:   sec,
 		CleanupInterval: caddy.Duration(20 * time.Millisecond),
 		PublicURL:       "https://sho.rt",
 	}
@@ -124,8 +135,12 @@ func TestServiceLinkEvents(t *testing.T) {
 	if err := svc.store.Create(t.Context(), l); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...), kgo.ConsumeTopics(linkevents.DefaultTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	secOpts, err := sec.Opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(secOpts, kgo.SeedBrokers(addr), kgo.ConsumeTopics(linkevents.DefaultTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

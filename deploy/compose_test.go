@@ -62,6 +62,11 @@ var composeSecrets = map[string]string{
 	"GRAFANA_ADMIN_PASSWORD":        "test-grafana-password",
 	"PROMETHEUS_PASSWORD":           "test-prometheus-password",
 	"PROMETHEUS_PASSWORD_HASH":      "$2a$14$test.hash.of.the.prometheus.password",
+	// The brokers' users (kafka/create-topics.sh).
+	"SHORTIFY_KAFKA_ADMIN_PASSWORD":        "test-kafka-admin-password",
+	"SHORTIFY_KAFKA_CONTROLPLANE_PASSWORD": "test-kafka-controlplane-password",
+	"SHORTIFY_KAFKA_EDGE_PASSWORD":         "test-kafka-edge-password",
+	"SHORTIFY_KAFKA_STATS_PASSWORD":        "test-kafka-stats-password",
 }
 
 // loadCompose reads compose.yaml with composeSecrets set and every other
@@ -247,8 +252,8 @@ func TestComposeEngines(t *testing.T) {
 		if id := s.Environment["KAFKA_NODE_ID"]; id != "" {
 			brokers[name] = s
 			voters = append(voters, id+"@"+name+":9093")
-			if got := s.Environment["KAFKA_ADVERTISED_LISTENERS"]; got != "PLAINTEXT://"+name+":9092" {
-				t.Errorf("%s advertises %q", name, got)
+			if got, want := s.Environment["KAFKA_ADVERTISED_LISTENERS"], "CLIENT://"+name+":9092,INTERNAL://"+name+":9094"; got != want {
+				t.Errorf("%s advertises %q, want %q", name, got, want)
 			}
 		}
 	}
@@ -265,9 +270,18 @@ func TestComposeEngines(t *testing.T) {
 			"KAFKA_PROCESS_ROLES": "broker,controller", "KAFKA_DEFAULT_REPLICATION_FACTOR": "3",
 			"KAFKA_MIN_INSYNC_REPLICAS": "2", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
 			"KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+			// Issue 12: every listener needs a password, ACLs decide.
+			"KAFKA_AUTHORIZER_CLASS_NAME":          "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+			"KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND": "false",
+			"KAFKA_SUPER_USERS":                    "User:admin",
 		} {
 			if env[k] != want {
 				t.Errorf("%s: %s = %q, want %q", name, k, env[k], want)
+			}
+		}
+		for _, l := range strings.Split(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"], ",") {
+			if !strings.HasSuffix(l, ":SASL_PLAINTEXT") && !strings.HasSuffix(l, ":SASL_SSL") {
+				t.Errorf("%s: listener %s takes clients without a password", name, l)
 			}
 		}
 	}
@@ -277,9 +291,19 @@ func TestComposeEngines(t *testing.T) {
 			t.Errorf("create-topics.sh lacks %q", want)
 		}
 	}
+	// Only the control plane may write link events (issue 12).
+	for _, line := range strings.Split(topics, "\n") {
+		if strings.HasPrefix(line, "allow ") && strings.Contains(line, "shortify.link-events") &&
+			strings.Contains(line, " Write ") && !strings.HasPrefix(line, "allow controlplane ") {
+			t.Errorf("create-topics.sh lets another user write link events: %s", line)
+		}
+	}
+	if !strings.Contains(topics, "allow controlplane Write --topic shortify.link-events") {
+		t.Error("create-topics.sh does not let the control plane write link events")
+	}
 	job := f.Services["kafka-topics"]
 	for b := range brokers {
-		if !strings.Contains(job.Environment["KAFKA_BOOTSTRAP"], b+":9092") {
+		if !strings.Contains(job.Environment["KAFKA_BOOTSTRAP"], b+":9094") { // INTERNAL, as admin
 			t.Errorf("the topics job does not bootstrap from %s", b)
 		}
 	}

@@ -19,7 +19,7 @@ const composeGoModule = "github.com/compose-spec/compose-go/v2"
 // with compose-go, validating it against the Compose schema, interpolating
 // the variables (with composeSecrets set, the others at their defaults),
 // resolving the merges and checking that every service, network and
-// volume a service names is defined.
+// volume a service names is defined. The required secrets get stand-ins.
 func loadComposeSpec(t *testing.T) *types.Project {
 	t.Helper()
 	p, err := composeSpec(filepath.Join(composeDir, "compose.yaml"), composeSecrets)

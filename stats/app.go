@@ -29,6 +29,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane"
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb"
 )
@@ -57,6 +58,12 @@ type App struct {
 	// Brokers are the Kafka brokers (host:port). Default: the shortify
 	// app's kafka_brokers.
 	Brokers []string `json:"brokers,omitempty"`
+	// KafkaSecurity is how the ingest authenticates and encrypts (TLS,
+	// SASL/SCRAM; package kafkasec). Caddyfile: kafka_tls_ca,
+	// kafka_tls_cert, kafka_tls_key, kafka_tls_server_name,
+	// kafka_sasl_mechanism, kafka_sasl_user, kafka_sasl_password.
+	// Default: when the brokers are the shortify app's, its settings.
+	KafkaSecurity kafkasec.Config `json:"kafka_security,omitzero"`
 	// Topic is the clicks topic (default "clicks").
 	Topic string `json:"topic,omitempty"`
 	// LinkEventsTopic is the link-events topic (default: the shortify
@@ -124,6 +131,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if cp, ok := v.(*controlplane.App); ok {
 			if len(a.Brokers) == 0 {
 				a.Brokers = cp.KafkaBrokers
+				if a.KafkaSecurity == (kafkasec.Config{}) {
+					a.KafkaSecurity = cp.KafkaSecurity
+				}
 			}
 			a.Database = cmp.Or(a.Database, cp.StatsDatabase)
 			a.LinkEventsTopic = cmp.Or(a.LinkEventsTopic, cp.LinkEventsTopic)
@@ -168,7 +178,7 @@ func (a *App) Validate() error {
 		return fmt.Errorf("shortify_ingest: rebalance_timeout %v must exceed twice the linger (%v): a member holds a rebalance that long",
 			time.Duration(a.RebalanceTimeout), time.Duration(a.Linger))
 	}
-	return nil
+	return a.KafkaSecurity.Validate("shortify_ingest")
 }
 
 // Start runs the consumer in the background: it opens the stats database
@@ -221,11 +231,15 @@ func (a *App) consume(ctx context.Context) error {
 		return err
 	}
 	defer db.Close()
+	sec, err := a.KafkaSecurity.Opts()
+	if err != nil {
+		return fmt.Errorf("shortify_ingest: %w", err)
+	}
 	c, err := ingest.New(ingest.Config{
 		Brokers: a.Brokers, ClicksTopic: a.Topic, LinkEventsTopic: a.LinkEventsTopic, Group: a.Group,
 		MaxPollRecords: a.MaxPollRecords, MaxBatchEvents: a.MaxBatchEvents, Linger: time.Duration(a.Linger),
 		SessionTimeout: time.Duration(a.SessionTimeout), RebalanceTimeout: time.Duration(a.RebalanceTimeout),
-		DB: db, Logger: a.logger, OnBatch: a.metrics.onBatch,
+		DB: db, Logger: a.logger, OnBatch: a.metrics.onBatch, ClientOpts: sec,
 	})
 	if err != nil {
 		return err

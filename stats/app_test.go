@@ -13,9 +13,13 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile" // the Caddyfile adapter
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
+	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
 )
 
@@ -36,6 +40,10 @@ func TestCaddyfile(t *testing.T) {
 		session_timeout 6s
 		rebalance_timeout 2m
 		database
+		kafka_tls_ca /etc/kafka/ca.pem
+		kafka_sasl_mechanism SCRAM-SHA-512
+		kafka_sasl_user stats
+		kafka_sasl_password {env.SHORTIFY_KAFKA_SASL_PASSWORD}
 	}
 }
 :0 {
@@ -49,7 +57,9 @@ func TestCaddyfile(t *testing.T) {
 	want := App{Brokers: []string{"10.0.0.1:9092", "10.0.0.2:9092"}, Topic: "c", LinkEventsTopic: "-", Group: "stats-a",
 		Database: "sqlite:///tmp/s.db", MaxPollRecords: 5000,
 		MaxBatchEvents: 100_000, Linger: caddy.Duration(1500 * time.Millisecond), RawClicks: true,
-		SessionTimeout: caddy.Duration(6 * time.Second), RebalanceTimeout: caddy.Duration(2 * time.Minute)}
+		SessionTimeout: caddy.Duration(6 * time.Second), RebalanceTimeout: caddy.Duration(2 * time.Minute),
+		KafkaSecurity: kafkasec.Config{CAFile: "/etc/kafka/ca.pem", SASLMechanism: "SCRAM-SHA-512", User: "stats",
+			Password: "{env.SHORTIFY_KAFKA_SASL_PASSWORD}"}}
 	gotJSON, _ := json.Marshal(&got)
 	wantJSON, _ := json.Marshal(&want)
 	if string(gotJSON) != string(wantJSON) {
@@ -66,6 +76,7 @@ func TestCaddyfile(t *testing.T) {
 		"shortify_ingest {\n\tsession_timeout soon\n}",
 		"shortify_ingest {\n\tsession_timeout 6s 7s\n}",
 		"shortify_ingest {\n\trebalance_timeout later\n}",
+		"shortify_ingest {\n\tkafka_sasl_user a b\n}",
 		"shortify_ingest extra",
 	} {
 		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte("{\n"+bad+"\n}\n:0 {\n\trespond ok\n}"), nil); err == nil {
@@ -118,15 +129,23 @@ func TestValidate(t *testing.T) {
 
 // TestAppConsumes runs the app against an in-process Kafka and a SQLite
 // file: a click produced to the topic is counted, and Stop returns.
+// TestAppConsumes: the app counts a click from a broker that speaks only
+// TLS (a test CA) and SCRAM-SHA-512, as deploy/'s stats user, whose ACLs
+// let it read the topic with its group and nothing more.
 func TestAppConsumes(t *testing.T) {
 	t.Parallel()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "clicks"))
-	if err != nil {
-		t.Fatal(err)
+	pki := kafkatest.NewPKI(t)
+	const statsPass, adminPass = "st-Zq8Lr2Vn6Tb4Hm9Wk3Jy7Fd5Sg1Pc0Xa", "ad-Hm9Wk3Jy7Fd5Sg1Pc0XaZq8Lr2Vn6Tb4"
+	read := func(typ kmsg.ACLResourceType, name string) kfake.ACL {
+		return kfake.ACL{Resource: typ, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationRead, Allow: true}
 	}
-	defer c.Close()
+	addr := kafkatest.StartTLSBroker(t, pki, false, 2, []string{"clicks"},
+		kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser(kafkasec.ScramSHA512, "admin", adminPass),
+		kfake.User(kafkasec.ScramSHA512, "stats", statsPass,
+			read(kmsg.ACLResourceTypeTopic, "clicks"), read(kmsg.ACLResourceTypeGroup, ingest.DefaultGroup)))
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
-	a := &App{Brokers: c.ListenAddrs(), Database: dsn, LinkEventsTopic: "-"}
+	a := &App{Brokers: []string{addr}, Database: dsn, LinkEventsTopic: "-",
+		KafkaSecurity: kafkasec.Config{CAFile: pki.CAFile, SASLMechanism: kafkasec.ScramSHA512, User: "stats", Password: statsPass}}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	caddytest.StartApp(t, ctx, a)
@@ -137,7 +156,11 @@ func TestAppConsumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	admin, err := kafkasec.Config{CAFile: pki.CAFile, SASLMechanism: kafkasec.ScramSHA512, User: "admin", Password: adminPass}.Opts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(admin, kgo.SeedBrokers(addr))...)
 	if err != nil {
 		t.Fatal(err)
 	}

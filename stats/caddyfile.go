@@ -28,6 +28,13 @@ func init() {
 //		keep_deleted      on|off
 //		session_timeout   <duration>
 //		rebalance_timeout <duration>
+//		kafka_tls_ca          <pem-file>
+//		kafka_tls_cert        <pem-file>
+//		kafka_tls_key         <pem-file>
+//		kafka_tls_server_name <name>
+//		kafka_sasl_mechanism  SCRAM-SHA-512|SCRAM-SHA-256|PLAIN
+//		kafka_sasl_user       <user>
+//		kafka_sasl_password   <secret>
 //	}
 //
 // A subdirective without a value (as `database {$SHORTIFY_STATS_DSN}` is
@@ -63,6 +70,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.OnOff(&a.RawClicks)
 		case "keep_deleted":
 			return o.OnOff(&a.KeepDeleted)
+		}
+		if ok, err := a.KafkaSecurity.SetOption(o); ok { // kafka_tls_*, kafka_sasl_*
+			return err
 		}
 		return o.Unknown("shortify_ingest")
 	})

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shortify/shortify/internal/kafkasec"
 )
 
 // Defaults of Config.
@@ -33,6 +35,9 @@ type Config struct {
 	Topic string
 	// ClientID names the client to the brokers (default DefaultClientID).
 	ClientID string
+	// Security is how the client authenticates to the brokers and
+	// encrypts its connections (TLS, SASL); the zero value is plaintext.
+	Security kafkasec.Config
 	// MaxBufferedRecords bounds the events accepted but not yet
 	// delivered (default DefaultMaxBufferedRecords); Emit drops more.
 	MaxBufferedRecords int
@@ -160,7 +165,11 @@ func NewEmitter(cfg Config) (*Emitter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	client, err := kgo.NewClient(
+	sec, err := cfg.Security.Opts()
+	if err != nil {
+		return nil, fmt.Errorf("clickevents: emitter: %w", err)
+	}
+	client, err := kgo.NewClient(append(sec,
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.DefaultProduceTopic(cfg.Topic),
@@ -177,7 +186,7 @@ func NewEmitter(cfg Config) (*Emitter, error) {
 		// this often (default 5s): sooner back to delivering.
 		kgo.MetadataMinAge(time.Second),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("clickevents: emitter: client for %v: %w", cfg.Brokers, err)
 	}

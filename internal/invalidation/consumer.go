@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	Topic string
 	// ClientID names the client to the brokers (default DefaultClientID).
 	ClientID string
+	// Security is how the client authenticates to the brokers and
+	// encrypts its connections (TLS, SASL); the zero value is plaintext.
+	Security kafkasec.Config
 	// Evict is called for every event (required).
 	Evict EvictFunc
 	// FetchMaxWait is how long a broker holds a fetch that finds no new
@@ -158,6 +162,9 @@ func New(cfg Config) (*Consumer, error) {
 	}
 	if cfg.Evict == nil {
 		return nil, errors.New("invalidation: no evict function")
+	}
+	if err := cfg.Security.Validate("invalidation"); err != nil {
+		return nil, err
 	}
 	cfg.Topic = cmp.Or(cfg.Topic, linkevents.DefaultTopic)
 	cfg.ClientID = cmp.Or(cfg.ClientID, DefaultClientID)
@@ -261,8 +268,12 @@ func (c *Consumer) begin(ctx context.Context) (*kgo.Client, context.Context, err
 	// (AtEnd would skip what a new partition got before the client saw
 	// it). Record timestamps are the events' times on the control plane.
 	from := kgo.NewOffset().AfterMilli(time.Now().UnixMilli())
+	sec, err := c.cfg.Security.Opts()
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalidation: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	client, err := kgo.NewClient(
+	client, err := kgo.NewClient(append(sec,
 		// The client runs under the consumer's context, which ends before
 		// the client is closed: Close then sends nothing (no final
 		// metrics push), so a Kafka that is down cannot hold it up.
@@ -287,7 +298,7 @@ func (c *Consumer) begin(ctx context.Context) (*kgo.Client, context.Context, err
 		kgo.MetadataMinAge(min(c.cfg.MetadataMaxAge, time.Second)),
 		kgo.RetryBackoffFn(backoff),
 		kgo.WithHooks(fetchHook{c}),
-	)
+	)...)
 	if err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("invalidation: client for %v: %w", c.cfg.Brokers, err)

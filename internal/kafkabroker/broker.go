@@ -18,15 +18,13 @@ package kafkabroker
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
@@ -57,6 +55,16 @@ type Config struct {
 	// Partitions is the partition count of the topics created (default
 	// DefaultPartitions). Existing topics keep theirs.
 	Partitions int
+	// TLS, when set, makes the broker speak only TLS with it (set
+	// ClientCAs and ClientAuth for mutual TLS). Nil: plaintext, fit for
+	// a loopback address only.
+	TLS *tls.Config
+	// Users, when any, turn SASL/SCRAM authentication and ACLs on (see
+	// User). They and their ACLs come from the configuration alone, also
+	// with a data directory written before (a changed password or ACL
+	// takes effect at the next start). None: anyone who can connect may
+	// do anything, fit for a loopback address only.
+	Users []User
 }
 
 // Broker is a running broker.
@@ -79,6 +87,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return nil, fmt.Errorf("kafkabroker: listen address %q: %w", cfg.Listen, err)
 	}
+	if err := validateUsers(cfg.Users); err != nil {
+		return nil, err
+	}
+	if cfg.DataDir != "" {
+		if err := resetSecurityState(cfg); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("kafkabroker: listen on %s: %w", cfg.Listen, err)
@@ -93,13 +109,14 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.DataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 	}
+	opts = append(opts, securityOpts(cfg)...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("kafkabroker: start (data dir %q): %w", cfg.DataDir, err)
 	}
 	b := &Broker{cluster: c, addr: ln.Addr().String()}
-	if err := b.CreateTopics(ctx, cfg.Topics, cfg.Partitions); err != nil {
+	if err := b.CreateTopics(cfg.Topics, cfg.Partitions); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -120,34 +137,13 @@ func (b *Broker) Close() {
 // number of partitions; existing topics are left as they are. Start calls
 // it on every start (kfake seeds topics only into an empty data
 // directory), so that a topic added to the configuration appears in an
-// old directory too.
-func (b *Broker) CreateTopics(ctx context.Context, topics []string, partitions int) error {
-	if len(topics) == 0 {
-		return nil
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.DisableClientMetrics())
-	if err != nil {
-		return fmt.Errorf("kafkabroker: client: %w", err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	for _, name := range topics {
-		t := kmsg.NewCreateTopicsRequestTopic()
-		t.Topic = name
-		t.NumPartitions = int32(partitions)
-		t.ReplicationFactor = 1
-		req.Topics = append(req.Topics, t)
-	}
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return fmt.Errorf("kafkabroker: create topics %v: %w", topics, err)
-	}
+// old directory too. It goes to the cluster directly, not through a
+// client, so it needs no credentials and no ACL.
+func (b *Broker) CreateTopics(topics []string, partitions int) error {
 	var errs []error
-	for _, t := range resp.Topics {
-		if err := kerr.ErrorForCode(t.ErrorCode); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("kafkabroker: create topic %q: %w", t.Topic, err))
+	for _, name := range topics {
+		if err := b.cluster.CreateTopic(name, int32(partitions), nil); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("kafkabroker: create topic %q: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -34,7 +34,9 @@
 //   - link: the link's state after the change: url, redirect_status (0 or
 //     absent: the edge's default), expires_at (absent: never) and
 //     disabled. Present on created, updated and disabled events, absent on
-//     deleted ones.
+//     deleted ones. Informational only (for people reading the topic and
+//     for audits): a consumer must never act on it, since anyone who can
+//     produce to the topic can write it (see "What consumers do").
 //   - reason: why a link was deleted: api (DELETE through the REST API) or
 //     expired (the leader's cleanup removed it after it expired). Present
 //     on deleted events only.
@@ -57,9 +59,10 @@
 //
 // # What consumers do
 //
-// Edges evict the code from L1 and L2 on every event (a created event also
-// clears a cached "unknown code" entry); they may use the link state to
-// refresh instead. Stats removes (or keeps, as configured) the statistics
+// Edges evict the code from L1 and L2 on every event (a created event
+// clears a cached "unknown code" entry) and reload it from Redis or the
+// store: an event is a hint to evict, never a source of truth for a
+// target, so a forged one cannot retarget a code. Stats removes (or keeps, as configured) the statistics
 // of a deleted link: of link_id when present, else of the links of that
 // code created before at. A disabled link keeps its statistics.
 package linkevents

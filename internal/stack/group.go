@@ -17,7 +17,11 @@ const StatsGroup = "shortify-stats"
 // topic's partitions: one entry per member, the number of partitions it
 // holds. A group between rebalances answers no members.
 func (s *Stack) GroupPartitions(ctx context.Context, group, topic string) ([]int, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.KafkaAddr), kgo.DisableClientMetrics())
+	opts, err := s.kafka.adminOpts()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(s.KafkaAddr), kgo.DisableClientMetrics())...)
 	if err != nil {
 		return nil, fmt.Errorf("Kafka client: %w", err)
 	}

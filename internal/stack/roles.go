@@ -76,6 +76,7 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 			"SHORTIFY_PUBLIC_URL=http://"+hostPort(host, p.FrontDoor),
 			"SHORTIFY_INITIAL_API_KEY="+s.APIKey,
 		)
+		n.env = append(n.env, s.kafka.roleEnv("controlplane")...)
 		n.env = append(n.env, s.cfg.Env...)
 		s.Nodes = append(s.Nodes, n)
 	}
@@ -126,6 +127,7 @@ func (s *Stack) startEdgesAndStats(ctx context.Context) error {
 		n.env = append(s.roleEnv(h, p.EdgeAdmin, p.Edge, p.EdgeOps),
 			"SHORTIFY_READ_REPLICAS="+s.Replica.DSN(LinkDatabase),
 			"SHORTIFY_VISITOR_KEY="+visitorKey)
+		n.env = append(n.env, s.kafka.roleEnv("edge")...)
 		n.env = append(n.env, s.cfg.Env...)
 		s.Edges = append(s.Edges, n)
 	}
@@ -137,6 +139,7 @@ func (s *Stack) startEdgesAndStats(ctx context.Context) error {
 		n.Dir = filepath.Join(s.cfg.Dir, n.Name)
 		n.env = append(s.roleEnv(host, p.StatsAdmin[i], 0, p.StatsOps[i]),
 			"SHORTIFY_STATS_SESSION_TIMEOUT="+StatsSessionTimeout.String())
+		n.env = append(n.env, s.kafka.roleEnv("stats")...)
 		n.env = append(n.env, s.cfg.Env...)
 		s.Stats = append(s.Stats, n)
 	}

@@ -83,8 +83,9 @@ type Stack struct {
 	Nodes, Edges, Stats []*Node
 	FrontDoor           *Node
 
-	cfg  Config
-	logf func(format string, args ...any)
+	cfg   Config
+	logf  func(format string, args ...any)
+	kafka *kafkaSecurity // the broker's CA and users (kafka.go)
 }
 
 // Start starts the whole stack and returns once every part is ready: the
@@ -197,15 +198,19 @@ func (s *Stack) startKafka(ctx context.Context) error {
 		return err
 	}
 	conf := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(conf, kafkaCaddyfile, 0o644); err != nil {
+	err := os.WriteFile(conf, kafkaCaddyfile, 0o644)
+	if err != nil {
 		return err
 	}
 	s.KafkaAddr = hostPort(host, s.cfg.Ports.Kafka)
-	s.Kafka = &Node{Name: "kafka", Dir: dir, config: conf, bin: s.cfg.Binary, env: []string{
+	if s.kafka, err = newKafkaSecurity(dir, host); err != nil {
+		return err
+	}
+	s.Kafka = &Node{Name: "kafka", Dir: dir, config: conf, bin: s.cfg.Binary, env: append([]string{
 		"SHORTIFY_ADMIN=" + hostPort(host, s.cfg.Ports.KafkaAdmin),
 		"SHORTIFY_KAFKA_LISTEN=" + s.KafkaAddr,
 		"SHORTIFY_DATA_DIR=" + filepath.Join(dir, "data"),
-	}}
+	}, s.kafka.brokerEnv()...)}
 	if err := s.Kafka.start(); err != nil {
 		return err
 	}

@@ -9,11 +9,17 @@
 //			data_dir ./data/kafka
 //		}
 //	}
+//
+// On loopback it may run in plaintext without users (`make run`). Reachable
+// from other hosts, it should have TLS (tls_cert, tls_key; tls_client_ca
+// for mutual TLS) and users with ACLs (sasl_user), so that only the
+// control plane can write link events (see internal/stack/kafka.Caddyfile).
 package caddyapp
 
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,10 +64,43 @@ type App struct {
 	// Disabled makes the app do nothing, so that one Caddyfile serves
 	// the embedded default and a setup with a real Kafka.
 	Disabled bool `json:"disabled,omitempty"`
+	// TLSCert and TLSKey are the broker's certificate and key (PEM
+	// files): set, the broker speaks only TLS. Placeholders are expanded.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// TLSClientCA is a PEM file of the CAs whose client certificates the
+	// broker requires (mutual TLS). Needs TLSCert.
+	TLSClientCA string `json:"tls_client_ca,omitempty"`
+	// Users are the SASL/SCRAM users (SCRAM-SHA-256 and -512) and their
+	// ACLs. Any user turns authentication and ACLs on: every client must
+	// log in, and may do only what its user is allowed. They come from
+	// this config alone, also over an old data directory (rotate a
+	// password by changing it and restarting).
+	Users []User `json:"users,omitempty"`
 
 	logger *slog.Logger
 	key    string
 	broker *kafkabroker.Broker
+	tls    *tls.Config        // built in Provision from the files
+	users  []kafkabroker.User // with passwords resolved
+}
+
+// User is a SASL user of the embedded broker and its ACLs.
+type User struct {
+	// Name is the SASL user name.
+	Name string `json:"name"`
+	// Password is its password: give a placeholder
+	// ({env.SHORTIFY_KAFKA_EDGE_PASSWORD}), expanded at provision and
+	// refused when weak or a shipped default (secret.Check).
+	Password string `json:"password"`
+	// Superuser bypasses the ACLs.
+	Superuser bool `json:"superuser,omitempty"`
+	// Read are the topics the user may consume.
+	Read []string `json:"read,omitempty"`
+	// Write are the topics the user may produce to.
+	Write []string `json:"write,omitempty"`
+	// Groups are the consumer groups the user may use.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -86,7 +125,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Topics = kafkabroker.DefaultTopics
 	}
 	a.Partitions = cmp.Or(a.Partitions, kafkabroker.DefaultPartitions)
-	return nil
+	return a.provisionSecurity()
 }
 
 // Validate checks the settings.
@@ -102,7 +141,7 @@ func (a *App) Validate() error {
 			return errors.New("shortify_kafka: empty topic name")
 		}
 	}
-	return nil
+	return a.validateSecurity()
 }
 
 // brokers holds the running brokers by listen address and data directory.
@@ -125,8 +164,13 @@ func (a *App) Start() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	cfg := kafkabroker.Config{Listen: a.Listen, DataDir: a.DataDir, Topics: a.Topics, Partitions: a.Partitions}
-	key := a.Listen + "\x00" + a.DataDir
+	cfg := kafkabroker.Config{Listen: a.Listen, DataDir: a.DataDir, Topics: a.Topics, Partitions: a.Partitions,
+		TLS: a.tls, Users: a.users}
+	// The security settings are part of the key: a reload that changes
+	// them restarts the broker (the new config starts before the old
+	// stops, so a changed key on the same address fails: restart the
+	// process to change them).
+	key := a.Listen + "\x00" + a.DataDir + "\x00" + a.securityKey()
 	v, loaded, err := brokers.LoadOrNew(key, func() (caddy.Destructor, error) {
 		b, err := kafkabroker.Start(ctx, cfg)
 		if err != nil {
@@ -141,14 +185,15 @@ func (a *App) Start() error {
 	if loaded {
 		// The broker was started by an earlier config, whose topics
 		// may differ.
-		if err := b.CreateTopics(ctx, a.Topics, a.Partitions); err != nil {
+		if err := b.CreateTopics(a.Topics, a.Partitions); err != nil {
 			_, _ = brokers.Delete(key)
 			return fmt.Errorf("shortify_kafka: %w", err)
 		}
 	}
 	a.key, a.broker = key, b
 	a.logger.Info("embedded Kafka broker running", "listen", b.Addr(), "data_dir", a.DataDir,
-		"topics", a.Topics, "reused", loaded)
+		"topics", a.Topics, "reused", loaded, "tls", a.tls != nil, "mutual_tls", a.TLSClientCA != "", "users", len(a.users))
+	a.warnIfOpen()
 	return nil
 }
 

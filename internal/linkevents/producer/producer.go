@@ -34,6 +34,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	Topic string
 	// ClientID names the client to the brokers (default DefaultClientID).
 	ClientID string
+	// Security is how the client authenticates to the brokers and
+	// encrypts its connections (TLS, SASL); the zero value is plaintext.
+	Security kafkasec.Config
 	// MaxBufferedRecords bounds the events waiting for Kafka (default
 	// DefaultMaxBufferedRecords); more are dropped.
 	MaxBufferedRecords int
@@ -132,7 +136,11 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	client, err := kgo.NewClient(
+	sec, err := cfg.Security.Opts()
+	if err != nil {
+		return nil, fmt.Errorf("linkevents producer: %w", err)
+	}
+	client, err := kgo.NewClient(append(sec,
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.DefaultProduceTopic(cfg.Topic),
@@ -141,7 +149,7 @@ func New(cfg Config) (*Producer, error) {
 		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.Lz4Compression(), kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("linkevents producer: client for %v: %w", cfg.Brokers, err)
 	}
