@@ -208,7 +208,7 @@ func (n *Node) forwardApply(ctx context.Context, leader fsm.NodeInfo, t fsm.Comm
 // ApplyForwarded applies a command another node forwarded (the body of POST
 // ApplyPath) and returns the FSM's response in its wire form. The command
 // is decoded strictly and must be one followers forward: a command that
-// would make the FSM panic never reaches the log. It returns an error
+// would halt the FSM never reaches the log. It returns an error
 // wrapping ErrBadCommand for a bad body, ErrNotLeader when this node does
 // not lead.
 func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) {
