@@ -41,13 +41,8 @@ func (l *Local) Refund(_ context.Context, key string) error {
 
 // refundScript moves one key's TAT back by one emission interval, not
 // before now, atomically; the arguments are gcraScript's.
-var refundScript = redis.NewScript(`
+var refundScript = redis.NewScript(luaNow + `
 local t = tonumber(ARGV[1])
-local now = tonumber(ARGV[3])
-if not now then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-end
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat or tat <= now then
   return 0
