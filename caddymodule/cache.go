@@ -14,8 +14,8 @@ import (
 
 // entry is the L1 value of one code besides its URL, which the L1 keeps
 // next to it. It holds no pointer, so that a million of them cost the
-// garbage collector nothing (DESIGN.md; the L1 is a flatcache.Cache, which
-// refuses value types with pointers).
+// garbage collector nothing (docs/architecture.md, "The pointer-free L1";
+// the L1 is a flatcache.Cache, which refuses value types with pointers).
 type entry struct {
 	linkID  int64  // the link's Snowflake ID, for click events
 	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never

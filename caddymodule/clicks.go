@@ -24,7 +24,7 @@ import (
 	"github.com/shortify/shortify/internal/linkevents"
 )
 
-// Click events (DESIGN.md, "The redirect path (hot)", step 4): every
+// Click events (docs/architecture.md, "A redirect" and "A click"): every
 // redirect the handler answers, after its status line is written, becomes
 // a clickevents.Event handed to a clickevents.Emitter, which never waits:
 // a full buffer drops the event and counts it. Requests answered 404, 410

@@ -18,7 +18,8 @@ import (
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 )
 
-// Invalidation (DESIGN.md): every edge reads the control plane's link
+// Invalidation (docs/architecture.md, "Link events and invalidation"):
+// every edge reads the control plane's link
 // events (package invalidation: no consumer group, from the newest offset)
 // and applies each one, within a second, to every L1 of this process that
 // handlers on the same brokers and topic use, and to their Redis L2:

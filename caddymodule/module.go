@@ -2,8 +2,8 @@
 // http.handlers.shortify, which answers GET and HEAD /{code} with the
 // redirect of a short link.
 //
-// The redirect path runs through three tiers (see DESIGN.md, "The redirect
-// path (hot)"):
+// The redirect path runs through three tiers (see docs/architecture.md,
+// "A redirect"):
 //
 //  1. L1, an in-process cache bounded by entries, holding found links for
 //     cache_ttl (never past the link's own expiry, extended for hot codes

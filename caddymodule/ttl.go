@@ -2,8 +2,8 @@ package caddymodule
 
 import "time"
 
-// The L1 lifetime of a found link adapts to how often it is read (DESIGN.md,
-// "TTL with adaptive extension for hot codes"), without a counter:
+// The L1 lifetime of a found link adapts to how often it is read
+// (docs/architecture.md, "A redirect"), without a counter:
 //
 //   - a link loaded into L1 lives cache_ttl (T);
 //   - a read in the last quarter of its lifetime shows that the code is

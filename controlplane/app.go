@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/secret"
@@ -50,30 +52,48 @@ type App struct {
 	DataDir string `json:"data_dir,omitempty"`
 	// NodeID names this node in the Raft cluster (default "node1").
 	NodeID string `json:"node_id,omitempty"`
-	// RaftBind is the TCP address Raft listens on (default 127.0.0.1:8300).
+	// RaftBind is the TCP address Raft listens on (default
+	// 127.0.0.1:8300), over mutual TLS from the cluster CA. Without
+	// cluster TLS it must be a loopback address and no port is opened: the
+	// node is a one-node cluster on raft's in-memory transport.
 	RaftBind string `json:"raft_bind,omitempty"`
 	// RaftAdvertise is the address other nodes reach this one at (default
 	// RaftBind).
 	RaftAdvertise string `json:"raft_advertise,omitempty"`
-	// APIAddr is the base URL of this node's REST API as the other
-	// control-plane nodes reach it, such as http://10.0.0.5:8080
-	// ("host:port" means http://host:port). While this node leads,
-	// followers forward their writes to it. Required on every member of a
-	// cluster of more than one node.
+	// APIAddr is the https URL of this node's internal listener
+	// (ClusterListen) as the other control-plane nodes reach it, such as
+	// https://10.0.0.5:8301 ("host:port" means https://host:port). While
+	// this node leads, followers forward their writes to it. Required on
+	// every member of a cluster of more than one node; needs cluster TLS.
 	APIAddr string `json:"api_addr,omitempty"`
-	// Join lists the base URLs of REST APIs of members of an existing
-	// cluster. A node with no Raft state asks them, in turn, to add it (as
-	// a non-voter, promoted to voter once caught up); a node with state
-	// ignores Join.
+	// Join lists the https URLs of internal listeners of members of an
+	// existing cluster. A node with no Raft state asks them, in turn, to
+	// add it (as a non-voter, promoted to voter once caught up); a node
+	// with state ignores Join. Needs cluster TLS.
 	Join []string `json:"join,omitempty"`
 	// Bootstrap makes a node with no Raft state start a new cluster.
 	// Default: true when Join is empty. Set it on the first node only.
 	Bootstrap *bool `json:"bootstrap,omitempty"`
-	// ClusterSecret is the secret every member shares: the cluster routes
-	// (forwarded writes, join, remove) refuse calls without it, and the
-	// node sends it with its own. At least 16 characters; use
-	// {env.SHORTIFY_CLUSTER_SECRET} in JSON to keep it out of the config.
-	// Empty: those routes are open to anyone who reaches the API.
+	// ClusterCA, ClusterCert and ClusterKey are the PEM files of the
+	// cluster's mutual TLS: the cluster CA's certificate, this node's
+	// certificate (client and server use, covering the host names the
+	// other nodes dial it by) and its key. Nodes prove membership with
+	// them on the Raft transport and the internal listener. All three or
+	// none; placeholders such as {env.SHORTIFY_CLUSTER_CERT} are expanded
+	// at provision. Make them with `shortify cluster-ca` and
+	// `shortify cluster-cert`. None: a one-node cluster that opens no Raft
+	// port and takes no members.
+	ClusterCA   string `json:"cluster_ca,omitempty"`
+	ClusterCert string `json:"cluster_cert,omitempty"`
+	ClusterKey  string `json:"cluster_key,omitempty"`
+	// ClusterListen is the host:port of the internal listener: an https
+	// server, mutual TLS with the cluster CA, that serves the node-to-node
+	// routes (forwarded writes, join, remove) and nothing else; the public
+	// API never serves them. Required with APIAddr or Join; keep it off
+	// any address clients reach.
+	ClusterListen string `json:"cluster_listen,omitempty"`
+	// ClusterSecret is gone: a config that sets it fails to load, saying
+	// what replaced it (cluster_ca, cluster_cert, cluster_key).
 	ClusterSecret string `json:"cluster_secret,omitempty"`
 	// Database is the link store's DSN: postgres://… or sqlite://PATH.
 	// Default: sqlite://DataDir/links.db (the embedded default).
@@ -179,11 +199,15 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision fills defaults. It opens nothing: that happens in Start.
+// Provision fills defaults and expands the placeholders of the cluster
+// settings. It opens nothing: that happens in Start.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
 		a.metrics = reg
+	}
+	if err := a.resolveCluster(); err != nil {
+		return err
 	}
 	if err := a.fillDefaults(); err != nil {
 		return err
@@ -351,6 +375,27 @@ func (a *App) unregisterMetrics(svc *service) {
 
 // validateCluster checks the cluster settings.
 func (a *App) validateCluster() error {
+	if a.ClusterSecret != "" {
+		return errClusterSecret
+	}
+	files := a.clusterFiles()
+	if err := files.Check(); err != nil {
+		return fmt.Errorf("shortify: %w", err)
+	}
+	if files.Set() {
+		if _, err := clustertls.Load(files); err != nil {
+			return fmt.Errorf("shortify: cluster TLS: %w", err)
+		}
+	} else if a.ClusterListen != "" || a.APIAddr != "" || len(a.Join) > 0 {
+		return errors.New("shortify: cluster_listen, api_addr and join need cluster TLS: set cluster_ca, cluster_cert and cluster_key (make them with `shortify cluster-ca` and `shortify cluster-cert`)")
+	}
+	if a.ClusterListen != "" {
+		if _, _, err := net.SplitHostPort(a.ClusterListen); err != nil {
+			return fmt.Errorf("shortify: cluster_listen %q is not a host:port: %w", a.ClusterListen, err)
+		}
+	} else if a.APIAddr != "" || len(a.Join) > 0 {
+		return errors.New("shortify: a cluster member needs cluster_listen, the host:port of its internal listener, which api_addr points the other members at")
+	}
 	if a.APIAddr != "" {
 		if _, err := cluster.BaseURL(a.APIAddr); err != nil {
 			return fmt.Errorf("shortify: api_addr: %w", err)
@@ -362,10 +407,7 @@ func (a *App) validateCluster() error {
 		}
 	}
 	if len(a.Join) > 0 && a.APIAddr == "" {
-		return errors.New("shortify: a node that joins a cluster needs api_addr, the URL the other nodes reach its API at")
-	}
-	if a.ClusterSecret != "" && len(a.ClusterSecret) < cluster.MinSecretLen {
-		return fmt.Errorf("shortify: cluster_secret must be at least %d characters", cluster.MinSecretLen)
+		return errors.New("shortify: a node that joins a cluster needs api_addr, the URL the other nodes reach its internal listener at")
 	}
 	return nil
 }
@@ -402,7 +444,8 @@ func (a *App) serviceConfig() serviceConfig {
 			APIAddr:   a.APIAddr,
 			Join:      strings.Join(a.Join, " "),
 			Bootstrap: a.bootstrap(),
-			Secret:    a.ClusterSecret,
+			TLS:       a.clusterFiles(),
+			Listen:    a.ClusterListen,
 		},
 	}
 }

@@ -25,7 +25,10 @@ func init() {
 //		api_addr        <url>
 //		join            <url...>
 //		bootstrap       true|false
-//		cluster_secret  <secret>
+//		cluster_ca      <file>
+//		cluster_cert    <file>
+//		cluster_key     <file>
+//		cluster_listen  <host:port>
 //		database        <dsn>
 //		redis           [<host:port>]
 //		redis_prefix    <prefix>
@@ -59,8 +62,15 @@ func init() {
 // (bootstrap defaults to true when join is empty); every other node lists
 // the API URLs of one or more members in join and is added when it first
 // starts, as a non-voter that the leader promotes to voter once it has
-// caught up. Every member needs its own api_addr (the URL the others
-// reach its API at) and the same cluster_secret.
+// caught up. Members prove membership with mutual TLS from one cluster
+// CA: every member needs cluster_ca, its own cluster_cert and cluster_key
+// (`shortify cluster-ca`, `shortify cluster-cert`; the values may be
+// placeholders such as {env.SHORTIFY_CLUSTER_CERT}, expanded at start),
+// cluster_listen (its internal listener, which serves the node-to-node
+// routes and nothing else) and api_addr (the https URL the others reach
+// that listener at); join lists such URLs. Without cluster TLS the node
+// is a cluster of one that opens no Raft port. cluster_secret was removed
+// and is refused.
 //
 // public_url is required: short URLs and QR codes never follow a
 // request's Host header. cors_origins lists the only origins whose web
@@ -97,7 +107,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Bootstrap = &b
 			return nil
 		case "cluster_secret":
-			return o.String(&a.ClusterSecret)
+			return o.Errf("%v", errClusterSecret)
+		case "cluster_ca":
+			return o.String(&a.ClusterCA)
+		case "cluster_cert":
+			return o.String(&a.ClusterCert)
+		case "cluster_key":
+			return o.String(&a.ClusterKey)
+		case "cluster_listen":
+			return o.String(&a.ClusterListen)
 		case "database":
 			return o.String(&a.Database)
 		case "redis":

@@ -40,15 +40,19 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			MaxURLLength: 4096,
 		}},
 		{"cluster", `shortify {
-			api_addr http://10.0.0.5:8080
-			join http://10.0.0.6:8080 http://10.0.0.7:8080
+			api_addr https://10.0.0.5:8301
+			join https://10.0.0.6:8301 https://10.0.0.7:8301
 			bootstrap false
-			cluster_secret s3cret-s3cret-s3cret
+			cluster_ca {env.SHORTIFY_CLUSTER_CA}
+			cluster_cert /etc/shortify/cluster/node.crt
+			cluster_key /etc/shortify/cluster/node.key
+			cluster_listen 10.0.0.5:8301
 			anonymous_create on
 			initial_api_key sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
 		}`, &App{
-			APIAddr: "http://10.0.0.5:8080", Join: []string{"http://10.0.0.6:8080", "http://10.0.0.7:8080"},
-			Bootstrap: new(bool), ClusterSecret: "s3cret-s3cret-s3cret", AnonymousCreate: true,
+			APIAddr: "https://10.0.0.5:8301", Join: []string{"https://10.0.0.6:8301", "https://10.0.0.7:8301"},
+			Bootstrap: new(bool), ClusterCA: "{env.SHORTIFY_CLUSTER_CA}", ClusterCert: "/etc/shortify/cluster/node.crt",
+			ClusterKey: "/etc/shortify/cluster/node.key", ClusterListen: "10.0.0.5:8301", AnonymousCreate: true,
 			InitialAPIKey: "sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
 		}},
 		// An env placeholder that expands to nothing leaves the default.
@@ -78,6 +82,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"bad length", "shortify {\n max_url_length long\n}", "max_url_length"},
 		{"bad bootstrap", "shortify {\n bootstrap maybe\n}", "bootstrap"},
 		{"bad anonymous_create", "shortify {\n anonymous_create sometimes\n}", "anonymous_create"},
+		{"cluster_secret", "shortify {\n cluster_secret 9f8e7d6c5b4a39281706f5e4d3c2b1a0\n}", "cluster_secret was removed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

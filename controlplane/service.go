@@ -14,6 +14,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
@@ -51,20 +52,24 @@ type partitionSettings struct {
 }
 
 // clusterSettings are the node's cluster membership settings (App's
-// api_addr, join, bootstrap and cluster_secret).
+// api_addr, join, bootstrap, cluster_ca/cert/key and cluster_listen).
 type clusterSettings struct {
 	APIAddr   string
 	Join      string // space-separated, so that the struct compares
 	Bootstrap bool
-	Secret    string
+	TLS       clustertls.Files
+	Listen    string
 }
 
 // service is one running control-plane node: Raft, the link store and the
 // optional Redis L2.
 type service struct {
-	cfg   serviceConfig
-	node  *cluster.Node
-	store linkstore.Store
+	cfg  serviceConfig
+	node *cluster.Node
+	// internal is the internal listener of node-to-node calls (nil
+	// without cluster_listen).
+	internal *internalServer
+	store    linkstore.Store
 	// creates groups concurrent creates into multi-row inserts.
 	creates *batch.Batcher
 	redis   redis.UniversalClient
@@ -97,6 +102,9 @@ func (s *service) Destruct() error {
 	}
 	if s.node != nil {
 		errs = append(errs, s.node.Close())
+	}
+	if s.internal != nil {
+		errs = append(errs, s.internal.Close())
 	}
 	if s.events != nil {
 		errs = append(errs, s.events.Close()) // delivers what it can within its bound
@@ -185,6 +193,19 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		}
 		s.cache = l2cache.New(s.redis, cfg.RedisPrefix, cfg.RedisTTL)
 	}
+	var tc *clustertls.Config
+	if cfg.Cluster.TLS.Set() {
+		if tc, err = clustertls.Load(cfg.Cluster.TLS); err != nil {
+			return nil, fmt.Errorf("shortify: cluster TLS: %w", err)
+		}
+	}
+	if cfg.Cluster.Listen != "" {
+		// Listening before the node opens: the other members reach this
+		// node (503 until it is ready) while it joins and catches up.
+		if s.internal, err = listenInternal(cfg.Cluster.Listen, tc, log); err != nil {
+			return nil, err
+		}
+	}
 	s.node, err = cluster.Open(ctx, cluster.Config{
 		NodeID:        cfg.NodeID,
 		DataDir:       cfg.DataDir,
@@ -193,11 +214,14 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		Bootstrap:     cfg.Cluster.Bootstrap,
 		APIAddr:       cfg.Cluster.APIAddr,
 		Join:          strings.Fields(cfg.Cluster.Join),
-		Secret:        cfg.Cluster.Secret,
+		TLS:           tc,
 		Logger:        log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shortify: start control-plane node %s: %w", cfg.NodeID, err)
+	}
+	if s.internal != nil {
+		s.internal.serve(s.node)
 	}
 	if err := ensureAdminKey(ctx, s.node, cfg.InitialAPIKey, stderrOutput(cfg.DataDir), log); err != nil {
 		return nil, err

@@ -321,6 +321,7 @@ func TestComposeShortify(t *testing.T) {
 		t.Errorf("want 2 stats instances, got %d", n)
 	}
 	checkControlPlane(t, byRole["controlplane"], configs)
+	checkComposeClusterTLS(t, f, byRole["controlplane"])
 	for _, fd := range byRole["frontdoor"] {
 		checkFrontDoor(t, fd, configs[fd], byRole)
 	}
@@ -370,7 +371,7 @@ func checkControlPlane(t *testing.T, nodes []string, configs map[string]adapted)
 			t.Errorf("%s: no shortify app", n)
 			continue
 		}
-		if app["node_id"] != n || app["api_addr"] != "http://"+n+":8080" || app["raft_advertise"] != n+":8300" {
+		if app["node_id"] != n || app["api_addr"] != "https://"+n+":8301" || app["raft_advertise"] != n+":8300" {
 			t.Errorf("%s: node_id %v, api_addr %v, raft_advertise %v: not its own", n, app["node_id"], app["api_addr"], app["raft_advertise"])
 		}
 		if app["bootstrap"] == true {
@@ -386,16 +387,81 @@ func checkControlPlane(t *testing.T, nodes []string, configs map[string]adapted)
 		}
 		for _, j := range joins {
 			u, err := url.Parse(j.(string))
-			if err != nil || !slices.Contains(nodes, u.Hostname()) || u.Hostname() == n || u.Port() != "8080" {
-				t.Errorf("%s joins through %v, which is not another node's API", n, j)
+			if err != nil || !slices.Contains(nodes, u.Hostname()) || u.Hostname() == n || u.Scheme != "https" || u.Port() != "8301" {
+				t.Errorf("%s joins through %v, which is not another node's internal listener", n, j)
 			}
 		}
-		if len(app["cluster_secret"].(string)) < 16 {
-			t.Errorf("%s: cluster secret shorter than 16 characters", n)
+		if app["cluster_secret"] != nil {
+			t.Errorf("%s still sets cluster_secret", n)
+		}
+		for _, k := range []string{"cluster_ca", "cluster_cert", "cluster_key"} {
+			if want := "{env.SHORTIFY_" + strings.ToUpper(k) + "}"; app[k] != want {
+				t.Errorf("%s: %s %v, want %s", n, k, app[k], want)
+			}
+		}
+		if app["cluster_listen"] != "0.0.0.0:8301" {
+			t.Errorf("%s: cluster_listen %v, want 0.0.0.0:8301", n, app["cluster_listen"])
 		}
 	}
 	if bootstraps != 1 {
 		t.Errorf("%d control-plane nodes bootstrap; want exactly 1", bootstraps)
+	}
+}
+
+// checkComposeClusterTLS checks the control plane's cluster TLS: every
+// node reads its CA, certificate and key from a read-only volume that the
+// cluster-cert job fills and it waits for; no node mounts the volume with
+// the CA's key; the certificate covers every node's name; nothing sets a
+// cluster secret any more.
+func checkComposeClusterTLS(t *testing.T, f composeFile, nodes []string) {
+	t.Helper()
+	certJob, ok := f.Services["cluster-cert"]
+	if !ok {
+		t.Fatal("no cluster-cert job makes the control plane's certificates")
+	}
+	if f.Services["cluster-ca"].Restart != "no" || certJob.Restart != "no" {
+		t.Error("the cluster-ca and cluster-cert jobs must not restart")
+	}
+	if i := slices.Index(certJob.Command, "--host"); i < 0 || i+1 >= len(certJob.Command) ||
+		!slices.Equal(strings.Split(certJob.Command[i+1], ","), nodes) {
+		t.Errorf("cluster-cert %v: want --host listing %v", certJob.Command, nodes)
+	}
+	jobNamed, _ := certJob.mounts()
+	caVolume, tlsVolume := jobNamed["/config"], jobNamed["/data"]
+	for name, s := range f.Services {
+		if _, ok := s.Environment["SHORTIFY_CLUSTER_SECRET"]; ok {
+			t.Errorf("%s: SHORTIFY_CLUSTER_SECRET is set; cluster TLS replaced it", name)
+		}
+		named, _ := s.mounts()
+		for dst, src := range named {
+			if src == caVolume && name != "cluster-ca" && name != "cluster-cert" {
+				t.Errorf("%s mounts the CA key's volume %s at %s", name, src, dst)
+			}
+		}
+	}
+	for _, n := range nodes {
+		s := f.Services[n]
+		if s.DependsOn["cluster-cert"].Condition != "service_completed_successfully" {
+			t.Errorf("%s does not wait for cluster-cert", n)
+		}
+		var mount string
+		for _, v := range s.Volumes {
+			if parts := strings.Split(v, ":"); parts[0] == tlsVolume {
+				mount = parts[1]
+				if len(parts) < 3 || parts[2] != "ro" {
+					t.Errorf("%s mounts %s writable", n, v)
+				}
+			}
+		}
+		if mount == "" {
+			t.Errorf("%s does not mount the cluster-tls volume %s", n, tlsVolume)
+			continue
+		}
+		for _, k := range []string{"SHORTIFY_CLUSTER_CA", "SHORTIFY_CLUSTER_CERT", "SHORTIFY_CLUSTER_KEY"} {
+			if v := s.Environment[k]; !strings.HasPrefix(v, mount+"/") {
+				t.Errorf("%s: %s=%q is not a file of the cluster-tls mount %s", n, k, v, mount)
+			}
+		}
 	}
 }
 

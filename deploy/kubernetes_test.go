@@ -396,8 +396,8 @@ func checkStatefulSet(t *testing.T, m manifests) {
 	checkClusterSnippets(t, m, w)
 }
 
-// joinURL matches a join target: a per-pod Service's API.
-var joinURL = regexp.MustCompile(`^http://([a-z0-9-]+)\.([a-z0-9-]+)\.svc:8080$`)
+// joinURL matches a join target: a per-pod Service's internal listener.
+var joinURL = regexp.MustCompile(`^https://([a-z0-9-]+)\.([a-z0-9-]+)\.svc:8301$`)
 
 // checkClusterSnippets checks the cluster/<pod>.caddy files the control
 // plane imports: one per ordinal, exactly one bootstrapping, the others

@@ -90,6 +90,7 @@ func TestProductionStack(t *testing.T) {
 	c.create(s.FrontDoor.URL)
 	c.followAll(s.FrontDoor, s.Edges[0], s.Edges[1])
 	c.waitCounted("the first clicks")
+	c.checkNoClusterRoutes()
 	// Prometheus scrapes it all: every dashboard query returns series,
 	// every alerting rule evaluates.
 	checkMonitoring(t, s, dir)
@@ -186,6 +187,58 @@ func (c *stackClient) do(method, url, body string) (*http.Response, []byte, erro
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp, b, err
+}
+
+// checkNoClusterRoutes: the node-to-node route that applies Raft commands
+// (an AddKey here, with the admin key and the old cluster-secret header)
+// is not served through the front door nor on any node's public API: 404,
+// and the key ring keeps its size. Members call it on their internal
+// listeners only, with mutual TLS (issue 12).
+func (c *stackClient) checkNoClusterRoutes() {
+	c.t.Helper()
+	keys := func() int {
+		resp, body, err := c.do("GET", c.s.FrontDoor.URL+"/api/v1/admin/keys", "")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			c.t.Fatalf("list keys: %v %s", err, body)
+		}
+		var list struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			c.t.Fatalf("list keys: %v: %s", err, body)
+		}
+		return len(list.Keys)
+	}
+	before := keys()
+	apply := `{"type":8,"command":{"key":{"id":"AAAAAAAAAAAA","name":"intruder","role":"admin","hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","created_ms":1}}}`
+	for _, base := range append([]string{c.s.FrontDoor.URL}, nodeURLs(c.s.Nodes)...) {
+		req, err := http.NewRequestWithContext(c.t.Context(), "POST", base+"/api/v1/cluster/apply", strings.NewReader(apply))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Api-Key", c.s.APIKey)
+		req.Header.Set("X-Shortify-Cluster-Secret", "anything")
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			c.t.Errorf("POST %s/api/v1/cluster/apply: %d, want 404: node-to-node routes must not be public", base, resp.StatusCode)
+		}
+	}
+	if after := keys(); after != before {
+		c.t.Fatalf("the key ring went from %d to %d keys", before, after)
+	}
+}
+
+func nodeURLs(nodes []*stack.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.URL)
+	}
+	return out
 }
 
 // leader returns the Raft leader the running nodes agree on, waiting

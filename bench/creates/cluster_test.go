@@ -14,6 +14,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -22,34 +23,41 @@ import (
 	"github.com/shortify/shortify/internal/problem"
 )
 
-// benchSecret is the benchmark clusters' secret.
-const benchSecret = "bench-cluster-secret-0123456789"
+// benchCA is the benchmark clusters' CA: the nodes talk mutual TLS, as in
+// production.
+var benchCA = sync.OnceValues(func() (*clustertls.Authority, error) { return clustertls.NewCA("bench cluster CA", time.Hour) })
 
 // node is one control-plane node, put together as controlplane/service.go
 // does: a link store of its own (backend.Open, migrations on), a batcher
-// over it, the Raft node, and the API with the batcher as its Creator,
-// served on a real 127.0.0.1 listener.
+// over it, the Raft node, the API with the batcher as its Creator, served
+// on a real 127.0.0.1 listener, and the internal listener (mutual TLS) of
+// the node-to-node calls.
 type node struct {
-	id      string
-	url     string // the API's base URL
-	dir     string
-	store   linkstore.Store
-	inserts *counting
-	creates *batch.Batcher
-	raft    *cluster.Node
-	srv     *http.Server
-	handler atomic.Pointer[api.Handler]
+	id          string
+	url         string // the public API's base URL
+	internalURL string // the internal listener's, the node's api_addr
+	dir         string
+	store       linkstore.Store
+	inserts     *counting
+	creates     *batch.Batcher
+	raft        *cluster.Node
+	srv, intSrv *http.Server
+	handler     atomic.Pointer[http.Handler]
+	internal    atomic.Pointer[http.Handler]
 }
 
-// ServeHTTP answers 503 until the node is open, as the Caddy handler does.
-func (n *node) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := n.handler.Load()
-	if h == nil {
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping")
-		return
+// serveFrom answers from the handler in p, 503 until the node is open, as
+// the Caddy handler does.
+func serveFrom(p *atomic.Pointer[http.Handler]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := p.Load()
+		if h == nil {
+			w.Header().Set("Retry-After", "1")
+			problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping")
+			return
+		}
+		(*h).ServeHTTP(w, r)
 	}
-	h.ServeHTTP(w, r)
 }
 
 // openNode starts a node on dsn. With join empty it bootstraps a new
@@ -64,13 +72,28 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 	if n.dir, err = os.MkdirTemp("", "shortify-bench-"+id+"-"); err != nil {
 		return nil, err
 	}
+	ca, err := benchCA()
+	if err != nil {
+		return nil, err
+	}
+	tc, err := ca.Config(id, "127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	n.url = "http://" + ln.Addr().String()
-	n.srv = &http.Server{Handler: n, ReadHeaderTimeout: 5 * time.Second}
+	n.srv = &http.Server{Handler: serveFrom(&n.handler), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = n.srv.Serve(ln) }()
+	iln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	n.internalURL = "https://" + iln.Addr().String()
+	n.intSrv = &http.Server{Handler: serveFrom(&n.internal), TLSConfig: tc.Server(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = n.intSrv.ServeTLS(iln, "", "") }()
 
 	if n.store, err = backend.Open(ctx, linkstore.Config{DSN: dsn, Migrate: true}); err != nil {
 		return nil, fmt.Errorf("open link store: %w", err)
@@ -82,9 +105,9 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 		DataDir:   n.dir,
 		BindAddr:  "127.0.0.1:0",
 		Bootstrap: len(join) == 0,
-		APIAddr:   n.url,
+		APIAddr:   n.internalURL,
 		Join:      join,
-		Secret:    benchSecret,
+		TLS:       tc,
 		Logger:    log.With("bench_node", id),
 	})
 	if err != nil {
@@ -102,7 +125,9 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	n.handler.Store(h)
+	var pub, internal http.Handler = h, api.NewInternal(raftNode, log.With("bench_node", id))
+	n.handler.Store(&pub)
+	n.internal.Store(&internal)
 	return n, nil
 }
 
@@ -110,9 +135,13 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 // batcher (finishing what it holds) and the store.
 func (n *node) close() error {
 	n.handler.Store(nil)
+	n.internal.Store(nil)
 	var errs []error
 	if n.srv != nil {
 		errs = append(errs, n.srv.Close())
+	}
+	if n.intSrv != nil {
+		errs = append(errs, n.intSrv.Close())
 	}
 	if n.raft != nil {
 		errs = append(errs, n.raft.Close())
@@ -171,7 +200,7 @@ func startCluster(dsn string, size int, log *slog.Logger) (_ *benchCluster, err 
 	for i := range size {
 		var join []string
 		if i > 0 {
-			join = []string{c.nodes[0].url}
+			join = []string{c.nodes[0].internalURL}
 		}
 		n, err := openNode(ctx, fmt.Sprintf("n%d", i+1), dsn, join, log)
 		if err != nil {
@@ -185,7 +214,9 @@ func startCluster(dsn string, size int, log *slog.Logger) (_ *benchCluster, err 
 		return nil, err
 	}
 	entry := fsm.KeyEntry{ID: key.ID, Name: "bench", Role: string(apikey.Creator), Hash: key.Hash[:], CreatedMs: time.Now().UnixMilli()}
-	if err := c.nodes[0].raft.AddAPIKey(ctx, entry, false); err != nil {
+	// The first key of an empty ring: any member may seed it, whichever
+	// node leads by now.
+	if err := c.nodes[0].raft.AddAPIKey(ctx, entry, true); err != nil {
 		return nil, err
 	}
 	c.key = key.Secret

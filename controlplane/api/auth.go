@@ -66,18 +66,14 @@ const (
 	// anonCreate routes need a creator key, or none when anonymous
 	// creation is on (then the client is rate-limited).
 	anonCreate
-	// memberOrAdmin routes need the cluster secret (a member's call) or
-	// an admin key (an operator's).
-	memberOrAdmin
-	// member routes need the cluster secret.
+	// member routes need a verified client certificate of the cluster CA:
+	// the internal handler's only (NewInternal), never the public one's.
 	member
-	// memberOrViewer routes need the cluster secret or a viewer key.
-	memberOrViewer
 )
 
 func (a access) role() apikey.Role {
 	switch a {
-	case viewer, memberOrViewer:
+	case viewer:
 		return apikey.Viewer
 	case creator, anonCreate:
 		return apikey.Creator
@@ -96,7 +92,7 @@ type RouteInfo struct {
 	// Pattern is the method and path, as http.ServeMux takes it.
 	Pattern string
 	// Access is who may call it: public, viewer, creator, admin,
-	// creator-or-anonymous, member, member-or-viewer or member-or-admin.
+	// creator-or-anonymous or member.
 	Access string
 }
 
@@ -123,10 +119,6 @@ func (a access) String() string {
 		return "creator-or-anonymous"
 	case member:
 		return "member"
-	case memberOrAdmin:
-		return "member-or-admin"
-	case memberOrViewer:
-		return "member-or-viewer"
 	}
 	return "unknown"
 }
@@ -136,6 +128,12 @@ func (h *Handler) handle(pattern string, a access, fn http.HandlerFunc) {
 	h.routeList = append(h.routeList, route{pattern, a})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if h.browserGuard(w, r) && h.allowed(w, r, a) {
+			if key, err := RequestKey(r); err == nil && key != "" {
+				// An admin write that a follower forwards to the leader
+				// goes with the caller's key, which the leader checks
+				// itself (cluster.WithCallerKey).
+				r = r.WithContext(cluster.WithCallerKey(r.Context(), key))
+			}
 			fn(w, r)
 		}
 	})
@@ -147,22 +145,9 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool
 	switch a {
 	case public:
 		return true
-	case member, memberOrAdmin, memberOrViewer:
-		secret := r.Header.Get(cluster.SecretHeader)
-		if a != member && secret == "" {
-			break // an operator's call: an admin key decides
-		}
-		switch {
-		case h.deps.Cluster == nil:
-			return true // no node: the route answers 503 itself
-		case h.deps.Cluster.CheckSecret(""):
-			// Without a configured secret nobody can prove membership:
-			// a member route open to anyone would let any client apply
-			// Raft commands (and mint itself an admin key).
-			problem.Write(w, http.StatusForbidden, "this node has no cluster_secret: set the same one on every member to let members call "+r.URL.Path)
-			return false
-		case !h.deps.Cluster.CheckSecret(secret):
-			problem.Write(w, http.StatusForbidden, "missing or wrong cluster secret in the "+cluster.SecretHeader+" header")
+	case member:
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			problem.Write(w, http.StatusForbidden, r.URL.Path+" is for cluster members, which present a certificate of the cluster CA")
 			return false
 		}
 		return true
@@ -177,10 +162,6 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool
 			// The handler spends the client's budget once the request is
 			// valid (see anonymous.go): a refusal costs none.
 			return true
-		}
-		if a == memberOrAdmin || a == memberOrViewer {
-			WriteUnauthorized(w, fmt.Sprintf("this route needs the cluster secret in the %s header or an API key of role %s or above, %s", cluster.SecretHeader, a.role(), KeyHint))
-			return false
 		}
 		WriteUnauthorized(w, fmt.Sprintf("this route needs an API key of role %s or above, %s", a.role(), KeyHint))
 		return false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -20,10 +21,16 @@ import (
 //	GET    /api/v1/cluster              this node's view: members, leader, term, indexes
 //	POST   /api/v1/cluster/join         add a voter {node_id, raft_addr, api_addr}
 //	DELETE /api/v1/cluster/nodes/{id}   remove a member
-//	POST   /api/v1/cluster/apply        internal: a follower's FSM command for the leader
+//	POST   /api/v1/cluster/apply        internal only: a follower's FSM command for the leader
 //
 // Join, remove and apply run on the leader: a follower forwards them
 // (cluster.Node does), so any node answers them.
+//
+// The public handler (New) serves the first three to operators only, with
+// a viewer key to read and an admin key to change the membership. Members
+// call each other on the internal handler (NewInternal), which the node's
+// internal listener serves behind mutual TLS from the cluster CA and the
+// public listener never does: the only one with /api/v1/cluster/apply.
 
 // ClusterNode is the Raft node the cluster routes drive; *cluster.Node
 // implements it.
@@ -36,8 +43,6 @@ type ClusterNode interface {
 	Remove(ctx context.Context, id string, forward bool) error
 	// ApplyForwarded applies a follower's command on the leader.
 	ApplyForwarded(ctx context.Context, body []byte) ([]byte, error)
-	// CheckSecret compares a presented cluster secret in constant time.
-	CheckSecret(secret string) bool
 }
 
 // clusterChangeTimeout bounds a join or a removal, forwarding and the
@@ -47,15 +52,31 @@ const clusterChangeTimeout = 30 * time.Second
 // clusterApplyTimeout bounds applying a forwarded command.
 const clusterApplyTimeout = 10 * time.Second
 
-// clusterRoutes registers the cluster routes: reading needs a member's
-// cluster secret or a viewer key;
-// join and removal a member's cluster secret or an admin key; forwarded
-// Raft commands the cluster secret.
+// clusterRoutes registers the operators' cluster routes on the public
+// handler: reading needs a viewer key, join and removal an admin key.
+// Forwarded Raft commands are not among them: see NewInternal.
 func (h *Handler) clusterRoutes() {
-	h.handle("GET /api/v1/cluster", memberOrViewer, h.withCluster(h.getCluster))
-	h.handle("POST /api/v1/cluster/join", memberOrAdmin, h.withCluster(h.joinCluster))
-	h.handle("DELETE /api/v1/cluster/nodes/{id}", memberOrAdmin, h.withCluster(h.removeClusterNode))
+	h.handle("GET /api/v1/cluster", viewer, h.withCluster(h.getCluster))
+	h.handle("POST /api/v1/cluster/join", admin, h.withCluster(h.joinCluster))
+	h.handle("DELETE /api/v1/cluster/nodes/{id}", admin, h.withCluster(h.removeClusterNode))
+}
+
+// NewInternal is the handler of the node's internal listener: the cluster
+// routes as members call them (apply, join, remove, read), each for
+// callers with a verified certificate of the cluster CA only. The server
+// must require one (clustertls.Config.Server does); the handler checks
+// again that the connection carries a verified chain, so that serving it
+// on a plain listener by mistake opens nothing.
+func NewInternal(node ClusterNode, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	h := &Handler{deps: Deps{Cluster: node}, log: logger, mux: http.NewServeMux()}
+	h.handle("GET /api/v1/cluster", member, h.withCluster(h.getCluster))
+	h.handle("POST /api/v1/cluster/join", member, h.withCluster(h.joinCluster))
+	h.handle("DELETE /api/v1/cluster/nodes/{id}", member, h.withCluster(h.removeClusterNode))
 	h.handle("POST /api/v1/cluster/apply", member, h.withCluster(h.applyForwarded))
+	return h
 }
 
 // withCluster answers 503 when the API has no Raft node behind it.
@@ -137,12 +158,11 @@ func (h *Handler) clusterFailed(w http.ResponseWriter, what string, err error) {
 	switch {
 	case errors.As(err, &field):
 		problem.WriteField(w, http.StatusBadRequest, field.Field, "cannot "+what+": "+field.Detail)
-	case errors.Is(err, cluster.ErrForbidden):
-		h.log.Error("the leader refused this node's cluster secret", "err", err)
-		problem.Write(w, http.StatusBadGateway, "cannot "+what+": the leader refused this node's cluster secret; the members' cluster_secret settings differ")
 	case errors.As(err, &remote) && remote.Status >= 400 && remote.Status < 500:
 		// The leader's own refusal, relayed as it gave it.
 		problem.WriteDetails(w, problem.Details{Status: remote.Status, Detail: remote.Detail, Field: remote.Field})
+	case errors.Is(err, cluster.ErrForbidden):
+		problem.Write(w, http.StatusForbidden, "cannot "+what+": "+err.Error())
 	case errors.Is(err, cluster.ErrInvalidRequest), errors.Is(err, cluster.ErrBadCommand):
 		problem.Write(w, http.StatusBadRequest, "cannot "+what+": "+err.Error())
 	case errors.Is(err, cluster.ErrUnknownMember):

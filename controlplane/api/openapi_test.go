@@ -18,7 +18,6 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
@@ -200,7 +199,10 @@ func TestOpenAPIDocument(t *testing.T) {
 	walk("#", d.root)
 
 	schemes := oaObj(oaObj(d.root["components"])["securitySchemes"])
-	for name, header := range map[string]string{"ApiKey": api.KeyHeader, "ClusterSecret": cluster.SecretHeader} {
+	if _, ok := schemes["ClusterSecret"]; ok {
+		t.Error("the ClusterSecret scheme is still declared: members authenticate with mutual TLS on the internal listener")
+	}
+	for name, header := range map[string]string{"ApiKey": api.KeyHeader} {
 		s := oaObj(schemes[name])
 		if s["type"] != "apiKey" || s["in"] != "header" || s["name"] != header {
 			t.Errorf("security scheme %s = %v, want an apiKey in the header %s", name, s, header)
@@ -310,15 +312,14 @@ func TestOpenAPIRoutes(t *testing.T) {
 }
 
 // oaSecurity is the security requirement an access level calls for:
-// public none at all, creator-or-anonymous a key or nothing, member routes
-// the cluster secret (or a key, for member-or-*). A key is a Bearer token
-// or an X-Api-Key header, so it is two alternatives; the role in each is
-// the least the route needs.
+// public none at all, creator-or-anonymous a key or nothing. A key is a
+// Bearer token or an X-Api-Key header, so it is two alternatives; the role
+// in each is the least the route needs. Member routes are not in the
+// public API at all.
 func oaSecurity(access string) (any, bool) {
 	key := func(role string) []any {
 		return []any{map[string]any{"Bearer": []any{role}}, map[string]any{"ApiKey": []any{role}}}
 	}
-	secret := map[string]any{"ClusterSecret": []any{}}
 	switch access {
 	case "public":
 		return []any{}, true
@@ -326,12 +327,6 @@ func oaSecurity(access string) (any, bool) {
 		return key(access), true
 	case "creator-or-anonymous":
 		return append(key("creator"), map[string]any{}), true
-	case "member":
-		return []any{secret}, true
-	case "member-or-viewer":
-		return append([]any{secret}, key("viewer")...), true
-	case "member-or-admin":
-		return append([]any{secret}, key("admin")...), true
 	}
 	return nil, false
 }

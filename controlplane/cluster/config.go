@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 )
 
@@ -33,8 +34,6 @@ const (
 	MinLeaseTTL = 100 * time.Millisecond
 	// MaxLeaseTTL is the longest lease TTL accepted.
 	MaxLeaseTTL = fsm.MaxTTLMs * time.Millisecond
-	// MinSecretLen is the shortest cluster secret accepted.
-	MinSecretLen = 16
 	// maxNodeIDLen bounds node IDs, which travel in every lease command.
 	maxNodeIDLen = fsm.MaxNodeIDLen
 )
@@ -49,7 +48,8 @@ type Config struct {
 	// DataDir/raft). Required.
 	DataDir string
 	// BindAddr is the host:port the Raft transport listens on. Required.
-	// Port 0 picks a free port (for tests).
+	// Port 0 picks a free port (for tests). Without TLS it must be a
+	// loopback address, and no port is opened (see TLS).
 	BindAddr string
 	// AdvertiseAddr is the host:port other nodes reach this node's Raft
 	// transport at. Default: BindAddr (with port 0: the port picked).
@@ -58,27 +58,31 @@ type Config struct {
 	// cluster, which other nodes then join. Set it on the first node of a
 	// cluster only. A node with state ignores it.
 	Bootstrap bool
-	// APIAddr is the base URL of this node's REST API as the other members
-	// reach it, such as http://10.0.0.5:8080 ("host:port" means
-	// http://host:port). It is kept in the FSM's node registry: while this
-	// node leads, followers forward the writes that need the leader to it,
-	// and joining nodes are told to. Required with Join; without it this
-	// node can only lead a cluster of one.
+	// APIAddr is the https base URL of this node's internal listener (the
+	// node-to-node routes, mutual TLS) as the other members reach it, such
+	// as https://10.0.0.5:8301 ("host:port" means https://host:port). It
+	// is kept in the FSM's node registry: while this node leads, followers
+	// forward the writes that need the leader to it, and joining nodes are
+	// told to. Required with Join; without it this node can only lead a
+	// cluster of one. Requires TLS.
 	APIAddr string
-	// Join lists the base URLs of REST APIs of members of an existing
-	// cluster (same forms as APIAddr). A node with no Raft state that is not
-	// bootstrapping asks them in turn to add it as a voter (POST
-	// /api/v1/cluster/join), retrying until one does or Open's context
-	// ends. A node with Raft state is a member already and ignores Join.
+	// Join lists the base URLs of internal listeners of members of an
+	// existing cluster (same forms as APIAddr). A node with no Raft state
+	// that is not bootstrapping asks them in turn to add it as a voter
+	// (POST /api/v1/cluster/join), retrying until one does or Open's
+	// context ends. A node with Raft state is a member already and ignores
+	// Join. Requires TLS.
 	Join []string
-	// Secret is the cluster secret every member shares. When set, the node
-	// sends it with its calls to other members (forwarded writes, joins)
-	// and the API refuses such calls without it. At least MinSecretLen
-	// bytes. Empty: the cluster routes are open to anyone who reaches the
-	// API.
-	Secret string
-	// HTTPClient sends the calls to other members' APIs. Default: a client
-	// of the node's own, with keep-alive connections.
+	// TLS is the cluster's mutual TLS: the Raft transport and the calls to
+	// other members use it, and accept only peers with a certificate from
+	// the same cluster CA. Nil: a one-node cluster that opens no Raft port
+	// (raft's in-memory transport); Join, APIAddr and a non-loopback
+	// BindAddr are refused then.
+	TLS *clustertls.Config
+	// HTTPClient sends the calls to other members' internal listeners; it
+	// must present this node's certificate and trust the cluster CA.
+	// Default: a client of the node's own, built from TLS, with keep-alive
+	// connections.
 	HTTPClient *http.Client
 	// LeaseTTL is how long the worker-ID lease lasts unless renewed; it is
 	// renewed every LeaseTTL/3. Default: DefaultLeaseTTL.
@@ -181,13 +185,43 @@ func (c *Config) Validate() error {
 	if len(c.Join) > 0 && c.APIAddr == "" {
 		errs = append(errs, errors.New("a node that joins a cluster needs an API address (APIAddr) for the other members to forward writes to"))
 	}
-	if c.Secret != "" && len(c.Secret) < MinSecretLen {
-		errs = append(errs, fmt.Errorf("cluster secret is %d bytes, at least %d required", len(c.Secret), MinSecretLen))
+	if c.TLS == nil {
+		errs = append(errs, c.checkAlone()...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster: invalid config: %w", err)
 	}
 	return nil
+}
+
+// checkAlone refuses the settings of a multi-node cluster on a node
+// without cluster TLS: nothing but the cluster CA proves that a peer is a
+// member, so without it the node must not take peers at all.
+func (c *Config) checkAlone() []error {
+	const how = "; configure cluster TLS (cluster_ca, cluster_cert, cluster_key; make them with `shortify cluster-ca` and `shortify cluster-cert`)"
+	var errs []error
+	if len(c.Join) > 0 {
+		errs = append(errs, errors.New("joining a cluster needs cluster TLS"+how))
+	}
+	if c.APIAddr != "" {
+		errs = append(errs, errors.New("an API address for other members (api_addr) needs cluster TLS"+how))
+	}
+	for _, a := range []string{c.BindAddr, c.AdvertiseAddr} {
+		if host, _, err := net.SplitHostPort(a); err == nil && !isLoopback(host) {
+			errs = append(errs, fmt.Errorf("Raft address %q is not a loopback address: a node other machines can reach needs cluster TLS%s", a, how))
+			break
+		}
+	}
+	return errs
+}
+
+// isLoopback reports whether host is a loopback IP or "localhost".
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // isUnspecified reports whether host names no one address (empty, 0.0.0.0,
@@ -197,24 +231,24 @@ func isUnspecified(host string) bool {
 	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
-// BaseURL parses the base URL of a node's REST API: http or https, a host,
-// no path, query or user info. A bare "host:port" means http://host:port.
-// The result has no trailing slash.
+// BaseURL parses the base URL of a node's internal listener: https, a
+// host, no path, query or user info. A bare "host:port" means
+// https://host:port. The result has no trailing slash.
 func BaseURL(s string) (*url.URL, error) {
 	raw := strings.TrimSpace(s)
 	if raw != "" && !strings.Contains(raw, "://") {
-		raw = "http://" + raw
+		raw = "https://" + raw
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%q is not a URL: %w", s, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("%q must be an http or https URL", s)
+	case u.Scheme != "https":
+		return nil, fmt.Errorf("%q must be an https URL: members call each other's internal listener (cluster_listen) over mutual TLS", s)
 	case u.Host == "" || u.Hostname() == "":
 		return nil, fmt.Errorf("%q has no host", s)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
-		return nil, fmt.Errorf("%q must be a scheme and a host only, such as http://10.0.0.5:8080", s)
+		return nil, fmt.Errorf("%q must be a scheme and a host only, such as https://10.0.0.5:8301", s)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {

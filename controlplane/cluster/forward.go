@@ -3,37 +3,44 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/apikey"
 )
 
 // Forwarding.
 //
 // Any node accepts every call. A write that needs the leader runs there:
-// a follower looks up the leader's API address in the FSM's node registry
-// and sends the call to it over HTTP, with the cluster secret and the
-// ForwardedHeader. A forwarded call is never forwarded again: a node that
-// gets one and does not lead (any more) answers 503 and the sender asks
-// again, once it knows the new leader.
+// a follower looks up the leader's API address (its internal listener) in
+// the FSM's node registry and sends the call to it over https with mutual
+// TLS (the node certificate proves membership) and the ForwardedHeader. A
+// forwarded call is never forwarded again: a node that gets one and does
+// not lead (any more) answers 503 and the sender asks again, once it knows
+// the new leader.
 //
 //	POST /api/v1/cluster/apply   {"type":5,"command":{"node":"n2","size":1000}}
 //	                          -> {"result":{"start":0,"end":1000}}
 //	POST /api/v1/cluster/join    JoinRequest -> Info
 //	DELETE /api/v1/cluster/nodes/{id}        -> 204
 //
-// The api package serves these routes; the wire format lives here, beside
-// the client.
+// Membership is authority over what members do for themselves only
+// (memberCommands). An admin write (a key, the blocklist, the partition
+// policy) carries the raw API key of the caller it is made for, which the
+// leader verifies itself against its own key ring (see WithCallerKey).
+//
+// The api package serves these routes on the internal listener only; the
+// wire format lives here, beside the client.
 
 // Paths and headers of the node-to-node protocol.
 const (
@@ -46,8 +53,6 @@ const (
 	// ApplyPath is POST: apply a forwarded FSM command on the leader.
 	ApplyPath = "/api/v1/cluster/apply"
 
-	// SecretHeader carries the cluster secret.
-	SecretHeader = "X-Shortify-Cluster-Secret"
 	// ForwardedHeader marks a call one node forwarded to another, taking it
 	// for the leader; the receiver never forwards it again.
 	ForwardedHeader = "X-Shortify-Forwarded"
@@ -73,9 +78,14 @@ type applyRequest struct {
 	Type fsm.CommandType `json:"type"`
 	// Command is the command's JSON payload.
 	Command json.RawMessage `json:"command"`
+	// CallerKey is the raw API key of the caller an admin command is made
+	// for; the leader checks it against its own key ring.
+	CallerKey string `json:"caller_key,omitempty"`
 }
 
-// forwardable are the commands a follower may have the leader apply. The
+// forwardable are the commands a follower may have the leader apply: true
+// for what a member does for itself, which membership alone allows; false
+// for admin writes, which need an admin caller's key (adminAllowed). The
 // cluster key is only ever proposed by a leader.
 var forwardable = map[fsm.CommandType]bool{
 	fsm.TypeAcquireLease:       true,
@@ -84,11 +94,69 @@ var forwardable = map[fsm.CommandType]bool{
 	fsm.TypeAllocateBlock:      true,
 	fsm.TypeRegisterNode:       true,
 	fsm.TypeDeregisterNode:     true,
-	fsm.TypeAddKey:             true,
-	fsm.TypeRevokeKey:          true,
-	fsm.TypeSetDomainBlocked:   true,
-	fsm.TypeSetPartitionPolicy: true,
 	fsm.TypeRecordPartitions:   true,
+	fsm.TypeAddKey:             false,
+	fsm.TypeRevokeKey:          false,
+	fsm.TypeSetDomainBlocked:   false,
+	fsm.TypeSetPartitionPolicy: false,
+}
+
+// memberMay reports whether membership alone allows c: the member
+// commands, and the seeds a starting node proposes for the cluster it
+// finds empty (the first admin key, the first partition policy), which
+// the FSM applies only while there is none.
+func memberMay(c fsm.Command) bool {
+	switch c := c.(type) {
+	case fsm.AddKey:
+		return c.OnlyIfNone
+	case *fsm.AddKey:
+		return c.OnlyIfNone
+	case fsm.SetPartitionPolicy:
+		return c.OnlyIfNone
+	case *fsm.SetPartitionPolicy:
+		return c.OnlyIfNone
+	}
+	return forwardable[c.Type()]
+}
+
+// callerKey is the context key of WithCallerKey.
+type callerKey struct{}
+
+// WithCallerKey returns ctx carrying the raw API key of the caller that a
+// write is made for. The API puts the key of every authenticated request
+// there; when the write is an admin command that a follower forwards, the
+// key goes along, and the leader applies it only if the key is a valid
+// admin key in its own key ring.
+func WithCallerKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, callerKey{}, key)
+}
+
+// callerKeyFrom returns the key WithCallerKey put in ctx.
+func callerKeyFrom(ctx context.Context) string {
+	k, _ := ctx.Value(callerKey{}).(string)
+	return k
+}
+
+// adminAllowed checks that key is a valid, unrevoked admin key of this
+// node's key ring, comparing its hash in constant time.
+func (n *Node) adminAllowed(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: an admin command needs the key of the admin it is made for, and none came with it", ErrForbidden)
+	}
+	id, err := apikey.Parse(key)
+	if err != nil {
+		return fmt.Errorf("%w: the caller's key is malformed", ErrForbidden)
+	}
+	e, ok := n.fsm.APIKey(id)
+	var hash [32]byte
+	copy(hash[:], e.Hash)
+	if !ok || e.Revoked() || !apikey.Matches(key, hash) {
+		return fmt.Errorf("%w: the caller's key is unknown, revoked or wrong", ErrForbidden)
+	}
+	if !apikey.Role(e.Role).Allows(apikey.Admin) {
+		return fmt.Errorf("%w: key %s has role %s, the command needs admin", ErrForbidden, e.ID, e.Role)
+	}
+	return nil
 }
 
 // retryable reports whether a failed call to the leader may succeed later
@@ -190,7 +258,12 @@ func (n *Node) leaderInfo() (fsm.NodeInfo, error) {
 
 // forwardApply has the leader apply an encoded command.
 func (n *Node) forwardApply(ctx context.Context, leader fsm.NodeInfo, t fsm.CommandType, data []byte) (any, error) {
-	body, err := json.Marshal(applyRequest{Type: t, Command: data[1:]})
+	req := applyRequest{Type: t, Command: data[1:]}
+	if !forwardable[t] {
+		// An admin write: the leader applies it only for an admin.
+		req.CallerKey = callerKeyFrom(ctx)
+	}
+	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("encode forwarded %s: %w", t, err)
 	}
@@ -206,11 +279,14 @@ func (n *Node) forwardApply(ctx context.Context, leader fsm.NodeInfo, t fsm.Comm
 }
 
 // ApplyForwarded applies a command another node forwarded (the body of POST
-// ApplyPath) and returns the FSM's response in its wire form. The command
-// is decoded strictly and must be one followers forward: a command that
-// would halt the FSM never reaches the log. It returns an error
-// wrapping ErrBadCommand for a bad body, ErrNotLeader when this node does
-// not lead.
+// ApplyPath) and returns the FSM's response in its wire form. The caller
+// must have proven membership (the internal listener's mutual TLS does).
+// The command is decoded as fsm.Decode does and must be one followers
+// forward: a command that would halt the FSM (one from a newer release)
+// never reaches the log. An admin command is applied only with the key of
+// an admin of this node's key ring. It returns an error wrapping
+// ErrBadCommand for a bad body, ErrForbidden for an admin command without
+// a valid admin key, ErrNotLeader when this node does not lead.
 func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) {
 	var req applyRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -221,12 +297,18 @@ func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) 
 	if dec.More() {
 		return nil, fmt.Errorf("%w: more than one JSON value", ErrBadCommand)
 	}
-	if !forwardable[req.Type] {
+	if _, ok := forwardable[req.Type]; !ok {
 		return nil, fmt.Errorf("%w: %s is not a command followers forward", ErrBadCommand, req.Type)
 	}
 	c, err := fsm.Decode(append([]byte{byte(req.Type)}, req.Command...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
+	}
+	if !memberMay(c) {
+		if err := n.adminAllowed(req.CallerKey); err != nil {
+			n.log.Warn("refused a forwarded admin command", "command", req.Type.String(), "error", err)
+			return nil, fmt.Errorf("apply forwarded %s: %w", req.Type, err)
+		}
 	}
 	data, err := fsm.Encode(c) // the canonical form goes into the log
 	if err != nil {
@@ -240,16 +322,6 @@ func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) 
 		return nil, fmt.Errorf("apply forwarded %s: %w", req.Type, err)
 	}
 	return fsm.EncodeResponse(resp)
-}
-
-// CheckSecret reports whether got is the cluster secret, comparing in
-// constant time. Without a configured secret every value passes.
-func (n *Node) CheckSecret(got string) bool {
-	if n.cfg.Secret == "" {
-		return true
-	}
-	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(n.cfg.Secret))
-	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // RemoteError is a refusal from another member's API (a problem document)
@@ -306,9 +378,6 @@ func (n *Node) call(ctx context.Context, to fsm.NodeInfo, method, path string, b
 	if forwarded {
 		req.Header.Set(ForwardedHeader, n.cfg.NodeID)
 	}
-	if n.cfg.Secret != "" {
-		req.Header.Set(SecretHeader, n.cfg.Secret)
-	}
 	resp, err := n.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s %s: %w", ErrLeaderUnreachable, method, to.APIAddr+path, err)
@@ -347,11 +416,22 @@ func problemDetail(contentType string, body []byte) problem {
 	return p
 }
 
-// newHTTPClient is the default client for calls to other members.
-func newHTTPClient(gate *netGate) *http.Client {
+// newHTTPClient is the default client for calls to other members'
+// internal listeners: it trusts only the cluster CA and presents the node
+// certificate, dialling through gate when set. Without tc (a node without
+// cluster TLS, which has no members to call) it refuses every call.
+func newHTTPClient(tc *clustertls.Config, gate *netGate) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // members talk directly, never through a proxy
 	t.MaxIdleConnsPerHost = 8
-	if gate != nil {
+	if tc != nil {
+		t.TLSClientConfig = tc.Client("")
+	} else {
+		t.DialContext = func(context.Context, string, string) (net.Conn, error) {
+			return nil, errors.New("this node has no cluster TLS, so it calls no other member")
+		}
+	}
+	if gate != nil && tc != nil {
 		t.DialContext = gate.DialContext
 	}
 	return &http.Client{Transport: t}

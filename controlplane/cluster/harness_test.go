@@ -6,28 +6,70 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
 )
 
 // The multi-node tests run real nodes in this process, each with its Raft
-// transport and its REST API (the api package's handler on a real
-// listener) on 127.0.0.1 ports picked by the kernel, and its data in a
-// temporary directory.
+// transport (mutual TLS), its public REST API (the api package's handler,
+// plain HTTP) and its internal listener (the node-to-node routes, https
+// with mutual TLS) on 127.0.0.1 ports picked by the kernel, and its data
+// in a temporary directory. Certificates come from a cluster CA made in
+// memory for the test binary.
 
-// testSecret is the cluster secret of the test clusters.
-const testSecret = "test-cluster-secret-0123456789"
+var (
+	caOnce sync.Once
+	ca     *clustertls.Authority
+	// memberClient calls internal listeners as a member (a certificate of
+	// the test CA), as the operator's tooling in these tests.
+	memberClient *http.Client
+)
+
+// testCA is the test binary's cluster CA.
+func testCA(t testing.TB) *clustertls.Authority {
+	t.Helper()
+	caOnce.Do(func() {
+		var err error
+		if ca, err = clustertls.NewCA("test cluster CA", time.Hour); err != nil {
+			panic(err)
+		}
+		tc, err := ca.Config("tester", "localhost")
+		if err != nil {
+			panic(err)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc.Client("")
+		memberClient = &http.Client{Transport: tr}
+	})
+	return ca
+}
+
+// testTLS is a node certificate of the test CA for the names the tests
+// dial nodes by, and the extra ones.
+func testTLS(t testing.TB, name string, extra ...string) *clustertls.Config {
+	t.Helper()
+	tc, err := testCA(t).Config(name, append([]string{"localhost", "127.0.0.1", "::1"}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
+}
 
 // clock is the real clock moved by an offset that tests set.
 type clock struct{ offset atomic.Int64 }
@@ -44,25 +86,32 @@ type tnode struct {
 	clock *clock
 	store linkstore.Store
 
-	apiAddr  string // host:port of the API listener
-	raftAddr string
-	srv      *http.Server
-	handler  atomic.Pointer[api.Handler]
+	apiAddr      string // host:port of the internal listener
+	publicAddr   string // host:port of the public API listener
+	raftAddr     string
+	srv, pubSrv  *http.Server
+	handler      atomic.Pointer[http.Handler] // internal routes
+	publicRoutes atomic.Pointer[http.Handler] // public API
 }
 
-// URL is the node's API base URL.
-func (n *tnode) URL() string { return "http://" + n.apiAddr }
+// URL is the base URL of the node's internal listener: its api_addr.
+func (n *tnode) URL() string { return "https://" + n.apiAddr }
 
-// ServeHTTP answers 503 while the node is starting or down, as the Caddy
-// handler does.
-func (n *tnode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := n.handler.Load()
-	if h == nil {
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping")
-		return
+// PublicURL is the base URL of the node's public API.
+func (n *tnode) PublicURL() string { return "http://" + n.publicAddr }
+
+// serveFrom answers from the handler in p, 503 while the node is starting
+// or down, as the Caddy handler does.
+func serveFrom(p *atomic.Pointer[http.Handler]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := p.Load()
+		if h == nil {
+			w.Header().Set("Retry-After", "1")
+			problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping")
+			return
+		}
+		(*h).ServeHTTP(w, r)
 	}
-	h.ServeHTTP(w, r)
 }
 
 // testLogger logs warnings and errors to the test's output.
@@ -71,14 +120,14 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // nodeConfig is a node's config before it opens: a data directory, a free
-// Raft port, the cluster secret, a gate and a clock of its own.
+// Raft port, a certificate of the test CA, a gate and a clock of its own.
 func nodeConfig(t testing.TB, id string) (cluster.Config, *cluster.Gate, *clock) {
 	gate, clk := cluster.NewGate(), &clock{}
 	cfg := cluster.Config{
 		NodeID:   id,
 		DataDir:  t.TempDir(),
 		BindAddr: "127.0.0.1:0",
-		Secret:   testSecret,
+		TLS:      testTLS(t, id),
 		Logger:   testLogger(t).With("test_node", id),
 		Clock:    clk.Now,
 	}
@@ -104,7 +153,11 @@ func prepareNode(t testing.TB, cfg cluster.Config, gate *cluster.Gate, clk *cloc
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.apiAddr = ln.Addr().String()
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.apiAddr, n.publicAddr = ln.Addr().String(), pub.Addr().String()
 	n.cfg.APIAddr = n.URL()
 	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
 	if err != nil {
@@ -112,7 +165,7 @@ func prepareNode(t testing.TB, cfg cluster.Config, gate *cluster.Gate, clk *cloc
 	}
 	n.store = s
 	t.Cleanup(s.Close)
-	n.serve(ln)
+	n.serve(ln, pub)
 	t.Cleanup(n.stopFast)
 	return n
 }
@@ -121,10 +174,7 @@ func prepareNode(t testing.TB, cfg cluster.Config, gate *cluster.Gate, clk *cloc
 // no release waits for a quorum that the nodes closed before it took
 // along. Tests close nodes (releasing) on purpose where it matters.
 func (n *tnode) stopFast() {
-	n.handler.Store(nil)
-	if n.srv != nil {
-		_ = n.srv.Close()
-	}
+	n.stopServing()
 	if n.node != nil {
 		if err := n.node.Kill(); err != nil {
 			n.t.Errorf("stop %s: %v", n.cfg.NodeID, err)
@@ -132,11 +182,25 @@ func (n *tnode) stopFast() {
 	}
 }
 
-// serve serves the API on ln.
-func (n *tnode) serve(ln net.Listener) {
-	n.srv = &http.Server{Handler: n, ReadHeaderTimeout: 5 * time.Second}
-	srv := n.srv
-	go func() { _ = srv.Serve(ln) }()
+// serve serves the internal routes on ln (https, mutual TLS, as the
+// Caddy app's internal listener does) and the public API on pub.
+func (n *tnode) serve(ln, pub net.Listener) {
+	n.srv = &http.Server{Handler: serveFrom(&n.handler), TLSConfig: n.cfg.TLS.Server(), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	n.pubSrv = &http.Server{Handler: serveFrom(&n.publicRoutes), ReadHeaderTimeout: 5 * time.Second}
+	srv, pubSrv := n.srv, n.pubSrv
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	go func() { _ = pubSrv.Serve(pub) }()
+}
+
+// stopServing takes the handlers away and closes both listeners.
+func (n *tnode) stopServing() {
+	n.handler.Store(nil)
+	n.publicRoutes.Store(nil)
+	if n.srv != nil {
+		_ = n.srv.Close()
+		_ = n.pubSrv.Close()
+	}
 }
 
 // open opens the node and puts the API handler in place.
@@ -173,16 +237,15 @@ func (n *tnode) install(node *cluster.Node) error {
 	if err != nil {
 		return err
 	}
-	n.handler.Store(h)
+	var pub, internal http.Handler = h, api.NewInternal(node, n.cfg.Logger)
+	n.publicRoutes.Store(&pub)
+	n.handler.Store(&internal)
 	return nil
 }
 
 // close closes the API and the node, which releases its lease.
 func (n *tnode) close() {
-	n.handler.Store(nil)
-	if n.srv != nil {
-		_ = n.srv.Close()
-	}
+	n.stopServing()
 	if n.node != nil {
 		if err := n.node.Close(); err != nil {
 			n.t.Errorf("close %s: %v", n.cfg.NodeID, err)
@@ -193,8 +256,7 @@ func (n *tnode) close() {
 // kill stops the node as a crash would: its API goes away and its lease
 // is not released.
 func (n *tnode) kill() {
-	n.handler.Store(nil)
-	_ = n.srv.Close()
+	n.stopServing()
 	if err := n.node.Kill(); err != nil {
 		n.t.Errorf("kill %s: %v", n.cfg.NodeID, err)
 	}
@@ -207,7 +269,11 @@ func (n *tnode) restart(t testing.TB) {
 	if err != nil {
 		t.Fatalf("listen again on %s: %v", n.apiAddr, err)
 	}
-	n.serve(ln)
+	pub, err := net.Listen("tcp", n.publicAddr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", n.publicAddr, err)
+	}
+	n.serve(ln, pub)
 	n.cfg.BindAddr = n.raftAddr
 	n.open(t)
 }
@@ -309,7 +375,8 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 	}
 }
 
-// do sends a request to a node's API and returns the status and body.
+// do sends a request to a node's API and returns the status and body; an
+// https URL (an internal listener) as a member.
 func do(t testing.TB, method, url string, body any, header map[string]string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
@@ -336,7 +403,12 @@ func do(t testing.TB, method, url string, body any, header map[string]string) (i
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if req.URL.Scheme == "https" {
+		testCA(t)
+		client = memberClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -348,9 +420,6 @@ func do(t testing.TB, method, url string, body any, header map[string]string) (i
 	return resp.StatusCode, out
 }
 
-// secret is the header carrying the test cluster's secret.
-var secret = map[string]string{cluster.SecretHeader: testSecret}
-
 // wantProblem checks a problem document's status and detail.
 func wantProblem(t testing.TB, status int, body []byte, wantStatus int, detailHas string) problem.Details {
 	t.Helper()
@@ -361,10 +430,30 @@ func wantProblem(t testing.TB, status int, body []byte, wantStatus int, detailHa
 	return p
 }
 
+// addKey stores a new API key of the role through n (its leader when
+// forwarded, which needs no caller key for the first key only) and
+// returns it.
+func addKey(t testing.TB, n *tnode, role string) string {
+	t.Helper()
+	k, err := apikey.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := fsm.KeyEntry{ID: k.ID, Name: role, Role: role, Hash: k.Hash[:], CreatedMs: time.Now().UnixMilli()}
+	if _, err := n.node.Propose(t.Context(), fsm.AddKey{Key: e}); err != nil {
+		t.Fatalf("add a %s key: %v", role, err)
+	}
+	eventually(t, 5*time.Second, "the key on "+n.cfg.NodeID, func() bool {
+		_, ok := n.node.APIKey(k.ID)
+		return ok
+	})
+	return k.Secret
+}
+
 // getInfo reads GET /api/v1/cluster from a node.
 func getInfo(t testing.TB, n *tnode) cluster.Info {
 	t.Helper()
-	status, body := do(t, "GET", n.URL()+cluster.ClusterPath, nil, secret)
+	status, body := do(t, "GET", n.URL()+cluster.ClusterPath, nil, nil)
 	if status != http.StatusOK {
 		t.Fatalf("GET cluster from %s: %d %s", n.cfg.NodeID, status, body)
 	}

@@ -103,6 +103,9 @@ func TestAdvertiseHostNameNewAddress(t *testing.T) {
 	}
 	c := newCluster(t, 3, func(cfg *cluster.Config) {
 		name := cfg.NodeID + ".raft.test:8300"
+		// The name is what peers dial, so what they check the
+		// certificate against.
+		cfg.TLS = testTLS(t, cfg.NodeID, cfg.NodeID+".raft.test")
 		cfg.BindAddr = testenv.FreeAddr(t)
 		cfg.AdvertiseAddr = name
 		mu.Lock()
@@ -128,7 +131,11 @@ func TestAdvertiseHostNameNewAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.serve(api)
+	pub, err := net.Listen("tcp", n.publicAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.serve(api, pub)
 	n.cfg.BindAddr = newBind
 	n.open(t)
 	if got := n.node.State().Address; got != n.cfg.AdvertiseAddr {

@@ -68,7 +68,7 @@ func (r *JoinRequest) Validate() error {
 		return &FieldError{Field: "raft_addr", Detail: fmt.Sprintf("raft_addr %q is not an address other nodes can reach", r.RaftAddr)}
 	}
 	if r.APIAddr == "" {
-		return &FieldError{Field: "api_addr", Detail: "api_addr is required: the base URL of the node's REST API, such as http://10.0.0.5:8080"}
+		return &FieldError{Field: "api_addr", Detail: "api_addr is required: the base URL of the node's internal listener, such as https://10.0.0.5:8301"}
 	}
 	u, err := BaseURL(r.APIAddr)
 	if err == nil && len(u.String()) > fsm.MaxAddrLen {
@@ -233,8 +233,8 @@ func (n *Node) Join(ctx context.Context, req JoinRequest, forward bool) (Info, e
 
 // addMember is Join on the leader.
 func (n *Node) addMember(ctx context.Context, req JoinRequest) error {
-	if n.cfg.APIAddr == "" {
-		return fmt.Errorf("%w: the leader %s has no API address (api_addr), so the new node could not forward writes to it",
+	if n.stream == nil || n.cfg.APIAddr == "" {
+		return fmt.Errorf("%w: the leader %s has no cluster TLS or no API address (api_addr), so it cannot take members",
 			ErrConflict, n.cfg.NodeID)
 	}
 	servers, err := n.servers()
@@ -255,10 +255,9 @@ func (n *Node) addMember(ctx context.Context, req JoinRequest) error {
 		}
 	}
 	// A typo in the address would leave the cluster waiting for a voter
-	// that never answers: check that something listens there first.
-	dctx, cancel := context.WithTimeout(ctx, dialCheckTimeout)
-	conn, err := n.stream.dial(dctx, "tcp", req.RaftAddr)
-	cancel()
+	// that never answers: check that a member (a certificate of the
+	// cluster CA for that name) listens there first.
+	conn, err := n.stream.Dial(raft.ServerAddress(req.RaftAddr), min(timeoutFrom(ctx, dialCheckTimeout), dialCheckTimeout))
 	if err != nil {
 		return &FieldError{Field: "raft_addr", Detail: fmt.Sprintf("the leader cannot reach raft_addr %s: %v", req.RaftAddr, err)}
 	}
@@ -374,7 +373,7 @@ func (n *Node) register(ctx context.Context) error {
 }
 
 // join asks the members at Config.Join, in turn, to add this node, until
-// one does or ctx ends. Refusals (bad request, conflict, wrong secret) end
+// one does or ctx ends. Refusals (bad request, conflict, forbidden) end
 // it at once.
 func (n *Node) join(ctx context.Context) error {
 	req := JoinRequest{NodeID: n.cfg.NodeID, RaftAddr: string(n.transport.LocalAddr()), APIAddr: n.cfg.APIAddr}

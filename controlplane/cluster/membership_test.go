@@ -38,7 +38,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		return err == nil
 	})
 	join := map[string]string{"node_id": "n3", "raft_addr": cfg.BindAddr, "api_addr": n3.URL()}
-	status, body := do(t, "POST", f.URL()+cluster.JoinPath, join, secret)
+	status, body := do(t, "POST", f.URL()+cluster.JoinPath, join, nil)
 	if status != http.StatusOK {
 		t.Fatalf("join n3: %d %s", status, body)
 	}
@@ -58,7 +58,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 	}
 
 	// Joining again with the same addresses changes nothing.
-	if status, body := do(t, "POST", n3.URL()+cluster.JoinPath, join, secret); status != http.StatusOK {
+	if status, body := do(t, "POST", n3.URL()+cluster.JoinPath, join, nil); status != http.StatusOK {
 		t.Fatalf("join n3 again: %d %s", status, body)
 	}
 
@@ -72,25 +72,21 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		status             int
 		detail             string
 	}{
-		{"no secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "http://127.0.0.1:1"}, nil, 401, "cluster secret"},
-		{"wrong secret", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "http://127.0.0.1:1"},
-			map[string]string{cluster.SecretHeader: testSecret + "x"}, 403, "cluster secret"},
-		{"empty body", "POST", cluster.JoinPath, "", secret, 400, "empty"},
-		{"unknown field", "POST", cluster.JoinPath, `{"node_id":"x","colour":"red"}`, secret, 400, "colour"},
-		{"no node ID", "POST", cluster.JoinPath, map[string]string{"raft_addr": "127.0.0.1:1", "api_addr": "http://127.0.0.1:1"}, secret, 400, "node ID is required"},
-		{"bad node ID", "POST", cluster.JoinPath, map[string]string{"node_id": "a b", "raft_addr": "127.0.0.1:1", "api_addr": "http://127.0.0.1:1"}, secret, 400, "spaces"},
-		{"no Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "api_addr": "http://127.0.0.1:1"}, secret, 400, "raft_addr is required"},
-		{"bad Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "nohost", "api_addr": "http://127.0.0.1:1"}, secret, 400, "not a host:port"},
-		{"unspecified Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "0.0.0.0:8300", "api_addr": "http://127.0.0.1:1"}, secret, 400, "can reach"},
-		{"no API address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "127.0.0.1:1"}, secret, 400, "api_addr is required"},
-		{"bad API address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "127.0.0.1:1", "api_addr": "ftp://h"}, secret, 400, "http or https"},
-		{"nobody at the Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "http://127.0.0.1:1"}, secret, 400, "cannot reach"},
-		{"member at another address", "POST", cluster.JoinPath, map[string]string{"node_id": "n3", "raft_addr": testenv.FreeAddr(t), "api_addr": n3.URL()}, secret, 409, "member already"},
-		{"address of another member", "POST", cluster.JoinPath, map[string]string{"node_id": "n9", "raft_addr": n3.raftAddr, "api_addr": n3.URL()}, secret, 409, "belongs to member n3"},
-		{"remove without secret", "DELETE", cluster.NodesPath + "n3", nil, nil, 401, "cluster secret"},
-		{"remove unknown", "DELETE", cluster.NodesPath + "n9", nil, secret, 404, "n9"},
-		{"remove bad ID", "DELETE", cluster.NodesPath + "a%20b", nil, secret, 400, "spaces"},
-		{"wrong method", "PUT", cluster.JoinPath, "{}", secret, 405, "POST"},
+		{"empty body", "POST", cluster.JoinPath, "", nil, 400, "empty"},
+		{"unknown field", "POST", cluster.JoinPath, `{"node_id":"x","colour":"red"}`, nil, 400, "colour"},
+		{"no node ID", "POST", cluster.JoinPath, map[string]string{"raft_addr": "127.0.0.1:1", "api_addr": "https://127.0.0.1:1"}, nil, 400, "node ID is required"},
+		{"bad node ID", "POST", cluster.JoinPath, map[string]string{"node_id": "a b", "raft_addr": "127.0.0.1:1", "api_addr": "https://127.0.0.1:1"}, nil, 400, "spaces"},
+		{"no Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "api_addr": "https://127.0.0.1:1"}, nil, 400, "raft_addr is required"},
+		{"bad Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "nohost", "api_addr": "https://127.0.0.1:1"}, nil, 400, "not a host:port"},
+		{"unspecified Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "0.0.0.0:8300", "api_addr": "https://127.0.0.1:1"}, nil, 400, "can reach"},
+		{"no API address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "127.0.0.1:1"}, nil, 400, "api_addr is required"},
+		{"bad API address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": "127.0.0.1:1", "api_addr": "ftp://h"}, nil, 400, "https URL"},
+		{"nobody at the Raft address", "POST", cluster.JoinPath, map[string]string{"node_id": "x", "raft_addr": testenv.FreeAddr(t), "api_addr": "https://127.0.0.1:1"}, nil, 400, "cannot reach"},
+		{"member at another address", "POST", cluster.JoinPath, map[string]string{"node_id": "n3", "raft_addr": testenv.FreeAddr(t), "api_addr": n3.URL()}, nil, 409, "member already"},
+		{"address of another member", "POST", cluster.JoinPath, map[string]string{"node_id": "n9", "raft_addr": n3.raftAddr, "api_addr": n3.URL()}, nil, 409, "belongs to member n3"},
+		{"remove unknown", "DELETE", cluster.NodesPath + "n9", nil, nil, 404, "n9"},
+		{"remove bad ID", "DELETE", cluster.NodesPath + "a%20b", nil, nil, 400, "spaces"},
+		{"wrong method", "PUT", cluster.JoinPath, "{}", nil, 405, "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +101,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 	// n3 leaves, removed through a follower.
 	via := others(all, l)
 	via = slices.DeleteFunc(via, func(n *tnode) bool { return n == n3 })
-	if status, body := do(t, "DELETE", via[0].URL()+cluster.NodesPath+"n3", nil, secret); status != http.StatusNoContent {
+	if status, body := do(t, "DELETE", via[0].URL()+cluster.NodesPath+"n3", nil, nil); status != http.StatusNoContent {
 		t.Fatalf("remove n3: %d %s", status, body)
 	}
 	n3.stopFast()
@@ -119,11 +115,11 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 
 	// The leader is removed through the follower; the follower, alone,
 	// leads, and cannot remove itself.
-	if status, body := do(t, "DELETE", f.URL()+cluster.NodesPath+l.cfg.NodeID, nil, secret); status != http.StatusNoContent {
+	if status, body := do(t, "DELETE", f.URL()+cluster.NodesPath+l.cfg.NodeID, nil, nil); status != http.StatusNoContent {
 		t.Fatalf("remove the leader: %d %s", status, body)
 	}
 	leader(t, 10*time.Second, f)
-	status, body = do(t, "DELETE", f.URL()+cluster.NodesPath+f.cfg.NodeID, nil, secret)
+	status, body = do(t, "DELETE", f.URL()+cluster.NodesPath+f.cfg.NodeID, nil, nil)
 	wantProblem(t, status, body, http.StatusConflict, "last voter")
 	if info := getInfo(t, f); len(info.Nodes) != 1 || info.Nodes[0].ID != f.cfg.NodeID || !info.Nodes[0].Leader {
 		t.Fatalf("after removing the leader: %+v", info)

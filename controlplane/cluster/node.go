@@ -14,14 +14,24 @@
 // # Clusters
 //
 // The first node bootstraps a one-node cluster (Config.Bootstrap); the
-// others join it through the REST API of any member (Config.Join), which
-// has the leader add them as voters. Every node records its Raft address
-// and the base URL of its REST API (Config.APIAddr) in the FSM's node
-// registry. Any node accepts every call: a write that needs the leader
-// (lease acquire, renew and release, block allocation, registration, join,
-// removal) is forwarded from a follower to the leader's API, so callers
-// never care which node they hit (see forward.go for the protocol, and
-// Join, Remove, ApplyForwarded and Info for what the API serves).
+// others join it through the internal listener of any member
+// (Config.Join), which has the leader add them as voters. Every node
+// records its Raft address and the base URL of its internal listener
+// (Config.APIAddr) in the FSM's node registry. Any node accepts every
+// call: a write that needs the leader (lease acquire, renew and release,
+// block allocation, registration, join, removal, and admin writes for an
+// admin caller) is forwarded from a follower to the leader's internal
+// listener, so callers never care which node they hit (see forward.go for
+// the protocol, and Join, Remove, ApplyForwarded and Info for what the
+// API serves).
+//
+// # Trust
+//
+// Members prove membership with mutual TLS from a cluster CA
+// (Config.TLS, package clustertls), on the Raft transport and on the
+// calls between members; a peer without a certificate of the cluster CA
+// gets nothing into the log. A node without cluster TLS is a cluster of
+// one on raft's in-memory transport, with no Raft port at all.
 //
 // When the leader fails, the others elect a new one; meanwhile each node
 // keeps issuing codes from the blocks it holds and IDs under its lease. A
@@ -82,9 +92,10 @@ var (
 	// it is (an ID at another address, an address under another ID, the
 	// last voter, a leader without an API address).
 	ErrConflict = errors.New("conflicts with the cluster membership")
-	// ErrForbidden means another member refused this node's cluster secret:
-	// the members' secrets differ.
-	ErrForbidden = errors.New("refused by another member: wrong cluster secret")
+	// ErrForbidden means a call was refused for want of authority: a
+	// forwarded admin command without a valid admin key of the caller, or
+	// another member's refusal (401, 403).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // releaseTimeout bounds the release of the lease in Close.
@@ -99,9 +110,11 @@ type Node struct {
 	codec *codegen.Codec
 
 	raft      *raft.Raft
-	transport *raft.NetworkTransport
-	stream    *streamLayer
-	store     *raftboltdb.BoltStore
+	transport raft.Transport
+	// stream is the TLS stream layer under transport; nil with the
+	// in-memory transport of a one-node cluster without cluster TLS.
+	stream *streamLayer
+	store  *raftboltdb.BoltStore
 	// fresh is true when the node had no Raft state when it opened.
 	fresh bool
 
@@ -150,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if cfg.hooks != nil {
 			gate = cfg.hooks.gate
 		}
-		n.client, n.ownClient = newHTTPClient(gate), true
+		n.client, n.ownClient = newHTTPClient(cfg.TLS, gate), true
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.seq.init(cfg.BlockSize)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 )
 
@@ -416,6 +417,14 @@ func checkGoroutines(t *testing.T, base int) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	ca, err := clustertls.NewCA("test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := ca.Config("n", "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		cfg     Config
@@ -424,7 +433,7 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			cfg:  Config{DataDir: "/d", BindAddr: "10.0.0.1:7000"},
+			cfg:  Config{DataDir: "/d", BindAddr: "10.0.0.1:7000", TLS: tc},
 			check: func(t *testing.T, c Config) {
 				if c.NodeID == "" || c.AdvertiseAddr != "10.0.0.1:7000" || c.LeaseTTL != DefaultLeaseTTL ||
 					c.BlockSize != DefaultBlockSize || c.Logger == nil || c.Clock == nil {
@@ -434,7 +443,7 @@ func TestConfigValidate(t *testing.T) {
 		},
 		{
 			name: "explicit values stay",
-			cfg:  Config{NodeID: "a", DataDir: "/d", BindAddr: "0.0.0.0:7000", AdvertiseAddr: "node-a:7000", LeaseTTL: time.Minute, BlockSize: 5},
+			cfg:  Config{NodeID: "a", DataDir: "/d", BindAddr: "0.0.0.0:7000", AdvertiseAddr: "node-a:7000", LeaseTTL: time.Minute, BlockSize: 5, TLS: tc},
 			check: func(t *testing.T, c Config) {
 				if c.NodeID != "a" || c.AdvertiseAddr != "node-a:7000" || c.LeaseTTL != time.Minute || c.BlockSize != 5 {
 					t.Fatalf("values changed: %+v", c)
@@ -452,20 +461,26 @@ func TestConfigValidate(t *testing.T) {
 		{name: "node ID with a space", cfg: Config{NodeID: "a b", DataDir: "/d", BindAddr: "127.0.0.1:1"}, wantErr: "node ID"},
 		{
 			name: "cluster settings normalised",
-			cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "10.0.0.5:8080", Join: []string{"http://10.0.0.1:8080/", " https://cp.example "},
-				Secret: strings.Repeat("s", MinSecretLen)},
+			cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "10.0.0.5:8301", Join: []string{"https://10.0.0.1:8301/", " https://cp.example "},
+				TLS: tc},
 			check: func(t *testing.T, c Config) {
-				if c.APIAddr != "http://10.0.0.5:8080" || c.Join[0] != "http://10.0.0.1:8080" || c.Join[1] != "https://cp.example" {
+				if c.APIAddr != "https://10.0.0.5:8301" || c.Join[0] != "https://10.0.0.1:8301" || c.Join[1] != "https://cp.example" {
 					t.Fatalf("not normalised: %q %q", c.APIAddr, c.Join)
 				}
 			},
 		},
-		{name: "join without API address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", Join: []string{"http://10.0.0.1:8080"}}, wantErr: "needs an API address"},
-		{name: "bad join address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "http://h:1", Join: []string{"ftp://x"}}, wantErr: "join address"},
-		{name: "join address with a path", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "http://h:1", Join: []string{"http://x/api"}}, wantErr: "scheme and a host only"},
-		{name: "bad API address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "http://h:99999"}, wantErr: "API address"},
-		{name: "unspecified API address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "http://0.0.0.0:8080"}, wantErr: "not reachable"},
-		{name: "short secret", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", Secret: "short"}, wantErr: "cluster secret"},
+		{name: "join without API address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", Join: []string{"https://10.0.0.1:8301"}, TLS: tc}, wantErr: "needs an API address"},
+		{name: "bad join address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://h:1", Join: []string{"ftp://x"}, TLS: tc}, wantErr: "join address"},
+		{name: "plain http join address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://h:1", Join: []string{"http://x:8080"}, TLS: tc}, wantErr: "must be an https URL"},
+		{name: "join address with a path", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://h:1", Join: []string{"https://x/api"}, TLS: tc}, wantErr: "scheme and a host only"},
+		{name: "bad API address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://h:99999", TLS: tc}, wantErr: "API address"},
+		{name: "unspecified API address", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://0.0.0.0:8080", TLS: tc}, wantErr: "not reachable"},
+		// Without cluster TLS nothing proves a peer is a member: a node
+		// takes no peers at all.
+		{name: "join without TLS", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://h:1", Join: []string{"https://x:1"}}, wantErr: "joining a cluster needs cluster TLS"},
+		{name: "API address without TLS", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:1", APIAddr: "https://h:1"}, wantErr: "needs cluster TLS"},
+		{name: "public Raft address without TLS", cfg: Config{DataDir: "/d", BindAddr: "0.0.0.0:8300", AdvertiseAddr: "10.0.0.5:8300"}, wantErr: "not a loopback address"},
+		{name: "public advertise address without TLS", cfg: Config{DataDir: "/d", BindAddr: "127.0.0.1:8300", AdvertiseAddr: "node-a:8300"}, wantErr: "not a loopback address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -93,9 +93,9 @@ func testCutOffNode(t *testing.T, cutLeader bool) {
 
 	// Its API: creates get 503, readiness fails; the reason (which names
 	// peers) is in the log only.
-	status, body := do(t, "POST", victim.URL()+"/api/v1/links", `{"url":"https://example.com/x"}`, nil)
+	status, body := do(t, "POST", victim.PublicURL()+"/api/v1/links", `{"url":"https://example.com/x"}`, nil)
 	wantProblem(t, status, body, http.StatusServiceUnavailable, api.NotReadyDetail)
-	status, body = do(t, "GET", victim.URL()+"/api/v1/readyz", nil, nil)
+	status, body = do(t, "GET", victim.PublicURL()+"/api/v1/readyz", nil, nil)
 	wantProblem(t, status, body, http.StatusServiceUnavailable, api.NotReadyDetail)
 
 	// No lease either: renewal fails, and once the lease has run out by
@@ -110,7 +110,7 @@ func testCutOffNode(t *testing.T, cutLeader bool) {
 	if _, err := victim.node.NewID(); !errors.Is(err, cluster.ErrNoLease) {
 		t.Fatalf("NewID after the lease ran out: %v, want ErrNoLease", err)
 	}
-	status, body = do(t, "POST", victim.URL()+"/api/v1/links", `{"url":"https://example.com/y"}`, nil)
+	status, body = do(t, "POST", victim.PublicURL()+"/api/v1/links", `{"url":"https://example.com/y"}`, nil)
 	wantProblem(t, status, body, http.StatusServiceUnavailable, api.NotReadyDetail)
 
 	// Healed, it rejoins, renews its lease (nobody took its worker ID)
@@ -127,7 +127,7 @@ func testCutOffNode(t *testing.T, cutLeader bool) {
 	if _, err := victim.node.NewID(); err != nil {
 		t.Fatalf("NewID after healing: %v", err)
 	}
-	status, body = do(t, "POST", victim.URL()+"/api/v1/links", `{"url":"https://example.com/z"}`, nil)
+	status, body = do(t, "POST", victim.PublicURL()+"/api/v1/links", `{"url":"https://example.com/z"}`, nil)
 	if status != http.StatusCreated || !strings.Contains(string(body), `"code"`) {
 		t.Fatalf("create after healing: %d %s", status, body)
 	}

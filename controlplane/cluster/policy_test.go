@@ -5,16 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/fsm"
 )
 
-// A follower sets the partition policy through the leader; seeding never
-// overrides a policy set before; every node sees the result.
+// A follower sets the partition policy through the leader, for an admin;
+// seeding never overrides a policy set before; every node sees the result.
 func TestPartitionPolicyReplicated(t *testing.T) {
 	c := newCluster(t, 2, nil)
 	lead := leader(t, 10*time.Second, c.nodes...)
 	follower := others(c.nodes, lead)[0]
-	ctx := t.Context()
+	ctx := cluster.WithCallerKey(t.Context(), addKey(t, lead, "admin"))
 
 	seed := fsm.PartitionPolicy{MonthsAhead: 3, RetentionDays: 400}
 	if got, err := follower.node.SeedPartitionPolicy(ctx, seed); err != nil || got != seed {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
@@ -50,7 +52,7 @@ const (
 )
 
 // openRaft starts the Raft node: stores and snapshots under DataDir/raft,
-// the TCP transport, and a one-node cluster when asked to bootstrap one. It
+// the transport, and a one-node cluster when asked to bootstrap one. It
 // sets n.fresh when the node has no Raft state of its own yet.
 func (n *Node) openRaft() error {
 	dir := filepath.Join(n.cfg.DataDir, "raft")
@@ -76,24 +78,10 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return err
 	}
-	var gate *netGate
-	if n.cfg.hooks != nil {
-		gate = n.cfg.hooks.gate
-	}
-	stream, err := newStreamLayer(n.cfg.BindAddr, advertise, gate)
+	trans, err := n.newTransport(advertise, logger)
 	if err != nil {
-		return fmt.Errorf("listen for Raft on %s: %w", n.cfg.BindAddr, err)
+		return err
 	}
-	if n.cfg.hooks != nil {
-		stream.resolve = n.cfg.hooks.resolve
-	}
-	n.stream = stream
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  stream,
-		MaxPool: transportPool,
-		Timeout: transportTimeout,
-		Logger:  logger.Named("transport"),
-	})
 	n.transport = trans
 
 	conf := raft.DefaultConfig()
@@ -143,6 +131,41 @@ func (n *Node) openRaft() error {
 	return nil
 }
 
+// newTransport is the Raft transport: mutual TLS over TCP with cluster TLS,
+// or, without (a one-node cluster, which Config.Validate makes sure of),
+// raft's in-memory transport, which opens no port at all. The in-memory
+// transport takes the advertised address as its own, so that a data
+// directory made when a one-node cluster listened on TCP (its
+// configuration names that address) still elects itself.
+func (n *Node) newTransport(advertise net.Addr, logger hclog.Logger) (raft.Transport, error) {
+	if n.cfg.TLS == nil {
+		addr := raft.ServerAddress(n.cfg.AdvertiseAddr)
+		if advertise != nil {
+			addr = raft.ServerAddress(advertise.String())
+		}
+		_, trans := raft.NewInmemTransportWithTimeout(addr, transportTimeout)
+		return trans, nil
+	}
+	var gate *netGate
+	if n.cfg.hooks != nil {
+		gate = n.cfg.hooks.gate
+	}
+	stream, err := newStreamLayer(n.cfg.BindAddr, advertise, n.cfg.TLS, gate)
+	if err != nil {
+		return nil, fmt.Errorf("listen for Raft on %s: %w", n.cfg.BindAddr, err)
+	}
+	if n.cfg.hooks != nil {
+		stream.resolve = n.cfg.hooks.resolve
+	}
+	n.stream = stream
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: transportPool,
+		Timeout: transportTimeout,
+		Logger:  logger.Named("transport"),
+	}), nil
+}
+
 // advertiseAddr is AdvertiseAddr as other nodes dial it: kept as a
 // host:port string, so that a host name stays a name in the Raft
 // configuration and each peer resolves it on every dial; nil (use the
@@ -173,8 +196,8 @@ func (n *Node) closeRaft() error {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("shut Raft down: %w", err))
 		}
-	} else if n.transport != nil {
-		if err := n.transport.Close(); err != nil {
+	} else if c, ok := n.transport.(io.Closer); ok {
+		if err := c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close Raft transport: %w", err))
 		}
 	}

@@ -2,23 +2,34 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/shortify/shortify/controlplane/clustertls"
 )
 
+// handshakeTimeout bounds a TLS handshake on the Raft port, so that a
+// client that connects and sends nothing holds no goroutine for long.
+const handshakeTimeout = 10 * time.Second
+
 // streamLayer is raft's TCP stream layer (what raft.NewTCPTransport builds)
-// with two differences: the address it advertises may be a host name,
-// which peers resolve on every dial (raft keeps members by that string, so
-// a node that comes back on a new IP under the same name, as a Kubernetes
-// pod or a compose service does, is still found), and an optional gate
-// through which tests cut the node off the network.
+// with three differences: every connection is mutual TLS from the cluster
+// CA (a peer without a member certificate gets no byte through to raft),
+// the address it advertises may be a host name, which peers resolve on
+// every dial (raft keeps members by that string, so a node that comes back
+// on a new IP under the same name, as a Kubernetes pod or a compose
+// service does, is still found), and an optional gate through which tests
+// cut the node off the network.
 type streamLayer struct {
 	ln        net.Listener
 	advertise net.Addr // nil: the listener's address
+	tls       *clustertls.Config
 	gate      *netGate // nil in production
 	// resolve maps a dialled address before the dial (tests: DNS); nil
 	// in production.
@@ -26,12 +37,15 @@ type streamLayer struct {
 }
 
 // newStreamLayer listens on bind. advertise may be nil.
-func newStreamLayer(bind string, advertise net.Addr, gate *netGate) (*streamLayer, error) {
+func newStreamLayer(bind string, advertise net.Addr, tc *clustertls.Config, gate *netGate) (*streamLayer, error) {
+	if tc == nil {
+		return nil, errors.New("the Raft transport needs cluster TLS")
+	}
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	s := &streamLayer{ln: ln, advertise: advertise, gate: gate}
+	s := &streamLayer{ln: ln, advertise: advertise, tls: tc, gate: gate}
 	if advertise == nil {
 		if a, ok := ln.Addr().(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
 			ln.Close()
@@ -51,18 +65,48 @@ func (hostPortAddr) Network() string { return "tcp" }
 // String implements net.Addr: the host:port as configured.
 func (a hostPortAddr) String() string { return string(a) }
 
-// Accept implements net.Listener. While the gate is cut, it drops every
+// Accept implements net.Listener. It returns the connection as a TLS
+// server that requires a member certificate; the handshake runs on the
+// connection's first read, in raft's goroutine for it, so that a slow
+// client delays no one else. While the gate is cut, it drops every
 // connection it accepts.
 func (s *streamLayer) Accept() (net.Conn, error) {
 	for {
 		c, err := s.ln.Accept()
-		if err != nil || s.gate == nil {
-			return c, err
+		if err != nil {
+			return nil, err
 		}
-		if c, ok := s.gate.track(c); ok {
-			return c, nil
+		if s.gate != nil {
+			var ok bool
+			if c, ok = s.gate.track(c); !ok {
+				continue
+			}
 		}
+		return &serverConn{Conn: tls.Server(c, s.tls.Server())}, nil
 	}
+}
+
+// serverConn is an accepted TLS connection whose handshake has a deadline.
+type serverConn struct {
+	*tls.Conn
+	once sync.Once
+	err  error
+}
+
+// Read implements net.Conn: the handshake first (bounded), then the data.
+func (c *serverConn) Read(p []byte) (int, error) {
+	c.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		defer cancel()
+		if c.err = c.HandshakeContext(ctx); c.err != nil {
+			c.err = fmt.Errorf("Raft peer %s refused: %w", c.RemoteAddr(), c.err)
+			_ = c.Close()
+		}
+	})
+	if c.err != nil {
+		return 0, c.err
+	}
+	return c.Conn.Read(p)
 }
 
 // Close implements net.Listener.
@@ -76,11 +120,26 @@ func (s *streamLayer) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Dial implements raft.StreamLayer.
+// Dial implements raft.StreamLayer: a TLS client that checks the peer's
+// certificate against the cluster CA and the host dialled, and presents
+// this node's.
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return s.dial(ctx, "tcp", string(addr))
+	host, _, err := net.SplitHostPort(string(addr))
+	if err != nil {
+		return nil, fmt.Errorf("Raft peer address %q: %w", addr, err)
+	}
+	c, err := s.dial(ctx, "tcp", string(addr))
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(c, s.tls.Client(host))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS with Raft peer %s: %w", addr, err)
+	}
+	return tc, nil
 }
 
 // dial connects through the gate, if any.

@@ -7,11 +7,12 @@
 // few pointers per entry to mark on every cycle. With a million cached
 // links that marking takes hundreds of milliseconds of a 2-core edge's CPU
 // per cycle and shows in the p99 latency of every request it overlaps
-// (DESIGN.md, "The redirect path"; docs/decisions/0001-pointer-free-l1.md
-// has the measurements). Here an entry is a slot in a slice of pointer-free
-// structs, its key and string are bytes in a per-shard buffer, and the
-// index is a map from a 64-bit hash to a slot number: all of it is memory
-// the collector never scans, whatever the number of entries.
+// (docs/architecture.md, "The pointer-free L1"; the measurements are in
+// docs/decisions/0001-pointer-free-l1.md). Here an entry is a slot in a
+// slice of pointer-free structs, its key and string are bytes in a
+// per-shard buffer, and the index is a map from a 64-bit hash to a slot
+// number: all of it is memory the collector never scans, whatever the
+// number of entries.
 //
 // Semantics: entries live until their deadline (set from Config.Lifetime,
 // and moved by Config.Extend on reads), until Delete, or until evicted when

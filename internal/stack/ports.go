@@ -36,8 +36,9 @@ type Ports struct {
 	Kafka int
 	// FrontDoor, FrontDoorOps, FrontDoorAdmin: clients, metrics, Caddy admin.
 	FrontDoor, FrontDoorOps, FrontDoorAdmin int
-	// NodeAPI, NodeRaft, NodeOps, NodeAdmin: one per control-plane node.
-	NodeAPI, NodeRaft, NodeOps, NodeAdmin []int
+	// NodeAPI, NodeRaft, NodeCluster (the internal listener), NodeOps,
+	// NodeAdmin: one per control-plane node.
+	NodeAPI, NodeRaft, NodeCluster, NodeOps, NodeAdmin []int
 	// Edge, EdgeOps, EdgeAdmin: the same on every edge's address.
 	Edge, EdgeOps, EdgeAdmin int
 	// StatsOps, StatsAdmin: one per stats instance.
@@ -53,7 +54,7 @@ func FixedPorts() Ports {
 		Redis: []int{17001, 17002, 17003, 17004, 17005, 17006},
 		Kafka: 19092, KafkaAdmin: 2040,
 		FrontDoor: 8080, FrontDoorOps: 9180, FrontDoorAdmin: 2019,
-		NodeAPI: []int{8081, 8082, 8083}, NodeRaft: []int{8301, 8302, 8303},
+		NodeAPI: []int{8081, 8082, 8083}, NodeRaft: []int{8301, 8302, 8303}, NodeCluster: []int{8311, 8312, 8313},
 		NodeOps: []int{9181, 9182, 9183}, NodeAdmin: []int{2021, 2022, 2023},
 		Edge: 8080, EdgeOps: 9180, EdgeAdmin: 2019,
 		StatsOps: []int{9191, 9192}, StatsAdmin: []int{2031, 2032},
@@ -101,7 +102,7 @@ func FreePorts() (Ports, error) {
 	}
 	p.Primary, p.Replica, p.Kafka, p.KafkaAdmin = one(), one(), one(), one()
 	p.FrontDoor, p.FrontDoorOps, p.FrontDoorAdmin = one(), one(), one()
-	p.NodeAPI, p.NodeRaft, p.NodeOps, p.NodeAdmin = many(3), many(3), many(3), many(3)
+	p.NodeAPI, p.NodeRaft, p.NodeCluster, p.NodeOps, p.NodeAdmin = many(3), many(3), many(3), many(3), many(3)
 	p.StatsOps, p.StatsAdmin = many(2), many(2)
 	for range 6 {
 		p.Redis = append(p.Redis, pick(procs.StablePortLow, freeRedisTop, true, host))
@@ -128,6 +129,7 @@ func (p Ports) Check() error {
 	add(host, p.Primary, p.Replica, p.Kafka, p.KafkaAdmin, p.FrontDoor, p.FrontDoorOps, p.FrontDoorAdmin)
 	add(host, p.NodeAPI...)
 	add(host, p.NodeRaft...)
+	add(host, p.NodeCluster...)
 	add(host, p.NodeOps...)
 	add(host, p.NodeAdmin...)
 	add(host, p.StatsOps...)

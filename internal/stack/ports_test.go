@@ -27,7 +27,7 @@ func TestPortLayouts(t *testing.T) {
 			}
 		}
 		use(host, p.Primary, p.Replica, p.Kafka, p.KafkaAdmin, p.FrontDoor, p.FrontDoorOps, p.FrontDoorAdmin)
-		for _, l := range [][]int{p.NodeAPI, p.NodeRaft, p.NodeOps, p.NodeAdmin, p.StatsOps, p.StatsAdmin} {
+		for _, l := range [][]int{p.NodeAPI, p.NodeRaft, p.NodeCluster, p.NodeOps, p.NodeAdmin, p.StatsOps, p.StatsAdmin} {
 			use(host, l...)
 		}
 		for _, r := range p.Redis {
@@ -36,7 +36,7 @@ func TestPortLayouts(t *testing.T) {
 		for _, h := range edgeHosts {
 			use(h, p.Edge, p.EdgeOps, p.EdgeAdmin)
 		}
-		if len(p.Redis) != 6 || len(p.NodeAPI) != 3 || len(p.StatsOps) != 2 {
+		if len(p.Redis) != 6 || len(p.NodeAPI) != 3 || len(p.NodeCluster) != 3 || len(p.StatsOps) != 2 {
 			t.Errorf("%s layout: %d Redis nodes, %d control-plane nodes, %d stats instances", name, len(p.Redis), len(p.NodeAPI), len(p.StatsOps))
 		}
 	}

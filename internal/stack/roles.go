@@ -13,13 +13,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/shortify/shortify/controlplane/clustertls"
 )
 
 // startControlPlane starts three control-plane nodes from
 // controlplane.Caddyfile: node1 bootstraps the cluster, node2 and node3
-// join it through the others' APIs (the cluster/<node ID>.caddy snippets
-// the Caddyfile imports, written beside a copy of it). It returns once
-// every node is ready and sees three members.
+// join it through the others' internal listeners (the cluster/<node
+// ID>.caddy snippets the Caddyfile imports, written beside a copy of it).
+// The nodes talk mutual TLS with certificates of a cluster CA made in the
+// stack's directory (clusterTLS). It returns once every node is ready and
+// sees three members.
 func (s *Stack) startControlPlane(ctx context.Context) error {
 	p := s.cfg.Ports
 	dir := filepath.Join(s.cfg.Dir, "caddyfiles")
@@ -30,17 +34,21 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	secret := randomHex(16)
-	apis := make([]string, 3)
+	tlsFiles, err := s.clusterTLS()
+	if err != nil {
+		return err
+	}
+	apis, internal := make([]string, 3), make([]string, 3)
 	for i := range apis {
 		apis[i] = "http://" + hostPort(host, p.NodeAPI[i])
+		internal[i] = "https://" + hostPort(host, p.NodeCluster[i])
 	}
 	for i := range 3 {
 		id := "node" + strconv.Itoa(i+1)
 		snippet := "# " + id + " starts the cluster.\nbootstrap true\n"
 		if i > 0 {
 			var others []string
-			for j, a := range apis {
+			for j, a := range internal {
 				if j != i {
 					others = append(others, a)
 				}
@@ -57,11 +65,14 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 		}
 		n.env = append(s.roleEnv(host, p.NodeAdmin[i], p.NodeAPI[i], p.NodeOps[i]),
 			"SHORTIFY_NODE_ID="+id,
-			"SHORTIFY_API_ADDR="+apis[i],
+			"SHORTIFY_API_ADDR="+internal[i],
 			"SHORTIFY_RAFT_BIND="+raft,
 			"SHORTIFY_RAFT_ADVERTISE="+raft,
+			"SHORTIFY_CLUSTER_LISTEN="+hostPort(host, p.NodeCluster[i]),
+			"SHORTIFY_CLUSTER_CA="+tlsFiles[i].CA,
+			"SHORTIFY_CLUSTER_CERT="+tlsFiles[i].Cert,
+			"SHORTIFY_CLUSTER_KEY="+tlsFiles[i].Key,
 			"SHORTIFY_DATA_DIR="+filepath.Join(s.cfg.Dir, id, "data"),
-			"SHORTIFY_CLUSTER_SECRET="+secret,
 			"SHORTIFY_PUBLIC_URL=http://"+hostPort(host, p.FrontDoor),
 			"SHORTIFY_INITIAL_API_KEY="+s.APIKey,
 		)
@@ -174,6 +185,34 @@ func (s *Stack) startFrontDoor(ctx context.Context) error {
 	}
 	s.logf("front door: %s", n.URL)
 	return nil
+}
+
+// clusterTLS makes the control plane's cluster CA and a certificate for
+// each node (for 127.0.0.1 and localhost, where the others dial it) in
+// the stack's directory, cluster-tls/, as `shortify cluster-ca` and
+// `shortify cluster-cert` would; the CA key stays there, on no node.
+func (s *Stack) clusterTLS() ([]clustertls.Files, error) {
+	dir := filepath.Join(s.cfg.Dir, "cluster-tls")
+	ca, err := clustertls.NewCA("shortify stack cluster CA", 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.WriteCA(dir); err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	files := make([]clustertls.Files, 3)
+	for i := range files {
+		name := "node" + strconv.Itoa(i+1)
+		if err := ca.WriteCert(dir, name, []string{host, "localhost"}, 0); err != nil {
+			return nil, fmt.Errorf("certificate of %s: %w", name, err)
+		}
+		files[i] = clustertls.Files{
+			CA:   filepath.Join(dir, clustertls.CACertFile),
+			Cert: filepath.Join(dir, clustertls.CertFile(name)),
+			Key:  filepath.Join(dir, clustertls.KeyFile(name)),
+		}
+	}
+	return files, nil
 }
 
 // copyRole copies deploy/caddyfiles/<role>.Caddyfile into dir unchanged
