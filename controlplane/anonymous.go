@@ -20,7 +20,7 @@ const DefaultAnonymousPerMinute = 10
 // local limiter of the same limit as the fallback while Redis fails (then
 // each node admits the limit on its own, which bounds the damage).
 type anonLimiter struct {
-	shared ratelimit.Limiter // nil without Redis
+	shared ratelimit.Refunder // nil without Redis
 	local  *ratelimit.Local
 	log    *slog.Logger
 }
@@ -52,6 +52,22 @@ func (a *anonLimiter) Allow(ctx context.Context, key string) (bool, time.Duratio
 	}
 	d, err := a.local.Allow(ctx, key)
 	return d.Allowed, d.RetryAfter, err
+}
+
+// Refund implements api.Limiter: it gives a create back to the limiter
+// that counted it. While Redis fails, Allow counted it locally and the
+// refund goes there too; should Redis fail or recover between the two
+// calls, the wrong one gets the refund, which costs at most one create of
+// that client's budget either way.
+func (a *anonLimiter) Refund(ctx context.Context, key string) error {
+	if a.shared != nil {
+		err := a.shared.Refund(ctx, key)
+		if err == nil {
+			return nil
+		}
+		a.log.Warn("shared rate limit unavailable; giving the create back on this node", "err", err)
+	}
+	return a.local.Refund(ctx, key)
 }
 
 func (a *anonLimiter) Close() { a.local.Close() }

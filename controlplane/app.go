@@ -195,6 +195,8 @@ type App struct {
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
 	api        atomic.Pointer[api.Handler]
+	// started opens when Start ends or Stop begins (startgate.go).
+	started startGate
 }
 
 // CaddyModule returns the Caddy module information.
@@ -306,6 +308,7 @@ func (a *App) validateAPI() error {
 
 // Start opens (or, after a reload, reuses) the node and serves the API.
 func (a *App) Start() error {
+	defer a.started.open() // API requests waiting for the start go on
 	svc, err := acquireService(a.serviceConfig(), a.logger)
 	if err != nil {
 		return err
@@ -357,6 +360,7 @@ func (a *App) Start() error {
 // no config holds it any more.
 func (a *App) Stop() error {
 	a.api.Store(nil)
+	a.started.open()
 	if a.anon != nil {
 		a.anon.Close()
 		a.anon = nil

@@ -1,7 +1,9 @@
 package controlplane
 
 import (
+	"cmp"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -22,6 +24,9 @@ func init() {
 // /api/ to a control-plane node with reverse_proxy instead.
 type APIHandler struct {
 	app *App
+	// startWait bounds how long a request waits for the app to start
+	// (DefaultStartWait when zero).
+	startWait time.Duration
 }
 
 // CaddyModule returns the Caddy module information.
@@ -43,12 +48,14 @@ func (h *APIHandler) Provision(ctx caddy.Context) error {
 }
 
 // ServeHTTP answers API requests; it never calls next, so that an API path
-// never falls through to the redirect handler.
+// never falls through to the redirect handler. A request that arrives
+// while the app starts waits for it, up to DefaultStartWait; then, or
+// while the app stops, it gets 503 with Retry-After.
 func (h *APIHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	api := h.app.handler()
+	api := h.app.waitHandler(r.Context(), cmp.Or(h.startWait, DefaultStartWait))
 	if api == nil {
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping; retry shortly")
+		w.Header().Set("Retry-After", "2")
+		problem.Write(w, http.StatusServiceUnavailable, "the control plane is not running yet (or any more); retry shortly")
 		return nil
 	}
 	api.ServeHTTP(w, r)

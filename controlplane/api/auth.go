@@ -43,11 +43,14 @@ type Keys interface {
 	RevokeKey(ctx context.Context, id string, at time.Time) (bool, error)
 }
 
-// Limiter limits anonymous creates per client.
+// Limiter limits anonymous creates per client (see anonymous.go).
 type Limiter interface {
-	// Allow reports whether the client with the key may create now, and
-	// if not, after how long it may try again.
+	// Allow counts a create by the client with the key and reports
+	// whether it may go on, and if not, after how long it may try again.
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+	// Refund gives back a create Allow counted, for a create that was
+	// refused after all.
+	Refund(ctx context.Context, key string) error
 }
 
 // access is who may call a route.
@@ -156,7 +159,9 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool
 	}
 	if key == "" {
 		if a == anonCreate && h.cfg.AnonymousCreate {
-			return h.anonymousAllowed(w, r)
+			// The handler spends the client's budget once the request is
+			// valid (see anonymous.go): a refusal costs none.
+			return true
 		}
 		WriteUnauthorized(w, fmt.Sprintf("this route needs an API key of role %s or above, %s", a.role(), KeyHint))
 		return false
@@ -204,34 +209,4 @@ func Authenticate(keys KeyLookup, key string) (KeyRecord, bool) {
 		return KeyRecord{}, false
 	}
 	return rec, true
-}
-
-// anonymousAllowed rate-limits a create without a key by client address.
-func (h *Handler) anonymousAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if h.deps.AnonymousLimiter == nil {
-		return true
-	}
-	client := r.RemoteAddr
-	if h.deps.ClientKey != nil {
-		client = h.deps.ClientKey(r)
-	}
-	ok, retry, err := h.deps.AnonymousLimiter.Allow(r.Context(), "anon-create:"+client)
-	if err != nil {
-		// Fail closed: anonymous creation is a privilege, and an outage
-		// of the limiter must not open it to floods.
-		h.log.Warn("anonymous-create limiter failed; refusing", "err", err)
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "anonymous creation is unavailable right now; retry shortly or use an API key")
-		return false
-	}
-	if !ok {
-		secs := int(retry.Round(time.Second) / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many anonymous creates from your address; retry in %d s or use an API key", secs))
-		return false
-	}
-	return true
 }

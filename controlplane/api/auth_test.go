@@ -237,9 +237,10 @@ func TestKeyAdministration(t *testing.T) {
 
 // limiter allows n anonymous creates per client, then refuses.
 type limiter struct {
-	mu   sync.Mutex
-	left map[string]int
-	n    int
+	mu      sync.Mutex
+	left    map[string]int
+	n       int
+	refunds int
 }
 
 func (l *limiter) Allow(_ context.Context, key string) (bool, time.Duration, error) {
@@ -253,6 +254,14 @@ func (l *limiter) Allow(_ context.Context, key string) (bool, time.Duration, err
 	}
 	l.left[key]--
 	return true, 0, nil
+}
+
+func (l *limiter) Refund(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.left[key] = min(l.left[key]+1, l.n)
+	l.refunds++
+	return nil
 }
 
 func TestAnonymousCreate(t *testing.T) {

@@ -67,6 +67,13 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		problem.WriteDetails(w, *bad)
 		return
 	}
+	if h.anonymous(r) {
+		settle, ok := h.spendAnonymous(w, r)
+		if !ok {
+			return
+		}
+		defer settle()
+	}
 	id, err := h.deps.Issuer.NewID()
 	if err != nil {
 		h.unavailable(w, "issue a link ID", err)

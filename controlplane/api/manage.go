@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shortify/shortify/internal/base62"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
@@ -133,7 +132,7 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 		page.Links = append(page.Links, h.present(r, l))
 	}
 	if len(links) == q.Limit {
-		page.NextCursor = base62.Encode(uint64(links[len(links)-1].ID), 0)
+		page.NextCursor = encodeCursor(links[len(links)-1].ID)
 	}
 	writeJSON(w, http.StatusOK, page)
 }
@@ -150,12 +149,14 @@ func parseListQuery(vals url.Values) (linkstore.ListQuery, *paramError) {
 		}
 		q.Limit = n
 	}
-	if v := vals.Get("cursor"); v != "" {
-		n, err := base62.Decode(v)
-		if err != nil || n == 0 || n > 1<<63-1 {
-			return q, &paramError{"cursor", "cursor is not one this API gave out; use next_cursor from the previous page"}
+	if vals.Has("cursor") {
+		// An empty cursor too: listing the first page again would loop a
+		// client that pastes an empty next_cursor forever.
+		id, err := decodeCursor(vals.Get("cursor"))
+		if err != nil {
+			return q, &paramError{"cursor", err.Error()}
 		}
-		q.Before = int64(n)
+		q.Before = id
 	}
 	if v := vals.Get("prefix"); v != "" {
 		if !shortcode.WellFormed(v) {

@@ -87,7 +87,7 @@ func testList(t *testing.T, e *env) {
 	created = append(created, sub)
 
 	var seen []string
-	cursor := ""
+	cursor, firstCursor := "", ""
 	for page := 0; ; page++ {
 		path := "/api/v1/links?limit=3&domain=" + host
 		if cursor != "" {
@@ -108,6 +108,9 @@ func testList(t *testing.T, e *env) {
 			t.Fatal("pagination does not end")
 		}
 		cursor = p.NextCursor
+		if firstCursor == "" {
+			firstCursor = cursor
+		}
 	}
 	if len(seen) != len(created) {
 		t.Fatalf("listed %d links, created %d: %v", len(seen), len(created), seen)
@@ -137,6 +140,7 @@ func testList(t *testing.T, e *env) {
 	if p := decode[api.LinkPage](t, w); w.Code != 200 || len(p.Links) != 0 {
 		t.Fatalf("created_after an hour from now: %d links, want 0", len(p.Links))
 	}
+	testBadCursors(t, e, host, firstCursor)
 	for _, tt := range []struct{ query, detail string }{
 		{"limit=0", "limit"},
 		{"limit=1001", "limit"},
@@ -151,6 +155,40 @@ func testList(t *testing.T, e *env) {
 		{"a=%zz", "malformed"},
 	} {
 		wantProblem(t, e.do(t, "GET", "/api/v1/links?"+tt.query, "", ""), 400, tt.detail)
+	}
+}
+
+// testBadCursors: a cursor the API did not give out is a 400 naming
+// cursor, never a 200 with an empty (or the first) page. good is a
+// next_cursor the API answered for a list of host's links.
+func testBadCursors(t *testing.T, e *env, host, good string) {
+	if w := e.do(t, "GET", "/api/v1/links?limit=3&domain="+host+"&cursor="+good, "", ""); w.Code != http.StatusOK ||
+		len(decode[api.LinkPage](t, w).Links) != 3 {
+		t.Fatalf("the cursor the API gave out: %d %s", w.Code, w.Body.String())
+	}
+	last := good[len(good)-1]
+	other := byte('0')
+	if last == '0' {
+		other = '1'
+	}
+	for _, tt := range []struct{ name, cursor string }{
+		{"empty", ""},
+		{"short made-up", "abc"},
+		{"digits, no check", good[:len(good)-1]},
+		{"check digit changed", good[:len(good)-1] + string(other)},
+		{"a digit changed", string(good[0]+1) + good[1:]},
+		{"one character more", good + "0"},
+		{"not base62", "!!"},
+		{"zero", "000000000000"},
+		{"above int64", "zzzzzzzzzzzz"},
+		{"percent-encoded space", "%20" + good[1:]},
+	} {
+		t.Run("cursor "+tt.name, func(t *testing.T) {
+			w := e.do(t, "GET", "/api/v1/links?limit=3&domain="+host+"&cursor="+tt.cursor, "", "")
+			if p := wantProblem(t, w, http.StatusBadRequest, "next_cursor"); p.Field != "cursor" {
+				t.Fatalf("problem names field %q, want cursor", p.Field)
+			}
+		})
 	}
 }
 

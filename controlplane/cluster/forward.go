@@ -281,12 +281,12 @@ func (n *Node) forwardApply(ctx context.Context, leader fsm.NodeInfo, t fsm.Comm
 // ApplyForwarded applies a command another node forwarded (the body of POST
 // ApplyPath) and returns the FSM's response in its wire form. The caller
 // must have proven membership (the internal listener's mutual TLS does).
-// The command is decoded strictly and must be one followers forward: a
-// command that would make the FSM panic never reaches the log. An admin
-// command is applied only with the key of an admin of this node's key
-// ring. It returns an error wrapping ErrBadCommand for a bad body,
-// ErrForbidden for an admin command without a valid admin key,
-// ErrNotLeader when this node does not lead.
+// The command is decoded as fsm.Decode does and must be one followers
+// forward: a command that would halt the FSM (one from a newer release)
+// never reaches the log. An admin command is applied only with the key of
+// an admin of this node's key ring. It returns an error wrapping
+// ErrBadCommand for a bad body, ErrForbidden for an admin command without
+// a valid admin key, ErrNotLeader when this node does not lead.
 func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) {
 	var req applyRequest
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -177,6 +177,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openRaft(); err != nil {
 		return nil, err
 	}
+	// A log entry this release cannot apply ends the start at once.
+	ctx, cancelStart := context.WithCancelCause(ctx)
+	defer cancelStart(nil)
+	n.loops.Add(1)
+	go n.haltLoop(cancelStart)
 	if n.fresh && !cfg.Bootstrap && len(cfg.Join) > 0 {
 		if err := n.join(ctx); err != nil {
 			return nil, err

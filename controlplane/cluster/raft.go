@@ -282,7 +282,7 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) (any, error) {
 		return nil, err
 	}
 	n.observeCommit(start)
-	return f.Response(), nil
+	return appliedResponse(f.Response())
 }
 
 // wait waits for a raft future, or for ctx. Raft answers every future by

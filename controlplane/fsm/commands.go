@@ -182,11 +182,27 @@ func (RegisterNode) Type() CommandType { return TypeRegisterNode }
 func (DeregisterNode) Type() CommandType { return TypeDeregisterNode }
 
 // Encode turns a command into the bytes given to raft.Apply: its type byte
-// followed by its JSON payload.
+// followed by its JSON payload. When only a newer CommandVersion can apply
+// the command (see version.go), the payload carries the reserved member
+// "_min_version" saying which.
 func Encode(c Command) ([]byte, error) {
+	need, err := needs(c)
+	if err != nil {
+		return nil, fmt.Errorf("fsm: encode %s: %w", c.Type(), err)
+	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("fsm: encode %s: %w", c.Type(), err)
+	}
+	if need > 1 {
+		if len(payload) < 2 || payload[0] != '{' {
+			return nil, fmt.Errorf("fsm: encode %s: payload is not a JSON object", c.Type())
+		}
+		member := fmt.Sprintf("%q:%d", minVersionMember, need)
+		if payload[1] != '}' {
+			member += ","
+		}
+		payload = append([]byte("{"+member), payload[1:]...)
 	}
 	out := make([]byte, 0, 1+len(payload))
 	out = append(out, byte(c.Type()))

@@ -13,8 +13,11 @@
 // The FSM is deterministic: it never reads the clock or random numbers. The
 // proposer puts timestamps and choices into the command (see Encode and the
 // command types). A command is a type byte followed by a JSON payload and is
-// dispatched through a table; an unknown or undecodable command panics, since
-// skipping it could make replicas diverge. Refusals that are part of the
+// dispatched through a table. Commands evolve under a versioning rule (see
+// version.go and CommandVersion) so that a cluster of mixed versions keeps
+// running during a rolling upgrade; a command this version cannot apply
+// halts the FSM (see Halted), since skipping it could make replicas
+// diverge. Refusals that are part of the
 // business (no free worker ID, cluster already initialised, ...) come back
 // inside the response value: the Err field of InitResult, LeaseResult,
 // BlockResult and NodeResult.
@@ -33,10 +36,8 @@ package fsm
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -94,11 +95,15 @@ var (
 type FSM struct {
 	mu sync.RWMutex
 	s  *state
+	// halt is the entry Apply could not apply, nil while the FSM runs;
+	// halted is closed when it is set.
+	halt   *ApplyError
+	halted chan struct{}
 }
 
 // New returns an empty FSM: no key, no leases, sequence at zero.
 func New() *FSM {
-	return &FSM{s: &state{}}
+	return &FSM{s: &state{}, halted: make(chan struct{})}
 }
 
 // state is the FSM's whole state. It is only touched under FSM.mu.
@@ -129,14 +134,16 @@ type worker struct {
 	highMs    int64  // highest timestamp any holder may have used
 }
 
-// command is one entry of the dispatch table: how to decode a command type
-// and how to apply it.
+// command is one entry of the dispatch table: the version that introduced
+// the command type, how to decode it and how to apply it.
 type command struct {
+	since  int
 	decode func(payload []byte) (Command, error)
 	apply  func(s *state, c Command) any
 }
 
-// commands is the dispatch table, indexed by command type.
+// commands is the dispatch table, indexed by command type. A type added
+// later is registered with defSince and the CommandVersion it comes with.
 var commands = map[CommandType]command{
 	TypeInitCluster:        def((*state).initCluster),
 	TypeAcquireLease:       def((*state).acquireLease),
@@ -152,18 +159,22 @@ var commands = map[CommandType]command{
 	TypeRecordPartitions:   def((*state).recordPartitions),
 }
 
-// def builds the table entry of command type C from its apply function.
+// def builds the table entry of a version-1 command type C from its apply
+// function.
 func def[C Command](apply func(*state, *C) any) command {
+	return defSince(1, apply)
+}
+
+// defSince builds the table entry of command type C, introduced by
+// CommandVersion since. Its payload is decoded tolerantly: members this
+// version does not know are ignored (see version.go for why that is safe).
+func defSince[C Command](since int, apply func(*state, *C) any) command {
 	return command{
+		since: since,
 		decode: func(payload []byte) (Command, error) {
 			var c C
-			dec := json.NewDecoder(bytes.NewReader(payload))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&c); err != nil {
+			if err := decodeOne(payload, &c); err != nil {
 				return nil, fmt.Errorf("%T: %w", c, err)
-			}
-			if _, err := dec.Token(); err != io.EOF {
-				return nil, fmt.Errorf("%T: trailing data after the command", c)
 			}
 			return c, nil
 		},
@@ -175,44 +186,60 @@ func def[C Command](apply func(*state, *C) any) command {
 }
 
 // Decode parses an encoded command (a type byte and its JSON payload, as
-// Encode makes it) strictly: an empty input, an unknown type, a payload that
-// is not exactly one JSON object of the command's fields are errors. It
-// never panics, so the leader can check a command that came over the
-// network before it reaches the log, where Apply would panic on it.
+// Encode makes it): an empty input, a payload that is not exactly one JSON
+// object or does not fit the command's fields are errors; so are a command
+// type this version does not know and a command that needs a newer
+// CommandVersion (wrapping ErrNeedsNewerVersion). Members this version does
+// not know are ignored. It never panics, so the leader can check a command
+// that came over the network before it reaches the log.
 func Decode(data []byte) (Command, error) {
-	if len(data) == 0 {
-		return nil, errors.New("fsm: decode: empty command")
-	}
-	t := CommandType(data[0])
-	cmd, ok := commands[t]
-	if !ok {
-		return nil, fmt.Errorf("fsm: decode: unknown command type %d", uint8(t))
-	}
-	c, err := cmd.decode(data[1:])
+	c, _, _, err := decodeEntry(data)
 	if err != nil {
-		return nil, fmt.Errorf("fsm: decode %s: %w", t, err)
+		if len(data) > 0 {
+			return nil, fmt.Errorf("fsm: decode %s: %w", CommandType(data[0]), err)
+		}
+		return nil, fmt.Errorf("fsm: decode: %w", err)
 	}
 	return c, nil
 }
 
-// Apply implements raft.FSM. It panics on an unknown or undecodable command:
-// applying something else than every other replica would corrupt the state.
+// Apply implements raft.FSM. An entry it cannot apply (an unknown command
+// type, a command that needs a newer CommandVersion, a malformed payload)
+// halts the FSM rather than being skipped, which would let this replica
+// diverge: Apply returns an *ApplyError for it and for every later entry,
+// changes nothing more, and Halted is closed so that the node can shut
+// down (see version.go).
 func (f *FSM) Apply(l *raft.Log) any {
-	if len(l.Data) == 0 {
-		panic(fmt.Sprintf("fsm: empty command at index %d", l.Index))
-	}
-	t := CommandType(l.Data[0])
-	cmd, ok := commands[t]
-	if !ok {
-		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", uint8(t), l.Index))
-	}
-	c, err := cmd.decode(l.Data[1:])
-	if err != nil {
-		panic(fmt.Sprintf("fsm: undecodable %s command at index %d: %v", t, l.Index, err))
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.halt != nil {
+		return f.halt
+	}
+	c, cmd, need, err := decodeEntry(l.Data)
+	if err != nil {
+		ae := &ApplyError{Index: l.Index, Need: need, Err: err}
+		if len(l.Data) > 0 {
+			ae.Type = CommandType(l.Data[0])
+		}
+		f.halt = ae
+		close(f.halted)
+		return ae
+	}
 	return cmd.apply(f.s, c)
+}
+
+// Halted is closed when the FSM has met a log entry it cannot apply; Err
+// then says which.
+func (f *FSM) Halted() <-chan struct{} { return f.halted }
+
+// Err returns the *ApplyError that halted the FSM, or nil while it runs.
+func (f *FSM) Err() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.halt == nil {
+		return nil // not a typed nil inside an error
+	}
+	return f.halt
 }
 
 // Key returns a copy of the cluster's permutation key, or nil before

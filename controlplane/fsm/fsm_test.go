@@ -466,7 +466,9 @@ func TestBlocksAreDisjoint(t *testing.T) {
 	}
 }
 
-func TestBadCommandsPanic(t *testing.T) {
+// An entry Apply cannot apply halts the FSM: no panic, no change, the
+// same error for every later entry, no snapshot, and Halted closed.
+func TestBadCommandsHalt(t *testing.T) {
 	valid, err := Encode(AllocateBlock{Node: "a", Size: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -477,27 +479,43 @@ func TestBadCommandsPanic(t *testing.T) {
 		"type zero":         append([]byte{0}, valid[1:]...),
 		"not JSON":          append([]byte{byte(TypeAllocateBlock)}, "{oops"...),
 		"wrong field type":  append([]byte{byte(TypeAllocateBlock)}, `{"node":"a","size":"ten"}`...),
-		"unknown field":     append([]byte{byte(TypeAllocateBlock)}, `{"node":"a","size":1,"extra":true}`...),
 		"trailing data":     append(bytes.Clone(valid), `{}`...),
 		"no payload":        {byte(TypeInitCluster)},
 		"array not object":  append([]byte{byte(TypeAcquireLease)}, `[1,2]`...),
 		"negative worker":   append([]byte{byte(TypeRenewLease)}, `{"node":"a","worker":-1}`...),
 		"worker over 16bit": append([]byte{byte(TypeReleaseLease)}, `{"node":"a","worker":70000}`...),
+		"bad min version":   append([]byte{byte(TypeAllocateBlock)}, `{"_min_version":"x","node":"a","size":1}`...),
 	}
 	for name, data := range tests {
 		t.Run(name, func(t *testing.T) {
 			a := newApplier(t)
+			a.block(AllocateBlock{Node: "a", Size: 5})
 			before := a.f.State()
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Fatal("Apply did not panic")
-					}
-				}()
-				a.raw(data)
-			}()
+			resp := a.raw(data)
+			var ae *ApplyError
+			if err, ok := resp.(error); !ok || !errors.As(err, &ae) {
+				t.Fatalf("Apply answered %#v, want an *ApplyError", resp)
+			}
+			if ae.Index != a.index {
+				t.Fatalf("ApplyError names index %d, want %d", ae.Index, a.index)
+			}
+			select {
+			case <-a.f.Halted():
+			default:
+				t.Fatal("Halted not closed")
+			}
+			if a.f.Err() != error(ae) {
+				t.Fatalf("Err() = %v, want %v", a.f.Err(), ae)
+			}
+			// A valid command after the halt is not applied either.
+			if r, ok := a.raw(valid).(*ApplyError); !ok || r != ae {
+				t.Fatalf("after the halt Apply answered %#v, want the first *ApplyError", r)
+			}
 			if !reflect.DeepEqual(a.f.State(), before) {
 				t.Fatal("state changed")
+			}
+			if _, err := a.f.Snapshot(); err == nil {
+				t.Fatal("a halted FSM took a snapshot")
 			}
 		})
 	}

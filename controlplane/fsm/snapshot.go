@@ -85,8 +85,12 @@ func (s *state) export() State {
 
 // stateFrom checks a decoded snapshot and builds the state it describes.
 func stateFrom(st State) (*state, error) {
-	if st.Version < oldestSnapshotVersion || st.Version > snapshotVersion {
-		return nil, fmt.Errorf("snapshot version %d, want %d..%d", st.Version, oldestSnapshotVersion, snapshotVersion)
+	if st.Version > snapshotVersion {
+		return nil, fmt.Errorf("snapshot format version %d was written by a newer release (this one reads %d..%d): upgrade this node",
+			st.Version, oldestSnapshotVersion, snapshotVersion)
+	}
+	if st.Version < oldestSnapshotVersion {
+		return nil, fmt.Errorf("snapshot format version %d, want %d..%d", st.Version, oldestSnapshotVersion, snapshotVersion)
 	}
 	if st.Version < 2 && len(st.Nodes) > 0 {
 		return nil, fmt.Errorf("snapshot version %d has a node registry", st.Version)
@@ -181,10 +185,15 @@ func stateFrom(st State) (*state, error) {
 }
 
 // Snapshot implements raft.FSM: it copies the state under the lock; the
-// copy is written later by Persist.
+// copy is written later by Persist. A halted FSM refuses: its state lags
+// the index raft would record, and a snapshot of it would make the node
+// skip the entries it could not apply once it is upgraded.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if f.halt != nil {
+		return nil, fmt.Errorf("fsm: no snapshot of a halted FSM: %w", f.halt)
+	}
 	return &snapshot{state: f.s.export()}, nil
 }
 

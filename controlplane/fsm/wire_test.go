@@ -36,7 +36,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 	}
 }
 
-// Decode refuses, without panicking, everything Apply would panic on.
+// Decode refuses, without panicking, everything Apply would halt on.
 func TestDecodeRefusesBadCommands(t *testing.T) {
 	valid, _ := Encode(AllocateBlock{Node: "a", Size: 1})
 	for name, data := range map[string][]byte{
@@ -44,7 +44,7 @@ func TestDecodeRefusesBadCommands(t *testing.T) {
 		"unknown type":    append([]byte{200}, valid[1:]...),
 		"type zero":       append([]byte{0}, valid[1:]...),
 		"not JSON":        append([]byte{byte(TypeAllocateBlock)}, "{oops"...),
-		"unknown field":   append([]byte{byte(TypeRegisterNode)}, `{"id":"a","raft_addr":"h:1","x":1}`...),
+		"newer version":   append([]byte{byte(TypeRegisterNode)}, `{"_min_version":2,"id":"a","raft_addr":"h:1"}`...),
 		"trailing data":   append(bytes.Clone(valid), `{}`...),
 		"no payload":      {byte(TypeDeregisterNode)},
 		"negative worker": append([]byte{byte(TypeRenewLease)}, `{"node":"a","worker":-1}`...),

@@ -10,6 +10,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// luaNow starts the limiter's scripts: it sets now, in µs since the
+// epoch, from ARGV[3] or, when that is empty, from the server's clock.
+const luaNow = `
+local now = tonumber(ARGV[3])
+if not now then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+end`
+
 // gcraScript checks and updates one key's TAT atomically. It touches only
 // KEYS[1], so it runs on Redis Cluster (the key decides the node). Times
 // are integers in microseconds, exact in Lua's doubles (2^53 µs is 285
@@ -29,14 +38,9 @@ import (
 //
 // TIME in a script that writes needs effects replication: the default
 // since Redis 5, the only mode since Redis 7.
-var gcraScript = redis.NewScript(`
+var gcraScript = redis.NewScript(luaNow + `
 local t = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-if not now then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-end
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat or tat < now then
   tat = now

@@ -30,8 +30,10 @@ func TestBadInput(t *testing.T) {
 				{"granularity=", ""}, // empty: the default, accepted
 				{"from=yesterday", "from"},
 				{"to=2026-13-01", "to"},
-				{"from=2026-11-20&to=2026-11-19", "from"},
-				{"from=2026-11-20&to=2026-11-20", "from"},
+				{"from=2026-11-20&to=2026-11-19", "to"},
+				{"granularity=hour&from=2026-11-20T12:00:00Z&to=2026-11-20T12:00:00Z", "to"},
+				{"from=2026-11-21", "from"}, // after today: from alone ends today
+				{"granularity=hour&from=2026-01-01", "from"},
 				{"from=1969-12-31", "from"},
 				{"to=9999-12-31", "to"},
 				{"granularity=hour&from=2026-01-01&to=2026-11-01", "from"},

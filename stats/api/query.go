@@ -106,9 +106,15 @@ var (
 
 // ParseQuery reads the query parameters of a stats route from v (which
 // holds only known parameters, each once). now is the clock for the
-// default range, which ends with the bucket holding now. from is rounded
-// down and to up to bucket boundaries, so any times are accepted; the
-// answer says which range it covers.
+// ranges that end now.
+//
+// Dates are whole UTC days, inclusive at both ends: from=2026-11-20&to=
+// 2026-11-20 is that one day. A time is an instant: from rounds down and to
+// up to a bucket boundary, so any times are accepted. With neither, the
+// range is the default span (24 hours by hour, 30 days by day) ending with
+// the bucket that holds now; from alone ends there too, never in the
+// future; to alone starts the default span before it. The answer says
+// which range [from, to) it covers.
 func ParseQuery(v url.Values, now time.Time) (Query, *ParamError) {
 	q := Query{Granularity: Day, Limit: DefaultLimit, Traffic: AllTraffic}
 	if s := v.Get(paramGranularity); s != "" {
@@ -124,35 +130,51 @@ func ParseQuery(v url.Values, now time.Time) (Query, *ParamError) {
 	if q.Granularity == Hour {
 		span = DefaultHourBuckets * step
 	}
-	from, fromSet, perr := parseTime(v, paramFrom)
+	from, fromSet, _, perr := parseTime(v, paramFrom)
 	if perr != nil {
 		return q, perr
 	}
-	to, toSet, perr := parseTime(v, paramTo)
+	to, toSet, toDate, perr := parseTime(v, paramTo)
 	if perr != nil {
 		return q, perr
 	}
+	if toDate {
+		to = to.AddDate(0, 0, 1) // the day is in the range: it ends when the day does
+	}
+	// nowEnd is the end of the bucket that holds now.
+	nowEnd := now.UTC().Truncate(step).Add(step)
 	switch {
 	case !toSet && !fromSet:
-		to = ceil(now.UTC(), step)
-		if to.Equal(now.UTC()) { // now is a boundary: its bucket starts here
-			to = to.Add(step)
-		}
+		to = nowEnd
 		from = to.Add(-span)
 	case !toSet:
-		from = from.Truncate(step)
-		to = from.Add(span)
+		from, to = from.Truncate(step), nowEnd
+		if !from.Before(to) {
+			return q, &ParamError{paramFrom, fmt.Sprintf("from %s is after now: without to, the range ends with the current %s (give to as well for another end)",
+				from.Format(time.RFC3339), q.Granularity)}
+		}
 	case !fromSet:
 		to = ceil(to, step)
 		from = to.Add(-span)
+		if from.Before(minTime) {
+			from = minTime // no statistics lie before; the stores keep no earlier time
+		}
 	default:
 		from, to = from.Truncate(step), ceil(to, step)
-	}
-	if !from.Before(to) {
-		return q, &ParamError{paramFrom, "from must be before to"}
+		if !from.Before(to) {
+			return q, &ParamError{paramTo, fmt.Sprintf("to %s is not after from %s: the range is empty (a date in to includes that whole day)",
+				v.Get(paramTo), v.Get(paramFrom))}
+		}
 	}
 	if n := to.Sub(from) / step; n > MaxBuckets {
-		return q, &ParamError{paramFrom, fmt.Sprintf("the range holds %d %s buckets; at most %d (ask for a shorter range or granularity=day)", n, q.Granularity, MaxBuckets)}
+		hint := "ask for a shorter range"
+		if q.Granularity == Hour {
+			hint += " or granularity=day"
+		}
+		if !toSet {
+			hint += ", or give to as well: from alone ends now"
+		}
+		return q, &ParamError{paramFrom, fmt.Sprintf("the range holds %d %s buckets; at most %d (%s)", n, q.Granularity, MaxBuckets, hint)}
 	}
 	q.From, q.To = from, to
 	if s := v.Get(paramLimit); s != "" {
@@ -180,11 +202,12 @@ func ParseQuery(v url.Values, now time.Time) (Query, *ParamError) {
 	return q, nil
 }
 
-// parseTime reads the time parameter name from v, if it is there.
-func parseTime(v url.Values, name string) (time.Time, bool, *ParamError) {
+// parseTime reads the time parameter name from v, if it is there; date
+// tells that it was given as a date (a whole day), not a time.
+func parseTime(v url.Values, name string) (t time.Time, set, date bool, perr *ParamError) {
 	s := v.Get(name)
 	if s == "" {
-		return time.Time{}, false, nil
+		return time.Time{}, false, false, nil
 	}
 	for _, layout := range timeLayouts {
 		t, err := time.Parse(layout, s)
@@ -193,11 +216,11 @@ func parseTime(v url.Values, name string) (time.Time, bool, *ParamError) {
 		}
 		t = t.UTC()
 		if t.Before(minTime) || t.After(maxTime) {
-			return t, true, &ParamError{name, fmt.Sprintf("%s must lie between %s and %s", name, minTime.Format(time.DateOnly), maxTime.Format(time.DateOnly))}
+			return t, true, false, &ParamError{name, fmt.Sprintf("%s must lie between %s and %s", name, minTime.Format(time.DateOnly), maxTime.Format(time.DateOnly))}
 		}
-		return t, true, nil
+		return t, true, layout == time.DateOnly, nil
 	}
-	return time.Time{}, true, &ParamError{name, name + " must be an RFC 3339 time such as 2026-11-01T00:00:00Z or a date such as 2026-11-01 (UTC)"}
+	return time.Time{}, true, false, &ParamError{name, name + " must be an RFC 3339 time such as 2026-11-01T00:00:00Z or a date such as 2026-11-01 (UTC)"}
 }
 
 // ceil rounds t up to a multiple of step.

@@ -56,7 +56,7 @@ func TestLinkSeries(t *testing.T) {
 				t.Errorf("hourly:\n got %+v\nwant %+v", got, want)
 			}
 
-			e.getJSON("/api/v1/stats/links/abc?from=2026-11-18&to=2026-11-21", &got)
+			e.getJSON("/api/v1/stats/links/abc?from=2026-11-18&to=2026-11-20", &got)
 			want = api.LinkStats{Code: "abc", LinkID: ptr("7000000000000000002"), Series: api.Series{
 				From: at(18, 0), To: at(21, 0), Granularity: api.Day,
 				Totals: api.Counts{Clicks: 21, Humans: 19, Bots: 2, Visitors: 5, HumanVisitors: 5, BotVisitors: 0},
@@ -70,7 +70,7 @@ func TestLinkSeries(t *testing.T) {
 				t.Errorf("daily:\n got %+v\nwant %+v", got, want)
 			}
 
-			e.getJSON("/api/v1/stats/links/abc?from=2026-11-18&to=2026-11-19&link_id=7000000000000000001", &got)
+			e.getJSON("/api/v1/stats/links/abc?from=2026-11-18&to=2026-11-18&link_id=7000000000000000001", &got)
 			if got.Totals.Clicks != 40 || *got.LinkID != "7000000000000000001" || len(got.Points) != 1 {
 				t.Errorf("link_id of the old link: %+v", got)
 			}
@@ -161,7 +161,7 @@ func TestTop(t *testing.T) {
 				e.bucketRow(api.Hour, at(20, 10), "abc", id, false, 1, nil)
 
 				var got api.Top
-				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21", &got)
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-20", &got)
 				want := api.Top{Code: "abc", LinkID: ptr("99"), Dimension: "referrer", From: at(18, 0), To: at(21, 0),
 					Granularity: api.Day, Traffic: api.AllTraffic, Items: []api.TopItem{
 						{Value: "", Clicks: 14, Humans: 5, Bots: 9},
@@ -172,7 +172,7 @@ func TestTop(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("all traffic:\n got %+v\nwant %+v", got, want)
 				}
-				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21&traffic=human&limit=2", &got)
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-20&traffic=human&limit=2", &got)
 				want.Traffic, want.Items = api.HumanTraffic, []api.TopItem{
 					{Value: "blog.example", Clicks: 7, Humans: 7},
 					{Value: "news.example", Clicks: 7, Humans: 7},
@@ -180,7 +180,7 @@ func TestTop(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("humans, limit 2:\n got %+v\nwant %+v", got, want)
 				}
-				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-21&traffic=bot", &got)
+				e.getJSON("/api/v1/stats/links/abc/top/referrer?from=2026-11-18&to=2026-11-20&traffic=bot", &got)
 				if len(got.Items) != 2 || got.Items[0].Value != "" || got.Items[1].Value != "crawler.example" {
 					t.Errorf("bots: %+v", got.Items)
 				}
@@ -193,7 +193,8 @@ func TestTop(t *testing.T) {
 					t.Errorf("unknown code: %+v", got)
 				}
 				e.getJSON("/api/v1/stats/top/browser?from=2026-11-20", &got)
-				want = api.Top{Dimension: "browser", From: at(20, 0), To: at(20, 0).AddDate(0, 0, 30),
+				// from alone ends with the day of now, not 30 days later.
+				want = api.Top{Dimension: "browser", From: at(20, 0), To: at(21, 0),
 					Granularity: api.Day, Traffic: api.AllTraffic, Items: []api.TopItem{
 						{Value: "Chrome", Clicks: 33, Humans: 30, Bots: 3},
 						{Value: "Firefox", Clicks: 12, Humans: 12},
@@ -222,7 +223,7 @@ func TestOverview(t *testing.T) {
 			e.bucketRow(api.Day, at(10, 0), "ddd", 4, false, 500, nil) // before the range
 
 			var got api.Overview
-			e.getJSON("/api/v1/stats/overview?from=2026-11-19&to=2026-11-21&limit=2", &got)
+			e.getJSON("/api/v1/stats/overview?from=2026-11-19&to=2026-11-20&limit=2", &got)
 			want := api.Overview{Series: api.Series{From: at(19, 0), To: at(21, 0), Granularity: api.Day,
 				Totals: api.Counts{Clicks: 36, Humans: 30, Bots: 6, Visitors: 5, HumanVisitors: 4, BotVisitors: 1},
 				Points: []api.Point{
@@ -237,11 +238,11 @@ func TestOverview(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("overview:\n got %+v\nwant %+v", got, want)
 			}
-			e.getJSON("/api/v1/stats/overview?from=2026-11-19&to=2026-11-21&traffic=human", &got)
+			e.getJSON("/api/v1/stats/overview?from=2026-11-19&to=2026-11-20&traffic=human", &got)
 			if len(got.TopLinks) != 3 || got.TopLinks[0].Code != "aaa" || got.TopLinks[2].Code != "ccc" {
 				t.Errorf("humans: %+v", got.TopLinks)
 			}
-			e.getJSON("/api/v1/stats/overview?from=2026-11-19&to=2026-11-21&traffic=bot", &got)
+			e.getJSON("/api/v1/stats/overview?from=2026-11-19&to=2026-11-20&traffic=bot", &got)
 			if len(got.TopLinks) != 1 || got.TopLinks[0].Code != "aaa" {
 				t.Errorf("bots: %+v", got.TopLinks)
 			}

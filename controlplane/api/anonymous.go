@@ -1,0 +1,73 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/shortify/shortify/internal/problem"
+)
+
+// Anonymous creates (Config.AnonymousCreate) are limited per client by
+// Deps.AnonymousLimiter. The budget is for links created, not for
+// requests: the handler spends it only once the request has passed every
+// check that needs no database (content type, body, target URL, alias
+// syntax), and gives it back when the create fails on the server's side
+// (no ID or code to issue, the node not ready, the database unavailable)
+// or the client left. A taken alias (409) keeps it spent: that request
+// did try a write, and refunding it would let a client probe aliases
+// against the database without limit.
+
+// refundTimeout bounds giving a create back: a slow limiter must not hold
+// the answer.
+const refundTimeout = time.Second
+
+// anonymous reports whether r is an anonymous create, which the access
+// check let through without a key.
+func (h *Handler) anonymous(r *http.Request) bool {
+	key, err := RequestKey(r)
+	return err == nil && key == "" && h.cfg.AnonymousCreate
+}
+
+// spendAnonymous counts an anonymous create against its client, answering
+// 429 or 503 itself when it may not go on. When it may, the caller must
+// defer the returned settle: it gives the create back unless w's status
+// says a link was created or the alias was taken.
+func (h *Handler) spendAnonymous(w *statusWriter, r *http.Request) (settle func(), ok bool) {
+	if h.deps.AnonymousLimiter == nil {
+		return func() {}, true
+	}
+	client := r.RemoteAddr
+	if h.deps.ClientKey != nil {
+		client = h.deps.ClientKey(r)
+	}
+	key := "anon-create:" + client
+	allowed, retry, err := h.deps.AnonymousLimiter.Allow(r.Context(), key)
+	if err != nil {
+		// Fail closed: anonymous creation is a privilege, and an outage
+		// of the limiter must not open it to floods.
+		h.log.Warn("anonymous-create limiter failed; refusing", "err", err)
+		w.Header().Set("Retry-After", "1")
+		problem.Write(w, http.StatusServiceUnavailable, "anonymous creation is unavailable right now; retry shortly or use an API key")
+		return nil, false
+	}
+	if !allowed {
+		secs := max(int(retry.Round(time.Second)/time.Second), 1)
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many anonymous creates from your address; retry in %d s or use an API key", secs))
+		return nil, false
+	}
+	return func() {
+		if w.status == http.StatusCreated || w.status == http.StatusConflict {
+			return
+		}
+		// The request's context may be done (the client left): the
+		// refund is still owed.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), refundTimeout)
+		defer cancel()
+		if err := h.deps.AnonymousLimiter.Refund(ctx, key); err != nil {
+			h.log.Warn("could not give an anonymous create back to its client", "status", w.status, "err", err)
+		}
+	}, true
+}
