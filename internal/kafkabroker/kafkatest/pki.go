@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
 )
 
@@ -86,14 +87,12 @@ func StartTLSBroker(tb testing.TB, p *PKI, clientCA bool, partitions int32, topi
 // within a few seconds.
 func TryProduce(tb testing.TB, addr string, sec kafkasec.Config, topic string) error {
 	tb.Helper()
-	opts, err := sec.Opts()
+	// Shortify's own producer configuration, without retries, so that
+	// a refusal is the answer and not a reason to try again.
+	cl, err := kafkaprod.NewClient(kafkaprod.Config{Brokers: []string{addr}, Security: sec,
+		RecordTimeout: 3 * time.Second}, kgo.RequestRetries(0))
 	if err != nil {
-		tb.Fatalf("Opts: %v", err)
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RequestRetries(0),
-		kgo.RecordDeliveryTimeout(3*time.Second))...)
-	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("kafkaprod.NewClient: %v", err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)

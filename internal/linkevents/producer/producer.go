@@ -34,6 +34,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 )
@@ -136,22 +137,15 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	sec, err := cfg.Security.Opts()
+	client, err := kafkaprod.NewClient(kafkaprod.Config{
+		Brokers: cfg.Brokers, ClientID: cfg.ClientID, Topic: cfg.Topic, Security: cfg.Security,
+		MaxBufferedRecords: cfg.MaxBufferedRecords,
+		MaxBufferedBytes:   cfg.MaxBufferedBytes,
+		Compression:        "zstd",
+		Logger:             cfg.Logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("linkevents producer: %w", err)
-	}
-	client, err := kgo.NewClient(append(sec,
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
-		kgo.DefaultProduceTopic(cfg.Topic),
-		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
-		kgo.MaxBufferedBytes(cfg.MaxBufferedBytes),
-		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.Lz4Compression(), kgo.NoCompression()),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("linkevents producer: client for %v: %w", cfg.Brokers, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Producer{cfg: cfg, client: client, ctx: ctx, cancel: cancel}
@@ -284,20 +278,4 @@ func (l *limiter) allow(now time.Time) (ok bool, skipped int) {
 	}
 	l.last, skipped, l.skipped = now, l.skipped, 0
 	return true, skipped
-}
-
-// kgoLogger passes the client's errors (as warnings) and warnings (as
-// information: while a broker is down the client warns at every retry) to
-// slog.
-type kgoLogger struct{ l *slog.Logger }
-
-func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		k.l.Warn("kafka: "+msg, keyvals...)
-	case kgo.LogLevelWarn:
-		k.l.Info("kafka: "+msg, keyvals...)
-	}
 }
