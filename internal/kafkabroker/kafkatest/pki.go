@@ -3,8 +3,6 @@ package kafkatest
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -54,12 +52,11 @@ func (p *PKI) ServerTLS(tb testing.TB, clientCA bool) *tls.Config {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if clientCA {
-		pem, err := os.ReadFile(p.CAFile)
+		pool, err := kafkasec.LoadCertPool(p.CAFile)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		tc.ClientCAs = x509.NewCertPool()
-		tc.ClientCAs.AppendCertsFromPEM(pem)
+		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc
