@@ -11,10 +11,11 @@
 // Kafka refuses, or that are still buffered when Close gives up, count as
 // failed. The counts (Stats) are for metrics.
 //
-// The client is idempotent (franz-go's default: a retried batch is written
-// once, and the events of a partition stay in order), waits for all in-sync
-// replicas, and compresses batches with zstd (lz4 or none when the broker
-// refuses it). Records are keyed by code and partitioned by Kafka's murmur2
+// The client is internal/kafkaprod's, the one producer configuration the
+// click emitter shares: idempotent (franz-go's default: a retried batch is
+// written once, and the events of a partition stay in order), waiting for
+// all in-sync replicas, compressing batches with zstd (lz4 or none when
+// the broker refuses it). Records are keyed by code and partitioned by Kafka's murmur2
 // hash of the key, so all events of a code are in one partition, in the
 // order they were published.
 //
