@@ -50,7 +50,7 @@ func TestServer(t *testing.T) {
 						"handle": []any{map[string]any{"handler": "static_response", "status_code": 200, "body": healthBody}},
 					},
 					map[string]any{"handle": []any{
-						map[string]any{"handler": "shortify", "database": dsn, "not_found": "next", "cache_ttl": cacheTTL.String()},
+						map[string]any{"handler": "shortify_edge", "database": dsn, "not_found": "next", "cache_ttl": cacheTTL.String()},
 						map[string]any{"handler": "static_response", "status_code": 200, "body": "fallback"},
 					}},
 				},

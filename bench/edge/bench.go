@@ -154,7 +154,7 @@ func (b *bench) setUpClicks(ctx context.Context) (stop func(), err error) {
 	}
 	if opt == "" {
 		if b.cfg.clicks == "on" {
-			return nil, fmt.Errorf("-clicks=on: the shortify directive has no Kafka option (tried %s)", strings.Join(kafkaOptionNames, ", "))
+			return nil, fmt.Errorf("-clicks=on: the shortify_edge directive has no Kafka option (tried %s)", strings.Join(kafkaOptionNames, ", "))
 		}
 		fmt.Println("click events: off (module has no kafka option yet)")
 		return func() {}, nil
