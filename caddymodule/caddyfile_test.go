@@ -132,7 +132,7 @@ func TestCaddyfileEnvPlaceholders(t *testing.T) {
 		{"runtime placeholder kept", "redis {env.SHORTIFY_REDIS}", "{env.SHORTIFY_REDIS}"},
 	}
 	for _, tt := range tests {
-		input := ":8080 {\n\tshortify sqlite:///tmp/x.db {\n\t\t" + tt.redisLine + "\n\t\tcache_size 10\n\t}\n}\n"
+		input := ":8080 {\n\tshortify_edge sqlite:///tmp/x.db {\n\t\t" + tt.redisLine + "\n\t\tcache_size 10\n\t}\n}\n"
 		h := adaptHandler(t, input)
 		if h.Redis != tt.want || h.CacheSize != 10 {
 			t.Errorf("%s: redis %q cache_size %d; want redis %q and the next line intact", tt.name, h.Redis, h.CacheSize, tt.want)
@@ -140,7 +140,7 @@ func TestCaddyfileEnvPlaceholders(t *testing.T) {
 	}
 }
 
-// adaptHandler adapts a Caddyfile and returns its one shortify handler.
+// adaptHandler adapts a Caddyfile and returns its one shortify_edge handler.
 func adaptHandler(t *testing.T, input string) Handler {
 	t.Helper()
 	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
@@ -151,9 +151,9 @@ func adaptHandler(t *testing.T, input string) Handler {
 	if err := json.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	raw, ok := findHandler(cfg, "shortify")
+	raw, ok := findHandler(cfg, "shortify_edge")
 	if !ok {
-		t.Fatalf("no shortify handler in %s", out)
+		t.Fatalf("no shortify_edge handler in %s", out)
 	}
 	b, _ := json.Marshal(raw)
 	var h Handler

@@ -17,7 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Goals of issue 4: the shortify handler at 90% or more of the static
+// Goals of issue 4: the shortify_edge handler at 90% or more of the static
 // redirect's throughput, and its p99 within 1.2 times the static one's.
 const (
 	goalThroughput = 0.90
