@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -120,6 +121,13 @@ func TestEdgeErrorsNameTheEdge(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "shortify_edge") || !strings.Contains(err.Error(), "database: required") {
 		t.Errorf("a handler without a database: %v; want an error naming shortify_edge", err)
+	}
+
+	// A store that cannot be opened: the 503's error, which Caddy logs.
+	down := func(context.Context, linkstore.Config) (linkstore.Store, error) { return nil, errors.New("down") }
+	h := provision(t, &Handler{Database: sqliteDSN(t), openStore: down})
+	if _, err := serve(h, "GET", "/"+newCode(t, "down"), nil); err == nil || !strings.Contains(err.Error(), ": shortify_edge: open link store: down") {
+		t.Errorf("a store that cannot open: %v; want an error naming shortify_edge", err)
 	}
 }
 
