@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,18 +24,11 @@ import (
 // parallel: t.Setenv, and
 // caddy.Load is process-wide.)
 func TestEdgeNames(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("HOME", tmp)
-	t.Setenv("XDG_DATA_HOME", tmp)
-	t.Setenv("XDG_CONFIG_HOME", tmp)
+	caddyHome(t)
 	dsn := sqliteDSN(t)
 	c := newCode(t, "names")
 	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/names"})
-	client := &http.Client{
-		Transport:     &http.Transport{DisableKeepAlives: true},
-		Timeout:       5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := redirectClient()
 
 	for _, tc := range []struct{ directive, handler string }{
 		{"shortify_edge", "shortify_edge"},
