@@ -149,7 +149,11 @@ func (h *Handler) setOption(d *caddyfile.Dispenser, name, v string) error {
 	var err error
 	switch name {
 	case "database":
-		h.Database = v
+		// An empty value keeps the inline database, so that
+		// `shortify DEFAULT { database {$VAR} }` means "VAR, else DEFAULT".
+		if v != "" {
+			h.Database = v
+		}
 	case "redis":
 		h.Redis = v
 	case "redis_prefix":
