@@ -98,3 +98,33 @@ func permissionHint(err error, cred *syscall.Credential) string {
 	}
 	return fmt.Sprintf(" (%s must be able to run the PostgreSQL binaries and enter the data directory's parents: check their modes, or set SHORTIFY_TEST_PG_BIN to binaries it can run)", who)
 }
+
+// RemoveServerDirs removes the PostgreSQL directories that dir's
+// subdirectories link to (made by serverDir outside dir), so that
+// removing dir afterwards leaves nothing behind. It walks dir's direct
+// children and their children, where the stack keeps its servers.
+func RemoveServerDirs(dir string) error {
+	links, err := filepath.Glob(filepath.Join(dir, "*", "*"))
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		fi, err := os.Lstat(l)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			continue
+		}
+		target, err := os.Readlink(l)
+		if err != nil {
+			continue
+		}
+		// Only what serverDir made: a shortify-postgres-* temporary directory.
+		parent := filepath.Dir(target)
+		if matched, _ := filepath.Match(filepath.Join(os.TempDir(), "shortify-postgres-*"), parent); !matched {
+			continue
+		}
+		if err := os.RemoveAll(parent); err != nil {
+			return fmt.Errorf("remove PostgreSQL directory %s: %w", parent, err)
+		}
+	}
+	return nil
+}

@@ -53,7 +53,12 @@ func TestPrimaryBehindPrivateParent(t *testing.T) {
 		if err := pg.Stop(); err != nil {
 			t.Error(err)
 		}
-		os.RemoveAll(filepath.Dir(pg.Dir))
+		if err := RemoveServerDirs(filepath.Join(data, "stack")); err != nil {
+			t.Error(err)
+		}
+		if _, err := os.Stat(pg.Dir); !os.IsNotExist(err) {
+			t.Errorf("RemoveServerDirs left %s (%v)", pg.Dir, err)
+		}
 	})
 	if err := pg.Query(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
