@@ -81,15 +81,7 @@ func TestUnreachable(t *testing.T) {
 	if err != nil || cred == nil {
 		t.Skip("needs root and a postgres user to own test directories")
 	}
-	// t.TempDir's parents may be private: test below a known-open base.
-	base, err := os.MkdirTemp("", "shortify-unreachable-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	base := openTempDir(t)
 	for _, tc := range []struct {
 		name  string
 		mode  os.FileMode
@@ -121,4 +113,20 @@ func TestUnreachable(t *testing.T) {
 			t.Errorf("%s: reachable %v, want %v (blocked at %q)", tc.name, got, tc.want, blocked)
 		}
 	}
+}
+
+// openTempDir is a temporary directory (removed at the test's end) that
+// every user may enter. Not t.TempDir: its parents are private to root,
+// and the postgres user must reach what is below.
+func openTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "shortify-procs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
