@@ -128,7 +128,7 @@ func metricNames(expr string) []string {
 // dashboard names, the folder compose mounts) and that the dashboard has
 // the panels the operators need, each querying metrics that exist: a
 // shortify_* name must be defined in this repository's Go code and
-// documented in the README, a caddy_* name defined in Caddy's.
+// documented under docs/, a caddy_* name defined in Caddy's.
 func TestGrafanaDashboard(t *testing.T) {
 	var ds struct {
 		Datasources []struct {
@@ -183,11 +183,11 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("the dashboard has no %q panel", want)
 		}
 	}
-	readme := readFile(t, filepath.Join(repoRoot, "README.md"))
+	documented := docsText(t)
 	for m := range queried {
 		base := histogramBase(m)
-		if strings.HasPrefix(base, "shortify_") && !strings.Contains(readme, base) {
-			t.Errorf("the dashboard queries %s, which the README's metrics section does not document", base)
+		if strings.HasPrefix(base, "shortify_") && !strings.Contains(documented, base) {
+			t.Errorf("the dashboard queries %s, which docs/ does not document", base)
 		}
 	}
 	for _, want := range []string{"shortify_cp_raft_leader", "shortify_cp_link_creates_total"} {
@@ -200,7 +200,7 @@ func TestGrafanaDashboard(t *testing.T) {
 // TestPrometheusRules checks the alerting rules: the file prometheus.yml
 // loads is the one compose mounts there, and every rule is an alert with
 // a severity and a summary whose query names metrics that exist (and, for
-// Shortify's, that the README documents).
+// Shortify's, that docs/ documents).
 func TestPrometheusRules(t *testing.T) {
 	var cfg struct {
 		RuleFiles []string `yaml:"rule_files"`
@@ -224,7 +224,7 @@ func TestPrometheusRules(t *testing.T) {
 	readYAML(t, filepath.Join("prometheus", "rules.yml"), &rules)
 	defined := goSource(t, repoRoot)
 	caddySrc := goSource(t, caddyDir(t))
-	readme := readFile(t, filepath.Join(repoRoot, "README.md"))
+	documented := docsText(t)
 	alerts := 0
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
@@ -238,8 +238,8 @@ func TestPrometheusRules(t *testing.T) {
 			}
 			for _, m := range names {
 				checkMetric(t, "alert "+r.Alert, m, defined, caddySrc)
-				if base := histogramBase(m); strings.HasPrefix(base, "shortify_") && !strings.Contains(readme, base) {
-					t.Errorf("alert %s queries %s, which the README does not document", r.Alert, base)
+				if base := histogramBase(m); strings.HasPrefix(base, "shortify_") && !strings.Contains(documented, base) {
+					t.Errorf("alert %s queries %s, which docs/ does not document", r.Alert, base)
 				}
 			}
 		}
@@ -365,4 +365,19 @@ func TestDashboardHandlerLabels(t *testing.T) {
 	if !edge {
 		t.Errorf("no panel selects the edge handler, shortify_edge")
 	}
+}
+
+// docsText is every Markdown file under docs/, where metrics are
+// documented (the README only links there).
+func docsText(t *testing.T) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no docs under %s: %v", filepath.Join(repoRoot, "docs"), err)
+	}
+	var sb strings.Builder
+	for _, f := range files {
+		sb.WriteString(readFile(t, f))
+	}
+	return sb.String()
 }

@@ -85,7 +85,14 @@ func start(t *testing.T, extraEnv ...string) *system {
 // startConfig is start with another Caddyfile.
 func startConfig(t *testing.T, caddyfile string, extraEnv ...string) *system {
 	t.Helper()
-	s := &system{t: t, dir: t.TempDir(), logs: new(bytes.Buffer), exited: make(chan struct{})}
+	return startIn(t, t.TempDir(), caddyfile, extraEnv...)
+}
+
+// startIn is startConfig in the working directory dir, which other
+// systems may share.
+func startIn(t *testing.T, dir, caddyfile string, extraEnv ...string) *system {
+	t.Helper()
+	s := &system{t: t, dir: dir, logs: new(bytes.Buffer), exited: make(chan struct{})}
 	listen := testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(listen)
 	s.base = "http://" + listen

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shortify/shortify/internal/procs"
 	"github.com/shortify/shortify/internal/stack"
 )
 
@@ -37,6 +38,10 @@ func main() {
 	// A fresh stack every time: a Redis Cluster and a Raft cluster keep
 	// identities in their files that a second `redis-cli --cluster create`
 	// or bootstrap would contradict.
+	// PostgreSQL's directories may live outside it (procs.serverDir).
+	if err := procs.RemoveServerDirs(*dir); err != nil {
+		log.Fatalf("shortify-stack: %v", err)
+	}
 	if err := os.RemoveAll(*dir); err != nil {
 		log.Fatalf("shortify-stack: %v", err)
 	}

@@ -29,7 +29,8 @@ const PGStopTimeout = 30 * time.Second
 type Postgres struct {
 	// Addr is the server's 127.0.0.1:port.
 	Addr string
-	// Dir holds data/ and postgres.log.
+	// Dir holds data/ and postgres.log: PGConfig.Dir, or the directory
+	// it links to when the server's user could not reach it.
 	Dir string
 
 	*Process
@@ -39,7 +40,9 @@ type Postgres struct {
 type PGConfig struct {
 	// Dir is the server's own directory (created; it must not hold a
 	// data/ directory yet). When this process runs as root, the server
-	// runs as the postgres user, so Dir's parents must let it through.
+	// runs as the postgres user; if that user cannot enter Dir's parents,
+	// the server's directory is made under the system's temporary
+	// directory instead and Dir links to it (Postgres.Dir says where).
 	Dir string
 	// Addr is the 127.0.0.1:port to listen on.
 	Addr string
@@ -66,7 +69,7 @@ func InitPrimary(ctx context.Context, cfg PGConfig) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := makeDir(cfg.Dir, cred); err != nil {
+	if cfg.Dir, err = serverDir(cfg.Dir, cred); err != nil {
 		return nil, err
 	}
 	data := filepath.Join(cfg.Dir, "data")
@@ -74,7 +77,7 @@ func InitPrimary(ctx context.Context, cfg PGConfig) (*Postgres, error) {
 		"-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync", "--no-instructions")
 	RunAs(initdb, cred, cfg.Dir)
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb %s: %w\n%s", data, err, out)
+		return nil, fmt.Errorf("initdb %s: %w%s\n%s", data, err, permissionHint(err, cred), out)
 	}
 	settings := map[string]string{"wal_level": "replica", "max_wal_senders": "10", "wal_keep_size": "'64MB'"}
 	if cfg.TLS != nil {
@@ -127,7 +130,7 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := makeDir(cfg.Dir, cred); err != nil {
+	if cfg.Dir, err = serverDir(cfg.Dir, cred); err != nil {
 		return nil, err
 	}
 	data := filepath.Join(cfg.Dir, "data")

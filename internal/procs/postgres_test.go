@@ -3,7 +3,6 @@ package procs
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -19,16 +18,7 @@ func TestPrivatePrimaryAndReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir: its parents are private to root, and the postgres
-	// user must reach the data directory.
-	dir, err := os.MkdirTemp("", "shortify-procs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := openTempDir(t)
 	addr := func() string {
 		p, err := FreePort("127.0.0.1")
 		if err != nil {

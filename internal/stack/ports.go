@@ -25,7 +25,7 @@ const (
 var edgeHosts = []string{edgeHost1, edgeHost2}
 
 // Ports is where every process of the stack listens. FixedPorts is the
-// layout of `make stack` (README, "Production-shaped stack on one
+// layout of `make stack` (docs/operations.md, "Production-shaped stack on one
 // machine"); FreePorts picks free ones for tests.
 type Ports struct {
 	// Primary and Replica are the PostgreSQL servers'.

@@ -49,8 +49,10 @@ const StatsSessionTimeout = 6 * time.Second
 type Config struct {
 	// Dir holds every process's data and log. Start refuses a Dir that
 	// holds a stack already: remove it first (cmd/shortify-stack does).
-	// When this runs as root, PostgreSQL runs as the postgres user, so
-	// Dir's parents must let that user through.
+	// When this runs as root, PostgreSQL runs as the postgres user; if
+	// that user cannot enter Dir's parents, its servers' directories are
+	// made under TMPDIR and linked from Dir/postgres (procs.PGConfig), and
+	// procs.RemoveServerDirs removes them.
 	Dir string
 	// Binary is the shortify binary (make build: bin/shortify).
 	Binary string
