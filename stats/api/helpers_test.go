@@ -18,13 +18,13 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	cpapi "github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/hll"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

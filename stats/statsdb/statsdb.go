@@ -47,7 +47,6 @@ package statsdb
 import (
 	"cmp"
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,14 +56,6 @@ import (
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/stats/aggregate"
 )
-
-//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
-var migrationFS embed.FS
-
-// MigrationsTable records the applied versions of this package's schema
-// (stats_offsets), apart from the stats tables' stats_schema_migrations,
-// which the control plane's partitions package owns.
-const MigrationsTable = "stats_ingest_schema_migrations"
 
 // ErrFenced means another consumer has moved a partition's offset since
 // this one read it: the batch was not written, and the consumer must read
@@ -112,9 +103,9 @@ type Config struct {
 	// DSN names the stats database: postgres://…, postgresql://… or
 	// sqlite://PATH (sqlite:PATH).
 	DSN string
-	// Migrate creates the stats tables (through the control plane's
-	// partitions package) and this package's stats_offsets when missing,
-	// so that stats can start before the control plane.
+	// Migrate brings the stats schema (its owner is package
+	// stats/partitions: the tables and stats_offsets) up to date, so that
+	// stats can start before the control plane.
 	Migrate bool
 	// RawClicks keeps a row per click in the clicks table (off by
 	// default: the aggregates do not need them).

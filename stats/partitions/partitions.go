@@ -18,9 +18,11 @@
 // List is empty, EnsureAhead does nothing, and the retention deletes old
 // rows.
 //
-// A Scheduler runs the upkeep (Manager.Maintain) while, and only while, this
-// node is the Raft leader: at the start of each leadership and then on an
-// interval.
+// This package owns the whole stats schema: the tables above, their
+// monthly partition DDL and stats_offsets, in one set of migrations
+// recorded in stats_schema_migrations. The stats service opens it to create
+// the months a batch needs; the control plane's Raft leader runs the upkeep
+// (Manager.Maintain) through its own scheduler (controlplane/partitions).
 package partitions
 
 import (
@@ -187,7 +189,7 @@ type Config struct {
 	Retention time.Duration
 	// Policy, when set and holding a policy, overrides Retention for List
 	// and Drop, so that they agree with the upkeep that reads the same
-	// replicated policy (see SchedulerConfig.Policy).
+	// replicated policy (the control plane passes the cluster's).
 	Policy PolicySource
 	// Detach makes the retention detach expired partitions (left as plain
 	// tables for archiving) instead of dropping them.
