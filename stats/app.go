@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +29,7 @@ import (
 	"github.com/shortify/shortify/controlplane"
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb"
 )
@@ -141,12 +141,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.Topic = cmp.Or(a.Topic, clickevents.DefaultTopic)
 	a.Group = cmp.Or(a.Group, ingest.DefaultGroup)
-	if a.MaxPollRecords == 0 && strings.HasPrefix(a.Database, "sqlite:") {
+	d, _ := storedsn.Parse(a.Database) // opening the database reports a bad DSN
+	if a.MaxPollRecords == 0 && d.Dialect == storedsn.SQLite {
 		// SQLite has one writer: a smaller batch holds the file's write
 		// lock for less time, so link creates in the same file wait less.
 		a.MaxPollRecords = sqliteMaxPollRecords
 	}
-	if a.MaxBatchEvents == 0 && strings.HasPrefix(a.Database, "sqlite:") {
+	if a.MaxBatchEvents == 0 && d.Dialect == storedsn.SQLite {
 		a.MaxBatchEvents = sqliteMaxPollRecords
 	}
 	a.MaxPollRecords = cmp.Or(a.MaxPollRecords, ingest.DefaultMaxPollRecords)

@@ -519,8 +519,8 @@ func TestOpenErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no DSN", Config{}, "no stats DSN"},
-		{"mysql", Config{DSN: "mysql://admin:hunter2@db.example/stats"}, `unsupported stats DSN "mysql://admin:xxxxx@db.example/stats"`},
+		{"no DSN", Config{}, "stats database: no DSN"},
+		{"mysql", Config{DSN: "mysql://admin:hunter2@db.example/stats"}, `stats database: unsupported DSN "mysql://admin:xxxxx@db.example/stats"`},
 		{"key=value", Config{DSN: "host=db password=hunter2"}, "not a URL; not shown"},
 		{"months", Config{DSN: "sqlite://x.db", MonthsAhead: MaxMonthsAhead + 1}, "months ahead"},
 		{"retention", Config{DSN: "sqlite://x.db", Retention: -time.Hour}, "retention"},

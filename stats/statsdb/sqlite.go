@@ -12,7 +12,6 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/shortify/shortify/internal/clickevents"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/hll"
@@ -26,11 +25,9 @@ type sqliteBackend struct {
 	db  *sql.DB
 }
 
-func openSQLite(ctx context.Context, cfg Config) (*sqliteBackend, error) {
-	path, err := sqlitestore.ParseDSN(cfg.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("statsdb: %w", err)
-	}
+// openSQLite opens the stats database in the SQLite file at path
+// (cfg.DSN's).
+func openSQLite(ctx context.Context, cfg Config, path string) (*sqliteBackend, error) {
 	if cfg.Migrate {
 		// The whole stats schema, stats_offsets included: package
 		// partitions owns it.

@@ -50,10 +50,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/aggregate"
 )
 
@@ -140,23 +140,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg.Logger = slog.Default()
 	}
 	db := &DB{cfg: cfg}
-	var err error
-	switch {
-	case isPostgres(cfg.DSN):
+	d, err := storedsn.Parse(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("statsdb: %w", err)
+	}
+	if d.Dialect == storedsn.Postgres {
 		db.be, err = openPostgres(ctx, cfg)
-	case strings.HasPrefix(cfg.DSN, "sqlite:"):
-		db.be, err = openSQLite(ctx, cfg)
-	default:
-		err = errors.New("statsdb: want a postgres://…, postgresql://… or sqlite://PATH DSN")
+	} else {
+		db.be, err = openSQLite(ctx, cfg, d.Path)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return db, nil
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // RawClicks reports whether Write keeps raw click rows, so that callers

@@ -8,14 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
@@ -59,12 +58,12 @@ func each(r rows, fn func(scan func(...any) error) error) error {
 
 func connect(dsn string) (query, func(), error) {
 	ctx := context.Background()
-	if strings.HasPrefix(dsn, "sqlite:") {
-		path, err := sqlitestore.ParseDSN(dsn)
-		if err != nil {
-			return nil, nil, err
-		}
-		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	d, err := storedsn.Parse(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Dialect == storedsn.SQLite {
+		db, err := sql.Open("sqlite", d.Path+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			return nil, nil, err
 		}
