@@ -15,7 +15,6 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/shortify/shortify/internal/storedsn"
-	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 )
@@ -91,12 +90,14 @@ func connect(dsn string) (query, func(), error) {
 }
 
 // Backends runs fn as two parallel subtests: on a fresh PostgreSQL schema
-// of the package's test database (the package's TestMain calls
-// testenv.Main) and on a fresh SQLite file.
-func Backends(t *testing.T, fn func(t *testing.T, dsn string)) {
+// that schema returns (testenv.Schema, whose package's TestMain calls
+// testenv.Main) and on a fresh SQLite file. schema is a parameter so that
+// this package, part of stats/, does not import testenv, whose test CA
+// comes from the control plane.
+func Backends(t *testing.T, schema func(testing.TB) string, fn func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		fn(t, testenv.Schema(t))
+		fn(t, schema(t))
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
