@@ -14,19 +14,29 @@ import (
 	"github.com/shortify/shortify/internal/testenv"
 )
 
-// legacyDir holds the migrations as they were before this package owned
-// the whole stats schema: the stats tables recorded in
-// stats_schema_migrations (the control plane's partitions package) and
-// stats_offsets recorded in stats_ingest_schema_migrations (statsdb).
+// legacyDir holds statsdb's migration of stats_offsets as it was before
+// this package owned the whole stats schema, recorded then in
+// stats_ingest_schema_migrations.
 const legacyDir = "testdata/legacy"
 
-func legacy(t *testing.T, dialect, part string) []migrations.Migration {
+// legacyStatsVersions are the versions of the stats tables the control
+// plane's partitions package recorded in stats_schema_migrations then; they
+// are unchanged here.
+const legacyStatsVersions = 2
+
+// legacy returns the migrations of a database made before: the stats
+// tables' and, apart, the offsets'.
+func legacy(t *testing.T, dialect string) (stats, offsets []migrations.Migration) {
 	t.Helper()
-	ms, err := migrations.Load(os.DirFS(legacyDir), dialect+"/"+part)
+	ms, err := migrations.Load(migrationFS, "migrations/"+dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ms
+	offsets, err = migrations.Load(os.DirFS(legacyDir), dialect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms[:legacyStatsVersions], offsets
 }
 
 // versionsQuery lists the recorded versions with their time of
@@ -85,10 +95,11 @@ func TestMigratesLegacyPostgresInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	if err := migrations.ApplyPostgres(ctx, pool, MigrationsTable, legacy(t, "postgres", "stats")); err != nil {
+	stats, offsets := legacy(t, "postgres")
+	if err := migrations.ApplyPostgres(ctx, pool, MigrationsTable, stats); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrations.ApplyPostgres(ctx, pool, LegacyOffsetsMigrationsTable, legacy(t, "postgres", "offsets")); err != nil {
+	if err := migrations.ApplyPostgres(ctx, pool, LegacyOffsetsMigrationsTable, offsets); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO stats_offsets (consumer_group, topic, partition, next_offset) VALUES ('g', 't', 0, 42)`); err != nil {
@@ -121,10 +132,11 @@ func TestMigratesLegacySQLiteInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := migrations.ApplySQLite(ctx, db, MigrationsTable, legacy(t, "sqlite", "stats")); err != nil {
+	stats, offsets := legacy(t, "sqlite")
+	if err := migrations.ApplySQLite(ctx, db, MigrationsTable, stats); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrations.ApplySQLite(ctx, db, LegacyOffsetsMigrationsTable, legacy(t, "sqlite", "offsets")); err != nil {
+	if err := migrations.ApplySQLite(ctx, db, LegacyOffsetsMigrationsTable, offsets); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO stats_offsets (consumer_group, topic, partition, next_offset, updated_at) VALUES ('g', 't', 0, 42, 0)`); err != nil {
