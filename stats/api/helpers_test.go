@@ -55,7 +55,7 @@ type env struct {
 // setup creates.
 var now = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
 
-// setup makes the schema with controlplane/partitions (migrations and, on
+// setup makes the schema with stats/partitions (migrations and, on
 // PostgreSQL, the partitions of October to December 2026) and the API.
 func setup(t testing.TB, backend string) *env {
 	t.Helper()

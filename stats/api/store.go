@@ -20,7 +20,7 @@ import (
 )
 
 // Store reads the aggregates that the stats ingest writes (the tables of
-// controlplane/partitions' migrations). Code "" with link ID 0 is the
+// stats/partitions' migrations). Code "" with link ID 0 is the
 // roll-up over all links.
 type Store interface {
 	// Buckets returns the rows of one link (or the roll-up) in [from, to),
