@@ -3,10 +3,21 @@
 //
 //	xcaddy build v2.11.9 --with github.com/shortify/shortify=.
 //
-// It registers the edge handler (http.handlers.shortify), the control-plane
-// app (shortify) and its API handler (http.handlers.shortify_api), the
-// stats API and dashboard handler (http.handlers.shortify_stats), and the
-// Shortify subcommands. cmd/shortify is the same build without xcaddy.
+// It registers these modules (Caddyfile names in brackets) and the
+// Shortify subcommands:
+//
+//   - http.handlers.shortify_edge [shortify_edge]: the edge, redirecting
+//     short codes (package caddymodule); http.handlers.shortify
+//     [shortify] is its deprecated old name, kept for one release;
+//   - shortify [global option shortify]: the control-plane app, and its
+//     REST API handler http.handlers.shortify_api [shortify_api];
+//   - shortify_ingest [global option shortify_ingest]: the stats ingest
+//     app, and the stats API and dashboard handler
+//     http.handlers.shortify_stats [shortify_stats];
+//   - shortify_kafka [global option shortify_kafka]: the embedded
+//     Kafka-protocol broker app.
+//
+// cmd/shortify is the same build without xcaddy.
 package shortify
 
 import (

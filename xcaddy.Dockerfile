@@ -37,7 +37,7 @@ ENV CGO_ENABLED=0
 RUN xcaddy build ${CADDY_VERSION} \
         --output /out/shortify \
         --with github.com/shortify/shortify@v0.0.0=/src \
-    && /out/shortify list-modules --skip-standard | grep -q '^http.handlers.shortify$'
+    && /out/shortify list-modules --skip-standard | grep -q '^http.handlers.shortify_edge$'
 # Directories the non-root user owns in the final image (distroless has no
 # shell to make them there).
 RUN mkdir -p /out/data /out/config

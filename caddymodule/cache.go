@@ -112,7 +112,7 @@ func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, 
 		return entry{state: stateUnknown}, "", nil
 	}
 	if err != nil {
-		return entry{}, "", fmt.Errorf("shortify: look up %s: %w", code, err)
+		return entry{}, "", fmt.Errorf("shortify_edge: look up %s: %w", code, err)
 	}
 	h.stats.storeHits.Inc()
 	if h.l2 != nil {

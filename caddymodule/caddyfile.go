@@ -2,13 +2,17 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/shortify/shortify/internal/caddyopt"
 )
 
+// parseCaddyfile parses the shortify_edge directive into a Handler.
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	m := new(Handler)
 	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
@@ -19,7 +23,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
-//	shortify [<matcher>] [<database>] {
+//	shortify_edge [<matcher>] [<database>] {
 //		database          <dsn>
 //		read_replicas     <dsn...>
 //		redis             [<address>]
@@ -50,7 +54,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		kafka_sasl_mechanism  SCRAM-SHA-512|SCRAM-SHA-256|PLAIN
 //		kafka_sasl_user       <user>
 //		kafka_sasl_password   <secret>
+//		root_redirect     <url>
 //	}
+//
+// The old spelling of the directive, shortify, takes the same syntax and
+// makes the deprecated module http.handlers.shortify (deprecated.go).
 //
 // The kafka_tls_* and kafka_sasl_* subdirectives set the fields of
 // KafkaSecurity (package kafkasec, whose Options says what each does).
@@ -58,7 +66,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // the database may also be given inline. Durations take Caddy's units
 // (ms, s, m, h, d); a rate's window may be a bare unit (100/s). read_replicas
 // and trusted_proxies take any number of values and may be repeated; every
-// other subdirective may appear once.
+// other subdirective may appear once, and none takes a block. Values are
+// parsed with package caddyopt, as the other Shortify modules' are.
 //
 // An empty value means "not set": the default applies, and for redis the
 // default is no Redis at all. That is what makes environment variables
@@ -82,135 +91,184 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 	}
-
 	seen := make(map[string]bool)
-	for d.NextBlock(0) {
-		name := d.Val()
-		if name != "read_replicas" && name != "trusted_proxies" {
-			if seen[name] {
-				return d.Errf("%s: specified more than once", name)
+	return caddyopt.Block(d, func(o *caddyopt.Option) error {
+		if !repeatable[o.Name] {
+			if seen[o.Name] {
+				return o.Errf("%s: specified more than once", o.Name)
 			}
-			seen[name] = true
+			seen[o.Name] = true
 		}
-		switch name {
-		case "kafka_brokers":
-			if err := h.parseKafkaBrokers(d); err != nil {
-				return err
-			}
-			continue
-		case "read_replicas", "trusted_proxies":
-			for d.NextArg() {
-				if v := d.Val(); v == "" {
-					continue
-				} else if name == "read_replicas" {
-					h.ReadReplicas = append(h.ReadReplicas, v)
-				} else {
-					h.TrustedProxies = append(h.TrustedProxies, v)
-				}
-			}
-			continue
-		case "rate_limit", "miss_limit":
-			rl, err := parseRateLimit(d, name)
-			if err != nil {
-				return err
-			}
-			if name == "rate_limit" {
-				h.RateLimit = rl
-			} else {
-				h.MissLimit = rl
-			}
-			if d.NextBlock(d.Nesting()) {
-				return d.Errf("%s: takes no block", name)
-			}
-			continue
-		}
+		return h.setOption(o)
+	})
+}
 
-		// Every other subdirective takes at most one argument; none, or an
-		// empty one, leaves the field unset.
-		var v string
-		if d.NextArg() {
-			v = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		}
-		if d.NextBlock(d.Nesting()) {
-			return d.Errf("%s: takes no block", name)
-		}
-		if err := h.setOption(d, name, v); err != nil {
+// repeatable are the subdirectives that take a list and may be given on
+// several lines; every other one may appear once.
+var repeatable = map[string]bool{"read_replicas": true, "trusted_proxies": true}
+
+// setOption sets the field of the subdirective o (which has a value).
+func (h *Handler) setOption(o *caddyopt.Option) error {
+	switch o.Name {
+	case "database":
+		return o.String(&h.Database)
+	case "read_replicas":
+		return appendSet(o, &h.ReadReplicas)
+	case "trusted_proxies":
+		return appendSet(o, &h.TrustedProxies)
+	case "kafka_brokers":
+		return appendSet(o, &h.KafkaBrokers)
+	case "redis":
+		return o.String(&h.Redis)
+	case "redis_prefix":
+		return o.String(&h.RedisPrefix)
+	case "redis_ttl":
+		return o.PositiveDuration(&h.RedisTTL)
+	case "cache_size":
+		return o.PositiveInt(&h.CacheSize, "entries")
+	case "cache_ttl":
+		return o.PositiveDuration(&h.CacheTTL)
+	case "max_ttl":
+		return o.PositiveDuration(&h.MaxTTL)
+	case "negative_ttl":
+		return o.PositiveDuration(&h.NegativeTTL)
+	case "permanent_max_age":
+		return o.PositiveDuration(&h.PermanentMaxAge)
+	case "default_status":
+		v, err := o.One()
+		if err != nil {
 			return err
+		}
+		switch v {
+		case "301", "302", "307", "308":
+			h.DefaultStatus, _ = strconv.Atoi(v)
+			return nil
+		}
+		return o.Errf("default_status %q: want 301, 302, 307 or 308", v)
+	case "not_found":
+		v, err := o.One()
+		if err != nil {
+			return err
+		}
+		if v != "404" && v != "next" {
+			return o.Errf("not_found %q: want 404 or next", v)
+		}
+		h.NotFound = v
+		return nil
+	case "rate_limit":
+		return parseRateLimit(o, &h.RateLimit)
+	case "miss_limit":
+		return parseRateLimit(o, &h.MissLimit)
+	case "client_ip_header":
+		return o.String(&h.ClientIPHeader)
+	case "ipv6_prefix":
+		if err := o.Int(&h.IPv6Prefix); err != nil {
+			return err
+		}
+		if h.IPv6Prefix < 1 || h.IPv6Prefix > 128 {
+			return o.Errf("ipv6_prefix %q: want a prefix length from 1 to 128", o.Args[0])
+		}
+		return nil
+	case "clicks_topic":
+		return o.String(&h.ClicksTopic)
+	case "link_events_topic":
+		return o.String(&h.LinkEventsTopic)
+	case "click_queue":
+		return o.PositiveInt(&h.ClickQueue, "events")
+	case "country_header":
+		if err := o.String(&h.CountryHeader); err != nil {
+			return err
+		}
+		if !validHeaderName(h.CountryHeader) {
+			return o.Errf("country_header %q: not a header name", h.CountryHeader)
+		}
+		return nil
+	case "visitor_key":
+		return o.String(&h.VisitorKey)
+	case "root_redirect":
+		return o.String(&h.RootRedirect)
+	}
+	if ok, err := h.KafkaSecurity.SetOption(o); ok { // kafka_tls_*, kafka_sasl_*
+		return err
+	}
+	return o.Unknown(directive)
+}
+
+// appendSet adds the non-empty values of o to *dst: an empty one is an
+// unset {$VAR} among others.
+func appendSet(o *caddyopt.Option, dst *[]string) error {
+	for _, v := range o.Args {
+		if v != "" {
+			*dst = append(*dst, v)
 		}
 	}
 	return nil
 }
 
-// setOption sets the field of subdirective name to v ("" leaves it unset).
-func (h *Handler) setOption(d *caddyfile.Dispenser, name, v string) error {
-	var err error
-	switch name {
-	case "database":
-		h.Database = v
-	case "redis":
-		h.Redis = v
-	case "redis_prefix":
-		h.RedisPrefix = v
-	case "redis_ttl":
-		h.RedisTTL, err = parseDuration(d, name, v)
-	case "cache_size":
-		if v != "" {
-			n, perr := strconv.Atoi(v)
-			if perr != nil || n <= 0 {
-				return d.Errf("cache_size %q: want a positive number of entries", v)
-			}
-			h.CacheSize = n
+// parseRateLimit sets *dst from the values of rate_limit or miss_limit:
+//
+//	<requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared]
+//	off
+//
+// The window is a Caddy duration, or a bare unit (s, m, h, d) for one of
+// it: 100/s, 600/1m, 5000/1h. No value (an unset {$VAR}) leaves the
+// default (rate_limit: none; miss_limit: DefaultMissLimit); `off` turns
+// the limit off.
+func parseRateLimit(o *caddyopt.Option, dst **RateLimit) error {
+	name, args := o.Name, o.Args
+	if args[0] == "off" {
+		if len(args) > 1 {
+			return o.Errf("%s off takes no other argument", name)
 		}
-	case "cache_ttl":
-		h.CacheTTL, err = parseDuration(d, name, v)
-	case "max_ttl":
-		h.MaxTTL, err = parseDuration(d, name, v)
-	case "negative_ttl":
-		h.NegativeTTL, err = parseDuration(d, name, v)
-	case "default_status":
-		switch v {
-		case "":
-		case "301", "302", "307", "308":
-			h.DefaultStatus, _ = strconv.Atoi(v)
-		default:
-			return d.Errf("default_status %q: want 301, 302, 307 or 308", v)
-		}
-	case "not_found":
-		switch v {
-		case "", "404", "next":
-			h.NotFound = v
-		default:
-			return d.Errf("not_found %q: want 404 or next", v)
-		}
-	case "permanent_max_age":
-		h.PermanentMaxAge, err = parseDuration(d, name, v)
-	case "client_ip_header":
-		h.ClientIPHeader = v
-	case "ipv6_prefix":
-		if v != "" {
-			n, perr := strconv.Atoi(v)
-			if perr != nil || n < 1 || n > 128 {
-				return d.Errf("ipv6_prefix %q: want a prefix length from 1 to 128", v)
-			}
-			h.IPv6Prefix = n
-		}
-	default:
-		return h.parseEventOption(d, name, v) // clicks.go; refuses unknown names
+		*dst = &RateLimit{Off: true}
+		return nil
 	}
-	return err
-}
+	rl := new(RateLimit)
+	n, w, ok := strings.Cut(args[0], "/")
+	reqs, err := strconv.Atoi(n)
+	if !ok || err != nil || reqs < 1 {
+		return o.Errf("%s %q: want <requests>/<window> such as 100/s or 600/1m", name, args[0])
+	}
+	rl.Requests = reqs
+	dur := w
+	switch w {
+	case "ms", "s", "m", "h", "d":
+		dur = "1" + w // a bare unit: one of it
+	}
+	window, err := caddy.ParseDuration(dur)
+	if err != nil || window <= 0 {
+		return o.Errf("%s %q: the window %q is not a positive duration", name, args[0], w)
+	}
+	rl.Window = caddy.Duration(window)
 
-// parseDuration parses a positive Caddy duration; "" is zero (the default).
-func parseDuration(d *caddyfile.Dispenser, name, v string) (caddy.Duration, error) {
-	if v == "" {
-		return 0, nil
+	for i := 1; i < len(args); i++ {
+		opt := args[i]
+		if opt == "shared" {
+			rl.Shared = true
+			continue
+		}
+		if i+1 >= len(args) {
+			return o.Errf("%s: %s needs a value", name, opt)
+		}
+		i++
+		v := args[i]
+		switch opt {
+		case "burst", "max_clients":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return o.Errf("%s: %s %q: want a positive number", name, opt, v)
+			}
+			if opt == "burst" {
+				rl.Burst = n
+			} else {
+				rl.MaxClients = n
+			}
+		case "name":
+			rl.Name = v
+		default:
+			return o.Errf("%s: unknown option %q (want burst, name, max_clients or shared)", name, opt)
+		}
 	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur <= 0 {
-		return 0, d.Errf("%s %q: want a positive duration such as 30s, 5m or 1h", name, v)
-	}
-	return caddy.Duration(dur), nil
+	*dst = rl
+	return nil
 }

@@ -17,6 +17,8 @@ import (
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"    // the caddyfile adapter
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/fileserver" // file_server, for the goldens
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/rewrite"    // handle_path, for the goldens
+
+	"github.com/shortify/shortify/internal/kafkasec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -28,37 +30,41 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		input string
 		want  Handler
 	}{
-		{"inline database", `shortify sqlite:///var/lib/shortify/links.db`,
+		{"inline database", `shortify_edge sqlite:///var/lib/shortify/links.db`,
 			Handler{Database: "sqlite:///var/lib/shortify/links.db"}},
-		{"database", "shortify {\n database postgres://db/shortify\n}",
+		{"database", "shortify_edge {\n database postgres://db/shortify\n}",
 			Handler{Database: "postgres://db/shortify"}},
-		{"read_replicas", "shortify {\n read_replicas postgres://r1/s postgres://r2/s\n read_replicas postgres://r3/s\n}",
+		{"read_replicas", "shortify_edge {\n read_replicas postgres://r1/s postgres://r2/s\n read_replicas postgres://r3/s\n}",
 			Handler{ReadReplicas: []string{"postgres://r1/s", "postgres://r2/s", "postgres://r3/s"}}},
-		{"redis", "shortify {\n redis 10.0.0.1:6379\n}", Handler{Redis: "10.0.0.1:6379"}},
-		{"redis URL", "shortify {\n redis rediss://:pw@cache:6380/2\n}", Handler{Redis: "rediss://:pw@cache:6380/2"}},
-		{"redis without argument is off", "shortify {\n redis\n}", Handler{}},
-		{"redis empty string is off", "shortify {\n redis \"\"\n}", Handler{}},
-		{"redis_prefix", "shortify {\n redis_prefix edge:\n}", Handler{RedisPrefix: "edge:"}},
-		{"redis_ttl", "shortify {\n redis_ttl 12h\n}", Handler{RedisTTL: caddy.Duration(12 * time.Hour)}},
-		{"cache_size", "shortify {\n cache_size 5000\n}", Handler{CacheSize: 5000}},
-		{"cache_ttl", "shortify {\n cache_ttl 30s\n}", Handler{CacheTTL: caddy.Duration(30 * time.Second)}},
-		{"cache_ttl in days", "shortify {\n cache_ttl 1d\n}", Handler{CacheTTL: caddy.Duration(24 * time.Hour)}},
-		{"max_ttl", "shortify {\n max_ttl 30m\n}", Handler{MaxTTL: caddy.Duration(30 * time.Minute)}},
-		{"negative_ttl", "shortify {\n negative_ttl 2s\n}", Handler{NegativeTTL: caddy.Duration(2 * time.Second)}},
-		{"default_status", "shortify {\n default_status 307\n}", Handler{DefaultStatus: 307}},
-		{"not_found next", "shortify {\n not_found next\n}", Handler{NotFound: "next"}},
-		{"not_found 404", "shortify {\n not_found 404\n}", Handler{NotFound: "404"}},
-		{"permanent_max_age", "shortify {\n permanent_max_age 10m\n}", Handler{PermanentMaxAge: caddy.Duration(10 * time.Minute)}},
-		{"empty values mean defaults", "shortify {\n cache_ttl \"\"\n default_status \"\"\n read_replicas \"\"\n}", Handler{}},
-		{"empty block", "shortify {\n}", Handler{}},
-		{"rate_limit", "shortify {\n rate_limit 100/s\n}",
+		{"redis", "shortify_edge {\n redis 10.0.0.1:6379\n}", Handler{Redis: "10.0.0.1:6379"}},
+		{"redis URL", "shortify_edge {\n redis rediss://:pw@cache:6380/2\n}", Handler{Redis: "rediss://:pw@cache:6380/2"}},
+		{"redis without argument is off", "shortify_edge {\n redis\n}", Handler{}},
+		{"redis empty string is off", "shortify_edge {\n redis \"\"\n}", Handler{}},
+		{"redis_prefix", "shortify_edge {\n redis_prefix edge:\n}", Handler{RedisPrefix: "edge:"}},
+		{"redis_ttl", "shortify_edge {\n redis_ttl 12h\n}", Handler{RedisTTL: caddy.Duration(12 * time.Hour)}},
+		{"cache_size", "shortify_edge {\n cache_size 5000\n}", Handler{CacheSize: 5000}},
+		{"cache_ttl", "shortify_edge {\n cache_ttl 30s\n}", Handler{CacheTTL: caddy.Duration(30 * time.Second)}},
+		{"cache_ttl in days", "shortify_edge {\n cache_ttl 1d\n}", Handler{CacheTTL: caddy.Duration(24 * time.Hour)}},
+		{"max_ttl", "shortify_edge {\n max_ttl 30m\n}", Handler{MaxTTL: caddy.Duration(30 * time.Minute)}},
+		{"negative_ttl", "shortify_edge {\n negative_ttl 2s\n}", Handler{NegativeTTL: caddy.Duration(2 * time.Second)}},
+		{"default_status", "shortify_edge {\n default_status 307\n}", Handler{DefaultStatus: 307}},
+		{"not_found next", "shortify_edge {\n not_found next\n}", Handler{NotFound: "next"}},
+		{"not_found 404", "shortify_edge {\n not_found 404\n}", Handler{NotFound: "404"}},
+		{"permanent_max_age", "shortify_edge {\n permanent_max_age 10m\n}", Handler{PermanentMaxAge: caddy.Duration(10 * time.Minute)}},
+		{"empty values mean defaults", "shortify_edge {\n cache_ttl \"\"\n default_status \"\"\n read_replicas \"\"\n}", Handler{}},
+		{"empty block", "shortify_edge {\n}", Handler{}},
+		{"rate_limit", "shortify_edge {\n rate_limit 100/s\n}",
 			Handler{RateLimit: &RateLimit{Requests: 100, Window: caddy.Duration(time.Second)}}},
-		{"rate_limit with options", "shortify {\n rate_limit 600/1m burst 50 name edge max_clients 2000 shared\n}",
+		{"rate_limit with options", "shortify_edge {\n rate_limit 600/1m burst 50 name edge max_clients 2000 shared\n}",
 			Handler{RateLimit: &RateLimit{Requests: 600, Window: caddy.Duration(time.Minute), Burst: 50, Name: "edge", MaxClients: 2000, Shared: true}}},
-		{"rate_limit empty is off", "shortify {\n rate_limit \"\"\n}", Handler{}},
-		{"miss_limit", "shortify {\n miss_limit 20/h burst 40\n}",
+		{"rate_limit empty is off", "shortify_edge {\n rate_limit \"\"\n}", Handler{}},
+		{"miss_limit", "shortify_edge {\n miss_limit 20/h burst 40\n}",
 			Handler{MissLimit: &RateLimit{Requests: 20, Window: caddy.Duration(time.Hour), Burst: 40}}},
-		{"client address", "shortify {\n trusted_proxies 10.0.0.0/8 private_ranges\n trusted_proxies 2001:db8::/32\n client_ip_header Forwarded\n ipv6_prefix 56\n}",
+		{"root_redirect", "shortify_edge {\n root_redirect https://example.com/about\n}", Handler{RootRedirect: "https://example.com/about"}},
+		{"events", "shortify_edge {\n kafka_brokers a:9092 \"\" b:9092,c:9092\n clicks_topic c\n link_events_topic l\n click_queue 10\n country_header CF-IPCountry\n visitor_key k\n kafka_sasl_user u\n}",
+			Handler{KafkaBrokers: []string{"a:9092", "b:9092,c:9092"}, ClicksTopic: "c", LinkEventsTopic: "l", ClickQueue: 10,
+				CountryHeader: "CF-IPCountry", VisitorKey: "k", KafkaSecurity: kafkasec.Config{User: "u"}}},
+		{"client address", "shortify_edge {\n trusted_proxies 10.0.0.0/8 private_ranges\n trusted_proxies 2001:db8::/32\n client_ip_header Forwarded\n ipv6_prefix 56\n}",
 			Handler{TrustedProxies: []string{"10.0.0.0/8", "private_ranges", "2001:db8::/32"}, ClientIPHeader: "Forwarded", IPv6Prefix: 56}},
 	}
 	for _, tt := range tests {
@@ -76,25 +82,30 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, input, want string }{
-		{"unknown subdirective", "shortify {\n cache_bytes 10\n}", `unrecognized shortify subdirective "cache_bytes"`},
-		{"two inline args", "shortify a b", "wrong argument count"},
-		{"two redis args", "shortify {\n redis a b\n}", "wrong argument count"},
-		{"duplicate", "shortify {\n redis a\n redis b\n}", "redis: specified more than once"},
-		{"bad duration", "shortify {\n cache_ttl soon\n}", `cache_ttl "soon": want a positive duration`},
-		{"negative duration", "shortify {\n negative_ttl -5s\n}", `negative_ttl "-5s": want a positive duration`},
-		{"zero duration", "shortify {\n redis_ttl 0s\n}", `redis_ttl "0s": want a positive duration`},
-		{"bad size", "shortify {\n cache_size many\n}", `cache_size "many"`},
-		{"zero size", "shortify {\n cache_size 0\n}", `cache_size "0"`},
-		{"bad status", "shortify {\n default_status 303\n}", `default_status "303": want 301, 302, 307 or 308`},
-		{"bad not_found", "shortify {\n not_found 410\n}", `not_found "410": want 404 or next`},
-		{"block on a subdirective", "shortify {\n redis {\n  a\n }\n}", "redis: takes no block"},
-		{"rate without window", "shortify {\n rate_limit 100\n}", `rate_limit "100": want <requests>/<window>`},
-		{"rate of zero", "shortify {\n rate_limit 0/s\n}", `rate_limit "0/s": want <requests>/<window>`},
-		{"bad window", "shortify {\n rate_limit 5/soon\n}", `the window "soon" is not a positive duration`},
-		{"bad burst", "shortify {\n rate_limit 5/s burst x\n}", `rate_limit: burst "x": want a positive number`},
-		{"burst without value", "shortify {\n miss_limit 5/s burst\n}", "miss_limit: burst needs a value"},
-		{"unknown rate option", "shortify {\n rate_limit 5/s per ip\n}", `rate_limit: unknown option "per"`},
-		{"bad ipv6_prefix", "shortify {\n ipv6_prefix 129\n}", `ipv6_prefix "129": want a prefix length from 1 to 128`},
+		{"unknown subdirective", "shortify_edge {\n cache_bytes 10\n}", `unknown shortify_edge option "cache_bytes"`},
+		{"two inline args", "shortify_edge a b", "wrong argument count"},
+		{"two redis args", "shortify_edge {\n redis a b\n}", "redis takes one value, got 2"},
+		{"duplicate", "shortify_edge {\n redis a\n redis b\n}", "redis: specified more than once"},
+		{"bad duration", "shortify_edge {\n cache_ttl soon\n}", `cache_ttl "soon": time: invalid duration`},
+		{"negative duration", "shortify_edge {\n negative_ttl -5s\n}", `negative_ttl "-5s": must be positive`},
+		{"zero duration", "shortify_edge {\n redis_ttl 0s\n}", `redis_ttl "0s": must be positive`},
+		{"bad size", "shortify_edge {\n cache_size many\n}", `cache_size "many"`},
+		{"zero size", "shortify_edge {\n cache_size 0\n}", `cache_size "0"`},
+		{"bad status", "shortify_edge {\n default_status 303\n}", `default_status "303": want 301, 302, 307 or 308`},
+		{"bad not_found", "shortify_edge {\n not_found 410\n}", `not_found "410": want 404 or next`},
+		{"block on a subdirective", "shortify_edge {\n redis {\n  a\n }\n}", "redis: takes no block"},
+		{"rate without window", "shortify_edge {\n rate_limit 100\n}", `rate_limit "100": want <requests>/<window>`},
+		{"rate of zero", "shortify_edge {\n rate_limit 0/s\n}", `rate_limit "0/s": want <requests>/<window>`},
+		{"bad window", "shortify_edge {\n rate_limit 5/soon\n}", `the window "soon" is not a positive duration`},
+		{"bad burst", "shortify_edge {\n rate_limit 5/s burst x\n}", `rate_limit: burst "x": want a positive number`},
+		{"burst without value", "shortify_edge {\n miss_limit 5/s burst\n}", "miss_limit: burst needs a value"},
+		{"unknown rate option", "shortify_edge {\n rate_limit 5/s per ip\n}", `rate_limit: unknown option "per"`},
+		{"bad ipv6_prefix", "shortify_edge {\n ipv6_prefix 129\n}", `ipv6_prefix "129": want a prefix length from 1 to 128`},
+		{"zero click_queue", "shortify_edge {\n click_queue 0\n}", `click_queue "0" is not a positive number of events`},
+		{"bad country_header", "shortify_edge {\n country_header a:b\n}", `country_header "a:b": not a header name`},
+		{"duplicate kafka_brokers", "shortify_edge {\n kafka_brokers a:1\n kafka_brokers b:1\n}", "kafka_brokers: specified more than once"},
+		{"block on a list", "shortify_edge {\n read_replicas postgres://r/s {\n  x\n }\n}", "read_replicas: takes no block"},
+		{"two root_redirects", "shortify_edge {\n root_redirect https://a https://b\n}", "root_redirect takes one value, got 2"},
 	}
 	for _, tt := range tests {
 		var h Handler
@@ -121,7 +132,7 @@ func TestCaddyfileEnvPlaceholders(t *testing.T) {
 		{"runtime placeholder kept", "redis {env.SHORTIFY_REDIS}", "{env.SHORTIFY_REDIS}"},
 	}
 	for _, tt := range tests {
-		input := ":8080 {\n\tshortify sqlite:///tmp/x.db {\n\t\t" + tt.redisLine + "\n\t\tcache_size 10\n\t}\n}\n"
+		input := ":8080 {\n\tshortify_edge sqlite:///tmp/x.db {\n\t\t" + tt.redisLine + "\n\t\tcache_size 10\n\t}\n}\n"
 		h := adaptHandler(t, input)
 		if h.Redis != tt.want || h.CacheSize != 10 {
 			t.Errorf("%s: redis %q cache_size %d; want redis %q and the next line intact", tt.name, h.Redis, h.CacheSize, tt.want)
@@ -129,7 +140,7 @@ func TestCaddyfileEnvPlaceholders(t *testing.T) {
 	}
 }
 
-// adaptHandler adapts a Caddyfile and returns its one shortify handler.
+// adaptHandler adapts a Caddyfile and returns its one shortify_edge handler.
 func adaptHandler(t *testing.T, input string) Handler {
 	t.Helper()
 	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
@@ -140,9 +151,9 @@ func adaptHandler(t *testing.T, input string) Handler {
 	if err := json.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	raw, ok := findHandler(cfg, "shortify")
+	raw, ok := findHandler(cfg, "shortify_edge")
 	if !ok {
-		t.Fatalf("no shortify handler in %s", out)
+		t.Fatalf("no shortify_edge handler in %s", out)
 	}
 	b, _ := json.Marshal(raw)
 	var h Handler

@@ -9,13 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/exp/zapslog"
 
@@ -51,8 +49,7 @@ const emitterCloseTimeout = 3 * time.Second
 // failed) and the queue depth are copied into the metrics.
 const clickStatsEvery = time.Second
 
-// events is a handler's click-event and invalidation state: nil without
-// kafka_brokers.
+// events is a handler's click-event state: nil without kafka_brokers.
 type events struct {
 	emitter  *clickevents.Emitter
 	sink     *clickSink
@@ -61,9 +58,6 @@ type events struct {
 	visitors *clickevents.VisitorHasher
 	country  string  // canonical header name; "" without country_header
 	dropped  counter // events Emit refused
-
-	inval  *invalidator // the link-events consumer of the brokers
-	target *targetL1    // the L1 registered with inval
 
 	cleanup sync.Once // Cleanup may run more than once
 }
@@ -138,9 +132,8 @@ func validHeaderName(s string) bool {
 	return s != ""
 }
 
-// provisionEvents takes the emitter and the link-events consumer from the
-// pool (building them when absent) and registers the handler's L1 for
-// invalidation. Without kafka_brokers it does nothing.
+// provisionEvents takes the click-event emitter from the pool (building it
+// when absent). Without kafka_brokers it does nothing.
 func (h *Handler) provisionEvents() error {
 	if len(h.KafkaBrokers) == 0 {
 		return nil
@@ -194,21 +187,11 @@ func (h *Handler) provisionEvents() error {
 	}
 	ev.sink.subscribe(ev.metrics)
 	h.events = ev // from here on, Cleanup unsubscribes
-
-	invalKey := "shortify/invalidation/" + hashKey(h.KafkaBrokers, h.LinkEventsTopic, sec.Key(), hooks)
-	v, err = h.loadOrNew(invalKey, func() (caddy.Destructor, error) {
-		return newInvalidator(h.KafkaBrokers, h.LinkEventsTopic, sec, logger)
-	})
-	if err != nil {
-		return fmt.Errorf("invalidation: %w", err)
-	}
-	ev.inval = v.(*invalidator)
-	ev.target = ev.inval.register(h.l1, h.l2, counter{h.metrics.invalidations})
 	return nil
 }
 
-// cleanupEvents undoes provisionEvents' registrations; the pool closes the
-// emitter and the consumer when their last handler lets go.
+// cleanupEvents undoes provisionEvents' subscription; the pool closes the
+// emitter when its last handler lets go.
 func (h *Handler) cleanupEvents() {
 	ev := h.events
 	if ev == nil {
@@ -217,9 +200,6 @@ func (h *Handler) cleanupEvents() {
 	// h.events stays: a load in flight may still read it.
 	ev.cleanup.Do(func() {
 		ev.sink.unsubscribe(ev.metrics)
-		if ev.inval != nil {
-			ev.inval.unregister(ev.target)
-		}
 	})
 }
 
@@ -335,52 +315,5 @@ func (s *clickSink) Destruct() error {
 	return s.emitter.Close(ctx)
 }
 
-// parseEventOption sets the event subdirective name to v ("" leaves it
-// unset); setOption calls it for the names it does not know.
-func (h *Handler) parseEventOption(d *caddyfile.Dispenser, name, v string) error {
-	switch name {
-	case "clicks_topic":
-		h.ClicksTopic = v
-	case "link_events_topic":
-		h.LinkEventsTopic = v
-	case "click_queue":
-		if v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return d.Errf("click_queue %q: want a positive number of events", v)
-			}
-			h.ClickQueue = n
-		}
-	case "country_header":
-		if v != "" && !validHeaderName(v) {
-			return d.Errf("country_header %q: not a header name", v)
-		}
-		h.CountryHeader = v
-	case "visitor_key":
-		h.VisitorKey = v
-	default:
-		if h.KafkaSecurity.Set(name, v) { // kafka_tls_*, kafka_sasl_*
-			return nil
-		}
-		return d.Errf("unrecognized shortify subdirective %q", name)
-	}
-	return nil
-}
-
 // Interface guard.
 var _ caddy.Destructor = (*clickSink)(nil)
-
-// parseKafkaBrokers parses the arguments of kafka_brokers: any number of
-// host:port (or comma-separated lists of them); none, or empty ones (an
-// unset {$VAR}), leave click events and invalidation off.
-func (h *Handler) parseKafkaBrokers(d *caddyfile.Dispenser) error {
-	for d.NextArg() {
-		if v := d.Val(); v != "" {
-			h.KafkaBrokers = append(h.KafkaBrokers, v)
-		}
-	}
-	if d.NextBlock(d.Nesting()) {
-		return d.Errf("kafka_brokers: takes no block")
-	}
-	return nil
-}

@@ -36,6 +36,8 @@ const statusClientClosedRequest = 499
 
 // ServeHTTP answers GET and HEAD /{code}:
 //
+//   - / itself: the root_redirect, or a small HTML page that says what
+//     this is (landing.go);
 //   - a link: its status (or default_status) with Location and a
 //     Cache-Control that depends on whether the redirect is permanent;
 //   - an unknown code, or a path that cannot be a code: 404, or the next
@@ -62,6 +64,9 @@ const statusClientClosedRequest = 499
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return next.ServeHTTP(w, r)
+	}
+	if r.URL.Path == "/" {
+		return h.root(w, r, next) // landing.go
 	}
 	code, ok := strings.CutPrefix(r.URL.Path, "/")
 	if !ok || !shortcode.WellFormed(code) {

@@ -3,20 +3,20 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/shortify/shortify/internal/flatcache"
 	"github.com/shortify/shortify/internal/invalidation"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/pgstore"
 )
 
 // Invalidation (docs/architecture.md, "Link events and invalidation"):
@@ -44,26 +44,9 @@ import (
 // also keeps everyone but the control plane from producing to the topic
 // (Kafka ACLs, docs/security.md).
 //
-// Read replicas lag (up to pgstore.DefaultReplicaMaxLag before a replica
-// leaves the rotation): a reload right after an eviction could read the
-// old link from a lagging replica and cache it for a whole TTL. So every
-// code changed by an event is remembered for confirmWindow, and the
-// loader reads such a code from the primary (linkstore.Store.Get) instead
-// of Lookup. Together with the L2 tombstone, no load after the event can
-// bring back the old state. (A load that started before the event and
-// ends after it is kept out of the L1, since the event wrote or deleted
-// the key: the requests that waited for it get its answer, and the next
-// one loads again, from the primary.)
-
-// confirmWindow is how long after an event a code is read from the
-// primary: twice the largest lag a replica in rotation may have (its lag
-// is checked every second), which also covers a load under way.
-const confirmWindow = 2 * pgstore.DefaultReplicaMaxLag
-
-// maxRecent bounds the codes remembered for confirmWindow (about 100
-// bytes each). A burst beyond it (the cleanup job deleting many expired
-// links at once) sends every load to the primary for confirmWindow.
-const maxRecent = 100_000
+// Read replicas lag: every code an event changed is remembered for a
+// while (recentSet, readpolicy.go), and the loader reads it from the
+// primary instead of a replica.
 
 // l2EvictTimeout bounds one Redis delete, so that a Redis outage delays
 // the next events by this much at most.
@@ -73,7 +56,7 @@ const l2EvictTimeout = 500 * time.Millisecond
 // registry of the L1 caches it applies events to.
 type invalidator struct {
 	consumer *invalidation.Consumer
-	recent   recentSet
+	recent   recentSet // the codes events changed: read from the primary
 
 	mu      sync.Mutex
 	targets map[*flatcache.Cache[entry]]*targetL1
@@ -177,71 +160,42 @@ func (t *targetL1) apply(code string, e linkevents.Event) {
 	t.l1.Delete(code)
 }
 
+// provisionInvalidation takes the link-events consumer of the handler's
+// brokers and topic from the pool (building it when absent) and registers
+// the handler's L1 and L2 with it. Without kafka_brokers it does nothing.
+func (h *Handler) provisionInvalidation() error {
+	if len(h.KafkaBrokers) == 0 {
+		return nil
+	}
+	// As for the click emitter, the security settings are part of the key.
+	sec := h.KafkaSecurity
+	logger := slog.New(zapslog.NewHandler(h.logger.Core()))
+	key := "shortify/invalidation/" + hashKey(h.KafkaBrokers, h.LinkEventsTopic, sec.Key(), h.hookKey())
+	v, err := h.loadOrNew(key, func() (caddy.Destructor, error) {
+		return newInvalidator(h.KafkaBrokers, h.LinkEventsTopic, sec, logger)
+	})
+	if err != nil {
+		return fmt.Errorf("invalidation: %w", err)
+	}
+	h.inval = v.(*invalidator)
+	h.invalTarget = h.inval.register(h.l1, h.l2, counter{h.metrics.invalidations})
+	return nil
+}
+
+// cleanupInvalidation undoes provisionInvalidation's registration, once;
+// the pool closes the consumer when its last handler lets go. h.inval
+// stays: a load in flight may still read it.
+func (h *Handler) cleanupInvalidation() {
+	if t := h.invalTarget; t != nil {
+		h.invalTarget = nil
+		h.inval.unregister(t)
+	}
+}
+
 // Destruct stops the consumer.
 func (v *invalidator) Destruct() error {
 	v.consumer.Close()
 	return nil
-}
-
-// lookup reads code for the loader: from the primary when a link event
-// changed it within confirmWindow, else with Lookup (replicas).
-func (h *Handler) lookup(ctx context.Context, store linkstore.Store, code string) (linkstore.Link, error) {
-	if ev := h.events; ev != nil && ev.inval != nil && ev.inval.recent.has(code, time.Now().UnixNano()) {
-		return store.Get(ctx, code)
-	}
-	return store.Lookup(ctx, code)
-}
-
-// recentSet remembers the codes that events changed, each until a
-// deadline (Unix ns).
-type recentSet struct {
-	size     atomic.Int64 // len(until), so that has skips the lock when empty
-	allUntil atomic.Int64 // after an overflow: every code until then
-	mu       sync.Mutex
-	until    map[string]int64
-}
-
-// add remembers code until now + confirmWindow.
-func (s *recentSet) add(code string, now int64) {
-	deadline := now + int64(confirmWindow)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.until == nil {
-		s.until = make(map[string]int64)
-	}
-	if _, ok := s.until[code]; !ok && len(s.until) >= maxRecent {
-		for c, d := range s.until {
-			if d <= now {
-				delete(s.until, c)
-			}
-		}
-		if len(s.until) >= maxRecent {
-			// Still full: confirm every code for the window instead.
-			clear(s.until)
-			s.allUntil.Store(deadline)
-		}
-	}
-	s.until[code] = deadline
-	s.size.Store(int64(len(s.until)))
-}
-
-// has reports whether code was changed within confirmWindow before now.
-func (s *recentSet) has(code string, now int64) bool {
-	if now < s.allUntil.Load() {
-		return true
-	}
-	if s.size.Load() == 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.until[code]
-	if ok && d <= now {
-		delete(s.until, code)
-		s.size.Store(int64(len(s.until)))
-		return false
-	}
-	return ok
 }
 
 // Interface guard.

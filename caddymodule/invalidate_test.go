@@ -38,7 +38,7 @@ func linkEvents(t *testing.T, k *kafkatest.Broker) *producer.Producer {
 func waitConsuming(t *testing.T, hs ...*Handler) {
 	t.Helper()
 	for _, h := range hs {
-		c := h.events.inval.consumer
+		c := h.inval.consumer
 		testenv.WaitFor(t, "the link-events consumer connected", eventWait, func() bool { return c.Stats().Connected })
 	}
 }
@@ -74,7 +74,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 		return provision(t, eventsHandler(h, k))
 	}
 	edges := []*Handler{edge("a"), edge("b")}
-	if edges[0].l1 == edges[1].l1 || edges[0].events.inval == edges[1].events.inval {
+	if edges[0].l1 == edges[1].l1 || edges[0].inval == edges[1].inval {
 		t.Fatal("the two edges share their L1 or consumer")
 	}
 	for _, h := range edges {
@@ -109,7 +109,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	p := linkEvents(t, k)
 	p.Publish(linkevents.NewCreated(linkstore.Link{ID: 1, Code: newCode(t, "warm"), URL: "https://example.com/warm"}, time.Now()))
 	for _, h := range edges {
-		c := h.events.inval.consumer
+		c := h.inval.consumer
 		testenv.WaitFor(t, "the warm-up event applied", eventWait, func() bool { return c.Stats().Applied == 1 })
 	}
 
@@ -155,7 +155,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	}
 
 	for _, h := range edges {
-		if got := h.events.inval.consumer.Stats(); got.Applied != 4 || got.Failed != 0 {
+		if got := h.inval.consumer.Stats(); got.Applied != 4 || got.Failed != 0 {
 			t.Errorf("consumer applied %d, failed %d; want 4 (the warm-up and 3), 0", got.Applied, got.Failed)
 		}
 		if got := (counter{h.metrics.invalidations}).Load(); got != 4 {
@@ -242,7 +242,7 @@ func TestInvalidationLaggingReplica(t *testing.T) {
 	}
 	p.Publish(linkevents.NewDeleted(del, gone.ID, linkevents.ReasonAPI, time.Now()))
 	p.Publish(linkevents.NewUpdated(updated, time.Now()))
-	c := h.events.inval.consumer
+	c := h.inval.consumer
 	testenv.WaitFor(t, "both events applied", eventWait, func() bool { return c.Stats().Applied == 2 })
 
 	for range 3 {
@@ -318,7 +318,7 @@ func TestInvalidationCreatedDuringLoad(t *testing.T) {
 	l := linkstore.Link{ID: 78, Code: c, URL: "https://example.com/race", CreatedAt: time.Now().UTC()}
 	create(t, seed, l)
 	linkEvents(t, k).Publish(linkevents.NewCreated(l, time.Now()))
-	consumer := h.events.inval.consumer
+	consumer := h.inval.consumer
 	testenv.WaitFor(t, "the created event applied", eventWait, func() bool { return consumer.Stats().Applied == 1 })
 	close(release)
 	if st := <-first; st != 404 {

@@ -103,7 +103,7 @@ func TestKafkaTLSAndSCRAM(t *testing.T) {
 		if s := em.Stats(); s.Produced != 0 {
 			t.Errorf("%s: %d click events produced", name, s.Produced)
 		}
-		if bad.events.inval.consumer.Stats().Connected {
+		if bad.inval.consumer.Stats().Connected {
 			t.Errorf("%s: the link-events consumer connected", name)
 		}
 	}

@@ -126,13 +126,13 @@ func register(reg prometheus.Registerer, p any) error {
 	case **l1Collector:
 		c = *p
 	default:
-		return fmt.Errorf("shortify: metrics: unexpected collector %T", p)
+		return fmt.Errorf("shortify_edge: metrics: unexpected collector %T", p)
 	}
 	err := reg.Register(c)
 	var are prometheus.AlreadyRegisteredError
 	if !errors.As(err, &are) {
 		if err != nil {
-			return fmt.Errorf("shortify: register metrics: %w", err)
+			return fmt.Errorf("shortify_edge: register metrics: %w", err)
 		}
 		return nil
 	}
@@ -150,7 +150,7 @@ func register(reg prometheus.Registerer, p any) error {
 		*p, ok = are.ExistingCollector.(*l1Collector)
 	}
 	if !ok {
-		return fmt.Errorf("shortify: metrics: %T registered by someone else under the same name", are.ExistingCollector)
+		return fmt.Errorf("shortify_edge: metrics: %T registered by someone else under the same name", are.ExistingCollector)
 	}
 	return nil
 }

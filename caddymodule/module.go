@@ -1,6 +1,11 @@
 // Package caddymodule is Shortify's edge: the Caddy v2 HTTP handler
-// http.handlers.shortify, which answers GET and HEAD /{code} with the
-// redirect of a short link.
+// http.handlers.shortify_edge (Caddyfile directive shortify_edge), which
+// answers GET and HEAD /{code} with the redirect of a short link, and
+// GET and HEAD / with a small landing page (landing.go).
+//
+// The handler was called http.handlers.shortify (directive shortify),
+// the name the control plane's global option also has; that spelling
+// still works, as a deprecated alias that logs a warning (deprecated.go).
 //
 // The redirect path runs through three tiers (see docs/architecture.md,
 // "A redirect"):
@@ -23,7 +28,9 @@
 // Files: module.go (registration, config, guards), provision.go (Provision,
 // Validate, Cleanup), handler.go (ServeHTTP), cache.go (the L1 value and its
 // loader), ttl.go (the adaptive L1 lifetime), pool.go (shared resources),
-// store.go (the lazily opened store), caddyfile.go (the directive),
+// store.go (the lazily opened store), readpolicy.go (primary or replica),
+// caddyfile.go (the directive), landing.go (GET /), deprecated.go (the
+// old name),
 // ratelimit.go (per-client limits), clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
 // l1metrics.go (Prometheus).
@@ -43,21 +50,29 @@ import (
 	"github.com/shortify/shortify/internal/l2cache"
 )
 
+// directive is the handler's Caddyfile directive, and the name its
+// errors give it: the edge's, not the control plane's global option
+// `shortify`.
+const directive = "shortify_edge"
+
 func init() {
 	caddy.RegisterModule(Handler{})
-	httpcaddyfile.RegisterHandlerDirective("shortify", parseCaddyfile)
+	caddy.RegisterModule(DeprecatedHandler{})
+	httpcaddyfile.RegisterHandlerDirective(directive, parseCaddyfile)
+	httpcaddyfile.RegisterHandlerDirective(deprecatedDirective, parseDeprecatedCaddyfile)
 	// Before file_server: after every standard directive that responds to a
 	// request it matches (handle, route, respond, reverse_proxy, ...), so
-	// that `reverse_proxy /api/*` or `respond /healthz` next to shortify win
-	// for their paths even though those paths look like codes; and before
-	// file_server, the one terminal handler, so that with `not_found next`
-	// unknown codes fall through to static files.
-	httpcaddyfile.RegisterDirectiveOrder("shortify", httpcaddyfile.Before, "file_server")
+	// that `reverse_proxy /api/*` or `respond /healthz` next to the edge
+	// win for their paths even though those paths look like codes; and
+	// before file_server, the one terminal handler, so that with
+	// `not_found next` unknown codes fall through to static files.
+	httpcaddyfile.RegisterDirectiveOrder(directive, httpcaddyfile.Before, "file_server")
+	httpcaddyfile.RegisterDirectiveOrder(deprecatedDirective, httpcaddyfile.Before, "file_server")
 }
 
-// Handler is the http.handlers.shortify module: it answers GET and HEAD
-// /{code} with the redirect of the short link {code}. Its JSON fields are
-// its configuration; all but Database are optional.
+// Handler is the http.handlers.shortify_edge module: it answers GET and
+// HEAD /{code} with the redirect of the short link {code}. Its JSON fields
+// are its configuration; all but Database are optional.
 type Handler struct {
 	// Database is the DSN of the link store: postgres://… or
 	// postgresql://… for PostgreSQL, sqlite://PATH for SQLite. Required.
@@ -195,6 +210,13 @@ type Handler struct {
 	// visitors are then counted per edge and per restart.
 	VisitorKey string `json:"visitor_key,omitempty"`
 
+	// RootRedirect is where GET and HEAD / send a person who lands on the
+	// shortener without a code: an absolute http(s) URL or a path,
+	// answered with 302 Found. Placeholders are expanded. Default: none,
+	// and / answers a small HTML page that says what this is, with a link
+	// to the dashboard (landing.go).
+	RootRedirect string `json:"root_redirect,omitempty"`
+
 	// Runtime state, set by Provision.
 	res          *resources // the shared store, Redis client and L1
 	keys         []string   // pool keys this instance holds, for Cleanup
@@ -204,11 +226,14 @@ type Handler struct {
 	logger       *zap.Logger
 	l2log        *zap.Logger // logger for failures of loads (L2, refused targets), sampled to one per message per second
 	notFoundNext bool
-	permanentCC  []string  // Cache-Control value of 301/308 answers
-	limits       *limiters // nil without rate_limit and miss_limit
-	metrics      *metrics  // the collectors of the config's registry
-	stats        *stats    // their children the request path counts with
-	events       *events   // nil without kafka_brokers (clicks.go)
+	permanentCC  []string     // Cache-Control value of 301/308 answers
+	limits       *limiters    // nil without rate_limit and miss_limit
+	metrics      *metrics     // the collectors of the config's registry
+	stats        *stats       // their children the request path counts with
+	events       *events      // nil without kafka_brokers (clicks.go)
+	inval        *invalidator // the link-events consumer; nil without kafka_brokers (invalidate.go)
+	invalTarget  *targetL1    // h.l1 as registered with inval
+	rootLocation []string     // Location of GET /; nil: the landing page
 
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their
@@ -221,7 +246,7 @@ type Handler struct {
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
-		ID:  "http.handlers.shortify",
+		ID:  "http.handlers." + directive,
 		New: func() caddy.Module { return new(Handler) },
 	}
 }

@@ -52,6 +52,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.Redis = strings.TrimSpace(repl.ReplaceKnown(h.Redis, ""))
 	h.RedisPrefix = repl.ReplaceKnown(h.RedisPrefix, "")
+	h.RootRedirect = repl.ReplaceKnown(h.RootRedirect, "")
 	h.expandEvents(repl) // and the defaults of the event settings (clicks.go)
 
 	if h.RedisPrefix == "" {
@@ -79,6 +80,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	h.notFoundNext = h.NotFound == "next"
+	if h.RootRedirect != "" {
+		h.rootLocation = []string{h.RootRedirect}
+	}
 	h.permanentCC = []string{"public, max-age=" + strconv.FormatInt(int64(time.Duration(h.PermanentMaxAge)/time.Second), 10)}
 	h.load = h.loadLink
 	m, err := metricsFor(ctx.GetMetricsRegistry())
@@ -101,7 +105,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionLimits(); err != nil {
 		return err
 	}
-	return h.provisionEvents()
+	if err := h.provisionEvents(); err != nil {
+		return err
+	}
+	return h.provisionInvalidation()
 }
 
 // Validate checks the configuration. It does not connect to anything.
@@ -152,6 +159,11 @@ func (h *Handler) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("not_found %q: want 404 or next", h.NotFound))
 	}
+	if !strings.Contains(h.RootRedirect, "{") { // a placeholder is checked after Provision expands it
+		if err := checkRootRedirect(h.RootRedirect); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	errs = append(errs, h.validateLimits()...)
 	errs = append(errs, h.validateEvents()...)
 	return errors.Join(errs...)
@@ -162,6 +174,7 @@ func (h *Handler) Validate() error {
 // Provision, and more than once.
 func (h *Handler) Cleanup() error {
 	h.cleanupEvents()
+	h.cleanupInvalidation()
 	if h.metrics != nil && h.l1 != nil {
 		h.metrics.l1.remove(h.l1)
 	}

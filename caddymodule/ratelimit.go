@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/clientip"
@@ -369,72 +367,4 @@ func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, d ratelimit.De
 	by.Inc()
 	d.WriteHeaders(w.Header(), l)
 	_ = plain(w, r, http.StatusTooManyRequests, bodyTooMany, lenTooMany)
-}
-
-// parseRateLimit parses the arguments of rate_limit or miss_limit:
-//
-//	<requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared]
-//
-// The window is a Caddy duration, or a bare unit (s, m, h, d) for one of
-// it: 100/s, 600/1m, 5000/1h. No arguments (an unset {$VAR}) leave the
-// default (rate_limit: none; miss_limit: DefaultMissLimit); `off` turns
-// the limit off.
-func parseRateLimit(d *caddyfile.Dispenser, name string) (*RateLimit, error) {
-	args := d.RemainingArgs()
-	if len(args) == 0 || (len(args) == 1 && args[0] == "") {
-		return nil, nil
-	}
-	if args[0] == "off" {
-		if len(args) > 1 {
-			return nil, d.Errf("%s off takes no other argument", name)
-		}
-		return &RateLimit{Off: true}, nil
-	}
-	rl := new(RateLimit)
-	n, w, ok := strings.Cut(args[0], "/")
-	reqs, err := strconv.Atoi(n)
-	if !ok || err != nil || reqs < 1 {
-		return nil, d.Errf("%s %q: want <requests>/<window> such as 100/s or 600/1m", name, args[0])
-	}
-	rl.Requests = reqs
-	dur := w
-	switch w {
-	case "ms", "s", "m", "h", "d":
-		dur = "1" + w // a bare unit: one of it
-	}
-	window, err := caddy.ParseDuration(dur)
-	if err != nil || window <= 0 {
-		return nil, d.Errf("%s %q: the window %q is not a positive duration", name, args[0], w)
-	}
-	rl.Window = caddy.Duration(window)
-
-	for i := 1; i < len(args); i++ {
-		opt := args[i]
-		if opt == "shared" {
-			rl.Shared = true
-			continue
-		}
-		if i+1 >= len(args) {
-			return nil, d.Errf("%s: %s needs a value", name, opt)
-		}
-		i++
-		v := args[i]
-		switch opt {
-		case "burst", "max_clients":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, d.Errf("%s: %s %q: want a positive number", name, opt, v)
-			}
-			if opt == "burst" {
-				rl.Burst = n
-			} else {
-				rl.MaxClients = n
-			}
-		case "name":
-			rl.Name = v
-		default:
-			return nil, d.Errf("%s: unknown option %q (want burst, name, max_clients or shared)", name, opt)
-		}
-	}
-	return rl, nil
 }

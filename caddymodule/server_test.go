@@ -23,12 +23,8 @@ import (
 // with other packages' tests on the same machine), skips instead of failing
 // when it cannot start, and waits with sleeps.
 func TestServer(t *testing.T) {
-	// Caddy keeps data under these; keep it in the test's directory. (Not
-	// parallel: t.Setenv, and caddy.Load is process-wide.)
-	tmp := t.TempDir()
-	t.Setenv("HOME", tmp)
-	t.Setenv("XDG_DATA_HOME", tmp)
-	t.Setenv("XDG_CONFIG_HOME", tmp)
+	// Not parallel: t.Setenv, and caddy.Load is process-wide.
+	caddyHome(t)
 
 	dsn := sqliteDSN(t)
 	seed := seeder(t, dsn)
@@ -50,7 +46,7 @@ func TestServer(t *testing.T) {
 						"handle": []any{map[string]any{"handler": "static_response", "status_code": 200, "body": healthBody}},
 					},
 					map[string]any{"handle": []any{
-						map[string]any{"handler": "shortify", "database": dsn, "not_found": "next", "cache_ttl": cacheTTL.String()},
+						map[string]any{"handler": "shortify_edge", "database": dsn, "not_found": "next", "cache_ttl": cacheTTL.String()},
 						map[string]any{"handler": "static_response", "status_code": 200, "body": "fallback"},
 					}},
 				},
@@ -71,14 +67,7 @@ func TestServer(t *testing.T) {
 		}
 	})
 
-	// A new connection per request: a reload closes the old server's idle
-	// connections, and a request sent on one of them at that moment fails
-	// with EOF or a reset (seen in CI twice, right after a load).
-	client := &http.Client{
-		Transport:     &http.Transport{DisableKeepAlives: true},
-		Timeout:       5 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := redirectClient()
 	get := func(method, path string) (int, http.Header, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
@@ -133,5 +122,26 @@ func TestServer(t *testing.T) {
 	storeKey := "shortify/store/" + hashKey(dsn, []string(nil), "")
 	if n, ok := pool.References(storeKey); ok {
 		t.Errorf("the store is still in the pool after Stop (%d references)", n)
+	}
+}
+
+// caddyHome keeps the data and config Caddy writes under $HOME and the
+// XDG directories in the test's directory.
+func caddyHome(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("HOME", tmp)
+	t.Setenv("XDG_DATA_HOME", tmp)
+	t.Setenv("XDG_CONFIG_HOME", tmp)
+}
+
+// redirectClient returns redirects instead of following them, and opens a
+// new connection per request: a reload closes the old server's idle
+// connections, and a request sent on one of them at that moment fails
+// with EOF or a reset (seen in CI twice, right after a load).
+func redirectClient() *http.Client {
+	return &http.Client{
+		Transport:     &http.Transport{DisableKeepAlives: true},
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -42,7 +42,7 @@ type lazyStore struct {
 
 type storeBox struct{ linkstore.Store }
 
-var errStoreClosed = errors.New("shortify: link store closed")
+var errStoreClosed = errors.New("shortify_edge: link store closed")
 
 func newLazyStore(cfg linkstore.Config, open storeOpener) *lazyStore {
 	return &lazyStore{cfg: cfg, open: open, sem: make(chan struct{}, 1)}
@@ -82,7 +82,7 @@ func (s *lazyStore) get(ctx context.Context) (linkstore.Store, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.err = fmt.Errorf("shortify: open link store: %w", err)
+		s.err = fmt.Errorf("shortify_edge: open link store: %w", err)
 		s.retryAt = time.Now().Add(storeRetryAfter)
 		return nil, s.err
 	}

@@ -41,7 +41,7 @@ func TestForgedLinkEventDoesNotRetarget(t *testing.T) {
 			time.Now().UTC().Format(time.RFC3339Nano) + `","link":{"url":"` + target + `","redirect_status":301,"disabled":false}}`
 		kafkatest.Produce(t, k.Addr(), testLinksTopic, &kgo.Record{Key: []byte(code), Value: []byte(v)})
 	}
-	c := h.events.inval.consumer
+	c := h.inval.consumer
 	testenv.WaitFor(t, "the forged events applied", eventWait, func() bool { return c.Stats().Applied == uint64(len(forged)) })
 
 	for range 3 {

@@ -366,9 +366,9 @@ func TestComposeShortify(t *testing.T) {
 	}
 	for _, e := range byRole["edge"] {
 		if cfg, ok := configs[e]; ok {
-			h := findHandler(cfg, "public", "shortify")
+			h := findHandler(cfg, "public", "shortify_edge")
 			if h == nil || h["database"] != "{env.SHORTIFY_DATABASE_URL}" || len(at(h, "read_replicas").([]any)) != 2 {
-				t.Errorf("%s: the shortify handler does not read the database from the environment and both replicas: %v", e, h)
+				t.Errorf("%s: the shortify_edge handler does not read the database from the environment and both replicas: %v", e, h)
 			}
 		}
 	}

@@ -272,7 +272,7 @@ func TestKubernetesFrontDoorTLS(t *testing.T) {
 			continue
 		}
 		tp := at(map[string]any(c), "apps", "shortify", "trusted_proxies")
-		if h := findHandler(c, "public", "shortify"); h != nil {
+		if h := findHandler(c, "public", "shortify_edge"); h != nil {
 			tp = h["trusted_proxies"]
 		}
 		if !slices.Equal(strs(tp), []string{"private_ranges"}) {
@@ -335,7 +335,7 @@ func checkSafeDefaults(t *testing.T, where, role string, cfg adapted) {
 			t.Errorf("%s: anonymous_create is on in a production role", where)
 		}
 	case "edge":
-		h := findHandler(cfg, "public", "shortify")
+		h := findHandler(cfg, "public", "shortify_edge")
 		if n, _ := at(h, "miss_limit", "requests").(float64); n <= 0 {
 			t.Errorf("%s: the edge has no miss_limit (%v)", where, at(h, "miss_limit"))
 		}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // promConfig is the part of prometheus.yml the checks read.
@@ -330,4 +332,37 @@ func caddyDir(t *testing.T) string {
 	t.Helper()
 	out := goList(t, "-m", "-f", "{{.Dir}}", "github.com/caddyserver/caddy/v2")
 	return filepath.Join(out, "modules")
+}
+
+// handlerLabel matches the handler label of a PromQL selector, exact or a
+// regular expression of alternatives: handler="x" or handler=~"x|y".
+var handlerLabel = regexp.MustCompile(`handler=~?"([^"]*)"`)
+
+// TestDashboardHandlerLabels: every handler a dashboard query selects by
+// Caddy's handler label is a registered handler module, so that renaming
+// a module (the edge's shortify, now shortify_edge) cannot leave a panel
+// silently empty; the edge's panel keeps both names while the old one is
+// deprecated.
+func TestDashboardHandlerLabels(t *testing.T) {
+	b := readFile(t, filepath.Join("grafana", "dashboards", "shortify.json"))
+	var d dashboard
+	if err := json.Unmarshal([]byte(b), &d); err != nil {
+		t.Fatal(err)
+	}
+	edge := false
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range handlerLabel.FindAllStringSubmatch(tg.Expr, -1) {
+				for _, name := range strings.Split(m[1], "|") {
+					if _, err := caddy.GetModule("http.handlers." + name); err != nil {
+						t.Errorf("panel %q selects handler %q, which is no handler module: %v", p.Title, name, err)
+					}
+					edge = edge || name == "shortify_edge"
+				}
+			}
+		}
+	}
+	if !edge {
+		t.Errorf("no panel selects the edge handler, shortify_edge")
+	}
 }

@@ -292,7 +292,8 @@ func TestListModules(t *testing.T) {
 	if err != nil {
 		t.Fatalf("list-modules: %v\n%s", err, out)
 	}
-	for _, m := range []string{"http.handlers.shortify", "http.handlers.shortify_api", "shortify"} {
+	for _, m := range []string{"http.handlers.shortify_edge", "http.handlers.shortify", "http.handlers.shortify_api",
+		"http.handlers.shortify_stats", "shortify", "shortify_ingest", "shortify_kafka"} {
 		found := false
 		for _, line := range strings.Split(string(out), "\n") {
 			if strings.TrimSpace(line) == m {

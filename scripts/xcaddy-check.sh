@@ -25,7 +25,7 @@ say "building Caddy $CADDY_VERSION with github.com/shortify/shortify=$root"
 
 modules=$("$work/shortify" list-modules --skip-standard)
 missing=0
-for m in http.handlers.shortify http.handlers.shortify_api http.handlers.shortify_stats shortify shortify_kafka shortify_ingest; do
+for m in http.handlers.shortify_edge http.handlers.shortify http.handlers.shortify_api http.handlers.shortify_stats shortify shortify_kafka shortify_ingest; do
 	if grep -qx "$m" <<<"$modules"; then
 		say "ok: $m"
 	else

@@ -17,7 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Goals of issue 4: the shortify handler at 90% or more of the static
+// Goals of issue 4: the shortify_edge handler at 90% or more of the static
 // redirect's throughput, and its p99 within 1.2 times the static one's.
 const (
 	goalThroughput = 0.90
@@ -154,7 +154,7 @@ func (b *bench) setUpClicks(ctx context.Context) (stop func(), err error) {
 	}
 	if opt == "" {
 		if b.cfg.clicks == "on" {
-			return nil, fmt.Errorf("-clicks=on: the shortify directive has no Kafka option (tried %s)", strings.Join(kafkaOptionNames, ", "))
+			return nil, fmt.Errorf("-clicks=on: the shortify_edge directive has no Kafka option (tried %s)", strings.Join(kafkaOptionNames, ", "))
 		}
 		fmt.Println("click events: off (module has no kafka option yet)")
 		return func() {}, nil

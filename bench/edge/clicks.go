@@ -24,12 +24,12 @@ const (
 	linkEventsTopic = linkevents.DefaultTopic
 )
 
-// kafkaOptionNames are the shortify subdirectives that may take the Kafka
+// kafkaOptionNames are the shortify_edge subdirectives that may take the Kafka
 // brokers, in the order they are tried: the control plane's global option
 // is kafka_brokers, so the edge's is expected to match.
 var kafkaOptionNames = []string{"kafka_brokers", "kafka"}
 
-// probeKafkaOption returns the shortify subdirective that takes Kafka
+// probeKafkaOption returns the shortify_edge subdirective that takes Kafka
 // brokers in this binary, or "" when it has none: it adapts a Caddyfile
 // that uses each candidate and keeps the first that Caddy accepts. Adapting
 // only parses, so the probe connects to nothing.
@@ -49,10 +49,10 @@ func probeKafkaOption(ctx context.Context, bin, dir string) (string, error) {
 		switch {
 		case err == nil:
 			return name, nil
-		case strings.Contains(string(out), "unrecognized shortify subdirective"):
+		case strings.Contains(string(out), "unknown shortify_edge option"):
 			continue
 		default:
-			return "", fmt.Errorf("probe the shortify option %s: %w\n%s", name, err, out)
+			return "", fmt.Errorf("probe the shortify_edge option %s: %w\n%s", name, err, out)
 		}
 	}
 	return "", nil

@@ -70,7 +70,7 @@ func TestShortifyOptionsBody(t *testing.T) {
 		database: "postgres://db/x", redis: "127.0.0.1:6379", redisPrefix: "p:",
 		cacheSize: 10, cacheTTL: "1h", kafkaOption: "kafka_brokers", kafkaAddr: "127.0.0.1:9092",
 	}.body()
-	for _, want := range []string{"database postgres://db/x", "redis 127.0.0.1:6379", "redis_prefix p:", "cache_size 10", "cache_ttl 1h", "kafka_brokers 127.0.0.1:9092"} {
+	for _, want := range []string{"shortify_edge {", "database postgres://db/x", "redis 127.0.0.1:6379", "redis_prefix p:", "cache_size 10", "cache_ttl 1h", "kafka_brokers 127.0.0.1:9092"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
 		}

@@ -1,6 +1,6 @@
 // Command edge benchmarks the redirect path end to end, as issue 4 asks:
 // wrk (Debian's package) on 127.0.0.1 against two Caddy instances started
-// from the same binary (bin/shortify), one serving the shortify handler
+// from the same binary (bin/shortify), one serving the shortify_edge handler
 // with a warm L1 (instance A), one serving Caddy's own static
 // `redir * https://example.com/target 302` (instance B). It prints each
 // one's requests/s, p50 and p99, and a line with the word "ratio" (A/B
@@ -23,7 +23,7 @@
 // tiny L1 measure the miss paths: C reads Redis, D has no Redis and reads
 // the database.
 //
-// Click events: when the shortify directive has a Kafka option (probed by
+// Click events: when the shortify_edge directive has a Kafka option (probed by
 // adapting a Caddyfile that uses it), A gets the address of an in-process
 // kfake broker (see clicks.go); otherwise the run says they are off.
 //

@@ -45,7 +45,7 @@ http://%s {
 // cleanup never runs.
 const redisTTL = 30 * time.Minute
 
-// shortifyOptions are the subdirectives of one shortify handler.
+// shortifyOptions are the subdirectives of one shortify_edge handler.
 type shortifyOptions struct {
 	database    string
 	redis       string
@@ -56,10 +56,10 @@ type shortifyOptions struct {
 	kafkaAddr   string
 }
 
-// caddyfile is the shortify handler with o, as a site block body.
+// caddyfile is the shortify_edge handler with o, as a site block body.
 func (o shortifyOptions) body() string {
 	var b strings.Builder
-	b.WriteString("\tshortify {\n")
+	b.WriteString("\tshortify_edge {\n")
 	fmt.Fprintf(&b, "\t\tdatabase %s\n", o.database)
 	if o.redis != "" {
 		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, redisTTL)

@@ -6,7 +6,9 @@
 // certificate chains to the cluster CA; nothing else is accepted.
 //
 // It also makes a CA and node certificates (ECDSA P-256, client and server
-// use), for development, `make stack` and the documented recipes:
+// use), for development, `make stack` and the documented recipes; the
+// keys and certificates themselves are made by internal/pki, the one
+// certificate maker that the Kafka PKI and the tests' CAs share:
 //
 //	ca, _ := clustertls.NewCA("shortify cluster CA", 0)
 //	crt, key, _ := ca.Issue("node1", []string{"node1", "127.0.0.1"}, 0)

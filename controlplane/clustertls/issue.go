@@ -1,20 +1,16 @@
 package clustertls
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/shortify/shortify/internal/pki"
 )
 
 // Validity defaults of what NewCA and Issue make.
@@ -24,8 +20,6 @@ const (
 	DefaultCAValidity = 10 * 365 * 24 * time.Hour
 	// DefaultCertValidity is how long a node certificate is valid.
 	DefaultCertValidity = 2 * 365 * 24 * time.Hour
-	// backdate covers clocks a little behind the issuer's.
-	backdate = 5 * time.Minute
 )
 
 // File names that WriteCA, WriteCert and LoadCA use in a directory.
@@ -41,12 +35,18 @@ func CertFile(name string) string { return name + ".crt" }
 // KeyFile: see CertFile.
 func KeyFile(name string) string { return name + ".key" }
 
-// Authority is a cluster CA that can issue node certificates.
+// Authority is a cluster CA that can issue node certificates. The keys
+// and certificates are made by internal/pki; this type adds the cluster's
+// rules (names, usages, validity defaults, file layout).
 type Authority struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	ca *pki.Authority
 	// CertPEM is the CA certificate, what every node's cluster_ca names.
 	CertPEM []byte
+}
+
+// subject is the subject of the cluster's certificates named name.
+func subject(name string) pkix.Name {
+	return pkix.Name{CommonName: name, Organization: []string{"Shortify cluster"}}
 }
 
 // NewCA makes a new self-signed cluster CA named name, valid for validity
@@ -55,30 +55,11 @@ func NewCA(name string, validity time.Duration) (*Authority, error) {
 	if validity <= 0 {
 		validity = DefaultCAValidity
 	}
-	key, serial, err := newKey()
+	ca, err := pki.NewCA(subject(name), validity)
 	if err != nil {
-		return nil, fmt.Errorf("cluster CA: %w", err)
+		return nil, fmt.Errorf("cluster %w", err)
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"Shortify cluster"}},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(validity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("cluster CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	return &Authority{cert: cert, key: key, CertPEM: pemBlock("CERTIFICATE", der)}, nil
+	return &Authority{ca: ca, CertPEM: ca.CertPEM}, nil
 }
 
 // Issue makes a node certificate for name, valid for the host names and
@@ -95,41 +76,16 @@ func (a *Authority) Issue(name string, hosts []string, validity time.Duration) (
 	if validity <= 0 {
 		validity = DefaultCertValidity
 	}
-	key, serial, err := newKey()
+	crt, key, err := a.ca.Issue(pki.Leaf{
+		Subject:  subject(name),
+		Hosts:    hosts,
+		Usages:   []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		Validity: validity,
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("node certificate: %w", err)
+		return nil, nil, fmt.Errorf("node %w", err)
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name, Organization: []string{"Shortify cluster"}},
-		NotBefore:    now.Add(-backdate),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	if tmpl.NotAfter.After(a.cert.NotAfter) {
-		tmpl.NotAfter = a.cert.NotAfter // a chain is only as valid as its CA
-	}
-	for _, h := range hosts {
-		h = strings.TrimSpace(h)
-		switch ip := net.ParseIP(h); {
-		case h == "":
-		case ip != nil:
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		default:
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("node certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pemBlock("CERTIFICATE", der), pemBlock("EC PRIVATE KEY", keyDER), nil
+	return crt, key, nil
 }
 
 // Config issues a certificate for name and hosts and returns it loaded as
@@ -146,17 +102,17 @@ func (a *Authority) Config(name string, hosts ...string) (*Config, error) {
 // WriteCA writes the CA's certificate (0644) and key (0600) into dir as
 // CACertFile and CAKeyFile, refusing to overwrite an existing CA.
 func (a *Authority) WriteCA(dir string) error {
-	keyDER, err := x509.MarshalECPrivateKey(a.key)
+	keyPEM, err := a.ca.KeyPEM()
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	if err := writeNew(filepath.Join(dir, CAKeyFile), pemBlock("EC PRIVATE KEY", keyDER), 0o600); err != nil {
+	if err := pki.WriteNew(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeNew(filepath.Join(dir, CACertFile), a.CertPEM, 0o644)
+	return pki.WriteNew(filepath.Join(dir, CACertFile), a.CertPEM, 0o644)
 }
 
 // WriteCACert writes (or replaces) only the CA's certificate into dir as
@@ -165,7 +121,7 @@ func (a *Authority) WriteCACert(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	return writeFile(filepath.Join(dir, CACertFile), a.CertPEM, 0o644)
+	return pki.WriteFile(filepath.Join(dir, CACertFile), a.CertPEM, 0o644)
 }
 
 // WriteCert issues a certificate for name and hosts (see Issue) and
@@ -182,10 +138,10 @@ func (a *Authority) WriteCert(dir, name string, hosts []string, validity time.Du
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	if err := writeFile(filepath.Join(dir, KeyFile(name)), key, 0o600); err != nil {
+	if err := pki.WriteFile(filepath.Join(dir, KeyFile(name)), key, 0o600); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, CertFile(name)), crt, 0o644)
+	return pki.WriteFile(filepath.Join(dir, CertFile(name)), crt, 0o644)
 }
 
 // LoadCA reads the CA that WriteCA wrote into dir.
@@ -198,78 +154,9 @@ func LoadCA(dir string) (*Authority, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the cluster CA key: %w", err)
 	}
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return nil, fmt.Errorf("%s or %s in %s is not PEM", CACertFile, CAKeyFile, dir)
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	ca, err := pki.ParseCA(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("cluster CA certificate: %w", err)
+		return nil, fmt.Errorf("%s and %s in %s: %w", CACertFile, CAKeyFile, dir, err)
 	}
-	key, err := x509.ParseECPrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("cluster CA key: %w", err)
-	}
-	if !cert.IsCA || !key.PublicKey.Equal(cert.PublicKey) {
-		return nil, fmt.Errorf("%s in %s is not a CA certificate of %s", CACertFile, dir, CAKeyFile)
-	}
-	return &Authority{cert: cert, key: key, CertPEM: certPEM}, nil
-}
-
-// writeNew writes a file that must not exist yet.
-func writeNew(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-// writeFile replaces path with data through a temporary file, so that a
-// node reading it never sees half a key, and a key never exists with
-// looser permissions than perm.
-func writeFile(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func pemBlock(typ string, der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-}
-
-// newKey makes a P-256 key and a random 128-bit serial number for a new
-// certificate.
-func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, nil, fmt.Errorf("serial number: %w", err)
-	}
-	return key, serial, nil
+	return &Authority{ca: ca, CertPEM: ca.CertPEM}, nil
 }

@@ -24,10 +24,15 @@ type Option struct {
 }
 
 // Block calls fn for every subdirective of the block that d is at, after
-// the option's name and arguments, skipping those without a value.
+// the option's name and arguments, skipping those without a value. No
+// subdirective takes a block of its own: one is an error rather than
+// lines silently read as subdirectives without values.
 func Block(d *caddyfile.Dispenser, fn func(o *Option) error) error {
 	for d.NextBlock(0) {
 		o := Option{d: d, Name: d.Val(), Args: d.RemainingArgs()}
+		if d.NextBlock(d.Nesting()) {
+			return d.Errf("%s: takes no block", o.Name)
+		}
 		if len(o.Args) == 0 || (len(o.Args) == 1 && o.Args[0] == "") {
 			continue
 		}

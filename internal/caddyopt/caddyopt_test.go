@@ -84,6 +84,8 @@ func TestBlockErrors(t *testing.T) {
 		{"opt {\n wait soon\n}", `wait "soon"`},
 		{"opt {\n timeout 0s\n}", `timeout "0s": must be positive`},
 		{"opt {\n colour red\n}", `unknown test option "colour"`},
+		{"opt {\n name {\n  a\n }\n}", "name: takes no block"},
+		{"opt {\n list x {\n  y\n }\n}", "list: takes no block"},
 	} {
 		if _, err := parse(tt.input); err == nil || !strings.Contains(err.Error(), tt.errHas) {
 			t.Errorf("%q: error %v, want one containing %q", tt.input, err, tt.errHas)

@@ -3,12 +3,22 @@
 // stats service. It also holds the two things the edge computes for an
 // event: the bot flag (IsBot) and the keyed visitor hash (VisitorHasher).
 //
+// The two event topics are laid out alike (this package and
+// internal/linkevents): the package documentation has the same sections
+// (Records, Value, Evolution, the reason for the encoding, Producer), the
+// codec is in codec.go, the record key is the short code (Event.Key), the
+// value starts with its format version (Version; a reader refuses others
+// with ErrVersion), and the producer's Kafka client comes from
+// internal/kafkaprod. Only the encodings differ, for the reasons under
+// "Why binary".
+//
 // # Records
 //
-// One Kafka record per click. The record key is the short code, so the
-// clicks of one code land in one partition; the record timestamp is the
-// event time (Event.Time, to the millisecond); the value is the binary
-// encoding below, at most MaxSize bytes. Headers are not used.
+// One Kafka record per click. The record key is the short code
+// (Event.Key), so the clicks of one code land in one partition; the record
+// timestamp is the event time (Event.Time, to the millisecond); the value
+// is the binary encoding below, at most MaxSize bytes. Headers are not
+// used.
 //
 // # Value, version 1
 //
@@ -68,6 +78,18 @@
 // also keeps events small: a typical one is about 195 bytes, 46 in an
 // lz4-compressed batch (BenchmarkCompression). Readability is kept by this
 // documentation and the decoder.
+//
+// # Producer
+//
+// The Emitter (emitter.go) publishes events without ever making a request
+// wait: it encodes into pooled buffers, hands records to the client with
+// TryProduce and drops (and counts) what a full buffer cannot take. Its
+// client is kafkaprod.NewClient's, as the link-events producer's is:
+// idempotent, keyed by code with Kafka's murmur2 partitioning, compressed
+// (lz4 by default here, see Config.Compression). The emitter lives in this
+// package, not beside it, because it writes the key as a slice of the
+// encoded value (no allocation per event), which needs the codec's
+// internals.
 package clickevents
 
 import (
@@ -143,6 +165,10 @@ type Event struct {
 	// Referrer is the Referer header.
 	Referrer string
 }
+
+// Key returns the record key of e: its code. The Emitter writes the same
+// bytes as a slice of the encoded value instead, to save an allocation.
+func (e *Event) Key() []byte { return []byte(e.Code) }
 
 // NormalizeCountry turns a country header's value (Cloudflare's
 // CF-IPCountry, a GeoIP module's header) into Event.Country: two ASCII

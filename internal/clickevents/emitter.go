@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
 )
 
@@ -158,52 +159,28 @@ func NewEmitter(cfg Config) (*Emitter, error) {
 		return nil, fmt.Errorf("clickevents: emitter: max buffered records %d (want at least 1), bytes %d (want at least %d), record timeout %s and log interval %s (want positive)",
 			cfg.MaxBufferedRecords, cfg.MaxBufferedBytes, MaxSize, cfg.RecordTimeout, cfg.LogEvery)
 	}
-	codecs, ok := compressions[cfg.Compression]
-	if !ok {
-		return nil, fmt.Errorf("clickevents: emitter: unknown compression %q (want zstd, lz4, snappy, gzip or none)", cfg.Compression)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	sec, err := cfg.Security.Opts()
-	if err != nil {
-		return nil, fmt.Errorf("clickevents: emitter: %w", err)
-	}
-	client, err := kgo.NewClient(append(sec,
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
-		kgo.DefaultProduceTopic(cfg.Topic),
+	client, err := kafkaprod.NewClient(kafkaprod.Config{
+		Brokers: cfg.Brokers, ClientID: cfg.ClientID, Topic: cfg.Topic, Security: cfg.Security,
 		// The emitter bounds the buffer itself (so that Emit knows at
 		// once whether it took the event); the client's bounds are
 		// twice as high, a safety net only.
-		kgo.MaxBufferedRecords(2*cfg.MaxBufferedRecords),
-		kgo.MaxBufferedBytes(2*cfg.MaxBufferedBytes),
-		kgo.ProducerLinger(max(cfg.Linger, 0)),
-		kgo.ProducerBatchCompression(codecs...),
-		kgo.RecordDeliveryTimeout(cfg.RecordTimeout),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		// After a broker failure the client refreshes metadata at most
-		// this often (default 5s): sooner back to delivering.
-		kgo.MetadataMinAge(time.Second),
-		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	)...)
+		MaxBufferedRecords: 2 * cfg.MaxBufferedRecords,
+		MaxBufferedBytes:   2 * cfg.MaxBufferedBytes,
+		Linger:             cfg.Linger,
+		Compression:        cfg.Compression,
+		RecordTimeout:      cfg.RecordTimeout,
+		Logger:             cfg.Logger,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("clickevents: emitter: client for %v: %w", cfg.Brokers, err)
+		return nil, fmt.Errorf("clickevents: emitter: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Emitter{cfg: cfg, client: client, ctx: ctx, cancel: cancel, closeDone: make(chan struct{})}
 	e.promiseFn = e.promise
 	return e, nil
-}
-
-// compressions are the codecs of each Compression setting, in order of
-// preference.
-var compressions = map[string][]kgo.CompressionCodec{
-	"zstd":   {kgo.ZstdCompression(), kgo.Lz4Compression(), kgo.NoCompression()},
-	"lz4":    {kgo.Lz4Compression(), kgo.NoCompression()},
-	"snappy": {kgo.SnappyCompression(), kgo.NoCompression()},
-	"gzip":   {kgo.GzipCompression(), kgo.NoCompression()},
-	"none":   {kgo.NoCompression()},
 }
 
 // Emit hands ev to the producer and returns at once; it never waits for
@@ -348,20 +325,4 @@ func (e *Emitter) Close(ctx context.Context) error {
 		return fmt.Errorf("clickevents: emitter: close: %d events not delivered: %w", left, flushErr)
 	}
 	return nil
-}
-
-// kgoLogger passes the client's errors (as warnings) and warnings (as
-// information: while a broker is down the client warns at every retry) to
-// slog.
-type kgoLogger struct{ l *slog.Logger }
-
-func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		k.l.Warn("kafka: "+msg, keyvals...)
-	case kgo.LogLevelWarn:
-		k.l.Info("kafka: "+msg, keyvals...)
-	}
 }

@@ -129,9 +129,9 @@ func TestEmitterDelivers(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := sent[ev.LinkID-1000]
-		if ev != *want || string(r.Key) != want.Code || !r.Timestamp.Equal(want.Time) || seen[ev.LinkID] {
-			t.Fatalf("record key %q, time %s, event %+v; want key %q, time %s, event %+v, once",
-				r.Key, r.Timestamp, ev, want.Code, want.Time, *want)
+		if ev != *want || string(r.Key) != string(want.Key()) || !r.Timestamp.Equal(want.Time) || seen[ev.LinkID] {
+			t.Fatalf("record key %q, time %s, event %+v; want key %q (Event.Key), time %s, event %+v, once",
+				r.Key, r.Timestamp, ev, want.Key(), want.Time, *want)
 		}
 		seen[ev.LinkID] = true
 	}

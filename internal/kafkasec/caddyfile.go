@@ -7,7 +7,7 @@ import (
 )
 
 // Options are the Caddyfile subdirectives of a Config, the same in every
-// block that configures a Kafka client (the edge's `shortify` handler, the
+// block that configures a Kafka client (the edge's `shortify_edge` handler, the
 // `shortify` and `shortify_ingest` global options):
 //
 //	kafka_tls_ca          <pem-file>     # CAs of the brokers; turns TLS on

@@ -1,18 +1,14 @@
 package kafkasec
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/shortify/shortify/internal/pki"
 )
 
 // DevPKI is a throw-away CA with one broker and one client certificate,
@@ -35,7 +31,8 @@ const devValidity = 30 * 24 * time.Hour
 
 // NewDevPKI makes a DevPKI in dir (created if needed; keys 0600): the
 // broker certificate is valid for hosts (names or IP addresses) and for
-// localhost, 127.0.0.1 and ::1.
+// localhost, 127.0.0.1 and ::1. The keys and certificates are made by
+// internal/pki, as the control plane's cluster CA's are.
 func NewDevPKI(dir string, hosts ...string) (*DevPKI, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("kafkasec: dev PKI: %w", err)
@@ -45,77 +42,35 @@ func NewDevPKI(dir string, hosts ...string) (*DevPKI, error) {
 		ServerCert: filepath.Join(dir, "broker.pem"), ServerKey: filepath.Join(dir, "broker-key.pem"),
 		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client-key.pem"),
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.NewCA(pkix.Name{CommonName: "Shortify development Kafka CA"}, devValidity)
 	if err != nil {
 		return nil, fmt.Errorf("kafkasec: dev PKI: %w", err)
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Shortify development Kafka CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(devValidity),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	if err := pki.WriteFile(p.CAFile, ca.CertPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("kafkasec: dev PKI: %w", err)
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("kafkasec: dev PKI: CA: %w", err)
+	leaves := []struct {
+		leaf              pki.Leaf
+		certFile, keyFile string
+	}{
+		{pki.Leaf{Subject: pkix.Name{CommonName: "kafka broker"},
+			Hosts:  append([]string{"localhost", "127.0.0.1", "::1"}, hosts...),
+			Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, p.ServerCert, p.ServerKey},
+		{pki.Leaf{Subject: pkix.Name{CommonName: "kafka client"},
+			Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, p.ClientCert, p.ClientKey},
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("kafkasec: dev PKI: CA: %w", err)
-	}
-	if err := writePEM(p.CAFile, "CERTIFICATE", caDER); err != nil {
-		return nil, err
-	}
-	server := &x509.Certificate{Subject: pkix.Name{CommonName: "kafka broker"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			server.IPAddresses = append(server.IPAddresses, ip)
-		} else {
-			server.DNSNames = append(server.DNSNames, h)
+	for _, l := range leaves {
+		l.leaf.Validity = devValidity
+		crt, key, err := ca.Issue(l.leaf)
+		if err != nil {
+			return nil, fmt.Errorf("kafkasec: dev PKI: %w", err)
+		}
+		if err := pki.WriteFile(l.certFile, crt, 0o600); err != nil {
+			return nil, fmt.Errorf("kafkasec: dev PKI: %w", err)
+		}
+		if err := pki.WriteFile(l.keyFile, key, 0o600); err != nil {
+			return nil, fmt.Errorf("kafkasec: dev PKI: %w", err)
 		}
 	}
-	client := &x509.Certificate{Subject: pkix.Name{CommonName: "kafka client"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if err := issue(ca, caKey, server, p.ServerCert, p.ServerKey); err != nil {
-		return nil, err
-	}
-	if err := issue(ca, caKey, client, p.ClientCert, p.ClientKey); err != nil {
-		return nil, err
-	}
 	return p, nil
-}
-
-// issue signs tmpl with the CA and writes the certificate and a new key.
-func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, tmpl *x509.Certificate, certFile, keyFile string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("kafkasec: dev PKI: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return fmt.Errorf("kafkasec: dev PKI: %w", err)
-	}
-	tmpl.SerialNumber = serial
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(devValidity)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return fmt.Errorf("kafkasec: dev PKI: %s: %w", tmpl.Subject.CommonName, err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("kafkasec: dev PKI: %w", err)
-	}
-	if err := writePEM(certFile, "CERTIFICATE", der); err != nil {
-		return err
-	}
-	return writePEM(keyFile, "EC PRIVATE KEY", kder)
-}
-
-func writePEM(path, typ string, der []byte) error {
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		return fmt.Errorf("kafkasec: dev PKI: %w", err)
-	}
-	return nil
 }

@@ -3,12 +3,26 @@
 // (which evict the code from their L1 and L2 caches) and the stats service
 // (which removes a deleted link's statistics).
 //
+// The two event topics are laid out alike (this package and
+// internal/clickevents): the package documentation has the same sections
+// (Records, Value, Evolution, the reason for the encoding, Producer), the
+// codec is in codec.go, the record key is the short code (Event.Key), the
+// value carries its format version (Version; a reader refuses others with
+// ErrVersion), and the producer's Kafka client comes from
+// internal/kafkaprod. Only the encodings differ, for the reasons under
+// "Why JSON".
+//
 // # Records
 //
-// One Kafka record per event. The record key is the short code, so every
-// event of one code lands in one partition and is read in the order it was
-// published; the record timestamp is the event time. The value is one JSON
-// object (UTF-8, no trailing data), at most MaxSize bytes:
+// One Kafka record per event. The record key is the short code
+// (Event.Key), so every event of one code lands in one partition and is
+// read in the order it was published; the record timestamp is the event
+// time (Event.At). The value is the JSON encoding below, at most MaxSize
+// bytes. Headers are not used.
+//
+// # Value, version 1
+//
+// One JSON object (UTF-8, no trailing data):
 //
 //	{"v":1,"type":"updated","code":"a9ZkQ2","link_id":"1234567890123456789",
 //	 "at":"2026-11-26T19:00:00.123456Z",
@@ -41,9 +55,12 @@
 //     expired (the leader's cleanup removed it after it expired). Present
 //     on deleted events only.
 //
-// Evolution: fields may be added to version 1 (decoders ignore fields they
-// do not know); a change that version-1 readers would misread (a field
-// removed, a meaning changed, a new type) makes version 2.
+// # Evolution
+//
+// Fields may be added to version 1 (decoders ignore fields they do not
+// know); a change that version-1 readers would misread (a field removed, a
+// meaning changed, a new type) makes version 2, which those readers refuse
+// with ErrVersion and skip, so consumers are upgraded before producers.
 //
 // # Why JSON
 //
@@ -65,6 +82,18 @@
 // target, so a forged one cannot retarget a code. Stats removes (or keeps, as configured) the statistics
 // of a deleted link: of link_id when present, else of the links of that
 // code created before at. A disabled link keeps its statistics.
+//
+// # Producer
+//
+// The control plane publishes with package producer
+// (internal/linkevents/producer): it never makes a request wait, hands
+// records to the client with TryProduce and drops (and counts) what a full
+// buffer cannot take. Its client is kafkaprod.NewClient's, as the click
+// emitter's is: idempotent, keyed by code with Kafka's murmur2
+// partitioning, compressed (zstd here: events are few, so the better
+// ratio costs nothing that matters). It is a package of its own so that
+// the readers of the topic (the edges' invalidation, the stats ingest)
+// import the format without the producer.
 package linkevents
 
 import (

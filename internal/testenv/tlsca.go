@@ -1,13 +1,15 @@
 package testenv
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/internal/pki"
 )
 
 // caValidity is how long a test CA and its certificates are valid.
@@ -16,15 +18,16 @@ const caValidity = 24 * time.Hour
 // CA is a certificate authority made for one test, for servers that
 // speak TLS on loopback (PostgreSQL with ssl = on, redis-server with a
 // tls-port, Caddy): its certificate and the certificates it issues are
-// PEM files in a directory of their own, removed when the test ends. It
-// is the cluster CA of controlplane/clustertls, whose certificates serve
-// both ends of a connection.
+// PEM files in a directory of their own, removed when the test ends. Its
+// keys and certificates are made by internal/pki, as the cluster CA's
+// and the Kafka PKI's are; each certificate serves both ends of a
+// connection.
 type CA struct {
 	// CertFile is the CA certificate, the file a client trusts.
 	CertFile string
 
 	dir string
-	ca  *clustertls.Authority
+	ca  *pki.Authority
 	n   int
 }
 
@@ -33,7 +36,7 @@ type CA struct {
 // run as root, reads its certificate there.
 func NewCA(tb testing.TB, name string) *CA {
 	tb.Helper()
-	a, err := clustertls.NewCA(name, caValidity)
+	a, err := pki.NewCA(pkix.Name{CommonName: name}, caValidity)
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
@@ -50,7 +53,12 @@ func NewCA(tb testing.TB, name string) *CA {
 func (ca *CA) Issue(tb testing.TB, hosts ...string) (certFile, keyFile string) {
 	tb.Helper()
 	ca.n++
-	cert, key, err := ca.ca.Issue(hosts[0], hosts, caValidity)
+	cert, key, err := ca.ca.Issue(pki.Leaf{
+		Subject:  pkix.Name{CommonName: hosts[0]},
+		Hosts:    hosts,
+		Usages:   []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		Validity: caValidity,
+	})
 	if err != nil {
 		tb.Fatalf("testenv: certificate for %v: %v", hosts, err)
 	}

@@ -3,8 +3,6 @@ package kafkatest
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
 )
 
@@ -53,12 +52,11 @@ func (p *PKI) ServerTLS(tb testing.TB, clientCA bool) *tls.Config {
 	}
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if clientCA {
-		pem, err := os.ReadFile(p.CAFile)
+		pool, err := kafkasec.LoadCertPool(p.CAFile)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		tc.ClientCAs = x509.NewCertPool()
-		tc.ClientCAs.AppendCertsFromPEM(pem)
+		tc.ClientCAs = pool
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc
@@ -86,14 +84,12 @@ func StartTLSBroker(tb testing.TB, p *PKI, clientCA bool, partitions int32, topi
 // within a few seconds.
 func TryProduce(tb testing.TB, addr string, sec kafkasec.Config, topic string) error {
 	tb.Helper()
-	opts, err := sec.Opts()
+	// Shortify's own producer configuration, without retries, so that
+	// a refusal is the answer and not a reason to try again.
+	cl, err := kafkaprod.NewClient(kafkaprod.Config{Brokers: []string{addr}, Security: sec,
+		RecordTimeout: 3 * time.Second}, kgo.RequestRetries(0))
 	if err != nil {
-		tb.Fatalf("Opts: %v", err)
-	}
-	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.RequestRetries(0),
-		kgo.RecordDeliveryTimeout(3*time.Second))...)
-	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("kafkaprod.NewClient: %v", err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(tb.Context(), 10*time.Second)

@@ -11,10 +11,11 @@
 // Kafka refuses, or that are still buffered when Close gives up, count as
 // failed. The counts (Stats) are for metrics.
 //
-// The client is idempotent (franz-go's default: a retried batch is written
-// once, and the events of a partition stay in order), waits for all in-sync
-// replicas, and compresses batches with zstd (lz4 or none when the broker
-// refuses it). Records are keyed by code and partitioned by Kafka's murmur2
+// The client is internal/kafkaprod's, the one producer configuration the
+// click emitter shares: idempotent (franz-go's default: a retried batch is
+// written once, and the events of a partition stay in order), waiting for
+// all in-sync replicas, compressing batches with zstd (lz4 or none when
+// the broker refuses it). Records are keyed by code and partitioned by Kafka's murmur2
 // hash of the key, so all events of a code are in one partition, in the
 // order they were published.
 //
@@ -34,6 +35,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 )
@@ -136,22 +138,15 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	sec, err := cfg.Security.Opts()
+	client, err := kafkaprod.NewClient(kafkaprod.Config{
+		Brokers: cfg.Brokers, ClientID: cfg.ClientID, Topic: cfg.Topic, Security: cfg.Security,
+		MaxBufferedRecords: cfg.MaxBufferedRecords,
+		MaxBufferedBytes:   cfg.MaxBufferedBytes,
+		Compression:        "zstd",
+		Logger:             cfg.Logger,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("linkevents producer: %w", err)
-	}
-	client, err := kgo.NewClient(append(sec,
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.ClientID(cfg.ClientID),
-		kgo.DefaultProduceTopic(cfg.Topic),
-		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
-		kgo.MaxBufferedBytes(cfg.MaxBufferedBytes),
-		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.Lz4Compression(), kgo.NoCompression()),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.WithLogger(kgoLogger{cfg.Logger}),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("linkevents producer: client for %v: %w", cfg.Brokers, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Producer{cfg: cfg, client: client, ctx: ctx, cancel: cancel}
@@ -284,20 +279,4 @@ func (l *limiter) allow(now time.Time) (ok bool, skipped int) {
 	}
 	l.last, skipped, l.skipped = now, l.skipped, 0
 	return true, skipped
-}
-
-// kgoLogger passes the client's errors (as warnings) and warnings (as
-// information: while a broker is down the client warns at every retry) to
-// slog.
-type kgoLogger struct{ l *slog.Logger }
-
-func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
-
-func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	switch level {
-	case kgo.LogLevelError:
-		k.l.Warn("kafka: "+msg, keyvals...)
-	case kgo.LogLevelWarn:
-		k.l.Info("kafka: "+msg, keyvals...)
-	}
 }
