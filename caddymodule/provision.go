@@ -13,7 +13,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/shortify/shortify/internal/l2cache"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/storedsn"
 )
 
 // Defaults of the optional fields.
@@ -118,7 +118,7 @@ func (h *Handler) Validate() error {
 		errs = append(errs, err)
 	}
 	for i, dsn := range h.ReadReplicas {
-		if !isPostgres(dsn) {
+		if d, err := storedsn.Parse(dsn); err != nil || d.Dialect != storedsn.Postgres {
 			errs = append(errs, fmt.Errorf("read_replicas[%d]: want a postgres:// or postgresql:// DSN", i))
 		} else if _, err := pgxpool.ParseConfig(dsn); err != nil { // its errors redact passwords
 			errs = append(errs, fmt.Errorf("read_replicas[%d]: %w", i, err))
@@ -182,29 +182,23 @@ func (h *Handler) Cleanup() error {
 }
 
 func checkDSN(dsn string, hasReplicas bool) error {
+	d, err := storedsn.Parse(dsn)
 	switch {
-	case dsn == "":
+	case errors.Is(err, storedsn.ErrEmpty):
 		return errors.New("database: required (postgres://…, postgresql://… or sqlite://PATH)")
-	case isPostgres(dsn):
+	case errors.Is(err, storedsn.ErrUnsupported):
+		// Not shown: a DSN that is not a URL may hold a password.
+		return errors.New("database: want postgres://…, postgresql://… or sqlite://PATH")
+	case err != nil:
+		return fmt.Errorf("database: %w", err)
+	case d.Dialect == storedsn.Postgres:
 		if _, err := pgxpool.ParseConfig(dsn); err != nil {
 			return fmt.Errorf("database: %w", err)
 		}
-	case strings.HasPrefix(dsn, "sqlite:"):
-		if _, err := sqlitestore.ParseDSN(dsn); err != nil {
-			return fmt.Errorf("database: %w", err)
-		}
-		if hasReplicas {
-			return errors.New("read_replicas: only for PostgreSQL")
-		}
-	default:
-		// Not shown: a DSN that is not a URL may hold a password.
-		return errors.New("database: want postgres://…, postgresql://… or sqlite://PATH")
+	case hasReplicas:
+		return errors.New("read_replicas: only for PostgreSQL")
 	}
 	return nil
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 func cmpDuration(v caddy.Duration, def time.Duration) caddy.Duration {

@@ -31,6 +31,7 @@ import (
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/targeturl"
+	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
 func init() {
@@ -245,8 +246,8 @@ func (a *App) fillDefaults() error {
 	a.MaxURLLength = cmp.Or(a.MaxURLLength, targeturl.DefaultMaxLength)
 	a.AnonymousPerMinute = cmp.Or(a.AnonymousPerMinute, DefaultAnonymousPerMinute)
 	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
-	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, partitions.DefaultMonthsAhead)
-	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(partitions.DefaultRetention))
+	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, statsparts.DefaultMonthsAhead)
+	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(statsparts.DefaultRetention))
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	a.fillEventDefaults()
@@ -260,8 +261,8 @@ func (a *App) Validate() error {
 	if a.MaxURLLength < 64 || a.MaxURLLength > 32<<10 {
 		return fmt.Errorf("shortify: max_url_length %d is outside 64..32768", a.MaxURLLength)
 	}
-	if a.PartitionMonthsAhead < 1 || a.PartitionMonthsAhead > partitions.MaxMonthsAhead {
-		return fmt.Errorf("shortify: partition_months_ahead %d is outside 1..%d", a.PartitionMonthsAhead, partitions.MaxMonthsAhead)
+	if a.PartitionMonthsAhead < 1 || a.PartitionMonthsAhead > statsparts.MaxMonthsAhead {
+		return fmt.Errorf("shortify: partition_months_ahead %d is outside 1..%d", a.PartitionMonthsAhead, statsparts.MaxMonthsAhead)
 	}
 	if a.PartitionRetention < 0 || a.PartitionCheckInterval < 0 {
 		return errors.New("shortify: partition_retention and partition_check_interval must be positive")

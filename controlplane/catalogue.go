@@ -6,7 +6,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/fsm"
-	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // nodeCatalogue is the node's replicated partition catalogue as the

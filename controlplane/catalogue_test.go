@@ -10,9 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/controlplane/fsm"
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // TestServicePartitionCatalogue: a one-node control plane's leader

@@ -11,8 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testenv"
@@ -165,7 +165,7 @@ func TestOneNodeDataDirUpgrade(t *testing.T) {
 		t.Fatalf("reopen without cluster TLS: %v", err)
 	}
 	defer svc.Destruct()
-	if _, ok := api.Authenticate(nodeKeys{svc.node}, key.Secret); !ok {
+	if _, ok := apiauth.Authenticate(nodeKeys{svc.node}, key.Secret); !ok {
 		t.Fatal("the admin key is gone")
 	}
 	got, err := svc.store.Get(t.Context(), link.Code)

@@ -23,6 +23,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
+	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
 // services holds the running nodes, one per data directory, across config
@@ -42,7 +43,7 @@ type serviceConfig struct {
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
-// of its partitions.
+// of its statsparts.
 type partitionSettings struct {
 	StatsDatabase string // DSN; the link database's by default
 	MonthsAhead   int
@@ -76,7 +77,7 @@ type service struct {
 	cache   *l2cache.Cache
 	// parts administers the stats partitions; upkeep runs it while this
 	// node leads, as lead tells.
-	parts  *partitions.Manager
+	parts  *statsparts.Manager
 	upkeep *partitions.Scheduler
 	lead   *leader.Polled
 	// events publishes link events (nil: no kafka_brokers); cleaner
@@ -246,7 +247,7 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 // starts the partition upkeep, which runs while this node is the leader.
 func (s *service) startPartitions(ctx context.Context, log *slog.Logger) (err error) {
 	ps := s.cfg.Partitions
-	s.parts, err = partitions.Open(ctx, partitions.Config{
+	s.parts, err = statsparts.Open(ctx, statsparts.Config{
 		DSN:         ps.StatsDatabase,
 		LinksDSN:    s.cfg.Database,
 		Migrate:     true,
@@ -324,13 +325,13 @@ func (n nodePolicy) SetPartitionPolicy(ctx context.Context, p api.PartitionPolic
 	return n.node.SetPartitionPolicy(ctx, fsm.PartitionPolicy{MonthsAhead: p.MonthsAhead, RetentionDays: p.RetentionDays, Detach: p.Detach})
 }
 
-// Policy implements partitions.PolicySource.
-func (n nodePolicy) Policy() (partitions.Policy, bool) {
+// Policy implements statsparts.PolicySource.
+func (n nodePolicy) Policy() (statsparts.Policy, bool) {
 	p, ok := n.node.PartitionPolicy()
 	if !ok {
-		return partitions.Policy{}, false
+		return statsparts.Policy{}, false
 	}
-	return partitions.Policy{MonthsAhead: p.MonthsAhead, Retention: time.Duration(p.RetentionDays) * 24 * time.Hour, Detach: p.Detach}, true
+	return statsparts.Policy{MonthsAhead: p.MonthsAhead, Retention: time.Duration(p.RetentionDays) * 24 * time.Hour, Detach: p.Detach}, true
 }
 
 // leaderPollInterval is how often the upkeep's leadership adapter reads

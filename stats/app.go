@@ -20,16 +20,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shortify/shortify/controlplane"
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb"
 )
@@ -52,6 +51,19 @@ const (
 	// minRebalanceTimeout leaves a batch in flight time to be written.
 	minRebalanceTimeout = caddy.Duration(10 * time.Second)
 )
+
+// ControlPlane is what the ingest takes from the shortify app of the same
+// config (*controlplane.App has it) for the settings it leaves unset. An
+// interface, so that stats does not depend on the control plane.
+type ControlPlane interface {
+	// KafkaClient returns the Kafka brokers and how a client
+	// authenticates to them.
+	KafkaClient() (brokers []string, security kafkasec.Config)
+	// StatsDSN returns the stats database's DSN.
+	StatsDSN() string
+	// LinkEventsTopicName returns the link-events topic.
+	LinkEventsTopicName() string
+}
 
 // App runs the stats ingest.
 type App struct {
@@ -128,25 +140,27 @@ func (a *App) Provision(ctx caddy.Context) error {
 	case err != nil:
 		return fmt.Errorf("shortify_ingest: the shortify app: %w", err)
 	default:
-		if cp, ok := v.(*controlplane.App); ok {
+		if cp, ok := v.(ControlPlane); ok {
 			if len(a.Brokers) == 0 {
-				a.Brokers = cp.KafkaBrokers
+				brokers, sec := cp.KafkaClient()
+				a.Brokers = brokers
 				if a.KafkaSecurity == (kafkasec.Config{}) {
-					a.KafkaSecurity = cp.KafkaSecurity
+					a.KafkaSecurity = sec
 				}
 			}
-			a.Database = cmp.Or(a.Database, cp.StatsDatabase)
-			a.LinkEventsTopic = cmp.Or(a.LinkEventsTopic, cp.LinkEventsTopic)
+			a.Database = cmp.Or(a.Database, cp.StatsDSN())
+			a.LinkEventsTopic = cmp.Or(a.LinkEventsTopic, cp.LinkEventsTopicName())
 		}
 	}
 	a.Topic = cmp.Or(a.Topic, clickevents.DefaultTopic)
 	a.Group = cmp.Or(a.Group, ingest.DefaultGroup)
-	if a.MaxPollRecords == 0 && strings.HasPrefix(a.Database, "sqlite:") {
+	d, _ := storedsn.Parse(a.Database) // opening the database reports a bad DSN
+	if a.MaxPollRecords == 0 && d.Dialect == storedsn.SQLite {
 		// SQLite has one writer: a smaller batch holds the file's write
 		// lock for less time, so link creates in the same file wait less.
 		a.MaxPollRecords = sqliteMaxPollRecords
 	}
-	if a.MaxBatchEvents == 0 && strings.HasPrefix(a.Database, "sqlite:") {
+	if a.MaxBatchEvents == 0 && d.Dialect == storedsn.SQLite {
 		a.MaxBatchEvents = sqliteMaxPollRecords
 	}
 	a.MaxPollRecords = cmp.Or(a.MaxPollRecords, ingest.DefaultMaxPollRecords)

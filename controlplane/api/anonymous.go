@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/problem"
 )
 
@@ -26,7 +27,7 @@ const refundTimeout = time.Second
 // anonymous reports whether r is an anonymous create, which the access
 // check let through without a key.
 func (h *Handler) anonymous(r *http.Request) bool {
-	key, err := RequestKey(r)
+	key, err := apiauth.RequestKey(r)
 	return err == nil && key == "" && h.cfg.AnonymousCreate
 }
 

@@ -2,35 +2,28 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
 )
 
-// KeyHeader carries the API key of a call.
-const KeyHeader = "X-Api-Key"
+// KeyHeader carries the API key of a call (apiauth.KeyHeader, named here
+// too for the clients of this API).
+const KeyHeader = apiauth.KeyHeader
 
-// KeyRecord is a stored API key: never the key itself, only its hash.
-type KeyRecord struct {
-	ID        string
-	Name      string
-	Role      apikey.Role
-	Hash      [32]byte
-	CreatedAt time.Time
-	Revoked   bool
-}
+// KeyRecord is a stored API key: never the key itself, only its hash. It is
+// apiauth's, which both APIs authenticate with; the key ring and its Raft
+// commands store it under this name.
+type KeyRecord = apiauth.KeyRecord
 
 // KeyLookup finds API key records by ID. Keys has it; the stats API, served
-// in the same process as the control plane, authenticates with it too (see
-// Authenticate), so that both APIs take the same keys and roles.
-type KeyLookup interface {
-	// LookupKey returns the record of the key with the ID.
-	LookupKey(id string) (KeyRecord, bool)
-}
+// in the same process as the control plane, authenticates with it too
+// (apiauth.Check), so that both APIs take the same keys and roles.
+type KeyLookup = apiauth.KeyLookup
 
 // Keys is the replicated key ring (the Raft FSM's keys).
 type Keys interface {
@@ -128,7 +121,7 @@ func (h *Handler) handle(pattern string, a access, fn http.HandlerFunc) {
 	h.routeList = append(h.routeList, route{pattern, a})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if h.browserGuard(w, r) && h.allowed(w, r, a) {
-			if key, err := RequestKey(r); err == nil && key != "" {
+			if key, err := apiauth.RequestKey(r); err == nil && key != "" {
 				// An admin write that a follower forwards to the leader
 				// goes with the caller's key, which the leader checks
 				// itself (cluster.WithCallerKey).
@@ -152,39 +145,20 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool
 		}
 		return true
 	}
-	key, err := RequestKey(r)
-	if err != nil {
-		WriteKeyError(w, err)
-		return false
-	}
-	if key == "" {
-		if a == anonCreate && h.cfg.AnonymousCreate {
+	if a == anonCreate && h.cfg.AnonymousCreate {
+		if key, err := apiauth.RequestKey(r); err == nil && key == "" {
 			// The handler spends the client's budget once the request is
 			// valid (see anonymous.go): a refusal costs none.
 			return true
 		}
-		WriteUnauthorized(w, fmt.Sprintf("this route needs an API key of role %s or above, %s", a.role(), KeyHint))
-		return false
 	}
-	rec, ok := h.authenticate(key)
-	if !ok {
-		WriteUnauthorized(w, "the API key is not valid (malformed, unknown or revoked)")
-		return false
+	// Without a key ring every key is unknown: a 401, as for a wrong key.
+	var keys KeyLookup = apiauth.NoKeys{}
+	if h.deps.Keys != nil {
+		keys = h.deps.Keys
 	}
-	if !rec.Role.Allows(a.role()) {
-		problem.Write(w, http.StatusForbidden, fmt.Sprintf("this route needs role %s or above; key %s has role %s", a.role(), rec.ID, rec.Role))
-		return false
-	}
-	return true
-}
-
-// authenticate finds the key's record and checks the key against its hash
-// in constant time.
-func (h *Handler) authenticate(key string) (KeyRecord, bool) {
-	if h.deps.Keys == nil {
-		return KeyRecord{}, false
-	}
-	return Authenticate(h.deps.Keys, key)
+	_, ok := apiauth.Check(w, r, keys, a.role(), "this route")
+	return ok
 }
 
 // KeyLookup returns the key ring the handler authenticates with, or nil
@@ -194,19 +168,4 @@ func (h *Handler) KeyLookup() KeyLookup {
 		return nil
 	}
 	return h.deps.Keys
-}
-
-// Authenticate checks key against the key ring: well formed, known, not
-// revoked, and matching the stored hash (compared in constant time). It
-// returns the key's record.
-func Authenticate(keys KeyLookup, key string) (KeyRecord, bool) {
-	id, err := apikey.Parse(key)
-	if err != nil {
-		return KeyRecord{}, false
-	}
-	rec, ok := keys.LookupKey(id)
-	if !ok || rec.Revoked || !apikey.Matches(key, rec.Hash) {
-		return KeyRecord{}, false
-	}
-	return rec, true
 }

@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // GET /api/v1/admin/partitions shows the catalogue beside the database:

@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // FuzzRoutes sends arbitrary path arguments, query strings and bodies to

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
@@ -113,7 +114,7 @@ type LinkPage struct {
 var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before"}
 
 func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
-	vals, ok := queryParams(w, r, listParams)
+	vals, ok := apiquery.Params(w, r, listParams)
 	if !ok {
 		return
 	}

@@ -8,8 +8,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // PartitionAdmin administers the partitions of the stats (and link)

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // partitionsEnv is an API over a link store and a partition manager on a

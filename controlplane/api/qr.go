@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shortify/shortify/internal/apiauth"
+	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/qrcode"
 )
@@ -27,7 +29,7 @@ const qrCacheControl = "private, max-age=86400"
 
 // qrVary names the request headers the answer depends on: the key
 // (either form), so that no cache reuses one caller's answer for another.
-const qrVary = AuthorizationHeader + ", " + KeyHeader
+const qrVary = apiauth.AuthorizationHeader + ", " + apiauth.KeyHeader
 
 // qrCSP keeps an SVG opened directly in a browser inert: no script, no
 // fetches, a sandboxed origin. The document is plain markup anyway.
@@ -123,7 +125,7 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 // parseQRQuery reads the query string, answering 400 itself for anything
 // it does not accept: unknown or repeated parameters, bad values.
 func parseQRQuery(w http.ResponseWriter, r *http.Request) (qrQuery, bool) {
-	values, ok := queryParams(w, r, qrParams)
+	values, ok := apiquery.Params(w, r, qrParams)
 	if !ok {
 		return qrQuery{}, false
 	}

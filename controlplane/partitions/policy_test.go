@@ -7,43 +7,44 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/controlplane/leader"
+	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
 // policyMaintainer records how each run was asked for.
 type policyMaintainer struct {
 	mu     sync.Mutex
 	plain  int
-	policy []Policy
+	policy []statsparts.Policy
 }
 
-func (m *policyMaintainer) Maintain(context.Context, time.Time) (Report, error) {
+func (m *policyMaintainer) Maintain(context.Context, time.Time) (statsparts.Report, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.plain++
-	return Report{}, nil
+	return statsparts.Report{}, nil
 }
 
-func (m *policyMaintainer) MaintainWith(_ context.Context, _ time.Time, p Policy) (Report, error) {
+func (m *policyMaintainer) MaintainWith(_ context.Context, _ time.Time, p statsparts.Policy) (statsparts.Report, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.policy = append(m.policy, p)
-	return Report{}, nil
+	return statsparts.Report{}, nil
 }
 
 // policySource is a policy the test changes.
 type policySource struct {
 	mu  sync.Mutex
-	p   Policy
+	p   statsparts.Policy
 	set bool
 }
 
-func (s *policySource) Policy() (Policy, bool) {
+func (s *policySource) Policy() (statsparts.Policy, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.p, s.set
 }
 
-func (s *policySource) change(p Policy) {
+func (s *policySource) change(p statsparts.Policy) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.p, s.set = p, true
@@ -75,11 +76,11 @@ func TestSchedulerReadsPolicyEveryRun(t *testing.T) {
 	s.Start(t.Context())
 
 	o.run(t)
-	first := Policy{MonthsAhead: 2, Retention: 30 * 24 * time.Hour}
+	first := statsparts.Policy{MonthsAhead: 2, Retention: 30 * 24 * time.Hour}
 	src.change(first)
 	o.tick(t)
 	o.run(t)
-	second := Policy{MonthsAhead: 5, Retention: 90 * 24 * time.Hour, Detach: true}
+	second := statsparts.Policy{MonthsAhead: 5, Retention: 90 * 24 * time.Hour, Detach: true}
 	src.change(second)
 	o.tick(t)
 	o.run(t)

@@ -1,3 +1,7 @@
+// Package partitions runs the upkeep of the stats database's partitions
+// on the Raft leader: a Scheduler calls the schema's owner, package
+// stats/partitions (create ahead, drop past retention, catalogue), at the
+// start of each leadership and then on an interval.
 package partitions
 
 import (
@@ -8,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/controlplane/leader"
+	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
 // Defaults of the scheduler.
@@ -20,30 +25,17 @@ const (
 	DefaultRunTimeout = 10 * time.Minute
 )
 
-// Maintainer is the upkeep the Scheduler runs; *Manager implements it.
+// Maintainer is the upkeep the Scheduler runs; *statsparts.Manager
+// implements it.
 type Maintainer interface {
-	Maintain(ctx context.Context, now time.Time) (Report, error)
-}
-
-// Policy is the upkeep's policy: months created ahead, retention and
-// whether expired partitions are detached rather than dropped.
-type Policy struct {
-	MonthsAhead int
-	Retention   time.Duration
-	Detach      bool
-}
-
-// PolicySource gives the upkeep's current policy (the cluster's replicated
-// one); false: none yet, and the Maintainer's own configuration applies.
-type PolicySource interface {
-	Policy() (Policy, bool)
+	Maintain(ctx context.Context, now time.Time) (statsparts.Report, error)
 }
 
 // PolicyMaintainer is a Maintainer that can run the upkeep with a given
-// policy; *Manager implements it.
+// policy; *statsparts.Manager implements it.
 type PolicyMaintainer interface {
 	Maintainer
-	MaintainWith(ctx context.Context, now time.Time, p Policy) (Report, error)
+	MaintainWith(ctx context.Context, now time.Time, p statsparts.Policy) (statsparts.Report, error)
 }
 
 // Run is one finished run of the upkeep.
@@ -51,7 +43,7 @@ type Run struct {
 	// Now is the time the run was made for.
 	Now time.Time
 	// Report is what it changed.
-	Report Report
+	Report statsparts.Report
 	// Err is its error, nil on success.
 	Err error
 }
@@ -79,7 +71,7 @@ type SchedulerConfig struct {
 	// Policy, when set, is read at the start of every run: while it has a
 	// policy, the run uses it (the Maintainer must be a PolicyMaintainer),
 	// so that a change applies to the next run without a restart.
-	Policy PolicySource
+	Policy statsparts.PolicySource
 }
 
 // Scheduler runs a Maintainer while this node is the leader: at the start
@@ -139,7 +131,7 @@ func (s *Scheduler) Close() error { return s.runner.Close() }
 func (s *Scheduler) runOnce(ctx context.Context) time.Duration {
 	now := s.cfg.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.RunTimeout)
-	var rep Report
+	var rep statsparts.Report
 	var err error
 	if p, ok := s.policy(); ok {
 		rep, err = s.m.(PolicyMaintainer).MaintainWith(rctx, now, p)
@@ -165,9 +157,9 @@ func (s *Scheduler) runOnce(ctx context.Context) time.Duration {
 }
 
 // policy returns the policy of the next run; false: the Maintainer's own.
-func (s *Scheduler) policy() (Policy, bool) {
+func (s *Scheduler) policy() (statsparts.Policy, bool) {
 	if s.cfg.Policy == nil {
-		return Policy{}, false
+		return statsparts.Policy{}, false
 	}
 	return s.cfg.Policy.Policy()
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/controlplane/leader"
+	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
 // timer is the scheduler's injected timer: the test decides when the
@@ -124,7 +125,7 @@ func (o *observed) tick(t *testing.T) {
 // closing are package leader's, and tested there.)
 func TestSchedulerRunsUpkeep(t *testing.T) {
 	t.Parallel()
-	m, _ := setup(t, Config{MonthsAhead: 2, Retention: 365 * 24 * time.Hour})
+	m, _ := setup(t, statsparts.Config{MonthsAhead: 2, Retention: 365 * 24 * time.Hour})
 	clk := &clock{now: time.Date(2026, 11, 15, 3, 0, 0, 0, time.UTC)}
 	lead := &leader.Flag{}
 	o := newObserved(t, m, lead, clk)
@@ -183,8 +184,8 @@ func TestSchedulerRunsUpkeep(t *testing.T) {
 func TestNewLeaderPicksUp(t *testing.T) {
 	t.Parallel()
 	// Two nodes, each with its manager on the same database.
-	ma, dsn := setup(t, Config{MonthsAhead: 1})
-	mb, _ := setup(t, Config{DSN: dsn, MonthsAhead: 1})
+	ma, dsn := setup(t, statsparts.Config{MonthsAhead: 1})
+	mb, _ := setup(t, statsparts.Config{DSN: dsn, MonthsAhead: 1})
 	clk := &clock{now: time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC)}
 	leadA, leadB := &leader.Flag{}, &leader.Flag{}
 	a, b := newObserved(t, ma, leadA, clk), newObserved(t, mb, leadB, clk)
@@ -195,7 +196,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 
 	leadA.Set(true)
 	a.state(t, "leading")
-	if r := a.run(t); r.Err != nil || len(r.Report.Created) != 2*len(Tables) {
+	if r := a.run(t); r.Err != nil || len(r.Report.Created) != 2*len(statsparts.Tables) {
 		t.Fatalf("A's run created %v, err %v", names(r.Report.Created), r.Err)
 	}
 
@@ -213,7 +214,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 
 func TestSchedulerRetriesAfterFailure(t *testing.T) {
 	t.Parallel()
-	m, _ := setup(t, Config{})
+	m, _ := setup(t, statsparts.Config{})
 	m.Close() // every run now fails
 	clk := &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
 	lead := &leader.Flag{}
@@ -235,7 +236,7 @@ func TestSchedulerRetriesAfterFailure(t *testing.T) {
 
 func TestSchedulerOnSQLite(t *testing.T) {
 	t.Parallel()
-	m, _ := setup(t, Config{DSN: "sqlite://" + t.TempDir() + "/stats.db"})
+	m, _ := setup(t, statsparts.Config{DSN: "sqlite://" + t.TempDir() + "/stats.db"})
 	clk := &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
 	lead := &leader.Flag{}
 	lead.Set(true)
@@ -257,10 +258,10 @@ func TestNewSchedulerRefusesBadConfig(t *testing.T) {
 	if _, err := NewScheduler(nil, lead, SchedulerConfig{}); err == nil {
 		t.Error("NewScheduler without a maintainer succeeded")
 	}
-	if _, err := NewScheduler(&Manager{}, nil, SchedulerConfig{}); err == nil {
+	if _, err := NewScheduler(&statsparts.Manager{}, nil, SchedulerConfig{}); err == nil {
 		t.Error("NewScheduler without a leadership succeeded")
 	}
-	if _, err := NewScheduler(&Manager{}, lead, SchedulerConfig{Interval: -time.Hour}); err == nil {
+	if _, err := NewScheduler(&statsparts.Manager{}, lead, SchedulerConfig{Interval: -time.Hour}); err == nil {
 		t.Error("NewScheduler with a negative interval succeeded")
 	}
 }

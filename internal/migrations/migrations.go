@@ -1,7 +1,8 @@
 // Package migrations reads versioned schema migrations (NNNN_name.sql files
 // embedded in a binary) in order. Each store applies them with its own
-// driver and bookkeeping table; this package only finds and checks them,
-// so that every store names and orders its migrations the same way.
+// bookkeeping table through ApplyPostgres or ApplySQLite, the one applier of
+// each dialect, so that every store names, orders and records its
+// migrations the same way.
 package migrations
 
 import (

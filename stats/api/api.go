@@ -14,8 +14,9 @@ import (
 	"net/http"
 	"time"
 
-	cpapi "github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
 )
@@ -38,7 +39,7 @@ type Deps struct {
 	// Keys is the control plane's key ring; a func because the key ring
 	// of a Caddy app comes and goes with its config (nil, or a nil
 	// result: every key is refused).
-	Keys func() cpapi.KeyLookup
+	Keys func() apiauth.KeyLookup
 }
 
 // Handler serves the stats API.
@@ -113,43 +114,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// allowed checks for a viewer key (or above), answering 401 or 403
-// itself when there is none.
+// allowed checks for a viewer key (or above), answering 400, 401, 403 or
+// 503 itself when there is none (apiauth.Check).
 func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) bool {
-	key, err := cpapi.RequestKey(r)
-	if err != nil {
-		cpapi.WriteKeyError(w, err)
-		return false
-	}
-	if key == "" {
-		cpapi.WriteUnauthorized(w, "the stats API needs an API key of role viewer or above, "+cpapi.KeyHint)
-		return false
-	}
-	var keys cpapi.KeyLookup
+	var keys apiauth.KeyLookup
 	if h.deps.Keys != nil {
 		keys = h.deps.Keys()
 	}
-	if keys == nil {
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "the key ring is not available (the control plane is starting or stopping); retry shortly")
-		return false
-	}
-	rec, ok := cpapi.Authenticate(keys, key)
-	if !ok {
-		cpapi.WriteUnauthorized(w, "the API key is not valid (malformed, unknown or revoked)")
-		return false
-	}
-	if !rec.Role.Allows(apikey.Viewer) {
-		problem.Write(w, http.StatusForbidden, fmt.Sprintf("the stats API needs role viewer or above; key %s has role %s", rec.ID, rec.Role))
-		return false
-	}
-	return true
+	_, ok := apiauth.Check(w, r, keys, apikey.Viewer, "the stats API")
+	return ok
 }
 
 // query parses and checks the query string against the parameters
 // allowed, answering 400 itself.
 func (h *Handler) query(w http.ResponseWriter, r *http.Request, allowed []string) (Query, bool) {
-	v, ok := cpapi.QueryParams(w, r, allowed)
+	v, ok := apiquery.Params(w, r, allowed)
 	if !ok {
 		return Query{}, false
 	}

@@ -17,14 +17,14 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 
-	cpapi "github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/hll"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -55,12 +55,12 @@ type env struct {
 // setup creates.
 var now = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
 
-// setup makes the schema with controlplane/partitions (migrations and, on
+// setup makes the schema with stats/partitions (migrations and, on
 // PostgreSQL, the partitions of October to December 2026) and the API.
 func setup(t testing.TB, backend string) *env {
 	t.Helper()
 	var dsn string
-	e := &env{t: t, keys: &keyRing{recs: map[string]cpapi.KeyRecord{}}}
+	e := &env{t: t, keys: &keyRing{recs: map[string]apiauth.KeyRecord{}}}
 	switch backend {
 	case "postgres":
 		dsn = testenv.Schema(t)
@@ -92,7 +92,7 @@ func setup(t testing.TB, backend string) *env {
 	t.Cleanup(func() { store.Close() })
 	e.store = store
 	e.h, err = api.New(api.Config{Now: func() time.Time { return now }},
-		api.Deps{Store: store, Keys: func() cpapi.KeyLookup { return e.keys }})
+		api.Deps{Store: store, Keys: func() apiauth.KeyLookup { return e.keys }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func (e *env) do(method, path, key string) *http.Response {
 	e.t.Helper()
 	r := httptest.NewRequest(method, path, nil)
 	if key != "" {
-		r.Header.Set(cpapi.KeyHeader, key)
+		r.Header.Set(apiauth.KeyHeader, key)
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, r)
@@ -292,9 +292,9 @@ func wantProblem(t *testing.T, what string, resp *http.Response, status int) pro
 
 // keyRing is a key ring of a few keys (the control plane's Raft one is
 // tested in controlplane/).
-type keyRing struct{ recs map[string]cpapi.KeyRecord }
+type keyRing struct{ recs map[string]apiauth.KeyRecord }
 
-func (k *keyRing) LookupKey(id string) (cpapi.KeyRecord, bool) {
+func (k *keyRing) LookupKey(id string) (apiauth.KeyRecord, bool) {
 	r, ok := k.recs[id]
 	return r, ok
 }
@@ -305,7 +305,7 @@ func (k *keyRing) add(t testing.TB, role apikey.Role) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.recs[key.ID] = cpapi.KeyRecord{ID: key.ID, Name: string(role), Role: role, Hash: key.Hash, CreatedAt: now}
+	k.recs[key.ID] = apiauth.KeyRecord{ID: key.ID, Name: string(role), Role: role, Hash: key.Hash, CreatedAt: now}
 	return key.Secret
 }
 

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -16,12 +15,12 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/aggregate"
 )
 
 // Store reads the aggregates that the stats ingest writes (the tables of
-// controlplane/partitions' migrations). Code "" with link ID 0 is the
+// stats/partitions' migrations). Code "" with link ID 0 is the
 // roll-up over all links.
 type Store interface {
 	// Buckets returns the rows of one link (or the roll-up) in [from, to),
@@ -77,9 +76,13 @@ type sqlStore struct {
 // read-only default transaction on PostgreSQL, query_only on SQLite): the
 // stats API never writes.
 func Open(ctx context.Context, dsn string) (Store, error) {
+	d, err := storedsn.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("stats api: the stats database: %w", err)
+	}
 	var s sqlStore
-	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	switch d.Dialect {
+	case storedsn.Postgres:
 		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("stats api: parse the stats database DSN: %w", err)
@@ -90,19 +93,13 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 		s.db.SetMaxOpenConns(8)
 		s.db.SetMaxIdleConns(4)
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
-	case strings.HasPrefix(dsn, "sqlite:"):
-		path, err := sqlitestore.ParseDSN(dsn)
-		if err != nil {
-			return nil, fmt.Errorf("stats api: %w", err)
-		}
+	default:
 		q := url.Values{"_pragma": {"busy_timeout(10000)", "query_only(1)"}}
-		if s.db, err = sql.Open("sqlite", path+"?"+q.Encode()); err != nil {
-			return nil, fmt.Errorf("stats api: open %s: %w", path, err)
+		if s.db, err = sql.Open("sqlite", d.Path+"?"+q.Encode()); err != nil {
+			return nil, fmt.Errorf("stats api: open %s: %w", d.Path, err)
 		}
 		s.db.SetMaxOpenConns(4)
 		s.sqlite = true
-	default:
-		return nil, errors.New("stats api: the stats database DSN must start with postgres://, postgresql:// or sqlite://")
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()

@@ -24,8 +24,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/shortify/shortify/controlplane"
-	cpapi "github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/dashboard"
 )
@@ -46,13 +45,25 @@ const openTimeout = 15 * time.Second
 // reload keeps them.
 var stores = caddy.NewUsagePool()
 
+// ControlPlane is what the handler takes from the shortify app of the same
+// config (*controlplane.App has it): the key ring the API authenticates
+// with and the default stats database. An interface, so that stats does
+// not depend on the control plane.
+type ControlPlane interface {
+	// Keys returns the replicated key ring, or nil while the app is not
+	// started.
+	Keys() apiauth.KeyLookup
+	// StatsDSN returns the stats database's DSN.
+	StatsDSN() string
+}
+
 // Handler serves the stats API and the dashboard.
 type Handler struct {
 	// Database is the stats database's DSN, postgres://… or sqlite://PATH.
 	// Default: the shortify app's stats_database.
 	Database string `json:"database,omitempty"`
 
-	app   *controlplane.App
+	app   ControlPlane
 	dsn   string
 	api   *api.Handler
 	dash  *dashboard.Handler
@@ -75,10 +86,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("shortify_stats: needs the shortify app in the same config (the `shortify` global option), whose API keys it checks: %w", err)
 	}
-	h.app = app.(*controlplane.App)
+	cp, ok := app.(ControlPlane)
+	if !ok {
+		return fmt.Errorf("shortify_stats: the shortify app (%T) has no key ring", app)
+	}
+	h.app = cp
 	h.dsn = h.Database
 	if h.dsn == "" {
-		h.dsn = h.app.StatsDatabase
+		h.dsn = h.app.StatsDSN()
 	}
 	if h.dsn == "" {
 		return fmt.Errorf("shortify_stats: no stats database (set database, or stats_database in the shortify app)")
@@ -102,7 +117,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // keys is the app's key ring, nil while it is not started.
-func (h *Handler) keys() cpapi.KeyLookup { return h.app.Keys() }
+func (h *Handler) keys() apiauth.KeyLookup { return h.app.Keys() }
 
 // Cleanup lets go of the stats database's connections; it works after a
 // failed Provision too.

@@ -20,7 +20,7 @@ import (
 // the reference exactly (nothing lost, nothing counted twice), and no
 // batch was fenced (no other consumer moved the offsets).
 func TestFailedWritesAreRetried(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		rng := rand.New(rand.NewPCG(41, 42))
@@ -57,7 +57,7 @@ func TestFailedWritesAreRetried(t *testing.T) {
 // counted once, by "the other consumer" (here: by nobody, which makes
 // them easy to leave out of the reference).
 func TestFencedBatchIsDropped(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		rng := rand.New(rand.NewPCG(51, 52))

@@ -158,7 +158,7 @@ func run(tb testing.TB, cfg Config) (*Consumer, func() error) {
 // databases, with an undecodable record among them, and compares every
 // table with the reference.
 func TestIngestMatchesReference(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, true)
 		rng := rand.New(rand.NewPCG(21, 22))
@@ -191,7 +191,7 @@ func TestIngestMatchesReference(t *testing.T) {
 // transaction, after the commit) and restarted, and stopped and started to
 // force rebalances; the aggregates must equal the reference exactly.
 func TestExactlyOnce(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		rng := rand.New(rand.NewPCG(31, 32))
@@ -268,7 +268,7 @@ func TestExactlyOnce(t *testing.T) {
 // TestLinkDeletion removes a deleted link's statistics when its event
 // arrives through the link-events topic, and keeps a disabled link's.
 func TestLinkDeletion(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
 		db := openDB(t, dsn, false)
 		at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)

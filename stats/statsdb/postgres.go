@@ -9,10 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/shortify/shortify/controlplane/partitions"
-	"github.com/shortify/shortify/internal/linkstore/pgstore"
-	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/snowflake"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // pgBackend writes to PostgreSQL.
@@ -54,56 +52,12 @@ func openPostgres(ctx context.Context, cfg Config) (_ *pgBackend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("statsdb: %w", err)
 	}
-	if cfg.Migrate {
-		if err := pgMigrate(ctx, pool); err != nil {
-			parts.Close()
-			return nil, err
-		}
-	}
 	return &pgBackend{cfg: cfg, pool: pool, parts: parts, partRows: pgPartRows, months: map[time.Time]bool{}}, nil
 }
 
 func (p *pgBackend) close() {
 	p.pool.Close()
 	p.parts.Close()
-}
-
-const pgCreateMigrationsTable = `CREATE TABLE IF NOT EXISTS ` + MigrationsTable + ` (
-	version    integer     PRIMARY KEY,
-	name       text        NOT NULL,
-	applied_at timestamptz NOT NULL DEFAULT now()
-)`
-
-// pgMigrate applies this package's migrations, each in a transaction
-// under the advisory lock of every Shortify schema change.
-func pgMigrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := migrations.Load(migrationFS, "migrations/postgres")
-	if err != nil {
-		return fmt.Errorf("statsdb: %w", err)
-	}
-	for _, m := range ms {
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgstore.MigrationLockKey); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, pgCreateMigrationsTable); err != nil {
-				return err
-			}
-			var applied bool
-			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+MigrationsTable+" WHERE version = $1)", m.Version).Scan(&applied); err != nil || applied {
-				return err
-			}
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, "INSERT INTO "+MigrationsTable+" (version, name) VALUES ($1, $2)", m.Version, m.Name)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("statsdb: migrate %04d_%s: %w", m.Version, m.Name, err)
-		}
-	}
-	return nil
 }
 
 func (p *pgBackend) loadOffsets(ctx context.Context, group, topic string, parts []int32) (map[int32]int64, error) {

@@ -11,13 +11,11 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/clickevents"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
-	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/hll"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // sqliteBackend writes to the embedded default's SQLite file, through one
@@ -27,13 +25,12 @@ type sqliteBackend struct {
 	db  *sql.DB
 }
 
-func openSQLite(ctx context.Context, cfg Config) (*sqliteBackend, error) {
-	path, err := sqlitestore.ParseDSN(cfg.DSN)
-	if err != nil {
-		return nil, fmt.Errorf("statsdb: %w", err)
-	}
+// openSQLite opens the stats database in the SQLite file at path
+// (cfg.DSN's).
+func openSQLite(ctx context.Context, cfg Config, path string) (*sqliteBackend, error) {
 	if cfg.Migrate {
-		// The stats tables: the partitions package owns their schema.
+		// The whole stats schema, stats_offsets included: package
+		// partitions owns it.
 		m, err := partitions.Open(ctx, partitions.Config{DSN: cfg.DSN, Migrate: true, Logger: cfg.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("statsdb: %w", err)
@@ -54,49 +51,10 @@ func openSQLite(ctx context.Context, cfg Config) (*sqliteBackend, error) {
 		db.Close()
 		return nil, fmt.Errorf("statsdb: open %s: %w", path, err)
 	}
-	if cfg.Migrate {
-		if err := sqliteMigrate(ctx, db); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
 	return &sqliteBackend{cfg: cfg, db: db}, nil
 }
 
 func (s *sqliteBackend) close() { s.db.Close() }
-
-const sqliteCreateMigrationsTable = `CREATE TABLE IF NOT EXISTS ` + MigrationsTable + ` (
-	version    INTEGER NOT NULL PRIMARY KEY,
-	name       TEXT    NOT NULL,
-	applied_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-) STRICT`
-
-func sqliteMigrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migrations.Load(migrationFS, "migrations/sqlite")
-	if err != nil {
-		return fmt.Errorf("statsdb: %w", err)
-	}
-	for _, m := range ms {
-		err := sqliteTx(ctx, db, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, sqliteCreateMigrationsTable); err != nil {
-				return err
-			}
-			var applied bool
-			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+MigrationsTable+" WHERE version = ?)", m.Version).Scan(&applied); err != nil || applied {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, "INSERT INTO "+MigrationsTable+" (version, name) VALUES (?, ?)", m.Version, m.Name)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("statsdb: migrate %04d_%s: %w", m.Version, m.Name, err)
-		}
-	}
-	return nil
-}
 
 func sqliteTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)

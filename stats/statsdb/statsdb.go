@@ -47,24 +47,15 @@ package statsdb
 import (
 	"cmp"
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/aggregate"
 )
-
-//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
-var migrationFS embed.FS
-
-// MigrationsTable records the applied versions of this package's schema
-// (stats_offsets), apart from the stats tables' stats_schema_migrations,
-// which the control plane's partitions package owns.
-const MigrationsTable = "stats_ingest_schema_migrations"
 
 // ErrFenced means another consumer has moved a partition's offset since
 // this one read it: the batch was not written, and the consumer must read
@@ -112,9 +103,9 @@ type Config struct {
 	// DSN names the stats database: postgres://…, postgresql://… or
 	// sqlite://PATH (sqlite:PATH).
 	DSN string
-	// Migrate creates the stats tables (through the control plane's
-	// partitions package) and this package's stats_offsets when missing,
-	// so that stats can start before the control plane.
+	// Migrate brings the stats schema (its owner is package
+	// stats/partitions: the tables and stats_offsets) up to date, so that
+	// stats can start before the control plane.
 	Migrate bool
 	// RawClicks keeps a row per click in the clicks table (off by
 	// default: the aggregates do not need them).
@@ -149,23 +140,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg.Logger = slog.Default()
 	}
 	db := &DB{cfg: cfg}
-	var err error
-	switch {
-	case isPostgres(cfg.DSN):
+	d, err := storedsn.Parse(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("statsdb: %w", err)
+	}
+	if d.Dialect == storedsn.Postgres {
 		db.be, err = openPostgres(ctx, cfg)
-	case strings.HasPrefix(cfg.DSN, "sqlite:"):
-		db.be, err = openSQLite(ctx, cfg)
-	default:
-		err = errors.New("statsdb: want a postgres://…, postgresql://… or sqlite://PATH DSN")
+	} else {
+		db.be, err = openSQLite(ctx, cfg, d.Path)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return db, nil
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // RawClicks reports whether Write keeps raw click rows, so that callers

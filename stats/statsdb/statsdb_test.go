@@ -51,7 +51,7 @@ func batchOf(evs []clickevents.Event, expected, next int64) *statsdb.Batch {
 // are created and then added to and their sketches merged, and compares
 // every table with the reference.
 func TestWriteMatchesReference(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		db := open(t, statsdb.Config{DSN: dsn, RawClicks: true})
 		rng := rand.New(rand.NewPCG(11, 12))
 		start := time.Date(2026, 10, 30, 20, 0, 0, 0, time.UTC)
@@ -79,7 +79,7 @@ func TestWriteMatchesReference(t *testing.T) {
 // TestFencing: a batch that starts from an offset other than the stored
 // one is refused whole.
 func TestFencing(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		db := open(t, statsdb.Config{DSN: dsn})
 		rng := rand.New(rand.NewPCG(1, 2))
 		evs := aggtest.Events(rng, 200, aggtest.Links(3), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC), time.Hour, 50)
@@ -110,7 +110,7 @@ func TestFencing(t *testing.T) {
 // TestDeletions removes a deleted link's rows, by ID and by time, keeps
 // the roll-up, and keeps everything with KeepDeleted.
 func TestDeletions(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		db := open(t, statsdb.Config{DSN: dsn, RawClicks: true})
 		at := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
 		ev := func(code string, id int64) clickevents.Event {
@@ -158,7 +158,7 @@ func TestDeletions(t *testing.T) {
 // TestConcurrentWriters: consumers of different partitions write the
 // shared roll-up rows at once; no click and no visitor is lost.
 func TestConcurrentWriters(t *testing.T) {
-	statsdbtest.Backends(t, func(t *testing.T, dsn string) {
+	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		const writers, batches = 3, 6
 		rng := rand.New(rand.NewPCG(5, 5))
 		evs := aggtest.Events(rng, writers*batches*300, aggtest.Links(20), time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), 3*time.Hour, 2000)

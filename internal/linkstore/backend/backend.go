@@ -4,45 +4,32 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/storedsn"
 )
 
 // Open opens the store for cfg.DSN, choosing the backend by its scheme.
 func Open(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
-	switch {
-	case strings.HasPrefix(cfg.DSN, "postgres://"), strings.HasPrefix(cfg.DSN, "postgresql://"):
+	d, err := storedsn.Parse(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("linkstore backend: %w", err)
+	}
+	switch d.Dialect {
+	case storedsn.Postgres:
 		s, err := pgstore.Open(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
-	case strings.HasPrefix(cfg.DSN, "sqlite:"):
+	default:
 		s, err := sqlitestore.Open(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
 		return s, nil
-	case cfg.DSN == "":
-		return nil, errors.New("linkstore backend: no DSN (want postgres://…, postgresql://… or sqlite://PATH)")
-	default:
-		return nil, fmt.Errorf("linkstore backend: unsupported DSN %s (want postgres://…, postgresql://… or sqlite://PATH)", describe(cfg.DSN))
 	}
-}
-
-// describe names a DSN in an error without its password: a URL is
-// redacted, anything else (a key=value DSN may hold password=…) is not
-// shown.
-func describe(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return "(not a URL; not shown)"
-	}
-	return fmt.Sprintf("%q", u.Redacted())
 }

@@ -54,13 +54,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/storedsn"
 )
 
 // busyTimeoutMS is how long a write waits for another connection's write
@@ -151,24 +151,18 @@ func Open(ctx context.Context, cfg linkstore.Config) (*Store, error) {
 	return s, nil
 }
 
-// ParseDSN returns the file path of a sqlite://PATH or sqlite:PATH DSN.
-// PATH is taken as written (relative or absolute; sqlite:///abs is /abs).
+// ParseDSN returns the file path of a sqlite://PATH or sqlite:PATH DSN
+// (storedsn.Parse, refusing any other dialect). PATH is taken as written
+// (relative or absolute; sqlite:///abs is /abs).
 func ParseDSN(dsn string) (string, error) {
-	path, ok := strings.CutPrefix(dsn, "sqlite://")
-	if !ok {
-		path, ok = strings.CutPrefix(dsn, "sqlite:")
-	}
+	d, err := storedsn.Parse(dsn)
 	switch {
-	case !ok:
+	case err != nil:
+		return "", fmt.Errorf("sqlitestore: %w", err)
+	case d.Dialect != storedsn.SQLite:
 		return "", errors.New("sqlitestore: DSN must be sqlite://PATH or sqlite:PATH")
-	case path == "":
-		return "", errors.New("sqlitestore: DSN has no file path (want sqlite://PATH or sqlite:PATH)")
-	case strings.Contains(path, "?"):
-		return "", fmt.Errorf("sqlitestore: DSN %q: query parameters are not supported", dsn)
-	case path == ":memory:" || strings.HasPrefix(path, "file:"):
-		return "", fmt.Errorf("sqlitestore: DSN %q: want the path of a file", dsn)
 	}
-	return path, nil
+	return d.Path, nil
 }
 
 // Create inserts l, or returns linkstore.ErrCodeTaken.

@@ -8,15 +8,13 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 )
@@ -59,12 +57,12 @@ func each(r rows, fn func(scan func(...any) error) error) error {
 
 func connect(dsn string) (query, func(), error) {
 	ctx := context.Background()
-	if strings.HasPrefix(dsn, "sqlite:") {
-		path, err := sqlitestore.ParseDSN(dsn)
-		if err != nil {
-			return nil, nil, err
-		}
-		db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
+	d, err := storedsn.Parse(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Dialect == storedsn.SQLite {
+		db, err := sql.Open("sqlite", d.Path+"?_pragma=busy_timeout(10000)")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -92,12 +90,14 @@ func connect(dsn string) (query, func(), error) {
 }
 
 // Backends runs fn as two parallel subtests: on a fresh PostgreSQL schema
-// of the package's test database (the package's TestMain calls
-// testenv.Main) and on a fresh SQLite file.
-func Backends(t *testing.T, fn func(t *testing.T, dsn string)) {
+// that schema returns (testenv.Schema, whose package's TestMain calls
+// testenv.Main) and on a fresh SQLite file. schema is a parameter so that
+// this package, part of stats/, does not import testenv, whose test CA
+// comes from the control plane.
+func Backends(t *testing.T, schema func(testing.TB) string, fn func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		fn(t, testenv.Schema(t))
+		fn(t, schema(t))
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()

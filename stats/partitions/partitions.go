@@ -18,9 +18,11 @@
 // List is empty, EnsureAhead does nothing, and the retention deletes old
 // rows.
 //
-// A Scheduler runs the upkeep (Manager.Maintain) while, and only while, this
-// node is the Raft leader: at the start of each leadership and then on an
-// interval.
+// This package owns the whole stats schema: the tables above, their
+// monthly partition DDL and stats_offsets, in one set of migrations
+// recorded in stats_schema_migrations. The stats service opens it to create
+// the months a batch needs; the control plane's Raft leader runs the upkeep
+// (Manager.Maintain) through its own scheduler (controlplane/partitions).
 package partitions
 
 import (
@@ -29,10 +31,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shortify/shortify/internal/storedsn"
 )
 
 // Tables are the tables whose monthly partitions a Manager keeps, in the
@@ -187,7 +190,7 @@ type Config struct {
 	Retention time.Duration
 	// Policy, when set and holding a policy, overrides Retention for List
 	// and Drop, so that they agree with the upkeep that reads the same
-	// replicated policy (see SchedulerConfig.Policy).
+	// replicated policy (the control plane passes the cluster's).
 	Policy PolicySource
 	// Detach makes the retention detach expired partitions (left as plain
 	// tables for archiving) instead of dropping them.
@@ -263,21 +266,20 @@ func Open(ctx context.Context, cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	d, err := storedsn.Parse(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("partitions: stats database: %w", err)
+	}
 	m := &Manager{cfg: cfg}
-	switch {
-	case isPostgres(cfg.DSN):
+	if d.Dialect == storedsn.Postgres {
 		m.stats, err = openPostgres(ctx, cfg.DSN, cfg, cfg.Migrate)
-	case strings.HasPrefix(cfg.DSN, "sqlite:"):
-		m.stats, err = openSQLite(ctx, cfg.DSN, cfg.Migrate)
-	case cfg.DSN == "":
-		err = errors.New("partitions: no stats DSN (want postgres://…, postgresql://… or sqlite://PATH)")
-	default:
-		err = fmt.Errorf("partitions: unsupported stats DSN %s (want postgres://…, postgresql://… or sqlite://PATH)", describe(cfg.DSN))
+	} else {
+		m.stats, err = openSQLite(ctx, d.Path, cfg.Migrate)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if cfg.LinksDSN != "" && cfg.LinksDSN != cfg.DSN && isPostgres(cfg.LinksDSN) {
+	if links, err := storedsn.Parse(cfg.LinksDSN); err == nil && links.Dialect == storedsn.Postgres && cfg.LinksDSN != cfg.DSN {
 		if m.links, err = openPostgres(ctx, cfg.LinksDSN, cfg, false); err != nil {
 			m.stats.close()
 			return nil, fmt.Errorf("partitions: links database: %w", err)
@@ -493,17 +495,4 @@ func (m *Manager) Drop(ctx context.Context, name string) (Partition, error) {
 // pastRetention reports whether p's whole range ends by cutoff.
 func pastRetention(p Partition, cutoff time.Time) bool {
 	return !p.To.IsZero() && !p.To.After(cutoff)
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
-// describe names a DSN in an error without its password.
-func describe(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return "(not a URL; not shown)"
-	}
-	return fmt.Sprintf("%q", u.Redacted())
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shortify/shortify/internal/storedsn"
 )
 
 // LockKey is the pg_advisory_xact_lock key that serialises partition DDL
@@ -44,7 +46,7 @@ func openPostgres(ctx context.Context, dsn string, cfg Config, migrate bool) (_ 
 		}
 	}()
 	if err := pool.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("partitions: ping %s: %w", describe(dsn), err)
+		return nil, fmt.Errorf("partitions: ping %s: %w", storedsn.Describe(dsn), err)
 	}
 	if migrate {
 		if err := Migrate(ctx, pool); err != nil {

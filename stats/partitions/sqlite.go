@@ -10,8 +10,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 )
 
 // sqliteDeleteBatch bounds the rows one retention DELETE removes, so that
@@ -37,11 +35,8 @@ type sqliteBackend struct {
 	db *sql.DB
 }
 
-func openSQLite(ctx context.Context, dsn string, migrate bool) (*sqliteBackend, error) {
-	path, err := sqlitestore.ParseDSN(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("partitions: %w", err)
-	}
+// openSQLite opens the stats tables in the SQLite file at path.
+func openSQLite(ctx context.Context, path string, migrate bool) (*sqliteBackend, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("partitions: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
+	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/testenv"
 )
 
@@ -485,7 +486,7 @@ func TestMigrateKeepsItsOwnVersions(t *testing.T) {
 		}
 	}
 	db := pool(t, dsn)
-	own, err := loadMigrations(migrationFS, "migrations/postgres")
+	own, err := migrations.Load(migrationFS, "migrations/postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,7 +500,7 @@ func TestMigrateKeepsItsOwnVersions(t *testing.T) {
 	// Neither records its versions in the other's table.
 	var ownNames []string
 	for _, m := range own {
-		ownNames = append(ownNames, m.name)
+		ownNames = append(ownNames, m.Name)
 	}
 	err = db.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM schema_migrations WHERE name = ANY($1))
 		+ (SELECT count(*) FROM `+MigrationsTable+` WHERE NOT name = ANY($1))`, ownNames).Scan(&crossed)
@@ -518,8 +519,8 @@ func TestOpenErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no DSN", Config{}, "no stats DSN"},
-		{"mysql", Config{DSN: "mysql://admin:hunter2@db.example/stats"}, `unsupported stats DSN "mysql://admin:xxxxx@db.example/stats"`},
+		{"no DSN", Config{}, "stats database: no DSN"},
+		{"mysql", Config{DSN: "mysql://admin:hunter2@db.example/stats"}, `stats database: unsupported DSN "mysql://admin:xxxxx@db.example/stats"`},
 		{"key=value", Config{DSN: "host=db password=hunter2"}, "not a URL; not shown"},
 		{"months", Config{DSN: "sqlite://x.db", MonthsAhead: MaxMonthsAhead + 1}, "months ahead"},
 		{"retention", Config{DSN: "sqlite://x.db", Retention: -time.Hour}, "retention"},

@@ -1,4 +1,8 @@
-package api
+// Package apiquery checks the query strings of Shortify's HTTP APIs
+// strictly, so that the control plane's API and the stats API answer a bad
+// query string alike: a malformed query, an unknown parameter or a repeated
+// one is a 400 problem document naming it.
+package apiquery
 
 import (
 	"fmt"
@@ -10,11 +14,11 @@ import (
 	"github.com/shortify/shortify/internal/problem"
 )
 
-// queryParams parses r's query string and checks it against the allowed
+// Params parses r's query string and checks it against the allowed
 // parameter names, answering 400 itself for a malformed query or an
 // unknown or repeated parameter (naming the first, in sorted order, so
 // that the answer does not depend on map order).
-func queryParams(w http.ResponseWriter, r *http.Request, allowed []string) (url.Values, bool) {
+func Params(w http.ResponseWriter, r *http.Request, allowed []string) (url.Values, bool) {
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		problem.Write(w, http.StatusBadRequest, "the query string is malformed: "+err.Error())
@@ -37,10 +41,4 @@ func queryParams(w http.ResponseWriter, r *http.Request, allowed []string) (url.
 		}
 	}
 	return values, true
-}
-
-// QueryParams is queryParams for the other Shortify APIs (the stats API), so
-// that every API answers a bad query string alike.
-func QueryParams(w http.ResponseWriter, r *http.Request, allowed []string) (url.Values, bool) {
-	return queryParams(w, r, allowed)
 }

@@ -2,7 +2,7 @@
 -- them; the control plane's Raft leader keeps their monthly partitions:
 -- the current month plus N ahead exist, and months past the retention are
 -- dropped or detached. The partitions are not created here but by the
--- partition manager (controlplane/partitions), named TABLE_yYYYYmMM and
+-- partition manager (stats/partitions), named TABLE_yYYYYmMM and
 -- bounded by UTC month starts, [first of the month, first of the next).
 --
 -- Conventions shared by every table:

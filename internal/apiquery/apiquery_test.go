@@ -1,0 +1,49 @@
+package apiquery
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParams(t *testing.T) {
+	t.Parallel()
+	allowed := []string{"from", "to"}
+	for _, tt := range []struct {
+		query     string
+		ok        bool
+		detailHas string
+	}{
+		{"", true, ""},
+		{"from=1&to=2", true, ""},
+		{"to=2&zz=1&aa=1", false, `unknown query parameter "aa"; allowed: from, to`},
+		{"from=1&from=2", false, `query parameter "from" is given more than once`},
+		{"from=%zz", false, "the query string is malformed"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/?"+tt.query, nil)
+		w := httptest.NewRecorder()
+		v, ok := Params(w, r, allowed)
+		switch {
+		case ok != tt.ok:
+			t.Errorf("%q: ok %v, want %v (%s)", tt.query, ok, tt.ok, w.Body)
+		case ok && w.Body.Len() != 0:
+			t.Errorf("%q: accepted with a body %s", tt.query, w.Body)
+		case ok && tt.query == "from=1&to=2" && (v.Get("from") != "1" || v.Get("to") != "2"):
+			t.Errorf("%q: values %v", tt.query, v)
+		case !ok && (w.Code != http.StatusBadRequest || !strings.Contains(detail(t, w), tt.detailHas)):
+			t.Errorf("%q: %d %s, want 400 with %q", tt.query, w.Code, w.Body, tt.detailHas)
+		}
+	}
+}
+
+// detail is the problem document's detail.
+func detail(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	var doc struct{ Detail string }
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("not a problem document: %s", w.Body)
+	}
+	return doc.Detail
+}
