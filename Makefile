@@ -46,7 +46,7 @@ test: services ## Run every test against real PostgreSQL and Redis.
 	scripts/ensure-debian-package.sh chromium chromium # the dashboard's browser test (e2e)
 	scripts/ensure-debian-package.sh prometheus prometheus promtool # alerting rules' tests (deploy), the stack test (e2e)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
-	$(GO) test -count=1 -race ./internal/flatcache # the L1's locking and its unsafe strings
+	$(GO) test -count=1 -race ./caddymodule/internal/flatcache # the L1's locking and its unsafe strings
 
 .PHONY: bench
 bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API), the edge under wrk and the stats ingest.

@@ -24,7 +24,7 @@ import (
 	// Each package registers its modules and Caddyfile directives in init.
 	_ "github.com/shortify/shortify/caddymodule"
 	_ "github.com/shortify/shortify/controlplane"
-	_ "github.com/shortify/shortify/internal/kafkabroker/caddyapp" // the embedded broker app, shortify_kafka
-	_ "github.com/shortify/shortify/stats"                         // the stats ingest app, shortify_ingest
+	_ "github.com/shortify/shortify/kafkabroker/caddyapp" // the embedded broker app, shortify_kafka
+	_ "github.com/shortify/shortify/stats"                // the stats ingest app, shortify_ingest
 	_ "github.com/shortify/shortify/stats/handler"
 )

@@ -14,10 +14,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // benchWriter is a ResponseWriter that keeps nothing, so that the

@@ -17,7 +17,7 @@ import (
 
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestL1HitTouchesNothing proves that an L1 hit reaches neither Redis nor

@@ -12,8 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap/exp/zapslog"
 
-	"github.com/shortify/shortify/internal/flatcache"
-	"github.com/shortify/shortify/internal/invalidation"
+	"github.com/shortify/shortify/caddymodule/internal/flatcache"
+	"github.com/shortify/shortify/caddymodule/internal/invalidation"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shortify/shortify/internal/flatcache"
+	"github.com/shortify/shortify/caddymodule/internal/flatcache"
 )
 
 // l1Collector reports the L1 caches that a config's handlers use, read at

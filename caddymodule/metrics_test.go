@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/promtest"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/promtest"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // provisionIn provisions h in ctx (the config whose registry it uses).

@@ -45,7 +45,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/shortify/shortify/internal/flatcache"
+	"github.com/shortify/shortify/caddymodule/internal/flatcache"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 )

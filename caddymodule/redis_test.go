@@ -10,7 +10,7 @@ import (
 
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestRedisClusterL2 runs the L2 on a real Redis Cluster (three masters,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/partitions"
 )
 

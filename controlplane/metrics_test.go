@@ -14,10 +14,10 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
-	"github.com/shortify/shortify/internal/promtest"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/caddytest"
+	"github.com/shortify/shortify/internal/testkit/promtest"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/internal/l2cache"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestKubernetesEngineTLS: every Shortify pod reaches PostgreSQL with

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // frontDoor is the front door's role Caddyfile.

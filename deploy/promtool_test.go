@@ -4,7 +4,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestPrometheusWithPromtool checks prometheus.yml and rules.yml with

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

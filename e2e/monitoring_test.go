@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/procs"
-	"github.com/shortify/shortify/internal/stack"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/stack"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // notInStack are the dashboard's metrics that the local stack does not

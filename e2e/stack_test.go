@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/stack"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/stack"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // Bounds of the stack test's waits.
@@ -25,11 +25,11 @@ const (
 	// countedWithin bounds clicks reaching the stats database.
 	countedWithin = 30 * time.Second
 	// clicksPartitions is the clicks topic's partition count
-	// (internal/stack/kafka.Caddyfile).
+	// (internal/testkit/stack/kafka.Caddyfile).
 	clicksPartitions = 4
 )
 
-// TestProductionStack runs the production shape (internal/stack, the
+// TestProductionStack runs the production shape (internal/testkit/stack, the
 // same as `make stack`) and does to it what production will: links made
 // through every control-plane node and followed through both edges and
 // the front door are counted once each; then the Raft leader is killed

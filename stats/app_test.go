@@ -15,10 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/clickevents"
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/testkit/caddytest"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
 )

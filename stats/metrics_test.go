@@ -13,8 +13,8 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
-	"github.com/shortify/shortify/internal/promtest"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/promtest"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb"
 )

@@ -1,5 +1,5 @@
 // Command shortify-stack runs Shortify's production shape on this machine
-// (package internal/stack): PostgreSQL primary and streaming replica, a
+// (package internal/testkit/stack): PostgreSQL primary and streaming replica, a
 // Redis Cluster, the Kafka-protocol broker, a 3-node control plane, two
 // edges behind a Caddy front door and two stats instances, each a process
 // of its own on the loopback interface. It prints where to reach them,
@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shortify/shortify/internal/procs"
-	"github.com/shortify/shortify/internal/stack"
+	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/stack"
 )
 
 // startTimeout bounds starting the whole stack.

@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shortify/shortify/controlplane/internal/qrcode"
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/problem"
-	"github.com/shortify/shortify/internal/qrcode"
 )
 
 // qrCacheControl lets the caller's browser keep a QR image for a day, and

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/shortify/shortify/controlplane/cluster"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestAdvertiseHostName runs a 3-node cluster whose nodes advertise

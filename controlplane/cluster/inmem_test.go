@@ -8,7 +8,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestOneNodeWithoutTLSOpensNoPortAndKeepsItsData: the data directory of

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/controlplane/cluster"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // Members join and leave through the REST API of any node; refused

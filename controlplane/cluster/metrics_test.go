@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shortify/shortify/internal/promtest"
+	"github.com/shortify/shortify/internal/testkit/promtest"
 )
 
 // gauges gathers a node's metrics through a pedantic registry (which

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // waitTimeout bounds every wait; it only runs out when something is broken.

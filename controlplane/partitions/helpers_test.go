@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 

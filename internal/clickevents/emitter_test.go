@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
-	"github.com/shortify/shortify/internal/kafkabroker"
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
+	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/kafkabroker"
 )
 
 const topic = clickevents.DefaultTopic

@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 )
 
 // Password returns a random password that secret.Check accepts.

@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/procs"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // ping runs PING through a client NewClient built from addr.

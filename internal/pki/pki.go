@@ -4,7 +4,7 @@
 // numbers, in PEM. The control plane's cluster CA
 // (controlplane/clustertls), the Kafka development and test PKI
 // (internal/kafkasec DevPKI, kafkatest.PKI) and the per-test CAs of
-// internal/testenv all stand on it, so a change to how certificates are
+// internal/testkit/testenv all stand on it, so a change to how certificates are
 // made (key type, backdating, usages) is made once.
 //
 // It holds no policy: what a certificate is for (its subject, host names,

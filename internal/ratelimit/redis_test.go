@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // redisClient returns a client of the test Redis server.

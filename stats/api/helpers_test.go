@@ -20,7 +20,7 @@ import (
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/hll"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/api"
 )
 

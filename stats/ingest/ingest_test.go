@@ -16,7 +16,7 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 	"github.com/shortify/shortify/stats/statsdb"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"

@@ -16,7 +16,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/migrations"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 	"github.com/shortify/shortify/stats/statsdb"
 	"github.com/shortify/shortify/stats/statsdb/statsdbtest"

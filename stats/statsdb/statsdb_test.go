@@ -10,7 +10,7 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/snowflake"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 	"github.com/shortify/shortify/stats/statsdb"

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/api"
 )
 

@@ -14,11 +14,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 const topic = "shortify.link-events.test"

@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 )
 
 // TestSecurity: the control plane's producer publishes to a broker that

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/shortify/shortify/internal/procs"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // PostgresTLS is a private PostgreSQL server that takes TLS, started by

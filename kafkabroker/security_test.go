@@ -7,12 +7,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/shortify/shortify/internal/clickevents"
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 )
 
-// deployUsers are the users and ACLs of deploy/ (internal/stack's
+// deployUsers are the users and ACLs of deploy/ (internal/testkit/stack's
 // kafka.Caddyfile): only the control plane writes link events.
 func deployUsers(cp, edge, stats string) []User {
 	return []User{

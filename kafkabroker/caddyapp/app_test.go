@@ -12,10 +12,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shortify/shortify/internal/caddytest"
-	"github.com/shortify/shortify/internal/kafkabroker"
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/caddytest"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
+	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/kafkabroker"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {

@@ -10,9 +10,9 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/shortify/shortify/internal/kafkabroker"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/secret"
+	"github.com/shortify/shortify/kafkabroker"
 )
 
 // provisionSecurity expands the placeholders of the TLS files and the

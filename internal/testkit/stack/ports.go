@@ -7,7 +7,7 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/shortify/shortify/internal/procs"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // Loopback addresses. Every process listens on 127.0.0.1 but the edges:

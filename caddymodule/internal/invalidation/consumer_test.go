@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 )
 
 // promise is the bound the design sets: an event is applied within a

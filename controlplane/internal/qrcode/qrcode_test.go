@@ -15,7 +15,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
-	"github.com/shortify/shortify/internal/qrcode"
+	"github.com/shortify/shortify/controlplane/internal/qrcode"
 )
 
 var levels = []qrcode.Level{qrcode.LevelL, qrcode.LevelM, qrcode.LevelQ, qrcode.LevelH}

@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/procs"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // kafkaCaddyfile runs the binary with the shortify_kafka app only.

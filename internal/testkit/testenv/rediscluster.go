@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/shortify/shortify/internal/procs"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // redisStartTimeout bounds starting one server or forming a cluster.

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/shortify/shortify/internal/procs"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // caddyStopTimeout bounds a clean stop of one Caddy process.

@@ -1,8 +1,8 @@
 // Package procs starts and stops the server processes that tests and the
-// production-shaped stack (internal/stack) run on one machine: any child
+// production-shaped stack (internal/testkit/stack) run on one machine: any child
 // process with its output in a log file, private PostgreSQL clusters and
 // streaming replicas, and Redis servers and clusters. It has no testing
-// dependency; internal/testenv wraps it for tests.
+// dependency; internal/testkit/testenv wraps it for tests.
 package procs
 
 import (

@@ -8,7 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shortify/shortify/internal/kafkabroker/kafkatest"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 )
 
 func start(t *testing.T, cfg Config) *Broker {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/testenv"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // A load that the test releases by closing gate, counting its calls.

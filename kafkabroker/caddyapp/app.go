@@ -13,7 +13,7 @@
 // On loopback it may run in plaintext without users (`make run`). Reachable
 // from other hosts, it should have TLS (tls_cert, tls_key; tls_client_ca
 // for mutual TLS) and users with ACLs (sasl_user), so that only the
-// control plane can write link events (see internal/stack/kafka.Caddyfile).
+// control plane can write link events (see internal/testkit/stack/kafka.Caddyfile).
 package caddyapp
 
 import (
@@ -29,7 +29,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/shortify/shortify/internal/kafkabroker"
+	"github.com/shortify/shortify/kafkabroker"
 )
 
 func init() {
