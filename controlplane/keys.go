@@ -68,11 +68,12 @@ func (k nodeKeys) RevokeKey(ctx context.Context, id string, at time.Time) (bool,
 	return k.node.RevokeAPIKey(ctx, id, at.UnixMilli())
 }
 
-// Keys returns the replicated key ring for the other handlers of this
-// process (the stats API authenticates with it), or nil before Start and
-// after Stop.
-func (a *App) Keys() api.KeyLookup {
-	h := a.handler()
+// WaitKeys returns the replicated key ring for the stats API of the same
+// config. A request that arrives while the app starts waits for the
+// start, up to DefaultStartWait or until ctx ends, as the API's own
+// requests do; nil when the app did not start by then or is stopping.
+func (a *App) WaitKeys(ctx context.Context) api.KeyLookup {
+	h := a.waitHandler(ctx, DefaultStartWait)
 	if h == nil {
 		return nil
 	}

@@ -23,15 +23,16 @@ type noIssuer struct{}
 func (noIssuer) NewID() (int64, error)     { return 0, errors.New("no IDs here") }
 func (noIssuer) NextCode() (string, error) { return "", errors.New("no codes here") }
 
-// testAPI is a real API handler over a SQLite store.
-func testAPI(t *testing.T) *api.Handler {
+// testAPI is a real API handler over a SQLite store, with the key ring
+// keys (nil: none).
+func testAPI(t *testing.T, keys api.Keys) *api.Handler {
 	t.Helper()
 	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	h, err := api.New(api.Config{PublicURL: "http://sho.test"}, api.Deps{Store: s, Issuer: noIssuer{}})
+	h, err := api.New(api.Config{PublicURL: "http://sho.test"}, api.Deps{Store: s, Issuer: noIssuer{}, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestAPIWaitsForStart(t *testing.T) {
 		func() bool { return app.started.waiting.Load() == 1 })
 
 	// What Start does once the node is open.
-	app.api.Store(testAPI(t))
+	app.api.Store(testAPI(t, nil))
 	app.started.open()
 	select {
 	case w := <-got:
@@ -107,3 +108,39 @@ func TestAPINoWaitWhenStopped(t *testing.T) {
 		t.Fatal("a request to a stopped app waited")
 	}
 }
+
+// The stats API of the same process waits at the same gate for the key
+// ring (TestAPIWaitsForStart for the control plane's own API), and gives
+// up when its request's context ends.
+func TestStatsKeysWaitForStart(t *testing.T) {
+	app := &App{}
+	got := make(chan api.KeyLookup, 1)
+	go func() { got <- app.WaitKeys(t.Context()) }()
+	testenv.WaitFor(t, "the stats request to wait at the gate", 10*time.Second,
+		func() bool { return app.started.waiting.Load() == 1 })
+	ring := emptyKeyRing{}
+	app.api.Store(testAPI(t, ring))
+	app.started.open()
+	select {
+	case keys := <-got:
+		if keys != api.KeyLookup(ring) {
+			t.Fatalf("got key ring %v once the app started, want the API's", keys)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting stats request did not get the key ring once the app started")
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if keys := (&App{}).WaitKeys(ctx); keys != nil {
+		t.Fatal("a key ring from an app that never started")
+	}
+}
+
+// emptyKeyRing is a key ring with no keys.
+type emptyKeyRing struct{}
+
+func (emptyKeyRing) LookupKey(string) (api.KeyRecord, bool)                     { return api.KeyRecord{}, false }
+func (emptyKeyRing) ListKeys() []api.KeyRecord                                  { return nil }
+func (emptyKeyRing) AddKey(context.Context, api.KeyRecord) error                { return nil }
+func (emptyKeyRing) RevokeKey(context.Context, string, time.Time) (bool, error) { return false, nil }

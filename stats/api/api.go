@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +38,10 @@ type Deps struct {
 	// Store reads the aggregates.
 	Store Store
 	// Keys is the control plane's key ring; a func because the key ring
-	// of a Caddy app comes and goes with its config (nil, or a nil
-	// result: every key is refused).
-	Keys func() apiauth.KeyLookup
+	// of a Caddy app comes and goes with its config, and it may wait
+	// (bounded by ctx and its own limit) while the control plane starts
+	// (nil, or a nil result: every key is refused with 503).
+	Keys func(ctx context.Context) apiauth.KeyLookup
 }
 
 // Handler serves the stats API.
@@ -119,7 +121,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) bool {
 	var keys apiauth.KeyLookup
 	if h.deps.Keys != nil {
-		keys = h.deps.Keys()
+		keys = h.deps.Keys(r.Context())
 	}
 	_, ok := apiauth.Check(w, r, keys, apikey.Viewer, "the stats API")
 	return ok

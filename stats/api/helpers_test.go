@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -92,7 +93,7 @@ func setup(t testing.TB, backend string) *env {
 	t.Cleanup(func() { store.Close() })
 	e.store = store
 	e.h, err = api.New(api.Config{Now: func() time.Time { return now }},
-		api.Deps{Store: store, Keys: func() apiauth.KeyLookup { return e.keys }})
+		api.Deps{Store: store, Keys: func(context.Context) apiauth.KeyLookup { return e.keys }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -50,9 +51,10 @@ var stores = caddy.NewUsagePool()
 // with and the default stats database. An interface, so that stats does
 // not depend on the control plane.
 type ControlPlane interface {
-	// Keys returns the replicated key ring, or nil while the app is not
-	// started.
-	Keys() apiauth.KeyLookup
+	// WaitKeys returns the replicated key ring, waiting (bounded) while
+	// the app starts; nil when it did not start in time, is stopping, or
+	// ctx ended.
+	WaitKeys(ctx context.Context) apiauth.KeyLookup
 	// StatsDSN returns the stats database's DSN.
 	StatsDSN() string
 }
@@ -116,8 +118,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// keys is the app's key ring, nil while it is not started.
-func (h *Handler) keys() apiauth.KeyLookup { return h.app.Keys() }
+// keys is the app's key ring: a request that arrives while the app starts
+// waits for it (as the control plane's API does), then nil.
+func (h *Handler) keys(ctx context.Context) apiauth.KeyLookup { return h.app.WaitKeys(ctx) }
 
 // Cleanup lets go of the stats database's connections; it works after a
 // failed Provision too.
