@@ -8,14 +8,7 @@ import (
 	"testing"
 )
 
-func (a *applier) record(c RecordPartitions) *CatalogueResult {
-	a.t.Helper()
-	r, ok := a.apply(c).(*CatalogueResult)
-	if !ok {
-		a.t.Fatal("response is not *CatalogueResult")
-	}
-	return r
-}
+func (a *applier) record(c RecordPartitions) *CatalogueResult { return applyAs[*CatalogueResult](a, c) }
 
 func rec(name string, state PartitionState) PartitionRecord {
 	return PartitionRecord{Table: "clicks", Name: name, FromMs: 1_000, ToMs: 2_000, State: state}

@@ -33,23 +33,21 @@ func (a *applier) apply(c Command) any {
 	return a.raw(data)
 }
 
-func (a *applier) lease(c Command) *LeaseResult {
+// applyAs applies c and asserts the FSM's response is an R, the one
+// check every typed helper below shares.
+func applyAs[R any](a *applier, c Command) R {
 	a.t.Helper()
-	r, ok := a.apply(c).(*LeaseResult)
+	resp := a.apply(c)
+	r, ok := resp.(R)
 	if !ok {
-		a.t.Fatalf("%T: response is not *LeaseResult", c)
+		a.t.Fatalf("%T: response is %T, not %T", c, resp, r)
 	}
 	return r
 }
 
-func (a *applier) block(c AllocateBlock) *BlockResult {
-	a.t.Helper()
-	r, ok := a.apply(c).(*BlockResult)
-	if !ok {
-		a.t.Fatalf("response is not *BlockResult")
-	}
-	return r
-}
+func (a *applier) lease(c Command) *LeaseResult { return applyAs[*LeaseResult](a, c) }
+
+func (a *applier) block(c AllocateBlock) *BlockResult { return applyAs[*BlockResult](a, c) }
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
 

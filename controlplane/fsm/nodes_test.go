@@ -6,14 +6,7 @@ import (
 	"testing"
 )
 
-func (a *applier) node(c Command) *NodeResult {
-	a.t.Helper()
-	r, ok := a.apply(c).(*NodeResult)
-	if !ok {
-		a.t.Fatalf("%T: response is not *NodeResult", c)
-	}
-	return r
-}
+func (a *applier) node(c Command) *NodeResult { return applyAs[*NodeResult](a, c) }
 
 func TestNodeRegistry(t *testing.T) {
 	a := newApplier(t)
