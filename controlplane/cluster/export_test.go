@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"testing"
 
 	"github.com/hashicorp/raft"
 
@@ -94,3 +95,7 @@ func (n *Node) TryPromote(ctx context.Context, id string) error {
 
 // IDMs is the timestamp of a Snowflake ID in the FSM's milliseconds.
 func IDMs(id int64) int64 { return idMs(id) }
+
+// FillWorkers leases every free worker ID to made-up nodes for a day (the
+// internal tests' helper, shared so that both test packages fill alike).
+func FillWorkers(t testing.TB, n *Node) { fillWorkers(t, n) }

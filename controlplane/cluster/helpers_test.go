@@ -147,6 +147,19 @@ func goroutines() (int, string) {
 	return bytes.Count(buf, []byte("goroutine ")), string(buf)
 }
 
+// assertDistinct fails the test on the first value of vals seen twice;
+// what names the values in the message.
+func assertDistinct[T comparable](t *testing.T, what string, vals []T) {
+	t.Helper()
+	seen := make(map[T]struct{}, len(vals))
+	for _, v := range vals {
+		if _, dup := seen[v]; dup {
+			t.Fatalf("%s %v issued twice", what, v)
+		}
+		seen[v] = struct{}{}
+	}
+}
+
 // collect runs fn from workers goroutines, count times in all, and
 // returns the results.
 func collect[T any](t *testing.T, workers, count int, fn func() (T, error)) []T {

@@ -70,13 +70,7 @@ func TestManyGoroutinesGetDistinctCodes(t *testing.T) {
 	n := open(t, cfg)
 
 	codes := collect(t, 64, count, n.NextCode)
-	seen := make(map[string]struct{}, count)
-	for _, c := range codes {
-		if _, dup := seen[c]; dup {
-			t.Fatalf("code %q issued twice", c)
-		}
-		seen[c] = struct{}{}
-	}
+	assertDistinct(t, "code", codes)
 	// Every code maps back to a number of a block this node was given.
 	next := n.fsm.NextSequence()
 	for _, c := range codes[:1000] {
@@ -92,13 +86,7 @@ func TestManyGoroutinesGetDistinctIDs(t *testing.T) {
 	const count = 100_000
 	n := open(t, testConfig(t))
 	ids := collect(t, 64, count, n.NewID)
-	seen := make(map[int64]struct{}, count)
-	for _, id := range ids {
-		if _, dup := seen[id]; dup {
-			t.Fatalf("ID %d issued twice", id)
-		}
-		seen[id] = struct{}{}
-	}
+	assertDistinct(t, "ID", ids)
 }
 
 func TestRestartKeepsKeyAndMovesOn(t *testing.T) {

@@ -2,13 +2,10 @@ package cluster_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/cluster"
-	"github.com/shortify/shortify/controlplane/fsm"
 )
 
 // A follower crashes holding a worker ID. Time passes beyond its lease (the
@@ -33,7 +30,7 @@ func TestWorkerIDReuseAcrossNodes(t *testing.T) {
 	}
 	worker := crashed.node.State().WorkerID
 	fence := crashed.node.Fence()
-	fillWorkers(t, l.node) // for a day
+	cluster.FillWorkers(t, l.node) // for a day
 	crashed.kill()
 
 	// The crashed node's lease runs out; the others keep theirs.
@@ -69,31 +66,5 @@ func TestWorkerIDReuseAcrossNodes(t *testing.T) {
 			t.Fatalf("ID timestamp %d inside the old lease (to %d)", ms, fence)
 		}
 		maxID = id
-	}
-}
-
-// fillWorkers leases every free worker ID to made-up nodes for a day.
-func fillWorkers(t *testing.T, n *cluster.Node) {
-	t.Helper()
-	now := n.NowMs()
-	var wg sync.WaitGroup
-	errs := make(chan error, fsm.NumWorkers)
-	for i := range fsm.NumWorkers {
-		wg.Go(func() {
-			_, err := n.Propose(context.Background(), fsm.AcquireLease{Node: fmt.Sprintf("filler-%d", i), NowMs: now, TTLMs: fsm.MaxTTLMs})
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("fill workers: %v", err)
-		}
-	}
-	for id := range uint16(fsm.NumWorkers) {
-		if w, _ := n.FSM().Worker(id); !w.Held {
-			t.Fatalf("worker %d not filled", id)
-		}
 	}
 }
