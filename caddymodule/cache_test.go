@@ -222,19 +222,8 @@ func TestExpiryCheckedOnEveryHit(t *testing.T) {
 // TestSingleLoadPerCode: concurrent misses of one code cause one lookup.
 func TestSingleLoadPerCode(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "burst")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/b"})
-	release, started := make(chan struct{}), make(chan struct{})
-	inner, count := counting()
-	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
-		s, err := inner(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return &blockingStore{Store: s, started: started, release: release}, nil
-	}
-	h := provision(t, &Handler{Database: dsn, openStore: open})
+	h, count, started, release := blockedHandler(t, c, "https://example.com/b")
 
 	const n = 16
 	done := make(chan int, n)
@@ -268,19 +257,8 @@ func TestSingleLoadPerCode(t *testing.T) {
 // cost of a second lookup; detaching avoids it.)
 func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "gone")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/g"})
-	release, started := make(chan struct{}), make(chan struct{})
-	inner, count := counting()
-	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
-		s, err := inner(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return &blockingStore{Store: s, started: started, release: release}, nil
-	}
-	h := provision(t, &Handler{Database: dsn, openStore: open})
+	h, count, started, release := blockedHandler(t, c, "https://example.com/g")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
@@ -307,6 +285,25 @@ func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 	if got := lookups(count); got != 1 {
 		t.Fatalf("%d lookups, want 1: the load was not shared", got)
 	}
+}
+
+// blockedHandler provisions a handler, with one link c -> url in its
+// database, whose store counts lookups and holds each in a blockingStore
+// with the channels started and release.
+func blockedHandler(t *testing.T, c, url string) (h *Handler, count *atomic.Pointer[countingStore], started, release chan struct{}) {
+	t.Helper()
+	dsn := sqliteDSN(t)
+	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: url})
+	started, release = make(chan struct{}), make(chan struct{})
+	inner, count := counting()
+	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {
+		s, err := inner(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &blockingStore{Store: s, started: started, release: release}, nil
+	}
+	return provision(t, &Handler{Database: dsn, openStore: open}), count, started, release
 }
 
 // blockingStore holds the answer of every Lookup until release is
