@@ -19,23 +19,11 @@ import (
 // plan gets wrong).
 func TestDeleteExpiredPlanUsesIndexes(t *testing.T) {
 	ctx := t.Context()
-	s := open(t, linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// 50,000 links: 2% expire within the first day, 10% later, the rest
 	// never.
-	_, err := s.Primary().Exec(ctx, `
-INSERT INTO links (code, id, url, created_at, expires_at)
-SELECT md5(i::text), i, 'https://x.example/' || i, $1::timestamptz,
-	CASE WHEN i % 50 = 0 THEN $1::timestamptz + i * interval '1 second'
-	     WHEN i % 10 = 1 THEN $1::timestamptz + interval '30 days'
-	END
-FROM generate_series(1, 50000) i`, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Primary().Exec(ctx, "ANALYZE links"); err != nil {
-		t.Fatal(err)
-	}
+	s, base := seedExpiring(t, 50000, `CASE
+	WHEN i % 50 = 0 THEN $1::timestamptz + i * interval '1 second'
+	WHEN i % 10 = 1 THEN $1::timestamptz + interval '30 days' END`)
 	for _, tt := range []struct {
 		name string
 		now  time.Time
@@ -82,21 +70,10 @@ FROM generate_series(1, 50000) i`, base)
 // million links of which a third have expired (the README's figure).
 func BenchmarkDeleteExpired(b *testing.B) {
 	ctx := b.Context()
-	s := open(b, linkstore.Config{DSN: testenv.Schema(b), Migrate: true})
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	_, err := s.Primary().Exec(ctx, `
-INSERT INTO links (code, id, url, created_at, expires_at)
-SELECT md5(i::text), i, 'https://x.example/' || i, $1::timestamptz,
-	CASE WHEN i % 3 = 0 THEN $1::timestamptz + i * interval '1 millisecond'
-	     WHEN i % 3 = 1 THEN $1::timestamptz + interval '30 days'
-	END
-FROM generate_series(1, 1000000) i`, base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.Primary().Exec(ctx, "VACUUM ANALYZE links"); err != nil {
-		b.Fatal(err)
-	}
+	// A third expire within the first 17 minutes, a third in 30 days.
+	s, base := seedExpiring(b, 1000000, `CASE
+	WHEN i % 3 = 0 THEN $1::timestamptz + i * interval '1 millisecond'
+	WHEN i % 3 = 1 THEN $1::timestamptz + interval '30 days' END`)
 	now := base.Add(24 * time.Hour)
 	deleted := 0
 	for b.Loop() {
@@ -107,4 +84,27 @@ FROM generate_series(1, 1000000) i`, base)
 		deleted += len(gone)
 	}
 	b.ReportMetric(float64(deleted)/float64(b.N), "links/op")
+}
+
+// seedExpiring opens a store in a new schema and fills it with links 1 to
+// n created at base, each expiring at the SQL expression expiry of i and
+// base ($1). The table is then vacuumed and analysed so that the planner
+// knows it.
+func seedExpiring(tb testing.TB, n int, expiry string) (*Store, time.Time) {
+	tb.Helper()
+	ctx := tb.Context()
+	s := open(tb, linkstore.Config{DSN: testenv.Schema(tb), Migrate: true})
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := s.Primary().Exec(ctx, `
+INSERT INTO links (code, id, url, created_at, expires_at)
+SELECT md5(i::text), i, 'https://x.example/' || i, $1::timestamptz,
+	`+expiry+`
+FROM generate_series(1, $2::int) i`, base, n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := s.Primary().Exec(ctx, "VACUUM ANALYZE links"); err != nil {
+		tb.Fatal(err)
+	}
+	return s, base
 }
