@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/shortify/shortify/internal/linkstore"
 )
@@ -47,19 +46,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: delete expired: %w", err)
 	}
-	links := make([]linkstore.Link, 0, min(limit, 512))
-	var (
-		l       linkstore.Link
-		status  int16
-		expires pgtype.Timestamptz
-	)
-	_, err = pgx.ForEachRow(rows, []any{&l.Code, &l.ID, &l.URL, &status, &l.CreatedAt, &expires, &l.Disabled}, func() error {
-		l.Status = int(status)
-		l.CreatedAt = l.CreatedAt.UTC()
-		l.ExpiresAt = expires.Time.UTC() // never NULL: expires_at <= now
-		links = append(links, l)
-		return nil
-	})
+	links, err := scanLinks(rows, min(limit, 512))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: delete expired: %w", err)
 	}

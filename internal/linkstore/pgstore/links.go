@@ -146,9 +146,14 @@ func (s *Store) insertMany(ctx context.Context, b batch) (map[string]bool, error
 	if err != nil {
 		return nil, err
 	}
-	inserted := make(map[string]bool, len(b.codes))
+	return scanCodes(rows, len(b.codes))
+}
+
+// scanCodes reads rows of one code each into a set, sized for n.
+func scanCodes(rows pgx.Rows, n int) (map[string]bool, error) {
+	inserted := make(map[string]bool, n)
 	var code string
-	_, err = pgx.ForEachRow(rows, []any{&code}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&code}, func() error {
 		inserted[code] = true
 		return nil
 	})
@@ -269,13 +274,23 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
-	links := make([]linkstore.Link, 0, min(b.Limit, 64))
+	links, err := scanLinks(rows, min(b.Limit, 64))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list: %w", err)
+	}
+	return links, nil
+}
+
+// scanLinks reads rows of listColumns into links, in UTC, with room for
+// capacity of them to begin with; a NULL expires_at is the zero time.
+func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
+	links := make([]linkstore.Link, 0, capacity)
 	var (
 		l       linkstore.Link
 		status  int16
 		expires pgtype.Timestamptz
 	)
-	_, err = pgx.ForEachRow(rows, []any{&l.Code, &l.ID, &l.URL, &status, &l.CreatedAt, &expires, &l.Disabled}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&l.Code, &l.ID, &l.URL, &status, &l.CreatedAt, &expires, &l.Disabled}, func() error {
 		l.Status = int(status)
 		l.CreatedAt = l.CreatedAt.UTC()
 		l.ExpiresAt = time.Time{}
@@ -285,10 +300,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 		links = append(links, l)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: list: %w", err)
-	}
-	return links, nil
+	return links, err
 }
 
 const listColumns = "code, id, url, status, created_at, expires_at, disabled"

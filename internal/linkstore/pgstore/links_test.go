@@ -193,13 +193,7 @@ func insertManyValues(s *Store, ctx context.Context, b batch) (map[string]bool, 
 	if err != nil {
 		return nil, err
 	}
-	inserted := make(map[string]bool, len(b.codes))
-	var code string
-	_, err = pgx.ForEachRow(rows, []any{&code}, func() error {
-		inserted[code] = true
-		return nil
-	})
-	return inserted, err
+	return scanCodes(rows, len(b.codes))
 }
 
 // BenchmarkInsertManyStatement compares the two ways of inserting a batch
