@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -30,31 +29,8 @@ FROM n`)
 			}
 		}
 		t.Run(fmt.Sprintf("analyzed=%t", analyze), func(t *testing.T) {
-			rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+sqlDeleteExpired, now.UnixMicro(), 500)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan strings.Builder
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan.WriteString(detail + "\n")
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range []string{"INDEX links_expires_at_idx (expires_at<?)", "USING PRIMARY KEY (code=?)"} {
-				if !strings.Contains(plan.String(), want) {
-					t.Errorf("plan lacks %q:\n%s", want, plan.String())
-				}
-			}
-			if strings.Contains(plan.String(), "SCAN links") {
-				t.Errorf("plan scans the table:\n%s", plan.String())
-			}
+			plan := queryPlan(t, s.w, sqlDeleteExpired, now.UnixMicro(), 500)
+			checkPlan(t, plan, []string{"INDEX links_expires_at_idx (expires_at<?)", "USING PRIMARY KEY (code=?)"}, []string{"SCAN links"})
 		})
 	}
 	gone, err := s.DeleteExpired(ctx, now, 500)

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"database/sql"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/shortify/shortify/internal/linkstore"
@@ -77,7 +76,6 @@ FROM n`)
 }
 
 func checkListPlans(t *testing.T, s *Store) {
-	ctx := t.Context()
 	tests := []struct {
 		name string
 		q    linkstore.ListQuery
@@ -102,30 +100,7 @@ func checkListPlans(t *testing.T, s *Store) {
 				t.Fatal(err)
 			}
 			query, args := listQuery(b)
-			rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan strings.Builder
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan.WriteString(detail + "\n")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(plan.String(), w) {
-					t.Errorf("plan lacks %q:\n%s", w, plan.String())
-				}
-			}
-			for _, n := range tt.not {
-				if strings.Contains(plan.String(), n) {
-					t.Errorf("plan has %q:\n%s", n, plan.String())
-				}
-			}
+			checkPlan(t, queryPlan(t, s.r, query, args...), tt.want, tt.not)
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,46 @@ func open(tb testing.TB, dsn string) *Store {
 
 func tempDSN(tb testing.TB) string {
 	return "sqlite://" + filepath.Join(tb.TempDir(), "links.db")
+}
+
+// queryPlan returns SQLite's EXPLAIN QUERY PLAN for query with args, the
+// detail column of each step, a line each.
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
+}
+
+// checkPlan reports each of want that plan lacks and each of not that it
+// has.
+func checkPlan(t *testing.T, plan string, want, not []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(plan, w) {
+			t.Errorf("plan lacks %q:\n%s", w, plan)
+		}
+	}
+	for _, n := range not {
+		if strings.Contains(plan, n) {
+			t.Errorf("plan has %q:\n%s", n, plan)
+		}
+	}
 }
 
 func TestConformance(t *testing.T) {
