@@ -234,11 +234,7 @@ func TestSingleLoadPerCode(t *testing.T) {
 		}()
 	}
 	// Wait until the first load is inside Lookup, then let it finish.
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no lookup started")
-	}
+	testenv.Receive(t, started, 10*time.Second, "no lookup started")
 	close(release)
 	for range n {
 		if code := <-done; code != 302 {
@@ -266,11 +262,7 @@ func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 		r := httptest.NewRequest("GET", "/"+c, nil).WithContext(ctx)
 		first <- h.ServeHTTP(httptest.NewRecorder(), r, new(nextHandler))
 	}()
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no lookup started")
-	}
+	testenv.Receive(t, started, 10*time.Second, "no lookup started")
 	second := make(chan int, 1)
 	go func() {
 		w, _ := serve(h, "GET", "/"+c, nil)

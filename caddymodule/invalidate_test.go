@@ -310,11 +310,8 @@ func TestInvalidationCreatedDuringLoad(t *testing.T) {
 		w, _ := serve(h, "GET", "/"+c, nil)
 		first <- w.Code
 	}()
-	select { // the load has read "no such code" and waits
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no lookup started")
-	}
+	// The load has read "no such code" and waits.
+	testenv.Receive(t, started, 10*time.Second, "no lookup started")
 	l := linkstore.Link{ID: 78, Code: c, URL: "https://example.com/race", CreatedAt: time.Now().UTC()}
 	create(t, seed, l)
 	linkEvents(t, k).Publish(linkevents.NewCreated(l, time.Now()))

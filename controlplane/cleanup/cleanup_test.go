@@ -148,36 +148,21 @@ func newObserved(t *testing.T, store Store, lead leader.Leadership, cfg Config) 
 // together, so run and state each wait on their own channel.)
 func (o *observed) run(t *testing.T) Run {
 	t.Helper()
-	select {
-	case r := <-o.runs:
-		return r
-	case <-time.After(waitTimeout):
-		t.Fatal("no run")
-	}
-	return Run{}
+	return testenv.Receive(t, o.runs, waitTimeout, "no run")
 }
 
 // state waits for the loop's next state, which must be want.
 func (o *observed) state(t *testing.T, want string) {
 	t.Helper()
-	select {
-	case st := <-o.states:
-		if st != want {
-			t.Fatalf("cleaner went %s, want %s", st, want)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatalf("cleaner never went %s", want)
+	if st := testenv.Receive(t, o.states, waitTimeout, "cleaner never went "+want); st != want {
+		t.Fatalf("cleaner went %s, want %s", st, want)
 	}
 }
 
 // tick ends the wait between runs.
 func (o *observed) tick(t *testing.T) {
 	t.Helper()
-	select {
-	case o.timer.fire <- time.Time{}:
-	case <-time.After(waitTimeout):
-		t.Fatal("the cleaner is not waiting for its next run")
-	}
+	testenv.Send(t, o.timer.fire, time.Time{}, waitTimeout, "the cleaner is not waiting for its next run")
 }
 
 // startKafka starts a kfake broker with the topic, and a producer on it.
@@ -381,11 +366,7 @@ func testLeadershipEnds(t *testing.T, s linkstore.Store) {
 	lead.Set(true)
 	o.state(t, "leading")
 	// The first batch is full: the run waits before the next one.
-	select {
-	case o.timer.gate <- time.Time{}:
-	case <-time.After(waitTimeout):
-		t.Fatal("the run does not wait between batches")
-	}
+	testenv.Send(t, o.timer.gate, time.Time{}, waitTimeout, "the run does not wait between batches")
 	if r := o.run(t); r.Err != nil || r.Deleted != 2 || r.Batches != 2 {
 		t.Fatalf("run: %+v, want 2 deleted", r)
 	}

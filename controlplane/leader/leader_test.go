@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -85,46 +86,27 @@ func newObserved(t *testing.T, lead Leadership) *observed {
 // channel; idle checks both.)
 func (o *observed) call(t *testing.T) call {
 	t.Helper()
-	select {
-	case c := <-o.calls:
-		return c
-	case <-time.After(waitTimeout):
-		t.Fatal("no run")
-	}
-	return call{}
+	return testenv.Receive(t, o.calls, waitTimeout, "no run")
 }
 
 // state waits for the loop's next state, which must be want.
 func (o *observed) state(t *testing.T, want string) {
 	t.Helper()
-	select {
-	case st := <-o.states:
-		if st != want {
-			t.Fatalf("runner went %s, want %s", st, want)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatalf("runner never went %s", want)
+	if st := testenv.Receive(t, o.states, waitTimeout, "runner never went "+want); st != want {
+		t.Fatalf("runner went %s, want %s", st, want)
 	}
 }
 
 // answer ends a run, asking for the next one after d.
 func (c call) reply(t *testing.T, d time.Duration) {
 	t.Helper()
-	select {
-	case c.answer <- d:
-	case <-time.After(waitTimeout):
-		t.Fatal("the run does not wait for its answer")
-	}
+	testenv.Send(t, c.answer, d, waitTimeout, "the run does not wait for its answer")
 }
 
 // tick ends the wait between runs.
 func (o *observed) tick(t *testing.T) {
 	t.Helper()
-	select {
-	case o.timer.fire <- time.Time{}:
-	case <-time.After(waitTimeout):
-		t.Fatal("the runner is not waiting for its next run")
-	}
+	testenv.Send(t, o.timer.fire, time.Time{}, waitTimeout, "the runner is not waiting for its next run")
 }
 
 // idle checks that nothing runs and nobody waits on the timer.
@@ -165,11 +147,7 @@ func TestRunsOnlyWhileLeading(t *testing.T) {
 
 	// Losing leadership cancels the run in progress and stops the runs.
 	lead.Set(false)
-	select {
-	case <-c.ctx.Done():
-	case <-time.After(waitTimeout):
-		t.Fatal("the end of the leadership did not cancel the run")
-	}
+	testenv.Receive(t, c.ctx.Done(), waitTimeout, "the end of the leadership did not cancel the run")
 	o.state(t, "follower")
 	o.idle(t)
 	if got, want := o.timer.waits(), []time.Duration{time.Hour, time.Minute}; !slices.Equal(got, want) {
@@ -248,13 +226,8 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	closed := make(chan error)
 	go func() { closed <- o.r.Close() }()
 	<-c.ctx.Done()
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("Close did not return")
+	if err := testenv.Receive(t, closed, waitTimeout, "Close did not return"); err != nil {
+		t.Fatal(err)
 	}
 	// The loop had ended when Close returned.
 	select {
@@ -348,11 +321,7 @@ func TestPoll(t *testing.T) {
 	}
 	for _, want := range []bool{true, false} {
 		set(want)
-		select {
-		case <-changed:
-		case <-time.After(waitTimeout):
-			t.Fatalf("the poll never saw leading=%v", want)
-		}
+		testenv.Receive(t, changed, waitTimeout, fmt.Sprintf("the poll never saw leading=%v", want))
 		if leading, changed = p.Leading(); leading != want {
 			t.Fatalf("Leading() = %v, want %v", leading, want)
 		}

@@ -274,11 +274,7 @@ func TestCloseStopsChecks(t *testing.T) {
 		s.Close() // twice is fine
 		close(done)
 	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return")
-	}
+	testenv.Receive(t, done, 10*time.Second, "Close did not return")
 	// Wait returns at once: every goroutine that Add counted has ended.
 	s.checks.Wait()
 }
