@@ -6,15 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // noIssuer issues nothing: the requests of these tests need no new link.
@@ -27,11 +25,7 @@ func (noIssuer) NextCode() (string, error) { return "", errors.New("no codes her
 // keys (nil: none).
 func testAPI(t *testing.T, keys api.Keys) *api.Handler {
 	t.Helper()
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := teststore.SQLite(t)
 	h, err := api.New(api.Config{PublicURL: "http://sho.test"}, api.Deps{Store: s, Issuer: noIssuer{}, Keys: keys})
 	if err != nil {
 		t.Fatal(err)

@@ -1,19 +1,16 @@
 package api_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // TestAnonymousRefusalsCostNoBudget: requests refused for bad input (415,
@@ -21,11 +18,7 @@ import (
 // client's anonymous create budget; created links do, and so does a
 // taken alias (a write was tried).
 func TestAnonymousRefusalsCostNoBudget(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	const budget = 2
 	lim := &limiter{left: map[string]int{}, n: budget}
 	is := newIssuer(t, uint64(time.Now().UnixNano()%1e9))

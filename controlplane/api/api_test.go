@@ -17,11 +17,10 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/pgstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -77,22 +76,8 @@ type env struct {
 
 func backends(t *testing.T) map[string]func(t *testing.T) linkstore.Store {
 	return map[string]func(t *testing.T) linkstore.Store{
-		"sqlite": func(t *testing.T) linkstore.Store {
-			s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Close)
-			return s
-		},
-		"postgres": func(t *testing.T) linkstore.Store {
-			s, err := pgstore.Open(context.Background(), linkstore.Config{DSN: testenv.Database(t), Migrate: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Close)
-			return s
-		},
+		"sqlite":   func(t *testing.T) linkstore.Store { return teststore.SQLite(t) },
+		"postgres": func(t *testing.T) linkstore.Store { return teststore.Postgres(t, testenv.Database(t)) },
 	}
 }
 
@@ -267,11 +252,7 @@ func testBadInput(t *testing.T, e *env) {
 }
 
 func TestIssuerFailureIs503(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	e := newEnv(t, s, api.Config{})
 	// The cause names the leader's address: it goes to the log, never to
 	// the client.
@@ -294,11 +275,7 @@ func TestIssuerFailureIs503(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	notReady := errors.New("no raft leader; last leader 10.9.8.7:8300")
 	var ready atomic.Pointer[error]
 	ready.Store(&notReady)
@@ -336,11 +313,7 @@ func FuzzCreateLink(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLiteFile(f, filepath.Join(dir, "l.db"))
 	key, _ := codegen.NewKey()
 	codec, _ := codegen.New(key)
 	ids, _ := snowflake.New(2, 0, nil)

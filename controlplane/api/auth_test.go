@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,8 +13,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // keyRing is an in-memory api.Keys, standing in for the Raft FSM's key
@@ -117,11 +115,7 @@ func newAPI(t testing.TB, cfg api.Config, deps api.Deps) (http.Handler, error) {
 // TestRoles calls every route with no key, a malformed key, an unknown
 // key, a revoked key and a key of each role, and checks who gets through.
 func TestRoles(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	ring := &keyRing{}
 	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {
@@ -183,11 +177,7 @@ func TestRoles(t *testing.T) {
 }
 
 func TestKeyAdministration(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	e := newEnv(t, s, api.Config{})
 
 	w := e.do(t, "POST", "/api/v1/admin/keys", "application/json", `{"name":"ci bot","role":"creator"}`)
@@ -265,11 +255,7 @@ func (l *limiter) Refund(_ context.Context, key string) error {
 }
 
 func TestAnonymousCreate(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	for _, on := range []bool{false, true} {
 		t.Run(fmt.Sprintf("anonymous_create=%v", on), func(t *testing.T) {
 			lim := &limiter{left: map[string]int{}, n: 2}

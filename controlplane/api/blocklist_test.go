@@ -3,15 +3,13 @@ package api_test
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // blocklist is an in-memory api.Blocklist, standing in for the Raft FSM's
@@ -50,11 +48,8 @@ func (b *blocklist) SetDomainBlocked(_ context.Context, d string, on bool) error
 }
 
 func TestBlocklist(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
+	var err error
 	bl := &blocklist{}
 	e := &env{store: s, issuer: newIssuer(t, 5)}
 	if e.h, err = newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: e.issuer, Blocklist: bl}); err != nil {

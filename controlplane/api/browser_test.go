@@ -4,13 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // browserCase is one write as a browser (or another client) sends it.
@@ -49,11 +48,7 @@ func (c browserCase) request() *http.Request {
 
 func openSQLite(t *testing.T) linkstore.Store {
 	t.Helper()
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := teststore.SQLite(t)
 	return s
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +16,8 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // clusterEnv is a one-node cluster with the public API handler and the
@@ -36,11 +34,7 @@ type clusterEnv struct {
 // gives the node neither, as the single-node default has.
 func newClusterEnv(t testing.TB, withTLS bool) *clusterEnv {
 	t.Helper()
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := teststore.SQLite(t)
 	e := &clusterEnv{}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.internal.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
@@ -235,11 +229,7 @@ func TestClusterChangesRefused(t *testing.T) {
 }
 
 func TestClusterRoutesWithoutANode(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	h, err := newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(t, 0)})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,8 +14,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
@@ -37,11 +35,7 @@ func eventsEnv(t *testing.T, pcfg producer.Config) (*env, *kfake.Cluster, *produ
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := teststore.SQLite(t)
 	e := &env{store: s, issuer: newIssuer(t, 1), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	h, err := newAPI(t, api.Config{Now: func() time.Time { return e.now }}, api.Deps{Store: s, Issuer: e.issuer, Events: p})
 	if err != nil {

@@ -11,9 +11,8 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/partitions"
 )
 
@@ -23,11 +22,7 @@ import (
 // answer is never a panic or a 5xx, and every 4xx is a problem document.
 func FuzzRoutes(f *testing.F) {
 	dir := f.TempDir()
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(s.Close)
+	s := teststore.SQLiteFile(f, filepath.Join(dir, "l.db"))
 	parts, err := partitions.Open(context.Background(), partitions.Config{DSN: "sqlite://" + filepath.Join(dir, "stats.db"), Migrate: true})
 	if err != nil {
 		f.Fatal(err)

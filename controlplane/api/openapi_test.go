@@ -2,14 +2,12 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -19,9 +17,8 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // The OpenAPI document (openapi.json, served at /api/v1/openapi.json) is
@@ -145,11 +142,7 @@ func (d oaDoc) parameters(t *testing.T, o oaOperation) []map[string]any {
 // openAPIHandler is the API over an SQLite store, with an admin key.
 func openAPIHandler(t *testing.T) (*api.Handler, string) {
 	t.Helper()
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := teststore.SQLite(t)
 	ring := &keyRing{}
 	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: s, Issuer: newIssuer(t, 0), Keys: ring})
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/partitions"
 )
 
@@ -67,11 +67,7 @@ func partitionNames(ps []api.Partition) map[string]api.Partition {
 func TestPartitionsAPI(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.Schema(t)
-	store, err := pgstore.Open(t.Context(), linkstore.Config{DSN: dsn, Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
+	store := teststore.Postgres(t, dsn)
 	e := newPartitionsEnv(t, dsn, store)
 	// July 2026, past the retention, exists from earlier upkeep.
 	if _, err := e.m.EnsureAhead(t.Context(), time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), 0); err != nil {

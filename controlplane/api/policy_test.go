@@ -3,13 +3,11 @@ package api_test
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // policyStore is an in-memory api.PartitionPolicyStore, standing in for
@@ -34,11 +32,8 @@ func (s *policyStore) SetPartitionPolicy(_ context.Context, p api.PartitionPolic
 }
 
 func TestPartitionPolicy(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
+	var err error
 	ps := &policyStore{}
 	e := &env{store: s, issuer: newIssuer(t, 5)}
 	if e.h, err = newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: e.issuer, PartitionPolicy: ps}); err != nil {

@@ -10,7 +10,6 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,8 +18,7 @@ import (
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // get sends a GET (or HEAD) with the given headers, e.g. "Accept",
@@ -379,11 +377,7 @@ func testQRUnknown(t *testing.T, e *env) {
 // changed (a library upgrade, say): change qrRender in qr.go, so that
 // clients holding old ETags get the new bytes, then the sums here.
 func TestQRGolden(t *testing.T) {
-	s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.SQLite(t)
 	e := newEnv(t, s, api.Config{PublicURL: "https://sho.rt"})
 	e.create(t, `{"url":"https://example.com/","alias":"golden"}`)
 	for query, want := range map[string]string{

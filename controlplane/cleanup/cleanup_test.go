@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -19,10 +18,9 @@ import (
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/pgstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -37,24 +35,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // backends open a store of the test's own: a temporary SQLite file, or a
 // PostgreSQL schema of the test's own (the cleanup deletes every expired
 // link it can see).
-var backends = map[string]func(t *testing.T) linkstore.Store{
-	"sqlite": func(t *testing.T) linkstore.Store {
-		s, err := sqlitestore.Open(context.Background(), linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		return s
-	},
-	"postgres": func(t *testing.T) linkstore.Store {
-		s, err := pgstore.Open(context.Background(), linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		return s
-	},
-}
+var backends = teststore.Backends
 
 // recordingStore is the real store, with the size of every batch that
 // DeleteExpired returned.

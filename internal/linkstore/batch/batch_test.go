@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,10 +11,9 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/linkstore/pgstore"
-	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -33,17 +31,8 @@ func (c *counting) CreateMany(ctx context.Context, ls []linkstore.Link) []error 
 }
 
 func stores(t *testing.T) map[string]linkstore.Store {
-	ctx := context.Background()
-	sq, err := sqlitestore.Open(ctx, linkstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "l.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sq.Close)
-	pg, err := pgstore.Open(ctx, linkstore.Config{DSN: testenv.Database(t), Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
+	sq := teststore.SQLite(t)
+	pg := teststore.Postgres(t, testenv.Database(t))
 	return map[string]linkstore.Store{"sqlite": sq, "postgres": pg}
 }
 
@@ -171,11 +160,7 @@ func TestCancelledContext(t *testing.T) {
 
 func BenchmarkCreate(b *testing.B) {
 	ctx := context.Background()
-	s, err := pgstore.Open(ctx, linkstore.Config{DSN: testenv.Database(b), Migrate: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := teststore.Postgres(b, testenv.Database(b))
 	bt := New(s, Options{})
 	defer bt.Close()
 	var seq atomic.Int64
