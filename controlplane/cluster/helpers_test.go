@@ -67,6 +67,33 @@ func reopenConfig(cfg Config, n *Node) Config {
 	return cfg
 }
 
+// clockedConfig is testConfig on clock, with leases of 30 seconds, for
+// tests that move time past a lease.
+func clockedConfig(t testing.TB, clock *fakeClock) Config {
+	cfg := testConfig(t)
+	cfg.Clock = clock.Now
+	cfg.LeaseTTL = 30 * time.Second
+	return cfg
+}
+
+// issueAfter issues 5000 IDs of n, each after the one before and the first
+// after floor, shows each to check (if not nil) and returns the last.
+func issueAfter(t testing.TB, n *Node, floor int64, check func(id int64)) int64 {
+	t.Helper()
+	last := floor
+	for range 5000 {
+		id := mustID(t, n)
+		if id <= last {
+			t.Fatalf("ID %d after %d (the IDs began after %d)", id, last, floor)
+		}
+		if check != nil {
+			check(id)
+		}
+		last = id
+	}
+	return last
+}
+
 func mustID(t testing.TB, n *Node) int64 {
 	t.Helper()
 	id, err := n.NewID()

@@ -161,14 +161,9 @@ func TestRestartAfterSnapshot(t *testing.T) {
 // lease's end, even when its clock then steps back.
 func TestLeaseExpiryAndReuseWithClockSetBack(t *testing.T) {
 	clock := newFakeClock(time.Now())
-	cfg := testConfig(t)
-	cfg.Clock = clock.Now
-	cfg.LeaseTTL = 30 * time.Second
+	cfg := clockedConfig(t, clock)
 	n := open(t, cfg)
-	var maxID int64
-	for range 5000 {
-		maxID = max(maxID, mustID(t, n))
-	}
+	maxID := issueAfter(t, n, 0, nil)
 	worker := n.State().WorkerID
 	fence := n.leases.current().until.Load()
 	fillWorkers(t, n) // the node's own worker ID is the only one to come free
@@ -187,30 +182,20 @@ func TestLeaseExpiryAndReuseWithClockSetBack(t *testing.T) {
 	}
 
 	clock.Advance(-time.Hour)
-	for range 5000 {
-		id := mustID(t, n2)
-		if id <= maxID {
-			t.Fatalf("ID %d after reuse, %d before", id, maxID)
-		}
+	issueAfter(t, n2, maxID, func(id int64) {
 		if ms := idMs(id); ms <= fence {
 			t.Fatalf("ID timestamp %d inside the old lease (to %d)", ms, fence)
 		}
-		maxID = id
-	}
+	})
 }
 
 // A released worker ID comes back to its node, whose IDs continue after the
 // last one even when its clock is an hour behind.
 func TestReleaseAndReuseWithClockBehind(t *testing.T) {
 	clock := newFakeClock(time.Now().Add(time.Hour))
-	cfg := testConfig(t)
-	cfg.Clock = clock.Now
-	cfg.LeaseTTL = 30 * time.Second
+	cfg := clockedConfig(t, clock)
 	n := open(t, cfg)
-	var maxID int64
-	for range 5000 {
-		maxID = max(maxID, mustID(t, n))
-	}
+	maxID := issueAfter(t, n, 0, nil)
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -224,20 +209,12 @@ func TestReleaseAndReuseWithClockBehind(t *testing.T) {
 	if got := n2.State().WorkerID; got != 0 {
 		t.Fatalf("worker %d, want 0 back", got)
 	}
-	for range 5000 {
-		id := mustID(t, n2)
-		if id <= maxID {
-			t.Fatalf("ID %d after release and reuse, %d before", id, maxID)
-		}
-		maxID = id
-	}
+	issueAfter(t, n2, maxID, nil)
 }
 
 func TestLeaseLapsesWithoutRenewal(t *testing.T) {
 	clock := newFakeClock(time.Now())
-	cfg := testConfig(t)
-	cfg.Clock = clock.Now
-	cfg.LeaseTTL = 30 * time.Second
+	cfg := clockedConfig(t, clock)
 	n := open(t, cfg)
 	mustID(t, n)
 
@@ -264,9 +241,7 @@ func TestLeaseLapsesWithoutRenewal(t *testing.T) {
 
 func TestLostLeaseIsReplaced(t *testing.T) {
 	clock := newFakeClock(time.Now())
-	cfg := testConfig(t)
-	cfg.Clock = clock.Now
-	cfg.LeaseTTL = 30 * time.Second
+	cfg := clockedConfig(t, clock)
 	n := open(t, cfg)
 	before := mustID(t, n)
 	fillWorkers(t, n)
