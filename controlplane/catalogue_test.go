@@ -36,10 +36,7 @@ func TestServicePartitionCatalogue(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	a := &App{
 		DataDir:              t.TempDir(),
 		RaftBind:             testenv.FreeAddr(t),

@@ -131,10 +131,7 @@ func TestClusterSettingsResolve(t *testing.T) {
 // no port: its admin key and its links are still there.
 func TestOneNodeDataDirUpgrade(t *testing.T) {
 	dir := t.TempDir()
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	files := clusterFilesIn(t, t.TempDir())
 	old := &App{DataDir: dir, RaftBind: testenv.FreeAddr(t), InitialAPIKey: key.Secret,
 		ClusterCA: files.CA, ClusterCert: files.Cert, ClusterKey: files.Key}

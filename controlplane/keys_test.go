@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/testkit/caddytest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
@@ -24,10 +25,7 @@ import (
 // placeholder is expanded from the environment, and the app's config (what
 // the admin endpoint's /config/ serves) keeps the placeholder.
 func TestInitialKeyPlaceholder(t *testing.T) {
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	t.Setenv("SHORTIFY_TEST_INITIAL_KEY", key.Secret)
 	a := &App{DataDir: t.TempDir(), PublicURL: "https://sho.rt", InitialAPIKey: "{env.SHORTIFY_TEST_INITIAL_KEY}"}
 	if err := a.fillDefaults(); err != nil {
@@ -45,10 +43,7 @@ func TestInitialKeyPlaceholder(t *testing.T) {
 }
 
 func TestCheckInitialKey(t *testing.T) {
-	good, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := newKey(t)
 	for _, tt := range []struct {
 		key, errHas string
 	}{
@@ -73,10 +68,7 @@ func TestCheckInitialKey(t *testing.T) {
 // TestShowFirstKey: a generated first key is printed only on a terminal;
 // otherwise it goes to a 0600 file whose path, never the key, is logged.
 func TestShowFirstKey(t *testing.T) {
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	for _, interactive := range []bool{true, false} {
 		dir := t.TempDir()
 		var term, logs bytes.Buffer

@@ -97,10 +97,7 @@ func TestServiceLinkEvents(t *testing.T) {
 	addr := kafkatest.StartTLSBroker(t, pki, false, 2, []string{linkevents.DefaultTopic},
 		kfake.EnableSASL(), kfake.Superuser(kafkasec.ScramSHA512, "controlplane", pass))
 	sec := kafkasec.Config{CAFile: pki.CAFile, SASLMechanism: kafkasec.ScramSHA512, User: "controlplane", Password: pass}
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	a := &App{
 		DataDir:         t.TempDir(),
 		RaftBind:        testenv.FreeAddr(t),

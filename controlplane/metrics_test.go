@@ -14,6 +14,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/testkit/caddytest"
 	"github.com/shortify/shortify/internal/testkit/promtest"
@@ -27,10 +28,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // and outcome, the Raft gauges, grants, commit latency, the partition
 // upkeep and the cleanup. A reload keeps the counts.
 func TestMetrics(t *testing.T) {
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := newKey(t)
 	dataDir := t.TempDir()
 	newApp := func() *App {
 		return &App{
