@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -177,17 +176,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		defer p.Close()
 		pools[i] = p
 	}
-	errs := make([]error, nodes)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, p := range pools {
-		wg.Go(func() {
-			<-start
-			errs[i] = Migrate(t.Context(), p)
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := storetest.AllAtOnce(nodes, func(i int) error { return Migrate(t.Context(), pools[i]) })
 	for i, err := range errs {
 		if err != nil {
 			t.Errorf("Migrate on node %d: %v", i, err)

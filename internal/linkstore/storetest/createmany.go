@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -226,17 +225,7 @@ func createManyOverlapRound(t *testing.T, s linkstore.Store) {
 		}
 		slices.Reverse(perm)
 	}
-	results := make([][]error, batches)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for b := range batches {
-		wg.Go(func() {
-			<-start
-			results[b] = s.CreateMany(ctx, inputs[b])
-		})
-	}
-	close(start)
-	wg.Wait()
+	results := AllAtOnce(batches, func(b int) []error { return s.CreateMany(ctx, inputs[b]) })
 
 	winners := map[string]linkstore.Link{}
 	for b, errs := range results {

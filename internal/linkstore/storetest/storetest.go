@@ -455,17 +455,7 @@ func testConcurrentSameCode(t *testing.T, s linkstore.Store) {
 		candidates[i] = NewLink()
 		candidates[i].Code = code
 	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range workers {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.Create(ctx, candidates[i])
-		})
-	}
-	close(start)
-	wg.Wait()
+	errs := AllAtOnce(workers, func(i int) error { return s.Create(ctx, candidates[i]) })
 	winner := -1
 	for i, err := range errs {
 		switch {
