@@ -83,11 +83,19 @@ func backends(t *testing.T) map[string]func(t *testing.T) linkstore.Store {
 
 func newEnv(t *testing.T, store linkstore.Store, cfg api.Config) *env {
 	t.Helper()
-	e := &env{store: store, issuer: newIssuer(t, uint64(time.Now().UnixNano()%1e9)), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return newEnvDeps(t, cfg, api.Deps{Store: store})
+}
+
+// newEnvDeps is newEnv with more of the API's dependencies: deps.Store is
+// the store, and the env's issuer and clock are added.
+func newEnvDeps(t *testing.T, cfg api.Config, deps api.Deps) *env {
+	t.Helper()
+	e := &env{store: deps.Store, issuer: newIssuer(t, uint64(time.Now().UnixNano()%1e9)), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return e.now }
 	}
-	h, err := newAPI(t, cfg, api.Deps{Store: store, Issuer: e.issuer})
+	deps.Issuer = e.issuer
+	h, err := newAPI(t, cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,13 +48,8 @@ func (b *blocklist) SetDomainBlocked(_ context.Context, d string, on bool) error
 }
 
 func TestBlocklist(t *testing.T) {
-	s := teststore.SQLite(t)
-	var err error
 	bl := &blocklist{}
-	e := &env{store: s, issuer: newIssuer(t, 5)}
-	if e.h, err = newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: e.issuer, Blocklist: bl}); err != nil {
-		t.Fatal(err)
-	}
+	e := newEnvDeps(t, api.Config{}, api.Deps{Store: teststore.SQLite(t), Blocklist: bl})
 	ok := e.mustCreate(t, `{"url":"https://www.spam.example/offer"}`)
 
 	if w := e.do(t, "PUT", "/api/v1/admin/blocklist/Spam.Example", "", ""); w.Code != http.StatusNoContent {

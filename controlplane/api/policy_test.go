@@ -32,13 +32,8 @@ func (s *policyStore) SetPartitionPolicy(_ context.Context, p api.PartitionPolic
 }
 
 func TestPartitionPolicy(t *testing.T) {
-	s := teststore.SQLite(t)
-	var err error
 	ps := &policyStore{}
-	e := &env{store: s, issuer: newIssuer(t, 5)}
-	if e.h, err = newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: e.issuer, PartitionPolicy: ps}); err != nil {
-		t.Fatal(err)
-	}
+	e := newEnvDeps(t, api.Config{}, api.Deps{Store: teststore.SQLite(t), PartitionPolicy: ps})
 	const path = "/api/v1/admin/partitions/policy"
 
 	wantProblem(t, e.do(t, "GET", path, "", ""), http.StatusNotFound, "no partition policy")
@@ -73,9 +68,6 @@ func TestPartitionPolicy(t *testing.T) {
 	}
 
 	// Without a policy store behind the API the routes answer 503.
-	e2 := &env{store: s, issuer: e.issuer}
-	if e2.h, err = newAPI(t, api.Config{}, api.Deps{Store: s, Issuer: e.issuer}); err != nil {
-		t.Fatal(err)
-	}
+	e2 := newEnv(t, e.store, api.Config{})
 	wantProblem(t, e2.do(t, "GET", path, "", ""), http.StatusServiceUnavailable, "no partition policy")
 }

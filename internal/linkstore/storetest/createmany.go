@@ -37,11 +37,7 @@ func testCreateManyRoundTrip(t *testing.T, s linkstore.Store) {
 			t.Errorf("link %d: %v", i, errs[i])
 			continue
 		}
-		want := l
-		want.CreatedAt = l.CreatedAt.UTC()
-		if !l.ExpiresAt.IsZero() {
-			want.ExpiresAt = l.ExpiresAt.UTC()
-		}
+		want := asStored(l)
 		got, err := s.Get(ctx, l.Code)
 		if err != nil {
 			t.Errorf("Get %q: %v", l.Code, err)

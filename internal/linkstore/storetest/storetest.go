@@ -127,11 +127,7 @@ func testRoundTrip(t *testing.T, s linkstore.Store) {
 			if err := s.Create(ctx, l); err != nil {
 				t.Fatalf("Create: %v", err)
 			}
-			want := l
-			want.CreatedAt = l.CreatedAt.UTC()
-			if !l.ExpiresAt.IsZero() {
-				want.ExpiresAt = l.ExpiresAt.UTC()
-			}
+			want := asStored(l)
 			got, err := s.Get(ctx, l.Code)
 			if err != nil {
 				t.Fatalf("Get: %v", err)
@@ -509,6 +505,16 @@ func testPing(t *testing.T, s linkstore.Store) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
+}
+
+// asStored is l as a store returns it: its times in UTC (a zero expiry
+// stays zero).
+func asStored(l linkstore.Link) linkstore.Link {
+	l.CreatedAt = l.CreatedAt.UTC()
+	if !l.ExpiresAt.IsZero() {
+		l.ExpiresAt = l.ExpiresAt.UTC()
+	}
+	return l
 }
 
 // CheckLink reports every field of got that differs from want. Times must
