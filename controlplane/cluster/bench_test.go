@@ -29,16 +29,7 @@ func BenchmarkNextCode(b *testing.B) {
 	}
 }
 
-func BenchmarkNextCodeParallel(b *testing.B) {
-	n := benchNode(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := n.NextCode(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
+func BenchmarkNextCodeParallel(b *testing.B) { benchParallel(b, (*Node).NextCode) }
 
 // BenchmarkSequencer measures the block bookkeeping alone, without the
 // code permutation.
@@ -52,14 +43,7 @@ func BenchmarkSequencer(b *testing.B) {
 }
 
 func BenchmarkSequencerParallel(b *testing.B) {
-	n := benchNode(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := n.seq.next(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchParallel(b, func(n *Node) (uint64, error) { return n.seq.next() })
 }
 
 func BenchmarkNewID(b *testing.B) {
@@ -71,11 +55,14 @@ func BenchmarkNewID(b *testing.B) {
 	}
 }
 
-func BenchmarkNewIDParallel(b *testing.B) {
+func BenchmarkNewIDParallel(b *testing.B) { benchParallel(b, (*Node).NewID) }
+
+// benchParallel measures fn on a benchNode from GOMAXPROCS goroutines.
+func benchParallel[T any](b *testing.B, fn func(n *Node) (T, error)) {
 	n := benchNode(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := n.NewID(); err != nil {
+			if _, err := fn(n); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -94,23 +94,20 @@ func issueAfter(t testing.TB, n *Node, floor int64, check func(id int64)) int64 
 	return last
 }
 
-func mustID(t testing.TB, n *Node) int64 {
+// must returns what fn returns, failing the test (with what, the name of
+// the call) on an error.
+func must[T any](t testing.TB, what string, fn func() (T, error)) T {
 	t.Helper()
-	id, err := n.NewID()
+	v, err := fn()
 	if err != nil {
-		t.Fatalf("NewID: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	return id
+	return v
 }
 
-func mustCode(t testing.TB, n *Node) string {
-	t.Helper()
-	c, err := n.NextCode()
-	if err != nil {
-		t.Fatalf("NextCode: %v", err)
-	}
-	return c
-}
+func mustID(t testing.TB, n *Node) int64 { t.Helper(); return must(t, "NewID", n.NewID) }
+
+func mustCode(t testing.TB, n *Node) string { t.Helper(); return must(t, "NextCode", n.NextCode) }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
