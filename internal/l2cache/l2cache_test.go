@@ -100,14 +100,23 @@ func TestSetExpiredWritesTombstone(t *testing.T) {
 	if err := c.Set(ctx, expired); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := c.Get(ctx, "exp"); ok || err != nil {
-		t.Fatalf("Get after Set of an expired link = %v, %v; want a miss", ok, err)
-	}
 	// An edge that read the older, live version cannot fill it back.
-	if wrote, err := c.Fill(ctx, live); wrote || err != nil {
-		t.Fatalf("Fill over the tombstone = %v, %v; want no write", wrote, err)
+	checkTombstone(t, c, client, live, "Set of an expired link")
+}
+
+// checkTombstone checks that l's code, after what, is a tombstone: a
+// miss that a Fill of l (an edge's older read) does not overwrite, and that
+// expires within TombstoneTTL.
+func checkTombstone(t *testing.T, c *Cache, client *redis.Client, l linkstore.Link, after string) {
+	t.Helper()
+	ctx := t.Context()
+	if _, ok, err := c.Get(ctx, l.Code); ok || err != nil {
+		t.Fatalf("Get after %s = %v, %v; want a miss", after, ok, err)
 	}
-	if ttl, _ := client.PTTL(ctx, c.Key("exp")).Result(); ttl <= 0 || ttl > TombstoneTTL {
+	if wrote, err := c.Fill(ctx, l); wrote || err != nil {
+		t.Fatalf("Fill after %s = %v, %v; want no write", after, wrote, err)
+	}
+	if ttl, _ := client.PTTL(ctx, c.Key(l.Code)).Result(); ttl <= 0 || ttl > TombstoneTTL {
 		t.Fatalf("tombstone PTTL = %v; want (0, %v]", ttl, TombstoneTTL)
 	}
 }
@@ -123,17 +132,9 @@ func TestDeleteLeavesTombstoneThatBlocksFill(t *testing.T) {
 	if err := c.Delete(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := c.Get(ctx, "gone"); ok || err != nil {
-		t.Fatalf("Get after Delete = %v, %v; want a miss", ok, err)
-	}
 	// The race the tombstone is for: an edge that read the link from a
 	// lagging replica fills it after the delete.
-	if wrote, err := c.Fill(ctx, l); wrote || err != nil {
-		t.Fatalf("Fill after Delete = %v, %v; want no write", wrote, err)
-	}
-	if ttl, _ := client.PTTL(ctx, c.Key("gone")).Result(); ttl <= 0 || ttl > TombstoneTTL {
-		t.Fatalf("tombstone PTTL = %v; want (0, %v]", ttl, TombstoneTTL)
-	}
+	checkTombstone(t, c, client, l, "Delete")
 	// A create of the same code (a reused alias) replaces the tombstone.
 	l.ID, l.URL = 10, "https://example.org/"
 	if err := c.Set(ctx, l); err != nil {

@@ -47,15 +47,8 @@ func TestMigrationBackfillsHost(t *testing.T) {
 	if _, err := conn.Exec(ctx, ms[1].SQL); err != nil {
 		t.Fatalf("migration 2: %v", err)
 	}
-	rows, err := conn.Query(ctx, `SELECT url, coalesce(host, '') FROM links ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
 	type row struct{ URL, Host string }
-	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := queryStructs[row](t, conn, `SELECT url, coalesce(host, '') FROM links ORDER BY id`)
 	if len(got) != len(storetest.HostURLs) {
 		t.Fatalf("%d rows after the migration, want %d", len(got), len(storetest.HostURLs))
 	}

@@ -17,6 +17,26 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// querier is what queryStructs needs of a connection or a pool.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryStructs runs query on db and returns its rows as Ts, column by
+// column in field order.
+func queryStructs[T any](t *testing.T, db querier, query string, args ...any) []T {
+	t.Helper()
+	rows, err := db.Query(t.Context(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[T])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // open opens a store on this package's test database and closes it when
 // the test ends.
 func open(tb testing.TB, cfg linkstore.Config) *Store {
@@ -55,19 +75,12 @@ WHERE p.partrelid = 'links'::regclass AND p.partnatts = 1`).Scan(&strategy, &key
 		t.Errorf("links is partitioned by strategy %q on %q, want hash (h) on code", strategy, key)
 	}
 
-	rows, err := s.Primary().Query(ctx, `
+	type part struct{ Name, Bound string }
+	parts := queryStructs[part](t, s.Primary(), `
 SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'links'::regclass
 ORDER BY c.relname`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type part struct{ Name, Bound string }
-	parts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[part])
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(parts) != 16 {
 		t.Fatalf("links has %d partitions, want 16: %v", len(parts), parts)
 	}
