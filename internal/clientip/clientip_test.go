@@ -33,6 +33,18 @@ func request(remote string, h http.Header) *http.Request {
 	return req
 }
 
+// wantClientIP checks that r resolves req to the address want.
+func wantClientIP(t *testing.T, r *Resolver, req *http.Request, want string) {
+	t.Helper()
+	got, err := r.ClientIP(req)
+	if err != nil {
+		t.Fatalf("ClientIP: %v", err)
+	}
+	if got != netip.MustParseAddr(want) {
+		t.Fatalf("ClientIP = %v, want %s", got, want)
+	}
+}
+
 func TestClientIPXForwardedFor(t *testing.T) {
 	t.Parallel()
 	r := newTestResolver(t, "")
@@ -87,18 +99,9 @@ func TestClientIPXForwardedFor(t *testing.T) {
 		{"Forwarded is not read", proxy, nil, "10.1.2.3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{}
-			for _, v := range tc.xff {
-				h.Add("X-Forwarded-For", v)
-			}
-			h.Add("Forwarded", "for=198.51.100.200") // never read in this mode
-			got, err := r.ClientIP(request(tc.remote, h))
-			if err != nil {
-				t.Fatalf("ClientIP: %v", err)
-			}
-			if got != netip.MustParseAddr(tc.want) {
-				t.Fatalf("ClientIP = %v, want %s", got, tc.want)
-			}
+			// Forwarded is never read in this mode.
+			h := http.Header{"X-Forwarded-For": tc.xff, "Forwarded": {"for=198.51.100.200"}}
+			wantClientIP(t, r, request(tc.remote, h), tc.want)
 		})
 	}
 }
@@ -153,18 +156,9 @@ func TestClientIPForwarded(t *testing.T) {
 		{"X-Forwarded-For is not read", nil, "10.1.2.3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{}
-			for _, v := range tc.fwd {
-				h.Add("Forwarded", v)
-			}
-			h.Add("X-Forwarded-For", "198.51.100.200") // never read in this mode
-			got, err := r.ClientIP(request(proxy, h))
-			if err != nil {
-				t.Fatalf("ClientIP: %v", err)
-			}
-			if got != netip.MustParseAddr(tc.want) {
-				t.Fatalf("ClientIP = %v, want %s", got, tc.want)
-			}
+			// X-Forwarded-For is never read in this mode.
+			h := http.Header{"Forwarded": tc.fwd, "X-Forwarded-For": {"198.51.100.200"}}
+			wantClientIP(t, r, request(proxy, h), tc.want)
 		})
 	}
 }
