@@ -123,13 +123,7 @@ func TestValidate(t *testing.T) {
 		case "-":
 			a.PublicURL = ""
 		}
-		a.DataDir = t.TempDir()
-		if err := a.fillDefaults(); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Validate(); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		wantInvalid(t, name, a)
 	}
 }
 

@@ -16,3 +16,16 @@ func newKey(t testing.TB) apikey.Key {
 	}
 	return key
 }
+
+// wantInvalid checks that Validate refuses a, with its defaults filled in
+// and a data directory of the test's; name says which case a is.
+func wantInvalid(t *testing.T, name string, a *App) {
+	t.Helper()
+	a.DataDir = t.TempDir()
+	if err := a.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err == nil {
+		t.Errorf("%s: accepted", name)
+	}
+}

@@ -77,13 +77,7 @@ func TestEventOptionsValidate(t *testing.T) {
 		"weak kafka password": {KafkaBrokers: []string{"k:9092"}, KafkaSecurity: kafkasec.Config{SASLMechanism: "SCRAM-SHA-512", User: "cp", Password: "kafka-change-me"}},
 		"kafka mechanism":     {KafkaBrokers: []string{"k:9092"}, KafkaSecurity: kafkasec.Config{SASLMechanism: "GSSAPI", User: "cp", Password: "Zq8Lr2Vn6Tb4Hm9Wk3Jy7Fd5Sg1Pc0Xa"}},
 	} {
-		a.DataDir = t.TempDir()
-		if err := a.fillDefaults(); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Validate(); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
+		wantInvalid(t, name, a)
 	}
 }
 
