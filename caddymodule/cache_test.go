@@ -25,9 +25,8 @@ import (
 // real Redis client that counts every command.
 func TestL1HitTouchesNothing(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "hot")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/hot"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/hot"})
 	open, count := counting()
 	h := provision(t, &Handler{
 		Database: dsn, Redis: testenv.RedisAddr(t), RedisPrefix: testenv.UniquePrefix(t), openStore: open,
@@ -62,10 +61,9 @@ func TestL1HitTouchesNothing(t *testing.T) {
 // own L1) then answers from Redis without the store.
 func TestRedisFillAndHit(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "l2")
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/l2", Status: 307, ExpiresAt: exp})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/l2", Status: 307, ExpiresAt: exp})
 	addr, prefix := testenv.RedisAddr(t), testenv.UniquePrefix(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Del(context.Background(), prefix+c); rdb.Close() })
@@ -102,9 +100,8 @@ func TestRedisFillAndHit(t *testing.T) {
 // failure is logged (sampled).
 func TestRedisOutageFallsThrough(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "outage")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/o"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/o"})
 	core, logs := observer.New(zapcore.WarnLevel)
 	open, count := counting()
 	h := &Handler{Database: dsn, Redis: "127.0.0.1:1", openStore: open}
@@ -170,10 +167,9 @@ func TestNegativeEntriesExpire(t *testing.T) {
 // until the link itself expires when that is sooner.
 func TestFoundEntriesExpire(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	clock := newFakeClock()
 	cLong, cShort := newCode(t, "long"), newCode(t, "short")
-	create(t, seeder(t, dsn),
+	dsn := seededDSN(t,
 		linkstore.Link{Code: cLong, URL: "https://example.com/long"},
 		linkstore.Link{Code: cShort, URL: "https://example.com/short", ExpiresAt: clock.Now().Add(10 * time.Second)})
 	open, count := counting()
@@ -284,8 +280,7 @@ func TestLoadOutlivesTheRequestThatStartedIt(t *testing.T) {
 // with the channels started and release.
 func blockedHandler(t *testing.T, c, url string) (h *Handler, count *atomic.Pointer[countingStore], started, release chan struct{}) {
 	t.Helper()
-	dsn := sqliteDSN(t)
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: url})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: url})
 	started, release = make(chan struct{}), make(chan struct{})
 	inner, count := counting()
 	open := func(ctx context.Context, cfg linkstore.Config) (linkstore.Store, error) {

@@ -90,9 +90,8 @@ func redirect(t testing.TB, h *Handler, code, want string, hdr map[string]string
 // TestClickEventContent checks every field of an emitted event.
 func TestClickEventContent(t *testing.T) {
 	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
-	dsn := sqliteDSN(t)
 	c := newCode(t, "click")
-	create(t, seeder(t, dsn), linkstore.Link{ID: 4242, Code: c, URL: "https://example.com/c"})
+	dsn := seededDSN(t, linkstore.Link{ID: 4242, Code: c, URL: "https://example.com/c"})
 	h := provision(t, eventsHandler(&Handler{Database: dsn, CountryHeader: "cf-ipcountry"}, k))
 
 	before := time.Now().Truncate(time.Millisecond)
@@ -128,9 +127,8 @@ func TestClickEventContent(t *testing.T) {
 // redirect ends produced, failed or dropped.
 func TestClickEventsBrokerDown(t *testing.T) {
 	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
-	dsn := sqliteDSN(t)
 	c := newCode(t, "down")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/down"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/down"})
 	h := provision(t, eventsHandler(&Handler{Database: dsn, ClickQueue: 300}, k))
 	em := h.events.emitter
 
@@ -195,9 +193,8 @@ func TestClickEventsBrokerDown(t *testing.T) {
 // TestRateLimitedNoClickEvent: a refused request (429) emits nothing.
 func TestRateLimitedNoClickEvent(t *testing.T) {
 	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
-	dsn := sqliteDSN(t)
 	c := newCode(t, "limited")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/l"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/l"})
 	h := provision(t, eventsHandler(&Handler{Database: dsn,
 		RateLimit: &RateLimit{Requests: 1, Window: caddy.Duration(time.Hour)}}, k))
 
@@ -259,9 +256,8 @@ func TestEventOptionsCaddyfile(t *testing.T) {
 // TestEventsOffWithoutBrokers: an empty kafka_brokers (an unset
 // placeholder) leaves events off.
 func TestEventsOffWithoutBrokers(t *testing.T) {
-	dsn := sqliteDSN(t)
 	c := newCode(t, "off")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/off"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/off"})
 	h := provision(t, &Handler{Database: dsn, KafkaBrokers: []string{"{env.SHORTIFY_TEST_UNSET_KAFKA}"}})
 	if h.events != nil || len(h.KafkaBrokers) != 0 {
 		t.Fatalf("events %v, brokers %q: want off", h.events, h.KafkaBrokers)

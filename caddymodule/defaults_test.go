@@ -15,9 +15,8 @@ import (
 // lookup each; a real link from another client still redirects. With
 // miss_limit off every guess costs a lookup, as before.
 func TestMissLimitOnByDefault(t *testing.T) {
-	dsn := sqliteDSN(t)
 	good := newCode(t, "good")
-	create(t, seeder(t, dsn), linkstore.Link{Code: good, URL: "https://example.com/good"})
+	dsn := seededDSN(t, linkstore.Link{Code: good, URL: "https://example.com/good"})
 	const guesses = 1000
 
 	run := func(h *Handler, looked func() int64) (notFound, limited int, lookups int64) {

@@ -25,9 +25,8 @@ import (
 // caddy.Load is process-wide.)
 func TestEdgeNames(t *testing.T) {
 	caddyHome(t)
-	dsn := sqliteDSN(t)
 	c := newCode(t, "names")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/names"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/names"})
 	client := redirectClient()
 
 	for _, tc := range []struct{ directive, handler string }{

@@ -146,9 +146,8 @@ func TestMalformedPathsNeverReachTheStore(t *testing.T) {
 
 func TestNotFoundNext(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "found")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/", Disabled: true})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/", Disabled: true})
 	h := provision(t, &Handler{Database: dsn, NotFound: "next"})
 	next := new(nextHandler)
 	if w, _ := serve(h, "GET", "/"+newCode(t, "unknown"), next); w.Code != 299 || next.calls.Load() != 1 {
@@ -162,9 +161,8 @@ func TestNotFoundNext(t *testing.T) {
 
 func TestConfiguredDefaultStatus(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	cDefault, c302 := newCode(t, "d"), newCode(t, "s302")
-	create(t, seeder(t, dsn),
+	dsn := seededDSN(t,
 		linkstore.Link{Code: cDefault, URL: "https://example.com/d"},
 		linkstore.Link{Code: c302, URL: "https://example.com/302", Status: 302})
 	h := provision(t, &Handler{Database: dsn, DefaultStatus: 308})

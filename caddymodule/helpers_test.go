@@ -40,6 +40,14 @@ func sqliteDSN(tb testing.TB) string {
 	return "sqlite://" + filepath.Join(tb.TempDir(), "links.db")
 }
 
+// seededDSN returns the DSN of a new SQLite file that holds links.
+func seededDSN(tb testing.TB, links ...linkstore.Link) string {
+	tb.Helper()
+	dsn := sqliteDSN(tb)
+	create(tb, seeder(tb, dsn), links...)
+	return dsn
+}
+
 var migrateOnce sync.Once
 
 // postgresDSN returns this package's PostgreSQL database, migrated once.

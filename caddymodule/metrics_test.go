@@ -31,9 +31,8 @@ func provisionIn(t *testing.T, ctx caddy.Context, h *Handler) *Handler {
 // tier and scrapes the config's registry for the exact counts.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c, disabled := newCode(t, "m"), newCode(t, "off")
-	create(t, seeder(t, dsn),
+	dsn := seededDSN(t,
 		linkstore.Link{Code: c, URL: "https://example.com/m"},
 		linkstore.Link{Code: disabled, URL: "https://example.com/off", Disabled: true})
 	redisAddr := testenv.RedisAddr(t)

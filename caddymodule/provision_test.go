@@ -138,9 +138,8 @@ func TestProvisionExpandsPlaceholders(t *testing.T) {
 // one's store, Redis client and warm L1. The last Cleanup closes them.
 func TestResourcesSurviveReload(t *testing.T) {
 	t.Parallel()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "warm")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/w"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/w"})
 	open, count := counting()
 	cfg := func() *Handler { return &Handler{Database: dsn, openStore: open, keySalt: t.Name()} }
 

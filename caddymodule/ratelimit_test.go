@@ -54,9 +54,8 @@ func wantCounts(t *testing.T, step string, got map[int]int, ok, refused int) {
 // lookup count.
 func linkHandler(t *testing.T, h *Handler) (*Handler, string, *fakeClock, func() int64) {
 	t.Helper()
-	dsn := sqliteDSN(t)
 	c := newCode(t, "rl")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/rl"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/rl"})
 	open, count := counting()
 	clock := newFakeClock()
 	h.Database, h.openStore, h.clock = dsn, open, clock
@@ -220,9 +219,8 @@ func TestSharedRateLimit(t *testing.T) {
 	t.Parallel()
 	addr := testenv.RedisAddr(t)
 	name := "shared-" + newCode(t, "n") // a Redis key space of this test's own
-	dsn := sqliteDSN(t)
 	c := newCode(t, "shared")
-	create(t, seeder(t, dsn), linkstore.Link{Code: c, URL: "https://example.com/shared"})
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/shared"})
 	clock := newFakeClock()
 	edge := func(salt, redisAddr string) *Handler {
 		return provision(t, &Handler{

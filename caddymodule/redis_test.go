@@ -80,9 +80,8 @@ func TestRedisClusterL2(t *testing.T) {
 func TestRedisStopped(t *testing.T) {
 	t.Parallel()
 	srv := testenv.StartRedis(t)
-	dsn := sqliteDSN(t)
 	warm, cold := newCode(t, "warm"), newCode(t, "cold")
-	create(t, seeder(t, dsn),
+	dsn := seededDSN(t,
 		linkstore.Link{Code: warm, URL: "https://example.com/warm"},
 		linkstore.Link{Code: cold, URL: "https://example.com/cold"})
 	open, count := counting()

@@ -16,11 +16,10 @@ import (
 // so far.
 func ttlHandler(t *testing.T, maxTTL time.Duration, link linkstore.Link) (read func(at time.Duration) int64, code string) {
 	t.Helper()
-	dsn := sqliteDSN(t)
 	if link.Code == "" {
 		link.Code = newCode(t, "ttl")
 	}
-	create(t, seeder(t, dsn), link)
+	dsn := seededDSN(t, link)
 	open, count := counting()
 	clock := newFakeClock()
 	h := provision(t, &Handler{Database: dsn, CacheTTL: caddy.Duration(time.Minute), MaxTTL: caddy.Duration(maxTTL),
