@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/controlplane/fsm"
-	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/partitions"
 )

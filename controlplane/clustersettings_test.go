@@ -13,7 +13,6 @@ import (
 
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/internal/apiauth"
-	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )

@@ -14,8 +14,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/testkit/caddytest"
 	"github.com/shortify/shortify/internal/testkit/testenv"

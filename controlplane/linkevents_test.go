@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore/storetest"

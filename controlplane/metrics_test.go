@@ -13,8 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/caddytest"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/testkit/caddytest"
 	"github.com/shortify/shortify/internal/testkit/promtest"

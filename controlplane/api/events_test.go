@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -9,11 +8,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 
 	"github.com/shortify/shortify/internal/testkit/testenv"
@@ -71,7 +70,7 @@ func TestLinkEvents(t *testing.T) {
 	}
 
 	waitFor(t, "4 events published", func() bool { return p.Stats().Published == 4 })
-	events := consumeEvents(t, k.ListenAddrs()[0], 4)
+	events := kafkatest.ConsumeEvents(t, k.ListenAddrs()[0], eventsTopic, 4)
 	want := []linkevents.Event{
 		{Type: linkevents.Created, Code: l.Code, At: e.now, State: linkevents.State{URL: "https://example.com/a"}},
 		{Type: linkevents.Updated, Code: l.Code, At: e.now, State: linkevents.State{
@@ -120,7 +119,7 @@ func TestCreatedEvents(t *testing.T) {
 	stored := []api.Link{single, *resp.Results[0].Link, *resp.Results[3].Link}
 
 	waitFor(t, "3 events published", func() bool { return p.Stats().Published == 3 })
-	events := consumeEvents(t, k.ListenAddrs()[0], 3)
+	events := kafkatest.ConsumeEvents(t, k.ListenAddrs()[0], eventsTopic, 3)
 	byCode := map[string]linkevents.Event{}
 	for _, ev := range events {
 		byCode[ev.Code] = ev
@@ -169,39 +168,6 @@ func TestLinkEventsNeverBlock(t *testing.T) {
 	if s := p.Stats(); s.Buffered != 1 || s.Published != 1 {
 		t.Fatalf("producer: %+v, want 1 published, 1 buffered and 5 dropped", s)
 	}
-}
-
-// consumeEvents reads n link events of the topic from the start, checking
-// that each record's key is its code.
-func consumeEvents(t *testing.T, addr string, n int) []linkevents.Event {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(eventsTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	var events []linkevents.Event
-	for len(events) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d events, want %d", len(events), n)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
-		for _, r := range fs.Records() {
-			ev, err := linkevents.DecodeRecord(r.Key, r.Value)
-			if err != nil {
-				t.Fatalf("record %q: %v", r.Value, err)
-			}
-			events = append(events, ev)
-		}
-	}
-	if len(events) != n {
-		t.Fatalf("consumed %d events, want %d", len(events), n)
-	}
-	return events
 }
 
 // waitFor polls cond until it holds, failing the test after 30 s.

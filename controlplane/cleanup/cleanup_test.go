@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/shortify/shortify/controlplane/leader"
@@ -19,6 +18,7 @@ import (
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 )
@@ -163,38 +163,6 @@ func startKafka(t *testing.T, cfg producer.Config) (*kfake.Cluster, *producer.Pr
 	return c, p
 }
 
-// consume reads n events of the topic from the start, checking keys.
-func consume(t *testing.T, addr string, n int) []linkevents.Event {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
-	var events []linkevents.Event
-	for len(events) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d events, want %d: %v", len(events), n, ctx.Err())
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
-		for _, r := range fs.Records() {
-			e, err := linkevents.DecodeRecord(r.Key, r.Value)
-			if err != nil {
-				t.Fatalf("record %q: %v", r.Value, err)
-			}
-			events = append(events, e)
-		}
-	}
-	if len(events) != n {
-		t.Fatalf("consumed %d events, want %d", len(events), n)
-	}
-	return events
-}
-
 // links creates n links of the store that expire at expires (zero: never).
 func links(t *testing.T, s linkstore.Store, n int, expires time.Time) []linkstore.Link {
 	t.Helper()
@@ -301,7 +269,7 @@ func testBatches(t *testing.T, s linkstore.Store) {
 	for _, l := range expired {
 		want[l.Code] = l.ID
 	}
-	for _, e := range consume(t, k.ListenAddrs()[0], len(expired)) {
+	for _, e := range kafkatest.ConsumeEvents(t, k.ListenAddrs()[0], topic, len(expired)) {
 		id, ok := want[e.Code]
 		if !ok || e.Type != linkevents.Deleted || e.Reason != linkevents.ReasonExpired || e.LinkID != id || !e.At.Equal(now) {
 			t.Errorf("event %+v, want a deletion of an expired link at %s", e, now)
@@ -428,7 +396,7 @@ func testBacklogged(t *testing.T, s linkstore.Store) {
 	if r := o.run(t); r.Err != nil || r.Backlogged || r.Deleted != 2 {
 		t.Fatalf("run with Kafka back: %+v, want the other 2 deleted", r)
 	}
-	consume(t, addr, 12)
+	kafkatest.ConsumeEvents(t, addr, topic, 12)
 	for _, l := range expired {
 		if exists(t, s, l) {
 			t.Errorf("%s is still stored", l.Code)

@@ -2,7 +2,6 @@ package producer
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -11,8 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -49,32 +46,6 @@ func newProducer(t *testing.T, b *kafkatest.Broker, cfg Config) *Producer {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testenv.WaitFor(t, what, waitTimeout, cond)
-}
-
-// consume reads n records of the topic from the start.
-func consume(t *testing.T, addr string, n int) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(recs) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consumed %d records, want %d: %v", len(recs), n, ctx.Err())
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch: %v", err) })
-		recs = append(recs, fs.Records()...)
-	}
-	if len(recs) != n {
-		t.Fatalf("consumed %d records, want %d", len(recs), n)
-	}
-	return recs
 }
 
 var at0 = time.Date(2026, 11, 26, 19, 0, 0, 0, time.UTC)
@@ -117,7 +88,7 @@ func TestOrderPerCode(t *testing.T) {
 
 	next := map[string]int{}
 	partition := map[string]int32{}
-	for _, r := range consume(t, b.Addr(), codes*perCode) {
+	for _, r := range kafkatest.Consume(t, b.Addr(), topic, codes*perCode) {
 		e, err := linkevents.DecodeRecord(r.Key, r.Value)
 		if err != nil {
 			t.Fatalf("record %q: %v", r.Value, err)
@@ -192,7 +163,7 @@ func TestBrokerDown(t *testing.T) {
 	}
 
 	var got []int
-	for _, r := range consume(t, b.Addr(), 3+buffered+4) {
+	for _, r := range kafkatest.Consume(t, b.Addr(), topic, 3+buffered+4) {
 		e, err := linkevents.DecodeRecord(r.Key, r.Value)
 		if err != nil {
 			t.Fatal(err)
@@ -232,7 +203,7 @@ func TestCloseFlushes(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	consume(t, b.Addr(), 50)
+	kafkatest.Consume(t, b.Addr(), topic, 50)
 	noClientGoroutines(t)
 }
 

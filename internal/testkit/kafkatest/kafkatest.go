@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -72,6 +73,22 @@ func Consume(tb testing.TB, addr, topic string, n int) []*kgo.Record {
 		tb.Fatalf("consumed %d records of %s, want %d", len(recs), topic, n)
 	}
 	return recs
+}
+
+// ConsumeEvents is Consume of a link-events topic: the n records, each
+// decoded (and checked against its key) as a link event.
+func ConsumeEvents(tb testing.TB, addr, topic string, n int) []linkevents.Event {
+	tb.Helper()
+	recs := Consume(tb, addr, topic, n)
+	events := make([]linkevents.Event, len(recs))
+	for i, r := range recs {
+		e, err := linkevents.DecodeRecord(r.Key, r.Value)
+		if err != nil {
+			tb.Fatalf("record %q: %v", r.Value, err)
+		}
+		events[i] = e
+	}
+	return events
 }
 
 // Partitions returns the partition count of every topic at addr.
