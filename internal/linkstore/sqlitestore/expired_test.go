@@ -1,7 +1,6 @@
 package sqlitestore
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
@@ -10,30 +9,15 @@ import (
 // through links_expires_at_idx and deletes them by primary key, with or
 // without statistics, never scanning the table.
 func TestDeleteExpiredPlanUsesIndex(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, tempDSN(t))
-	_, err := s.w.ExecContext(ctx, `
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-INSERT INTO links (code, id, url, created_at, expires_at)
+	s := seeded20k(t, `INSERT INTO links (code, id, url, created_at, expires_at)
 SELECT hex(randomblob(6)) || i, i, 'https://x.example/', 0,
-	CASE WHEN i % 50 = 0 THEN i WHEN i % 10 = 1 THEN 1000000000 END
-FROM n`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	CASE WHEN i % 50 = 0 THEN i WHEN i % 10 = 1 THEN 1000000000 END`)
 	now := time.UnixMicro(100000)
-	for _, analyze := range []bool{false, true} {
-		if analyze {
-			if _, err := s.w.ExecContext(ctx, "ANALYZE"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		t.Run(fmt.Sprintf("analyzed=%t", analyze), func(t *testing.T) {
-			plan := queryPlan(t, s.w, sqlDeleteExpired, now.UnixMicro(), 500)
-			checkPlan(t, plan, []string{"INDEX links_expires_at_idx (expires_at<?)", "USING PRIMARY KEY (code=?)"}, []string{"SCAN links"})
-		})
-	}
-	gone, err := s.DeleteExpired(ctx, now, 500)
+	withAndWithoutStats(t, s, func(t *testing.T) {
+		plan := queryPlan(t, s.w, sqlDeleteExpired, now.UnixMicro(), 500)
+		checkPlan(t, plan, []string{"INDEX links_expires_at_idx (expires_at<?)", "USING PRIMARY KEY (code=?)"}, []string{"SCAN links"})
+	})
+	gone, err := s.DeleteExpired(t.Context(), now, 500)
 	if err != nil || len(gone) != 400 {
 		t.Fatalf("DeleteExpired: %d links, %v; want 400", len(gone), err)
 	}

@@ -34,6 +34,35 @@ func tempDSN(tb testing.TB) string {
 	return "sqlite://" + filepath.Join(tb.TempDir(), "links.db")
 }
 
+// seeded20k opens a store in a new file and runs insert, an INSERT ...
+// SELECT whose rows come from n(i), i from 1 to 20,000.
+func seeded20k(t *testing.T, insert string) *Store {
+	t.Helper()
+	s := open(t, tempDSN(t))
+	_, err := s.w.ExecContext(t.Context(), `
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+`+insert+`
+FROM n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// withAndWithoutStats runs check as a subtest before and again after
+// ANALYZE: a plan must hold whether or not SQLite has statistics.
+func withAndWithoutStats(t *testing.T, s *Store, check func(t *testing.T)) {
+	t.Helper()
+	for _, analyze := range []bool{false, true} {
+		if analyze {
+			if _, err := s.w.ExecContext(t.Context(), "ANALYZE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Run(fmt.Sprintf("analyzed=%t", analyze), check)
+	}
+}
+
 // queryPlan returns SQLite's EXPLAIN QUERY PLAN for query with args, the
 // detail column of each step, a line each.
 func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) string {
