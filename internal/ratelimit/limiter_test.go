@@ -30,6 +30,32 @@ func (c *fakeClock) Since(start int64) time.Duration     { return time.Duration(
 // newLimiterFunc builds the limiter under test for l, driven by clock.
 type newLimiterFunc func(t *testing.T, l Limit, clock Clock) Limiter
 
+// onBoth runs test as a parallel subtest for each Limiter: the local one
+// and the Redis one (which must behave the same).
+func onBoth(t *testing.T, test func(t *testing.T, newLimiter newLimiterFunc)) {
+	for name, newLimiter := range map[string]newLimiterFunc{"Local": newTestLocal, "Redis": newTestRedis} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, newLimiter)
+		})
+	}
+}
+
+func TestScriptedBurst(t *testing.T) {
+	t.Parallel()
+	onBoth(t, testScriptedBurst)
+}
+
+func TestSlowRate(t *testing.T) {
+	t.Parallel()
+	onBoth(t, testSlowRate)
+}
+
+func TestRefund(t *testing.T) {
+	t.Parallel()
+	onBoth(t, testRefund)
+}
+
 func allow(t *testing.T, l Limiter, key string) Decision {
 	t.Helper()
 	d, err := l.Allow(context.Background(), key)

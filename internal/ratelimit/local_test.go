@@ -20,16 +20,6 @@ func newTestLocal(t *testing.T, l Limit, clock Clock) Limiter {
 	return lim
 }
 
-func TestLocalScriptedBurst(t *testing.T) {
-	t.Parallel()
-	testScriptedBurst(t, newTestLocal)
-}
-
-func TestLocalSlowRate(t *testing.T) {
-	t.Parallel()
-	testSlowRate(t, newTestLocal)
-}
-
 // A clock that is not an otter.Clock works too (the cache gets one
 // without ticks).
 func TestLocalPlainClock(t *testing.T) {

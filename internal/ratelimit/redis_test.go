@@ -30,16 +30,6 @@ func newTestRedis(t *testing.T, l Limit, clock Clock) Limiter {
 	return lim
 }
 
-func TestRedisScriptedBurst(t *testing.T) {
-	t.Parallel()
-	testScriptedBurst(t, newTestRedis)
-}
-
-func TestRedisSlowRate(t *testing.T) {
-	t.Parallel()
-	testSlowRate(t, newTestRedis)
-}
-
 // Without a clock, the script reads the server's: a burst is still exact.
 func TestRedisServerClock(t *testing.T) {
 	t.Parallel()

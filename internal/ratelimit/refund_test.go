@@ -6,16 +6,6 @@ import (
 	"time"
 )
 
-func TestLocalRefund(t *testing.T) {
-	t.Parallel()
-	testRefund(t, newTestLocal)
-}
-
-func TestRedisRefund(t *testing.T) {
-	t.Parallel()
-	testRefund(t, newTestRedis)
-}
-
 // testRefund: a refund gives back exactly one request, never more than
 // the burst, and leaves other keys alone.
 func testRefund(t *testing.T, newLimiter newLimiterFunc) {
