@@ -1,0 +1,172 @@
+package targeturl
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// dnsServer starts a real DNS server on loopback UDP answering A and AAAA
+// queries from zone (name without trailing dot → addresses); other names
+// get NXDOMAIN, and names under "slow." are never answered. It returns a
+// Resolver that asks it.
+func dnsServer(t *testing.T, zone map[string][]string) Resolver {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := dns.NewServeMux()
+	mux.HandleFunc(".", func(w dns.ResponseWriter, q *dns.Msg) {
+		name := strings.TrimSuffix(strings.ToLower(q.Question[0].Name), ".")
+		if strings.HasSuffix(name, ".slow") {
+			return // no answer: the client times out
+		}
+		m := new(dns.Msg)
+		m.SetReply(q)
+		addrs, ok := zone[name]
+		if !ok {
+			m.Rcode = dns.RcodeNameError
+		}
+		for _, s := range addrs {
+			a := netip.MustParseAddr(s)
+			hdr := dns.RR_Header{Name: q.Question[0].Name, Class: dns.ClassINET, Ttl: 60}
+			switch {
+			case a.Is4() && q.Question[0].Qtype == dns.TypeA:
+				hdr.Rrtype = dns.TypeA
+				m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
+			case a.Is6() && q.Question[0].Qtype == dns.TypeAAAA:
+				hdr.Rrtype = dns.TypeAAAA
+				m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+			}
+		}
+		_ = w.WriteMsg(m)
+	})
+	srv := &dns.Server{PacketConn: pc, Handler: mux}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return NewResolver(pc.LocalAddr().String())
+}
+
+// TestCheckContextResolves: names are judged by the addresses they
+// resolve to at create time, through a real DNS server.
+func TestCheckContextResolves(t *testing.T) {
+	r := dnsServer(t, map[string][]string{
+		"public.example.net":   {"93.184.216.14", "2606:2800:220:1::1"},
+		"metadata.example.net": {"169.254.169.254"},
+		"mixed.example.net":    {"93.184.216.14", "10.0.0.5"},
+		"v6local.example.net":  {"fd00::5"},
+		"mapped.example.net":   {"::ffff:127.0.0.1"},
+		"self.example.net":     {"203.0.113.7"},
+		"loop.example.net":     {"127.0.0.1"},
+	})
+	p := cpPolicy
+	p.Resolver = r
+	p.ResolveTimeout = 500 * time.Millisecond
+	tests := []struct{ in, want, errHas string }{
+		{in: "https://public.example.net/a", want: "https://public.example.net/a"},
+		{in: "https://metadata.example.net/", errHas: "resolves to 169.254.169.254, a link-local address"},
+		{in: "https://mixed.example.net/", errHas: "resolves to 10.0.0.5, a private address"},
+		{in: "https://v6local.example.net/", errHas: "unique-local"},
+		{in: "https://mapped.example.net/", errHas: "loop"},
+		{in: "https://self.example.net/", errHas: "address of this shortener"},
+		{in: "https://loop.example.net/", errHas: "loop"},
+		// Decided: a name that does not resolve, or whose lookup times
+		// out, is accepted (see CheckContext).
+		{in: "https://nowhere.example.net/", want: "https://nowhere.example.net/"},
+		{in: "https://x.slow/", want: "https://x.slow/"},
+		// Syntax and address checks still come first.
+		{in: "http://127.1/", errHas: "loop"},
+		{in: "javascript:alert(1)", errHas: "scheme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := p.CheckContext(context.Background(), tt.in)
+			if tt.errHas == "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("CheckContext(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.errHas) {
+				t.Fatalf("CheckContext(%q) = %q, %v; want ErrInvalid containing %q", tt.in, got, err, tt.errHas)
+			}
+		})
+	}
+
+	// Private names pass when private targets are allowed, loops do not.
+	allow := p
+	allow.RefusePrivate = false
+	if _, err := allow.CheckContext(context.Background(), "https://metadata.example.net/"); err != nil {
+		t.Fatalf("with private targets allowed: %v", err)
+	}
+	if _, err := allow.CheckContext(context.Background(), "https://loop.example.net/"); err == nil {
+		t.Fatal("a name resolving to loopback was accepted with private targets allowed")
+	}
+}
+
+// TestCheckContextTimeout: a resolver that never answers costs at most
+// ResolveTimeout.
+func TestCheckContextTimeout(t *testing.T) {
+	p := cpPolicy
+	p.Resolver = dnsServer(t, nil)
+	p.ResolveTimeout = 200 * time.Millisecond
+	start := time.Now()
+	if _, err := p.CheckContext(context.Background(), "https://a.slow/"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the check took %v with a 200ms resolve timeout", d)
+	}
+}
+
+// TestLocalAddrs: the machine's own addresses include loopback.
+func TestLocalAddrs(t *testing.T) {
+	own, err := LocalAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range own {
+		found = found || p.Contains(netip.MustParseAddr("127.0.0.1"))
+	}
+	if !found {
+		t.Fatalf("LocalAddrs() = %v, no 127.0.0.1", own)
+	}
+}
+
+// FuzzCheckPolicy: with the control plane's policy, nothing accepted
+// leads to a special address or back to the shortener, whatever the
+// notation.
+func FuzzCheckPolicy(f *testing.F) {
+	for _, s := range []string{"http://127.1/", "http://0x7f.1/", "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://0177.0.0.1./", "https://pаypal.com/", "http://10.0.0.1/", "https://bit.ly/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := cpPolicy.Check(raw)
+		if err != nil {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil {
+			t.Fatalf("accepted %q as %q, which does not parse: %v", raw, got, err)
+		}
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			if why := specialAddr(a); why != "" || ownAddr(a, cpPolicy.OwnAddrs) {
+				t.Fatalf("accepted %q as %q: %s", raw, got, why)
+			}
+		} else if endsInNumber(u.Hostname()) {
+			t.Fatalf("accepted %q as %q, whose host a browser reads as an address", raw, got)
+		}
+		if again, err := cpPolicy.Check(got); err != nil || again != got {
+			t.Fatalf("normalised %q to %q, which checks as %q, %v", raw, got, again, err)
+		}
+	})
+}
