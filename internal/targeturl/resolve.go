@@ -3,6 +3,7 @@ package targeturl
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -97,4 +98,47 @@ func LocalAddrs() ([]netip.Prefix, error) {
 		}
 	}
 	return out, nil
+}
+
+// ForBatch returns a copy of p for checking many targets in one request
+// (a bulk create): each host name is looked up once, and once a lookup
+// has failed for want of an answer (a timeout, an unreachable server),
+// the rest are not tried, so that a bulk create waits for DNS at most
+// about one ResolveTimeout more than for a single link.
+func (p Policy) ForBatch() Policy {
+	if p.Resolver != nil {
+		p.Resolver = &batchResolver{next: p.Resolver, seen: map[string]batchAnswer{}}
+	}
+	return p
+}
+
+type batchAnswer struct {
+	addrs []netip.Addr
+	err   error
+}
+
+// batchResolver memoises lookups for one batch; it is used by one
+// goroutine.
+type batchResolver struct {
+	next Resolver
+	seen map[string]batchAnswer
+	down error // set once the resolver failed to answer
+}
+
+// LookupNetIP implements Resolver.
+func (b *batchResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if b.down != nil {
+		return nil, b.down
+	}
+	key := network + " " + host
+	if a, ok := b.seen[key]; ok {
+		return a.addrs, a.err
+	}
+	addrs, err := b.next.LookupNetIP(ctx, network, host)
+	var dnsErr *net.DNSError
+	if err != nil && (ctx.Err() != nil || errors.As(err, &dnsErr) && (dnsErr.IsTimeout || dnsErr.IsTemporary) && !dnsErr.IsNotFound) {
+		b.down = err
+	}
+	b.seen[key] = batchAnswer{addrs, err}
+	return addrs, err
 }

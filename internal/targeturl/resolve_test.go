@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +170,27 @@ func FuzzCheckPolicy(f *testing.F) {
 			t.Fatalf("normalised %q to %q, which checks as %q, %v", raw, got, again, err)
 		}
 	})
+}
+
+// TestForBatch: in a batch, each name is looked up once, and a resolver
+// that stopped answering is not asked again.
+func TestForBatch(t *testing.T) {
+	p := cpPolicy
+	p.Resolver = dnsServer(t, map[string][]string{"metadata.example.net": {"169.254.169.254"}})
+	p.ResolveTimeout = 200 * time.Millisecond
+	b := p.ForBatch()
+	for range 3 {
+		if _, err := b.CheckContext(context.Background(), "https://metadata.example.net/"); err == nil {
+			t.Fatal("a name resolving to a link-local address was accepted in a batch")
+		}
+	}
+	start := time.Now()
+	for i := range 20 {
+		if _, err := b.CheckContext(context.Background(), "https://h"+strconv.Itoa(i)+".slow/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("20 names with a silent DNS server took %v in a batch", d)
+	}
 }
