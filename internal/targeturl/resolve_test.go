@@ -3,7 +3,6 @@ package targeturl
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -11,49 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
+	"github.com/shortify/shortify/internal/targeturl/targeturltest"
 )
 
-// dnsServer starts a real DNS server on loopback UDP answering A and AAAA
-// queries from zone (name without trailing dot → addresses); other names
-// get NXDOMAIN, and names under "slow." are never answered. It returns a
-// Resolver that asks it.
+// dnsServer is targeturltest.DNSServer as a Resolver.
 func dnsServer(t *testing.T, zone map[string][]string) Resolver {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := dns.NewServeMux()
-	mux.HandleFunc(".", func(w dns.ResponseWriter, q *dns.Msg) {
-		name := strings.TrimSuffix(strings.ToLower(q.Question[0].Name), ".")
-		if strings.HasSuffix(name, ".slow") {
-			return // no answer: the client times out
-		}
-		m := new(dns.Msg)
-		m.SetReply(q)
-		addrs, ok := zone[name]
-		if !ok {
-			m.Rcode = dns.RcodeNameError
-		}
-		for _, s := range addrs {
-			a := netip.MustParseAddr(s)
-			hdr := dns.RR_Header{Name: q.Question[0].Name, Class: dns.ClassINET, Ttl: 60}
-			switch {
-			case a.Is4() && q.Question[0].Qtype == dns.TypeA:
-				hdr.Rrtype = dns.TypeA
-				m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
-			case a.Is6() && q.Question[0].Qtype == dns.TypeAAAA:
-				hdr.Rrtype = dns.TypeAAAA
-				m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
-			}
-		}
-		_ = w.WriteMsg(m)
-	})
-	srv := &dns.Server{PacketConn: pc, Handler: mux}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return NewResolver(pc.LocalAddr().String())
+	return targeturltest.DNSServer(t, zone)
 }
 
 // TestCheckContextResolves: names are judged by the addresses they
