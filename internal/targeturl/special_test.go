@@ -16,12 +16,18 @@ var cpPolicy = Policy{
 	RefuseLookalike:  true,
 }
 
-// checkTable runs Check over tests: errHas "" means accepted as want.
+// checkTable runs p.Check over tests: errHas "" means accepted as want.
 func checkTable(t *testing.T, p Policy, tests []struct{ in, want, errHas string }) {
+	t.Helper()
+	runTable(t, p.Check, tests)
+}
+
+// runTable runs check over tests.
+func runTable(t *testing.T, check func(string) (string, error), tests []struct{ in, want, errHas string }) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := p.Check(tt.in)
+			got, err := check(tt.in)
 			if tt.errHas == "" {
 				if err != nil || got != tt.want {
 					t.Fatalf("Check(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
