@@ -27,6 +27,8 @@ func TestCheckContextResolves(t *testing.T) {
 		"mapped.example.net":   {"::ffff:127.0.0.1"},
 		"self.example.net":     {"203.0.113.7"},
 		"loop.example.net":     {"127.0.0.1"},
+		"sho.rt":               {"198.51.100.9"}, // an own host, behind a load balancer
+		"alias.example.net":    {"198.51.100.9"},
 	})
 	p := cpPolicy
 	p.Resolver = r
@@ -39,6 +41,11 @@ func TestCheckContextResolves(t *testing.T) {
 		{in: "https://mapped.example.net/", errHas: "loop"},
 		{in: "https://self.example.net/", errHas: "address of this shortener"},
 		{in: "https://loop.example.net/", errHas: "loop"},
+		{in: "http://198.51.100.9/x", errHas: "198.51.100.9 is an address of this shortener"},
+		{in: "http://3325256713/x", errHas: "198.51.100.9 is an address of this shortener"},
+		{in: "http://[::ffff:198.51.100.9]/x", errHas: "an address of this shortener"},
+		{in: "https://alias.example.net/", errHas: "resolves to 198.51.100.9, an address of this shortener"},
+		{in: "http://198.51.100.10/x", want: "http://198.51.100.10/x"},
 		// Decided: a name that does not resolve, or whose lookup times
 		// out, is accepted (see CheckContext).
 		{in: "https://nowhere.example.net/", want: "https://nowhere.example.net/"},
@@ -139,5 +146,38 @@ func TestForBatch(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("20 names with a silent DNS server took %v in a batch", d)
+	}
+}
+
+// countingResolver counts the lookups that reach it.
+type countingResolver struct {
+	Resolver
+	n int
+}
+
+func (c *countingResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	c.n++
+	return c.Resolver.LookupNetIP(ctx, network, host)
+}
+
+// TestCachingResolver: answers are kept for CacheTTL, failures not at all.
+func TestCachingResolver(t *testing.T) {
+	next := &countingResolver{Resolver: dnsServer(t, map[string][]string{"a.example.net": {"93.184.216.14"}})}
+	now := time.Now()
+	c := &cachingResolver{next: next, now: func() time.Time { return now }, entries: map[string]cacheEntry{}}
+	for range 3 {
+		if addrs, err := c.LookupNetIP(context.Background(), "ip", "a.example.net"); err != nil || len(addrs) != 1 {
+			t.Fatalf("lookup: %v %v", addrs, err)
+		}
+		if _, err := c.LookupNetIP(context.Background(), "ip", "nx.example.net"); err == nil {
+			t.Fatal("a name without addresses resolved")
+		}
+	}
+	if next.n != 4 {
+		t.Fatalf("%d lookups reached the server, want 4 (1 cached answer, 3 uncached failures)", next.n)
+	}
+	now = now.Add(CacheTTL)
+	if _, err := c.LookupNetIP(context.Background(), "ip", "a.example.net"); err != nil || next.n != 5 {
+		t.Fatalf("after CacheTTL: %v, %d lookups", err, next.n)
 	}
 }
