@@ -22,6 +22,7 @@ func targetsEnv(t *testing.T) *env {
 		"metadata.example.net": {"169.254.169.254"},
 		"intranet.example.net": {"10.1.2.3"},
 		"self.example.net":     {"127.0.0.1"},
+		"sho.rt":               {"198.51.100.9"}, // public_url's host, behind a load balancer
 	})
 	return newEnv(t, backends(t)["sqlite"](t), api.Config{PublicURL: "https://sho.rt", Targets: targeturl.Policy{
 		OwnHosts:         []string{"s.example"},
@@ -46,6 +47,7 @@ var refusedTargets = map[string]struct{ url, reason string }{
 	"loop public host":  {"https://sho.rt/abc", "this shortener"},
 	"loop own domain":   {"https://www.s.example/abc", "this shortener"},
 	"loop by name":      {"https://self.example.net/", "resolves to 127.0.0.1"},
+	"loop public addr":  {"http://198.51.100.9/x", "198.51.100.9 is an address of this shortener"},
 	"private":           {"http://10.0.0.1/", "private address"},
 	"private octal":     {"http://012.0.0.1/", "private address"},
 	"private hex":       {"http://0xc0.0xa8.1.1/", "private address"},
