@@ -178,3 +178,28 @@ func TestEdgePolicyUnchanged(t *testing.T) {
 		{in: "http://localhost/x", want: "http://localhost/x"},
 	})
 }
+
+// TestCheckOwnPorts: when the policy knows the shortener's ports, its
+// addresses on other ports are other services, private targets like any
+// other.
+func TestCheckOwnPorts(t *testing.T) {
+	p := cpPolicy
+	p.OwnPorts = []int{8080, 443}
+	p.RefusePrivate = false
+	checkTable(t, p, []struct{ in, want, errHas string }{
+		{in: "http://127.0.0.1:8080/x", errHas: "loop"},
+		{in: "http://127.1:8080/x", errHas: "loop"},
+		{in: "http://localhost:8080/x", errHas: "loop"},
+		{in: "https://[::1]/x", errHas: "loop"},
+		{in: "http://203.0.113.7:443/x", errHas: "address of this shortener"},
+		{in: "http://127.0.0.1:3000/x", want: "http://127.0.0.1:3000/x"},
+		{in: "http://localhost:3000/x", want: "http://localhost:3000/x"},
+		{in: "http://[::1]/x", want: "http://[::1]/x"},
+		{in: "https://sho.rt:3000/x", errHas: "this shortener"}, // own names: every port
+	})
+	p.RefusePrivate = true
+	checkTable(t, p, []struct{ in, want, errHas string }{
+		{in: "http://127.0.0.1:3000/x", errHas: "loopback address"},
+		{in: "http://localhost:3000/x", errHas: "loopback name"},
+	})
+}

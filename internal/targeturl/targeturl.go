@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,11 @@ type Policy struct {
 	// address, in any notation, are refused even when private addresses
 	// are allowed: they are loops.
 	OwnAddrs []netip.Prefix
+	// OwnPorts are the ports the shortener answers on. When set, an own
+	// address (or localhost) on another port is not a loop: it is another
+	// service on the same machine, a private target like any other. Empty:
+	// every port is the shortener's.
+	OwnPorts []int
 	// RefusePrivate refuses targets at private and special addresses
 	// (loopback, link-local, private, unique-local, multicast,
 	// unspecified, reserved), IPv4-mapped forms included, and with
@@ -135,7 +141,7 @@ func (p Policy) Check(raw string) (string, error) {
 			return "", fmt.Errorf("%w: the domain %s is blocked", ErrInvalid, host)
 		}
 	}
-	if err := p.checkHost(host, addr); err != nil {
+	if err := p.checkHost(host, addr, effectivePort(scheme, u.Port())); err != nil {
 		return "", err
 	}
 	port := u.Port()
@@ -151,11 +157,10 @@ func (p Policy) Check(raw string) (string, error) {
 }
 
 // checkHost applies the policy's rules on where a target may lead to the
-// normalised host (addr is valid when the host is an address).
-func (p Policy) checkHost(host string, addr netip.Addr) error {
-	loops := len(p.OwnHosts) > 0 || len(p.OwnAddrs) > 0
+// normalised host (addr is valid when the host is an address) and port.
+func (p Policy) checkHost(host string, addr netip.Addr, port int) error {
 	if addr.IsValid() {
-		if loops && ownAddr(addr, p.OwnAddrs) {
+		if p.ownPort(port) && ownAddr(addr, p.OwnAddrs) {
 			return fmt.Errorf("%w: %s is an address of this shortener; links to it would loop", ErrInvalid, host)
 		}
 		if why := specialAddr(addr); why != "" && p.RefusePrivate {
@@ -163,9 +168,14 @@ func (p Policy) checkHost(host string, addr netip.Addr) error {
 		}
 		return nil
 	}
-	if loops && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		// RFC 6761: every *.localhost name is loopback, without DNS.
-		return fmt.Errorf("%w: %s is this machine (loopback); links to it would loop", ErrInvalid, host)
+		if p.ownPort(port) {
+			return fmt.Errorf("%w: %s is this machine (loopback); links to it would loop", ErrInvalid, host)
+		}
+		if p.RefusePrivate {
+			return fmt.Errorf("%w: %s is a loopback name; links to private and special addresses are not allowed", ErrInvalid, host)
+		}
 	}
 	for _, d := range p.ShortenerDomains {
 		if matchesDomain(host, d) {
@@ -178,6 +188,27 @@ func (p Policy) checkHost(host string, addr netip.Addr) error {
 		}
 	}
 	return nil
+}
+
+// ownPort reports whether a target on port may be the shortener itself:
+// always when the policy knows no ports, never when it knows nothing of
+// the shortener (the edge's policy).
+func (p Policy) ownPort(port int) bool {
+	if len(p.OwnHosts) == 0 && len(p.OwnAddrs) == 0 {
+		return false
+	}
+	return len(p.OwnPorts) == 0 || slices.Contains(p.OwnPorts, port)
+}
+
+// effectivePort is the port a URL with scheme and port (maybe "") reaches.
+func effectivePort(scheme, port string) int {
+	if n, err := strconv.Atoi(port); err == nil {
+		return n
+	}
+	if scheme == "https" {
+		return 443
+	}
+	return 80
 }
 
 // parseHost returns the host in lower-case ASCII, and its address when it
