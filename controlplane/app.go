@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -520,5 +522,25 @@ func (a *App) targetPolicy() targeturl.Policy {
 	if a.AllowShortenerTargets {
 		p.ShortenerDomains = nil
 	}
+	p.OwnPorts = ownPorts(a.PublicURL, a.OwnDomains)
 	return p
+}
+
+// ownPorts are the ports of public_url (its scheme's when it names none)
+// and of the own_domains that name one: the ports a target at one of this
+// machine's addresses must use to be a loop. Listeners behind a proxy on
+// other ports are not known here (see docs/security.md, Known limits).
+func ownPorts(publicURL string, ownDomains []string) []int {
+	var ports []int
+	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
+		ports = append(ports, targeturl.EffectivePort(u.Scheme, u.Port()))
+	}
+	for _, d := range ownDomains {
+		if _, port, err := net.SplitHostPort(d); err == nil {
+			if n, err := strconv.Atoi(port); err == nil {
+				ports = append(ports, n)
+			}
+		}
+	}
+	return ports
 }

@@ -34,7 +34,27 @@ func TestTargetPolicy(t *testing.T) {
 			t.Errorf("with every switch on, %s: %v", raw, err)
 		}
 	}
-	if _, err := p.Check("http://127.1:8080/"); err == nil {
+	if _, err := p.Check("https://127.1/"); err == nil {
 		t.Error("a loop was accepted with private targets allowed")
+	}
+	// Another port of this machine is another service.
+	if _, err := p.Check("http://127.1:8080/"); err != nil {
+		t.Errorf("with private targets allowed, another local port: %v", err)
+	}
+}
+
+// TestOwnPorts: public_url's port (or its scheme's) and own_domains'.
+func TestOwnPorts(t *testing.T) {
+	for _, tt := range []struct {
+		public string
+		own    []string
+		want   []int
+	}{
+		{"https://sho.rt", nil, []int{443}},
+		{"http://localhost:8080", []string{"s.example", "127.0.0.1:9000", "[::1]:9001"}, []int{8080, 9000, 9001}},
+	} {
+		if got := ownPorts(tt.public, tt.own); !slices.Equal(got, tt.want) {
+			t.Errorf("ownPorts(%q, %q) = %v, want %v", tt.public, tt.own, got, tt.want)
+		}
 	}
 }

@@ -117,7 +117,7 @@ func (p Policy) CheckContext(ctx context.Context, raw string) (string, error) {
 		return target, nil // see above: unresolvable names are accepted
 	}
 	var own []netip.Addr
-	loops = p.ownPort(effectivePort(u.Scheme, u.Port()))
+	loops = p.ownPort(EffectivePort(u.Scheme, u.Port()))
 	if loops {
 		own = p.ownHostAddrs(ctx)
 	}

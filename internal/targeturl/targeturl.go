@@ -141,7 +141,7 @@ func (p Policy) Check(raw string) (string, error) {
 			return "", fmt.Errorf("%w: the domain %s is blocked", ErrInvalid, host)
 		}
 	}
-	if err := p.checkHost(host, addr, effectivePort(scheme, u.Port())); err != nil {
+	if err := p.checkHost(host, addr, EffectivePort(scheme, u.Port())); err != nil {
 		return "", err
 	}
 	port := u.Port()
@@ -200,8 +200,9 @@ func (p Policy) ownPort(port int) bool {
 	return len(p.OwnPorts) == 0 || slices.Contains(p.OwnPorts, port)
 }
 
-// effectivePort is the port a URL with scheme and port (maybe "") reaches.
-func effectivePort(scheme, port string) int {
+// EffectivePort is the port a URL of scheme and port reaches (port "":
+// the scheme's default).
+func EffectivePort(scheme, port string) int {
 	if n, err := strconv.Atoi(port); err == nil {
 		return n
 	}
