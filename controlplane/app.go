@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -128,6 +130,25 @@ type App struct {
 	BlockedDomains []string `json:"blocked_domains,omitempty"`
 	// MaxURLLength bounds target URLs in bytes (default 2048).
 	MaxURLLength int `json:"max_url_length,omitempty"`
+	// AllowPrivateTargets accepts targets at private and special
+	// addresses, or names resolving there (internal go-links
+	// installations); the shortener's own addresses stay refused.
+	AllowPrivateTargets bool `json:"allow_private_targets,omitempty"`
+	// ShortenerDomains are other URL shorteners, refused as targets so
+	// that chains end after one hop (default
+	// targeturl.DefaultShortenerDomains).
+	ShortenerDomains []string `json:"shortener_domains,omitempty"`
+	// AllowShortenerTargets accepts targets on ShortenerDomains.
+	AllowShortenerTargets bool `json:"allow_shortener_targets,omitempty"`
+	// LookalikeHosts is "refuse" (default) or "allow": what becomes of
+	// IDN targets that mix scripts or read as a Latin name they are not.
+	LookalikeHosts string `json:"lookalike_hosts,omitempty"`
+	// TargetResolver is the DNS server (host:port) that target host
+	// names are resolved through at create time (default: the system's).
+	TargetResolver string `json:"target_resolver,omitempty"`
+	// TargetResolveTimeout bounds that lookup (default 2s); a name that
+	// does not resolve in time is accepted.
+	TargetResolveTimeout caddy.Duration `json:"target_resolve_timeout,omitempty"`
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
@@ -244,6 +265,11 @@ func (a *App) fillDefaults() error {
 		a.RedisTTL = caddy.Duration(DefaultRedisTTL)
 	}
 	a.MaxURLLength = cmp.Or(a.MaxURLLength, targeturl.DefaultMaxLength)
+	if a.ShortenerDomains == nil {
+		a.ShortenerDomains = targeturl.DefaultShortenerDomains
+	}
+	a.LookalikeHosts = cmp.Or(a.LookalikeHosts, "refuse")
+	a.TargetResolveTimeout = cmp.Or(a.TargetResolveTimeout, caddy.Duration(targeturl.DefaultResolveTimeout))
 	a.AnonymousPerMinute = cmp.Or(a.AnonymousPerMinute, DefaultAnonymousPerMinute)
 	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
 	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, statsparts.DefaultMonthsAhead)
@@ -260,6 +286,14 @@ func (a *App) fillDefaults() error {
 func (a *App) Validate() error {
 	if a.MaxURLLength < 64 || a.MaxURLLength > 32<<10 {
 		return fmt.Errorf("shortify: max_url_length %d is outside 64..32768", a.MaxURLLength)
+	}
+	if a.LookalikeHosts != "refuse" && a.LookalikeHosts != "allow" {
+		return fmt.Errorf("shortify: lookalike_hosts %q is neither refuse nor allow", a.LookalikeHosts)
+	}
+	if a.TargetResolver != "" {
+		if _, _, err := net.SplitHostPort(a.TargetResolver); err != nil {
+			return fmt.Errorf("shortify: target_resolver %q is not host:port: %w", a.TargetResolver, err)
+		}
 	}
 	if a.PartitionMonthsAhead < 1 || a.PartitionMonthsAhead > statsparts.MaxMonthsAhead {
 		return fmt.Errorf("shortify: partition_months_ahead %d is outside 1..%d", a.PartitionMonthsAhead, statsparts.MaxMonthsAhead)
@@ -337,12 +371,8 @@ func (a *App) Start() error {
 		PublicURL:       a.PublicURL,
 		CORSOrigins:     a.CORSOrigins,
 		AnonymousCreate: a.AnonymousCreate,
-		Targets: targeturl.Policy{
-			MaxLength:      a.MaxURLLength,
-			OwnHosts:       a.OwnDomains,
-			BlockedDomains: a.BlockedDomains,
-		},
-		Logger: a.logger,
+		Targets:         a.targetPolicy(),
+		Logger:          a.logger,
 	}, deps)
 	if err != nil {
 		if a.anon != nil {
@@ -468,3 +498,50 @@ var (
 	_ caddy.Provisioner = (*App)(nil)
 	_ caddy.Validator   = (*App)(nil)
 )
+
+// targetPolicy is the control plane's target policy: the own hosts and
+// every address of this machine (a listener on a wildcard answers on all
+// of them) are loops; private addresses, other shorteners and look-alike
+// hosts are refused unless their switches say otherwise.
+func (a *App) targetPolicy() targeturl.Policy {
+	own, err := targeturl.LocalAddrs()
+	if err != nil {
+		// Loopback and unspecified addresses are refused regardless.
+		a.logger.Warn("could not list this machine's addresses; only loopback counts as a loop", "err", err)
+	}
+	p := targeturl.Policy{
+		MaxLength:        a.MaxURLLength,
+		OwnHosts:         a.OwnDomains,
+		BlockedDomains:   a.BlockedDomains,
+		OwnAddrs:         own,
+		RefusePrivate:    !a.AllowPrivateTargets,
+		ShortenerDomains: a.ShortenerDomains,
+		RefuseLookalike:  a.LookalikeHosts != "allow",
+		Resolver:         targeturl.NewResolver(a.TargetResolver),
+		ResolveTimeout:   time.Duration(a.TargetResolveTimeout),
+	}
+	if a.AllowShortenerTargets {
+		p.ShortenerDomains = nil
+	}
+	p.OwnPorts = ownPorts(a.PublicURL, a.OwnDomains)
+	return p
+}
+
+// ownPorts are the ports of public_url (its scheme's when it names none)
+// and of the own_domains that name one: the ports a target at one of this
+// machine's addresses must use to be a loop. Listeners behind a proxy on
+// other ports are not known here (see docs/security.md, Known limits).
+func ownPorts(publicURL string, ownDomains []string) []int {
+	var ports []int
+	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
+		ports = append(ports, targeturl.EffectivePort(u.Scheme, u.Port()))
+	}
+	for _, d := range ownDomains {
+		if _, port, err := net.SplitHostPort(d); err == nil {
+			if n, err := strconv.Atoi(port); err == nil {
+				ports = append(ports, n)
+			}
+		}
+	}
+	return ports
+}

@@ -38,6 +38,12 @@ func init() {
 //		own_domains     <host...>
 //		blocked_domains <host...>
 //		max_url_length  <bytes>
+//		allow_private_targets   on|off
+//		shortener_domains       <host...>
+//		allow_shortener_targets on|off
+//		lookalike_hosts         refuse|allow
+//		target_resolver         <host:port>
+//		target_resolve_timeout  <duration>
 //		stats_database  <dsn>
 //		partition_months_ahead   <n>
 //		partition_retention      <duration>
@@ -149,6 +155,18 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.Append(&a.BlockedDomains)
 		case "max_url_length":
 			return o.PositiveInt(&a.MaxURLLength, "bytes")
+		case "allow_private_targets":
+			return o.OnOff(&a.AllowPrivateTargets)
+		case "shortener_domains":
+			return o.Append(&a.ShortenerDomains)
+		case "allow_shortener_targets":
+			return o.OnOff(&a.AllowShortenerTargets)
+		case "lookalike_hosts":
+			return o.String(&a.LookalikeHosts)
+		case "target_resolver":
+			return o.String(&a.TargetResolver)
+		case "target_resolve_timeout":
+			return o.PositiveDuration(&a.TargetResolveTimeout)
 		case "stats_database":
 			return o.String(&a.StatsDatabase)
 		case "partition_months_ahead":

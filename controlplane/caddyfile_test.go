@@ -55,6 +55,17 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			ClusterKey: "/etc/shortify/cluster/node.key", ClusterListen: "10.0.0.5:8301", AnonymousCreate: true,
 			InitialAPIKey: "sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
 		}},
+		{"targets", `shortify {
+			allow_private_targets on
+			shortener_domains bit.ly t.co
+			allow_shortener_targets on
+			lookalike_hosts allow
+			target_resolver 127.0.0.1:53
+			target_resolve_timeout 500ms
+		}`, &App{
+			AllowPrivateTargets: true, ShortenerDomains: []string{"bit.ly", "t.co"}, AllowShortenerTargets: true,
+			LookalikeHosts: "allow", TargetResolver: "127.0.0.1:53", TargetResolveTimeout: caddy.Duration(500 * time.Millisecond),
+		}},
 		// An env placeholder that expands to nothing leaves the default.
 		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", &App{}},
 	}
@@ -115,6 +126,8 @@ func TestValidate(t *testing.T) {
 		"placeholder key":     {InitialAPIKey: "{SHORTIFY_INITIAL_API_KEY}"},
 		"malformed key":       {InitialAPIKey: "sk_nope"},
 		"hand-made key":       {InitialAPIKey: "sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"},
+		"lookalike_hosts":     {LookalikeHosts: "flag"},
+		"target_resolver":     {TargetResolver: "127.0.0.1"},
 	} {
 		// Each case is wrong in one way only.
 		switch a.PublicURL {

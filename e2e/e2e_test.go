@@ -109,6 +109,8 @@ func startIn(t *testing.T, dir, caddyfile string, extraEnv ...string) *system {
 		"SHORTIFY_PORT="+port,
 		// Short URLs name the address the test reaches the server at.
 		"SHORTIFY_PUBLIC_URL="+s.base,
+		// The landing pages the tests link to are on this machine.
+		"SHORTIFY_ALLOW_PRIVATE_TARGETS=on",
 		"SHORTIFY_ADMIN="+s.admin,
 		"SHORTIFY_RAFT_BIND="+testenv.FreeAddr(t),
 		"SHORTIFY_CACHE_TTL=1s",

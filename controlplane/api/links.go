@@ -62,7 +62,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	link, bad := h.newLink(r, req)
+	link, bad := h.newLink(r, h.policy(r), req)
 	if bad != nil {
 		problem.WriteDetails(w, *bad)
 		return
@@ -99,9 +99,10 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, h.present(r, link))
 }
 
-// newLink validates a create request and builds the link it asks for,
-// without ID and code. A refusal comes back as a problem to send.
-func (h *Handler) newLink(r *http.Request, req CreateLinkRequest) (linkstore.Link, *problem.Details) {
+// newLink validates a create request against the target policy pol and
+// builds the link it asks for, without ID and code. A refusal comes back
+// as a problem to send.
+func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkRequest) (linkstore.Link, *problem.Details) {
 	bad := func(field, detail string) (linkstore.Link, *problem.Details) {
 		return linkstore.Link{}, &problem.Details{Status: http.StatusBadRequest, Field: field, Detail: detail}
 	}
@@ -109,7 +110,7 @@ func (h *Handler) newLink(r *http.Request, req CreateLinkRequest) (linkstore.Lin
 	if strings.TrimSpace(req.URL) == "" {
 		return bad("url", "url is required: the http or https URL to shorten")
 	}
-	target, err := h.policy(r).Check(strings.TrimSpace(req.URL))
+	target, err := pol.CheckContext(r.Context(), strings.TrimSpace(req.URL))
 	if err != nil {
 		return bad("url", err.Error())
 	}

@@ -49,7 +49,7 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 	}
 	var u linkstore.Update
 	if req.URL != nil {
-		target, err := h.policy(r).Check(strings.TrimSpace(*req.URL))
+		target, err := h.policy(r).CheckContext(r.Context(), strings.TrimSpace(*req.URL))
 		if err != nil {
 			problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
 			return
@@ -262,8 +262,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 	pending := make([]int, 0, len(req.Links)) // indexes still to insert
 	links := make([]linkstore.Link, len(req.Links))
 	aliases := make(map[string]int, len(req.Links))
+	pol := h.policy(r).ForBatch() // one lookup per host, a bounded DNS wait
 	for i, item := range req.Links {
-		l, bad := h.newLink(r, item)
+		l, bad := h.newLink(r, pol, item)
 		if bad == nil && item.Alias != "" {
 			if first, dup := aliases[item.Alias]; dup {
 				bad = &problem.Details{Status: http.StatusConflict, Field: "alias",

@@ -2,6 +2,12 @@
 // the gate that keeps a shortener from becoming an open redirector for
 // anything a browser might execute: only absolute http and https URLs to a
 // valid host, of bounded length, never to the shortener itself.
+//
+// Check is cheap (no I/O): the edge runs it on every link it loads, with
+// a Policy that knows nothing of the shortener, and the control plane runs
+// it with the full policy (own hosts and addresses, private addresses,
+// other shorteners, look-alike hosts). CheckContext adds what needs the
+// network: the addresses a host name resolves to at create time.
 package targeturl
 
 import (
@@ -10,8 +16,10 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -34,6 +42,41 @@ type Policy struct {
 	OwnHosts []string
 	// BlockedDomains are refused together with their subdomains.
 	BlockedDomains []string
+	// OwnAddrs are the addresses the shortener answers on (its listeners,
+	// its machine's interfaces). When the policy has own hosts or own
+	// addresses, targets at them, at loopback or at the unspecified
+	// address, in any notation, are refused even when private addresses
+	// are allowed: they are loops.
+	OwnAddrs []netip.Prefix
+	// OwnPorts are the ports the shortener answers on. When set, an own
+	// address (or localhost) on another port is not a loop: it is another
+	// service on the same machine, a private target like any other. Empty:
+	// every port is the shortener's.
+	OwnPorts []int
+	// RefusePrivate refuses targets at private and special addresses
+	// (loopback, link-local, private, unique-local, multicast,
+	// unspecified, reserved), IPv4-mapped forms included, and with
+	// CheckContext host names that resolve to one.
+	RefusePrivate bool
+	// ShortenerDomains are other URL shorteners: targets on them (and
+	// their subdomains) are refused, so that a chain of short links ends
+	// after one hop and never hides where it goes.
+	ShortenerDomains []string
+	// RefuseLookalike refuses IDN hosts that mix scripts or read as a
+	// Latin name they are not (see lookalike).
+	RefuseLookalike bool
+	// Resolver looks host names up for CheckContext (nil: no lookups).
+	Resolver Resolver
+	// ResolveTimeout bounds CheckContext's lookups (0:
+	// DefaultResolveTimeout).
+	ResolveTimeout time.Duration
+}
+
+// DefaultShortenerDomains are well-known public URL shorteners, the
+// default of shortener_domains.
+var DefaultShortenerDomains = []string{
+	"bit.ly", "t.co", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly",
+	"rebrand.ly", "cutt.ly", "s.id", "t.ly", "rb.gy", "shorturl.at", "tiny.cc",
 }
 
 // Check validates raw and returns it normalised (scheme and host in lower
@@ -76,7 +119,7 @@ func (p Policy) Check(raw string) (string, error) {
 		// user:pass@host is the classic way to disguise a target's real host.
 		return "", fmt.Errorf("%w: credentials (user@host) are not allowed in the URL", ErrInvalid)
 	}
-	host, err := normaliseHost(u.Hostname())
+	host, addr, err := parseHost(u.Hostname())
 	if err != nil {
 		return "", err
 	}
@@ -98,6 +141,9 @@ func (p Policy) Check(raw string) (string, error) {
 			return "", fmt.Errorf("%w: the domain %s is blocked", ErrInvalid, host)
 		}
 	}
+	if err := p.checkHost(host, addr, EffectivePort(scheme, u.Port())); err != nil {
+		return "", err
+	}
 	port := u.Port()
 	u.Scheme = scheme
 	u.Host = host
@@ -110,21 +156,92 @@ func (p Policy) Check(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// normaliseHost returns the host in lower-case ASCII, or an error when it is
-// not a valid DNS name or IP literal.
-func normaliseHost(h string) (string, error) {
+// checkHost applies the policy's rules on where a target may lead to the
+// normalised host (addr is valid when the host is an address) and port.
+func (p Policy) checkHost(host string, addr netip.Addr, port int) error {
+	if addr.IsValid() {
+		if p.ownPort(port) && ownAddr(addr, p.OwnAddrs) {
+			return fmt.Errorf("%w: %s is an address of this shortener; links to it would loop", ErrInvalid, host)
+		}
+		if why := specialAddr(addr); why != "" && p.RefusePrivate {
+			return fmt.Errorf("%w: %s is %s; links to private and special addresses are not allowed", ErrInvalid, host, why)
+		}
+		return nil
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		// RFC 6761: every *.localhost name is loopback, without DNS.
+		if p.ownPort(port) {
+			return fmt.Errorf("%w: %s is this machine (loopback); links to it would loop", ErrInvalid, host)
+		}
+		if p.RefusePrivate {
+			return fmt.Errorf("%w: %s is a loopback name; links to private and special addresses are not allowed", ErrInvalid, host)
+		}
+	}
+	for _, d := range p.ShortenerDomains {
+		if matchesDomain(host, d) {
+			return fmt.Errorf("%w: %s is a URL shortener; link to the final URL instead of another short link", ErrInvalid, host)
+		}
+	}
+	if p.RefuseLookalike {
+		if why := lookalike(host); why != "" {
+			return fmt.Errorf("%w: the host %s is a look-alike: %s", ErrInvalid, host, why)
+		}
+	}
+	return nil
+}
+
+// ownPort reports whether a target on port may be the shortener itself:
+// always when the policy knows no ports, never when it knows nothing of
+// the shortener (the edge's policy).
+func (p Policy) ownPort(port int) bool {
+	if len(p.OwnHosts) == 0 && len(p.OwnAddrs) == 0 {
+		return false
+	}
+	return len(p.OwnPorts) == 0 || slices.Contains(p.OwnPorts, port)
+}
+
+// EffectivePort is the port a URL of scheme and port reaches (port "":
+// the scheme's default).
+func EffectivePort(scheme, port string) int {
+	if n, err := strconv.Atoi(port); err == nil {
+		return n
+	}
+	if scheme == "https" {
+		return 443
+	}
+	return 80
+}
+
+// parseHost returns the host in lower-case ASCII, and its address when it
+// is an IP address in any notation a browser accepts, or an error when it
+// is not a valid DNS name or IP literal.
+func parseHost(h string) (string, netip.Addr, error) {
 	if h == "" {
-		return "", fmt.Errorf("%w: the URL has no host", ErrInvalid)
+		return "", netip.Addr{}, fmt.Errorf("%w: the URL has no host", ErrInvalid)
 	}
 	if ip, err := netip.ParseAddr(h); err == nil {
 		if ip.Zone() != "" {
-			return "", fmt.Errorf("%w: IPv6 zones are not allowed in the host", ErrInvalid)
+			return "", netip.Addr{}, fmt.Errorf("%w: IPv6 zones are not allowed in the host", ErrInvalid)
 		}
-		return ip.String(), nil
+		return ip.String(), ip, nil
 	}
-	if net.ParseIP(h) != nil {
-		return strings.ToLower(h), nil
+	if strings.Contains(h, ":") {
+		return "", netip.Addr{}, fmt.Errorf("%w: host %q is not a valid IPv6 address", ErrInvalid, h)
 	}
+	if endsInNumber(h) {
+		ip, ok := parseLegacyIPv4(h)
+		if !ok {
+			return "", netip.Addr{}, fmt.Errorf("%w: host %q ends in a number but is not a valid IPv4 address", ErrInvalid, h)
+		}
+		return ip.String(), ip, nil
+	}
+	name, err := normaliseName(h)
+	return name, netip.Addr{}, err
+}
+
+// normaliseName returns the domain name h in lower-case ASCII, or an
+// error when it is not a valid DNS name.
+func normaliseName(h string) (string, error) {
 	h = strings.TrimSuffix(h, ".")
 	ascii, err := idna.Lookup.ToASCII(h)
 	if err != nil {
