@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
@@ -207,7 +208,7 @@ func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
 // pathLink reads the link named by the path's {code} from the primary,
 // answering 400, 404 or 503 itself when it cannot.
 func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Link, bool) {
-	code, ok := pathCode(w, r)
+	code, ok := apiquery.PathCode(w, r)
 	if !ok {
 		return linkstore.Link{}, false
 	}
@@ -224,7 +225,7 @@ func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Li
 }
 
 func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
-	code, ok := pathCode(w, r)
+	code, ok := apiquery.PathCode(w, r)
 	if !ok {
 		return
 	}
@@ -245,16 +246,6 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	}
 	h.publishDeleted(deleted)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func pathCode(w http.ResponseWriter, r *http.Request) (string, bool) {
-	code := r.PathValue("code")
-	if !shortcode.WellFormed(code) {
-		problem.WriteField(w, http.StatusBadRequest, "code",
-			fmt.Sprintf("%q is not a short code (1 to %d characters of A-Z, a-z, 0-9, '_' and '-')", code, shortcode.MaxLen))
-		return "", false
-	}
-	return code, true
 }
 
 func (h *Handler) present(r *http.Request, l linkstore.Link) Link {

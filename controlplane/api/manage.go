@@ -39,7 +39,7 @@ type UpdateLinkRequest struct {
 }
 
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
-	code, ok := pathCode(w, r)
+	code, ok := apiquery.PathCode(w, r)
 	if !ok {
 		return
 	}

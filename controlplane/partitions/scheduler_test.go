@@ -60,6 +60,18 @@ type observed struct {
 	timer  *timer
 }
 
+// startLeading starts a scheduler over m on a node that leads, at
+// 2026-11-15 by its clock, and waits until it says so.
+func startLeading(t *testing.T, m Maintainer) *observed {
+	t.Helper()
+	lead := &leader.Flag{}
+	lead.Set(true)
+	o := newObserved(t, m, lead, &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)})
+	o.s.Start(t.Context())
+	o.state(t, "leading")
+	return o
+}
+
 func newObserved(t *testing.T, m Maintainer, lead leader.Leadership, clk *clock) *observed {
 	t.Helper()
 	o := &observed{runs: make(chan Run, 16), states: make(chan string, 16), timer: newTimer()}
@@ -216,12 +228,7 @@ func TestSchedulerRetriesAfterFailure(t *testing.T) {
 	t.Parallel()
 	m, _ := setup(t, statsparts.Config{})
 	m.Close() // every run now fails
-	clk := &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
-	lead := &leader.Flag{}
-	lead.Set(true)
-	o := newObserved(t, m, lead, clk)
-	o.s.Start(t.Context())
-	o.state(t, "leading")
+	o := startLeading(t, m)
 	if r := o.run(t); r.Err == nil {
 		t.Fatal("a run on a closed pool succeeded")
 	}
@@ -237,12 +244,7 @@ func TestSchedulerRetriesAfterFailure(t *testing.T) {
 func TestSchedulerOnSQLite(t *testing.T) {
 	t.Parallel()
 	m, _ := setup(t, statsparts.Config{DSN: "sqlite://" + t.TempDir() + "/stats.db"})
-	clk := &clock{now: time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)}
-	lead := &leader.Flag{}
-	lead.Set(true)
-	o := newObserved(t, m, lead, clk)
-	o.s.Start(t.Context())
-	o.state(t, "leading")
+	o := startLeading(t, m)
 	if r := o.run(t); r.Err != nil {
 		t.Fatalf("run on SQLite: %v", r.Err)
 	}

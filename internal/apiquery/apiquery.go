@@ -1,7 +1,8 @@
-// Package apiquery checks the query strings of Shortify's HTTP APIs
-// strictly, so that the control plane's API and the stats API answer a bad
-// query string alike: a malformed query, an unknown parameter or a repeated
-// one is a 400 problem document naming it.
+// Package apiquery checks the query strings and path arguments of
+// Shortify's HTTP APIs strictly, so that the control plane's API and the
+// stats API answer bad input alike: a malformed query, an unknown
+// parameter, a repeated one or a code that cannot be a short code is a
+// 400 problem document naming it.
 package apiquery
 
 import (
@@ -12,7 +13,20 @@ import (
 	"strings"
 
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/shortcode"
 )
+
+// PathCode reads and checks the {code} path argument, answering 400
+// itself (field "code") when it cannot be a short code.
+func PathCode(w http.ResponseWriter, r *http.Request) (string, bool) {
+	code := r.PathValue("code")
+	if !shortcode.WellFormed(code) {
+		problem.WriteField(w, http.StatusBadRequest, "code",
+			fmt.Sprintf("%q is not a short code (1 to %d characters of A-Z, a-z, 0-9, '_' and '-')", code, shortcode.MaxLen))
+		return "", false
+	}
+	return code, true
+}
 
 // Params parses r's query string and checks it against the allowed
 // parameter names, answering 400 itself for a malformed query or an

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -46,4 +47,30 @@ func detail(t *testing.T, w *httptest.ResponseRecorder) string {
 		t.Fatalf("not a problem document: %s", w.Body)
 	}
 	return doc.Detail
+}
+
+func TestPathCode(t *testing.T) {
+	for _, tc := range []struct {
+		code string
+		ok   bool
+	}{
+		{"a9ZkQ2", true},
+		{"my-alias_1", true},
+		{"has.dot", false},
+		{"caf\u00e9", false},
+		{strings.Repeat("a", 200), false},
+	} {
+		mux := http.NewServeMux()
+		var got string
+		var ok bool
+		w := httptest.NewRecorder()
+		mux.HandleFunc("GET /links/{code}", func(w http.ResponseWriter, r *http.Request) { got, ok = PathCode(w, r) })
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/links/"+url.PathEscape(tc.code), nil))
+		if ok != tc.ok || (ok && got != tc.code) {
+			t.Errorf("PathCode(%q) = %q, %v; want ok %v", tc.code, got, ok, tc.ok)
+		}
+		if !ok && (w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"field":"code"`)) {
+			t.Errorf("PathCode(%q) answered %d %s, want a 400 naming code", tc.code, w.Code, w.Body.String())
+		}
+	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/problem"
-	"github.com/shortify/shortify/internal/shortcode"
 )
 
 // Prefix is the path under which the API's routes live.
@@ -140,17 +139,6 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request, allowed []string
 		return Query{}, false
 	}
 	return q, true
-}
-
-// pathCode reads and checks the {code} path argument.
-func pathCode(w http.ResponseWriter, r *http.Request) (string, bool) {
-	code := r.PathValue("code")
-	if !shortcode.WellFormed(code) {
-		problem.WriteField(w, http.StatusBadRequest, "code",
-			fmt.Sprintf("%q is not a short code (1 to %d characters of A-Z, a-z, 0-9, '_' and '-')", code, shortcode.MaxLen))
-		return "", false
-	}
-	return code, true
 }
 
 // pathDimension reads and checks the {dimension} path argument.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/stats/hll"
 )
 
@@ -95,7 +96,7 @@ func (h *Handler) linkCSV(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Type", "text/csv; charset=utf-8; header=present")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	// The code is [A-Za-z0-9_-] (pathCode checked it): safe in the header.
+	// The code is [A-Za-z0-9_-] (apiquery.PathCode checked it): safe in the header.
 	hdr.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.csv"`, out.Code, out.Granularity))
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"bucket", "clicks", "humans", "bots", "visitors", "human_visitors", "bot_visitors"})
@@ -112,7 +113,7 @@ func (h *Handler) linkCSV(w http.ResponseWriter, r *http.Request) {
 // linkSeries reads the series of the link that the request names,
 // answering errors itself.
 func (h *Handler) linkSeries(w http.ResponseWriter, r *http.Request) (LinkStats, bool) {
-	code, ok := pathCode(w, r)
+	code, ok := apiquery.PathCode(w, r)
 	if !ok {
 		return LinkStats{}, false
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"time"
+
+	"github.com/shortify/shortify/internal/apiquery"
 )
 
 // TopItem is one value of a dimension.
@@ -49,7 +51,7 @@ func (h *Handler) topAll(w http.ResponseWriter, r *http.Request) {
 
 // topLink answers GET /api/v1/stats/links/{code}/top/{dimension}.
 func (h *Handler) topLink(w http.ResponseWriter, r *http.Request) {
-	code, ok := pathCode(w, r)
+	code, ok := apiquery.PathCode(w, r)
 	if !ok {
 		return
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
-	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -22,13 +21,7 @@ import (
 // Go's (linkstore.HostOf).
 func TestMigrationBackfillsHost(t *testing.T) {
 	ctx := t.Context()
-	ms, err := migrations.Load(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) < 2 || ms[1].Version != 2 {
-		t.Fatalf("want migrations 1 and 2, have %+v", ms)
-	}
+	ms := storetest.BackfillMigrations(t, migrationFS)
 	conn, err := pgx.Connect(ctx, testenv.Schema(t))
 	if err != nil {
 		t.Fatal(err)

@@ -6,20 +6,14 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/migrations"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
 )
 
 // TestMigrationBackfillsHost applies migration 0002 to a file with links
 // stored before it.
 func TestMigrationBackfillsHost(t *testing.T) {
 	ctx := t.Context()
-	ms, err := migrations.Load(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) < 2 || ms[1].Version != 2 {
-		t.Fatalf("want migrations 1 and 2, have %+v", ms)
-	}
+	ms := storetest.BackfillMigrations(t, migrationFS)
 	path, _ := ParseDSN(tempDSN(t))
 	db, err := sql.Open("sqlite", path)
 	if err != nil {

@@ -1,5 +1,12 @@
 package storetest
 
+import (
+	"io/fs"
+	"testing"
+
+	"github.com/shortify/shortify/internal/migrations"
+)
+
 // HostURLs are target URLs and the host that linkstore.HostOf derives
 // from each: linkstore's unit test checks HostOf against them, and the
 // stores' tests check that their SQL derives the same hosts (pgstore's
@@ -23,4 +30,19 @@ var HostURLs = []struct{ URL, Host string }{
 	{"mailto:someone@example.com", ""},
 	{"https:///path-only", ""},
 	{"not a url", ""},
+}
+
+// BackfillMigrations loads a store's migrations (fsys, dir "migrations")
+// for a test of migration 0002's host backfill, which applies them one at
+// a time: it fails the test unless the second one is version 2.
+func BackfillMigrations(tb testing.TB, fsys fs.FS) []migrations.Migration {
+	tb.Helper()
+	ms, err := migrations.Load(fsys, "migrations")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(ms) < 2 || ms[1].Version != 2 {
+		tb.Fatalf("want migrations 1 and 2, have %+v", ms)
+	}
+	return ms
 }
