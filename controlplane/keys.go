@@ -23,6 +23,10 @@ import (
 // nodeKeys is the API's key ring on the Raft node's replicated state.
 type nodeKeys struct{ node *cluster.Node }
 
+// NodeKeys is the API's key ring on node's replicated state, for tools
+// that run a node and an API handler without the Caddy app (bench/creates).
+func NodeKeys(node *cluster.Node) api.Keys { return nodeKeys{node} }
+
 func recordOf(e fsm.KeyEntry) api.KeyRecord {
 	rec := api.KeyRecord{
 		ID:        e.ID,

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shortify/shortify/controlplane"
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
@@ -117,7 +118,7 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 	h, err := api.New(api.Config{Logger: log.With("bench_node", id), PublicURL: "http://sho.test"}, api.Deps{
 		Store:   n.store,
 		Creator: n.creates,
-		Keys:    nodeKeys{raftNode},
+		Keys:    controlplane.NodeKeys(raftNode),
 		Issuer:  raftNode,
 		Cluster: raftNode,
 		Ready:   func(context.Context) error { return raftNode.Ready() },
@@ -259,35 +260,4 @@ func poll(ctx context.Context, what string, cond func() bool) error {
 		}
 	}
 	return nil
-}
-
-// nodeKeys is the API's key ring on the node's replicated state, as the
-// control plane's own adapter (controlplane/keys.go); the benchmark only
-// authenticates.
-type nodeKeys struct{ node *cluster.Node }
-
-func (k nodeKeys) LookupKey(id string) (api.KeyRecord, bool) {
-	e, ok := k.node.APIKey(id)
-	if !ok {
-		return api.KeyRecord{}, false
-	}
-	rec := api.KeyRecord{
-		ID:        e.ID,
-		Name:      e.Name,
-		Role:      apikey.Role(e.Role),
-		CreatedAt: time.UnixMilli(e.CreatedMs).UTC(),
-		Revoked:   e.Revoked(),
-	}
-	copy(rec.Hash[:], e.Hash)
-	return rec, true
-}
-
-func (k nodeKeys) ListKeys() []api.KeyRecord { return nil }
-
-func (k nodeKeys) AddKey(context.Context, api.KeyRecord) error {
-	return errors.New("bench: the key ring is read-only")
-}
-
-func (k nodeKeys) RevokeKey(context.Context, string, time.Time) (bool, error) {
-	return false, errors.New("bench: the key ring is read-only")
 }

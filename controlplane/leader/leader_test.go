@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/controlplane/leader/leadertest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -18,28 +19,6 @@ import (
 const waitTimeout = 30 * time.Second
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// timer is the runner's injected timer: the test decides when a wait
-// between runs has passed by sending on fire, which only a runner waiting
-// for its next run receives.
-type timer struct {
-	fire  chan time.Time
-	mu    sync.Mutex
-	asked []time.Duration
-}
-
-func (tm *timer) after(d time.Duration) <-chan time.Time {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	tm.asked = append(tm.asked, d)
-	return tm.fire
-}
-
-func (tm *timer) waits() []time.Duration {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	return slices.Clone(tm.asked)
-}
 
 // call is one call of the work under test: its context, and where the
 // test tells it to return the wait until the next run.
@@ -53,14 +32,14 @@ type observed struct {
 	r      *Runner
 	calls  chan call
 	states chan string
-	timer  *timer
+	timer  *leadertest.Timer
 }
 
 // newObserved returns a runner whose work blocks until the test answers
 // the call (or the work's context ends: then it returns 0).
 func newObserved(t *testing.T, lead Leadership) *observed {
 	t.Helper()
-	o := &observed{calls: make(chan call), states: make(chan string, 16), timer: &timer{fire: make(chan time.Time)}}
+	o := &observed{calls: make(chan call), states: make(chan string, 16), timer: leadertest.NewTimer()}
 	work := func(ctx context.Context) time.Duration {
 		c := call{ctx: ctx, answer: make(chan time.Duration)}
 		o.calls <- c
@@ -73,7 +52,7 @@ func newObserved(t *testing.T, lead Leadership) *observed {
 	}
 	o.r = NewRunner(lead, work, Config{
 		Name:   "test work",
-		After:  o.timer.after,
+		After:  o.timer.After,
 		Logger: quiet,
 		Trace:  func(state string) { o.states <- state },
 	})
@@ -106,14 +85,14 @@ func (c call) reply(t *testing.T, d time.Duration) {
 // tick ends the wait between runs.
 func (o *observed) tick(t *testing.T) {
 	t.Helper()
-	testenv.Send(t, o.timer.fire, time.Time{}, waitTimeout, "the runner is not waiting for its next run")
+	testenv.Send(t, o.timer.Fire, time.Time{}, waitTimeout, "the runner is not waiting for its next run")
 }
 
 // idle checks that nothing runs and nobody waits on the timer.
 func (o *observed) idle(t *testing.T) {
 	t.Helper()
 	select {
-	case o.timer.fire <- time.Time{}:
+	case o.timer.Fire <- time.Time{}:
 		t.Fatal("the runner still waits for its next run")
 	case <-o.calls:
 		t.Fatal("the runner still runs")
@@ -150,7 +129,7 @@ func TestRunsOnlyWhileLeading(t *testing.T) {
 	testenv.Receive(t, c.ctx.Done(), waitTimeout, "the end of the leadership did not cancel the run")
 	o.state(t, "follower")
 	o.idle(t)
-	if got, want := o.timer.waits(), []time.Duration{time.Hour, time.Minute}; !slices.Equal(got, want) {
+	if got, want := o.timer.Waits(), []time.Duration{time.Hour, time.Minute}; !slices.Equal(got, want) {
 		t.Errorf("waits %v, want %v: the ones the work asked for", got, want)
 	}
 
@@ -158,7 +137,7 @@ func TestRunsOnlyWhileLeading(t *testing.T) {
 	lead.Set(true)
 	o.state(t, "leading")
 	o.call(t).reply(t, time.Hour)
-	waitFor(t, "the wait for the next run", func() bool { return len(o.timer.waits()) == 3 })
+	waitFor(t, "the wait for the next run", func() bool { return len(o.timer.Waits()) == 3 })
 	lead.Set(false)
 	o.state(t, "follower")
 	o.idle(t)

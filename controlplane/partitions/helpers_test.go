@@ -36,27 +36,6 @@ func setup(t *testing.T, cfg statsparts.Config) (*statsparts.Manager, string) {
 	return m, cfg.DSN
 }
 
-func names(ps []statsparts.Partition) []string {
-	var ns []string
-	for _, p := range ps {
-		ns = append(ns, p.Name)
-	}
-	slices.Sort(ns)
-	return ns
-}
-
-// managedNames lists the partitions of the managed tables for months.
-func managedNames(months ...time.Time) []string {
-	var ns []string
-	for _, t := range statsparts.Tables {
-		for _, m := range months {
-			ns = append(ns, statsparts.PartitionName(t, m))
-		}
-	}
-	slices.Sort(ns)
-	return ns
-}
-
 func listManaged(t *testing.T, m *statsparts.Manager) []statsparts.Partition {
 	t.Helper()
 	ps, err := m.List(t.Context())

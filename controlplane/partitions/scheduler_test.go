@@ -1,38 +1,16 @@
 package partitions
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/leader"
+	"github.com/shortify/shortify/controlplane/leader/leadertest"
 	statsparts "github.com/shortify/shortify/stats/partitions"
 )
-
-// timer is the scheduler's injected timer: the test decides when the
-// interval has passed by sending on fire, which only a scheduler waiting
-// for its next run receives.
-type timer struct {
-	fire  chan time.Time
-	mu    sync.Mutex
-	asked []time.Duration
-}
-
-func newTimer() *timer { return &timer{fire: make(chan time.Time)} }
-
-func (tm *timer) after(d time.Duration) <-chan time.Time {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	tm.asked = append(tm.asked, d)
-	return tm.fire
-}
-
-func (tm *timer) waits() []time.Duration {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	return slices.Clone(tm.asked)
-}
 
 // clock is an injected clock the test moves.
 type clock struct {
@@ -57,7 +35,7 @@ type observed struct {
 	s      *Scheduler
 	runs   chan Run
 	states chan string
-	timer  *timer
+	timer  *leadertest.Timer
 }
 
 // startLeading starts a scheduler over m on a node that leads, at
@@ -74,12 +52,12 @@ func startLeading(t *testing.T, m Maintainer) *observed {
 
 func newObserved(t *testing.T, m Maintainer, lead leader.Leadership, clk *clock) *observed {
 	t.Helper()
-	o := &observed{runs: make(chan Run, 16), states: make(chan string, 16), timer: newTimer()}
+	o := &observed{runs: make(chan Run, 16), states: make(chan string, 16), timer: leadertest.NewTimer()}
 	s, err := NewScheduler(m, lead, SchedulerConfig{
 		Interval:      24 * time.Hour,
 		RetryInterval: time.Minute,
 		Now:           clk.Now,
-		After:         o.timer.after,
+		After:         o.timer.After,
 		OnRun:         func(r Run) { o.runs <- r },
 		Logger:        quiet,
 	})
@@ -126,7 +104,7 @@ func (o *observed) state(t *testing.T, want string) {
 func (o *observed) tick(t *testing.T) {
 	t.Helper()
 	select {
-	case o.timer.fire <- time.Time{}:
+	case o.timer.Fire <- time.Time{}:
 	case <-time.After(testTimeout):
 		t.Fatal("the scheduler is not waiting for its next run")
 	}
@@ -146,7 +124,7 @@ func TestSchedulerRunsUpkeep(t *testing.T) {
 	// A follower does nothing.
 	o.state(t, "follower")
 	if ps := listManaged(t, m); len(ps) != 0 {
-		t.Fatalf("a follower created %v", names(ps))
+		t.Fatalf("a follower created %v", statsparts.Names(ps))
 	}
 
 	// Leadership starts with a run.
@@ -156,7 +134,7 @@ func TestSchedulerRunsUpkeep(t *testing.T) {
 	if r.Err != nil || !r.Now.Equal(clk.Now()) {
 		t.Fatalf("first run: %+v", r)
 	}
-	if got, want := names(r.Report.Created), managedNames(month(2026, 11), month(2026, 12), month(2027, 1)); !slices.Equal(got, want) {
+	if got, want := statsparts.Names(r.Report.Created), statsparts.MonthNames(month(2026, 11), month(2026, 12), month(2027, 1)); !slices.Equal(got, want) {
 		t.Errorf("first run created %v,\nwant %v", got, want)
 	}
 
@@ -164,7 +142,7 @@ func TestSchedulerRunsUpkeep(t *testing.T) {
 	clk.set(clk.Now().AddDate(0, 1, 0))
 	o.tick(t)
 	r = o.run(t)
-	if got, want := names(r.Report.Created), managedNames(month(2027, 2)); r.Err != nil || !slices.Equal(got, want) {
+	if got, want := statsparts.Names(r.Report.Created), statsparts.MonthNames(month(2027, 2)); r.Err != nil || !slices.Equal(got, want) {
 		t.Errorf("interval run created %v (err %v), want %v", got, r.Err, want)
 	}
 
@@ -174,9 +152,9 @@ func TestSchedulerRunsUpkeep(t *testing.T) {
 	lead.Set(true)
 	o.state(t, "leading")
 	if r := o.run(t); r.Err != nil || len(r.Report.Created) != 0 {
-		t.Errorf("run of the second leadership: created %v, err %v", names(r.Report.Created), r.Err)
+		t.Errorf("run of the second leadership: created %v, err %v", statsparts.Names(r.Report.Created), r.Err)
 	}
-	for i, d := range o.timer.waits() {
+	for i, d := range o.timer.Waits() {
 		if d != 24*time.Hour {
 			t.Errorf("wait %d was %s, want the interval", i, d)
 		}
@@ -209,7 +187,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 	leadA.Set(true)
 	a.state(t, "leading")
 	if r := a.run(t); r.Err != nil || len(r.Report.Created) != 2*len(statsparts.Tables) {
-		t.Fatalf("A's run created %v, err %v", names(r.Report.Created), r.Err)
+		t.Fatalf("A's run created %v, err %v", statsparts.Names(r.Report.Created), r.Err)
 	}
 
 	// A loses the leadership; B wins it a month later and keeps ahead.
@@ -219,7 +197,7 @@ func TestNewLeaderPicksUp(t *testing.T) {
 	leadB.Set(true)
 	b.state(t, "leading")
 	r := b.run(t)
-	if got, want := names(r.Report.Created), managedNames(month(2027, 2)); r.Err != nil || !slices.Equal(got, want) {
+	if got, want := statsparts.Names(r.Report.Created), statsparts.MonthNames(month(2027, 2)); r.Err != nil || !slices.Equal(got, want) {
 		t.Errorf("B's run created %v (err %v), want %v", got, r.Err, want)
 	}
 }
@@ -236,7 +214,7 @@ func TestSchedulerRetriesAfterFailure(t *testing.T) {
 	if r := o.run(t); r.Err == nil {
 		t.Fatal("the retry on a closed pool succeeded")
 	}
-	if got := o.timer.waits(); len(got) < 1 || got[0] != time.Minute {
+	if got := o.timer.Waits(); len(got) < 1 || got[0] != time.Minute {
 		t.Errorf("waits %v, want the retry interval first", got)
 	}
 }
@@ -265,5 +243,94 @@ func TestNewSchedulerRefusesBadConfig(t *testing.T) {
 	}
 	if _, err := NewScheduler(&statsparts.Manager{}, lead, SchedulerConfig{Interval: -time.Hour}); err == nil {
 		t.Error("NewScheduler with a negative interval succeeded")
+	}
+}
+
+// policyMaintainer records how each run was asked for.
+type policyMaintainer struct {
+	mu     sync.Mutex
+	plain  int
+	policy []statsparts.Policy
+}
+
+func (m *policyMaintainer) Maintain(context.Context, time.Time) (statsparts.Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.plain++
+	return statsparts.Report{}, nil
+}
+
+func (m *policyMaintainer) MaintainWith(_ context.Context, _ time.Time, p statsparts.Policy) (statsparts.Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.policy = append(m.policy, p)
+	return statsparts.Report{}, nil
+}
+
+// policySource is a policy the test changes.
+type policySource struct {
+	mu  sync.Mutex
+	p   statsparts.Policy
+	set bool
+}
+
+func (s *policySource) Policy() (statsparts.Policy, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.p, s.set
+}
+
+func (s *policySource) change(p statsparts.Policy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.p, s.set = p, true
+}
+
+// TestSchedulerReadsPolicyEveryRun: without a policy the maintainer's own
+// settings apply; a policy set or changed applies to the next run.
+func TestSchedulerReadsPolicyEveryRun(t *testing.T) {
+	t.Parallel()
+	m := &policyMaintainer{}
+	src := &policySource{}
+	runs := make(chan Run, 16)
+	tm := leadertest.NewTimer()
+	lead := &leader.Flag{}
+	s, err := NewScheduler(m, lead, SchedulerConfig{
+		Interval: time.Hour,
+		Now:      func() time.Time { return time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC) },
+		After:    tm.After,
+		OnRun:    func(r Run) { runs <- r },
+		Logger:   quiet,
+		Policy:   src,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	o := &observed{s: s, runs: runs, timer: tm}
+	lead.Set(true)
+	s.Start(t.Context())
+
+	o.run(t)
+	first := statsparts.Policy{MonthsAhead: 2, Retention: 30 * 24 * time.Hour}
+	src.change(first)
+	o.tick(t)
+	o.run(t)
+	second := statsparts.Policy{MonthsAhead: 5, Retention: 90 * 24 * time.Hour, Detach: true}
+	src.change(second)
+	o.tick(t)
+	o.run(t)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.plain != 1 || len(m.policy) != 2 || m.policy[0] != first || m.policy[1] != second {
+		t.Fatalf("plain runs %d, policy runs %+v", m.plain, m.policy)
+	}
+}
+
+func TestSchedulerPolicyNeedsPolicyMaintainer(t *testing.T) {
+	var plain struct{ Maintainer }
+	if _, err := NewScheduler(plain, &leader.Flag{}, SchedulerConfig{Policy: &policySource{}}); err == nil {
+		t.Fatal("a policy source was accepted with a maintainer that cannot use it")
 	}
 }

@@ -2,6 +2,7 @@ package partitions
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,4 +54,28 @@ func ParsePartitionName(name string) (table string, month time.Time, ok bool) {
 		return "", time.Time{}, false
 	}
 	return name[:i], time.Date(y, time.Month(m), 1, 0, 0, 0, 0, time.UTC), true
+}
+
+// Names returns the names of ps, sorted: how logs and tests compare sets
+// of partitions.
+func Names(ps []Partition) []string {
+	ns := make([]string, 0, len(ps))
+	for _, p := range ps {
+		ns = append(ns, p.Name)
+	}
+	slices.Sort(ns)
+	return ns
+}
+
+// MonthNames returns the names of the partitions of every managed table
+// (Tables) for the months, sorted.
+func MonthNames(months ...time.Time) []string {
+	var ns []string
+	for _, t := range Tables {
+		for _, m := range months {
+			ns = append(ns, PartitionName(t, m))
+		}
+	}
+	slices.Sort(ns)
+	return ns
 }

@@ -1,6 +1,7 @@
 package partitions
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -137,5 +138,20 @@ func TestParseBounds(t *testing.T) {
 	}
 	if m, r := parseHashBounds("DEFAULT"); m != 0 || r != 0 {
 		t.Errorf("DEFAULT parsed as hash bounds %d, %d", m, r)
+	}
+}
+
+func TestNamesAndMonthNames(t *testing.T) {
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	got := Names([]Partition{{Name: "b"}, {Name: "a"}})
+	if !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("Names = %v, want sorted [a b]", got)
+	}
+	months := MonthNames(nov, nov.AddDate(0, 1, 0))
+	if len(months) != 2*len(Tables) || !slices.IsSorted(months) {
+		t.Fatalf("MonthNames = %v: want %d sorted names", months, 2*len(Tables))
+	}
+	if !slices.Contains(months, PartitionName(Tables[0], nov)) {
+		t.Errorf("MonthNames = %v, missing %s", months, PartitionName(Tables[0], nov))
 	}
 }

@@ -54,27 +54,6 @@ func pool(t *testing.T, dsn string) *pgxpool.Pool {
 	return p
 }
 
-func names(ps []Partition) []string {
-	var ns []string
-	for _, p := range ps {
-		ns = append(ns, p.Name)
-	}
-	slices.Sort(ns)
-	return ns
-}
-
-// managedNames lists the partitions of Tables for months.
-func managedNames(months ...time.Time) []string {
-	var ns []string
-	for _, t := range Tables {
-		for _, m := range months {
-			ns = append(ns, PartitionName(t, m))
-		}
-	}
-	slices.Sort(ns)
-	return ns
-}
-
 func listManaged(t *testing.T, m *Manager) []Partition {
 	t.Helper()
 	ps, err := m.List(t.Context())
@@ -92,12 +71,12 @@ func TestEnsureAhead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EnsureAhead: %v", err)
 	}
-	want := managedNames(month(2026, 11), month(2026, 12), month(2027, 1))
-	if got := names(created); !slices.Equal(got, want) {
+	want := MonthNames(month(2026, 11), month(2026, 12), month(2027, 1))
+	if got := Names(created); !slices.Equal(got, want) {
 		t.Errorf("created %v,\nwant %v", got, want)
 	}
 	ps := listManaged(t, m)
-	if got := names(ps); !slices.Equal(got, want) {
+	if got := Names(ps); !slices.Equal(got, want) {
 		t.Errorf("listed %v,\nwant %v", got, want)
 	}
 	for _, p := range ps {
@@ -112,13 +91,13 @@ func TestEnsureAhead(t *testing.T) {
 
 	// Again: nothing to do. One month later: one more month.
 	if created, err := m.EnsureAhead(t.Context(), now, 2); err != nil || len(created) != 0 {
-		t.Errorf("second EnsureAhead created %v, %v; want nothing", names(created), err)
+		t.Errorf("second EnsureAhead created %v, %v; want nothing", Names(created), err)
 	}
 	created, err = m.EnsureAhead(t.Context(), now.AddDate(0, 1, 0), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := names(created), managedNames(month(2027, 2)); !slices.Equal(got, want) {
+	if got, want := Names(created), MonthNames(month(2027, 2)); !slices.Equal(got, want) {
 		t.Errorf("a month later created %v, want %v", got, want)
 	}
 	if _, err := m.EnsureAhead(t.Context(), now, MaxMonthsAhead+1); !errors.Is(err, ErrBadMonths) {
@@ -151,11 +130,11 @@ func TestEnsureAheadConcurrent(t *testing.T) {
 		}
 		all = append(all, results[i]...)
 	}
-	want := managedNames(month(2026, 12), month(2027, 1), month(2027, 2), month(2027, 3))
-	if got := names(all); !slices.Equal(got, want) {
+	want := MonthNames(month(2026, 12), month(2027, 1), month(2027, 2), month(2027, 3))
+	if got := Names(all); !slices.Equal(got, want) {
 		t.Errorf("created between them %v,\nwant each of %v exactly once", got, want)
 	}
-	if got := names(listManaged(t, m1)); !slices.Equal(got, want) {
+	if got := Names(listManaged(t, m1)); !slices.Equal(got, want) {
 		t.Errorf("listed %v, want %v", got, want)
 	}
 }
@@ -250,14 +229,14 @@ func TestApplyRetention(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ApplyRetention: %v", err)
 			}
-			if got, want := names(ex.Partitions), managedNames(month(2025, 1), month(2025, 2)); !slices.Equal(got, want) || ex.Detached != detach {
+			if got, want := Names(ex.Partitions), MonthNames(month(2025, 1), month(2025, 2)); !slices.Equal(got, want) || ex.Detached != detach {
 				t.Errorf("removed %v (detached %v),\nwant %v (detached %v)", got, ex.Detached, want, detach)
 			}
 			var kept []time.Time
 			for mo := month(2025, 3); !mo.After(month(2026, 3)); mo = AddMonths(mo, 1) {
 				kept = append(kept, mo)
 			}
-			if got, want := names(listManaged(t, m)), managedNames(kept...); !slices.Equal(got, want) {
+			if got, want := Names(listManaged(t, m)), MonthNames(kept...); !slices.Equal(got, want) {
 				t.Errorf("kept %v,\nwant %v", got, want)
 			}
 			ps, err := m.List(t.Context())
@@ -282,7 +261,7 @@ func TestApplyRetention(t *testing.T) {
 
 			// Again: nothing left to remove.
 			if ex, err := m.ApplyRetention(t.Context(), now, 365*24*time.Hour, detach); err != nil || len(ex.Partitions) != 0 {
-				t.Errorf("second ApplyRetention removed %v, %v", names(ex.Partitions), err)
+				t.Errorf("second ApplyRetention removed %v, %v", Names(ex.Partitions), err)
 			}
 			if detach {
 				// A detached table keeps its name; creating that month again
@@ -415,7 +394,7 @@ func TestDrop(t *testing.T) {
 	if _, err := m.Drop(t.Context(), "clicks_hourly_y2026m07"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second Drop = %v, want ErrNotFound", err)
 	}
-	after := names(listManaged(t, m))
+	after := Names(listManaged(t, m))
 	if slices.Contains(after, "clicks_hourly_y2026m07") || !slices.Contains(after, "clicks_y2026m07") {
 		t.Errorf("after the drop: %v", after)
 	}
@@ -429,7 +408,7 @@ func TestCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := names(created), []string{"clicks_daily_y2026m12", "clicks_daily_y2027m01", "clicks_daily_y2027m02"}; !slices.Equal(got, want) {
+	if got, want := Names(created), []string{"clicks_daily_y2026m12", "clicks_daily_y2027m01", "clicks_daily_y2027m02"}; !slices.Equal(got, want) {
 		t.Errorf("Create(clicks_daily, 2) = %v, want %v", got, want)
 	}
 	created, err = m.Create(t.Context(), "", 1)
@@ -437,7 +416,7 @@ func TestCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := len(created); got != 2*len(Tables)-2 {
-		t.Errorf("Create(all, 1) created %d (%v), want %d", got, names(created), 2*len(Tables)-2)
+		t.Errorf("Create(all, 1) created %d (%v), want %d", got, Names(created), 2*len(Tables)-2)
 	}
 	for _, tt := range []struct {
 		table  string
