@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,14 +15,12 @@ import (
 // cannot enter (a home of mode 0700, mktemp -d): run as root, initdb used
 // to fail with "fork/exec …/initdb: permission denied". The server now
 // keeps its directory where its user can reach it, linked from the
-// configured one, and starts.
+// configured one, and starts. Run as another user, the server runs as that
+// user, who can enter its own directories: it stays where configured.
 func TestPrimaryBehindPrivateParent(t *testing.T) {
 	cred, err := PostgresCredential()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if cred == nil {
-		t.Skip("not root: PostgreSQL runs as this user, who can enter its own directories")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -37,8 +36,10 @@ func TestPrimaryBehindPrivateParent(t *testing.T) {
 	if err := os.Mkdir(data, 0o750); err != nil { // as make run leaves it
 		t.Fatal(err)
 	}
-	if blocked, err := unreachable(data, cred); err != nil || blocked == "" {
-		t.Fatalf("the postgres user should not get through %s (blocked %q, %v)", data, blocked, err)
+	if cred != nil {
+		if blocked, err := unreachable(data, cred); err != nil || blocked == "" {
+			t.Fatalf("the postgres user should not get through %s (blocked %q, %v)", data, blocked, err)
+		}
 	}
 	port, err := FreePort("127.0.0.1")
 	if err != nil {
@@ -63,11 +64,17 @@ func TestPrimaryBehindPrivateParent(t *testing.T) {
 	if err := pg.Query(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
-	if target, err := os.Readlink(dir); err != nil || target != pg.Dir {
-		t.Errorf("%s should link to the server's directory %s: %q %v", dir, pg.Dir, target, err)
-	}
 	if _, err := os.Stat(filepath.Join(dir, "postgres.log")); err != nil {
 		t.Errorf("the log is not reachable through the configured directory: %v", err)
+	}
+	if cred == nil {
+		if pg.Dir != dir {
+			t.Errorf("run as its own user, the server moved to %s instead of %s", pg.Dir, dir)
+		}
+		return
+	}
+	if target, err := os.Readlink(dir); err != nil || target != pg.Dir {
+		t.Errorf("%s should link to the server's directory %s: %q %v", dir, pg.Dir, target, err)
 	}
 	if blocked, err := unreachable(pg.Dir, cred); err != nil || blocked != "" {
 		t.Errorf("the postgres user cannot reach %s (blocked at %q, %v)", pg.Dir, blocked, err)
@@ -75,17 +82,18 @@ func TestPrimaryBehindPrivateParent(t *testing.T) {
 }
 
 // TestUnreachable: search permission for another user comes from the
-// "other" bits, or the group's or owner's when they are that user's.
+// "other" bits, or the group's or owner's when they are that user's. The
+// directories belong to whoever runs the test; "another user" is a
+// credential that is not theirs, and "its own" is theirs, so no chown (and
+// no root) is needed.
 func TestUnreachable(t *testing.T) {
-	cred, err := PostgresCredential()
-	if err != nil || cred == nil {
-		t.Skip("needs root and a postgres user to own test directories")
-	}
+	self := &syscall.Credential{Uid: uint32(os.Geteuid()), Gid: uint32(os.Getegid())}
+	other := &syscall.Credential{Uid: self.Uid + 10007, Gid: self.Gid + 10007}
 	base := openTempDir(t)
 	for _, tc := range []struct {
 		name  string
 		mode  os.FileMode
-		owned bool // chowned to the postgres user
+		owned bool // the user asking owns it
 		want  bool // reachable
 	}{
 		{"open", 0o755, false, true},
@@ -100,10 +108,9 @@ func TestUnreachable(t *testing.T) {
 		if err := os.Chmod(d, tc.mode); err != nil {
 			t.Fatal(err)
 		}
+		cred := other
 		if tc.owned {
-			if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
-				t.Fatal(err)
-			}
+			cred = self
 		}
 		blocked, err := unreachable(d, cred)
 		if err != nil {
