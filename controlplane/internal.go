@@ -13,7 +13,6 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
-	"github.com/shortify/shortify/internal/problem"
 )
 
 // Timeouts of the internal listener: members send small bodies and answer
@@ -75,15 +74,10 @@ func (s *internalServer) serve(node *cluster.Node) {
 	s.h.Store(&h)
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler: 503 until the node's routes are in
+// place.
 func (s *internalServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := s.h.Load()
-	if h == nil {
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "the control-plane node is starting; retry shortly")
-		return
-	}
-	(*h).ServeHTTP(w, r)
+	api.Pending(&s.h).ServeHTTP(w, r)
 }
 
 // Close stops the listener, letting calls under way finish within a bound.

@@ -21,7 +21,6 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
-	"github.com/shortify/shortify/internal/problem"
 )
 
 // benchCA is the benchmark clusters' CA: the nodes talk mutual TLS, as in
@@ -45,20 +44,6 @@ type node struct {
 	srv, intSrv *http.Server
 	handler     atomic.Pointer[http.Handler]
 	internal    atomic.Pointer[http.Handler]
-}
-
-// serveFrom answers from the handler in p, 503 until the node is open, as
-// the Caddy handler does.
-func serveFrom(p *atomic.Pointer[http.Handler]) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		h := p.Load()
-		if h == nil {
-			w.Header().Set("Retry-After", "1")
-			problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping")
-			return
-		}
-		(*h).ServeHTTP(w, r)
-	}
 }
 
 // openNode starts a node on dsn. With join empty it bootstraps a new
@@ -86,14 +71,14 @@ func openNode(ctx context.Context, id, dsn string, join []string, log *slog.Logg
 		return nil, err
 	}
 	n.url = "http://" + ln.Addr().String()
-	n.srv = &http.Server{Handler: serveFrom(&n.handler), ReadHeaderTimeout: 5 * time.Second}
+	n.srv = &http.Server{Handler: api.Pending(&n.handler), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = n.srv.Serve(ln) }()
 	iln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	n.internalURL = "https://" + iln.Addr().String()
-	n.intSrv = &http.Server{Handler: serveFrom(&n.internal), TLSConfig: tc.Server(), ReadHeaderTimeout: 5 * time.Second}
+	n.intSrv = &http.Server{Handler: api.Pending(&n.internal), TLSConfig: tc.Server(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = n.intSrv.ServeTLS(iln, "", "") }()
 
 	if n.store, err = backend.Open(ctx, linkstore.Config{DSN: dsn, Migrate: true}); err != nil {

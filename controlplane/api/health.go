@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
@@ -76,4 +77,19 @@ func (h *Handler) storeFailed(w http.ResponseWriter, what string, err error) {
 	h.log.Error(what+" failed", "err", err)
 	w.Header().Set("Retry-After", "1")
 	problem.Write(w, http.StatusServiceUnavailable, "could not "+what+": the link database is unavailable; retry shortly")
+}
+
+// Pending serves the handler in p once it is there, and until then a 503
+// with Retry-After (NotReadyDetail): a node's listeners open before the
+// node does. The internal listener and the test harnesses serve through it.
+func Pending(p *atomic.Pointer[http.Handler]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := p.Load()
+		if h == nil {
+			w.Header().Set("Retry-After", "1")
+			problem.Write(w, http.StatusServiceUnavailable, NotReadyDetail)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	}
 }

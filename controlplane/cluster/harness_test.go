@@ -100,20 +100,6 @@ func (n *tnode) URL() string { return "https://" + n.apiAddr }
 // PublicURL is the base URL of the node's public API.
 func (n *tnode) PublicURL() string { return "http://" + n.publicAddr }
 
-// serveFrom answers from the handler in p, 503 while the node is starting
-// or down, as the Caddy handler does.
-func serveFrom(p *atomic.Pointer[http.Handler]) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		h := p.Load()
-		if h == nil {
-			w.Header().Set("Retry-After", "1")
-			problem.Write(w, http.StatusServiceUnavailable, "the control plane is starting or stopping")
-			return
-		}
-		(*h).ServeHTTP(w, r)
-	}
-}
-
 // testLogger logs warnings and errors to the test's output.
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -185,9 +171,9 @@ func (n *tnode) stopFast() {
 // serve serves the internal routes on ln (https, mutual TLS, as the
 // Caddy app's internal listener does) and the public API on pub.
 func (n *tnode) serve(ln, pub net.Listener) {
-	n.srv = &http.Server{Handler: serveFrom(&n.handler), TLSConfig: n.cfg.TLS.Server(), ReadHeaderTimeout: 5 * time.Second,
+	n.srv = &http.Server{Handler: api.Pending(&n.handler), TLSConfig: n.cfg.TLS.Server(), ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)}
-	n.pubSrv = &http.Server{Handler: serveFrom(&n.publicRoutes), ReadHeaderTimeout: 5 * time.Second}
+	n.pubSrv = &http.Server{Handler: api.Pending(&n.publicRoutes), ReadHeaderTimeout: 5 * time.Second}
 	srv, pubSrv := n.srv, n.pubSrv
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	go func() { _ = pubSrv.Serve(pub) }()
