@@ -100,6 +100,18 @@ type Deps struct {
 	Events LinkEvents
 	// Creates counts link creates by kind and outcome (nil: not counted).
 	Creates CreateObserver
+	// Audit records every write (nil: none are recorded); AuditLog serves
+	// GET /api/v1/admin/audit (nil: it answers 503). See audit.go.
+	Audit    AuditRecorder
+	AuditLog AuditLog
+	// Reports stores abuse reports (nil: the report routes answer 503);
+	// ReportLimiter limits them per client (nil: no limit). See
+	// reports.go.
+	Reports       ReportStore
+	ReportLimiter Limiter
+	// ClientIP is a request's client address as the trusted-proxy
+	// settings see it, for the audit log and reports (nil: the peer's).
+	ClientIP func(*http.Request) string
 }
 
 // Handler serves the API under /api/v1/.
@@ -167,6 +179,8 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/openapi.json", public, h.openAPI)
 	h.clusterRoutes()
 	h.partitionRoutes()
+	h.auditRoutes()
+	h.reportRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
@@ -183,6 +197,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		problem.Write(w, http.StatusNotFound, "no API route "+r.URL.Path)
+		return
+	}
+	if h.deps.Audit != nil && isWrite(r.Method) {
+		h.serveAudited(w, r, pattern)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

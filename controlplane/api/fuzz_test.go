@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/partitions"
@@ -28,7 +29,15 @@ func FuzzRoutes(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(parts.Close)
-	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}})
+	log, err := audit.Open(context.Background(), audit.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(log.Close)
+	rec := audit.NewRecorder(log, audit.RecorderConfig{})
+	f.Cleanup(rec.Close)
+	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{},
+		Audit: rec, AuditLog: log, Reports: log})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -289,8 +289,12 @@ func publicHost(public string) (string, error) {
 // decodeJSON reads one JSON object from r's body into v, answering the
 // client itself when the body is unacceptable.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeJSONLimit(w, r, v, maxBodyBytes)
+}
+
+// decodeJSONLimit is decodeJSON with a body bound of limit bytes.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
 	// browserGuard has checked the Content-Type of every route's body.
-	const limit = maxBodyBytes
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
