@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/partitions"
@@ -177,8 +178,16 @@ type App struct {
 	// a minute (default 10; shared through Redis when configured).
 	AnonymousPerMinute int `json:"anonymous_per_minute,omitempty"`
 	// TrustedProxies are the addresses (CIDRs, or private_ranges) whose
-	// X-Forwarded-For names the client, for the anonymous-create limit.
+	// X-Forwarded-For names the client, for the anonymous-create and
+	// report limits and the client address of the audit log.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// AuditRetention is how long the audit log keeps an entry (default
+	// 365 days): older monthly partitions are dropped, older SQLite rows
+	// deleted, by the leader's upkeep.
+	AuditRetention caddy.Duration `json:"audit_retention,omitempty"`
+	// ReportPerMinute is how many abuse reports one client may send a
+	// minute (default 5; shared through Redis when configured).
+	ReportPerMinute int `json:"report_per_minute,omitempty"`
 	// InitialAPIKey is the first admin key of a new cluster (a key in the
 	// form `shortify new-api-key` prints), best as a placeholder expanded
 	// at provision, {env.SHORTIFY_INITIAL_API_KEY} or {file./path}, so that
@@ -214,6 +223,8 @@ type App struct {
 	metrics prometheus.Registerer
 	svc     *service
 	anon    *anonLimiter
+	// reports limits abuse reports per client.
+	reports *anonLimiter
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
 	api        atomic.Pointer[api.Handler]
@@ -271,6 +282,8 @@ func (a *App) fillDefaults() error {
 	a.LookalikeHosts = cmp.Or(a.LookalikeHosts, "refuse")
 	a.TargetResolveTimeout = cmp.Or(a.TargetResolveTimeout, caddy.Duration(targeturl.DefaultResolveTimeout))
 	a.AnonymousPerMinute = cmp.Or(a.AnonymousPerMinute, DefaultAnonymousPerMinute)
+	a.AuditRetention = cmp.Or(a.AuditRetention, caddy.Duration(audit.DefaultRetention))
+	a.ReportPerMinute = cmp.Or(a.ReportPerMinute, DefaultReportPerMinute)
 	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
 	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, statsparts.DefaultMonthsAhead)
 	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(statsparts.DefaultRetention))
@@ -306,6 +319,12 @@ func (a *App) Validate() error {
 	}
 	if a.AnonymousPerMinute < 1 || a.AnonymousPerMinute > 100_000 {
 		return fmt.Errorf("shortify: anonymous_per_minute %d is outside 1..100000", a.AnonymousPerMinute)
+	}
+	if a.ReportPerMinute < 1 || a.ReportPerMinute > 100_000 {
+		return fmt.Errorf("shortify: report_per_minute %d is outside 1..100000", a.ReportPerMinute)
+	}
+	if a.AuditRetention < caddy.Duration(24*time.Hour) {
+		return errors.New("shortify: audit_retention must be at least a day (24h)")
 	}
 	if _, err := clientKeyFunc(a.TrustedProxies); err != nil {
 		return err
@@ -353,19 +372,11 @@ func (a *App) Start() error {
 		return err
 	}
 	deps := svc.deps()
-	if a.AnonymousCreate {
-		if a.anon, err = newAnonLimiter(a.AnonymousPerMinute, svc, a.logger); err != nil {
-			a.unregisterMetrics(svc)
-			_ = releaseService(svc)
-			return err
-		}
-		deps.AnonymousLimiter = a.anon
-		if deps.ClientKey, err = clientKeyFunc(a.TrustedProxies); err != nil {
-			a.anon.Close()
-			a.unregisterMetrics(svc)
-			_ = releaseService(svc)
-			return err
-		}
+	if err := a.limiters(svc, &deps); err != nil {
+		a.closeLimiters()
+		a.unregisterMetrics(svc)
+		_ = releaseService(svc)
+		return err
 	}
 	h, err := api.New(api.Config{
 		PublicURL:       a.PublicURL,
@@ -375,9 +386,7 @@ func (a *App) Start() error {
 		Logger:          a.logger,
 	}, deps)
 	if err != nil {
-		if a.anon != nil {
-			a.anon.Close()
-		}
+		a.closeLimiters()
 		a.unregisterMetrics(svc)
 		_ = releaseService(svc)
 		return err
@@ -392,10 +401,7 @@ func (a *App) Start() error {
 func (a *App) Stop() error {
 	a.api.Store(nil)
 	a.started.open()
-	if a.anon != nil {
-		a.anon.Close()
-		a.anon = nil
-	}
+	a.closeLimiters()
 	if a.svc == nil {
 		return nil
 	}
@@ -462,16 +468,17 @@ func (a *App) bootstrap() bool {
 
 func (a *App) serviceConfig() serviceConfig {
 	return serviceConfig{
-		DataDir:       a.DataDir,
-		NodeID:        a.NodeID,
-		RaftBind:      a.RaftBind,
-		RaftAdvertise: a.RaftAdvertise,
-		Database:      a.Database,
-		Redis:         a.Redis,
-		RedisPrefix:   a.RedisPrefix,
-		RedisTTL:      time.Duration(a.RedisTTL),
-		InitialAPIKey: a.initialKey,
-		Events:        a.eventSettings(),
+		DataDir:        a.DataDir,
+		NodeID:         a.NodeID,
+		RaftBind:       a.RaftBind,
+		RaftAdvertise:  a.RaftAdvertise,
+		Database:       a.Database,
+		Redis:          a.Redis,
+		RedisPrefix:    a.RedisPrefix,
+		RedisTTL:       time.Duration(a.RedisTTL),
+		InitialAPIKey:  a.initialKey,
+		AuditRetention: time.Duration(a.AuditRetention),
+		Events:         a.eventSettings(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,

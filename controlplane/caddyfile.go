@@ -52,6 +52,8 @@ func init() {
 //		anonymous_create on|off
 //		anonymous_per_minute <n>
 //		trusted_proxies <cidr...>|private_ranges
+//		audit_retention   <duration>
+//		report_per_minute <n>
 //		initial_api_key <key>|{env.VAR}|{file.PATH}
 //		kafka_brokers      <host:port...>
 //		link_events_topic  <name>
@@ -143,6 +145,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.PositiveInt(&a.AnonymousPerMinute, "creates a minute")
 		case "trusted_proxies":
 			return o.Append(&a.TrustedProxies)
+		case "audit_retention":
+			return o.PositiveDuration(&a.AuditRetention)
+		case "report_per_minute":
+			return o.PositiveInt(&a.ReportPerMinute, "reports a minute")
 		case "initial_api_key":
 			return o.String(&a.InitialAPIKey)
 		case "public_url":

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
@@ -38,6 +39,7 @@ type serviceConfig struct {
 	Database, Redis, RedisPrefix             string
 	RedisTTL                                 time.Duration
 	InitialAPIKey                            string
+	AuditRetention                           time.Duration
 	Partitions                               partitionSettings
 	Events                                   eventSettings
 }
@@ -86,6 +88,11 @@ type service struct {
 	cleaner *cleanup.Cleaner
 	// metrics are the service's Prometheus counters (metrics.go).
 	metrics *serviceMetrics
+	// audit is the audit log and the reports, auditRec the recorder of
+	// the API's writes, auditUpkeep its retention (auditlog.go).
+	audit       *audit.Store
+	auditRec    *audit.Recorder
+	auditUpkeep *partitions.Scheduler
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -95,6 +102,7 @@ func (s *service) Destruct() error {
 	if s.upkeep != nil {
 		errs = append(errs, s.upkeep.Close())
 	}
+	errs = append(errs, s.closeAudit())
 	if s.cleaner != nil {
 		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
 	}
@@ -150,6 +158,7 @@ func (s *service) deps() api.Deps {
 	if s.events != nil {
 		d.Events = s.events
 	}
+	s.auditDeps(&d)
 	return d
 }
 
@@ -231,6 +240,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startPartitions(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startAudit(ctx, log); err != nil {
 		return nil, err
 	}
 	if err := s.startLinkEvents(log); err != nil {
