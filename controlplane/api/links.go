@@ -181,7 +181,7 @@ func (h *Handler) writeThrough(ctx context.Context, l linkstore.Link) {
 // with the next one when an alias already took it.
 func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *linkstore.Link) bool {
 	for attempt := 1; ; attempt++ {
-		code, err := h.deps.Issuer.NextCode()
+		code, err := h.nextCode()
 		if err != nil {
 			h.unavailable(w, "issue a short code", err)
 			return false

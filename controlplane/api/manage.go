@@ -297,7 +297,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		inBatch := make([]int, 0, len(pending))
 		for _, i := range pending {
 			if req.Links[i].Alias == "" {
-				code, err := h.deps.Issuer.NextCode()
+				code, err := h.nextCode()
 				if err != nil {
 					if attempt == 1 && len(inBatch) == 0 {
 						h.unavailable(w, "issue short codes", err)

@@ -185,6 +185,19 @@ func (h *Handler) reportedCode(v string) (code, detail string) {
 	return v, ""
 }
 
+// nextCode is the issuer's next code that is no reserved word: a 6-letter
+// generated code may read "report" (in some case), whose route would
+// shadow the link.
+func (h *Handler) nextCode() (string, error) {
+	for {
+		code, err := h.deps.Issuer.NextCode()
+		if err != nil || !shortcode.IsReserved(code) {
+			return code, err
+		}
+		h.log.Info("skipped a generated code that is a reserved word", "code", code)
+	}
+}
+
 // spendReport counts a report against its client's budget, answering 429
 // (or 503 when the limiter fails: closed, as for anonymous creates)
 // itself when it may not go on.
