@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -180,33 +181,47 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) {
 		page.Entries = append(page.Entries, AuditEntry{ID: strconv.FormatInt(e.ID, 10), At: e.At, KeyID: e.KeyID,
 			Action: e.Route, Target: e.Target, ClientIP: e.ClientIP, Status: e.Status})
 	}
-	if len(entries) == q.Limit {
-		page.NextCursor = encodeCursor(entries[len(entries)-1].ID)
-	}
+	page.NextCursor = nextCursor(entries, q.Limit, func(e audit.Entry) int64 { return e.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 
-func (h *Handler) parseAuditQuery(vals map[string][]string) (audit.Query, *paramError) {
-	get := func(k string) string {
-		if v := vals[k]; len(v) > 0 {
-			return v[0]
-		}
+// nextCursor is the cursor of the page after items, a page of at most
+// limit: none after a page that is not full.
+func nextCursor[T any](items []T, limit int, id func(T) int64) string {
+	if len(items) == 0 || len(items) < limit {
 		return ""
 	}
-	q := audit.Query{Limit: DefaultPageSize, KeyID: get("key"), Target: get("target")}
-	if v := get("limit"); v != "" {
+	return encodeCursor(id(items[len(items)-1]))
+}
+
+// parsePage reads the limit and cursor parameters of a list, with the
+// links' bounds (DefaultPageSize, MaxPageSize).
+func parsePage(vals url.Values) (limit int, before int64, bad *paramError) {
+	limit = DefaultPageSize
+	if v := vals.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxPageSize {
-			return q, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
+			return 0, 0, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
 		}
-		q.Limit = n
+		limit = n
 	}
-	if _, has := vals["cursor"]; has {
-		id, err := decodeCursor(get("cursor"))
+	if vals.Has("cursor") {
+		// An empty cursor too, as for the links.
+		id, err := decodeCursor(vals.Get("cursor"))
 		if err != nil {
-			return q, &paramError{"cursor", err.Error()}
+			return 0, 0, &paramError{"cursor", err.Error()}
 		}
-		q.Before = id
+		before = id
+	}
+	return limit, before, nil
+}
+
+func (h *Handler) parseAuditQuery(vals url.Values) (audit.Query, *paramError) {
+	get := vals.Get
+	q := audit.Query{KeyID: get("key"), Target: get("target")}
+	var bad *paramError
+	if q.Limit, q.Before, bad = parsePage(vals); bad != nil {
+		return q, bad
 	}
 	if v := get("action"); v != "" {
 		routes := h.writeRoutes()

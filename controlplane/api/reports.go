@@ -232,7 +232,12 @@ func (h *Handler) listReports(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q := audit.ReportQuery{Limit: DefaultPageSize, State: audit.StateOpen}
+	q := audit.ReportQuery{State: audit.StateOpen}
+	var bad *paramError
+	if q.Limit, q.Before, bad = parsePage(vals); bad != nil {
+		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
+		return
+	}
 	switch s := vals.Get("state"); s {
 	case "", audit.StateOpen:
 	case audit.StateResolved:
@@ -242,22 +247,6 @@ func (h *Handler) listReports(w http.ResponseWriter, r *http.Request) {
 	default:
 		problem.WriteField(w, http.StatusBadRequest, "state", "state must be open (the default), resolved or all")
 		return
-	}
-	if v := vals.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			problem.WriteField(w, http.StatusBadRequest, "limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize))
-			return
-		}
-		q.Limit = n
-	}
-	if vals.Has("cursor") {
-		id, err := decodeCursor(vals.Get("cursor"))
-		if err != nil {
-			problem.WriteField(w, http.StatusBadRequest, "cursor", err.Error())
-			return
-		}
-		q.Before = id
 	}
 	if !h.haveReports(w) {
 		return
@@ -271,9 +260,7 @@ func (h *Handler) listReports(w http.ResponseWriter, r *http.Request) {
 	for _, rep := range rs {
 		page.Reports = append(page.Reports, reportInfo(rep))
 	}
-	if len(rs) == q.Limit {
-		page.NextCursor = encodeCursor(rs[len(rs)-1].ID)
-	}
+	page.NextCursor = nextCursor(rs, q.Limit, func(r audit.Report) int64 { return r.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 

@@ -116,13 +116,15 @@ func (r *Recorder) run() {
 			batch = batch[:0]
 		}
 	}
+	add := func(e Entry) {
+		if batch = append(batch, e); len(batch) == r.cfg.BatchSize {
+			flush()
+		}
+	}
 	for {
 		select {
 		case e := <-r.ch:
-			batch = append(batch, e)
-			if len(batch) == r.cfg.BatchSize {
-				flush()
-			}
+			add(e)
 		case <-ticker.C:
 			flush()
 		case <-r.stop:
@@ -130,10 +132,7 @@ func (r *Recorder) run() {
 			for {
 				select {
 				case e := <-r.ch:
-					batch = append(batch, e)
-					if len(batch) == r.cfg.BatchSize {
-						flush()
-					}
+					add(e)
 				default:
 					flush()
 					return

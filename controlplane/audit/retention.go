@@ -71,10 +71,8 @@ func partition(month time.Time) statsparts.Partition {
 }
 
 // partitions returns the names of audit_log's partitions.
-func (s *Store) partitions(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}) ([]string, error) {
-	rows, err := q.Query(ctx, `
+func (s *Store) partitions(ctx context.Context, tx pgx.Tx) ([]string, error) {
+	rows, err := tx.Query(ctx, `
 SELECT c.relname FROM pg_inherits i
 JOIN pg_class c ON c.oid = i.inhrelid
 JOIN pg_class p ON p.oid = i.inhparent
@@ -91,8 +89,9 @@ WHERE n.nspname = $1 AND p.relname = $2`, s.schema, Table)
 }
 
 // ddl runs fn in a transaction that holds the partition DDL lock of every
-// Shortify manager (statsparts.LockKey) and a lock timeout.
-func (s *Store) ddl(ctx context.Context, fn func(pgx.Tx) error) error {
+// Shortify manager (statsparts.LockKey) and a lock timeout, with the names
+// of audit_log's partitions as they are under the lock.
+func (s *Store) ddl(ctx context.Context, fn func(tx pgx.Tx, have []string) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", statsparts.LockKey); err != nil {
 			return fmt.Errorf("take the partition lock: %w", err)
@@ -100,7 +99,11 @@ func (s *Store) ddl(ctx context.Context, fn func(pgx.Tx) error) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", ddlLockTimeout); err != nil {
 			return fmt.Errorf("set lock_timeout: %w", err)
 		}
-		return fn(tx)
+		have, err := s.partitions(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return fn(tx, have)
 	})
 }
 
@@ -110,11 +113,7 @@ func (s *Store) ident(name string) string { return pgx.Identifier{s.schema, name
 // months ahead.
 func (s *Store) ensure(ctx context.Context, now time.Time) ([]statsparts.Partition, error) {
 	var created []statsparts.Partition
-	err := s.ddl(ctx, func(tx pgx.Tx) error {
-		have, err := s.partitions(ctx, tx)
-		if err != nil {
-			return err
-		}
+	err := s.ddl(ctx, func(tx pgx.Tx, have []string) error {
 		for _, m := range statsparts.MonthsFrom(now, s.cfg.MonthsAhead) {
 			p := partition(m)
 			if slices.Contains(have, p.Name) {
@@ -138,11 +137,7 @@ func (s *Store) ensure(ctx context.Context, now time.Time) ([]statsparts.Partiti
 // dropBefore drops the partitions whose whole month ends by cutoff.
 func (s *Store) dropBefore(ctx context.Context, cutoff time.Time) ([]statsparts.Partition, error) {
 	var dropped []statsparts.Partition
-	err := s.ddl(ctx, func(tx pgx.Tx) error {
-		have, err := s.partitions(ctx, tx)
-		if err != nil {
-			return err
-		}
+	err := s.ddl(ctx, func(tx pgx.Tx, have []string) error {
 		slices.Sort(have)
 		for _, name := range have {
 			table, month, ok := statsparts.ParsePartitionName(name)
