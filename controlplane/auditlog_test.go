@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/shortify/shortify/internal/testkit/caddytest"
 	"github.com/shortify/shortify/internal/testkit/promtest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
 // TestAuditAndReportsWired runs a one-node control plane on PostgreSQL
@@ -34,6 +36,9 @@ func TestAuditAndReportsWired(t *testing.T) {
 		PublicURL:       "https://sho.rt",
 		TrustedProxies:  []string{"10.0.0.0/8"},
 		ReportPerMinute: 2,
+		// The leader's upkeep, the audit log's retention included, runs
+		// over and over.
+		PartitionCheckInterval: caddy.Duration(50 * time.Millisecond),
 	}
 	caddytest.StartApp(t, ctx, a)
 	defer a.Stop()
@@ -73,6 +78,20 @@ func TestAuditAndReportsWired(t *testing.T) {
 	if e := entries[0]; e.Route != "POST /api/v1/reports" || e.KeyID != audit.Anonymous || e.Status != 429 {
 		t.Errorf("refused report entry: %+v", e)
 	}
+	// A partition of 14 months ago goes at the upkeep's next run
+	// (audit_retention 365 days). The links' schema is not the stats
+	// one, so the stats manager lists the link database's partitions too.
+	old := time.Now().AddDate(0, -14, 0)
+	name := statsparts.PartitionName(audit.Table, old)
+	rep, err := a.svc.audit.Maintain(t.Context(), old)
+	if err != nil || !slices.Contains(statsparts.Names(rep.Created), name) {
+		t.Fatalf("made %v, %v; want %s", statsparts.Names(rep.Created), err, name)
+	}
+	testenv.WaitFor(t, name+" dropped by the leader's upkeep", 10*time.Second, func() bool {
+		ps, err := a.svc.parts.List(t.Context())
+		return err == nil && !slices.Contains(statsparts.Names(ps), name) &&
+			slices.Contains(statsparts.Names(ps), statsparts.PartitionName(audit.Table, time.Now()))
+	})
 	testenv.WaitFor(t, "the audit and report metrics", 10*time.Second, func() bool {
 		got := promtest.Samples(t, reg, "shortify_cp_")
 		return got["shortify_cp_audit_entries_written_total{}"] == 4 && got["shortify_cp_audit_entries_dropped_total{}"] == 0 &&
