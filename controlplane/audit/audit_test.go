@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,6 +276,50 @@ func TestRecorderWritesToStore(t *testing.T) {
 			got, err := s.List(context.Background(), audit.Query{Limit: 500})
 			if err != nil || len(got) != 300 {
 				t.Errorf("%d entries, %v", len(got), err)
+			}
+		})
+	}
+}
+
+func TestText(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"abc", 0, "abc"},
+		{"a\x00b", 0, "a\uFFFDb"},
+		{"a\xffb", 0, "a\uFFFDb"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"}, // é is two bytes: not cut in half
+		{"€€", 4, "€"},
+		{"", 5, ""},
+	} {
+		if got := audit.Text(tt.in, tt.max); got != tt.want {
+			t.Errorf("Text(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+}
+
+// TestHostileText: bytes that PostgreSQL's text refuses (NUL, invalid
+// UTF-8) and overlong values never fail a batch or a report.
+func TestHostileText(t *testing.T) {
+	for name, newStore := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := newStore(t, audit.Config{})
+			long := strings.Repeat("x", 10_000)
+			if err := s.Insert(t.Context(), []audit.Entry{
+				{At: time.Now(), KeyID: "k", Method: "DELETE", Route: "DELETE /api/v1/links/{code}", Target: "a\x00b\xff", Status: 400},
+				{At: time.Now(), KeyID: "k", Method: "DELETE", Route: "DELETE /api/v1/links/{code}", Target: long, Status: 400},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.List(t.Context(), audit.Query{Limit: 10})
+			if err != nil || len(got) != 2 || len(got[0].Target) != 512 || got[1].Target != "a\uFFFDb\uFFFD" {
+				t.Errorf("%d entries, %v", len(got), err)
+			}
+			if _, err := s.CreateReport(t.Context(), audit.Report{CreatedAt: time.Now(), Code: "abc", URL: "abc", Reason: "spam", Details: "nul \x00 here"}); err != nil {
+				t.Errorf("report with NUL: %v", err)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Anonymous is the KeyID of a write made without a valid API key.
@@ -64,7 +65,27 @@ type Query struct {
 	Limit int
 }
 
-// Insert writes entries in one statement.
+// maxField bounds each text field of an entry, in bytes: a path argument
+// of a refused request can be as long as the URL.
+const maxField = 512
+
+// Text returns s as PostgreSQL and SQLite both store it: valid UTF-8
+// without NUL (PostgreSQL's text refuses both, and one such value would
+// fail its whole batch), cut to at most max bytes on a rune boundary
+// (max 0: no cut).
+func Text(s string, max int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+	if max <= 0 || len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
+}
+
+// Insert writes entries in one statement. Their text fields are stored as
+// Text makes them.
 func (s *Store) Insert(ctx context.Context, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -78,7 +99,8 @@ func (s *Store) Insert(ctx context.Context, entries []Entry) error {
 		}
 		n := len(args)
 		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-		args = append(args, e.At.UTC(), e.KeyID, e.Method, e.Route, e.Target, e.ClientIP, e.Status)
+		args = append(args, e.At.UTC(), Text(e.KeyID, maxField), Text(e.Method, maxField), Text(e.Route, maxField),
+			Text(e.Target, maxField), Text(e.ClientIP, maxField), e.Status)
 	}
 	if _, err := s.exec(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("audit: write %d entries: %w", len(entries), err)

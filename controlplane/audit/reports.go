@@ -48,12 +48,12 @@ type ReportQuery struct {
 	Limit int
 }
 
-// CreateReport stores r (its ID and resolution are ignored) and returns
-// its ID.
+// CreateReport stores r (its ID and resolution are ignored; its text as
+// Text makes it, uncut) and returns its ID.
 func (s *Store) CreateReport(ctx context.Context, r Report) (int64, error) {
 	stmt, args := s.bind(`INSERT INTO abuse_reports (created_at, code, url, reason, details, contact, client_ip)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		[]any{r.CreatedAt.UTC(), r.Code, r.URL, r.Reason, r.Details, r.Contact, r.ClientIP})
+		[]any{r.CreatedAt.UTC(), Text(r.Code, 0), Text(r.URL, 0), Text(r.Reason, 0), Text(r.Details, 0), Text(r.Contact, 0), Text(r.ClientIP, 0)})
 	var id int64
 	if err := s.db.QueryRowContext(ctx, stmt, args...).Scan(&id); err != nil {
 		return 0, fmt.Errorf("audit: store report: %w", err)
@@ -114,7 +114,7 @@ func (s *Store) Reports(ctx context.Context, q ReportQuery) ([]Report, error) {
 func (s *Store) ResolveReport(ctx context.Context, id int64, resolution, note, by string, at time.Time) (Report, error) {
 	stmt, args := s.bind(`UPDATE abuse_reports SET resolved_at = $1, resolved_by = $2, resolution = $3, note = $4
 		WHERE id = $5 AND resolved_at IS NULL RETURNING `+reportColumns,
-		[]any{at.UTC(), by, resolution, note, id})
+		[]any{at.UTC(), Text(by, 0), Text(resolution, 0), Text(note, 0), id})
 	r, err := scanReport(s.db.QueryRowContext(ctx, stmt, args...))
 	if err == nil {
 		return r, nil
