@@ -258,8 +258,12 @@ func (h *Handler) parseAuditQuery(vals url.Values) (audit.Query, *paramError) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
 		return q, &paramError{"since", "since must be before until"}
 	}
-	if len(q.KeyID) > 64 || len(q.Target) > 2048 {
-		return q, &paramError{"key", "key and target are too long to name anything"}
+	for _, p := range []struct{ name, v string }{{"key", q.KeyID}, {"target", q.Target}} {
+		// The log holds text as audit.Text makes it: anything else names
+		// nothing, and PostgreSQL would refuse it as a parameter.
+		if len(p.v) > 512 || audit.Text(p.v, 0) != p.v {
+			return q, &paramError{p.name, p.name + " must be valid UTF-8 of at most 512 bytes, without NUL"}
+		}
 	}
 	return q, nil
 }

@@ -285,6 +285,9 @@ func TestAuditQuery(t *testing.T) {
 				{"limit=0", "limit"},
 				{"limit=1001", "limit"},
 				{"verb=POST", "verb"},
+				{"target=a%00b", "target"},
+				{"key=%FF", "key"},
+				{"target=" + strings.Repeat("x", 513), "target"},
 			} {
 				w := e.do(t, e.admin, http.MethodGet, "/api/v1/admin/audit?"+tt.query, "", "")
 				if p := wantProblem(t, w, http.StatusBadRequest, ""); p.Field != tt.field {
