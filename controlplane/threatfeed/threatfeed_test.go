@@ -120,8 +120,8 @@ func TestRefresh(t *testing.T) {
 				"http://shared.example/phish/login":  "urlhaus",
 				"https://shared.example/phish/other": "",
 			} {
-				if src, _, _ := set.Match(target); src != want {
-					t.Errorf("after the first refresh %s matches %q, want %q", target, src, want)
+				if hit, _ := set.Match(target); hit.Source != want {
+					t.Errorf("after the first refresh %s matches %q, want %q", target, hit.Source, want)
 				}
 			}
 			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus"})
@@ -139,11 +139,11 @@ func TestRefresh(t *testing.T) {
 				t.Errorf("generation %d after a change, want %d", snap2.Generation, snap.Generation+1)
 			}
 			set = threatlist.NewSet(snap2.Entries)
-			if src, _, _ := set.Match("http://shared.example/phish/login"); src != "urlhaus" {
-				t.Errorf("a failed read dropped the feed's entries (match %q)", src)
+			if hit, _ := set.Match("http://shared.example/phish/login"); hit.Source != "urlhaus" {
+				t.Errorf("a failed read dropped the feed's entries (match %q)", hit.Source)
 			}
-			if src, _, _ := set.Match("https://blocked.example/x"); src != threatfeed.AdminSource {
-				t.Errorf("the admin blocklist is not in the set (match %q)", src)
+			if hit, _ := set.Match("https://blocked.example/x"); hit.Source != threatfeed.AdminSource {
+				t.Errorf("the admin blocklist is not in the set (match %q)", hit.Source)
 			}
 			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus", "adm": threatfeed.AdminSource})
 
