@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -165,4 +166,30 @@ func TestBlockedEmptySetCostsNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { h.blockedClick(w, r, "x", &e, "https://example.com/") }); n != 0 {
 		t.Fatalf("blockedClick allocates %v times with an empty set", n)
 	}
+}
+
+// BenchmarkServeHTTP_L1HitBlockset is the hot path with 100,000 hosts and
+// 100,000 URLs on the block set, for a link that is on neither: the cost
+// of the click-time check when something is blocked (compare with
+// BenchmarkServeHTTP_L1Hit).
+func BenchmarkServeHTTP_L1HitBlockset(b *testing.B) {
+	dsn := sqliteDSN(b)
+	store, err := blockset.Open(context.Background(), dsn, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(store.Close)
+	entries := make([]threatlist.Sourced, 0, 200_000)
+	for i := range 100_000 {
+		n := strconv.Itoa(i)
+		entries = append(entries,
+			threatlist.Sourced{Entry: threatlist.Entry{Kind: threatlist.Host, Value: "h" + n + ".example"}, Source: "f"},
+			threatlist.Sourced{Entry: threatlist.Entry{Kind: threatlist.URL, Value: "u.example/" + n}, Source: "f"})
+	}
+	if _, _, err := store.Replace(context.Background(), entries); err != nil {
+		b.Fatal(err)
+	}
+	h, c := benchHandler(b, dsn, "")
+	testenv.WaitFor(b, "the edge loads the block set", 30*time.Second, func() bool { return h.blocks.Set() != nil })
+	benchHits(b, h, httptest.NewRequest("GET", "/"+c, nil))
 }
