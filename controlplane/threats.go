@@ -77,10 +77,13 @@ func (a *App) validateThreats() error {
 	return nil
 }
 
+// threatSettings are the feeds with the placeholders of their locations
+// expanded ({env.PHISHTANK_KEY}: keys stay out of the config).
 func (a *App) threatSettings() threatSettings {
+	repl := caddy.NewReplacer()
 	var b strings.Builder
 	for _, f := range a.ThreatFeeds {
-		fmt.Fprintf(&b, "%s\t%s\t%s\n", f.Name, f.Format, f.Location)
+		fmt.Fprintf(&b, "%s\t%s\t%s\n", f.Name, f.Format, repl.ReplaceKnown(f.Location, ""))
 	}
 	return threatSettings{Feeds: b.String(), Refresh: time.Duration(a.ThreatFeedRefresh), BlocklistRefresh: time.Duration(a.BlocklistRefresh)}
 }

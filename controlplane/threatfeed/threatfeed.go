@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -256,11 +257,16 @@ func (r *Refresher) read(ctx context.Context, f Feed) (threatlist.List, error) {
 		req.Header.Set("User-Agent", "Shortify threat feed refresh")
 		resp, err := r.cfg.Client.Do(req)
 		if err != nil {
-			return threatlist.List{}, err
+			// Without the URL, which may hold a key (PhishTank's).
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return threatlist.List{}, fmt.Errorf("fetch: %w", err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			return threatlist.List{}, fmt.Errorf("GET %s: %s", f.Location, resp.Status)
+			return threatlist.List{}, fmt.Errorf("fetch: the server answered %s", resp.Status)
 		}
 		body = resp.Body
 	} else {

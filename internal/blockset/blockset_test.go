@@ -64,8 +64,8 @@ func TestStore(t *testing.T) {
 			if err != nil || snap.Generation != 1 || len(snap.Entries) != 2 {
 				t.Fatalf("Load = %+v, %v", snap, err)
 			}
-			if src, _, ok := threatlist.NewSet(snap.Entries).Match("https://a.evil.example/"); !ok || src != "urlhaus" {
-				t.Fatalf("loaded set matches %q %v", src, ok)
+			if hit, ok := threatlist.NewSet(snap.Entries).Match("https://a.evil.example/"); !ok || hit.Source != "urlhaus" {
+				t.Fatalf("loaded set matches %+v %v", hit, ok)
 			}
 			if g, changed, err := s.Replace(ctx, nil); err != nil || g != 2 || !changed {
 				t.Fatalf("Replace(nil) = %d %v %v", g, changed, err)
@@ -136,7 +136,7 @@ func TestWatcher(t *testing.T) {
 				t.Fatal(err)
 			}
 			testenv.WaitFor(t, "the watcher loads the set", 5*time.Second, func() bool {
-				_, _, ok := w.Set().Match("https://evil.example/")
+				_, ok := w.Set().Match("https://evil.example/")
 				return ok
 			})
 			if _, _, err := s.Replace(ctx, nil); err != nil {

@@ -41,26 +41,26 @@ func (s *Set) Len() int {
 	return len(s.hosts) + len(s.urls)
 }
 
-// Match reports which source lists target, a URL normalised by
-// targeturl (as stored), and the host or URL key that matched. It is the
-// edge's per-click check: a few map lookups (the URL key, the host and
-// each parent domain) and no allocation.
-func (s *Set) Match(target string) (source, matched string, ok bool) {
+// Match reports the entry that lists target, a URL normalised by
+// targeturl (as stored), with its source. It is the edge's per-click
+// check: a few map lookups (the URL key, the host and each parent domain)
+// and no allocation.
+func (s *Set) Match(target string) (Sourced, bool) {
 	if s == nil {
-		return "", "", false
+		return Sourced{}, false
 	}
 	if len(s.urls) > 0 {
 		key := URLKey(target)
 		if src, ok := s.urls[key]; ok {
-			return src, key, true
+			return Sourced{Entry{URL, key}, src}, true
 		}
 	}
 	if len(s.hosts) == 0 {
-		return "", "", false
+		return Sourced{}, false
 	}
 	for h := hostOf(target); h != ""; {
 		if src, ok := s.hosts[h]; ok {
-			return src, h, true
+			return Sourced{Entry{Host, h}, src}, true
 		}
 		i := strings.IndexByte(h, '.')
 		if i < 0 {
@@ -68,14 +68,14 @@ func (s *Set) Match(target string) (source, matched string, ok bool) {
 		}
 		h = h[i+1:]
 	}
-	return "", "", false
+	return Sourced{}, false
 }
 
 // MatchHost reports which source lists host (lower case) or a parent
 // domain of it.
 func (s *Set) MatchHost(host string) (source string, ok bool) {
-	src, _, ok := s.Match("http://" + host + "/")
-	return src, ok
+	hit, ok := s.Match("http://" + host + "/")
+	return hit.Source, ok
 }
 
 // hostOf is the host of a normalised URL (no credentials; an IPv6

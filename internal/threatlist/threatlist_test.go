@@ -87,16 +87,16 @@ func TestSetMatch(t *testing.T) {
 		{"http://[2001:db8::1]:80/x", "plain", "2001:db8::1"},
 		{"not a url", "", ""},
 	} {
-		src, m, ok := s.Match(tc.target)
-		if src != tc.source || m != tc.matched || ok != (tc.source != "") {
-			t.Errorf("Match(%q) = %q %q %v, want %q %q", tc.target, src, m, ok, tc.source, tc.matched)
+		hit, ok := s.Match(tc.target)
+		if hit.Source != tc.source || hit.Value != tc.matched || ok != (tc.source != "") {
+			t.Errorf("Match(%q) = %+v %v, want %q %q", tc.target, hit, ok, tc.source, tc.matched)
 		}
 	}
 	if got := s.Len(); got != 4 {
 		t.Errorf("Len = %d, want 4", got)
 	}
 	var empty *Set
-	if _, _, ok := empty.Match("https://evil.example/"); ok || empty.Len() != 0 {
+	if _, ok := empty.Match("https://evil.example/"); ok || empty.Len() != 0 {
 		t.Error("the nil Set matched")
 	}
 	if src, ok := s.MatchHost("www.evil.example"); !ok || src != "plain" {
