@@ -97,7 +97,7 @@ func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code stri
 
 func renderBlocked(target, source string) []byte {
 	var b bytes.Buffer
-	if source == "admin blocklist" {
+	if source == blockset.AdminSource {
 		source = "blocked by the operator"
 	} else {
 		source = "listed by " + source

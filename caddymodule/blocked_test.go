@@ -18,6 +18,7 @@ import (
 	"github.com/shortify/shortify/controlplane/threatfeed"
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/threatlist"
 )
@@ -192,4 +193,29 @@ func BenchmarkServeHTTP_L1HitBlockset(b *testing.B) {
 	h, c := benchHandler(b, dsn, "")
 	testenv.WaitFor(b, "the edge loads the block set", 30*time.Second, func() bool { return h.blocks.Set() != nil })
 	benchHits(b, h, httptest.NewRequest("GET", "/"+c, nil))
+}
+
+// TestBlockedClickEvent: a blocked click is still a click event, with
+// status 200 (the interstitial) instead of a redirect status.
+func TestBlockedClickEvent(t *testing.T) {
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
+	c := newCode(t, "blk")
+	dsn := seededDSN(t, linkstore.Link{ID: 4343, Code: c, URL: "https://evil.example/x"})
+	store, err := blockset.Open(context.Background(), dsn, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	if _, _, err := store.Replace(context.Background(), []threatlist.Sourced{
+		{Entry: threatlist.Entry{Kind: threatlist.Host, Value: "evil.example"}, Source: "mine"}}); err != nil {
+		t.Fatal(err)
+	}
+	h := provision(t, eventsHandler(&Handler{Database: dsn, BlocklistRefresh: caddy.Duration(20 * time.Millisecond)}, k))
+	// Loaded before the first click, so that no click redirects.
+	testenv.WaitFor(t, "the edge loads the block set", 10*time.Second, func() bool { return h.blocks.Set() != nil })
+	waitBlocked(t, h, c, "https://evil.example/x", "listed by mine")
+	got := readClicks(t, k, 1)
+	if e := got[0]; e.Code != c || e.LinkID != 4343 || e.Status != http.StatusOK {
+		t.Fatalf("event %+v, want code %s, link 4343, status 200", e, c)
+	}
 }

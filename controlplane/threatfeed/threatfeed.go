@@ -51,7 +51,7 @@ const (
 )
 
 // AdminSource is the source name of the admin domain blocklist's entries.
-const AdminSource = "admin blocklist"
+const AdminSource = blockset.AdminSource
 
 // Feed is one configured threat feed.
 type Feed struct {

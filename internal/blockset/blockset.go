@@ -28,6 +28,10 @@ import (
 // migrations (which are numbered in Shortify's one sequence: 0005).
 const migrationsTable = "blockset_migrations"
 
+// AdminSource is the source name of the entries that come from the admin
+// domain blocklist (replicated by Raft) rather than from a threat feed.
+const AdminSource = "admin blocklist"
+
 // Snapshot is the block set as stored.
 type Snapshot struct {
 	// Generation grows with every change of Entries; 0 means never written.
