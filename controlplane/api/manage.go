@@ -147,14 +147,25 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 // paramError is a bad query parameter value.
 type paramError struct{ param, msg string }
 
+// pageSize is the page size a list's limit parameter asks for
+// (DefaultPageSize without one).
+func pageSize(vals url.Values) (int, *paramError) {
+	v := vals.Get("limit")
+	if v == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
+	}
+	return n, nil
+}
+
 func parseListQuery(vals url.Values) (linkstore.ListQuery, *paramError) {
-	q := linkstore.ListQuery{Limit: DefaultPageSize}
-	if v := vals.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return q, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
-		}
-		q.Limit = n
+	q := linkstore.ListQuery{}
+	var bad *paramError
+	if q.Limit, bad = pageSize(vals); bad != nil {
+		return q, bad
 	}
 	if vals.Has("cursor") {
 		// An empty cursor too: listing the first page again would loop a

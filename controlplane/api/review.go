@@ -102,14 +102,10 @@ func (h *Handler) listReviews(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit := DefaultPageSize
-	if v := vals.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			problem.WriteField(w, http.StatusBadRequest, "limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize))
-			return
-		}
-		limit = n
+	limit, bad := pageSize(vals)
+	if bad != nil {
+		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
+		return
 	}
 	var after blockset.Review
 	if vals.Has("cursor") {
