@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/threatfeed"
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/testkit/teststore"
+	"github.com/shortify/shortify/internal/testkit/promtest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
@@ -146,6 +149,23 @@ func TestRefresh(t *testing.T) {
 				t.Errorf("the admin blocklist is not in the set (match %q)", hit.Source)
 			}
 			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus", "adm": threatfeed.AdminSource})
+
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(metrics.Collectors()...)
+			samples := promtest.Samples(t, reg, "shortify_cp_")
+			for k, want := range map[string]float64{
+				"shortify_cp_threat_feed_entries{feed=mine}":                           1,
+				"shortify_cp_threat_feed_entries{feed=urlhaus}":                        1,
+				"shortify_cp_threat_feed_failures_total{feed=urlhaus}":                 1,
+				"shortify_cp_threat_feed_failures_total{feed=mine}":                    0,
+				"shortify_cp_threat_feed_last_success_timestamp_seconds{feed=mine}":    float64(now.Unix()),
+				"shortify_cp_threat_feed_last_success_timestamp_seconds{feed=urlhaus}": float64(now.Add(-2 * time.Hour).Unix()),
+				"shortify_cp_links_flagged_total{}":                                    3,
+			} {
+				if samples[k] != want {
+					t.Errorf("%s = %v, want %v", k, samples[k], want)
+				}
+			}
 
 			// Nothing changed: the generation stays.
 			if err := r.Refresh(ctx); err != nil {

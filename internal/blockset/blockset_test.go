@@ -2,6 +2,7 @@ package blockset_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -116,6 +117,31 @@ func TestReviews(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWatcherOpenFails: a store that cannot be opened is reported and
+// retried, and leaves the watcher without a set.
+func TestWatcherOpenFails(t *testing.T) {
+	errs := make(chan error, 1)
+	w := blockset.Watch(blockset.WatcherConfig{
+		Open:  func(context.Context) (blockset.Store, error) { return nil, errors.New("database down") },
+		Every: 10 * time.Millisecond,
+		OnError: func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		},
+	})
+	t.Cleanup(w.Close)
+	if err := testenv.Receive(t, errs, 5*time.Second, "the failure is reported"); err.Error() != "database down" {
+		t.Fatalf("error %v", err)
+	}
+	if w.Set() != nil {
+		t.Fatal("a watcher that never loaded has a set")
+	}
+	w.Close()
+	w.Close() // idempotent
 }
 
 func TestWatcher(t *testing.T) {
