@@ -118,6 +118,33 @@ func dedupe(entries []threatlist.Sourced) ([]threatlist.Sourced, string) {
 	return out, hex.EncodeToString(h.Sum(nil))
 }
 
+// diff is what turns the stored entries into want (deduplicated): the
+// entries to delete (gone, or listed by another source now) and those to
+// insert. Replace writes only these, so that a refresh that changes a few
+// entries of a large feed holds the database's write lock (SQLite's, which
+// link creates wait for) for a few rows, not the whole set.
+func diff(stored, want []threatlist.Sourced) (del []threatlist.Entry, add []threatlist.Sourced) {
+	have := make(map[threatlist.Entry]string, len(stored))
+	for _, e := range stored {
+		have[e.Entry] = e.Source
+	}
+	for _, e := range want {
+		src, ok := have[e.Entry]
+		switch {
+		case !ok:
+			add = append(add, e)
+		case src != e.Source:
+			del = append(del, e.Entry)
+			add = append(add, e)
+		}
+		delete(have, e.Entry)
+	}
+	for e := range have {
+		del = append(del, e)
+	}
+	return del, add
+}
+
 // pageLimit is limit within 1..MaxReviewsPage (0: 100).
 func pageLimit(limit int) int {
 	if limit <= 0 {

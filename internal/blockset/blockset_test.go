@@ -68,11 +68,36 @@ func TestStore(t *testing.T) {
 			if hit, ok := threatlist.NewSet(snap.Entries).Match("https://a.evil.example/"); !ok || hit.Source != "urlhaus" {
 				t.Fatalf("loaded set matches %+v %v", hit, ok)
 			}
-			if g, changed, err := s.Replace(ctx, nil); err != nil || g != 2 || !changed {
+			// One entry gone, one new, one listed by another source now.
+			next := []threatlist.Sourced{
+				src(threatlist.Host, "evil.example", "plain"),
+				src(threatlist.URL, "y.test/q", "openphish"),
+			}
+			if g, changed, err := s.Replace(ctx, next); err != nil || g != 2 || !changed {
+				t.Fatalf("Replace(next) = %d %v %v", g, changed, err)
+			}
+			snap, err = s.Load(ctx)
+			if err != nil || len(snap.Entries) != 2 {
+				t.Fatalf("Load after a change = %+v, %v", snap, err)
+			}
+			set2 := threatlist.NewSet(snap.Entries)
+			if hit, _ := set2.Match("https://evil.example/"); hit.Source != "plain" {
+				t.Errorf("changed source: %+v", hit)
+			}
+			if _, ok := set2.Match("https://x.test/p"); ok {
+				t.Error("a removed entry is still there")
+			}
+			if hit, _ := set2.Match("https://y.test/q"); hit.Source != "openphish" {
+				t.Errorf("added entry: %+v", hit)
+			}
+			if g, changed, err := s.Replace(ctx, nil); err != nil || g != 3 || !changed {
 				t.Fatalf("Replace(nil) = %d %v %v", g, changed, err)
 			}
+			if snap, err := s.Load(ctx); err != nil || len(snap.Entries) != 0 {
+				t.Fatalf("Load after Replace(nil) = %+v, %v", snap, err)
+			}
 			// A second store on the same database (an edge) sees it.
-			if g, err := open(t, d).Generation(ctx); err != nil || g != 2 {
+			if g, err := open(t, d).Generation(ctx); err != nil || g != 3 {
 				t.Fatalf("Generation from a second store = %d, %v", g, err)
 			}
 		})

@@ -75,11 +75,7 @@ func (s *pgStore) Load(ctx context.Context) (Snapshot, error) {
 		if err != nil {
 			return err
 		}
-		snap.Entries, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (threatlist.Sourced, error) {
-			var e threatlist.Sourced
-			err := r.Scan(&e.Kind, &e.Value, &e.Source)
-			return e, err
-		})
+		snap.Entries, err = pgx.CollectRows(rows, scanPGEntry)
 		return err
 	})
 	if err != nil {
@@ -107,14 +103,30 @@ func (s *pgStore) Replace(ctx context.Context, entries []threatlist.Sourced) (in
 			return nil
 		}
 		changed = true
-		if _, err := tx.Exec(ctx, `DELETE FROM blockset_entries`); err != nil {
+		rows, err := tx.Query(ctx, `SELECT kind, value, source FROM blockset_entries`)
+		if err != nil {
 			return err
 		}
-		rows := make([][]any, len(entries))
-		for i, e := range entries {
-			rows[i] = []any{string(e.Kind), e.Value, e.Source}
+		stored, err := pgx.CollectRows(rows, scanPGEntry)
+		if err != nil {
+			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"blockset_entries"}, []string{"kind", "value", "source"}, pgx.CopyFromRows(rows)); err != nil {
+		del, add := diff(stored, entries)
+		if len(del) > 0 {
+			kinds, values := make([]string, len(del)), make([]string, len(del))
+			for i, e := range del {
+				kinds[i], values[i] = string(e.Kind), e.Value
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM blockset_entries WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+				kinds, values); err != nil {
+				return err
+			}
+		}
+		ins := make([][]any, len(add))
+		for i, e := range add {
+			ins[i] = []any{string(e.Kind), e.Value, e.Source}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"blockset_entries"}, []string{"kind", "value", "source"}, pgx.CopyFromRows(ins)); err != nil {
 			return err
 		}
 		gen++
@@ -187,6 +199,12 @@ ORDER BY flagged_at DESC, code DESC LIMIT $1`
 		return nil, fmt.Errorf("blockset: list reviews: %w", err)
 	}
 	return rs, nil
+}
+
+func scanPGEntry(r pgx.CollectableRow) (threatlist.Sourced, error) {
+	var e threatlist.Sourced
+	err := r.Scan(&e.Kind, &e.Value, &e.Source)
+	return e, err
 }
 
 func scanPGReview(r pgx.CollectableRow) (Review, error) {

@@ -70,19 +70,8 @@ func (s *sqliteStore) Load(ctx context.Context) (Snapshot, error) {
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT kind, value, source FROM blockset_entries`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e threatlist.Sourced
-			if err := rows.Scan(&e.Kind, &e.Value, &e.Source); err != nil {
-				return err
-			}
-			snap.Entries = append(snap.Entries, e)
-		}
-		return rows.Err()
+		snap.Entries, err = sqliteEntries(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("blockset: load: %w", err)
@@ -104,15 +93,27 @@ func (s *sqliteStore) Replace(ctx context.Context, entries []threatlist.Sourced)
 			return nil
 		}
 		changed = true
-		if _, err := tx.ExecContext(ctx, `DELETE FROM blockset_entries`); err != nil {
+		stored, err := sqliteEntries(ctx, tx)
+		if err != nil {
 			return err
+		}
+		del, add := diff(stored, entries)
+		rm, err := tx.PrepareContext(ctx, `DELETE FROM blockset_entries WHERE kind = ? AND value = ?`)
+		if err != nil {
+			return err
+		}
+		defer rm.Close()
+		for _, e := range del {
+			if _, err := rm.ExecContext(ctx, string(e.Kind), e.Value); err != nil {
+				return err
+			}
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO blockset_entries (kind, value, source) VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		for _, e := range entries {
+		for _, e := range add {
 			if _, err := ins.ExecContext(ctx, string(e.Kind), e.Value, e.Source); err != nil {
 				return err
 			}
@@ -207,6 +208,24 @@ func (s *sqliteStore) queryReviews(ctx context.Context, q string, args ...any) (
 		}
 		r.At = time.UnixMicro(at).UTC()
 		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// sqliteEntries reads every stored entry.
+func sqliteEntries(ctx context.Context, tx *sql.Tx) ([]threatlist.Sourced, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT kind, value, source FROM blockset_entries`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []threatlist.Sourced
+	for rows.Next() {
+		var e threatlist.Sourced
+		if err := rows.Scan(&e.Kind, &e.Value, &e.Source); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }
