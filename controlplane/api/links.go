@@ -252,6 +252,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.publishDeleted(deleted)
+	h.dropReview(r.Context(), code)
 	w.WriteHeader(http.StatusNoContent)
 }
 

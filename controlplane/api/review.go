@@ -95,6 +95,18 @@ func (h *Handler) flagLookalike(ctx context.Context, l linkstore.Link) {
 	}
 }
 
+// dropReview removes the review flag of a deleted link: there is nothing
+// left to review. A failure leaves a stale flag (logged), which an admin
+// resolves by hand.
+func (h *Handler) dropReview(ctx context.Context, code string) {
+	if h.deps.Reviews == nil {
+		return
+	}
+	if _, err := h.deps.Reviews.Unflag(ctx, code); err != nil {
+		h.log.Warn("the review flag of a deleted link stays", "code", code, "err", err)
+	}
+}
+
 var reviewParams = []string{"limit", "cursor"}
 
 func (h *Handler) listReviews(w http.ResponseWriter, r *http.Request) {

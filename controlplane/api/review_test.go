@@ -110,6 +110,17 @@ func TestReviewFlags(t *testing.T) {
 				t.Fatalf("resolve: %d %s", w.Code, w.Body.String())
 			}
 			wantProblem(t, e.do(t, "DELETE", "/api/v1/admin/review/"+a.Code, "", ""), 404, "not flagged")
+
+			// Deleting a flagged link drops its flag.
+			if err := rs.Flag(ctx, []blockset.Review{{Code: b.Code, Reason: "listed", Source: "plain", At: at}}); err != nil {
+				t.Fatal(err)
+			}
+			if w := e.do(t, "DELETE", "/api/v1/links/"+b.Code, "", ""); w.Code != http.StatusNoContent {
+				t.Fatalf("delete: %d", w.Code)
+			}
+			if page := decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review", "", "")); len(page.Links) != 0 {
+				t.Fatalf("flags after the delete: %+v", page)
+			}
 		})
 	}
 }
