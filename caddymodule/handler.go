@@ -106,6 +106,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.stats.gone.Inc()
 		return plain(w, r, http.StatusGone, bodyGone, lenGone)
 	}
+	if h.blockedClick(w, r, code, &e, url) { // the interstitial (blocked.go)
+		return nil
+	}
 	h.stats.redirects.Inc()
 
 	status := int(e.status)

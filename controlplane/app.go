@@ -141,9 +141,21 @@ type App struct {
 	ShortenerDomains []string `json:"shortener_domains,omitempty"`
 	// AllowShortenerTargets accepts targets on ShortenerDomains.
 	AllowShortenerTargets bool `json:"allow_shortener_targets,omitempty"`
-	// LookalikeHosts is "refuse" (default) or "allow": what becomes of
-	// IDN targets that mix scripts or read as a Latin name they are not.
+	// LookalikeHosts is "refuse" (default), "allow" or "flag": what
+	// becomes of IDN targets that mix scripts or read as a Latin name they
+	// are not; "flag" accepts them and flags the link for review.
 	LookalikeHosts string `json:"lookalike_hosts,omitempty"`
+	// ThreatFeeds are the threat feeds the leader reads and shares with
+	// every node and edge; their targets are refused at create and answer
+	// an interstitial page at the edge.
+	ThreatFeeds []ThreatFeed `json:"threat_feeds,omitempty"`
+	// ThreatFeedRefresh is the time between the leader's reads of the
+	// feeds (default 30m, at least 1m; also at the start of a leadership).
+	ThreatFeedRefresh caddy.Duration `json:"threat_feed_refresh,omitempty"`
+	// BlocklistRefresh is how often the leader merges the admin blocklist
+	// into the shared set and this node reloads the set (default 15s, at
+	// most 1m).
+	BlocklistRefresh caddy.Duration `json:"blocklist_refresh,omitempty"`
 	// TargetResolver is the DNS server (host:port) that target host
 	// names are resolved through at create time (default: the system's).
 	TargetResolver string `json:"target_resolver,omitempty"`
@@ -290,6 +302,7 @@ func (a *App) fillDefaults() error {
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	a.fillEventDefaults()
+	a.fillThreatDefaults()
 	// Expanded here, kept apart: the config keeps the placeholder.
 	a.initialKey = secret.Resolve(a.InitialAPIKey)
 	return nil
@@ -300,8 +313,11 @@ func (a *App) Validate() error {
 	if a.MaxURLLength < 64 || a.MaxURLLength > 32<<10 {
 		return fmt.Errorf("shortify: max_url_length %d is outside 64..32768", a.MaxURLLength)
 	}
-	if a.LookalikeHosts != "refuse" && a.LookalikeHosts != "allow" {
-		return fmt.Errorf("shortify: lookalike_hosts %q is neither refuse nor allow", a.LookalikeHosts)
+	if a.LookalikeHosts != "refuse" && a.LookalikeHosts != "allow" && a.LookalikeHosts != "flag" {
+		return fmt.Errorf("shortify: lookalike_hosts %q is none of refuse, allow, flag", a.LookalikeHosts)
+	}
+	if err := a.validateThreats(); err != nil {
+		return err
 	}
 	if a.TargetResolver != "" {
 		if _, _, err := net.SplitHostPort(a.TargetResolver); err != nil {
@@ -382,6 +398,7 @@ func (a *App) Start() error {
 		PublicURL:       a.PublicURL,
 		CORSOrigins:     a.CORSOrigins,
 		AnonymousCreate: a.AnonymousCreate,
+		FlagLookalike:   a.LookalikeHosts == "flag",
 		Targets:         a.targetPolicy(),
 		Logger:          a.logger,
 	}, deps)
@@ -479,6 +496,7 @@ func (a *App) serviceConfig() serviceConfig {
 		InitialAPIKey:  a.initialKey,
 		AuditRetention: time.Duration(a.AuditRetention),
 		Events:         a.eventSettings(),
+		Threats:        a.threatSettings(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,
@@ -523,7 +541,7 @@ func (a *App) targetPolicy() targeturl.Policy {
 		OwnAddrs:         own,
 		RefusePrivate:    !a.AllowPrivateTargets,
 		ShortenerDomains: a.ShortenerDomains,
-		RefuseLookalike:  a.LookalikeHosts != "allow",
+		RefuseLookalike:  a.LookalikeHosts == "refuse",
 		Resolver:         targeturl.NewResolver(a.TargetResolver),
 		ResolveTimeout:   time.Duration(a.TargetResolveTimeout),
 	}

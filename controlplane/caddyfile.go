@@ -41,7 +41,10 @@ func init() {
 //		allow_private_targets   on|off
 //		shortener_domains       <host...>
 //		allow_shortener_targets on|off
-//		lookalike_hosts         refuse|allow
+//		lookalike_hosts         refuse|allow|flag
+//		threat_feed <name> urlhaus|openphish|phishtank|plain <file-or-https-url>
+//		threat_feed_refresh     <duration>
+//		blocklist_refresh       <duration>
 //		target_resolver         <host:port>
 //		target_resolve_timeout  <duration>
 //		stats_database  <dsn>
@@ -169,6 +172,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.OnOff(&a.AllowShortenerTargets)
 		case "lookalike_hosts":
 			return o.String(&a.LookalikeHosts)
+		case "threat_feed":
+			return a.parseThreatFeed(o)
+		case "threat_feed_refresh":
+			return o.PositiveDuration(&a.ThreatFeedRefresh)
+		case "blocklist_refresh":
+			return o.PositiveDuration(&a.BlocklistRefresh)
 		case "target_resolver":
 			return o.String(&a.TargetResolver)
 		case "target_resolve_timeout":

@@ -19,6 +19,8 @@ import (
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/controlplane/threatfeed"
+	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -42,6 +44,7 @@ type serviceConfig struct {
 	AuditRetention                           time.Duration
 	Partitions                               partitionSettings
 	Events                                   eventSettings
+	Threats                                  threatSettings
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -93,6 +96,12 @@ type service struct {
 	audit       *audit.Store
 	auditRec    *audit.Recorder
 	auditUpkeep *partitions.Scheduler
+	// blocks is the shared block set and review flags in the link
+	// database; threats refreshes it while this node leads; watcher
+	// keeps this node's copy for the create checks (threats.go).
+	blocks  blockset.Store
+	threats *threatfeed.Refresher
+	watcher *blockset.Watcher
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -105,6 +114,15 @@ func (s *service) Destruct() error {
 	errs = append(errs, s.closeAudit())
 	if s.cleaner != nil {
 		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
+	}
+	if s.threats != nil {
+		errs = append(errs, s.threats.Close()) // before the stores it writes
+	}
+	if s.watcher != nil {
+		s.watcher.Close()
+	}
+	if s.blocks != nil {
+		s.blocks.Close()
 	}
 	if s.lead != nil {
 		s.lead.Close()
@@ -159,6 +177,12 @@ func (s *service) deps() api.Deps {
 		d.Events = s.events
 	}
 	s.auditDeps(&d)
+	if s.watcher != nil {
+		d.Threats = s.watcher
+	}
+	if s.blocks != nil {
+		d.Reviews = s.blocks
+	}
 	return d
 }
 
@@ -249,6 +273,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startCleanup(log); err != nil {
+		return nil, err
+	}
+	if err := s.startThreats(ctx, log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)

@@ -60,6 +60,10 @@ type Config struct {
 	// AnonymousCreate lets POST /api/v1/links go without an API key, rate
 	// limited per client by Deps.AnonymousLimiter.
 	AnonymousCreate bool
+	// FlagLookalike accepts targets on look-alike hosts (Targets does not
+	// refuse them) and flags their links for review (lookalike_hosts
+	// flag).
+	FlagLookalike bool
 	// Logger receives operational logs (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -112,6 +116,12 @@ type Deps struct {
 	// ClientIP is a request's client address as the trusted-proxy
 	// settings see it, for the audit log and reports (nil: the peer's).
 	ClientIP func(*http.Request) string
+	// Threats is the shared block set (threat feeds and the admin
+	// blocklist), refused at create and update (nil: only Blocklist).
+	Threats ThreatList
+	// Reviews holds the links flagged for review, shown in the link JSON
+	// and under /api/v1/admin/review (nil: those routes answer 503).
+	Reviews ReviewStore
 }
 
 // Handler serves the API under /api/v1/.
@@ -181,6 +191,7 @@ func (h *Handler) routes() {
 	h.partitionRoutes()
 	h.auditRoutes()
 	h.reportRoutes()
+	h.reviewRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get

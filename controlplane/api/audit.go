@@ -194,16 +194,10 @@ func nextCursor[T any](items []T, limit int, id func(T) int64) string {
 	return encodeCursor(id(items[len(items)-1]))
 }
 
-// parsePage reads the limit and cursor parameters of a list, with the
-// links' bounds (DefaultPageSize, MaxPageSize).
+// parsePage reads the limit (pageSize) and cursor parameters of a list.
 func parsePage(vals url.Values) (limit int, before int64, bad *paramError) {
-	limit = DefaultPageSize
-	if v := vals.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return 0, 0, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
-		}
-		limit = n
+	if limit, bad = pageSize(vals); bad != nil {
+		return 0, 0, bad
 	}
 	if vals.Has("cursor") {
 		// An empty cursor too, as for the links.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/audit"
+	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/partitions"
@@ -36,7 +37,12 @@ func FuzzRoutes(f *testing.F) {
 	f.Cleanup(log.Close)
 	rec := audit.NewRecorder(log, audit.RecorderConfig{})
 	f.Cleanup(rec.Close)
-	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{},
+	reviews, err := blockset.Open(context.Background(), "sqlite://"+filepath.Join(dir, "l.db"), true)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(reviews.Close)
+	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}, Reviews: reviews,
 		Audit: rec, AuditLog: log, Reports: log})
 	if err != nil {
 		f.Fatal(err)

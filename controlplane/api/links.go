@@ -54,6 +54,8 @@ type Link struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
 	Disabled       bool       `json:"disabled"`
+	// Review is set when the link is flagged for review.
+	Review *Review `json:"review,omitempty"`
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -96,8 +98,11 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	}
 	h.writeThrough(r.Context(), link)
 	h.publishCreated(link)
+	h.flagLookalike(r.Context(), link)
 	w.Header().Set("Location", "/api/v1/links/"+link.Code)
-	writeJSON(w, http.StatusCreated, h.present(r, link))
+	out := []Link{h.present(r, link)}
+	h.withReviews(r.Context(), out)
+	writeJSON(w, http.StatusCreated, out[0])
 }
 
 // newLink validates a create request against the target policy pol and
@@ -115,8 +120,8 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 	if err != nil {
 		return bad("url", err.Error())
 	}
-	if host, blocked := h.targetBlocked(target); blocked {
-		return bad("url", fmt.Sprintf("invalid target URL: the domain %s is blocked", host))
+	if why, blocked := h.targetBlocked(target); blocked {
+		return bad("url", why)
 	}
 	if req.Alias != "" {
 		if err := shortcode.ValidateAlias(req.Alias); err != nil {
@@ -201,7 +206,9 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 
 func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
 	if link, ok := h.pathLink(w, r); ok {
-		writeJSON(w, http.StatusOK, h.present(r, link))
+		out := []Link{h.present(r, link)}
+		h.withReviews(r.Context(), out)
+		writeJSON(w, http.StatusOK, out[0])
 	}
 }
 
@@ -245,6 +252,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.publishDeleted(deleted)
+	h.dropReview(r.Context(), code)
 	w.WriteHeader(http.StatusNoContent)
 }
 
