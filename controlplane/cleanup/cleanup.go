@@ -5,7 +5,7 @@
 // node leads (the same leader.Leadership that runs the partition
 // upkeep), a Cleaner runs at the start of every leadership and then every
 // Interval. A run deletes expired links in batches of at most BatchSize,
-// one statement each (linkstore.Store.DeleteExpired), at most Rate batches
+// one statement each (linkstore.Store.RetireExpired), at most Rate batches
 // a second, until a batch comes back short. For every link it deletes it
 // publishes a deleted event with reason expired (so the stats service can
 // drop the link's statistics, and edges forget it) and removes the link
@@ -55,7 +55,7 @@ const (
 
 // Store deletes expired links; every linkstore.Store does.
 type Store interface {
-	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error)
+	RetireExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error)
 }
 
 // Events publishes link events without waiting; *producer.Producer
@@ -106,7 +106,7 @@ type Run struct {
 	// Now is the time the run deleted up to: links that expired at or
 	// before it.
 	Now time.Time
-	// Batches is the number of DeleteExpired statements that succeeded.
+	// Batches is the number of RetireExpired statements that succeeded.
 	Batches int
 	// Deleted is the number of links deleted (and events published).
 	Deleted int
@@ -227,7 +227,7 @@ func (c *Cleaner) batch(ctx context.Context, now time.Time) (deleted, cacheErrs 
 	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.BatchTimeout)
 	defer cancel()
-	gone, err := c.store.DeleteExpired(bctx, now, c.cfg.BatchSize)
+	gone, err := c.store.RetireExpired(bctx, now, c.cfg.BatchSize)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cleanup: delete links expired by %s: %w", now.Format(time.RFC3339), err)
 	}

@@ -38,15 +38,15 @@ var quiet = slog.New(slog.DiscardHandler)
 var backends = teststore.Backends
 
 // recordingStore is the real store, with the size of every batch that
-// DeleteExpired returned.
+// RetireExpired returned.
 type recordingStore struct {
 	linkstore.Store
 	mu      sync.Mutex
 	batches []int
 }
 
-func (s *recordingStore) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error) {
-	gone, err := s.Store.DeleteExpired(ctx, now, limit)
+func (s *recordingStore) RetireExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error) {
+	gone, err := s.Store.RetireExpired(ctx, now, limit)
 	if err == nil {
 		s.mu.Lock()
 		s.batches = append(s.batches, len(gone))

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,6 +50,30 @@ func (u Update) Validate() error {
 	}
 	if u.Status != nil {
 		return invalidLink(validStatus(*u.Status))
+	}
+	return nil
+}
+
+// MaxTakedownReason is the longest takedown reason, in characters.
+const MaxTakedownReason = 500
+
+// ValidateTakedownReason checks a takedown reason: plain text of 1 to
+// MaxTakedownReason characters, valid UTF-8, without control characters
+// (it is shown on the edge's 451 page, escaped, and carried in the L2
+// cache). The error wraps ErrInvalidLink.
+func ValidateTakedownReason(reason string) error {
+	switch n := utf8.RuneCountInString(reason); {
+	case strings.TrimSpace(reason) == "":
+		return invalidLink(errors.New("the takedown reason is empty"))
+	case n > MaxTakedownReason:
+		return invalidLink(fmt.Errorf("the takedown reason has %d characters, more than %d", n, MaxTakedownReason))
+	case !utf8.ValidString(reason):
+		return invalidLink(errors.New("the takedown reason is not valid UTF-8"))
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) {
+			return invalidLink(errors.New("the takedown reason contains a control character (it is one line of plain text)"))
+		}
 	}
 	return nil
 }
