@@ -30,6 +30,7 @@ func testRetireExpired(t *testing.T, s linkstore.Store) {
 		{"Concurrent", testRetireExpiredConcurrent},
 		{"BadLimit", testRetireExpiredBadLimit},
 		{"Cancelled", testRetireExpiredCancelled},
+		{"NeverReissued", testRetiredExpiredNeverReissued},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			drainExpiredEra(t, s)

@@ -63,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ListCombined", testListCombined},
 		{"ListLimit", testListLimit},
 		{"RetireExpired", testRetireExpired},
+		{"DeletedNeverReissued", testDeletedNeverReissued},
+		{"Takedown", testTakedown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
