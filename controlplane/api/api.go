@@ -167,6 +167,7 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/openapi.json", public, h.openAPI)
 	h.clusterRoutes()
 	h.partitionRoutes()
+	h.takedownRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
