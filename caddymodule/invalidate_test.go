@@ -176,7 +176,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 
 // laggingStore is a real store behind a read replica that has stopped
 // replaying: Lookup answers frozen codes as they were when frozen, while
-// Get reads the primary.
+// LookupPrimary (and Get) read the primary.
 type laggingStore struct {
 	linkstore.Store
 	mu     sync.Mutex
