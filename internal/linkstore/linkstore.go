@@ -131,8 +131,9 @@ type Store interface {
 	// replica could answer with the old state.
 	LookupPrimary(ctx context.Context, code string) (Link, error)
 	// Delete retires a live link (reason RetiredDeleted), keeping its row
-	// so that its code is never reissued, and returns it as it is
-	// afterwards (its ID, for the deletion's link event), or returns
+	// so that its code is never reissued, and disables it (so that a
+	// reader that predates retirement never redirects it); it returns the
+	// link as it is afterwards (its ID, for the deletion's link event), or returns
 	// ErrNotFound (for a retired link too).
 	Delete(ctx context.Context, code string) (Link, error)
 	// Release removes a retired link's row for good, so that its code can

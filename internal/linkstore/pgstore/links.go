@@ -216,8 +216,11 @@ func (s *Store) whyNotUpdated(ctx context.Context, code string) error {
 }
 
 // sqlDelete retires one live link and returns it, in the one statement:
-// no read before the write, no race with an update between the two.
-const sqlDelete = `UPDATE links SET retired_at = $2, retired_reason = 'deleted'
+// no read before the write, no race with an update between the two. It
+// disables the link too, so that a reader that predates retirement (an
+// edge of an older release during a rolling upgrade) answers 410 for it,
+// never a redirect.
+const sqlDelete = `UPDATE links SET retired_at = $2, retired_reason = 'deleted', disabled = true
 WHERE code = $1 AND retired_at IS NULL
 RETURNING ` + linkColumns
 

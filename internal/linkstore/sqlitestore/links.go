@@ -169,8 +169,10 @@ func (s *Store) whyNotUpdated(ctx context.Context, code string) error {
 }
 
 // sqlDelete retires one live link and returns it, in the one statement
-// (SQLite 3.35 and later have RETURNING).
-const sqlDelete = `UPDATE links SET retired_at = ?2, retired_reason = 'deleted'
+// (SQLite 3.35 and later have RETURNING). It disables the link too, as
+// pgstore's does, so that a reader that predates retirement never
+// redirects it.
+const sqlDelete = `UPDATE links SET retired_at = ?2, retired_reason = 'deleted', disabled = true
 WHERE code = ?1 AND retired_at IS NULL
 RETURNING ` + linkColumns
 

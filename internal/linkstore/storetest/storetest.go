@@ -227,6 +227,7 @@ func testDelete(t *testing.T, s linkstore.Store) {
 	if deleted, err = s.Delete(ctx, plain.Code); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
+	plain.Disabled = true // a deleted link is disabled too
 	CheckLink(t, "Delete's link without expiry", deleted, plain)
 	if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
