@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/kafkatest"
@@ -81,12 +80,7 @@ func TestTakedownAtTheEdge(t *testing.T) {
 	}
 	waitConsuming(t, withRedis, storeOnly)
 
-	client, err := l2cache.NewClient(redisAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	l2 := l2cache.New(client, prefix, time.Hour)
+	l2 := controlPlaneL2(t, redisAddr, prefix)
 	p := linkEvents(t, k)
 	ctx := context.Background()
 
@@ -165,12 +159,7 @@ func TestRetiredLinksAtTheEdge(t *testing.T) {
 	waitConsuming(t, edge)
 
 	// The cleanup's batch and the API's delete.
-	client, err := l2cache.NewClient(redisAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	l2 := l2cache.New(client, prefix, time.Hour)
+	l2 := controlPlaneL2(t, redisAddr, prefix)
 	ctx := context.Background()
 	gone, err := seed.RetireExpired(ctx, now, 10)
 	if err != nil || len(gone) != 1 {

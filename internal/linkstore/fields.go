@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -76,6 +77,33 @@ func ValidateTakedownReason(reason string) error {
 		}
 	}
 	return nil
+}
+
+// CheckTakedown checks a takedown as Store.TakeDown takes it: a reason
+// that ValidateTakedownReason accepts (the error wraps ErrInvalidLink) and
+// a time.
+func CheckTakedown(reason string, at time.Time) error {
+	if err := ValidateTakedownReason(reason); err != nil {
+		return err
+	}
+	if at.IsZero() {
+		return errors.New("no takedown time")
+	}
+	return nil
+}
+
+// UpdateMissed tells why a store's update of a live link that is not
+// taken down changed no row, from the link (or error) that Get returns
+// afterwards: ErrTakenDown for a taken-down link, ErrNotFound for no live
+// link, or Get's other error.
+func UpdateMissed(l Link, err error) error {
+	switch {
+	case err == nil && l.TakenDown():
+		return ErrTakenDown
+	case err == nil, errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	}
+	return err
 }
 
 // invalidLinkError is an error of Validate: it reads as the problem alone

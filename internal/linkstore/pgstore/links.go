@@ -194,25 +194,13 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		code, setURL, newURL, host, status, setExp, expires, u.Disabled), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return linkstore.Link{}, s.whyNotUpdated(ctx, code)
+		// Taken down, or no live link: Get says which (its own errors
+		// come wrapped).
+		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, code))
 	case err != nil:
 		return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
 	}
 	return l, nil
-}
-
-// whyNotUpdated tells why sqlUpdate changed no row: the link is taken
-// down (linkstore.ErrTakenDown), or there is no live link
-// (linkstore.ErrNotFound).
-func (s *Store) whyNotUpdated(ctx context.Context, code string) error {
-	l, err := s.Get(ctx, code)
-	switch {
-	case err == nil && l.TakenDown():
-		return linkstore.ErrTakenDown
-	case err == nil, errors.Is(err, linkstore.ErrNotFound):
-		return linkstore.ErrNotFound
-	}
-	return fmt.Errorf("pgstore: update %q: %w", code, err)
 }
 
 // sqlDelete retires one live link and returns it, in the one statement:

@@ -48,11 +48,8 @@ RETURNING ` + linkColumns
 
 // TakeDown marks a live link taken down, or returns linkstore.ErrNotFound.
 func (s *Store) TakeDown(ctx context.Context, code, reason string, at time.Time) (linkstore.Link, error) {
-	if err := linkstore.ValidateTakedownReason(reason); err != nil {
+	if err := linkstore.CheckTakedown(reason, at); err != nil {
 		return linkstore.Link{}, fmt.Errorf("pgstore: take down %q: %w", code, err)
-	}
-	if at.IsZero() {
-		return linkstore.Link{}, fmt.Errorf("pgstore: take down %q: no time", code)
 	}
 	return s.setTakedown(ctx, code, &reason, &at)
 }
