@@ -135,13 +135,15 @@ const (
 	// Created: a new link, published for every create (single and bulk)
 	// so that an edge drops a cached "unknown code" entry for the code.
 	Created Type = "created"
-	// Updated: the link changed (target, status, expiry, or it was
-	// enabled again) and is not disabled.
+	// Updated: the link changed (target, status, expiry, it was enabled
+	// again, or an administrator took it down or lifted the takedown) and
+	// is not disabled.
 	Updated Type = "updated"
-	// Disabled: the link was changed and is now disabled (a takedown):
+	// Disabled: the link was changed and is now disabled by its owner:
 	// it answers 410, and keeps its statistics.
 	Disabled Type = "disabled"
-	// Deleted: the link is gone; Reason says why.
+	// Deleted: the link stopped being a link (deleted, or retired after
+	// it expired; its row and code stay); Reason says why.
 	Deleted Type = "deleted"
 )
 
