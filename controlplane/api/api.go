@@ -178,6 +178,7 @@ func (h *Handler) routes() {
 	h.clusterRoutes()
 	h.partitionRoutes()
 	h.reviewRoutes()
+	h.takedownRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
