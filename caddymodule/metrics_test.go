@@ -79,6 +79,8 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_requests_total{outcome=redirect}":             5,
 		"shortify_edge_requests_total{outcome=not_found}":            3,
 		"shortify_edge_requests_total{outcome=gone}":                 1,
+		"shortify_edge_requests_total{outcome=taken_down}":           0, // takedown_test.go counts them
+		"shortify_edge_takedowns_served_total{}":                     0,
 		"shortify_edge_requests_total{outcome=rate_limited}":         1,
 		"shortify_edge_requests_total{outcome=error}":                0,
 		"shortify_edge_cache_requests_total{result=hit,tier=l1}":     2,

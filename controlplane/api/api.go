@@ -192,6 +192,7 @@ func (h *Handler) routes() {
 	h.auditRoutes()
 	h.reportRoutes()
 	h.reviewRoutes()
+	h.takedownRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get

@@ -56,6 +56,9 @@ type Link struct {
 	Disabled       bool       `json:"disabled"`
 	// Review is set when the link is flagged for review.
 	Review *Review `json:"review,omitempty"`
+	// Takedown is present while an administrator has the link taken down
+	// (the edge answers 451).
+	Takedown *Takedown `json:"takedown,omitempty"`
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -87,7 +90,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		link.Code = req.Alias
 		if err := h.insert(r.Context(), link); err != nil {
 			if errors.Is(err, linkstore.ErrCodeTaken) {
-				problem.WriteField(w, http.StatusConflict, "alias", fmt.Sprintf("the alias %q is already taken", req.Alias))
+				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), req.Alias))
 				return
 			}
 			h.storeFailed(w, "create link", err)
@@ -231,9 +234,25 @@ func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Li
 	return link, true
 }
 
+// deleteLink retires the link (its code is never issued again). Its
+// statistics stay unless the owner asks for them to go with
+// ?purge_stats=true.
 func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	code, ok := apiquery.PathCode(w, r)
 	if !ok {
+		return
+	}
+	vals, ok := apiquery.Params(w, r, []string{"purge_stats"})
+	if !ok {
+		return
+	}
+	var purge bool
+	switch v := vals.Get("purge_stats"); v {
+	case "", "false":
+	case "true":
+		purge = true
+	default:
+		problem.WriteField(w, http.StatusBadRequest, "purge_stats", fmt.Sprintf("purge_stats must be true or false, not %q", v))
 		return
 	}
 	deleted, err := h.deps.Store.Delete(r.Context(), code)
@@ -251,7 +270,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
 		}
 	}
-	h.publishDeleted(deleted)
+	h.publishDeleted(deleted, purge)
 	h.dropReview(r.Context(), code)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -269,6 +288,9 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 	if !l.ExpiresAt.IsZero() {
 		t := l.ExpiresAt.UTC()
 		out.ExpiresAt = &t
+	}
+	if l.TakenDown() {
+		out.Takedown = &Takedown{Reason: l.TakedownReason, At: l.TakedownAt.UTC()}
 	}
 	return out
 }

@@ -94,6 +94,10 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
 			return
 		}
+		if errors.Is(err, linkstore.ErrTakenDown) {
+			problem.Write(w, http.StatusConflict, takenDownDetail(code))
+			return
+		}
 		h.storeFailed(w, "update link", err)
 		return
 	}
@@ -343,7 +347,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 				results[i] = BulkResult{Status: http.StatusConflict, Error: &problem.Details{
 					Type:   "about:blank",
 					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
-					Detail: fmt.Sprintf("the alias %q is already taken", req.Links[i].Alias)}}
+					Detail: h.takenDetail(r.Context(), req.Links[i].Alias)}}
 			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:
 				retry = append(retry, i) // a custom alias holds this generated code
 			default:
