@@ -38,7 +38,7 @@ var auditStores = map[string]func(t *testing.T) *audit.Store{
 	"postgres": func(t *testing.T) *audit.Store { return openAudit(t, testenv.Schema(t)) },
 }
 
-func openAudit(t *testing.T, dsn string) *audit.Store {
+func openAudit(t testing.TB, dsn string) *audit.Store {
 	t.Helper()
 	s, err := audit.Open(t.Context(), audit.Config{DSN: dsn})
 	if err != nil {

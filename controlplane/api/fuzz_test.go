@@ -30,11 +30,7 @@ func FuzzRoutes(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(parts.Close)
-	log, err := audit.Open(context.Background(), audit.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(log.Close)
+	log := openAudit(f, "sqlite://"+filepath.Join(dir, "l.db"))
 	rec := audit.NewRecorder(log, audit.RecorderConfig{})
 	f.Cleanup(rec.Close)
 	reviews, err := blockset.Open(context.Background(), "sqlite://"+filepath.Join(dir, "l.db"), true)

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 )
@@ -21,11 +20,7 @@ import (
 func FuzzReportsAndAudit(f *testing.F) {
 	dir := f.TempDir()
 	links := teststore.SQLiteFile(f, filepath.Join(dir, "l.db"))
-	log, err := audit.Open(f.Context(), audit.Config{DSN: "sqlite://" + filepath.Join(dir, "l.db")})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(log.Close)
+	log := openAudit(f, "sqlite://"+filepath.Join(dir, "l.db"))
 	h, err := newAPI(f, api.Config{}, api.Deps{Store: links, Issuer: newIssuer(f, 0), AuditLog: log, Reports: log})
 	if err != nil {
 		f.Fatal(err)
