@@ -12,8 +12,8 @@ import (
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/linkstore/sqlitestore"
-	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
