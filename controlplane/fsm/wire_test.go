@@ -44,7 +44,7 @@ func TestDecodeRefusesBadCommands(t *testing.T) {
 		"unknown type":    append([]byte{200}, valid[1:]...),
 		"type zero":       append([]byte{0}, valid[1:]...),
 		"not JSON":        append([]byte{byte(TypeAllocateBlock)}, "{oops"...),
-		"newer version":   append([]byte{byte(TypeRegisterNode)}, `{"_min_version":2,"id":"a","raft_addr":"h:1"}`...),
+		"newer version":   append([]byte{byte(TypeRegisterNode)}, `{"_min_version":99,"id":"a","raft_addr":"h:1"}`...),
 		"trailing data":   append(bytes.Clone(valid), `{}`...),
 		"no payload":      {byte(TypeDeregisterNode)},
 		"negative worker": append([]byte{byte(TypeRenewLease)}, `{"node":"a","worker":-1}`...),
