@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -48,6 +49,9 @@ var (
 // is no valid host name, wrapping ErrInvalidCommand. The API reuses it to
 // answer 400 before proposing.
 func NormalizeDomain(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: %q is not UTF-8", ErrInvalidCommand, s)
+	}
 	d := strings.TrimSpace(s)
 	if host, port, err := net.SplitHostPort(d); err == nil {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
@@ -66,12 +70,21 @@ func NormalizeDomain(s string) (string, error) {
 	if err := CheckCustomDomain(a); err != nil {
 		return "", fmt.Errorf("%w (from %q)", err, s)
 	}
+	// The form must be its own normal form, or the registry could hold
+	// one name twice; ToASCII passes some labels it would refuse in
+	// punycode.
+	if again, err := idna.Lookup.ToASCII(a); err != nil || again != a {
+		return "", fmt.Errorf("%w: %q is not a valid domain", ErrInvalidCommand, s)
+	}
 	return a, nil
 }
 
-// CheckCustomDomain reports what makes d unacceptable in the registry: it
-// must be NormalizeDomain's form, with at least two labels of at most 63
-// bytes and a top-level label that is not numeric.
+// CheckCustomDomain reports what makes d unacceptable in the registry: a
+// lower-case ASCII host name with at least two labels of at most 63 bytes
+// and a top-level label that is not numeric. It is what the FSM checks;
+// the IDNA rules (NormalizeDomain) are the proposer's, since their tables
+// change with library versions and the FSM must answer alike on every
+// node.
 func CheckCustomDomain(d string) error {
 	if err := CheckDomain(d); err != nil {
 		return err

@@ -82,7 +82,9 @@ func defaultWorkspace() Workspace {
 
 // CheckWorkspaceName reports what makes name unacceptable as a workspace
 // name: it must be 1..MaxWorkspaceNameLen lower-case ASCII letters, digits
-// and hyphens. The API reuses it to answer 400 before proposing.
+// and hyphens, not beginning or ending with a hyphen (a DNS label, so that
+// a name may one day name a subdomain). The API reuses it to answer 400
+// before proposing.
 func CheckWorkspaceName(name string) error {
 	if name == "" || len(name) > MaxWorkspaceNameLen {
 		return fmt.Errorf("%w: workspace name of %d bytes, want 1..%d", ErrInvalidCommand, len(name), MaxWorkspaceNameLen)
@@ -91,6 +93,9 @@ func CheckWorkspaceName(name string) error {
 		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
 			return fmt.Errorf("%w: workspace name %q has %q; use lower-case letters, digits and hyphens", ErrInvalidCommand, name, c)
 		}
+	}
+	if name[0] == '-' || name[len(name)-1] == '-' {
+		return fmt.Errorf("%w: workspace name %q begins or ends with a hyphen", ErrInvalidCommand, name)
 	}
 	return nil
 }
