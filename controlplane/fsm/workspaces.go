@@ -235,10 +235,15 @@ func (s *state) deleteWorkspace(c *DeleteWorkspace) any {
 	if n := len(s.domainsOf(c.ID)); n > 0 {
 		return &WorkspaceResult{Err: fmt.Errorf("%w: workspace %s holds %d domains", ErrWorkspaceNotEmpty, w.Name, n)}
 	}
+	// Counted, not named: map order must not reach a response.
+	live := 0
 	for _, k := range s.keys {
 		if k.Workspace == c.ID && !k.Revoked() {
-			return &WorkspaceResult{Err: fmt.Errorf("%w: workspace %s holds API key %s", ErrWorkspaceNotEmpty, w.Name, k.ID)}
+			live++
 		}
+	}
+	if live > 0 {
+		return &WorkspaceResult{Err: fmt.Errorf("%w: workspace %s holds %d unrevoked API keys", ErrWorkspaceNotEmpty, w.Name, live)}
 	}
 	delete(s.workspaces, c.ID)
 	return &WorkspaceResult{Workspace: w}

@@ -132,7 +132,7 @@ func TestDeleteWorkspaceOnceEmpty(t *testing.T) {
 		t.Fatalf("with a domain and a key: %v", r.Err)
 	}
 	a.dom(DeleteDomain{Domain: "acme.example", Workspace: 2})
-	if r := a.ws(DeleteWorkspace{ID: 2}); !errors.Is(r.Err, ErrWorkspaceNotEmpty) || !strings.Contains(r.Err.Error(), "AAAAAAAAAAAA") {
+	if r := a.ws(DeleteWorkspace{ID: 2}); !errors.Is(r.Err, ErrWorkspaceNotEmpty) || !strings.Contains(r.Err.Error(), "1 unrevoked API keys") {
 		t.Fatalf("with a key: %v", r.Err)
 	}
 	a.apply(RevokeKey{ID: "AAAAAAAAAAAA", AtMs: 3})
