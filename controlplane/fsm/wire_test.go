@@ -73,6 +73,17 @@ func TestResponseWire(t *testing.T) {
 		{SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 0, RetentionDays: 400}}, ErrInvalidCommand},
 		{RecordPartitions{AtMs: 5, Partitions: []PartitionRecord{{Table: "clicks", Name: "clicks_y2026m01", FromMs: 1, ToMs: 2, State: PartitionCreated}}}, nil},
 		{RecordPartitions{AtMs: 5}, ErrInvalidCommand},
+		{CreateWorkspace{Name: "acme", AtMs: 5}, nil},
+		{CreateWorkspace{Name: "acme", AtMs: 5}, ErrWorkspaceExists},
+		{UpdateWorkspace{ID: 9, Name: "x"}, ErrUnknownWorkspace},
+		{AddDomain{Domain: "a.example", Workspace: 2, Challenge: challenge, AtMs: 6}, nil},
+		{AddDomain{Domain: "a.example", Workspace: 1, Challenge: challenge, AtMs: 6}, ErrDomainTaken},
+		{AddDomain{Domain: "a.example", Workspace: 2, Challenge: challenge, AtMs: 6}, ErrDomainExists},
+		{DeleteWorkspace{ID: 2}, ErrWorkspaceNotEmpty},
+		{VerifyDomain{Domain: "a.example", Workspace: 2, AtMs: 7}, nil},
+		{SetDomainSettings{Domain: "a.example", Workspace: 1}, ErrUnknownDomain},
+		{DeleteDomain{Domain: "a.example", Workspace: 2}, nil},
+		{DeleteWorkspace{ID: 2}, nil},
 	}
 	for _, c := range cases {
 		resp := a.apply(c.cmd)
