@@ -204,24 +204,32 @@ type AddDomain struct {
 // its DNS. Verifying again keeps the first time. Added in CommandVersion
 // 2. Response: *DomainEntryResult.
 type VerifyDomain struct {
-	Domain    string `json:"domain"`
-	Workspace int64  `json:"workspace"`
-	AtMs      int64  `json:"at_ms"`
+	// Domain is in NormalizeDomain's form.
+	Domain string `json:"domain"`
+	// Workspace must be the one that holds the domain.
+	Workspace int64 `json:"workspace"`
+	// AtMs is the proposer's clock when it found the challenge.
+	AtMs int64 `json:"at_ms"`
 }
 
 // SetDomainSettings replaces a domain's settings. Added in CommandVersion
 // 2. Response: *DomainEntryResult.
 type SetDomainSettings struct {
-	Domain    string         `json:"domain"`
-	Workspace int64          `json:"workspace"`
-	Settings  DomainSettings `json:"settings"`
+	// Domain is in NormalizeDomain's form.
+	Domain string `json:"domain"`
+	// Workspace must be the one that holds the domain.
+	Workspace int64 `json:"workspace"`
+	// Settings replace the domain's.
+	Settings DomainSettings `json:"settings"`
 }
 
 // DeleteDomain removes a domain from the registry. Added in CommandVersion
 // 2. Response: *DomainEntryResult.
 type DeleteDomain struct {
-	Domain    string `json:"domain"`
-	Workspace int64  `json:"workspace"`
+	// Domain is in NormalizeDomain's form.
+	Domain string `json:"domain"`
+	// Workspace must be the one that holds the domain.
+	Workspace int64 `json:"workspace"`
 }
 
 // Type implements Command.

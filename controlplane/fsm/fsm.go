@@ -31,8 +31,8 @@
 // The times of worker leases are integer milliseconds on one timeline
 // chosen by the proposers (the cluster package uses milliseconds since the
 // Snowflake epoch), so that lease expiries and ID timestamps compare
-// directly. The API keys' and the partition catalogue's times are Unix
-// milliseconds.
+// directly. The times of the API keys, the partition catalogue, the
+// workspaces and the custom domains are Unix milliseconds.
 package fsm
 
 import (
