@@ -83,8 +83,8 @@ func TestCatalogueSnapshot(t *testing.T) {
 	a := newApplier(t)
 	a.record(RecordPartitions{AtMs: 10, Partitions: []PartitionRecord{rec("clicks_b", PartitionDropped), rec("clicks_a", PartitionCreated)}})
 	sink := persist(t, a.f)
-	if !strings.Contains(sink.String(), `"version":7`) {
-		t.Fatalf("snapshot is not version 7: %s", sink.String())
+	if !strings.Contains(sink.String(), `"version":6`) {
+		t.Fatalf("snapshot is not version 6: %s", sink.String())
 	}
 	b := newApplier(t)
 	if err := b.f.Restore(io.NopCloser(&sink.Buffer)); err != nil {

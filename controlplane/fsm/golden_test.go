@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -92,9 +91,12 @@ func TestGoldenSnapshotsRestore(t *testing.T) {
 			if got := f.State(); !reflect.DeepEqual(got, want) {
 				t.Fatalf("restored\n %+v\nreplayed\n %+v", got, want)
 			}
-			// This release's own snapshot is written back byte for byte.
-			if name == fmt.Sprintf("snapshot-v%d.json", snapshotVersion) && !bytes.Equal(persist(t, f).Bytes(), data) {
-				t.Fatalf("the snapshot written from %s differs from it", name)
+			// It is written back byte for byte: format 7 by this release,
+			// format 6 because a state without workspaces is snapshotted
+			// in the older format (legacyForm), which the release before
+			// restores.
+			if got := persist(t, f).Bytes(); !bytes.Equal(got, data) {
+				t.Fatalf("the snapshot written from %s differs from it:\n%s", name, got)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/hashicorp/raft"
 
@@ -17,7 +18,8 @@ import (
 // catalogue, version 7 the workspaces, the keys' workspaces and the custom
 // domains; Restore still reads the older ones (which restore without what
 // came later: only the default workspace, the keys upgraded as upgradeKey
-// says).
+// says). A state without anything of version 7 is written as version 6
+// (see legacyForm).
 const snapshotVersion = 7
 
 // oldestSnapshotVersion is the oldest format Restore reads.
@@ -305,7 +307,35 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if f.halt != nil {
 		return nil, fmt.Errorf("fsm: no snapshot of a halted FSM: %w", f.halt)
 	}
-	return &snapshot{state: f.s.export()}, nil
+	return &snapshot{state: legacyForm(f.s.export())}, nil
+}
+
+// legacyFormVersion is the last snapshot format from before workspaces.
+const legacyFormVersion = 6
+
+// legacyForm returns st in snapshot format 6 when that format says all of
+// it: only the default workspace as it starts, no custom domains, every
+// key where upgradeKey puts a key of no workspace. Restoring it gives st
+// back (stateFrom upgrades it), and a node of the release before
+// workspaces can restore it too, so that a leader of this release can send
+// its snapshots to followers not upgraded yet until workspaces are used.
+// Otherwise st is returned as it is.
+func legacyForm(st State) State {
+	if st.LastWorkspaceID != workspace.DefaultID || len(st.Domains) > 0 ||
+		len(st.Workspaces) != 1 || st.Workspaces[0] != defaultWorkspace() {
+		return st
+	}
+	for _, k := range st.Keys {
+		if k.Workspace != upgradeKey(KeyEntry{Role: k.Role}).Workspace {
+			return st
+		}
+	}
+	st.Version, st.Workspaces, st.LastWorkspaceID = legacyFormVersion, nil, 0
+	st.Keys = slices.Clone(st.Keys)
+	for i := range st.Keys {
+		st.Keys[i].Workspace = 0
+	}
+	return st
 }
 
 // Restore implements raft.FSM: it reads a snapshot, builds a new state and

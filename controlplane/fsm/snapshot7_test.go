@@ -87,3 +87,39 @@ func TestRestoreVersion7Tolerant(t *testing.T) {
 		t.Fatalf("workspaces %+v, last ID %d", ws, f.State().LastWorkspaceID)
 	}
 }
+
+// A state that snapshot format 6 says whole is snapshotted in format 6,
+// which the release before workspaces restores; anything of workspaces
+// makes it format 7. Either way the snapshot restores to the same state.
+func TestSnapshotFormatFollowsTheState(t *testing.T) {
+	tests := []struct {
+		name string
+		log  []Command
+		want int
+	}{
+		{"new", nil, 6},
+		{"keys of before", []Command{AddKey{Key: testKey("AAAAAAAAAAAA", "admin", 1)}, AddKey{Key: testKey("BBBBBBBBBBBB", "viewer", 2)}}, 6},
+		{"viewer of the default, said", []Command{AddKey{Key: withWorkspace(testKey("AAAAAAAAAAAA", "viewer", 1), 1)}}, 6},
+		{"admin of the default", []Command{AddKey{Key: withWorkspace(testKey("AAAAAAAAAAAA", "admin", 1), 1)}}, 7},
+		{"default limits", []Command{UpdateWorkspace{ID: 1, Limits: &WorkspaceLimits{MaxLinks: 1}}}, 7},
+		{"a workspace", []Command{CreateWorkspace{Name: "a", AtMs: 1}}, 7},
+		{"a deleted workspace", []Command{CreateWorkspace{Name: "a", AtMs: 1}, DeleteWorkspace{ID: 2}}, 7},
+		{"a domain", []Command{AddDomain{Domain: "a.example", Workspace: 1, Challenge: challenge, AtMs: 1}}, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := goldenStateOf(t, tt.log)
+			sink := persist(t, f)
+			if want := `{"version":` + string(rune('0'+tt.want)) + `,`; !strings.HasPrefix(sink.String(), want) {
+				t.Fatalf("snapshot %s, want format %d", sink.String(), tt.want)
+			}
+			g := New()
+			if err := g.Restore(io.NopCloser(&sink.Buffer)); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(g.State(), f.State()) {
+				t.Fatalf("restored %+v, want %+v", g.State(), f.State())
+			}
+		})
+	}
+}
