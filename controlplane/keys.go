@@ -18,6 +18,7 @@ import (
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/secret"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // nodeKeys is the API's key ring on the Raft node's replicated state.
@@ -34,13 +35,22 @@ func recordOf(e fsm.KeyEntry) api.KeyRecord {
 		Role:      apikey.Role(e.Role),
 		CreatedAt: time.UnixMilli(e.CreatedMs).UTC(),
 		Revoked:   e.Revoked(),
+		Workspace: e.Workspace,
 	}
 	copy(rec.Hash[:], e.Hash)
 	return rec
 }
 
+// entryOf is the FSM's record of r. A viewer or creator key of the default
+// workspace goes in the form from before workspaces (no workspace, which
+// the FSM reads as the default one), so that older nodes still apply it
+// during a rolling upgrade.
 func entryOf(r api.KeyRecord) fsm.KeyEntry {
-	return fsm.KeyEntry{ID: r.ID, Name: r.Name, Role: string(r.Role), Hash: r.Hash[:], CreatedMs: r.CreatedAt.UnixMilli()}
+	e := fsm.KeyEntry{ID: r.ID, Name: r.Name, Role: string(r.Role), Hash: r.Hash[:], CreatedMs: r.CreatedAt.UnixMilli(), Workspace: r.Workspace}
+	if r.Role != apikey.Admin && r.Workspace == workspace.DefaultID {
+		e.Workspace = 0
+	}
+	return e
 }
 
 // LookupKey implements api.Keys.

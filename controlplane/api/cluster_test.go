@@ -156,7 +156,7 @@ func TestApplyForwarded(t *testing.T) {
 		// A follower on a newer release forwards what this leader cannot
 		// apply: it is refused before it reaches the log (an unknown field
 		// that needs no newer version is ignored, see fsm.CommandVersion).
-		{"command from a newer version", "application/json", `{"type":5,"command":{"_min_version":2,"node":"x","size":1,"x":1}}`, nil, 400, "needs a newer Shortify version"},
+		{"command from a newer version", "application/json", `{"type":5,"command":{"_min_version":99,"node":"x","size":1,"x":1}}`, nil, 400, "needs a newer Shortify version"},
 		{"wrong field type", "application/json", `{"type":5,"command":{"node":"x","size":"ten"}}`, nil, 400, "bad forwarded command"},
 		{"trailing data in command", "application/json", `{"type":5,"command":"x"}`, nil, 400, "bad forwarded command"},
 		{"no command", "application/json", `{"type":5}`, nil, 400, "bad forwarded command"},

@@ -16,7 +16,7 @@ import (
 // futureCommand is an acquire-lease command as a newer release writes it
 // when it sets a field this release does not know and must not ignore.
 var futureCommand = append([]byte{byte(fsm.TypeAcquireLease)},
-	`{"_min_version":2,"node":"n9","now_ms":1,"ttl_ms":1000,"jitter_ms":5}`...)
+	`{"_min_version":99,"node":"n9","now_ms":1,"ttl_ms":1000,"jitter_ms":5}`...)
 
 // A node that meets a command from a newer release in its log does not
 // panic and does not skip it: the proposal fails with the FSM's error, the
@@ -36,8 +36,8 @@ func TestNewerCommandStopsNodeAndRefusesStart(t *testing.T) {
 	defer cancel()
 	_, err = n.applyLocal(ctx, futureCommand)
 	var ae *fsm.ApplyError
-	if !errors.As(err, &ae) || ae.Need != 2 || ae.Type != fsm.TypeAcquireLease {
-		t.Fatalf("applying a newer command: %v, want an *fsm.ApplyError needing version 2", err)
+	if !errors.As(err, &ae) || ae.Need != 99 || ae.Type != fsm.TypeAcquireLease {
+		t.Fatalf("applying a newer command: %v, want an *fsm.ApplyError needing version 99", err)
 	}
 	testenv.WaitFor(t, "Raft to shut down after the FSM halted", 10*time.Second,
 		func() bool { return n.raft.State() == raft.Shutdown })
@@ -57,7 +57,7 @@ func TestNewerCommandStopsNodeAndRefusesStart(t *testing.T) {
 		t.Fatal("a node that cannot apply its log started")
 	}
 	t.Logf("refused to start after %s: %v", time.Since(started), err)
-	for _, want := range []string{"acquire-lease command", "needs command version 2", "upgrade this node"} {
+	for _, want := range []string{"acquire-lease command", "needs command version 99", "upgrade this node"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("start error %q does not say %q", err, want)
 		}

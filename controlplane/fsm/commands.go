@@ -35,6 +35,22 @@ const (
 	TypeSetPartitionPolicy CommandType = 11
 	// TypeRecordPartitions records partitions in the partition catalogue.
 	TypeRecordPartitions CommandType = 12
+	// TypeCreateWorkspace creates a workspace (CommandVersion 2).
+	TypeCreateWorkspace CommandType = 13
+	// TypeUpdateWorkspace renames a workspace or sets its limits
+	// (CommandVersion 2).
+	TypeUpdateWorkspace CommandType = 14
+	// TypeDeleteWorkspace deletes an empty workspace (CommandVersion 2).
+	TypeDeleteWorkspace CommandType = 15
+	// TypeAddDomain registers a custom domain (CommandVersion 2).
+	TypeAddDomain CommandType = 16
+	// TypeVerifyDomain marks a custom domain verified (CommandVersion 2).
+	TypeVerifyDomain CommandType = 17
+	// TypeSetDomainSettings replaces a custom domain's settings
+	// (CommandVersion 2).
+	TypeSetDomainSettings CommandType = 18
+	// TypeDeleteDomain removes a custom domain (CommandVersion 2).
+	TypeDeleteDomain CommandType = 19
 )
 
 // String names the command type for logs and panics.
@@ -64,6 +80,20 @@ func (t CommandType) String() string {
 		return "set-partition-policy"
 	case TypeRecordPartitions:
 		return "record-partitions"
+	case TypeCreateWorkspace:
+		return "create-workspace"
+	case TypeUpdateWorkspace:
+		return "update-workspace"
+	case TypeDeleteWorkspace:
+		return "delete-workspace"
+	case TypeAddDomain:
+		return "add-domain"
+	case TypeVerifyDomain:
+		return "verify-domain"
+	case TypeSetDomainSettings:
+		return "set-domain-settings"
+	case TypeDeleteDomain:
+		return "delete-domain"
 	default:
 		return fmt.Sprintf("command-type(%d)", uint8(t))
 	}

@@ -35,7 +35,7 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 	for range n {
 		now += rng.Int64N(5000) - 500 // clocks wobble backwards too
 		node := nodes[rng.IntN(len(nodes))]
-		switch rng.IntN(13) {
+		switch rng.IntN(17) {
 		case 0:
 			add(InitCluster{Key: key(byte(rng.IntN(256)))})
 		case 1:
@@ -88,6 +88,34 @@ func randomLog(t *testing.T, seed uint64, n int) [][]byte {
 				recs = append(recs, PartitionRecord{Table: "clicks", Name: name, FromMs: m * 1000, ToMs: (m + int64(rng.IntN(30))) * 1000, State: states[rng.IntN(len(states))]})
 			}
 			add(RecordPartitions{AtMs: now, Partitions: recs})
+		case 13:
+			// Some names taken or bad, some workspaces not empty: refused.
+			names := []string{"acme", "beta", "gamma", "default", "Bad"}
+			switch ws := rng.Int64N(6); rng.IntN(3) {
+			case 0:
+				add(CreateWorkspace{Name: names[rng.IntN(len(names))], Limits: WorkspaceLimits{MaxLinks: rng.Int64N(3) - 1}, AtMs: now})
+			case 1:
+				add(UpdateWorkspace{ID: ws, Name: names[rng.IntN(len(names))], Limits: &WorkspaceLimits{MaxDomains: rng.Int64N(4)}})
+			default:
+				add(DeleteWorkspace{ID: ws})
+			}
+		case 14, 15:
+			domains := []string{"a.example", "b.example", "c.example", "Bad"}
+			d, ws := domains[rng.IntN(len(domains))], rng.Int64N(6)
+			switch rng.IntN(4) {
+			case 0:
+				add(AddDomain{Domain: d, Workspace: ws, Challenge: fmt.Sprintf("challenge%08d", rng.IntN(1000)), AtMs: now})
+			case 1:
+				add(VerifyDomain{Domain: d, Workspace: ws, AtMs: now})
+			case 2:
+				add(SetDomainSettings{Domain: d, Workspace: ws, Settings: DomainSettings{RedirectStatus: []int{0, 301, 302, 303}[rng.IntN(4)]}})
+			default:
+				add(DeleteDomain{Domain: d, Workspace: ws})
+			}
+		case 16:
+			id := fmt.Sprintf("W%011d", rng.IntN(50))
+			roles := []string{"viewer", "creator", "admin"}
+			add(AddKey{Key: KeyEntry{ID: id, Name: node, Role: roles[rng.IntN(len(roles))], Hash: key(byte(rng.IntN(256))), CreatedMs: now, Workspace: rng.Int64N(6)}})
 		}
 	}
 	return log
@@ -106,7 +134,7 @@ func TestDeterminism(t *testing.T) {
 	if !reflect.DeepEqual(sx, sy) {
 		t.Fatal("states differ after the same log")
 	}
-	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 || sx.PartitionPolicy == nil || len(sx.Partitions) == 0 {
+	if len(sx.Workers) == 0 || sx.NextSequence == 0 || sx.Key == nil || len(sx.Nodes) == 0 || len(sx.Keys) == 0 || len(sx.BlockedDomains) == 0 || sx.PartitionPolicy == nil || len(sx.Partitions) == 0 || len(sx.Workspaces) < 2 || len(sx.Domains) == 0 {
 		t.Fatalf("log exercised too little: %d workers, sequence %d, %d nodes, %d keys, policy %v, %d partitions", len(sx.Workers), sx.NextSequence, len(sx.Nodes), len(sx.Keys), sx.PartitionPolicy, len(sx.Partitions))
 	}
 }

@@ -7,8 +7,9 @@
 // counter from which disjoint blocks are handed out to the nodes that create
 // links, the node registry (each member's Raft address and the base URL
 // of its REST API, so that followers know where to forward writes), the
-// API key ring (hashes only), the domain blocklist, the partition policy
-// and the partition catalogue (see RecordPartitions).
+// API key ring (hashes only), the domain blocklist, the partition policy,
+// the partition catalogue (see RecordPartitions), the workspaces and the
+// custom domain registry (see workspaces.go and domains.go).
 //
 // The FSM is deterministic: it never reads the clock or random numbers. The
 // proposer puts timestamps and choices into the command (see Encode and the
@@ -30,8 +31,8 @@
 // The times of worker leases are integer milliseconds on one timeline
 // chosen by the proposers (the cluster package uses milliseconds since the
 // Snowflake epoch), so that lease expiries and ID timestamps compare
-// directly. The API keys' and the partition catalogue's times are Unix
-// milliseconds.
+// directly. The times of the API keys, the partition catalogue, the
+// workspaces and the custom domains are Unix milliseconds.
 package fsm
 
 import (
@@ -99,11 +100,25 @@ type FSM struct {
 	// halted is closed when it is set.
 	halt   *ApplyError
 	halted chan struct{}
+	// version is the CommandVersion this FSM applies: CommandVersion,
+	// lower only in tests that play an older release.
+	version int
 }
 
-// New returns an empty FSM: no key, no leases, sequence at zero.
-func New() *FSM {
-	return &FSM{s: &state{}, halted: make(chan struct{})}
+// New returns an empty FSM: no key, no leases, sequence at zero, only the
+// default workspace.
+func New() *FSM { return newAtVersion(CommandVersion) }
+
+// newAtVersion returns an empty FSM that applies what CommandVersion
+// version applied, as an older release does: the tests' older node.
+func newAtVersion(version int) *FSM {
+	return &FSM{s: newState(), halted: make(chan struct{}), version: version}
+}
+
+// newState returns the empty state: only the default workspace.
+func newState() *state {
+	d := defaultWorkspace()
+	return &state{workspaces: map[int64]Workspace{d.ID: d}, lastWorkspace: d.ID}
 }
 
 // state is the FSM's whole state. It is only touched under FSM.mu.
@@ -123,6 +138,14 @@ type state struct {
 	// catalogue is the partition catalogue by partition name; like nodes,
 	// only read sorted.
 	catalogue map[string]PartitionRecord
+	// workspaces is the workspace registry by ID, never without the
+	// default workspace; like nodes, only read sorted (or by key).
+	workspaces map[int64]Workspace
+	// lastWorkspace is the highest workspace ID ever given.
+	lastWorkspace int64
+	// domains is the custom domain registry by domain; like nodes, only
+	// read sorted (or by key).
+	domains map[string]DomainEntry
 }
 
 // worker is one worker ID's lease record.
@@ -157,6 +180,14 @@ var commands = map[CommandType]command{
 	TypeSetDomainBlocked:   def((*state).setDomainBlocked),
 	TypeSetPartitionPolicy: def((*state).setPartitionPolicy),
 	TypeRecordPartitions:   def((*state).recordPartitions),
+	// CommandVersion 2: workspaces and custom domains.
+	TypeCreateWorkspace:   defSince(2, (*state).createWorkspace),
+	TypeUpdateWorkspace:   defSince(2, (*state).updateWorkspace),
+	TypeDeleteWorkspace:   defSince(2, (*state).deleteWorkspace),
+	TypeAddDomain:         defSince(2, (*state).addDomain),
+	TypeVerifyDomain:      defSince(2, (*state).verifyDomain),
+	TypeSetDomainSettings: defSince(2, (*state).setDomainSettings),
+	TypeDeleteDomain:      defSince(2, (*state).deleteDomain),
 }
 
 // def builds the table entry of a version-1 command type C from its apply
@@ -193,7 +224,7 @@ func defSince[C Command](since int, apply func(*state, *C) any) command {
 // not know are ignored. It never panics, so the leader can check a command
 // that came over the network before it reaches the log.
 func Decode(data []byte) (Command, error) {
-	c, _, _, err := decodeEntry(data)
+	c, _, _, err := decodeEntry(data, CommandVersion)
 	if err != nil {
 		if len(data) > 0 {
 			return nil, fmt.Errorf("fsm: decode %s: %w", CommandType(data[0]), err)
@@ -215,9 +246,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if f.halt != nil {
 		return f.halt
 	}
-	c, cmd, need, err := decodeEntry(l.Data)
+	c, cmd, need, err := decodeEntry(l.Data, f.version)
 	if err != nil {
-		ae := &ApplyError{Index: l.Index, Need: need, Err: err}
+		ae := &ApplyError{Index: l.Index, Need: need, Err: err, version: f.version}
 		if len(l.Data) > 0 {
 			ae.Type = CommandType(l.Data[0])
 		}

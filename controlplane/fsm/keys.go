@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // The API key ring.
@@ -37,10 +39,30 @@ type KeyEntry struct {
 	Hash      []byte `json:"hash"`
 	CreatedMs int64  `json:"created_ms"`
 	RevokedMs int64  `json:"revoked_ms,omitempty"`
+	// Workspace is the workspace the key acts in, with its role there;
+	// 0 for an admin key makes it an instance admin (every workspace and
+	// the instance's settings). In AddKey, 0 for a viewer or creator key
+	// means the default workspace: that is what the keys from before
+	// workspaces become, replayed or restored (see upgradeKey).
+	Workspace int64 `json:"workspace,omitempty" fsm:"since=2"`
 }
 
 // Revoked tells whether the key was revoked.
 func (k KeyEntry) Revoked() bool { return k.RevokedMs != 0 }
+
+// InstanceAdmin tells whether the key is an instance admin: an admin key
+// of no workspace.
+func (k KeyEntry) InstanceAdmin() bool { return k.Role == "admin" && k.Workspace == 0 }
+
+// upgradeKey gives a key of the form before workspaces (no workspace) the
+// workspace it has since: admin keys become instance admins, viewer and
+// creator keys belong to the default workspace.
+func upgradeKey(k KeyEntry) KeyEntry {
+	if k.Workspace == 0 && k.Role != "admin" {
+		k.Workspace = workspace.DefaultID
+	}
+	return k
+}
 
 func (k KeyEntry) check() error {
 	switch {
@@ -52,14 +74,16 @@ func (k KeyEntry) check() error {
 		return fmt.Errorf("%w: key name of %d bytes, want 1..%d", ErrInvalidCommand, len(k.Name), MaxKeyNameLen)
 	case k.Role != "viewer" && k.Role != "creator" && k.Role != "admin":
 		return fmt.Errorf("%w: key role %q", ErrInvalidCommand, k.Role)
+	case k.Workspace < 0:
+		return fmt.Errorf("%w: key workspace %d", ErrInvalidCommand, k.Workspace)
 	}
 	return nil
 }
 
 // AddKey stores a new API key's record. With OnlyIfNone it is refused
 // (ErrKeyExists) unless the ring is empty: that is how the first admin
-// key is set once, however many nodes start at the same time.
-// Response: *KeyResult.
+// key is set once, however many nodes start at the same time. A key's
+// workspace must exist (ErrUnknownWorkspace). Response: *KeyResult.
 type AddKey struct {
 	Key        KeyEntry `json:"key"`
 	OnlyIfNone bool     `json:"only_if_none,omitempty"`
@@ -80,7 +104,8 @@ func (RevokeKey) Type() CommandType { return TypeRevokeKey }
 
 // KeyResult answers AddKey and RevokeKey.
 type KeyResult struct {
-	// Err is nil, ErrInvalidCommand, ErrKeyExists or ErrUnknownKey.
+	// Err is nil, ErrInvalidCommand, ErrKeyExists, ErrUnknownKey or
+	// ErrUnknownWorkspace.
 	Err error `json:"-"`
 }
 
@@ -90,6 +115,10 @@ func (r *KeyResult) setBusinessErr(e error) { r.Err = e }
 func (s *state) addKey(c *AddKey) any {
 	if err := c.Key.check(); err != nil {
 		return &KeyResult{Err: err}
+	}
+	k := upgradeKey(c.Key)
+	if _, ok := s.workspaces[k.Workspace]; k.Workspace != 0 && !ok {
+		return &KeyResult{Err: fmt.Errorf("%w: %d", ErrUnknownWorkspace, k.Workspace)}
 	}
 	if c.OnlyIfNone && len(s.keys) > 0 {
 		return &KeyResult{Err: fmt.Errorf("%w: the key ring is not empty", ErrKeyExists)}
@@ -103,7 +132,6 @@ func (s *state) addKey(c *AddKey) any {
 	if s.keys == nil {
 		s.keys = make(map[string]KeyEntry)
 	}
-	k := c.Key
 	k.Hash = slices.Clone(k.Hash)
 	k.RevokedMs = 0
 	s.keys[k.ID] = k

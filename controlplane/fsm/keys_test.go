@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -66,5 +67,77 @@ func TestKeyRing(t *testing.T) {
 	}
 	if got, want := g.State(), f.State(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after restore %+v, want %+v", got, want)
+	}
+}
+
+// Keys get a workspace: admin keys of none are instance admins; viewer
+// and creator keys of none (the form before workspaces, which older
+// proposers and the replayed log write) belong to the default workspace;
+// a key of a workspace that does not exist is refused.
+func TestKeyWorkspaces(t *testing.T) {
+	tests := []struct {
+		name          string
+		key           KeyEntry
+		wantErr       error
+		wantWorkspace int64
+		instanceAdmin bool
+	}{
+		{name: "admin of none is an instance admin", key: testKey("AAAAAAAAAAAA", "admin", 1), instanceAdmin: true},
+		{name: "viewer of none joins the default", key: testKey("AAAAAAAAAAAA", "viewer", 1), wantWorkspace: 1},
+		{name: "creator of none joins the default", key: testKey("AAAAAAAAAAAA", "creator", 1), wantWorkspace: 1},
+		{name: "admin of the default workspace", key: withWorkspace(testKey("AAAAAAAAAAAA", "admin", 1), 1), wantWorkspace: 1},
+		{name: "viewer of a workspace", key: withWorkspace(testKey("AAAAAAAAAAAA", "viewer", 1), 2), wantWorkspace: 2},
+		{name: "admin of a workspace", key: withWorkspace(testKey("AAAAAAAAAAAA", "admin", 1), 2), wantWorkspace: 2},
+		{name: "unknown workspace", key: withWorkspace(testKey("AAAAAAAAAAAA", "creator", 1), 3), wantErr: ErrUnknownWorkspace},
+		{name: "negative workspace", key: withWorkspace(testKey("AAAAAAAAAAAA", "admin", 1), -1), wantErr: ErrInvalidCommand},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newApplier(t)
+			a.ws(CreateWorkspace{Name: "acme", AtMs: 1})
+			r := applyAs[*KeyResult](a, AddKey{Key: tt.key})
+			checkErr(t, r.Err, tt.wantErr)
+			k, ok := a.f.APIKey(tt.key.ID)
+			if tt.wantErr != nil {
+				if ok {
+					t.Fatal("a refused key was stored")
+				}
+				return
+			}
+			if k.Workspace != tt.wantWorkspace || k.InstanceAdmin() != tt.instanceAdmin {
+				t.Fatalf("stored workspace %d, instance admin %v; want %d, %v", k.Workspace, k.InstanceAdmin(), tt.wantWorkspace, tt.instanceAdmin)
+			}
+		})
+	}
+}
+
+func withWorkspace(k KeyEntry, ws int64) KeyEntry {
+	k.Workspace = ws
+	return k
+}
+
+// The keys of a snapshot from before workspaces are upgraded as the
+// replayed log upgrades them: the initial admin key and every admin key
+// become instance admins, viewer and creator keys (revoked or not) join
+// the default workspace.
+func TestKeyUpgradeFromVersion6Snapshot(t *testing.T) {
+	v6 := `{"version":6,"keys":[` +
+		`{"id":"AAAAAAAAAAAA","name":"initial admin","role":"admin","hash":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","created_ms":1},` +
+		`{"id":"BBBBBBBBBBBB","name":"v","role":"viewer","hash":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","created_ms":2},` +
+		`{"id":"CCCCCCCCCCCC","name":"c","role":"creator","hash":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","created_ms":3,"revoked_ms":4}]}`
+	f := New()
+	if err := f.Restore(readCloser(strings.NewReader(v6))); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"AAAAAAAAAAAA": 0, "BBBBBBBBBBBB": 1, "CCCCCCCCCCCC": 1}
+	for _, k := range f.APIKeys() {
+		if k.Workspace != want[k.ID] || k.InstanceAdmin() != (k.ID == "AAAAAAAAAAAA") {
+			t.Errorf("key %s (%s): workspace %d, instance admin %v", k.ID, k.Role, k.Workspace, k.InstanceAdmin())
+		}
+	}
+	// A version-6 snapshot cannot carry a workspace yet.
+	bad := strings.Replace(v6, `"created_ms":2}`, `"created_ms":2,"workspace":5}`, 1)
+	if err := New().Restore(readCloser(strings.NewReader(bad))); err == nil {
+		t.Fatal("a version-6 snapshot with a key workspace restored")
 	}
 }

@@ -5,16 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // snapshotVersion is the format version written into snapshots. Version 2
 // added the node registry, version 3 the API key ring, version 4 the domain
 // blocklist, version 5 the partition policy, version 6 the partition
-// catalogue; Restore still reads the older ones (which restore without what
-// came later).
-const snapshotVersion = 6
+// catalogue, version 7 the workspaces, the keys' workspaces and the custom
+// domains; Restore still reads the older ones (which restore without what
+// came later: only the default workspace, the keys upgraded as upgradeKey
+// says). A state without anything of version 7 is written as version 6
+// (see legacyForm).
+const snapshotVersion = 7
 
 // oldestSnapshotVersion is the oldest format Restore reads.
 const oldestSnapshotVersion = 1
@@ -40,6 +46,13 @@ type State struct {
 	PartitionPolicy *PartitionPolicy `json:"partition_policy,omitempty"`
 	// Partitions is the partition catalogue, by table, then name.
 	Partitions []PartitionRecord `json:"partitions,omitempty"`
+	// Workspaces is the workspace registry, by ascending ID; it always
+	// holds the default workspace (absent before version 7).
+	Workspaces []Workspace `json:"workspaces,omitempty"`
+	// LastWorkspaceID is the highest workspace ID ever given.
+	LastWorkspaceID int64 `json:"last_workspace_id,omitempty"`
+	// Domains is the custom domain registry, sorted.
+	Domains []DomainEntry `json:"domains,omitempty"`
 }
 
 // WorkerState is one worker ID's lease record.
@@ -80,6 +93,9 @@ func (s *state) export() State {
 		st.PartitionPolicy = &p
 	}
 	st.Partitions = s.sortedCatalogue()
+	st.Workspaces = s.sortedWorkspaces()
+	st.LastWorkspaceID = s.lastWorkspace
+	st.Domains = s.domainsOf(0)
 	return st
 }
 
@@ -101,7 +117,8 @@ func stateFrom(st State) (*state, error) {
 	if st.NextSequence > MaxSequence {
 		return nil, fmt.Errorf("snapshot sequence %d above %d", st.NextSequence, uint64(MaxSequence))
 	}
-	s := &state{key: bytes.Clone(st.Key), nextSeq: st.NextSequence}
+	s := newState()
+	s.key, s.nextSeq = bytes.Clone(st.Key), st.NextSequence
 	for _, w := range st.Workers {
 		if w.ID >= NumWorkers {
 			return nil, fmt.Errorf("snapshot worker ID %d >= %d", w.ID, NumWorkers)
@@ -129,17 +146,32 @@ func stateFrom(st State) (*state, error) {
 	if st.Version < 3 && len(st.Keys) > 0 {
 		return nil, fmt.Errorf("snapshot version %d has API keys", st.Version)
 	}
+	if err := restoreWorkspaces(s, st); err != nil {
+		return nil, err
+	}
 	for _, k := range st.Keys {
+		if st.Version < 7 {
+			if k.Workspace != 0 {
+				return nil, fmt.Errorf("snapshot version %d has a key with a workspace", st.Version)
+			}
+			k = upgradeKey(k)
+		}
 		if err := k.check(); err != nil {
 			return nil, fmt.Errorf("snapshot key %q: %w", k.ID, err)
 		}
 		if _, dup := s.keys[k.ID]; dup {
 			return nil, fmt.Errorf("snapshot lists key %q twice", k.ID)
 		}
+		if err := s.checkKeyWorkspace(k); err != nil {
+			return nil, fmt.Errorf("snapshot key %q: %w", k.ID, err)
+		}
 		if s.keys == nil {
 			s.keys = make(map[string]KeyEntry, len(st.Keys))
 		}
 		s.keys[k.ID] = k
+	}
+	if err := restoreDomains(s, st); err != nil {
+		return nil, err
 	}
 	if st.Version < 4 && len(st.BlockedDomains) > 0 {
 		return nil, fmt.Errorf("snapshot version %d has a blocklist", st.Version)
@@ -184,6 +216,87 @@ func stateFrom(st State) (*state, error) {
 	return s, nil
 }
 
+// restoreWorkspaces checks a snapshot's workspace registry and puts it
+// into s, which holds the default workspace already: a snapshot from
+// before version 7 has none and keeps only that one.
+func restoreWorkspaces(s *state, st State) error {
+	if st.Version < 7 {
+		if len(st.Workspaces) > 0 || st.LastWorkspaceID != 0 || len(st.Domains) > 0 {
+			return fmt.Errorf("snapshot version %d has workspaces or domains", st.Version)
+		}
+		return nil
+	}
+	if len(st.Workspaces) > MaxWorkspaces {
+		return fmt.Errorf("snapshot holds %d workspaces, at most %d", len(st.Workspaces), MaxWorkspaces)
+	}
+	if st.LastWorkspaceID < 0 {
+		return fmt.Errorf("snapshot last workspace ID %d", st.LastWorkspaceID)
+	}
+	s.lastWorkspace = max(st.LastWorkspaceID, workspace.DefaultID)
+	if len(st.Workspaces) == 0 {
+		return nil // read tolerantly: only the default workspace
+	}
+	s.workspaces = make(map[int64]Workspace, len(st.Workspaces))
+	for _, w := range st.Workspaces {
+		if err := w.check(); err != nil {
+			return fmt.Errorf("snapshot workspace %d: %w", w.ID, err)
+		}
+		if w.ID > s.lastWorkspace {
+			return fmt.Errorf("snapshot workspace %d above the last ID given, %d", w.ID, s.lastWorkspace)
+		}
+		if _, dup := s.workspaces[w.ID]; dup || s.workspaceNamed(w.Name) != 0 {
+			return fmt.Errorf("snapshot lists workspace %d (%s) twice", w.ID, w.Name)
+		}
+		s.workspaces[w.ID] = w
+	}
+	if _, ok := s.workspaces[workspace.DefaultID]; !ok {
+		return fmt.Errorf("snapshot has no default workspace")
+	}
+	return nil
+}
+
+// checkKeyWorkspace refuses a key whose workspace is not there: a viewer
+// or creator key needs one; a live key's must exist (a revoked key may
+// outlive its workspace, DeleteWorkspace allows that).
+func (s *state) checkKeyWorkspace(k KeyEntry) error {
+	if k.Workspace == 0 {
+		if k.Role != "admin" {
+			return fmt.Errorf("%w: %s key of no workspace", ErrInvalidCommand, k.Role)
+		}
+		return nil
+	}
+	if _, ok := s.workspaces[k.Workspace]; !ok && !k.Revoked() {
+		return fmt.Errorf("%w: %d", ErrUnknownWorkspace, k.Workspace)
+	}
+	if k.Workspace > s.lastWorkspace {
+		return fmt.Errorf("%w: workspace %d never given", ErrInvalidCommand, k.Workspace)
+	}
+	return nil
+}
+
+// restoreDomains checks a snapshot's domain registry and puts it into s.
+func restoreDomains(s *state, st State) error {
+	if len(st.Domains) > MaxDomains {
+		return fmt.Errorf("snapshot holds %d domains, at most %d", len(st.Domains), MaxDomains)
+	}
+	for _, d := range st.Domains {
+		if err := d.check(); err != nil {
+			return fmt.Errorf("snapshot domain %q: %w", d.Domain, err)
+		}
+		if _, ok := s.workspaces[d.Workspace]; !ok {
+			return fmt.Errorf("snapshot domain %q: %w: %d", d.Domain, ErrUnknownWorkspace, d.Workspace)
+		}
+		if _, dup := s.domains[d.Domain]; dup {
+			return fmt.Errorf("snapshot lists domain %q twice", d.Domain)
+		}
+		if s.domains == nil {
+			s.domains = make(map[string]DomainEntry, len(st.Domains))
+		}
+		s.domains[d.Domain] = d
+	}
+	return nil
+}
+
 // Snapshot implements raft.FSM: it copies the state under the lock; the
 // copy is written later by Persist. A halted FSM refuses: its state lags
 // the index raft would record, and a snapshot of it would make the node
@@ -194,7 +307,35 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if f.halt != nil {
 		return nil, fmt.Errorf("fsm: no snapshot of a halted FSM: %w", f.halt)
 	}
-	return &snapshot{state: f.s.export()}, nil
+	return &snapshot{state: legacyForm(f.s.export())}, nil
+}
+
+// legacyFormVersion is the last snapshot format from before workspaces.
+const legacyFormVersion = 6
+
+// legacyForm returns st in snapshot format 6 when that format says all of
+// it: only the default workspace as it starts, no custom domains, every
+// key where upgradeKey puts a key of no workspace. Restoring it gives st
+// back (stateFrom upgrades it), and a node of the release before
+// workspaces can restore it too, so that a leader of this release can send
+// its snapshots to followers not upgraded yet until workspaces are used.
+// Otherwise st is returned as it is.
+func legacyForm(st State) State {
+	if st.LastWorkspaceID != workspace.DefaultID || len(st.Domains) > 0 ||
+		len(st.Workspaces) != 1 || st.Workspaces[0] != defaultWorkspace() {
+		return st
+	}
+	for _, k := range st.Keys {
+		if k.Workspace != upgradeKey(KeyEntry{Role: k.Role}).Workspace {
+			return st
+		}
+	}
+	st.Version, st.Workspaces, st.LastWorkspaceID = legacyFormVersion, nil, 0
+	st.Keys = slices.Clone(st.Keys)
+	for i := range st.Keys {
+		st.Keys[i].Workspace = 0
+	}
+	return st
 }
 
 // Restore implements raft.FSM: it reads a snapshot, builds a new state and

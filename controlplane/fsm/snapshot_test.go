@@ -120,7 +120,7 @@ func TestPersistCancelsOnError(t *testing.T) {
 func TestRestoreRejectsBadSnapshots(t *testing.T) {
 	tests := map[string]string{
 		"not JSON":            `{`,
-		"wrong version":       `{"version":7}`,
+		"wrong version":       `{"version":8}`,
 		"v5 with catalogue":   `{"version":5,"partitions":[{"table":"clicks","name":"clicks_y2026m01","from_ms":1,"to_ms":2,"state":"created"}]}`,
 		"bad catalogue name":  `{"version":6,"partitions":[{"table":"clicks","name":"Clicks x","from_ms":1,"to_ms":2,"state":"created"}]}`,
 		"bad catalogue range": `{"version":6,"partitions":[{"table":"clicks","name":"clicks_y2026m01","from_ms":2,"to_ms":2,"state":"created"}]}`,
@@ -171,7 +171,8 @@ func TestRestoreVersion1(t *testing.T) {
 	}
 	got := a.f.State()
 	want := State{Version: snapshotVersion, Key: make([]byte, KeySize), NextSequence: 42,
-		Workers: []WorkerState{{ID: 3, Holder: "a", Held: true, Gen: 2, ExpiresMs: 9, HighMs: 5}}}
+		Workers:    []WorkerState{{ID: 3, Holder: "a", Held: true, Gen: 2, ExpiresMs: 9, HighMs: 5}},
+		Workspaces: []Workspace{defaultWorkspace()}, LastWorkspaceID: 1}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("restored %+v, want %+v", got, want)
 	}

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,10 @@ import (
 // CommandVersion is the version of the command language this FSM applies.
 // Bump it whenever a command type is added or a field that changes Apply
 // gets a fsm:"since" tag, and say so in the command's doc comment.
-const CommandVersion = 1
+//
+// Version 2 added the workspace and custom domain commands and
+// KeyEntry.Workspace.
+const CommandVersion = 2
 
 // minVersionMember is the reserved payload member that carries the lowest
 // CommandVersion able to apply a command. No command field may use the
@@ -69,6 +73,9 @@ type ApplyError struct {
 	// Err is the reason, wrapping ErrNeedsNewerVersion when a newer
 	// version would apply the entry.
 	Err error
+	// version is the CommandVersion of the FSM that met the entry; 0
+	// means CommandVersion.
+	version int
 }
 
 // Error implements error, saying what to do.
@@ -78,7 +85,7 @@ func (e *ApplyError) Error() string {
 	if e.Need > 0 {
 		fmt.Fprintf(&b, ", needs command version %d", e.Need)
 	}
-	fmt.Fprintf(&b, "; this node applies version %d): %v", CommandVersion, e.Err)
+	fmt.Fprintf(&b, "; this node applies version %d): %v", cmp.Or(e.version, CommandVersion), e.Err)
 	if errors.Is(e.Err, ErrNeedsNewerVersion) {
 		b.WriteString("; upgrade this node to the release the other members run")
 	} else {
@@ -91,9 +98,9 @@ func (e *ApplyError) Error() string {
 func (e *ApplyError) Unwrap() error { return e.Err }
 
 // decodeEntry decodes a command as it is in the log: its type byte and
-// its JSON payload. need is the version the payload says it needs (0 when
-// it does not say).
-func decodeEntry(data []byte) (c Command, cmd command, need int, err error) {
+// its JSON payload, for an FSM that applies CommandVersion version. need
+// is the version the payload says it needs (0 when it does not say).
+func decodeEntry(data []byte, version int) (c Command, cmd command, need int, err error) {
 	if len(data) == 0 {
 		return nil, command{}, 0, errors.New("empty command")
 	}
@@ -103,10 +110,10 @@ func decodeEntry(data []byte) (c Command, cmd command, need int, err error) {
 		return nil, command{}, 0, err
 	}
 	cmd, ok := commands[t]
-	if !ok {
+	if !ok || cmd.since > version {
 		return nil, command{}, need, fmt.Errorf("%w: unknown command type %d", ErrNeedsNewerVersion, uint8(t))
 	}
-	if need > CommandVersion {
+	if need > version {
 		return nil, command{}, need, fmt.Errorf("%w: %s uses something version %d added", ErrNeedsNewerVersion, t, need)
 	}
 	c, err = cmd.decode(data[1:])

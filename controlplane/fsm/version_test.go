@@ -28,7 +28,7 @@ type futureLease struct {
 	Node     string `json:"node"`
 	NowMs    int64  `json:"now_ms"`
 	TTLMs    int64  `json:"ttl_ms"`
-	JitterMs int64  `json:"jitter_ms,omitempty" fsm:"since=2"`
+	JitterMs int64  `json:"jitter_ms,omitempty" fsm:"since=3"`
 }
 
 func (futureLease) Type() CommandType { return TypeAcquireLease }
@@ -37,7 +37,7 @@ func (futureLease) Type() CommandType { return TypeAcquireLease }
 type futureKey struct {
 	Key struct {
 		ID     string   `json:"id"`
-		Scopes []string `json:"scopes,omitempty" fsm:"since=3"`
+		Scopes []string `json:"scopes,omitempty" fsm:"since=4"`
 	} `json:"key"`
 }
 
@@ -115,12 +115,12 @@ func TestFutureCommandHalts(t *testing.T) {
 		contains []string
 	}{
 		{"tagged field set", encode(t, futureLease{Node: "a", NowMs: 100, TTLMs: 50, JitterMs: 7}),
-			TypeAcquireLease, 2, []string{"acquire-lease command", "needs command version 2", "applies version 1", "upgrade this node"}},
+			TypeAcquireLease, 3, []string{"acquire-lease command", "needs command version 3", "applies version 2", "upgrade this node"}},
 		{"nested tagged field set", encode(t, k),
-			TypeAddKey, 3, []string{"add-key command", "needs command version 3", "upgrade this node"}},
-		// A command type added by release 2, as its Encode writes it.
-		{"new command type", append([]byte{200}, `{"_min_version":2,"node":"a"}`...),
-			200, 2, []string{"command-type(200) command", "needs command version 2", "unknown command type 200", "upgrade this node"}},
+			TypeAddKey, 4, []string{"add-key command", "needs command version 4", "upgrade this node"}},
+		// A command type added by release 3, as its Encode writes it.
+		{"new command type", append([]byte{200}, `{"_min_version":3,"node":"a"}`...),
+			200, 3, []string{"command-type(200) command", "needs command version 3", "unknown command type 200", "upgrade this node"}},
 		// A newer type whose writer did not say its version.
 		{"new command type, no version", append([]byte{201}, `{"node":"a"}`...),
 			201, 0, []string{"command-type(201) command", "unknown command type 201", "upgrade this node"}},

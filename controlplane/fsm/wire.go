@@ -31,6 +31,12 @@ var errorKinds = []struct {
 	{"unknown_node", ErrUnknownNode},
 	{"key_exists", ErrKeyExists},
 	{"unknown_key", ErrUnknownKey},
+	{"workspace_exists", ErrWorkspaceExists},
+	{"unknown_workspace", ErrUnknownWorkspace},
+	{"workspace_not_empty", ErrWorkspaceNotEmpty},
+	{"domain_taken", ErrDomainTaken},
+	{"domain_exists", ErrDomainExists},
+	{"unknown_domain", ErrUnknownDomain},
 }
 
 // wireResponse is the JSON form of a response.
@@ -92,6 +98,10 @@ func newResponse(t CommandType) (response, error) {
 		return new(PolicyResult), nil
 	case TypeRecordPartitions:
 		return new(CatalogueResult), nil
+	case TypeCreateWorkspace, TypeUpdateWorkspace, TypeDeleteWorkspace:
+		return new(WorkspaceResult), nil
+	case TypeAddDomain, TypeVerifyDomain, TypeSetDomainSettings, TypeDeleteDomain:
+		return new(DomainEntryResult), nil
 	default:
 		return nil, fmt.Errorf("fsm: no response type for %s", t)
 	}

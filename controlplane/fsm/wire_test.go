@@ -44,7 +44,7 @@ func TestDecodeRefusesBadCommands(t *testing.T) {
 		"unknown type":    append([]byte{200}, valid[1:]...),
 		"type zero":       append([]byte{0}, valid[1:]...),
 		"not JSON":        append([]byte{byte(TypeAllocateBlock)}, "{oops"...),
-		"newer version":   append([]byte{byte(TypeRegisterNode)}, `{"_min_version":2,"id":"a","raft_addr":"h:1"}`...),
+		"newer version":   append([]byte{byte(TypeRegisterNode)}, `{"_min_version":99,"id":"a","raft_addr":"h:1"}`...),
 		"trailing data":   append(bytes.Clone(valid), `{}`...),
 		"no payload":      {byte(TypeDeregisterNode)},
 		"negative worker": append([]byte{byte(TypeRenewLease)}, `{"node":"a","worker":-1}`...),
@@ -73,6 +73,17 @@ func TestResponseWire(t *testing.T) {
 		{SetPartitionPolicy{Policy: PartitionPolicy{MonthsAhead: 0, RetentionDays: 400}}, ErrInvalidCommand},
 		{RecordPartitions{AtMs: 5, Partitions: []PartitionRecord{{Table: "clicks", Name: "clicks_y2026m01", FromMs: 1, ToMs: 2, State: PartitionCreated}}}, nil},
 		{RecordPartitions{AtMs: 5}, ErrInvalidCommand},
+		{CreateWorkspace{Name: "acme", AtMs: 5}, nil},
+		{CreateWorkspace{Name: "acme", AtMs: 5}, ErrWorkspaceExists},
+		{UpdateWorkspace{ID: 9, Name: "x"}, ErrUnknownWorkspace},
+		{AddDomain{Domain: "a.example", Workspace: 2, Challenge: challenge, AtMs: 6}, nil},
+		{AddDomain{Domain: "a.example", Workspace: 1, Challenge: challenge, AtMs: 6}, ErrDomainTaken},
+		{AddDomain{Domain: "a.example", Workspace: 2, Challenge: challenge, AtMs: 6}, ErrDomainExists},
+		{DeleteWorkspace{ID: 2}, ErrWorkspaceNotEmpty},
+		{VerifyDomain{Domain: "a.example", Workspace: 2, AtMs: 7}, nil},
+		{SetDomainSettings{Domain: "a.example", Workspace: 1}, ErrUnknownDomain},
+		{DeleteDomain{Domain: "a.example", Workspace: 2}, nil},
+		{DeleteWorkspace{ID: 2}, nil},
 	}
 	for _, c := range cases {
 		resp := a.apply(c.cmd)

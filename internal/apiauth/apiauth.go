@@ -49,7 +49,16 @@ type KeyRecord struct {
 	Hash      [32]byte
 	CreatedAt time.Time
 	Revoked   bool
+	// Workspace is the workspace the key acts in with its role; 0 for an
+	// instance admin (see InstanceAdmin). The keys from before workspaces
+	// are instance admins (admin keys) or belong to the default workspace.
+	Workspace int64
 }
+
+// InstanceAdmin tells whether the key is an instance admin: an admin key
+// of no workspace, which may act in every workspace and on the instance's
+// settings.
+func (r KeyRecord) InstanceAdmin() bool { return r.Role == apikey.Admin && r.Workspace == 0 }
 
 // KeyLookup finds API key records by ID: the control plane's replicated key
 // ring, which both APIs authenticate with.

@@ -91,3 +91,22 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestInstanceAdmin(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		role      apikey.Role
+		workspace int64
+		want      bool
+	}{
+		{apikey.Admin, 0, true},
+		{apikey.Admin, 1, false},
+		{apikey.Creator, 0, false},
+		{apikey.Viewer, 0, false},
+		{apikey.Viewer, 2, false},
+	} {
+		if got := (KeyRecord{Role: tt.role, Workspace: tt.workspace}).InstanceAdmin(); got != tt.want {
+			t.Errorf("%s key of workspace %d: InstanceAdmin %v, want %v", tt.role, tt.workspace, got, tt.want)
+		}
+	}
+}
