@@ -113,6 +113,15 @@ func TestCheckPrivate(t *testing.T) {
 		{in: "http://256.0.0.1/", errHas: "not a valid IPv4"},
 		{in: "http://08.0.0.1/", errHas: "not a valid IPv4"},
 		{in: "http://4294967296/", errHas: "not a valid IPv4"},
+		// Full-width digits and ideographic full stops map to ASCII
+		// before a browser reads the host as a number.
+		{in: "http://１０.０.０.１/", errHas: "private address"},
+		{in: "http://０ｘ７ｆ.１/", errHas: "127.0.0.1 is an address of this shortener"},
+		{in: "http://１２７.１/", errHas: "127.0.0.1 is an address of this shortener"},
+		{in: "http://０１７７.０.０.１/", errHas: "127.0.0.1 is an address of this shortener"},
+		{in: "http://169。254。169。254/", errHas: "link-local"},
+		{in: "http://１.２.３.４.５/", errHas: "not a valid IPv4"},
+		{in: "http://９３.１８４.２１５.１４/", want: "http://93.184.215.14/"},
 	}
 	checkTable(t, cpPolicy, tests)
 	// With private targets allowed, private addresses pass and are
