@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// raw writes a raw.jsonl case to a TCP socket as it is and reads what
+// comes back until the server closes the connection: at most
+// c.MaxResponses responses (a split response would be one more), each
+// checked like any other answer.
+func (h *hostileRun) raw(t *testing.T, c hostileCase) {
+	t.Helper()
+	what := "raw " + c.Why
+	msg := h.expand(c.Raw)
+	data := []byte(msg)
+	if c.Latin1 {
+		data = data[:0:0]
+		for _, r := range msg {
+			if r > 0xff {
+				t.Fatalf("%s: latin1 case with %q", what, r)
+			}
+			data = append(data, byte(r))
+		}
+	}
+	u, _ := url.Parse(h.s.base)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The server may answer and close before it has read everything (a
+	// 431 for a huge header): a failed write is no failure.
+	go func() { _, _ = conn.Write(data) }()
+	br := bufio.NewReader(conn)
+	maxResp := max(c.MaxResponses, 1)
+	n := 0
+	for {
+		if _, err := br.Peek(1); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("%s: the server kept the connection open after %d responses", what, n)
+			}
+			break
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			rest, _ := io.ReadAll(io.LimitReader(br, 300))
+			t.Errorf("%s: after %d responses, bytes that are no response: %v %q", what, n, err, rest)
+			break
+		}
+		// A server that closes after an error answer may reset the
+		// connection under the last bytes of its body: no failure.
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		n++
+		path := "/"
+		if i := strings.IndexByte(msg, ' '); i >= 0 {
+			path, _, _ = strings.Cut(msg[i+1:], " ")
+		}
+		h.check(t, what, path, false, resp, body, "any", c.AllowStatus)
+		method, _, _ := strings.Cut(msg, " ")
+		h.rememberAnswer(t, method, path, resp.StatusCode, body)
+	}
+	if n == 0 {
+		t.Logf("%s: the server closed the connection without an answer", what)
+	}
+	if n > maxResp {
+		t.Errorf("%s: %d responses, want at most %d (a split response?)", what, n, maxResp)
+	}
+}
+
+// slowHeader sends a request whose header never ends, one byte every
+// 250 ms, and checks that the server closes the connection within 7 s
+// (read_header 5s in the Caddyfile) instead of waiting for it.
+func slowHeader(t *testing.T, s *system) {
+	u, _ := url.Parse(s.base)
+	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	begin := time.Now()
+	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: "+u.Host+"\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		// The server either answers (a 408) and closes, or just closes.
+		_, err := io.Copy(io.Discard, conn)
+		closed <- err
+	}()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.NewTimer(7 * time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case err := <-closed:
+			t.Logf("the server closed the slow header's connection after %v (%v)", time.Since(begin).Round(time.Millisecond), err)
+			return
+		case <-limit.C:
+			t.Fatalf("the server still reads a header dribbled for %v", time.Since(begin).Round(time.Millisecond))
+		case <-tick.C:
+			_, _ = conn.Write([]byte("a")) // fails once the server has closed
+		}
+	}
+}

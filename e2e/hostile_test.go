@@ -1,0 +1,471 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	problemdoc "github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/targeturl"
+)
+
+// The hostile corpus lives in testdata/hostile, one case a line as JSON
+// (JSON, so that a case can hold a tab, CR, LF or NUL): targets.jsonl and
+// aliases.jsonl are creates, api.jsonl requests through net/http,
+// raw.jsonl requests written to a TCP socket as they are (what net/http
+// would refuse to send). Placeholders, replaced before a case is sent:
+// {addr} the server's host:port, {port} its port, {host} the Host header
+// of the server, {code} a link that exists, {key} the admin key, {long}
+// 5,000 letters, {huge} 2 MB of letters.
+const hostileDir = "testdata/hostile"
+
+// hostileCase is one line of a corpus file. Fields a file does not use
+// stay empty.
+type hostileCase struct {
+	Why string `json:"why"`
+	// Want is "refuse" (a 4xx, nothing created), "create" (a 201) or
+	// "any" (no 5xx; whatever was created is checked like the rest).
+	Want string `json:"want"`
+	// Stored is the URL the API must return for a created target, when
+	// it differs from the input (normalisation).
+	Stored string `json:"stored"`
+	URL    string `json:"url"`
+	Alias  string `json:"alias"`
+	// api.jsonl: a request; the body is Body with {open} and {close}
+	// replaced by Open and Close repeated Times times.
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	ContentType string `json:"content_type"` // "" JSON, "-" none
+	Body        string `json:"body"`
+	Open        string `json:"open"`
+	Close       string `json:"close"`
+	Times       int    `json:"times"`
+	// raw.jsonl: the bytes to send; Latin1 sends each character below
+	// U+0100 as one byte (bytes that are not UTF-8); MaxResponses is how
+	// many responses the bytes may draw (default 1).
+	Raw          string `json:"raw"`
+	Latin1       bool   `json:"latin1"`
+	MaxResponses int    `json:"max_responses"`
+	// AllowStatus is a 5xx that is the protocol's answer to the case
+	// (505 to an HTTP version the server does not speak), not a failure.
+	AllowStatus int `json:"allow_status"`
+}
+
+// loadCorpus reads one corpus file.
+func loadCorpus(t *testing.T, name string) []hostileCase {
+	t.Helper()
+	f, err := os.Open(filepath.Join(hostileDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var cases []hostileCase
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var c hostileCase
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			t.Fatalf("%s:%d: %v", name, line, err)
+		}
+		switch c.Want {
+		case "refuse", "create", "any", "":
+		default:
+			t.Fatalf("%s:%d: want %q is not refuse, create or any", name, line, c.Want)
+		}
+		cases = append(cases, c)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatalf("%s holds no case", name)
+	}
+	return cases
+}
+
+// hostileRun is one run of the corpus against a system: what it created,
+// and the checks every response goes through.
+type hostileRun struct {
+	s    *system
+	seed link // {code}
+	pol  targeturl.Policy
+
+	mu      sync.Mutex
+	created map[string]string // code -> the target the API returned
+}
+
+func newHostileRun(s *system) *hostileRun {
+	u, _ := url.Parse(s.base)
+	return &hostileRun{
+		s: s,
+		// The oracle for Locations: what the make run default refuses,
+		// as the documentation lists it, bar DNS.
+		pol: targeturl.Policy{
+			OwnHosts:         []string{u.Host},
+			RefusePrivate:    true,
+			RefuseLookalike:  true,
+			ShortenerDomains: targeturl.DefaultShortenerDomains,
+		},
+		created: map[string]string{},
+	}
+}
+
+// expand replaces the placeholders of a corpus string.
+func (h *hostileRun) expand(s string) string {
+	u, _ := url.Parse(h.s.base)
+	return strings.NewReplacer(
+		"{addr}", u.Host,
+		"{host}", u.Host,
+		"{port}", u.Port(),
+		"{code}", h.seed.Code,
+		"{key}", h.s.key,
+		"{long}", strings.Repeat("a", 5000),
+		"{huge}", strings.Repeat("a", 2<<20),
+	).Replace(s)
+}
+
+// remember records a link the server says it created.
+func (h *hostileRun) remember(t *testing.T, body []byte) {
+	t.Helper()
+	var l link
+	if err := json.Unmarshal(body, &l); err != nil || l.Code == "" {
+		t.Errorf("a successful write answered without a link: %v %.200s", err, body)
+		return
+	}
+	h.mu.Lock()
+	h.created[l.Code] = l.URL
+	h.mu.Unlock()
+}
+
+// rememberAnswer records the links that a successful write made or
+// changed: a create (201), a bulk create (its results, whatever its
+// status), an update (200).
+func (h *hostileRun) rememberAnswer(t *testing.T, method, path string, status int, body []byte) {
+	t.Helper()
+	if status < 200 || status > 299 || method == "GET" || !strings.HasPrefix(path, "/api/v1/links") {
+		return
+	}
+	if strings.HasSuffix(path, "/bulk") {
+		h.rememberBulk(t, body)
+		return
+	}
+	h.remember(t, body)
+}
+
+// rememberBulk records the links of a bulk create's answer.
+func (h *hostileRun) rememberBulk(t *testing.T, body []byte) {
+	t.Helper()
+	var res struct {
+		Results []struct {
+			Link *link `json:"link"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return // a problem document: nothing created
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range res.Results {
+		if r.Link != nil {
+			h.created[r.Link.Code] = r.Link.URL
+		}
+	}
+}
+
+// checkHeaders fails the test when a response carries what a request's
+// CR/LF parts tried to inject, a cookie (Shortify sets none), or a
+// Location to a target the policy refuses.
+func (h *hostileRun) checkHeaders(t *testing.T, what string, hdr http.Header) {
+	t.Helper()
+	for name, vals := range hdr {
+		if strings.EqualFold(name, "X-Injected") || strings.EqualFold(name, "Set-Cookie") {
+			t.Errorf("%s: the response has the header %s: %q", what, name, vals)
+		}
+		for _, v := range vals {
+			if injected(v) {
+				t.Errorf("%s: header %s has an injected value %q", what, name, v)
+			}
+		}
+	}
+	if loc := hdr.Get("Location"); loc != "" {
+		if why := h.refusedLocation(loc); why != "" {
+			t.Errorf("%s: Location %q: %s", what, loc, why)
+		}
+	}
+}
+
+// injected reports whether a header value holds a control character or
+// the raw text of a header the corpus tries to inject ("X-Injected: 1",
+// "Set-Cookie: …", "Location: …"). Percent-encoded, as in a Location
+// to https://example.com/a%0D%0AX-Injected:%201, it is data, not a header.
+func injected(v string) bool {
+	lv := strings.ToLower(v)
+	return strings.ContainsAny(v, "\r\n\x00") || strings.Contains(lv, "x-injected: ") ||
+		strings.Contains(lv, "set-cookie: ") || strings.Contains(lv, "location: ")
+}
+
+// sameTarget reports whether a Location is the stored target, which the
+// edge sends percent-encoded (a raw "<" in a query becomes %3C).
+func sameTarget(loc, target string) bool {
+	if loc == target {
+		return true
+	}
+	a, errA := url.PathUnescape(loc)
+	b, errB := url.PathUnescape(target)
+	return errA == nil && errB == nil && a == b
+}
+
+// refusedLocation says why a Location leads where no link may, or "".
+// A path on this server and the server's own pages are fine.
+func (h *hostileRun) refusedLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "not a URL: " + err.Error()
+	}
+	if u.Scheme == "" && u.Host == "" && strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+		return ""
+	}
+	if strings.HasPrefix(loc, h.s.base+"/") {
+		return ""
+	}
+	for i := 0; i < len(loc); i++ {
+		if loc[i] <= ' ' || loc[i] >= 0x7f {
+			return "not percent-encoded ASCII"
+		}
+	}
+	if _, err := h.pol.Check(loc); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// check applies the rules every answer obeys: no 5xx (but allow, when
+// not 0), no injected header, no refused Location; a refusal by an API
+// route is a problem document (app: the request reached the API, which
+// raw requests that Go's HTTP server refuses do not). It fails the test
+// when the status is not what want asks for.
+func (h *hostileRun) check(t *testing.T, what, path string, app bool, resp *http.Response, body []byte, want string, allow int) {
+	t.Helper()
+	if resp.StatusCode >= 500 && resp.StatusCode != allow {
+		t.Errorf("%s: %d %.300s", what, resp.StatusCode, body)
+		return
+	}
+	h.checkHeaders(t, what, resp.Header)
+	refused := resp.StatusCode >= 400
+	if app && refused && strings.HasPrefix(path, "/api/") && resp.StatusCode != http.StatusTooManyRequests {
+		if ct := resp.Header.Get("Content-Type"); ct != problemdoc.ContentType {
+			t.Errorf("%s: a %d of type %q, want a problem document: %.200s", what, resp.StatusCode, ct, body)
+		}
+	}
+	switch {
+	case want == "refuse" && !refused:
+		t.Errorf("%s: %d, want a 4xx: %.300s", what, resp.StatusCode, body)
+	case want == "create" && resp.StatusCode != http.StatusCreated:
+		t.Errorf("%s: %d, want 201: %.300s", what, resp.StatusCode, body)
+	}
+}
+
+// do sends one request with the admin key and checks its answer.
+func (h *hostileRun) do(t *testing.T, what, method, path, contentType string, body io.Reader, want string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, h.s.base+path, body)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if contentType != "-" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("X-Api-Key", h.s.key)
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	h.check(t, what, path, true, resp, b, want, 0)
+	h.rememberAnswer(t, method, path, resp.StatusCode, b)
+	return resp, b
+}
+
+// createJSON posts a create request built from fields.
+func (h *hostileRun) createJSON(t *testing.T, what string, fields map[string]string, want string) (*http.Response, []byte) {
+	t.Helper()
+	b, err := json.Marshal(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.do(t, what, "POST", "/api/v1/links", "application/json", bytes.NewReader(b), want)
+}
+
+// codes lists every link's code through the API, page by page.
+func (h *hostileRun) codes(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	cursor := ""
+	for {
+		path := "/api/v1/links?limit=1000"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		resp, body := h.s.request("GET", path, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("list links: %d %s", resp.StatusCode, body)
+		}
+		var page struct {
+			Links      []link `json:"links"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range page.Links {
+			out[l.Code] = l.URL
+		}
+		if page.NextCursor == "" {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// TestHostileInput feeds the hostile corpus (testdata/hostile) to the
+// system started as `make run` starts it (private targets refused, the
+// default) and checks that no answer is a 5xx, no refused target was
+// stored, no answer carries an injected header or a Location to a
+// refused target, every created link redirects only where the API said,
+// a slow client is cut off, and the server still answers afterwards.
+func TestHostileInput(t *testing.T) {
+	s := start(t, "SHORTIFY_ALLOW_PRIVATE_TARGETS=")
+	h := newHostileRun(s)
+	h.seed = s.create("https://example.com/seed")
+	before := h.codes(t)
+
+	t.Run("corpus", func(t *testing.T) {
+		t.Run("slow header", func(t *testing.T) {
+			t.Parallel()
+			slowHeader(t, s)
+		})
+		t.Run("targets", func(t *testing.T) {
+			t.Parallel()
+			for _, c := range loadCorpus(t, "targets.jsonl") {
+				what := "target " + c.Why + " " + strconvQuote(c.URL)
+				resp, body := h.createJSON(t, what, map[string]string{"url": h.expand(c.URL)}, c.Want)
+				if c.Stored != "" && resp.StatusCode == http.StatusCreated {
+					var l link
+					if json.Unmarshal(body, &l) == nil && l.URL != c.Stored {
+						t.Errorf("%s: stored as %q, want %q", what, l.URL, c.Stored)
+					}
+				}
+			}
+		})
+		t.Run("aliases", func(t *testing.T) {
+			t.Parallel()
+			for _, c := range loadCorpus(t, "aliases.jsonl") {
+				alias := h.expand(c.Alias)
+				what := "alias " + c.Why + " " + strconvQuote(c.Alias)
+				h.createJSON(t, what, map[string]string{"url": "https://example.com/alias", "alias": alias}, c.Want)
+				// The alias as a path: never a 5xx, never a redirect
+				// elsewhere than a link's target.
+				if u, err := url.Parse(s.base + "/" + url.PathEscape(alias)); err == nil && len(alias) < 1000 {
+					h.do(t, what+" (followed)", "GET", u.EscapedPath(), "-", nil, "any")
+				}
+			}
+		})
+		t.Run("api", func(t *testing.T) {
+			t.Parallel()
+			for _, c := range loadCorpus(t, "api.jsonl") {
+				body := h.expand(c.Body)
+				if c.Times > 0 {
+					body = strings.NewReplacer("{open}", strings.Repeat(c.Open, c.Times), "{close}", strings.Repeat(c.Close, c.Times)).Replace(body)
+				}
+				ct := c.ContentType
+				if ct == "" {
+					ct = "application/json"
+				}
+				var r io.Reader
+				if c.Method != "GET" {
+					r = strings.NewReader(body)
+				}
+				h.do(t, "api "+c.Why, c.Method, h.expand(c.Path), ct, r, c.Want)
+			}
+		})
+		t.Run("raw", func(t *testing.T) {
+			t.Parallel()
+			for _, c := range loadCorpus(t, "raw.jsonl") {
+				h.raw(t, c)
+			}
+		})
+	})
+
+	// Nothing was created but what the server said it created.
+	after := h.codes(t)
+	var unexplained []string
+	for code, target := range after {
+		if _, old := before[code]; old {
+			continue
+		}
+		if _, ok := h.created[code]; !ok {
+			unexplained = append(unexplained, code+" -> "+target)
+		}
+	}
+	sort.Strings(unexplained)
+	if len(unexplained) > 0 {
+		t.Errorf("links created without a 201 that said so: %q", unexplained)
+	}
+
+	// Every created link leads where the API said, and nowhere refused.
+	for code, target := range h.created {
+		if _, ok := after[code]; !ok {
+			t.Errorf("link %s (%s) was answered 201 but is not listed", code, target)
+			continue
+		}
+		resp, body := s.request("GET", "/"+code, "")
+		what := "following " + code + " (" + target + ")"
+		h.check(t, what, "/"+code, true, resp, body, "any", 0)
+		if resp.StatusCode < 300 || resp.StatusCode > 399 {
+			t.Errorf("%s: %d, want a redirect", what, resp.StatusCode)
+		}
+		if loc := resp.Header.Get("Location"); !sameTarget(loc, target) {
+			t.Errorf("%s: Location %q, want the stored target", what, loc)
+		}
+		if why := h.refusedLocation(target); why != "" {
+			t.Errorf("%s: a stored target the policy refuses: %s", what, why)
+		}
+	}
+	t.Logf("the corpus created %d links; each leads where the API said", len(h.created))
+
+	// The server still answers, and nothing panicked.
+	l := s.create("https://example.com/after-the-corpus")
+	if resp, _ := s.request("GET", "/"+l.Code, ""); resp.StatusCode != http.StatusFound {
+		t.Errorf("a link created after the corpus: %d", resp.StatusCode)
+	}
+	if resp, _ := s.request("GET", "/api/v1/readyz", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz after the corpus: %d", resp.StatusCode)
+	}
+	if logs := s.logs.String(); strings.Contains(logs, "panic") {
+		t.Errorf("the server logged a panic")
+	}
+}
+
+// strconvQuote quotes s for a test message, shortened.
+func strconvQuote(s string) string {
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
