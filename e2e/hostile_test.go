@@ -22,7 +22,8 @@ import (
 // (JSON, so that a case can hold a tab, CR, LF or NUL): targets.jsonl and
 // aliases.jsonl are creates, api.jsonl requests through net/http,
 // raw.jsonl requests written to a TCP socket as they are (what net/http
-// would refuse to send). Placeholders, replaced before a case is sent:
+// would refuse to send), dashboard.jsonl what the dashboard's browser test
+// plants in stored fields (TestHostileDashboard). Placeholders, replaced before a case is sent:
 // {addr} the server's host:port, {port} its port, {host} the Host header
 // of the server, {code} a link that exists, {key} the admin key, {long}
 // 5,000 letters, {huge} 2 MB of letters.
@@ -55,6 +56,12 @@ type hostileCase struct {
 	Raw          string `json:"raw"`
 	Latin1       bool   `json:"latin1"`
 	MaxResponses int    `json:"max_responses"`
+	// dashboard.jsonl: markup to plant in every stored field the
+	// dashboard shows, or a Referer whose host the dashboard Shows so
+	// (in punycode).
+	Payload string `json:"payload"`
+	Referer string `json:"referer"`
+	Shows   string `json:"shows"`
 	// AllowStatus is a 5xx that is the protocol's answer to the case
 	// (505 to an HTTP version the server does not speak), not a failure.
 	AllowStatus int `json:"allow_status"`
