@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,34 @@ func slowHeader(t *testing.T, s *system) {
 			t.Fatalf("the server still reads a header dribbled for %v", time.Since(begin).Round(time.Millisecond))
 		case <-tick.C:
 			_, _ = conn.Write([]byte("a")) // fails once the server has closed
+		}
+	}
+}
+
+// spoofedClients: anonymous creates from one client, each claiming
+// another address in X-Forwarded-For (some hostile), share one budget:
+// the make run default trusts no proxy, so the 11th is a 429.
+func spoofedClients(t *testing.T, h *hostileRun) {
+	spoofs := []string{"10.0.0.1", "<script>alert(1)</script>", "1.1.1.1, 2.2.2.2", "::1", "999.999.999.999",
+		"unknown", "", "127.0.0.2", "8.8.8.8", "203.0.113.9", "198.51.100.1", "192.0.2.1"}
+	for i, xff := range spoofs {
+		req, _ := http.NewRequest("POST", h.s.base+"/api/v1/links", strings.NewReader(`{"url":"https://example.com/anon"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		what := "anonymous create " + strconv.Itoa(i+1) + " claiming " + xff
+		h.check(t, what, "/api/v1/links", true, resp, body, "any", 0)
+		h.rememberAnswer(t, "POST", "/api/v1/links", resp.StatusCode, body)
+		switch {
+		case i < 10 && resp.StatusCode != http.StatusCreated:
+			t.Errorf("%s: %d, want 201", what, resp.StatusCode)
+		case i >= 10 && resp.StatusCode != http.StatusTooManyRequests:
+			t.Errorf("%s: %d, want 429 (X-Forwarded-For gave the client a new budget)", what, resp.StatusCode)
 		}
 	}
 }
