@@ -16,6 +16,7 @@ import (
 
 	problemdoc "github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/targeturl"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // The hostile corpus lives in testdata/hostile, one case a line as JSON
@@ -356,7 +357,23 @@ func (h *hostileRun) codes(t *testing.T) map[string]string {
 // refused target, every created link redirects only where the API said,
 // a slow client is cut off, and the server still answers afterwards.
 func TestHostileInput(t *testing.T) {
-	s := start(t, "SHORTIFY_ALLOW_PRIVATE_TARGETS=")
+	setups := map[string]func(t *testing.T) []string{
+		"embedded default": func(t *testing.T) []string { return nil },
+		// The same corpus against the production engines, where a NUL
+		// that SQLite stores makes PostgreSQL fail.
+		"postgres and redis": func(t *testing.T) []string {
+			return []string{"SHORTIFY_DATABASE_URL=" + testenv.Database(t), "SHORTIFY_REDIS=" + testenv.RedisAddr(t)}
+		},
+	}
+	for name, setup := range setups {
+		t.Run(name, func(t *testing.T) {
+			hostileInput(t, start(t, append(setup(t), "SHORTIFY_ALLOW_PRIVATE_TARGETS=")...))
+		})
+	}
+}
+
+// hostileInput is TestHostileInput against one running system.
+func hostileInput(t *testing.T, s *system) {
 	h := newHostileRun(s)
 	h.seed = s.create("https://example.com/seed")
 	before := h.codes(t)
