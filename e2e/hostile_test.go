@@ -273,6 +273,13 @@ func (h *hostileRun) check(t *testing.T, what, path string, app bool, resp *http
 		return
 	}
 	h.checkHeaders(t, what, resp.Header)
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") || (ct == "" && len(body) > 0) {
+		for _, mark := range []string{"<script>alert", "onerror=alert", "<svg/onload", "<img src=x"} {
+			if bytes.Contains(bytes.ToLower(body), []byte(mark)) {
+				t.Errorf("%s: a page (%q) that shows the markup %q unescaped", what, ct, mark)
+			}
+		}
+	}
 	refused := resp.StatusCode >= 400
 	if app && refused && strings.HasPrefix(path, "/api/") && resp.StatusCode != http.StatusTooManyRequests {
 		if ct := resp.Header.Get("Content-Type"); ct != problemdoc.ContentType {
