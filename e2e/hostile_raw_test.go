@@ -119,9 +119,11 @@ func slowHeader(t *testing.T, s *system) {
 }
 
 // spoofedClients: anonymous creates from one client, each claiming
-// another address in X-Forwarded-For (some hostile), share one budget:
-// the make run default trusts no proxy, so the 11th is a 429.
+// another address in X-Forwarded-For (some hostile), share one budget of
+// 10: the make run default trusts no proxy. (With Redis the budget is
+// shared with whatever else runs: fewer than 10 may succeed.)
 func spoofedClients(t *testing.T, h *hostileRun) {
+	created := 0
 	spoofs := []string{"10.0.0.1", "<script>alert(1)</script>", "1.1.1.1, 2.2.2.2", "::1", "999.999.999.999",
 		"unknown", "", "127.0.0.2", "8.8.8.8", "203.0.113.9", "198.51.100.1", "192.0.2.1"}
 	for i, xff := range spoofs {
@@ -137,11 +139,15 @@ func spoofedClients(t *testing.T, h *hostileRun) {
 		what := "anonymous create " + strconv.Itoa(i+1) + " claiming " + xff
 		h.check(t, what, "/api/v1/links", true, resp, body, "any", 0)
 		h.rememberAnswer(t, "POST", "/api/v1/links", resp.StatusCode, body)
-		switch {
-		case i < 10 && resp.StatusCode != http.StatusCreated:
-			t.Errorf("%s: %d, want 201", what, resp.StatusCode)
-		case i >= 10 && resp.StatusCode != http.StatusTooManyRequests:
-			t.Errorf("%s: %d, want 429 (X-Forwarded-For gave the client a new budget)", what, resp.StatusCode)
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			created++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("%s: %d, want 201 or 429", what, resp.StatusCode)
 		}
+	}
+	if created > 10 {
+		t.Errorf("%d of %d anonymous creates from one client went through: X-Forwarded-For gave it new budgets", created, len(spoofs))
 	}
 }

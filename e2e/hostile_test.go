@@ -374,6 +374,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for name, setup := range setups {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			hostileInput(t, start(t, append(setup(t), "SHORTIFY_ALLOW_PRIVATE_TARGETS=")...))
 		})
 	}
