@@ -51,6 +51,8 @@ type hostileCase struct {
 	Open        string `json:"open"`
 	Close       string `json:"close"`
 	Times       int    `json:"times"`
+	// Headers are extra request headers (placeholders expanded).
+	Headers map[string]string `json:"headers"`
 	// raw.jsonl: the bytes to send; Latin1 sends each character below
 	// U+0100 as one byte (bytes that are not UTF-8); MaxResponses is how
 	// many responses the bytes may draw (default 1).
@@ -209,6 +211,10 @@ func (h *hostileRun) checkHeaders(t *testing.T, what string, hdr http.Header) {
 			}
 		}
 	}
+	// No corpus origin is allowed: cors_origins is empty in make run.
+	if acao := hdr.Get("Access-Control-Allow-Origin"); strings.Contains(acao, "evil") || acao == "null" {
+		t.Errorf("%s: CORS allows the origin %q", what, acao)
+	}
 	if loc := hdr.Get("Location"); loc != "" {
 		if why := h.refusedLocation(loc); why != "" {
 			t.Errorf("%s: Location %q: %s", what, loc, why)
@@ -294,8 +300,9 @@ func (h *hostileRun) check(t *testing.T, what, path string, app bool, resp *http
 	}
 }
 
-// do sends one request with the admin key and checks its answer.
-func (h *hostileRun) do(t *testing.T, what, method, path, contentType string, body io.Reader, want string) (*http.Response, []byte) {
+// do sends one request with the admin key (and extra headers) and
+// checks its answer.
+func (h *hostileRun) do(t *testing.T, what, method, path, contentType string, body io.Reader, want string, headers ...map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, h.s.base+path, body)
 	if err != nil {
@@ -305,6 +312,11 @@ func (h *hostileRun) do(t *testing.T, what, method, path, contentType string, bo
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("X-Api-Key", h.s.key)
+	for _, hs := range headers {
+		for k, v := range hs {
+			req.Header.Set(k, h.expand(v))
+		}
+	}
 	resp, err := noFollow.Do(req)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -435,7 +447,7 @@ func hostileInput(t *testing.T, s *system) {
 				if c.Method != "GET" {
 					r = strings.NewReader(body)
 				}
-				h.do(t, "api "+c.Why, c.Method, h.expand(c.Path), ct, r, c.Want)
+				h.do(t, "api "+c.Why, c.Method, h.expand(c.Path), ct, r, c.Want, c.Headers)
 			}
 		})
 		t.Run("raw", func(t *testing.T) {
