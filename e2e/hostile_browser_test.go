@@ -69,7 +69,7 @@ func (b *browserEvents) listen(ctx context.Context) func(ev any) {
 func TestHostileDashboard(t *testing.T) {
 	chromium := ensureChromium(t)
 	s := start(t, "SHORTIFY_ALLOW_PRIVATE_TARGETS=")
-	h := newHostileRun(s)
+	h := newHostileRun(s, false)
 	cases := loadCorpus(t, "dashboard.jsonl")
 
 	// Links whose targets carry every payload.
