@@ -160,6 +160,9 @@ func (h *hostileRun) remember(t *testing.T, body []byte) {
 		t.Errorf("a successful write answered without a link: %v %.200s", err, body)
 		return
 	}
+	if want := h.s.base + "/" + l.Code; l.ShortURL != want {
+		t.Errorf("link %s has the short URL %q, want %q (public_url, never a request's Host)", l.Code, l.ShortURL, want)
+	}
 	h.mu.Lock()
 	h.created[l.Code] = l.URL
 	h.mu.Unlock()
