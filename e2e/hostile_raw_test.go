@@ -81,10 +81,19 @@ func (h *hostileRun) raw(t *testing.T, c hostileCase) {
 	}
 }
 
-// slowHeader sends a request whose header never ends, one byte every
-// 250 ms, and checks that the server closes the connection within 7 s
-// (read_header 5s in the Caddyfile) instead of waiting for it.
-func slowHeader(t *testing.T, s *system) {
+// h2cSlowHeaders is the start of an HTTP/2 connection with prior
+// knowledge (h2c): the preface, an empty SETTINGS frame, and the header
+// of a HEADERS frame of 100 bytes for stream 1, whose bytes then come
+// one at a time.
+const h2cSlowHeaders = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" +
+	"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + // SETTINGS, empty
+	"\x00\x00\x64\x01\x04\x00\x00\x00\x01" // HEADERS, 100 bytes, END_HEADERS, stream 1
+
+// slowHeader sends start, then one byte every 250 ms, so that the
+// request's header never ends, and checks that the server closes the
+// connection within 7 s (read_header 5s in the Caddyfile) instead of
+// waiting for it.
+func slowHeader(t *testing.T, s *system, start string) {
 	u, _ := url.Parse(s.base)
 	conn, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
 	if err != nil {
@@ -92,7 +101,7 @@ func slowHeader(t *testing.T, s *system) {
 	}
 	defer conn.Close()
 	begin := time.Now()
-	if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: "+u.Host+"\r\nX-Slow: "); err != nil {
+	if _, err := io.WriteString(conn, strings.ReplaceAll(start, "{host}", u.Host)); err != nil {
 		t.Fatal(err)
 	}
 	closed := make(chan error, 1)

@@ -421,7 +421,11 @@ func hostileInput(t *testing.T, s *system, allowPrivate bool) {
 		t.Run("spoofed X-Forwarded-For", func(t *testing.T) { spoofedClients(t, h) })
 		t.Run("slow header", func(t *testing.T) {
 			t.Parallel()
-			slowHeader(t, s)
+			slowHeader(t, s, "GET / HTTP/1.1\r\nHost: {host}\r\nX-Slow: ")
+		})
+		t.Run("slow HTTP/2 headers", func(t *testing.T) {
+			t.Parallel()
+			slowHeader(t, s, h2cSlowHeaders)
 		})
 		t.Run("targets", func(t *testing.T) {
 			t.Parallel()
