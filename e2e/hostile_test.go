@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,95 +16,6 @@ import (
 	"github.com/shortify/shortify/internal/targeturl"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
-
-// The hostile corpus lives in testdata/hostile, one case a line as JSON
-// (JSON, so that a case can hold a tab, CR, LF or NUL): targets.jsonl and
-// aliases.jsonl are creates (a target case whose why starts with "loop:"
-// leads to this server, and is refused with private targets allowed too), api.jsonl requests through net/http,
-// raw.jsonl requests written to a TCP socket as they are (what net/http
-// would refuse to send), dashboard.jsonl what the dashboard's browser test
-// plants in stored fields (TestHostileDashboard). Placeholders, replaced before a case is sent:
-// {addr} the server's host:port, {port} its port, {host} the Host header
-// of the server, {code} a link that exists, {key} the admin key, {long}
-// 5,000 letters, {huge} 2 MB of letters.
-const hostileDir = "testdata/hostile"
-
-// hostileCase is one line of a corpus file. Fields a file does not use
-// stay empty.
-type hostileCase struct {
-	Why string `json:"why"`
-	// Want is "refuse" (a 4xx, nothing created), "create" (a 201) or
-	// "any" (no 5xx; whatever was created is checked like the rest).
-	Want string `json:"want"`
-	// Stored is the URL the API must return for a created target, when
-	// it differs from the input (normalisation).
-	Stored string `json:"stored"`
-	URL    string `json:"url"`
-	Alias  string `json:"alias"`
-	// api.jsonl: a request; the body is Body with {open} and {close}
-	// replaced by Open and Close repeated Times times.
-	Method      string `json:"method"`
-	Path        string `json:"path"`
-	ContentType string `json:"content_type"` // "" JSON, "-" none
-	Body        string `json:"body"`
-	Open        string `json:"open"`
-	Close       string `json:"close"`
-	Times       int    `json:"times"`
-	// Headers are extra request headers (placeholders expanded).
-	Headers map[string]string `json:"headers"`
-	// raw.jsonl: the bytes to send; Latin1 sends each character below
-	// U+0100 as one byte (bytes that are not UTF-8); MaxResponses is how
-	// many responses the bytes may draw (default 1).
-	Raw          string `json:"raw"`
-	Latin1       bool   `json:"latin1"`
-	MaxResponses int    `json:"max_responses"`
-	// dashboard.jsonl: markup to plant in every stored field the
-	// dashboard shows, or a Referer whose host the dashboard Shows so
-	// (in punycode).
-	Payload string `json:"payload"`
-	Referer string `json:"referer"`
-	Shows   string `json:"shows"`
-	// AllowStatus is a 5xx that is the protocol's answer to the case
-	// (505 to an HTTP version the server does not speak), not a failure.
-	AllowStatus int `json:"allow_status"`
-}
-
-// loadCorpus reads one corpus file.
-func loadCorpus(t *testing.T, name string) []hostileCase {
-	t.Helper()
-	f, err := os.Open(filepath.Join(hostileDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var cases []hostileCase
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var c hostileCase
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			t.Fatalf("%s:%d: %v", name, line, err)
-		}
-		switch c.Want {
-		case "refuse", "create", "any", "":
-		default:
-			t.Fatalf("%s:%d: want %q is not refuse, create or any", name, line, c.Want)
-		}
-		cases = append(cases, c)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(cases) == 0 {
-		t.Fatalf("%s holds no case", name)
-	}
-	return cases
-}
 
 // hostileRun is one run of the corpus against a system: what it created,
 // and the checks every response goes through.
@@ -430,7 +338,7 @@ func hostileInput(t *testing.T, s *system, allowPrivate bool) {
 		t.Run("targets", func(t *testing.T) {
 			t.Parallel()
 			for _, c := range loadCorpus(t, "targets.jsonl") {
-				what := "target " + c.Why + " " + strconvQuote(c.URL)
+				what := "target " + c.Why + " " + quoteCase(c.URL)
 				want := c.Want
 				if allowPrivate && want == "refuse" && !strings.HasPrefix(c.Why, "loop:") {
 					want = "any" // a private target may be created: the oracle judges it
@@ -448,7 +356,7 @@ func hostileInput(t *testing.T, s *system, allowPrivate bool) {
 			t.Parallel()
 			for _, c := range loadCorpus(t, "aliases.jsonl") {
 				alias := h.expand(c.Alias)
-				what := "alias " + c.Why + " " + strconvQuote(c.Alias)
+				what := "alias " + c.Why + " " + quoteCase(c.Alias)
 				h.createJSON(t, what, map[string]string{"url": "https://example.com/alias", "alias": alias}, c.Want)
 				// The alias as a path: never a 5xx, never a redirect
 				// elsewhere than a link's target.
@@ -531,13 +439,4 @@ func hostileInput(t *testing.T, s *system, allowPrivate bool) {
 	if logs := s.logs.String(); strings.Contains(logs, "panic") {
 		t.Errorf("the server logged a panic")
 	}
-}
-
-// strconvQuote quotes s for a test message, shortened.
-func strconvQuote(s string) string {
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
 }
