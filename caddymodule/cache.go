@@ -20,7 +20,7 @@ type entry struct {
 	linkID  int64  // the link's Snowflake ID, for click events
 	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never
 	status  uint16 // the link's own status; 0: the handler's default
-	state   uint8  // stateUnknown, stateFound or stateDisabled
+	state   uint8  // stateUnknown, stateFound, stateDisabled or stateTakenDown
 	born    uint32 // when it was loaded, for the adaptive lifetime (ttl.go)
 }
 
@@ -28,12 +28,18 @@ const (
 	stateUnknown  uint8 = iota // no link has this code (a negative entry)
 	stateFound                 // a link, which redirects unless expired
 	stateDisabled              // a disabled link: 410
+	// stateTakenDown: a link an administrator took down: 451. The L1 keeps
+	// the takedown reason where a found link's URL goes (takedown.go).
+	stateTakenDown
 )
 
 // entryOf converts a link to its L1 value (the URL goes beside it).
 func entryOf(l linkstore.Link) entry {
 	e := entry{linkID: l.ID, status: uint16(l.Status), state: stateFound}
-	if l.Disabled {
+	switch {
+	case l.TakenDown():
+		e.state = stateTakenDown
+	case l.Disabled:
 		e.state = stateDisabled
 	}
 	if !l.ExpiresAt.IsZero() {
@@ -129,12 +135,16 @@ func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, 
 	return e, url, nil
 }
 
-// loaded is the L1 value and Location of a link loaded now from tier.
-// Its target passes the gate (target.go) here, once, on its way into the
-// L1: a refused target makes a disabled entry (410) with no URL.
+// loaded is the L1 value and Location of a link loaded now from tier (for
+// a taken-down link, its takedown reason instead of a Location). Its target
+// passes the gate (target.go) here, once, on its way into the L1: a refused
+// target makes a disabled entry (410) with no URL.
 func (h *Handler) loaded(tier string, l linkstore.Link) (entry, string) {
 	e := entryOf(l)
 	e.born = bornAt(h.nowNano())
+	if e.state == stateTakenDown {
+		return e, l.TakedownReason // never a redirect: the URL is not kept
+	}
 	if e.state != stateFound {
 		return e, "" // a disabled link never redirects: its URL is not kept
 	}

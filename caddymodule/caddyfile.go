@@ -55,6 +55,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		kafka_sasl_user       <user>
 //		kafka_sasl_password   <secret>
 //		root_redirect     <url>
+//		blocklist_refresh <duration>
 //	}
 //
 // The old spelling of the directive, shortify, takes the same syntax and
@@ -134,6 +135,8 @@ func (h *Handler) setOption(o *caddyopt.Option) error {
 		return o.PositiveDuration(&h.NegativeTTL)
 	case "permanent_max_age":
 		return o.PositiveDuration(&h.PermanentMaxAge)
+	case "blocklist_refresh":
+		return o.PositiveDuration(&h.BlocklistRefresh)
 	case "default_status":
 		v, err := o.One()
 		if err != nil {

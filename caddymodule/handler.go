@@ -42,7 +42,11 @@ const statusClientClosedRequest = 499
 //     Cache-Control that depends on whether the redirect is permanent;
 //   - an unknown code, or a path that cannot be a code: 404, or the next
 //     handler with not_found "next";
-//   - an expired or disabled link: 410 Gone;
+//   - an expired or disabled link: 410 Gone, also after the cleanup has
+//     retired an expired one (the store keeps its row); a deleted link is
+//     an unknown code (404);
+//   - a link an administrator took down: 451 Unavailable For Legal
+//     Reasons, a short page naming the reason (takedown.go);
 //   - a client over its rate_limit or out of its miss_limit: 429 Too Many
 //     Requests, before any lookup (ratelimit.go);
 //   - a store failure: 503 (a Redis failure is only logged).
@@ -102,9 +106,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch {
 	case e.state == stateUnknown:
 		return h.unknown(w, r, next, client)
+	case e.state == stateTakenDown: // before expiry: the takedown is what to say
+		return h.takenDown(w, r, url) // takedown.go; url holds the reason
 	case e.state == stateDisabled, e.expires != 0 && e.expired(h.nowNano()):
 		h.stats.gone.Inc()
 		return plain(w, r, http.StatusGone, bodyGone, lenGone)
+	}
+	if h.blockedClick(w, r, code, &e, url) { // the interstitial (blocked.go)
+		return nil
 	}
 	h.stats.redirects.Inc()
 

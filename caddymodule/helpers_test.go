@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
@@ -213,3 +214,15 @@ func (s *lazyStore) isClosed() bool {
 
 // Load returns the counter's value, for tests that count what happened.
 func (c counter) Load() uint64 { return uint64(testutil.ToFloat64(c.Counter)) }
+
+// controlPlaneL2 is the Redis L2 as the control plane writes it (the
+// edges' prefix), on a client closed when the test ends.
+func controlPlaneL2(tb testing.TB, redisAddr, prefix string) *l2cache.Cache {
+	tb.Helper()
+	client, err := l2cache.NewClient(redisAddr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = client.Close() })
+	return l2cache.New(client, prefix, time.Hour)
+}

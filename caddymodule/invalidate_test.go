@@ -10,7 +10,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -84,12 +83,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 			}
 		}
 	}
-	client, err := l2cache.NewClient(redisAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	l2 := l2cache.New(client, prefix, time.Hour)
+	l2 := controlPlaneL2(t, redisAddr, prefix)
 	ctx := context.Background()
 	if _, ok, err := l2.Get(ctx, del); !ok || err != nil {
 		t.Fatalf("L2 does not hold %s: %v", del, err)
@@ -176,7 +170,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 
 // laggingStore is a real store behind a read replica that has stopped
 // replaying: Lookup answers frozen codes as they were when frozen, while
-// Get reads the primary.
+// LookupPrimary (and Get) read the primary.
 type laggingStore struct {
 	linkstore.Store
 	mu     sync.Mutex

@@ -15,7 +15,7 @@ import (
 // new collectors, which start from zero, as Caddy's own HTTP metrics do;
 // Prometheus's rate() reads that as a counter reset.
 //
-//	shortify_edge_requests_total{outcome}         redirect, not_found, gone, rate_limited, error
+//	shortify_edge_requests_total{outcome}         redirect, not_found, gone, taken_down, rate_limited, error
 //	shortify_edge_cache_requests_total{tier,result} tier l1, l2, store; result hit, miss
 //	shortify_edge_l2_errors_total                 Redis reads and fills that failed (skipped)
 //	shortify_edge_lookup_duration_seconds{tier}   l2 (Redis GET), store (link store Lookup)
@@ -25,6 +25,7 @@ import (
 //	shortify_edge_click_events_total{result}      produced, dropped, failed
 //	shortify_edge_invalidations_total             codes evicted on a link event
 //	shortify_edge_refused_targets_total{tier}     loaded links whose target failed the check (l2, store)
+//	shortify_edge_takedowns_served_total          451 answers for taken-down links
 //	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
 	requests      *prometheus.CounterVec
@@ -37,6 +38,7 @@ type metrics struct {
 	clickEvents   *prometheus.CounterVec
 	invalidations prometheus.Counter
 	refused       *prometheus.CounterVec
+	takedowns     prometheus.Counter
 	l1            *l1Collector
 }
 
@@ -47,6 +49,7 @@ const (
 	outcomeRedirect    = "redirect"
 	outcomeNotFound    = "not_found"
 	outcomeGone        = "gone"
+	outcomeTakenDown   = "taken_down"
 	outcomeRateLimited = "rate_limited"
 	outcomeError       = "error"
 )
@@ -83,6 +86,8 @@ func newMetrics() *metrics {
 			"Codes evicted from the caches because a link event said they changed."))),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts(opts("refused_targets_total",
 			"Links loaded from Redis (tier l2) or the store whose target failed the edge's check (not http(s), no host, control characters): answered 410, never redirected.")), []string{"tier"}),
+		takedowns: prometheus.NewCounter(prometheus.CounterOpts(opts("takedowns_served_total",
+			"Requests for a link an administrator took down, answered 451 Unavailable For Legal Reasons."))),
 		l1: newL1Collector(),
 	}
 }
@@ -91,7 +96,7 @@ func newMetrics() *metrics {
 // that register can swap in the collector a registry already has.
 func (m *metrics) collectors() []any {
 	return []any{&m.requests, &m.cache, &m.l2Errors, &m.latency, &m.rateLimited,
-		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.l1}
+		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.l1}
 }
 
 // metricsFor returns the collectors registered with reg: new ones, or the
@@ -159,7 +164,7 @@ func register(reg prometheus.Registerer, p any) error {
 // resolved once in Provision so that a request pays an atomic add per
 // count and never a label lookup. Tests read them (helpers_test.go).
 type stats struct {
-	redirects, notFound, gone, limited, errors counter
+	redirects, notFound, gone, takenDown, limited, errors counter
 
 	l1Hits, l1Misses       counter
 	l2Hits, l2Misses       counter
@@ -172,6 +177,8 @@ type stats struct {
 	rateLimitErrors                counter
 
 	refusedL2, refusedStore counter
+
+	takedowns counter
 }
 
 // refusedTarget is the counter of targets refused from tier (target.go).
@@ -194,6 +201,7 @@ func newStats(m *metrics) *stats {
 		redirects: c(m.requests, outcomeRedirect),
 		notFound:  c(m.requests, outcomeNotFound),
 		gone:      c(m.requests, outcomeGone),
+		takenDown: c(m.requests, outcomeTakenDown),
 		limited:   c(m.requests, outcomeRateLimited),
 		errors:    c(m.requests, outcomeError),
 
@@ -214,5 +222,7 @@ func newStats(m *metrics) *stats {
 
 		refusedL2:    c(m.refused, "l2"),
 		refusedStore: c(m.refused, "store"),
+
+		takedowns: counter{m.takedowns},
 	}
 }

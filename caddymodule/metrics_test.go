@@ -79,6 +79,8 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_requests_total{outcome=redirect}":             5,
 		"shortify_edge_requests_total{outcome=not_found}":            3,
 		"shortify_edge_requests_total{outcome=gone}":                 1,
+		"shortify_edge_requests_total{outcome=taken_down}":           0, // takedown_test.go counts them
+		"shortify_edge_takedowns_served_total{}":                     0,
 		"shortify_edge_requests_total{outcome=rate_limited}":         1,
 		"shortify_edge_requests_total{outcome=error}":                0,
 		"shortify_edge_cache_requests_total{result=hit,tier=l1}":     2,
@@ -97,6 +99,7 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_invalidations_total{}":                        0,
 		"shortify_edge_refused_targets_total{tier=l2}":               0,
 		"shortify_edge_refused_targets_total{tier=store}":            0,
+		"shortify_edge_blocked_clicks_total{}":                       0,
 		// a's L1: c, the unknown code, the disabled link; b's: c, its
 		// unknown code.
 		"shortify_edge_l1_entries{}":         5,

@@ -31,7 +31,8 @@
 // store.go (the lazily opened store), readpolicy.go (primary or replica),
 // caddyfile.go (the directive), landing.go (GET /), deprecated.go (the
 // old name),
-// ratelimit.go (per-client limits), clicks.go (click events to Kafka),
+// ratelimit.go (per-client limits), blocked.go (the interstitial of
+// blocked targets), clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
 // l1metrics.go (Prometheus).
 package caddymodule
@@ -45,7 +46,10 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shortify/shortify/caddymodule/internal/flatcache"
+	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 )
@@ -217,23 +221,31 @@ type Handler struct {
 	// to the dashboard (landing.go).
 	RootRedirect string `json:"root_redirect,omitempty"`
 
+	// BlocklistRefresh is how often the edge polls the generation of the
+	// shared block set (threat feeds and the admin blocklist) in the link
+	// database, reloading it when it changed; links to listed targets
+	// answer an interstitial page (blocked.go). Default: 15s.
+	BlocklistRefresh caddy.Duration `json:"blocklist_refresh,omitempty"`
+
 	// Runtime state, set by Provision.
-	res          *resources // the shared store, Redis client and L1
-	keys         []string   // pool keys this instance holds, for Cleanup
-	l1           *flatcache.Cache[entry]
-	l2           *l2cache.Cache                                       // nil without Redis
-	load         func(context.Context, string) (entry, string, error) // h.loadLink, made once
-	logger       *zap.Logger
-	l2log        *zap.Logger // logger for failures of loads (L2, refused targets), sampled to one per message per second
-	notFoundNext bool
-	permanentCC  []string     // Cache-Control value of 301/308 answers
-	limits       *limiters    // nil without rate_limit and miss_limit
-	metrics      *metrics     // the collectors of the config's registry
-	stats        *stats       // their children the request path counts with
-	events       *events      // nil without kafka_brokers (clicks.go)
-	inval        *invalidator // the link-events consumer; nil without kafka_brokers (invalidate.go)
-	invalTarget  *targetL1    // h.l1 as registered with inval
-	rootLocation []string     // Location of GET /; nil: the landing page
+	res           *resources // the shared store, Redis client and L1
+	keys          []string   // pool keys this instance holds, for Cleanup
+	l1            *flatcache.Cache[entry]
+	l2            *l2cache.Cache                                       // nil without Redis
+	load          func(context.Context, string) (entry, string, error) // h.loadLink, made once
+	logger        *zap.Logger
+	l2log         *zap.Logger // logger for failures of loads (L2, refused targets), sampled to one per message per second
+	notFoundNext  bool
+	permanentCC   []string           // Cache-Control value of 301/308 answers
+	limits        *limiters          // nil without rate_limit and miss_limit
+	metrics       *metrics           // the collectors of the config's registry
+	stats         *stats             // their children the request path counts with
+	events        *events            // nil without kafka_brokers (clicks.go)
+	inval         *invalidator       // the link-events consumer; nil without kafka_brokers (invalidate.go)
+	invalTarget   *targetL1          // h.l1 as registered with inval
+	rootLocation  []string           // Location of GET /; nil: the landing page
+	blocks        *blockset.Watcher  // the block set (blocked.go)
+	blockedClicks prometheus.Counter // shortify_edge_blocked_clicks_total
 
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their

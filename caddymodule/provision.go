@@ -108,6 +108,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionEvents(); err != nil {
 		return err
 	}
+	if err := h.provisionBlocks(ctx); err != nil {
+		return err
+	}
 	return h.provisionInvalidation()
 }
 
@@ -138,6 +141,7 @@ func (h *Handler) Validate() error {
 	}{
 		{"redis_ttl", h.RedisTTL}, {"cache_ttl", h.CacheTTL}, {"max_ttl", h.MaxTTL},
 		{"negative_ttl", h.NegativeTTL}, {"permanent_max_age", h.PermanentMaxAge},
+		{"blocklist_refresh", h.BlocklistRefresh},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, time.Duration(d.v)))

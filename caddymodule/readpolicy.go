@@ -17,8 +17,9 @@ import (
 // leaves the rotation): a reload right after an eviction could read the
 // old link from a lagging replica and cache it for a whole TTL. So every
 // code changed by an event is remembered for confirmWindow, and the
-// loader reads such a code from the primary (linkstore.Store.Get) instead
-// of Lookup. Together with the L2 tombstone, no load after the event can
+// loader reads such a code from the primary (linkstore.Store.LookupPrimary)
+// instead of Lookup. (Not Get: that is the owner's view, which does not see
+// a retired-expired link, and the edge must keep answering 410 for it.) Together with the L2 tombstone, no load after the event can
 // bring back the old state. (A load that started before the event and
 // ends after it is kept out of the L1, since the event wrote or deleted
 // the key: the requests that waited for it get its answer, and the next
@@ -38,7 +39,7 @@ const maxRecent = 100_000
 // changed it within confirmWindow, else with Lookup (replicas).
 func (h *Handler) lookup(ctx context.Context, store linkstore.Store, code string) (linkstore.Link, error) {
 	if h.inval != nil && h.inval.recent.has(code, time.Now().UnixNano()) {
-		return store.Get(ctx, code)
+		return store.LookupPrimary(ctx, code)
 	}
 	return store.Lookup(ctx, code)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
@@ -93,12 +92,7 @@ func TestPoisonedTargetNeverBecomesLocation(t *testing.T) {
 	}
 
 	// L2 entries, written into Redis directly.
-	client, err := l2cache.NewClient(redisAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	l2 := l2cache.New(client, prefix, time.Hour)
+	l2 := controlPlaneL2(t, redisAddr, prefix)
 	var l2Codes []string
 	for i, u := range bad {
 		c := newCode(t, "l2")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/clientip"
 	"github.com/shortify/shortify/internal/ratelimit"
 )
@@ -15,7 +16,12 @@ import (
 // make a minute unless configured.
 const DefaultAnonymousPerMinute = 10
 
-// anonLimiter limits anonymous creates per client: through Redis when the
+// DefaultReportPerMinute is how many abuse reports one client may send a
+// minute unless configured.
+const DefaultReportPerMinute = 5
+
+// anonLimiter limits anonymous creates (or, as another instance, abuse
+// reports) per client: through Redis when the
 // node has it, so that the limit holds across control-plane nodes, with a
 // local limiter of the same limit as the fallback while Redis fails (then
 // each node admits the limit on its own, which bounds the damage).
@@ -26,16 +32,22 @@ type anonLimiter struct {
 }
 
 func newAnonLimiter(perMinute int, svc *service, log *slog.Logger) (*anonLimiter, error) {
-	l := ratelimit.Limit{Rate: float64(perMinute) / 60, Burst: perMinute, Name: "anonymous-create"}
+	return newClientLimiter("anonymous-create", perMinute, svc, log)
+}
+
+// newClientLimiter is an anonLimiter of perMinute a client, named name in
+// the limiter's errors and metrics.
+func newClientLimiter(name string, perMinute int, svc *service, log *slog.Logger) (*anonLimiter, error) {
+	l := ratelimit.Limit{Rate: float64(perMinute) / 60, Burst: perMinute, Name: name}
 	local, err := ratelimit.NewLocal(l, ratelimit.LocalOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("shortify: anonymous create limit: %w", err)
+		return nil, fmt.Errorf("shortify: %s limit: %w", name, err)
 	}
 	a := &anonLimiter{local: local, log: log}
 	if svc.redis != nil {
 		if a.shared, err = ratelimit.NewRedis(svc.redis, l, ratelimit.RedisOptions{Prefix: "shortify:ratelimit:"}); err != nil {
 			local.Close()
-			return nil, fmt.Errorf("shortify: anonymous create limit: %w", err)
+			return nil, fmt.Errorf("shortify: %s limit: %w", name, err)
 		}
 	}
 	return a, nil
@@ -76,15 +88,62 @@ func (a *anonLimiter) Close() { a.local.Close() }
 // taken from forwarding headers only when the peer is a trusted proxy, and
 // IPv6 clients by their /64.
 func clientKeyFunc(trusted []string) (func(*http.Request) string, error) {
+	key, _, err := clientFuncs(trusted)
+	return key, err
+}
+
+// clientFuncs are clientKeyFunc and the client's own address (for the
+// audit log and reports), from one resolver of the trusted proxies.
+func clientFuncs(trusted []string) (key, addr func(*http.Request) string, err error) {
 	res, err := clientip.NewResolver(trusted, 0, "")
 	if err != nil {
-		return nil, fmt.Errorf("shortify: trusted_proxies: %w", err)
+		return nil, nil, fmt.Errorf("shortify: trusted_proxies: %w", err)
 	}
-	return func(r *http.Request) string {
+	key = func(r *http.Request) string {
 		ip, err := res.ClientIP(r)
 		if err != nil {
 			return r.RemoteAddr
 		}
 		return res.Key(ip)
-	}, nil
+	}
+	addr = func(r *http.Request) string {
+		ip, err := res.ClientIP(r)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return ip.String()
+	}
+	return key, addr, nil
+}
+
+// limiters adds the per-client limiters and the client functions to deps:
+// the anonymous-create limit when anonymous_create is on, the report
+// limit always. closeLimiters undoes it, also after a failure.
+func (a *App) limiters(svc *service, deps *api.Deps) (err error) {
+	if deps.ClientKey, deps.ClientIP, err = clientFuncs(a.TrustedProxies); err != nil {
+		return err
+	}
+	if a.AnonymousCreate {
+		if a.anon, err = newAnonLimiter(a.AnonymousPerMinute, svc, a.logger); err != nil {
+			return err
+		}
+		deps.AnonymousLimiter = a.anon
+	}
+	if a.reports, err = newClientLimiter("report", a.ReportPerMinute, svc, a.logger); err != nil {
+		return err
+	}
+	deps.ReportLimiter = a.reports
+	return nil
+}
+
+// closeLimiters closes the limiters limiters made.
+func (a *App) closeLimiters() {
+	if a.anon != nil {
+		a.anon.Close()
+		a.anon = nil
+	}
+	if a.reports != nil {
+		a.reports.Close()
+		a.reports = nil
+	}
 }

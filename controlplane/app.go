@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/partitions"
@@ -140,9 +141,21 @@ type App struct {
 	ShortenerDomains []string `json:"shortener_domains,omitempty"`
 	// AllowShortenerTargets accepts targets on ShortenerDomains.
 	AllowShortenerTargets bool `json:"allow_shortener_targets,omitempty"`
-	// LookalikeHosts is "refuse" (default) or "allow": what becomes of
-	// IDN targets that mix scripts or read as a Latin name they are not.
+	// LookalikeHosts is "refuse" (default), "allow" or "flag": what
+	// becomes of IDN targets that mix scripts or read as a Latin name they
+	// are not; "flag" accepts them and flags the link for review.
 	LookalikeHosts string `json:"lookalike_hosts,omitempty"`
+	// ThreatFeeds are the threat feeds the leader reads and shares with
+	// every node and edge; their targets are refused at create and answer
+	// an interstitial page at the edge.
+	ThreatFeeds []ThreatFeed `json:"threat_feeds,omitempty"`
+	// ThreatFeedRefresh is the time between the leader's reads of the
+	// feeds (default 30m, at least 1m; also at the start of a leadership).
+	ThreatFeedRefresh caddy.Duration `json:"threat_feed_refresh,omitempty"`
+	// BlocklistRefresh is how often the leader merges the admin blocklist
+	// into the shared set and this node reloads the set (default 15s, at
+	// most 1m).
+	BlocklistRefresh caddy.Duration `json:"blocklist_refresh,omitempty"`
 	// TargetResolver is the DNS server (host:port) that target host
 	// names are resolved through at create time (default: the system's).
 	TargetResolver string `json:"target_resolver,omitempty"`
@@ -177,8 +190,16 @@ type App struct {
 	// a minute (default 10; shared through Redis when configured).
 	AnonymousPerMinute int `json:"anonymous_per_minute,omitempty"`
 	// TrustedProxies are the addresses (CIDRs, or private_ranges) whose
-	// X-Forwarded-For names the client, for the anonymous-create limit.
+	// X-Forwarded-For names the client, for the anonymous-create and
+	// report limits and the client address of the audit log.
 	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// AuditRetention is how long the audit log keeps an entry (default
+	// 365 days): older monthly partitions are dropped, older SQLite rows
+	// deleted, by the leader's upkeep.
+	AuditRetention caddy.Duration `json:"audit_retention,omitempty"`
+	// ReportPerMinute is how many abuse reports one client may send a
+	// minute (default 5; shared through Redis when configured).
+	ReportPerMinute int `json:"report_per_minute,omitempty"`
 	// InitialAPIKey is the first admin key of a new cluster (a key in the
 	// form `shortify new-api-key` prints), best as a placeholder expanded
 	// at provision, {env.SHORTIFY_INITIAL_API_KEY} or {file./path}, so that
@@ -214,6 +235,8 @@ type App struct {
 	metrics prometheus.Registerer
 	svc     *service
 	anon    *anonLimiter
+	// reports limits abuse reports per client.
+	reports *anonLimiter
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
 	api        atomic.Pointer[api.Handler]
@@ -271,12 +294,15 @@ func (a *App) fillDefaults() error {
 	a.LookalikeHosts = cmp.Or(a.LookalikeHosts, "refuse")
 	a.TargetResolveTimeout = cmp.Or(a.TargetResolveTimeout, caddy.Duration(targeturl.DefaultResolveTimeout))
 	a.AnonymousPerMinute = cmp.Or(a.AnonymousPerMinute, DefaultAnonymousPerMinute)
+	a.AuditRetention = cmp.Or(a.AuditRetention, caddy.Duration(audit.DefaultRetention))
+	a.ReportPerMinute = cmp.Or(a.ReportPerMinute, DefaultReportPerMinute)
 	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
 	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, statsparts.DefaultMonthsAhead)
 	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(statsparts.DefaultRetention))
 	a.PartitionRetentionMode = cmp.Or(a.PartitionRetentionMode, "drop")
 	a.PartitionCheckInterval = cmp.Or(a.PartitionCheckInterval, caddy.Duration(partitions.DefaultInterval))
 	a.fillEventDefaults()
+	a.fillThreatDefaults()
 	// Expanded here, kept apart: the config keeps the placeholder.
 	a.initialKey = secret.Resolve(a.InitialAPIKey)
 	return nil
@@ -287,8 +313,11 @@ func (a *App) Validate() error {
 	if a.MaxURLLength < 64 || a.MaxURLLength > 32<<10 {
 		return fmt.Errorf("shortify: max_url_length %d is outside 64..32768", a.MaxURLLength)
 	}
-	if a.LookalikeHosts != "refuse" && a.LookalikeHosts != "allow" {
-		return fmt.Errorf("shortify: lookalike_hosts %q is neither refuse nor allow", a.LookalikeHosts)
+	if a.LookalikeHosts != "refuse" && a.LookalikeHosts != "allow" && a.LookalikeHosts != "flag" {
+		return fmt.Errorf("shortify: lookalike_hosts %q is none of refuse, allow, flag", a.LookalikeHosts)
+	}
+	if err := a.validateThreats(); err != nil {
+		return err
 	}
 	if a.TargetResolver != "" {
 		if _, _, err := net.SplitHostPort(a.TargetResolver); err != nil {
@@ -306,6 +335,12 @@ func (a *App) Validate() error {
 	}
 	if a.AnonymousPerMinute < 1 || a.AnonymousPerMinute > 100_000 {
 		return fmt.Errorf("shortify: anonymous_per_minute %d is outside 1..100000", a.AnonymousPerMinute)
+	}
+	if a.ReportPerMinute < 1 || a.ReportPerMinute > 100_000 {
+		return fmt.Errorf("shortify: report_per_minute %d is outside 1..100000", a.ReportPerMinute)
+	}
+	if a.AuditRetention < caddy.Duration(24*time.Hour) {
+		return errors.New("shortify: audit_retention must be at least a day (24h)")
 	}
 	if _, err := clientKeyFunc(a.TrustedProxies); err != nil {
 		return err
@@ -353,31 +388,22 @@ func (a *App) Start() error {
 		return err
 	}
 	deps := svc.deps()
-	if a.AnonymousCreate {
-		if a.anon, err = newAnonLimiter(a.AnonymousPerMinute, svc, a.logger); err != nil {
-			a.unregisterMetrics(svc)
-			_ = releaseService(svc)
-			return err
-		}
-		deps.AnonymousLimiter = a.anon
-		if deps.ClientKey, err = clientKeyFunc(a.TrustedProxies); err != nil {
-			a.anon.Close()
-			a.unregisterMetrics(svc)
-			_ = releaseService(svc)
-			return err
-		}
+	if err := a.limiters(svc, &deps); err != nil {
+		a.closeLimiters()
+		a.unregisterMetrics(svc)
+		_ = releaseService(svc)
+		return err
 	}
 	h, err := api.New(api.Config{
 		PublicURL:       a.PublicURL,
 		CORSOrigins:     a.CORSOrigins,
 		AnonymousCreate: a.AnonymousCreate,
+		FlagLookalike:   a.LookalikeHosts == "flag",
 		Targets:         a.targetPolicy(),
 		Logger:          a.logger,
 	}, deps)
 	if err != nil {
-		if a.anon != nil {
-			a.anon.Close()
-		}
+		a.closeLimiters()
 		a.unregisterMetrics(svc)
 		_ = releaseService(svc)
 		return err
@@ -392,10 +418,7 @@ func (a *App) Start() error {
 func (a *App) Stop() error {
 	a.api.Store(nil)
 	a.started.open()
-	if a.anon != nil {
-		a.anon.Close()
-		a.anon = nil
-	}
+	a.closeLimiters()
 	if a.svc == nil {
 		return nil
 	}
@@ -462,16 +485,18 @@ func (a *App) bootstrap() bool {
 
 func (a *App) serviceConfig() serviceConfig {
 	return serviceConfig{
-		DataDir:       a.DataDir,
-		NodeID:        a.NodeID,
-		RaftBind:      a.RaftBind,
-		RaftAdvertise: a.RaftAdvertise,
-		Database:      a.Database,
-		Redis:         a.Redis,
-		RedisPrefix:   a.RedisPrefix,
-		RedisTTL:      time.Duration(a.RedisTTL),
-		InitialAPIKey: a.initialKey,
-		Events:        a.eventSettings(),
+		DataDir:        a.DataDir,
+		NodeID:         a.NodeID,
+		RaftBind:       a.RaftBind,
+		RaftAdvertise:  a.RaftAdvertise,
+		Database:       a.Database,
+		Redis:          a.Redis,
+		RedisPrefix:    a.RedisPrefix,
+		RedisTTL:       time.Duration(a.RedisTTL),
+		InitialAPIKey:  a.initialKey,
+		AuditRetention: time.Duration(a.AuditRetention),
+		Events:         a.eventSettings(),
+		Threats:        a.threatSettings(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,
@@ -516,7 +541,7 @@ func (a *App) targetPolicy() targeturl.Policy {
 		OwnAddrs:         own,
 		RefusePrivate:    !a.AllowPrivateTargets,
 		ShortenerDomains: a.ShortenerDomains,
-		RefuseLookalike:  a.LookalikeHosts != "allow",
+		RefuseLookalike:  a.LookalikeHosts == "refuse",
 		Resolver:         targeturl.NewResolver(a.TargetResolver),
 		ResolveTimeout:   time.Duration(a.TargetResolveTimeout),
 	}

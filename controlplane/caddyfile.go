@@ -41,7 +41,10 @@ func init() {
 //		allow_private_targets   on|off
 //		shortener_domains       <host...>
 //		allow_shortener_targets on|off
-//		lookalike_hosts         refuse|allow
+//		lookalike_hosts         refuse|allow|flag
+//		threat_feed <name> urlhaus|openphish|phishtank|plain <file-or-https-url>
+//		threat_feed_refresh     <duration>
+//		blocklist_refresh       <duration>
 //		target_resolver         <host:port>
 //		target_resolve_timeout  <duration>
 //		stats_database  <dsn>
@@ -52,6 +55,8 @@ func init() {
 //		anonymous_create on|off
 //		anonymous_per_minute <n>
 //		trusted_proxies <cidr...>|private_ranges
+//		audit_retention   <duration>
+//		report_per_minute <n>
 //		initial_api_key <key>|{env.VAR}|{file.PATH}
 //		kafka_brokers      <host:port...>
 //		link_events_topic  <name>
@@ -143,6 +148,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.PositiveInt(&a.AnonymousPerMinute, "creates a minute")
 		case "trusted_proxies":
 			return o.Append(&a.TrustedProxies)
+		case "audit_retention":
+			return o.PositiveDuration(&a.AuditRetention)
+		case "report_per_minute":
+			return o.PositiveInt(&a.ReportPerMinute, "reports a minute")
 		case "initial_api_key":
 			return o.String(&a.InitialAPIKey)
 		case "public_url":
@@ -163,6 +172,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.OnOff(&a.AllowShortenerTargets)
 		case "lookalike_hosts":
 			return o.String(&a.LookalikeHosts)
+		case "threat_feed":
+			return a.parseThreatFeed(o)
+		case "threat_feed_refresh":
+			return o.PositiveDuration(&a.ThreatFeedRefresh)
+		case "blocklist_refresh":
+			return o.PositiveDuration(&a.BlocklistRefresh)
 		case "target_resolver":
 			return o.String(&a.TargetResolver)
 		case "target_resolve_timeout":

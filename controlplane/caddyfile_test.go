@@ -66,6 +66,20 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			AllowPrivateTargets: true, ShortenerDomains: []string{"bit.ly", "t.co"}, AllowShortenerTargets: true,
 			LookalikeHosts: "allow", TargetResolver: "127.0.0.1:53", TargetResolveTimeout: caddy.Duration(500 * time.Millisecond),
 		}},
+		{"threat feeds", `shortify {
+			lookalike_hosts flag
+			threat_feed urlhaus urlhaus https://urlhaus.abuse.ch/downloads/text_online/
+			threat_feed mine plain /etc/shortify/blocked.txt
+			threat_feed_refresh 1h
+			blocklist_refresh 5s
+		}`, &App{
+			LookalikeHosts: "flag",
+			ThreatFeeds: []ThreatFeed{
+				{Name: "urlhaus", Format: "urlhaus", Location: "https://urlhaus.abuse.ch/downloads/text_online/"},
+				{Name: "mine", Format: "plain", Location: "/etc/shortify/blocked.txt"},
+			},
+			ThreatFeedRefresh: caddy.Duration(time.Hour), BlocklistRefresh: caddy.Duration(5 * time.Second),
+		}},
 		// An env placeholder that expands to nothing leaves the default.
 		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", &App{}},
 	}
@@ -93,6 +107,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"bad length", "shortify {\n max_url_length long\n}", "max_url_length"},
 		{"bad bootstrap", "shortify {\n bootstrap maybe\n}", "bootstrap"},
 		{"bad anonymous_create", "shortify {\n anonymous_create sometimes\n}", "anonymous_create"},
+		{"threat_feed arguments", "shortify {\n threat_feed a plain\n}", "threat_feed takes a name, a format and a file or https URL"},
 		{"cluster_secret", "shortify {\n cluster_secret 9f8e7d6c5b4a39281706f5e4d3c2b1a0\n}", "cluster_secret was removed"},
 	}
 	for _, tt := range tests {
@@ -126,7 +141,13 @@ func TestValidate(t *testing.T) {
 		"placeholder key":     {InitialAPIKey: "{SHORTIFY_INITIAL_API_KEY}"},
 		"malformed key":       {InitialAPIKey: "sk_nope"},
 		"hand-made key":       {InitialAPIKey: "sk_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"},
-		"lookalike_hosts":     {LookalikeHosts: "flag"},
+		"lookalike_hosts":     {LookalikeHosts: "warn"},
+		"feed format":         {ThreatFeeds: []ThreatFeed{{Name: "f", Format: "csv", Location: "/f"}}},
+		"feed over http":      {ThreatFeeds: []ThreatFeed{{Name: "f", Format: "plain", Location: "http://feeds.example/f"}}},
+		"feed twice":          {ThreatFeeds: []ThreatFeed{{Name: "f", Format: "plain", Location: "/a"}, {Name: "f", Format: "plain", Location: "/b"}}},
+		"feed reserved name":  {ThreatFeeds: []ThreatFeed{{Name: "admin blocklist", Format: "plain", Location: "/a"}}},
+		"feed refresh":        {ThreatFeedRefresh: caddy.Duration(time.Second)},
+		"blocklist_refresh":   {BlocklistRefresh: caddy.Duration(2 * time.Minute)},
 		"target_resolver":     {TargetResolver: "127.0.0.1"},
 	} {
 		// Each case is wrong in one way only.

@@ -10,6 +10,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/controlplane/threatfeed"
 )
 
 // The control plane's Prometheus metrics. They live in the service (the
@@ -26,6 +27,14 @@ import (
 //	shortify_cp_cleanup_runs_total                    runs of the expired-links cleanup on this node as leader
 //	shortify_cp_cleanup_failures_total                of them, those that stopped on an error
 //	shortify_cp_cleanup_deleted_total                 expired links the cleanup deleted
+//	shortify_cp_audit_entries_written_total           audit log entries this node wrote
+//	shortify_cp_audit_entries_dropped_total           audit log entries this node lost (queue full, write failed)
+//	shortify_cp_reports_received_total                abuse reports stored through this node
+//	shortify_cp_reports_open                          abuse reports not resolved yet
+//
+// the threat feeds' (threatfeed.Metrics): shortify_cp_threat_feed_entries{feed},
+// _threat_feed_last_success_timestamp_seconds{feed},
+// _threat_feed_failures_total{feed} and _links_flagged_total;
 //
 // and the node's own (cluster/metrics.go): shortify_cp_raft_leader,
 // _raft_state{state}, _raft_term, _raft_last_index, _raft_commit_index,
@@ -39,6 +48,8 @@ type serviceMetrics struct {
 	cleanupRuns    prometheus.Counter
 	cleanupFails   prometheus.Counter
 	cleanupDeleted prometheus.Counter
+	auditMetrics
+	threats *threatfeed.Metrics
 }
 
 func newServiceMetrics() *serviceMetrics {
@@ -55,6 +66,8 @@ func newServiceMetrics() *serviceMetrics {
 		cleanupRuns:    counter("cleanup_runs_total", "Runs of the expired-links cleanup on this node as leader."),
 		cleanupFails:   counter("cleanup_failures_total", "Runs of the expired-links cleanup that stopped on an error."),
 		cleanupDeleted: counter("cleanup_deleted_total", "Expired links deleted by the cleanup."),
+		auditMetrics:   newAuditMetrics(),
+		threats:        threatfeed.NewMetrics(),
 	}
 	// Every series from zero, so that rate() sees the first increment.
 	for _, kind := range []string{api.CreateSingle, api.CreateBulk} {
@@ -66,7 +79,9 @@ func newServiceMetrics() *serviceMetrics {
 }
 
 func (m *serviceMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.creates, m.upkeepRuns, m.upkeepFailures, m.cleanupRuns, m.cleanupFails, m.cleanupDeleted}
+	cs := append([]prometheus.Collector{m.creates, m.upkeepRuns, m.upkeepFailures, m.cleanupRuns, m.cleanupFails, m.cleanupDeleted},
+		m.threats.Collectors()...)
+	return append(cs, m.auditMetrics.collectors()...)
 }
 
 // ObserveCreates implements api.CreateObserver.

@@ -12,12 +12,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/controlplane/threatfeed"
+	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -38,8 +41,10 @@ type serviceConfig struct {
 	Database, Redis, RedisPrefix             string
 	RedisTTL                                 time.Duration
 	InitialAPIKey                            string
+	AuditRetention                           time.Duration
 	Partitions                               partitionSettings
 	Events                                   eventSettings
+	Threats                                  threatSettings
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -86,6 +91,17 @@ type service struct {
 	cleaner *cleanup.Cleaner
 	// metrics are the service's Prometheus counters (metrics.go).
 	metrics *serviceMetrics
+	// audit is the audit log and the reports, auditRec the recorder of
+	// the API's writes, auditUpkeep its retention (auditlog.go).
+	audit       *audit.Store
+	auditRec    *audit.Recorder
+	auditUpkeep *partitions.Scheduler
+	// blocks is the shared block set and review flags in the link
+	// database; threats refreshes it while this node leads; watcher
+	// keeps this node's copy for the create checks (threats.go).
+	blocks  blockset.Store
+	threats *threatfeed.Refresher
+	watcher *blockset.Watcher
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -95,8 +111,18 @@ func (s *service) Destruct() error {
 	if s.upkeep != nil {
 		errs = append(errs, s.upkeep.Close())
 	}
+	errs = append(errs, s.closeAudit())
 	if s.cleaner != nil {
 		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
+	}
+	if s.threats != nil {
+		errs = append(errs, s.threats.Close()) // before the stores it writes
+	}
+	if s.watcher != nil {
+		s.watcher.Close()
+	}
+	if s.blocks != nil {
+		s.blocks.Close()
 	}
 	if s.lead != nil {
 		s.lead.Close()
@@ -149,6 +175,13 @@ func (s *service) deps() api.Deps {
 	}
 	if s.events != nil {
 		d.Events = s.events
+	}
+	s.auditDeps(&d)
+	if s.watcher != nil {
+		d.Threats = s.watcher
+	}
+	if s.blocks != nil {
+		d.Reviews = s.blocks
 	}
 	return d
 }
@@ -233,10 +266,16 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 	if err := s.startPartitions(ctx, log); err != nil {
 		return nil, err
 	}
+	if err := s.startAudit(ctx, log); err != nil {
+		return nil, err
+	}
 	if err := s.startLinkEvents(log); err != nil {
 		return nil, err
 	}
 	if err := s.startCleanup(log); err != nil {
+		return nil, err
+	}
+	if err := s.startThreats(ctx, log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)

@@ -46,18 +46,7 @@ func TestBrowserDashboard(t *testing.T) {
 	t.Cleanup(landing.Close)
 	landingURL := strings.Replace(landing.URL, "127.0.0.1", "localhost", 1)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // tests may run as root, where the sandbox refuses to start
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(cancelCtx)
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	t.Cleanup(cancel)
+	ctx := newBrowser(t, chromium, 5*time.Minute, chromedp.WindowSize(1200, 1000))
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
@@ -163,6 +152,24 @@ func TestBrowserDashboard(t *testing.T) {
 	do("open the overview", chromedp.Navigate(s.base+"/dashboard/"), chromedp.WaitVisible(chromedp.CSS("#chart svg")))
 	do("wait for the top links", waitText("#top-links", code))
 	screenshot("dashboard-overview.png")
+}
+
+// newBrowser starts a headless Chromium for the test, stopped when it
+// ends, and returns its context, bounded by within.
+func newBrowser(t *testing.T, chromium string, within time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // tests may run as root, where the sandbox refuses to start
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, extra...)...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancelCtx)
+	ctx, cancel := context.WithTimeout(ctx, within)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // value runs an action that returns a value, failing the test on error.

@@ -140,18 +140,8 @@ func TestHostileDashboard(t *testing.T) {
 	})
 
 	events := &browserEvents{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // tests may run as root, where the sandbox refuses to start
-		chromedp.Flag("disable-dev-shm-usage", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
-	t.Cleanup(cancelCtx)
-	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
-	t.Cleanup(cancel)
-	if err := chromedp.Listen(bctx, events.listen(bctx)); err != nil {
+	ctx := newBrowser(t, chromium, 3*time.Minute)
+	if err := chromedp.Listen(ctx, events.listen(ctx)); err != nil {
 		t.Fatal(err)
 	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {

@@ -91,6 +91,7 @@ func TestProductionStack(t *testing.T) {
 	c.followAll(s.FrontDoor, s.Edges[0], s.Edges[1])
 	c.waitCounted("the first clicks")
 	c.checkNoClusterRoutes()
+	c.checkThreatFeed()
 	// Prometheus scrapes it all: every dashboard query returns series,
 	// every alerting rule evaluates.
 	checkMonitoring(t, s, dir)
@@ -231,6 +232,28 @@ func (c *stackClient) checkNoClusterRoutes() {
 	if after := keys(); after != before {
 		c.t.Fatalf("the key ring went from %d to %d keys", before, after)
 	}
+}
+
+// checkThreatFeed creates a link to the stack's threat feed's domain
+// through the front door: the leader loads the feed
+// (SHORTIFY_THREAT_FEED in the role Caddyfile) and every node refuses the
+// target within a refresh.
+func (c *stackClient) checkThreatFeed() {
+	c.t.Helper()
+	body := `{"url":"https://` + stack.ThreatFeedDomain + `/login"}`
+	var last string
+	testenv.WaitFor(c.t, "the threat feed to refuse a create", time.Minute, func() bool {
+		resp, got, err := c.do("POST", c.s.FrontDoor.URL+"/api/v1/links", body)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		// A 201 is a node whose set has not reloaded yet: the feed is read
+		// at the leadership's start, and sets poll every 15 s.
+		last = fmt.Sprintf("%d %s", resp.StatusCode, got)
+		return resp.StatusCode == http.StatusBadRequest && strings.Contains(string(got), `threat feed \"local\"`)
+	})
+	c.t.Logf("the threat feed refuses creates (%s)", last)
 }
 
 func nodeURLs(nodes []*stack.Node) []string {

@@ -60,6 +60,10 @@ type Config struct {
 	// AnonymousCreate lets POST /api/v1/links go without an API key, rate
 	// limited per client by Deps.AnonymousLimiter.
 	AnonymousCreate bool
+	// FlagLookalike accepts targets on look-alike hosts (Targets does not
+	// refuse them) and flags their links for review (lookalike_hosts
+	// flag).
+	FlagLookalike bool
 	// Logger receives operational logs (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -100,6 +104,24 @@ type Deps struct {
 	Events LinkEvents
 	// Creates counts link creates by kind and outcome (nil: not counted).
 	Creates CreateObserver
+	// Audit records every write (nil: none are recorded); AuditLog serves
+	// GET /api/v1/admin/audit (nil: it answers 503). See audit.go.
+	Audit    AuditRecorder
+	AuditLog AuditLog
+	// Reports stores abuse reports (nil: the report routes answer 503);
+	// ReportLimiter limits them per client (nil: no limit). See
+	// reports.go.
+	Reports       ReportStore
+	ReportLimiter Limiter
+	// ClientIP is a request's client address as the trusted-proxy
+	// settings see it, for the audit log and reports (nil: the peer's).
+	ClientIP func(*http.Request) string
+	// Threats is the shared block set (threat feeds and the admin
+	// blocklist), refused at create and update (nil: only Blocklist).
+	Threats ThreatList
+	// Reviews holds the links flagged for review, shown in the link JSON
+	// and under /api/v1/admin/review (nil: those routes answer 503).
+	Reviews ReviewStore
 }
 
 // Handler serves the API under /api/v1/.
@@ -167,6 +189,10 @@ func (h *Handler) routes() {
 	h.handle("GET /api/v1/openapi.json", public, h.openAPI)
 	h.clusterRoutes()
 	h.partitionRoutes()
+	h.auditRoutes()
+	h.reportRoutes()
+	h.reviewRoutes()
+	h.takedownRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
@@ -183,6 +209,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		problem.Write(w, http.StatusNotFound, "no API route "+r.URL.Path)
+		return
+	}
+	if h.deps.Audit != nil && isWrite(r.Method) {
+		h.serveAudited(w, r, pattern)
 		return
 	}
 	h.mux.ServeHTTP(w, r)

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/shortify/shortify/controlplane/threatfeed"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/threatlist"
 )
 
 // Blocklist is the replicated domain blocklist (the Raft FSM's).
@@ -19,19 +21,38 @@ type Blocklist interface {
 	SetDomainBlocked(ctx context.Context, domain string, blocked bool) error
 }
 
-// targetBlocked reports whether the target URL's host is on the
-// replicated blocklist. targeturl.Policy already refused the configured
-// (static) blocked_domains.
+// ThreatList is the shared block set (threat feeds and the admin
+// blocklist) as this node last loaded it; *blockset.Watcher implements it.
+type ThreatList interface {
+	// Set is the set now; nil when empty.
+	Set() *threatlist.Set
+}
+
+// targetBlocked says why the target URL (normalised by targeturl) is
+// refused, in words that name the list: its host is on the replicated
+// admin blocklist (read from Raft directly, so that a block applies to
+// creates at once), or its host or the URL is on the shared block set.
+// targeturl.Policy already refused the configured (static)
+// blocked_domains.
 func (h *Handler) targetBlocked(target string) (string, bool) {
-	if h.deps.Blocklist == nil {
+	if h.deps.Blocklist != nil {
+		if u, err := url.Parse(target); err == nil && u.Hostname() != "" && h.deps.Blocklist.DomainBlocked(u.Hostname()) {
+			return fmt.Sprintf("invalid target URL: the domain %s is blocked (admin blocklist)", u.Hostname()), true
+		}
+	}
+	if h.deps.Threats == nil {
 		return "", false
 	}
-	u, err := url.Parse(target) // normalised by targeturl: lower-case host
-	if err != nil {
+	hit, ok := h.deps.Threats.Set().Match(target)
+	switch {
+	case !ok:
 		return "", false
+	case hit.Source == threatfeed.AdminSource:
+		return fmt.Sprintf("invalid target URL: the domain %s is blocked (admin blocklist)", hit.Value), true
+	case hit.Kind == threatlist.URL:
+		return fmt.Sprintf("invalid target URL: the URL is listed by the threat feed %q", hit.Source), true
 	}
-	host := u.Hostname()
-	return host, host != "" && h.deps.Blocklist.DomainBlocked(host)
+	return fmt.Sprintf("invalid target URL: the domain %s is listed by the threat feed %q", hit.Value, hit.Source), true
 }
 
 func (h *Handler) listBlocked(w http.ResponseWriter, r *http.Request) {

@@ -31,9 +31,14 @@ func (h *Handler) publishUpdated(l linkstore.Link) {
 }
 
 // publishDeleted announces the deletion of l (as the store's Delete
-// returned it) through the API.
-func (h *Handler) publishDeleted(l linkstore.Link) {
+// returned it) through the API; purge asks the stats service to remove
+// its statistics too.
+func (h *Handler) publishDeleted(l linkstore.Link, purge bool) {
 	if h.deps.Events != nil {
-		h.deps.Events.Publish(linkevents.NewDeleted(l.Code, l.ID, linkevents.ReasonAPI, h.cfg.Now()))
+		e := linkevents.NewDeleted(l.Code, l.ID, linkevents.ReasonAPI, h.cfg.Now())
+		if purge {
+			e = e.WithPurge()
+		}
+		h.deps.Events.Publish(e)
 	}
 }

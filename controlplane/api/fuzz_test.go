@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
+	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/partitions"
@@ -28,7 +30,16 @@ func FuzzRoutes(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(parts.Close)
-	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}})
+	log := openAudit(f, "sqlite://"+filepath.Join(dir, "l.db"))
+	rec := audit.NewRecorder(log, audit.RecorderConfig{})
+	f.Cleanup(rec.Close)
+	reviews, err := blockset.Open(context.Background(), "sqlite://"+filepath.Join(dir, "l.db"), true)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(reviews.Close)
+	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}, Reviews: reviews,
+		Audit: rec, AuditLog: log, Reports: log})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -78,6 +78,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("API key created", "id", rec.ID, "name", rec.Name, "role", rec.Role)
+	setAuditTarget(r, rec.ID)
 	writeJSON(w, http.StatusCreated, NewKey{KeyInfo: keyInfo(rec), Key: k.Secret})
 }
 

@@ -54,6 +54,11 @@ type Link struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
 	Disabled       bool       `json:"disabled"`
+	// Review is set when the link is flagged for review.
+	Review *Review `json:"review,omitempty"`
+	// Takedown is present while an administrator has the link taken down
+	// (the edge answers 451).
+	Takedown *Takedown `json:"takedown,omitempty"`
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -85,7 +90,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		link.Code = req.Alias
 		if err := h.insert(r.Context(), link); err != nil {
 			if errors.Is(err, linkstore.ErrCodeTaken) {
-				problem.WriteField(w, http.StatusConflict, "alias", fmt.Sprintf("the alias %q is already taken", req.Alias))
+				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), req.Alias))
 				return
 			}
 			h.storeFailed(w, "create link", err)
@@ -96,8 +101,11 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	}
 	h.writeThrough(r.Context(), link)
 	h.publishCreated(link)
+	h.flagLookalike(r.Context(), link)
 	w.Header().Set("Location", "/api/v1/links/"+link.Code)
-	writeJSON(w, http.StatusCreated, h.present(r, link))
+	out := []Link{h.present(r, link)}
+	h.withReviews(r.Context(), out)
+	writeJSON(w, http.StatusCreated, out[0])
 }
 
 // newLink validates a create request against the target policy pol and
@@ -115,8 +123,8 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 	if err != nil {
 		return bad("url", err.Error())
 	}
-	if host, blocked := h.targetBlocked(target); blocked {
-		return bad("url", fmt.Sprintf("invalid target URL: the domain %s is blocked", host))
+	if why, blocked := h.targetBlocked(target); blocked {
+		return bad("url", why)
 	}
 	if req.Alias != "" {
 		if err := shortcode.ValidateAlias(req.Alias); err != nil {
@@ -181,7 +189,7 @@ func (h *Handler) writeThrough(ctx context.Context, l linkstore.Link) {
 // with the next one when an alias already took it.
 func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *linkstore.Link) bool {
 	for attempt := 1; ; attempt++ {
-		code, err := h.deps.Issuer.NextCode()
+		code, err := h.nextCode()
 		if err != nil {
 			h.unavailable(w, "issue a short code", err)
 			return false
@@ -201,7 +209,9 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 
 func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
 	if link, ok := h.pathLink(w, r); ok {
-		writeJSON(w, http.StatusOK, h.present(r, link))
+		out := []Link{h.present(r, link)}
+		h.withReviews(r.Context(), out)
+		writeJSON(w, http.StatusOK, out[0])
 	}
 }
 
@@ -224,9 +234,25 @@ func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Li
 	return link, true
 }
 
+// deleteLink retires the link (its code is never issued again). Its
+// statistics stay unless the owner asks for them to go with
+// ?purge_stats=true.
 func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	code, ok := apiquery.PathCode(w, r)
 	if !ok {
+		return
+	}
+	vals, ok := apiquery.Params(w, r, []string{"purge_stats"})
+	if !ok {
+		return
+	}
+	var purge bool
+	switch v := vals.Get("purge_stats"); v {
+	case "", "false":
+	case "true":
+		purge = true
+	default:
+		problem.WriteField(w, http.StatusBadRequest, "purge_stats", fmt.Sprintf("purge_stats must be true or false, not %q", v))
 		return
 	}
 	deleted, err := h.deps.Store.Delete(r.Context(), code)
@@ -244,7 +270,8 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
 		}
 	}
-	h.publishDeleted(deleted)
+	h.publishDeleted(deleted, purge)
+	h.dropReview(r.Context(), code)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -261,6 +288,9 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 	if !l.ExpiresAt.IsZero() {
 		t := l.ExpiresAt.UTC()
 		out.ExpiresAt = &t
+	}
+	if l.TakenDown() {
+		out.Takedown = &Takedown{Reason: l.TakedownReason, At: l.TakedownAt.UTC()}
 	}
 	return out
 }
@@ -289,8 +319,12 @@ func publicHost(public string) (string, error) {
 // decodeJSON reads one JSON object from r's body into v, answering the
 // client itself when the body is unacceptable.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeJSONLimit(w, r, v, maxBodyBytes)
+}
+
+// decodeJSONLimit is decodeJSON with a body bound of limit bytes.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
 	// browserGuard has checked the Content-Type of every route's body.
-	const limit = maxBodyBytes
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -54,8 +54,8 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 			problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
 			return
 		}
-		if host, blocked := h.targetBlocked(target); blocked {
-			problem.WriteField(w, http.StatusBadRequest, "url", fmt.Sprintf("invalid target URL: the domain %s is blocked", host))
+		if why, blocked := h.targetBlocked(target); blocked {
+			problem.WriteField(w, http.StatusBadRequest, "url", why)
 			return
 		}
 		u.URL = &target
@@ -94,6 +94,10 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
 			return
 		}
+		if errors.Is(err, linkstore.ErrTakenDown) {
+			problem.Write(w, http.StatusConflict, takenDownDetail(code))
+			return
+		}
 		h.storeFailed(w, "update link", err)
 		return
 	}
@@ -101,7 +105,12 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 	// becomes a tombstone there), so edges that miss L1 see it at once.
 	h.writeThrough(r.Context(), link)
 	h.publishUpdated(link)
-	writeJSON(w, http.StatusOK, h.present(r, link))
+	if u.URL != nil {
+		h.flagLookalike(r.Context(), link)
+	}
+	out := []Link{h.present(r, link)}
+	h.withReviews(r.Context(), out)
+	writeJSON(w, http.StatusOK, out[0])
 }
 
 // LinkPage is the answer of GET /api/v1/links.
@@ -132,6 +141,7 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 	for _, l := range links {
 		page.Links = append(page.Links, h.present(r, l))
 	}
+	h.withReviews(r.Context(), page.Links)
 	if len(links) == q.Limit {
 		page.NextCursor = encodeCursor(links[len(links)-1].ID)
 	}
@@ -141,14 +151,25 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 // paramError is a bad query parameter value.
 type paramError struct{ param, msg string }
 
+// pageSize is the page size a list's limit parameter asks for
+// (DefaultPageSize without one).
+func pageSize(vals url.Values) (int, *paramError) {
+	v := vals.Get("limit")
+	if v == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
+	}
+	return n, nil
+}
+
 func parseListQuery(vals url.Values) (linkstore.ListQuery, *paramError) {
-	q := linkstore.ListQuery{Limit: DefaultPageSize}
-	if v := vals.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return q, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
-		}
-		q.Limit = n
+	q := linkstore.ListQuery{}
+	var bad *paramError
+	if q.Limit, bad = pageSize(vals); bad != nil {
+		return q, bad
 	}
 	if vals.Has("cursor") {
 		// An empty cursor too: listing the first page again would loop a
@@ -297,7 +318,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		inBatch := make([]int, 0, len(pending))
 		for _, i := range pending {
 			if req.Links[i].Alias == "" {
-				code, err := h.deps.Issuer.NextCode()
+				code, err := h.nextCode()
 				if err != nil {
 					if attempt == 1 && len(inBatch) == 0 {
 						h.unavailable(w, "issue short codes", err)
@@ -319,13 +340,14 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			case err == nil:
 				h.writeThrough(r.Context(), links[i])
 				h.publishCreated(links[i])
+				h.flagLookalike(r.Context(), links[i])
 				l := h.present(r, links[i])
 				results[i] = BulkResult{Status: http.StatusCreated, Link: &l}
 			case errors.Is(err, linkstore.ErrCodeTaken) && req.Links[i].Alias != "":
 				results[i] = BulkResult{Status: http.StatusConflict, Error: &problem.Details{
 					Type:   "about:blank",
 					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
-					Detail: fmt.Sprintf("the alias %q is already taken", req.Links[i].Alias)}}
+					Detail: h.takenDetail(r.Context(), req.Links[i].Alias)}}
 			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:
 				retry = append(retry, i) // a custom alias holds this generated code
 			default:

@@ -168,6 +168,12 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"ClusterInfo", cluster.Info{}, false},
 		{"ClusterMember", cluster.Member{}, false},
 		{"JoinRequest", cluster.JoinRequest{}, true},
+		{"AuditEntry", api.AuditEntry{}, false},
+		{"AuditPage", api.AuditPage{}, false},
+		{"ReportRequest", api.ReportRequest{}, true},
+		{"ReportInfo", api.ReportInfo{}, false},
+		{"ReportPage", api.ReportPage{}, false},
+		{"ResolveRequest", api.ResolveRequest{}, true},
 	} {
 		t.Run(tt.schema, func(t *testing.T) {
 			s := d.deref(t, map[string]any{"$ref": "#/components/schemas/" + tt.schema})

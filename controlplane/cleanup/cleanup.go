@@ -1,27 +1,32 @@
-// Package cleanup is the Raft leader's deletion of expired links.
+// Package cleanup is the Raft leader's retirement of expired links.
 //
 // An expired link already answers 410 at the edge (the edge compares its
-// expiry with the clock); the cleanup only reclaims its space. While this
-// node leads (the same leader.Leadership that runs the partition
-// upkeep), a Cleaner runs at the start of every leadership and then every
-// Interval. A run deletes expired links in batches of at most BatchSize,
-// one statement each (linkstore.Store.DeleteExpired), at most Rate batches
-// a second, until a batch comes back short. For every link it deletes it
-// publishes a deleted event with reason expired (so the stats service can
-// drop the link's statistics, and edges forget it) and removes the link
-// from the Redis L2 cache when there is one.
+// expiry with the clock); the cleanup retires it so that it leaves the
+// caches and the owner's listings, without giving up its code. While this
+// node leads (the same leader.Leadership that runs the partition upkeep),
+// a Cleaner runs at the start of every leadership and then every
+// Interval. A run retires expired links in batches of at most BatchSize,
+// one statement each (linkstore.Store.RetireExpired), at most Rate batches
+// a second, until a batch comes back short. For every link it retires it
+// publishes a deleted event with reason expired (so that edges forget it)
+// and removes the link from the Redis L2 cache when there is one.
 //
-// Deletion comes first, then the events: a crash between the two loses
-// the events of that batch (edges still answer 410 for those codes; the
-// stats of those links stay). A run never deletes a batch whose events the
-// producer could not buffer: it stops when the producer has no room for a
-// whole batch (Kafka down or slow) and tries again at the next interval.
+// What it does not do, on purpose: it never deletes the link's row (the
+// code is never issued again, and the edge keeps answering 410 from the
+// row), and its events never ask the stats service to purge the link's
+// statistics, which outlive the link.
+//
+// Retirement comes first, then the events: a crash between the two loses
+// the events of that batch (edges still answer 410 for those codes). A
+// run never retires a batch whose events the producer could not buffer:
+// it stops when the producer has no room for a whole batch (Kafka down or
+// slow) and tries again at the next interval.
 //
 // A run is cancelled when the leadership ends, between batches: a batch in
-// flight is finished, with its events, so that a deletion is never cut off
-// from its events by the cancellation. A new leader starts with a run of
-// its own; two leaders' batches overlapping for a moment never delete or
-// announce a link twice.
+// flight is finished, with its events, so that a retirement is never cut
+// off from its events by the cancellation. A new leader starts with a run
+// of its own; two leaders' batches overlapping for a moment never retire
+// or announce a link twice.
 package cleanup
 
 import (
@@ -39,7 +44,7 @@ import (
 
 // Defaults and bounds of Config.
 const (
-	// DefaultBatchSize is the most links one batch deletes.
+	// DefaultBatchSize is the most links one batch retires.
 	DefaultBatchSize = 500
 	// MaxBatchSize bounds BatchSize: one statement, one transaction.
 	MaxBatchSize = 10_000
@@ -53,9 +58,9 @@ const (
 	DefaultBatchTimeout = 30 * time.Second
 )
 
-// Store deletes expired links; every linkstore.Store does.
+// Store retires expired links; every linkstore.Store does.
 type Store interface {
-	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error)
+	RetireExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error)
 }
 
 // Events publishes link events without waiting; *producer.Producer
@@ -74,7 +79,7 @@ type Cache interface {
 
 // Config configures a Cleaner.
 type Config struct {
-	// BatchSize is the most links one statement deletes (default
+	// BatchSize is the most links one statement retires (default
 	// DefaultBatchSize, at most MaxBatchSize).
 	BatchSize int
 	// Interval is the time between runs while leading (default
@@ -84,9 +89,10 @@ type Config struct {
 	Rate float64
 	// BatchTimeout bounds one batch (default DefaultBatchTimeout).
 	BatchTimeout time.Duration
-	// Events receives a deleted event per link (nil: none are published).
+	// Events receives a deleted event (reason expired, statistics kept)
+	// per link (nil: none are published).
 	Events Events
-	// Cache, when set, has each deleted link's L2 entry removed.
+	// Cache, when set, has each retired link's L2 entry removed.
 	Cache Cache
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
@@ -103,12 +109,12 @@ type Config struct {
 
 // Run is one finished run.
 type Run struct {
-	// Now is the time the run deleted up to: links that expired at or
+	// Now is the time the run retired up to: links that expired at or
 	// before it.
 	Now time.Time
-	// Batches is the number of DeleteExpired statements that succeeded.
+	// Batches is the number of RetireExpired statements that succeeded.
 	Batches int
-	// Deleted is the number of links deleted (and events published).
+	// Deleted is the number of links retired (and events published).
 	Deleted int
 	// Backlogged tells that the run stopped early because the producer
 	// had no room for a batch's events.
@@ -122,7 +128,7 @@ type Run struct {
 	Err error
 }
 
-// Cleaner deletes expired links while this node leads.
+// Cleaner retires expired links while this node leads.
 type Cleaner struct {
 	store  Store
 	cfg    Config
@@ -186,7 +192,7 @@ func (c *Cleaner) runOnce(ctx context.Context) time.Duration {
 	return c.cfg.Interval
 }
 
-// Clean deletes the links that expired at or before now, batch after
+// Clean retires the links that expired at or before now, batch after
 // batch at the configured rate, until a batch comes back short, ctx is
 // done, a batch fails, or the producer has no room for a batch's events.
 // A batch that has begun is finished (with its events) even when ctx ends
@@ -218,18 +224,18 @@ func (c *Cleaner) Clean(ctx context.Context, now time.Time) Run {
 	}
 }
 
-// batch deletes one batch, publishes its events and clears its L2
+// batch retires one batch, publishes its events and clears its L2
 // entries. It runs to its end under its own timeout, whatever becomes of
-// ctx, and returns the number of links deleted and of L2 failures.
+// ctx, and returns the number of links retired and of L2 failures.
 func (c *Cleaner) batch(ctx context.Context, now time.Time) (deleted, cacheErrs int, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, fmt.Errorf("cleanup: %w", err)
 	}
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.BatchTimeout)
 	defer cancel()
-	gone, err := c.store.DeleteExpired(bctx, now, c.cfg.BatchSize)
+	gone, err := c.store.RetireExpired(bctx, now, c.cfg.BatchSize)
 	if err != nil {
-		return 0, 0, fmt.Errorf("cleanup: delete links expired by %s: %w", now.Format(time.RFC3339), err)
+		return 0, 0, fmt.Errorf("cleanup: retire links expired by %s: %w", now.Format(time.RFC3339), err)
 	}
 	if c.cfg.Events != nil {
 		for _, l := range gone {
@@ -241,7 +247,7 @@ func (c *Cleaner) batch(ctx context.Context, now time.Time) (deleted, cacheErrs 
 			if err := c.cfg.Cache.Delete(bctx, l.Code); err != nil {
 				cacheErrs++
 				if cacheErrs == 1 {
-					c.cfg.Logger.Warn("cleanup: removing a deleted link from the L2 cache failed; it expires there by itself",
+					c.cfg.Logger.Warn("cleanup: removing a retired link from the L2 cache failed; it expires there by itself",
 						"code", l.Code, "err", err)
 				}
 			}
@@ -263,7 +269,7 @@ func (c *Cleaner) report(ctx context.Context, r Run) {
 		log.Warn("cleanup of expired links paused: the link-events producer has no room for a batch (is Kafka down?)",
 			"deleted", r.Deleted, "retry_in", c.cfg.Interval)
 	case r.Deleted > 0:
-		log.Info("expired links deleted", "deleted", r.Deleted, "batches", r.Batches, "cache_errors", r.CacheErrors)
+		log.Info("expired links retired", "retired", r.Deleted, "batches", r.Batches, "cache_errors", r.CacheErrors)
 	default:
 		log.Debug("no expired links")
 	}

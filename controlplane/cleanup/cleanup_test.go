@@ -38,15 +38,15 @@ var quiet = slog.New(slog.DiscardHandler)
 var backends = teststore.Backends
 
 // recordingStore is the real store, with the size of every batch that
-// DeleteExpired returned.
+// RetireExpired returned.
 type recordingStore struct {
 	linkstore.Store
 	mu      sync.Mutex
 	batches []int
 }
 
-func (s *recordingStore) DeleteExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error) {
-	gone, err := s.Store.DeleteExpired(ctx, now, limit)
+func (s *recordingStore) RetireExpired(ctx context.Context, now time.Time, limit int) ([]linkstore.Link, error) {
+	gone, err := s.Store.RetireExpired(ctx, now, limit)
 	if err == nil {
 		s.mu.Lock()
 		s.batches = append(s.batches, len(gone))
@@ -198,10 +198,12 @@ func TestCleanup(t *testing.T) {
 	}
 }
 
-// testBatches: a run deletes every expired link in batches of the
-// configured size at the configured rate, publishes a deleted event
-// (reason expired, with the link's ID) for each, and removes each from
-// L2; links that expire later, or never, stay, in the store and in L2.
+// testBatches: a run retires every expired link in batches of the
+// configured size at the configured rate (the rows stay: the edge reads
+// them, creates cannot take their codes), publishes a deleted event
+// (reason expired, with the link's ID, statistics kept) for each, and
+// removes each from L2; links that expire later, or never, stay, in the
+// store and in L2.
 func testBatches(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	realNow := time.Now().UTC().Truncate(time.Microsecond)
@@ -245,7 +247,17 @@ func testBatches(t *testing.T, s linkstore.Store) {
 	}
 	for _, l := range expired {
 		if exists(t, s, l) {
-			t.Errorf("expired link %s is still stored", l.Code)
+			t.Errorf("expired link %s is still live", l.Code)
+		}
+		// Retired, not deleted: the edge still reads it (410), and its
+		// code is never issued again.
+		if got, err := s.LookupPrimary(ctx, l.Code); err != nil || got.RetiredReason != linkstore.RetiredExpired || !got.Expired(now) {
+			t.Errorf("Lookup of retired link %s: %+v, %v; want it retired and expired", l.Code, got, err)
+		}
+		taker := storetest.NewLink()
+		taker.Code = l.Code
+		if err := s.Create(ctx, taker); !errors.Is(err, linkstore.ErrCodeTaken) {
+			t.Errorf("Create of retired code %s: %v, want ErrCodeTaken", l.Code, err)
 		}
 		if _, hit, err := cache.Get(ctx, l.Code); err != nil || hit {
 			t.Errorf("expired link %s in L2: hit %t, %v", l.Code, hit, err)
@@ -271,8 +283,8 @@ func testBatches(t *testing.T, s linkstore.Store) {
 	}
 	for _, e := range kafkatest.ConsumeEvents(t, k.ListenAddrs()[0], topic, len(expired)) {
 		id, ok := want[e.Code]
-		if !ok || e.Type != linkevents.Deleted || e.Reason != linkevents.ReasonExpired || e.LinkID != id || !e.At.Equal(now) {
-			t.Errorf("event %+v, want a deletion of an expired link at %s", e, now)
+		if !ok || e.Type != linkevents.Deleted || e.Reason != linkevents.ReasonExpired || e.LinkID != id || !e.At.Equal(now) || e.PurgeStats {
+			t.Errorf("event %+v, want a deletion of an expired link at %s, its statistics kept", e, now)
 		}
 		delete(want, e.Code)
 	}

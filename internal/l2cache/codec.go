@@ -26,6 +26,17 @@ const (
 	tagLinkV1 byte = 0x01
 	// tagTombstoneV1 marks a deleted link (exactly one byte): see Delete.
 	tagTombstoneV1 byte = 0x02
+	// tagTakenDownV1 is a link an administrator took down: tagLinkV1's
+	// layout with the takedown between the expiry and the URL:
+	//
+	//	0x03  flags  uvarint(status)  uvarint(id)  [varint(expires, Unix µs)]
+	//	      varint(takedown at, Unix µs)  uvarint(len(reason))  reason  uvarint(len(url))  url
+	//
+	// A tag of its own, written only for taken-down links, so that edges
+	// that predate takedowns keep reading every other value; they read
+	// this one as corrupt (a miss), go to the store, and (not knowing
+	// takedowns) redirect, as they did before: upgrade edges first.
+	tagTakenDownV1 byte = 0x03
 )
 
 const (
@@ -33,6 +44,11 @@ const (
 	flagExpires  byte = 1 << 1
 	flagsKnown        = flagDisabled | flagExpires
 )
+
+// maxReasonLen bounds the takedown reason in a value, in bytes: the
+// control plane accepts linkstore.MaxTakedownReason characters, at most 4
+// bytes each.
+const maxReasonLen = 4 * linkstore.MaxTakedownReason
 
 // maxURLLen bounds the URL in a value. The control plane accepts far shorter
 // URLs; the bound only keeps a corrupted length from being trusted.
@@ -42,8 +58,11 @@ const maxURLLen = 1 << 16
 // value this package wrote (or one of a format version it does not know).
 var ErrCorrupt = errors.New("l2cache: corrupt value")
 
-// encodeLink appends the tagLinkV1 encoding of l to dst. It does not encode
-// Code (it is the key), nor CreatedAt (the redirect path does not need it).
+// encodeLink appends the tagLinkV1 encoding of l to dst, or the
+// tagTakenDownV1 encoding of a taken-down l. It does not encode Code (it
+// is the key), CreatedAt (the redirect path does not need it), nor the
+// retirement (an expired link is never written, and a deleted one is a
+// tombstone).
 func encodeLink(dst []byte, l linkstore.Link) []byte {
 	var flags byte
 	if l.Disabled {
@@ -52,11 +71,20 @@ func encodeLink(dst []byte, l linkstore.Link) []byte {
 	if !l.ExpiresAt.IsZero() {
 		flags |= flagExpires
 	}
-	dst = append(dst, tagLinkV1, flags)
+	tag := tagLinkV1
+	if l.TakenDown() {
+		tag = tagTakenDownV1
+	}
+	dst = append(dst, tag, flags)
 	dst = binary.AppendUvarint(dst, uint64(l.Status))
 	dst = binary.AppendUvarint(dst, uint64(l.ID))
 	if flags&flagExpires != 0 {
 		dst = binary.AppendVarint(dst, l.ExpiresAt.UnixMicro())
+	}
+	if tag == tagTakenDownV1 {
+		dst = binary.AppendVarint(dst, l.TakedownAt.UnixMicro())
+		dst = binary.AppendUvarint(dst, uint64(len(l.TakedownReason)))
+		dst = append(dst, l.TakedownReason...)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(l.URL)))
 	return append(dst, l.URL...)
@@ -82,7 +110,7 @@ func decode(b []byte) (decoded, error) {
 			return decoded{}, fmt.Errorf("%w: %d bytes after a tombstone", ErrCorrupt, len(b)-1)
 		}
 		return decoded{tombstone: true}, nil
-	case tagLinkV1:
+	case tagLinkV1, tagTakenDownV1:
 	default:
 		return decoded{}, fmt.Errorf("%w: unknown tag 0x%02x", ErrCorrupt, b[0])
 	}
@@ -93,6 +121,17 @@ func decode(b []byte) (decoded, error) {
 	var expires int64
 	if flags&flagExpires != 0 {
 		expires = r.varint()
+	}
+	var (
+		takedownAt int64
+		reason     string
+	)
+	if b[0] == tagTakenDownV1 {
+		takedownAt = r.varint()
+		reason = r.text(maxReasonLen)
+		if r.err == nil && (reason == "" || takedownAt == 0 || linkstore.ValidateTakedownReason(reason) != nil) {
+			return decoded{}, fmt.Errorf("%w: bad takedown", ErrCorrupt)
+		}
 	}
 	n := r.uvarint()
 	if r.err != nil {
@@ -125,6 +164,9 @@ func decode(b []byte) (decoded, error) {
 	}
 	if flags&flagExpires != 0 {
 		l.ExpiresAt = time.UnixMicro(expires).UTC()
+	}
+	if reason != "" {
+		l.TakedownAt, l.TakedownReason = time.UnixMicro(takedownAt).UTC(), reason
 	}
 	return decoded{link: l}, nil
 }
@@ -160,6 +202,21 @@ func (r *reader) uvarint() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// text reads a uvarint length, at most limit, and that many bytes.
+func (r *reader) text(limit uint64) string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > limit || n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("%w: text of %d bytes", ErrCorrupt, n)
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
 }
 
 func (r *reader) varint() int64 {

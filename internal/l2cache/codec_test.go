@@ -19,6 +19,10 @@ func TestCodecRoundTrip(t *testing.T) {
 		{ID: 42, URL: "https://example.com/ü", Status: 308, ExpiresAt: exp, Disabled: true},
 		{ID: 7, URL: "http://x", Status: 307, ExpiresAt: time.Unix(0, 0).UTC()},
 		{ID: 0, URL: strings.Repeat("a", maxURLLen), Status: 302},
+		{ID: 9, URL: "https://example.com/t", Status: 301, ExpiresAt: exp,
+			TakedownAt: time.Date(2026, 12, 1, 10, 0, 0, 123456000, time.UTC), TakedownReason: `Phishing <b>"bank"</b> — case 118`},
+		{ID: 10, URL: "https://example.com/t", Disabled: true,
+			TakedownAt: time.Unix(1, 0).UTC(), TakedownReason: strings.Repeat("é", linkstore.MaxTakedownReason)},
 	} {
 		b := encodeLink(nil, l)
 		d, err := decode(b)
@@ -28,6 +32,22 @@ func TestCodecRoundTrip(t *testing.T) {
 		if d.tombstone || !sameLink(d.link, l) {
 			t.Fatalf("round trip: got %+v, want %+v", d.link, l)
 		}
+	}
+}
+
+// TestDecodeV1Golden: values that edges wrote before takedowns existed
+// read as they did; and links not taken down are still written in that
+// form, which those edges read.
+func TestDecodeV1Golden(t *testing.T) {
+	t.Parallel()
+	want := linkstore.Link{ID: 5, URL: "https://e.x/", Status: 302}
+	golden := []byte{tagLinkV1, 0, 0xae, 0x02, 5, 12, 'h', 't', 't', 'p', 's', ':', '/', '/', 'e', '.', 'x', '/'}
+	d, err := decode(golden)
+	if err != nil || !sameLink(d.link, want) || d.link.TakenDown() {
+		t.Fatalf("decode(v1 golden) = %+v, %v; want %+v", d.link, err, want)
+	}
+	if got := encodeLink(nil, want); !bytes.Equal(got, golden) {
+		t.Fatalf("encode = %x, want the v1 form %x", got, golden)
 	}
 }
 
@@ -44,9 +64,15 @@ func TestCodecCompact(t *testing.T) {
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
 	valid := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://example.com/", Status: 302})
+	takenDown := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://example.com/", TakedownAt: time.Unix(9, 0), TakedownReason: "spam"})
 	for name, b := range map[string][]byte{
 		"empty":              {},
-		"unknown tag":        {0x03},
+		"unknown tag":        {0x04},
+		"takedown truncated": takenDown[:len(takenDown)-1],
+		"takedown no reason": {tagTakenDownV1, 0, 0, 1, 2, 0, 1, 'x'},
+		"takedown no time":   {tagTakenDownV1, 0, 0, 1, 0, 1, 'r', 1, 'x'},
+		"takedown control":   {tagTakenDownV1, 0, 0, 1, 2, 2, 'a', '\n', 1, 'x'},
+		"takedown too long":  {tagTakenDownV1, 0, 0, 1, 2, 0xff, 0xff, 0x03, 'a'},
 		"tag zero":           {0x00},
 		"JSON":               []byte(`{"url":"https://example.com"}`),
 		"tombstone trailing": {tagTombstoneV1, 0},
@@ -75,6 +101,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeLink(nil, linkstore.Link{ID: 1, URL: "https://example.com/", Status: 301}))
 	f.Add(encodeLink(nil, linkstore.Link{ID: 2, URL: "https://e.x/", ExpiresAt: time.Unix(1e9, 0), Disabled: true}))
 	f.Add([]byte{tagTombstoneV1})
+	f.Add(encodeLink(nil, linkstore.Link{ID: 3, URL: "https://e.x/", TakedownAt: time.Unix(2e9, 0), TakedownReason: "court order"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := decode(b)
 		if err != nil {
@@ -98,5 +125,6 @@ func FuzzDecode(f *testing.F) {
 
 func sameLink(a, b linkstore.Link) bool {
 	return a.ID == b.ID && a.Code == b.Code && a.URL == b.URL && a.Status == b.Status &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.Disabled == b.Disabled
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.Disabled == b.Disabled &&
+		a.TakedownAt.Equal(b.TakedownAt) && a.TakedownReason == b.TakedownReason
 }

@@ -30,6 +30,8 @@ type wireEvent struct {
 	At     string    `json:"at"`
 	Link   *wireLink `json:"link,omitempty"`
 	Reason Reason    `json:"reason,omitempty"`
+	// PurgeStats is added to version 1: older readers ignore it.
+	PurgeStats bool `json:"purge_stats,omitempty"`
 }
 
 // wireLink is the JSON form of a State.
@@ -46,7 +48,7 @@ func Encode(e Event) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	w := wireEvent{V: Version, Type: e.Type, Code: e.Code, At: formatTime(e.At), Reason: e.Reason}
+	w := wireEvent{V: Version, Type: e.Type, Code: e.Code, At: formatTime(e.At), Reason: e.Reason, PurgeStats: e.PurgeStats}
 	if e.LinkID != 0 {
 		w.LinkID = strconv.FormatInt(e.LinkID, 10)
 	}
@@ -84,7 +86,7 @@ func Decode(value []byte) (Event, error) {
 	case w.V != Version:
 		return Event{}, fmt.Errorf("linkevents: decode: version %d, this reader knows %d: %w", w.V, Version, ErrVersion)
 	}
-	e := Event{Type: w.Type, Code: w.Code, Reason: w.Reason}
+	e := Event{Type: w.Type, Code: w.Code, Reason: w.Reason, PurgeStats: w.PurgeStats}
 	bad := func(format string, args ...any) (Event, error) {
 		return Event{}, fmt.Errorf("linkevents: decode %s event of %q: %s: %w", w.Type, w.Code, fmt.Sprintf(format, args...), ErrInvalid)
 	}
@@ -160,8 +162,8 @@ func (e Event) Validate() error {
 		}
 		return nil
 	}
-	if e.Reason != "" {
-		return bad("only deleted events have a reason")
+	if e.Reason != "" || e.PurgeStats {
+		return bad("only deleted events have a reason or purge_stats")
 	}
 	s := e.State
 	switch {

@@ -52,8 +52,18 @@
 //     for audits): a consumer must never act on it, since anyone who can
 //     produce to the topic can write it (see "What consumers do").
 //   - reason: why a link was deleted: api (DELETE through the REST API) or
-//     expired (the leader's cleanup removed it after it expired). Present
-//     on deleted events only.
+//     expired (the leader's cleanup retired it after it expired). Present
+//     on deleted events only. A deleted link keeps its row in the store
+//     (its code is never issued again); the event tells edges and stats
+//     that it stopped being a link.
+//   - purge_stats: true when the owner asked for the link's statistics to
+//     go with it (DELETE ...?purge_stats=true). Deleted events only;
+//     absent means false: statistics stay. Events published before the
+//     field existed decode with it false, so the stats service no longer
+//     drops statistics on their account (it did on every deleted event).
+//
+// The field purge_stats was added to version 1 in this way: readers that
+// predate it ignore it.
 //
 // # Evolution
 //
@@ -79,9 +89,11 @@
 // Edges evict the code from L1 and L2 on every event (a created event
 // clears a cached "unknown code" entry) and reload it from Redis or the
 // store: an event is a hint to evict, never a source of truth for a
-// target, so a forged one cannot retarget a code. Stats removes (or keeps, as configured) the statistics
-// of a deleted link: of link_id when present, else of the links of that
-// code created before at. A disabled link keeps its statistics.
+// target, so a forged one cannot retarget a code. Stats removes the statistics of a deleted link only when
+// the event says purge_stats (and the stats service does not keep them
+// all, as configured): of link_id when present, else of the links of that
+// code created before at. An expired or disabled link keeps its
+// statistics.
 //
 // # Producer
 //
@@ -123,13 +135,15 @@ const (
 	// Created: a new link, published for every create (single and bulk)
 	// so that an edge drops a cached "unknown code" entry for the code.
 	Created Type = "created"
-	// Updated: the link changed (target, status, expiry, or it was
-	// enabled again) and is not disabled.
+	// Updated: the link changed (target, status, expiry, it was enabled
+	// again, or an administrator took it down or lifted the takedown) and
+	// is not disabled.
 	Updated Type = "updated"
-	// Disabled: the link was changed and is now disabled (a takedown):
+	// Disabled: the link was changed and is now disabled by its owner:
 	// it answers 410, and keeps its statistics.
 	Disabled Type = "disabled"
-	// Deleted: the link is gone; Reason says why.
+	// Deleted: the link stopped being a link (deleted, or retired after
+	// it expired; its row and code stay); Reason says why.
 	Deleted Type = "deleted"
 )
 
@@ -172,6 +186,9 @@ type Event struct {
 	State State
 	// Reason is why a deleted link was deleted; empty for other types.
 	Reason Reason
+	// PurgeStats tells the stats service to remove the deleted link's
+	// statistics (the owner asked for it); false for other types.
+	PurgeStats bool
 }
 
 // Key returns the record key of e: its code.
@@ -198,7 +215,15 @@ func NewUpdated(l linkstore.Link, at time.Time) Event {
 }
 
 // NewDeleted returns the event of the deletion of the link with code and
-// linkID (0 when unknown) at at, for reason.
+// linkID (0 when unknown) at at, for reason. Its statistics stay: see
+// WithPurge.
 func NewDeleted(code string, linkID int64, reason Reason, at time.Time) Event {
 	return Event{Type: Deleted, Code: code, LinkID: linkID, At: at.UTC(), Reason: reason}
+}
+
+// WithPurge returns the deleted event e asking the stats service to
+// remove the link's statistics too.
+func (e Event) WithPurge() Event {
+	e.PurgeStats = true
+	return e
 }

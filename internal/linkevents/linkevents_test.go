@@ -21,7 +21,7 @@ var (
 // equal compares events, times by instant.
 func equal(a, b Event) bool {
 	return a.Type == b.Type && a.Code == b.Code && a.LinkID == b.LinkID && a.At.Equal(b.At) &&
-		a.Reason == b.Reason && a.State.URL == b.State.URL && a.State.Status == b.State.Status &&
+		a.Reason == b.Reason && a.PurgeStats == b.PurgeStats && a.State.URL == b.State.URL && a.State.Status == b.State.Status &&
 		a.State.ExpiresAt.Equal(b.State.ExpiresAt) && a.State.Disabled == b.State.Disabled
 }
 
@@ -46,6 +46,8 @@ func TestEncodeGolden(t *testing.T) {
 			`{"v":1,"type":"deleted","code":"a9ZkQ2","link_id":"1234567890123456789","at":"2026-11-26T19:00:00.123456Z","reason":"expired"}`},
 		{"deleted through the API, ID unknown", NewDeleted("my-alias_1", 0, ReasonAPI, at),
 			`{"v":1,"type":"deleted","code":"my-alias_1","at":"2026-11-26T19:00:00.123456Z","reason":"api"}`},
+		{"deleted through the API, statistics purged", NewDeleted("a9ZkQ2", 1234567890123456789, ReasonAPI, at).WithPurge(),
+			`{"v":1,"type":"deleted","code":"a9ZkQ2","link_id":"1234567890123456789","at":"2026-11-26T19:00:00.123456Z","reason":"api","purge_stats":true}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +90,7 @@ func TestEncodeRefusesInvalidEvents(t *testing.T) {
 		{"disabled state in an update", func(e *Event) { e.State.Disabled = true }},
 		{"enabled state in a disabled event", func(e *Event) { e.Type = Disabled }},
 		{"reason on an update", func(e *Event) { e.Reason = ReasonAPI }},
+		{"purge on an update", func(e *Event) { e.PurgeStats = true }},
 		{"deletion without reason", func(e *Event) { *e = NewDeleted("abc", 1, "", at) }},
 		{"deletion with an unknown reason", func(e *Event) { *e = NewDeleted("abc", 1, "gone", at) }},
 		{"deletion with state", func(e *Event) { *e = NewDeleted("abc", 1, ReasonAPI, at); e.State.URL = "https://x.example/" }},
@@ -134,6 +137,8 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		{"update without state", `{"v":1,"type":"updated",` + base + `}`, ErrInvalid},
 		{"deletion with state", `{"v":1,"type":"deleted",` + base + `,"reason":"api",` + link + `}`, ErrInvalid},
 		{"deletion without reason", `{"v":1,"type":"deleted",` + base + `}`, ErrInvalid},
+		{"purge on an update", `{"v":1,"type":"updated",` + base + `,"purge_stats":true,` + link + `}`, ErrInvalid},
+		{"purge not a boolean", `{"v":1,"type":"deleted",` + base + `,"reason":"api","purge_stats":"yes"}`, ErrInvalid},
 		{"bad expiry", `{"v":1,"type":"updated",` + base + `,"link":{"url":"https://x.example/","expires_at":"soon","disabled":false}}`, ErrInvalid},
 		{"bad status", `{"v":1,"type":"updated",` + base + `,"link":{"url":"https://x.example/","redirect_status":200,"disabled":false}}`, ErrInvalid},
 		{"disabled mismatch", `{"v":1,"type":"disabled",` + base + `,` + link + `}`, ErrInvalid},

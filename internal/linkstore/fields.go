@@ -10,6 +10,8 @@ import (
 	"math"
 	"net/url"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -51,6 +53,57 @@ func (u Update) Validate() error {
 		return invalidLink(validStatus(*u.Status))
 	}
 	return nil
+}
+
+// MaxTakedownReason is the longest takedown reason, in characters.
+const MaxTakedownReason = 500
+
+// ValidateTakedownReason checks a takedown reason: plain text of 1 to
+// MaxTakedownReason characters, valid UTF-8, without control characters
+// (it is shown on the edge's 451 page, escaped, and carried in the L2
+// cache). The error wraps ErrInvalidLink.
+func ValidateTakedownReason(reason string) error {
+	switch n := utf8.RuneCountInString(reason); {
+	case strings.TrimSpace(reason) == "":
+		return invalidLink(errors.New("the takedown reason is empty"))
+	case n > MaxTakedownReason:
+		return invalidLink(fmt.Errorf("the takedown reason has %d characters, more than %d", n, MaxTakedownReason))
+	case !utf8.ValidString(reason):
+		return invalidLink(errors.New("the takedown reason is not valid UTF-8"))
+	}
+	for _, r := range reason {
+		if unicode.IsControl(r) {
+			return invalidLink(errors.New("the takedown reason contains a control character (it is one line of plain text)"))
+		}
+	}
+	return nil
+}
+
+// CheckTakedown checks a takedown as Store.TakeDown takes it: a reason
+// that ValidateTakedownReason accepts (the error wraps ErrInvalidLink) and
+// a time.
+func CheckTakedown(reason string, at time.Time) error {
+	if err := ValidateTakedownReason(reason); err != nil {
+		return err
+	}
+	if at.IsZero() {
+		return errors.New("no takedown time")
+	}
+	return nil
+}
+
+// UpdateMissed tells why a store's update of a live link that is not
+// taken down changed no row, from the link (or error) that Get returns
+// afterwards: ErrTakenDown for a taken-down link, ErrNotFound for no live
+// link, or Get's other error.
+func UpdateMissed(l Link, err error) error {
+	switch {
+	case err == nil && l.TakenDown():
+		return ErrTakenDown
+	case err == nil, errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	}
+	return err
 }
 
 // invalidLinkError is an error of Validate: it reads as the problem alone

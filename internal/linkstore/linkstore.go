@@ -18,6 +18,15 @@ var ErrNotFound = errors.New("link not found")
 // generated codes and custom aliases alike.
 var ErrCodeTaken = errors.New("code already taken")
 
+// ErrLinkLive is returned by Release for a code whose link is live (not
+// retired): only a retired code can be released.
+var ErrLinkLive = errors.New("link is live")
+
+// ErrTakenDown is returned by Update for a link that an administrator took
+// down: its owner may neither retarget nor re-enable it until the takedown
+// is lifted.
+var ErrTakenDown = errors.New("link is taken down")
+
 // ErrInvalidLink is wrapped by the errors of Link.Validate and
 // Update.Validate, and so by the errors that Create, CreateMany and
 // Update return for a link or change that no store accepts: callers tell
@@ -42,6 +51,50 @@ type Link struct {
 	ExpiresAt time.Time
 	// Disabled links answer 410 like expired ones.
 	Disabled bool
+	// RetiredAt is when the link was retired (expired and cleaned up, or
+	// deleted); the zero value means live. A retired link keeps its row,
+	// so that its code is never issued again (see Store).
+	RetiredAt time.Time
+	// RetiredReason says why the link was retired; "" while live.
+	RetiredReason RetiredReason
+	// TakedownAt is when an administrator took the link down (it answers
+	// 451 at the edge); the zero value means not taken down.
+	TakedownAt time.Time
+	// TakedownReason is the administrator's reason, shown on the edge's
+	// 451 page; "" when not taken down.
+	TakedownReason string
+}
+
+// RetiredReason says why a link was retired.
+type RetiredReason string
+
+// The reasons of a retirement.
+const (
+	// RetiredExpired: the leader's cleanup retired the link after it
+	// expired. The edge keeps answering 410 for it.
+	RetiredExpired RetiredReason = "expired"
+	// RetiredDeleted: its owner deleted it through the API. The edge
+	// answers 404 for it (451 while it is taken down).
+	RetiredDeleted RetiredReason = "deleted"
+)
+
+// Retired reports whether the link is retired (expired and cleaned up, or
+// deleted).
+func (l Link) Retired() bool { return !l.RetiredAt.IsZero() }
+
+// TakenDown reports whether an administrator took the link down.
+func (l Link) TakenDown() bool { return !l.TakedownAt.IsZero() }
+
+// OwnerSees reports whether the owner's reads (Get, List, Update, Delete)
+// see the link: only while it is live.
+func (l Link) OwnerSees() bool { return !l.Retired() }
+
+// EdgeSees reports whether the redirect path's reads (Lookup,
+// LookupPrimary) see the link: live, retired after it expired (it keeps
+// answering 410), or taken down (it keeps answering 451, deleted or not).
+// A deleted link is unknown to the edge (404).
+func (l Link) EdgeSees() bool {
+	return !l.Retired() || l.RetiredReason == RetiredExpired || l.TakenDown()
 }
 
 // Expired reports whether the link has expired at now.
@@ -50,20 +103,51 @@ func (l Link) Expired(now time.Time) bool {
 }
 
 // Store is a durable link store.
+//
+// A code, once issued, is never issued again: expiry (RetireExpired) and
+// deletion (Delete) retire a link, keeping its row, so that the primary
+// key refuses its code to every later Create, race-free. Only Release, an
+// administrator's explicit act, removes a retired row and frees its code.
+// The owner's view (Get, List, Update, Delete) does not see retired
+// links; the redirect path's (Lookup, LookupPrimary) sees retired-expired
+// links, which keep answering 410, and taken-down ones, which answer 451.
 type Store interface {
-	// Create inserts l. It returns ErrCodeTaken when the code exists, and
-	// an error wrapping ErrInvalidLink when l.Validate fails.
+	// Create inserts l. It returns ErrCodeTaken when the code exists or
+	// existed (a retired link keeps it), and an error wrapping
+	// ErrInvalidLink when l.Validate fails.
 	Create(ctx context.Context, l Link) error
-	// Get reads a link from the primary (read-your-writes), or ErrNotFound.
+	// Get reads a live link from the primary (read-your-writes), or
+	// ErrNotFound (for a retired link too).
 	Get(ctx context.Context, code string) (Link, error)
 	// Lookup reads a link for the redirect path: from a read replica when
 	// one is configured and healthy, else the primary. A code that the
 	// replica does not know is confirmed on the primary before ErrNotFound
-	// is returned, so replication lag never hides a new link.
+	// is returned, so replication lag never hides a new link. It returns
+	// live links and retired-expired ones (with RetiredAt set; they
+	// answer 410); a deleted link is ErrNotFound unless it is taken down.
 	Lookup(ctx context.Context, code string) (Link, error)
-	// Delete removes a link and returns it as it was (its ID, for the
-	// deletion's link event), or returns ErrNotFound.
+	// LookupPrimary reads a link as Lookup does, from the primary: the
+	// redirect path's read right after a link event, which a lagging
+	// replica could answer with the old state.
+	LookupPrimary(ctx context.Context, code string) (Link, error)
+	// Delete retires a live link (reason RetiredDeleted), keeping its row
+	// so that its code is never reissued, and disables it (so that a
+	// reader that predates retirement never redirects it); it returns the
+	// link as it is afterwards (its ID, for the deletion's link event), or returns
+	// ErrNotFound (for a retired link too).
 	Delete(ctx context.Context, code string) (Link, error)
+	// Release removes a retired link's row for good, so that its code can
+	// be issued again: an administrator's act. It returns ErrLinkLive when
+	// the link is live, ErrNotFound when no row has the code.
+	Release(ctx context.Context, code string) error
+	// TakeDown marks a live link taken down at at for reason (which
+	// ValidateTakedownReason accepts) and returns it as it is afterwards,
+	// or ErrNotFound. Taking down a taken-down link replaces the reason.
+	TakeDown(ctx context.Context, code, reason string, at time.Time) (Link, error)
+	// LiftTakedown clears a live link's takedown and returns the link as
+	// it is afterwards, or ErrNotFound. A link not taken down stays as it
+	// is.
+	LiftTakedown(ctx context.Context, code string) (Link, error)
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
 	// nil, ErrCodeTaken (the code exists, or appears earlier in the same
@@ -71,18 +155,21 @@ type Store interface {
 	// another error. A taken code or an invalid link never fails the
 	// others.
 	CreateMany(ctx context.Context, links []Link) []error
-	// Update applies u to the link with the code and returns the link as
-	// it is afterwards, or ErrNotFound; an error wrapping ErrInvalidLink
-	// when u.Validate fails.
+	// Update applies u to the live link with the code and returns the
+	// link as it is afterwards, or ErrNotFound (for a retired link too);
+	// ErrTakenDown when the link is taken down; an error wrapping
+	// ErrInvalidLink when u.Validate fails.
 	Update(ctx context.Context, code string, u Update) (Link, error)
-	// List returns up to q.Limit links matching q, newest first (by ID,
-	// which is time-ordered), starting after q.Before.
+	// List returns up to q.Limit live links matching q, newest first (by
+	// ID, which is time-ordered), starting after q.Before. Retired links
+	// are left out.
 	List(ctx context.Context, q ListQuery) ([]Link, error)
-	// DeleteExpired deletes up to limit links whose ExpiresAt is at or
-	// before now, in one statement, and returns them. Links that never
-	// expire are never deleted. The leader's cleanup calls it in batches
-	// until it returns fewer than limit links.
-	DeleteExpired(ctx context.Context, now time.Time, limit int) ([]Link, error)
+	// RetireExpired retires (reason RetiredExpired, at now) up to limit
+	// live links whose ExpiresAt is at or before now, in one statement,
+	// and returns them. Links that never expire are never retired. The
+	// leader's cleanup calls it in batches until it returns fewer than
+	// limit links.
+	RetireExpired(ctx context.Context, now time.Time, limit int) ([]Link, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -21,7 +21,7 @@ const MinAliasLen = 3
 var Reserved = []string{
 	"about", "admin", "api", "app", "assets", "dashboard", "docs", "health",
 	"healthz", "help", "login", "logout", "metrics", "openapi", "qr", "ready",
-	"readyz", "shortify", "static", "stats", "status", "www",
+	"readyz", "report", "reports", "shortify", "static", "stats", "status", "www",
 }
 
 var reserved = func() map[string]struct{} {
@@ -64,10 +64,18 @@ func ValidateAlias(s string) error {
 			return fmt.Errorf("%w: character %q at position %d is not allowed (use A-Z, a-z, 0-9, '_' and '-')", ErrInvalidAlias, rune(s[i]), i+1)
 		}
 	}
-	if _, ok := reserved[strings.ToLower(s)]; ok {
+	if IsReserved(s) {
 		return fmt.Errorf("%w: %q is a reserved word", ErrInvalidAlias, s)
 	}
 	return nil
+}
+
+// IsReserved reports whether s is a reserved word in any case: a route of
+// Shortify's (GET /report among them, which Caddy matches without case),
+// never a code, generated ones included.
+func IsReserved(s string) bool {
+	_, ok := reserved[strings.ToLower(s)]
+	return ok
 }
 
 func aliasChar(c byte) bool {

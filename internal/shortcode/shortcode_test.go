@@ -44,6 +44,8 @@ func TestValidateAlias(t *testing.T) {
 		{"api", "reserved"},
 		{"API", "reserved"},
 		{"Dashboard", "reserved"},
+		{"report", "reserved"},
+		{"Reports", "reserved"},
 	}
 	for _, tt := range tests {
 		err := ValidateAlias(tt.in)

@@ -40,6 +40,11 @@ var allowedMixes = []map[string]bool{
 	{"Latin": true, "Han": true, "Hangul": true},
 }
 
+// Lookalike says why the ASCII (punycode) host is a look-alike, or "":
+// the check RefuseLookalike applies, for callers that accept such hosts
+// and flag them instead (lookalike_hosts flag).
+func Lookalike(asciiHost string) string { return lookalike(asciiHost) }
+
 // lookalike says why the ASCII (punycode) host is a look-alike, or "".
 func lookalike(asciiHost string) string {
 	for _, label := range strings.Split(asciiHost, ".") {

@@ -130,7 +130,9 @@ func (w *batcher) linkEvent(r *kgo.Record, b *statsdb.Batch) {
 		w.skip(r, err)
 		return
 	}
-	if e.Type == linkevents.Deleted {
+	// Only the owner's explicit purge removes statistics: an expired link's,
+	// and a deleted one's by default, stay (they are the link's history).
+	if e.Type == linkevents.Deleted && e.PurgeStats {
 		b.Deletions = append(b.Deletions, statsdb.Deletion{Code: e.Code, LinkID: e.LinkID, At: e.At})
 	}
 }

@@ -266,7 +266,9 @@ func TestExactlyOnce(t *testing.T) {
 }
 
 // TestLinkDeletion removes a deleted link's statistics when its event
-// arrives through the link-events topic, and keeps a disabled link's.
+// arrives through the link-events topic asking for it (purge_stats), and
+// keeps those of a link deleted without it, of an expired link and of a
+// disabled link.
 func TestLinkDeletion(t *testing.T) {
 	statsdbtest.Backends(t, testenv.Schema, func(t *testing.T, dsn string) {
 		brokers := cluster(t)
@@ -275,14 +277,16 @@ func TestLinkDeletion(t *testing.T) {
 		ev := func(code string, id int64) clickevents.Event {
 			return clickevents.Event{Time: at, Code: code, LinkID: id, Status: 302, Visitor: 1, Country: "FR", UserAgent: "Mozilla/5.0 (Windows NT 10.0) Firefox/133.0"}
 		}
-		evs := []clickevents.Event{ev("gone1", 11), ev("gone1", 11), ev("kept22", 22), ev("off333", 33)}
+		evs := []clickevents.Event{ev("gone1", 11), ev("gone1", 11), ev("kept22", 22), ev("off333", 33), ev("exp4444", 44)}
 		ends := produce(t, brokers, clickRecords(t, evs))
 		_, stop := run(t, Config{Brokers: brokers, ClicksTopic: clicksTopic, LinkEventsTopic: linksTopic, Group: "g", DB: db, Logger: quiet})
 		waitOffsets(t, db, "g", clicksTopic, ends, 30*time.Second)
 
 		var recs []*kgo.Record
 		for _, e := range []linkevents.Event{
-			linkevents.NewDeleted("gone1", 11, linkevents.ReasonAPI, at.Add(time.Hour)),
+			linkevents.NewDeleted("gone1", 11, linkevents.ReasonAPI, at.Add(time.Hour)).WithPurge(),
+			linkevents.NewDeleted("kept22", 22, linkevents.ReasonAPI, at.Add(time.Hour)),
+			linkevents.NewDeleted("exp4444", 44, linkevents.ReasonExpired, at.Add(time.Hour)),
 			{Type: linkevents.Disabled, Code: "off333", LinkID: 33, At: at.Add(time.Hour), State: linkevents.State{URL: "https://example.com/", Disabled: true}},
 		} {
 			v, err := linkevents.Encode(e)
@@ -297,7 +301,7 @@ func TestLinkDeletion(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		want := aggtest.Compute([]clickevents.Event{ev("kept22", 22), ev("off333", 33)})
+		want := aggtest.Compute([]clickevents.Event{ev("kept22", 22), ev("off333", 33), ev("exp4444", 44)})
 		all := aggtest.Compute(evs)
 		for k, v := range all.Clicks {
 			if k.Code == "" { // the roll-up keeps the deleted link's clicks

@@ -39,7 +39,10 @@
 // # Link deletions
 //
 // A deleted link's rows (hourly, daily, their dimensions and raw clicks)
-// are deleted in the same transaction, unless KeepDeleted. The roll-up
+// are deleted in the same transaction, unless KeepDeleted. The ingest only
+// hands over the deletions whose owner asked for the statistics to go
+// (DELETE ...?purge_stats=true): an expired link's statistics, and by
+// default a deleted one's, stay. The roll-up
 // keeps its clicks: it counts what the edge served, and a sketch cannot
 // forget visitors.
 package statsdb
@@ -110,7 +113,8 @@ type Config struct {
 	// RawClicks keeps a row per click in the clicks table (off by
 	// default: the aggregates do not need them).
 	RawClicks bool
-	// KeepDeleted keeps a deleted link's statistics.
+	// KeepDeleted keeps a deleted link's statistics even when its owner
+	// asked for them to be purged.
 	KeepDeleted bool
 	// MaxConns bounds the PostgreSQL pool (default 4).
 	MaxConns int32

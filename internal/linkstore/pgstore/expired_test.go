@@ -12,12 +12,12 @@ import (
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
-// TestDeleteExpiredPlanUsesIndexes: DeleteExpired finds expired links
+// TestRetireExpiredPlanUsesIndexes: RetireExpired finds expired links
 // through links_expires_at_idx and deletes them by primary key, never
 // reading a whole partition, both with a backlog of expired links and
 // once the cleanup has caught up (nothing expired: the case a generic
 // plan gets wrong).
-func TestDeleteExpiredPlanUsesIndexes(t *testing.T) {
+func TestRetireExpiredPlanUsesIndexes(t *testing.T) {
 	ctx := t.Context()
 	// 50,000 links: 2% expire within the first day, 10% later, the rest
 	// never.
@@ -35,7 +35,7 @@ func TestDeleteExpiredPlanUsesIndexes(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var plan []struct{ Plan explainNode }
-			err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sqlDeleteExpired,
+			err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sqlRetireExpired,
 				pgx.QueryExecModeExec, tt.now, 500).Scan(&plan)
 			if err != nil {
 				t.Fatal(err)
@@ -60,15 +60,15 @@ func TestDeleteExpiredPlanUsesIndexes(t *testing.T) {
 			}
 		})
 	}
-	gone, err := s.DeleteExpired(ctx, base.Add(24*time.Hour), 500)
+	gone, err := s.RetireExpired(ctx, base.Add(24*time.Hour), 500)
 	if err != nil || len(gone) != 500 {
-		t.Fatalf("DeleteExpired: %d links, %v; want 500", len(gone), err)
+		t.Fatalf("RetireExpired: %d links, %v; want 500", len(gone), err)
 	}
 }
 
-// BenchmarkDeleteExpired measures one batch of 500 on a table of a
+// BenchmarkRetireExpired measures one batch of 500 on a table of a
 // million links of which a third have expired (the README's figure).
-func BenchmarkDeleteExpired(b *testing.B) {
+func BenchmarkRetireExpired(b *testing.B) {
 	ctx := b.Context()
 	// A third expire within the first 17 minutes, a third in 30 days.
 	s, base := seedExpiring(b, 1000000, `CASE
@@ -77,7 +77,7 @@ func BenchmarkDeleteExpired(b *testing.B) {
 	now := base.Add(24 * time.Hour)
 	deleted := 0
 	for b.Loop() {
-		gone, err := s.DeleteExpired(ctx, now, 500)
+		gone, err := s.RetireExpired(ctx, now, 500)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -40,8 +40,8 @@ const sqlUpdate = `UPDATE links SET
 	status     = COALESCE($5::smallint, status),
 	expires_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE expires_at END,
 	disabled   = COALESCE($8::boolean, disabled)
-WHERE code = $1
-RETURNING id, url, status, created_at, expires_at, disabled`
+WHERE code = $1 AND retired_at IS NULL AND takedown_at IS NULL
+RETURNING ` + linkColumns
 
 // batch is the column arrays of one CreateMany statement.
 type batch struct {
@@ -194,22 +194,28 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		code, setURL, newURL, host, status, setExp, expires, u.Disabled), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return linkstore.Link{}, linkstore.ErrNotFound
+		// Taken down, or no live link: Get says which (its own errors
+		// come wrapped).
+		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, code))
 	case err != nil:
 		return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
 	}
 	return l, nil
 }
 
-// sqlDelete deletes one link and returns it, in the one statement: no
-// read before the delete, no race with an update between the two.
-const sqlDelete = `DELETE FROM links WHERE code = $1
-RETURNING id, url, status, created_at, expires_at, disabled`
+// sqlDelete retires one live link and returns it, in the one statement:
+// no read before the write, no race with an update between the two. It
+// disables the link too, so that a reader that predates retirement (an
+// edge of an older release during a rolling upgrade) answers 410 for it,
+// never a redirect.
+const sqlDelete = `UPDATE links SET retired_at = $2, retired_reason = 'deleted', disabled = true
+WHERE code = $1 AND retired_at IS NULL
+RETURNING ` + linkColumns
 
-// Delete removes a link and returns it as it was, or returns
-// linkstore.ErrNotFound.
+// Delete retires a live link (reason deleted) and returns it as it is
+// afterwards, or returns linkstore.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := scanLink(s.primary.QueryRow(ctx, sqlDelete, code), code)
+	l, err := scanLink(s.primary.QueryRow(ctx, sqlDelete, code, time.Now().UTC()), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return linkstore.Link{}, linkstore.ErrNotFound
@@ -219,21 +225,54 @@ func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error)
 	return l, nil
 }
 
-// scanLink scans id, url, status, created_at, expires_at, disabled.
+// scanner holds the destinations of linkColumns (after the code, for
+// listColumns) and makes a link of them.
+type scanner struct {
+	l                          linkstore.Link
+	status                     int16
+	expires, retired, takedown pgtype.Timestamptz
+	retiredReason, tdReason    pgtype.Text
+}
+
+// dest returns the destinations of linkColumns, preceded by the code's
+// when withCode (listColumns).
+func (sc *scanner) dest(withCode bool) []any {
+	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
+		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown}
+	if withCode {
+		return append([]any{&sc.l.Code}, d...)
+	}
+	return d
+}
+
+// link returns the scanned link, its times in UTC (a NULL time is zero).
+func (sc *scanner) link() linkstore.Link {
+	l := sc.l
+	l.Status = int(sc.status)
+	l.CreatedAt = l.CreatedAt.UTC()
+	l.ExpiresAt = utcOrZero(sc.expires)
+	l.RetiredAt = utcOrZero(sc.retired)
+	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
+	l.TakedownAt = utcOrZero(sc.takedown)
+	l.TakedownReason = sc.tdReason.String
+	return l
+}
+
+func utcOrZero(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+// scanLink scans linkColumns.
 func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
-	var (
-		l       = linkstore.Link{Code: code}
-		status  int16
-		expires pgtype.Timestamptz
-	)
-	if err := row.Scan(&l.ID, &l.URL, &status, &l.CreatedAt, &expires, &l.Disabled); err != nil {
+	var sc scanner
+	if err := row.Scan(sc.dest(false)...); err != nil {
 		return linkstore.Link{}, err
 	}
-	l.Status = int(status)
-	l.CreatedAt = l.CreatedAt.UTC()
-	if expires.Valid {
-		l.ExpiresAt = expires.Time.UTC()
-	}
+	l := sc.link()
+	l.Code = code
 	return l, nil
 }
 
@@ -282,28 +321,23 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 }
 
 // scanLinks reads rows of listColumns into links, in UTC, with room for
-// capacity of them to begin with; a NULL expires_at is the zero time.
+// capacity of them to begin with; a NULL time is the zero time.
 func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 	links := make([]linkstore.Link, 0, capacity)
-	var (
-		l       linkstore.Link
-		status  int16
-		expires pgtype.Timestamptz
-	)
-	_, err := pgx.ForEachRow(rows, []any{&l.Code, &l.ID, &l.URL, &status, &l.CreatedAt, &expires, &l.Disabled}, func() error {
-		l.Status = int(status)
-		l.CreatedAt = l.CreatedAt.UTC()
-		l.ExpiresAt = time.Time{}
-		if expires.Valid {
-			l.ExpiresAt = expires.Time.UTC()
-		}
-		links = append(links, l)
+	var sc scanner
+	_, err := pgx.ForEachRow(rows, sc.dest(true), func() error {
+		links = append(links, sc.link())
 		return nil
 	})
 	return links, err
 }
 
-const listColumns = "code, id, url, status, created_at, expires_at, disabled"
+// linkColumns are the columns of a link after its code, as scanner reads
+// them; listColumns the same with the code first.
+const (
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at"
+	listColumns = "code, " + linkColumns
+)
 
 // listQuery builds the query for b and its arguments.
 func listQuery(b linkstore.ListBounds) (string, []any) {
@@ -312,7 +346,7 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	where := "id BETWEEN $1 AND $2"
+	where := "id BETWEEN $1 AND $2 AND retired_at IS NULL"
 	if b.Prefix != "" {
 		where += " AND code >= " + param(b.Prefix)
 		if b.HasPrefixEnd {

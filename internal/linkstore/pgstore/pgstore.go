@@ -35,7 +35,9 @@ import (
 const (
 	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	sqlSelect = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = $1`
+	// sqlSelect reads a row whatever its state: the caller's view (the
+	// owner's or the edge's, see linkstore.Link) decides what it sees.
+	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1`
 )
 
 // pgUniqueViolation is the SQLSTATE of unique_violation.
@@ -128,9 +130,9 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	return nil
 }
 
-// Get reads a link from the primary.
+// Get reads a live link from the primary.
 func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, code)
+	l, err := get(ctx, s.primary, code, linkstore.Link.OwnerSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: get %q: %w", code, err)
 	}
@@ -146,7 +148,7 @@ func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
 func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
 	confirm := false
 	if r := s.pickReplica(); r != nil {
-		l, err := get(ctx, r.pool, code)
+		l, err := get(ctx, r.pool, code, linkstore.Link.EdgeSees)
 		switch {
 		case err == nil:
 			s.reads.replicaHits.Add(1)
@@ -161,7 +163,7 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 			r.failed()
 		}
 	}
-	l, err := get(ctx, s.primary, code)
+	l, err := get(ctx, s.primary, code, linkstore.Link.EdgeSees)
 	if confirm {
 		s.reads.confirmations.Add(1)
 		if err == nil {
@@ -170,6 +172,15 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 	} else {
 		s.reads.primaryReads.Add(1)
 	}
+	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
+		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
+	}
+	return l, err
+}
+
+// LookupPrimary reads a link as Lookup does, from the primary.
+func (s *Store) LookupPrimary(ctx context.Context, code string) (linkstore.Link, error) {
+	l, err := get(ctx, s.primary, code, linkstore.Link.EdgeSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
@@ -199,11 +210,11 @@ func (s *Store) Close() {
 	})
 }
 
-// get reads one link; it returns linkstore.ErrNotFound or the driver's
-// error unwrapped, for the caller to wrap.
-func get(ctx context.Context, pool *pgxpool.Pool, code string) (linkstore.Link, error) {
+// get reads one link that view sees; it returns linkstore.ErrNotFound or
+// the driver's error unwrapped, for the caller to wrap.
+func get(ctx context.Context, pool *pgxpool.Pool, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
 	l, err := scanLink(pool.QueryRow(ctx, sqlSelect, code), code)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !view(l)) {
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}
 	return l, err

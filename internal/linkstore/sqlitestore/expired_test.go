@@ -5,20 +5,20 @@ import (
 	"time"
 )
 
-// TestDeleteExpiredPlanUsesIndex: DeleteExpired finds expired links
+// TestRetireExpiredPlanUsesIndex: RetireExpired finds expired links
 // through links_expires_at_idx and deletes them by primary key, with or
 // without statistics, never scanning the table.
-func TestDeleteExpiredPlanUsesIndex(t *testing.T) {
+func TestRetireExpiredPlanUsesIndex(t *testing.T) {
 	s := seeded20k(t, `INSERT INTO links (code, id, url, created_at, expires_at)
 SELECT hex(randomblob(6)) || i, i, 'https://x.example/', 0,
 	CASE WHEN i % 50 = 0 THEN i WHEN i % 10 = 1 THEN 1000000000 END`)
 	now := time.UnixMicro(100000)
 	withAndWithoutStats(t, s, func(t *testing.T) {
-		plan := queryPlan(t, s.w, sqlDeleteExpired, now.UnixMicro(), 500)
+		plan := queryPlan(t, s.w, sqlRetireExpired, now.UnixMicro(), 500)
 		checkPlan(t, plan, []string{"INDEX links_expires_at_idx (expires_at<?)", "USING PRIMARY KEY (code=?)"}, []string{"SCAN links"})
 	})
-	gone, err := s.DeleteExpired(t.Context(), now, 500)
+	gone, err := s.RetireExpired(t.Context(), now, 500)
 	if err != nil || len(gone) != 400 {
-		t.Fatalf("DeleteExpired: %d links, %v; want 400", len(gone), err)
+		t.Fatalf("RetireExpired: %d links, %v; want 400", len(gone), err)
 	}
 }

@@ -50,8 +50,8 @@ const sqlUpdate = `UPDATE links SET
 	status     = coalesce(?5, status),
 	expires_at = CASE WHEN ?6 THEN ?7 ELSE expires_at END,
 	disabled   = coalesce(?8, disabled)
-WHERE code = ?1
-RETURNING id, url, status, created_at, expires_at, disabled`
+WHERE code = ?1 AND retired_at IS NULL AND takedown_at IS NULL
+RETURNING ` + linkColumns
 
 // CreateMany inserts links in one transaction on the write connection and
 // returns a result for each: nil, linkstore.ErrCodeTaken (the code exists,
@@ -147,22 +147,27 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		code, setURL, newURL, host, status, setExp, expires, dis), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return linkstore.Link{}, linkstore.ErrNotFound
+		// Taken down, or no live link: Get says which (its own errors
+		// come wrapped).
+		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, code))
 	case err != nil:
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
 	}
 	return l, nil
 }
 
-// sqlDelete deletes one link and returns it, in the one statement (SQLite
-// 3.35 and later have RETURNING).
-const sqlDelete = `DELETE FROM links WHERE code = ?
-RETURNING id, url, status, created_at, expires_at, disabled`
+// sqlDelete retires one live link and returns it, in the one statement
+// (SQLite 3.35 and later have RETURNING). It disables the link too, as
+// pgstore's does, so that a reader that predates retirement never
+// redirects it.
+const sqlDelete = `UPDATE links SET retired_at = ?2, retired_reason = 'deleted', disabled = true
+WHERE code = ?1 AND retired_at IS NULL
+RETURNING ` + linkColumns
 
-// Delete removes a link and returns it as it was, or returns
-// linkstore.ErrNotFound.
+// Delete retires a live link (reason deleted) and returns it as it is
+// afterwards, or returns linkstore.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := scanLink(s.delete.QueryRowContext(ctx, code), code)
+	l, err := scanLink(s.delete.QueryRowContext(ctx, code, time.Now().UnixMicro()), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return linkstore.Link{}, linkstore.ErrNotFound
@@ -172,21 +177,69 @@ func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error)
 	return l, nil
 }
 
-// scanLink scans id, url, status, created_at, expires_at, disabled.
+// scanner holds the destinations of linkColumns (after the code, for
+// listColumns) and makes a link of them.
+type scanner struct {
+	l                             linkstore.Link
+	created                       int64
+	expires, retired, takedown    sql.NullInt64
+	retiredReason, takedownReason sql.NullString
+}
+
+// dest returns the destinations of linkColumns, preceded by the code's
+// when withCode (listColumns).
+func (sc *scanner) dest(withCode bool) []any {
+	d := []any{&sc.l.ID, &sc.l.URL, &sc.l.Status, &sc.created, &sc.expires, &sc.l.Disabled,
+		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown}
+	if withCode {
+		return append([]any{&sc.l.Code}, d...)
+	}
+	return d
+}
+
+// link returns the scanned link, its times in UTC (a NULL time is zero).
+func (sc *scanner) link() linkstore.Link {
+	l := sc.l
+	l.CreatedAt = time.UnixMicro(sc.created).UTC()
+	l.ExpiresAt = microsOrZero(sc.expires)
+	l.RetiredAt = microsOrZero(sc.retired)
+	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
+	l.TakedownAt = microsOrZero(sc.takedown)
+	l.TakedownReason = sc.takedownReason.String
+	return l
+}
+
+func microsOrZero(t sql.NullInt64) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(t.Int64).UTC()
+}
+
+// scanLink scans linkColumns.
 func scanLink(row *sql.Row, code string) (linkstore.Link, error) {
-	var (
-		l       = linkstore.Link{Code: code}
-		created int64
-		expires sql.NullInt64
-	)
-	if err := row.Scan(&l.ID, &l.URL, &l.Status, &created, &expires, &l.Disabled); err != nil {
+	var sc scanner
+	if err := row.Scan(sc.dest(false)...); err != nil {
 		return linkstore.Link{}, err
 	}
-	l.CreatedAt = time.UnixMicro(created).UTC()
-	if expires.Valid {
-		l.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
-	}
+	l := sc.link()
+	l.Code = code
 	return l, nil
+}
+
+// scanRows reads rows of listColumns, with room for capacity of them to
+// begin with, and closes rows.
+func scanRows(rows *sql.Rows, capacity int) ([]linkstore.Link, error) {
+	defer rows.Close()
+	links := make([]linkstore.Link, 0, capacity)
+	var sc scanner
+	for rows.Next() {
+		if err := rows.Scan(sc.dest(true)...); err != nil {
+			return nil, err
+		}
+		links = append(links, sc.link())
+	}
+	return links, rows.Err()
 }
 
 // List returns up to q.Limit links matching q, newest (highest ID) first,
@@ -223,30 +276,19 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
-	defer rows.Close()
-	links := make([]linkstore.Link, 0, min(b.Limit, 64))
-	for rows.Next() {
-		var (
-			l       linkstore.Link
-			created int64
-			expires sql.NullInt64
-		)
-		if err := rows.Scan(&l.Code, &l.ID, &l.URL, &l.Status, &created, &expires, &l.Disabled); err != nil {
-			return nil, fmt.Errorf("sqlitestore: list: %w", err)
-		}
-		l.CreatedAt = time.UnixMicro(created).UTC()
-		if expires.Valid {
-			l.ExpiresAt = time.UnixMicro(expires.Int64).UTC()
-		}
-		links = append(links, l)
-	}
-	if err := rows.Err(); err != nil {
+	links, err := scanRows(rows, min(b.Limit, 64))
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	return links, nil
 }
 
-const listColumns = "code, id, url, status, created_at, expires_at, disabled"
+// linkColumns are the columns of a link after its code, as scanner reads
+// them; listColumns the same with the code first.
+const (
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at"
+	listColumns = "code, " + linkColumns
+)
 
 // listQuery builds the query for b and its arguments. The parameters are
 // numbered (?NNN) so that both branches of a host query share them.
@@ -256,9 +298,9 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		args = append(args, v)
 		return fmt.Sprintf("?%d", len(args))
 	}
-	where := "id BETWEEN ?1 AND ?2"
+	where := "id BETWEEN ?1 AND ?2 AND retired_at IS NULL"
 	if b.Prefix != "" && b.Host == "" {
-		where = "+id BETWEEN ?1 AND ?2" // read the primary key's range, not (id)
+		where = "+id BETWEEN ?1 AND ?2 AND retired_at IS NULL" // read the primary key's range, not (id)
 	}
 	if b.Prefix != "" {
 		where += " AND code >= " + param(b.Prefix)

@@ -73,7 +73,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	// sqlInsertIgnore is CreateMany's insert: a code that exists is
 	// skipped (no row changed) instead of failing the statement.
 	sqlInsertIgnore = sqlInsert + ` ON CONFLICT (code) DO NOTHING`
-	sqlSelect       = `SELECT id, url, status, created_at, expires_at, disabled FROM links WHERE code = ?`
+	// sqlSelect reads a row whatever its state: the caller's view (the
+	// owner's or the edge's, see linkstore.Link) decides what it sees.
+	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = ?`
 )
 
 // Store is a linkstore.Store on a SQLite file. It is safe for concurrent
@@ -189,10 +191,11 @@ func insertArgs(l linkstore.Link) []any {
 		sql.NullString{String: host, Valid: host != ""}}
 }
 
-// Get reads a link. Every connection reads the same file, and a write is
-// visible to all of them once Create returns: Get and Lookup are alike.
+// Get reads a live link. Every connection reads the same file, and a
+// write is visible to all of them once Create returns: Get and Lookup
+// differ only in the links they see.
 func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := s.get(ctx, code)
+	l, err := s.get(ctx, code, linkstore.Link.OwnerSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: get %q: %w", code, err)
 	}
@@ -202,16 +205,22 @@ func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
 // Lookup reads a link for the redirect path. Unknown codes return the bare
 // linkstore.ErrNotFound.
 func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := s.get(ctx, code)
+	l, err := s.get(ctx, code, linkstore.Link.EdgeSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: lookup %q: %w", code, err)
 	}
 	return l, err
 }
 
-func (s *Store) get(ctx context.Context, code string) (linkstore.Link, error) {
+// LookupPrimary is Lookup: SQLite has no replicas.
+func (s *Store) LookupPrimary(ctx context.Context, code string) (linkstore.Link, error) {
+	return s.Lookup(ctx, code)
+}
+
+// get reads one link that view sees, or returns linkstore.ErrNotFound.
+func (s *Store) get(ctx context.Context, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
 	l, err := scanLink(s.selectOne.QueryRowContext(ctx, code), code)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !view(l)) {
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}
 	return l, err

@@ -10,7 +10,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 )
 
-// DeleteExpired deletes every expired link of the database, not only a
+// RetireExpired deletes every expired link of the database, not only a
 // test's own, so its tests keep to an era no other test uses: their links
 // expire in 1990 and their "now" is before 2000, while every other test's
 // expiries are in this century. The cases run one after the other inside
@@ -20,16 +20,17 @@ var (
 	expiredEraEnd = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-func testDeleteExpired(t *testing.T, s linkstore.Store) {
+func testRetireExpired(t *testing.T, s linkstore.Store) {
 	for _, c := range []struct {
 		name string
 		fn   func(t *testing.T, s linkstore.Store)
 	}{
-		{"Batches", testDeleteExpiredBatches},
-		{"Boundary", testDeleteExpiredBoundary},
-		{"Concurrent", testDeleteExpiredConcurrent},
-		{"BadLimit", testDeleteExpiredBadLimit},
-		{"Cancelled", testDeleteExpiredCancelled},
+		{"Batches", testRetireExpiredBatches},
+		{"Boundary", testRetireExpiredBoundary},
+		{"Concurrent", testRetireExpiredConcurrent},
+		{"BadLimit", testRetireExpiredBadLimit},
+		{"Cancelled", testRetireExpiredCancelled},
+		{"NeverReissued", testRetiredExpiredNeverReissued},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			drainExpiredEra(t, s)
@@ -42,7 +43,7 @@ func testDeleteExpired(t *testing.T, s linkstore.Store) {
 func drainExpiredEra(t *testing.T, s linkstore.Store) {
 	t.Helper()
 	for {
-		gone, err := s.DeleteExpired(t.Context(), expiredEraEnd, 1000)
+		gone, err := s.RetireExpired(t.Context(), expiredEraEnd, 1000)
 		if err != nil {
 			t.Fatalf("drain: %v", err)
 		}
@@ -61,9 +62,9 @@ func eraLink(expires time.Time) linkstore.Link {
 	return l
 }
 
-// testDeleteExpiredBatches: expired links go in batches of at most the
+// testRetireExpiredBatches: expired links go in batches of at most the
 // limit, returned whole; links that expire later or never stay.
-func testDeleteExpiredBatches(t *testing.T, s linkstore.Store) {
+func testRetireExpiredBatches(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	now := expiredEra.Add(10 * time.Hour)
 	expired := map[string]linkstore.Link{}
@@ -88,7 +89,7 @@ func testDeleteExpiredBatches(t *testing.T, s linkstore.Store) {
 	createLinks(t, s, append(links, kept...))
 
 	for batch, want := range []int{4, 4, 1, 0} {
-		gone, err := s.DeleteExpired(ctx, now, 4)
+		gone, err := s.RetireExpired(ctx, now, 4)
 		if err != nil {
 			t.Fatalf("batch %d: %v", batch, err)
 		}
@@ -121,7 +122,7 @@ func testDeleteExpiredBatches(t *testing.T, s linkstore.Store) {
 	}
 
 	// Later, those that expire then go too; those that never expire stay.
-	gone, err := s.DeleteExpired(ctx, expiredEra.Add(20*time.Hour), 100)
+	gone, err := s.RetireExpired(ctx, expiredEra.Add(20*time.Hour), 100)
 	if err != nil || len(gone) != 3 {
 		t.Fatalf("at their expiry: deleted %d links (%v), want 3", len(gone), err)
 	}
@@ -132,30 +133,30 @@ func testDeleteExpiredBatches(t *testing.T, s linkstore.Store) {
 	}
 }
 
-// testDeleteExpiredBoundary: a link expires at its ExpiresAt (Link.Expired
-// says so), so DeleteExpired at exactly that instant deletes it, and a
+// testRetireExpiredBoundary: a link expires at its ExpiresAt (Link.Expired
+// says so), so RetireExpired at exactly that instant deletes it, and a
 // microsecond before does not.
-func testDeleteExpiredBoundary(t *testing.T, s linkstore.Store) {
+func testRetireExpiredBoundary(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	at := expiredEra.Add(time.Hour + 987654*time.Microsecond)
 	l := eraLink(at)
 	createLinks(t, s, []linkstore.Link{l})
-	gone, err := s.DeleteExpired(ctx, at.Add(-time.Microsecond), 10)
+	gone, err := s.RetireExpired(ctx, at.Add(-time.Microsecond), 10)
 	if err != nil || len(gone) != 0 {
 		t.Fatalf("a microsecond before expiry: deleted %d links (%v), want none", len(gone), err)
 	}
-	gone, err = s.DeleteExpired(ctx, at, 10)
+	gone, err = s.RetireExpired(ctx, at, 10)
 	if err != nil || len(gone) != 1 || gone[0].Code != l.Code {
 		t.Fatalf("at expiry: deleted %+v (%v), want %q", gone, err, l.Code)
 	}
 	if !l.Expired(at) {
-		t.Fatal("Link.Expired disagrees with DeleteExpired at the boundary")
+		t.Fatal("Link.Expired disagrees with RetireExpired at the boundary")
 	}
 }
 
-// testDeleteExpiredConcurrent: concurrent callers (a leader change while a
+// testRetireExpiredConcurrent: concurrent callers (a leader change while a
 // batch runs) never both get the same link, and together delete them all.
-func testDeleteExpiredConcurrent(t *testing.T, s linkstore.Store) {
+func testRetireExpiredConcurrent(t *testing.T, s linkstore.Store) {
 	const n, workers = 60, 4
 	links := make([]linkstore.Link, n)
 	for i := range links {
@@ -172,7 +173,7 @@ func testDeleteExpiredConcurrent(t *testing.T, s linkstore.Store) {
 	for range workers {
 		wg.Go(func() {
 			for {
-				gone, err := s.DeleteExpired(t.Context(), now, 7)
+				gone, err := s.RetireExpired(t.Context(), now, 7)
 				if err != nil {
 					errs <- err
 					return
@@ -203,28 +204,28 @@ func testDeleteExpiredConcurrent(t *testing.T, s linkstore.Store) {
 	}
 }
 
-func testDeleteExpiredBadLimit(t *testing.T, s linkstore.Store) {
+func testRetireExpiredBadLimit(t *testing.T, s linkstore.Store) {
 	l := eraLink(expiredEra)
 	createLinks(t, s, []linkstore.Link{l})
 	for _, limit := range []int{0, -1} {
-		if gone, err := s.DeleteExpired(t.Context(), expiredEraEnd, limit); err == nil {
+		if gone, err := s.RetireExpired(t.Context(), expiredEraEnd, limit); err == nil {
 			t.Errorf("limit %d: deleted %d links, want an error", limit, len(gone))
 		}
 	}
 	if _, err := s.Get(t.Context(), l.Code); err != nil {
-		t.Errorf("a refused DeleteExpired deleted a link: %v", err)
+		t.Errorf("a refused RetireExpired deleted a link: %v", err)
 	}
 }
 
-func testDeleteExpiredCancelled(t *testing.T, s linkstore.Store) {
+func testRetireExpiredCancelled(t *testing.T, s linkstore.Store) {
 	l := eraLink(expiredEra)
 	createLinks(t, s, []linkstore.Link{l})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.DeleteExpired(ctx, expiredEraEnd, 10); !errors.Is(err, context.Canceled) {
-		t.Errorf("DeleteExpired: got %v, want context.Canceled", err)
+	if _, err := s.RetireExpired(ctx, expiredEraEnd, 10); !errors.Is(err, context.Canceled) {
+		t.Errorf("RetireExpired: got %v, want context.Canceled", err)
 	}
 	if _, err := s.Get(t.Context(), l.Code); err != nil {
-		t.Errorf("a cancelled DeleteExpired deleted a link: %v", err)
+		t.Errorf("a cancelled RetireExpired deleted a link: %v", err)
 	}
 }

@@ -62,7 +62,9 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ListIDRange", testListIDRange},
 		{"ListCombined", testListCombined},
 		{"ListLimit", testListLimit},
-		{"DeleteExpired", testDeleteExpired},
+		{"RetireExpired", testRetireExpired},
+		{"DeletedNeverReissued", testDeletedNeverReissued},
+		{"Takedown", testTakedown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,8 +200,8 @@ func testNotFound(t *testing.T, s linkstore.Store) {
 	}
 }
 
-// testDelete: Delete returns the link as it was (every field, after an
-// update too), and the code is free afterwards.
+// testDelete: Delete returns the link (every field, after an update too),
+// retired, and the code is never free again.
 func testDelete(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	l := NewLink()
@@ -225,6 +227,7 @@ func testDelete(t *testing.T, s linkstore.Store) {
 	if deleted, err = s.Delete(ctx, plain.Code); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
+	plain.Disabled = true // a deleted link is disabled too
 	CheckLink(t, "Delete's link without expiry", deleted, plain)
 	if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
@@ -235,17 +238,12 @@ func testDelete(t *testing.T, s linkstore.Store) {
 	if _, err := s.Delete(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("second Delete: got %v, want ErrNotFound", err)
 	}
-	// The code is free again.
+	// The code is retired, never free again.
 	again := NewLink()
 	again.Code = l.Code
-	if err := s.Create(ctx, again); err != nil {
-		t.Fatalf("Create after Delete: %v", err)
+	if err := s.Create(ctx, again); !errors.Is(err, linkstore.ErrCodeTaken) {
+		t.Fatalf("Create after Delete: got %v, want ErrCodeTaken", err)
 	}
-	got, err := s.Get(ctx, l.Code)
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	CheckLink(t, "Get after re-create", got, again)
 }
 
 func testCaseSensitiveCodes(t *testing.T, s linkstore.Store) {

@@ -38,6 +38,10 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	feed, err := s.threatFeed()
+	if err != nil {
+		return err
+	}
 	apis, internal := make([]string, 3), make([]string, 3)
 	for i := range apis {
 		apis[i] = "http://" + hostPort(host, p.NodeAPI[i])
@@ -75,6 +79,7 @@ func (s *Stack) startControlPlane(ctx context.Context) error {
 			"SHORTIFY_DATA_DIR="+filepath.Join(s.cfg.Dir, id, "data"),
 			"SHORTIFY_PUBLIC_URL=http://"+hostPort(host, p.FrontDoor),
 			"SHORTIFY_INITIAL_API_KEY="+s.APIKey,
+			"SHORTIFY_THREAT_FEED=local plain "+feed,
 		)
 		n.env = append(n.env, s.kafka.roleEnv("controlplane")...)
 		n.env = append(n.env, s.cfg.Env...)
@@ -328,4 +333,24 @@ func dial(addr string) error {
 		return err
 	}
 	return c.Close()
+}
+
+// ThreatFeedDomain is on the stack's local threat feed: its links are
+// refused, as a feed's would be in production.
+const ThreatFeedDomain = "malware.stack.example"
+
+// threatFeed writes the control plane's local threat feed (a plain list,
+// SHORTIFY_THREAT_FEED) into the stack's directory, unless it exists (an
+// operator may have edited it), and returns its path.
+func (s *Stack) threatFeed() (string, error) {
+	path := filepath.Join(s.cfg.Dir, "threat-feed.txt")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	body := "# The stack's threat feed (plain list: domains or URLs, one a line).\n" +
+		"# The control plane's leader rereads it every threat_feed_refresh.\n" + ThreatFeedDomain + "\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		return "", fmt.Errorf("stack: write the threat feed: %w", err)
+	}
+	return path, nil
 }

@@ -27,8 +27,9 @@ func Command(tb testing.TB, name, pkg string) string {
 	return p
 }
 
-// repoRoot is the repository's root, two levels above this file.
+// repoRoot is the repository's root, three levels above this file's
+// directory (internal/testkit/testenv).
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
