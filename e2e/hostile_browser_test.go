@@ -126,6 +126,18 @@ func TestHostileDashboard(t *testing.T) {
 	}
 	idn := s.create("https://example.com/idn-referrers")
 	legacy := legacyRow(t, s, "https://bücher.example/legacy-row")
+	// A link taken down with markup as its reason: its 451 page names it.
+	down := s.create("https://example.com/taken-down")
+	reason := strings.Join(payloads, " ")
+	rb, _ := json.Marshal(map[string]string{"reason": reason})
+	if resp, body := s.request("POST", "/api/v1/admin/links/"+down.Code+"/takedown", string(rb)); resp.StatusCode >= 300 {
+		t.Fatalf("take %s down: %d %s", down.Code, resp.StatusCode, body)
+	}
+	s.waitFor("the takedown to reach the edge", 30*time.Second, func() bool {
+		resp, body := s.request("GET", "/"+down.Code, "")
+		h.check(t, "the taken-down link", "/"+down.Code, true, resp, body, "any", 0)
+		return resp.StatusCode == http.StatusUnavailableForLegalReasons
+	})
 	var shows []string
 	for _, c := range cases {
 		if c.Referer != "" {
@@ -241,6 +253,14 @@ func TestHostileDashboard(t *testing.T) {
 			t.Errorf("link %s: the target %q does not have its host in punycode", code, target)
 		}
 	}
+	do("open the taken-down link's page",
+		chromedp.Navigate(s.base+"/"+down.Code),
+		waitText("body", "taken down"),
+	)
+	if shown := value(t, ctx, "the reason", chromedp.Text(chromedp.CSS("blockquote"))); shown != reason {
+		t.Errorf("the takedown page shows the reason %q, want %q as text", shown, reason)
+	}
+	noInjected("the takedown page")
 	do("open a page whose code is markup",
 		chromedp.Navigate(s.base+"/dashboard/links/"+url.PathEscape(payloads[0])),
 		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
