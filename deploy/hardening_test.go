@@ -37,6 +37,14 @@ func checkHardened(t *testing.T, where string, cfg adapted) {
 	t.Helper()
 	servers, _ := at(map[string]any(cfg), "apps", "http", "servers").(map[string]any)
 	for name, srv := range servers {
+		// HTTP/2 has no header timeout: a plain-HTTP server that took
+		// h2c with prior knowledge let a client dribbling a HEADERS
+		// frame hold its connection until the idle timeout.
+		if at(srv, "tls_connection_policies") == nil {
+			if p, _ := at(srv, "protocols").([]any); len(p) != 1 || p[0] != "h1" {
+				t.Errorf("%s: server %s serves plain HTTP with protocols %v, want [h1] (protocols h1)", where, name, at(srv, "protocols"))
+			}
+		}
 		for field, limit := range map[string]time.Duration{
 			"read_header_timeout": maxReadHeader, "read_timeout": maxReadBody, "idle_timeout": 10 * time.Minute,
 		} {

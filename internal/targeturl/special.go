@@ -20,11 +20,20 @@ var specialPrefixes = []struct {
 	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address"},
 	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
 	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address"},
 }
 
-// nat64 is the well-known NAT64 prefix: its last 32 bits are an IPv4
-// address, which is what the target really reaches.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// globalUnicast6 is the only IPv6 range allocated for global unicast;
+// the rest of the IPv6 space is reserved and leads nowhere public.
+var globalUnicast6 = netip.MustParsePrefix("2000::/3")
+
+// nat64 is the well-known NAT64 prefix, and siit the IPv4-translated
+// prefix of stateless translation (::ffff:0:a.b.c.d, RFC 2765): the last
+// 32 bits are an IPv4 address, which is what the target really reaches.
+var (
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	siit  = netip.MustParsePrefix("::ffff:0:0:0/96")
+)
 
 // specialAddr says why a is not a public unicast address ("" when it is).
 // IPv4-mapped and NAT64 IPv6 addresses are judged by the IPv4 address
@@ -53,12 +62,15 @@ func specialAddr(a netip.Addr) string {
 			return s.what
 		}
 	}
+	if a.Is6() && !globalUnicast6.Contains(a) {
+		return "a reserved IPv6 address"
+	}
 	return ""
 }
 
 // embeddedIPv4 returns the IPv4 address an IPv4-mapped (::ffff:a.b.c.d),
-// IPv4-compatible (::a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address
-// carries, or a itself.
+// IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d) or
+// NAT64 (64:ff9b::a.b.c.d) address carries, or a itself.
 func embeddedIPv4(a netip.Addr) netip.Addr {
 	a = a.Unmap()
 	if !a.Is6() {
@@ -66,7 +78,7 @@ func embeddedIPv4(a netip.Addr) netip.Addr {
 	}
 	b := a.As16()
 	compat := b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7]|b[8]|b[9]|b[10]|b[11] == 0 && (b[12]|b[13]) != 0
-	if compat || nat64.Contains(a) {
+	if compat || nat64.Contains(a) || siit.Contains(a) {
 		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
 	}
 	return a

@@ -113,6 +113,23 @@ func TestCheckPrivate(t *testing.T) {
 		{in: "http://256.0.0.1/", errHas: "not a valid IPv4"},
 		{in: "http://08.0.0.1/", errHas: "not a valid IPv4"},
 		{in: "http://4294967296/", errHas: "not a valid IPv4"},
+		// Full-width digits and ideographic full stops map to ASCII
+		// before a browser reads the host as a number.
+		{in: "http://１０.０.０.１/", errHas: "private address"},
+		{in: "http://０ｘ７ｆ.１/", errHas: "127.0.0.1 is an address of this shortener"},
+		{in: "http://１２７.１/", errHas: "127.0.0.1 is an address of this shortener"},
+		{in: "http://０１７７.０.０.１/", errHas: "127.0.0.1 is an address of this shortener"},
+		{in: "http://169。254。169。254/", errHas: "link-local"},
+		{in: "http://１.２.３.４.５/", errHas: "not a valid IPv4"},
+		{in: "http://９３.１８４.２１５.１４/", want: "http://93.184.215.14/"},
+		// IPv6 beyond the mapped and NAT64 forms: IPv4-translated,
+		// local-use NAT64, and the reserved space outside 2000::/3.
+		{in: "http://[::ffff:0:a00:1]/", errHas: "private address"},
+		{in: "http://[::ffff:0:7f00:1]/", errHas: "an address of this shortener"},
+		{in: "http://[64:ff9b:1::a00:1]/", errHas: "local-use NAT64"},
+		{in: "http://[::2]/", errHas: "reserved IPv6"},
+		{in: "http://[4000::1]/", errHas: "reserved IPv6"},
+		{in: "http://[2001:db8::1]/", want: "http://[2001:db8::1]/"},
 	}
 	checkTable(t, cpPolicy, tests)
 	// With private targets allowed, private addresses pass and are

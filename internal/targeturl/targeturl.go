@@ -236,6 +236,16 @@ func parseHost(h string) (string, netip.Addr, error) {
 		return ip.String(), ip, nil
 	}
 	name, err := normaliseName(h)
+	if err == nil && endsInNumber(name) {
+		// Browsers map the host (full-width digits, ideographic full
+		// stops) before they read it as a number: "０ｘ７ｆ.１" is
+		// 0x7f.1, which is 127.0.0.1.
+		ip, ok := parseLegacyIPv4(name)
+		if !ok {
+			return "", netip.Addr{}, fmt.Errorf("%w: host %q ends in a number but is not a valid IPv4 address", ErrInvalid, h)
+		}
+		return ip.String(), ip, nil
+	}
 	return name, netip.Addr{}, err
 }
 

@@ -138,6 +138,13 @@ func TestReferrerHost(t *testing.T) {
 		"https://xn--bcher-kva.example/":     "xn--bcher-kva.example",
 		"  https://padded.example/  ":        "padded.example",
 		"https://example.com?q=http://other": "example.com",
+		// Unicode hosts are kept in punycode; look-alikes show as such.
+		"https://bücher.example/":   "xn--bcher-kva.example",
+		"https://pаypal.com/login":  "xn--pypal-4ve.com",
+		"https://ＥＸＡＭＰＬＥ.com/":      "example.com",
+		"https://\xff\xfe.example/": "",
+		"https://<script>.example/": "",
+		"javascript:alert(1)":       "javascript",
 	} {
 		if got := aggregate.ReferrerHost(in); got != want {
 			t.Errorf("ReferrerHost(%q) = %q, want %q", in, got, want)

@@ -1,6 +1,11 @@
 package aggregate
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
 
 // MaxHostLen is the longest host name DNS allows; longer "hosts" are not
 // kept.
@@ -33,11 +38,34 @@ func ReferrerHost(ref string) string {
 	} else if i := strings.IndexByte(rest, ':'); i >= 0 {
 		rest = rest[:i]
 	}
-	rest = strings.TrimSuffix(rest, ".")
+	rest = strings.TrimRight(rest, ".") // "a.." is "a" again, and ".." no host
+	if !ascii(rest) {
+		// A host in Unicode (browsers send punycode; a forged header may
+		// not) is kept in punycode, as the dashboard shows every host: a
+		// look-alike shows for what it is.
+		var err error
+		if !utf8.ValidString(rest) {
+			return ""
+		}
+		if rest, err = idna.Lookup.ToASCII(rest); err != nil {
+			return ""
+		}
+		rest = strings.TrimRight(rest, ".")
+	}
 	if rest == "" || len(rest) > MaxHostLen || !hostChars(rest) {
 		return ""
 	}
 	return lower(rest)
+}
+
+// ascii reports whether s is all ASCII.
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // hostChars reports whether s has only the characters of a DNS name or an

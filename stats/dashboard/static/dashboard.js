@@ -64,6 +64,21 @@
     return err.message;
   }
 
+  // shownURL is u with its host in punycode, as the URL parser writes it,
+  // and the rest as stored: the API stores hosts so, but a row written
+  // before that (or behind the API's back) still shows a look-alike host
+  // for what it is.
+  function shownURL(u) {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)([^\/?#]*)(.*)$/is.exec(u);
+    if (!m || /^[\x20-\x7e]*$/.test(m[2])) return u;
+    try {
+      const at = m[2].lastIndexOf("@");
+      return m[1] + (at >= 0 ? m[2].slice(0, at + 1) : "") + new URL(u).host + m[3];
+    } catch (_) {
+      return u;
+    }
+  }
+
   function safeHref(u) {
     return /^https?:\/\//i.test(u) ? u : "#";
   }
@@ -195,7 +210,7 @@
       a.textContent = l.short_url;
       a.setAttribute("href", safeHref(l.short_url));
       $("created-stats").setAttribute("href", "/dashboard/links/" + encodeURIComponent(l.code));
-      $("created-target").textContent = l.url;
+      $("created-target").textContent = shownURL(l.url);
       $("created").hidden = false;
       say("Created " + l.code + ".");
       $("create-form").reset();
@@ -214,7 +229,7 @@
       const a = $("link-short");
       a.textContent = l.short_url;
       a.setAttribute("href", safeHref(l.short_url));
-      $("link-target").textContent = l.url;
+      $("link-target").textContent = shownURL(l.url);
       $("link-created").textContent = l.created_at;
       $("link-state").textContent = l.disabled ? " · disabled" : l.expires_at ? " · expires " + l.expires_at : "";
       qr(enc);
