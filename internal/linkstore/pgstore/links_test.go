@@ -162,24 +162,25 @@ func (n explainNode) walk(f func(explainNode)) {
 // insertManyValues is the alternative to sqlInsertMany that
 // BenchmarkInsertManyStatement measures: a multi-row VALUES list, one
 // statement text (and prepared statement) per batch size.
-func insertManyValues(s *Store, ctx context.Context, b batch) (map[string]bool, error) {
+func insertManyValues(s *Store, ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host) VALUES ")
-	args := make([]any, 0, 8*len(b.codes))
+	sb.WriteString("INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain) VALUES ")
+	args := make([]any, 0, 10*len(b.codes))
 	for i := range b.codes {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		args = append(args, b.codes[i], b.ids[i], b.urls[i], b.statuses[i], b.created[i], b.expires[i], b.disabled[i], b.hosts[i])
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+		args = append(args, b.codes[i], b.ids[i], b.urls[i], b.statuses[i], b.created[i], b.expires[i], b.disabled[i], b.hosts[i],
+			b.wsIDs[i], b.domains[i])
 	}
-	sb.WriteString(" ON CONFLICT (code) DO NOTHING RETURNING code")
+	sb.WriteString(" ON CONFLICT (code, domain) DO NOTHING RETURNING code, domain")
 	rows, err := s.primary.Query(ctx, sb.String(), args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanCodes(rows, len(b.codes))
+	return scanKeys(rows, len(b.codes))
 }
 
 // BenchmarkInsertManyStatement compares the two ways of inserting a batch
@@ -204,12 +205,14 @@ func BenchmarkInsertManyStatement(b *testing.B) {
 			bt.expires = append(bt.expires, pgtype.Timestamptz{})
 			bt.disabled = append(bt.disabled, false)
 			bt.hosts = append(bt.hosts, pgtype.Text{String: "h.bench.example", Valid: true})
+			bt.wsIDs = append(bt.wsIDs, 1)
+			bt.domains = append(bt.domains, "")
 		}
 		return bt
 	}
 	for _, variant := range []struct {
 		name string
-		run  func(*Store, context.Context, batch) (map[string]bool, error)
+		run  func(*Store, context.Context, batch) (map[linkstore.Key]bool, error)
 	}{
 		{"unnest", (*Store).insertMany},
 		{"values", insertManyValues},
