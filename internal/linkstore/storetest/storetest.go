@@ -65,6 +65,12 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"RetireExpired", testRetireExpired},
 		{"DeletedNeverReissued", testDeletedNeverReissued},
 		{"Takedown", testTakedown},
+		{"SameAliasTwoDomains", testSameAliasTwoDomains},
+		{"DomainCodeTaken", testDomainCodeTaken},
+		{"DomainWrites", testDomainWrites},
+		{"InvalidDomainOrWorkspace", testInvalidDomainOrWorkspace},
+		{"ListWorkspaceAndDomain", testListWorkspaceAndDomain},
+		{"CountLive", testCountLive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -516,7 +522,8 @@ func asStored(l linkstore.Link) linkstore.Link {
 }
 
 // CheckLink reports every field of got that differs from want. Times must
-// be equal instants and in UTC.
+// be equal instants and in UTC; a want.WorkspaceID of 0 is the default
+// workspace, as a store stores it.
 func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 	t.Helper()
 	if got.ID != want.ID || got.Code != want.Code || got.URL != want.URL ||
@@ -524,6 +531,9 @@ func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 		t.Errorf("%s: got {ID:%d Code:%q URL:%.60q Status:%d Disabled:%t}, want {ID:%d Code:%q URL:%.60q Status:%d Disabled:%t}",
 			what, got.ID, got.Code, got.URL, got.Status, got.Disabled,
 			want.ID, want.Code, want.URL, want.Status, want.Disabled)
+	}
+	if ws := linkstore.StoredWorkspace(want.WorkspaceID); got.Domain != want.Domain || got.WorkspaceID != ws {
+		t.Errorf("%s: got domain %q in workspace %d, want %q in %d", what, got.Domain, got.WorkspaceID, want.Domain, ws)
 	}
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
