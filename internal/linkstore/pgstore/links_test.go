@@ -84,8 +84,8 @@ func TestListPlansUseIndexes(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
 	_, err := s.Primary().Exec(ctx, `
-INSERT INTO links (code, id, url, created_at, host)
-SELECT c, 1000000 + i, 'https://' || h || '/' || c, now(), h
+INSERT INTO links (code, id, url, created_at, host, workspace_id)
+SELECT c, 1000000 + i, 'https://' || h || '/' || c, now(), h, CASE WHEN i % 500 = 7 THEN 7 ELSE 1 END
 FROM generate_series(1, 50000) i,
 	LATERAL (SELECT md5(i::text) AS c,
 		CASE WHEN i % 1000 = 0 THEN 'rare.example'
@@ -105,6 +105,8 @@ ANALYZE links`)
 		{"page", linkstore.ListQuery{Before: 1020000, MinID: 1000000}, []string{"_id_idx"}, true},
 		{"rare host", linkstore.ListQuery{Host: "rare.example"}, []string{"_reverse_id_idx"}, false},
 		{"rare prefix", linkstore.ListQuery{Prefix: "abcd"}, []string{"_pkey"}, false},
+		{"small workspace", linkstore.ListQuery{WorkspaceID: 7}, []string{"_workspace_id_id_idx"}, true},
+		{"small workspace page", linkstore.ListQuery{WorkspaceID: 7, Before: 1020000}, []string{"_workspace_id_id_idx"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
