@@ -145,6 +145,26 @@ ANALYZE links`)
 			}
 		})
 	}
+	t.Run("count of a workspace", func(t *testing.T) {
+		var plan []struct{ Plan explainNode }
+		err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sqlCountLive, pgx.QueryExecModeExec, int64(7)).Scan(&plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scans := 0
+		plan[0].Plan.walk(func(n explainNode) {
+			switch {
+			case n.Type == "Seq Scan":
+				t.Errorf("CountLive scans %s sequentially", n.Relation)
+			case strings.HasSuffix(n.Index, "_workspace_id_id_idx"):
+				scans++
+			}
+		})
+		if scans == 0 {
+			js, _ := json.MarshalIndent(plan, "", " ")
+			t.Errorf("CountLive does not read links_workspace_id_idx:\n%s", js)
+		}
+	})
 }
 
 type explainNode struct {
