@@ -37,8 +37,9 @@
 --
 -- On a table of hundreds of millions of rows, this in-transaction rebuild
 -- is not the way to deploy it: building the new primary key and the index
--- reads every row and blocks writes for as long. There, add the two
--- columns (instant, as here), then build the new unique index and
+-- reads every row and blocks writes for as long (and the CHECK scans each
+-- partition once). There, add the two columns (instant, as here) with the
+-- CHECK as NOT VALID (VALIDATE CONSTRAINT later takes no write lock), then build the new unique index and
 -- workspace index without blocking writes: CREATE UNIQUE INDEX
 -- links_code_domain_key ON ONLY links (code, domain), CREATE UNIQUE INDEX
 -- CONCURRENTLY on each partition and ALTER INDEX ... ATTACH PARTITION each
