@@ -302,8 +302,8 @@ type blockingStore struct {
 	started, release chan struct{}
 }
 
-func (s *blockingStore) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := s.Store.Lookup(ctx, code)
+func (s *blockingStore) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := s.Store.Lookup(ctx, domain, code)
 	s.once.Do(func() { close(s.started) })
 	select {
 	case <-s.release:

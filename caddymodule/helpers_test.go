@@ -113,9 +113,9 @@ type countingStore struct {
 	lookups atomic.Int64
 }
 
-func (s *countingStore) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
+func (s *countingStore) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
 	s.lookups.Add(1)
-	return s.Store.Lookup(ctx, code)
+	return s.Store.Lookup(ctx, domain, code)
 }
 
 // counting returns an opener for Handler.openStore that wraps the real

@@ -108,16 +108,16 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	}
 
 	// The control plane: change the store, then publish.
-	gone, err := seed.Delete(ctx, del)
+	gone, err := seed.Delete(ctx, "", del)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newURL, yes := "https://example.com/upd/new", true
-	updated, err := seed.Update(ctx, upd, linkstore.Update{URL: &newURL})
+	updated, err := seed.Update(ctx, "", upd, linkstore.Update{URL: &newURL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	disabled, err := seed.Update(ctx, dis, linkstore.Update{Disabled: &yes})
+	disabled, err := seed.Update(ctx, "", dis, linkstore.Update{Disabled: &yes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ type laggingStore struct {
 
 func (s *laggingStore) freeze(t *testing.T, code string) {
 	t.Helper()
-	l, err := s.Store.Get(context.Background(), code)
+	l, err := s.Store.Get(context.Background(), "", code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,14 +188,14 @@ func (s *laggingStore) freeze(t *testing.T, code string) {
 	s.frozen[code] = l
 }
 
-func (s *laggingStore) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
+func (s *laggingStore) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
 	s.mu.Lock()
 	l, ok := s.frozen[code]
 	s.mu.Unlock()
 	if ok {
 		return l, nil
 	}
-	return s.Store.Lookup(ctx, code)
+	return s.Store.Lookup(ctx, domain, code)
 }
 
 // TestInvalidationLaggingReplica: after an event, the loads of its code
@@ -225,12 +225,12 @@ func TestInvalidationLaggingReplica(t *testing.T) {
 
 	ctx := context.Background()
 	p := linkEvents(t, k)
-	gone, err := seed.Delete(ctx, del)
+	gone, err := seed.Delete(ctx, "", del)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newURL := "https://example.com/upd/new"
-	updated, err := seed.Update(ctx, upd, linkstore.Update{URL: &newURL})
+	updated, err := seed.Update(ctx, "", upd, linkstore.Update{URL: &newURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestInvalidationLaggingReplica(t *testing.T) {
 		}
 	}
 	// The replica's old answers are still what Lookup gives.
-	if l, err := lag.Lookup(ctx, del); err != nil || l.URL != "https://example.com/del" {
+	if l, err := lag.Lookup(ctx, "", del); err != nil || l.URL != "https://example.com/del" {
 		t.Fatalf("the lagging store stopped lagging: %v %v", l, err)
 	}
 }

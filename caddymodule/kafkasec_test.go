@@ -72,7 +72,7 @@ func TestKafkaTLSAndSCRAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	gone, err := seed.Delete(t.Context(), code)
+	gone, err := seed.Delete(t.Context(), "", code)
 	if err != nil {
 		t.Fatal(err)
 	}

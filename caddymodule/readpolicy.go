@@ -39,9 +39,9 @@ const maxRecent = 100_000
 // changed it within confirmWindow, else with Lookup (replicas).
 func (h *Handler) lookup(ctx context.Context, store linkstore.Store, code string) (linkstore.Link, error) {
 	if h.inval != nil && h.inval.recent.has(code, time.Now().UnixNano()) {
-		return store.LookupPrimary(ctx, code)
+		return store.LookupPrimary(ctx, "", code)
 	}
-	return store.Lookup(ctx, code)
+	return store.Lookup(ctx, "", code)
 }
 
 // recentSet remembers the codes that events changed, each until a

@@ -99,7 +99,7 @@ func TestServer(t *testing.T) {
 
 	// The link goes away in the database; the edge keeps serving it from
 	// L1 until cache_ttl, also across a reload that keeps the settings.
-	if _, err := seed.Delete(context.Background(), c); err != nil {
+	if _, err := seed.Delete(context.Background(), "", c); err != nil {
 		t.Fatal(err)
 	}
 	load("ok, reloaded", time.Minute)

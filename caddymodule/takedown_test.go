@@ -86,7 +86,7 @@ func TestTakedownAtTheEdge(t *testing.T) {
 
 	// The control plane's takedown: the store, the write-through, the event.
 	reason := `Phishing <script>alert(1)</script> — court order 118`
-	down, err := seed.TakeDown(ctx, code, reason, time.Now())
+	down, err := seed.TakeDown(ctx, "", code, reason, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestTakedownAtTheEdge(t *testing.T) {
 	}
 
 	// The lift.
-	up, err := seed.LiftTakedown(ctx, code)
+	up, err := seed.LiftTakedown(ctx, "", code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestRetiredLinksAtTheEdge(t *testing.T) {
 	if err != nil || len(gone) != 1 {
 		t.Fatalf("RetireExpired: %v, %v", gone, err)
 	}
-	gone2, err := seed.Delete(ctx, deleted)
+	gone2, err := seed.Delete(ctx, "", deleted)
 	if err != nil {
 		t.Fatal(err)
 	}

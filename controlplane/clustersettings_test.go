@@ -164,7 +164,7 @@ func TestOneNodeDataDirUpgrade(t *testing.T) {
 	if _, ok := apiauth.Authenticate(nodeKeys{svc.node}, key.Secret); !ok {
 		t.Fatal("the admin key is gone")
 	}
-	got, err := svc.store.Get(t.Context(), link.Code)
+	got, err := svc.store.Get(t.Context(), "", link.Code)
 	if err != nil || got.URL != link.URL {
 		t.Fatalf("link %s: %+v, %v", link.Code, got, err)
 	}

@@ -210,7 +210,7 @@ func testAlias(t *testing.T, e *env) {
 	}
 	wantProblem(t, e.do(t, "POST", "/api/v1/links", "application/json", `{"url":"https://example.com/b","alias":"`+alias+`"}`),
 		http.StatusConflict, "already taken")
-	l, err := e.store.Get(context.Background(), alias)
+	l, err := e.store.Get(context.Background(), "", alias)
 	if err != nil || l.URL != "https://example.com/a" {
 		t.Fatalf("after the conflict the alias holds %+v, %v", l, err)
 	}
@@ -247,7 +247,7 @@ func testBadInput(t *testing.T, e *env) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblem(t, e.do(t, "POST", "/api/v1/links", tt.ct, tt.body), tt.status, tt.detail)
-			if _, err := e.store.Get(context.Background(), alias); !errors.Is(err, linkstore.ErrNotFound) {
+			if _, err := e.store.Get(context.Background(), "", alias); !errors.Is(err, linkstore.ErrNotFound) {
 				t.Fatalf("a refused request left a link behind: %v", err)
 			}
 		})

@@ -222,7 +222,7 @@ func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Li
 	if !ok {
 		return linkstore.Link{}, false
 	}
-	link, err := h.deps.Store.Get(r.Context(), code)
+	link, err := h.deps.Store.Get(r.Context(), "", code)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
@@ -255,7 +255,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		problem.WriteField(w, http.StatusBadRequest, "purge_stats", fmt.Sprintf("purge_stats must be true or false, not %q", v))
 		return
 	}
-	deleted, err := h.deps.Store.Delete(r.Context(), code)
+	deleted, err := h.deps.Store.Delete(r.Context(), "", code)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))

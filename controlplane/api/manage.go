@@ -88,7 +88,7 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled")
 		return
 	}
-	link, err := h.deps.Store.Update(r.Context(), code, u)
+	link, err := h.deps.Store.Update(r.Context(), "", code, u)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
 			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))

@@ -50,7 +50,7 @@ func testUpdate(t *testing.T, e *env) {
 	if got = decode[api.Link](t, w); w.Code != 200 || got.ExpiresAt == nil || !got.ExpiresAt.Equal(time.Date(2032, 2, 2, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("setting the expiry: %d %+v", w.Code, got)
 	}
-	stored, err := e.store.Get(context.Background(), l.Code)
+	stored, err := e.store.Get(context.Background(), "", l.Code)
 	if err != nil || stored.URL != "https://example.com/new" || stored.Status != 308 {
 		t.Fatalf("stored: %+v %v", stored, err)
 	}
@@ -66,7 +66,7 @@ func testUpdate(t *testing.T, e *env) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblem(t, e.do(t, "PATCH", path, "application/json", tt.body), 400, tt.detail)
-			after, err := e.store.Get(context.Background(), l.Code)
+			after, err := e.store.Get(context.Background(), "", l.Code)
 			if err != nil || after != stored {
 				t.Fatalf("a refused update changed the link: %+v %v", after, err)
 			}
@@ -217,7 +217,7 @@ func testBulk(t *testing.T, e *env) {
 			t.Errorf("result %d: status %d, want %d (%+v)", i, res.Status, want[i], res.Error)
 		}
 		if res.Status == 201 {
-			l, err := e.store.Get(context.Background(), res.Link.Code)
+			l, err := e.store.Get(context.Background(), "", res.Link.Code)
 			if err != nil || l.URL != res.Link.URL {
 				t.Errorf("result %d not stored: %+v %v", i, l, err)
 			}
@@ -228,7 +228,7 @@ func testBulk(t *testing.T, e *env) {
 	if resp.Results[2].Link.Code != fresh || resp.Results[5].Link.RedirectStatus != 301 {
 		t.Errorf("results: %+v", resp.Results)
 	}
-	if l, _ := e.store.Get(context.Background(), taken.Code); l.URL != "https://example.com/" {
+	if l, _ := e.store.Get(context.Background(), "", taken.Code); l.URL != "https://example.com/" {
 		t.Errorf("the taken alias changed: %+v", l)
 	}
 

@@ -339,7 +339,7 @@ func testQRBadParams(t *testing.T, e *env, link api.Link) {
 	}
 	// Nothing changed: both links are there and draw as before.
 	for _, l := range []api.Link{link, long} {
-		if _, err := e.store.Get(context.Background(), l.Code); err != nil {
+		if _, err := e.store.Get(context.Background(), "", l.Code); err != nil {
 			t.Fatalf("link %s after refused requests: %v", l.Code, err)
 		}
 	}

@@ -141,7 +141,7 @@ func (h *Handler) createReport(w http.ResponseWriter, r *http.Request) {
 	if !h.spendReport(w, r) {
 		return
 	}
-	if _, err := h.deps.Store.Get(r.Context(), code); err != nil {
+	if _, err := h.deps.Store.Get(r.Context(), "", code); err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
 			problem.WriteField(w, http.StatusNotFound, "url", fmt.Sprintf("no link %q on this shortener", code))
 			return

@@ -50,7 +50,7 @@ func (h *Handler) takeDown(w http.ResponseWriter, r *http.Request) {
 	}
 	at := h.cfg.Now().UTC().Truncate(time.Microsecond)
 	h.changeTakedown(w, r, code, "take down link", func(ctx context.Context) (linkstore.Link, error) {
-		return h.deps.Store.TakeDown(ctx, code, req.Reason, at)
+		return h.deps.Store.TakeDown(ctx, "", code, req.Reason, at)
 	})
 }
 
@@ -60,7 +60,7 @@ func (h *Handler) liftTakedown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.changeTakedown(w, r, code, "lift takedown", func(ctx context.Context) (linkstore.Link, error) {
-		return h.deps.Store.LiftTakedown(ctx, code)
+		return h.deps.Store.LiftTakedown(ctx, "", code)
 	})
 }
 
@@ -91,7 +91,7 @@ func (h *Handler) releaseCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch err := h.deps.Store.Release(r.Context(), code); {
+	switch err := h.deps.Store.Release(r.Context(), "", code); {
 	case errors.Is(err, linkstore.ErrLinkLive):
 		problem.WriteField(w, http.StatusConflict, "code",
 			fmt.Sprintf("the link %q is live: only the code of an expired or deleted link can be released", code))
@@ -108,7 +108,7 @@ func (h *Handler) releaseCode(w http.ResponseWriter, r *http.Request) {
 // takenDetail says why a create could not have alias: a live link has it,
 // or a link had it and the code is retired, never to be issued again.
 func (h *Handler) takenDetail(ctx context.Context, alias string) string {
-	if _, err := h.deps.Store.Get(ctx, alias); errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := h.deps.Store.Get(ctx, "", alias); errors.Is(err, linkstore.ErrNotFound) {
 		return fmt.Sprintf("the alias %q was used before and is never reissued: "+
 			"a short URL, once issued, never changes hands, even after its link expired or was deleted", alias)
 	}

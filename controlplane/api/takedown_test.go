@@ -110,7 +110,7 @@ func TestRetiredCodes(t *testing.T) {
 				t.Fatalf("cleanup: %+v", r)
 			}
 			e.wantTaken(t, expiring)
-			if l, err := e.store.Lookup(ctx, expiring); err != nil || !l.Expired(e.now.Add(2*time.Hour)) {
+			if l, err := e.store.Lookup(ctx, "", expiring); err != nil || !l.Expired(e.now.Add(2*time.Hour)) {
 				t.Errorf("the edge's read of the retired link: %+v, %v; want it, expired (410)", l, err)
 			}
 

@@ -181,7 +181,7 @@ func links(t *testing.T, s linkstore.Store, n int, expires time.Time) []linkstor
 
 func exists(t *testing.T, s linkstore.Store, l linkstore.Link) bool {
 	t.Helper()
-	_, err := s.Get(t.Context(), l.Code)
+	_, err := s.Get(t.Context(), "", l.Code)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func testBatches(t *testing.T, s linkstore.Store) {
 		}
 		// Retired, not deleted: the edge still reads it (410), and its
 		// code is never issued again.
-		if got, err := s.LookupPrimary(ctx, l.Code); err != nil || got.RetiredReason != linkstore.RetiredExpired || !got.Expired(now) {
+		if got, err := s.LookupPrimary(ctx, "", l.Code); err != nil || got.RetiredReason != linkstore.RetiredExpired || !got.Expired(now) {
 			t.Errorf("Lookup of retired link %s: %+v, %v; want it retired and expired", l.Code, got, err)
 		}
 		taker := storetest.NewLink()

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // MaxListLimit is the largest ListQuery.Limit; DefaultListLimit is the
@@ -38,7 +40,66 @@ func (l Link) Validate() error {
 	if err := validURL(l.URL); err != nil {
 		return invalidLink(err)
 	}
+	if l.WorkspaceID < 0 {
+		return invalidLink(fmt.Errorf("workspace ID %d is negative", l.WorkspaceID))
+	}
+	if err := ValidateDomain(l.Domain); err != nil {
+		return err
+	}
 	return invalidLink(validStatus(l.Status))
+}
+
+// StoredWorkspace is the workspace ID a store stores for a link created
+// with id: workspace.DefaultID for 0.
+func StoredWorkspace(id int64) int64 {
+	if id == 0 {
+		return workspace.DefaultID
+	}
+	return id
+}
+
+// MaxDomainLen is the longest domain name, in bytes (RFC 1035).
+const MaxDomainLen = 253
+
+// ValidateDomain checks a link's domain as the stores take it: "" (the
+// instance's own host), or a lower-case punycode host name without port
+// or trailing dot: labels of 1 to 63 letters, digits and hyphens, neither
+// starting nor ending with a hyphen, separated by dots, 253 bytes at most.
+// The stores compare domains byte by byte, so a domain in another form
+// ("Example.com", "example.com.") would name another, unreachable link.
+// The error wraps ErrInvalidLink.
+func ValidateDomain(d string) error {
+	if d == "" {
+		return nil
+	}
+	if len(d) > MaxDomainLen {
+		return invalidLink(fmt.Errorf("domain has %d bytes, more than %d", len(d), MaxDomainLen))
+	}
+	for label := range strings.SplitSeq(d, ".") {
+		if err := validLabel(label); err != nil {
+			return invalidLink(fmt.Errorf("domain %.80q: %w", d, err))
+		}
+	}
+	return nil
+}
+
+// validLabel checks one label of a domain (ValidateDomain).
+func validLabel(label string) error {
+	switch {
+	case label == "":
+		return errors.New("empty label (leading, trailing or double dot)")
+	case len(label) > 63:
+		return fmt.Errorf("label of %d bytes, more than 63", len(label))
+	case label[0] == '-' || label[len(label)-1] == '-':
+		return errors.New("label starts or ends with a hyphen")
+	}
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return fmt.Errorf("byte %q is not a lower-case letter, digit or hyphen (punycode, without port)", c)
+		}
+	}
+	return nil
 }
 
 // Validate checks the fields that u sets as Link.Validate checks them:
@@ -212,10 +273,15 @@ type ListBounds struct {
 	// Host is the host filter as the host column holds hosts (lower case,
 	// no trailing dots), "" for none.
 	Host string
+	// WorkspaceID is the workspace filter, 0 for none.
+	WorkspaceID int64
+	// Domain is the link domain filter, "" for none.
+	Domain string
 }
 
 // Bounds checks q and returns its bounds: an error for a Limit outside
-// 0..MaxListLimit, a negative ID bound, or a Prefix or Host that no code
+// 0..MaxListLimit, a negative ID bound or workspace ID, a Domain that
+// ValidateDomain refuses, or a Prefix or Host that no code
 // or host can match (invalid UTF-8, a NUL byte, a host of dots alone).
 func (q ListQuery) Bounds() (ListBounds, error) {
 	b := ListBounds{Limit: q.Limit, MinID: math.MinInt64, MaxID: math.MaxInt64}
@@ -225,6 +291,13 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 	case q.Limit == 0:
 		b.Limit = DefaultListLimit
 	}
+	if q.WorkspaceID < 0 {
+		return b, fmt.Errorf("negative workspace ID %d", q.WorkspaceID)
+	}
+	if err := ValidateDomain(q.Domain); err != nil {
+		return b, err
+	}
+	b.WorkspaceID, b.Domain = q.WorkspaceID, q.Domain
 	if q.Before < 0 || q.MinID < 0 || q.MaxID < 0 {
 		return b, fmt.Errorf("negative ID bound (before %d, min %d, max %d)", q.Before, q.MinID, q.MaxID)
 	}

@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned when no link has the requested code.
+// ErrNotFound is returned when no link has the requested domain and code.
 var ErrNotFound = errors.New("link not found")
 
-// ErrCodeTaken is returned by Create when the code already belongs to a link.
-// The database enforces it (the code is the primary key), so it holds for
-// generated codes and custom aliases alike.
+// ErrCodeTaken is returned by Create when the code already belongs to a link
+// on the same domain. The database enforces it ((domain, code) is the
+// primary key), so it holds for generated codes and custom aliases alike.
 var ErrCodeTaken = errors.New("code already taken")
 
 // ErrLinkLive is returned by Release for a code whose link is live (not
@@ -38,8 +38,18 @@ var ErrInvalidLink = errors.New("invalid link")
 type Link struct {
 	// ID is the link's Snowflake ID: internal, time-ordered.
 	ID int64
-	// Code is the short code or custom alias, case-sensitive.
+	// Code is the short code or custom alias, case-sensitive. A link is
+	// identified by (Domain, Code): the same alias may name two links on
+	// two domains.
 	Code string
+	// Domain is the custom domain the link answers on: a lower-case
+	// punycode host name without port or trailing dot (ValidateDomain);
+	// "" is the instance's own host.
+	Domain string
+	// WorkspaceID is the workspace that holds the link; 0 in a Create or
+	// CreateMany means workspace.DefaultID (the stores store and return
+	// the default's ID).
+	WorkspaceID int64
 	// URL is the target of the redirect.
 	URL string
 	// Status is the redirect status (301, 302, 307 or 308); 0 means the
@@ -104,6 +114,9 @@ func (l Link) Expired(now time.Time) bool {
 
 // Store is a durable link store.
 //
+// A link is identified by (domain, code): every read and write by code
+// takes the domain too ("" for the instance's own host).
+//
 // A code, once issued, is never issued again: expiry (RetireExpired) and
 // deletion (Delete) retire a link, keeping its row, so that the primary
 // key refuses its code to every later Create, race-free. Only Release, an
@@ -112,46 +125,46 @@ func (l Link) Expired(now time.Time) bool {
 // links; the redirect path's (Lookup, LookupPrimary) sees retired-expired
 // links, which keep answering 410, and taken-down ones, which answer 451.
 type Store interface {
-	// Create inserts l. It returns ErrCodeTaken when the code exists or
-	// existed (a retired link keeps it), and an error wrapping
+	// Create inserts l. It returns ErrCodeTaken when its (domain, code)
+	// exists or existed (a retired link keeps it), and an error wrapping
 	// ErrInvalidLink when l.Validate fails.
 	Create(ctx context.Context, l Link) error
 	// Get reads a live link from the primary (read-your-writes), or
 	// ErrNotFound (for a retired link too).
-	Get(ctx context.Context, code string) (Link, error)
+	Get(ctx context.Context, domain, code string) (Link, error)
 	// Lookup reads a link for the redirect path: from a read replica when
 	// one is configured and healthy, else the primary. A code that the
 	// replica does not know is confirmed on the primary before ErrNotFound
 	// is returned, so replication lag never hides a new link. It returns
 	// live links and retired-expired ones (with RetiredAt set; they
 	// answer 410); a deleted link is ErrNotFound unless it is taken down.
-	Lookup(ctx context.Context, code string) (Link, error)
+	Lookup(ctx context.Context, domain, code string) (Link, error)
 	// LookupPrimary reads a link as Lookup does, from the primary: the
 	// redirect path's read right after a link event, which a lagging
 	// replica could answer with the old state.
-	LookupPrimary(ctx context.Context, code string) (Link, error)
+	LookupPrimary(ctx context.Context, domain, code string) (Link, error)
 	// Delete retires a live link (reason RetiredDeleted), keeping its row
 	// so that its code is never reissued, and disables it (so that a
 	// reader that predates retirement never redirects it); it returns the
 	// link as it is afterwards (its ID, for the deletion's link event), or returns
 	// ErrNotFound (for a retired link too).
-	Delete(ctx context.Context, code string) (Link, error)
+	Delete(ctx context.Context, domain, code string) (Link, error)
 	// Release removes a retired link's row for good, so that its code can
 	// be issued again: an administrator's act. It returns ErrLinkLive when
 	// the link is live, ErrNotFound when no row has the code.
-	Release(ctx context.Context, code string) error
+	Release(ctx context.Context, domain, code string) error
 	// TakeDown marks a live link taken down at at for reason (which
 	// ValidateTakedownReason accepts) and returns it as it is afterwards,
 	// or ErrNotFound. Taking down a taken-down link replaces the reason.
-	TakeDown(ctx context.Context, code, reason string, at time.Time) (Link, error)
+	TakeDown(ctx context.Context, domain, code, reason string, at time.Time) (Link, error)
 	// LiftTakedown clears a live link's takedown and returns the link as
 	// it is afterwards, or ErrNotFound. A link not taken down stays as it
 	// is.
-	LiftTakedown(ctx context.Context, code string) (Link, error)
+	LiftTakedown(ctx context.Context, domain, code string) (Link, error)
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
-	// nil, ErrCodeTaken (the code exists, or appears earlier in the same
-	// batch), an error wrapping ErrInvalidLink (Link.Validate fails), or
+	// nil, ErrCodeTaken (the domain and code exist, or appear earlier in
+	// the same batch), an error wrapping ErrInvalidLink (Link.Validate fails), or
 	// another error. A taken code or an invalid link never fails the
 	// others.
 	CreateMany(ctx context.Context, links []Link) []error
@@ -159,7 +172,7 @@ type Store interface {
 	// link as it is afterwards, or ErrNotFound (for a retired link too);
 	// ErrTakenDown when the link is taken down; an error wrapping
 	// ErrInvalidLink when u.Validate fails.
-	Update(ctx context.Context, code string, u Update) (Link, error)
+	Update(ctx context.Context, domain, code string, u Update) (Link, error)
 	// List returns up to q.Limit live links matching q, newest first (by
 	// ID, which is time-ordered), starting after q.Before. Retired links
 	// are left out.
@@ -170,11 +183,22 @@ type Store interface {
 	// leader's cleanup calls it in batches until it returns fewer than
 	// limit links.
 	RetireExpired(ctx context.Context, now time.Time, limit int) ([]Link, error)
+	// CountLive returns the number of live (not retired) links of the
+	// workspace, read from the primary: what the per-workspace "links
+	// held" limit counts. Its cost grows with that number (see
+	// docs/decisions/0004-workspace-links.md).
+	CountLive(ctx context.Context, workspaceID int64) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close()
 }
+
+// Key identifies a link: its domain and code.
+type Key struct{ Domain, Code string }
+
+// Key returns the link's key.
+func (l Link) Key() Key { return Key{Domain: l.Domain, Code: l.Code} }
 
 // Update is a change to a link's mutable fields; nil fields stay as they
 // are.
@@ -202,6 +226,12 @@ type ListQuery struct {
 	// MinID and MaxID bound the IDs (inclusive; 0: unbounded). Snowflake
 	// IDs are time-ordered, so a creation-time range maps onto them.
 	MinID, MaxID int64
+	// WorkspaceID keeps the links of one workspace (0: every workspace).
+	WorkspaceID int64
+	// Domain keeps the links on one custom domain ("": every domain,
+	// the instance's own host included; there is no filter for the own
+	// host alone yet).
+	Domain string
 }
 
 // Config says how to reach a store.

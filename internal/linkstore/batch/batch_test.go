@@ -63,7 +63,7 @@ func TestConcurrentCreatesAreGrouped(t *testing.T) {
 				}
 			}
 			for _, l := range links[:50] {
-				got, err := s.Get(context.Background(), l.Code)
+				got, err := s.Get(context.Background(), "", l.Code)
 				if err != nil {
 					t.Fatalf("get %s: %v", l.Code, err)
 				}
@@ -94,7 +94,7 @@ func TestPerLinkResults(t *testing.T) {
 			if err := b.Create(context.Background(), dup); !errors.Is(err, linkstore.ErrCodeTaken) {
 				t.Fatalf("duplicate code: %v, want ErrCodeTaken", err)
 			}
-			got, err := s.Get(context.Background(), l.Code)
+			got, err := s.Get(context.Background(), "", l.Code)
 			if err != nil || got.URL != l.URL {
 				t.Fatalf("the first link changed: %+v, %v", got, err)
 			}
@@ -129,7 +129,7 @@ func TestClose(t *testing.T) {
 	b.Close() // idempotent
 	var stored int
 	for i, err := range errs {
-		_, getErr := s.Get(context.Background(), links[i].Code)
+		_, getErr := s.Get(context.Background(), "", links[i].Code)
 		switch {
 		case err == nil && getErr == nil:
 			stored++

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,19 +18,19 @@ import (
 
 // sqlInsertMany inserts a batch given as one array per column: one
 // statement whatever the batch size, so it is prepared once per
-// connection. ON CONFLICT DO NOTHING skips a code that exists (or that a
-// concurrent transaction inserts first); RETURNING names the rows
-// inserted, so every code missing from it was taken.
-const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
+// connection. ON CONFLICT DO NOTHING skips a (domain, code) that exists
+// (or that a concurrent transaction inserts first); RETURNING names the
+// rows inserted, so every key missing from it was taken.
+const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
-	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[])
-ON CONFLICT (code) DO NOTHING
-RETURNING code`
+	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[])
+ON CONFLICT (code, domain) DO NOTHING
+RETURNING code, domain`
 
 // sqlInsertOne is CreateMany's statement for a batch of one: the plain
 // insert costs less than unnest with one element (no arrays, no
 // RETURNING), and at low load a batcher sends mostly batches of one.
-const sqlInsertOne = sqlInsert + ` ON CONFLICT (code) DO NOTHING`
+const sqlInsertOne = sqlInsert + ` ON CONFLICT (code, domain) DO NOTHING`
 
 // sqlUpdate changes the fields whose flag or value is set. $2 and $6 say
 // whether the URL (and with it the host) and the expiry change, because
@@ -40,7 +41,7 @@ const sqlUpdate = `UPDATE links SET
 	status     = COALESCE($5::smallint, status),
 	expires_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE expires_at END,
 	disabled   = COALESCE($8::boolean, disabled)
-WHERE code = $1 AND retired_at IS NULL AND takedown_at IS NULL
+WHERE code = $1 AND domain = $9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
 // batch is the column arrays of one CreateMany statement.
@@ -53,32 +54,34 @@ type batch struct {
 	expires  []pgtype.Timestamptz
 	disabled []bool
 	hosts    []pgtype.Text
+	wsIDs    []int64
+	domains  []string
 }
 
 // CreateMany inserts links with one statement (one transaction, one round
 // trip) and returns a result for each: nil, linkstore.ErrCodeTaken (the
-// code exists, or an earlier valid link of the batch has it), an error
+// domain and code exist, or an earlier valid link of the batch has them), an error
 // wrapping linkstore.ErrInvalidLink (Link.Validate fails), or the
 // statement's error for every link it carried.
 //
-// The rows are sent sorted by code, so that two batches that share codes
-// lock them in the same order and cannot deadlock.
+// The rows are sent sorted by code and domain, so that two batches that
+// share keys lock them in the same order and cannot deadlock.
 func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error {
 	errs := make([]error, len(links))
 	// order holds the indexes of the links to send: valid, and the first
-	// of their code in the batch.
+	// of their key in the batch.
 	order := make([]int, 0, len(links))
-	seen := make(map[string]bool, len(links))
+	seen := make(map[linkstore.Key]bool, len(links))
 	for i, l := range links {
 		if err := l.Validate(); err != nil {
 			errs[i] = fmt.Errorf("pgstore: create %q: %w", l.Code, err)
 			continue
 		}
-		if seen[l.Code] {
+		if seen[l.Key()] {
 			errs[i] = linkstore.ErrCodeTaken
 			continue
 		}
-		seen[l.Code] = true
+		seen[l.Key()] = true
 		order = append(order, i)
 	}
 	if len(order) == 0 {
@@ -89,13 +92,16 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		errs[i] = s.insertOne(ctx, links[i])
 		return errs
 	}
-	slices.SortFunc(order, func(a, b int) int { return strings.Compare(links[a].Code, links[b].Code) })
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(links[a].Code, links[b].Code), strings.Compare(links[a].Domain, links[b].Domain))
+	})
 
 	n := len(order)
 	b := batch{
 		codes: make([]string, n), ids: make([]int64, n), urls: make([]string, n),
 		statuses: make([]int16, n), created: make([]time.Time, n),
 		expires: make([]pgtype.Timestamptz, n), disabled: make([]bool, n), hosts: make([]pgtype.Text, n),
+		wsIDs: make([]int64, n), domains: make([]string, n),
 	}
 	for j, i := range order {
 		l := links[i]
@@ -106,6 +112,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		b.expires[j] = pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}
 		b.disabled[j] = l.Disabled
 		b.hosts[j] = pgtype.Text{String: host, Valid: host != ""}
+		b.wsIDs[j], b.domains[j] = linkstore.StoredWorkspace(l.WorkspaceID), l.Domain
 	}
 
 	inserted, err := s.insertMany(ctx, b)
@@ -116,7 +123,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		switch {
 		case err != nil:
 			errs[i] = err
-		case !inserted[links[i].Code]:
+		case !inserted[links[i].Key()]:
 			errs[i] = linkstore.ErrCodeTaken
 		}
 	}
@@ -125,11 +132,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 
 // insertOne inserts one valid link with sqlInsertOne.
 func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
-	host := linkstore.HostOf(l.URL)
-	tag, err := s.primary.Exec(ctx, sqlInsertOne,
-		l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
-		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
-		pgtype.Text{String: host, Valid: host != ""})
+	tag, err := s.primary.Exec(ctx, sqlInsertOne, insertArgs(l)...)
 	switch {
 	case err != nil:
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
@@ -139,22 +142,22 @@ func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
 	return nil
 }
 
-// insertMany runs sqlInsertMany and returns the set of codes inserted.
-func (s *Store) insertMany(ctx context.Context, b batch) (map[string]bool, error) {
+// insertMany runs sqlInsertMany and returns the set of keys inserted.
+func (s *Store) insertMany(ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
 	rows, err := s.primary.Query(ctx, sqlInsertMany,
-		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts)
+		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains)
 	if err != nil {
 		return nil, err
 	}
-	return scanCodes(rows, len(b.codes))
+	return scanKeys(rows, len(b.codes))
 }
 
-// scanCodes reads rows of one code each into a set, sized for n.
-func scanCodes(rows pgx.Rows, n int) (map[string]bool, error) {
-	inserted := make(map[string]bool, n)
-	var code string
-	_, err := pgx.ForEachRow(rows, []any{&code}, func() error {
-		inserted[code] = true
+// scanKeys reads rows of a code and a domain each into a set, sized for n.
+func scanKeys(rows pgx.Rows, n int) (map[linkstore.Key]bool, error) {
+	inserted := make(map[linkstore.Key]bool, n)
+	var k linkstore.Key
+	_, err := pgx.ForEachRow(rows, []any{&k.Code, &k.Domain}, func() error {
+		inserted[k] = true
 		return nil
 	})
 	return inserted, err
@@ -163,9 +166,9 @@ func scanCodes(rows pgx.Rows, n int) (map[string]bool, error) {
 // Update applies u to the link with the code in one statement and returns
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
-func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (linkstore.Link, error) {
+func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
 	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil {
-		return s.Get(ctx, code)
+		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
 		return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
@@ -191,12 +194,12 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		expires = pgtype.Timestamptz{Time: *u.ExpiresAt, Valid: !u.ExpiresAt.IsZero()}
 	}
 	l, err := scanLink(s.primary.QueryRow(ctx, sqlUpdate,
-		code, setURL, newURL, host, status, setExp, expires, u.Disabled), code)
+		code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
 		// come wrapped).
-		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, code))
+		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, domain, code))
 	case err != nil:
 		return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
 	}
@@ -209,13 +212,13 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 // edge of an older release during a rolling upgrade) answers 410 for it,
 // never a redirect.
 const sqlDelete = `UPDATE links SET retired_at = $2, retired_reason = 'deleted', disabled = true
-WHERE code = $1 AND retired_at IS NULL
+WHERE code = $1 AND domain = $3 AND retired_at IS NULL
 RETURNING ` + linkColumns
 
 // Delete retires a live link (reason deleted) and returns it as it is
 // afterwards, or returns linkstore.ErrNotFound.
-func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := scanLink(s.primary.QueryRow(ctx, sqlDelete, code, time.Now().UTC()), code)
+func (s *Store) Delete(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := scanLink(s.primary.QueryRow(ctx, sqlDelete, code, time.Now().UTC(), domain), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return linkstore.Link{}, linkstore.ErrNotFound
@@ -238,7 +241,7 @@ type scanner struct {
 // when withCode (listColumns).
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
-		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown}
+		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -295,6 +298,12 @@ func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
 // costs about a millisecond; the query has few shapes (with or without a
 // prefix and a host) and always the same round trip.
 //
+// A workspace (q.WorkspaceID) is read through links_workspace_id_idx
+// (workspace_id, id) of live links (migration 0006), in ID order like the
+// (id) index, so one workspace's listing costs the same whatever the
+// number of links in the others; a domain (q.Domain) filters the rows
+// that the chosen index yields.
+//
 // A host matches exactly or as a subdomain: reverse(host) equals
 // reverse(q.Host), or lies in [reverse(q.Host)+".", reverse(q.Host)+"/"),
 // the reversed strings that start with reverse(q.Host)+".". The two are
@@ -335,7 +344,7 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain"
 	listColumns = "code, " + linkColumns
 )
 
@@ -347,6 +356,12 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		return "$" + strconv.Itoa(len(args))
 	}
 	where := "id BETWEEN $1 AND $2 AND retired_at IS NULL"
+	if b.WorkspaceID != 0 {
+		where += " AND workspace_id = " + param(b.WorkspaceID)
+	}
+	if b.Domain != "" {
+		where += " AND domain = " + param(b.Domain)
+	}
 	if b.Prefix != "" {
 		where += " AND code >= " + param(b.Prefix)
 		if b.HasPrefixEnd {

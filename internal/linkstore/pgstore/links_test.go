@@ -84,8 +84,8 @@ func TestListPlansUseIndexes(t *testing.T) {
 	ctx := t.Context()
 	s := open(t, linkstore.Config{DSN: testenv.Schema(t), Migrate: true})
 	_, err := s.Primary().Exec(ctx, `
-INSERT INTO links (code, id, url, created_at, host)
-SELECT c, 1000000 + i, 'https://' || h || '/' || c, now(), h
+INSERT INTO links (code, id, url, created_at, host, workspace_id)
+SELECT c, 1000000 + i, 'https://' || h || '/' || c, now(), h, CASE WHEN i % 500 = 7 THEN 7 ELSE 1 END
 FROM generate_series(1, 50000) i,
 	LATERAL (SELECT md5(i::text) AS c,
 		CASE WHEN i % 1000 = 0 THEN 'rare.example'
@@ -105,6 +105,8 @@ ANALYZE links`)
 		{"page", linkstore.ListQuery{Before: 1020000, MinID: 1000000}, []string{"_id_idx"}, true},
 		{"rare host", linkstore.ListQuery{Host: "rare.example"}, []string{"_reverse_id_idx"}, false},
 		{"rare prefix", linkstore.ListQuery{Prefix: "abcd"}, []string{"_pkey"}, false},
+		{"small workspace", linkstore.ListQuery{WorkspaceID: 7}, []string{"_workspace_id_id_idx"}, true},
+		{"small workspace page", linkstore.ListQuery{WorkspaceID: 7, Before: 1020000}, []string{"_workspace_id_id_idx"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,6 +145,26 @@ ANALYZE links`)
 			}
 		})
 	}
+	t.Run("count of a workspace", func(t *testing.T) {
+		var plan []struct{ Plan explainNode }
+		err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sqlCountLive, pgx.QueryExecModeExec, int64(7)).Scan(&plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scans := 0
+		plan[0].Plan.walk(func(n explainNode) {
+			switch {
+			case n.Type == "Seq Scan":
+				t.Errorf("CountLive scans %s sequentially", n.Relation)
+			case strings.HasSuffix(n.Index, "_workspace_id_id_idx"):
+				scans++
+			}
+		})
+		if scans == 0 {
+			js, _ := json.MarshalIndent(plan, "", " ")
+			t.Errorf("CountLive does not read links_workspace_id_idx:\n%s", js)
+		}
+	})
 }
 
 type explainNode struct {
@@ -162,24 +184,25 @@ func (n explainNode) walk(f func(explainNode)) {
 // insertManyValues is the alternative to sqlInsertMany that
 // BenchmarkInsertManyStatement measures: a multi-row VALUES list, one
 // statement text (and prepared statement) per batch size.
-func insertManyValues(s *Store, ctx context.Context, b batch) (map[string]bool, error) {
+func insertManyValues(s *Store, ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
 	var sb strings.Builder
-	sb.WriteString("INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host) VALUES ")
-	args := make([]any, 0, 8*len(b.codes))
+	sb.WriteString("INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain) VALUES ")
+	args := make([]any, 0, 10*len(b.codes))
 	for i := range b.codes {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		n := len(args)
-		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		args = append(args, b.codes[i], b.ids[i], b.urls[i], b.statuses[i], b.created[i], b.expires[i], b.disabled[i], b.hosts[i])
+		fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+		args = append(args, b.codes[i], b.ids[i], b.urls[i], b.statuses[i], b.created[i], b.expires[i], b.disabled[i], b.hosts[i],
+			b.wsIDs[i], b.domains[i])
 	}
-	sb.WriteString(" ON CONFLICT (code) DO NOTHING RETURNING code")
+	sb.WriteString(" ON CONFLICT (code, domain) DO NOTHING RETURNING code, domain")
 	rows, err := s.primary.Query(ctx, sb.String(), args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanCodes(rows, len(b.codes))
+	return scanKeys(rows, len(b.codes))
 }
 
 // BenchmarkInsertManyStatement compares the two ways of inserting a batch
@@ -204,12 +227,14 @@ func BenchmarkInsertManyStatement(b *testing.B) {
 			bt.expires = append(bt.expires, pgtype.Timestamptz{})
 			bt.disabled = append(bt.disabled, false)
 			bt.hosts = append(bt.hosts, pgtype.Text{String: "h.bench.example", Valid: true})
+			bt.wsIDs = append(bt.wsIDs, 1)
+			bt.domains = append(bt.domains, "")
 		}
 		return bt
 	}
 	for _, variant := range []struct {
 		name string
-		run  func(*Store, context.Context, batch) (map[string]bool, error)
+		run  func(*Store, context.Context, batch) (map[linkstore.Key]bool, error)
 	}{
 		{"unnest", (*Store).insertMany},
 		{"values", insertManyValues},

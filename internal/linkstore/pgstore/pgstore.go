@@ -4,9 +4,10 @@
 // per replica (replicas.go) measures its health and replication lag and
 // keeps it out of the rotation while it is down or too far behind.
 //
-// The links table is PARTITION BY HASH (code) with 16 partitions and the
-// code as primary key (see migrations/), so every code is unique in the
-// database and every read or write by code touches one partition. List
+// The links table is PARTITION BY HASH (code) with 16 partitions and
+// (code, domain) as primary key (see migrations/, 0006), so every
+// (domain, code) is unique in the database and every read or write by
+// domain and code touches one partition. List
 // reads all partitions through the indexes on (id) and (reverse(host), id)
 // that migration 0002 adds, each partition's scan ordered by ID and merged.
 //
@@ -33,11 +34,11 @@ import (
 )
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	// sqlSelect reads a row whatever its state: the caller's view (the
 	// owner's or the edge's, see linkstore.Link) decides what it sees.
-	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1`
+	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1 AND domain = $2`
 )
 
 // pgUniqueViolation is the SQLSTATE of unique_violation.
@@ -116,11 +117,7 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
 	}
-	expires := pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}
-	host := linkstore.HostOf(l.URL)
-	_, err := s.primary.Exec(ctx, sqlInsert,
-		l.Code, l.ID, l.URL, l.Status, l.CreatedAt, expires, l.Disabled,
-		pgtype.Text{String: host, Valid: host != ""})
+	_, err := s.primary.Exec(ctx, sqlInsert, insertArgs(l)...)
 	if err != nil {
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgUniqueViolation {
 			return linkstore.ErrCodeTaken
@@ -130,9 +127,18 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	return nil
 }
 
+// insertArgs returns the arguments of sqlInsert for l.
+func insertArgs(l linkstore.Link) []any {
+	host := linkstore.HostOf(l.URL)
+	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
+		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
+		pgtype.Text{String: host, Valid: host != ""},
+		linkstore.StoredWorkspace(l.WorkspaceID), l.Domain}
+}
+
 // Get reads a live link from the primary.
-func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, code, linkstore.Link.OwnerSees)
+func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := get(ctx, s.primary, domain, code, linkstore.Link.OwnerSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: get %q: %w", code, err)
 	}
@@ -145,10 +151,10 @@ func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
 // replica error also takes the replica out of the rotation until its next
 // check. Unknown codes return the bare linkstore.ErrNotFound (no
 // allocation: most lookups that reach here for a guessed code miss).
-func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
+func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
 	confirm := false
 	if r := s.pickReplica(); r != nil {
-		l, err := get(ctx, r.pool, code, linkstore.Link.EdgeSees)
+		l, err := get(ctx, r.pool, domain, code, linkstore.Link.EdgeSees)
 		switch {
 		case err == nil:
 			s.reads.replicaHits.Add(1)
@@ -163,7 +169,7 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 			r.failed()
 		}
 	}
-	l, err := get(ctx, s.primary, code, linkstore.Link.EdgeSees)
+	l, err := get(ctx, s.primary, domain, code, linkstore.Link.EdgeSees)
 	if confirm {
 		s.reads.confirmations.Add(1)
 		if err == nil {
@@ -179,8 +185,8 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 }
 
 // LookupPrimary reads a link as Lookup does, from the primary.
-func (s *Store) LookupPrimary(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, code, linkstore.Link.EdgeSees)
+func (s *Store) LookupPrimary(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := get(ctx, s.primary, domain, code, linkstore.Link.EdgeSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
@@ -212,8 +218,8 @@ func (s *Store) Close() {
 
 // get reads one link that view sees; it returns linkstore.ErrNotFound or
 // the driver's error unwrapped, for the caller to wrap.
-func get(ctx context.Context, pool *pgxpool.Pool, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
-	l, err := scanLink(pool.QueryRow(ctx, sqlSelect, code), code)
+func get(ctx context.Context, pool *pgxpool.Pool, domain, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
+	l, err := scanLink(pool.QueryRow(ctx, sqlSelect, code, domain), code)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !view(l)) {
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}

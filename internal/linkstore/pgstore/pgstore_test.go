@@ -111,12 +111,12 @@ func TestLookupReadsOnePartition(t *testing.T) {
 			}
 			defer conn.Exec(context.Background(), "RESET plan_cache_mode")
 			stmt := "lookup_" + mode
-			if _, err := conn.Exec(ctx, "PREPARE "+stmt+" (text) AS "+sqlSelect); err != nil {
+			if _, err := conn.Exec(ctx, "PREPARE "+stmt+" (text, text) AS "+sqlSelect); err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Exec(context.Background(), "DEALLOCATE "+stmt)
 			var plan []struct{ Plan planNode }
-			if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+stmt+"('abcDEF')").Scan(&plan); err != nil {
+			if err := conn.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+stmt+"('abcDEF', 'example.com')").Scan(&plan); err != nil {
 				t.Fatal(err)
 			}
 			rels := plan[0].Plan.relations(nil)
@@ -172,7 +172,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := first.Create(t.Context(), l); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := second.Get(t.Context(), l.Code); err != nil {
+	if _, err := second.Get(t.Context(), "", l.Code); err != nil {
 		t.Fatal(err)
 	}
 }

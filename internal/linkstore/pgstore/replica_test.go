@@ -123,19 +123,19 @@ func TestLookupPrefersReplicaAndConfirmsMisses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Lookup(ctx, onBoth.Code)
+	got, err := s.Lookup(ctx, "", onBoth.Code)
 	if err != nil || got.URL != onReplica.URL {
 		t.Errorf("Lookup: got %q, %v; want the replica's %q", got.URL, err, onReplica.URL)
 	}
-	if got, err := s.Get(ctx, onBoth.Code); err != nil || got.URL != onBoth.URL {
+	if got, err := s.Get(ctx, "", onBoth.Code); err != nil || got.URL != onBoth.URL {
 		t.Errorf("Get: got %q, %v; want the primary's %q", got.URL, err, onBoth.URL)
 	}
-	got, err = s.Lookup(ctx, onPrimaryOnly.Code)
+	got, err = s.Lookup(ctx, "", onPrimaryOnly.Code)
 	if err != nil {
 		t.Fatalf("Lookup of a link the replica lacks: %v", err)
 	}
 	storetest.CheckLink(t, "Lookup confirmed on the primary", got, onPrimaryOnly)
-	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Lookup(ctx, "", storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
 	}
 	st := s.ReplicaStats()
@@ -158,7 +158,7 @@ func TestLookupRoundRobin(t *testing.T) {
 	waitRotation(t, s, true, true)
 	seen := map[string]int{}
 	for range 10 {
-		got, err := s.Lookup(t.Context(), l.Code)
+		got, err := s.Lookup(t.Context(), "", l.Code)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,7 @@ func TestLookupSkipsUnreachableReplica(t *testing.T) {
 		return s.ReplicaStats().Replicas[0].Failures > 0
 	})
 	for range 4 {
-		if got, err := s.Lookup(t.Context(), l.Code); err != nil || got.URL != up.URL {
+		if got, err := s.Lookup(t.Context(), "", l.Code); err != nil || got.URL != up.URL {
 			t.Fatalf("Lookup: %q, %v; want the reachable replica's %q", got.URL, err, up.URL)
 		}
 	}
@@ -218,7 +218,7 @@ func TestLookupFallsBackFromFailingReplica(t *testing.T) {
 	if _, err := s.replicas[0].pool.Exec(ctx, "DROP TABLE links"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Lookup(ctx, l.Code)
+	got, err := s.Lookup(ctx, "", l.Code)
 	if err != nil {
 		t.Fatalf("Lookup with a failing replica: %v", err)
 	}
@@ -230,7 +230,7 @@ func TestLookupFallsBackFromFailingReplica(t *testing.T) {
 	if st.PrimaryReads != 1 || st.ReplicaHits != 0 {
 		t.Errorf("stats %+v, want 1 primary read", st)
 	}
-	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Lookup(ctx, "", storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
 	}
 	if n := s.ReplicaStats().Replicas[0].Failures; n != 1 {
@@ -251,7 +251,7 @@ func TestLookupCancelledKeepsReplicaUp(t *testing.T) {
 	waitRotation(t, s, true)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, context.Canceled) {
+	if _, err := s.Lookup(ctx, "", storetest.NewCode()); !errors.Is(err, context.Canceled) {
 		t.Errorf("Lookup: got %v, want context.Canceled", err)
 	}
 	if r := s.ReplicaStats().Replicas[0]; !r.InRotation || r.Failures != 0 {

@@ -51,7 +51,7 @@ func TestStreamingReplica(t *testing.T) {
 	if !t.Run("reads go to the replica", func(t *testing.T) {
 		before := s.ReplicaStats()
 		for range 10 {
-			got, err := s.Lookup(ctx, old.Code)
+			got, err := s.Lookup(ctx, "", old.Code)
 			if err != nil {
 				t.Fatalf("Lookup: %v", err)
 			}
@@ -88,19 +88,19 @@ FROM pg_stat_activity WHERE application_name = $1`, []any{readAppName}, &session
 		// The old link's new URL is not replayed either: a lookup that
 		// still sees the old URL was answered by the replica.
 		newURL := "https://example.com/moved"
-		if _, err := writer.Update(ctx, old.Code, linkstore.Update{URL: &newURL}); err != nil {
+		if _, err := writer.Update(ctx, "", old.Code, linkstore.Update{URL: &newURL}); err != nil {
 			t.Fatal(err)
 		}
 		before := s.ReplicaStats()
-		got, err := s.Lookup(ctx, fresh.Code)
+		got, err := s.Lookup(ctx, "", fresh.Code)
 		if err != nil {
 			t.Fatalf("Lookup of a link the lagging replica lacks: %v (want it found on the primary)", err)
 		}
 		storetest.CheckLink(t, "Lookup", got, fresh)
-		if got, err := s.Lookup(ctx, old.Code); err != nil || got.URL != old.URL {
+		if got, err := s.Lookup(ctx, "", old.Code); err != nil || got.URL != old.URL {
 			t.Errorf("Lookup(old): %q, %v; want the replica's unreplayed %q", got.URL, err, old.URL)
 		}
-		if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Lookup(ctx, "", storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Lookup(unknown): %v, want ErrNotFound", err)
 		}
 		after := s.ReplicaStats()
@@ -130,7 +130,7 @@ FROM pg_stat_activity WHERE application_name = $1`, []any{readAppName}, &session
 			t.Errorf("replica state %+v, want healthy with a lag above %v", rs, tightOpts.maxLag)
 		}
 		before := tight.ReplicaStats()
-		if got, err := tight.Lookup(ctx, old.Code); err != nil || got.URL == old.URL {
+		if got, err := tight.Lookup(ctx, "", old.Code); err != nil || got.URL == old.URL {
 			t.Errorf("Lookup(old) with the replica out: %q, %v; want the primary's new URL", got.URL, err)
 		}
 		if d := tight.ReplicaStats().PrimaryReads - before.PrimaryReads; d != 1 {
@@ -141,7 +141,7 @@ FROM pg_stat_activity WHERE application_name = $1`, []any{readAppName}, &session
 		start = time.Now()
 		waitRotation(t, tight, true)
 		t.Logf("back in the rotation %v after replay resumed", time.Since(start).Round(time.Millisecond))
-		if got, err := tight.Lookup(ctx, old.Code); err != nil || got.URL == old.URL {
+		if got, err := tight.Lookup(ctx, "", old.Code); err != nil || got.URL == old.URL {
 			t.Errorf("Lookup(old) after catching up: %q, %v; want the new URL", got.URL, err)
 		}
 	}) {
@@ -158,12 +158,12 @@ FROM pg_stat_activity WHERE application_name = $1`, []any{readAppName}, &session
 		before := s.ReplicaStats()
 		for i := range 20 {
 			for _, l := range []linkstore.Link{old, fresh} {
-				if _, err := s.Lookup(ctx, l.Code); err != nil {
+				if _, err := s.Lookup(ctx, "", l.Code); err != nil {
 					t.Fatalf("lookup %d after the replica stopped: %v", i, err)
 				}
 			}
 		}
-		if _, err := s.Lookup(ctx, storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Lookup(ctx, "", storetest.NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Lookup(unknown): %v, want ErrNotFound", err)
 		}
 		after := s.ReplicaStats()

@@ -14,7 +14,9 @@ import (
 // only). The row stays, so that the code is never issued again and the
 // edge keeps answering 410 for it. The write connection runs one statement
 // at a time, so nothing changes a row between the subquery and the update;
-// the outer tests only mirror pgstore's.
+// the outer tests only mirror pgstore's. As there, the subquery yields
+// codes, so a code's expired live link on another domain may be retired
+// with it (and the batch may hold more than ?2 links).
 const sqlRetireExpired = `UPDATE links SET retired_at = ?1, retired_reason = 'expired'
 WHERE code IN (SELECT code FROM links WHERE expires_at <= ?1 AND retired_at IS NULL LIMIT ?2)
 	AND expires_at <= ?1 AND retired_at IS NULL

@@ -50,13 +50,13 @@ const sqlUpdate = `UPDATE links SET
 	status     = coalesce(?5, status),
 	expires_at = CASE WHEN ?6 THEN ?7 ELSE expires_at END,
 	disabled   = coalesce(?8, disabled)
-WHERE code = ?1 AND retired_at IS NULL AND takedown_at IS NULL
+WHERE code = ?1 AND domain = ?9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
 // CreateMany inserts links in one transaction on the write connection and
-// returns a result for each: nil, linkstore.ErrCodeTaken (the code exists,
-// or an earlier valid link of the batch has it: that one is inserted
-// first), an error wrapping linkstore.ErrInvalidLink (Link.Validate
+// returns a result for each: nil, linkstore.ErrCodeTaken (the domain and
+// code exist, or an earlier valid link of the batch has them: that one is
+// inserted first), an error wrapping linkstore.ErrInvalidLink (Link.Validate
 // fails), or the error that failed the transaction for every link it
 // would have inserted.
 func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error {
@@ -85,7 +85,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 }
 
 // insertMany inserts links[i] for each i in valid, in one transaction,
-// setting errs[i] to linkstore.ErrCodeTaken for the codes that exist. An
+// setting errs[i] to linkstore.ErrCodeTaken for the keys that exist. An
 // error returned rolled the transaction back.
 func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []int, errs []error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -113,9 +113,9 @@ func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []
 // Update applies u to the link with the code in one statement and returns
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
-func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (linkstore.Link, error) {
+func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
 	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil {
-		return s.Get(ctx, code)
+		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
@@ -144,12 +144,12 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 		dis = sql.NullBool{Bool: *u.Disabled, Valid: true}
 	}
 	l, err := scanLink(s.update.QueryRowContext(ctx,
-		code, setURL, newURL, host, status, setExp, expires, dis), code)
+		code, setURL, newURL, host, status, setExp, expires, dis, domain), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
 		// come wrapped).
-		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, code))
+		return linkstore.Link{}, linkstore.UpdateMissed(s.Get(ctx, domain, code))
 	case err != nil:
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
 	}
@@ -161,13 +161,13 @@ func (s *Store) Update(ctx context.Context, code string, u linkstore.Update) (li
 // pgstore's does, so that a reader that predates retirement never
 // redirects it.
 const sqlDelete = `UPDATE links SET retired_at = ?2, retired_reason = 'deleted', disabled = true
-WHERE code = ?1 AND retired_at IS NULL
+WHERE code = ?1 AND domain = ?3 AND retired_at IS NULL
 RETURNING ` + linkColumns
 
 // Delete retires a live link (reason deleted) and returns it as it is
 // afterwards, or returns linkstore.ErrNotFound.
-func (s *Store) Delete(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := scanLink(s.delete.QueryRowContext(ctx, code, time.Now().UnixMicro()), code)
+func (s *Store) Delete(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := scanLink(s.delete.QueryRowContext(ctx, code, time.Now().UnixMicro(), domain), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return linkstore.Link{}, linkstore.ErrNotFound
@@ -190,7 +190,7 @@ type scanner struct {
 // when withCode (listColumns).
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.l.Status, &sc.created, &sc.expires, &sc.l.Disabled,
-		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown}
+		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -286,7 +286,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain"
 	listColumns = "code, " + linkColumns
 )
 
@@ -301,6 +301,12 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 	where := "id BETWEEN ?1 AND ?2 AND retired_at IS NULL"
 	if b.Prefix != "" && b.Host == "" {
 		where = "+id BETWEEN ?1 AND ?2 AND retired_at IS NULL" // read the primary key's range, not (id)
+	}
+	if b.WorkspaceID != 0 {
+		where += " AND workspace_id = " + param(b.WorkspaceID)
+	}
+	if b.Domain != "" {
+		where += " AND domain = " + param(b.Domain)
 	}
 	if b.Prefix != "" {
 		where += " AND code >= " + param(b.Prefix)

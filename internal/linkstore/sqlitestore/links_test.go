@@ -47,10 +47,11 @@ func TestMigrationBackfillsHost(t *testing.T) {
 // TestListPlansUseIndexes: List's queries read the index that fits each
 // filter, never the whole table, with or without statistics.
 func TestListPlansUseIndexes(t *testing.T) {
-	s := seeded20k(t, `INSERT INTO links (code, id, url, created_at, host)
+	s := seeded20k(t, `INSERT INTO links (code, id, url, created_at, host, workspace_id)
 SELECT hex(randomblob(6)) || i, 1000000 + i, 'https://x.example/', 0,
 	CASE i % 1000 WHEN 0 THEN 'rare.example' WHEN 1 THEN 'www.rare.example'
-	ELSE 'common' || (i % 10) || '.example' END`)
+	ELSE 'common' || (i % 10) || '.example' END,
+	CASE WHEN i % 500 = 7 THEN 7 ELSE 1 END`)
 	withAndWithoutStats(t, s, func(t *testing.T) { checkListPlans(t, s) })
 }
 
@@ -71,6 +72,9 @@ func checkListPlans(t *testing.T, s *Store) {
 			[]string{"links_id_idx", "SCAN links"}},
 		{"prefix", linkstore.ListQuery{Prefix: "ABC"},
 			[]string{"USING PRIMARY KEY (code>? AND code<?)"}, []string{"links_id_idx", "SCAN links"}},
+		{"workspace", linkstore.ListQuery{WorkspaceID: 7, Before: 1015000},
+			[]string{"USING INDEX links_workspace_id_idx (workspace_id=? AND id>? AND id<?)"},
+			[]string{"TEMP B-TREE", "SCAN links", "links_id_idx"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

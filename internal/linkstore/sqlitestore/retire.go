@@ -16,15 +16,15 @@ import (
 // sqlRelease removes a retired row; sqlExists tells a live link from no
 // link when it removes nothing.
 const (
-	sqlRelease = `DELETE FROM links WHERE code = ? AND retired_at IS NOT NULL`
-	sqlExists  = `SELECT EXISTS (SELECT 1 FROM links WHERE code = ?)`
+	sqlRelease = `DELETE FROM links WHERE code = ? AND domain = ? AND retired_at IS NOT NULL`
+	sqlExists  = `SELECT EXISTS (SELECT 1 FROM links WHERE code = ? AND domain = ?)`
 )
 
 // Release removes a retired link's row, freeing its code; it returns
 // linkstore.ErrLinkLive for a live link, linkstore.ErrNotFound for an
 // unknown code.
-func (s *Store) Release(ctx context.Context, code string) error {
-	res, err := s.w.ExecContext(ctx, sqlRelease, code)
+func (s *Store) Release(ctx context.Context, domain, code string) error {
+	res, err := s.w.ExecContext(ctx, sqlRelease, code, domain)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: release %q: %w", code, err)
 	}
@@ -34,7 +34,7 @@ func (s *Store) Release(ctx context.Context, code string) error {
 		return nil
 	}
 	var exists bool
-	if err := s.w.QueryRowContext(ctx, sqlExists, code).Scan(&exists); err != nil {
+	if err := s.w.QueryRowContext(ctx, sqlExists, code, domain).Scan(&exists); err != nil {
 		return fmt.Errorf("sqlitestore: release %q: %w", code, err)
 	}
 	if exists {
@@ -45,26 +45,26 @@ func (s *Store) Release(ctx context.Context, code string) error {
 
 // sqlTakedown sets or clears (?2 and ?3 NULL) a live link's takedown.
 const sqlTakedown = `UPDATE links SET takedown_reason = ?2, takedown_at = ?3
-WHERE code = ?1 AND retired_at IS NULL
+WHERE code = ?1 AND domain = ?4 AND retired_at IS NULL
 RETURNING ` + linkColumns
 
 // TakeDown marks a live link taken down, or returns linkstore.ErrNotFound.
-func (s *Store) TakeDown(ctx context.Context, code, reason string, at time.Time) (linkstore.Link, error) {
+func (s *Store) TakeDown(ctx context.Context, domain, code, reason string, at time.Time) (linkstore.Link, error) {
 	if err := linkstore.CheckTakedown(reason, at); err != nil {
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: take down %q: %w", code, err)
 	}
-	return s.setTakedown(ctx, code, sql.NullString{String: reason, Valid: true},
+	return s.setTakedown(ctx, domain, code, sql.NullString{String: reason, Valid: true},
 		sql.NullInt64{Int64: at.UnixMicro(), Valid: true})
 }
 
 // LiftTakedown clears a live link's takedown, or returns
 // linkstore.ErrNotFound.
-func (s *Store) LiftTakedown(ctx context.Context, code string) (linkstore.Link, error) {
-	return s.setTakedown(ctx, code, sql.NullString{}, sql.NullInt64{})
+func (s *Store) LiftTakedown(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	return s.setTakedown(ctx, domain, code, sql.NullString{}, sql.NullInt64{})
 }
 
-func (s *Store) setTakedown(ctx context.Context, code string, reason sql.NullString, at sql.NullInt64) (linkstore.Link, error) {
-	l, err := scanLink(s.w.QueryRowContext(ctx, sqlTakedown, code, reason, at), code)
+func (s *Store) setTakedown(ctx context.Context, domain, code string, reason sql.NullString, at sql.NullInt64) (linkstore.Link, error) {
+	l, err := scanLink(s.w.QueryRowContext(ctx, sqlTakedown, code, reason, at, domain), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return linkstore.Link{}, linkstore.ErrNotFound

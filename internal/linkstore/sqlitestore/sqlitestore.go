@@ -68,14 +68,14 @@ import (
 const busyTimeoutMS = 10_000
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	// sqlInsertIgnore is CreateMany's insert: a code that exists is
-	// skipped (no row changed) instead of failing the statement.
-	sqlInsertIgnore = sqlInsert + ` ON CONFLICT (code) DO NOTHING`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// sqlInsertIgnore is CreateMany's insert: a domain and code that
+	// exist are skipped (no row changed) instead of failing the statement.
+	sqlInsertIgnore = sqlInsert + ` ON CONFLICT (code, domain) DO NOTHING`
 	// sqlSelect reads a row whatever its state: the caller's view (the
 	// owner's or the edge's, see linkstore.Link) decides what it sees.
-	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = ?`
+	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = ? AND domain = ?`
 )
 
 // Store is a linkstore.Store on a SQLite file. It is safe for concurrent
@@ -188,14 +188,14 @@ func insertArgs(l linkstore.Link) []any {
 	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
 	host := linkstore.HostOf(l.URL)
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
-		sql.NullString{String: host, Valid: host != ""}}
+		sql.NullString{String: host, Valid: host != ""}, linkstore.StoredWorkspace(l.WorkspaceID), l.Domain}
 }
 
 // Get reads a live link. Every connection reads the same file, and a
 // write is visible to all of them once Create returns: Get and Lookup
 // differ only in the links they see.
-func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := s.get(ctx, code, linkstore.Link.OwnerSees)
+func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := s.get(ctx, domain, code, linkstore.Link.OwnerSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: get %q: %w", code, err)
 	}
@@ -204,8 +204,8 @@ func (s *Store) Get(ctx context.Context, code string) (linkstore.Link, error) {
 
 // Lookup reads a link for the redirect path. Unknown codes return the bare
 // linkstore.ErrNotFound.
-func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error) {
-	l, err := s.get(ctx, code, linkstore.Link.EdgeSees)
+func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	l, err := s.get(ctx, domain, code, linkstore.Link.EdgeSees)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("sqlitestore: lookup %q: %w", code, err)
 	}
@@ -213,13 +213,13 @@ func (s *Store) Lookup(ctx context.Context, code string) (linkstore.Link, error)
 }
 
 // LookupPrimary is Lookup: SQLite has no replicas.
-func (s *Store) LookupPrimary(ctx context.Context, code string) (linkstore.Link, error) {
-	return s.Lookup(ctx, code)
+func (s *Store) LookupPrimary(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	return s.Lookup(ctx, domain, code)
 }
 
 // get reads one link that view sees, or returns linkstore.ErrNotFound.
-func (s *Store) get(ctx context.Context, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
-	l, err := scanLink(s.selectOne.QueryRowContext(ctx, code), code)
+func (s *Store) get(ctx context.Context, domain, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
+	l, err := scanLink(s.selectOne.QueryRowContext(ctx, code, domain), code)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !view(l)) {
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}

@@ -169,7 +169,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 	if err := writer.Create(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	got, err := reader.Lookup(ctx, l.Code)
+	got, err := reader.Lookup(ctx, "", l.Code)
 	if err != nil {
 		t.Fatalf("Lookup through the other store: %v", err)
 	}
@@ -177,10 +177,10 @@ func TestTwoStoresOneFile(t *testing.T) {
 	if err := reader.Create(ctx, l); !errors.Is(err, linkstore.ErrCodeTaken) {
 		t.Errorf("Create of the same code through the other store: %v, want ErrCodeTaken", err)
 	}
-	if _, err := writer.Delete(ctx, l.Code); err != nil {
+	if _, err := writer.Delete(ctx, "", l.Code); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reader.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := reader.Get(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get after the other store's Delete: %v, want ErrNotFound", err)
 	}
 }
@@ -202,7 +202,7 @@ func TestReopenKeepsData(t *testing.T) {
 	s.Close() // twice is fine
 
 	s = open(t, dsn)
-	got, err := s.Get(ctx, l.Code)
+	got, err := s.Get(ctx, "", l.Code)
 	if err != nil {
 		t.Fatalf("Get after reopening: %v", err)
 	}
@@ -281,7 +281,7 @@ func TestConcurrentWritersTwoStores(t *testing.T) {
 	}
 	for w, cs := range codes {
 		for _, code := range cs {
-			if _, err := stores[(w+1)%len(stores)].Lookup(ctx, code); err != nil {
+			if _, err := stores[(w+1)%len(stores)].Lookup(ctx, "", code); err != nil {
 				t.Errorf("Lookup %q: %v", code, err)
 			}
 		}
@@ -353,7 +353,7 @@ func TestTwoProcesses(t *testing.T) {
 	for _, prefix := range []string{"parent", "child"} {
 		for i := range n {
 			code := fmt.Sprintf("%s%04d", prefix, i)
-			if _, err := s.Lookup(t.Context(), code); err != nil {
+			if _, err := s.Lookup(t.Context(), "", code); err != nil {
 				t.Fatalf("Lookup %q: %v", code, err)
 			}
 		}

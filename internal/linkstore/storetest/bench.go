@@ -144,7 +144,7 @@ func BenchLookup(b *testing.B, s linkstore.Store) {
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := s.Lookup(ctx, l.Code); err != nil {
+			if _, err := s.Lookup(ctx, "", l.Code); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -153,7 +153,7 @@ func BenchLookup(b *testing.B, s linkstore.Store) {
 		b.ReportAllocs()
 		code := NewCode()
 		for b.Loop() {
-			if _, err := s.Lookup(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+			if _, err := s.Lookup(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 				b.Fatal(err)
 			}
 		}
@@ -162,7 +162,7 @@ func BenchLookup(b *testing.B, s linkstore.Store) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.Lookup(ctx, l.Code); err != nil {
+				if _, err := s.Lookup(ctx, "", l.Code); err != nil {
 					b.Error(err)
 					return
 				}

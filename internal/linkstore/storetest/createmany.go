@@ -38,7 +38,7 @@ func testCreateManyRoundTrip(t *testing.T, s linkstore.Store) {
 			continue
 		}
 		want := asStored(l)
-		got, err := s.Get(ctx, l.Code)
+		got, err := s.Get(ctx, "", l.Code)
 		if err != nil {
 			t.Errorf("Get %q: %v", l.Code, err)
 			continue
@@ -92,7 +92,7 @@ func testCreateManyPerItem(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, want := range []linkstore.Link{stored, a, b, c, d} {
-		got, err := s.Get(ctx, want.Code)
+		got, err := s.Get(ctx, "", want.Code)
 		if err != nil {
 			t.Errorf("Get %q: %v", want.Code, err)
 			continue
@@ -100,7 +100,7 @@ func testCreateManyPerItem(t *testing.T, s linkstore.Store) {
 		CheckLink(t, "Get after CreateMany", got, want)
 	}
 	for _, l := range []linkstore.Link{badStatus, noURL} {
-		if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Get(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Get %q (refused): got %v, want ErrNotFound", l.Code, err)
 		}
 	}
@@ -126,7 +126,7 @@ func testCreateManyAllTakenOrInvalid(t *testing.T, s linkstore.Store) {
 		!errors.Is(errs[1], linkstore.ErrInvalidLink) {
 		t.Errorf("CreateMany(taken, empty code) = %v, want [ErrCodeTaken, ErrInvalidLink]", errs)
 	}
-	got, err := s.Get(ctx, stored.Code)
+	got, err := s.Get(ctx, "", stored.Code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func testCreateManyOne(t *testing.T, s linkstore.Store) {
 	if errs := s.CreateMany(ctx, []linkstore.Link{l}); len(errs) != 1 || errs[0] != nil {
 		t.Fatalf("CreateMany(one) = %v", errs)
 	}
-	got, err := s.Get(ctx, l.Code)
+	got, err := s.Get(ctx, "", l.Code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func testCreateManyOne(t *testing.T, s linkstore.Store) {
 	if errs[0] == nil || errs[1] != nil || !errors.Is(errs[2], linkstore.ErrCodeTaken) {
 		t.Errorf("CreateMany(invalid, new, taken) = %v, want [error, nil, ErrCodeTaken]", errs)
 	}
-	if _, err := s.Get(ctx, fresh.Code); err != nil {
+	if _, err := s.Get(ctx, "", fresh.Code); err != nil {
 		t.Errorf("Get %q: %v", fresh.Code, err)
 	}
 	ctxC, cancel := context.WithCancel(ctx)
@@ -182,7 +182,7 @@ func testCreateManyLarge(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, i := range []int{0, 1, 499, 998, 999} {
-		got, err := s.Lookup(ctx, links[i].Code)
+		got, err := s.Lookup(ctx, "", links[i].Code)
 		if err != nil {
 			t.Fatalf("Lookup %d: %v", i, err)
 		}
@@ -243,7 +243,7 @@ func createManyOverlapRound(t *testing.T, s linkstore.Store) {
 		if !ok {
 			t.Fatalf("code %q: no batch stored it", code)
 		}
-		got, err := s.Get(ctx, code)
+		got, err := s.Get(ctx, "", code)
 		if err != nil {
 			t.Fatalf("Get %q: %v", code, err)
 		}
@@ -263,7 +263,7 @@ func testCreateManyCancelled(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, l := range links {
-		if _, err := s.Get(t.Context(), l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Get(t.Context(), "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Get after cancelled CreateMany: got %v, want ErrNotFound", err)
 		}
 	}

@@ -109,12 +109,12 @@ func testRetireExpiredBatches(t *testing.T, s linkstore.Store) {
 		t.Fatalf("%d expired links were never deleted", len(expired))
 	}
 	for _, l := range links {
-		if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Get(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Get(%q) after its deletion: %v, want ErrNotFound", l.Code, err)
 		}
 	}
 	for _, l := range kept {
-		got, err := s.Get(ctx, l.Code)
+		got, err := s.Get(ctx, "", l.Code)
 		if err != nil {
 			t.Fatalf("Get(%q), not expired at now: %v", l.Code, err)
 		}
@@ -127,7 +127,7 @@ func testRetireExpiredBatches(t *testing.T, s linkstore.Store) {
 		t.Fatalf("at their expiry: deleted %d links (%v), want 3", len(gone), err)
 	}
 	for _, l := range kept[3:] {
-		if _, err := s.Get(ctx, l.Code); err != nil {
+		if _, err := s.Get(ctx, "", l.Code); err != nil {
 			t.Errorf("Get(%q), which never expires: %v", l.Code, err)
 		}
 	}
@@ -212,7 +212,7 @@ func testRetireExpiredBadLimit(t *testing.T, s linkstore.Store) {
 			t.Errorf("limit %d: deleted %d links, want an error", limit, len(gone))
 		}
 	}
-	if _, err := s.Get(t.Context(), l.Code); err != nil {
+	if _, err := s.Get(t.Context(), "", l.Code); err != nil {
 		t.Errorf("a refused RetireExpired deleted a link: %v", err)
 	}
 }
@@ -225,7 +225,7 @@ func testRetireExpiredCancelled(t *testing.T, s linkstore.Store) {
 	if _, err := s.RetireExpired(ctx, expiredEraEnd, 10); !errors.Is(err, context.Canceled) {
 		t.Errorf("RetireExpired: got %v, want context.Canceled", err)
 	}
-	if _, err := s.Get(t.Context(), l.Code); err != nil {
+	if _, err := s.Get(t.Context(), "", l.Code); err != nil {
 		t.Errorf("a cancelled RetireExpired deleted a link: %v", err)
 	}
 }

@@ -28,8 +28,8 @@ func testRetiredExpiredNeverReissued(t *testing.T, s linkstore.Store) {
 	}
 	checkCodeRetired(t, s, l.Code)
 	for name, lookup := range map[string]func() (linkstore.Link, error){
-		"Lookup":        func() (linkstore.Link, error) { return s.Lookup(ctx, l.Code) },
-		"LookupPrimary": func() (linkstore.Link, error) { return s.LookupPrimary(ctx, l.Code) },
+		"Lookup":        func() (linkstore.Link, error) { return s.Lookup(ctx, "", l.Code) },
+		"LookupPrimary": func() (linkstore.Link, error) { return s.LookupPrimary(ctx, "", l.Code) },
 	} {
 		got, err := lookup()
 		if err != nil {
@@ -51,17 +51,17 @@ func testRetiredExpiredNeverReissued(t *testing.T, s linkstore.Store) {
 func checkCodeRetired(t *testing.T, s linkstore.Store, code string) {
 	t.Helper()
 	ctx := t.Context()
-	if _, err := s.Get(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Get(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get of a retired link: %v, want ErrNotFound", err)
 	}
 	url := "https://elsewhere.example/"
-	if _, err := s.Update(ctx, code, linkstore.Update{URL: &url}); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Update(ctx, "", code, linkstore.Update{URL: &url}); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Update of a retired link: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Delete(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Delete(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Delete of a retired link: %v, want ErrNotFound", err)
 	}
-	if _, err := s.TakeDown(ctx, code, "spam", time.Now()); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.TakeDown(ctx, "", code, "spam", time.Now()); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("TakeDown of a retired link: %v, want ErrNotFound", err)
 	}
 	if links, err := s.List(ctx, linkstore.ListQuery{Prefix: code}); err != nil || len(links) != 0 {
@@ -87,10 +87,10 @@ func checkCodeRetired(t *testing.T, s linkstore.Store, code string) {
 func checkRelease(t *testing.T, s linkstore.Store, code string) {
 	t.Helper()
 	ctx := t.Context()
-	if err := s.Release(ctx, code); err != nil {
+	if err := s.Release(ctx, "", code); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if err := s.Release(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+	if err := s.Release(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("second Release: %v, want ErrNotFound", err)
 	}
 	fresh := NewLink()
@@ -98,10 +98,10 @@ func checkRelease(t *testing.T, s linkstore.Store, code string) {
 	if err := s.Create(ctx, fresh); err != nil {
 		t.Fatalf("Create after Release: %v", err)
 	}
-	if err := s.Release(ctx, code); !errors.Is(err, linkstore.ErrLinkLive) {
+	if err := s.Release(ctx, "", code); !errors.Is(err, linkstore.ErrLinkLive) {
 		t.Errorf("Release of a live link: %v, want ErrLinkLive", err)
 	}
-	got, err := s.Get(ctx, code)
+	got, err := s.Get(ctx, "", code)
 	if err != nil {
 		t.Fatalf("Get after Release and Create: %v", err)
 	}
@@ -117,22 +117,22 @@ func testDeletedNeverReissued(t *testing.T, s linkstore.Store) {
 	if err := s.Create(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := s.Delete(ctx, l.Code)
+	deleted, err := s.Delete(ctx, "", l.Code)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if deleted.RetiredReason != linkstore.RetiredDeleted || !deleted.Retired() {
 		t.Errorf("Delete's link: %+v, want it retired (deleted)", deleted)
 	}
-	if _, err := s.Lookup(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Lookup(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup of a deleted link: %v, want ErrNotFound", err)
 	}
-	if _, err := s.LookupPrimary(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.LookupPrimary(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("LookupPrimary of a deleted link: %v, want ErrNotFound", err)
 	}
 	checkCodeRetired(t, s, l.Code)
 	checkRelease(t, s, l.Code)
-	if err := s.Release(ctx, NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
+	if err := s.Release(ctx, "", NewCode()); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Release of an unknown code: %v, want ErrNotFound", err)
 	}
 }
@@ -147,23 +147,23 @@ func testTakedown(t *testing.T, s linkstore.Store) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"", "  ", "a\nb", strings.Repeat("x", linkstore.MaxTakedownReason+1), "\xff"} {
-		if _, err := s.TakeDown(ctx, l.Code, bad, time.Now()); !errors.Is(err, linkstore.ErrInvalidLink) {
+		if _, err := s.TakeDown(ctx, "", l.Code, bad, time.Now()); !errors.Is(err, linkstore.ErrInvalidLink) {
 			t.Errorf("TakeDown with reason %q: %v, want ErrInvalidLink", bad, err)
 		}
 	}
-	if _, err := s.TakeDown(ctx, NewCode(), "x", time.Now()); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.TakeDown(ctx, "", NewCode(), "x", time.Now()); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("TakeDown of an unknown code: %v, want ErrNotFound", err)
 	}
 	at := time.Date(2026, 12, 1, 10, 0, 0, 123456000, time.UTC)
 	reason := `Phishing <script>alert("x")</script> — court order 12/2026`
-	down, err := s.TakeDown(ctx, l.Code, reason, at)
+	down, err := s.TakeDown(ctx, "", l.Code, reason, at)
 	if err != nil {
 		t.Fatalf("TakeDown: %v", err)
 	}
 	for name, read := range map[string]func() (linkstore.Link, error){
 		"TakeDown": func() (linkstore.Link, error) { return down, nil },
-		"Get":      func() (linkstore.Link, error) { return s.Get(ctx, l.Code) },
-		"Lookup":   func() (linkstore.Link, error) { return s.Lookup(ctx, l.Code) },
+		"Get":      func() (linkstore.Link, error) { return s.Get(ctx, "", l.Code) },
+		"Lookup":   func() (linkstore.Link, error) { return s.Lookup(ctx, "", l.Code) },
 	} {
 		got, err := read()
 		if err != nil {
@@ -177,29 +177,29 @@ func testTakedown(t *testing.T, s linkstore.Store) {
 	url := "https://elsewhere.example/"
 	enable := false
 	for _, u := range []linkstore.Update{{URL: &url}, {Disabled: &enable}} {
-		if _, err := s.Update(ctx, l.Code, u); !errors.Is(err, linkstore.ErrTakenDown) {
+		if _, err := s.Update(ctx, "", l.Code, u); !errors.Is(err, linkstore.ErrTakenDown) {
 			t.Errorf("Update of a taken-down link: %v, want ErrTakenDown", err)
 		}
 	}
-	lifted, err := s.LiftTakedown(ctx, l.Code)
+	lifted, err := s.LiftTakedown(ctx, "", l.Code)
 	if err != nil || lifted.TakenDown() || lifted.TakedownReason != "" {
 		t.Fatalf("LiftTakedown: %+v, %v", lifted, err)
 	}
-	if got, err := s.Update(ctx, l.Code, linkstore.Update{URL: &url}); err != nil || got.URL != url {
+	if got, err := s.Update(ctx, "", l.Code, linkstore.Update{URL: &url}); err != nil || got.URL != url {
 		t.Fatalf("Update after the lift: %+v, %v", got, err)
 	}
 
 	// Deleted while taken down: the edge still sees the takedown.
-	if _, err := s.TakeDown(ctx, l.Code, "spam", at); err != nil {
+	if _, err := s.TakeDown(ctx, "", l.Code, "spam", at); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Delete(ctx, l.Code); err != nil {
+	if _, err := s.Delete(ctx, "", l.Code); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Lookup(ctx, l.Code); err != nil || got.TakedownReason != "spam" {
+	if got, err := s.Lookup(ctx, "", l.Code); err != nil || got.TakedownReason != "spam" {
 		t.Errorf("Lookup of a deleted, taken-down link: %+v, %v; want its takedown", got, err)
 	}
-	if _, err := s.LiftTakedown(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.LiftTakedown(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("LiftTakedown of a retired link: %v, want ErrNotFound", err)
 	}
 }

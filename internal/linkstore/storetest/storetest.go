@@ -65,6 +65,12 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"RetireExpired", testRetireExpired},
 		{"DeletedNeverReissued", testDeletedNeverReissued},
 		{"Takedown", testTakedown},
+		{"SameAliasTwoDomains", testSameAliasTwoDomains},
+		{"DomainCodeTaken", testDomainCodeTaken},
+		{"DomainWrites", testDomainWrites},
+		{"InvalidDomainOrWorkspace", testInvalidDomainOrWorkspace},
+		{"ListWorkspaceAndDomain", testListWorkspaceAndDomain},
+		{"CountLive", testCountLive},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,12 +136,12 @@ func testRoundTrip(t *testing.T, s linkstore.Store) {
 				t.Fatalf("Create: %v", err)
 			}
 			want := asStored(l)
-			got, err := s.Get(ctx, l.Code)
+			got, err := s.Get(ctx, "", l.Code)
 			if err != nil {
 				t.Fatalf("Get: %v", err)
 			}
 			CheckLink(t, "Get", got, want)
-			got, err = s.Lookup(ctx, l.Code)
+			got, err = s.Lookup(ctx, "", l.Code)
 			if err != nil {
 				t.Fatalf("Lookup: %v", err)
 			}
@@ -157,7 +163,7 @@ func testTimePrecision(t *testing.T, s linkstore.Store) {
 	want := l
 	want.CreatedAt = time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
 	want.ExpiresAt = time.Date(2031, 1, 2, 3, 4, 5, 999999000, time.UTC)
-	got, err := s.Get(ctx, l.Code)
+	got, err := s.Get(ctx, "", l.Code)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
@@ -179,7 +185,7 @@ func testDuplicateCode(t *testing.T, s linkstore.Store) {
 	if err := s.Create(ctx, second); !errors.Is(err, linkstore.ErrCodeTaken) {
 		t.Fatalf("second Create of %q: got %v, want ErrCodeTaken", first.Code, err)
 	}
-	got, err := s.Get(ctx, first.Code)
+	got, err := s.Get(ctx, "", first.Code)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
@@ -189,13 +195,13 @@ func testDuplicateCode(t *testing.T, s linkstore.Store) {
 func testNotFound(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	code := NewCode()
-	if _, err := s.Get(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Get(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get(unknown): got %v, want ErrNotFound", err)
 	}
-	if _, err := s.Lookup(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Lookup(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
 	}
-	if l, err := s.Delete(ctx, code); !errors.Is(err, linkstore.ErrNotFound) || l != (linkstore.Link{}) {
+	if l, err := s.Delete(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) || l != (linkstore.Link{}) {
 		t.Errorf("Delete(unknown): got %+v, %v; want ErrNotFound", l, err)
 	}
 }
@@ -211,11 +217,11 @@ func testDelete(t *testing.T, s linkstore.Store) {
 		t.Fatalf("Create: %v", err)
 	}
 	disabled := true
-	if _, err := s.Update(ctx, l.Code, linkstore.Update{Disabled: &disabled}); err != nil {
+	if _, err := s.Update(ctx, "", l.Code, linkstore.Update{Disabled: &disabled}); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	l.Disabled = true
-	deleted, err := s.Delete(ctx, l.Code)
+	deleted, err := s.Delete(ctx, "", l.Code)
 	if err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -224,18 +230,18 @@ func testDelete(t *testing.T, s linkstore.Store) {
 	if err := s.Create(ctx, plain); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if deleted, err = s.Delete(ctx, plain.Code); err != nil {
+	if deleted, err = s.Delete(ctx, "", plain.Code); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	plain.Disabled = true // a deleted link is disabled too
 	CheckLink(t, "Delete's link without expiry", deleted, plain)
-	if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Get(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get after Delete: got %v, want ErrNotFound", err)
 	}
-	if _, err := s.Lookup(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Lookup(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup after Delete: got %v, want ErrNotFound", err)
 	}
-	if _, err := s.Delete(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Delete(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("second Delete: got %v, want ErrNotFound", err)
 	}
 	// The code is retired, never free again.
@@ -260,19 +266,19 @@ func testCaseSensitiveCodes(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, want := range []linkstore.Link{lower, upper} {
-		got, err := s.Lookup(ctx, want.Code)
+		got, err := s.Lookup(ctx, "", want.Code)
 		if err != nil {
 			t.Fatalf("Lookup %q: %v", want.Code, err)
 		}
 		CheckLink(t, "Lookup "+want.Code, got, want)
 	}
-	if _, err := s.Get(ctx, prefix+"abcdef"); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Get(ctx, "", prefix+"abcdef"); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get of a third casing: got %v, want ErrNotFound", err)
 	}
-	if deleted, err := s.Delete(ctx, lower.Code); err != nil || deleted.Code != lower.Code || deleted.ID != lower.ID {
+	if deleted, err := s.Delete(ctx, "", lower.Code); err != nil || deleted.Code != lower.Code || deleted.ID != lower.ID {
 		t.Fatalf("Delete: %+v, %v", deleted, err)
 	}
-	if _, err := s.Get(ctx, upper.Code); err != nil {
+	if _, err := s.Get(ctx, "", upper.Code); err != nil {
 		t.Errorf("deleting %q removed %q: %v", lower.Code, upper.Code, err)
 	}
 }
@@ -291,7 +297,7 @@ func testLongAndUnicodeURLs(t *testing.T, s linkstore.Store) {
 		if err := s.Create(ctx, l); err != nil {
 			t.Fatalf("Create (URL of %d bytes): %v", len(u), err)
 		}
-		got, err := s.Lookup(ctx, l.Code)
+		got, err := s.Lookup(ctx, "", l.Code)
 		if err != nil {
 			t.Fatalf("Lookup: %v", err)
 		}
@@ -322,7 +328,7 @@ func testInvalidLinksRejected(t *testing.T, s linkstore.Store) {
 		if !errors.Is(err, linkstore.ErrInvalidLink) {
 			t.Errorf("%s: Create returned %v, want ErrInvalidLink", tt.name, err)
 		}
-		if _, err := s.Get(ctx, l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Get(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("%s: Get after refused Create: got %v, want ErrNotFound", tt.name, err)
 		}
 	}
@@ -383,14 +389,14 @@ func testInvalidLinkError(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, l := range valid {
-		if _, err := s.Get(ctx, l.Code); err != nil {
+		if _, err := s.Get(ctx, "", l.Code); err != nil {
 			t.Errorf("Get %q after CreateMany: %v", l.Code, err)
 		}
 	}
 
 	nul, status := "https://example.com/\x00", 200
 	for _, u := range []linkstore.Update{{URL: &nul}, {Status: &status}} {
-		if _, err := s.Update(ctx, valid[0].Code, u); !errors.Is(err, linkstore.ErrInvalidLink) {
+		if _, err := s.Update(ctx, "", valid[0].Code, u); !errors.Is(err, linkstore.ErrInvalidLink) {
 			t.Errorf("Update(%+v): got %v, want ErrInvalidLink", u, err)
 		}
 	}
@@ -432,7 +438,7 @@ func testConcurrentDistinctCreates(t *testing.T, s linkstore.Store) {
 		t.Errorf("concurrent Create: %v", err)
 	}
 	for _, want := range links {
-		got, err := s.Lookup(ctx, want.Code)
+		got, err := s.Lookup(ctx, "", want.Code)
 		if err != nil {
 			t.Fatalf("Lookup %q: %v", want.Code, err)
 		}
@@ -464,7 +470,7 @@ func testConcurrentSameCode(t *testing.T, s linkstore.Store) {
 	if winner < 0 {
 		t.Fatalf("no Create of %q succeeded", code)
 	}
-	got, err := s.Get(ctx, code)
+	got, err := s.Get(ctx, "", code)
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
@@ -478,20 +484,20 @@ func testCancelledContext(t *testing.T, s linkstore.Store) {
 	if err := s.Create(ctx, l); !errors.Is(err, context.Canceled) {
 		t.Errorf("Create: got %v, want context.Canceled", err)
 	}
-	if _, err := s.Get(ctx, l.Code); !errors.Is(err, context.Canceled) {
+	if _, err := s.Get(ctx, "", l.Code); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get: got %v, want context.Canceled", err)
 	}
-	if _, err := s.Lookup(ctx, l.Code); !errors.Is(err, context.Canceled) {
+	if _, err := s.Lookup(ctx, "", l.Code); !errors.Is(err, context.Canceled) {
 		t.Errorf("Lookup: got %v, want context.Canceled", err)
 	}
-	if _, err := s.Delete(ctx, l.Code); !errors.Is(err, context.Canceled) {
+	if _, err := s.Delete(ctx, "", l.Code); !errors.Is(err, context.Canceled) {
 		t.Errorf("Delete: got %v, want context.Canceled", err)
 	}
 	if err := s.Ping(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Ping: got %v, want context.Canceled", err)
 	}
 	// The cancelled Create stored nothing, and the store still works.
-	if _, err := s.Get(t.Context(), l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Get(t.Context(), "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Get after cancelled Create: got %v, want ErrNotFound", err)
 	}
 	if err := s.Create(t.Context(), l); err != nil {
@@ -516,7 +522,8 @@ func asStored(l linkstore.Link) linkstore.Link {
 }
 
 // CheckLink reports every field of got that differs from want. Times must
-// be equal instants and in UTC.
+// be equal instants and in UTC; a want.WorkspaceID of 0 is the default
+// workspace, as a store stores it.
 func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 	t.Helper()
 	if got.ID != want.ID || got.Code != want.Code || got.URL != want.URL ||
@@ -524,6 +531,9 @@ func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 		t.Errorf("%s: got {ID:%d Code:%q URL:%.60q Status:%d Disabled:%t}, want {ID:%d Code:%q URL:%.60q Status:%d Disabled:%t}",
 			what, got.ID, got.Code, got.URL, got.Status, got.Disabled,
 			want.ID, want.Code, want.URL, want.Status, want.Disabled)
+	}
+	if ws := linkstore.StoredWorkspace(want.WorkspaceID); got.Domain != want.Domain || got.WorkspaceID != ws {
+		t.Errorf("%s: got domain %q in workspace %d, want %q in %d", what, got.Domain, got.WorkspaceID, want.Domain, ws)
 	}
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)

@@ -59,12 +59,12 @@ func testUpdateFields(t *testing.T, s linkstore.Store) {
 			}
 			want := l
 			tt.want(&want)
-			got, err := s.Update(ctx, l.Code, tt.u)
+			got, err := s.Update(ctx, "", l.Code, tt.u)
 			if err != nil {
 				t.Fatalf("Update: %v", err)
 			}
 			CheckLink(t, "Update result", got, want)
-			got, err = s.Get(ctx, l.Code)
+			got, err = s.Get(ctx, "", l.Code)
 			if err != nil {
 				t.Fatalf("Get: %v", err)
 			}
@@ -79,11 +79,11 @@ func testUpdateNotFound(t *testing.T, s linkstore.Store) {
 	url := "https://example.com/x"
 	code := NewCode()
 	for _, u := range []linkstore.Update{{}, {URL: &url}} {
-		if _, err := s.Update(ctx, code, u); !errors.Is(err, linkstore.ErrNotFound) {
+		if _, err := s.Update(ctx, "", code, u); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Update(unknown, %+v): got %v, want ErrNotFound", u, err)
 		}
 	}
-	if _, err := s.Get(ctx, code); !errors.Is(err, linkstore.ErrNotFound) {
+	if _, err := s.Get(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Update of an unknown code created it: %v", err)
 	}
 }
@@ -104,12 +104,12 @@ func testUpdateInvalid(t *testing.T, s linkstore.Store) {
 		updates = append(updates, linkstore.Update{URL: &url2, Status: &bad[i]})
 	}
 	for _, u := range updates {
-		_, err := s.Update(ctx, l.Code, u)
+		_, err := s.Update(ctx, "", l.Code, u)
 		if !errors.Is(err, linkstore.ErrInvalidLink) {
 			t.Errorf("Update(%+v): got %v, want ErrInvalidLink", u, err)
 		}
 	}
-	got, err := s.Get(ctx, l.Code)
+	got, err := s.Get(ctx, "", l.Code)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func testUpdateInvalid(t *testing.T, s linkstore.Store) {
 
 	ctxC, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := s.Update(ctxC, l.Code, linkstore.Update{URL: &url2}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Update(ctxC, "", l.Code, linkstore.Update{URL: &url2}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Update with a cancelled context: got %v, want context.Canceled", err)
 	}
 }
@@ -132,7 +132,7 @@ func testUpdateURLMovesHost(t *testing.T, s linkstore.Store) {
 		t.Fatal(err)
 	}
 	newURL := "https://WWW." + to + ":8443/b"
-	if _, err := s.Update(ctx, l.Code, linkstore.Update{URL: &newURL}); err != nil {
+	if _, err := s.Update(ctx, "", l.Code, linkstore.Update{URL: &newURL}); err != nil {
 		t.Fatal(err)
 	}
 	l.URL = newURL

@@ -1,0 +1,53 @@
+package pgstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/migrations"
+	"github.com/shortify/shortify/internal/testkit/testenv"
+)
+
+// TestUpgradeToWorkspacesAndDomains makes a database with the current
+// release's migrations (up to 0004), stores links in every state with its
+// columns, and opens the new store on it: migration 0006 puts them in
+// the default workspace on the own host, with their states and codes.
+func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.Schema(t)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := migrations.ApplyPostgres(ctx, pool, "schema_migrations", storetest.PreDomainMigrations(t, migrationFS)); err != nil {
+		t.Fatal(err)
+	}
+	links := storetest.UpgradeLinks()
+	for _, l := range links {
+		_, err := pool.Exec(ctx, `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host,
+	retired_at, retired_reason, takedown_reason, takedown_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			l.Code, l.ID, l.URL, l.Status, l.CreatedAt, nullTime(l.ExpiresAt), l.Disabled, linkstore.HostOf(l.URL),
+			nullTime(l.RetiredAt), nullText(string(l.RetiredReason)), nullText(l.TakedownReason), nullTime(l.TakedownAt))
+		if err != nil {
+			t.Fatalf("insert with the old schema: %v", err)
+		}
+	}
+	s := open(t, linkstore.Config{DSN: dsn, Migrate: true})
+	if n := countMigrations(t, s.Primary()); n != len(storetest.PreDomainMigrations(t, migrationFS))+1 {
+		t.Errorf("%d migrations recorded after the upgrade", n)
+	}
+	storetest.CheckUpgraded(t, s, links)
+}
+
+func nullTime(at time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: at, Valid: !at.IsZero()}
+}
+
+func nullText(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }

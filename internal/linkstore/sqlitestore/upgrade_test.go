@@ -1,0 +1,59 @@
+package sqlitestore
+
+import (
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/storetest"
+	"github.com/shortify/shortify/internal/migrations"
+)
+
+// TestUpgradeToWorkspacesAndDomains makes a file with the current
+// release's migrations (up to 0004), stores links in every state with its
+// columns, and opens the new store on it: migration 0006 rebuilds the
+// table with the links in the default workspace on the own host, with
+// their states and codes, and the indexes List reads.
+func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
+	ctx := t.Context()
+	dsn := tempDSN(t)
+	path, _ := ParseDSN(dsn)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := migrations.ApplySQLite(ctx, db, "schema_migrations", storetest.PreDomainMigrations(t, migrationFS)); err != nil {
+		t.Fatal(err)
+	}
+	links := storetest.UpgradeLinks()
+	for _, l := range links {
+		_, err := db.ExecContext(ctx, `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host,
+	retired_at, retired_reason, takedown_reason, takedown_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), nullMicros(l.ExpiresAt), l.Disabled,
+			linkstore.HostOf(l.URL), nullMicros(l.RetiredAt), nullText(string(l.RetiredReason)),
+			nullText(l.TakedownReason), nullMicros(l.TakedownAt))
+		if err != nil {
+			t.Fatalf("insert with the old schema: %v", err)
+		}
+	}
+	db.Close()
+	s := open(t, dsn)
+	storetest.CheckUpgraded(t, s, links)
+	var indexes int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'links'
+	AND name IN ('links_id_idx', 'links_host_id_idx', 'links_expires_at_idx', 'links_workspace_id_idx')`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 4 {
+		t.Errorf("%d of the 4 indexes of links after the upgrade", indexes)
+	}
+}
+
+func nullMicros(at time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: at.UnixMicro(), Valid: !at.IsZero()}
+}
+
+func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -1,0 +1,320 @@
+package storetest
+
+// Workspaces and custom domains (issue 15): (domain, code) identifies a
+// link, the workspace holds it.
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/workspace"
+)
+
+// NewDomain returns a custom domain (lower case, as ValidateDomain
+// wants it) that no other test uses.
+func NewDomain() string { return "d" + NewHost() }
+
+// NewWorkspace returns a workspace ID that no other test uses.
+func NewWorkspace() int64 { return 1<<40 + rand.Int64N(1<<60) }
+
+// onDomain returns a fresh link with the code on the domain.
+func onDomain(domain, code string) linkstore.Link {
+	l := NewLink()
+	l.Code, l.Domain = code, domain
+	l.URL = "https://example.com/" + domain + "/" + code
+	return l
+}
+
+// testSameAliasTwoDomains: one alias on the own host and on two custom
+// domains is three links, each read, changed and deleted on its own.
+func testSameAliasTwoDomains(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	code, d1, d2 := NewCode(), NewDomain(), NewDomain()
+	own, one, two := onDomain("", code), onDomain(d1, code), onDomain(d2, code)
+	two.WorkspaceID = NewWorkspace()
+	for _, l := range []linkstore.Link{own, one, two} {
+		if err := s.Create(ctx, l); err != nil {
+			t.Fatalf("Create(%q, %q): %v", l.Domain, l.Code, err)
+		}
+	}
+	for _, l := range []linkstore.Link{own, one, two} {
+		got, err := s.Get(ctx, l.Domain, code)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", l.Domain, err)
+		}
+		CheckLink(t, "Get("+l.Domain+")", got, l)
+		if got, err = s.Lookup(ctx, l.Domain, code); err != nil {
+			t.Fatalf("Lookup(%q): %v", l.Domain, err)
+		}
+		CheckLink(t, "Lookup("+l.Domain+")", got, l)
+		if got, err = s.LookupPrimary(ctx, l.Domain, code); err != nil {
+			t.Fatalf("LookupPrimary(%q): %v", l.Domain, err)
+		}
+		CheckLink(t, "LookupPrimary("+l.Domain+")", got, l)
+	}
+	if got := readLink(t, s, "", code); got.WorkspaceID != workspace.DefaultID {
+		t.Errorf("a link created with workspace 0 is in workspace %d, want the default %d", got.WorkspaceID, workspace.DefaultID)
+	}
+	if _, err := s.Get(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Get on a third domain: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Lookup(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Lookup on a third domain: %v, want ErrNotFound", err)
+	}
+	// Deleting one leaves the others as they are.
+	if _, err := s.Delete(ctx, d1, code); err != nil {
+		t.Fatalf("Delete(%q): %v", d1, err)
+	}
+	if _, err := s.Get(ctx, d1, code); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Get of the deleted link: %v, want ErrNotFound", err)
+	}
+	CheckLink(t, "own host after the delete", readLink(t, s, "", code), own)
+	CheckLink(t, "other domain after the delete", readLink(t, s, d2, code), two)
+}
+
+// readLink reads a live link with Get, failing the test on an error.
+func readLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Link {
+	t.Helper()
+	l, err := s.Get(t.Context(), domain, code)
+	if err != nil {
+		t.Fatalf("Get(%q, %q): %v", domain, code, err)
+	}
+	return l
+}
+
+// testDomainCodeTaken: the same (domain, code) twice is ErrCodeTaken, in
+// Create and CreateMany (against the table and within the batch), and a
+// retired link keeps its (domain, code) while the code stays free on
+// other domains.
+func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	code, d := NewCode(), NewDomain()
+	if err := s.Create(ctx, onDomain(d, code)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, onDomain(d, code)); !errors.Is(err, linkstore.ErrCodeTaken) {
+		t.Errorf("second Create(%q, %q): %v, want ErrCodeTaken", d, code, err)
+	}
+
+	fresh, d2 := NewCode(), NewDomain()
+	batch := []linkstore.Link{
+		onDomain(d, code),   // taken by the Create above
+		onDomain(d2, fresh), // new
+		onDomain(d2, fresh), // the batch's own duplicate
+		onDomain("", fresh), // the same code on the own host: a new link
+		onDomain(d, fresh),  // and on the first domain
+	}
+	want := []error{linkstore.ErrCodeTaken, nil, linkstore.ErrCodeTaken, nil, nil}
+	for i, err := range s.CreateMany(ctx, batch) {
+		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
+			t.Errorf("CreateMany link %d (%q, %q): %v, want %v", i, batch[i].Domain, batch[i].Code, err, want[i])
+		}
+	}
+	for _, i := range []int{1, 3, 4} {
+		CheckLink(t, "CreateMany", readLink(t, s, batch[i].Domain, fresh), batch[i])
+	}
+
+	// A retired link keeps its (domain, code); Release frees it.
+	if _, err := s.Delete(ctx, d2, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, onDomain(d2, fresh)); !errors.Is(err, linkstore.ErrCodeTaken) {
+		t.Errorf("Create of a deleted link's (domain, code): %v, want ErrCodeTaken", err)
+	}
+	if errs := s.CreateMany(ctx, []linkstore.Link{onDomain(d2, fresh)}); !errors.Is(errs[0], linkstore.ErrCodeTaken) {
+		t.Errorf("CreateMany of a deleted link's (domain, code): %v, want ErrCodeTaken", errs[0])
+	}
+	if err := s.Release(ctx, "", fresh); !errors.Is(err, linkstore.ErrLinkLive) {
+		t.Errorf("Release of the live link on the own host: %v, want ErrLinkLive", err)
+	}
+	if err := s.Release(ctx, d2, fresh); err != nil {
+		t.Fatalf("Release(%q, %q): %v", d2, fresh, err)
+	}
+	if err := s.Create(ctx, onDomain(d2, fresh)); err != nil {
+		t.Errorf("Create after Release: %v", err)
+	}
+	CheckLink(t, "own host after the release", readLink(t, s, "", fresh), batch[3])
+}
+
+// testDomainWrites: Update, TakeDown, LiftTakedown and Release act on the
+// link of the domain they are given, never on the same code's link on
+// another domain.
+func testDomainWrites(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	code, d := NewCode(), NewDomain()
+	own, custom := onDomain("", code), onDomain(d, code)
+	createLinks(t, s, []linkstore.Link{own, custom})
+
+	url := "https://example.net/moved"
+	got, err := s.Update(ctx, d, code, linkstore.Update{URL: &url})
+	if err != nil || got.URL != url || got.Domain != d {
+		t.Fatalf("Update(%q): %+v, %v", d, got, err)
+	}
+	CheckLink(t, "own host after the update", readLink(t, s, "", code), own)
+
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := s.TakeDown(ctx, d, code, "phishing", at); err != nil {
+		t.Fatalf("TakeDown(%q): %v", d, err)
+	}
+	if l := readLink(t, s, "", code); l.TakenDown() {
+		t.Error("TakeDown on a custom domain took down the own host's link")
+	}
+	if _, err := s.Update(ctx, d, code, linkstore.Update{URL: &url}); !errors.Is(err, linkstore.ErrTakenDown) {
+		t.Errorf("Update of the taken-down link: %v, want ErrTakenDown", err)
+	}
+	if _, err := s.Update(ctx, "", code, linkstore.Update{URL: &url}); err != nil {
+		t.Errorf("Update of the own host's link: %v", err)
+	}
+	if l, err := s.LiftTakedown(ctx, d, code); err != nil || l.TakenDown() {
+		t.Errorf("LiftTakedown(%q): %+v, %v", d, l, err)
+	}
+	if _, err := s.TakeDown(ctx, NewDomain(), code, "phishing", at); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("TakeDown on a domain without the code: %v, want ErrNotFound", err)
+	}
+	if err := s.Release(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Release on a domain without the code: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Delete(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Delete on a domain without the code: %v, want ErrNotFound", err)
+	}
+}
+
+// testInvalidDomainOrWorkspace: a domain that is not a lower-case
+// punycode host name, or a negative workspace, is refused with
+// ErrInvalidLink and stores nothing; List refuses the same filters.
+func testInvalidDomainOrWorkspace(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	for _, d := range []string{"Example.com", "example.com.", "example.com:443", ".example.com",
+		"a..b", "-a.example", "a-.example", "ex ample.com", "exämple.com", "a/b", string(make([]byte, 254))} {
+		l := onDomain("", NewCode())
+		l.Domain = d
+		if err := s.Create(ctx, l); !errors.Is(err, linkstore.ErrInvalidLink) {
+			t.Errorf("Create on domain %.20q: %v, want ErrInvalidLink", d, err)
+		}
+		if errs := s.CreateMany(ctx, []linkstore.Link{l}); !errors.Is(errs[0], linkstore.ErrInvalidLink) {
+			t.Errorf("CreateMany on domain %.20q: %v, want ErrInvalidLink", d, errs[0])
+		}
+		if _, err := s.Get(ctx, "", l.Code); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("the refused link on %.20q was stored: %v", d, err)
+		}
+		if _, err := s.List(ctx, linkstore.ListQuery{Domain: d}); err == nil {
+			t.Errorf("List with domain %.20q: no error", d)
+		}
+	}
+	l := NewLink()
+	l.WorkspaceID = -1
+	if err := s.Create(ctx, l); !errors.Is(err, linkstore.ErrInvalidLink) {
+		t.Errorf("Create in workspace -1: %v, want ErrInvalidLink", err)
+	}
+	if _, err := s.List(ctx, linkstore.ListQuery{WorkspaceID: -1}); err == nil {
+		t.Error("List of workspace -1: no error")
+	}
+}
+
+// testListWorkspaceAndDomain: List keeps one workspace's links, one
+// domain's, or both, newest first and page by page, without retired
+// links.
+func testListWorkspaceAndDomain(t *testing.T, s linkstore.Store) {
+	ws, other := NewWorkspace(), NewWorkspace()
+	d1, d2 := NewDomain(), NewDomain()
+	base := idBase()
+	var all []linkstore.Link
+	for i := range 12 {
+		l := onDomain([]string{"", d1, d2}[i%3], NewCode())
+		l.ID = base + int64(i*7%12) // not created in ID order
+		l.WorkspaceID = ws
+		if i%4 == 3 {
+			l.WorkspaceID = other
+		}
+		all = append(all, l)
+	}
+	createLinks(t, s, all)
+	// One deleted link of each filter's set leaves the listings.
+	if _, err := s.Delete(t.Context(), all[1].Domain, all[1].Code); err != nil {
+		t.Fatal(err)
+	}
+	live := append(all[:1:1], all[2:]...)
+	keep := func(f func(linkstore.Link) bool) []linkstore.Link {
+		var out []linkstore.Link
+		for _, l := range live {
+			if f(l) {
+				out = append(out, l)
+			}
+		}
+		return newest(out)
+	}
+	inWS := keep(func(l linkstore.Link) bool { return l.WorkspaceID == ws })
+	tests := []struct {
+		name string
+		q    linkstore.ListQuery
+		want []linkstore.Link
+	}{
+		{"workspace", linkstore.ListQuery{WorkspaceID: ws}, inWS},
+		{"other workspace", linkstore.ListQuery{WorkspaceID: other}, keep(func(l linkstore.Link) bool { return l.WorkspaceID == other })},
+		{"domain", linkstore.ListQuery{Domain: d1, MinID: base}, keep(func(l linkstore.Link) bool { return l.Domain == d1 })},
+		{"workspace and domain", linkstore.ListQuery{WorkspaceID: ws, Domain: d2},
+			keep(func(l linkstore.Link) bool { return l.WorkspaceID == ws && l.Domain == d2 })},
+		{"workspace, every domain in the ID range", linkstore.ListQuery{WorkspaceID: ws, MinID: base, MaxID: base + 5},
+			keep(func(l linkstore.Link) bool { return l.WorkspaceID == ws && l.ID <= base+5 })},
+		{"workspace and prefix", linkstore.ListQuery{WorkspaceID: ws, Prefix: inWS[0].Code}, inWS[:1]},
+		{"unknown workspace", linkstore.ListQuery{WorkspaceID: NewWorkspace()}, nil},
+		{"unknown domain", linkstore.ListQuery{Domain: NewDomain()}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkList(t, s, tt.q, tt.want) })
+	}
+	t.Run("pages", func(t *testing.T) {
+		var got []linkstore.Link
+		q := linkstore.ListQuery{WorkspaceID: ws, Limit: 2}
+		for {
+			page, err := s.List(t.Context(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < q.Limit {
+				break
+			}
+			q.Before = page[len(page)-1].ID
+		}
+		if g, w := codes(got), codes(inWS); !slices.Equal(g, w) {
+			t.Errorf("pages of the workspace: %q, want %q", g, w)
+		}
+	})
+}
+
+// testCountLive: CountLive counts a workspace's live links on every
+// domain, and neither retired links nor other workspaces' links.
+func testCountLive(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	ws := NewWorkspace()
+	count := func(want int64) {
+		t.Helper()
+		if n, err := s.CountLive(ctx, ws); err != nil || n != want {
+			t.Errorf("CountLive: %d, %v; want %d", n, err, want)
+		}
+	}
+	count(0)
+	var links []linkstore.Link
+	for i := range 5 {
+		l := onDomain([]string{"", NewDomain()}[i%2], NewCode())
+		l.WorkspaceID = ws
+		links = append(links, l)
+	}
+	other := NewLink()
+	other.WorkspaceID = NewWorkspace()
+	createLinks(t, s, append(links, other))
+	count(5)
+	if _, err := s.Delete(ctx, links[1].Domain, links[1].Code); err != nil {
+		t.Fatal(err)
+	}
+	count(4)
+	if _, err := s.TakeDown(ctx, links[2].Domain, links[2].Code, "spam", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	count(4) // a taken-down link is live: it still holds its place
+}
