@@ -75,7 +75,7 @@ func appliedVersions(t *testing.T, db *sql.DB) []applied {
 // changes nothing.
 func checkAdopted(t *testing.T, before, after, again []applied, offset int64) {
 	t.Helper()
-	if len(after) != len(before)+1 || !slices.Equal(after[:len(before)], before) || after[len(before)].name != "offsets" {
+	if len(after) <= len(before) || !slices.Equal(after[:len(before)], before) || after[len(before)].name != "offsets" {
 		t.Errorf("versions before %v, after %v: want the old ones untouched and 0003_offsets added", before, after)
 	}
 	if !slices.Equal(again, after) {
