@@ -133,12 +133,12 @@ func Read(tb testing.TB, dsn string) *Tables {
 	t := &Tables{Clicks: map[aggtest.RowKey]int64{}, Visitors: map[aggtest.RowKey][]byte{}, Dims: map[aggtest.DimKey]int64{}}
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table := "clicks_" + g.String()
-		err := q("SELECT bucket, code, link_id, bot, clicks, visitors, dims FROM "+table, func(scan func(...any) error) error {
+		err := q("SELECT bucket, code, link_id, bot, clicks, visitors, dims, workspace_id FROM "+table, func(scan func(...any) error) error {
 			var bucket, bot any
 			var k aggtest.RowKey
 			var clicks int64
 			var vis, dims []byte
-			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis, &dims); err != nil {
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis, &dims, &k.Workspace); err != nil {
 				return err
 			}
 			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
@@ -165,11 +165,11 @@ func Read(tb testing.TB, dsn string) *Tables {
 		}
 		// Rows of the *_dims tables, which versions before the dims
 		// column wrote: the stats API adds them up with the column's.
-		err = q("SELECT bucket, code, link_id, bot, dimension, value, clicks FROM "+table+"_dims", func(scan func(...any) error) error {
+		err = q("SELECT bucket, code, link_id, bot, dimension, value, clicks, workspace_id FROM "+table+"_dims", func(scan func(...any) error) error {
 			var bucket, bot any
 			var k aggtest.DimKey
 			var clicks int64
-			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &k.Dimension, &k.Value, &clicks); err != nil {
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &k.Dimension, &k.Value, &clicks, &k.Workspace); err != nil {
 				return err
 			}
 			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
