@@ -41,6 +41,7 @@ type env struct {
 	h      *api.Handler
 	store  api.Store
 	db     *sql.DB
+	dsn    string
 	sqlite bool
 	// dims says where dimRow puts its counts: dimsTables (the *_dims
 	// tables of earlier versions), dimsColumn (the bucket rows' dims
@@ -70,6 +71,7 @@ func setup(t testing.TB, backend string) *env {
 		dsn = "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
 		e.sqlite = true
 	}
+	e.dsn = dsn
 	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
