@@ -25,11 +25,11 @@
 // Version 2 is version 1's layout (below) with two fields after the
 // referrer: the link's workspace and domain. Its version byte is 2.
 //
-//	        varint    workspace: the link's workspace ID, 1 to 2^63-1
-//	        string    domain: 0 to MaxDomain bytes; "" for the instance's
-//	                  own host, else a lower-case punycode host name
-//	                  without port or trailing dot (ValidDomain)
-//	        ...       fields added later to version 2 (see Evolution)
+//	varint    workspace: the link's workspace ID, 1 to 2^63-1
+//	string    domain: 0 to MaxDomain bytes; "" for the instance's
+//	          own host, else a lower-case punycode host name
+//	          without port or trailing dot (ValidDomain)
+//	...       fields added later to version 2 (see Evolution)
 //
 // AppendBinary writes version 2 (a zero Event.Workspace as
 // workspace.DefaultID); UnmarshalBinary reads both versions, a version-1
