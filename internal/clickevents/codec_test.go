@@ -261,3 +261,18 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Errorf("encode: %v allocations, want 0", n)
 	}
 }
+
+func TestValidDomain(t *testing.T) {
+	for d, want := range map[string]bool{
+		"": true, "go.example.com": true, "a": true, "xn--r8jz45g.jp": true, "a-b.c9": true,
+		strings.Repeat("a", 63) + ".com": true, strings.Repeat("a.", 126) + "a": true,
+		strings.Repeat("a", 64) + ".com": false, strings.Repeat("a.", 126) + "ab": false,
+		"Go.example.com": false, "go.example.com.": false, ".go.example.com": false, "go..example": false,
+		"go.example.com:443": false, "-go.example": false, "go-.example": false, "go.example-": false,
+		"例え.jp": false, "go_example.com": false, "go example": false,
+	} {
+		if got := ValidDomain(d); got != want {
+			t.Errorf("ValidDomain(%q) = %v, want %v", d, got, want)
+		}
+	}
+}
