@@ -27,7 +27,7 @@ INSERT INTO clicks_hourly_new (bucket, code, link_id, bot, clicks, visitors, dim
 DROP TABLE clicks_hourly;
 ALTER TABLE clicks_hourly_new RENAME TO clicks_hourly;
 CREATE INDEX clicks_hourly_time ON clicks_hourly (bucket);
-CREATE INDEX clicks_hourly_workspace_bucket ON clicks_hourly (workspace_id, bucket);
+CREATE INDEX clicks_hourly_workspace_bucket ON clicks_hourly (workspace_id, bucket) WHERE code <> '';
 
 CREATE TABLE clicks_daily_new (
 	bucket       INTEGER NOT NULL CHECK (bucket % 86400000000 = 0),
@@ -49,7 +49,7 @@ INSERT INTO clicks_daily_new (bucket, code, link_id, bot, clicks, visitors, dims
 DROP TABLE clicks_daily;
 ALTER TABLE clicks_daily_new RENAME TO clicks_daily;
 CREATE INDEX clicks_daily_time ON clicks_daily (bucket);
-CREATE INDEX clicks_daily_workspace_bucket ON clicks_daily (workspace_id, bucket);
+CREATE INDEX clicks_daily_workspace_bucket ON clicks_daily (workspace_id, bucket) WHERE code <> '';
 
 CREATE TABLE clicks_hourly_dims_new (
 	bucket       INTEGER NOT NULL CHECK (bucket % 3600000000 = 0),
