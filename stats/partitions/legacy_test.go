@@ -126,12 +126,7 @@ func TestMigratesLegacyPostgresInPlace(t *testing.T) {
 func TestMigratesLegacySQLiteInPlace(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "stats.db")
-	db, err := sql.Open("sqlite", path+"?_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path := sqliteFile(t)
 	stats, offsets := legacy(t, "sqlite")
 	if err := migrations.ApplySQLite(ctx, db, MigrationsTable, stats); err != nil {
 		t.Fatal(err)
@@ -157,6 +152,19 @@ func TestMigratesLegacySQLiteInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAdopted(t, before, after, again, offset)
+}
+
+// sqliteFile opens a new SQLite file as the migrations do (IMMEDIATE
+// transactions) and returns it with its path.
+func sqliteFile(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stats.db")
+	db, err := sql.Open("sqlite", path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, path
 }
 
 // stdlibOf opens dsn through database/sql, so that both dialects' checks

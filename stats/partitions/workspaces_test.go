@@ -2,7 +2,6 @@ package partitions
 
 import (
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -117,12 +116,7 @@ func TestWorkspacesMigrationPostgres(t *testing.T) {
 func TestWorkspacesMigrationSQLite(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "stats.db")
-	db, err := sql.Open("sqlite", path+"?_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, path := sqliteFile(t)
 	ms, err := migrations.Load(migrationFS, "migrations/sqlite")
 	if err != nil {
 		t.Fatal(err)
