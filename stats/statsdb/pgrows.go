@@ -222,12 +222,7 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 			keys.add(r)
 		}
 		table, _ := tableOf(aggregate.Grain(g))
-		second.Queue(`SELECT s.i, t.clicks, t.visitors, t.dims
-			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[]) WITH ORDINALITY AS s(code, bucket, link_id, bot, workspace_id, i)
-			JOIN `+table+` t ON t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
-				AND t.workspace_id = s.workspace_id
-			ORDER BY s.i
-			FOR UPDATE OF t`, keys.codes, keys.buckets, keys.links, keys.bots, keys.workspaces)
+		second.Queue(pgLockRows(table), keys.codes, keys.buckets, keys.links, keys.bots, keys.workspaces)
 	}
 	third, err := p.readAndMerge(tx.SendBatch(ctx, second), stored)
 	if err != nil {
@@ -237,6 +232,19 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 		return fmt.Errorf("update rows: %w", err)
 	}
 	return nil
+}
+
+// pgLockRows reads and locks the stored rows of table whose keys are the
+// parameter arrays (code, bucket, link ID, bot, workspace), in their
+// order. Each key is probed through the primary key (TestLockRowsPlan):
+// the partial (workspace_id, bucket) index cannot serve a probe.
+func pgLockRows(table string) string {
+	return `SELECT s.i, t.clicks, t.visitors, t.dims
+			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[]) WITH ORDINALITY AS s(code, bucket, link_id, bot, workspace_id, i)
+			JOIN ` + table + ` t ON t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
+				AND t.workspace_id = s.workspace_id
+			ORDER BY s.i
+			FOR UPDATE OF t`
 }
 
 // pgInsertNew reads the results of writeRows' first round trip and returns
