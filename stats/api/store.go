@@ -341,13 +341,8 @@ func (s *sqlStore) TopLinks(ctx context.Context, g Granularity, from, to time.Ti
 	t := table(g, false)
 	// A workspace's links are read through the (workspace_id, bucket)
 	// index, not from every link's rows.
-	scope, args := s.scope(4)
-	rows, err := s.query(ctx, `SELECT code, link_id, `+sumHumans+`, `+sumBots+` FROM `+t+`
-		WHERE code <> '' AND bucket >= $1 AND bucket < $2 AND `+scope+`
-		GROUP BY code, link_id
-		HAVING `+rankBy(traffic)+` > 0
-		ORDER BY `+rankBy(traffic)+` DESC, code, link_id
-		LIMIT $3`, append([]any{from, to, limit}, args...)...)
+	stmt, args := s.topLinks(t, traffic)
+	rows, err := s.query(ctx, stmt, append([]any{from, to, limit}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
 	}
@@ -364,6 +359,18 @@ func (s *sqlStore) TopLinks(ctx context.Context, g Granularity, from, to time.Ti
 		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
 	}
 	return out, nil
+}
+
+// topLinks is TopLinks' statement on table t: parameters from, to,
+// limit, then args (the scope's).
+func (s *sqlStore) topLinks(t string, traffic Traffic) (stmt string, args []any) {
+	scope, args := s.scope(4)
+	return `SELECT code, link_id, ` + sumHumans + `, ` + sumBots + ` FROM ` + t + `
+		WHERE code <> '' AND bucket >= $1 AND bucket < $2 AND ` + scope + `
+		GROUP BY code, link_id
+		HAVING ` + rankBy(traffic) + ` > 0
+		ORDER BY ` + rankBy(traffic) + ` DESC, code, link_id
+		LIMIT $3`, args
 }
 
 // LatestLinkID implements Store. It reads the table the series will come

@@ -3,6 +3,7 @@ package api_test
 import (
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,39 @@ func TestWorkspaceViews(t *testing.T) {
 				t.Errorf("a view's Close closed the store: %v", err)
 			}
 		})
+	}
+}
+
+// TestWorkspaceTopLinksPlan: on PostgreSQL a workspace's top links read its
+// links' rows through the (workspace_id, bucket) index, not every link's.
+func TestWorkspaceTopLinksPlan(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "postgres")
+	e.exec(`INSERT INTO clicks_daily (bucket, code, link_id, bot, clicks, workspace_id)
+		SELECT $1::timestamptz, 'z' || i, i, false, 1, 1 + i % 50 FROM generate_series(1, 20000) i`, now.Truncate(24*time.Hour))
+	e.exec(`ANALYZE clicks_daily`)
+	stmt, args := api.TopLinksSQL(3, "clicks_daily")
+	var plan strings.Builder
+	rows, err := e.db.QueryContext(t.Context(), "EXPLAIN "+stmt,
+		append([]any{now.Add(-30 * 24 * time.Hour), now, 10}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The month with the rows (November); October's partition is empty,
+	// which the planner reads with a scan of nothing.
+	if !strings.Contains(plan.String(), "clicks_daily_y2026m11_workspace_id_bucket") ||
+		strings.Contains(plan.String(), "Seq Scan on clicks_daily_y2026m11") {
+		t.Errorf("a workspace's top links do not read through its index:\n%s", plan.String())
 	}
 }
