@@ -11,6 +11,7 @@ import (
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/statsdb"
+	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
 )
 
 // wsLink is a link of the workspace test, with its clicks: each from
@@ -158,27 +159,11 @@ func TestWorkspaceTopLinksPlan(t *testing.T) {
 		SELECT $1::timestamptz, 'z' || i, i, false, 1, 1 + i % 50 FROM generate_series(1, 20000) i`, now.Truncate(24*time.Hour))
 	e.exec(`ANALYZE clicks_daily`)
 	stmt, args := api.TopLinksSQL(3, "clicks_daily")
-	var plan strings.Builder
-	rows, err := e.db.QueryContext(t.Context(), "EXPLAIN "+stmt,
-		append([]any{now.Add(-30 * 24 * time.Hour), now, 10}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	plan := statsdbtest.Plan(t, e.db, stmt, append([]any{now.Add(-30 * 24 * time.Hour), now, 10}, args...)...)
 	// The month with the rows (November); October's partition is empty,
 	// which the planner reads with a scan of nothing.
-	if !strings.Contains(plan.String(), "clicks_daily_y2026m11_workspace_id_bucket") ||
-		strings.Contains(plan.String(), "Seq Scan on clicks_daily_y2026m11") {
-		t.Errorf("a workspace's top links do not read through its index:\n%s", plan.String())
+	if !strings.Contains(plan, "clicks_daily_y2026m11_workspace_id_bucket") ||
+		strings.Contains(plan, "Seq Scan on clicks_daily_y2026m11") {
+		t.Errorf("a workspace's top links do not read through its index:\n%s", plan)
 	}
 }

@@ -1,16 +1,18 @@
 package statsdb_test
 
 import (
+	"database/sql"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/partitions"
 	"github.com/shortify/shortify/stats/statsdb"
+	"github.com/shortify/shortify/stats/statsdb/statsdbtest"
 )
 
 // TestLockRowsPlan: on a fresh partition (no statistics, as in the first
@@ -31,41 +33,27 @@ func TestLockRowsPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	p, err := pgxpool.New(ctx, dsn)
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer db.Close()
 	bucket := now.Truncate(time.Hour)
-	if _, err := p.Exec(ctx, `INSERT INTO clicks_hourly (bucket, code, link_id, bot, clicks, workspace_id)
+	if _, err := db.ExecContext(ctx, `INSERT INTO clicks_hourly (bucket, code, link_id, bot, clicks, workspace_id)
 		SELECT $1, 'z' || i, i, false, 1, 1 + i % 20 FROM generate_series(1, 20000) i`, bucket); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := p.Begin(ctx)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, statsdb.PgSetup); err != nil {
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, statsdb.PgSetup); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := tx.Query(ctx, "EXPLAIN "+statsdb.PgLockRows("clicks_hourly"),
+	plan := statsdbtest.Plan(t, tx, statsdb.PgLockRows("clicks_hourly"),
 		[]string{"z1"}, []time.Time{bucket}, []int64{1}, []bool{false}, []int64{2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan strings.Builder
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plan.String(), "_pkey") || strings.Contains(plan.String(), "workspace_id_bucket") {
-		t.Errorf("the write path's probes do not take the primary key:\n%s", plan.String())
+	if !strings.Contains(plan, "_pkey") || strings.Contains(plan, "workspace_id_bucket") {
+		t.Errorf("the write path's probes do not take the primary key:\n%s", plan)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,4 +262,29 @@ func Exec(tb testing.TB, dsn, stmt string) {
 	if err := q(stmt, func(func(...any) error) error { return nil }); err != nil {
 		tb.Fatalf("exec %q: %v", stmt, err)
 	}
+}
+
+// Plan returns PostgreSQL's EXPLAIN of stmt with args, run by q (a
+// connection or a transaction with its settings), one line per plan node.
+func Plan(tb testing.TB, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, stmt string, args ...any) string {
+	tb.Helper()
+	rows, err := q.QueryContext(tb.Context(), "EXPLAIN "+stmt, args...)
+	if err != nil {
+		tb.Fatalf("explain: %v", err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			tb.Fatalf("explain: %v", err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("explain: %v", err)
+	}
+	return plan.String()
 }
