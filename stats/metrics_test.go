@@ -50,7 +50,7 @@ func TestMetrics(t *testing.T) {
 	}
 	recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte("junk"), Value: []byte("not a click")})
 	del, err := linkevents.Encode(linkevents.Event{Type: linkevents.Deleted, Code: "gone1", LinkID: 99, At: time.Now().UTC(),
-		Reason: linkevents.ReasonAPI, PurgeStats: true}) // its owner asked for the statistics to go
+		Reason: linkevents.ReasonAPI, PurgeStats: true}) // only a purge removes statistics
 	if err != nil {
 		t.Fatal(err)
 	}
