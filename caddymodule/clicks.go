@@ -20,6 +20,7 @@ import (
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/clientip"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Click events (docs/architecture.md, "A redirect" and "A click"): every
@@ -218,6 +219,11 @@ func (h *Handler) emitClick(r *http.Request, code string, e *entry, status int) 
 		Bot:       clickevents.IsBot(ua),
 		UserAgent: ua,
 		Referrer:  headerValue(r.Header, "Referer"),
+		// Hook (issue 15): the L1 entry carries no workspace or domain
+		// yet; the next session takes both from the link through the
+		// caches (e.workspace, e.domain) instead of these defaults.
+		Workspace: workspace.DefaultID,
+		Domain:    "",
 	}
 	if ev.country != "" {
 		c.Country = clickevents.NormalizeCountry(headerValue(r.Header, ev.country))

@@ -18,6 +18,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Topics of the kfake brokers of these tests.
@@ -112,8 +113,9 @@ func TestClickEventContent(t *testing.T) {
 	want := clickevents.NewVisitorHasher([]byte("test visitor key")).Hash(netip.MustParseAddr("198.51.100.7"), "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
 	if e.Code != c || e.LinkID != 4242 || e.Status != 302 || e.Country != "DE" || e.Bot ||
 		e.UserAgent != "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0" || e.Referrer != "https://news.example/" ||
-		e.Visitor != want || e.Time.Before(before) || e.Time.After(time.Now()) {
-		t.Errorf("event %+v; want code %s, link 4242, 302, DE, visitor %x", e, c, want)
+		e.Visitor != want || e.Time.Before(before) || e.Time.After(time.Now()) ||
+		e.Workspace != workspace.DefaultID || e.Domain != "" {
+		t.Errorf("event %+v; want code %s, link 4242, 302, DE, visitor %x, the default workspace, domain \"\"", e, c, want)
 	}
 	if b := got[1]; !b.Bot || b.Country != "" || b.Referrer != "" {
 		t.Errorf("bot event %+v: want bot, no country, no referrer", b)

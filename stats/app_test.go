@@ -172,7 +172,7 @@ func TestAppConsumes(t *testing.T) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if n, err := statsdbtest.TryCount(dsn, "clicks_hourly"); err == nil && n == 2 { // the link's row and the roll-up
+		if n, err := statsdbtest.TryCount(dsn, "clicks_hourly"); err == nil && n == 3 { // the link's row, the roll-up over all links and its workspace's
 			break
 		}
 		if time.Now().After(deadline) {

@@ -20,6 +20,26 @@
 // is the binary encoding below, at most MaxSize bytes. Headers are not
 // used.
 //
+// # Value, version 2
+//
+// Version 2 is version 1's layout (below) with two fields after the
+// referrer: the link's workspace and domain. Its version byte is 2.
+//
+//	varint    workspace: the link's workspace ID, 1 to 2^63-1
+//	string    domain: 0 to MaxDomain bytes; "" for the instance's
+//	          own host, else a lower-case punycode host name
+//	          without port or trailing dot (ValidDomain)
+//	...       fields added later to version 2 (see Evolution)
+//
+// A version-2 value is 2 bytes longer than version 1's for the default
+// workspace on the instance's host; the largest, 1637 + 9 + 2 + 253 =
+// 1901 bytes.
+//
+// AppendBinary writes version 2 (a zero Event.Workspace as
+// workspace.DefaultID); UnmarshalBinary reads both versions, a version-1
+// value as workspace.DefaultID and domain "": the clicks of links made
+// before workspaces, on the instance's host.
+//
 // # Value, version 1
 //
 // Integers are unsigned LEB128 varints (encoding/binary's Uvarint, at
@@ -56,15 +76,19 @@
 //
 // # Evolution
 //
-// Version 1 may grow only at the end: a field added later goes after the
-// referrer, and a version-1 reader ignores bytes after the fields it
-// knows; a new flag whose meaning old readers may safely ignore takes a
+// A version may grow only at the end: a field added later goes after its
+// last field (the referrer in version 1, the domain in version 2), and a
+// reader ignores bytes after the fields it knows; a new flag whose meaning old readers may safely ignore takes a
 // reserved bit (readers ignore bits they do not know). Anything that
 // version-1 readers would misread (a field removed, moved or reinterpreted,
 // a bound raised) makes version 2, which those readers refuse with
 // ErrVersion: the stats service skips such records and counts them, so
-// consumers are upgraded before producers. MaxSize bounds every version-1
-// value, additions included.
+// consumers are upgraded before producers. MaxSize bounds every value,
+// additions included.
+//
+// Version 2 was made so (workspaces, issue 15): a version-1 reader would
+// take every click for the default workspace's. Upgrade the stats service
+// before the edges; until then it skips the edges' version-2 records.
 //
 // # Why binary
 //
@@ -97,9 +121,46 @@ import (
 	"time"
 )
 
-// Version is the format version that AppendBinary writes and
-// UnmarshalBinary reads.
-const Version = 1
+// ValidDomain reports whether d may be an event's domain: "" (the
+// instance's own host) or a lower-case punycode host name without port or
+// trailing dot, at most MaxDomain bytes, of labels of 1 to 63 letters
+// a-z, digits and hyphens, neither starting nor ending with a hyphen.
+func ValidDomain(d string) bool {
+	if len(d) > MaxDomain {
+		return false
+	}
+	label := 0
+	for i := 0; i < len(d); i++ {
+		switch c := d[i]; {
+		case c == '.':
+			if label == 0 || d[i-1] == '-' {
+				return false
+			}
+			label = 0
+		case c == '-':
+			if label == 0 {
+				return false
+			}
+			label++
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			label++
+		default:
+			return false
+		}
+		if label > 63 {
+			return false
+		}
+	}
+	return d == "" || (label > 0 && d[len(d)-1] != '-')
+}
+
+// Version is the format version that AppendBinary writes; UnmarshalBinary
+// reads it and VersionWithoutWorkspace.
+const Version = 2
+
+// VersionWithoutWorkspace is the format of the edges before workspaces:
+// its events decode as workspace.DefaultID's, on domain "".
+const VersionWithoutWorkspace = 1
 
 // DefaultTopic is the clicks topic's name unless configured.
 const DefaultTopic = "clicks"
@@ -111,9 +172,11 @@ const (
 	MaxUserAgent = 512
 	// MaxReferrer bounds the referrer, truncated likewise.
 	MaxReferrer = 1024
+	// MaxDomain bounds the domain, a DNS name (253 bytes).
+	MaxDomain = 253
 )
 
-// MaxSize bounds an encoded version-1 value, fields added later included;
+// MaxSize bounds an encoded value, fields added later included;
 // UnmarshalBinary refuses a longer one.
 const MaxSize = 4096
 
@@ -164,6 +227,12 @@ type Event struct {
 	UserAgent string
 	// Referrer is the Referer header.
 	Referrer string
+	// Workspace is the link's workspace ID; 0 encodes as
+	// workspace.DefaultID (and decodes as it).
+	Workspace int64
+	// Domain is the link's custom domain, "" for the instance's own host
+	// (ValidDomain).
+	Domain string
 }
 
 // Key returns the record key of e: its code. The Emitter writes the same

@@ -1,6 +1,7 @@
 package clickevents
 
 import (
+	"cmp"
 	"encoding"
 	"encoding/binary"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/shortify/shortify/internal/shortcode"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Bounds of Event.Time that encode.
@@ -52,6 +54,9 @@ func (e *Event) appendBinary(b []byte) (_ []byte, codeAt int, _ error) {
 	b = append(b, e.Code...)
 	b = appendString(b, e.UserAgent, MaxUserAgent)
 	b = appendString(b, e.Referrer, MaxReferrer)
+	b = binary.AppendUvarint(b, uint64(cmp.Or(e.Workspace, workspace.DefaultID)))
+	b = binary.AppendUvarint(b, uint64(len(e.Domain)))
+	b = append(b, e.Domain...)
 	return b, codeAt, nil
 }
 
@@ -73,6 +78,10 @@ func (e *Event) check() error {
 		return fmt.Errorf("clickevents: encode %q: status %d outside 100 to 599: %w", e.Code, e.Status, ErrInvalid)
 	case e.Country != "" && !validCountry(e.Country):
 		return fmt.Errorf("clickevents: encode %q: country %q is not two letters A-Z (see NormalizeCountry): %w", e.Code, e.Country, ErrInvalid)
+	case e.Workspace < 0:
+		return fmt.Errorf("clickevents: encode %q: negative workspace %d: %w", e.Code, e.Workspace, ErrInvalid)
+	case !ValidDomain(e.Domain):
+		return fmt.Errorf("clickevents: encode %q: domain %q is not a lower-case host name (see ValidDomain): %w", e.Code, e.Domain, ErrInvalid)
 	}
 	return nil
 }
@@ -121,22 +130,24 @@ func clean(s string) bool {
 // breaks the format, an error wrapping ErrMalformed that names the rule.
 // On error e is unchanged. The strings are copied out of data, which the
 // caller may reuse: Code in an allocation of its own (a consumer may keep
-// it as a map key), UserAgent and Referrer sharing a second one.
+// it as a map key), UserAgent, Referrer and Domain sharing a second one.
 func (e *Event) UnmarshalBinary(data []byte) error {
 	var v Event
 	if err := v.UnmarshalView(data); err != nil {
 		return err
 	}
-	var uaRef string
-	if len(v.UserAgent)+len(v.Referrer) > 0 {
+	var rest string // user agent, referrer, domain
+	ua, ref := len(v.UserAgent), len(v.UserAgent)+len(v.Referrer)
+	if ref+len(v.Domain) > 0 {
 		var sb strings.Builder
-		sb.Grow(len(v.UserAgent) + len(v.Referrer))
+		sb.Grow(ref + len(v.Domain))
 		sb.WriteString(v.UserAgent)
 		sb.WriteString(v.Referrer)
-		uaRef = sb.String()
+		sb.WriteString(v.Domain)
+		rest = sb.String()
 	}
 	v.Code = strings.Clone(v.Code)
-	v.UserAgent, v.Referrer = uaRef[:len(v.UserAgent)], uaRef[len(v.UserAgent):]
+	v.UserAgent, v.Referrer, v.Domain = rest[:ua], rest[ua:ref], rest[ref:]
 	*e = v
 	return nil
 }

@@ -20,6 +20,8 @@ var sample = Event{
 	Bot:       false,
 	UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
 	Referrer:  "https://news.example.com/item?id=42",
+	Workspace: 7,
+	Domain:    "go.example.com",
 }
 
 func roundTrip(t *testing.T, e Event) Event {
@@ -38,11 +40,13 @@ func roundTrip(t *testing.T, e Event) Event {
 func TestRoundTrip(t *testing.T) {
 	for _, e := range []Event{
 		sample,
-		{Time: time.UnixMilli(0).UTC(), Code: "a", Status: 100},
+		{Time: time.UnixMilli(0).UTC(), Code: "a", Status: 100, Workspace: 1},
 		{Time: time.UnixMilli(MaxTimeMillis).UTC(), Code: strings.Repeat("Z", 64), LinkID: 1<<63 - 1, Status: 599,
 			Visitor: ^uint64(0), Country: "ZZ", Bot: true,
-			UserAgent: strings.Repeat("u", MaxUserAgent), Referrer: strings.Repeat("r", MaxReferrer)},
-		{Time: sample.Time, Code: "x_-1", Status: 308, Country: "AA", UserAgent: "Grüße 🙂", Referrer: "https://例え.jp/"},
+			UserAgent: strings.Repeat("u", MaxUserAgent), Referrer: strings.Repeat("r", MaxReferrer),
+			Workspace: 1<<63 - 1, Domain: strings.Repeat(strings.Repeat("d", 63)+".", 3) + strings.Repeat("e", 61)},
+		{Time: sample.Time, Code: "x_-1", Status: 308, Country: "AA", UserAgent: "Grüße 🙂", Referrer: "https://例え.jp/",
+			Workspace: 2, Domain: "xn--r8jz45g.jp"},
 	} {
 		if got := roundTrip(t, e); got != e {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, e)
@@ -50,30 +54,57 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// goldenV1 is a version-1 value byte by byte, as the edges wrote it
+// before workspaces: a change in how it decodes breaks every upgrade.
+const goldenV1 = "01" + // version
+	"01" + // flags: bot
+	"80d095ffbc31" + // 1_700_000_000_000 ms
+	"ac02" + // link ID 300
+	"ae02" + // status 302
+	"0102030405060708" + // visitor, little-endian
+	"5553" + // "US"
+	"03616263" + // "abc"
+	"066375726c2f38" + // "curl/8"
+	"00" // ""
+
+// golden is the event of goldenV1, in the default workspace on the
+// instance's host.
+var golden = Event{
+	Time: time.UnixMilli(1_700_000_000_000).UTC(), Code: "abc", LinkID: 300, Status: 302,
+	Visitor: 0x0807060504030201, Country: "US", Bot: true, UserAgent: "curl/8", Referrer: "",
+	Workspace: 1, Domain: "",
+}
+
 // TestGolden pins the layout byte by byte, as the package documentation
-// describes it: a change here breaks every consumer.
+// describes it: a change here breaks every consumer. A version-1 value
+// still decodes, as the default workspace's click on the instance's host.
 func TestGolden(t *testing.T) {
-	e := Event{
-		Time: time.UnixMilli(1_700_000_000_000), Code: "abc", LinkID: 300, Status: 302,
-		Visitor: 0x0807060504030201, Country: "US", Bot: true, UserAgent: "curl/8", Referrer: "",
+	v1, _ := hex.DecodeString(goldenV1)
+	var old Event
+	if err := old.UnmarshalBinary(v1); err != nil || old != golden {
+		t.Fatalf("version 1 decodes to %+v, %v; want %+v", old, err, golden)
 	}
+	if err := old.UnmarshalBinary(append(v1, 0x05, 'h', 'e', 'l', 'l', 'o')); err != nil || old != golden {
+		t.Fatalf("version 1 with a later field decodes to %+v, %v; want %+v", old, err, golden)
+	}
+	e := golden
+	e.Workspace, e.Domain = 300, "go.example"
 	b, err := e.AppendBinary([]byte{0xee}) // appends after what is there
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "ee" + // caller's byte
-		"01" + // version
-		"01" + // flags: bot
-		"80d095ffbc31" + // 1_700_000_000_000 ms
-		"ac02" + // link ID 300
-		"ae02" + // status 302
-		"0102030405060708" + // visitor, little-endian
-		"5553" + // "US"
-		"03616263" + // "abc"
-		"066375726c2f38" + // "curl/8"
-		"00" // ""
+		"02" + // version
+		goldenV1[2:] + // version 1's fields
+		"ac02" + // workspace 300
+		"0a676f2e6578616d706c65" // "go.example"
 	if got := hex.EncodeToString(b); got != want {
 		t.Fatalf("encoding\n got %s\nwant %s", got, want)
+	}
+	e.Workspace = 0 // the default
+	b, _ = e.AppendBinary(nil)
+	if err := old.UnmarshalBinary(b); err != nil || old.Workspace != 1 {
+		t.Fatalf("workspace 0 decodes as %d, %v; want the default, 1", old.Workspace, err)
 	}
 	// A sample for people reading the documentation.
 	s, _ := sample.MarshalBinary()
@@ -112,6 +143,12 @@ func TestEncodeRefuses(t *testing.T) {
 		"long country":    func(e *Event) { e.Country = "DEU" },
 		"digit country":   func(e *Event) { e.Country = "T1" },
 		"unicode country": func(e *Event) { e.Country = "É" },
+		"workspace -1":    func(e *Event) { e.Workspace = -1 },
+		"upper domain":    func(e *Event) { e.Domain = "Go.example.com" },
+		"domain port":     func(e *Event) { e.Domain = "go.example.com:443" },
+		"trailing dot":    func(e *Event) { e.Domain = "go.example.com." },
+		"unicode domain":  func(e *Event) { e.Domain = "例え.jp" },
+		"long domain":     func(e *Event) { e.Domain = strings.Repeat("a.", 127) },
 	} {
 		e := sample
 		mod(&e)
@@ -136,7 +173,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		"empty":           {nil, ErrMalformed},
 		"version 0":       {edit(func(b []byte) []byte { b[0] = 0; return b }), ErrVersion},
-		"version 2":       {edit(func(b []byte) []byte { b[0] = 2; return b }), ErrVersion},
+		"version 3":       {edit(func(b []byte) []byte { b[0] = 3; return b }), ErrVersion},
 		"only version":    {[]byte{1}, ErrMalformed},
 		"too long":        {append(bytes.Clone(good), make([]byte, MaxSize)...), ErrMalformed},
 		"status 99":       {edit(func(b []byte) []byte { b[17], b[18] = 99, 0x80; return append(b[:18], b[19:]...) }), ErrMalformed},
@@ -146,7 +183,10 @@ func TestDecodeRefuses(t *testing.T) {
 		"empty code":      {edit(func(b []byte) []byte { b[29] = 0; return append(b[:30], b[36:]...) }), ErrMalformed},
 		"long UA length":  {edit(func(b []byte) []byte { return append(b[:36], 0x81, 0x04) }), ErrMalformed},
 		"NUL in UA":       {edit(func(b []byte) []byte { b[40] = 0; return b }), ErrMalformed},
-		"bad UTF-8 ref":   {edit(func(b []byte) []byte { b[len(b)-1] = 0xff; return b }), ErrMalformed},
+		"bad UTF-8 ref":   {edit(func(b []byte) []byte { b[len(b)-len(sample.Domain)-3] = 0xff; return b }), ErrMalformed},
+		"workspace 0":     {edit(func(b []byte) []byte { b[len(b)-len(sample.Domain)-2] = 0; return b }), ErrMalformed},
+		"upper domain":    {edit(func(b []byte) []byte { b[len(b)-1] = 'M'; return b }), ErrMalformed},
+		"long domain len": {edit(func(b []byte) []byte { return append(b[:len(b)-len(sample.Domain)-1], 0xfe, 0x01) }), ErrMalformed},
 		"overlong varint": {[]byte{1, 0, 0x80, 0x00}, ErrMalformed},
 		"varint 11":       {append([]byte{1, 0}, bytes.Repeat([]byte{0xff}, 11)...), ErrMalformed},
 		"time too late":   {[]byte{1, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, ErrMalformed},
@@ -168,7 +208,7 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 }
 
-// TestEvolution: a version-1 reader ignores reserved flags and fields
+// TestEvolution: a reader ignores reserved flags and fields
 // appended after the referrer.
 func TestEvolution(t *testing.T) {
 	b, err := sample.MarshalBinary()
@@ -219,5 +259,20 @@ func TestDecodeAllocs(t *testing.T) {
 	buf := make([]byte, 0, 2048)
 	if n := testing.AllocsPerRun(100, func() { _, _ = sample.AppendBinary(buf[:0]) }); n > 0 {
 		t.Errorf("encode: %v allocations, want 0", n)
+	}
+}
+
+func TestValidDomain(t *testing.T) {
+	for d, want := range map[string]bool{
+		"": true, "go.example.com": true, "a": true, "xn--r8jz45g.jp": true, "a-b.c9": true,
+		strings.Repeat("a", 63) + ".com": true, strings.Repeat("a.", 126) + "a": true,
+		strings.Repeat("a", 64) + ".com": false, strings.Repeat("a.", 126) + "ab": false,
+		"Go.example.com": false, "go.example.com.": false, ".go.example.com": false, "go..example": false,
+		"go.example.com:443": false, "-go.example": false, "go-.example": false, "go.example-": false,
+		"例え.jp": false, "go_example.com": false, "go example": false,
+	} {
+		if got := ValidDomain(d); got != want {
+			t.Errorf("ValidDomain(%q) = %v, want %v", d, got, want)
+		}
 	}
 }

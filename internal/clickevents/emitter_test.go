@@ -87,6 +87,7 @@ func click(i int) *clickevents.Event {
 		Bot:       i%3 == 0,
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 		Referrer:  "https://example.org/page",
+		Workspace: int64(1 + i%3),
 	}
 }
 

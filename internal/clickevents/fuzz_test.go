@@ -2,6 +2,7 @@ package clickevents
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -10,8 +11,9 @@ import (
 
 // FuzzUnmarshalBinary: decoding never panics and fails only with
 // ErrVersion or ErrMalformed; what it accepts encodes again to the same
-// bytes, up to the reserved flags and trailing bytes a version-1 reader
-// ignores, and decodes to the same event. The corpus is in
+// bytes, up to the reserved flags and trailing bytes a reader ignores (a
+// version-1 value as version 2 with the default workspace and domain ""),
+// and decodes to the same event. The corpus is in
 // testdata/fuzz/FuzzUnmarshalBinary.
 func FuzzUnmarshalBinary(f *testing.F) {
 	for _, e := range []Event{sample, {Time: time.UnixMilli(0), Code: "a", Status: 301, Bot: true}} {
@@ -21,6 +23,8 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	v1, _ := hex.DecodeString(goldenV1)
+	f.Add(v1)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e Event
 		if err := e.UnmarshalBinary(data); err != nil {
@@ -33,12 +37,19 @@ func FuzzUnmarshalBinary(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded %x to %+v, which does not encode: %v", data, e, err)
 		}
-		if len(b) > len(data) || !bytes.Equal(b[2:], data[2:len(b)]) || b[1] != data[1]&flagBot {
-			t.Fatalf("decoded %x to %+v, which encodes to %x", data, e, b)
-		}
 		var again Event
 		if err := again.UnmarshalBinary(b); err != nil || again != e {
 			t.Fatalf("re-encoded %+v decodes to %+v, %v", e, again, err)
+		}
+		if data[0] == VersionWithoutWorkspace {
+			// The same fields, then the default workspace and domain "".
+			if !bytes.HasSuffix(b, []byte{1, 0}) || e.Workspace != 1 || e.Domain != "" {
+				t.Fatalf("version 1 %x decoded to %+v, which encodes to %x", data, e, b)
+			}
+			b = b[:len(b)-2]
+		}
+		if len(b) > len(data) || !bytes.Equal(b[2:], data[2:len(b)]) || b[1] != data[1]&flagBot {
+			t.Fatalf("decoded %x to %+v, which encodes to %x", data, e, b)
 		}
 	})
 }
@@ -47,11 +58,11 @@ func FuzzUnmarshalBinary(f *testing.F) {
 // what encodes decodes to the event with its strings cleaned and cut, and
 // the value stays within MaxSize.
 func FuzzAppendBinary(f *testing.F) {
-	f.Add(int64(1_700_000_000_000), "a9ZkQ2", int64(7), uint16(302), uint64(9), "DE", false, sample.UserAgent, sample.Referrer)
-	f.Add(int64(-1), "a/b", int64(-1), uint16(0), uint64(0), "de", true, "\xff\x00", "é")
-	f.Fuzz(func(t *testing.T, ms int64, code string, id int64, status uint16, visitor uint64, country string, bot bool, ua, ref string) {
+	f.Add(int64(1_700_000_000_000), "a9ZkQ2", int64(7), uint16(302), uint64(9), "DE", false, sample.UserAgent, sample.Referrer, int64(2), "go.example.com")
+	f.Add(int64(-1), "a/b", int64(-1), uint16(0), uint64(0), "de", true, "\xff\x00", "é", int64(-1), "Go.Example.")
+	f.Fuzz(func(t *testing.T, ms int64, code string, id int64, status uint16, visitor uint64, country string, bot bool, ua, ref string, ws int64, domain string) {
 		e := Event{Time: time.UnixMilli(ms), Code: code, LinkID: id, Status: status, Visitor: visitor,
-			Country: country, Bot: bot, UserAgent: ua, Referrer: ref}
+			Country: country, Bot: bot, UserAgent: ua, Referrer: ref, Workspace: ws, Domain: domain}
 		b, err := e.AppendBinary(nil)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
@@ -67,7 +78,8 @@ func FuzzAppendBinary(f *testing.F) {
 			t.Fatalf("%+v encodes to %x, which does not decode: %v", e, b, err)
 		}
 		if !got.Time.Equal(e.Time) || got.Code != e.Code || got.LinkID != e.LinkID || got.Status != e.Status ||
-			got.Visitor != e.Visitor || got.Country != e.Country || got.Bot != e.Bot {
+			got.Visitor != e.Visitor || got.Country != e.Country || got.Bot != e.Bot ||
+			got.Workspace != max(e.Workspace, 1) || got.Domain != e.Domain {
 			t.Fatalf("%+v came back as %+v", e, got)
 		}
 		if len(got.UserAgent) > MaxUserAgent || len(got.Referrer) > MaxReferrer {

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/shortcode"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // UnmarshalView decodes a record value into e without copying: Code,
-// UserAgent and Referrer are views into data, valid only while data is
+// UserAgent, Referrer and Domain are views into data, valid only while data is
 // neither changed nor reused. It is for a consumer that copies what it
 // keeps (the stats aggregation), where the two allocations per event of
 // UnmarshalBinary (which is this decoder followed by those copies) were a
@@ -20,8 +21,8 @@ func (e *Event) UnmarshalView(data []byte) error {
 	if len(data) == 0 {
 		return fmt.Errorf("clickevents: decode: empty value: %w", ErrMalformed)
 	}
-	if data[0] != Version {
-		return fmt.Errorf("clickevents: decode: version %d (this reader knows %d): %w", data[0], Version, ErrVersion)
+	if data[0] != Version && data[0] != VersionWithoutWorkspace {
+		return fmt.Errorf("clickevents: decode: version %d (this reader knows %d and %d): %w", data[0], VersionWithoutWorkspace, Version, ErrVersion)
 	}
 	if len(data) > MaxSize {
 		return fmt.Errorf("clickevents: decode: %d bytes, more than %d: %w", len(data), MaxSize, ErrMalformed)
@@ -36,6 +37,11 @@ func (e *Event) UnmarshalView(data []byte) error {
 	code := view(d.bytes("code", "code length", shortcode.MaxLen))
 	ua := view(d.bytes("user agent", "user agent length", MaxUserAgent))
 	ref := view(d.bytes("referrer", "referrer length", MaxReferrer))
+	ws, domain := uint64(workspace.DefaultID), ""
+	if data[0] == Version {
+		ws = d.uvarint("workspace", math.MaxInt64)
+		domain = view(d.bytes("domain", "domain length", MaxDomain))
+	}
 	if d.err != nil {
 		return d.err
 	}
@@ -56,6 +62,10 @@ func (e *Event) UnmarshalView(data []byte) error {
 		return fmt.Errorf("clickevents: decode: user agent is not UTF-8 without NUL: %w", ErrMalformed)
 	case !clean(ref):
 		return fmt.Errorf("clickevents: decode: referrer is not UTF-8 without NUL: %w", ErrMalformed)
+	case ws == 0:
+		return fmt.Errorf("clickevents: decode: workspace 0: %w", ErrMalformed)
+	case !ValidDomain(domain):
+		return fmt.Errorf("clickevents: decode: domain %q is not a lower-case host name: %w", domain, ErrMalformed)
 	}
 	*e = Event{
 		Time:      time.UnixMilli(int64(ms)).UTC(),
@@ -67,6 +77,8 @@ func (e *Event) UnmarshalView(data []byte) error {
 		Bot:       flags&flagBot != 0,
 		UserAgent: ua,
 		Referrer:  ref,
+		Workspace: int64(ws),
+		Domain:    domain,
 	}
 	return nil
 }

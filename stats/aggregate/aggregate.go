@@ -1,7 +1,8 @@
 // Package aggregate turns a batch of click events into the rows of the
 // stats tables: clicks and a unique-visitor sketch per hour and per day,
-// per link and human/bot, plus the roll-up over all links (the empty code
-// and link ID 0), and in each row its clicks per value of each dimension
+// per link and human/bot, plus the roll-ups (the empty code and link ID
+// 0): over all links (workspace 0) and over each workspace's links (its
+// workspace ID), and in each row its clicks per value of each dimension
 // (referrer host, country, device class, browser, operating system,
 // redirect status), the row's DimCounts.
 //
@@ -13,12 +14,14 @@
 package aggregate
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/hll"
 )
 
@@ -78,6 +81,9 @@ type Key struct {
 	Code string
 	// LinkID is the link's ID, 0 for the roll-up.
 	LinkID int64
+	// Workspace is the link's workspace; in a roll-up, the workspace
+	// rolled up, or 0 for the roll-up over all links.
+	Workspace int64
 	// Bot separates crawler and program traffic from people's.
 	Bot bool
 }
@@ -109,6 +115,14 @@ type linkKey struct {
 	bucket int64
 	link   int64
 	bot    bool
+}
+
+// rollupKey finds a roll-up row of Rows: workspace 0 is the one over all
+// links.
+type rollupKey struct {
+	bucket, workspace int64
+	grain             Grain
+	bot               bool
 }
 
 // Batch aggregates events. It is not safe for concurrent use.
@@ -176,7 +190,8 @@ func (b *Batch) Add(e *clickevents.Event) {
 	agent := b.agent(e.UserAgent)
 	bucket := floor(e.Time.Unix(), 3600)
 	bot := e.Bot || agent.bot
-	i := row(b.index, b.byKey, bucket, e.Code, e.LinkID, bot, &b.keys, true)
+	ws := cmp.Or(e.Workspace, workspace.DefaultID)
+	i := row(b.index, b.byKey, bucket, e.Code, e.LinkID, ws, bot, &b.keys, true)
 	if int(i) == len(b.cells) {
 		b.cells = append(b.cells, cell{})
 		b.dims = append(b.dims, cellDims{})
@@ -199,10 +214,10 @@ func (b *Batch) Add(e *clickevents.Event) {
 	b.events++
 }
 
-// row returns the index of the row of (bucket, code, link, bot) in keys,
-// appending its key when it is new, with a copy of code when own (code
-// may be a view into a buffer).
-func row(index map[linkKey]int32, byKey map[Key]int32, bucket int64, code string, link int64, bot bool, keys *[]Key, own bool) int32 {
+// row returns the index of the row of (bucket, code, link, workspace,
+// bot) in keys, appending its key when it is new, with a copy of code when
+// own (code may be a view into a buffer).
+func row(index map[linkKey]int32, byKey map[Key]int32, bucket int64, code string, link, ws int64, bot bool, keys *[]Key, own bool) int32 {
 	clone := func(s string) string {
 		if own {
 			return strings.Clone(s)
@@ -212,17 +227,17 @@ func row(index map[linkKey]int32, byKey map[Key]int32, bucket int64, code string
 	if link != 0 {
 		lk := linkKey{bucket, link, bot}
 		if i, ok := index[lk]; ok {
-			if (*keys)[i].Code == code {
+			if k := &(*keys)[i]; k.Code == code && k.Workspace == ws {
 				return i
 			}
 		} else {
 			i := int32(len(*keys))
 			index[lk] = i
-			*keys = append(*keys, Key{Bucket: bucket, Code: clone(code), LinkID: link, Bot: bot})
+			*keys = append(*keys, Key{Bucket: bucket, Code: clone(code), LinkID: link, Workspace: ws, Bot: bot})
 			return i
 		}
 	}
-	k := Key{Bucket: bucket, Code: code, LinkID: link, Bot: bot}
+	k := Key{Bucket: bucket, Code: code, LinkID: link, Workspace: ws, Bot: bot}
 	if i, ok := byKey[k]; ok {
 		return i
 	}
@@ -255,8 +270,8 @@ type Row struct {
 	Dims DimCounts
 }
 
-// Rows returns the batch's rows: for both grains, the rows of each link
-// and of the roll-up, each with its dimension counts. Order is
+// Rows returns the batch's rows: for both grains, the rows of each link,
+// of the roll-up over all links and of each workspace's roll-up, each with its dimension counts. Order is
 // unspecified. The sketches are the batch's own; Reset does not reuse
 // them.
 func (b *Batch) Rows() []Row {
@@ -265,10 +280,10 @@ func (b *Batch) Rows() []Row {
 	dims := slices.Grow(slices.Clone(b.dims), 2*n)
 	grains := make([]Grain, n, 2*n)
 	// Derived rows: links' days (by integer keys, as in Add), then the
-	// roll-up's hours and days (few).
+	// roll-ups' hours and days (few): the instance's and the workspaces'.
 	days := make(map[linkKey]int32, n)
 	daysByKey := map[Key]int32{}
-	rollups := map[linkKey]int32{}
+	rollups := map[rollupKey]int32{}
 	cells := make([]cell, n, 2*n)
 	copy(cells, b.cells)
 	grow := func() int32 {
@@ -279,23 +294,23 @@ func (b *Batch) Rows() []Row {
 		}
 		return int32(len(keys) - 1)
 	}
-	rollup := func(g Grain, bucket int64, bot bool) int32 {
-		lk := linkKey{bucket, int64(g), bot} // link is 0 in a roll-up: g tells them apart
-		j, ok := rollups[lk]
+	rollup := func(g Grain, bucket, ws int64, bot bool) int32 {
+		rk := rollupKey{bucket, ws, g, bot}
+		j, ok := rollups[rk]
 		if !ok {
-			keys = append(keys, Key{Bucket: bucket, Bot: bot})
+			keys = append(keys, Key{Bucket: bucket, Workspace: ws, Bot: bot})
 			j = grow()
 			grains[j] = g
-			rollups[lk] = j
+			rollups[rk] = j
 		}
 		return j
 	}
 	for i := range n {
 		k := b.keys[i]
 		day := floor(k.Bucket, 86400)
-		j := row(days, daysByKey, day, k.Code, k.LinkID, k.Bot, &keys, false)
+		j := row(days, daysByKey, day, k.Code, k.LinkID, k.Workspace, k.Bot, &keys, false)
 		grow()
-		derived := [3]int32{j, rollup(Hour, k.Bucket, k.Bot), rollup(Day, day, k.Bot)}
+		derived := [3]int32{j, rollup(Hour, k.Bucket, k.Workspace, k.Bot), rollup(Day, day, k.Workspace, k.Bot)}
 		c := &b.cells[i]
 		for _, j := range derived {
 			cells[j].merge(c)
@@ -303,6 +318,23 @@ func (b *Batch) Rows() []Row {
 			for _, e := range b.dims[i].ents {
 				d.add(b, e.key, e.n)
 			}
+		}
+	}
+	// The roll-ups over all links add up the workspaces' roll-ups: a
+	// sketch merge per workspace-bucket, not one more per link-bucket
+	// (which cost the ingest a third of its aggregation time).
+	var perWorkspace []int32
+	for rk, j := range rollups {
+		if rk.workspace != 0 {
+			perWorkspace = append(perWorkspace, j)
+		}
+	}
+	slices.Sort(perWorkspace)
+	for _, w := range perWorkspace {
+		j := rollup(grains[w], keys[w].Bucket, 0, keys[w].Bot)
+		cells[j].merge(&cells[w])
+		for _, e := range dims[w].ents {
+			dims[j].add(b, e.key, e.n)
 		}
 	}
 	rows := make([]Row, len(keys))

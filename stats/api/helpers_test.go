@@ -22,6 +22,7 @@ import (
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/hll"
@@ -40,6 +41,7 @@ type env struct {
 	h      *api.Handler
 	store  api.Store
 	db     *sql.DB
+	dsn    string
 	sqlite bool
 	// dims says where dimRow puts its counts: dimsTables (the *_dims
 	// tables of earlier versions), dimsColumn (the bucket rows' dims
@@ -69,6 +71,7 @@ func setup(t testing.TB, backend string) *env {
 		dsn = "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
 		e.sqlite = true
 	}
+	e.dsn = dsn
 	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -150,9 +153,18 @@ func (e *env) bucketRow(g api.Granularity, bucket time.Time, code string, linkID
 	if g == api.Hour {
 		table = "clicks_hourly"
 	}
-	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, visitors) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (code, bucket, link_id, bot) DO UPDATE SET clicks = excluded.clicks, visitors = excluded.visitors`,
-		bucket, code, linkID, bot, clicks, visitors)
+	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (code, bucket, link_id, bot, workspace_id) DO UPDATE SET clicks = excluded.clicks, visitors = excluded.visitors`,
+		bucket, code, linkID, bot, clicks, visitors, rowWorkspace(code))
+}
+
+// rowWorkspace is the workspace_id of the rows these helpers write: the
+// roll-up over all links (0) for code "", else the default workspace.
+func rowWorkspace(code string) int64 {
+	if code == "" {
+		return 0
+	}
+	return workspace.DefaultID
 }
 
 // dimsMode is where dimRow stores dimension counts.
@@ -181,8 +193,8 @@ func (e *env) dimRow(g api.Granularity, bucket time.Time, code string, linkID in
 	if g == api.Hour {
 		table = "clicks_hourly_dims"
 	}
-	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, dimension, value, clicks) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		bucket, code, linkID, bot, dim, value, clicks)
+	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, dimension, value, clicks, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		bucket, code, linkID, bot, dim, value, clicks, rowWorkspace(code))
 }
 
 // dimColumn adds clicks of a dimension value to a bucket row's dims.
@@ -192,7 +204,7 @@ func (e *env) dimColumn(g api.Granularity, bucket time.Time, code string, linkID
 	if g == api.Hour {
 		table = "clicks_hourly"
 	}
-	where, args := `code = $1 AND bucket = $2 AND link_id = $3 AND bot = $4`, []any{code, bucket, linkID, bot}
+	where, args := `code = $1 AND bucket = $2 AND link_id = $3 AND bot = $4 AND workspace_id = $5`, []any{code, bucket, linkID, bot, rowWorkspace(code)}
 	if e.sqlite {
 		args[1], args[3] = bucket.UnixMicro(), map[bool]int{false: 0, true: 1}[bot]
 		where = dollar.ReplaceAllString(where, "?$1")
@@ -212,8 +224,8 @@ func (e *env) dimColumn(g api.Granularity, bucket time.Time, code string, linkID
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, dims) VALUES ($1, $2, $3, $4, 0, $5)
-		ON CONFLICT (code, bucket, link_id, bot) DO UPDATE SET dims = excluded.dims`, bucket, code, linkID, bot, dims)
+	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, dims, workspace_id) VALUES ($1, $2, $3, $4, 0, $5, $6)
+		ON CONFLICT (code, bucket, link_id, bot, workspace_id) DO UPDATE SET dims = excluded.dims`, bucket, code, linkID, bot, dims, rowWorkspace(code))
 }
 
 // checksum sums up every aggregate table, to show that requests change

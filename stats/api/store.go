@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 // Store reads the aggregates that the stats ingest writes (the tables of
 // stats/partitions' migrations). Code "" with link ID 0 is the
-// roll-up over all links.
+// roll-up over all links, or in a Workspace view over the workspace's.
 type Store interface {
 	// Buckets returns the rows of one link (or the roll-up) in [from, to),
 	// in bucket order.
@@ -35,6 +36,13 @@ type Store interface {
 	// LatestLinkID returns the highest link ID with statistics of
 	// granularity g for code, 0 when there are none.
 	LatestLinkID(ctx context.Context, g Granularity, code string) (int64, error)
+	// Workspace returns a view of the store that reads only workspace
+	// id's rows: its roll-up as the roll-up, its links in TopLinks, and
+	// none of another workspace's links (their codes have no statistics
+	// there). id 0 is the instance-wide store. The view shares the
+	// store's connections; its Close does nothing. For the scoped stats
+	// API (issue 15): no route uses it yet.
+	Workspace(id int64) Store
 	// Close releases the connections.
 	Close() error
 }
@@ -69,6 +77,25 @@ type LinkCount struct {
 type sqlStore struct {
 	db     *sql.DB
 	sqlite bool
+	// ws is the workspace of a view (Workspace), 0 for the instance.
+	ws   int64
+	view bool
+}
+
+// Workspace implements Store.
+func (s *sqlStore) Workspace(id int64) Store {
+	return &sqlStore{db: s.db, sqlite: s.sqlite, ws: id, view: true}
+}
+
+// scope is the condition that keeps the rows of s's workspace, its
+// workspace_id the parameter $n, and the arguments to append. The
+// instance-wide store reads every link and the roll-up over all links
+// (workspace_id 0), never a workspace's roll-up.
+func (s *sqlStore) scope(n int) (string, []any) {
+	if s.ws == 0 {
+		return "(code <> '' OR workspace_id = 0)", nil
+	}
+	return "workspace_id = $" + strconv.Itoa(n), []any{s.ws}
 }
 
 // Open connects to the stats database that dsn names: postgres://…,
@@ -109,7 +136,12 @@ func Open(ctx context.Context, dsn string) (Store, error) {
 }
 
 // Close implements Store.
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	if s.view {
+		return nil
+	}
+	return s.db.Close()
+}
 
 var placeholder = regexp.MustCompile(`\$([0-9]+)`)
 
@@ -159,9 +191,10 @@ func rankBy(t Traffic) string {
 
 // Buckets implements Store.
 func (s *sqlStore) Buckets(ctx context.Context, g Granularity, code string, linkID int64, from, to time.Time) ([]BucketRow, error) {
+	scope, args := s.scope(5)
 	rows, err := s.query(ctx, `SELECT bucket, CASE WHEN bot THEN 1 ELSE 0 END, clicks, visitors FROM `+table(g, false)+`
-		WHERE code = $1 AND link_id = $2 AND bucket >= $3 AND bucket < $4
-		ORDER BY bucket, bot`, code, linkID, from, to)
+		WHERE code = $1 AND link_id = $2 AND bucket >= $3 AND bucket < $4 AND `+scope+`
+		ORDER BY bucket, bot`, append([]any{code, linkID, from, to}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("stats api: read %s: %w", table(g, false), err)
 	}
@@ -205,8 +238,10 @@ func (s *sqlStore) Top(ctx context.Context, g Granularity, code string, linkID i
 		}
 	}
 	t := table(g, false)
+	scope, args := s.scope(5)
 	rows, err := s.query(ctx, `SELECT CASE WHEN bot THEN 1 ELSE 0 END, dims FROM `+t+`
-		WHERE code = $1 AND link_id = $2 AND bucket >= $3 AND bucket < $4 AND dims IS NOT NULL`, code, linkID, from, to)
+		WHERE code = $1 AND link_id = $2 AND bucket >= $3 AND bucket < $4 AND dims IS NOT NULL AND `+scope,
+		append([]any{code, linkID, from, to}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
 	}
@@ -279,9 +314,10 @@ func dimensionOf(name string) (aggregate.Dimension, bool) {
 // legacyTop sums the *_dims rows of one link (or the roll-up) by value.
 func (s *sqlStore) legacyTop(ctx context.Context, g Granularity, code string, linkID int64, dimension string, from, to time.Time) ([]Counted, error) {
 	t := table(g, true)
+	scope, args := s.scope(6)
 	rows, err := s.query(ctx, `SELECT value, `+sumHumans+`, `+sumBots+` FROM `+t+`
-		WHERE code = $1 AND link_id = $2 AND dimension = $3 AND bucket >= $4 AND bucket < $5
-		GROUP BY value`, code, linkID, dimension, from, to)
+		WHERE code = $1 AND link_id = $2 AND dimension = $3 AND bucket >= $4 AND bucket < $5 AND `+scope+`
+		GROUP BY value`, append([]any{code, linkID, dimension, from, to}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
 	}
@@ -303,12 +339,10 @@ func (s *sqlStore) legacyTop(ctx context.Context, g Granularity, code string, li
 // TopLinks implements Store.
 func (s *sqlStore) TopLinks(ctx context.Context, g Granularity, from, to time.Time, traffic Traffic, limit int) ([]LinkCount, error) {
 	t := table(g, false)
-	rows, err := s.query(ctx, `SELECT code, link_id, `+sumHumans+`, `+sumBots+` FROM `+t+`
-		WHERE code <> '' AND bucket >= $1 AND bucket < $2
-		GROUP BY code, link_id
-		HAVING `+rankBy(traffic)+` > 0
-		ORDER BY `+rankBy(traffic)+` DESC, code, link_id
-		LIMIT $3`, from, to, limit)
+	// A workspace's links are read through the (workspace_id, bucket)
+	// index, not from every link's rows.
+	stmt, args := s.topLinks(t, traffic)
+	rows, err := s.query(ctx, stmt, append([]any{from, to, limit}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("stats api: read %s: %w", t, err)
 	}
@@ -327,10 +361,24 @@ func (s *sqlStore) TopLinks(ctx context.Context, g Granularity, from, to time.Ti
 	return out, nil
 }
 
+// topLinks is TopLinks' statement on table t: parameters from, to,
+// limit, then args (the scope's).
+func (s *sqlStore) topLinks(t string, traffic Traffic) (stmt string, args []any) {
+	scope, args := s.scope(4)
+	return `SELECT code, link_id, ` + sumHumans + `, ` + sumBots + ` FROM ` + t + `
+		WHERE code <> '' AND bucket >= $1 AND bucket < $2 AND ` + scope + `
+		GROUP BY code, link_id
+		HAVING ` + rankBy(traffic) + ` > 0
+		ORDER BY ` + rankBy(traffic) + ` DESC, code, link_id
+		LIMIT $3`, args
+}
+
 // LatestLinkID implements Store. It reads the table the series will come
 // from, so that the link it finds is one that series has.
 func (s *sqlStore) LatestLinkID(ctx context.Context, g Granularity, code string) (int64, error) {
-	rows, err := s.query(ctx, `SELECT COALESCE(MAX(link_id), 0) FROM `+table(g, false)+` WHERE code = $1`, code)
+	scope, args := s.scope(2)
+	rows, err := s.query(ctx, `SELECT COALESCE(MAX(link_id), 0) FROM `+table(g, false)+` WHERE code = $1 AND `+scope,
+		append([]any{code}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("stats api: latest link of %q: %w", code, err)
 	}

@@ -17,10 +17,30 @@ type lazyStore struct {
 	dsn   string
 	mu    sync.Mutex
 	store api.Store
+
+	// root is the store that a Workspace view (of workspace ws) reads
+	// through; nil in the root.
+	root *lazyStore
+	ws   int64
+}
+
+// Workspace implements api.Store: the view connects through the root.
+func (l *lazyStore) Workspace(id int64) api.Store {
+	if l.root != nil {
+		l = l.root
+	}
+	return &lazyStore{root: l, ws: id}
 }
 
 // get returns the store, connecting when there is none.
 func (l *lazyStore) get(ctx context.Context) (api.Store, error) {
+	if l.root != nil {
+		s, err := l.root.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.Workspace(l.ws), nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.store != nil {

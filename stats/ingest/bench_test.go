@@ -28,9 +28,14 @@ func benchEvents(n, links int) []clickevents.Event {
 		l := int64(zipf.Uint64())
 		evs[i].Code = fmt.Sprintf("z%05d", l)
 		evs[i].LinkID = 10_000 + l
+		evs[i].Workspace = 1 + l%benchWorkspaces
 	}
 	return evs
 }
+
+// benchWorkspaces is the number of workspaces that benchEvents' links
+// belong to, in turn: each event also lands in its workspace's roll-up.
+const benchWorkspaces = 20
 
 // BenchmarkIngest measures events/s from the clicks topic into committed
 // aggregates for one consumer on PostgreSQL: the events are produced into

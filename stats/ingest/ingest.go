@@ -310,9 +310,10 @@ func (c *Consumer) observe(ctx context.Context, f *flight, err error) {
 	c.writingSeen = w
 	switch {
 	case err == nil:
-		// Every click is in one hourly roll-up row, human or bot.
+		// Every click is in one hourly instance-wide roll-up row, human
+		// or bot (and in one of its workspace's, not counted here).
 		for i := range f.b.Rows {
-			if r := &f.b.Rows[i]; r.Grain == aggregate.Hour && r.Code == "" {
+			if r := &f.b.Rows[i]; r.Grain == aggregate.Hour && r.Code == "" && r.Workspace == 0 {
 				if r.Bot {
 					c.bot.Add(r.Clicks)
 				} else {

@@ -31,10 +31,11 @@ const pgSetup = `SELECT set_config('synchronous_commit', 'off', true),
 
 // pgKeyArrays are the keys of rows as parameter arrays.
 type pgKeyArrays struct {
-	codes   []string
-	buckets []time.Time
-	links   []int64
-	bots    []bool
+	codes      []string
+	buckets    []time.Time
+	links      []int64
+	bots       []bool
+	workspaces []int64
 }
 
 func (a *pgKeyArrays) add(r *aggregate.Row) {
@@ -42,6 +43,7 @@ func (a *pgKeyArrays) add(r *aggregate.Row) {
 	a.buckets = append(a.buckets, r.Time())
 	a.links = append(a.links, r.LinkID)
 	a.bots = append(a.bots, r.Bot)
+	a.workspaces = append(a.workspaces, r.Workspace)
 }
 
 // pgValues are the rows to write, as parameter arrays.
@@ -53,7 +55,8 @@ type pgValues struct {
 
 // newPgKeyArrays returns pgKeyArrays with room for n rows.
 func newPgKeyArrays(n int) pgKeyArrays {
-	return pgKeyArrays{codes: make([]string, 0, n), buckets: make([]time.Time, 0, n), links: make([]int64, 0, n), bots: make([]bool, 0, n)}
+	return pgKeyArrays{codes: make([]string, 0, n), buckets: make([]time.Time, 0, n), links: make([]int64, 0, n),
+		bots: make([]bool, 0, n), workspaces: make([]int64, 0, n)}
 }
 
 // newPgValues returns pgValues with room for n rows.
@@ -72,7 +75,7 @@ func (v *pgValues) add(r *aggregate.Row, clicks int64, visitors, dims []byte) {
 }
 
 func (v *pgValues) args() []any {
-	return []any{v.codes, v.buckets, v.links, v.bots, v.clicks, v.visitors, v.dims}
+	return []any{v.codes, v.buckets, v.links, v.bots, v.clicks, v.visitors, v.dims, v.workspaces}
 }
 
 // pgPartRows is the most rows one statement writes or reads. A batch's
@@ -122,10 +125,10 @@ func pgParts(byGrain *[2][]*aggregate.Row, n int) []pgPart {
 }
 
 // compareRows orders rows as the primary keys do: code (bytewise, the "C"
-// collation), bucket, link ID, bot (false first).
+// collation), bucket, link ID, bot (false first), workspace.
 func compareRows(a, b *aggregate.Row) int {
 	return cmp.Or(strings.Compare(a.Code, b.Code), cmp.Compare(a.Bucket, b.Bucket),
-		cmp.Compare(a.LinkID, b.LinkID), boolCompare(a.Bot, b.Bot))
+		cmp.Compare(a.LinkID, b.LinkID), boolCompare(a.Bot, b.Bot), cmp.Compare(a.Workspace, b.Workspace))
 }
 
 func boolCompare(a, b bool) int { return cmp.Compare(boolInt(a), boolInt(b)) }
@@ -199,10 +202,10 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 			vals.add(r, r.Clicks, vis, buf[at:len(buf):len(buf)])
 		}
 		table, _ := tableOf(aggregate.Grain(g))
-		first.Queue(`INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims)
-			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bytea[])
+		first.Queue(`INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims, workspace_id)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bigint[])
 			ON CONFLICT DO NOTHING
-			RETURNING code, bucket, link_id, bot`, vals.args()...)
+			RETURNING code, bucket, link_id, bot, workspace_id`, vals.args()...)
 	}
 	stored, err := pgInsertNew(tx.SendBatch(ctx, first), offs, &byGrain, p.partRows)
 	if err != nil {
@@ -219,11 +222,7 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 			keys.add(r)
 		}
 		table, _ := tableOf(aggregate.Grain(g))
-		second.Queue(`SELECT s.i, t.clicks, t.visitors, t.dims
-			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[]) WITH ORDINALITY AS s(code, bucket, link_id, bot, i)
-			JOIN `+table+` t ON t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
-			ORDER BY s.i
-			FOR UPDATE OF t`, keys.codes, keys.buckets, keys.links, keys.bots)
+		second.Queue(pgLockRows(table), keys.codes, keys.buckets, keys.links, keys.bots, keys.workspaces)
 	}
 	third, err := p.readAndMerge(tx.SendBatch(ctx, second), stored)
 	if err != nil {
@@ -233,6 +232,19 @@ func (p *pgBackend) writeRows(ctx context.Context, tx pgx.Tx, b *Batch) error {
 		return fmt.Errorf("update rows: %w", err)
 	}
 	return nil
+}
+
+// pgLockRows reads and locks the stored rows of table whose keys are the
+// parameter arrays (code, bucket, link ID, bot, workspace), in their
+// order. Each key is probed through the primary key (TestLockRowsPlan):
+// the partial (workspace_id, bucket) index cannot serve a probe.
+func pgLockRows(table string) string {
+	return `SELECT s.i, t.clicks, t.visitors, t.dims
+			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[]) WITH ORDINALITY AS s(code, bucket, link_id, bot, workspace_id, i)
+			JOIN ` + table + ` t ON t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
+				AND t.workspace_id = s.workspace_id
+			ORDER BY s.i
+			FOR UPDATE OF t`
 }
 
 // pgInsertNew reads the results of writeRows' first round trip and returns
@@ -263,7 +275,7 @@ func pgInsertNew(res pgx.BatchResults, offs []Offset, byGrain *[2][]*aggregate.R
 		var bucket time.Time
 		qr, err := res.Query()
 		if err == nil {
-			_, err = pgx.ForEachRow(qr, []any{&k.Code, &bucket, &k.LinkID, &k.Bot}, func() error {
+			_, err = pgx.ForEachRow(qr, []any{&k.Code, &bucket, &k.LinkID, &k.Bot, &k.Workspace}, func() error {
 				k.Bucket = bucket.Unix()
 				inserted[k] = struct{}{}
 				return nil
@@ -331,9 +343,10 @@ func (p *pgBackend) readAndMerge(res pgx.BatchResults, byGrain [2][]*aggregate.R
 		n := len(upd.codes)
 		write.Queue(`UPDATE `+table+` t SET clicks = s.clicks,
 			visitors = COALESCE(s.visitors, t.visitors), dims = s.dims
-			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bytea[])
-				AS s(code, bucket, link_id, bot, clicks, visitors, dims)
-			WHERE t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot`,
+			FROM unnest($1::text[], $2::timestamptz[], $3::bigint[], $4::boolean[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bigint[])
+				AS s(code, bucket, link_id, bot, clicks, visitors, dims, workspace_id)
+			WHERE t.code = s.code COLLATE "C" AND t.bucket = s.bucket AND t.link_id = s.link_id AND t.bot = s.bot
+				AND t.workspace_id = s.workspace_id`,
 			upd.args()...).Exec(func(tag pgconn.CommandTag) error {
 			if tag.RowsAffected() != int64(n) {
 				return fmt.Errorf("%s: %d of %d locked rows updated", table, tag.RowsAffected(), n)

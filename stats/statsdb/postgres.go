@@ -77,7 +77,8 @@ func (p *pgBackend) loadOffsets(ctx context.Context, group, topic string, parts 
 	return out, err
 }
 
-var rawClickCols = []string{"occurred_at", "code", "link_id", "visitor_hash", "referrer_host", "country", "device", "browser", "os", "bot", "status"}
+var rawClickCols = []string{"occurred_at", "code", "link_id", "visitor_hash", "referrer_host", "country", "device", "browser", "os", "bot", "status",
+	"workspace_id", "domain"}
 
 func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 	if err := p.ensureMonths(ctx, b); err != nil {

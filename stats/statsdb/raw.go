@@ -1,9 +1,11 @@
 package statsdb
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/useragent"
 )
@@ -21,7 +23,8 @@ func rawRows(evs []clickevents.Event, ts func(time.Time) any) [][]any {
 			visitor = int64(e.Visitor)
 		}
 		out[i] = []any{ts(e.Time), e.Code, e.LinkID, visitor, aggregate.ReferrerHost(e.Referrer),
-			e.Country, agent.Device, agent.Browser, agent.OS, e.Bot || agent.IsBot(), int16(e.Status)}
+			e.Country, agent.Device, agent.Browser, agent.OS, e.Bot || agent.IsBot(), int16(e.Status),
+			cmp.Or(e.Workspace, workspace.DefaultID), e.Domain}
 	}
 	return out
 }

@@ -130,13 +130,13 @@ func (s *sqliteBackend) writeTotals(ctx context.Context, tx *sql.Tx, rows []aggr
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table, _ := tableOf(g)
 		var err error
-		if stmts[g].get, err = tx.PrepareContext(ctx, `SELECT visitors, dims FROM `+table+` WHERE code = ? AND bucket = ? AND link_id = ? AND bot = ?`); err != nil {
+		if stmts[g].get, err = tx.PrepareContext(ctx, `SELECT visitors, dims FROM `+table+` WHERE code = ? AND bucket = ? AND link_id = ? AND bot = ? AND workspace_id = ?`); err != nil {
 			return err
 		}
 		defer stmts[g].get.Close()
-		if stmts[g].put, err = tx.PrepareContext(ctx, `INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (code, bucket, link_id, bot) DO UPDATE
+		if stmts[g].put, err = tx.PrepareContext(ctx, `INSERT INTO `+table+` (code, bucket, link_id, bot, clicks, visitors, dims, workspace_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (code, bucket, link_id, bot, workspace_id) DO UPDATE
 			SET clicks = clicks + excluded.clicks, visitors = coalesce(excluded.visitors, visitors), dims = excluded.dims`); err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (s *sqliteBackend) writeTotals(ctx context.Context, tx *sql.Tx, rows []aggr
 		st := stmts[r.Grain]
 		bucket, bot := sqliteMicros(r.Bucket), boolInt(r.Bot)
 		var storedVis, storedDims []byte
-		err := st.get.QueryRowContext(ctx, r.Code, bucket, r.LinkID, bot).Scan(&storedVis, &storedDims)
+		err := st.get.QueryRowContext(ctx, r.Code, bucket, r.LinkID, bot, r.Workspace).Scan(&storedVis, &storedDims)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read stored row: %w", err)
 		}
@@ -172,7 +172,7 @@ func (s *sqliteBackend) writeTotals(ctx context.Context, tx *sql.Tx, rows []aggr
 			s.cfg.Logger.Warn("statsdb: replacing unreadable dimension counts", "code", r.Code, "bucket", r.Time(), "err", err)
 			dims = r.Dims.AppendBinary(nil)
 		}
-		if _, err := st.put.ExecContext(ctx, r.Code, bucket, r.LinkID, bot, r.Clicks, vis, dims); err != nil {
+		if _, err := st.put.ExecContext(ctx, r.Code, bucket, r.LinkID, bot, r.Clicks, vis, dims, r.Workspace); err != nil {
 			return fmt.Errorf("upsert %v row: %w", r.Grain, err)
 		}
 	}

@@ -26,8 +26,8 @@
 // aggregate.DimCounts). Neither the sketch nor the dimension map can be
 // merged in SQL, so Write reads the stored rows the batch touches, under
 // row locks, merges them in Go and writes each row once (PostgreSQL:
-// writeRows, two pipelined round trips; the roll-up rows, shared by every
-// consumer, are created first and all rows locked in key order, so the
+// writeRows, two pipelined round trips; the roll-up rows (over all links
+// and over each workspace's), shared by every consumer, are created first and all rows locked in key order, so the
 // consumers never deadlock). A batch therefore writes one row per
 // link-bucket it touches, however many events and dimension values are
 // behind it. The *_dims tables of earlier versions are no longer written;
@@ -42,8 +42,8 @@
 // are deleted in the same transaction, unless KeepDeleted. The ingest only
 // hands over the deletions whose owner asked for the statistics to go
 // (DELETE ...?purge_stats=true): an expired link's statistics, and by
-// default a deleted one's, stay. The roll-up
-// keeps its clicks: it counts what the edge served, and a sketch cannot
+// default a deleted one's, stay. The roll-ups
+// keep its clicks: it counts what the edge served, and a sketch cannot
 // forget visitors.
 package statsdb
 

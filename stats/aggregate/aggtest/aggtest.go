@@ -5,12 +5,14 @@
 package aggtest
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/hll"
 	"github.com/shortify/shortify/stats/useragent"
@@ -40,18 +42,24 @@ var Countries = []string{"", "US", "DE", "FR", "JP", "BR"}
 // Statuses is a mix of served statuses.
 var Statuses = []uint16{301, 302, 302, 307, 308, 410}
 
-// Link is a code and the ID of the link that has it.
+// Link is a code, the ID of the link that has it and its workspace.
 type Link struct {
-	Code string
-	ID   int64
+	Code      string
+	ID        int64
+	Workspace int64
 }
 
-// Links returns n links; the last code is used by two links (a deleted
-// link's alias reused), so that rows must be told apart by link ID.
+// Workspaces is the number of workspaces that Links spreads links over
+// (IDs 1 to Workspaces).
+const Workspaces = 3
+
+// Links returns n links in workspaces 1 to Workspaces in turn; the last
+// code is used by two links (a deleted link's alias reused), so that rows
+// must be told apart by link ID.
 func Links(n int) []Link {
 	ls := make([]Link, n)
 	for i := range ls {
-		ls[i] = Link{Code: fmt.Sprintf("c%05d", i), ID: int64(1000 + i)}
+		ls[i] = Link{Code: fmt.Sprintf("c%05d", i), ID: int64(1000 + i), Workspace: int64(1 + i%Workspaces)}
 	}
 	if n > 1 {
 		ls[n-1].Code = ls[n-2].Code
@@ -80,6 +88,7 @@ func Events(rng *rand.Rand, n int, links []Link, start time.Time, span time.Dura
 			Bot:       rng.IntN(10) == 0,
 			UserAgent: UserAgents[rng.IntN(len(UserAgents))],
 			Referrer:  Referrers[rng.IntN(len(Referrers))],
+			Workspace: l.Workspace,
 		}
 	}
 	return evs
@@ -106,18 +115,22 @@ type Truth struct {
 	Dims     map[DimKey]int64
 }
 
-// Compute counts the events one at a time.
+// Compute counts the events one at a time: each in its link's row, the
+// roll-up over all links (workspace 0) and its workspace's roll-up (an
+// event of workspace 0 counts as the default workspace's).
 func Compute(evs []clickevents.Event) *Truth {
 	t := &Truth{Clicks: map[RowKey]int64{}, Visitors: map[RowKey]map[uint64]struct{}{}, Dims: map[DimKey]int64{}}
 	for i := range evs {
 		e := &evs[i]
 		agent := useragent.Parse(e.UserAgent)
 		bot := e.Bot || agent.IsBot()
+		ws := cmp.Or(e.Workspace, workspace.DefaultID)
 		for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 			bucket := e.Time.UTC().Truncate(time.Duration(g.Seconds()) * time.Second).Unix()
 			for _, k := range []aggregate.Key{
-				{Bucket: bucket, Code: e.Code, LinkID: e.LinkID, Bot: bot},
+				{Bucket: bucket, Code: e.Code, LinkID: e.LinkID, Workspace: ws, Bot: bot},
 				{Bucket: bucket, Bot: bot},
+				{Bucket: bucket, Workspace: ws, Bot: bot},
 			} {
 				rk := RowKey{g, k}
 				t.Clicks[rk]++

@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,12 +134,12 @@ func Read(tb testing.TB, dsn string) *Tables {
 	t := &Tables{Clicks: map[aggtest.RowKey]int64{}, Visitors: map[aggtest.RowKey][]byte{}, Dims: map[aggtest.DimKey]int64{}}
 	for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 		table := "clicks_" + g.String()
-		err := q("SELECT bucket, code, link_id, bot, clicks, visitors, dims FROM "+table, func(scan func(...any) error) error {
+		err := q("SELECT bucket, code, link_id, bot, clicks, visitors, dims, workspace_id FROM "+table, func(scan func(...any) error) error {
 			var bucket, bot any
 			var k aggtest.RowKey
 			var clicks int64
 			var vis, dims []byte
-			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis, &dims); err != nil {
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &clicks, &vis, &dims, &k.Workspace); err != nil {
 				return err
 			}
 			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
@@ -165,11 +166,11 @@ func Read(tb testing.TB, dsn string) *Tables {
 		}
 		// Rows of the *_dims tables, which versions before the dims
 		// column wrote: the stats API adds them up with the column's.
-		err = q("SELECT bucket, code, link_id, bot, dimension, value, clicks FROM "+table+"_dims", func(scan func(...any) error) error {
+		err = q("SELECT bucket, code, link_id, bot, dimension, value, clicks, workspace_id FROM "+table+"_dims", func(scan func(...any) error) error {
 			var bucket, bot any
 			var k aggtest.DimKey
 			var clicks int64
-			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &k.Dimension, &k.Value, &clicks); err != nil {
+			if err := scan(&bucket, &k.Code, &k.LinkID, &bot, &k.Dimension, &k.Value, &clicks, &k.Workspace); err != nil {
 				return err
 			}
 			k.Grain, k.Bucket, k.Bot = g, bucketOf(bucket), botOf(bot)
@@ -261,4 +262,29 @@ func Exec(tb testing.TB, dsn, stmt string) {
 	if err := q(stmt, func(func(...any) error) error { return nil }); err != nil {
 		tb.Fatalf("exec %q: %v", stmt, err)
 	}
+}
+
+// Plan returns PostgreSQL's EXPLAIN of stmt with args, run by q (a
+// connection or a transaction with its settings), one line per plan node.
+func Plan(tb testing.TB, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, stmt string, args ...any) string {
+	tb.Helper()
+	rows, err := q.QueryContext(tb.Context(), "EXPLAIN "+stmt, args...)
+	if err != nil {
+		tb.Fatalf("explain: %v", err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			tb.Fatalf("explain: %v", err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("explain: %v", err)
+	}
+	return plan.String()
 }
