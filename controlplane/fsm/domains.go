@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/shortify/shortify/internal/domainname"
 )
 
 // The custom domain registry: which workspace serves links on which host
@@ -89,14 +91,12 @@ func CheckCustomDomain(d string) error {
 	if err := CheckDomain(d); err != nil {
 		return err
 	}
+	if err := domainname.Check(d); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidCommand, err)
+	}
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 {
 		return fmt.Errorf("%w: %q has a single label; a custom domain has at least two", ErrInvalidCommand, d)
-	}
-	for _, l := range labels {
-		if len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
-			return fmt.Errorf("%w: %q has a bad label %q", ErrInvalidCommand, d, l)
-		}
 	}
 	if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
 		return fmt.Errorf("%w: %q ends in a numeric label", ErrInvalidCommand, d)

@@ -119,39 +119,15 @@ package clickevents
 import (
 	"errors"
 	"time"
+
+	"github.com/shortify/shortify/internal/domainname"
 )
 
 // ValidDomain reports whether d may be an event's domain: "" (the
-// instance's own host) or a lower-case punycode host name without port or
-// trailing dot, at most MaxDomain bytes, of labels of 1 to 63 letters
-// a-z, digits and hyphens, neither starting nor ending with a hyphen.
+// instance's own host) or a domain name in the stored form
+// (domainname.Check: lower-case punycode, without port or trailing dot).
 func ValidDomain(d string) bool {
-	if len(d) > MaxDomain {
-		return false
-	}
-	label := 0
-	for i := 0; i < len(d); i++ {
-		switch c := d[i]; {
-		case c == '.':
-			if label == 0 || d[i-1] == '-' {
-				return false
-			}
-			label = 0
-		case c == '-':
-			if label == 0 {
-				return false
-			}
-			label++
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			label++
-		default:
-			return false
-		}
-		if label > 63 {
-			return false
-		}
-	}
-	return d == "" || (label > 0 && d[len(d)-1] != '-')
+	return d == "" || domainname.Check(d) == nil
 }
 
 // Version is the format version that AppendBinary writes; UnmarshalBinary
@@ -172,8 +148,8 @@ const (
 	MaxUserAgent = 512
 	// MaxReferrer bounds the referrer, truncated likewise.
 	MaxReferrer = 1024
-	// MaxDomain bounds the domain, a DNS name (253 bytes).
-	MaxDomain = 253
+	// MaxDomain bounds the domain, a DNS name.
+	MaxDomain = domainname.MaxLen
 )
 
 // MaxSize bounds an encoded value, fields added later included;

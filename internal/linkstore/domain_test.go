@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shortify/shortify/internal/domainname"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/workspace"
 )
@@ -64,7 +65,7 @@ func FuzzValidateDomain(f *testing.F) {
 			return
 		}
 		if d != strings.ToLower(d) || strings.ContainsAny(d, ":/[] ") || strings.HasSuffix(d, ".") ||
-			strings.HasPrefix(d, ".") || len(d) > linkstore.MaxDomainLen {
+			strings.HasPrefix(d, ".") || len(d) > domainname.MaxLen {
 			t.Errorf("ValidateDomain accepted %q", d)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/shortify/shortify/internal/domainname"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -58,13 +59,9 @@ func StoredWorkspace(id int64) int64 {
 	return id
 }
 
-// MaxDomainLen is the longest domain name, in bytes (RFC 1035).
-const MaxDomainLen = 253
-
 // ValidateDomain checks a link's domain as the stores take it: "" (the
-// instance's own host), or a lower-case punycode host name without port
-// or trailing dot: labels of 1 to 63 letters, digits and hyphens, neither
-// starting nor ending with a hyphen, separated by dots, 253 bytes at most.
+// instance's own host), or a domain name in the stored form
+// (domainname.Check: lower-case punycode, without port or trailing dot).
 // The stores compare domains byte by byte, so a domain in another form
 // ("Example.com", "example.com.") would name another, unreachable link.
 // The error wraps ErrInvalidLink.
@@ -72,34 +69,7 @@ func ValidateDomain(d string) error {
 	if d == "" {
 		return nil
 	}
-	if len(d) > MaxDomainLen {
-		return invalidLink(fmt.Errorf("domain has %d bytes, more than %d", len(d), MaxDomainLen))
-	}
-	for label := range strings.SplitSeq(d, ".") {
-		if err := validLabel(label); err != nil {
-			return invalidLink(fmt.Errorf("domain %.80q: %w", d, err))
-		}
-	}
-	return nil
-}
-
-// validLabel checks one label of a domain (ValidateDomain).
-func validLabel(label string) error {
-	switch {
-	case label == "":
-		return errors.New("empty label (leading, trailing or double dot)")
-	case len(label) > 63:
-		return fmt.Errorf("label of %d bytes, more than 63", len(label))
-	case label[0] == '-' || label[len(label)-1] == '-':
-		return errors.New("label starts or ends with a hyphen")
-	}
-	for i := 0; i < len(label); i++ {
-		c := label[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Errorf("byte %q is not a lower-case letter, digit or hyphen (punycode, without port)", c)
-		}
-	}
-	return nil
+	return invalidLink(domainname.Check(d))
 }
 
 // Validate checks the fields that u sets as Link.Validate checks them:
