@@ -61,7 +61,7 @@ func testSameAliasTwoDomains(t *testing.T, s linkstore.Store) {
 			t.Errorf("Lookup(%q) of a refused alias: %v, want ErrNotFound", d, err)
 		}
 	}
-	got := readLink(t, s, "", code)
+	got := ReadLink(t, s, "", code)
 	CheckLink(t, "own host after the refusals", got, own)
 	if got.WorkspaceID != workspace.DefaultID {
 		t.Errorf("a link created with workspace 0 is in workspace %d, want the default %d", got.WorkspaceID, workspace.DefaultID)
@@ -86,15 +86,15 @@ func testSameAliasTwoDomains(t *testing.T, s linkstore.Store) {
 	}
 	for i, l := range batch {
 		if i == stored {
-			CheckLink(t, "the stored alias", readLink(t, s, l.Domain, fresh), l)
+			CheckLink(t, "the stored alias", ReadLink(t, s, l.Domain, fresh), l)
 		} else if _, err := s.Get(ctx, l.Domain, fresh); !errors.Is(err, linkstore.ErrNotFound) {
 			t.Errorf("Get(%q) of a refused alias of the batch: %v, want ErrNotFound", l.Domain, err)
 		}
 	}
 }
 
-// readLink reads a live link with Get, failing the test on an error.
-func readLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Link {
+// ReadLink reads a live link with Get, failing the test on an error.
+func ReadLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Link {
 	t.Helper()
 	l, err := s.Get(t.Context(), domain, code)
 	if err != nil {
@@ -133,7 +133,7 @@ func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, i := range []int{1, 4} {
-		CheckLink(t, "CreateMany", readLink(t, s, batch[i].Domain, batch[i].Code), batch[i])
+		CheckLink(t, "CreateMany", ReadLink(t, s, batch[i].Domain, batch[i].Code), batch[i])
 	}
 
 	// A retired link keeps its (domain, code); Release frees it.
@@ -208,8 +208,8 @@ func testDomainWrites(t *testing.T, s linkstore.Store) {
 			t.Errorf("Delete(%q, %q): %v, want ErrNotFound", miss.domain, miss.code, err)
 		}
 	}
-	CheckLink(t, "own host after the writes elsewhere", readLink(t, s, "", own.Code), own)
-	if l := readLink(t, s, d, custom.Code); l.URL != url || l.TakenDown() {
+	CheckLink(t, "own host after the writes elsewhere", ReadLink(t, s, "", own.Code), own)
+	if l := ReadLink(t, s, d, custom.Code); l.URL != url || l.TakenDown() {
 		t.Errorf("custom domain's link after the writes elsewhere: URL %q, taken down %t; want %q, false", l.URL, l.TakenDown(), url)
 	}
 }
