@@ -18,19 +18,29 @@ import (
 
 // sqlInsertMany inserts a batch given as one array per column: one
 // statement whatever the batch size, so it is prepared once per
-// connection. ON CONFLICT DO NOTHING skips a (domain, code) that exists
-// (or that a concurrent transaction inserts first); RETURNING names the
-// rows inserted, so every key missing from it was taken.
+// connection. ON CONFLICT DO NOTHING skips a row that a unique index
+// refuses: a (domain, code) that exists (or that a concurrent transaction
+// inserts first) and, until the contract step of migration 0006's rolling
+// upgrade, a code that exists on any domain. RETURNING names the rows
+// inserted, so every key missing from it was taken.
+//
+// The conflict has no target on purpose: a target must match a unique
+// index exactly, and the schema's change under a rolling upgrade (links_pkey
+// on code now, only links_code_domain_key after the contract step, see
+// docs/decisions/0004-workspace-links.md) would make any named one fail
+// the statement on one side of it, as the previous release's
+// ON CONFLICT (code) would once links_pkey is gone.
 const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
 	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[])
-ON CONFLICT (code, domain) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING code, domain`
 
 // sqlInsertOne is CreateMany's statement for a batch of one: the plain
 // insert costs less than unnest with one element (no arrays, no
-// RETURNING), and at low load a batcher sends mostly batches of one.
-const sqlInsertOne = sqlInsert + ` ON CONFLICT (code, domain) DO NOTHING`
+// RETURNING), and at low load a batcher sends mostly batches of one. Its
+// conflict has no target, for sqlInsertMany's reason.
+const sqlInsertOne = sqlInsert + ` ON CONFLICT DO NOTHING`
 
 // sqlUpdate changes the fields whose flag or value is set. $2 and $6 say
 // whether the URL (and with it the host) and the expiry change, because
@@ -65,7 +75,9 @@ type batch struct {
 // statement's error for every link it carried.
 //
 // The rows are sent sorted by code and domain, so that two batches that
-// share keys lock them in the same order and cannot deadlock.
+// share keys lock them in the same order and cannot deadlock. Until the
+// contract step of migration 0006, one code on several domains in a batch
+// stores the first of them in that order, not in the batch's.
 func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error {
 	errs := make([]error, len(links))
 	// order holds the indexes of the links to send: valid, and the first

@@ -16,7 +16,8 @@ import (
 // TestUpgradeToWorkspacesAndDomains makes a database with the current
 // release's migrations (up to 0004), stores links in every state with its
 // columns, and opens the new store on it: migration 0006 puts them in
-// the default workspace on the own host, with their states and codes.
+// the default workspace on the own host, with their states and codes,
+// and the previous release's create statement keeps working on it.
 func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.Schema(t)
@@ -44,6 +45,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		t.Errorf("%d migrations recorded after the upgrade", n)
 	}
 	storetest.CheckUpgraded(t, s, links)
+	// Nodes still on the previous release keep creating on the migrated
+	// database (TestRollingUpgradeOldReleaseCreates has the details).
+	oldCreateOne(t, pool, links[0], false)
+	oldCreateOne(t, pool, storetest.NewLink(), true)
 }
 
 func nullTime(at time.Time) pgtype.Timestamptz {

@@ -29,55 +29,72 @@ func onDomain(domain, code string) linkstore.Link {
 	return l
 }
 
-// testSameAliasTwoDomains: one alias on the own host and on two custom
-// domains is three links, each read, changed and deleted on its own.
+// testSameAliasTwoDomains: until the contract step of migration 0006's
+// rolling upgrade, a code is unique across the domains (links_pkey on
+// code on PostgreSQL, links_code_key on SQLite): an alias on the own host
+// is taken on every custom domain, in Create and CreateMany, and the
+// refused links are not stored. The contract migration, 0007 (see
+// docs/decisions/0004-workspace-links.md, "Rolling upgrade"), drops that
+// key and lifts this: the same alias then names one link per domain, and
+// this test goes back to asserting three links read, changed and deleted
+// each on its own.
 func testSameAliasTwoDomains(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	code, d1, d2 := NewCode(), NewDomain(), NewDomain()
-	own, one, two := onDomain("", code), onDomain(d1, code), onDomain(d2, code)
-	two.WorkspaceID = NewWorkspace()
-	for _, l := range []linkstore.Link{own, one, two} {
-		if err := s.Create(ctx, l); err != nil {
-			t.Fatalf("Create(%q, %q): %v", l.Domain, l.Code, err)
+	own := onDomain("", code)
+	if err := s.Create(ctx, own); err != nil {
+		t.Fatalf("Create(%q, %q): %v", own.Domain, code, err)
+	}
+	if err := s.Create(ctx, onDomain(d1, code)); !errors.Is(err, linkstore.ErrCodeTaken) {
+		t.Errorf("Create of the own host's alias on %q: %v, want ErrCodeTaken", d1, err)
+	}
+	other := onDomain(d2, code)
+	other.WorkspaceID = NewWorkspace()
+	if errs := s.CreateMany(ctx, []linkstore.Link{other, NewLink()}); !errors.Is(errs[0], linkstore.ErrCodeTaken) || errs[1] != nil {
+		t.Errorf("CreateMany(the own host's alias on %q, a new link) = %v, want [ErrCodeTaken, nil]", d2, errs)
+	}
+	for _, d := range []string{d1, d2} {
+		if _, err := s.Get(ctx, d, code); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("Get(%q) of a refused alias: %v, want ErrNotFound", d, err)
+		}
+		if _, err := s.Lookup(ctx, d, code); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("Lookup(%q) of a refused alias: %v, want ErrNotFound", d, err)
 		}
 	}
-	for _, l := range []linkstore.Link{own, one, two} {
-		got, err := s.Get(ctx, l.Domain, code)
-		if err != nil {
-			t.Fatalf("Get(%q): %v", l.Domain, err)
-		}
-		CheckLink(t, "Get("+l.Domain+")", got, l)
-		if got, err = s.Lookup(ctx, l.Domain, code); err != nil {
-			t.Fatalf("Lookup(%q): %v", l.Domain, err)
-		}
-		CheckLink(t, "Lookup("+l.Domain+")", got, l)
-		if got, err = s.LookupPrimary(ctx, l.Domain, code); err != nil {
-			t.Fatalf("LookupPrimary(%q): %v", l.Domain, err)
-		}
-		CheckLink(t, "LookupPrimary("+l.Domain+")", got, l)
-	}
-	if got := readLink(t, s, "", code); got.WorkspaceID != workspace.DefaultID {
+	got := ReadLink(t, s, "", code)
+	CheckLink(t, "own host after the refusals", got, own)
+	if got.WorkspaceID != workspace.DefaultID {
 		t.Errorf("a link created with workspace 0 is in workspace %d, want the default %d", got.WorkspaceID, workspace.DefaultID)
 	}
-	if _, err := s.Get(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Get on a third domain: %v, want ErrNotFound", err)
+
+	// One batch with a new alias on three domains stores exactly one of
+	// them (pgstore inserts in (code, domain) order, so which one is its
+	// choice) and refuses the others.
+	fresh := NewCode()
+	batch := []linkstore.Link{onDomain(d1, fresh), onDomain("", fresh), onDomain(d2, fresh)}
+	stored := -1
+	for i, err := range s.CreateMany(ctx, batch) {
+		switch {
+		case err == nil && stored < 0:
+			stored = i
+		case !errors.Is(err, linkstore.ErrCodeTaken):
+			t.Errorf("CreateMany link %d (%q, %q): %v, want one nil and ErrCodeTaken for the others", i, batch[i].Domain, fresh, err)
+		}
 	}
-	if _, err := s.Lookup(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Lookup on a third domain: %v, want ErrNotFound", err)
+	if stored < 0 {
+		t.Fatal("CreateMany of one alias on three domains stored none")
 	}
-	// Deleting one leaves the others as they are.
-	if _, err := s.Delete(ctx, d1, code); err != nil {
-		t.Fatalf("Delete(%q): %v", d1, err)
+	for i, l := range batch {
+		if i == stored {
+			CheckLink(t, "the stored alias", ReadLink(t, s, l.Domain, fresh), l)
+		} else if _, err := s.Get(ctx, l.Domain, fresh); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("Get(%q) of a refused alias of the batch: %v, want ErrNotFound", l.Domain, err)
+		}
 	}
-	if _, err := s.Get(ctx, d1, code); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Get of the deleted link: %v, want ErrNotFound", err)
-	}
-	CheckLink(t, "own host after the delete", readLink(t, s, "", code), own)
-	CheckLink(t, "other domain after the delete", readLink(t, s, d2, code), two)
 }
 
-// readLink reads a live link with Get, failing the test on an error.
-func readLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Link {
+// ReadLink reads a live link with Get, failing the test on an error.
+func ReadLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Link {
 	t.Helper()
 	l, err := s.Get(t.Context(), domain, code)
 	if err != nil {
@@ -88,8 +105,9 @@ func readLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Li
 
 // testDomainCodeTaken: the same (domain, code) twice is ErrCodeTaken, in
 // Create and CreateMany (against the table and within the batch), and a
-// retired link keeps its (domain, code) while the code stays free on
-// other domains.
+// retired link keeps its (domain, code) until Release. Until the contract
+// step (testSameAliasTwoDomains) the code is taken on the other domains
+// too, the own host included, retired or not.
 func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	code, d := NewCode(), NewDomain()
@@ -105,17 +123,17 @@ func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 		onDomain(d, code),   // taken by the Create above
 		onDomain(d2, fresh), // new
 		onDomain(d2, fresh), // the batch's own duplicate
-		onDomain("", fresh), // the same code on the own host: a new link
-		onDomain(d, fresh),  // and on the first domain
+		onDomain("", code),  // the first link's code on the own host: taken until the contract step
+		onDomain("", NewCode()),
 	}
-	want := []error{linkstore.ErrCodeTaken, nil, linkstore.ErrCodeTaken, nil, nil}
+	want := []error{linkstore.ErrCodeTaken, nil, linkstore.ErrCodeTaken, linkstore.ErrCodeTaken, nil}
 	for i, err := range s.CreateMany(ctx, batch) {
 		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
 			t.Errorf("CreateMany link %d (%q, %q): %v, want %v", i, batch[i].Domain, batch[i].Code, err, want[i])
 		}
 	}
-	for _, i := range []int{1, 3, 4} {
-		CheckLink(t, "CreateMany", readLink(t, s, batch[i].Domain, fresh), batch[i])
+	for _, i := range []int{1, 4} {
+		CheckLink(t, "CreateMany", ReadLink(t, s, batch[i].Domain, batch[i].Code), batch[i])
 	}
 
 	// A retired link keeps its (domain, code); Release frees it.
@@ -128,8 +146,14 @@ func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 	if errs := s.CreateMany(ctx, []linkstore.Link{onDomain(d2, fresh)}); !errors.Is(errs[0], linkstore.ErrCodeTaken) {
 		t.Errorf("CreateMany of a deleted link's (domain, code): %v, want ErrCodeTaken", errs[0])
 	}
-	if err := s.Release(ctx, "", fresh); !errors.Is(err, linkstore.ErrLinkLive) {
-		t.Errorf("Release of the live link on the own host: %v, want ErrLinkLive", err)
+	if err := s.Create(ctx, onDomain("", fresh)); !errors.Is(err, linkstore.ErrCodeTaken) {
+		t.Errorf("Create of a deleted link's code on the own host: %v, want ErrCodeTaken (until the contract step)", err)
+	}
+	if err := s.Release(ctx, d, code); !errors.Is(err, linkstore.ErrLinkLive) {
+		t.Errorf("Release of the live link on %q: %v, want ErrLinkLive", d, err)
+	}
+	if err := s.Release(ctx, "", fresh); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Release of the deleted link's code on the own host: %v, want ErrNotFound", err)
 	}
 	if err := s.Release(ctx, d2, fresh); err != nil {
 		t.Fatalf("Release(%q, %q): %v", d2, fresh, err)
@@ -137,49 +161,56 @@ func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 	if err := s.Create(ctx, onDomain(d2, fresh)); err != nil {
 		t.Errorf("Create after Release: %v", err)
 	}
-	CheckLink(t, "own host after the release", readLink(t, s, "", fresh), batch[3])
 }
 
-// testDomainWrites: Update, TakeDown, LiftTakedown and Release act on the
-// link of the domain they are given, never on the same code's link on
-// another domain.
+// testDomainWrites: Update, TakeDown, LiftTakedown, Release and Delete
+// act on the link of the domain they are given: its code on another
+// domain (the own host included) is ErrNotFound and changes nothing.
 func testDomainWrites(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
-	code, d := NewCode(), NewDomain()
-	own, custom := onDomain("", code), onDomain(d, code)
+	d := NewDomain()
+	own, custom := onDomain("", NewCode()), onDomain(d, NewCode())
 	createLinks(t, s, []linkstore.Link{own, custom})
 
 	url := "https://example.net/moved"
-	got, err := s.Update(ctx, d, code, linkstore.Update{URL: &url})
+	got, err := s.Update(ctx, d, custom.Code, linkstore.Update{URL: &url})
 	if err != nil || got.URL != url || got.Domain != d {
 		t.Fatalf("Update(%q): %+v, %v", d, got, err)
 	}
-	CheckLink(t, "own host after the update", readLink(t, s, "", code), own)
-
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	if _, err := s.TakeDown(ctx, d, code, "phishing", at); err != nil {
+	if _, err := s.TakeDown(ctx, d, custom.Code, "phishing", at); err != nil {
 		t.Fatalf("TakeDown(%q): %v", d, err)
 	}
-	if l := readLink(t, s, "", code); l.TakenDown() {
-		t.Error("TakeDown on a custom domain took down the own host's link")
-	}
-	if _, err := s.Update(ctx, d, code, linkstore.Update{URL: &url}); !errors.Is(err, linkstore.ErrTakenDown) {
+	if _, err := s.Update(ctx, d, custom.Code, linkstore.Update{URL: &url}); !errors.Is(err, linkstore.ErrTakenDown) {
 		t.Errorf("Update of the taken-down link: %v, want ErrTakenDown", err)
 	}
-	if _, err := s.Update(ctx, "", code, linkstore.Update{URL: &url}); err != nil {
-		t.Errorf("Update of the own host's link: %v", err)
-	}
-	if l, err := s.LiftTakedown(ctx, d, code); err != nil || l.TakenDown() {
+	if l, err := s.LiftTakedown(ctx, d, custom.Code); err != nil || l.TakenDown() {
 		t.Errorf("LiftTakedown(%q): %+v, %v", d, l, err)
 	}
-	if _, err := s.TakeDown(ctx, NewDomain(), code, "phishing", at); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("TakeDown on a domain without the code: %v, want ErrNotFound", err)
+
+	other := "https://example.net/elsewhere"
+	for _, miss := range []struct{ domain, code string }{
+		{"", custom.Code}, {NewDomain(), custom.Code}, {d, own.Code}, {NewDomain(), own.Code},
+	} {
+		if _, err := s.Update(ctx, miss.domain, miss.code, linkstore.Update{URL: &other}); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("Update(%q, %q): %v, want ErrNotFound", miss.domain, miss.code, err)
+		}
+		if _, err := s.TakeDown(ctx, miss.domain, miss.code, "phishing", at); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("TakeDown(%q, %q): %v, want ErrNotFound", miss.domain, miss.code, err)
+		}
+		if _, err := s.LiftTakedown(ctx, miss.domain, miss.code); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("LiftTakedown(%q, %q): %v, want ErrNotFound", miss.domain, miss.code, err)
+		}
+		if err := s.Release(ctx, miss.domain, miss.code); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("Release(%q, %q): %v, want ErrNotFound", miss.domain, miss.code, err)
+		}
+		if _, err := s.Delete(ctx, miss.domain, miss.code); !errors.Is(err, linkstore.ErrNotFound) {
+			t.Errorf("Delete(%q, %q): %v, want ErrNotFound", miss.domain, miss.code, err)
+		}
 	}
-	if err := s.Release(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Release on a domain without the code: %v, want ErrNotFound", err)
-	}
-	if _, err := s.Delete(ctx, NewDomain(), code); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Delete on a domain without the code: %v, want ErrNotFound", err)
+	CheckLink(t, "own host after the writes elsewhere", ReadLink(t, s, "", own.Code), own)
+	if l := ReadLink(t, s, d, custom.Code); l.URL != url || l.TakenDown() {
+		t.Errorf("custom domain's link after the writes elsewhere: URL %q, taken down %t; want %q, false", l.URL, l.TakenDown(), url)
 	}
 }
 

@@ -11,17 +11,33 @@
 -- instant on PostgreSQL 11+ (no rewrite: the default lives in the
 -- catalogue until a row is next written).
 --
--- A link is now identified by (domain, code): the same custom alias may
--- name two links on two domains (generated codes stay unique across the
--- instance: they come from Raft-leased sequence blocks, not from the
--- database). The database keeps enforcing it, race-free, with the primary
--- key, now on (code, domain). links is hash-partitioned on code, and a
--- primary key (any unique index) of a partitioned table must contain the
--- partition key: (domain, code) alone is not allowed unless code is in it,
--- and with code first the key still serves every lookup by code (one
--- partition, one B-tree descent on code = $1 AND domain = $2) and List's
--- prefix ranges on code. A retired row keeps its (domain, code) for ever,
--- as before: only an administrator's release frees it.
+-- A link is identified by (domain, code): the same custom alias may one
+-- day name two links on two domains (generated codes stay unique across
+-- the instance: they come from Raft-leased sequence blocks, not from the
+-- database). This migration is the EXPAND step of a rolling upgrade, and
+-- that day comes with the CONTRACT step, a later migration (0007, see
+-- docs/decisions/0004-workspace-links.md, "Rolling upgrade"):
+--
+-- * links_pkey stays on (code) alone. The previous release inserts with
+--   ON CONFLICT (code) DO NOTHING, which PostgreSQL refuses ("no unique or
+--   exclusion constraint matching the ON CONFLICT specification") once no
+--   unique index on (code) alone exists: while the control plane is
+--   upgraded node by node, its old nodes keep creating links only if the
+--   key stays. Until the contract step, a code is therefore unique across
+--   the domains, and the same alias on a second domain is refused (taken).
+-- * links_code_domain_key, a unique index on (code, domain), is built now
+--   (reading every row, the long part), so that the contract step only
+--   drops links_pkey, an instant catalogue change. links is
+--   hash-partitioned on code, and a unique index of a partitioned table
+--   must contain the partition key: (domain, code) alone is not allowed
+--   unless code is in it, and with code first the index still serves
+--   every lookup by code (one partition, one B-tree descent on code = $1
+--   AND domain = $2) and List's prefix ranges on code.
+--
+-- This release's inserts name no conflict target (ON CONFLICT DO
+-- NOTHING), so they work before and after the contract step. A retired
+-- row keeps its (domain, code) for ever, as before: only an
+-- administrator's release frees it.
 --
 -- links_workspace_id_idx (workspace_id, id) WHERE retired_at IS NULL:
 -- one workspace's listing, newest first (workspace_id = $w AND id <
@@ -35,26 +51,21 @@
 -- workspace's live links is an index-only scan of its range (see
 -- docs/decisions/0004-workspace-links.md for what that costs).
 --
--- On a table of hundreds of millions of rows, this in-transaction rebuild
--- is not the way to deploy it: building the new primary key and the index
--- reads every row and blocks writes for as long (and the CHECK scans each
--- partition once). There, add the two columns (instant, as here) with the
--- CHECK as NOT VALID (VALIDATE CONSTRAINT later takes no write lock), then build the new unique index and
--- workspace index without blocking writes: CREATE UNIQUE INDEX
--- links_code_domain_key ON ONLY links (code, domain), CREATE UNIQUE INDEX
--- CONCURRENTLY on each partition and ALTER INDEX ... ATTACH PARTITION each
--- (likewise for links_workspace_id_idx); then drop links_pkey (the unique
--- index on (code, domain) enforces the same uniqueness and serves ON
--- CONFLICT (code, domain); PostgreSQL cannot promote an index of a
--- partitioned table to its primary key, so the table keeps the unique
--- index instead of a primary key), and record version 6 in
--- schema_migrations by hand. Deploy the code of this version only after:
--- its inserts name (code, domain) as the conflict target.
+-- On a table of hundreds of millions of rows, this in-transaction build
+-- is not the way to deploy it: building the unique index and the
+-- workspace index reads every row and blocks writes for as long (and the
+-- CHECK scans each partition once). There, add the two columns (instant,
+-- as here) with the CHECK as NOT VALID (VALIDATE CONSTRAINT later takes no
+-- write lock), then build the two indexes without blocking writes: CREATE
+-- UNIQUE INDEX links_code_domain_key ON ONLY links (code, domain), CREATE
+-- UNIQUE INDEX CONCURRENTLY on each partition and ALTER INDEX ... ATTACH
+-- PARTITION each (likewise for links_workspace_id_idx), and record version
+-- 6 in schema_migrations by hand. links_pkey stays either way: nodes of
+-- the previous release keep inserting while this one rolls out.
 ALTER TABLE links
 	ADD COLUMN workspace_id bigint NOT NULL DEFAULT 1,
 	ADD COLUMN domain text COLLATE "C" NOT NULL DEFAULT '',
-	ADD CONSTRAINT links_workspace_id_valid CHECK (workspace_id > 0),
-	DROP CONSTRAINT links_pkey,
-	ADD CONSTRAINT links_pkey PRIMARY KEY (code, domain);
+	ADD CONSTRAINT links_workspace_id_valid CHECK (workspace_id > 0);
 
+CREATE UNIQUE INDEX links_code_domain_key ON links (code, domain);
 CREATE INDEX links_workspace_id_idx ON links (workspace_id, id) WHERE retired_at IS NULL;

@@ -2,8 +2,17 @@
 -- design): workspace_id (existing links go to the default workspace, ID 1)
 -- and domain ('' is the instance's own host, where existing links stay),
 -- with (code, domain) as the primary key, so that the same custom alias
--- may name two links on two domains while the database keeps refusing a
--- second link with the same domain and code.
+-- may one day name two links on two domains while the database keeps
+-- refusing a second link with the same domain and code.
+--
+-- Until that day, links_code_key keeps a code unique across the domains,
+-- as pgstore's 0006 (the expand step of a rolling upgrade) keeps its
+-- primary key on code: both stores refuse the same alias on a second
+-- domain until the contract step (0007, docs/decisions/0004-workspace-
+-- links.md, "Rolling upgrade") drops it. SQLite itself has no rolling
+-- upgrade (one process owns the file); the index is here so that the two
+-- stores behave the same, and it is a separate index, not a UNIQUE in the
+-- table, so that dropping it needs no second rebuild.
 --
 -- SQLite cannot change a table's primary key in place: the table is
 -- rebuilt (a new table, the rows copied, the old one dropped, the new one
@@ -46,3 +55,4 @@ CREATE INDEX links_host_id_idx ON links (shortify_reverse(host), id);
 CREATE INDEX links_expires_at_idx ON links (expires_at)
 	WHERE expires_at IS NOT NULL AND retired_at IS NULL;
 CREATE INDEX links_workspace_id_idx ON links (workspace_id, id) WHERE retired_at IS NULL;
+CREATE UNIQUE INDEX links_code_key ON links (code);
