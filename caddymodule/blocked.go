@@ -1,12 +1,9 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"html/template"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,34 +30,16 @@ const DefaultBlocklistRefresh = blockset.DefaultRefresh
 // blockedStyle is the page's only style, allowed by its hash in the CSP.
 const blockedStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}h1{color:#a00}code{background:#f3f3f3;padding:0 .2em;word-break:break-all}`
 
-// blockedTemplate is the interstitial. The target is shown as text, never
-// as a link (html/template escapes it), so that nobody follows it by
-// reflex; the source names the list.
-var blockedTemplate = template.Must(template.New("blocked").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Warning: blocked link</title>
-<style>{{.Style}}</style>
-</head>
-<body>
-<h1>This link has been blocked</h1>
+// blockedPage is the interstitial. The target is shown as text, never as
+// a link, so that nobody follows it by reflex; the source names the list.
+var blockedPage = newPage("blocked", "Warning: blocked link", blockedStyle, `<h1>This link has been blocked</h1>
 <p>The short link you opened leads to a page that is listed as phishing, malware or abuse ({{.Source}}). You have not been sent there.</p>
 <p>Its target was: <code>{{.Target}}</code></p>
 <p>If you think this is a mistake, tell the operator of this shortener.</p>
-</body>
-</html>
-`))
+`)
 
-// Headers of the page, shared: never modified in place.
-var (
-	blockedCT  = []string{"text/html; charset=utf-8"}
-	blockedCSP = []string{"default-src 'none'; style-src 'sha256-" + styleHash(blockedStyle) +
-		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
-	denyFrames = []string{"DENY"}
-)
+// denyFrames is the page's X-Frame-Options, shared: never modified.
+var denyFrames = []string{"DENY"}
 
 // blockedClick answers the click with the interstitial when the target
 // is on the block set, and reports whether it did. The click is counted
@@ -78,12 +57,8 @@ func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code stri
 	h.blockedClicks.Inc()
 	body := renderBlocked(target, hit.Source)
 	hdr := w.Header()
-	hdr["Content-Type"] = blockedCT
-	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
-	hdr["Content-Security-Policy"] = blockedCSP
-	hdr["X-Content-Type-Options"] = nosniff
+	blockedPage.header(hdr, contentLength(body))
 	hdr["X-Frame-Options"] = denyFrames
-	hdr["Referrer-Policy"] = noReferrer
 	hdr["Cache-Control"] = ccNoStore
 	w.WriteHeader(http.StatusOK)
 	if h.events != nil {
@@ -96,20 +71,12 @@ func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code stri
 }
 
 func renderBlocked(target, source string) []byte {
-	var b bytes.Buffer
 	if source == blockset.AdminSource {
 		source = "blocked by the operator"
 	} else {
 		source = "listed by " + source
 	}
-	err := blockedTemplate.Execute(&b, struct {
-		Style          template.CSS
-		Target, Source string
-	}{blockedStyle, target, source})
-	if err != nil {
-		panic(err) // a constant template; strings cannot fail it
-	}
-	return b.Bytes()
+	return blockedPage.render(struct{ Target, Source string }{target, source})
 }
 
 // provisionBlocks takes the pooled watcher of the block set in the link

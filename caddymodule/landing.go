@@ -1,14 +1,9 @@
 package caddymodule
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -24,25 +19,12 @@ import (
 // landingStyle is the page's only style, allowed by its hash in the CSP.
 const landingStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}code{background:#f3f3f3;padding:0 .2em}`
 
-// landingTemplate is the page. html/template escapes every value put into
-// it; none comes from the request, so the page cannot reflect anything a
-// client sent.
-var landingTemplate = template.Must(template.New("landing").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Shortify</title>
-<style>{{.Style}}</style>
-</head>
-<body>
-<h1>Shortify</h1>
+// landingPage is the page. None of its values comes from the request, so
+// the page cannot reflect anything a client sent.
+var landingPage = newPage("landing", "Shortify", landingStyle, `<h1>Shortify</h1>
 <p>This is a link shortener. A short link is this address followed by a code, such as <code>/{{.Example}}</code>: opening one takes you to the page it stands for.</p>
 <p>To create short links and see how often they are opened, go to the <a href="{{.Dashboard}}">dashboard</a>.</p>
-</body>
-</html>
-`))
+`)
 
 // landingDashboard is where the page's link goes: the stats dashboard,
 // which every Shortify layout serves on the shortener's host (the root
@@ -51,36 +33,14 @@ const landingDashboard = "/dashboard/"
 
 // The page and its headers, built once.
 var (
-	landingBody = renderLanding()
-	landingLen  = []string{strconv.Itoa(len(landingBody))}
-	landingCT   = []string{"text/html; charset=utf-8"}
-	// No script, no frame, no form, no other origin: only the inline style,
-	// by its hash.
-	landingCSP = []string{"default-src 'none'; style-src 'sha256-" + styleHash(landingStyle) +
-		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
-	landingCC       = []string{"public, max-age=300"}
-	noReferrer      = []string{"no-referrer"}
-	errRootRedirect = errors.New("root_redirect: want an http:// or https:// URL, or a path other than /")
-)
-
-func renderLanding() []byte {
-	var b bytes.Buffer
-	err := landingTemplate.Execute(&b, struct {
-		Style     template.CSS
+	landingBody = landingPage.render(struct {
 		Example   string
 		Dashboard string
-	}{landingStyle, "abc123", landingDashboard})
-	if err != nil {
-		panic(err) // a constant template with constant values
-	}
-	return b.Bytes()
-}
-
-// styleHash is the base64 SHA-256 of an inline style, as CSP wants it.
-func styleHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
+	}{"abc123", landingDashboard})
+	landingLen      = contentLength(landingBody)
+	landingCC       = []string{"public, max-age=300"}
+	errRootRedirect = errors.New("root_redirect: want an http:// or https:// URL, or a path other than /")
+)
 
 // checkRootRedirect refuses a root_redirect that is neither an absolute
 // http(s) URL nor a path, or that would send / back to itself.
@@ -115,11 +75,7 @@ func (h *Handler) root(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	if h.notFoundNext {
 		return next.ServeHTTP(w, r)
 	}
-	hdr["Content-Type"] = landingCT
-	hdr["Content-Length"] = landingLen
-	hdr["Content-Security-Policy"] = landingCSP
-	hdr["X-Content-Type-Options"] = nosniff
-	hdr["Referrer-Policy"] = noReferrer
+	landingPage.header(hdr, landingLen)
 	hdr["Cache-Control"] = landingCC
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {

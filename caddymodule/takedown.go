@@ -3,9 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
-	"html/template"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/shortify/shortify/internal/problem"
@@ -23,29 +21,11 @@ import (
 // takedownStyle is the page's only style, allowed by its hash in the CSP.
 const takedownStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;color:#222}blockquote{margin:1em 0;padding:.5em 1em;border-left:4px solid #c33;background:#f7f7f7}`
 
-var takedownTemplate = template.Must(template.New("takedown").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Unavailable for legal reasons</title>
-<style>{{.Style}}</style>
-</head>
-<body>
-<h1>This short link was taken down</h1>
+// takedownPage is the notice; the reason is shown as text.
+var takedownPage = newPage("takedown", "Unavailable for legal reasons", takedownStyle, `<h1>This short link was taken down</h1>
 <p>The administrators of this link shortener have taken this link down. The reason given:</p>
 <blockquote>{{.Reason}}</blockquote>
-</body>
-</html>
-`))
-
-// Headers of the 451 answers, built once.
-var (
-	takedownCT  = []string{"text/html; charset=utf-8"}
-	takedownCSP = []string{"default-src 'none'; style-src 'sha256-" + styleHash(takedownStyle) +
-		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
-)
+`)
 
 // takedownProblem is the JSON answer: a problem document with the reason
 // as an extension member.
@@ -59,34 +39,29 @@ type takedownProblem struct {
 func (h *Handler) takenDown(w http.ResponseWriter, r *http.Request, reason string) error {
 	h.stats.takenDown.Inc()
 	h.stats.takedowns.Inc()
-	var body bytes.Buffer
+	var body []byte
 	hdr := w.Header()
 	if wantsJSON(r) {
-		_ = json.NewEncoder(&body).Encode(takedownProblem{Details: problem.Details{
+		var b bytes.Buffer
+		_ = json.NewEncoder(&b).Encode(takedownProblem{Details: problem.Details{
 			Type: "about:blank", Title: "Unavailable For Legal Reasons", Status: http.StatusUnavailableForLegalReasons,
 			Detail: "this short link was taken down: " + reason,
 		}, Reason: reason})
+		body = b.Bytes()
 		hdr["Content-Type"] = ctProblem
+		hdr["Content-Length"] = contentLength(body)
+		hdr["X-Content-Type-Options"] = nosniff
 	} else {
-		if err := takedownTemplate.Execute(&body, struct {
-			Style  template.CSS
-			Reason string
-		}{takedownStyle, reason}); err != nil {
-			return err // a constant template: cannot fail on a string
-		}
-		hdr["Content-Type"] = takedownCT
-		hdr["Content-Security-Policy"] = takedownCSP
-		hdr["Referrer-Policy"] = noReferrer
+		body = takedownPage.render(struct{ Reason string }{reason})
+		takedownPage.header(hdr, contentLength(body))
 	}
-	hdr["Content-Length"] = []string{strconv.Itoa(body.Len())}
-	hdr["X-Content-Type-Options"] = nosniff
 	hdr["Cache-Control"] = ccNoStore // a takedown may be lifted
 	w.WriteHeader(http.StatusUnavailableForLegalReasons)
 	if r.Method == http.MethodHead {
 		return nil
 	}
 	// A failed write means the client went away: nothing to report.
-	_, _ = w.Write(body.Bytes())
+	_, _ = w.Write(body)
 	return nil
 }
 
