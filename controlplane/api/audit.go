@@ -185,31 +185,6 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-// nextCursor is the cursor of the page after items, a page of at most
-// limit: none after a page that is not full.
-func nextCursor[T any](items []T, limit int, id func(T) int64) string {
-	if len(items) == 0 || len(items) < limit {
-		return ""
-	}
-	return encodeCursor(id(items[len(items)-1]))
-}
-
-// parsePage reads the limit (pageSize) and cursor parameters of a list.
-func parsePage(vals url.Values) (limit int, before int64, bad *paramError) {
-	if limit, bad = pageSize(vals); bad != nil {
-		return 0, 0, bad
-	}
-	if vals.Has("cursor") {
-		// An empty cursor too, as for the links.
-		id, err := decodeCursor(vals.Get("cursor"))
-		if err != nil {
-			return 0, 0, &paramError{"cursor", err.Error()}
-		}
-		before = id
-	}
-	return limit, before, nil
-}
-
 func (h *Handler) parseAuditQuery(vals url.Values) (audit.Query, *paramError) {
 	get := vals.Get
 	q := audit.Query{KeyID: get("key"), Target: get("target")}

@@ -2,6 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/shortify/shortify/internal/base62"
@@ -53,4 +56,44 @@ func cursorCheck(digits string) int {
 		sum += (2*i + 1) * strings.IndexByte(base62.Alphabet, digits[i])
 	}
 	return sum % 62
+}
+
+// nextCursor is the cursor of the page after items, a page of at most
+// limit: none after a page that is not full.
+func nextCursor[T any](items []T, limit int, id func(T) int64) string {
+	if len(items) == 0 || len(items) < limit {
+		return ""
+	}
+	return encodeCursor(id(items[len(items)-1]))
+}
+
+// pageSize is the page size a list's limit parameter asks for
+// (DefaultPageSize without one).
+func pageSize(vals url.Values) (int, *paramError) {
+	v := vals.Get("limit")
+	if v == "" {
+		return DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxPageSize {
+		return 0, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
+	}
+	return n, nil
+}
+
+// parsePage reads the limit (pageSize) and cursor parameters of a list.
+func parsePage(vals url.Values) (limit int, before int64, bad *paramError) {
+	if limit, bad = pageSize(vals); bad != nil {
+		return 0, 0, bad
+	}
+	if vals.Has("cursor") {
+		// An empty cursor too: listing the first page again would loop a
+		// client that pastes an empty next_cursor forever.
+		id, err := decodeCursor(vals.Get("cursor"))
+		if err != nil {
+			return 0, 0, &paramError{"cursor", err.Error()}
+		}
+		before = id
+	}
+	return limit, before, nil
 }

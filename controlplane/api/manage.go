@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -142,43 +141,18 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 		page.Links = append(page.Links, h.present(r, l))
 	}
 	h.withReviews(r.Context(), page.Links)
-	if len(links) == q.Limit {
-		page.NextCursor = encodeCursor(links[len(links)-1].ID)
-	}
+	page.NextCursor = nextCursor(links, q.Limit, func(l linkstore.Link) int64 { return l.ID })
 	writeJSON(w, http.StatusOK, page)
 }
 
 // paramError is a bad query parameter value.
 type paramError struct{ param, msg string }
 
-// pageSize is the page size a list's limit parameter asks for
-// (DefaultPageSize without one).
-func pageSize(vals url.Values) (int, *paramError) {
-	v := vals.Get("limit")
-	if v == "" {
-		return DefaultPageSize, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > MaxPageSize {
-		return 0, &paramError{"limit", fmt.Sprintf("limit must be a number from 1 to %d", MaxPageSize)}
-	}
-	return n, nil
-}
-
 func parseListQuery(vals url.Values) (linkstore.ListQuery, *paramError) {
 	q := linkstore.ListQuery{}
 	var bad *paramError
-	if q.Limit, bad = pageSize(vals); bad != nil {
+	if q.Limit, q.Before, bad = parsePage(vals); bad != nil {
 		return q, bad
-	}
-	if vals.Has("cursor") {
-		// An empty cursor too: listing the first page again would loop a
-		// client that pastes an empty next_cursor forever.
-		id, err := decodeCursor(vals.Get("cursor"))
-		if err != nil {
-			return q, &paramError{"cursor", err.Error()}
-		}
-		q.Before = id
 	}
 	if v := vals.Get("prefix"); v != "" {
 		if !shortcode.WellFormed(v) {
