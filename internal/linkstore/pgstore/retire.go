@@ -2,11 +2,8 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/internal/linkstore"
 )
@@ -61,12 +58,5 @@ func (s *Store) LiftTakedown(ctx context.Context, domain, code string) (linkstor
 }
 
 func (s *Store) setTakedown(ctx context.Context, domain, code string, reason *string, at *time.Time) (linkstore.Link, error) {
-	l, err := scanLink(s.primary.QueryRow(ctx, sqlTakedown, code, reason, at, domain), code)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return linkstore.Link{}, linkstore.ErrNotFound
-	case err != nil:
-		return linkstore.Link{}, fmt.Errorf("pgstore: takedown of %q: %w", code, err)
-	}
-	return l, nil
+	return changedLink(s.primary.QueryRow(ctx, sqlTakedown, code, reason, at, domain), code, "takedown of")
 }

@@ -167,12 +167,19 @@ RETURNING ` + linkColumns
 // Delete retires a live link (reason deleted) and returns it as it is
 // afterwards, or returns linkstore.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, domain, code string) (linkstore.Link, error) {
-	l, err := scanLink(s.delete.QueryRowContext(ctx, code, time.Now().UnixMicro(), domain), code)
+	return changedLink(s.delete.QueryRowContext(ctx, code, time.Now().UnixMicro(), domain), code, "delete")
+}
+
+// changedLink scans the live link that a statement changed and returned
+// (RETURNING linkColumns), or returns linkstore.ErrNotFound when it
+// matched none; what names the change in an error.
+func changedLink(row *sql.Row, code, what string) (linkstore.Link, error) {
+	l, err := scanLink(row, code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return linkstore.Link{}, linkstore.ErrNotFound
 	case err != nil:
-		return linkstore.Link{}, fmt.Errorf("sqlitestore: delete %q: %w", code, err)
+		return linkstore.Link{}, fmt.Errorf("sqlitestore: %s %q: %w", what, code, err)
 	}
 	return l, nil
 }

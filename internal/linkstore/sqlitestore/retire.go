@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -64,12 +63,5 @@ func (s *Store) LiftTakedown(ctx context.Context, domain, code string) (linkstor
 }
 
 func (s *Store) setTakedown(ctx context.Context, domain, code string, reason sql.NullString, at sql.NullInt64) (linkstore.Link, error) {
-	l, err := scanLink(s.w.QueryRowContext(ctx, sqlTakedown, code, reason, at, domain), code)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return linkstore.Link{}, linkstore.ErrNotFound
-	case err != nil:
-		return linkstore.Link{}, fmt.Errorf("sqlitestore: takedown of %q: %w", code, err)
-	}
-	return l, nil
+	return changedLink(s.w.QueryRowContext(ctx, sqlTakedown, code, reason, at, domain), code, "takedown of")
 }
