@@ -22,9 +22,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -147,14 +144,7 @@ func (s *Store) openPostgres(ctx context.Context, dsn string) error {
 
 func (s *Store) openSQLite(ctx context.Context, path string) error {
 	s.sqlite = true
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	q := url.Values{
-		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
-		"_txlock": {"immediate"},
-	}
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	db, err := migrations.OpenSQLite(path)
 	if err != nil {
 		return fmt.Errorf("audit: open %s: %w", path, err)
 	}

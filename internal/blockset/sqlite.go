@@ -5,9 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,14 +20,7 @@ import (
 type sqliteStore struct{ db *sql.DB }
 
 func openSQLite(ctx context.Context, path string) (Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("blockset: %w", err)
-	}
-	q := url.Values{
-		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
-		"_txlock": {"immediate"},
-	}
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	db, err := migrations.OpenSQLite(path)
 	if err != nil {
 		return nil, fmt.Errorf("blockset: open %s: %w", path, err)
 	}

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"modernc.org/sqlite"
@@ -14,6 +17,24 @@ import (
 // sqliteBusyWait bounds how long ApplySQLite retries a migration that
 // SQLite answers SQLITE_BUSY; it matches the stores' busy_timeout.
 const sqliteBusyWait = 10 * time.Second
+
+// OpenSQLite opens the SQLite file at path, creating its directory when
+// missing, as every store that writes one opens it: a writer that finds
+// the file locked waits up to 10 s for it (busy_timeout, which
+// sqliteBusyWait matches), the WAL journal with synchronous NORMAL, and
+// transactions that begin IMMEDIATE, as ApplySQLite wants. The caller
+// sizes the pool. Only sql.Open runs: nothing is read before the first
+// use.
+func OpenSQLite(path string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	q := url.Values{
+		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
+		"_txlock": {"immediate"},
+	}
+	return sql.Open("sqlite", path+"?"+q.Encode())
+}
 
 // ApplySQLite applies the migrations that the file lacks, in order, each in
 // its own transaction recorded in table (created when missing). db should

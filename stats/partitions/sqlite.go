@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/shortify/shortify/internal/migrations"
 )
 
 // sqliteDeleteBatch bounds the rows one retention DELETE removes, so that
@@ -37,14 +36,7 @@ type sqliteBackend struct {
 
 // openSQLite opens the stats tables in the SQLite file at path.
 func openSQLite(ctx context.Context, path string, migrate bool) (*sqliteBackend, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("partitions: %w", err)
-	}
-	q := url.Values{
-		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"},
-		"_txlock": {"immediate"},
-	}
-	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	db, err := migrations.OpenSQLite(path)
 	if err != nil {
 		return nil, fmt.Errorf("partitions: open %s: %w", path, err)
 	}
