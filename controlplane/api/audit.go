@@ -167,8 +167,7 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) {
 		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
 		return
 	}
-	if h.deps.AuditLog == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "this API has no audit log behind it")
+	if !have(w, h.deps.AuditLog != nil, "audit log") {
 		return
 	}
 	entries, err := h.deps.AuditLog.List(r.Context(), q)

@@ -86,9 +86,5 @@ func (h *Handler) setBlocked(blocked bool) http.HandlerFunc {
 }
 
 func (h *Handler) haveBlocklist(w http.ResponseWriter) bool {
-	if h.deps.Blocklist == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "this API has no blocklist behind it")
-		return false
-	}
-	return true
+	return have(w, h.deps.Blocklist != nil, "blocklist")
 }

@@ -82,8 +82,7 @@ func NewInternal(node ClusterNode, logger *slog.Logger) http.Handler {
 // withCluster answers 503 when the API has no Raft node behind it.
 func (h *Handler) withCluster(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if h.deps.Cluster == nil {
-			problem.Write(w, http.StatusServiceUnavailable, "this API has no control-plane node behind it")
+		if !have(w, h.deps.Cluster != nil, "control-plane node") {
 			return
 		}
 		next(w, r)

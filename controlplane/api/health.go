@@ -62,6 +62,16 @@ func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
 	problem.Write(w, http.StatusServiceUnavailable, "cannot "+what+" right now: "+NotReadyDetail)
 }
 
+// have answers 503 and returns false when the API was built without the
+// dependency a route needs (present is false): "this API has no <what>
+// behind it". A route that lacks one is wired but idle, not a 404.
+func have(w http.ResponseWriter, present bool, what string) bool {
+	if !present {
+		problem.Write(w, http.StatusServiceUnavailable, "this API has no "+what+" behind it")
+	}
+	return present
+}
+
 // storeFailed answers a database failure without leaking its details.
 func (h *Handler) storeFailed(w http.ResponseWriter, what string, err error) {
 	if errors.Is(err, context.Canceled) {

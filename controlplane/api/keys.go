@@ -40,8 +40,7 @@ func keyInfo(r KeyRecord) KeyInfo {
 }
 
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Keys == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "this API has no key ring behind it")
+	if !have(w, h.deps.Keys != nil, "key ring") {
 		return
 	}
 	recs := h.deps.Keys.ListKeys()

@@ -178,11 +178,7 @@ func (h *Handler) setPartitionPolicy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) havePartitionPolicy(w http.ResponseWriter) bool {
-	if h.deps.PartitionPolicy == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "this API has no partition policy behind it")
-		return false
-	}
-	return true
+	return have(w, h.deps.PartitionPolicy != nil, "partition policy")
 }
 
 func (h *Handler) listPartitions(w http.ResponseWriter, r *http.Request) {

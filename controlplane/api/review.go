@@ -127,8 +127,7 @@ func (h *Handler) listReviews(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if h.deps.Reviews == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "this API has no review flags behind it")
+	if !have(w, h.deps.Reviews != nil, "review flags") {
 		return
 	}
 	rs, err := h.deps.Reviews.ListReviews(r.Context(), limit, after)
@@ -147,8 +146,7 @@ func (h *Handler) listReviews(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) resolveReview(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Reviews == nil {
-		problem.Write(w, http.StatusServiceUnavailable, "this API has no review flags behind it")
+	if !have(w, h.deps.Reviews != nil, "review flags") {
 		return
 	}
 	code, ok := apiquery.PathCode(w, r)
