@@ -13,7 +13,6 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
-	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -48,27 +47,7 @@ RETURNING code`
 func TestRollingUpgradeOldReleaseCreates(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.Schema(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	all, err := migrations.Load(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var upTo6 []migrations.Migration
-	for _, m := range all {
-		if m.Version <= 6 {
-			upTo6 = append(upTo6, m)
-		}
-	}
-	if upTo6[len(upTo6)-1].Version != 6 {
-		t.Fatalf("no migration 6 in %+v", all)
-	}
-	if err := migrations.ApplyPostgres(ctx, pool, "schema_migrations", upTo6); err != nil {
-		t.Fatal(err)
-	}
+	pool := migratedPool(t, dsn, storetest.ExpandMigrations(t, migrationFS))
 	s := open(t, linkstore.Config{DSN: dsn}) // the new release, on the same schema
 
 	// An old node creates, alone and in a batch; a taken code is refused

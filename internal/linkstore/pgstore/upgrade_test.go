@@ -21,14 +21,7 @@ import (
 func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.Schema(t)
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if err := migrations.ApplyPostgres(ctx, pool, "schema_migrations", storetest.PreDomainMigrations(t, migrationFS)); err != nil {
-		t.Fatal(err)
-	}
+	pool := migratedPool(t, dsn, storetest.PreDomainMigrations(t, migrationFS))
 	links := storetest.UpgradeLinks()
 	for _, l := range links {
 		_, err := pool.Exec(ctx, `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host,
@@ -56,3 +49,18 @@ func nullTime(at time.Time) pgtype.Timestamptz {
 }
 
 func nullText(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+// migratedPool connects to dsn's schema, closed when the test ends, and
+// applies ms: a database as an older release left it.
+func migratedPool(t *testing.T, dsn string, ms []migrations.Migration) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := migrations.ApplyPostgres(t.Context(), pool, "schema_migrations", ms); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}

@@ -20,6 +20,16 @@ import (
 // ones below version 6. It fails the test unless version 6 follows them.
 func PreDomainMigrations(tb testing.TB, fsys fs.FS) []migrations.Migration {
 	tb.Helper()
+	ms := ExpandMigrations(tb, fsys)
+	return ms[:len(ms)-1]
+}
+
+// ExpandMigrations loads a store's migrations (fsys, dir "migrations")
+// and returns them up to version 6, the expand step of the rolling
+// upgrade to workspaces and domains. It fails the test unless version 6
+// follows older ones.
+func ExpandMigrations(tb testing.TB, fsys fs.FS) []migrations.Migration {
+	tb.Helper()
 	ms, err := migrations.Load(fsys, "migrations")
 	if err != nil {
 		tb.Fatal(err)
@@ -29,7 +39,7 @@ func PreDomainMigrations(tb testing.TB, fsys fs.FS) []migrations.Migration {
 			if m.Version != 6 || i == 0 {
 				tb.Fatalf("want migration 6 after the older ones, have %+v", ms)
 			}
-			return ms[:i]
+			return ms[:i+1]
 		}
 	}
 	tb.Fatalf("no migration 6 in %+v", ms)
