@@ -47,10 +47,7 @@ func TestServicePartitionCatalogue(t *testing.T) {
 	if err := a.fillDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := openService(a.serviceConfig(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := openTestService(t, a)
 	defer svc.Destruct()
 
 	now := time.Now().UTC()

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"log/slog"
 	"testing"
 
 	"github.com/shortify/shortify/internal/apikey"
@@ -28,4 +29,27 @@ func wantInvalid(t *testing.T, name string, a *App) {
 	if err := a.Validate(); err == nil {
 		t.Errorf("%s: accepted", name)
 	}
+}
+
+// wantValid fills in a's defaults and fails the test unless Validate
+// accepts it.
+func wantValid(t *testing.T, a *App) {
+	t.Helper()
+	if err := a.fillDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openTestService opens the service of a (its defaults filled in), with
+// its logs discarded; the caller destructs it.
+func openTestService(t *testing.T, a *App) *service {
+	t.Helper()
+	svc, err := openService(a.serviceConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

@@ -26,12 +26,7 @@ func TestInitialKeyPlaceholder(t *testing.T) {
 	key := newKey(t)
 	t.Setenv("SHORTIFY_TEST_INITIAL_KEY", key.Secret)
 	a := &App{DataDir: t.TempDir(), PublicURL: "https://sho.rt", InitialAPIKey: "{env.SHORTIFY_TEST_INITIAL_KEY}"}
-	if err := a.fillDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	wantValid(t, a)
 	if a.serviceConfig().InitialAPIKey != key.Secret {
 		t.Fatalf("the service gets %q, want the expanded key", a.serviceConfig().InitialAPIKey)
 	}

@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -55,12 +54,7 @@ func TestEventOptionsCaddyfile(t *testing.T) {
 
 func TestEventOptionsValidate(t *testing.T) {
 	a := &App{DataDir: t.TempDir(), PublicURL: "https://sho.rt"}
-	if err := a.fillDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	wantValid(t, a)
 	es := a.eventSettings()
 	if es.KafkaBrokers != "" || es.Topic != linkevents.DefaultTopic || es.CleanupBatchSize != 500 ||
 		es.CleanupInterval != time.Minute || es.CleanupRate != 2 {
@@ -100,16 +94,8 @@ func TestServiceLinkEvents(t *testing.T) {
 		CleanupInterval: caddy.Duration(20 * time.Millisecond),
 		PublicURL:       "https://sho.rt",
 	}
-	if err := a.fillDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := openService(a.serviceConfig(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantValid(t, a)
+	svc := openTestService(t, a)
 	destructed := false
 	defer func() {
 		if !destructed {

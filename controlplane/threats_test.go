@@ -28,12 +28,7 @@ func TestThreatSettings(t *testing.T) {
 		{Name: "pt", Format: "phishtank", Location: "https://data.phishtank.com/data/{env.SHORTIFY_TEST_FEED_KEY}/online-valid.csv"},
 		{Name: "mine", Format: "plain", Location: "/etc/shortify/blocked.txt"},
 	}}
-	if err := a.fillDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	wantValid(t, a)
 	got := a.threatSettings().feeds()
 	want := []threatfeed.Feed{
 		{Name: "pt", Format: threatlist.PhishTank, Location: "https://data.phishtank.com/data/k123/online-valid.csv"},
@@ -51,12 +46,7 @@ func TestThreatSettings(t *testing.T) {
 // policy and has the API flag them.
 func TestLookalikeFlag(t *testing.T) {
 	a := &App{DataDir: t.TempDir(), PublicURL: "https://sho.rt", LookalikeHosts: "flag", logger: slog.Default()}
-	if err := a.fillDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	wantValid(t, a)
 	if p := a.targetPolicy(); p.RefuseLookalike {
 		t.Fatal("lookalike_hosts flag refuses look-alikes")
 	}
@@ -80,16 +70,8 @@ func TestServiceThreatFeeds(t *testing.T) {
 		ThreatFeeds:      []ThreatFeed{{Name: "mine", Format: "plain", Location: feed}},
 		BlocklistRefresh: caddy.Duration(20 * time.Millisecond),
 	}
-	if err := a.fillDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := openService(a.serviceConfig(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantValid(t, a)
+	svc := openTestService(t, a)
 	t.Cleanup(func() { _ = svc.Destruct() })
 	h, err := api.New(api.Config{PublicURL: a.PublicURL}, svc.deps())
 	if err != nil {
