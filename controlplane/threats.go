@@ -113,13 +113,14 @@ func (s *service) startThreats(ctx context.Context, log *slog.Logger) (err error
 		Admin:   node.BlockedDomains,
 		Store:   s.blocks,
 		Links:   s.store,
+		// This node's create checks see a new set at once.
+		Written: func() { s.watcher.Poke() },
 		Logger:  log.With("component", "threatfeed"),
 		Metrics: s.metrics.threats,
 	})
 	if err != nil {
 		return fmt.Errorf("shortify: threat feeds: %w", err)
 	}
-	s.threats.Start(context.Background())
 	dsn := s.cfg.Database
 	wlog := log.With("component", "blockset")
 	s.watcher = blockset.Watch(blockset.WatcherConfig{
@@ -130,5 +131,6 @@ func (s *service) startThreats(ctx context.Context, log *slog.Logger) (err error
 			wlog.Info("shared block set loaded", "generation", gen, "entries", n)
 		},
 	})
+	s.threats.Start(context.Background()) // after s.watcher is set: Written pokes it
 	return nil
 }

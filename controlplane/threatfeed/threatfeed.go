@@ -87,6 +87,10 @@ type Config struct {
 	Store blockset.Store
 	// Links finds links to flag (nil: no flags).
 	Links Links
+	// Written, when set, is called after each new generation is written
+	// (this node's own watcher reloads at once rather than at its next
+	// poll).
+	Written func()
 	// Client fetches https feeds (nil: a client with FetchTimeout).
 	Client *http.Client
 	// Now is the clock (nil: time.Now).
@@ -222,6 +226,9 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	}
 	r.known = known
 	r.cfg.Logger.Info("shared block set written", "generation", gen, "entries", len(known), "new", len(added))
+	if r.cfg.Written != nil {
+		r.cfg.Written()
+	}
 	return r.flag(ctx, added)
 }
 

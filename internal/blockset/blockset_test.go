@@ -197,3 +197,28 @@ func TestWatcher(t *testing.T) {
 		})
 	}
 }
+
+// A poke reloads the set at once, not at the next tick (an hour here).
+func TestWatcherPoke(t *testing.T) {
+	ctx := context.Background()
+	d := stores["sqlite"](t)
+	s := open(t, d)
+	w := blockset.Watch(blockset.WatcherConfig{
+		Open:  func(ctx context.Context) (blockset.Store, error) { return blockset.Open(ctx, d, false) },
+		Every: time.Hour,
+	})
+	t.Cleanup(w.Close)
+	// The first set may come with the poll at start or with the poke; the
+	// second only with its poke.
+	for _, host := range []string{"evil.example", "worse.example"} {
+		if _, _, err := s.Replace(ctx, []threatlist.Sourced{src(threatlist.Host, host, "plain")}); err != nil {
+			t.Fatal(err)
+		}
+		w.Poke()
+		w.Poke() // a second poke while one is pending is not queued twice
+		testenv.WaitFor(t, "the poked watcher loads "+host, 5*time.Second, func() bool {
+			_, ok := w.Set().Match("https://" + host + "/")
+			return ok
+		})
+	}
+}

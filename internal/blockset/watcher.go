@@ -36,6 +36,7 @@ type Watcher struct {
 	set    atomic.Pointer[threatlist.Set]
 	gen    int64 // the generation of set; the poll goroutine's
 	store  Store
+	poke   chan struct{} // a poll now, before the next tick (Poke)
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
@@ -48,7 +49,7 @@ func Watch(cfg WatcherConfig) *Watcher {
 		cfg.Every = DefaultRefresh
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Watcher{cfg: cfg, cancel: cancel, done: make(chan struct{})}
+	w := &Watcher{cfg: cfg, cancel: cancel, done: make(chan struct{}), poke: make(chan struct{}, 1)}
 	go w.run(ctx)
 	return w
 }
@@ -60,6 +61,21 @@ func (w *Watcher) Set() *threatlist.Set {
 		return nil
 	}
 	return w.set.Load()
+}
+
+// Poke asks for a poll now rather than at the next tick, without
+// waiting for it: the leader's node pokes its own watcher after writing
+// a new generation, so that its create checks need not wait a whole
+// interval for what it just wrote (at start, that interval let listed
+// targets through).
+func (w *Watcher) Poke() {
+	if w == nil {
+		return
+	}
+	select {
+	case w.poke <- struct{}{}:
+	default: // a poll is already asked for
+	}
 }
 
 // Close stops the polling, waits for it, and closes the store.
@@ -85,6 +101,7 @@ func (w *Watcher) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-w.poke:
 		}
 	}
 }
