@@ -137,8 +137,8 @@ func callerKeyFrom(ctx context.Context) string {
 	return k
 }
 
-// adminAllowed checks that key is a valid, unrevoked admin key of this
-// node's key ring, comparing its hash in constant time.
+// adminAllowed checks that key is a valid, unrevoked instance admin key
+// of this node's key ring, comparing its hash in constant time.
 func (n *Node) adminAllowed(key string) error {
 	if key == "" {
 		return fmt.Errorf("%w: an admin command needs the key of the admin it is made for, and none came with it", ErrForbidden)
@@ -155,6 +155,9 @@ func (n *Node) adminAllowed(key string) error {
 	}
 	if !apikey.Role(e.Role).Allows(apikey.Admin) {
 		return fmt.Errorf("%w: key %s has role %s, the command needs admin", ErrForbidden, e.ID, e.Role)
+	}
+	if !e.InstanceAdmin() {
+		return fmt.Errorf("%w: key %s is an admin of workspace %d only, the command needs an instance admin", ErrForbidden, e.ID, e.Workspace)
 	}
 	return nil
 }

@@ -138,6 +138,12 @@ func Check(w http.ResponseWriter, r *http.Request, keys KeyLookup, role apikey.R
 		problem.Write(w, http.StatusForbidden, fmt.Sprintf("%s needs role %s or above; key %s has role %s", subject, role, rec.ID, rec.Role))
 		return KeyRecord{}, false
 	}
+	// The admin routes administer the instance: a workspace's admin key
+	// does not reach them (the workspace's own routes check its role).
+	if role == apikey.Admin && !rec.InstanceAdmin() {
+		problem.Write(w, http.StatusForbidden, fmt.Sprintf("%s needs an instance admin key; key %s is an admin of workspace %d only", subject, rec.ID, rec.Workspace))
+		return KeyRecord{}, false
+	}
 	return rec, true
 }
 

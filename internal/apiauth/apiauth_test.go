@@ -110,3 +110,37 @@ func TestInstanceAdmin(t *testing.T) {
 		}
 	}
 }
+
+// Admin routes administer the instance: an admin key of one workspace is
+// refused there (403, naming why), an instance admin key passes, and a
+// workspace's admin key still passes routes of lower roles.
+func TestCheckAdminNeedsInstanceAdmin(t *testing.T) {
+	t.Parallel()
+	keys := ring{}
+	instance, wsAdmin := keys.mint(t, apikey.Admin, false), keys.mint(t, apikey.Admin, false)
+	id, err := apikey.Parse(wsAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := keys[id]
+	rec.Workspace = 2
+	keys[id] = rec
+	for _, tt := range []struct {
+		name string
+		key  string
+		role apikey.Role
+		want int
+	}{
+		{"instance admin on an admin route", instance, apikey.Admin, http.StatusOK},
+		{"workspace admin on an admin route", wsAdmin, apikey.Admin, http.StatusForbidden},
+		{"workspace admin on a creator route", wsAdmin, apikey.Creator, http.StatusOK},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set(AuthorizationHeader, "Bearer "+tt.key)
+		w := httptest.NewRecorder()
+		_, ok := Check(w, r, keys, tt.role, "the route")
+		if ok != (tt.want == http.StatusOK) || (!ok && (w.Code != tt.want || !strings.Contains(w.Body.String(), "instance admin"))) {
+			t.Errorf("%s: ok %v, %d %s; want %d", tt.name, ok, w.Code, w.Body, tt.want)
+		}
+	}
+}
