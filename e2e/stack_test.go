@@ -92,6 +92,7 @@ func TestProductionStack(t *testing.T) {
 	c.waitCounted("the first clicks")
 	c.checkNoClusterRoutes()
 	c.checkThreatFeed()
+	c.checkSafetyAtEveryEdge()
 	// Prometheus scrapes it all: every dashboard query returns series,
 	// every alerting rule evaluates.
 	checkMonitoring(t, s, dir)
@@ -254,6 +255,83 @@ func (c *stackClient) checkThreatFeed() {
 		return resp.StatusCode == http.StatusBadRequest && strings.Contains(string(got), `threat feed \"local\"`)
 	})
 	c.t.Logf("the threat feed refuses creates (%s)", last)
+}
+
+// checkSafetyAtEveryEdge takes a link down and blocks another's domain
+// through the front door's API, and follows both through the front door
+// and each edge: the takedown answers 451 everywhere within the
+// invalidation bound (a link event evicts it from every L1), the block
+// answers the interstitial everywhere within a minute (each edge's
+// block set reloads from the database); lifting both restores the
+// redirects.
+func (c *stackClient) checkSafetyAtEveryEdge() {
+	c.t.Helper()
+	api := c.s.FrontDoor.URL + "/api/v1"
+	mk := func(target string) string {
+		resp, body, err := c.do("POST", api+"/links", `{"url":"`+target+`"}`)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			c.t.Fatalf("create %s: %v %s", target, err, body)
+		}
+		var l link
+		if err := json.Unmarshal(body, &l); err != nil {
+			c.t.Fatal(err)
+		}
+		return l.Code
+	}
+	taken, blocked := mk("https://example.com/stack/takedown"), mk("https://blocked.stack.example/page")
+	via := []*stack.Node{c.s.FrontDoor, c.s.Edges[0], c.s.Edges[1]}
+	// Every edge holds both in its L1 first, so that what follows is an
+	// eviction and a reload, not a first lookup.
+	c.waitStatus(via, taken, http.StatusFound, time.Minute)
+	c.waitStatus(via, blocked, http.StatusFound, time.Minute)
+
+	admin := func(method, path, body string, want int) {
+		resp, got, err := c.do(method, api+path, body)
+		if err != nil || resp.StatusCode != want {
+			c.t.Fatalf("%s %s: %v %s, want %d", method, path, err, got, want)
+		}
+	}
+	admin("POST", "/admin/links/"+taken+"/takedown", `{"reason":"stack test"}`, http.StatusOK)
+	admin("PUT", "/admin/blocklist/blocked.stack.example", "", http.StatusNoContent)
+	c.waitStatus(via, taken, http.StatusUnavailableForLegalReasons, 10*time.Second)
+	c.waitStatus(via, blocked, http.StatusOK, time.Minute) // the interstitial
+	admin("DELETE", "/admin/links/"+taken+"/takedown", "", http.StatusOK)
+	admin("DELETE", "/admin/blocklist/blocked.stack.example", "", http.StatusNoContent)
+	c.waitStatus(via, taken, http.StatusFound, 10*time.Second)
+	c.waitStatus(via, blocked, http.StatusFound, time.Minute)
+}
+
+// waitStatus waits until GET /code answers want through every node of
+// via, within bound.
+func (c *stackClient) waitStatus(via []*stack.Node, code string, want int, bound time.Duration) {
+	c.t.Helper()
+	begin := time.Now()
+	for _, n := range via {
+		// Ten polls a second: faster would spend the edges' rate limit,
+		// which the rest of the test shares.
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for last := ""; ; <-tick.C {
+			resp, body, err := c.do("GET", n.URL+"/"+code, "")
+			switch {
+			case err != nil:
+				last = err.Error()
+			case resp.StatusCode == http.StatusOK && resp.Header.Get("Location") != "":
+				c.t.Fatalf("%s/%s: an interstitial with a Location: %s", n.Name, code, resp.Header.Get("Location"))
+			case resp.StatusCode == want:
+				last = ""
+			default:
+				last = fmt.Sprintf("%d %.200s", resp.StatusCode, body)
+			}
+			if last == "" {
+				break
+			}
+			if time.Since(begin) > bound {
+				c.t.Fatalf("%s/%s does not answer %d within %v: last %s", n.Name, code, want, bound, last)
+			}
+		}
+	}
+	c.t.Logf("%s answers %d through %d nodes within %v", code, want, len(via), time.Since(begin).Round(time.Millisecond))
 }
 
 func nodeURLs(nodes []*stack.Node) []string {
