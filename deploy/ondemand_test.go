@@ -17,7 +17,9 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
+	"github.com/shortify/shortify/controlplane/domainverify"
 	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/targeturl/targeturltest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/workspace"
@@ -26,7 +28,8 @@ import (
 // TestFrontDoorOnDemandTLS runs the front door with SHORTIFY_TLS
 // on_demand and Caddy's internal issuer, asking a running control plane's
 // GET /api/v1/domains/allowed (a Raft node's registry behind the real
-// API handler). A domain registered and verified through the node gets a
+// API handler). A domain registered through the node, whose TXT
+// challenge a loopback DNS server carries, and then verified gets a
 // certificate of the internal CA and an HTTPS answer; an unknown domain
 // and a registered but unverified one get no certificate. After
 // DeleteDomain a name that had no certificate yet gets none; one that had
@@ -46,15 +49,37 @@ func TestFrontDoorOnDemandTLS(t *testing.T) {
 	controlPlane := httptest.NewServer(h)
 	t.Cleanup(controlPlane.Close)
 
+	// Three domains are added; the customers of two publish their
+	// challenges in DNS, and only those pass the TXT check and are
+	// verified.
 	ws := int64(workspace.DefaultID)
 	const verified, second, pending, unknown = "go.example.com", "second.example.com", "pending.example.com", "unknown.example.com"
-	for i, d := range []string{verified, second, pending} {
-		add := fsm.AddDomain{Domain: d, Workspace: ws, Challenge: strings.Repeat("abcdefgh", 3) + string(rune('a'+i)), AtMs: time.Now().UnixMilli()}
-		if _, err := node.AddDomain(t.Context(), add); err != nil {
+	txt := map[string][]string{}
+	for _, d := range []string{verified, second, pending} {
+		challenge, err := domainverify.NewChallenge()
+		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := node.AddDomain(t.Context(), fsm.AddDomain{Domain: d, Workspace: ws, Challenge: challenge, AtMs: time.Now().UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+		if d != pending {
+			txt[domainverify.RecordName(d)] = []string{domainverify.RecordValue(challenge)}
+		}
 	}
-	for _, d := range []string{verified, second} {
+	dns := domainverify.Verifier{Resolver: targeturltest.DNSServerAddr(t, nil, txt)}
+	for _, d := range []string{verified, second, pending} {
+		entry, _ := node.Domain(d)
+		err := dns.Verify(t.Context(), d, entry.Challenge)
+		if d == pending {
+			if !errors.Is(err, domainverify.ErrNoRecord) {
+				t.Fatalf("TXT check of %s without a record: %v", d, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := node.VerifyDomain(t.Context(), fsm.VerifyDomain{Domain: d, Workspace: ws, AtMs: time.Now().UnixMilli()}); err != nil {
 			t.Fatal(err)
 		}
