@@ -20,6 +20,12 @@ const DefaultAnonymousPerMinute = 10
 // minute unless configured.
 const DefaultReportPerMinute = 5
 
+// DefaultDomainCheckPerMinute is how many on-demand TLS checks (GET
+// /api/v1/domains/allowed) one client may make a minute unless
+// configured. The front door asks once per new host name it is sent, so
+// the budget is generous for it and a bound for anyone else.
+const DefaultDomainCheckPerMinute = 600
+
 // anonLimiter limits anonymous creates (or, as another instance, abuse
 // reports) per client: through Redis when the
 // node has it, so that the limit holds across control-plane nodes, with a
@@ -117,8 +123,8 @@ func clientFuncs(trusted []string) (key, addr func(*http.Request) string, err er
 }
 
 // limiters adds the per-client limiters and the client functions to deps:
-// the anonymous-create limit when anonymous_create is on, the report
-// limit always. closeLimiters undoes it, also after a failure.
+// the anonymous-create limit when anonymous_create is on, the report and
+// domain-check limits always. closeLimiters undoes it, also after a failure.
 func (a *App) limiters(svc *service, deps *api.Deps) (err error) {
 	if deps.ClientKey, deps.ClientIP, err = clientFuncs(a.TrustedProxies); err != nil {
 		return err
@@ -133,6 +139,10 @@ func (a *App) limiters(svc *service, deps *api.Deps) (err error) {
 		return err
 	}
 	deps.ReportLimiter = a.reports
+	if a.domainChecks, err = newClientLimiter("domain-check", a.DomainCheckPerMinute, svc, a.logger); err != nil {
+		return err
+	}
+	deps.DomainCheckLimiter = a.domainChecks
 	return nil
 }
 
@@ -145,5 +155,9 @@ func (a *App) closeLimiters() {
 	if a.reports != nil {
 		a.reports.Close()
 		a.reports = nil
+	}
+	if a.domainChecks != nil {
+		a.domainChecks.Close()
+		a.domainChecks = nil
 	}
 }

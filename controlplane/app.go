@@ -200,6 +200,10 @@ type App struct {
 	// ReportPerMinute is how many abuse reports one client may send a
 	// minute (default 5; shared through Redis when configured).
 	ReportPerMinute int `json:"report_per_minute,omitempty"`
+	// DomainCheckPerMinute is how many on-demand TLS checks (GET
+	// /api/v1/domains/allowed) one client may make a minute (default 600;
+	// shared through Redis when configured).
+	DomainCheckPerMinute int `json:"domain_check_per_minute,omitempty"`
 	// InitialAPIKey is the first admin key of a new cluster (a key in the
 	// form `shortify new-api-key` prints), best as a placeholder expanded
 	// at provision, {env.SHORTIFY_INITIAL_API_KEY} or {file./path}, so that
@@ -237,6 +241,8 @@ type App struct {
 	anon    *anonLimiter
 	// reports limits abuse reports per client.
 	reports *anonLimiter
+	// domainChecks limits the on-demand TLS checks per client.
+	domainChecks *anonLimiter
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
 	api        atomic.Pointer[api.Handler]
@@ -296,6 +302,7 @@ func (a *App) fillDefaults() error {
 	a.AnonymousPerMinute = cmp.Or(a.AnonymousPerMinute, DefaultAnonymousPerMinute)
 	a.AuditRetention = cmp.Or(a.AuditRetention, caddy.Duration(audit.DefaultRetention))
 	a.ReportPerMinute = cmp.Or(a.ReportPerMinute, DefaultReportPerMinute)
+	a.DomainCheckPerMinute = cmp.Or(a.DomainCheckPerMinute, DefaultDomainCheckPerMinute)
 	a.StatsDatabase = cmp.Or(a.StatsDatabase, a.Database)
 	a.PartitionMonthsAhead = cmp.Or(a.PartitionMonthsAhead, statsparts.DefaultMonthsAhead)
 	a.PartitionRetention = cmp.Or(a.PartitionRetention, caddy.Duration(statsparts.DefaultRetention))
@@ -338,6 +345,9 @@ func (a *App) Validate() error {
 	}
 	if a.ReportPerMinute < 1 || a.ReportPerMinute > 100_000 {
 		return fmt.Errorf("shortify: report_per_minute %d is outside 1..100000", a.ReportPerMinute)
+	}
+	if a.DomainCheckPerMinute < 1 || a.DomainCheckPerMinute > 100_000 {
+		return fmt.Errorf("shortify: domain_check_per_minute %d is outside 1..100000", a.DomainCheckPerMinute)
 	}
 	if a.AuditRetention < caddy.Duration(24*time.Hour) {
 		return errors.New("shortify: audit_retention must be at least a day (24h)")

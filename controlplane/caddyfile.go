@@ -152,6 +152,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.PositiveDuration(&a.AuditRetention)
 		case "report_per_minute":
 			return o.PositiveInt(&a.ReportPerMinute, "reports a minute")
+		case "domain_check_per_minute":
+			return o.PositiveInt(&a.DomainCheckPerMinute, "domain checks a minute")
 		case "initial_api_key":
 			return o.String(&a.InitialAPIKey)
 		case "public_url":

@@ -157,6 +157,7 @@ func (s *service) deps() api.Deps {
 		Creator:   s.creates,
 		Keys:      nodeKeys{s.node},
 		Blocklist: s.node,
+		Domains:   s.node,
 		Issuer:    s.node,
 		// The node forwards writes to the leader and serves the
 		// /api/v1/cluster routes.

@@ -36,6 +36,9 @@ type caddyProcess struct {
 	// Public and Ops are the 127.0.0.1:port addresses of the role's
 	// client port (SHORTIFY_PORT) and operations port.
 	Public, Ops string
+	// DataDir is Caddy's data directory (XDG_DATA_HOME/caddy): its
+	// certificates and local CA.
+	DataDir string
 
 	logs *lockedBuffer
 }
@@ -58,6 +61,7 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	_, port, _ := net.SplitHostPort(p.Public)
 	_, opsPort, _ := net.SplitHostPort(p.Ops)
 	home := t.TempDir()
+	p.DataDir = filepath.Join(home, "data", "caddy")
 	vars := map[string]string{
 		"SHORTIFY_BIND":     "127.0.0.1",
 		"SHORTIFY_PORT":     port,

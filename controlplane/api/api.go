@@ -119,6 +119,11 @@ type Deps struct {
 	// Threats is the shared block set (threat feeds and the admin
 	// blocklist), refused at create and update (nil: only Blocklist).
 	Threats ThreatList
+	// Domains is the custom domain registry behind GET
+	// /api/v1/domains/allowed (nil: every domain is refused);
+	// DomainCheckLimiter limits those checks per client (nil: no limit).
+	Domains            DomainRegistry
+	DomainCheckLimiter Limiter
 	// Reviews holds the links flagged for review, shown in the link JSON
 	// and under /api/v1/admin/review (nil: those routes answer 503).
 	Reviews ReviewStore
@@ -193,6 +198,7 @@ func (h *Handler) routes() {
 	h.reportRoutes()
 	h.reviewRoutes()
 	h.takedownRoutes()
+	h.domainRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get

@@ -39,7 +39,7 @@ func FuzzRoutes(f *testing.F) {
 	}
 	f.Cleanup(reviews.Close)
 	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}, Reviews: reviews,
-		Audit: rec, AuditLog: log, Reports: log})
+		Audit: rec, AuditLog: log, Reports: log, Domains: verifiedDomains{"go.example.com": true}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -66,6 +66,11 @@ func FuzzRoutes(f *testing.F) {
 	}
 	for _, sd := range seeds {
 		f.Add(sd.route, sd.arg, sd.query, []byte(sd.body))
+	}
+	for i, r := range routes {
+		if r == "GET /api/v1/domains/allowed" {
+			f.Add(uint8(i), "", "domain=GO.example.com.", []byte(nil))
+		}
 	}
 	f.Fuzz(func(t *testing.T, route uint8, arg, query string, body []byte) {
 		pattern := routes[int(route)%len(routes)]

@@ -202,24 +202,32 @@ func (h *Handler) nextCode() (string, error) {
 // (or 503 when the limiter fails: closed, as for anonymous creates)
 // itself when it may not go on.
 func (h *Handler) spendReport(w http.ResponseWriter, r *http.Request) bool {
-	if h.deps.ReportLimiter == nil {
+	return h.spendClient(w, r, h.deps.ReportLimiter, "report", "reports")
+}
+
+// spendClient counts a call against its client's budget in lim (keyed
+// name:client), answering 429, or 503 when the limiter fails (closed: a
+// broken limiter must not open the route to floods), itself when it may
+// not go on. A nil lim admits everything.
+func (h *Handler) spendClient(w http.ResponseWriter, r *http.Request, lim Limiter, name, noun string) bool {
+	if lim == nil {
 		return true
 	}
 	client := r.RemoteAddr
 	if h.deps.ClientKey != nil {
 		client = h.deps.ClientKey(r)
 	}
-	ok, retry, err := h.deps.ReportLimiter.Allow(r.Context(), "report:"+client)
+	ok, retry, err := lim.Allow(r.Context(), name+":"+client)
 	if err != nil {
-		h.log.Warn("report limiter failed; refusing", "err", err)
+		h.log.Warn(name+" limiter failed; refusing", "err", err)
 		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "reports cannot be taken right now; retry shortly")
+		problem.Write(w, http.StatusServiceUnavailable, noun+" cannot be taken right now; retry shortly")
 		return false
 	}
 	if !ok {
 		secs := max(int(retry.Round(time.Second)/time.Second), 1)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many reports from your address; retry in %d s", secs))
+		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many %s from your address; retry in %d s", noun, secs))
 		return false
 	}
 	return true

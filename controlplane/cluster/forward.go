@@ -36,7 +36,7 @@ import (
 //
 // Membership is authority over what members do for themselves only
 // (memberCommands). An admin write (a key, the blocklist, the partition
-// policy) carries the raw API key of the caller it is made for, which the
+// policy, the custom domain registry) carries the raw API key of the caller it is made for, which the
 // leader verifies itself against its own key ring (see WithCallerKey).
 //
 // The api package serves these routes on the internal listener only; the
@@ -99,6 +99,12 @@ var forwardable = map[fsm.CommandType]bool{
 	fsm.TypeRevokeKey:          false,
 	fsm.TypeSetDomainBlocked:   false,
 	fsm.TypeSetPartitionPolicy: false,
+	// The domain registry is instance administration until the API lets
+	// a workspace's admin manage its own domains.
+	fsm.TypeAddDomain:         false,
+	fsm.TypeVerifyDomain:      false,
+	fsm.TypeSetDomainSettings: false,
+	fsm.TypeDeleteDomain:      false,
 }
 
 // memberMay reports whether membership alone allows c: the member

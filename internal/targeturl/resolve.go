@@ -28,17 +28,24 @@ type Resolver interface {
 // answers for CacheTTL: every create looks the own host names up again,
 // and they rarely change.
 func NewResolver(addr string) Resolver {
-	r := net.DefaultResolver
-	if addr != "" {
-		r = &net.Resolver{
-			PreferGo: true,
-			Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, network, addr)
-			},
-		}
+	return &cachingResolver{next: DNSResolver(addr), now: time.Now, entries: map[string]cacheEntry{}}
+}
+
+// DNSResolver returns a *net.Resolver that asks only the DNS server at
+// addr (host:port), or the system's resolver when addr is empty; it keeps
+// nothing. Other lookups that must be configurable the same way (the
+// custom domains' TXT challenge) use it too.
+func DNSResolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
 	}
-	return &cachingResolver{next: r, now: time.Now, entries: map[string]cacheEntry{}}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
 }
 
 // CacheTTL is how long NewResolver's resolvers keep an answer.

@@ -1,0 +1,55 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/apiquery"
+	"github.com/shortify/shortify/internal/problem"
+)
+
+// DomainRegistry is the replicated custom domain registry, read from this
+// node's copy (the cluster node implements it).
+type DomainRegistry interface {
+	// DomainVerified tells whether a domain (in fsm.NormalizeDomain's
+	// form) is registered and verified.
+	DomainVerified(domain string) bool
+}
+
+// domainRoutes registers the custom domain routes. Only the on-demand
+// TLS check is here yet: it tells nothing but whether a name is a
+// verified custom domain of the instance, which any client could learn by
+// trying a TLS handshake, so it is public.
+func (h *Handler) domainRoutes() {
+	h.handle("GET /api/v1/domains/allowed", public, h.domainAllowed)
+}
+
+// domainAllowed answers Caddy's on-demand TLS permission module (permission
+// http): 200 when the domain may get a certificate, 404 when it may not.
+// Unknown and unverified domains look alike, so that the answer does not
+// tell which names are registered.
+func (h *Handler) domainAllowed(w http.ResponseWriter, r *http.Request) {
+	if !h.spendClient(w, r, h.deps.DomainCheckLimiter, "domain-check", "domain checks") {
+		return
+	}
+	vals, ok := apiquery.Params(w, r, []string{"domain"})
+	if !ok {
+		return
+	}
+	raw := vals.Get("domain")
+	if raw == "" {
+		problem.WriteField(w, http.StatusBadRequest, "domain", "the domain query parameter is required")
+		return
+	}
+	domain, err := fsm.NormalizeDomain(raw)
+	if err != nil {
+		problem.WriteField(w, http.StatusBadRequest, "domain", err.Error())
+		return
+	}
+	if h.deps.Domains == nil || !h.deps.Domains.DomainVerified(domain) {
+		problem.Write(w, http.StatusNotFound, "no verified custom domain "+domain)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
