@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/stack"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
@@ -242,19 +243,25 @@ func (c *stackClient) checkNoClusterRoutes() {
 func (c *stackClient) checkThreatFeed() {
 	c.t.Helper()
 	body := `{"url":"https://` + stack.ThreatFeedDomain + `/login"}`
-	var last string
-	testenv.WaitFor(c.t, "the threat feed to refuse a create", time.Minute, func() bool {
+	ctx, cancel := context.WithTimeout(c.t.Context(), time.Minute)
+	defer cancel()
+	// Twice a second: each 201 (a node whose set has not reloaded yet; the
+	// feed is read at the leadership's start, sets poll every 15 s) is a
+	// link made.
+	err := procs.Poll(ctx, "the threat feed to refuse a create", 500*time.Millisecond, nil, func(context.Context) error {
 		resp, got, err := c.do("POST", c.s.FrontDoor.URL+"/api/v1/links", body)
 		if err != nil {
-			last = err.Error()
-			return false
+			return err
 		}
-		// A 201 is a node whose set has not reloaded yet: the feed is read
-		// at the leadership's start, and sets poll every 15 s.
-		last = fmt.Sprintf("%d %s", resp.StatusCode, got)
-		return resp.StatusCode == http.StatusBadRequest && strings.Contains(string(got), `threat feed \"local\"`)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), `threat feed \"local\"`) {
+			return fmt.Errorf("%d %s", resp.StatusCode, got)
+		}
+		return nil
 	})
-	c.t.Logf("the threat feed refuses creates (%s)", last)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Log("the threat feed refuses creates")
 }
 
 // checkSafetyAtEveryEdge takes a link down and blocks another's domain
@@ -309,26 +316,22 @@ func (c *stackClient) waitStatus(via []*stack.Node, code string, want int, bound
 	for _, n := range via {
 		// Ten polls a second: faster would spend the edges' rate limit,
 		// which the rest of the test shares.
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for last := ""; ; <-tick.C {
+		ctx, cancel := context.WithTimeout(c.t.Context(), bound-time.Since(begin))
+		err := procs.Poll(ctx, fmt.Sprintf("%s/%s to answer %d", n.Name, code, want), 100*time.Millisecond, nil, func(context.Context) error {
 			resp, body, err := c.do("GET", n.URL+"/"+code, "")
 			switch {
 			case err != nil:
-				last = err.Error()
+				return err
 			case resp.StatusCode == http.StatusOK && resp.Header.Get("Location") != "":
 				c.t.Fatalf("%s/%s: an interstitial with a Location: %s", n.Name, code, resp.Header.Get("Location"))
-			case resp.StatusCode == want:
-				last = ""
-			default:
-				last = fmt.Sprintf("%d %.200s", resp.StatusCode, body)
+			case resp.StatusCode != want:
+				return fmt.Errorf("%d %.200s", resp.StatusCode, body)
 			}
-			if last == "" {
-				break
-			}
-			if time.Since(begin) > bound {
-				c.t.Fatalf("%s/%s does not answer %d within %v: last %s", n.Name, code, want, bound, last)
-			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			c.t.Fatal(err)
 		}
 	}
 	c.t.Logf("%s answers %d through %d nodes within %v", code, want, len(via), time.Since(begin).Round(time.Millisecond))
