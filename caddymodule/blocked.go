@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/blockset"
@@ -82,18 +81,9 @@ func renderBlocked(target, source string) []byte {
 // provisionBlocks takes the pooled watcher of the block set in the link
 // database (one per database and refresh interval, shared by every
 // handler and surviving reloads) and the blocked-clicks counter.
-func (h *Handler) provisionBlocks(ctx caddy.Context) error {
+func (h *Handler) provisionBlocks() error {
 	h.BlocklistRefresh = cmpDuration(h.BlocklistRefresh, DefaultBlocklistRefresh)
-	c := prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "blocked_clicks_total",
-		Help: "Clicks answered with the interstitial page because the link's target is on a threat feed or the admin blocklist.",
-	})
-	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		if err := register(reg, &c); err != nil {
-			return err
-		}
-	}
-	h.blockedClicks = c
+	h.blockedClicks = h.metrics.blocked // registered with the others (metrics.go)
 	dsn, every, logger := h.Database, time.Duration(h.BlocklistRefresh), h.l2log
 	key := "shortify/blocks/" + hashKey(dsn, h.BlocklistRefresh, h.hookKey())
 	v, err := h.loadOrNew(key, func() (caddy.Destructor, error) {

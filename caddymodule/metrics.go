@@ -26,6 +26,7 @@ import (
 //	shortify_edge_invalidations_total             codes evicted on a link event
 //	shortify_edge_refused_targets_total{tier}     loaded links whose target failed the check (l2, store)
 //	shortify_edge_takedowns_served_total          451 answers for taken-down links
+//	shortify_edge_blocked_clicks_total            clicks answered with the interstitial (blocked.go)
 //	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
 	requests      *prometheus.CounterVec
@@ -39,6 +40,7 @@ type metrics struct {
 	invalidations prometheus.Counter
 	refused       *prometheus.CounterVec
 	takedowns     prometheus.Counter
+	blocked       prometheus.Counter
 	l1            *l1Collector
 }
 
@@ -88,6 +90,8 @@ func newMetrics() *metrics {
 			"Links loaded from Redis (tier l2) or the store whose target failed the edge's check (not http(s), no host, control characters): answered 410, never redirected.")), []string{"tier"}),
 		takedowns: prometheus.NewCounter(prometheus.CounterOpts(opts("takedowns_served_total",
 			"Requests for a link an administrator took down, answered 451 Unavailable For Legal Reasons."))),
+		blocked: prometheus.NewCounter(prometheus.CounterOpts(opts("blocked_clicks_total",
+			"Clicks answered with the interstitial page because the link's target is on a threat feed or the admin blocklist."))),
 		l1: newL1Collector(),
 	}
 }
@@ -96,7 +100,7 @@ func newMetrics() *metrics {
 // that register can swap in the collector a registry already has.
 func (m *metrics) collectors() []any {
 	return []any{&m.requests, &m.cache, &m.l2Errors, &m.latency, &m.rateLimited,
-		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.l1}
+		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.blocked, &m.l1}
 }
 
 // metricsFor returns the collectors registered with reg: new ones, or the

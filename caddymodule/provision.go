@@ -108,7 +108,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionEvents(); err != nil {
 		return err
 	}
-	if err := h.provisionBlocks(ctx); err != nil {
+	if err := h.provisionBlocks(); err != nil {
 		return err
 	}
 	return h.provisionInvalidation()
