@@ -26,30 +26,26 @@ const DefaultReportPerMinute = 5
 // the budget is generous for it and a bound for anyone else.
 const DefaultDomainCheckPerMinute = 600
 
-// anonLimiter limits anonymous creates (or, as another instance, abuse
-// reports) per client: through Redis when the
-// node has it, so that the limit holds across control-plane nodes, with a
-// local limiter of the same limit as the fallback while Redis fails (then
-// each node admits the limit on its own, which bounds the damage).
-type anonLimiter struct {
+// clientLimiter limits a client's anonymous creates, abuse reports or
+// domain checks (one instance each): through Redis when the node has it,
+// so that the limit holds across control-plane nodes, with a local limiter
+// of the same limit as the fallback while Redis fails (then each node
+// admits the limit on its own, which bounds the damage).
+type clientLimiter struct {
 	shared ratelimit.Refunder // nil without Redis
 	local  *ratelimit.Local
 	log    *slog.Logger
 }
 
-func newAnonLimiter(perMinute int, svc *service, log *slog.Logger) (*anonLimiter, error) {
-	return newClientLimiter("anonymous-create", perMinute, svc, log)
-}
-
-// newClientLimiter is an anonLimiter of perMinute a client, named name in
+// newClientLimiter is a clientLimiter of perMinute a client, named name in
 // the limiter's errors and metrics.
-func newClientLimiter(name string, perMinute int, svc *service, log *slog.Logger) (*anonLimiter, error) {
+func newClientLimiter(name string, perMinute int, svc *service, log *slog.Logger) (*clientLimiter, error) {
 	l := ratelimit.Limit{Rate: float64(perMinute) / 60, Burst: perMinute, Name: name}
 	local, err := ratelimit.NewLocal(l, ratelimit.LocalOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("shortify: %s limit: %w", name, err)
 	}
-	a := &anonLimiter{local: local, log: log}
+	a := &clientLimiter{local: local, log: log}
 	if svc.redis != nil {
 		if a.shared, err = ratelimit.NewRedis(svc.redis, l, ratelimit.RedisOptions{Prefix: "shortify:ratelimit:"}); err != nil {
 			local.Close()
@@ -60,7 +56,7 @@ func newClientLimiter(name string, perMinute int, svc *service, log *slog.Logger
 }
 
 // Allow implements api.Limiter.
-func (a *anonLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
+func (a *clientLimiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
 	if a.shared != nil {
 		d, err := a.shared.Allow(ctx, key)
 		if err == nil {
@@ -77,7 +73,7 @@ func (a *anonLimiter) Allow(ctx context.Context, key string) (bool, time.Duratio
 // refund goes there too; should Redis fail or recover between the two
 // calls, the wrong one gets the refund, which costs at most one create of
 // that client's budget either way.
-func (a *anonLimiter) Refund(ctx context.Context, key string) error {
+func (a *clientLimiter) Refund(ctx context.Context, key string) error {
 	if a.shared != nil {
 		err := a.shared.Refund(ctx, key)
 		if err == nil {
@@ -88,7 +84,7 @@ func (a *anonLimiter) Refund(ctx context.Context, key string) error {
 	return a.local.Refund(ctx, key)
 }
 
-func (a *anonLimiter) Close() { a.local.Close() }
+func (a *clientLimiter) Close() { a.local.Close() }
 
 // clientKeyFunc names a request's client for the limiter: its address,
 // taken from forwarding headers only when the peer is a trusted proxy, and
@@ -130,7 +126,7 @@ func (a *App) limiters(svc *service, deps *api.Deps) (err error) {
 		return err
 	}
 	if a.AnonymousCreate {
-		if a.anon, err = newAnonLimiter(a.AnonymousPerMinute, svc, a.logger); err != nil {
+		if a.anon, err = newClientLimiter("anonymous-create", a.AnonymousPerMinute, svc, a.logger); err != nil {
 			return err
 		}
 		deps.AnonymousLimiter = a.anon

@@ -21,7 +21,7 @@ func TestAnonLimiterRefund(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
 			t.Cleanup(func() { client.Close() })
-			a, err := newAnonLimiter(2, &service{redis: client}, slog.New(slog.DiscardHandler))
+			a, err := newClientLimiter("anonymous-create", 2, &service{redis: client}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

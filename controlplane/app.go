@@ -238,11 +238,11 @@ type App struct {
 	// gathers the running service while this config runs.
 	metrics prometheus.Registerer
 	svc     *service
-	anon    *anonLimiter
+	anon    *clientLimiter
 	// reports limits abuse reports per client.
-	reports *anonLimiter
+	reports *clientLimiter
 	// domainChecks limits the on-demand TLS checks per client.
-	domainChecks *anonLimiter
+	domainChecks *clientLimiter
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
 	api        atomic.Pointer[api.Handler]

@@ -121,10 +121,12 @@ func (s *service) startThreats(ctx context.Context, log *slog.Logger) (err error
 	if err != nil {
 		return fmt.Errorf("shortify: threat feeds: %w", err)
 	}
-	dsn := s.cfg.Database
+	// The watcher reads the store this node has open rather than a second
+	// pool (and, on SQLite, a second migration check) on the same database.
+	blocks := ownedStore{s.blocks}
 	wlog := log.With("component", "blockset")
 	s.watcher = blockset.Watch(blockset.WatcherConfig{
-		Open:    func(ctx context.Context) (blockset.Store, error) { return blockset.Open(ctx, dsn, false) },
+		Open:    func(context.Context) (blockset.Store, error) { return blocks, nil },
 		Every:   s.cfg.Threats.BlocklistRefresh,
 		OnError: func(err error) { wlog.Warn("could not reload the shared block set; the last one stays", "err", err) },
 		OnLoad: func(gen int64, n int) {
@@ -134,3 +136,10 @@ func (s *service) startThreats(ctx context.Context, log *slog.Logger) (err error
 	s.threats.Start(context.Background()) // after s.watcher is set: Written pokes it
 	return nil
 }
+
+// ownedStore is the service's block set as its watcher sees it: the
+// service closes it, after the watcher, so the watcher's Close leaves it
+// open.
+type ownedStore struct{ blockset.Store }
+
+func (ownedStore) Close() {}

@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/shortify/shortify/internal/apiauth"
-	"github.com/shortify/shortify/internal/problem"
 )
 
 // Anonymous creates (Config.AnonymousCreate) are limited per client by
@@ -39,24 +37,8 @@ func (h *Handler) spendAnonymous(w *statusWriter, r *http.Request) (settle func(
 	if h.deps.AnonymousLimiter == nil {
 		return func() {}, true
 	}
-	client := r.RemoteAddr
-	if h.deps.ClientKey != nil {
-		client = h.deps.ClientKey(r)
-	}
-	key := "anon-create:" + client
-	allowed, retry, err := h.deps.AnonymousLimiter.Allow(r.Context(), key)
-	if err != nil {
-		// Fail closed: anonymous creation is a privilege, and an outage
-		// of the limiter must not open it to floods.
-		h.log.Warn("anonymous-create limiter failed; refusing", "err", err)
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, "anonymous creation is unavailable right now; retry shortly or use an API key")
-		return nil, false
-	}
-	if !allowed {
-		secs := max(int(retry.Round(time.Second)/time.Second), 1)
-		w.Header().Set("Retry-After", fmt.Sprint(secs))
-		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many anonymous creates from your address; retry in %d s or use an API key", secs))
+	key, ok := h.spendClient(w, r, h.deps.AnonymousLimiter, anonBudget)
+	if !ok {
 		return nil, false
 	}
 	return func() {

@@ -29,7 +29,7 @@ func (h *Handler) domainRoutes() {
 // Unknown and unverified domains look alike, so that the answer does not
 // tell which names are registered.
 func (h *Handler) domainAllowed(w http.ResponseWriter, r *http.Request) {
-	if !h.spendClient(w, r, h.deps.DomainCheckLimiter, "domain-check", "domain checks") {
+	if _, ok := h.spendClient(w, r, h.deps.DomainCheckLimiter, domainCheckBudget); !ok {
 		return
 	}
 	vals, ok := apiquery.Params(w, r, []string{"domain"})

@@ -138,7 +138,7 @@ func (h *Handler) createReport(w http.ResponseWriter, r *http.Request) {
 	}
 	// Spent before the lookup, so that the limit also bounds probing
 	// which codes exist.
-	if !h.spendReport(w, r) {
+	if _, ok := h.spendClient(w, r, h.deps.ReportLimiter, reportBudget); !ok {
 		return
 	}
 	if _, err := h.deps.Store.Get(r.Context(), "", code); err != nil {
@@ -196,41 +196,6 @@ func (h *Handler) nextCode() (string, error) {
 		}
 		h.log.Info("skipped a generated code that is a reserved word", "code", code)
 	}
-}
-
-// spendReport counts a report against its client's budget, answering 429
-// (or 503 when the limiter fails: closed, as for anonymous creates)
-// itself when it may not go on.
-func (h *Handler) spendReport(w http.ResponseWriter, r *http.Request) bool {
-	return h.spendClient(w, r, h.deps.ReportLimiter, "report", "reports")
-}
-
-// spendClient counts a call against its client's budget in lim (keyed
-// name:client), answering 429, or 503 when the limiter fails (closed: a
-// broken limiter must not open the route to floods), itself when it may
-// not go on. A nil lim admits everything.
-func (h *Handler) spendClient(w http.ResponseWriter, r *http.Request, lim Limiter, name, noun string) bool {
-	if lim == nil {
-		return true
-	}
-	client := r.RemoteAddr
-	if h.deps.ClientKey != nil {
-		client = h.deps.ClientKey(r)
-	}
-	ok, retry, err := lim.Allow(r.Context(), name+":"+client)
-	if err != nil {
-		h.log.Warn(name+" limiter failed; refusing", "err", err)
-		w.Header().Set("Retry-After", "1")
-		problem.Write(w, http.StatusServiceUnavailable, noun+" cannot be taken right now; retry shortly")
-		return false
-	}
-	if !ok {
-		secs := max(int(retry.Round(time.Second)/time.Second), 1)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		problem.Write(w, http.StatusTooManyRequests, fmt.Sprintf("too many %s from your address; retry in %d s", noun, secs))
-		return false
-	}
-	return true
 }
 
 var reportListParams = []string{"state", "cursor", "limit"}
