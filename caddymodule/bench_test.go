@@ -111,7 +111,7 @@ func BenchmarkServeHTTP_L1Miss(b *testing.B) {
 	})
 	b.Run("l2=redis", func(b *testing.B) {
 		h, c := benchHandler(b, sqliteDSN(b), testenv.RedisAddr(b))
-		b.Cleanup(func() { h.res.redis.Del(context.Background(), h.l2.Key(c)) })
+		b.Cleanup(func() { h.res.redis.Del(context.Background(), h.l2.Key("", c)) })
 		if err := l2cache.New(h.res.redis, h.RedisPrefix, 0).Set(b.Context(),
 			linkstore.Link{Code: c, URL: "https://example.com/a/typical/landing/page?utm_source=x", Status: 302}); err != nil {
 			b.Fatal(err)

@@ -87,7 +87,7 @@ func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, 
 	defer cancel()
 	if h.l2 != nil {
 		start := time.Now()
-		l, ok, err := h.l2.Get(ctx, code)
+		l, ok, err := h.l2.Get(ctx, "", code)
 		h.stats.l2Latency.Observe(time.Since(start).Seconds())
 		switch {
 		case err != nil && ctx.Err() != nil:

@@ -31,7 +31,7 @@ func TestL1HitTouchesNothing(t *testing.T) {
 	h := provision(t, &Handler{
 		Database: dsn, Redis: testenv.RedisAddr(t), RedisPrefix: testenv.UniquePrefix(t), openStore: open,
 	})
-	t.Cleanup(func() { h.res.redis.Del(context.Background(), h.l2.Key(c)) })
+	t.Cleanup(func() { h.res.redis.Del(context.Background(), h.l2.Key("", c)) })
 
 	if w, _ := serve(h, "GET", "/"+c, nil); w.Code != 302 {
 		t.Fatalf("first request: %d", w.Code)
@@ -76,7 +76,7 @@ func TestRedisFillAndHit(t *testing.T) {
 	if lookups(count1) != 1 || edge1.stats.storeHits.Load() != 1 {
 		t.Fatalf("edge 1: %d lookups, %d store hits; want 1", lookups(count1), edge1.stats.storeHits.Load())
 	}
-	got, ok, err := l2cache.New(rdb, prefix, time.Hour).Get(t.Context(), c)
+	got, ok, err := l2cache.New(rdb, prefix, time.Hour).Get(t.Context(), "", c)
 	if err != nil || !ok || got.URL != "https://example.com/l2" || got.Status != 307 || !got.ExpiresAt.Equal(exp) {
 		t.Fatalf("Redis after the miss: %+v, %v, %v", got, ok, err)
 	}

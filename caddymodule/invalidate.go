@@ -135,7 +135,7 @@ func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event
 	for _, t := range targets {
 		if t.l2 != nil && e.Type != linkevents.Created {
 			dctx, cancel := context.WithTimeout(ctx, l2EvictTimeout)
-			if err := t.l2.Delete(dctx, code); err != nil {
+			if err := t.l2.Delete(dctx, e.Domain, code); err != nil {
 				errs = append(errs, err)
 			}
 			cancel()

@@ -85,7 +85,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 	}
 	l2 := controlPlaneL2(t, redisAddr, prefix)
 	ctx := context.Background()
-	if _, ok, err := l2.Get(ctx, del); !ok || err != nil {
+	if _, ok, err := l2.Get(ctx, "", del); !ok || err != nil {
 		t.Fatalf("L2 does not hold %s: %v", del, err)
 	}
 	// Edge b found the links in Redis: open its store as well, as on an
@@ -122,7 +122,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	p.Publish(linkevents.NewDeleted(del, gone.ID, linkevents.ReasonAPI, start))
+	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: del, ID: gone.ID}, linkevents.ReasonAPI, start))
 	p.Publish(linkevents.NewUpdated(updated, start))
 	p.Publish(linkevents.NewUpdated(disabled, start))
 
@@ -162,7 +162,7 @@ func TestInvalidationAcrossEdges(t *testing.T) {
 		}
 	}
 	for _, c := range []string{del, upd, dis} {
-		if _, ok, err := l2.Get(ctx, c); ok || err != nil {
+		if _, ok, err := l2.Get(ctx, "", c); ok || err != nil {
 			t.Errorf("L2 still holds %s (%v)", c, err)
 		}
 	}
@@ -234,7 +234,7 @@ func TestInvalidationLaggingReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Publish(linkevents.NewDeleted(del, gone.ID, linkevents.ReasonAPI, time.Now()))
+	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: del, ID: gone.ID}, linkevents.ReasonAPI, time.Now()))
 	p.Publish(linkevents.NewUpdated(updated, time.Now()))
 	c := h.inval.consumer
 	testenv.WaitFor(t, "both events applied", eventWait, func() bool { return c.Stats().Applied == 2 })

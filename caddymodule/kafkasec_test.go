@@ -76,7 +76,7 @@ func TestKafkaTLSAndSCRAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Publish(linkevents.NewDeleted(code, gone.ID, linkevents.ReasonAPI, time.Now()))
+	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: code, ID: gone.ID}, linkevents.ReasonAPI, time.Now()))
 	testenv.WaitFor(t, "the deleted event applied over TLS and SCRAM", eventWait, func() bool {
 		st, _ := answer(t, h, code)
 		return st == 404

@@ -47,11 +47,11 @@ func TestRedisClusterL2(t *testing.T) {
 	l2 := l2cache.New(cl, DefaultRedisPrefix, time.Hour)
 	masters := make(map[string]int)
 	for i, c := range codes {
-		got, ok, err := l2.Get(ctx, c)
+		got, ok, err := l2.Get(ctx, "", c)
 		if err != nil || !ok || got.URL != links[i].URL {
 			t.Fatalf("cluster has %s as %+v %v %v", c, got, ok, err)
 		}
-		m, err := cl.MasterForKey(ctx, l2.Key(c))
+		m, err := cl.MasterForKey(ctx, l2.Key("", c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestRedisStopped(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
-	if n, err := rdb.Exists(context.Background(), h.l2.Key(warm)).Result(); err != nil || n != 1 {
+	if n, err := rdb.Exists(context.Background(), h.l2.Key("", warm)).Result(); err != nil || n != 1 {
 		t.Fatalf("the warm-up did not fill Redis: %d %v", n, err)
 	}
 

@@ -171,12 +171,12 @@ func TestRetiredLinksAtTheEdge(t *testing.T) {
 	}
 	p := linkEvents(t, k)
 	for _, l := range []linkstore.Link{gone[0], gone2} {
-		if err := l2.Delete(ctx, l.Code); err != nil {
+		if err := l2.Delete(ctx, "", l.Code); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p.Publish(linkevents.NewDeleted(expired, gone[0].ID, linkevents.ReasonExpired, now))
-	p.Publish(linkevents.NewDeleted(deleted, gone2.ID, linkevents.ReasonAPI, now))
+	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: expired, ID: gone[0].ID}, linkevents.ReasonExpired, now))
+	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: deleted, ID: gone2.ID}, linkevents.ReasonAPI, now))
 	c := edge.inval.consumer
 	testenv.WaitFor(t, "the events applied", eventWait, func() bool { return c.Stats().Applied == 2 })
 

@@ -153,12 +153,13 @@ func (s *service) Destruct() error {
 
 func (s *service) deps() api.Deps {
 	d := api.Deps{
-		Store:     s.store,
-		Creator:   s.creates,
-		Keys:      nodeKeys{s.node},
-		Blocklist: s.node,
-		Domains:   s.node,
-		Issuer:    s.node,
+		Store:      s.store,
+		Creator:    s.creates,
+		Keys:       nodeKeys{s.node},
+		Blocklist:  s.node,
+		Domains:    s.node,
+		Workspaces: s.node,
+		Issuer:     s.node,
 		// The node forwards writes to the leader and serves the
 		// /api/v1/cluster routes.
 		Cluster: s.node,

@@ -29,7 +29,9 @@ type Issuer interface {
 // clear, so edges see a new link at once and a deleted one soon.
 type LinkCache interface {
 	Set(ctx context.Context, l linkstore.Link) error
-	Delete(ctx context.Context, code string) error
+	// Delete tombstones the link with code on domain ("" for the
+	// instance's own host).
+	Delete(ctx context.Context, domain, code string) error
 }
 
 // Creator inserts one new link; see package batch.
@@ -127,6 +129,9 @@ type Deps struct {
 	// Reviews holds the links flagged for review, shown in the link JSON
 	// and under /api/v1/admin/review (nil: those routes answer 503).
 	Reviews ReviewStore
+	// Workspaces is the workspace registry that the Shortify-Workspace
+	// header is resolved against (nil: only the default workspace).
+	Workspaces WorkspaceDirectory
 }
 
 // Handler serves the API under /api/v1/.

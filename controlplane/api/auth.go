@@ -9,6 +9,7 @@ import (
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // KeyHeader carries the API key of a call (apiauth.KeyHeader, named here
@@ -120,7 +121,10 @@ func (a access) String() string {
 func (h *Handler) handle(pattern string, a access, fn http.HandlerFunc) {
 	h.routeList = append(h.routeList, route{pattern, a})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if h.browserGuard(w, r) && h.allowed(w, r, a) {
+		if !h.browserGuard(w, r) {
+			return
+		}
+		if r, ok := h.allowed(w, r, a); ok {
 			if key, err := apiauth.RequestKey(r); err == nil && key != "" {
 				// An admin write that a follower forwards to the leader
 				// goes with the caller's key, which the leader checks
@@ -132,24 +136,25 @@ func (h *Handler) handle(pattern string, a access, fn http.HandlerFunc) {
 	})
 }
 
-// allowed checks the call's credentials for a, answering 401, 403 or 429
-// itself when they fall short.
-func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool {
+// allowed checks the call's credentials for a, answering 401, 403, 404
+// or 429 itself when they fall short. It returns r carrying the caller
+// (callerOf).
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) (*http.Request, bool) {
 	switch a {
 	case public:
-		return true
+		return r, true
 	case member:
 		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
 			problem.Write(w, http.StatusForbidden, r.URL.Path+" is for cluster members, which present a certificate of the cluster CA")
-			return false
+			return nil, false
 		}
-		return true
+		return r, true
 	}
 	if a == anonCreate && h.cfg.AnonymousCreate {
 		if key, err := apiauth.RequestKey(r); err == nil && key == "" {
 			// The handler spends the client's budget once the request is
 			// valid (see anonymous.go): a refusal costs none.
-			return true
+			return withCaller(r, caller{anonymous: true, workspace: workspace.DefaultID}), true
 		}
 	}
 	// Without a key ring every key is unknown: a 401, as for a wrong key.
@@ -157,8 +162,11 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) bool
 	if h.deps.Keys != nil {
 		keys = h.deps.Keys
 	}
-	_, ok := apiauth.Check(w, r, keys, a.role(), "this route")
-	return ok
+	rec, ok := apiauth.Check(w, r, keys, a.role(), "this route")
+	if !ok {
+		return nil, false
+	}
+	return h.actAs(w, r, rec)
 }
 
 // KeyLookup returns the key ring the handler authenticates with, or nil

@@ -35,7 +35,7 @@ func (h *Handler) publishUpdated(l linkstore.Link) {
 // its statistics too.
 func (h *Handler) publishDeleted(l linkstore.Link, purge bool) {
 	if h.deps.Events != nil {
-		e := linkevents.NewDeleted(l.Code, l.ID, linkevents.ReasonAPI, h.cfg.Now())
+		e := linkevents.NewDeleted(l, linkevents.ReasonAPI, h.cfg.Now())
 		if purge {
 			e = e.WithPurge()
 		}

@@ -265,7 +265,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.deps.Cache != nil {
-		if err := h.deps.Cache.Delete(r.Context(), code); err != nil {
+		if err := h.deps.Cache.Delete(r.Context(), deleted.Domain, code); err != nil {
 			// The L2 entry then lives until its TTL; say so loudly.
 			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
 		}

@@ -74,7 +74,7 @@ type Events interface {
 
 // Cache is the Redis L2 cache; *l2cache.Cache implements it.
 type Cache interface {
-	Delete(ctx context.Context, code string) error
+	Delete(ctx context.Context, domain, code string) error
 }
 
 // Config configures a Cleaner.
@@ -239,12 +239,12 @@ func (c *Cleaner) batch(ctx context.Context, now time.Time) (deleted, cacheErrs 
 	}
 	if c.cfg.Events != nil {
 		for _, l := range gone {
-			c.cfg.Events.Publish(linkevents.NewDeleted(l.Code, l.ID, linkevents.ReasonExpired, now))
+			c.cfg.Events.Publish(linkevents.NewDeleted(l, linkevents.ReasonExpired, now))
 		}
 	}
 	if c.cfg.Cache != nil {
 		for _, l := range gone {
-			if err := c.cfg.Cache.Delete(bctx, l.Code); err != nil {
+			if err := c.cfg.Cache.Delete(bctx, l.Domain, l.Code); err != nil {
 				cacheErrs++
 				if cacheErrs == 1 {
 					c.cfg.Logger.Warn("cleanup: removing a retired link from the L2 cache failed; it expires there by itself",

@@ -259,7 +259,7 @@ func testBatches(t *testing.T, s linkstore.Store) {
 		if err := s.Create(ctx, taker); !errors.Is(err, linkstore.ErrCodeTaken) {
 			t.Errorf("Create of retired code %s: %v, want ErrCodeTaken", l.Code, err)
 		}
-		if _, hit, err := cache.Get(ctx, l.Code); err != nil || hit {
+		if _, hit, err := cache.Get(ctx, "", l.Code); err != nil || hit {
 			t.Errorf("expired link %s in L2: hit %t, %v", l.Code, hit, err)
 		}
 	}
@@ -267,7 +267,7 @@ func testBatches(t *testing.T, s linkstore.Store) {
 		if !exists(t, s, l) {
 			t.Errorf("link %s, expiring after now, was deleted", l.Code)
 		}
-		if _, hit, err := cache.Get(ctx, l.Code); err != nil || !hit {
+		if _, hit, err := cache.Get(ctx, "", l.Code); err != nil || !hit {
 			t.Errorf("link %s, expiring after now, left L2: hit %t, %v", l.Code, hit, err)
 		}
 	}

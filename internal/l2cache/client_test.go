@@ -61,7 +61,7 @@ func TestClientTLS(t *testing.T) {
 		if err := cache.Set(t.Context(), l); err != nil {
 			t.Fatalf("Set over TLS: %v", err)
 		}
-		got, found, err := cache.Get(t.Context(), "tls1")
+		got, found, err := cache.Get(t.Context(), "", "tls1")
 		if err != nil || !found || got.URL != l.URL {
 			t.Fatalf("Get over TLS: %+v, found %v, %v", got, found, err)
 		}

@@ -1,7 +1,10 @@
 // Package l2cache is the Redis L2 of the redirect path, shared by every
 // edge and written through by the control plane.
 //
-// A key is the prefix followed by the short code; a value is a compact,
+// A key is the prefix followed by the short code for a link on the
+// instance's own host, and by the domain, "/" and the code for a link on a
+// custom domain (Key; a code never holds "/", so the forms cannot meet).
+// A value is a compact,
 // versioned binary encoding of the fields the redirect path needs (see
 // codec.go), not JSON, because Redis memory for hundreds of millions of
 // links is paid per byte.
@@ -53,7 +56,7 @@ type Cache struct {
 	now    func() time.Time // injectable for tests
 }
 
-// New returns the L2 on client. Keys are prefix + code. ttl bounds how long
+// New returns the L2 on client. Keys are Key's. ttl bounds how long
 // a value lives in Redis; a value never outlives its link's ExpiresAt
 // either. A ttl <= 0 leaves values without a TTL of their own (then only
 // the link's expiry, if any, bounds them), which is only sensible for small
@@ -62,18 +65,26 @@ func New(client redis.UniversalClient, prefix string, ttl time.Duration) *Cache 
 	return &Cache{client: client, prefix: prefix, ttl: ttl, now: time.Now}
 }
 
-// Key returns the Redis key of code.
-func (c *Cache) Key(code string) string { return c.prefix + code }
+// Key returns the Redis key of the link with code on domain ("" for the
+// instance's own host): prefix + code on the own host, unchanged since
+// before custom domains so that edges of either release share the entries,
+// and prefix + domain + "/" + code on a custom domain.
+func (c *Cache) Key(domain, code string) string {
+	if domain == "" {
+		return c.prefix + code
+	}
+	return c.prefix + domain + "/" + code
+}
 
-// Get returns the link with code. A missing key or a tombstone is a miss:
+// Get returns the link with code on domain. A missing key or a tombstone is a miss:
 // (Link{}, false, nil). A value that does not decode is an error wrapping
 // ErrCorrupt, and the caller falls through to the store. Such a value is
 // left in place (Fill does not replace it; the next Set or its TTL does):
 // during a rolling upgrade it may be a newer format that this reader does
 // not know, which older edges must not clobber. The link has Code set but
 // no CreatedAt, which the L2 does not keep.
-func (c *Cache) Get(ctx context.Context, code string) (linkstore.Link, bool, error) {
-	b, err := c.client.Get(ctx, c.prefix+code).Bytes()
+func (c *Cache) Get(ctx context.Context, domain, code string) (linkstore.Link, bool, error) {
+	b, err := c.client.Get(ctx, c.Key(domain, code)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return linkstore.Link{}, false, nil
 	}
@@ -87,7 +98,7 @@ func (c *Cache) Get(ctx context.Context, code string) (linkstore.Link, bool, err
 	if d.tombstone {
 		return linkstore.Link{}, false, nil
 	}
-	d.link.Code = code
+	d.link.Code, d.link.Domain = code, domain
 	return d.link, true, nil
 }
 
@@ -102,9 +113,9 @@ func (c *Cache) Set(ctx context.Context, l linkstore.Link) error {
 	}
 	ttl, live := c.ttlFor(l)
 	if !live {
-		return c.tombstone(ctx, l.Code)
+		return c.tombstone(ctx, l.Domain, l.Code)
 	}
-	if err := c.client.Set(ctx, c.prefix+l.Code, encodeLink(nil, l), ttl).Err(); err != nil {
+	if err := c.client.Set(ctx, c.Key(l.Domain, l.Code), encodeLink(nil, l), ttl).Err(); err != nil {
 		return fmt.Errorf("l2cache: set %s: %w", l.Code, err)
 	}
 	return nil
@@ -121,25 +132,25 @@ func (c *Cache) Fill(ctx context.Context, l linkstore.Link) (bool, error) {
 	if !live {
 		return false, nil
 	}
-	ok, err := c.client.SetNX(ctx, c.prefix+l.Code, encodeLink(nil, l), ttl).Result()
+	ok, err := c.client.SetNX(ctx, c.Key(l.Domain, l.Code), encodeLink(nil, l), ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("l2cache: fill %s: %w", l.Code, err)
 	}
 	return ok, nil
 }
 
-// Delete removes the link with code from the L2: the control plane's write
+// Delete removes the link with code on domain from the L2: the control plane's write
 // on delete and takedown. It leaves a tombstone for TombstoneTTL (see the
 // package documentation), which reads as a miss.
-func (c *Cache) Delete(ctx context.Context, code string) error {
+func (c *Cache) Delete(ctx context.Context, domain, code string) error {
 	if err := checkCode(code); err != nil {
 		return err
 	}
-	return c.tombstone(ctx, code)
+	return c.tombstone(ctx, domain, code)
 }
 
-func (c *Cache) tombstone(ctx context.Context, code string) error {
-	if err := c.client.Set(ctx, c.prefix+code, []byte{tagTombstoneV1}, TombstoneTTL).Err(); err != nil {
+func (c *Cache) tombstone(ctx context.Context, domain, code string) error {
+	if err := c.client.Set(ctx, c.Key(domain, code), []byte{tagTombstoneV1}, TombstoneTTL).Err(); err != nil {
 		return fmt.Errorf("l2cache: delete %s: %w", code, err)
 	}
 	return nil

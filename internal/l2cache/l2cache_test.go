@@ -32,7 +32,7 @@ func setup(t *testing.T, ttl time.Duration) (*Cache, *redis.Client) {
 func TestGetMiss(t *testing.T) {
 	t.Parallel()
 	c, _ := setup(t, time.Hour)
-	_, ok, err := c.Get(t.Context(), "nope")
+	_, ok, err := c.Get(t.Context(), "", "nope")
 	if ok || err != nil {
 		t.Fatalf("Get of an absent key = %v, %v; want a miss", ok, err)
 	}
@@ -46,12 +46,12 @@ func TestSetGet(t *testing.T) {
 	if err := c.Set(ctx, want); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := c.Get(ctx, "abc123")
+	got, ok, err := c.Get(ctx, "", "abc123")
 	if err != nil || !ok || !sameLink(got, want) {
 		t.Fatalf("Get = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 	// The key is the prefix and the code, with the cache's TTL.
-	ttl, err := client.PTTL(ctx, c.Key("abc123")).Result()
+	ttl, err := client.PTTL(ctx, c.Key("", "abc123")).Result()
 	if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("PTTL = %v, %v; want about 1h", ttl, err)
 	}
@@ -68,11 +68,11 @@ func TestTTLNeverOutlivesLink(t *testing.T) {
 	if err := c.Set(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	ttl, err := client.PTTL(ctx, c.Key("soon")).Result()
+	ttl, err := client.PTTL(ctx, c.Key("", "soon")).Result()
 	if err != nil || ttl <= 80*time.Second || ttl > 90*time.Second {
 		t.Fatalf("PTTL = %v, %v; want at most the 90s the link has left", ttl, err)
 	}
-	got, ok, err := c.Get(ctx, "soon")
+	got, ok, err := c.Get(ctx, "", "soon")
 	if err != nil || !ok || !got.ExpiresAt.Equal(l.ExpiresAt) {
 		t.Fatalf("Get = %+v, %v, %v", got, ok, err)
 	}
@@ -82,7 +82,7 @@ func TestTTLNeverOutlivesLink(t *testing.T) {
 	if err := c.Set(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if ttl, _ := client.PTTL(ctx, c.Key("later")).Result(); ttl <= 23*time.Hour || ttl > 24*time.Hour {
+	if ttl, _ := client.PTTL(ctx, c.Key("", "later")).Result(); ttl <= 23*time.Hour || ttl > 24*time.Hour {
 		t.Fatalf("PTTL = %v; want about 24h", ttl)
 	}
 }
@@ -110,13 +110,13 @@ func TestSetExpiredWritesTombstone(t *testing.T) {
 func checkTombstone(t *testing.T, c *Cache, client *redis.Client, l linkstore.Link, after string) {
 	t.Helper()
 	ctx := t.Context()
-	if _, ok, err := c.Get(ctx, l.Code); ok || err != nil {
+	if _, ok, err := c.Get(ctx, "", l.Code); ok || err != nil {
 		t.Fatalf("Get after %s = %v, %v; want a miss", after, ok, err)
 	}
 	if wrote, err := c.Fill(ctx, l); wrote || err != nil {
 		t.Fatalf("Fill after %s = %v, %v; want no write", after, wrote, err)
 	}
-	if ttl, _ := client.PTTL(ctx, c.Key(l.Code)).Result(); ttl <= 0 || ttl > TombstoneTTL {
+	if ttl, _ := client.PTTL(ctx, c.Key("", l.Code)).Result(); ttl <= 0 || ttl > TombstoneTTL {
 		t.Fatalf("tombstone PTTL = %v; want (0, %v]", ttl, TombstoneTTL)
 	}
 }
@@ -129,7 +129,7 @@ func TestDeleteLeavesTombstoneThatBlocksFill(t *testing.T) {
 	if err := c.Set(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Delete(ctx, "gone"); err != nil {
+	if err := c.Delete(ctx, "", "gone"); err != nil {
 		t.Fatal(err)
 	}
 	// The race the tombstone is for: an edge that read the link from a
@@ -140,7 +140,7 @@ func TestDeleteLeavesTombstoneThatBlocksFill(t *testing.T) {
 	if err := c.Set(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := c.Get(ctx, "gone"); !ok || err != nil || got.URL != l.URL {
+	if got, ok, err := c.Get(ctx, "", "gone"); !ok || err != nil || got.URL != l.URL {
 		t.Fatalf("Get after re-create = %+v, %v, %v", got, ok, err)
 	}
 }
@@ -157,7 +157,7 @@ func TestFillNeverOverwrites(t *testing.T) {
 	if wrote, err := c.Fill(ctx, stale); wrote || err != nil {
 		t.Fatalf("Fill of a present key = %v, %v; want no write", wrote, err)
 	}
-	if got, _, _ := c.Get(ctx, "f"); got.URL != fresh.URL {
+	if got, _, _ := c.Get(ctx, "", "f"); got.URL != fresh.URL {
 		t.Fatalf("URL = %q, want %q", got.URL, fresh.URL)
 	}
 	// An expired link is never filled.
@@ -171,10 +171,10 @@ func TestGetCorrupt(t *testing.T) {
 	t.Parallel()
 	c, client := setup(t, time.Hour)
 	ctx := t.Context()
-	if err := client.Set(ctx, c.Key("junk"), `{"url":"https://example.com"}`, time.Minute).Err(); err != nil {
+	if err := client.Set(ctx, c.Key("", "junk"), `{"url":"https://example.com"}`, time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := c.Get(ctx, "junk"); ok || !errors.Is(err, ErrCorrupt) {
+	if _, ok, err := c.Get(ctx, "", "junk"); ok || !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Get of garbage = %v, %v; want ErrCorrupt", ok, err)
 	}
 }
@@ -186,7 +186,7 @@ func TestRedisDown(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	c := New(client, "p:", time.Hour)
 	ctx := t.Context()
-	if _, _, err := c.Get(ctx, "x"); err == nil {
+	if _, _, err := c.Get(ctx, "", "x"); err == nil {
 		t.Fatal("Get with Redis down: no error")
 	}
 	if err := c.Set(ctx, linkstore.Link{Code: "x", URL: "https://e.x/"}); err == nil {
@@ -204,7 +204,7 @@ func TestEmptyCodeRefused(t *testing.T) {
 	if _, err := c.Fill(ctx, linkstore.Link{URL: "https://e.x/"}); err == nil {
 		t.Error("Fill with no code: no error")
 	}
-	if err := c.Delete(ctx, ""); err == nil {
+	if err := c.Delete(ctx, "", ""); err == nil {
 		t.Error("Delete with no code: no error")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shortify/shortify/internal/domainname"
 	"github.com/shortify/shortify/internal/shortcode"
 )
 
@@ -23,13 +24,17 @@ var ErrVersion = errors.New("unsupported link event version")
 
 // wireEvent is the JSON form of an Event.
 type wireEvent struct {
-	V      int       `json:"v"`
-	Type   Type      `json:"type"`
-	Code   string    `json:"code"`
-	LinkID string    `json:"link_id,omitempty"`
-	At     string    `json:"at"`
-	Link   *wireLink `json:"link,omitempty"`
-	Reason Reason    `json:"reason,omitempty"`
+	V    int    `json:"v"`
+	Type Type   `json:"type"`
+	Code string `json:"code"`
+	// Domain and Workspace are added to version 1: older readers ignore
+	// them.
+	Domain    string    `json:"domain,omitempty"`
+	Workspace int64     `json:"workspace,omitempty"`
+	LinkID    string    `json:"link_id,omitempty"`
+	At        string    `json:"at"`
+	Link      *wireLink `json:"link,omitempty"`
+	Reason    Reason    `json:"reason,omitempty"`
 	// PurgeStats is added to version 1: older readers ignore it.
 	PurgeStats bool `json:"purge_stats,omitempty"`
 }
@@ -48,7 +53,7 @@ func Encode(e Event) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	w := wireEvent{V: Version, Type: e.Type, Code: e.Code, At: formatTime(e.At), Reason: e.Reason, PurgeStats: e.PurgeStats}
+	w := wireEvent{V: Version, Type: e.Type, Code: e.Code, Domain: e.Domain, Workspace: e.Workspace, At: formatTime(e.At), Reason: e.Reason, PurgeStats: e.PurgeStats}
 	if e.LinkID != 0 {
 		w.LinkID = strconv.FormatInt(e.LinkID, 10)
 	}
@@ -86,7 +91,7 @@ func Decode(value []byte) (Event, error) {
 	case w.V != Version:
 		return Event{}, fmt.Errorf("linkevents: decode: version %d, this reader knows %d: %w", w.V, Version, ErrVersion)
 	}
-	e := Event{Type: w.Type, Code: w.Code, Reason: w.Reason, PurgeStats: w.PurgeStats}
+	e := Event{Type: w.Type, Code: w.Code, Domain: w.Domain, Workspace: w.Workspace, Reason: w.Reason, PurgeStats: w.PurgeStats}
 	bad := func(format string, args ...any) (Event, error) {
 		return Event{}, fmt.Errorf("linkevents: decode %s event of %q: %s: %w", w.Type, w.Code, fmt.Sprintf(format, args...), ErrInvalid)
 	}
@@ -146,6 +151,14 @@ func (e Event) Validate() error {
 	}
 	if !shortcode.WellFormed(e.Code) {
 		return bad("the code is not 1 to %d characters of [A-Za-z0-9_-]", shortcode.MaxLen)
+	}
+	if e.Domain != "" {
+		if err := domainname.Check(e.Domain); err != nil {
+			return bad("domain: %v", err)
+		}
+	}
+	if e.Workspace < 0 {
+		return bad("workspace %d is negative", e.Workspace)
 	}
 	if e.LinkID < 0 || (e.LinkID == 0 && e.Type != Deleted) {
 		return bad("link ID %d is not positive", e.LinkID)

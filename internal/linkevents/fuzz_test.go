@@ -1,6 +1,7 @@
 package linkevents
 
 import (
+	"github.com/shortify/shortify/internal/linkstore"
 	"testing"
 )
 
@@ -12,8 +13,8 @@ func FuzzDecode(f *testing.F) {
 	for _, e := range []Event{
 		NewUpdated(link, at),
 		NewCreated(link, at),
-		NewDeleted("abc", 7, ReasonExpired, at),
-		NewDeleted("abc", 0, ReasonAPI, at),
+		NewDeleted(linkstore.Link{Code: "abc", ID: 7}, ReasonExpired, at),
+		NewDeleted(linkstore.Link{Code: "abc", ID: 0}, ReasonAPI, at),
 	} {
 		b, err := Encode(e)
 		if err != nil {

@@ -38,6 +38,11 @@
 //     know (ErrVersion) and skips the record.
 //   - type: created, updated, disabled or deleted (see Type).
 //   - code: the short code (shortcode.WellFormed); equal to the record key.
+//   - domain: the custom domain the link lives on (lower-case punycode);
+//     absent for the instance's own host. A link is (domain, code): edges
+//     evict that pair.
+//   - workspace: the ID of the workspace that owns the link; absent in
+//     events from before workspaces, which mean the default workspace (1).
 //   - link_id: the link's Snowflake ID as a decimal string (JavaScript
 //     numbers cannot hold 64 bits). The control plane sets it on every
 //     event (the store's delete returns the row it deleted). Decoders still
@@ -62,8 +67,9 @@
 //     field existed decode with it false, so the stats service no longer
 //     drops statistics on their account (it did on every deleted event).
 //
-// The field purge_stats was added to version 1 in this way: readers that
-// predate it ignore it.
+// The fields purge_stats, domain and workspace were added to version 1 in
+// this way: readers that predate them ignore them (a reader that ignores
+// domain evicts the code on the own host too: one needless reload).
 //
 // # Evolution
 //
@@ -177,6 +183,11 @@ type Event struct {
 	Type Type
 	// Code is the link's short code, and the record key.
 	Code string
+	// Domain is the link's custom domain, "" for the instance's own host.
+	Domain string
+	// Workspace is the ID of the link's workspace; 0 in events from
+	// before workspaces (the default workspace).
+	Workspace int64
 	// LinkID is the link's Snowflake ID; 0 means unknown (accepted on
 	// deleted events only, from older control planes).
 	LinkID int64
@@ -201,7 +212,7 @@ func stateOf(l linkstore.Link) State {
 
 // NewCreated returns the event of l's creation at at.
 func NewCreated(l linkstore.Link, at time.Time) Event {
-	return Event{Type: Created, Code: l.Code, LinkID: l.ID, At: at.UTC(), State: stateOf(l)}
+	return Event{Type: Created, Code: l.Code, Domain: l.Domain, Workspace: l.WorkspaceID, LinkID: l.ID, At: at.UTC(), State: stateOf(l)}
 }
 
 // NewUpdated returns the event of a change of a link at at, l being the
@@ -211,14 +222,13 @@ func NewUpdated(l linkstore.Link, at time.Time) Event {
 	if l.Disabled {
 		t = Disabled
 	}
-	return Event{Type: t, Code: l.Code, LinkID: l.ID, At: at.UTC(), State: stateOf(l)}
+	return Event{Type: t, Code: l.Code, Domain: l.Domain, Workspace: l.WorkspaceID, LinkID: l.ID, At: at.UTC(), State: stateOf(l)}
 }
 
-// NewDeleted returns the event of the deletion of the link with code and
-// linkID (0 when unknown) at at, for reason. Its statistics stay: see
-// WithPurge.
-func NewDeleted(code string, linkID int64, reason Reason, at time.Time) Event {
-	return Event{Type: Deleted, Code: code, LinkID: linkID, At: at.UTC(), Reason: reason}
+// NewDeleted returns the event of the deletion of l at at, for reason. Its
+// statistics stay: see WithPurge.
+func NewDeleted(l linkstore.Link, reason Reason, at time.Time) Event {
+	return Event{Type: Deleted, Code: l.Code, Domain: l.Domain, Workspace: l.WorkspaceID, LinkID: l.ID, At: at.UTC(), Reason: reason}
 }
 
 // WithPurge returns the deleted event e asking the stats service to

@@ -42,11 +42,11 @@ func TestEncodeGolden(t *testing.T) {
 		{"created", NewCreated(link, at.In(time.FixedZone("UTC+1", 3600))),
 			`{"v":1,"type":"created","code":"a9ZkQ2","link_id":"1234567890123456789","at":"2026-11-26T19:00:00.123456Z",` +
 				`"link":{"url":"https://example.com/new","redirect_status":308,"expires_at":"2030-12-31T23:59:59Z","disabled":false}}`},
-		{"deleted, expired", NewDeleted("a9ZkQ2", 1234567890123456789, ReasonExpired, at),
+		{"deleted, expired", NewDeleted(linkstore.Link{Code: "a9ZkQ2", ID: 1234567890123456789}, ReasonExpired, at),
 			`{"v":1,"type":"deleted","code":"a9ZkQ2","link_id":"1234567890123456789","at":"2026-11-26T19:00:00.123456Z","reason":"expired"}`},
-		{"deleted through the API, ID unknown", NewDeleted("my-alias_1", 0, ReasonAPI, at),
+		{"deleted through the API, ID unknown", NewDeleted(linkstore.Link{Code: "my-alias_1", ID: 0}, ReasonAPI, at),
 			`{"v":1,"type":"deleted","code":"my-alias_1","at":"2026-11-26T19:00:00.123456Z","reason":"api"}`},
-		{"deleted through the API, statistics purged", NewDeleted("a9ZkQ2", 1234567890123456789, ReasonAPI, at).WithPurge(),
+		{"deleted through the API, statistics purged", NewDeleted(linkstore.Link{Code: "a9ZkQ2", ID: 1234567890123456789}, ReasonAPI, at).WithPurge(),
 			`{"v":1,"type":"deleted","code":"a9ZkQ2","link_id":"1234567890123456789","at":"2026-11-26T19:00:00.123456Z","reason":"api","purge_stats":true}`},
 	}
 	for _, tt := range tests {
@@ -91,9 +91,12 @@ func TestEncodeRefusesInvalidEvents(t *testing.T) {
 		{"enabled state in a disabled event", func(e *Event) { e.Type = Disabled }},
 		{"reason on an update", func(e *Event) { e.Reason = ReasonAPI }},
 		{"purge on an update", func(e *Event) { e.PurgeStats = true }},
-		{"deletion without reason", func(e *Event) { *e = NewDeleted("abc", 1, "", at) }},
-		{"deletion with an unknown reason", func(e *Event) { *e = NewDeleted("abc", 1, "gone", at) }},
-		{"deletion with state", func(e *Event) { *e = NewDeleted("abc", 1, ReasonAPI, at); e.State.URL = "https://x.example/" }},
+		{"deletion without reason", func(e *Event) { *e = NewDeleted(linkstore.Link{Code: "abc", ID: 1}, "", at) }},
+		{"deletion with an unknown reason", func(e *Event) { *e = NewDeleted(linkstore.Link{Code: "abc", ID: 1}, "gone", at) }},
+		{"deletion with state", func(e *Event) {
+			*e = NewDeleted(linkstore.Link{Code: "abc", ID: 1}, ReasonAPI, at)
+			e.State.URL = "https://x.example/"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,14 +163,14 @@ func TestDecodeIgnoresUnknownFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := NewDeleted("abc", 7, ReasonAPI, time.Date(2026, 11, 26, 19, 0, 0, 0, time.UTC))
+	want := NewDeleted(linkstore.Link{Code: "abc", ID: 7}, ReasonAPI, time.Date(2026, 11, 26, 19, 0, 0, 0, time.UTC))
 	if !equal(e, want) || e.At.Location() != time.UTC {
 		t.Fatalf("got %+v, want %+v", e, want)
 	}
 }
 
 func TestDecodeRecordChecksKey(t *testing.T) {
-	b, err := Encode(NewDeleted("abc", 7, ReasonAPI, at))
+	b, err := Encode(NewDeleted(linkstore.Link{Code: "abc", ID: 7}, ReasonAPI, at))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"github.com/shortify/shortify/internal/linkstore"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -284,9 +285,9 @@ func TestLinkDeletion(t *testing.T) {
 
 		var recs []*kgo.Record
 		for _, e := range []linkevents.Event{
-			linkevents.NewDeleted("gone1", 11, linkevents.ReasonAPI, at.Add(time.Hour)).WithPurge(),
-			linkevents.NewDeleted("kept22", 22, linkevents.ReasonAPI, at.Add(time.Hour)),
-			linkevents.NewDeleted("exp4444", 44, linkevents.ReasonExpired, at.Add(time.Hour)),
+			linkevents.NewDeleted(linkstore.Link{Code: "gone1", ID: 11}, linkevents.ReasonAPI, at.Add(time.Hour)).WithPurge(),
+			linkevents.NewDeleted(linkstore.Link{Code: "kept22", ID: 22}, linkevents.ReasonAPI, at.Add(time.Hour)),
+			linkevents.NewDeleted(linkstore.Link{Code: "exp4444", ID: 44}, linkevents.ReasonExpired, at.Add(time.Hour)),
 			{Type: linkevents.Disabled, Code: "off333", LinkID: 33, At: at.Add(time.Hour), State: linkevents.State{URL: "https://example.com/", Disabled: true}},
 		} {
 			v, err := linkevents.Encode(e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/shortify/shortify/internal/linkstore"
 	"slices"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestLatency(t *testing.T) {
 		e := update(code, i)
 		switch i % 3 { // every type reaches the evict function as it was published
 		case 0:
-			e = linkevents.NewDeleted(code, 0, linkevents.ReasonAPI, time.Now())
+			e = linkevents.NewDeleted(linkstore.Link{Code: code, ID: 0}, linkevents.ReasonAPI, time.Now())
 		case 1:
 			e.Type = linkevents.Created
 		}
