@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/targeturl"
@@ -68,6 +69,9 @@ type Config struct {
 	FlagLookalike bool
 	// Logger receives operational logs (nil: slog.Default()).
 	Logger *slog.Logger
+	// WorkspaceDefaults are the limits of a workspace whose own limit is
+	// 0 (fsm.WorkspaceLimits; a default of 0 is no limit).
+	WorkspaceDefaults fsm.WorkspaceLimits
 }
 
 // Deps are the services the API drives.

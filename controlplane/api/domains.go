@@ -14,6 +14,10 @@ type DomainRegistry interface {
 	// DomainVerified tells whether a domain (in fsm.NormalizeDomain's
 	// form) is registered and verified.
 	DomainVerified(domain string) bool
+	// Domain returns the registry's record of a domain.
+	Domain(domain string) (fsm.DomainEntry, bool)
+	// WorkspaceDomains returns the domains of a workspace, sorted.
+	WorkspaceDomains(ws int64) []fsm.DomainEntry
 }
 
 // domainRoutes registers the custom domain routes. Only the on-demand

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
@@ -13,6 +14,13 @@ import (
 type verifiedDomains map[string]bool
 
 func (v verifiedDomains) DomainVerified(d string) bool { return v[d] }
+
+func (v verifiedDomains) Domain(d string) (fsm.DomainEntry, bool) {
+	verified, ok := v[d]
+	return fsm.DomainEntry{Domain: d, Workspace: 1, Verified: verified}, ok
+}
+
+func (v verifiedDomains) WorkspaceDomains(int64) []fsm.DomainEntry { return nil }
 
 // TestDomainAllowed: the on-demand TLS check answers 200 only for a
 // verified domain (in any spelling that normalizes to it), 404 for the
