@@ -41,6 +41,11 @@ type Deps struct {
 	// (bounded by ctx and its own limit) while the control plane starts
 	// (nil, or a nil result: every key is refused with 503).
 	Keys func(ctx context.Context) apiauth.KeyLookup
+	// Directory is the control plane's workspace and link registry that
+	// requests are scoped by; a func for the same reason as Keys (nil:
+	// none, so only the default workspace is known by name and per-link
+	// routes find links by their statistics; a nil result: 503).
+	Directory func(ctx context.Context) Directory
 }
 
 // Handler serves the stats API.
@@ -74,9 +79,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux()}
 	h.handle("GET /api/v1/stats/overview", true, h.overview)
 	h.handle("GET /api/v1/stats/top/{dimension}", true, h.topAll)
-	h.handle("GET /api/v1/stats/links/{code}", true, h.link)
+	h.handle("GET /api/v1/stats/links/{code}", true, h.linkStats)
 	h.handle("GET /api/v1/stats/links/{code}/top/{dimension}", true, h.topLink)
 	h.handle("GET /api/v1/stats/links/{code}/series.csv", true, h.linkCSV)
+	h.handle("GET /api/v1/stats/workspace", true, h.workspace)
 	h.handle("GET /api/v1/stats/openapi.json", false, h.openAPI)
 	return h, nil
 }
@@ -92,7 +98,15 @@ func (h *Handler) handle(pattern string, auth bool, fn http.HandlerFunc) {
 	}
 	h.routeList = append(h.routeList, RouteInfo{Pattern: pattern, Access: access})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if !auth || h.allowed(w, r) {
+		if !auth {
+			fn(w, r)
+			return
+		}
+		rec, ok := h.allowed(w, r)
+		if !ok {
+			return
+		}
+		if r, ok = h.actAs(w, r, rec); ok {
 			fn(w, r)
 		}
 	})
@@ -117,13 +131,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // allowed checks for a viewer key (or above), answering 400, 401, 403 or
 // 503 itself when there is none (apiauth.Check).
-func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) bool {
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request) (apiauth.KeyRecord, bool) {
 	var keys apiauth.KeyLookup
 	if h.deps.Keys != nil {
 		keys = h.deps.Keys(r.Context())
 	}
-	_, ok := apiauth.Check(w, r, keys, apikey.Viewer, "the stats API")
-	return ok
+	return apiauth.Check(w, r, keys, apikey.Viewer, "the stats API")
 }
 
 // query parses and checks the query string against the parameters

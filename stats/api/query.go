@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/idna"
+
+	"github.com/shortify/shortify/internal/domainname"
 )
 
 // Granularity is the width of a time-series bucket.
@@ -64,9 +68,14 @@ type Query struct {
 	Limit int
 	// Traffic ranks top-N lists by human clicks, bot clicks or all.
 	Traffic Traffic
-	// LinkID picks one link of a code (0: the latest link with
-	// statistics, the one with the highest Snowflake ID).
+	// LinkID picks one link of a code (0: the link the code names now,
+	// or else the latest link with statistics, the one with the highest
+	// Snowflake ID).
 	LinkID int64
+	// Domain is the custom domain of a per-link route's link, in the
+	// stored form (lower-case punycode, no port, no trailing dot); "" is
+	// the instance's own host.
+	Domain string
 }
 
 // Buckets is the number of buckets in the range.
@@ -91,6 +100,7 @@ const (
 	paramLimit       = "limit"
 	paramTraffic     = "traffic"
 	paramLinkID      = "link_id"
+	paramDomain      = "domain"
 )
 
 // timeLayouts are accepted for from and to: an RFC 3339 time or a UTC
@@ -199,7 +209,25 @@ func ParseQuery(v url.Values, now time.Time) (Query, *ParamError) {
 		}
 		q.LinkID = n
 	}
+	if s := v.Get(paramDomain); s != "" {
+		d, err := normalizeDomain(s)
+		if err != nil {
+			return q, &ParamError{paramDomain, fmt.Sprintf("domain %.100q is not a domain name (%v); give the link's custom domain, such as go.example.com, or leave domain out for the instance's own host", s, err)}
+		}
+		q.Domain = d
+	}
 	return q, nil
+}
+
+// normalizeDomain turns a domain as people write it (any case, Unicode,
+// a trailing dot) into the form links store it in (domainname.Check).
+func normalizeDomain(s string) (string, error) {
+	d, err := idna.Lookup.ToASCII(strings.TrimSuffix(strings.TrimSpace(s), "."))
+	if err != nil {
+		return "", err
+	}
+	d = strings.ToLower(d)
+	return d, domainname.Check(d)
 }
 
 // parseTime reads the time parameter name from v, if it is there; date

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -45,8 +46,11 @@ type Series struct {
 // LinkStats answers GET /api/v1/stats/links/{code}.
 type LinkStats struct {
 	Code string `json:"code"`
+	// Domain is the link's custom domain; absent for the instance's own
+	// host.
+	Domain string `json:"domain,omitempty"`
 	// LinkID is the link the statistics are of (a decimal string, as the
-	// control plane's id), null when the code has none.
+	// control plane's id).
 	LinkID *string `json:"link_id"`
 	Series
 }
@@ -71,14 +75,14 @@ type Overview struct {
 // linkParams, overviewParams and topParams are each route's query
 // parameters.
 var (
-	linkParams     = []string{paramFrom, paramTo, paramGranularity, paramLinkID}
+	linkParams     = []string{paramFrom, paramTo, paramGranularity, paramLinkID, paramDomain}
 	overviewParams = []string{paramFrom, paramTo, paramGranularity, paramLimit, paramTraffic}
 	topParams      = []string{paramFrom, paramTo, paramGranularity, paramLimit, paramTraffic}
-	topLinkParams  = []string{paramFrom, paramTo, paramGranularity, paramLimit, paramTraffic, paramLinkID}
+	topLinkParams  = []string{paramFrom, paramTo, paramGranularity, paramLimit, paramTraffic, paramLinkID, paramDomain}
 )
 
-// link answers GET /api/v1/stats/links/{code}.
-func (h *Handler) link(w http.ResponseWriter, r *http.Request) {
+// linkStats answers GET /api/v1/stats/links/{code}.
+func (h *Handler) linkStats(w http.ResponseWriter, r *http.Request) {
 	out, ok := h.linkSeries(w, r)
 	if ok {
 		writeJSON(w, out)
@@ -121,30 +125,33 @@ func (h *Handler) linkSeries(w http.ResponseWriter, r *http.Request) (LinkStats,
 	if !ok {
 		return LinkStats{}, false
 	}
-	linkID, err := h.linkID(r.Context(), code, q)
-	if err != nil {
-		h.failed(w, r, err)
+	linkID, ok := h.link(w, r, code, q)
+	if !ok {
 		return LinkStats{}, false
 	}
-	out := LinkStats{Code: code}
-	if linkID != 0 {
-		s := formatID(linkID)
-		out.LinkID = &s
-	}
-	if out.Series, err = h.series(r.Context(), code, linkID, q); err != nil {
+	id := formatID(linkID)
+	out := LinkStats{Code: code, Domain: q.Domain, LinkID: &id}
+	var err error
+	if out.Series, err = h.series(r.Context(), h.store(r), code, linkID, q); err != nil {
 		h.failed(w, r, err)
 		return LinkStats{}, false
 	}
 	return out, true
 }
 
-// linkID is the link of code that q asks for: its link_id, or else the
-// latest link with statistics (0 when there is none).
-func (h *Handler) linkID(ctx context.Context, code string, q Query) (int64, error) {
-	if q.LinkID != 0 {
-		return q.LinkID, nil
+// link finds the link of code that q asks for (linkFor), answering 404
+// or 503 itself.
+func (h *Handler) link(w http.ResponseWriter, r *http.Request, code string, q Query) (int64, bool) {
+	id, err := h.linkFor(r, code, q)
+	switch {
+	case errors.Is(err, errNoLink):
+		noLink(w, code, q)
+		return 0, false
+	case err != nil:
+		h.failed(w, r, err)
+		return 0, false
 	}
-	return h.deps.Store.LatestLinkID(ctx, q.Granularity, code)
+	return id, true
 }
 
 // overview answers GET /api/v1/stats/overview.
@@ -153,12 +160,13 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s, err := h.series(r.Context(), "", 0, q)
+	store := h.store(r)
+	s, err := h.series(r.Context(), store, "", 0, q)
 	if err != nil {
 		h.failed(w, r, err)
 		return
 	}
-	links, err := h.deps.Store.TopLinks(r.Context(), q.Granularity, q.From, q.To, q.Traffic, q.Limit)
+	links, err := store.TopLinks(r.Context(), q.Granularity, q.From, q.To, q.Traffic, q.Limit)
 	if err != nil {
 		h.failed(w, r, err)
 		return
@@ -175,19 +183,16 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 
 // series reads the buckets of one link (or the roll-up) and fills the
 // range: every bucket present, the unique visitors of each bucket and of
-// the whole range merged from the sketches. A link ID of 0 with a code
-// means a code without statistics: all zeros.
-func (h *Handler) series(ctx context.Context, code string, linkID int64, q Query) (Series, error) {
+// the whole range merged from the sketches, read from store (the
+// request's view).
+func (h *Handler) series(ctx context.Context, store Store, code string, linkID int64, q Query) (Series, error) {
 	n := q.Buckets()
 	out := Series{From: q.From, To: q.To, Granularity: q.Granularity, Points: make([]Point, n)}
 	step := q.Granularity.Step()
 	for i := range out.Points {
 		out.Points[i].Bucket = q.From.Add(time.Duration(i) * step)
 	}
-	if code != "" && linkID == 0 {
-		return out, nil
-	}
-	rows, err := h.deps.Store.Buckets(ctx, q.Granularity, code, linkID, q.From, q.To)
+	rows, err := store.Buckets(ctx, q.Granularity, code, linkID, q.From, q.To)
 	if err != nil {
 		return out, err
 	}

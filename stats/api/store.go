@@ -36,12 +36,15 @@ type Store interface {
 	// LatestLinkID returns the highest link ID with statistics of
 	// granularity g for code, 0 when there are none.
 	LatestLinkID(ctx context.Context, g Granularity, code string) (int64, error)
+	// HasLink reports whether link linkID of code has statistics of
+	// granularity g.
+	HasLink(ctx context.Context, g Granularity, code string, linkID int64) (bool, error)
 	// Workspace returns a view of the store that reads only workspace
 	// id's rows: its roll-up as the roll-up, its links in TopLinks, and
 	// none of another workspace's links (their codes have no statistics
 	// there). id 0 is the instance-wide store. The view shares the
-	// store's connections; its Close does nothing. For the scoped stats
-	// API (issue 15): no route uses it yet.
+	// store's connections; its Close does nothing. The API reads a
+	// workspace's key's requests through it.
 	Workspace(id int64) Store
 	// Close releases the connections.
 	Close() error
@@ -390,6 +393,22 @@ func (s *sqlStore) LatestLinkID(ctx context.Context, g Granularity, code string)
 		}
 	}
 	return id, rows.Err()
+}
+
+// HasLink implements Store.
+func (s *sqlStore) HasLink(ctx context.Context, g Granularity, code string, linkID int64) (bool, error) {
+	scope, args := s.scope(3)
+	rows, err := s.query(ctx, `SELECT 1 FROM `+table(g, false)+` WHERE code = $1 AND link_id = $2 AND `+scope+` LIMIT 1`,
+		append([]any{code, linkID}, args...)...)
+	if err != nil {
+		return false, fmt.Errorf("stats api: link %d of %q: %w", linkID, code, err)
+	}
+	defer rows.Close()
+	found := rows.Next()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("stats api: link %d of %q: %w", linkID, code, err)
+	}
+	return found, nil
 }
 
 // timeScanner reads a bucket: timestamptz on PostgreSQL, Unix

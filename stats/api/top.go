@@ -23,8 +23,10 @@ type TopItem struct {
 type Top struct {
 	// Code is the link's code; absent for every link together.
 	Code string `json:"code,omitempty"`
-	// LinkID is the link the list is of (absent for every link; null when
-	// the code has no statistics).
+	// Domain is the link's custom domain; absent for the instance's own
+	// host and for every link.
+	Domain string `json:"domain,omitempty"`
+	// LinkID is the link the list is of (absent for every link).
 	LinkID      *string     `json:"link_id,omitempty"`
 	Dimension   string      `json:"dimension"`
 	From        time.Time   `json:"from"`
@@ -63,35 +65,26 @@ func (h *Handler) topLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	linkID, err := h.linkID(r.Context(), code, q)
+	linkID, ok := h.link(w, r, code, q)
+	if !ok {
+		return
+	}
+	id := formatID(linkID)
+	h.top(w, r, Top{Code: code, Domain: q.Domain, Dimension: dim, LinkID: &id}, code, linkID, q)
+}
+
+// top fills out with the ranking of (code, linkID), or of the roll-up
+// for code "", in the request's view, and sends it.
+func (h *Handler) top(w http.ResponseWriter, r *http.Request, out Top, code string, linkID int64, q Query) {
+	out.From, out.To, out.Granularity, out.Traffic = q.From, q.To, q.Granularity, q.Traffic
+	rows, err := h.store(r).Top(r.Context(), q.Granularity, code, linkID, out.Dimension, q.From, q.To, q.Traffic, q.Limit)
 	if err != nil {
 		h.failed(w, r, err)
 		return
 	}
-	out := Top{Code: code, Dimension: dim, LinkID: new(string)}
-	if linkID == 0 {
-		out.LinkID = nil
-		out.Items = []TopItem{}
-	}
-	h.top(w, r, out, code, linkID, q)
-}
-
-// top fills out with the ranking of (code, linkID) and sends it.
-func (h *Handler) top(w http.ResponseWriter, r *http.Request, out Top, code string, linkID int64, q Query) {
-	out.From, out.To, out.Granularity, out.Traffic = q.From, q.To, q.Granularity, q.Traffic
-	if code == "" || linkID != 0 {
-		if code != "" {
-			*out.LinkID = formatID(linkID)
-		}
-		rows, err := h.deps.Store.Top(r.Context(), q.Granularity, code, linkID, out.Dimension, q.From, q.To, q.Traffic, q.Limit)
-		if err != nil {
-			h.failed(w, r, err)
-			return
-		}
-		out.Items = make([]TopItem, 0, len(rows))
-		for _, c := range rows {
-			out.Items = append(out.Items, TopItem{Value: c.Value, Clicks: c.Humans + c.Bots, Humans: c.Humans, Bots: c.Bots})
-		}
+	out.Items = make([]TopItem, 0, len(rows))
+	for _, c := range rows {
+		out.Items = append(out.Items, TopItem{Value: c.Value, Clicks: c.Humans + c.Bots, Humans: c.Humans, Bots: c.Bots})
 	}
 	writeJSON(w, out)
 }

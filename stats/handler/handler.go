@@ -48,13 +48,18 @@ var stores = caddy.NewUsagePool()
 
 // ControlPlane is what the handler takes from the shortify app of the same
 // config (*controlplane.App has it): the key ring the API authenticates
-// with and the default stats database. An interface, so that stats does
+// with, the workspace and link registry it scopes requests by, and the
+// default stats database. An interface, so that stats does
 // not depend on the control plane.
 type ControlPlane interface {
 	// WaitKeys returns the replicated key ring, waiting (bounded) while
 	// the app starts; nil when it did not start in time, is stopping, or
 	// ctx ended.
 	WaitKeys(ctx context.Context) apiauth.KeyLookup
+	// WaitStatsDirectory returns the workspace registry and the link
+	// lookup that the API scopes requests by (the app's Raft node and
+	// link store), waiting as WaitKeys does; nil when WaitKeys would be.
+	WaitStatsDirectory(ctx context.Context) api.Directory
 	// StatsDSN returns the stats database's DSN.
 	StatsDSN() string
 }
@@ -108,8 +113,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.owned = true
 	h.api, err = api.New(api.Config{Logger: ctx.Slogger()}, api.Deps{
-		Store: v.(*lazyStore),
-		Keys:  h.keys,
+		Store:     v.(*lazyStore),
+		Keys:      h.keys,
+		Directory: h.app.WaitStatsDirectory,
 	})
 	if err != nil {
 		return fmt.Errorf("shortify_stats: %w", err)

@@ -104,5 +104,14 @@ func (l *lazyStore) LatestLinkID(ctx context.Context, g api.Granularity, code st
 	return s.LatestLinkID(ctx, g, code)
 }
 
+// HasLink implements api.Store.
+func (l *lazyStore) HasLink(ctx context.Context, g api.Granularity, code string, linkID int64) (bool, error) {
+	s, err := l.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	return s.HasLink(ctx, g, code, linkID)
+}
+
 // Close implements api.Store; the usage pool closes through Destruct.
 func (l *lazyStore) Close() error { return nil }
