@@ -72,6 +72,11 @@ func TestBadInput(t *testing.T) {
 				{"/api/v1/stats/links/abc?link_id=-5", "link_id"},
 				{"/api/v1/stats/links/abc?link_id=%2B5", "link_id"},
 				{"/api/v1/stats/links/abc?link_id=99999999999999999999", "link_id"},
+				{"/api/v1/stats/links/abc?domain=a..example", "domain"},
+				{"/api/v1/stats/links/abc?domain=go.example.com:8443", "domain"},
+				{"/api/v1/stats/links/abc/top/os?domain=under_score.example", "domain"},
+				{"/api/v1/stats/links/abc/series.csv?domain=-bad.example", "domain"},
+				{"/api/v1/stats/overview?domain=go.example.com", "domain"},
 				{"/api/v1/stats/links/abc/series.csv?link_id=x", "link_id"},
 				{"/api/v1/stats/links/abc/top/country?limit=-1", "limit"},
 				{"/api/v1/stats/links/a%20b", "code"},
@@ -115,6 +120,7 @@ func TestAuth(t *testing.T) {
 	revoked := e.keys.add(t, "viewer")
 	e.keys.revoke(t, revoked)
 	odd := e.keys.add(t, "guest") // a role the key ring should never hold
+	e.bucketRow("day", at(20, 0), "abc", 1, false, 1, nil)
 	for _, r := range e.h.Routes() {
 		path := map[string]string{
 			"GET /api/v1/stats/overview":                     "/api/v1/stats/overview",
@@ -122,6 +128,7 @@ func TestAuth(t *testing.T) {
 			"GET /api/v1/stats/links/{code}":                 "/api/v1/stats/links/abc",
 			"GET /api/v1/stats/links/{code}/top/{dimension}": "/api/v1/stats/links/abc/top/os",
 			"GET /api/v1/stats/links/{code}/series.csv":      "/api/v1/stats/links/abc/series.csv",
+			"GET /api/v1/stats/workspace":                    "/api/v1/stats/workspace",
 			"GET /api/v1/stats/openapi.json":                 "/api/v1/stats/openapi.json",
 		}[r.Pattern]
 		if path == "" {

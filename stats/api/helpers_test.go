@@ -153,18 +153,21 @@ func (e *env) bucketRow(g api.Granularity, bucket time.Time, code string, linkID
 	if g == api.Hour {
 		table = "clicks_hourly"
 	}
-	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	for _, ws := range rowWorkspaces(code) {
+		e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (code, bucket, link_id, bot, workspace_id) DO UPDATE SET clicks = excluded.clicks, visitors = excluded.visitors`,
-		bucket, code, linkID, bot, clicks, visitors, rowWorkspace(code))
+			bucket, code, linkID, bot, clicks, visitors, ws)
+	}
 }
 
-// rowWorkspace is the workspace_id of the rows these helpers write: the
-// roll-up over all links (0) for code "", else the default workspace.
-func rowWorkspace(code string) int64 {
+// rowWorkspaces are the workspace_ids of the rows these helpers write, as
+// the ingest writes them: for code "" the roll-up over all links (0) and
+// the default workspace's, else the default workspace's.
+func rowWorkspaces(code string) []int64 {
 	if code == "" {
-		return 0
+		return []int64{0, workspace.DefaultID}
 	}
-	return workspace.DefaultID
+	return []int64{workspace.DefaultID}
 }
 
 // dimsMode is where dimRow stores dimension counts.
@@ -193,18 +196,28 @@ func (e *env) dimRow(g api.Granularity, bucket time.Time, code string, linkID in
 	if g == api.Hour {
 		table = "clicks_hourly_dims"
 	}
-	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, dimension, value, clicks, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		bucket, code, linkID, bot, dim, value, clicks, rowWorkspace(code))
+	for _, ws := range rowWorkspaces(code) {
+		e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, dimension, value, clicks, workspace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			bucket, code, linkID, bot, dim, value, clicks, ws)
+	}
 }
 
 // dimColumn adds clicks of a dimension value to a bucket row's dims.
 func (e *env) dimColumn(g api.Granularity, bucket time.Time, code string, linkID int64, bot bool, dim, value string, clicks int64) {
 	e.t.Helper()
+	for _, ws := range rowWorkspaces(code) {
+		e.dimColumnOf(g, bucket, code, linkID, bot, dim, value, clicks, ws)
+	}
+}
+
+// dimColumnOf is dimColumn for the row of workspace_id ws.
+func (e *env) dimColumnOf(g api.Granularity, bucket time.Time, code string, linkID int64, bot bool, dim, value string, clicks int64, ws int64) {
+	e.t.Helper()
 	table := "clicks_daily"
 	if g == api.Hour {
 		table = "clicks_hourly"
 	}
-	where, args := `code = $1 AND bucket = $2 AND link_id = $3 AND bot = $4 AND workspace_id = $5`, []any{code, bucket, linkID, bot, rowWorkspace(code)}
+	where, args := `code = $1 AND bucket = $2 AND link_id = $3 AND bot = $4 AND workspace_id = $5`, []any{code, bucket, linkID, bot, ws}
 	if e.sqlite {
 		args[1], args[3] = bucket.UnixMicro(), map[bool]int{false: 0, true: 1}[bot]
 		where = dollar.ReplaceAllString(where, "?$1")
@@ -225,7 +238,7 @@ func (e *env) dimColumn(g api.Granularity, bucket time.Time, code string, linkID
 		e.t.Fatal(err)
 	}
 	e.exec(`INSERT INTO `+table+` (bucket, code, link_id, bot, clicks, dims, workspace_id) VALUES ($1, $2, $3, $4, 0, $5, $6)
-		ON CONFLICT (code, bucket, link_id, bot, workspace_id) DO UPDATE SET dims = excluded.dims`, bucket, code, linkID, bot, dims, rowWorkspace(code))
+		ON CONFLICT (code, bucket, link_id, bot, workspace_id) DO UPDATE SET dims = excluded.dims`, bucket, code, linkID, bot, dims, ws)
 }
 
 // checksum sums up every aggregate table, to show that requests change

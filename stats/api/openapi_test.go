@@ -19,7 +19,7 @@ import (
 // oaValid is a valid value of every query parameter.
 var oaValid = map[string]string{
 	"from": "2026-11-01", "to": "2026-11-02", "granularity": "day",
-	"limit": "5", "traffic": "human", "link_id": "1",
+	"limit": "5", "traffic": "human", "link_id": "1", "domain": "go.example.com",
 }
 
 type oaOperation struct {
@@ -59,6 +59,9 @@ func loadOpenAPI(t *testing.T) (oaDocument, []byte) {
 
 func TestOpenAPIRoutes(t *testing.T) {
 	e := setup(t, "sqlite")
+	// The link of the per-link routes' examples (a code without
+	// statistics is a 404).
+	e.bucketRow("day", at(1, 0), "abc", 1, false, 1, nil)
 	doc, _ := loadOpenAPI(t)
 	if doc.OpenAPI != "3.1.0" {
 		t.Errorf("openapi %q", doc.OpenAPI)

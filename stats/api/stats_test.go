@@ -75,12 +75,13 @@ func TestLinkSeries(t *testing.T) {
 				t.Errorf("link_id of the old link: %+v", got)
 			}
 
-			// A code without statistics: zeros, link_id null. The default
-			// range: the last 30 days up to the day of now.
-			e.getJSON("/api/v1/stats/links/nothing", &got)
-			if got.LinkID != nil || got.Totals != (api.Counts{}) || len(got.Points) != 30 ||
-				!got.To.Equal(at(21, 0)) || !got.From.Equal(at(21, 0).AddDate(0, 0, -30)) {
-				t.Errorf("unknown code: link_id %v, totals %+v, %d points, [%v, %v)", got.LinkID, got.Totals, len(got.Points), got.From, got.To)
+			// A code without statistics (and, here, no link store to
+			// know it by): 404, as another workspace's link.
+			wantProblem(t, "unknown code", e.get("/api/v1/stats/links/nothing", e.viewer), http.StatusNotFound)
+			// The default range: the last 30 days up to the day of now.
+			e.getJSON("/api/v1/stats/links/abc", &got)
+			if len(got.Points) != 30 || !got.To.Equal(at(21, 0)) || !got.From.Equal(at(21, 0).AddDate(0, 0, -30)) {
+				t.Errorf("default range: %d points, [%v, %v)", len(got.Points), got.From, got.To)
 			}
 			// The default hourly range: the last 24 hours, to the end of
 			// the hour of now (15:30).
@@ -188,10 +189,7 @@ func TestTop(t *testing.T) {
 				if len(got.Items) != 1 || got.Items[0].Value != "hourly.example" {
 					t.Errorf("hourly: %+v", got.Items)
 				}
-				e.getJSON("/api/v1/stats/links/nothing/top/country", &got)
-				if got.LinkID != nil || got.Items == nil || len(got.Items) != 0 {
-					t.Errorf("unknown code: %+v", got)
-				}
+				wantProblem(t, "unknown code", e.get("/api/v1/stats/links/nothing/top/country", e.viewer), http.StatusNotFound)
 				e.getJSON("/api/v1/stats/top/browser?from=2026-11-20", &got)
 				// from alone ends with the day of now, not 30 days later.
 				want = api.Top{Dimension: "browser", From: at(20, 0), To: at(21, 0),
