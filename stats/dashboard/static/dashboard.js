@@ -5,6 +5,9 @@
 
 (function () {
   const KEY = "shortify-api-key";
+  // WORKSPACE is the workspace an instance admin picked (its ID), sent as
+  // the Shortify-Workspace header; none: every workspace.
+  const WORKSPACE = "shortify-workspace";
   const DIMENSIONS = [
     ["referrer", "Referrers", "(direct)"],
     ["country", "Countries", "(unknown)"],
@@ -16,6 +19,7 @@
 
   const $ = (id) => document.getElementById(id);
   const key = () => sessionStorage.getItem(KEY) || "";
+  const picked = () => sessionStorage.getItem(WORKSPACE) || "";
 
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -45,6 +49,7 @@
     const headers = Object.assign({ Accept: "application/json" }, opts.headers || {});
     // A bearer token: the form Caddy's logs redact, and the documented one.
     if (key()) headers["Authorization"] = "Bearer " + key();
+    if (key() && picked()) headers["Shortify-Workspace"] = picked();
     const resp = await fetch(path, Object.assign({}, opts, { headers, credentials: "omit" }));
     if (!resp.ok) {
       let detail = resp.status + " " + resp.statusText;
@@ -57,6 +62,46 @@
       throw err;
     }
     return opts.raw ? resp : resp.json();
+  }
+
+  // domainQuery is "&domain=..." for a link page opened with ?domain=
+  // (a link on a custom domain), else "".
+  function domainQuery() {
+    const d = new URLSearchParams(location.search).get("domain");
+    return d ? "&domain=" + encodeURIComponent(d) : "";
+  }
+
+  // showWorkspace says whose statistics the pages show: the key's
+  // workspace (name and ID), or, for an instance admin, every workspace
+  // or the one picked, with a picker.
+  async function showWorkspace() {
+    const box = $("workspace"), pick = $("workspace-pick");
+    if (!key()) {
+      box.hidden = true;
+      return;
+    }
+    let v;
+    try {
+      v = await api("/api/v1/stats/workspace");
+    } catch (err) {
+      if (err.status === 404 && picked()) {
+        // The picked workspace is gone: back to every workspace.
+        sessionStorage.removeItem(WORKSPACE);
+        return showWorkspace();
+      }
+      box.hidden = true;
+      return;
+    }
+    const name = (w) => w.name + " (ID " + w.id + ")";
+    $("workspace-name").textContent = v.workspace ? name(v.workspace) : "instance admin: all workspaces";
+    if (v.instance_admin && v.workspace) $("workspace-name").textContent = "instance admin: " + name(v.workspace);
+    pick.hidden = $("workspace-pick-label").hidden = !v.instance_admin;
+    if (v.instance_admin) {
+      pick.replaceChildren(el("option", { value: "" }, "All workspaces"));
+      for (const w of v.workspaces || []) pick.appendChild(el("option", { value: String(w.id) }, name(w)));
+      pick.value = v.workspace ? String(v.workspace.id) : "";
+    }
+    box.hidden = false;
   }
 
   function explain(err) {
@@ -209,7 +254,7 @@
       const a = $("created-link");
       a.textContent = l.short_url;
       a.setAttribute("href", safeHref(l.short_url));
-      $("created-stats").setAttribute("href", "/dashboard/links/" + encodeURIComponent(l.code));
+      $("created-stats").setAttribute("href", "/dashboard/links/" + encodeURIComponent(l.code) + (l.domain ? "?domain=" + encodeURIComponent(l.domain) : ""));
       $("created-target").textContent = shownURL(l.url);
       $("created").hidden = false;
       say("Created " + l.code + ".");
@@ -224,7 +269,7 @@
     const enc = encodeURIComponent(code);
     let linkID = "";
     try {
-      const l = await api("/api/v1/links/" + enc);
+      const l = await api("/api/v1/links/" + enc + domainQuery().replace("&", "?"));
       linkID = l.id;
       const a = $("link-short");
       a.textContent = l.short_url;
@@ -236,7 +281,7 @@
     } catch (err) {
       say(err.status === 404 ? "No link has the code " + code + " (its statistics, if any, are below)." : explain(err), err.status !== 404);
     }
-    const q = rangeQuery() + (linkID ? "&link_id=" + encodeURIComponent(linkID) : "");
+    const q = rangeQuery() + domainQuery() + (linkID ? "&link_id=" + encodeURIComponent(linkID) : "");
     const base = "/api/v1/stats/links/" + enc;
     try {
       const s = await api(base + "?" + q);
@@ -253,7 +298,7 @@
   // URL (the policy allows images from this origin and data: only).
   async function qr(enc) {
     try {
-      const resp = await api("/api/v1/links/" + enc + "/qr?format=png&size=320", { raw: true, headers: { Accept: "image/png" } });
+      const resp = await api("/api/v1/links/" + enc + "/qr?format=png&size=320" + domainQuery(), { raw: true, headers: { Accept: "image/png" } });
       const blob = await resp.blob();
       const reader = new FileReader();
       reader.onload = () => { $("qr").src = reader.result; };
@@ -290,14 +335,24 @@
       const k = $("api-key").value.trim();
       if (k) sessionStorage.setItem(KEY, k);
       $("api-key").value = "";
+      sessionStorage.removeItem(WORKSPACE); // a new key starts in its own view
       showKeyState();
-      if (load) load();
+      showWorkspace().then(() => { if (load) load(); });
     });
     $("forget-key").addEventListener("click", () => {
       sessionStorage.removeItem(KEY);
+      sessionStorage.removeItem(WORKSPACE);
       showKeyState();
+      showWorkspace();
+    });
+    $("workspace-pick").addEventListener("change", () => {
+      const v = $("workspace-pick").value;
+      if (v) sessionStorage.setItem(WORKSPACE, v);
+      else sessionStorage.removeItem(WORKSPACE);
+      showWorkspace().then(() => { if (load) load(); });
     });
     showKeyState();
+    showWorkspace();
     if (page === "overview") $("create-form").addEventListener("submit", createLink);
     if (load) {
       $("range").addEventListener("change", load);
