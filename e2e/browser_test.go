@@ -74,6 +74,11 @@ func TestBrowserDashboard(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#api-key"), s.key),
 		chromedp.Click(chromedp.CSS("#key-submit")), // a click fires the submit event, which form.submit() skips
 		waitText("#key-state", "key set"),
+		// The initial key is an instance admin's: every workspace, with the
+		// default workspace to pick (the app's registry, through the stats
+		// handler; stats/dashboard's browser test covers workspace keys).
+		waitText("#workspace-name", "instance admin: all workspaces"),
+		waitText("#workspace-pick", "default (ID 1)"),
 	)
 
 	// Create a link through the form and follow it.

@@ -35,4 +35,7 @@ func TestLazyWorkspaceView(t *testing.T) {
 	if _, err := root.LatestLinkID(t.Context(), api.Day, "abc"); err != nil {
 		t.Fatalf("the root after a view's Close: %v", err)
 	}
+	if ok, err := view.HasLink(t.Context(), api.Day, "abc", 1); err != nil || ok {
+		t.Fatalf("HasLink through a view: %v, %v", ok, err)
+	}
 }
