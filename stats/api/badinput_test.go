@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/stats/api"
 )
 
@@ -77,6 +79,8 @@ func TestBadInput(t *testing.T) {
 				{"/api/v1/stats/links/abc/top/os?domain=under_score.example", "domain"},
 				{"/api/v1/stats/links/abc/series.csv?domain=-bad.example", "domain"},
 				{"/api/v1/stats/overview?domain=go.example.com", "domain"},
+				{"/api/v1/stats/workspace?granularity=day", "granularity"},
+				{"/api/v1/stats/workspace?domain=go.example.com", "domain"},
 				{"/api/v1/stats/links/abc/series.csv?link_id=x", "link_id"},
 				{"/api/v1/stats/links/abc/top/country?limit=-1", "limit"},
 				{"/api/v1/stats/links/a%20b", "code"},
@@ -162,4 +166,20 @@ func TestAuth(t *testing.T) {
 	}
 	e.h = h
 	wantProblem(t, "no key ring", e.get("/api/v1/stats/overview", e.viewer), http.StatusServiceUnavailable)
+	// A key ring but no workspace registry yet: 503 too, never the
+	// instance's statistics to a workspace's key.
+	h, err = api.New(api.Config{}, api.Deps{Store: e.store,
+		Keys:      func(context.Context) apiauth.KeyLookup { return e.keys },
+		Directory: func(context.Context) api.Directory { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = h
+	for _, path := range []string{"/api/v1/stats/overview", "/api/v1/stats/links/abc", "/api/v1/stats/workspace"} {
+		resp := e.get(path, e.viewer)
+		wantProblem(t, "no registry: "+path, resp, http.StatusServiceUnavailable)
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("no registry: %s: no Retry-After", path)
+		}
+	}
 }
