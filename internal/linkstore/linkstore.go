@@ -192,6 +192,11 @@ type Store interface {
 	// held" limit counts. Its cost grows with that number (see
 	// docs/decisions/0004-workspace-links.md).
 	CountLive(ctx context.Context, workspaceID int64) (int64, error)
+	// CountLiveUpTo returns the smaller of limit and the number of live
+	// links of the workspace, from the primary (0 for a limit <= 0): the
+	// create path's check of the "links held" limit, whose cost the limit
+	// bounds, not the workspace's size.
+	CountLiveUpTo(ctx context.Context, workspaceID, limit int64) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
