@@ -171,9 +171,9 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 		Domain:      domain,
 		WorkspaceID: ws,
 		URL:         target,
-		Status:    req.RedirectStatus,
-		CreatedAt: now.Truncate(time.Microsecond),
-		ExpiresAt: expires,
+		Status:      req.RedirectStatus,
+		CreatedAt:   now.Truncate(time.Microsecond),
+		ExpiresAt:   expires,
 	}, nil
 }
 
