@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,9 +9,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/linkevents/producer"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 )
@@ -129,5 +134,41 @@ func TestLinksOnDomains(t *testing.T) {
 			w = e.do(t, creator, "POST", "/api/v1/links", `{"url":"https://example.com/x","alias":"`+alias+`","domain":"`+domA+`"}`)
 			wantProblem(t, w, http.StatusConflict, "never reissued")
 		})
+	}
+}
+
+// TestDomainLinkEvents: the events of a link on a custom domain name its
+// domain and its workspace, so that the edges evict, and the stats count,
+// the right link.
+func TestDomainLinkEvents(t *testing.T) {
+	k, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, eventsTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	p, err := producer.New(producer.Config{Brokers: k.ListenAddrs(), Topic: eventsTopic, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	e := newIsoEnv(t, teststore.SQLite(t), api.Config{}, api.Deps{Events: p})
+	key := e.keys["B creator"]
+	w := e.do(t, key, "POST", "/api/v1/links", `{"url":"https://example.com/ev","alias":"ev-alias","domain":"`+domB+`"}`)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body.String())
+	}
+	path := "/api/v1/links/ev-alias?domain=" + domB
+	if w := e.do(t, key, "PATCH", path, `{"disabled":true}`); w.Code != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", w.Code, w.Body.String())
+	}
+	if w := e.do(t, key, "DELETE", path, ""); w.Code != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", w.Code, w.Body.String())
+	}
+	waitFor(t, "3 events published", func() bool { return p.Stats().Published == 3 })
+	for i, ev := range kafkatest.ConsumeEvents(t, k.ListenAddrs()[0], eventsTopic, 3) {
+		if want := []linkevents.Type{linkevents.Created, linkevents.Disabled, linkevents.Deleted}[i]; ev.Type != want ||
+			ev.Code != "ev-alias" || ev.Domain != domB || ev.Workspace != wsB {
+			t.Errorf("event %d: %+v, want %s of ev-alias on %s in workspace %d", i, ev, want, domB, wsB)
+		}
 	}
 }
