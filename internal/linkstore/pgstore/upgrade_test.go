@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -35,6 +36,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		if err != nil {
 			t.Fatalf("insert with the old schema: %v", err)
 		}
+	}
+	// This release refuses to skip the release of 0006, and changes
+	// nothing.
+	if _, err := Open(ctx, linkstore.Config{DSN: dsn, Migrate: true}); !errors.Is(err, ErrSkippedExpandRelease) {
+		t.Fatalf("Open with Migrate on a pre-0006 database: %v, want ErrSkippedExpandRelease", err)
+	}
+	if n := countMigrations(t, pool); n != len(storetest.PreDomainMigrations(t, migrationFS)) {
+		t.Fatalf("%d migrations recorded after the refusal", n)
 	}
 	// The release of 0006 migrates; nodes still on the release before
 	// keep creating (TestRollingUpgradeOldReleaseCreates has the details).
