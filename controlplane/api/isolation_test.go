@@ -84,8 +84,9 @@ func (k *keyRing) mintIn(t testing.TB, role apikey.Role, ws int64) string {
 // isoEnv is an API with two workspaces, A and B, keys of each role in
 // each, an instance admin, and links in each.
 type isoEnv struct {
-	h     http.Handler
-	store linkstore.Store
+	h      http.Handler
+	store  linkstore.Store
+	issuer *issuer
 	// keys: "A viewer", "A creator", "A admin", "B …", "instance".
 	keys map[string]string
 	// a and b are the links of A and B: on the own host and on each's
@@ -97,7 +98,8 @@ func newIsoEnv(t *testing.T, store linkstore.Store, cfg api.Config, deps api.Dep
 	t.Helper()
 	ring := &keyRing{}
 	deps.Store, deps.Keys = store, ring
-	deps.Issuer = newIssuer(t, uint64(time.Now().UnixNano()%1e9))
+	is := newIssuer(t, uint64(time.Now().UnixNano()%1e9))
+	deps.Issuer = is
 	if deps.Workspaces == nil {
 		deps.Workspaces = workspaceDir{
 			workspace.DefaultID: {ID: workspace.DefaultID, Name: workspace.DefaultName},
@@ -115,7 +117,7 @@ func newIsoEnv(t *testing.T, store linkstore.Store, cfg api.Config, deps api.Dep
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &isoEnv{h: h, store: store, keys: map[string]string{"instance": ring.mintIn(t, apikey.Admin, 0)}}
+	e := &isoEnv{h: h, store: store, issuer: is, keys: map[string]string{"instance": ring.mintIn(t, apikey.Admin, 0)}}
 	for name, ws := range map[string]int64{"A": wsA, "B": wsB} {
 		for _, role := range []apikey.Role{apikey.Viewer, apikey.Creator, apikey.Admin} {
 			e.keys[name+" "+string(role)] = ring.mintIn(t, role, ws)

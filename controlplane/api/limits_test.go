@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -145,6 +146,26 @@ func TestWorkspaceCreatesPerMinute(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCreatesGivenBack: a create that fails on the server's side (no ID
+// to issue) gives its create back to the workspace's budget.
+func TestCreatesGivenBack(t *testing.T) {
+	limiter := api.NewLimiterSet(nil)
+	t.Cleanup(limiter.Close)
+	e := newIsoEnv(t, teststore.SQLite(t), api.Config{},
+		api.Deps{CreateLimiter: limiter, Workspaces: limitedDir(fsm.WorkspaceLimits{CreatesPerMinute: 1}, fsm.WorkspaceLimits{})})
+	e.issuer.err = errors.New("no sequence block leased")
+	if code, _, body := e.create(t, "A creator", `{"url":"https://example.org/a"}`); code != http.StatusServiceUnavailable {
+		t.Fatalf("create without IDs: %d %s", code, body)
+	}
+	e.issuer.err = nil
+	if code, _, body := e.create(t, "A creator", `{"url":"https://example.org/a"}`); code != http.StatusCreated {
+		t.Fatalf("create after the failure: %d %s, want the budget given back", code, body)
+	}
+	if code, _, _ := e.create(t, "A creator", `{"url":"https://example.org/a"}`); code != http.StatusTooManyRequests {
+		t.Errorf("second create: %d, want 429", code)
 	}
 }
 

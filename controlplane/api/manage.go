@@ -309,6 +309,20 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spent := slices.Clone(pending)
+	defer func() {
+		// Give back the creates that failed on the server's side: every
+		// one when the request as a whole did.
+		failed := len(spent)
+		if w.status == http.StatusOK {
+			failed = 0
+			for _, i := range spent {
+				if results[i].Status == http.StatusServiceUnavailable {
+					failed++
+				}
+			}
+		}
+		h.refundCreates(r, budget, failed)
+	}()
 	for attempt := 1; len(pending) > 0; attempt++ {
 		batch := make([]linkstore.Link, 0, len(pending))
 		inBatch := make([]int, 0, len(pending))
@@ -356,13 +370,6 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		pending = retry
 	}
 
-	failed := 0
-	for _, i := range spent {
-		if results[i].Status == http.StatusServiceUnavailable {
-			failed++
-		}
-	}
-	h.refundCreates(r, budget, failed)
 	resp := BulkResponse{Results: results}
 	for _, res := range results {
 		if res.Status == http.StatusCreated {
