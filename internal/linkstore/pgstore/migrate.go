@@ -43,7 +43,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // (code, domain) key beside links_pkey, which 0007, the contract step,
 // drops.
 const (
-	expandVersion   = 6
+	expandVersion = 6
 	// expandRelease is the commit of the release that carries 0006 and
 	// not 0007.
 	expandRelease = "40bb343"
