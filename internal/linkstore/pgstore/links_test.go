@@ -192,10 +192,10 @@ func (n explainNode) walk(f func(explainNode)) {
 }
 
 // codeKey names, for indexIs, the unique indexes that begin with code:
-// links_pkey (code), until the contract step of migration 0006 drops it,
-// and links_code_domain_key (code, domain), whose partitions' indexes end
-// in _code_domain_idx. Both serve code = $1 and a range of codes at the
-// same cost, and the planner takes either.
+// links_code_domain_key (code, domain), whose partitions' indexes end in
+// _code_domain_idx, and on a schema before migration 0007 links_pkey
+// (code). Both serve code = $1 and a range of codes at the same cost, and
+// the planner takes either.
 const codeKey = "_pkey|_code_domain_idx"
 
 // indexIs reports whether the index name ends in one of the |-separated
