@@ -454,6 +454,12 @@ func testInstanceAdminSeesAll(t *testing.T, e *isoEnv) {
 			t.Errorf("the instance admin's GET %s: %d", linkURL(l, ""), w.Code)
 		}
 	}
+	// Acting in A, it sees A's links only, as A's keys do.
+	for _, l := range e.b {
+		if w := e.do(t, admin, "GET", linkURL(l, ""), "", apiauth.WorkspaceHeader, "acme"); w.Code != http.StatusNotFound {
+			t.Errorf("the instance admin acting in A reads B's %s: %d, want 404", linkURL(l, ""), w.Code)
+		}
+	}
 	onlyB := linkKeys(e.list(t, admin, "", apiauth.WorkspaceHeader, "bravo"))
 	for k := range linkKeys(e.a) {
 		if onlyB[k] {
