@@ -41,7 +41,10 @@ func (h *Handler) parseLinkDomain(raw string) (string, error) {
 	}
 	d, err := fsm.NormalizeDomain(raw)
 	if err != nil {
-		return "", fmt.Errorf("domain %q is not a host name such as go.example.com: %w", raw, err)
+		// The FSM's sentinel names a Raft command, which means nothing
+		// to an API client: keep its detail only.
+		why := strings.TrimPrefix(err.Error(), fsm.ErrInvalidCommand.Error()+": ")
+		return "", fmt.Errorf("domain must be a host name such as go.example.com: %s", why)
 	}
 	if h.ownHost(d) {
 		return "", nil
