@@ -120,7 +120,8 @@ func clientFuncs(trusted []string) (key, addr func(*http.Request) string, err er
 
 // limiters adds the per-client limiters and the client functions to deps:
 // the anonymous-create limit when anonymous_create is on, the report and
-// domain-check limits always. closeLimiters undoes it, also after a failure.
+// domain-check limits and the workspaces' creates-per-minute limits always.
+// closeLimiters undoes it, also after a failure.
 func (a *App) limiters(svc *service, deps *api.Deps) (err error) {
 	if deps.ClientKey, deps.ClientIP, err = clientFuncs(a.TrustedProxies); err != nil {
 		return err
@@ -139,6 +140,8 @@ func (a *App) limiters(svc *service, deps *api.Deps) (err error) {
 		return err
 	}
 	deps.DomainCheckLimiter = a.domainChecks
+	a.creates = newCreateLimiters(svc, a.logger)
+	deps.CreateLimiter = a.creates
 	return nil
 }
 
@@ -155,5 +158,9 @@ func (a *App) closeLimiters() {
 	if a.domainChecks != nil {
 		a.domainChecks.Close()
 		a.domainChecks = nil
+	}
+	if a.creates != nil {
+		a.creates.Close()
+		a.creates = nil
 	}
 }

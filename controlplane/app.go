@@ -243,6 +243,8 @@ type App struct {
 	reports *clientLimiter
 	// domainChecks limits the on-demand TLS checks per client.
 	domainChecks *clientLimiter
+	// creates limits each workspace's link creates a minute.
+	creates *api.LimiterSet
 	// initialKey is InitialAPIKey with its placeholders expanded.
 	initialKey string
 	api        atomic.Pointer[api.Handler]

@@ -136,6 +136,9 @@ type Deps struct {
 	// Workspaces is the workspace registry that the Shortify-Workspace
 	// header is resolved against (nil: only the default workspace).
 	Workspaces WorkspaceDirectory
+	// CreateLimiter enforces the workspaces' creates-per-minute limits
+	// (see limits.go; nil: they are not enforced).
+	CreateLimiter CreateLimiter
 }
 
 // Handler serves the API under /api/v1/.

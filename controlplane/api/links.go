@@ -40,13 +40,21 @@ type CreateLinkRequest struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// RedirectStatus is 301, 302, 307 or 308 (optional: the edge's default).
 	RedirectStatus int `json:"redirect_status,omitempty"`
+	// Domain is a verified custom domain of the caller's workspace that
+	// the link answers on (optional: the instance's own host).
+	Domain string `json:"domain,omitempty"`
 }
 
 // Link is a link as the API shows it.
 type Link struct {
-	Code     string `json:"code"`
+	Code string `json:"code"`
+	// Domain is the custom domain the link answers on; absent on the
+	// instance's own host.
+	Domain   string `json:"domain,omitempty"`
 	ShortURL string `json:"short_url"`
 	URL      string `json:"url"`
+	// Workspace is the ID of the workspace that holds the link.
+	Workspace int64 `json:"workspace"`
 	// ID is the link's Snowflake ID as a string: JavaScript numbers cannot
 	// hold 64 bits.
 	ID             string     `json:"id"`
@@ -80,6 +88,19 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		}
 		defer settle()
 	}
+	if !h.checkHeld(w, r, link.WorkspaceID, 1) {
+		return
+	}
+	budget, _, ok := h.spendCreates(w, r, link.WorkspaceID, 1)
+	if !ok {
+		return
+	}
+	defer func() {
+		// As for anonymous creates: a taken alias keeps its create spent.
+		if w.status != http.StatusCreated && w.status != http.StatusConflict {
+			h.refundCreates(r, budget, 1)
+		}
+	}()
 	id, err := h.deps.Issuer.NewID()
 	if err != nil {
 		h.unavailable(w, "issue a link ID", err)
@@ -90,7 +111,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		link.Code = req.Alias
 		if err := h.insert(r.Context(), link); err != nil {
 			if errors.Is(err, linkstore.ErrCodeTaken) {
-				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), req.Alias))
+				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), link.Domain, req.Alias))
 				return
 			}
 			h.storeFailed(w, "create link", err)
@@ -102,7 +123,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	h.writeThrough(r.Context(), link)
 	h.publishCreated(link)
 	h.flagLookalike(r.Context(), link)
-	w.Header().Set("Location", "/api/v1/links/"+link.Code)
+	w.Header().Set("Location", linkPath(link))
 	out := []Link{h.present(r, link)}
 	h.withReviews(r.Context(), out)
 	writeJSON(w, http.StatusCreated, out[0])
@@ -131,6 +152,11 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 			return bad("alias", err.Error())
 		}
 	}
+	ws := callerOf(r).homeWorkspace()
+	domain, refused := h.createDomain(req.Domain, ws)
+	if refused != nil {
+		return linkstore.Link{}, refused
+	}
 	if !validStatus(req.RedirectStatus) {
 		return bad("redirect_status", fmt.Sprintf("redirect_status %d is not one of 301, 302, 307, 308", req.RedirectStatus))
 	}
@@ -142,10 +168,12 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 		}
 	}
 	return linkstore.Link{
-		URL:       target,
-		Status:    req.RedirectStatus,
-		CreatedAt: now.Truncate(time.Microsecond),
-		ExpiresAt: expires,
+		Domain:      domain,
+		WorkspaceID: ws,
+		URL:         target,
+		Status:      req.RedirectStatus,
+		CreatedAt:   now.Truncate(time.Microsecond),
+		ExpiresAt:   expires,
 	}, nil
 }
 
@@ -208,30 +236,51 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 }
 
 func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
-	if link, ok := h.pathLink(w, r); ok {
+	vals, ok := apiquery.Params(w, r, []string{domainParam})
+	if !ok {
+		return
+	}
+	domain, ok := h.queryDomain(w, vals)
+	if !ok {
+		return
+	}
+	if link, ok := h.pathLink(w, r, domain); ok {
 		out := []Link{h.present(r, link)}
 		h.withReviews(r.Context(), out)
 		writeJSON(w, http.StatusOK, out[0])
 	}
 }
 
-// pathLink reads the link named by the path's {code} from the primary,
-// answering 400, 404 or 503 itself when it cannot.
-func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request) (linkstore.Link, bool) {
+// pathLink reads the link named by the path's {code} on domain from the
+// primary, answering 400, 404 or 503 itself when it cannot. A link of a
+// workspace the caller does not see is answered exactly as a missing one.
+func (h *Handler) pathLink(w http.ResponseWriter, r *http.Request, domain string) (linkstore.Link, bool) {
 	code, ok := apiquery.PathCode(w, r)
 	if !ok {
 		return linkstore.Link{}, false
 	}
-	link, err := h.deps.Store.Get(r.Context(), "", code)
+	link, err := h.deps.Store.Get(r.Context(), domain, code)
+	if err == nil && !callerOf(r).sees(link.WorkspaceID) {
+		err = linkstore.ErrNotFound
+	}
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
-			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
+			problem.Write(w, http.StatusNotFound, missingLink(domain, code))
 			return linkstore.Link{}, false
 		}
 		h.storeFailed(w, "read link", err)
 		return linkstore.Link{}, false
 	}
 	return link, true
+}
+
+// linkPath is the API path of the link, with its domain.
+func linkPath(l linkstore.Link) string {
+	p := "/api/v1/links/" + l.Code
+	if l.Domain != "" {
+		p += "?" + domainParam + "=" + url.QueryEscape(l.Domain)
+	}
+	return p
 }
 
 // deleteLink retires the link (its code is never issued again). Its
@@ -242,7 +291,11 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	vals, ok := apiquery.Params(w, r, []string{"purge_stats"})
+	vals, ok := apiquery.Params(w, r, []string{"purge_stats", domainParam})
+	if !ok {
+		return
+	}
+	domain, ok := h.queryDomain(w, vals)
 	if !ok {
 		return
 	}
@@ -255,10 +308,15 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		problem.WriteField(w, http.StatusBadRequest, "purge_stats", fmt.Sprintf("purge_stats must be true or false, not %q", v))
 		return
 	}
-	deleted, err := h.deps.Store.Delete(r.Context(), "", code)
+	// The workspace check reads the link first: a link never changes
+	// workspace, so the delete that follows is of the link it checked.
+	if _, ok := h.pathLink(w, r, domain); !ok {
+		return
+	}
+	deleted, err := h.deps.Store.Delete(r.Context(), domain, code)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
-			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
+			problem.Write(w, http.StatusNotFound, missingLink(domain, code))
 			return
 		}
 		h.storeFailed(w, "delete link", err)
@@ -271,15 +329,23 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.publishDeleted(deleted, purge)
-	h.dropReview(r.Context(), code)
+	if deleted.Domain == "" {
+		// Review flags are keyed by code alone (package blockset): a flag
+		// of a custom domain's link may be the own host's link's too, so
+		// only the own host's delete drops it; an administrator resolves
+		// the others.
+		h.dropReview(r.Context(), code)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 	out := Link{
 		Code:           l.Code,
-		ShortURL:       h.base(r) + "/" + l.Code,
+		Domain:         l.Domain,
+		ShortURL:       h.shortBase(l.Domain) + "/" + l.Code,
 		URL:            l.URL,
+		Workspace:      normWorkspace(l.WorkspaceID),
 		ID:             strconv.FormatInt(l.ID, 10),
 		RedirectStatus: l.Status,
 		CreatedAt:      l.CreatedAt.UTC(),

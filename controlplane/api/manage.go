@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,14 @@ type UpdateLinkRequest struct {
 
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 	code, ok := apiquery.PathCode(w, r)
+	if !ok {
+		return
+	}
+	vals, ok := apiquery.Params(w, r, []string{domainParam})
+	if !ok {
+		return
+	}
+	domain, ok := h.queryDomain(w, vals)
 	if !ok {
 		return
 	}
@@ -87,10 +96,14 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled")
 		return
 	}
-	link, err := h.deps.Store.Update(r.Context(), "", code, u)
+	// A link never changes workspace: the one checked is the one updated.
+	if _, ok := h.pathLink(w, r, domain); !ok {
+		return
+	}
+	link, err := h.deps.Store.Update(r.Context(), domain, code, u)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
-			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has the code %q", code))
+			problem.Write(w, http.StatusNotFound, missingLink(domain, code))
 			return
 		}
 		if errors.Is(err, linkstore.ErrTakenDown) {
@@ -131,6 +144,9 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
 		return
 	}
+	// A workspace's key lists its workspace; an instance admin the one it
+	// names, or every workspace (0).
+	q.WorkspaceID = callerOf(r).listWorkspace()
 	links, err := h.deps.Store.List(r.Context(), q)
 	if err != nil {
 		h.storeFailed(w, "list links", err)
@@ -256,16 +272,17 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 	results = make([]BulkResult, len(req.Links))
 	pending := make([]int, 0, len(req.Links)) // indexes still to insert
 	links := make([]linkstore.Link, len(req.Links))
-	aliases := make(map[string]int, len(req.Links))
+	aliases := make(map[linkstore.Key]int, len(req.Links))
 	pol := h.policy(r).ForBatch() // one lookup per host, a bounded DNS wait
 	for i, item := range req.Links {
 		l, bad := h.newLink(r, pol, item)
 		if bad == nil && item.Alias != "" {
-			if first, dup := aliases[item.Alias]; dup {
+			key := linkstore.Key{Domain: l.Domain, Code: item.Alias}
+			if first, dup := aliases[key]; dup {
 				bad = &problem.Details{Status: http.StatusConflict, Field: "alias",
 					Detail: fmt.Sprintf("the alias %q is already used by link %d of this request", item.Alias, first)}
 			}
-			aliases[item.Alias] = i
+			aliases[key] = i
 		}
 		if bad != nil {
 			bad.Title, bad.Type = http.StatusText(bad.Status), "about:blank"
@@ -287,6 +304,25 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			Type:   "about:blank",
 			Status: http.StatusServiceUnavailable, Title: http.StatusText(http.StatusServiceUnavailable), Detail: detail}}
 	}
+	pending, budget, ok := h.bulkBudget(w, r, callerOf(r).homeWorkspace(), pending, results)
+	if !ok {
+		return
+	}
+	spent := slices.Clone(pending)
+	defer func() {
+		// Give back the creates that failed on the server's side: every
+		// one when the request as a whole did.
+		failed := len(spent)
+		if w.status == http.StatusOK {
+			failed = 0
+			for _, i := range spent {
+				if results[i].Status == http.StatusServiceUnavailable {
+					failed++
+				}
+			}
+		}
+		h.refundCreates(r, budget, failed)
+	}()
 	for attempt := 1; len(pending) > 0; attempt++ {
 		batch := make([]linkstore.Link, 0, len(pending))
 		inBatch := make([]int, 0, len(pending))
@@ -321,7 +357,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 				results[i] = BulkResult{Status: http.StatusConflict, Error: &problem.Details{
 					Type:   "about:blank",
 					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
-					Detail: h.takenDetail(r.Context(), req.Links[i].Alias)}}
+					Detail: h.takenDetail(r.Context(), links[i].Domain, req.Links[i].Alias)}}
 			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:
 				retry = append(retry, i) // a custom alias holds this generated code
 			default:

@@ -50,8 +50,10 @@ func TestOpenAPIQueryParameters(t *testing.T) {
 				t.Errorf("%s: query parameter %s has no example", o.name(), name)
 				continue
 			}
+			// A route with a body answers 400 for the missing body: the
+			// parameter passed if the refusal is not about it.
 			w := call(strings.ToUpper(o.method), path, url.Values{name: {fmt.Sprint(ex)}})
-			if w.Code == http.StatusBadRequest {
+			if w.Code == http.StatusBadRequest && (o.method == "get" || o.method == "delete" || field(w).Field == name) {
 				t.Errorf("%s?%s=%v: 400 %s", o.name(), name, ex, w.Body.String())
 			}
 		}

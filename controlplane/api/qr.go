@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -43,7 +44,7 @@ const qrCSP = "default-src 'none'; sandbox"
 const qrRender = "qr1"
 
 // qrParams lists the query parameters of GET /api/v1/links/{code}/qr.
-var qrParams = []string{"format", "size", "margin", "ecc"}
+var qrParams = []string{"format", "size", "margin", "ecc", domainParam}
 
 // qrQuery is a parsed, validated QR request.
 type qrQuery struct {
@@ -52,6 +53,8 @@ type qrQuery struct {
 	// rather than from ?format=.
 	negotiated bool
 	opts       qrcode.Options
+	// domain is the domain parameter as sent (see queryDomain).
+	domain url.Values
 }
 
 // getQR answers GET /api/v1/links/{code}/qr with the QR code of the link's
@@ -61,7 +64,11 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	link, ok := h.pathLink(w, r)
+	domain, ok := h.queryDomain(w, q.domain)
+	if !ok {
+		return
+	}
+	link, ok := h.pathLink(w, r, domain)
 	if !ok {
 		return
 	}
@@ -130,7 +137,7 @@ func parseQRQuery(w http.ResponseWriter, r *http.Request) (qrQuery, bool) {
 		return qrQuery{}, false
 	}
 
-	q := qrQuery{opts: qrcode.DefaultOptions()}
+	q := qrQuery{opts: qrcode.DefaultOptions(), domain: url.Values{domainParam: values[domainParam]}}
 	if v, ok := values["format"]; ok {
 		switch strings.ToLower(v[0]) {
 		case "png":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/apiquery"
@@ -35,8 +36,22 @@ func (h *Handler) takedownRoutes() {
 	h.handle("DELETE /api/v1/admin/codes/{code}", admin, h.releaseCode)
 }
 
+// adminLinkRef reads the {code} of an administrator's route by code and
+// its optional domain parameter, answering 400 itself when either is bad.
+func (h *Handler) adminLinkRef(w http.ResponseWriter, r *http.Request) (domain, code string, ok bool) {
+	if code, ok = apiquery.PathCode(w, r); !ok {
+		return "", "", false
+	}
+	vals, ok := apiquery.Params(w, r, []string{domainParam})
+	if !ok {
+		return "", "", false
+	}
+	domain, ok = h.queryDomain(w, vals)
+	return domain, code, ok
+}
+
 func (h *Handler) takeDown(w http.ResponseWriter, r *http.Request) {
-	code, ok := apiquery.PathCode(w, r)
+	domain, code, ok := h.adminLinkRef(w, r)
 	if !ok {
 		return
 	}
@@ -49,30 +64,30 @@ func (h *Handler) takeDown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at := h.cfg.Now().UTC().Truncate(time.Microsecond)
-	h.changeTakedown(w, r, code, "take down link", func(ctx context.Context) (linkstore.Link, error) {
-		return h.deps.Store.TakeDown(ctx, "", code, req.Reason, at)
+	h.changeTakedown(w, r, domain, code, "take down link", func(ctx context.Context) (linkstore.Link, error) {
+		return h.deps.Store.TakeDown(ctx, domain, code, req.Reason, at)
 	})
 }
 
 func (h *Handler) liftTakedown(w http.ResponseWriter, r *http.Request) {
-	code, ok := apiquery.PathCode(w, r)
+	domain, code, ok := h.adminLinkRef(w, r)
 	if !ok {
 		return
 	}
-	h.changeTakedown(w, r, code, "lift takedown", func(ctx context.Context) (linkstore.Link, error) {
-		return h.deps.Store.LiftTakedown(ctx, "", code)
+	h.changeTakedown(w, r, domain, code, "lift takedown", func(ctx context.Context) (linkstore.Link, error) {
+		return h.deps.Store.LiftTakedown(ctx, domain, code)
 	})
 }
 
 // changeTakedown runs a takedown change and makes every edge see it: the
 // new state goes through to L2, and the link event makes the edges evict
 // the code from their L1s, within the invalidation bound.
-func (h *Handler) changeTakedown(w http.ResponseWriter, r *http.Request, code, what string,
+func (h *Handler) changeTakedown(w http.ResponseWriter, r *http.Request, domain, code, what string,
 	change func(context.Context) (linkstore.Link, error)) {
 	link, err := change(r.Context())
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
-			problem.Write(w, http.StatusNotFound, fmt.Sprintf("no live link has the code %q", code))
+			problem.Write(w, http.StatusNotFound, strings.Replace(missingLink(domain, code), "no link", "no live link", 1))
 			return
 		}
 		h.storeFailed(w, what, err)
@@ -80,35 +95,40 @@ func (h *Handler) changeTakedown(w http.ResponseWriter, r *http.Request, code, w
 	}
 	h.writeThrough(r.Context(), link)
 	h.publishUpdated(link)
-	h.log.Info(what, "code", code, "reason", link.TakedownReason)
+	h.log.Info(what, "domain", domain, "code", code, "reason", link.TakedownReason)
 	writeJSON(w, http.StatusOK, h.present(r, link))
 }
 
 // releaseCode removes a retired link's row so that its code can be
 // issued again: 204, 409 while the link is live, 404 for an unknown code.
 func (h *Handler) releaseCode(w http.ResponseWriter, r *http.Request) {
-	code, ok := apiquery.PathCode(w, r)
+	domain, code, ok := h.adminLinkRef(w, r)
 	if !ok {
 		return
 	}
-	switch err := h.deps.Store.Release(r.Context(), "", code); {
+	on := ""
+	if domain != "" {
+		on = " on " + domain
+	}
+	switch err := h.deps.Store.Release(r.Context(), domain, code); {
 	case errors.Is(err, linkstore.ErrLinkLive):
 		problem.WriteField(w, http.StatusConflict, "code",
-			fmt.Sprintf("the link %q is live: only the code of an expired or deleted link can be released", code))
+			fmt.Sprintf("the link %q%s is live: only the code of an expired or deleted link can be released", code, on))
 	case errors.Is(err, linkstore.ErrNotFound):
-		problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has or had the code %q", code))
+		problem.Write(w, http.StatusNotFound, fmt.Sprintf("no link has or had the code %q%s", code, on))
 	case err != nil:
 		h.storeFailed(w, "release code", err)
 	default:
-		h.log.Warn("code released: it may be issued again", "code", code)
+		h.log.Warn("code released: it may be issued again", "domain", domain, "code", code)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
-// takenDetail says why a create could not have alias: a live link has it,
-// or a link had it and the code is retired, never to be issued again.
-func (h *Handler) takenDetail(ctx context.Context, alias string) string {
-	if _, err := h.deps.Store.Get(ctx, "", alias); errors.Is(err, linkstore.ErrNotFound) {
+// takenDetail says why a create could not have alias on domain: a live
+// link has it, or a link had it and the code is retired, never to be
+// issued again on that domain.
+func (h *Handler) takenDetail(ctx context.Context, domain, alias string) string {
+	if _, err := h.deps.Store.Get(ctx, domain, alias); errors.Is(err, linkstore.ErrNotFound) {
 		return fmt.Sprintf("the alias %q was used before and is never reissued: "+
 			"a short URL, once issued, never changes hands, even after its link expired or was deleted", alias)
 	}

@@ -39,10 +39,10 @@ type Link struct {
 	// ID is the link's Snowflake ID: internal, time-ordered.
 	ID int64
 	// Code is the short code or custom alias, case-sensitive. A link is
-	// identified by (Domain, Code). The same alias may name two links on
-	// two domains only after the contract step of migration 0006's rolling
-	// upgrade (docs/decisions/0004-workspace-links.md); until then a code
-	// is unique across the domains.
+	// identified by (Domain, Code): the same alias may name two links on
+	// two domains (since migration 0007, the contract step of 0006's
+	// rolling upgrade, docs/decisions/0004-workspace-links.md). Generated
+	// codes are unique across the instance: they come from its sequence.
 	Code string
 	// Domain is the custom domain the link answers on: a lower-case
 	// punycode host name without port or trailing dot (ValidateDomain);
@@ -128,9 +128,9 @@ func (l Link) Expired(now time.Time) bool {
 // links, which keep answering 410, and taken-down ones, which answer 451.
 type Store interface {
 	// Create inserts l. It returns ErrCodeTaken when its (domain, code)
-	// exists or existed (a retired link keeps it), or, until the contract
-	// step of migration 0006's rolling upgrade, when its code does on any
-	// domain; and an error wrapping ErrInvalidLink when l.Validate fails.
+	// exists or existed (a retired link keeps it; its code on another
+	// domain is free), and an error wrapping ErrInvalidLink when
+	// l.Validate fails.
 	Create(ctx context.Context, l Link) error
 	// Get reads a live link from the primary (read-your-writes), or
 	// ErrNotFound (for a retired link too).
@@ -167,8 +167,7 @@ type Store interface {
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
 	// nil, ErrCodeTaken (the domain and code exist, or appear earlier in
-	// the same batch; until the contract step, as for Create, the code on
-	// any domain), an error wrapping ErrInvalidLink (Link.Validate fails), or
+	// the same batch), an error wrapping ErrInvalidLink (Link.Validate fails), or
 	// another error. A taken code or an invalid link never fails the
 	// others.
 	CreateMany(ctx context.Context, links []Link) []error
@@ -192,6 +191,11 @@ type Store interface {
 	// held" limit counts. Its cost grows with that number (see
 	// docs/decisions/0004-workspace-links.md).
 	CountLive(ctx context.Context, workspaceID int64) (int64, error)
+	// CountLiveUpTo returns the smaller of limit and the number of live
+	// links of the workspace, from the primary (0 for a limit <= 0): the
+	// create path's check of the "links held" limit, whose cost the limit
+	// bounds, not the workspace's size.
+	CountLiveUpTo(ctx context.Context, workspaceID, limit int64) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

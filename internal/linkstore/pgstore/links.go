@@ -20,13 +20,14 @@ import (
 // statement whatever the batch size, so it is prepared once per
 // connection. ON CONFLICT DO NOTHING skips a row that a unique index
 // refuses: a (domain, code) that exists (or that a concurrent transaction
-// inserts first) and, until the contract step of migration 0006's rolling
-// upgrade, a code that exists on any domain. RETURNING names the rows
-// inserted, so every key missing from it was taken.
+// inserts first); on a schema before migration 0007 (the contract step of
+// 0006's rolling upgrade), a code that exists on any domain too.
+// RETURNING names the rows inserted, so every key missing from it was
+// taken.
 //
 // The conflict has no target on purpose: a target must match a unique
 // index exactly, and the schema's change under a rolling upgrade (links_pkey
-// on code now, only links_code_domain_key after the contract step, see
+// on code until 0007, only links_code_domain_key after it, see
 // docs/decisions/0004-workspace-links.md) would make any named one fail
 // the statement on one side of it, as the previous release's
 // ON CONFLICT (code) would once links_pkey is gone.
@@ -75,9 +76,9 @@ type batch struct {
 // statement's error for every link it carried.
 //
 // The rows are sent sorted by code and domain, so that two batches that
-// share keys lock them in the same order and cannot deadlock. Until the
-// contract step of migration 0006, one code on several domains in a batch
-// stores the first of them in that order, not in the batch's.
+// share keys lock them in the same order and cannot deadlock. (On a
+// schema before migration 0007, one code on several domains in a batch
+// stored the first of them in that order, not in the batch's.)
 func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error {
 	errs := make([]error, len(links))
 	// order holds the indexes of the links to send: valid, and the first

@@ -145,26 +145,36 @@ ANALYZE links`)
 			}
 		})
 	}
-	t.Run("count of a workspace", func(t *testing.T) {
-		var plan []struct{ Plan explainNode }
-		err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sqlCountLive, pgx.QueryExecModeExec, int64(7)).Scan(&plan)
-		if err != nil {
-			t.Fatal(err)
-		}
-		scans := 0
-		plan[0].Plan.walk(func(n explainNode) {
-			switch {
-			case n.Type == "Seq Scan":
-				t.Errorf("CountLive scans %s sequentially", n.Relation)
-			case strings.HasSuffix(n.Index, "_workspace_id_id_idx"):
-				scans++
+	// The counts of a small workspace (CountLive, and CountLiveUpTo with
+	// a limit above what it holds) read its range of the workspace index.
+	for _, c := range []struct {
+		name, query string
+		args        []any
+	}{
+		{"count of a workspace", sqlCountLive, []any{int64(7)}},
+		{"count of a workspace up to a limit", sqlCountLiveUpTo, []any{int64(7), int64(1000)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var plan []struct{ Plan explainNode }
+			err := s.Primary().QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+c.query, append([]any{pgx.QueryExecModeExec}, c.args...)...).Scan(&plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scans := 0
+			plan[0].Plan.walk(func(n explainNode) {
+				switch {
+				case n.Type == "Seq Scan":
+					t.Errorf("the count scans %s sequentially", n.Relation)
+				case strings.HasSuffix(n.Index, "_workspace_id_id_idx"):
+					scans++
+				}
+			})
+			if scans == 0 {
+				js, _ := json.MarshalIndent(plan, "", " ")
+				t.Errorf("the count does not read links_workspace_id_idx:\n%s", js)
 			}
 		})
-		if scans == 0 {
-			js, _ := json.MarshalIndent(plan, "", " ")
-			t.Errorf("CountLive does not read links_workspace_id_idx:\n%s", js)
-		}
-	})
+	}
 }
 
 type explainNode struct {
@@ -182,10 +192,10 @@ func (n explainNode) walk(f func(explainNode)) {
 }
 
 // codeKey names, for indexIs, the unique indexes that begin with code:
-// links_pkey (code), until the contract step of migration 0006 drops it,
-// and links_code_domain_key (code, domain), whose partitions' indexes end
-// in _code_domain_idx. Both serve code = $1 and a range of codes at the
-// same cost, and the planner takes either.
+// links_code_domain_key (code, domain), whose partitions' indexes end in
+// _code_domain_idx, and on a schema before migration 0007 links_pkey
+// (code). Both serve code = $1 and a range of codes at the same cost, and
+// the planner takes either.
 const codeKey = "_pkey|_code_domain_idx"
 
 // indexIs reports whether the index name ends in one of the |-separated

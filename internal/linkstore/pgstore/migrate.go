@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,8 +29,51 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
+	if err := checkContractPath(ctx, pool); err != nil {
+		return err
+	}
 	if err := migrations.ApplyPostgres(ctx, pool, "schema_migrations", ms); err != nil {
 		return fmt.Errorf("pgstore: %w", err)
+	}
+	return nil
+}
+
+// expandVersion is the expand step of the rolling upgrade to links on
+// custom domains (docs/decisions/0004-workspace-links.md): 0006 adds the
+// (code, domain) key beside links_pkey, which 0007, the contract step,
+// drops.
+const (
+	expandVersion = 6
+	// expandRelease is the commit of the release that carries 0006 and
+	// not 0007.
+	expandRelease = "40bb343"
+)
+
+// ErrSkippedExpandRelease is returned by Migrate (and Open with Migrate)
+// for a database of a release before migration 0006: the contract step
+// must not be applied while nodes of that release may still run (their
+// inserts name ON CONFLICT (code), and their reads no domain), so the
+// upgrade goes through the release of 0006 first.
+var ErrSkippedExpandRelease = errors.New("pgstore: the database predates migration 0006; upgrade every node to the release of migration 0006 (commit " + expandRelease + ") first, then to this one (docs/operations.md, \"Upgrading\")")
+
+// checkContractPath refuses to migrate a database that has migrations
+// applied but not 0006 (nor, then, 0007): one made by a release before
+// 0006. A new database, or one at 0006 or later, passes.
+func checkContractPath(ctx context.Context, pool *pgxpool.Pool) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	if !exists {
+		return nil
+	}
+	var applied, expanded int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE version >= $1) FROM schema_migrations`,
+		expandVersion).Scan(&applied, &expanded); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	if applied > 0 && expanded == 0 {
+		return ErrSkippedExpandRelease
 	}
 	return nil
 }

@@ -4,11 +4,12 @@
 // per replica (replicas.go) measures its health and replication lag and
 // keeps it out of the rotation while it is down or too far behind.
 //
-// The links table is PARTITION BY HASH (code) with 16 partitions, a
-// unique index on (code, domain) and, until the contract step of 0006's
-// rolling upgrade, its primary key on code (see migrations/, 0006), so
-// every (domain, code) is unique in the database and every read or write
-// by domain and code touches one partition. List
+// The links table is PARTITION BY HASH (code) with 16 partitions and a
+// unique index on (code, domain), its only key since migration 0007
+// dropped the primary key on code (see migrations/, 0006 and 0007), so
+// every (domain, code) is unique in the database, the same alias may name
+// one link per domain, and every read or write by domain and code touches
+// one partition. List
 // reads all partitions through the indexes on (id) and (reverse(host), id)
 // that migration 0002 adds, each partition's scan ordered by ID and merged.
 //

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -13,11 +14,14 @@ import (
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
-// TestUpgradeToWorkspacesAndDomains makes a database with the current
-// release's migrations (up to 0004), stores links in every state with its
-// columns, and opens the new store on it: migration 0006 puts them in
-// the default workspace on the own host, with their states and codes,
-// and the previous release's create statement keeps working on it.
+// TestUpgradeToWorkspacesAndDomains makes a database with the migrations
+// of the release before workspaces (up to 0004), stores links in every
+// state with its columns, upgrades it as an installation must: first to
+// the release of migration 0006 (the expand step, commit 40bb343), on
+// which the previous release's create statement keeps working, then to
+// this one, whose store applies 0007 (the contract step). The links are
+// then in the default workspace on the own host, with their states and
+// codes, and an alias may name a second link on a custom domain.
 func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
 	ctx := t.Context()
 	dsn := testenv.Schema(t)
@@ -33,15 +37,36 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			t.Fatalf("insert with the old schema: %v", err)
 		}
 	}
+	// This release refuses to skip the release of 0006, and changes
+	// nothing.
+	if _, err := Open(ctx, linkstore.Config{DSN: dsn, Migrate: true}); !errors.Is(err, ErrSkippedExpandRelease) {
+		t.Fatalf("Open with Migrate on a pre-0006 database: %v, want ErrSkippedExpandRelease", err)
+	}
+	if n := countMigrations(t, pool); n != len(storetest.PreDomainMigrations(t, migrationFS)) {
+		t.Fatalf("%d migrations recorded after the refusal", n)
+	}
+	// The release of 0006 migrates; nodes still on the release before
+	// keep creating (TestRollingUpgradeOldReleaseCreates has the details).
+	expand := storetest.ExpandMigrations(t, migrationFS)
+	if err := migrations.ApplyPostgres(ctx, pool, "schema_migrations", expand); err != nil {
+		t.Fatal(err)
+	}
+	oldCreateOne(t, pool, links[0], false)
+	byOld := storetest.NewLink()
+	oldCreateOne(t, pool, byOld, true)
+	links = append(links, byOld)
+
 	s := open(t, linkstore.Config{DSN: dsn, Migrate: true})
-	if n := countMigrations(t, s.Primary()); n != len(storetest.PreDomainMigrations(t, migrationFS))+1 {
-		t.Errorf("%d migrations recorded after the upgrade", n)
+	if n := countMigrations(t, s.Primary()); n != len(expand)+1 {
+		t.Errorf("%d migrations recorded after the upgrade, want %d", n, len(expand)+1)
 	}
 	storetest.CheckUpgraded(t, s, links)
-	// Nodes still on the previous release keep creating on the migrated
-	// database (TestRollingUpgradeOldReleaseCreates has the details).
-	oldCreateOne(t, pool, links[0], false)
-	oldCreateOne(t, pool, storetest.NewLink(), true)
+	// This is why 0007 waits for a release in which every node runs the
+	// 0006 release: the statement of the release before has no key left
+	// to name.
+	if _, err := pool.Exec(ctx, oldInsertOne, oldArgs(storetest.NewLink())...); err == nil {
+		t.Error("the pre-0006 release's ON CONFLICT (code) still works after 0007; the contract step did not drop links_pkey")
+	}
 }
 
 func nullTime(at time.Time) pgtype.Timestamptz {

@@ -7,9 +7,8 @@ import (
 
 // TestRetireExpiredPlanUsesIndex: RetireExpired finds expired links
 // through links_expires_at_idx and deletes them by code, with or without
-// statistics, never scanning the table. The search by code may read the
-// primary key (code, domain) or, until the contract step of migration
-// 0006, links_code_key (code): SQLite takes either.
+// statistics, never scanning the table. The search by code reads the
+// primary key (code, domain), the only key since migration 0007.
 func TestRetireExpiredPlanUsesIndex(t *testing.T) {
 	s := seeded20k(t, `INSERT INTO links (code, id, url, created_at, expires_at)
 SELECT hex(randomblob(6)) || i, i, 'https://x.example/', 0,

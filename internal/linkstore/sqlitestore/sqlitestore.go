@@ -71,9 +71,8 @@ const (
 	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// sqlInsertIgnore is CreateMany's insert: a domain and code that
-	// exist, or (until the contract step, migration 0006) a code that
-	// exists on any domain, are skipped (no row changed) instead of
-	// failing the statement. The conflict has no target, so that it
+	// exist are skipped (no row changed) instead of failing the
+	// statement. The conflict has no target, so that it
 	// covers every unique index whichever the schema has, as pgstore's.
 	sqlInsertIgnore = sqlInsert + ` ON CONFLICT DO NOTHING`
 	// sqlSelect reads a row whatever its state: the caller's view (the

@@ -14,8 +14,9 @@ import (
 // release's migrations (up to 0004), stores links in every state with its
 // columns, and opens the new store on it: migration 0006 rebuilds the
 // table with the links in the default workspace on the own host, with
-// their states and codes, the indexes List reads, and links_code_key,
-// which keeps a code unique across the domains until the contract step.
+// their states and codes and the indexes List reads, and 0007 (the
+// contract step) drops links_code_key, so that an alias is unique per
+// domain.
 func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
 	ctx := t.Context()
 	dsn := tempDSN(t)
@@ -45,11 +46,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	storetest.CheckUpgraded(t, s, links)
 	var indexes int
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'links'
-	AND name IN ('links_id_idx', 'links_host_id_idx', 'links_expires_at_idx', 'links_workspace_id_idx', 'links_code_key')`).Scan(&indexes); err != nil {
+	AND name IN ('links_id_idx', 'links_host_id_idx', 'links_expires_at_idx', 'links_workspace_id_idx')`).Scan(&indexes); err != nil {
 		t.Fatal(err)
 	}
-	if indexes != 5 {
-		t.Errorf("%d of the 5 indexes of links after the upgrade", indexes)
+	if indexes != 4 {
+		t.Errorf("%d of the 4 indexes of links after the upgrade", indexes)
+	}
+	var codeKey int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'links_code_key'`).Scan(&codeKey); err != nil || codeKey != 0 {
+		t.Errorf("links_code_key after the upgrade: %d, %v; want it dropped by 0007", codeKey, err)
 	}
 }
 

@@ -29,67 +29,89 @@ func onDomain(domain, code string) linkstore.Link {
 	return l
 }
 
-// testSameAliasTwoDomains: until the contract step of migration 0006's
-// rolling upgrade, a code is unique across the domains (links_pkey on
-// code on PostgreSQL, links_code_key on SQLite): an alias on the own host
-// is taken on every custom domain, in Create and CreateMany, and the
-// refused links are not stored. The contract migration, 0007 (see
-// docs/decisions/0004-workspace-links.md, "Rolling upgrade"), drops that
-// key and lifts this: the same alias then names one link per domain, and
-// this test goes back to asserting three links read, changed and deleted
-// each on its own.
+// testSameAliasTwoDomains: since the contract step of the rolling upgrade
+// (migration 0007, docs/decisions/0004-workspace-links.md) a custom alias
+// is unique per domain: the same alias names one link on each domain, in
+// Create and CreateMany, each read, changed, taken down, deleted and
+// released on its own; the same (domain, code) twice is still refused, and
+// a retired link keeps its (domain, code) only.
 func testSameAliasTwoDomains(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
-	code, d1, d2 := NewCode(), NewDomain(), NewDomain()
-	own := onDomain("", code)
+	code, d1, d2, d3 := NewCode(), NewDomain(), NewDomain(), NewDomain()
+	own, c1 := onDomain("", code), onDomain(d1, code)
 	if err := s.Create(ctx, own); err != nil {
 		t.Fatalf("Create(%q, %q): %v", own.Domain, code, err)
 	}
+	if err := s.Create(ctx, c1); err != nil {
+		t.Fatalf("Create of the own host's alias on %q: %v", d1, err)
+	}
+	c2 := onDomain(d2, code)
+	c2.WorkspaceID = NewWorkspace()
+	if errs := s.CreateMany(ctx, []linkstore.Link{c2, onDomain(d1, code), NewLink()}); errs[0] != nil ||
+		!errors.Is(errs[1], linkstore.ErrCodeTaken) || errs[2] != nil {
+		t.Errorf("CreateMany(the alias on %q, again on %q, a new link) = %v, want [nil, ErrCodeTaken, nil]", d2, d1, errs)
+	}
 	if err := s.Create(ctx, onDomain(d1, code)); !errors.Is(err, linkstore.ErrCodeTaken) {
-		t.Errorf("Create of the own host's alias on %q: %v, want ErrCodeTaken", d1, err)
-	}
-	other := onDomain(d2, code)
-	other.WorkspaceID = NewWorkspace()
-	if errs := s.CreateMany(ctx, []linkstore.Link{other, NewLink()}); !errors.Is(errs[0], linkstore.ErrCodeTaken) || errs[1] != nil {
-		t.Errorf("CreateMany(the own host's alias on %q, a new link) = %v, want [ErrCodeTaken, nil]", d2, errs)
-	}
-	for _, d := range []string{d1, d2} {
-		if _, err := s.Get(ctx, d, code); !errors.Is(err, linkstore.ErrNotFound) {
-			t.Errorf("Get(%q) of a refused alias: %v, want ErrNotFound", d, err)
-		}
-		if _, err := s.Lookup(ctx, d, code); !errors.Is(err, linkstore.ErrNotFound) {
-			t.Errorf("Lookup(%q) of a refused alias: %v, want ErrNotFound", d, err)
-		}
+		t.Errorf("second Create(%q, %q): %v, want ErrCodeTaken", d1, code, err)
 	}
 	got := ReadLink(t, s, "", code)
-	CheckLink(t, "own host after the refusals", got, own)
+	CheckLink(t, "own host", got, own)
 	if got.WorkspaceID != workspace.DefaultID {
 		t.Errorf("a link created with workspace 0 is in workspace %d, want the default %d", got.WorkspaceID, workspace.DefaultID)
 	}
+	CheckLink(t, "first custom domain", ReadLink(t, s, d1, code), c1)
+	if l := ReadLink(t, s, d2, code); l.WorkspaceID != c2.WorkspaceID {
+		t.Errorf("second custom domain's link in workspace %d, want %d", l.WorkspaceID, c2.WorkspaceID)
+	}
+	for _, d := range []string{"", d1, d2} {
+		if l, err := s.Lookup(ctx, d, code); err != nil || l.Domain != d || l.Code != code {
+			t.Errorf("Lookup(%q, %q) = %q %q, %v", d, code, l.Domain, l.Code, err)
+		}
+	}
 
-	// One batch with a new alias on three domains stores exactly one of
-	// them (pgstore inserts in (code, domain) order, so which one is its
-	// choice) and refuses the others.
+	// Writes act on their domain's link alone.
+	moved := "https://example.net/moved"
+	if _, err := s.Update(ctx, d1, code, linkstore.Update{URL: &moved}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakeDown(ctx, d2, code, "spam", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, d2, code); err != nil {
+		t.Fatal(err)
+	}
+	CheckLink(t, "own host after the writes on the custom domains", ReadLink(t, s, "", code), own)
+	if l := ReadLink(t, s, d1, code); l.URL != moved || l.TakenDown() {
+		t.Errorf("first custom domain's link: URL %q, taken down %t; want %q, false", l.URL, l.TakenDown(), moved)
+	}
+	// The deleted link keeps its (domain, code), never reissued, and no
+	// other: the code stays free on a domain that never had it.
+	if err := s.Create(ctx, onDomain(d2, code)); !errors.Is(err, linkstore.ErrCodeTaken) {
+		t.Errorf("Create of a deleted link's (domain, code): %v, want ErrCodeTaken", err)
+	}
+	if err := s.Create(ctx, onDomain(d3, code)); err != nil {
+		t.Errorf("Create of the alias on a domain that never had it: %v", err)
+	}
+	if err := s.Release(ctx, "", code); !errors.Is(err, linkstore.ErrLinkLive) {
+		t.Errorf("Release of the live own-host link: %v, want ErrLinkLive", err)
+	}
+	if err := s.Release(ctx, d2, code); err != nil {
+		t.Fatalf("Release(%q, %q): %v", d2, code, err)
+	}
+	if err := s.Create(ctx, onDomain(d2, code)); err != nil {
+		t.Errorf("Create after Release: %v", err)
+	}
+
+	// One batch with a new alias on three domains stores all three.
 	fresh := NewCode()
 	batch := []linkstore.Link{onDomain(d1, fresh), onDomain("", fresh), onDomain(d2, fresh)}
-	stored := -1
 	for i, err := range s.CreateMany(ctx, batch) {
-		switch {
-		case err == nil && stored < 0:
-			stored = i
-		case !errors.Is(err, linkstore.ErrCodeTaken):
-			t.Errorf("CreateMany link %d (%q, %q): %v, want one nil and ErrCodeTaken for the others", i, batch[i].Domain, fresh, err)
+		if err != nil {
+			t.Errorf("CreateMany link %d (%q, %q): %v", i, batch[i].Domain, fresh, err)
 		}
 	}
-	if stored < 0 {
-		t.Fatal("CreateMany of one alias on three domains stored none")
-	}
-	for i, l := range batch {
-		if i == stored {
-			CheckLink(t, "the stored alias", ReadLink(t, s, l.Domain, fresh), l)
-		} else if _, err := s.Get(ctx, l.Domain, fresh); !errors.Is(err, linkstore.ErrNotFound) {
-			t.Errorf("Get(%q) of a refused alias of the batch: %v, want ErrNotFound", l.Domain, err)
-		}
+	for _, l := range batch {
+		CheckLink(t, "the batch's alias", ReadLink(t, s, l.Domain, fresh), l)
 	}
 }
 
@@ -105,9 +127,8 @@ func ReadLink(t *testing.T, s linkstore.Store, domain, code string) linkstore.Li
 
 // testDomainCodeTaken: the same (domain, code) twice is ErrCodeTaken, in
 // Create and CreateMany (against the table and within the batch), and a
-// retired link keeps its (domain, code) until Release. Until the contract
-// step (testSameAliasTwoDomains) the code is taken on the other domains
-// too, the own host included, retired or not.
+// retired link keeps its (domain, code) until Release; the code stays
+// free on the other domains (testSameAliasTwoDomains).
 func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 	ctx := t.Context()
 	code, d := NewCode(), NewDomain()
@@ -123,16 +144,16 @@ func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 		onDomain(d, code),   // taken by the Create above
 		onDomain(d2, fresh), // new
 		onDomain(d2, fresh), // the batch's own duplicate
-		onDomain("", code),  // the first link's code on the own host: taken until the contract step
+		onDomain("", code),  // the first link's code on the own host: free there
 		onDomain("", NewCode()),
 	}
-	want := []error{linkstore.ErrCodeTaken, nil, linkstore.ErrCodeTaken, linkstore.ErrCodeTaken, nil}
+	want := []error{linkstore.ErrCodeTaken, nil, linkstore.ErrCodeTaken, nil, nil}
 	for i, err := range s.CreateMany(ctx, batch) {
 		if !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
 			t.Errorf("CreateMany link %d (%q, %q): %v, want %v", i, batch[i].Domain, batch[i].Code, err, want[i])
 		}
 	}
-	for _, i := range []int{1, 4} {
+	for _, i := range []int{1, 3, 4} {
 		CheckLink(t, "CreateMany", ReadLink(t, s, batch[i].Domain, batch[i].Code), batch[i])
 	}
 
@@ -146,14 +167,11 @@ func testDomainCodeTaken(t *testing.T, s linkstore.Store) {
 	if errs := s.CreateMany(ctx, []linkstore.Link{onDomain(d2, fresh)}); !errors.Is(errs[0], linkstore.ErrCodeTaken) {
 		t.Errorf("CreateMany of a deleted link's (domain, code): %v, want ErrCodeTaken", errs[0])
 	}
-	if err := s.Create(ctx, onDomain("", fresh)); !errors.Is(err, linkstore.ErrCodeTaken) {
-		t.Errorf("Create of a deleted link's code on the own host: %v, want ErrCodeTaken (until the contract step)", err)
-	}
 	if err := s.Release(ctx, d, code); !errors.Is(err, linkstore.ErrLinkLive) {
 		t.Errorf("Release of the live link on %q: %v, want ErrLinkLive", d, err)
 	}
-	if err := s.Release(ctx, "", fresh); !errors.Is(err, linkstore.ErrNotFound) {
-		t.Errorf("Release of the deleted link's code on the own host: %v, want ErrNotFound", err)
+	if err := s.Release(ctx, NewDomain(), fresh); !errors.Is(err, linkstore.ErrNotFound) {
+		t.Errorf("Release of the deleted link's code on another domain: %v, want ErrNotFound", err)
 	}
 	if err := s.Release(ctx, d2, fresh); err != nil {
 		t.Fatalf("Release(%q, %q): %v", d2, fresh, err)
@@ -348,4 +366,29 @@ func testCountLive(t *testing.T, s linkstore.Store) {
 		t.Fatal(err)
 	}
 	count(4) // a taken-down link is live: it still holds its place
+}
+
+// testCountLiveUpTo: CountLiveUpTo counts a workspace's live links up to
+// the limit, and nothing for a limit of 0 or less.
+func testCountLiveUpTo(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	ws := NewWorkspace()
+	var links []linkstore.Link
+	for i := range 4 {
+		l := onDomain([]string{"", NewDomain()}[i%2], NewCode())
+		l.WorkspaceID = ws
+		links = append(links, l)
+	}
+	createLinks(t, s, links)
+	if _, err := s.Delete(ctx, links[0].Domain, links[0].Code); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ limit, want int64 }{{-1, 0}, {0, 0}, {1, 1}, {2, 2}, {3, 3}, {4, 3}, {1000, 3}} {
+		if n, err := s.CountLiveUpTo(ctx, ws, tt.limit); err != nil || n != tt.want {
+			t.Errorf("CountLiveUpTo(limit %d) = %d, %v; want %d", tt.limit, n, err, tt.want)
+		}
+	}
+	if n, err := s.CountLiveUpTo(ctx, NewWorkspace(), 10); err != nil || n != 0 {
+		t.Errorf("CountLiveUpTo of an empty workspace = %d, %v; want 0", n, err)
+	}
 }

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"InvalidDomainOrWorkspace", testInvalidDomainOrWorkspace},
 		{"ListWorkspaceAndDomain", testListWorkspaceAndDomain},
 		{"CountLive", testCountLive},
+		{"CountLiveUpTo", testCountLiveUpTo},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,20 @@
+-- The CONTRACT step of the rolling upgrade to workspaces and custom
+-- domains (docs/decisions/0004-workspace-links.md, "Rolling upgrade"):
+-- links_pkey (code) goes, and links_code_domain_key (code, domain), built
+-- by 0006, is the table's only key. A custom alias is then unique per
+-- domain: go.acme.example/promo and go.other.example/promo are two links,
+-- while the same (domain, code) twice is still refused (a retired row
+-- keeps its (domain, code) for ever, as before). Generated codes stay
+-- unique across the instance: they come from Raft-leased sequence blocks.
+--
+-- A catalogue change: each partition's index is dropped under a short
+-- ACCESS EXCLUSIVE lock, without a scan. PostgreSQL cannot make an index
+-- of a partitioned table its primary key, so the key stays a unique index.
+--
+-- Install the release that carries this migration only over the release
+-- of migration 0006 (commit 40bb343), on every node, control plane and
+-- edges: a node of an older release inserts with ON CONFLICT (code),
+-- which has no index to match once links_pkey is gone, and reads,
+-- changes and retires links by code alone, which would pick whichever
+-- domain's row comes first.
+ALTER TABLE links DROP CONSTRAINT links_pkey;
