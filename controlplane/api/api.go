@@ -136,6 +136,15 @@ type Deps struct {
 	// Workspaces is the workspace registry that the Shortify-Workspace
 	// header is resolved against (nil: only the default workspace).
 	Workspaces WorkspaceDirectory
+	// WorkspaceAdmin writes the workspace registry behind
+	// /api/v1/workspaces (nil: those routes answer 503).
+	WorkspaceAdmin WorkspaceAdmin
+	// DomainAdmin writes the custom domain registry behind the
+	// /api/v1/domains routes (nil: their writes answer 503);
+	// DomainVerifier looks the DNS challenges up (nil:
+	// domainverify.Verifier with the system resolver).
+	DomainAdmin    DomainAdmin
+	DomainVerifier DomainVerifier
 }
 
 // Handler serves the API under /api/v1/.
@@ -192,9 +201,9 @@ func (h *Handler) routes() {
 	h.handle("PATCH /api/v1/links/{code}", creator, h.updateLink)
 	h.handle("DELETE /api/v1/links/{code}", creator, h.deleteLink)
 	h.handle("GET /api/v1/links/{code}/qr", viewer, h.getQR)
-	h.handle("GET /api/v1/admin/keys", admin, h.listKeys)
-	h.handle("POST /api/v1/admin/keys", admin, h.createKey)
-	h.handle("DELETE /api/v1/admin/keys/{id}", admin, h.revokeKey)
+	h.handle("GET /api/v1/admin/keys", wsAdmin, h.listKeys)
+	h.handle("POST /api/v1/admin/keys", wsAdmin, h.createKey)
+	h.handle("DELETE /api/v1/admin/keys/{id}", wsAdmin, h.revokeKey)
 	h.handle("GET /api/v1/admin/blocklist", admin, h.listBlocked)
 	h.handle("PUT /api/v1/admin/blocklist/{domain}", admin, h.setBlocked(true))
 	h.handle("DELETE /api/v1/admin/blocklist/{domain}", admin, h.setBlocked(false))
@@ -208,6 +217,7 @@ func (h *Handler) routes() {
 	h.reviewRoutes()
 	h.takedownRoutes()
 	h.domainRoutes()
+	h.workspaceRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get
