@@ -29,6 +29,8 @@ import (
 	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/controlplane/domainverify"
+	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -162,6 +164,17 @@ type App struct {
 	// TargetResolveTimeout bounds that lookup (default 2s); a name that
 	// does not resolve in time is accepted.
 	TargetResolveTimeout caddy.Duration `json:"target_resolve_timeout,omitempty"`
+	// DomainResolver is the DNS server (host:port) asked for a custom
+	// domain's TXT challenge (POST /api/v1/domains/{domain}/verify);
+	// default: TargetResolver when set, else the system's.
+	DomainResolver string `json:"domain_resolver,omitempty"`
+	// WorkspaceMaxLinks, WorkspaceCreatesPerMinute and
+	// WorkspaceMaxDomains are the limits of a workspace whose own limit
+	// (set by an instance admin) is 0: the links it holds, its link
+	// creates a minute, its custom domains. 0 (the default) is no limit.
+	WorkspaceMaxLinks         int64 `json:"workspace_max_links,omitempty"`
+	WorkspaceCreatesPerMinute int64 `json:"workspace_creates_per_minute,omitempty"`
+	WorkspaceMaxDomains       int64 `json:"workspace_max_domains,omitempty"`
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
@@ -331,6 +344,14 @@ func (a *App) Validate() error {
 			return fmt.Errorf("shortify: target_resolver %q is not host:port: %w", a.TargetResolver, err)
 		}
 	}
+	if a.DomainResolver != "" {
+		if _, _, err := net.SplitHostPort(a.DomainResolver); err != nil {
+			return fmt.Errorf("shortify: domain_resolver %q is not host:port: %w", a.DomainResolver, err)
+		}
+	}
+	if a.WorkspaceMaxLinks < 0 || a.WorkspaceCreatesPerMinute < 0 || a.WorkspaceMaxDomains < 0 {
+		return errors.New("shortify: workspace_max_links, workspace_creates_per_minute and workspace_max_domains must be 0 (no limit) or more")
+	}
 	if a.PartitionMonthsAhead < 1 || a.PartitionMonthsAhead > statsparts.MaxMonthsAhead {
 		return fmt.Errorf("shortify: partition_months_ahead %d is outside 1..%d", a.PartitionMonthsAhead, statsparts.MaxMonthsAhead)
 	}
@@ -398,6 +419,7 @@ func (a *App) Start() error {
 		return err
 	}
 	deps := svc.deps()
+	deps.DomainVerifier = domainverify.Verifier{Resolver: cmp.Or(a.DomainResolver, a.TargetResolver)}
 	if err := a.limiters(svc, &deps); err != nil {
 		a.closeLimiters()
 		a.unregisterMetrics(svc)
@@ -411,6 +433,8 @@ func (a *App) Start() error {
 		FlagLookalike:   a.LookalikeHosts == "flag",
 		Targets:         a.targetPolicy(),
 		Logger:          a.logger,
+		WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: a.WorkspaceMaxLinks,
+			CreatesPerMinute: a.WorkspaceCreatesPerMinute, MaxDomains: a.WorkspaceMaxDomains},
 	}, deps)
 	if err != nil {
 		a.closeLimiters()
