@@ -164,14 +164,10 @@ type App struct {
 	// TargetResolveTimeout bounds that lookup (default 2s); a name that
 	// does not resolve in time is accepted.
 	TargetResolveTimeout caddy.Duration `json:"target_resolve_timeout,omitempty"`
-	// DomainResolver is the DNS server (host:port) asked for a custom
-	// domain's TXT challenge (POST /api/v1/domains/{domain}/verify);
-	// default: TargetResolver when set, else the system's.
+	// DomainResolver (host:port) answers custom domains' TXT challenges
+	// (default: TargetResolver, else the system's resolver).
 	DomainResolver string `json:"domain_resolver,omitempty"`
-	// WorkspaceMaxLinks, WorkspaceCreatesPerMinute and
-	// WorkspaceMaxDomains are the limits of a workspace whose own limit
-	// (set by an instance admin) is 0: the links it holds, its link
-	// creates a minute, its custom domains. 0 (the default) is no limit.
+	// Workspace* limit a workspace whose own limit is 0 (0: no limit).
 	WorkspaceMaxLinks         int64 `json:"workspace_max_links,omitempty"`
 	WorkspaceCreatesPerMinute int64 `json:"workspace_creates_per_minute,omitempty"`
 	WorkspaceMaxDomains       int64 `json:"workspace_max_domains,omitempty"`
@@ -339,14 +335,9 @@ func (a *App) Validate() error {
 	if err := a.validateThreats(); err != nil {
 		return err
 	}
-	if a.TargetResolver != "" {
-		if _, _, err := net.SplitHostPort(a.TargetResolver); err != nil {
-			return fmt.Errorf("shortify: target_resolver %q is not host:port: %w", a.TargetResolver, err)
-		}
-	}
-	if a.DomainResolver != "" {
-		if _, _, err := net.SplitHostPort(a.DomainResolver); err != nil {
-			return fmt.Errorf("shortify: domain_resolver %q is not host:port: %w", a.DomainResolver, err)
+	for name, v := range map[string]string{"target_resolver": a.TargetResolver, "domain_resolver": a.DomainResolver} {
+		if _, _, err := net.SplitHostPort(v); v != "" && err != nil {
+			return fmt.Errorf("shortify: %s %q is not host:port: %w", name, v, err)
 		}
 	}
 	if a.WorkspaceMaxLinks < 0 || a.WorkspaceCreatesPerMinute < 0 || a.WorkspaceMaxDomains < 0 {
@@ -427,14 +418,13 @@ func (a *App) Start() error {
 		return err
 	}
 	h, err := api.New(api.Config{
-		PublicURL:       a.PublicURL,
-		CORSOrigins:     a.CORSOrigins,
-		AnonymousCreate: a.AnonymousCreate,
-		FlagLookalike:   a.LookalikeHosts == "flag",
-		Targets:         a.targetPolicy(),
-		Logger:          a.logger,
-		WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: a.WorkspaceMaxLinks,
-			CreatesPerMinute: a.WorkspaceCreatesPerMinute, MaxDomains: a.WorkspaceMaxDomains},
+		PublicURL:         a.PublicURL,
+		CORSOrigins:       a.CORSOrigins,
+		AnonymousCreate:   a.AnonymousCreate,
+		FlagLookalike:     a.LookalikeHosts == "flag",
+		Targets:           a.targetPolicy(),
+		Logger:            a.logger,
+		WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: a.WorkspaceMaxLinks, CreatesPerMinute: a.WorkspaceCreatesPerMinute, MaxDomains: a.WorkspaceMaxDomains},
 	}, deps)
 	if err != nil {
 		a.closeLimiters()

@@ -163,7 +163,7 @@ func (s *service) deps() api.Deps {
 		// leader with the caller's key.
 		WorkspaceAdmin: s.node,
 		DomainAdmin:    s.node,
-		Issuer:     s.node,
+		Issuer:         s.node,
 		// The node forwards writes to the leader and serves the
 		// /api/v1/cluster routes.
 		Cluster: s.node,
