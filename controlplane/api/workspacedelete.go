@@ -19,14 +19,14 @@ import (
 // does, cache and link events included), its domains deleted and its keys
 // revoked, and then the workspace goes. The default workspace stays.
 func (h *Handler) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
+	vals, ok := apiquery.Params(w, r, []string{"delete_links"})
+	if !ok {
+		return
+	}
 	if !have(w, h.deps.WorkspaceAdmin != nil, "workspace registry") {
 		return
 	}
 	ws, ok := h.pathWorkspace(w, r)
-	if !ok {
-		return
-	}
-	vals, ok := apiquery.Params(w, r, []string{"delete_links"})
 	if !ok {
 		return
 	}
