@@ -10,7 +10,8 @@ import (
 // The workspace registry through Raft. Reads come from this node's copy of
 // the FSM (every request resolves its workspace); writes are proposed, and
 // a follower forwards them to the leader as instance admin commands (the
-// caller's key goes along, see WithCallerKey).
+// caller's key goes along, see WithCallerKey) and returns once it has
+// applied them too (awaitLocal).
 
 // Workspace returns the record of the workspace with the ID, from this
 // node's copy of the FSM.
@@ -26,14 +27,22 @@ func (n *Node) Workspaces() []fsm.Workspace { return n.fsm.Workspaces() }
 // (the FSM gives the ID). Errors wrap fsm.ErrWorkspaceExists or
 // fsm.ErrInvalidCommand.
 func (n *Node) CreateWorkspace(ctx context.Context, c fsm.CreateWorkspace) (fsm.Workspace, error) {
-	return n.proposeWorkspace(ctx, "create workspace "+c.Name, c)
+	w, err := n.proposeWorkspace(ctx, "create workspace "+c.Name, c)
+	if err == nil {
+		n.awaitLocal(ctx, func() bool { _, ok := n.fsm.Workspace(w.ID); return ok })
+	}
+	return w, err
 }
 
 // UpdateWorkspace renames a workspace and/or sets its limits through Raft.
 // Errors wrap fsm.ErrUnknownWorkspace, fsm.ErrWorkspaceExists or
 // fsm.ErrInvalidCommand (renaming the default workspace among them).
 func (n *Node) UpdateWorkspace(ctx context.Context, c fsm.UpdateWorkspace) (fsm.Workspace, error) {
-	return n.proposeWorkspace(ctx, fmt.Sprintf("update workspace %d", c.ID), c)
+	w, err := n.proposeWorkspace(ctx, fmt.Sprintf("update workspace %d", c.ID), c)
+	if err == nil {
+		n.awaitLocal(ctx, func() bool { got, _ := n.fsm.Workspace(w.ID); return got == w })
+	}
+	return w, err
 }
 
 // DeleteWorkspace deletes a workspace through Raft and returns its last
@@ -42,7 +51,11 @@ func (n *Node) UpdateWorkspace(ctx context.Context, c fsm.UpdateWorkspace) (fsm.
 // fsm.ErrWorkspaceNotEmpty (domains or unrevoked keys) or
 // fsm.ErrInvalidCommand (the default workspace).
 func (n *Node) DeleteWorkspace(ctx context.Context, id int64) (fsm.Workspace, error) {
-	return n.proposeWorkspace(ctx, fmt.Sprintf("delete workspace %d", id), fsm.DeleteWorkspace{ID: id})
+	w, err := n.proposeWorkspace(ctx, fmt.Sprintf("delete workspace %d", id), fsm.DeleteWorkspace{ID: id})
+	if err == nil {
+		n.awaitLocal(ctx, func() bool { _, ok := n.fsm.Workspace(id); return !ok })
+	}
+	return w, err
 }
 
 // proposeWorkspace proposes a workspace command and unwraps its result.
