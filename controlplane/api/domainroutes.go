@@ -18,9 +18,14 @@ import (
 // the leader, which checks that the caller's key may act on the domain's
 // workspace).
 type DomainAdmin interface {
+	// AddDomain registers a domain, not verified; fsm.ErrDomainTaken when
+	// another workspace holds it, fsm.ErrDomainExists when this one does.
 	AddDomain(ctx context.Context, c fsm.AddDomain) (fsm.DomainEntry, error)
+	// VerifyDomain marks a domain of the workspace verified.
 	VerifyDomain(ctx context.Context, c fsm.VerifyDomain) (fsm.DomainEntry, error)
+	// SetDomainSettings replaces a domain's settings.
 	SetDomainSettings(ctx context.Context, c fsm.SetDomainSettings) (fsm.DomainEntry, error)
+	// DeleteDomain removes a domain of the workspace.
 	DeleteDomain(ctx context.Context, c fsm.DeleteDomain) (fsm.DomainEntry, error)
 }
 
@@ -28,6 +33,7 @@ type DomainAdmin interface {
 // (domainverify.Verifier, with the configured resolver). Its errors wrap
 // domainverify.ErrNoRecord, ErrWrongValue or ErrResolver.
 type DomainVerifier interface {
+	// Verify reports whether the domain's TXT record carries challenge.
 	Verify(ctx context.Context, domain, challenge string) error
 }
 
