@@ -354,9 +354,10 @@ func (n *Node) forwardApply(ctx context.Context, leader fsm.NodeInfo, t fsm.Comm
 // The command is decoded as fsm.Decode does and must be one followers
 // forward: a command that would halt the FSM (one from a newer release)
 // never reaches the log. An admin command is applied only with the key of
-// an admin of this node's key ring that may have it applied (adminAllowed). It returns an error wrapping
-// ErrBadCommand for a bad body, ErrForbidden for an admin command without
-// a valid admin key, ErrNotLeader when this node does not lead.
+// an admin of this node's key ring that may have it applied
+// (adminAllowed). It returns an error wrapping ErrBadCommand for a bad
+// body, ErrForbidden for an admin command without a valid admin key that
+// may make it, ErrNotLeader when this node does not lead.
 func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) {
 	var req applyRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
