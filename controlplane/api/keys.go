@@ -33,9 +33,13 @@ type CreateKeyRequest struct {
 // or a decimal string) or its name.
 type WorkspaceRef string
 
-// UnmarshalJSON takes a number or a string.
+// UnmarshalJSON takes a number or a string; null is absent.
 func (w *WorkspaceRef) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*w = ""
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
