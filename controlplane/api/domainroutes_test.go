@@ -17,7 +17,7 @@ import (
 func domainEnv(t *testing.T, cfg api.Config, txt map[string][]string) *wsEnv {
 	t.Helper()
 	addr := targeturltest.DNSServerAddr(t, nil, txt)
-	return newWSEnv(t, sqliteStore(t), cfg, api.Deps{DomainVerifier: domainverify.Verifier{Resolver: addr}})
+	return newWSEnv(t, wsSQLite(t), cfg, api.Deps{DomainVerifier: domainverify.Verifier{Resolver: addr}})
 }
 
 // TestDomainRoutes: a workspace's admin registers a domain (a fresh
@@ -25,7 +25,7 @@ func domainEnv(t *testing.T, cfg api.Config, txt map[string][]string) *wsEnv {
 func TestDomainRoutes(t *testing.T) {
 	e := domainEnv(t, api.Config{Targets: targeturl.Policy{RefusePrivate: true}, PublicURL: "https://sho.test"}, nil)
 	w := e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"Go.Acme.Example."}`)
-	want(t, w, http.StatusCreated)
+	wantStatusOf(t, w, http.StatusCreated)
 	d := decode[api.DomainInfo](t, w)
 	if d.Domain != "go.acme.example" || d.Workspace != e.acme || d.Verified || d.VerifiedAt != nil || w.Header().Get("Location") != "/api/v1/domains/go.acme.example" ||
 		d.Challenge.Type != "TXT" || d.Challenge.Name != "_shortify-challenge.go.acme.example" || !strings.HasPrefix(d.Challenge.Value, "shortify-verification=") {
@@ -58,7 +58,7 @@ func TestDomainRoutes(t *testing.T) {
 
 	// Reads: the workspace's own; another workspace's is unknown.
 	w = e.call(t, e.acmeAdmin, "", "GET", "/api/v1/domains", "")
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	if got := decode[map[string][]api.DomainInfo](t, w)["domains"]; len(got) != 2 {
 		t.Fatalf("acme's domains: %+v", got)
 	}
@@ -66,7 +66,7 @@ func TestDomainRoutes(t *testing.T) {
 	if got := decode[map[string][]api.DomainInfo](t, w)["domains"]; len(got) != 0 {
 		t.Fatalf("other's domains: %+v", got)
 	}
-	want(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"go.other.example"}`), http.StatusCreated)
+	wantStatusOf(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"go.other.example"}`), http.StatusCreated)
 	w = e.call(t, e.root, "", "GET", "/api/v1/domains", "")
 	if got := decode[map[string][]api.DomainInfo](t, w)["domains"]; len(got) != 3 {
 		t.Fatalf("the instance admin's list: %+v", got)
@@ -76,7 +76,7 @@ func TestDomainRoutes(t *testing.T) {
 		t.Fatalf("the instance admin in other: %+v", got)
 	}
 	w = e.call(t, e.acmeAdmin, "", "GET", "/api/v1/domains/GO.acme.example", "")
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	if got := decode[api.DomainInfo](t, w); got.Challenge != d.Challenge {
 		t.Fatalf("read %+v", got)
 	}
@@ -98,7 +98,7 @@ func TestDomainRoutes(t *testing.T) {
 
 	// Settings.
 	w = e.call(t, e.acmeAdmin, "", "PATCH", "/api/v1/domains/go.acme.example", `{"root_redirect":"https://acme.example/","not_found_redirect":"https://acme.example/404","redirect_status":307}`)
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	if got := decode[api.DomainInfo](t, w); got.RootRedirect != "https://acme.example/" || got.NotFoundRedirect != "https://acme.example/404" || got.RedirectStatus != 307 {
 		t.Fatalf("patched %+v", got)
 	}
@@ -125,17 +125,17 @@ func TestDomainRoutes(t *testing.T) {
 	}
 	// An instance admin marks a domain verified without DNS.
 	w = e.call(t, e.root, "", "PATCH", "/api/v1/domains/links.acme.example", `{"verified":true}`)
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	if got := decode[api.DomainInfo](t, w); !got.Verified || got.VerifiedAt == nil || !e.reg.DomainVerified("links.acme.example") {
 		t.Fatalf("marked verified: %+v", got)
 	}
-	want(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/links.acme.example", ""), http.StatusNoContent)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/links.acme.example", ""), http.StatusNoContent)
 	if e.reg.DomainVerified("links.acme.example") {
 		t.Fatal("a deleted domain is still verified")
 	}
 	wantProblem(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/links.acme.example", ""), http.StatusNotFound, "no custom domain")
 	// Deleted, the name is free for another workspace.
-	want(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"links.acme.example"}`), http.StatusCreated)
+	wantStatusOf(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"links.acme.example"}`), http.StatusCreated)
 }
 
 // TestDomainVerify asks a real DNS server on loopback: no record and a
@@ -154,7 +154,7 @@ func TestDomainVerify(t *testing.T) {
 		"_shortify-challenge.ok.acme.example":    {"v=spf1 -all", domainverify.RecordValue(right)},
 		"_shortify-challenge.wrong.acme.example": {domainverify.RecordValue(wrong)},
 	})
-	h, err := api.New(api.Config{PublicURL: testPublicURL}, reg.deps(api.Deps{Store: sqliteStore(t), Issuer: newIssuer(t, 0),
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, reg.deps(api.Deps{Store: wsSQLite(t), Issuer: newIssuer(t, 0),
 		DomainVerifier: domainverify.Verifier{Resolver: addr}}))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestDomainVerify(t *testing.T) {
 		t.Fatal("a failed verification verified")
 	}
 	w := e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains/ok.acme.example/verify", "")
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	d := decode[api.DomainInfo](t, w)
 	if !d.Verified || d.VerifiedAt == nil || !reg.DomainVerified("ok.acme.example") {
 		t.Fatalf("verified %+v", d)
@@ -188,15 +188,15 @@ func TestDomainVerify(t *testing.T) {
 func TestDomainLimit(t *testing.T) {
 	e := domainEnv(t, api.Config{WorkspaceDefaults: fsm.WorkspaceLimits{MaxDomains: 2}}, nil)
 	for _, d := range []string{"a.acme.example", "b.acme.example"} {
-		want(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"`+d+`"}`), http.StatusCreated)
+		wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"`+d+`"}`), http.StatusCreated)
 	}
 	wantProblem(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"c.acme.example"}`), http.StatusForbidden, "workspace acme holds 2 custom domains, its limit")
 	// Other workspaces have their own count.
-	want(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"a.other.example"}`), http.StatusCreated)
+	wantStatusOf(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"a.other.example"}`), http.StatusCreated)
 	// The workspace's own limit wins over the default.
-	want(t, e.call(t, e.root, "", "PATCH", "/api/v1/workspaces/acme", `{"limits":{"max_domains":3}}`), http.StatusOK)
-	want(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"c.acme.example"}`), http.StatusCreated)
+	wantStatusOf(t, e.call(t, e.root, "", "PATCH", "/api/v1/workspaces/acme", `{"limits":{"max_domains":3}}`), http.StatusOK)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"c.acme.example"}`), http.StatusCreated)
 	wantProblem(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"d.acme.example"}`), http.StatusForbidden, "holds 3 custom domains")
-	want(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/a.acme.example", ""), http.StatusNoContent)
-	want(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"d.acme.example"}`), http.StatusCreated)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/a.acme.example", ""), http.StatusNoContent)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"d.acme.example"}`), http.StatusCreated)
 }

@@ -15,16 +15,16 @@ import (
 // is a 404); an instance admin makes keys anywhere and lists all, or one
 // workspace's with the header.
 func TestWorkspaceKeys(t *testing.T) {
-	e := newWSEnv(t, sqliteStore(t), api.Config{}, api.Deps{})
+	e := newWSEnv(t, wsSQLite(t), api.Config{}, api.Deps{})
 	ids := func(key, ws string) []api.KeyInfo {
 		w := e.call(t, key, ws, "GET", "/api/v1/admin/keys", "")
-		want(t, w, http.StatusOK)
+		wantStatusOf(t, w, http.StatusOK)
 		return decode[map[string][]api.KeyInfo](t, w)["keys"]
 	}
 	create := func(key, ws, body string, status int) api.NewKey {
 		t.Helper()
 		w := e.call(t, key, ws, "POST", "/api/v1/admin/keys", body)
-		want(t, w, status)
+		wantStatusOf(t, w, status)
 		if status != http.StatusCreated {
 			return api.NewKey{}
 		}
@@ -78,12 +78,12 @@ func TestWorkspaceKeys(t *testing.T) {
 	for _, id := range []string{otherID, rootID, "AAAAAAAAAAAA"} {
 		wantProblem(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/admin/keys/"+id, ""), http.StatusNotFound, "no key has the ID")
 	}
-	want(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/admin/keys/"+v.ID, ""), http.StatusNoContent)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/admin/keys/"+v.ID, ""), http.StatusNoContent)
 	if code := e.call(t, v.Key, "", "GET", "/api/v1/links", "").Code; code != http.StatusUnauthorized {
 		t.Errorf("a revoked key: %d", code)
 	}
 	// The instance admin revokes anywhere.
-	want(t, e.call(t, e.root, "", "DELETE", "/api/v1/admin/keys/"+otherID, ""), http.StatusNoContent)
+	wantStatusOf(t, e.call(t, e.root, "", "DELETE", "/api/v1/admin/keys/"+otherID, ""), http.StatusNoContent)
 
 	// The instance admin: keys in any workspace, by name or ID, or of the
 	// workspace the header names; without either, role admin is an

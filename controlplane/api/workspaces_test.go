@@ -23,9 +23,9 @@ import (
 // TestWorkspaceRoutes: create, list, read (by ID and by name), rename,
 // limits, and the refusals, with the limits' defaults from the config.
 func TestWorkspaceRoutes(t *testing.T) {
-	e := newWSEnv(t, sqliteStore(t), api.Config{WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: 1000, MaxDomains: 3}}, api.Deps{})
+	e := newWSEnv(t, wsSQLite(t), api.Config{WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: 1000, MaxDomains: 3}}, api.Deps{})
 	w := e.call(t, e.root, "", "POST", "/api/v1/workspaces", `{"name":"beta","limits":{"max_domains":5}}`)
-	want(t, w, http.StatusCreated)
+	wantStatusOf(t, w, http.StatusCreated)
 	ws := decode[api.WorkspaceInfo](t, w)
 	if ws.Name != "beta" || ws.ID <= e.other || ws.CreatedAt == nil || w.Header().Get("Location") != fmt.Sprintf("/api/v1/workspaces/%d", ws.ID) {
 		t.Fatalf("created %+v, Location %q", ws, w.Header().Get("Location"))
@@ -48,14 +48,14 @@ func TestWorkspaceRoutes(t *testing.T) {
 		wantProblem(t, e.call(t, e.root, "", "POST", "/api/v1/workspaces", tc.body), tc.status, tc.detail)
 	}
 	w = e.call(t, e.root, "", "GET", "/api/v1/workspaces", "")
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	list := decode[map[string][]api.WorkspaceInfo](t, w)["workspaces"]
 	if len(list) != 4 || list[0].Name != workspace.DefaultName || list[0].CreatedAt != nil || list[3].Name != "beta" {
 		t.Fatalf("list: %+v", list)
 	}
 	for _, ref := range []string{"beta", fmt.Sprint(ws.ID)} {
 		w = e.call(t, e.root, "", "GET", "/api/v1/workspaces/"+ref, "")
-		want(t, w, http.StatusOK)
+		wantStatusOf(t, w, http.StatusOK)
 		if got := decode[api.WorkspaceInfo](t, w); got.ID != ws.ID {
 			t.Errorf("GET %s: %+v", ref, got)
 		}
@@ -65,7 +65,7 @@ func TestWorkspaceRoutes(t *testing.T) {
 
 	// PATCH: a limit changes, the others stay; a rename.
 	w = e.call(t, e.root, "", "PATCH", "/api/v1/workspaces/beta", `{"name":"gamma","limits":{"max_links":10}}`)
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	if got := decode[api.WorkspaceInfo](t, w); got.Name != "gamma" || got.Limits != (api.WorkspaceLimits{MaxLinks: 10, MaxDomains: 5}) {
 		t.Fatalf("patched: %+v", got)
 	}
@@ -84,21 +84,21 @@ func TestWorkspaceRoutes(t *testing.T) {
 	}
 	// The default workspace may get limits.
 	w = e.call(t, e.root, "", "PATCH", "/api/v1/workspaces/1", `{"name":"default","limits":{"max_domains":1}}`)
-	want(t, w, http.StatusOK)
+	wantStatusOf(t, w, http.StatusOK)
 	if got := decode[api.WorkspaceInfo](t, w); got.EffectiveLimits.MaxDomains != 1 {
 		t.Errorf("default workspace: %+v", got)
 	}
 	wantProblem(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/default", ""), http.StatusConflict, "never deleted")
 	wantProblem(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/gamma?delete_links=yes", ""), http.StatusBadRequest, "delete_links")
-	want(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/gamma", ""), http.StatusNoContent)
+	wantStatusOf(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/gamma", ""), http.StatusNoContent)
 	wantProblem(t, e.call(t, e.root, "", "GET", "/api/v1/workspaces/gamma", ""), http.StatusNotFound, "no workspace")
 	// Keys alone keep a workspace (the FSM's refusal), until asked.
 	e.reg.mint(t, "viewer", e.reg.mustWorkspace(t, "keysonly"))
 	wantProblem(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/keysonly", ""), http.StatusConflict, "unrevoked API keys")
-	want(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/keysonly?delete_links=true", ""), http.StatusNoContent)
+	wantStatusOf(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/keysonly?delete_links=true", ""), http.StatusNoContent)
 	// Only instance admins.
-	want(t, e.call(t, e.acmeAdmin, "", "GET", "/api/v1/workspaces", ""), http.StatusForbidden)
-	want(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/workspaces", `{"name":"mine"}`), http.StatusForbidden)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "GET", "/api/v1/workspaces", ""), http.StatusForbidden)
+	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/workspaces", `{"name":"mine"}`), http.StatusForbidden)
 }
 
 // TestDeleteWorkspace, on both stores: a workspace that holds links, a
@@ -133,7 +133,7 @@ func TestDeleteWorkspace(t *testing.T) {
 			if err := e.store.Create(ctx, linkstore.Link{ID: id + 10, Code: otherCode, URL: "https://example.com/", WorkspaceID: e.other, CreatedAt: time.Now().UTC()}); err != nil {
 				t.Fatal(err)
 			}
-			want(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"go.acme.example"}`), http.StatusCreated)
+			wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"go.acme.example"}`), http.StatusCreated)
 
 			wantProblem(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/acme", ""), http.StatusConflict, "holds 3 links")
 			for _, c := range acmeLinks {
@@ -141,7 +141,7 @@ func TestDeleteWorkspace(t *testing.T) {
 					t.Fatalf("a refused delete touched link %s: %v", c, err)
 				}
 			}
-			want(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/acme?delete_links=true", ""), http.StatusNoContent)
+			wantStatusOf(t, e.call(t, e.root, "", "DELETE", "/api/v1/workspaces/acme?delete_links=true", ""), http.StatusNoContent)
 			for _, c := range acmeLinks {
 				if _, err := e.store.Get(ctx, "", c); !errors.Is(err, linkstore.ErrNotFound) {
 					t.Errorf("link %s of the deleted workspace: %v, want retired", c, err)

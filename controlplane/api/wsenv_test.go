@@ -66,8 +66,8 @@ func (e *wsEnv) call(t *testing.T, key, ws, method, path, body string) *httptest
 	return w
 }
 
-// want fails the test unless w has the status.
-func want(t *testing.T, w *httptest.ResponseRecorder, status int) {
+// wantStatusOf fails the test unless w has the status.
+func wantStatusOf(t *testing.T, w *httptest.ResponseRecorder, status int) {
 	t.Helper()
 	if w.Code != status {
 		t.Fatalf("status %d, want %d: %s", w.Code, status, w.Body.String())
@@ -78,7 +78,7 @@ func want(t *testing.T, w *httptest.ResponseRecorder, status int) {
 // workspace-admin routes and no instance admin route (403); its viewer
 // reaches neither.
 func TestWorkspaceAdminAccess(t *testing.T) {
-	e := newWSEnv(t, sqliteStore(t), api.Config{}, api.Deps{})
+	e := newWSEnv(t, wsSQLite(t), api.Config{}, api.Deps{})
 	for _, rt := range e.h.Routes() {
 		if rt.Access != "admin" && rt.Access != "workspace-admin" {
 			continue
@@ -103,5 +103,5 @@ func TestWorkspaceAdminAccess(t *testing.T) {
 	}
 }
 
-// sqliteStore is a store for tests that touch no links.
-func sqliteStore(t *testing.T) linkstore.Store { return backends(t)["sqlite"](t) }
+// wsSQLite is a store for tests that touch no links.
+func wsSQLite(t *testing.T) linkstore.Store { return backends(t)["sqlite"](t) }

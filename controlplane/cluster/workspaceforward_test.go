@@ -26,8 +26,8 @@ func addWorkspaceKey(t testing.TB, lead *tnode, role string, ws int64) (string, 
 	return k.Secret, k.ID
 }
 
-// newEntry is a key entry of a fresh key.
-func newEntry(t testing.TB, role string, ws int64) fsm.KeyEntry {
+// newKeyEntry is a key entry of a fresh key.
+func newKeyEntry(t testing.TB, role string, ws int64) fsm.KeyEntry {
 	t.Helper()
 	k, err := apikey.New()
 	if err != nil {
@@ -81,10 +81,10 @@ func TestWorkspaceAdminForwarding(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "verified on the leader", func() bool { return lead.node.DomainVerified("go.acme.example") })
 	// Own keys: a key of the workspace, and revoking one.
-	if err := follower.node.AddAPIKey(acmeCtx, newEntry(t, "creator", acme.ID), false); err != nil {
+	if err := follower.node.AddAPIKey(acmeCtx, newKeyEntry(t, "creator", acme.ID), false); err != nil {
 		t.Fatalf("add own workspace's key: %v", err)
 	}
-	own := newEntry(t, "admin", acme.ID)
+	own := newKeyEntry(t, "admin", acme.ID)
 	if err := follower.node.AddAPIKey(acmeCtx, own, false); err != nil {
 		t.Fatalf("add own workspace's admin key: %v", err)
 	}
@@ -106,13 +106,13 @@ func TestWorkspaceAdminForwarding(t *testing.T) {
 			return err
 		}},
 		{"a key of another workspace", acmeCtx, func(ctx context.Context) error {
-			return follower.node.AddAPIKey(ctx, newEntry(t, "viewer", other.ID), false)
+			return follower.node.AddAPIKey(ctx, newKeyEntry(t, "viewer", other.ID), false)
 		}},
 		{"an instance admin key", acmeCtx, func(ctx context.Context) error {
-			return follower.node.AddAPIKey(ctx, newEntry(t, "admin", 0), false)
+			return follower.node.AddAPIKey(ctx, newKeyEntry(t, "admin", 0), false)
 		}},
 		{"a key of the default workspace", acmeCtx, func(ctx context.Context) error {
-			return follower.node.AddAPIKey(ctx, newEntry(t, "viewer", 0), false)
+			return follower.node.AddAPIKey(ctx, newKeyEntry(t, "viewer", 0), false)
 		}},
 		{"revoke another workspace's key", acmeCtx, func(ctx context.Context) error {
 			_, err := follower.node.RevokeAPIKey(ctx, otherKeyID, 4)
