@@ -29,6 +29,8 @@ import (
 	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/controlplane/domainverify"
+	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -162,6 +164,13 @@ type App struct {
 	// TargetResolveTimeout bounds that lookup (default 2s); a name that
 	// does not resolve in time is accepted.
 	TargetResolveTimeout caddy.Duration `json:"target_resolve_timeout,omitempty"`
+	// DomainResolver (host:port) answers custom domains' TXT challenges
+	// (default: TargetResolver, else the system's resolver).
+	DomainResolver string `json:"domain_resolver,omitempty"`
+	// Workspace* limit a workspace whose own limit is 0 (0: no limit).
+	WorkspaceMaxLinks         int64 `json:"workspace_max_links,omitempty"`
+	WorkspaceCreatesPerMinute int64 `json:"workspace_creates_per_minute,omitempty"`
+	WorkspaceMaxDomains       int64 `json:"workspace_max_domains,omitempty"`
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
@@ -328,10 +337,13 @@ func (a *App) Validate() error {
 	if err := a.validateThreats(); err != nil {
 		return err
 	}
-	if a.TargetResolver != "" {
-		if _, _, err := net.SplitHostPort(a.TargetResolver); err != nil {
-			return fmt.Errorf("shortify: target_resolver %q is not host:port: %w", a.TargetResolver, err)
+	for name, v := range map[string]string{"target_resolver": a.TargetResolver, "domain_resolver": a.DomainResolver} {
+		if _, _, err := net.SplitHostPort(v); v != "" && err != nil {
+			return fmt.Errorf("shortify: %s %q is not host:port: %w", name, v, err)
 		}
+	}
+	if a.WorkspaceMaxLinks < 0 || a.WorkspaceCreatesPerMinute < 0 || a.WorkspaceMaxDomains < 0 {
+		return errors.New("shortify: workspace_max_links, workspace_creates_per_minute and workspace_max_domains must be 0 (no limit) or more")
 	}
 	if a.PartitionMonthsAhead < 1 || a.PartitionMonthsAhead > statsparts.MaxMonthsAhead {
 		return fmt.Errorf("shortify: partition_months_ahead %d is outside 1..%d", a.PartitionMonthsAhead, statsparts.MaxMonthsAhead)
@@ -400,6 +412,7 @@ func (a *App) Start() error {
 		return err
 	}
 	deps := svc.deps()
+	deps.DomainVerifier = domainverify.Verifier{Resolver: cmp.Or(a.DomainResolver, a.TargetResolver)}
 	if err := a.limiters(svc, &deps); err != nil {
 		a.closeLimiters()
 		a.unregisterMetrics(svc)
@@ -407,12 +420,13 @@ func (a *App) Start() error {
 		return err
 	}
 	h, err := api.New(api.Config{
-		PublicURL:       a.PublicURL,
-		CORSOrigins:     a.CORSOrigins,
-		AnonymousCreate: a.AnonymousCreate,
-		FlagLookalike:   a.LookalikeHosts == "flag",
-		Targets:         a.targetPolicy(),
-		Logger:          a.logger,
+		PublicURL:         a.PublicURL,
+		CORSOrigins:       a.CORSOrigins,
+		AnonymousCreate:   a.AnonymousCreate,
+		FlagLookalike:     a.LookalikeHosts == "flag",
+		Targets:           a.targetPolicy(),
+		Logger:            a.logger,
+		WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: a.WorkspaceMaxLinks, CreatesPerMinute: a.WorkspaceCreatesPerMinute, MaxDomains: a.WorkspaceMaxDomains},
 	}, deps)
 	if err != nil {
 		a.closeLimiters()

@@ -47,6 +47,10 @@ func init() {
 //		blocklist_refresh       <duration>
 //		target_resolver         <host:port>
 //		target_resolve_timeout  <duration>
+//		domain_resolver         <host:port>
+//		workspace_max_links          <n>
+//		workspace_creates_per_minute <n>
+//		workspace_max_domains        <n>
 //		stats_database  <dsn>
 //		partition_months_ahead   <n>
 //		partition_retention      <duration>
@@ -184,6 +188,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.String(&a.TargetResolver)
 		case "target_resolve_timeout":
 			return o.PositiveDuration(&a.TargetResolveTimeout)
+		case "domain_resolver":
+			return o.String(&a.DomainResolver)
+		case "workspace_max_links":
+			return limitOption(o, &a.WorkspaceMaxLinks)
+		case "workspace_creates_per_minute":
+			return limitOption(o, &a.WorkspaceCreatesPerMinute)
+		case "workspace_max_domains":
+			return limitOption(o, &a.WorkspaceMaxDomains)
 		case "stats_database":
 			return o.String(&a.StatsDatabase)
 		case "partition_months_ahead":
@@ -210,6 +222,20 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		return o.Unknown("shortify")
 	})
+}
+
+// limitOption sets a workspace limit default: a whole number, 0 for no
+// limit.
+func limitOption(o *caddyopt.Option, dst *int64) error {
+	var n int
+	if err := o.Int(&n); err != nil {
+		return err
+	}
+	if n < 0 {
+		return o.Errf("%s %d: want 0 (no limit) or more", o.Name, n)
+	}
+	*dst = int64(n)
+	return nil
 }
 
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {

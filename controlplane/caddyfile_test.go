@@ -80,6 +80,12 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			},
 			ThreatFeedRefresh: caddy.Duration(time.Hour), BlocklistRefresh: caddy.Duration(5 * time.Second),
 		}},
+		{"workspaces", `shortify {
+			domain_resolver 127.0.0.1:5353
+			workspace_max_links 100000
+			workspace_creates_per_minute 600
+			workspace_max_domains 0
+		}`, &App{DomainResolver: "127.0.0.1:5353", WorkspaceMaxLinks: 100000, WorkspaceCreatesPerMinute: 600}},
 		// An env placeholder that expands to nothing leaves the default.
 		{"empty values keep defaults", "shortify {\n redis\n public_url \"\"\n database\n}", &App{}},
 	}
@@ -108,6 +114,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"bad bootstrap", "shortify {\n bootstrap maybe\n}", "bootstrap"},
 		{"bad anonymous_create", "shortify {\n anonymous_create sometimes\n}", "anonymous_create"},
 		{"threat_feed arguments", "shortify {\n threat_feed a plain\n}", "threat_feed takes a name, a format and a file or https URL"},
+		{"negative workspace limit", "shortify {\n workspace_max_domains -1\n}", "want 0 (no limit) or more"},
+		{"bad workspace limit", "shortify {\n workspace_max_links many\n}", "workspace_max_links"},
 		{"cluster_secret", "shortify {\n cluster_secret 9f8e7d6c5b4a39281706f5e4d3c2b1a0\n}", "cluster_secret was removed"},
 	}
 	for _, tt := range tests {
@@ -149,6 +157,8 @@ func TestValidate(t *testing.T) {
 		"feed refresh":        {ThreatFeedRefresh: caddy.Duration(time.Second)},
 		"blocklist_refresh":   {BlocklistRefresh: caddy.Duration(2 * time.Minute)},
 		"target_resolver":     {TargetResolver: "127.0.0.1"},
+		"domain_resolver":     {DomainResolver: "127.0.0.1"},
+		"workspace limit":     {WorkspaceMaxDomains: -1},
 	} {
 		// Each case is wrong in one way only.
 		switch a.PublicURL {

@@ -159,7 +159,11 @@ func (s *service) deps() api.Deps {
 		Blocklist:  s.node,
 		Domains:    s.node,
 		Workspaces: s.node,
-		Issuer:     s.node,
+		// Workspace and domain writes go through Raft, forwarded to the
+		// leader with the caller's key.
+		WorkspaceAdmin: s.node,
+		DomainAdmin:    s.node,
+		Issuer:         s.node,
 		// The node forwards writes to the leader and serves the
 		// /api/v1/cluster routes.
 		Cluster: s.node,

@@ -139,6 +139,15 @@ type Deps struct {
 	// CreateLimiter enforces the workspaces' creates-per-minute limits
 	// (see limits.go; nil: they are not enforced).
 	CreateLimiter CreateLimiter
+	// WorkspaceAdmin writes the workspace registry behind
+	// /api/v1/workspaces (nil: those routes answer 503).
+	WorkspaceAdmin WorkspaceAdmin
+	// DomainAdmin writes the custom domain registry behind the
+	// /api/v1/domains routes (nil: their writes answer 503);
+	// DomainVerifier looks the DNS challenges up (nil:
+	// domainverify.Verifier with the system resolver).
+	DomainAdmin    DomainAdmin
+	DomainVerifier DomainVerifier
 }
 
 // Handler serves the API under /api/v1/.
@@ -195,9 +204,9 @@ func (h *Handler) routes() {
 	h.handle("PATCH /api/v1/links/{code}", creator, h.updateLink)
 	h.handle("DELETE /api/v1/links/{code}", creator, h.deleteLink)
 	h.handle("GET /api/v1/links/{code}/qr", viewer, h.getQR)
-	h.handle("GET /api/v1/admin/keys", admin, h.listKeys)
-	h.handle("POST /api/v1/admin/keys", admin, h.createKey)
-	h.handle("DELETE /api/v1/admin/keys/{id}", admin, h.revokeKey)
+	h.handle("GET /api/v1/admin/keys", wsAdmin, h.listKeys)
+	h.handle("POST /api/v1/admin/keys", wsAdmin, h.createKey)
+	h.handle("DELETE /api/v1/admin/keys/{id}", wsAdmin, h.revokeKey)
 	h.handle("GET /api/v1/admin/blocklist", admin, h.listBlocked)
 	h.handle("PUT /api/v1/admin/blocklist/{domain}", admin, h.setBlocked(true))
 	h.handle("DELETE /api/v1/admin/blocklist/{domain}", admin, h.setBlocked(false))
@@ -211,6 +220,7 @@ func (h *Handler) routes() {
 	h.reviewRoutes()
 	h.takedownRoutes()
 	h.domainRoutes()
+	h.workspaceRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -63,6 +64,10 @@ const (
 	// member routes need a verified client certificate of the cluster CA:
 	// the internal handler's only (NewInternal), never the public one's.
 	member
+	// wsAdmin routes manage a workspace's own keys and domains: they need
+	// an admin key of the workspace the request acts in, or an instance
+	// admin's. admin keeps meaning an instance admin.
+	wsAdmin
 )
 
 func (a access) role() apikey.Role {
@@ -72,7 +77,7 @@ func (a access) role() apikey.Role {
 	case creator, anonCreate:
 		return apikey.Creator
 	}
-	return apikey.Admin
+	return apikey.Admin // admin, wsAdmin
 }
 
 // route is one registered route, kept for the OpenAPI cross-check.
@@ -85,8 +90,9 @@ type route struct {
 type RouteInfo struct {
 	// Pattern is the method and path, as http.ServeMux takes it.
 	Pattern string
-	// Access is who may call it: public, viewer, creator, admin,
-	// creator-or-anonymous or member.
+	// Access is who may call it: public, viewer, creator, admin (an
+	// instance admin), workspace-admin (an admin of the acting workspace
+	// or an instance admin), creator-or-anonymous or member.
 	Access string
 }
 
@@ -113,6 +119,8 @@ func (a access) String() string {
 		return "creator-or-anonymous"
 	case member:
 		return "member"
+	case wsAdmin:
+		return "workspace-admin"
 	}
 	return "unknown"
 }
@@ -162,8 +170,30 @@ func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, a access) (*ht
 	if h.deps.Keys != nil {
 		keys = h.deps.Keys
 	}
+	if a == wsAdmin {
+		return h.allowedWorkspaceAdmin(w, r, keys)
+	}
 	rec, ok := apiauth.Check(w, r, keys, a.role(), "this route")
 	if !ok {
+		return nil, false
+	}
+	return h.actAs(w, r, rec)
+}
+
+// allowedWorkspaceAdmin is allowed for wsAdmin: apiauth.Check with role
+// admin takes instance admins only, so the role is checked here, and the
+// workspace by actAs (a workspace's admin acts in its own only).
+func (h *Handler) allowedWorkspaceAdmin(w http.ResponseWriter, r *http.Request, keys KeyLookup) (*http.Request, bool) {
+	if key, err := apiauth.RequestKey(r); err == nil && key == "" {
+		apiauth.WriteUnauthorized(w, "this route needs an admin key of the workspace, or an instance admin's, "+apiauth.KeyHint)
+		return nil, false
+	}
+	rec, ok := apiauth.Check(w, r, keys, apikey.Viewer, "this route")
+	if !ok {
+		return nil, false
+	}
+	if !rec.Role.Allows(apikey.Admin) {
+		problem.Write(w, http.StatusForbidden, fmt.Sprintf("this route needs role admin (of the workspace, or an instance admin); key %s has role %s", rec.ID, rec.Role))
 		return nil, false
 	}
 	return h.actAs(w, r, rec)

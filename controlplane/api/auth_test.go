@@ -131,7 +131,7 @@ func TestRoles(t *testing.T) {
 	_, _ = ring.RevokeKey(context.Background(), id, time.Now())
 	unknown, _ := apikey.New()
 
-	rank := map[string]int{"public": 0, "viewer": 1, "creator": 2, "creator-or-anonymous": 2, "admin": 3}
+	rank := map[string]int{"public": 0, "viewer": 1, "creator": 2, "creator-or-anonymous": 2, "admin": 3, "workspace-admin": 3}
 	for _, rt := range h.Routes() {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
 		path = strings.NewReplacer("{code}", "nosuchcode", "{id}", "AAAAAAAAAAAA", "{name}", "clicks_y2000m01", "{domain}", "blocked.example").Replace(path)

@@ -20,12 +20,19 @@ type DomainRegistry interface {
 	WorkspaceDomains(ws int64) []fsm.DomainEntry
 }
 
-// domainRoutes registers the custom domain routes. Only the on-demand
-// TLS check is here yet: it tells nothing but whether a name is a
-// verified custom domain of the instance, which any client could learn by
-// trying a TLS handshake, so it is public.
+// domainRoutes registers the custom domain routes (domainroutes.go). The
+// on-demand TLS check tells nothing but whether a name is a verified
+// custom domain of the instance, which any client could learn by trying a
+// TLS handshake, so it is public; the rest is a workspace's admin's (or an
+// instance admin's) and acts in the request's workspace.
 func (h *Handler) domainRoutes() {
 	h.handle("GET /api/v1/domains/allowed", public, h.domainAllowed)
+	h.handle("POST /api/v1/domains", wsAdmin, h.createDomain)
+	h.handle("GET /api/v1/domains", wsAdmin, h.listDomains)
+	h.handle("GET /api/v1/domains/{domain}", wsAdmin, h.getDomain)
+	h.handle("PATCH /api/v1/domains/{domain}", wsAdmin, h.updateDomain)
+	h.handle("DELETE /api/v1/domains/{domain}", wsAdmin, h.deleteDomain)
+	h.handle("POST /api/v1/domains/{domain}/verify", wsAdmin, h.verifyDomain)
 }
 
 // domainAllowed answers Caddy's on-demand TLS permission module (permission

@@ -12,8 +12,10 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/audit"
+	"github.com/shortify/shortify/controlplane/domainverify"
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/targeturl/targeturltest"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/partitions"
 )
@@ -38,8 +40,11 @@ func FuzzRoutes(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(reviews.Close)
+	reg := newRegistry()
+	reg.mustWorkspace(f, "acme")
 	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}, Reviews: reviews,
-		Audit: rec, AuditLog: log, Reports: log, Domains: verifiedDomains{"go.example.com": true}})
+		Audit: rec, AuditLog: log, Reports: log, Domains: reg, DomainAdmin: reg, Workspaces: reg, WorkspaceAdmin: reg,
+		DomainVerifier: domainverify.Verifier{Resolver: targeturltest.DNSServerAddr(f, nil, nil)}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -137,28 +137,16 @@ func (s *LimiterSet) Close() {
 // name, for the refusals.
 func (h *Handler) workspaceLimits(ws int64) (fsm.WorkspaceLimits, string) {
 	ws = normWorkspace(ws)
-	var own fsm.WorkspaceLimits
-	name := workspace.DefaultName
-	if ws != workspace.DefaultID {
-		name = strconv.FormatInt(ws, 10)
+	rec := fsm.Workspace{ID: ws, Name: strconv.FormatInt(ws, 10)}
+	if ws == workspace.DefaultID {
+		rec.Name = workspace.DefaultName
 	}
 	if h.deps.Workspaces != nil {
-		if rec, ok := h.deps.Workspaces.Workspace(ws); ok {
-			own, name = rec.Limits, rec.Name
+		if found, ok := h.deps.Workspaces.Workspace(ws); ok {
+			rec = found
 		}
 	}
-	def := h.cfg.WorkspaceDefaults
-	pick := func(own, def int64) int64 {
-		if own > 0 {
-			return own
-		}
-		return def
-	}
-	return fsm.WorkspaceLimits{
-		MaxLinks:         pick(own.MaxLinks, def.MaxLinks),
-		CreatesPerMinute: pick(own.CreatesPerMinute, def.CreatesPerMinute),
-		MaxDomains:       pick(own.MaxDomains, def.MaxDomains),
-	}, name
+	return h.effectiveLimitsOf(rec), rec.Name
 }
 
 // createBudget is what a create spent of its workspace's limits, to give

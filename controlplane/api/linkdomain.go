@@ -65,11 +65,11 @@ func (h *Handler) queryDomain(w http.ResponseWriter, vals url.Values) (string, b
 	return d, true
 }
 
-// createDomain checks the domain of a create by a caller acting in ws: the
+// linkDomain checks the domain of a create by a caller acting in ws: the
 // own host, or a verified custom domain of ws. A domain of another
 // workspace gets the same refusal as an unknown one, so that a create
 // does not tell which domains other workspaces hold.
-func (h *Handler) createDomain(raw string, ws int64) (string, *problem.Details) {
+func (h *Handler) linkDomain(raw string, ws int64) (string, *problem.Details) {
 	d, err := h.parseLinkDomain(raw)
 	if err != nil {
 		return "", &problem.Details{Status: http.StatusBadRequest, Field: "domain", Detail: err.Error()}

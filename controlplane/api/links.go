@@ -153,7 +153,7 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 		}
 	}
 	ws := callerOf(r).homeWorkspace()
-	domain, refused := h.createDomain(req.Domain, ws)
+	domain, refused := h.linkDomain(req.Domain, ws)
 	if refused != nil {
 		return linkstore.Link{}, refused
 	}

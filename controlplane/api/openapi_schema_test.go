@@ -176,6 +176,15 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"ReportInfo", api.ReportInfo{}, false},
 		{"ReportPage", api.ReportPage{}, false},
 		{"ResolveRequest", api.ResolveRequest{}, true},
+		{"Workspace", api.WorkspaceInfo{}, false},
+		{"WorkspaceLimits", api.WorkspaceLimits{}, false},
+		{"WorkspaceLimitsPatch", api.WorkspaceLimitsPatch{}, true},
+		{"CreateWorkspaceRequest", api.CreateWorkspaceRequest{}, true},
+		{"UpdateWorkspaceRequest", api.UpdateWorkspaceRequest{}, true},
+		{"Domain", api.DomainInfo{}, false},
+		{"DomainChallenge", api.DomainChallenge{}, false},
+		{"CreateDomainRequest", api.CreateDomainRequest{}, true},
+		{"UpdateDomainRequest", api.UpdateDomainRequest{}, true},
 	} {
 		t.Run(tt.schema, func(t *testing.T) {
 			s := d.deref(t, map[string]any{"$ref": "#/components/schemas/" + tt.schema})

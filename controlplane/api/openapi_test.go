@@ -318,6 +318,8 @@ func oaSecurity(access string) (any, bool) {
 		return []any{}, true
 	case "viewer", "creator", "admin":
 		return key(access), true
+	case "workspace-admin":
+		return key("admin"), true
 	case "creator-or-anonymous":
 		return append(key("creator"), map[string]any{}), true
 	}
@@ -462,7 +464,7 @@ func TestOpenAPIResponses(t *testing.T) {
 
 		var want []string
 		switch access[o.name()] {
-		case "viewer", "creator", "admin", "member-or-viewer", "member-or-admin":
+		case "viewer", "creator", "admin", "workspace-admin", "member-or-viewer", "member-or-admin":
 			want = append(want, "401", "403")
 		case "creator-or-anonymous":
 			want = append(want, "401", "403", "429")

@@ -17,6 +17,7 @@ import (
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Forwarding.
@@ -99,8 +100,11 @@ var forwardable = map[fsm.CommandType]bool{
 	fsm.TypeRevokeKey:          false,
 	fsm.TypeSetDomainBlocked:   false,
 	fsm.TypeSetPartitionPolicy: false,
-	// The domain registry is instance administration until the API lets
-	// a workspace's admin manage its own domains.
+	// The workspace registry is instance administration; a workspace's
+	// admin may also forward its own keys and domains (workspaceAdminMay).
+	fsm.TypeCreateWorkspace:   false,
+	fsm.TypeUpdateWorkspace:   false,
+	fsm.TypeDeleteWorkspace:   false,
 	fsm.TypeAddDomain:         false,
 	fsm.TypeVerifyDomain:      false,
 	fsm.TypeSetDomainSettings: false,
@@ -143,9 +147,12 @@ func callerKeyFrom(ctx context.Context) string {
 	return k
 }
 
-// adminAllowed checks that key is a valid, unrevoked instance admin key
-// of this node's key ring, comparing its hash in constant time.
-func (n *Node) adminAllowed(key string) error {
+// adminAllowed checks that key is a valid, unrevoked admin key of this
+// node's key ring (its hash compared in constant time) that may have c
+// applied: an instance admin any admin command, a workspace's admin only
+// what workspaceAdminMay allows, checked here against this node's own
+// state, never on the follower's word.
+func (n *Node) adminAllowed(key string, c fsm.Command) error {
 	if key == "" {
 		return fmt.Errorf("%w: an admin command needs the key of the admin it is made for, and none came with it", ErrForbidden)
 	}
@@ -162,10 +169,64 @@ func (n *Node) adminAllowed(key string) error {
 	if !apikey.Role(e.Role).Allows(apikey.Admin) {
 		return fmt.Errorf("%w: key %s has role %s, the command needs admin", ErrForbidden, e.ID, e.Role)
 	}
-	if !e.InstanceAdmin() {
-		return fmt.Errorf("%w: key %s is an admin of workspace %d only, the command needs an instance admin", ErrForbidden, e.ID, e.Workspace)
+	if e.InstanceAdmin() {
+		return nil
 	}
-	return nil
+	if n.workspaceAdminMay(e.Workspace, c) {
+		return nil
+	}
+	return fmt.Errorf("%w: key %s is an admin of workspace %d only, and %s is not that workspace's own key or domain command", ErrForbidden, e.ID, e.Workspace, c.Type())
+}
+
+// keyWorkspace is the workspace a key acts in, as the FSM reads a key
+// entry: no workspace is the default one for a viewer or creator key (the
+// form from before workspaces), none at all (0) for an instance admin.
+func keyWorkspace(k fsm.KeyEntry) int64 {
+	if k.Workspace == 0 && k.Role != string(apikey.Admin) {
+		return workspace.DefaultID
+	}
+	return k.Workspace
+}
+
+// workspaceAdminMay reports whether an admin of workspace ws may have c
+// applied: adding a key of ws (never an instance admin), revoking a key
+// that ws holds, and the domain commands naming ws.
+func (n *Node) workspaceAdminMay(ws int64, c fsm.Command) bool {
+	if ws <= 0 {
+		return false
+	}
+	// Decode gives pointers; a command built in this process may be a
+	// value.
+	switch v := c.(type) {
+	case fsm.AddKey:
+		return n.workspaceAdminMay(ws, &v)
+	case fsm.RevokeKey:
+		return n.workspaceAdminMay(ws, &v)
+	case fsm.AddDomain:
+		return n.workspaceAdminMay(ws, &v)
+	case fsm.VerifyDomain:
+		return n.workspaceAdminMay(ws, &v)
+	case fsm.SetDomainSettings:
+		return n.workspaceAdminMay(ws, &v)
+	case fsm.DeleteDomain:
+		return n.workspaceAdminMay(ws, &v)
+	}
+	switch c := c.(type) {
+	case *fsm.AddKey:
+		return !c.OnlyIfNone && !c.Key.InstanceAdmin() && keyWorkspace(c.Key) == ws
+	case *fsm.RevokeKey:
+		k, ok := n.fsm.APIKey(c.ID)
+		return ok && keyWorkspace(k) == ws
+	case *fsm.AddDomain:
+		return c.Workspace == ws
+	case *fsm.VerifyDomain:
+		return c.Workspace == ws
+	case *fsm.SetDomainSettings:
+		return c.Workspace == ws
+	case *fsm.DeleteDomain:
+		return c.Workspace == ws
+	}
+	return false
 }
 
 // retryable reports whether a failed call to the leader may succeed later
@@ -293,9 +354,10 @@ func (n *Node) forwardApply(ctx context.Context, leader fsm.NodeInfo, t fsm.Comm
 // The command is decoded as fsm.Decode does and must be one followers
 // forward: a command that would halt the FSM (one from a newer release)
 // never reaches the log. An admin command is applied only with the key of
-// an admin of this node's key ring. It returns an error wrapping
-// ErrBadCommand for a bad body, ErrForbidden for an admin command without
-// a valid admin key, ErrNotLeader when this node does not lead.
+// an admin of this node's key ring that may have it applied
+// (adminAllowed). It returns an error wrapping ErrBadCommand for a bad
+// body, ErrForbidden for an admin command without a valid admin key that
+// may make it, ErrNotLeader when this node does not lead.
 func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) {
 	var req applyRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -314,7 +376,7 @@ func (n *Node) ApplyForwarded(ctx context.Context, body []byte) ([]byte, error) 
 		return nil, fmt.Errorf("%w: %w", ErrBadCommand, err)
 	}
 	if !memberMay(c) {
-		if err := n.adminAllowed(req.CallerKey); err != nil {
+		if err := n.adminAllowed(req.CallerKey, c); err != nil {
 			n.log.Warn("refused a forwarded admin command", "command", req.Type.String(), "error", err)
 			return nil, fmt.Errorf("apply forwarded %s: %w", req.Type, err)
 		}

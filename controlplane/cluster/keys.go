@@ -26,6 +26,8 @@ func (n *Node) AddAPIKey(ctx context.Context, k fsm.KeyEntry, onlyIfNone bool) e
 	if err != nil {
 		return fmt.Errorf("add API key %s: %w", k.ID, err)
 	}
+	// The new key works on this node when the call returns.
+	n.awaitLocal(ctx, func() bool { _, ok := n.fsm.APIKey(k.ID); return ok })
 	return nil
 }
 
@@ -42,6 +44,8 @@ func (n *Node) RevokeAPIKey(ctx context.Context, id string, atMs int64) (bool, e
 	case err != nil:
 		return false, fmt.Errorf("revoke API key %s: %w", id, err)
 	}
+	// The key no longer works on this node when the call returns.
+	n.awaitLocal(ctx, func() bool { k, ok := n.fsm.APIKey(id); return !ok || k.Revoked() })
 	return true, nil
 }
 
