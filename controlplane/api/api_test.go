@@ -77,7 +77,7 @@ type env struct {
 func backends(t *testing.T) map[string]func(t *testing.T) linkstore.Store {
 	return map[string]func(t *testing.T) linkstore.Store{
 		"sqlite":   func(t *testing.T) linkstore.Store { return teststore.SQLite(t) },
-		"postgres": func(t *testing.T) linkstore.Store { return teststore.Postgres(t, testenv.Database(t)) },
+		"postgres": func(t *testing.T) linkstore.Store { return teststore.Postgres(t, testenv.Schema(t)) },
 	}
 }
 
