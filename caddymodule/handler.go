@@ -69,12 +69,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return next.ServeHTTP(w, r)
 	}
+	st, ok := h.resolve(r.Host) // the own host or a custom domain (domains.go)
+	if !ok {
+		return h.unknownHost(w, r, next)
+	}
 	if r.URL.Path == "/" {
+		if st.cfg != nil {
+			return h.rootOf(w, r, next, st)
+		}
 		return h.root(w, r, next) // landing.go
 	}
 	code, ok := strings.CutPrefix(r.URL.Path, "/")
 	if !ok || !shortcode.WellFormed(code) {
-		return h.unknown(w, r, next, "")
+		return h.unknown(w, r, next, "", st)
 	}
 
 	// The limits come before any lookup: a refused request costs no cache
@@ -87,13 +94,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	e, url, ok := h.l1.Get(code)
+	key := code
+	if st.domain != "" {
+		key = l1Key(st.domain, code)
+	}
+	e, url, ok := h.l1.Get(key)
 	if ok {
 		h.stats.l1Hits.Inc()
 	} else {
 		h.stats.l1Misses.Inc()
 		var err error
-		e, url, err = h.l1.Load(r.Context(), code, h.load)
+		e, url, err = h.l1.Load(r.Context(), key, h.load)
 		if err != nil {
 			h.stats.errors.Inc()
 			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
@@ -105,22 +116,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	switch {
 	case e.state == stateUnknown:
-		return h.unknown(w, r, next, client)
+		return h.unknown(w, r, next, client, st)
 	case e.state == stateTakenDown: // before expiry: the takedown is what to say
 		return h.takenDown(w, r, url) // takedown.go; url holds the reason
 	case e.state == stateDisabled, e.expires != 0 && e.expired(h.nowNano()):
 		h.stats.gone.Inc()
 		return plain(w, r, http.StatusGone, bodyGone, lenGone)
 	}
-	if h.blockedClick(w, r, code, &e, url) { // the interstitial (blocked.go)
+	if h.blockedClick(w, r, code, st.domain, &e, url) { // the interstitial (blocked.go)
 		return nil
 	}
 	h.stats.redirects.Inc()
 
-	status := int(e.status)
-	if status == 0 {
-		status = h.DefaultStatus
-	}
+	status := h.linkStatus(&e, st) // the link's, the domain's or the default (domains.go)
 	hdr := w.Header()
 	hdr["Location"] = []string{url} // the only allocation of an L1 hit
 	if status == http.StatusMovedPermanently || status == http.StatusPermanentRedirect {
@@ -130,7 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	w.WriteHeader(status)
 	if h.events != nil {
-		h.emitClick(r, code, &e, status) // never waits (clicks.go)
+		h.emitClick(r, code, st.domain, &e, status) // never waits (clicks.go)
 	}
 	return nil
 }
@@ -138,9 +146,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // unknown answers a code that no link has, or a path that is not a code.
 // A 404 spends one miss of the client's miss budget (client is its key, or
 // "" when not yet known); passing the request on spends none, since the
-// next handler may well have an answer.
-func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, client string) error {
-	if h.notFoundNext {
+// next handler may well have an answer. On a custom domain with a
+// not_found_redirect the answer is a 302 there, which spends a miss too:
+// it tells a guessed code from a real one as a 404 does.
+func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, client string, st site) error {
+	redirect := st.cfg != nil && st.cfg.NotFoundRedirect != ""
+	if h.notFoundNext && !redirect {
 		return next.ServeHTTP(w, r)
 	}
 	if h.limits != nil && h.limits.miss != nil {
@@ -152,6 +163,9 @@ func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 	}
 	h.stats.notFound.Inc()
+	if redirect {
+		return redirectTo(w, st.cfg.NotFoundRedirect)
+	}
 	return plain(w, r, http.StatusNotFound, bodyNotFound, lenNotFound)
 }
 
