@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -52,6 +53,23 @@ func l1Key(domain, code string) string {
 		return code
 	}
 	return domain + "/" + code
+}
+
+// keyBufLen fits the L1 key of most custom-domain requests on the stack.
+const keyBufLen = 128
+
+// stackKey is l1Key(domain, code) in buf when it fits (else on the heap).
+// The string aliases buf: it must not outlive the caller's frame, nor be
+// kept by anything (the L1's Get keeps nothing; its Load does).
+func stackKey(buf *[keyBufLen]byte, domain, code string) string {
+	n := len(domain) + 1 + len(code)
+	if n > len(buf) {
+		return l1Key(domain, code)
+	}
+	copy(buf[:], domain)
+	buf[len(domain)] = '/'
+	copy(buf[len(domain)+1:], code)
+	return unsafe.String(&buf[0], n)
 }
 
 // splitL1Key undoes l1Key.

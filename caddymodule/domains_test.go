@@ -9,8 +9,11 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/shortify/shortify/internal/domainmirror"
+	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // The custom domains of these tests.
@@ -344,5 +347,109 @@ func TestDomainsSurviveReload(t *testing.T) {
 	setDomains(t, h, m)
 	if w := hostAnswer(t, h, acmeHost, "/"+promo); w.Code != 404 {
 		t.Fatalf("after the domain left: %d", w.Code)
+	}
+}
+
+// TestInvalidationByDomain: a link event's domain selects the L1 key:
+// the same code on the own host and on a domain are two entries, and an
+// event of one evicts that one only.
+func TestInvalidationByDomain(t *testing.T) {
+	t.Parallel()
+	h := provision(t, &Handler{Database: sqliteDSN(t)})
+	tl := &targetL1{l1: h.l1}
+	for _, c := range []struct {
+		name      string
+		event     linkevents.Event
+		own, acme bool // left in the L1
+	}{
+		{"own host", linkevents.Event{Type: linkevents.Updated}, false, true},
+		{"custom domain", linkevents.Event{Type: linkevents.Deleted, Domain: acmeHost}, true, false},
+		{"other domain", linkevents.Event{Type: linkevents.Disabled, Domain: otherHost}, true, true},
+	} {
+		h.l1.Set("abc", entry{state: stateFound}, "https://example.com/own")
+		h.l1.Set(l1Key(acmeHost, "abc"), entry{state: stateFound}, "https://acme.example/")
+		tl.apply(l1Key(c.event.Domain, "abc"), c.event)
+		_, _, own := h.l1.Peek("abc")
+		_, _, acme := h.l1.Peek(l1Key(acmeHost, "abc"))
+		if own != c.own || acme != c.acme {
+			t.Errorf("%s: own host kept %v, domain kept %v; want %v, %v", c.name, own, acme, c.own, c.acme)
+		}
+	}
+}
+
+// TestInvalidationOnDomain: the control plane changes a link on a custom
+// domain and publishes the event (kfake); the edge, which had the link in
+// L1 and Redis under the domain's key, answers the new target.
+func TestInvalidationOnDomain(t *testing.T) {
+	for _, b := range domainBackends {
+		t.Run(b.name, func(t *testing.T) {
+			k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
+			dsn := b.dsn(t)
+			m, seed := mirrorOf(t, dsn)
+			promo := newCode(t, "promo")
+			create(t, seed, linkstore.Link{Code: promo, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/old"})
+			redisAddr, prefix := testenv.RedisAddr(t), testenv.UniquePrefix(t)
+			h := provision(t, eventsHandler(&Handler{Database: dsn, Redis: redisAddr, RedisPrefix: prefix,
+				Hosts: []string{ownHost}, DomainRefresh: caddy.Duration(10 * time.Millisecond)}, k))
+			setDomains(t, h, m, domainmirror.Entry{Domain: acmeHost, WorkspaceID: 2, Verified: true})
+			if w := hostAnswer(t, h, acmeHost, "/"+promo); w.Header().Get("Location") != "https://acme.example/old" {
+				t.Fatalf("warm-up: %d %q", w.Code, w.Header().Get("Location"))
+			}
+			waitConsuming(t, h)
+			newURL := "https://acme.example/new"
+			updated, err := seed.Update(context.Background(), acmeHost, promo, linkstore.Update{URL: &newURL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			linkEvents(t, k).Publish(linkevents.NewUpdated(updated, time.Now()))
+			testenv.WaitFor(t, "the edge applies the event", eventWait, func() bool {
+				return hostAnswer(t, h, acmeHost, "/"+promo).Header().Get("Location") == newURL
+			})
+			if !h.inval.recent.has(l1Key(acmeHost, promo), time.Now().UnixNano()) {
+				t.Error("the read policy does not confirm the domain's code from the primary")
+			}
+		})
+	}
+}
+
+// TestClickEventsOnDomain: click events carry the link's workspace and
+// domain, through the store and through Redis (a second edge).
+func TestClickEventsOnDomain(t *testing.T) {
+	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
+	dsn := sqliteDSN(t)
+	m, seed := mirrorOf(t, dsn)
+	own, promo := newCode(t, "own"), newCode(t, "promo")
+	create(t, seed,
+		linkstore.Link{ID: 11, Code: own, URL: "https://example.com/own"},
+		linkstore.Link{ID: 12, Code: promo, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/promo"})
+	redisAddr, prefix := testenv.RedisAddr(t), testenv.UniquePrefix(t)
+	edge := func(name string) *Handler {
+		return provision(t, eventsHandler(&Handler{Database: dsn, Redis: redisAddr, RedisPrefix: prefix,
+			Hosts: []string{ownHost}, DomainRefresh: caddy.Duration(10 * time.Millisecond), keySalt: t.Name() + name}, k))
+	}
+	a, b := edge("a"), edge("b")
+	for _, h := range []*Handler{a, b} {
+		setDomains(t, h, m, domainmirror.Entry{Domain: acmeHost, WorkspaceID: 2, Verified: true})
+	}
+	for _, h := range []*Handler{a, b} { // a loads from the store, b from Redis
+		for _, req := range []struct{ host, code string }{{ownHost, own}, {acmeHost, promo}} {
+			if w := hostAnswer(t, h, req.host, "/"+req.code); w.Code != 302 {
+				t.Fatalf("GET %s/%s: %d", req.host, req.code, w.Code)
+			}
+		}
+	}
+	if b.stats.l2Hits.Load() != 2 {
+		t.Fatalf("edge b had %d L2 hits, want 2", b.stats.l2Hits.Load())
+	}
+	got := readClicks(t, k, 4)
+	want := map[string]struct {
+		ws     int64
+		domain string
+	}{own: {workspace.DefaultID, ""}, promo: {2, acmeHost}}
+	for _, e := range got {
+		w, ok := want[e.Code]
+		if !ok || e.Workspace != w.ws || e.Domain != w.domain {
+			t.Errorf("event of %s: workspace %d, domain %q; want %+v", e.Code, e.Workspace, e.Domain, w)
+		}
 	}
 }

@@ -94,15 +94,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	key := code
-	if st.domain != "" {
-		key = l1Key(st.domain, code)
+	// The L1 key: the code on the own host; domain/code on a custom
+	// domain, built for the Get on the stack (Get keeps no reference to
+	// it) and copied to the heap only for a load, which keeps it.
+	var (
+		e   entry
+		url string
+		ok  bool
+	)
+	if st.domain == "" {
+		e, url, ok = h.l1.Get(code)
+	} else {
+		var buf [keyBufLen]byte
+		e, url, ok = h.l1.Get(stackKey(&buf, st.domain, code))
 	}
-	e, url, ok := h.l1.Get(key)
 	if ok {
 		h.stats.l1Hits.Inc()
 	} else {
 		h.stats.l1Misses.Inc()
+		key := l1Key(st.domain, code)
 		var err error
 		e, url, err = h.l1.Load(r.Context(), key, h.load)
 		if err != nil {
