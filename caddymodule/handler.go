@@ -100,7 +100,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	var (
 		e   entry
 		url string
-		ok  bool
 	)
 	if st.domain == "" {
 		e, url, ok = h.l1.Get(code)
