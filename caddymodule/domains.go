@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -54,6 +55,10 @@ func l1Key(domain, code string) string {
 	}
 	return domain + "/" + code
 }
+
+// domainErrorLogEvery is how many failed polls of the mirror in a row
+// make one more warning after the first.
+const domainErrorLogEvery = 60
 
 // keyBufLen fits the L1 key of most custom-domain requests on the stack.
 const keyBufLen = 128
@@ -184,16 +189,24 @@ func (h *Handler) provisionDomains() error {
 	}
 	h.ownHosts = set
 	h.unknownHosts = counter{h.metrics.unknownHosts}
-	dsn, every, logger := h.Database, time.Duration(h.DomainRefresh), h.l2log
+	dsn, every, logger := h.Database, time.Duration(h.DomainRefresh), h.logger
 	key := "shortify/domains/" + hashKey(dsn, h.DomainRefresh, h.hookKey())
 	v, err := h.loadOrNew(key, func() (caddy.Destructor, error) {
+		// The poll runs every second: a failing database (or a control
+		// plane too old to have made the mirror's tables) is logged at
+		// its first failure and then every domainErrorLogEvery-th (the
+		// count starts again when a new registry loads).
+		var failures atomic.Int64
 		return domainWatcher{domainmirror.Watch(domainmirror.WatcherConfig{
 			Open:  func(ctx context.Context) (domainmirror.Store, error) { return domainmirror.Open(ctx, dsn, false) },
 			Every: every,
 			OnError: func(err error) {
-				logger.Warn("could not reload the custom domains; the last ones stay", zap.Error(err))
+				if n := failures.Add(1); n == 1 || n%domainErrorLogEvery == 0 {
+					logger.Warn("could not reload the custom domains; the last ones stay", zap.Error(err), zap.Int64("failures", n))
+				}
 			},
 			OnLoad: func(gen int64, n int) {
+				failures.Store(0)
 				logger.Info("custom domains loaded", zap.Int64("generation", gen), zap.Int("verified", n))
 			},
 		})}, nil

@@ -453,3 +453,46 @@ func TestClickEventsOnDomain(t *testing.T) {
 		}
 	}
 }
+
+// TestSameCodeOnTwoDomains: one alias on two domains is two links in
+// every tier of the edge. Until the store allows it (migration 0007), the
+// two links come from Redis, as the control plane writes them through.
+func TestSameCodeOnTwoDomains(t *testing.T) {
+	dsn := sqliteDSN(t)
+	m, _ := mirrorOf(t, dsn)
+	redisAddr, prefix := testenv.RedisAddr(t), testenv.UniquePrefix(t)
+	l2 := controlPlaneL2(t, redisAddr, prefix)
+	code := newCode(t, "promo")
+	for _, l := range []linkstore.Link{
+		{ID: 1, Code: code, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/promo"},
+		{ID: 2, Code: code, Domain: otherHost, WorkspaceID: 3, URL: "https://other.example/promo", Status: 301},
+	} {
+		if err := l2.Set(context.Background(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := provision(t, &Handler{Database: dsn, Redis: redisAddr, RedisPrefix: prefix, Hosts: []string{ownHost},
+		DomainRefresh: caddy.Duration(10 * time.Millisecond)})
+	setDomains(t, h, m,
+		domainmirror.Entry{Domain: acmeHost, WorkspaceID: 2, Verified: true},
+		domainmirror.Entry{Domain: otherHost, WorkspaceID: 3, Verified: true})
+	for range 2 { // from Redis, then from L1
+		for _, c := range []struct {
+			host     string
+			status   int
+			location string
+		}{
+			{acmeHost, 302, "https://acme.example/promo"},
+			{otherHost, 301, "https://other.example/promo"},
+			{ownHost, 404, ""},
+		} {
+			w := hostAnswer(t, h, c.host, "/"+code)
+			if w.Code != c.status || w.Header().Get("Location") != c.location {
+				t.Errorf("GET %s/%s: %d %q, want %d %q", c.host, code, w.Code, w.Header().Get("Location"), c.status, c.location)
+			}
+		}
+	}
+	if hits := h.stats.l2Hits.Load(); hits != 2 {
+		t.Errorf("%d L2 hits, want 2 (one per domain)", hits)
+	}
+}
