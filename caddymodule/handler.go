@@ -34,14 +34,18 @@ var (
 // away before the answer (as reverse_proxy does); the client never sees it.
 const statusClientClosedRequest = 499
 
-// ServeHTTP answers GET and HEAD /{code}:
+// ServeHTTP answers GET and HEAD /{code} on the host of the request
+// (domains.go), which selects the links: the instance's own (hosts), a
+// verified custom domain's, or none (404 at once, no lookup):
 //
 //   - / itself: the root_redirect, or a small HTML page that says what
-//     this is (landing.go);
-//   - a link: its status (or default_status) with Location and a
+//     this is (landing.go); on a custom domain, its root_redirect or 404;
+//   - a link: its status (or the domain's redirect_status, or
+//     default_status) with Location and a
 //     Cache-Control that depends on whether the redirect is permanent;
 //   - an unknown code, or a path that cannot be a code: 404, or the next
-//     handler with not_found "next";
+//     handler with not_found "next"; on a custom domain with a
+//     not_found_redirect, a 302 there;
 //   - an expired or disabled link: 410 Gone, also after the cleanup has
 //     retired an expired one (the store keeps its row); a deleted link is
 //     an unknown code (404);
