@@ -290,3 +290,29 @@ func BenchmarkServeHTTP_L1HitDomains(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResolveHost is what the host costs every request before the
+// L1: normalisation and the registry lookup (1000 verified domains), for
+// the own host with hosts, a custom domain, and a host needing the slow
+// normalisation (upper case and a port).
+func BenchmarkResolveHost(b *testing.B) {
+	entries := []domainmirror.Entry{{Domain: acmeHost, Verified: true}}
+	for i := range 999 {
+		entries = append(entries, domainmirror.Entry{Domain: fmt.Sprintf("go%d.example", i), Verified: true})
+	}
+	reg := domainmirror.NewRegistry(domainmirror.Snapshot{Generation: 1, Entries: entries})
+	own, err := ownHostSet([]string{ownHost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, host := range []string{ownHost, acmeHost, "GO.ACME.EXAMPLE:443"} {
+		b.Run(host, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := resolveIn(reg, own, host); !ok {
+					b.Fatal("not resolved")
+				}
+			}
+		})
+	}
+}

@@ -111,16 +111,22 @@ func normalizeHostSlow(host string) string {
 // resolve says which site host is, and false for a host the edge does not
 // answer for.
 func (h *Handler) resolve(host string) (site, bool) {
+	return resolveIn(h.domains.Registry(), h.ownHosts, host)
+}
+
+// resolveIn is resolve against a registry and a set of own hosts (nil:
+// every host that is not a verified domain).
+func resolveIn(reg *domainmirror.Registry, own map[string]struct{}, host string) (site, bool) {
 	host = normalizeHost(host)
-	if h.ownHosts != nil {
-		if _, ok := h.ownHosts[host]; ok {
+	if own != nil {
+		if _, ok := own[host]; ok {
 			return site{}, true
 		}
 	}
-	if e := h.domains.Registry().Lookup(host); e != nil {
+	if e := reg.Lookup(host); e != nil {
 		return site{domain: e.Domain, cfg: e}, true
 	}
-	return site{}, h.ownHosts == nil
+	return site{}, own == nil
 }
 
 // unknownHost answers a request for a host that is neither the
