@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/kafkatest"
@@ -260,4 +262,57 @@ func BenchmarkServeHTTP_L1HitRateLimited(b *testing.B) {
 	r.RemoteAddr = "10.1.2.3:4567"
 	r.Header.Set("X-Forwarded-For", "198.51.100.23")
 	benchHits(b, h, r)
+}
+
+// BenchmarkServeHTTP_L1HitDomains is the hot path with custom domains:
+// the instance's hosts set and 1000 verified domains in the registry, a
+// hit on the own host (L1 key: the code) and on a custom domain (L1 key:
+// domain/code).
+func BenchmarkServeHTTP_L1HitDomains(b *testing.B) {
+	dsn := sqliteDSN(b)
+	m, seed := mirrorOf(b, dsn)
+	own, promo := newCode(b, "own"), newCode(b, "promo")
+	create(b, seed,
+		linkstore.Link{Code: own, URL: "https://example.com/a/typical/landing/page?utm_source=x", Status: 302},
+		linkstore.Link{Code: promo, Domain: acmeHost, WorkspaceID: 2, URL: "https://example.com/a/typical/landing/page?utm_source=x", Status: 302})
+	domains := []domainmirror.Entry{{Domain: acmeHost, WorkspaceID: 2, Verified: true}}
+	for i := range 999 {
+		domains = append(domains, domainmirror.Entry{Domain: fmt.Sprintf("go%d.example", i), WorkspaceID: 2, Verified: true})
+	}
+	for _, c := range []struct{ name, host, code string }{
+		{"host=own", ownHost, own},
+		{"host=custom", acmeHost, promo},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h := provision(b, &Handler{Database: dsn, Hosts: []string{ownHost}})
+			setDomains(b, h, m, domains...)
+			benchHits(b, h, httptest.NewRequest("GET", "http://"+c.host+"/"+c.code, nil))
+		})
+	}
+}
+
+// BenchmarkResolveHost is what the host costs every request before the
+// L1: normalisation and the registry lookup (1000 verified domains), for
+// the own host with hosts, a custom domain, and a host needing the slow
+// normalisation (upper case and a port).
+func BenchmarkResolveHost(b *testing.B) {
+	entries := []domainmirror.Entry{{Domain: acmeHost, Verified: true}}
+	for i := range 999 {
+		entries = append(entries, domainmirror.Entry{Domain: fmt.Sprintf("go%d.example", i), Verified: true})
+	}
+	reg := domainmirror.NewRegistry(domainmirror.Snapshot{Generation: 1, Entries: entries})
+	own, err := ownHostSet([]string{ownHost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, host := range []string{ownHost, acmeHost, "GO.ACME.EXAMPLE:443"} {
+		b.Run(host, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := resolveIn(reg, own, host); !ok {
+					b.Fatal("not resolved")
+				}
+			}
+		})
+	}
 }

@@ -44,7 +44,7 @@ var denyFrames = []string{"DENY"}
 // is on the block set, and reports whether it did. The click is counted
 // as blocked, and its click event carries status 200 (the page), never a
 // redirect status.
-func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code string, e *entry, target string) bool {
+func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code, domain string, e *entry, target string) bool {
 	set := h.blocks.Set()
 	if set == nil {
 		return false
@@ -61,7 +61,7 @@ func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code stri
 	hdr["Cache-Control"] = ccNoStore
 	w.WriteHeader(http.StatusOK)
 	if h.events != nil {
-		h.emitClick(r, code, e, http.StatusOK)
+		h.emitClick(r, code, domain, e, http.StatusOK)
 	}
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write means the client went away

@@ -164,7 +164,7 @@ func TestBlockedEmptySetCostsNothing(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest("GET", "/x", nil)
 	var e entry
-	if n := testing.AllocsPerRun(100, func() { h.blockedClick(w, r, "x", &e, "https://example.com/") }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { h.blockedClick(w, r, "x", "", &e, "https://example.com/") }); n != 0 {
 		t.Fatalf("blockedClick allocates %v times with an empty set", n)
 	}
 }

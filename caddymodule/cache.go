@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // entry is the L1 value of one code besides its URL, which the L1 keeps
@@ -17,11 +19,12 @@ import (
 // garbage collector nothing (docs/architecture.md, "The pointer-free L1";
 // the L1 is a flatcache.Cache, which refuses value types with pointers).
 type entry struct {
-	linkID  int64  // the link's Snowflake ID, for click events
-	expires int64  // Unix nanoseconds when the link stops redirecting; 0: never
-	status  uint16 // the link's own status; 0: the handler's default
-	state   uint8  // stateUnknown, stateFound, stateDisabled or stateTakenDown
-	born    uint32 // when it was loaded, for the adaptive lifetime (ttl.go)
+	linkID    int64  // the link's Snowflake ID, for click events
+	workspace int64  // the link's workspace, for click events (never 0)
+	expires   int64  // Unix nanoseconds when the link stops redirecting; 0: never
+	status    uint16 // the link's own status; 0: the handler's default
+	state     uint8  // stateUnknown, stateFound, stateDisabled or stateTakenDown
+	born      uint32 // when it was loaded, for the adaptive lifetime (ttl.go)
 }
 
 const (
@@ -35,7 +38,7 @@ const (
 
 // entryOf converts a link to its L1 value (the URL goes beside it).
 func entryOf(l linkstore.Link) entry {
-	e := entry{linkID: l.ID, status: uint16(l.Status), state: stateFound}
+	e := entry{linkID: l.ID, workspace: cmp.Or(l.WorkspaceID, workspace.DefaultID), status: uint16(l.Status), state: stateFound}
 	switch {
 	case l.TakenDown():
 		e.state = stateTakenDown
@@ -82,12 +85,13 @@ const lookupTimeout = 2 * time.Second
 // request waiting for it, so the load must not end with the request that
 // happened to start it: it runs on a context detached from that request,
 // bounded by lookupTimeout.
-func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, error) {
+func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
 	defer cancel()
+	domain, code := splitL1Key(key) // "" on the own host (domains.go)
 	if h.l2 != nil {
 		start := time.Now()
-		l, ok, err := h.l2.Get(ctx, "", code)
+		l, ok, err := h.l2.Get(ctx, domain, code)
 		h.stats.l2Latency.Observe(time.Since(start).Seconds())
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -111,14 +115,14 @@ func (h *Handler) loadLink(reqCtx context.Context, code string) (entry, string, 
 		return entry{}, "", err
 	}
 	start := time.Now()
-	l, err := h.lookup(ctx, store, code) // Lookup, or the primary after an invalidation (invalidate.go)
+	l, err := h.lookup(ctx, store, key, domain, code) // Lookup, or the primary after an invalidation (invalidate.go)
 	h.stats.storeLatency.Observe(time.Since(start).Seconds())
 	if errors.Is(err, linkstore.ErrNotFound) {
 		h.stats.storeMisses.Inc()
 		return entry{state: stateUnknown}, "", nil
 	}
 	if err != nil {
-		return entry{}, "", fmt.Errorf("shortify_edge: look up %s: %w", code, err)
+		return entry{}, "", fmt.Errorf("shortify_edge: look up %s: %w", key, err)
 	}
 	h.stats.storeHits.Inc()
 	if h.l2 != nil {

@@ -333,10 +333,11 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 }
 
 // TestEntryIsCompact keeps the L1 value at small integers (see entry):
-// 24 bytes on 64-bit platforms, no pointer (flatcache.New would panic).
+// 32 bytes on 64-bit platforms (24 before the workspace of click events
+// joined it), no pointer (flatcache.New would panic).
 func TestEntryIsCompact(t *testing.T) {
 	t.Parallel()
-	if size := unsafe.Sizeof(entry{}); size > 24 {
-		t.Fatalf("entry is %d bytes; keep it at 24 or less", size)
+	if size := unsafe.Sizeof(entry{}); size > 32 {
+		t.Fatalf("entry is %d bytes; keep it at 32 or less", size)
 	}
 }

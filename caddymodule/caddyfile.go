@@ -56,6 +56,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		kafka_sasl_password   <secret>
 //		root_redirect     <url>
 //		blocklist_refresh <duration>
+//		hosts             <host...>
+//		domain_refresh    <duration>
 //	}
 //
 // The old spelling of the directive, shortify, takes the same syntax and
@@ -65,8 +67,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // KafkaSecurity (package kafkasec, whose Options says what each does).
 // Each other subdirective sets the JSON field of the same name (see Handler);
 // the database may also be given inline. Durations take Caddy's units
-// (ms, s, m, h, d); a rate's window may be a bare unit (100/s). read_replicas
-// and trusted_proxies take any number of values and may be repeated; every
+// (ms, s, m, h, d); a rate's window may be a bare unit (100/s). read_replicas,
+// trusted_proxies and hosts take any number of values and may be repeated; every
 // other subdirective may appear once, and none takes a block. Values are
 // parsed with package caddyopt, as the other Shortify modules' are.
 //
@@ -106,7 +108,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 
 // repeatable are the subdirectives that take a list and may be given on
 // several lines; every other one may appear once.
-var repeatable = map[string]bool{"read_replicas": true, "trusted_proxies": true}
+var repeatable = map[string]bool{"read_replicas": true, "trusted_proxies": true, "hosts": true}
 
 // setOption sets the field of the subdirective o (which has a value).
 func (h *Handler) setOption(o *caddyopt.Option) error {
@@ -137,6 +139,10 @@ func (h *Handler) setOption(o *caddyopt.Option) error {
 		return o.PositiveDuration(&h.PermanentMaxAge)
 	case "blocklist_refresh":
 		return o.PositiveDuration(&h.BlocklistRefresh)
+	case "domain_refresh":
+		return o.PositiveDuration(&h.DomainRefresh)
+	case "hosts":
+		return appendSet(o, &h.Hosts)
 	case "default_status":
 		v, err := o.One()
 		if err != nil {

@@ -62,6 +62,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			Handler{MissLimit: &RateLimit{Requests: 20, Window: caddy.Duration(time.Hour), Burst: 40}}},
 		{"root_redirect", "shortify_edge {\n root_redirect https://example.com/about\n}", Handler{RootRedirect: "https://example.com/about"}},
 		{"blocklist_refresh", "shortify_edge {\n blocklist_refresh 5s\n}", Handler{BlocklistRefresh: caddy.Duration(5 * time.Second)}},
+		{"hosts", "shortify_edge {\n hosts s.example.com sho.rt\n hosts localhost\n}", Handler{Hosts: []string{"s.example.com", "sho.rt", "localhost"}}},
+		{"domain_refresh", "shortify_edge {\n domain_refresh 500ms\n}", Handler{DomainRefresh: caddy.Duration(500 * time.Millisecond)}},
 		{"events", "shortify_edge {\n kafka_brokers a:9092 \"\" b:9092,c:9092\n clicks_topic c\n link_events_topic l\n click_queue 10\n country_header CF-IPCountry\n visitor_key k\n kafka_sasl_user u\n}",
 			Handler{KafkaBrokers: []string{"a:9092", "b:9092,c:9092"}, ClicksTopic: "c", LinkEventsTopic: "l", ClickQueue: 10,
 				CountryHeader: "CF-IPCountry", VisitorKey: "k", KafkaSecurity: kafkasec.Config{User: "u"}}},

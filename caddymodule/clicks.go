@@ -20,7 +20,6 @@ import (
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/clientip"
 	"github.com/shortify/shortify/internal/linkevents"
-	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Click events (docs/architecture.md, "A redirect" and "A click"): every
@@ -206,7 +205,10 @@ func (h *Handler) cleanupEvents() {
 
 // emitClick sends the click event of a redirect just answered. It never
 // waits; a refused event is counted as dropped.
-func (h *Handler) emitClick(r *http.Request, code string, e *entry, status int) {
+// domain is the custom domain the request came for ("" on the own host),
+// which is the link's; the workspace comes with the link through the
+// caches (entry.workspace).
+func (h *Handler) emitClick(r *http.Request, code, domain string, e *entry, status int) {
 	ev := h.events
 	ip, _ := ev.resolver.ClientIP(r) // the zero Addr (no visitor) when not an IP peer
 	ua := headerValue(r.Header, "User-Agent")
@@ -219,11 +221,8 @@ func (h *Handler) emitClick(r *http.Request, code string, e *entry, status int) 
 		Bot:       clickevents.IsBot(ua),
 		UserAgent: ua,
 		Referrer:  headerValue(r.Header, "Referer"),
-		// Hook (issue 15): the L1 entry carries no workspace or domain
-		// yet; the next session takes both from the link through the
-		// caches (e.workspace, e.domain) instead of these defaults.
-		Workspace: workspace.DefaultID,
-		Domain:    "",
+		Workspace: e.workspace,
+		Domain:    domain,
 	}
 	if ev.country != "" {
 		c.Country = clickevents.NormalizeCountry(headerValue(r.Header, ev.country))

@@ -34,14 +34,18 @@ var (
 // away before the answer (as reverse_proxy does); the client never sees it.
 const statusClientClosedRequest = 499
 
-// ServeHTTP answers GET and HEAD /{code}:
+// ServeHTTP answers GET and HEAD /{code} on the host of the request
+// (domains.go), which selects the links: the instance's own (hosts), a
+// verified custom domain's, or none (404 at once, no lookup):
 //
 //   - / itself: the root_redirect, or a small HTML page that says what
-//     this is (landing.go);
-//   - a link: its status (or default_status) with Location and a
+//     this is (landing.go); on a custom domain, its root_redirect or 404;
+//   - a link: its status (or the domain's redirect_status, or
+//     default_status) with Location and a
 //     Cache-Control that depends on whether the redirect is permanent;
 //   - an unknown code, or a path that cannot be a code: 404, or the next
-//     handler with not_found "next";
+//     handler with not_found "next"; on a custom domain with a
+//     not_found_redirect, a 302 there;
 //   - an expired or disabled link: 410 Gone, also after the cleanup has
 //     retired an expired one (the store keeps its row); a deleted link is
 //     an unknown code (404);
@@ -69,12 +73,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return next.ServeHTTP(w, r)
 	}
+	st, ok := h.resolve(r.Host) // the own host or a custom domain (domains.go)
+	if !ok {
+		return h.unknownHost(w, r, next)
+	}
 	if r.URL.Path == "/" {
+		if st.cfg != nil {
+			return h.rootOf(w, r, next, st)
+		}
 		return h.root(w, r, next) // landing.go
 	}
 	code, ok := strings.CutPrefix(r.URL.Path, "/")
 	if !ok || !shortcode.WellFormed(code) {
-		return h.unknown(w, r, next, "")
+		return h.unknown(w, r, next, "", st)
 	}
 
 	// The limits come before any lookup: a refused request costs no cache
@@ -87,13 +98,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	e, url, ok := h.l1.Get(code)
+	// The L1 key: the code on the own host; domain/code on a custom
+	// domain, built for the Get on the stack (Get keeps no reference to
+	// it) and copied to the heap only for a load, which keeps it.
+	var (
+		e   entry
+		url string
+	)
+	if st.domain == "" {
+		e, url, ok = h.l1.Get(code)
+	} else {
+		var buf [keyBufLen]byte
+		e, url, ok = h.l1.Get(stackKey(&buf, st.domain, code))
+	}
 	if ok {
 		h.stats.l1Hits.Inc()
 	} else {
 		h.stats.l1Misses.Inc()
+		key := l1Key(st.domain, code)
 		var err error
-		e, url, err = h.l1.Load(r.Context(), code, h.load)
+		e, url, err = h.l1.Load(r.Context(), key, h.load)
 		if err != nil {
 			h.stats.errors.Inc()
 			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
@@ -105,22 +129,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	switch {
 	case e.state == stateUnknown:
-		return h.unknown(w, r, next, client)
+		return h.unknown(w, r, next, client, st)
 	case e.state == stateTakenDown: // before expiry: the takedown is what to say
 		return h.takenDown(w, r, url) // takedown.go; url holds the reason
 	case e.state == stateDisabled, e.expires != 0 && e.expired(h.nowNano()):
 		h.stats.gone.Inc()
 		return plain(w, r, http.StatusGone, bodyGone, lenGone)
 	}
-	if h.blockedClick(w, r, code, &e, url) { // the interstitial (blocked.go)
+	if h.blockedClick(w, r, code, st.domain, &e, url) { // the interstitial (blocked.go)
 		return nil
 	}
 	h.stats.redirects.Inc()
 
-	status := int(e.status)
-	if status == 0 {
-		status = h.DefaultStatus
-	}
+	status := h.linkStatus(&e, st) // the link's, the domain's or the default (domains.go)
 	hdr := w.Header()
 	hdr["Location"] = []string{url} // the only allocation of an L1 hit
 	if status == http.StatusMovedPermanently || status == http.StatusPermanentRedirect {
@@ -130,7 +151,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	w.WriteHeader(status)
 	if h.events != nil {
-		h.emitClick(r, code, &e, status) // never waits (clicks.go)
+		h.emitClick(r, code, st.domain, &e, status) // never waits (clicks.go)
 	}
 	return nil
 }
@@ -138,9 +159,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // unknown answers a code that no link has, or a path that is not a code.
 // A 404 spends one miss of the client's miss budget (client is its key, or
 // "" when not yet known); passing the request on spends none, since the
-// next handler may well have an answer.
-func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, client string) error {
-	if h.notFoundNext {
+// next handler may well have an answer. On a custom domain with a
+// not_found_redirect the answer is a 302 there, which spends a miss too:
+// it tells a guessed code from a real one as a 404 does.
+func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, client string, st site) error {
+	redirect := st.cfg != nil && st.cfg.NotFoundRedirect != ""
+	if h.notFoundNext && !redirect {
 		return next.ServeHTTP(w, r)
 	}
 	if h.limits != nil && h.limits.miss != nil {
@@ -152,6 +176,9 @@ func (h *Handler) unknown(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 	}
 	h.stats.notFound.Inc()
+	if redirect {
+		return redirectTo(w, st.cfg.NotFoundRedirect)
+	}
 	return plain(w, r, http.StatusNotFound, bodyNotFound, lenNotFound)
 }
 

@@ -121,8 +121,9 @@ func (v *invalidator) unregister(t *targetL1) {
 // tombstone rather than the old value; a Redis failure is returned (and
 // counted by the consumer) after the L1s are done.
 func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event) error {
+	key := l1Key(e.Domain, code) // the event's domain selects the key (domains.go)
 	if e.Type != linkevents.Created {
-		v.recent.add(code, time.Now().UnixNano())
+		v.recent.add(key, time.Now().UnixNano())
 	}
 	v.mu.Lock()
 	targets := make([]*targetL1, 0, len(v.targets))
@@ -140,24 +141,24 @@ func (v *invalidator) evict(ctx context.Context, code string, e linkevents.Event
 			}
 			cancel()
 		}
-		t.apply(code, e)
+		t.apply(key, e)
 		t.applied.Load().Inc()
 	}
 	return errors.Join(errs...)
 }
 
-// apply evicts the code of e from the L1. Only e's type is read: the link
-// state it carries is never trusted (see above).
-func (t *targetL1) apply(code string, e linkevents.Event) {
+// apply evicts the L1 key (domain and code) of e from the L1. Only e's
+// type is read: the link state it carries is never trusted (see above).
+func (t *targetL1) apply(key string, e linkevents.Event) {
 	if e.Type == linkevents.Created {
 		// A cached "unknown code" goes, and so does the result of a load
 		// in flight (Delete of an absent code), which may have read the
 		// code before it existed; a found link is left alone.
-		if old, _, ok := t.l1.Peek(code); ok && old.state != stateUnknown {
+		if old, _, ok := t.l1.Peek(key); ok && old.state != stateUnknown {
 			return
 		}
 	}
-	t.l1.Delete(code)
+	t.l1.Delete(key)
 }
 
 // provisionInvalidation takes the link-events consumer of the handler's

@@ -27,6 +27,7 @@ import (
 //	shortify_edge_refused_targets_total{tier}     loaded links whose target failed the check (l2, store)
 //	shortify_edge_takedowns_served_total          451 answers for taken-down links
 //	shortify_edge_blocked_clicks_total            clicks answered with the interstitial (blocked.go)
+//	shortify_edge_unknown_hosts_total             requests for a host neither own nor a verified domain (domains.go)
 //	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
 	requests      *prometheus.CounterVec
@@ -41,6 +42,7 @@ type metrics struct {
 	refused       *prometheus.CounterVec
 	takedowns     prometheus.Counter
 	blocked       prometheus.Counter
+	unknownHosts  prometheus.Counter
 	l1            *l1Collector
 }
 
@@ -92,6 +94,8 @@ func newMetrics() *metrics {
 			"Requests for a link an administrator took down, answered 451 Unavailable For Legal Reasons."))),
 		blocked: prometheus.NewCounter(prometheus.CounterOpts(opts("blocked_clicks_total",
 			"Clicks answered with the interstitial page because the link's target is on a threat feed or the admin blocklist."))),
+		unknownHosts: prometheus.NewCounter(prometheus.CounterOpts(opts("unknown_hosts_total",
+			"Requests for a host that is neither one of the instance's hosts nor a verified custom domain, answered 404 without a lookup."))),
 		l1: newL1Collector(),
 	}
 }
@@ -100,7 +104,7 @@ func newMetrics() *metrics {
 // that register can swap in the collector a registry already has.
 func (m *metrics) collectors() []any {
 	return []any{&m.requests, &m.cache, &m.l2Errors, &m.latency, &m.rateLimited,
-		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.blocked, &m.l1}
+		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.blocked, &m.unknownHosts, &m.l1}
 }
 
 // metricsFor returns the collectors registered with reg: new ones, or the

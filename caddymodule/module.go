@@ -32,7 +32,8 @@
 // caddyfile.go (the directive), landing.go (GET /), deprecated.go (the
 // old name),
 // ratelimit.go (per-client limits), blocked.go (the interstitial of
-// blocked targets), clicks.go (click events to Kafka),
+// blocked targets), domains.go (the host: own host or custom domain),
+// clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
 // l1metrics.go (Prometheus).
 package caddymodule
@@ -50,6 +51,7 @@ import (
 
 	"github.com/shortify/shortify/caddymodule/internal/flatcache"
 	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
 )
@@ -227,6 +229,23 @@ type Handler struct {
 	// answer an interstitial page (blocked.go). Default: 15s.
 	BlocklistRefresh caddy.Duration `json:"blocklist_refresh,omitempty"`
 
+	// Hosts are the instance's own host names (such as s.example.com):
+	// requests for them resolve the links that live on no custom domain.
+	// A request for a verified custom domain (registered with the control
+	// plane, mirrored into the link database) resolves that domain's
+	// links; any other host gets 404 without a lookup. Empty (default):
+	// every host that is not a verified custom domain is the own host, as
+	// before custom domains. Matched in lower case, without port or
+	// trailing dot (domains.go).
+	Hosts []string `json:"hosts,omitempty"`
+
+	// DomainRefresh is how often the edge polls the generation of the
+	// custom-domain mirror in the link database, reloading the verified
+	// domains when it moved: a deleted or unverified domain stops
+	// answering within about this much after the control plane's leader
+	// mirrors it (every 250 ms). Default: 1s.
+	DomainRefresh caddy.Duration `json:"domain_refresh,omitempty"`
+
 	// Runtime state, set by Provision.
 	res           *resources // the shared store, Redis client and L1
 	keys          []string   // pool keys this instance holds, for Cleanup
@@ -236,16 +255,19 @@ type Handler struct {
 	logger        *zap.Logger
 	l2log         *zap.Logger // logger for failures of loads (L2, refused targets), sampled to one per message per second
 	notFoundNext  bool
-	permanentCC   []string           // Cache-Control value of 301/308 answers
-	limits        *limiters          // nil without rate_limit and miss_limit
-	metrics       *metrics           // the collectors of the config's registry
-	stats         *stats             // their children the request path counts with
-	events        *events            // nil without kafka_brokers (clicks.go)
-	inval         *invalidator       // the link-events consumer; nil without kafka_brokers (invalidate.go)
-	invalTarget   *targetL1          // h.l1 as registered with inval
-	rootLocation  []string           // Location of GET /; nil: the landing page
-	blocks        *blockset.Watcher  // the block set (blocked.go)
-	blockedClicks prometheus.Counter // shortify_edge_blocked_clicks_total
+	permanentCC   []string              // Cache-Control value of 301/308 answers
+	limits        *limiters             // nil without rate_limit and miss_limit
+	metrics       *metrics              // the collectors of the config's registry
+	stats         *stats                // their children the request path counts with
+	events        *events               // nil without kafka_brokers (clicks.go)
+	inval         *invalidator          // the link-events consumer; nil without kafka_brokers (invalidate.go)
+	invalTarget   *targetL1             // h.l1 as registered with inval
+	rootLocation  []string              // Location of GET /; nil: the landing page
+	blocks        *blockset.Watcher     // the block set (blocked.go)
+	blockedClicks prometheus.Counter    // shortify_edge_blocked_clicks_total
+	ownHosts      map[string]struct{}   // hosts, normalised; nil: every host not a custom domain
+	domains       *domainmirror.Watcher // the verified custom domains (domains.go)
+	unknownHosts  counter               // shortify_edge_unknown_hosts_total
 
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their

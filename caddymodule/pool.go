@@ -32,6 +32,8 @@ import (
 //	l1:    the store and redis keys, redis_prefix, cache_size, cache_ttl,
 //	       max_ttl, negative_ttl (what the cached values and their lifetimes
 //	       depend on)
+//	domains: database, domain_refresh (the custom-domain watcher, domains.go;
+//	       the block set's watcher likewise, blocked.go)
 //
 // The settings are hashed because they hold credentials.
 var pool = caddy.NewUsagePool()

@@ -111,6 +111,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionBlocks(); err != nil {
 		return err
 	}
+	if err := h.provisionDomains(); err != nil { // domains.go
+		return err
+	}
 	return h.provisionInvalidation()
 }
 
@@ -141,7 +144,7 @@ func (h *Handler) Validate() error {
 	}{
 		{"redis_ttl", h.RedisTTL}, {"cache_ttl", h.CacheTTL}, {"max_ttl", h.MaxTTL},
 		{"negative_ttl", h.NegativeTTL}, {"permanent_max_age", h.PermanentMaxAge},
-		{"blocklist_refresh", h.BlocklistRefresh},
+		{"blocklist_refresh", h.BlocklistRefresh}, {"domain_refresh", h.DomainRefresh},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, time.Duration(d.v)))
@@ -167,6 +170,9 @@ func (h *Handler) Validate() error {
 		if err := checkRootRedirect(h.RootRedirect); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := ownHostSet(h.Hosts); err != nil {
+		errs = append(errs, err)
 	}
 	errs = append(errs, h.validateLimits()...)
 	errs = append(errs, h.validateEvents()...)

@@ -35,16 +35,17 @@ const confirmWindow = 2 * pgstore.DefaultReplicaMaxLag
 // links at once) sends every load to the primary for confirmWindow.
 const maxRecent = 100_000
 
-// lookup reads code for the loader: from the primary when a link event
-// changed it within confirmWindow, else with Lookup (replicas).
-func (h *Handler) lookup(ctx context.Context, store linkstore.Store, code string) (linkstore.Link, error) {
-	if h.inval != nil && h.inval.recent.has(code, time.Now().UnixNano()) {
-		return store.LookupPrimary(ctx, "", code)
+// lookup reads code on domain for the loader: from the primary when a
+// link event changed it (its L1 key, key) within confirmWindow, else with
+// Lookup (replicas).
+func (h *Handler) lookup(ctx context.Context, store linkstore.Store, key, domain, code string) (linkstore.Link, error) {
+	if h.inval != nil && h.inval.recent.has(key, time.Now().UnixNano()) {
+		return store.LookupPrimary(ctx, domain, code)
 	}
-	return store.Lookup(ctx, "", code)
+	return store.Lookup(ctx, domain, code)
 }
 
-// recentSet remembers the codes that events changed, each until a
+// recentSet remembers the codes (L1 keys: domain and code) that events changed, each until a
 // deadline (Unix ns).
 type recentSet struct {
 	size     atomic.Int64 // len(until), so that has skips the lock when empty

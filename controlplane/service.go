@@ -16,11 +16,13 @@ import (
 	"github.com/shortify/shortify/controlplane/cleanup"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/controlplane/domainsync"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/controlplane/threatfeed"
 	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkevents/producer"
 	"github.com/shortify/shortify/internal/linkstore"
@@ -102,6 +104,11 @@ type service struct {
 	blocks  blockset.Store
 	threats *threatfeed.Refresher
 	watcher *blockset.Watcher
+	// mirror is the custom-domain registry's copy in the link database,
+	// which domainSync keeps equal to the FSM's while this node leads
+	// (domainmirror.go).
+	mirror     domainmirror.Store
+	domainSync *domainsync.Syncer
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -118,6 +125,7 @@ func (s *service) Destruct() error {
 	if s.threats != nil {
 		errs = append(errs, s.threats.Close()) // before the stores it writes
 	}
+	errs = append(errs, s.closeDomainMirror())
 	if s.watcher != nil {
 		s.watcher.Close()
 	}
@@ -282,6 +290,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startThreats(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startDomainMirror(ctx, log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)

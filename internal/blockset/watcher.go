@@ -2,10 +2,9 @@ package blockset
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/shortify/shortify/internal/genwatch"
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
@@ -30,16 +29,10 @@ type WatcherConfig struct {
 }
 
 // Watcher keeps the stored block set in memory, reloading it when its
-// generation changes. Set is safe to call from any goroutine.
+// generation changes (a genwatch.Watcher over the Store). Set is safe to
+// call from any goroutine.
 type Watcher struct {
-	cfg    WatcherConfig
-	set    atomic.Pointer[threatlist.Set]
-	gen    int64 // the generation of set; the poll goroutine's
-	store  Store
-	poke   chan struct{} // a poll now, before the next tick (Poke)
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	w *genwatch.Watcher[threatlist.Set]
 }
 
 // Watch starts a Watcher; it polls at once, then every cfg.Every, until
@@ -48,10 +41,33 @@ func Watch(cfg WatcherConfig) *Watcher {
 	if cfg.Every <= 0 {
 		cfg.Every = DefaultRefresh
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &Watcher{cfg: cfg, cancel: cancel, done: make(chan struct{}), poke: make(chan struct{}, 1)}
-	go w.run(ctx)
-	return w
+	return &Watcher{genwatch.Watch(genwatch.Config[threatlist.Set]{
+		Open: func(ctx context.Context) (genwatch.Source[threatlist.Set], error) {
+			s, err := cfg.Open(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return source{s}, nil
+		},
+		Every:   cfg.Every,
+		OnError: cfg.OnError,
+		OnLoad:  cfg.OnLoad,
+	})}
+}
+
+// source is a Store as a genwatch.Source of the set.
+type source struct{ Store }
+
+func (s source) Load(ctx context.Context) (int64, *threatlist.Set, int, error) {
+	snap, err := s.Store.Load(ctx)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	var set *threatlist.Set
+	if len(snap.Entries) > 0 {
+		set = threatlist.NewSet(snap.Entries)
+	}
+	return snap.Generation, set, len(snap.Entries), nil
 }
 
 // Set is the block set now, or nil when it is empty (or not loaded yet):
@@ -60,7 +76,7 @@ func (w *Watcher) Set() *threatlist.Set {
 	if w == nil {
 		return nil
 	}
-	return w.set.Load()
+	return w.w.Value()
 }
 
 // Poke asks for a poll now rather than at the next tick, without
@@ -72,67 +88,8 @@ func (w *Watcher) Poke() {
 	if w == nil {
 		return
 	}
-	select {
-	case w.poke <- struct{}{}:
-	default: // a poll is already asked for
-	}
+	w.w.Poke()
 }
 
 // Close stops the polling, waits for it, and closes the store.
-func (w *Watcher) Close() {
-	w.once.Do(func() {
-		w.cancel()
-		<-w.done
-		if w.store != nil {
-			w.store.Close()
-		}
-	})
-}
-
-func (w *Watcher) run(ctx context.Context) {
-	defer close(w.done)
-	t := time.NewTicker(w.cfg.Every)
-	defer t.Stop()
-	for {
-		if err := w.poll(ctx); err != nil && ctx.Err() == nil && w.cfg.OnError != nil {
-			w.cfg.OnError(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.poke:
-		}
-	}
-}
-
-// poll reloads the set when its generation moved.
-func (w *Watcher) poll(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, max(w.cfg.Every, 30*time.Second))
-	defer cancel()
-	if w.store == nil {
-		s, err := w.cfg.Open(ctx)
-		if err != nil {
-			return err
-		}
-		w.store = s
-	}
-	gen, err := w.store.Generation(ctx)
-	if err != nil || gen == w.gen {
-		return err
-	}
-	snap, err := w.store.Load(ctx)
-	if err != nil {
-		return err
-	}
-	var set *threatlist.Set
-	if len(snap.Entries) > 0 {
-		set = threatlist.NewSet(snap.Entries)
-	}
-	w.set.Store(set)
-	w.gen = snap.Generation
-	if w.cfg.OnLoad != nil {
-		w.cfg.OnLoad(snap.Generation, len(snap.Entries))
-	}
-	return nil
-}
+func (w *Watcher) Close() { w.w.Close() }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // The first byte of every value says what follows, and in which version of
@@ -19,7 +20,13 @@ const (
 	//
 	//	0x01  flags  uvarint(status)  uvarint(id)  [varint(expires, Unix µs)]  uvarint(len(url))  url
 	//
-	// flags: bit 0 disabled, bit 1 expires-present; other bits must be 0.
+	// flags: bit 0 disabled, bit 1 expires-present, bit 2
+	// workspace-present; other bits must be 0. With bit 2, uvarint(workspace
+	// ID) follows the ID: it is written only for links outside the default
+	// workspace, so that edges that predate workspaces keep reading every
+	// default-workspace value (a value with bit 2 is corrupt to them: a
+	// miss, and they read the store), and a value without it is a link of
+	// the default workspace.
 	// The URL length is redundant with the value's length on purpose: a
 	// truncated or padded value fails to decode instead of yielding a
 	// shortened URL.
@@ -40,9 +47,10 @@ const (
 )
 
 const (
-	flagDisabled byte = 1 << 0
-	flagExpires  byte = 1 << 1
-	flagsKnown        = flagDisabled | flagExpires
+	flagDisabled  byte = 1 << 0
+	flagExpires   byte = 1 << 1
+	flagWorkspace byte = 1 << 2
+	flagsKnown         = flagDisabled | flagExpires | flagWorkspace
 )
 
 // maxReasonLen bounds the takedown reason in a value, in bytes: the
@@ -71,6 +79,9 @@ func encodeLink(dst []byte, l linkstore.Link) []byte {
 	if !l.ExpiresAt.IsZero() {
 		flags |= flagExpires
 	}
+	if l.WorkspaceID != 0 && l.WorkspaceID != workspace.DefaultID {
+		flags |= flagWorkspace
+	}
 	tag := tagLinkV1
 	if l.TakenDown() {
 		tag = tagTakenDownV1
@@ -78,6 +89,9 @@ func encodeLink(dst []byte, l linkstore.Link) []byte {
 	dst = append(dst, tag, flags)
 	dst = binary.AppendUvarint(dst, uint64(l.Status))
 	dst = binary.AppendUvarint(dst, uint64(l.ID))
+	if flags&flagWorkspace != 0 {
+		dst = binary.AppendUvarint(dst, uint64(l.WorkspaceID))
+	}
 	if flags&flagExpires != 0 {
 		dst = binary.AppendVarint(dst, l.ExpiresAt.UnixMicro())
 	}
@@ -118,6 +132,10 @@ func decode(b []byte) (decoded, error) {
 	flags := r.byte()
 	status := r.uvarint()
 	id := r.uvarint()
+	ws := uint64(workspace.DefaultID)
+	if flags&flagWorkspace != 0 {
+		ws = r.uvarint()
+	}
 	var expires int64
 	if flags&flagExpires != 0 {
 		expires = r.varint()
@@ -144,6 +162,8 @@ func decode(b []byte) (decoded, error) {
 		return decoded{}, fmt.Errorf("%w: status %d", ErrCorrupt, status)
 	case id > math.MaxInt64:
 		return decoded{}, fmt.Errorf("%w: id out of range", ErrCorrupt)
+	case ws == 0 || ws > math.MaxInt64:
+		return decoded{}, fmt.Errorf("%w: workspace out of range", ErrCorrupt)
 	case n == 0 || n > maxURLLen:
 		return decoded{}, fmt.Errorf("%w: URL length %d", ErrCorrupt, n)
 	case uint64(len(r.b)) != n:
@@ -157,10 +177,11 @@ func decode(b []byte) (decoded, error) {
 		}
 	}
 	l := linkstore.Link{
-		ID:       int64(id),
-		URL:      string(r.b),
-		Status:   int(status),
-		Disabled: flags&flagDisabled != 0,
+		ID:          int64(id),
+		URL:         string(r.b),
+		Status:      int(status),
+		Disabled:    flags&flagDisabled != 0,
+		WorkspaceID: int64(ws),
 	}
 	if flags&flagExpires != 0 {
 		l.ExpiresAt = time.UnixMicro(expires).UTC()

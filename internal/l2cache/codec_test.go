@@ -128,3 +128,43 @@ func sameLink(a, b linkstore.Link) bool {
 		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.Disabled == b.Disabled &&
 		a.TakedownAt.Equal(b.TakedownAt) && a.TakedownReason == b.TakedownReason
 }
+
+// TestCodecWorkspace: a link outside the default workspace carries its
+// workspace; a link of the default workspace (or of none, 0) is written
+// without it, in the form edges before workspaces read, and every value
+// without it reads as the default workspace.
+func TestCodecWorkspace(t *testing.T) {
+	t.Parallel()
+	plain := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://e.x/", Status: 302})
+	for _, c := range []struct {
+		name      string
+		ws, want  int64
+		sameBytes bool // encoded exactly as a link without a workspace
+	}{
+		{"none", 0, 1, true},
+		{"default", 1, 1, true},
+		{"acme", 2, 2, false},
+		{"large", 1 << 40, 1 << 40, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := linkstore.Link{ID: 5, URL: "https://e.x/", Status: 302, WorkspaceID: c.ws}
+			b := encodeLink(nil, l)
+			if bytes.Equal(b, plain) != c.sameBytes {
+				t.Fatalf("encode = %x; the form without a workspace is %x", b, plain)
+			}
+			d, err := decode(b)
+			if err != nil || d.link.WorkspaceID != c.want || !sameLink(d.link, l) {
+				t.Fatalf("decode = %+v, %v; want workspace %d", d.link, err, c.want)
+			}
+			// A taken-down link carries it too.
+			l.TakedownAt, l.TakedownReason = time.Unix(9, 0).UTC(), "spam"
+			if d, err := decode(encodeLink(nil, l)); err != nil || d.link.WorkspaceID != c.want {
+				t.Fatalf("taken down: decode = %+v, %v; want workspace %d", d.link, err, c.want)
+			}
+		})
+	}
+	// Workspace 0 written explicitly is not a value this package writes.
+	if _, err := decode([]byte{tagLinkV1, flagWorkspace, 0, 5, 0, 1, 'x'}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("workspace 0: %v, want ErrCorrupt", err)
+	}
+}
