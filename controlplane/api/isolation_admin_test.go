@@ -176,7 +176,9 @@ func bKeys(e *isoEnv, t *testing.T) []refPair {
 	return out
 }
 
-func constRef(s string) func(*isoEnv, *testing.T) string { return func(*isoEnv, *testing.T) string { return s } }
+func constRef(s string) func(*isoEnv, *testing.T) string {
+	return func(*isoEnv, *testing.T) string { return s }
+}
 
 // registryRoutes are the registries' routes of the matrix.
 var registryRoutes = []registryRoute{
@@ -215,7 +217,9 @@ var registryRoutes = []registryRoute{
 
 // reaches tells whether a workspace key of the role gets past the route's
 // role check.
-func (r registryRoute) reaches(role apikey.Role) bool { return r.minRole != "" && role.Allows(r.minRole) }
+func (r registryRoute) reaches(role apikey.Role) bool {
+	return r.minRole != "" && role.Allows(r.minRole)
+}
 
 // testIsolatedRegistry: on every route of the key, workspace and domain
 // registries, every key of A gets for B's things (B's domains, B's keys,
