@@ -136,6 +136,8 @@ type refPair struct{ b, missing string }
 // the matrix calls it.
 type registryRoute struct {
 	pattern string
+	// variant names a second case of the same route.
+	variant string
 	// minRole is the least role of a workspace's key the route takes; ""
 	// for the instance admin's routes, which refuse every workspace key.
 	minRole apikey.Role
@@ -192,14 +194,14 @@ var registryRoutes = []registryRoute{
 	{pattern: "GET /api/v1/domains/{domain}", minRole: apikey.Admin, path: "/api/v1/domains/{x}", bThings: bDomains, aThing: constRef(domA)},
 	{pattern: "PATCH /api/v1/domains/{domain}", minRole: apikey.Admin, path: "/api/v1/domains/{x}",
 		body: `{"root_redirect":"https://example.org/hijacked","not_found_redirect":"","redirect_status":302}`, bThings: bDomains, aThing: constRef(domA)},
-	{pattern: "PATCH /api/v1/domains/{domain}", minRole: apikey.Admin, path: "/api/v1/domains/{x}", body: `{"verified":true}`, bThings: bDomains, aThing: constRef(domAPending)},
+	{pattern: "PATCH /api/v1/domains/{domain}", minRole: apikey.Admin, path: "/api/v1/domains/{x}", variant: "verified", body: `{"verified":true}`, bThings: bDomains, aThing: constRef(domAPending)},
 	{pattern: "DELETE /api/v1/domains/{domain}", minRole: apikey.Admin, path: "/api/v1/domains/{x}", bThings: bDomains, aThing: constRef(domA)},
 	{pattern: "POST /api/v1/domains/{domain}/verify", minRole: apikey.Admin, path: "/api/v1/domains/{x}/verify", bThings: bDomains, aThing: constRef(domAPending)},
 
 	{pattern: "GET /api/v1/admin/keys", minRole: apikey.Admin, path: "/api/v1/admin/keys", aThing: constRef("")},
 	{pattern: "POST /api/v1/admin/keys", minRole: apikey.Admin, path: "/api/v1/admin/keys", body: `{"name":"mole","role":"viewer","workspace":"{x}"}`,
 		bThings: bWorkspaceRefs, aThing: constRef("acme")},
-	{pattern: "POST /api/v1/admin/keys", minRole: apikey.Admin, path: "/api/v1/admin/keys", body: `{"name":"mole","role":"admin","workspace":{x}}`,
+	{pattern: "POST /api/v1/admin/keys", minRole: apikey.Admin, path: "/api/v1/admin/keys", variant: "admin by ID", body: `{"name":"mole","role":"admin","workspace":{x}}`,
 		bThings: func(*isoEnv, *testing.T) []refPair {
 			return []refPair{{strconv.FormatInt(wsB, 10), noWorkspaceID}}
 		}, aThing: constRef(strconv.FormatInt(wsA, 10))},
@@ -212,7 +214,7 @@ var registryRoutes = []registryRoute{
 	{pattern: "PATCH /api/v1/workspaces/{id}", path: "/api/v1/workspaces/{x}", body: `{"name":"hijacked","limits":{"max_links":1}}`,
 		bThings: allWorkspaceRefs, aThing: constRef("acme")},
 	{pattern: "DELETE /api/v1/workspaces/{id}", path: "/api/v1/workspaces/{x}", bThings: allWorkspaceRefs, aThing: constRef("acme")},
-	{pattern: "DELETE /api/v1/workspaces/{id}", path: "/api/v1/workspaces/{x}?delete_links=true", bThings: allWorkspaceRefs, aThing: constRef("acme")},
+	{pattern: "DELETE /api/v1/workspaces/{id}", variant: "delete_links", path: "/api/v1/workspaces/{x}?delete_links=true", bThings: allWorkspaceRefs, aThing: constRef("acme")},
 }
 
 // reaches tells whether a workspace key of the role gets past the route's
@@ -232,7 +234,7 @@ func (r registryRoute) reaches(role apikey.Role) bool {
 // included.
 func testIsolatedRegistry(t *testing.T, e *isoEnv) {
 	for _, rt := range registryRoutes {
-		t.Run(rt.pattern, func(t *testing.T) {
+		t.Run(strings.TrimSpace(rt.pattern+" "+rt.variant), func(t *testing.T) {
 			for _, role := range []apikey.Role{apikey.Viewer, apikey.Creator, apikey.Admin} {
 				who := "A " + string(role)
 				key := e.keys[who]
@@ -240,14 +242,14 @@ func testIsolatedRegistry(t *testing.T, e *isoEnv) {
 				if rt.bThings != nil {
 					status := cmpStatus(refused, rt.bStatus)
 					for _, p := range rt.bThings(e, t) {
-						e.wantAlike(t, fmt.Sprintf("%s %s on %s", who, rt.body, p.b), key, status,
+						e.wantAlike(t, fmt.Sprintf("%s on B's %s", who, p.b), key, status,
 							func(ref string) (string, string, string, []string) { return rt.req(ref) }, p.b, p.missing)
 					}
 				}
 				own := rt.aThing(e, t)
 				status := cmpStatus(refused, http.StatusNotFound)
 				for _, p := range bWorkspaceRefs(e, t) {
-					e.wantAlike(t, fmt.Sprintf("%s %s on its own %q, header naming %s", who, rt.body, own, p.b), key, status,
+					e.wantAlike(t, fmt.Sprintf("%s on its own %q, header naming B as %s", who, own, p.b), key, status,
 						func(ref string) (string, string, string, []string) {
 							return rt.req(own, apiauth.WorkspaceHeader, ref)
 						}, p.b, p.missing)
