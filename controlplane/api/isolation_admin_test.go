@@ -389,3 +389,42 @@ func (e *isoEnv) wantRegistryUnchanged(t *testing.T, before isoRegistryState) {
 		}
 	}
 }
+
+// testLinksHeaderNamingB: on every link route a workspace key reaches,
+// A's keys naming B in the Shortify-Workspace header get a 404 as for a
+// workspace that does not exist, even for A's own links; the role's 403
+// comes first where the role falls short.
+func testLinksHeaderNamingB(t *testing.T, e *isoEnv) {
+	own := e.a[2] // on A's custom domain
+	before := e.snapshot(t, e.a)
+	cases := []struct {
+		method, path, body string
+		minRole            apikey.Role
+	}{
+		{"GET", "/api/v1/links", "", apikey.Viewer},
+		{"POST", "/api/v1/links", `{"url":"https://example.org/into-b"}`, apikey.Creator},
+		{"POST", "/api/v1/links/bulk", `{"links":[{"url":"https://example.org/into-b"}]}`, apikey.Creator},
+	}
+	for _, c := range byCodeCases {
+		if c.minRole != "" {
+			cases = append(cases, struct {
+				method, path, body string
+				minRole            apikey.Role
+			}{c.method, c.path(own), c.body, c.minRole})
+		}
+	}
+	for _, c := range cases {
+		for _, role := range []apikey.Role{apikey.Viewer, apikey.Creator, apikey.Admin} {
+			req := func(ref string) (string, string, string, []string) {
+				return c.method, c.path, c.body, []string{apiauth.WorkspaceHeader, ref}
+			}
+			status := cmpStatus(!role.Allows(c.minRole), http.StatusNotFound)
+			for _, p := range bWorkspaceRefs(e, t) {
+				e.wantAlike(t, fmt.Sprintf("A %s %s %s, header naming B as %s", role, c.method, c.path, p.b), e.keys["A "+string(role)], status, req, p.b, p.missing)
+			}
+		}
+	}
+	if after := e.snapshot(t, e.a); !reflect.DeepEqual(after, before) {
+		t.Errorf("A's links changed under calls naming B:\n got  %+v\n want %+v", after, before)
+	}
+}

@@ -319,6 +319,7 @@ func TestWorkspaceIsolation(t *testing.T) {
 			t.Run("links", func(t *testing.T) { testIsolatedLinks(t, e) })
 			t.Run("by code", func(t *testing.T) { testIsolatedByCode(t, e) })
 			t.Run("creates", func(t *testing.T) { testIsolatedCreates(t, e) })
+			t.Run("header naming B", func(t *testing.T) { testLinksHeaderNamingB(t, e) })
 			t.Run("registries", func(t *testing.T) { testIsolatedRegistry(t, e) })
 			t.Run("own registries", func(t *testing.T) { testOwnRegistry(t, e) })
 			if after := e.snapshot(t, e.b); !reflect.DeepEqual(after, before) {
