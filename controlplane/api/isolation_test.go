@@ -87,6 +87,10 @@ type isoEnv struct {
 	h      http.Handler
 	store  linkstore.Store
 	issuer *issuer
+	// reg is the real FSM behind the keys, workspaces and domains, nil
+	// when the test gave its own workspace directory (then the registries
+	// are in-memory stand-ins that the API reads but cannot write).
+	reg *fsmRegistry
 	// keys: "A viewer", "A creator", "A admin", "B …", "instance".
 	keys map[string]string
 	// a and b are the links of A and B: on the own host and on each's
@@ -94,33 +98,43 @@ type isoEnv struct {
 	a, b []api.Link
 }
 
+// newIsoEnv builds the matrix's API. Without deps.Workspaces, keys,
+// workspaces and domains live in a real FSM (newIsoRegistry), so that the
+// registry's routes write for real; with it, in the in-memory stand-ins.
 func newIsoEnv(t *testing.T, store linkstore.Store, cfg api.Config, deps api.Deps) *isoEnv {
 	t.Helper()
-	ring := &keyRing{}
-	deps.Store, deps.Keys = store, ring
+	deps.Store = store
 	is := newIssuer(t, uint64(time.Now().UnixNano()%1e9))
 	deps.Issuer = is
+	e := &isoEnv{store: store, issuer: is, keys: map[string]string{}}
+	var mint func(apikey.Role, int64) string
 	if deps.Workspaces == nil {
-		deps.Workspaces = workspaceDir{
-			workspace.DefaultID: {ID: workspace.DefaultID, Name: workspace.DefaultName},
-			wsA:                 {ID: wsA, Name: "acme"},
-			wsB:                 {ID: wsB, Name: "bravo"},
+		e.reg = newIsoRegistry(t)
+		deps = e.reg.deps(deps)
+		if deps.DomainVerifier == nil {
+			deps.DomainVerifier = isoVerifier(t, e.reg)
 		}
-	}
-	deps.Domains = domainDir{
-		domA:        {Domain: domA, Workspace: wsA, Verified: true},
-		domAPending: {Domain: domAPending, Workspace: wsA},
-		domB:        {Domain: domB, Workspace: wsB, Verified: true},
+		mint = func(role apikey.Role, ws int64) string { return e.reg.mint(t, role, ws) }
+	} else {
+		ring := &keyRing{}
+		deps.Keys = ring
+		deps.Domains = domainDir{
+			domA:        {Domain: domA, Workspace: wsA, Verified: true},
+			domAPending: {Domain: domAPending, Workspace: wsA},
+			domB:        {Domain: domB, Workspace: wsB, Verified: true},
+		}
+		mint = func(role apikey.Role, ws int64) string { return ring.mintIn(t, role, ws) }
 	}
 	cfg.PublicURL = isolationPublic
 	h, err := api.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &isoEnv{h: h, store: store, issuer: is, keys: map[string]string{"instance": ring.mintIn(t, apikey.Admin, 0)}}
+	e.h = h
+	e.keys["instance"] = mint(apikey.Admin, 0)
 	for name, ws := range map[string]int64{"A": wsA, "B": wsB} {
 		for _, role := range []apikey.Role{apikey.Viewer, apikey.Creator, apikey.Admin} {
-			e.keys[name+" "+string(role)] = ring.mintIn(t, role, ws)
+			e.keys[name+" "+string(role)] = mint(role, ws)
 		}
 	}
 	return e
@@ -220,18 +234,6 @@ var notWorkspaceScoped = map[string]bool{
 	"GET /api/v1/admin/review":                true,
 }
 
-// isolationToBeCovered are routes whose isolation cases belong to another
-// part of issue 15 (workspaces, domains and keys: their handlers and
-// their tests are written beside this one). The merger moves each of them
-// into the matrix (isolationMatrix) or, with a reason, into
-// notWorkspaceScoped, and adds the routes that part registers: until
-// then TestIsolationCoversEveryRoute fails for those, which is the point.
-var isolationToBeCovered = map[string]bool{
-	"GET /api/v1/admin/keys":         true,
-	"POST /api/v1/admin/keys":        true,
-	"DELETE /api/v1/admin/keys/{id}": true,
-}
-
 // byCodeCase is a route that names a link by code, called by another
 // workspace's keys.
 type byCodeCase struct {
@@ -277,12 +279,15 @@ func isolationMatrix() map[string]bool {
 	for _, c := range byCodeCases {
 		m[c.pattern] = true
 	}
+	for _, r := range registryRoutes {
+		m[r.pattern] = true
+	}
 	return m
 }
 
 // TestIsolationCoversEveryRoute: every route is in the isolation matrix,
-// or explicitly not workspace-scoped, or awaiting its cases from the
-// merger, so that a new route cannot skip the matrix.
+// or explicitly not workspace-scoped, so that a new route cannot skip the
+// matrix.
 func TestIsolationCoversEveryRoute(t *testing.T) {
 	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: openSQLite(t), Issuer: newIssuer(t, 0)})
 	if err != nil {
@@ -290,7 +295,7 @@ func TestIsolationCoversEveryRoute(t *testing.T) {
 	}
 	matrix := isolationMatrix()
 	for _, rt := range h.Routes() {
-		if !matrix[rt.Pattern] && !notWorkspaceScoped[rt.Pattern] && !isolationToBeCovered[rt.Pattern] {
+		if !matrix[rt.Pattern] && !notWorkspaceScoped[rt.Pattern] {
 			t.Errorf("route %s is not in the workspace isolation matrix (isolation_test.go): add its cases, or list it in notWorkspaceScoped with a reason", rt.Pattern)
 		}
 	}
@@ -300,21 +305,29 @@ func TestIsolationCoversEveryRoute(t *testing.T) {
 // code no link has, for every link of workspace B on every route that
 // names a link (or the role's 403 where its role does not reach the
 // route), cannot create on B's domain, does not list B's links, and
-// leaves B's links as they were; the instance admin sees both, and acts
-// in one workspace with the Shortify-Workspace header.
+// leaves B's links as they were; the same for B's domains, keys and
+// workspace on the registries' routes (isolation_admin_test.go), which
+// keep B's records as they were. The instance admin sees both, and acts
+// in one workspace with the Shortify-Workspace header
+// (isolation_instance_test.go).
 func TestWorkspaceIsolation(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newIsoEnv(t, open(t), api.Config{}, api.Deps{})
 			e.seed(t)
-			before := e.snapshot(t, e.b)
+			before, regBefore := e.snapshot(t, e.b), e.registryState()
 			t.Run("links", func(t *testing.T) { testIsolatedLinks(t, e) })
 			t.Run("by code", func(t *testing.T) { testIsolatedByCode(t, e) })
 			t.Run("creates", func(t *testing.T) { testIsolatedCreates(t, e) })
+			t.Run("header naming B", func(t *testing.T) { testLinksHeaderNamingB(t, e) })
+			t.Run("registries", func(t *testing.T) { testIsolatedRegistry(t, e) })
+			t.Run("own registries", func(t *testing.T) { testOwnRegistry(t, e) })
 			if after := e.snapshot(t, e.b); !reflect.DeepEqual(after, before) {
 				t.Errorf("B's links changed under A's keys:\n got  %+v\n want %+v", after, before)
 			}
+			e.wantRegistryUnchanged(t, regBefore)
 			t.Run("instance admin", func(t *testing.T) { testInstanceAdminSeesAll(t, e) })
+			t.Run("instance admin registries", func(t *testing.T) { testInstanceAdminRegistry(t, e) })
 		})
 	}
 }
