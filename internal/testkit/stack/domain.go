@@ -50,6 +50,14 @@ func (s *Stack) setupCustomDomain(ctx context.Context) error {
 		return err
 	}
 	s.WorkspaceKey = key.Key
+	// Keys replicate through Raft: the front door may ask any node next.
+	for _, n := range s.Nodes {
+		if err := waitPoll(ctx, n, "the "+Workspace+" key", func(ctx context.Context) error {
+			return s.call(ctx, n.URL, s.WorkspaceKey, "GET", "/api/v1/domains", "", http.StatusOK, nil)
+		}); err != nil {
+			return err
+		}
+	}
 	if err := s.API(ctx, s.WorkspaceKey, "POST", "/api/v1/domains", `{"domain":"`+CustomDomain+`"}`, http.StatusCreated, nil); err != nil {
 		return err
 	}
@@ -84,9 +92,14 @@ func (s *Stack) setupCustomDomain(ctx context.Context) error {
 // is JSON (none when empty); an answer other than want is an error, and
 // a 2xx answer is decoded into out unless out is nil.
 func (s *Stack) API(ctx context.Context, key, method, path, body string, want int, out any) error {
+	return s.call(ctx, s.FrontDoor.URL, key, method, path, body, want, out)
+}
+
+// call is API through base (a node's or the front door's URL).
+func (s *Stack) call(ctx context.Context, base, key, method, path, body string, want int, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.FrontDoor.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
