@@ -5,7 +5,9 @@
 // plane, two edges behind a Caddy front door and two stats instances
 // sharing one consumer group. The Shortify processes run the role
 // Caddyfiles of deploy/caddyfiles unchanged, set up by environment
-// variables as in docker compose and Kubernetes. `make stack`
+// variables as in docker compose and Kubernetes. A workspace "acme" with
+// the verified custom domain go.acme.test and a link on it shows a
+// customer's domain served through the front door (domain.go). `make stack`
 // (cmd/shortify-stack) and the end-to-end test (e2e/stack_test.go) both
 // start it here.
 package stack
