@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 		caddycmd.Main()
 		return
 	}
-	os.Exit(m.Run())
+	// testenv.Main drops the package's PostgreSQL database after.
+	testenv.Main(m)
 }
 
 // caddyProcess is a Caddy process running a role Caddyfile.

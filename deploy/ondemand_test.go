@@ -102,29 +102,7 @@ func TestFrontDoorOnDemandTLS(t *testing.T) {
 		"SHORTIFY_CONTROL_PLANE_UPSTREAMS": testenv.FreeAddr(t),
 	})
 
-	// The client trusts the internal CA only and dials the front door
-	// whatever the name (curl --resolve).
-	rootFile := filepath.Join(fd.DataDir, "pki", "authorities", "local", "root.crt")
-	testenv.WaitFor(t, "the internal CA's root", 10*time.Second, func() bool {
-		_, err := os.Stat(rootFile)
-		return err == nil
-	})
-	pem, err := os.ReadFile(rootFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		t.Fatalf("no certificate in %s", rootFile)
-	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, fd.Public)
-		},
-		DisableKeepAlives: true, // every request a new handshake
-	}}
+	client := pinnedClient(t, fd)
 	get := func(domain string) (*http.Response, error) {
 		resp, err := client.Get("https://" + domain + "/abc123")
 		if err == nil {
@@ -147,14 +125,7 @@ func TestFrontDoorOnDemandTLS(t *testing.T) {
 	}
 	wantRefused := func(domain string) {
 		t.Helper()
-		resp, err := get(domain)
-		if err == nil {
-			t.Fatalf("HTTPS to %s answered %d; want no certificate", domain, resp.StatusCode)
-		}
-		var certErr *tls.CertificateVerificationError
-		if errors.As(err, &certErr) {
-			t.Fatalf("HTTPS to %s got a certificate the client refused (%v); want none at all", domain, err)
-		}
+		wantNoCertificate(t, client, domain)
 	}
 
 	wantServed(verified)
@@ -179,4 +150,53 @@ func TestFrontDoorOnDemandTLS(t *testing.T) {
 	// without asking again: deleting a domain stops new certificates,
 	// not this one.
 	wantServed(verified)
+}
+
+// pinnedClient is an HTTPS client that trusts the front door's internal
+// CA only and dials the front door whatever the URL's host (curl
+// --resolve), each request on a new connection (a new handshake). It
+// waits for Caddy to have made its CA.
+func pinnedClient(t *testing.T, fd *caddyProcess) *http.Client {
+	t.Helper()
+	rootFile := filepath.Join(fd.DataDir, "pki", "authorities", "local", "root.crt")
+	testenv.WaitFor(t, "the internal CA's root", 10*time.Second, func() bool {
+		_, err := os.Stat(rootFile)
+		return err == nil
+	})
+	pem, err := os.ReadFile(rootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("no certificate in %s", rootFile)
+	}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: roots},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, fd.Public)
+			},
+			DisableKeepAlives: true, // every request a new handshake
+		},
+		// A redirect is what is tested, not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// wantNoCertificate fails unless an HTTPS request for domain fails in
+// the handshake for want of any certificate (not one the client refused).
+func wantNoCertificate(t *testing.T, client *http.Client, domain string) {
+	t.Helper()
+	resp, err := client.Get("https://" + domain + "/abc123")
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("HTTPS to %s answered %d; want no certificate", domain, resp.StatusCode)
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		t.Fatalf("HTTPS to %s got a certificate the client refused (%v); want none at all", domain, err)
+	}
 }

@@ -94,6 +94,7 @@ func TestProductionStack(t *testing.T) {
 	c.checkNoClusterRoutes()
 	c.checkThreatFeed()
 	c.checkSafetyAtEveryEdge()
+	c.checkCustomDomain()
 	// Prometheus scrapes it all: every dashboard query returns series,
 	// every alerting rule evaluates.
 	checkMonitoring(t, s, dir)

@@ -2,7 +2,9 @@
 // (package internal/testkit/stack): PostgreSQL primary and streaming replica, a
 // Redis Cluster, the Kafka-protocol broker, a 3-node control plane, two
 // edges behind a Caddy front door and two stats instances, each a process
-// of its own on the loopback interface. It prints where to reach them,
+// of its own on the loopback interface, and a workspace "acme" whose
+// verified custom domain go.acme.test serves a link through the front
+// door. It prints where to reach them, and how to try the domain,
 // runs until interrupted (Ctrl-C), then stops every process. `make stack`
 // builds the binary and runs this.
 package main

@@ -131,7 +131,8 @@ func (s *Stack) startEdgesAndStats(ctx context.Context) error {
 		n.Dir = filepath.Join(s.cfg.Dir, n.Name)
 		n.env = append(s.roleEnv(h, p.EdgeAdmin, p.Edge, p.EdgeOps),
 			"SHORTIFY_READ_REPLICAS="+s.Replica.DSN(LinkDatabase),
-			"SHORTIFY_VISITOR_KEY="+visitorKey)
+			"SHORTIFY_VISITOR_KEY="+visitorKey,
+			"SHORTIFY_HOSTS="+ownHosts())
 		n.env = append(n.env, s.kafka.roleEnv("edge")...)
 		n.env = append(n.env, s.cfg.Env...)
 		s.Edges = append(s.Edges, n)

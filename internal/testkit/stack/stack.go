@@ -5,7 +5,9 @@
 // plane, two edges behind a Caddy front door and two stats instances
 // sharing one consumer group. The Shortify processes run the role
 // Caddyfiles of deploy/caddyfiles unchanged, set up by environment
-// variables as in docker compose and Kubernetes. `make stack`
+// variables as in docker compose and Kubernetes. A workspace "acme" with
+// the verified custom domain go.acme.test and a link on it shows a
+// customer's domain served through the front door (domain.go). `make stack`
 // (cmd/shortify-stack) and the end-to-end test (e2e/stack_test.go) both
 // start it here.
 package stack
@@ -71,8 +73,11 @@ type Config struct {
 // Stack is a running stack. Its fields name the processes; Stop stops
 // them all.
 type Stack struct {
-	// APIKey is the cluster's first admin key.
+	// APIKey is the cluster's first admin key (an instance admin).
 	APIKey string
+	// WorkspaceKey is an admin key of the workspace Workspace, which
+	// holds CustomDomain (domain.go).
+	WorkspaceKey string
 	// Primary and Replica are the link and stats databases' servers.
 	Primary, Replica *procs.Postgres
 	// Redis is the Redis Cluster.
@@ -92,8 +97,10 @@ type Stack struct {
 
 // Start starts the whole stack and returns once every part is ready: the
 // replica streams, the Redis Cluster is formed, the control plane has
-// three voters and each node is ready to issue codes, and every edge,
-// stats instance and the front door answer their health checks. On error
+// three voters and each node is ready to issue codes, every edge,
+// stats instance and the front door answer their health checks, and the
+// custom domain CustomDomain of the workspace Workspace redirects its
+// link DemoAlias through the front door and every edge. On error
 // it stops what it started.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s := &Stack{cfg: cfg, logf: cfg.Logf}
@@ -146,6 +153,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if err := s.startFrontDoor(ctx); err != nil {
 		return nil, err
+	}
+	if err := s.setupCustomDomain(ctx); err != nil {
+		return nil, fmt.Errorf("custom domain %s: %w", CustomDomain, err)
 	}
 	return s, nil
 }
@@ -292,6 +302,7 @@ func (s *Stack) URLs() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "front door (redirects, API, dashboard): %s\n", s.FrontDoor.URL)
 	fmt.Fprintf(&b, "dashboard:                              %s/dashboard/\n", s.FrontDoor.URL)
+	s.domainURLs(&b)
 	for _, n := range s.Nodes {
 		fmt.Fprintf(&b, "control plane %s API:                %s/api/v1/  metrics %s/metrics\n", n.Name, n.URL, n.Ops)
 	}
