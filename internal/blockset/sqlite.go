@@ -10,7 +10,6 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
-	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
@@ -20,18 +19,9 @@ import (
 type sqliteStore struct{ db *sql.DB }
 
 func openSQLite(ctx context.Context, path string) (Store, error) {
-	db, err := migrations.OpenSQLite(path)
+	db, err := ownMigrations.OpenSQLite(ctx, path, 2)
 	if err != nil {
-		return nil, fmt.Errorf("blockset: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(2)
-	ms, err := migrations.Load(migrationFS, "migrations/sqlite")
-	if err == nil {
-		err = migrations.ApplySQLite(ctx, db, migrationsTable, ms)
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("blockset: open %s: %w", path, err)
+		return nil, fmt.Errorf("blockset: %w", err)
 	}
 	return &sqliteStore{db: db}, nil
 }

@@ -15,6 +15,10 @@ import (
 //go:embed migrations
 var migrationFS embed.FS
 
+// ownMigrations are this package's tables' migrations, kept apart from
+// the link store's in migrationsTable.
+var ownMigrations = migrations.Embedded{FS: migrationFS, Dir: "migrations", Table: migrationsTable}
+
 // pgStore is the Store on PostgreSQL.
 type pgStore struct{ pool *pgxpool.Pool }
 
@@ -23,24 +27,9 @@ type pgStore struct{ pool *pgxpool.Pool }
 const pgMaxConns = 2
 
 func openPostgres(ctx context.Context, dsn string, migrate bool) (Store, error) {
-	pc, err := pgxpool.ParseConfig(dsn) // its errors redact the password
+	pool, err := ownMigrations.OpenPostgres(ctx, dsn, pgMaxConns, migrate)
 	if err != nil {
 		return nil, fmt.Errorf("domainmirror: %w", err)
-	}
-	pc.MaxConns = pgMaxConns
-	pool, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return nil, fmt.Errorf("domainmirror: %w", err)
-	}
-	if migrate {
-		ms, err := migrations.Load(migrationFS, "migrations/postgres")
-		if err == nil {
-			err = migrations.ApplyPostgres(ctx, pool, migrationsTable, ms)
-		}
-		if err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("domainmirror: %w", err)
-		}
 	}
 	return &pgStore{pool: pool}, nil
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
-
-	"github.com/shortify/shortify/internal/migrations"
 )
 
 // sqliteStore is the Store on the link store's SQLite file. Its
@@ -18,18 +16,9 @@ import (
 type sqliteStore struct{ db *sql.DB }
 
 func openSQLite(ctx context.Context, path string) (Store, error) {
-	db, err := migrations.OpenSQLite(path)
+	db, err := ownMigrations.OpenSQLite(ctx, path, 2)
 	if err != nil {
-		return nil, fmt.Errorf("domainmirror: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(2)
-	ms, err := migrations.Load(migrationFS, "migrations/sqlite")
-	if err == nil {
-		err = migrations.ApplySQLite(ctx, db, migrationsTable, ms)
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("domainmirror: open %s: %w", path, err)
+		return nil, fmt.Errorf("domainmirror: %w", err)
 	}
 	return &sqliteStore{db: db}, nil
 }
