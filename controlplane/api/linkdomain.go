@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/workspace"
 )
@@ -63,6 +64,21 @@ func (h *Handler) queryDomain(w http.ResponseWriter, vals url.Values) (string, b
 		return "", false
 	}
 	return d, true
+}
+
+// linkRef reads the {code} of a route by code and its optional domain
+// parameter (the route's only query parameter), answering 400 itself
+// when either is bad.
+func (h *Handler) linkRef(w http.ResponseWriter, r *http.Request) (domain, code string, ok bool) {
+	if code, ok = apiquery.PathCode(w, r); !ok {
+		return "", "", false
+	}
+	vals, ok := apiquery.Params(w, r, []string{domainParam})
+	if !ok {
+		return "", "", false
+	}
+	domain, ok = h.queryDomain(w, vals)
+	return domain, code, ok
 }
 
 // linkDomain checks the domain of a create by a caller acting in ws: the

@@ -236,11 +236,7 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 }
 
 func (h *Handler) getLink(w http.ResponseWriter, r *http.Request) {
-	vals, ok := apiquery.Params(w, r, []string{domainParam})
-	if !ok {
-		return
-	}
-	domain, ok := h.queryDomain(w, vals)
+	domain, _, ok := h.linkRef(w, r)
 	if !ok {
 		return
 	}

@@ -39,15 +39,7 @@ type UpdateLinkRequest struct {
 }
 
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
-	code, ok := apiquery.PathCode(w, r)
-	if !ok {
-		return
-	}
-	vals, ok := apiquery.Params(w, r, []string{domainParam})
-	if !ok {
-		return
-	}
-	domain, ok := h.queryDomain(w, vals)
+	domain, code, ok := h.linkRef(w, r)
 	if !ok {
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shortify/shortify/internal/apiquery"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 )
@@ -36,22 +35,8 @@ func (h *Handler) takedownRoutes() {
 	h.handle("DELETE /api/v1/admin/codes/{code}", admin, h.releaseCode)
 }
 
-// adminLinkRef reads the {code} of an administrator's route by code and
-// its optional domain parameter, answering 400 itself when either is bad.
-func (h *Handler) adminLinkRef(w http.ResponseWriter, r *http.Request) (domain, code string, ok bool) {
-	if code, ok = apiquery.PathCode(w, r); !ok {
-		return "", "", false
-	}
-	vals, ok := apiquery.Params(w, r, []string{domainParam})
-	if !ok {
-		return "", "", false
-	}
-	domain, ok = h.queryDomain(w, vals)
-	return domain, code, ok
-}
-
 func (h *Handler) takeDown(w http.ResponseWriter, r *http.Request) {
-	domain, code, ok := h.adminLinkRef(w, r)
+	domain, code, ok := h.linkRef(w, r)
 	if !ok {
 		return
 	}
@@ -70,7 +55,7 @@ func (h *Handler) takeDown(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) liftTakedown(w http.ResponseWriter, r *http.Request) {
-	domain, code, ok := h.adminLinkRef(w, r)
+	domain, code, ok := h.linkRef(w, r)
 	if !ok {
 		return
 	}
@@ -102,7 +87,7 @@ func (h *Handler) changeTakedown(w http.ResponseWriter, r *http.Request, domain,
 // releaseCode removes a retired link's row so that its code can be
 // issued again: 204, 409 while the link is live, 404 for an unknown code.
 func (h *Handler) releaseCode(w http.ResponseWriter, r *http.Request) {
-	domain, code, ok := h.adminLinkRef(w, r)
+	domain, code, ok := h.linkRef(w, r)
 	if !ok {
 		return
 	}
