@@ -56,12 +56,15 @@ type config struct {
 	conns    int
 	clicks   string // auto, on or off
 	miss     bool
-	pin      bool
-	verbose  bool
-	keep     bool
-	gogc     string
-	postgres string
-	redis    string
+	// domainShare is the share of the links (0 to 1) on the custom
+	// domain; the rest are on the own host.
+	domainShare float64
+	pin         bool
+	verbose     bool
+	keep        bool
+	gogc        string
+	postgres    string
+	redis       string
 }
 
 func parseFlags() (config, error) {
@@ -74,6 +77,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
 	flag.IntVar(&c.conns, "conns", 64, "wrk connections (-c)")
 	flag.StringVar(&c.clicks, "clicks", "auto", "click events to an in-process kfake broker: auto (on when the module has a Kafka option), on, off")
+	flag.Float64Var(&c.domainShare, "domain-share", 0.5, "share of the links (0 to 1) on the custom domain "+customDomain+"; the rest are on the own host "+ownHost+", and each request has its link's Host")
 	flag.BoolVar(&c.miss, "miss", true, "also measure the L1-miss paths (Redis hit, database hit) with the largest size")
 	flag.BoolVar(&c.pin, "pin", false, "pin the Caddy instances to CPU 0 and wrk to CPU 1 (taskset), so the load generator cannot take the server's core")
 	flag.BoolVar(&c.verbose, "v", false, "print wrk's own output and the instances' Caddyfiles")
@@ -95,6 +99,8 @@ func parseFlags() (config, error) {
 		return c, errors.New("-duration: at least 1s")
 	case c.rounds < 1:
 		return c, errors.New("-rounds: at least 1")
+	case c.domainShare < 0 || c.domainShare > 1:
+		return c, errors.New("-domain-share: from 0 to 1")
 	case c.threads < 1 || c.conns < c.threads:
 		return c, errors.New("-threads and -conns: at least one thread and one connection per thread")
 	}
