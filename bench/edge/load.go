@@ -67,12 +67,13 @@ func preflight(ctx context.Context, addr string, links linkSet, codes []string) 
 			}
 		}
 	}
-	var wrong []struct{ host, code string }
+	type probe struct{ host, code string }
+	var wrong []probe
 	if dom >= 0 {
-		wrong = append(wrong, struct{ host, code string }{ownHost, codes[dom]})
+		wrong = append(wrong, probe{ownHost, codes[dom]})
 	}
 	if own >= 0 {
-		wrong = append(wrong, struct{ host, code string }{customDomain, codes[own]}, struct{ host, code string }{"unknown.bench.example", codes[own]})
+		wrong = append(wrong, probe{customDomain, codes[own]}, probe{"unknown.bench.example", codes[own]})
 	}
 	for _, w := range wrong {
 		status, loc, err := get(ctx, client, addr, w.host, w.code)

@@ -12,14 +12,22 @@
 //
 //	go run ./bench/edge [-sizes 10000,1000000] [-duration 8s] [-rounds 2]
 //
-// Steps for each size N: a fresh PostgreSQL database gets the schema and N
-// links by COPY (timed), and a codes file; Redis gets every link as the
-// control plane's write-through would put it there; A starts with
-// cache_size >= N and a one-hour cache_ttl, and one GET of every code warms
-// its L1 (from Redis); then
-// wrk runs A and B in turn, rounds times, with the same Lua script
-// (codes.lua: a random code from the codes file per request), and the best
-// run of each counts. After the largest size, two more instances with a
+// The edge is measured with the host in the cache key: a share of the
+// links (-domain-share, half by default) lives on the custom domain
+// go.bench.example, registered as verified in the edge's domain mirror, A
+// has its own host name in the option hosts, and every request carries
+// the Host of its link (B gets the same requests).
+//
+// Steps for each size N: a fresh PostgreSQL database gets the schema, N
+// links by COPY (timed) and the custom domain in its mirror, and a codes
+// file (host and code per line); Redis gets every link as the control
+// plane's write-through would put it there; A starts with cache_size >= N
+// and a one-hour cache_ttl, answers on the custom domain and 404s for a
+// code asked on the wrong host, and one GET of every code, with its Host,
+// warms its L1 (from Redis); then wrk runs A and B in turn, rounds times,
+// with the same Lua script (codes.lua: a random line of the codes file per
+// request, counting those on the custom domain), and the best run of each
+// counts. After the largest size, two more instances with a
 // tiny L1 measure the miss paths: C reads Redis, D has no Redis and reads
 // the database.
 //
