@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,32 @@ func TestNormalizeHost(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = normalizeHost("go.acme.example") }); n != 0 {
 		t.Errorf("normalizeHost of a normal host: %v allocations", n)
 	}
+}
+
+// FuzzNormalizeHost: any Host header normalises without panicking to a
+// lower-case name without port or (one) trailing dot, and normalising a
+// name again changes nothing, so that a host has one L1 key whatever its
+// spelling.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range []string{"s.example", "GO.Acme.Example.:443", "[::1]:80", "[", ":", "a:b:c", "ex\x00ample.", "..", "É.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		got := normalizeHost(host)
+		// A host with a colon left over ("a:b:c") is no name any site
+		// has; only names need one spelling.
+		if again := normalizeHost(got); again != got && !strings.HasSuffix(got, ".") && !strings.Contains(got, ":") {
+			t.Fatalf("normalizeHost(%q) = %q, but normalizing that gives %q", host, got, again)
+		}
+		// ASCII only: browsers send IDNs in punycode, as the registry
+		// keeps them; other bytes match no domain.
+		if strings.IndexFunc(got, func(r rune) bool { return 'A' <= r && r <= 'Z' }) >= 0 {
+			t.Fatalf("normalizeHost(%q) = %q is not lower case", host, got)
+		}
+		if strings.HasSuffix(host, ".") && !strings.HasSuffix(host, "..") && !strings.Contains(host, ":") && strings.HasSuffix(got, ".") {
+			t.Fatalf("normalizeHost(%q) = %q keeps the trailing dot", host, got)
+		}
+	})
 }
 
 func TestL1Key(t *testing.T) {
