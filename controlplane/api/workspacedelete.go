@@ -123,7 +123,7 @@ func (h *Handler) retireWorkspaceLinks(ctx context.Context, ws int64) error {
 				}
 			}
 			h.publishDeleted(deleted, false)
-			h.dropReview(ctx, deleted.Code)
+			h.dropReview(ctx, deleted.Domain, deleted.Code)
 			before = l.ID
 		}
 	}
