@@ -136,8 +136,11 @@ func TestCustomDomains(t *testing.T) {
 			dsn := b.dsn(t)
 			m, seed := mirrorOf(t, dsn)
 			own, promo, other := newCode(t, "own"), newCode(t, "promo"), newCode(t, "promo2")
+			stale := newCode(t, "stale")
 			create(t, seed,
 				linkstore.Link{Code: own, URL: "https://example.com/own"},
+				// Left on acme's domain by workspace 4, which held it before.
+				linkstore.Link{Code: stale, Domain: acmeHost, WorkspaceID: 4, URL: "https://old-owner.example/"},
 				linkstore.Link{Code: promo, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/promo"},
 				linkstore.Link{Code: other, Domain: otherHost, WorkspaceID: 3, URL: "https://other.example/promo"})
 			opener, count := counting()
@@ -163,6 +166,8 @@ func TestCustomDomains(t *testing.T) {
 				{acmeHost, "/" + own, 404, ""},
 				{acmeHost, "/" + other, 404, ""},
 				{ownHost, "/" + promo, 404, ""},
+				// A domain serves its own workspace's links only.
+				{acmeHost, "/" + stale, 404, ""},
 			} {
 				w := hostAnswer(t, h, c.host, c.path)
 				if w.Code != c.status || w.Header().Get("Location") != c.location {

@@ -128,7 +128,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	switch {
-	case e.state == stateUnknown:
+	case e.state == stateUnknown, st.cfg != nil && e.workspace != st.cfg.WorkspaceID:
+		// A custom domain serves its own workspace's links only, never
+		// those another workspace left on it before it changed hands.
 		return h.unknown(w, r, next, client, st)
 	case e.state == stateTakenDown: // before expiry: the takedown is what to say
 		return h.takenDown(w, r, url) // takedown.go; url holds the reason

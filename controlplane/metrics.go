@@ -21,7 +21,7 @@ import (
 // so each config's registry gathers the one running node.
 //
 //	shortify_cp_link_creates_total{kind,outcome}      links created through the API: kind single or bulk;
-//	                                                  outcome created, conflict, invalid, error
+//	                                                  outcome created, conflict, limited, invalid, error
 //	shortify_cp_partition_upkeep_runs_total           partition upkeep runs on this node as leader
 //	shortify_cp_partition_upkeep_failures_total       of them, those that failed (and are retried)
 //	shortify_cp_cleanup_runs_total                    runs of the expired-links cleanup on this node as leader

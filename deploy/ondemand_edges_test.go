@@ -198,8 +198,10 @@ func testOnDemandThroughEdges(t *testing.T, dsn string) {
 	wantNoCertificate(t, client, unknown)
 	wantNoCertificate(t, client, pending)
 
-	// Deleting the domain: every edge stops answering for it.
-	api.call(key.Key, "DELETE", "/api/v1/domains/"+verified, "", http.StatusNoContent, nil)
+	// Deleting the domain (a link lives on it: refused without
+	// delete_links): every edge stops answering for it.
+	api.call(key.Key, "DELETE", "/api/v1/domains/"+verified, "", http.StatusConflict, nil)
+	api.call(key.Key, "DELETE", "/api/v1/domains/"+verified+"?delete_links=true", "", http.StatusNoContent, nil)
 	deleted := time.Now()
 	// One poll over every edge and the front door (which still holds
 	// the certificate: docs/domains.md), so that each gets its own time.

@@ -66,7 +66,11 @@ func (c *stackClient) checkCustomDomain() {
 		eventually(n, "", http.StatusFound, own)
 	}
 
-	if err := c.s.API(ctx, c.s.WorkspaceKey, "DELETE", "/api/v1/domains/"+stack.CustomDomain, "", http.StatusNoContent, nil); err != nil {
+	// A link lives on the domain: refused without delete_links.
+	if err := c.s.API(ctx, c.s.WorkspaceKey, "DELETE", "/api/v1/domains/"+stack.CustomDomain, "", http.StatusConflict, nil); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.s.API(ctx, c.s.WorkspaceKey, "DELETE", "/api/v1/domains/"+stack.CustomDomain+"?delete_links=true", "", http.StatusNoContent, nil); err != nil {
 		c.t.Fatal(err)
 	}
 	deleted := time.Now()

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shortify/shortify/internal/l2cache"
 )
 
 // Goals of issue 4: the shortify_edge handler at 90% or more of the static
@@ -189,8 +191,10 @@ func (b *bench) size(ctx context.Context, n int, miss bool) error {
 	if err != nil {
 		return err
 	}
+	links := linkSet{domainShare: b.cfg.domainShare}
+	db.links = links
 	codesPath := filepath.Join(b.dir, fmt.Sprintf("codes-%d.txt", n))
-	if err := writeLines(codesPath, codes); err != nil {
+	if err := writeCodes(codesPath, links, codes); err != nil {
 		return err
 	}
 	seeding, err := db.seed(ctx, codes)
@@ -199,8 +203,16 @@ func (b *bench) size(ctx context.Context, n int, miss bool) error {
 	}
 	fmt.Printf("  seeded %d links in %s (PostgreSQL COPY into a fresh database, then ANALYZE: %.0f links/s)\n",
 		n, seeding.Round(time.Millisecond), float64(n)/seeding.Seconds())
+	onDomain := 0
+	for i := range codes {
+		if links.onDomain(i) {
+			onDomain++
+		}
+	}
+	fmt.Printf("  %d links (%.0f%%) on the custom domain %s (workspace %d, verified in the edge's domain mirror), %d on the own host %s\n",
+		onDomain, 100*float64(onDomain)/float64(n), customDomain, customWorkspace, n-onDomain, ownHost)
 
-	took, err := prefillRedis(ctx, b.rdb, b.prefix, codes, warmConns)
+	took, err := prefillRedis(ctx, b.rdb, b.prefix, links, codes, warmConns)
 	if err != nil {
 		return err
 	}
@@ -208,7 +220,7 @@ func (b *bench) size(ctx context.Context, n int, miss bool) error {
 
 	opts := shortifyOptions{
 		database: db.dsn, redis: b.cfg.redis, redisPrefix: b.prefix,
-		cacheSize: max(n, 1000), cacheTTL: "1h",
+		cacheSize: max(n, 1000), cacheTTL: "1h", hosts: ownHost,
 		kafkaOption: b.kafkaOpt, kafkaAddr: b.kafka,
 	}
 	a, err := b.start(ctx, fmt.Sprintf("A-shortify-%d", n), opts.body())
@@ -216,11 +228,14 @@ func (b *bench) size(ctx context.Context, n int, miss bool) error {
 		return err
 	}
 	defer a.stop()
-	took, err = warm(ctx, a.addr, codes, warmConns)
+	if err := preflight(ctx, a.addr, links, codes); err != nil {
+		return fmt.Errorf("%s: %w", a.name, err)
+	}
+	took, err = warm(ctx, a.addr, links, codes, warmConns)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  warmed A's L1 (from Redis) with one GET of each of the %d codes in %s (%.0f req/s, every answer checked: 302 to the link's URL)\n",
+	fmt.Printf("  warmed A's L1 (from Redis) with one GET of each of the %d codes, with its link's Host, in %s (%.0f req/s, every answer checked: 302 to the link's URL)\n",
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 
 	res := sizeResult{links: n, seeding: seeding}
@@ -243,10 +258,11 @@ func (b *bench) size(ctx context.Context, n int, miss bool) error {
 	fmt.Printf("  %-16s best  : %s\n", "A shortify", describe(res.a))
 	fmt.Printf("  %-16s best  : %s\n", "B static redir", describe(res.b))
 	fmt.Println("  " + ratioLine(n, res.a, res.b))
+	fmt.Println("  " + shareLine(append(runsA, runsB...)))
 
 	if miss {
 		a.stop() // its L1 would only take memory from the miss instances
-		if err := b.missPaths(ctx, opts, codes, codesPath, &res); err != nil {
+		if err := b.missPaths(ctx, opts, links, codes, codesPath, &res); err != nil {
 			return err
 		}
 	}
@@ -269,10 +285,10 @@ func (b *bench) start(ctx context.Context, name, body string) (*instance, error)
 
 // missPaths measures the L1-miss paths with the links just seeded: C
 // (tiny L1, the prefilled Redis) and D (tiny L1, no Redis).
-func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, codes []string, codesPath string, res *sizeResult) error {
+func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, links linkSet, codes []string, codesPath string, res *sizeResult) error {
 	fmt.Printf("  L1-miss paths: cache_size %d, cache_ttl %s, random codes of all %d (so nearly every request misses L1)\n",
 		missCacheSize, missCacheTTL, len(codes))
-	present, err := countPresent(ctx, b.rdb, b.prefix, codes, 1000)
+	present, err := countPresent(ctx, b.rdb, b.prefix, links, codes, 1000)
 	if err != nil {
 		return err
 	}
@@ -293,6 +309,10 @@ func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, codes []str
 		if err != nil {
 			return err
 		}
+		if err := preflight(ctx, in.addr, links, codes); err != nil {
+			in.stop()
+			return fmt.Errorf("%s: %w", in.name, err)
+		}
 		r, err := b.wrk.run(ctx, in, codesPath)
 		in.stop()
 		note := ""
@@ -306,7 +326,7 @@ func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, codes []str
 			return err
 		}
 		*m.dst = &r
-		fmt.Printf("  %-24s: %s%s\n", m.name, describe(r), note)
+		fmt.Printf("  %-24s: %s%s (%.1f%% on the custom domain)\n", m.name, describe(r), note, 100*r.customShare())
 	}
 	return nil
 }
@@ -339,6 +359,20 @@ func ratioLine(n int, a, b result) string {
 		n, tp, goalThroughput, metOrNot(tp >= goalThroughput), p99, goalP99, metOrNot(p99 <= goalP99), cpu)
 }
 
+// shareLine says which share of the measured requests named the custom
+// domain, over all the runs given (as codes.lua counted them).
+func shareLine(runs []result) string {
+	var sent, custom int64
+	for _, r := range runs {
+		sent, custom = sent+r.sent, custom+r.custom
+	}
+	share := 0.0
+	if sent > 0 {
+		share = float64(custom) / float64(sent)
+	}
+	return fmt.Sprintf("custom domain: %.1f%% of the %d requests of these runs had Host %s (the rest %s)", 100*share, sent, customDomain, ownHost)
+}
+
 func metOrNot(ok bool) string {
 	if ok {
 		return "met"
@@ -349,11 +383,12 @@ func metOrNot(ok bool) string {
 // summary prints every size's figures together, and how throughput moved
 // from the smallest to the largest number of links.
 func (b *bench) summary() {
-	fmt.Printf("\nsummary (wrk -t%d -c%d -d%s, best of %d run(s) each):\n", b.cfg.threads, b.cfg.conns, b.cfg.duration, b.cfg.rounds)
-	fmt.Printf("  %-9s %-11s %-11s %-6s %-9s %-9s %-6s\n", "links", "A req/s", "B req/s", "A/B", "A p99", "B p99", "p99 A/B")
+	fmt.Printf("\nsummary (wrk -t%d -c%d -d%s, best of %d run(s) each; %.0f%% of the links on the custom domain %s, the requests' Host that of their link):\n",
+		b.cfg.threads, b.cfg.conns, b.cfg.duration, b.cfg.rounds, 100*b.cfg.domainShare, customDomain)
+	fmt.Printf("  %-9s %-11s %-11s %-6s %-9s %-9s %-8s %-8s\n", "links", "A req/s", "B req/s", "A/B", "A p99", "B p99", "p99 A/B", "A custom")
 	for _, r := range b.results {
-		fmt.Printf("  %-9d %-11.0f %-11.0f %-6.2f %-9s %-9s %-6.2f\n", r.links, r.a.rps(), r.b.rps(), r.a.rps()/r.b.rps(),
-			ms(r.a.p99), ms(r.b.p99), r.a.p99.Seconds()/r.b.p99.Seconds())
+		fmt.Printf("  %-9d %-11.0f %-11.0f %-6.2f %-9s %-9s %-8.2f %.1f%%\n", r.links, r.a.rps(), r.b.rps(), r.a.rps()/r.b.rps(),
+			ms(r.a.p99), ms(r.b.p99), r.a.p99.Seconds()/r.b.p99.Seconds(), 100*r.a.customShare())
 	}
 	if len(b.results) > 1 {
 		first, last := b.results[0], b.results[len(b.results)-1]
@@ -381,12 +416,15 @@ func newRedis(addr string) redis.UniversalClient {
 }
 
 // countPresent counts how many of a sample of codes have a Redis key.
-func countPresent(ctx context.Context, rdb redis.UniversalClient, prefix string, codes []string, sample int) (int, error) {
+// The key is the one the edge reads: host and code (l2cache.Key).
+func countPresent(ctx context.Context, rdb redis.UniversalClient, prefix string, links linkSet, codes []string, sample int) (int, error) {
+	l2 := l2cache.New(rdb, prefix, redisTTL)
 	step := max(len(codes)/sample, 1)
 	pipe := rdb.Pipeline()
 	var cmds []*redis.IntCmd
 	for i := 0; i < len(codes) && len(cmds) < sample; i += step {
-		cmds = append(cmds, pipe.Exists(ctx, prefix+codes[i]))
+		l := links.link(i, codes[i])
+		cmds = append(cmds, pipe.Exists(ctx, l2.Key(l.Domain, l.Code)))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, fmt.Errorf("redis: check the warmed keys: %w", err)

@@ -23,17 +23,76 @@ import (
 //go:embed codes.lua
 var codesLua []byte
 
-// warm requests every code once from conc keep-alive connections and
-// checks each answer: a 302 to the link's own URL. It fills the
-// instance's L1 (and, through its misses, Redis).
-func warm(ctx context.Context, addr string, codes []string, conc int) (time.Duration, error) {
+// newClient is an HTTP client that does not follow redirects, with conc
+// keep-alive connections.
+func newClient(conc int) (*http.Client, func()) {
 	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{
+	return &http.Client{
 		Transport:     tr,
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, tr.CloseIdleConnections
+}
+
+// preflight waits until the instance answers on the custom domain (its
+// registry of domains loads in the background, within a second of its
+// start) and checks that the host is part of the key: a custom-domain
+// code asked on the own host, and an own-host code asked on the custom
+// domain, are 404s, and so is any code on a host the edge does not know.
+func preflight(ctx context.Context, addr string, links linkSet, codes []string) error {
+	client, closeIdle := newClient(1)
+	defer closeIdle()
+	first := func(onDomain bool) int {
+		for i := range codes {
+			if links.onDomain(i) == onDomain {
+				return i
+			}
+		}
+		return -1
 	}
+	dom, own := first(true), first(false)
+	if dom >= 0 {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := check(ctx, client, addr, customDomain, codes[dom])
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("the custom domain %s does not answer within 30s (is it in the mirror?): %w", customDomain, err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	type probe struct{ host, code string }
+	var wrong []probe
+	if dom >= 0 {
+		wrong = append(wrong, probe{ownHost, codes[dom]})
+	}
+	if own >= 0 {
+		wrong = append(wrong, probe{customDomain, codes[own]}, probe{"unknown.bench.example", codes[own]})
+	}
+	for _, w := range wrong {
+		status, loc, err := get(ctx, client, addr, w.host, w.code)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusNotFound {
+			return fmt.Errorf("GET /%s with Host %s: %d to %q, want 404 (the code is not a link of that host)", w.code, w.host, status, loc)
+		}
+	}
+	return nil
+}
+
+// warm requests every code once, with the Host of its link, from conc
+// keep-alive connections and checks each answer: a 302 to the link's own
+// URL. It fills the instance's L1 (and, through its misses, Redis).
+func warm(ctx context.Context, addr string, links linkSet, codes []string, conc int) (time.Duration, error) {
+	client, closeIdle := newClient(conc)
+	defer closeIdle()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -63,7 +122,7 @@ func warm(ctx context.Context, addr string, codes []string, conc int) (time.Dura
 				if i >= int64(len(codes)) {
 					return
 				}
-				if err := check(ctx, client, addr, codes[i]); err != nil {
+				if err := check(ctx, client, addr, links.host(int(i)), codes[i]); err != nil {
 					cancel(err)
 					return
 				}
@@ -77,22 +136,33 @@ func warm(ctx context.Context, addr string, codes []string, conc int) (time.Dura
 	return time.Since(begin), nil
 }
 
-// check asks for one code and expects its redirect.
-func check(ctx context.Context, client *http.Client, addr, code string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/"+code, nil)
+// check asks for one code on host and expects its redirect.
+func check(ctx context.Context, client *http.Client, addr, host, code string) error {
+	status, loc, err := get(ctx, client, addr, host, code)
 	if err != nil {
 		return err
 	}
+	if want := targetPrefix + code; status != http.StatusFound || loc != want {
+		return fmt.Errorf("GET /%s with Host %s: %d to %q, want 302 to %q", code, host, status, loc, want)
+	}
+	return nil
+}
+
+// get asks addr for /code with the Host header host and returns the
+// status and Location of the answer.
+func get(ctx context.Context, client *http.Client, addr, host, code string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/"+code, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Host = host
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if want := targetPrefix + code; resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
-		return fmt.Errorf("GET /%s: %d to %q, want 302 to %q", code, resp.StatusCode, resp.Header.Get("Location"), want)
-	}
-	return nil
+	return resp.StatusCode, resp.Header.Get("Location"), nil
 }
 
 // result is one wrk run.
@@ -103,6 +173,17 @@ type result struct {
 	max      time.Duration
 	errors   map[string]int64 // connect, read, write, status (non-2xx/3xx), timeout
 	cpu      time.Duration    // CPU time the server used during the run
+	sent     int64            // requests codes.lua formatted, all hosts
+	custom   int64            // of them, on the custom domain
+}
+
+// customShare is the share of the run's requests that named the custom
+// domain (counted by codes.lua), 0 when it counted none.
+func (r result) customShare() float64 {
+	if r.sent == 0 {
+		return 0
+	}
+	return float64(r.custom) / float64(r.sent)
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }
@@ -137,7 +218,7 @@ func (w wrkRun) run(ctx context.Context, in *instance, codesPath string) (result
 		"-t" + strconv.Itoa(w.threads), "-c" + strconv.Itoa(w.conns),
 		"-d" + strconv.Itoa(int(w.duration.Seconds())) + "s",
 		"--latency", "--timeout", "5s",
-		"-s", w.script, "http://" + in.addr + "/", "--", codesPath,
+		"-s", w.script, "http://" + in.addr + "/", "--", codesPath, ownHost,
 	}
 	path := "wrk"
 	if w.pin {
@@ -219,6 +300,10 @@ func parseWrk(out string) (result, error) {
 		}
 		for _, k := range []string{"connect", "read", "write", "status", "timeout"} {
 			r.errors[k] = v[k]
+		}
+		r.sent, r.custom = v["sent"], v["custom"]
+		if r.custom > r.sent {
+			return result{}, fmt.Errorf("custom=%d is more than sent=%d", r.custom, r.sent)
 		}
 		return r, nil
 	}

@@ -12,14 +12,22 @@
 //
 //	go run ./bench/edge [-sizes 10000,1000000] [-duration 8s] [-rounds 2]
 //
-// Steps for each size N: a fresh PostgreSQL database gets the schema and N
-// links by COPY (timed), and a codes file; Redis gets every link as the
-// control plane's write-through would put it there; A starts with
-// cache_size >= N and a one-hour cache_ttl, and one GET of every code warms
-// its L1 (from Redis); then
-// wrk runs A and B in turn, rounds times, with the same Lua script
-// (codes.lua: a random code from the codes file per request), and the best
-// run of each counts. After the largest size, two more instances with a
+// The edge is measured with the host in the cache key: a share of the
+// links (-domain-share, half by default) lives on the custom domain
+// go.bench.example, registered as verified in the edge's domain mirror, A
+// has its own host name in the option hosts, and every request carries
+// the Host of its link (B gets the same requests).
+//
+// Steps for each size N: a fresh PostgreSQL database gets the schema, N
+// links by COPY (timed) and the custom domain in its mirror, and a codes
+// file (host and code per line); Redis gets every link as the control
+// plane's write-through would put it there; A starts with cache_size >= N
+// and a one-hour cache_ttl, answers on the custom domain and 404s for a
+// code asked on the wrong host, and one GET of every code, with its Host,
+// warms its L1 (from Redis); then wrk runs A and B in turn, rounds times,
+// with the same Lua script (codes.lua: a random line of the codes file per
+// request, counting those on the custom domain), and the best run of each
+// counts. After the largest size, two more instances with a
 // tiny L1 measure the miss paths: C reads Redis, D has no Redis and reads
 // the database.
 //
@@ -56,12 +64,15 @@ type config struct {
 	conns    int
 	clicks   string // auto, on or off
 	miss     bool
-	pin      bool
-	verbose  bool
-	keep     bool
-	gogc     string
-	postgres string
-	redis    string
+	// domainShare is the share of the links (0 to 1) on the custom
+	// domain; the rest are on the own host.
+	domainShare float64
+	pin         bool
+	verbose     bool
+	keep        bool
+	gogc        string
+	postgres    string
+	redis       string
 }
 
 func parseFlags() (config, error) {
@@ -74,6 +85,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
 	flag.IntVar(&c.conns, "conns", 64, "wrk connections (-c)")
 	flag.StringVar(&c.clicks, "clicks", "auto", "click events to an in-process kfake broker: auto (on when the module has a Kafka option), on, off")
+	flag.Float64Var(&c.domainShare, "domain-share", 0.5, "share of the links (0 to 1) on the custom domain "+customDomain+"; the rest are on the own host "+ownHost+", and each request has its link's Host")
 	flag.BoolVar(&c.miss, "miss", true, "also measure the L1-miss paths (Redis hit, database hit) with the largest size")
 	flag.BoolVar(&c.pin, "pin", false, "pin the Caddy instances to CPU 0 and wrk to CPU 1 (taskset), so the load generator cannot take the server's core")
 	flag.BoolVar(&c.verbose, "v", false, "print wrk's own output and the instances' Caddyfiles")
@@ -95,6 +107,8 @@ func parseFlags() (config, error) {
 		return c, errors.New("-duration: at least 1s")
 	case c.rounds < 1:
 		return c, errors.New("-rounds: at least 1")
+	case c.domainShare < 0 || c.domainShare > 1:
+		return c, errors.New("-domain-share: from 0 to 1")
 	case c.threads < 1 || c.conns < c.threads:
 		return c, errors.New("-threads and -conns: at least one thread and one connection per thread")
 	}

@@ -16,9 +16,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/internal/codegen"
+	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // targetPrefix starts every seeded link's URL; the code follows, so each
@@ -26,11 +28,22 @@ import (
 // 7 bytes shorter: the difference in bytes on the wire is negligible).
 const targetPrefix = "https://example.com/target/"
 
+// The hosts of the benchmark: the instance's own host (the edge's hosts
+// option) and one custom domain of workspace 2, registered and verified
+// in the edge's custom-domain mirror. Requests name them in their Host
+// header, so that the edge resolves host and code together.
+const (
+	ownHost         = "s.bench.example"
+	customDomain    = "go.bench.example"
+	customWorkspace = int64(2)
+)
+
 // database is a fresh PostgreSQL database made for one size.
 type database struct {
 	admin string // the server's admin DSN
 	name  string
 	dsn   string
+	links linkSet
 }
 
 // createDatabase makes a database with a random name on the server of
@@ -96,13 +109,13 @@ func (d *database) seed(ctx context.Context, codes []string) (time.Duration, err
 		if i == len(codes) {
 			return nil, nil
 		}
-		l := linkOf(i, codes[i])
+		l := d.links.link(i, codes[i])
 		i++
 		// Columns as listed below; host is what linkstore.HostOf gives
 		// for the URL.
-		return []any{l.Code, l.ID, l.URL, int16(l.Status), l.CreatedAt, l.Disabled, "example.com"}, nil
+		return []any{l.Code, l.ID, l.URL, int16(l.Status), l.CreatedAt, l.Disabled, "example.com", l.WorkspaceID, l.Domain}, nil
 	})
-	cols := []string{"code", "id", "url", "status", "created_at", "disabled", "host"}
+	cols := []string{"code", "id", "url", "status", "created_at", "disabled", "host", "workspace_id", "domain"}
 	copied, err := conn.CopyFrom(ctx, pgx.Identifier{"links"}, cols, rows)
 	if err != nil {
 		return 0, fmt.Errorf("copy %d links: %w", n, err)
@@ -113,18 +126,60 @@ func (d *database) seed(ctx context.Context, codes []string) (time.Duration, err
 	if _, err := conn.Exec(ctx, "ANALYZE links"); err != nil {
 		return 0, fmt.Errorf("analyze: %w", err)
 	}
-	return time.Since(begin), nil
+	took := time.Since(begin)
+	if err := registerDomain(ctx, d.dsn); err != nil {
+		return 0, err
+	}
+	return took, nil
+}
+
+// registerDomain writes the custom domain, verified, into the edge's
+// custom-domain mirror, as the control plane's leader does once a domain
+// is verified (the edges read the mirror, never the control plane).
+func registerDomain(ctx context.Context, dsn string) error {
+	st, err := domainmirror.Open(ctx, dsn, true)
+	if err != nil {
+		return fmt.Errorf("open the custom-domain mirror: %w", err)
+	}
+	defer st.Close()
+	if _, _, err := st.Replace(ctx, []domainmirror.Entry{{Domain: customDomain, WorkspaceID: customWorkspace, Verified: true}}); err != nil {
+		return fmt.Errorf("register %s in the custom-domain mirror: %w", customDomain, err)
+	}
+	return nil
 }
 
 // seededAt is the creation time of every seeded link.
 var seededAt = time.Now().UTC().Truncate(time.Microsecond)
 
-// linkOf is the i-th seeded link, the same in the database and in Redis:
+// linkSet says which seeded links live on the custom domain: a share of
+// them (0 to 1), spread evenly over the sequence numbers, so that every
+// slice of the codes mixes the hosts alike.
+type linkSet struct{ domainShare float64 }
+
+// onDomain tells whether the i-th link is on the custom domain.
+func (s linkSet) onDomain(i int) bool {
+	return int(float64(i+1)*s.domainShare) > int(float64(i)*s.domainShare)
+}
+
+// host is the Host header that asks for the i-th link.
+func (s linkSet) host(i int) string {
+	if s.onDomain(i) {
+		return customDomain
+	}
+	return ownHost
+}
+
+// link is the i-th seeded link, the same in the database and in Redis:
 // status 0 (the edge's default, 302), a URL of its own, an ID that is
-// distinct and Snowflake-sized.
-func linkOf(i int, code string) linkstore.Link {
+// distinct and Snowflake-sized; on the custom domain (workspace 2) or on
+// the own host (the default workspace, domain "").
+func (s linkSet) link(i int, code string) linkstore.Link {
 	const firstID = int64(1) << 40
-	return linkstore.Link{ID: firstID + int64(i), Code: code, URL: targetPrefix + code, CreatedAt: seededAt}
+	l := linkstore.Link{ID: firstID + int64(i), Code: code, URL: targetPrefix + code, CreatedAt: seededAt, WorkspaceID: workspace.DefaultID}
+	if s.onDomain(i) {
+		l.Domain, l.WorkspaceID = customDomain, customWorkspace
+	}
+	return l
 }
 
 // makeCodes returns the codes of sequence numbers 0..n-1 under a fresh
@@ -148,14 +203,18 @@ func makeCodes(n int) ([]string, error) {
 	return codes, nil
 }
 
-func writeLines(path string, lines []string) error {
+// writeCodes writes the codes file that codes.lua reads: one request per
+// line, the Host header and the code, separated by a space.
+func writeCodes(path string, links linkSet, codes []string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	for _, l := range lines {
-		w.WriteString(l)
+	for i, c := range codes {
+		w.WriteString(links.host(i))
+		w.WriteByte(' ')
+		w.WriteString(c)
 		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
@@ -169,7 +228,7 @@ func writeLines(path string, lines []string) error {
 // write-through does on create (l2cache.Set), from conc concurrent
 // connections, so that A's warm-up misses read Redis rather than the
 // database (about twice as fast) and the Redis-hit path finds every code.
-func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, codes []string, conc int) (time.Duration, error) {
+func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, links linkSet, codes []string, conc int) (time.Duration, error) {
 	l2 := l2cache.New(rdb, prefix, redisTTL)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -183,7 +242,7 @@ func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string,
 				if i >= len(codes) {
 					return
 				}
-				if err := l2.Set(ctx, linkOf(i, codes[i])); err != nil {
+				if err := l2.Set(ctx, links.link(i, codes[i])); err != nil {
 					cancel(err)
 					return
 				}

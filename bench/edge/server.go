@@ -25,20 +25,26 @@ type instance struct {
 	exited chan struct{}
 }
 
-// siteBlock returns a Caddyfile that serves body on addr only, with
-// Caddy's admin endpoint off and nothing persisted.
+// siteBlock returns a Caddyfile that serves body on addr only (bound to
+// its IP), with Caddy's admin endpoint off and nothing persisted. The
+// site address names the port alone, so that the site answers every
+// Host: the requests name the own host or the custom domain.
 func siteBlock(addr, body string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host, port = "127.0.0.1", addr
+	}
 	return fmt.Sprintf(`{
 	admin off
 	auto_https off
 	persist_config off
 }
 
-http://%s {
-	bind 127.0.0.1
+http://:%s {
+	bind %s
 %s
 }
-`, addr, body)
+`, port, host, body)
 }
 
 // redisTTL bounds the life of the benchmark's Redis keys, in case its
@@ -52,6 +58,7 @@ type shortifyOptions struct {
 	redisPrefix string
 	cacheSize   int
 	cacheTTL    string
+	hosts       string // the instance's own host names (the option hosts), "" for none
 	kafkaOption string // the module's Kafka subdirective, "" for none
 	kafkaAddr   string
 }
@@ -65,6 +72,9 @@ func (o shortifyOptions) body() string {
 		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, redisTTL)
 	}
 	fmt.Fprintf(&b, "\t\tcache_size %d\n\t\tcache_ttl %s\n", o.cacheSize, o.cacheTTL)
+	if o.hosts != "" {
+		fmt.Fprintf(&b, "\t\thosts %s\n", o.hosts)
+	}
 	if o.kafkaOption != "" {
 		fmt.Fprintf(&b, "\t\t%s %s\n", o.kafkaOption, o.kafkaAddr)
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/shortify/shortify/controlplane/domainverify"
 	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/internal/apiquery"
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 )
 
@@ -200,12 +202,41 @@ func (h *Handler) getDomain(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// deleteDomain deletes a custom domain. While links live on it, it is
+// refused (409) unless ?delete_links=true retires them first: a domain
+// that another workspace registers later must not bring its old links
+// back to life.
 func (h *Handler) deleteDomain(w http.ResponseWriter, r *http.Request) {
+	vals, ok := apiquery.Params(w, r, []string{"delete_links"})
+	if !ok {
+		return
+	}
 	if !h.domainWriter(w) {
 		return
 	}
 	d, ok := h.pathDomain(w, r)
 	if !ok {
+		return
+	}
+	empty, ok := apiquery.Bool(w, vals, "delete_links")
+	if !ok {
+		return
+	}
+	onIt := linkstore.ListQuery{WorkspaceID: d.Workspace, Domain: d.Domain}
+	if !empty {
+		q := onIt
+		q.Limit = 1
+		held, err := h.deps.Store.List(r.Context(), q)
+		if err != nil {
+			h.storeFailed(w, "look for the domain's links", err)
+			return
+		}
+		if len(held) > 0 {
+			problem.Write(w, http.StatusConflict, fmt.Sprintf("links live on %s; delete them first, or add ?delete_links=true to delete them with the domain", d.Domain))
+			return
+		}
+	} else if err := h.retireLinks(r.Context(), onIt); err != nil {
+		h.storeFailed(w, "delete the domain's links", err)
 		return
 	}
 	if _, err := h.deps.DomainAdmin.DeleteDomain(r.Context(), fsm.DeleteDomain{Domain: d.Domain, Workspace: d.Workspace}); err != nil {

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -199,4 +201,53 @@ func TestDomainLimit(t *testing.T) {
 	wantProblem(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"d.acme.example"}`), http.StatusForbidden, "holds 3 custom domains")
 	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/a.acme.example", ""), http.StatusNoContent)
 	wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"d.acme.example"}`), http.StatusCreated)
+}
+
+// TestDeleteDomainWithLinks, on both stores: a domain that links live on
+// is not deleted (409) unless delete_links=true, which retires them (a
+// deletion event each, their aliases never issued again); links of the
+// own host and of other domains stay. Otherwise a workspace that
+// registered the name later would find the old links answering on it.
+func TestDeleteDomainWithLinks(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newWSEnv(t, open(t), api.Config{}, api.Deps{})
+			for _, d := range []string{"go.acme.example", "b.acme.example"} {
+				wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/domains", `{"domain":"`+d+`"}`), http.StatusCreated)
+				wantStatusOf(t, e.call(t, e.root, "acme", "PATCH", "/api/v1/domains/"+d, `{"verified":true}`), http.StatusOK)
+			}
+			mk := func(domain, alias string) {
+				body := fmt.Sprintf(`{"url":"https://example.com/%s","alias":%q,"domain":%q}`, alias, alias, domain)
+				wantStatusOf(t, e.call(t, e.acmeAdmin, "", "POST", "/api/v1/links", body), http.StatusCreated)
+			}
+			mk("go.acme.example", "promo")
+			mk("go.acme.example", "launch")
+			mk("b.acme.example", "promo")
+			mk("", "promo")
+
+			wantProblem(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/go.acme.example", ""), http.StatusConflict, "links live on go.acme.example")
+			wantProblem(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/go.acme.example?delete_links=maybe", ""), http.StatusBadRequest, "delete_links must be true or false")
+			if !e.reg.DomainVerified("go.acme.example") {
+				t.Fatal("a refused delete removed the domain")
+			}
+			wantStatusOf(t, e.call(t, e.acmeAdmin, "", "DELETE", "/api/v1/domains/go.acme.example?delete_links=true", ""), http.StatusNoContent)
+			if e.reg.DomainVerified("go.acme.example") {
+				t.Fatal("the domain is still there")
+			}
+			ctx := context.Background()
+			for _, c := range []struct {
+				domain, code string
+				live         bool
+			}{{"go.acme.example", "promo", false}, {"go.acme.example", "launch", false}, {"b.acme.example", "promo", true}, {"", "promo", true}} {
+				_, err := e.store.Get(ctx, c.domain, c.code)
+				if live := err == nil; live != c.live {
+					t.Errorf("link %s/%s live = %t (%v), want %t", c.domain, c.code, live, err, c.live)
+				}
+			}
+			// The name is free again, but its old aliases are never issued again.
+			wantStatusOf(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/domains", `{"domain":"go.acme.example"}`), http.StatusCreated)
+			wantStatusOf(t, e.call(t, e.root, "other", "PATCH", "/api/v1/domains/go.acme.example", `{"verified":true}`), http.StatusOK)
+			wantProblem(t, e.call(t, e.otherAdm, "", "POST", "/api/v1/links", `{"url":"https://example.com/","alias":"promo","domain":"go.acme.example"}`), http.StatusConflict, "never reissued")
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
@@ -21,6 +22,27 @@ func limitedDir(a, b fsm.WorkspaceLimits) workspaceDir {
 		wsA:                 {ID: wsA, Name: "acme", Limits: a},
 		wsB:                 {ID: wsB, Name: "bravo", Limits: b},
 	}
+}
+
+// outcomes counts creates by kind and outcome (an api.CreateObserver).
+type outcomes struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *outcomes) ObserveCreates(kind, outcome string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.n == nil {
+		o.n = map[string]int{}
+	}
+	o.n[kind+" "+outcome] += n
+}
+
+func (o *outcomes) get(key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.n[key]
 }
 
 func (e *isoEnv) create(t *testing.T, who, body string, header ...string) (int, *http.Response, string) {
@@ -109,8 +131,9 @@ func TestWorkspaceCreatesPerMinute(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			limiter := api.NewLimiterSet(nil)
 			t.Cleanup(limiter.Close)
+			counted := &outcomes{}
 			e := newIsoEnv(t, open(t), api.Config{},
-				api.Deps{CreateLimiter: limiter, Workspaces: limitedDir(fsm.WorkspaceLimits{CreatesPerMinute: 3}, fsm.WorkspaceLimits{CreatesPerMinute: 4})})
+				api.Deps{CreateLimiter: limiter, Creates: counted, Workspaces: limitedDir(fsm.WorkspaceLimits{CreatesPerMinute: 3}, fsm.WorkspaceLimits{CreatesPerMinute: 4})})
 			// A refusal spends nothing.
 			if code, _, body := e.create(t, "A creator", `{"url":"ftp://example.org/"}`); code != http.StatusBadRequest {
 				t.Fatalf("bad create: %d %s", code, body)
@@ -143,6 +166,12 @@ func TestWorkspaceCreatesPerMinute(t *testing.T) {
 			for i, r := range bres.Results {
 				if want := map[bool]int{true: http.StatusCreated, false: http.StatusTooManyRequests}[i < 4]; r.Status != want {
 					t.Errorf("bulk result %d: %d, want %d", i, r.Status, want)
+				}
+			}
+			// The refusals count as "limited" (shortify_cp_link_creates_total).
+			for key, want := range map[string]int{"single limited": 1, "bulk limited": 3, "single created": 3, "bulk created": 4, "single invalid": 1} {
+				if got := counted.get(key); got != want {
+					t.Errorf("creates counted %q = %d, want %d (all: %v)", key, got, want, counted.n)
 				}
 			}
 		})

@@ -295,13 +295,8 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var purge bool
-	switch v := vals.Get("purge_stats"); v {
-	case "", "false":
-	case "true":
-		purge = true
-	default:
-		problem.WriteField(w, http.StatusBadRequest, "purge_stats", fmt.Sprintf("purge_stats must be true or false, not %q", v))
+	purge, ok := apiquery.Bool(w, vals, "purge_stats")
+	if !ok {
 		return
 	}
 	// The workspace check reads the link first: a link never changes

@@ -27,6 +27,9 @@ const (
 	OutcomeCreated = "created"
 	// OutcomeConflict: its alias was taken (409).
 	OutcomeConflict = "conflict"
+	// OutcomeLimited: a limit refused it: its workspace's links held
+	// (403) or creates per minute (429), or the anonymous limit (429).
+	OutcomeLimited = "limited"
 	// OutcomeInvalid: the request or the link was refused (another 4xx).
 	OutcomeInvalid = "invalid"
 	// OutcomeError: the node could not create it (5xx: no ID or code,
@@ -35,7 +38,7 @@ const (
 )
 
 // Outcomes lists every outcome, for collectors that start them at zero.
-var Outcomes = []string{OutcomeCreated, OutcomeConflict, OutcomeInvalid, OutcomeError}
+var Outcomes = []string{OutcomeCreated, OutcomeConflict, OutcomeLimited, OutcomeInvalid, OutcomeError}
 
 // createOutcome is the outcome of a create answered with status.
 func createOutcome(status int) string {
@@ -44,6 +47,10 @@ func createOutcome(status int) string {
 		return OutcomeCreated
 	case status == http.StatusConflict:
 		return OutcomeConflict
+	case status == http.StatusForbidden, status == http.StatusTooManyRequests:
+		// The role check comes before the handler: a 403 here is the
+		// links-held limit.
+		return OutcomeLimited
 	case status >= 400 && status < 500:
 		return OutcomeInvalid
 	case status >= 500:

@@ -30,13 +30,8 @@ func (h *Handler) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var empty bool
-	switch v := vals.Get("delete_links"); v {
-	case "", "false":
-	case "true":
-		empty = true
-	default:
-		problem.WriteField(w, http.StatusBadRequest, "delete_links", fmt.Sprintf("delete_links must be true or false, not %q", v))
+	empty, ok := apiquery.Bool(w, vals, "delete_links")
+	if !ok {
 		return
 	}
 	if ws.ID == workspace.DefaultID {
@@ -53,7 +48,7 @@ func (h *Handler) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if empty {
-		if err := h.retireWorkspaceLinks(r.Context(), ws.ID); err != nil {
+		if err := h.retireLinks(r.Context(), linkstore.ListQuery{WorkspaceID: ws.ID}); err != nil {
 			h.storeFailed(w, "delete the workspace's links", err)
 			return
 		}
@@ -96,15 +91,16 @@ func (h *Handler) emptyWorkspace(ctx context.Context, ws int64) error {
 	return nil
 }
 
-// retireWorkspaceLinks retires the workspace's live links page by page,
-// newest first, with what a deletion through the API does for each: the
-// L2 entry cleared, a link event, the review entry dropped.
-func (h *Handler) retireWorkspaceLinks(ctx context.Context, ws int64) error {
-	var before int64
+// retireLinks retires the live links q selects (a workspace's, or a
+// domain's) page by page, newest first, with what a deletion through the
+// API does for each: the L2 entry cleared, a link event, the review entry
+// dropped.
+func (h *Handler) retireLinks(ctx context.Context, q linkstore.ListQuery) error {
+	q.Limit = linkstore.MaxListLimit
 	for {
-		page, err := h.deps.Store.List(ctx, linkstore.ListQuery{WorkspaceID: ws, Limit: linkstore.MaxListLimit, Before: before})
+		page, err := h.deps.Store.List(ctx, q)
 		if err != nil {
-			return fmt.Errorf("list the workspace's links: %w", err)
+			return fmt.Errorf("list the links to delete: %w", err)
 		}
 		if len(page) == 0 {
 			return nil
@@ -124,7 +120,7 @@ func (h *Handler) retireWorkspaceLinks(ctx context.Context, ws int64) error {
 			}
 			h.publishDeleted(deleted, false)
 			h.dropReview(ctx, deleted.Domain, deleted.Code)
-			before = l.ID
+			q.Before = l.ID
 		}
 	}
 }

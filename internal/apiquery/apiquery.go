@@ -56,3 +56,18 @@ func Params(w http.ResponseWriter, r *http.Request, allowed []string) (url.Value
 	}
 	return values, true
 }
+
+// Bool reads the optional boolean parameter name of vals (which Params
+// checked): absent, "false" or "true", answering 400 itself for anything
+// else.
+func Bool(w http.ResponseWriter, vals url.Values, name string) (value, ok bool) {
+	switch v := vals.Get(name); v {
+	case "", "false":
+		return false, true
+	case "true":
+		return true, true
+	default:
+		problem.WriteField(w, http.StatusBadRequest, name, fmt.Sprintf("%s must be true or false, not %q", name, v))
+		return false, false
+	}
+}

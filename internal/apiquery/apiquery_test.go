@@ -74,3 +74,25 @@ func TestPathCode(t *testing.T) {
 		}
 	}
 }
+
+func TestBool(t *testing.T) {
+	for _, tc := range []struct {
+		query    string
+		want, ok bool
+		wantCode int
+	}{
+		{"", false, true, 200},
+		{"flag=false", false, true, 200},
+		{"flag=true", true, true, 200},
+		{"flag=TRUE", false, false, 400},
+		{"flag=1", false, false, 400},
+		{"flag=", false, true, 200},
+	} {
+		vals, _ := url.ParseQuery(tc.query)
+		w := httptest.NewRecorder()
+		got, ok := Bool(w, vals, "flag")
+		if got != tc.want || ok != tc.ok || w.Code != tc.wantCode {
+			t.Errorf("Bool(%q) = %t, %t, status %d; want %t, %t, %d", tc.query, got, ok, w.Code, tc.want, tc.ok, tc.wantCode)
+		}
+	}
+}
