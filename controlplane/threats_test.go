@@ -15,6 +15,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/threatfeed"
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/storetest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/threatlist"
@@ -99,8 +100,8 @@ func TestServiceThreatFeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, "the link to the newly blocked domain is flagged", 20*time.Second, func() bool {
-		rs, err := svc.blocks.Reviews(t.Context(), []string{l.Code})
-		return err == nil && rs[l.Code].Source == threatfeed.AdminSource
+		rs, err := svc.blocks.Reviews(t.Context(), []linkstore.Key{l.Key()})
+		return err == nil && rs[l.Key()].Source == threatfeed.AdminSource
 	})
 	testenv.WaitFor(t, "this node's set has the blocked domain", 20*time.Second, func() bool {
 		hit, ok := svc.watcher.Set().Match(l.URL)

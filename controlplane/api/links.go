@@ -320,13 +320,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.publishDeleted(deleted, purge)
-	if deleted.Domain == "" {
-		// Review flags are keyed by code alone (package blockset): a flag
-		// of a custom domain's link may be the own host's link's too, so
-		// only the own host's delete drops it; an administrator resolves
-		// the others.
-		h.dropReview(r.Context(), code)
-	}
+	h.dropReview(r.Context(), deleted.Domain, code)
 	w.WriteHeader(http.StatusNoContent)
 }
 

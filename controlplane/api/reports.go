@@ -46,7 +46,8 @@ var ReportResolutions = []string{"taken_down", "no_action", "duplicate", "invali
 
 // ReportRequest is the body of POST /api/v1/reports.
 type ReportRequest struct {
-	// URL is the short URL (of this shortener) or the code reported.
+	// URL is the short URL (of this shortener: its own host or a verified
+	// custom domain) or the code (of the own host) reported.
 	URL     string `json:"url"`
 	Reason  string `json:"reason"`
 	Details string `json:"details,omitempty"`
@@ -61,8 +62,11 @@ type ResolveRequest struct {
 
 // ReportInfo is a report as the admin routes show it.
 type ReportInfo struct {
-	ID         string     `json:"id"`
-	CreatedAt  time.Time  `json:"created_at"`
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// Domain is the reported link's custom domain; absent on the
+	// instance's own host.
+	Domain     string     `json:"domain,omitempty"`
 	Code       string     `json:"code"`
 	URL        string     `json:"url"`
 	Reason     string     `json:"reason"`
@@ -121,7 +125,7 @@ func (h *Handler) createReport(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSONLimit(w, r, &req, maxReportBody) {
 		return
 	}
-	code, detail := h.reportedCode(strings.TrimSpace(req.URL))
+	domain, code, detail := h.reportedLink(strings.TrimSpace(req.URL))
 	switch {
 	case detail != "":
 		problem.WriteField(w, http.StatusBadRequest, "url", detail)
@@ -141,16 +145,16 @@ func (h *Handler) createReport(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.spendClient(w, r, h.deps.ReportLimiter, reportBudget); !ok {
 		return
 	}
-	if _, err := h.deps.Store.Get(r.Context(), "", code); err != nil {
+	if _, err := h.deps.Store.Get(r.Context(), domain, code); err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
-			problem.WriteField(w, http.StatusNotFound, "url", fmt.Sprintf("no link %q on this shortener", code))
+			problem.WriteField(w, http.StatusNotFound, "url", fmt.Sprintf("no link %q on this shortener", shownLink(domain, code)))
 			return
 		}
 		h.storeFailed(w, "look up the reported link", err)
 		return
 	}
 	id, err := h.deps.Reports.CreateReport(r.Context(), audit.Report{
-		CreatedAt: h.cfg.Now().UTC(), Code: code, URL: req.URL, Reason: req.Reason,
+		CreatedAt: h.cfg.Now().UTC(), Domain: domain, Code: code, URL: req.URL, Reason: req.Reason,
 		Details: req.Details, Contact: req.Contact, ClientIP: h.clientIP(r),
 	})
 	if err != nil {
@@ -161,28 +165,40 @@ func (h *Handler) createReport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": strconv.FormatInt(id, 10), "state": audit.StateOpen})
 }
 
-// reportedCode is the code a report's url names: a short URL of this
-// shortener (its public URL's host or an own domain) or a bare code. A
-// refusal comes back as detail.
-func (h *Handler) reportedCode(v string) (code, detail string) {
+// reportedLink is the link a report's url names, (domain, code): a short
+// URL of this shortener, on one of its own host names (domain "") or on a
+// verified custom domain, or a bare code (the own host's). A refusal
+// comes back as detail; an unverified or unknown domain is refused as any
+// other site is, so that the answer does not tell which are registered.
+func (h *Handler) reportedLink(v string) (domain, code, detail string) {
 	if v == "" {
-		return "", "url is required: the short link (or its code) you report"
+		return "", "", "url is required: the short link (or its code) you report"
 	}
 	if len(v) > 2048 {
-		return "", "url is longer than any short link of this shortener"
+		return "", "", "url is longer than any short link of this shortener"
 	}
 	if strings.Contains(v, "://") {
 		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") ||
-			!slices.ContainsFunc(h.cfg.Targets.OwnHosts, func(o string) bool { return strings.EqualFold(o, u.Hostname()) }) {
-			return "", "url is not a short link of this shortener; report other sites to their host"
+		notOurs := "url is not a short link of this shortener; report other sites to their host"
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			return "", "", notOurs
+		}
+		// An own host name may be one NormalizeDomain refuses (localhost,
+		// an IP address): it is matched as written first.
+		if !h.ownHost(strings.TrimSuffix(u.Hostname(), ".")) {
+			if domain, err = h.parseLinkDomain(u.Hostname()); err != nil {
+				return "", "", notOurs
+			}
+			if domain != "" && (h.deps.Domains == nil || !h.deps.Domains.DomainVerified(domain)) {
+				return "", "", notOurs
+			}
 		}
 		v = strings.TrimPrefix(u.Path, "/")
 	}
 	if !shortcode.WellFormed(v) {
-		return "", fmt.Sprintf("%q is not a short link or code of this shortener", v)
+		return "", "", fmt.Sprintf("%q is not a short link or code of this shortener", v)
 	}
-	return v, ""
+	return domain, v, ""
 }
 
 // nextCode is the issuer's next code that is no reserved word: a 6-letter
@@ -238,7 +254,7 @@ func (h *Handler) listReports(w http.ResponseWriter, r *http.Request) {
 }
 
 func reportInfo(r audit.Report) ReportInfo {
-	info := ReportInfo{ID: strconv.FormatInt(r.ID, 10), CreatedAt: r.CreatedAt, Code: r.Code, URL: r.URL, Reason: r.Reason,
+	info := ReportInfo{ID: strconv.FormatInt(r.ID, 10), CreatedAt: r.CreatedAt, Domain: r.Domain, Code: r.Code, URL: r.URL, Reason: r.Reason,
 		Details: r.Details, Contact: r.Contact, ClientIP: r.ClientIP, State: audit.StateOpen}
 	if !r.Open() {
 		at := r.ResolvedAt

@@ -37,7 +37,8 @@ var reportStores = map[string]func(t *testing.T) (linkstore.Store, *audit.Store)
 func reportEnv(t *testing.T, open func(t *testing.T) (linkstore.Store, *audit.Store)) (*auditEnv, string) {
 	t.Helper()
 	links, log := open(t)
-	e := newAuditEnv(t, log, api.Deps{Store: links, Reports: log, ReportLimiter: &limiter{left: map[string]int{}, n: 2}})
+	e := newAuditEnv(t, log, api.Deps{Store: links, Reports: log, ReportLimiter: &limiter{left: map[string]int{}, n: 2},
+		Domains: verifiedDomains{reportDomain: true, "pending.acme.example": false}})
 	w := e.do(t, e.admin, "POST", "/api/v1/links", `{"url":"https://example.com/phish","alias":"reported"}`, "")
 	if w.Code != http.StatusCreated {
 		t.Fatalf("create: %d %s", w.Code, w.Body)
@@ -147,6 +148,67 @@ func TestReports(t *testing.T) {
 				}
 				return !slices.ContainsFunc(wants, func(w string) bool { return !slices.Contains(actions, w) })
 			})
+		})
+	}
+}
+
+// reportDomain is the verified custom domain of reportEnv's workspace.
+const reportDomain = "go.acme.example"
+
+// TestReportsOnCustomDomains: a short URL on a verified custom domain is
+// reported as that domain's link, which must exist there; the admin list
+// and the resolution show the domain.
+func TestReportsOnCustomDomains(t *testing.T) {
+	for name := range reportStores {
+		t.Run(name, func(t *testing.T) {
+			e, _ := reportEnv(t, reportStores[name])
+			w := e.do(t, e.admin, "POST", "/api/v1/links", `{"url":"https://example.com/x","alias":"promo","domain":"`+reportDomain+`"}`, "")
+			if w.Code != http.StatusCreated {
+				t.Fatalf("create: %d %s", w.Code, w.Body)
+			}
+			for i, tt := range []struct {
+				name, url string
+				want      int
+				detail    string
+			}{
+				{"custom domain", "https://go.acme.example/promo", 202, ""},
+				{"custom domain, other spelling", "http://GO.Acme.Example./promo", 202, ""},
+				{"own host link not on the domain", "https://go.acme.example/reported", 404, "go.acme.example/reported"},
+				{"domain link not on the own host", "promo", 404, `"promo"`},
+				{"own host URL of a domain link", "https://sho.test/promo", 404, `"promo"`},
+				{"unverified domain", "https://pending.acme.example/promo", 400, "not a short link"},
+				{"unknown domain", "https://other.example/promo", 400, "not a short link"},
+				{"no host", "https:///promo", 400, "not a short link"},
+				{"bad host", "https://a_b..example/promo", 400, "not a short link"},
+			} {
+				w := e.do(t, "", "POST", "/api/v1/reports", `{"url":"`+tt.url+`","reason":"phishing"}`, fmt.Sprintf("192.0.2.%d:1", 10+i))
+				if w.Code != tt.want {
+					t.Errorf("%s: %d %s, want %d", tt.name, w.Code, w.Body, tt.want)
+					continue
+				}
+				if tt.want != 202 {
+					if p := decode[problem.Details](t, w); p.Field != "url" || !strings.Contains(p.Detail, tt.detail) {
+						t.Errorf("%s: %+v", tt.name, p)
+					}
+				}
+			}
+			w = e.do(t, "", "POST", "/api/v1/reports", `{"url":"reported","reason":"spam"}`, "192.0.2.50:1")
+			if w.Code != http.StatusAccepted {
+				t.Fatalf("own host report: %d %s", w.Code, w.Body)
+			}
+			w = e.do(t, e.admin, "GET", "/api/v1/admin/reports", "", "")
+			page := decode[api.ReportPage](t, w)
+			if len(page.Reports) != 3 || page.Reports[0].Domain != "" || page.Reports[0].Code != "reported" ||
+				page.Reports[1].Domain != reportDomain || page.Reports[2].Domain != reportDomain || page.Reports[2].Code != "promo" {
+				t.Fatalf("reports: %+v", page.Reports)
+			}
+			if strings.Count(w.Body.String(), `"domain":`) != 2 {
+				t.Errorf("the own host's report shows a domain: %s", w.Body)
+			}
+			w = e.do(t, e.admin, "POST", "/api/v1/admin/reports/"+page.Reports[2].ID+"/resolve", `{"resolution":"taken_down"}`, "")
+			if r := decode[api.ReportInfo](t, w); w.Code != http.StatusOK || r.Domain != reportDomain || r.Code != "promo" {
+				t.Errorf("resolved: %d %+v", w.Code, r)
+			}
 		})
 	}
 }

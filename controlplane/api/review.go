@@ -22,8 +22,8 @@ import (
 // with lookalike_hosts flag); blockset.Store implements it.
 type ReviewStore interface {
 	Flag(ctx context.Context, reviews []blockset.Review) error
-	Unflag(ctx context.Context, code string) (bool, error)
-	Reviews(ctx context.Context, codes []string) (map[string]blockset.Review, error)
+	Unflag(ctx context.Context, domain, code string) (bool, error)
+	Reviews(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]blockset.Review, error)
 	ListReviews(ctx context.Context, limit int, after blockset.Review) ([]blockset.Review, error)
 }
 
@@ -41,9 +41,12 @@ type ReviewPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// ReviewedLink is a flagged link's code and review.
+// ReviewedLink is a flagged link's key and review.
 type ReviewedLink struct {
 	Code string `json:"code"`
+	// Domain is the link's custom domain; absent on the instance's own
+	// host.
+	Domain string `json:"domain,omitempty"`
 	Review
 }
 
@@ -52,24 +55,26 @@ func (h *Handler) reviewRoutes() {
 	h.handle("DELETE /api/v1/admin/review/{code}", admin, h.resolveReview)
 }
 
-// withReviews fills in the review of the links that have one. A failure
+// withReviews fills in the review of the links that have one: each link's
+// own flag, on its domain, not that of another domain's link with the
+// same code. A failure
 // to read the flags only leaves them out (logged): the links are still
 // worth answering.
 func (h *Handler) withReviews(ctx context.Context, links []Link) {
 	if h.deps.Reviews == nil || len(links) == 0 {
 		return
 	}
-	codes := make([]string, len(links))
+	keys := make([]linkstore.Key, len(links))
 	for i, l := range links {
-		codes[i] = l.Code
+		keys[i] = linkstore.Key{Domain: l.Domain, Code: l.Code}
 	}
-	rs, err := h.deps.Reviews.Reviews(ctx, codes)
+	rs, err := h.deps.Reviews.Reviews(ctx, keys)
 	if err != nil {
 		h.log.Warn("could not read the review flags of links", "err", err)
 		return
 	}
 	for i := range links {
-		if r, ok := rs[links[i].Code]; ok {
+		if r, ok := rs[keys[i]]; ok {
 			links[i].Review = &Review{Reason: r.Reason, Source: r.Source, At: r.At}
 		}
 	}
@@ -89,21 +94,21 @@ func (h *Handler) flagLookalike(ctx context.Context, l linkstore.Link) {
 	if why == "" {
 		return
 	}
-	r := blockset.Review{Code: l.Code, Reason: "the host " + u.Hostname() + " is a look-alike: " + why, Source: "lookalike", At: h.cfg.Now().UTC()}
+	r := blockset.Review{Domain: l.Domain, Code: l.Code, Reason: "the host " + u.Hostname() + " is a look-alike: " + why, Source: "lookalike", At: h.cfg.Now().UTC()}
 	if err := h.deps.Reviews.Flag(ctx, []blockset.Review{r}); err != nil {
-		h.log.Error("could not flag a link with a look-alike host for review", "code", l.Code, "err", err)
+		h.log.Error("could not flag a link with a look-alike host for review", "code", l.Code, "domain", l.Domain, "err", err)
 	}
 }
 
 // dropReview removes the review flag of a deleted link: there is nothing
 // left to review. A failure leaves a stale flag (logged), which an admin
 // resolves by hand.
-func (h *Handler) dropReview(ctx context.Context, code string) {
+func (h *Handler) dropReview(ctx context.Context, domain, code string) {
 	if h.deps.Reviews == nil {
 		return
 	}
-	if _, err := h.deps.Reviews.Unflag(ctx, code); err != nil {
-		h.log.Warn("the review flag of a deleted link stays", "code", code, "err", err)
+	if _, err := h.deps.Reviews.Unflag(ctx, domain, code); err != nil {
+		h.log.Warn("the review flag of a deleted link stays", "code", code, "domain", domain, "err", err)
 	}
 }
 
@@ -137,7 +142,7 @@ func (h *Handler) listReviews(w http.ResponseWriter, r *http.Request) {
 	}
 	page := ReviewPage{Links: make([]ReviewedLink, 0, len(rs))}
 	for _, rv := range rs {
-		page.Links = append(page.Links, ReviewedLink{Code: rv.Code, Review: Review{Reason: rv.Reason, Source: rv.Source, At: rv.At}})
+		page.Links = append(page.Links, ReviewedLink{Code: rv.Code, Domain: rv.Domain, Review: Review{Reason: rv.Reason, Source: rv.Source, At: rv.At}})
 	}
 	if len(rs) == limit {
 		page.NextCursor = encodeReviewCursor(rs[len(rs)-1])
@@ -145,31 +150,40 @@ func (h *Handler) listReviews(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
+// resolveReview resolves the flag of the link {code} on ?domain= (the own
+// host when absent): another domain's link with the same code keeps its
+// own flag.
 func (h *Handler) resolveReview(w http.ResponseWriter, r *http.Request) {
-	if !have(w, h.deps.Reviews != nil, "review flags") {
-		return
-	}
-	code, ok := apiquery.PathCode(w, r)
+	domain, code, ok := h.linkRef(w, r)
 	if !ok {
 		return
 	}
-	found, err := h.deps.Reviews.Unflag(r.Context(), code)
+	if !have(w, h.deps.Reviews != nil, "review flags") {
+		return
+	}
+	found, err := h.deps.Reviews.Unflag(r.Context(), domain, code)
 	if err != nil {
 		h.storeFailed(w, "resolve a review flag", err)
 		return
 	}
 	if !found {
-		problem.Write(w, http.StatusNotFound, fmt.Sprintf("the link %q is not flagged for review", code))
+		problem.Write(w, http.StatusNotFound, fmt.Sprintf("the link %q is not flagged for review", shownLink(domain, code)))
 		return
 	}
-	h.log.Info("review flag resolved", "code", code)
+	h.log.Info("review flag resolved", "code", code, "domain", domain)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // A review cursor is the last review of a page: its time in Unix
-// microseconds and its code, base64url-encoded.
+// microseconds, its code and, for a custom domain's link, its domain,
+// space-separated and base64url-encoded. A cursor without a domain (as
+// given out before flags had one) is the own host's.
 func encodeReviewCursor(r blockset.Review) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(r.At.UnixMicro(), 10) + " " + r.Code))
+	s := strconv.FormatInt(r.At.UnixMicro(), 10) + " " + r.Code
+	if r.Domain != "" {
+		s += " " + r.Domain
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
 func decodeReviewCursor(s string) (blockset.Review, error) {
@@ -178,10 +192,20 @@ func decodeReviewCursor(s string) (blockset.Review, error) {
 	if err != nil {
 		return blockset.Review{}, bad
 	}
-	at, code, ok := strings.Cut(string(b), " ")
+	at, rest, ok := strings.Cut(string(b), " ")
+	code, domain, _ := strings.Cut(rest, " ")
 	micros, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil || code == "" {
+	if !ok || err != nil || code == "" || strings.Contains(domain, " ") {
 		return blockset.Review{}, bad
 	}
-	return blockset.Review{Code: code, At: time.UnixMicro(micros).UTC()}, nil
+	return blockset.Review{Domain: domain, Code: code, At: time.UnixMicro(micros).UTC()}, nil
+}
+
+// shownLink names the link (domain, code) in an answer's words: its code
+// alone on the own host, domain/code on a custom domain.
+func shownLink(domain, code string) string {
+	if domain == "" {
+		return code
+	}
+	return domain + "/" + code
 }

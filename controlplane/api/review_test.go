@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,7 @@ func reviewEnv(t *testing.T, name string, cfg api.Config, set *threatlist.Set) (
 		t.Fatal(err)
 	}
 	t.Cleanup(rs.Close)
-	deps := api.Deps{Reviews: rs, Threats: threatSet{set}}
+	deps := api.Deps{Reviews: rs, Threats: threatSet{set}, Domains: verifiedDomains{reviewDomain: true}}
 	if sq != nil {
 		deps.Store = sq
 	} else {
@@ -122,6 +124,99 @@ func TestReviewFlags(t *testing.T) {
 				t.Fatalf("flags after the delete: %+v", page)
 			}
 		})
+	}
+}
+
+// reviewDomain is the verified custom domain of reviewEnv's workspace.
+const reviewDomain = "go.acme.example"
+
+// TestReviewFlagsPerDomain: a flag is one link's, (domain, code): it shows
+// on that link only, the list names its domain, resolving or deleting
+// takes the domain, and the own host's link with the same code is left
+// alone.
+func TestReviewFlagsPerDomain(t *testing.T) {
+	for name := range reviewBackends {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e, rs := reviewEnv(t, name, api.Config{}, nil)
+			own := e.mustCreate(t, `{"url":"https://a.example/","alias":"promo"}`)
+			acme := e.mustCreate(t, `{"url":"https://a.example/","alias":"promo","domain":"`+reviewDomain+`"}`)
+			if own.Domain != "" || acme.Domain != reviewDomain {
+				t.Fatalf("domains: %q %q", own.Domain, acme.Domain)
+			}
+			at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			flag := func() {
+				t.Helper()
+				if err := rs.Flag(ctx, []blockset.Review{{Domain: reviewDomain, Code: "promo", Reason: "listed", Source: "urlhaus", At: at}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			flag()
+			if got := decode[api.Link](t, e.do(t, "GET", "/api/v1/links/promo", "", "")); got.Review != nil {
+				t.Fatalf("the own host's link shows the custom domain's flag: %+v", got.Review)
+			}
+			if got := decode[api.Link](t, e.do(t, "GET", "/api/v1/links/promo?domain="+reviewDomain, "", "")); got.Review == nil || got.Review.Source != "urlhaus" {
+				t.Fatalf("the custom domain's link has no review: %+v", got.Review)
+			}
+			page := decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review", "", ""))
+			if len(page.Links) != 1 || page.Links[0].Code != "promo" || page.Links[0].Domain != reviewDomain {
+				t.Fatalf("review page = %+v", page)
+			}
+			for _, tc := range []struct {
+				name, path string
+				status     int
+				detail     string
+			}{
+				{"own host: not flagged", "/api/v1/admin/review/promo", 404, "not flagged"},
+				{"bad domain", "/api/v1/admin/review/promo?domain=a%20b", 400, "domain"},
+				{"unknown parameter", "/api/v1/admin/review/promo?dom=" + reviewDomain, 400, "dom"},
+			} {
+				wantProblem(t, e.do(t, "DELETE", tc.path, "", ""), tc.status, tc.detail)
+			}
+			if w := e.do(t, "DELETE", "/api/v1/admin/review/promo?domain="+strings.ToUpper(reviewDomain), "", ""); w.Code != http.StatusNoContent {
+				t.Fatalf("resolve: %d %s", w.Code, w.Body.String())
+			}
+			// Deleting the own host's link leaves the custom domain's flag;
+			// deleting the custom domain's link drops it.
+			flag()
+			if w := e.do(t, "DELETE", "/api/v1/links/promo", "", ""); w.Code != http.StatusNoContent {
+				t.Fatalf("delete own: %d", w.Code)
+			}
+			if page := decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review", "", "")); len(page.Links) != 1 {
+				t.Fatalf("flags after the own host's delete: %+v", page)
+			}
+			if w := e.do(t, "DELETE", "/api/v1/links/promo?domain="+reviewDomain, "", ""); w.Code != http.StatusNoContent {
+				t.Fatalf("delete custom: %d %s", w.Code, w.Body.String())
+			}
+			if page := decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review", "", "")); len(page.Links) != 0 {
+				t.Fatalf("flags after the custom domain's delete: %+v", page)
+			}
+		})
+	}
+}
+
+// TestReviewCursor: cursors carry the domain, and a cursor without one
+// (as given out before) still reads as the own host's.
+func TestReviewCursor(t *testing.T) {
+	e, rs := reviewEnv(t, "sqlite", api.Config{}, nil)
+	at := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := rs.Flag(context.Background(), []blockset.Review{
+		{Code: "x1", Reason: "r", Source: "s", At: at},
+		{Domain: reviewDomain, Code: "x1", Reason: "r", Source: "s", At: at},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	page := decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review?limit=1", "", ""))
+	if len(page.Links) != 1 || page.Links[0].Domain != reviewDomain {
+		t.Fatalf("first page = %+v", page)
+	}
+	page = decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review?limit=1&cursor="+page.NextCursor, "", ""))
+	if len(page.Links) != 1 || page.Links[0].Domain != "" || page.Links[0].Code != "x1" {
+		t.Fatalf("second page = %+v", page)
+	}
+	old := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at.Add(time.Second).UnixMicro(), 10) + " x1"))
+	if page = decode[api.ReviewPage](t, e.do(t, "GET", "/api/v1/admin/review?cursor="+old, "", "")); len(page.Links) != 2 {
+		t.Fatalf("page after an old cursor = %+v", page)
 	}
 }
 

@@ -119,7 +119,7 @@ func (h *Handler) retireLinks(ctx context.Context, q linkstore.ListQuery) error 
 				}
 			}
 			h.publishDeleted(deleted, false)
-			h.dropReview(ctx, deleted.Code)
+			h.dropReview(ctx, deleted.Domain, deleted.Code)
 			q.Before = l.ID
 		}
 	}

@@ -166,15 +166,17 @@ func TestReports(t *testing.T) {
 			ctx := t.Context()
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			var ids []int64
+			// bbb is a custom domain's link: the report keeps its domain.
+			domains := map[string]string{"bbb": "go.acme.example"}
 			for _, code := range []string{"aaa", "bbb", "ccc"} {
-				id, err := s.CreateReport(ctx, audit.Report{CreatedAt: now, Code: code, URL: "https://sho.test/" + code, Reason: "spam", Details: "<b>x</b>", Contact: "a@b.test", ClientIP: "192.0.2.9"})
+				id, err := s.CreateReport(ctx, audit.Report{CreatedAt: now, Domain: domains[code], Code: code, URL: "https://sho.test/" + code, Reason: "spam", Details: "<b>x</b>", Contact: "a@b.test", ClientIP: "192.0.2.9"})
 				if err != nil {
 					t.Fatal(err)
 				}
 				ids = append(ids, id)
 			}
 			r, err := s.ResolveReport(ctx, ids[1], "taken_down", "gone", "k1", now)
-			if err != nil || r.Open() || r.ResolvedBy != "k1" || r.Code != "bbb" || r.Resolution != "taken_down" {
+			if err != nil || r.Open() || r.ResolvedBy != "k1" || r.Domain != "go.acme.example" || r.Code != "bbb" || r.Resolution != "taken_down" {
 				t.Fatalf("resolve: %+v, %v", r, err)
 			}
 			if _, err := s.ResolveReport(ctx, ids[1], "no_action", "", "k2", now); !errors.Is(err, audit.ErrResolved) {
@@ -191,6 +193,9 @@ func TestReports(t *testing.T) {
 				var codes []string
 				for _, r := range rs {
 					codes = append(codes, r.Code)
+					if r.Domain != domains[r.Code] {
+						t.Errorf("report of %s has domain %q, want %q", r.Code, r.Domain, domains[r.Code])
+					}
 				}
 				if err != nil || !slices.Equal(codes, tt.want) {
 					t.Errorf("state %q: %q, %v; want %q", tt.state, codes, err, tt.want)

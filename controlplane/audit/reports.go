@@ -12,6 +12,9 @@ import (
 type Report struct {
 	ID        int64
 	CreatedAt time.Time
+	// Domain is the reported link's domain: "" for the instance's own
+	// host, else a custom domain; a link is (Domain, Code).
+	Domain string
 	// Code is the reported link's code.
 	Code string
 	// URL is what the reporter gave: the short URL or the code.
@@ -51,9 +54,9 @@ type ReportQuery struct {
 // CreateReport stores r (its ID and resolution are ignored; its text as
 // Text makes it, uncut) and returns its ID.
 func (s *Store) CreateReport(ctx context.Context, r Report) (int64, error) {
-	stmt, args := s.bind(`INSERT INTO abuse_reports (created_at, code, url, reason, details, contact, client_ip)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		[]any{r.CreatedAt.UTC(), Text(r.Code, 0), Text(r.URL, 0), Text(r.Reason, 0), Text(r.Details, 0), Text(r.Contact, 0), Text(r.ClientIP, 0)})
+	stmt, args := s.bind(`INSERT INTO abuse_reports (created_at, domain, code, url, reason, details, contact, client_ip)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		[]any{r.CreatedAt.UTC(), Text(r.Domain, 0), Text(r.Code, 0), Text(r.URL, 0), Text(r.Reason, 0), Text(r.Details, 0), Text(r.Contact, 0), Text(r.ClientIP, 0)})
 	var id int64
 	if err := s.db.QueryRowContext(ctx, stmt, args...).Scan(&id); err != nil {
 		return 0, fmt.Errorf("audit: store report: %w", err)
@@ -61,11 +64,11 @@ func (s *Store) CreateReport(ctx context.Context, r Report) (int64, error) {
 	return id, nil
 }
 
-const reportColumns = "id, created_at, code, url, reason, details, contact, client_ip, resolved_at, resolved_by, resolution, note"
+const reportColumns = "id, created_at, domain, code, url, reason, details, contact, client_ip, resolved_at, resolved_by, resolution, note"
 
 func scanReport(row interface{ Scan(...any) error }) (Report, error) {
 	var r Report
-	err := row.Scan(&r.ID, timeScanner{&r.CreatedAt}, &r.Code, &r.URL, &r.Reason, &r.Details, &r.Contact,
+	err := row.Scan(&r.ID, timeScanner{&r.CreatedAt}, &r.Domain, &r.Code, &r.URL, &r.Reason, &r.Details, &r.Contact,
 		&r.ClientIP, timeScanner{&r.ResolvedAt}, &r.ResolvedBy, &r.Resolution, &r.Note)
 	return r, err
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
-// flag flags the links whose targets the added entries name: for a host
+// flag flags the links whose targets the added entries name (each on its
+// own domain, so that the flag is the link's alone): for a host
 // entry, the links to the host and its subdomains; for a URL entry, the
 // links to its host whose target has the URL's key.
 func (r *Refresher) flag(ctx context.Context, added []threatlist.Sourced) error {
@@ -38,7 +39,7 @@ func (r *Refresher) flag(ctx context.Context, added []threatlist.Sourced) error 
 			if e.Kind == threatlist.URL && threatlist.URLKey(l.URL) != e.Value {
 				continue
 			}
-			reviews = append(reviews, blockset.Review{Code: l.Code, Reason: reason(e), Source: e.Source, At: now})
+			reviews = append(reviews, blockset.Review{Domain: l.Domain, Code: l.Code, Reason: reason(e), Source: e.Source, At: now})
 		}
 		if err := r.cfg.Store.Flag(ctx, reviews); err != nil {
 			return err

@@ -93,6 +93,12 @@ func TestRefresh(t *testing.T) {
 			create(t, s.links, 2, "old2", "https://shared.example/phish/login")
 			create(t, s.links, 3, "fine", "https://shared.example/other")
 			create(t, s.links, 4, "adm", "https://blocked.example/")
+			// A custom domain's link with the code of an own host's link:
+			// flagged as itself, on its domain.
+			if err := s.links.Create(ctx, linkstore.Link{ID: 5, Domain: "go.acme.example", Code: "fine", URL: "https://evil.example/y",
+				CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}); err != nil {
+				t.Fatal(err)
+			}
 
 			admin := []string{}
 			now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -127,7 +133,7 @@ func TestRefresh(t *testing.T) {
 					t.Errorf("after the first refresh %s matches %q, want %q", target, hit.Source, want)
 				}
 			}
-			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus"})
+			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus", "go.acme.example/fine": "mine"})
 
 			// The URL feed fails: its last good list stays, and the
 			// admin blocklist still reaches the set (and its links).
@@ -148,7 +154,7 @@ func TestRefresh(t *testing.T) {
 			if hit, _ := set.Match("https://blocked.example/x"); hit.Source != threatfeed.AdminSource {
 				t.Errorf("the admin blocklist is not in the set (match %q)", hit.Source)
 			}
-			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus", "adm": threatfeed.AdminSource})
+			assertReviews(t, s.set, map[string]string{"old1": "mine", "old2": "urlhaus", "go.acme.example/fine": "mine", "adm": threatfeed.AdminSource})
 
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(metrics.Collectors()...)
@@ -160,7 +166,7 @@ func TestRefresh(t *testing.T) {
 				"shortify_cp_threat_feed_failures_total{feed=mine}":                    0,
 				"shortify_cp_threat_feed_last_success_timestamp_seconds{feed=mine}":    float64(now.Unix()),
 				"shortify_cp_threat_feed_last_success_timestamp_seconds{feed=urlhaus}": float64(now.Add(-2 * time.Hour).Unix()),
-				"shortify_cp_links_flagged_total{}":                                    3,
+				"shortify_cp_links_flagged_total{}":                                    4,
 			} {
 				if samples[k] != want {
 					t.Errorf("%s = %v, want %v", k, samples[k], want)
@@ -213,6 +219,8 @@ func load(t *testing.T, s blockset.Store) blockset.Snapshot {
 	return snap
 }
 
+// assertReviews checks the flags against want, keyed by the link's code on
+// the own host and by domain/code on a custom domain.
 func assertReviews(t *testing.T, s blockset.Store, want map[string]string) {
 	t.Helper()
 	got, err := s.ListReviews(context.Background(), 100, blockset.Review{})
@@ -223,8 +231,12 @@ func assertReviews(t *testing.T, s blockset.Store, want map[string]string) {
 		t.Errorf("reviews %+v, want sources %v", got, want)
 	}
 	for _, r := range got {
-		if want[r.Code] != r.Source || r.Reason == "" {
-			t.Errorf("review %+v, want source %q", r, want[r.Code])
+		key := r.Code
+		if r.Domain != "" {
+			key = r.Domain + "/" + r.Code
+		}
+		if want[key] != r.Source || r.Reason == "" {
+			t.Errorf("review %+v, want source %q", r, want[key])
 		}
 	}
 }

@@ -20,12 +20,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
 // migrationsTable records the applied versions of this package's
-// migrations (which are numbered in Shortify's one sequence: 0005).
+// migrations (which are numbered in Shortify's one sequence: 0005, 0009).
 const migrationsTable = "blockset_migrations"
 
 // AdminSource is the source name of the entries that come from the admin
@@ -39,9 +40,12 @@ type Snapshot struct {
 	Entries    []threatlist.Sourced
 }
 
-// Review is a link flagged for review.
+// Review is a link flagged for review. A link is (Domain, Code), as in
+// the link store: a flag is about one link, not every link with the code.
 type Review struct {
-	Code string `json:"code"`
+	// Domain is the link's custom domain; "" is the instance's own host.
+	Domain string `json:"domain,omitempty"`
+	Code   string `json:"code"`
 	// Reason says why, in words (such as "target host evil.example is
 	// listed by urlhaus").
 	Reason string `json:"reason"`
@@ -51,6 +55,9 @@ type Review struct {
 	// At is when the link was flagged (UTC, microseconds).
 	At time.Time `json:"at"`
 }
+
+// Key is the flagged link's key.
+func (r Review) Key() linkstore.Key { return linkstore.Key{Domain: r.Domain, Code: r.Code} }
 
 // MaxReviewsPage bounds a page of ListReviews.
 const MaxReviewsPage = 1000
@@ -70,10 +77,11 @@ type Store interface {
 	Replace(ctx context.Context, entries []threatlist.Sourced) (generation int64, changed bool, err error)
 	// Flag records reviews; a link flagged already keeps its first flag.
 	Flag(ctx context.Context, reviews []Review) error
-	// Unflag removes the review of a link and reports whether it had one.
-	Unflag(ctx context.Context, code string) (bool, error)
-	// Reviews returns the reviews of the codes that have one.
-	Reviews(ctx context.Context, codes []string) (map[string]Review, error)
+	// Unflag removes the review of the link (domain, code) and reports
+	// whether it had one.
+	Unflag(ctx context.Context, domain, code string) (bool, error)
+	// Reviews returns the reviews of the links that have one.
+	Reviews(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]Review, error)
 	// ListReviews lists reviews newest first, up to limit (at most
 	// MaxReviewsPage), after the cursor (the last review of the previous
 	// page; the zero Review starts at the newest).
@@ -152,3 +160,6 @@ func pageLimit(limit int) int {
 	}
 	return min(limit, MaxReviewsPage)
 }
+
+// reviewColumns are the columns a Review is scanned from, in order.
+const reviewColumns = "domain, code, reason, source, flagged_at"

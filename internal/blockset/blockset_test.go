@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/threatlist"
 )
@@ -114,6 +115,8 @@ func TestReviews(t *testing.T) {
 				{Code: "a", Reason: "r1", Source: "urlhaus", At: at},
 				{Code: "b", Reason: "r2", Source: "plain", At: at.Add(time.Second)},
 				{Code: "c", Reason: "r3", Source: "plain", At: at.Add(2 * time.Second)},
+				// The custom domain's "a" is another link: its own flag.
+				{Domain: "go.acme.example", Code: "a", Reason: "r4", Source: "lookalike", At: at},
 			}
 			if err := s.Flag(ctx, rs); err != nil {
 				t.Fatal(err)
@@ -122,23 +125,39 @@ func TestReviews(t *testing.T) {
 			if err := s.Flag(ctx, []blockset.Review{{Code: "a", Reason: "other", Source: "x", At: at}}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.Reviews(ctx, []string{"a", "zz"})
-			if err != nil || len(got) != 1 || got["a"] != rs[0] {
+			own, acme := linkstore.Key{Code: "a"}, linkstore.Key{Domain: "go.acme.example", Code: "a"}
+			got, err := s.Reviews(ctx, []linkstore.Key{own, acme, {Code: "zz"}, {Domain: "go.acme.example", Code: "b"}})
+			if err != nil || len(got) != 2 || got[own] != rs[0] || got[acme] != rs[3] {
 				t.Fatalf("Reviews = %+v, %v", got, err)
+			}
+			if got, err := s.Reviews(ctx, nil); err != nil || len(got) != 0 {
+				t.Fatalf("Reviews(nil) = %+v, %v", got, err)
 			}
 			page, err := s.ListReviews(ctx, 2, blockset.Review{})
 			if err != nil || len(page) != 2 || page[0].Code != "c" || page[1].Code != "b" {
 				t.Fatalf("first page = %+v, %v", page, err)
 			}
-			page, err = s.ListReviews(ctx, 2, page[1])
-			if err != nil || len(page) != 1 || page[0] != rs[0] {
+			// Same time: the custom domain's flag sorts before the own host's.
+			page, err = s.ListReviews(ctx, 1, page[1])
+			if err != nil || len(page) != 1 || page[0] != rs[3] {
 				t.Fatalf("second page = %+v, %v", page, err)
 			}
-			if ok, err := s.Unflag(ctx, "a"); err != nil || !ok {
+			page, err = s.ListReviews(ctx, 2, page[0])
+			if err != nil || len(page) != 1 || page[0] != rs[0] {
+				t.Fatalf("third page = %+v, %v", page, err)
+			}
+			if ok, err := s.Unflag(ctx, "", "a"); err != nil || !ok {
 				t.Fatalf("Unflag = %v, %v", ok, err)
 			}
-			if ok, err := s.Unflag(ctx, "a"); err != nil || ok {
+			if ok, err := s.Unflag(ctx, "", "a"); err != nil || ok {
 				t.Fatalf("second Unflag = %v, %v", ok, err)
+			}
+			// The custom domain's flag stays until it is unflagged itself.
+			if got, err := s.Reviews(ctx, []linkstore.Key{own, acme}); err != nil || len(got) != 1 || got[acme] != rs[3] {
+				t.Fatalf("Reviews after Unflag = %+v, %v", got, err)
+			}
+			if ok, err := s.Unflag(ctx, "go.acme.example", "a"); err != nil || !ok {
+				t.Fatalf("Unflag of the custom domain's = %v, %v", ok, err)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/migrations"
 	"github.com/shortify/shortify/internal/threatlist"
 )
@@ -135,8 +136,9 @@ func (s *pgStore) Flag(ctx context.Context, reviews []Review) error {
 	}
 	b := &pgx.Batch{}
 	for _, r := range reviews {
-		b.Queue(`INSERT INTO link_reviews (code, reason, source, flagged_at) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING`,
-			r.Code, r.Reason, r.Source, r.At.UTC().Truncate(time.Microsecond))
+		b.Queue(`INSERT INTO link_reviews (domain, code, reason, source, flagged_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (domain, code) DO NOTHING`,
+			r.Domain, r.Code, r.Reason, r.Source, r.At.UTC().Truncate(time.Microsecond))
 	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("blockset: flag: %w", err)
@@ -144,20 +146,25 @@ func (s *pgStore) Flag(ctx context.Context, reviews []Review) error {
 	return nil
 }
 
-func (s *pgStore) Unflag(ctx context.Context, code string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM link_reviews WHERE code = $1`, code)
+func (s *pgStore) Unflag(ctx context.Context, domain, code string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM link_reviews WHERE domain = $1 AND code = $2`, domain, code)
 	if err != nil {
 		return false, fmt.Errorf("blockset: unflag: %w", err)
 	}
 	return tag.RowsAffected() > 0, nil
 }
 
-func (s *pgStore) Reviews(ctx context.Context, codes []string) (map[string]Review, error) {
-	out := make(map[string]Review)
-	if len(codes) == 0 {
+func (s *pgStore) Reviews(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]Review, error) {
+	out := make(map[linkstore.Key]Review)
+	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT code, reason, source, flagged_at FROM link_reviews WHERE code = ANY($1)`, codes)
+	domains, codes := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		domains[i], codes[i] = k.Domain, k.Code
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+reviewColumns+` FROM link_reviews
+WHERE (domain, code) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, domains, codes)
 	if err != nil {
 		return nil, fmt.Errorf("blockset: reviews: %w", err)
 	}
@@ -166,18 +173,18 @@ func (s *pgStore) Reviews(ctx context.Context, codes []string) (map[string]Revie
 		return nil, fmt.Errorf("blockset: reviews: %w", err)
 	}
 	for _, r := range rs {
-		out[r.Code] = r
+		out[r.Key()] = r
 	}
 	return out, nil
 }
 
 func (s *pgStore) ListReviews(ctx context.Context, limit int, after Review) ([]Review, error) {
-	q := `SELECT code, reason, source, flagged_at FROM link_reviews ORDER BY flagged_at DESC, code DESC LIMIT $1`
+	q := `SELECT ` + reviewColumns + ` FROM link_reviews ORDER BY flagged_at DESC, domain DESC, code DESC LIMIT $1`
 	args := []any{pageLimit(limit)}
 	if after.Code != "" {
-		q = `SELECT code, reason, source, flagged_at FROM link_reviews WHERE (flagged_at, code) < ($2, $3)
-ORDER BY flagged_at DESC, code DESC LIMIT $1`
-		args = append(args, after.At.UTC(), after.Code)
+		q = `SELECT ` + reviewColumns + ` FROM link_reviews WHERE (flagged_at, domain, code) < ($2, $3, $4)
+ORDER BY flagged_at DESC, domain DESC, code DESC LIMIT $1`
+		args = append(args, after.At.UTC(), after.Domain, after.Code)
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
@@ -198,7 +205,7 @@ func scanPGEntry(r pgx.CollectableRow) (threatlist.Sourced, error) {
 
 func scanPGReview(r pgx.CollectableRow) (Review, error) {
 	var rv Review
-	err := r.Scan(&rv.Code, &rv.Reason, &rv.Source, &rv.At)
+	err := r.Scan(&rv.Domain, &rv.Code, &rv.Reason, &rv.Source, &rv.At)
 	rv.At = rv.At.UTC()
 	return rv, err
 }

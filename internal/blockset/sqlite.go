@@ -10,6 +10,7 @@ import (
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/threatlist"
 )
 
@@ -116,8 +117,9 @@ func (s *sqliteStore) Flag(ctx context.Context, reviews []Review) error {
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, r := range reviews {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO link_reviews (code, reason, source, flagged_at) VALUES (?, ?, ?, ?) ON CONFLICT (code) DO NOTHING`,
-				r.Code, r.Reason, r.Source, r.At.UnixMicro()); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO link_reviews (domain, code, reason, source, flagged_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (domain, code) DO NOTHING`,
+				r.Domain, r.Code, r.Reason, r.Source, r.At.UnixMicro()); err != nil {
 				return err
 			}
 		}
@@ -129,8 +131,8 @@ func (s *sqliteStore) Flag(ctx context.Context, reviews []Review) error {
 	return nil
 }
 
-func (s *sqliteStore) Unflag(ctx context.Context, code string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM link_reviews WHERE code = ?`, code)
+func (s *sqliteStore) Unflag(ctx context.Context, domain, code string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM link_reviews WHERE domain = ? AND code = ?`, domain, code)
 	if err != nil {
 		return false, fmt.Errorf("blockset: unflag: %w", err)
 	}
@@ -138,33 +140,33 @@ func (s *sqliteStore) Unflag(ctx context.Context, code string) (bool, error) {
 	return n > 0, err
 }
 
-func (s *sqliteStore) Reviews(ctx context.Context, codes []string) (map[string]Review, error) {
-	out := make(map[string]Review)
-	if len(codes) == 0 {
+func (s *sqliteStore) Reviews(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]Review, error) {
+	out := make(map[linkstore.Key]Review)
+	if len(keys) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(codes))
-	for i, c := range codes {
-		args[i] = c
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k.Domain, k.Code)
 	}
-	q := `SELECT code, reason, source, flagged_at FROM link_reviews WHERE code IN (?` + strings.Repeat(",?", len(codes)-1) + `)`
+	q := `SELECT ` + reviewColumns + ` FROM link_reviews WHERE (domain, code) IN (VALUES (?, ?)` + strings.Repeat(", (?, ?)", len(keys)-1) + `)`
 	rs, err := s.queryReviews(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("blockset: reviews: %w", err)
 	}
 	for _, r := range rs {
-		out[r.Code] = r
+		out[r.Key()] = r
 	}
 	return out, nil
 }
 
 func (s *sqliteStore) ListReviews(ctx context.Context, limit int, after Review) ([]Review, error) {
-	q := `SELECT code, reason, source, flagged_at FROM link_reviews ORDER BY flagged_at DESC, code DESC LIMIT ?`
+	q := `SELECT ` + reviewColumns + ` FROM link_reviews ORDER BY flagged_at DESC, domain DESC, code DESC LIMIT ?`
 	args := []any{pageLimit(limit)}
 	if after.Code != "" {
-		q = `SELECT code, reason, source, flagged_at FROM link_reviews WHERE (flagged_at, code) < (?, ?)
-ORDER BY flagged_at DESC, code DESC LIMIT ?`
-		args = []any{after.At.UnixMicro(), after.Code, pageLimit(limit)}
+		q = `SELECT ` + reviewColumns + ` FROM link_reviews WHERE (flagged_at, domain, code) < (?, ?, ?)
+ORDER BY flagged_at DESC, domain DESC, code DESC LIMIT ?`
+		args = []any{after.At.UnixMicro(), after.Domain, after.Code, pageLimit(limit)}
 	}
 	rs, err := s.queryReviews(ctx, q, args...)
 	if err != nil {
@@ -183,7 +185,7 @@ func (s *sqliteStore) queryReviews(ctx context.Context, q string, args ...any) (
 	for rows.Next() {
 		var r Review
 		var at int64
-		if err := rows.Scan(&r.Code, &r.Reason, &r.Source, &at); err != nil {
+		if err := rows.Scan(&r.Domain, &r.Code, &r.Reason, &r.Source, &at); err != nil {
 			return nil, err
 		}
 		r.At = time.UnixMicro(at).UTC()
