@@ -276,8 +276,8 @@ func TestDomainSettings(t *testing.T) {
 			m, seed := mirrorOf(t, dsn)
 			plain, own307 := newCode(t, "plain"), newCode(t, "own307")
 			create(t, seed,
-				linkstore.Link{Code: plain, Domain: acmeHost, URL: "https://acme.example/plain"},
-				linkstore.Link{Code: own307, Domain: acmeHost, Status: 307, URL: "https://acme.example/307"},
+				linkstore.Link{Code: plain, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/plain"},
+				linkstore.Link{Code: own307, Domain: acmeHost, WorkspaceID: 2, Status: 307, URL: "https://acme.example/307"},
 			)
 			h := provision(t, &Handler{Database: dsn, Hosts: []string{ownHost}, RootRedirect: "https://s.example/home",
 				DomainRefresh: caddy.Duration(10 * time.Millisecond)})
@@ -323,7 +323,7 @@ func TestDeletedDomainStops(t *testing.T) {
 			dsn := b.dsn(t)
 			m, seed := mirrorOf(t, dsn)
 			promo := newCode(t, "promo")
-			create(t, seed, linkstore.Link{Code: promo, Domain: acmeHost, URL: "https://acme.example/promo"})
+			create(t, seed, linkstore.Link{Code: promo, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/promo"})
 			// The default refresh: the bound is what production gets.
 			h := provision(t, &Handler{Database: dsn, Hosts: []string{ownHost}})
 			setDomains(t, h, m, domainmirror.Entry{Domain: acmeHost, WorkspaceID: 2, Verified: true})
@@ -359,7 +359,7 @@ func TestDomainsSurviveReload(t *testing.T) {
 	dsn := sqliteDSN(t)
 	m, seed := mirrorOf(t, dsn)
 	promo := newCode(t, "promo")
-	create(t, seed, linkstore.Link{Code: promo, Domain: acmeHost, URL: "https://acme.example/promo"})
+	create(t, seed, linkstore.Link{Code: promo, Domain: acmeHost, WorkspaceID: 2, URL: "https://acme.example/promo"})
 	cfg := func() *Handler {
 		return &Handler{Database: dsn, Hosts: []string{ownHost}, DomainRefresh: caddy.Duration(10 * time.Millisecond), keySalt: t.Name()}
 	}
