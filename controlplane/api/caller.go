@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apiauth"
@@ -62,28 +61,18 @@ func (c caller) homeWorkspace() int64 {
 // instance admin over every workspace sees everything, anyone else its
 // own workspace only. What it may not see is answered 404, as what does
 // not exist.
-func (c caller) sees(ws int64) bool {
-	if ws == 0 {
-		ws = workspace.DefaultID
-	}
-	return c.workspace == 0 && !c.anonymous && c.key.InstanceAdmin() || c.homeWorkspace() == ws
-}
+func (c caller) sees(ws int64) bool { return apiauth.Sees(c.key, c.workspace, ws) }
 
 // resolveWorkspace is the apiauth.WorkspaceResolver of the handler's
 // directory: a decimal ID or a name.
 func (h *Handler) resolveWorkspace(ref string) (int64, bool) {
-	if h.deps.Workspaces == nil {
-		if ref == strconv.FormatInt(workspace.DefaultID, 10) || ref == workspace.DefaultName {
-			return workspace.DefaultID, true
-		}
-		return 0, false
+	dir := h.deps.Workspaces
+	if dir == nil {
+		return apiauth.Resolver(nil, nil)(ref)
 	}
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		w, ok := h.deps.Workspaces.Workspace(id)
-		return w.ID, ok
-	}
-	w, ok := h.deps.Workspaces.WorkspaceByName(ref)
-	return w.ID, ok
+	return apiauth.Resolver(
+		func(id int64) bool { _, ok := dir.Workspace(id); return ok },
+		func(name string) (int64, bool) { w, ok := dir.WorkspaceByName(name); return w.ID, ok })(ref)
 }
 
 // actAs finds the workspace rec acts in for r and returns r carrying the

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // WorkspaceHeader names the workspace a request acts in. An instance admin
@@ -29,9 +31,16 @@ type WorkspaceResolver func(ref string) (id int64, ok bool)
 // or 0 (every workspace) without the header. An error wraps
 // ErrNoWorkspace (answer 404). resolve may be nil when no workspace
 // registry is available: then only a workspace key's own ID is accepted.
+// A key of role viewer or creator without a workspace acts in the default
+// workspace.
 func ActingWorkspace(r *http.Request, rec KeyRecord, resolve WorkspaceResolver) (int64, error) {
 	ref := strings.TrimSpace(r.Header.Get(WorkspaceHeader))
 	if !rec.InstanceAdmin() {
+		if rec.Workspace == 0 {
+			// A viewer or creator key from before workspaces belongs to
+			// the default one (as the control plane's key ring reads it).
+			rec.Workspace = workspace.DefaultID
+		}
 		if ref == "" || ref == strconv.FormatInt(rec.Workspace, 10) {
 			return rec.Workspace, nil
 		}
@@ -51,4 +60,35 @@ func ActingWorkspace(r *http.Request, rec KeyRecord, resolve WorkspaceResolver) 
 		}
 	}
 	return 0, fmt.Errorf("%w: %s %q names no workspace (give its ID or its name)", ErrNoWorkspace, WorkspaceHeader, ref)
+}
+
+// Resolver returns the WorkspaceResolver of a workspace registry: a
+// decimal reference is an ID that exists (byID), anything else a name
+// (byName). Without a registry (nil functions) only the default
+// workspace is known, by its ID or its name.
+func Resolver(byID func(id int64) bool, byName func(name string) (int64, bool)) WorkspaceResolver {
+	return func(ref string) (int64, bool) {
+		if byID == nil || byName == nil {
+			if ref == strconv.FormatInt(workspace.DefaultID, 10) || ref == workspace.DefaultName {
+				return workspace.DefaultID, true
+			}
+			return 0, false
+		}
+		if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+			return id, byID(id)
+		}
+		return byName(ref)
+	}
+}
+
+// Sees tells whether rec, acting in workspace acting (ActingWorkspace's
+// answer), may see what belongs to workspace ws (0 meaning the default
+// workspace): an instance admin acting over every workspace sees
+// everything, anyone else the workspace it acts in only. What it may not
+// see is answered 404, as what does not exist.
+func Sees(rec KeyRecord, acting, ws int64) bool {
+	if ws == 0 {
+		ws = workspace.DefaultID
+	}
+	return acting == 0 && rec.InstanceAdmin() || acting == ws
 }

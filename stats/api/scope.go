@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/problem"
-	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Directory is what the API reads of the control plane's registries to
@@ -67,12 +65,7 @@ func scopeOf(r *http.Request) scope {
 // an instance admin over every workspace sees all, anyone else only the
 // workspace it acts in. What it may not see is answered 404, exactly as
 // what does not exist.
-func (s scope) sees(ws int64) bool {
-	if ws == 0 {
-		ws = workspace.DefaultID
-	}
-	return (s.ws == 0 && s.key.InstanceAdmin()) || s.ws == ws
-}
+func (s scope) sees(ws int64) bool { return apiauth.Sees(s.key, s.ws, ws) }
 
 // store is the view of the statistics that the request reads: the
 // acting workspace's, or the instance-wide store for an instance admin
@@ -88,11 +81,6 @@ func (h *Handler) store(r *http.Request) Store {
 // and returns r carrying the scope, or answers 404 (a workspace the key
 // may not act in, or none) or 503 (no registry yet) itself.
 func (h *Handler) actAs(w http.ResponseWriter, r *http.Request, rec apiauth.KeyRecord) (*http.Request, bool) {
-	if rec.Workspace == 0 && !rec.InstanceAdmin() {
-		// A viewer or creator key from before workspaces belongs to the
-		// default one (as the control plane's key ring reads it).
-		rec.Workspace = workspace.DefaultID
-	}
 	var dir Directory
 	if h.deps.Directory != nil {
 		if dir = h.deps.Directory(r.Context()); dir == nil {
@@ -117,20 +105,12 @@ func (h *Handler) actAs(w http.ResponseWriter, r *http.Request, rec apiauth.KeyR
 // resolver is the apiauth.WorkspaceResolver of dir: a decimal ID or a
 // name. Without a registry only the default workspace is known.
 func resolver(dir Directory) apiauth.WorkspaceResolver {
-	return func(ref string) (int64, bool) {
-		if dir == nil {
-			if ref == strconv.FormatInt(workspace.DefaultID, 10) || ref == workspace.DefaultName {
-				return workspace.DefaultID, true
-			}
-			return 0, false
-		}
-		if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
-			w, ok := dir.Workspace(id)
-			return w.ID, ok
-		}
-		w, ok := dir.WorkspaceByName(ref)
-		return w.ID, ok
+	if dir == nil {
+		return apiauth.Resolver(nil, nil)
 	}
+	return apiauth.Resolver(
+		func(id int64) bool { _, ok := dir.Workspace(id); return ok },
+		func(name string) (int64, bool) { w, ok := dir.WorkspaceByName(name); return w.ID, ok })
 }
 
 // errNoLink is a per-link route's link that does not exist or that the
