@@ -93,7 +93,10 @@ func TestClickEventContent(t *testing.T) {
 	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	c := newCode(t, "click")
 	dsn := seededDSN(t, linkstore.Link{ID: 4242, Code: c, URL: "https://example.com/c"})
-	h := provision(t, eventsHandler(&Handler{Database: dsn, CountryHeader: "cf-ipcountry"}, k))
+	// The peer is a trusted proxy (with no forwarding header, the client is
+	// the peer): country_header is read only from those.
+	h := provision(t, eventsHandler(&Handler{Database: dsn, CountryHeader: "cf-ipcountry",
+		TrustedProxies: []string{"198.51.100.0/24"}}, k))
 
 	before := time.Now().Truncate(time.Millisecond)
 	redirect(t, h, c, "https://example.com/c", map[string]string{
