@@ -209,8 +209,10 @@ func (db *DB) Country(a netip.Addr) string {
 	if db == nil || !a.IsValid() {
 		return ""
 	}
-	var rec record
-	if err := db.cur.Load().Lookup(a.Unmap().WithZone("")).Decode(&rec); err != nil {
+	rec := records.Get().(*record)
+	defer records.Put(rec)
+	*rec = record{}
+	if err := db.cur.Load().Lookup(a.Unmap().WithZone("")).Decode(rec); err != nil {
 		return ""
 	}
 	if c := normalize(rec.Country.ISOCode); c != "" {
@@ -218,6 +220,11 @@ func (db *DB) Country(a netip.Addr) string {
 	}
 	return normalize(rec.RegisteredCountry.ISOCode)
 }
+
+// records recycles the decoding targets: one passed to Decode (an any)
+// escapes, and would cost an allocation per lookup. The strings decoded
+// into it come from the reader's string cache.
+var records = sync.Pool{New: func() any { return new(record) }}
 
 // normalize keeps two ASCII letters, upper-cased: databases write upper
 // case, but a hand-built one need not.
