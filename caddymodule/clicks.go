@@ -139,6 +139,9 @@ func validHeaderName(s string) bool {
 // when absent). Without kafka_brokers it does nothing.
 func (h *Handler) provisionEvents() error {
 	if len(h.KafkaBrokers) == 0 {
+		if h.GeoIPDatabase != "" {
+			h.logger.Warn("geoip_database has no effect without kafka_brokers (countries are only for click events): not opened")
+		}
 		return nil
 	}
 	ev := &events{country: textproto.CanonicalMIMEHeaderKey(h.CountryHeader)}
