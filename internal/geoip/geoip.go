@@ -45,10 +45,11 @@ type DB struct {
 	cur    atomic.Pointer[maxminddb.Reader]
 	reload atomic.Uint64 // successful reloads, for tests and logs
 
-	last    fileVersion // owned by the poller
-	stop    chan struct{}
-	done    chan struct{}
-	closing sync.Once
+	checking sync.Mutex  // serializes Check (the poller's and callers')
+	last     fileVersion // guarded by checking
+	stop     chan struct{}
+	done     chan struct{}
+	closing  sync.Once
 }
 
 // fileVersion is what tells one version of the file from the next: the
@@ -80,7 +81,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.cur.Store(r)
-	db.last = v
+	db.last = v // before the poller starts: no lock needed
 	interval := opts.Interval
 	if interval == 0 {
 		interval = DefaultInterval
@@ -160,9 +161,10 @@ func (db *DB) poll(interval time.Duration) {
 
 // Check loads the file now if it changed since the last load or failed
 // attempt; the poller calls it. It reports whether a new database is in
-// use. Not for concurrent use with itself (the poller is its only caller
-// once Open returned, except in tests with a negative Interval).
+// use. It is safe to call while the poller runs.
 func (db *DB) Check() bool {
+	db.checking.Lock()
+	defer db.checking.Unlock()
 	fi, err := os.Stat(db.path)
 	if err != nil {
 		if db.last.fi != nil {
