@@ -7,10 +7,11 @@
 // the old one in place would make a mapped reader fault (SIGBUS) on the
 // pages that changed. A country database is a few MB; a city one tens.
 //
-// A DB polls the file's modification time and size and loads a changed
-// file on the side; lookups keep using the old database until the new one
-// has loaded, and a file that does not load (truncated, not a database,
-// gone) keeps the old one and is logged. Close stops the poller.
+// A DB polls the file (which file it is, its modification time and size)
+// and loads a changed file on the side; lookups keep using the old
+// database until the new one has loaded, and a file that does not load
+// (truncated, not a database, gone) keeps the old one and is logged.
+// Close stops the poller.
 package geoip
 
 import (
