@@ -46,6 +46,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		link_events_topic <topic>
 //		click_queue       <events>
 //		country_header    <header>
+//		geoip_database    <path>
 //		visitor_key       <secret>
 //		kafka_tls_ca          <pem-file>
 //		kafka_tls_cert        <pem-file>
@@ -192,6 +193,8 @@ func (h *Handler) setOption(o *caddyopt.Option) error {
 			return o.Errf("country_header %q: not a header name", h.CountryHeader)
 		}
 		return nil
+	case "geoip_database":
+		return o.String(&h.GeoIPDatabase)
 	case "visitor_key":
 		return o.String(&h.VisitorKey)
 	case "root_redirect":

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/clientip"
+	"github.com/shortify/shortify/internal/geoip"
 	"github.com/shortify/shortify/internal/linkevents"
 )
 
@@ -56,8 +57,9 @@ type events struct {
 	metrics  clickMetrics // registered with sink; unregistered in Cleanup
 	resolver *clientip.Resolver
 	visitors *clickevents.VisitorHasher
-	country  string  // canonical header name; "" without country_header
-	dropped  counter // events Emit refused
+	country  string    // canonical header name; "" without country_header
+	geo      *geoip.DB // nil without geoip_database
+	dropped  counter   // events Emit refused
 
 	cleanup sync.Once // Cleanup may run more than once
 }
@@ -85,6 +87,7 @@ func (h *Handler) expandEvents(repl *caddy.Replacer) {
 	h.ClicksTopic = cmp.Or(repl.ReplaceKnown(h.ClicksTopic, ""), clickevents.DefaultTopic)
 	h.LinkEventsTopic = cmp.Or(repl.ReplaceKnown(h.LinkEventsTopic, ""), linkevents.DefaultTopic)
 	h.VisitorKey = repl.ReplaceKnown(h.VisitorKey, "")
+	h.GeoIPDatabase = repl.ReplaceKnown(h.GeoIPDatabase, "")
 	if h.ClickQueue == 0 {
 		h.ClickQueue = clickevents.DefaultMaxBufferedRecords
 	}
@@ -136,6 +139,9 @@ func validHeaderName(s string) bool {
 // when absent). Without kafka_brokers it does nothing.
 func (h *Handler) provisionEvents() error {
 	if len(h.KafkaBrokers) == 0 {
+		if h.GeoIPDatabase != "" {
+			h.logger.Warn("geoip_database has no effect without kafka_brokers (countries are only for click events): not opened")
+		}
 		return nil
 	}
 	ev := &events{country: textproto.CanonicalMIMEHeaderKey(h.CountryHeader)}
@@ -156,6 +162,20 @@ func (h *Handler) provisionEvents() error {
 	ev.visitors = clickevents.NewVisitorHasher(key)
 	logger := slog.New(zapslog.NewHandler(h.logger.Core()))
 	hooks := h.hookKey()
+
+	if h.GeoIPDatabase != "" {
+		v, err := h.loadOrNew("shortify/geoip/"+hashKey(h.GeoIPDatabase, h.geoipInterval, hooks), func() (caddy.Destructor, error) {
+			db, err := geoip.Open(h.GeoIPDatabase, geoip.Options{Interval: h.geoipInterval, Logger: logger})
+			if err != nil {
+				return nil, err
+			}
+			return geoDB{db}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("geoip_database: %w", err)
+		}
+		ev.geo = v.(geoDB).DB
+	}
 
 	// The security settings are part of the keys (the password as a
 	// hash): a rotated password or certificate path makes new clients.
@@ -224,13 +244,21 @@ func (h *Handler) emitClick(r *http.Request, code, domain string, e *entry, stat
 		Workspace: e.workspace,
 		Domain:    domain,
 	}
-	if ev.country != "" {
+	c.Country = ev.geo.Country(ip)
+	if c.Country == "" && ev.country != "" && ev.resolver.FromTrustedProxy(r) {
 		c.Country = clickevents.NormalizeCountry(headerValue(r.Header, ev.country))
 	}
 	if !ev.emitter.Emit(&c) {
 		ev.dropped.Inc()
 	}
 }
+
+// geoDB makes a geoip.DB a caddy.Destructor: pooled, so a reload keeps
+// the loaded database and its file watcher.
+type geoDB struct{ *geoip.DB }
+
+// Destruct stops the file watcher.
+func (g geoDB) Destruct() error { return g.Close() }
 
 // headerValue is h.Get for a canonical name, without canonicalizing it
 // again.

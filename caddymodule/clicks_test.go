@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/geoip/geoiptest"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/kafkatest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
@@ -93,7 +94,10 @@ func TestClickEventContent(t *testing.T) {
 	k := kafkatest.StartBroker(t, 2, testClicksTopic, testLinksTopic)
 	c := newCode(t, "click")
 	dsn := seededDSN(t, linkstore.Link{ID: 4242, Code: c, URL: "https://example.com/c"})
-	h := provision(t, eventsHandler(&Handler{Database: dsn, CountryHeader: "cf-ipcountry"}, k))
+	// The peer is a trusted proxy (with no forwarding header, the client is
+	// the peer): country_header is read only from those.
+	h := provision(t, eventsHandler(&Handler{Database: dsn, CountryHeader: "cf-ipcountry",
+		TrustedProxies: []string{"198.51.100.0/24"}}, k))
 
 	before := time.Now().Truncate(time.Millisecond)
 	redirect(t, h, c, "https://example.com/c", map[string]string{
@@ -274,17 +278,20 @@ func TestEventsOffWithoutBrokers(t *testing.T) {
 // for the whole process (the producer's batching and compression and the
 // in-process broker included), thread-cpu-ns/op for the request path
 // alone (the benchmark runs locked to its thread).
+//
+// "geoip" adds geoip_database, a client found in it, and so the lookup:
+// its cost is the difference from "on".
 func BenchmarkServeHTTP_L1HitClicks(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "off"
-		if on {
-			name = "on"
-		}
+	for _, name := range []string{"off", "on", "geoip"} {
+		on := name != "off"
 		b.Run(name, func(b *testing.B) {
 			dsn := sqliteDSN(b)
 			c := newCode(b, "bench")
 			create(b, seeder(b, dsn), linkstore.Link{Code: c, URL: "https://example.com/a/typical/landing/page?utm_source=x", Status: 302})
-			h := &Handler{Database: dsn, CountryHeader: "CF-IPCountry"}
+			h := &Handler{Database: dsn, CountryHeader: "CF-IPCountry", TrustedProxies: []string{"192.0.2.0/24"}}
+			if name == "geoip" {
+				h.GeoIPDatabase = geoiptest.Write(b, b.TempDir(), geoiptest.GeoLite2City, geoNetworks)
+			}
 			if on {
 				eventsHandler(h, kafkatest.StartBroker(b, 2, testClicksTopic, testLinksTopic))
 			}
@@ -293,6 +300,9 @@ func BenchmarkServeHTTP_L1HitClicks(b *testing.B) {
 			r.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
 			r.Header.Set("Referer", "https://news.example.com/article")
 			r.Header.Set("CF-IPCountry", "FR")
+			if name == "geoip" {
+				r.RemoteAddr = "81.2.69.142:1234"
+			}
 			w := &benchWriter{h: make(http.Header)}
 			next := new(nextHandler)
 			if err := h.ServeHTTP(w, r, next); err != nil || w.code != 302 {

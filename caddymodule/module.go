@@ -40,6 +40,7 @@ package caddymodule
 
 import (
 	"context"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -206,8 +207,18 @@ type Handler struct {
 
 	// CountryHeader is the request header holding the client's country
 	// (e.g. CF-IPCountry); only a two-letter value is kept, upper-cased.
-	// Default: none (events carry no country).
+	// It is read only from requests whose peer is one of TrustedProxies
+	// (anyone else could name any country), and only when GeoIPDatabase
+	// has no answer. Default: none.
 	CountryHeader string `json:"country_header,omitempty"`
+
+	// GeoIPDatabase is the path of a MaxMind-format country database
+	// (GeoLite2-Country or -City, DB-IP Lite country) that gives click
+	// events the country of the client IP. The file is checked every few
+	// seconds and reloaded when it changes (package geoip). Placeholders
+	// are expanded. Default: none (the country comes from CountryHeader,
+	// or is unknown).
+	GeoIPDatabase string `json:"geoip_database,omitempty"`
 
 	// VisitorKey is the secret of the keyed visitor hash in click events
 	// (the raw IP never leaves the edge). Every edge must share it for
@@ -275,6 +286,9 @@ type Handler struct {
 	clock     flatcache.Clock // nil: the system clock
 	openStore storeOpener     // nil: backend.Open
 	keySalt   string
+	// geoipInterval is how often the GeoIP file is checked (part of its
+	// pool key); 0: geoip.DefaultInterval.
+	geoipInterval time.Duration
 }
 
 // CaddyModule returns the Caddy module information.

@@ -205,6 +205,14 @@ func (r *Resolver) ClientIP(req *http.Request) (netip.Addr, error) {
 	}
 }
 
+// FromTrustedProxy reports whether req's peer is one of the trusted
+// proxies: only then may headers that a proxy sets about the client (a
+// country, say) be believed.
+func (r *Resolver) FromTrustedProxy(req *http.Request) bool {
+	peer, ok := parsePeer(req.RemoteAddr)
+	return ok && r.trusted(peer)
+}
+
 // trusted reports whether a is in one of the trusted networks. A linear
 // scan: a deployment trusts a handful of networks.
 func (r *Resolver) trusted(a netip.Addr) bool {
