@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +37,7 @@ const (
 
 // entryOf converts a link to its L1 value (the URL goes beside it).
 func entryOf(l linkstore.Link) entry {
-	e := entry{linkID: l.ID, workspace: cmp.Or(l.WorkspaceID, workspace.DefaultID), status: uint16(l.Status), state: stateFound}
+	e := entry{linkID: l.ID, workspace: workspace.Of(l.WorkspaceID), status: uint16(l.Status), state: stateFound}
 	switch {
 	case l.TakenDown():
 		e.state = stateTakenDown

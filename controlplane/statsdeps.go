@@ -97,9 +97,5 @@ func (d statsDirectory) Link(ctx context.Context, domain, code string) (statsapi
 	case err != nil:
 		return statsapi.LinkRef{}, false, fmt.Errorf("look up link %q on %q: %w", code, domain, err)
 	}
-	ws := l.WorkspaceID
-	if ws == 0 {
-		ws = workspace.DefaultID
-	}
-	return statsapi.LinkRef{ID: l.ID, Workspace: ws}, true, nil
+	return statsapi.LinkRef{ID: l.ID, Workspace: workspace.Of(l.WorkspaceID)}, true, nil
 }

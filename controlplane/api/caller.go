@@ -50,12 +50,7 @@ func withCaller(r *http.Request, c caller) *http.Request {
 // homeWorkspace is where the caller's new things go: its workspace, or the
 // default workspace for anonymous callers and for an instance admin that
 // names none.
-func (c caller) homeWorkspace() int64 {
-	if c.workspace == 0 {
-		return workspace.DefaultID
-	}
-	return c.workspace
-}
+func (c caller) homeWorkspace() int64 { return workspace.Of(c.workspace) }
 
 // sees tells whether the caller may see what belongs to workspace ws: an
 // instance admin over every workspace sees everything, anyone else its

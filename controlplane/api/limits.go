@@ -136,7 +136,7 @@ func (s *LimiterSet) Close() {
 // workspaceLimits returns the effective limits of workspace ws and its
 // name, for the refusals.
 func (h *Handler) workspaceLimits(ws int64) (fsm.WorkspaceLimits, string) {
-	ws = normWorkspace(ws)
+	ws = workspace.Of(ws)
 	rec := fsm.Workspace{ID: ws, Name: strconv.FormatInt(ws, 10)}
 	if ws == workspace.DefaultID {
 		rec.Name = workspace.DefaultName
@@ -164,7 +164,7 @@ func (h *Handler) checkHeld(w http.ResponseWriter, r *http.Request, ws int64, n 
 	if lim.MaxLinks <= 0 {
 		return true
 	}
-	held, err := h.deps.Store.CountLiveUpTo(r.Context(), normWorkspace(ws), lim.MaxLinks)
+	held, err := h.deps.Store.CountLiveUpTo(r.Context(), workspace.Of(ws), lim.MaxLinks)
 	if err != nil {
 		h.storeFailed(w, "count the workspace's links", err)
 		return false
@@ -188,7 +188,7 @@ func (h *Handler) checkHeld(w http.ResponseWriter, r *http.Request, ws int64, n 
 // to floods) itself.
 func (h *Handler) spendCreates(w http.ResponseWriter, r *http.Request, ws int64, n int) (createBudget, int, bool) {
 	lim, name := h.workspaceLimits(ws)
-	b := createBudget{ws: normWorkspace(ws), perMinute: lim.CreatesPerMinute}
+	b := createBudget{ws: workspace.Of(ws), perMinute: lim.CreatesPerMinute}
 	if lim.CreatesPerMinute <= 0 || h.deps.CreateLimiter == nil {
 		return b, n, true
 	}

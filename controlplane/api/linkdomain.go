@@ -98,20 +98,11 @@ func (h *Handler) linkDomain(raw string, ws int64) (string, *problem.Details) {
 	if h.deps.Domains != nil {
 		entry, ok = h.deps.Domains.Domain(d)
 	}
-	if !ok || !entry.Verified || normWorkspace(entry.Workspace) != normWorkspace(ws) {
+	if !ok || !entry.Verified || workspace.Of(entry.Workspace) != workspace.Of(ws) {
 		return "", &problem.Details{Status: http.StatusBadRequest, Field: "domain",
 			Detail: fmt.Sprintf("domain %s is not a verified domain of this workspace", d)}
 	}
 	return d, nil
-}
-
-// normWorkspace maps 0, which the stores and the FSM read as the default
-// workspace, to its ID.
-func normWorkspace(ws int64) int64 {
-	if ws == 0 {
-		return workspace.DefaultID
-	}
-	return ws
 }
 
 // shortBase is the scheme and host that the short URLs of links on domain

@@ -17,6 +17,7 @@ import (
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
 	"github.com/shortify/shortify/internal/targeturl"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // maxBodyBytes bounds a request body: a create needs a few KB at most. A
@@ -330,7 +331,7 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 		Domain:         l.Domain,
 		ShortURL:       h.shortBase(l.Domain) + "/" + l.Code,
 		URL:            l.URL,
-		Workspace:      normWorkspace(l.WorkspaceID),
+		Workspace:      workspace.Of(l.WorkspaceID),
 		ID:             strconv.FormatInt(l.ID, 10),
 		RedirectStatus: l.Status,
 		CreatedAt:      l.CreatedAt.UTC(),

@@ -87,8 +87,5 @@ func Resolver(byID func(id int64) bool, byName func(name string) (int64, bool)) 
 // everything, anyone else the workspace it acts in only. What it may not
 // see is answered 404, as what does not exist.
 func Sees(rec KeyRecord, acting, ws int64) bool {
-	if ws == 0 {
-		ws = workspace.DefaultID
-	}
-	return acting == 0 && rec.InstanceAdmin() || acting == ws
+	return acting == 0 && rec.InstanceAdmin() || acting == workspace.Of(ws)
 }

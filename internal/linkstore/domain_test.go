@@ -7,7 +7,6 @@ import (
 
 	"github.com/shortify/shortify/internal/domainname"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/workspace"
 )
 
 func TestValidateDomain(t *testing.T) {
@@ -69,14 +68,6 @@ func FuzzValidateDomain(f *testing.F) {
 			t.Errorf("ValidateDomain accepted %q", d)
 		}
 	})
-}
-
-func TestStoredWorkspace(t *testing.T) {
-	for _, tt := range []struct{ in, want int64 }{{0, workspace.DefaultID}, {1, 1}, {42, 42}} {
-		if got := linkstore.StoredWorkspace(tt.in); got != tt.want {
-			t.Errorf("StoredWorkspace(%d) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
 }
 
 func TestBoundsWorkspaceAndDomain(t *testing.T) {

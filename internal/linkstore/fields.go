@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/shortify/shortify/internal/domainname"
-	"github.com/shortify/shortify/internal/workspace"
 )
 
 // MaxListLimit is the largest ListQuery.Limit; DefaultListLimit is the
@@ -48,15 +47,6 @@ func (l Link) Validate() error {
 		return err
 	}
 	return invalidLink(validStatus(l.Status))
-}
-
-// StoredWorkspace is the workspace ID a store stores for a link created
-// with id: workspace.DefaultID for 0.
-func StoredWorkspace(id int64) int64 {
-	if id == 0 {
-		return workspace.DefaultID
-	}
-	return id
 }
 
 // ValidateDomain checks a link's domain as the stores take it: "" (the

@@ -14,7 +14,6 @@
 package aggregate
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,7 +189,7 @@ func (b *Batch) Add(e *clickevents.Event) {
 	agent := b.agent(e.UserAgent)
 	bucket := floor(e.Time.Unix(), 3600)
 	bot := e.Bot || agent.bot
-	ws := cmp.Or(e.Workspace, workspace.DefaultID)
+	ws := workspace.Of(e.Workspace)
 	i := row(b.index, b.byKey, bucket, e.Code, e.LinkID, ws, bot, &b.keys, true)
 	if int(i) == len(b.cells) {
 		b.cells = append(b.cells, cell{})

@@ -20,6 +20,7 @@ import (
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/teststore"
+	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/statsdb"
@@ -81,7 +82,7 @@ func (d isoDirectory) Link(ctx context.Context, domain, code string) (api.LinkRe
 	if err != nil {
 		return api.LinkRef{}, false, err
 	}
-	return api.LinkRef{ID: l.ID, Workspace: linkstore.StoredWorkspace(l.WorkspaceID)}, true, nil
+	return api.LinkRef{ID: l.ID, Workspace: workspace.Of(l.WorkspaceID)}, true, nil
 }
 
 // isoEnv is the stats API of one backend with the isolation data, a link

@@ -22,6 +22,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
+	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/dashboard"
@@ -77,7 +78,7 @@ func (d directory) Link(ctx context.Context, domain, code string) (api.LinkRef, 
 	if err != nil {
 		return api.LinkRef{}, false, err
 	}
-	return api.LinkRef{ID: l.ID, Workspace: linkstore.StoredWorkspace(l.WorkspaceID)}, true, nil
+	return api.LinkRef{ID: l.ID, Workspace: workspace.Of(l.WorkspaceID)}, true, nil
 }
 
 // keyRing holds the test's keys.

@@ -1,7 +1,6 @@
 package statsdb
 
 import (
-	"cmp"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
@@ -24,7 +23,7 @@ func rawRows(evs []clickevents.Event, ts func(time.Time) any) [][]any {
 		}
 		out[i] = []any{ts(e.Time), e.Code, e.LinkID, visitor, aggregate.ReferrerHost(e.Referrer),
 			e.Country, agent.Device, agent.Browser, agent.OS, e.Bot || agent.IsBot(), int16(e.Status),
-			cmp.Or(e.Workspace, workspace.DefaultID), e.Domain}
+			workspace.Of(e.Workspace), e.Domain}
 	}
 	return out
 }

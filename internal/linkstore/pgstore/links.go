@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // sqlInsertMany inserts a batch given as one array per column: one
@@ -125,7 +126,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		b.expires[j] = pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}
 		b.disabled[j] = l.Disabled
 		b.hosts[j] = pgtype.Text{String: host, Valid: host != ""}
-		b.wsIDs[j], b.domains[j] = linkstore.StoredWorkspace(l.WorkspaceID), l.Domain
+		b.wsIDs[j], b.domains[j] = workspace.Of(l.WorkspaceID), l.Domain
 	}
 
 	inserted, err := s.insertMany(ctx, b)

@@ -33,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 const (
@@ -135,7 +136,7 @@ func insertArgs(l linkstore.Link) []any {
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
 		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
 		pgtype.Text{String: host, Valid: host != ""},
-		linkstore.StoredWorkspace(l.WorkspaceID), l.Domain}
+		workspace.Of(l.WorkspaceID), l.Domain}
 }
 
 // Get reads a live link from the primary.

@@ -61,6 +61,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/storedsn"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // busyTimeoutMS is how long a write waits for another connection's write
@@ -190,7 +191,7 @@ func insertArgs(l linkstore.Link) []any {
 	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
 	host := linkstore.HostOf(l.URL)
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
-		sql.NullString{String: host, Valid: host != ""}, linkstore.StoredWorkspace(l.WorkspaceID), l.Domain}
+		sql.NullString{String: host, Valid: host != ""}, workspace.Of(l.WorkspaceID), l.Domain}
 }
 
 // Get reads a live link. Every connection reads the same file, and a

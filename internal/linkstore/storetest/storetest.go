@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // Run runs the suite. open returns a ready store for one subtest and
@@ -533,7 +534,7 @@ func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 			what, got.ID, got.Code, got.URL, got.Status, got.Disabled,
 			want.ID, want.Code, want.URL, want.Status, want.Disabled)
 	}
-	if ws := linkstore.StoredWorkspace(want.WorkspaceID); got.Domain != want.Domain || got.WorkspaceID != ws {
+	if ws := workspace.Of(want.WorkspaceID); got.Domain != want.Domain || got.WorkspaceID != ws {
 		t.Errorf("%s: got domain %q in workspace %d, want %q in %d", what, got.Domain, got.WorkspaceID, want.Domain, ws)
 	}
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)

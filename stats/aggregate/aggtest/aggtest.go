@@ -5,7 +5,6 @@
 package aggtest
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -124,7 +123,7 @@ func Compute(evs []clickevents.Event) *Truth {
 		e := &evs[i]
 		agent := useragent.Parse(e.UserAgent)
 		bot := e.Bot || agent.IsBot()
-		ws := cmp.Or(e.Workspace, workspace.DefaultID)
+		ws := workspace.Of(e.Workspace)
 		for _, g := range []aggregate.Grain{aggregate.Hour, aggregate.Day} {
 			bucket := e.Time.UTC().Truncate(time.Duration(g.Seconds()) * time.Second).Unix()
 			for _, k := range []aggregate.Key{
