@@ -169,6 +169,12 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.seq.init(cfg.BlockSize)
 	defer func() {
 		if err != nil {
+			// A halted FSM shuts Raft down, so the step in progress may
+			// fail with "raft is already shutdown"; the halt is the cause
+			// the operator must read.
+			if herr := n.fsm.Err(); herr != nil && !errors.Is(err, herr) {
+				err = fmt.Errorf("%w (then: %v)", herr, err)
+			}
 			// Gives back a lease already taken, and stops raft.
 			err = errors.Join(fmt.Errorf("cluster: open node %s: %w", cfg.NodeID, err), n.shutdown(true))
 		}
