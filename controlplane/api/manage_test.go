@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func testUpdate(t *testing.T, e *env) {
 		t.Run(tt.name, func(t *testing.T) {
 			wantProblem(t, e.do(t, "PATCH", path, "application/json", tt.body), 400, tt.detail)
 			after, err := e.store.Get(context.Background(), "", l.Code)
-			if err != nil || after != stored {
+			if err != nil || !reflect.DeepEqual(after, stored) {
 				t.Fatalf("a refused update changed the link: %+v %v", after, err)
 			}
 		})

@@ -46,6 +46,9 @@ func (l Link) Validate() error {
 	if err := ValidateDomain(l.Domain); err != nil {
 		return err
 	}
+	if err := l.Smart.Validate(); err != nil {
+		return invalidLink(err)
+	}
 	return invalidLink(validStatus(l.Status))
 }
 
@@ -67,6 +70,11 @@ func ValidateDomain(d string) error {
 func (u Update) Validate() error {
 	if u.URL != nil {
 		if err := validURL(*u.URL); err != nil {
+			return invalidLink(err)
+		}
+	}
+	if u.Smart != nil {
+		if err := u.Smart.Validate(); err != nil {
 			return invalidLink(err)
 		}
 	}

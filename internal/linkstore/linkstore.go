@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // ErrNotFound is returned when no link has the requested domain and code.
@@ -75,6 +77,10 @@ type Link struct {
 	// TakedownReason is the administrator's reason, shown on the edge's
 	// 451 page; "" when not taken down.
 	TakedownReason string
+	// Smart holds the link's click-time options (password, click limit,
+	// rules, split, preview…); the zero value is a plain link, stored as
+	// NULL (package smartlink).
+	Smart smartlink.Options
 }
 
 // RetiredReason says why a link was retired.
@@ -216,6 +222,10 @@ type Update struct {
 	// ExpiresAt sets the expiry; a pointer to the zero time clears it.
 	ExpiresAt *time.Time
 	Disabled  *bool
+	// Smart replaces the link's options as a whole (the API merges a
+	// PATCH into the link's current options first); a pointer to the zero
+	// value makes it a plain link.
+	Smart *smartlink.Options
 }
 
 // ListQuery selects links for List. Zero fields do not filter.

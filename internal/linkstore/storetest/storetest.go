@@ -15,6 +15,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -203,7 +204,7 @@ func testNotFound(t *testing.T, s linkstore.Store) {
 	if _, err := s.Lookup(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Errorf("Lookup(unknown): got %v, want ErrNotFound", err)
 	}
-	if l, err := s.Delete(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) || l != (linkstore.Link{}) {
+	if l, err := s.Delete(ctx, "", code); !errors.Is(err, linkstore.ErrNotFound) || !reflect.DeepEqual(l, linkstore.Link{}) {
 		t.Errorf("Delete(unknown): got %+v, %v; want ErrNotFound", l, err)
 	}
 }
