@@ -209,6 +209,10 @@ type Event struct {
 	// Domain is the link's custom domain, "" for the instance's own host
 	// (ValidDomain).
 	Domain string
+	// Choice is which of a smart link's targets the click went to
+	// (smartlink.Choice: the url, a rule or a split's variant); 0, the
+	// link's url, for every plain link.
+	Choice uint8
 }
 
 // Key returns the record key of e: its code. The Emitter writes the same
