@@ -1,11 +1,17 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 func TestParseWrk(t *testing.T) {
@@ -140,5 +146,176 @@ func TestSiteBlockAnswersEveryHost(t *testing.T) {
 		if !strings.Contains(cf, want) {
 			t.Errorf("Caddyfile lacks %q:\n%s", want, cf)
 		}
+	}
+}
+
+func TestParseSizes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		bad  bool
+	}{
+		{"10000,1000000", []int{10000, 1000000}, false},
+		{" 5 , 7 ", []int{5, 7}, false},
+		{"", nil, false},
+		{"  ", nil, false},
+		{"0", nil, true},
+		{"-3", nil, true},
+		{"1e6", nil, true},
+		{"10,", nil, true},
+	} {
+		got, err := parseSizes(tc.in)
+		if (err != nil) != tc.bad || !slices.Equal(got, tc.want) {
+			t.Errorf("parseSizes(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}
+
+// TestSmartOptions checks that every smart link's options are what the
+// stores and the edge accept, and what issue 16 asks the case to measure:
+// three rules and a split.
+func TestSmartOptions(t *testing.T) {
+	for _, code := range []string{"a9ZkQ2", "000000", "zzzzzz"} {
+		o := smartOptions(code)
+		if err := o.Validate(); err != nil {
+			t.Fatalf("smartOptions(%q): %v", code, err)
+		}
+		if len(o.Rules) != 3 || len(o.Targets) != 2 || !o.VisitorDependent() {
+			t.Errorf("smartOptions(%q) = %+v, want 3 rules and a split", code, o)
+		}
+		b, err := o.MarshalStored()
+		if err != nil || b == nil {
+			t.Fatalf("MarshalStored = %q, %v", b, err)
+		}
+		back, err := smartlink.ParseStored(b)
+		if err != nil || !reflect.DeepEqual(back, o) {
+			t.Errorf("ParseStored(MarshalStored) = %+v, %v; want %+v", back, err, o)
+		}
+	}
+}
+
+func TestLinkSetSmart(t *testing.T) {
+	const code = "abc123"
+	plain, smart := linkSet{domainShare: 0.5}, linkSet{domainShare: 0.5, smart: true}
+	for i := range 4 {
+		if l := plain.link(i, code); !l.Smart.IsZero() {
+			t.Errorf("plain link %d has options %+v", i, l.Smart)
+		}
+		p, s := plain.link(i, code), smart.link(i, code)
+		if !reflect.DeepEqual(s.Smart, smartOptions(code)) {
+			t.Errorf("smart link %d: options %+v, want smartOptions", i, s.Smart)
+		}
+		// Apart from the options, a smart link is the plain one.
+		s.Smart = p.Smart
+		if !reflect.DeepEqual(p, s) {
+			t.Errorf("link %d: smart %+v, plain %+v: differ beyond the options", i, s, p)
+		}
+	}
+
+	if urls, names := plain.urls(code), plain.choiceNames(); !slices.Equal(urls, []string{targetPrefix + code}) || !slices.Equal(names, []string{"url"}) {
+		t.Errorf("plain: urls %q, names %q", urls, names)
+	}
+	urls, names := smart.urls(code), smart.choiceNames()
+	if want := smartOptions(code).URLs(); !slices.Equal(urls, want) {
+		t.Errorf("smart urls %q, want the options' %q", urls, want)
+	}
+	if want := []string{"rules[0]", "rules[1]", "rules[2]", "targets[0]", "targets[1]"}; !slices.Equal(names, want) {
+		t.Errorf("smart choice names %q, want %q", names, want)
+	}
+	// A smart link with a split never sends anyone to its own URL: the
+	// warm-up must refuse it, or an edge ignoring the options would pass.
+	if slices.Contains(urls, targetPrefix+code) {
+		t.Errorf("smart urls %q hold the link's own URL", urls)
+	}
+	seen := map[string]bool{}
+	for _, u := range urls {
+		if seen[u] {
+			t.Errorf("smart urls %q: %q twice", urls, u)
+		}
+		seen[u] = true
+	}
+}
+
+func TestCheckAcceptsAnyChoice(t *testing.T) {
+	const code = "abc123"
+	urls := linkSet{smart: true}.urls(code)
+	for _, tc := range []struct {
+		status  int
+		loc     string
+		wantPos int // -1: refused
+	}{
+		{http.StatusFound, urls[0], 0},
+		{http.StatusFound, urls[3], 3},
+		{http.StatusFound, urls[4], 4},
+		{http.StatusFound, targetPrefix + code, -1}, // the link's own URL: the options were ignored
+		{http.StatusMovedPermanently, urls[3], -1},
+		{http.StatusNotFound, "", -1},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Host != customDomain || r.URL.Path != "/"+code {
+				http.Error(w, "wrong request", http.StatusBadRequest)
+				return
+			}
+			if tc.loc != "" {
+				w.Header().Set("Location", tc.loc)
+			}
+			w.WriteHeader(tc.status)
+		}))
+		client, closeIdle := newClient(1)
+		pos, err := check(t.Context(), client, srv.Listener.Addr().String(), customDomain, code, urls)
+		closeIdle()
+		srv.Close()
+		switch {
+		case tc.wantPos < 0 && err == nil:
+			t.Errorf("%d to %q: accepted", tc.status, tc.loc)
+		case tc.wantPos >= 0 && (err != nil || pos != tc.wantPos):
+			t.Errorf("%d to %q: position %d, %v; want %d", tc.status, tc.loc, pos, err, tc.wantPos)
+		}
+	}
+}
+
+func TestRatioLines(t *testing.T) {
+	run := func(rps float64, p99 time.Duration) result {
+		return result{requests: int64(rps), duration: time.Second, p99: p99, cpu: time.Second}
+	}
+	for _, tc := range []struct {
+		smart bool
+		a     result
+		want  []string
+	}{
+		{false, run(85, 10*time.Millisecond), []string{"ratio plain links=7:", "throughput A/B 0.85 (goal >= 0.90: NOT met)", "p99 A/B 1.00 (goal <= 1.2: met)"}},
+		{false, run(95, 13*time.Millisecond), []string{"0.95 (goal >= 0.90: met)", "p99 A/B 1.30 (goal <= 1.2: NOT met)"}},
+		{true, run(85, 30*time.Millisecond), []string{"ratio smart links=7:", "throughput A/B 0.85 (goal >= 0.80: met)", "p99 A/B 3.00 (no goal)"}},
+		{true, run(75, 10*time.Millisecond), []string{"0.75 (goal >= 0.80: NOT met)"}},
+	} {
+		line := ratioLine(7, tc.smart, tc.a, run(100, 10*time.Millisecond))
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("ratioLine lacks %q:\n%s", w, line)
+			}
+		}
+	}
+
+	b := run(100, time.Millisecond)
+	line := ratiosLine([]sizeResult{
+		{links: 1000000, smart: true, a: run(82, time.Millisecond), b: b},
+		{links: 10000, a: run(101, time.Millisecond), b: b},
+		{links: 1000000, a: run(93, time.Millisecond), b: b},
+	})
+	want := "ratios A/B: plain links=10000 1.01 (goal >= 0.90: met); plain links=1000000 0.93 (goal >= 0.90: met); smart links=1000000 0.82 (goal >= 0.80: met)"
+	if line != want {
+		t.Errorf("ratiosLine =\n%s\nwant\n%s", line, want)
+	}
+}
+
+func TestTallyLine(t *testing.T) {
+	names := linkSet{smart: true}.choiceNames()
+	got := tallyLine(names, []int64{0, 0, 0, 700, 300})
+	want := "warm-up answers by choice: rules[0] 0.0%, rules[1] 0.0%, rules[2] 0.0%, targets[0] 70.0%, targets[1] 30.0%"
+	if got != want {
+		t.Errorf("tallyLine =\n%s\nwant\n%s", got, want)
+	}
+	if got := tallyLine([]string{"url"}, []int64{0}); got != "warm-up answers by choice: url 0.0%" {
+		t.Errorf("tallyLine of nothing = %s", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +55,7 @@ func preflight(ctx context.Context, addr string, links linkSet, codes []string) 
 	if dom >= 0 {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			err := check(ctx, client, addr, customDomain, codes[dom])
+			_, err := check(ctx, client, addr, customDomain, codes[dom], links.urls(codes[dom]))
 			if err == nil {
 				break
 			}
@@ -88,9 +89,12 @@ func preflight(ctx context.Context, addr string, links linkSet, codes []string) 
 }
 
 // warm requests every code once, with the Host of its link, from conc
-// keep-alive connections and checks each answer: a 302 to the link's own
-// URL. It fills the instance's L1 (and, through its misses, Redis).
-func warm(ctx context.Context, addr string, links linkSet, codes []string, conc int) (time.Duration, error) {
+// keep-alive connections and checks each answer: a 302 to one of the
+// link's URLs (linkSet.urls: the link's own for a plain link, a rule's or
+// a variant's for a smart one). It fills the instance's L1 (and, through
+// its misses, Redis). It returns how many answers went to each position of
+// linkSet.urls, so that the smart case shows the split deciding.
+func warm(ctx context.Context, addr string, links linkSet, codes []string, conc int) (time.Duration, []int64, error) {
 	client, closeIdle := newClient(conc)
 	defer closeIdle()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -98,6 +102,7 @@ func warm(ctx context.Context, addr string, links linkSet, codes []string, conc 
 
 	begin := time.Now()
 	var next atomic.Int64
+	tally := make([]atomic.Int64, len(links.choiceNames()))
 	var wg sync.WaitGroup
 	// A million requests take a while on a busy machine: say how far.
 	done := make(chan struct{})
@@ -122,30 +127,40 @@ func warm(ctx context.Context, addr string, links linkSet, codes []string, conc 
 				if i >= int64(len(codes)) {
 					return
 				}
-				if err := check(ctx, client, addr, links.host(int(i)), codes[i]); err != nil {
+				pos, err := check(ctx, client, addr, links.host(int(i)), codes[i], links.urls(codes[i]))
+				if err != nil {
 					cancel(err)
 					return
 				}
+				tally[pos].Add(1)
 			}
 		})
 	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return 0, fmt.Errorf("warm %s: %w", addr, err)
+		return 0, nil, fmt.Errorf("warm %s: %w", addr, err)
 	}
-	return time.Since(begin), nil
+	counts := make([]int64, len(tally))
+	for i := range tally {
+		counts[i] = tally[i].Load()
+	}
+	return time.Since(begin), counts, nil
 }
 
-// check asks for one code on host and expects its redirect.
-func check(ctx context.Context, client *http.Client, addr, host, code string) error {
+// check asks for one code on host and expects a 302 to one of want; it
+// returns that one's position in want.
+func check(ctx context.Context, client *http.Client, addr, host, code string, want []string) (int, error) {
 	status, loc, err := get(ctx, client, addr, host, code)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if want := targetPrefix + code; status != http.StatusFound || loc != want {
-		return fmt.Errorf("GET /%s with Host %s: %d to %q, want 302 to %q", code, host, status, loc, want)
+	if pos := slices.Index(want, loc); status == http.StatusFound && pos >= 0 {
+		return pos, nil
 	}
-	return nil
+	if len(want) == 1 {
+		return 0, fmt.Errorf("GET /%s with Host %s: %d to %q, want 302 to %q", code, host, status, loc, want[0])
+	}
+	return 0, fmt.Errorf("GET /%s with Host %s: %d to %q, want 302 to one of %q (the link's rules and variants: does this build store and evaluate smart links?)", code, host, status, loc, want)
 }
 
 // get asks addr for /code with the Host header host and returns the

@@ -5,12 +5,14 @@
 // `redir * https://example.com/target 302` (instance B). It prints each
 // one's requests/s, p50 and p99, and a line with the word "ratio" (A/B
 // throughput and A/B p99), for 10,000 and for 1,000,000 links, then the
-// L1-miss paths (Redis hit, database hit) in requests/s.
+// L1-miss paths (Redis hit, database hit) in requests/s. Then the smart
+// case (issue 16): a million links, each with three targeting rules and a
+// weighted split, against the same static redirect (goal >= 0.80).
 //
 // Run it with `make bench-edge` (or `make bench`, which runs it after the
 // Go benchmarks), or directly:
 //
-//	go run ./bench/edge [-sizes 10000,1000000] [-duration 8s] [-rounds 2]
+//	go run ./bench/edge [-sizes 10000,1000000] [-smart-sizes 1000000] [-duration 8s] [-rounds 2]
 //
 // The edge is measured with the host in the cache key: a share of the
 // links (-domain-share, half by default) lives on the custom domain
@@ -30,6 +32,13 @@
 // counts. After the largest size, two more instances with a
 // tiny L1 measure the miss paths: C reads Redis, D has no Redis and reads
 // the database.
+//
+// The smart case (-smart-sizes) seeds the same way, every link with the
+// options of smartOptions: three rules that wrk's requests never match
+// (so the edge walks all of them) and a 70/30 split that picks the
+// target. Its warm-up accepts a 302 to any URL the options may choose,
+// and never the link's own url, which a smart link with a split does not
+// send anyone to: an edge that ignored the options would fail it.
 //
 // Click events: when the shortify_edge directive has a Kafka option (probed by
 // adapting a Caddyfile that uses it), A gets the address of an in-process
@@ -56,14 +65,17 @@ import (
 
 // config is the command line.
 type config struct {
-	bin      string
-	sizes    []int
-	duration time.Duration
-	rounds   int
-	threads  int
-	conns    int
-	clicks   string // auto, on or off
-	miss     bool
+	bin   string
+	sizes []int
+	// smartSizes are the sizes of the smart case (every link with rules
+	// and a split); none when empty.
+	smartSizes []int
+	duration   time.Duration
+	rounds     int
+	threads    int
+	conns      int
+	clicks     string // auto, on or off
+	miss       bool
 	// domainShare is the share of the links (0 to 1) on the custom
 	// domain; the rest are on the own host.
 	domainShare float64
@@ -77,9 +89,10 @@ type config struct {
 
 func parseFlags() (config, error) {
 	var c config
-	var sizes string
+	var sizes, smartSizes string
 	flag.StringVar(&c.bin, "bin", "bin/shortify", "the shortify binary (`make build` makes it)")
 	flag.StringVar(&sizes, "sizes", "10000,1000000", "comma-separated numbers of links, one run each")
+	flag.StringVar(&smartSizes, "smart-sizes", "1000000", "comma-separated numbers of links of the smart case (every link with three rules and a split), one run each after -sizes; empty: no smart case")
 	flag.DurationVar(&c.duration, "duration", 8*time.Second, "length of one wrk run")
 	flag.IntVar(&c.rounds, "rounds", 2, "wrk runs of each instance, interleaved A, B, A, B; the best run of each counts")
 	flag.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
@@ -95,12 +108,15 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.redis, "redis", envOr("SHORTIFY_TEST_REDIS", "127.0.0.1:6379"), "Redis address for the L2")
 	flag.Parse()
 
-	for _, s := range strings.Split(sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			return c, fmt.Errorf("-sizes: %q is not a positive number", s)
-		}
-		c.sizes = append(c.sizes, n)
+	var err error
+	if c.sizes, err = parseSizes(sizes); err != nil {
+		return c, fmt.Errorf("-sizes: %w", err)
+	}
+	if len(c.sizes) == 0 {
+		return c, errors.New("-sizes: at least one size")
+	}
+	if c.smartSizes, err = parseSizes(smartSizes); err != nil {
+		return c, fmt.Errorf("-smart-sizes: %w", err)
 	}
 	switch {
 	case c.duration < time.Second:
@@ -125,6 +141,23 @@ func parseFlags() (config, error) {
 	}
 	c.bin = bin
 	return c, nil
+}
+
+// parseSizes reads a comma-separated list of positive numbers; an empty
+// (or blank) list is none.
+func parseSizes(list string) ([]int, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var sizes []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", s)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
 }
 
 func envOr(name, def string) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -88,7 +89,10 @@ func (d *database) drop() error {
 
 // seed applies the schema (pgstore's migrations) and COPYs one link per
 // code into the database, then ANALYZEs it. It returns the time of the
-// COPY and the ANALYZE, which is what "seeding" measures.
+// COPY and the ANALYZE, which is what "seeding" measures. Smart links
+// carry their options in the column smart, in the stores' form
+// (smartlink.Options.MarshalStored); plain links leave it NULL, as the
+// stores do.
 func (d *database) seed(ctx context.Context, codes []string) (time.Duration, error) {
 	n := len(codes)
 	st, err := pgstore.Open(ctx, linkstore.Config{DSN: d.dsn, Migrate: true})
@@ -102,6 +106,13 @@ func (d *database) seed(ctx context.Context, codes []string) (time.Duration, err
 		return 0, fmt.Errorf("connect to %s: %w", d.name, err)
 	}
 	defer conn.Close(context.Background())
+	cols := []string{"code", "id", "url", "status", "created_at", "disabled", "host", "workspace_id", "domain"}
+	if d.links.smart {
+		if err := hasSmartColumn(ctx, conn); err != nil {
+			return 0, err
+		}
+		cols = append(cols, "smart")
+	}
 
 	begin := time.Now()
 	i := 0
@@ -111,11 +122,19 @@ func (d *database) seed(ctx context.Context, codes []string) (time.Duration, err
 		}
 		l := d.links.link(i, codes[i])
 		i++
-		// Columns as listed below; host is what linkstore.HostOf gives
+		// Columns as listed above; host is what linkstore.HostOf gives
 		// for the URL.
-		return []any{l.Code, l.ID, l.URL, int16(l.Status), l.CreatedAt, l.Disabled, "example.com", l.WorkspaceID, l.Domain}, nil
+		row := []any{l.Code, l.ID, l.URL, int16(l.Status), l.CreatedAt, l.Disabled, "example.com", l.WorkspaceID, l.Domain}
+		if d.links.smart {
+			// Raw JSON: pgx writes a []byte into jsonb as it is.
+			stored, err := l.Smart.MarshalStored()
+			if err != nil {
+				return nil, fmt.Errorf("link %s: %w", l.Code, err)
+			}
+			row = append(row, stored)
+		}
+		return row, nil
 	})
-	cols := []string{"code", "id", "url", "status", "created_at", "disabled", "host", "workspace_id", "domain"}
 	copied, err := conn.CopyFrom(ctx, pgx.Identifier{"links"}, cols, rows)
 	if err != nil {
 		return 0, fmt.Errorf("copy %d links: %w", n, err)
@@ -131,6 +150,22 @@ func (d *database) seed(ctx context.Context, codes []string) (time.Duration, err
 		return 0, err
 	}
 	return took, nil
+}
+
+// hasSmartColumn checks that pgstore's migrations gave the links table the
+// column that holds a link's smart options (migration 0008, issue 16), so
+// that the smart case fails with a reason rather than a COPY error.
+func hasSmartColumn(ctx context.Context, conn *pgx.Conn) error {
+	var ok bool
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = 'links' AND column_name = 'smart')`).Scan(&ok)
+	if err != nil {
+		return fmt.Errorf("look for the links table's smart column: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("the links table has no smart column (pgstore migration 0008, issue 16): this build cannot store smart links; -smart-sizes '' runs without the smart case")
+	}
+	return nil
 }
 
 // registerDomain writes the custom domain, verified, into the edge's
@@ -153,8 +188,12 @@ var seededAt = time.Now().UTC().Truncate(time.Microsecond)
 
 // linkSet says which seeded links live on the custom domain: a share of
 // them (0 to 1), spread evenly over the sequence numbers, so that every
-// slice of the codes mixes the hosts alike.
-type linkSet struct{ domainShare float64 }
+// slice of the codes mixes the hosts alike; and whether every link is a
+// smart one (smartOptions).
+type linkSet struct {
+	domainShare float64
+	smart       bool
+}
 
 // onDomain tells whether the i-th link is on the custom domain.
 func (s linkSet) onDomain(i int) bool {
@@ -172,14 +211,86 @@ func (s linkSet) host(i int) string {
 // link is the i-th seeded link, the same in the database and in Redis:
 // status 0 (the edge's default, 302), a URL of its own, an ID that is
 // distinct and Snowflake-sized; on the custom domain (workspace 2) or on
-// the own host (the default workspace, domain "").
+// the own host (the default workspace, domain ""); with smartOptions in
+// a smart set.
 func (s linkSet) link(i int, code string) linkstore.Link {
 	const firstID = int64(1) << 40
 	l := linkstore.Link{ID: firstID + int64(i), Code: code, URL: targetPrefix + code, CreatedAt: seededAt, WorkspaceID: workspace.DefaultID}
 	if s.onDomain(i) {
 		l.Domain, l.WorkspaceID = customDomain, customWorkspace
 	}
+	if s.smart {
+		l.Smart = smartOptions(code)
+	}
 	return l
+}
+
+// The smart case's rules and variants. wrk and the warm-up send no
+// User-Agent that reads as mobile, no Accept-Language, and the edge has no
+// GeoIP database, so no rule ever holds: every request walks all three
+// rules, and the split picks the target, as issue 16 asks the benchmark
+// to measure. The suffixes make each URL of a link its own.
+var (
+	smartRules = []struct {
+		when   smartlink.Conditions
+		suffix string
+	}{
+		{smartlink.Conditions{Device: []string{"mobile"}}, "/mobile"},
+		{smartlink.Conditions{Country: []string{"DE"}}, "/de"},
+		{smartlink.Conditions{Language: []string{"fr"}}, "/fr"},
+	}
+	smartTargets = []struct {
+		suffix string
+		weight int
+	}{{"/a", 70}, {"/b", 30}}
+)
+
+// smartOptions are the options of the smart link with this code: three
+// rules and a 70/30 split, each to a URL of its own under the link's URL.
+func smartOptions(code string) smartlink.Options {
+	var o smartlink.Options
+	for _, r := range smartRules {
+		o.Rules = append(o.Rules, smartlink.Rule{When: r.when, URL: targetPrefix + code + r.suffix})
+	}
+	for _, t := range smartTargets {
+		o.Targets = append(o.Targets, smartlink.Target{URL: targetPrefix + code + t.suffix, Weight: t.weight})
+	}
+	return o
+}
+
+// urls returns the Locations the edge may answer for the link with this
+// code: the link's URL for a plain link; for a smart one every rule's and
+// every variant's URL, but not the link's own, which a link with a split
+// never sends anyone to (an edge that ignored the options would answer
+// it). choiceNames names them in the same order.
+func (s linkSet) urls(code string) []string {
+	if !s.smart {
+		return []string{targetPrefix + code}
+	}
+	urls := make([]string, 0, len(smartRules)+len(smartTargets))
+	for _, r := range smartRules {
+		urls = append(urls, targetPrefix+code+r.suffix)
+	}
+	for _, t := range smartTargets {
+		urls = append(urls, targetPrefix+code+t.suffix)
+	}
+	return urls
+}
+
+// choiceNames names what urls returns as the stats do (smartlink.Choice's
+// names: the JSON path of the option that chose it).
+func (s linkSet) choiceNames() []string {
+	if !s.smart {
+		return []string{"url"}
+	}
+	var names []string
+	for i := range smartRules {
+		names = append(names, fmt.Sprintf("rules[%d]", i))
+	}
+	for i := range smartTargets {
+		names = append(names, fmt.Sprintf("targets[%d]", i))
+	}
+	return names
 }
 
 // makeCodes returns the codes of sequence numbers 0..n-1 under a fresh
