@@ -1,0 +1,149 @@
+package smartlink
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// full is a link using every option, for the round trips.
+func full() Options {
+	return Options{
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g",
+		MaxClicks:    100,
+		ExpiredURL:   "https://example.com/expired",
+		Rules: []Rule{
+			{When: Conditions{Device: []string{"mobile"}, OS: []string{"iOS"}}, URL: "https://apps.apple.com/x"},
+			{When: Conditions{Country: []string{"de", "AT"}, Language: []string{"de"}}, URL: "https://example.de/"},
+			{When: Conditions{
+				Browser: []string{"firefox"},
+				Query:   map[string]string{"ref": "mail", "b": "2"},
+				After:   time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+				Before:  time.Date(2027, 1, 1, 0, 0, 0, 5, time.UTC),
+			}, URL: "https://example.com/ff"},
+		},
+		Targets:       []Target{{URL: "https://a.example/", Weight: 70}, {URL: "https://b.example/", Weight: 30}},
+		ForwardQuery:  true,
+		QueryOverride: true,
+		Preview:       &Preview{Title: "Title ✓", Description: "A description", Image: "https://example.com/i.png"},
+	}
+}
+
+func TestCompileRoundTrip(t *testing.T) {
+	t.Parallel()
+	withCache := Options{CacheMaxAge: 3600, ExpiredURL: "https://x.example/"}
+	for _, tc := range []struct {
+		name string
+		o    Options
+		has  Has
+	}{
+		{"plain", Options{}, 0},
+		{"password", Options{PasswordHash: full().PasswordHash}, HasPassword},
+		{"max_clicks", Options{MaxClicks: MaxClicksLimit}, HasMaxClicks},
+		{"expired_url", Options{ExpiredURL: "https://e.example/"}, HasExpiredURL},
+		{"cache_max_age", withCache, HasCacheMaxAge | HasExpiredURL},
+		{"preview", Options{Preview: &Preview{Image: "https://i.example/a.png"}}, HasPreview},
+		{"forward_query", Options{ForwardQuery: true}, HasForwardQuery},
+		{"rules", Options{Rules: full().Rules}, HasRules},
+		{"targets", Options{Targets: full().Targets}, HasTargets},
+		{"all", full(), HasPassword | HasMaxClicks | HasExpiredURL | HasRules | HasTargets | HasForwardQuery | HasPreview},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := "https://example.com/" + tc.name
+			c, err := Compile(url, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Has(); got != tc.has {
+				t.Errorf("Has = %b, want %b", got, tc.has)
+			}
+			if c.URL() != url {
+				t.Errorf("URL = %q", c.URL())
+			}
+			if c.PasswordHash() != tc.o.PasswordHash {
+				t.Errorf("PasswordHash = %q", c.PasswordHash())
+			}
+			if c.MaxClicks() != tc.o.MaxClicks {
+				t.Errorf("MaxClicks = %d", c.MaxClicks())
+			}
+			if c.ExpiredURL() != tc.o.ExpiredURL {
+				t.Errorf("ExpiredURL = %q", c.ExpiredURL())
+			}
+			if c.CacheMaxAge() != tc.o.CacheMaxAge {
+				t.Errorf("CacheMaxAge = %d", c.CacheMaxAge())
+			}
+			p, ok := c.Preview()
+			if ok != (tc.o.Preview != nil) || ok && p != *tc.o.Preview {
+				t.Errorf("Preview = %+v, %v", p, ok)
+			}
+			if c.QueryOverride() != tc.o.QueryOverride {
+				t.Errorf("QueryOverride = %v", c.QueryOverride())
+			}
+			// Every prefix is malformed and decodes to zero values.
+			for n := range len(c) {
+				if p := c[:n]; p.Has() != 0 || p.URL() != "" || p.MaxClicks() != 0 {
+					t.Fatalf("prefix of %d bytes decodes", n)
+				}
+			}
+		})
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	t.Parallel()
+	long := "https://example.com/" + strings.Repeat("a", 1<<16)
+	for name, o := range map[string]Options{
+		"long url in rule": {Rules: []Rule{{When: Conditions{Country: []string{"DE"}}, URL: long}}},
+		"unknown device":   {Rules: []Rule{{When: Conditions{Device: []string{"fridge"}}, URL: "https://x.example/"}}},
+		"weight":           {Targets: []Target{{URL: "https://a.example/", Weight: 0}, {URL: "https://b.example/", Weight: 100}}},
+	} {
+		if _, err := Compile("https://example.com/", o); err == nil {
+			t.Errorf("%s: compiled", name)
+		}
+	}
+	if _, err := Compile(long, Options{}); err == nil {
+		t.Error("long url: compiled")
+	}
+}
+
+func TestChoiceString(t *testing.T) {
+	t.Parallel()
+	for c, want := range map[Choice]string{
+		ChoiceURL: "url", RuleChoice(0): "rules[0]", RuleChoice(19): "rules[19]",
+		TargetChoice(0): "targets[0]", TargetChoice(9): "targets[9]",
+		RuleChoice(20): "unknown", TargetChoice(10): "unknown", 255: "unknown",
+	} {
+		if got := c.String(); got != want {
+			t.Errorf("Choice(%d) = %q, want %q", c, got, want)
+		}
+	}
+}
+
+// FuzzCompiled feeds arbitrary bytes to every decoder: none may panic,
+// and a Compiled that Has() refuses reads as zero values.
+func FuzzCompiled(f *testing.F) {
+	for _, o := range []Options{{}, full(), {MaxClicks: 3, ForwardQuery: true}} {
+		c, err := Compile("https://example.com/", o)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(c), "a=1&b=%zz", "de-AT,de;q=0.9", "Mozilla/5.0 (iPhone) Mobile", uint64(7))
+	}
+	f.Fuzz(func(t *testing.T, s, query, lang, ua string, hash uint64) {
+		c := Compiled(s)
+		has := c.Has()
+		c.URL()
+		c.PasswordHash()
+		c.MaxClicks()
+		c.ExpiredURL()
+		c.CacheMaxAge()
+		c.Preview()
+		c.QueryOverride()
+		v := &Visitor{UserAgent: ua, AcceptLanguage: lang, RawQuery: query, Country: "DE", Now: time.Unix(1e9, 0), Hash: hash}
+		c.Choose(v)
+		c.ForwardQuery("https://t.example/?x=1#f", query)
+		if has == 0 && (c.URL() != "" || c.MaxClicks() != 0 || c.ExpiredURL() != "") {
+			t.Fatalf("malformed Compiled decodes to values")
+		}
+	})
+}
