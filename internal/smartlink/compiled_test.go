@@ -132,18 +132,18 @@ func FuzzCompiled(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s, query, lang, ua string, hash uint64) {
 		c := Compiled(s)
 		has := c.Has()
-		c.URL()
-		c.PasswordHash()
-		c.MaxClicks()
-		c.ExpiredURL()
-		c.CacheMaxAge()
-		c.Preview()
-		c.QueryOverride()
+		url := c.URL()
 		v := &Visitor{UserAgent: ua, AcceptLanguage: lang, RawQuery: query, Country: "DE", Now: time.Unix(1e9, 0), Hash: hash}
-		c.Choose(v)
-		c.ForwardQuery("https://t.example/?x=1#f", query)
-		if has == 0 && (c.URL() != "" || c.MaxClicks() != 0 || c.ExpiredURL() != "") {
-			t.Fatalf("malformed Compiled decodes to values")
+		target, choice := c.Choose(v)
+		forwarded := c.ForwardQuery("https://t.example/?x=1#f", query)
+		_, hasPreview := c.Preview()
+		_ = c.CacheMaxAge()
+		if has == 0 && (c.PasswordHash() != "" || c.MaxClicks() != 0 || c.ExpiredURL() != "" || hasPreview ||
+			c.QueryOverride() || target != url || choice != ChoiceURL || forwarded != "https://t.example/?x=1#f") {
+			t.Fatalf("a Compiled with no options (or malformed) decodes to options")
+		}
+		if choice.String() == "unknown" {
+			t.Fatalf("Choose made choice %d", choice)
 		}
 	})
 }
