@@ -31,11 +31,11 @@ var slugs = func() map[string]string {
 	return m
 }()
 
-// previewTokens name the agents that fetch a page to show a preview of a
+// previewSet names the agents that fetch a page to show a preview of a
 // shared link (lower case, searched in the lowered header). iMessage
 // fetches as "facebookexternalhit … Twitterbot" and Apple's other
 // previews as Applebot; Mastodon servers send "(Mastodon/4.x; …)".
-var previewTokens = toBytes([]rule{
+var previewSet = newTokenSet([]rule{
 	{"slackbot", "Slack"},
 	{"slack-imgproxy", "Slack"},
 	{"twitterbot", "X"},
@@ -66,5 +66,5 @@ func IsPreviewCrawler(ua string) bool {
 		return false
 	}
 	var buf [MaxLen]byte
-	return firstLower(lowerASCII(&buf, ua), previewTokens) != ""
+	return first(previewSet, lowerASCII(&buf, ua)) != ""
 }

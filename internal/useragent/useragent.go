@@ -177,16 +177,16 @@ func Parse(ua string) Agent {
 	if ua == "" {
 		return Agent{}
 	}
-	os := first(ua, systems)
+	os := first(systemSet, ua)
 	var buf [MaxLen]byte
 	lower := lowerASCII(&buf, ua)
-	if name := firstLower(lower, botTokens); name != "" {
+	if name := first(botSet, lower); name != "" {
 		return Agent{Device: Bot, Browser: name, OS: os}
 	}
 	if bytes.HasSuffix(lower, []byte("bot")) {
 		return Agent{Device: Bot, Browser: "Other bot", OS: os}
 	}
-	a := Agent{Browser: first(ua, browsers), OS: os}
+	a := Agent{Browser: first(browserSet, ua), OS: os}
 	switch {
 	case containsAny(ua, tablets) || os == "Android" && !strings.Contains(ua, "Mobile"):
 		a.Device = Tablet
@@ -223,38 +223,50 @@ func lowerASCII(buf *[MaxLen]byte, s string) []byte {
 	return b
 }
 
-// byteRule is a rule whose token is lower case bytes, for lowered headers.
-type byteRule struct {
-	token []byte
-	name  string
+// tokenSet finds which of its rules comes first in the list among those
+// whose token occurs in a header, in one pass over the header: rules are
+// indexed by their token's first byte, so each position tries the few
+// tokens that start with its byte instead of every token scanning the
+// whole header.
+type tokenSet struct {
+	rules   []rule
+	byFirst [256][]uint8
 }
 
-func toBytes(rules []rule) []byteRule {
-	out := make([]byteRule, len(rules))
+func newTokenSet(rules []rule) *tokenSet {
+	t := &tokenSet{rules: rules}
 	for i, r := range rules {
-		out[i] = byteRule{[]byte(r.token), r.name}
+		t.byFirst[r.token[0]] = append(t.byFirst[r.token[0]], uint8(i))
 	}
-	return out
+	return t
 }
 
-var botTokens = toBytes(bots)
+var (
+	botSet     = newTokenSet(bots)
+	browserSet = newTokenSet(browsers)
+	systemSet  = newTokenSet(systems)
+)
 
-func firstLower(lower []byte, rules []byteRule) string {
-	for _, r := range rules {
-		if bytes.Contains(lower, r.token) {
-			return r.name
+// first returns the name of the earliest rule of t whose token is in s,
+// "" for none.
+func first[S string | []byte](t *tokenSet, s S) string {
+	best := len(t.rules)
+	for i := 0; i < len(s) && best > 0; i++ {
+		for _, k := range t.byFirst[s[i]] {
+			if int(k) >= best {
+				break
+			}
+			tok := t.rules[k].token
+			if len(s)-i >= len(tok) && string(s[i:i+len(tok)]) == tok {
+				best = int(k)
+				break
+			}
 		}
 	}
-	return ""
-}
-
-func first(s string, rules []rule) string {
-	for _, r := range rules {
-		if strings.Contains(s, r.token) {
-			return r.name
-		}
+	if best == len(t.rules) {
+		return ""
 	}
-	return ""
+	return t.rules[best].name
 }
 
 func containsAny(s string, tokens []string) bool {
