@@ -129,6 +129,10 @@ func FuzzCompiled(f *testing.F) {
 		}
 		f.Add(string(c), "a=1&b=%zz", "de-AT,de;q=0.9", "Mozilla/5.0 (iPhone) Mobile", uint64(7))
 	}
+	forwarding, err := Compile("https://example.com/", Options{ForwardQuery: true})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, s, query, lang, ua string, hash uint64) {
 		c := Compiled(s)
 		has := c.Has()
@@ -141,6 +145,12 @@ func FuzzCompiled(f *testing.F) {
 		if has == 0 && (c.PasswordHash() != "" || c.MaxClicks() != 0 || c.ExpiredURL() != "" || hasPreview ||
 			c.QueryOverride() || target != url || choice != ChoiceURL || forwarded != "https://t.example/?x=1#f") {
 			t.Fatalf("a Compiled with no options (or malformed) decodes to options")
+		}
+		// Whatever the visitor sends, the merged URL keeps the target's
+		// fragment last and holds nothing that ends a query or a header.
+		out := forwarding.ForwardQuery("https://t.example/?x=1#f", query)
+		if strings.IndexByte(out, '#') != len(out)-2 || strings.ContainsFunc(out, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			t.Fatalf("ForwardQuery(%q) = %q", query, out)
 		}
 		if choice.String() == "unknown" {
 			t.Fatalf("Choose made choice %d", choice)
