@@ -93,6 +93,7 @@ func TestConditions(t *testing.T) {
 		{"query first occurrence", Conditions{Query: map[string]string{"a": "2"}}, Visitor{RawQuery: "a=1&a=2"}, false},
 		{"query empty value", Conditions{Query: map[string]string{"a": ""}}, Visitor{RawQuery: "a"}, true},
 		{"query absent", Conditions{Query: map[string]string{"a": "1"}}, Visitor{RawQuery: "b=1"}, false},
+		{"query bad escape skipped", Conditions{Query: map[string]string{"a": "1"}}, Visitor{RawQuery: "a=%zz&a=1"}, true},
 		{"query bad escape", Conditions{Query: map[string]string{"a": "%zz"}}, Visitor{RawQuery: "a=%zz"}, false},
 		{"after: at the instant", Conditions{After: now}, Visitor{Now: now}, true},
 		{"after: a nanosecond early", Conditions{After: now}, Visitor{Now: now.Add(-1)}, false},

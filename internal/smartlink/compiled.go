@@ -496,7 +496,7 @@ type Choice uint8
 // ChoiceURL is the link's own url: no rule held and there is no split.
 const ChoiceURL Choice = 0
 
-// RuleChoice and TargetChoice return the Choice of rules[i] and targets[i].
+// RuleChoice returns the Choice of rules[i].
 func RuleChoice(i int) Choice { return Choice(1 + i) }
 
 // TargetChoice returns the Choice of targets[i].

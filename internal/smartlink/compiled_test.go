@@ -1,6 +1,7 @@
 package smartlink
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +157,53 @@ func FuzzCompiled(f *testing.F) {
 			t.Fatalf("Choose made choice %d", choice)
 		}
 	})
+}
+
+// TestCompileDeterministic: the query map's order does not show, so every
+// edge compiles a link to the same bytes.
+func TestCompileDeterministic(t *testing.T) {
+	t.Parallel()
+	o := Options{Rules: []Rule{{When: Conditions{Query: map[string]string{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}}, URL: "https://x.example/"}}}
+	first, err := Compile("https://example.com/", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if c, _ := Compile("https://example.com/", o); c != first {
+			t.Fatal("two compilations differ")
+		}
+	}
+}
+
+// TestCompileLargest: a link at every limit compiles and reads back.
+func TestCompileLargest(t *testing.T) {
+	t.Parallel()
+	long := "https://example.com/" + strings.Repeat("a", MaxURL-20)
+	var o Options
+	for i := range MaxRules {
+		c := Conditions{Device: Devices, OS: Systems, Browser: Browsers, Query: map[string]string{}}
+		for j := range MaxValues {
+			c.Country = append(c.Country, fmt.Sprintf("%c%c", 'A'+j%26, 'A'+j/26))
+			c.Language = append(c.Language, []string{"de", "de-AT", "de-AT-1234567", "pt-BR"}[j%4])
+		}
+		for j := range MaxQuery {
+			c.Query[fmt.Sprintf("%d%s", j, strings.Repeat("k", 250))] = strings.Repeat("v", 1024)
+		}
+		o.Rules = append(o.Rules, Rule{When: c, URL: long[:len(long)-i]})
+	}
+	for i := range MaxTargets {
+		o.Targets = append(o.Targets, Target{URL: long[:len(long)-i], Weight: TotalWeight / MaxTargets})
+	}
+	c := mustCompile(t, long, o)
+	v := &Visitor{Country: "ZZ", Now: now, Hash: 1}
+	if got, choice := c.Choose(v); choice < TargetChoice(0) || !strings.HasPrefix(got, "https://example.com/") {
+		t.Errorf("Choose = %.40q, %v", got, choice)
+	}
+	v = &Visitor{Country: "AA", UserAgent: uaIPhone, AcceptLanguage: "de", RawQuery: "x=1", Now: now}
+	for j := range MaxQuery {
+		v.RawQuery += fmt.Sprintf("&%d%s=%s", j, strings.Repeat("k", 250), strings.Repeat("v", 1024))
+	}
+	if got, choice := c.Choose(v); choice != RuleChoice(0) || got != long {
+		t.Errorf("Choose = %.40q, %v", got, choice)
+	}
 }

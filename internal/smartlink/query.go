@@ -15,11 +15,23 @@ func queryHas(raw, name, value string) bool {
 		var p string
 		p, raw = cutByte(raw, '&')
 		k, v := cutByte(p, '=')
-		if decodedEqual(k, name) {
+		if decodedEqual(k, name) && wellFormed(v) {
 			return decodedEqual(v, value)
 		}
 	}
 	return false
+}
+
+// wellFormed reports whether every escape of the query component s is.
+func wellFormed(s string) bool {
+	for i := 0; i < len(s); {
+		_, next, ok := unescapeAt(s, i)
+		if !ok {
+			return false
+		}
+		i = next
+	}
+	return true
 }
 
 // unescapeAt decodes the byte of a query component at s[i]: the byte, the
