@@ -8,8 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/internal/linkstore/storetest"
-	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
