@@ -53,19 +53,24 @@ func preflight(ctx context.Context, addr string, links linkSet, codes []string) 
 	}
 	dom, own := first(true), first(false)
 	if dom >= 0 {
+		// A 404 until the mirror has loaded; then the link's answer,
+		// which check judges at once.
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			_, err := check(ctx, client, addr, customDomain, codes[dom], links.urls(codes[dom]))
-			if err == nil {
+			status, _, err := get(ctx, client, addr, customDomain, codes[dom])
+			if err == nil && status != http.StatusNotFound {
 				break
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("the custom domain %s does not answer within 30s (is it in the mirror?): %w", customDomain, err)
+				return fmt.Errorf("the custom domain %s does not answer within 30s (is it in the mirror?): status %d, %v", customDomain, status, err)
 			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(50 * time.Millisecond):
 			}
+		}
+		if _, err := check(ctx, client, addr, customDomain, codes[dom], links.urls(codes[dom])); err != nil {
+			return err
 		}
 	}
 	type probe struct{ host, code string }
