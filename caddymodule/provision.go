@@ -105,6 +105,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionLimits(); err != nil {
 		return err
 	}
+	if err := h.provisionVisitors(); err != nil { // before events, which use them (clicks.go)
+		return err
+	}
+	h.provisionClickLimit() // smart.go
 	if err := h.provisionEvents(); err != nil {
 		return err
 	}
