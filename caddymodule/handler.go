@@ -56,8 +56,14 @@ const statusClientClosedRequest = 499
 //     Requests, before any lookup (ratelimit.go);
 //   - a store failure: 503 (a Redis failure is only logged).
 //
-// Other methods go to the next handler untouched. Paths that are not "/"
-// followed by a well-formed code never touch a cache or the store.
+//   - a smart link (options decided at the click: rules, a split, a
+//     password, a click limit, a preview, expired_url, cache_max_age):
+//     the steps of smart.go, after the unknown and taken-down checks.
+//
+// POST /{code} of a password-protected link is its form's answer (smart.go);
+// other POSTs and other methods go to the next handler untouched. Paths
+// that are not "/" followed by a well-formed code never touch a cache or
+// the store.
 //
 // Cache-Control, on purpose: a temporary redirect (302, 307) is "no-store",
 // so that browsers and shared caches never answer a click in our place and
