@@ -54,8 +54,7 @@ const statusClientClosedRequest = 499
 //     Reasons, a short page naming the reason (takedown.go);
 //   - a client over its rate_limit or out of its miss_limit: 429 Too Many
 //     Requests, before any lookup (ratelimit.go);
-//   - a store failure: 503 (a Redis failure is only logged).
-//
+//   - a store failure: 503 (a Redis failure is only logged);
 //   - a smart link (options decided at the click: rules, a split, a
 //     password, a click limit, a preview, expired_url, cache_max_age):
 //     the steps of smart.go, after the unknown and taken-down checks.
