@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strings"
 	"sync"
@@ -75,11 +76,19 @@ type visitors struct {
 // of returns the visitor hash and country of r.
 func (v *visitors) of(r *http.Request, ua string) (hash uint64, country string) {
 	ip, _ := v.resolver.ClientIP(r) // the zero Addr (no visitor) when not an IP peer
-	country = v.geo.Country(ip)
-	if country == "" && v.country != "" && v.resolver.FromTrustedProxy(r) {
-		country = clickevents.NormalizeCountry(headerValue(r.Header, v.country))
+	return v.hasher.Hash(ip, ua), v.countryOf(r, ip)
+}
+
+// countryOf returns the country of r, whose client is ip: GeoIP's, else
+// the trusted proxy's country_header; "" unknown.
+func (v *visitors) countryOf(r *http.Request, ip netip.Addr) string {
+	if c := v.geo.Country(ip); c != "" {
+		return c
 	}
-	return v.hasher.Hash(ip, ua), country
+	if v.country != "" && v.resolver.FromTrustedProxy(r) {
+		return clickevents.NormalizeCountry(headerValue(r.Header, v.country))
+	}
+	return ""
 }
 
 // processVisitorKey is the visitor key of handlers without visitor_key:

@@ -106,7 +106,17 @@ func (h *Handler) serveSmart(w http.ResponseWriter, r *http.Request, st site, co
 		RawQuery:       r.URL.RawQuery,
 		Now:            time.Unix(0, h.nowNano()),
 	}
-	v.Hash, v.Country = h.visitors.of(r, ua)
+	if has&(smartlink.HasRules|smartlink.HasTargets) != 0 {
+		// Only what the link tests: the hash for a split, the country for
+		// rules (which may test it).
+		ip, _ := h.visitors.resolver.ClientIP(r)
+		if has&smartlink.HasTargets != 0 {
+			v.Hash = h.visitors.hasher.Hash(ip, ua)
+		}
+		if has&smartlink.HasRules != 0 {
+			v.Country = h.visitors.countryOf(r, ip)
+		}
+	}
 	target, choice := c.Choose(&v)
 	if has&smartlink.HasForwardQuery != 0 && r.URL.RawQuery != "" {
 		// The visitor's query is theirs to write: it is encoded as the
