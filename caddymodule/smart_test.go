@@ -42,8 +42,12 @@ const (
 // from httptest's peer, on a clock the test moves.
 func smartHandler(t *testing.T, dsn string, clk *fakeClock) *Handler {
 	t.Helper()
-	return provision(t, &Handler{Database: dsn, CountryHeader: "CF-IPCountry",
-		TrustedProxies: []string{"192.0.2.0/24"}, VisitorKey: "test visitor key", clock: clk})
+	h := &Handler{Database: dsn, CountryHeader: "CF-IPCountry",
+		TrustedProxies: []string{"192.0.2.0/24"}, VisitorKey: "test visitor key"}
+	if clk != nil {
+		h.clock = clk
+	}
+	return provision(t, h)
 }
 
 // TestSmartTargets is the table of smart links' answers to people:
@@ -252,7 +256,7 @@ func TestSmartNotPOST(t *testing.T) {
 	t.Parallel()
 	c := newCode(t, "plainpost")
 	h := provision(t, &Handler{Database: seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/"})})
-	for _, p := range []string{"/" + c, "/" + newCode(t, "unknown"), "/", "/not a code"} {
+	for _, p := range []string{"/" + c, "/" + newCode(t, "unknown"), "/", "/not%20a%20code"} {
 		if w := ask(h, "POST", p); w.Code != 299 {
 			t.Errorf("POST %s: %d, want the next handler's 299", p, w.Code)
 		}
