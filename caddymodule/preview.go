@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/shortify/shortify/internal/smartlink"
 )
@@ -88,29 +87,4 @@ func shortURL(r *http.Request, code string) string {
 		scheme = "http://"
 	}
 	return scheme + r.Host + "/" + code
-}
-
-// previewCrawlers are the product tokens of link-preview crawlers, in
-// lower case.
-//
-// MERGE: replace by useragent.IsPreviewCrawler (internal/useragent, H1).
-var previewCrawlers = []string{
-	"facebookexternalhit", "facebot", "twitterbot", "slackbot", "slack-imgproxy",
-	"linkedinbot", "discordbot", "whatsapp", "telegrambot", "skypeuripreview",
-	"pinterestbot", "redditbot", "embedly", "iframely", "mastodon", "vkshare",
-	"applebot", "google-pagerenderer", "mattermost", "snapchat", "viber",
-}
-
-// isPreviewCrawler reports whether ua is a link-preview crawler's.
-func isPreviewCrawler(ua string) bool {
-	if ua == "" {
-		return false
-	}
-	ua = strings.ToLower(ua)
-	for _, t := range previewCrawlers {
-		if strings.Contains(ua, t) {
-			return true
-		}
-	}
-	return false
 }

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/shortcode"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/useragent"
 )
 
 // Smart links (docs/smart-links.md): a link with options decided at the
@@ -93,7 +93,7 @@ func (h *Handler) serveSmart(w http.ResponseWriter, r *http.Request, st site, co
 	}
 	has := c.Has()
 	ua := headerValue(r.Header, "User-Agent")
-	if (has&(smartlink.HasPreview|smartlink.HasPassword|smartlink.HasMaxClicks) != 0) && isPreviewCrawler(ua) {
+	if (has&(smartlink.HasPreview|smartlink.HasPassword|smartlink.HasMaxClicks) != 0) && useragent.IsPreviewCrawler(ua) {
 		return h.preview(w, r, st, code, c) // preview.go
 	}
 	if has&smartlink.HasPassword != 0 && !h.passwordGate(w, r, st, l1Key(st.domain, code), c) {
@@ -237,25 +237,37 @@ func (h *Handler) claim(r *http.Request, linkID, max int64) (bool, error) {
 // a test set one: Redis when the edge has it (every edge of a deployment
 // shares it), else the link database's primary (docs/smart-links.md,
 // "Click limits").
-//
-// MERGE: until clicklimit.NewRedis and NewStore land (H2), every claim
-// fails, so limited links answer 503 (never an uncounted redirect).
 func (h *Handler) provisionClickLimit() {
 	if h.counter != nil {
 		return
 	}
-	h.counter = pendingCounter{}
+	if h.res.redis != nil {
+		h.counter = clicklimit.NewRedis(h.res.redis, h.RedisPrefix)
+		return
+	}
+	h.counter = storeCounter{h.res.store}
 }
 
-// pendingCounter stands in for the counters until they are built.
-type pendingCounter struct{}
-
-var errNoCounter = errors.New("shortify_edge: no click counter yet")
+// storeCounter claims clicks in the link database, through the store the
+// lookups use, which opens on first use (store.go).
+type storeCounter struct{ s *lazyStore }
 
 // Claim implements clicklimit.Counter.
-func (pendingCounter) Claim(context.Context, int64, int64) (bool, error) { return false, errNoCounter }
+func (c storeCounter) Claim(ctx context.Context, linkID, max int64) (bool, error) {
+	st, err := c.s.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	return clicklimit.NewStore(st).Claim(ctx, linkID, max)
+}
 
 // Counted implements clicklimit.Counter.
-func (pendingCounter) Counted(context.Context, int64) (int64, error) { return 0, errNoCounter }
+func (c storeCounter) Counted(ctx context.Context, linkID int64) (int64, error) {
+	st, err := c.s.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return clicklimit.NewStore(st).Counted(ctx, linkID)
+}
 
-var _ clicklimit.Counter = pendingCounter{}
+var _ clicklimit.Counter = storeCounter{}
