@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -160,6 +161,9 @@ type Handler struct {
 	// bulkSlots holds one token per bulk create running (see
 	// MaxConcurrentBulk).
 	bulkSlots chan struct{}
+	// hashSlots holds one token per password being hashed: one per core
+	// (see hashPassword).
+	hashSlots chan struct{}
 }
 
 // New builds the API handler.
@@ -191,7 +195,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	cfg.CORSOrigins = origins
 	cfg.MaxConcurrentBulk = cmp.Or(cfg.MaxConcurrentBulk, DefaultMaxConcurrentBulk)
 	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux(),
-		bulkSlots: make(chan struct{}, cfg.MaxConcurrentBulk)}
+		bulkSlots: make(chan struct{}, cfg.MaxConcurrentBulk),
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	h.routes()
 	return h, nil
 }
