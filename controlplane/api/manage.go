@@ -309,9 +309,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 	for i, item := range req.Links {
 		l, pw, bad := h.newLink(r, pol, item)
 		if bad == nil && pw != nil {
-			if passwords++; passwords > MaxBulkPasswords {
+			if passwords++; passwords > h.cfg.MaxBulkPasswords {
 				bad = &problem.Details{Status: http.StatusBadRequest, Field: "password",
-					Detail: fmt.Sprintf("a bulk create sets at most %d passwords (each takes tens of milliseconds to hash); create this link in another request", MaxBulkPasswords)}
+					Detail: fmt.Sprintf("password: a bulk create sets at most %d passwords (each takes tens of milliseconds to hash); create this link in another request", h.cfg.MaxBulkPasswords)}
 			}
 		}
 		if bad == nil && item.Alias != "" {

@@ -11,11 +11,13 @@ import (
 	"github.com/shortify/shortify/internal/smartlink"
 )
 
-// MaxBulkPasswords is the most links with a password one bulk create may
-// carry: an argon2id hash costs 20-40 ms of a core and 19 MiB, so a bulk
-// of 100 costs about a second of the node's hashing slots, and a bulk of
-// 1000 would hold the request (and the slots) for many seconds.
-const MaxBulkPasswords = 100
+// DefaultMaxBulkPasswords is the most links with a password one bulk
+// create may carry unless configured (Config.MaxBulkPasswords): an
+// argon2id hash costs 20-40 ms of a core and 19 MiB, so a bulk of 100
+// holds a two-core node's hashing slots for one to two seconds, and a bulk
+// of 1000 would hold the request (and every other password create) for
+// tens of seconds.
+const DefaultMaxBulkPasswords = 100
 
 // hashPassword hashes pw on one of the node's hashing slots (one per core,
 // shared by every request, so that hashes never take more than the cores
