@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // smartBody is a create body with every smart field set.
@@ -256,4 +259,74 @@ func TestBulkPasswords(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSmartLinkIsolation: on both stores, another workspace's key can
+// neither read a smart link's fields nor PATCH them (404, as for a missing
+// link, even for a body that would be a 400), and the link is unchanged.
+func TestSmartLinkIsolation(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			store := open(t)
+			e := newWSEnv(t, store, api.Config{}, api.Deps{})
+			w := e.call(t, e.acmeAdmin, "", "POST", "/api/v1/links", smartBody)
+			wantStatusOf(t, w, http.StatusCreated)
+			l := decode[api.Link](t, w)
+			before, err := store.Get(context.Background(), "", l.Code)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := "/api/v1/links/" + l.Code
+			wantStatusOf(t, e.call(t, e.otherAdm, "", "GET", path, ""), http.StatusNotFound)
+			for _, body := range []string{
+				`{"password":null,"max_clicks":null,"rules":null}`,
+				`{"utm":{"source":"other"}}`,
+				`{"rules":[{"when":{"device":["bot"]},"url":"https://e.com/"}],"cache_max_age":60}`,
+			} {
+				wantStatusOf(t, e.call(t, e.otherAdm, "", "PATCH", path, body), http.StatusNotFound)
+			}
+			// A malformed body is refused before the link is looked up,
+			// alike for a foreign link and a missing one: nothing leaks.
+			bad := `{"rules":[{"when":{"colour":["red"]},"url":"https://e.com/"}]}`
+			foreign := e.call(t, e.otherAdm, "", "PATCH", path, bad)
+			missing := e.call(t, e.otherAdm, "", "PATCH", "/api/v1/links/zzzzzz", bad)
+			if foreign.Code != missing.Code || foreign.Body.String() != missing.Body.String() {
+				t.Errorf("a foreign link answers %d %s, a missing one %d %s", foreign.Code, foreign.Body, missing.Code, missing.Body)
+			}
+			list := decode[api.LinkPage](t, e.call(t, e.otherAdm, "", "GET", "/api/v1/links", ""))
+			for _, o := range list.Links {
+				if o.Code == l.Code {
+					t.Errorf("other lists acme's smart link: %+v", o)
+				}
+			}
+			after, err := store.Get(context.Background(), "", l.Code)
+			if err != nil || !reflect.DeepEqual(after, before) {
+				t.Errorf("acme's link changed under other's key:\n%+v\nwas\n%+v (%v)", after, before, err)
+			}
+			// Its own admin reads it, without the password's hash.
+			w = e.call(t, e.acmeAdmin, "", "GET", path, "")
+			wantStatusOf(t, w, http.StatusOK)
+			noHash(t, "own get", w.Body.String())
+		})
+	}
+}
+
+// TestSmartLinkAudit: the audit log of smart-link writes never holds the
+// password or its hash.
+func TestSmartLinkAudit(t *testing.T) {
+	e := newAuditEnv(t, openAudit(t, "sqlite://"+filepath.Join(t.TempDir(), "audit.db")), api.Deps{})
+	w := e.do(t, e.creator, "POST", "/api/v1/links", smartBody, "")
+	wantStatusOf(t, w, http.StatusCreated)
+	code := decode[api.Link](t, w).Code
+	wantStatusOf(t, e.do(t, e.creator, "PATCH", "/api/v1/links/"+code, `{"password":"hunter2"}`, ""), http.StatusOK)
+	w = e.do(t, e.creator, "POST", "/api/v1/links/bulk", `{"links":[`+smartBody+`]}`, "")
+	wantStatusOf(t, w, http.StatusOK)
+	noHash(t, "bulk", w.Body.String())
+	var page string
+	testenv.WaitFor(t, "three audit entries", 10*time.Second, func() bool {
+		w := e.do(t, e.admin, http.MethodGet, "/api/v1/admin/audit", "", "")
+		page = w.Body.String()
+		return len(decode[api.AuditPage](t, w).Entries) >= 3
+	})
+	noHash(t, "audit log", page)
 }
