@@ -84,9 +84,6 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	link, pw, bad := h.newLink(r, h.policy(r), req)
-	if bad == nil && pw != nil {
-		link.Smart.PasswordHash, bad = h.hashPassword(r.Context(), *pw)
-	}
 	if bad != nil {
 		problem.WriteDetails(w, *bad)
 		return
@@ -111,6 +108,16 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 			h.refundCreates(r, budget, 1)
 		}
 	}()
+	if pw != nil {
+		// Hashed once the request is known to be valid and within its
+		// budgets: the hash is its most expensive part.
+		hash, bad := h.hashPassword(r.Context(), *pw)
+		if bad != nil {
+			problem.WriteDetails(w, *bad)
+			return
+		}
+		link.Smart.PasswordHash = hash
+	}
 	id, err := h.deps.Issuer.NewID()
 	if err != nil {
 		h.unavailable(w, "issue a link ID", err)

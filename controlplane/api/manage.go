@@ -337,9 +337,6 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		pws[i] = pw
 		pending = append(pending, i)
 	}
-	if passwords > 0 {
-		pending = h.bulkHash(r, pending, links, pws, results)
-	}
 
 	unavailable := func(detail string) BulkResult {
 		return BulkResult{Status: http.StatusServiceUnavailable, Error: &problem.Details{
@@ -351,6 +348,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spent := slices.Clone(pending)
+	if passwords > 0 {
+		pending = h.bulkHash(r, pending, links, pws, results)
+	}
 	defer func() {
 		// Give back the creates that failed on the server's side: every
 		// one when the request as a whole did.
@@ -424,8 +424,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 }
 
 // bulkHash hashes the passwords of the pending links of a bulk create
-// (hashAll), recording the refusal of a link whose password failed in
-// results; it returns the links still pending.
+// (hashAll), once the links are valid and within the budgets, recording
+// the refusal of a link whose password failed in results (a 503, whose
+// create is refunded); it returns the links still pending.
 func (h *Handler) bulkHash(r *http.Request, pending []int, links []linkstore.Link, pws []*string, results []BulkResult) []int {
 	hashes := make([]*string, len(pws))
 	for i := range pws {

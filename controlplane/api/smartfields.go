@@ -159,6 +159,11 @@ func parseSmart(f SmartFields) (smartPatch, error) {
 			if err := decodeStrict("password", f.Password, p.password, nil); err != nil {
 				return p, err
 			}
+			// HashPassword checks the same, but hashing comes after the
+			// budgets are spent, and a refusal must come before.
+			if n := len(*p.password); n == 0 || n > smartlink.MaxPassword {
+				return p, &smartlink.FieldError{Field: "password", Problem: fmt.Sprintf("must be 1 to %d bytes (%d given); send null to remove the password", smartlink.MaxPassword, n)}
+			}
 			p.v.PasswordHash = pendingHash
 		}
 	}
