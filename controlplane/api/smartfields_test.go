@@ -141,7 +141,7 @@ var smartRefusals = []struct {
 	{"cache_max_age with preview", `{"cache_max_age":60,"preview":{"title":"t"}}`, "cache_max_age", "depends on the visitor"},
 	{"bad country", `{"rules":[{"when":{"country":["Germany"]},"url":"https://e.com/"}]}`, "rules[0].when.country[0]", "ISO 3166"},
 	{"empty when", `{"rules":[{"when":{},"url":"https://e.com/"}]}`, "rules[0].when", "no condition"},
-	{"override without forward", `{"forward_query_override":true}`, "forward_query_override", "needs forward_query"},
+	{"override without forward", `{"forward_query":false,"forward_query_override":true}`, "forward_query_override", "needs forward_query"},
 	{"unknown rule key", `{"rules":[{"when":{"device":["bot"]},"url":"https://e.com/","weight":3}]}`, "rules[0].weight", "when and url"},
 	{"unknown target key", `{"targets":[{"url":"https://a.com/","weight":50,"x":1},{"url":"https://b.com/","weight":50}]}`, "targets[0].x", "url and weight"},
 	{"unknown preview key", `{"preview":{"title":"t","video":"v"}}`, "preview.video", "title, description and image"},
