@@ -330,3 +330,26 @@ func TestSmartLinkAudit(t *testing.T) {
 	})
 	noHash(t, "audit log", page)
 }
+
+// TestUTMMerge: utm replaces the url's utm_* parameters (however they are
+// written) and keeps everything else as written, fragment included; the
+// answer's utm is read back from the url.
+func TestUTMMerge(t *testing.T) {
+	e := newEnv(t, backends(t)["sqlite"](t), api.Config{})
+	for _, tt := range []struct{ url, utm, want string }{
+		{"https://e.com/p", `{"source":"a"}`, "https://e.com/p?utm_source=a"},
+		{"https://e.com/p?", `{"source":"a"}`, "https://e.com/p?utm_source=a"},
+		{"https://e.com/p?b=2&utm_source=old&a=1#frag", `{"medium":"m","source":"s"}`, "https://e.com/p?b=2&a=1&utm_source=s&utm_medium=m#frag"},
+		{"https://e.com/p?utm%5Fsource=old&UTM_SOURCE=kept&utm_id=7", `{"term":"x y&z"}`, "https://e.com/p?UTM_SOURCE=kept&utm_id=7&utm_term=x+y%26z"},
+		{"https://e.com/p?utm_campaign=c", `{}`, "https://e.com/p"},
+		{"https://e.com/p?q=1&utm_content=c", `null`, "https://e.com/p?q=1"},
+	} {
+		l := e.mustCreate(t, `{"url":"`+tt.url+`","utm":`+tt.utm+`}`)
+		if l.URL != tt.want {
+			t.Errorf("%s + %s = %s, want %s", tt.url, tt.utm, l.URL, tt.want)
+		}
+		if (l.UTM != nil) != strings.Contains(tt.want, "utm_") {
+			t.Errorf("%s: utm shown %+v", l.URL, l.UTM)
+		}
+	}
+}
