@@ -158,6 +158,7 @@ func (h *Handler) tryPassword(w http.ResponseWriter, r *http.Request, key, hash,
 	p.release()
 	if !ok {
 		p.attempts.wrong.Inc()
+		d.WriteHeaders(w.Header(), p.limit) // how many guesses are left
 		if basic {
 			w.Header()["Www-Authenticate"] = basicRealm
 			problem.Write(w, http.StatusUnauthorized, "wrong password for this link")
