@@ -561,3 +561,31 @@ func FuzzPasswordRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestPasswordGateCompiled: passwordGate reads the hash from the link's
+// compiled options, as the redirect path hands them over.
+func TestPasswordGateCompiled(t *testing.T) {
+	t.Parallel()
+	h := passwordHandler(t, &Handler{})
+	c, err := smartlink.Compile(testTarget, smartlink.Options{PasswordHash: testHash()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/gate1", nil)
+	w := httptest.NewRecorder()
+	if h.passwordGate(w, r, site{}, "gate1", c) || w.Code != http.StatusOK {
+		t.Fatalf("no credentials: %d, want the form", w.Code)
+	}
+	r = httptest.NewRequest(http.MethodGet, "/gate1", nil)
+	r.SetBasicAuth("", testLinkPassword)
+	w = httptest.NewRecorder()
+	if !h.passwordGate(w, r, site{}, "gate1", c) {
+		t.Fatalf("right Basic password: refused with %d", w.Code)
+	}
+	cookie := findCookie(w.Result().Header, passCookieName)
+	r = httptest.NewRequest(http.MethodHead, "/gate1", nil)
+	r.AddCookie(cookie)
+	if !h.passwordGate(httptest.NewRecorder(), r, site{}, "gate1", c) {
+		t.Error("HEAD with the cookie: refused")
+	}
+}
