@@ -56,7 +56,12 @@ var basicRealm = []string{`Basic realm="shortify link"`}
 // the redirect: a valid cookie for the link, or the right password in an
 // HTTP Basic header or the form's POST. When it reports false it has
 // answered: the form (200), the form again after a wrong password (401),
-// or 429 with Retry-After when the client spent its attempts.
+// or 429 with Retry-After when the client spent its attempts; also 401
+// with a Basic challenge for a wrong Basic password, 403 for a POST
+// without a valid CSRF token, 503 with Retry-After when no argon2 slot
+// freed up, and 400, 413 or 415 problems for what is not the form. It
+// keeps no reference to key, which may alias the caller's stack buffer
+// (stackKey).
 func (h *Handler) passwordGate(w http.ResponseWriter, r *http.Request, st site, key string, c smartlink.Compiled) bool {
 	return h.checkPassword(w, r, key, c.PasswordHash())
 }
