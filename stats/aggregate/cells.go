@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/shortify/shortify/internal/smartlink"
-	"github.com/shortify/shortify/stats/useragent"
+	"github.com/shortify/shortify/internal/useragent"
 )
 
 // entry is the clicks of one dimension value in a cell: key is the

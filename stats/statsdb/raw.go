@@ -5,9 +5,9 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/useragent"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
-	"github.com/shortify/shortify/stats/useragent"
 )
 
 // rawRows turns events into rows of the clicks table, in rawClickCols
