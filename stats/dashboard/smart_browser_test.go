@@ -134,7 +134,8 @@ func serveSmart(t *testing.T, keys keyRing) (string, linkstore.Store) {
 // it shows the clicks per variant, edits max_clicks and a rule through
 // the control plane's API, and after a reload shows what was saved; a
 // rule with an unknown condition is refused with the field the API names
-// shown next to the form, and the link stays as it was.
+// shown next to the form, and the link stays as it was; a password is set
+// (the page says "protected") and removed.
 func TestBrowserSmartLink(t *testing.T) {
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
@@ -214,6 +215,36 @@ func TestBrowserSmartLink(t *testing.T) {
 	}
 	if got := stored(); got.MaxClicks != 100 || len(got.Rules) != 1 || got.Rules[0].URL != saved.Rules[0].URL {
 		t.Errorf("a refused save changed the link: %+v", got)
+	}
+
+	// A password: set (the page says "protected", the store holds a hash),
+	// then removed.
+	do("set a password",
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		waitText("#smart-protected", "not protected"),
+		chromedp.SendKeys(chromedp.CSS("#smart-password"), "open sesame"),
+		chromedp.SendKeys(chromedp.CSS("#smart-preview-title"), "A <b>title</b>"),
+		chromedp.Click(chromedp.CSS("#smart-save")),
+		waitText("#smart-state", "Saved."),
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-protected").textContent === "protected"`, chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	if got := stored(); got.PasswordHash == "" || got.MaxClicks != 100 || got.Preview == nil || got.Preview.Title != "A <b>title</b>" {
+		t.Errorf("stored after setting a password: %+v", got)
+	}
+	if got := value("#smart-preview-title"); got != "A <b>title</b>" {
+		t.Errorf("preview title shown as %q", got)
+	}
+	do("remove the password",
+		chromedp.Click(chromedp.CSS("#smart-password-remove")),
+		chromedp.Click(chromedp.CSS("#smart-save")),
+		waitText("#smart-state", "Saved."),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-protected").textContent === "not protected"`, chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	if got := stored(); got.PasswordHash != "" {
+		t.Errorf("the password was not removed: %+v", got)
 	}
 	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
 	if artifacts == "" {
