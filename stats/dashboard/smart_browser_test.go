@@ -181,7 +181,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		waitText("#variant-list", "rules[0]"),
 		waitText("#smart-protected", "not protected"),
 	)
-	if got := strings.Fields(textOf(t, ctx, "#variant-list")); !slices.Equal(got, []string{"targets[0]", "4", "url", "3", "rules[0]", "2"}) {
+	if got := strings.Fields(textOf(t, ctx, "#variant-list")); !slices.Equal(got, []string{"targets[0]", "4", "url", "https://example.com/smart", "3", "rules[0]", "2"}) {
 		t.Errorf("variants %q", got)
 	}
 
@@ -195,6 +195,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		chromedp.Navigate(page),
 		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-max-clicks").value === "100"`, chromedp.WithPollingInterval(50*time.Millisecond)),
+		waitText("#variant-list", "rules[0] https://m.example.com/"), // the rule's URL now
 	)
 	if got := value("#smart-rules"); !strings.Contains(got, "m.example.com") || !strings.Contains(got, "mobile") {
 		t.Errorf("rules after a reload: %q", got)

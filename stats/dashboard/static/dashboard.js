@@ -269,10 +269,11 @@
   async function linkPage() {
     const code = $("page").dataset.code;
     const enc = encodeURIComponent(code);
-    let linkID = "";
+    let linkID = "", link = null;
     try {
       const l = await api("/api/v1/links/" + enc + domainQuery().replace("&", "?"));
       linkID = l.id;
+      link = l;
       const a = $("link-short");
       a.textContent = l.short_url;
       a.setAttribute("href", safeHref(l.short_url));
@@ -295,12 +296,23 @@
       say(explain(err), true);
     }
     $("csv").onclick = (ev) => download(ev, base + "/series.csv?" + q, code + ".csv");
-    await Promise.all([dims(base, q), variants(base, q)]);
+    await Promise.all([dims(base, q), variants(base, q, link)]);
+  }
+
+  // variantURL is the URL that a variant's name ("url", "rules[0]",
+  // "targets[1]") points to in link l now, or "" (a variant is named by
+  // its position: an older click may have gone to another URL).
+  function variantURL(l, name) {
+    if (!l) return "";
+    if (name === "url") return l.url || "";
+    const m = /^(rules|targets)\[([0-9]+)\]$/.exec(name);
+    const list = m && l[m[1]];
+    return (list && list[Number(m[2])] && list[Number(m[2])].url) || "";
   }
 
   // variants shows the link's clicks per variant (which of a smart link's
   // targets they went to), only when some went elsewhere than its url.
-  async function variants(base, q) {
+  async function variants(base, q, link) {
     const box = $("variants"), list = $("variant-list");
     list.replaceChildren();
     box.hidden = true;
@@ -309,7 +321,10 @@
       if (!top.items.some((it) => it.value !== "url")) return;
       for (const it of top.items) {
         const li = el("li");
-        li.append(el("span", { class: "value" }, it.value), el("span", { class: "count" }, fmt(it.clicks)));
+        const name = el("span", { class: "value" }, it.value);
+        const u = variantURL(link, it.value);
+        if (u) name.appendChild(el("span", { class: "target muted" }, " " + shownURL(u)));
+        li.append(name, el("span", { class: "count" }, fmt(it.clicks)));
         list.appendChild(li);
       }
       box.hidden = false;
