@@ -135,7 +135,7 @@ func serveSmart(t *testing.T, keys keyRing) (string, linkstore.Store) {
 // the control plane's API, and after a reload shows what was saved; a
 // rule with an unknown condition is refused with the field the API names
 // shown next to the form, and the link stays as it was; a password is set
-// (the page says "protected") and removed.
+// (the page says "protected") and removed, and so are UTM parameters.
 func TestBrowserSmartLink(t *testing.T) {
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
@@ -166,6 +166,14 @@ func TestBrowserSmartLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		return l.Smart
+	}
+	storedURL := func() string {
+		t.Helper()
+		l, err := links.Lookup(t.Context(), "", smartCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.URL
 	}
 	page := base + "/dashboard/links/" + smartCode
 	do("enter the key and open the link's page",
@@ -226,6 +234,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		waitText("#smart-protected", "not protected"),
 		chromedp.SendKeys(chromedp.CSS("#smart-password"), "open sesame"),
 		chromedp.SendKeys(chromedp.CSS("#smart-preview-title"), "A <b>title</b>"),
+		chromedp.SendKeys(chromedp.CSS("#smart-utm-source"), "mail"),
 		chromedp.Click(chromedp.CSS("#smart-save")),
 		waitText("#smart-state", "Saved."),
 		chromedp.Navigate(page),
@@ -238,14 +247,21 @@ func TestBrowserSmartLink(t *testing.T) {
 	if got := value("#smart-preview-title"); got != "A <b>title</b>" {
 		t.Errorf("preview title shown as %q", got)
 	}
-	do("remove the password",
+	if got := value("#smart-utm-source"); got != "mail" || !strings.Contains(storedURL(), "utm_source=mail") {
+		t.Errorf("utm source shown as %q, the link's url %q", got, storedURL())
+	}
+	do("remove the password and the utm parameters",
 		chromedp.Click(chromedp.CSS("#smart-password-remove")),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#smart-utm-source").value = ""`),
 		chromedp.Click(chromedp.CSS("#smart-save")),
 		waitText("#smart-state", "Saved."),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-protected").textContent === "not protected"`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	if got := stored(); got.PasswordHash != "" {
 		t.Errorf("the password was not removed: %+v", got)
+	}
+	if u := storedURL(); strings.Contains(u, "utm_") {
+		t.Errorf("the utm parameters were not removed: %q", u)
 	}
 	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
 	if artifacts == "" {

@@ -352,6 +352,7 @@
     $("smart-forward-query").checked = !!l.forward_query;
     $("smart-forward-query-override").checked = !!l.forward_query_override;
     for (const k of SMART_UTM) $("smart-utm-" + k).value = (l.utm && l.utm[k]) || "";
+    $("smart-form").dataset.utm = l.utm ? "1" : ""; // emptied fields then remove them
     for (const k of SMART_PREVIEW) $("smart-preview-" + k).value = (l.preview && l.preview[k]) || "";
   }
 
@@ -403,6 +404,7 @@
       if (v) utm[k] = v;
     }
     if (Object.keys(utm).length) body.utm = utm;
+    else if ($("smart-form").dataset.utm) body.utm = null; // removes the url's utm_* parameters
     const preview = {};
     for (const k of SMART_PREVIEW) {
       const v = $("smart-preview-" + k).value.trim();
