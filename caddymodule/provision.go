@@ -109,6 +109,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.provisionClickLimit() // smart.go
+
+	if err := h.provisionPassword(ctx.GetMetricsRegistry()); err != nil { // password_config.go
+		return err
+	}
 	if err := h.provisionEvents(); err != nil {
 		return err
 	}
@@ -180,6 +184,7 @@ func (h *Handler) Validate() error {
 	}
 	errs = append(errs, h.validateLimits()...)
 	errs = append(errs, h.validateEvents()...)
+	errs = append(errs, h.validatePassword()...)
 	return errors.Join(errs...)
 }
 
