@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/shortify/shortify/internal/geoip/geoiptest"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/smartlink"
 )
@@ -259,6 +260,27 @@ func TestSmartNotPOST(t *testing.T) {
 	for _, p := range []string{"/" + c, "/" + newCode(t, "unknown"), "/", "/not%20a%20code"} {
 		if w := ask(h, "POST", p); w.Code != 299 {
 			t.Errorf("POST %s: %d, want the next handler's 299", p, w.Code)
+		}
+	}
+}
+
+// TestSmartCountryFromGeoIP: rules see the country from geoip_database,
+// also without kafka_brokers; a client the database does not know has no
+// country.
+func TestSmartCountryFromGeoIP(t *testing.T) {
+	t.Parallel()
+	c := newCode(t, "geo")
+	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/", Smart: smartlink.Options{Rules: []smartlink.Rule{
+		{When: smartlink.Conditions{Country: []string{"GB"}}, URL: "https://example.co.uk/"},
+	}}})
+	db := geoiptest.Write(t, t.TempDir(), geoiptest.GeoLite2Country, geoNetworks)
+	h := provision(t, &Handler{Database: dsn, GeoIPDatabase: db})
+	for peer, want := range map[string]string{"81.2.69.142:4000": "https://example.co.uk/", "198.51.100.7:4000": "https://example.com/"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/"+c, nil)
+		r.RemoteAddr = peer
+		if err := h.ServeHTTP(w, r, new(nextHandler)); err != nil || w.Code != 302 || w.Header().Get("Location") != want {
+			t.Errorf("from %s: %d %q %v; want 302 to %s", peer, w.Code, w.Header().Get("Location"), err, want)
 		}
 	}
 }
