@@ -35,7 +35,8 @@
 // blocked targets), domains.go (the host: own host or custom domain),
 // clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
-// l1metrics.go (Prometheus).
+// l1metrics.go (Prometheus), password.go, password_token.go,
+// password_page.go and password_config.go (password-protected links).
 package caddymodule
 
 import (
@@ -52,6 +53,7 @@ import (
 
 	"github.com/shortify/shortify/caddymodule/internal/flatcache"
 	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/clicklimit"
 	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -257,6 +259,31 @@ type Handler struct {
 	// mirrors it (every 250 ms). Default: 1s.
 	DomainRefresh caddy.Duration `json:"domain_refresh,omitempty"`
 
+	// Password-protected links (password.go, password_config.go).
+
+	// LinkCookieKey is the secret that signs the access cookies and form
+	// tokens of password-protected links; every edge must share it for a
+	// cookie one edge set to pass at another. Placeholders are expanded
+	// ({env.*}, {file.*}); a weak or placeholder value is refused.
+	// Default: derived from VisitorKey when that is set; else a random key
+	// per process, with a warning (cookies then work on one edge, until it
+	// restarts).
+	LinkCookieKey string `json:"link_cookie_key,omitempty"`
+
+	// PasswordCookieLifetime is how long the cookie set by a right
+	// password lets the browser follow that link without it (its Max-Age;
+	// 1s to 400d). Default: 24h.
+	PasswordCookieLifetime caddy.Duration `json:"password_cookie_lifetime,omitempty"`
+
+	// PasswordAttempts limits the wrong passwords a client may try on one
+	// link (429 with Retry-After beyond), counted in Redis when the edge
+	// has one so the limit holds across edges, else per edge. Only
+	// Requests, Window, Burst, Name and MaxClients apply. Default:
+	// DefaultPasswordAttempts (5 a minute, burst 5).
+	PasswordAttempts *RateLimit `json:"password_attempts,omitempty"`
+
+	pw *passwordState // runtime state of the above, set by Provision
+
 	// Runtime state, set by Provision.
 	res           *resources // the shared store, Redis client and L1
 	keys          []string   // pool keys this instance holds, for Cleanup
@@ -271,6 +298,8 @@ type Handler struct {
 	metrics       *metrics              // the collectors of the config's registry
 	stats         *stats                // their children the request path counts with
 	events        *events               // nil without kafka_brokers (clicks.go)
+	visitors      *visitors             // client address, visitor hash, country (clicks.go)
+	counter       clicklimit.Counter    // claims clicks of links with max_clicks (smart.go)
 	inval         *invalidator          // the link-events consumer; nil without kafka_brokers (invalidate.go)
 	invalTarget   *targetL1             // h.l1 as registered with inval
 	rootLocation  []string              // Location of GET /; nil: the landing page

@@ -105,6 +105,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionLimits(); err != nil {
 		return err
 	}
+	if err := h.provisionVisitors(); err != nil { // before events, which use them (clicks.go)
+		return err
+	}
+	h.provisionClickLimit() // smart.go
+
+	if err := h.provisionPassword(ctx.GetMetricsRegistry()); err != nil { // password_config.go
+		return err
+	}
 	if err := h.provisionEvents(); err != nil {
 		return err
 	}
@@ -176,6 +184,7 @@ func (h *Handler) Validate() error {
 	}
 	errs = append(errs, h.validateLimits()...)
 	errs = append(errs, h.validateEvents()...)
+	errs = append(errs, h.validatePassword()...)
 	return errors.Join(errs...)
 }
 
