@@ -42,7 +42,13 @@ type caddyProcess struct {
 	DataDir string
 
 	logs *lockedBuffer
+	// kill ends the process at once and waits for it to exit.
+	kill func()
 }
+
+// Kill ends the process with SIGKILL, as a crash would, and returns once
+// it has exited; the test's cleanup then has nothing left to do.
+func (p *caddyProcess) Kill() { p.kill() }
 
 // Logs returns everything the process has logged so far.
 func (p *caddyProcess) Logs() string { return p.logs.String() }
@@ -51,7 +57,9 @@ func (p *caddyProcess) Logs() string { return p.logs.String() }
 // (on top of free loopback ports for SHORTIFY_PORT, SHORTIFY_OPS_PORT and
 // the admin endpoint, and SHORTIFY_BIND=127.0.0.1), and returns once its
 // ops server answers /healthz and its client port accepts connections.
-// The process is killed when the test ends.
+// The process is killed when the test ends. A SHORTIFY_PORT or
+// SHORTIFY_OPS_PORT in env is used instead of a free port, so that a
+// process can be restarted where an earlier one listened.
 func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	t.Helper()
 	abs, err := filepath.Abs(path)
@@ -59,6 +67,12 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 		t.Fatal(err)
 	}
 	p := &caddyProcess{Public: testenv.FreeAddr(t), Ops: testenv.FreeAddr(t), logs: new(lockedBuffer)}
+	if port := env["SHORTIFY_PORT"]; port != "" {
+		p.Public = net.JoinHostPort("127.0.0.1", port)
+	}
+	if port := env["SHORTIFY_OPS_PORT"]; port != "" {
+		p.Ops = net.JoinHostPort("127.0.0.1", port)
+	}
 	_, port, _ := net.SplitHostPort(p.Public)
 	_, opsPort, _ := net.SplitHostPort(p.Ops)
 	home := t.TempDir()
@@ -94,9 +108,12 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
+	p.kill = func() {
+		cmd.Process.Kill() // an error: it has exited already
 		<-exited
+	}
+	t.Cleanup(func() {
+		p.kill()
 		if t.Failed() {
 			t.Logf("Caddy's log (%s):\n%s", path, p.Logs())
 		}

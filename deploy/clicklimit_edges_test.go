@@ -1,0 +1,293 @@
+package deploy_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/testkit/testenv"
+)
+
+// clickLimit is the max_clicks of the links TestClickLimitThroughEdges
+// clicks, and clickRequests how many GETs the first round sends at once.
+const (
+	clickLimit    = 100
+	clickRequests = 300
+)
+
+// TestClickLimitThroughEdges is issue 16's exact click limit with two
+// real edges (edge.Caddyfile in Caddy processes of their own) and a
+// control plane process on the same link database, on every backend the
+// counter has: PostgreSQL only (the counter in the primary), PostgreSQL
+// with Redis (the counter in Redis: the edges' redis option), and SQLite
+// (the embedded default's store; the edges and the control plane share
+// the file). A link with max_clicks 100 gets 300 concurrent GETs split
+// over both edges, from many clients: exactly 100 redirects, the rest
+// 410. Then a second link is clicked while one edge is killed (SIGKILL,
+// a crash) in the middle of the clicks and restarted on its port: never
+// more than 100 redirects, the counter at exactly 100, and no click lost
+// but those the kill cut off in flight (a claim whose redirect the dead
+// edge never sent).
+func TestClickLimitThroughEdges(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"postgres", "postgres+redis", "sqlite"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			r := &clickRig{t: t, backend: backend}
+			switch backend {
+			case "sqlite":
+				r.dsn = "sqlite://" + filepath.Join(t.TempDir(), "links.db")
+			default:
+				r.dsn = testenv.Schema(t)
+			}
+			if backend == "postgres+redis" {
+				// A database of the shared test Redis that few tests use
+				// (the others use 0), on top of codes, client addresses
+				// and link IDs of this run's own: the edges' L2 keys,
+				// shared rate limits and click counters stay apart.
+				r.redis = fmt.Sprintf("redis://%s/%d", testenv.RedisAddr(t), 1+rand.IntN(15))
+			}
+			r.start()
+			r.exactRound()
+			r.restartRound()
+			t.Logf("%s: done in %v", backend, time.Since(r.begin).Round(time.Millisecond))
+		})
+	}
+}
+
+// clickRig is one backend's control plane and two edges.
+type clickRig struct {
+	t        *testing.T
+	backend  string
+	dsn      string
+	redis    string // the edges' redis option; "" for none
+	begin    time.Time
+	api      apiClient
+	adminKey string
+	edgeEnv  map[string]string
+	edges    [2]*caddyProcess
+	// net is the first two bytes of this run's client addresses.
+	net    [2]byte
+	client *http.Client
+}
+
+func (r *clickRig) start() {
+	t := r.t
+	r.begin = time.Now()
+	dns := newDNSRelay(t)
+	dns.serve(t, nil)
+	initial, err := apikey.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.adminKey = initial.Secret
+	cpFile := filepath.Join(t.TempDir(), "controlplane.Caddyfile")
+	if err := os.WriteFile(cpFile, []byte(onDemandControlPlane), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cp := runCaddy(t, cpFile, map[string]string{
+		"SHORTIFY_DATA_DIR":        t.TempDir(),
+		"SHORTIFY_RAFT_BIND":       testenv.FreeAddr(t),
+		"SHORTIFY_DATABASE_URL":    r.dsn,
+		"SHORTIFY_INITIAL_API_KEY": r.adminKey,
+		"SHORTIFY_RESOLVER":        dns.addr,
+	})
+	r.api = apiClient{t: t, base: "http://" + cp.Public}
+	testenv.WaitFor(t, "the control plane ready", 30*time.Second, func() bool {
+		resp, err := http.Get(r.api.base + "/api/v1/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	// The edges after the control plane, which migrated the database.
+	r.edgeEnv = map[string]string{"SHORTIFY_DATABASE_URL": r.dsn, "SHORTIFY_REDIS": r.redis}
+	for i := range r.edges {
+		r.edges[i] = runCaddy(t, edgeRole, r.edgeEnv)
+	}
+	r.net = [2]byte{byte(rand.IntN(256)), byte(rand.IntN(256))}
+	r.client = &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: noRedirects.CheckRedirect,
+		Transport:     &http.Transport{MaxIdleConnsPerHost: clickRequests},
+	}
+	t.Cleanup(r.client.CloseIdleConnections)
+	t.Logf("%s: a control plane and two edges up in %v", r.backend, time.Since(r.begin).Round(time.Millisecond))
+}
+
+// limitedLink makes a link with max_clicks clickLimit and returns its
+// path on the edges.
+func (r *clickRig) limitedLink() string {
+	alias := "limit-" + randomLabel(r.t)
+	r.api.call(r.adminKey, "POST", "/api/v1/links",
+		fmt.Sprintf(`{"url":"https://%s/drop","alias":"%s","max_clicks":%d}`, onDemandTarget, alias, clickLimit),
+		http.StatusCreated, nil)
+	return "/" + alias
+}
+
+// clickTally counts the answers of a round's GETs.
+type clickTally struct {
+	redirects, gone, cut atomic.Int64
+	// perEdge counts the redirects each edge served.
+	perEdge [2]atomic.Int64
+	mu      sync.Mutex
+	other   []string
+}
+
+// click sends one GET for path to edge e as client number i (behind the
+// front door: the edges trust X-Forwarded-For from loopback, and each
+// client has its own rate limit) and tallies the answer. A request that
+// gets no answer (the edge was killed) counts as cut.
+func (r *clickRig) click(tally *clickTally, e int, path string, i int) {
+	addr := r.edges[e].Public
+	req, err := http.NewRequestWithContext(r.t.Context(), http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		r.t.Errorf("GET %s: %v", path, err)
+		return
+	}
+	req.Header.Set("User-Agent", fmt.Sprintf("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0 client/%d", i))
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", r.net[0], r.net[1], i%50))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		tally.cut.Add(1)
+		return
+	}
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusFound && resp.Header.Get("Location") == "https://"+onDemandTarget+"/drop":
+		tally.redirects.Add(1)
+		tally.perEdge[e].Add(1)
+	case resp.StatusCode == http.StatusGone:
+		tally.gone.Add(1)
+	default:
+		tally.mu.Lock()
+		tally.other = append(tally.other, fmt.Sprintf("edge %d: %d Location %q", e, resp.StatusCode, resp.Header.Get("Location")))
+		tally.mu.Unlock()
+	}
+}
+
+// burst sends n GETs for path at once, client i to edge i%2 (clients
+// from first on), and returns when every one has its answer.
+func (r *clickRig) burst(tally *clickTally, path string, first, n int) {
+	var wg sync.WaitGroup
+	ready := make(chan struct{})
+	for i := first; i < first+n; i++ {
+		wg.Go(func() {
+			<-ready
+			r.click(tally, i%2, path, i)
+		})
+	}
+	close(ready)
+	wg.Wait()
+}
+
+// exactRound: 300 concurrent GETs over both edges, exactly 100 redirects.
+func (r *clickRig) exactRound() {
+	t := r.t
+	path := r.limitedLink()
+	var tally clickTally
+	began := time.Now()
+	r.burst(&tally, path, 0, clickRequests)
+	took := time.Since(began)
+	if len(tally.other) > 0 || tally.cut.Load() > 0 {
+		t.Fatalf("%d answers neither a redirect nor 410, %d without an answer: %v", len(tally.other), tally.cut.Load(), tally.other)
+	}
+	if got := tally.redirects.Load(); got != clickLimit || tally.gone.Load() != clickRequests-clickLimit {
+		t.Fatalf("%d concurrent GETs of a link with max_clicks %d over two edges: %d redirects, %d 410s; want exactly %d and %d",
+			clickRequests, clickLimit, got, tally.gone.Load(), clickLimit, clickRequests-clickLimit)
+	}
+	r.wantExhausted(path)
+	t.Logf("%s: %d concurrent GETs in %v: %d redirects (edge 1 %d, edge 2 %d), %d 410s",
+		r.backend, clickRequests, took.Round(time.Millisecond), tally.redirects.Load(),
+		tally.perEdge[0].Load(), tally.perEdge[1].Load(), tally.gone.Load())
+}
+
+// restartRound: edge 2 is killed when the link has 30 redirects, while
+// GETs are in flight on both edges, and restarted on its port; then more
+// GETs on both. Never more than the limit, and the counter exactly at it.
+func (r *clickRig) restartRound() {
+	t := r.t
+	path := r.limitedLink()
+	var tally clickTally
+	const before, killAt = 150, 30
+
+	// Half of the GETs with the kill among them: the GET that sees the
+	// 30th redirect (counted by the client, as its answer arrives) tells
+	// the killer, and the rest are in flight or still to be sent.
+	killed := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	ready := make(chan struct{})
+	for i := range before {
+		wg.Go(func() {
+			<-ready
+			r.click(&tally, i%2, path, i)
+			if tally.redirects.Load() >= killAt {
+				once.Do(func() { r.edges[1].Kill(); close(killed) })
+			}
+		})
+	}
+	close(ready)
+	wg.Wait()
+	select {
+	case <-killed:
+	default:
+		t.Fatalf("the first %d GETs brought %d redirects, fewer than the %d to kill the edge at", before, tally.redirects.Load(), killAt)
+	}
+	cutByKill := tally.cut.Load()
+	redirectsBefore := tally.redirects.Load()
+
+	// The same edge again, on the same ports, as a supervisor restarts it.
+	_, port, _ := net.SplitHostPort(r.edges[1].Public)
+	_, ops, _ := net.SplitHostPort(r.edges[1].Ops)
+	env := map[string]string{"SHORTIFY_PORT": port, "SHORTIFY_OPS_PORT": ops}
+	for k, v := range r.edgeEnv {
+		env[k] = v
+	}
+	restarted := time.Now()
+	r.edges[1] = runCaddy(t, edgeRole, env)
+	t.Logf("%s: edge 2 killed after %d redirects (%d GETs cut), restarted in %v",
+		r.backend, redirectsBefore, cutByKill, time.Since(restarted).Round(time.Millisecond))
+	r.client.CloseIdleConnections() // those to the killed edge are dead
+
+	r.burst(&tally, path, before, clickRequests-before)
+	if len(tally.other) > 0 {
+		t.Fatalf("%d answers neither a redirect nor 410: %v", len(tally.other), tally.other)
+	}
+	if cut := tally.cut.Load(); cut != cutByKill {
+		t.Fatalf("%d GETs without an answer after the restart", cut-cutByKill)
+	}
+	got := tally.redirects.Load()
+	if got > clickLimit {
+		t.Fatalf("a link with max_clicks %d redirected %d times across an edge's crash and restart", clickLimit, got)
+	}
+	// A GET the kill cut may have claimed its click before the edge
+	// died: that click is spent without a redirect, and nothing else is.
+	if got < clickLimit-cutByKill {
+		t.Fatalf("%d redirects and %d GETs cut by the kill: %d clicks of %d lost", got, cutByKill, clickLimit-got-cutByKill, clickLimit)
+	}
+	r.wantExhausted(path)
+	t.Logf("%s: across the crash and restart: %d redirects (edge 1 %d, edge 2 %d before and after), %d 410s, %d cut by the kill",
+		r.backend, got, tally.perEdge[0].Load(), tally.perEdge[1].Load(), tally.gone.Load(), cutByKill)
+}
+
+// wantExhausted checks that both edges now answer 410 for path.
+func (r *clickRig) wantExhausted(path string) {
+	r.t.Helper()
+	for e := range r.edges {
+		var tally clickTally
+		r.click(&tally, e, path, 1000+e)
+		if tally.gone.Load() != 1 {
+			r.t.Fatalf("edge %d after the limit: %d redirects %v, want 410", e+1, tally.redirects.Load(), tally.other)
+		}
+	}
+}
