@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,6 +73,7 @@ type clickRig struct {
 	begin    time.Time
 	api      apiClient
 	adminKey string
+	edgeFile string
 	edgeEnv  map[string]string
 	edges    [2]*caddyProcess
 	// net is the first two bytes of this run's client addresses.
@@ -111,8 +113,12 @@ func (r *clickRig) start() {
 	})
 	// The edges after the control plane, which migrated the database.
 	r.edgeEnv = map[string]string{"SHORTIFY_DATABASE_URL": r.dsn, "SHORTIFY_REDIS": r.redis}
+	r.edgeFile = edgeRole
+	if r.redis == "" {
+		r.edgeFile = edgeRoleWithoutRedis(t)
+	}
 	for i := range r.edges {
-		r.edges[i] = runCaddy(t, edgeRole, r.edgeEnv)
+		r.edges[i] = runCaddy(t, r.edgeFile, r.edgeEnv)
 	}
 	r.net = [2]byte{byte(rand.IntN(256)), byte(rand.IntN(256))}
 	r.client = &http.Client{
@@ -122,6 +128,26 @@ func (r *clickRig) start() {
 	}
 	t.Cleanup(r.client.CloseIdleConnections)
 	t.Logf("%s: a control plane and two edges up in %v", r.backend, time.Since(r.begin).Round(time.Millisecond))
+}
+
+// edgeRoleWithoutRedis is edge.Caddyfile for edges without Redis: its
+// rate_limit is per edge instead of shared (shared needs Redis), and
+// nothing else changes.
+func edgeRoleWithoutRedis(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(edgeRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const shared, perEdge = "rate_limit 100/s burst 200 shared\n", "rate_limit 100/s burst 200\n"
+	if !strings.Contains(string(b), shared) {
+		t.Fatalf("%s has no %q: update this test's copy without Redis", edgeRole, strings.TrimSpace(shared))
+	}
+	path := filepath.Join(t.TempDir(), "edge.Caddyfile")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), shared, perEdge, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // limitedLink makes a link with max_clicks clickLimit and returns its
@@ -254,7 +280,7 @@ func (r *clickRig) restartRound() {
 		env[k] = v
 	}
 	restarted := time.Now()
-	r.edges[1] = runCaddy(t, edgeRole, env)
+	r.edges[1] = runCaddy(t, r.edgeFile, env)
 	t.Logf("%s: edge 2 killed after %d redirects (%d GETs cut), restarted in %v",
 		r.backend, redirectsBefore, cutByKill, time.Since(restarted).Round(time.Millisecond))
 	r.client.CloseIdleConnections() // those to the killed edge are dead
