@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -44,14 +45,37 @@ const (
 	// this one as corrupt (a miss), go to the store, and (not knowing
 	// takedowns) redirect, as they did before: upgrade edges first.
 	tagTakenDownV1 byte = 0x03
+	// tagSmartV1 is a link with smart options (linkstore.Link.Smart not
+	// zero): tagLinkV1's layout, with tagTakenDownV1's takedown fields
+	// when flags bit 3 is set, followed by the options' stored JSON
+	// (smartlink.Options.MarshalStored):
+	//
+	//	0x04  flags  uvarint(status)  uvarint(id)  [uvarint(workspace)]  [varint(expires, Unix µs)]
+	//	      [varint(takedown at, Unix µs)  uvarint(len(reason))  reason]
+	//	      uvarint(len(url))  url  uvarint(len(json))  json
+	//
+	// Written only for smart links, so that plain links keep the forms
+	// older edges read; an edge that predates smart links reads this one
+	// as corrupt (a miss) and goes to the store, as with takedowns.
+	// JSON and not a binary form: the L2 holds few smart links next to
+	// many plain ones, and the stored form is already defined, checked
+	// (ParseStored) and versioned by its field names.
+	tagSmartV1 byte = 0x04
 )
 
 const (
 	flagDisabled  byte = 1 << 0
 	flagExpires   byte = 1 << 1
 	flagWorkspace byte = 1 << 2
+	// flagTakenDown is tagSmartV1's: the takedown fields follow.
+	flagTakenDown byte = 1 << 3
 	flagsKnown         = flagDisabled | flagExpires | flagWorkspace
 )
+
+// maxSmartLen bounds the options' JSON in a value: far above what Validate
+// lets through (20 rules and a split of bounded URLs), it only keeps a
+// corrupted length from being trusted.
+const maxSmartLen = 1 << 20
 
 // maxReasonLen bounds the takedown reason in a value, in bytes: the
 // control plane accepts linkstore.MaxTakedownReason characters, at most 4
@@ -66,12 +90,17 @@ const maxURLLen = 1 << 16
 // value this package wrote (or one of a format version it does not know).
 var ErrCorrupt = errors.New("l2cache: corrupt value")
 
-// encodeLink appends the tagLinkV1 encoding of l to dst, or the
-// tagTakenDownV1 encoding of a taken-down l. It does not encode Code (it
-// is the key), CreatedAt (the redirect path does not need it), nor the
-// retirement (an expired link is never written, and a deleted one is a
-// tombstone).
-func encodeLink(dst []byte, l linkstore.Link) []byte {
+// encodeLink appends the tagLinkV1 encoding of l to dst, the
+// tagTakenDownV1 encoding of a taken-down l, or the tagSmartV1 encoding of
+// a smart l. It does not encode Code (it is the key), CreatedAt (the
+// redirect path does not need it), nor the retirement (an expired link is
+// never written, and a deleted one is a tombstone). It fails only when the
+// options cannot be encoded.
+func encodeLink(dst []byte, l linkstore.Link) ([]byte, error) {
+	smart, err := l.Smart.MarshalStored()
+	if err != nil {
+		return nil, fmt.Errorf("l2cache: encode link %d: %w", l.ID, err)
+	}
 	var flags byte
 	if l.Disabled {
 		flags |= flagDisabled
@@ -83,7 +112,13 @@ func encodeLink(dst []byte, l linkstore.Link) []byte {
 		flags |= flagWorkspace
 	}
 	tag := tagLinkV1
-	if l.TakenDown() {
+	switch {
+	case smart != nil:
+		tag = tagSmartV1
+		if l.TakenDown() {
+			flags |= flagTakenDown
+		}
+	case l.TakenDown():
 		tag = tagTakenDownV1
 	}
 	dst = append(dst, tag, flags)
@@ -95,13 +130,18 @@ func encodeLink(dst []byte, l linkstore.Link) []byte {
 	if flags&flagExpires != 0 {
 		dst = binary.AppendVarint(dst, l.ExpiresAt.UnixMicro())
 	}
-	if tag == tagTakenDownV1 {
+	if tag == tagTakenDownV1 || flags&flagTakenDown != 0 {
 		dst = binary.AppendVarint(dst, l.TakedownAt.UnixMicro())
 		dst = binary.AppendUvarint(dst, uint64(len(l.TakedownReason)))
 		dst = append(dst, l.TakedownReason...)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(l.URL)))
-	return append(dst, l.URL...)
+	dst = append(dst, l.URL...)
+	if tag == tagSmartV1 {
+		dst = binary.AppendUvarint(dst, uint64(len(smart)))
+		dst = append(dst, smart...)
+	}
+	return dst, nil
 }
 
 // decoded is what a value holds: a link, or a tombstone.
@@ -124,12 +164,16 @@ func decode(b []byte) (decoded, error) {
 			return decoded{}, fmt.Errorf("%w: %d bytes after a tombstone", ErrCorrupt, len(b)-1)
 		}
 		return decoded{tombstone: true}, nil
-	case tagLinkV1, tagTakenDownV1:
+	case tagLinkV1, tagTakenDownV1, tagSmartV1:
 	default:
 		return decoded{}, fmt.Errorf("%w: unknown tag 0x%02x", ErrCorrupt, b[0])
 	}
 	r := reader{b: b[1:]}
 	flags := r.byte()
+	known := flagsKnown
+	if b[0] == tagSmartV1 {
+		known |= flagTakenDown
+	}
 	status := r.uvarint()
 	id := r.uvarint()
 	ws := uint64(workspace.DefaultID)
@@ -144,7 +188,7 @@ func decode(b []byte) (decoded, error) {
 		takedownAt int64
 		reason     string
 	)
-	if b[0] == tagTakenDownV1 {
+	if b[0] == tagTakenDownV1 || (b[0] == tagSmartV1 && flags&flagTakenDown != 0) {
 		takedownAt = r.varint()
 		reason = r.text(maxReasonLen)
 		if r.err == nil && (reason == "" || takedownAt == 0 || linkstore.ValidateTakedownReason(reason) != nil) {
@@ -155,8 +199,27 @@ func decode(b []byte) (decoded, error) {
 	if r.err != nil {
 		return decoded{}, r.err
 	}
+	var smart []byte
+	if b[0] == tagSmartV1 {
+		// The URL is followed by the options: cut it off the rest, which
+		// the checks below then read as the URL alone.
+		if n > uint64(len(r.b)) {
+			return decoded{}, fmt.Errorf("%w: URL length %d, %d bytes left", ErrCorrupt, n, len(r.b))
+		}
+		rest := reader{b: r.b[n:]}
+		smart = []byte(rest.text(maxSmartLen))
+		switch {
+		case rest.err != nil:
+			return decoded{}, rest.err
+		case len(rest.b) != 0:
+			return decoded{}, fmt.Errorf("%w: %d bytes after the options", ErrCorrupt, len(rest.b))
+		case len(smart) == 0:
+			return decoded{}, fmt.Errorf("%w: smart link without options", ErrCorrupt)
+		}
+		r.b = r.b[:n]
+	}
 	switch {
-	case flags&^flagsKnown != 0:
+	case flags&^known != 0:
 		return decoded{}, fmt.Errorf("%w: unknown flags 0x%02x", ErrCorrupt, flags)
 	case status != 0 && status != 301 && status != 302 && status != 307 && status != 308:
 		return decoded{}, fmt.Errorf("%w: status %d", ErrCorrupt, status)
@@ -188,6 +251,16 @@ func decode(b []byte) (decoded, error) {
 	}
 	if reason != "" {
 		l.TakedownAt, l.TakedownReason = time.UnixMicro(takedownAt).UTC(), reason
+	}
+	if smart != nil {
+		o, err := smartlink.ParseStored(smart)
+		if err != nil {
+			return decoded{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if o.IsZero() {
+			return decoded{}, fmt.Errorf("%w: smart link with zero options", ErrCorrupt)
+		}
+		l.Smart = o
 	}
 	return decoded{link: l}, nil
 }

@@ -3,11 +3,13 @@ package l2cache
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -24,7 +26,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{ID: 10, URL: "https://example.com/t", Disabled: true,
 			TakedownAt: time.Unix(1, 0).UTC(), TakedownReason: strings.Repeat("é", linkstore.MaxTakedownReason)},
 	} {
-		b := encodeLink(nil, l)
+		b := mustEncode(t, l)
 		d, err := decode(b)
 		if err != nil {
 			t.Fatalf("decode(encode(%+v)): %v", l, err)
@@ -46,7 +48,7 @@ func TestDecodeV1Golden(t *testing.T) {
 	if err != nil || !sameLink(d.link, want) || d.link.TakenDown() {
 		t.Fatalf("decode(v1 golden) = %+v, %v; want %+v", d.link, err, want)
 	}
-	if got := encodeLink(nil, want); !bytes.Equal(got, golden) {
+	if got := mustEncode(t, want); !bytes.Equal(got, golden) {
 		t.Fatalf("encode = %x, want the v1 form %x", got, golden)
 	}
 }
@@ -56,18 +58,18 @@ func TestCodecCompact(t *testing.T) {
 	// A typical link: 1 tag, 1 flags, 1-2 status, 9 id (a Snowflake ID
 	// needs 9 varint bytes), 1 URL length, then the URL.
 	l := linkstore.Link{ID: 1 << 60, URL: "https://example.com/some/page", Status: 0}
-	if got, max := len(encodeLink(nil, l)), 13+len(l.URL); got > max {
+	if got, max := len(mustEncode(t, l)), 13+len(l.URL); got > max {
 		t.Fatalf("encoded size %d, want at most %d", got, max)
 	}
 }
 
 func TestDecodeRejects(t *testing.T) {
 	t.Parallel()
-	valid := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://example.com/", Status: 302})
-	takenDown := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://example.com/", TakedownAt: time.Unix(9, 0), TakedownReason: "spam"})
+	valid := mustEncode(t, linkstore.Link{ID: 5, URL: "https://example.com/", Status: 302})
+	takenDown := mustEncode(t, linkstore.Link{ID: 5, URL: "https://example.com/", TakedownAt: time.Unix(9, 0), TakedownReason: "spam"})
 	for name, b := range map[string][]byte{
 		"empty":              {},
-		"unknown tag":        {0x04},
+		"unknown tag":        {0x05},
 		"takedown truncated": takenDown[:len(takenDown)-1],
 		"takedown no reason": {tagTakenDownV1, 0, 0, 1, 2, 0, 1, 'x'},
 		"takedown no time":   {tagTakenDownV1, 0, 0, 1, 0, 1, 'r', 1, 'x'},
@@ -98,10 +100,11 @@ func TestDecodeRejects(t *testing.T) {
 // whatever it accepts encodes back to a value that decodes to the same link.
 // Its seed corpus is in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
-	f.Add(encodeLink(nil, linkstore.Link{ID: 1, URL: "https://example.com/", Status: 301}))
-	f.Add(encodeLink(nil, linkstore.Link{ID: 2, URL: "https://e.x/", ExpiresAt: time.Unix(1e9, 0), Disabled: true}))
+	f.Add(mustEncode(f, linkstore.Link{ID: 1, URL: "https://example.com/", Status: 301}))
+	f.Add(mustEncode(f, linkstore.Link{ID: 2, URL: "https://e.x/", ExpiresAt: time.Unix(1e9, 0), Disabled: true}))
 	f.Add([]byte{tagTombstoneV1})
-	f.Add(encodeLink(nil, linkstore.Link{ID: 3, URL: "https://e.x/", TakedownAt: time.Unix(2e9, 0), TakedownReason: "court order"}))
+	f.Add(mustEncode(f, linkstore.Link{ID: 3, URL: "https://e.x/", TakedownAt: time.Unix(2e9, 0), TakedownReason: "court order"}))
+	f.Add(mustEncode(f, linkstore.Link{ID: 4, URL: "https://e.x/", Smart: smartlink.Options{MaxClicks: 9, ExpiredURL: "https://e.x/gone"}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := decode(b)
 		if err != nil {
@@ -113,7 +116,7 @@ func FuzzDecode(f *testing.F) {
 		if d.tombstone {
 			return
 		}
-		again, err := decode(encodeLink(nil, d.link))
+		again, err := decode(mustEncode(t, d.link))
 		if err != nil {
 			t.Fatalf("re-encoded value does not decode: %v", err)
 		}
@@ -126,7 +129,18 @@ func FuzzDecode(f *testing.F) {
 func sameLink(a, b linkstore.Link) bool {
 	return a.ID == b.ID && a.Code == b.Code && a.URL == b.URL && a.Status == b.Status &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt) && a.Disabled == b.Disabled &&
-		a.TakedownAt.Equal(b.TakedownAt) && a.TakedownReason == b.TakedownReason
+		a.TakedownAt.Equal(b.TakedownAt) && a.TakedownReason == b.TakedownReason &&
+		reflect.DeepEqual(a.Smart, b.Smart)
+}
+
+// mustEncode returns encodeLink(nil, l), failing the test on an error.
+func mustEncode(tb testing.TB, l linkstore.Link) []byte {
+	tb.Helper()
+	b, err := encodeLink(nil, l)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
 
 // TestCodecWorkspace: a link outside the default workspace carries its
@@ -135,7 +149,7 @@ func sameLink(a, b linkstore.Link) bool {
 // without it reads as the default workspace.
 func TestCodecWorkspace(t *testing.T) {
 	t.Parallel()
-	plain := encodeLink(nil, linkstore.Link{ID: 5, URL: "https://e.x/", Status: 302})
+	plain := mustEncode(t, linkstore.Link{ID: 5, URL: "https://e.x/", Status: 302})
 	for _, c := range []struct {
 		name      string
 		ws, want  int64
@@ -148,7 +162,7 @@ func TestCodecWorkspace(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := linkstore.Link{ID: 5, URL: "https://e.x/", Status: 302, WorkspaceID: c.ws}
-			b := encodeLink(nil, l)
+			b := mustEncode(t, l)
 			if bytes.Equal(b, plain) != c.sameBytes {
 				t.Fatalf("encode = %x; the form without a workspace is %x", b, plain)
 			}
@@ -158,7 +172,7 @@ func TestCodecWorkspace(t *testing.T) {
 			}
 			// A taken-down link carries it too.
 			l.TakedownAt, l.TakedownReason = time.Unix(9, 0).UTC(), "spam"
-			if d, err := decode(encodeLink(nil, l)); err != nil || d.link.WorkspaceID != c.want {
+			if d, err := decode(mustEncode(t, l)); err != nil || d.link.WorkspaceID != c.want {
 				t.Fatalf("taken down: decode = %+v, %v; want workspace %d", d.link, err, c.want)
 			}
 		})

@@ -115,7 +115,11 @@ func (c *Cache) Set(ctx context.Context, l linkstore.Link) error {
 	if !live {
 		return c.tombstone(ctx, l.Domain, l.Code)
 	}
-	if err := c.client.Set(ctx, c.Key(l.Domain, l.Code), encodeLink(nil, l), ttl).Err(); err != nil {
+	v, err := encodeLink(nil, l)
+	if err != nil {
+		return err
+	}
+	if err := c.client.Set(ctx, c.Key(l.Domain, l.Code), v, ttl).Err(); err != nil {
 		return fmt.Errorf("l2cache: set %s: %w", l.Code, err)
 	}
 	return nil
@@ -132,7 +136,11 @@ func (c *Cache) Fill(ctx context.Context, l linkstore.Link) (bool, error) {
 	if !live {
 		return false, nil
 	}
-	ok, err := c.client.SetNX(ctx, c.Key(l.Domain, l.Code), encodeLink(nil, l), ttl).Result()
+	v, err := encodeLink(nil, l)
+	if err != nil {
+		return false, err
+	}
+	ok, err := c.client.SetNX(ctx, c.Key(l.Domain, l.Code), v, ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("l2cache: fill %s: %w", l.Code, err)
 	}

@@ -202,6 +202,16 @@ type Store interface {
 	// create path's check of the "links held" limit, whose cost the limit
 	// bounds, not the workspace's size.
 	CountLiveUpTo(ctx context.Context, workspaceID, limit int64) (int64, error)
+	// ClaimClick counts one click of the link with the ID if fewer than
+	// max were counted, and reports whether it did, in one statement on
+	// the primary: exact however many edges claim at once (the click
+	// counter of package clicklimit without Redis). A max <= 0 claims
+	// nothing (false). Counts are kept by ID, not by code, and outlive
+	// the link's row (see docs/decisions/0005-exact-click-limits.md).
+	ClaimClick(ctx context.Context, linkID, max int64) (bool, error)
+	// CountedClicks returns the clicks ClaimClick counted for the link
+	// (0 for a link never claimed), read from the primary.
+	CountedClicks(ctx context.Context, linkID int64) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/shortify/shortify/stats/useragent"
+	"github.com/shortify/shortify/internal/useragent"
 )
 
 // entry is the clicks of one dimension value in a cell: key is the

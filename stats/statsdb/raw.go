@@ -4,9 +4,9 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/useragent"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
-	"github.com/shortify/shortify/stats/useragent"
 )
 
 // rawRows turns events into rows of the clicks table, in rawClickCols

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -32,9 +33,10 @@ import (
 // docs/decisions/0004-workspace-links.md) would make any named one fail
 // the statement on one side of it, as the previous release's
 // ON CONFLICT (code) would once links_pkey is gone.
-const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
-	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[])
+const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
+SELECT c, i, u, st, cr, ex, d, h, w, dm, sm::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
+	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[], $11::text[])
+	AS t (c, i, u, st, cr, ex, d, h, w, dm, sm)
 ON CONFLICT DO NOTHING
 RETURNING code, domain`
 
@@ -44,15 +46,16 @@ RETURNING code, domain`
 // conflict has no target, for sqlInsertMany's reason.
 const sqlInsertOne = sqlInsert + ` ON CONFLICT DO NOTHING`
 
-// sqlUpdate changes the fields whose flag or value is set. $2 and $6 say
-// whether the URL (and with it the host) and the expiry change, because
-// NULL is a value for host and expires_at.
+// sqlUpdate changes the fields whose flag or value is set. $2, $6 and $10
+// say whether the URL (and with it the host), the expiry and the smart
+// options change, because NULL is a value for host, expires_at and smart.
 const sqlUpdate = `UPDATE links SET
 	url        = CASE WHEN $2::boolean THEN $3::text ELSE url END,
 	host       = CASE WHEN $2::boolean THEN $4::text ELSE host END,
 	status     = COALESCE($5::smallint, status),
 	expires_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE expires_at END,
-	disabled   = COALESCE($8::boolean, disabled)
+	disabled   = COALESCE($8::boolean, disabled),
+	smart      = CASE WHEN $10::boolean THEN $11::text::jsonb ELSE smart END
 WHERE code = $1 AND domain = $9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
@@ -68,6 +71,7 @@ type batch struct {
 	hosts    []pgtype.Text
 	wsIDs    []int64
 	domains  []string
+	smart    []pgtype.Text
 }
 
 // CreateMany inserts links with one statement (one transaction, one round
@@ -111,11 +115,12 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 	})
 
 	n := len(order)
+	var err error
 	b := batch{
 		codes: make([]string, n), ids: make([]int64, n), urls: make([]string, n),
 		statuses: make([]int16, n), created: make([]time.Time, n),
 		expires: make([]pgtype.Timestamptz, n), disabled: make([]bool, n), hosts: make([]pgtype.Text, n),
-		wsIDs: make([]int64, n), domains: make([]string, n),
+		wsIDs: make([]int64, n), domains: make([]string, n), smart: make([]pgtype.Text, n),
 	}
 	for j, i := range order {
 		l := links[i]
@@ -127,9 +132,15 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		b.disabled[j] = l.Disabled
 		b.hosts[j] = pgtype.Text{String: host, Valid: host != ""}
 		b.wsIDs[j], b.domains[j] = workspace.Of(l.WorkspaceID), l.Domain
+		if b.smart[j], err = storedSmart(l.Smart); err != nil {
+			break
+		}
 	}
 
-	inserted, err := s.insertMany(ctx, b)
+	var inserted map[linkstore.Key]bool
+	if err == nil {
+		inserted, err = s.insertMany(ctx, b)
+	}
 	if err != nil {
 		err = fmt.Errorf("pgstore: create %d links: %w", n, err)
 	}
@@ -146,7 +157,11 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 
 // insertOne inserts one valid link with sqlInsertOne.
 func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
-	tag, err := s.primary.Exec(ctx, sqlInsertOne, insertArgs(l)...)
+	args, err := insertArgs(l)
+	if err != nil {
+		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
+	}
+	tag, err := s.primary.Exec(ctx, sqlInsertOne, args...)
 	switch {
 	case err != nil:
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
@@ -159,7 +174,7 @@ func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
 // insertMany runs sqlInsertMany and returns the set of keys inserted.
 func (s *Store) insertMany(ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
 	rows, err := s.primary.Query(ctx, sqlInsertMany,
-		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains)
+		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains, b.smart)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +196,7 @@ func scanKeys(rows pgx.Rows, n int) (map[linkstore.Key]bool, error) {
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
 func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
-	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil {
+	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil {
 		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
@@ -194,7 +209,14 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 		status  *int16
 		setExp  = u.ExpiresAt != nil
 		expires pgtype.Timestamptz
+		smart   pgtype.Text
 	)
+	if u.Smart != nil {
+		var err error
+		if smart, err = storedSmart(*u.Smart); err != nil {
+			return linkstore.Link{}, fmt.Errorf("pgstore: update %q: %w", code, err)
+		}
+	}
 	if setURL {
 		newURL = *u.URL
 		h := linkstore.HostOf(newURL)
@@ -208,7 +230,7 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 		expires = pgtype.Timestamptz{Time: *u.ExpiresAt, Valid: !u.ExpiresAt.IsZero()}
 	}
 	l, err := scanLink(s.primary.QueryRow(ctx, sqlUpdate,
-		code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain), code)
+		code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain, u.Smart != nil, smart), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
@@ -256,22 +278,29 @@ type scanner struct {
 	status                     int16
 	expires, retired, takedown pgtype.Timestamptz
 	retiredReason, tdReason    pgtype.Text
+	smart                      []byte
 }
 
 // dest returns the destinations of linkColumns, preceded by the code's
 // when withCode (listColumns).
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
-		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain}
+		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
 	return d
 }
 
-// link returns the scanned link, its times in UTC (a NULL time is zero).
-func (sc *scanner) link() linkstore.Link {
+// link returns the scanned link, its times in UTC (a NULL time is zero),
+// or an error when its smart options do not parse: a damaged row must
+// not read as a plain link (its password or click limit would be lost).
+func (sc *scanner) link() (linkstore.Link, error) {
 	l := sc.l
+	var err error
+	if l.Smart, err = smartlink.ParseStored(sc.smart); err != nil {
+		return linkstore.Link{}, fmt.Errorf("link %d: %w", l.ID, err)
+	}
 	l.Status = int(sc.status)
 	l.CreatedAt = l.CreatedAt.UTC()
 	l.ExpiresAt = utcOrZero(sc.expires)
@@ -279,7 +308,7 @@ func (sc *scanner) link() linkstore.Link {
 	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
 	l.TakedownAt = utcOrZero(sc.takedown)
 	l.TakedownReason = sc.tdReason.String
-	return l
+	return l, nil
 }
 
 func utcOrZero(t pgtype.Timestamptz) time.Time {
@@ -295,7 +324,10 @@ func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
 	if err := row.Scan(sc.dest(false)...); err != nil {
 		return linkstore.Link{}, err
 	}
-	l := sc.link()
+	l, err := sc.link()
+	if err != nil {
+		return linkstore.Link{}, err
+	}
 	l.Code = code
 	return l, nil
 }
@@ -356,7 +388,11 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 	links := make([]linkstore.Link, 0, capacity)
 	var sc scanner
 	_, err := pgx.ForEachRow(rows, sc.dest(true), func() error {
-		links = append(links, sc.link())
+		l, err := sc.link()
+		if err != nil {
+			return fmt.Errorf("code %q: %w", sc.l.Code, err)
+		}
+		links = append(links, l)
 		return nil
 	})
 	return links, err
@@ -365,7 +401,7 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
 	listColumns = "code, " + linkColumns
 )
 

@@ -33,12 +33,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)`
 	// sqlSelect reads a row whatever its state: the caller's view (the
 	// owner's or the edge's, see linkstore.Link) decides what it sees.
 	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1 AND domain = $2`
@@ -120,7 +121,11 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
 	}
-	_, err := s.primary.Exec(ctx, sqlInsert, insertArgs(l)...)
+	args, err := insertArgs(l)
+	if err != nil {
+		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
+	}
+	_, err = s.primary.Exec(ctx, sqlInsert, args...)
 	if err != nil {
 		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == pgUniqueViolation {
 			return linkstore.ErrCodeTaken
@@ -131,12 +136,26 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 }
 
 // insertArgs returns the arguments of sqlInsert for l.
-func insertArgs(l linkstore.Link) []any {
+func insertArgs(l linkstore.Link) ([]any, error) {
 	host := linkstore.HostOf(l.URL)
+	smart, err := storedSmart(l.Smart)
+	if err != nil {
+		return nil, err
+	}
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
 		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
 		pgtype.Text{String: host, Valid: host != ""},
-		workspace.Of(l.WorkspaceID), l.Domain}
+		workspace.Of(l.WorkspaceID), l.Domain, smart}, nil
+}
+
+// storedSmart returns the smart column's value for o: its stored JSON as
+// text (cast to jsonb by the statements), NULL for a plain link.
+func storedSmart(o smartlink.Options) (pgtype.Text, error) {
+	b, err := o.MarshalStored()
+	if err != nil {
+		return pgtype.Text{}, err
+	}
+	return pgtype.Text{String: string(b), Valid: b != nil}, nil
 }
 
 // Get reads a live link from the primary.

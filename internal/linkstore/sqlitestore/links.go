@@ -11,6 +11,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 func init() {
@@ -41,15 +42,16 @@ func textFunc(f func(string) string) func(*sqlite.FunctionContext, []driver.Valu
 	}
 }
 
-// sqlUpdate changes the fields whose flag or value is set: ?2 and ?6 say
-// whether the URL (and with it the host) and the expiry change, because
-// NULL is a value for host and expires_at.
+// sqlUpdate changes the fields whose flag or value is set: ?2, ?6 and ?10
+// say whether the URL (and with it the host), the expiry and the smart
+// options change, because NULL is a value for host, expires_at and smart.
 const sqlUpdate = `UPDATE links SET
 	url        = CASE WHEN ?2 THEN ?3 ELSE url END,
 	host       = CASE WHEN ?2 THEN ?4 ELSE host END,
 	status     = coalesce(?5, status),
 	expires_at = CASE WHEN ?6 THEN ?7 ELSE expires_at END,
-	disabled   = coalesce(?8, disabled)
+	disabled   = coalesce(?8, disabled),
+	smart      = CASE WHEN ?10 THEN ?11 ELSE smart END
 WHERE code = ?1 AND domain = ?9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
@@ -95,7 +97,11 @@ func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []
 	defer tx.Rollback() // after Commit, a no-op
 	insert := tx.StmtContext(ctx, s.insertIgn)
 	for _, i := range valid {
-		res, err := insert.ExecContext(ctx, insertArgs(links[i])...)
+		args, err := insertArgs(links[i])
+		if err != nil {
+			return err
+		}
+		res, err := insert.ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -114,7 +120,7 @@ func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
 func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
-	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil {
+	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil {
 		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
@@ -128,7 +134,14 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 		setExp  = u.ExpiresAt != nil
 		expires sql.NullInt64
 		dis     sql.NullBool
+		smart   sql.NullString
 	)
+	if u.Smart != nil {
+		var err error
+		if smart, err = storedSmart(*u.Smart); err != nil {
+			return linkstore.Link{}, fmt.Errorf("sqlitestore: update %q: %w", code, err)
+		}
+	}
 	if setURL {
 		newURL = *u.URL
 		h := linkstore.HostOf(newURL)
@@ -144,7 +157,7 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 		dis = sql.NullBool{Bool: *u.Disabled, Valid: true}
 	}
 	l, err := scanLink(s.update.QueryRowContext(ctx,
-		code, setURL, newURL, host, status, setExp, expires, dis, domain), code)
+		code, setURL, newURL, host, status, setExp, expires, dis, domain, u.Smart != nil, smart), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
@@ -191,29 +204,36 @@ type scanner struct {
 	created                       int64
 	expires, retired, takedown    sql.NullInt64
 	retiredReason, takedownReason sql.NullString
+	smart                         []byte
 }
 
 // dest returns the destinations of linkColumns, preceded by the code's
 // when withCode (listColumns).
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.l.Status, &sc.created, &sc.expires, &sc.l.Disabled,
-		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain}
+		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
 	return d
 }
 
-// link returns the scanned link, its times in UTC (a NULL time is zero).
-func (sc *scanner) link() linkstore.Link {
+// link returns the scanned link, its times in UTC (a NULL time is zero),
+// or an error when its smart options do not parse: a damaged row must
+// not read as a plain link (its password or click limit would be lost).
+func (sc *scanner) link() (linkstore.Link, error) {
 	l := sc.l
+	var err error
+	if l.Smart, err = smartlink.ParseStored(sc.smart); err != nil {
+		return linkstore.Link{}, fmt.Errorf("link %d: %w", l.ID, err)
+	}
 	l.CreatedAt = time.UnixMicro(sc.created).UTC()
 	l.ExpiresAt = microsOrZero(sc.expires)
 	l.RetiredAt = microsOrZero(sc.retired)
 	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
 	l.TakedownAt = microsOrZero(sc.takedown)
 	l.TakedownReason = sc.takedownReason.String
-	return l
+	return l, nil
 }
 
 func microsOrZero(t sql.NullInt64) time.Time {
@@ -229,7 +249,10 @@ func scanLink(row *sql.Row, code string) (linkstore.Link, error) {
 	if err := row.Scan(sc.dest(false)...); err != nil {
 		return linkstore.Link{}, err
 	}
-	l := sc.link()
+	l, err := sc.link()
+	if err != nil {
+		return linkstore.Link{}, err
+	}
 	l.Code = code
 	return l, nil
 }
@@ -244,7 +267,11 @@ func scanRows(rows *sql.Rows, capacity int) ([]linkstore.Link, error) {
 		if err := rows.Scan(sc.dest(true)...); err != nil {
 			return nil, err
 		}
-		links = append(links, sc.link())
+		l, err := sc.link()
+		if err != nil {
+			return nil, fmt.Errorf("code %q: %w", sc.l.Code, err)
+		}
+		links = append(links, l)
 	}
 	return links, rows.Err()
 }
@@ -293,7 +320,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
 	listColumns = "code, " + linkColumns
 )
 

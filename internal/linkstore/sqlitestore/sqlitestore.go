@@ -60,6 +60,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/internal/workspace"
 )
@@ -69,8 +70,8 @@ import (
 const busyTimeoutMS = 10_000
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// sqlInsertIgnore is CreateMany's insert: a domain and code that
 	// exist are skipped (no row changed) instead of failing the
 	// statement. The conflict has no target, so that it
@@ -175,7 +176,11 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
 	}
-	_, err := s.insert.ExecContext(ctx, insertArgs(l)...)
+	args, err := insertArgs(l)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
+	}
+	_, err = s.insert.ExecContext(ctx, args...)
 	if err != nil {
 		if se, ok := errors.AsType[*sqlite.Error](err); ok &&
 			(se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
@@ -187,11 +192,25 @@ func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 }
 
 // insertArgs returns the arguments of sqlInsert for l.
-func insertArgs(l linkstore.Link) []any {
+func insertArgs(l linkstore.Link) ([]any, error) {
 	expires := sql.NullInt64{Int64: l.ExpiresAt.UnixMicro(), Valid: !l.ExpiresAt.IsZero()}
 	host := linkstore.HostOf(l.URL)
+	smart, err := storedSmart(l.Smart)
+	if err != nil {
+		return nil, err
+	}
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
-		sql.NullString{String: host, Valid: host != ""}, workspace.Of(l.WorkspaceID), l.Domain}
+		sql.NullString{String: host, Valid: host != ""}, workspace.Of(l.WorkspaceID), l.Domain, smart}, nil
+}
+
+// storedSmart returns the smart column's value for o: its stored JSON as
+// text, NULL for a plain link.
+func storedSmart(o smartlink.Options) (sql.NullString, error) {
+	b, err := o.MarshalStored()
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: b != nil}, nil
 }
 
 // Get reads a live link. Every connection reads the same file, and a

@@ -76,6 +76,8 @@ func testRetireExpiredBatches(t *testing.T, s linkstore.Store) {
 			l.Disabled = true
 		case 4:
 			l.Status = 308
+		case 5:
+			l.Smart = SmartOptions()
 		}
 		expired[l.Code] = l
 		links = append(links, l)

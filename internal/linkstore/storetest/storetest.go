@@ -74,6 +74,10 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ListWorkspaceAndDomain", testListWorkspaceAndDomain},
 		{"CountLive", testCountLive},
 		{"CountLiveUpTo", testCountLiveUpTo},
+		{"SmartEveryRead", testSmartEveryRead},
+		{"SmartCreateMany", testSmartCreateMany},
+		{"SmartUpdate", testSmartUpdate},
+		{"ClaimClick", testClaimClick},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -540,6 +544,9 @@ func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 	}
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	if !reflect.DeepEqual(got.Smart, want.Smart) {
+		t.Errorf("%s: got smart options %+v, want %+v", what, got.Smart, want.Smart)
+	}
 }
 
 func checkTime(t testing.TB, what string, got, want time.Time) {

@@ -46,6 +46,27 @@ func ExpandMigrations(tb testing.TB, fsys fs.FS) []migrations.Migration {
 	return nil
 }
 
+// SmartMigrations loads a store's migrations and returns those from
+// version 8 on: the expand-only steps of smart links (a nullable column, a
+// new table) that this release needs to read and write links, and that
+// the releases of 0006 and 0007 run alongside. A test of the 0006 rolling
+// upgrade applies them after ExpandMigrations, so that this release's
+// store stands in for 0006's on the schema as 0006 left it.
+func SmartMigrations(tb testing.TB, fsys fs.FS) []migrations.Migration {
+	tb.Helper()
+	ms, err := migrations.Load(fsys, "migrations")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, m := range ms {
+		if m.Version >= 8 {
+			return ms[i:]
+		}
+	}
+	tb.Fatalf("no migration 8 in %+v", ms)
+	return nil
+}
+
 // UpgradeLinks returns links in every state that the release before
 // workspaces stored (live, disabled, expiring, retired after expiry,
 // deleted, taken down, deleted while taken down), with IDs from a range

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/useragent"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/hll"
-	"github.com/shortify/shortify/stats/useragent"
 )
 
 // UserAgents is a mix of browsers, devices and bots.

@@ -119,6 +119,10 @@ func FuzzParse(f *testing.F) {
 	f.Add("curl/8")
 	f.Fuzz(func(t *testing.T, ua string) {
 		a := Parse(ua)
+		IsPreviewCrawler(ua)
+		if Slug(a.OS) != slug(a.OS) || Slug(a.Browser) != slug(a.Browser) {
+			t.Fatalf("Slug's table disagrees with slug for %+v", a)
+		}
 		switch a.Device {
 		case "", Desktop, Mobile, Tablet, Bot, Other:
 		default:
@@ -131,5 +135,12 @@ func BenchmarkParse(b *testing.B) {
 	ua := "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
 	for b.Loop() {
 		Parse(ua)
+	}
+}
+
+func BenchmarkIsPreviewCrawler(b *testing.B) {
+	ua := "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
+	for b.Loop() {
+		IsPreviewCrawler(ua)
 	}
 }
