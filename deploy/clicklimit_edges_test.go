@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,10 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/clicklimit"
+	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -151,13 +156,18 @@ func edgeRoleWithoutRedis(t *testing.T) string {
 }
 
 // limitedLink makes a link with max_clicks clickLimit and returns its
-// path on the edges.
-func (r *clickRig) limitedLink() string {
+// path on the edges and its ID.
+func (r *clickRig) limitedLink() (string, int64) {
 	alias := "limit-" + randomLabel(r.t)
+	var l struct{ ID string }
 	r.api.call(r.adminKey, "POST", "/api/v1/links",
 		fmt.Sprintf(`{"url":"https://%s/drop","alias":"%s","max_clicks":%d}`, onDemandTarget, alias, clickLimit),
-		http.StatusCreated, nil)
-	return "/" + alias
+		http.StatusCreated, &l)
+	id, err := strconv.ParseInt(l.ID, 10, 64)
+	if err != nil {
+		r.t.Fatalf("the link's id %q: %v", l.ID, err)
+	}
+	return "/" + alias, id
 }
 
 // clickTally counts the answers of a round's GETs.
@@ -201,28 +211,31 @@ func (r *clickRig) click(tally *clickTally, e int, path string, i int) {
 	}
 }
 
-// burst sends n GETs for path at once, client i to edge i%2 (clients
-// from first on), and returns when every one has its answer.
-func (r *clickRig) burst(tally *clickTally, path string, first, n int) {
+// burst sends n GETs for path at once, client i (from first on) to edge
+// edgeOf(i), and returns when every one has its answer.
+func (r *clickRig) burst(tally *clickTally, path string, first, n int, edgeOf func(i int) int) {
 	var wg sync.WaitGroup
 	ready := make(chan struct{})
 	for i := first; i < first+n; i++ {
 		wg.Go(func() {
 			<-ready
-			r.click(tally, i%2, path, i)
+			r.click(tally, edgeOf(i), path, i)
 		})
 	}
 	close(ready)
 	wg.Wait()
 }
 
+// alternate sends client i to edge i%2.
+func alternate(i int) int { return i % 2 }
+
 // exactRound: 300 concurrent GETs over both edges, exactly 100 redirects.
 func (r *clickRig) exactRound() {
 	t := r.t
-	path := r.limitedLink()
+	path, id := r.limitedLink()
 	var tally clickTally
 	began := time.Now()
-	r.burst(&tally, path, 0, clickRequests)
+	r.burst(&tally, path, 0, clickRequests, alternate)
 	took := time.Since(began)
 	if len(tally.other) > 0 || tally.cut.Load() > 0 {
 		t.Fatalf("%d answers neither a redirect nor 410, %d without an answer: %v", len(tally.other), tally.cut.Load(), tally.other)
@@ -231,43 +244,45 @@ func (r *clickRig) exactRound() {
 		t.Fatalf("%d concurrent GETs of a link with max_clicks %d over two edges: %d redirects, %d 410s; want exactly %d and %d",
 			clickRequests, clickLimit, got, tally.gone.Load(), clickLimit, clickRequests-clickLimit)
 	}
+	if n := r.counted(id); n != clickLimit {
+		t.Fatalf("the counter holds %d clicks, want exactly %d", n, clickLimit)
+	}
 	r.wantExhausted(path)
 	t.Logf("%s: %d concurrent GETs in %v: %d redirects (edge 1 %d, edge 2 %d), %d 410s",
 		r.backend, clickRequests, took.Round(time.Millisecond), tally.redirects.Load(),
 		tally.perEdge[0].Load(), tally.perEdge[1].Load(), tally.gone.Load())
 }
 
-// restartRound: edge 2 is killed when the link has 30 redirects, while
-// GETs are in flight on both edges, and restarted on its port; then more
-// GETs on both. Never more than the limit, and the counter exactly at it.
+// restartRound: a burst of GETs over both edges in which edge 2 is
+// killed once the clients have seen 30 redirects, then edge 2 restarted
+// on its ports, then the rest of the GETs over both. Never more than the
+// limit, the counter exactly at it, and nothing lost but the GETs the
+// kill cut off.
 func (r *clickRig) restartRound() {
 	t := r.t
-	path := r.limitedLink()
+	path, id := r.limitedLink()
 	var tally clickTally
-	const before, killAt = 150, 30
+	// Too few GETs before the restart to spend the limit, so that the
+	// restarted edge claims clicks too.
+	const before, killAt = 60, 30
 
-	// Half of the GETs with the kill among them: the GET that sees the
-	// 30th redirect (counted by the client, as its answer arrives) tells
-	// the killer, and the rest are in flight or still to be sent.
-	killed := make(chan struct{})
 	var once sync.Once
+	var atKill int64
 	var wg sync.WaitGroup
 	ready := make(chan struct{})
 	for i := range before {
 		wg.Go(func() {
 			<-ready
 			r.click(&tally, i%2, path, i)
-			if tally.redirects.Load() >= killAt {
-				once.Do(func() { r.edges[1].Kill(); close(killed) })
+			if n := tally.redirects.Load(); n >= killAt {
+				once.Do(func() { atKill = n; r.edges[1].Kill() })
 			}
 		})
 	}
 	close(ready)
 	wg.Wait()
-	select {
-	case <-killed:
-	default:
-		t.Fatalf("the first %d GETs brought %d redirects, fewer than the %d to kill the edge at", before, tally.redirects.Load(), killAt)
+	if atKill == 0 {
+		t.Fatalf("%d GETs brought %d redirects, fewer than the %d to kill the edge at", before, tally.redirects.Load(), killAt)
 	}
 	cutByKill := tally.cut.Load()
 	redirectsBefore := tally.redirects.Load()
@@ -281,29 +296,68 @@ func (r *clickRig) restartRound() {
 	}
 	restarted := time.Now()
 	r.edges[1] = runCaddy(t, r.edgeFile, env)
-	t.Logf("%s: edge 2 killed after %d redirects (%d GETs cut), restarted in %v",
-		r.backend, redirectsBefore, cutByKill, time.Since(restarted).Round(time.Millisecond))
+	restartTook := time.Since(restarted)
 	r.client.CloseIdleConnections() // those to the killed edge are dead
 
-	r.burst(&tally, path, before, clickRequests-before)
-	if len(tally.other) > 0 {
-		t.Fatalf("%d answers neither a redirect nor 410: %v", len(tally.other), tally.other)
+	// The restarted edge first, alone: at least 40 clicks are left, so
+	// each of these GETs must redirect; then the rest over both edges.
+	const first = 10
+	var after clickTally
+	r.burst(&after, path, before, first, func(int) int { return 1 })
+	if n := after.redirects.Load(); n != first {
+		t.Fatalf("the restarted edge redirected %d of %d GETs with at least %d clicks left (%d 410s, %d cut, %v)",
+			n, first, clickLimit-before, after.gone.Load(), after.cut.Load(), after.other)
 	}
-	if cut := tally.cut.Load(); cut != cutByKill {
-		t.Fatalf("%d GETs without an answer after the restart", cut-cutByKill)
+	r.burst(&after, path, before+first, clickRequests-before-first, alternate)
+	if others := append(tally.other, after.other...); len(others) > 0 {
+		t.Fatalf("%d answers neither a redirect nor 410: %v", len(others), others)
 	}
-	got := tally.redirects.Load()
+	if n := after.cut.Load(); n > 0 {
+		t.Fatalf("%d GETs without an answer after the restart", n)
+	}
+	got := redirectsBefore + after.redirects.Load()
 	if got > clickLimit {
-		t.Fatalf("a link with max_clicks %d redirected %d times across an edge's crash and restart", clickLimit, got)
+		t.Fatalf("a link with max_clicks %d redirected %d times across an edge's crash and restart (%d before it, %d after: edge 1 %d, edge 2 %d)",
+			clickLimit, got, redirectsBefore, after.redirects.Load(), after.perEdge[0].Load(), after.perEdge[1].Load())
 	}
 	// A GET the kill cut may have claimed its click before the edge
 	// died: that click is spent without a redirect, and nothing else is.
 	if got < clickLimit-cutByKill {
 		t.Fatalf("%d redirects and %d GETs cut by the kill: %d clicks of %d lost", got, cutByKill, clickLimit-got-cutByKill, clickLimit)
 	}
+	if n := r.counted(id); n != clickLimit {
+		t.Fatalf("the counter holds %d clicks, want exactly %d", n, clickLimit)
+	}
 	r.wantExhausted(path)
-	t.Logf("%s: across the crash and restart: %d redirects (edge 1 %d, edge 2 %d before and after), %d 410s, %d cut by the kill",
-		r.backend, got, tally.perEdge[0].Load(), tally.perEdge[1].Load(), tally.gone.Load(), cutByKill)
+	t.Logf("%s: edge 2 killed when the clients had seen %d redirects (%d GETs cut), restarted in %v; %d redirects in all (%d before the restart; after it edge 1 %d, the restarted edge 2 %d)",
+		r.backend, atKill, cutByKill, restartTook.Round(time.Millisecond), got, redirectsBefore, after.perEdge[0].Load(), after.perEdge[1].Load())
+}
+
+// counted reads the link's click counter where the edges keep it: in
+// Redis under the edges' default prefix, else in the link database.
+func (r *clickRig) counted(id int64) int64 {
+	t := r.t
+	var counter clicklimit.Counter
+	if r.redis != "" {
+		client, err := l2cache.NewClient(r.redis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		counter = clicklimit.NewRedis(client, l2cache.DefaultPrefix)
+	} else {
+		st, err := backend.Open(t.Context(), linkstore.Config{DSN: r.dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		counter = clicklimit.NewStore(st)
+	}
+	n, err := counter.Counted(t.Context(), id)
+	if err != nil {
+		t.Fatalf("read the click counter: %v", err)
+	}
+	return n
 }
 
 // wantExhausted checks that both edges now answer 410 for path.
