@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -173,8 +174,8 @@ func (r *clickRig) limitedLink() (string, int64) {
 // clickTally counts the answers of a round's GETs.
 type clickTally struct {
 	redirects, gone, cut atomic.Int64
-	// perEdge counts the redirects each edge served.
-	perEdge [2]atomic.Int64
+	// perEdge and goneEdge count each edge's redirects and 410s.
+	perEdge, goneEdge [2]atomic.Int64
 	mu      sync.Mutex
 	other   []string
 }
@@ -204,6 +205,7 @@ func (r *clickRig) click(tally *clickTally, e int, path string, i int) {
 		tally.perEdge[e].Add(1)
 	case resp.StatusCode == http.StatusGone:
 		tally.gone.Add(1)
+		tally.goneEdge[e].Add(1)
 	default:
 		tally.mu.Lock()
 		tally.other = append(tally.other, fmt.Sprintf("edge %d: %d Location %q", e, resp.StatusCode, resp.Header.Get("Location")))
@@ -246,6 +248,15 @@ func (r *clickRig) exactRound() {
 	}
 	if n := r.counted(id); n != clickLimit {
 		t.Fatalf("the counter holds %d clicks, want exactly %d", n, clickLimit)
+	}
+	// Each edge's own account: every redirect a claimed click, every
+	// 410 a claim refused (not some other way to gone), no errors.
+	for e, p := range r.edges {
+		m := clickLimitMetrics(t, p)
+		if m["claimed"] != tally.perEdge[e].Load() || m["exhausted"] != tally.goneEdge[e].Load() || m["error"] != 0 {
+			t.Fatalf("edge %d: shortify_edge_click_limit_total %v, but it answered %d redirects and %d 410s",
+				e+1, m, tally.perEdge[e].Load(), tally.goneEdge[e].Load())
+		}
 	}
 	r.wantExhausted(path)
 	t.Logf("%s: %d concurrent GETs in %v: %d redirects (edge 1 %d, edge 2 %d), %d 410s",
@@ -331,6 +342,36 @@ func (r *clickRig) restartRound() {
 	r.wantExhausted(path)
 	t.Logf("%s: edge 2 killed when the clients had seen %d redirects (%d GETs cut), restarted in %v; %d redirects in all (%d before the restart; after it edge 1 %d, the restarted edge 2 %d)",
 		r.backend, atKill, cutByKill, restartTook.Round(time.Millisecond), got, redirectsBefore, after.perEdge[0].Load(), after.perEdge[1].Load())
+}
+
+// clickLimitMetrics scrapes an edge's shortify_edge_click_limit_total by
+// outcome.
+func clickLimitMetrics(t *testing.T, p *caddyProcess) map[string]int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.Ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %d %v", p.Ops, resp.StatusCode, err)
+	}
+	out := map[string]int64{}
+	const name = `shortify_edge_click_limit_total{outcome="`
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok {
+			continue
+		}
+		outcome, value, _ := strings.Cut(rest, `"} `)
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", p.Ops, line, err)
+		}
+		out[outcome] = int64(v)
+	}
+	return out
 }
 
 // counted reads the link's click counter where the edges keep it: in
