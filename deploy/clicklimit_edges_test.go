@@ -176,8 +176,8 @@ type clickTally struct {
 	redirects, gone, cut atomic.Int64
 	// perEdge and goneEdge count each edge's redirects and 410s.
 	perEdge, goneEdge [2]atomic.Int64
-	mu      sync.Mutex
-	other   []string
+	mu                sync.Mutex
+	other             []string
 }
 
 // click sends one GET for path to edge e as client number i (behind the
