@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,13 +43,25 @@ type caddyProcess struct {
 	DataDir string
 
 	logs *lockedBuffer
-	// kill ends the process at once and waits for it to exit.
-	kill func()
+	// signal sends sig to the process and waits up to within for it to
+	// exit; it reports whether it did.
+	signal func(sig os.Signal, within time.Duration) bool
 }
 
 // Kill ends the process with SIGKILL, as a crash would, and returns once
 // it has exited; the test's cleanup then has nothing left to do.
-func (p *caddyProcess) Kill() { p.kill() }
+func (p *caddyProcess) Kill() { p.signal(os.Kill, time.Hour) }
+
+// Stop asks the process to exit with SIGTERM, as a supervisor does (Caddy
+// finishes the requests it has and takes no new ones), and waits for it;
+// after 30 s it kills it and reports false.
+func (p *caddyProcess) Stop() bool {
+	if p.signal(syscall.SIGTERM, 30*time.Second) {
+		return true
+	}
+	p.Kill()
+	return false
+}
 
 // Logs returns everything the process has logged so far.
 func (p *caddyProcess) Logs() string { return p.logs.String() }
@@ -108,12 +121,17 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	p.kill = func() {
-		cmd.Process.Kill() // an error: it has exited already
-		<-exited
+	p.signal = func(sig os.Signal, within time.Duration) bool {
+		cmd.Process.Signal(sig) // an error: it has exited already
+		select {
+		case <-exited:
+			return true
+		case <-time.After(within):
+			return false
+		}
 	}
 	t.Cleanup(func() {
-		p.kill()
+		p.Kill()
 		if t.Failed() {
 			t.Logf("Caddy's log (%s):\n%s", path, p.Logs())
 		}

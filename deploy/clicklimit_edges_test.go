@@ -38,10 +38,12 @@ const (
 // (the embedded default's store; the edges and the control plane share
 // the file). A link with max_clicks 100 gets 300 concurrent GETs split
 // over both edges, from many clients: exactly 100 redirects, the rest
-// 410. Then a second link is clicked while one edge is killed (SIGKILL,
-// a crash) in the middle of the clicks and restarted on its port: never
-// more than 100 redirects, the counter at exactly 100, and no click lost
-// but those the kill cut off in flight (a claim whose redirect the dead
+// 410. Then two more links are clicked while one edge goes down in the
+// middle of the clicks and is restarted on its port. Stopped as a
+// supervisor stops it (SIGTERM: Caddy finishes the requests it has):
+// exactly 100 redirects again. Killed (SIGKILL, a crash): never more than
+// 100 redirects, the counter at exactly 100, and no click lost but those
+// the kill cut off in flight (a click claimed whose redirect the dead
 // edge never sent).
 func TestClickLimitThroughEdges(t *testing.T) {
 	t.Parallel()
@@ -64,7 +66,8 @@ func TestClickLimitThroughEdges(t *testing.T) {
 			}
 			r.start()
 			r.exactRound()
-			r.restartRound()
+			r.restartRound(false)
+			r.restartRound(true)
 			t.Logf("%s: done in %v", backend, time.Since(r.begin).Round(time.Millisecond))
 		})
 	}
@@ -264,38 +267,53 @@ func (r *clickRig) exactRound() {
 		tally.perEdge[0].Load(), tally.perEdge[1].Load(), tally.gone.Load())
 }
 
-// restartRound: a burst of GETs over both edges in which edge 2 is
-// killed once the clients have seen 30 redirects, then edge 2 restarted
-// on its ports, then the rest of the GETs over both. Never more than the
-// limit, the counter exactly at it, and nothing lost but the GETs the
-// kill cut off.
-func (r *clickRig) restartRound() {
+// restartRound: a burst of GETs over both edges in which edge 2 goes
+// down once the clients have seen 30 redirects (killed when crash, else
+// stopped gracefully), then edge 2 restarted on its ports, then the rest
+// of the GETs over both. Never more than the limit, the counter exactly
+// at it, and no click lost but in a crash, to the GETs it cut off.
+func (r *clickRig) restartRound(crash bool) {
 	t := r.t
+	how := "stopped (SIGTERM)"
+	if crash {
+		how = "killed (SIGKILL)"
+	}
 	path, id := r.limitedLink()
 	var tally clickTally
 	// Too few GETs before the restart to spend the limit, so that the
 	// restarted edge claims clicks too.
-	const before, killAt = 60, 30
+	const before, downAt = 60, 30
 
 	var once sync.Once
-	var atKill int64
+	var atDown int64
+	graceful := true
 	var wg sync.WaitGroup
 	ready := make(chan struct{})
 	for i := range before {
 		wg.Go(func() {
 			<-ready
 			r.click(&tally, i%2, path, i)
-			if n := tally.redirects.Load(); n >= killAt {
-				once.Do(func() { atKill = n; r.edges[1].Kill() })
+			if n := tally.redirects.Load(); n >= downAt {
+				once.Do(func() {
+					atDown = n
+					if crash {
+						r.edges[1].Kill()
+					} else {
+						graceful = r.edges[1].Stop()
+					}
+				})
 			}
 		})
 	}
 	close(ready)
 	wg.Wait()
-	if atKill == 0 {
-		t.Fatalf("%d GETs brought %d redirects, fewer than the %d to kill the edge at", before, tally.redirects.Load(), killAt)
+	if atDown == 0 {
+		t.Fatalf("%d GETs brought %d redirects, fewer than the %d to stop the edge at", before, tally.redirects.Load(), downAt)
 	}
-	cutByKill := tally.cut.Load()
+	if !graceful {
+		t.Fatalf("edge 2 did not exit within 30 s of SIGTERM")
+	}
+	cut := tally.cut.Load()
 	redirectsBefore := tally.redirects.Load()
 
 	// The same edge again, on the same ports, as a supervisor restarts it.
@@ -308,7 +326,7 @@ func (r *clickRig) restartRound() {
 	restarted := time.Now()
 	r.edges[1] = runCaddy(t, r.edgeFile, env)
 	restartTook := time.Since(restarted)
-	r.client.CloseIdleConnections() // those to the killed edge are dead
+	r.client.CloseIdleConnections() // those to the old edge are dead
 
 	// The restarted edge first, alone: at least 40 clicks are left, so
 	// each of these GETs must redirect; then the rest over both edges.
@@ -327,21 +345,25 @@ func (r *clickRig) restartRound() {
 		t.Fatalf("%d GETs without an answer after the restart", n)
 	}
 	got := redirectsBefore + after.redirects.Load()
-	if got > clickLimit {
-		t.Fatalf("a link with max_clicks %d redirected %d times across an edge's crash and restart (%d before it, %d after: edge 1 %d, edge 2 %d)",
-			clickLimit, got, redirectsBefore, after.redirects.Load(), after.perEdge[0].Load(), after.perEdge[1].Load())
-	}
-	// A GET the kill cut may have claimed its click before the edge
-	// died: that click is spent without a redirect, and nothing else is.
-	if got < clickLimit-cutByKill {
-		t.Fatalf("%d redirects and %d GETs cut by the kill: %d clicks of %d lost", got, cutByKill, clickLimit-got-cutByKill, clickLimit)
+	switch {
+	case got > clickLimit:
+		t.Fatalf("a link with max_clicks %d redirected %d times with edge 2 %s and restarted (%d before, %d after: edge 1 %d, edge 2 %d)",
+			clickLimit, got, how, redirectsBefore, after.redirects.Load(), after.perEdge[0].Load(), after.perEdge[1].Load())
+	case !crash && got != clickLimit:
+		// Every GET the stopping edge took it answered; the others it
+		// refused before reading them, so they claimed nothing.
+		t.Fatalf("%d redirects with edge 2 stopped gracefully and restarted, want exactly %d (%d GETs refused while it stopped)", got, clickLimit, cut)
+	case got < clickLimit-cut:
+		// A GET the kill cut may have claimed its click before the edge
+		// died: that click is spent without a redirect, and nothing else is.
+		t.Fatalf("%d redirects and %d GETs cut by the kill: %d clicks of %d lost", got, cut, clickLimit-got-cut, clickLimit)
 	}
 	if n := r.counted(id); n != clickLimit {
 		t.Fatalf("the counter holds %d clicks, want exactly %d", n, clickLimit)
 	}
 	r.wantExhausted(path)
-	t.Logf("%s: edge 2 killed when the clients had seen %d redirects (%d GETs cut), restarted in %v; %d redirects in all (%d before the restart; after it edge 1 %d, the restarted edge 2 %d)",
-		r.backend, atKill, cutByKill, restartTook.Round(time.Millisecond), got, redirectsBefore, after.perEdge[0].Load(), after.perEdge[1].Load())
+	t.Logf("%s: edge 2 %s when the clients had seen %d redirects (%d GETs without an answer), restarted in %v; %d redirects in all (%d before the restart; after it edge 1 %d, the restarted edge 2 %d)",
+		r.backend, how, atDown, cut, restartTook.Round(time.Millisecond), got, redirectsBefore, after.perEdge[0].Load(), after.perEdge[1].Load())
 }
 
 // clickLimitMetrics scrapes an edge's shortify_edge_click_limit_total by
