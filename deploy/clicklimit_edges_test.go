@@ -284,28 +284,34 @@ func (r *clickRig) restartRound(crash bool) {
 	// restarted edge claims clicks too.
 	const before, downAt = 60, 30
 
+	// A few clients, each clicking one GET after the other, so that
+	// GETs keep coming while the edge goes down: the one that sees the
+	// 30th redirect has it taken down, and the others go on.
+	const clients = 6
 	var once sync.Once
 	var atDown int64
 	graceful := true
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	ready := make(chan struct{})
-	for i := range before {
+	for range clients {
 		wg.Go(func() {
-			<-ready
-			r.click(&tally, i%2, path, i)
-			if n := tally.redirects.Load(); n >= downAt {
-				once.Do(func() {
-					atDown = n
-					if crash {
-						r.edges[1].Kill()
-					} else {
-						graceful = r.edges[1].Stop()
-					}
-				})
+			for i := int(next.Add(1)) - 1; i < before; i = int(next.Add(1)) - 1 {
+				r.click(&tally, i%2, path, i)
+				if n := tally.redirects.Load(); n >= downAt {
+					once.Do(func() {
+						atDown = n
+						wg.Go(func() {
+							if crash {
+								r.edges[1].Kill()
+							} else {
+								graceful = r.edges[1].Stop()
+							}
+						})
+					})
+				}
 			}
 		})
 	}
-	close(ready)
 	wg.Wait()
 	if atDown == 0 {
 		t.Fatalf("%d GETs brought %d redirects, fewer than the %d to stop the edge at", before, tally.redirects.Load(), downAt)
