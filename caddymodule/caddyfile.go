@@ -59,6 +59,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		blocklist_refresh <duration>
 //		hosts             <host...>
 //		domain_refresh    <duration>
+//		link_cookie_key          <secret>
+//		password_cookie_lifetime <duration>
+//		password_attempts        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>]
 //	}
 //
 // The old spelling of the directive, shortify, takes the same syntax and
@@ -199,6 +202,13 @@ func (h *Handler) setOption(o *caddyopt.Option) error {
 		return o.String(&h.VisitorKey)
 	case "root_redirect":
 		return o.String(&h.RootRedirect)
+	// Password-protected links (password_config.go).
+	case "link_cookie_key":
+		return o.String(&h.LinkCookieKey)
+	case "password_cookie_lifetime":
+		return o.PositiveDuration(&h.PasswordCookieLifetime)
+	case "password_attempts":
+		return parseRateLimit(o, &h.PasswordAttempts)
 	}
 	if ok, err := h.KafkaSecurity.SetOption(o); ok { // kafka_tls_*, kafka_sasl_*
 		return err

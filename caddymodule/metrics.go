@@ -28,6 +28,7 @@ import (
 //	shortify_edge_takedowns_served_total          451 answers for taken-down links
 //	shortify_edge_blocked_clicks_total            clicks answered with the interstitial (blocked.go)
 //	shortify_edge_unknown_hosts_total             requests for a host neither own nor a verified domain (domains.go)
+//	shortify_edge_password_attempts_total{outcome} ok, wrong, limited, csrf, busy (password_config.go)
 //	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
 	requests      *prometheus.CounterVec

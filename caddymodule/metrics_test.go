@@ -101,6 +101,12 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_refused_targets_total{tier=store}":            0,
 		"shortify_edge_blocked_clicks_total{}":                       0,
 		"shortify_edge_unknown_hosts_total{}":                        0,
+		// password_test.go counts the password checks.
+		"shortify_edge_password_attempts_total{outcome=ok}":      0,
+		"shortify_edge_password_attempts_total{outcome=wrong}":   0,
+		"shortify_edge_password_attempts_total{outcome=limited}": 0,
+		"shortify_edge_password_attempts_total{outcome=csrf}":    0,
+		"shortify_edge_password_attempts_total{outcome=busy}":    0,
 		// a's L1: c, the unknown code, the disabled link; b's: c, its
 		// unknown code.
 		"shortify_edge_l1_entries{}":         5,

@@ -35,7 +35,8 @@
 // blocked targets), domains.go (the host: own host or custom domain),
 // clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
-// l1metrics.go (Prometheus).
+// l1metrics.go (Prometheus), password.go, password_token.go,
+// password_page.go and password_config.go (password-protected links).
 package caddymodule
 
 import (
@@ -256,6 +257,31 @@ type Handler struct {
 	// answering within about this much after the control plane's leader
 	// mirrors it (every 250 ms). Default: 1s.
 	DomainRefresh caddy.Duration `json:"domain_refresh,omitempty"`
+
+	// Password-protected links (password.go, password_config.go).
+
+	// LinkCookieKey is the secret that signs the access cookies and form
+	// tokens of password-protected links; every edge must share it for a
+	// cookie one edge set to pass at another. Placeholders are expanded
+	// ({env.*}, {file.*}); a weak or placeholder value is refused.
+	// Default: derived from VisitorKey when that is set; else a random key
+	// per process, with a warning (cookies then work on one edge, until it
+	// restarts).
+	LinkCookieKey string `json:"link_cookie_key,omitempty"`
+
+	// PasswordCookieLifetime is how long the cookie set by a right
+	// password lets the browser follow that link without it (its Max-Age;
+	// 1s to 400d). Default: 24h.
+	PasswordCookieLifetime caddy.Duration `json:"password_cookie_lifetime,omitempty"`
+
+	// PasswordAttempts limits the wrong passwords a client may try on one
+	// link (429 with Retry-After beyond), counted in Redis when the edge
+	// has one so the limit holds across edges, else per edge. Only
+	// Requests, Window, Burst, Name and MaxClients apply. Default:
+	// DefaultPasswordAttempts (5 a minute, burst 5).
+	PasswordAttempts *RateLimit `json:"password_attempts,omitempty"`
+
+	pw *passwordState // runtime state of the above, set by Provision
 
 	// Runtime state, set by Provision.
 	res           *resources // the shared store, Redis client and L1

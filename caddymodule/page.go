@@ -14,7 +14,9 @@ import (
 // They are written one way: the same head, one inline style that is part
 // of the page's constant text and that the CSP allows by its hash, and
 // nothing else (no script, no frame, no form, no other origin), so that a
-// value put into a page (html/template escapes it) can never run.
+// value put into a page (html/template escapes it) can never run. The one
+// exception is the password form (password_page.go), whose CSP lets it
+// post to its own origin.
 
 // page is one of those pages: its template and its CSP.
 type page struct {

@@ -105,6 +105,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionLimits(); err != nil {
 		return err
 	}
+	if err := h.provisionPassword(ctx.GetMetricsRegistry()); err != nil { // password_config.go
+		return err
+	}
 	if err := h.provisionEvents(); err != nil {
 		return err
 	}
@@ -176,6 +179,7 @@ func (h *Handler) Validate() error {
 	}
 	errs = append(errs, h.validateLimits()...)
 	errs = append(errs, h.validateEvents()...)
+	errs = append(errs, h.validatePassword()...)
 	return errors.Join(errs...)
 }
 

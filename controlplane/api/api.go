@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ type Config struct {
 	// runs at once (default DefaultMaxConcurrentBulk); more get 503 with
 	// Retry-After.
 	MaxConcurrentBulk int
+	// MaxBulkPasswords bounds the links with a password in one bulk
+	// create (default DefaultMaxBulkPasswords; see passwords.go).
+	MaxBulkPasswords int
 	// Targets is the policy for target URLs. The host of PublicURL is
 	// added to its OwnHosts.
 	Targets targeturl.Policy
@@ -160,6 +164,9 @@ type Handler struct {
 	// bulkSlots holds one token per bulk create running (see
 	// MaxConcurrentBulk).
 	bulkSlots chan struct{}
+	// hashSlots holds one token per password being hashed: one per core
+	// (see hashPassword).
+	hashSlots chan struct{}
 }
 
 // New builds the API handler.
@@ -190,8 +197,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	cfg.CORSOrigins = origins
 	cfg.MaxConcurrentBulk = cmp.Or(cfg.MaxConcurrentBulk, DefaultMaxConcurrentBulk)
+	cfg.MaxBulkPasswords = cmp.Or(cfg.MaxBulkPasswords, DefaultMaxBulkPasswords)
 	h := &Handler{cfg: cfg, deps: deps, log: cfg.Logger, mux: http.NewServeMux(),
-		bulkSlots: make(chan struct{}, cfg.MaxConcurrentBulk)}
+		bulkSlots: make(chan struct{}, cfg.MaxConcurrentBulk),
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	h.routes()
 	return h, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/targeturl"
 	"github.com/shortify/shortify/internal/workspace"
 )
@@ -44,6 +45,9 @@ type CreateLinkRequest struct {
 	// Domain is a verified custom domain of the caller's workspace that
 	// the link answers on (optional: the instance's own host).
 	Domain string `json:"domain,omitempty"`
+	// SmartFields are the optional smart-link fields (password,
+	// max_clicks, rules, targets, utm, ...).
+	SmartFields
 }
 
 // Link is a link as the API shows it.
@@ -68,6 +72,8 @@ type Link struct {
 	// Takedown is present while an administrator has the link taken down
 	// (the edge answers 451).
 	Takedown *Takedown `json:"takedown,omitempty"`
+	// SmartView shows the smart-link fields; never the password.
+	SmartView
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -77,7 +83,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
-	link, bad := h.newLink(r, h.policy(r), req)
+	link, pw, bad := h.newLink(r, h.policy(r), req)
 	if bad != nil {
 		problem.WriteDetails(w, *bad)
 		return
@@ -102,6 +108,16 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 			h.refundCreates(r, budget, 1)
 		}
 	}()
+	if pw != nil {
+		// Hashed once the request is known to be valid and within its
+		// budgets: the hash is its most expensive part.
+		hash, bad := h.hashPassword(r.Context(), *pw)
+		if bad != nil {
+			problem.WriteDetails(w, *bad)
+			return
+		}
+		link.Smart.PasswordHash = hash
+	}
 	id, err := h.deps.Issuer.NewID()
 	if err != nil {
 		h.unavailable(w, "issue a link ID", err)
@@ -132,16 +148,26 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 
 // newLink validates a create request against the target policy pol and
 // builds the link it asks for, without ID and code. A refusal comes back
-// as a problem to send.
-func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkRequest) (linkstore.Link, *problem.Details) {
-	bad := func(field, detail string) (linkstore.Link, *problem.Details) {
-		return linkstore.Link{}, &problem.Details{Status: http.StatusBadRequest, Field: field, Detail: detail}
+// as a problem to send. A password comes back in clear (pw) for the caller
+// to hash into link.Smart.PasswordHash, which holds pendingHash until then:
+// hashing is slow, and a bulk create does it for many links at once.
+func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkRequest) (link linkstore.Link, pw *string, _ *problem.Details) {
+	bad := func(field, detail string) (linkstore.Link, *string, *problem.Details) {
+		return linkstore.Link{}, nil, &problem.Details{Status: http.StatusBadRequest, Field: field, Detail: detail}
 	}
 	now := h.cfg.Now().UTC()
-	if strings.TrimSpace(req.URL) == "" {
+	smart, err := parseSmart(req.SmartFields)
+	if err != nil {
+		return linkstore.Link{}, nil, smartProblem(err)
+	}
+	raw := strings.TrimSpace(req.URL)
+	if raw == "" {
 		return bad("url", "url is required: the http or https URL to shorten")
 	}
-	target, err := pol.CheckContext(r.Context(), strings.TrimSpace(req.URL))
+	if smart.has&hasUTM != 0 {
+		raw = withUTM(raw, smart.utm)
+	}
+	target, err := pol.CheckContext(r.Context(), raw)
 	if err != nil {
 		return bad("url", err.Error())
 	}
@@ -156,7 +182,7 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 	ws := callerOf(r).homeWorkspace()
 	domain, refused := h.linkDomain(req.Domain, ws)
 	if refused != nil {
-		return linkstore.Link{}, refused
+		return linkstore.Link{}, nil, refused
 	}
 	if !validStatus(req.RedirectStatus) {
 		return bad("redirect_status", fmt.Sprintf("redirect_status %d is not one of 301, 302, 307, 308", req.RedirectStatus))
@@ -168,6 +194,10 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 			return bad("expires_at", "expires_at must be in the future")
 		}
 	}
+	opts := smart.apply(smartlink.Options{})
+	if refused := h.checkSmart(r.Context(), pol, &opts); refused != nil {
+		return linkstore.Link{}, nil, refused
+	}
 	return linkstore.Link{
 		Domain:      domain,
 		WorkspaceID: ws,
@@ -175,7 +205,8 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 		Status:      req.RedirectStatus,
 		CreatedAt:   now.Truncate(time.Microsecond),
 		ExpiresAt:   expires,
-	}, nil
+		Smart:       opts,
+	}, smart.password, nil
 }
 
 // policy is the target policy for requests arriving as r. The public
@@ -336,6 +367,7 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 		RedirectStatus: l.Status,
 		CreatedAt:      l.CreatedAt.UTC(),
 		Disabled:       l.Disabled,
+		SmartView:      smartView(l.Smart, l.URL),
 	}
 	if !l.ExpiresAt.IsZero() {
 		t := l.ExpiresAt.UTC()

@@ -36,6 +36,9 @@ type UpdateLinkRequest struct {
 	ExpiresAt      json.RawMessage `json:"expires_at,omitempty"`
 	RedirectStatus *int            `json:"redirect_status,omitempty"`
 	Disabled       *bool           `json:"disabled,omitempty"`
+	// SmartFields merge into the link's current options: null clears a
+	// field, an array replaces the current one whole.
+	SmartFields
 }
 
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
@@ -47,9 +50,18 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &req) {
 		return
 	}
+	smart, err := parseSmart(req.SmartFields)
+	if err != nil {
+		problem.WriteDetails(w, *smartProblem(err))
+		return
+	}
 	var u linkstore.Update
 	if req.URL != nil {
-		target, err := h.policy(r).CheckContext(r.Context(), strings.TrimSpace(*req.URL))
+		raw := strings.TrimSpace(*req.URL)
+		if smart.has&hasUTM != 0 {
+			raw = withUTM(raw, smart.utm)
+		}
+		target, err := h.policy(r).CheckContext(r.Context(), raw)
 		if err != nil {
 			problem.WriteField(w, http.StatusBadRequest, "url", err.Error())
 			return
@@ -84,14 +96,40 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 		u.ExpiresAt = &t
 	}
 	u.Disabled = req.Disabled
-	if u == (linkstore.Update{}) {
-		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled")
+	if u == (linkstore.Update{}) && smart.has == 0 {
+		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled, "+
+			"password, max_clicks, expired_url, rules, targets, forward_query, forward_query_override, preview, cache_max_age, utm")
 		return
 	}
 	// A link never changes workspace: the one checked is the one updated.
-	if _, ok := h.pathLink(w, r, domain); !ok {
+	cur, ok := h.pathLink(w, r, domain)
+	if !ok {
 		return
 	}
+	if smart.has != 0 {
+		// Read, merge, replace whole: a PATCH racing another PATCH of
+		// the smart fields of the same link may undo the other's change
+		// (the last write wins, as for the other fields).
+		merged := smart.apply(cur.Smart)
+		if bad := h.checkSmart(r.Context(), h.policy(r), &merged); bad != nil {
+			problem.WriteDetails(w, *bad)
+			return
+		}
+		if smart.has&hasUTM != 0 && u.URL == nil {
+			target := withUTM(cur.URL, smart.utm)
+			u.URL = &target
+		}
+		if smart.password != nil {
+			hash, bad := h.hashPassword(r.Context(), *smart.password)
+			if bad != nil {
+				problem.WriteDetails(w, *bad)
+				return
+			}
+			merged.PasswordHash = hash
+		}
+		u.Smart = &merged
+	}
+	// A link never changes workspace: the one checked is the one updated.
 	link, err := h.deps.Store.Update(r.Context(), domain, code, u)
 	if err != nil {
 		if errors.Is(err, linkstore.ErrNotFound) {
@@ -266,8 +304,16 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 	links := make([]linkstore.Link, len(req.Links))
 	aliases := make(map[linkstore.Key]int, len(req.Links))
 	pol := h.policy(r).ForBatch() // one lookup per host, a bounded DNS wait
+	pws := make([]*string, len(req.Links))
+	passwords := 0
 	for i, item := range req.Links {
-		l, bad := h.newLink(r, pol, item)
+		l, pw, bad := h.newLink(r, pol, item)
+		if bad == nil && pw != nil {
+			if passwords++; passwords > h.cfg.MaxBulkPasswords {
+				bad = &problem.Details{Status: http.StatusBadRequest, Field: "password",
+					Detail: fmt.Sprintf("password: a bulk create sets at most %d passwords (each takes tens of milliseconds to hash); create this link in another request", h.cfg.MaxBulkPasswords)}
+			}
+		}
 		if bad == nil && item.Alias != "" {
 			key := linkstore.Key{Domain: l.Domain, Code: item.Alias}
 			if first, dup := aliases[key]; dup {
@@ -288,6 +334,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		}
 		l.ID, l.Code = id, item.Alias
 		links[i] = l
+		pws[i] = pw
 		pending = append(pending, i)
 	}
 
@@ -301,6 +348,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spent := slices.Clone(pending)
+	if passwords > 0 {
+		pending = h.bulkHash(r, pending, links, pws, results)
+	}
 	defer func() {
 		// Give back the creates that failed on the server's side: every
 		// one when the request as a whole did.
@@ -371,4 +421,24 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// bulkHash hashes the passwords of the pending links of a bulk create
+// (hashAll), once the links are valid and within the budgets, recording
+// the refusal of a link whose password failed in results (a 503, whose
+// create is refunded); it returns the links still pending.
+func (h *Handler) bulkHash(r *http.Request, pending []int, links []linkstore.Link, pws []*string, results []BulkResult) []int {
+	hashes := make([]*string, len(pws))
+	for i := range pws {
+		hashes[i] = &links[i].Smart.PasswordHash
+	}
+	bad := h.hashAll(r.Context(), pws, hashes)
+	return slices.DeleteFunc(pending, func(i int) bool {
+		if b := bad[i]; b != nil {
+			b.Title, b.Type = http.StatusText(b.Status), "about:blank"
+			results[i] = BulkResult{Status: b.Status, Error: b}
+			return true
+		}
+		return false
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // TestOpenAPIQueryParameters calls each route that takes query parameters
@@ -155,6 +156,11 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"Link", api.Link{}, false},
 		{"CreateLinkRequest", api.CreateLinkRequest{}, true},
 		{"UpdateLinkRequest", api.UpdateLinkRequest{}, true},
+		{"SmartRule", smartlink.Rule{}, true},
+		{"SmartConditions", smartlink.Conditions{}, true},
+		{"SmartTarget", smartlink.Target{}, true},
+		{"SmartPreview", smartlink.Preview{}, true},
+		{"UTM", api.UTM{}, true},
 		{"LinkPage", api.LinkPage{}, false},
 		{"BulkRequest", api.BulkRequest{}, true},
 		{"BulkResult", api.BulkResult{}, false},

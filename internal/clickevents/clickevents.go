@@ -29,16 +29,22 @@
 //	string    domain: 0 to MaxDomain bytes; "" for the instance's
 //	          own host, else a lower-case punycode host name
 //	          without port or trailing dot (ValidDomain)
+//	1         choice: which target of a smart link the click went to
+//	          (smartlink.Choice: 0 the link's url, 1 to 20 rules[0..],
+//	          64 and up targets[0..]); added later (smart links,
+//	          issue 16), so a value that ends before it has choice 0
 //	...       fields added later to version 2 (see Evolution)
 //
-// A version-2 value is 2 bytes longer than version 1's for the default
-// workspace on the instance's host; the largest, 1637 + 9 + 2 + 253 =
-// 1901 bytes.
+// A version-2 value is 3 bytes longer than version 1's for the default
+// workspace on the instance's host; the largest, 1637 + 9 + 2 + 253 + 1 =
+// 1902 bytes.
 //
 // AppendBinary writes version 2 (a zero Event.Workspace as
-// workspace.DefaultID); UnmarshalBinary reads both versions, a version-1
-// value as workspace.DefaultID and domain "": the clicks of links made
-// before workspaces, on the instance's host.
+// workspace.DefaultID), the choice always; UnmarshalBinary reads both
+// versions, a version-1 value as workspace.DefaultID and domain "": the
+// clicks of links made before workspaces, on the instance's host. Any
+// choice byte decodes (smartlink.Choice names a byte no link writes
+// "unknown"), so that a newer edge's choices never make a record skipped.
 //
 // # Value, version 1
 //
@@ -77,9 +83,12 @@
 // # Evolution
 //
 // A version may grow only at the end: a field added later goes after its
-// last field (the referrer in version 1, the domain in version 2), and a
-// reader ignores bytes after the fields it knows; a new flag whose meaning old readers may safely ignore takes a
-// reserved bit (readers ignore bits they do not know). Anything that
+// last field (the referrer in version 1, the choice in version 2), a
+// reader of an older value, which ends before the field, takes its zero
+// value, and a reader ignores bytes after the fields it knows (the choice
+// was so added: a stats service from before ignores it, and reads such
+// values as it did). A new flag whose meaning old readers may safely
+// ignore takes a reserved bit (readers ignore bits they do not know). Anything that
 // version-1 readers would misread (a field removed, moved or reinterpreted,
 // a bound raised) makes version 2, which those readers refuse with
 // ErrVersion: the stats service skips such records and counts them, so

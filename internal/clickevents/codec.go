@@ -57,6 +57,7 @@ func (e *Event) appendBinary(b []byte) (_ []byte, codeAt int, _ error) {
 	b = binary.AppendUvarint(b, uint64(cmp.Or(e.Workspace, workspace.DefaultID)))
 	b = binary.AppendUvarint(b, uint64(len(e.Domain)))
 	b = append(b, e.Domain...)
+	b = append(b, e.Choice)
 	return b, codeAt, nil
 }
 

@@ -22,6 +22,7 @@ var sample = Event{
 	Referrer:  "https://news.example.com/item?id=42",
 	Workspace: 7,
 	Domain:    "go.example.com",
+	Choice:    65, // targets[1]
 }
 
 func roundTrip(t *testing.T, e Event) Event {
@@ -44,9 +45,9 @@ func TestRoundTrip(t *testing.T) {
 		{Time: time.UnixMilli(MaxTimeMillis).UTC(), Code: strings.Repeat("Z", 64), LinkID: 1<<63 - 1, Status: 599,
 			Visitor: ^uint64(0), Country: "ZZ", Bot: true,
 			UserAgent: strings.Repeat("u", MaxUserAgent), Referrer: strings.Repeat("r", MaxReferrer),
-			Workspace: 1<<63 - 1, Domain: strings.Repeat(strings.Repeat("d", 63)+".", 3) + strings.Repeat("e", 61)},
+			Workspace: 1<<63 - 1, Domain: strings.Repeat(strings.Repeat("d", 63)+".", 3) + strings.Repeat("e", 61), Choice: 255},
 		{Time: sample.Time, Code: "x_-1", Status: 308, Country: "AA", UserAgent: "Grüße 🙂", Referrer: "https://例え.jp/",
-			Workspace: 2, Domain: "xn--r8jz45g.jp"},
+			Workspace: 2, Domain: "xn--r8jz45g.jp", Choice: 20},
 	} {
 		if got := roundTrip(t, e); got != e {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, e)
@@ -88,7 +89,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("version 1 with a later field decodes to %+v, %v; want %+v", old, err, golden)
 	}
 	e := golden
-	e.Workspace, e.Domain = 300, "go.example"
+	e.Workspace, e.Domain, e.Choice = 300, "go.example", 3
 	b, err := e.AppendBinary([]byte{0xee}) // appends after what is there
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,8 @@ func TestGolden(t *testing.T) {
 		"02" + // version
 		goldenV1[2:] + // version 1's fields
 		"ac02" + // workspace 300
-		"0a676f2e6578616d706c65" // "go.example"
+		"0a676f2e6578616d706c65" + // "go.example"
+		"03" // choice: rules[2]
 	if got := hex.EncodeToString(b); got != want {
 		t.Fatalf("encoding\n got %s\nwant %s", got, want)
 	}
@@ -183,10 +185,10 @@ func TestDecodeRefuses(t *testing.T) {
 		"empty code":      {edit(func(b []byte) []byte { b[29] = 0; return append(b[:30], b[36:]...) }), ErrMalformed},
 		"long UA length":  {edit(func(b []byte) []byte { return append(b[:36], 0x81, 0x04) }), ErrMalformed},
 		"NUL in UA":       {edit(func(b []byte) []byte { b[40] = 0; return b }), ErrMalformed},
-		"bad UTF-8 ref":   {edit(func(b []byte) []byte { b[len(b)-len(sample.Domain)-3] = 0xff; return b }), ErrMalformed},
-		"workspace 0":     {edit(func(b []byte) []byte { b[len(b)-len(sample.Domain)-2] = 0; return b }), ErrMalformed},
-		"upper domain":    {edit(func(b []byte) []byte { b[len(b)-1] = 'M'; return b }), ErrMalformed},
-		"long domain len": {edit(func(b []byte) []byte { return append(b[:len(b)-len(sample.Domain)-1], 0xfe, 0x01) }), ErrMalformed},
+		"bad UTF-8 ref":   {edit(func(b []byte) []byte { b[len(b)-len(sample.Domain)-4] = 0xff; return b }), ErrMalformed},
+		"workspace 0":     {edit(func(b []byte) []byte { b[len(b)-len(sample.Domain)-3] = 0; return b }), ErrMalformed},
+		"upper domain":    {edit(func(b []byte) []byte { b[len(b)-2] = 'M'; return b }), ErrMalformed},
+		"long domain len": {edit(func(b []byte) []byte { return append(b[:len(b)-len(sample.Domain)-2], 0xfe, 0x01) }), ErrMalformed},
 		"overlong varint": {[]byte{1, 0, 0x80, 0x00}, ErrMalformed},
 		"varint 11":       {append([]byte{1, 0}, bytes.Repeat([]byte{0xff}, 11)...), ErrMalformed},
 		"time too late":   {[]byte{1, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, ErrMalformed},
@@ -200,7 +202,8 @@ func TestDecodeRefuses(t *testing.T) {
 			t.Errorf("%s: event changed on error: %+v", name, e)
 		}
 	}
-	for n := range len(good) {
+	// Without its last byte, the choice, the value is an older edge's.
+	for n := range len(good) - 1 {
 		var e Event
 		if err := e.UnmarshalBinary(good[:n]); !errors.Is(err, ErrMalformed) {
 			t.Errorf("truncated to %d bytes: got %v, want ErrMalformed", n, err)
@@ -223,6 +226,41 @@ func TestEvolution(t *testing.T) {
 	}
 	if got != sample {
 		t.Fatalf("got %+v, want %+v", got, sample)
+	}
+}
+
+// TestChoice: the choice is the last field of version 2, a byte; a
+// version-2 value that ends before it (an edge from before smart links)
+// decodes as the link's url (0), and so does version 1.
+func TestChoice(t *testing.T) {
+	for _, c := range []uint8{0, 1, 20, 64, 73, 255} {
+		e := sample
+		e.Choice = c
+		b, err := e.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[len(b)-1] != c {
+			t.Errorf("choice %d: last byte %#x", c, b[len(b)-1])
+		}
+		var got Event
+		if err := got.UnmarshalBinary(b); err != nil || got != e {
+			t.Errorf("choice %d: decoded %+v, %v", c, got, err)
+		}
+		// An edge from before smart links wrote no choice.
+		if err := got.UnmarshalBinary(b[:len(b)-1]); err != nil || got.Choice != 0 {
+			t.Errorf("choice %d: without the byte decoded %+v, %v; want choice 0", c, got, err)
+		}
+		want := e
+		want.Choice = 0
+		if got != want {
+			t.Errorf("choice %d: without the byte decoded %+v, want %+v", c, got, want)
+		}
+	}
+	v1, _ := hex.DecodeString(goldenV1)
+	var old Event
+	if err := old.UnmarshalBinary(append(v1, 0x07)); err != nil || old.Choice != 0 {
+		t.Fatalf("version 1 with a byte after it decodes to %+v, %v; want choice 0", old, err)
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 // ErrVersion or ErrMalformed; what it accepts encodes again to the same
 // bytes, up to the reserved flags and trailing bytes a reader ignores (a
 // version-1 value as version 2 with the default workspace and domain ""),
-// and decodes to the same event. The corpus is in
+// and decodes to the same event (a version-2 value without the choice as
+// one with choice 0). The corpus is in
 // testdata/fuzz/FuzzUnmarshalBinary.
 func FuzzUnmarshalBinary(f *testing.F) {
 	for _, e := range []Event{sample, {Time: time.UnixMilli(0), Code: "a", Status: 301, Bot: true}} {
@@ -25,6 +26,9 @@ func FuzzUnmarshalBinary(f *testing.F) {
 	}
 	v1, _ := hex.DecodeString(goldenV1)
 	f.Add(v1)
+	if b, err := sample.MarshalBinary(); err == nil {
+		f.Add(b[:len(b)-1]) // an edge from before the choice
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e Event
 		if err := e.UnmarshalBinary(data); err != nil {
@@ -42,11 +46,19 @@ func FuzzUnmarshalBinary(f *testing.F) {
 			t.Fatalf("re-encoded %+v decodes to %+v, %v", e, again, err)
 		}
 		if data[0] == VersionWithoutWorkspace {
-			// The same fields, then the default workspace and domain "".
-			if !bytes.HasSuffix(b, []byte{1, 0}) || e.Workspace != 1 || e.Domain != "" {
+			// The same fields, then the default workspace, domain ""
+			// and choice 0.
+			if !bytes.HasSuffix(b, []byte{1, 0, 0}) || e.Workspace != 1 || e.Domain != "" || e.Choice != 0 {
 				t.Fatalf("version 1 %x decoded to %+v, which encodes to %x", data, e, b)
 			}
-			b = b[:len(b)-2]
+			b = b[:len(b)-3]
+		} else if len(b) == len(data)+1 {
+			// A version-2 value of an edge from before the choice:
+			// the encoder adds choice 0.
+			if b[len(b)-1] != 0 || e.Choice != 0 {
+				t.Fatalf("%x without a choice decoded to %+v, which encodes to %x", data, e, b)
+			}
+			b = b[:len(b)-1]
 		}
 		if len(b) > len(data) || !bytes.Equal(b[2:], data[2:len(b)]) || b[1] != data[1]&flagBot {
 			t.Fatalf("decoded %x to %+v, which encodes to %x", data, e, b)
@@ -58,11 +70,11 @@ func FuzzUnmarshalBinary(f *testing.F) {
 // what encodes decodes to the event with its strings cleaned and cut, and
 // the value stays within MaxSize.
 func FuzzAppendBinary(f *testing.F) {
-	f.Add(int64(1_700_000_000_000), "a9ZkQ2", int64(7), uint16(302), uint64(9), "DE", false, sample.UserAgent, sample.Referrer, int64(2), "go.example.com")
-	f.Add(int64(-1), "a/b", int64(-1), uint16(0), uint64(0), "de", true, "\xff\x00", "é", int64(-1), "Go.Example.")
-	f.Fuzz(func(t *testing.T, ms int64, code string, id int64, status uint16, visitor uint64, country string, bot bool, ua, ref string, ws int64, domain string) {
+	f.Add(int64(1_700_000_000_000), "a9ZkQ2", int64(7), uint16(302), uint64(9), "DE", false, sample.UserAgent, sample.Referrer, int64(2), "go.example.com", uint8(65))
+	f.Add(int64(-1), "a/b", int64(-1), uint16(0), uint64(0), "de", true, "\xff\x00", "é", int64(-1), "Go.Example.", uint8(0))
+	f.Fuzz(func(t *testing.T, ms int64, code string, id int64, status uint16, visitor uint64, country string, bot bool, ua, ref string, ws int64, domain string, choice uint8) {
 		e := Event{Time: time.UnixMilli(ms), Code: code, LinkID: id, Status: status, Visitor: visitor,
-			Country: country, Bot: bot, UserAgent: ua, Referrer: ref, Workspace: ws, Domain: domain}
+			Country: country, Bot: bot, UserAgent: ua, Referrer: ref, Workspace: ws, Domain: domain, Choice: choice}
 		b, err := e.AppendBinary(nil)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
@@ -79,7 +91,7 @@ func FuzzAppendBinary(f *testing.F) {
 		}
 		if !got.Time.Equal(e.Time) || got.Code != e.Code || got.LinkID != e.LinkID || got.Status != e.Status ||
 			got.Visitor != e.Visitor || got.Country != e.Country || got.Bot != e.Bot ||
-			got.Workspace != max(e.Workspace, 1) || got.Domain != e.Domain {
+			got.Workspace != max(e.Workspace, 1) || got.Domain != e.Domain || got.Choice != e.Choice {
 			t.Fatalf("%+v came back as %+v", e, got)
 		}
 		if len(got.UserAgent) > MaxUserAgent || len(got.Referrer) > MaxReferrer {

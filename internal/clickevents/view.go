@@ -37,10 +37,15 @@ func (e *Event) UnmarshalView(data []byte) error {
 	code := view(d.bytes("code", "code length", shortcode.MaxLen))
 	ua := view(d.bytes("user agent", "user agent length", MaxUserAgent))
 	ref := view(d.bytes("referrer", "referrer length", MaxReferrer))
-	ws, domain := uint64(workspace.DefaultID), ""
+	ws, domain, choice := uint64(workspace.DefaultID), "", byte(0)
 	if data[0] == Version {
 		ws = d.uvarint("workspace", math.MaxInt64)
 		domain = view(d.bytes("domain", "domain length", MaxDomain))
+		if d.err == nil && d.off < len(data) {
+			// Absent in the values of edges from before smart links:
+			// their clicks all went to the link's url.
+			choice = d.byte()
+		}
 	}
 	if d.err != nil {
 		return d.err
@@ -79,6 +84,7 @@ func (e *Event) UnmarshalView(data []byte) error {
 		Referrer:  ref,
 		Workspace: int64(ws),
 		Domain:    domain,
+		Choice:    choice,
 	}
 	return nil
 }

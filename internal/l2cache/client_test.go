@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,11 +160,12 @@ func TestClientClusterTLS(t *testing.T) {
 			t.Fatalf("SET %s through the TLS cluster: %v", key, err)
 		}
 	}
-	masters := 0
+	// ForEachMaster calls fn on a goroutine per master: count atomically.
+	var masters atomic.Int32
 	if err := c.(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		masters++
+		masters.Add(1)
 		return m.Ping(ctx).Err()
-	}); err != nil || masters != 3 {
-		t.Fatalf("PING each of %d masters over TLS: %v", masters, err)
+	}); err != nil || masters.Load() != 3 {
+		t.Fatalf("PING each of %d masters over TLS: %v", masters.Load(), err)
 	}
 }

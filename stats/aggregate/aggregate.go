@@ -4,10 +4,11 @@
 // 0): over all links (workspace 0) and over each workspace's links (its
 // workspace ID), and in each row its clicks per value of each dimension
 // (referrer host, country, device class, browser, operating system,
-// redirect status), the row's DimCounts.
+// redirect status, and for a link's rows the variant of a smart link the
+// click went to), the row's DimCounts.
 //
 // The hot loop (Add) touches only the hourly row of the event's link: one
-// map lookup, a sketch update and six small counters. Daily rows and the
+// map lookup, a sketch update and seven small counters. Daily rows and the
 // roll-up are derived from the hourly rows when the batch is done (Rows),
 // where there are far fewer rows than events. A Batch therefore costs
 // memory per distinct link-hour in it, not per event.
@@ -60,13 +61,18 @@ const (
 	Browser
 	OS
 	Status
+	// Variant is which of a smart link's targets the click went to, as
+	// smartlink.Choice names it ("url", "rules[0]", "targets[1]"). Only
+	// a link's rows count it: the roll-ups leave it out, as the rules[0]
+	// of two links have nothing in common.
+	Variant
 	numDimensions
 )
 
 // Dimensions lists every dimension.
-var Dimensions = []Dimension{Referrer, Country, Device, Browser, OS, Status}
+var Dimensions = []Dimension{Referrer, Country, Device, Browser, OS, Status, Variant}
 
-var dimensionNames = [numDimensions]string{"referrer", "country", "device", "browser", "os", "status"}
+var dimensionNames = [numDimensions]string{"referrer", "country", "device", "browser", "os", "status", "variant"}
 
 // String is the dimension's name in the dimension column.
 func (d Dimension) String() string { return dimensionNames[d] }
@@ -146,6 +152,7 @@ type Batch struct {
 	agents    map[string]agentIDs
 	countries [1 + 26*26]uint32 // 1 + ID of "" and of AA..ZZ; 0 unknown
 	statuses  [600]uint32       // 1 + ID of the status text; 0 unknown
+	choices   [256]uint32       // 1 + ID of the choice's name; 0 unknown
 }
 
 // NewBatch returns an empty batch.
@@ -210,6 +217,7 @@ func (b *Batch) Add(e *clickevents.Event) {
 	d.add(b, entryKey(Browser, agent.browser), 1)
 	d.add(b, entryKey(OS, agent.os), 1)
 	d.add(b, entryKey(Status, b.status(e.Status)), 1)
+	d.add(b, entryKey(Variant, b.choice(e.Choice)), 1)
 	b.events++
 }
 
@@ -315,6 +323,9 @@ func (b *Batch) Rows() []Row {
 			cells[j].merge(c)
 			d := &dims[j]
 			for _, e := range b.dims[i].ents {
+				if j != derived[0] && e.key>>dimShift == uint32(Variant) {
+					continue // a link's own: not rolled up
+				}
 				d.add(b, e.key, e.n)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/useragent"
 )
 
@@ -175,6 +176,16 @@ func (b *Batch) status(s uint16) uint32 {
 	return id
 }
 
+// choice returns the ID of a smart link's choice's name.
+func (b *Batch) choice(c uint8) uint32 {
+	if id := b.choices[c]; id != 0 {
+		return id - 1
+	}
+	id := b.intern(smartlink.Choice(c).String())
+	b.choices[c] = id + 1
+	return id
+}
+
 // forget drops the interned values and everything that refers to them.
 func (b *Batch) forget() {
 	clear(b.ids)
@@ -182,6 +193,7 @@ func (b *Batch) forget() {
 	b.names = b.names[:0]
 	b.countries = [1 + 26*26]uint32{}
 	b.statuses = [600]uint32{}
+	b.choices = [256]uint32{}
 }
 
 // dimsOf turns the entries of every row into its DimCounts, each list

@@ -25,16 +25,36 @@ type DimCounts [numDimensions][]ValueCount
 // ErrDimsFormat is wrapped by the errors of malformed encoded dimensions.
 var ErrDimsFormat = errors.New("aggregate: malformed dimension counts")
 
-// The encoding, version 1:
+// The encoding, version 2:
 //
-//	byte 0     version (1)
+//	byte 0     version (2)
 //	then, for each dimension in Dimensions order:
 //	           uvarint n, then n entries in strictly increasing bytewise
 //	           order of value: uvarint len(value), value, uvarint clicks
 //
-// Six dimensions of a link-hour with a handful of values take a few dozen
-// bytes.
-const dimsVersion = 1
+// Version 1, written before the variant dimension (smart links, issue
+// 16), is the same without the last dimension: it decodes with no
+// variant values, and a merge into it writes version 2. Readers of
+// version 1 refuse version 2 (they take the variant for trailing bytes),
+// so the stats API and the ingest are upgraded together (docs/stats.md).
+// Seven dimensions of a link-hour with a handful of values take a few
+// dozen bytes.
+const dimsVersion = 2
+
+// dimsV1 is the version without the variant dimension.
+const dimsV1 = 1
+
+// dimsIn returns the number of dimensions an encoding of version v holds,
+// 0 for a version this package does not know.
+func dimsIn(v byte) int {
+	switch v {
+	case dimsVersion:
+		return int(numDimensions)
+	case dimsV1:
+		return int(Variant)
+	}
+	return 0
+}
 
 // AppendBinary appends the encoding of d to b.
 func (d *DimCounts) AppendBinary(b []byte) []byte {
@@ -75,11 +95,11 @@ func EachValue(data []byte, dim Dimension, fn func(value []byte, clicks int64)) 
 // eachDim walks an encoding, checking it: start (if not nil) is called
 // with each dimension's number of values before them.
 func eachDim(data []byte, start func(Dimension, int), fn func(Dimension, []byte, int64)) error {
-	if len(data) == 0 || data[0] != dimsVersion {
+	if len(data) == 0 || dimsIn(data[0]) == 0 {
 		return fmt.Errorf("%w: version %v", ErrDimsFormat, data[:min(len(data), 1)])
 	}
 	r := dimsReader{b: data[1:]}
-	for dim := range Dimension(numDimensions) {
+	for dim := range Dimension(dimsIn(data[0])) {
 		n := r.uvarint()
 		if r.err != nil || n > uint64(len(r.b)) {
 			return fmt.Errorf("%w: count of %s", ErrDimsFormat, dim)
@@ -150,13 +170,17 @@ func (d *DimCounts) MergeBinary(dst, stored []byte) ([]byte, error) {
 	if stored == nil {
 		return d.AppendBinary(dst), nil
 	}
-	if len(stored) == 0 || stored[0] != dimsVersion {
+	if len(stored) == 0 || dimsIn(stored[0]) == 0 {
 		return dst, fmt.Errorf("%w: version", ErrDimsFormat)
 	}
+	storedDims := dimsIn(stored[0])
 	dst = append(dst, dimsVersion)
 	r := dimsReader{b: stored[1:]}
 	for dim, mine := range d {
-		n := r.uvarint()
+		var n uint64 // a dimension the stored version lacks has no values
+		if dim < storedDims {
+			n = r.uvarint()
+		}
 		if r.err != nil || n > uint64(len(r.b)) {
 			return dst, fmt.Errorf("%w: count of %s", ErrDimsFormat, Dimension(dim))
 		}
@@ -261,7 +285,7 @@ const MaxDimValues = 1000
 
 // OtherValue is the value that holds the clicks of the values a row's
 // dimension could not keep (MaxDimValues). No referrer host, country,
-// device, browser, OS or status can be written this way.
+// device, browser, OS, status or variant can be written this way.
 const OtherValue = "(other)"
 
 // capValues returns vs (sorted by value) if it has at most MaxDimValues

@@ -117,15 +117,66 @@ func FuzzDimsUnmarshal(f *testing.F) {
 	var d aggregate.DimCounts
 	d[aggregate.Country] = []aggregate.ValueCount{{"DE", 2}, {"FR", 1}}
 	f.Add(d.AppendBinary(nil))
+	f.Add(v1Encoding)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got aggregate.DimCounts
 		if got.UnmarshalBinary(data) != nil {
 			return
 		}
-		if !bytes.Equal(got.AppendBinary(nil), data) {
+		want := data
+		if data[0] == 1 { // encodes as version 2, without variant values
+			want = append(append([]byte{2}, data[1:]...), 0)
+		}
+		if !bytes.Equal(got.AppendBinary(nil), want) {
 			t.Fatalf("%x decodes but encodes differently", data)
 		}
 	})
+}
+
+// v1Encoding is a row's dims as the ingest wrote them before the variant
+// dimension: version 1, six dimensions.
+var v1Encoding = []byte{1,
+	1, 9, 'a', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, // referrer
+	1, 2, 'D', 'E', 3, // country
+	0, 0, 0, // device, browser, os
+	1, 3, '3', '0', '2', 3, // status
+}
+
+// TestDimsVersion1: rows written before the variant dimension decode with
+// no variant values, and a merge into one writes version 2 with the
+// batch's variants.
+func TestDimsVersion1(t *testing.T) {
+	t.Parallel()
+	var old aggregate.DimCounts
+	if err := old.UnmarshalBinary(v1Encoding); err != nil {
+		t.Fatal(err)
+	}
+	if old[aggregate.Variant] != nil || sum(&old, aggregate.Country) != 3 || sum(&old, aggregate.Status) != 3 {
+		t.Fatalf("version 1 decoded to %v", old)
+	}
+	n := 0
+	if err := aggregate.EachValue(v1Encoding, aggregate.Variant, func([]byte, int64) { n++ }); err != nil || n != 0 {
+		t.Fatalf("EachValue(version 1, variant): %d values, %v", n, err)
+	}
+	var batch aggregate.DimCounts
+	batch[aggregate.Country] = []aggregate.ValueCount{{"DE", 1}, {"FR", 1}}
+	batch[aggregate.Variant] = []aggregate.ValueCount{{"targets[0]", 1}, {"url", 1}}
+	merged, err := batch.MergeBinary(nil, v1Encoding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged[0] != 2 {
+		t.Fatalf("merge wrote version %d", merged[0])
+	}
+	want := old
+	want.Merge(&batch)
+	var got aggregate.DimCounts
+	if err := got.UnmarshalBinary(merged); err != nil || !maps.Equal(flat(&got), flat(&want)) {
+		t.Fatalf("merged %v, %v; want %v", got, err, want)
+	}
+	if _, err := batch.MergeBinary(nil, []byte{3}); !errors.Is(err, aggregate.ErrDimsFormat) {
+		t.Fatalf("version 3: %v", err)
+	}
 }
 
 // sum is the clicks of one dimension of d.

@@ -154,15 +154,24 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request, allowed []string
 	return q, true
 }
 
-// pathDimension reads and checks the {dimension} path argument.
-func pathDimension(w http.ResponseWriter, r *http.Request) (string, bool) {
+// pathDimension reads and checks the {dimension} path argument of a
+// per-link route (perLink) or of the route over every link.
+func pathDimension(w http.ResponseWriter, r *http.Request, perLink bool) (string, bool) {
 	d := r.PathValue("dimension")
-	if !validDimension(d) {
+	switch {
+	case validDimension(d, perLink):
+		return d, true
+	case validDimension(d, true):
+		problem.WriteField(w, http.StatusNotFound, "dimension",
+			fmt.Sprintf("%q is a dimension of one link (GET /api/v1/stats/links/{code}/top/%s); over every link the dimensions are referrer, country, device, browser, os and status", d, d))
+	case perLink:
+		problem.WriteField(w, http.StatusNotFound, "dimension",
+			fmt.Sprintf("%q is not a dimension; the dimensions of a link are referrer, country, device, browser, os, status and variant", d))
+	default:
 		problem.WriteField(w, http.StatusNotFound, "dimension",
 			fmt.Sprintf("%q is not a dimension; the dimensions are referrer, country, device, browser, os and status", d))
-		return "", false
 	}
-	return d, true
+	return "", false
 }
 
 // failed answers a database failure: 503, the cause logged, not shown.

@@ -75,6 +75,7 @@ func FuzzRoutes(f *testing.F) {
 	e.bucketRow(api.Day, at(20, 0), "abc", 1, false, 3, sketch(f, 1, 2))
 	e.bucketRow(api.Hour, at(20, 10), "abc", 1, true, 2, sketch(f, 3))
 	e.dimRow(api.Day, at(20, 0), "abc", 1, false, "os", "Linux", 3)
+	e.dimColumn(api.Day, at(20, 0), "abc", 1, false, "variant", "targets[1]", 3)
 	e.bucketRow(api.Day, at(20, 0), "", 0, false, 3, sketch(f, 1, 2))
 	before := e.checksum()
 	seeds := []struct {
@@ -87,6 +88,8 @@ func FuzzRoutes(f *testing.F) {
 		{3, "abc", "referrer", "limit=100"},
 		{4, "abc", "", "granularity=hour&to=2026-11-20T12:00:00Z"},
 		{2, "a/b", "", "from=%zz"},
+		{3, "abc", "variant", "traffic=bot"},
+		{1, "", "variant", ""},
 	}
 	for _, sd := range seeds {
 		f.Add(sd.route, sd.arg1, sd.arg2, sd.query)

@@ -19,6 +19,7 @@ import (
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
@@ -27,11 +28,13 @@ import (
 )
 
 // isoLink is a link of the isolation matrix: in the link store (unless
-// deleted), with clicks of its workspace from its country.
+// deleted), with clicks of its workspace from its country, to its variant
+// (a smart link's choice).
 type isoLink struct {
 	code, domain string
 	id, ws       int64
 	country      string
+	choice       uint8
 	clicks       int
 	deleted      bool
 }
@@ -39,14 +42,15 @@ type isoLink struct {
 // isoLinks: workspace 2 ("acme", A) and 3 ("other", B) each have links on
 // the own host and on a custom domain, and B a deleted link whose
 // statistics outlive it; the default workspace has one link. Countries
-// tell the workspaces apart in every answer.
+// tell the workspaces apart in every answer, and so do variants in the
+// per-link ones.
 var isoLinks = []isoLink{
 	{code: "dflt", id: 101, ws: 1, country: "FR", clicks: 1},
-	{code: "a-own", id: 201, ws: 2, country: "JP", clicks: 4},
-	{code: "a-dom", domain: "go.acme.example", id: 202, ws: 2, country: "JP", clicks: 2},
-	{code: "b-own", id: 301, ws: 3, country: "DE", clicks: 3},
-	{code: "b-dom", domain: "go.other.example", id: 302, ws: 3, country: "DE", clicks: 5},
-	{code: "b-gone", id: 303, ws: 3, country: "DE", clicks: 6, deleted: true},
+	{code: "a-own", id: 201, ws: 2, country: "JP", choice: 64, clicks: 4},
+	{code: "a-dom", domain: "go.acme.example", id: 202, ws: 2, country: "JP", choice: 65, clicks: 2},
+	{code: "b-own", id: 301, ws: 3, country: "DE", choice: 1, clicks: 3},
+	{code: "b-dom", domain: "go.other.example", id: 302, ws: 3, country: "DE", choice: 2, clicks: 5},
+	{code: "b-gone", id: 303, ws: 3, country: "DE", choice: 64, clicks: 6, deleted: true},
 }
 
 // isoDirectory is api.Directory on a real link store and a fixed list of
@@ -119,7 +123,7 @@ func setupIsolation(t *testing.T, backend string) *isoEnv {
 		for i := range l.clicks {
 			ev := clickevents.Event{Time: day.Add(time.Duration(i) * time.Hour), Code: l.code, LinkID: l.id, Status: 302,
 				Visitor: uint64(l.id*10 + int64(i)), Country: l.country, UserAgent: "Mozilla/5.0 Firefox/140.0",
-				Workspace: l.ws, Domain: l.domain}
+				Workspace: l.ws, Domain: l.domain, Choice: l.choice}
 			b.Add(&ev)
 		}
 	}
@@ -229,7 +233,7 @@ func TestIsolationMatrix(t *testing.T) {
 					if l.domain != "" {
 						dq += "&domain=" + l.domain
 					}
-					for _, route := range []string{"/api/v1/stats/links/%s", "/api/v1/stats/links/%s/top/country", "/api/v1/stats/links/%s/series.csv"} {
+					for _, route := range []string{"/api/v1/stats/links/%s", "/api/v1/stats/links/%s/top/country", "/api/v1/stats/links/%s/top/variant", "/api/v1/stats/links/%s/series.csv"} {
 						path := fmt.Sprintf(route, l.code) + "?" + dq
 						status, body := e.call(path, v.key, v.header)
 						want := http.StatusNotFound
@@ -275,8 +279,12 @@ func checkLinkAnswer(t *testing.T, who, path string, body []byte, l isoLink) {
 		if err := json.Unmarshal(body, &top); err != nil {
 			t.Fatal(err)
 		}
+		want := l.country
+		if top.Dimension == "variant" {
+			want = smartlink.Choice(l.choice).String()
+		}
 		if top.LinkID == nil || *top.LinkID != strconv.FormatInt(l.id, 10) || top.Domain != l.domain ||
-			len(top.Items) != 1 || top.Items[0].Value != l.country || top.Items[0].Clicks != int64(l.clicks) {
+			len(top.Items) != 1 || top.Items[0].Value != want || top.Items[0].Clicks != int64(l.clicks) {
 			t.Errorf("%s: %s: %s", who, path, body)
 		}
 	case strings.HasSuffix(strings.Split(path, "?")[0], ".csv"):

@@ -55,9 +55,15 @@ const (
 	BotTraffic   Traffic = "bot"
 )
 
-// Dimensions are the dimensions of the *_dims tables, as the stats
-// schema names them.
+// Dimensions are the dimensions of every link together and of each link,
+// as the stats schema names them.
 var Dimensions = []string{"referrer", "country", "device", "browser", "os", "status"}
+
+// LinkDimensions are the dimensions of one link: Dimensions and the
+// variant of a smart link that a click went to ("url", "rules[0]",
+// "targets[1]"), which the roll-ups do not keep (the rules[0] of two links
+// have nothing in common).
+var LinkDimensions = append(slices.Clip(Dimensions), "variant")
 
 // Query is a parsed, validated stats query. From and To are bucket
 // boundaries in UTC, From < To, and the range holds at most MaxBuckets.
@@ -260,5 +266,11 @@ func ceil(t time.Time, step time.Duration) time.Time {
 	return f.Add(step)
 }
 
-// validDimension reports whether d is one of Dimensions.
-func validDimension(d string) bool { return slices.Contains(Dimensions, d) }
+// validDimension reports whether d is one of Dimensions, or of
+// LinkDimensions for a per-link route.
+func validDimension(d string, perLink bool) bool {
+	if perLink {
+		return slices.Contains(LinkDimensions, d)
+	}
+	return slices.Contains(Dimensions, d)
+}

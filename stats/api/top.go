@@ -11,8 +11,8 @@ import (
 type TopItem struct {
 	// Value is the dimension's value: a referrer host, an ISO 3166-1
 	// country code, a device class, a browser or OS family, a redirect
-	// status. "" is unknown (for the referrer: no Referer, a direct
-	// visit).
+	// status, a smart link's variant ("url", "rules[0]", "targets[1]").
+	// "" is unknown (for the referrer: no Referer, a direct visit).
 	Value  string `json:"value"`
 	Clicks int64  `json:"clicks"`
 	Humans int64  `json:"humans"`
@@ -40,7 +40,7 @@ type Top struct {
 
 // topAll answers GET /api/v1/stats/top/{dimension}: over every link.
 func (h *Handler) topAll(w http.ResponseWriter, r *http.Request) {
-	dim, ok := pathDimension(w, r)
+	dim, ok := pathDimension(w, r, false)
 	if !ok {
 		return
 	}
@@ -57,7 +57,7 @@ func (h *Handler) topLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dim, ok := pathDimension(w, r)
+	dim, ok := pathDimension(w, r, true)
 	if !ok {
 		return
 	}

@@ -3,8 +3,11 @@
 //
 // The pages are html/template shells; the browser fills them from the
 // stats API (/api/v1/stats/…) and the control plane's API (/api/v1/links…)
-// with a small script of its own (no framework, no build step). Every
-// asset is embedded in the binary.
+// with a small script of its own (no framework, no build step). A link's
+// page also edits its smart-link fields with PATCH /api/v1/links/{code}:
+// the rules and the split are JSON that the API checks, so the page shows
+// the API's refusal (its problem's field and detail) rather than
+// repeating the validation. Every asset is embedded in the binary.
 //
 // Authentication: the APIs want an API key as "Authorization: Bearer
 // <key>" (or in X-Api-Key), which a page navigation cannot send. The dashboard asks for a key once and

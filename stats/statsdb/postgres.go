@@ -78,7 +78,7 @@ func (p *pgBackend) loadOffsets(ctx context.Context, group, topic string, parts 
 }
 
 var rawClickCols = []string{"occurred_at", "code", "link_id", "visitor_hash", "referrer_host", "country", "device", "browser", "os", "bot", "status",
-	"workspace_id", "domain"}
+	"workspace_id", "domain", "variant"}
 
 func (p *pgBackend) write(ctx context.Context, b *Batch) error {
 	if err := p.ensureMonths(ctx, b); err != nil {

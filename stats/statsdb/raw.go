@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/useragent"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
@@ -23,7 +24,7 @@ func rawRows(evs []clickevents.Event, ts func(time.Time) any) [][]any {
 		}
 		out[i] = []any{ts(e.Time), e.Code, e.LinkID, visitor, aggregate.ReferrerHost(e.Referrer),
 			e.Country, agent.Device, agent.Browser, agent.OS, e.Bot || agent.IsBot(), int16(e.Status),
-			workspace.Of(e.Workspace), e.Domain}
+			workspace.Of(e.Workspace), e.Domain, smartlink.Choice(e.Choice).String()}
 	}
 	return out
 }

@@ -3,12 +3,14 @@ package statsdb_test
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/stats/aggregate"
@@ -68,6 +70,13 @@ func TestWriteMatchesReference(t *testing.T) {
 		statsdbtest.Compare(t, statsdbtest.Read(t, dsn), aggtest.Compute(evs))
 		if n := statsdbtest.Count(t, dsn, "clicks"); n != int64(len(evs)) {
 			t.Errorf("%d raw clicks, want %d", n, len(evs))
+		}
+		variants := map[string]int64{}
+		for _, e := range evs {
+			variants[e.Code+"/"+smartlink.Choice(e.Choice).String()]++
+		}
+		if got := statsdbtest.RawVariants(t, dsn); !maps.Equal(got, variants) {
+			t.Errorf("raw clicks per variant %v, want %v", got, variants)
 		}
 		got, err := db.LoadOffsets(t.Context(), "g", "clicks", []int32{0, 1})
 		if err != nil || len(got) != 1 || got[0] != int64(len(evs)) {

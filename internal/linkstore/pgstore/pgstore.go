@@ -13,6 +13,10 @@
 // reads all partitions through the indexes on (id) and (reverse(host), id)
 // that migration 0002 adds, each partition's scan ordered by ID and merged.
 //
+// A link's smart options are the jsonb column smart (migration 0008), NULL
+// for a plain link; the exact click counter of limited links is the table
+// link_clicks, claimed on the primary (ClaimClick, clicks.go).
+//
 // Queries are constant strings with positional parameters: pgx's default
 // exec mode prepares each one once per connection and reuses it. List's
 // are the exception, planned anew for their values each time (see List).

@@ -32,7 +32,10 @@
 // power loss may lose the last commits but never corrupts the file.
 //
 // Times are stored as INTEGER Unix microseconds in UTC, which round-trips
-// exactly at PostgreSQL's precision.
+// exactly at PostgreSQL's precision. A link's smart options are JSON text
+// in the column smart, NULL for a plain link; the click counts of limited
+// links are the table link_clicks, claimed on the write connection
+// (ClaimClick, clicks.go).
 //
 // # SQL functions
 //

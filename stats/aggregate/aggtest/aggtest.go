@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/useragent"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
@@ -40,6 +41,10 @@ var Countries = []string{"", "US", "DE", "FR", "JP", "BR"}
 
 // Statuses is a mix of served statuses.
 var Statuses = []uint16{301, 302, 302, 307, 308, 410}
+
+// Choices is a mix of smart-link choices (smartlink.Choice): mostly the
+// link's url, some rules and variants of a split.
+var Choices = []uint8{0, 0, 0, 1, 2, 64, 65}
 
 // Link is a code, the ID of the link that has it and its workspace.
 type Link struct {
@@ -88,6 +93,7 @@ func Events(rng *rand.Rand, n int, links []Link, start time.Time, span time.Dura
 			UserAgent: UserAgents[rng.IntN(len(UserAgents))],
 			Referrer:  Referrers[rng.IntN(len(Referrers))],
 			Workspace: l.Workspace,
+			Choice:    Choices[rng.IntN(len(Choices))],
 		}
 	}
 	return evs
@@ -116,7 +122,8 @@ type Truth struct {
 
 // Compute counts the events one at a time: each in its link's row, the
 // roll-up over all links (workspace 0) and its workspace's roll-up (an
-// event of workspace 0 counts as the default workspace's).
+// event of workspace 0 counts as the default workspace's); the variant
+// only in its link's rows.
 func Compute(evs []clickevents.Event) *Truth {
 	t := &Truth{Clicks: map[RowKey]int64{}, Visitors: map[RowKey]map[uint64]struct{}{}, Dims: map[DimKey]int64{}}
 	for i := range evs {
@@ -148,6 +155,9 @@ func Compute(evs []clickevents.Event) *Truth {
 					"status":   strconv.Itoa(int(e.Status)),
 				} {
 					t.Dims[DimKey{rk, dim, v}]++
+				}
+				if k.Code != "" {
+					t.Dims[DimKey{rk, "variant", smartlink.Choice(e.Choice).String()}]++
 				}
 			}
 		}

@@ -52,13 +52,15 @@
     if (key() && picked()) headers["Shortify-Workspace"] = picked();
     const resp = await fetch(path, Object.assign({}, opts, { headers, credentials: "omit" }));
     if (!resp.ok) {
-      let detail = resp.status + " " + resp.statusText;
+      let detail = resp.status + " " + resp.statusText, field = "";
       try {
         const p = await resp.json();
         if (p && p.detail) detail = p.detail;
+        if (p && typeof p.field === "string") field = p.field;
       } catch (_) { /* not JSON */ }
       const err = new Error(detail);
       err.status = resp.status;
+      err.field = field;
       throw err;
     }
     return opts.raw ? resp : resp.json();
@@ -267,18 +269,21 @@
   async function linkPage() {
     const code = $("page").dataset.code;
     const enc = encodeURIComponent(code);
-    let linkID = "";
+    let linkID = "", link = null;
     try {
       const l = await api("/api/v1/links/" + enc + domainQuery().replace("&", "?"));
       linkID = l.id;
+      link = l;
       const a = $("link-short");
       a.textContent = l.short_url;
       a.setAttribute("href", safeHref(l.short_url));
       $("link-target").textContent = shownURL(l.url);
       $("link-created").textContent = l.created_at;
       $("link-state").textContent = l.disabled ? " · disabled" : l.expires_at ? " · expires " + l.expires_at : "";
+      showSmart(l);
       qr(enc);
     } catch (err) {
+      $("smart").hidden = true; // nothing to edit
       say(err.status === 404 ? "No link has the code " + code + " (its statistics, if any, are below)." : explain(err), err.status !== 404);
     }
     const q = rangeQuery() + domainQuery() + (linkID ? "&link_id=" + encodeURIComponent(linkID) : "");
@@ -291,7 +296,149 @@
       say(explain(err), true);
     }
     $("csv").onclick = (ev) => download(ev, base + "/series.csv?" + q, code + ".csv");
-    await dims(base, q);
+    await Promise.all([dims(base, q), variants(base, q, link)]);
+  }
+
+  // variantURL is the URL that a variant's name ("url", "rules[0]",
+  // "targets[1]") points to in link l now, or "" (a variant is named by
+  // its position: an older click may have gone to another URL).
+  function variantURL(l, name) {
+    if (!l) return "";
+    if (name === "url") return l.url || "";
+    const m = /^(rules|targets)\[([0-9]+)\]$/.exec(name);
+    const list = m && l[m[1]];
+    return (list && list[Number(m[2])] && list[Number(m[2])].url) || "";
+  }
+
+  // variants shows the link's clicks per variant (which of a smart link's
+  // targets they went to), only when some went elsewhere than its url.
+  async function variants(base, q, link) {
+    const box = $("variants"), list = $("variant-list");
+    list.replaceChildren();
+    box.hidden = true;
+    try {
+      const top = await api(base + "/top/variant?" + q + "&limit=100");
+      if (!top.items.some((it) => it.value !== "url")) return;
+      for (const it of top.items) {
+        const li = el("li");
+        const name = el("span", { class: "value" }, it.value);
+        const u = variantURL(link, it.value);
+        if (u) name.appendChild(el("span", { class: "target muted" }, " " + shownURL(u)));
+        li.append(name, el("span", { class: "count" }, fmt(it.clicks)));
+        list.appendChild(li);
+      }
+      box.hidden = false;
+    } catch (_) {
+      // No variants to show: the other cards say what went wrong.
+    }
+  }
+
+  // SMART maps the form's simple inputs to the link's fields.
+  const SMART_NUMBERS = [["smart-max-clicks", "max_clicks"], ["smart-cache-max-age", "cache_max_age"]];
+  const SMART_JSON = [["smart-rules", "rules"], ["smart-targets", "targets"]];
+  const SMART_UTM = ["source", "medium", "campaign", "term", "content"];
+  const SMART_PREVIEW = ["title", "description", "image"];
+
+  // showSmart fills the smart-link form from the link l (GET
+  // /api/v1/links/{code}).
+  function showSmart(l) {
+    $("smart-protected").textContent = l.password_protected ? "protected" : "not protected";
+    $("smart-password").value = "";
+    $("smart-password-remove").checked = false;
+    $("smart-password-remove").disabled = !l.password_protected;
+    for (const [id, f] of SMART_NUMBERS) $(id).value = l[f] ? String(l[f]) : "";
+    $("smart-expired-url").value = l.expired_url || "";
+    for (const [id, f] of SMART_JSON) $(id).value = l[f] && l[f].length ? JSON.stringify(l[f], null, 2) : "";
+    $("smart-forward-query").checked = !!l.forward_query;
+    $("smart-forward-query-override").checked = !!l.forward_query_override;
+    for (const k of SMART_UTM) $("smart-utm-" + k).value = (l.utm && l.utm[k]) || "";
+    $("smart-form").dataset.utm = l.utm ? "1" : ""; // emptied fields then remove them
+    for (const k of SMART_PREVIEW) $("smart-preview-" + k).value = (l.preview && l.preview[k]) || "";
+  }
+
+  // smartError shows a refusal next to the form: the field it names (the
+  // API's problem "field", a JSON path such as rules[0].when.colour) and
+  // the detail, and marks the input the field belongs to.
+  function smartError(field, detail) {
+    for (const e of document.querySelectorAll("#smart-form [aria-invalid]")) e.removeAttribute("aria-invalid");
+    $("smart-error").hidden = !detail;
+    $("smart-error-field").textContent = field ? field + ":" : "";
+    $("smart-error-detail").textContent = detail || "";
+    if (!field) return;
+    const top = field.split(/[.[]/)[0];
+    const input = document.querySelector('#smart-form [name="' + CSS.escape(top) + '"]') ||
+      document.querySelector('#smart-form [name="' + CSS.escape(field.replace(".", "_")) + '"]');
+    if (input) input.setAttribute("aria-invalid", "true");
+  }
+
+  // smartBody reads the form into a PATCH body: every field sent, an empty
+  // one as null (cleared); the password only when typed or removed.
+  function smartBody() {
+    const body = {};
+    const pw = $("smart-password").value;
+    if ($("smart-password-remove").checked) body.password = null;
+    else if (pw) body.password = pw;
+    for (const [id, f] of SMART_NUMBERS) {
+      const v = $(id).value.trim();
+      if (v !== "" && !/^[0-9]+$/.test(v)) throw { field: f, detail: "a whole number of at least 1, or empty for none" };
+      body[f] = v === "" ? null : Number(v);
+    }
+    body.expired_url = $("smart-expired-url").value.trim() || null;
+    for (const [id, f] of SMART_JSON) {
+      const v = $(id).value.trim();
+      if (v === "") {
+        body[f] = null;
+        continue;
+      }
+      try {
+        body[f] = JSON.parse(v);
+      } catch (e) {
+        throw { field: f, detail: "not JSON: " + e.message };
+      }
+    }
+    body.forward_query = $("smart-forward-query").checked;
+    body.forward_query_override = $("smart-forward-query-override").checked;
+    const utm = {};
+    for (const k of SMART_UTM) {
+      const v = $("smart-utm-" + k).value.trim();
+      if (v) utm[k] = v;
+    }
+    if (Object.keys(utm).length) body.utm = utm;
+    else if ($("smart-form").dataset.utm) body.utm = null; // removes the url's utm_* parameters
+    const preview = {};
+    for (const k of SMART_PREVIEW) {
+      const v = $("smart-preview-" + k).value.trim();
+      if (v) preview[k] = v;
+    }
+    body.preview = Object.keys(preview).length ? preview : null;
+    return body;
+  }
+
+  async function saveSmart(ev) {
+    ev.preventDefault();
+    let body;
+    try {
+      body = smartBody();
+    } catch (e) {
+      smartError(e.field, e.detail);
+      return;
+    }
+    const enc = encodeURIComponent($("page").dataset.code);
+    $("smart-state").textContent = "Saving…";
+    try {
+      const l = await api("/api/v1/links/" + enc + domainQuery().replace("&", "?"), {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      smartError("", "");
+      showSmart(l);
+      $("link-target").textContent = shownURL(l.url);
+      $("smart-state").textContent = "Saved.";
+    } catch (err) {
+      $("smart-state").textContent = "";
+      smartError(err.field || "", err.status === 401 || err.status === 403 ? "Saving needs a key of role creator or above: " + err.message : err.message);
+    }
   }
 
   // qr shows the link's QR code: fetched with the key, shown as a data:
@@ -354,6 +501,7 @@
     showKeyState();
     showWorkspace();
     if (page === "overview") $("create-form").addEventListener("submit", createLink);
+    if (page === "link") $("smart-form").addEventListener("submit", saveSmart);
     if (load) {
       $("range").addEventListener("change", load);
       load();

@@ -207,6 +207,27 @@ func TryCount(dsn, table string) (int64, error) {
 	return n, err
 }
 
+// RawVariants returns the raw clicks per variant, keyed "code/variant".
+func RawVariants(tb testing.TB, dsn string) map[string]int64 {
+	tb.Helper()
+	q, done := open(tb, dsn)
+	defer done()
+	out := map[string]int64{}
+	err := q("SELECT code, variant, count(*) FROM clicks GROUP BY code, variant", func(scan func(...any) error) error {
+		var code, variant string
+		var n int64
+		if err := scan(&code, &variant, &n); err != nil {
+			return err
+		}
+		out[code+"/"+variant] = n
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("raw clicks per variant: %v", err)
+	}
+	return out
+}
+
 // Compare reports every difference between the tables and the truth:
 // clicks and dimension clicks exactly, and each row's visitors sketch
 // byte for byte against the sketch of its exact visitors.

@@ -1,0 +1,15 @@
+-- Smart links (issue 16): a click of a smart link went to one of its
+-- targets, which the edge's click event names (clickevents.Event.Choice).
+-- The aggregates count it as the dimension "variant" in their dims column
+-- (stats/aggregate's DimCounts, encoding version 2: no schema change); the
+-- raw clicks keep it here, as smartlink.Choice names it: 'url' (the
+-- link's own url, every click of a plain link and every click from before
+-- this migration), 'rules[N]' or 'targets[N]' (the JSON path of the
+-- link's field that gave the target).
+--
+-- The DEFAULT makes this a change of the catalogue only on PostgreSQL 11
+-- and later (no table rewrite); the partitions attached now and created
+-- later take the column from the parent. A partition that the retention
+-- detached before this migration lacks it: add it with this statement
+-- before attaching the partition again.
+ALTER TABLE clicks ADD COLUMN variant text NOT NULL DEFAULT 'url';
