@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // A link whose target is on the shared block set (a threat feed, or the
@@ -61,7 +62,7 @@ func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code, dom
 	hdr["Cache-Control"] = ccNoStore
 	w.WriteHeader(http.StatusOK)
 	if h.events != nil {
-		h.emitClick(r, code, domain, e, http.StatusOK)
+		h.emitClick(r, code, domain, e, http.StatusOK, smartlink.ChoiceURL)
 	}
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write means the client went away

@@ -23,6 +23,7 @@ type entry struct {
 	expires   int64  // Unix nanoseconds when the link stops redirecting; 0: never
 	status    uint16 // the link's own status; 0: the handler's default
 	state     uint8  // stateUnknown, stateFound, stateDisabled or stateTakenDown
+	flags     uint8  // flagSmart; in the byte the alignment left spare
 	born      uint32 // when it was loaded, for the adaptive lifetime (ttl.go)
 }
 
@@ -34,6 +35,12 @@ const (
 	// the takedown reason where a found link's URL goes (takedown.go).
 	stateTakenDown
 )
+
+// flagSmart marks a smart link: its L1 string is a smartlink.Compiled
+// (its Location and options) instead of the bare Location, and the
+// request takes the smart path (smart.go). A plain link's hit tests this
+// one bit and nothing more.
+const flagSmart uint8 = 1
 
 // entryOf converts a link to its L1 value (the URL goes beside it).
 func entryOf(l linkstore.Link) entry {
@@ -139,14 +146,18 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 }
 
 // loaded is the L1 value and Location of a link loaded now from tier (for
-// a taken-down link, its takedown reason instead of a Location). Its target
-// passes the gate (target.go) here, once, on its way into the L1: a refused
-// target makes a disabled entry (410) with no URL.
+// a taken-down link, its takedown reason instead of a Location; for a
+// smart link, its Compiled form, see loadedSmart). Its target passes the
+// gate (target.go) here, once, on its way into the L1: a refused target
+// makes a disabled entry (410) with no URL.
 func (h *Handler) loaded(tier string, l linkstore.Link) (entry, string) {
 	e := entryOf(l)
 	e.born = bornAt(h.nowNano())
 	if e.state == stateTakenDown {
 		return e, l.TakedownReason // never a redirect: the URL is not kept
+	}
+	if !l.Smart.IsZero() {
+		return h.loadedSmart(tier, l, e) // smart.go
 	}
 	if e.state != stateFound {
 		return e, "" // a disabled link never redirects: its URL is not kept

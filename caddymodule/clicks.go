@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/shortify/shortify/internal/clientip"
 	"github.com/shortify/shortify/internal/geoip"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // Click events (docs/architecture.md, "A redirect" and "A click"): every
@@ -52,16 +54,41 @@ const clickStatsEvery = time.Second
 
 // events is a handler's click-event state: nil without kafka_brokers.
 type events struct {
-	emitter  *clickevents.Emitter
-	sink     *clickSink
-	metrics  clickMetrics // registered with sink; unregistered in Cleanup
-	resolver *clientip.Resolver
-	visitors *clickevents.VisitorHasher
-	country  string    // canonical header name; "" without country_header
-	geo      *geoip.DB // nil without geoip_database
-	dropped  counter   // events Emit refused
+	emitter *clickevents.Emitter
+	sink    *clickSink
+	metrics clickMetrics // registered with sink; unregistered in Cleanup
+	dropped counter      // events Emit refused
 
 	cleanup sync.Once // Cleanup may run more than once
+}
+
+// visitors is what the edge knows of who clicks: the client address, the
+// visitor hash and the country. Click events record them, and smart
+// links' rules and splits decide by them (smart.go), so a handler has
+// them with or without kafka_brokers.
+type visitors struct {
+	resolver *clientip.Resolver
+	hasher   *clickevents.VisitorHasher
+	country  string    // canonical header name; "" without country_header
+	geo      *geoip.DB // nil without geoip_database
+}
+
+// of returns the visitor hash and country of r.
+func (v *visitors) of(r *http.Request, ua string) (hash uint64, country string) {
+	ip, _ := v.resolver.ClientIP(r) // the zero Addr (no visitor) when not an IP peer
+	return v.hasher.Hash(ip, ua), v.countryOf(r, ip)
+}
+
+// countryOf returns the country of r, whose client is ip: GeoIP's, else
+// the trusted proxy's country_header; "" unknown.
+func (v *visitors) countryOf(r *http.Request, ip netip.Addr) string {
+	if c := v.geo.Country(ip); c != "" {
+		return c
+	}
+	if v.country != "" && v.resolver.FromTrustedProxy(r) {
+		return clickevents.NormalizeCountry(headerValue(r.Header, v.country))
+	}
+	return ""
 }
 
 // processVisitorKey is the visitor key of handlers without visitor_key:
@@ -135,36 +162,30 @@ func validHeaderName(s string) bool {
 	return s != ""
 }
 
-// provisionEvents takes the click-event emitter from the pool (building it
-// when absent). Without kafka_brokers it does nothing.
-func (h *Handler) provisionEvents() error {
-	if len(h.KafkaBrokers) == 0 {
-		if h.GeoIPDatabase != "" {
-			h.logger.Warn("geoip_database has no effect without kafka_brokers (countries are only for click events): not opened")
-		}
-		return nil
-	}
-	ev := &events{country: textproto.CanonicalMIMEHeaderKey(h.CountryHeader)}
+// provisionVisitors sets up what the edge knows of a visitor (visitors):
+// the client-address resolver, the visitor hasher and the GeoIP database.
+func (h *Handler) provisionVisitors() error {
+	v := &visitors{country: textproto.CanonicalMIMEHeaderKey(h.CountryHeader)}
 	if h.limits != nil {
-		ev.resolver = h.limits.resolver
+		v.resolver = h.limits.resolver
 	} else {
 		res, err := clientip.NewResolver(h.TrustedProxies, h.IPv6Prefix, h.ClientIPHeader)
 		if err != nil {
 			return err
 		}
-		ev.resolver = res
+		v.resolver = res
 	}
 	key := []byte(h.VisitorKey)
 	if len(key) == 0 {
-		h.logger.Warn("visitor_key not set: using a random key of this process, so unique visitors are counted per edge and per restart; set the same visitor_key on every edge")
+		if len(h.KafkaBrokers) > 0 {
+			h.logger.Warn("visitor_key not set: using a random key of this process, so unique visitors are counted per edge and per restart, and split links pick variants per edge; set the same visitor_key on every edge")
+		}
 		key = processVisitorKey()
 	}
-	ev.visitors = clickevents.NewVisitorHasher(key)
-	logger := slog.New(zapslog.NewHandler(h.logger.Core()))
-	hooks := h.hookKey()
-
+	v.hasher = clickevents.NewVisitorHasher(key)
 	if h.GeoIPDatabase != "" {
-		v, err := h.loadOrNew("shortify/geoip/"+hashKey(h.GeoIPDatabase, h.geoipInterval, hooks), func() (caddy.Destructor, error) {
+		logger := slog.New(zapslog.NewHandler(h.logger.Core()))
+		dbv, err := h.loadOrNew("shortify/geoip/"+hashKey(h.GeoIPDatabase, h.geoipInterval, h.hookKey()), func() (caddy.Destructor, error) {
 			db, err := geoip.Open(h.GeoIPDatabase, geoip.Options{Interval: h.geoipInterval, Logger: logger})
 			if err != nil {
 				return nil, err
@@ -174,8 +195,21 @@ func (h *Handler) provisionEvents() error {
 		if err != nil {
 			return fmt.Errorf("geoip_database: %w", err)
 		}
-		ev.geo = v.(geoDB).DB
+		v.geo = dbv.(geoDB).DB
 	}
+	h.visitors = v
+	return nil
+}
+
+// provisionEvents takes the click-event emitter from the pool (building it
+// when absent). Without kafka_brokers it does nothing.
+func (h *Handler) provisionEvents() error {
+	if len(h.KafkaBrokers) == 0 {
+		return nil
+	}
+	ev := new(events)
+	logger := slog.New(zapslog.NewHandler(h.logger.Core()))
+	hooks := h.hookKey()
 
 	// The security settings are part of the keys (the password as a
 	// hash): a rotated password or certificate path makes new clients.
@@ -223,31 +257,28 @@ func (h *Handler) cleanupEvents() {
 	})
 }
 
-// emitClick sends the click event of a redirect just answered. It never
-// waits; a refused event is counted as dropped.
+// emitClick sends the click event of a redirect just answered (choice:
+// which of a smart link's targets it went to; smartlink.ChoiceURL for a
+// plain link). It never waits; a refused event is counted as dropped.
 // domain is the custom domain the request came for ("" on the own host),
 // which is the link's; the workspace comes with the link through the
 // caches (entry.workspace).
-func (h *Handler) emitClick(r *http.Request, code, domain string, e *entry, status int) {
+func (h *Handler) emitClick(r *http.Request, code, domain string, e *entry, status int, choice smartlink.Choice) {
 	ev := h.events
-	ip, _ := ev.resolver.ClientIP(r) // the zero Addr (no visitor) when not an IP peer
 	ua := headerValue(r.Header, "User-Agent")
 	c := clickevents.Event{
 		Time:      time.Now(),
 		Code:      code,
 		LinkID:    e.linkID,
 		Status:    uint16(status),
-		Visitor:   ev.visitors.Hash(ip, ua),
 		Bot:       clickevents.IsBot(ua),
 		UserAgent: ua,
 		Referrer:  headerValue(r.Header, "Referer"),
 		Workspace: e.workspace,
 		Domain:    domain,
+		Choice:    uint8(choice),
 	}
-	c.Country = ev.geo.Country(ip)
-	if c.Country == "" && ev.country != "" && ev.resolver.FromTrustedProxy(r) {
-		c.Country = clickevents.NormalizeCountry(headerValue(r.Header, ev.country))
-	}
+	c.Visitor, c.Country = h.visitors.of(r, ua)
 	if !ev.emitter.Emit(&c) {
 		ev.dropped.Inc()
 	}

@@ -111,12 +111,12 @@ func TestGeoIPReload(t *testing.T) {
 
 	old := provision(t, config())
 	geoiptest.Replace(t, path, geoiptest.Build(t, geoiptest.DBIPCountry, map[string]string{"81.2.69.0/24": "IE"}))
-	testenv.WaitFor(t, "the replaced database", 5*time.Second, func() bool { return old.events.geo.Country(client) == "IE" })
+	testenv.WaitFor(t, "the replaced database", 5*time.Second, func() bool { return old.visitors.geo.Country(client) == "IE" })
 
 	// A config reload: the new handler is provisioned, then the old one
 	// cleaned up.
 	cur := provision(t, config())
-	if cur.events.geo != old.events.geo {
+	if cur.visitors.geo != old.visitors.geo {
 		t.Fatal("the reload opened the database again instead of keeping the pooled one")
 	}
 	if err := old.Cleanup(); err != nil {
@@ -125,10 +125,10 @@ func TestGeoIPReload(t *testing.T) {
 	geoiptest.Replace(t, path, []byte("corrupt"))
 	geoiptest.Replace(t, path, geoiptest.Build(t, geoiptest.GeoLite2City, map[string]string{"81.2.69.0/24": "NL"}))
 	testenv.WaitFor(t, "the database replaced after the reload", 5*time.Second, func() bool {
-		return cur.events.geo.Country(client) == "NL"
+		return cur.visitors.geo.Country(client) == "NL"
 	})
 	geoiptest.Replace(t, path, []byte("corrupt"))
-	if cur.events.geo.Check(); cur.events.geo.Country(client) != "NL" {
+	if cur.visitors.geo.Check(); cur.visitors.geo.Country(client) != "NL" {
 		t.Fatal("a corrupt file replaced the database")
 	}
 }
@@ -152,7 +152,7 @@ func TestGeoIPProvisionErrors(t *testing.T) {
 		}
 	}
 	h := provision(t, eventsHandler(&Handler{Database: dsn}, k))
-	if h.events.geo != nil || h.events.geo.Country(netip.MustParseAddr("81.2.69.142")) != "" {
+	if h.visitors.geo != nil || h.visitors.geo.Country(netip.MustParseAddr("81.2.69.142")) != "" {
 		t.Error("a database without geoip_database")
 	}
 }

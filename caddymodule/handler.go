@@ -12,6 +12,7 @@ import (
 
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/shortcode"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // Header values shared by every response. They are never modified in place
@@ -53,10 +54,15 @@ const statusClientClosedRequest = 499
 //     Reasons, a short page naming the reason (takedown.go);
 //   - a client over its rate_limit or out of its miss_limit: 429 Too Many
 //     Requests, before any lookup (ratelimit.go);
-//   - a store failure: 503 (a Redis failure is only logged).
+//   - a store failure: 503 (a Redis failure is only logged);
+//   - a smart link (options decided at the click: rules, a split, a
+//     password, a click limit, a preview, expired_url, cache_max_age):
+//     the steps of smart.go, after the unknown and taken-down checks.
 //
-// Other methods go to the next handler untouched. Paths that are not "/"
-// followed by a well-formed code never touch a cache or the store.
+// POST /{code} of a password-protected link is its form's answer (smart.go);
+// other POSTs and other methods go to the next handler untouched. Paths
+// that are not "/" followed by a well-formed code never touch a cache or
+// the store.
 //
 // Cache-Control, on purpose: a temporary redirect (302, 307) is "no-store",
 // so that browsers and shared caches never answer a click in our place and
@@ -71,6 +77,9 @@ const statusClientClosedRequest = 499
 // and a disabled link may be enabled again.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method == http.MethodPost {
+			return h.servePost(w, r, next) // a password form's answer, or the next handler's (smart.go)
+		}
 		return next.ServeHTTP(w, r)
 	}
 	st, ok := h.resolve(r.Host) // the own host or a custom domain (domains.go)
@@ -98,33 +107,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 
-	// The L1 key: the code on the own host; domain/code on a custom
-	// domain, built for the Get on the stack (Get keeps no reference to
-	// it) and copied to the heap only for a load, which keeps it.
-	var (
-		e   entry
-		url string
-	)
-	if st.domain == "" {
-		e, url, ok = h.l1.Get(code)
-	} else {
-		var buf [keyBufLen]byte
-		e, url, ok = h.l1.Get(stackKey(&buf, st.domain, code))
-	}
-	if ok {
-		h.stats.l1Hits.Inc()
-	} else {
-		h.stats.l1Misses.Inc()
-		key := l1Key(st.domain, code)
-		var err error
-		e, url, err = h.l1.Load(r.Context(), key, h.load)
-		if err != nil {
-			h.stats.errors.Inc()
-			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
-				return caddyhttp.Error(statusClientClosedRequest, err)
-			}
-			return caddyhttp.Error(http.StatusServiceUnavailable, err)
-		}
+	e, url, err := h.find(r, st.domain, code)
+	if err != nil {
+		return err
 	}
 
 	switch {
@@ -134,6 +119,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.unknown(w, r, next, client, st)
 	case e.state == stateTakenDown: // before expiry: the takedown is what to say
 		return h.takenDown(w, r, url) // takedown.go; url holds the reason
+	case e.flags&flagSmart != 0: // the one test a plain link pays for smart links
+		return h.serveSmart(w, r, st, code, &e, smartlink.Compiled(url)) // smart.go
 	case e.state == stateDisabled, e.expires != 0 && e.expired(h.nowNano()):
 		h.stats.gone.Inc()
 		return plain(w, r, http.StatusGone, bodyGone, lenGone)
@@ -153,9 +140,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	w.WriteHeader(status)
 	if h.events != nil {
-		h.emitClick(r, code, st.domain, &e, status) // never waits (clicks.go)
+		h.emitClick(r, code, st.domain, &e, status, smartlink.ChoiceURL) // never waits (clicks.go)
 	}
 	return nil
+}
+
+// find returns the L1 entry of code on domain ("" the own host), loading
+// it on a miss. Its error is the handler's answer (503, or 499 when the
+// client went away).
+func (h *Handler) find(r *http.Request, domain, code string) (entry, string, error) {
+	// The L1 key: the code on the own host; domain/code on a custom
+	// domain, built for the Get on the stack (Get keeps no reference to
+	// it) and copied to the heap only for a load, which keeps it.
+	var (
+		e   entry
+		url string
+		ok  bool
+	)
+	if domain == "" {
+		e, url, ok = h.l1.Get(code)
+	} else {
+		var buf [keyBufLen]byte
+		e, url, ok = h.l1.Get(stackKey(&buf, domain, code))
+	}
+	if ok {
+		h.stats.l1Hits.Inc()
+		return e, url, nil
+	}
+	h.stats.l1Misses.Inc()
+	e, url, err := h.l1.Load(r.Context(), l1Key(domain, code), h.load)
+	if err != nil {
+		h.stats.errors.Inc()
+		if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+			return e, "", caddyhttp.Error(statusClientClosedRequest, err)
+		}
+		return e, "", caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
+	return e, url, nil
 }
 
 // unknown answers a code that no link has, or a path that is not a code.

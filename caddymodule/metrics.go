@@ -28,6 +28,7 @@ import (
 //	shortify_edge_takedowns_served_total          451 answers for taken-down links
 //	shortify_edge_blocked_clicks_total            clicks answered with the interstitial (blocked.go)
 //	shortify_edge_unknown_hosts_total             requests for a host neither own nor a verified domain (domains.go)
+//	shortify_edge_click_limit_total{outcome}      claims of limited links: claimed, exhausted, error (smart.go)
 //	shortify_edge_password_attempts_total{outcome} ok, wrong, limited, csrf, busy (password_config.go)
 //	shortify_edge_l1_entries, _l1_capacity, _l1_evictions_total (l1metrics.go)
 type metrics struct {
@@ -44,6 +45,7 @@ type metrics struct {
 	takedowns     prometheus.Counter
 	blocked       prometheus.Counter
 	unknownHosts  prometheus.Counter
+	clickLimit    *prometheus.CounterVec
 	l1            *l1Collector
 }
 
@@ -97,6 +99,8 @@ func newMetrics() *metrics {
 			"Clicks answered with the interstitial page because the link's target is on a threat feed or the admin blocklist."))),
 		unknownHosts: prometheus.NewCounter(prometheus.CounterOpts(opts("unknown_hosts_total",
 			"Requests for a host that is neither one of the instance's hosts nor a verified custom domain, answered 404 without a lookup."))),
+		clickLimit: prometheus.NewCounterVec(prometheus.CounterOpts(opts("click_limit_total",
+			"Clicks of links with max_clicks by outcome: claimed (counted and redirected), exhausted (the limit was reached), error (the counter could not be reached: 503).")), []string{"outcome"}),
 		l1: newL1Collector(),
 	}
 }
@@ -105,7 +109,7 @@ func newMetrics() *metrics {
 // that register can swap in the collector a registry already has.
 func (m *metrics) collectors() []any {
 	return []any{&m.requests, &m.cache, &m.l2Errors, &m.latency, &m.rateLimited,
-		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.blocked, &m.unknownHosts, &m.l1}
+		&m.limitErrors, &m.queueDepth, &m.clickEvents, &m.invalidations, &m.refused, &m.takedowns, &m.blocked, &m.unknownHosts, &m.clickLimit, &m.l1}
 }
 
 // metricsFor returns the collectors registered with reg: new ones, or the
@@ -188,6 +192,8 @@ type stats struct {
 	refusedL2, refusedStore counter
 
 	takedowns counter
+
+	claimed, exhausted, claimErrors counter // shortify_edge_click_limit_total
 }
 
 // refusedTarget is the counter of targets refused from tier (target.go).
@@ -233,5 +239,9 @@ func newStats(m *metrics) *stats {
 		refusedStore: c(m.refused, "store"),
 
 		takedowns: counter{m.takedowns},
+
+		claimed:     c(m.clickLimit, "claimed"),
+		exhausted:   c(m.clickLimit, "exhausted"),
+		claimErrors: c(m.clickLimit, "error"),
 	}
 }

@@ -101,6 +101,9 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_refused_targets_total{tier=store}":            0,
 		"shortify_edge_blocked_clicks_total{}":                       0,
 		"shortify_edge_unknown_hosts_total{}":                        0,
+		"shortify_edge_click_limit_total{outcome=claimed}":           0, // smart_limit_test.go counts them
+		"shortify_edge_click_limit_total{outcome=exhausted}":         0,
+		"shortify_edge_click_limit_total{outcome=error}":             0,
 		// password_test.go counts the password checks.
 		"shortify_edge_password_attempts_total{outcome=ok}":      0,
 		"shortify_edge_password_attempts_total{outcome=wrong}":   0,

@@ -53,6 +53,7 @@ import (
 
 	"github.com/shortify/shortify/caddymodule/internal/flatcache"
 	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/clicklimit"
 	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -297,6 +298,8 @@ type Handler struct {
 	metrics       *metrics              // the collectors of the config's registry
 	stats         *stats                // their children the request path counts with
 	events        *events               // nil without kafka_brokers (clicks.go)
+	visitors      *visitors             // client address, visitor hash, country (clicks.go)
+	counter       clicklimit.Counter    // claims clicks of links with max_clicks (smart.go)
 	inval         *invalidator          // the link-events consumer; nil without kafka_brokers (invalidate.go)
 	invalTarget   *targetL1             // h.l1 as registered with inval
 	rootLocation  []string              // Location of GET /; nil: the landing page

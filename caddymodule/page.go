@@ -27,6 +27,12 @@ type page struct {
 // newPage builds the page named name with that title, style and body
 // (html/template text, the values of render's data).
 func newPage(name, title, style, body string) page {
+	return newPageHead(name, title, "", style, body)
+}
+
+// newPageHead is newPage with more elements in the head (html/template
+// text), such as a link preview's meta tags.
+func newPageHead(name, title, head, style, body string) page {
 	return page{
 		tmpl: template.Must(template.New(name).Parse(`<!doctype html>
 <html lang="en">
@@ -35,7 +41,7 @@ func newPage(name, title, style, body string) page {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>` + title + `</title>
-<style>` + style + `</style>
+` + head + `<style>` + style + `</style>
 </head>
 <body>
 ` + body + `</body>

@@ -105,6 +105,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionLimits(); err != nil {
 		return err
 	}
+	if err := h.provisionVisitors(); err != nil { // before events, which use them (clicks.go)
+		return err
+	}
+	h.provisionClickLimit() // smart.go
+
 	if err := h.provisionPassword(ctx.GetMetricsRegistry()); err != nil { // password_config.go
 		return err
 	}

@@ -34,7 +34,14 @@ var targetPolicy = targeturl.Policy{MaxLength: 32 << 10}
 // and returns it as a Location value. When the target is refused it
 // returns false, having logged and counted the refusal.
 func (h *Handler) gateTarget(tier string, l linkstore.Link) (string, bool) {
-	u, err := targetPolicy.Check(l.URL)
+	return h.gateURL(tier, l, l.URL)
+}
+
+// gateURL is gateTarget for any URL of l that may become a Location: its
+// target, or one its smart options hold (smart.go), which pass the same
+// check.
+func (h *Handler) gateURL(tier string, l linkstore.Link, raw string) (string, bool) {
+	u, err := targetPolicy.Check(raw)
 	if err != nil {
 		h.stats.refusedTarget(tier).Inc()
 		if ce := h.l2log.Check(zap.WarnLevel, "refused a link whose target is not a safe http(s) URL; answering 410"); ce != nil {
