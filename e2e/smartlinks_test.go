@@ -12,10 +12,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
 	problemdoc "github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // User agents of the visitors the smart-link tests play.
@@ -251,6 +253,36 @@ func smartSplit(c smartClient) {
 		c.t.Fatalf("40 visitors of a 50/50 split: %v, want both variants", seen)
 	}
 	c.t.Logf("40 visitors of a 50/50 split: %v", seen)
+
+	// The stats count the clicks per variant (each visitor clicked 4
+	// times), once the ingest has them.
+	want := map[string]int64{"targets[0]": int64(4 * seen[a]), "targets[1]": int64(4 * seen[b])}
+	var got map[string]int64
+	defer func() {
+		if c.t.Failed() {
+			c.t.Logf("clicks per variant: %v, want %v", got, want)
+		}
+	}()
+	testenv.WaitFor(c.t, "the stats counting the clicks per variant", 30*time.Second, func() bool {
+		status, body := c.api("GET", "/api/v1/stats/links/"+l.Code+"/top/variant", "")
+		if status != http.StatusOK {
+			return false
+		}
+		var top struct {
+			Items []struct {
+				Value  string `json:"value"`
+				Clicks int64  `json:"clicks"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(body, &top); err != nil {
+			c.t.Fatalf("stats of %s per variant: %v: %s", l.Code, err, body)
+		}
+		got = map[string]int64{}
+		for _, it := range top.Items {
+			got[it.Value] = it.Clicks
+		}
+		return reflect.DeepEqual(got, want)
+	})
 }
 
 // smartForwardQuery: the visitor's query joins the target's; the link's
