@@ -172,9 +172,16 @@ func smartMaxClicks(c smartClient) {
 	if l.MaxClicks != 3 {
 		t.Fatalf("created max_clicks %d, want 3", l.MaxClicks)
 	}
-	// HEAD claims nothing.
+	// HEAD claims nothing, and neither does a chat app unfurling the
+	// link: it gets a page without the target, not the redirect.
 	if resp, _ := c.visit(noFollow, "HEAD", "/"+l.Code, nil); resp.StatusCode/100 != 3 {
 		t.Fatalf("HEAD before any click: %d", resp.StatusCode)
+	}
+	for range 5 {
+		resp, body := c.visit(noFollow, "GET", "/"+l.Code, map[string]string{"User-Agent": slackUA})
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || bytes.Contains(body, []byte(target)) {
+			t.Fatalf("a link-preview crawler on a click-limited link: %d Location %q, want 200 without the target: %s", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
 	}
 	for i := range 3 {
 		resp, _ := c.visit(noFollow, "GET", "/"+l.Code, nil)
