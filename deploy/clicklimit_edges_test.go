@@ -36,7 +36,8 @@ const (
 // counter has: PostgreSQL only (the counter in the primary), PostgreSQL
 // with Redis (the counter in Redis: the edges' redis option), and SQLite
 // (the embedded default's store; the edges and the control plane share
-// the file). A link with max_clicks 100 gets 300 concurrent GETs split
+// the file; edges without Redis run edge.Caddyfile with its rate_limit
+// per edge, since shared needs Redis). A link with max_clicks 100 gets 300 concurrent GETs split
 // over both edges, from many clients: exactly 100 redirects, the rest
 // 410. Then two more links are clicked while one edge goes down in the
 // middle of the clicks and is restarted on its port. Stopped as a
