@@ -42,7 +42,11 @@ var pool = caddy.NewUsagePool()
 type resources struct {
 	store *lazyStore
 	redis redis.UniversalClient // nil without Redis
-	l1    *flatcache.Cache[entry]
+	// counterRedis is the click-limit counter's client to the same Redis,
+	// with l2cache.CounterTimeouts: a claim waits rather than failing a
+	// click the way a cache read may (nil without Redis).
+	counterRedis redis.UniversalClient
+	l1           *flatcache.Cache[entry]
 }
 
 // acquire loads or builds the handler's resources, recording in h.keys each
@@ -79,6 +83,17 @@ func (h *Handler) acquire() (*resources, error) {
 			return nil, err
 		}
 		res.redis = v.(redisClient).UniversalClient
+		v, err = h.loadOrNew("shortify/redis-counter/"+hashKey(h.Redis), func() (caddy.Destructor, error) {
+			c, err := l2cache.NewClientWith(h.Redis, l2cache.CounterTimeouts)
+			if err != nil {
+				return nil, err
+			}
+			return redisClient{c}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.counterRedis = v.(redisClient).UniversalClient
 	}
 
 	l1Key := "shortify/l1/" + hashKey(storeKey, redisKey, h.RedisPrefix, h.CacheSize,

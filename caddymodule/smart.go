@@ -241,8 +241,8 @@ func (h *Handler) provisionClickLimit() {
 	if h.counter != nil {
 		return
 	}
-	if h.res.redis != nil {
-		h.counter = clicklimit.NewRedis(h.res.redis, h.RedisPrefix)
+	if h.res.counterRedis != nil {
+		h.counter = clicklimit.NewRedis(h.res.counterRedis, h.RedisPrefix)
 		return
 	}
 	h.counter = storeCounter{h.res.store}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,6 +43,24 @@ type caddyProcess struct {
 	DataDir string
 
 	logs *lockedBuffer
+	// signal sends sig to the process and waits up to within for it to
+	// exit; it reports whether it did.
+	signal func(sig os.Signal, within time.Duration) bool
+}
+
+// Kill ends the process with SIGKILL, as a crash would, and returns once
+// it has exited; the test's cleanup then has nothing left to do.
+func (p *caddyProcess) Kill() { p.signal(os.Kill, time.Hour) }
+
+// Stop asks the process to exit with SIGTERM, as a supervisor does (Caddy
+// finishes the requests it has and takes no new ones), and waits for it;
+// after 30 s it kills it and reports false.
+func (p *caddyProcess) Stop() bool {
+	if p.signal(syscall.SIGTERM, 30*time.Second) {
+		return true
+	}
+	p.Kill()
+	return false
 }
 
 // Logs returns everything the process has logged so far.
@@ -51,7 +70,9 @@ func (p *caddyProcess) Logs() string { return p.logs.String() }
 // (on top of free loopback ports for SHORTIFY_PORT, SHORTIFY_OPS_PORT and
 // the admin endpoint, and SHORTIFY_BIND=127.0.0.1), and returns once its
 // ops server answers /healthz and its client port accepts connections.
-// The process is killed when the test ends.
+// The process is killed when the test ends. A SHORTIFY_PORT or
+// SHORTIFY_OPS_PORT in env is used instead of a free port, so that a
+// process can be restarted where an earlier one listened.
 func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	t.Helper()
 	abs, err := filepath.Abs(path)
@@ -59,6 +80,12 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 		t.Fatal(err)
 	}
 	p := &caddyProcess{Public: testenv.FreeAddr(t), Ops: testenv.FreeAddr(t), logs: new(lockedBuffer)}
+	if port := env["SHORTIFY_PORT"]; port != "" {
+		p.Public = net.JoinHostPort("127.0.0.1", port)
+	}
+	if port := env["SHORTIFY_OPS_PORT"]; port != "" {
+		p.Ops = net.JoinHostPort("127.0.0.1", port)
+	}
 	_, port, _ := net.SplitHostPort(p.Public)
 	_, opsPort, _ := net.SplitHostPort(p.Ops)
 	home := t.TempDir()
@@ -94,9 +121,17 @@ func runCaddy(t *testing.T, path string, env map[string]string) *caddyProcess {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
+	p.signal = func(sig os.Signal, within time.Duration) bool {
+		cmd.Process.Signal(sig) // an error: it has exited already
+		select {
+		case <-exited:
+			return true
+		case <-time.After(within):
+			return false
+		}
+	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
+		p.Kill()
 		if t.Failed() {
 			t.Logf("Caddy's log (%s):\n%s", path, p.Logs())
 		}

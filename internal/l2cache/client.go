@@ -13,14 +13,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Client settings: a slow or absent Redis must cost a cache miss little,
-// because the link store can answer instead. They suit the control plane
-// too, whose write-through is best effort.
-const (
-	redisDialTimeout = 250 * time.Millisecond
-	redisIOTimeout   = 100 * time.Millisecond
-	redisPoolTimeout = 250 * time.Millisecond
-)
+// Timeouts are a client's waits for a connection, a command's I/O and a
+// free pooled connection. A context's deadline bounds each command too.
+type Timeouts struct {
+	Dial, IO, Pool time.Duration
+}
+
+// CacheTimeouts are NewClient's: a slow or absent Redis must cost a cache
+// miss little, because the link store can answer instead. They suit the
+// control plane too, whose write-through is best effort.
+var CacheTimeouts = Timeouts{Dial: 250 * time.Millisecond, IO: 100 * time.Millisecond, Pool: 250 * time.Millisecond}
+
+// CounterTimeouts are for callers that have no fallback and would rather
+// wait up to their context's deadline: the click-limit counter, whose
+// timed-out claim may have counted a click that is then not served.
+var CounterTimeouts = Timeouts{Dial: 500 * time.Millisecond, IO: 2 * time.Second, Pool: 2 * time.Second}
 
 // CAFileParam is the query parameter of a rediss:// URL that names a PEM
 // file of the certificate authorities to trust for the server's
@@ -44,8 +51,13 @@ const CAFileParam = "tls_ca_file"
 // The edge, the control plane and the rate limiter all build their Redis
 // client here, so they accept the same addresses.
 func NewClient(addr string) (redis.UniversalClient, error) {
+	return NewClientWith(addr, CacheTimeouts)
+}
+
+// NewClientWith is NewClient with other timeouts (those a URL sets win).
+func NewClientWith(addr string, t Timeouts) (redis.UniversalClient, error) {
 	if IsURL(addr) {
-		o, err := ParseURL(addr)
+		o, err := parseURL(addr, t)
 		if err != nil {
 			return nil, err
 		}
@@ -66,10 +78,10 @@ func NewClient(addr string) (redis.UniversalClient, error) {
 	// Two or more addresses are the seeds of a Redis Cluster.
 	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:                 addrs,
-		DialTimeout:           redisDialTimeout,
-		ReadTimeout:           redisIOTimeout,
-		WriteTimeout:          redisIOTimeout,
-		PoolTimeout:           redisPoolTimeout,
+		DialTimeout:           t.Dial,
+		ReadTimeout:           t.IO,
+		WriteTimeout:          t.IO,
+		PoolTimeout:           t.Pool,
 		MaxRetries:            -1, // the store is the retry
 		DialerRetries:         1,
 		ContextTimeoutEnabled: true,
@@ -91,7 +103,9 @@ type URLOptions struct {
 // ParseURL parses a redis:// or rediss:// URL as NewClient does (the
 // tls_ca_file named is read here), with errors that never show the URL,
 // which may hold a password (url.Parse's errors quote it whole).
-func ParseURL(s string) (*URLOptions, error) {
+func ParseURL(s string) (*URLOptions, error) { return parseURL(s, CacheTimeouts) }
+
+func parseURL(s string, t Timeouts) (*URLOptions, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, errors.New("redis: the URL does not parse")
@@ -122,7 +136,7 @@ func ParseURL(s string) (*URLOptions, error) {
 			opt.TLSConfig.RootCAs = roots
 			opt.TLSConfig.MinVersion = tls.VersionTLS12
 		}
-		shorten(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MaxRetries, &opt.DialerRetries)
+		shorten(t, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MaxRetries, &opt.DialerRetries)
 		opt.ContextTimeoutEnabled = true
 		return &URLOptions{Cluster: opt}, nil
 	}
@@ -134,7 +148,7 @@ func ParseURL(s string) (*URLOptions, error) {
 		opt.TLSConfig.RootCAs = roots
 		opt.TLSConfig.MinVersion = tls.VersionTLS12
 	}
-	shorten(&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MaxRetries, &opt.DialerRetries)
+	shorten(t, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.PoolTimeout, &opt.MaxRetries, &opt.DialerRetries)
 	opt.ContextTimeoutEnabled = true
 	return &URLOptions{Node: opt}, nil
 }
@@ -165,11 +179,11 @@ func redactErr(err error) error {
 // shorten keeps what a URL sets and shortens what it leaves at go-redis's
 // defaults, which are made for callers that can wait; the store is the
 // retry, so commands are not retried.
-func shorten(dial, read, write, pool *time.Duration, retries, dialerRetries *int) {
-	*dial = cmpOr(*dial, redisDialTimeout)
-	*read = cmpOr(*read, redisIOTimeout)
-	*write = cmpOr(*write, redisIOTimeout)
-	*pool = cmpOr(*pool, redisPoolTimeout)
+func shorten(t Timeouts, dial, read, write, pool *time.Duration, retries, dialerRetries *int) {
+	*dial = cmpOr(*dial, t.Dial)
+	*read = cmpOr(*read, t.IO)
+	*write = cmpOr(*write, t.IO)
+	*pool = cmpOr(*pool, t.Pool)
 	if *retries == 0 {
 		*retries = -1
 	}

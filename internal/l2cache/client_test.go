@@ -115,7 +115,7 @@ func TestParseURLTLS(t *testing.T) {
 	if c.TLSConfig == nil || c.TLSConfig.ServerName != "" || c.TLSConfig.RootCAs == nil {
 		t.Errorf("cluster TLS config %+v: want the CA and no fixed server name (each node by its own)", c.TLSConfig)
 	}
-	if c.ReadTimeout != redisIOTimeout || c.MaxRetries != -1 {
+	if c.ReadTimeout != CacheTimeouts.IO || c.MaxRetries != -1 {
 		t.Errorf("cluster URL: read timeout %v, retries %d; want the client's short defaults", c.ReadTimeout, c.MaxRetries)
 	}
 	o, err = ParseURL("rediss://r1:6379?tls_ca_file=" + url.QueryEscape(ca.CertFile))
