@@ -76,7 +76,7 @@ bench-stats: services ## Stats ingest: events/s into committed aggregates (one c
 EDGE_BENCH_FLAGS ?=
 
 .PHONY: bench-edge
-bench-edge: build services ## wrk on the edge handler vs Caddy's static redir (10k and 1M links); prints the ratio.
+bench-edge: build services ## wrk on the edge handler vs Caddy's static redir: plain links (10k and 1M), then 1M smart links (3 rules + a split each); prints both ratios.
 	scripts/ensure-debian-package.sh wrk wrk
 	$(GO) run ./bench/edge -bin $(BIN) $(EDGE_BENCH_FLAGS)
 
