@@ -71,8 +71,9 @@ bench-stats: services ## Stats ingest: events/s into committed aggregates (one c
 	SHORTIFY_BENCH_RATE=$(STATS_BENCH_RATE) SHORTIFY_BENCH_PROBES=$(STATS_BENCH_PROBES) $(GO) test -run='^$$' -bench=BenchmarkDelay -benchtime=1x -timeout 10m ./stats/ingest/
 
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
-# 1,000,000 links, about 7 minutes (most of it warming a million-entry L1
-# through HTTP). Flags: go run ./bench/edge -h.
+# 1,000,000 plain links, then 1,000,000 smart links (three rules and a split
+# each), about 8 minutes on a quiet machine (most of it warming million-entry
+# L1s through HTTP). Flags: go run ./bench/edge -h.
 EDGE_BENCH_FLAGS ?=
 
 .PHONY: bench-edge
