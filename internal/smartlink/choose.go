@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shortify/shortify/internal/splitmix"
 	"github.com/shortify/shortify/internal/useragent"
 )
 
@@ -112,7 +113,7 @@ func (r *reader) pick(salt uint64, v *Visitor) (string, int) {
 	if h == 0 {
 		h = uint64(v.Now.UnixNano())
 	}
-	bucket := int(mix(h^salt) % TotalWeight)
+	bucket := int(splitmix.Mix(h^salt) % TotalWeight)
 	n := int(r.u8())
 	sum := 0
 	for i := 0; i < n && !r.bad; i++ {
@@ -123,17 +124,6 @@ func (r *reader) pick(salt uint64, v *Visitor) (string, int) {
 		}
 	}
 	return "", -1
-}
-
-// mix is splitmix64's finaliser: neighbouring hashes (and Now's
-// nanoseconds) land in unrelated buckets.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // match tests a rule (the layout of writer.rule) and returns its URL when

@@ -26,6 +26,8 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+
+	"github.com/shortify/shortify/internal/splitmix"
 )
 
 const (
@@ -60,22 +62,10 @@ type Sketch struct {
 // New returns an empty sketch.
 func New() *Sketch { return &Sketch{} }
 
-// mix is a 64-bit finaliser (from SplitMix64). Visitor hashes are keyed
-// hashes already, but mixing again costs a nanosecond and keeps the
-// estimate honest should a producer ever send poorly spread values.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 // Add adds a hash to the sketch. Adding the same hash again changes
 // nothing.
 func (s *Sketch) Add(hash uint64) {
-	h := mix(hash)
+	h := splitmix.Mix(hash)
 	idx := uint32(h >> q)
 	// The rank is the position of the first 1 bit in the remaining q bits,
 	// at most q+1 when they are all zero (the guard bit caps it).
