@@ -168,7 +168,8 @@ func TestBrowserNewUser(t *testing.T) {
 		{page, "dashboard-phone-link.png"},
 		{"/dashboard/links/long-host", ""},
 	} {
-		open(p.path, waitText("#total-clicks", ""), chromedp.WaitVisible(chromedp.CSS("#chart svg")))
+		// Loaded: the chart drawn and the last card filled.
+		open(p.path, chromedp.WaitVisible(chromedp.CSS("#chart svg")), chromedp.WaitVisible(chromedp.CSS("#dim-status li, #dim-status p")))
 		if w := num("width", `document.documentElement.scrollWidth`); w > 390 {
 			t.Errorf("%s on a 390 px phone is %v px wide", p.path, w)
 		}
