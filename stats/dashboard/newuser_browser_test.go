@@ -123,6 +123,20 @@ func TestBrowserNewUser(t *testing.T) {
 			chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 
+	// By hour: a row per hour, labelled with local times.
+	do("by hour",
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#range"); s.value = "hour"; s.dispatchEvent(new Event("change")); })()`),
+		waitText("#range-label", "last 24 hours"),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#chart table tbody tr").length >= 24`, chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	hour, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#chart table tbody tr th").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hour; strings.Contains(got, "T") || !regexp.MustCompile(`\d:\d\d`).MatchString(got) {
+		t.Errorf("an hour shows as %q", got)
+	}
+
 	// Forget: the key and everything it showed.
 	do("forget", chromedp.Click(chromedp.CSS("#forget-key")), waitText("#key-state", "no key"))
 	for _, sel := range []string{"#chart", "#dims", "#link-target", "#link-created", "#variant-list"} {

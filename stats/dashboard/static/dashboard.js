@@ -51,7 +51,12 @@
     // A bearer token: the form Caddy's logs redact, and the documented one.
     if (key()) headers["Authorization"] = "Bearer " + key();
     if (key() && picked()) headers["Shortify-Workspace"] = picked();
+    const asked = key() + "\n" + picked();
     const resp = await fetch(path, Object.assign({}, opts, { headers, credentials: "omit" }));
+    // An answer for a key that was forgotten or changed meanwhile (or
+    // another workspace) never settles: what it held must not come back
+    // on screen after "Forget" cleared it.
+    if (key() + "\n" + picked() !== asked) return new Promise(() => {});
     if (!resp.ok) {
       let detail = resp.status + " " + resp.statusText, field = "";
       try {
@@ -217,16 +222,14 @@
   }
 
   // ticks are about n round values (1, 2 or 5 times a power of ten) from
-  // 0 up to at least max.
+  // 0 up to at least max, and at least three of them (a one-click day
+  // gets 0, 1, 2 rather than a lone tick at the top).
   function ticks(max, n) {
     const raw = Math.max(1, max) / n;
     const pow = Math.pow(10, Math.floor(Math.log10(raw)));
     const step = Math.max(1, [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw));
-    const out = [];
-    for (let v = 0; v < max + step; v += step) {
-      out.push(v);
-      if (v >= max) break;
-    }
+    const out = [0];
+    while (out[out.length - 1] < max || out.length < 3) out.push(out[out.length - 1] + step);
     return out;
   }
 
