@@ -73,6 +73,16 @@ func TestBrowserNewUser(t *testing.T) {
 	}
 	page := "/dashboard/links/" + smartCode
 
+	// Forget on the overview: its top links and cards go too.
+	useKey(admin)
+	do("the overview", waitText("#top-links tbody", smartCode), waitText("#dim-country", "NL"),
+		chromedp.Click(chromedp.CSS("#forget-key")), waitText("#key-state", "no key"))
+	for _, sel := range []string{"#top-links tbody", "#dims", "#chart"} {
+		if s := textOf(t, ctx, sel); strings.TrimSpace(s) != "" {
+			t.Errorf("after Forget the overview's %s still shows %q", sel, s)
+		}
+	}
+
 	// The chart: round ticks, a title per bucket, a table, a visible bar.
 	useKey(admin)
 	open(page, waitText("#total-clicks", "9"), chromedp.WaitVisible(chromedp.CSS("#chart svg")))
