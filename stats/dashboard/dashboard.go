@@ -16,7 +16,10 @@
 // against); its script sends it with every API call. A viewer key is
 // enough to look; creating a link needs a creator key unless anonymous
 // creation is on (as in the embedded default), when the form works
-// without a key.
+// without a key. The script learns the key's role from the stats API
+// (GET /api/v1/stats/workspace) and turns off, with a note, the forms a
+// viewer key would only get a 403 from; "Forget" drops the key and clears
+// everything it showed.
 //
 // Escaping: the server only writes the code of the page into the HTML,
 // through html/template. The script writes everything that users wrote

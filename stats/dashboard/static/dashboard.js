@@ -14,6 +14,7 @@
     ["device", "Devices", "(unknown)"],
     ["browser", "Browsers", "(unknown)"],
     ["os", "Operating systems", "(unknown)"],
+    ["status", "Status served", "(none)"],
   ];
   const SVG = "http://www.w3.org/2000/svg";
 
@@ -50,7 +51,12 @@
     // A bearer token: the form Caddy's logs redact, and the documented one.
     if (key()) headers["Authorization"] = "Bearer " + key();
     if (key() && picked()) headers["Shortify-Workspace"] = picked();
+    const asked = key() + "\n" + picked();
     const resp = await fetch(path, Object.assign({}, opts, { headers, credentials: "omit" }));
+    // An answer for a key that was forgotten or changed meanwhile (or
+    // another workspace) never settles: what it held must not come back
+    // on screen after "Forget" cleared it.
+    if (key() + "\n" + picked() !== asked) return new Promise(() => {});
     if (!resp.ok) {
       let detail = resp.status + " " + resp.statusText, field = "";
       try {
@@ -80,6 +86,7 @@
     const box = $("workspace"), pick = $("workspace-pick");
     if (!key()) {
       box.hidden = true;
+      allowWrites("");
       return;
     }
     let v;
@@ -92,8 +99,10 @@
         return showWorkspace();
       }
       box.hidden = true;
+      allowWrites("");
       return;
     }
+    allowWrites(v.role);
     const name = (w) => w.name + " (ID " + w.id + ")";
     $("workspace-name").textContent = v.workspace ? name(v.workspace) : "instance admin: all workspaces";
     if (v.instance_admin && v.workspace) $("workspace-name").textContent = "instance admin: " + name(v.workspace);
@@ -104,6 +113,45 @@
       pick.value = v.workspace ? String(v.workspace.id) : "";
     }
     box.hidden = false;
+  }
+
+  // WRITE_FORMS are the forms that need a key of role creator or above
+  // (or, for creating, no key while anonymous creation is on), with the
+  // note beside each.
+  const WRITE_FORMS = [["create-form", "create-note"], ["smart-form", "smart-note"]];
+
+  // allowWrites disables the forms a viewer key cannot use and says why,
+  // rather than letting them fail with 403 (the stats API tells the key's
+  // role); any other role, or none, leaves them to the API.
+  function allowWrites(role) {
+    const viewer = role === "viewer";
+    for (const [form, note] of WRITE_FORMS) {
+      if (!$(form)) continue;
+      for (const e of $(form).querySelectorAll("input, textarea, select, button")) e.disabled = viewer;
+      $(note).hidden = !viewer;
+      $(note).textContent = viewer ? "This tab's key has role viewer: it can look, not change. " +
+        (form === "create-form" ? "Creating a link needs a key of role creator or above (or, where anonymous creation is on, no key: Forget this one)."
+          : "Saving needs a key of role creator or above.") : "";
+    }
+  }
+
+  // clearData empties everything the pages filled from the APIs, so that
+  // forgetting the key leaves nothing of what it showed on screen.
+  function clearData() {
+    for (const id of ["total-clicks", "total-humans", "total-bots", "total-visitors"]) if ($(id)) $(id).textContent = "–";
+    lastSeries = null;
+    for (const id of ["chart", "dims", "variant-list"]) if ($(id)) $(id).replaceChildren();
+    if ($("variants")) $("variants").hidden = true;
+    if ($("top-links")) $("top-links").tBodies[0].replaceChildren();
+    if ($("created")) $("created").hidden = true;
+    for (const id of ["link-short", "link-target", "link-created", "link-state"]) if ($(id)) $(id).textContent = "";
+    if ($("link-short")) $("link-short").setAttribute("href", "#");
+    if ($("smart-form")) {
+      $("smart-form").reset();
+      smartError("", "");
+      $("smart-state").textContent = "";
+    }
+    if ($("qr")) noQR("");
   }
 
   function explain(err) {
@@ -147,44 +195,119 @@
     $("total-visitors").textContent = fmt(t.visitors);
   }
 
-  // chart draws the series as stacked bars (humans below, bots above).
+  // traffic is the human/bot toggle's choice: "all", "human" or "bot".
+  function traffic() {
+    const t = $("traffic") ? $("traffic").value : "all";
+    return t === "human" || t === "bot" ? t : "all";
+  }
+
+  // shownTime is an API timestamp (RFC 3339, microseconds) as a local,
+  // readable time; the raw form stays in the element's title.
+  function shownTime(iso) {
+    const d = new Date(iso);
+    if (!iso || isNaN(d)) return iso || "";
+    return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // bucketLabel names a bucket: a day bucket is a UTC day, shown as that
+  // date (converting it to local time could move it a day); an hour
+  // bucket shows as the local hour it began.
+  function bucketLabel(bucket, granularity, long) {
+    const d = new Date(bucket);
+    if (isNaN(d)) return bucket;
+    if (granularity === "hour") {
+      return d.toLocaleString(undefined, long ? { dateStyle: "medium", timeStyle: "short" } : { hour: "2-digit", minute: "2-digit" });
+    }
+    return d.toLocaleDateString(undefined, long ? { timeZone: "UTC", dateStyle: "medium" } : { timeZone: "UTC", month: "short", day: "numeric" });
+  }
+
+  // ticks are about n round values (1, 2 or 5 times a power of ten) from
+  // 0 up to at least max, and at least three of them (a one-click day
+  // gets 0, 1, 2 rather than a lone tick at the top).
+  function ticks(max, n) {
+    const raw = Math.max(1, max) / n;
+    const pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = Math.max(1, [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw));
+    const out = [0];
+    while (out[out.length - 1] < max || out.length < 3) out.push(out[out.length - 1] + step);
+    return out;
+  }
+
+  // lastSeries is the series drawn last, redrawn when the width changes.
+  let lastSeries = null;
+
+  // chart draws the series as stacked bars (humans below, bots above, or
+  // only the class the toggle picks) at the box's real width, so that its
+  // labels keep their size on a phone; each bucket tells its values on
+  // hover (a title over the whole column), and a table below holds the
+  // same numbers for screen readers and for copying.
   function chart(s) {
+    lastSeries = s;
     const box = $("chart");
+    const open = !!box.querySelector("details[open]");
     box.replaceChildren();
-    const W = 720, H = 220, L = 40, B = 24, T = 8;
+    if (!s) return;
+    const t = traffic();
+    const shown = (p) => (t === "human" ? p.humans : t === "bot" ? p.bots : p.clicks);
+    const W = Math.max(280, Math.min(1100, box.clientWidth || 720)), H = 220, L = 44, B = 24, T = 10, R = 8;
     const pts = s.series;
-    const max = Math.max(1, ...pts.map((p) => p.clicks));
-    const bw = (W - L) / Math.max(1, pts.length);
+    const tk = ticks(Math.max(0, ...pts.map(shown)), W < 500 ? 4 : 5);
+    const max = tk[tk.length - 1];
+    const bw = (W - L - R) / Math.max(1, pts.length);
     const y = (v) => T + (H - T - B) * (1 - v / max);
-    const g = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Clicks over time", class: "chart-svg" });
-    g.appendChild(svg("line", { x1: L, y1: H - B, x2: W, y2: H - B, class: "axis" }));
-    g.appendChild(svg("text", { x: L - 6, y: y(max) + 4, class: "label", "text-anchor": "end" }, fmt(max)));
-    g.appendChild(svg("text", { x: L - 6, y: H - B + 4, class: "label", "text-anchor": "end" }, "0"));
+    // A bar of a few clicks on a tall axis stays visible: at least 2 px
+    // high and 3 px wide.
+    const bar = (cls, lo, hi, x, w, tip) => {
+      if (hi <= lo) return;
+      const top = Math.min(y(hi), y(lo) - 2);
+      const r = svg("rect", { x, y: top, width: w, height: y(lo) - top, class: cls });
+      r.appendChild(svg("title", {}, tip));
+      g.appendChild(r);
+    };
+    const g = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "Clicks over time (the table below has the numbers)", class: "chart-svg" });
+    for (const v of tk) {
+      g.appendChild(svg("line", { x1: L, y1: y(v), x2: W - R, y2: y(v), class: v === 0 ? "axis" : "grid" }));
+      g.appendChild(svg("text", { x: L - 6, y: y(v) + 4, class: "label tick", "text-anchor": "end" }, fmt(v)));
+    }
+    const every = Math.max(1, Math.ceil(pts.length / Math.floor((W - L) / 70)));
     pts.forEach((p, i) => {
-      const x = L + i * bw + bw * 0.1, w = Math.max(1, bw * 0.8);
-      const when = s.granularity === "hour" ? p.bucket.slice(0, 13).replace("T", " ") + ":00" : p.bucket.slice(0, 10);
-      const tip = when + ": " + p.clicks + " clicks (" + p.humans + " humans, " + p.bots + " bots), " + p.visitors + " visitors";
-      if (p.humans > 0) {
-        const r = svg("rect", { x, y: y(p.humans), width: w, height: H - B - y(p.humans), class: "humans" });
-        r.appendChild(svg("title", {}, tip));
-        g.appendChild(r);
-      }
-      if (p.bots > 0) {
-        const r = svg("rect", { x, y: y(p.clicks), width: w, height: y(p.humans) - y(p.clicks), class: "bots" });
-        r.appendChild(svg("title", {}, tip));
-        g.appendChild(r);
-      }
-      if (i === 0 || i === pts.length - 1 || (pts.length > 12 && i === Math.floor(pts.length / 2))) {
-        // The first and last labels stay inside the chart.
-        const anchor = i === 0 ? "start" : i === pts.length - 1 ? "end" : "middle";
-        const lx = i === 0 ? x : i === pts.length - 1 ? x + w : x + w / 2;
-        g.appendChild(svg("text", { x: lx, y: H - 6, class: "label", "text-anchor": anchor }, when));
+      const w = Math.max(3, bw * 0.8), x = L + i * bw + (bw - w) / 2;
+      const tip = bucketLabel(p.bucket, s.granularity, true) + ": " + fmt(p.clicks) + " clicks (" + fmt(p.humans) + " humans, " +
+        fmt(p.bots) + " bots), " + fmt(p.visitors) + " visitors";
+      const col = svg("rect", { x: L + i * bw, y: T, width: bw, height: H - T - B, class: "hover" });
+      col.appendChild(svg("title", {}, tip));
+      g.appendChild(col);
+      if (t !== "bot") bar("humans", 0, p.humans, x, w, tip);
+      if (t === "bot") bar("bots", 0, p.bots, x, w, tip);
+      else if (t === "all") bar("bots", p.humans, p.clicks, x, w, tip);
+      if ((pts.length - 1 - i) % every === 0) {
+        const anchor = i === pts.length - 1 ? "end" : "middle";
+        const lx = i === pts.length - 1 ? Math.min(W - R, x + w) : x + w / 2;
+        g.appendChild(svg("text", { x: lx, y: H - 6, class: "label", "text-anchor": anchor }, bucketLabel(p.bucket, s.granularity, false)));
       }
     });
     box.appendChild(g);
     const legend = el("p", { class: "legend" });
-    legend.append(el("span", { class: "swatch humans" }), " humans ", el("span", { class: "swatch bots" }), " bots");
+    if (t !== "bot") legend.append(el("span", { class: "swatch humans" }), " humans ");
+    if (t !== "human") legend.append(el("span", { class: "swatch bots" }), " bots");
     box.appendChild(legend);
+    const details = el("details", { class: "chart-table" });
+    details.open = open;
+    details.appendChild(el("summary", {}, "The numbers as a table"));
+    const table = el("table");
+    table.appendChild(el("caption", {}, "Clicks per " + (s.granularity === "hour" ? "hour" : "day")));
+    const head = el("tr");
+    for (const h of ["When", "Clicks", "Humans", "Bots", "Visitors"]) head.appendChild(el("th", { scope: "col" }, h));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = table.appendChild(el("tbody"));
+    for (const p of pts) {
+      const tr = el("tr");
+      tr.append(el("th", { scope: "row" }, bucketLabel(p.bucket, s.granularity, true)), el("td", {}, fmt(p.clicks)),
+        el("td", {}, fmt(p.humans)), el("td", {}, fmt(p.bots)), el("td", {}, fmt(p.visitors)));
+      body.appendChild(tr);
+    }
+    details.appendChild(table);
+    box.appendChild(details);
   }
 
   // dims fills the top-N lists of every dimension from base ("/api/v1/stats"
@@ -197,7 +320,7 @@
       card.appendChild(el("h3", {}, title));
       grid.appendChild(card);
       try {
-        const top = await api(base + "/top/" + dim + "?" + q + "&limit=8");
+        const top = await api(base + "/top/" + dim + "?" + q + "&traffic=" + traffic() + "&limit=8");
         if (top.items.length === 0) {
           card.appendChild(el("p", { class: "muted" }, "No clicks yet."));
           return;
@@ -218,7 +341,7 @@
   async function overview() {
     const q = rangeQuery();
     try {
-      const o = await api("/api/v1/stats/overview?" + q);
+      const o = await api("/api/v1/stats/overview?" + q + "&traffic=" + traffic());
       showTotals(o.totals);
       chart(o);
       const body = $("top-links").tBodies[0];
@@ -259,10 +382,14 @@
       $("created-stats").setAttribute("href", "/dashboard/links/" + encodeURIComponent(l.code) + (l.domain ? "?domain=" + encodeURIComponent(l.domain) : ""));
       $("created-target").textContent = shownURL(l.url);
       $("created").hidden = false;
+      $("create-error").hidden = true;
       say("Created " + l.code + ".");
       $("create-form").reset();
     } catch (err) {
-      say("Could not create the link: " + err.message, true);
+      const why = err.status === 401 || err.status === 403 ? " (creating a link needs a key of role creator or above, or no key where anonymous creation is on)" : "";
+      $("create-error").textContent = "Could not create the link: " + err.message + why;
+      $("create-error").hidden = false;
+      say("Could not create the link: " + err.message + why, true);
     }
   }
 
@@ -278,12 +405,14 @@
       a.textContent = l.short_url;
       a.setAttribute("href", safeHref(l.short_url));
       $("link-target").textContent = shownURL(l.url);
-      $("link-created").textContent = l.created_at;
-      $("link-state").textContent = l.disabled ? " · disabled" : l.expires_at ? " · expires " + l.expires_at : "";
+      $("link-created").textContent = shownTime(l.created_at);
+      $("link-created").setAttribute("title", l.created_at);
+      $("link-state").textContent = l.disabled ? " · disabled" : l.expires_at ? " · expires " + shownTime(l.expires_at) : "";
       showSmart(l);
       qr(enc);
     } catch (err) {
       $("smart").hidden = true; // nothing to edit
+      noQR(err.status === 404 ? "No QR code: no link has this code." : "No QR code: " + explain(err));
       say(err.status === 404 ? "No link has the code " + code + " (its statistics, if any, are below)." : explain(err), err.status !== 404);
     }
     const q = rangeQuery() + domainQuery() + (linkID ? "&link_id=" + encodeURIComponent(linkID) : "");
@@ -317,7 +446,7 @@
     list.replaceChildren();
     box.hidden = true;
     try {
-      const top = await api(base + "/top/variant?" + q + "&limit=100");
+      const top = await api(base + "/top/variant?" + q + "&traffic=" + traffic() + "&limit=100");
       if (!top.items.some((it) => it.value !== "url")) return;
       for (const it of top.items) {
         const li = el("li");
@@ -448,11 +577,23 @@
       const resp = await api("/api/v1/links/" + enc + "/qr?format=png&size=320" + domainQuery(), { raw: true, headers: { Accept: "image/png" } });
       const blob = await resp.blob();
       const reader = new FileReader();
-      reader.onload = () => { $("qr").src = reader.result; };
+      reader.onload = () => {
+        $("qr").src = reader.result;
+        $("qr").hidden = false;
+        $("qr-message").hidden = true;
+      };
       reader.readAsDataURL(blob);
     } catch (err) {
-      $("qr").alt = "No QR code: " + err.message;
+      noQR("No QR code: " + err.message);
     }
+  }
+
+  // noQR shows why there is no QR code instead of a broken image.
+  function noQR(why) {
+    $("qr").hidden = true;
+    $("qr").removeAttribute("src");
+    $("qr-message").textContent = why;
+    $("qr-message").hidden = !why;
   }
 
   async function download(ev, path, name) {
@@ -489,8 +630,10 @@
     $("forget-key").addEventListener("click", () => {
       sessionStorage.removeItem(KEY);
       sessionStorage.removeItem(WORKSPACE);
+      clearData();
       showKeyState();
       showWorkspace();
+      say("The key is forgotten and what it showed is cleared. Enter a key to see statistics again.");
     });
     $("workspace-pick").addEventListener("change", () => {
       const v = $("workspace-pick").value;
@@ -504,8 +647,15 @@
     if (page === "link") $("smart-form").addEventListener("submit", saveSmart);
     if (load) {
       $("range").addEventListener("change", load);
+      $("traffic").addEventListener("change", load);
       load();
     }
+    // The chart is drawn at the box's width: redrawn when that changes.
+    let resized = 0;
+    window.addEventListener("resize", () => {
+      cancelAnimationFrame(resized);
+      resized = requestAnimationFrame(() => { if (lastSeries) chart(lastSeries); });
+    });
     // The forms work from here on (tests wait for this).
     document.body.dataset.ready = "1";
   }
