@@ -30,9 +30,7 @@ func send[T any](ctx context.Context, c *Client, method, path string, q url.Valu
 // ListKeys lists the API keys the caller administers (GET
 // /api/v1/admin/keys).
 func (c *Client) ListKeys(ctx context.Context) ([]KeyInfo, error) {
-	r, err := get[struct {
-		Keys []KeyInfo `json:"keys"`
-	}](ctx, c, "/api/v1/admin/keys", nil)
+	r, err := get[KeyList](ctx, c, "/api/v1/admin/keys", nil)
 	if err != nil {
 		return nil, err
 	}

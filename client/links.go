@@ -23,10 +23,7 @@ func (c *Client) CreateLink(ctx context.Context, req CreateLinkRequest) (*Link, 
 // /api/v1/links/bulk); each link succeeds or fails on its own.
 func (c *Client) CreateLinksBulk(ctx context.Context, links []CreateLinkRequest) (*BulkResponse, error) {
 	var r BulkResponse
-	body := struct {
-		Links []CreateLinkRequest `json:"links"`
-	}{links}
-	if err := c.call(ctx, request{method: http.MethodPost, path: "/api/v1/links/bulk", body: body}, &r); err != nil {
+	if err := c.call(ctx, request{method: http.MethodPost, path: "/api/v1/links/bulk", body: BulkRequest{Links: links}}, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -274,3 +274,23 @@ type UpdateDomainRequest struct {
 	RedirectStatus   int     `json:"redirect_status,omitempty"`
 	Verified         *bool   `json:"verified,omitempty"`
 }
+
+// BulkRequest is the body of a bulk create.
+type BulkRequest struct {
+	Links []CreateLinkRequest `json:"links"`
+}
+
+// KeyList is the answer of a key listing.
+type KeyList struct {
+	Keys []KeyInfo `json:"keys"`
+}
+
+// WorkspaceList is the answer of a workspace listing.
+type WorkspaceList struct {
+	Workspaces []Workspace `json:"workspaces"`
+}
+
+// DomainList is the answer of a domain listing.
+type DomainList struct {
+	Domains []Domain `json:"domains"`
+}

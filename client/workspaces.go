@@ -15,9 +15,7 @@ func (c *Client) CreateWorkspace(ctx context.Context, req CreateWorkspaceRequest
 // ListWorkspaces lists the workspaces the key sees (GET
 // /api/v1/workspaces).
 func (c *Client) ListWorkspaces(ctx context.Context) ([]Workspace, error) {
-	r, err := get[struct {
-		Workspaces []Workspace `json:"workspaces"`
-	}](ctx, c, "/api/v1/workspaces", nil)
+	r, err := get[WorkspaceList](ctx, c, "/api/v1/workspaces", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -55,9 +53,7 @@ func (c *Client) CreateDomain(ctx context.Context, domain string) (*Domain, erro
 
 // ListDomains lists the workspace's domains (GET /api/v1/domains).
 func (c *Client) ListDomains(ctx context.Context) ([]Domain, error) {
-	r, err := get[struct {
-		Domains []Domain `json:"domains"`
-	}](ctx, c, "/api/v1/domains", nil)
+	r, err := get[DomainList](ctx, c, "/api/v1/domains", nil)
 	if err != nil {
 		return nil, err
 	}
