@@ -1,0 +1,325 @@
+package client_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/client"
+	cpapi "github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/apiauth"
+	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/codegen"
+	"github.com/shortify/shortify/internal/snowflake"
+	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
+	"github.com/shortify/shortify/internal/workspace"
+	statsapi "github.com/shortify/shortify/stats/api"
+	"github.com/shortify/shortify/stats/partitions"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// keyRing is the control plane's key ring without Raft: the records in
+// memory, as the API's own tests keep them.
+type keyRing struct {
+	mu   sync.Mutex
+	recs []cpapi.KeyRecord
+}
+
+func (k *keyRing) LookupKey(id string) (cpapi.KeyRecord, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, r := range k.recs {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return cpapi.KeyRecord{}, false
+}
+
+func (k *keyRing) ListKeys() []cpapi.KeyRecord {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.recs)
+}
+
+func (k *keyRing) AddKey(_ context.Context, rec cpapi.KeyRecord) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.recs = append(k.recs, rec)
+	return nil
+}
+
+func (k *keyRing) RevokeKey(_ context.Context, id string, _ time.Time) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i := range k.recs {
+		if k.recs[i].ID == id {
+			k.recs[i].Revoked = true
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (k *keyRing) mint(t *testing.T, role apikey.Role) string {
+	t.Helper()
+	key, err := apikey.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = k.AddKey(t.Context(), cpapi.KeyRecord{ID: key.ID, Name: string(role), Role: role, Hash: key.Hash, CreatedAt: time.Now()})
+	return key.Secret
+}
+
+// issuer is a real codegen codec and Snowflake generator over a local
+// counter: the Raft-backed issuer without Raft.
+type issuer struct {
+	codec *codegen.Codec
+	ids   *snowflake.Generator
+	next  atomic.Uint64
+}
+
+func (i *issuer) NewID() (int64, error) { return i.ids.Next() }
+
+func (i *issuer) NextCode() (string, error) { return i.codec.Code(i.next.Add(1) - 1) }
+
+// statsNow is the stats API's clock: the clicks the test writes are on
+// its day.
+var statsNow = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
+
+// stack is the control plane API on SQLite and the stats API on a
+// SQLite stats database, behind one loopback server as the front door
+// routes them.
+type stack struct {
+	url   string
+	admin string
+	stats *sql.DB
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	key, err := codegen.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := codegen.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := snowflake.New(1, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := &keyRing{}
+	cp, err := cpapi.New(cpapi.Config{PublicURL: "http://sho.test"},
+		cpapi.Deps{Store: teststore.SQLite(t), Issuer: &issuer{codec: codec, ids: ids}, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
+	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	store, err := statsapi.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	st, err := statsapi.New(statsapi.Config{Now: func() time.Time { return statsNow }, Logger: slog.New(slog.DiscardHandler)},
+		statsapi.Deps{Store: store, Keys: func(context.Context) apiauth.KeyLookup { return ring }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", strings.TrimPrefix(dsn, "sqlite://")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/stats/") {
+			st.ServeHTTP(w, r)
+			return
+		}
+		cp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return &stack{url: srv.URL, admin: ring.mint(t, apikey.Admin), stats: db}
+}
+
+func (s *stack) client(t *testing.T, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(s.url, append([]client.Option{client.WithAPIKey(s.admin)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// click writes a day's clicks of a link as the ingest aggregates them.
+func (s *stack) click(t *testing.T, code string, linkID string, clicks int64) {
+	t.Helper()
+	day := statsNow.Truncate(24 * time.Hour)
+	if _, err := s.stats.ExecContext(t.Context(),
+		`INSERT INTO clicks_daily (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES (?1, ?2, ?3, 0, ?4, NULL, ?5)`,
+		day.UnixMicro(), code, linkID, clicks, workspace.DefaultID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLinksLifecycle(t *testing.T) {
+	s := newStack(t)
+	c := s.client(t, client.WithUserAgent("client-test"))
+	ctx := t.Context()
+
+	l, err := c.CreateLink(ctx, client.CreateLinkRequest{URL: "https://example.com/a", Alias: "hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Code != "hello" || l.URL != "https://example.com/a" || l.ShortURL != "http://sho.test/hello" {
+		t.Fatalf("created %+v", l)
+	}
+	got, err := c.GetLink(ctx, "hello", "")
+	if err != nil || got.ID != l.ID {
+		t.Fatalf("get = %+v, %v", got, err)
+	}
+
+	bulk := make([]client.CreateLinkRequest, 7)
+	for i := range bulk {
+		bulk[i] = client.CreateLinkRequest{URL: "https://example.com/bulk"}
+	}
+	br, err := c.CreateLinksBulk(ctx, bulk)
+	if err != nil || br.Created != 7 || br.Failed != 0 || len(br.Results) != 7 {
+		t.Fatalf("bulk = %+v, %v", br, err)
+	}
+
+	// Pages of 3 over 8 links: the iterator walks all of them.
+	var codes []string
+	for l, err := range c.Links(ctx, client.ListLinksQuery{Limit: 3}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, l.Code)
+	}
+	if len(codes) != 8 || !slices.Contains(codes, "hello") {
+		t.Fatalf("listed %v", codes)
+	}
+	// Breaking out of the loop stops it.
+	n := 0
+	for range c.Links(ctx, client.ListLinksQuery{Limit: 3}) {
+		n++
+		if n == 4 {
+			break
+		}
+	}
+	if n != 4 {
+		t.Fatalf("stopped after %d", n)
+	}
+
+	// PATCH with the smart-link fields, then clearing one.
+	up, err := c.UpdateLink(ctx, "hello", "", client.UpdateLinkRequest{
+		MaxClicks:  client.Set[int64](100),
+		ExpiredURL: client.Set("https://example.com/over"),
+		Rules:      client.Set([]client.SmartRule{{When: client.SmartConditions{Country: []string{"DE"}}, URL: "https://example.de/"}}),
+		UTM:        client.Set(client.UTM{Source: "newsletter"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.MaxClicks != 100 || len(up.Rules) != 1 || up.Rules[0].When.Country[0] != "DE" || up.UTM == nil || up.UTM.Source != "newsletter" {
+		t.Fatalf("updated %+v", up)
+	}
+	up, err = c.UpdateLink(ctx, "hello", "", client.UpdateLinkRequest{MaxClicks: client.Clear[int64](), UTM: client.Clear[client.UTM]()})
+	if err != nil || up.MaxClicks != 0 || up.UTM != nil || len(up.Rules) != 1 {
+		t.Fatalf("cleared: %+v, %v", up, err)
+	}
+
+	png, ct, err := c.LinkQR(ctx, "hello", client.QROptions{Format: "png"})
+	if err != nil || ct != "image/png" || !strings.HasPrefix(string(png), "\x89PNG") {
+		t.Fatalf("QR: %q %d bytes, %v", ct, len(png), err)
+	}
+
+	if err := c.DeleteLink(ctx, "hello", client.DeleteLinkOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetLink(ctx, "hello", "")
+	var p *client.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusNotFound {
+		t.Fatalf("get after delete: %v", err)
+	}
+}
+
+// TestProblemNamesTheField: a smart-link field the server refuses comes
+// back as a *Problem naming its JSON path.
+func TestProblemNamesTheField(t *testing.T) {
+	s := newStack(t)
+	c := s.client(t)
+	_, err := c.CreateLink(t.Context(), client.CreateLinkRequest{
+		URL:   "https://example.com/",
+		Rules: []client.SmartRule{{When: client.SmartConditions{Country: []string{"Germany"}}, URL: "https://example.de/"}},
+	})
+	var p *client.Problem
+	if !errors.As(err, &p) {
+		t.Fatalf("err = %v, want a *client.Problem", err)
+	}
+	if p.Status != http.StatusBadRequest || !strings.HasPrefix(p.Field, "rules[0]") || p.Title == "" {
+		t.Fatalf("problem = %+v", p)
+	}
+	if !strings.Contains(err.Error(), p.Field) {
+		t.Fatalf("message %q does not name the field", err)
+	}
+
+	// No key: 401, a problem too.
+	anon, err := client.New(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = anon.ListKeys(t.Context())
+	if !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
+		t.Fatalf("no key: %v", err)
+	}
+}
+
+func TestAdminWorkspacesDomains(t *testing.T) {
+	s := newStack(t)
+	c := s.client(t)
+	ctx := t.Context()
+	if h, err := c.Health(ctx); err != nil || h.Status == "" {
+		t.Fatalf("health %+v, %v", h, err)
+	}
+	k, err := c.CreateKey(ctx, client.CreateKeyRequest{Name: "ci", Role: "viewer"})
+	if err != nil || !strings.HasPrefix(k.Key, "sk_") || k.Role != "viewer" {
+		t.Fatalf("key %+v, %v", k, err)
+	}
+	keys, err := c.ListKeys(ctx)
+	if err != nil || !slices.ContainsFunc(keys, func(i client.KeyInfo) bool { return i.ID == k.ID }) {
+		t.Fatalf("keys %+v, %v", keys, err)
+	}
+	if err := c.RevokeKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := c.OpenAPI(ctx)
+	if err != nil || !strings.Contains(string(doc), `"openapi"`) {
+		t.Fatalf("openapi: %.80s, %v", doc, err)
+	}
+	if err := c.BlockDomain(ctx, "evil.example"); err != nil {
+		t.Logf("block: %v", err)
+	}
+	_, err = c.ListWorkspaces(ctx)
+	if err != nil {
+		t.Logf("workspaces: %v", err)
+	}
+}
