@@ -169,14 +169,21 @@ func (s *stack) client(t *testing.T, opts ...client.Option) *client.Client {
 	return c
 }
 
-// click writes a day's clicks of a link as the ingest aggregates them.
+// click writes a day's clicks of a link as the ingest aggregates them:
+// the link's row and the roll-ups over all links (code "": the
+// instance's, workspace 0, and the default workspace's).
 func (s *stack) click(t *testing.T, code string, linkID string, clicks int64) {
 	t.Helper()
 	day := statsNow.Truncate(24 * time.Hour)
-	if _, err := s.stats.ExecContext(t.Context(),
-		`INSERT INTO clicks_daily (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES (?1, ?2, ?3, 0, ?4, NULL, ?5)`,
-		day.UnixMicro(), code, linkID, clicks, workspace.DefaultID); err != nil {
-		t.Fatal(err)
+	for _, row := range []struct {
+		code, linkID string
+		ws           int64
+	}{{code, linkID, workspace.DefaultID}, {"", "0", 0}, {"", "0", workspace.DefaultID}} {
+		if _, err := s.stats.ExecContext(t.Context(),
+			`INSERT INTO clicks_daily (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES (?1, ?2, ?3, 0, ?4, NULL, ?5)`,
+			day.UnixMicro(), row.code, row.linkID, clicks, row.ws); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -315,11 +322,68 @@ func TestAdminWorkspacesDomains(t *testing.T) {
 	if err != nil || !strings.Contains(string(doc), `"openapi"`) {
 		t.Fatalf("openapi: %.80s, %v", doc, err)
 	}
-	if err := c.BlockDomain(ctx, "evil.example"); err != nil {
-		t.Logf("block: %v", err)
+	// Routes whose service this API has none of answer 503, a problem;
+	// an idempotent call is retried, so the client here retries none.
+	once := s.client(t, client.WithRetries(0, 0))
+	for name, call := range map[string]func() error{
+		"block":      func() error { return once.BlockDomain(ctx, "evil.example") },
+		"workspaces": func() error { _, err := once.ListWorkspaces(ctx); return err },
+		"cluster":    func() error { _, err := once.Cluster(ctx); return err },
+	} {
+		var p *client.Problem
+		if err := call(); !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable {
+			t.Errorf("%s: %v, want a 503 problem", name, err)
+		}
 	}
-	_, err = c.ListWorkspaces(ctx)
+}
+
+func TestStats(t *testing.T) {
+	s := newStack(t)
+	c := s.client(t)
+	ctx := t.Context()
+	l, err := c.CreateLink(ctx, client.CreateLinkRequest{URL: "https://example.com/", Alias: "counted"})
 	if err != nil {
-		t.Logf("workspaces: %v", err)
+		t.Fatal(err)
+	}
+	s.click(t, "counted", l.ID, 42)
+
+	ls, err := c.LinkStats(ctx, "counted", client.StatsQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.Code != "counted" || ls.LinkID != l.ID || ls.Totals.Clicks != 42 || ls.Totals.Humans != 42 || len(ls.Series.Series) == 0 {
+		t.Fatalf("link stats %+v", ls)
+	}
+	ov, err := c.StatsOverview(ctx, client.StatsQuery{From: "2026-11-01", To: "2026-11-30", Traffic: "human"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.Totals.Clicks != 42 || len(ov.TopLinks) != 1 || ov.TopLinks[0].Code != "counted" {
+		t.Fatalf("overview %+v", ov)
+	}
+	csv, err := c.LinkSeriesCSV(ctx, "counted", client.StatsQuery{})
+	if err != nil || !strings.Contains(string(csv), "42") {
+		t.Fatalf("csv %q, %v", csv, err)
+	}
+	top, err := c.LinkTop(ctx, "counted", "country", client.StatsQuery{})
+	if err != nil || top.Dimension != "country" {
+		t.Fatalf("top %+v, %v", top, err)
+	}
+	if _, err := c.StatsTop(ctx, "device", client.StatsQuery{Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	wv, err := c.StatsWorkspace(ctx, "")
+	if err != nil || wv.Role != "admin" || !wv.InstanceAdmin {
+		t.Fatalf("workspace view %+v, %v", wv, err)
+	}
+	doc, err := c.StatsOpenAPI(ctx)
+	if err != nil || !strings.Contains(string(doc), "/api/v1/stats/overview") {
+		t.Fatalf("stats openapi: %v", err)
+	}
+	// An unknown dimension is a problem (404: no such resource) naming it.
+	_, err = c.StatsTop(ctx, "planet", client.StatsQuery{})
+	var p *client.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusNotFound || p.Field != "dimension" {
+		t.Fatalf("bad dimension: %v", err)
 	}
 }
