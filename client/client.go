@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -343,9 +344,13 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		switch {
+		case s < 0:
 			return 0
+		case s > math.MaxInt64/int64(time.Second):
+			// Longer than a Duration holds: never worth waiting.
+			return math.MaxInt64
 		}
 		return time.Duration(s) * time.Second
 	}
