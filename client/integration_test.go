@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/shortify/shortify/client"
 	cpapi "github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apiauth"
-	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/internal/testkit/testenv"
@@ -29,59 +27,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// keyRing is the control plane's key ring without Raft: the records in
-// memory, as the API's own tests keep them.
-type keyRing struct {
-	mu   sync.Mutex
-	recs []cpapi.KeyRecord
-}
-
-func (k *keyRing) LookupKey(id string) (cpapi.KeyRecord, bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, r := range k.recs {
-		if r.ID == id {
-			return r, true
-		}
-	}
-	return cpapi.KeyRecord{}, false
-}
-
-func (k *keyRing) ListKeys() []cpapi.KeyRecord {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return slices.Clone(k.recs)
-}
-
-func (k *keyRing) AddKey(_ context.Context, rec cpapi.KeyRecord) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.recs = append(k.recs, rec)
-	return nil
-}
-
-func (k *keyRing) RevokeKey(_ context.Context, id string, _ time.Time) (bool, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for i := range k.recs {
-		if k.recs[i].ID == id {
-			k.recs[i].Revoked = true
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func (k *keyRing) mint(t *testing.T, role apikey.Role) string {
-	t.Helper()
-	key, err := apikey.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = k.AddKey(t.Context(), cpapi.KeyRecord{ID: key.ID, Name: string(role), Role: role, Hash: key.Hash, CreatedAt: time.Now()})
-	return key.Secret
-}
 
 // issuer is a real codegen codec and Snowflake generator over a local
 // counter: the Raft-backed issuer without Raft.
@@ -99,7 +44,8 @@ func (i *issuer) NextCode() (string, error) { return i.codec.Code(i.next.Add(1) 
 // its day.
 var statsNow = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
 
-// stack is the control plane API on SQLite and the stats API on a
+// stack is the control plane API on SQLite with the registries on a real
+// FSM, and the stats API on a
 // SQLite stats database, behind one loopback server as the front door
 // routes them.
 type stack struct {
@@ -122,9 +68,9 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := &keyRing{}
+	reg := newRegistry()
 	cp, err := cpapi.New(cpapi.Config{PublicURL: "http://sho.test"},
-		cpapi.Deps{Store: teststore.SQLite(t), Issuer: &issuer{codec: codec, ids: ids}, Keys: ring})
+		reg.deps(cpapi.Deps{Store: teststore.SQLite(t), Issuer: &issuer{codec: codec, ids: ids}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +86,7 @@ func newStack(t *testing.T) *stack {
 	}
 	t.Cleanup(func() { store.Close() })
 	st, err := statsapi.New(statsapi.Config{Now: func() time.Time { return statsNow }, Logger: slog.New(slog.DiscardHandler)},
-		statsapi.Deps{Store: store, Keys: func(context.Context) apiauth.KeyLookup { return ring }})
+		statsapi.Deps{Store: store, Keys: func(context.Context) apiauth.KeyLookup { return reg }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +103,7 @@ func newStack(t *testing.T) *stack {
 		cp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return &stack{url: srv.URL, admin: ring.mint(t, apikey.Admin), stats: db}
+	return &stack{url: srv.URL, admin: reg.mint(t), stats: db}
 }
 
 func (s *stack) client(t *testing.T, opts ...client.Option) *client.Client {
@@ -322,19 +268,72 @@ func TestAdminWorkspacesDomains(t *testing.T) {
 	if err != nil || !strings.Contains(string(doc), `"openapi"`) {
 		t.Fatalf("openapi: %.80s, %v", doc, err)
 	}
+	// Blocklist, workspaces and domains on the FSM's registries.
+	if err := c.BlockDomain(ctx, "evil.example"); err != nil {
+		t.Fatal(err)
+	}
+	if bl, err := c.ListBlockedDomains(ctx); err != nil || !slices.Contains(bl, "evil.example") {
+		t.Fatalf("blocklist %v, %v", bl, err)
+	}
+	if err := c.UnblockDomain(ctx, "evil.example"); err != nil {
+		t.Fatal(err)
+	}
+	maxLinks := int64(50)
+	ws, err := c.CreateWorkspace(ctx, client.CreateWorkspaceRequest{Name: "acme", Limits: &client.WorkspaceLimitsPatch{MaxLinks: &maxLinks}})
+	if err != nil || ws.Name != "acme" || ws.Limits.MaxLinks != 50 {
+		t.Fatalf("workspace %+v, %v", ws, err)
+	}
+	wss, err := c.ListWorkspaces(ctx)
+	if err != nil || len(wss) < 2 {
+		t.Fatalf("workspaces %+v, %v", wss, err)
+	}
+	if ws, err = c.UpdateWorkspace(ctx, "acme", client.UpdateWorkspaceRequest{Name: "acme2"}); err != nil || ws.Name != "acme2" {
+		t.Fatalf("renamed %+v, %v", ws, err)
+	}
+	acme := c.InWorkspace("acme2")
+	d, err := acme.CreateDomain(ctx, "go.acme.test")
+	if err != nil || d.Verified || d.Challenge.Type == "" {
+		t.Fatalf("domain %+v, %v", d, err)
+	}
+	root := "https://acme.test/"
+	if d, err = acme.UpdateDomain(ctx, "go.acme.test", client.UpdateDomainRequest{RootRedirect: &root}); err != nil || d.RootRedirect != root {
+		t.Fatalf("domain update %+v, %v", d, err)
+	}
+	if ds, err := acme.ListDomains(ctx); err != nil || len(ds) != 1 {
+		t.Fatalf("domains %+v, %v", ds, err)
+	}
+	if ok, err := c.DomainAllowed(ctx, "go.acme.test"); err != nil || ok {
+		t.Fatalf("unverified domain allowed: %v, %v", ok, err)
+	}
+	verified := true
+	if _, err := acme.UpdateDomain(ctx, "go.acme.test", client.UpdateDomainRequest{Verified: &verified}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := c.DomainAllowed(ctx, "go.acme.test"); err != nil || !ok {
+		t.Fatalf("verified domain not allowed: %v, %v", ok, err)
+	}
+	if err := acme.DeleteDomain(ctx, "go.acme.test", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acme.GetDomain(ctx, "go.acme.test"); !isStatus(err, http.StatusNotFound) {
+		t.Fatalf("deleted domain: %v", err)
+	}
+	if err := c.DeleteWorkspace(ctx, "acme2", true); err != nil {
+		t.Fatal(err)
+	}
+
 	// Routes whose service this API has none of answer 503, a problem;
 	// an idempotent call is retried, so the client here retries none.
 	once := s.client(t, client.WithRetries(0, 0))
-	for name, call := range map[string]func() error{
-		"block":      func() error { return once.BlockDomain(ctx, "evil.example") },
-		"workspaces": func() error { _, err := once.ListWorkspaces(ctx); return err },
-		"cluster":    func() error { _, err := once.Cluster(ctx); return err },
-	} {
-		var p *client.Problem
-		if err := call(); !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable {
-			t.Errorf("%s: %v, want a 503 problem", name, err)
-		}
+	if _, err := once.Cluster(ctx); !isStatus(err, http.StatusServiceUnavailable) {
+		t.Fatalf("cluster: %v, want a 503 problem", err)
 	}
+}
+
+// isStatus reports whether err is a problem of the status.
+func isStatus(err error, status int) bool {
+	var p *client.Problem
+	return errors.As(err, &p) && p.Status == status
 }
 
 func TestStats(t *testing.T) {
