@@ -16,6 +16,7 @@ import (
 
 	"github.com/shortify/shortify/client"
 	cpapi "github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/snowflake"
@@ -45,7 +46,7 @@ func (i *issuer) NextCode() (string, error) { return i.codec.Code(i.next.Add(1) 
 var statsNow = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
 
 // stack is the control plane API on SQLite with the registries on a real
-// FSM, and the stats API on a
+// FSM and the audit log and reports in SQLite, and the stats API on a
 // SQLite stats database, behind one loopback server as the front door
 // routes them.
 type stack struct {
@@ -69,8 +70,15 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	reg := newRegistry()
+	log, err := audit.Open(t.Context(), audit.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "audit.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(log.Close)
+	rec := audit.NewRecorder(log, audit.RecorderConfig{FlushInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(rec.Close)
 	cp, err := cpapi.New(cpapi.Config{PublicURL: "http://sho.test"},
-		reg.deps(cpapi.Deps{Store: teststore.SQLite(t), Issuer: &issuer{codec: codec, ids: ids}}))
+		reg.deps(cpapi.Deps{Store: teststore.SQLite(t), Issuer: &issuer{codec: codec, ids: ids}, Audit: rec, AuditLog: log, Reports: log}))
 	if err != nil {
 		t.Fatal(err)
 	}
