@@ -157,6 +157,8 @@ type Problem struct {
 	RetryAfter time.Duration `json:"-"`
 }
 
+// Error says the status, title, detail and field, so that a log line
+// alone tells what was refused.
 func (p *Problem) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shortify: %d %s", p.Status, p.Title)
@@ -179,6 +181,7 @@ type StatusError struct {
 	RetryAfter time.Duration
 }
 
+// Error says the status and the start of the body.
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("shortify: HTTP %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
 }
