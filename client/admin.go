@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -154,6 +155,17 @@ func (c *Client) ListFlaggedLinks(ctx context.Context, limit int, cursor string)
 	return get[ReviewPage](ctx, c, "/api/v1/admin/review", pageQuery(limit, cursor))
 }
 
+// FlaggedLinks iterates over the whole review queue, limit links a page.
+func (c *Client) FlaggedLinks(ctx context.Context, limit int) iter.Seq2[FlaggedLink, error] {
+	return pages("", func(cursor string) ([]FlaggedLink, string, error) {
+		p, err := c.ListFlaggedLinks(ctx, limit, cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Links, p.NextCursor, nil
+	})
+}
+
 // ResolveFlaggedLink clears a link's review flag (DELETE
 // /api/v1/admin/review/{code}).
 func (c *Client) ResolveFlaggedLink(ctx context.Context, code, domain string) error {
@@ -193,6 +205,19 @@ func (c *Client) ListAudit(ctx context.Context, aq AuditQuery) (*AuditPage, erro
 	return get[AuditPage](ctx, c, "/api/v1/admin/audit", q)
 }
 
+// AuditEntries iterates over every audit entry the query matches,
+// from aq.Cursor on.
+func (c *Client) AuditEntries(ctx context.Context, aq AuditQuery) iter.Seq2[AuditEntry, error] {
+	return pages(aq.Cursor, func(cursor string) ([]AuditEntry, string, error) {
+		aq.Cursor = cursor
+		p, err := c.ListAudit(ctx, aq)
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Entries, p.NextCursor, nil
+	})
+}
+
 // CreateReport files an abuse report (POST /api/v1/reports); no key is
 // needed.
 func (c *Client) CreateReport(ctx context.Context, req ReportRequest) (*ReportAccepted, error) {
@@ -228,6 +253,17 @@ func (c *Client) ListReports(ctx context.Context, state string, limit int, curso
 	q := pageQuery(limit, cursor)
 	setNonEmpty(q, "state", state)
 	return get[ReportPage](ctx, c, "/api/v1/admin/reports", q)
+}
+
+// Reports iterates over every report in state, limit a page.
+func (c *Client) Reports(ctx context.Context, state string, limit int) iter.Seq2[ReportInfo, error] {
+	return pages("", func(cursor string) ([]ReportInfo, string, error) {
+		p, err := c.ListReports(ctx, state, limit, cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Reports, p.NextCursor, nil
+	})
 }
 
 // ResolveReport closes a report (POST

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +36,22 @@ func TestModeration(t *testing.T) {
 	if err != nil || acc.ID == "" {
 		t.Fatalf("report %+v, %v", acc, err)
 	}
-	rp, err := c.ListReports(ctx, "open", 10, "")
-	if err != nil || len(rp.Reports) != 1 || rp.Reports[0].Code != "bad" {
+	if _, err := anon.CreateReport(ctx, client.ReportRequest{URL: "http://sho.test/bad", Reason: "spam"}); err != nil {
+		t.Fatal(err)
+	}
+	rp, err := c.ListReports(ctx, "open", 1, "")
+	if err != nil || len(rp.Reports) != 1 || rp.Reports[0].Code != "bad" || rp.NextCursor == "" {
 		t.Fatalf("reports %+v, %v", rp, err)
+	}
+	var reasons []string
+	for r, err := range c.Reports(ctx, "open", 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		reasons = append(reasons, r.Reason)
+	}
+	if slices.Sort(reasons); !slices.Equal(reasons, []string{"phishing", "spam"}) {
+		t.Fatalf("reports walked: %v", reasons)
 	}
 	ri, err := c.ResolveReport(ctx, acc.ID, client.ResolveRequest{Resolution: "taken_down", Note: "confirmed"})
 	if err != nil || ri.State != "resolved" {
@@ -60,19 +74,35 @@ func TestModeration(t *testing.T) {
 	}
 
 	// The writes above are in the audit log, written in the background.
-	var page *client.AuditPage
 	testenv.WaitFor(t, "the takedown in the audit log", 10*time.Second, func() bool {
-		page, err = c.ListAudit(ctx, client.AuditQuery{Target: "bad", Limit: 50})
+		page, err := c.ListAudit(ctx, client.AuditQuery{Limit: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range page.Entries {
-			if strings.Contains(e.Action, "takedown") {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(page.Entries, func(e client.AuditEntry) bool { return strings.Contains(e.Action, "takedown") })
 	})
+	// Pages of one entry walk the same entries as one page of 50.
+	all, err := c.ListAudit(ctx, client.AuditQuery{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walked []string
+	for e, err := range c.AuditEntries(ctx, client.AuditQuery{Limit: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		walked = append(walked, e.ID)
+		if len(walked) == len(all.Entries) {
+			break
+		}
+	}
+	ids := make([]string, len(all.Entries))
+	for i, e := range all.Entries {
+		ids[i] = e.ID
+	}
+	if len(ids) < 2 || !slices.Equal(walked, ids) {
+		t.Fatalf("walked %v, listed %v", walked, ids)
+	}
 
 	if ws, err := c.GetWorkspace(ctx, "1"); err != nil || ws.Name != "default" {
 		t.Fatalf("workspace 1: %+v, %v", ws, err)

@@ -83,22 +83,37 @@ func (c *Client) ListLinks(ctx context.Context, q ListLinksQuery) (*LinkPage, er
 // the loop needs them. A failed page is yielded as an error and ends
 // the iteration.
 func (c *Client) Links(ctx context.Context, q ListLinksQuery) iter.Seq2[Link, error] {
-	return func(yield func(Link, error) bool) {
+	return pages(q.Cursor, func(cursor string) ([]Link, string, error) {
+		q.Cursor = cursor
+		p, err := c.ListLinks(ctx, q)
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Links, p.NextCursor, nil
+	})
+}
+
+// pages walks a cursor-paged listing from cursor: fetch returns a page's
+// items and the next cursor ("" on the last page).
+func pages[T any](cursor string, fetch func(cursor string) ([]T, string, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		for {
-			p, err := c.ListLinks(ctx, q)
+			items, next, err := fetch(cursor)
 			if err != nil {
-				yield(Link{}, err)
+				var zero T
+				yield(zero, err)
 				return
 			}
-			for _, l := range p.Links {
-				if !yield(l, nil) {
+			for _, it := range items {
+				if !yield(it, nil) {
 					return
 				}
 			}
-			if p.NextCursor == "" || p.NextCursor == q.Cursor {
+			// A server that hands the same cursor back would loop forever.
+			if next == "" || next == cursor {
 				return
 			}
-			q.Cursor = p.NextCursor
+			cursor = next
 		}
 	}
 }
