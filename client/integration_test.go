@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/codegen"
+	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
@@ -55,7 +57,10 @@ type stack struct {
 	stats *sql.DB
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackOn(t, teststore.SQLite(t)) }
+
+// newStackOn is newStack on the link store given.
+func newStackOn(t *testing.T, links linkstore.Store) *stack {
 	t.Helper()
 	key, err := codegen.NewKey()
 	if err != nil {
@@ -78,7 +83,7 @@ func newStack(t *testing.T) *stack {
 	rec := audit.NewRecorder(log, audit.RecorderConfig{FlushInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(rec.Close)
 	cp, err := cpapi.New(cpapi.Config{PublicURL: "http://sho.test"},
-		reg.deps(cpapi.Deps{Store: teststore.SQLite(t), Issuer: &issuer{codec: codec, ids: ids}, Audit: rec, AuditLog: log, Reports: log}))
+		reg.deps(cpapi.Deps{Store: links, Issuer: &issuer{codec: codec, ids: ids}, Audit: rec, AuditLog: log, Reports: log}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +146,17 @@ func (s *stack) click(t *testing.T, code string, linkID string, clicks int64) {
 	}
 }
 
+// TestLinksLifecycle runs on both link stores: the client must not care.
 func TestLinksLifecycle(t *testing.T) {
-	s := newStack(t)
+	for name, open := range map[string]func(t *testing.T) linkstore.Store{
+		"sqlite":   func(t *testing.T) linkstore.Store { return teststore.SQLite(t) },
+		"postgres": func(t *testing.T) linkstore.Store { return teststore.Postgres(t, testenv.Schema(t)) },
+	} {
+		t.Run(name, func(t *testing.T) { testLinksLifecycle(t, newStackOn(t, open(t))) })
+	}
+}
+
+func testLinksLifecycle(t *testing.T, s *stack) {
 	c := s.client(t, client.WithUserAgent("client-test"))
 	ctx := t.Context()
 
@@ -211,6 +225,20 @@ func TestLinksLifecycle(t *testing.T) {
 	png, ct, err := c.LinkQR(ctx, "hello", client.QROptions{Format: "png"})
 	if err != nil || ct != "image/png" || !strings.HasPrefix(string(png), "\x89PNG") {
 		t.Fatalf("QR: %q %d bytes, %v", ct, len(png), err)
+	}
+	margin := 0
+	svg, ct, err := c.LinkQR(ctx, "hello", client.QROptions{Format: "svg", Margin: &margin, ECC: "H"})
+	if err != nil || !strings.HasPrefix(ct, "image/svg+xml") || !strings.Contains(string(svg), "<svg") {
+		t.Fatalf("SVG QR: %q %d bytes, %v", ct, len(svg), err)
+	}
+
+	// A bulk create reports each link's refusal as a problem of its own.
+	br, err = c.CreateLinksBulk(ctx, []client.CreateLinkRequest{{URL: "https://example.com/ok"}, {URL: "ftp://example.com/"}})
+	if err != nil || br.Created != 1 || br.Failed != 1 {
+		t.Fatalf("mixed bulk = %+v, %v", br, err)
+	}
+	if r := br.Results[1]; r.Link != nil || r.Error == nil || r.Status != http.StatusBadRequest || r.Error.Field == "" {
+		t.Fatalf("refused bulk item = %+v (error %+v)", r, r.Error)
 	}
 
 	if err := c.DeleteLink(ctx, "hello", client.DeleteLinkOptions{}); err != nil {
@@ -299,6 +327,13 @@ func TestAdminWorkspacesDomains(t *testing.T) {
 		t.Fatalf("renamed %+v, %v", ws, err)
 	}
 	acme := c.InWorkspace("acme2")
+	wk, err := c.CreateKey(ctx, client.CreateKeyRequest{Name: "acme-ci", Role: "creator", Workspace: "acme2"})
+	if err != nil || wk.Workspace != ws.ID || wk.InstanceAdmin {
+		t.Fatalf("workspace key %+v, %v", wk, err)
+	}
+	if got, err := c.GetWorkspace(ctx, strconv.FormatInt(ws.ID, 10)); err != nil || got.Name != "acme2" {
+		t.Fatalf("workspace by ID: %+v, %v", got, err)
+	}
 	d, err := acme.CreateDomain(ctx, "go.acme.test")
 	if err != nil || d.Verified || d.Challenge.Type == "" {
 		t.Fatalf("domain %+v, %v", d, err)
