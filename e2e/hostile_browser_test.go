@@ -167,7 +167,9 @@ func TestHostileDashboard(t *testing.T) {
 			t.Fatalf("browser: %s: %v (the page says %q)", what, err, msg)
 		}
 	}
-	dimsLoaded := chromedp.Poll[chromedp.Void](`document.querySelectorAll("#dims section").length === 5 && `+
+	// One card per dimension of dashboard.js's DIMENSIONS (referrer,
+	// country, device, browser, os, status).
+	dimsLoaded := chromedp.Poll[chromedp.Void](`document.querySelectorAll("#dims section").length === 6 && `+
 		`[...document.querySelectorAll("#dims section")].every(s => s.querySelector("ol, p"))`,
 		chromedp.WithPollingInterval(50*time.Millisecond))
 	// No element may come from stored text: the only script is the
