@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -49,6 +50,9 @@ func (l Link) Validate() error {
 	if err := l.Smart.Validate(); err != nil {
 		return invalidLink(err)
 	}
+	if err := validOrganize(&l.Title, &l.Notes, &l.Tags); err != nil {
+		return invalidLink(err)
+	}
 	return invalidLink(validStatus(l.Status))
 }
 
@@ -77,6 +81,9 @@ func (u Update) Validate() error {
 		if err := u.Smart.Validate(); err != nil {
 			return invalidLink(err)
 		}
+	}
+	if err := validOrganize(u.Title, u.Notes, u.Tags); err != nil {
+		return invalidLink(err)
 	}
 	if u.Status != nil {
 		return invalidLink(validStatus(*u.Status))
@@ -245,6 +252,12 @@ type ListBounds struct {
 	WorkspaceID int64
 	// Domain is the link domain filter, "" for none.
 	Domain string
+	// Tags are the tags that every link listed has (compared ignoring
+	// case), lower-cased and deduplicated; nil for none.
+	Tags []string
+	// Query is the search term, lower-cased, "" for
+	// none.
+	Query string
 }
 
 // Bounds checks q and returns its bounds: an error for a Limit outside
@@ -285,6 +298,9 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 		b.Prefix = q.Prefix
 		b.PrefixEnd, b.HasPrefixEnd = PrefixEnd(q.Prefix)
 	}
+	if err := q.organizeBounds(&b); err != nil {
+		return b, err
+	}
 	if q.Host != "" {
 		b.Host = strings.TrimRight(strings.ToLower(q.Host), ".")
 		if b.Host == "" {
@@ -299,3 +315,129 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 
 // Empty reports whether no ID can satisfy the bounds.
 func (b ListBounds) Empty() bool { return b.MinID > b.MaxID }
+
+// The bounds of a link's organizing fields (issue 17), in characters.
+const (
+	MaxTitle   = 500
+	MaxNotes   = 10_000
+	MaxTags    = 20
+	MaxTagLen  = 64
+)
+
+// CleanTags returns tags as the stores keep them: each trimmed of
+// surrounding white space, the later of two that are equal ignoring case
+// dropped (the first spelling is kept, as given), nil for none. It does
+// not check them (validTags does, on the cleaned list), so that a caller
+// can clean first and report the index of a bad tag as the list is
+// stored.
+func CleanTags(tags []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		k := strings.ToLower(t)
+		if t != "" && seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// validTags checks a cleaned tag list: at most MaxTags tags of 1 to
+// MaxTagLen characters of one line of text each.
+func validTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("tags: %d tags, more than %d", len(tags), MaxTags)
+	}
+	for i, t := range tags {
+		if err := ValidateTag(t); err != nil {
+			return fmt.Errorf("tags[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// ValidateTag checks one tag (trimmed): 1 to MaxTagLen characters, valid
+// UTF-8, without control characters. The tags routes check a tag name
+// with it.
+func ValidateTag(t string) error {
+	n := utf8.RuneCountInString(t)
+	switch {
+	case strings.TrimSpace(t) == "":
+		return errors.New("the tag is empty")
+	case n > MaxTagLen:
+		return fmt.Errorf("the tag has %d characters, more than %d", n, MaxTagLen)
+	case !utf8.ValidString(t):
+		return errors.New("the tag is not valid UTF-8")
+	}
+	for _, r := range t {
+		if unicode.IsControl(r) {
+			return errors.New("the tag contains a control character")
+		}
+	}
+	return nil
+}
+
+// validLongText checks a title or notes: at most max characters that a
+// PostgreSQL text value can hold.
+func validLongText(what, s string, max int) error {
+	if err := validText(what, s); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return fmt.Errorf("%s: %d characters, more than %d", what, n, max)
+	}
+	return nil
+}
+
+// validOrganize checks the organizing fields that are set (nil: not set).
+func validOrganize(title, notes *string, tags *[]string) error {
+	if title != nil {
+		if err := validLongText("title", *title, MaxTitle); err != nil {
+			return err
+		}
+	}
+	if notes != nil {
+		if err := validLongText("notes", *notes, MaxNotes); err != nil {
+			return err
+		}
+	}
+	if tags != nil {
+		return validTags(CleanTags(*tags))
+	}
+	return nil
+}
+
+// MaxQuery is the longest ListQuery.Query, in characters.
+const MaxQuery = 200
+
+// ListSorts are the orders List knows: "created" (the default, newest
+// first). Sorting by clicks needs the stats, which the link store does
+// not hold.
+var ListSorts = []string{"created"}
+
+// organizeBounds checks q's tags, query and sort into b.
+func (q ListQuery) organizeBounds(b *ListBounds) error {
+	if q.Sort != "" && !slices.Contains(ListSorts, q.Sort) {
+		return fmt.Errorf("sort %q is not one of %s", q.Sort, strings.Join(ListSorts, ", "))
+	}
+	tags := CleanTags(q.Tags)
+	if len(tags) > MaxTags {
+		return fmt.Errorf("tag: %d tags, more than %d", len(tags), MaxTags)
+	}
+	for _, t := range tags {
+		if err := ValidateTag(t); err != nil {
+			return fmt.Errorf("tag %q: %w", t, err)
+		}
+		b.Tags = append(b.Tags, strings.ToLower(t))
+	}
+	if q.Query != "" {
+		if err := validLongText("query", q.Query, MaxQuery); err != nil {
+			return err
+		}
+		b.Query = strings.ToLower(q.Query)
+	}
+	return nil
+}

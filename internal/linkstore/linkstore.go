@@ -81,6 +81,15 @@ type Link struct {
 	// rules, split, preview…); the zero value is a plain link, stored as
 	// NULL (package smartlink).
 	Smart smartlink.Options
+	// Title, Tags and Notes organize the owner's links (issue 17); the
+	// edge ignores them. Title is at most MaxTitle characters, as the
+	// owner gave it; Tags at most MaxTags tags of 1 to MaxTagLen
+	// characters, kept as CleanTags returns them (trimmed, deduplicated
+	// ignoring case, as spelled first); Notes at most MaxNotes
+	// characters. "" and nil are stored as NULL.
+	Title string
+	Tags  []string
+	Notes string
 }
 
 // RetiredReason says why a link was retired.
@@ -236,6 +245,11 @@ type Update struct {
 	// PATCH into the link's current options first); a pointer to the zero
 	// value makes it a plain link.
 	Smart *smartlink.Options
+	// Title, Tags and Notes replace the link's (a pointer to "" or nil
+	// clears one).
+	Title *string
+	Tags  *[]string
+	Notes *string
 }
 
 // ListQuery selects links for List. Zero fields do not filter.
@@ -260,6 +274,16 @@ type ListQuery struct {
 	// the instance's own host included; there is no filter for the own
 	// host alone yet).
 	Domain string
+	// Tags keeps links that have every one of the tags, compared
+	// ignoring case.
+	Tags []string
+	// Query keeps links whose code, target URL, title or one of whose
+	// tags contains it, ignoring case: a substring search, on
+	// PostgreSQL through a trigram index (migration 0009).
+	Query string
+	// Sort is the order: "" or "created" (newest first) alone
+	// (ListSorts).
+	Sort string
 }
 
 // Config says how to reach a store.

@@ -42,8 +42,8 @@ import (
 )
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14)`
 	// sqlSelect reads a row whatever its state: the caller's view (the
 	// owner's or the edge's, see linkstore.Link) decides what it sees.
 	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1 AND domain = $2`
@@ -149,7 +149,17 @@ func insertArgs(l linkstore.Link) ([]any, error) {
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
 		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
 		pgtype.Text{String: host, Valid: host != ""},
-		workspace.Of(l.WorkspaceID), l.Domain, smart}, nil
+		workspace.Of(l.WorkspaceID), l.Domain, smart,
+		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes)}, nil
+}
+
+// textOrNull is s as a text value, NULL for "".
+func textOrNull(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+// storedTags is the tags column's value for tags: cleaned
+// (linkstore.CleanTags), NULL for none.
+func storedTags(tags []string) []string {
+	return linkstore.CleanTags(tags) // nil for none: NULL
 }
 
 // storedSmart returns the smart column's value for o: its stored JSON as
