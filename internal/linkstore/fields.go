@@ -69,6 +69,13 @@ func ValidateDomain(d string) error {
 	return invalidLink(domainname.Check(d))
 }
 
+// IsZero reports whether u sets no field: the stores read the link
+// instead of updating it.
+func (u Update) IsZero() bool {
+	return u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil &&
+		u.Title == nil && u.Tags == nil && u.Notes == nil
+}
+
 // Validate checks the fields that u sets as Link.Validate checks them:
 // the URL, then the status. The error wraps ErrInvalidLink.
 func (u Update) Validate() error {
@@ -318,10 +325,10 @@ func (b ListBounds) Empty() bool { return b.MinID > b.MaxID }
 
 // The bounds of a link's organizing fields (issue 17), in characters.
 const (
-	MaxTitle   = 500
-	MaxNotes   = 10_000
-	MaxTags    = 20
-	MaxTagLen  = 64
+	MaxTitle  = 500
+	MaxNotes  = 10_000
+	MaxTags   = 20
+	MaxTagLen = 64
 )
 
 // CleanTags returns tags as the stores keep them: each trimmed of
@@ -335,7 +342,7 @@ func CleanTags(tags []string) []string {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		t = strings.TrimSpace(t)
-		k := strings.ToLower(t)
+		k := FoldASCII(t)
 		if t != "" && seen[k] {
 			continue
 		}
@@ -431,13 +438,73 @@ func (q ListQuery) organizeBounds(b *ListBounds) error {
 		if err := ValidateTag(t); err != nil {
 			return fmt.Errorf("tag %q: %w", t, err)
 		}
-		b.Tags = append(b.Tags, strings.ToLower(t))
+		b.Tags = append(b.Tags, FoldASCII(t))
 	}
 	if q.Query != "" {
 		if err := validLongText("query", q.Query, MaxQuery); err != nil {
 			return err
 		}
-		b.Query = strings.ToLower(q.Query)
+		b.Query = FoldASCII(q.Query)
+	}
+	return nil
+}
+
+// FoldASCII lower-cases the ASCII letters of s and leaves every other
+// character as it is: how tags and searches ignore case. It is the same
+// in Go, in SQLite's lower() and in PostgreSQL's translate() (migration
+// 0009) whatever the database's locale, where PostgreSQL's lower() folds
+// non-ASCII letters under some locales and not under C: a search or tag
+// filter must not depend on how the database was created.
+func FoldASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// ReplaceTag returns tags with every tag equal to tag ignoring case
+// replaced by name, or removed when name is "", cleaned (CleanTags: a
+// name that the link had already is kept once, as spelled first), and
+// whether anything changed.
+func ReplaceTag(tags []string, tag, name string) ([]string, bool) {
+	out := make([]string, 0, len(tags))
+	changed := false
+	for _, t := range tags {
+		if FoldASCII(t) == FoldASCII(tag) {
+			changed = true
+			if name == "" {
+				continue
+			}
+			t = name
+		}
+		out = append(out, t)
+	}
+	if !changed {
+		return tags, false
+	}
+	return CleanTags(out), true
+}
+
+// CheckTagChange checks the arguments of RenameTag (name "" is
+// DeleteTag's): a tag and a name that ValidateTag accepts. The error
+// wraps ErrInvalidLink.
+func CheckTagChange(tag, name string) error {
+	if err := ValidateTag(tag); err != nil {
+		return invalidLink(fmt.Errorf("tag: %w", err))
+	}
+	if name == "" {
+		return nil
+	}
+	if err := ValidateTag(name); err != nil {
+		return invalidLink(fmt.Errorf("name: %w", err))
 	}
 	return nil
 }

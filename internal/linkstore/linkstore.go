@@ -221,10 +221,31 @@ type Store interface {
 	// CountedClicks returns the clicks ClaimClick counted for the link
 	// (0 for a link never claimed), read from the primary.
 	CountedClicks(ctx context.Context, linkID int64) (int64, error)
+	// Tags returns the tags of the workspace's live links with the
+	// number of links that have each, most used first (then by name,
+	// ignoring case). Tags that differ in case alone count as one,
+	// under one of their spellings.
+	Tags(ctx context.Context, workspaceID int64) ([]TagCount, error)
+	// RenameTag renames the tag (compared ignoring case) to name on every
+	// live link of the workspace that has it, in one transaction, and
+	// returns how many links changed. A link that has name already keeps
+	// one of the two (ReplaceTag). Name must pass ValidateTag (an error
+	// wrapping ErrInvalidLink otherwise).
+	RenameTag(ctx context.Context, workspaceID int64, tag, name string) (int64, error)
+	// DeleteTag removes the tag (compared ignoring case) from every live
+	// link of the workspace, in one transaction, and returns how many
+	// links changed.
+	DeleteTag(ctx context.Context, workspaceID int64, tag string) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close()
+}
+
+// TagCount is a tag and the number of live links that have it.
+type TagCount struct {
+	Tag   string
+	Links int64
 }
 
 // Key identifies a link: its domain and code.
@@ -275,10 +296,10 @@ type ListQuery struct {
 	// host alone yet).
 	Domain string
 	// Tags keeps links that have every one of the tags, compared
-	// ignoring case.
+	// ignoring ASCII case (FoldASCII).
 	Tags []string
 	// Query keeps links whose code, target URL, title or one of whose
-	// tags contains it, ignoring case: a substring search, on
+	// tags contains it, ignoring ASCII case (FoldASCII): a substring search, on
 	// PostgreSQL through a trigram index (migration 0009).
 	Query string
 	// Sort is the order: "" or "created" (newest first) alone

@@ -210,8 +210,7 @@ func scanKeys(rows pgx.Rows, n int) (map[linkstore.Key]bool, error) {
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
 func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
-	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil &&
-		u.Title == nil && u.Tags == nil && u.Notes == nil {
+	if u.IsZero() {
 		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
