@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shortify/shortify/internal/domainname"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // MaxListLimit is the largest ListQuery.Limit; DefaultListLimit is the
@@ -50,7 +51,7 @@ func (l Link) Validate() error {
 	if err := l.Smart.Validate(); err != nil {
 		return invalidLink(err)
 	}
-	if err := validOrganize(&l.Title, &l.Notes, &l.Tags); err != nil {
+	if err := CheckOrganize(&l.Title, &l.Notes, &l.Tags); err != nil {
 		return invalidLink(err)
 	}
 	return invalidLink(validStatus(l.Status))
@@ -89,7 +90,7 @@ func (u Update) Validate() error {
 			return invalidLink(err)
 		}
 	}
-	if err := validOrganize(u.Title, u.Notes, u.Tags); err != nil {
+	if err := CheckOrganize(u.Title, u.Notes, u.Tags); err != nil {
 		return invalidLink(err)
 	}
 	if u.Status != nil {
@@ -356,11 +357,11 @@ func CleanTags(tags []string) []string {
 // MaxTagLen characters of one line of text each.
 func validTags(tags []string) error {
 	if len(tags) > MaxTags {
-		return fmt.Errorf("tags: %d tags, more than %d", len(tags), MaxTags)
+		return &smartlink.FieldError{Field: "tags", Problem: fmt.Sprintf("%d tags, more than %d", len(tags), MaxTags)}
 	}
 	for i, t := range tags {
 		if err := ValidateTag(t); err != nil {
-			return fmt.Errorf("tags[%d]: %w", i, err)
+			return &smartlink.FieldError{Field: fmt.Sprintf("tags[%d]", i), Problem: err.Error()}
 		}
 	}
 	return nil
@@ -387,20 +388,24 @@ func ValidateTag(t string) error {
 	return nil
 }
 
-// validLongText checks a title or notes: at most max characters that a
-// PostgreSQL text value can hold.
-func validLongText(what, s string, max int) error {
-	if err := validText(what, s); err != nil {
-		return err
+// validLongText checks a title or notes (the field): at most max
+// characters that a PostgreSQL text value can hold.
+func validLongText(field, s string, max int) error {
+	if err := validText(field, s); err != nil {
+		return &smartlink.FieldError{Field: field, Problem: err.Error()}
 	}
 	if n := utf8.RuneCountInString(s); n > max {
-		return fmt.Errorf("%s: %d characters, more than %d", what, n, max)
+		return &smartlink.FieldError{Field: field, Problem: fmt.Sprintf("%d characters, more than %d", n, max)}
 	}
 	return nil
 }
 
-// validOrganize checks the organizing fields that are set (nil: not set).
-func validOrganize(title, notes *string, tags *[]string) error {
+// CheckOrganize checks the organizing fields that are set (nil: not
+// set), tags as CleanTags leaves them, and returns a
+// *smartlink.FieldError naming the field ("title", "notes", "tags" or
+// "tags[i]"): the API's 400 names it. Link.Validate and Update.Validate
+// return it wrapped in ErrInvalidLink.
+func CheckOrganize(title, notes *string, tags *[]string) error {
 	if title != nil {
 		if err := validLongText("title", *title, MaxTitle); err != nil {
 			return err
@@ -425,23 +430,24 @@ const MaxQuery = 200
 // not hold.
 var ListSorts = []string{"created"}
 
-// organizeBounds checks q's tags, query and sort into b.
+// organizeBounds checks q's tags, query and sort into b; its errors are
+// *smartlink.FieldError naming the API's query parameter (tag, q, sort).
 func (q ListQuery) organizeBounds(b *ListBounds) error {
 	if q.Sort != "" && !slices.Contains(ListSorts, q.Sort) {
-		return fmt.Errorf("sort %q is not one of %s", q.Sort, strings.Join(ListSorts, ", "))
+		return &smartlink.FieldError{Field: "sort", Problem: fmt.Sprintf("%q is not one of %s (sorting by clicks needs the stats, which the link store does not hold)", q.Sort, strings.Join(ListSorts, ", "))}
 	}
 	tags := CleanTags(q.Tags)
 	if len(tags) > MaxTags {
-		return fmt.Errorf("tag: %d tags, more than %d", len(tags), MaxTags)
+		return &smartlink.FieldError{Field: "tag", Problem: fmt.Sprintf("%d tags, more than %d", len(tags), MaxTags)}
 	}
 	for _, t := range tags {
 		if err := ValidateTag(t); err != nil {
-			return fmt.Errorf("tag %q: %w", t, err)
+			return &smartlink.FieldError{Field: "tag", Problem: fmt.Sprintf("%q: %v", t, err)}
 		}
 		b.Tags = append(b.Tags, FoldASCII(t))
 	}
 	if q.Query != "" {
-		if err := validLongText("query", q.Query, MaxQuery); err != nil {
+		if err := validLongText("q", q.Query, MaxQuery); err != nil {
 			return err
 		}
 		b.Query = FoldASCII(q.Query)
