@@ -12,10 +12,11 @@ import (
 )
 
 // sqlTags counts the tags of a workspace's live links, one row per tag
-// ignoring ASCII case (min() picks one spelling, stably).
-const sqlTags = `SELECT min(t), count(*) FROM links, unnest(tags) AS t
+// ignoring ASCII case (the third column, linkstore.FoldASCII in SQL;
+// min() picks one spelling, stably).
+const sqlTags = `SELECT min(t), count(*), translate(t, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') FROM links, unnest(tags) AS t
 WHERE workspace_id = $1 AND retired_at IS NULL AND tags IS NOT NULL
-GROUP BY shortify_fold(t) ORDER BY count(*) DESC, shortify_fold(t)`
+GROUP BY 3 ORDER BY count(*) DESC, 3`
 
 // Tags returns the workspace's tags with their link counts (see
 // linkstore.Store).
@@ -25,8 +26,11 @@ func (s *Store) Tags(ctx context.Context, workspaceID int64) ([]linkstore.TagCou
 		return nil, fmt.Errorf("pgstore: tags: %w", err)
 	}
 	tags := []linkstore.TagCount{}
-	var tc linkstore.TagCount
-	if _, err := pgx.ForEachRow(rows, []any{&tc.Tag, &tc.Links}, func() error {
+	var (
+		tc     linkstore.TagCount
+		folded string
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&tc.Tag, &tc.Links, &folded}, func() error {
 		tags = append(tags, tc)
 		return nil
 	}); err != nil {

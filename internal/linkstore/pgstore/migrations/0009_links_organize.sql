@@ -11,7 +11,7 @@
 -- index expression must be IMMUTABLE.
 --
 -- The search is a substring match ignoring ASCII case (LIKE '%term%') on
--- shortify_search_text: code, url, title and tags, case-folded (shortify_fold), joined by
+-- shortify_search_text: code, url, title and tags, case-folded, joined by
 -- newlines (which no tag holds). A trigram GIN index
 -- (pg_trgm, a trusted extension since PostgreSQL 13) answers it for terms
 -- of three characters or more; shorter ones read the (id) index
@@ -31,23 +31,21 @@ ALTER TABLE links ADD COLUMN title text;
 ALTER TABLE links ADD COLUMN tags text[];
 ALTER TABLE links ADD COLUMN notes text;
 
--- shortify_fold is linkstore.FoldASCII: it lower-cases ASCII letters
--- alone, whatever the database's locale (lower() folds non-ASCII letters
--- under some locales and not under C), so that Go, SQLite and every
--- PostgreSQL agree on what a search or a tag filter matches.
-CREATE FUNCTION shortify_fold(s text) RETURNS text
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-	AS $$ SELECT translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') $$;
-
+-- Case is folded with translate() on ASCII letters alone, which is
+-- linkstore.FoldASCII whatever the database's locale (lower() folds
+-- non-ASCII letters under some locales and not under C), so that Go,
+-- SQLite and every PostgreSQL agree on what a search or a tag filter
+-- matches. The functions call no function of their own schema: a
+-- function body resolves names by the caller's search_path.
 -- Tags hold no control characters (linkstore.ValidateTag), so a newline
 -- separates them safely.
 CREATE FUNCTION shortify_lower_tags(tags text[]) RETURNS text[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-	AS $$ SELECT string_to_array(shortify_fold(array_to_string(tags, E'\n')), E'\n') $$;
+	AS $$ SELECT string_to_array(translate(array_to_string(tags, E'\n'), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), E'\n') $$;
 
 CREATE FUNCTION shortify_search_text(code text, url text, title text, tags text[]) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT shortify_fold(code || E'\n' || url || E'\n' || coalesce(title, '') || E'\n' || coalesce(array_to_string(tags, E'\n'), '')) $$;
+	AS $$ SELECT translate(code || E'\n' || url || E'\n' || coalesce(title, '') || E'\n' || coalesce(array_to_string(tags, E'\n'), ''), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') $$;
 
 CREATE INDEX links_tags_idx ON links USING gin (shortify_lower_tags(tags)) WHERE tags IS NOT NULL;
 CREATE INDEX links_search_idx ON links USING gin (shortify_search_text(code, url, title, tags) public.gin_trgm_ops);
