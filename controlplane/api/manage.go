@@ -170,9 +170,10 @@ type LinkPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// listParams are the query parameters of GET /api/v1/links but the
-// repeatable tag, which listLinks takes out first.
-var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before", "q", "sort"}
+// listParams are the query parameters of GET /api/v1/links. The
+// repeatable tag, which apiquery.Params would refuse when repeated,
+// listLinks takes out of the query first.
+var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before", "tag", "q", "sort"}
 
 func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 	r, tags, err := repeatableParam(r, "tag")
