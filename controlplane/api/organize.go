@@ -95,7 +95,11 @@ func repeatableParam(r *http.Request, name string) (*http.Request, []string, err
 // into q; the store checks them (Bounds), and listLinks answers its
 // FieldError as a 400 naming the parameter.
 func organizeQuery(vals url.Values, tags []string, q *linkstore.ListQuery) {
-	q.Tags = tags
+	for _, t := range tags {
+		if t != "" { // an empty value counts as absent, as for every list parameter
+			q.Tags = append(q.Tags, t)
+		}
+	}
 	q.Query = vals.Get("q")
 	q.Sort = vals.Get("sort")
 }
