@@ -156,6 +156,8 @@ type Store interface {
 	// is returned, so replication lag never hides a new link. It returns
 	// live links and retired-expired ones (with RetiredAt set; they
 	// answer 410); a deleted link is ErrNotFound unless it is taken down.
+	// It may leave Title, Tags and Notes empty (pgstore does: the edge
+	// needs none of them).
 	Lookup(ctx context.Context, domain, code string) (Link, error)
 	// LookupPrimary reads a link as Lookup does, from the primary: the
 	// redirect path's read right after a link event, which a lagging

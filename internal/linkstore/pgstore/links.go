@@ -296,14 +296,19 @@ type scanner struct {
 	retiredReason, tdReason    pgtype.Text
 	smart                      []byte
 	title, notes               pgtype.Text
+	// edge: the row has edgeColumns, not linkColumns (no title, tags or
+	// notes).
+	edge bool
 }
 
 // dest returns the destinations of linkColumns, preceded by the code's
 // when withCode (listColumns).
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
-		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart,
-		&sc.title, &sc.l.Tags, &sc.notes}
+		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
+	if !sc.edge {
+		d = append(d, &sc.title, &sc.l.Tags, &sc.notes)
+	}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -342,7 +347,12 @@ func utcOrZero(t pgtype.Timestamptz) time.Time {
 
 // scanLink scans linkColumns.
 func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
-	var sc scanner
+	return scanRow(row, code, false)
+}
+
+// scanRow scans linkColumns, or edgeColumns when edge.
+func scanRow(row pgx.Row, code string, edge bool) (linkstore.Link, error) {
+	sc := scanner{edge: edge}
 	if err := row.Scan(sc.dest(false)...); err != nil {
 		return linkstore.Link{}, err
 	}
@@ -421,9 +431,14 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 }
 
 // linkColumns are the columns of a link after its code, as scanner reads
-// them; listColumns the same with the code first.
+// them; listColumns the same with the code first. edgeColumns are those
+// the redirect path reads (Lookup): all but the owner's title, tags and
+// notes, which an edge never needs (notes hold up to 10,000 characters),
+// and which an edge of this release therefore does not need from the
+// schema either (it does not migrate: migration 0009 may come later).
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart, title, tags, notes"
+	edgeColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
+	linkColumns = edgeColumns + ", title, tags, notes"
 	listColumns = "code, " + linkColumns
 )
 
