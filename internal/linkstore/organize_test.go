@@ -16,7 +16,7 @@ func TestCleanTags(t *testing.T) {
 		{[]string{" a ", "A", "b", "a"}, []string{"a", "b"}},
 		{[]string{"Launch", "launch "}, []string{"Launch"}},
 		{[]string{"Ünï", "ünï"}, []string{"Ünï", "ünï"}}, // ASCII case alone
-		{[]string{" ", ""}, []string{"", ""}},             // kept, for validTags to name
+		{[]string{" ", ""}, []string{"", ""}},            // kept, for validTags to name
 	}
 	for _, tt := range tests {
 		if got := linkstore.CleanTags(tt.in); !reflect.DeepEqual(got, tt.want) {
