@@ -63,7 +63,7 @@ func TestOrganizeFields(t *testing.T) {
 				{"tag=Q3&tag=LAUNCH", []string{l.Code}},
 				{"q=SALE", []string{l.Code}},
 				{"q=example.com%2Fplain", []string{plain}},
-				{"q=q3&tag=q3&sort=created", []string{autumn, l.Code}},
+				{"q=example.com&tag=q3&sort=created", []string{autumn, l.Code}},
 				{"q=newsletter", nil}, // notes are not searched
 			} {
 				if got := list(tt.query); !reflect.DeepEqual(got, tt.want) {
@@ -144,6 +144,7 @@ func TestOrganizeBadInput(t *testing.T) {
 		{"tag=" + url.QueryEscape(" "), "tag"},
 		{"q=" + strings.Repeat("q", 201), "q"},
 		{"q=a&q=b", "q"},
+		{"q=ab", "q"},
 	} {
 		w := e.do(t, "GET", "/api/v1/links?"+tt.query, "", "")
 		if p := decode[problem.Details](t, w); w.Code != http.StatusBadRequest || p.Field != tt.field {

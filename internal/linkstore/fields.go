@@ -422,8 +422,14 @@ func CheckOrganize(title, notes *string, tags *[]string) error {
 	return nil
 }
 
-// MaxQuery is the longest ListQuery.Query, in characters.
-const MaxQuery = 200
+// MinQuery and MaxQuery bound a ListQuery.Query, in characters. A
+// shorter term has no trigram for PostgreSQL's index to look up, so it
+// would be matched against every link of the workspace: seconds for a
+// million links (BenchmarkSearchMillion).
+const (
+	MinQuery = 3
+	MaxQuery = 200
+)
 
 // ListSorts are the orders List knows: "created" (the default, newest
 // first). Sorting by clicks needs the stats, which the link store does
@@ -449,6 +455,9 @@ func (q ListQuery) organizeBounds(b *ListBounds) error {
 	if q.Query != "" {
 		if err := validLongText("q", q.Query, MaxQuery); err != nil {
 			return err
+		}
+		if n := utf8.RuneCountInString(q.Query); n < MinQuery {
+			return &smartlink.FieldError{Field: "q", Problem: fmt.Sprintf("%d characters, fewer than %d (a search term needs 3 characters for the index)", n, MinQuery)}
 		}
 		b.Query = FoldASCII(q.Query)
 	}

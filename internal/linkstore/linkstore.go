@@ -302,7 +302,8 @@ type ListQuery struct {
 	Tags []string
 	// Query keeps links whose code, target URL, title or one of whose
 	// tags contains it, ignoring ASCII case (FoldASCII): a substring search, on
-	// PostgreSQL through a trigram index (migration 0009).
+	// PostgreSQL through a trigram index (migration 0009); MinQuery to
+	// MaxQuery characters.
 	Query string
 	// Sort is the order: "" or "created" (newest first) alone
 	// (ListSorts).

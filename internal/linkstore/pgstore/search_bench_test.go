@@ -24,12 +24,11 @@ func BenchmarkSearchMillion(b *testing.B) {
 		name string
 		q    linkstore.ListQuery
 	}{
-		{"rare term (11 links)", linkstore.ListQuery{Query: "product 123457"}},
+		{"rare term (1 link)", linkstore.ListQuery{Query: "product 123457"}},
 		{"term of 2% of links", linkstore.ListQuery{Query: "team-7"}},
 		{"host of 0.1% of links", linkstore.ListQuery{Query: "shop123.example"}},
 		{"common term (1 in 6)", linkstore.ListQuery{Query: "sale"}},
 		{"absent term", linkstore.ListQuery{Query: "zzzqqq"}},
-		{"2 characters (no trigram)", linkstore.ListQuery{Query: "x9"}},
 		{"tag (1 in 6)", linkstore.ListQuery{Tags: []string{"launch"}}},
 		{"rare tag (1 in 50)", linkstore.ListQuery{Tags: []string{"team-7"}}},
 		{"tag and term", linkstore.ListQuery{Tags: []string{"team-7"}, Query: "spring"}},

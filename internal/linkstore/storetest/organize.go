@@ -153,7 +153,7 @@ func testListTagsAndQuery(t *testing.T, s linkstore.Store) {
 		{"unicode title", linkstore.ListQuery{Query: "nïcode TITLE"}, c(3)},
 		{"non-ASCII letters keep their case", linkstore.ListQuery{Query: "üNÏ"}, c()},
 		{"wildcards are literal", linkstore.ListQuery{Query: "100% off_"}, c(1)},
-		{"a percent alone", linkstore.ListQuery{Query: "%"}, c(1)},
+		{"a percent, a space", linkstore.ListQuery{Query: "% o"}, c(1)},
 		{"tag text", linkstore.ListQuery{Query: "aunc"}, c(0, 1)},
 		{"url", linkstore.ListQuery{Query: "shop.example.org"}, c(0, 1, 2, 3)},
 		{"code", linkstore.ListQuery{Query: strings.ToUpper(links[2].Code)}, c(2)},
@@ -170,7 +170,7 @@ func testListTagsAndQuery(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, q := range []linkstore.ListQuery{
-		{Sort: "clicks"}, {Tags: []string{strings.Repeat("x", 65)}}, {Query: strings.Repeat("q", 201)},
+		{Sort: "clicks"}, {Tags: []string{strings.Repeat("x", 65)}}, {Query: strings.Repeat("q", 201)}, {Query: "ab"},
 	} {
 		if _, err := s.List(ctx, q); err == nil {
 			t.Errorf("List(%+v) accepted", q)
