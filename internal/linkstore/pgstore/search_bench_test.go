@@ -31,7 +31,7 @@ func BenchmarkSearchMillion(b *testing.B) {
 		{"absent term", linkstore.ListQuery{Query: "zzzqqq"}},
 		{"tag (1 in 6)", linkstore.ListQuery{Tags: []string{"launch"}}},
 		{"rare tag (1 in 50)", linkstore.ListQuery{Tags: []string{"team-7"}}},
-		{"tag and term", linkstore.ListQuery{Tags: []string{"team-7"}, Query: "spring"}},
+		{"tag and term (no link has both)", linkstore.ListQuery{Tags: []string{"team-7"}, Query: "spring"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
