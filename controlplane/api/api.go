@@ -230,6 +230,7 @@ func (h *Handler) routes() {
 	h.takedownRoutes()
 	h.domainRoutes()
 	h.workspaceRoutes()
+	h.tagRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get

@@ -282,6 +282,9 @@ func isolationMatrix() map[string]bool {
 	for _, r := range registryRoutes {
 		m[r.pattern] = true
 	}
+	for _, p := range tagIsolationRoutes {
+		m[p] = true
+	}
 	return m
 }
 

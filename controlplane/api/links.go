@@ -48,6 +48,8 @@ type CreateLinkRequest struct {
 	// SmartFields are the optional smart-link fields (password,
 	// max_clicks, rules, targets, utm, ...).
 	SmartFields
+	// OrganizeFields are the optional title, tags and notes.
+	OrganizeFields
 }
 
 // Link is a link as the API shows it.
@@ -74,6 +76,8 @@ type Link struct {
 	Takedown *Takedown `json:"takedown,omitempty"`
 	// SmartView shows the smart-link fields; never the password.
 	SmartView
+	// OrganizeView shows the title, tags and notes.
+	OrganizeView
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -194,11 +198,14 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 			return bad("expires_at", "expires_at must be in the future")
 		}
 	}
+	if bad := req.OrganizeFields.check(); bad != nil {
+		return linkstore.Link{}, nil, bad
+	}
 	opts := smart.apply(smartlink.Options{})
 	if refused := h.checkSmart(r.Context(), pol, &opts); refused != nil {
 		return linkstore.Link{}, nil, refused
 	}
-	return linkstore.Link{
+	link = linkstore.Link{
 		Domain:      domain,
 		WorkspaceID: ws,
 		URL:         target,
@@ -206,7 +213,9 @@ func (h *Handler) newLink(r *http.Request, pol targeturl.Policy, req CreateLinkR
 		CreatedAt:   now.Truncate(time.Microsecond),
 		ExpiresAt:   expires,
 		Smart:       opts,
-	}, smart.password, nil
+	}
+	req.OrganizeFields.apply(&link)
+	return link, smart.password, nil
 }
 
 // policy is the target policy for requests arriving as r. The public
@@ -368,6 +377,7 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 		CreatedAt:      l.CreatedAt.UTC(),
 		Disabled:       l.Disabled,
 		SmartView:      smartView(l.Smart, l.URL),
+		OrganizeView:   organizeView(l),
 	}
 	if !l.ExpiresAt.IsZero() {
 		t := l.ExpiresAt.UTC()

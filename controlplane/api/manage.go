@@ -39,6 +39,9 @@ type UpdateLinkRequest struct {
 	// SmartFields merge into the link's current options: null clears a
 	// field, an array replaces the current one whole.
 	SmartFields
+	// OrganizeFields replace the link's title, tags and notes ("" and []
+	// clear them).
+	OrganizeFields
 }
 
 func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
@@ -96,9 +99,14 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 		u.ExpiresAt = &t
 	}
 	u.Disabled = req.Disabled
+	if bad := req.OrganizeFields.check(); bad != nil {
+		problem.WriteDetails(w, *bad)
+		return
+	}
+	req.OrganizeFields.update(&u)
 	if u == (linkstore.Update{}) && smart.has == 0 {
 		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled, "+
-			"password, max_clicks, expired_url, rules, targets, forward_query, forward_query_override, preview, cache_max_age, utm")
+			"title, tags, notes, password, max_clicks, expired_url, rules, targets, forward_query, forward_query_override, preview, cache_max_age, utm")
 		return
 	}
 	// A link never changes workspace: the one checked is the one updated.
@@ -162,9 +170,17 @@ type LinkPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before"}
+// listParams are the query parameters of GET /api/v1/links. The
+// repeatable tag, which apiquery.Params would refuse when repeated,
+// listLinks takes out of the query first.
+var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before", "tag", "q", "sort"}
 
 func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
+	r, tags, err := repeatableParam(r, "tag")
+	if err != nil {
+		problem.Write(w, http.StatusBadRequest, "the query string is malformed: "+err.Error())
+		return
+	}
 	vals, ok := apiquery.Params(w, r, listParams)
 	if !ok {
 		return
@@ -172,6 +188,10 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 	q, bad := parseListQuery(vals)
 	if bad != nil {
 		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
+		return
+	}
+	organizeQuery(vals, tags, &q)
+	if !checkListQuery(w, q) {
 		return
 	}
 	// A workspace's key lists its workspace; an instance admin the one it

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/shortify/shortify/internal/domainname"
+	"github.com/shortify/shortify/internal/smartlink"
 )
 
 // MaxListLimit is the largest ListQuery.Limit; DefaultListLimit is the
@@ -49,6 +51,9 @@ func (l Link) Validate() error {
 	if err := l.Smart.Validate(); err != nil {
 		return invalidLink(err)
 	}
+	if err := CheckOrganize(&l.Title, &l.Notes, &l.Tags); err != nil {
+		return invalidLink(err)
+	}
 	return invalidLink(validStatus(l.Status))
 }
 
@@ -65,6 +70,13 @@ func ValidateDomain(d string) error {
 	return invalidLink(domainname.Check(d))
 }
 
+// IsZero reports whether u sets no field: the stores read the link
+// instead of updating it.
+func (u Update) IsZero() bool {
+	return u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil &&
+		u.Title == nil && u.Tags == nil && u.Notes == nil
+}
+
 // Validate checks the fields that u sets as Link.Validate checks them:
 // the URL, then the status. The error wraps ErrInvalidLink.
 func (u Update) Validate() error {
@@ -77,6 +89,9 @@ func (u Update) Validate() error {
 		if err := u.Smart.Validate(); err != nil {
 			return invalidLink(err)
 		}
+	}
+	if err := CheckOrganize(u.Title, u.Notes, u.Tags); err != nil {
+		return invalidLink(err)
 	}
 	if u.Status != nil {
 		return invalidLink(validStatus(*u.Status))
@@ -245,6 +260,12 @@ type ListBounds struct {
 	WorkspaceID int64
 	// Domain is the link domain filter, "" for none.
 	Domain string
+	// Tags are the tags that every link listed has (compared ignoring
+	// case), lower-cased and deduplicated; nil for none.
+	Tags []string
+	// Query is the search term, lower-cased, "" for
+	// none.
+	Query string
 }
 
 // Bounds checks q and returns its bounds: an error for a Limit outside
@@ -285,6 +306,9 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 		b.Prefix = q.Prefix
 		b.PrefixEnd, b.HasPrefixEnd = PrefixEnd(q.Prefix)
 	}
+	if err := q.organizeBounds(&b); err != nil {
+		return b, err
+	}
 	if q.Host != "" {
 		b.Host = strings.TrimRight(strings.ToLower(q.Host), ".")
 		if b.Host == "" {
@@ -299,3 +323,203 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 
 // Empty reports whether no ID can satisfy the bounds.
 func (b ListBounds) Empty() bool { return b.MinID > b.MaxID }
+
+// The bounds of a link's organizing fields (issue 17), in characters.
+const (
+	MaxTitle  = 500
+	MaxNotes  = 10_000
+	MaxTags   = 20
+	MaxTagLen = 64
+)
+
+// CleanTags returns tags as the stores keep them: each trimmed of
+// surrounding white space, the later of two that are equal ignoring case
+// dropped (the first spelling is kept, as given), nil for none. It does
+// not check them (validTags does, on the cleaned list), so that a caller
+// can clean first and report the index of a bad tag as the list is
+// stored.
+func CleanTags(tags []string) []string {
+	var out []string
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		k := FoldASCII(t)
+		if t != "" && seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// validTags checks a cleaned tag list: at most MaxTags tags of 1 to
+// MaxTagLen characters of one line of text each.
+func validTags(tags []string) error {
+	if len(tags) > MaxTags {
+		return &smartlink.FieldError{Field: "tags", Problem: fmt.Sprintf("%d tags, more than %d", len(tags), MaxTags)}
+	}
+	for i, t := range tags {
+		if err := ValidateTag(t); err != nil {
+			return &smartlink.FieldError{Field: fmt.Sprintf("tags[%d]", i), Problem: err.Error()}
+		}
+	}
+	return nil
+}
+
+// ValidateTag checks one tag (trimmed): 1 to MaxTagLen characters, valid
+// UTF-8, without control characters. The tags routes check a tag name
+// with it.
+func ValidateTag(t string) error {
+	n := utf8.RuneCountInString(t)
+	switch {
+	case strings.TrimSpace(t) == "":
+		return errors.New("the tag is empty")
+	case n > MaxTagLen:
+		return fmt.Errorf("the tag has %d characters, more than %d", n, MaxTagLen)
+	case !utf8.ValidString(t):
+		return errors.New("the tag is not valid UTF-8")
+	}
+	for _, r := range t {
+		if unicode.IsControl(r) {
+			return errors.New("the tag contains a control character")
+		}
+	}
+	return nil
+}
+
+// validLongText checks a title or notes (the field): at most max
+// characters that a PostgreSQL text value can hold.
+func validLongText(field, s string, max int) error {
+	if err := validText(field, s); err != nil {
+		return &smartlink.FieldError{Field: field, Problem: err.Error()}
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return &smartlink.FieldError{Field: field, Problem: fmt.Sprintf("%d characters, more than %d", n, max)}
+	}
+	return nil
+}
+
+// CheckOrganize checks the organizing fields that are set (nil: not
+// set), tags as CleanTags leaves them, and returns a
+// *smartlink.FieldError naming the field ("title", "notes", "tags" or
+// "tags[i]"): the API's 400 names it. Link.Validate and Update.Validate
+// return it wrapped in ErrInvalidLink.
+func CheckOrganize(title, notes *string, tags *[]string) error {
+	if title != nil {
+		if err := validLongText("title", *title, MaxTitle); err != nil {
+			return err
+		}
+	}
+	if notes != nil {
+		if err := validLongText("notes", *notes, MaxNotes); err != nil {
+			return err
+		}
+	}
+	if tags != nil {
+		return validTags(CleanTags(*tags))
+	}
+	return nil
+}
+
+// MinQuery and MaxQuery bound a ListQuery.Query, in characters. A
+// shorter term has no trigram for PostgreSQL's index to look up, so it
+// would be matched against every link of the workspace: seconds for a
+// million links (BenchmarkSearchMillion).
+const (
+	MinQuery = 3
+	MaxQuery = 200
+)
+
+// ListSorts are the orders List knows: "created" (the default, newest
+// first). Sorting by clicks needs the stats, which the link store does
+// not hold.
+var ListSorts = []string{"created"}
+
+// organizeBounds checks q's tags, query and sort into b; its errors are
+// *smartlink.FieldError naming the API's query parameter (tag, q, sort).
+func (q ListQuery) organizeBounds(b *ListBounds) error {
+	if q.Sort != "" && !slices.Contains(ListSorts, q.Sort) {
+		return &smartlink.FieldError{Field: "sort", Problem: fmt.Sprintf("%q is not one of %s (sorting by clicks needs the stats, which the link store does not hold)", q.Sort, strings.Join(ListSorts, ", "))}
+	}
+	tags := CleanTags(q.Tags)
+	if len(tags) > MaxTags {
+		return &smartlink.FieldError{Field: "tag", Problem: fmt.Sprintf("%d tags, more than %d", len(tags), MaxTags)}
+	}
+	for _, t := range tags {
+		if err := ValidateTag(t); err != nil {
+			return &smartlink.FieldError{Field: "tag", Problem: fmt.Sprintf("%q: %v", t, err)}
+		}
+		b.Tags = append(b.Tags, FoldASCII(t))
+	}
+	if q.Query != "" {
+		if err := validLongText("q", q.Query, MaxQuery); err != nil {
+			return err
+		}
+		if n := utf8.RuneCountInString(q.Query); n < MinQuery {
+			return &smartlink.FieldError{Field: "q", Problem: fmt.Sprintf("%d characters, fewer than %d (a search term needs 3 characters for the index)", n, MinQuery)}
+		}
+		b.Query = FoldASCII(q.Query)
+	}
+	return nil
+}
+
+// FoldASCII lower-cases the ASCII letters of s and leaves every other
+// character as it is: how tags and searches ignore case. It is the same
+// in Go, in SQLite's lower() and in PostgreSQL's translate() (migration
+// 0009) whatever the database's locale, where PostgreSQL's lower() folds
+// non-ASCII letters under some locales and not under C: a search or tag
+// filter must not depend on how the database was created.
+func FoldASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// ReplaceTag returns tags with every tag equal to tag ignoring case
+// replaced by name, or removed when name is "", cleaned (CleanTags: a
+// name that the link had already is kept once, as spelled first), and
+// whether anything changed.
+func ReplaceTag(tags []string, tag, name string) ([]string, bool) {
+	out := make([]string, 0, len(tags))
+	changed := false
+	for _, t := range tags {
+		if FoldASCII(t) == FoldASCII(tag) {
+			changed = true
+			if name == "" {
+				continue
+			}
+			t = name
+		}
+		out = append(out, t)
+	}
+	if !changed {
+		return tags, false
+	}
+	return CleanTags(out), true
+}
+
+// CheckTagChange checks the arguments of RenameTag (name "" is
+// DeleteTag's): a tag and a name that ValidateTag accepts. The error
+// wraps ErrInvalidLink.
+func CheckTagChange(tag, name string) error {
+	if err := ValidateTag(tag); err != nil {
+		return invalidLink(fmt.Errorf("tag: %w", err))
+	}
+	if name == "" {
+		return nil
+	}
+	if err := ValidateTag(name); err != nil {
+		return invalidLink(fmt.Errorf("name: %w", err))
+	}
+	return nil
+}

@@ -81,6 +81,15 @@ type Link struct {
 	// rules, split, preview…); the zero value is a plain link, stored as
 	// NULL (package smartlink).
 	Smart smartlink.Options
+	// Title, Tags and Notes organize the owner's links (issue 17); the
+	// edge ignores them. Title is at most MaxTitle characters, as the
+	// owner gave it; Tags at most MaxTags tags of 1 to MaxTagLen
+	// characters, kept as CleanTags returns them (trimmed, deduplicated
+	// ignoring case, as spelled first); Notes at most MaxNotes
+	// characters. "" and nil are stored as NULL.
+	Title string
+	Tags  []string
+	Notes string
 }
 
 // RetiredReason says why a link was retired.
@@ -147,6 +156,8 @@ type Store interface {
 	// is returned, so replication lag never hides a new link. It returns
 	// live links and retired-expired ones (with RetiredAt set; they
 	// answer 410); a deleted link is ErrNotFound unless it is taken down.
+	// It may leave Title, Tags and Notes empty (pgstore does: the edge
+	// needs none of them).
 	Lookup(ctx context.Context, domain, code string) (Link, error)
 	// LookupPrimary reads a link as Lookup does, from the primary: the
 	// redirect path's read right after a link event, which a lagging
@@ -212,10 +223,31 @@ type Store interface {
 	// CountedClicks returns the clicks ClaimClick counted for the link
 	// (0 for a link never claimed), read from the primary.
 	CountedClicks(ctx context.Context, linkID int64) (int64, error)
+	// Tags returns the tags of the workspace's live links with the
+	// number of links that have each, most used first (then by name,
+	// ignoring case). Tags that differ in case alone count as one,
+	// under one of their spellings.
+	Tags(ctx context.Context, workspaceID int64) ([]TagCount, error)
+	// RenameTag renames the tag (compared ignoring case) to name on every
+	// live link of the workspace that has it, in one transaction, and
+	// returns how many links changed. A link that has name already keeps
+	// one of the two (ReplaceTag). Name must pass ValidateTag (an error
+	// wrapping ErrInvalidLink otherwise).
+	RenameTag(ctx context.Context, workspaceID int64, tag, name string) (int64, error)
+	// DeleteTag removes the tag (compared ignoring case) from every live
+	// link of the workspace, in one transaction, and returns how many
+	// links changed.
+	DeleteTag(ctx context.Context, workspaceID int64, tag string) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close()
+}
+
+// TagCount is a tag and the number of live links that have it.
+type TagCount struct {
+	Tag   string
+	Links int64
 }
 
 // Key identifies a link: its domain and code.
@@ -236,6 +268,11 @@ type Update struct {
 	// PATCH into the link's current options first); a pointer to the zero
 	// value makes it a plain link.
 	Smart *smartlink.Options
+	// Title, Tags and Notes replace the link's (a pointer to "" or nil
+	// clears one).
+	Title *string
+	Tags  *[]string
+	Notes *string
 }
 
 // ListQuery selects links for List. Zero fields do not filter.
@@ -260,6 +297,17 @@ type ListQuery struct {
 	// the instance's own host included; there is no filter for the own
 	// host alone yet).
 	Domain string
+	// Tags keeps links that have every one of the tags, compared
+	// ignoring ASCII case (FoldASCII).
+	Tags []string
+	// Query keeps links whose code, target URL, title or one of whose
+	// tags contains it, ignoring ASCII case (FoldASCII): a substring search, on
+	// PostgreSQL through a trigram index (migration 0009); MinQuery to
+	// MaxQuery characters.
+	Query string
+	// Sort is the order: "" or "created" (newest first) alone
+	// (ListSorts).
+	Sort string
 }
 
 // Config says how to reach a store.

@@ -33,12 +33,18 @@ import (
 // docs/decisions/0004-workspace-links.md) would make any named one fail
 // the statement on one side of it, as the previous release's
 // ON CONFLICT (code) would once links_pkey is gone.
-const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
-SELECT c, i, u, st, cr, ex, d, h, w, dm, sm::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
-	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[], $11::text[])
-	AS t (c, i, u, st, cr, ex, d, h, w, dm, sm)
+const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
+SELECT c, i, u, st, cr, ex, d, h, w, dm, sm::jsonb, ti, CASE WHEN tg = '' THEN NULL ELSE string_to_array(tg, E'\n') END, nt
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
+	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[], $11::text[],
+	$12::text[], $13::text[], $14::text[])
+	AS t (c, i, u, st, cr, ex, d, h, w, dm, sm, ti, tg, nt)
 ON CONFLICT DO NOTHING
 RETURNING code, domain`
+
+// A batch's tags travel as one text per link, the tags joined by
+// newlines (which no tag holds, linkstore.ValidateTag), "" for none:
+// unnest cannot take an array of arrays of different lengths.
 
 // sqlInsertOne is CreateMany's statement for a batch of one: the plain
 // insert costs less than unnest with one element (no arrays, no
@@ -55,7 +61,10 @@ const sqlUpdate = `UPDATE links SET
 	status     = COALESCE($5::smallint, status),
 	expires_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE expires_at END,
 	disabled   = COALESCE($8::boolean, disabled),
-	smart      = CASE WHEN $10::boolean THEN $11::text::jsonb ELSE smart END
+	smart      = CASE WHEN $10::boolean THEN $11::text::jsonb ELSE smart END,
+	title      = CASE WHEN $12::boolean THEN $13::text ELSE title END,
+	tags       = CASE WHEN $14::boolean THEN $15::text[] ELSE tags END,
+	notes      = CASE WHEN $16::boolean THEN $17::text ELSE notes END
 WHERE code = $1 AND domain = $9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
@@ -72,6 +81,9 @@ type batch struct {
 	wsIDs    []int64
 	domains  []string
 	smart    []pgtype.Text
+	titles   []pgtype.Text
+	tags     []string
+	notes    []pgtype.Text
 }
 
 // CreateMany inserts links with one statement (one transaction, one round
@@ -121,6 +133,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		statuses: make([]int16, n), created: make([]time.Time, n),
 		expires: make([]pgtype.Timestamptz, n), disabled: make([]bool, n), hosts: make([]pgtype.Text, n),
 		wsIDs: make([]int64, n), domains: make([]string, n), smart: make([]pgtype.Text, n),
+		titles: make([]pgtype.Text, n), tags: make([]string, n), notes: make([]pgtype.Text, n),
 	}
 	for j, i := range order {
 		l := links[i]
@@ -132,6 +145,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		b.disabled[j] = l.Disabled
 		b.hosts[j] = pgtype.Text{String: host, Valid: host != ""}
 		b.wsIDs[j], b.domains[j] = workspace.Of(l.WorkspaceID), l.Domain
+		b.titles[j], b.tags[j], b.notes[j] = textOrNull(l.Title), strings.Join(storedTags(l.Tags), "\n"), textOrNull(l.Notes)
 		if b.smart[j], err = storedSmart(l.Smart); err != nil {
 			break
 		}
@@ -174,7 +188,7 @@ func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
 // insertMany runs sqlInsertMany and returns the set of keys inserted.
 func (s *Store) insertMany(ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
 	rows, err := s.primary.Query(ctx, sqlInsertMany,
-		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains, b.smart)
+		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains, b.smart, b.titles, b.tags, b.notes)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +210,7 @@ func scanKeys(rows pgx.Rows, n int) (map[linkstore.Key]bool, error) {
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
 func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
-	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil {
+	if u.IsZero() {
 		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
@@ -230,7 +244,9 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 		expires = pgtype.Timestamptz{Time: *u.ExpiresAt, Valid: !u.ExpiresAt.IsZero()}
 	}
 	l, err := scanLink(s.primary.QueryRow(ctx, sqlUpdate,
-		code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain, u.Smart != nil, smart), code)
+		code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain, u.Smart != nil, smart,
+		u.Title != nil, textOrNull(deref(u.Title)), u.Tags != nil, storedTags(deref(u.Tags)),
+		u.Notes != nil, textOrNull(deref(u.Notes))), code)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
@@ -279,6 +295,10 @@ type scanner struct {
 	expires, retired, takedown pgtype.Timestamptz
 	retiredReason, tdReason    pgtype.Text
 	smart                      []byte
+	title, notes               pgtype.Text
+	// edge: the row has edgeColumns, not linkColumns (no title, tags or
+	// notes).
+	edge bool
 }
 
 // dest returns the destinations of linkColumns, preceded by the code's
@@ -286,6 +306,9 @@ type scanner struct {
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
 		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
+	if !sc.edge {
+		d = append(d, &sc.title, &sc.l.Tags, &sc.notes)
+	}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -308,6 +331,10 @@ func (sc *scanner) link() (linkstore.Link, error) {
 	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
 	l.TakedownAt = utcOrZero(sc.takedown)
 	l.TakedownReason = sc.tdReason.String
+	l.Title, l.Notes = sc.title.String, sc.notes.String
+	if len(l.Tags) == 0 {
+		l.Tags = nil
+	}
 	return l, nil
 }
 
@@ -320,7 +347,12 @@ func utcOrZero(t pgtype.Timestamptz) time.Time {
 
 // scanLink scans linkColumns.
 func scanLink(row pgx.Row, code string) (linkstore.Link, error) {
-	var sc scanner
+	return scanRow(row, code, false)
+}
+
+// scanRow scans linkColumns, or edgeColumns when edge.
+func scanRow(row pgx.Row, code string, edge bool) (linkstore.Link, error) {
+	sc := scanner{edge: edge}
 	if err := row.Scan(sc.dest(false)...); err != nil {
 		return linkstore.Link{}, err
 	}
@@ -399,9 +431,14 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 }
 
 // linkColumns are the columns of a link after its code, as scanner reads
-// them; listColumns the same with the code first.
+// them; listColumns the same with the code first. edgeColumns are those
+// the redirect path reads (Lookup): all but the owner's title, tags and
+// notes, which an edge never needs (notes hold up to 10,000 characters),
+// and which an edge of this release therefore does not need from the
+// schema either (it does not migrate: migration 0009 may come later).
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
+	edgeColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
+	linkColumns = edgeColumns + ", title, tags, notes"
 	listColumns = "code, " + linkColumns
 )
 
@@ -425,6 +462,12 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 			where += " AND code < " + param(b.PrefixEnd)
 		}
 	}
+	if b.Tags != nil {
+		where += " AND shortify_lower_tags(tags) @> " + param(b.Tags) + "::text[] AND tags IS NOT NULL"
+	}
+	if b.Query != "" {
+		where += ` AND shortify_search_text(code, url, title, tags) LIKE ` + param("%"+likeEscaper.Replace(b.Query)+"%")
+	}
 	const order = " ORDER BY id DESC LIMIT $3"
 	if b.Host == "" {
 		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
@@ -437,4 +480,17 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		" UNION ALL " +
 		"(SELECT " + listColumns + " FROM links WHERE " + sub + " AND " + where + order + ")" +
 		") AS l" + order, args
+}
+
+// likeEscaper escapes the wildcards of LIKE (whose escape character is
+// the backslash by default) in a search term.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

@@ -42,11 +42,13 @@ import (
 )
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14)`
 	// sqlSelect reads a row whatever its state: the caller's view (the
 	// owner's or the edge's, see linkstore.Link) decides what it sees.
 	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1 AND domain = $2`
+	// sqlLookup is sqlSelect for the redirect path: edgeColumns.
+	sqlLookup = `SELECT ` + edgeColumns + ` FROM links WHERE code = $1 AND domain = $2`
 )
 
 // pgUniqueViolation is the SQLSTATE of unique_violation.
@@ -149,7 +151,17 @@ func insertArgs(l linkstore.Link) ([]any, error) {
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt,
 		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
 		pgtype.Text{String: host, Valid: host != ""},
-		workspace.Of(l.WorkspaceID), l.Domain, smart}, nil
+		workspace.Of(l.WorkspaceID), l.Domain, smart,
+		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes)}, nil
+}
+
+// textOrNull is s as a text value, NULL for "".
+func textOrNull(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+// storedTags is the tags column's value for tags: cleaned
+// (linkstore.CleanTags), NULL for none.
+func storedTags(tags []string) []string {
+	return linkstore.CleanTags(tags) // nil for none: NULL
 }
 
 // storedSmart returns the smart column's value for o: its stored JSON as
@@ -164,7 +176,7 @@ func storedSmart(o smartlink.Options) (pgtype.Text, error) {
 
 // Get reads a live link from the primary.
 func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, domain, code, linkstore.Link.OwnerSees)
+	l, err := get(ctx, s.primary, domain, code, false)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: get %q: %w", code, err)
 	}
@@ -180,7 +192,7 @@ func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, e
 func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
 	confirm := false
 	if r := s.pickReplica(); r != nil {
-		l, err := get(ctx, r.pool, domain, code, linkstore.Link.EdgeSees)
+		l, err := get(ctx, r.pool, domain, code, true)
 		switch {
 		case err == nil:
 			s.reads.replicaHits.Add(1)
@@ -195,7 +207,7 @@ func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link
 			r.failed()
 		}
 	}
-	l, err := get(ctx, s.primary, domain, code, linkstore.Link.EdgeSees)
+	l, err := get(ctx, s.primary, domain, code, true)
 	if confirm {
 		s.reads.confirmations.Add(1)
 		if err == nil {
@@ -212,7 +224,7 @@ func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link
 
 // LookupPrimary reads a link as Lookup does, from the primary.
 func (s *Store) LookupPrimary(ctx context.Context, domain, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, domain, code, linkstore.Link.EdgeSees)
+	l, err := get(ctx, s.primary, domain, code, true)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
@@ -242,10 +254,16 @@ func (s *Store) Close() {
 	})
 }
 
-// get reads one link that view sees; it returns linkstore.ErrNotFound or
-// the driver's error unwrapped, for the caller to wrap.
-func get(ctx context.Context, pool *pgxpool.Pool, domain, code string, view func(linkstore.Link) bool) (linkstore.Link, error) {
-	l, err := scanLink(pool.QueryRow(ctx, sqlSelect, code, domain), code)
+// get reads one link that the owner sees, or when edge one that the
+// redirect path sees (Link.EdgeSees), without its title, tags and notes
+// (sqlLookup); it returns linkstore.ErrNotFound or the driver's error
+// unwrapped, for the caller to wrap.
+func get(ctx context.Context, pool *pgxpool.Pool, domain, code string, edge bool) (linkstore.Link, error) {
+	query, view := sqlSelect, linkstore.Link.OwnerSees
+	if edge {
+		query, view = sqlLookup, linkstore.Link.EdgeSees
+	}
+	l, err := scanRow(pool.QueryRow(ctx, query, code, domain), code, edge)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !view(l)) {
 		return linkstore.Link{}, linkstore.ErrNotFound
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -51,7 +52,10 @@ const sqlUpdate = `UPDATE links SET
 	status     = coalesce(?5, status),
 	expires_at = CASE WHEN ?6 THEN ?7 ELSE expires_at END,
 	disabled   = coalesce(?8, disabled),
-	smart      = CASE WHEN ?10 THEN ?11 ELSE smart END
+	smart      = CASE WHEN ?10 THEN ?11 ELSE smart END,
+	title      = CASE WHEN ?12 THEN ?13 ELSE title END,
+	tags       = CASE WHEN ?14 THEN ?15 ELSE tags END,
+	notes      = CASE WHEN ?16 THEN ?17 ELSE notes END
 WHERE code = ?1 AND domain = ?9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
@@ -120,7 +124,7 @@ func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []
 // the link as it is afterwards, or linkstore.ErrNotFound. An Update with
 // no field set reads the link.
 func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Update) (linkstore.Link, error) {
-	if u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil {
+	if u.IsZero() {
 		return s.Get(ctx, domain, code)
 	}
 	if err := u.Validate(); err != nil {
@@ -157,7 +161,9 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 		dis = sql.NullBool{Bool: *u.Disabled, Valid: true}
 	}
 	l, err := scanLink(s.update.QueryRowContext(ctx,
-		code, setURL, newURL, host, status, setExp, expires, dis, domain, u.Smart != nil, smart), code)
+		code, setURL, newURL, host, status, setExp, expires, dis, domain, u.Smart != nil, smart,
+		u.Title != nil, textOrNull(deref(u.Title)), u.Tags != nil, storedTags(deref(u.Tags)),
+		u.Notes != nil, textOrNull(deref(u.Notes))), code)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
@@ -205,13 +211,15 @@ type scanner struct {
 	expires, retired, takedown    sql.NullInt64
 	retiredReason, takedownReason sql.NullString
 	smart                         []byte
+	title, tags, notes            sql.NullString
 }
 
 // dest returns the destinations of linkColumns, preceded by the code's
 // when withCode (listColumns).
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.l.Status, &sc.created, &sc.expires, &sc.l.Disabled,
-		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
+		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart,
+		&sc.title, &sc.tags, &sc.notes}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -233,6 +241,10 @@ func (sc *scanner) link() (linkstore.Link, error) {
 	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
 	l.TakedownAt = microsOrZero(sc.takedown)
 	l.TakedownReason = sc.takedownReason.String
+	l.Title, l.Notes = sc.title.String, sc.notes.String
+	if sc.tags.String != "" {
+		l.Tags = strings.Split(sc.tags.String, "\n")
+	}
 	return l, nil
 }
 
@@ -320,7 +332,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart, title, tags, notes"
 	listColumns = "code, " + linkColumns
 )
 
@@ -348,6 +360,13 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 			where += " AND code < " + param(b.PrefixEnd)
 		}
 	}
+	for _, t := range b.Tags {
+		where += " AND instr(char(10) || lower(tags) || char(10), " + param("\n"+t+"\n") + ") > 0"
+	}
+	if b.Query != "" {
+		where += " AND instr(lower(code || char(10) || url || char(10) || coalesce(title, '') || char(10) || coalesce(tags, '')), " +
+			param(b.Query) + ") > 0"
+	}
 	const order = " ORDER BY id DESC LIMIT ?3"
 	if b.Host == "" {
 		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
@@ -360,4 +379,13 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		") UNION ALL SELECT * FROM (" +
 		"SELECT " + listColumns + " FROM links INDEXED BY links_host_id_idx WHERE " + sub + " AND " + where + order +
 		"))" + order, args
+}
+
+// deref is *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
 }

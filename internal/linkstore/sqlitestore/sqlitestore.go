@@ -43,7 +43,9 @@
 // for every connection it opens: shortify_reverse(text), which the index
 // that List uses to match hosts and subdomains is built on (PostgreSQL's
 // reverse()), and shortify_url_host(text), the host of a URL as the store
-// derives it, which migration 0002 uses to fill the host column. A program
+// derives it, which migration 0002 uses to fill the host column. (List's
+// tag filter and search use SQLite's lower(), which folds ASCII letters
+// alone: linkstore.FoldASCII.) A program
 // without them (the sqlite3 shell) can read the file, but cannot write to
 // the links table: SQLite needs shortify_reverse to maintain the index.
 package sqlitestore
@@ -57,6 +59,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -73,8 +76,8 @@ import (
 const busyTimeoutMS = 10_000
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// sqlInsertIgnore is CreateMany's insert: a domain and code that
 	// exist are skipped (no row changed) instead of failing the
 	// statement. The conflict has no target, so that it
@@ -203,7 +206,17 @@ func insertArgs(l linkstore.Link) ([]any, error) {
 		return nil, err
 	}
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
-		sql.NullString{String: host, Valid: host != ""}, workspace.Of(l.WorkspaceID), l.Domain, smart}, nil
+		sql.NullString{String: host, Valid: host != ""}, workspace.Of(l.WorkspaceID), l.Domain, smart,
+		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes)}, nil
+}
+
+// textOrNull is s as a text value, NULL for "".
+func textOrNull(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// storedTags is the tags column's value for tags: cleaned
+// (linkstore.CleanTags) and joined by newlines, NULL for none.
+func storedTags(tags []string) sql.NullString {
+	return textOrNull(strings.Join(linkstore.CleanTags(tags), "\n"))
 }
 
 // storedSmart returns the smart column's value for o: its stored JSON as

@@ -78,6 +78,10 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"SmartCreateMany", testSmartCreateMany},
 		{"SmartUpdate", testSmartUpdate},
 		{"ClaimClick", testClaimClick},
+		{"OrganizeRoundTrip", testOrganizeRoundTrip},
+		{"OrganizeInvalid", testOrganizeInvalid},
+		{"ListTagsAndQuery", testListTagsAndQuery},
+		{"TagsRenameDelete", testTagsRenameDelete},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
