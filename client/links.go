@@ -42,6 +42,13 @@ type ListLinksQuery struct {
 	Domain        string
 	CreatedAfter  time.Time
 	CreatedBefore time.Time
+	// Tags keeps links that have every one of them (ASCII case ignored).
+	Tags []string
+	// Q searches code, target, title and tags (3 to 200 characters,
+	// case-insensitive substring).
+	Q string
+	// Sort is the order: "created" (the default, newest first).
+	Sort string
 }
 
 func (q ListLinksQuery) values() url.Values {
@@ -54,6 +61,11 @@ func (q ListLinksQuery) values() url.Values {
 	setNonEmpty(v, "domain", q.Domain)
 	setTime(v, "created_after", q.CreatedAfter)
 	setTime(v, "created_before", q.CreatedBefore)
+	for _, t := range q.Tags {
+		v.Add("tag", t)
+	}
+	setNonEmpty(v, "q", q.Q)
+	setNonEmpty(v, "sort", q.Sort)
 	return v
 }
 

@@ -15,6 +15,9 @@ import (
 // client's method; TestRoutesInStep checks both ways.
 var routes = map[string]string{
 	"POST /api/v1/links":                             "CreateLink",
+	"GET /api/v1/tags":                               "Tags",
+	"PATCH /api/v1/tags/{tag}":                       "RenameTag",
+	"DELETE /api/v1/tags/{tag}":                      "DeleteTag",
 	"GET /api/v1/links":                              "ListLinks",
 	"POST /api/v1/links/bulk":                        "CreateLinksBulk",
 	"GET /api/v1/links/{code}":                       "GetLink",
@@ -143,6 +146,10 @@ var schemaTypes = []struct {
 }{
 	{"controlplane", "Problem", reflect.TypeFor[client.Problem]()},
 	{"controlplane", "Link", reflect.TypeFor[client.Link]()},
+	{"controlplane", "TagCount", reflect.TypeFor[client.TagCount]()},
+	{"controlplane", "TagList", reflect.TypeFor[client.TagList]()},
+	{"controlplane", "RenameTagRequest", reflect.TypeFor[client.RenameTagRequest]()},
+	{"controlplane", "TagChange", reflect.TypeFor[client.TagChange]()},
 	{"controlplane", "CreateLinkRequest", reflect.TypeFor[client.CreateLinkRequest]()},
 	{"controlplane", "UpdateLinkRequest", reflect.TypeFor[client.UpdateLinkRequest]()},
 	{"controlplane", "LinkPage", reflect.TypeFor[client.LinkPage]()},

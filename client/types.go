@@ -119,6 +119,9 @@ type Link struct {
 	Preview              *SmartPreview `json:"preview,omitempty"`
 	CacheMaxAge          *int          `json:"cache_max_age,omitempty"`
 	UTM                  *UTM          `json:"utm,omitempty"`
+	Title                string        `json:"title,omitempty"`
+	Tags                 []string      `json:"tags,omitempty"`
+	Notes                string        `json:"notes,omitempty"`
 }
 
 // CreateLinkRequest is the body of a create (single or in a bulk).
@@ -138,6 +141,9 @@ type CreateLinkRequest struct {
 	Preview              *SmartPreview `json:"preview,omitempty"`
 	CacheMaxAge          *int          `json:"cache_max_age,omitempty"`
 	UTM                  *UTM          `json:"utm,omitempty"`
+	Title                string        `json:"title,omitempty"`
+	Tags                 []string      `json:"tags,omitempty"`
+	Notes                string        `json:"notes,omitempty"`
 }
 
 // UpdateLinkRequest is a PATCH: fields left zero are kept; Nullable
@@ -157,6 +163,11 @@ type UpdateLinkRequest struct {
 	Preview              Nullable[SmartPreview]  `json:"preview,omitzero"`
 	CacheMaxAge          Nullable[int]           `json:"cache_max_age,omitzero"`
 	UTM                  Nullable[UTM]           `json:"utm,omitzero"`
+	// Title, Tags and Notes replace the link's when set; a pointer to ""
+	// or to an empty slice clears them.
+	Title *string   `json:"title,omitempty"`
+	Tags  *[]string `json:"tags,omitempty"`
+	Notes *string   `json:"notes,omitempty"`
 }
 
 // LinkPage is one page of a link listing.
