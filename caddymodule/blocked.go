@@ -62,7 +62,8 @@ func (h *Handler) blockedClick(w http.ResponseWriter, r *http.Request, code, dom
 	hdr["Cache-Control"] = ccNoStore
 	w.WriteHeader(http.StatusOK)
 	if h.events != nil {
-		h.emitClick(r, code, domain, e, http.StatusOK, smartlink.ChoiceURL)
+		x := h.visitors.visitOf(r)
+		h.emitClick(&x, code, domain, e, http.StatusOK, smartlink.ChoiceURL)
 	}
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write means the client went away

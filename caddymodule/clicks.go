@@ -73,10 +73,57 @@ type visitors struct {
 	geo      *geoip.DB // nil without geoip_database
 }
 
-// of returns the visitor hash and country of r.
-func (v *visitors) of(r *http.Request, ua string) (hash uint64, country string) {
-	ip, _ := v.resolver.ClientIP(r) // the zero Addr (no visitor) when not an IP peer
-	return v.hasher.Hash(ip, ua), v.countryOf(r, ip)
+// visit is what one request has learned of its client. Each fact is
+// worked out on first need, so that a smart link's split and rules and
+// the click event after them resolve the address, hash and geolocate
+// once per request.
+type visit struct {
+	r       *http.Request
+	v       *visitors
+	ua      string // the User-Agent header
+	ip      netip.Addr
+	hash    uint64
+	country string
+	known   uint8 // knownIP | knownHash | knownCountry
+}
+
+const (
+	knownIP uint8 = 1 << iota
+	knownHash
+	knownCountry
+)
+
+// visitOf starts the visit of r.
+func (v *visitors) visitOf(r *http.Request) visit {
+	return visit{r: r, v: v, ua: headerValue(r.Header, "User-Agent")}
+}
+
+// addr is the client address: the zero Addr (no visitor) when the peer
+// is not an IP.
+func (x *visit) addr() netip.Addr {
+	if x.known&knownIP == 0 {
+		x.ip, _ = x.v.resolver.ClientIP(x.r)
+		x.known |= knownIP
+	}
+	return x.ip
+}
+
+// visitorHash is the keyed visitor hash of the address and user agent.
+func (x *visit) visitorHash() uint64 {
+	if x.known&knownHash == 0 {
+		x.hash = x.v.hasher.Hash(x.addr(), x.ua)
+		x.known |= knownHash
+	}
+	return x.hash
+}
+
+// countryCode is the client's country, "" unknown.
+func (x *visit) countryCode() string {
+	if x.known&knownCountry == 0 {
+		x.country = x.v.countryOf(x.r, x.addr())
+		x.known |= knownCountry
+	}
+	return x.country
 }
 
 // countryOf returns the country of r, whose client is ip: GeoIP's, else
@@ -263,22 +310,22 @@ func (h *Handler) cleanupEvents() {
 // domain is the custom domain the request came for ("" on the own host),
 // which is the link's; the workspace comes with the link through the
 // caches (entry.workspace).
-func (h *Handler) emitClick(r *http.Request, code, domain string, e *entry, status int, choice smartlink.Choice) {
+func (h *Handler) emitClick(x *visit, code, domain string, e *entry, status int, choice smartlink.Choice) {
 	ev := h.events
-	ua := headerValue(r.Header, "User-Agent")
 	c := clickevents.Event{
 		Time:      time.Now(),
 		Code:      code,
 		LinkID:    e.linkID,
 		Status:    uint16(status),
-		Bot:       clickevents.IsBot(ua),
-		UserAgent: ua,
-		Referrer:  headerValue(r.Header, "Referer"),
+		Visitor:   x.visitorHash(),
+		Country:   x.countryCode(),
+		Bot:       clickevents.IsBot(x.ua),
+		UserAgent: x.ua,
+		Referrer:  headerValue(x.r.Header, "Referer"),
 		Workspace: e.workspace,
 		Domain:    domain,
 		Choice:    uint8(choice),
 	}
-	c.Visitor, c.Country = h.visitors.of(r, ua)
 	if !ev.emitter.Emit(&c) {
 		ev.dropped.Inc()
 	}

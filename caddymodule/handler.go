@@ -140,7 +140,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	w.WriteHeader(status)
 	if h.events != nil {
-		h.emitClick(r, code, st.domain, &e, status, smartlink.ChoiceURL) // never waits (clicks.go)
+		x := h.visitors.visitOf(r)
+		h.emitClick(&x, code, st.domain, &e, status, smartlink.ChoiceURL) // never waits (clicks.go)
 	}
 	return nil
 }

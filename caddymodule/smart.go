@@ -92,7 +92,8 @@ func (h *Handler) serveSmart(w http.ResponseWriter, r *http.Request, st site, co
 		return h.smartGone(w, r, c)
 	}
 	has := c.Has()
-	ua := headerValue(r.Header, "User-Agent")
+	x := h.visitors.visitOf(r)
+	ua := x.ua
 	if (has&(smartlink.HasPreview|smartlink.HasPassword|smartlink.HasMaxClicks) != 0) && useragent.IsPreviewCrawler(ua) {
 		return h.preview(w, r, st, code, c) // preview.go
 	}
@@ -106,16 +107,13 @@ func (h *Handler) serveSmart(w http.ResponseWriter, r *http.Request, st site, co
 		RawQuery:       r.URL.RawQuery,
 		Now:            time.Unix(0, h.nowNano()),
 	}
-	if has&(smartlink.HasRules|smartlink.HasTargets) != 0 {
-		// Only what the link tests: the hash for a split, the country for
-		// rules (which may test it).
-		ip, _ := h.visitors.resolver.ClientIP(r)
-		if has&smartlink.HasTargets != 0 {
-			v.Hash = h.visitors.hasher.Hash(ip, ua)
-		}
-		if has&smartlink.HasRules != 0 {
-			v.Country = h.visitors.countryOf(r, ip)
-		}
+	// Only what the link tests: the hash for a split, the country for
+	// rules (which may test it); the click event reuses them.
+	if has&smartlink.HasTargets != 0 {
+		v.Hash = x.visitorHash()
+	}
+	if has&smartlink.HasRules != 0 {
+		v.Country = x.countryCode()
 	}
 	target, choice := c.Choose(&v)
 	if has&smartlink.HasForwardQuery != 0 && r.URL.RawQuery != "" {
@@ -160,7 +158,7 @@ func (h *Handler) serveSmart(w http.ResponseWriter, r *http.Request, st site, co
 	}
 	w.WriteHeader(status)
 	if h.events != nil {
-		h.emitClick(r, code, st.domain, e, status, choice) // never waits (clicks.go)
+		h.emitClick(&x, code, st.domain, e, status, choice) // never waits (clicks.go)
 	}
 	return nil
 }
