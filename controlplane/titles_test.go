@@ -89,9 +89,8 @@ func TestServiceTitles(t *testing.T) {
 		got, err := svc.store.Get(t.Context(), "", l.Code)
 		return err == nil && got.Title == "Node page"
 	})
-	if n := testutil.ToFloat64(svc.metrics.titles.Fetched); n != 1 {
-		t.Errorf("titles_fetched_total = %v, want 1", n)
-	}
+	// Counted just after the write.
+	testenv.WaitFor(t, "titles_fetched_total 1", 5*time.Second, func() bool { return testutil.ToFloat64(svc.metrics.titles.Fetched) == 1 })
 
 	off := false
 	b := &App{DataDir: t.TempDir(), RaftBind: testenv.FreeAddr(t), InitialAPIKey: newKey(t).Secret,
