@@ -75,7 +75,7 @@ func TestBrowserNewUser(t *testing.T) {
 
 	// Forget on the overview: its top links and cards go too.
 	useKey(admin)
-	do("the overview", waitText("#top-links tbody", smartCode), waitText("#dim-country", "NL"),
+	do("the overview", waitText("#top-links tbody", smartCode), waitText("#dim-country", "Netherlands"),
 		chromedp.Click(chromedp.CSS("#forget-key")), waitText("#key-state", "no key"))
 	for _, sel := range []string{"#top-links tbody", "#dims", "#chart"} {
 		if s := textOf(t, ctx, sel); strings.TrimSpace(s) != "" {
@@ -128,14 +128,14 @@ func TestBrowserNewUser(t *testing.T) {
 	do("status and traffic",
 		waitText("#dim-status", "302"),
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#traffic"); s.value = "bot"; s.dispatchEvent(new Event("change")); })()`),
-		waitText("#dim-country", "No clicks yet."),
+		waitText("#dim-country", "No clicks in this range."),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#chart rect.humans").length === 0 && !!document.querySelector("#chart svg")`,
 			chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 
 	// By hour: a row per hour, labelled with local times.
 	do("by hour",
-		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#range"); s.value = "hour"; s.dispatchEvent(new Event("change")); })()`),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#range"); s.value = "24h"; s.dispatchEvent(new Event("change")); })()`),
 		waitText("#range-label", "last 24 hours"),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#chart table tbody tr").length >= 24`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
