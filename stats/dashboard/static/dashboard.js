@@ -188,6 +188,18 @@ import * as range from "./range.js";
   // one's.
   let generation = 0;
 
+  // busy wraps a page's load so that the page is marked aria-busy until
+  // the newest load is done (screen readers and tests wait for that).
+  function busy(load) {
+    return async () => {
+      $("page").setAttribute("aria-busy", "true");
+      const done = load();
+      const gen = generation; // load counted itself before its first await
+      await done;
+      if (gen === generation) $("page").removeAttribute("aria-busy");
+    };
+  }
+
   // clearStats empties the totals, the chart and the cards, for a range
   // the page or the API refused: nothing on screen is of another range.
   function clearStats() {
@@ -525,7 +537,7 @@ import * as range from "./range.js";
 
   function start() {
     const page = $("page").dataset.page;
-    const load = page === "overview" ? overview : page === "link" ? linkPage : null;
+    const load = page === "overview" ? busy(overview) : page === "link" ? busy(linkPage) : null;
     $("key-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const k = $("api-key").value.trim();

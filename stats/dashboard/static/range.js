@@ -168,8 +168,10 @@ export function picker(load) {
   const showError = (field, text) => {
     $("range-error").textContent = text;
     $("range-error").hidden = !text;
-    from.toggleAttribute("aria-invalid", field === "from");
-    to.toggleAttribute("aria-invalid", field === "to");
+    for (const [input, name] of [[from, "from"], [to, "to"]]) {
+      if (field === name) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
   };
   const sync = () => {
     sel.value = r.preset;
