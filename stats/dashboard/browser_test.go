@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -190,16 +189,7 @@ func TestBrowserWorkspaceView(t *testing.T) {
 	if s := text("#top-links tbody") + text("#dims"); strings.Contains(s, "acme-link") || strings.Contains(s, "Japan") {
 		t.Errorf("workspace other's view shows workspace acme's clicks: %q", s)
 	}
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-		path := filepath.Join(artifacts, "dashboard-workspace.png")
-		if os.WriteFile(path, png, 0o644) == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, ctx, "dashboard-workspace.png")
 }
 
 // hidden tells whether the element is hidden.

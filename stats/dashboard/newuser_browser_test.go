@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -48,11 +47,7 @@ func TestBrowserNewUser(t *testing.T) {
 	}
 	num := func(what, expr string) float64 {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
+		return evaluate[float64](t, ctx, what, expr)
 	}
 	useKey := func(key string) {
 		t.Helper()
@@ -183,10 +178,6 @@ func TestBrowserNewUser(t *testing.T) {
 	// A phone: nothing wider than the screen, labels of 10 px or more.
 	useKey(admin)
 	do("a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
 	for _, p := range []struct{ path, shot string }{
 		{"/dashboard/", "dashboard-phone-overview.png"},
 		{page, "dashboard-phone-link.png"},
@@ -205,12 +196,7 @@ func TestBrowserNewUser(t *testing.T) {
 		if p.shot == "" {
 			continue
 		}
-		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-			path := filepath.Join(artifacts, p.shot)
-			if os.WriteFile(path, png, 0o644) == nil {
-				t.Logf("screenshot: %s", path)
-			}
-		}
+		screenshot(t, ctx, p.shot)
 	}
 	do("the long host", waitText("#link-target", "marketing-campaigns"))
 	if r := num("target's right edge", `document.querySelector("#link-target").getBoundingClientRect().right`); r > 390 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -97,11 +96,7 @@ func TestBrowserDateRange(t *testing.T) {
 	}
 	eval := func(what, expr string) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
+		return evaluate[string](t, ctx, what, expr)
 	}
 	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
 		t.Fatal(err)
@@ -119,11 +114,7 @@ func TestBrowserDateRange(t *testing.T) {
 	}
 	num := func(what, expr string) float64 {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
+		return evaluate[float64](t, ctx, what, expr)
 	}
 	rows := func() string {
 		return eval("rows", `String(document.querySelectorAll("#chart table tbody tr").length)`)
@@ -273,14 +264,5 @@ func TestBrowserDateRange(t *testing.T) {
 	if r := num("right", `Math.max(...[...document.querySelectorAll("#range-custom *, #dim-country *")].map((e) => e.getBoundingClientRect().right))`); r > 390 {
 		t.Errorf("the range form or the countries reach %v px on a 390 px phone", r)
 	}
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-		path := filepath.Join(artifacts, "dashboard-phone-range.png")
-		if os.WriteFile(path, png, 0o644) == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, ctx, "dashboard-phone-range.png")
 }

@@ -5,9 +5,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/clickevents"
@@ -79,4 +82,38 @@ func serveDashboard(t *testing.T, stats, other http.Handler) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// evaluate is the value of the JavaScript expression in the page.
+func evaluate[T any](t *testing.T, ctx context.Context, what, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("browser: %s: %v", what, err)
+	}
+	return v
+}
+
+// screenshot writes the whole page as a PNG named name into
+// $SHORTIFY_TEST_ARTIFACTS (default: the test's temporary directory); a
+// failure is only logged, the screenshots being for people.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = t.TempDir()
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG (below it, JPEG)
+	if err == nil {
+		err = os.MkdirAll(artifacts, 0o755)
+	}
+	path := filepath.Join(artifacts, name)
+	if err == nil {
+		err = os.WriteFile(path, png, 0o644)
+	}
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot: %s", path)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -215,16 +214,7 @@ func TestBrowserSmartLink(t *testing.T) {
 	if u := storedURL(); strings.Contains(u, "utm_") {
 		t.Errorf("the utm parameters were not removed: %q", u)
 	}
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-		path := filepath.Join(artifacts, "dashboard-smart-link.png")
-		if os.WriteFile(path, png, 0o644) == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, ctx, "dashboard-smart-link.png")
 }
 
 // textOf is the element's text.
