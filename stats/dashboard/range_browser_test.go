@@ -240,8 +240,26 @@ func TestBrowserDateRange(t *testing.T) {
 	do("a shared backwards URL",
 		chromedp.Navigate(base+"/dashboard/?range=custom&from="+day(1)+"&to="+day(2)),
 		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), waitText("#range-error", "is after To"))
+	// One with markup for a date: words, not elements.
+	do("a shared URL with markup",
+		chromedp.Navigate(base+"/dashboard/?range=custom&from=%3Cimg%20src%3Dx%20onerror%3Dwindow.pwned%3D1%3E&to="+day(1)),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), waitText("#range-error", `From “<img src=x onerror=window.pwned=1>” is not a date`))
+	if n := evaluate[int](t, ctx, "injected", `document.querySelectorAll("main img:not(#qr), [onerror]").length + (window.pwned ? 1 : 0)`); n != 0 {
+		t.Errorf("a date with markup made %d elements or ran", n)
+	}
 	if n := requests.Load(); n != asked {
-		t.Errorf("a shared backwards range made %d requests", n-asked)
+		t.Errorf("shared bad ranges made %d requests", n-asked)
+	}
+
+	// The human/bot toggle is in the URL too.
+	do("humans only, reloaded",
+		chromedp.Navigate(base+"/dashboard/?range=7d"),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), loaded("9"),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#traffic"); s.value = "human"; s.dispatchEvent(new Event("change")); })()`),
+		chromedp.Poll[chromedp.Void](`location.search === "?range=7d&traffic=human"`, chromedp.WithPollingInterval(50*time.Millisecond)),
+		chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), loaded("9"))
+	if v := eval("the toggle", `document.querySelector("#traffic").value`); v != "human" {
+		t.Errorf("after a reload the toggle is %q", v)
 	}
 
 	// A link's page, opened from a shared URL with a range.
@@ -265,4 +283,10 @@ func TestBrowserDateRange(t *testing.T) {
 		t.Errorf("the range form or the countries reach %v px on a 390 px phone", r)
 	}
 	screenshot(t, ctx, "dashboard-phone-range.png")
+	do("a link's page on a phone",
+		chromedp.Navigate(base+"/dashboard/links/"+rangeCode+"?range=custom&from="+day(89)+"&to="+day(0)),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), loaded("15"), chromedp.WaitVisible(chromedp.CSS("#range-custom")))
+	if w := num("width", `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("a link's page with a custom range on a 390 px phone is %v px wide", w)
+	}
 }

@@ -50,6 +50,11 @@ function parseDate(s) {
   return localDate(d) === s ? d : null;
 }
 
+// clip shortens what a URL brought for a message (it shows as text).
+function clip(s) {
+  return s.length > 40 ? s.slice(0, 40) + "\u2026" : s;
+}
+
 // addDays is local midnight n days after the local day d.
 function addDays(d, n) {
   const out = new Date(d.getTime());
@@ -114,8 +119,8 @@ export function plan(r, now) {
       return span(new Date(now.getFullYear(), now.getMonth(), 1), midnight, PRESETS.month, true);
     case "custom": {
       const from = parseDate(r.from), to = parseDate(r.to);
-      if (!from) throw new BadRange("from", r.from ? "From \u201c" + r.from + "\u201d is not a date: pick one." : "Pick the first day of the range (From).");
-      if (!to) throw new BadRange("to", r.to ? "To \u201c" + r.to + "\u201d is not a date: pick one." : "Pick the last day of the range (To).");
+      if (!from) throw new BadRange("from", r.from ? "From \u201c" + clip(r.from) + "\u201d is not a date: pick one." : "Pick the first day of the range (From).");
+      if (!to) throw new BadRange("to", r.to ? "To \u201c" + clip(r.to) + "\u201d is not a date: pick one." : "Pick the last day of the range (To).");
       const last = today(now);
       if (r.to > last) throw new BadRange("to", "To (" + r.to + ") is in the future: the statistics end today, " + last + ".");
       if (r.from > r.to) throw new BadRange("from", "From (" + r.from + ") is after To (" + r.to + "): pick a From on or before the To.");
