@@ -131,7 +131,7 @@ func TestBrowserNewUser(t *testing.T) {
 	// By hour: a row per hour, labelled with local times.
 	do("by hour",
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#range"); s.value = "24h"; s.dispatchEvent(new Event("change")); })()`),
-		waitText("#range-label", "last 24 hours"),
+		waitText("#range-label", "last 24 hours"), idle(),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#chart table tbody tr").length >= 24`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	hour, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#chart table tbody tr th").textContent`))

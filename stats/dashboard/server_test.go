@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -116,4 +117,11 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		return
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// idle waits until the page's statistics are loaded: the script marks
+// #page aria-busy while a load runs, and a form filled from the APIs (the
+// smart link's) is filled by then.
+func idle() chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](`!document.querySelector("#page[aria-busy]")`, chromedp.WithPollingInterval(50*time.Millisecond))
 }

@@ -129,12 +129,12 @@ func TestBrowserSmartLink(t *testing.T) {
 	page := base + "/dashboard/links/" + smartCode
 	do("enter the key and open the link's page",
 		chromedp.Navigate(base+"/dashboard/"),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		chromedp.SendKeys(chromedp.CSS("#api-key"), admin),
 		chromedp.Click(chromedp.CSS("#key-submit")),
 		waitText("#key-state", "key set"),
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		waitText("#total-clicks", "9"),
 		waitText("#variant-list", "targets[0]"),
 		waitText("#variant-list", "rules[0]"),
@@ -152,7 +152,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#smart-save")),
 		waitText("#smart-state", "Saved."),
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-max-clicks").value === "100"`, chromedp.WithPollingInterval(50*time.Millisecond)),
 		waitText("#variant-list", "rules[0] https://m.example.com/"), // the rule's URL now
 	)
@@ -181,7 +181,7 @@ func TestBrowserSmartLink(t *testing.T) {
 	// then removed.
 	do("set a password",
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		waitText("#smart-protected", "not protected"),
 		chromedp.SendKeys(chromedp.CSS("#smart-password"), "open sesame"),
 		chromedp.SendKeys(chromedp.CSS("#smart-preview-title"), "A <b>title</b>"),
@@ -189,7 +189,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#smart-save")),
 		waitText("#smart-state", "Saved."),
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-protected").textContent === "protected"`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	if got := stored(); got.PasswordHash == "" || got.MaxClicks != 100 || got.Preview == nil || got.Preview.Title != "A <b>title</b>" {
