@@ -173,6 +173,7 @@ func TestBrowserDateRange(t *testing.T) {
 	if w := eval("Japan's bar", `document.querySelector("#dim-country li .fill").style.width`); w != "33.33%" {
 		t.Errorf("Japan's share bar is %s wide", w)
 	}
+	screenshot(t, ctx, "dashboard-range.png")
 	pick("30d", "last 30 days", "11", "30")
 	if got := countries(); len(got) != 4 || slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "France") }) {
 		t.Errorf("30 days' countries %q, want no France (its clicks are 40 days old)", got)
