@@ -1,5 +1,7 @@
-// Package dashboard is Shortify's web dashboard: an overview page and a
-// page per link, served under /dashboard/ by the shortify_stats handler.
+// Package dashboard is Shortify's web dashboard: an overview page, the
+// links page (/dashboard/links: the workspace's links, searched, filtered
+// by tag, created, edited, disabled and deleted) and a page per link,
+// served under /dashboard/ by the shortify_stats handler.
 //
 // The pages are html/template shells; the browser fills them from the
 // stats API (/api/v1/stats/…) and the control plane's API (/api/v1/links…)
@@ -99,6 +101,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusPermanentRedirect)
 	case path == Prefix:
 		h.render(w, r, http.StatusOK, "overview.html", page{Title: "Overview"})
+	case path == Prefix+"links":
+		h.render(w, r, http.StatusOK, "links.html", page{Title: "Links"})
+	case path == Prefix+"links/":
+		// No code: the list, whose address has no trailing slash.
+		http.Redirect(w, r, Prefix+"links", http.StatusPermanentRedirect)
 	case strings.HasPrefix(path, Prefix+"links/"):
 		code := strings.TrimPrefix(path, Prefix+"links/")
 		if !shortcode.WellFormed(code) {
