@@ -165,7 +165,9 @@ func TestBrowserLinksPage(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
-		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
+		// The viewport, not the whole page: what a person sees (and the
+		// open dialog over it).
+		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
 			path := filepath.Join(artifacts, name)
 			if os.WriteFile(path, png, 0o644) == nil {
 				t.Logf("screenshot: %s", path)
@@ -242,8 +244,7 @@ func TestBrowserLinksPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#lk-f-alias[aria-invalid="true"] ~ .lk-field-error[data-field="alias"]`)),
 	)
 	do("a refused rule",
-		chromedp.SetValue(chromedp.CSS("#lk-f-alias"), ""),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#lk-f-rules").value = '[{"when": {"colour": ["red"]}, "url": "https://x.example.com/"}]'`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#lk-f-alias").value = ""; document.querySelector("#lk-f-rules").value = '[{"when": {"colour": ["red"]}, "url": "https://x.example.com/"}]'`),
 		chromedp.Click(chromedp.CSS("#lk-save")),
 		chromedp.WaitVisible(chromedp.CSS(`#lk-f-rules[aria-invalid="true"] ~ .lk-field-error[data-field="rules[0].when.colour"]`)),
 	)
@@ -305,7 +306,6 @@ func TestBrowserLinksPage(t *testing.T) {
 			t.Errorf("seed and odd picked, the list has %q", c)
 		}
 	}
-	shot("dashboard-links-tags.png")
 	do("clear the tags", chromedp.Click(chromedp.CSS("#lk-tagbar .chip-clear")), rows(25))
 
 	// Edit: only what changed is sent; the row and the store follow.
@@ -392,10 +392,10 @@ func TestBrowserLinksPage(t *testing.T) {
 	}
 	widths("the list")
 	shot("dashboard-links-phone.png")
-	do("the editor on a phone", chromedp.Click(row("hostile", ".lk-edit")), chromedp.WaitVisible(chromedp.CSS("#lk-f-title")),
-		chromedp.Click(chromedp.CSS("#lk-smart > summary")), chromedp.Click(chromedp.CSS("#lk-advanced > summary")))
-	widths("the editor")
+	do("the editor on a phone", chromedp.Click(row("hostile", ".lk-edit")), chromedp.WaitVisible(chromedp.CSS("#lk-f-title")))
 	shot("dashboard-links-phone-edit.png")
+	do("every section open", chromedp.Click(chromedp.CSS("#lk-smart > summary")), chromedp.Click(chromedp.CSS("#lk-advanced > summary")))
+	widths("the editor")
 	do("close the editor", chromedp.Click(chromedp.CSS("#lk-cancel")), chromedp.EmulateViewport(1200, 900))
 
 	// Forget: the list goes.

@@ -567,6 +567,7 @@
       if (was) {
         replaceRow(l);
         say("Saved " + l.code + ".");
+        loadTags(); // the counts, and a tag no link has any more
       } else {
         say("Created " + l.short_url + ".");
         await Promise.all([reload(), loadTags()]);
