@@ -5,7 +5,8 @@
 //
 // The pages are html/template shells; the browser fills them from the
 // stats API (/api/v1/stats/…) and the control plane's API (/api/v1/links…)
-// with a small script of its own (no framework, no build step). A link's
+// with small scripts of their own (no framework, no build step): the
+// links page's links.js and linkform.js use dashboard.js's helpers. A link's
 // page also edits its smart-link fields with PATCH /api/v1/links/{code}:
 // the rules and the split are JSON that the API checks, so the page shows
 // the API's refusal (its problem's field and detail) rather than

@@ -34,7 +34,7 @@ func TestPages(t *testing.T) {
 		{"/dashboard/links/aB3_-x", 200, []string{`data-page="link"`, `data-code="aB3_-x"`, `<code id="link-code">aB3_-x</code>`, `id="qr"`}},
 		{"/dashboard/links/%3Cscript%3Ealert(1)%3C%2Fscript%3E", 404, []string{`data-page="notfound"`}},
 		{"/dashboard/links/a%22b", 404, nil},
-		{"/dashboard/links", 200, []string{`data-page="links"`, `id="lk-list"`, `<script src="/dashboard/static/links.js" defer></script>`}},
+		{"/dashboard/links", 200, []string{`data-page="links"`, `id="lk-list"`, `<script type="module" src="/dashboard/static/links.js"></script>`}},
 		{"/dashboard/links/abc/more", 404, nil},
 		{"/dashboard/nothing", 404, nil},
 	} {
@@ -89,6 +89,7 @@ func TestAssets(t *testing.T) {
 		"/dashboard/static/dashboard.js":  "text/javascript; charset=utf-8",
 		"/dashboard/static/dashboard.css": "text/css; charset=utf-8",
 		"/dashboard/static/links.js":      "text/javascript; charset=utf-8",
+		"/dashboard/static/linkform.js":   "text/javascript; charset=utf-8",
 	} {
 		resp, body := get(t, h, http.MethodGet, path)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != ct || len(body) < 100 {
@@ -106,7 +107,7 @@ func TestAssets(t *testing.T) {
 // TestScriptWritesNoMarkup: the script writes text and attributes only,
 // never markup, so that nothing users wrote becomes HTML.
 func TestScriptWritesNoMarkup(t *testing.T) {
-	for _, name := range []string{"dashboard.js", "links.js"} {
+	for _, name := range []string{"dashboard.js", "links.js", "linkform.js"} {
 		js, err := os.ReadFile("static/" + name)
 		if err != nil {
 			t.Fatal(err)
