@@ -270,6 +270,17 @@ func TestBrowserLinksPage(t *testing.T) {
 	}
 	do("clear the tags", chromedp.Click(chromedp.CSS("#lk-tagbar .chip-clear")), rows(25))
 
+	// Most clicks first: a control plane with click totals sorts so; one
+	// without refuses sort=clicks, and the page says so and falls back.
+	eval("sort by clicks", `(() => { const s = document.querySelector("#lk-sort"); s.value = "clicks"; s.dispatchEvent(new Event("change")); })()`)
+	do("sorted or refused", chromedp.Poll[chromedp.Void](`document.querySelector('#lk-sort option[value="clicks"]').disabled ?
+		document.querySelector("#lk-sort").value === "created" && document.querySelector("#message").textContent.includes("cannot sort links by clicks") :
+		location.search === "?sort=clicks" && document.querySelector("#lk-summary").textContent.includes("most clicks first")`,
+		chromedp.WithPollingInterval(50*time.Millisecond)), rows(25))
+	eval("back to newest first", `(() => { const s = document.querySelector("#lk-sort"); s.value = "created"; s.dispatchEvent(new Event("change")); })()`)
+	do("newest first", chromedp.Poll[chromedp.Void](`location.search === "" && document.querySelector("#lk-summary").textContent.includes("newest first")`,
+		chromedp.WithPollingInterval(50*time.Millisecond)), rows(25))
+
 	// Edit: only what changed is sent; the row and the store follow.
 	do("edit",
 		chromedp.Click(row("launch-day", ".lk-edit")),
