@@ -274,7 +274,7 @@ func TestBrowserLinksPage(t *testing.T) {
 	// without refuses sort=clicks, and the page says so and falls back.
 	eval("sort by clicks", `(() => { const s = document.querySelector("#lk-sort"); s.value = "clicks"; s.dispatchEvent(new Event("change")); })()`)
 	do("sorted or refused", chromedp.Poll[chromedp.Void](`document.querySelector('#lk-sort option[value="clicks"]').disabled ?
-		document.querySelector("#lk-sort").value === "created" && document.querySelector("#message").textContent.includes("cannot sort links by clicks") :
+		document.querySelector("#lk-sort").value === "created" && document.querySelector("#lk-sort-note").textContent.includes("cannot sort links by clicks") :
 		location.search === "?sort=clicks" && document.querySelector("#lk-summary").textContent.includes("most clicks first")`,
 		chromedp.WithPollingInterval(50*time.Millisecond)), rows(25))
 	eval("back to newest first", `(() => { const s = document.querySelector("#lk-sort"); s.value = "created"; s.dispatchEvent(new Event("change")); })()`)

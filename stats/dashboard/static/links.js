@@ -122,7 +122,8 @@ async function reload() {
       state.sort = "created";
       $("lk-sort").value = "created";
       $("lk-sort").querySelector('option[value="clicks"]').disabled = true;
-      say("This server cannot sort links by clicks yet: " + err.message, true);
+      $("lk-sort-note").textContent = "This server cannot sort links by clicks yet: " + err.message;
+      $("lk-sort-note").hidden = false;
       return reload();
     }
     clearList(explain(err));
