@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +25,8 @@ import (
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
+	"github.com/shortify/shortify/stats/dashboard"
+	"github.com/shortify/shortify/stats/partitions"
 	"github.com/shortify/shortify/stats/statsdb"
 )
 
@@ -96,7 +100,12 @@ func (k keyRing) add(t *testing.T, role apikey.Role, ws int64) string {
 // stats database holding wsLinks' clicks of today.
 func serveWorkspaces(t *testing.T, keys keyRing) string {
 	t.Helper()
-	dsn := newStatsDB(t)
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
+	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
 	links := teststore.SQLite(t)
 	b := aggregate.NewBatch()
 	today := time.Now().UTC().Truncate(time.Hour)
@@ -119,8 +128,32 @@ func serveWorkspaces(t *testing.T, keys keyRing) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The control plane's API is not part of this test.
-	return serveDashboard(t, statsHandler(t, dsn, keys, directory{links}), nil)
+	store, err := api.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	statsAPI, err := api.New(api.Config{}, api.Deps{
+		Store:     store,
+		Keys:      func(context.Context) apiauth.KeyLookup { return keys },
+		Directory: func(context.Context) api.Directory { return directory{links} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash := dashboard.New()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, api.Prefix):
+			statsAPI.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/dashboard"):
+			dash.ServeHTTP(w, r)
+		default: // the control plane's API is not part of this test
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestBrowserWorkspaceView drives the dashboard in headless Chromium: a

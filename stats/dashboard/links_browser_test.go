@@ -1,9 +1,12 @@
 package dashboard_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,11 +18,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	cpapi "github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/apitest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
+	"github.com/shortify/shortify/stats/api"
+	"github.com/shortify/shortify/stats/dashboard"
+	"github.com/shortify/shortify/stats/partitions"
 )
 
 // seedLinks is how many links workspace acme starts with: more than one
@@ -68,7 +75,7 @@ func serveLinks(t *testing.T) *linksSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &linksSite{url: serveDashboard(t, statsHandler(t, newStatsDB(t), reg, directory{links}), cp), links: links, acme: reg.Mint(t, apikey.Creator, acmeID),
+	return &linksSite{url: serveLinksSite(t, reg, links, cp), links: links, acme: reg.Mint(t, apikey.Creator, acmeID),
 		acmeViewer: reg.Mint(t, apikey.Viewer, acmeID), otherMaker: reg.Mint(t, apikey.Creator, otherID)}
 }
 
@@ -395,4 +402,43 @@ func TestBrowserLinksPage(t *testing.T) {
 	if got := codes(); !slices.Equal(got, []string{"other-secret"}) {
 		t.Errorf("other's search for seed: %q", got)
 	}
+}
+
+// serveLinksSite serves the dashboard, the stats API over an empty stats
+// database (the links page asks it only for the key's role) and, for
+// every other path, the control plane's API cp; it returns the URL.
+func serveLinksSite(t *testing.T, keys apiauth.KeyLookup, links linkstore.Store, cp http.Handler) string {
+	t.Helper()
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
+	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	store, err := api.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	stats, err := api.New(api.Config{}, api.Deps{
+		Store:     store,
+		Keys:      func(context.Context) apiauth.KeyLookup { return keys },
+		Directory: func(context.Context) api.Directory { return directory{links} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash := dashboard.New()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, api.Prefix):
+			stats.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/dashboard"):
+			dash.ServeHTTP(w, r)
+		default:
+			cp.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +24,9 @@ import (
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/stats/aggregate"
+	"github.com/shortify/shortify/stats/api"
+	"github.com/shortify/shortify/stats/dashboard"
+	"github.com/shortify/shortify/stats/partitions"
 	"github.com/shortify/shortify/stats/statsdb"
 )
 
@@ -63,7 +68,12 @@ var smartClicks = map[smartlink.Choice]int{smartlink.ChoiceURL: 3, smartlink.Tar
 // link store holding the link, which it returns.
 func serveSmart(t *testing.T, keys keyRing) (string, linkstore.Store) {
 	t.Helper()
-	dsn := newStatsDB(t)
+	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
+	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
 	links := teststore.SQLite(t)
 	today := time.Now().UTC().Truncate(time.Hour)
 	const id = 401
@@ -87,12 +97,37 @@ func serveSmart(t *testing.T, keys keyRing) (string, linkstore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, err := api.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	statsAPI, err := api.New(api.Config{}, api.Deps{
+		Store:     store,
+		Keys:      func(context.Context) apiauth.KeyLookup { return keys },
+		Directory: func(context.Context) api.Directory { return directory{links} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	linksAPI, err := cpapi.New(cpapi.Config{PublicURL: "https://sho.test", Logger: slog.New(slog.DiscardHandler)},
 		cpapi.Deps{Store: links, Issuer: noIssuer{}, Keys: cpKeys{keys}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveDashboard(t, statsHandler(t, dsn, keys, directory{links}), linksAPI), links
+	dash := dashboard.New()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, api.Prefix):
+			statsAPI.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/dashboard"):
+			dash.ServeHTTP(w, r)
+		default:
+			linksAPI.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, links
 }
 
 // TestBrowserSmartLink drives a smart link's page in headless Chromium:
