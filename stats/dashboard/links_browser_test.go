@@ -249,6 +249,25 @@ func TestBrowserLinksPage(t *testing.T) {
 		t.Errorf("hostile markup became elements or ran: %d, %v", n, err)
 	}
 
+	// An external ID: stored and shown by a control plane that has them;
+	// one from before refuses the field, next to its input.
+	do("an external ID",
+		chromedp.Click(chromedp.CSS("#lk-new")),
+		chromedp.SendKeys(chromedp.CSS("#lk-f-url"), "https://example.com/crm"),
+		chromedp.SendKeys(chromedp.CSS("#lk-f-alias"), "crm-link"),
+		chromedp.SendKeys(chromedp.CSS("#lk-f-external-id"), "crm-42"),
+		chromedp.Click(chromedp.CSS("#lk-save")),
+		chromedp.Poll[chromedp.Void](`(document.querySelector('#lk-list li[data-code="crm-link"] .lk-external-id')?.textContent === "crm-42") ||
+			!!document.querySelector('#lk-f-external-id[aria-invalid="true"] ~ .lk-field-error[data-field="external_id"]')`, chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#lk-editor").open`)); err == nil && v {
+		t.Logf("this control plane refuses external_id: %s", textOf(t, ctx, "#lk-form .lk-field-error"))
+		do("cancel", chromedp.Click(chromedp.CSS("#lk-cancel")), chromedp.WaitNotVisible(chromedp.CSS("#lk-editor")))
+	} else {
+		do("remove it", chromedp.Click(row("crm-link", ".lk-delete")), chromedp.WaitVisible(chromedp.CSS("#lk-confirm")),
+			chromedp.Click(chromedp.CSS("#lk-confirm-delete")), chromedp.WaitNotVisible(chromedp.CSS("#lk-confirm")))
+	}
+
 	// Search: typed (the short term is waited for), then the result.
 	do("search",
 		chromedp.SendKeys(chromedp.CSS("#lk-q"), "la"),

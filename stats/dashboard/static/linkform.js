@@ -41,6 +41,9 @@ function localInput(iso) {
 // form can tell is wrong throws {field, detail}.
 function readForm() {
   const v = { url: val("lk-f-url"), alias: val("lk-f-alias"), domain: val("lk-f-domain"), title: val("lk-f-title"), notes: $("lk-f-notes").value };
+  // external_id is the creator's own identifier (unique in the
+  // workspace); "" clears it on an edit.
+  v.external_id = $("lk-f-external-id").value; // kept exactly, spaces too
   v.tags = $("lk-f-tags").value.split(",").map((t) => t.trim()).filter((t) => t !== "");
   const exp = $("lk-f-expires").value;
   if (exp) {
@@ -112,6 +115,7 @@ function fill(l) {
   $("lk-f-domain").value = x.domain || "";
   $("lk-f-alias").readOnly = $("lk-f-domain").readOnly = !!l;
   $("lk-f-title").value = x.title || "";
+  $("lk-f-external-id").value = x.external_id || "";
   $("lk-f-tags").value = (x.tags || []).join(", ");
   $("lk-f-notes").value = x.notes || "";
   $("lk-f-expires").value = localInput(x.expires_at);

@@ -202,6 +202,7 @@ function row(l) {
     meta.append(" · ", el("span", { title: l.expires_at }, (past ? "expired " : "expires ") + shownTime(l.expires_at)));
   }
   if (l.redirect_status) meta.append(" · " + l.redirect_status);
+  if (l.external_id) meta.append(" · external ID ", el("code", { class: "lk-external-id" }, l.external_id));
   // An instance admin over every workspace: whose link it is.
   if (state.allWorkspaces) meta.append(" · workspace " + l.workspace);
   main.appendChild(meta);
