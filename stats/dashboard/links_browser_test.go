@@ -29,9 +29,13 @@ import (
 	"github.com/shortify/shortify/stats/partitions"
 )
 
-// seedLinks is how many links workspace acme starts with: more than one
-// page of the links page (25).
+// seedLinks is how many links on its own host workspace acme starts
+// with: more than one page of the links page (25). Besides them it has
+// seed-01 on its custom domain (acmeDomain), its oldest link.
 const seedLinks = 30
+
+// acmeDomain is workspace acme's custom domain.
+const acmeDomain = "go.acme.example"
 
 // linksSite is the links page's test server: the dashboard, the control
 // plane's API (with a real issuer, so the page creates links) and the
@@ -41,6 +45,7 @@ type linksSite struct {
 	url                          string
 	links                        linkstore.Store
 	acme, acmeViewer, otherMaker string
+	admin                        string // an instance admin
 }
 
 // serveLinks starts linksSite: acme holds seed-01 … seed-30 (every one
@@ -66,6 +71,10 @@ func serveLinks(t *testing.T) *linksSite {
 			t.Fatal(err)
 		}
 	}
+	if err := links.Create(t.Context(), linkstore.Link{ID: 999, Code: "seed-01", Domain: acmeDomain, WorkspaceID: acmeID, URL: "https://example.com/domain",
+		CreatedAt: start, Title: "On acme's domain"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := links.Create(t.Context(), linkstore.Link{ID: 2000, Code: "other-secret", WorkspaceID: otherID, URL: "https://example.org/secret",
 		CreatedAt: start, Title: "Other's launch", Tags: []string{"launch", "seed"}}); err != nil {
 		t.Fatal(err)
@@ -76,7 +85,7 @@ func serveLinks(t *testing.T) *linksSite {
 		t.Fatal(err)
 	}
 	return &linksSite{url: serveLinksSite(t, reg, links, cp), links: links, acme: reg.Mint(t, apikey.Creator, acmeID),
-		acmeViewer: reg.Mint(t, apikey.Viewer, acmeID), otherMaker: reg.Mint(t, apikey.Creator, otherID)}
+		acmeViewer: reg.Mint(t, apikey.Viewer, acmeID), otherMaker: reg.Mint(t, apikey.Creator, otherID), admin: reg.Mint(t, apikey.Admin, 0)}
 }
 
 // TestBrowserLinksPage drives the links page in headless Chromium: a
@@ -85,10 +94,11 @@ func serveLinks(t *testing.T) *linksSite {
 // typed; the API's refusals shown next to the input of the field they
 // name, storing nothing; a hostile title, tag and URL shown as text;
 // search, the tag filter (every tag picked must match), edit, disable and
-// enable, the QR code, copy, and delete after a confirmation; a viewer
-// key finds the writing buttons off and is told why; another workspace's
-// key sees none of the links; a 390 px phone shows the page and the
-// editor no wider than the screen. Screenshots go to
+// enable, the QR code, copy, and delete after a confirmation; a link on
+// a custom domain beside the same code on the own host; a viewer key
+// finds the writing buttons off and is told why; another workspace's key
+// sees none of the links; an instance admin sees each link's workspace;
+// a 390 px phone shows the page and the editor no wider than the screen. Screenshots go to
 // $SHORTIFY_TEST_ARTIFACTS (docs/ keeps dashboard-links*.png).
 func TestBrowserLinksPage(t *testing.T) {
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
@@ -164,9 +174,25 @@ func TestBrowserLinksPage(t *testing.T) {
 	if got := codes(); got[0] != "seed-30" || got[24] != "seed-06" {
 		t.Errorf("first page %q, want seed-30 … seed-06", got)
 	}
-	do("the second page", chromedp.Click(chromedp.CSS("#lk-more")), rows(seedLinks))
-	if got := codes(); got[seedLinks-1] != "seed-01" || slices.Contains(got, "other-secret") || !hidden(t, ctx, "#lk-more") {
+	do("the second page", chromedp.Click(chromedp.CSS("#lk-more")), rows(seedLinks+1))
+	if got := codes(); got[seedLinks-1] != "seed-01" || got[seedLinks] != "seed-01" || slices.Contains(got, "other-secret") || !hidden(t, ctx, "#lk-more") {
 		t.Errorf("both pages %q (more hidden: %v)", got, hidden(t, ctx, "#lk-more"))
+	}
+
+	// The link on the custom domain: its own row, stats page, QR code
+	// and writes (?domain=), the same code on the own host untouched.
+	onDomain := chromedp.CSS(fmt.Sprintf(`#lk-list li[data-domain=%q]`, acmeDomain))
+	if got := attrOf(t, ctx, string(onDomain)+" .lk-stats", "href"); got != "/dashboard/links/seed-01?domain="+acmeDomain {
+		t.Errorf("the domain link's stats page is %q", got)
+	}
+	do("the domain link's QR code and disable",
+		chromedp.Click(onDomain+" .lk-qr-toggle"), chromedp.WaitVisible(onDomain+" .lk-qr img"),
+		chromedp.Click(onDomain+" .lk-toggle"), waitText(string(onDomain)+" .lk-toggle", "Enable"))
+	if l, err := site.links.Lookup(t.Context(), acmeDomain, "seed-01"); err != nil || !l.Disabled {
+		t.Errorf("the domain link after Disable: %+v, %v", l, err)
+	}
+	if lookup("seed-01").Disabled {
+		t.Error("Disable on the domain link disabled seed-01 on the own host")
 	}
 	if got := textOf(t, ctx, `#lk-list li[data-code="seed-30"] .lk-clicks`); !strings.Contains(got, "—") {
 		t.Errorf("clicks without a total show %q, want a dash", got)
@@ -421,6 +447,13 @@ func TestBrowserLinksPage(t *testing.T) {
 	if got := codes(); !slices.Equal(got, []string{"other-secret"}) {
 		t.Errorf("other's search for seed: %q", got)
 	}
+
+	// An instance admin over every workspace: each row says whose it is.
+	useKey(site.admin)
+	do("the instance's links", waitText("#workspace-name", "all workspaces"), rows(25),
+		waitText(`#lk-list li[data-code="seed-30"] .lk-meta`, "workspace 2"))
+	eval("search for other's", `(() => { const i = document.querySelector("#lk-q"); i.value = "secret"; i.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter"})); })()`)
+	do("other's too", rows(1), waitText(`#lk-list li[data-code="other-secret"] .lk-meta`, "workspace 3"))
 }
 
 // serveLinksSite serves the dashboard, the stats API over an empty stats
