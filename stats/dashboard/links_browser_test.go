@@ -394,9 +394,10 @@ func TestBrowserLinksPage(t *testing.T) {
 	if lookup("launch-day").RetiredAt != (time.Time{}) {
 		t.Fatal("Cancel deleted the link")
 	}
-	do("delete, confirmed",
+	do("delete, confirmed, with the statistics",
 		chromedp.Click(row("launch-day", ".lk-delete")),
 		chromedp.WaitVisible(chromedp.CSS("#lk-confirm")),
+		chromedp.Click(chromedp.CSS("#lk-confirm-purge")),
 		chromedp.Click(chromedp.CSS("#lk-confirm-delete")),
 		chromedp.WaitNotVisible(chromedp.CSS("#lk-confirm")),
 		chromedp.Poll[chromedp.Void](`!document.querySelector('#lk-list li[data-code="launch-day"]')`, chromedp.WithPollingInterval(50*time.Millisecond)),
