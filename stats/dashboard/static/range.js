@@ -142,6 +142,7 @@ function span(from, to, label, open) {
   return daily("granularity=day&from=" + localDate(from) + (open ? "" : "&to=" + localDate(to)), label);
 }
 
+// hourly is a plan by hour; its note names the viewer's time zone.
 function hourly(query, label) {
   let zone = "";
   try {
@@ -150,10 +151,12 @@ function hourly(query, label) {
   return { query, label, granularity: "hour", note: "By hour, in your time zone" + (zone ? " (" + zone + ")" : "") + "." };
 }
 
+// daily is a plan by day; its note says the days are UTC days.
 function daily(query, label) {
   return { query, label, granularity: "day", note: "By day; days are UTC days." };
 }
 
+// shownDay writes a local date for the range's label.
 function shownDay(d) {
   return d.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
