@@ -28,6 +28,12 @@ func outboundOptions(allowPrivate bool, log *slog.Logger) safedial.Options {
 	return o
 }
 
+// outboundOptions is the function of that name for the app's
+// outbound_allow_private and logger (what the webhook deliverer dials with).
+func (a *App) outboundOptions() safedial.Options {
+	return outboundOptions(a.OutboundAllowPrivate, a.logger)
+}
+
 // fetchTitles tells whether titles of links created without one are
 // fetched (fetch_titles, default on).
 func (a *App) fetchTitles() bool { return a.FetchTitles == nil || *a.FetchTitles }

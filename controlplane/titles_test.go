@@ -54,7 +54,8 @@ func TestOutboundOptions(t *testing.T) {
 			t.Errorf("%s denied: %v", p, denied)
 		}
 	}
-	if o.AllowPrivate || !outboundOptions(true, slog.New(slog.DiscardHandler)).AllowPrivate {
+	app := &App{OutboundAllowPrivate: true, logger: slog.New(slog.DiscardHandler)}
+	if o.AllowPrivate || !app.outboundOptions().AllowPrivate {
 		t.Error("AllowPrivate does not follow the switch")
 	}
 }
