@@ -100,23 +100,32 @@ func Public(ip netip.Addr) bool {
 			return false
 		}
 	}
-	if sixToFour.Contains(a) {
-		b := a.As16()
-		return Public(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+	if v4, ok := via6to4(a); ok {
+		return Public(v4)
 	}
 	return true
+}
+
+// via6to4 returns the IPv4 address a 6to4 address carries.
+func via6to4(a netip.Addr) (netip.Addr, bool) {
+	if !sixToFour.Contains(a) {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
 }
 
 // refused says why a dial to ip is refused under o ("" when it is not).
 func (o Options) refused(ip netip.Addr) string {
 	a := ipclass.EmbeddedIPv4(ip)
+	v4, _ := via6to4(a) // the zero Addr, which no prefix contains, when none
 	for _, p := range o.Deny {
-		if p.Contains(a) || p.Contains(ip.WithZone("")) {
+		if p.Contains(a) || p.Contains(ip.WithZone("")) || p.Contains(v4) {
 			return "denied"
 		}
 	}
 	for _, p := range alwaysDenied {
-		if p.Contains(a) {
+		if p.Contains(a) || p.Contains(v4) {
 			return "never dialled"
 		}
 	}

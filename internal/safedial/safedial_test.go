@@ -106,6 +106,7 @@ func TestAllowPrivate(t *testing.T) {
 		"169.254.169.254":    false,
 		"64:ff9b::a9fe:a9fe": false,
 		"fd00:ec2::254":      false,
+		"2002:a9fe:a9fe::1":  false, // 6to4 of the metadata endpoint
 		"0.0.0.0":            false,
 		"::":                 false,
 		"224.0.0.1":          false,
