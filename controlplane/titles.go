@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -26,7 +27,7 @@ func (s *service) startTitles(log *slog.Logger) error {
 	log = log.With("component", "title-fetch")
 	o := outboundOptions(s.cfg.Titles.AllowPrivate, log)
 	o.Timeout, o.MaxRedirects = titlefetch.DefaultTimeout, safedial.DefaultMaxRedirects
-	f, err := titlefetch.Start(titlefetch.Config{
+	f, err := titlefetch.Start(context.Background(), titlefetch.Config{
 		Client:  safedial.Client(o),
 		Store:   s.store,
 		Metrics: s.metrics.titles,

@@ -63,7 +63,7 @@ func TestCreateFetchesTitle(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			store := open(t)
-			f, err := titlefetch.Start(titlefetch.Config{
+			f, err := titlefetch.Start(t.Context(), titlefetch.Config{
 				Client: safedial.Client(safedial.Options{AllowPrivate: true, Timeout: 30 * time.Second}),
 				Store:  store, Timeout: 30 * time.Second,
 			})

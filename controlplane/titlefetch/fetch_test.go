@@ -99,7 +99,7 @@ func start(t *testing.T, store linkstore.Store, o safedial.Options) *fixture {
 	// Short enough for /slow to time out soon, long enough for a loaded
 	// test machine.
 	o.Timeout = 1500 * time.Millisecond
-	f, err := Start(Config{Client: safedial.Client(o), Store: store, Workers: 2, Timeout: o.Timeout, Metrics: m})
+	f, err := Start(t.Context(), Config{Client: safedial.Client(o), Store: store, Workers: 2, Timeout: o.Timeout, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestOwnerTitleWins(t *testing.T) {
 func TestQueueFullDrops(t *testing.T) {
 	srv := newPages(t)
 	m := NewMetrics()
-	f, err := Start(Config{Client: safedial.Client(safedial.Options{AllowPrivate: true, Timeout: time.Minute}),
+	f, err := Start(t.Context(), Config{Client: safedial.Client(safedial.Options{AllowPrivate: true, Timeout: time.Minute}),
 		Store: teststore.SQLite(t), Workers: 1, Queue: 1, Timeout: time.Minute, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
@@ -263,10 +263,10 @@ func TestQueueFullDrops(t *testing.T) {
 }
 
 func TestStartChecksConfig(t *testing.T) {
-	if _, err := Start(Config{}); err == nil {
+	if _, err := Start(t.Context(), Config{}); err == nil {
 		t.Error("Start without client and store succeeded")
 	}
-	if _, err := Start(Config{Client: http.DefaultClient, Store: teststore.SQLite(t), Workers: -1}); err == nil {
+	if _, err := Start(t.Context(), Config{Client: http.DefaultClient, Store: teststore.SQLite(t), Workers: -1}); err == nil {
 		t.Error("Start with -1 workers succeeded")
 	}
 }

@@ -74,15 +74,21 @@ type Config struct {
 // Fetcher is the queue and its workers.
 type Fetcher struct {
 	cfg    Config
-	queue  chan linkstore.Link
+	queue  chan job
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Start checks cfg, fills in its defaults and starts the workers; Close
-// stops them.
-func Start(cfg Config) (*Fetcher, error) {
+// job is what a worker needs of a queued link.
+type job struct {
+	domain, code, url string
+	id                int64
+}
+
+// Start checks cfg, fills in its defaults and starts the workers, which
+// stop when ctx is done or Close is called.
+func Start(ctx context.Context, cfg Config) (*Fetcher, error) {
 	if cfg.Client == nil || cfg.Store == nil {
 		return nil, errors.New("titlefetch: a client and a store are required")
 	}
@@ -99,8 +105,8 @@ func Start(cfg Config) (*Fetcher, error) {
 		return nil, fmt.Errorf("titlefetch: workers %d, queue %d, max bytes %d, timeout %s, max title %d: each must be positive",
 			cfg.Workers, cfg.Queue, cfg.MaxBytes, cfg.Timeout, cfg.MaxTitle)
 	}
-	f := &Fetcher{cfg: cfg, queue: make(chan linkstore.Link, cfg.Queue)}
-	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f := &Fetcher{cfg: cfg, queue: make(chan job, cfg.Queue)}
+	f.ctx, f.cancel = context.WithCancel(ctx)
 	for range cfg.Workers {
 		f.wg.Add(1)
 		go f.work()
@@ -116,7 +122,7 @@ func (f *Fetcher) Enqueue(l linkstore.Link) bool {
 		return false
 	}
 	select {
-	case f.queue <- l:
+	case f.queue <- job{domain: l.Domain, code: l.Code, url: l.URL, id: l.ID}:
 		return true
 	default:
 		f.cfg.Metrics.dropped()
@@ -137,30 +143,31 @@ func (f *Fetcher) work() {
 		select {
 		case <-f.ctx.Done():
 			return
-		case l := <-f.queue:
-			f.handle(l)
+		case j := <-f.queue:
+			f.handle(j)
 		}
 	}
 }
 
-// handle fetches l's title and stores it, counting the outcome.
-func (f *Fetcher) handle(l linkstore.Link) {
-	title, reason, err := f.fetch(f.ctx, l.URL)
+// handle fetches the title of j's link and stores it, counting the
+// outcome.
+func (f *Fetcher) handle(j job) {
+	title, reason, err := f.fetch(f.ctx, j.url)
 	if err != nil {
 		if f.ctx.Err() != nil {
 			return // closing: not the page's failure
 		}
 		f.cfg.Metrics.failed(reason)
-		f.cfg.Logger.Debug("no title fetched", "code", l.Code, "domain", l.Domain, "reason", reason, "err", err)
+		f.cfg.Logger.Debug("no title fetched", "code", j.code, "domain", j.domain, "reason", reason, "err", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, storeTimeout)
 	defer cancel()
-	ok, err := f.cfg.Store.SetTitleIfEmpty(ctx, l.Domain, l.Code, l.ID, title)
+	ok, err := f.cfg.Store.SetTitleIfEmpty(ctx, j.domain, j.code, j.id, title)
 	switch {
 	case err != nil:
 		f.cfg.Metrics.failed(ReasonStore)
-		f.cfg.Logger.Warn("a fetched title could not be stored", "code", l.Code, "domain", l.Domain, "err", err)
+		f.cfg.Logger.Warn("a fetched title could not be stored", "code", j.code, "domain", j.domain, "err", err)
 	case !ok:
 		f.cfg.Metrics.failed(ReasonKept)
 	default:
