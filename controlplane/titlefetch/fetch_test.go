@@ -27,7 +27,10 @@ type pages struct {
 	stall chan struct{}
 }
 
-func newPages(t *testing.T) *pages {
+func newPages(t *testing.T) *pages { return newPagesTB(t) }
+
+// newPagesTB is newPages for tests and benchmarks.
+func newPagesTB(t testing.TB) *pages {
 	t.Helper()
 	p := &pages{stall: make(chan struct{})}
 	html := func(w http.ResponseWriter, body string) {
