@@ -345,3 +345,36 @@ func TestWebhooksWithoutStore(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookAudit: creates, updates, deletes and replays of webhooks are
+// in the audit log with the endpoint (and delivery) they touched.
+func TestWebhookAudit(t *testing.T) {
+	hooks := webhookStores["sqlite"](t)
+	e := newAuditEnv(t, auditStores["sqlite"](t), api.Deps{Webhooks: hooks})
+	w := e.do(t, e.admin, "POST", "/api/v1/webhooks", `{"url":"https://hooks.example.com/in","events":["link.created"]}`, "")
+	made := decode[api.Webhook](t, w)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	d := webhooks.Delivery{ID: "msg_0", Endpoint: made.ID, Workspace: 1, Event: webhooks.LinkCreated, Payload: []byte(`{}`)}
+	if err := hooks.Enqueue(t.Context(), []webhooks.Delivery{d}); err != nil {
+		t.Fatal(err)
+	}
+	e.do(t, e.admin, "PATCH", "/api/v1/webhooks/"+made.ID, `{"description":"x"}`, "")
+	e.do(t, e.admin, "POST", "/api/v1/webhooks/"+made.ID+"/deliveries/msg_0/replay", "", "")
+	e.do(t, e.admin, "DELETE", "/api/v1/webhooks/"+made.ID, "", "")
+	got := e.waitEntries(t, 4)
+	var seen []string
+	for _, g := range got {
+		seen = append(seen, fmt.Sprintf("%s %s %d", g.Action, g.Target, g.Status))
+	}
+	want := []string{
+		"DELETE /api/v1/webhooks/{id} " + made.ID + " 204",
+		"POST /api/v1/webhooks/{id}/deliveries/{delivery}/replay " + made.ID + "/msg_0 202",
+		"PATCH /api/v1/webhooks/{id} " + made.ID + " 200",
+		"POST /api/v1/webhooks " + made.ID + " 201",
+	}
+	if !reflect.DeepEqual(seen, want) {
+		t.Errorf("audit:\n got  %q\n want %q", seen, want)
+	}
+}
