@@ -1,0 +1,116 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/webhooks"
+	"github.com/shortify/shortify/webhooks/store"
+	"github.com/shortify/shortify/webhooks/storetest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func open(t *testing.T, dsn string, now func() time.Time) *store.Store {
+	t.Helper()
+	s, err := store.Open(t.Context(), store.Config{DSN: dsn, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestSQLite(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, now func() time.Time) webhooks.Store {
+		return open(t, "sqlite://"+filepath.Join(t.TempDir(), "links.db"), now)
+	})
+}
+
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, now func() time.Time) webhooks.Store {
+		return open(t, testenv.Schema(t), now)
+	})
+}
+
+// TestOpenTwice: a second Open of one database finds the migrations
+// applied and keeps the rows.
+func TestOpenTwice(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]string{
+		"sqlite":   "sqlite://" + filepath.Join(t.TempDir(), "links.db"),
+		"postgres": testenv.Schema(t),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t, dsn, nil)
+			e, err := s.CreateEndpoint(t.Context(), webhooks.Endpoint{Workspace: 1, URL: "https://a.example/", Events: webhooks.Events, Secret: "whsec_x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			again := open(t, dsn, nil)
+			if _, err := again.Endpoint(t.Context(), 1, e.ID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestOpenRefusesABadDSN(t *testing.T) {
+	for _, dsn := range []string{"", "mysql://x", "sqlite://x?mode=memory"} {
+		if s, err := store.Open(context.Background(), store.Config{DSN: dsn}); err == nil {
+			s.Close()
+			t.Errorf("%q opened", dsn)
+		}
+	}
+}
+
+// BenchmarkClaimRecord is the sender's loop on each database: claim 50
+// due deliveries, record each delivered. One op is one delivery.
+func BenchmarkClaimRecord(b *testing.B) {
+	for name, dsn := range map[string]func(b *testing.B) string{
+		"sqlite":   func(b *testing.B) string { return "sqlite://" + filepath.Join(b.TempDir(), "links.db") },
+		"postgres": func(b *testing.B) string { return testenv.Schema(b) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			s, err := store.Open(b.Context(), store.Config{DSN: dsn(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			e, err := s.CreateEndpoint(b.Context(), webhooks.Endpoint{Workspace: 1, URL: "https://a.example/", Events: webhooks.Events, Secret: "whsec_x"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ds := make([]webhooks.Delivery, b.N)
+			for i := range ds {
+				ds[i] = webhooks.Delivery{ID: fmt.Sprintf("msg_%d", i), Endpoint: e.ID, Workspace: 1, Event: webhooks.LinkClicked, Payload: []byte(`{"type":"link.clicked","data":{}}`)}
+			}
+			for i := 0; i < len(ds); i += 500 {
+				if err := s.Enqueue(b.Context(), ds[i:min(i+500, len(ds))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			done := 0
+			for done < b.N {
+				got, err := s.Claim(b.Context(), time.Now(), time.Minute, 50)
+				if err != nil || len(got) == 0 {
+					b.Fatalf("claim: %d, %v", len(got), err)
+				}
+				for _, d := range got {
+					if err := s.Record(b.Context(), d, webhooks.Attempt{At: time.Now(), Status: 204}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				done += len(got)
+			}
+		})
+	}
+}
