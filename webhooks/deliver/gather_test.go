@@ -16,7 +16,9 @@ func TestGatherer(t *testing.T) {
 	}
 	a := webhooks.Endpoint{ID: "wh_a", Workspace: 1}
 	b := webhooks.Endpoint{ID: "wh_b", Workspace: 2}
-	click := func(i int) webhooks.Click { return webhooks.Click{Code: "c", Time: now.Add(time.Duration(i) * time.Millisecond)} }
+	click := func(i int) webhooks.Click {
+		return webhooks.Click{Code: "c", Time: now.Add(time.Duration(i) * time.Millisecond)}
+	}
 	for i := range 2 {
 		if err := g.addClick(a, coord{"clicks", 0, int64(i)}, click(i), now.Add(time.Duration(i)*100*time.Millisecond)); err != nil {
 			t.Fatal(err)
