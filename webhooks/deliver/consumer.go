@@ -72,6 +72,9 @@ type ConsumerConfig struct {
 	MaxClicks int
 	// ClientOpts are further franz-go options (TLS, SASL).
 	ClientOpts []kgo.Opt
+	// OnEnqueue, when set, is called after deliveries were enqueued
+	// (Sender.Kick: they are sent at once).
+	OnEnqueue func()
 	// Metrics, when set, count what happens.
 	Metrics *Metrics
 	Logger  *slog.Logger
@@ -234,6 +237,9 @@ func (c *Consumer) flush(ctx context.Context) error {
 			}
 		}
 		c.m.enqueued(ds)
+		if c.cfg.OnEnqueue != nil {
+			c.cfg.OnEnqueue()
+		}
 	}
 	if err := c.cl.CommitUncommittedOffsets(ctx); err != nil {
 		// The partitions were lost (a rebalance without us, the session

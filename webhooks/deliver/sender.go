@@ -67,6 +67,8 @@ type SenderConfig struct {
 	// jitter in [0, 1) (default math/rand/v2).
 	Now  func() time.Time
 	Rand func() float64
+	// Backoff is the retry schedule (default Backoff); tests shorten it.
+	Backoff func(attempts int, r float64) (time.Duration, bool)
 }
 
 // Sender posts due deliveries: it claims them from the store (a lease,
@@ -105,6 +107,9 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Float64
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Backoff
 	}
 	if cfg.Lease <= cfg.Timeout {
 		return nil, fmt.Errorf("deliver: lease %v must exceed the attempt timeout %v", cfg.Lease, cfg.Timeout)
@@ -223,7 +228,7 @@ func (s *Sender) attempt(ctx context.Context, d webhooks.Delivery) {
 		s.cfg.Metrics.observeDelay(s.cfg.Now().Sub(d.CreatedAt))
 	default:
 		a.Err = errorText(status, err)
-		if pause, ok := Backoff(d.Attempts+1, s.cfg.Rand()); ok {
+		if pause, ok := s.cfg.Backoff(d.Attempts+1, s.cfg.Rand()); ok {
 			a.Next = s.cfg.Now().Add(pause)
 			outcome = outcomeRetrying
 		} else {
