@@ -39,6 +39,8 @@ func init() {
 //		blocked_domains <host...>
 //		max_url_length  <bytes>
 //		allow_private_targets   on|off
+//		outbound_allow_private  on|off
+//		fetch_titles            on|off
 //		shortener_domains       <host...>
 //		allow_shortener_targets on|off
 //		lookalike_hosts         refuse|allow|flag
@@ -172,6 +174,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.PositiveInt(&a.MaxURLLength, "bytes")
 		case "allow_private_targets":
 			return o.OnOff(&a.AllowPrivateTargets)
+		case "outbound_allow_private":
+			return o.OnOff(&a.OutboundAllowPrivate)
+		case "fetch_titles":
+			var b bool
+			if err := o.OnOff(&b); err != nil {
+				return err
+			}
+			a.FetchTitles = &b
+			return nil
 		case "shortener_domains":
 			return o.Append(&a.ShortenerDomains)
 		case "allow_shortener_targets":
