@@ -11,3 +11,7 @@ func (a *App) LinkDSN() string { return a.Database }
 
 // PublicBaseURL returns the base of short URLs (public_url).
 func (a *App) PublicBaseURL() string { return a.PublicURL }
+
+// OutboundAllowsPrivate reports outbound_allow_private: whether outbound
+// requests (webhook deliveries) may reach private and special addresses.
+func (a *App) OutboundAllowsPrivate() bool { return a.OutboundAllowPrivate }
