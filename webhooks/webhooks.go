@@ -148,6 +148,8 @@ type EndpointPatch struct {
 	URL         *string
 	Events      []Event
 	Description *string
+	// Secret replaces the signing secret (rotate-secret).
+	Secret *string
 	// Disabled true disables (reason "user"); false enables and clears
 	// FailingSince.
 	Disabled *bool

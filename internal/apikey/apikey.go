@@ -12,7 +12,6 @@
 package apikey
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -125,20 +124,5 @@ func isBase62(s string) bool {
 	return true
 }
 
-// randomBase62 draws n uniform Base62 characters (rejection sampling, so
-// no character is likelier than another).
-func randomBase62(n int) (string, error) {
-	out := make([]byte, 0, n)
-	buf := make([]byte, n*2)
-	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", fmt.Errorf("apikey: random: %w", err)
-		}
-		for _, b := range buf {
-			if b < 248 && len(out) < n { // 248 = 4 × 62
-				out = append(out, base62.Alphabet[b%62])
-			}
-		}
-	}
-	return string(out), nil
-}
+// randomBase62 draws n uniform Base62 characters.
+func randomBase62(n int) (string, error) { return base62.Random(n), nil }

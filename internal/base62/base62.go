@@ -9,6 +9,7 @@
 package base62
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -117,4 +118,21 @@ func invalidChar(s string, i int) error {
 		return fmt.Errorf("%w: byte %#02x at offset %d", ErrInvalidChar, s[i], i)
 	}
 	return fmt.Errorf("%w: %q at offset %d", ErrInvalidChar, r, i)
+}
+
+// Random draws n uniform Base62 characters from crypto/rand (rejection
+// sampling, so no character is likelier than another): the random part of
+// API keys and webhook endpoint IDs.
+func Random(n int) string {
+	out := make([]byte, 0, n)
+	buf := make([]byte, n*2)
+	for len(out) < n {
+		rand.Read(buf) // never fails (crypto/rand since Go 1.24)
+		for _, b := range buf {
+			if b < 248 && len(out) < n { // 248 = 4 × 62
+				out = append(out, Alphabet[b%62])
+			}
+		}
+	}
+	return string(out)
 }
