@@ -27,6 +27,7 @@ import (
 	"github.com/shortify/shortify/internal/workspace"
 	statsapi "github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/partitions"
+	whstore "github.com/shortify/shortify/webhooks/store"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -55,6 +56,8 @@ type stack struct {
 	url   string
 	admin string
 	stats *sql.DB
+	// hooks is the webhook store behind /api/v1/webhooks (SQLite).
+	hooks *whstore.Store
 }
 
 func newStack(t *testing.T) *stack { return newStackOn(t, teststore.SQLite(t)) }
@@ -82,8 +85,13 @@ func newStackOn(t *testing.T, links linkstore.Store) *stack {
 	t.Cleanup(log.Close)
 	rec := audit.NewRecorder(log, audit.RecorderConfig{FlushInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(rec.Close)
+	hooks, err := whstore.Open(t.Context(), whstore.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "links.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hooks.Close)
 	cp, err := cpapi.New(cpapi.Config{PublicURL: "http://sho.test"},
-		reg.deps(cpapi.Deps{Store: links, Issuer: &issuer{codec: codec, ids: ids}, Audit: rec, AuditLog: log, Reports: log}))
+		reg.deps(cpapi.Deps{Store: links, Issuer: &issuer{codec: codec, ids: ids}, Audit: rec, AuditLog: log, Reports: log, Webhooks: hooks}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +124,7 @@ func newStackOn(t *testing.T, links linkstore.Store) *stack {
 		cp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return &stack{url: srv.URL, admin: reg.mint(t), stats: db}
+	return &stack{url: srv.URL, admin: reg.mint(t), stats: db, hooks: hooks}
 }
 
 func (s *stack) client(t *testing.T, opts ...client.Option) *client.Client {

@@ -427,13 +427,16 @@ func (a *App) Start() error {
 		return err
 	}
 	h, err := api.New(api.Config{
-		PublicURL:         a.PublicURL,
-		CORSOrigins:       a.CORSOrigins,
-		AnonymousCreate:   a.AnonymousCreate,
-		FlagLookalike:     a.LookalikeHosts == "flag",
-		Targets:           a.targetPolicy(),
-		Logger:            a.logger,
-		WorkspaceDefaults: fsm.WorkspaceLimits{MaxLinks: a.WorkspaceMaxLinks, CreatesPerMinute: a.WorkspaceCreatesPerMinute, MaxDomains: a.WorkspaceMaxDomains},
+		PublicURL:       a.PublicURL,
+		CORSOrigins:     a.CORSOrigins,
+		AnonymousCreate: a.AnonymousCreate,
+		// Webhook endpoints may name private addresses when the
+		// deliverer may dial them.
+		OutboundAllowPrivate: a.OutboundAllowPrivate,
+		FlagLookalike:        a.LookalikeHosts == "flag",
+		Targets:              a.targetPolicy(),
+		Logger:               a.logger,
+		WorkspaceDefaults:    fsm.WorkspaceLimits{MaxLinks: a.WorkspaceMaxLinks, CreatesPerMinute: a.WorkspaceCreatesPerMinute, MaxDomains: a.WorkspaceMaxDomains},
 	}, deps)
 	if err != nil {
 		a.closeLimiters()

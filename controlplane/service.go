@@ -29,6 +29,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
 	statsparts "github.com/shortify/shortify/stats/partitions"
+	whstore "github.com/shortify/shortify/webhooks/store"
 )
 
 // services holds the running nodes, one per data directory, across config
@@ -109,6 +110,9 @@ type service struct {
 	// (domainmirror.go).
 	mirror     domainmirror.Store
 	domainSync *domainsync.Syncer
+	// hooks is the webhook store behind /api/v1/webhooks
+	// (webhookstore.go).
+	hooks *whstore.Store
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -119,6 +123,9 @@ func (s *service) Destruct() error {
 		errs = append(errs, s.upkeep.Close())
 	}
 	errs = append(errs, s.closeAudit())
+	if s.hooks != nil {
+		s.hooks.Close()
+	}
 	if s.cleaner != nil {
 		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
 	}
@@ -191,6 +198,7 @@ func (s *service) deps() api.Deps {
 		d.Events = s.events
 	}
 	s.auditDeps(&d)
+	s.webhookDeps(&d)
 	if s.watcher != nil {
 		d.Threats = s.watcher
 	}
@@ -281,6 +289,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startAudit(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.openWebhooks(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.startLinkEvents(log); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/targeturl"
+	"github.com/shortify/shortify/webhooks"
 )
 
 // Issuer hands out link identities: Snowflake IDs and generated codes. The
@@ -73,6 +74,10 @@ type Config struct {
 	FlagLookalike bool
 	// Logger receives operational logs (nil: slog.Default()).
 	Logger *slog.Logger
+	// OutboundAllowPrivate lets webhook endpoints name private
+	// addresses and localhost (the shortify app's outbound_allow_private;
+	// see checkWebhookURL).
+	OutboundAllowPrivate bool
 	// WorkspaceDefaults are the limits of a workspace whose own limit is
 	// 0 (fsm.WorkspaceLimits; a default of 0 is no limit).
 	WorkspaceDefaults fsm.WorkspaceLimits
@@ -152,6 +157,9 @@ type Deps struct {
 	// domainverify.Verifier with the system resolver).
 	DomainAdmin    DomainAdmin
 	DomainVerifier DomainVerifier
+	// Webhooks keeps the workspaces' webhook endpoints and their delivery
+	// logs behind /api/v1/webhooks (nil: those routes answer 503).
+	Webhooks webhooks.Store
 }
 
 // Handler serves the API under /api/v1/.
@@ -231,6 +239,7 @@ func (h *Handler) routes() {
 	h.domainRoutes()
 	h.workspaceRoutes()
 	h.tagRoutes()
+	h.webhookRoutes()
 }
 
 // ServeHTTP implements http.Handler. Unknown routes and wrong methods get

@@ -43,7 +43,8 @@ func FuzzRoutes(f *testing.F) {
 	reg := newRegistry()
 	reg.mustWorkspace(f, "acme")
 	h, err := newAPI(f, api.Config{}, api.Deps{Store: s, Issuer: newIssuer(f, 0), Blocklist: &blocklist{}, Partitions: parts, PartitionPolicy: &policyStore{}, Reviews: reviews,
-		Audit: rec, AuditLog: log, Reports: log, Domains: reg, DomainAdmin: reg, Workspaces: reg, WorkspaceAdmin: reg,
+		Webhooks: openWebhooks(f, "sqlite://"+filepath.Join(dir, "l.db")),
+		Audit:    rec, AuditLog: log, Reports: log, Domains: reg, DomainAdmin: reg, Workspaces: reg, WorkspaceAdmin: reg,
 		DomainVerifier: domainverify.Verifier{Resolver: targeturltest.DNSServerAddr(f, nil, nil)}})
 	if err != nil {
 		f.Fatal(err)
@@ -80,7 +81,7 @@ func FuzzRoutes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, arg, query string, body []byte) {
 		pattern := routes[int(route)%len(routes)]
 		method, path, _ := strings.Cut(pattern, " ")
-		for _, p := range []string{"{code}", "{id}", "{domain}", "{name}"} {
+		for _, p := range []string{"{code}", "{id}", "{domain}", "{name}", "{delivery}"} {
 			path = strings.ReplaceAll(path, p, url.PathEscape(arg))
 		}
 		target := "http://sho.test" + path

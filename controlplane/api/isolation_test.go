@@ -285,6 +285,9 @@ func isolationMatrix() map[string]bool {
 	for _, p := range tagIsolationRoutes {
 		m[p] = true
 	}
+	for _, p := range webhookIsolationRoutes {
+		m[p] = true
+	}
 	return m
 }
 

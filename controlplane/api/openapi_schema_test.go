@@ -191,6 +191,12 @@ func TestOpenAPISchemas(t *testing.T) {
 		{"DomainChallenge", api.DomainChallenge{}, false},
 		{"CreateDomainRequest", api.CreateDomainRequest{}, true},
 		{"UpdateDomainRequest", api.UpdateDomainRequest{}, true},
+		{"Webhook", api.Webhook{}, false},
+		{"WebhookList", api.WebhookList{}, false},
+		{"CreateWebhookRequest", api.CreateWebhookRequest{}, true},
+		{"UpdateWebhookRequest", api.UpdateWebhookRequest{}, true},
+		{"WebhookDelivery", api.WebhookDelivery{}, false},
+		{"WebhookDeliveryPage", api.WebhookDeliveryPage{}, false},
 	} {
 		t.Run(tt.schema, func(t *testing.T) {
 			s := d.deref(t, map[string]any{"$ref": "#/components/schemas/" + tt.schema})
