@@ -238,6 +238,14 @@ type Store interface {
 	// link of the workspace, in one transaction, and returns how many
 	// links changed.
 	DeleteTag(ctx context.Context, workspaceID int64, tag string) (int64, error)
+	// SetTitleIfEmpty sets the title of the live link with the domain,
+	// code and ID (the ID, so that a fetch for a link deleted and whose
+	// code was released never titles its successor) only if the link has
+	// no title, in one statement on the primary, and reports whether it
+	// did: the background title fetch's write, which a title the owner
+	// set meanwhile wins over. The title must pass CheckOrganize and not
+	// be empty (an error wrapping ErrInvalidLink otherwise).
+	SetTitleIfEmpty(ctx context.Context, domain, code string, id int64, title string) (bool, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"OrganizeInvalid", testOrganizeInvalid},
 		{"ListTagsAndQuery", testListTagsAndQuery},
 		{"TagsRenameDelete", testTagsRenameDelete},
+		{"SetTitleIfEmpty", testSetTitleIfEmpty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
