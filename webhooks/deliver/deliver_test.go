@@ -39,14 +39,14 @@ const (
 // env is one test's deliverer world: a kfake broker, a PostgreSQL schema
 // with the link store and the webhooks store, and the deliverer's parts.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	broker *kafkatest.Broker
 	links  linkstore.Store
 	whs    *store.Store
 	nextID int64
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	dsn := testenv.Schema(t)
 	links := teststore.Postgres(t, dsn)
@@ -88,7 +88,7 @@ func (e *env) link(ws int64, code, url string) linkstore.Link {
 }
 
 // eventRecord is the record of a link event.
-func eventRecord(t *testing.T, ev linkevents.Event) *kgo.Record {
+func eventRecord(t testing.TB, ev linkevents.Event) *kgo.Record {
 	t.Helper()
 	v, err := linkevents.Encode(ev)
 	if err != nil {
@@ -98,7 +98,7 @@ func eventRecord(t *testing.T, ev linkevents.Event) *kgo.Record {
 }
 
 // clickRecord is the record of a click on l.
-func clickRecord(t *testing.T, l linkstore.Link, i int) *kgo.Record {
+func clickRecord(t testing.TB, l linkstore.Link, i int) *kgo.Record {
 	t.Helper()
 	ev := clickevents.Event{
 		Time: time.Now(), Code: l.Code, LinkID: l.ID, Status: 302, Visitor: 0xfeedface, Country: "FR",
@@ -387,7 +387,7 @@ func TestConsumedAgain(t *testing.T) {
 }
 
 // samples reads m's metrics.
-func samples(t *testing.T, m *deliver.Metrics) map[string]float64 {
+func samples(t testing.TB, m *deliver.Metrics) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if err := m.Register(reg); err != nil {
@@ -395,4 +395,41 @@ func samples(t *testing.T, m *deliver.Metrics) map[string]float64 {
 	}
 	defer m.Unregister(reg)
 	return promtest.Samples(t, reg, "shortify_webhooks_")
+}
+
+// BenchmarkClicksThrough measures the deliverer end to end: clicks of a
+// workspace with one endpoint, from Kafka to the receiver's 2xx, in
+// batches of 100 (run with -benchtime 1x: b.N batches of 100 clicks).
+func BenchmarkClicksThrough(b *testing.B) {
+	e := setup(b)
+	secret := newSecret()
+	recv := webhooktest.NewReceiver(b, secret)
+	e.endpoint(1, recv.URL(), secret, webhooks.LinkClicked)
+	l := e.link(1, "bench1", "https://bench.example/")
+	n := 100 * max(b.N, 200)
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = clickRecord(b, l, i)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.broker.Addr()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(b.Context(), recs...).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	m := deliver.NewMetrics()
+	e.run(options{group: "g-bench", private: true, metrics: m})
+	testenv.WaitFor(b, "every click", 5*time.Minute, func() bool {
+		got, _ := recv.Clicks()
+		return len(got) == n
+	})
+	took := time.Since(start)
+	b.ReportMetric(float64(n)/took.Seconds(), "clicks/s")
+	b.ReportMetric(float64(len(recv.Messages()))/took.Seconds(), "deliveries/s")
+	s := samples(b, m)
+	b.ReportMetric(s["shortify_webhooks_attempt_duration_seconds_sum{}"]/s["shortify_webhooks_attempt_duration_seconds_count{}"]*1000, "ms/attempt")
 }
