@@ -138,7 +138,10 @@ func (s *Sender) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		free := cap(slots) - len(slots) // only this loop fills slots
 		var ds []webhooks.Delivery
-		if free > 0 {
+		// Claim for half the slots or more at once (one transaction
+		// each): claiming a slot at a time as attempts end would make
+		// the claims, not the receivers, the bound.
+		if free > 0 && (free >= (cap(slots)+1)/2 || len(slots) == 0) {
 			var err error
 			ds, err = s.cfg.Store.Claim(ctx, s.cfg.Now(), s.cfg.Lease, free)
 			if err != nil && ctx.Err() == nil {
