@@ -260,11 +260,22 @@ func TestDelivers(t *testing.T) {
 	if s["shortify_webhooks_records_skipped_total{reason=undecodable}"] != 1 || s["shortify_webhooks_records_skipped_total{reason=stale}"] != 1 {
 		t.Errorf("skipped records: %v", s)
 	}
-	// The log shows A's deliveries delivered.
-	ds, err := e.whs.Deliveries(t.Context(), 1, webhooks.DeliveryQuery{Endpoint: epA.ID, Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The log shows A's deliveries delivered (once the sender has
+	// recorded the answers the receiver gave).
+	var ds []webhooks.Delivery
+	testenv.WaitFor(t, "A's deliveries recorded", within, func() bool {
+		var err error
+		ds, err = e.whs.Deliveries(t.Context(), 1, webhooks.DeliveryQuery{Endpoint: epA.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.State == webhooks.Pending {
+				return false
+			}
+		}
+		return true
+	})
 	for _, d := range ds {
 		if d.State != webhooks.Delivered || d.Attempts != 1 || d.LastStatus != http.StatusNoContent {
 			t.Errorf("delivery %s: %s after %d attempts, status %d", d.ID, d.State, d.Attempts, d.LastStatus)
