@@ -533,6 +533,7 @@ func (a *App) serviceConfig() serviceConfig {
 		AuditRetention: time.Duration(a.AuditRetention),
 		Events:         a.eventSettings(),
 		Threats:        a.threatSettings(),
+		Titles:         titleSettings{Fetch: a.fetchTitles(), AllowPrivate: a.OutboundAllowPrivate},
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,

@@ -124,12 +124,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "join":
 			return o.Append(&a.Join)
 		case "bootstrap":
-			var b bool
-			if err := o.OnOff(&b); err != nil {
-				return err
-			}
-			a.Bootstrap = &b
-			return nil
+			return optionalOnOff(o, &a.Bootstrap)
 		case "cluster_secret":
 			return o.Errf("%v", errClusterSecret)
 		case "cluster_ca":
@@ -177,12 +172,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "outbound_allow_private":
 			return o.OnOff(&a.OutboundAllowPrivate)
 		case "fetch_titles":
-			var b bool
-			if err := o.OnOff(&b); err != nil {
-				return err
-			}
-			a.FetchTitles = &b
-			return nil
+			return optionalOnOff(o, &a.FetchTitles)
 		case "shortener_domains":
 			return o.Append(&a.ShortenerDomains)
 		case "allow_shortener_targets":
@@ -233,6 +223,17 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		return o.Unknown("shortify")
 	})
+}
+
+// optionalOnOff sets a switch whose default depends on other settings
+// (nil: the default) from on or off.
+func optionalOnOff(o *caddyopt.Option, dst **bool) error {
+	var b bool
+	if err := o.OnOff(&b); err != nil {
+		return err
+	}
+	*dst = &b
+	return nil
 }
 
 // limitOption sets a workspace limit default: a whole number, 0 for no

@@ -1,22 +1,24 @@
 package controlplane
 
 import (
+	"log/slog"
+
 	"github.com/shortify/shortify/internal/safedial"
 	"github.com/shortify/shortify/internal/targeturl"
 )
 
 // outboundOptions are the safedial options of the control plane's own
 // outbound requests (title fetches, webhook deliveries): private
-// addresses only with outbound_allow_private, and this machine's
-// non-loopback addresses never, so that a page or endpoint cannot reach
-// a service of this instance that listens on a wildcard address.
-// (Loopback is refused anyway unless outbound_allow_private is on, which
-// opens it on purpose: tests and single-host installations.)
-func (a *App) outboundOptions() safedial.Options {
-	o := safedial.Options{AllowPrivate: a.OutboundAllowPrivate}
+// addresses only with outbound_allow_private (allowPrivate), and this
+// machine's non-loopback addresses never, so that a page or endpoint
+// cannot reach a service of this instance that listens on a wildcard
+// address. (Loopback is refused anyway unless outbound_allow_private is
+// on, which opens it on purpose: tests and single-host installations.)
+func outboundOptions(allowPrivate bool, log *slog.Logger) safedial.Options {
+	o := safedial.Options{AllowPrivate: allowPrivate}
 	own, err := targeturl.LocalAddrs()
 	if err != nil {
-		a.logger.Warn("could not list this machine's addresses; outbound requests refuse only what the address policy does", "err", err)
+		log.Warn("could not list this machine's addresses; outbound requests refuse only what the address policy does", "err", err)
 	}
 	for _, p := range own {
 		if !p.Addr().IsLoopback() {

@@ -21,6 +21,7 @@ import (
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/controlplane/threatfeed"
+	"github.com/shortify/shortify/controlplane/titlefetch"
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -48,6 +49,7 @@ type serviceConfig struct {
 	Partitions                               partitionSettings
 	Events                                   eventSettings
 	Threats                                  threatSettings
+	Titles                                   titleSettings
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -113,12 +115,18 @@ type service struct {
 	// hooks is the webhook store behind /api/v1/webhooks
 	// (webhookstore.go).
 	hooks *whstore.Store
+	// titles fetches the titles of links created without one (nil:
+	// fetch_titles off; titles.go).
+	titles *titlefetch.Fetcher
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
 // config holding the node is stopped.
 func (s *service) Destruct() error {
 	var errs []error
+	if s.titles != nil {
+		s.titles.Close() // before the store it writes
+	}
 	if s.upkeep != nil {
 		errs = append(errs, s.upkeep.Close())
 	}
@@ -204,6 +212,9 @@ func (s *service) deps() api.Deps {
 	}
 	if s.blocks != nil {
 		d.Reviews = s.blocks
+	}
+	if s.titles != nil {
+		d.Titles = s.titles
 	}
 	return d
 }
@@ -304,6 +315,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startDomainMirror(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startTitles(log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)

@@ -160,6 +160,9 @@ type Deps struct {
 	// Webhooks keeps the workspaces' webhook endpoints and their delivery
 	// logs behind /api/v1/webhooks (nil: those routes answer 503).
 	Webhooks webhooks.Store
+	// Titles fetches the titles of links created without one, in the
+	// background (nil: titles are not fetched).
+	Titles TitleFetcher
 }
 
 // Handler serves the API under /api/v1/.

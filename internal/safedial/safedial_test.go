@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shortify/shortify/internal/ipclass"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -234,4 +235,40 @@ func TestDialerRefuses(t *testing.T) {
 		t.Fatalf("Dial loopback with AllowPrivate: %v", err)
 	}
 	conn.Close()
+}
+
+// FuzzPublic: an IPv4 address and its IPv4-mapped, NAT64 and 6to4 forms
+// are judged alike, a public address is no special one, and the
+// connect-time check never panics on any address string.
+func FuzzPublic(f *testing.F) {
+	for _, s := range []string{"8.8.8.8", "127.0.0.1", "10.0.0.1", "169.254.169.254", "192.0.2.1", "0.0.0.0", "255.255.255.255"} {
+		f.Add(netip.MustParseAddr(s).AsSlice(), "["+s+"]:80")
+	}
+	f.Add([]byte{}, "[::ffff:127.0.0.1]:80")
+	f.Add([]byte{}, "junk")
+	f.Fuzz(func(t *testing.T, b []byte, address string) {
+		_ = Options{}.control("tcp", address, nil) // must not panic
+		a, ok := netip.AddrFromSlice(b)
+		if !ok {
+			return
+		}
+		if Public(a) && ipclass.Special(a) != "" {
+			t.Fatalf("Public(%s) but special: %s", a, ipclass.Special(a))
+		}
+		if !a.Is4() {
+			return
+		}
+		v4 := a.As4()
+		mapped := netip.AddrFrom16(a.As16())
+		nat64 := netip.AddrFrom16([16]byte{0, 0x64, 0xff, 0x9b, 12: v4[0], v4[1], v4[2], v4[3]})
+		sixToFour := netip.AddrFrom16([16]byte{0x20, 0x02, v4[0], v4[1], v4[2], v4[3], 15: 1})
+		for _, other := range []netip.Addr{mapped, nat64, sixToFour} {
+			if Public(other) != Public(a) {
+				t.Fatalf("Public(%s) = %v but Public(%s) = %v", a, Public(a), other, Public(other))
+			}
+		}
+		if err := (Options{}).control("tcp", netip.AddrPortFrom(mapped, 80).String(), nil); (err == nil) != Public(a) {
+			t.Fatalf("control(%s) = %v, Public = %v", mapped, err, Public(a))
+		}
+	})
 }
