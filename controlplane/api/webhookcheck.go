@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -51,6 +52,11 @@ func checkWebhookURL(raw string, allowPrivate bool) string {
 	host := u.Hostname()
 	if host == "" || u.Opaque != "" {
 		return "url must name a host"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "url's port must be from 1 to 65535"
+		}
 	}
 	if allowPrivate {
 		return ""

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -198,6 +199,18 @@ func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// webhookCall starts a route on one endpoint: the query parameters
+// allowed (answering 400 for another), a store (503), a well-formed {id}
+// (404).
+func (h *Handler) webhookCall(w http.ResponseWriter, r *http.Request, params []string) (url.Values, string, bool) {
+	vals, ok := apiquery.Params(w, r, params)
+	if !ok || !h.webhookStore(w) {
+		return nil, "", false
+	}
+	id, ok := pathWebhookID(w, r)
+	return vals, id, ok
+}
+
 // pathWebhookID reads the {id} path value, answering 404 for one that is
 // no endpoint ID at all (without a store lookup).
 func pathWebhookID(w http.ResponseWriter, r *http.Request) (string, bool) {
@@ -225,13 +238,7 @@ func wellFormedID(id, prefix string) bool {
 }
 
 func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) {
-	if _, ok := apiquery.Params(w, r, nil); !ok {
-		return
-	}
-	if !h.webhookStore(w) {
-		return
-	}
-	id, ok := pathWebhookID(w, r)
+	_, id, ok := h.webhookCall(w, r, nil)
 	if !ok {
 		return
 	}
@@ -244,10 +251,7 @@ func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) updateWebhook(w http.ResponseWriter, r *http.Request) {
-	if !h.webhookStore(w) {
-		return
-	}
-	id, ok := pathWebhookID(w, r)
+	_, id, ok := h.webhookCall(w, r, nil)
 	if !ok {
 		return
 	}
@@ -279,13 +283,7 @@ func (h *Handler) updateWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
-	if _, ok := apiquery.Params(w, r, nil); !ok {
-		return
-	}
-	if !h.webhookStore(w) {
-		return
-	}
-	id, ok := pathWebhookID(w, r)
+	_, id, ok := h.webhookCall(w, r, nil)
 	if !ok {
 		return
 	}
@@ -297,13 +295,7 @@ func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
-	if _, ok := apiquery.Params(w, r, nil); !ok {
-		return
-	}
-	if !h.webhookStore(w) {
-		return
-	}
-	id, ok := pathWebhookID(w, r)
+	_, id, ok := h.webhookCall(w, r, nil)
 	if !ok {
 		return
 	}
@@ -346,10 +338,7 @@ func (h *Handler) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) 
 			return
 		}
 	}
-	if !h.webhookStore(w) {
-		return
-	}
-	if q.Endpoint, ok = pathWebhookID(w, r); !ok {
+	if _, q.Endpoint, ok = h.webhookCall(w, r, deliveryParams); !ok {
 		return
 	}
 	ds, err := h.deps.Webhooks.Deliveries(r.Context(), callerOf(r).homeWorkspace(), q)
@@ -368,13 +357,7 @@ func (h *Handler) listWebhookDeliveries(w http.ResponseWriter, r *http.Request) 
 }
 
 func (h *Handler) replayWebhookDelivery(w http.ResponseWriter, r *http.Request) {
-	if _, ok := apiquery.Params(w, r, nil); !ok {
-		return
-	}
-	if !h.webhookStore(w) {
-		return
-	}
-	id, ok := pathWebhookID(w, r)
+	_, id, ok := h.webhookCall(w, r, nil)
 	if !ok {
 		return
 	}
