@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +27,10 @@ const (
 	// recordTimeout bounds the write of an attempt's outcome, which is
 	// made even while the sender stops.
 	recordTimeout = 10 * time.Second
+	// maxRetryAfter bounds the pause a receiver's Retry-After (on 429
+	// and 503) can ask for: longer than the back-off, never more than
+	// an hour.
+	maxRetryAfter = time.Hour
 	// maxErrorLen bounds the error kept with an attempt.
 	maxErrorLen = 300
 	// drainBody is how much of an answer's body is read (and thrown
@@ -218,7 +223,7 @@ func (s *Sender) attempt(ctx context.Context, d webhooks.Delivery) {
 		return // due again when the lease ends
 	}
 	start := s.cfg.Now()
-	status, err := s.post(ctx, ep, d)
+	status, wait, err := s.post(ctx, ep, d)
 	took := s.cfg.Now().Sub(start)
 	if ctx.Err() != nil {
 		return // stopping: not the endpoint's fault
@@ -232,7 +237,7 @@ func (s *Sender) attempt(ctx context.Context, d webhooks.Delivery) {
 	default:
 		a.Err = errorText(status, err)
 		if pause, ok := s.cfg.Backoff(d.Attempts+1, s.cfg.Rand()); ok {
-			a.Next = s.cfg.Now().Add(pause)
+			a.Next = s.cfg.Now().Add(max(pause, wait))
 			outcome = outcomeRetrying
 		} else {
 			outcome = outcomeFailed
@@ -247,28 +252,48 @@ func (s *Sender) attempt(ctx context.Context, d webhooks.Delivery) {
 	}
 }
 
-// post sends d to ep's URL, signed, and returns the answer's status.
-func (s *Sender) post(ctx context.Context, ep webhooks.Endpoint, d webhooks.Delivery) (int, error) {
+// post sends d to ep's URL, signed, and returns the answer's status and
+// the pause its Retry-After asks for (0: none).
+func (s *Sender) post(ctx context.Context, ep webhooks.Endpoint, d webhooks.Delivery) (int, time.Duration, error) {
 	key, err := signature.Key(ep.Secret)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, bytes.NewReader(d.Payload))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Shortify-Webhooks/1")
 	signature.SetHeaders(req.Header, key, d.ID, s.cfg.Now(), d.Payload)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBody))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	var wait time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		wait = retryAfter(resp.Header.Get("Retry-After"), s.cfg.Now())
+	}
+	return resp.StatusCode, wait, nil
+}
+
+// retryAfter is the pause a Retry-After header asks for (seconds or an
+// HTTP date), at most maxRetryAfter; 0 when absent or malformed.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d = time.Duration(min(max(n, 0), int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
 }
 
 // errorText is what went wrong with an attempt, for the delivery log.

@@ -1,6 +1,8 @@
 package deliver
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/shortify/shortify/webhooks"
@@ -24,5 +26,18 @@ func TestFair(t *testing.T) {
 	}
 	if one := fair(in[:3]); len(one) != 3 || one[0].ID != "a1" {
 		t.Fatalf("one endpoint: %v", one)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Duration{
+		"": 0, "120": 2 * time.Minute, "0": 0, "-5": 0, "soon": 0, "99999999": time.Hour,
+		"Sat, 05 Dec 2026 07:00:30 GMT": 30 * time.Second, "Sat, 05 Dec 2026 06:00:00 GMT": 0,
+		"Sun, 06 Dec 2026 07:00:00 GMT": time.Hour,
+	} {
+		if got := retryAfter(in, now); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
+		}
 	}
 }
