@@ -15,7 +15,9 @@
 //     app, and the stats API and dashboard handler
 //     http.handlers.shortify_stats [shortify_stats];
 //   - shortify_kafka [global option shortify_kafka]: the embedded
-//     Kafka-protocol broker app.
+//     Kafka-protocol broker app;
+//   - shortify_webhooks [global option shortify_webhooks]: the webhooks
+//     deliverer app.
 //
 // cmd/shortify is the same build without xcaddy.
 package shortify
@@ -27,4 +29,5 @@ import (
 	_ "github.com/shortify/shortify/kafkabroker/caddyapp" // the embedded broker app, shortify_kafka
 	_ "github.com/shortify/shortify/stats"                // the stats ingest app, shortify_ingest
 	_ "github.com/shortify/shortify/stats/handler"
+	_ "github.com/shortify/shortify/webhooks/caddyapp" // the webhooks deliverer app, shortify_webhooks
 )

@@ -134,7 +134,7 @@ func TestRoutesDocumented(t *testing.T) {
 }
 
 // subsystem is the metric subsystem of a source file's top-level folder.
-var subsystem = map[string]string{"caddymodule": "edge", "controlplane": "cp", "stats": "stats"}
+var subsystem = map[string]string{"caddymodule": "edge", "controlplane": "cp", "stats": "stats", "webhooks": "webhooks"}
 
 // TestMetricsDocumented: every shortify_* metric the code defines is named
 // in docs/.

@@ -13,7 +13,8 @@
 # Then the SCRAM-SHA-512 users of the Shortify roles and their ACLs: only
 # the control plane may write link events (docs/security.md, "Kafka").
 #
-#   controlplane  writes shortify.link-events
+#   controlplane  writes shortify.link-events; reads both in the group
+#                 shortify-webhooks (the webhooks deliverer)
 #   edge          writes clicks, reads shortify.link-events (no group)
 #   stats         reads both, in the group shortify-stats
 #
@@ -67,6 +68,9 @@ user edge "$SHORTIFY_KAFKA_EDGE_PASSWORD"
 user stats "$SHORTIFY_KAFKA_STATS_PASSWORD"
 
 allow controlplane Write --topic shortify.link-events
+allow controlplane Read --topic clicks
+allow controlplane Read --topic shortify.link-events
+allow controlplane Read --group shortify-webhooks
 allow edge Write --topic clicks
 allow edge Read --topic shortify.link-events
 allow stats Read --topic clicks
