@@ -47,7 +47,7 @@ func ValidateExternalID(id string) error {
 	bad := func(problem string) error { return &smartlink.FieldError{Field: "external_id", Problem: problem} }
 	switch n := utf8.RuneCountInString(id); {
 	case id == "":
-		return bad("empty (leave it out, or null in a PATCH, for none)")
+		return bad(`empty (leave it out for none; "" clears it in a PATCH)`)
 	case !utf8.ValidString(id):
 		return bad("not valid UTF-8")
 	case n > MaxExternalID:
