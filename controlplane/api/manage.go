@@ -327,7 +327,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 	links := make([]linkstore.Link, len(req.Links))
 	aliases := make(map[linkstore.Key]int, len(req.Links))
 	externalIDs := make(map[string]int) // one workspace: the caller's
-	pol := h.policy(r).ForBatch() // one lookup per host, a bounded DNS wait
+	pol := h.policy(r).ForBatch()       // one lookup per host, a bounded DNS wait
 	pws := make([]*string, len(req.Links))
 	passwords := 0
 	for i, item := range req.Links {
