@@ -39,6 +39,8 @@ func init() {
 //		blocked_domains <host...>
 //		max_url_length  <bytes>
 //		allow_private_targets   on|off
+//		outbound_allow_private  on|off
+//		fetch_titles            on|off
 //		shortener_domains       <host...>
 //		allow_shortener_targets on|off
 //		lookalike_hosts         refuse|allow|flag
@@ -123,12 +125,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "join":
 			return o.Append(&a.Join)
 		case "bootstrap":
-			var b bool
-			if err := o.OnOff(&b); err != nil {
-				return err
-			}
-			a.Bootstrap = &b
-			return nil
+			return optionalOnOff(o, &a.Bootstrap)
 		case "cluster_secret":
 			return o.Errf("%v", errClusterSecret)
 		case "cluster_ca":
@@ -173,6 +170,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.PositiveInt(&a.MaxURLLength, "bytes")
 		case "allow_private_targets":
 			return o.OnOff(&a.AllowPrivateTargets)
+		case "outbound_allow_private":
+			return o.OnOff(&a.OutboundAllowPrivate)
+		case "fetch_titles":
+			return optionalOnOff(o, &a.FetchTitles)
 		case "shortener_domains":
 			return o.Append(&a.ShortenerDomains)
 		case "allow_shortener_targets":
@@ -225,6 +226,17 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		return o.Unknown("shortify")
 	})
+}
+
+// optionalOnOff sets a switch whose default depends on other settings
+// (nil: the default) from on or off.
+func optionalOnOff(o *caddyopt.Option, dst **bool) error {
+	var b bool
+	if err := o.OnOff(&b); err != nil {
+		return err
+	}
+	*dst = &b
+	return nil
 }
 
 // limitOption sets a workspace limit default: a whole number, 0 for no

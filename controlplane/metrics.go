@@ -12,6 +12,7 @@ import (
 	"github.com/shortify/shortify/controlplane/clicktotals"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/controlplane/threatfeed"
+	"github.com/shortify/shortify/controlplane/titlefetch"
 )
 
 // The control plane's Prometheus metrics. They live in the service (the
@@ -32,6 +33,9 @@ import (
 //	shortify_cp_audit_entries_dropped_total           audit log entries this node lost (queue full, write failed)
 //	shortify_cp_reports_received_total                abuse reports stored through this node
 //	shortify_cp_reports_open                          abuse reports not resolved yet
+//	shortify_cp_titles_fetched_total                  titles of links created without one, fetched and stored
+//	shortify_cp_title_fetch_failures_total{reason}    title fetches that stored nothing (titlefetch.Reasons)
+//	shortify_cp_title_fetches_dropped_total           links whose title was not fetched: the queue was full
 //
 // the threat feeds' (threatfeed.Metrics): shortify_cp_threat_feed_entries{feed},
 // _threat_feed_last_success_timestamp_seconds{feed},
@@ -52,6 +56,7 @@ type serviceMetrics struct {
 	auditMetrics
 	threats     *threatfeed.Metrics
 	clickTotals *clicktotals.Metrics
+	titles      *titlefetch.Metrics
 }
 
 func newServiceMetrics() *serviceMetrics {
@@ -71,6 +76,7 @@ func newServiceMetrics() *serviceMetrics {
 		auditMetrics:   newAuditMetrics(),
 		threats:        threatfeed.NewMetrics(),
 		clickTotals:    clicktotals.NewMetrics(),
+		titles:         titlefetch.NewMetrics(),
 	}
 	// Every series from zero, so that rate() sees the first increment.
 	for _, kind := range []string{api.CreateSingle, api.CreateBulk} {
@@ -85,6 +91,7 @@ func (m *serviceMetrics) collectors() []prometheus.Collector {
 	cs := append([]prometheus.Collector{m.creates, m.upkeepRuns, m.upkeepFailures, m.cleanupRuns, m.cleanupFails, m.cleanupDeleted},
 		m.threats.Collectors()...)
 	cs = append(cs, m.clickTotals.Collectors()...)
+	cs = append(cs, m.titles.Collectors()...)
 	return append(cs, m.auditMetrics.collectors()...)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/controlplane/threatfeed"
+	"github.com/shortify/shortify/controlplane/titlefetch"
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/l2cache"
@@ -49,6 +50,7 @@ type serviceConfig struct {
 	Partitions                               partitionSettings
 	Events                                   eventSettings
 	Threats                                  threatSettings
+	Titles                                   titleSettings
 	// ClickTotals is the click-totals job's interval (0: off).
 	ClickTotals time.Duration
 }
@@ -117,12 +119,18 @@ type service struct {
 	// database (totals) while this node leads (clicktotals.go).
 	clickTotals *clicktotals.Job
 	totals      statsapi.TotalsReader
+	// titles fetches the titles of links created without one (nil:
+	// fetch_titles off; titles.go).
+	titles *titlefetch.Fetcher
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
 // config holding the node is stopped.
 func (s *service) Destruct() error {
 	var errs []error
+	if s.titles != nil {
+		s.titles.Close() // before the store it writes
+	}
 	if s.upkeep != nil {
 		errs = append(errs, s.upkeep.Close())
 	}
@@ -205,6 +213,9 @@ func (s *service) deps() api.Deps {
 	}
 	if s.blocks != nil {
 		d.Reviews = s.blocks
+	}
+	if s.titles != nil {
+		d.Titles = s.titles
 	}
 	return d
 }
@@ -305,6 +316,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startClickTotals(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startTitles(log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)

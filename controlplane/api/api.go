@@ -152,6 +152,9 @@ type Deps struct {
 	// domainverify.Verifier with the system resolver).
 	DomainAdmin    DomainAdmin
 	DomainVerifier DomainVerifier
+	// Titles fetches the titles of links created without one, in the
+	// background (nil: titles are not fetched).
+	Titles TitleFetcher
 }
 
 // Handler serves the API under /api/v1/.

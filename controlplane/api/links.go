@@ -153,6 +153,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	h.writeThrough(r.Context(), link)
 	h.publishCreated(link)
 	h.flagLookalike(r.Context(), link)
+	h.fetchTitle(link)
 	w.Header().Set("Location", linkPath(link))
 	out := []Link{h.present(r, link)}
 	h.withReviews(r.Context(), out)

@@ -439,6 +439,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 				h.writeThrough(r.Context(), links[i])
 				h.publishCreated(links[i])
 				h.flagLookalike(r.Context(), links[i])
+				h.fetchTitle(links[i])
 				l := h.present(r, links[i])
 				results[i] = BulkResult{Status: http.StatusCreated, Link: &l}
 			case errors.Is(err, linkstore.ErrCodeTaken) && req.Links[i].Alias != "":

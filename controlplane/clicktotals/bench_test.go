@@ -10,8 +10,8 @@ import (
 
 	"github.com/shortify/shortify/controlplane/clicktotals"
 	"github.com/shortify/shortify/controlplane/leader"
-	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 	statsapi "github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/partitions"
 )

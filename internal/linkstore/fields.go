@@ -430,6 +430,15 @@ func validLongText(field, s string, max int) error {
 	return nil
 }
 
+// CheckFetchedTitle checks a title for Store.SetTitleIfEmpty: not empty,
+// and what CheckOrganize accepts.
+func CheckFetchedTitle(title string) error {
+	if title == "" {
+		return invalidLink(errors.New("empty title"))
+	}
+	return invalidLink(CheckOrganize(&title, nil, nil))
+}
+
 // CheckOrganize checks the organizing fields that are set (nil: not
 // set), tags as CleanTags leaves them, and returns a
 // *smartlink.FieldError naming the field ("title", "notes", "tags" or

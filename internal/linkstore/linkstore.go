@@ -260,6 +260,14 @@ type Store interface {
 	// statement or transaction, and returns how many links' totals
 	// changed. Totals must pass CheckClickTotals.
 	SetClicks(ctx context.Context, totals []ClickTotal) (int64, error)
+	// SetTitleIfEmpty sets the title of the live link with the domain,
+	// code and ID (the ID, so that a fetch for a link deleted and whose
+	// code was released never titles its successor) only if the link has
+	// no title, in one statement on the primary, and reports whether it
+	// did: the background title fetch's write, which a title the owner
+	// set meanwhile wins over. The title must pass CheckOrganize and not
+	// be empty (an error wrapping ErrInvalidLink otherwise).
+	SetTitleIfEmpty(ctx context.Context, domain, code string, id int64, title string) (bool, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

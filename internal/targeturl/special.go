@@ -2,87 +2,17 @@ package targeturl
 
 import (
 	"net/netip"
+
+	"github.com/shortify/shortify/internal/ipclass"
 )
 
-// specialPrefixes are the ranges, beyond what netip.Addr's predicates
-// name, that do not lead to a public host on the Internet: a link there
-// either reaches into the network the shortener (or the clicker) sits in,
-// or nowhere. Documentation ranges (192.0.2.0/24, 2001:db8::/32) are not
-// among them: they reach nothing, so a link to them harms nobody.
-var specialPrefixes = []struct {
-	prefix netip.Prefix
-	what   string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), "a \"this network\" address"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "a carrier-grade NAT (shared) address"},
-	{netip.MustParsePrefix("192.0.0.0/24"), "an IETF protocol assignment address"},
-	{netip.MustParsePrefix("198.18.0.0/15"), "a benchmarking address"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "a reserved address"},
-	{netip.MustParsePrefix("fec0::/10"), "a site-local address"},
-	{netip.MustParsePrefix("100::/64"), "a discard-only address"},
-	{netip.MustParsePrefix("64:ff9b:1::/48"), "a local-use NAT64 address"},
-}
+// specialAddr says why a is not a public unicast address ("" when it is);
+// ipclass holds the definition, shared with the connect-time check of
+// outbound requests.
+func specialAddr(a netip.Addr) string { return ipclass.Special(a) }
 
-// globalUnicast6 is the only IPv6 range allocated for global unicast;
-// the rest of the IPv6 space is reserved and leads nowhere public.
-var globalUnicast6 = netip.MustParsePrefix("2000::/3")
-
-// nat64 is the well-known NAT64 prefix, and siit the IPv4-translated
-// prefix of stateless translation (::ffff:0:a.b.c.d, RFC 2765): the last
-// 32 bits are an IPv4 address, which is what the target really reaches.
-var (
-	nat64 = netip.MustParsePrefix("64:ff9b::/96")
-	siit  = netip.MustParsePrefix("::ffff:0:0:0/96")
-)
-
-// specialAddr says why a is not a public unicast address ("" when it is).
-// IPv4-mapped and NAT64 IPv6 addresses are judged by the IPv4 address
-// they carry.
-func specialAddr(a netip.Addr) string {
-	a = embeddedIPv4(a)
-	switch {
-	case a.IsUnspecified():
-		return "the unspecified address"
-	case a.IsLoopback():
-		return "a loopback address"
-	case a.IsLinkLocalUnicast():
-		return "a link-local address"
-	case a.IsPrivate():
-		if a.Is6() {
-			return "a unique-local address"
-		}
-		return "a private address"
-	case a.IsMulticast():
-		return "a multicast address"
-	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return "the broadcast address"
-	}
-	for _, s := range specialPrefixes {
-		if s.prefix.Contains(a) {
-			return s.what
-		}
-	}
-	if a.Is6() && !globalUnicast6.Contains(a) {
-		return "a reserved IPv6 address"
-	}
-	return ""
-}
-
-// embeddedIPv4 returns the IPv4 address an IPv4-mapped (::ffff:a.b.c.d),
-// IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d) or
-// NAT64 (64:ff9b::a.b.c.d) address carries, or a itself.
-func embeddedIPv4(a netip.Addr) netip.Addr {
-	a = a.Unmap()
-	if !a.Is6() {
-		return a
-	}
-	b := a.As16()
-	compat := b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7]|b[8]|b[9]|b[10]|b[11] == 0 && (b[12]|b[13]) != 0
-	if compat || nat64.Contains(a) || siit.Contains(a) {
-		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-	}
-	return a
-}
+// embeddedIPv4 returns the IPv4 address a carries, or a itself.
+func embeddedIPv4(a netip.Addr) netip.Addr { return ipclass.EmbeddedIPv4(a) }
 
 // ownAddr reports whether a (or the IPv4 address it carries) is one the
 // shortener answers on: in own, a loopback address or unspecified (which

@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ExternalIDConcurrent", testExternalIDConcurrent},
 		{"SetClicks", testSetClicks},
 		{"ListByClicks", testListByClicks},
+		{"SetTitleIfEmpty", testSetTitleIfEmpty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
