@@ -175,10 +175,13 @@ type App struct {
 	// (default: TargetResolver, else the system's resolver).
 	DomainResolver string `json:"domain_resolver,omitempty"`
 	// Workspace* limit a workspace whose own limit is 0 (0: no limit).
-	WorkspaceMaxLinks         int64          `json:"workspace_max_links,omitempty"`
-	WorkspaceCreatesPerMinute int64          `json:"workspace_creates_per_minute,omitempty"`
-	WorkspaceMaxDomains       int64          `json:"workspace_max_domains,omitempty"`
-	ClickTotalsInterval       caddy.Duration `json:"click_totals_interval,omitempty"` // the click-totals job's (negative: off)
+	WorkspaceMaxLinks         int64 `json:"workspace_max_links,omitempty"`
+	WorkspaceCreatesPerMinute int64 `json:"workspace_creates_per_minute,omitempty"`
+	WorkspaceMaxDomains       int64 `json:"workspace_max_domains,omitempty"`
+	// ClickTotalsInterval is the time between the leader's copies of
+	// the links' click totals from the stats database onto the links
+	// (default 30s; negative, or 0 or off in the Caddyfile: off).
+	ClickTotalsInterval caddy.Duration `json:"click_totals_interval,omitempty"`
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
