@@ -178,6 +178,10 @@ type App struct {
 	WorkspaceMaxLinks         int64 `json:"workspace_max_links,omitempty"`
 	WorkspaceCreatesPerMinute int64 `json:"workspace_creates_per_minute,omitempty"`
 	WorkspaceMaxDomains       int64 `json:"workspace_max_domains,omitempty"`
+	// ClickTotalsInterval is the time between the leader's copies of
+	// the links' click totals from the stats database onto the links
+	// (default 30s; negative, or 0 or off in the Caddyfile: off).
+	ClickTotalsInterval caddy.Duration `json:"click_totals_interval,omitempty"`
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
@@ -533,6 +537,7 @@ func (a *App) serviceConfig() serviceConfig {
 		AuditRetention: time.Duration(a.AuditRetention),
 		Events:         a.eventSettings(),
 		Threats:        a.threatSettings(),
+		ClickTotals:    a.clickTotalsInterval(),
 		Titles:         titleSettings{Fetch: a.fetchTitles(), AllowPrivate: a.OutboundAllowPrivate},
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,

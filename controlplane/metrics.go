@@ -9,6 +9,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cleanup"
+	"github.com/shortify/shortify/controlplane/clicktotals"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/controlplane/threatfeed"
 	"github.com/shortify/shortify/controlplane/titlefetch"
@@ -53,8 +54,9 @@ type serviceMetrics struct {
 	cleanupFails   prometheus.Counter
 	cleanupDeleted prometheus.Counter
 	auditMetrics
-	threats *threatfeed.Metrics
-	titles  *titlefetch.Metrics
+	threats     *threatfeed.Metrics
+	clickTotals *clicktotals.Metrics
+	titles      *titlefetch.Metrics
 }
 
 func newServiceMetrics() *serviceMetrics {
@@ -73,6 +75,7 @@ func newServiceMetrics() *serviceMetrics {
 		cleanupDeleted: counter("cleanup_deleted_total", "Expired links deleted by the cleanup."),
 		auditMetrics:   newAuditMetrics(),
 		threats:        threatfeed.NewMetrics(),
+		clickTotals:    clicktotals.NewMetrics(),
 		titles:         titlefetch.NewMetrics(),
 	}
 	// Every series from zero, so that rate() sees the first increment.
@@ -87,6 +90,7 @@ func newServiceMetrics() *serviceMetrics {
 func (m *serviceMetrics) collectors() []prometheus.Collector {
 	cs := append([]prometheus.Collector{m.creates, m.upkeepRuns, m.upkeepFailures, m.cleanupRuns, m.cleanupFails, m.cleanupDeleted},
 		m.threats.Collectors()...)
+	cs = append(cs, m.clickTotals.Collectors()...)
 	cs = append(cs, m.titles.Collectors()...)
 	return append(cs, m.auditMetrics.collectors()...)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cleanup"
+	"github.com/shortify/shortify/controlplane/clicktotals"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/domainsync"
@@ -29,6 +30,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
+	statsapi "github.com/shortify/shortify/stats/api"
 	statsparts "github.com/shortify/shortify/stats/partitions"
 	whstore "github.com/shortify/shortify/webhooks/store"
 )
@@ -50,6 +52,8 @@ type serviceConfig struct {
 	Events                                   eventSettings
 	Threats                                  threatSettings
 	Titles                                   titleSettings
+	// ClickTotals is the click-totals job's interval (0: off).
+	ClickTotals time.Duration
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -112,6 +116,10 @@ type service struct {
 	// (domainmirror.go).
 	mirror     domainmirror.Store
 	domainSync *domainsync.Syncer
+	// clickTotals copies the links' click totals from the stats
+	// database (totals) while this node leads (clicktotals.go).
+	clickTotals *clicktotals.Job
+	totals      statsapi.TotalsReader
 	// titles fetches the titles of links created without one (nil:
 	// fetch_titles off; titles.go).
 	titles *titlefetch.Fetcher
@@ -134,6 +142,7 @@ func (s *service) Destruct() error {
 	if s.hooks != nil {
 		s.hooks.Close()
 	}
+	errs = append(errs, s.closeClickTotals()) // before the store it writes
 	if s.cleaner != nil {
 		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
 	}
@@ -315,6 +324,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startDomainMirror(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startClickTotals(ctx, log); err != nil {
 		return nil, err
 	}
 	if err := s.startTitles(log); err != nil {

@@ -1,6 +1,7 @@
 package linkstore_test
 
 import (
+	"math"
 	"reflect"
 	"testing"
 
@@ -63,7 +64,10 @@ func TestListQueryOrganizeBounds(t *testing.T) {
 	}{
 		{q: linkstore.ListQuery{Tags: []string{"A", " a", "B"}, Query: "Spring SALE"}, tags: []string{"a", "b"}, query: "spring sale"},
 		{q: linkstore.ListQuery{Sort: "created"}},
-		{q: linkstore.ListQuery{Sort: "clicks"}, wantErr: true},
+		{q: linkstore.ListQuery{Sort: "clicks"}},
+		{q: linkstore.ListQuery{Sort: "views"}, wantErr: true},
+		{q: linkstore.ListQuery{Sort: "clicks", Before: 5, BeforeClicks: -1}, wantErr: true},
+		{q: linkstore.ListQuery{ExternalID: "a\tb"}, wantErr: true},
 		{q: linkstore.ListQuery{Tags: []string{""}}, wantErr: true},
 		{q: linkstore.ListQuery{Query: "a\x00"}, wantErr: true},
 	}
@@ -76,5 +80,18 @@ func TestListQueryOrganizeBounds(t *testing.T) {
 		if err == nil && (!reflect.DeepEqual(b.Tags, tt.tags) || b.Query != tt.query) {
 			t.Errorf("Bounds(%+v) = tags %q, query %q; want %q, %q", tt.q, b.Tags, b.Query, tt.tags, tt.query)
 		}
+	}
+}
+
+// TestClickCursorBounds: sorted by clicks, the cursor is kept as (clicks,
+// ID), not folded into MaxID; sorted by creation, it is.
+func TestClickCursorBounds(t *testing.T) {
+	b, err := linkstore.ListQuery{Sort: linkstore.SortClicks, Before: 42, BeforeClicks: 7}.Bounds()
+	if err != nil || !b.ByClicks || !b.HasAfter || b.AfterClicks != 7 || b.AfterID != 42 || b.MaxID != math.MaxInt64 {
+		t.Errorf("by clicks: %+v, %v", b, err)
+	}
+	b, err = linkstore.ListQuery{Before: 42}.Bounds()
+	if err != nil || b.ByClicks || b.HasAfter || b.MaxID != 41 {
+		t.Errorf("by creation: %+v, %v", b, err)
 	}
 }
