@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -195,19 +197,33 @@ func (x exporter) totals(ctx context.Context, batch []exported) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(totalsInFlight)
-	oldest := x.now.UTC().AddDate(0, 0, -(statsDays - 1))
 	for i := range batch {
 		r := &batch[i]
 		g.Go(func() error {
+			// Whole days from the link's to today's (or the link's, if
+			// this machine's clock is behind the server's), both given:
+			// from alone would end at the server's now.
+			to := r.CreatedAt.UTC()
+			if n := x.now.UTC(); n.After(to) {
+				to = n
+			}
 			from := r.CreatedAt.UTC()
-			if from.Before(oldest) {
+			if oldest := to.AddDate(0, 0, -(statsDays - 1)); from.Before(oldest) {
 				from = oldest
 			}
-			s, err := x.c.LinkStats(ctx, r.Code, client.StatsQuery{From: from.Format(time.DateOnly), Granularity: "day", LinkID: r.ID, Domain: r.Domain})
-			if err != nil {
+			s, err := x.c.LinkStats(ctx, r.Code, client.StatsQuery{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly),
+				Granularity: "day", LinkID: r.ID, Domain: r.Domain})
+			var p *client.Problem
+			switch {
+			case errors.As(err, &p) && p.Status == http.StatusNotFound:
+				// The link was just listed as ours: a 404 is a link
+				// nobody has clicked yet (the API keeps no row of it).
+				r.Clicks = new(int64)
+			case err != nil:
 				return fmt.Errorf("the click total of %s: %w", r.Code, err)
+			default:
+				r.Clicks = &s.Totals.Clicks
 			}
-			r.Clicks = &s.Totals.Clicks
 			return nil
 		})
 	}

@@ -60,7 +60,11 @@ func buildStats(cmd *cobra.Command, e *Env) {
 			return err
 		}
 		r := statsReport{Top: map[string]*client.Top{}}
-		if r.Stats, err = c.LinkStats(ctx, args[0], q); err != nil {
+		// The series takes the range alone; the rankings their length
+		// and the traffic class too.
+		series := q
+		series.Limit, series.Traffic = 0, ""
+		if r.Stats, err = c.LinkStats(ctx, args[0], series); err != nil {
 			return err
 		}
 		// The rankings are of the link the totals are of, even when the

@@ -73,7 +73,7 @@ func Serve(t testing.TB, links linkstore.Store) *Server {
 	reg := NewRegistry()
 	d := reg.Deps(api.Deps{Store: links, Issuer: &issuer{codec: codec, ids: ids}})
 	d.Blocklist = reg
-	cp, err := api.New(api.Config{PublicURL: "http://sho.test"}, d)
+	cp, err := api.New(api.Config{PublicURL: "http://sho.test", Logger: slog.New(slog.DiscardHandler)}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,13 @@ func Serve(t testing.TB, links linkstore.Store) *Server {
 // links (code "": the instance's, workspace 0, and the workspace's).
 func (s *Server) Click(t testing.TB, ws int64, code, linkID string, clicks int64) {
 	t.Helper()
-	day := StatsNow.Truncate(24 * time.Hour)
+	s.ClickOn(t, StatsNow, ws, code, linkID, clicks)
+}
+
+// ClickOn is Click on the UTC day of at.
+func (s *Server) ClickOn(t testing.TB, at time.Time, ws int64, code, linkID string, clicks int64) {
+	t.Helper()
+	day := at.UTC().Truncate(24 * time.Hour)
 	for _, row := range []struct {
 		code, linkID string
 		ws           int64
