@@ -40,6 +40,16 @@ func TestStats(t *testing.T) {
 		t.Fatalf("stats --json: %+v", r)
 	}
 	s.fails(cli.ExitRefused, "(field dimension) [HTTP 404]", "stats", "counted", "--dimension", "planet")
+	// A link nobody clicked has no statistics yet: zero, no error; an
+	// unknown code is still a 404.
+	s.ok("links", "create", "https://example.com/quiet", "--alias", "quiet")
+	if out := s.ok("stats", "quiet"); !strings.Contains(out, "quiet (link ") || !strings.Contains(out, "no clicks recorded yet") {
+		t.Fatalf("stats of a quiet link:\n%s", out)
+	}
+	if r := decode[report](t, s.ok("stats", "quiet", "--json")); r.Stats.Code != "quiet" || r.Stats.Totals.Clicks != 0 {
+		t.Fatalf("stats --json of a quiet link: %+v", r)
+	}
+	s.fails(cli.ExitRefused, "[HTTP 404]", "stats", "nosuchcode")
 	s.fails(cli.ExitRefused, "(field granularity) [HTTP 400]", "stats", "counted", "--granularity", "week")
 }
 

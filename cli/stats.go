@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -65,7 +67,7 @@ func buildStats(cmd *cobra.Command, e *Env) {
 		series := q
 		series.Limit, series.Traffic = 0, ""
 		if r.Stats, err = c.LinkStats(ctx, args[0], series); err != nil {
-			return err
+			return e.noStats(ctx, cmd, c, args[0], q.Domain, err)
 		}
 		// The rankings are of the link the totals are of, even when the
 		// code has named another since.
@@ -130,3 +132,25 @@ func (e *Env) printStats(r statsReport, dims []string) error {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// noStats answers a failed LinkStats: the statistics API answers 404 for
+// a link nobody has clicked yet, which is no error to the user when the
+// link exists (the control plane says so): zero clicks.
+func (e *Env) noStats(ctx context.Context, cmd *cobra.Command, c *client.Client, code, domain string, err error) error {
+	var p *client.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusNotFound {
+		return err
+	}
+	l, lerr := c.GetLink(ctx, code, domain)
+	if lerr != nil {
+		return err
+	}
+	if e.Options(cmd).JSON {
+		return writeJSON(e.Stdout, statsReport{
+			Stats: &client.LinkStats{Code: l.Code, LinkID: l.ID, Domain: l.Domain, Series: client.Series{Series: []client.Point{}}},
+			Top:   map[string]*client.Top{},
+		})
+	}
+	fmt.Fprintf(e.Stdout, "%s (link %s): no clicks recorded yet\n", l.Code, l.ID)
+	return nil
+}
