@@ -660,5 +660,9 @@
     document.body.dataset.ready = "1";
   }
 
+  // The links page's script (links.js) calls the API, builds elements and
+  // shows URLs and times through these rather than copies of them.
+  window.shortifyDashboard = Object.freeze({ api, el, say, explain, shownURL, safeHref, shownTime, fmt, key });
+
   document.addEventListener("DOMContentLoaded", start);
 })();
