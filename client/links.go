@@ -47,8 +47,11 @@ type ListLinksQuery struct {
 	// Q searches code, target, title and tags (3 to 200 characters,
 	// case-insensitive substring).
 	Q string
-	// Sort is the order: "created" (the default, newest first).
+	// Sort is the order: "created" (the default, newest first) or
+	// "clicks" (most clicked first, ties newest first).
 	Sort string
+	// ExternalID keeps the link with this external ID (exact).
+	ExternalID string
 }
 
 func (q ListLinksQuery) values() url.Values {
@@ -66,6 +69,7 @@ func (q ListLinksQuery) values() url.Values {
 	}
 	setNonEmpty(v, "q", q.Q)
 	setNonEmpty(v, "sort", q.Sort)
+	setNonEmpty(v, "external_id", q.ExternalID)
 	return v
 }
 

@@ -78,6 +78,12 @@ type Link struct {
 	SmartView
 	// OrganizeView shows the title, tags and notes.
 	OrganizeView
+	// Clicks and ClicksHumans are the link's all-time clicks (humans and
+	// bots; humans alone) within the stats retention, as the leader's
+	// click-totals job last copied them: refreshed every
+	// click_totals_interval (30 s by default), not live.
+	Clicks       int64 `json:"clicks"`
+	ClicksHumans int64 `json:"clicks_humans"`
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -133,6 +139,9 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		if err := h.insert(r.Context(), link); err != nil {
 			if errors.Is(err, linkstore.ErrCodeTaken) {
 				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), link.Domain, req.Alias))
+				return
+			}
+			if h.externalIDTaken(w, err) {
 				return
 			}
 			h.storeFailed(w, "create link", err)
@@ -268,6 +277,9 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 		if err == nil {
 			return true
 		}
+		if h.externalIDTaken(w, err) {
+			return false
+		}
 		if !errors.Is(err, linkstore.ErrCodeTaken) || attempt == generatedCodeAttempts {
 			h.storeFailed(w, "create link", err)
 			return false
@@ -378,6 +390,8 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 		Disabled:       l.Disabled,
 		SmartView:      smartView(l.Smart, l.URL),
 		OrganizeView:   organizeView(l),
+		Clicks:         l.Clicks,
+		ClicksHumans:   l.ClicksHumans,
 	}
 	if !l.ExpiresAt.IsZero() {
 		t := l.ExpiresAt.UTC()

@@ -90,6 +90,19 @@ type Link struct {
 	Title string
 	Tags  []string
 	Notes string
+	// ExternalID is the creator's own identifier of the link (issue 17,
+	// like Dub's externalId): "" (NULL) for none, else 1 to
+	// MaxExternalID printable characters (ValidateExternalID), unique
+	// among the live links of the workspace (ErrExternalIDTaken). A
+	// retired link frees it. The edge ignores it.
+	ExternalID string
+	// Clicks and ClicksHumans are the link's all-time clicks (humans and
+	// bots; humans alone) within the stats retention, as the leader's
+	// click-totals job last copied them from the stats database
+	// (SetClicks): refreshed every few seconds, not live. Create and
+	// CreateMany ignore them (a new link has none); Lookup may leave them
+	// 0 (the edge needs neither).
+	Clicks, ClicksHumans int64
 }
 
 // RetiredReason says why a link was retired.
@@ -144,8 +157,9 @@ func (l Link) Expired(now time.Time) bool {
 type Store interface {
 	// Create inserts l. It returns ErrCodeTaken when its (domain, code)
 	// exists or existed (a retired link keeps it; its code on another
-	// domain is free), and an error wrapping ErrInvalidLink when
-	// l.Validate fails.
+	// domain is free), an *ExternalIDTakenError when another live link
+	// of its workspace has its ExternalID, and an error wrapping
+	// ErrInvalidLink when l.Validate fails.
 	Create(ctx context.Context, l Link) error
 	// Get reads a live link from the primary (read-your-writes), or
 	// ErrNotFound (for a retired link too).
@@ -184,14 +198,17 @@ type Store interface {
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
 	// nil, ErrCodeTaken (the domain and code exist, or appear earlier in
-	// the same batch), an error wrapping ErrInvalidLink (Link.Validate fails), or
+	// the same batch), an *ExternalIDTakenError (a live link of the
+	// workspace, or an earlier valid link of the batch, has the external
+	// ID), an error wrapping ErrInvalidLink (Link.Validate fails), or
 	// another error. A taken code or an invalid link never fails the
 	// others.
 	CreateMany(ctx context.Context, links []Link) []error
 	// Update applies u to the live link with the code and returns the
 	// link as it is afterwards, or ErrNotFound (for a retired link too);
-	// ErrTakenDown when the link is taken down; an error wrapping
-	// ErrInvalidLink when u.Validate fails.
+	// ErrTakenDown when the link is taken down; an *ExternalIDTakenError
+	// when u sets an external ID that another live link of the workspace
+	// has; an error wrapping ErrInvalidLink when u.Validate fails.
 	Update(ctx context.Context, domain, code string, u Update) (Link, error)
 	// List returns up to q.Limit live links matching q, newest first (by
 	// ID, which is time-ordered), starting after q.Before. Retired links
@@ -238,6 +255,11 @@ type Store interface {
 	// link of the workspace, in one transaction, and returns how many
 	// links changed.
 	DeleteTag(ctx context.Context, workspaceID int64, tag string) (int64, error)
+	// SetClicks writes the click totals of the links they name (by code
+	// and ID; a retired link's too, a missing one's nowhere) in one
+	// statement or transaction, and returns how many links' totals
+	// changed. Totals must pass CheckClickTotals.
+	SetClicks(ctx context.Context, totals []ClickTotal) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
@@ -273,6 +295,8 @@ type Update struct {
 	Title *string
 	Tags  *[]string
 	Notes *string
+	// ExternalID sets the link's external ID (a pointer to "" clears it).
+	ExternalID *string
 }
 
 // ListQuery selects links for List. Zero fields do not filter.
@@ -281,8 +305,13 @@ type ListQuery struct {
 	// DefaultListLimit).
 	Limit int
 	// Before is a cursor: only links with an ID below it (the last ID of
-	// the previous page). 0 starts at the newest.
+	// the previous page). 0 starts at the newest. Sorted by clicks, the
+	// cursor is the last link's (BeforeClicks, Before): only links after
+	// it in that order (fewer clicks, or as many and a lower ID).
 	Before int64
+	// BeforeClicks is the clicks of the cursor's link when Sort is
+	// SortClicks and Before is set.
+	BeforeClicks int64
 	// Prefix keeps codes that start with it (case-sensitive).
 	Prefix string
 	// Host keeps links whose target host is Host or one of its subdomains
@@ -305,9 +334,12 @@ type ListQuery struct {
 	// PostgreSQL through a trigram index (migration 0009); MinQuery to
 	// MaxQuery characters.
 	Query string
-	// Sort is the order: "" or "created" (newest first) alone
-	// (ListSorts).
+	// Sort is the order (ListSorts): "" or SortCreated (newest first),
+	// or SortClicks (most clicks first, then newest first).
 	Sort string
+	// ExternalID keeps the link with this external ID (exact; "": no
+	// filter).
+	ExternalID string
 }
 
 // Config says how to reach a store.
