@@ -98,20 +98,24 @@ func (e *Env) printStats(r statsReport, dims []string) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	tab := NewTable(w, "BUCKET", "CLICKS", "HUMANS", "BOTS")
-	quiet := 0
-	for _, p := range s.Series.Series {
-		if p.Clicks == 0 {
-			quiet++
-			continue
+	if t.Clicks == 0 {
+		fmt.Fprintf(w, "no clicks in these %d buckets\n", len(s.Series.Series))
+	} else {
+		tab := NewTable(w, "BUCKET", "CLICKS", "HUMANS", "BOTS")
+		quiet := 0
+		for _, p := range s.Series.Series {
+			if p.Clicks == 0 {
+				quiet++
+				continue
+			}
+			tab.Row(p.Bucket.UTC().Format(layout), itoa(p.Clicks), itoa(p.Humans), itoa(p.Bots))
 		}
-		tab.Row(p.Bucket.UTC().Format(layout), itoa(p.Clicks), itoa(p.Humans), itoa(p.Bots))
-	}
-	if err := tab.Flush(); err != nil {
-		return err
-	}
-	if quiet > 0 {
-		fmt.Fprintf(w, "(%d of %d buckets without clicks not shown)\n", quiet, len(s.Series.Series))
+		if err := tab.Flush(); err != nil {
+			return err
+		}
+		if quiet > 0 {
+			fmt.Fprintf(w, "(%d of %d buckets without clicks not shown)\n", quiet, len(s.Series.Series))
+		}
 	}
 	for _, d := range dims {
 		top := r.Top[d]

@@ -113,7 +113,7 @@ var docExpect = map[string]struct {
 	},
 	"docs/api.md": {files: map[string]string{"$CODE.png": "\x89PNG", "$CODE.svg": "<"}},
 	"docs/cli.md": {
-		output: []string{"/launch", "news,2027", "deleted launch", "spring-sale (link ", "no clicks recorded yet", `"link_id"`, "Key:", "sk_", "ci bot", "creator"},
+		output: []string{"/launch", "news,2027", "deleted launch", "spring-sale (link ", "Clicks:   0", `"totals"`, "Key:", "sk_", "ci bot", "creator"},
 		files:  map[string]string{"links.csv": "url,alias,title,tags,expires_at,domain,code,created_at,clicks\n", "links.jsonl": `{"code":`},
 	},
 	"docs/cluster.md":    {files: map[string]string{"ca/ca.crt": "-----BEGIN CERTIFICATE", "node1-tls/node1.crt": "-----BEGIN CERTIFICATE"}},
