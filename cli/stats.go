@@ -91,7 +91,7 @@ func (e *Env) printStats(r statsReport, dims []string) error {
 	if s.Granularity == "hour" {
 		layout = "2006-01-02 15:04"
 	}
-	fmt.Fprintf(w, "%s (link %s), %s to %s UTC, by %s\n\n", s.Code, s.LinkID,
+	fmt.Fprintf(w, "%s (link %s), %s to %s UTC, by %s\n\n", printable(s.Code), printable(s.LinkID),
 		s.From.UTC().Format("2006-01-02 15:04"), s.To.UTC().Format("2006-01-02 15:04"), s.Granularity)
 	t := s.Totals
 	if err := fields(w, "Clicks", itoa(t.Clicks), "Humans", itoa(t.Humans), "Bots", itoa(t.Bots), "Visitors", itoa(t.Visitors)); err != nil {
@@ -155,6 +155,6 @@ func (e *Env) noStats(ctx context.Context, cmd *cobra.Command, c *client.Client,
 			Top:   map[string]*client.Top{},
 		})
 	}
-	fmt.Fprintf(e.Stdout, "%s (link %s): no clicks recorded yet\n", l.Code, l.ID)
+	fmt.Fprintf(e.Stdout, "%s (link %s): no clicks recorded yet\n", printable(l.Code), printable(l.ID))
 	return nil
 }
