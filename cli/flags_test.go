@@ -23,6 +23,7 @@ type recorder struct {
 
 type recorded struct {
 	method, path, query string
+	auth, workspace     string
 	body                map[string]json.RawMessage
 }
 
@@ -30,7 +31,8 @@ func newRecorder(t *testing.T) *recorder {
 	rec := &recorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got := recorded{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery}
+		got := recorded{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery,
+			auth: r.Header.Get("Authorization"), workspace: r.Header.Get("Shortify-Workspace")}
 		if len(b) > 0 {
 			if err := json.Unmarshal(b, &got.body); err != nil {
 				t.Errorf("%s %s: body %q: %v", r.Method, r.URL, b, err)
@@ -152,7 +154,10 @@ func TestFlagsOverEnvironment(t *testing.T) {
 	s := newSession(t, "http://127.0.0.1:1", "sk_env_key")
 	s.env[cli.EnvWorkspace] = "from-env"
 	s.ok("links", "get", "c", "--server", rec.url, "--workspace", "acme")
-	if reqs := rec.requests(); len(reqs) != 1 || reqs[0].path != "/api/v1/links/c" {
+	s.ok("links", "get", "d", "--server", rec.url, "--key", "sk_flag_key")
+	reqs := rec.requests()
+	if len(reqs) != 2 || reqs[0].path != "/api/v1/links/c" || reqs[0].auth != "Bearer sk_env_key" || reqs[0].workspace != "acme" ||
+		reqs[1].auth != "Bearer sk_flag_key" || reqs[1].workspace != "from-env" {
 		t.Fatalf("requests %+v", reqs)
 	}
 	e := &cli.Env{Getenv: func(k string) string { return map[string]string{cli.EnvKey: "k", cli.EnvWorkspace: "w"}[k] }}
