@@ -30,6 +30,13 @@
 // setAttribute, never as markup, and the Content-Security-Policy forbids
 // inline scripts and styles, so a target such as
 // https://example.com/?q=<script>… shows as text.
+//
+// Scripts: dashboard.js is an ES module that imports its neighbours in
+// static/ (the API calls, the chart, the date range, the countries card,
+// the smart-link form, small helpers), so a statistics page still loads
+// one script element of its own origin, with no build step. The
+// statistics' date range lives in the page's URL query, which the server
+// ignores: the script reads it and asks the stats API.
 package dashboard
 
 import (
