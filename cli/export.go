@@ -39,8 +39,8 @@ func init() {
 		Long: `Writes every link of the workspace, page after page, as CSV (the header
 is ` + strings.Join(ExportColumns, ",") + `; tags joined with "` + TagSeparator + `")
 or as JSON Lines (each line a link as the API returns it). The clicks are
-the links' all-time totals, which the control plane refreshes
-periodically (not live); --live-clicks asks the statistics API for each
+the links' all-time totals, which the control plane refreshes every
+click_totals_interval (30 s by default; not live); --live-clicks asks the statistics API for each
 link's total instead (exact to the last ingested click, one call a link).
 The CSV is the plain-CSV import format, so "shortify import --from csv"
 takes it back. Memory stays constant however many links there are; with
