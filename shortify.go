@@ -17,12 +17,16 @@
 //   - shortify_kafka [global option shortify_kafka]: the embedded
 //     Kafka-protocol broker app.
 //
+// and the command line of the REST APIs (package cli): `shortify links`,
+// `stats`, `keys`, `export` and `import`.
+//
 // cmd/shortify is the same build without xcaddy.
 package shortify
 
 import (
 	// Each package registers its modules and Caddyfile directives in init.
 	_ "github.com/shortify/shortify/caddymodule"
+	_ "github.com/shortify/shortify/cli" // the command line: shortify links, stats, keys, export, import
 	_ "github.com/shortify/shortify/controlplane"
 	_ "github.com/shortify/shortify/kafkabroker/caddyapp" // the embedded broker app, shortify_kafka
 	_ "github.com/shortify/shortify/stats"                // the stats ingest app, shortify_ingest
