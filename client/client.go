@@ -153,6 +153,10 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	Field  string `json:"field,omitempty"`
+	// Code and Domain name the existing link that a 409 conflicts with
+	// (an external ID that a link of the workspace has already).
+	Code   string `json:"code,omitempty"`
+	Domain string `json:"domain,omitempty"`
 	// RetryAfter is the answer's Retry-After, when it had one.
 	RetryAfter time.Duration `json:"-"`
 }

@@ -49,6 +49,8 @@ type ListLinksQuery struct {
 	Q string
 	// Sort is the order: "created" (the default, newest first).
 	Sort string
+	// ExternalID keeps the link with this external ID (exact).
+	ExternalID string
 }
 
 func (q ListLinksQuery) values() url.Values {
@@ -66,6 +68,7 @@ func (q ListLinksQuery) values() url.Values {
 	}
 	setNonEmpty(v, "q", q.Q)
 	setNonEmpty(v, "sort", q.Sort)
+	setNonEmpty(v, "external_id", q.ExternalID)
 	return v
 }
 

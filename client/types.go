@@ -122,6 +122,9 @@ type Link struct {
 	Title                string        `json:"title,omitempty"`
 	Tags                 []string      `json:"tags,omitempty"`
 	Notes                string        `json:"notes,omitempty"`
+	// ExternalID is the creator's own identifier of the link, unique
+	// among the live links of the workspace ("" for none).
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // CreateLinkRequest is the body of a create (single or in a bulk).
@@ -144,6 +147,9 @@ type CreateLinkRequest struct {
 	Title                string        `json:"title,omitempty"`
 	Tags                 []string      `json:"tags,omitempty"`
 	Notes                string        `json:"notes,omitempty"`
+	// ExternalID is the creator's own identifier of the link, unique
+	// among the live links of the workspace ("" for none).
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // UpdateLinkRequest is a PATCH: fields left zero are kept; Nullable
@@ -168,6 +174,9 @@ type UpdateLinkRequest struct {
 	Title *string   `json:"title,omitempty"`
 	Tags  *[]string `json:"tags,omitempty"`
 	Notes *string   `json:"notes,omitempty"`
+	// ExternalID sets the link's external ID when set; a pointer to ""
+	// clears it.
+	ExternalID *string `json:"external_id,omitempty"`
 }
 
 // LinkPage is one page of a link listing.
@@ -177,7 +186,9 @@ type LinkPage struct {
 }
 
 // BulkResult is one link's outcome in a bulk create: Link on success,
-// Error otherwise.
+// Error otherwise. A 409 for an external ID that a link of the workspace
+// has already carries that existing link in Link too (and its code and
+// domain in Error).
 type BulkResult struct {
 	Status int      `json:"status"`
 	Link   *Link    `json:"link,omitempty"`

@@ -135,6 +135,9 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), link.Domain, req.Alias))
 				return
 			}
+			if h.externalIDTaken(w, err) {
+				return
+			}
 			h.storeFailed(w, "create link", err)
 			return
 		}
@@ -267,6 +270,9 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 		err = h.insert(r.Context(), *link)
 		if err == nil {
 			return true
+		}
+		if h.externalIDTaken(w, err) {
+			return false
 		}
 		if !errors.Is(err, linkstore.ErrCodeTaken) || attempt == generatedCodeAttempts {
 			h.storeFailed(w, "create link", err)

@@ -106,7 +106,7 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 	req.OrganizeFields.update(&u)
 	if u == (linkstore.Update{}) && smart.has == 0 {
 		problem.Write(w, http.StatusBadRequest, "nothing to change: send one or more of url, expires_at, redirect_status, disabled, "+
-			"title, tags, notes, password, max_clicks, expired_url, rules, targets, forward_query, forward_query_override, preview, cache_max_age, utm")
+			"title, tags, notes, external_id, password, max_clicks, expired_url, rules, targets, forward_query, forward_query_override, preview, cache_max_age, utm")
 		return
 	}
 	// A link never changes workspace: the one checked is the one updated.
@@ -148,6 +148,9 @@ func (h *Handler) updateLink(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, http.StatusConflict, takenDownDetail(code))
 			return
 		}
+		if h.externalIDTaken(w, err) {
+			return
+		}
 		h.storeFailed(w, "update link", err)
 		return
 	}
@@ -173,7 +176,7 @@ type LinkPage struct {
 // listParams are the query parameters of GET /api/v1/links. The
 // repeatable tag, which apiquery.Params would refuse when repeated,
 // listLinks takes out of the query first.
-var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before", "tag", "q", "sort"}
+var listParams = []string{"limit", "cursor", "prefix", "domain", "created_after", "created_before", "tag", "q", "sort", "external_id"}
 
 func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 	r, tags, err := repeatableParam(r, "tag")
@@ -323,7 +326,8 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 	pending := make([]int, 0, len(req.Links)) // indexes still to insert
 	links := make([]linkstore.Link, len(req.Links))
 	aliases := make(map[linkstore.Key]int, len(req.Links))
-	pol := h.policy(r).ForBatch() // one lookup per host, a bounded DNS wait
+	externalIDs := make(map[string]int) // one workspace: the caller's
+	pol := h.policy(r).ForBatch()       // one lookup per host, a bounded DNS wait
 	pws := make([]*string, len(req.Links))
 	passwords := 0
 	for i, item := range req.Links {
@@ -341,6 +345,12 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 					Detail: fmt.Sprintf("the alias %q is already used by link %d of this request", item.Alias, first)}
 			}
 			aliases[key] = i
+		}
+		if bad == nil && l.ExternalID != "" {
+			if first, dup := externalIDs[l.ExternalID]; dup {
+				bad = externalIDRepeated(l.ExternalID, first)
+			}
+			externalIDs[l.ExternalID] = i
 		}
 		if bad != nil {
 			bad.Title, bad.Type = http.StatusText(bad.Status), "about:blank"
@@ -420,6 +430,8 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 					Type:   "about:blank",
 					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
 					Detail: h.takenDetail(r.Context(), links[i].Domain, req.Links[i].Alias)}}
+			case errors.Is(err, linkstore.ErrExternalIDTaken):
+				results[i] = h.bulkExternalIDTaken(r, err)
 			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:
 				retry = append(retry, i) // a custom alias holds this generated code
 			default:

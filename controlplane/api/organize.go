@@ -27,6 +27,10 @@ type OrganizeFields struct {
 	Tags *[]string `json:"tags,omitempty"`
 	// Notes are at most 10,000 characters, shown to the owner alone.
 	Notes *string `json:"notes,omitempty"`
+	// ExternalID is the creator's own identifier of the link: 1 to 255
+	// printable characters, unique among the live links of the
+	// workspace ("" on a create: none; in a PATCH: clears it).
+	ExternalID *string `json:"external_id,omitempty"`
 }
 
 // OrganizeView shows a link's organizing fields; each is absent when
@@ -35,6 +39,8 @@ type OrganizeView struct {
 	Title string   `json:"title,omitempty"`
 	Tags  []string `json:"tags,omitempty"`
 	Notes string   `json:"notes,omitempty"`
+	// ExternalID is absent when the link has none.
+	ExternalID string `json:"external_id,omitempty"`
 }
 
 // check checks the fields, answering a 400 naming the field (title,
@@ -42,6 +48,11 @@ type OrganizeView struct {
 func (f OrganizeFields) check() *problem.Details {
 	if err := linkstore.CheckOrganize(f.Title, f.Notes, f.Tags); err != nil {
 		return smartProblem(err)
+	}
+	if f.ExternalID != nil && *f.ExternalID != "" {
+		if err := linkstore.ValidateExternalID(*f.ExternalID); err != nil {
+			return smartProblem(err)
+		}
 	}
 	return nil
 }
@@ -57,11 +68,14 @@ func (f OrganizeFields) apply(l *linkstore.Link) {
 	if f.Tags != nil {
 		l.Tags = linkstore.CleanTags(*f.Tags)
 	}
+	if f.ExternalID != nil {
+		l.ExternalID = *f.ExternalID
+	}
 }
 
 // update sets f's fields in u.
 func (f OrganizeFields) update(u *linkstore.Update) {
-	u.Title, u.Notes = f.Title, f.Notes
+	u.Title, u.Notes, u.ExternalID = f.Title, f.Notes, f.ExternalID
 	if f.Tags != nil {
 		tags := linkstore.CleanTags(*f.Tags)
 		u.Tags = &tags
@@ -70,7 +84,7 @@ func (f OrganizeFields) update(u *linkstore.Update) {
 
 // organizeView is how answers show l's organizing fields.
 func organizeView(l linkstore.Link) OrganizeView {
-	return OrganizeView{Title: l.Title, Tags: l.Tags, Notes: l.Notes}
+	return OrganizeView{Title: l.Title, Tags: l.Tags, Notes: l.Notes, ExternalID: l.ExternalID}
 }
 
 // repeatableParam takes the values of the repeatable query parameter name
@@ -91,7 +105,8 @@ func repeatableParam(r *http.Request, name string) (*http.Request, []string, err
 	return r2, got, nil
 }
 
-// organizeQuery reads the list's tag (repeatable), q and sort parameters
+// organizeQuery reads the list's tag (repeatable), q, sort and
+// external_id parameters
 // into q; the store checks them (Bounds), and listLinks answers its
 // FieldError as a 400 naming the parameter.
 func organizeQuery(vals url.Values, tags []string, q *linkstore.ListQuery) {
@@ -102,6 +117,7 @@ func organizeQuery(vals url.Values, tags []string, q *linkstore.ListQuery) {
 	}
 	q.Query = vals.Get("q")
 	q.Sort = vals.Get("sort")
+	q.ExternalID = vals.Get("external_id")
 }
 
 // checkListQuery answers 400 naming the parameter when the store would

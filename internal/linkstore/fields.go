@@ -54,6 +54,11 @@ func (l Link) Validate() error {
 	if err := CheckOrganize(&l.Title, &l.Notes, &l.Tags); err != nil {
 		return invalidLink(err)
 	}
+	if l.ExternalID != "" {
+		if err := ValidateExternalID(l.ExternalID); err != nil {
+			return invalidLink(err)
+		}
+	}
 	return invalidLink(validStatus(l.Status))
 }
 
@@ -74,7 +79,7 @@ func ValidateDomain(d string) error {
 // instead of updating it.
 func (u Update) IsZero() bool {
 	return u.URL == nil && u.Status == nil && u.ExpiresAt == nil && u.Disabled == nil && u.Smart == nil &&
-		u.Title == nil && u.Tags == nil && u.Notes == nil
+		u.Title == nil && u.Tags == nil && u.Notes == nil && u.ExternalID == nil
 }
 
 // Validate checks the fields that u sets as Link.Validate checks them:
@@ -92,6 +97,11 @@ func (u Update) Validate() error {
 	}
 	if err := CheckOrganize(u.Title, u.Notes, u.Tags); err != nil {
 		return invalidLink(err)
+	}
+	if u.ExternalID != nil && *u.ExternalID != "" {
+		if err := ValidateExternalID(*u.ExternalID); err != nil {
+			return invalidLink(err)
+		}
 	}
 	if u.Status != nil {
 		return invalidLink(validStatus(*u.Status))
@@ -266,6 +276,8 @@ type ListBounds struct {
 	// Query is the search term, lower-cased, "" for
 	// none.
 	Query string
+	// ExternalID is the external ID filter, "" for none.
+	ExternalID string
 }
 
 // Bounds checks q and returns its bounds: an error for a Limit outside
@@ -308,6 +320,12 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 	}
 	if err := q.organizeBounds(&b); err != nil {
 		return b, err
+	}
+	if q.ExternalID != "" {
+		if err := ValidateExternalID(q.ExternalID); err != nil {
+			return b, err
+		}
+		b.ExternalID = q.ExternalID
 	}
 	if q.Host != "" {
 		b.Host = strings.TrimRight(strings.ToLower(q.Host), ".")

@@ -90,6 +90,12 @@ type Link struct {
 	Title string
 	Tags  []string
 	Notes string
+	// ExternalID is the creator's own identifier of the link (issue 17,
+	// like Dub's externalId): "" (NULL) for none, else 1 to
+	// MaxExternalID printable characters (ValidateExternalID), unique
+	// among the live links of the workspace (ErrExternalIDTaken). A
+	// retired link frees it. The edge ignores it.
+	ExternalID string
 }
 
 // RetiredReason says why a link was retired.
@@ -144,8 +150,9 @@ func (l Link) Expired(now time.Time) bool {
 type Store interface {
 	// Create inserts l. It returns ErrCodeTaken when its (domain, code)
 	// exists or existed (a retired link keeps it; its code on another
-	// domain is free), and an error wrapping ErrInvalidLink when
-	// l.Validate fails.
+	// domain is free), an *ExternalIDTakenError when another live link
+	// of its workspace has its ExternalID, and an error wrapping
+	// ErrInvalidLink when l.Validate fails.
 	Create(ctx context.Context, l Link) error
 	// Get reads a live link from the primary (read-your-writes), or
 	// ErrNotFound (for a retired link too).
@@ -184,14 +191,17 @@ type Store interface {
 	// CreateMany inserts links in one round trip (a multi-row insert or
 	// COPY, one transaction) and returns one result per link, in order:
 	// nil, ErrCodeTaken (the domain and code exist, or appear earlier in
-	// the same batch), an error wrapping ErrInvalidLink (Link.Validate fails), or
+	// the same batch), an *ExternalIDTakenError (a live link of the
+	// workspace, or an earlier valid link of the batch, has the external
+	// ID), an error wrapping ErrInvalidLink (Link.Validate fails), or
 	// another error. A taken code or an invalid link never fails the
 	// others.
 	CreateMany(ctx context.Context, links []Link) []error
 	// Update applies u to the live link with the code and returns the
 	// link as it is afterwards, or ErrNotFound (for a retired link too);
-	// ErrTakenDown when the link is taken down; an error wrapping
-	// ErrInvalidLink when u.Validate fails.
+	// ErrTakenDown when the link is taken down; an *ExternalIDTakenError
+	// when u sets an external ID that another live link of the workspace
+	// has; an error wrapping ErrInvalidLink when u.Validate fails.
 	Update(ctx context.Context, domain, code string, u Update) (Link, error)
 	// List returns up to q.Limit live links matching q, newest first (by
 	// ID, which is time-ordered), starting after q.Before. Retired links
@@ -273,6 +283,8 @@ type Update struct {
 	Title *string
 	Tags  *[]string
 	Notes *string
+	// ExternalID sets the link's external ID (a pointer to "" clears it).
+	ExternalID *string
 }
 
 // ListQuery selects links for List. Zero fields do not filter.
@@ -308,6 +320,9 @@ type ListQuery struct {
 	// Sort is the order: "" or "created" (newest first) alone
 	// (ListSorts).
 	Sort string
+	// ExternalID keeps the link with this external ID (exact; "": no
+	// filter).
+	ExternalID string
 }
 
 // Config says how to reach a store.

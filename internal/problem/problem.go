@@ -18,6 +18,12 @@ type Details struct {
 	Detail string `json:"detail,omitempty"`
 	// Field names the request field at fault, when there is one.
 	Field string `json:"field,omitempty"`
+	// Code and Domain are extension members that name an existing link
+	// the request conflicts with (a 409 for an external_id that a link
+	// of the workspace has already): its code, and its domain (absent on
+	// the instance's own host, as in a link).
+	Code   string `json:"code,omitempty"`
+	Domain string `json:"domain,omitempty"`
 }
 
 // Write sends a problem document with the given status, a title taken from

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/shortify/shortify/internal/linkstore"
@@ -33,12 +34,12 @@ import (
 // docs/decisions/0004-workspace-links.md) would make any named one fail
 // the statement on one side of it, as the previous release's
 // ON CONFLICT (code) would once links_pkey is gone.
-const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
-SELECT c, i, u, st, cr, ex, d, h, w, dm, sm::jsonb, ti, CASE WHEN tg = '' THEN NULL ELSE string_to_array(tg, E'\n') END, nt
+const sqlInsertMany = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes, external_id)
+SELECT c, i, u, st, cr, ex, d, h, w, dm, sm::jsonb, ti, CASE WHEN tg = '' THEN NULL ELSE string_to_array(tg, E'\n') END, nt, xi
 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::smallint[],
 	$5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::bigint[], $10::text[], $11::text[],
-	$12::text[], $13::text[], $14::text[])
-	AS t (c, i, u, st, cr, ex, d, h, w, dm, sm, ti, tg, nt)
+	$12::text[], $13::text[], $14::text[], $15::text[])
+	AS t (c, i, u, st, cr, ex, d, h, w, dm, sm, ti, tg, nt, xi)
 ON CONFLICT DO NOTHING
 RETURNING code, domain`
 
@@ -64,7 +65,8 @@ const sqlUpdate = `UPDATE links SET
 	smart      = CASE WHEN $10::boolean THEN $11::text::jsonb ELSE smart END,
 	title      = CASE WHEN $12::boolean THEN $13::text ELSE title END,
 	tags       = CASE WHEN $14::boolean THEN $15::text[] ELSE tags END,
-	notes      = CASE WHEN $16::boolean THEN $17::text ELSE notes END
+	notes      = CASE WHEN $16::boolean THEN $17::text ELSE notes END,
+	external_id = CASE WHEN $18::boolean THEN $19::text ELSE external_id END
 WHERE code = $1 AND domain = $9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
@@ -84,6 +86,7 @@ type batch struct {
 	titles   []pgtype.Text
 	tags     []string
 	notes    []pgtype.Text
+	extIDs   []pgtype.Text
 }
 
 // CreateMany inserts links with one statement (one transaction, one round
@@ -102,6 +105,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 	// of their key in the batch.
 	order := make([]int, 0, len(links))
 	seen := make(map[linkstore.Key]bool, len(links))
+	extIDs := newExternalIDs(len(links))
 	for i, l := range links {
 		if err := l.Validate(); err != nil {
 			errs[i] = fmt.Errorf("pgstore: create %q: %w", l.Code, err)
@@ -111,16 +115,49 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 			errs[i] = linkstore.ErrCodeTaken
 			continue
 		}
+		if errs[i] = extIDs.add(l); errs[i] != nil {
+			continue
+		}
 		seen[l.Key()] = true
 		order = append(order, i)
 	}
 	if len(order) == 0 {
 		return errs
 	}
+	if len(extIDs.keys) > 0 {
+		// Check and insert under the external IDs' locks, in one
+		// transaction.
+		err := pgx.BeginFunc(ctx, s.primary, func(tx pgx.Tx) error {
+			var err error
+			order, err = extIDs.claim(ctx, tx, links, order, errs)
+			if err != nil || len(order) == 0 {
+				return err
+			}
+			return s.insertOrdered(ctx, tx, links, order, errs)
+		})
+		if err != nil {
+			for _, i := range order {
+				errs[i] = fmt.Errorf("pgstore: create %d links: %w", len(order), err)
+			}
+		}
+		return errs
+	}
+	if err := s.insertOrdered(ctx, s.primary, links, order, errs); err != nil {
+		for _, i := range order {
+			errs[i] = fmt.Errorf("pgstore: create %d links: %w", len(order), err)
+		}
+	}
+	return errs
+}
+
+// insertOrdered inserts the valid links links[i] for i in order, setting
+// errs[i] to linkstore.ErrCodeTaken for those whose key was taken; an
+// error returned is the statement's, for every one of them.
+func (s *Store) insertOrdered(ctx context.Context, db dbtx, links []linkstore.Link, order []int, errs []error) error {
 	if len(order) == 1 {
 		i := order[0]
-		errs[i] = s.insertOne(ctx, links[i])
-		return errs
+		errs[i] = s.insertOne(ctx, db, links[i])
+		return nil
 	}
 	slices.SortFunc(order, func(a, b int) int {
 		return cmp.Or(strings.Compare(links[a].Code, links[b].Code), strings.Compare(links[a].Domain, links[b].Domain))
@@ -134,6 +171,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		expires: make([]pgtype.Timestamptz, n), disabled: make([]bool, n), hosts: make([]pgtype.Text, n),
 		wsIDs: make([]int64, n), domains: make([]string, n), smart: make([]pgtype.Text, n),
 		titles: make([]pgtype.Text, n), tags: make([]string, n), notes: make([]pgtype.Text, n),
+		extIDs: make([]pgtype.Text, n),
 	}
 	for j, i := range order {
 		l := links[i]
@@ -146,6 +184,7 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 		b.hosts[j] = pgtype.Text{String: host, Valid: host != ""}
 		b.wsIDs[j], b.domains[j] = workspace.Of(l.WorkspaceID), l.Domain
 		b.titles[j], b.tags[j], b.notes[j] = textOrNull(l.Title), strings.Join(storedTags(l.Tags), "\n"), textOrNull(l.Notes)
+		b.extIDs[j] = textOrNull(l.ExternalID)
 		if b.smart[j], err = storedSmart(l.Smart); err != nil {
 			break
 		}
@@ -153,29 +192,33 @@ func (s *Store) CreateMany(ctx context.Context, links []linkstore.Link) []error 
 
 	var inserted map[linkstore.Key]bool
 	if err == nil {
-		inserted, err = s.insertMany(ctx, b)
+		inserted, err = insertMany(ctx, db, b)
 	}
 	if err != nil {
-		err = fmt.Errorf("pgstore: create %d links: %w", n, err)
+		return err
 	}
 	for _, i := range order {
-		switch {
-		case err != nil:
-			errs[i] = err
-		case !inserted[links[i].Key()]:
+		if !inserted[links[i].Key()] {
 			errs[i] = linkstore.ErrCodeTaken
 		}
 	}
-	return errs
+	return nil
+}
+
+// dbtx is what the writes need of the pool or of a transaction.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // insertOne inserts one valid link with sqlInsertOne.
-func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
+func (s *Store) insertOne(ctx context.Context, db dbtx, l linkstore.Link) error {
 	args, err := insertArgs(l)
 	if err != nil {
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
 	}
-	tag, err := s.primary.Exec(ctx, sqlInsertOne, args...)
+	tag, err := db.Exec(ctx, sqlInsertOne, args...)
 	switch {
 	case err != nil:
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
@@ -185,10 +228,10 @@ func (s *Store) insertOne(ctx context.Context, l linkstore.Link) error {
 	return nil
 }
 
-// insertMany runs sqlInsertMany and returns the set of keys inserted.
-func (s *Store) insertMany(ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
-	rows, err := s.primary.Query(ctx, sqlInsertMany,
-		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains, b.smart, b.titles, b.tags, b.notes)
+// insertMany runs sqlInsertMany on db and returns the set of keys inserted.
+func insertMany(ctx context.Context, db dbtx, b batch) (map[linkstore.Key]bool, error) {
+	rows, err := db.Query(ctx, sqlInsertMany,
+		b.codes, b.ids, b.urls, b.statuses, b.created, b.expires, b.disabled, b.hosts, b.wsIDs, b.domains, b.smart, b.titles, b.tags, b.notes, b.extIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +286,19 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 	if setExp {
 		expires = pgtype.Timestamptz{Time: *u.ExpiresAt, Valid: !u.ExpiresAt.IsZero()}
 	}
-	l, err := scanLink(s.primary.QueryRow(ctx, sqlUpdate,
-		code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain, u.Smart != nil, smart,
+	args := []any{code, setURL, newURL, host, status, setExp, expires, u.Disabled, domain, u.Smart != nil, smart,
 		u.Title != nil, textOrNull(deref(u.Title)), u.Tags != nil, storedTags(deref(u.Tags)),
-		u.Notes != nil, textOrNull(deref(u.Notes))), code)
+		u.Notes != nil, textOrNull(deref(u.Notes)), u.ExternalID != nil, textOrNull(deref(u.ExternalID))}
+	var l linkstore.Link
+	var err error
+	if deref(u.ExternalID) != "" {
+		l, err = s.updateExternalID(ctx, domain, code, *u.ExternalID, args)
+	} else {
+		l, err = scanLink(s.primary.QueryRow(ctx, sqlUpdate, args...), code)
+	}
 	switch {
+	case errors.Is(err, linkstore.ErrExternalIDTaken):
+		return linkstore.Link{}, err
 	case errors.Is(err, pgx.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
 		// come wrapped).
@@ -295,7 +346,7 @@ type scanner struct {
 	expires, retired, takedown pgtype.Timestamptz
 	retiredReason, tdReason    pgtype.Text
 	smart                      []byte
-	title, notes               pgtype.Text
+	title, notes, extID        pgtype.Text
 	// edge: the row has edgeColumns, not linkColumns (no title, tags or
 	// notes).
 	edge bool
@@ -307,7 +358,7 @@ func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
 		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
 	if !sc.edge {
-		d = append(d, &sc.title, &sc.l.Tags, &sc.notes)
+		d = append(d, &sc.title, &sc.l.Tags, &sc.notes, &sc.extID)
 	}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
@@ -331,7 +382,7 @@ func (sc *scanner) link() (linkstore.Link, error) {
 	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
 	l.TakedownAt = utcOrZero(sc.takedown)
 	l.TakedownReason = sc.tdReason.String
-	l.Title, l.Notes = sc.title.String, sc.notes.String
+	l.Title, l.Notes, l.ExternalID = sc.title.String, sc.notes.String, sc.extID.String
 	if len(l.Tags) == 0 {
 		l.Tags = nil
 	}
@@ -438,7 +489,7 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 // schema either (it does not migrate: migration 0009 may come later).
 const (
 	edgeColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
-	linkColumns = edgeColumns + ", title, tags, notes"
+	linkColumns = edgeColumns + ", title, tags, notes, external_id"
 	listColumns = "code, " + linkColumns
 )
 
@@ -464,6 +515,9 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 	}
 	if b.Tags != nil {
 		where += " AND shortify_lower_tags(tags) @> " + param(b.Tags) + "::text[] AND tags IS NOT NULL"
+	}
+	if b.ExternalID != "" {
+		where += " AND external_id = " + param(b.ExternalID) + " AND external_id IS NOT NULL"
 	}
 	if b.Query != "" {
 		where += ` AND shortify_search_text(code, url, title, tags) LIKE ` + param("%"+likeEscaper.Replace(b.Query)+"%")

@@ -264,7 +264,9 @@ func BenchmarkInsertManyStatement(b *testing.B) {
 		name string
 		run  func(*Store, context.Context, batch) (map[linkstore.Key]bool, error)
 	}{
-		{"unnest", (*Store).insertMany},
+		{"unnest", func(s *Store, ctx context.Context, b batch) (map[linkstore.Key]bool, error) {
+			return insertMany(ctx, s.primary, b)
+		}},
 		{"values", insertManyValues},
 	} {
 		for _, size := range []int{16, 128, 512} {

@@ -42,8 +42,8 @@ import (
 )
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes, external_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12, $13, $14, $15)`
 	// sqlSelect reads a row whatever its state: the caller's view (the
 	// owner's or the edge's, see linkstore.Link) decides what it sees.
 	sqlSelect = `SELECT ` + linkColumns + ` FROM links WHERE code = $1 AND domain = $2`
@@ -122,10 +122,15 @@ func newPool(dsn string, maxConns int32, connectTimeout time.Duration) (*pgxpool
 // tables in the same database.
 func (s *Store) Primary() *pgxpool.Pool { return s.primary }
 
-// Create inserts l, or returns linkstore.ErrCodeTaken.
+// Create inserts l, or returns linkstore.ErrCodeTaken (or an
+// *linkstore.ExternalIDTakenError).
 func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("pgstore: create %q: %w", l.Code, err)
+	}
+	if l.ExternalID != "" {
+		// The external ID's check and insert share a transaction.
+		return s.CreateMany(ctx, []linkstore.Link{l})[0]
 	}
 	args, err := insertArgs(l)
 	if err != nil {
@@ -152,7 +157,7 @@ func insertArgs(l linkstore.Link) ([]any, error) {
 		pgtype.Timestamptz{Time: l.ExpiresAt, Valid: !l.ExpiresAt.IsZero()}, l.Disabled,
 		pgtype.Text{String: host, Valid: host != ""},
 		workspace.Of(l.WorkspaceID), l.Domain, smart,
-		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes)}, nil
+		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes), textOrNull(l.ExternalID)}, nil
 }
 
 // textOrNull is s as a text value, NULL for "".

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 func init() {
@@ -55,7 +56,8 @@ const sqlUpdate = `UPDATE links SET
 	smart      = CASE WHEN ?10 THEN ?11 ELSE smart END,
 	title      = CASE WHEN ?12 THEN ?13 ELSE title END,
 	tags       = CASE WHEN ?14 THEN ?15 ELSE tags END,
-	notes      = CASE WHEN ?16 THEN ?17 ELSE notes END
+	notes      = CASE WHEN ?16 THEN ?17 ELSE notes END,
+	external_id = CASE WHEN ?18 THEN ?19 ELSE external_id END
 WHERE code = ?1 AND domain = ?9 AND retired_at IS NULL AND takedown_at IS NULL
 RETURNING ` + linkColumns
 
@@ -100,7 +102,14 @@ func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []
 	}
 	defer tx.Rollback() // after Commit, a no-op
 	insert := tx.StmtContext(ctx, s.insertIgn)
+	extIDs := make(map[externalIDKey]linkstore.Key)
 	for _, i := range valid {
+		if errs[i], err = takenExternalID(ctx, tx, links[i], extIDs); err != nil {
+			return err
+		}
+		if errs[i] != nil {
+			continue
+		}
 		args, err := insertArgs(links[i])
 		if err != nil {
 			return err
@@ -115,6 +124,8 @@ func (s *Store) insertMany(ctx context.Context, links []linkstore.Link, valid []
 		}
 		if n == 0 {
 			errs[i] = linkstore.ErrCodeTaken
+		} else if l := links[i]; l.ExternalID != "" {
+			extIDs[externalIDKey{workspace.Of(l.WorkspaceID), l.ExternalID}] = l.Key()
 		}
 	}
 	return tx.Commit()
@@ -163,8 +174,13 @@ func (s *Store) Update(ctx context.Context, domain, code string, u linkstore.Upd
 	l, err := scanLink(s.update.QueryRowContext(ctx,
 		code, setURL, newURL, host, status, setExp, expires, dis, domain, u.Smart != nil, smart,
 		u.Title != nil, textOrNull(deref(u.Title)), u.Tags != nil, storedTags(deref(u.Tags)),
-		u.Notes != nil, textOrNull(deref(u.Notes))), code)
+		u.Notes != nil, textOrNull(deref(u.Notes)), u.ExternalID != nil, textOrNull(deref(u.ExternalID))), code)
+	if err != nil && deref(u.ExternalID) != "" {
+		err = s.externalIDConflict(ctx, domain, code, *u.ExternalID, err)
+	}
 	switch {
+	case errors.Is(err, linkstore.ErrExternalIDTaken):
+		return linkstore.Link{}, err
 	case errors.Is(err, sql.ErrNoRows):
 		// Taken down, or no live link: Get says which (its own errors
 		// come wrapped).
@@ -211,7 +227,7 @@ type scanner struct {
 	expires, retired, takedown    sql.NullInt64
 	retiredReason, takedownReason sql.NullString
 	smart                         []byte
-	title, tags, notes            sql.NullString
+	title, tags, notes, extID     sql.NullString
 }
 
 // dest returns the destinations of linkColumns, preceded by the code's
@@ -219,7 +235,7 @@ type scanner struct {
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.l.Status, &sc.created, &sc.expires, &sc.l.Disabled,
 		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart,
-		&sc.title, &sc.tags, &sc.notes}
+		&sc.title, &sc.tags, &sc.notes, &sc.extID}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -241,7 +257,7 @@ func (sc *scanner) link() (linkstore.Link, error) {
 	l.RetiredReason = linkstore.RetiredReason(sc.retiredReason.String)
 	l.TakedownAt = microsOrZero(sc.takedown)
 	l.TakedownReason = sc.takedownReason.String
-	l.Title, l.Notes = sc.title.String, sc.notes.String
+	l.Title, l.Notes, l.ExternalID = sc.title.String, sc.notes.String, sc.extID.String
 	if sc.tags.String != "" {
 		l.Tags = strings.Split(sc.tags.String, "\n")
 	}
@@ -332,7 +348,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart, title, tags, notes"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart, title, tags, notes, external_id"
 	listColumns = "code, " + linkColumns
 )
 
@@ -362,6 +378,9 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 	}
 	for _, t := range b.Tags {
 		where += " AND instr(char(10) || lower(tags) || char(10), " + param("\n"+t+"\n") + ") > 0"
+	}
+	if b.ExternalID != "" {
+		where += " AND external_id = " + param(b.ExternalID)
 	}
 	if b.Query != "" {
 		where += " AND instr(lower(code || char(10) || url || char(10) || coalesce(title, '') || char(10) || coalesce(tags, '')), " +

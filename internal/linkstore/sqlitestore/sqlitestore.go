@@ -76,8 +76,8 @@ import (
 const busyTimeoutMS = 10_000
 
 const (
-	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsert = `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host, workspace_id, domain, smart, title, tags, notes, external_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	// sqlInsertIgnore is CreateMany's insert: a domain and code that
 	// exist are skipped (no row changed) instead of failing the
 	// statement. The conflict has no target, so that it
@@ -177,10 +177,15 @@ func ParseDSN(dsn string) (string, error) {
 	return d.Path, nil
 }
 
-// Create inserts l, or returns linkstore.ErrCodeTaken.
+// Create inserts l, or returns linkstore.ErrCodeTaken (or an
+// *linkstore.ExternalIDTakenError).
 func (s *Store) Create(ctx context.Context, l linkstore.Link) error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("sqlitestore: create %q: %w", l.Code, err)
+	}
+	if l.ExternalID != "" {
+		// CreateMany names the link that has the external ID already.
+		return s.CreateMany(ctx, []linkstore.Link{l})[0]
 	}
 	args, err := insertArgs(l)
 	if err != nil {
@@ -207,7 +212,7 @@ func insertArgs(l linkstore.Link) ([]any, error) {
 	}
 	return []any{l.Code, l.ID, l.URL, l.Status, l.CreatedAt.UnixMicro(), expires, l.Disabled,
 		sql.NullString{String: host, Valid: host != ""}, workspace.Of(l.WorkspaceID), l.Domain, smart,
-		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes)}, nil
+		textOrNull(l.Title), storedTags(l.Tags), textOrNull(l.Notes), textOrNull(l.ExternalID)}, nil
 }
 
 // textOrNull is s as a text value, NULL for "".

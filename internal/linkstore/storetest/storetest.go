@@ -82,6 +82,9 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"OrganizeInvalid", testOrganizeInvalid},
 		{"ListTagsAndQuery", testListTagsAndQuery},
 		{"TagsRenameDelete", testTagsRenameDelete},
+		{"ExternalID", testExternalID},
+		{"ExternalIDInvalid", testExternalIDInvalid},
+		{"ExternalIDConcurrent", testExternalIDConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -550,6 +553,9 @@ func CheckLink(t testing.TB, what string, got, want linkstore.Link) {
 	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	if !reflect.DeepEqual(got.Smart, want.Smart) {
 		t.Errorf("%s: got smart options %+v, want %+v", what, got.Smart, want.Smart)
+	}
+	if got.ExternalID != want.ExternalID {
+		t.Errorf("%s: got external ID %q, want %q", what, got.ExternalID, want.ExternalID)
 	}
 }
 

@@ -1,0 +1,66 @@
+package api
+
+// This file answers the refusals of a link's external ID (issue 17): an
+// external ID is unique among the live links of a workspace, and the 409
+// names the link that has it, so that an importer picks that link up
+// instead of creating a second one.
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/problem"
+)
+
+// externalIDConflict is the 409 for err, an *ExternalIDTakenError: its
+// code and domain members name the existing link.
+func externalIDConflict(taken *linkstore.ExternalIDTakenError) problem.Details {
+	return problem.Details{
+		Type:   "about:blank",
+		Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "external_id",
+		Detail: fmt.Sprintf("the external_id %q is already the link %q's in this workspace (its code and domain are in this answer)",
+			taken.ExternalID, taken.Existing.Code),
+		Code: taken.Existing.Code, Domain: taken.Existing.Domain,
+	}
+}
+
+// externalIDTaken answers the 409 and reports true when err is an
+// *ExternalIDTakenError; otherwise it answers nothing.
+func (h *Handler) externalIDTaken(w http.ResponseWriter, err error) bool {
+	taken, ok := errors.AsType[*linkstore.ExternalIDTakenError](err)
+	if !ok {
+		return false
+	}
+	problem.WriteDetails(w, externalIDConflict(taken))
+	return true
+}
+
+// bulkExternalIDTaken is a bulk create's result for a link refused with
+// err, an error wrapping ErrExternalIDTaken: a 409 naming the existing
+// link, which comes with the result too (absent if it can no longer be
+// read), so that an importer needs no second request.
+func (h *Handler) bulkExternalIDTaken(r *http.Request, err error) BulkResult {
+	taken, ok := errors.AsType[*linkstore.ExternalIDTakenError](err)
+	if !ok {
+		d := problem.Details{Type: "about:blank", Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict),
+			Field: "external_id", Detail: err.Error()}
+		return BulkResult{Status: http.StatusConflict, Error: &d}
+	}
+	d := externalIDConflict(taken)
+	res := BulkResult{Status: http.StatusConflict, Error: &d}
+	if l, err := h.deps.Store.Get(r.Context(), taken.Existing.Domain, taken.Existing.Code); err == nil && callerOf(r).sees(l.WorkspaceID) {
+		out := []Link{h.present(r, l)}
+		h.withReviews(r.Context(), out)
+		res.Link = &out[0]
+	}
+	return res
+}
+
+// externalIDRepeated is the refusal of a bulk create's link whose
+// external_id an earlier link of the same request (index first) has.
+func externalIDRepeated(id string, first int) *problem.Details {
+	return &problem.Details{Status: http.StatusConflict, Field: "external_id",
+		Detail: fmt.Sprintf("the external_id %q is already used by link %d of this request", id, first)}
+}
