@@ -74,3 +74,16 @@ func ellipsis(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// writeJSONLine writes v as compact JSON without a line end: an element
+// of a streamed array, or (with "\n") a line of JSON Lines.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}

@@ -128,9 +128,13 @@ func (e *Env) Secret(prompt string) (string, error) {
 	if e.ReadSecret != nil {
 		return e.ReadSecret()
 	}
+	what := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(prompt), ":"))
 	s, err := e.readLine()
+	if err == io.EOF {
+		return "", Usagef("no %s on stdin: pipe it in, or run on a terminal to be asked", what)
+	}
 	if err != nil {
-		return "", fmt.Errorf("read %s from stdin: %w", strings.TrimSuffix(strings.TrimSpace(prompt), ":"), err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
 	return s, nil
 }
@@ -154,6 +158,10 @@ type Options struct {
 	Workspace string
 	JSON      bool
 }
+
+// persistent names the shared flags, which say how to reach the API
+// rather than what to do.
+var persistent = map[string]bool{"server": true, "key": true, "workspace": true, "json": true}
 
 // addPersistentFlags puts the shared flags on a top-level command.
 func addPersistentFlags(cmd *cobra.Command) {

@@ -13,6 +13,7 @@ package main
 import (
 	_ "time/tzdata"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
@@ -20,5 +21,7 @@ import (
 )
 
 func main() {
+	// Help and usage errors name the command people typed.
+	caddy.CustomBinaryName = "shortify"
 	caddycmd.Main()
 }
