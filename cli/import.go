@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -113,12 +114,12 @@ func (e *Env) runImportCmd(ctx context.Context, cmd *cobra.Command, path string)
 	var progress func(*importer)
 	var view *importProgress
 	if !quiet {
-		view = newImportProgress(e.Stderr, size, file, e.now)
+		view = newImportProgress(e.Stderr, size, file, time.Now)
 		progress = view.update
 	}
 	rep, runErr := runImport(ctx, api, src, cfg, progress)
 	if view != nil {
-		view.finish()
+		view.finish(rep)
 	}
 	if e.Options(cmd).JSON {
 		if err := writeJSON(e.Stdout, rep); err != nil {

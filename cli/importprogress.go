@@ -95,9 +95,12 @@ func (p *importProgress) update(im *importer) {
 	fmt.Fprintln(p.w, line)
 }
 
-// finish clears the bar.
-func (p *importProgress) finish() {
+// finish clears the bar, or prints the last plain line.
+func (p *importProgress) finish(r *ImportReport) {
 	if p.bar != nil {
 		p.bar.Finish() //nolint:errcheck // a display
+		return
 	}
+	fmt.Fprintf(p.w, "import: finished, %d records read (%d created, %d already there, %d failed) in %s\n",
+		r.Read, r.Created, r.Existing, len(r.Failed), r.Elapsed.Round(time.Millisecond))
 }
