@@ -326,3 +326,20 @@ func TestImportUsage(t *testing.T) {
 	s.fails(cli.ExitFailure, "no such file", "import", "--from", "csv", filepath.Join(t.TempDir(), "missing.csv"))
 	s.fails(cli.ExitFailure, "no url column", "import", "--from", "csv", writeFile(t, "x.csv", "link,alias\nhttps://a/,a\n"))
 }
+
+// TestImportStopOnError: with --on-error stop the run ends at the first
+// bad record, after creating the ones before it; the file comes from
+// stdin.
+func TestImportStopOnError(t *testing.T) {
+	srv := serveSQLite(t)
+	s := newSession(t, srv.URL, srv.Admin)
+	s.stdin = plainCSV
+	r := s.run("import", "--from", "csv", "--on-error", "stop", "--json", "-")
+	rep := decode[importReport](t, r.out)
+	if r.code == 0 || rep.Created != 4 || len(rep.Failed) != 1 || rep.Failed[0].Line != 6 || !strings.Contains(rep.Stopped, "line 6") {
+		t.Fatalf("exit %d: %+v\n%s", r.code, rep, r.errOut)
+	}
+	if n := len(allLinks(t, apiClient(t, srv, srv.Admin))); n != 4 {
+		t.Errorf("%d links, want the 4 before the bad line", n)
+	}
+}
