@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,11 +19,7 @@ import (
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/workspace"
-	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/api"
-	"github.com/shortify/shortify/stats/dashboard"
-	"github.com/shortify/shortify/stats/partitions"
-	"github.com/shortify/shortify/stats/statsdb"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -100,60 +92,19 @@ func (k keyRing) add(t *testing.T, role apikey.Role, ws int64) string {
 // stats database holding wsLinks' clicks of today.
 func serveWorkspaces(t *testing.T, keys keyRing) string {
 	t.Helper()
-	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
-	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
 	links := teststore.SQLite(t)
-	b := aggregate.NewBatch()
 	today := time.Now().UTC().Truncate(time.Hour)
+	var events []clickevents.Event
 	for _, l := range wsLinks {
 		if err := links.Create(t.Context(), linkstore.Link{ID: l.id, Code: l.code, WorkspaceID: l.ws, URL: "https://example.com/" + l.code, CreatedAt: today}); err != nil {
 			t.Fatal(err)
 		}
 		for i := range l.clicks {
-			ev := clickevents.Event{Time: today, Code: l.code, LinkID: l.id, Status: 302, Visitor: uint64(l.id*10 + int64(i)),
-				Country: l.country, UserAgent: "Mozilla/5.0 Firefox/140.0", Workspace: l.ws}
-			b.Add(&ev)
+			events = append(events, clickevents.Event{Time: today, Code: l.code, LinkID: l.id, Status: 302, Visitor: uint64(l.id*10 + int64(i)),
+				Country: l.country, UserAgent: "Mozilla/5.0 Firefox/140.0", Workspace: l.ws})
 		}
 	}
-	db, err := statsdb.Open(t.Context(), statsdb.Config{DSN: dsn, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Write(t.Context(), &statsdb.Batch{Group: "g", Rows: b.Rows(), Offsets: []statsdb.Offset{{Topic: "clicks", Expected: statsdb.NoOffset, Next: 1}}})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := api.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	statsAPI, err := api.New(api.Config{}, api.Deps{
-		Store:     store,
-		Keys:      func(context.Context) apiauth.KeyLookup { return keys },
-		Directory: func(context.Context) api.Directory { return directory{links} },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dash := dashboard.New()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, api.Prefix):
-			statsAPI.ServeHTTP(w, r)
-		case strings.HasPrefix(r.URL.Path, "/dashboard"):
-			dash.ServeHTTP(w, r)
-		default: // the control plane's API is not part of this test
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return serveDashboard(t, statsAPI(t, keys, links, events), nil)
 }
 
 // TestBrowserWorkspaceView drives the dashboard in headless Chromium: a
@@ -201,9 +152,9 @@ func TestBrowserWorkspaceView(t *testing.T) {
 		waitText("#workspace-name", "acme (ID 2)"),
 		waitText("#top-links tbody", "acme-link"),
 		waitText("#total-clicks", "3"),
-		waitText("#dim-country", "JP"),
+		waitText("#dim-country", "Japan"),
 	)
-	if s := text("#top-links tbody") + text("#dims"); strings.Contains(s, "other-link") || strings.Contains(s, "DE") {
+	if s := text("#top-links tbody") + text("#dims"); strings.Contains(s, "other-link") || strings.Contains(s, "Germany") {
 		t.Errorf("workspace acme's overview shows workspace other's clicks: %q", s)
 	}
 	if hidden(t, ctx, "#workspace-pick") != true {
@@ -233,21 +184,12 @@ func TestBrowserWorkspaceView(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#workspace-pick"); s.value = "3"; s.dispatchEvent(new Event("change")); })()`),
 		waitText("#workspace-name", "instance admin: other (ID 3)"),
 		waitText("#total-clicks", "5"),
-		waitText("#dim-country", "DE"),
+		waitText("#dim-country", "Germany"),
 	)
-	if s := text("#top-links tbody") + text("#dims"); strings.Contains(s, "acme-link") || strings.Contains(s, "JP") {
+	if s := text("#top-links tbody") + text("#dims"); strings.Contains(s, "acme-link") || strings.Contains(s, "Japan") {
 		t.Errorf("workspace other's view shows workspace acme's clicks: %q", s)
 	}
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-		path := filepath.Join(artifacts, "dashboard-workspace.png")
-		if os.WriteFile(path, png, 0o644) == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, ctx, "dashboard-workspace.png")
 }
 
 // hidden tells whether the element is hidden.

@@ -1,9 +1,12 @@
-// Package dashboard is Shortify's web dashboard: an overview page and a
-// page per link, served under /dashboard/ by the shortify_stats handler.
+// Package dashboard is Shortify's web dashboard: an overview page, the
+// links page (/dashboard/links: the workspace's links, searched, filtered
+// by tag, created, edited, disabled and deleted) and a page per link,
+// served under /dashboard/ by the shortify_stats handler.
 //
 // The pages are html/template shells; the browser fills them from the
 // stats API (/api/v1/stats/…) and the control plane's API (/api/v1/links…)
-// with a small script of its own (no framework, no build step). A link's
+// with small scripts of their own (no framework, no build step): the
+// links page's links.js and linkform.js use dashboard.js's helpers. A link's
 // page also edits its smart-link fields with PATCH /api/v1/links/{code}:
 // the rules and the split are JSON that the API checks, so the page shows
 // the API's refusal (its problem's field and detail) rather than
@@ -27,6 +30,13 @@
 // setAttribute, never as markup, and the Content-Security-Policy forbids
 // inline scripts and styles, so a target such as
 // https://example.com/?q=<script>… shows as text.
+//
+// Scripts: dashboard.js is an ES module that imports its neighbours in
+// static/ (the API calls, the chart, the date range, the countries card,
+// the smart-link form, small helpers), so a statistics page still loads
+// one script element of its own origin, with no build step. The
+// statistics' date range lives in the page's URL query, which the server
+// ignores: the script reads it and asks the stats API.
 package dashboard
 
 import (
@@ -99,6 +109,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix, http.StatusPermanentRedirect)
 	case path == Prefix:
 		h.render(w, r, http.StatusOK, "overview.html", page{Title: "Overview"})
+	case path == Prefix+"links":
+		h.render(w, r, http.StatusOK, "links.html", page{Title: "Links"})
+	case path == Prefix+"links/":
+		// No code: the list, whose address has no trailing slash.
+		http.Redirect(w, r, Prefix+"links", http.StatusPermanentRedirect)
 	case strings.HasPrefix(path, Prefix+"links/"):
 		code := strings.TrimPrefix(path, Prefix+"links/")
 		if !shortcode.WellFormed(code) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -30,11 +31,10 @@ func TestPages(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{"/dashboard/", 200, []string{`data-page="overview"`, `id="create-form"`, `<script src="/dashboard/static/dashboard.js" defer></script>`}},
-		{"/dashboard/links/aB3_-x", 200, []string{`data-page="link"`, `data-code="aB3_-x"`, `<code id="link-code">aB3_-x</code>`, `id="qr"`}},
+		{"/dashboard/", 200, []string{`data-page="overview"`, `id="create-form"`, `<script type="module" src="/dashboard/static/dashboard.js"></script>`, `id="range-custom"`}},
+		{"/dashboard/links/aB3_-x", 200, []string{`data-page="link"`, `data-code="aB3_-x"`, `<code id="link-code">aB3_-x</code>`, `id="qr"`, `id="range-from"`}},
 		{"/dashboard/links/%3Cscript%3Ealert(1)%3C%2Fscript%3E", 404, []string{`data-page="notfound"`}},
 		{"/dashboard/links/a%22b", 404, nil},
-		{"/dashboard/links/", 404, nil},
 		{"/dashboard/links/abc/more", 404, nil},
 		{"/dashboard/nothing", 404, nil},
 	} {
@@ -78,14 +78,16 @@ func TestPages(t *testing.T) {
 	}
 }
 
-// TestAssets: the script and the style sheet are served from the binary
-// with their types and the policy.
+// TestAssets: the script, its modules and the style sheet are served
+// from the binary with their types (a module needs a JavaScript type) and
+// the policy.
 func TestAssets(t *testing.T) {
 	h := dashboard.New()
-	for path, ct := range map[string]string{
-		"/dashboard/static/dashboard.js":  "text/javascript; charset=utf-8",
-		"/dashboard/static/dashboard.css": "text/css; charset=utf-8",
-	} {
+	assets := map[string]string{"/dashboard/static/dashboard.css": "text/css; charset=utf-8"}
+	for _, js := range scripts(t) {
+		assets["/dashboard/static/"+js] = "text/javascript; charset=utf-8"
+	}
+	for path, ct := range assets {
 		resp, body := get(t, h, http.MethodGet, path)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != ct || len(body) < 100 {
 			t.Errorf("%s: %d %q, %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
@@ -99,16 +101,32 @@ func TestAssets(t *testing.T) {
 	}
 }
 
-// TestScriptWritesNoMarkup: the script writes text and attributes only,
+// TestScriptWritesNoMarkup: the scripts write text and attributes only,
 // never markup, so that nothing users wrote becomes HTML.
 func TestScriptWritesNoMarkup(t *testing.T) {
-	js, err := os.ReadFile("static/dashboard.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "DOMParser", "createContextualFragment"} {
-		if strings.Contains(string(js), bad) {
-			t.Errorf("dashboard.js uses %s", bad)
+	for _, name := range scripts(t) {
+		js, err := os.ReadFile(filepath.Join("static", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "DOMParser", "createContextualFragment"} {
+			if strings.Contains(string(js), bad) {
+				t.Errorf("%s uses %s", name, bad)
+			}
 		}
 	}
+}
+
+// scripts are the names of the dashboard's scripts (dashboard.js and the
+// modules it imports).
+func scripts(t *testing.T) []string {
+	t.Helper()
+	names, err := filepath.Glob("static/*.js")
+	if err != nil || len(names) < 2 {
+		t.Fatalf("the scripts: %v, %v", names, err)
+	}
+	for i, n := range names {
+		names[i] = filepath.Base(n)
+	}
+	return names
 }

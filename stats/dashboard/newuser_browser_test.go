@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -48,11 +47,7 @@ func TestBrowserNewUser(t *testing.T) {
 	}
 	num := func(what, expr string) float64 {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
-		if err != nil {
-			t.Fatalf("browser: %s: %v", what, err)
-		}
-		return v
+		return evaluate[float64](t, ctx, what, expr)
 	}
 	useKey := func(key string) {
 		t.Helper()
@@ -75,7 +70,7 @@ func TestBrowserNewUser(t *testing.T) {
 
 	// Forget on the overview: its top links and cards go too.
 	useKey(admin)
-	do("the overview", waitText("#top-links tbody", smartCode), waitText("#dim-country", "NL"),
+	do("the overview", waitText("#top-links tbody", smartCode), waitText("#dim-country", "Netherlands"),
 		chromedp.Click(chromedp.CSS("#forget-key")), waitText("#key-state", "no key"))
 	for _, sel := range []string{"#top-links tbody", "#dims", "#chart"} {
 		if s := textOf(t, ctx, sel); strings.TrimSpace(s) != "" {
@@ -128,15 +123,15 @@ func TestBrowserNewUser(t *testing.T) {
 	do("status and traffic",
 		waitText("#dim-status", "302"),
 		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#traffic"); s.value = "bot"; s.dispatchEvent(new Event("change")); })()`),
-		waitText("#dim-country", "No clicks yet."),
+		waitText("#dim-country", "No clicks in this range."),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#chart rect.humans").length === 0 && !!document.querySelector("#chart svg")`,
 			chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 
 	// By hour: a row per hour, labelled with local times.
 	do("by hour",
-		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#range"); s.value = "hour"; s.dispatchEvent(new Event("change")); })()`),
-		waitText("#range-label", "last 24 hours"),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#range"); s.value = "24h"; s.dispatchEvent(new Event("change")); })()`),
+		waitText("#range-label", "last 24 hours"), idle(),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#chart table tbody tr").length >= 24`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	hour, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#chart table tbody tr th").textContent`))
@@ -183,10 +178,6 @@ func TestBrowserNewUser(t *testing.T) {
 	// A phone: nothing wider than the screen, labels of 10 px or more.
 	useKey(admin)
 	do("a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
 	for _, p := range []struct{ path, shot string }{
 		{"/dashboard/", "dashboard-phone-overview.png"},
 		{page, "dashboard-phone-link.png"},
@@ -205,12 +196,7 @@ func TestBrowserNewUser(t *testing.T) {
 		if p.shot == "" {
 			continue
 		}
-		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-			path := filepath.Join(artifacts, p.shot)
-			if os.WriteFile(path, png, 0o644) == nil {
-				t.Logf("screenshot: %s", path)
-			}
-		}
+		screenshot(t, ctx, p.shot)
 	}
 	do("the long host", waitText("#link-target", "marketing-campaigns"))
 	if r := num("target's right edge", `document.querySelector("#link-target").getBoundingClientRect().right`); r > 390 {

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,11 +20,6 @@ import (
 	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
-	"github.com/shortify/shortify/stats/aggregate"
-	"github.com/shortify/shortify/stats/api"
-	"github.com/shortify/shortify/stats/dashboard"
-	"github.com/shortify/shortify/stats/partitions"
-	"github.com/shortify/shortify/stats/statsdb"
 )
 
 // cpKeys is the control plane's key ring over the test's keys (the
@@ -68,66 +60,25 @@ var smartClicks = map[smartlink.Choice]int{smartlink.ChoiceURL: 3, smartlink.Tar
 // link store holding the link, which it returns.
 func serveSmart(t *testing.T, keys keyRing) (string, linkstore.Store) {
 	t.Helper()
-	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
-	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
 	links := teststore.SQLite(t)
 	today := time.Now().UTC().Truncate(time.Hour)
 	const id = 401
 	if err := links.Create(t.Context(), linkstore.Link{ID: id, Code: smartCode, WorkspaceID: 1, URL: "https://example.com/smart", CreatedAt: today}); err != nil {
 		t.Fatal(err)
 	}
-	b := aggregate.NewBatch()
+	var events []clickevents.Event
 	for c, n := range smartClicks {
 		for i := range n {
-			ev := clickevents.Event{Time: today, Code: smartCode, LinkID: id, Status: 302, Visitor: uint64(100*int(c) + i + 1),
-				Country: "NL", UserAgent: "Mozilla/5.0 Firefox/140.0", Workspace: 1, Choice: uint8(c)}
-			b.Add(&ev)
+			events = append(events, clickevents.Event{Time: today, Code: smartCode, LinkID: id, Status: 302, Visitor: uint64(100*int(c) + i + 1),
+				Country: "NL", UserAgent: "Mozilla/5.0 Firefox/140.0", Workspace: 1, Choice: uint8(c)})
 		}
-	}
-	db, err := statsdb.Open(t.Context(), statsdb.Config{DSN: dsn, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Write(t.Context(), &statsdb.Batch{Group: "g", Rows: b.Rows(), Offsets: []statsdb.Offset{{Topic: "clicks", Expected: statsdb.NoOffset, Next: 1}}})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := api.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	statsAPI, err := api.New(api.Config{}, api.Deps{
-		Store:     store,
-		Keys:      func(context.Context) apiauth.KeyLookup { return keys },
-		Directory: func(context.Context) api.Directory { return directory{links} },
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	linksAPI, err := cpapi.New(cpapi.Config{PublicURL: "https://sho.test", Logger: slog.New(slog.DiscardHandler)},
 		cpapi.Deps{Store: links, Issuer: noIssuer{}, Keys: cpKeys{keys}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dash := dashboard.New()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, api.Prefix):
-			statsAPI.ServeHTTP(w, r)
-		case strings.HasPrefix(r.URL.Path, "/dashboard"):
-			dash.ServeHTTP(w, r)
-		default:
-			linksAPI.ServeHTTP(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL, links
+	return serveDashboard(t, statsAPI(t, keys, links, events), linksAPI), links
 }
 
 // TestBrowserSmartLink drives a smart link's page in headless Chromium:
@@ -178,12 +129,12 @@ func TestBrowserSmartLink(t *testing.T) {
 	page := base + "/dashboard/links/" + smartCode
 	do("enter the key and open the link's page",
 		chromedp.Navigate(base+"/dashboard/"),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		chromedp.SendKeys(chromedp.CSS("#api-key"), admin),
 		chromedp.Click(chromedp.CSS("#key-submit")),
 		waitText("#key-state", "key set"),
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		waitText("#total-clicks", "9"),
 		waitText("#variant-list", "targets[0]"),
 		waitText("#variant-list", "rules[0]"),
@@ -201,7 +152,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#smart-save")),
 		waitText("#smart-state", "Saved."),
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-max-clicks").value === "100"`, chromedp.WithPollingInterval(50*time.Millisecond)),
 		waitText("#variant-list", "rules[0] https://m.example.com/"), // the rule's URL now
 	)
@@ -230,7 +181,7 @@ func TestBrowserSmartLink(t *testing.T) {
 	// then removed.
 	do("set a password",
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		waitText("#smart-protected", "not protected"),
 		chromedp.SendKeys(chromedp.CSS("#smart-password"), "open sesame"),
 		chromedp.SendKeys(chromedp.CSS("#smart-preview-title"), "A <b>title</b>"),
@@ -238,7 +189,7 @@ func TestBrowserSmartLink(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#smart-save")),
 		waitText("#smart-state", "Saved."),
 		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")), idle(),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#smart-protected").textContent === "protected"`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	if got := stored(); got.PasswordHash == "" || got.MaxClicks != 100 || got.Preview == nil || got.Preview.Title != "A <b>title</b>" {
@@ -263,16 +214,7 @@ func TestBrowserSmartLink(t *testing.T) {
 	if u := storedURL(); strings.Contains(u, "utm_") {
 		t.Errorf("the utm parameters were not removed: %q", u)
 	}
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-		path := filepath.Join(artifacts, "dashboard-smart-link.png")
-		if os.WriteFile(path, png, 0o644) == nil {
-			t.Logf("screenshot: %s", path)
-		}
-	}
+	screenshot(t, ctx, "dashboard-smart-link.png")
 }
 
 // textOf is the element's text.
