@@ -160,7 +160,8 @@ func (e *Env) fail(cmd *cobra.Command, err error) error {
 		return err
 	}
 	msg, code := Explain(err, e.Options(cmd).Server)
-	fmt.Fprintln(e.Stderr, msg)
+	// The message quotes the server's words: printable, as any output.
+	fmt.Fprintln(e.Stderr, printable(msg))
 	if code == ExitUsage {
 		fmt.Fprintf(e.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}

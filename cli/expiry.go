@@ -45,7 +45,10 @@ func parseRelative(s string) (time.Duration, error) {
 	var total time.Duration
 	for rest := s; rest != ""; {
 		i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-		if i <= 0 {
+		switch {
+		case i < 0:
+			return 0, errors.New("the number needs a unit (s, m, h, d or w)")
+		case i == 0:
 			return 0, errors.New("expected a number followed by a unit")
 		}
 		n, err := strconv.ParseInt(rest[:i], 10, 64)

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,7 +22,7 @@ import (
 // ExportColumns is the CSV header of `shortify export`: the columns of
 // the plain-CSV import format (url,alias,title,tags,expires_at,domain),
 // so that an export imports again keeping every code, then the link's
-// code, creation time and click total.
+// code, creation time and all-time click total.
 var ExportColumns = []string{"url", "alias", "title", "tags", "expires_at", "domain", "code", "created_at", "clicks"}
 
 // TagSeparator joins a link's tags in one CSV cell ("news|2026"), as the
@@ -36,7 +38,10 @@ func init() {
 		Short: "Writes every link of the workspace with its click total",
 		Long: `Writes every link of the workspace, page after page, as CSV (the header
 is ` + strings.Join(ExportColumns, ",") + `; tags joined with "` + TagSeparator + `")
-or as JSON Lines (each line a link as the API returns it, with "clicks").
+or as JSON Lines (each line a link as the API returns it). The clicks are
+the links' all-time totals, which the control plane refreshes
+periodically (not live); --live-clicks asks the statistics API for each
+link's total instead (exact to the last ingested click, one call a link).
 The CSV is the plain-CSV import format, so "shortify import --from csv"
 takes it back. Memory stays constant however many links there are; with
 --out the file appears only once the export is complete.`,
@@ -53,14 +58,14 @@ const totalsInFlight = 8
 func buildExport(cmd *cobra.Command, e *Env) {
 	var (
 		format, out string
-		noClicks    bool
+		live        bool
 	)
 	cmd.Example = `  shortify export --out links.csv
   shortify export --format jsonl | jq -r 'select(.clicks > 100) | .short_url'`
 	cmd.Args = e.args()
 	cmd.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (default: standard output)")
-	cmd.Flags().BoolVar(&noClicks, "no-clicks", false, "leave the click totals out (no statistics API calls)")
+	cmd.Flags().BoolVar(&live, "live-clicks", false, "take each link's click total from the statistics API (one call a link)")
 	cmd.RunE = e.run(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		var enc recordWriter
 		switch format {
@@ -80,7 +85,7 @@ func buildExport(cmd *cobra.Command, e *Env) {
 			return err
 		}
 		defer abort()
-		x := exporter{c: c, now: e.now(), clicks: !noClicks}
+		x := exporter{c: c, now: e.now(), live: live}
 		n, err := x.run(ctx, w, enc)
 		if err != nil {
 			return err
@@ -126,26 +131,20 @@ func (e *Env) output(path string) (w io.Writer, commit func() error, abort func(
 	return f, commit, abort, nil
 }
 
-// exported is one link of an export with its total.
-type exported struct {
-	client.Link
-	// Clicks is the link's all-time total (nil: not looked up).
-	Clicks *int64 `json:"clicks,omitempty"`
-}
-
 // recordWriter writes the links of an export in one format.
 type recordWriter interface {
 	begin(w io.Writer) error
-	write(x exported) error
+	write(l *client.Link) error
 	end() error
 }
 
-// exporter walks the links and looks up their totals a batch at a time,
-// so that memory holds one batch whatever the workspace's size.
+// exporter walks the links, a batch at a time (with live, looking up
+// the batch's totals together), so that memory holds one batch whatever
+// the workspace's size.
 type exporter struct {
-	c      *client.Client
-	now    time.Time
-	clicks bool
+	c    *client.Client
+	now  time.Time
+	live bool
 }
 
 func (x exporter) run(ctx context.Context, w io.Writer, enc recordWriter) (int, error) {
@@ -153,13 +152,13 @@ func (x exporter) run(ctx context.Context, w io.Writer, enc recordWriter) (int, 
 		return 0, err
 	}
 	n := 0
-	batch := make([]exported, 0, exportBatch)
+	batch := make([]client.Link, 0, exportBatch)
 	flush := func() error {
 		if err := x.totals(ctx, batch); err != nil {
 			return err
 		}
-		for _, r := range batch {
-			if err := enc.write(r); err != nil {
+		for i := range batch {
+			if err := enc.write(&batch[i]); err != nil {
 				return err
 			}
 		}
@@ -171,7 +170,7 @@ func (x exporter) run(ctx context.Context, w io.Writer, enc recordWriter) (int, 
 		if err != nil {
 			return n, err
 		}
-		if batch = append(batch, exported{Link: l}); len(batch) == exportBatch {
+		if batch = append(batch, l); len(batch) == exportBatch {
 			if err := flush(); err != nil {
 				return n, err
 			}
@@ -187,27 +186,42 @@ func (x exporter) run(ctx context.Context, w io.Writer, enc recordWriter) (int, 
 // most 1,000 buckets, days here.
 const statsDays = 1000
 
-// totals fills in the batch's click totals from the statistics API, a
-// few calls at a time: each link's clicks from the day it was made.
-func (x exporter) totals(ctx context.Context, batch []exported) error {
-	if !x.clicks {
+// totals replaces the batch's click totals with the statistics API's
+// (with live), a few calls at a time: each link's clicks from the day it
+// was made.
+func (x exporter) totals(ctx context.Context, batch []client.Link) error {
+	if !x.live {
 		return nil
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(totalsInFlight)
-	oldest := x.now.UTC().AddDate(0, 0, -(statsDays - 1))
 	for i := range batch {
 		r := &batch[i]
 		g.Go(func() error {
+			// Whole days from the link's to today's (or the link's, if
+			// this machine's clock is behind the server's), both given:
+			// from alone would end at the server's now.
+			to := r.CreatedAt.UTC()
+			if n := x.now.UTC(); n.After(to) {
+				to = n
+			}
 			from := r.CreatedAt.UTC()
-			if from.Before(oldest) {
+			if oldest := to.AddDate(0, 0, -(statsDays - 1)); from.Before(oldest) {
 				from = oldest
 			}
-			s, err := x.c.LinkStats(ctx, r.Code, client.StatsQuery{From: from.Format(time.DateOnly), Granularity: "day", LinkID: r.ID, Domain: r.Domain})
-			if err != nil {
+			s, err := x.c.LinkStats(ctx, r.Code, client.StatsQuery{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly),
+				Granularity: "day", LinkID: r.ID, Domain: r.Domain})
+			var p *client.Problem
+			switch {
+			case errors.As(err, &p) && p.Status == http.StatusNotFound:
+				// The link was just listed as ours: a 404 is a link
+				// nobody has clicked yet (the API keeps no row of it).
+				r.Clicks, r.ClicksHumans = 0, 0
+			case err != nil:
 				return fmt.Errorf("the click total of %s: %w", r.Code, err)
+			default:
+				r.Clicks, r.ClicksHumans = s.Totals.Clicks, s.Totals.Humans
 			}
-			r.Clicks = &s.Totals.Clicks
 			return nil
 		})
 	}
@@ -227,13 +241,10 @@ func (c *csvRecords) begin(w io.Writer) error {
 	return c.w.Write(ExportColumns)
 }
 
-func (c *csvRecords) write(x exported) error {
-	expires, clicks := "", ""
+func (c *csvRecords) write(x *client.Link) error {
+	expires := ""
 	if x.ExpiresAt != nil {
 		expires = x.ExpiresAt.UTC().Format(time.RFC3339)
-	}
-	if x.Clicks != nil {
-		clicks = strconv.FormatInt(*x.Clicks, 10)
 	}
 	for _, t := range x.Tags {
 		if strings.Contains(t, TagSeparator) && len(c.split) < 10 {
@@ -242,7 +253,7 @@ func (c *csvRecords) write(x exported) error {
 	}
 	// alias is the code: importing the file again keeps every short URL.
 	if err := c.w.Write([]string{x.URL, x.Code, x.Title, strings.Join(x.Tags, TagSeparator), expires, x.Domain,
-		x.Code, x.CreatedAt.UTC().Format(time.RFC3339), clicks}); err != nil {
+		x.Code, x.CreatedAt.UTC().Format(time.RFC3339), strconv.FormatInt(x.Clicks, 10)}); err != nil {
 		return fmt.Errorf("write CSV: %w", err)
 	}
 	return nil
@@ -264,7 +275,7 @@ type jsonlRecords struct{ w io.Writer }
 
 func (j *jsonlRecords) begin(w io.Writer) error { j.w = w; return nil }
 
-func (j *jsonlRecords) write(x exported) error {
+func (j *jsonlRecords) write(x *client.Link) error {
 	if err := writeJSONLine(j.w, x); err != nil {
 		return err
 	}

@@ -122,6 +122,7 @@ func linkFields(w io.Writer, l *client.Link) error {
 		"Notes", l.Notes,
 		"ID", l.ID,
 		"Created", shortTime(l.CreatedAt),
+		"Clicks", fmt.Sprintf("%d (%d humans; all-time, refreshed periodically)", l.Clicks, l.ClicksHumans),
 	}
 	if l.ExpiresAt != nil {
 		kv = append(kv, "Expires", shortTime(*l.ExpiresAt))
@@ -192,7 +193,7 @@ func linksList(e *Env) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&q.Tags, "tag", nil, "only links with this tag (repeat: all of them)")
 	fl.StringVar(&q.Q, "q", "", "search code, target, title and tags (at least 3 characters)")
-	fl.StringVar(&q.Sort, "sort", "", "order: created (newest first, the default) or clicks")
+	fl.StringVar(&q.Sort, "sort", "", "order: created (newest first, the default) or clicks (most clicked first)")
 	fl.StringVar(&q.Domain, "domain", "", "only links of this custom domain")
 	fl.StringVar(&q.Prefix, "prefix", "", "only codes starting with this")
 	fl.IntVar(&limit, "limit", 20, "at most this many links")
@@ -239,7 +240,7 @@ type linkList struct {
 func (e *Env) listWriter(cmd *cobra.Command) *linkList {
 	ll := &linkList{e: e, json: e.Options(cmd).JSON}
 	if !ll.json {
-		ll.table = NewTable(e.Stdout, "CODE", "SHORT URL", "TARGET", "TITLE", "TAGS", "CREATED")
+		ll.table = NewTable(e.Stdout, "CODE", "SHORT URL", "TARGET", "TITLE", "TAGS", "CLICKS", "CREATED")
 	}
 	return ll
 }
@@ -247,7 +248,7 @@ func (e *Env) listWriter(cmd *cobra.Command) *linkList {
 func (ll *linkList) link(l client.Link) error {
 	defer func() { ll.n++ }()
 	if !ll.json {
-		ll.table.Row(l.Code, l.ShortURL, ellipsis(l.URL, 60), ellipsis(l.Title, 40), strings.Join(l.Tags, ","), shortTime(l.CreatedAt))
+		ll.table.Row(l.Code, l.ShortURL, ellipsis(l.URL, 60), ellipsis(l.Title, 40), strings.Join(l.Tags, ","), itoa(l.Clicks), shortTime(l.CreatedAt))
 		return nil
 	}
 	sep := ",\n"

@@ -25,7 +25,7 @@ func TestLinksLifecycle(t *testing.T) {
 	s.ok("links", "create", "https://example.com/other", "--tag", "misc")
 
 	got := s.ok("links", "get", "launch")
-	for _, want := range []string{"Short URL:", "http://sho.test/launch", "Target:", "https://example.com/launch", "Tags:", "news, 2026", "Redirect:", "301"} {
+	for _, want := range []string{"Short URL:", "http://sho.test/launch", "Target:", "https://example.com/launch", "Tags:", "news, 2026", "Redirect:", "301", "Clicks:", "0 (0 humans"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("links get lacks %q:\n%s", want, got)
 		}
@@ -45,6 +45,10 @@ func TestLinksLifecycle(t *testing.T) {
 	if one := decode[[]client.Link](t, s.ok("links", "list", "--limit", "1", "--json")); len(one) != 1 {
 		t.Fatalf("list --limit 1: %+v", one)
 	}
+	if sorted := decode[[]client.Link](t, s.ok("links", "list", "--sort", "clicks", "--json")); len(sorted) != 2 {
+		t.Fatalf("list --sort clicks: %+v", sorted)
+	}
+	s.fails(cli.ExitRefused, "(field sort) [HTTP 400]", "links", "list", "--sort", "popularity")
 	if none := decode[[]client.Link](t, s.ok("links", "list", "--tag", "nothing", "--json")); len(none) != 0 {
 		t.Fatalf("list --tag nothing: %+v", none)
 	}

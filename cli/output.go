@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Table writes aligned columns for people: rows are buffered until
@@ -22,16 +24,27 @@ func NewTable(w io.Writer, header ...string) *Table {
 	return t
 }
 
-// Row adds a row; tabs and line breaks in a cell become spaces so that
-// they cannot break the columns.
+// Row adds a row of cells made printable (see printable).
 func (t *Table) Row(cells ...string) {
 	for i, c := range cells {
-		cells[i] = cellReplacer.Replace(c)
+		cells[i] = printable(c)
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
 
-var cellReplacer = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
+// printable replaces every control character (tabs, line breaks, the
+// escape that starts a terminal's control sequences) with a space: a
+// link's title, notes or target are other people's text (a title can
+// come from the target page), which must neither break the columns nor
+// drive the user's terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+}
 
 // Flush writes the aligned rows.
 func (t *Table) Flush() error { return t.tw.Flush() }
@@ -52,7 +65,7 @@ func fields(w io.Writer, kv ...string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", kv[i], cellReplacer.Replace(kv[i+1]))
+			fmt.Fprintf(tw, "%s:\t%s\n", kv[i], printable(kv[i+1]))
 		}
 	}
 	return tw.Flush()

@@ -142,7 +142,7 @@ func (e *Env) Secret(prompt string) (string, error) {
 // Confirm asks a yes/no question on the terminal; false unless the
 // answer starts with y.
 func (e *Env) Confirm(question string) (bool, error) {
-	fmt.Fprintf(e.Stderr, "%s [y/N] ", question)
+	fmt.Fprintf(e.Stderr, "%s [y/N] ", printable(question))
 	s, err := e.readLine()
 	if err != nil && err != io.EOF {
 		return false, fmt.Errorf("read the answer: %w", err)

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -60,8 +62,12 @@ func buildStats(cmd *cobra.Command, e *Env) {
 			return err
 		}
 		r := statsReport{Top: map[string]*client.Top{}}
-		if r.Stats, err = c.LinkStats(ctx, args[0], q); err != nil {
-			return err
+		// The series takes the range alone; the rankings their length
+		// and the traffic class too.
+		series := q
+		series.Limit, series.Traffic = 0, ""
+		if r.Stats, err = c.LinkStats(ctx, args[0], series); err != nil {
+			return e.noStats(ctx, cmd, c, args[0], q.Domain, err)
 		}
 		// The rankings are of the link the totals are of, even when the
 		// code has named another since.
@@ -85,27 +91,31 @@ func (e *Env) printStats(r statsReport, dims []string) error {
 	if s.Granularity == "hour" {
 		layout = "2006-01-02 15:04"
 	}
-	fmt.Fprintf(w, "%s (link %s), %s to %s UTC, by %s\n\n", s.Code, s.LinkID,
+	fmt.Fprintf(w, "%s (link %s), %s to %s UTC, by %s\n\n", printable(s.Code), printable(s.LinkID),
 		s.From.UTC().Format("2006-01-02 15:04"), s.To.UTC().Format("2006-01-02 15:04"), s.Granularity)
 	t := s.Totals
 	if err := fields(w, "Clicks", itoa(t.Clicks), "Humans", itoa(t.Humans), "Bots", itoa(t.Bots), "Visitors", itoa(t.Visitors)); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	tab := NewTable(w, "BUCKET", "CLICKS", "HUMANS", "BOTS")
-	quiet := 0
-	for _, p := range s.Series.Series {
-		if p.Clicks == 0 {
-			quiet++
-			continue
+	if t.Clicks == 0 {
+		fmt.Fprintf(w, "no clicks in these %d buckets\n", len(s.Series.Series))
+	} else {
+		tab := NewTable(w, "BUCKET", "CLICKS", "HUMANS", "BOTS")
+		quiet := 0
+		for _, p := range s.Series.Series {
+			if p.Clicks == 0 {
+				quiet++
+				continue
+			}
+			tab.Row(p.Bucket.UTC().Format(layout), itoa(p.Clicks), itoa(p.Humans), itoa(p.Bots))
 		}
-		tab.Row(p.Bucket.UTC().Format(layout), itoa(p.Clicks), itoa(p.Humans), itoa(p.Bots))
-	}
-	if err := tab.Flush(); err != nil {
-		return err
-	}
-	if quiet > 0 {
-		fmt.Fprintf(w, "(%d of %d buckets without clicks not shown)\n", quiet, len(s.Series.Series))
+		if err := tab.Flush(); err != nil {
+			return err
+		}
+		if quiet > 0 {
+			fmt.Fprintf(w, "(%d of %d buckets without clicks not shown)\n", quiet, len(s.Series.Series))
+		}
 	}
 	for _, d := range dims {
 		top := r.Top[d]
@@ -126,3 +136,25 @@ func (e *Env) printStats(r statsReport, dims []string) error {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// noStats answers a failed LinkStats: the statistics API answers 404 for
+// a link nobody has clicked yet, which is no error to the user when the
+// link exists (the control plane says so): zero clicks.
+func (e *Env) noStats(ctx context.Context, cmd *cobra.Command, c *client.Client, code, domain string, err error) error {
+	var p *client.Problem
+	if !errors.As(err, &p) || p.Status != http.StatusNotFound {
+		return err
+	}
+	l, lerr := c.GetLink(ctx, code, domain)
+	if lerr != nil {
+		return err
+	}
+	if e.Options(cmd).JSON {
+		return writeJSON(e.Stdout, statsReport{
+			Stats: &client.LinkStats{Code: l.Code, LinkID: l.ID, Domain: l.Domain, Series: client.Series{Series: []client.Point{}}},
+			Top:   map[string]*client.Top{},
+		})
+	}
+	fmt.Fprintf(e.Stdout, "%s (link %s): no clicks recorded yet\n", printable(l.Code), printable(l.ID))
+	return nil
+}

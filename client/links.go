@@ -47,7 +47,8 @@ type ListLinksQuery struct {
 	// Q searches code, target, title and tags (3 to 200 characters,
 	// case-insensitive substring).
 	Q string
-	// Sort is the order: "created" (the default, newest first).
+	// Sort is the order: "created" (the default, newest first) or
+	// "clicks" (most clicked first, ties newest first).
 	Sort string
 	// ExternalID keeps the link with this external ID (exact).
 	ExternalID string

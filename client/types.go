@@ -125,6 +125,10 @@ type Link struct {
 	// ExternalID is the creator's own identifier of the link, unique
 	// among the live links of the workspace ("" for none).
 	ExternalID string `json:"external_id,omitempty"`
+	// Clicks (humans and bots) and ClicksHumans are the link's all-time
+	// totals, refreshed every click_totals_interval: not live.
+	Clicks       int64 `json:"clicks"`
+	ClicksHumans int64 `json:"clicks_humans"`
 }
 
 // CreateLinkRequest is the body of a create (single or in a bulk).

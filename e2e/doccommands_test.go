@@ -84,6 +84,10 @@ var docSetup = map[string]func(t *testing.T, s *system) []string{
 	"docs/stats.md": func(t *testing.T, s *system) []string {
 		return []string{"CODE=" + s.create("https://example.com/stats").Code}
 	},
+	"docs/cli.md": func(t *testing.T, s *system) []string {
+		// The first block exports these; each block is a shell of its own.
+		return []string{"SHORTIFY_URL=" + s.base, "SHORTIFY_API_KEY=" + s.key}
+	},
 	"docs/operations.md": func(t *testing.T, s *system) []string {
 		resp, body := s.request("POST", "/api/v1/admin/keys", `{"name":"ci bot 2026-10","role":"creator"}`)
 		if resp.StatusCode != http.StatusCreated {
@@ -107,7 +111,11 @@ var docExpect = map[string]struct {
 		output: []string{`"code":"tour"`, "302 Found", `"url":"https://example.com/some/long/path"`, "\n204\n"},
 		files:  map[string]string{"tour.png": "\x89PNG"},
 	},
-	"docs/api.md":        {files: map[string]string{"$CODE.png": "\x89PNG", "$CODE.svg": "<"}},
+	"docs/api.md": {files: map[string]string{"$CODE.png": "\x89PNG", "$CODE.svg": "<"}},
+	"docs/cli.md": {
+		output: []string{"/launch", "news,2027", "deleted launch", "spring-sale (link ", "Clicks:   0", `"totals"`, "Key:", "sk_", "ci bot", "creator"},
+		files:  map[string]string{"links.csv": "url,alias,title,tags,expires_at,domain,code,created_at,clicks\n", "links.jsonl": `{"code":`},
+	},
 	"docs/cluster.md":    {files: map[string]string{"ca/ca.crt": "-----BEGIN CERTIFICATE", "node1-tls/node1.crt": "-----BEGIN CERTIFICATE"}},
 	"docs/operations.md": {output: []string{`"role":"creator"`, `"key":"sk_`, "\n204\n"}},
 	"docs/stats.md":      {output: []string{`"totals"`, `"top_links"`}},

@@ -97,3 +97,33 @@ func parsePage(vals url.Values) (limit int, before int64, bad *paramError) {
 	}
 	return limit, before, nil
 }
+
+// A cursor of a listing sorted by clicks names the last link's clicks
+// and ID: both in Base62, cursorDigits each (clicks first), then one
+// check digit over the two. Its length tells it from an ID cursor, so
+// that a cursor of one order given with the other is refused.
+
+// encodeClicksCursor is the cursor of the page after the link with
+// clicks (>= 0) and ID id (> 0), sorted by clicks.
+func encodeClicksCursor(clicks, id int64) string {
+	s := base62.Encode(uint64(clicks), cursorDigits) + base62.Encode(uint64(id), cursorDigits)
+	return s + string(base62.Alphabet[cursorCheck(s)])
+}
+
+// decodeClicksCursor returns the clicks and the ID that a cursor of a
+// listing sorted by clicks names, or errBadCursor.
+func decodeClicksCursor(s string) (clicks, id int64, err error) {
+	if len(s) != 2*cursorDigits+1 {
+		return 0, 0, errBadCursor
+	}
+	digits, check := s[:2*cursorDigits], s[2*cursorDigits]
+	c, errC := base62.Decode(digits[:cursorDigits])
+	n, errN := base62.Decode(digits[cursorDigits:])
+	if errC != nil || errN != nil || c > 1<<63-1 || n == 0 || n > 1<<63-1 {
+		return 0, 0, errBadCursor
+	}
+	if strings.IndexByte(base62.Alphabet, check) != cursorCheck(digits) {
+		return 0, 0, errBadCursor
+	}
+	return int64(c), int64(n), nil
+}

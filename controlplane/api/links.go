@@ -78,6 +78,12 @@ type Link struct {
 	SmartView
 	// OrganizeView shows the title, tags and notes.
 	OrganizeView
+	// Clicks and ClicksHumans are the link's all-time clicks (humans and
+	// bots; humans alone) within the stats retention, as the leader's
+	// click-totals job last copied them: refreshed every
+	// click_totals_interval (30 s by default), not live.
+	Clicks       int64 `json:"clicks"`
+	ClicksHumans int64 `json:"clicks_humans"`
 }
 
 func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
@@ -384,6 +390,8 @@ func (h *Handler) present(r *http.Request, l linkstore.Link) Link {
 		Disabled:       l.Disabled,
 		SmartView:      smartView(l.Smart, l.URL),
 		OrganizeView:   organizeView(l),
+		Clicks:         l.Clicks,
+		ClicksHumans:   l.ClicksHumans,
 	}
 	if !l.ExpiresAt.IsZero() {
 		t := l.ExpiresAt.UTC()

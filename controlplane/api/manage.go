@@ -188,12 +188,24 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Sorted by clicks, the cursor names clicks and ID (clicksCursor);
+	// parseListQuery reads the ID cursors of the other orders.
+	byClicks := vals.Get("sort") == linkstore.SortClicks
+	var cursor *clicksCursor
+	if byClicks {
+		if cursor = takeClicksCursor(w, vals); cursor == nil {
+			return
+		}
+	}
 	q, bad := parseListQuery(vals)
 	if bad != nil {
 		problem.WriteField(w, http.StatusBadRequest, bad.param, bad.msg)
 		return
 	}
 	organizeQuery(vals, tags, &q)
+	if cursor != nil {
+		q.BeforeClicks, q.Before = cursor.clicks, cursor.id
+	}
 	if !checkListQuery(w, q) {
 		return
 	}
@@ -211,6 +223,10 @@ func (h *Handler) listLinks(w http.ResponseWriter, r *http.Request) {
 	}
 	h.withReviews(r.Context(), page.Links)
 	page.NextCursor = nextCursor(links, q.Limit, func(l linkstore.Link) int64 { return l.ID })
+	if byClicks && page.NextCursor != "" {
+		last := links[len(links)-1]
+		page.NextCursor = encodeClicksCursor(last.Clicks, last.ID)
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 

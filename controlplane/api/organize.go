@@ -226,3 +226,24 @@ func (h *Handler) deleteTag(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, TagChange{Links: n})
 }
+
+// clicksCursor is the cursor of a listing sorted by clicks: the last
+// link's clicks and ID.
+type clicksCursor struct{ clicks, id int64 }
+
+// takeClicksCursor reads the cursor of a listing sorted by clicks out of
+// vals (deleting it, so that parseListQuery does not read it as an ID
+// cursor) and returns it, the zero cursor (the first page) without one, or
+// nil after answering a 400 naming cursor.
+func takeClicksCursor(w http.ResponseWriter, vals url.Values) *clicksCursor {
+	if !vals.Has("cursor") {
+		return &clicksCursor{}
+	}
+	clicks, id, err := decodeClicksCursor(vals.Get("cursor"))
+	if err != nil {
+		problem.WriteField(w, http.StatusBadRequest, "cursor", err.Error())
+		return nil
+	}
+	vals.Del("cursor")
+	return &clicksCursor{clicks: clicks, id: id}
+}

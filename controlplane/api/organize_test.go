@@ -138,8 +138,12 @@ func TestOrganizeBadInput(t *testing.T) {
 		}
 	}
 	for _, tt := range []struct{ query, field string }{
-		{"sort=clicks", "sort"},
+		{"sort=views", "sort"},
 		{"sort=newest", "sort"},
+		{"sort=clicks&cursor=AAAAAAAAAAAA", "cursor"},
+		{"sort=clicks&cursor=", "cursor"},
+		{"sort=clicks&cursor=" + strings.Repeat("0", 22) + "1", "cursor"},
+		{"cursor=" + strings.Repeat("0", 21) + "11", "cursor"},
 		{"tag=" + long, "tag"},
 		{"tag=" + url.QueryEscape(" "), "tag"},
 		{"q=" + strings.Repeat("q", 201), "q"},

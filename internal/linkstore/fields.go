@@ -278,6 +278,12 @@ type ListBounds struct {
 	Query string
 	// ExternalID is the external ID filter, "" for none.
 	ExternalID string
+	// ByClicks orders by clicks (then ID) instead of ID, descending.
+	// With HasAfter, only links after (AfterClicks, AfterID) in that
+	// order are listed (the cursor, not folded into MaxID).
+	ByClicks             bool
+	HasAfter             bool
+	AfterClicks, AfterID int64
 }
 
 // Bounds checks q and returns its bounds: an error for a Limit outside
@@ -308,7 +314,13 @@ func (q ListQuery) Bounds() (ListBounds, error) {
 	if q.MaxID > 0 {
 		b.MaxID = q.MaxID
 	}
-	if q.Before > 0 {
+	b.ByClicks = q.Sort == SortClicks
+	switch {
+	case q.BeforeClicks < 0:
+		return b, fmt.Errorf("negative cursor clicks %d", q.BeforeClicks)
+	case b.ByClicks && q.Before > 0:
+		b.HasAfter, b.AfterClicks, b.AfterID = true, q.BeforeClicks, q.Before
+	case q.Before > 0:
 		b.MaxID = min(b.MaxID, q.Before-1)
 	}
 	if q.Prefix != "" {
@@ -449,16 +461,15 @@ const (
 	MaxQuery = 200
 )
 
-// ListSorts are the orders List knows: "created" (the default, newest
-// first). Sorting by clicks needs the stats, which the link store does
-// not hold.
-var ListSorts = []string{"created"}
+// ListSorts are the orders List knows: SortCreated (the default, newest
+// first) and SortClicks.
+var ListSorts = []string{SortCreated, SortClicks}
 
 // organizeBounds checks q's tags, query and sort into b; its errors are
 // *smartlink.FieldError naming the API's query parameter (tag, q, sort).
 func (q ListQuery) organizeBounds(b *ListBounds) error {
 	if q.Sort != "" && !slices.Contains(ListSorts, q.Sort) {
-		return &smartlink.FieldError{Field: "sort", Problem: fmt.Sprintf("%q is not one of %s (sorting by clicks needs the stats, which the link store does not hold)", q.Sort, strings.Join(ListSorts, ", "))}
+		return &smartlink.FieldError{Field: "sort", Problem: fmt.Sprintf("%q is not one of %s", q.Sort, strings.Join(ListSorts, ", "))}
 	}
 	tags := CleanTags(q.Tags)
 	if len(tags) > MaxTags {

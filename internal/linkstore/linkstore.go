@@ -96,6 +96,13 @@ type Link struct {
 	// among the live links of the workspace (ErrExternalIDTaken). A
 	// retired link frees it. The edge ignores it.
 	ExternalID string
+	// Clicks and ClicksHumans are the link's all-time clicks (humans and
+	// bots; humans alone) within the stats retention, as the leader's
+	// click-totals job last copied them from the stats database
+	// (SetClicks): refreshed every few seconds, not live. Create and
+	// CreateMany ignore them (a new link has none); Lookup may leave them
+	// 0 (the edge needs neither).
+	Clicks, ClicksHumans int64
 }
 
 // RetiredReason says why a link was retired.
@@ -248,6 +255,11 @@ type Store interface {
 	// link of the workspace, in one transaction, and returns how many
 	// links changed.
 	DeleteTag(ctx context.Context, workspaceID int64, tag string) (int64, error)
+	// SetClicks writes the click totals of the links they name (by code
+	// and ID; a retired link's too, a missing one's nowhere) in one
+	// statement or transaction, and returns how many links' totals
+	// changed. Totals must pass CheckClickTotals.
+	SetClicks(ctx context.Context, totals []ClickTotal) (int64, error)
 	// Ping checks that the primary answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
@@ -293,8 +305,13 @@ type ListQuery struct {
 	// DefaultListLimit).
 	Limit int
 	// Before is a cursor: only links with an ID below it (the last ID of
-	// the previous page). 0 starts at the newest.
+	// the previous page). 0 starts at the newest. Sorted by clicks, the
+	// cursor is the last link's (BeforeClicks, Before): only links after
+	// it in that order (fewer clicks, or as many and a lower ID).
 	Before int64
+	// BeforeClicks is the clicks of the cursor's link when Sort is
+	// SortClicks and Before is set.
+	BeforeClicks int64
 	// Prefix keeps codes that start with it (case-sensitive).
 	Prefix string
 	// Host keeps links whose target host is Host or one of its subdomains
@@ -317,8 +334,8 @@ type ListQuery struct {
 	// PostgreSQL through a trigram index (migration 0009); MinQuery to
 	// MaxQuery characters.
 	Query string
-	// Sort is the order: "" or "created" (newest first) alone
-	// (ListSorts).
+	// Sort is the order (ListSorts): "" or SortCreated (newest first),
+	// or SortClicks (most clicks first, then newest first).
 	Sort string
 	// ExternalID keeps the link with this external ID (exact; "": no
 	// filter).

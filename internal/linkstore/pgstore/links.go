@@ -358,7 +358,7 @@ func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.status, &sc.l.CreatedAt, &sc.expires, &sc.l.Disabled,
 		&sc.retired, &sc.retiredReason, &sc.tdReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart}
 	if !sc.edge {
-		d = append(d, &sc.title, &sc.l.Tags, &sc.notes, &sc.extID)
+		d = append(d, &sc.title, &sc.l.Tags, &sc.notes, &sc.extID, &sc.l.Clicks, &sc.l.ClicksHumans)
 	}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
@@ -483,13 +483,13 @@ func scanLinks(rows pgx.Rows, capacity int) ([]linkstore.Link, error) {
 
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first. edgeColumns are those
-// the redirect path reads (Lookup): all but the owner's title, tags and
-// notes, which an edge never needs (notes hold up to 10,000 characters),
+// the redirect path reads (Lookup): all but the owner's title, tags,
+// notes, external ID and click totals, which an edge never needs (notes hold up to 10,000 characters),
 // and which an edge of this release therefore does not need from the
 // schema either (it does not migrate: migration 0009 may come later).
 const (
 	edgeColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart"
-	linkColumns = edgeColumns + ", title, tags, notes, external_id"
+	linkColumns = edgeColumns + ", title, tags, notes, external_id, clicks, clicks_humans"
 	listColumns = "code, " + linkColumns
 )
 
@@ -522,7 +522,13 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 	if b.Query != "" {
 		where += ` AND shortify_search_text(code, url, title, tags) LIKE ` + param("%"+likeEscaper.Replace(b.Query)+"%")
 	}
-	const order = " ORDER BY id DESC LIMIT $3"
+	order := " ORDER BY id DESC LIMIT $3"
+	if b.ByClicks {
+		order = " ORDER BY clicks DESC, id DESC LIMIT $3"
+		if b.HasAfter {
+			where += " AND (clicks, id) < (" + param(b.AfterClicks) + ", " + param(b.AfterID) + ")"
+		}
+	}
 	if b.Host == "" {
 		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
 	}

@@ -235,7 +235,7 @@ type scanner struct {
 func (sc *scanner) dest(withCode bool) []any {
 	d := []any{&sc.l.ID, &sc.l.URL, &sc.l.Status, &sc.created, &sc.expires, &sc.l.Disabled,
 		&sc.retired, &sc.retiredReason, &sc.takedownReason, &sc.takedown, &sc.l.WorkspaceID, &sc.l.Domain, &sc.smart,
-		&sc.title, &sc.tags, &sc.notes, &sc.extID}
+		&sc.title, &sc.tags, &sc.notes, &sc.extID, &sc.l.Clicks, &sc.l.ClicksHumans}
 	if withCode {
 		return append([]any{&sc.l.Code}, d...)
 	}
@@ -348,7 +348,7 @@ func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Li
 // linkColumns are the columns of a link after its code, as scanner reads
 // them; listColumns the same with the code first.
 const (
-	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart, title, tags, notes, external_id"
+	linkColumns = "id, url, status, created_at, expires_at, disabled, retired_at, retired_reason, takedown_reason, takedown_at, workspace_id, domain, smart, title, tags, notes, external_id, clicks, clicks_humans"
 	listColumns = "code, " + linkColumns
 )
 
@@ -386,7 +386,13 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		where += " AND instr(lower(code || char(10) || url || char(10) || coalesce(title, '') || char(10) || coalesce(tags, '')), " +
 			param(b.Query) + ") > 0"
 	}
-	const order = " ORDER BY id DESC LIMIT ?3"
+	order := " ORDER BY id DESC LIMIT ?3"
+	if b.ByClicks {
+		order = " ORDER BY clicks DESC, id DESC LIMIT ?3"
+		if b.HasAfter {
+			where += " AND (clicks, id) < (" + param(b.AfterClicks) + ", " + param(b.AfterID) + ")"
+		}
+	}
 	if b.Host == "" {
 		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
 	}

@@ -170,7 +170,7 @@ func testListTagsAndQuery(t *testing.T, s linkstore.Store) {
 		}
 	}
 	for _, q := range []linkstore.ListQuery{
-		{Sort: "clicks"}, {Tags: []string{strings.Repeat("x", 65)}}, {Query: strings.Repeat("q", 201)}, {Query: "ab"},
+		{Sort: "views"}, {Tags: []string{strings.Repeat("x", 65)}}, {Query: strings.Repeat("q", 201)}, {Query: "ab"},
 	} {
 		if _, err := s.List(ctx, q); err == nil {
 			t.Errorf("List(%+v) accepted", q)

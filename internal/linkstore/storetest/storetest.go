@@ -85,6 +85,8 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ExternalID", testExternalID},
 		{"ExternalIDInvalid", testExternalIDInvalid},
 		{"ExternalIDConcurrent", testExternalIDConcurrent},
+		{"SetClicks", testSetClicks},
+		{"ListByClicks", testListByClicks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

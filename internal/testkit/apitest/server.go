@@ -8,16 +8,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
-	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/snowflake"
 	statsapi "github.com/shortify/shortify/stats/api"
 	"github.com/shortify/shortify/stats/partitions"
 )
@@ -41,39 +38,15 @@ type Server struct {
 	stats    *sql.DB
 }
 
-// issuer is a real codegen codec and Snowflake generator over a local
-// counter: the Raft-backed issuer without Raft.
-type issuer struct {
-	codec *codegen.Codec
-	ids   *snowflake.Generator
-	next  atomic.Uint64
-}
-
-func (i *issuer) NewID() (int64, error) { return i.ids.Next() }
-
-func (i *issuer) NextCode() (string, error) { return i.codec.Code(i.next.Add(1) - 1) }
-
 // Serve starts a Server on links (teststore.SQLite or
 // teststore.Postgres); the server stops when the test ends. Short URLs
 // are on http://sho.test.
 func Serve(t testing.TB, links linkstore.Store) *Server {
 	t.Helper()
-	key, err := codegen.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := codegen.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := snowflake.New(1, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := NewRegistry()
-	d := reg.Deps(api.Deps{Store: links, Issuer: &issuer{codec: codec, ids: ids}})
+	d := reg.Deps(api.Deps{Store: links, Issuer: NewIssuer(t)})
 	d.Blocklist = reg
-	cp, err := api.New(api.Config{PublicURL: "http://sho.test"}, d)
+	cp, err := api.New(api.Config{PublicURL: "http://sho.test", Logger: slog.New(slog.DiscardHandler)}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +88,13 @@ func Serve(t testing.TB, links linkstore.Store) *Server {
 // links (code "": the instance's, workspace 0, and the workspace's).
 func (s *Server) Click(t testing.TB, ws int64, code, linkID string, clicks int64) {
 	t.Helper()
-	day := StatsNow.Truncate(24 * time.Hour)
+	s.ClickOn(t, StatsNow, ws, code, linkID, clicks)
+}
+
+// ClickOn is Click on the UTC day of at.
+func (s *Server) ClickOn(t testing.TB, at time.Time, ws int64, code, linkID string, clicks int64) {
+	t.Helper()
+	day := at.UTC().Truncate(24 * time.Hour)
 	for _, row := range []struct {
 		code, linkID string
 		ws           int64
