@@ -168,9 +168,10 @@ type App struct {
 	// (default: TargetResolver, else the system's resolver).
 	DomainResolver string `json:"domain_resolver,omitempty"`
 	// Workspace* limit a workspace whose own limit is 0 (0: no limit).
-	WorkspaceMaxLinks         int64 `json:"workspace_max_links,omitempty"`
-	WorkspaceCreatesPerMinute int64 `json:"workspace_creates_per_minute,omitempty"`
-	WorkspaceMaxDomains       int64 `json:"workspace_max_domains,omitempty"`
+	WorkspaceMaxLinks         int64          `json:"workspace_max_links,omitempty"`
+	WorkspaceCreatesPerMinute int64          `json:"workspace_creates_per_minute,omitempty"`
+	WorkspaceMaxDomains       int64          `json:"workspace_max_domains,omitempty"`
+	ClickTotalsInterval       caddy.Duration `json:"click_totals_interval,omitempty"` // the click-totals job's (negative: off)
 	// StatsDatabase is the stats database's DSN, postgres://… or
 	// sqlite://PATH (default: Database). Its schema is created at start.
 	StatsDatabase string `json:"stats_database,omitempty"`
@@ -523,6 +524,7 @@ func (a *App) serviceConfig() serviceConfig {
 		AuditRetention: time.Duration(a.AuditRetention),
 		Events:         a.eventSettings(),
 		Threats:        a.threatSettings(),
+		ClickTotals:    a.clickTotalsInterval(),
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,
 			MonthsAhead:   a.PartitionMonthsAhead,

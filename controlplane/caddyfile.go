@@ -52,6 +52,7 @@ func init() {
 //		workspace_creates_per_minute <n>
 //		workspace_max_domains        <n>
 //		stats_database  <dsn>
+//		click_totals_interval <duration>|off
 //		partition_months_ahead   <n>
 //		partition_retention      <duration>
 //		partition_retention_mode drop|detach
@@ -198,6 +199,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return limitOption(o, &a.WorkspaceMaxDomains)
 		case "stats_database":
 			return o.String(&a.StatsDatabase)
+		case "click_totals_interval":
+			return a.parseClickTotalsInterval(o)
 		case "partition_months_ahead":
 			return o.PositiveInt(&a.PartitionMonthsAhead, "months")
 		case "partition_retention":

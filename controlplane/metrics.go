@@ -9,6 +9,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cleanup"
+	"github.com/shortify/shortify/controlplane/clicktotals"
 	"github.com/shortify/shortify/controlplane/partitions"
 	"github.com/shortify/shortify/controlplane/threatfeed"
 )
@@ -49,7 +50,8 @@ type serviceMetrics struct {
 	cleanupFails   prometheus.Counter
 	cleanupDeleted prometheus.Counter
 	auditMetrics
-	threats *threatfeed.Metrics
+	threats     *threatfeed.Metrics
+	clickTotals *clicktotals.Metrics
 }
 
 func newServiceMetrics() *serviceMetrics {
@@ -68,6 +70,7 @@ func newServiceMetrics() *serviceMetrics {
 		cleanupDeleted: counter("cleanup_deleted_total", "Expired links deleted by the cleanup."),
 		auditMetrics:   newAuditMetrics(),
 		threats:        threatfeed.NewMetrics(),
+		clickTotals:    clicktotals.NewMetrics(),
 	}
 	// Every series from zero, so that rate() sees the first increment.
 	for _, kind := range []string{api.CreateSingle, api.CreateBulk} {
@@ -81,6 +84,7 @@ func newServiceMetrics() *serviceMetrics {
 func (m *serviceMetrics) collectors() []prometheus.Collector {
 	cs := append([]prometheus.Collector{m.creates, m.upkeepRuns, m.upkeepFailures, m.cleanupRuns, m.cleanupFails, m.cleanupDeleted},
 		m.threats.Collectors()...)
+	cs = append(cs, m.clickTotals.Collectors()...)
 	return append(cs, m.auditMetrics.collectors()...)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/audit"
 	"github.com/shortify/shortify/controlplane/cleanup"
+	"github.com/shortify/shortify/controlplane/clicktotals"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/domainsync"
@@ -28,6 +29,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
+	statsapi "github.com/shortify/shortify/stats/api"
 	statsparts "github.com/shortify/shortify/stats/partitions"
 )
 
@@ -47,6 +49,8 @@ type serviceConfig struct {
 	Partitions                               partitionSettings
 	Events                                   eventSettings
 	Threats                                  threatSettings
+	// ClickTotals is the click-totals job's interval (0: off).
+	ClickTotals time.Duration
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -109,6 +113,10 @@ type service struct {
 	// (domainmirror.go).
 	mirror     domainmirror.Store
 	domainSync *domainsync.Syncer
+	// clickTotals copies the links' click totals from the stats
+	// database (totals) while this node leads (clicktotals.go).
+	clickTotals *clicktotals.Job
+	totals      statsapi.TotalsReader
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -119,6 +127,7 @@ func (s *service) Destruct() error {
 		errs = append(errs, s.upkeep.Close())
 	}
 	errs = append(errs, s.closeAudit())
+	errs = append(errs, s.closeClickTotals()) // before the store it writes
 	if s.cleaner != nil {
 		errs = append(errs, s.cleaner.Close()) // before the producer and the store it uses
 	}
@@ -293,6 +302,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, err
 	}
 	if err := s.startDomainMirror(ctx, log); err != nil {
+		return nil, err
+	}
+	if err := s.startClickTotals(ctx, log); err != nil {
 		return nil, err
 	}
 	log.Info("control-plane node ready", "node_id", cfg.NodeID, "raft", cfg.RaftAdvertise, "data_dir", cfg.DataDir)
