@@ -54,6 +54,7 @@ bench: services ## Run the Go benchmarks (edge handler, code generation, stores,
 	$(GO) test -run='^$$' -bench=. -benchtime=$(CREATES_BENCHTIME) -timeout 5m ./bench/creates
 	$(MAKE) --no-print-directory bench-edge
 	$(MAKE) --no-print-directory bench-stats
+	$(MAKE) --no-print-directory bench-import
 
 # Stats ingest (stats/ingest): events from the topic (kfake, pre-produced)
 # into committed aggregates in PostgreSQL, one consumer; STATS_BENCH_EVENTS
@@ -69,6 +70,15 @@ STATS_BENCH_PROBES ?= 30
 bench-stats: services ## Stats ingest: events/s into committed aggregates (one consumer, PostgreSQL), then the redirect-to-visible-count delay (p50/p99).
 	SHORTIFY_BENCH_EVENTS=$(STATS_BENCH_EVENTS) $(GO) test -run='^$$' -bench=BenchmarkIngest -benchtime=1x -timeout 20m ./stats/ingest/
 	SHORTIFY_BENCH_RATE=$(STATS_BENCH_RATE) SHORTIFY_BENCH_PROBES=$(STATS_BENCH_PROBES) $(GO) test -run='^$$' -bench=BenchmarkDelay -benchtime=1x -timeout 10m ./stats/ingest/
+
+# `shortify import` (bench/import): a plain CSV of IMPORT_BENCH_LINKS links into
+# one control plane on PostgreSQL (the shipped Caddyfile), then the same file
+# again (everything already there). Bounded by the link count (about a minute).
+IMPORT_BENCH_LINKS ?= 100000
+
+.PHONY: bench-import
+bench-import: build services ## `shortify import` of 100,000 links into a control plane on PostgreSQL, then again; prints links/s and the load average.
+	$(GO) run ./bench/import -bin $(BIN) -links $(IMPORT_BENCH_LINKS)
 
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
 # 1,000,000 plain links, then 1,000,000 smart links (three rules and a split
