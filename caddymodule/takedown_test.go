@@ -178,7 +178,10 @@ func TestRetiredLinksAtTheEdge(t *testing.T) {
 	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: expired, ID: gone[0].ID}, linkevents.ReasonExpired, now))
 	p.Publish(linkevents.NewDeleted(linkstore.Link{Code: deleted, ID: gone2.ID}, linkevents.ReasonAPI, now))
 	c := edge.inval.consumer
-	testenv.WaitFor(t, "the events applied", eventWait, func() bool { return c.Stats().Applied == 2 })
+	// Handled, not necessarily applied: the edge's own L2 delete may time
+	// out on a loaded machine (counted as failed), and the test deleted the
+	// L2 entries above as the control plane does.
+	testenv.WaitFor(t, "the events handled", eventWait, func() bool { s := c.Stats(); return s.Applied+s.Failed == 2 })
 
 	fresh := provision(t, &Handler{Database: dsn, Redis: redisAddr, RedisPrefix: prefix, keySalt: t.Name() + "b"})
 	for _, h := range []*Handler{edge, edge, fresh, fresh} { // the second of each from L1
