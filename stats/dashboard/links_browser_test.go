@@ -1,14 +1,13 @@
 package dashboard_test
 
 import (
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,15 +17,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	cpapi "github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/internal/apiauth"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/apitest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
-	"github.com/shortify/shortify/stats/api"
-	"github.com/shortify/shortify/stats/dashboard"
-	"github.com/shortify/shortify/stats/partitions"
 )
 
 // seedLinks is how many links on its own host workspace acme starts
@@ -37,10 +33,10 @@ const seedLinks = 30
 // acmeDomain is workspace acme's custom domain.
 const acmeDomain = "go.acme.example"
 
-// linksSite is the links page's test server: the dashboard, the control
-// plane's API (with a real issuer, so the page creates links) and the
-// stats API (which tells the page the key's role), over one SQLite link
-// store, and the keys of workspaces acme and other.
+// linksSite is the links page's test server (serveDashboard): the
+// dashboard, the control plane's API (with a real issuer, so the page
+// creates links) and the stats API (which tells the page the key's role),
+// over one SQLite link store, and the keys of workspaces acme and other.
 type linksSite struct {
 	url                          string
 	links                        linkstore.Store
@@ -49,9 +45,12 @@ type linksSite struct {
 }
 
 // serveLinks starts linksSite: acme holds seed-01 … seed-30 (every one
-// tagged "seed", the odd ones "odd" too), other holds other-secret,
-// tagged "seed" and "launch" as acme's links will be.
-func serveLinks(t *testing.T) *linksSite {
+// tagged "seed", the odd ones "odd" too), seed-05 with 1,234 clicks
+// (1,000 of humans), seed-12 with 40 (31), the domain's seed-01 with 7
+// (0), the others none; other holds other-secret, tagged "seed" and
+// "launch" as acme's links will be. wrap, when not nil, wraps the control
+// plane's API.
+func serveLinks(t *testing.T, wrap func(http.Handler) http.Handler) *linksSite {
 	t.Helper()
 	reg := apitest.NewRegistry()
 	acmeID, otherID := reg.MustWorkspace(t, "acme"), reg.MustWorkspace(t, "other")
@@ -84,7 +83,20 @@ func serveLinks(t *testing.T) *linksSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &linksSite{url: serveLinksSite(t, reg, links, cp), links: links, acme: reg.Mint(t, apikey.Creator, acmeID),
+	// Click totals as the leader's job writes them: three links counted,
+	// the others at 0.
+	if n, err := links.SetClicks(t.Context(), []linkstore.ClickTotal{{LinkID: 1005, Code: "seed-05", Clicks: 1234, Humans: 1000},
+		{LinkID: 1012, Code: "seed-12", Clicks: 40, Humans: 31}, {LinkID: 999, Code: "seed-01", Clicks: 7}}); err != nil || n != 3 {
+		t.Fatalf("SetClicks: %d, %v", n, err)
+	}
+	// The stats API over an empty database: the page asks it only for
+	// the key's role.
+	var h http.Handler = cp
+	if wrap != nil {
+		h = wrap(cp)
+	}
+	url := serveDashboard(t, statsAPI(t, reg, links, nil), h)
+	return &linksSite{url: url, links: links, acme: reg.Mint(t, apikey.Creator, acmeID),
 		acmeViewer: reg.Mint(t, apikey.Viewer, acmeID), otherMaker: reg.Mint(t, apikey.Creator, otherID), admin: reg.Mint(t, apikey.Admin, 0)}
 }
 
@@ -105,7 +117,7 @@ func TestBrowserLinksPage(t *testing.T) {
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")
 	}
-	site := serveLinks(t)
+	site := serveLinks(t, nil)
 	ctx := newBrowser(t, chromium)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -119,11 +131,7 @@ func TestBrowserLinksPage(t *testing.T) {
 	}
 	codes := func() []string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#lk-list > li")].map((li) => li.dataset.code)`))
-		if err != nil {
-			t.Fatalf("browser: the rows: %v", err)
-		}
-		return v
+		return evaluate[[]string](t, ctx, "the rows", `[...document.querySelectorAll("#lk-list > li")].map((li) => li.dataset.code)`)
 	}
 	// rows waits until the list holds n rows and nothing is loading.
 	rows := func(n int) chromedp.Action[chromedp.Void] {
@@ -138,20 +146,11 @@ func TestBrowserLinksPage(t *testing.T) {
 		}
 		return l
 	}
-	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
+	// The viewport, not the whole page: what a person sees (and the open
+	// dialog over it).
 	shot := func(name string) {
 		t.Helper()
-		// The viewport, not the whole page: what a person sees (and the
-		// open dialog over it).
-		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil && os.MkdirAll(artifacts, 0o755) == nil {
-			path := filepath.Join(artifacts, name)
-			if os.WriteFile(path, png, 0o644) == nil {
-				t.Logf("screenshot: %s", path)
-			}
-		}
+		viewportScreenshot(t, ctx, name)
 	}
 	page := site.url + "/dashboard/links"
 	useKey := func(key string) {
@@ -194,8 +193,13 @@ func TestBrowserLinksPage(t *testing.T) {
 	if lookup("seed-01").Disabled {
 		t.Error("Disable on the domain link disabled seed-01 on the own host")
 	}
-	if got := textOf(t, ctx, `#lk-list li[data-code="seed-30"] .lk-clicks`); !strings.Contains(got, "—") {
-		t.Errorf("clicks without a total show %q, want a dash", got)
+	clicks := map[string]string{`#lk-list li[data-code="seed-05"]:not([data-domain]) .lk-clicks`: "1,234 clicks\n1,000 humans",
+		`#lk-list li[data-code="seed-12"] .lk-clicks`: "40 clicks\n31 humans", string(onDomain) + " .lk-clicks": "7 clicks\n0 humans",
+		`#lk-list li[data-code="seed-30"] .lk-clicks`: "0 clicks\n0 humans"}
+	for sel, want := range clicks {
+		if got := textOf(t, ctx, sel); got != want {
+			t.Errorf("%s shows %q, want %q", sel, got, want)
+		}
 	}
 
 	// A create with every kind of field.
@@ -322,13 +326,24 @@ func TestBrowserLinksPage(t *testing.T) {
 	}
 	do("clear the tags", chromedp.Click(chromedp.CSS("#lk-tagbar .chip-clear")), rows(25))
 
-	// Most clicks first: a control plane with click totals sorts so; one
-	// without refuses sort=clicks, and the page says so and falls back.
+	// Most clicks first (the new links have none), then newest first.
 	eval("sort by clicks", `(() => { const s = document.querySelector("#lk-sort"); s.value = "clicks"; s.dispatchEvent(new Event("change")); })()`)
-	do("sorted or refused", chromedp.Poll[chromedp.Void](`document.querySelector('#lk-sort option[value="clicks"]').disabled ?
-		document.querySelector("#lk-sort").value === "created" && document.querySelector("#lk-sort-note").textContent.includes("cannot sort links by clicks") :
-		location.search === "?sort=clicks" && document.querySelector("#lk-summary").textContent.includes("most clicks first")`,
+	do("sorted by clicks", chromedp.Poll[chromedp.Void](`location.search === "?sort=clicks" && document.querySelector("#lk-summary").textContent.includes("most clicks first")`,
 		chromedp.WithPollingInterval(50*time.Millisecond)), rows(25))
+	if got := codes(); !slices.Equal(got[:4], []string{"seed-05", "seed-12", "seed-01", "hostile"}) {
+		t.Errorf("most clicks first: %q", got)
+	}
+	if got := attrOf(t, ctx, "#lk-list > li:nth-child(3)", "data-domain"); got != acmeDomain {
+		t.Errorf("the third most clicked is on domain %q, want %s", got, acmeDomain)
+	}
+	if got := textOf(t, ctx, "#lk-list > li:first-child .lk-clicks-n"); got != "1,234" {
+		t.Errorf("the most clicked row shows %q clicks", got)
+	}
+	do("a reload keeps the order", chromedp.Reload(), rows(25), waitText("#lk-summary", "most clicks first"))
+	if got := codes(); got[0] != "seed-05" || got[1] != "seed-12" {
+		t.Errorf("after a reload: %q", got)
+	}
+	shot("dashboard-links.png")
 	eval("back to newest first", `(() => { const s = document.querySelector("#lk-sort"); s.value = "created"; s.dispatchEvent(new Event("change")); })()`)
 	do("newest first", chromedp.Poll[chromedp.Void](`location.search === "" && document.querySelector("#lk-summary").textContent.includes("newest first")`,
 		chromedp.WithPollingInterval(50*time.Millisecond)), rows(25))
@@ -381,7 +396,6 @@ func TestBrowserLinksPage(t *testing.T) {
 	if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err != nil || got != "https://sho.test/launch-day" {
 		t.Errorf("the clipboard holds %q (%v)", got, err)
 	}
-	shot("dashboard-links.png")
 
 	// Delete: a dialog first; Cancel keeps the link.
 	do("delete, then cancel",
@@ -407,7 +421,7 @@ func TestBrowserLinksPage(t *testing.T) {
 	}
 
 	// A phone: the list and the editor no wider than the screen.
-	do("a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(page), rows(25))
+	do("a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(page+"?sort=clicks"), rows(25), waitText("#lk-summary", "most clicks first"))
 	widths := func(what string) {
 		t.Helper()
 		w, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.max(document.documentElement.scrollWidth,
@@ -457,41 +471,67 @@ func TestBrowserLinksPage(t *testing.T) {
 	do("other's too", rows(1), waitText(`#lk-list li[data-code="other-secret"] .lk-meta`, "workspace 3"))
 }
 
-// serveLinksSite serves the dashboard, the stats API over an empty stats
-// database (the links page asks it only for the key's role) and, for
-// every other path, the control plane's API cp; it returns the URL.
-func serveLinksSite(t *testing.T, keys apiauth.KeyLookup, links linkstore.Store, cp http.Handler) string {
-	t.Helper()
-	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
-	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
+// TestBrowserLinksOlderControlPlane: during a rolling upgrade the page
+// may meet a control plane from before click totals, which refuses
+// sort=clicks (400 naming sort) and sends no clicks: the page lists
+// newest first with the option off and a note saying why, and shows a
+// dash for the clicks rather than a made-up 0.
+func TestBrowserLinksOlderControlPlane(t *testing.T) {
+	chromium := os.Getenv("SHORTIFY_CHROMIUM")
+	if chromium == "" {
+		chromium = testenv.Command(t, "chromium", "chromium")
 	}
-	m.Close()
-	store, err := api.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
+	site := serveLinks(t, olderControlPlane)
+	ctx := newBrowser(t, chromium)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(site.url+"/dashboard/links?sort=clicks"),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.SendKeys(chromedp.CSS("#api-key"), site.acme),
+		chromedp.Click(chromedp.CSS("#key-submit")),
+		waitText("#lk-sort-note", "cannot sort links by clicks"),
+		waitText("#lk-summary", "newest first"),
+	); err != nil {
+		t.Fatalf("browser: %v", err)
 	}
-	t.Cleanup(func() { store.Close() })
-	stats, err := api.New(api.Config{}, api.Deps{
-		Store:     store,
-		Keys:      func(context.Context) apiauth.KeyLookup { return keys },
-		Directory: func(context.Context) api.Directory { return directory{links} },
-	})
-	if err != nil {
-		t.Fatal(err)
+	if got := evaluate[bool](t, ctx, "the option", `document.querySelector('#lk-sort option[value="clicks"]').disabled && document.querySelector("#lk-sort").value === "created"`); !got {
+		t.Error("the clicks option is still on")
 	}
-	dash := dashboard.New()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, api.Prefix):
-			stats.ServeHTTP(w, r)
-		case strings.HasPrefix(r.URL.Path, "/dashboard"):
-			dash.ServeHTTP(w, r)
-		default:
+	if got := evaluate[string](t, ctx, "the first row", `document.querySelector("#lk-list > li").dataset.code`); got != "seed-30" {
+		t.Errorf("the list starts with %q, want seed-30 (newest first)", got)
+	}
+	if got := textOf(t, ctx, `#lk-list li[data-code="seed-12"] .lk-clicks`); got != "— clicks" {
+		t.Errorf("clicks without a total show %q, want a dash", got)
+	}
+}
+
+// olderControlPlane is cp as a control plane from before click totals
+// answers the links page: it refuses sort=clicks and its links carry no
+// clicks or clicks_humans.
+func olderControlPlane(cp http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/links" || r.Method != http.MethodGet {
 			cp.ServeHTTP(w, r)
+			return
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+		if r.URL.Query().Get("sort") == "clicks" {
+			problem.WriteField(w, http.StatusBadRequest, "sort", `sort: "created" is the only order`)
+			return
+		}
+		rec := httptest.NewRecorder()
+		cp.ServeHTTP(rec, r)
+		var page map[string]any
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &page) != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		links, _ := page["links"].([]any)
+		for _, l := range links {
+			if m, ok := l.(map[string]any); ok {
+				delete(m, "clicks")
+				delete(m, "clicks_humans")
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+	})
 }

@@ -24,8 +24,9 @@ import (
 )
 
 // statsAPI is the stats API over a new SQLite stats database holding the
-// events' aggregates, reading the test's keys and links.
-func statsAPI(t *testing.T, keys keyRing, links linkstore.Store, events []clickevents.Event) http.Handler {
+// events' aggregates (none: an empty one), reading the test's keys and
+// links.
+func statsAPI(t *testing.T, keys apiauth.KeyLookup, links linkstore.Store, events []clickevents.Event) http.Handler {
 	t.Helper()
 	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
 	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
@@ -100,11 +101,24 @@ func evaluate[T any](t *testing.T, ctx context.Context, what, expr string) T {
 // failure is only logged, the screenshots being for people.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	saveScreenshot(t, ctx, name, chromedp.FullScreenshot(100)) // 100: PNG (below it, JPEG)
+}
+
+// viewportScreenshot is screenshot of the viewport only: what a person
+// sees, with an open dialog over it.
+func viewportScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	saveScreenshot(t, ctx, name, chromedp.CaptureScreenshot())
+}
+
+// saveScreenshot writes the PNG that capture takes as name.
+func saveScreenshot(t *testing.T, ctx context.Context, name string, capture chromedp.Action[[]byte]) {
+	t.Helper()
 	artifacts := os.Getenv("SHORTIFY_TEST_ARTIFACTS")
 	if artifacts == "" {
 		artifacts = t.TempDir()
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG (below it, JPEG)
+	png, err := chromedp.Run(ctx, capture)
 	if err == nil {
 		err = os.MkdirAll(artifacts, 0o755)
 	}

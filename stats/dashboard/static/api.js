@@ -41,6 +41,13 @@ export async function api(path, options) {
   return opts.raw ? resp : resp.json();
 }
 
+// explain is what a page says of a refused call: a 401 (no key, or one
+// not known) asks for a key that may see what (default "statistics").
+export function explain(err, what) {
+  if (err.status === 401) return "Enter an API key (role viewer or above) to see " + (what || "statistics") + ": " + err.message;
+  return err.message;
+}
+
 // domainQuery is "&domain=..." for a link page opened with ?domain=
 // (a link on a custom domain), else "".
 export function domainQuery() {

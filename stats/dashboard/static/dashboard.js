@@ -3,10 +3,10 @@
 // is written with textContent or setAttribute, never as HTML. A module:
 // the API calls, the chart, the date range, the countries card and the
 // smart-link form are modules of their own beside it.
-import { api, domainQuery, key, KEY, picked, WORKSPACE } from "./api.js";
+import { api, domainQuery, explain, key, KEY, picked, WORKSPACE } from "./api.js";
 import { chart } from "./chart.js";
 import { countryList } from "./countries.js";
-import { $, el } from "./dom.js";
+import { $, el, say } from "./dom.js";
 import { fmt, safeHref, shownTime, shownURL } from "./format.js";
 import * as range from "./range.js";
 import { saveSmart, showSmart, smartError } from "./smart.js";
@@ -23,13 +23,6 @@ import { saveSmart, showSmart, smartError } from "./smart.js";
   // COUNTRIES is the length of the countries' ranked list (the other
   // cards show 8).
   const COUNTRIES = 15;
-
-  function say(text, isError) {
-    const m = $("message");
-    m.textContent = text;
-    m.hidden = !text;
-    m.classList.toggle("error", !!isError);
-  }
 
   // showWorkspace says whose statistics the pages show: the key's
   // workspace (name and ID), or, for an instance admin, every workspace
@@ -100,11 +93,6 @@ import { saveSmart, showSmart, smartError } from "./smart.js";
       $("smart-state").textContent = "";
     }
     if ($("qr")) noQR("");
-  }
-
-  function explain(err) {
-    if (err.status === 401) return "Enter an API key (role viewer or above) to see statistics: " + err.message;
-    return err.message;
   }
 
   function showTotals(t) {
@@ -439,10 +427,6 @@ import { saveSmart, showSmart, smartError } from "./smart.js";
     // The forms work from here on (tests wait for this).
     document.body.dataset.ready = "1";
   }
-
-  // The links page's script (links.js) calls the API, builds elements and
-  // shows URLs and times through these rather than copies of them.
-  window.shortifyDashboard = Object.freeze({ api, el, say, explain, shownURL, safeHref, shownTime, fmt, key });
 
   document.addEventListener("DOMContentLoaded", start);
 })();

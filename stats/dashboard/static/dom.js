@@ -22,3 +22,12 @@ export function svg(tag, attrs, text) {
   if (text !== undefined) e.textContent = String(text);
   return e;
 }
+
+// say shows text in the page's message line (#message), as an error when
+// isError; "" hides it.
+export function say(text, isError) {
+  const m = $("message");
+  m.textContent = text;
+  m.hidden = !text;
+  m.classList.toggle("error", !!isError);
+}

@@ -4,8 +4,8 @@
 // the API's refusal next to the input of the field its problem names.
 // Like links.js it writes what users wrote as text only.
 
-const { api, el } = window.shortifyDashboard;
-const $ = (id) => document.getElementById(id);
+import { api } from "./api.js";
+import { $, el } from "./dom.js";
 
 // linkPath is the API path of link l (plus suffix, such as "/qr"), with
 // ?domain= for a link on a custom domain.

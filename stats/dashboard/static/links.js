@@ -1,13 +1,13 @@
 // Shortify dashboard: the links page (/dashboard/links). Lists the
 // workspace's links from GET /api/v1/links (search, tag filter, sort,
 // pages), and creates, edits, disables and deletes them through the same
-// API. It shares dashboard.js's helpers (window.shortifyDashboard): the
-// key, the API calls, and writing what users wrote as text only
-// (textContent, setAttribute), never as markup.
+// API. It takes the key, the API calls and the writing of what users
+// wrote as text only (textContent, setAttribute, never markup) from the
+// dashboard's modules, as dashboard.js does.
+import { api, explain, key } from "./api.js";
+import { $, el, say } from "./dom.js";
+import { fmt, safeHref, shownTime, shownURL } from "./format.js";
 import { closeEditor, initEditor, linkPath, openEditor } from "./linkform.js";
-
-const { api, el, say, explain, shownURL, safeHref, shownTime, fmt, key } = window.shortifyDashboard;
-const $ = (id) => document.getElementById(id);
 
 // PAGE is how many links one page (and each "More") holds.
 const PAGE = 25;
@@ -126,7 +126,7 @@ async function reload() {
       $("lk-sort-note").hidden = false;
       return reload();
     }
-    clearList(explain(err));
+    clearList(explain(err, "your links"));
     return;
   }
   if (gen !== state.gen) return;
@@ -141,7 +141,7 @@ async function more() {
     const page = await api("/api/v1/links?" + listQuery(state.cursor));
     if (gen === state.gen) showPage(page);
   } catch (err) {
-    if (gen === state.gen) say(explain(err), true);
+    if (gen === state.gen) say(explain(err, "your links"), true);
   } finally {
     $("lk-more").disabled = false;
   }
@@ -216,10 +216,14 @@ function row(l) {
   if (l.preview) badges.appendChild(badge("preview"));
   if (badges.childNodes.length) main.appendChild(badges);
 
-  const clicks = el("div", { class: "lk-clicks" });
-  // clicks arrives once the control plane keeps click totals; until
-  // then a dash, not a made-up 0.
-  clicks.append(el("span", { class: "lk-clicks-n" }, typeof l.clicks === "number" ? fmt(l.clicks) : "—"), el("span", { class: "muted" }, " clicks"));
+  const clicks = el("div", { class: "lk-clicks", title: "All-time clicks, copied from the statistics every half minute or so (not live)" });
+  // A control plane from before click totals (during a rolling upgrade)
+  // sends no clicks: a dash, not a made-up 0.
+  const counted = typeof l.clicks === "number";
+  clicks.append(el("span", { class: "lk-clicks-n" }, counted ? fmt(l.clicks) : "—"), el("span", { class: "muted" }, l.clicks === 1 ? " click" : " clicks"));
+  if (counted && typeof l.clicks_humans === "number") {
+    clicks.appendChild(el("span", { class: "lk-clicks-humans muted" }, fmt(l.clicks_humans) + (l.clicks_humans === 1 ? " human" : " humans")));
+  }
 
   const actions = el("div", { class: "lk-actions" });
   const qrBtn = el("button", { type: "button", class: "lk-qr-toggle lk-small", "aria-expanded": "false" }, "QR");
