@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shortify/shortify/internal/promreg"
 	"github.com/shortify/shortify/stats/ingest"
 )
 
@@ -110,24 +111,12 @@ func (m *metrics) collectors() []prometheus.Collector {
 
 // register adds the collectors to reg, undoing a partial registration.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	var done []prometheus.Collector
-	for _, c := range m.collectors() {
-		if err := reg.Register(c); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			return err
-		}
-		done = append(done, c)
-	}
-	return nil
+	return promreg.Register(reg, m.collectors()...)
 }
 
 // unregister takes the collectors out of reg.
 func (m *metrics) unregister(reg prometheus.Registerer) {
-	for _, c := range m.collectors() {
-		reg.Unregister(c)
-	}
+	promreg.Unregister(reg, m.collectors()...)
 }
 
 // Describe implements prometheus.Collector for the counters read from

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shortify/shortify/internal/promreg"
 	"github.com/shortify/shortify/webhooks"
 )
 
@@ -95,24 +96,12 @@ func (m *Metrics) collectors() []prometheus.Collector {
 
 // Register adds the collectors to reg, undoing a partial registration.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
-	var done []prometheus.Collector
-	for _, c := range m.collectors() {
-		if err := reg.Register(c); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			return err
-		}
-		done = append(done, c)
-	}
-	return nil
+	return promreg.Register(reg, m.collectors()...)
 }
 
 // Unregister takes the collectors out of reg.
 func (m *Metrics) Unregister(reg prometheus.Registerer) {
-	for _, c := range m.collectors() {
-		reg.Unregister(c)
-	}
+	promreg.Unregister(reg, m.collectors()...)
 }
 
 func (m *Metrics) skipped(reason string) {
