@@ -1,61 +1,35 @@
 package client_test
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/client"
 	cpapi "github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/audit"
-	"github.com/shortify/shortify/internal/apiauth"
-	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/linkstore"
-	"github.com/shortify/shortify/internal/snowflake"
+	"github.com/shortify/shortify/internal/testkit/apitest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/workspace"
-	statsapi "github.com/shortify/shortify/stats/api"
-	"github.com/shortify/shortify/stats/partitions"
 	whstore "github.com/shortify/shortify/webhooks/store"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// issuer is a real codegen codec and Snowflake generator over a local
-// counter: the Raft-backed issuer without Raft.
-type issuer struct {
-	codec *codegen.Codec
-	ids   *snowflake.Generator
-	next  atomic.Uint64
-}
-
-func (i *issuer) NewID() (int64, error) { return i.ids.Next() }
-
-func (i *issuer) NextCode() (string, error) { return i.codec.Code(i.next.Add(1) - 1) }
-
-// statsNow is the stats API's clock: the clicks the test writes are on
-// its day.
-var statsNow = time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
-
-// stack is the control plane API on SQLite with the registries on a real
-// FSM and the audit log and reports in SQLite, and the stats API on a
-// SQLite stats database, behind one loopback server as the front door
-// routes them.
+// stack is the APIs as a program meets them (apitest.Server), with the
+// audit log, the abuse reports and the webhook store in SQLite.
 type stack struct {
 	url   string
 	admin string
-	stats *sql.DB
+	srv   *apitest.Server
 	// hooks is the webhook store behind /api/v1/webhooks (SQLite).
 	hooks *whstore.Store
 }
@@ -65,19 +39,6 @@ func newStack(t *testing.T) *stack { return newStackOn(t, teststore.SQLite(t)) }
 // newStackOn is newStack on the link store given.
 func newStackOn(t *testing.T, links linkstore.Store) *stack {
 	t.Helper()
-	key, err := codegen.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := codegen.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := snowflake.New(1, 0, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := newRegistry()
 	log, err := audit.Open(t.Context(), audit.Config{DSN: "sqlite://" + filepath.Join(t.TempDir(), "audit.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -90,41 +51,10 @@ func newStackOn(t *testing.T, links linkstore.Store) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(hooks.Close)
-	cp, err := cpapi.New(cpapi.Config{PublicURL: "http://sho.test"},
-		reg.deps(cpapi.Deps{Store: links, Issuer: &issuer{codec: codec, ids: ids}, Audit: rec, AuditLog: log, Reports: log, Webhooks: hooks}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := "sqlite://" + filepath.Join(t.TempDir(), "stats.db")
-	m, err := partitions.Open(t.Context(), partitions.Config{DSN: dsn, Migrate: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
-	store, err := statsapi.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	st, err := statsapi.New(statsapi.Config{Now: func() time.Time { return statsNow }, Logger: slog.New(slog.DiscardHandler)},
-		statsapi.Deps{Store: store, Keys: func(context.Context) apiauth.KeyLookup { return reg }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", strings.TrimPrefix(dsn, "sqlite://")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/v1/stats/") {
-			st.ServeHTTP(w, r)
-			return
-		}
-		cp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return &stack{url: srv.URL, admin: reg.mint(t), stats: db, hooks: hooks}
+	srv := apitest.ServeWith(t, links, func(d *cpapi.Deps) {
+		d.Audit, d.AuditLog, d.Reports, d.Webhooks = rec, log, log, hooks
+	})
+	return &stack{url: srv.URL, admin: srv.Admin, srv: srv, hooks: hooks}
 }
 
 func (s *stack) client(t *testing.T, opts ...client.Option) *client.Client {
@@ -136,22 +66,11 @@ func (s *stack) client(t *testing.T, opts ...client.Option) *client.Client {
 	return c
 }
 
-// click writes a day's clicks of a link as the ingest aggregates them:
-// the link's row and the roll-ups over all links (code "": the
-// instance's, workspace 0, and the default workspace's).
+// click writes a day's clicks of a link of the default workspace as the
+// ingest aggregates them (apitest.Server.Click).
 func (s *stack) click(t *testing.T, code string, linkID string, clicks int64) {
 	t.Helper()
-	day := statsNow.Truncate(24 * time.Hour)
-	for _, row := range []struct {
-		code, linkID string
-		ws           int64
-	}{{code, linkID, workspace.DefaultID}, {"", "0", 0}, {"", "0", workspace.DefaultID}} {
-		if _, err := s.stats.ExecContext(t.Context(),
-			`INSERT INTO clicks_daily (bucket, code, link_id, bot, clicks, visitors, workspace_id) VALUES (?1, ?2, ?3, 0, ?4, NULL, ?5)`,
-			day.UnixMicro(), row.code, row.linkID, clicks, row.ws); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.srv.Click(t, workspace.DefaultID, code, linkID, clicks)
 }
 
 // TestLinksLifecycle runs on both link stores: the client must not care.

@@ -41,11 +41,19 @@ type Server struct {
 // Serve starts a Server on links (teststore.SQLite or
 // teststore.Postgres); the server stops when the test ends. Short URLs
 // are on http://sho.test.
-func Serve(t testing.TB, links linkstore.Store) *Server {
+func Serve(t testing.TB, links linkstore.Store) *Server { return ServeWith(t, links, nil) }
+
+// ServeWith is Serve with more of the API's dependencies (an audit log,
+// a webhook store): more, when not nil, fills them in after the
+// registries, the store and the issuer are set.
+func ServeWith(t testing.TB, links linkstore.Store, more func(*api.Deps)) *Server {
 	t.Helper()
 	reg := NewRegistry()
 	d := reg.Deps(api.Deps{Store: links, Issuer: NewIssuer(t)})
 	d.Blocklist = reg
+	if more != nil {
+		more(&d)
+	}
 	cp, err := api.New(api.Config{PublicURL: "http://sho.test", Logger: slog.New(slog.DiscardHandler)}, d)
 	if err != nil {
 		t.Fatal(err)
