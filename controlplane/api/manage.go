@@ -389,6 +389,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			Type:   "about:blank",
 			Status: http.StatusServiceUnavailable, Title: http.StatusText(http.StatusServiceUnavailable), Detail: detail}}
 	}
+	// A second run's links are answered before the budgets: they create
+	// nothing, so they spend none.
+	pending = h.bulkAlreadyThere(r, pending, links, results)
 	pending, budget, ok := h.bulkBudget(w, r, callerOf(r).homeWorkspace(), pending, results)
 	if !ok {
 		return
