@@ -13,6 +13,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/workspace"
 )
 
 // externalIDConflict is the 409 for err, an *ExternalIDTakenError: its
@@ -110,4 +111,23 @@ func (h *Handler) bulkAlreadyThere(r *http.Request, pending []int, links []links
 		results[i] = BulkResult{Status: http.StatusConflict, Error: &d, Link: &out[k]}
 	}
 	return pending
+}
+
+// bulkAliasTaken is a bulk create's result for a link refused because its
+// alias is taken on domain: a 409 naming alias, with the live link that
+// has it when the caller's workspace owns that link (never another
+// workspace's), so that an importer can tell a link it brought in before
+// under its original code (an export imported back) from a stranger's.
+// The link is the one read for the detail anyway: no extra query.
+func (h *Handler) bulkAliasTaken(r *http.Request, domain, alias string) BulkResult {
+	detail, l := h.takenBy(r.Context(), domain, alias)
+	res := BulkResult{Status: http.StatusConflict, Error: &problem.Details{
+		Type:   "about:blank",
+		Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias", Detail: detail}}
+	if l != nil && workspace.Of(l.WorkspaceID) == callerOf(r).homeWorkspace() {
+		out := []Link{h.present(r, *l)}
+		h.withReviews(r.Context(), out)
+		res.Link = &out[0]
+	}
+	return res
 }
