@@ -143,9 +143,13 @@ func (s *Store) updateExternalID(ctx context.Context, domain, code, id string, a
 }
 
 // sqlByExternalIDs reads the live links of a workspace that have one of an
-// array of external IDs, through links_external_id_idx.
-const sqlByExternalIDs = `SELECT ` + listColumns + ` FROM links
-WHERE workspace_id = $1 AND external_id = ANY($2::text[]) AND external_id IS NOT NULL AND retired_at IS NULL`
+// array of external IDs, through links_external_id_idx. It joins the
+// array, as sqlTakenExternalIDs does, rather than external_id = ANY($2):
+// right after a large import, before the table is analyzed, the planner
+// answered ANY through the workspace's clicks index, filtering every
+// link of the workspace (2.35 s for 1,000 IDs at 87,000 links).
+const sqlByExternalIDs = `SELECT ` + listColumns + ` FROM links JOIN unnest($2::text[]) AS t (x) ON external_id = t.x
+WHERE workspace_id = $1 AND external_id IS NOT NULL AND retired_at IS NULL`
 
 // ByExternalIDs reads, from the primary and in one indexed query, the
 // live links of the workspace that have one of ids, by external ID.
