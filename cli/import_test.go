@@ -343,3 +343,32 @@ func TestImportStopOnError(t *testing.T) {
 		t.Errorf("%d links, want the 4 before the bad line", n)
 	}
 }
+
+// TestImportExportBack: `shortify export` imported back into the same
+// workspace creates nothing: each alias is held by the workspace's own
+// link to the same URL, which counts as already there (not renamed);
+// an alias held by a link to another URL is still renamed.
+func TestImportExportBack(t *testing.T) {
+	srv := servePostgres(t)
+	c := apiClient(t, srv, srv.Admin)
+	for i, alias := range []string{"home", "", "spring-sale", ""} {
+		if _, err := c.CreateLink(t.Context(), client.CreateLinkRequest{URL: fmt.Sprintf("https://example.com/p/%d", i), Alias: alias, Tags: []string{"t"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newSession(t, srv.URL, srv.Admin)
+	file := filepath.Join(t.TempDir(), "export.csv")
+	s.ok("export", "--out", file)
+	rep := decode[importReport](t, s.ok("import", "--from", "csv", file, "--json"))
+	if rep.Created != 0 || rep.Existing != 4 || len(rep.Renamed) != 0 || len(rep.Failed) != 0 {
+		t.Fatalf("export imported back: %+v", rep)
+	}
+	if n := len(allLinks(t, c)); n != 4 {
+		t.Errorf("%d links after the export came back, want 4", n)
+	}
+	moved := writeFile(t, "moved.csv", "url,alias,title,tags,expires_at,domain\nhttps://example.com/elsewhere,home,,,,\n")
+	rep = decode[importReport](t, s.ok("import", "--from", "csv", moved, "--json"))
+	if rep.Created != 1 || rep.Existing != 0 || len(rep.Renamed) != 1 || rep.Renamed[0].From != "home" {
+		t.Errorf("an alias held by a link to another URL: %+v", rep)
+	}
+}

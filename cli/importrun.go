@@ -6,7 +6,9 @@ package cli
 // where it can. Each link carries its record's external ID, so that the
 // records of an earlier run answer "already there" instead of being
 // created twice: a second run creates nothing, and a run stopped halfway
-// completes the rest when started again.
+// completes the rest when started again. A record whose alias the
+// workspace's own link to the same URL holds (an export imported back)
+// is already there too.
 
 import (
 	"context"
@@ -354,6 +356,10 @@ func (im *importer) send(ctx context.Context, items []*importItem) error {
 				}
 			case res.Status == http.StatusConflict && field == "external_id":
 				im.existing.Add(1)
+			case res.Status == http.StatusConflict && field == "alias" && sameLink(res.Link, it.req):
+				// The workspace's own link under the original code, to
+				// the same place: an export imported back.
+				im.existing.Add(1)
 			case res.Status == http.StatusConflict && field == "alias" && it.req.Alias != "":
 				it.req.Alias = ""
 				it.renamed = "taken: " + problemDetail(res.Error)
@@ -373,6 +379,13 @@ func (im *importer) send(ctx context.Context, items []*importItem) error {
 		items = append(again, retry...)
 	}
 	return nil
+}
+
+// sameLink reports whether l, the link of this workspace that holds the
+// alias req asked for (nil: none, or another workspace's), is req's link
+// already: same code, domain and URL.
+func sameLink(l *client.Link, req client.CreateLinkRequest) bool {
+	return l != nil && req.Alias != "" && l.Code == req.Alias && l.Domain == req.Domain && l.URL == req.URL
 }
 
 // later reports whether a whole request was refused for now (429, or a

@@ -192,7 +192,8 @@ type LinkPage struct {
 // BulkResult is one link's outcome in a bulk create: Link on success,
 // Error otherwise. A 409 for an external ID that a link of the workspace
 // has already carries that existing link in Link too (and its code and
-// domain in Error).
+// domain in Error); so does a 409 for an alias that a link of the
+// caller's workspace holds.
 type BulkResult struct {
 	Status int      `json:"status"`
 	Link   *Link    `json:"link,omitempty"`

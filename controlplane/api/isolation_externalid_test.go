@@ -54,3 +54,32 @@ func TestWorkspaceIsolationExternalID(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkspaceIsolationBulkAlias: a bulk item refused because workspace
+// B's link holds its alias carries no link to A's key (B's link is never
+// shown), while B's own key gets its link back; B's link stays as it was.
+func TestWorkspaceIsolationBulkAlias(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newIsoEnv(t, open(t), api.Config{}, api.Deps{})
+			w := e.do(t, e.keys["B creator"], "POST", "/api/v1/links", `{"url":"https://example.com/b-alias","alias":"b-held"}`)
+			if w.Code != http.StatusCreated {
+				t.Fatalf("B creates: %d %s", w.Code, w.Body.String())
+			}
+			b := decode[api.Link](t, w)
+			before := e.snapshot(t, []api.Link{b})
+			body := `{"links":[{"url":"https://example.com/b-alias","alias":"b-held"}]}`
+			res := decode[api.BulkResponse](t, e.do(t, e.keys["A creator"], "POST", "/api/v1/links/bulk", body)).Results[0]
+			if res.Status != http.StatusConflict || res.Error == nil || res.Error.Field != "alias" || res.Link != nil {
+				t.Errorf("A's bulk with B's alias: %d %+v, link %+v; want 409 without B's link", res.Status, res.Error, res.Link)
+			}
+			res = decode[api.BulkResponse](t, e.do(t, e.keys["B creator"], "POST", "/api/v1/links/bulk", body)).Results[0]
+			if res.Status != http.StatusConflict || res.Link == nil || res.Link.Code != b.Code {
+				t.Errorf("B's bulk with its own alias: %d, link %+v; want 409 with its link", res.Status, res.Link)
+			}
+			if after := e.snapshot(t, []api.Link{b}); !reflect.DeepEqual(after, before) {
+				t.Errorf("B's link changed under A's keys:\n got  %+v\n want %+v", after, before)
+			}
+		})
+	}
+}

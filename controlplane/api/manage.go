@@ -389,6 +389,9 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			Type:   "about:blank",
 			Status: http.StatusServiceUnavailable, Title: http.StatusText(http.StatusServiceUnavailable), Detail: detail}}
 	}
+	// A second run's links are answered before the budgets: they create
+	// nothing, so they spend none.
+	pending = h.bulkAlreadyThere(r, pending, links, results)
 	pending, budget, ok := h.bulkBudget(w, r, callerOf(r).homeWorkspace(), pending, results)
 	if !ok {
 		return
@@ -443,10 +446,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 				l := h.present(r, links[i])
 				results[i] = BulkResult{Status: http.StatusCreated, Link: &l}
 			case errors.Is(err, linkstore.ErrCodeTaken) && req.Links[i].Alias != "":
-				results[i] = BulkResult{Status: http.StatusConflict, Error: &problem.Details{
-					Type:   "about:blank",
-					Status: http.StatusConflict, Title: http.StatusText(http.StatusConflict), Field: "alias",
-					Detail: h.takenDetail(r.Context(), links[i].Domain, req.Links[i].Alias)}}
+				results[i] = h.bulkAliasTaken(r, links[i].Domain, req.Links[i].Alias)
 			case errors.Is(err, linkstore.ErrExternalIDTaken):
 				results[i] = h.bulkExternalIDTaken(r, err)
 			case errors.Is(err, linkstore.ErrCodeTaken) && attempt < generatedCodeAttempts:

@@ -222,9 +222,13 @@ func testBulk(t *testing.T, e *env) {
 			if err != nil || l.URL != res.Link.URL {
 				t.Errorf("result %d not stored: %+v %v", i, l, err)
 			}
-		} else if res.Error == nil || res.Error.Detail == "" || res.Link != nil {
+		} else if res.Error == nil || res.Error.Detail == "" || (res.Link != nil) != (i == 3) {
 			t.Errorf("result %d: %+v", i, res)
 		}
+	}
+	// The taken alias's 409 carries the workspace's link that holds it.
+	if l := resp.Results[3].Link; l == nil || l.Code != taken.Code || l.URL != "https://example.com/" {
+		t.Errorf("the taken alias's link: %+v", l)
 	}
 	if resp.Results[2].Link.Code != fresh || resp.Results[5].Link.RedirectStatus != 301 {
 		t.Errorf("results: %+v", resp.Results)

@@ -113,11 +113,23 @@ func (h *Handler) releaseCode(w http.ResponseWriter, r *http.Request) {
 // link has it, or a link had it and the code is retired, never to be
 // issued again on that domain.
 func (h *Handler) takenDetail(ctx context.Context, domain, alias string) string {
-	if _, err := h.deps.Store.Get(ctx, domain, alias); errors.Is(err, linkstore.ErrNotFound) {
+	detail, _ := h.takenBy(ctx, domain, alias)
+	return detail
+}
+
+// takenBy is takenDetail and, when a live link has the alias, that link
+// (read once for both).
+func (h *Handler) takenBy(ctx context.Context, domain, alias string) (string, *linkstore.Link) {
+	l, err := h.deps.Store.Get(ctx, domain, alias)
+	if errors.Is(err, linkstore.ErrNotFound) {
 		return fmt.Sprintf("the alias %q was used before and is never reissued: "+
-			"a short URL, once issued, never changes hands, even after its link expired or was deleted", alias)
+			"a short URL, once issued, never changes hands, even after its link expired or was deleted", alias), nil
 	}
-	return fmt.Sprintf("the alias %q is already taken", alias)
+	detail := fmt.Sprintf("the alias %q is already taken", alias)
+	if err != nil {
+		return detail, nil
+	}
+	return detail, &l
 }
 
 // takenDownDetail is the refusal of a change to a taken-down link.

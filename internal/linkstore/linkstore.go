@@ -204,6 +204,11 @@ type Store interface {
 	// another error. A taken code or an invalid link never fails the
 	// others.
 	CreateMany(ctx context.Context, links []Link) []error
+	// ByExternalIDs reads, from the primary and in one indexed query, the
+	// live links of the workspace that have one of ids, keyed by external
+	// ID (absent: no live link has it). It lets a bulk create answer the
+	// links an earlier run imported without trying to insert them.
+	ByExternalIDs(ctx context.Context, workspaceID int64, ids []string) (map[string]Link, error)
 	// Update applies u to the live link with the code and returns the
 	// link as it is afterwards, or ErrNotFound (for a retired link too);
 	// ErrTakenDown when the link is taken down; an *ExternalIDTakenError

@@ -141,3 +141,33 @@ func (s *Store) updateExternalID(ctx context.Context, domain, code, id string, a
 	})
 	return l, err
 }
+
+// sqlByExternalIDs reads the live links of a workspace that have one of an
+// array of external IDs, through links_external_id_idx. It joins the
+// array, as sqlTakenExternalIDs does, rather than external_id = ANY($2):
+// right after a large import, before the table is analyzed, the planner
+// answered ANY through the workspace's clicks index, filtering every
+// link of the workspace (2.35 s for 1,000 IDs at 87,000 links).
+const sqlByExternalIDs = `SELECT ` + listColumns + ` FROM links JOIN unnest($2::text[]) AS t (x) ON external_id = t.x
+WHERE workspace_id = $1 AND external_id IS NOT NULL AND retired_at IS NULL`
+
+// ByExternalIDs reads, from the primary and in one indexed query, the
+// live links of the workspace that have one of ids, by external ID.
+func (s *Store) ByExternalIDs(ctx context.Context, workspaceID int64, ids []string) (map[string]linkstore.Link, error) {
+	found := make(map[string]linkstore.Link)
+	if len(ids) == 0 {
+		return found, nil
+	}
+	rows, err := s.primary.Query(ctx, sqlByExternalIDs, workspace.Of(workspaceID), ids)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: links by external ID: %w", err)
+	}
+	links, err := scanLinks(rows, len(ids))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: links by external ID: %w", err)
+	}
+	for _, l := range links {
+		found[l.ExternalID] = l
+	}
+	return found, nil
+}

@@ -9,6 +9,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -66,4 +68,36 @@ func (s *Store) externalIDConflict(ctx context.Context, domain, code, id string,
 		return fmt.Errorf("external ID %q refused, and the link that has it not found: %w", id, err)
 	}
 	return &linkstore.ExternalIDTakenError{ExternalID: id, Existing: k}
+}
+
+// byExternalIDsChunk bounds the external IDs of one query, well under
+// SQLite's limit on bound parameters.
+const byExternalIDsChunk = 500
+
+// ByExternalIDs reads the live links of the workspace that have one of
+// ids, by external ID, with migration 0010's index (one query per
+// byExternalIDsChunk IDs).
+func (s *Store) ByExternalIDs(ctx context.Context, workspaceID int64, ids []string) (map[string]linkstore.Link, error) {
+	found := make(map[string]linkstore.Link)
+	for chunk := range slices.Chunk(ids, byExternalIDsChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, workspace.Of(workspaceID))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		q := `SELECT ` + listColumns + ` FROM links WHERE workspace_id = ? AND retired_at IS NULL AND external_id IN (?` +
+			strings.Repeat(", ?", len(chunk)-1) + `)`
+		rows, err := s.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: links by external ID: %w", err)
+		}
+		links, err := scanRows(rows, len(chunk))
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: links by external ID: %w", err)
+		}
+		for _, l := range links {
+			found[l.ExternalID] = l
+		}
+	}
+	return found, nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,5 +147,39 @@ func testExternalIDConcurrent(t *testing.T, s linkstore.Store) {
 		if i != won {
 			checkTaken(t, "a create that lost", err, links[won].Key())
 		}
+	}
+}
+
+// testByExternalIDs: ByExternalIDs finds, by external ID, exactly the live
+// links of the workspace asked about: not another workspace's, not a
+// deleted one's, not an unknown ID; more IDs than one query binds too.
+func testByExternalIDs(t *testing.T, s linkstore.Store) {
+	ctx := t.Context()
+	ws, other := NewWorkspace(), NewWorkspace()
+	a, b, gone := withExternalID(ws, "a-"+NewCode()), withExternalID(ws, "b-"+NewCode()), withExternalID(ws, "gone-"+NewCode())
+	elsewhere := withExternalID(other, "e-"+NewCode())
+	for i, err := range s.CreateMany(ctx, []linkstore.Link{a, b, gone, elsewhere}) {
+		if err != nil {
+			t.Fatalf("CreateMany link %d: %v", i, err)
+		}
+	}
+	if _, err := s.Delete(ctx, "", gone.Code); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{a.ExternalID, gone.ExternalID, elsewhere.ExternalID}
+	for i := range 700 {
+		ids = append(ids, "unknown-"+strconv.Itoa(i))
+	}
+	ids = append(ids, b.ExternalID)
+	found, err := s.ByExternalIDs(ctx, ws, ids)
+	if err != nil {
+		t.Fatalf("ByExternalIDs: %v", err)
+	}
+	if len(found) != 2 || found[a.ExternalID].Code != a.Code || found[b.ExternalID].Code != b.Code ||
+		found[a.ExternalID].URL != a.URL || found[b.ExternalID].WorkspaceID != ws {
+		t.Errorf("ByExternalIDs: %+v, want links %q and %q", found, a.Code, b.Code)
+	}
+	if found, err := s.ByExternalIDs(ctx, ws, nil); err != nil || len(found) != 0 {
+		t.Errorf("ByExternalIDs of none: %v, %v", found, err)
 	}
 }

@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) linkstore.Store) {
 		{"ExternalID", testExternalID},
 		{"ExternalIDInvalid", testExternalIDInvalid},
 		{"ExternalIDConcurrent", testExternalIDConcurrent},
+		{"ByExternalIDs", testByExternalIDs},
 		{"SetClicks", testSetClicks},
 		{"ListByClicks", testListByClicks},
 		{"SetTitleIfEmpty", testSetTitleIfEmpty},
