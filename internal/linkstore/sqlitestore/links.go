@@ -325,6 +325,12 @@ func scanRows(rows *sql.Rows, capacity int) ([]linkstore.Link, error) {
 // follows the number of links that pass the filter, which is what a
 // filter in a listing is for; a filter that most links pass costs a sort
 // of those.
+//
+// The search (q) reads the links_fts trigram index (migration 0012) for
+// the IDs of the links that hold the term, then keeps instr()'s exact,
+// ASCII-case-insensitive test on those: the index folds Unicode case, so
+// it finds a superset. A term with a newline can span two fields of the
+// newline-joined text, which the index holds apart: it scans, as before.
 func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Link, error) {
 	b, err := q.Bounds()
 	if err != nil {
@@ -383,6 +389,10 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		where += " AND external_id = " + param(b.ExternalID)
 	}
 	if b.Query != "" {
+		if !strings.Contains(b.Query, "\n") {
+			// The index's candidates, then the exact test below on them.
+			where += " AND id IN (SELECT rowid FROM links_fts WHERE links_fts MATCH " + param(ftsPhrase(b.Query)) + ")"
+		}
 		where += " AND instr(lower(code || char(10) || url || char(10) || coalesce(title, '') || char(10) || coalesce(tags, '')), " +
 			param(b.Query) + ") > 0"
 	}
@@ -404,6 +414,13 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		") UNION ALL SELECT * FROM (" +
 		"SELECT " + listColumns + " FROM links INDEXED BY links_host_id_idx WHERE " + sub + " AND " + where + order +
 		"))" + order, args
+}
+
+// ftsPhrase is q as an FTS5 string: its double quotes doubled, the whole
+// in double quotes, so that the trigram tokenizer reads it as one phrase
+// (a substring) and no character of it as FTS5 query syntax.
+func ftsPhrase(q string) string {
+	return `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
 }
 
 // deref is *p, or the zero value for nil.

@@ -1,0 +1,37 @@
+-- The search's index (issue 17: q over code, URL, title and tags; see
+-- pgstore's pg_trgm index): an FTS5 table with the trigram tokenizer, so
+-- that a phrase of 3 or more characters matches substrings, not whole
+-- words, ignoring case.
+--
+-- External content (content='links', content_rowid='id') rather than
+-- contentless: the text stays in links alone, and FTS5 reads a row's old
+-- values back from links when 'rebuild' fills the index; links is
+-- WITHOUT ROWID, so id, unique per link, stands in for the rowid. The
+-- triggers keep the index in step: a delete removes the old values, an
+-- update of an indexed column removes the old and adds the new. The
+-- columns are indexed apart (no concatenation): a term holds no newline
+-- (linkstore's validText), so a match in one of them is a match in the
+-- newline-joined text that instr() searched before.
+--
+-- The trigram tokenizer folds Unicode case and the search folds ASCII
+-- case only, so a MATCH finds a superset: List keeps its instr() test on
+-- the candidates, and the results stay the same as the scan's.
+CREATE VIRTUAL TABLE links_fts USING fts5(
+	code, url, title, tags,
+	content = 'links', content_rowid = 'id', tokenize = 'trigram'
+);
+
+CREATE TRIGGER links_fts_insert AFTER INSERT ON links BEGIN
+	INSERT INTO links_fts (rowid, code, url, title, tags) VALUES (new.id, new.code, new.url, new.title, new.tags);
+END;
+
+CREATE TRIGGER links_fts_delete AFTER DELETE ON links BEGIN
+	INSERT INTO links_fts (links_fts, rowid, code, url, title, tags) VALUES ('delete', old.id, old.code, old.url, old.title, old.tags);
+END;
+
+CREATE TRIGGER links_fts_update AFTER UPDATE OF id, code, url, title, tags ON links BEGIN
+	INSERT INTO links_fts (links_fts, rowid, code, url, title, tags) VALUES ('delete', old.id, old.code, old.url, old.title, old.tags);
+	INSERT INTO links_fts (rowid, code, url, title, tags) VALUES (new.id, new.code, new.url, new.title, new.tags);
+END;
+
+INSERT INTO links_fts (links_fts) VALUES ('rebuild');
