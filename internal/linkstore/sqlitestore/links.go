@@ -329,8 +329,13 @@ func scanRows(rows *sql.Rows, capacity int) ([]linkstore.Link, error) {
 // The search (q) reads the links_fts trigram index (migration 0012) for
 // the IDs of the links that hold the term, then keeps instr()'s exact,
 // ASCII-case-insensitive test on those: the index folds Unicode case, so
-// it finds a superset. A term with a newline can span two fields of the
-// newline-joined text, which the index holds apart: it scans, as before.
+// it finds a superset. Newest first without a host, the index's matches
+// are read newest first within the ID bounds and the LIMIT ends the
+// reading, so a common term costs about as much as a page of it; by
+// clicks or with a host, the planner's index reads the links and tests
+// each ID against the index's list. A term with a newline can span two
+// fields of the newline-joined text, which the index holds apart: it
+// scans, as before.
 func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Link, error) {
 	b, err := q.Bounds()
 	if err != nil {
@@ -360,7 +365,11 @@ const (
 
 // listQuery builds the query for b and its arguments. The parameters are
 // numbered (?NNN) so that both branches of a host query share them.
-func listQuery(b linkstore.ListBounds) (string, []any) {
+func listQuery(b linkstore.ListBounds) (string, []any) { return buildListQuery(b, true) }
+
+// buildListQuery is listQuery, with the search's index read or not
+// (useIndex false: the scan that the tests compare it with).
+func buildListQuery(b linkstore.ListBounds, useIndex bool) (string, []any) {
 	args := []any{b.MinID, b.MaxID, b.Limit}
 	param := func(v any) string {
 		args = append(args, v)
@@ -388,15 +397,25 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 	if b.ExternalID != "" {
 		where += " AND external_id = " + param(b.ExternalID)
 	}
+	from, byID := "links", "id"
 	if b.Query != "" {
-		if !strings.Contains(b.Query, "\n") {
-			// The index's candidates, then the exact test below on them.
+		if !useIndex || strings.Contains(b.Query, "\n") {
+			// The index holds the fields apart: scan (see List).
+		} else if b.Host == "" && !b.ByClicks {
+			// The index's matches, newest first, drive the query and the
+			// LIMIT stops it; the flattened subquery keeps the index's
+			// columns (code, url, ...) out of the names of the outer one.
+			from = "(SELECT rowid AS fts_id FROM links_fts WHERE links_fts MATCH " + param(ftsPhrase(b.Query)) +
+				" AND rowid BETWEEN ?1 AND ?2 ORDER BY rowid DESC) AS m CROSS JOIN links ON links.id = m.fts_id"
+			byID = "m.fts_id"
+		} else {
 			where += " AND id IN (SELECT rowid FROM links_fts WHERE links_fts MATCH " + param(ftsPhrase(b.Query)) + ")"
 		}
+		// The exact test on the index's candidates.
 		where += " AND instr(lower(code || char(10) || url || char(10) || coalesce(title, '') || char(10) || coalesce(tags, '')), " +
 			param(b.Query) + ") > 0"
 	}
-	order := " ORDER BY id DESC LIMIT ?3"
+	order := " ORDER BY " + byID + " DESC LIMIT ?3"
 	if b.ByClicks {
 		order = " ORDER BY clicks DESC, id DESC LIMIT ?3"
 		if b.HasAfter {
@@ -404,7 +423,7 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		}
 	}
 	if b.Host == "" {
-		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
+		return "SELECT " + listColumns + " FROM " + from + " WHERE " + where + order, args
 	}
 	r := linkstore.ReverseRunes(b.Host)
 	exact := "shortify_reverse(host) = " + param(r)
