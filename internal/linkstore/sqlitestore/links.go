@@ -329,13 +329,15 @@ func scanRows(rows *sql.Rows, capacity int) ([]linkstore.Link, error) {
 // The search (q) reads the links_fts trigram index (migration 0012) for
 // the IDs of the links that hold the term, then keeps instr()'s exact,
 // ASCII-case-insensitive test on those: the index folds Unicode case, so
-// it finds a superset. Newest first without a host, the index's matches
-// are read newest first within the ID bounds and the LIMIT ends the
-// reading, so a common term costs about as much as a page of it; by
-// clicks or with a host, the planner's index reads the links and tests
-// each ID against the index's list. A term with a newline can span two
-// fields of the newline-joined text, which the index holds apart: it
-// scans, as before.
+// it finds a superset. Without a host, the index's matches within the ID
+// bounds drive the query: newest first, they are read in the index's
+// order and the LIMIT ends the reading; by clicks, they are all read and
+// sorted, a cost that follows the number of matches, as the other
+// filters' does (testing the workspace's links in clicks order against
+// the index's list instead reads the whole workspace for a rare term).
+// With a host, the host index's rows are tested against that list. A
+// term with a newline can span two fields of the newline-joined text,
+// which the index holds apart: it scans, as before.
 func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Link, error) {
 	b, err := q.Bounds()
 	if err != nil {
@@ -401,10 +403,10 @@ func buildListQuery(b linkstore.ListBounds, useIndex bool) (string, []any) {
 	if b.Query != "" {
 		if !useIndex || strings.Contains(b.Query, "\n") {
 			// The index holds the fields apart: scan (see List).
-		} else if b.Host == "" && !b.ByClicks {
-			// The index's matches, newest first, drive the query and the
-			// LIMIT stops it; the flattened subquery keeps the index's
-			// columns (code, url, ...) out of the names of the outer one.
+		} else if b.Host == "" {
+			// The index's matches, newest first, drive the query (see
+			// List); the flattened subquery keeps the index's columns
+			// (code, url, ...) out of the names of the outer query.
 			from = "(SELECT rowid AS fts_id FROM links_fts WHERE links_fts MATCH " + param(ftsPhrase(b.Query)) +
 				" AND rowid BETWEEN ?1 AND ?2 ORDER BY rowid DESC) AS m CROSS JOIN links ON links.id = m.fts_id"
 			byID = "m.fts_id"
