@@ -1,17 +1,21 @@
 -- The search's index (issue 17: q over code, URL, title and tags; see
 -- pgstore's pg_trgm index): an FTS5 table with the trigram tokenizer, so
 -- that a phrase of 3 or more characters matches substrings, not whole
--- words, ignoring case.
+-- words, ignoring case (0009's note that FTS5 indexes whole tokens was
+-- of its default tokenizers; SQLite 3.34 added trigram).
 --
 -- External content (content='links', content_rowid='id') rather than
--- contentless: the text stays in links alone, and FTS5 reads a row's old
--- values back from links when 'rebuild' fills the index; links is
--- WITHOUT ROWID, so id, unique per link, stands in for the rowid. The
--- triggers keep the index in step: a delete removes the old values, an
--- update of an indexed column removes the old and adds the new. The
--- columns are indexed apart (no concatenation): a term holds no newline
--- (linkstore's validText), so a match in one of them is a match in the
--- newline-joined text that instr() searched before.
+-- contentless: the text stays in links alone (no second copy), 'rebuild'
+-- below fills the index from links for the rows stored before, and
+-- 'integrity-check' can compare the two. links is WITHOUT ROWID, so id,
+-- unique per link, stands in for the rowid. The triggers keep the index
+-- in step: a delete removes the old values (which the index needs given
+-- back exactly, and they are what the insert or the last update gave
+-- it), an update of an indexed column removes the old and adds the new.
+-- The columns are indexed apart (no concatenation); a term with a
+-- newline, which could span two of them in the
+-- newline-joined text that instr() searches, is not looked up here
+-- (sqlitestore's List scans for it).
 --
 -- The trigram tokenizer folds Unicode case and the search folds ASCII
 -- case only, so a MATCH finds a superset: List keeps its instr() test on
