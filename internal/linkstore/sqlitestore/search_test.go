@@ -39,12 +39,6 @@ func ftsIntegrity(t *testing.T, db *sql.DB) {
 func TestUpgradeIndexesSearch(t *testing.T) {
 	ctx := t.Context()
 	dsn := tempDSN(t)
-	path, _ := ParseDSN(dsn)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	ms, err := migrations.Load(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +49,7 @@ func TestUpgradeIndexesSearch(t *testing.T) {
 			before = append(before, m)
 		}
 	}
-	if err := migrations.ApplySQLite(ctx, db, "schema_migrations", before); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedFile(t, dsn, before)
 	rows := []struct{ code, url, title, tags string }{
 		{"alpha", "https://a.example/Quarterly-Report", "Budget 2026", "finance\nq3"},
 		{"beta", "https://b.example/x", "", "Marketing"},
