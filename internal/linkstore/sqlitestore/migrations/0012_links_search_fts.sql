@@ -7,8 +7,11 @@
 -- External content (content='links', content_rowid='id') rather than
 -- contentless: the text stays in links alone (no second copy), 'rebuild'
 -- below fills the index from links for the rows stored before, and
--- 'integrity-check' can compare the two. links is WITHOUT ROWID, so id,
--- unique per link, stands in for the rowid. The triggers keep the index
+-- 'integrity-check' can compare the two. links is WITHOUT ROWID, so id
+-- stands in for the rowid: a Snowflake ID, unique per link (the list's
+-- cursor takes it so too), though no constraint says so; two links with
+-- one ID would share postings, and deleting one would drop the other's.
+-- The triggers keep the index
 -- in step: a delete removes the old values (which the index needs given
 -- back exactly, and they are what the insert or the last update gave
 -- it), an update of an indexed column removes the old and adds the new.
