@@ -325,6 +325,19 @@ func scanRows(rows *sql.Rows, capacity int) ([]linkstore.Link, error) {
 // follows the number of links that pass the filter, which is what a
 // filter in a listing is for; a filter that most links pass costs a sort
 // of those.
+//
+// The search (q) reads the links_fts trigram index (migration 0012) for
+// the IDs of the links that hold the term, then keeps instr()'s exact,
+// ASCII-case-insensitive test on those: the index folds Unicode case, so
+// it finds a superset. Without a host, the index's matches within the ID
+// bounds drive the query: newest first, they are read in the index's
+// order and the LIMIT ends the reading; by clicks, they are all read and
+// sorted, a cost that follows the number of matches, as the other
+// filters' does (testing the workspace's links in clicks order against
+// the index's list instead reads the whole workspace for a rare term).
+// With a host, the host index's rows are tested against that list. A
+// term with a newline can span two fields of the newline-joined text,
+// which the index holds apart: it scans, as before.
 func (s *Store) List(ctx context.Context, q linkstore.ListQuery) ([]linkstore.Link, error) {
 	b, err := q.Bounds()
 	if err != nil {
@@ -354,7 +367,11 @@ const (
 
 // listQuery builds the query for b and its arguments. The parameters are
 // numbered (?NNN) so that both branches of a host query share them.
-func listQuery(b linkstore.ListBounds) (string, []any) {
+func listQuery(b linkstore.ListBounds) (string, []any) { return buildListQuery(b, true) }
+
+// buildListQuery is listQuery, with the search's index read or not
+// (useIndex false: the scan that the tests compare it with).
+func buildListQuery(b linkstore.ListBounds, useIndex bool) (string, []any) {
 	args := []any{b.MinID, b.MaxID, b.Limit}
 	param := func(v any) string {
 		args = append(args, v)
@@ -382,11 +399,25 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 	if b.ExternalID != "" {
 		where += " AND external_id = " + param(b.ExternalID)
 	}
+	from, byID := "links", "id"
 	if b.Query != "" {
+		if !useIndex || strings.Contains(b.Query, "\n") {
+			// The index holds the fields apart: scan (see List).
+		} else if b.Host == "" {
+			// The index's matches, newest first, drive the query (see
+			// List); the flattened subquery keeps the index's columns
+			// (code, url, ...) out of the names of the outer query.
+			from = "(SELECT rowid AS fts_id FROM links_fts WHERE links_fts MATCH " + param(ftsPhrase(b.Query)) +
+				" AND rowid BETWEEN ?1 AND ?2 ORDER BY rowid DESC) AS m CROSS JOIN links ON links.id = m.fts_id"
+			byID = "m.fts_id"
+		} else {
+			where += " AND id IN (SELECT rowid FROM links_fts WHERE links_fts MATCH " + param(ftsPhrase(b.Query)) + ")"
+		}
+		// The exact test on the index's candidates.
 		where += " AND instr(lower(code || char(10) || url || char(10) || coalesce(title, '') || char(10) || coalesce(tags, '')), " +
 			param(b.Query) + ") > 0"
 	}
-	order := " ORDER BY id DESC LIMIT ?3"
+	order := " ORDER BY " + byID + " DESC LIMIT ?3"
 	if b.ByClicks {
 		order = " ORDER BY clicks DESC, id DESC LIMIT ?3"
 		if b.HasAfter {
@@ -394,7 +425,7 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		}
 	}
 	if b.Host == "" {
-		return "SELECT " + listColumns + " FROM links WHERE " + where + order, args
+		return "SELECT " + listColumns + " FROM " + from + " WHERE " + where + order, args
 	}
 	r := linkstore.ReverseRunes(b.Host)
 	exact := "shortify_reverse(host) = " + param(r)
@@ -404,6 +435,13 @@ func listQuery(b linkstore.ListBounds) (string, []any) {
 		") UNION ALL SELECT * FROM (" +
 		"SELECT " + listColumns + " FROM links INDEXED BY links_host_id_idx WHERE " + sub + " AND " + where + order +
 		"))" + order, args
+}
+
+// ftsPhrase is q as an FTS5 string: its double quotes doubled, the whole
+// in double quotes, so that the trigram tokenizer reads it as one phrase
+// (a substring) and no character of it as FTS5 query syntax.
+func ftsPhrase(q string) string {
+	return `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
 }
 
 // deref is *p, or the zero value for nil.

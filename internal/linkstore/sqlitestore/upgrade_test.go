@@ -20,15 +20,7 @@ import (
 func TestUpgradeToWorkspacesAndDomains(t *testing.T) {
 	ctx := t.Context()
 	dsn := tempDSN(t)
-	path, _ := ParseDSN(dsn)
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := migrations.ApplySQLite(ctx, db, "schema_migrations", storetest.PreDomainMigrations(t, migrationFS)); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedFile(t, dsn, storetest.PreDomainMigrations(t, migrationFS))
 	links := storetest.UpgradeLinks()
 	for _, l := range links {
 		_, err := db.ExecContext(ctx, `INSERT INTO links (code, id, url, status, created_at, expires_at, disabled, host,
@@ -56,6 +48,23 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'links_code_key'`).Scan(&codeKey); err != nil || codeKey != 0 {
 		t.Errorf("links_code_key after the upgrade: %d, %v; want it dropped by 0007", codeKey, err)
 	}
+}
+
+// migratedFile opens the file of dsn with database/sql alone and applies
+// ms to it, the schema of an earlier release for an upgrade test to fill;
+// the test closes it before opening the store.
+func migratedFile(t *testing.T, dsn string, ms []migrations.Migration) *sql.DB {
+	t.Helper()
+	path, _ := ParseDSN(dsn)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := migrations.ApplySQLite(t.Context(), db, "schema_migrations", ms); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func nullMicros(at time.Time) sql.NullInt64 {
