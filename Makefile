@@ -41,11 +41,16 @@ stack: build ## Start the production shape on this machine (PostgreSQL + replica
 services: ## Start (or install) PostgreSQL and Redis for the tests.
 	scripts/test-services.sh
 
+# Test packages run at once: most of their time is spent waiting on
+# PostgreSQL, Redis, Chromium and child processes, so twice the cores keeps
+# the 2-core machine busy (about 56% with -p 2).
+TEST_P ?= 4
+
 .PHONY: test
 test: services ## Run every test against real PostgreSQL and Redis.
 	scripts/ensure-debian-package.sh chromium chromium # the dashboard's browser test (e2e)
 	scripts/ensure-debian-package.sh prometheus prometheus promtool # alerting rules' tests (deploy), the stack test (e2e)
-	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -p $(TEST_P) -timeout 15m $(PKGS)
 	$(GO) test -count=1 -race ./caddymodule/internal/flatcache # the L1's locking and its unsafe strings
 
 .PHONY: bench
