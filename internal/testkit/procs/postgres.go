@@ -1,6 +1,7 @@
 package procs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -141,15 +142,25 @@ func StartReplica(ctx context.Context, cfg ReplicaConfig) (*Postgres, error) {
 	q := src.Query()
 	q.Set("application_name", cfg.AppName)
 	src.RawQuery = q.Encode()
-	backup := exec.CommandContext(ctx, filepath.Join(cfg.BinDir, "pg_basebackup"),
-		"-d", src.String(), "-D", data,
-		"-R",           // write standby.signal and primary_conninfo
-		"-X", "stream", // the WAL written during the backup, so that it starts consistent
-		"--checkpoint=fast", "--no-sync", "--no-manifest")
-	RunAs(backup, cred, cfg.Dir)
-	if out, err := backup.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pg_basebackup from %s failed (does pg_hba.conf allow replication from 127.0.0.1?): %w\n%s",
-			Redact(cfg.PrimaryDSN), err, out)
+	// A backup can be cut off by the primary (it ended the backup's
+	// temporary slot while other test packages wrote much WAL at once):
+	// take it again, up to three times, within ctx. pg_basebackup removes
+	// the data directory of a failed backup.
+	for attempt := 1; ; attempt++ {
+		backup := exec.CommandContext(ctx, filepath.Join(cfg.BinDir, "pg_basebackup"),
+			"-d", src.String(), "-D", data,
+			"-R",           // write standby.signal and primary_conninfo
+			"-X", "stream", // the WAL written during the backup, so that it starts consistent
+			"--checkpoint=fast", "--no-sync", "--no-manifest")
+		RunAs(backup, cred, cfg.Dir)
+		out, err := backup.CombinedOutput()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || ctx.Err() != nil || !bytes.Contains(out, []byte("unexpected termination of replication stream")) {
+			return nil, fmt.Errorf("pg_basebackup from %s failed (does pg_hba.conf allow replication from 127.0.0.1?): %w\n%s",
+				Redact(cfg.PrimaryDSN), err, out)
+		}
 	}
 	conf := map[string]string{"hot_standby": "on"}
 	// A hot standby refuses to start with less of these than its primary.
