@@ -96,6 +96,17 @@ bench-edge: build services ## wrk on the edge handler vs Caddy's static redir: p
 	scripts/ensure-debian-package.sh wrk wrk
 	$(GO) run ./bench/edge -bin $(BIN) $(EDGE_BENCH_FLAGS)
 
+# The fault suite (bench/faults, docs/faults.md): every TestFault* test,
+# the long ones behind the build tag `faults` included, one package at a
+# time; prints the table (fault, expected, measured) and ends with
+# `faults: N passed, M failed`. Takes tens of minutes; CI does not run it.
+FAULTS_FLAGS ?=
+
+.PHONY: faults
+faults: build services ## The fault suite: every fault test (long ones included), then its table and `faults: N passed, M failed`.
+	scripts/ensure-debian-package.sh prometheus prometheus promtool
+	$(GO) run ./bench/faults $(FAULTS_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); corpora live in testdata/.
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
