@@ -1,0 +1,59 @@
+package loadgen
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/testkit/testenv"
+)
+
+// A server that stalls shows as latency and failures in the window of the
+// stall, not as fewer requests, and the windows before and after it are
+// clean.
+func TestOpenLoopWindows(t *testing.T) {
+	var stall atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stall.Load() {
+			time.Sleep(300 * time.Millisecond) // the fault under test
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	req := func(ctx context.Context) (string, bool) {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(r)
+		if err != nil {
+			return "error", true
+		}
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
+	}
+	l := Start(context.Background(), Config{Rate: 200}, req)
+	defer l.Stop()
+	settle := func(n int) {
+		testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= n })
+	}
+	settle(60)
+	before := l.Window()
+	stall.Store(true)
+	settle(60)
+	stall.Store(false)
+	settle(120) // the stalled requests end
+	during := l.Window()
+	t.Logf("before: %s", before)
+	t.Logf("during: %s", during)
+	if before.Requests < 30 || before.Failures != 0 || before.Outcomes["302"] != before.Requests {
+		t.Fatalf("before = %s, want only 302s", before)
+	}
+	if during.Outcomes["503"] == 0 || during.P99 < 300*time.Millisecond {
+		t.Fatalf("during = %s, want 503s and a p99 past the stall", during)
+	}
+}
