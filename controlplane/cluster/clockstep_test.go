@@ -220,7 +220,7 @@ func TestFault06ClockStepBack(t *testing.T) {
 	}
 	t.Logf("%d IDs, %d duplicates; longest gap between IDs while running %v; %s", len(seen), dups, longest.Round(time.Millisecond), measured)
 	faults.Record(t, faults.Row{
-		Fault:    "wall clock stepped back 5 ms and 2 s while issuing 1,000 IDs/s; node restarted 2 s behind its last ID after a clean stop and after a crash",
+		Fault:    "wall clock stepped back 5 ms and 2 s while a loop asks for an ID every ms; node restarted 2 s behind its last ID after a clean stop and after a crash",
 		Expected: "0 duplicate IDs; no ID refused and no 2 s wait for a step back; a restart starts after the lease's last timestamp",
 		Measured: fmt.Sprintf("%d duplicates in %d IDs; longest gap while running %v; %s", dups, len(seen), longest.Round(time.Millisecond), strings.TrimSuffix(measured, "; ")),
 	})

@@ -232,7 +232,11 @@ var blockModel = porcupine.Model{
 type historyReport struct {
 	ops, grants, blocks, ids, codes int
 	omitted                         int // refused acquires and commands without an answer left out
-	violations                      []string
+	// overlapIDs are IDs a node issued after its worker ID had been
+	// granted to another node (two holders at once in real time): each
+	// must be below the new holder's start.
+	overlapIDs int
+	violations []string
 }
 
 func (r *historyReport) violate(format string, args ...any) {
@@ -334,6 +338,19 @@ func checkHistory(ops []grantOp, out []issued, timeout time.Duration) historyRep
 			nodeBlocks[op.Node] = append(nodeBlocks[op.Node], [2]uint64{op.Start, op.End})
 		}
 	}
+	// The grants of each worker ID, for the real-time overlaps.
+	type grant struct {
+		node     string
+		gen      uint64
+		ret      int64
+		notAfter int64
+	}
+	grants := map[uint16][]grant{}
+	for _, op := range ops {
+		if op.Kind == opAcquire && op.Outcome == applied {
+			grants[op.OutWorker] = append(grants[op.OutWorker], grant{op.Node, op.OutGen, op.Return, op.NotAfterMs})
+		}
+	}
 	ids := map[int64]string{}
 	seqs := map[uint64]string{}
 	for _, x := range out {
@@ -364,6 +381,26 @@ func checkHistory(ops []grantOp, out []issued, timeout time.Duration) historyRep
 		}
 		if !inside {
 			r.violate("%s issued ID %d (worker %d, %d ms) outside every lease of that worker ID it was granted", x.Proc, x.ID, worker, ms)
+		}
+		// The node's latest grant of the worker ID before the ID, and the
+		// later grants of it to other nodes that it had returned by then.
+		var own uint64
+		for _, g := range grants[worker] {
+			if g.node == x.Node && g.ret <= x.At {
+				own = max(own, g.gen)
+			}
+		}
+		overlap := false
+		for _, g := range grants[worker] {
+			if g.node != x.Node && g.gen > own && g.ret <= x.At {
+				overlap = true
+				if ms > g.notAfter {
+					r.violate("%s issued ID %d (worker %d, %d ms) after the worker ID went to %s from %d ms", x.Proc, x.ID, worker, ms, g.node, g.notAfter)
+				}
+			}
+		}
+		if overlap {
+			r.overlapIDs++
 		}
 	}
 	return r
@@ -436,6 +473,10 @@ func TestLeaseHistoryCheck(t *testing.T) {
 		{"ID past the fence", legal, []issued{{Proc: "n1#1", Node: "n1", ID: id(2001, 0, 1)}}, "outside every lease"},
 		{"ID under another node's worker ID", legal, []issued{{Proc: "n2#1", Node: "n2", ID: id(10, 0, 1)}}, "outside every lease"},
 		{"ID twice", legal, []issued{goodOut[0], {Proc: "n1#2", Node: "n1", ID: goodOut[0].ID}}, "issued by n1#1 and n1#2"},
+		{"ID after a takeover, below the new holder's start", legal, []issued{{Proc: "n1#1", Node: "n1", ID: id(1999, 0, 0), At: 6 * s}}, ""},
+		{"ID after a takeover, inside the new holder's lease", with(legal, func(ops []grantOp) {
+			ops[2].NotAfterMs, ops[2].OutGen = 1900, 3 // and a hidden acquire (gen 2) to let it pass porcupine
+		}), []issued{{Proc: "n1#1", Node: "n1", ID: id(1999, 0, 0), At: 6 * s}}, "after the worker ID went to n2"},
 		{"code twice", legal, []issued{goodOut[3], goodOut[3]}, "sequence number 49 issued by"},
 		{"code outside the node's blocks", legal, []issued{{Proc: "n2#1", Node: "n2", Seq: 10, Code: true}}, "outside every block"},
 	} {

@@ -227,7 +227,8 @@ func runNemesisNode(s nemesisNode) error {
 
 // serveNemesisControl serves the control API: GET /state, POST /cut,
 // /heal, /skew?ms=, /grab?node=&ttl_ms= (an acquire for a made-up node: a
-// lease taken over) and /fill (every free worker ID leased for a day).
+// lease taken over) and /fill?count= (count worker IDs leased for a day to
+// made-up nodes).
 func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate *cluster.Gate, skew *atomic.Int64, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error) {
@@ -286,10 +287,15 @@ func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate
 			reply(w, nil, errors.New("not open"))
 			return
 		}
+		count, err := strconv.Atoi(r.URL.Query().Get("count"))
+		if err != nil || count < 0 || count > fsm.NumWorkers {
+			reply(w, nil, fmt.Errorf("count %q: want 0 to %d", r.URL.Query().Get("count"), fsm.NumWorkers))
+			return
+		}
 		var g errgroup.Group
 		g.SetLimit(16)
 		var taken atomic.Int64
-		for i := range fsm.NumWorkers {
+		for i := range count {
 			g.Go(func() error {
 				resp, err := n.Propose(r.Context(), fsm.AcquireLease{Node: fmt.Sprintf("filler-%d", i), NowMs: n.NowMs(), TTLMs: fsm.MaxTTLMs})
 				if err != nil {
@@ -304,7 +310,7 @@ func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate
 				return nil
 			})
 		}
-		err := g.Wait()
+		err = g.Wait()
 		reply(w, taken.Load(), err)
 	})
 	srv := &http.Server{Addr: s.ControlAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
