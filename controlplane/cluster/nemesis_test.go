@@ -460,7 +460,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 		}
 	}
 	t.Logf("%v under the nemesis: %d commands recorded (%d lease grants, %d blocks; %d refused or unanswered left out), %d IDs and %d codes checked, "+
-		"%d IDs issued by a holder after its worker ID had gone to another node (all below the new holder's start); "+
+		"%d IDs issued by a holder after its worker ID had gone to another node (each checked against the new holder's start); "+
 		"the paused node (fence %d ms) issued %d IDs under its old worker ID after resuming; %v without a leader, longest %v",
 		ran.Round(time.Second), r.ops, r.grants, r.blocks, r.omitted, r.ids, r.codes, r.overlapIDs, fence, afterPause, without.Round(time.Millisecond), longest.Round(time.Millisecond))
 	faults.Record(t, faults.Row{
