@@ -76,6 +76,7 @@ type nemesisState struct {
 	NowMs     int64  `json:"now_ms"` // the node's (skewed) clock
 	Ready     string `json:"ready"`  // why it is not ready; empty when ready
 	Voters    int    `json:"voters"`
+	Refused   int64  `json:"refused"` // IDs refused (no valid lease) since the process started
 }
 
 // TestNemesisNodeProcess is a node process of TestFault05RaftNemesis. Run
@@ -184,7 +185,8 @@ func runNemesisNode(s nemesisNode) error {
 	go func() { _ = srv.ServeTLS(gate.Listener(ln), "", "") }()
 
 	var node atomic.Pointer[cluster.Node]
-	go serveNemesisControl(s, &node, gate, &skew, logger)
+	var refused atomic.Int64
+	go serveNemesisControl(s, &node, gate, &skew, &refused, logger)
 
 	// Open, again while no worker ID is free (a restarted node whose own
 	// lease has not run out yet) or the cluster is out of reach.
@@ -212,6 +214,8 @@ func runNemesisNode(s nemesisNode) error {
 	for range tick.C {
 		if id, err := n.NewID(); err == nil {
 			out.write(issued{Proc: s.Proc, Node: s.NodeID, ID: id, At: time.Now().UnixNano()})
+		} else {
+			refused.Add(1)
 		}
 		if code, err := n.NextCode(); err == nil {
 			at := time.Now().UnixNano()
@@ -229,7 +233,7 @@ func runNemesisNode(s nemesisNode) error {
 // /heal, /skew?ms=, /grab?node=&ttl_ms= (an acquire for a made-up node: a
 // lease taken over) and /fill?count= (count worker IDs leased for a day to
 // made-up nodes).
-func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate *cluster.Gate, skew *atomic.Int64, logger *slog.Logger) {
+func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate *cluster.Gate, skew, refused *atomic.Int64, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error) {
 		if err != nil {
@@ -257,7 +261,7 @@ func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate
 			}
 		}
 		reply(w, nemesisState{Open: true, RaftState: st.RaftState, LeaderID: st.LeaderID, WorkerID: st.WorkerID,
-			Fence: n.Fence(), NowMs: n.NowMs(), Ready: ready, Voters: voters}, nil)
+			Fence: n.Fence(), NowMs: n.NowMs(), Ready: ready, Voters: voters, Refused: refused.Load()}, nil)
 	})
 	mux.HandleFunc("POST /cut", func(w http.ResponseWriter, r *http.Request) { gate.Cut(); reply(w, "cut", nil) })
 	mux.HandleFunc("POST /heal", func(w http.ResponseWriter, r *http.Request) { gate.Heal(); reply(w, "healed", nil) })
