@@ -95,7 +95,8 @@ type clockPhase struct {
 // restarted node starts after whatever the lease carried. The figure is
 // the duplicates (0) and the longest stall, the time between two IDs.
 func TestFault06ClockStepBack(t *testing.T) {
-	const ttl = time.Second
+	// A renewal every 667 ms: a slow machine does not let the lease lapse.
+	const ttl = 2 * time.Second
 	c := newCluster(t, 1, func(cfg *cluster.Config) { cfg.LeaseTTL = ttl })
 	n := c.nodes[0]
 	var nodeMu sync.Mutex

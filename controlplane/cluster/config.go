@@ -100,7 +100,8 @@ type Config struct {
 	hooks *hooks
 }
 
-// hooks let tests cut a node off the network and tune Raft.
+// hooks let tests cut a node off the network, tune Raft and watch what the
+// node proposes.
 type hooks struct {
 	// gate, when set, carries the node's Raft connections and its calls to
 	// other members, so a test can cut them.
