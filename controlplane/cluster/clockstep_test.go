@@ -134,11 +134,11 @@ func TestFault06ClockStepBack(t *testing.T) {
 		testenv.WaitFor(t, "IDs before the step", 10*time.Second, func() bool { return loop.count() >= 100 })
 		before := loop.count()
 		n.clock.Advance(-step)
-		// The clock runs on for the length of the step plus a lease TTL
-		// (a deliberate duration, not a wait for an event), so that it
-		// catches up with where it was and the lease is renewed on the
-		// clock that went back.
-		timer := time.NewTimer(step + ttl)
+		// The clock runs on for the length of the step plus half a lease
+		// TTL (a deliberate duration, not a wait for an event), so that it
+		// catches up with where it was and the lease is renewed (every
+		// TTL/3) on the clock that went back.
+		timer := time.NewTimer(step + ttl/2)
 		<-timer.C
 		ids, stall, refused, firstErr := loop.stop()
 		if len(ids)-before < 100 {
