@@ -57,9 +57,9 @@ const (
 func hotListCap(count int) int64 { return int64(max(4*count, 10_000)) }
 
 // hotKeyPrefix is the prefix of the hot list's keys: the link prefix and
-// "!hot:", which no link key has ('!' is in neither a code nor a host
-// name), so the hot list never meets a link entry.
-func hotKeyPrefix(linkPrefix string) string { return linkPrefix + "!hot:" }
+// "hot:", as the click counter's "clicks:" (smart.go): codes and host
+// names hold no ':', so the hot list never meets an L2 entry.
+func hotKeyPrefix(linkPrefix string) string { return linkPrefix + "hot:" }
 
 // hotBucketKey is the key of the sorted set of the minute that holds t.
 func hotBucketKey(prefix string, t time.Time) string {
