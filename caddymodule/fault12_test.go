@@ -101,7 +101,7 @@ func warmStartFault(t *testing.T, window time.Duration) {
 		open, count := counting()
 		start := time.Now()
 		edge := provision(t, &Handler{Database: dsn, Redis: redisAddr, RedisPrefix: prefix, openStore: open,
-			Warm: WarmStart{Off: !warm, Count: f12WarmCount, Timeout: caddy.Duration(2 * time.Minute)},
+			Warm:    WarmStart{Off: !warm, Count: f12WarmCount, Timeout: caddy.Duration(2 * time.Minute)},
 			warmReg: reg, keySalt: t.Name() + name})
 		testenv.WaitFor(t, name+" edge ready", 3*time.Minute, func() bool {
 			w := httptest.NewRecorder()

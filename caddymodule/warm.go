@@ -199,22 +199,21 @@ func startWarm(h *Handler, m *warmMetrics) *warmer {
 	return w
 }
 
-// run reads the hot list and loads its codes into the L1: those in the
-// L2 in pipelined batches, the others from the store, warmStoreWorkers at
-// a time. Every entry goes in through the L1's Load, which keeps out a
-// value that an invalidation overtook while it was read.
+// run reads the hot list and loads its codes into the L1: first those in
+// the L2, in pipelined batches, then the ones Redis lacks from the store,
+// warmStoreWorkers at a time (after, so that a slow database never holds
+// back what Redis has). Every entry goes in through the L1's Load, which
+// keeps out a value that an invalidation overtook while it was read.
 func (w *warmer) run(ctx context.Context, h *Handler, m *warmMetrics) error {
 	keys, err := readHotList(ctx, h.res.redis, h.RedisPrefix, h.Warm.Count, time.Now())
 	if err != nil {
 		return err
 	}
 	w.total.Store(int64(len(keys)))
-	sem := make(chan struct{}, warmStoreWorkers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for len(keys) > 0 && ctx.Err() == nil {
-		batch := keys[:min(warmBatch, len(keys))]
-		keys = keys[len(batch):]
+	var missing []string
+	for rest := keys; len(rest) > 0 && ctx.Err() == nil; {
+		batch := rest[:min(warmBatch, len(rest))]
+		rest = rest[len(batch):]
 		lks := make([]linkstore.Key, len(batch))
 		for i, k := range batch {
 			lks[i].Domain, lks[i].Code = splitL1Key(k)
@@ -223,35 +222,43 @@ func (w *warmer) run(ctx context.Context, h *Handler, m *warmMetrics) error {
 		if err != nil {
 			// Redis failed between the list and now: the store answers.
 			h.stats.l2Errors.Inc()
-			found = nil
+			missing = append(missing, batch...)
+			continue
 		}
 		for i, key := range batch {
-			if found != nil && found[i].OK {
-				l := found[i].Link
-				if _, _, err := h.l1.Load(ctx, key, func(context.Context, string) (entry, string, error) {
-					e, url := h.loaded("l2", l)
-					return e, url, nil
-				}); err == nil {
-					w.loaded.Add(1)
-					m.l2.Inc()
-				}
+			if !found[i].OK {
+				missing = append(missing, key)
 				continue
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
+			l := found[i].Link
+			if _, _, err := h.l1.Load(ctx, key, func(context.Context, string) (entry, string, error) {
+				e, url := h.loaded("l2", l)
+				return e, url, nil
+			}); err == nil {
+				w.loaded.Add(1)
+				m.l2.Inc()
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if _, _, err := h.l1.Load(ctx, key, h.load); err == nil {
-					w.loaded.Add(1)
-					m.store.Inc()
-				}
-			}()
 		}
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, warmStoreWorkers)
+	for _, key := range missing {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, _, err := h.l1.Load(ctx, key, h.load); err == nil {
+				w.loaded.Add(1)
+				m.store.Inc()
+			}
+		}()
 	}
 	wg.Wait()
 	return ctx.Err()
