@@ -143,8 +143,9 @@ func warmStartFault(t *testing.T, window time.Duration) {
 		Fault: fmt.Sprintf("new edge at %d redirects/s, Zipf s=%.1f over %d links, links not in Redis; hot list of the fleet, warm_count %d",
 			f12Rate, f12Zipf, f12Links, f12WarmCount),
 		Expected: fmt.Sprintf("database lookups in the first %d s of traffic with warm start ≤ 0.5× without; 0 failed redirects", secs),
-		Measured: fmt.Sprintf("first %d s: %d lookups without, %d with (%.2f×); warm start: %d lookups before ready, ready in %.1f s",
-			secs, without.serving, with.serving, ratio, with.warmLoads, with.ready.Seconds()),
+		Measured: fmt.Sprintf("first %d s: %d lookups without, %d with (%.2f×); redirect p99 %s without, %s with; warm start: %d lookups before ready, ready in %.1f s",
+			secs, without.serving, with.serving, ratio, without.load.P99.Round(time.Millisecond), with.load.P99.Round(time.Millisecond),
+			with.warmLoads, with.ready.Seconds()),
 	})
 	if without.serving == 0 || ratio > 0.5 {
 		t.Fatalf("database lookups in the first %s: %d with warm start, %d without (%.2f×); want at most 0.5×",
