@@ -36,7 +36,9 @@
 // clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
 // l1metrics.go (Prometheus), password.go, password_token.go,
-// password_page.go and password_config.go (password-protected links).
+// password_page.go and password_config.go (password-protected links),
+// hot.go, warm.go and ready.go (the hot list, the warm start of a new L1
+// and the readiness endpoint shortify_edge_ready).
 package caddymodule
 
 import (
