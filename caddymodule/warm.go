@@ -201,8 +201,8 @@ func startWarm(h *Handler, m *warmMetrics) *warmer {
 
 // run reads the hot list and loads its codes into the L1: first those in
 // the L2, in pipelined batches, then the ones Redis lacks from the store,
-// warmStoreWorkers at a time (after, so that a slow database never holds
-// back what Redis has). Every entry goes in through the L1's Load, which
+// in batches when it can (PostgreSQL), else warmStoreWorkers at a time
+// (after, so that a slow database never holds back what Redis has). Every entry goes in through the L1's Load, which
 // keeps out a value that an invalidation overtook while it was read.
 func (w *warmer) run(ctx context.Context, h *Handler, m *warmMetrics) error {
 	keys, err := readHotList(ctx, h.res.redis, h.RedisPrefix, h.Warm.Count, time.Now())
@@ -241,6 +241,17 @@ func (w *warmer) run(ctx context.Context, h *Handler, m *warmMetrics) error {
 		}
 	}
 
+	if len(missing) == 0 || ctx.Err() != nil {
+		return ctx.Err()
+	}
+	store, err := h.res.store.get(ctx)
+	if err != nil {
+		return err
+	}
+	if ml, ok := store.(manyLooker); ok {
+		missing = w.loadMany(ctx, h, m, ml, missing)
+	}
+
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, warmStoreWorkers)
@@ -262,6 +273,57 @@ func (w *warmer) run(ctx context.Context, h *Handler, m *warmMetrics) error {
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// manyLooker is a link store that looks many codes up in one round trip
+// (pgstore.Store.LookupMany); the warm start uses it when the store has
+// it, and Lookup, warmStoreWorkers at a time, when not.
+type manyLooker interface {
+	LookupMany(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]linkstore.Link, error)
+}
+
+// loadMany loads keys from ml in batches of warmBatch, fills the L2 with
+// the links found and puts every answer (a link, or a negative entry) in
+// the L1. It returns the keys of the batches that failed, for the
+// one-by-one path.
+func (w *warmer) loadMany(ctx context.Context, h *Handler, m *warmMetrics, ml manyLooker, keys []string) (failed []string) {
+	for len(keys) > 0 && ctx.Err() == nil {
+		batch := keys[:min(warmBatch, len(keys))]
+		keys = keys[len(batch):]
+		lks := make([]linkstore.Key, len(batch))
+		for i, k := range batch {
+			lks[i].Domain, lks[i].Code = splitL1Key(k)
+		}
+		start := time.Now()
+		found, err := ml.LookupMany(ctx, lks)
+		h.stats.storeLatency.Observe(time.Since(start).Seconds())
+		if err != nil {
+			if ctx.Err() == nil {
+				h.l2log.Warn("warm start: batched lookup failed; looking the codes up one by one", zap.Error(err))
+			}
+			failed = append(failed, batch...)
+			continue
+		}
+		for i, key := range batch {
+			l, ok := found[lks[i]]
+			if !ok {
+				h.stats.storeMisses.Inc()
+				continue // unknown now: a miss will say so, as without warm start
+			}
+			h.stats.storeHits.Inc()
+			if _, err := h.l2.Fill(ctx, l); err != nil && ctx.Err() == nil {
+				h.stats.l2Errors.Inc()
+			}
+			if _, _, err := h.l1.Load(ctx, key, func(context.Context, string) (entry, string, error) {
+				e, url := h.loaded("store", l)
+				return e, url, nil
+			}); err == nil {
+				w.loaded.Add(1)
+				m.store.Inc()
+			}
+		}
+	}
+	return failed
 }
 
 // ready reports whether the warm start is over: done, or past its
