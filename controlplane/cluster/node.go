@@ -225,7 +225,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 }
 
 // clusterKey returns the cluster's permutation key, proposing a fresh one
-// when this node leads a cluster that has none.
+// (or restoring Config.Restore's backup) when this node leads a cluster
+// that has none.
 func (n *Node) clusterKey(ctx context.Context) ([]byte, error) {
 	if key := n.fsm.Key(); key != nil {
 		return key, nil
@@ -244,6 +245,10 @@ func (n *Node) clusterKey(ctx context.Context) ([]byte, error) {
 			case <-t.C:
 			}
 		}
+	}
+	if n.cfg.Restore != nil {
+		// A new cluster from a backup: its key, not a new one (restore.go).
+		return n.restore(ctx)
 	}
 	key, err := codegen.NewKey()
 	if err != nil {
