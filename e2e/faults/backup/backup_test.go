@@ -161,13 +161,27 @@ func TestFault11BackupRestore(t *testing.T) {
 
 	// 5. Many new links: no code and no ID issued before, and every new
 	// ID above every old one (the worker timestamps moved past them).
+	// The database refuses a repeated code on its domain and the create
+	// silently takes the next one, so the codes' sequence numbers are
+	// checked too: every new one must be past every old one (the old
+	// links are all generated codes, no aliases).
 	var maxOld int64
 	for id := range before.ids {
 		maxOld = max(maxOld, mustInt(t, id))
 	}
-	repeats := 0
+	var maxOldSeq uint64
+	for code := range before.url {
+		maxOldSeq = max(maxOldSeq, seqOf(t, codec, code))
+	}
+	repeats, behind := 0, 0
+	minNewSeq := uint64(1<<64 - 1)
 	newCodes, newIDs := map[string]bool{}, map[string]bool{}
 	for _, l := range createLinks(t, restored, "new", linksNew) {
+		s := seqOf(t, codec, l.Code)
+		minNewSeq = min(minNewSeq, s)
+		if s <= maxOldSeq {
+			behind++
+		}
 		if _, dup := before.url[l.Code]; dup || newCodes[l.Code] {
 			repeats++
 			t.Errorf("the restored cluster issued code %s again", l.Code)
@@ -188,12 +202,17 @@ func TestFault11BackupRestore(t *testing.T) {
 		t.Errorf("the restored cluster met %d codes already in the database", n)
 	}
 
+	if behind > 0 {
+		t.Errorf("%d new codes have sequence numbers at or below the largest old one, %d (the smallest new one is %d): the restored sequence did not move past the database",
+			behind, maxOldSeq, minNewSeq)
+	}
+	repeats += behind
 	faults.Record(t, faults.Row{
 		Fault: fmt.Sprintf("3-node cluster: Raft backup after %d links, pg_dump after %d more (%d codes past the backup's sequence); restore both into empty data dirs and a new database",
 			linksBefore, linksAfter, ahead),
-		Expected: "every link redirects; 0 codes or IDs repeated among new links",
-		Measured: fmt.Sprintf("%d links restored, %d redirects checked, %d new links, repeats %d, restore %.1f s (pg_restore to 3 nodes ready)",
-			len(before.url), checked, len(newCodes), repeats, restoreSecs),
+		Expected: "every link redirects; 0 codes or IDs repeated; every new code's sequence number past every old one",
+		Measured: fmt.Sprintf("%d links restored, %d redirects checked, %d new links, repeats %d (new sequence numbers from %d, old up to %d; backup's %d), restore %.1f s (pg_restore to 3 nodes ready)",
+			len(before.url), checked, len(newCodes), repeats, minNewSeq, maxOldSeq, st.NextSequence, restoreSecs),
 	})
 }
 
@@ -213,6 +232,16 @@ func readBackup(t *testing.T, path string) (fsm.State, []byte) {
 		t.Fatal(err)
 	}
 	return st, st.Key
+}
+
+// seqOf is the sequence number of a generated code.
+func seqOf(t *testing.T, codec *codegen.Codec, code string) uint64 {
+	t.Helper()
+	s, err := codec.Seq(code)
+	if err != nil {
+		t.Fatalf("code %q: %v", code, err)
+	}
+	return s
 }
 
 func mustInt(t *testing.T, s string) int64 {
