@@ -59,15 +59,19 @@ func (is *issued) add(t *testing.T, l *client.Link) {
 }
 
 // createLinks creates n links through the nodes in turn, in bulk requests
-// of bulkSize, and returns them.
-func createLinks(t *testing.T, c *cluster, tag string, n int) []client.Link {
+// of bulkSize, and returns them: on the own host with the admin key, or
+// on domain with key (the workspace's admin).
+func createLinks(t *testing.T, c *cluster, tag string, n int, domain, key string) []client.Link {
 	t.Helper()
 	var out []client.Link
 	for i := 0; len(out) < n; i++ {
 		cl := c.client(t, c.nodes[i%len(c.nodes)])
+		if key != "" {
+			cl = c.clientAs(t, c.nodes[i%len(c.nodes)], key)
+		}
 		reqs := make([]client.CreateLinkRequest, min(bulkSize, n-len(out)))
 		for j := range reqs {
-			reqs[j] = client.CreateLinkRequest{URL: fmt.Sprintf("https://example.com/drill/%s/%d/%d", tag, i, j)}
+			reqs[j] = client.CreateLinkRequest{URL: fmt.Sprintf("https://example.com/drill/%s/%d/%d", tag, i, j), Domain: domain}
 		}
 		resp, err := cl.CreateLinksBulk(context.Background(), reqs)
 		if err != nil {
@@ -97,8 +101,9 @@ func TestFault11BackupRestore(t *testing.T) {
 
 	// 1. The old cluster, links, the Raft backup through a follower.
 	old := startCluster(t, filepath.Join(dir, "old"), oldDB, k.Secret, "", tlsFiles)
+	wsKey := customDomain(t, old)
 	before := &issued{url: map[string]string{}, ids: map[string]bool{}}
-	for _, l := range createLinks(t, old, "before", linksBefore) {
+	for _, l := range createLinks(t, old, "before", linksBefore, "", "") {
 		before.add(t, &l)
 	}
 	backupPath := filepath.Join(dir, "raft.backup")
@@ -114,7 +119,7 @@ func TestFault11BackupRestore(t *testing.T) {
 	}
 
 	// 2. More links, then the database dump: it is ahead of the backup.
-	for _, l := range createLinks(t, old, "after", linksAfter) {
+	for _, l := range createLinks(t, old, "after", linksAfter, "", "") {
 		before.add(t, &l)
 	}
 	ahead := 0
@@ -176,7 +181,12 @@ func TestFault11BackupRestore(t *testing.T) {
 	repeats, behind := 0, 0
 	minNewSeq := uint64(1<<64 - 1)
 	newCodes, newIDs := map[string]bool{}, map[string]bool{}
-	for _, l := range createLinks(t, restored, "new", linksNew) {
+	// Half of them on the custom domain, where the database's key
+	// (domain, code) would not refuse a code issued on the own host: a
+	// repeat there is stored, and counted here.
+	fresh := append(createLinks(t, restored, "new", linksNew/2, drillDomain, wsKey),
+		createLinks(t, restored, "new", linksNew-linksNew/2, "", "")...)
+	for _, l := range fresh {
 		s := seqOf(t, codec, l.Code)
 		minNewSeq = min(minNewSeq, s)
 		if s <= maxOldSeq {
@@ -208,12 +218,50 @@ func TestFault11BackupRestore(t *testing.T) {
 	}
 	repeats += behind
 	faults.Record(t, faults.Row{
-		Fault: fmt.Sprintf("3-node cluster: Raft backup after %d links, pg_dump after %d more (%d codes past the backup's sequence); restore both into empty data dirs and a new database",
-			linksBefore, linksAfter, ahead),
+		Fault: fmt.Sprintf("3-node cluster: Raft backup after %d links, pg_dump after %d more (%d codes past the backup's sequence); restore both into empty data dirs and a new database; %d new links, half on a custom domain",
+			linksBefore, linksAfter, ahead, linksNew),
 		Expected: "every link redirects; 0 codes or IDs repeated; every new code's sequence number past every old one",
 		Measured: fmt.Sprintf("%d links restored, %d redirects checked, %d new links, repeats %d (new sequence numbers from %d, old up to %d; backup's %d), restore %.1f s (pg_restore to 3 nodes ready)",
 			len(before.url), checked, len(newCodes), repeats, minNewSeq, maxOldSeq, st.NextSequence, restoreSecs),
 	})
+}
+
+// drillDomain is the custom domain of the drill's workspace.
+const drillDomain = "go.drill.test"
+
+// customDomain makes the workspace "drill", an admin key of it and its
+// verified custom domain drillDomain (the instance admin's PATCH
+// verified:true: the name is in no DNS), and returns the key. The
+// workspace, the key and the domain live in the FSM: the restored cluster
+// must have them.
+func customDomain(t *testing.T, c *cluster) string {
+	t.Helper()
+	ctx := context.Background()
+	admin := c.client(t, c.nodes[0])
+	if _, err := admin.CreateWorkspace(ctx, client.CreateWorkspaceRequest{Name: "drill"}); err != nil {
+		t.Fatalf("create the workspace: %v", err)
+	}
+	k, err := admin.CreateKey(ctx, client.CreateKeyRequest{Name: "drill admin", Role: "admin", Workspace: "drill"})
+	if err != nil {
+		t.Fatalf("create the workspace's key: %v", err)
+	}
+	if _, err := c.clientAs(t, c.nodes[0], k.Key).CreateDomain(ctx, drillDomain); err != nil {
+		t.Fatalf("register %s: %v", drillDomain, err)
+	}
+	verified := true
+	if _, err := admin.UpdateDomain(ctx, drillDomain, client.UpdateDomainRequest{Verified: &verified}); err != nil {
+		t.Fatalf("verify %s: %v", drillDomain, err)
+	}
+	// Every node must know the key and the verified domain before links
+	// are made on it through them.
+	for _, n := range c.nodes {
+		cl := c.clientAs(t, n, k.Key)
+		c.waitFor(t, n, "the verified domain", 30*time.Second, func() bool {
+			d, err := cl.GetDomain(ctx, drillDomain)
+			return err == nil && d.Verified
+		})
+	}
+	return k.Key
 }
 
 // readBackup checks the file and returns its state and code key.

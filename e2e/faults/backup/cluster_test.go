@@ -270,7 +270,13 @@ func (c *cluster) logs(t *testing.T) string {
 // client is an admin client of node n.
 func (c *cluster) client(t *testing.T, n *node) *client.Client {
 	t.Helper()
-	cl, err := client.New(n.url, client.WithAPIKey(c.key), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
+	return c.clientAs(t, n, c.key)
+}
+
+// clientAs is a client of node n with key.
+func (c *cluster) clientAs(t *testing.T, n *node, key string) *client.Client {
+	t.Helper()
+	cl, err := client.New(n.url, client.WithAPIKey(key), client.WithHTTPClient(&http.Client{Timeout: time.Minute}))
 	if err != nil {
 		t.Fatal(err)
 	}
