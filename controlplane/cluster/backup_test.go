@@ -69,6 +69,19 @@ func TestBackupRestore(t *testing.T) {
 	if got := restored.fsm.State().Keys; len(got) != len(old.fsm.State().Keys) {
 		t.Errorf("keys: %d restored, %d backed up", len(got), len(old.fsm.State().Keys))
 	}
+
+	// Started again with restore_from left in (and the file gone), the
+	// node keeps its state: the option only seeds a new cluster.
+	next := restored.fsm.NextSequence()
+	if err := restored.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := reopenConfig(cfg, restored)
+	again.Restore = &Restore{Path: filepath.Join(t.TempDir(), "gone.backup")}
+	reopened := open(t, again)
+	if !bytes.Equal(reopened.fsm.Key(), old.fsm.Key()) || reopened.fsm.NextSequence() < next {
+		t.Errorf("reopened: sequence %d (was %d), same key %v", reopened.fsm.NextSequence(), next, bytes.Equal(reopened.fsm.Key(), old.fsm.Key()))
+	}
 }
 
 // TestRestoreRefusesADamagedFile checks that a changed byte stops the

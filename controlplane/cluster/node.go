@@ -229,6 +229,10 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 // that has none.
 func (n *Node) clusterKey(ctx context.Context) ([]byte, error) {
 	if key := n.fsm.Key(); key != nil {
+		if n.cfg.Restore != nil {
+			n.log.Info("not restoring the backup: the cluster has a code key already (restore_from only seeds a new cluster)",
+				"file", n.cfg.Restore.Path)
+		}
 		return key, nil
 	}
 	if n.raft.State() != raft.Leader {
