@@ -10,8 +10,8 @@ import (
 	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/snowflake"
-	"github.com/shortify/shortify/internal/testkit/teststore"
 	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
