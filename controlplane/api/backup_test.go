@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/backupfile"
+	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // TestGetBackup: an admin gets a file that checks out, with its checksum,
@@ -50,5 +52,30 @@ func TestGetBackupNeedsAMember(t *testing.T) {
 	w := serve(e.internal, request("GET", "/api/v1/cluster/backup", "", "", nil))
 	if w.Code != http.StatusForbidden {
 		t.Fatalf("without a certificate: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// TestGetBackupInstanceAdminOnly: the file holds the code key, so a
+// workspace's admin, a creator and a viewer are refused.
+func TestGetBackupInstanceAdminOnly(t *testing.T) {
+	e := newClusterEnv(t, true)
+	ring := &keyRing{}
+	h, err := api.New(api.Config{PublicURL: testPublicURL}, api.Deps{Store: teststore.SQLite(t), Issuer: e.node, Cluster: e.node, Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]string{
+		"workspace admin": ring.mintIn(t, apikey.Admin, 2),
+		"creator":         ring.mint(t, apikey.Creator),
+		"viewer":          ring.mint(t, apikey.Viewer),
+	} {
+		w := serve(h, request("GET", "/api/v1/cluster/backup", "", "", map[string]string{"Authorization": "Bearer " + key}))
+		if w.Code != http.StatusForbidden || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body.String())
+		}
+	}
+	w := serve(h, request("GET", "/api/v1/cluster/backup", "", "", map[string]string{"Authorization": "Bearer " + ring.mint(t, apikey.Admin)}))
+	if w.Code != http.StatusOK {
+		t.Errorf("instance admin: %d %s", w.Code, w.Body.String())
 	}
 }
