@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/shortify/shortify/internal/diskfull"
@@ -24,4 +25,29 @@ func (h *Handler) outOfSpace(w http.ResponseWriter, what string, err error) bool
 	w.Header().Set("Retry-After", spaceRetryAfter)
 	problem.Write(w, http.StatusInsufficientStorage, "could not "+what+": "+diskfull.Detail)
 	return true
+}
+
+// StorageWatcher is what the node behind Deps.Issuer may also tell (the
+// cluster node does): its last Raft log write failed because storage is
+// full, and none has succeeded since (nil otherwise).
+type StorageWatcher interface {
+	StorageFull() error
+}
+
+// raftCause is err, or, when the node's Raft log is out of space, that
+// cause with err after it: a proposal refused for "no leader" or a
+// fenced lease while the leader cannot store entries is refused for
+// space, and is answered so.
+func (h *Handler) raftCause(err error) error {
+	if diskfull.Is(err) {
+		return err
+	}
+	sw, ok := h.deps.Issuer.(StorageWatcher)
+	if !ok {
+		return err
+	}
+	if full := sw.StorageFull(); full != nil {
+		return fmt.Errorf("%w (then: %v)", full, err)
+	}
+	return err
 }

@@ -32,6 +32,18 @@ func TestOutOfSpace(t *testing.T) {
 		"cluster, full":     {func(w http.ResponseWriter) { h.clusterFailed(w, "store the key", full) }, http.StatusInsufficientStorage},
 		"registry, full":    {func(w http.ResponseWriter) { h.registryFailed(w, "store the key", full) }, http.StatusInsufficientStorage},
 		"cluster, internal": {func(w http.ResponseWriter) { h.clusterFailed(w, "store the key", errors.New("odd")) }, http.StatusInternalServerError},
+		"raft, no leader while the log is full": {func(w http.ResponseWriter) {
+			hf := &Handler{log: h.log, deps: Deps{Issuer: watcher{full}}}
+			hf.unavailable(w, "issue a link ID", errors.New("no leader"))
+		}, http.StatusInsufficientStorage},
+		"raft, no leader, log fine": {func(w http.ResponseWriter) {
+			hf := &Handler{log: h.log, deps: Deps{Issuer: watcher{nil}}}
+			hf.unavailable(w, "issue a link ID", errors.New("no leader"))
+		}, http.StatusServiceUnavailable},
+		"store down while the log is full": {func(w http.ResponseWriter) {
+			hf := &Handler{log: h.log, deps: Deps{Issuer: watcher{full}}}
+			hf.storeFailed(w, "create link", errors.New("conn refused"))
+		}, http.StatusServiceUnavailable},
 	} {
 		rec := httptest.NewRecorder()
 		tc.answer(rec)
@@ -57,3 +69,10 @@ func TestOutOfSpace(t *testing.T) {
 		}
 	}
 }
+
+// watcher is an Issuer whose Raft log is full (err) or not (nil).
+type watcher struct{ err error }
+
+func (watcher) NewID() (int64, error)     { return 0, errors.New("no lease") }
+func (watcher) NextCode() (string, error) { return "", errors.New("no lease") }
+func (w watcher) StorageFull() error      { return w.err }

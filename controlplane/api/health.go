@@ -57,7 +57,7 @@ const NotReadyDetail = "the control plane is not ready; retry shortly"
 // through Raft (no leader, no lease, sequence exhausted): the client may
 // retry, here or elsewhere. The error is logged, never sent.
 func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
-	if h.outOfSpace(w, what, err) {
+	if h.outOfSpace(w, what, h.raftCause(err)) {
 		return
 	}
 	h.log.Error("cannot "+what, "err", err)
