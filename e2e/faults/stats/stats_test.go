@@ -171,7 +171,8 @@ func TestFault07StatsKillAndRebalance(t *testing.T) {
 	diff, stored := difference(got, truth)
 	statsdbtest.Compare(t, got, truth)
 	if diff != 0 {
-		t.Errorf("the aggregates differ from the truth by %d clicks", diff)
+		t.Errorf("the aggregates differ from the truth by %d clicks; per partition (a code's clicks all go to one): %s",
+			diff, perPartition(recs, evs, got))
 	}
 	faults.Record(t, faults.Row{
 		Fault: fmt.Sprintf("%d clicks/s into %d partitions; %d group changes %v apart (join, clean leave) and 2 stats instances SIGKILLed mid-batch (%v records in flight)",
@@ -199,6 +200,29 @@ func difference(got *statsdbtest.Tables, want *aggtest.Truth) (diff, stored int6
 		}
 	}
 	return diff, stored
+}
+
+// perPartition says, for each partition of the clicks topic, how many
+// clicks it holds and how many the hourly per-link rows of its codes
+// count: where clicks went missing or were counted twice.
+func perPartition(recs []*kgo.Record, evs []clickevents.Event, got *statsdbtest.Tables) string {
+	partOf := map[string]int32{}
+	produced := map[int32]int64{}
+	for i, r := range recs {
+		partOf[evs[i].Code] = r.Partition
+		produced[r.Partition]++
+	}
+	counted := map[int32]int64{}
+	for k, n := range got.Clicks {
+		if k.Grain == aggregate.Hour && k.Code != "" {
+			counted[partOf[k.Code]] += n
+		}
+	}
+	var out []string
+	for p := range int32(partitions) {
+		out = append(out, fmt.Sprintf("%d: %d produced, %d counted", p, produced[p], counted[p]))
+	}
+	return strings.Join(out, "; ")
 }
 
 func durations(ds []time.Duration) string {
