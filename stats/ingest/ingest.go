@@ -26,6 +26,10 @@
 //     dropped whole; the consumer reads its offsets from the database again
 //     and seeks back to them, so the records are polled and counted again.
 //
+//   - Records are counted only from the offset to count next: records of
+//     a partition that start after it (a fetch cursor ahead of the stored
+//     offset) are dropped and the client sent back there (gap.go).
+//
 // A crash at any point therefore either loses the batch's transaction
 // entirely (and its records are consumed again by whoever owns the
 // partition next) or commits it entirely. Offsets are also committed to
