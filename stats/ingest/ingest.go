@@ -25,7 +25,6 @@
 //   - A batch that fails to write (database down, fenced, cancelled) is
 //     dropped whole; the consumer reads its offsets from the database again
 //     and seeks back to them, so the records are polled and counted again.
-//
 //   - Records are counted only from the offset to count next: records of
 //     a partition that start after it (a fetch cursor ahead of the stored
 //     offset) are dropped and the client sent back there (gap.go).
