@@ -83,6 +83,7 @@ func TestFault07StatsKillAndRebalance(t *testing.T) {
 	w.waitMembers("two instances sharing the partitions", 2)
 
 	clicks := startClicks(t, broker.Addr())
+	testenv.WaitFor(t, "a second of clicks produced", countedWithin, func() bool { return clicks.load.Ended() >= clickRate })
 	w.waitCaughtUp("the first clicks counted", w.ends(), countedWithin)
 	before := clicks.load.Window()
 	t.Logf("before the storm: %s", before)
