@@ -35,6 +35,20 @@ type instance struct {
 type instanceEnv struct {
 	bin, dir, broker, dsn string
 	session               time.Duration
+	started               *[]*instance // every instance started, for their logs
+}
+
+// logLines counts the lines of every instance's log that contain s.
+func (e instanceEnv) logLines(s string) int {
+	n := 0
+	for _, in := range *e.started {
+		b, err := os.ReadFile(in.proc.Log)
+		if err != nil {
+			continue
+		}
+		n += strings.Count(string(b), s)
+	}
+	return n
 }
 
 // start starts an instance and waits for its /healthz (the process is up;
@@ -64,6 +78,7 @@ func (e instanceEnv) start(t *testing.T, name string) *instance {
 		t.Fatal(err)
 	}
 	in := &instance{name: name, ops: "http://" + ops, proc: p}
+	*e.started = append(*e.started, in)
 	t.Cleanup(func() {
 		if err := in.stop(); err != nil {
 			t.Errorf("stop %s: %v", name, err)

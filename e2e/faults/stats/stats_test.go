@@ -71,7 +71,7 @@ func TestFault07StatsKillAndRebalance(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	broker := kafkatest.StartBroker(t, partitions, clicksTopic, linksTopic)
-	env := instanceEnv{bin: testbin.Shortify(t), dir: dir, broker: broker.Addr(), dsn: testenv.Database(t), session: sessionTimeout}
+	env := instanceEnv{bin: testbin.Shortify(t), dir: dir, broker: broker.Addr(), dsn: testenv.Database(t), session: sessionTimeout, started: new([]*instance)}
 	db, err := statsdb.Open(t.Context(), statsdb.Config{DSN: env.dsn})
 	if err != nil {
 		t.Fatal(err)
@@ -179,8 +179,8 @@ func TestFault07StatsKillAndRebalance(t *testing.T) {
 		Fault: fmt.Sprintf("%d clicks/s into %d partitions; %d group changes %v apart (join, clean leave) and 2 stats instances SIGKILLed mid-batch (%v records in flight)",
 			clickRate, partitions, stormSteps, stormStep, inFlight),
 		Expected: fmt.Sprintf("aggregates = ground truth (difference 0); every click before a kill counted within %v", recoveryBound),
-		Measured: fmt.Sprintf("difference %d (%d clicks produced, %d stored in the hourly roll-up); recovery %s; clean leaves over 30 s (then SIGKILLed): %d of %d",
-			diff, len(evs), stored, durations(recoveries), slowLeaves, leaves),
+		Measured: fmt.Sprintf("difference %d (%d clicks produced, %d stored in the hourly roll-up); recovery %s; clean leaves over 30 s (then SIGKILLed): %d of %d; fetch cursors sent back to the counted offset: %d",
+			diff, len(evs), stored, durations(recoveries), slowLeaves, leaves, env.logLines("seeking back")),
 	})
 }
 
