@@ -155,6 +155,9 @@ func (h *Handler) applyForwarded(w http.ResponseWriter, r *http.Request) {
 // clusterFailed answers a failed cluster call with the status its error
 // calls for.
 func (h *Handler) clusterFailed(w http.ResponseWriter, what string, err error) {
+	if h.outOfSpace(w, what, err) {
+		return
+	}
 	var field *cluster.FieldError
 	var remote *cluster.RemoteError
 	switch {

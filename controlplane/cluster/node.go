@@ -115,6 +115,8 @@ type Node struct {
 	// in-memory transport of a one-node cluster without cluster TLS.
 	stream *streamLayer
 	store  *raftboltdb.BoltStore
+	// logSpace is the log store as raft uses it (logspace.go).
+	logSpace *spaceWatch
 	// fresh is true when the node had no Raft state when it opened.
 	fresh bool
 
