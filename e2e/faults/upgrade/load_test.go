@@ -27,7 +27,8 @@ const maxDetails = 20
 // redirects follows the links made before the upgrade through one base
 // URL (the front door) and remembers, per code, the redirects answered
 // (each a click the stats must count once) and those whose answer never
-// arrived because the load stopped (clicks that may or may not count).
+// arrived, because the load stopped or the request failed on the way
+// (clicks that may or may not count).
 type redirects struct {
 	base  string
 	links []client.Link
@@ -55,6 +56,9 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 		r.ambiguous[l.Code]++ // the load stopped: not the server's doing
 		return "stopped", false
 	case err != nil:
+		// The edge may have answered (and counted a click) after the
+		// client gave up.
+		r.ambiguous[l.Code]++
 		r.fail(fmt.Sprintf("GET /%s: %v", l.Code, err))
 		return "error", true
 	case status != http.StatusFound || loc != l.URL:
