@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,11 @@ const (
 type step struct {
 	node string
 	took time.Duration
+	// cpu is the CPU time the new process had used when it was ready.
+	cpu time.Duration
+	// redirectsFailed, createsFailed are the failures while it was
+	// replaced.
+	redirectsFailed, createsFailed int
 }
 
 // TestFault13RollingUpgrade starts the production-shaped stack on the
@@ -133,8 +139,11 @@ func TestFault13RollingUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl := loadgen.Start(ctx, loadgen.Config{Rate: redirectRate}, rd.request)
-	cl := loadgen.Start(ctx, loadgen.Config{Rate: createRate, Timeout: createTimeout}, cr.request)
+	// As many in flight as can be within a timeout: the generator drops
+	// none, so every request is an answer or a failure of the stack's.
+	rl := loadgen.Start(ctx, loadgen.Config{Rate: redirectRate, MaxInFlight: redirectRate * 5}, rd.request)
+	cl := loadgen.Start(ctx, loadgen.Config{Rate: createRate, Timeout: createTimeout,
+		MaxInFlight: createRate * int(createTimeout/time.Second)}, cr.request)
 	stopped := false
 	stopLoad := func() {
 		if !stopped {
@@ -154,6 +163,7 @@ func TestFault13RollingUpgrade(t *testing.T) {
 
 	began := time.Now()
 	var steps []step
+	var failedSoFar [2]int // redirects, creates
 	replace := func(n *stack.Node, settle func(ctx context.Context) error) {
 		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, stepWithin)
@@ -163,11 +173,22 @@ func TestFault13RollingUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		ready := time.Since(t0)
+		cpu := cpuTime(n.Pid())
 		if err := settle(sctx); err != nil {
 			t.Fatalf("after replacing %s: %v", n.Name, err)
 		}
-		steps = append(steps, step{n.Name, time.Since(t0)})
-		t.Logf("replaced %s: ready after %v, settled after %v", n.Name, ready.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+		st := step{node: n.Name, took: time.Since(t0), cpu: cpu}
+		rd.mu.Lock()
+		st.redirectsFailed = rd.failed - failedSoFar[0]
+		failedSoFar[0] = rd.failed
+		rd.mu.Unlock()
+		cr.mu.Lock()
+		st.createsFailed = cr.failed - failedSoFar[1]
+		failedSoFar[1] = cr.failed
+		cr.mu.Unlock()
+		steps = append(steps, st)
+		t.Logf("replaced %s: ready after %v (%v of CPU), settled after %v; failed meanwhile: %d redirects, %d creates",
+			n.Name, ready.Round(time.Millisecond), cpu.Round(time.Millisecond), st.took.Round(time.Millisecond), st.redirectsFailed, st.createsFailed)
 		phase("while replacing " + n.Name)
 	}
 
@@ -295,16 +316,22 @@ func TestFault13RollingUpgrade(t *testing.T) {
 	rd.mu.Unlock()
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	var per []string
+	var per, failedIn []string
 	for _, st := range steps {
 		per = append(per, fmt.Sprintf("%s %.1f", st.node, st.took.Seconds()))
+		if st.redirectsFailed+st.createsFailed > 0 {
+			failedIn = append(failedIn, fmt.Sprintf("%s %d+%d", st.node, st.redirectsFailed, st.createsFailed))
+		}
+	}
+	if len(failedIn) == 0 {
+		failedIn = []string{"none"}
 	}
 	faults.Record(t, faults.Row{
 		Fault: fmt.Sprintf("rolling upgrade %s → working tree, node by node (control-plane followers, leader, 2 edges, 2 stats) at %d redirects/s + %d creates/s through the front door",
 			oldCommit[:7], redirectRate, createRate),
 		Expected: "0 failed redirects; 0 creates failed beyond the client's retries; every acknowledged link redirects; 0 duplicate codes; migrations applied once; every click counted once",
-		Measured: fmt.Sprintf("creates %d ok (%d after a retry, %d 503s retried %v), %d failed; redirects %d ok, %d failed; s per node: %s (upgrade %.0f s, leaders %s); migrations added %d, command version %d→%d; clicks exact within %.1f s",
-			len(cr.acked), cr.retried, cr.retries, cr.retryStatuses, cr.failed, redirectsOK, redirectsFailed,
+		Measured: fmt.Sprintf("creates %d ok (%d after a retry, %d answers retried %v), %d failed; redirects %d ok, %d failed (failed redirects+creates while replacing: %s); s per node: %s (upgrade %.0f s, leaders %s); migrations added %d, command version %d→%d; clicks exact within %.1f s",
+			len(cr.acked), cr.retried, cr.retries, cr.retryStatuses, cr.failed, redirectsOK, redirectsFailed, strings.Join(failedIn, ", "),
 			strings.Join(per, ", "), upgraded.Seconds(), strings.Join(leaders, "→"), added,
 			versionsBefore[leader.Name], versionsAfter[leader.Name], countedIn.Seconds()),
 	})
@@ -536,6 +563,31 @@ func waitCounted(t *testing.T, c *client.Client, rd *redirects) time.Duration {
 	took := time.Since(began)
 	t.Logf("every click of %d links counted once within %v", len(want), took.Round(time.Millisecond))
 	return took
+}
+
+// cpuTime is the CPU time (user and system) process pid has used, from
+// /proc; zero where that cannot be read.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's closing parenthesis: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second).
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // repoRoot is the repository's top directory.
