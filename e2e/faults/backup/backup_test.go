@@ -107,7 +107,7 @@ func TestFault11BackupRestore(t *testing.T) {
 		before.add(t, &l)
 	}
 	backupPath := filepath.Join(dir, "raft.backup")
-	cmd := exec.Command(binary(t), "backup", "--out", backupPath)
+	cmd := exec.Command(testenv.Shortify(t), "backup", "--out", backupPath)
 	cmd.Env = append(os.Environ(), "SHORTIFY_URL="+old.nodes[1].url, "SHORTIFY_API_KEY="+k.Secret)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("shortify backup: %v\n%s", err, out)

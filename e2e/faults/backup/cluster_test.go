@@ -9,10 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,40 +26,6 @@ import (
 // The drill's control plane: three shortify processes on loopback, each
 // serving the API and the edge handler (redirects straight from the link
 // database) on one port, with cluster TLS between them.
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds ./cmd/shortify once per test binary.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "shortify-backup-drill-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "shortify")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/shortify")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/shortify: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// repoRoot is three levels above this file (e2e/faults/backup).
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
 
 // nodeCaddyfile is one control-plane node: the shortify app, the API
 // under /api/ and the edge handler for everything else.
@@ -207,7 +171,7 @@ func startCluster(t *testing.T, dir, db, adminKey, restoreFrom string, tlsFiles 
 // start runs one node and waits until it is ready.
 func (c *cluster) start(t *testing.T, n *node) {
 	t.Helper()
-	cmd := exec.Command(binary(t), "run", "--config", filepath.Join(n.dir, "Caddyfile"), "--adapter", "caddyfile")
+	cmd := exec.Command(testenv.Shortify(t), "run", "--config", filepath.Join(n.dir, "Caddyfile"), "--adapter", "caddyfile")
 	cmd.Dir = n.dir
 	cmd.Env = append(os.Environ(), "SHORTIFY_INITIAL_API_KEY="+c.key,
 		"XDG_DATA_HOME="+filepath.Join(n.dir, "caddy-data"), "XDG_CONFIG_HOME="+filepath.Join(n.dir, "caddy-config"))
@@ -322,10 +286,4 @@ func dsnFor(t *testing.T, name string) string {
 }
 
 // TestMain removes the binary the tests built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
