@@ -172,7 +172,7 @@ func TestFault04RedisFailoverAndFlood(t *testing.T) {
 
 // lookupSample is the edges' lookup counters at one moment.
 type lookupSample struct {
-	at                             time.Time
+	at                              time.Time
 	lookups, hits, misses, l2Errors float64
 }
 

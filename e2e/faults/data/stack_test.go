@@ -134,7 +134,7 @@ func startStack(t *testing.T, env ...string) *fixture {
 // shortifyNodes are the stack's Shortify processes.
 func (f *fixture) shortifyNodes() []*stack.Node {
 	s := f.s
-	return append(append(append(append([]*stack.Node{s.FrontDoor, s.Kafka}, s.Nodes...), s.Edges...), s.Stats...))
+	return append(append(append([]*stack.Node{s.FrontDoor, s.Kafka}, s.Nodes...), s.Edges...), s.Stats...)
 }
 
 // checkNoRestart fails the test unless every Shortify process still runs
