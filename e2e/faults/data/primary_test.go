@@ -27,9 +27,9 @@ const (
 	// The links redirected during it: cached ones (in both edges' L1,
 	// whose cache_ttl of 1 m outlives the outage) and cold ones (on the
 	// replica, in no cache, each asked for once: read from the replica).
-	primaryCachedLinks, primaryColdLinks = 100, 600
+	primaryCachedLinks, primaryColdLinks = 100, 300
 	// Loads, per second.
-	primaryCachedRate, primaryColdRate, primaryCreateRate = 60, 10, 4
+	primaryCachedRate, primaryColdRate, primaryCreateRate = 30, 5, 2
 	// primaryCreateTimeout bounds one create of the load: long, so that
 	// every create gets the server's answer.
 	primaryCreateTimeout = 30 * time.Second
@@ -218,9 +218,9 @@ func TestFault02PrimaryDown(t *testing.T) {
 		Fault: fmt.Sprintf("PostgreSQL primary stopped %v (fast shutdown, then started again) under %d cached + %d replica-served redirects/s and %d creates/s through the front door",
 			primaryOutage, primaryCachedRate, primaryColdRate, primaryCreateRate),
 		Expected: "0 failed redirects; creates 201 or 503 with Retry-After, 0 half-done, 0 lost, 0 duplicate codes; create error window ≤ 1.5 × outage; no Shortify restart",
-		Measured: fmt.Sprintf("redirect errors during the outage %.2f%% (cached %d/%d, replica-served %d/%d); create error window %.1f s (outage %.1f s; %d × 503, %d without Retry-After, %d other, %d unanswered); %d half-done, %d lost, %d duplicate codes",
+		Measured: fmt.Sprintf("redirect errors during the outage %.2f%% (cached %d/%d %v, replica-served %d/%d %v); create error window %.1f s (outage %.1f s; %d × 503, %d without Retry-After, %d other, %d unanswered); %d half-done, %d lost, %d duplicate codes",
 			pct(during[0].Failures+during[1].Failures, during[0].Requests+during[1].Requests),
-			during[0].Failures, during[0].Requests, during[1].Failures, during[1].Requests,
+			during[0].Failures, during[0].Requests, during[0].Outcomes, during[1].Failures, during[1].Requests, during[1].Outcomes,
 			window.Seconds(), up.Sub(stopping).Seconds(), n503, noRetry, other, unanswered, halfDone, lost, dups),
 	})
 }
