@@ -45,6 +45,9 @@ func (f *fixture) redirectLoad(rate, want int, pick func(i int) (code, target st
 		}
 		edge := f.s.Edges[i%len(f.s.Edges)]
 		status, loc, err := f.redirect(ctx, edge.URL, code, clientIP(i))
+		if errors.Is(err, context.Canceled) {
+			return "stopped", false // Stop ended the load: not the server's doing
+		}
 		if err != nil {
 			fails.add(sent)
 			return "error", true
