@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,7 +61,7 @@ func TestReplicaServesWhilePrimaryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-replica.Pid(), syscall.SIGCONT)
+		signalServer(t, replica.Pid(), syscall.SIGCONT)
 		replica.Stop()
 	})
 
@@ -83,13 +84,9 @@ func TestReplicaServesWhilePrimaryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One failed check: the whole replica stopped past the check timeout.
-	if err := syscall.Kill(-replica.Pid(), syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	signalServer(t, replica.Pid(), syscall.SIGSTOP)
 	waitRotation(t, s, false)
-	if err := syscall.Kill(-replica.Pid(), syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	signalServer(t, replica.Pid(), syscall.SIGCONT)
 	waitRotation(t, s, true)
 	// It stays in rotation past the lag bound, the primary still down: a
 	// deliberate duration, then the state.
@@ -109,6 +106,29 @@ func TestReplicaServesWhilePrimaryDown(t *testing.T) {
 	// a miss.
 	if _, err := s.Lookup(ctx, "", "nosuch"); err == nil {
 		t.Errorf("Lookup of an unknown code with the primary down answered a miss; want an error")
+	}
+}
+
+// signalServer sends sig to a PostgreSQL server: its postmaster (pid) and
+// every child of it. (Each child is a process group of its own, so the
+// postmaster's group alone would leave the sessions answering.)
+func signalServer(t *testing.T, pid int, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("signal %d: %v", pid, err)
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue // it exited
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so after ")".
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(st)))
+			_ = syscall.Kill(child, sig)
+		}
 	}
 }
 
