@@ -162,3 +162,17 @@ func (f *fixture) createLoad(rate int, base, prefix string, timeout time.Duratio
 		return strconv.Itoa(rec.res.status), rec.res.status != http.StatusCreated
 	})
 }
+
+// every wraps a WaitFor condition that queries a server so that it runs
+// at most once per d (WaitFor polls every 2 ms); in between it reports
+// false.
+func every(d time.Duration, cond func() bool) func() bool {
+	var last time.Time
+	return func() bool {
+		if time.Since(last) < d {
+			return false
+		}
+		last = time.Now()
+		return cond()
+	}
+}

@@ -284,10 +284,10 @@ func (f *fixture) waitReplicaHas(links []link) {
 	for i, l := range links {
 		codes[i] = l.Code
 	}
-	testenv.WaitFor(f.t, "the replica to hold the links", time.Minute, func() bool {
+	testenv.WaitFor(f.t, "the replica to hold the links", time.Minute, every(50*time.Millisecond, func() bool {
 		rows, err := f.linkRowsByCode(f.s.Replica.DSN(stack.LinkDatabase), codes)
 		return err == nil && rows == len(codes)
-	})
+	}))
 }
 
 // linkRowsByCode counts the links of codes in the database at dsn.

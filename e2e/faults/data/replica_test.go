@@ -112,11 +112,11 @@ func TestFault03ReplicaBehind(t *testing.T) {
 		t.Errorf("the replica lacked only %d of %d new links when read: it was not behind", behind, len(links))
 	}
 	var lag time.Duration
-	testenv.WaitFor(t, "the marker on the replica", 2*replicaDelay, func() bool {
+	testenv.WaitFor(t, "the marker on the replica", 2*replicaDelay, every(50*time.Millisecond, func() bool {
 		n, err := f.linkRowsByCode(s.Replica.DSN(stack.LinkDatabase), []string{marker.link.Code})
 		lag = time.Since(markerAt)
 		return err == nil && n == 1
-	})
+	}))
 	t.Logf("the marker reached the replica %v after its create", lag.Round(time.Millisecond))
 	if lag < replicaDelay*2/3 {
 		t.Errorf("the marker reached the replica after %v, want about %v", lag, replicaDelay)
