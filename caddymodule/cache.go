@@ -86,6 +86,15 @@ func (e entry) expired(now int64) bool { return e.expires != 0 && now >= e.expir
 // database answers 503 instead of holding requests until clients give up.
 const lookupTimeout = 2 * time.Second
 
+// redisWait bounds each Redis call of a request (the L2 read and fill,
+// the shared rate limit), within lookupTimeout: while a Redis Cluster
+// master is dead and before its replica takes over, the cluster client
+// tries other nodes with back-off, which spent the whole lookup budget
+// (the store then never answered: 503) and held even L1 hits on the
+// shared rate limit for seconds (docs/faults.md, fault 4). Past it the
+// request does without Redis, as for any Redis error.
+const redisWait = 300 * time.Millisecond
+
 // loadLink loads an L1 miss: L2, then the store, then fills L2. The L1
 // runs at most one load per code at a time and hands its result to every
 // request waiting for it, so the load must not end with the request that
@@ -97,7 +106,9 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 	domain, code := splitL1Key(key) // "" on the own host (domains.go)
 	if h.l2 != nil {
 		start := time.Now()
-		l, ok, err := h.l2.Get(ctx, domain, code)
+		rctx, rcancel := context.WithTimeout(ctx, redisWait)
+		l, ok, err := h.l2.Get(rctx, domain, code)
+		rcancel()
 		h.stats.l2Latency.Observe(time.Since(start).Seconds())
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -134,7 +145,10 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 	if h.l2 != nil {
 		// Fill only writes an absent key, so it cannot replace a fresher
 		// write-through or a tombstone of a delete (see package l2cache).
-		if _, err := h.l2.Fill(ctx, l); err != nil && ctx.Err() == nil {
+		rctx, rcancel := context.WithTimeout(ctx, redisWait)
+		_, err := h.l2.Fill(rctx, l)
+		rcancel()
+		if err != nil && ctx.Err() == nil {
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 fill failed"); ce != nil {
 				ce.Write(zap.Error(err))

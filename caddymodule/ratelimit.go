@@ -290,8 +290,10 @@ func (h *Handler) allow(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	var d ratelimit.Decision
 	if l.shared != nil {
+		rctx, cancel := context.WithTimeout(ctx, redisWait) // cache.go
 		var err error
-		d, err = l.shared.Allow(ctx, key)
+		d, err = l.shared.Allow(rctx, key)
+		cancel()
 		if err != nil {
 			// Fail open to this edge's own bucket: a Redis outage must not
 			// turn every redirect into an error.

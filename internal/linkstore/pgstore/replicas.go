@@ -185,19 +185,40 @@ func (s *Store) checkLoop(ctx context.Context, r *replica, o options) {
 
 // check measures r's health and lag once and sets whether it is in
 // rotation. A replica joins only once its lag is known: right after it
-// comes up it may be any distance behind. While the primary cannot tell
-// its WAL position, no sample is added: a replica already measured is
-// judged by the samples it has, one not yet measured stays out.
+// comes up it may be any distance behind.
+//
+// The primary and the replica each get checkTimeout: a primary that is
+// slow to answer (shutting down, overloaded) must not fail the replica's
+// check. A failed check takes the replica out of rotation until the next
+// one succeeds, but keeps the samples: they still measure the replica
+// when it answers again, so it can come back while the primary is down.
+//
+// While the primary does not answer, no sample is added and the lag is
+// measured at the last moment it did: a primary that is down commits
+// nothing, so a replica that was within the bound then still holds
+// everything it had, and keeps serving the links the edges have not
+// cached (issue 18, fault 2). Without this a replica was out of rotation
+// for the whole outage once one check failed (its lag could not become
+// known again without the primary), and every uncached redirect answered
+// 503; and a replica that had not received the primary's last WAL before
+// a crash aged out of rotation after the bound. A primary that is only
+// unreachable from this process (a partition) may still commit: the
+// replica then serves what it has, older by what it has not replayed,
+// and the link events still evict changed codes.
 func (s *Store) check(parent context.Context, r *replica, lt *lagTracker, o options) {
-	ctx, cancel := context.WithTimeout(parent, o.checkTimeout)
-	defer cancel()
-
-	// The primary's position first: whatever the replica has replayed by
-	// the time it answers is compared with it.
 	sampled := time.Now()
 	var primaryLSN int64
-	primaryErr := s.primary.QueryRow(ctx, sqlPrimaryLSN).Scan(&primaryLSN)
+	pctx, pcancel := context.WithTimeout(parent, o.checkTimeout)
+	primaryErr := s.primary.QueryRow(pctx, sqlPrimaryLSN).Scan(&primaryLSN)
+	pcancel()
+	if primaryErr == nil {
+		// Whatever the replica has replayed by the time it answers is
+		// compared with this position.
+		lt.sample(sampled, primaryLSN)
+	}
 
+	ctx, cancel := context.WithTimeout(parent, o.checkTimeout)
+	defer cancel()
 	var inRecovery bool
 	var replayLSN *int64
 	err := r.pool.QueryRow(ctx, sqlReplicaLSN).Scan(&inRecovery, &replayLSN)
@@ -205,7 +226,6 @@ func (s *Store) check(parent context.Context, r *replica, lt *lagTracker, o opti
 		return // the store is closing: the outcome says nothing
 	}
 	if err != nil {
-		lt.reset()
 		r.failed()
 		return
 	}
@@ -213,10 +233,11 @@ func (s *Store) check(parent context.Context, r *replica, lt *lagTracker, o opti
 	var lag time.Duration
 	known := true
 	if inRecovery && replayLSN != nil {
-		if primaryErr == nil {
-			lt.sample(sampled, primaryLSN)
+		now := time.Now()
+		if primaryErr != nil && !lt.lastSampled.IsZero() {
+			now = lt.lastSampled // the primary's last answer: see above
 		}
-		lag, known = lt.lag(time.Now(), *replayLSN)
+		lag, known = lt.lag(now, *replayLSN)
 	}
 	r.mu.Lock()
 	r.healthy, r.lag = true, lag
@@ -229,8 +250,10 @@ func (s *Store) check(parent context.Context, r *replica, lt *lagTracker, o opti
 // this process's clock), and the replica's lag is the age of the oldest
 // sample it has not replayed yet. It belongs to one check goroutine.
 type lagTracker struct {
-	samples []lagSample // oldest first, positions not yet replayed
-	synced  bool        // the replica has replayed a sample since reset
+	samples     []lagSample // oldest first, positions not yet replayed
+	synced      bool        // the replica has replayed a sample since reset
+	replayed    int64       // the replica's replay position at the last lag
+	lastSampled time.Time   // when the primary last answered (sample)
 }
 
 type lagSample struct {
@@ -245,6 +268,7 @@ func (lt *lagTracker) sample(at time.Time, lsn int64) {
 		lt.samples = append(lt.samples[:0], lt.samples[1:]...)
 	}
 	lt.samples = append(lt.samples, lagSample{at: at, lsn: lsn})
+	lt.lastSampled = at
 }
 
 // lag drops the samples the replica has replayed (it has replayed up to
@@ -252,7 +276,15 @@ func (lt *lagTracker) sample(at time.Time, lsn int64) {
 // has replayed at least one sample since the tracker was reset: before
 // that it is behind the first sample by an unknown amount, and the lag
 // returned is only a lower bound.
+//
+// A replica whose position went back (a server restored from an older
+// copy at the same address) resets the tracker first: the samples it had
+// passed before are gone and could not measure it.
 func (lt *lagTracker) lag(now time.Time, replayLSN int64) (lag time.Duration, known bool) {
+	if replayLSN < lt.replayed {
+		lt.reset()
+	}
+	lt.replayed = replayLSN
 	n := 0
 	for n < len(lt.samples) && lt.samples[n].lsn <= replayLSN {
 		n++
@@ -267,11 +299,12 @@ func (lt *lagTracker) lag(now time.Time, replayLSN int64) (lag time.Duration, kn
 	return lag, lt.synced
 }
 
-// reset forgets everything: after a failure the replica may come back
-// from anywhere.
+// reset forgets the replica's progress: it may come back from anywhere.
+// The time of the primary's last answer stays.
 func (lt *lagTracker) reset() {
 	lt.samples = lt.samples[:0]
 	lt.synced = false
+	lt.replayed = 0
 }
 
 // options are the read path's tunables; tests shorten them.
