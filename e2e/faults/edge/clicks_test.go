@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +33,17 @@ type redirects struct {
 	mu       sync.Mutex
 	answered map[string]bool // Referers of requests answered 302
 	unknown  int             // requests with no answer (an error, a timeout): may or may not have clicked
+	errs     []string        // the first few of their errors
+	retried  int             // requests sent again after a connection closed before any answer
+}
+
+// closedBeforeAnswer reports whether err is a connection the server
+// closed or reset before it sent a byte of an answer: on a config reload,
+// Caddy closes the old config's listening socket (SO_REUSEPORT, one a
+// config), and connections the kernel had queued on it are cut; Go's
+// client retries that by itself only on a reused connection.
+func closedBeforeAnswer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 const refPrefix = "https://ref.test/"
@@ -39,8 +52,16 @@ func newRedirects(base string, codes []string) *redirects {
 	return &redirects{client: newClient(), base: base, codes: codes, answered: make(map[string]bool)}
 }
 
+// requestTimeout bounds one request of the load. The load's own context
+// is not used: Stop cancels it, and a request cut off then may or may not
+// have been answered (and clicked), which would spoil the exact count;
+// so Stop waits for the requests in flight instead.
+const requestTimeout = 10 * time.Second
+
 // request is a loadgen.Request: one GET of the next code.
 func (r *redirects) request(ctx context.Context) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+	defer cancel()
 	n := r.next.Add(1)
 	code := r.codes[int(n%uint64(len(r.codes)))]
 	ref := refPrefix + strconv.FormatUint(n, 10)
@@ -50,9 +71,22 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 	}
 	req.Header.Set("Referer", ref)
 	resp, err := r.client.Do(req)
+	if err != nil && closedBeforeAnswer(err) {
+		// Once more, as the front door (reverse_proxy, lb_try_duration)
+		// and browsers do: the edge closed the connection without an
+		// answer. If it had handled the request after all, the click
+		// check would see the Referer twice.
+		r.mu.Lock()
+		r.retried++
+		r.mu.Unlock()
+		resp, err = r.client.Do(req)
+	}
 	if err != nil {
 		r.mu.Lock()
 		r.unknown++
+		if len(r.errs) < 5 {
+			r.errs = append(r.errs, err.Error())
+		}
 		r.mu.Unlock()
 		return "error", true
 	}
@@ -66,12 +100,12 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 	return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
 }
 
-// counts returns how many requests were answered 302 and how many got no
-// answer.
-func (r *redirects) counts() (answered, unknown int) {
+// counts returns how many requests were answered 302, how many got no
+// answer, and how many were sent twice (closedBeforeAnswer).
+func (r *redirects) counts() (answered, unknown, retried int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.answered), r.unknown
+	return len(r.answered), r.unknown, r.retried
 }
 
 // clickLog reads the clicks topic from its start, for the whole test, and

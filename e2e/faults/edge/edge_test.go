@@ -167,6 +167,10 @@ func startEdge(t *testing.T, cfg edgeConfig) *edgeProc {
 		}
 		if t.Failed() {
 			t.Logf("--- edge log (end):\n%s", p.LogTail(6000))
+			if d := os.Getenv("SHORTIFY_EDGEFAULTS_KEEP"); d != "" {
+				b, _ := os.ReadFile(p.Log)
+				_ = os.WriteFile(filepath.Join(d, t.Name()+".log"), b, 0o644)
+			}
 		}
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), edgeStartTimeout)

@@ -26,8 +26,10 @@ const (
 	reloadGoroutineSlack = 10
 	reloadFDSlack        = 5
 	reloadHeapSlack      = 8 << 20 // bytes
-	// reloadRate is the load during the reloads (redirects/s).
-	reloadRate = 200
+	// reloadRate is the load during the reloads (redirects/s), and
+	// reloadEvery their pace.
+	reloadRate  = 200
+	reloadEvery = 50 * time.Millisecond
 	// settleWithin bounds the edge going back to its resting usage once
 	// the load stops (old servers finishing their shutdown).
 	settleWithin = 20 * time.Second
@@ -70,12 +72,19 @@ func TestFault08ConfigReloads(t *testing.T) {
 
 	load := loadgen.Start(t.Context(), loadgen.Config{Rate: reloadRate}, red.request)
 	start := time.Now()
+	// One reload every reloadEvery (the fault's deliberate pace, a
+	// ticker): back to back they take a few milliseconds each, and the
+	// load would see only a fraction of a second of them.
+	pace := time.NewTicker(reloadEvery)
 	for i := range reloads {
 		if err := e.reload(config); err != nil {
+			pace.Stop()
 			load.Stop()
 			t.Fatalf("reload %d of %d: %v", i+1, reloads, err)
 		}
+		<-pace.C
 	}
+	pace.Stop()
 	took := time.Since(start)
 	during := load.Window()
 	load.Stop()
@@ -92,7 +101,7 @@ func TestFault08ConfigReloads(t *testing.T) {
 		after = e.usage()
 	}
 
-	answered, unknown := red.counts()
+	answered, unknown, retried := red.counts()
 	testenv.WaitFor(t, "the click events of every request answered", clicksWithin, func() bool {
 		return clicks.count() >= answered
 	})
@@ -103,13 +112,13 @@ func TestFault08ConfigReloads(t *testing.T) {
 
 	dG, dF, dH := after.Goroutines-before.Goroutines, after.FDs-before.FDs, after.HeapAlloc-before.HeapAlloc
 	faults.Record(t, faults.Row{
-		Fault: fmt.Sprintf("%d config reloads (POST /load, forced) of an edge at %d redirects/s", reloads, reloadRate),
-		Expected: fmt.Sprintf("goroutines ≤ +%d, fds ≤ +%d, heap after GC ≤ +%d MiB; every request 302; click events = 302s, 0 duplicated",
+		Fault: fmt.Sprintf("%d config reloads (POST /load, forced, one per %v) of an edge at %d redirects/s", reloads, reloadEvery, reloadRate),
+		Expected: fmt.Sprintf("goroutines ≤ +%d, fds ≤ +%d, heap after GC ≤ +%d MiB; every request 302 (a connection cut before any answer sent once more, as the front door does); click events = 302s, 0 duplicated",
 			reloadGoroutineSlack, reloadFDSlack, reloadHeapSlack>>20),
-		Measured: fmt.Sprintf("goroutines %d → %d (%+d), fds %d → %d (%+d), heap %.1f → %.1f MiB (%+.1f); %d requests, %d failed, %d 302s, %d events, %d duplicated, %d missing; %d reloads in %v",
+		Measured: fmt.Sprintf("goroutines %d → %d (%+d), fds %d → %d (%+d), heap %.1f → %.1f MiB (%+.1f); %d requests, %d failed, %d sent twice (connection closed before any answer), %d 302s, %d events, %d duplicated, %d missing; %d reloads in %v",
 			before.Goroutines, after.Goroutines, dG, before.FDs, after.FDs, dF,
 			mib(before.HeapAlloc), mib(after.HeapAlloc), mib(dH),
-			during.Requests, during.Failures, answered, got.Events, got.Duplicated, got.Missing, reloads, took.Round(time.Second)),
+			during.Requests, during.Failures, retried, answered, got.Events, got.Duplicated, got.Missing, reloads, took.Round(time.Second)),
 	})
 
 	if !within(before, after) {
@@ -117,7 +126,7 @@ func TestFault08ConfigReloads(t *testing.T) {
 			reloads, after, before, reloadGoroutineSlack, reloadFDSlack, reloadHeapSlack>>20)
 	}
 	if during.Failures > 0 || unknown > 0 {
-		t.Errorf("requests failed during the reloads: %s (%d with no answer)", during, unknown)
+		t.Errorf("requests failed during the reloads: %s (%d with no answer: %q)", during, unknown, red.errs)
 	}
 	if got.Duplicated != 0 || got.Missing != 0 || got.Unanswered != 0 || len(got.Undecoded) > 0 || got.Foreign > 0 {
 		t.Errorf("click events against the %d requests answered 302: %+v", answered, got)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,6 +41,9 @@ const (
 	// slowSlack is how much later than lookupBound a 503 may come (the
 	// client's and the edge's scheduling on a loaded machine).
 	slowSlack = 1500 * time.Millisecond
+	// recoverLimit is how long the test waits for misses answered 404
+	// once the delay ends before it gives up.
+	recoverLimit = time.Minute
 )
 
 // TestFault10SlowDatabase puts a delaying TCP proxy (internal/testkit/
@@ -124,10 +129,29 @@ func TestFault10SlowDatabase(t *testing.T) {
 	if err := proxy.Set(netfault.Fault{}); err != nil {
 		t.Fatal(err)
 	}
-	// Recovery: the misses due from now on are answered 404 again. The
-	// lookups still queued when the delay ended finish (or time out)
-	// within the bound.
-	pause(lookupBound)
+	healthy := time.Now()
+	// Recovery: poll with misses of their own until one is answered 404
+	// again, then give the load a phase of its own after that.
+	var recovered time.Duration
+	probe := &missLoad{client: newClient(), base: e.URL}
+	dumps := 0
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*lookupBound)
+		out, _ := probe.request(ctx)
+		cancel()
+		if out == "404" {
+			recovered = time.Since(healthy)
+			break
+		}
+		if d := os.Getenv("SHORTIFY_EDGEFAULTS_KEEP"); d != "" && time.Since(healthy) > time.Duration(dumps)*3*time.Second {
+			g, _ := get(t.Context(), e.Admin+"/debug/pprof/goroutine?debug=2")
+			_ = os.WriteFile(filepath.Join(d, fmt.Sprintf("goroutines-after-%d.txt", dumps)), []byte(g), 0o644)
+			dumps++
+		}
+		if time.Since(healthy) > recoverLimit {
+			t.Fatalf("the edge still answers misses %s %v after the database is healthy again", out, recoverLimit)
+		}
+	}
 	ml.Window()
 	pause(phase)
 	missesAfter := ml.Window()
@@ -144,10 +168,10 @@ func TestFault10SlowDatabase(t *testing.T) {
 		Fault: fmt.Sprintf("every query to PostgreSQL delayed %v for %v (netfault proxy) at %d L1 hits/s and %d misses/s", queryDelay, fault, hitRate, missRate),
 		Expected: fmt.Sprintf("L1-hit p99 ≤ %.0f× before, all 302; misses 404 or 503 at the %v bound (≤ +%v); goroutines and DB connections bounded; 404s again after",
 			hitP99Ratio, lookupBound, slowSlack),
-		Measured: fmt.Sprintf("hit p99 %v → %v (%.2f×); misses during: %v, 503 latency median %v max %v; peak goroutines %d (%d at rest), peak DB connections %d; misses after: %v",
+		Measured: fmt.Sprintf("hit p99 %v → %v (%.2f×); misses during: %v, 503 latency median %v max %v; peak goroutines %d (%d at rest), peak DB connections %d; misses 404 again %v after the delay ended; misses after: %v",
 			hitsBefore.P99.Round(10*time.Microsecond), hitsDuring.P99.Round(10*time.Microsecond), ratio,
 			missesDuring.Outcomes, med503.Round(time.Millisecond), max503.Round(time.Millisecond),
-			peakG.Load(), restGoroutines, peakConns.Load(), missesAfter.Outcomes),
+			peakG.Load(), restGoroutines, peakConns.Load(), recovered.Round(10*time.Millisecond), missesAfter.Outcomes),
 	})
 	t.Logf("hits before %s\nhits during %s\nhits after %s", hitsBefore, hitsDuring, hitsAfter)
 	t.Logf("misses before %s\nmisses during %s\nmisses after %s", missesBefore, missesDuring, missesAfter)
