@@ -34,7 +34,7 @@ type redirects struct {
 	answered map[string]bool // Referers of requests answered 302
 	unknown  int             // requests with no answer (an error, a timeout): may or may not have clicked
 	errs     []string        // the first few of their errors
-	retried  int             // requests sent again after a connection closed before any answer
+	retried  int             // sends again after a connection closed before any answer
 }
 
 // closedBeforeAnswer reports whether err is a connection the server
@@ -58,6 +58,11 @@ func newRedirects(base string, codes []string) *redirects {
 // so Stop waits for the requests in flight instead.
 const requestTimeout = 10 * time.Second
 
+// retryFor is how long a request cut before any answer is sent again:
+// the front door's lb_try_duration for the edges
+// (deploy/caddyfiles/frontdoor.Caddyfile).
+const retryFor = 2 * time.Second
+
 // request is a loadgen.Request: one GET of the next code.
 func (r *redirects) request(ctx context.Context) (string, bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
@@ -71,9 +76,9 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 	}
 	req.Header.Set("Referer", ref)
 	resp, err := r.client.Do(req)
-	if err != nil && closedBeforeAnswer(err) {
-		// Once more, as the front door (reverse_proxy, lb_try_duration)
-		// and browsers do: the edge closed the connection without an
+	for start := time.Now(); err != nil && closedBeforeAnswer(err) && time.Since(start) < retryFor; {
+		// Again, as the front door does (reverse_proxy, lb_try_duration
+		// 2s) and browsers do: the edge closed the connection without an
 		// answer. If it had handled the request after all, the click
 		// check would see the Referer twice.
 		r.mu.Lock()
