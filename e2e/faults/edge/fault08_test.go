@@ -160,16 +160,30 @@ func (e *edgeProc) currentConfig() []byte {
 // must-revalidate makes Caddy reload even an unchanged config, as
 // `caddy reload --force` does: every module is provisioned anew and the
 // old config's cleaned up.
+//
+// Caddy restarts its admin endpoint with every config it loads, so each
+// POST goes on a connection of its own, and one cut before an answer is
+// sent again (loading the same config twice is harmless).
 func (e *edgeProc) reload(config []byte) error {
 	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.Admin+"/load", bytes.NewReader(config))
-	if err != nil {
-		return err
+	var (
+		resp *http.Response
+		err  error
+	)
+	for try := 0; try < 3; try++ {
+		var req *http.Request
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, e.Admin+"/load", bytes.NewReader(config))
+		if err != nil {
+			return err
+		}
+		req.Close = true
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Cache-Control", "must-revalidate")
+		if resp, err = http.DefaultClient.Do(req); err == nil || !closedBeforeAnswer(err) {
+			break
+		}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Cache-Control", "must-revalidate")
-	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
