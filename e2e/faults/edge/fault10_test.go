@@ -166,7 +166,7 @@ func TestFault10SlowDatabase(t *testing.T) {
 	}
 	faults.Record(t, faults.Row{
 		Fault: fmt.Sprintf("every query to PostgreSQL delayed %v for %v (netfault proxy) at %d L1 hits/s and %d misses/s", queryDelay, fault, hitRate, missRate),
-		Expected: fmt.Sprintf("L1-hit p99 ≤ %.0f× before (make test: p50), all 302; misses 404 or 503 at the %v bound (≤ +%v); goroutines and DB connections bounded; 404s again after",
+		Expected: fmt.Sprintf("L1-hit p99 ≤ %.0f× before (make test: p50), all 302; misses 404 or 503 by the %v bound (≤ +%v); goroutines and DB connections bounded; 404s again after",
 			hitP99Ratio, lookupBound, slowSlack),
 		Measured: fmt.Sprintf("hit p99 %v → %v (%.2f×); misses during: %v, 503 latency median %v max %v; peak goroutines %d (%d at rest), peak DB connections %d; misses 404 again %v after the delay ended; misses after: %v",
 			hitsBefore.P99.Round(10*time.Microsecond), hitsDuring.P99.Round(10*time.Microsecond), ratio,
@@ -196,17 +196,20 @@ func TestFault10SlowDatabase(t *testing.T) {
 	if n503 == 0 || n503+missesDuring.Outcomes["404"] != missesDuring.Requests {
 		t.Errorf("misses during the delay: %s; want 404s and 503s only, some 503", missesDuring)
 	}
+	// A 503 comes by the bound: at it, or earlier for a lookup the store
+	// did not start for want of time (pgstore.ErrNoTime).
 	for _, d := range slow["503"] {
-		if d < lookupBound-100*time.Millisecond || d > lookupBound+slowSlack {
-			t.Errorf("a 503 came after %v; want the lookup bound %v (up to +%v)", d, lookupBound, slowSlack)
+		if d > lookupBound+slowSlack {
+			t.Errorf("a 503 came after %v; want it by the lookup bound %v (up to +%v)", d, lookupBound, slowSlack)
 			break
 		}
 	}
 	// Bounded: every goroutine at the peak is accounted for by the
-	// requests in flight (each miss waits at most the bound, each hit
-	// next to nothing, and a client connection holds one goroutine on
-	// the edge) plus the resting ones and a slack.
-	if limit := int64(restGoroutines + 3*missRate*int(lookupBound/time.Second) + 100); peakG.Load() > limit {
+	// requests that can be in flight, two goroutines each (a client
+	// connection's and its load's) for at most the bound each, on top
+	// of the resting ones. A pile-up grows with the fault's length
+	// instead: 40 misses/s held for 40 s are 1,600.
+	if limit := int64(restGoroutines + 2*(hitRate+missRate)*int(lookupBound/time.Second)); peakG.Load() > limit {
 		t.Errorf("the edge peaked at %d goroutines (%d at rest): more than %d, a pile-up", peakG.Load(), restGoroutines, limit)
 	}
 	if missesAfter.Outcomes["404"] != missesAfter.Requests || missesAfter.Requests == 0 {
