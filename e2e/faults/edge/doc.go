@@ -10,4 +10,7 @@
 //
 // The long variants carry the build tag `faults` (make faults); fault 8
 // and fault 10 also run a shortened variant in make test (variant_*.go).
+//
+// SHORTIFY_EDGEFAULTS_KEEP=DIR keeps, in DIR, the edge's log of a failed
+// test and goroutine dumps of an edge slow to recover from fault 10.
 package edge
