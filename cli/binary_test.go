@@ -6,33 +6,18 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/shortify/shortify/cli"
 	"github.com/shortify/shortify/client"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
-
-// buildShortify builds cmd/shortify, the binary people run, into a
-// temporary directory.
-func buildShortify(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(t.TempDir(), "shortify")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/shortify")
-	cmd.Dir = filepath.Dir(filepath.Dir(file))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/shortify: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // TestBinary runs the built binary as a user would: the commands are
 // Caddy subcommands of the one binary, and its exit codes are the CLI's.
 func TestBinary(t *testing.T) {
-	bin := buildShortify(t)
+	bin := testenv.Shortify(t)
 	srv := serveSQLite(t)
 	run := func(wantCode int, args ...string) (string, string) {
 		t.Helper()

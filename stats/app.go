@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/kafkagroup"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/storedsn"
 	"github.com/shortify/shortify/stats/ingest"
@@ -42,12 +43,6 @@ const (
 	retryEvery = 5 * time.Second
 	// sqliteMaxPollRecords is the default poll and batch on SQLite.
 	sqliteMaxPollRecords = 2000
-	// minSessionTimeout and maxGroupTimeout are Kafka's default
-	// group.min.session.timeout.ms and group.max.session.timeout.ms:
-	// brokers refuse a member's join outside them, so an error at
-	// provision beats a consumer that never joins.
-	minSessionTimeout = caddy.Duration(6 * time.Second)
-	maxGroupTimeout   = caddy.Duration(30 * time.Minute)
 	// minRebalanceTimeout leaves a batch in flight time to be written.
 	minRebalanceTimeout = caddy.Duration(10 * time.Second)
 )
@@ -173,6 +168,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 // Validate checks the settings.
 func (a *App) Validate() error {
+	if err := kafkagroup.CheckSessionTimeout("shortify_ingest", time.Duration(a.SessionTimeout)); err != nil {
+		return err
+	}
 	switch {
 	case len(a.Brokers) == 0:
 		return errors.New("shortify_ingest: no Kafka brokers (set brokers, or kafka_brokers in the shortify app)")
@@ -182,12 +180,9 @@ func (a *App) Validate() error {
 		return fmt.Errorf("shortify_ingest: max_poll_records %d is outside 1..1000000", a.MaxPollRecords)
 	case a.MaxBatchEvents < 1 || a.MaxBatchEvents > 10_000_000:
 		return fmt.Errorf("shortify_ingest: max_batch_events %d is outside 1..10000000", a.MaxBatchEvents)
-	case a.SessionTimeout < minSessionTimeout || a.SessionTimeout > maxGroupTimeout:
-		return fmt.Errorf("shortify_ingest: session_timeout %v is outside %v..%v (Kafka's group.min/max.session.timeout.ms defaults)",
-			time.Duration(a.SessionTimeout), time.Duration(minSessionTimeout), time.Duration(maxGroupTimeout))
-	case a.RebalanceTimeout < minRebalanceTimeout || a.RebalanceTimeout > maxGroupTimeout:
+	case a.RebalanceTimeout < minRebalanceTimeout || time.Duration(a.RebalanceTimeout) > kafkagroup.MaxTimeout:
 		return fmt.Errorf("shortify_ingest: rebalance_timeout %v is outside %v..%v",
-			time.Duration(a.RebalanceTimeout), time.Duration(minRebalanceTimeout), time.Duration(maxGroupTimeout))
+			time.Duration(a.RebalanceTimeout), time.Duration(minRebalanceTimeout), kafkagroup.MaxTimeout)
 	case a.RebalanceTimeout <= 2*a.Linger:
 		return fmt.Errorf("shortify_ingest: rebalance_timeout %v must exceed twice the linger (%v): a member holds a rebalance that long",
 			time.Duration(a.RebalanceTimeout), time.Duration(a.Linger))

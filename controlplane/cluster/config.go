@@ -100,7 +100,8 @@ type Config struct {
 	hooks *hooks
 }
 
-// hooks let tests cut a node off the network and tune Raft.
+// hooks let tests cut a node off the network, tune Raft and watch what the
+// node proposes.
 type hooks struct {
 	// gate, when set, carries the node's Raft connections and its calls to
 	// other members, so a test can cut them.
@@ -110,6 +111,11 @@ type hooks struct {
 	// resolve, when set, stands in for DNS on Raft dials: it maps the
 	// host:port dialled to the address to connect to.
 	resolve func(hostport string) string
+	// observe, when set, sees every command the node proposes: it is
+	// called before the proposal and the function it returns after, with
+	// the outcome, so that a test can record a history with honest
+	// invoke and return times (the Raft nemesis checks it).
+	observe func(fsm.Command) func(resp any, err error)
 }
 
 // Validate fills in defaults and checks the configuration. Open calls it.

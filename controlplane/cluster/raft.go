@@ -254,12 +254,15 @@ func (n *Node) waitLeader(ctx context.Context) error {
 // passes, when ctx has no deadline). A retried command may have been
 // applied once already: a block is then skipped and a lease left to
 // expire, never a number or an ID handed out twice.
-func (n *Node) propose(ctx context.Context, c fsm.Command) (any, error) {
+func (n *Node) propose(ctx context.Context, c fsm.Command) (resp any, err error) {
+	if h := n.cfg.hooks; h != nil && h.observe != nil {
+		done := h.observe(c)
+		defer func() { done(resp, err) }()
+	}
 	data, err := fsm.Encode(c)
 	if err != nil {
 		return nil, err
 	}
-	var resp any
 	err = n.leaderDo(ctx, "propose "+c.Type().String(), true,
 		func(ctx context.Context) error {
 			var err error

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/kafkagroup"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/webhooks/deliver"
@@ -155,6 +156,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 // Validate checks the settings.
 func (a *App) Validate() error {
+	if err := kafkagroup.CheckSessionTimeout("shortify_webhooks", time.Duration(a.SessionTimeout)); err != nil {
+		return err
+	}
 	switch {
 	case len(a.Brokers) == 0:
 		return errors.New("shortify_webhooks: no Kafka brokers (set brokers, or kafka_brokers in the shortify app)")
@@ -166,9 +170,6 @@ func (a *App) Validate() error {
 		return fmt.Errorf("shortify_webhooks: concurrency %d is outside 1..1000", a.Concurrency)
 	case a.Timeout < caddy.Duration(time.Second) || a.Timeout > caddy.Duration(time.Minute):
 		return fmt.Errorf("shortify_webhooks: timeout %v is outside 1s..1m", time.Duration(a.Timeout))
-	case a.SessionTimeout < caddy.Duration(6*time.Second) || a.SessionTimeout > caddy.Duration(30*time.Minute):
-		return fmt.Errorf("shortify_webhooks: session_timeout %v is outside 6s..30m (Kafka's group.min/max.session.timeout.ms defaults)",
-			time.Duration(a.SessionTimeout))
 	case a.Retention < caddy.Duration(time.Hour):
 		return fmt.Errorf("shortify_webhooks: retention %v is under 1h", time.Duration(a.Retention))
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -29,20 +28,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// binary builds cmd/shortify into the test's directory.
-func binary(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "shortify")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/shortify")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/shortify: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestKillNine is issue 17's test: the deliverer runs as a process of its
 // own (the shortify binary with a Caddyfile of the app alone), consuming
 // from a broker in this process. It is killed with SIGKILL while it
@@ -53,7 +38,7 @@ func binary(t *testing.T) string {
 // exactly the clicks produced.
 func TestKillNine(t *testing.T) {
 	began := time.Now()
-	bin := binary(t)
+	bin := testenv.Shortify(t)
 	t.Logf("built the binary in %v", time.Since(began).Round(time.Millisecond))
 	broker := kafkatest.StartBroker(t, 4, clickevents.DefaultTopic, linkevents.DefaultTopic)
 	dsn := testenv.Schema(t)

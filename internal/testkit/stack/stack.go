@@ -8,7 +8,7 @@
 // variables as in docker compose and Kubernetes. A workspace "acme" with
 // the verified custom domain go.acme.test and a link on it shows a
 // customer's domain served through the front door (domain.go). `make stack`
-// (cmd/shortify-stack) and the end-to-end test (e2e/stack_test.go) both
+// (cmd/shortify-stack) and the end-to-end test (e2e/stack/stack_test.go) both
 // start it here.
 package stack
 

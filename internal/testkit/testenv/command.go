@@ -16,7 +16,7 @@ func Command(tb testing.TB, name, pkg string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	script := filepath.Join(repoRoot(), "scripts", "ensure-debian-package.sh")
+	script := filepath.Join(RepoRoot(), "scripts", "ensure-debian-package.sh")
 	if out, err := exec.Command(script, pkg, name).CombinedOutput(); err != nil {
 		tb.Fatalf("%s %s %s: %v\n%s", script, pkg, name, err, out)
 	}
@@ -27,9 +27,9 @@ func Command(tb testing.TB, name, pkg string) string {
 	return p
 }
 
-// repoRoot is the repository's root, three levels above this file's
+// RepoRoot is the repository's root, three levels above this file's
 // directory (internal/testkit/testenv).
-func repoRoot() string {
+func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }

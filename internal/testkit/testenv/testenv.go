@@ -86,9 +86,12 @@ func Database(tb testing.TB) string {
 	return dbDSN
 }
 
-// Main runs the package's tests and drops the package's database after.
+// Main runs the package's tests, then drops the package's database and
+// removes the binary Shortify built.
 func Main(m *testing.M) {
+	inMain.Store(true)
 	code := m.Run()
+	removeBinary()
 	if dbName != "" {
 		if err := dropDatabase(dbName); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: %v\n", err)

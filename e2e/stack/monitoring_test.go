@@ -1,4 +1,4 @@
-package e2e
+package stack_test
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func checkMonitoring(t *testing.T, s *stack.Stack, dir string) {
 		t.Fatal(err)
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	root := repoRoot(t)
+	root := testenv.RepoRoot()
 	config := filepath.Join(dir, "prometheus.yml")
 	rules := filepath.Join(root, "deploy", "prometheus", "rules.yml")
 	if err := os.WriteFile(config, []byte(prometheusConfig(s, rules)), 0o644); err != nil {

@@ -1,4 +1,4 @@
-package e2e
+package stack_test
 
 import (
 	"context"
@@ -41,7 +41,7 @@ const (
 // link must still redirect and every click made be counted exactly once.
 func TestProductionStack(t *testing.T) {
 	begin := time.Now()
-	bin := binary(t)
+	bin := testenv.Shortify(t)
 	built := time.Since(begin)
 	ports, err := stack.FreePorts()
 	if err != nil {
@@ -61,7 +61,7 @@ func TestProductionStack(t *testing.T) {
 	defer cancel()
 	started := time.Now()
 	s, err := stack.Start(ctx, stack.Config{
-		Dir: filepath.Join(dir, "stack"), Binary: bin, Caddyfiles: filepath.Join(repoRoot(t), "deploy", "caddyfiles"),
+		Dir: filepath.Join(dir, "stack"), Binary: bin, Caddyfiles: filepath.Join(testenv.RepoRoot(), "deploy", "caddyfiles"),
 		Ports: ports, Logf: t.Logf,
 	})
 	if err != nil {

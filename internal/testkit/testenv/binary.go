@@ -1,0 +1,55 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// built is the shortify binary of this test process, built once.
+var built struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// inMain is set while Main runs the package's tests: Main removes the
+// binary afterwards, so Shortify needs it.
+var inMain atomic.Bool
+
+// Shortify builds cmd/shortify, the binary people run, once per test
+// process and returns its path. The package's TestMain must be
+// testenv.Main, which removes it after the tests.
+func Shortify(tb testing.TB) string {
+	tb.Helper()
+	if !inMain.Load() {
+		tb.Fatal("testenv.Shortify: the package's TestMain must call testenv.Main (it removes the binary after the tests)")
+	}
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "shortify-bin-")
+		if built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "shortify")
+		cmd := exec.Command("go", "build", "-o", built.path, "./cmd/shortify")
+		cmd.Dir = RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build ./cmd/shortify: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		tb.Fatal(built.err)
+	}
+	return built.path
+}
+
+// removeBinary removes what Shortify built.
+func removeBinary() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+}
