@@ -62,6 +62,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		link_cookie_key          <secret>
 //		password_cookie_lifetime <duration>
 //		password_attempts        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>]
+//		warm              on|off
+//		warm_count        <codes>
+//		warm_timeout      <duration>
+//		warm_publish      <duration>
 //	}
 //
 // The old spelling of the directive, shortify, takes the same syntax and
@@ -211,6 +215,9 @@ func (h *Handler) setOption(o *caddyopt.Option) error {
 		return parseRateLimit(o, &h.PasswordAttempts)
 	}
 	if ok, err := h.KafkaSecurity.SetOption(o); ok { // kafka_tls_*, kafka_sasl_*
+		return err
+	}
+	if ok, err := h.setWarmOption(o); ok { // warm, warm_* (warm.go)
 		return err
 	}
 	return o.Unknown(directive)

@@ -129,6 +129,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	h.stats.redirects.Inc()
+	if h.hot != nil {
+		h.hot.sample(st.domain, code) // the hot list of warm starts (hot.go); never waits
+	}
 
 	status := h.linkStatus(&e, st) // the link's, the domain's or the default (domains.go)
 	hdr := w.Header()

@@ -111,6 +111,7 @@ func newCode(tb testing.TB, tag string) string {
 type countingStore struct {
 	linkstore.Store
 	lookups atomic.Int64
+	batches atomic.Int64 // LookupMany calls (warm_store_test.go)
 }
 
 func (s *countingStore) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {

@@ -36,7 +36,9 @@
 // clicks.go (click events to Kafka),
 // invalidate.go (link events evicting L1 and L2), metrics.go and
 // l1metrics.go (Prometheus), password.go, password_token.go,
-// password_page.go and password_config.go (password-protected links).
+// password_page.go and password_config.go (password-protected links),
+// hot.go, warm.go and ready.go (the hot list, the warm start of a new L1
+// and the readiness endpoint shortify_edge_ready).
 package caddymodule
 
 import (
@@ -284,6 +286,12 @@ type Handler struct {
 
 	pw *passwordState // runtime state of the above, set by Provision
 
+	// Warm is the warm start of the L1 from the hot list in Redis
+	// (warm.go, ready.go). Default: on when the edge has Redis.
+	Warm WarmStart   `json:"warm,omitzero"`
+	hot  *hotTracker // samples redirects into the hot list; nil when off
+	warm *warmer     // this L1's warm start; nil when off
+
 	// Runtime state, set by Provision.
 	res           *resources // the shared store, Redis client and L1
 	keys          []string   // pool keys this instance holds, for Cleanup
@@ -318,6 +326,11 @@ type Handler struct {
 	// geoipInterval is how often the GeoIP file is checked (part of its
 	// pool key); 0: geoip.DefaultInterval.
 	geoipInterval time.Duration
+	// hotEvery is one sample of the hot list in how many redirects (part
+	// of its pool key); 0: hotSampleEvery.
+	hotEvery int
+	// warmReg is the registry warm starts join; nil: warmups (warm.go).
+	warmReg *warmRegistry
 }
 
 // CaddyModule returns the Caddy module information.

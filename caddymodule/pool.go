@@ -47,6 +47,7 @@ type resources struct {
 	// click the way a cache read may (nil without Redis).
 	counterRedis redis.UniversalClient
 	l1           *flatcache.Cache[entry]
+	l1Key        string
 }
 
 // acquire loads or builds the handler's resources, recording in h.keys each
@@ -105,6 +106,7 @@ func (h *Handler) acquire() (*resources, error) {
 		return nil, err
 	}
 	res.l1 = v.(l1Cache).Cache
+	res.l1Key = l1Key // the warm start's pool key (warm.go)
 	return res, nil
 }
 

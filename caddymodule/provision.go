@@ -122,7 +122,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionDomains(); err != nil { // domains.go
 		return err
 	}
-	return h.provisionInvalidation()
+	if err := h.provisionInvalidation(); err != nil {
+		return err
+	}
+	return h.provisionWarm(ctx.GetMetricsRegistry()) // last: it reads through h (warm.go)
 }
 
 // Validate checks the configuration. It does not connect to anything.
@@ -185,6 +188,7 @@ func (h *Handler) Validate() error {
 	errs = append(errs, h.validateLimits()...)
 	errs = append(errs, h.validateEvents()...)
 	errs = append(errs, h.validatePassword()...)
+	errs = append(errs, h.validateWarm()...)
 	return errors.Join(errs...)
 }
 

@@ -57,17 +57,20 @@ type PartitionPolicy struct {
 
 // ClusterInfo is the answering node's view of the Raft cluster.
 type ClusterInfo struct {
-	NodeID        string          `json:"node_id"`
-	RaftState     string          `json:"raft_state"`
-	LeaderID      string          `json:"leader_id"`
-	LeaderAPIAddr string          `json:"leader_api_addr,omitempty"`
-	Term          uint64          `json:"term"`
-	LastLogIndex  uint64          `json:"last_log_index"`
-	CommitIndex   uint64          `json:"commit_index"`
-	AppliedIndex  uint64          `json:"applied_index"`
-	WorkerID      int             `json:"worker_id"`
-	LeaseExpires  *time.Time      `json:"lease_expires,omitempty"`
-	Nodes         []ClusterMember `json:"nodes"`
+	NodeID        string `json:"node_id"`
+	RaftState     string `json:"raft_state"`
+	LeaderID      string `json:"leader_id"`
+	LeaderAPIAddr string `json:"leader_api_addr,omitempty"`
+	Term          uint64 `json:"term"`
+	LastLogIndex  uint64 `json:"last_log_index"`
+	CommitIndex   uint64 `json:"commit_index"`
+	AppliedIndex  uint64 `json:"applied_index"`
+	// CommandVersion is the Raft command language the answering node
+	// applies; 0 from a release that does not report it.
+	CommandVersion int             `json:"command_version,omitempty"`
+	WorkerID       int             `json:"worker_id"`
+	LeaseExpires   *time.Time      `json:"lease_expires,omitempty"`
+	Nodes          []ClusterMember `json:"nodes"`
 }
 
 // ClusterMember is one node of the Raft configuration.

@@ -40,6 +40,7 @@ var routes = map[string]string{
 	"GET /api/v1/cluster":                                     "Cluster",
 	"POST /api/v1/cluster/join":                               "JoinCluster",
 	"DELETE /api/v1/cluster/nodes/{id}":                       "RemoveClusterNode",
+	"GET /api/v1/cluster/backup":                              "Backup",
 	"GET /api/v1/admin/partitions":                            "ListPartitions",
 	"POST /api/v1/admin/partitions":                           "CreatePartitions",
 	"GET /api/v1/admin/partitions/policy":                     "PartitionPolicy",

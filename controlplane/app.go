@@ -97,6 +97,13 @@ type App struct {
 	// API never serves them. Required with APIAddr or Join; keep it off
 	// any address clients reach.
 	ClusterListen string `json:"cluster_listen,omitempty"`
+	// RestoreFrom is a backup file (`shortify backup`) that a new cluster
+	// starts from: the node that bootstraps it restores the file, with
+	// its sequence and worker IDs moved past what the link database
+	// holds, instead of making a new code key. It is read only while the
+	// cluster has no code key (empty data directories); later starts
+	// ignore it. docs/operations.md, "Backup and restore".
+	RestoreFrom string `json:"restore_from,omitempty"`
 	// ClusterSecret is gone: a config that sets it fails to load, saying
 	// what replaced it (cluster_ca, cluster_cert, cluster_key).
 	ClusterSecret string `json:"cluster_secret,omitempty"`
@@ -307,6 +314,11 @@ func (a *App) fillDefaults() error {
 		return fmt.Errorf("shortify: data_dir %q: %w", a.DataDir, err)
 	}
 	a.DataDir = abs
+	if a.RestoreFrom != "" {
+		if a.RestoreFrom, err = filepath.Abs(a.RestoreFrom); err != nil {
+			return fmt.Errorf("shortify: restore_from: %w", err)
+		}
+	}
 	a.NodeID = cmp.Or(a.NodeID, "node1")
 	a.RaftBind = cmp.Or(a.RaftBind, DefaultRaftBind)
 	a.RaftAdvertise = cmp.Or(a.RaftAdvertise, a.RaftBind)
@@ -538,6 +550,7 @@ func (a *App) serviceConfig() serviceConfig {
 		Events:         a.eventSettings(),
 		Threats:        a.threatSettings(),
 		ClickTotals:    a.clickTotalsInterval(),
+		RestoreFrom:    a.RestoreFrom,
 		Titles:         titleSettings{Fetch: a.fetchTitles(), AllowPrivate: a.OutboundAllowPrivate},
 		Partitions: partitionSettings{
 			StatsDatabase: a.StatsDatabase,

@@ -29,6 +29,7 @@ func init() {
 //		cluster_cert    <file>
 //		cluster_key     <file>
 //		cluster_listen  <host:port>
+//		restore_from    <backup-file>
 //		database        <dsn>
 //		redis           [<host:port>]
 //		redis_prefix    <prefix>
@@ -136,6 +137,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return o.String(&a.ClusterKey)
 		case "cluster_listen":
 			return o.String(&a.ClusterListen)
+		case "restore_from":
+			return o.String(&a.RestoreFrom)
 		case "database":
 			return o.String(&a.Database)
 		case "redis":

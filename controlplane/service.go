@@ -54,6 +54,8 @@ type serviceConfig struct {
 	Titles                                   titleSettings
 	// ClickTotals is the click-totals job's interval (0: off).
 	ClickTotals time.Duration
+	// RestoreFrom is the backup a new cluster starts from ("": none).
+	RestoreFrom string
 }
 
 // partitionSettings configure the stats database and the leader's upkeep
@@ -291,6 +293,7 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		APIAddr:       cfg.Cluster.APIAddr,
 		Join:          strings.Fields(cfg.Cluster.Join),
 		TLS:           tc,
+		Restore:       restoreFrom(cfg, log),
 		Logger:        log,
 	})
 	if err != nil {

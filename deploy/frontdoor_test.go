@@ -43,7 +43,7 @@ func TestFrontDoorLogsNoCredentials(t *testing.T) {
 	t.Parallel()
 	const setCookie = "upstream_session_7d3b1f9e5c"
 	edge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" { // the front door's health check
+		if r.URL.Path == "/readyz" { // the front door's health check
 			return
 		}
 		w.Header().Set("Set-Cookie", "s="+setCookie)

@@ -21,6 +21,7 @@ import (
 //	GET    /api/v1/cluster              this node's view: members, leader, term, indexes
 //	POST   /api/v1/cluster/join         add a voter {node_id, raft_addr, api_addr}
 //	DELETE /api/v1/cluster/nodes/{id}   remove a member
+//	GET    /api/v1/cluster/backup       a backup of the FSM, taken on the leader (backup.go)
 //	POST   /api/v1/cluster/apply        internal only: a follower's FSM command for the leader
 //
 // Join, remove and apply run on the leader: a follower forwards them
@@ -59,6 +60,7 @@ func (h *Handler) clusterRoutes() {
 	h.handle("GET /api/v1/cluster", viewer, h.withCluster(h.getCluster))
 	h.handle("POST /api/v1/cluster/join", admin, h.withCluster(h.joinCluster))
 	h.handle("DELETE /api/v1/cluster/nodes/{id}", admin, h.withCluster(h.removeClusterNode))
+	h.handle("GET /api/v1/cluster/backup", admin, h.withCluster(h.getBackup))
 }
 
 // NewInternal is the handler of the node's internal listener: the cluster
@@ -76,6 +78,7 @@ func NewInternal(node ClusterNode, logger *slog.Logger) http.Handler {
 	h.handle("POST /api/v1/cluster/join", member, h.withCluster(h.joinCluster))
 	h.handle("DELETE /api/v1/cluster/nodes/{id}", member, h.withCluster(h.removeClusterNode))
 	h.handle("POST /api/v1/cluster/apply", member, h.withCluster(h.applyForwarded))
+	h.handle("GET /api/v1/cluster/backup", member, h.withCluster(h.getBackup))
 	return h
 }
 
@@ -152,6 +155,9 @@ func (h *Handler) applyForwarded(w http.ResponseWriter, r *http.Request) {
 // clusterFailed answers a failed cluster call with the status its error
 // calls for.
 func (h *Handler) clusterFailed(w http.ResponseWriter, what string, err error) {
+	if h.outOfSpace(w, what, err) {
+		return
+	}
 	var field *cluster.FieldError
 	var remote *cluster.RemoteError
 	switch {

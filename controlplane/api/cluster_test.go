@@ -16,6 +16,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
+	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 )
@@ -109,7 +110,8 @@ func TestGetCluster(t *testing.T) {
 	}
 	info := decode[cluster.Info](t, w)
 	if info.NodeID != "solo" || info.RaftState != "Leader" || info.LeaderID != "solo" || info.LeaderAPIAddr != e.url ||
-		info.Term == 0 || info.AppliedIndex == 0 || info.CommitIndex < info.AppliedIndex || info.WorkerID != 0 || len(info.Nodes) != 1 {
+		info.Term == 0 || info.AppliedIndex == 0 || info.CommitIndex < info.AppliedIndex || info.WorkerID != 0 || len(info.Nodes) != 1 ||
+		info.CommandVersion != fsm.CommandVersion {
 		t.Fatalf("info = %+v", info)
 	}
 	m := info.Nodes[0]

@@ -57,6 +57,9 @@ const NotReadyDetail = "the control plane is not ready; retry shortly"
 // through Raft (no leader, no lease, sequence exhausted): the client may
 // retry, here or elsewhere. The error is logged, never sent.
 func (h *Handler) unavailable(w http.ResponseWriter, what string, err error) {
+	if h.outOfSpace(w, what, h.raftCause(err)) {
+		return
+	}
 	h.log.Error("cannot "+what, "err", err)
 	w.Header().Set("Retry-After", "1")
 	problem.Write(w, http.StatusServiceUnavailable, "cannot "+what+" right now: "+NotReadyDetail)
@@ -82,6 +85,9 @@ func (h *Handler) storeFailed(w http.ResponseWriter, what string, err error) {
 		// The handlers validate first; this is the store's last word on
 		// input they let through, and still the client's fault.
 		problem.Write(w, http.StatusBadRequest, "could not "+what+": "+err.Error())
+		return
+	}
+	if h.outOfSpace(w, what, err) {
 		return
 	}
 	h.log.Error(what+" failed", "err", err)

@@ -220,6 +220,7 @@ var notWorkspaceScoped = map[string]bool{
 	"GET /api/v1/cluster":                     true,
 	"POST /api/v1/cluster/join":               true,
 	"DELETE /api/v1/cluster/nodes/{id}":       true,
+	"GET /api/v1/cluster/backup":              true, // an instance admin only: the whole FSM
 	"GET /api/v1/admin/blocklist":             true,
 	"PUT /api/v1/admin/blocklist/{domain}":    true,
 	"DELETE /api/v1/admin/blocklist/{domain}": true,

@@ -91,6 +91,10 @@ type Config struct {
 	// time (it asks for more while demand outruns it), 1..fsm.MaxBlockSize.
 	// Default: DefaultBlockSize.
 	BlockSize uint64
+	// Restore, when set, makes the node that leads a cluster without a
+	// code key (a new cluster it bootstraps) restore this backup instead
+	// of making a new key (restore.go). Other nodes ignore it.
+	Restore *Restore
 	// Logger receives the node's and raft's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Clock is the wall clock of leases and Snowflake IDs. Default: time.Now.

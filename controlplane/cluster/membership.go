@@ -115,6 +115,11 @@ type Info struct {
 	CommitIndex uint64 `json:"commit_index"`
 	// AppliedIndex is the last index applied to its FSM.
 	AppliedIndex uint64 `json:"applied_index"`
+	// CommandVersion is the Raft command language its FSM applies
+	// (fsm.CommandVersion): during a rolling upgrade, what a release adds
+	// to the commands may be used once every member reports that
+	// release's version.
+	CommandVersion int `json:"command_version"`
 	// WorkerID is the node's leased Snowflake worker ID, -1 without a
 	// valid lease.
 	WorkerID int `json:"worker_id"`
@@ -146,16 +151,17 @@ type Member struct {
 func (n *Node) Info() Info {
 	st := n.State()
 	info := Info{
-		NodeID:       st.NodeID,
-		RaftState:    st.RaftState,
-		LeaderID:     st.LeaderID,
-		Term:         st.Term,
-		LastLogIndex: n.raft.LastIndex(),
-		CommitIndex:  n.raft.CommitIndex(),
-		AppliedIndex: st.AppliedIndex,
-		WorkerID:     st.WorkerID,
-		LeaseExpires: st.LeaseExpires,
-		Nodes:        []Member{},
+		NodeID:         st.NodeID,
+		RaftState:      st.RaftState,
+		LeaderID:       st.LeaderID,
+		Term:           st.Term,
+		LastLogIndex:   n.raft.LastIndex(),
+		CommitIndex:    n.raft.CommitIndex(),
+		AppliedIndex:   st.AppliedIndex,
+		CommandVersion: fsm.CommandVersion,
+		WorkerID:       st.WorkerID,
+		LeaseExpires:   st.LeaseExpires,
+		Nodes:          []Member{},
 	}
 	if l, ok := n.fsm.Node(st.LeaderID); ok {
 		info.LeaderAPIAddr = l.APIAddr

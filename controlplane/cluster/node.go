@@ -115,6 +115,8 @@ type Node struct {
 	// in-memory transport of a one-node cluster without cluster TLS.
 	stream *streamLayer
 	store  *raftboltdb.BoltStore
+	// logSpace is the log store as raft uses it (logspace.go).
+	logSpace *spaceWatch
 	// fresh is true when the node had no Raft state when it opened.
 	fresh bool
 
@@ -225,9 +227,14 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 }
 
 // clusterKey returns the cluster's permutation key, proposing a fresh one
-// when this node leads a cluster that has none.
+// (or restoring Config.Restore's backup) when this node leads a cluster
+// that has none.
 func (n *Node) clusterKey(ctx context.Context) ([]byte, error) {
 	if key := n.fsm.Key(); key != nil {
+		if n.cfg.Restore != nil {
+			n.log.Info("not restoring the backup: the cluster has a code key already (restore_from only seeds a new cluster)",
+				"file", n.cfg.Restore.Path)
+		}
 		return key, nil
 	}
 	if n.raft.State() != raft.Leader {
@@ -244,6 +251,10 @@ func (n *Node) clusterKey(ctx context.Context) ([]byte, error) {
 			case <-t.C:
 			}
 		}
+	}
+	if n.cfg.Restore != nil {
+		// A new cluster from a backup: its key, not a new one (restore.go).
+		return n.restore(ctx)
 	}
 	key, err := codegen.NewKey()
 	if err != nil {

@@ -123,7 +123,8 @@ func (n *Node) openRaft() error {
 		}
 	}
 
-	r, err := raft.NewRaft(conf, n.fsm, store, store, snaps, trans)
+	n.logSpace = &spaceWatch{LogStore: store}
+	r, err := raft.NewRaft(conf, n.fsm, n.logSpace, store, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("start Raft: %w", err)
 	}

@@ -75,6 +75,18 @@ func (w *batcher) add(fetches kgo.Fetches, positions map[tp]int64) {
 		if len(recs) == 0 {
 			return
 		}
+		if from != statsdb.NoOffset && recs[0].Offset > from && w.c.seekBack(k, from, recs[0].Offset) {
+			// A fetch position ahead of the database or the batch:
+			// counting these records would store an offset past
+			// records nobody counted. Seen after a stats instance was
+			// killed: a partition handed back to a member whose fetch
+			// cursor had moved on kept that cursor. The client seeks
+			// back (seekBack) and the records come again.
+			return
+		}
+		if recs[0].Offset == from {
+			delete(w.c.gaps, k) // the records came again
+		}
 		w.records += len(recs)
 		for _, r := range recs {
 			if p.Topic == w.c.cfg.ClicksTopic {

@@ -25,6 +25,9 @@
 //   - A batch that fails to write (database down, fenced, cancelled) is
 //     dropped whole; the consumer reads its offsets from the database again
 //     and seeks back to them, so the records are polled and counted again.
+//   - Records are counted only from the offset to count next: records of
+//     a partition that start after it (a fetch cursor ahead of the stored
+//     offset) are dropped and the client sent back there (gap.go).
 //
 // A crash at any point therefore either loses the batch's transaction
 // entirely (and its records are consumed again by whoever owns the
@@ -183,6 +186,9 @@ type Stats struct {
 	Skipped int64
 	// Failed is the batches whose write failed and were consumed again.
 	Failed int64
+	// SeekBacks is the times a partition's fetched records started
+	// after the offset to count next and the client was sent back there.
+	SeekBacks int64
 	// Aggregating is the time spent decoding and aggregating records,
 	// Writing the time spent in database transactions (committed or not).
 	Aggregating, Writing time.Duration
@@ -205,6 +211,11 @@ type Consumer struct {
 	aggregating, writing             atomic.Int64 // nanoseconds
 
 	human, bot, consumed, deletions, fenced, rebalances atomic.Int64
+	// seekBacks counts the partitions sent back to their counted offset
+	// (gap.go); gaps holds, per partition, the offset last sent back to,
+	// until records come from it. Only Run's goroutine uses gaps.
+	seekBacks atomic.Int64
+	gaps      map[tp]int64
 	// writingSeen is writing as observe last saw it: at most one batch
 	// is in flight, so the difference is that batch's write time. Only
 	// Run's goroutine uses it.
@@ -278,7 +289,7 @@ func (c *Consumer) Stats() Stats {
 	return Stats{
 		Events: c.events.Load(), Human: c.human.Load(), Bot: c.bot.Load(), Consumed: c.consumed.Load(),
 		Batches: c.batches.Load(), Skipped: c.skipped.Load(), Failed: c.failed.Load(), Fenced: c.fenced.Load(),
-		Deletions: c.deletions.Load(), Rebalances: c.rebalances.Load(), Assigned: assigned,
+		Deletions: c.deletions.Load(), Rebalances: c.rebalances.Load(), Assigned: assigned, SeekBacks: c.seekBacks.Load(),
 		Aggregating: time.Duration(c.aggregating.Load()), Writing: time.Duration(c.writing.Load()),
 	}
 }

@@ -34,6 +34,10 @@ func Shortify(tb testing.TB) string {
 		if built.err != nil {
 			return
 		}
+		// Every user may run it (PostgreSQL's tests run as postgres).
+		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+			return
+		}
 		built.path = filepath.Join(built.dir, "shortify")
 		cmd := exec.Command("go", "build", "-o", built.path, "./cmd/shortify")
 		cmd.Dir = RepoRoot()
@@ -52,4 +56,13 @@ func removeBinary() {
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
+}
+
+// Caddyfile is the path of a role Caddyfile of deploy/caddyfiles
+// ("stats", "controlplane", ...), or of the root Caddyfile for "".
+func Caddyfile(role string) string {
+	if role == "" {
+		return filepath.Join(RepoRoot(), "Caddyfile")
+	}
+	return filepath.Join(RepoRoot(), "deploy", "caddyfiles", role+".Caddyfile")
 }

@@ -1,0 +1,170 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Binary is the shortify binary the node runs (the stack's, or the one
+// Replace gave it).
+func (n *Node) Binary() string { return n.bin }
+
+// role is the role Caddyfile the node runs: controlplane, edge, stats,
+// frontdoor or kafka.
+func (n *Node) role() string { return strings.TrimSuffix(filepath.Base(n.config), ".Caddyfile") }
+
+// Replace stops node n cleanly (SIGINT, as a deploy's stop does) and
+// starts it again on the binary bin with its role's Caddyfile from the
+// directory caddyfiles (another release's deploy/caddyfiles), keeping
+// its data directory, ports and environment: a rolling upgrade's step,
+// or a plain restart when bin and caddyfiles are the node's own. It
+// returns once the node answers its health check again, and for a
+// control-plane node once it is ready to issue codes (/api/v1/readyz), as
+// the first start waits. Whether the rest of the stack has noticed (the
+// front door's health checks, the Raft leader) is the caller's to wait
+// for: see FrontDoorChecked.
+func (s *Stack) Replace(ctx context.Context, n *Node, bin, caddyfiles string) error {
+	role := n.role()
+	if role == "kafka" {
+		return fmt.Errorf("replace %s: the broker has no role Caddyfile to replace", n.Name)
+	}
+	conf, err := s.releaseRole(caddyfiles, role, filepath.Dir(n.config))
+	if err != nil {
+		return fmt.Errorf("replace %s: %w", n.Name, err)
+	}
+	if err := n.Stop(); err != nil {
+		return fmt.Errorf("replace %s: stop: %w", n.Name, err)
+	}
+	n.bin, n.config = bin, conf
+	path := ""
+	if role == "controlplane" {
+		path = "/api/v1/readyz"
+	}
+	if err := s.startNodes(ctx, []*Node{n}, path); err != nil {
+		return fmt.Errorf("replace %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// releaseRole copies role's Caddyfile from the directory caddyfiles into
+// a directory of the stack's own for that source (caddyfiles-<hash of
+// its path>) and returns the copy's path. A control-plane Caddyfile
+// imports cluster/<node ID>.caddy beside itself: those snippets are
+// copied from from, the directory of the Caddyfile the node ran.
+func (s *Stack) releaseRole(caddyfiles, role, from string) (string, error) {
+	src, err := filepath.Abs(caddyfiles)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(src))
+	dir := filepath.Join(s.cfg.Dir, "caddyfiles-"+hex.EncodeToString(sum[:4]))
+	b, err := os.ReadFile(filepath.Join(src, role+".Caddyfile"))
+	if err != nil {
+		return "", fmt.Errorf("role Caddyfile: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, role+".Caddyfile")
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		return "", err
+	}
+	if role != "controlplane" || filepath.Clean(from) == dir {
+		return dst, nil
+	}
+	snippets, err := filepath.Glob(filepath.Join(from, "cluster", "*.caddy"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "cluster"), 0o755); err != nil {
+		return "", err
+	}
+	for _, p := range snippets {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cluster", filepath.Base(p)), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dst, nil
+}
+
+// FrontDoorChecked waits until the front door has health-checked edge n
+// since the call: it counts the /healthz answers on the edge's operations
+// server (Caddy's caddy_http_requests_total of its static_response
+// handler) and waits for one more, which only the front door sends. So an
+// edge just replaced is back in the front door's rotation (a passing
+// check marks it healthy) before the next edge stops; otherwise the front
+// door could be left, for up to a health interval, with no edge it
+// believes healthy.
+func (s *Stack) FrontDoorChecked(ctx context.Context, n *Node) error {
+	if n.role() != "edge" {
+		return fmt.Errorf("%s is not an edge", n.Name)
+	}
+	before, err := healthAnswers(ctx, n.Ops)
+	if err != nil {
+		return err
+	}
+	return waitPoll(ctx, n, "a health check from the front door", func(ctx context.Context) error {
+		now, err := healthAnswers(ctx, n.Ops)
+		if err == nil && now <= before {
+			err = fmt.Errorf("%v /healthz answers, as before", now)
+		}
+		return err
+	})
+}
+
+// healthAnswers is how many requests the static_response handler of the
+// operations server at ops (its /healthz) has answered.
+func healthAnswers(ctx context.Context, ops string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ops+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s/metrics: %s", ops, resp.Status)
+	}
+	var total float64
+	found := false
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "caddy_http_requests_total{") ||
+			!strings.Contains(line, `handler="static_response"`) || !strings.Contains(line, `server="ops"`) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("GET %s/metrics: %q: %w", ops, line, err)
+		}
+		total += v
+		found = true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("GET %s/metrics: %w", ops, err)
+	}
+	if !found {
+		return 0, fmt.Errorf("GET %s/metrics: no caddy_http_requests_total of the ops server's static_response", ops)
+	}
+	return total, nil
+}
