@@ -60,6 +60,8 @@ type Store struct {
 	replicas []*replica
 	next     atomic.Uint64 // round-robin counter over replicas
 	reads    readStats
+	// lookups is how long lookups on the primary take (budget.go).
+	lookups lookupClock
 
 	stopChecks context.CancelFunc // nil until the checks start
 	checks     sync.WaitGroup     // the replicas' check goroutines
@@ -112,6 +114,7 @@ func newPool(dsn string, maxConns int32, connectTimeout time.Duration) (*pgxpool
 	if maxConns > 0 {
 		pc.MaxConns = maxConns
 	}
+	pc.PrepareConn = prepareConn // lookups keep a budget (budget.go)
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = connectTimeout
 	}
@@ -181,7 +184,7 @@ func storedSmart(o smartlink.Options) (pgtype.Text, error) {
 
 // Get reads a live link from the primary.
 func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, domain, code, false)
+	l, err := get(ctx, s.primary, nil, domain, code, false)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: get %q: %w", code, err)
 	}
@@ -197,14 +200,14 @@ func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, e
 func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
 	confirm := false
 	if r := s.pickReplica(); r != nil {
-		l, err := get(ctx, r.pool, domain, code, true)
+		l, err := get(ctx, r.pool, &r.lookups, domain, code, true)
 		switch {
 		case err == nil:
 			s.reads.replicaHits.Add(1)
 			return l, nil
 		case errors.Is(err, linkstore.ErrNotFound):
 			confirm = true
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || errors.Is(err, ErrNoTime):
 			// The caller gave up or ran out of time: that says nothing
 			// certain about the replica, and the primary cannot be asked.
 			return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
@@ -212,7 +215,7 @@ func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link
 			r.failed()
 		}
 	}
-	l, err := get(ctx, s.primary, domain, code, true)
+	l, err := get(ctx, s.primary, &s.lookups, domain, code, true)
 	if confirm {
 		s.reads.confirmations.Add(1)
 		if err == nil {
@@ -229,7 +232,7 @@ func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link
 
 // LookupPrimary reads a link as Lookup does, from the primary.
 func (s *Store) LookupPrimary(ctx context.Context, domain, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, domain, code, true)
+	l, err := get(ctx, s.primary, &s.lookups, domain, code, true)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
@@ -263,10 +266,15 @@ func (s *Store) Close() {
 // redirect path sees (Link.EdgeSees), without its title, tags and notes
 // (sqlLookup); it returns linkstore.ErrNotFound or the driver's error
 // unwrapped, for the caller to wrap.
-func get(ctx context.Context, pool *pgxpool.Pool, domain, code string, edge bool) (linkstore.Link, error) {
+func get(ctx context.Context, pool *pgxpool.Pool, clock *lookupClock, domain, code string, edge bool) (linkstore.Link, error) {
 	query, view := sqlSelect, linkstore.Link.OwnerSees
 	if edge {
 		query, view = sqlLookup, linkstore.Link.EdgeSees
+	}
+	if clock != nil { // a lookup: not started without the time to end (budget.go)
+		var t *lookupTiming
+		ctx, t = clock.withLookup(ctx)
+		defer t.done()
 	}
 	l, err := scanRow(pool.QueryRow(ctx, query, code, domain), code, edge)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !view(l)) {

@@ -91,6 +91,7 @@ type readStats struct {
 // a failed lookup sets it to false until the next check succeeds.
 type replica struct {
 	pool       *pgxpool.Pool
+	lookups    lookupClock // how long lookups on pool take (budget.go)
 	addr       string
 	inRotation atomic.Bool
 	failures   atomic.Uint64

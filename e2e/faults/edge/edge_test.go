@@ -1,0 +1,312 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shortify/shortify/internal/blockset"
+	"github.com/shortify/shortify/internal/domainmirror"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/testenv"
+	"github.com/shortify/shortify/internal/testkit/teststore"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// Bounds of the harness's waits (not of the faults' figures).
+const (
+	edgeStartTimeout = 60 * time.Second
+	edgeStopTimeout  = 30 * time.Second
+)
+
+// edgeConfig is what an edge process is given.
+type edgeConfig struct {
+	// DSN is the link database (through a netfault proxy, say).
+	DSN string
+	// Redis and RedisPrefix are the L2; the prefix keeps tests apart.
+	Redis, RedisPrefix string
+	// Brokers is the Kafka broker for click events; "" none.
+	Brokers string
+	// ClickQueue is click_queue (0: the default).
+	ClickQueue int
+}
+
+// edgeCaddyfile is the edge's config: deploy/caddyfiles/edge.Caddyfile's
+// handler with the per-client limits off (the load comes from one
+// address) and a long L1 lifetime (so that the hot codes stay L1 hits
+// for the whole test), an ops server with /metrics and /healthz, and the
+// admin endpoint on a port of the test's own (reloads, profiles).
+const edgeCaddyfile = `{
+	admin %[1]s
+	default_bind 127.0.0.1
+	auto_https off
+	persist_config off
+	metrics
+}
+
+http://:%[2]d {
+	shortify_edge {
+		database {env.SHORTIFY_DATABASE_URL}
+		redis %[4]s
+		redis_prefix %[5]s
+		cache_ttl 10m
+		%[6]s
+		visitor_key {env.SHORTIFY_VISITOR_KEY}
+		rate_limit off
+		miss_limit off
+	}
+}
+
+http://:%[3]d {
+	metrics /metrics
+	respond /healthz "ok" 200
+}
+`
+
+// edgeProc is a running edge process.
+type edgeProc struct {
+	t *testing.T
+	// URL is where it answers redirects, Ops its /metrics and /healthz,
+	// Admin its Caddy admin endpoint (http://host:port).
+	URL, Ops, Admin string
+	// Config is its Caddyfile.
+	Config string
+	proc   *procs.Process
+}
+
+// startEdge starts an edge and waits until it answers /healthz; it is
+// stopped when the test ends.
+func startEdge(t *testing.T, cfg edgeConfig) *edgeProc {
+	t.Helper()
+	dir := t.TempDir()
+	port := func() int {
+		_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	admin := testenv.FreeAddr(t)
+	public, ops := port(), port()
+	events := ""
+	if cfg.Brokers != "" {
+		events = "kafka_brokers " + cfg.Brokers + "\n\t\tclicks_topic clicks"
+		if cfg.ClickQueue > 0 {
+			events += "\n\t\tclick_queue " + strconv.Itoa(cfg.ClickQueue)
+		}
+	}
+	conf := filepath.Join(dir, "Caddyfile")
+	text := fmt.Sprintf(edgeCaddyfile, admin, public, ops, cfg.Redis, cfg.RedisPrefix, events)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testenv.Shortify(t), "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"XDG_DATA_HOME="+filepath.Join(dir, "caddy-data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "caddy-config"),
+		"SHORTIFY_DATABASE_URL="+cfg.DSN,
+		"SHORTIFY_VISITOR_KEY=edge-fault-tests-visitor-key-0123456789abcdef")
+	p, err := procs.Start("edge", cmd, filepath.Join(dir, "edge.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &edgeProc{t: t, proc: p, Config: conf,
+		URL:   fmt.Sprintf("http://127.0.0.1:%d", public),
+		Ops:   fmt.Sprintf("http://127.0.0.1:%d", ops),
+		Admin: "http://" + admin}
+	t.Cleanup(func() {
+		if err := p.Stop(syscall.SIGINT, edgeStopTimeout); err != nil {
+			t.Errorf("stop the edge: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("--- edge log (end):\n%s", p.LogTail(6000))
+			if d := os.Getenv("SHORTIFY_EDGEFAULTS_KEEP"); d != "" {
+				b, _ := os.ReadFile(p.Log)
+				_ = os.WriteFile(filepath.Join(d, t.Name()+".log"), b, 0o644)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), edgeStartTimeout)
+	defer cancel()
+	if err := procs.Poll(ctx, "the edge's /healthz", 20*time.Millisecond, p, func(ctx context.Context) error {
+		_, err := get(ctx, e.Ops+"/healthz")
+		return err
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, p.LogTail(4000))
+	}
+	return e
+}
+
+// Pid is the edge's process ID.
+func (e *edgeProc) Pid() int { return e.proc.Pid() }
+
+// Running reports whether the edge has not exited.
+func (e *edgeProc) Running() bool {
+	exited, _ := e.proc.Exited()
+	return !exited
+}
+
+// get GETs url and returns its body; anything but 200 is an error.
+func get(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, b)
+	}
+	return string(b), nil
+}
+
+// metrics scrapes the edge's /metrics into "name{labels}" → value, the
+// labels as Prometheus's text format writes them.
+func (e *edgeProc) metrics() map[string]float64 {
+	e.t.Helper()
+	body, err := get(e.t.Context(), e.Ops+"/metrics")
+	if err != nil {
+		e.t.Fatalf("scrape the edge: %v", err)
+	}
+	out := make(map[string]float64)
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// clickCounter is one result of shortify_edge_click_events_total.
+func clickCounter(m map[string]float64, result string) int {
+	return int(m[`shortify_edge_click_events_total{result="`+result+`"}`])
+}
+
+// usage is what an edge process holds, read from outside: goroutines and
+// heap from its admin endpoint's profiles (the heap right after a
+// garbage collection that the profile forces), open descriptors from
+// /proc.
+type usage struct {
+	Goroutines int
+	HeapAlloc  int64 // bytes, right after a GC
+	FDs        int
+}
+
+func (u usage) String() string {
+	return fmt.Sprintf("%d goroutines, %.1f MiB heap, %d fds", u.Goroutines, float64(u.HeapAlloc)/(1<<20), u.FDs)
+}
+
+// usage reads the edge's usage now.
+func (e *edgeProc) usage() usage {
+	e.t.Helper()
+	ctx := e.t.Context()
+	var u usage
+	heap, err := get(ctx, e.Admin+"/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		e.t.Fatalf("heap profile: %v", err)
+	}
+	if u.HeapAlloc, err = profileField(heap, "# HeapAlloc = "); err != nil {
+		e.t.Fatal(err)
+	}
+	gr, err := get(ctx, e.Admin+"/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		e.t.Fatalf("goroutine profile: %v", err)
+	}
+	n, err := profileField(gr, "goroutine profile: total ")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u.Goroutines = int(n)
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.Pid()))
+	if err != nil {
+		e.t.Fatalf("the edge's descriptors: %v", err)
+	}
+	u.FDs = len(fds)
+	return u
+}
+
+// profileField is the integer after prefix at the start of a line of a
+// text profile.
+func profileField(profile, prefix string) (int64, error) {
+	for line := range strings.Lines(profile) {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %q in the profile", prefix)
+}
+
+// makeLinks migrates the link database dsn (the link store, the block set
+// and the domain mirror, as a control plane would) and stores n links
+// with codes prefix0, prefix1, ...; it returns the codes.
+func makeLinks(t *testing.T, dsn, prefix string, n int) []string {
+	t.Helper()
+	ctx := t.Context()
+	store := teststore.Postgres(t, dsn)
+	bs, err := blockset.Open(ctx, dsn, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.Close()
+	dm, err := domainmirror.Open(ctx, dsn, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm.Close()
+	codes := make([]string, n)
+	links := make([]linkstore.Link, n)
+	base := time.Now().UnixNano() & (1<<62 - 1)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("%s%d", prefix, i)
+		links[i] = linkstore.Link{ID: base + int64(i), Code: codes[i],
+			URL: fmt.Sprintf("https://example.com/%s", codes[i]), CreatedAt: time.Now().UTC()}
+	}
+	for i, err := range store.CreateMany(ctx, links) {
+		if err != nil {
+			t.Fatalf("create %s: %v", codes[i], err)
+		}
+	}
+	return codes
+}
+
+// newClient is an HTTP client for load: it keeps many connections to the
+// edge and never follows a redirect.
+func newClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 1024
+	tr.DisableCompression = true
+	return &http.Client{Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
