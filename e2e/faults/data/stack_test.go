@@ -11,9 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,45 +21,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/internal/testkit/stack"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // stackStartTimeout bounds the start of the whole stack on a busy
 // machine (about a minute on an idle one).
 const stackStartTimeout = 4 * time.Minute
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// binary builds ./cmd/shortify once for the package's tests.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "shortify-faults-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "shortify")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/shortify")
-		cmd.Dir = repoRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/shortify: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// repoRoot is the repository's root, three directories up from here.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}
 
 // fixture is a running stack and a client of it.
 type fixture struct {
@@ -82,7 +47,7 @@ type link struct {
 // the processes' logs when the test failed).
 func startStack(t *testing.T, env ...string) *fixture {
 	t.Helper()
-	bin := binary(t)
+	bin := testenv.Shortify(t)
 	ports, err := stack.FreePorts()
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +66,7 @@ func startStack(t *testing.T, env ...string) *fixture {
 	defer cancel()
 	begin := time.Now()
 	s, err := stack.Start(ctx, stack.Config{
-		Dir: filepath.Join(dir, "stack"), Binary: bin, Caddyfiles: filepath.Join(repoRoot(), "deploy", "caddyfiles"),
+		Dir: filepath.Join(dir, "stack"), Binary: bin, Caddyfiles: filepath.Join(testenv.RepoRoot(), "deploy", "caddyfiles"),
 		Ports: ports, Env: env, Logf: t.Logf,
 	})
 	if err != nil {
