@@ -16,13 +16,18 @@ import (
 // leader merges the blocklist into the shared set, the edge reloads it,
 // both every 15 s by default), and the API shows it flagged for review.
 // On both stores.
+//
+// It waits on timers rather than the CPU, so it runs beside the other
+// tests, and its two stores at once.
 func TestBlockedDomainReachesExistingLinks(t *testing.T) {
+	t.Parallel()
 	setups := map[string]func(t *testing.T) []string{
 		"embedded default": func(t *testing.T) []string { return nil },
 		"postgres":         func(t *testing.T) []string { return []string{"SHORTIFY_DATABASE_URL=" + testenv.Schema(t)} },
 	}
 	for name, setup := range setups {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			s := start(t, setup(t)...)
 			target := "https://www.blocked-later.example/login?x=1"
 			l := s.create(target)
