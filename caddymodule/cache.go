@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -91,10 +92,15 @@ const lookupTimeout = 2 * time.Second
 // request waiting for it, so the load must not end with the request that
 // happened to start it: it runs on a context detached from that request,
 // bounded by lookupTimeout.
-func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, error) {
+func (h *Handler) loadLink(reqCtx context.Context, key string) (e entry, url string, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
 	defer cancel()
-	domain, code := splitL1Key(key) // "" on the own host (domains.go)
+	domain, code := splitL1Key(key)             // "" on the own host (domains.go)
+	ctx, span := h.startLoad(ctx, domain, code) // nil while tracing is off (tracing.go)
+	tier := "none"                              // where the link came from, for the span
+	if span != nil {
+		defer func() { endLoad(span, tier, err) }()
+	}
 	if h.l2 != nil {
 		start := time.Now()
 		l, ok, err := h.l2.Get(ctx, domain, code)
@@ -105,10 +111,11 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 		case err != nil:
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {
-				ce.Write(zap.Error(err))
+				ce.Write(zap.Error(err), tracing.ZapField(ctx))
 			}
 		case ok:
 			h.stats.l2Hits.Inc()
+			tier = "l2"
 			e, url := h.loaded("l2", l)
 			return e, url, nil
 		default:
@@ -137,11 +144,12 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 		if _, err := h.l2.Fill(ctx, l); err != nil && ctx.Err() == nil {
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 fill failed"); ce != nil {
-				ce.Write(zap.Error(err))
+				ce.Write(zap.Error(err), tracing.ZapField(ctx))
 			}
 		}
 	}
-	e, url := h.loaded("store", l)
+	tier = "store"
+	e, url = h.loaded("store", l)
 	return e, url, nil
 }
 

@@ -1,0 +1,42 @@
+package tracing
+
+import (
+	"fmt"
+
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"github.com/redis/go-redis/v9"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+)
+
+// InstrumentPool makes the PostgreSQL pool of pc trace its queries
+// (otelpgx, a pgx QueryTracer): a query, batch, prepare, connect or
+// pool acquire becomes a span when its context's span records, and costs
+// a context lookup otherwise. Query parameters are never recorded (they
+// hold target URLs and keys); the SQL text is.
+func InstrumentPool(pc *pgxpool.Config) {
+	t := otelpgx.NewTracer(
+		otelpgx.WithTracerProvider(Provider()),
+		// Shortify's metrics are Prometheus's; no OpenTelemetry meter.
+		otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelpgx.WithTrimSQLInSpanName(),
+	)
+	pc.ConnConfig.Tracer = t
+}
+
+// InstrumentRedis makes rdb (a client, a cluster client or a ring) trace
+// its commands (redisotel): a command becomes a span under the span of
+// its context. Commands' arguments are never recorded (they hold target
+// URLs).
+func InstrumentRedis(rdb redis.UniversalClient) error {
+	if err := redisotel.InstrumentTracing(rdb,
+		redisotel.WithTracerProvider(Provider()),
+		redisotel.WithDBStatement(false),
+		// Dials happen in the pool's own time, not a request's.
+		redisotel.WithDialFilter(true),
+	); err != nil {
+		return fmt.Errorf("tracing: redis: %w", err)
+	}
+	return nil
+}
