@@ -254,7 +254,9 @@ func (n *Node) waitLeader(ctx context.Context) error {
 // passes, when ctx has no deadline). A retried command may have been
 // applied once already: a block is then skipped and a lease left to
 // expire, never a number or an ID handed out twice.
-func (n *Node) propose(ctx context.Context, c fsm.Command) (any, error) {
+func (n *Node) propose(ctx context.Context, c fsm.Command) (_ any, err error) {
+	ctx, span := startRaftSpan(ctx, "raft.propose "+c.Type().String(), c.Type().String()) // tracing.go
+	defer func() { endSpan(span, err) }()
 	data, err := fsm.Encode(c)
 	if err != nil {
 		return nil, err
@@ -275,7 +277,9 @@ func (n *Node) propose(ctx context.Context, c fsm.Command) (any, error) {
 }
 
 // applyLocal applies an encoded command on this node, which must lead.
-func (n *Node) applyLocal(ctx context.Context, data []byte) (any, error) {
+func (n *Node) applyLocal(ctx context.Context, data []byte) (_ any, err error) {
+	ctx, span := startRaftSpan(ctx, "raft.apply", commandName(data)) // tracing.go
+	defer func() { endSpan(span, err) }()
 	start := time.Now()
 	f := n.raft.Apply(data, timeoutFrom(ctx, applyTimeout))
 	if err := n.wait(ctx, f); err != nil {

@@ -3,10 +3,12 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/attribute"
@@ -97,3 +99,27 @@ func newProcessProvider(ctx context.Context) (*sdktrace.TracerProvider, error) {
 	// The SDK reads OTEL_TRACES_SAMPLER and OTEL_BSP_* itself.
 	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)), nil
 }
+
+// Hold is Acquire for an app's goroutine: the returned function releases
+// (flushing within flushTimeout). Failures only cost spans, so they are
+// logged on log (nil: slog.Default()), never returned.
+func Hold(ctx context.Context, log *slog.Logger) (release func()) {
+	if log == nil {
+		log = slog.Default()
+	}
+	rel, err := Acquire(ctx)
+	if err != nil {
+		log.Warn("tracing: no exporter; spans of this component are not recorded", "err", err)
+		return func() {}
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		defer cancel()
+		if err := rel(ctx); err != nil {
+			log.Warn("tracing: spans not flushed", "err", err)
+		}
+	}
+}
+
+// flushTimeout bounds the flush of the last release.
+const flushTimeout = 5 * time.Second
