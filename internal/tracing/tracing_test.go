@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -149,5 +150,44 @@ func TestLogs(t *testing.T) {
 	}
 	if _, ok := all[1].ContextMap()[LogKey]; ok {
 		t.Errorf("zap fields %v of an untraced entry carry %s", all[1].ContextMap(), LogKey)
+	}
+}
+
+// TestInjectExtract: a node-to-node call carries the caller's trace, and
+// the callee continues it only while tracing is on.
+func TestInjectExtract(t *testing.T) {
+	tp, _ := recorder(t)
+	ctx, span := tp.Tracer("t").Start(context.Background(), "propose")
+	defer span.End()
+	h := http.Header{}
+	Inject(context.Background(), h) // no span: nothing
+	if len(h) != 0 {
+		t.Fatalf("injected %v without a span", h)
+	}
+	Inject(ctx, h)
+	if h.Get("Traceparent") == "" {
+		t.Fatal("no traceparent")
+	}
+
+	t.Setenv(EnvSwitch, "")
+	bg := context.Background()
+	if got := Extract(bg, h); got != bg {
+		t.Error("extracted a trace with tracing off")
+	}
+	t.Setenv(EnvSwitch, "on")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	release, err := Acquire(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = release(bg) }()
+	sc := trace.SpanContextFromContext(Extract(bg, h))
+	if !sc.IsRemote() || sc.TraceID() != span.SpanContext().TraceID() {
+		t.Errorf("extracted %v, want the caller's trace as a remote parent", sc)
+	}
+	_, child := Start(Extract(bg, h), "raft.apply")
+	defer child.End()
+	if !child.IsRecording() || child.SpanContext().TraceID() != span.SpanContext().TraceID() {
+		t.Error("the callee's span is not recorded in the caller's trace")
 	}
 }
