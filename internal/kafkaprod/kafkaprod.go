@@ -86,7 +86,7 @@ func NewClient(cfg Config, extra ...kgo.Opt) (*kgo.Client, error) {
 		kgo.ProducerBatchCompression(codecs...),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.MetadataMinAge(time.Second),
-		// A record produced with a context whose span records gets a
+		// While tracing is on, a record produced with a context whose span records gets a
 		// publish span and carries the trace (internal/tracing).
 		tracing.NewKafka(cfg.ClientID, "").Opt(),
 	)

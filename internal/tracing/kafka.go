@@ -20,7 +20,7 @@ var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceCont
 // tracing is on, a "<topic> receive" span continuing the trace of its
 // headers, and ProcessSpan a "<topic> process" span for the work done
 // with it. Everything else costs one context lookup a record and
-// allocates nothing, so a client is always built with its Hooks.
+// allocates nothing.
 type Kafka struct {
 	t *kotel.Tracer
 }
@@ -38,8 +38,15 @@ func NewKafka(clientID, group string) *Kafka {
 	return &Kafka{t: kotel.NewTracer(opts...)}
 }
 
-// Opt is the client option that installs k's hooks.
-func (k *Kafka) Opt() kgo.Opt { return kgo.WithHooks(kafkaHooks{k}) }
+// Opt is the client option that installs k's hooks while tracing is on
+// (Enabled, read when the client is built); off, it installs nothing, so
+// that a client runs exactly as it would without tracing.
+func (k *Kafka) Opt() kgo.Opt {
+	if !Enabled() {
+		return kgo.WithHooks()
+	}
+	return kgo.WithHooks(kafkaHooks{k})
+}
 
 // ProcessSpan starts the "<topic> process" span of a consumed record,
 // under its receive span; the caller ends it. While tracing is off it
