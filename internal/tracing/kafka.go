@@ -18,8 +18,7 @@ var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceCont
 // whose context carries a recording span gets a "<topic> publish" span
 // under it and the trace in its headers; a consumed record, while
 // tracing is on, a "<topic> receive" span continuing the trace of its
-// headers, and ProcessSpan a "<topic> process" span for the work done
-// with it. Everything else costs one context lookup a record and
+// headers. Everything else costs one context lookup a record and
 // allocates nothing.
 type Kafka struct {
 	t *kotel.Tracer
@@ -46,17 +45,6 @@ func (k *Kafka) Opt() kgo.Opt {
 		return kgo.WithHooks()
 	}
 	return kgo.WithHooks(kafkaHooks{k})
-}
-
-// ProcessSpan starts the "<topic> process" span of a consumed record,
-// under its receive span; the caller ends it. While tracing is off it
-// returns ctx and its non-recording span.
-func (k *Kafka) ProcessSpan(ctx context.Context, r *kgo.Record) (context.Context, trace.Span) {
-	if r.Context == nil || !trace.SpanFromContext(r.Context).IsRecording() {
-		return ctx, trace.SpanFromContext(ctx)
-	}
-	_, span := k.t.WithProcessSpan(r)
-	return trace.ContextWithSpan(ctx, span), span
 }
 
 // WithParent is ctx, which must outlive the record (a producer's own
