@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -100,10 +101,15 @@ const redisWait = 300 * time.Millisecond
 // request waiting for it, so the load must not end with the request that
 // happened to start it: it runs on a context detached from that request,
 // bounded by lookupTimeout.
-func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, error) {
+func (h *Handler) loadLink(reqCtx context.Context, key string) (e entry, url string, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
 	defer cancel()
-	domain, code := splitL1Key(key) // "" on the own host (domains.go)
+	domain, code := splitL1Key(key)             // "" on the own host (domains.go)
+	ctx, span := h.startLoad(ctx, domain, code) // nil while tracing is off (tracing.go)
+	tier := "none"                              // where the link came from, for the span
+	if span != nil {
+		defer func() { endLoad(span, tier, err) }()
+	}
 	if h.l2 != nil {
 		start := time.Now()
 		rctx, rcancel := context.WithTimeout(ctx, redisWait)
@@ -116,10 +122,11 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 		case err != nil:
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {
-				ce.Write(zap.Error(err))
+				ce.Write(zap.Error(err), tracing.ZapField(ctx))
 			}
 		case ok:
 			h.stats.l2Hits.Inc()
+			tier = "l2"
 			e, url := h.loaded("l2", l)
 			return e, url, nil
 		default:
@@ -151,11 +158,12 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (entry, string, e
 		if err != nil && ctx.Err() == nil {
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 fill failed"); ce != nil {
-				ce.Write(zap.Error(err))
+				ce.Write(zap.Error(err), tracing.ZapField(ctx))
 			}
 		}
 	}
-	e, url := h.loaded("store", l)
+	tier = "store"
+	e, url = h.loaded("store", l)
 	return e, url, nil
 }
 

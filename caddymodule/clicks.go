@@ -326,7 +326,7 @@ func (h *Handler) emitClick(x *visit, code, domain string, e *entry, status int,
 		Domain:    domain,
 		Choice:    uint8(choice),
 	}
-	if !ev.emitter.Emit(&c) {
+	if !ev.emitter.EmitContext(h.clickContext(x.r), &c) { // nil context while tracing is off (tracing.go)
 		ev.dropped.Inc()
 	}
 }

@@ -317,6 +317,11 @@ type Handler struct {
 	domains       *domainmirror.Watcher // the verified custom domains (domains.go)
 	unknownHosts  counter               // shortify_edge_unknown_hosts_total
 
+	// Tracing (tracing.go): on (SHORTIFY_TRACING) at Provision, and the
+	// release of the process's tracer provider, for Cleanup.
+	traced         bool
+	tracingRelease func(context.Context) error
+
 	// Test hooks, unexported: set before Provision. The clock and keySalt
 	// become part of the pool keys, so that tests that set a salt of their
 	// own (the test's name) never share resources built with other hooks.

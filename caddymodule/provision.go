@@ -36,6 +36,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.logger == nil {
 		h.logger = ctx.Logger(h)
 	}
+	if err := h.provisionTracing(ctx); err != nil { // tracing.go
+		return err
+	}
 	// Redis failures are logged from the request path, where an outage
 	// would log once per miss: keep the first of each message per second.
 	h.l2log = h.logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
@@ -198,6 +201,7 @@ func (h *Handler) Validate() error {
 func (h *Handler) Cleanup() error {
 	h.cleanupEvents()
 	h.cleanupInvalidation()
+	h.cleanupTracing() // tracing.go
 	if h.metrics != nil && h.l1 != nil {
 		h.metrics.l1.remove(h.l1)
 	}

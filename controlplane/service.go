@@ -30,6 +30,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
 	"github.com/shortify/shortify/internal/linkstore/batch"
+	"github.com/shortify/shortify/internal/tracing"
 	statsapi "github.com/shortify/shortify/stats/api"
 	statsparts "github.com/shortify/shortify/stats/partitions"
 	whstore "github.com/shortify/shortify/webhooks/store"
@@ -128,6 +129,10 @@ type service struct {
 	// hooks is the webhook store behind /api/v1/webhooks
 	// (webhookstore.go).
 	hooks *whstore.Store
+	// tracingRelease lets go of the process's tracer provider, held for
+	// the spans no request starts: Raft proposals of the background jobs
+	// (tracing.go; a no-op while tracing is off).
+	tracingRelease func(context.Context) error
 }
 
 // Destruct shuts the node down; the usage pool calls it when the last
@@ -182,6 +187,7 @@ func (s *service) Destruct() error {
 	if s.parts != nil {
 		s.parts.Close()
 	}
+	errs = append(errs, s.releaseTracing()) // last: the spans of the closes above
 	return errors.Join(errs...)
 }
 
@@ -259,6 +265,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 			_ = s.Destruct()
 		}
 	}()
+	if s.tracingRelease, err = tracing.Acquire(ctx); err != nil {
+		return nil, fmt.Errorf("shortify: %w", err)
+	}
 	s.store, err = backend.Open(ctx, linkstore.Config{DSN: cfg.Database, Migrate: true})
 	if err != nil {
 		return nil, fmt.Errorf("shortify: open link store: %w", err)

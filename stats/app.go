@@ -30,6 +30,7 @@ import (
 	"github.com/shortify/shortify/internal/kafkagroup"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/storedsn"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/stats/ingest"
 	"github.com/shortify/shortify/stats/statsdb"
 )
@@ -201,7 +202,10 @@ func (a *App) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	a.wg.Go(func() { a.run(ctx) })
+	a.wg.Go(func() {
+		defer tracing.Hold(ctx, a.logger)() // the process's tracer provider while consuming
+		a.run(ctx)
+	})
 	return nil
 }
 

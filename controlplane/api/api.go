@@ -17,6 +17,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/targeturl"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/webhooks"
 )
 
@@ -188,9 +189,8 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	// trace_id on the records logged with a request's context (tracing.go)
+	cfg.Logger = tracing.Logger(cfg.Logger)
 	if cfg.PublicURL == "" {
 		return nil, errors.New("api: a public URL is required: short URLs must not follow the Host header a client sends")
 	}
@@ -261,6 +261,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusNotFound, "no API route "+r.URL.Path)
 		return
 	}
+	r, end := traceRoute(r, pattern) // tracing.go
+	defer end()
 	if h.deps.Audit != nil && isWrite(r.Method) {
 		h.serveAudited(w, r, pattern)
 		return

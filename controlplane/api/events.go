@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
 )
@@ -16,9 +18,9 @@ type LinkEvents interface {
 // publishCreated announces a new link, so that edges drop a cached
 // "unknown code" entry for its code. Like every Publish it never waits:
 // a create never blocks or fails on Kafka.
-func (h *Handler) publishCreated(l linkstore.Link) {
+func (h *Handler) publishCreated(ctx context.Context, l linkstore.Link) {
 	if h.deps.Events != nil {
-		h.deps.Events.Publish(linkevents.NewCreated(l, h.cfg.Now()))
+		publishContext(ctx, h.deps.Events, linkevents.NewCreated(l, h.cfg.Now())) // tracing.go
 	}
 }
 

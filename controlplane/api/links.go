@@ -136,7 +136,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 	link.ID = id
 	if req.Alias != "" {
 		link.Code = req.Alias
-		if err := h.insert(r.Context(), link); err != nil {
+		if err := h.insertTraced(r.Context(), link); err != nil {
 			if errors.Is(err, linkstore.ErrCodeTaken) {
 				problem.WriteField(w, http.StatusConflict, "alias", h.takenDetail(r.Context(), link.Domain, req.Alias))
 				return
@@ -151,7 +151,7 @@ func (h *Handler) createLink(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeThrough(r.Context(), link)
-	h.publishCreated(link)
+	h.publishCreated(r.Context(), link)
 	h.flagLookalike(r.Context(), link)
 	h.fetchTitle(link)
 	w.Header().Set("Location", linkPath(link))
@@ -260,7 +260,7 @@ func (h *Handler) writeThrough(ctx context.Context, l linkstore.Link) {
 		return
 	}
 	if err := h.deps.Cache.Set(ctx, l); err != nil {
-		h.log.Warn("write-through of a link to the L2 cache failed", "code", l.Code, "err", err)
+		h.log.WarnContext(ctx, "write-through of a link to the L2 cache failed", "code", l.Code, "err", err)
 	}
 }
 
@@ -274,7 +274,7 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 			return false
 		}
 		link.Code = code
-		err = h.insert(r.Context(), *link)
+		err = h.insertTraced(r.Context(), *link)
 		if err == nil {
 			return true
 		}
@@ -370,7 +370,7 @@ func (h *Handler) deleteLink(w http.ResponseWriter, r *http.Request) {
 	if h.deps.Cache != nil {
 		if err := h.deps.Cache.Delete(r.Context(), deleted.Domain, code); err != nil {
 			// The L2 entry then lives until its TTL; say so loudly.
-			h.log.Error("deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
+			h.log.ErrorContext(r.Context(), "deleted link is still in the L2 cache until its TTL", "code", code, "err", err)
 		}
 	}
 	h.publishDeleted(deleted, purge)

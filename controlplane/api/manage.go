@@ -440,7 +440,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			switch {
 			case err == nil:
 				h.writeThrough(r.Context(), links[i])
-				h.publishCreated(links[i])
+				h.publishCreated(r.Context(), links[i])
 				h.flagLookalike(r.Context(), links[i])
 				h.fetchTitle(links[i])
 				l := h.present(r, links[i])

@@ -17,6 +17,7 @@ import (
 	"github.com/shortify/shortify/controlplane/clustertls"
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -446,6 +447,7 @@ func (n *Node) call(ctx context.Context, to fsm.NodeInfo, method, path string, b
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	tracing.Inject(ctx, req.Header) // the leader's raft.apply joins this trace (tracing.go)
 	if forwarded {
 		req.Header.Set(ForwardedHeader, n.cfg.NodeID)
 	}

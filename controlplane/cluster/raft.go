@@ -256,6 +256,8 @@ func (n *Node) waitLeader(ctx context.Context) error {
 // applied once already: a block is then skipped and a lease left to
 // expire, never a number or an ID handed out twice.
 func (n *Node) propose(ctx context.Context, c fsm.Command) (resp any, err error) {
+	ctx, span := startRaftSpan(ctx, "raft.propose "+c.Type().String(), c.Type().String()) // tracing.go
+	defer func() { endSpan(span, err) }()
 	if h := n.cfg.hooks; h != nil && h.observe != nil {
 		done := h.observe(c)
 		defer func() { done(resp, err) }()
@@ -279,7 +281,9 @@ func (n *Node) propose(ctx context.Context, c fsm.Command) (resp any, err error)
 }
 
 // applyLocal applies an encoded command on this node, which must lead.
-func (n *Node) applyLocal(ctx context.Context, data []byte) (any, error) {
+func (n *Node) applyLocal(ctx context.Context, data []byte) (_ any, err error) {
+	ctx, span := startRaftSpan(ctx, "raft.apply", commandName(data)) // tracing.go
+	defer func() { endSpan(span, err) }()
 	start := time.Now()
 	f := n.raft.Apply(data, timeoutFrom(ctx, applyTimeout))
 	if err := n.wait(ctx, f); err != nil {

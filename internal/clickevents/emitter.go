@@ -14,6 +14,7 @@ import (
 
 	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // Defaults of Config.
@@ -187,10 +188,21 @@ func NewEmitter(cfg Config) (*Emitter, error) {
 // Kafka. It returns false, and counts the event as dropped, when the
 // buffer is full, the emitter is closed, or ev does not encode. ev is not
 // kept.
-func (e *Emitter) Emit(ev *Event) bool {
+func (e *Emitter) Emit(ev *Event) bool { return e.EmitContext(nil, ev) }
+
+// EmitContext is Emit for an event of a request whose context is ctx
+// (nil: none): when ctx's span records, the record's publish span joins
+// that trace (internal/tracing). The record still lives on the emitter's
+// own context, never ctx's cancellation.
+func (e *Emitter) EmitContext(ctx context.Context, ev *Event) bool {
 	r, _ := e.records.Get().(*kgo.Record)
 	if r == nil {
 		r = &kgo.Record{Value: make([]byte, 0, 256)}
+	}
+	if ctx != nil {
+		if pc := tracing.WithParent(e.ctx, ctx); pc != e.ctx {
+			r.Context = pc // TryProduce keeps a record's own context
+		}
 	}
 	v, codeAt, err := ev.appendBinary(r.Value[:0])
 	if err != nil {

@@ -17,7 +17,9 @@
 //   - a metadata refresh at most a second apart after a broker failure
 //     (franz-go's default is 5 s): sooner back to delivering;
 //   - the client's errors and warnings on the caller's slog.Logger
-//     (Logger).
+//     (Logger);
+//   - a "<topic> publish" span for a record produced with a context whose
+//     span records (internal/tracing; none while tracing is off).
 //
 // What differs between the producers is their Config: the clicks bound
 // the client's buffer at twice their own (the emitter bounds it itself),
@@ -33,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shortify/shortify/internal/kafkasec"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // DefaultCompression is the codec of a Config without one.
@@ -83,6 +86,9 @@ func NewClient(cfg Config, extra ...kgo.Opt) (*kgo.Client, error) {
 		kgo.ProducerBatchCompression(codecs...),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.MetadataMinAge(time.Second),
+		// While tracing is on, a record produced with a context whose span records gets a
+		// publish span and carries the trace (internal/tracing).
+		tracing.NewKafka(cfg.ClientID, "").Opt(),
 	)
 	if cfg.ClientID != "" {
 		opts = append(opts, kgo.ClientID(cfg.ClientID))

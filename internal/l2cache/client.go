@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // Timeouts are a client's waits for a connection, a command's I/O and a
@@ -55,7 +57,21 @@ func NewClient(addr string) (redis.UniversalClient, error) {
 }
 
 // NewClientWith is NewClient with other timeouts (those a URL sets win).
+// Every client traces its commands under its callers' spans
+// (internal/tracing; nothing while tracing is off).
 func NewClientWith(addr string, t Timeouts) (redis.UniversalClient, error) {
+	c, err := newClient(addr, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := tracing.InstrumentRedis(c); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func newClient(addr string, t Timeouts) (redis.UniversalClient, error) {
 	if IsURL(addr) {
 		o, err := parseURL(addr, t)
 		if err != nil {

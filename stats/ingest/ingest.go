@@ -54,6 +54,7 @@ import (
 
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/stats/aggregate"
 	"github.com/shortify/shortify/stats/statsdb"
 )
@@ -272,6 +273,7 @@ func New(cfg Config) (*Consumer, error) {
 		kgo.OnPartitionsRevoked(c.forget),
 		kgo.OnPartitionsLost(c.forget),
 		kgo.WithHooks(consumedHook{c}),
+		tracing.NewKafka("", cfg.Group).Opt(), // receive spans while tracing is on (tracing.go)
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

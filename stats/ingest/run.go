@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/stats/statsdb"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // pollWhileWriting is how long a poll waits for records while a batch is
@@ -89,6 +90,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		view := c.startingOffsets(fl)
 		w.reset()
 		w.add(fetches, view)
+		links := traceLinks(nil, fetches) // tracing.go
 		c.aggregating.Add(int64(time.Since(start)))
 		// Linger: poll on until the batch is full or Linger has passed.
 		deadline := start.Add(c.cfg.Linger)
@@ -102,6 +104,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.fetchFailed(more)
 			at := time.Now()
 			w.add(more, view)
+			links = traceLinks(links, more)
 			c.aggregating.Add(int64(time.Since(at)))
 		}
 		if c.crashed(crashAfterPoll) {
@@ -117,7 +120,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.pause(ctx)
 			continue
 		}
-		fl = c.launch(ctx, w)
+		fl = c.launch(ctx, w, links)
 		cur ^= 1
 	}
 }
@@ -148,7 +151,7 @@ type flight struct {
 }
 
 // launch finishes the batch's aggregation and starts its write.
-func (c *Consumer) launch(ctx context.Context, w *batcher) *flight {
+func (c *Consumer) launch(ctx context.Context, w *batcher, links []trace.Link) *flight {
 	start := time.Now()
 	b, n := w.finish()
 	c.aggregating.Add(int64(time.Since(start)))
@@ -172,7 +175,9 @@ func (c *Consumer) launch(ctx context.Context, w *batcher) *flight {
 	go func() {
 		defer cancel()
 		start := time.Now()
+		wctx, span := startWrite(wctx, links, n) // tracing.go
 		err := c.cfg.DB.Write(wctx, b)
+		endWrite(span, err)
 		c.writing.Add(int64(time.Since(start)))
 		if killed && wctx.Err() != nil {
 			// Killed midway: whether or not the commit reached the

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shortify/shortify/internal/snowflake"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/stats/partitions"
 )
 
@@ -36,6 +37,7 @@ func openPostgres(ctx context.Context, cfg Config) (_ *pgBackend, err error) {
 		return nil, fmt.Errorf("statsdb: parse DSN: %w", err)
 	}
 	pcfg.MaxConns = cfg.MaxConns
+	tracing.InstrumentPool(pcfg) // a traced batch's writes as spans (internal/tracing)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("statsdb: connect: %w", err)

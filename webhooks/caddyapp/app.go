@@ -25,6 +25,7 @@ import (
 	"github.com/shortify/shortify/internal/kafkagroup"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/webhooks/deliver"
 )
 
@@ -187,7 +188,10 @@ func (a *App) Start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	a.wg.Go(func() { a.run(ctx) })
+	a.wg.Go(func() {
+		defer tracing.Hold(ctx, a.logger)() // the process's tracer provider while consuming
+		a.run(ctx)
+	})
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/shortify/shortify/internal/clickevents"
 	"github.com/shortify/shortify/internal/linkevents"
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/internal/useragent"
 	"github.com/shortify/shortify/internal/workspace"
 	"github.com/shortify/shortify/webhooks"
@@ -139,6 +140,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
+		tracing.NewKafka("", cfg.Group).Opt(), // receive spans while tracing is on
 		kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(cfg.SessionTimeout),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // Defaults of Config.
@@ -280,6 +281,7 @@ func (c *Consumer) begin(ctx context.Context) (*kgo.Client, context.Context, err
 		kgo.WithContext(ctx),
 		kgo.SeedBrokers(c.cfg.Brokers...),
 		kgo.ClientID(c.cfg.ClientID),
+		tracing.NewKafka(c.cfg.ClientID, "").Opt(), // receive spans while tracing is on
 		kgo.ConsumeTopics(c.cfg.Topic),
 		kgo.ConsumeStartOffset(from),
 		// On data loss the client rewinds (default: a minute before the

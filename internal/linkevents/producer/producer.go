@@ -38,6 +38,7 @@ import (
 	"github.com/shortify/shortify/internal/kafkaprod"
 	"github.com/shortify/shortify/internal/kafkasec"
 	"github.com/shortify/shortify/internal/linkevents"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // Defaults of Config.
@@ -157,7 +158,13 @@ func New(cfg Config) (*Producer, error) {
 // Publish hands e to the client and returns at once; it never waits for
 // Kafka. An event that finds the buffer full, or the producer closed, is
 // dropped and counted. A nil Producer does nothing.
-func (p *Producer) Publish(e linkevents.Event) {
+func (p *Producer) Publish(e linkevents.Event) { p.PublishContext(nil, e) }
+
+// PublishContext is Publish for an event of a request whose context is
+// ctx (nil: none): when ctx's span records, the record's publish span
+// joins its trace (internal/tracing). The record lives on the producer's
+// own context, never ctx's cancellation.
+func (p *Producer) PublishContext(ctx context.Context, e linkevents.Event) {
 	if p == nil {
 		return
 	}
@@ -174,7 +181,11 @@ func (p *Producer) Publish(e linkevents.Event) {
 		return
 	}
 	p.pending.Add(1)
-	p.client.TryProduce(p.ctx, &kgo.Record{Key: e.Key(), Value: v, Timestamp: e.At}, p.promise)
+	r := &kgo.Record{Key: e.Key(), Value: v, Timestamp: e.At}
+	if ctx != nil {
+		r.Context = tracing.WithParent(p.ctx, ctx) // TryProduce keeps a record's own context
+	}
+	p.client.TryProduce(p.ctx, r, p.promise)
 }
 
 // Room returns how many more events the buffer takes now; 0 when it is

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/linkstore"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // ErrClosed is returned by Create after Close.
@@ -54,6 +56,8 @@ type Options struct {
 type request struct {
 	link linkstore.Link
 	done chan error
+	// span is the creator's span (tracing.go), for the insert's.
+	span trace.Span
 }
 
 // Batcher groups Create calls into CreateMany calls.
@@ -95,7 +99,7 @@ func New(store Inserter, opts Options) *Batcher {
 // If ctx ends first, Create returns ctx's error; the insert may still
 // happen.
 func (b *Batcher) Create(ctx context.Context, l linkstore.Link) error {
-	req := &request{link: l, done: make(chan error, 1)}
+	req := &request{link: l, done: make(chan error, 1), span: trace.SpanFromContext(ctx)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -163,7 +167,9 @@ func (b *Batcher) work() {
 func (b *Batcher) flush(batch []*request, links []linkstore.Link) {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.FlushTimeout)
 	defer cancel()
+	ctx, span := startFlush(ctx, batch) // tracing.go
 	errs := b.store.CreateMany(ctx, links)
+	endFlush(span, errs)
 	for i, r := range batch {
 		var err error
 		if i < len(errs) {

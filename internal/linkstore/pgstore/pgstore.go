@@ -38,6 +38,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -118,6 +119,7 @@ func newPool(dsn string, maxConns int32, connectTimeout time.Duration) (*pgxpool
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = connectTimeout
 	}
+	tracing.InstrumentPool(pc) // queries as spans under their callers' (nothing while tracing is off)
 	return pgxpool.NewWithConfig(context.Background(), pc)
 }
 
