@@ -11,12 +11,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// GroupPartitions asks the broker at addr (plaintext) how the consumer
-// group's members share topic's partitions: one entry per member, the
-// number of partitions it holds. A group that is rebalancing answers
-// nil, as does one without members.
-func GroupPartitions(ctx context.Context, addr, group, topic string) ([]int, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DisableClientMetrics())
+// GroupPartitions asks the broker at addr how the consumer group's
+// members share topic's partitions: one entry per member, the number of
+// partitions it holds. A group that is rebalancing answers nil, as does
+// one without members. opts add to the client's options (TLS, SASL);
+// none means plaintext.
+func GroupPartitions(ctx context.Context, addr, group, topic string, opts ...kgo.Opt) ([]int, error) {
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.DisableClientMetrics())...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkatest: client: %w", err)
 	}
