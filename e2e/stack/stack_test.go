@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,16 +46,8 @@ func TestProductionStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir: its parents are private to root, and PostgreSQL runs
-	// as the postgres user when the tests run as root.
-	dir, err := os.MkdirTemp("", "shortify-stack-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// PostgreSQL runs as the postgres user when the tests run as root.
+	dir := testenv.PublicTempDir(t, "shortify-stack-")
 	ctx, cancel := context.WithTimeout(t.Context(), stackStartTimeout)
 	defer cancel()
 	started := time.Now()

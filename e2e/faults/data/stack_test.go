@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,16 +51,8 @@ func startStack(t *testing.T, env ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir: its parents are private to root, and PostgreSQL runs
-	// as the postgres user when the tests run as root.
-	dir, err := os.MkdirTemp("", "shortify-faults-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// PostgreSQL runs as the postgres user when the tests run as root.
+	dir := testenv.PublicTempDir(t, "shortify-faults-")
 	ctx, cancel := context.WithTimeout(t.Context(), stackStartTimeout)
 	defer cancel()
 	begin := time.Now()

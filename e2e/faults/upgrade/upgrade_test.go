@@ -368,16 +368,8 @@ func startStack(t *testing.T, r release.Release) *stack.Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir: its parents are private to root, and PostgreSQL runs
-	// as the postgres user when the tests run as root.
-	dir, err := os.MkdirTemp("", "shortify-upgrade-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// PostgreSQL runs as the postgres user when the tests run as root.
+	dir := testenv.PublicTempDir(t, "shortify-upgrade-")
 	ctx, cancel := context.WithTimeout(t.Context(), startWithin)
 	defer cancel()
 	s, err := stack.Start(ctx, stack.Config{

@@ -36,7 +36,7 @@ func StartPostgresTLS(tb testing.TB) *PostgresTLS {
 	ca := NewCA(tb, "PostgreSQL test CA")
 	cert, key := ca.Issue(tb, "localhost")
 	pg, err := procs.InitPrimary(ctx, procs.PGConfig{
-		Dir:    filepath.Join(publicTempDir(tb, "shortify-pgtls-"), "pg"),
+		Dir:    filepath.Join(PublicTempDir(tb, "shortify-pgtls-"), "pg"),
 		Addr:   FreeAddr(tb),
 		BinDir: bin,
 		TLS:    &procs.PGTLS{CertFile: cert, KeyFile: key},
@@ -60,11 +60,11 @@ func (p *PostgresTLS) DSN(host, rootCert string, extra url.Values) string {
 	return "postgres://postgres@" + net.JoinHostPort(host, port) + "/postgres?" + q.Encode()
 }
 
-// publicTempDir makes a temporary directory that every user may enter,
+// PublicTempDir makes a temporary directory that every user may enter,
 // removed when the test ends. Not t.TempDir: its parents are private to
 // root, and a server the tests run as another user (PostgreSQL, when they
 // run as root) must reach its files.
-func publicTempDir(tb testing.TB, prefix string) string {
+func PublicTempDir(tb testing.TB, prefix string) string {
 	tb.Helper()
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {

@@ -40,7 +40,7 @@ func NewCA(tb testing.TB, name string) *CA {
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
-	ca := &CA{dir: publicTempDir(tb, "shortify-ca-"), ca: a}
+	ca := &CA{dir: PublicTempDir(tb, "shortify-ca-"), ca: a}
 	ca.CertFile = filepath.Join(ca.dir, "ca.crt")
 	write(tb, ca.CertFile, a.CertPEM, 0o644)
 	return ca
