@@ -19,7 +19,13 @@ func TestOpenLoopWindows(t *testing.T) {
 	var stall atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if stall.Load() {
-			time.Sleep(300 * time.Millisecond) // the fault under test
+			// The fault under test: a server that answers 300 ms late
+			// (a delay it serves, not a wait for anything).
+			select {
+			case <-time.After(300 * time.Millisecond):
+			case <-r.Context().Done():
+				return
+			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
