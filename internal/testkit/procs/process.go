@@ -160,7 +160,8 @@ const (
 )
 
 // FreePort returns a random port in [StablePortLow, StablePortHigh) that
-// can be listened on at every host now (127.0.0.1 when none is given).
+// can be listened on at every host now (127.0.0.1 when none is given) and
+// that no other test process was given lately (Claim).
 func FreePort(hosts ...string) (int, error) {
 	return freePortIn(StablePortLow, StablePortHigh, hosts...)
 }
@@ -170,7 +171,7 @@ func freePortIn(lo, hi int, hosts ...string) (int, error) {
 		hosts = []string{"127.0.0.1"}
 	}
 	for range 1000 {
-		if port := lo + rand.IntN(hi-lo); PortFree(port, hosts...) {
+		if port := lo + rand.IntN(hi-lo); PortFree(port, hosts...) && Claim(port) {
 			return port, nil
 		}
 	}

@@ -282,7 +282,7 @@ func FreeRedisPort() (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if PortFree(port+10000, "127.0.0.1") {
+		if PortFree(port+10000, "127.0.0.1") && Claim(port+10000) {
 			return port, nil
 		}
 	}

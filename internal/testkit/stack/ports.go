@@ -80,7 +80,7 @@ func FreePorts() (Ports, error) {
 		for range 1000 {
 			port := lo + rand.IntN(hi-lo)
 			if taken[port] || (bus && taken[port+10000]) || !procs.PortFree(port, hosts...) ||
-				(bus && !procs.PortFree(port+10000, hosts...)) {
+				(bus && !procs.PortFree(port+10000, hosts...)) || !procs.Claim(port) || (bus && !procs.Claim(port+10000)) {
 				continue
 			}
 			taken[port] = true
