@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +23,7 @@ import (
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/internal/testkit/faults"
+	"github.com/shortify/shortify/internal/testkit/netns"
 	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
@@ -32,10 +33,29 @@ type nemProc struct {
 	t      *testing.T
 	dir    string
 	s      nemesisNode
+	nw     *netns.Net
+	idx    int // its node in nw
 	inc    int
 	p      *procs.Process
-	client *http.Client
+	client *http.Client // to its control API's Unix socket
 }
+
+// newNemProc prepares node idx of nw, its control API on a Unix socket
+// in dir (reached by the test whatever the network does).
+func newNemProc(t *testing.T, dir string, nw *netns.Net, idx int, s nemesisNode) *nemProc {
+	s.ControlSock = filepath.Join(dir, s.NodeID+".sock")
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", s.ControlSock)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &nemProc{t: t, dir: dir, s: s, nw: nw, idx: idx, client: &http.Client{Transport: tr, Timeout: 2 * time.Second}}
+}
+
+// cut drops every packet to and from the node until heal.
+func (n *nemProc) cut() { n.nw.Cut(n.idx) }
+
+// heal lets the node's packets through again.
+func (n *nemProc) heal() { n.nw.Heal(n.idx) }
 
 // start starts a new incarnation of the node's process.
 func (n *nemProc) start() {
@@ -48,7 +68,11 @@ func (n *nemProc) start() {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNemesisNodeProcess$", "-test.timeout=0")
+	exe, err := os.Executable()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cmd := n.nw.Command(n.idx, exe, "-test.run=^TestNemesisNodeProcess$", "-test.timeout=0")
 	cmd.Env = append(os.Environ(), nemesisNodeEnv+"="+string(raw))
 	p, err := procs.Start(n.s.Proc, cmd, filepath.Join(n.dir, n.s.NodeID+".log"))
 	if err != nil {
@@ -70,7 +94,7 @@ func (n *nemProc) signal(sig syscall.Signal) {
 
 // control calls the process's control API.
 func (n *nemProc) control(method, path string) ([]byte, error) {
-	req, err := http.NewRequest(method, "http://"+n.s.ControlAddr+path, nil)
+	req, err := http.NewRequest(method, "http://"+n.s.NodeID+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +137,7 @@ func (n *nemProc) stateWithin(d time.Duration) (nemesisState, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var st nemesisState
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+n.s.ControlAddr+"/state", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+n.s.NodeID+"/state", nil)
 	if err != nil {
 		return st, false
 	}
@@ -221,7 +245,9 @@ func hold(d time.Duration) {
 // out an ID and a code every 2 ms each, with a lease TTL of 2 s and small
 // blocks (so that leases and blocks change hands all the time), every
 // worker ID but theirs leased away (so that a lapsed lease is taken over,
-// not left aside), and in turn: partitions a follower, then the leader;
+// not left aside), each process in a network namespace of its own
+// (internal/testkit/netns), and in turn: partitions a follower, then the
+// leader (the kernel drops every packet to and from it);
 // pauses the leader (SIGSTOP) past its lease while a made-up node takes
 // its worker ID; skews one node's clock +2 s and another's −2 s while the
 // +2 s node takes over a live holder's worker ID, and kills the leader
@@ -245,24 +271,28 @@ func TestFault05RaftNemesis(t *testing.T) {
 	if err := ca.WriteCACert(certs); err != nil {
 		t.Fatal(err)
 	}
+	// Each node in a network namespace of its own, on a bridge: a cut
+	// drops its packets in the kernel. Registered before the processes'
+	// cleanup, so removed after they are gone.
+	nw := netns.New(t, 3)
 	var nodes []*nemProc
 	for i := range 3 {
 		id := fmt.Sprintf("n%d", i+1)
-		if err := ca.WriteCert(certs, id, []string{"localhost", "127.0.0.1"}, time.Hour); err != nil {
+		ip := nw.Addr(i).String()
+		if err := ca.WriteCert(certs, id, []string{ip}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		n := &nemProc{t: t, dir: dir, client: &http.Client{Timeout: 2 * time.Second}, s: nemesisNode{
-			NodeID:      id,
-			DataDir:     filepath.Join(dir, id),
-			RaftAddr:    testenv.FreeAddr(t),
-			APIAddr:     testenv.FreeAddr(t),
-			ControlAddr: testenv.FreeAddr(t),
-			CertDir:     certs,
-			Bootstrap:   i == 0,
-			LeaseTTL:    ttl,
-			BlockSize:   50,
-			IssueEvery:  2 * time.Millisecond,
-		}}
+		n := newNemProc(t, dir, nw, i, nemesisNode{
+			NodeID:     id,
+			DataDir:    filepath.Join(dir, id),
+			RaftAddr:   net.JoinHostPort(ip, "7000"),
+			APIAddr:    net.JoinHostPort(ip, "7443"),
+			CertDir:    certs,
+			Bootstrap:  i == 0,
+			LeaseTTL:   ttl,
+			BlockSize:  50,
+			IssueEvery: 2 * time.Millisecond,
+		})
 		if i > 0 {
 			n.s.Join = []string{"https://" + nodes[0].s.APIAddr}
 		}
@@ -331,15 +361,15 @@ func TestFault05RaftNemesis(t *testing.T) {
 	// 1. A follower cut off past its lease, then healed.
 	_, followers := byRole()
 	f := followers[0]
-	f.must("POST", "/cut")
+	f.cut()
 	hold(ttl + time.Second)
-	f.must("POST", "/heal")
+	f.heal()
 	ready("every node after the follower's partition", 60*time.Second, nodes...)
 	t.Logf("1. %s cut off for %v, healed; ready again", f.s.NodeID, ttl+time.Second)
 
 	// 2. The leader cut off, then healed.
 	l, rest := byRole()
-	l.must("POST", "/cut")
+	l.cut()
 	cut := time.Now()
 	testenv.WaitFor(t, "a new leader among the others", 30*time.Second, func() bool {
 		for _, n := range rest {
@@ -351,7 +381,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 	})
 	t.Logf("2. leader %s cut off; a new leader after %v", l.s.NodeID, time.Since(cut).Round(time.Millisecond))
 	hold(ttl + time.Second - time.Since(cut))
-	l.must("POST", "/heal")
+	l.heal()
 	ready("every node after the leader's partition", 60*time.Second, nodes...)
 
 	// 3. The leader paused past its lease; a made-up node takes its
@@ -487,7 +517,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 		"the paused node (fence %d ms) issued %d IDs under its old worker ID after resuming and refused %d until it held a lease again; %v without a leader, longest %v",
 		ran.Round(time.Second), r.ops, r.grants, r.blocks, r.omitted, r.ids, r.codes, r.overlapIDs, fence, afterPause, refusedAfterPause, without.Round(time.Millisecond), longest.Round(time.Millisecond))
 	faults.Record(t, faults.Row{
-		Fault: "Raft nemesis, 3 node processes issuing IDs and codes, lease TTL 2 s: follower then leader partitioned 3 s, " +
+		Fault: "Raft nemesis, 3 node processes issuing IDs and codes, lease TTL 2 s: follower then leader partitioned 3 s (packets dropped), " +
 			"leader SIGSTOPped 4 s while its worker ID is taken over, clocks skewed ±2 s with a takeover, leader SIGKILLed in the churn",
 		Expected: "0 violations (porcupine on every worker ID's leases and on the blocks; every ID inside its node's lease; no ID or code twice)",
 		Measured: fmt.Sprintf("%d violations in %d lease commands (%d grants, fillers aside), %d blocks, %d IDs, %d codes; %.1f s without a leader in %.0f s (longest %.1f s)",
