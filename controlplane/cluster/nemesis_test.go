@@ -362,10 +362,18 @@ func TestFault05RaftNemesis(t *testing.T) {
 	_, followers := byRole()
 	f := followers[0]
 	f.cut()
-	hold(ttl + time.Second)
+	fcut := time.Now()
+	// The proof that the cut is one: the follower stops hearing the leader.
+	testenv.WaitFor(t, f.s.NodeID+", cut off, to lose its leader", 10*time.Second, func() bool {
+		st, ok := f.state()
+		return ok && (st.LeaderID == "" || st.RaftState != "Follower")
+	})
+	lost := time.Since(fcut)
+	hold(ttl + time.Second - lost)
 	f.heal()
 	ready("every node after the follower's partition", 60*time.Second, nodes...)
-	t.Logf("1. %s cut off for %v, healed; ready again", f.s.NodeID, ttl+time.Second)
+	t.Logf("1. %s cut off for %v (it lost its leader after %v), healed; ready again", f.s.NodeID,
+		ttl+time.Second, lost.Round(time.Millisecond))
 
 	// 2. The leader cut off, then healed.
 	l, rest := byRole()
@@ -452,6 +460,23 @@ func TestFault05RaftNemesis(t *testing.T) {
 	ran := time.Since(started)
 	for _, n := range nodes {
 		n.kill()
+	}
+
+	// What the nodes saw of the network: timeouts from the cuts; refusals
+	// only from the killed node's restart.
+	for _, n := range nodes {
+		raw, err := os.ReadFile(n.p.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(raw)
+		first := ""
+		if i := strings.Index(log, "timeout"); i >= 0 {
+			start := strings.LastIndexByte(log[:i], '\n') + 1
+			first = log[start:min(len(log), i+40)]
+		}
+		t.Logf("%s's log: %d lines with \"timeout\", %d with \"connection refused\"; the first timeout: %q", n.s.NodeID,
+			strings.Count(log, "timeout"), strings.Count(log, "connection refused"), first)
 	}
 
 	ops, out := readHistory(t, dir)
