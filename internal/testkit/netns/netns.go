@@ -9,6 +9,7 @@
 //	addr := nw.Addr(0).String() + ":7000"  // node 0's address, for the others
 //	nw.Cut(0)                              // every packet to and from node 0 dropped
 //	nw.Heal(0)
+//	nw.CutTo(0)                            // one way: node 0 sends, hears nothing
 //
 // Each Net is a network of its own: its bridge lives in a hub namespace,
 // not in the machine's, so the machine's interfaces and routes are left
@@ -22,6 +23,9 @@
 // the link stay up. Each node knows the others' MAC addresses from
 // permanent neighbour entries, so a cut never turns into an ARP failure
 // ("no route to host"): packets vanish and TCP retransmits into the void.
+// A one-way cut (CutTo, CutFrom) redirects the frames of one direction
+// of the node's bridge port, with a tc u32 filter, into a sink: a veth
+// pair with no address, whose far end drops what is not meant for it.
 //
 // It needs root (network namespaces, links) and the ip command of
 // iproute2 (ip, bridge); New fails the test, it does not skip, without them.
@@ -57,9 +61,10 @@ var seq atomic.Int64
 
 // Net is a private network of namespaces joined by a bridge.
 type Net struct {
-	tb    testing.TB
-	hub   string   // the namespace of the bridge
-	nodes []string // the nodes' namespaces
+	tb     testing.TB
+	hub    string   // the namespace of the bridge
+	nodes  []string // the nodes' namespaces
+	oneWay []bool   // node i's port has a one-way cut's qdisc
 }
 
 // New creates n namespaces, node i with the address Addr(i) on a bridge
@@ -80,7 +85,7 @@ func New(tb testing.TB, n int) *Net {
 	}
 	sweep(tb)
 	base := fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), seq.Add(1))
-	nw := &Net{tb: tb, hub: base + "-hub"}
+	nw := &Net{tb: tb, hub: base + "-hub", oneWay: make([]bool, n)}
 	for i := range n {
 		nw.nodes = append(nw.nodes, fmt.Sprintf("%s-%d", base, i))
 	}
@@ -89,6 +94,9 @@ func New(tb testing.TB, n int) *Net {
 	nw.ip("netns", "add", nw.hub)
 	nw.ip("-n", nw.hub, "link", "add", "br0", "type", "bridge")
 	nw.ip("-n", nw.hub, "link", "set", "br0", "up")
+	nw.ip("-n", nw.hub, "link", "add", "sink", "type", "veth", "peer", "name", "sink1")
+	nw.ip("-n", nw.hub, "link", "set", "sink", "up")
+	nw.ip("-n", nw.hub, "link", "set", "sink1", "up")
 	for i, ns := range nw.nodes {
 		nw.ip("netns", "add", ns)
 		nw.ip("-n", ns, "link", "set", "lo", "up")
@@ -130,11 +138,41 @@ func (nw *Net) Cut(i int) {
 	nw.setPort(i, "0") // BR_STATE_DISABLED
 }
 
-// Heal undoes Cut: node i's packets flow again. Open connections that
-// TCP has not given up on carry on.
+// CutTo drops every packet to node i until Heal; what it sends goes
+// through.
+func (nw *Net) CutTo(i int) {
+	nw.tb.Helper()
+	nw.sink(i, "egress") // the port's egress is towards the node
+}
+
+// CutFrom drops every packet node i sends until Heal; what is sent to it
+// goes through.
+func (nw *Net) CutFrom(i int) {
+	nw.tb.Helper()
+	nw.sink(i, "ingress")
+}
+
+// Heal undoes Cut, CutTo and CutFrom: node i's packets flow again. Open
+// connections that TCP has not given up on carry on.
 func (nw *Net) Heal(i int) {
 	nw.tb.Helper()
 	nw.setPort(i, "3") // BR_STATE_FORWARDING
+	if nw.oneWay[i] {
+		nw.run("tc", "-n", nw.hub, "qdisc", "del", "dev", port(i), "clsact")
+		nw.oneWay[i] = false
+	}
+}
+
+// sink redirects every frame crossing node i's port in direction dir
+// (ingress: from the node; egress: to it) into the sink.
+func (nw *Net) sink(i int, dir string) {
+	nw.tb.Helper()
+	if !nw.oneWay[i] {
+		nw.run("tc", "-n", nw.hub, "qdisc", "add", "dev", port(i), "clsact")
+		nw.oneWay[i] = true
+	}
+	nw.run("tc", "-n", nw.hub, "filter", "add", "dev", port(i), dir, "u32", "match", "u32", "0", "0",
+		"action", "mirred", "egress", "redirect", "dev", "sink")
 }
 
 // setPort sets the state of node i's bridge port.

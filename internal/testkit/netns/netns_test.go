@@ -150,3 +150,65 @@ func TestCommandRunsInNamespace(t *testing.T) {
 		t.Fatalf("eth0 in %s: %s; want %s", nw.Name(1), out, nw.Addr(1))
 	}
 }
+
+// udpPeer is a UDP socket of a node.
+type udpPeer struct {
+	c    *net.UDPConn
+	addr *net.UDPAddr
+}
+
+func udpOn(t *testing.T, nw *netns.Net, i int) udpPeer {
+	t.Helper()
+	addr := &net.UDPAddr{IP: nw.Addr(i).AsSlice(), Port: 7001}
+	var c *net.UDPConn
+	if err := nw.Do(i, func() (err error) { c, err = net.ListenUDP("udp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return udpPeer{c: c, addr: addr}
+}
+
+// arrives reports whether a datagram from one to other arrives within d.
+func arrives(t *testing.T, from, to udpPeer, d time.Duration) bool {
+	t.Helper()
+	if _, err := from.c.WriteToUDP([]byte("ping"), to.addr); err != nil {
+		t.Fatalf("send from %v: %v", from.addr, err)
+	}
+	if err := to.c.SetReadDeadline(time.Now().Add(d)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	_, _, err := to.c.ReadFromUDP(buf)
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("receive at %v: %v", to.addr, err)
+	}
+	return err == nil
+}
+
+// TestOneWayCut: CutTo stops what node 0 receives and lets what it sends
+// through; CutFrom the other way round; Heal both.
+func TestOneWayCut(t *testing.T) {
+	nw := netns.New(t, 2)
+	a, b := udpOn(t, nw, 0), udpOn(t, nw, 1)
+	want := func(step string, toA, fromA bool) {
+		t.Helper()
+		if got := arrives(t, b, a, 500*time.Millisecond); got != toA {
+			t.Errorf("%s: a datagram to node 0 arrived: %v, want %v", step, got, toA)
+		}
+		if got := arrives(t, a, b, 500*time.Millisecond); got != fromA {
+			t.Errorf("%s: a datagram from node 0 arrived: %v, want %v", step, got, fromA)
+		}
+	}
+	want("before", true, true)
+	nw.CutTo(0)
+	want("CutTo", false, true)
+	nw.Heal(0)
+	want("healed", true, true)
+	nw.CutFrom(0)
+	want("CutFrom", true, false)
+	nw.CutTo(0)
+	want("CutFrom and CutTo", false, false)
+	nw.Heal(0)
+	want("healed again", true, true)
+}
