@@ -27,8 +27,8 @@
 // of the node's bridge port, with a tc u32 filter, into a sink: a veth
 // pair with no address, whose far end drops what is not meant for it.
 //
-// It needs root (network namespaces, links) and the ip command of
-// iproute2 (ip, bridge); New fails the test, it does not skip, without them.
+// It needs root (network namespaces, links) and iproute2's ip, bridge
+// and tc commands; New fails the test, it does not skip, without them.
 package netns
 
 import (
@@ -77,8 +77,10 @@ func New(tb testing.TB, n int) *Net {
 	if os.Geteuid() != 0 {
 		tb.Fatalf("netns: network namespaces need root (euid %d)", os.Geteuid())
 	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		tb.Fatalf("netns: the ip command of iproute2 is needed: %v", err)
+	for _, cmd := range []string{"ip", "bridge", "tc"} {
+		if _, err := exec.LookPath(cmd); err != nil {
+			tb.Fatalf("netns: the %s command of iproute2 is needed: %v", cmd, err)
+		}
 	}
 	if n < 1 || n > 250 {
 		tb.Fatalf("netns: %d nodes, want 1 to 250", n)
