@@ -247,7 +247,8 @@ func hold(d time.Duration) {
 // worker ID but theirs leased away (so that a lapsed lease is taken over,
 // not left aside), each process in a network namespace of its own
 // (internal/testkit/netns), and in turn: partitions a follower, then the
-// leader (the kernel drops every packet to and from it);
+// leader (the kernel drops every packet to and from it), then cuts the
+// leader one way (it sends, it hears nothing);
 // pauses the leader (SIGSTOP) past its lease while a made-up node takes
 // its worker ID; skews one node's clock +2 s and another's −2 s while the
 // +2 s node takes over a live holder's worker ID, and kills the leader
@@ -377,22 +378,37 @@ func TestFault05RaftNemesis(t *testing.T) {
 
 	// 2. The leader cut off, then healed.
 	l, rest := byRole()
+	newLeader := func(rest []*nemProc) {
+		t.Helper()
+		testenv.WaitFor(t, "a new leader among the others", 30*time.Second, func() bool {
+			for _, n := range rest {
+				if st, ok := n.state(); ok && st.RaftState == "Leader" {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	l.cut()
 	cut := time.Now()
-	testenv.WaitFor(t, "a new leader among the others", 30*time.Second, func() bool {
-		for _, n := range rest {
-			if st, ok := n.state(); ok && st.RaftState == "Leader" {
-				return true
-			}
-		}
-		return false
-	})
+	newLeader(rest)
 	t.Logf("2. leader %s cut off; a new leader after %v", l.s.NodeID, time.Since(cut).Round(time.Millisecond))
 	hold(ttl + time.Second - time.Since(cut))
 	l.heal()
 	ready("every node after the leader's partition", 60*time.Second, nodes...)
 
-	// 3. The leader paused past its lease; a made-up node takes its
+	// 3. The leader deaf: what it sends goes out, nothing comes back (its
+	// heartbeats still reach the others, their answers do not reach it).
+	l, rest = byRole()
+	l.nw.CutTo(l.idx)
+	cut = time.Now()
+	newLeader(rest)
+	t.Logf("3. leader %s cut one way (it hears nothing); a new leader after %v", l.s.NodeID, time.Since(cut).Round(time.Millisecond))
+	hold(ttl + time.Second - time.Since(cut))
+	l.heal()
+	ready("every node after the leader's one-way partition", 60*time.Second, nodes...)
+
+	// 4. The leader paused past its lease; a made-up node takes its
 	// worker ID meanwhile.
 	x, rest := byRole()
 	before, _ := x.state()
@@ -424,11 +440,11 @@ func TestFault05RaftNemesis(t *testing.T) {
 		}
 		return ok && st.WorkerID >= 0
 	})
-	t.Logf("3. %s (worker %d) paused for %v; taken over by a made-up node (%d grabs)", x.s.NodeID, before.WorkerID,
+	t.Logf("4. %s (worker %d) paused for %v; taken over by a made-up node (%d grabs)", x.s.NodeID, before.WorkerID,
 		resumed.Sub(paused).Round(time.Millisecond), grabs)
 	ready("every node after the pause", 60*time.Second, nodes...)
 
-	// 4. Clocks skewed +2 s and −2 s; the +2 s node sees every other
+	// 5. Clocks skewed +2 s and −2 s; the +2 s node sees every other
 	// lease as run out and a made-up node takes one over from it; the
 	// leader is killed in that churn and comes back.
 	l, rest = byRole()
@@ -444,7 +460,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 	l.kill()
 	killed := time.Now()
 	l.start()
-	t.Logf("4. %s +%v, %s −%v; intruder-2 took worker %d through %s; leader %s killed and restarted",
+	t.Logf("5. %s +%v, %s −%v; intruder-2 took worker %d through %s; leader %s killed and restarted",
 		ahead.s.NodeID, skew, behind.s.NodeID, skew, grabbed.Worker, ahead.s.NodeID, l.s.NodeID)
 	ready("every node after the kill", 90*time.Second, nodes...)
 	t.Logf("   every node ready %v after the kill", time.Since(killed).Round(time.Millisecond))
@@ -543,7 +559,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 		"the paused node (fence %d ms) issued %d IDs under its old worker ID after resuming and refused %d until it held a lease again; %v without a leader, longest %v",
 		ran.Round(time.Second), r.ops, r.grants, r.blocks, r.omitted, r.ids, r.codes, r.overlapIDs, fence, afterPause, refusedAfterPause, without.Round(time.Millisecond), longest.Round(time.Millisecond))
 	faults.Record(t, faults.Row{
-		Fault: "Raft nemesis, 3 node processes issuing IDs and codes, lease TTL 2 s: follower then leader partitioned 3 s (packets dropped), " +
+		Fault: "Raft nemesis, 3 node processes issuing IDs and codes, lease TTL 2 s: follower then leader partitioned 3 s (packets dropped), leader deaf 3 s (one way), " +
 			"leader SIGSTOPped 4 s while its worker ID is taken over, clocks skewed ±2 s with a takeover, leader SIGKILLed in the churn",
 		Expected: "0 violations (porcupine on every worker ID's leases and on the blocks; every ID inside its node's lease; no ID or code twice)",
 		Measured: fmt.Sprintf("%d violations in %d lease commands (%d grants, fillers aside), %d blocks, %d IDs, %d codes; %.1f s without a leader in %.0f s (longest %.1f s)",
