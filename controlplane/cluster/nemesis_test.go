@@ -4,17 +4,13 @@ package cluster_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
+	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,205 +19,18 @@ import (
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/internal/snowflake"
 	"github.com/shortify/shortify/internal/testkit/faults"
-	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/netns"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
-
-// nemProc is one node process of the nemesis, across its incarnations.
-type nemProc struct {
-	t      *testing.T
-	dir    string
-	s      nemesisNode
-	inc    int
-	p      *procs.Process
-	client *http.Client
-}
-
-// start starts a new incarnation of the node's process.
-func (n *nemProc) start() {
-	n.t.Helper()
-	n.inc++
-	n.s.Proc = fmt.Sprintf("%s#%d", n.s.NodeID, n.inc)
-	n.s.OpsFile = filepath.Join(n.dir, "ops-"+n.s.Proc+".jsonl")
-	n.s.IssuedFile = filepath.Join(n.dir, "issued-"+n.s.Proc+".jsonl")
-	raw, err := json.Marshal(n.s)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestNemesisNodeProcess$", "-test.timeout=0")
-	cmd.Env = append(os.Environ(), nemesisNodeEnv+"="+string(raw))
-	p, err := procs.Start(n.s.Proc, cmd, filepath.Join(n.dir, n.s.NodeID+".log"))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	n.p = p
-}
-
-// kill kills the process as a crash would (SIGKILL).
-func (n *nemProc) kill() { n.p.Kill() }
-
-// signal sends sig (SIGSTOP, SIGCONT) to the process.
-func (n *nemProc) signal(sig syscall.Signal) {
-	n.t.Helper()
-	if err := syscall.Kill(n.p.Pid(), sig); err != nil {
-		n.t.Fatalf("%v to %s: %v", sig, n.s.Proc, err)
-	}
-}
-
-// control calls the process's control API.
-func (n *nemProc) control(method, path string) ([]byte, error) {
-	req, err := http.NewRequest(method, "http://"+n.s.ControlAddr+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s %s on %s: %d %s", method, path, n.s.Proc, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	return body, err
-}
-
-// must calls the control API and fails the test on an error.
-func (n *nemProc) must(method, path string) []byte {
-	n.t.Helper()
-	body, err := n.control(method, path)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	return body
-}
-
-// state reads the node's state; ok is false when the process does not
-// answer (paused, killed, starting).
-func (n *nemProc) state() (nemesisState, bool) {
-	body, err := n.control("GET", "/state")
-	var st nemesisState
-	if err != nil || json.Unmarshal(body, &st) != nil {
-		return st, false
-	}
-	return st, st.Open
-}
-
-// stateWithin is state with its own timeout, for the leader watch: a
-// paused node must not hold a sample up.
-func (n *nemProc) stateWithin(d time.Duration) (nemesisState, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var st nemesisState
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+n.s.ControlAddr+"/state", nil)
-	if err != nil {
-		return st, false
-	}
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return st, false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return st, false
-	}
-	return st, st.Open
-}
-
-// leaderWatch samples the nodes' states and adds up the time without a
-// leader: a node that says it leads and that a majority names as leader.
-type leaderWatch struct {
-	mu       sync.Mutex
-	without  time.Duration
-	longest  time.Duration
-	gapStart time.Time // zero while there is a leader
-	stop     chan struct{}
-	done     chan struct{}
-}
-
-func watchLeader(nodes []*nemProc) *leaderWatch {
-	w := &leaderWatch{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-			states := make([]nemesisState, len(nodes))
-			oks := make([]bool, len(nodes))
-			var wg sync.WaitGroup
-			for i, n := range nodes {
-				wg.Go(func() { states[i], oks[i] = n.stateWithin(200 * time.Millisecond) })
-			}
-			wg.Wait()
-			now := time.Now()
-			votes := map[string]int{}
-			leads := map[string]bool{}
-			for i, st := range states {
-				if !oks[i] {
-					continue
-				}
-				if st.LeaderID != "" {
-					votes[st.LeaderID]++
-				}
-				if st.RaftState == "Leader" {
-					leads[nodes[i].s.NodeID] = true
-				}
-			}
-			has := false
-			for id := range leads {
-				has = has || votes[id] > len(nodes)/2
-			}
-			w.mu.Lock()
-			switch {
-			case !has && w.gapStart.IsZero():
-				w.gapStart = last // the leader was last seen at the sample before
-			case has && !w.gapStart.IsZero():
-				gap := now.Sub(w.gapStart)
-				w.without += gap
-				w.longest = max(w.longest, gap)
-				w.gapStart = time.Time{}
-			}
-			w.mu.Unlock()
-			last = now
-		}
-	}()
-	return w
-}
-
-// result stops the watch and returns the time without a leader, in all
-// and the longest stretch.
-func (w *leaderWatch) result() (total, longest time.Duration) {
-	close(w.stop)
-	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.gapStart.IsZero() {
-		gap := time.Since(w.gapStart)
-		w.without += gap
-		w.longest = max(w.longest, gap)
-	}
-	return w.without, w.longest
-}
-
-// hold lets the cluster run under a fault for d: a deliberate duration,
-// not a wait for something to happen.
-func hold(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	<-t.C
-}
 
 // TestFault05RaftNemesis runs three control-plane node processes that hand
 // out an ID and a code every 2 ms each, with a lease TTL of 2 s and small
 // blocks (so that leases and blocks change hands all the time), every
 // worker ID but theirs leased away (so that a lapsed lease is taken over,
-// not left aside), and in turn: partitions a follower, then the leader;
+// not left aside), each process in a network namespace of its own
+// (internal/testkit/netns), and in turn: partitions a follower, then the
+// leader (the kernel drops every packet to and from it), then cuts the
+// leader one way (it sends, it hears nothing);
 // pauses the leader (SIGSTOP) past its lease while a made-up node takes
 // its worker ID; skews one node's clock +2 s and another's −2 s while the
 // +2 s node takes over a live holder's worker ID, and kills the leader
@@ -245,24 +54,28 @@ func TestFault05RaftNemesis(t *testing.T) {
 	if err := ca.WriteCACert(certs); err != nil {
 		t.Fatal(err)
 	}
+	// Each node in a network namespace of its own, on a bridge: a cut
+	// drops its packets in the kernel. Registered before the processes'
+	// cleanup, so removed after they are gone.
+	nw := netns.New(t, 3)
 	var nodes []*nemProc
 	for i := range 3 {
 		id := fmt.Sprintf("n%d", i+1)
-		if err := ca.WriteCert(certs, id, []string{"localhost", "127.0.0.1"}, time.Hour); err != nil {
+		ip := nw.Addr(i).String()
+		if err := ca.WriteCert(certs, id, []string{ip}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		n := &nemProc{t: t, dir: dir, client: &http.Client{Timeout: 2 * time.Second}, s: nemesisNode{
-			NodeID:      id,
-			DataDir:     filepath.Join(dir, id),
-			RaftAddr:    testenv.FreeAddr(t),
-			APIAddr:     testenv.FreeAddr(t),
-			ControlAddr: testenv.FreeAddr(t),
-			CertDir:     certs,
-			Bootstrap:   i == 0,
-			LeaseTTL:    ttl,
-			BlockSize:   50,
-			IssueEvery:  2 * time.Millisecond,
-		}}
+		n := newNemProc(t, dir, nw, i, nemesisNode{
+			NodeID:     id,
+			DataDir:    filepath.Join(dir, id),
+			RaftAddr:   net.JoinHostPort(ip, "7000"),
+			APIAddr:    net.JoinHostPort(ip, "7443"),
+			CertDir:    certs,
+			Bootstrap:  i == 0,
+			LeaseTTL:   ttl,
+			BlockSize:  50,
+			IssueEvery: 2 * time.Millisecond,
+		})
 		if i > 0 {
 			n.s.Join = []string{"https://" + nodes[0].s.APIAddr}
 		}
@@ -331,30 +144,53 @@ func TestFault05RaftNemesis(t *testing.T) {
 	// 1. A follower cut off past its lease, then healed.
 	_, followers := byRole()
 	f := followers[0]
-	f.must("POST", "/cut")
-	hold(ttl + time.Second)
-	f.must("POST", "/heal")
+	f.cut()
+	fcut := time.Now()
+	// The proof that the cut is one: the follower stops hearing the leader.
+	testenv.WaitFor(t, f.s.NodeID+", cut off, to lose its leader", 10*time.Second, func() bool {
+		st, ok := f.state()
+		return ok && (st.LeaderID == "" || st.RaftState != "Follower")
+	})
+	lost := time.Since(fcut)
+	hold(ttl + time.Second - lost)
+	f.heal()
 	ready("every node after the follower's partition", 60*time.Second, nodes...)
-	t.Logf("1. %s cut off for %v, healed; ready again", f.s.NodeID, ttl+time.Second)
+	t.Logf("1. %s cut off for %v (it lost its leader after %v), healed; ready again", f.s.NodeID,
+		ttl+time.Second, lost.Round(time.Millisecond))
 
 	// 2. The leader cut off, then healed.
 	l, rest := byRole()
-	l.must("POST", "/cut")
-	cut := time.Now()
-	testenv.WaitFor(t, "a new leader among the others", 30*time.Second, func() bool {
-		for _, n := range rest {
-			if st, ok := n.state(); ok && st.RaftState == "Leader" {
-				return true
+	newLeader := func(rest []*nemProc) {
+		t.Helper()
+		testenv.WaitFor(t, "a new leader among the others", 30*time.Second, func() bool {
+			for _, n := range rest {
+				if st, ok := n.state(); ok && st.RaftState == "Leader" {
+					return true
+				}
 			}
-		}
-		return false
-	})
+			return false
+		})
+	}
+	l.cut()
+	cut := time.Now()
+	newLeader(rest)
 	t.Logf("2. leader %s cut off; a new leader after %v", l.s.NodeID, time.Since(cut).Round(time.Millisecond))
 	hold(ttl + time.Second - time.Since(cut))
-	l.must("POST", "/heal")
+	l.heal()
 	ready("every node after the leader's partition", 60*time.Second, nodes...)
 
-	// 3. The leader paused past its lease; a made-up node takes its
+	// 3. The leader deaf: what it sends goes out, nothing comes back (its
+	// heartbeats still reach the others, their answers do not reach it).
+	l, rest = byRole()
+	l.nw.CutTo(l.idx)
+	cut = time.Now()
+	newLeader(rest)
+	t.Logf("3. leader %s cut one way (it hears nothing); a new leader after %v", l.s.NodeID, time.Since(cut).Round(time.Millisecond))
+	hold(ttl + time.Second - time.Since(cut))
+	l.heal()
+	ready("every node after the leader's one-way partition", 60*time.Second, nodes...)
+
+	// 4. The leader paused past its lease; a made-up node takes its
 	// worker ID meanwhile.
 	x, rest := byRole()
 	before, _ := x.state()
@@ -386,11 +222,11 @@ func TestFault05RaftNemesis(t *testing.T) {
 		}
 		return ok && st.WorkerID >= 0
 	})
-	t.Logf("3. %s (worker %d) paused for %v; taken over by a made-up node (%d grabs)", x.s.NodeID, before.WorkerID,
+	t.Logf("4. %s (worker %d) paused for %v; taken over by a made-up node (%d grabs)", x.s.NodeID, before.WorkerID,
 		resumed.Sub(paused).Round(time.Millisecond), grabs)
 	ready("every node after the pause", 60*time.Second, nodes...)
 
-	// 4. Clocks skewed +2 s and −2 s; the +2 s node sees every other
+	// 5. Clocks skewed +2 s and −2 s; the +2 s node sees every other
 	// lease as run out and a made-up node takes one over from it; the
 	// leader is killed in that churn and comes back.
 	l, rest = byRole()
@@ -406,7 +242,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 	l.kill()
 	killed := time.Now()
 	l.start()
-	t.Logf("4. %s +%v, %s −%v; intruder-2 took worker %d through %s; leader %s killed and restarted",
+	t.Logf("5. %s +%v, %s −%v; intruder-2 took worker %d through %s; leader %s killed and restarted",
 		ahead.s.NodeID, skew, behind.s.NodeID, skew, grabbed.Worker, ahead.s.NodeID, l.s.NodeID)
 	ready("every node after the kill", 90*time.Second, nodes...)
 	t.Logf("   every node ready %v after the kill", time.Since(killed).Round(time.Millisecond))
@@ -422,6 +258,24 @@ func TestFault05RaftNemesis(t *testing.T) {
 	ran := time.Since(started)
 	for _, n := range nodes {
 		n.kill()
+	}
+
+	// What the nodes saw of the network: silence and timeouts from the
+	// cuts; refusals only from the killed node's restart.
+	for _, n := range nodes {
+		raw, err := os.ReadFile(n.p.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := string(raw)
+		first := ""
+		if i := strings.Index(log, "i/o timeout"); i >= 0 {
+			start := strings.LastIndexByte(log[:i], '\n') + 1
+			first = log[start:min(len(log), i+20)]
+		}
+		t.Logf("%s's log: %d elections for want of heartbeats, %d \"i/o timeout\", %d \"connection refused\"; the first i/o timeout: %q",
+			n.s.NodeID, strings.Count(log, "heartbeat timeout reached"), strings.Count(log, "i/o timeout"),
+			strings.Count(log, "connection refused"), first)
 	}
 
 	ops, out := readHistory(t, dir)
@@ -487,7 +341,7 @@ func TestFault05RaftNemesis(t *testing.T) {
 		"the paused node (fence %d ms) issued %d IDs under its old worker ID after resuming and refused %d until it held a lease again; %v without a leader, longest %v",
 		ran.Round(time.Second), r.ops, r.grants, r.blocks, r.omitted, r.ids, r.codes, r.overlapIDs, fence, afterPause, refusedAfterPause, without.Round(time.Millisecond), longest.Round(time.Millisecond))
 	faults.Record(t, faults.Row{
-		Fault: "Raft nemesis, 3 node processes issuing IDs and codes, lease TTL 2 s: follower then leader partitioned 3 s, " +
+		Fault: "Raft nemesis, 3 node processes issuing IDs and codes, lease TTL 2 s: follower then leader partitioned 3 s (packets dropped), leader deaf 3 s (one way), " +
 			"leader SIGSTOPped 4 s while its worker ID is taken over, clocks skewed ±2 s with a takeover, leader SIGKILLed in the churn",
 		Expected: "0 violations (porcupine on every worker ID's leases and on the blocks; every ID inside its node's lease; no ID or code twice)",
 		Measured: fmt.Sprintf("%d violations in %d lease commands (%d grants, fillers aside), %d blocks, %d IDs, %d codes; %.1f s without a leader in %.0f s (longest %.1f s)",

@@ -30,14 +30,17 @@ import (
 
 // A control-plane node in a process of its own, for the Raft nemesis: the
 // test binary runs itself again as TestNemesisNodeProcess with the node's
-// settings in nemesisNodeEnv, so that the nemesis can pause it (SIGSTOP)
-// and kill it (SIGKILL) as a real process. The node is the package's real
-// Node (Raft over TCP with mutual TLS, BoltDB on disk, forwarding over the
-// internal API); the process adds what the nemesis needs:
+// settings in nemesisNodeEnv, in a network namespace of its own
+// (internal/testkit/netns), so that the nemesis can pause it (SIGSTOP),
+// kill it (SIGKILL) and cut it off (its packets dropped by the kernel) as
+// a real process on a real network. The node is the package's real Node
+// (Raft over TCP with mutual TLS, BoltDB on disk, forwarding over the
+// internal API) with nothing in its network path; the process adds what
+// the nemesis needs:
+//   - a control API on a Unix socket, which no network cut reaches, so
+//     that the test sees the state of a node that is cut off;
 //   - a clock skew: the node's Clock is the machine's clock plus an offset
 //     set through the control API (Config.Clock is injectable already);
-//   - a gate in front of its Raft connections, its calls to other members
-//     and its internal listener, cut through the control API;
 //   - the history: every lease and block command the node proposes, with
 //     its input written before the proposal and its outcome after (times
 //     from the machine's real clock, shared by every process), and every
@@ -54,7 +57,7 @@ type nemesisNode struct {
 	DataDir     string        `json:"data_dir"`
 	RaftAddr    string        `json:"raft_addr"`
 	APIAddr     string        `json:"api_addr"`     // internal listener (https)
-	ControlAddr string        `json:"control_addr"` // the nemesis's control API (http)
+	ControlSock string        `json:"control_sock"` // the nemesis's control API (http on a Unix socket)
 	CertDir     string        `json:"cert_dir"`
 	Bootstrap   bool          `json:"bootstrap"`
 	Join        []string      `json:"join"`
@@ -144,7 +147,6 @@ func runNemesisNode(s nemesisNode) error {
 	}
 	var skew atomic.Int64
 	skew.Store(s.SkewMs)
-	gate := cluster.NewGate()
 	var seq atomic.Int64
 	cfg := cluster.Config{
 		NodeID:    s.NodeID,
@@ -159,7 +161,6 @@ func runNemesisNode(s nemesisNode) error {
 		Logger:    logger,
 		Clock:     func() time.Time { return time.Now().Add(time.Duration(skew.Load()) * time.Millisecond) },
 	}
-	cluster.WithGate(&cfg, gate)
 	cluster.WithObserver(&cfg, func(c fsm.Command) func(any, error) {
 		op := grantOp{Proc: s.Proc, Op: seq.Add(1)}
 		if !op.input(c) {
@@ -174,7 +175,7 @@ func runNemesisNode(s nemesisNode) error {
 		}
 	})
 
-	// The internal listener, behind the gate: 503 until the node opens.
+	// The internal listener: 503 until the node opens.
 	var internal atomic.Pointer[http.Handler]
 	ln, err := net.Listen("tcp", s.APIAddr)
 	if err != nil {
@@ -182,11 +183,11 @@ func runNemesisNode(s nemesisNode) error {
 	}
 	srv := &http.Server{Handler: api.Pending(&internal), TLSConfig: tc.Server(), ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)}
-	go func() { _ = srv.ServeTLS(gate.Listener(ln), "", "") }()
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
 
 	var node atomic.Pointer[cluster.Node]
 	var refused atomic.Int64
-	go serveNemesisControl(s, &node, gate, &skew, &refused, logger)
+	go serveNemesisControl(s, &node, &skew, &refused, logger)
 
 	// Open, again while no worker ID is free (a restarted node whose own
 	// lease has not run out yet) or the cluster is out of reach.
@@ -229,11 +230,11 @@ func runNemesisNode(s nemesisNode) error {
 	return nil
 }
 
-// serveNemesisControl serves the control API: GET /state, POST /cut,
-// /heal, /skew?ms=, /grab?node=&ttl_ms= (an acquire for a made-up node: a
+// serveNemesisControl serves the control API on s.ControlSock: GET
+// /state, POST /skew?ms=, /grab?node=&ttl_ms= (an acquire for a made-up node: a
 // lease taken over) and /fill?count= (count worker IDs leased for a day to
 // made-up nodes).
-func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate *cluster.Gate, skew, refused *atomic.Int64, logger *slog.Logger) {
+func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], skew, refused *atomic.Int64, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, v any, err error) {
 		if err != nil {
@@ -263,8 +264,6 @@ func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate
 		reply(w, nemesisState{Open: true, RaftState: st.RaftState, LeaderID: st.LeaderID, WorkerID: st.WorkerID,
 			Fence: n.Fence(), NowMs: n.NowMs(), Ready: ready, Voters: voters, Refused: refused.Load()}, nil)
 	})
-	mux.HandleFunc("POST /cut", func(w http.ResponseWriter, r *http.Request) { gate.Cut(); reply(w, "cut", nil) })
-	mux.HandleFunc("POST /heal", func(w http.ResponseWriter, r *http.Request) { gate.Heal(); reply(w, "healed", nil) })
 	mux.HandleFunc("POST /skew", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := strconv.ParseInt(r.URL.Query().Get("ms"), 10, 64)
 		if err == nil {
@@ -317,9 +316,16 @@ func serveNemesisControl(s nemesisNode, node *atomic.Pointer[cluster.Node], gate
 		err = g.Wait()
 		reply(w, taken.Load(), err)
 	})
-	srv := &http.Server{Addr: s.ControlAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
+	// The socket of the incarnation before, killed, is in the way.
+	if err := os.Remove(s.ControlSock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		logger.Error("control API", "error", err)
 		os.Exit(3)
 	}
+	ln, err := net.Listen("unix", s.ControlSock)
+	if err == nil {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		err = srv.Serve(ln)
+	}
+	logger.Error("control API", "error", err)
+	os.Exit(3)
 }

@@ -1,10 +1,6 @@
 package cluster
 
-import (
-	"net"
-
-	"github.com/shortify/shortify/controlplane/fsm"
-)
+import "github.com/shortify/shortify/controlplane/fsm"
 
 // What the Raft nemesis (nemesis_test.go) needs of the node's insides.
 
@@ -16,27 +12,4 @@ func WithObserver(c *Config, observe func(fsm.Command) func(resp any, err error)
 		c.hooks = &hooks{}
 	}
 	c.hooks.observe = observe
-}
-
-// Listener carries the connections ln accepts through the gate, so that
-// cutting it also drops the node's incoming API calls (a process's
-// internal listener, outside the node).
-func (g *Gate) Listener(ln net.Listener) net.Listener { return &gatedListener{Listener: ln, gate: g} }
-
-type gatedListener struct {
-	net.Listener
-	gate *Gate
-}
-
-// Accept implements net.Listener: connections accepted while cut are closed.
-func (l *gatedListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		if gc, ok := l.gate.track(c); ok {
-			return gc, nil
-		}
-	}
 }
