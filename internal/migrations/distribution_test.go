@@ -64,7 +64,7 @@ var linkTables = map[string]placement{
 // are sharded by the link's ID (a released and reissued code starts new
 // statistics) and keep code in every key too, so that they could be
 // co-located with links (sharded by code) instead. Their roll-up rows
-// (code '', link_id 0) all fall on one shard: a few rows per batch.
+// (code ”, link_id 0) all fall on one shard: a few rows per batch.
 var statsTables = map[string]placement{
 	"clicks":             sharded("raw clicks of a link, no unique key", "link_id", "code"),
 	"clicks_hourly":      sharded("a link's hourly totals", "link_id", "code"),
