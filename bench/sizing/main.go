@@ -33,7 +33,7 @@ type options struct {
 	admin    string
 }
 
-var allParts = []string{"links", "stats", "redis", "broker"}
+var allParts = []string{"links", "stats", "model", "redis", "broker"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[0] != "" && os.Args[1] == brokerChildArg {
@@ -82,6 +82,8 @@ func run(ctx context.Context, o options) error {
 			err = measureLinks(ctx, o)
 		case "stats":
 			err = measureStats(ctx, o)
+		case "model":
+			err = measureModel(ctx, o)
 		case "redis":
 			err = measureRedis(ctx, o)
 		case "broker":
