@@ -14,8 +14,9 @@ import (
 // bytes a visitor after a 3-byte header, the dense form 12,291 bytes
 // (stats/hll/encoding.go), and a link's visitors are taken to be its
 // clicks (an upper bound). Clicks of a link in a bucket are Poisson.
-func zipfRows(links int, s, perBucket float64) (rows, sketchBytes float64) {
-	const denseLen, botShare = 12_291, 0.1
+// With botShare 0 the rows are the distinct links clicked.
+func zipfRows(links int, s, perBucket, botShare float64) (rows, sketchBytes float64) {
+	const denseLen = 12_291
 	weight := func(i int) float64 { return math.Pow(1+float64(i), -s) }
 	// sum adds f over every link: the first million exactly, the tail
 	// (smooth) in blocks of a thousand, each counted as its middle link.
@@ -38,6 +39,9 @@ func zipfRows(links int, s, perBucket float64) (rows, sketchBytes float64) {
 	h, _ := sum(func(w float64) (float64, float64) { return w, 0 })
 	return sum(func(w float64) (rows, sketch float64) {
 		for _, share := range []float64{1 - botShare, botShare} {
+			if share == 0 {
+				continue
+			}
 			clicks := perBucket * share * w / h
 			p := 1 - math.Exp(-clicks) // the row exists
 			rows += p
@@ -60,10 +64,13 @@ func measureModel(_ context.Context, o options) error {
 		{"design load", 500_000_000, 100e6},
 		{"upper bound", 500_000_000, 8.6e9},
 	} {
-		hourly, hourlySketch := zipfRows(c.links, 1.1, c.clicksDay/24)
-		daily, dailySketch := zipfRows(c.links, 1.1, c.clicksDay)
-		fmt.Printf("model %s (%d links, %.3g clicks a day, Zipf 1.1): %.4g hourly rows a day (sketch %.0f B a row), %.4g daily rows a day (sketch %.0f B a row)\n",
-			c.name, c.links, c.clicksDay, 24*hourly, hourlySketch/hourly, daily, dailySketch/daily)
+		const bots = 0.1 // the share of clicks from bots, as in the test mix
+		hourly, hourlySketch := zipfRows(c.links, 1.1, c.clicksDay/24, bots)
+		daily, dailySketch := zipfRows(c.links, 1.1, c.clicksDay, bots)
+		linksDay, _ := zipfRows(c.links, 1.1, c.clicksDay, 0)
+		links30s, _ := zipfRows(c.links, 1.1, c.clicksDay/2880, 0)
+		fmt.Printf("model %s (%d links, %.3g clicks a day, Zipf 1.1): %.4g hourly rows a day (sketch %.0f B a row), %.4g daily rows a day (sketch %.0f B a row); %.4g links clicked a day, %.4g in 30 s (a click-totals pass)\n",
+			c.name, c.links, c.clicksDay, 24*hourly, hourlySketch/hourly, daily, dailySketch/daily, linksDay, links30s)
 	}
 	return nil
 }

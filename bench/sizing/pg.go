@@ -134,6 +134,10 @@ func measureLinks(ctx context.Context, o options) error {
 	}
 	defer conn.Close(context.Background())
 
+	lsn0, err := walPosition(ctx, conn)
+	if err != nil {
+		return err
+	}
 	created := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	i := 0
 	begin := time.Now()
@@ -150,7 +154,13 @@ func measureLinks(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("copy %d links: %w", o.links, err)
 	}
-	fmt.Printf("links: seeded %d by COPY in %s (every index maintained)\n", copied, time.Since(begin).Round(time.Millisecond))
+	took := time.Since(begin)
+	lsn1, err := walPosition(ctx, conn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("links: seeded %d by COPY in %s, %.0f links/s (every index maintained), %.0f B of WAL a link\n",
+		copied, took.Round(time.Millisecond), float64(copied)/took.Seconds(), float64(lsn1-lsn0)/float64(copied))
 	// The steady state of a table written long ago: hint bits set, the
 	// visibility map built, statistics current.
 	if _, err := conn.Exec(ctx, "VACUUM (ANALYZE) links"); err != nil {
@@ -168,7 +178,59 @@ func measureLinks(ctx context.Context, o options) error {
 	}
 	pk := heap + indexes["links_code_domain_key"]
 	fmt.Printf("links: heap and key index %s, %.1f× shared_buffers (%s)\n", mib(pk), float64(pk)/float64(sharedBuffers), mib(sharedBuffers))
-	return measureLookups(ctx, o, d)
+	if err := measureLookups(ctx, o, d); err != nil {
+		return err
+	}
+	return measureSetClicks(ctx, o, d, conn)
+}
+
+// measureSetClicks writes click totals onto random links as the leader's
+// click-totals job does (Store.SetClicks, batches of 1,000) and prints the
+// WAL and the time a changed link costs: clicks is in an index, so each
+// change is a new row version with an entry in every index.
+func measureSetClicks(ctx context.Context, o options, d *database, conn *pgx.Conn) error {
+	st, err := pgstore.Open(ctx, linkstore.Config{DSN: d.dsn})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	const batches, size = 20, 1000
+	lsn0, err := walPosition(ctx, conn)
+	if err != nil {
+		return err
+	}
+	begin := time.Now()
+	var changed int64
+	for b := range batches {
+		totals := make([]linkstore.ClickTotal, size)
+		for j := range totals {
+			i := int(splitmix.Mix(uint64(b*size+j)+0x5eed) % uint64(o.links))
+			totals[j] = linkstore.ClickTotal{LinkID: int64(1)<<40 + int64(i), Code: codeOf(i), Clicks: int64(b + 1), Humans: int64(b + 1)}
+		}
+		n, err := st.SetClicks(ctx, totals)
+		if err != nil {
+			return err
+		}
+		changed += n
+	}
+	took := time.Since(begin)
+	lsn1, err := walPosition(ctx, conn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("links: click totals of %d links changed (SetClicks, batches of %d) in %s: %.0f µs and %.0f B of WAL a changed link\n",
+		changed, size, took.Round(time.Millisecond), float64(took.Microseconds())/float64(changed), float64(lsn1-lsn0)/float64(changed))
+	return nil
+}
+
+// walPosition is the current WAL insert position in bytes.
+func walPosition(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	var lsn int64
+	err := conn.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint`).Scan(&lsn)
+	if err != nil {
+		return 0, fmt.Errorf("wal position: %w", err)
+	}
+	return lsn, nil
 }
 
 // measureLookups runs random lookups through the store (the edge's L3
