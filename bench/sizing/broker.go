@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/clickevents"
+	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/kafkabroker"
 	"github.com/shortify/shortify/stats/aggregate/aggtest"
 )
@@ -81,7 +82,7 @@ func measureBroker(ctx context.Context, o options) error {
 	}
 	rng := rand.New(rand.NewPCG(7, 19))
 	evs := aggtest.Events(rng, 10_000, aggtest.Links(100_000), time.Now().Add(-time.Minute), time.Minute, 1_000_000)
-	cpu0, err := cpuTime(cmd.Process.Pid)
+	cpu0, err := procs.CPUTime(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func measureBroker(ctx context.Context, o options) error {
 		return fmt.Errorf("flush the emitter: %w", err)
 	}
 	took := time.Since(begin)
-	cpu1, err := cpuTime(cmd.Process.Pid)
+	cpu1, err := procs.CPUTime(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // options are the command's flags.
@@ -74,7 +76,7 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	fmt.Printf("sizing: %s, load average %s\n", time.Now().UTC().Format(time.RFC3339), loadAverage())
+	fmt.Printf("sizing: %s, load average %s\n", time.Now().UTC().Format(time.RFC3339), procs.LoadAverage())
 	for _, p := range o.parts {
 		var err error
 		switch p {
@@ -93,51 +95,8 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	fmt.Printf("sizing: done, load average %s\n", loadAverage())
+	fmt.Printf("sizing: done, load average %s\n", procs.LoadAverage())
 	return nil
-}
-
-// loadAverage is the first three fields of /proc/loadavg.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// cpuTime is the user plus system CPU that process pid has used
-// (/proc/PID/stat, in clock ticks of 10 ms: measure seconds, not
-// milliseconds).
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("cpu time of %d: %w", pid, err)
-	}
-	// The command name (field 2) may hold spaces: fields count from after
-	// its closing parenthesis.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("cpu time of %d: unreadable stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("cpu time of %d: short stat", pid)
-	}
-	var utime, stime int64
-	if _, err := fmt.Sscan(f[11], &utime); err != nil {
-		return 0, fmt.Errorf("cpu time of %d: %w", pid, err)
-	}
-	if _, err := fmt.Sscan(f[12], &stime); err != nil {
-		return 0, fmt.Errorf("cpu time of %d: %w", pid, err)
-	}
-	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-	return time.Duration(utime+stime) * tick, nil
 }
 
 // mib formats bytes.

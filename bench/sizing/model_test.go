@@ -3,7 +3,6 @@ package main
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 )
 
@@ -39,30 +38,5 @@ func TestZipfRowsMatchesDraws(t *testing.T) {
 		if got := rows * c.scale; math.Abs(got-float64(c.drawn)) > 0.02*float64(c.drawn) {
 			t.Errorf("%s: the model expects %.0f, the draws gave %d", c.what, got, c.drawn)
 		}
-	}
-}
-
-// TestCPUTime reads this process's CPU time, which grows with work.
-func TestCPUTime(t *testing.T) {
-	pid := os.Getpid()
-	before, err := cpuTime(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := 0.0
-	for {
-		for i := range 1_000_000 {
-			x += math.Sqrt(float64(i))
-		}
-		after, err := cpuTime(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if after > before {
-			break
-		}
-	}
-	if x == 0 {
-		t.Fatal("no work done")
 	}
 }

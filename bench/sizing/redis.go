@@ -66,7 +66,7 @@ func measureRedis(ctx context.Context, o options) error {
 	fmt.Printf("redis: %d links with 100-byte URLs: %.0f B a link of used_memory (MEMORY USAGE of one key: %d B; key %d B, value %d B)\n",
 		o.redis, float64(after-before)/float64(o.redis), sample, len(cache.Key("", codeOf(0))), value)
 
-	cpu0, err := cpuTime(srv.Pid())
+	cpu0, err := procs.CPUTime(srv.Pid())
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func measureRedis(ctx context.Context, o options) error {
 		return err
 	}
 	took := time.Since(begin)
-	cpu1, err := cpuTime(srv.Pid())
+	cpu1, err := procs.CPUTime(srv.Pid())
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func measureRedis(ctx context.Context, o options) error {
 		return err
 	}
 	took = time.Since(begin)
-	cpu2, err := cpuTime(srv.Pid())
+	cpu2, err := procs.CPUTime(srv.Pid())
 	if err != nil {
 		return err
 	}
