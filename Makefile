@@ -85,6 +85,16 @@ IMPORT_BENCH_LINKS ?= 100000
 bench-import: build services ## `shortify import` of 100,000 links into a control plane on PostgreSQL, then again; prints links/s and the load average.
 	$(GO) run ./bench/import -bin $(BIN) -links $(IMPORT_BENCH_LINKS)
 
+# The figures of docs/sizing.md that need no load test (bench/sizing): disk
+# per link and per stats row, PostgreSQL blocks per lookup, the stats rows
+# a day at 100 million and 8.6 billion clicks, Redis memory and CPU per
+# GET, the broker's CPU per click event. Flags: go run ./bench/sizing -h.
+SIZING_FLAGS ?=
+
+.PHONY: bench-sizing
+bench-sizing: services ## Measure what docs/sizing.md builds on: disk per link and stats row, blocks per lookup, Redis memory and CPU per GET, broker CPU per event.
+	$(GO) run ./bench/sizing $(SIZING_FLAGS)
+
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
 # 1,000,000 plain links, then 1,000,000 smart links (three rules and a split
 # each), about 8 minutes on a quiet machine (most of it warming million-entry
