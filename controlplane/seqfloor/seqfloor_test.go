@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"maps"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -144,5 +145,39 @@ func TestRevocations(t *testing.T) {
 				t.Errorf("Revocations = %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestScanUsesIndexSQLite checks that the fallback scan reads a range of
+// links_id_idx on the embedded store too (TestMeasureAtScale, build tag
+// faults, checks PostgreSQL at a million links).
+func TestScanUsesIndexSQLite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "links.db")
+	teststore.SQLiteFile(t, path)
+	l, err := Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rows, err := l.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+ScanQuery, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "links_id_idx") {
+		t.Errorf("the fallback scan's plan: %q, want a search of links_id_idx", got)
 	}
 }
