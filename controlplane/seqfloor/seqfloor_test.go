@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"maps"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
