@@ -58,14 +58,7 @@ func TestRaiseFloorsRestoresAndLeasesAfter(t *testing.T) {
 	st := f.State()
 	st.Key = bytes.Repeat([]byte{7}, KeySize)
 	st.RaiseFloors(12345, 1_000_000)
-	data, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := New()
-	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
+	g := restoredFrom(t, st)
 	if g.NextSequence() != 12345 {
 		t.Errorf("NextSequence = %d", g.NextSequence())
 	}
@@ -110,14 +103,7 @@ func TestRevokeRestores(t *testing.T) {
 	if n := st.Revoke(map[string]int64{gone.ID: 30, old.ID: 40, "unknown": 50}); n != 1 {
 		t.Errorf("revoked %d keys, want 1", n)
 	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := New()
-	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
+	g := restoredFrom(t, st)
 	for _, c := range []struct {
 		id   string
 		want int64
@@ -126,4 +112,18 @@ func TestRevokeRestores(t *testing.T) {
 			t.Errorf("key %s: %+v, %v; want revoked at %d", c.id, k, ok, c.want)
 		}
 	}
+}
+
+// restoredFrom is a new FSM restored from st, as from a backup.
+func restoredFrom(t *testing.T, st State) *FSM {
+	t.Helper()
+	data, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	return g
 }
