@@ -32,12 +32,13 @@ import (
 )
 
 // MaxGap is the largest distance between two generated sequence numbers
-// that the fallback scan bridges: 64 blocks of the largest size, used not at all.
+// that the fallback scan bridges: 64 blocks of the largest size, used not
+// at all.
 const MaxGap = 64 * fsm.MaxBlockSize
 
 // Slack is how much older than the backup a link may be and still have a
-// code the backup does not cover (fallback scan): the clocks of the nodes that create links
-// may lag the leader's that took the backup.
+// code the backup does not cover (fallback scan): the clocks of the nodes
+// that create links may lag the leader's that took the backup.
 const Slack = time.Hour
 
 // Floor is what Measure found.
@@ -46,15 +47,17 @@ type Floor struct {
 	// past every generated code the scan found), at least the backup's
 	// NextSequence.
 	Seq uint64
-	// Marked says the database holds a sequence mark, Mark.
+	// Marked says the database holds a sequence mark; Mark is its value,
+	// the highest number of any block a node fetched.
 	Marked bool
 	Mark   uint64
 	// IDMs is the timestamp of the largest link ID, in milliseconds since
 	// the Snowflake epoch (-1 when the table is empty).
 	IDMs int64
 	// Scanned counts the links whose codes the fallback scan read (those
-	// not older than the backup, less Slack; 0 with a mark); Decoded those whose code decodes to a
-	// number at or past the backup's NextSequence; Kept those Seq covers.
+	// not older than the backup, less Slack; 0 with a mark); Decoded those
+	// whose code decodes to a number at or past the backup's
+	// NextSequence; Kept those Seq covers.
 	Scanned, Decoded, Kept int
 }
 
