@@ -1,34 +1,20 @@
 package cli_test
 
 import (
-	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shortify/shortify/cli"
-	cpapi "github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/testkit/apitest"
-	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // TestBackup writes a backup from a real one-node cluster's API, checks
 // the file's mode and verifies it offline; a damaged file fails verify
 // with the reason, and a terminal without --out is a usage error.
 func TestBackup(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	node, err := cluster.Open(ctx, cluster.Config{NodeID: "solo", DataDir: t.TempDir(), BindAddr: "127.0.0.1:0",
-		Bootstrap: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = node.Close() })
-	srv := apitest.ServeWith(t, teststore.SQLite(t), func(d *cpapi.Deps) { d.Cluster = node })
+	srv := apitest.ServeCluster(t)
 	s := newSession(t, srv.URL, srv.Admin)
 
 	path := filepath.Join(t.TempDir(), "raft.backup")

@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/shortify/shortify/client"
-	cpapi "github.com/shortify/shortify/controlplane/api"
-	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/backupfile"
 	"github.com/shortify/shortify/internal/testkit/apitest"
-	"github.com/shortify/shortify/internal/testkit/teststore"
 )
 
 // TestBackup fetches a backup from the API of a real one-node cluster and
@@ -22,13 +18,7 @@ import (
 func TestBackup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := cluster.Open(ctx, cluster.Config{NodeID: "solo", DataDir: t.TempDir(), BindAddr: "127.0.0.1:0",
-		Bootstrap: true, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = node.Close() })
-	srv := apitest.ServeWith(t, teststore.SQLite(t), func(d *cpapi.Deps) { d.Cluster = node })
+	srv := apitest.ServeCluster(t)
 	c, err := client.New(srv.URL, client.WithAPIKey(srv.Admin))
 	if err != nil {
 		t.Fatal(err)

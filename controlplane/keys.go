@@ -16,6 +16,7 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/fsm"
+	"github.com/shortify/shortify/controlplane/seqfloor"
 	"github.com/shortify/shortify/internal/apikey"
 	"github.com/shortify/shortify/internal/secret"
 	"github.com/shortify/shortify/internal/workspace"
@@ -80,6 +81,32 @@ func (k nodeKeys) AddKey(ctx context.Context, r api.KeyRecord) error {
 // RevokeKey implements api.Keys.
 func (k nodeKeys) RevokeKey(ctx context.Context, id string, at time.Time) (bool, error) {
 	return k.node.RevokeAPIKey(ctx, id, at.UnixMilli())
+}
+
+// ledgerKeys records every revocation in the link database before it
+// goes through Raft, so that a cluster restored from a backup taken before
+// revokes the key again (package seqfloor). A revocation the database
+// cannot record fails: a revocation that a restore could undo is not
+// made.
+type ledgerKeys struct {
+	nodeKeys
+	ledger *seqfloor.Ledger
+}
+
+// RevokeKey implements api.Keys.
+func (k ledgerKeys) RevokeKey(ctx context.Context, id string, at time.Time) (bool, error) {
+	if err := k.ledger.RecordRevocation(ctx, id, at.UnixMilli()); err != nil {
+		return false, fmt.Errorf("revoke API key %s: %w", id, err)
+	}
+	ok, err := k.nodeKeys.RevokeKey(ctx, id, at)
+	if err == nil && !ok {
+		// No such key: the record would only clutter the list (a restore
+		// ignores IDs it does not hold, so a failure here is harmless). A
+		// record left by a failed proposal stays: a restore revokes a key
+		// an admin asked to revoke.
+		_ = k.ledger.ForgetRevocation(ctx, id)
+	}
+	return ok, err
 }
 
 // WaitKeys returns the replicated key ring for the stats API of the same

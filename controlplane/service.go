@@ -21,6 +21,7 @@ import (
 	"github.com/shortify/shortify/controlplane/fsm"
 	"github.com/shortify/shortify/controlplane/leader"
 	"github.com/shortify/shortify/controlplane/partitions"
+	"github.com/shortify/shortify/controlplane/seqfloor"
 	"github.com/shortify/shortify/controlplane/threatfeed"
 	"github.com/shortify/shortify/controlplane/titlefetch"
 	"github.com/shortify/shortify/internal/blockset"
@@ -88,6 +89,9 @@ type service struct {
 	// without cluster_listen).
 	internal *internalServer
 	store    linkstore.Store
+	// ledger records the sequence mark and the key revocations in the
+	// link database, for a restore (package seqfloor).
+	ledger *seqfloor.Ledger
 	// creates groups concurrent creates into multi-row inserts.
 	creates *batch.Batcher
 	redis   redis.UniversalClient
@@ -178,6 +182,9 @@ func (s *service) Destruct() error {
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}
+	if s.ledger != nil {
+		s.ledger.Close() // after the node, whose refills write it
+	}
 	if s.store != nil {
 		if s.creates != nil {
 			s.creates.Close() // finishes the queued creates first
@@ -195,7 +202,7 @@ func (s *service) deps() api.Deps {
 	d := api.Deps{
 		Store:      s.store,
 		Creator:    s.creates,
-		Keys:       nodeKeys{s.node},
+		Keys:       ledgerKeys{nodeKeys{s.node}, s.ledger},
 		Blocklist:  s.node,
 		Domains:    s.node,
 		Workspaces: s.node,
@@ -273,6 +280,9 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		return nil, fmt.Errorf("shortify: open link store: %w", err)
 	}
 	s.creates = batch.New(s.store, batch.Options{})
+	if s.ledger, err = seqfloor.Open(ctx, cfg.Database); err != nil {
+		return nil, fmt.Errorf("shortify: open the sequence ledger: %w", err)
+	}
 	if cfg.Redis != "" {
 		s.redis, err = l2cache.NewClient(cfg.Redis)
 		if err != nil {
@@ -302,7 +312,8 @@ func openService(cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
 		APIAddr:       cfg.Cluster.APIAddr,
 		Join:          strings.Fields(cfg.Cluster.Join),
 		TLS:           tc,
-		Restore:       restoreFrom(cfg, log),
+		RecordBlock:   s.ledger.RecordBlock,
+		Restore:       restoreFrom(cfg, s.ledger, log),
 		Logger:        log,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,6 +92,13 @@ type Config struct {
 	// time (it asks for more while demand outruns it), 1..fsm.MaxBlockSize.
 	// Default: DefaultBlockSize.
 	BlockSize uint64
+	// RecordBlock, when set, is called with the last number of every
+	// sequence block the node fetches, before any number of it is handed
+	// out: the control plane raises the link database's sequence mark
+	// (seqfloor.Ledger.RecordBlock), which a restore moves past. When it
+	// fails the block is dropped (its numbers are never used) and the
+	// refill fails.
+	RecordBlock func(ctx context.Context, high uint64) error
 	// Restore, when set, makes the node that leads a cluster without a
 	// code key (a new cluster it bootstraps) restore this backup instead
 	// of making a new key (restore.go). Other nodes ignore it.

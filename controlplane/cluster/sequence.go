@@ -284,6 +284,13 @@ func (n *Node) refill(ctx context.Context) error {
 		r := resp.(*fsm.BlockResult)
 		b, err = block{start: r.Start, end: r.End}, r.Err
 	}
+	if err == nil && b.size() > 0 && n.cfg.RecordBlock != nil {
+		if rerr := n.cfg.RecordBlock(ctx, b.end-1); rerr != nil {
+			// Numbers of a block that is not recorded could repeat after a
+			// restore: drop it, as a node that stops drops its rest.
+			b, err = block{}, fmt.Errorf("record its mark: %w", rerr)
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("allocate a sequence block of %d: %w", size, err)
 	}

@@ -44,3 +44,20 @@ func (st *State) RaiseFloors(seq uint64, ms int64) bool {
 	slices.SortFunc(st.Workers, func(a, b WorkerState) int { return int(a.ID) - int(b.ID) })
 	return changed
 }
+
+// Revoke marks revoked, as of the time given (Unix milliseconds), every
+// key of st that revoked lists and st holds unrevoked: the revocations the
+// link database recorded after the backup was taken. It returns how many
+// keys it revoked; IDs st does not hold (keys created after the backup)
+// are ignored.
+func (st *State) Revoke(revoked map[string]int64) int {
+	n := 0
+	for i := range st.Keys {
+		k := &st.Keys[i]
+		if ms, ok := revoked[k.ID]; ok && ms > 0 && !k.Revoked() {
+			k.RevokedMs = ms
+			n++
+		}
+	}
+	return n
+}

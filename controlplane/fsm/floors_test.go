@@ -58,14 +58,7 @@ func TestRaiseFloorsRestoresAndLeasesAfter(t *testing.T) {
 	st := f.State()
 	st.Key = bytes.Repeat([]byte{7}, KeySize)
 	st.RaiseFloors(12345, 1_000_000)
-	data, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := New()
-	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
+	g := restoredFrom(t, st)
 	if g.NextSequence() != 12345 {
 		t.Errorf("NextSequence = %d", g.NextSequence())
 	}
@@ -77,4 +70,60 @@ func TestRaiseFloorsRestoresAndLeasesAfter(t *testing.T) {
 	if r.Err != nil || r.NotAfterMs < 1_000_000 {
 		t.Errorf("lease %+v: want one starting after 1000000", r)
 	}
+}
+
+// TestRevokeRestores checks that the revocations recorded after a backup
+// hold in the FSM restored from it: a key the backup holds live is
+// revoked, one revoked before keeps its time, one it does not hold is
+// ignored.
+func TestRevokeRestores(t *testing.T) {
+	f := New()
+	key := func(id string) KeyEntry {
+		return KeyEntry{ID: id, Name: id, Role: "admin", Hash: bytes.Repeat([]byte{1}, KeyHashLen), CreatedMs: 10}
+	}
+	live, gone, old := key("aaaaaaaaaaaa"), key("bbbbbbbbbbbb"), key("cccccccccccc")
+	for i, k := range []KeyEntry{live, gone, old} {
+		cmd, err := Encode(AddKey{Key: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := f.Apply(&raft.Log{Index: uint64(i + 1), Data: cmd}).(*KeyResult); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	cmd, err := Encode(RevokeKey{ID: old.ID, AtMs: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Apply(&raft.Log{Index: 4, Data: cmd}).(*KeyResult); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	st := f.State()
+	st.Key = bytes.Repeat([]byte{7}, KeySize)
+	if n := st.Revoke(map[string]int64{gone.ID: 30, old.ID: 40, "unknown": 50}); n != 1 {
+		t.Errorf("revoked %d keys, want 1", n)
+	}
+	g := restoredFrom(t, st)
+	for _, c := range []struct {
+		id   string
+		want int64
+	}{{live.ID, 0}, {gone.ID, 30}, {old.ID, 20}} {
+		if k, ok := g.APIKey(c.id); !ok || k.RevokedMs != c.want {
+			t.Errorf("key %s: %+v, %v; want revoked at %d", c.id, k, ok, c.want)
+		}
+	}
+}
+
+// restoredFrom is a new FSM restored from st, as from a backup.
+func restoredFrom(t *testing.T, st State) *FSM {
+	t.Helper()
+	data, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	return g
 }

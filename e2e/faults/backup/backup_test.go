@@ -4,15 +4,17 @@
 // (docs/faults.md, "11. Backup and restore drill"): a 3-node control plane
 // on PostgreSQL is backed up with `shortify backup` and pg_dump, the
 // database taken after more links were created, so that it is ahead of
-// the Raft backup; both are restored into empty data directories and a
-// new database, and the restored cluster must redirect every link and
-// never issue a code or an ID it issued before.
+// the Raft backup (and after a key was revoked); both are restored into
+// empty data directories and a new database, and the restored cluster
+// must redirect every link, never issue a code or an ID it issued before,
+// and refuse the key revoked after the backup.
 package backup
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -102,6 +104,12 @@ func TestFault11BackupRestore(t *testing.T) {
 	// 1. The old cluster, links, the Raft backup through a follower.
 	old := startCluster(t, filepath.Join(dir, "old"), oldDB, k.Secret, "", tlsFiles)
 	wsKey := customDomain(t, old)
+	// A key the backup holds live, revoked after the backup: the restored
+	// cluster must refuse it.
+	gone, err := old.client(t, old.nodes[0]).CreateKey(context.Background(), client.CreateKeyRequest{Name: "revoked after the backup", Role: "creator", Workspace: "drill"})
+	if err != nil {
+		t.Fatalf("create the key to revoke: %v", err)
+	}
 	before := &issued{url: map[string]string{}, ids: map[string]bool{}}
 	for _, l := range createLinks(t, old, "before", linksBefore, "", "") {
 		before.add(t, &l)
@@ -118,7 +126,11 @@ func TestFault11BackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 2. More links, then the database dump: it is ahead of the backup.
+	// 2. The key revoked, more links, then the database dump: it is ahead
+	// of the backup.
+	if err := old.client(t, old.nodes[2]).RevokeKey(context.Background(), gone.ID); err != nil {
+		t.Fatalf("revoke %s: %v", gone.ID, err)
+	}
 	for _, l := range createLinks(t, old, "after", linksAfter, "", "") {
 		before.add(t, &l)
 	}
@@ -162,6 +174,22 @@ func TestFault11BackupRestore(t *testing.T) {
 			t.Fatalf("GET /%s on %s: %d to %q, want 302 to %q", code, n.id, resp.StatusCode, resp.Header.Get("Location"), target)
 		}
 		checked++
+	}
+
+	// The key revoked after the backup is refused on every node; the
+	// workspace's key, live in both, works (it makes links below).
+	refused := 0
+	for _, n := range restored.nodes {
+		_, err := restored.clientAs(t, n, gone.Key).ListLinks(context.Background(), client.ListLinksQuery{})
+		var p *client.Problem
+		if !errors.As(err, &p) || p.Status != http.StatusUnauthorized {
+			t.Errorf("the key revoked after the backup on %s: %v, want a 401 problem", n.id, err)
+			continue
+		}
+		refused++
+	}
+	if !strings.Contains(restored.logs(t), "past the link database's mark") {
+		t.Errorf("the restore did not use the database's sequence mark (logs of the restored nodes lack it)")
 	}
 
 	// 5. Many new links: no code and no ID issued before, and every new
@@ -220,9 +248,9 @@ func TestFault11BackupRestore(t *testing.T) {
 	faults.Record(t, faults.Row{
 		Fault: fmt.Sprintf("3-node cluster: Raft backup after %d links, pg_dump after %d more (%d codes past the backup's sequence); restore both into empty data dirs and a new database; %d new links, half on a custom domain",
 			linksBefore, linksAfter, ahead, linksNew),
-		Expected: "every link redirects; 0 codes or IDs repeated; every new code's sequence number past every old one",
-		Measured: fmt.Sprintf("%d links restored, %d redirects checked, %d new links, repeats %d (new sequence numbers from %d, old up to %d; backup's %d), restore %.1f s (pg_restore to 3 nodes ready)",
-			len(before.url), checked, len(newCodes), repeats, minNewSeq, maxOldSeq, st.NextSequence, restoreSecs),
+		Expected: "every link redirects; 0 codes or IDs repeated; every new code's sequence number past every old one; a key revoked after the backup refused",
+		Measured: fmt.Sprintf("%d links restored, %d redirects checked, %d new links, repeats %d (new sequence numbers from %d, old up to %d; backup's %d; sequence mark read, no scan), revoked key refused on %d/3 nodes, restore %.1f s (pg_restore to 3 nodes ready)",
+			len(before.url), checked, len(newCodes), repeats, minNewSeq, maxOldSeq, st.NextSequence, refused, restoreSecs),
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +71,10 @@ type step struct {
 	redirectsFailed, createsFailed int
 }
 
+// TestMain removes the working tree's binary (testenv.Shortify) after the
+// tests.
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 // TestFault13RollingUpgrade starts the production-shaped stack on the
 // release oldCommit, puts redirects and creates through its front door,
 // and replaces every process but the front door and the engines with the
@@ -88,7 +91,7 @@ type step struct {
 // reporting the new release's Raft command version, and every click
 // answered counted once by the stats.
 func TestFault13RollingUpgrade(t *testing.T) {
-	root := repoRoot()
+	root := testenv.RepoRoot()
 	old, cur := buildReleases(t, root)
 	oldVersion, err := sourceCommandVersion(old.Source)
 	if err != nil {
@@ -338,7 +341,7 @@ func TestFault13RollingUpgrade(t *testing.T) {
 }
 
 // buildReleases builds the release at oldCommit (cached) and the working
-// tree's binary.
+// tree's binary (testenv.Shortify).
 func buildReleases(t *testing.T, root string) (old, cur release.Release) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), buildWithin)
@@ -353,9 +356,7 @@ func buildReleases(t *testing.T, root string) (old, cur release.Release) {
 	}
 	t.Logf("release %s: %s (%v)", oldCommit[:7], old.Binary, time.Since(began).Round(time.Millisecond))
 	began = time.Now()
-	if cur, err = release.Current(ctx, root, t.TempDir()); err != nil {
-		t.Fatal(err)
-	}
+	cur = release.Release{Binary: testenv.Shortify(t), Source: root}
 	t.Logf("working tree: %s (%v)", cur.Binary, time.Since(began).Round(time.Millisecond))
 	return old, cur
 }
@@ -580,10 +581,4 @@ func cpuTime(pid int) time.Duration {
 		ticks += n
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
-}
-
-// repoRoot is the repository's top directory.
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }

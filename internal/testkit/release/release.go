@@ -21,7 +21,7 @@ import (
 // Release is one build of shortify.
 type Release struct {
 	// Commit is the full hash it was built from; empty for the working
-	// tree.
+	// tree (whose binary testenv.Shortify builds).
 	Commit string
 	// Binary is the shortify binary.
 	Binary string
@@ -93,16 +93,6 @@ func Build(ctx context.Context, repo, cache, commit string) (Release, error) {
 			return r, nil
 		}
 		return Release{}, fmt.Errorf("release cache: %w", err)
-	}
-	return r, nil
-}
-
-// Current is the working tree at repo, built into dir (not cached: it
-// changes with every edit).
-func Current(ctx context.Context, repo, dir string) (Release, error) {
-	r := Release{Binary: filepath.Join(dir, binaryName), Source: repo}
-	if err := goBuild(ctx, repo, r.Binary); err != nil {
-		return Release{}, fmt.Errorf("the working tree: %w", err)
 	}
 	return r, nil
 }
