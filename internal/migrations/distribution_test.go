@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shortify/shortify/controlplane/audit"
+	"github.com/shortify/shortify/controlplane/seqfloor"
 	"github.com/shortify/shortify/internal/blockset"
 	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
@@ -58,6 +59,8 @@ var linkTables = map[string]placement{
 	"webhook_deliveries":  single("the webhook outbox, references webhook_endpoints; per link event, not per redirect"),
 	"audit_log":           single("one row per API call, time-partitioned with its own retention"),
 	"abuse_reports":       single("reports from the public form, a handful a day"),
+	"sequence_mark":       single("the code sequence's high-water mark for a restore, one row, one write per block"),
+	"key_revocations":     single("API keys revoked, for a restore to revoke again; written at API rate"),
 }
 
 // statsTables places every table of the stats database. The aggregates
@@ -77,7 +80,7 @@ var statsTables = map[string]placement{
 
 // bookkeeping are the migration tables: on the node that runs migrations.
 var bookkeeping = []string{
-	"schema_migrations", "blockset_migrations", "domainmirror_migrations",
+	"schema_migrations", "blockset_migrations", "domainmirror_migrations", "seqfloor_migrations",
 	whstore.MigrationsTable, audit.MigrationsTable, partitions.MigrationsTable,
 }
 
@@ -188,6 +191,11 @@ func migrateLinkDatabase(t *testing.T, ctx context.Context, dsn string) {
 		t.Fatal(err)
 	}
 	au.Close()
+	sf, err := seqfloor.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf.Close()
 }
 
 // uniqueKey is one primary key, unique constraint or unique index.
