@@ -96,7 +96,7 @@ type ledgerKeys struct {
 // RevokeKey implements api.Keys.
 func (k ledgerKeys) RevokeKey(ctx context.Context, id string, at time.Time) (bool, error) {
 	if err := k.ledger.RecordRevocation(ctx, id, at.UnixMilli()); err != nil {
-		return false, fmt.Errorf("revoke API key %s: %w", id, err)
+		return false, fmt.Errorf("revoke API key %s: %w: %w", id, api.ErrStoreUnavailable, err)
 	}
 	ok, err := k.nodeKeys.RevokeKey(ctx, id, at)
 	if err == nil && !ok {

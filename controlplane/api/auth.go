@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -26,6 +27,11 @@ type KeyRecord = apiauth.KeyRecord
 // in the same process as the control plane, authenticates with it too
 // (apiauth.Check), so that both APIs take the same keys and roles.
 type KeyLookup = apiauth.KeyLookup
+
+// ErrStoreUnavailable marks a Keys error that came from the link database
+// (a revocation is recorded there before it goes through Raft): the API
+// answers 503 with Retry-After, as for a link write.
+var ErrStoreUnavailable = errors.New("the link database is unavailable")
 
 // Keys is the replicated key ring (the Raft FSM's keys).
 type Keys interface {

@@ -25,12 +25,15 @@ func TestOutOfSpace(t *testing.T) {
 		answer func(w http.ResponseWriter)
 		status int
 	}{
-		"store, full":       {func(w http.ResponseWriter) { h.storeFailed(w, "create link", full) }, http.StatusInsufficientStorage},
-		"store, other":      {func(w http.ResponseWriter) { h.storeFailed(w, "create link", errors.New("conn refused")) }, http.StatusServiceUnavailable},
-		"raft, full":        {func(w http.ResponseWriter) { h.unavailable(w, "issue a short code", full) }, http.StatusInsufficientStorage},
-		"raft, other":       {func(w http.ResponseWriter) { h.unavailable(w, "issue a short code", errors.New("no leader")) }, http.StatusServiceUnavailable},
-		"cluster, full":     {func(w http.ResponseWriter) { h.clusterFailed(w, "store the key", full) }, http.StatusInsufficientStorage},
-		"registry, full":    {func(w http.ResponseWriter) { h.registryFailed(w, "store the key", full) }, http.StatusInsufficientStorage},
+		"store, full":    {func(w http.ResponseWriter) { h.storeFailed(w, "create link", full) }, http.StatusInsufficientStorage},
+		"store, other":   {func(w http.ResponseWriter) { h.storeFailed(w, "create link", errors.New("conn refused")) }, http.StatusServiceUnavailable},
+		"raft, full":     {func(w http.ResponseWriter) { h.unavailable(w, "issue a short code", full) }, http.StatusInsufficientStorage},
+		"raft, other":    {func(w http.ResponseWriter) { h.unavailable(w, "issue a short code", errors.New("no leader")) }, http.StatusServiceUnavailable},
+		"cluster, full":  {func(w http.ResponseWriter) { h.clusterFailed(w, "store the key", full) }, http.StatusInsufficientStorage},
+		"registry, full": {func(w http.ResponseWriter) { h.registryFailed(w, "store the key", full) }, http.StatusInsufficientStorage},
+		"registry, link database down": {func(w http.ResponseWriter) {
+			h.registryFailed(w, "revoke the key", fmt.Errorf("revoke: %w: %w", ErrStoreUnavailable, errors.New("conn refused")))
+		}, http.StatusServiceUnavailable},
 		"cluster, internal": {func(w http.ResponseWriter) { h.clusterFailed(w, "store the key", errors.New("odd")) }, http.StatusInternalServerError},
 		"raft, no leader while the log is full": {func(w http.ResponseWriter) {
 			hf := &Handler{log: h.log, deps: Deps{Issuer: watcher{full}}}

@@ -251,6 +251,8 @@ func (h *Handler) registryFailed(w http.ResponseWriter, what string, err error) 
 		problem.WriteField(w, http.StatusConflict, "domain", "cannot "+what+": the workspace has registered the domain already")
 	case errors.Is(err, fsm.ErrInvalidCommand):
 		problem.Write(w, http.StatusBadRequest, "cannot "+what+": "+err.Error())
+	case errors.Is(err, ErrStoreUnavailable):
+		h.storeFailed(w, what, err)
 	default:
 		h.clusterFailed(w, what, err)
 	}
