@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
 )
 
 // TestCaddyfilesTracing: the root Caddyfile and the role Caddyfiles that
@@ -53,5 +55,73 @@ func TestCaddyfilesTracing(t *testing.T) {
 		if _, err := adaptCaddyfile(t, file, map[string]string{"SHORTIFY_NODE_ID": "n1", "SHORTIFY_TRACING": "true"}, extra); err == nil {
 			t.Errorf("%s: SHORTIFY_TRACING=true adapted; want an error (only on and off)", file)
 		}
+	}
+}
+
+// TestComposeTracing: compose.yaml keeps tracing off by default (every
+// Shortify service and the front door has SHORTIFY_TRACING=off, and the
+// jaeger service is in the tracing profile only, so that it does not
+// run); with SHORTIFY_TRACING=on and --profile tracing every one of them
+// exports to the jaeger service by OTLP/HTTP under its role's service
+// name, and Jaeger's UI is published on loopback only.
+func TestComposeTracing(t *testing.T) {
+	f := loadCompose(t)
+	roles := 0
+	for _, name := range sortedKeys(f.Services) {
+		s := f.Services[name]
+		role := s.role()
+		if role == "" {
+			continue
+		}
+		roles++
+		env := s.Environment
+		if env["SHORTIFY_TRACING"] != "off" {
+			t.Errorf("%s: SHORTIFY_TRACING=%q by default, want off", name, env["SHORTIFY_TRACING"])
+		}
+		if env["OTEL_SERVICE_NAME"] != "shortify-"+role {
+			t.Errorf("%s: OTEL_SERVICE_NAME=%q, want shortify-%s", name, env["OTEL_SERVICE_NAME"], role)
+		}
+		if env["OTEL_EXPORTER_OTLP_ENDPOINT"] != "http://jaeger:4318" {
+			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT=%q, want the jaeger service's OTLP/HTTP port", name, env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+		}
+	}
+	if roles < 8 {
+		t.Errorf("%d Shortify services; want the 3 control-plane nodes, 2 edges, 2 stats and the front door", roles)
+	}
+
+	path := filepath.Join(composeDir, "compose.yaml")
+	byDefault := loadComposeSpec(t)
+	if _, ok := byDefault.Services["jaeger"]; ok {
+		t.Error("the jaeger service runs without --profile tracing")
+	}
+	env := map[string]string{"SHORTIFY_TRACING": "on"}
+	for k, v := range composeSecrets {
+		env[k] = v
+	}
+	p, err := composeSpec(path, env, cli.WithProfiles([]string{"tracing"}))
+	if err != nil {
+		t.Fatalf("compose.yaml with --profile tracing: %v", err)
+	}
+	j, ok := p.Services["jaeger"]
+	if !ok {
+		t.Fatal("no jaeger service with --profile tracing")
+	}
+	if _, ok := j.Networks["shortify"]; !ok {
+		t.Errorf("jaeger is not on the shortify network: %v", j.Networks)
+	}
+	if len(j.Ports) != 1 || j.Ports[0].Target != 16686 || j.Ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("jaeger publishes %+v; want its UI (16686) on 127.0.0.1 only", j.Ports)
+	}
+	on := 0
+	for name, s := range p.Services {
+		if v := s.Environment["SHORTIFY_TRACING"]; v != nil {
+			if *v != "on" {
+				t.Errorf("%s: SHORTIFY_TRACING=%q with SHORTIFY_TRACING=on in the environment", name, *v)
+			}
+			on++
+		}
+	}
+	if on != roles {
+		t.Errorf("%d services take SHORTIFY_TRACING, want the %d Shortify services", on, roles)
 	}
 }
