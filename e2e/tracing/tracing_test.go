@@ -36,8 +36,8 @@ const (
 )
 
 // TestTracedCreateAndRedirect: the root Caddyfile (every app in one
-// process) with SHORTIFY_TRACING=on and access logs, Redis private to the
-// test. One create, then Redis is stopped and one redirect of the new
+// process) with SHORTIFY_TRACING=on, access logs and the edge's shared
+// rate limit, Redis private to the test. One create, then Redis is stopped and one redirect of the new
 // code is served from the store:
 //
 //   - the create's trace holds Caddy's server span, the API route's span
@@ -47,7 +47,8 @@ const (
 //     click continues the trace, and the batch's stats.ingest.write span
 //     (a root of its own) links to it;
 //   - each request's access log line carries its traceID, and the edge's
-//     WARN about the failed Redis read carries the redirect's trace_id.
+//     WARNs about Redis (the L2 read, the shared rate limit) carry the
+//     redirect's trace_id.
 func TestTracedCreateAndRedirect(t *testing.T) {
 	col := spantest.NewCollector(t)
 	redis := testenv.StartRedis(t)
@@ -122,10 +123,12 @@ func TestTracedCreateAndRedirect(t *testing.T) {
 		t.Errorf("the batch's span %+v belongs to the click's trace; want a root linked to it", write)
 	}
 
-	// The product's own log line inside the traced redirect.
-	warn := s.logLine(func(m map[string]any) bool { return m["msg"] == "redis L2 read failed; using the store" })
-	if warn == nil || warn[tracing.LogKey] != redirectTrace {
-		t.Errorf("the edge's WARN about Redis %v: want %s=%s", warn, tracing.LogKey, redirectTrace)
+	// The product's own log lines inside the traced redirect.
+	for _, msg := range []string{"redis L2 read failed; using the store", "shared rate limit unavailable; limiting on this edge alone"} {
+		warn := s.logLine(func(m map[string]any) bool { return m["msg"] == msg })
+		if warn == nil || warn[tracing.LogKey] != redirectTrace {
+			t.Errorf("the edge's WARN %q: %v; want %s=%s", msg, warn, tracing.LogKey, redirectTrace)
+		}
 	}
 }
 
@@ -146,12 +149,19 @@ func start(t *testing.T, env ...string) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const anchor = "\timport tracing_{$SHORTIFY_TRACING:off} shortify\n"
-	if !bytes.Contains(root, []byte(anchor)) {
-		t.Fatalf("the root Caddyfile no longer has %q", anchor)
+	// An access log on the site, and the edge's shared rate limit (in
+	// Redis, as deploy/caddyfiles/edge.Caddyfile has it).
+	for anchor, add := range map[string]string{
+		"\timport tracing_{$SHORTIFY_TRACING:off} shortify\n": "\tlog\n",
+		"\t\t\tcache_ttl {$SHORTIFY_CACHE_TTL:1m}\n":          "\t\t\trate_limit 1000/s burst 1000 shared\n",
+	} {
+		if !bytes.Contains(root, []byte(anchor)) {
+			t.Fatalf("the root Caddyfile no longer has %q", anchor)
+		}
+		root = bytes.Replace(root, []byte(anchor), []byte(anchor+add), 1)
 	}
 	caddyfile := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(caddyfile, bytes.Replace(root, []byte(anchor), []byte(anchor+"\tlog\n"), 1), 0o644); err != nil {
+	if err := os.WriteFile(caddyfile, root, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	k, err := apikey.New()
