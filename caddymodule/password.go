@@ -15,6 +15,7 @@ import (
 	"github.com/shortify/shortify/internal/problem"
 	"github.com/shortify/shortify/internal/ratelimit"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // Password-protected links (issue 16; docs/security.md, "Password-protected
@@ -200,7 +201,7 @@ func (h *Handler) passwordAllow(ctx context.Context, client string) (ratelimit.R
 		}
 		h.stats.rateLimitErrors.Inc()
 		if ce := h.l2log.Check(zap.WarnLevel, "shared password_attempts limit unavailable; limiting on this edge alone"); ce != nil {
-			ce.Write(zap.Error(err))
+			ce.Write(zap.Error(err), tracing.ZapField(ctx))
 		}
 	}
 	d, _ := p.local.Allow(ctx, client)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shortify/shortify/internal/clientip"
 	"github.com/shortify/shortify/internal/ratelimit"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // RateLimit is one per-client limit of the handler: Requests per Window
@@ -299,7 +300,7 @@ func (h *Handler) allow(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			// turn every redirect into an error.
 			h.stats.rateLimitErrors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "shared rate limit unavailable; limiting on this edge alone"); ce != nil {
-				ce.Write(zap.Error(err))
+				ce.Write(zap.Error(err), tracing.ZapField(ctx))
 			}
 			d, _ = l.rate.Allow(ctx, key)
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/shortify/shortify/controlplane/api"
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/controlplane/clustertls"
-	"github.com/shortify/shortify/internal/tracing"
 )
 
 // Timeouts of the internal listener: members send small bodies and answer
@@ -78,11 +77,6 @@ func (s *internalServer) serve(node *cluster.Node) {
 // ServeHTTP implements http.Handler: 503 until the node's routes are in
 // place.
 func (s *internalServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// A forwarded proposal's trace (cluster's call): no Caddy tracing
-	// handler runs on this listener.
-	if ctx := tracing.Extract(r.Context(), r.Header); ctx != r.Context() {
-		r = r.WithContext(ctx)
-	}
 	api.Pending(&s.h).ServeHTTP(w, r)
 }
 

@@ -30,19 +30,19 @@ func loadComposeSpec(t *testing.T) *types.Project {
 }
 
 // composeSpec loads the compose file at path with compose-go, with env
-// as the whole environment.
-func composeSpec(path string, env map[string]string) (*types.Project, error) {
+// as the whole environment (and more options: cli.WithProfiles).
+func composeSpec(path string, env map[string]string, more ...cli.ProjectOptionsFn) (*types.Project, error) {
 	var kv []string
 	for k, v := range env {
 		kv = append(kv, k+"="+v)
 	}
-	opts, err := cli.NewProjectOptions([]string{path},
+	opts, err := cli.NewProjectOptions([]string{path}, append([]cli.ProjectOptionsFn{
 		cli.WithWorkingDirectory(filepath.Dir(path)),
 		cli.WithEnv(kv),
 		cli.WithInterpolation(true),
 		cli.WithConsistency(true),
 		cli.WithNormalization(true),
-	)
+	}, more...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func (h *Handler) spendAnonymous(w *statusWriter, r *http.Request) (settle func(
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), refundTimeout)
 		defer cancel()
 		if err := h.deps.AnonymousLimiter.Refund(ctx, key); err != nil {
-			h.log.Warn("could not give an anonymous create back to its client", "status", w.status, "err", err)
+			h.log.WarnContext(r.Context(), "could not give an anonymous create back to its client", "status", w.status, "err", err)
 		}
 	}, true
 }

@@ -49,7 +49,7 @@ func (h *Handler) spendClient(w http.ResponseWriter, r *http.Request, lim Limite
 	key = b.key + ":" + client
 	allowed, retry, err := lim.Allow(r.Context(), key)
 	if err != nil {
-		h.log.Warn(b.limiter+" limiter failed; refusing", "err", err)
+		h.log.WarnContext(r.Context(), b.limiter+" limiter failed; refusing", "err", err)
 		w.Header().Set("Retry-After", "1")
 		problem.Write(w, http.StatusServiceUnavailable, b.unavailable+"; retry shortly"+b.hint)
 		return "", false

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shortify/shortify/controlplane/cluster"
 	"github.com/shortify/shortify/internal/problem"
+	"github.com/shortify/shortify/internal/tracing"
 )
 
 // The cluster routes: the Raft membership and the node-to-node calls.
@@ -79,7 +80,20 @@ func NewInternal(node ClusterNode, logger *slog.Logger) http.Handler {
 	h.handle("DELETE /api/v1/cluster/nodes/{id}", member, h.withCluster(h.removeClusterNode))
 	h.handle("POST /api/v1/cluster/apply", member, h.withCluster(h.applyForwarded))
 	h.handle("GET /api/v1/cluster/backup", member, h.withCluster(h.getBackup))
-	return h
+	return continueTrace(h)
+}
+
+// continueTrace makes the spans of a member's call (a forwarded
+// proposal's raft.apply) join the trace its traceparent names, which the
+// calling node's span put there (cluster's call): no Caddy tracing
+// handler runs on the internal listener. Nothing while tracing is off.
+func continueTrace(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ctx := tracing.Extract(r.Context(), r.Header); ctx != r.Context() {
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withCluster answers 503 when the API has no Raft node behind it.

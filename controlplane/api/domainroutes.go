@@ -274,7 +274,7 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request) {
 			problem.Write(w, http.StatusUnprocessableEntity, fmt.Sprintf("expected a TXT record %s with the value %q; found TXT records there, none with that value: %v", name, value, err))
 		case errors.Is(err, context.Canceled):
 		default:
-			h.log.Warn("domain verification lookup failed", "domain", d.Domain, "err", err)
+			h.log.WarnContext(r.Context(), "domain verification lookup failed", "domain", d.Domain, "err", err)
 			w.Header().Set("Retry-After", "5")
 			problem.Write(w, http.StatusServiceUnavailable, fmt.Sprintf("could not look up the TXT record %s: %v; try again shortly", name, err))
 		}

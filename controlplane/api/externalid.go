@@ -88,7 +88,7 @@ func (h *Handler) bulkAlreadyThere(r *http.Request, pending []int, links []links
 	}
 	found, err := h.deps.Store.ByExternalIDs(r.Context(), ws, ids)
 	if err != nil {
-		h.log.Warn("bulk create: external IDs not looked up; the store checks each", "err", err)
+		h.log.WarnContext(r.Context(), "bulk create: external IDs not looked up; the store checks each", "err", err)
 		return pending
 	}
 	if len(found) == 0 {

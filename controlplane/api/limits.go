@@ -199,7 +199,7 @@ func (h *Handler) spendCreates(w http.ResponseWriter, r *http.Request, ws int64,
 	for b.spent < n {
 		d, dl, err := h.deps.CreateLimiter.Allow(r.Context(), b.ws, b.perMinute)
 		if err != nil {
-			h.log.Warn("workspace create limiter failed; refusing", "workspace", b.ws, "err", err)
+			h.log.WarnContext(r.Context(), "workspace create limiter failed; refusing", "workspace", b.ws, "err", err)
 			if b.spent > 0 {
 				break
 			}
@@ -238,7 +238,7 @@ func (h *Handler) refundCreates(r *http.Request, b createBudget, k int) {
 	defer cancel()
 	for range min(k, b.spent) {
 		if err := h.deps.CreateLimiter.Refund(ctx, b.ws, b.perMinute); err != nil {
-			h.log.Warn("could not give a create back to its workspace's budget", "workspace", b.ws, "err", err)
+			h.log.WarnContext(r.Context(), "could not give a create back to its workspace's budget", "workspace", b.ws, "err", err)
 			return
 		}
 	}

@@ -285,7 +285,7 @@ func (h *Handler) createGenerated(w http.ResponseWriter, r *http.Request, link *
 			h.storeFailed(w, "create link", err)
 			return false
 		}
-		h.log.Warn("generated code was taken by a custom alias; using the next one", "code", code)
+		h.log.WarnContext(r.Context(), "generated code was taken by a custom alias; using the next one", "code", code)
 	}
 }
 

@@ -454,7 +454,7 @@ func (h *Handler) createBulk(rw http.ResponseWriter, r *http.Request) {
 			default:
 				// Earlier rounds may have stored links already: report
 				// this one's failure and keep their results.
-				h.log.Error("bulk create: a link could not be stored", "code", links[i].Code, "err", err)
+				h.log.ErrorContext(r.Context(), "bulk create: a link could not be stored", "code", links[i].Code, "err", err)
 				results[i] = unavailable("the link could not be stored; retry it")
 			}
 		}

@@ -36,7 +36,7 @@ func (h *Handler) hashPassword(ctx context.Context, pw string) (string, *problem
 		if errors.As(err, &fe) {
 			return "", smartProblem(err)
 		}
-		h.log.Error("hashing a link password failed", "err", err)
+		h.log.ErrorContext(ctx, "hashing a link password failed", "err", err)
 		return "", &problem.Details{Status: http.StatusServiceUnavailable, Detail: fmt.Sprintf("the password could not be hashed: %v", err)}
 	}
 	return hash, nil

@@ -94,7 +94,7 @@ func (h *Handler) getQR(w http.ResponseWriter, r *http.Request) {
 			writeQROptionProblem(w, oe)
 			return
 		}
-		h.log.Error("cannot draw a QR code", "code", link.Code, "short_url", shortURL, "err", err)
+		h.log.ErrorContext(r.Context(), "cannot draw a QR code", "code", link.Code, "short_url", shortURL, "err", err)
 		problem.Write(w, http.StatusInternalServerError, "cannot draw the QR code of "+shortURL)
 		return
 	}

@@ -314,6 +314,11 @@ func TestRetriesKeepTheID(t *testing.T) {
 	if n := recv.Attempts(id); n != 4 {
 		t.Fatalf("%d attempts with webhook-id %s, want 4", n, id)
 	}
+	for _, tp := range recv.Traceparents(id) {
+		if tp != "" {
+			t.Errorf("an attempt with tracing off sent traceparent %q", tp)
+		}
+	}
 	testenv.WaitFor(t, "the delivery log", within, func() bool {
 		ds, err := e.whs.Deliveries(t.Context(), 1, webhooks.DeliveryQuery{Endpoint: ep.ID})
 		return err == nil && len(ds) == 1 && ds[0].ID == id && ds[0].State == webhooks.Delivered && ds[0].Attempts == 4

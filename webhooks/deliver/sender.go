@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shortify/shortify/internal/tracing"
 	"github.com/shortify/shortify/webhooks"
 	"github.com/shortify/shortify/webhooks/signature"
 )
@@ -254,7 +255,9 @@ func (s *Sender) attempt(ctx context.Context, d webhooks.Delivery) {
 
 // post sends d to ep's URL, signed, and returns the answer's status and
 // the pause its Retry-After asks for (0: none).
-func (s *Sender) post(ctx context.Context, ep webhooks.Endpoint, d webhooks.Delivery) (int, time.Duration, error) {
+func (s *Sender) post(ctx context.Context, ep webhooks.Endpoint, d webhooks.Delivery) (status int, wait time.Duration, err error) {
+	ctx, span := startAttempt(ctx, ep, d) // tracing.go
+	defer func() { endAttempt(span, status, err) }()
 	key, err := signature.Key(ep.Secret)
 	if err != nil {
 		return 0, 0, err
@@ -268,13 +271,13 @@ func (s *Sender) post(ctx context.Context, ep webhooks.Endpoint, d webhooks.Deli
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Shortify-Webhooks/1")
 	signature.SetHeaders(req.Header, key, d.ID, s.cfg.Now(), d.Payload)
+	tracing.Inject(actx, req.Header) // the attempt's span, while tracing is on
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBody))
 	resp.Body.Close()
-	var wait time.Duration
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		wait = retryAfter(resp.Header.Get("Retry-After"), s.cfg.Now())
 	}

@@ -38,17 +38,20 @@ type Receiver struct {
 	// failFirst is how many attempts of each message are answered 503.
 	failFirst int
 	attempts  map[string]int
-	messages  map[string]Message // by webhook-id, the first accepted
-	order     []string
-	dupes     int
-	bad       []string
+	// traceparents are the traceparent headers of each message's
+	// attempts, in order ("" for an attempt without one).
+	traceparents map[string][]string
+	messages     map[string]Message // by webhook-id, the first accepted
+	order        []string
+	dupes        int
+	bad          []string
 }
 
 // NewReceiver starts a receiver that verifies with secret; it is closed
 // when the test ends.
 func NewReceiver(tb testing.TB, secret string) *Receiver {
 	tb.Helper()
-	r := &Receiver{tb: tb, secret: secret, attempts: map[string]int{}, messages: map[string]Message{}}
+	r := &Receiver{tb: tb, secret: secret, attempts: map[string]int{}, traceparents: map[string][]string{}, messages: map[string]Message{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	tb.Cleanup(r.srv.Close)
 	return r
@@ -79,6 +82,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.attempts[id]++
+	r.traceparents[id] = append(r.traceparents[id], req.Header.Get("Traceparent"))
 	if r.attempts[id] <= r.failFirst {
 		http.Error(w, "not yet", http.StatusServiceUnavailable)
 		return
@@ -140,6 +144,14 @@ func (r *Receiver) Attempts(id string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.attempts[id]
+}
+
+// Traceparents returns the traceparent header of each verified attempt
+// with webhook-id id, in order ("" where an attempt had none).
+func (r *Receiver) Traceparents(id string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.traceparents[id]...)
 }
 
 // Duplicates is the verified, acknowledged requests of messages received
