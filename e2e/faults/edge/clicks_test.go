@@ -105,6 +105,25 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 	return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
 }
 
+// warm asks for every code once, so that each is in the edge's L1 before
+// the load (the requests count as the load's).
+func (r *redirects) warm(t *testing.T) {
+	t.Helper()
+	for _, c := range r.codes {
+		if out, _ := r.request(t.Context()); out != "302" {
+			t.Fatalf("warm-up GET /%s: %s", c, out)
+		}
+	}
+}
+
+// pause lets d pass: a phase's deliberate length, not a wait for an
+// event.
+func pause(d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	<-tm.C
+}
+
 // counts returns how many requests were answered 302, how many got no
 // answer, and how many were sent twice (closedBeforeAnswer).
 func (r *redirects) counts() (answered, unknown, retried int) {

@@ -145,9 +145,9 @@ func within(before, after usage) bool {
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
-// currentConfig is the edge's running config (JSON) from its admin
+// currentConfig is the process's running config (JSON) from its admin
 // endpoint.
-func (e *edgeProc) currentConfig() []byte {
+func (e *proc) currentConfig() []byte {
 	e.t.Helper()
 	body, err := get(e.t.Context(), e.Admin+"/config/")
 	if err != nil {
@@ -164,7 +164,7 @@ func (e *edgeProc) currentConfig() []byte {
 // Caddy restarts its admin endpoint with every config it loads, so each
 // POST goes on a connection of its own, and one cut before an answer is
 // sent again (loading the same config twice is harmless).
-func (e *edgeProc) reload(config []byte) error {
+func (e *proc) reload(config []byte) error {
 	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
 	defer cancel()
 	var (
