@@ -38,7 +38,7 @@ const controlPlaneCaddyfile = `{
 		data_dir %[4]s
 		node_id node1
 		raft_bind %[5]s
-		database {env.SHORTIFY_DATABASE_URL}
+		database {$SHORTIFY_DATABASE_URL}
 		public_url http://127.0.0.1:%[2]d
 		kafka_brokers %[6]s
 		link_events_topic shortify.link-events
