@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,9 +42,13 @@ type redirects struct {
 // closed or reset before it sent a byte of an answer: on a config reload,
 // Caddy closes the old config's listening socket (SO_REUSEPORT, one a
 // config), and connections the kernel had queued on it are cut; Go's
-// client retries that by itself only on a reused connection.
+// client retries that by itself only on a reused connection. Likewise
+// an idle connection the old config's server closed as the client sent
+// a request on it ("server closed idle connection"): Go's client sends
+// that again by itself only for an idempotent request, not for a POST.
 func closedBeforeAnswer(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		strings.Contains(err.Error(), "server closed idle connection")
 }
 
 const refPrefix = "https://ref.test/"

@@ -128,7 +128,7 @@ type apiLoad struct {
 	noRetry    int               // 503s without Retry-After (none may be)
 	retried    int               // sends again after a connection cut before any answer
 	unanswered int               // requests that got no answer in the end
-	errs       []string          // the first few unexpected answers
+	errs       []string          // the first few unexpected answers and errors
 }
 
 func newAPILoad(cp *cpProc) *apiLoad {
@@ -188,7 +188,7 @@ func (a *apiLoad) count(n *int) {
 
 func (a *apiLoad) note(s string) {
 	a.mu.Lock()
-	if len(a.errs) < 5 {
+	if len(a.errs) < 10 {
 		a.errs = append(a.errs, s)
 	}
 	a.mu.Unlock()
