@@ -148,11 +148,14 @@ const apiTimeout = 30 * time.Second
 func (a *apiLoad) send(ctx context.Context, method, path, body string) (int, []byte) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
 	defer cancel()
-	start := time.Now()
+	var cutSince time.Time // the first of the cuts in a row
 	for {
 		status, retryAfter, b, err := a.cp.call(ctx, method, path, body)
+		if err != nil && closedBeforeAnswer(err) && cutSince.IsZero() {
+			cutSince = time.Now()
+		}
 		switch {
-		case err != nil && closedBeforeAnswer(err) && time.Since(start) < retryFor:
+		case err != nil && closedBeforeAnswer(err) && time.Since(cutSince) < retryFor:
 			a.count(&a.retried)
 			continue
 		case err != nil:
@@ -169,6 +172,7 @@ func (a *apiLoad) send(ctx context.Context, method, path, body string) (int, []b
 			return status, b
 		}
 		a.count(&a.refused)
+		cutSince = time.Time{}
 		wait := time.NewTimer(time.Duration(secs) * time.Second) // as the server asks
 		select {
 		case <-wait.C:
