@@ -121,7 +121,7 @@ func TestFault03ReplicaBehind(t *testing.T) {
 		links                               []link
 		violations, apiReads, edgeReads     int
 		probed, dropped, behind, probeFirst int
-		negative                            int
+		negative, inTime                    int
 		slowestClear                        time.Duration
 	)
 	gates := make(edgeGates, len(s.Edges))
@@ -162,6 +162,7 @@ func TestFault03ReplicaBehind(t *testing.T) {
 				if st.probed {
 					probed++
 					negative += st.negative
+					inTime += st.inTime
 					if !st.waited {
 						probeFirst++
 					}
@@ -228,8 +229,8 @@ func TestFault03ReplicaBehind(t *testing.T) {
 		Fault: fmt.Sprintf("replica %v behind (recovery_min_apply_delay; measured %.1f s) while %d creators create through the front door and read each link back at once (API, both edges; some probed for a 404 first, some with their Redis entry dropped)",
 			replicaDelay, lag.Seconds(), replicaCreators),
 		Expected: fmt.Sprintf("0 read-your-writes violations; every probe's 404 cached in each edge's L1 (counters) and evicted by the create (302 before the %v negative_ttl)", negativeTTL),
-		Measured: fmt.Sprintf("%d violations in %d API reads and %d edge redirects of %d new links (%d probed for a 404 first: %d of %d negative L1 entries seen, each evicted by its create, the slowest redirected %.2f s after it; link events applied per edge %v; %d with the Redis entry dropped; the replica lacked %d when read)",
-			violations, apiReads, edgeReads, len(links), probed, negative, probed*len(s.Edges), slowestClear.Seconds(), evicted, dropped, behind),
+		Measured: fmt.Sprintf("%d violations in %d API reads and %d edge redirects of %d new links (%d probed for a 404 first: %d of %d negative L1 entries seen, %d evicted by the create in time (a 302 before negative_ttl), the slowest redirected %.2f s after it; link events applied per edge %v; %d with the Redis entry dropped; the replica lacked %d when read)",
+			violations, apiReads, edgeReads, len(links), probed, negative, probed*len(s.Edges), inTime, slowestClear.Seconds(), evicted, dropped, behind),
 	})
 	if violations > 0 {
 		t.Errorf("%d read-your-writes violations", violations)
@@ -243,6 +244,7 @@ type readBack struct {
 	probed, dropped     bool
 	behind              bool          // the replica lacked the link when read
 	negative            int           // probed: edges seen answering its 404 from a negative L1 entry
+	inTime              int           // probed: edges that redirected it before the entry could expire
 	waited              bool          // probed: an edge answered its cached 404 after the create
 	clearedAfter        time.Duration // then: from the create's answer to the last edge's first 302
 }
@@ -314,6 +316,9 @@ func (f *fixture) createAndReadBack(ctx context.Context, gates edgeGates, n int,
 			now := time.Now()
 			inTime := !st.probed || now.Before(probedAt.Add(negativeTTL))
 			if err == nil && status == http.StatusFound && loc == target && inTime {
+				if st.probed {
+					st.inTime++
+				}
 				if try > 1 {
 					st.waited = true
 					st.clearedAfter = max(st.clearedAfter, now.Sub(acked))
