@@ -89,7 +89,7 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 		r.mu.Lock()
 		r.retried++
 		r.mu.Unlock()
-		resp, err = r.client.Do(req)
+		resp, err = resendClient.Do(req)
 	}
 	if err != nil {
 		r.mu.Lock()

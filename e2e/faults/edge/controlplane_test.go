@@ -86,15 +86,15 @@ func startControlPlane(t *testing.T, dsn, broker string) *cpProc {
 		"SHORTIFY_DATABASE_URL="+dsn, "SHORTIFY_INITIAL_API_KEY="+k.Secret)
 	cp := &cpProc{proc: p, URL: fmt.Sprintf("http://127.0.0.1:%d", api), Key: k.Secret, client: newClient()}
 	testenv.WaitFor(t, "the control plane's API ready", procStartTimeout, func() bool {
-		status, _, _, err := cp.call(t.Context(), http.MethodGet, "/api/v1/readyz", "")
+		status, _, _, err := cp.call(t.Context(), cp.client, http.MethodGet, "/api/v1/readyz", "")
 		return err == nil && status == http.StatusOK
 	})
 	return cp
 }
 
-// call sends one API request with the admin key and returns the status,
-// the Retry-After header and the body.
-func (c *cpProc) call(ctx context.Context, method, path, body string) (int, string, []byte, error) {
+// call sends one API request with the admin key through client and
+// returns the status, the Retry-After header and the body.
+func (c *cpProc) call(ctx context.Context, client *http.Client, method, path, body string) (int, string, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", nil, err
@@ -103,7 +103,7 @@ func (c *cpProc) call(ctx context.Context, method, path, body string) (int, stri
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Key)
-	resp, err := c.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -115,7 +115,8 @@ func (c *cpProc) call(ctx context.Context, method, path, body string) (int, stri
 // apiLoad creates links and reads them back through a control plane's
 // API as a client would: a 503 with Retry-After is sent again after the
 // seconds it says, and so is a request whose connection was cut before
-// any answer (closedBeforeAnswer) within retryFor.
+// any answer (closedBeforeAnswer), on a new connection, for up to
+// retryFor from the first cut in a row.
 type apiLoad struct {
 	cp   *cpProc
 	next atomic.Uint64
@@ -149,10 +150,15 @@ func (a *apiLoad) send(ctx context.Context, method, path, body string) (int, []b
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
 	defer cancel()
 	var cutSince time.Time // the first of the cuts in a row
+	client := a.cp.client
 	for {
-		status, retryAfter, b, err := a.cp.call(ctx, method, path, body)
-		if err != nil && closedBeforeAnswer(err) && cutSince.IsZero() {
-			cutSince = time.Now()
+		status, retryAfter, b, err := a.cp.call(ctx, client, method, path, body)
+		client = a.cp.client
+		if err != nil && closedBeforeAnswer(err) {
+			client = resendClient
+			if cutSince.IsZero() {
+				cutSince = time.Now()
+			}
 		}
 		switch {
 		case err != nil && closedBeforeAnswer(err) && time.Since(cutSince) < retryFor:

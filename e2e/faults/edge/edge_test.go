@@ -329,3 +329,12 @@ func newClient() *http.Client {
 	return &http.Client{Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
+
+// resendClient sends a request again after its connection was cut before
+// any answer (closedBeforeAnswer): on a connection of its own, as a
+// client that dials again does, not on another pooled one that the same
+// reload has closed.
+var resendClient = &http.Client{
+	Transport:     &http.Transport{DisableKeepAlives: true, DisableCompression: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
