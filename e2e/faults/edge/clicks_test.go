@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,9 +42,13 @@ type redirects struct {
 // closed or reset before it sent a byte of an answer: on a config reload,
 // Caddy closes the old config's listening socket (SO_REUSEPORT, one a
 // config), and connections the kernel had queued on it are cut; Go's
-// client retries that by itself only on a reused connection.
+// client retries that by itself only on a reused connection. Likewise
+// an idle connection the old config's server closed as the client sent
+// a request on it ("server closed idle connection"): Go's client sends
+// that again by itself only for an idempotent request, not for a POST.
 func closedBeforeAnswer(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		strings.Contains(err.Error(), "server closed idle connection")
 }
 
 const refPrefix = "https://ref.test/"
@@ -84,7 +89,7 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 		r.mu.Lock()
 		r.retried++
 		r.mu.Unlock()
-		resp, err = r.client.Do(req)
+		resp, err = resendClient.Do(req)
 	}
 	if err != nil {
 		r.mu.Lock()
@@ -103,6 +108,25 @@ func (r *redirects) request(ctx context.Context) (string, bool) {
 		r.mu.Unlock()
 	}
 	return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
+}
+
+// warm asks for every code once, so that each is in the edge's L1 before
+// the load (the requests count as the load's).
+func (r *redirects) warm(t *testing.T) {
+	t.Helper()
+	for _, c := range r.codes {
+		if out, _ := r.request(t.Context()); out != "302" {
+			t.Fatalf("warm-up GET /%s: %s", c, out)
+		}
+	}
+}
+
+// pause lets d pass: a phase's deliberate length, not a wait for an
+// event.
+func pause(d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	<-tm.C
 }
 
 // counts returns how many requests were answered 302, how many got no

@@ -6,7 +6,10 @@
 // (kfake, through internal/testkit/kafkatest), loads it open-loop with
 // internal/testkit/loadgen, and reads the edge from outside: its
 // answers, its metrics, its admin endpoint's profiles, /proc, and the
-// click events that reached the topic.
+// click events that reached the topic. Fault 1 also runs a stats
+// instance (the stats role's Caddyfile) and reads what it counted;
+// fault 8 also reloads a control-plane node (a cluster of one) while it
+// takes creates and API reads.
 //
 // The long variants carry the build tag `faults` (make faults); fault 8
 // and fault 10 also run a shortened variant in make test (variant_*.go).

@@ -28,8 +28,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Bounds of the harness's waits (not of the faults' figures).
 const (
-	edgeStartTimeout = 60 * time.Second
-	edgeStopTimeout  = 30 * time.Second
+	procStartTimeout = 60 * time.Second
+	procStopTimeout  = 30 * time.Second
 )
 
 // edgeConfig is what an edge process is given.
@@ -76,15 +76,64 @@ http://:%[3]d {
 }
 `
 
+// proc is a Shortify process the test started: `shortify run` with a
+// Caddyfile, its ops server (/metrics, /healthz) and its Caddy admin
+// endpoint (reloads, profiles) on ports of the test's own.
+type proc struct {
+	t *testing.T
+	// Name says which process it is, in logs and errors.
+	Name string
+	// Ops is its ops server, Admin its admin endpoint (http://host:port).
+	Ops, Admin string
+	proc       *procs.Process
+}
+
+// startProc runs `shortify run --config conf` in dir with env on top of
+// the test's environment and waits until ops answers /healthz; the
+// process is stopped when the test ends (its log kept in
+// SHORTIFY_EDGEFAULTS_KEEP when the test failed).
+func startProc(t *testing.T, name, dir, conf, ops, admin string, env ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(testenv.Shortify(t), "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(),
+		"XDG_DATA_HOME="+filepath.Join(dir, "caddy-data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "caddy-config")), env...)
+	p, err := procs.Start(name, cmd, filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &proc{t: t, Name: name, proc: p, Ops: ops, Admin: admin}
+	t.Cleanup(func() {
+		if err := p.Stop(syscall.SIGINT, procStopTimeout); err != nil {
+			t.Errorf("stop the %s: %v", name, err)
+		}
+		if t.Failed() {
+			t.Logf("--- %s log (end):\n%s", name, p.LogTail(6000))
+			if d := os.Getenv("SHORTIFY_EDGEFAULTS_KEEP"); d != "" {
+				b, _ := os.ReadFile(p.Log)
+				_ = os.WriteFile(filepath.Join(d, t.Name()+"-"+name+".log"), b, 0o644)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), procStartTimeout)
+	defer cancel()
+	if err := procs.Poll(ctx, "the "+name+"'s /healthz", 20*time.Millisecond, p, func(ctx context.Context) error {
+		_, err := get(ctx, pr.Ops+"/healthz")
+		return err
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, p.LogTail(4000))
+	}
+	return pr
+}
+
 // edgeProc is a running edge process.
 type edgeProc struct {
-	t *testing.T
-	// URL is where it answers redirects, Ops its /metrics and /healthz,
-	// Admin its Caddy admin endpoint (http://host:port).
-	URL, Ops, Admin string
+	*proc
+	// URL is where it answers redirects.
+	URL string
 	// Config is its Caddyfile.
 	Config string
-	proc   *procs.Process
 }
 
 // startEdge starts an edge and waits until it answers /healthz; it is
@@ -92,13 +141,8 @@ type edgeProc struct {
 func startEdge(t *testing.T, cfg edgeConfig) *edgeProc {
 	t.Helper()
 	dir := t.TempDir()
-	port := func() int {
-		_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
-		n, _ := strconv.Atoi(p)
-		return n
-	}
 	admin := testenv.FreeAddr(t)
-	public, ops := port(), port()
+	public, ops := freePort(t), freePort(t)
 	events := ""
 	if cfg.Brokers != "" {
 		events = "kafka_brokers " + cfg.Brokers + "\n\t\tclicks_topic clicks"
@@ -111,49 +155,24 @@ func startEdge(t *testing.T, cfg edgeConfig) *edgeProc {
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(testenv.Shortify(t), "run", "--config", conf, "--adapter", "caddyfile")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"XDG_DATA_HOME="+filepath.Join(dir, "caddy-data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "caddy-config"),
+	p := startProc(t, "edge", dir, conf, fmt.Sprintf("http://127.0.0.1:%d", ops), "http://"+admin,
 		"SHORTIFY_DATABASE_URL="+cfg.DSN,
 		"SHORTIFY_VISITOR_KEY=edge-fault-tests-visitor-key-0123456789abcdef")
-	p, err := procs.Start("edge", cmd, filepath.Join(dir, "edge.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &edgeProc{t: t, proc: p, Config: conf,
-		URL:   fmt.Sprintf("http://127.0.0.1:%d", public),
-		Ops:   fmt.Sprintf("http://127.0.0.1:%d", ops),
-		Admin: "http://" + admin}
-	t.Cleanup(func() {
-		if err := p.Stop(syscall.SIGINT, edgeStopTimeout); err != nil {
-			t.Errorf("stop the edge: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- edge log (end):\n%s", p.LogTail(6000))
-			if d := os.Getenv("SHORTIFY_EDGEFAULTS_KEEP"); d != "" {
-				b, _ := os.ReadFile(p.Log)
-				_ = os.WriteFile(filepath.Join(d, t.Name()+".log"), b, 0o644)
-			}
-		}
-	})
-	ctx, cancel := context.WithTimeout(t.Context(), edgeStartTimeout)
-	defer cancel()
-	if err := procs.Poll(ctx, "the edge's /healthz", 20*time.Millisecond, p, func(ctx context.Context) error {
-		_, err := get(ctx, e.Ops+"/healthz")
-		return err
-	}); err != nil {
-		t.Fatalf("%v\n%s", err, p.LogTail(4000))
-	}
-	return e
+	return &edgeProc{proc: p, Config: conf, URL: fmt.Sprintf("http://127.0.0.1:%d", public)}
 }
 
-// Pid is the edge's process ID.
-func (e *edgeProc) Pid() int { return e.proc.Pid() }
+// freePort is a free port on the loopback address.
+func freePort(t *testing.T) int {
+	_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
+	n, _ := strconv.Atoi(p)
+	return n
+}
 
-// Running reports whether the edge has not exited.
-func (e *edgeProc) Running() bool {
+// Pid is the process's ID.
+func (e *proc) Pid() int { return e.proc.Pid() }
+
+// Running reports whether the process has not exited.
+func (e *proc) Running() bool {
 	exited, _ := e.proc.Exited()
 	return !exited
 }
@@ -179,13 +198,13 @@ func get(ctx context.Context, url string) (string, error) {
 	return string(b), nil
 }
 
-// metrics scrapes the edge's /metrics into "name{labels}" → value, the
+// metrics scrapes the process's /metrics into "name{labels}" → value, the
 // labels as Prometheus's text format writes them.
-func (e *edgeProc) metrics() map[string]float64 {
+func (e *proc) metrics() map[string]float64 {
 	e.t.Helper()
 	body, err := get(e.t.Context(), e.Ops+"/metrics")
 	if err != nil {
-		e.t.Fatalf("scrape the edge: %v", err)
+		e.t.Fatalf("scrape the %s: %v", e.Name, err)
 	}
 	out := make(map[string]float64)
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -213,7 +232,7 @@ func clickCounter(m map[string]float64, result string) int {
 	return int(m[`shortify_edge_click_events_total{result="`+result+`"}`])
 }
 
-// usage is what an edge process holds, read from outside: goroutines and
+// usage is what a process holds, read from outside: goroutines and
 // heap from its admin endpoint's profiles (the heap right after a
 // garbage collection that the profile forces), open descriptors from
 // /proc.
@@ -227,8 +246,8 @@ func (u usage) String() string {
 	return fmt.Sprintf("%d goroutines, %.1f MiB heap, %d fds", u.Goroutines, float64(u.HeapAlloc)/(1<<20), u.FDs)
 }
 
-// usage reads the edge's usage now.
-func (e *edgeProc) usage() usage {
+// usage reads the process's usage now.
+func (e *proc) usage() usage {
 	e.t.Helper()
 	ctx := e.t.Context()
 	var u usage
@@ -250,7 +269,7 @@ func (e *edgeProc) usage() usage {
 	u.Goroutines = int(n)
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", e.Pid()))
 	if err != nil {
-		e.t.Fatalf("the edge's descriptors: %v", err)
+		e.t.Fatalf("the %s's descriptors: %v", e.Name, err)
 	}
 	u.FDs = len(fds)
 	return u
@@ -309,4 +328,13 @@ func newClient() *http.Client {
 	tr.DisableCompression = true
 	return &http.Client{Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// resendClient sends a request again after its connection was cut before
+// any answer (closedBeforeAnswer): on a connection of its own, as a
+// client that dials again does, not on another pooled one that the same
+// reload has closed.
+var resendClient = &http.Client{
+	Transport:     &http.Transport{DisableKeepAlives: true, DisableCompression: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }

@@ -44,28 +44,25 @@ const (
 // buffered events whose 10 s delivery timeout passed); and after
 // recovery the topic must hold exactly one event per request answered
 // 302 and not dropped or failed: events = 302s − dropped − failed, none
-// duplicated, none for a request not answered.
+// duplicated, none for a request not answered. A stats instance (the
+// stats role's Caddyfile, its own PostgreSQL database) consumes the topic
+// throughout, the outage included, and must count exactly those events
+// once the broker is back: clicks counted = events produced, its
+// aggregate tables equal to the truth computed from the topic's events
+// row for row (none counted twice, none lost).
 func TestFault01BrokerDown(t *testing.T) {
 	dsn := testenv.Database(t)
 	codes := makeLinks(t, dsn, "f01b", 100)
-	broker := kafkatest.StartBroker(t, 4, "clicks", "shortify.link-events")
+	broker := kafkatest.StartBroker(t, 4, clicksTopic, "shortify.link-events")
 	e := startEdge(t, edgeConfig{DSN: dsn, Redis: testenv.RedisAddr(t),
 		RedisPrefix: testenv.UniquePrefix(t) + "link:", Brokers: broker.Addr(), ClickQueue: brokerQueue})
-	clicks := readClicks(t, broker.Addr(), "clicks")
+	st := startStats(t, broker.Addr(), testenv.Database(t))
+	clicks := readClicks(t, broker.Addr(), clicksTopic)
 	red := newRedirects(e.URL, codes)
-	for _, c := range codes { // into L1
-		if out, _ := red.request(t.Context()); out != "302" {
-			t.Fatalf("warm-up GET /%s: %s", c, out)
-		}
-	}
+	red.warm(t)
 
 	load := loadgen.Start(t.Context(), loadgen.Config{Rate: brokerRate}, red.request)
 	defer load.Stop()
-	pause := func(d time.Duration) { // a phase's deliberate length
-		tm := time.NewTimer(d)
-		defer tm.Stop()
-		<-tm.C
-	}
 	pause(brokerPhase)
 	before := load.Window()
 
@@ -117,15 +114,18 @@ func TestFault01BrokerDown(t *testing.T) {
 	extra := time.NewTimer(time.Second) // a deliberate grace for late duplicates
 	<-extra.C
 	got := clicks.check(red)
+	// What the stats service counted, once it has caught up with the
+	// topic.
+	counted := st.waitCounted(broker.Addr())
 
 	ratio := float64(during.P99) / float64(max(before.P99, time.Microsecond))
 	faults.Record(t, faults.Row{
 		Fault: fmt.Sprintf("Kafka broker down %v at %d redirects/s (click_queue %d)", brokerDown, brokerRate, brokerQueue),
-		Expected: fmt.Sprintf("p99 during ≤ %.0f× before, all 302; queue ≤ click_queue; events = 302s − dropped − failed (counters), 0 duplicated",
+		Expected: fmt.Sprintf("p99 during ≤ %.0f× before, all 302; queue ≤ click_queue; events = 302s − dropped − failed (counters), 0 duplicated; stats counted = events, aggregates = truth",
 			brokerP99Ratio),
-		Measured: fmt.Sprintf("p99 %v → %v (%.2f×), %d failed; peak queue %.0f; %d 302s, %d events in the topic, %d missing = %d dropped + %d failed (counters); %d duplicated",
+		Measured: fmt.Sprintf("p99 %v → %v (%.2f×), %d failed; peak queue %.0f; %d 302s, %d events in the topic, %d missing = %d dropped + %d failed (counters); %d duplicated; stats counted %d (= events), difference from the truth %d",
 			before.P99.Round(10*time.Microsecond), during.P99.Round(10*time.Microsecond), ratio, during.Failures,
-			peakDepth, answered, got.Events, got.Missing, dropped, failed, got.Duplicated),
+			peakDepth, answered, got.Events, got.Missing, dropped, failed, got.Duplicated, counted.Counted, counted.Difference),
 	})
 	t.Logf("before %s\nduring %s\nafter %s", before, during, after)
 
@@ -155,5 +155,9 @@ func TestFault01BrokerDown(t *testing.T) {
 	}
 	if got.Duplicated != 0 || got.Unanswered != 0 || len(got.Undecoded) > 0 || got.Foreign > 0 {
 		t.Errorf("click events: %+v; want none duplicated, none unanswered", got)
+	}
+	if counted.Counted != int64(produced) || counted.Events != produced || counted.Difference != 0 {
+		t.Errorf("the stats store counted %d clicks of %d events in the topic (%d produced = %d 302s − %d dropped − %d failed); aggregates differ from the truth by %d",
+			counted.Counted, counted.Events, produced, answered, dropped, failed, counted.Difference)
 	}
 }

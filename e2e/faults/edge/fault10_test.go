@@ -74,22 +74,13 @@ func TestFault10SlowDatabase(t *testing.T) {
 	e := startEdge(t, edgeConfig{DSN: u.String(), Redis: testenv.RedisAddr(t), RedisPrefix: testenv.UniquePrefix(t) + "link:"})
 
 	hits := newRedirects(e.URL, codes)
-	for _, c := range codes { // into L1, through the healthy database
-		if out, _ := hits.request(t.Context()); out != "302" {
-			t.Fatalf("warm-up GET /%s: %s", c, out)
-		}
-	}
+	hits.warm(t) // through the healthy database
 	misses := &missLoad{client: newClient(), base: e.URL}
 	hl := loadgen.Start(t.Context(), loadgen.Config{Rate: hitRate}, hits.request)
 	defer hl.Stop()
 	ml := loadgen.Start(t.Context(), loadgen.Config{Rate: missRate, Timeout: 3 * lookupBound}, misses.request)
 	defer ml.Stop()
 
-	pause := func(d time.Duration) { // a phase's deliberate length
-		tm := time.NewTimer(d)
-		defer tm.Stop()
-		<-tm.C
-	}
 	pause(phase)
 	hitsBefore, missesBefore := hl.Window(), ml.Window()
 	misses.reset()

@@ -45,14 +45,28 @@ func ownHosts() string {
 // link DemoAlias on it, and waits until the front door redirects it,
 // through the API as an operator would.
 func (s *Stack) setupCustomDomain(ctx context.Context) error {
-	if err := s.API(ctx, s.APIKey, "POST", "/api/v1/workspaces", `{"name":"`+Workspace+`"}`, http.StatusCreated, nil); err != nil {
+	// On a loaded machine an answer can come after the client gave up
+	// (and the front door may send a request on), and the node that
+	// serves the next request may not have applied the last one yet: the
+	// workspace is sent until it exists (a 409 for its name is an
+	// earlier try's), the key until a node knows the workspace (a key
+	// made by a try that timed out is one more key, unused).
+	if err := pollCtx(ctx, "the workspace "+Workspace, func(ctx context.Context) error {
+		err := s.API(ctx, s.APIKey, "POST", "/api/v1/workspaces", `{"name":"`+Workspace+`"}`, http.StatusCreated, nil)
+		if err != nil && strings.Contains(err.Error(), "409 Conflict") {
+			return nil
+		}
+		return err
+	}); err != nil {
 		return err
 	}
 	var key struct {
 		Key string `json:"key"`
 	}
-	if err := s.API(ctx, s.APIKey, "POST", "/api/v1/admin/keys",
-		`{"name":"`+Workspace+` admin","role":"admin","workspace":"`+Workspace+`"}`, http.StatusCreated, &key); err != nil {
+	if err := pollCtx(ctx, "the "+Workspace+" admin key", func(ctx context.Context) error {
+		return s.API(ctx, s.APIKey, "POST", "/api/v1/admin/keys",
+			`{"name":"`+Workspace+` admin","role":"admin","workspace":"`+Workspace+`"}`, http.StatusCreated, &key)
+	}); err != nil {
 		return err
 	}
 	s.WorkspaceKey = key.Key
