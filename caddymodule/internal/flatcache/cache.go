@@ -17,8 +17,11 @@
 // Semantics: entries live until their deadline (set from Config.Lifetime,
 // and moved by Config.Extend on reads), until Delete, or until evicted when
 // their shard is full (CLOCK, an approximation of least-recently-used that
-// costs a read no more than setting a bit the first time). Expired entries
-// are invisible to reads. Load runs one load per key at a time.
+// costs a read no more than setting a bit the first time). With
+// Config.Admission a full shard admits a new key only if a frequency
+// sketch says it is asked for more often than CLOCK's victim (sketch.go).
+// Expired entries are invisible to reads. Load runs one load per key at a
+// time.
 package flatcache
 
 import (
@@ -55,6 +58,12 @@ type Config[V any] struct {
 	// Shards is the number of independently locked parts, rounded up to a
 	// power of two; 0: a default that suits MaxEntries and GOMAXPROCS.
 	Shards int
+	// Admission, when set, makes a full shard keep a new key out unless
+	// the key was asked for more often, recently, than the entry CLOCK
+	// would evict for it (TinyLFU: a frequency sketch of 4-bit counters,
+	// about 2 bytes per entry, written on misses and evictions only). A
+	// scan of one-off keys then leaves the hot set in place.
+	Admission bool
 }
 
 // Cache is the cache. Its methods are safe for concurrent use.
@@ -126,11 +135,15 @@ func New[V any](cfg Config[V]) *Cache[V] {
 	// A shard's share is MaxEntries/n; with a million keys over 256 shards
 	// the fullest shard has about 5% more than its share, so a hard limit
 	// of twice the share is never what evicts.
-	limit := max(2*((cfg.MaxEntries+n-1)/n), 16)
+	share := (cfg.MaxEntries + n - 1) / n
+	limit := max(2*share, 16)
 	for i := range c.shards {
 		c.shards[i].limit = limit
 		c.shards[i].bound = &c.bound
 		c.shards[i].index = make(map[uint64]uint32)
+		if cfg.Admission {
+			c.shards[i].admit = newSketch(share)
+		}
 	}
 	return c
 }
@@ -268,6 +281,20 @@ func (c *Cache[V]) Evictions() uint64 {
 		sh := &c.shards[i]
 		sh.mu.RLock()
 		n += sh.evicted
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Rejections returns how many new keys admission (Config.Admission) kept
+// out of a full cache because the entry they would have evicted was asked
+// for at least as often: a scan shows here instead of in Evictions.
+func (c *Cache[V]) Rejections() uint64 {
+	var n uint64
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		n += sh.rejected
 		sh.mu.RUnlock()
 	}
 	return n

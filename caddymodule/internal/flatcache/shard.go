@@ -21,6 +21,13 @@ type shard[V any] struct {
 	epoch   uint64            // incremented by Delete and Replace, for loads in flight
 	evicted uint64            // live entries evicted to make room
 
+	// admit, when its table is not nil, is the frequency sketch of
+	// admission (Config.Admission): a new key takes a live entry's slot
+	// only if it was asked for more often than that entry. rejected
+	// counts the new keys it kept out.
+	admit    sketch
+	rejected uint64
+
 	// data holds every entry's key followed by its string. It is
 	// append-only: bytes once handed out in a string are never written
 	// again. When it is full, the live bytes are copied to a new buffer
@@ -52,13 +59,20 @@ func (sh *shard[V]) str(sl *slot[V]) string { return keyString(sh.data, sl.off+s
 
 // put stores an entry for key (hash h) until deadline, in key's slot if
 // it has one (or in the slot of another key with the same hash, which
-// loses its entry), else in a new or evicted slot.
+// loses its entry), else in a new or evicted slot, unless admission keeps
+// the key out.
 func (sh *shard[V]) put(h uint64, key string, v *V, s string, now, deadline int64) {
+	if sh.admit.table != nil {
+		sh.admit.increment(h) // a put is a miss (or a change): the key was asked for
+	}
 	i, found := sh.index[h]
 	if found {
 		sh.release(&sh.slots[i])
 	} else {
-		i = sh.alloc(now)
+		var ok bool
+		if i, ok = sh.alloc(h, now); !ok {
+			return
+		}
 	}
 	if !sh.reserve(len(key) + len(s)) {
 		// Too big for a shard (4 GiB): not cached.
@@ -105,14 +119,22 @@ func (sh *shard[V]) release(sl *slot[V]) {
 	sl.klen, sl.slen = 0, 0
 }
 
-// alloc returns an empty slot for a new entry: a freed or new one while
-// the cache has room (and the shard is below its limit), or else the one
-// CLOCK evicts here. The hand skips (and clears) slots read since it last
-// passed, and takes the first one that was not read or has expired; after
-// a whole turn every bit is clear, so it stops within two turns. A shard
-// with no entry to evict takes a slot even when the cache is full, so the
-// cache may hold up to one entry per shard more than its bound.
-func (sh *shard[V]) alloc(now int64) uint32 {
+// alloc returns an empty slot for a new entry of hash h: a freed or new
+// one while the cache has room (and the shard is below its limit), or else
+// the one CLOCK evicts here. The hand skips (and clears) slots read since
+// it last passed, and takes the first one that was not read or has
+// expired; after a whole turn every bit is clear, so it stops within two
+// turns. A shard with no entry to evict takes a slot even when the cache
+// is full, so the cache may hold up to one entry per shard more than its
+// bound.
+//
+// With admission, the hand's victim, if live, stays unless h's estimated
+// frequency beats its own: then alloc reports false and the new key is
+// not cached (a scan of one-off keys cannot push out the hot set). Each
+// bit the hand clears counts as one occurrence of its key in the sketch:
+// the hits of a cached key reach the sketch this way, at most one per turn
+// of the hand, and the read path never writes the sketch.
+func (sh *shard[V]) alloc(h uint64, now int64) (uint32, bool) {
 	if len(sh.index) == 0 || (len(sh.free) > 0 || len(sh.slots) < sh.limit) && sh.bound.take() {
 		if len(sh.index) == 0 {
 			sh.bound.count.Add(1) // see above; take() may not have run
@@ -120,7 +142,7 @@ func (sh *shard[V]) alloc(now int64) uint32 {
 		if n := len(sh.free); n > 0 {
 			i := sh.free[n-1]
 			sh.free = sh.free[:n-1]
-			return i
+			return i, true
 		}
 		n := len(sh.slots)
 		if n == cap(sh.slots) {
@@ -131,7 +153,7 @@ func (sh *shard[V]) alloc(now int64) uint32 {
 			sh.slots = grown
 		}
 		sh.slots = append(sh.slots, slot[V]{})
-		return uint32(n)
+		return uint32(n), true
 	}
 	for {
 		i := sh.hand
@@ -142,6 +164,10 @@ func (sh *shard[V]) alloc(now int64) uint32 {
 		}
 		if sl.ref == 0 || sl.deadline <= now {
 			if sl.deadline > now {
+				if sh.admit.table != nil && sh.admit.estimate(h) <= sh.admit.estimate(sl.hash) {
+					sh.rejected++
+					return 0, false
+				}
 				sh.evicted++
 			}
 			if j, ok := sh.index[sl.hash]; ok && j == uint32(i) {
@@ -149,9 +175,12 @@ func (sh *shard[V]) alloc(now int64) uint32 {
 			}
 			sh.release(sl)
 			*sl = slot[V]{}
-			return uint32(i)
+			return uint32(i), true
 		}
 		atomic.StoreUint32(&sl.ref, 0)
+		if sh.admit.table != nil {
+			sh.admit.increment(sl.hash)
+		}
 	}
 }
 
