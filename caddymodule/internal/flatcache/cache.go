@@ -10,8 +10,8 @@
 // (docs/architecture.md, "The pointer-free L1"; the measurements are in
 // docs/decisions/0001-pointer-free-l1.md). Here an entry is a slot in a
 // slice of pointer-free structs, its key and string are bytes in a
-// per-shard buffer, and the index is a map from a 64-bit hash to a slot
-// number: all of it is memory the collector never scans, whatever the
+// per-shard buffer, and the index is an open-addressing table of integers
+// from a key's hash to its slot number: all of it is memory the collector never scans, whatever the
 // number of entries.
 //
 // Semantics: entries live until their deadline (set from Config.Lifetime,
@@ -139,8 +139,9 @@ func New[V any](cfg Config[V]) *Cache[V] {
 	limit := max(2*share, 16)
 	for i := range c.shards {
 		c.shards[i].limit = limit
+		c.shards[i].share = share
+		c.shards[i].seed = c.seed
 		c.shards[i].bound = &c.bound
-		c.shards[i].index = make(map[uint64]uint32)
 		if cfg.Admission {
 			c.shards[i].admit = newSketch(share)
 		}
@@ -266,7 +267,7 @@ func (c *Cache[V]) Len() int {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.RLock()
-		n += len(sh.index)
+		n += sh.count
 		sh.mu.RUnlock()
 	}
 	return n
@@ -310,8 +311,8 @@ func (c *Cache[V]) Clear() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.epoch++
-		c.bound.count.Add(-int64(len(sh.index)))
-		sh.index = make(map[uint64]uint32)
+		c.bound.count.Add(-int64(sh.count))
+		sh.table, sh.count = nil, 0
 		sh.slots, sh.free, sh.data, sh.garbage, sh.hand = nil, nil, nil, 0, 0
 		sh.mu.Unlock()
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // edgeVal has the size and alignment of the edge's L1 value
@@ -72,7 +73,7 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 		for _, admission := range []bool{false, true} {
 			b.Run("entries="+strconv.Itoa(n)+"/admission="+strconv.FormatBool(admission), func(b *testing.B) {
 				url := "https://example.com/landing/page/" + strings.Repeat("u", memURLLen-33-memCodeLen)
-				var per float64
+				var per, slots, data float64
 				for b.Loop() {
 					before := heapInUse()
 					c := New(Config[edgeVal]{
@@ -88,11 +89,20 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 					if c.Len() != n {
 						b.Fatalf("Len %d, want %d", c.Len(), n)
 					}
-					runtime.KeepAlive(c)
 					per = float64(after-before) / float64(n)
+					slots, data = 0, 0
+					for i := range c.shards {
+						slots += float64(cap(c.shards[i].slots)) * float64(unsafe.Sizeof(c.shards[i].slots[0])) / float64(n)
+						data += float64(cap(c.shards[i].data)) / float64(n)
+					}
 				}
 				b.ReportMetric(per, "B/entry")
 				b.ReportMetric(per-memURLLen, "B/entry-beyond-URL")
+				// Where it goes: slots, key and URL bytes, and the rest
+				// (the index, the sketch, the shards).
+				b.ReportMetric(slots, "B/entry-slots")
+				b.ReportMetric(data, "B/entry-data")
+				b.ReportMetric(per-slots-data, "B/entry-index+rest")
 			})
 		}
 	}
