@@ -210,11 +210,12 @@ func (sh *shard[V]) reserve(n int) bool {
 	if cap(sh.data)-len(sh.data) >= n {
 		return true
 	}
-	// A quarter more than the live bytes: a buffer twice as large would
-	// cost a full cache half its key and string bytes again. Each byte
-	// added then costs copying about four, on the miss path.
+	// Half as much again as the live bytes: twice as much cost a full
+	// cache up to its key and string bytes again (26 bytes a link on
+	// average), a quarter more made each byte that replaces another cost
+	// five bytes of new buffer (three here), on the miss path.
 	live := len(sh.data) - sh.garbage
-	size := max(live+n+(live+n)/4, minData)
+	size := max(live+n+(live+n)/2, minData)
 	if size > math.MaxUint32 {
 		if live+n > math.MaxUint32 {
 			return false
