@@ -91,7 +91,7 @@ bench-import: build services ## `shortify import` of 100,000 links into a contro
 # L1s through HTTP). Flags: go run ./bench/edge -h.
 # Ten million links: EDGE_BENCH_FLAGS=-sizes=10000,10000000 (not a default:
 # the warm-up through HTTP takes tens of minutes); the L1's exact memory per
-# link at 10M: FLATCACHE_MEM_SIZES=10000000 go test -run '^$$' -bench
+# link at 10M: FLATCACHE_MEM_SIZES=10000000 go test -run '^$' -bench
 # MemoryPerEntry -benchtime=1x ./caddymodule/internal/flatcache.
 EDGE_BENCH_FLAGS ?=
 
