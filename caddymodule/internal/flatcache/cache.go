@@ -277,25 +277,23 @@ func (c *Cache[V]) Len() int {
 // to make room for others: a cache too small for its working set shows
 // here.
 func (c *Cache[V]) Evictions() uint64 {
-	var n uint64
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.RLock()
-		n += sh.evicted
-		sh.mu.RUnlock()
-	}
-	return n
+	return c.sum(func(sh *shard[V]) uint64 { return sh.evicted })
 }
 
 // Rejections returns how many new keys admission (Config.Admission) kept
 // out of a full cache because the entry they would have evicted was asked
 // for at least as often: a scan shows here instead of in Evictions.
 func (c *Cache[V]) Rejections() uint64 {
+	return c.sum(func(sh *shard[V]) uint64 { return sh.rejected })
+}
+
+// sum adds up a counter of every shard, each read under its lock.
+func (c *Cache[V]) sum(count func(*shard[V]) uint64) uint64 {
 	var n uint64
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.RLock()
-		n += sh.rejected
+		n += count(sh)
 		sh.mu.RUnlock()
 	}
 	return n
