@@ -116,3 +116,32 @@ func BenchmarkScanHitRate(b *testing.B) {
 	b.ReportMetric(100*r.admitScan, "%hit-admission-scan")
 	b.Log(r)
 }
+
+// A full cache with admission keeps a key seen once out (its count ties
+// with the victim's) and lets it in on its second miss; without
+// admission the first miss evicts.
+func TestAdmissionSecondMiss(t *testing.T) {
+	t.Parallel()
+	for _, admission := range []bool{false, true} {
+		c := New(Config[val]{MaxEntries: 16, Shards: 1, Admission: admission,
+			Lifetime: func(*val, string, int64) time.Duration { return time.Hour }})
+		for i := range 16 {
+			c.Set("k"+strconv.Itoa(i), val{id: int64(i)}, "")
+		}
+		c.Set("new", val{}, "")
+		_, _, first := c.Peek("new")
+		c.Set("new", val{}, "")
+		_, _, second := c.Peek("new")
+		if admission {
+			if first || !second || c.Rejections() != 1 || c.Evictions() != 1 {
+				t.Errorf("admission: cached after one miss %v, after two %v, rejections %d, evictions %d; want false, true, 1, 1",
+					first, second, c.Rejections(), c.Evictions())
+			}
+		} else if !first || c.Rejections() != 0 {
+			t.Errorf("no admission: cached after one miss %v, rejections %d", first, c.Rejections())
+		}
+		if c.Len() != 16 {
+			t.Errorf("admission %v: Len %d, want 16", admission, c.Len())
+		}
+	}
+}
