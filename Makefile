@@ -99,6 +99,11 @@ bench-sizing: services ## Measure what docs/sizing.md builds on: disk per link a
 # 1,000,000 plain links, then 1,000,000 smart links (three rules and a split
 # each), about 8 minutes on a quiet machine (most of it warming million-entry
 # L1s through HTTP). Flags: go run ./bench/edge -h.
+# Each plain size prints A's memory per cached link (`memory:`). Ten million
+# links: EDGE_BENCH_FLAGS=-sizes=10000,10000000 (not a default: the warm-up
+# through HTTP takes most of an hour on a busy machine); the L1's exact memory per
+# link at 10M: FLATCACHE_MEM_SIZES=10000000 go test -run '^$' -bench
+# MemoryPerEntry -benchtime=1x ./caddymodule/internal/flatcache.
 EDGE_BENCH_FLAGS ?=
 
 .PHONY: bench-edge

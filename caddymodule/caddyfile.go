@@ -31,6 +31,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		redis_ttl         <duration>
 //		cache_size        <entries>
 //		cache_ttl         <duration>
+//		cache_admission   on|off
 //		max_ttl           <duration>
 //		negative_ttl      <duration>
 //		default_status    301|302|307|308
@@ -139,6 +140,11 @@ func (h *Handler) setOption(o *caddyopt.Option) error {
 		return o.PositiveInt(&h.CacheSize, "entries")
 	case "cache_ttl":
 		return o.PositiveDuration(&h.CacheTTL)
+	case "cache_admission":
+		on := !h.CacheAdmissionOff
+		err := o.OnOff(&on)
+		h.CacheAdmissionOff = !on
+		return err
 	case "max_ttl":
 		return o.PositiveDuration(&h.MaxTTL)
 	case "negative_ttl":

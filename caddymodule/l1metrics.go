@@ -14,6 +14,7 @@ import (
 //	shortify_edge_l1_entries          entries (found links and unknown codes)
 //	shortify_edge_l1_capacity         the most entries (cache_size)
 //	shortify_edge_l1_evictions_total  entries evicted before their time to make room
+//	shortify_edge_l1_rejections_total new codes admission kept out of a full L1
 //
 // Evictions that keep rising while entries sit at capacity say that
 // cache_size is smaller than the working set: each eviction is a later
@@ -30,6 +31,8 @@ var (
 		"The most entries the L1 cache holds (cache_size).", nil, nil)
 	descL1Evictions = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "l1_evictions_total"),
 		"L1 entries evicted before their lifetime ended, to make room for others.", nil, nil)
+	descL1Rejections = prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, "l1_rejections_total"),
+		"New codes that the L1's admission (cache_admission) kept out of a full cache: asked for less often than the entry they would have evicted.", nil, nil)
 )
 
 func newL1Collector() *l1Collector {
@@ -57,6 +60,7 @@ func (c *l1Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descL1Entries
 	ch <- descL1Capacity
 	ch <- descL1Evictions
+	ch <- descL1Rejections
 }
 
 // Collect implements prometheus.Collector: the sums over the caches.
@@ -68,15 +72,17 @@ func (c *l1Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.mu.Unlock()
 	var entries, capacity int
-	var evictions uint64
+	var evictions, rejections uint64
 	for _, l1 := range caches {
 		entries += l1.Len()
 		capacity += l1.Capacity()
 		evictions += l1.Evictions()
+		rejections += l1.Rejections()
 	}
 	ch <- prometheus.MustNewConstMetric(descL1Entries, prometheus.GaugeValue, float64(entries))
 	ch <- prometheus.MustNewConstMetric(descL1Capacity, prometheus.GaugeValue, float64(capacity))
 	ch <- prometheus.MustNewConstMetric(descL1Evictions, prometheus.CounterValue, float64(evictions))
+	ch <- prometheus.MustNewConstMetric(descL1Rejections, prometheus.CounterValue, float64(rejections))
 }
 
 var _ prometheus.Collector = (*l1Collector)(nil)

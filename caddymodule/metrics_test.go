@@ -112,9 +112,10 @@ func TestMetrics(t *testing.T) {
 		"shortify_edge_password_attempts_total{outcome=busy}":    0,
 		// a's L1: c, the unknown code, the disabled link; b's: c, its
 		// unknown code.
-		"shortify_edge_l1_entries{}":         5,
-		"shortify_edge_l1_capacity{}":        float64(a.l1.Capacity() + b.l1.Capacity()),
-		"shortify_edge_l1_evictions_total{}": 0,
+		"shortify_edge_l1_entries{}":          5,
+		"shortify_edge_l1_capacity{}":         float64(a.l1.Capacity() + b.l1.Capacity()),
+		"shortify_edge_l1_evictions_total{}":  0,
+		"shortify_edge_l1_rejections_total{}": 0,
 		// b has Redis: its warm start found an empty hot list (warm_test.go
 		// counts loads).
 		"shortify_edge_warm_entries_total{source=l2}":    0,

@@ -120,6 +120,14 @@ type Handler struct {
 	// sooner stays only until it expires. Default: 1m.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 
+	// CacheAdmissionOff turns off the L1's admission (Caddyfile
+	// `cache_admission off`): by default a full L1 caches a new code only
+	// if a frequency sketch says it is asked for more often than the entry
+	// it would evict, so a scan of one-off codes cannot push out the hot
+	// set (docs/decisions/0011-l1-admission.md). Off, every miss is cached
+	// and CLOCK alone picks what goes.
+	CacheAdmissionOff bool `json:"cache_admission_off,omitempty"`
+
 	// MaxTTL caps the adaptive L1 lifetime of found links: a code read
 	// again late in its lifetime has it extended fourfold, from cache_ttl
 	// to 4x and 16x, never past max_ttl (see ttl.go). It bounds how stale

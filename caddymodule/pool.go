@@ -29,7 +29,7 @@ import (
 //
 //	store: database, read_replicas
 //	redis: redis
-//	l1:    the store and redis keys, redis_prefix, cache_size, cache_ttl,
+//	l1:    the store and redis keys, redis_prefix, cache_size, cache_ttl, cache_admission,
 //	       max_ttl, negative_ttl (what the cached values and their lifetimes
 //	       depend on)
 //	domains: database, domain_refresh (the custom-domain watcher, domains.go;
@@ -98,7 +98,7 @@ func (h *Handler) acquire() (*resources, error) {
 	}
 
 	l1Key := "shortify/l1/" + hashKey(storeKey, redisKey, h.RedisPrefix, h.CacheSize,
-		h.CacheTTL, h.MaxTTL, h.NegativeTTL, hooks)
+		h.CacheTTL, h.MaxTTL, h.NegativeTTL, h.CacheAdmissionOff, hooks)
 	v, err = h.loadOrNew(l1Key, func() (caddy.Destructor, error) {
 		return l1Cache{h.newL1()}, nil
 	})
@@ -157,7 +157,7 @@ func hashKey(parts ...any) string {
 // it a traced object each (docs/decisions/0001-pointer-free-l1.md).
 func (h *Handler) newL1() *flatcache.Cache[entry] {
 	x := newL1Expiry(time.Duration(h.CacheTTL), time.Duration(h.MaxTTL), time.Duration(h.NegativeTTL))
-	cfg := flatcache.Config[entry]{MaxEntries: h.CacheSize, Lifetime: x.Lifetime}
+	cfg := flatcache.Config[entry]{MaxEntries: h.CacheSize, Lifetime: x.Lifetime, Admission: !h.CacheAdmissionOff}
 	if x.adaptive() {
 		cfg.Extend = x.Extend
 	}

@@ -248,13 +248,17 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 		cacheSize: max(n, 1000), cacheTTL: "1h", hosts: ownHost,
 		kafkaOption: b.kafkaOpt, kafkaAddr: b.kafka,
 	}
-	a, err := b.start(ctx, fmt.Sprintf("A-shortify-%s-%d", caseName(smart), n), opts.body())
+	a, err := b.start(ctx, fmt.Sprintf("A-shortify-%s-%d", caseName(smart), n), withMetrics(opts.body()))
 	if err != nil {
 		return err
 	}
 	defer a.stop()
 	if err := preflight(ctx, a.addr, links, codes); err != nil {
 		return fmt.Errorf("%s: %w", a.name, err)
+	}
+	goalBefore, err := heapGoal(ctx, a.addr)
+	if err != nil {
+		return err
 	}
 	took, tally, err := warm(ctx, a.addr, links, codes, warmConns)
 	if err != nil {
@@ -290,6 +294,13 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	fmt.Printf("  %-16s best  : %s\n", "A shortify", describe(res.a))
 	fmt.Printf("  %-16s best  : %s\n", "B static redir", describe(res.b))
 	fmt.Println("  " + ratioLine(n, smart, res.a, res.b))
+	if gogc, ok := gogcPercent(b.cfg.gogc); ok && !smart {
+		goalAfter, err := heapGoal(ctx, a.addr)
+		if err != nil {
+			return err
+		}
+		fmt.Println("  " + memoryLine(n, goalBefore, goalAfter, gogc, meanURLLen(links, codes)))
+	}
 	fmt.Println("  " + shareLine(append(runsA, runsB...)))
 
 	if miss {

@@ -12,8 +12,13 @@ import (
 // codes, 45-byte URLs) and its keys. The benchmarks that only read share
 // one (readOnly), built once however often the framework calls them.
 func fullCache(b *testing.B, n int) (*Cache[val], []string) {
+	return fullCacheOf(b, n, false)
+}
+
+// fullCacheOf is fullCache with admission on or off.
+func fullCacheOf(b *testing.B, n int, admission bool) (*Cache[val], []string) {
 	b.Helper()
-	c := New(Config[val]{MaxEntries: n, Lifetime: func(*val, string, int64) time.Duration { return time.Hour }})
+	c := New(Config[val]{MaxEntries: n, Admission: admission, Lifetime: func(*val, string, int64) time.Duration { return time.Hour }})
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = "c" + strconv.Itoa(1_000_000+i)
@@ -22,8 +27,9 @@ func fullCache(b *testing.B, n int) (*Cache[val], []string) {
 	return c, keys
 }
 
-// readOnly is the million-entry cache of BenchmarkGet.
-var readOnly struct {
+// readOnly is the million-entry cache of BenchmarkGet, without and with
+// admission.
+var readOnly [2]struct {
 	once sync.Once
 	c    *Cache[val]
 	keys []string
@@ -31,10 +37,19 @@ var readOnly struct {
 
 // BenchmarkGet reads random keys of a cache of a million entries: the
 // cost of an L1 hit, mostly cache misses in memory that the CPU cache
-// cannot hold.
+// cannot hold. Admission must not change it: a hit never touches the
+// sketch.
 func BenchmarkGet(b *testing.B) {
-	readOnly.once.Do(func() { readOnly.c, readOnly.keys = fullCache(b, 1_000_000) })
-	c, keys := readOnly.c, readOnly.keys
+	for i, admission := range []bool{false, true} {
+		b.Run("admission="+strconv.FormatBool(admission), func(b *testing.B) {
+			ro := &readOnly[i]
+			ro.once.Do(func() { ro.c, ro.keys = fullCacheOf(b, 1_000_000, admission) })
+			benchmarkGet(b, ro.c, ro.keys)
+		})
+	}
+}
+
+func benchmarkGet(b *testing.B, c *Cache[val], keys []string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -10,15 +10,18 @@
 // (docs/architecture.md, "The pointer-free L1"; the measurements are in
 // docs/decisions/0001-pointer-free-l1.md). Here an entry is a slot in a
 // slice of pointer-free structs, its key and string are bytes in a
-// per-shard buffer, and the index is a map from a 64-bit hash to a slot
-// number: all of it is memory the collector never scans, whatever the
+// per-shard buffer, and the index is an open-addressing table of integers
+// from a key's hash to its slot number: all of it is memory the collector never scans, whatever the
 // number of entries.
 //
 // Semantics: entries live until their deadline (set from Config.Lifetime,
 // and moved by Config.Extend on reads), until Delete, or until evicted when
 // their shard is full (CLOCK, an approximation of least-recently-used that
-// costs a read no more than setting a bit the first time). Expired entries
-// are invisible to reads. Load runs one load per key at a time.
+// costs a read no more than setting a bit the first time). With
+// Config.Admission a full shard admits a new key only if a frequency
+// sketch says it is asked for more often than CLOCK's victim (sketch.go).
+// Expired entries are invisible to reads. Load runs one load per key at a
+// time.
 package flatcache
 
 import (
@@ -55,6 +58,12 @@ type Config[V any] struct {
 	// Shards is the number of independently locked parts, rounded up to a
 	// power of two; 0: a default that suits MaxEntries and GOMAXPROCS.
 	Shards int
+	// Admission, when set, makes a full shard keep a new key out unless
+	// the key was asked for more often, recently, than the entry CLOCK
+	// would evict for it (TinyLFU: a frequency sketch of 4-bit counters,
+	// about 2 bytes per entry, written on misses and evictions only). A
+	// scan of one-off keys then leaves the hot set in place.
+	Admission bool
 }
 
 // Cache is the cache. Its methods are safe for concurrent use.
@@ -126,11 +135,16 @@ func New[V any](cfg Config[V]) *Cache[V] {
 	// A shard's share is MaxEntries/n; with a million keys over 256 shards
 	// the fullest shard has about 5% more than its share, so a hard limit
 	// of twice the share is never what evicts.
-	limit := max(2*((cfg.MaxEntries+n-1)/n), 16)
+	share := (cfg.MaxEntries + n - 1) / n
+	limit := max(2*share, 16)
 	for i := range c.shards {
 		c.shards[i].limit = limit
+		c.shards[i].share = share
+		c.shards[i].seed = c.seed
 		c.shards[i].bound = &c.bound
-		c.shards[i].index = make(map[uint64]uint32)
+		if cfg.Admission {
+			c.shards[i].admit = newSketch(share)
+		}
 	}
 	return c
 }
@@ -253,7 +267,7 @@ func (c *Cache[V]) Len() int {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.RLock()
-		n += len(sh.index)
+		n += sh.count
 		sh.mu.RUnlock()
 	}
 	return n
@@ -263,11 +277,23 @@ func (c *Cache[V]) Len() int {
 // to make room for others: a cache too small for its working set shows
 // here.
 func (c *Cache[V]) Evictions() uint64 {
+	return c.sum(func(sh *shard[V]) uint64 { return sh.evicted })
+}
+
+// Rejections returns how many new keys admission (Config.Admission) kept
+// out of a full cache because the entry they would have evicted was asked
+// for at least as often: a scan shows here instead of in Evictions.
+func (c *Cache[V]) Rejections() uint64 {
+	return c.sum(func(sh *shard[V]) uint64 { return sh.rejected })
+}
+
+// sum adds up a counter of every shard, each read under its lock.
+func (c *Cache[V]) sum(count func(*shard[V]) uint64) uint64 {
 	var n uint64
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.RLock()
-		n += sh.evicted
+		n += count(sh)
 		sh.mu.RUnlock()
 	}
 	return n
@@ -283,8 +309,8 @@ func (c *Cache[V]) Clear() {
 		sh := &c.shards[i]
 		sh.mu.Lock()
 		sh.epoch++
-		c.bound.count.Add(-int64(len(sh.index)))
-		sh.index = make(map[uint64]uint32)
+		c.bound.count.Add(-int64(sh.count))
+		sh.table, sh.count = nil, 0
 		sh.slots, sh.free, sh.data, sh.garbage, sh.hand = nil, nil, nil, 0, 0
 		sh.mu.Unlock()
 	}
