@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// statsClicks reads a link's click total from the stats API through the
+// front door, as the dashboard does.
+func (t *traffic) statsClicks(ctx context.Context, key, code string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.front+"/api/v1/stats/links/"+code, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, body, err := t.do(req)
+	if err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", code, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("stats of %s: %s: %s", code, resp.Status, body)
+	}
+	var st struct {
+		Totals struct {
+			Clicks int64 `json:"clicks"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return 0, fmt.Errorf("stats of %s: %w", code, err)
+	}
+	return st.Totals.Clicks, nil
+}
+
+// get is one GET through the front door, its status and Location.
+func (t *traffic) get(ctx context.Context, code string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.front+"/"+code, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, _, err := t.do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), nil
+}
+
+// probe is one click-to-dashboard measurement: a redirect of a link no
+// other request asks for, then the stats API polled until it counts it.
+// It returns the delay, from just before the redirect was sent.
+func (t *traffic) probe(ctx context.Context, key, code string, within time.Duration) (time.Duration, error) {
+	begin := time.Now()
+	status, _, err := t.get(ctx, code)
+	if err != nil || status != http.StatusFound {
+		return 0, fmt.Errorf("probe %s: redirect answered %d, %v", code, status, err)
+	}
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for time.Now().Before(deadline) {
+		n, err := t.statsClicks(ctx, key, code)
+		if err == nil && n >= 1 {
+			return time.Since(begin), nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return 0, fmt.Errorf("probe %s: not counted within %v (last: %v)", code, within, last)
+}
+
+// checkCreates follows every acknowledged create through the front door,
+// conc at a time: each must redirect (302) to its URL. It returns how
+// many did, and the first that did not.
+func (t *traffic) checkCreates(ctx context.Context, links []createdLink, conc int) (int, error) {
+	var mu sync.Mutex
+	ok := 0
+	var first error
+	work := make(chan createdLink)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for l := range work {
+				status, loc, err := t.get(ctx, l.Code)
+				mu.Lock()
+				switch {
+				case err == nil && status == http.StatusFound && loc == l.URL:
+					ok++
+				case first == nil:
+					first = fmt.Errorf("GET /%s = %d to %q (%v), want 302 to %s", l.Code, status, loc, err, l.URL)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, l := range links {
+		work <- l
+	}
+	close(work)
+	wg.Wait()
+	return ok, first
+}
+
+// checkClicks compares the stats' totals of each tracked link (code →
+// 302s seen) with what the generator saw, until every one matches or the
+// deadline passes. A link counted more often than seen fails at once.
+func (t *traffic) checkClicks(ctx context.Context, key string, want map[string]int64, within time.Duration) clickCheck {
+	c := clickCheck{Links: len(want)}
+	for _, n := range want {
+		c.Seen += n
+	}
+	pending := map[string]int64{}
+	for code, n := range want {
+		pending[code] = n
+	}
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for code, n := range pending {
+			got, err := t.statsClicks(ctx, key, code)
+			if err != nil {
+				c.Detail = err.Error()
+				continue
+			}
+			if got > n {
+				c.Detail = fmt.Sprintf("%s counted %d, %d seen: counted twice", code, got, n)
+				c.Counted += got
+				delete(pending, code)
+				continue
+			}
+			if got == n {
+				c.Exact++
+				c.Counted += got
+				delete(pending, code)
+				continue
+			}
+			c.Detail = fmt.Sprintf("%s: %d of %d counted", code, got, n)
+		}
+		if len(pending) == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return c
+		case <-tick.C:
+		}
+	}
+	if len(pending) == 0 && c.Exact == c.Links {
+		c.Detail = ""
+	}
+	return c
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The plan's targets (issue 19) and the bounds of a valid run.
+const (
+	targetP50       = 10 * time.Millisecond
+	targetP95       = 50 * time.Millisecond
+	targetP99       = 100 * time.Millisecond
+	targetRPS       = 10_000
+	targetHitPct    = 95
+	targetErrorsPct = 0.1
+	// targetClickDelay bounds the slowest probe's click-to-dashboard delay:
+	// docs/stats.md promises a click on the dashboard "within seconds".
+	targetClickDelay = 5 * time.Second
+	// rpsTolerance: an open-loop run at exactly targetRPS ends a window
+	// with requests still in flight, so 99% of it meets it.
+	rpsTolerance = 0.99
+	// maxLatePct is how many requests may start late (the generator short
+	// of CPU) before the run no longer measures the stack.
+	maxLatePct = 0.1
+)
+
+// results are a run's figures, the table's input.
+type results struct {
+	Rate      int           // offered, requests/s
+	Window    time.Duration // the measured window
+	Requests  int           // ended in the window: every kind
+	Failures  int
+	Late      int     // started late by the generator
+	RPS       float64 // answered requests/s (not dropped)
+	P50       time.Duration
+	P95       time.Duration
+	P99       time.Duration // of redirects
+	Hits      tierHits
+	Delays    []time.Duration // click-to-dashboard, one per probe that was seen
+	Probes    int             // probes sent
+	Creates   int             // acknowledged creates
+	CreatesOK int             // of them, redirecting at the end
+	Clicks    clickCheck
+	CPU       roleCPU
+	CPUOrder  []string // roles in table order
+}
+
+// clickCheck is the exactly-once comparison: links compared, and how
+// many of them the stats count exactly as the 302s the generator saw.
+type clickCheck struct {
+	Links, Exact int
+	Seen, Counted int64
+	Detail        string // the first mismatch, if any
+}
+
+// row is one line of the table.
+type row struct {
+	what, target, measured string
+	met                    bool
+}
+
+// ms formats a duration in milliseconds.
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", d.Seconds()*1000) }
+
+// ErrorsPct is the share of failed requests, in percent.
+func (r results) ErrorsPct() float64 { return pct(float64(r.Failures), float64(r.Requests)) }
+
+// LatePct is the share of requests the generator started late.
+func (r results) LatePct() float64 { return pct(float64(r.Late), float64(r.Requests)) }
+
+// maxDelay is the slowest probe's delay; zero without any.
+func (r results) maxDelay() time.Duration {
+	if len(r.Delays) == 0 {
+		return 0
+	}
+	return slices.Max(r.Delays)
+}
+
+// rows are the table: the plan's targets, then the run's own checks.
+func (r results) rows() []row {
+	h := r.Hits
+	delay := "no probe seen"
+	if len(r.Delays) > 0 {
+		sorted := slices.Sorted(slices.Values(r.Delays))
+		delay = fmt.Sprintf("p50 %.2f s, max %.2f s (%d of %d probes)", sorted[len(sorted)/2].Seconds(), r.maxDelay().Seconds(), len(r.Delays), r.Probes)
+	}
+	return []row{
+		{"redirect latency p50", "< 10 ms", ms(r.P50), r.P50 < targetP50},
+		{"redirect latency p95", "< 50 ms", ms(r.P95), r.P95 < targetP95},
+		{"redirect latency p99", "< 100 ms", ms(r.P99), r.P99 < targetP99},
+		{"throughput", "10,000 req/s", fmt.Sprintf("%.0f req/s (offered %d/s)", r.RPS, r.Rate), r.RPS >= rpsTolerance*targetRPS},
+		{"cache hit rate (L1+L2)", "> 95%", fmt.Sprintf("%.2f%%", h.CacheHitPct()), h.CacheHitPct() > targetHitPct},
+		{"  L1 (edge memory) hit rate", "", fmt.Sprintf("%.2f%% of %.0f", pct(h.L1.Hits, h.L1.Lookups), h.L1.Lookups), true},
+		{"  L2 (Redis) hit rate", "", fmt.Sprintf("%.2f%% of %.0f", pct(h.L2.Hits, h.L2.Lookups), h.L2.Lookups), true},
+		{"  L3 (PostgreSQL) hit rate", "", fmt.Sprintf("%.2f%% of %.0f", pct(h.L3.Hits, h.L3.Lookups), h.L3.Lookups), true},
+		{"errors", "< 0.1%", fmt.Sprintf("%.3f%% (%d of %d)", r.ErrorsPct(), r.Failures, r.Requests), r.ErrorsPct() < targetErrorsPct},
+		{"click-to-dashboard delay", "< 5 s", delay, len(r.Delays) == r.Probes && r.Probes > 0 && r.maxDelay() < targetClickDelay},
+		{"generator on time", "< 0.1% late > 10 ms", fmt.Sprintf("%.3f%% (%d)", r.LatePct(), r.Late), r.LatePct() < maxLatePct},
+		{"acknowledged creates redirect", "all", fmt.Sprintf("%d of %d", r.CreatesOK, r.Creates), r.CreatesOK == r.Creates},
+		{"clicks counted exactly once", "all", r.Clicks.String(), r.Clicks.Links > 0 && r.Clicks.Exact == r.Clicks.Links},
+	}
+}
+
+// String says how the comparison went.
+func (c clickCheck) String() string {
+	s := fmt.Sprintf("%d of %d links exact (%d counted, %d seen)", c.Exact, c.Links, c.Counted, c.Seen)
+	if c.Detail != "" {
+		s += "; " + c.Detail
+	}
+	return s
+}
+
+// met reports whether every row is met.
+func met(rows []row) bool {
+	for _, r := range rows {
+		if !r.met {
+			return false
+		}
+	}
+	return true
+}
+
+// table renders rows as a Markdown table, for the terminal and
+// docs/loadtest.md alike.
+func table(rows []row) string {
+	var b strings.Builder
+	b.WriteString("| | target | measured | |\n| --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		verdict := "met"
+		if !r.met {
+			verdict = "**not met**"
+		}
+		if r.target == "" {
+			verdict = ""
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.what, r.target, r.measured, verdict)
+	}
+	return b.String()
+}
+
+// cpuTable renders the CPU seconds of each role over the window and per
+// 1000 requests, and the cores it kept busy on average.
+func (r results) cpuTable() string {
+	var b strings.Builder
+	b.WriteString("| role | CPU s | CPU ms per 1000 requests | cores |\n| --- | --- | --- | --- |\n")
+	var total time.Duration
+	for _, name := range r.CPUOrder {
+		d := r.CPU[name]
+		total += d
+		b.WriteString(cpuRow(name, d, r.Requests, r.Window))
+	}
+	b.WriteString(cpuRow("total", total, r.Requests, r.Window))
+	return b.String()
+}
+
+func cpuRow(name string, d time.Duration, requests int, window time.Duration) string {
+	per := 0.0
+	if requests > 0 {
+		per = d.Seconds() * 1000 / float64(requests) * 1000
+	}
+	return fmt.Sprintf("| %s | %.1f | %.1f | %.2f |\n", name, d.Seconds(), per, d.Seconds()/window.Seconds())
+}
+
+// lastLine is the machine-readable summary, the output's last line.
+func (r results) lastLine(rows []row) string {
+	verdict := "met"
+	if !met(rows) {
+		verdict = "not-met"
+	}
+	return fmt.Sprintf("loadtest: rps=%.0f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f errors_pct=%.3f l1_hit_pct=%.2f targets=%s",
+		r.RPS, r.P50.Seconds()*1000, r.P95.Seconds()*1000, r.P99.Seconds()*1000, r.ErrorsPct(), pct(r.Hits.L1.Hits, r.Hits.L1.Lookups), verdict)
+}
