@@ -50,7 +50,7 @@ type results struct {
 // clickCheck is the exactly-once comparison: links compared, and how
 // many of them the stats count exactly as the 302s the generator saw.
 type clickCheck struct {
-	Links, Exact int
+	Links, Exact  int
 	Seen, Counted int64
 	Detail        string // the first mismatch, if any
 }
