@@ -19,7 +19,7 @@ func (t *traffic) statsClicks(ctx context.Context, key, code string) (int64, err
 		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, body, err := t.do(req)
+	resp, body, err := t.check(req)
 	if err != nil {
 		return 0, fmt.Errorf("stats of %s: %w", code, err)
 	}
@@ -45,7 +45,7 @@ func (t *traffic) get(ctx context.Context, code string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	resp, _, err := t.do(req)
+	resp, _, err := t.check(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -124,11 +124,15 @@ func (t *traffic) checkClicks(ctx context.Context, key string, want map[string]i
 	for code, n := range want {
 		pending[code] = n
 	}
-	deadline := time.Now().Add(within)
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		for code, n := range pending {
+			if ctx.Err() != nil {
+				break
+			}
 			got, err := t.statsClicks(ctx, key, code)
 			if err != nil {
 				c.Detail = err.Error()
@@ -148,11 +152,12 @@ func (t *traffic) checkClicks(ctx context.Context, key string, want map[string]i
 			}
 			c.Detail = fmt.Sprintf("%s: %d of %d counted", code, got, n)
 		}
-		if len(pending) == 0 || time.Now().After(deadline) {
+		if len(pending) == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
+			c.Detail = fmt.Sprintf("%d links not settled within %v; last: %s", len(pending), within, c.Detail)
 			return c
 		case <-tick.C:
 		}

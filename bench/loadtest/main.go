@@ -109,6 +109,9 @@ func parseConfig(args []string) (config, error) {
 }
 
 func main() {
+	// Plain lines on standard error: a Caddy package this imports sends
+	// the standard logger to its own JSON log when it is initialised.
+	log.SetOutput(os.Stderr)
 	log.SetFlags(log.Ltime)
 	cfg, err := parseConfig(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +22,12 @@ func cpuProfile(ctx context.Context, admin string, seconds int, path string) err
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
+	}
+	// Caddy's admin endpoint allows the Host names localhost, 127.0.0.1
+	// and ::1 with its port, not another loopback address it listens on
+	// (an edge's 127.0.0.2).
+	if _, port, err := net.SplitHostPort(admin); err == nil {
+		req.Host = net.JoinHostPort("localhost", port)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -31,6 +31,7 @@ type results struct {
 	Rate      int           // offered, requests/s
 	Window    time.Duration // the measured window
 	Requests  int           // ended in the window: every kind
+	Answered  int           // of them, answered by the stack (any status)
 	Failures  int
 	Late      int     // started late by the generator
 	RPS       float64 // answered requests/s (not dropped)
@@ -141,17 +142,17 @@ func table(rows []row) string {
 }
 
 // cpuTable renders the CPU seconds of each role over the window and per
-// 1000 requests, and the cores it kept busy on average.
+// 1000 requests answered, and the cores it kept busy on average.
 func (r results) cpuTable() string {
 	var b strings.Builder
-	b.WriteString("| role | CPU s | CPU ms per 1000 requests | cores |\n| --- | --- | --- | --- |\n")
+	b.WriteString("| role | CPU s | CPU ms per 1000 requests answered | cores |\n| --- | --- | --- | --- |\n")
 	var total time.Duration
 	for _, name := range r.CPUOrder {
 		d := r.CPU[name]
 		total += d
-		b.WriteString(cpuRow(name, d, r.Requests, r.Window))
+		b.WriteString(cpuRow(name, d, r.Answered, r.Window))
 	}
-	b.WriteString(cpuRow("total", total, r.Requests, r.Window))
+	b.WriteString(cpuRow("total", total, r.Answered, r.Window))
 	return b.String()
 }
 

@@ -102,8 +102,8 @@ func TestTable(t *testing.T) {
 }
 
 func TestCPUTable(t *testing.T) {
-	r := results{Window: 10 * time.Second, Requests: 100_000, CPU: roleCPU{"edges (2)": 5 * time.Second, "front door": 2 * time.Second}, CPUOrder: []string{"edges (2)", "front door"}}
-	want := "| role | CPU s | CPU ms per 1000 requests | cores |\n| --- | --- | --- | --- |\n" +
+	r := results{Window: 10 * time.Second, Requests: 120_000, Answered: 100_000, CPU: roleCPU{"edges (2)": 5 * time.Second, "front door": 2 * time.Second}, CPUOrder: []string{"edges (2)", "front door"}}
+	want := "| role | CPU s | CPU ms per 1000 requests answered | cores |\n| --- | --- | --- | --- |\n" +
 		"| edges (2) | 5.0 | 50.0 | 0.50 |\n| front door | 2.0 | 20.0 | 0.20 |\n| total | 7.0 | 70.0 | 0.70 |\n"
 	if got := r.cpuTable(); got != want {
 		t.Fatalf("CPU table\n%s\nwant\n%s", got, want)

@@ -93,7 +93,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	tr := &traffic{
-		client: newClient(cfg.conns), front: s.FrontDoor.URL, key: key, codes: c,
+		client: newClient(cfg.conns, 1), checks: newClient(checkConns, 2), front: s.FrontDoor.URL, key: key, codes: c,
 		zipf: newZipf(cfg.links, cfg.zipfS, uint64(time.Now().UnixNano())),
 		seen: make([]atomic.Int64, cfg.track),
 	}
@@ -218,7 +218,8 @@ func run(ctx context.Context, cfg config) (err error) {
 		Creates: len(created), CreatesOK: createsOK, Clicks: clicks,
 		CPU: cpu1.sub(cpu0),
 	}
-	r.RPS = float64(r.Requests-win.dropped()) / r.Window.Seconds()
+	r.Answered = win.answered()
+	r.RPS = float64(r.Answered) / r.Window.Seconds()
 	for _, ro := range roles {
 		r.CPUOrder = append(r.CPUOrder, ro.name)
 	}
@@ -331,9 +332,12 @@ func (w windows) late() (n int) {
 	return n
 }
 
-func (w windows) dropped() (n int) {
+// answered counts the requests the stack answered, with any status: not
+// those dropped for too many in flight, nor those that failed or timed out
+// without an answer.
+func (w windows) answered() (n int) {
 	for _, s := range w.all() {
-		n += s.Outcomes["dropped"]
+		n += s.Requests - s.Outcomes["dropped"] - s.Outcomes["error"]
 	}
 	return n
 }

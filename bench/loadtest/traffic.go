@@ -21,19 +21,19 @@ const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, li
 
 // newClient is the generator's HTTP/1.1 client: keep-alive, at most conns
 // connections, never following redirects. Each connection comes from a
-// loopback address of its own in 127.1.0.0/16 (Linux answers the whole
+// loopback address of its own in 127.net2.0.0/16 (Linux answers the whole
 // of 127/8), so the front door's X-Forwarded-For shows the edges many
 // clients, each well within the per-client rate limit (edge.Caddyfile:
 // 100/s), as real visitors would be, instead of one client 100 times over
-// it.
-func newClient(conns int) *http.Client {
+// it. net2 is the addresses' second byte: each client a range of its own.
+func newClient(conns int, net2 byte) *http.Client {
 	var next atomic.Uint32
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			n := next.Add(1) % 65000
 			d := *dialer
-			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 1, byte(n>>8), byte(n&0xff)+1)}
+			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, net2, byte(n>>8), byte(n&0xff)+1)}
 			return d.DialContext(ctx, network, addr)
 		},
 		MaxConnsPerHost:     conns,
@@ -53,11 +53,14 @@ func newClient(conns int) *http.Client {
 // it was answered: redirects of Zipf-drawn seeded codes, creates, and API
 // reads.
 type traffic struct {
-	client *http.Client
-	front  string // the front door's base URL
-	key    string // a creator key of the default workspace
-	codes  *codes
-	zipf   *zipf
+	// client sends the load; checks, a pool of its own, the probes and
+	// the checks, so that they measure the stack, not the load's queue
+	// for a connection.
+	client, checks *http.Client
+	front          string // the front door's base URL
+	key            string // a creator key of the default workspace
+	codes          *codes
+	zipf           *zipf
 
 	// seen counts the 302s of each tracked rank (the top len(seen)), for
 	// the exactly-once check; redirects counts every 302.
@@ -83,10 +86,20 @@ func outcome(resp *http.Response, err error) string {
 	return strconv.Itoa(resp.StatusCode)
 }
 
-// do sends req and reads the whole answer (so the connection is reused).
+// do sends req on the load's connections and reads the whole answer (so
+// the connection is reused).
 func (t *traffic) do(req *http.Request) (*http.Response, []byte, error) {
+	return send(t.client, req)
+}
+
+// check is do on the checks' connections.
+func (t *traffic) check(req *http.Request) (*http.Response, []byte, error) {
+	return send(t.checks, req)
+}
+
+func send(c *http.Client, req *http.Request) (*http.Response, []byte, error) {
 	req.Header.Set("User-Agent", userAgent)
-	resp, err := t.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
