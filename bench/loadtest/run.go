@@ -95,7 +95,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	tr := &traffic{
 		client: newClient(cfg.conns, 1), checks: newClient(checkConns, 2), front: s.FrontDoor.URL, key: key, codes: c,
 		zipf: newZipf(cfg.links, cfg.zipfS, uint64(time.Now().UnixNano())),
-		seen: make([]atomic.Int64, cfg.track),
+		seen: make([]atomic.Int64, cfg.track), unanswered: make([]atomic.Int64, cfg.track),
 	}
 	probes, err := probeLinks(ctx, tr, cfg.probes)
 	if err != nil {
@@ -200,12 +200,12 @@ func run(ctx context.Context, cfg config) (err error) {
 	if createErr != nil {
 		log.Printf("loadtest: creates: %v", createErr)
 	}
-	want := map[string]int64{}
+	want := map[string]clicksOf{}
 	for i := range tr.seen {
-		want[c.At(i)] = tr.seen[i].Load()
+		want[c.At(i)] = clicksOf{tr.seen[i].Load(), tr.unanswered[i].Load()}
 	}
 	for _, code := range probes {
-		want[code] = 1 // each probed once; a failed probe shows as a mismatch
+		want[code] = clicksOf{Seen: 1} // each probed once; a failed probe shows as a mismatch
 	}
 	log.Printf("loadtest: waiting for the stats to count the clicks of %d links", len(want))
 	clicks := tr.checkClicks(ctx, key, want, clicksWithin)

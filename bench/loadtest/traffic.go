@@ -64,8 +64,10 @@ type traffic struct {
 
 	// seen counts the 302s of each tracked rank (the top len(seen)), for
 	// the exactly-once check; redirects counts every 302.
-	seen      []atomic.Int64
-	redirects atomic.Int64
+	seen []atomic.Int64
+	// unanswered counts the tracked ranks' redirects without an answer.
+	unanswered []atomic.Int64
+	redirects  atomic.Int64
 
 	mu      sync.Mutex
 	created []createdLink
@@ -116,6 +118,9 @@ func (t *traffic) redirect(ctx context.Context) (string, bool) {
 		return "error", true
 	}
 	resp, _, err := t.do(req)
+	if err != nil && rank < len(t.unanswered) {
+		t.unanswered[rank].Add(1)
+	}
 	if err != nil || resp.StatusCode != http.StatusFound {
 		return outcome(resp, err), true
 	}
