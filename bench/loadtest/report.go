@@ -46,6 +46,10 @@ type results struct {
 	Clicks    clickCheck
 	CPU       roleCPU
 	CPUOrder  []string // roles in table order
+	// Idle is each role's CPU over IdleWindow before the load: the
+	// stack's cost at rest, taken off CPU for the cost of the requests.
+	Idle       roleCPU
+	IdleWindow time.Duration
 }
 
 // clickCheck is the exactly-once comparison: links compared, and how
@@ -144,27 +148,32 @@ func table(rows []row) string {
 	return b.String()
 }
 
-// cpuTable renders the CPU seconds of each role over the window and per
-// 1000 requests answered, and the cores it kept busy on average.
+// cpuTable renders each role's CPU over the window: seconds, the cores
+// it kept busy, the cores it keeps busy at rest, and per 1000 requests
+// answered the CPU beyond its rest (what sizing multiplies by the rate).
 func (r results) cpuTable() string {
 	var b strings.Builder
-	b.WriteString("| role | CPU s | CPU ms per 1000 requests answered | cores |\n| --- | --- | --- | --- |\n")
-	var total time.Duration
+	b.WriteString("| role | CPU s | cores | cores at rest | CPU ms per 1000 requests, beyond rest |\n| --- | --- | --- | --- | --- |\n")
+	var total, idle time.Duration
 	for _, name := range r.CPUOrder {
-		d := r.CPU[name]
-		total += d
-		b.WriteString(cpuRow(name, d, r.Answered, r.Window))
+		total += r.CPU[name]
+		idle += r.Idle[name]
+		b.WriteString(r.cpuRow(name, r.CPU[name], r.Idle[name]))
 	}
-	b.WriteString(cpuRow("total", total, r.Answered, r.Window))
+	b.WriteString(r.cpuRow("total", total, idle))
 	return b.String()
 }
 
-func cpuRow(name string, d time.Duration, requests int, window time.Duration) string {
-	per := 0.0
-	if requests > 0 {
-		per = d.Seconds() * 1000 / float64(requests) * 1000
+func (r results) cpuRow(name string, d, idle time.Duration) string {
+	rest := 0.0
+	if r.IdleWindow > 0 {
+		rest = idle.Seconds() / r.IdleWindow.Seconds()
 	}
-	return fmt.Sprintf("| %s | %.1f | %.1f | %.2f |\n", name, d.Seconds(), per, d.Seconds()/window.Seconds())
+	per := 0.0
+	if r.Answered > 0 {
+		per = (d.Seconds() - rest*r.Window.Seconds()) * 1000 / float64(r.Answered) * 1000
+	}
+	return fmt.Sprintf("| %s | %.1f | %.2f | %.2f | %.1f |\n", name, d.Seconds(), d.Seconds()/r.Window.Seconds(), rest, per)
 }
 
 // lastLine is the machine-readable summary, the output's last line.

@@ -101,10 +101,17 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// The CPU table takes each role's cost at rest off before it divides by
+// the requests answered.
 func TestCPUTable(t *testing.T) {
-	r := results{Window: 10 * time.Second, Requests: 120_000, Answered: 100_000, CPU: roleCPU{"edges (2)": 5 * time.Second, "front door": 2 * time.Second}, CPUOrder: []string{"edges (2)", "front door"}}
-	want := "| role | CPU s | CPU ms per 1000 requests answered | cores |\n| --- | --- | --- | --- |\n" +
-		"| edges (2) | 5.0 | 50.0 | 0.50 |\n| front door | 2.0 | 20.0 | 0.20 |\n| total | 7.0 | 70.0 | 0.70 |\n"
+	r := results{
+		Window: 10 * time.Second, Requests: 120_000, Answered: 100_000,
+		CPU:  roleCPU{"edges (2)": 5 * time.Second, "front door": 2 * time.Second},
+		Idle: roleCPU{"edges (2)": time.Second}, IdleWindow: 5 * time.Second,
+		CPUOrder: []string{"edges (2)", "front door"},
+	}
+	want := "| role | CPU s | cores | cores at rest | CPU ms per 1000 requests, beyond rest |\n| --- | --- | --- | --- | --- |\n" +
+		"| edges (2) | 5.0 | 0.50 | 0.20 | 30.0 |\n| front door | 2.0 | 0.20 | 0.00 | 20.0 |\n| total | 7.0 | 0.70 | 0.20 | 50.0 |\n"
 	if got := r.cpuTable(); got != want {
 		t.Fatalf("CPU table\n%s\nwant\n%s", got, want)
 	}
