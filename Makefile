@@ -122,6 +122,23 @@ faults: build services ## The fault suite: every fault test (long ones included)
 	scripts/ensure-debian-package.sh prometheus prometheus promtool
 	$(GO) run ./bench/faults $(FAULTS_FLAGS)
 
+# The production-shaped stack (make stack's) under a day's mix, through the
+# front door (bench/loadtest, docs/loadtest.md): LOADTEST_LINKS links seeded
+# by COPY, LOADTEST_RATE requests/s open-loop (98% redirects of Zipf-drawn
+# codes, 1% creates, 1% API reads) for LOADTEST_DURATION after a warm-up;
+# prints the plan's targets beside the measured figures, CPU per role and
+# profiles, and `loadtest: rps=… targets=met|not-met`. Flags: go run
+# ./bench/loadtest -h.
+LOADTEST_DURATION ?= 5m
+LOADTEST_RATE     ?= 10000
+LOADTEST_LINKS    ?= 10000000
+LOADTEST_FLAGS    ?=
+
+.PHONY: loadtest
+loadtest: build ## The whole stack under 10,000 req/s of redirects, creates and reads for 5 minutes (LOADTEST_DURATION, _RATE, _LINKS): the plan's targets, met or not.
+	LOADTEST_DURATION=$(LOADTEST_DURATION) LOADTEST_RATE=$(LOADTEST_RATE) LOADTEST_LINKS=$(LOADTEST_LINKS) \
+		$(GO) run ./bench/loadtest -bin $(BIN) $(LOADTEST_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); corpora live in testdata/.
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

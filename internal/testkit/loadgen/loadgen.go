@@ -32,6 +32,11 @@ type Config struct {
 	MaxInFlight int
 	// Timeout bounds one request. Zero means 5 s.
 	Timeout time.Duration
+	// LateAfter is how late past its due time a request may start before
+	// it counts as late (Stats.Late): the generator itself could not keep
+	// the rate (too few cores, a pause), and says so rather than slowing
+	// down in silence. Zero means 10 ms.
+	LateAfter time.Duration
 }
 
 // Load is a running load.
@@ -51,6 +56,7 @@ type window struct {
 	latencies []time.Duration
 	outcomes  map[string]int
 	failures  int
+	late      int
 }
 
 // Start starts the load; Stop ends it.
@@ -60,6 +66,9 @@ func Start(ctx context.Context, cfg Config, req Request) *Load {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.LateAfter == 0 {
+		cfg.LateAfter = 10 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Load{cfg: cfg, req: req, cancel: cancel, done: make(chan struct{})}
@@ -97,6 +106,7 @@ func (l *Load) run(ctx context.Context) {
 			go func() {
 				defer l.wg.Done()
 				defer func() { <-sem }()
+				late := time.Since(due) > l.cfg.LateAfter
 				rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 				outcome, failed := l.req(rctx)
 				cancel()
@@ -104,6 +114,9 @@ func (l *Load) run(ctx context.Context) {
 					return // stopping: not the server's doing
 				}
 				l.record(due, time.Since(due), outcome, failed)
+				if late {
+					l.countLate(due)
+				}
 			}()
 		}
 		timer.Reset(time.Until(next))
@@ -125,6 +138,15 @@ func (l *Load) record(due time.Time, d time.Duration, outcome string, failed boo
 	}
 }
 
+// countLate counts a request of the current window that started late.
+func (l *Load) countLate(due time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !due.Before(l.cur.start) {
+		l.cur.late++
+	}
+}
+
 // Stats are the figures of one window.
 type Stats struct {
 	Duration time.Duration
@@ -133,6 +155,11 @@ type Stats struct {
 	Outcomes map[string]int
 	P50, P99 time.Duration
 	Max      time.Duration
+	// P95 is the 95th percentile, beside P50 and P99.
+	P95 time.Duration
+	// Late counts the requests that the generator started more than
+	// Config.LateAfter after they were due.
+	Late int
 }
 
 // FailurePct is the share of requests that failed, in percent.
@@ -158,13 +185,14 @@ func (l *Load) Window() Stats {
 	w := l.cur
 	l.cur = newWindow()
 	l.mu.Unlock()
-	s := Stats{Duration: time.Since(w.start), Failures: w.failures, Outcomes: w.outcomes}
+	s := Stats{Duration: time.Since(w.start), Failures: w.failures, Outcomes: w.outcomes, Late: w.late}
 	for _, n := range w.outcomes {
 		s.Requests += n
 	}
 	if len(w.latencies) > 0 {
 		sort.Slice(w.latencies, func(i, j int) bool { return w.latencies[i] < w.latencies[j] })
 		s.P50 = w.latencies[len(w.latencies)/2]
+		s.P95 = w.latencies[min(len(w.latencies)-1, len(w.latencies)*95/100)]
 		s.P99 = w.latencies[min(len(w.latencies)-1, len(w.latencies)*99/100)]
 		s.Max = w.latencies[len(w.latencies)-1]
 	}

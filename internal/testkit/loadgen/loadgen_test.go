@@ -63,3 +63,33 @@ func TestOpenLoopWindows(t *testing.T) {
 		t.Fatalf("during = %s, want 503s and a p99 past the stall", during)
 	}
 }
+
+// A generator that cannot start requests on time says so: with a bound of
+// a nanosecond every request starts late, and p95 lies between p50 and
+// p99.
+func TestLateStartsAndP95(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	req := func(ctx context.Context) (string, bool) {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(r)
+		if err != nil {
+			return "error", true
+		}
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode), false
+	}
+	l := Start(context.Background(), Config{Rate: 200, LateAfter: time.Nanosecond}, req)
+	defer l.Stop()
+	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 60 })
+	s := l.Window()
+	if s.Late == 0 || s.Late > s.Requests {
+		t.Fatalf("late = %d of %d, want some, at most all", s.Late, s.Requests)
+	}
+	if s.P95 < s.P50 || s.P95 > s.P99 {
+		t.Fatalf("p50 %v, p95 %v, p99 %v: want p50 ≤ p95 ≤ p99", s.P50, s.P95, s.P99)
+	}
+}
