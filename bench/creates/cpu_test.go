@@ -95,13 +95,3 @@ func cpuUsed(before, after cpuSample) (self, db time.Duration, ok bool) {
 	}
 	return self, db, true
 }
-
-// loadAverage is the machine's one-minute load average as /proc/loadavg
-// gives it, or "?".
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
-		return f[0]
-	}
-	return "?"
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/controlplane/api"
+	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -129,7 +130,7 @@ func (bc *benchCase) run(b *testing.B) {
 		if dbOK {
 			line += fmt.Sprintf(" postgres=%.0fus", perCreate(db))
 		}
-		line += " loadavg=" + loadAverage()
+		line += " loadavg=" + procs.LoadAverage()
 		if bc.size == 1 {
 			verdict := "met"
 			if rate < goal {

@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // Goals of issue 4: the shortify_edge handler at 90% or more of the static
@@ -196,7 +197,7 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	if gogc == "" {
 		gogc = "inherited"
 	}
-	load := loadAvg()
+	load := procs.LoadAverage()
 	if smart {
 		fmt.Printf("\nsmart case: links=%d, each with %d rules and a %d-way split (load average %s, GOGC of the instances: %s)\n",
 			n, len(smartRules), len(smartTargets), load, gogc)
@@ -560,18 +561,4 @@ func removeKeys(rdb redis.UniversalClient, prefix string) error {
 		return fmt.Errorf("redis: remove the benchmark's keys: %w", err)
 	}
 	return nil
-}
-
-// loadAvg is the first three fields of /proc/loadavg: other work on the
-// machine shows in the figures.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

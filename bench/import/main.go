@@ -36,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shortify/shortify/internal/apikey"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // goal is the issue's: 100,000 links in under a minute.
@@ -94,7 +95,7 @@ func run(ctx context.Context, bin, caddyfile, adminDSN string, links, parallel i
 	if err != nil {
 		return err
 	}
-	load := loadAvg()
+	load := procs.LoadAverage()
 	if first.Created != int64(links) || len(first.Failed) > 0 {
 		return fmt.Errorf("the first run created %d of %d links, %d failed (first: %+v)", first.Created, links, len(first.Failed), firstFailure(first))
 	}
@@ -309,18 +310,6 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-// loadAvg is the machine's 1-minute load average.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
-	}
-	return "unknown"
 }
 
 func tailOf(s string, n int) string {

@@ -40,7 +40,7 @@ const (
 func run(ctx context.Context, cfg config) (err error) {
 	begin := time.Now()
 	log.Printf("loadtest: %d links, %d requests/s for %v after %v of warm-up; machine: %d CPUs, load average %s",
-		cfg.links, cfg.rate, cfg.duration, cfg.warmup, runtime.NumCPU(), loadAvg())
+		cfg.links, cfg.rate, cfg.duration, cfg.warmup, runtime.NumCPU(), procs.LoadAverage())
 	// The codes while the stack starts: an AES permutation each.
 	type made struct {
 		c   *codes
@@ -203,7 +203,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	loadAvgEnd := loadAvg()
+	loadAvgEnd := procs.LoadAverage()
 	wg.Wait()
 	loads.stop()
 	log.Printf("loadtest: redirects %s", win.redirect)
@@ -490,20 +490,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// loadAvg is /proc/loadavg's first three fields: other work on the
-// machine shows in the figures.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // memTotal is /proc/meminfo's MemTotal, in GiB.
