@@ -46,7 +46,7 @@ func (s *Store) LookupMany(ctx context.Context, keys []linkstore.Key) (map[links
 		return out, nil
 	}
 	before := len(out)
-	if err := getMany(ctx, s.primary, rest, out); err != nil {
+	if err := getMany(ctx, s.reader, rest, out); err != nil {
 		return nil, fmt.Errorf("pgstore: lookup %d codes: %w", len(rest), err)
 	}
 	if len(rest) != len(keys) { // confirmations of a replica's misses
