@@ -17,7 +17,8 @@ import (
 // pgx batch of Lookup's statement). The map holds the links found; a key
 // absent from it is not found. It is the edge's warm start
 // (caddymodule/warm.go), which loads the hot codes Redis lacks before the
-// edge takes traffic; the redirect path itself looks codes up one by one.
+// edge takes traffic; the redirect path's Lookups share queries on their
+// own (lookupbatch.go).
 func (s *Store) LookupMany(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]linkstore.Link, error) {
 	out := make(map[linkstore.Key]linkstore.Link, len(keys))
 	if len(keys) == 0 {

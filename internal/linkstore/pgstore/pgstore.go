@@ -18,8 +18,11 @@
 // link_clicks, claimed on the primary (ClaimClick, clicks.go).
 //
 // Queries are constant strings with positional parameters: pgx's default
-// exec mode prepares each one once per connection and reuses it. List's
-// are the exception, planned anew for their values each time (see List).
+// exec mode prepares each one once per connection and reuses it. Lookups
+// run on pools whose connections keep generic plans (newPool), so that
+// each is planned once per connection; List's are the exception, planned
+// anew for their values each time (see List). Concurrent Lookups share
+// queries (lookupbatch.go).
 package pgstore
 
 import (
