@@ -13,6 +13,7 @@ package batcher
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -149,7 +150,7 @@ func (b *Batcher[K, V]) run(self *call[K, V], batch []*call[K, V]) (V, error) {
 		keys[i] = c.key
 	}
 	out := make([]Result[V], len(batch))
-	b.fn(f.ctx, keys, out)
+	b.call(f.ctx, keys, out)
 	stop()
 	f.cancel()
 
@@ -166,6 +167,20 @@ func (b *Batcher[K, V]) run(self *call[K, V], batch []*call[K, V]) (V, error) {
 	b.handOffLocked()
 	b.mu.Unlock()
 	return self.res.Val, self.res.Err
+}
+
+// call runs fn; a panic in it fails every request of the batch instead
+// of leaving them, and the flight, waiting forever.
+func (b *Batcher[K, V]) call(ctx context.Context, keys []K, out []Result[V]) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("batcher: lookup of %d keys panicked: %v", len(keys), p)
+			for i := range out {
+				out[i] = Result[V]{Err: err}
+			}
+		}
+	}()
+	b.fn(ctx, keys, out)
 }
 
 // flightContext is the context of batch: the first request's values

@@ -287,3 +287,19 @@ func TestManyFlightsUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d keys in %d batches", keys.Load(), batches.Load())
 }
+
+func TestPanicFailsTheBatchOnly(t *testing.T) {
+	b := New(func(_ context.Context, keys []int, out []Result[int]) {
+		if keys[0] == 13 {
+			panic("unlucky")
+		}
+		out[0].Val = keys[0]
+	}, 8, 1)
+	if _, err := b.Do(context.Background(), 13); err == nil {
+		t.Fatal("a batch that panicked answered no error")
+	}
+	// The flight was given back: the next request runs.
+	if v, err := b.Do(context.Background(), 7); err != nil || v != 7 {
+		t.Fatalf("Do after a panic = %d, %v", v, err)
+	}
+}
