@@ -54,6 +54,26 @@ func (s *Store) lookupBatch(ctx context.Context, keys []linkstore.Key, out []bat
 		out[0].Val, out[0].Err = s.lookupOne(ctx, keys[0].Domain, keys[0].Code)
 		return
 	}
+	found, err := s.lookupKeys(ctx, keys)
+	if err != nil {
+		failAll(keys, out, err)
+		return
+	}
+	for i, k := range keys {
+		if l, ok := found[k]; ok {
+			out[i].Val = l
+		} else {
+			out[i].Err = linkstore.ErrNotFound
+		}
+	}
+}
+
+// lookupKeys reads the links of keys that the edge sees as Lookup reads
+// one: from the next replica in rotation, the codes it lacks confirmed on
+// the primary, in one query each; a replica error takes the replica out
+// of rotation and asks the primary for every key. The error is that of
+// the query that failed.
+func (s *Store) lookupKeys(ctx context.Context, keys []linkstore.Key) (map[linkstore.Key]linkstore.Link, error) {
 	found := make(map[linkstore.Key]linkstore.Link, len(keys))
 	rest := keys
 	confirm := false
@@ -70,33 +90,26 @@ func (s *Store) lookupBatch(ctx context.Context, keys []linkstore.Key, out []bat
 			}
 			confirm = true
 		case ctx.Err() != nil || errors.Is(err, ErrNoTime):
-			failAll(keys, out, err) // says nothing certain about the replica
-			return
+			return nil, err // says nothing certain about the replica
 		default:
 			r.failed()
 			clear(found)
 		}
 	}
-	if len(rest) > 0 {
-		before := len(found)
-		if err := lookupRows(ctx, s.reader, &s.lookups, rest, found); err != nil {
-			failAll(keys, out, err)
-			return
-		}
-		if confirm {
-			s.reads.confirmations.Add(uint64(len(rest)))
-			s.reads.confirmedFound.Add(uint64(len(found) - before))
-		} else {
-			s.reads.primaryReads.Add(uint64(len(rest)))
-		}
+	if len(rest) == 0 {
+		return found, nil
 	}
-	for i, k := range keys {
-		if l, ok := found[k]; ok {
-			out[i].Val = l
-		} else {
-			out[i].Err = linkstore.ErrNotFound
-		}
+	before := len(found)
+	if err := lookupRows(ctx, s.reader, &s.lookups, rest, found); err != nil {
+		return nil, err
 	}
+	if confirm {
+		s.reads.confirmations.Add(uint64(len(rest)))
+		s.reads.confirmedFound.Add(uint64(len(found) - before))
+	} else {
+		s.reads.primaryReads.Add(uint64(len(rest)))
+	}
+	return found, nil
 }
 
 // failAll answers every key with Lookup's error.
