@@ -100,7 +100,11 @@ const redisWait = 300 * time.Millisecond
 // runs at most one load per code at a time and hands its result to every
 // request waiting for it, so the load must not end with the request that
 // happened to start it: it runs on a context detached from that request,
-// bounded by lookupTimeout.
+// bounded by lookupTimeout. Loads of different codes at the same time
+// share round trips: l2cache.Cache.Get pipelines concurrent GETs and
+// pgstore.Store.Lookup batches concurrent lookups into one query
+// (docs/decisions/0012-miss-batched-lookups.md); each keeps its own
+// redisWait and lookupTimeout.
 func (h *Handler) loadLink(reqCtx context.Context, key string) (e entry, url string, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
 	defer cancel()

@@ -498,6 +498,8 @@ func (b *bench) summary() {
 		if r.c != nil {
 			fmt.Printf("  L1 miss with %d links: Redis hit %.0f req/s (p99 %s), database hit %.0f req/s (p99 %s)\n",
 				r.links, r.c.rps(), ms(r.c.p99), r.d.rps(), ms(r.d.p99))
+			fmt.Printf("  L1 miss ratios against the L1 hit (A) of the same run: Redis hit %.2f (goal >= 0.60), database hit %.2f (goal >= 0.30)\n",
+				r.c.rps()/r.a.rps(), r.d.rps()/r.a.rps())
 		}
 	}
 }

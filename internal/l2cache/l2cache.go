@@ -30,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortify/shortify/internal/batcher"
 	"github.com/shortify/shortify/internal/linkstore"
 )
 
@@ -54,6 +55,8 @@ type Cache struct {
 	prefix string
 	ttl    time.Duration
 	now    func() time.Time // injectable for tests
+	// gets coalesces concurrent Gets into pipelines (batch.go).
+	gets *batcher.Batcher[linkstore.Key, got]
 }
 
 // New returns the L2 on client. Keys are Key's. ttl bounds how long
@@ -62,7 +65,9 @@ type Cache struct {
 // the link's expiry, if any, bounds them), which is only sensible for small
 // data sets.
 func New(client redis.UniversalClient, prefix string, ttl time.Duration) *Cache {
-	return &Cache{client: client, prefix: prefix, ttl: ttl, now: time.Now}
+	c := &Cache{client: client, prefix: prefix, ttl: ttl, now: time.Now}
+	c.gets = batcher.New(c.getBatch, getBatchMax, getFlights)
+	return c
 }
 
 // Key returns the Redis key of the link with code on domain ("" for the
@@ -83,23 +88,33 @@ func (c *Cache) Key(domain, code string) string {
 // during a rolling upgrade it may be a newer format that this reader does
 // not know, which older edges must not clobber. The link has Code set but
 // no CreatedAt, which the L2 does not keep.
+//
+// Gets that run at the same time share round trips: see batch.go.
 func (c *Cache) Get(ctx context.Context, domain, code string) (linkstore.Link, bool, error) {
-	b, err := c.client.Get(ctx, c.Key(domain, code)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return linkstore.Link{}, false, nil
-	}
+	g, err := c.gets.Do(ctx, linkstore.Key{Domain: domain, Code: code})
 	if err != nil {
 		return linkstore.Link{}, false, fmt.Errorf("l2cache: get %s: %w", code, err)
+	}
+	return g.link, g.ok, nil
+}
+
+// answer is Get's answer for key from the reply b of its GET, or err.
+func answer(key linkstore.Key, b []byte, err error) (got, error) {
+	if errors.Is(err, redis.Nil) {
+		return got{}, nil
+	}
+	if err != nil {
+		return got{}, err
 	}
 	d, err := decode(b)
 	if err != nil {
-		return linkstore.Link{}, false, fmt.Errorf("l2cache: get %s: %w", code, err)
+		return got{}, err
 	}
 	if d.tombstone {
-		return linkstore.Link{}, false, nil
+		return got{}, nil
 	}
-	d.link.Code, d.link.Domain = code, domain
-	return d.link, true, nil
+	d.link.Code, d.link.Domain = key.Code, key.Domain
+	return got{link: d.link, ok: true}, nil
 }
 
 // Set writes l through to Redis, replacing any value or tombstone: the

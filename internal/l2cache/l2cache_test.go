@@ -14,7 +14,7 @@ import (
 
 // setup returns a Cache on the test Redis with a prefix of its own, whose
 // keys are removed when the test ends, and the raw client to inspect them.
-func setup(t *testing.T, ttl time.Duration) (*Cache, *redis.Client) {
+func setup(t testing.TB, ttl time.Duration) (*Cache, *redis.Client) {
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
 	prefix := testenv.UniquePrefix(t)

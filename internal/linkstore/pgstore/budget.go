@@ -60,14 +60,27 @@ func prepareConn(ctx context.Context, _ *pgx.Conn) (bool, error) {
 	if !ok {
 		return true, nil
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		left, typical := time.Until(deadline), time.Duration(t.clock.typical.Load())
-		if left < typical {
-			return true, fmt.Errorf("%w (%v left, lookups take about %v)", ErrNoTime, left.Round(time.Millisecond), typical.Round(time.Millisecond))
-		}
+	if err := t.clock.enough(ctx); err != nil {
+		return true, err
 	}
 	t.acquired = time.Now()
 	return true, nil
+}
+
+// enough fails with ErrNoTime when ctx has less time left than lookups
+// typically hold a connection. Lookup checks it for each request before
+// it joins a batch, whose query the pool checks again (the batch's
+// deadline is the latest of its requests').
+func (c *lookupClock) enough(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	left, typical := time.Until(deadline), time.Duration(c.typical.Load())
+	if left < typical {
+		return fmt.Errorf("%w (%v left, lookups take about %v)", ErrNoTime, left.Round(time.Millisecond), typical.Round(time.Millisecond))
+	}
+	return nil
 }
 
 // done adds the time since the connection was acquired to the clock; a

@@ -45,7 +45,7 @@ func TestLookupBudget(t *testing.T) {
 	if typical := time.Duration(s.lookups.typical.Load()); typical < delay/2 {
 		t.Fatalf("lookups typically take %v by the clock, through a %v delay", typical, delay)
 	}
-	conns := s.primary.Stat().NewConnsCount()
+	conns := s.reader.Stat().NewConnsCount()
 
 	ctx, cancel := context.WithTimeout(t.Context(), delay/4)
 	defer cancel()
@@ -60,7 +60,7 @@ func TestLookupBudget(t *testing.T) {
 	if _, err := s.Lookup(t.Context(), "", "budget-nope"); !errors.Is(err, linkstore.ErrNotFound) {
 		t.Fatalf("lookup with time after a refused one: %v", err)
 	}
-	if n := s.primary.Stat().NewConnsCount(); n != conns {
+	if n := s.reader.Stat().NewConnsCount(); n != conns {
 		t.Errorf("the pool opened %d connections more: the refused lookup cost it its connection", n-conns)
 	}
 	// Other queries keep no budget: Get with the same little time runs

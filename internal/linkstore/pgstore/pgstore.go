@@ -18,8 +18,11 @@
 // link_clicks, claimed on the primary (ClaimClick, clicks.go).
 //
 // Queries are constant strings with positional parameters: pgx's default
-// exec mode prepares each one once per connection and reuses it. List's
-// are the exception, planned anew for their values each time (see List).
+// exec mode prepares each one once per connection and reuses it. Lookups
+// run on pools whose connections keep generic plans (newPool), so that
+// each is planned once per connection; List's are the exception, planned
+// anew for their values each time (see List). Concurrent Lookups share
+// queries (lookupbatch.go).
 package pgstore
 
 import (
@@ -36,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/shortify/shortify/internal/batcher"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/smartlink"
 	"github.com/shortify/shortify/internal/tracing"
@@ -57,12 +61,18 @@ const pgUniqueViolation = "23505"
 
 // Store is a linkstore.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	primary  *pgxpool.Pool
+	primary *pgxpool.Pool
+	// reader is the lookups' pool on the primary: the same server, its
+	// connections on generic plans (newPool); lazy, like every pool, so
+	// a process that never looks up opens none.
+	reader   *pgxpool.Pool
 	replicas []*replica
 	next     atomic.Uint64 // round-robin counter over replicas
 	reads    readStats
 	// lookups is how long lookups on the primary take (budget.go).
 	lookups lookupClock
+	// batch coalesces concurrent Lookups (lookupbatch.go).
+	batch *batcher.Batcher[linkstore.Key, linkstore.Link]
 
 	stopChecks context.CancelFunc // nil until the checks start
 	checks     sync.WaitGroup     // the replicas' check goroutines
@@ -80,13 +90,19 @@ func Open(ctx context.Context, cfg linkstore.Config) (*Store, error) {
 }
 
 func openWith(ctx context.Context, cfg linkstore.Config, o options) (*Store, error) {
-	primary, err := newPool(cfg.DSN, cfg.MaxConns, 0)
+	primary, err := newPool(cfg.DSN, cfg.MaxConns, 0, false)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: primary: %w", err)
 	}
-	s := &Store{primary: primary}
+	reader, err := newPool(cfg.DSN, cfg.MaxConns, 0, true)
+	if err != nil {
+		primary.Close()
+		return nil, fmt.Errorf("pgstore: primary: %w", err)
+	}
+	s := &Store{primary: primary, reader: reader}
+	s.batch = batcher.New(s.lookupBatch, lookupBatchMax, lookupFlights(reader))
 	for i, dsn := range cfg.ReadDSNs {
-		p, err := newPool(dsn, cfg.MaxConns, replicaConnectTimeout)
+		p, err := newPool(dsn, cfg.MaxConns, replicaConnectTimeout, true)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("pgstore: read DSN %d: %w", i, err)
@@ -107,10 +123,22 @@ func openWith(ctx context.Context, cfg linkstore.Config, o options) (*Store, err
 	return s, nil
 }
 
-func newPool(dsn string, maxConns int32, connectTimeout time.Duration) (*pgxpool.Pool, error) {
+// newPool makes a pool of dsn. A pool for lookups alone (lookups) runs
+// its prepared statements on generic plans: with plan_cache_mode auto,
+// PostgreSQL estimates a generic plan of a query on the partitioned links
+// table (every partition, pruned when execution starts) dearer than a
+// custom one (one partition, pruned while planning) and plans every
+// lookup anew, partitions and all; forced generic, a lookup's statement is
+// planned once per connection (TestLookupPlansStayGeneric). Not for the
+// primary's own pool: List's unnamed statements must stay planned for
+// their values (see List), and the setting would make them generic too.
+func newPool(dsn string, maxConns int32, connectTimeout time.Duration, lookups bool) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(dsn) // its errors redact the password
 	if err != nil {
 		return nil, err
+	}
+	if lookups {
+		pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
 	if maxConns > 0 {
 		pc.MaxConns = maxConns
@@ -199,7 +227,22 @@ func (s *Store) Get(ctx context.Context, domain, code string) (linkstore.Link, e
 // replica error also takes the replica out of the rotation until its next
 // check. Unknown codes return the bare linkstore.ErrNotFound (no
 // allocation: most lookups that reach here for a guessed code miss).
+//
+// Lookups that run at the same time share queries (lookupbatch.go): each
+// keeps its own budget (budget.go), its own context and its own answer.
 func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link, error) {
+	if err := s.lookups.enough(ctx); err != nil {
+		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
+	}
+	l, err := s.batch.Do(ctx, linkstore.Key{Domain: domain, Code: code})
+	if err != nil && err == ctx.Err() { // gave up waiting for its batch
+		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
+	}
+	return l, err
+}
+
+// lookupOne is Lookup of one code, on its own: Lookup's batch of one.
+func (s *Store) lookupOne(ctx context.Context, domain, code string) (linkstore.Link, error) {
 	confirm := false
 	if r := s.pickReplica(); r != nil {
 		l, err := get(ctx, r.pool, &r.lookups, domain, code, true)
@@ -217,7 +260,7 @@ func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link
 			r.failed()
 		}
 	}
-	l, err := get(ctx, s.primary, &s.lookups, domain, code, true)
+	l, err := get(ctx, s.reader, &s.lookups, domain, code, true)
 	if confirm {
 		s.reads.confirmations.Add(1)
 		if err == nil {
@@ -234,7 +277,7 @@ func (s *Store) Lookup(ctx context.Context, domain, code string) (linkstore.Link
 
 // LookupPrimary reads a link as Lookup does, from the primary.
 func (s *Store) LookupPrimary(ctx context.Context, domain, code string) (linkstore.Link, error) {
-	l, err := get(ctx, s.primary, &s.lookups, domain, code, true)
+	l, err := get(ctx, s.reader, &s.lookups, domain, code, true)
 	if err != nil && !errors.Is(err, linkstore.ErrNotFound) {
 		return linkstore.Link{}, fmt.Errorf("pgstore: lookup %q: %w", code, err)
 	}
@@ -259,6 +302,9 @@ func (s *Store) Close() {
 		s.checks.Wait()
 		for _, r := range s.replicas {
 			r.pool.Close()
+		}
+		if s.reader != nil {
+			s.reader.Close()
 		}
 		s.primary.Close()
 	})
