@@ -184,15 +184,19 @@ func TestFault10SlowDatabase(t *testing.T) {
 	if missesBefore.Outcomes["404"] != missesBefore.Requests || missesBefore.Requests == 0 {
 		t.Errorf("misses before the delay: %s; want every one 404", missesBefore)
 	}
-	if n503 == 0 || n503+missesDuring.Outcomes["404"] != missesDuring.Requests {
-		t.Errorf("misses during the delay: %s; want 404s and 503s only, some 503", missesDuring)
+	// Concurrent misses share one query (pgstore's batched lookups), so
+	// a 500 ms delay need not reach the bound: 404s only is a pass too.
+	if n503+missesDuring.Outcomes["404"] != missesDuring.Requests || missesDuring.Requests == 0 {
+		t.Errorf("misses during the delay: %s; want 404s and 503s only", missesDuring)
 	}
-	// A 503 comes by the bound: at it, or earlier for a lookup the store
-	// did not start for want of time (pgstore.ErrNoTime).
-	for _, d := range slow["503"] {
-		if d > lookupBound+slowSlack {
-			t.Errorf("a 503 came after %v; want it by the lookup bound %v (up to +%v)", d, lookupBound, slowSlack)
-			break
+	// Every answer comes by the bound: a 503 at it, or earlier for a
+	// lookup the store did not start for want of time (pgstore.ErrNoTime).
+	for _, status := range []string{"404", "503"} {
+		for _, d := range slow[status] {
+			if d > lookupBound+slowSlack {
+				t.Errorf("a %s came after %v; want it by the lookup bound %v (up to +%v)", status, d, lookupBound, slowSlack)
+				break
+			}
 		}
 	}
 	// Bounded: every goroutine at the peak is accounted for by the
