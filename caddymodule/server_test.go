@@ -70,11 +70,23 @@ func TestServer(t *testing.T) {
 	client := redirectClient()
 	get := func(method, path string) (int, http.Header, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, "http://"+addr+path, nil)
-		res, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
+		// Right after a load the old config's listener may still be
+		// closing: Caddy binds with SO_REUSEPORT, and a connection the
+		// kernel queued on the old socket is reset (seen in CI, the first
+		// request after a load: EOF, "connection reset by peer"). No answer
+		// was sent, so the request is sent again, as a client would.
+		var (
+			res     *http.Response
+			lastErr error
+		)
+		testenv.WaitFor(t, method+" "+path+" answered", 3*time.Second, func() bool {
+			req, _ := http.NewRequest(method, "http://"+addr+path, nil)
+			res, lastErr = client.Do(req)
+			if lastErr != nil {
+				t.Logf("%s %s: %v; sending it again", method, path, lastErr)
+			}
+			return lastErr == nil
+		})
 		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)
 		return res.StatusCode, res.Header, string(body)
@@ -137,7 +149,7 @@ func caddyHome(t *testing.T) {
 // redirectClient returns redirects instead of following them, and opens a
 // new connection per request: a reload closes the old server's idle
 // connections, and a request sent on one of them at that moment fails
-// with EOF or a reset (seen in CI twice, right after a load).
+// with EOF or a reset.
 func redirectClient() *http.Client {
 	return &http.Client{
 		Transport:     &http.Transport{DisableKeepAlives: true},
