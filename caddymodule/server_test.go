@@ -75,17 +75,14 @@ func TestServer(t *testing.T) {
 		// kernel queued on the old socket is reset (seen in CI, the first
 		// request after a load: EOF, "connection reset by peer"). No answer
 		// was sent, so the request is sent again, as a client would.
-		var (
-			res     *http.Response
-			lastErr error
-		)
+		var res *http.Response
 		testenv.WaitFor(t, method+" "+path+" answered", 3*time.Second, func() bool {
 			req, _ := http.NewRequest(method, "http://"+addr+path, nil)
-			res, lastErr = client.Do(req)
-			if lastErr != nil {
-				t.Logf("%s %s: %v; sending it again", method, path, lastErr)
+			var err error
+			if res, err = client.Do(req); err != nil {
+				t.Logf("%s %s: %v; sending it again", method, path, err)
 			}
-			return lastErr == nil
+			return err == nil
 		})
 		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/shortify/shortify/client"
 )
 
 // statsClicks reads a link's click total from the stats API through the
@@ -26,11 +28,7 @@ func (t *traffic) statsClicks(ctx context.Context, key, code string) (int64, err
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("stats of %s: %s: %s", code, resp.Status, body)
 	}
-	var st struct {
-		Totals struct {
-			Clicks int64 `json:"clicks"`
-		} `json:"totals"`
-	}
+	var st client.LinkStats
 	if err := json.Unmarshal(body, &st); err != nil {
 		return 0, fmt.Errorf("stats of %s: %w", code, err)
 	}

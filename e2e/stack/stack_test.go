@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shortify/shortify/client"
 	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/stack"
 	"github.com/shortify/shortify/internal/testkit/testenv"
@@ -464,11 +465,7 @@ func (c *stackClient) clicks(code string) (int64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("stats of %s: %d %s", code, resp.StatusCode, body)
 	}
-	var st struct {
-		Totals struct {
-			Clicks int64 `json:"clicks"`
-		} `json:"totals"`
-	}
+	var st client.LinkStats
 	if err := json.Unmarshal(body, &st); err != nil {
 		return 0, fmt.Errorf("stats of %s: %w", code, err)
 	}
