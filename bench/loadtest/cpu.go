@@ -125,3 +125,47 @@ func (c roleCPU) sub(before roleCPU) roleCPU {
 	}
 	return out
 }
+
+// machineCPU is the whole machine's CPU time from /proc/stat's first
+// line: busy (user, nice, system, irq, softirq, steal) and all (busy plus
+// idle and iowait), every CPU together.
+type machineCPU struct{ busy, all time.Duration }
+
+// readMachineCPU reads /proc/stat.
+func readMachineCPU() (machineCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}, err
+	}
+	return parseMachineCPU(string(b))
+}
+
+// parseMachineCPU parses the "cpu" line of /proc/stat: user nice system
+// idle iowait irq softirq steal (guest time is already in user).
+func parseMachineCPU(s string) (machineCPU, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}, errors.New("/proc/stat: no cpu line with 8 fields")
+	}
+	var v [8]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return machineCPU{}, fmt.Errorf("/proc/stat: cpu field %d: %w", i+1, err)
+		}
+		v[i] = n
+	}
+	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return machineCPU{busy: time.Duration(busy) * clockTick, all: time.Duration(busy+v[3]+v[4]) * clockTick}, nil
+}
+
+// busyShare is the share of the machine's CPU that was busy between an
+// earlier sample and this one, 0 to 1.
+func (m machineCPU) busyShare(before machineCPU) float64 {
+	all := m.all - before.all
+	if all <= 0 {
+		return 0
+	}
+	return float64(m.busy-before.busy) / float64(all)
+}

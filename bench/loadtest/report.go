@@ -50,6 +50,10 @@ type results struct {
 	// stack's cost at rest, taken off CPU for the cost of the requests.
 	Idle       roleCPU
 	IdleWindow time.Duration
+	// CPUs and Busy: the machine's CPU count and the share of all of it
+	// that was busy over the window (/proc/stat), for the bound.
+	CPUs int
+	Busy float64
 }
 
 // clickCheck is the exactly-once comparison: links compared, and how
@@ -174,6 +178,46 @@ func (r results) cpuRow(name string, d, idle time.Duration) string {
 		per = (d.Seconds() - rest*r.Window.Seconds()) * 1000 / float64(r.Answered) * 1000
 	}
 	return fmt.Sprintf("| %s | %.1f | %.2f | %.2f | %.1f |\n", name, d.Seconds(), d.Seconds()/r.Window.Seconds(), rest, per)
+}
+
+// cpuBoundBusy is how busy the machine must be for the report to call the
+// run CPU-bound: the rest is the kernel's and the scheduler's slack.
+const cpuBoundBusy = 0.9
+
+// bound says what held the run back, from the CPU it measured: when the
+// machine was busy, the stack's CPU per request and the rate the machine's
+// cores could answer at that cost, with the roles that cost most; when it
+// was not, that the bound is elsewhere (the profiles, the errors).
+func (r results) bound() string {
+	var total, idle time.Duration
+	type share struct {
+		name string
+		d    time.Duration
+	}
+	var shares []share
+	for _, name := range r.CPUOrder {
+		total += r.CPU[name]
+		idle += r.Idle[name]
+		shares = append(shares, share{name, r.CPU[name]})
+	}
+	if r.Answered == 0 || total <= 0 || r.CPUs < 1 {
+		return "Bound: no request answered, so no cost per request; see the errors and the logs."
+	}
+	// The CPU per request includes the stack's cost at rest: it is spent
+	// at any rate, and the machine has to carry it.
+	perReq := total.Seconds() / float64(r.Answered)
+	capacity := float64(r.CPUs) / perReq
+	slices.SortFunc(shares, func(a, b share) int { return int(b.d - a.d) })
+	var top []string
+	for _, s := range shares[:min(4, len(shares))] {
+		top = append(top, fmt.Sprintf("%s %.0f%%", s.name, 100*s.d.Seconds()/total.Seconds()))
+	}
+	if r.Busy < cpuBoundBusy {
+		return fmt.Sprintf("Bound: not the machine's CPU (%.0f%% busy over the window, /proc/stat): the stack answered %.0f req/s of %d offered at %.2f CPU-ms a request; look at the errors, the profiles below and the logs.",
+			100*r.Busy, r.RPS, r.Rate, 1000*perReq)
+	}
+	return fmt.Sprintf("Bound: the machine's CPU, %.0f%% busy over the window (/proc/stat, %d CPUs). The stack spent %.2f CPU-ms per answered request (every role, at-rest cost included), so these %d CPUs answer at most about %.0f req/s at this cost; %d req/s would need about %.0f. Largest shares: %s.",
+		100*r.Busy, r.CPUs, 1000*perReq, r.CPUs, capacity, targetRPS, float64(targetRPS)*perReq, strings.Join(top, ", "))
 }
 
 // lastLine is the machine-readable summary, the output's last line.

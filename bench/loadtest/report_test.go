@@ -161,3 +161,46 @@ caddy_http_requests_total{server="public"} 5
 		t.Fatal("kept a sample of another prefix")
 	}
 }
+
+// The bound: CPU-bound when the machine was busy, with the capacity the
+// cost per request allows; otherwise it says the bound is elsewhere.
+func TestBound(t *testing.T) {
+	r := results{
+		Rate: 2000, Window: 10 * time.Second, Answered: 20_000, RPS: 2000, CPUs: 2, Busy: 0.97,
+		CPU:      roleCPU{"edges (2)": 6 * time.Second, "front door": 4 * time.Second, "stats (2)": 2 * time.Second},
+		CPUOrder: []string{"stats (2)", "edges (2)", "front door"},
+	}
+	// 12 s over 20,000 requests: 0.6 ms each, 2 CPUs → 3,333 req/s;
+	// 10,000 req/s need 6.
+	want := "Bound: the machine's CPU, 97% busy over the window (/proc/stat, 2 CPUs). The stack spent 0.60 CPU-ms per answered request (every role, at-rest cost included), so these 2 CPUs answer at most about 3333 req/s at this cost; 10000 req/s would need about 6. Largest shares: edges (2) 50%, front door 33%, stats (2) 17%."
+	if got := r.bound(); got != want {
+		t.Errorf("bound\n%s\nwant\n%s", got, want)
+	}
+	r.Busy = 0.5
+	if got := r.bound(); !strings.HasPrefix(got, "Bound: not the machine's CPU (50% busy") {
+		t.Errorf("bound of a run with idle CPU: %s", got)
+	}
+	r.Answered = 0
+	if got := r.bound(); !strings.Contains(got, "no request answered") {
+		t.Errorf("bound of a run without answers: %s", got)
+	}
+}
+
+func TestParseMachineCPU(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	got, err := parseMachineCPU("cpu  100 10 40 800 30 5 5 10 0 0\ncpu0 50 5 20 400 15 2 3 5 0 0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.busy != 1700*time.Millisecond || got.all != 10*time.Second {
+		t.Fatalf("parseMachineCPU = %+v, want busy 1.7s of 10s", got)
+	}
+	if s := got.busyShare(machineCPU{}); s != 0.17 {
+		t.Errorf("busyShare = %v, want 0.17", s)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu 1 2 x 4 5 6 7 8"} {
+		if _, err := parseMachineCPU(bad); err == nil {
+			t.Errorf("parseMachineCPU(%q) accepted", bad)
+		}
+	}
+}

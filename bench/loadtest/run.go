@@ -147,6 +147,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
+	machine0, err := readMachineCPU()
+	if err != nil {
+		return err
+	}
 	metrics0, err := edges()
 	if err != nil {
 		return err
@@ -199,6 +203,10 @@ func run(ctx context.Context, cfg config) (err error) {
 	if err != nil {
 		return err
 	}
+	machine1, err := readMachineCPU()
+	if err != nil {
+		return err
+	}
 	metrics1, err := edges()
 	if err != nil {
 		return err
@@ -235,6 +243,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		Hits: hitsOf(metrics1.sub(metrics0)), Delays: delays, Probes: len(probes),
 		Creates: len(created), CreatesOK: createsOK, Clicks: clicks,
 		CPU: cpu1.sub(cpu0), Idle: idle1.sub(idle0), IdleWindow: idleWindow,
+		CPUs: runtime.NumCPU(), Busy: machine1.busyShare(machine0),
 	}
 	r.Answered = win.answered()
 	r.RPS = float64(r.Answered) / r.Window.Seconds()
@@ -255,6 +264,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	fmt.Fprintf(&out, "\nCreates: %s\nAPI reads: %s\n\nCPU by role over the measured %v (/proc/PID/stat; PostgreSQL and its backends, primary and replica):\n\n",
 		win.create, win.read, r.Window.Round(time.Second))
 	out.WriteString(r.cpuTable())
+	out.WriteString("\n" + r.bound() + "\n")
 	out.WriteString("\nHottest functions (CPU profiles from the Caddy admin endpoint, /debug/pprof/profile, mid-run):\n\n")
 	for i, p := range profiles {
 		if profErrs[i] != nil {
