@@ -105,28 +105,35 @@ const redisWait = 300 * time.Millisecond
 // pgstore.Store.Lookup batches concurrent lookups into one query
 // (docs/decisions/0012-miss-batched-lookups.md); each keeps its own
 // redisWait and lookupTimeout.
+//
+// Both bounds count from the load's start: the Redis read gets a
+// context of its own deadline on the detached one, and the context of
+// lookupTimeout is made only when the store is asked, so that a Redis
+// hit (the common miss) pays for one timer, not two (issue 19's
+// profile).
 func (h *Handler) loadLink(reqCtx context.Context, key string) (e entry, url string, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), lookupTimeout)
-	defer cancel()
-	domain, code := splitL1Key(key)             // "" on the own host (domains.go)
-	ctx, span := h.startLoad(ctx, domain, code) // nil while tracing is off (tracing.go)
-	tier := "none"                              // where the link came from, for the span
+	start := time.Now()
+	base := context.WithoutCancel(reqCtx)
+	domain, code := splitL1Key(key)               // "" on the own host (domains.go)
+	base, span := h.startLoad(base, domain, code) // nil while tracing is off (tracing.go)
+	tier := "none"                                // where the link came from, for the span
 	if span != nil {
 		defer func() { endLoad(span, tier, err) }()
 	}
+	deadline := start.Add(lookupTimeout)
 	if h.l2 != nil {
-		start := time.Now()
-		rctx, rcancel := context.WithTimeout(ctx, redisWait)
+		rctx, rcancel := context.WithDeadline(base, start.Add(min(redisWait, lookupTimeout)))
 		l, ok, err := h.l2.Get(rctx, domain, code)
 		rcancel()
-		h.stats.l2Latency.Observe(time.Since(start).Seconds())
+		now := time.Now()
+		h.stats.l2Latency.Observe(now.Sub(start).Seconds())
 		switch {
-		case err != nil && ctx.Err() != nil:
-			return entry{}, "", ctx.Err() // out of time; the store would be too
+		case err != nil && !now.Before(deadline):
+			return entry{}, "", context.DeadlineExceeded // out of time; the store would be too
 		case err != nil:
 			h.stats.l2Errors.Inc()
 			if ce := h.l2log.Check(zap.WarnLevel, "redis L2 read failed; using the store"); ce != nil {
-				ce.Write(zap.Error(err), tracing.ZapField(ctx))
+				ce.Write(zap.Error(err), tracing.ZapField(base))
 			}
 		case ok:
 			h.stats.l2Hits.Inc()
@@ -138,11 +145,13 @@ func (h *Handler) loadLink(reqCtx context.Context, key string) (e entry, url str
 		}
 	}
 
+	ctx, cancel := context.WithDeadline(base, deadline)
+	defer cancel()
 	store, err := h.res.store.get(ctx)
 	if err != nil {
 		return entry{}, "", err
 	}
-	start := time.Now()
+	start = time.Now()
 	l, err := h.lookup(ctx, store, key, domain, code) // Lookup, or the primary after an invalidation (invalidate.go)
 	h.stats.storeLatency.Observe(time.Since(start).Seconds())
 	if errors.Is(err, linkstore.ErrNotFound) {

@@ -303,3 +303,24 @@ func TestPanicFailsTheBatchOnly(t *testing.T) {
 		t.Fatalf("Do after a panic = %d, %v", v, err)
 	}
 }
+
+// TestLoneBatchHasItsRequestsContext: a batch of one runs on its request's
+// own context (no flight context of its own), so the lookup sees that
+// request's values and deadline.
+func TestLoneBatchHasItsRequestsContext(t *testing.T) {
+	type key struct{}
+	deadline := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), deadline)
+	defer cancel()
+	var got context.Context
+	b := New(func(ctx context.Context, keys []int, out []Result[int]) { got = ctx }, 8, 1)
+	if _, err := b.Do(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := got.Deadline(); !ok || !d.Equal(deadline) {
+		t.Fatalf("deadline %v, %v; want %v", d, ok, deadline)
+	}
+	if v := got.Value(key{}); v != "v" {
+		t.Fatalf("value %v, want v", v)
+	}
+}
