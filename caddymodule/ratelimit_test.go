@@ -223,13 +223,15 @@ func TestSharedRateLimit(t *testing.T) {
 	c := newCode(t, "shared")
 	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/shared"})
 	clock := newFakeClock()
-	edge := func(salt, redisAddr string) *Handler {
+	edge := func(salt, redisAddr string, sync time.Duration) *Handler {
 		return provision(t, &Handler{
 			Database: dsn, Redis: redisAddr, RedisPrefix: testenv.UniquePrefix(t), clock: clock, keySalt: t.Name() + salt,
-			RateLimit: &RateLimit{Requests: 4, Window: caddy.Duration(time.Minute), Name: name, Shared: true},
+			RateLimit: &RateLimit{Requests: 4, Window: caddy.Duration(time.Minute), Name: name, Shared: true, SyncInterval: caddy.Duration(sync)},
 		})
 	}
-	a, b := edge("a", addr), edge("b", addr)
+	// The test syncs A and B itself, in its order: their goroutines wait
+	// the longest interval.
+	a, b := edge("a", addr, maxSyncInterval), edge("b", addr, maxSyncInterval)
 	const client = "192.0.2.44:1"
 	// Before a sync each edge knows its own requests only: 3 + 3 served,
 	// within the documented bound of one burst beyond the limit of 4.
@@ -238,8 +240,7 @@ func TestSharedRateLimit(t *testing.T) {
 		got[k] += v
 	}
 	wantCounts(t, "two edges before a sync", got, 6, 0)
-	// A syncs, then B (the goroutines may have run the syncs already;
-	// Sync waits for one under way): B learns the 6, and refuses until
+	// A syncs, then B: B learns the 6, and refuses until
 	// the shared bucket has room (6 T = 90 s ahead, burst 4 T = 60 s:
 	// back in 90 + 15 - 60 = 45 s).
 	sync := func(h *Handler) {
@@ -264,7 +265,7 @@ func TestSharedRateLimit(t *testing.T) {
 	sync(a)
 	wantRefused("A after its next sync", a, "60")
 
-	down := edge("down", testenv.FreeAddr(t))
+	down := edge("down", testenv.FreeAddr(t), 0) // its goroutine syncs every 100ms
 	wantCounts(t, "Redis down: the local limit", burst(t, down, 6, "/"+c, client), 4, 2)
 	// The goroutine's sync fails: the 4 served requests are the ones the
 	// shared limit never saw (the refused ones count nowhere).
