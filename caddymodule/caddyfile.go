@@ -37,7 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		default_status    301|302|307|308
 //		not_found         404|next
 //		permanent_max_age <duration>
-//		rate_limit        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared]
+//		rate_limit        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared [sync <interval>]]
 //		miss_limit        <requests>/<window> [burst <n>] [name <name>] [max_clients <n>]
 //		trusted_proxies   <cidr|address|private_ranges...>
 //		client_ip_header  X-Forwarded-For|Forwarded
@@ -242,7 +242,7 @@ func appendSet(o *caddyopt.Option, dst *[]string) error {
 
 // parseRateLimit sets *dst from the values of rate_limit or miss_limit:
 //
-//	<requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared]
+//	<requests>/<window> [burst <n>] [name <name>] [max_clients <n>] [shared [sync <interval>]]
 //	off
 //
 // The window is a Caddy duration, or a bare unit (s, m, h, d) for one of
@@ -300,8 +300,15 @@ func parseRateLimit(o *caddyopt.Option, dst **RateLimit) error {
 			}
 		case "name":
 			rl.Name = v
+		case "sync":
+			// Its bounds, and that it needs shared, are Validate's.
+			d, err := caddy.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return o.Errf("%s: sync %q: want a positive duration such as 100ms", name, v)
+			}
+			rl.SyncInterval = caddy.Duration(d)
 		default:
-			return o.Errf("%s: unknown option %q (want burst, name, max_clients or shared)", name, opt)
+			return o.Errf("%s: unknown option %q (want burst, name, max_clients, shared or sync)", name, opt)
 		}
 	}
 	*dst = rl

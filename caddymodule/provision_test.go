@@ -51,6 +51,13 @@ func TestValidate(t *testing.T) {
 		{"shared without redis", func(h *Handler) {
 			h.RateLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), Shared: true}
 		}, "rate_limit: shared needs redis"},
+		{"sync without shared", func(h *Handler) {
+			h.RateLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), SyncInterval: caddy.Duration(time.Second)}
+		}, "rate_limit: sync needs shared"},
+		{"sync too long", func(h *Handler) {
+			h.Redis = "127.0.0.1:1"
+			h.RateLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), Shared: true, SyncInterval: caddy.Duration(time.Minute)}
+		}, "rate_limit: sync 1m0s: want from 1ms to 10s"},
 		{"shared miss limit", func(h *Handler) {
 			h.Redis = "127.0.0.1:6379"
 			h.MissLimit = &RateLimit{Requests: 10, Window: caddy.Duration(time.Second), Shared: true}

@@ -10,11 +10,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
 	"github.com/shortify/shortify/internal/clientip"
 	"github.com/shortify/shortify/internal/ratelimit"
-	"github.com/shortify/shortify/internal/tracing"
 )
 
 // RateLimit is one per-client limit of the handler: Requests per Window
@@ -38,12 +36,30 @@ type RateLimit struct {
 	// fields. Default: "redirects" for rate_limit, "misses" for
 	// miss_limit.
 	Name string `json:"name,omitempty"`
-	// Shared counts the requests in Redis (one Lua script per request),
-	// so that the limit holds across every edge sharing the Redis; it
-	// needs redis. While Redis fails, each edge limits on its own with
-	// the same limit (fail open to the local limiter). Only for
-	// rate_limit: the miss budget is always local.
+	// Shared makes the limit hold, approximately, across every edge
+	// sharing the Redis; it needs redis. Each request is still decided
+	// in memory, by the edge's own bucket (never more than the limit from
+	// one edge), which also holds what the edge last learned from Redis;
+	// every SyncInterval the edge sends its clients' counts to Redis in
+	// one pipeline and learns the shared state of those clients
+	// (ratelimit.Synced). A client that the edges together pushed past
+	// the limit is then refused by each of them until the shared bucket
+	// has room again. Between syncs the edges do not see each other's
+	// requests: a client sending to N edges at once may get up to about
+	// N × rate × SyncInterval requests beyond the limit, plus one burst
+	// (each edge's bucket starts full), before it is refused; what was
+	// served is recorded, so it then waits until the excess is paid back.
+	// While Redis fails or is slow, each edge limits on its own with the
+	// same limit (fail open to the local limiter), and the requests whose
+	// counts could not be sent are counted in
+	// shortify_edge_rate_limit_errors_total. Only for rate_limit: the miss
+	// budget is always local.
 	Shared bool `json:"shared,omitempty"`
+	// SyncInterval is the time between two syncs of a shared limit with
+	// Redis (Caddyfile: `sync <duration>`), from 1ms to 10s; only with
+	// Shared. Shorter holds the limit closer across edges, at the cost
+	// of more pipelines. Default: 100ms.
+	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 	// MaxClients bounds the number of clients whose state the local
 	// limiter keeps (about 140 bytes each); beyond it the rarest are
 	// forgotten and start again from a full bucket. Default: 1000000.
@@ -114,6 +130,10 @@ func (r *RateLimit) validate(what string) error {
 		return fmt.Errorf("%s: burst %d: want at least 1", what, r.Burst)
 	case r.MaxClients < 0:
 		return fmt.Errorf("%s: max_clients %d: want at least 1", what, r.MaxClients)
+	case r.SyncInterval != 0 && !r.Shared:
+		return fmt.Errorf("%s: sync needs shared", what)
+	case r.SyncInterval != 0 && (r.SyncInterval < caddy.Duration(minSyncInterval) || r.SyncInterval > caddy.Duration(maxSyncInterval)):
+		return fmt.Errorf("%s: sync %s: want from %s to %s", what, time.Duration(r.SyncInterval), minSyncInterval, maxSyncInterval)
 	}
 	if err := r.limit("x").Validate(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -128,7 +148,7 @@ type limiters struct {
 
 	rate      *ratelimit.Local // nil without rate_limit
 	rateLimit ratelimit.Limit
-	shared    *ratelimit.Redis // nil unless rate_limit is shared
+	shared    *ratelimit.Synced // nil unless rate_limit is shared; then rate is its Local
 
 	miss      *ratelimit.Local // nil without miss_limit
 	missLimit ratelimit.Limit
@@ -221,18 +241,13 @@ func (h *Handler) provisionLimits() error {
 	}
 	if c := rateLimit; c != nil {
 		lims.rateLimit = c.limit(defaultRateLimitName)
-		if lims.rate, err = local("rate_limit", c, lims.rateLimit); err != nil {
-			return err
-		}
 		if c.Shared {
-			// The Redis limiter holds no state of its own: one per handler.
-			opts := ratelimit.RedisOptions{Prefix: "shortify:ratelimit:edge:" + lims.rateLimit.Name + ":"}
-			if h.clock != nil {
-				opts.Clock = h.clock
-			}
-			if lims.shared, err = ratelimit.NewRedis(h.res.redis, lims.rateLimit, opts); err != nil {
+			if lims.shared, err = h.syncedLimiter(c, lims.rateLimit); err != nil {
 				return fmt.Errorf("rate_limit: %w", err)
 			}
+			lims.rate = lims.shared.Local()
+		} else if lims.rate, err = local("rate_limit", c, lims.rateLimit); err != nil {
+			return err
 		}
 	}
 	if c := missLimit; c != nil {
@@ -289,21 +304,11 @@ func (h *Handler) allow(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if l.rate == nil {
 		return true
 	}
+	// Both decide from memory; a shared limit's Redis is its goroutine's
+	// business (ratelimit_shared.go).
 	var d ratelimit.Decision
 	if l.shared != nil {
-		rctx, cancel := context.WithTimeout(ctx, redisWait) // cache.go
-		var err error
-		d, err = l.shared.Allow(rctx, key)
-		cancel()
-		if err != nil {
-			// Fail open to this edge's own bucket: a Redis outage must not
-			// turn every redirect into an error.
-			h.stats.rateLimitErrors.Inc()
-			if ce := h.l2log.Check(zap.WarnLevel, "shared rate limit unavailable; limiting on this edge alone"); ce != nil {
-				ce.Write(zap.Error(err), tracing.ZapField(ctx))
-			}
-			d, _ = l.rate.Allow(ctx, key)
-		}
+		d, _ = l.shared.Allow(ctx, key)
 	} else {
 		d, _ = l.rate.Allow(ctx, key)
 	}

@@ -15,6 +15,7 @@ import (
 func FuzzParseRateLimit(f *testing.F) {
 	for _, s := range []string{
 		"100/s", "600/1m burst 50 name edge max_clients 2000 shared", "5/1ms", "1/d",
+		"100/s burst 200 shared sync 100ms", "1/s sync 0s", "1/s shared sync -1ms", "1/s sync 1h",
 		"0/s", "100", "9999999999999999999/s", "1/0s", "1/-1s", "3/s burst", "3/s name \"a b\"",
 		"1/1ns", "2/h burst 1000000000", `"" ""`, "{$X}",
 	} {
@@ -37,7 +38,7 @@ func FuzzParseRateLimit(f *testing.F) {
 			if rl == nil {
 				continue // no arguments: off
 			}
-			if rl.Requests < 1 || rl.Window <= 0 || rl.Burst < 0 || rl.MaxClients < 0 {
+			if rl.Requests < 1 || rl.Window <= 0 || rl.Burst < 0 || rl.MaxClients < 0 || rl.SyncInterval < 0 {
 				t.Fatalf("%s %q accepted as %+v", name, args, *rl)
 			}
 			if err := rl.validate(name); err == nil {

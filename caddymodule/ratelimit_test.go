@@ -212,9 +212,10 @@ func TestRateLimitClientIP(t *testing.T) {
 	}
 }
 
-// TestSharedRateLimit: two edges sharing a Redis share one limit; with
-// Redis unreachable each edge falls back to its own bucket and counts the
-// failures.
+// TestSharedRateLimit: two edges sharing a Redis share one limit, each
+// deciding from memory and learning the other's requests when it syncs;
+// with Redis unreachable each edge falls back to its own bucket and counts
+// the requests the shared limit could not see.
 func TestSharedRateLimit(t *testing.T) {
 	t.Parallel()
 	addr := testenv.RedisAddr(t)
@@ -222,24 +223,55 @@ func TestSharedRateLimit(t *testing.T) {
 	c := newCode(t, "shared")
 	dsn := seededDSN(t, linkstore.Link{Code: c, URL: "https://example.com/shared"})
 	clock := newFakeClock()
-	edge := func(salt, redisAddr string) *Handler {
+	edge := func(salt, redisAddr string, sync time.Duration) *Handler {
 		return provision(t, &Handler{
 			Database: dsn, Redis: redisAddr, RedisPrefix: testenv.UniquePrefix(t), clock: clock, keySalt: t.Name() + salt,
-			RateLimit: &RateLimit{Requests: 4, Window: caddy.Duration(time.Minute), Name: name, Shared: true},
+			RateLimit: &RateLimit{Requests: 4, Window: caddy.Duration(time.Minute), Name: name, Shared: true, SyncInterval: caddy.Duration(sync)},
 		})
 	}
-	a, b := edge("a", addr), edge("b", addr)
+	// The test syncs A and B itself, in its order: their goroutines wait
+	// the longest interval.
+	a, b := edge("a", addr, maxSyncInterval), edge("b", addr, maxSyncInterval)
 	const client = "192.0.2.44:1"
+	// Before a sync each edge knows its own requests only: 3 + 3 served,
+	// within the documented bound of one burst beyond the limit of 4.
 	got := burst(t, a, 3, "/"+c, client)
 	for k, v := range burst(t, b, 3, "/"+c, client) {
 		got[k] += v
 	}
-	wantCounts(t, "two edges, one limit of 4", got, 4, 2)
+	wantCounts(t, "two edges before a sync", got, 6, 0)
+	// A syncs, then B: B learns the 6, and refuses until
+	// the shared bucket has room (6 T = 90 s ahead, burst 4 T = 60 s:
+	// back in 90 + 15 - 60 = 45 s).
+	sync := func(h *Handler) {
+		t.Helper()
+		if res := h.limits.shared.Sync(t.Context()); res.Err != nil {
+			t.Fatalf("sync: %+v", res)
+		}
+	}
+	sync(a)
+	sync(b)
+	wantRefused := func(step string, h *Handler, retryAfter string) {
+		t.Helper()
+		w := serveFrom(t, h, "/"+c, client, "")
+		if w.Code != 429 || w.Header().Get("Retry-After") != retryAfter {
+			t.Fatalf("%s: %d, Retry-After %q; want 429 after %s", step, w.Code, w.Header().Get("Retry-After"), retryAfter)
+		}
+	}
+	wantRefused("B after the syncs", b, "45")
+	// A synced before B's requests reached Redis: it learns them at its
+	// next sync of a request of this client, within the bound.
+	wantCounts(t, "A before its next sync", burst(t, a, 1, "/"+c, client), 1, 0)
+	sync(a)
+	wantRefused("A after its next sync", a, "60")
 
-	down := edge("down", testenv.FreeAddr(t))
+	down := edge("down", testenv.FreeAddr(t), 0) // its goroutine syncs every 100ms
 	wantCounts(t, "Redis down: the local limit", burst(t, down, 6, "/"+c, client), 4, 2)
-	if n := down.stats.rateLimitErrors.Load(); n != 6 {
-		t.Fatalf("rate_limit_errors = %d, want 6", n)
+	// The goroutine's sync fails: the 4 served requests are the ones the
+	// shared limit never saw (the refused ones count nowhere).
+	testenv.WaitFor(t, "the failed sync counted", 10*time.Second, func() bool { return down.stats.rateLimitErrors.Load() >= 4 })
+	if n := down.stats.rateLimitErrors.Load(); n != 4 {
+		t.Fatalf("rate_limit_errors = %d, want 4", n)
 	}
 }
 

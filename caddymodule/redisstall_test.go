@@ -10,6 +10,7 @@ import (
 
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // TestStalledRedisLeavesTheStoreTime stops every node of a real Redis
@@ -52,8 +53,8 @@ func TestStalledRedisLeavesTheStoreTime(t *testing.T) {
 		code string
 		max  time.Duration // the Redis calls it may wait on, plus slack for a busy machine
 	}{
-		{hit, redisWait + time.Second},    // the shared rate limit
-		{miss, 3*redisWait + time.Second}, // the rate limit, the L2 read and fill
+		{hit, redisWait + time.Second},    // no Redis call: the shared rate limit syncs in the background
+		{miss, 3*redisWait + time.Second}, // the L2 read and fill
 	} {
 		start := time.Now()
 		w, _ := serve(h, "GET", "/"+tc.code, nil)
@@ -65,7 +66,10 @@ func TestStalledRedisLeavesTheStoreTime(t *testing.T) {
 			t.Errorf("GET /%s with Redis stalled took %v, want ≤ %v", tc.code, took, tc.max)
 		}
 	}
-	if h.stats.l2Errors.Load() == 0 || h.stats.rateLimitErrors.Load() == 0 {
-		t.Errorf("L2 errors %d, rate-limit errors %d: Redis was not in the way", h.stats.l2Errors.Load(), h.stats.rateLimitErrors.Load())
+	if h.stats.l2Errors.Load() == 0 {
+		t.Errorf("no L2 errors: Redis was not in the way")
 	}
+	// The shared limit's sync of the two requests times out after
+	// redisWait, in the background: their counts are lost.
+	testenv.WaitFor(t, "the shared rate limit's failed sync", 10*time.Second, func() bool { return h.stats.rateLimitErrors.Load() > 0 })
 }

@@ -140,6 +140,26 @@ func (l *Local) Peek(key string) Decision {
 	return decide(true, time.Duration(base-now), time.Duration(l.t), time.Duration(l.window))
 }
 
+// raise moves key's TAT forward to tat (nanoseconds since the epoch, on
+// l's clock), never back: what a Synced limiter learns from Redis about
+// the requests other processes served. A TAT in the past changes nothing,
+// so an unknown key is added only when it has something to remember.
+func (l *Local) raise(key string, tat int64) {
+	b, ok := l.cache.GetIfPresent(key)
+	if !ok {
+		if tat <= l.clock.NowNano() {
+			return
+		}
+		b, _ = l.cache.SetIfAbsent(key, new(bucket))
+	}
+	for {
+		old := b.tat.Load()
+		if old >= tat || b.tat.CompareAndSwap(old, tat) {
+			return
+		}
+	}
+}
+
 // Limit returns the limit l enforces.
 func (l *Local) Limit() Limit { return l.limit }
 

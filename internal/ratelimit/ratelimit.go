@@ -10,13 +10,16 @@
 // at once, and Rate per second after that; once TAT is in the past the
 // bucket is full again and the key's state can be forgotten.
 //
-// Two Limiters share that arithmetic:
+// Three Limiters share that arithmetic:
 //
 //   - Local keeps the state in memory, in an otter cache bounded by a number
 //     of keys, so memory stays bounded however many clients there are.
 //   - Redis keeps it in Redis, one key per limited key, checked and updated
 //     by one Lua script per request, for limits that must hold across
-//     processes.
+//     processes exactly.
+//   - Synced decides from a Local and syncs the counts with Redis (the same
+//     keys) in one pipeline per interval, for limits that must hold across
+//     processes approximately, without a round trip per request.
 //
 // A Decision carries what a response needs: whether the request may go on,
 // and the values of the Retry-After, RateLimit and RateLimit-Policy header
