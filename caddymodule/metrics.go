@@ -20,7 +20,7 @@ import (
 //	shortify_edge_l2_errors_total                 Redis reads and fills that failed (skipped)
 //	shortify_edge_lookup_duration_seconds{tier}   l2 (Redis GET), store (link store Lookup)
 //	shortify_edge_rate_limited_total{limit}       requests, misses
-//	shortify_edge_rate_limit_errors_total         shared (Redis) limit checks that failed
+//	shortify_edge_rate_limit_errors_total         requests the shared (Redis) limit never saw
 //	shortify_edge_click_queue_depth               click events waiting to be produced
 //	shortify_edge_click_events_total{result}      produced, dropped, failed
 //	shortify_edge_invalidations_total             codes evicted on a link event
@@ -84,7 +84,7 @@ func newMetrics() *metrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts(opts("rate_limited_total",
 			"Requests refused with 429, by the limit that refused them (requests, misses).")), []string{"limit"}),
 		limitErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("rate_limit_errors_total",
-			"Shared (Redis) rate-limit checks that failed; the local limiter decided instead."))),
+			"Requests the shared (Redis) rate limit never saw, their counts lost to a failed sync or the pending-client cap; the local limiter decided them alone."))),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts(opts("click_queue_depth",
 			"Click events in the in-memory queue, waiting for the Kafka producer."))),
 		clickEvents: prometheus.NewCounterVec(prometheus.CounterOpts(opts("click_events_total",
