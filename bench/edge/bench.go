@@ -61,6 +61,7 @@ type sizeResult struct {
 	a, b    result
 	c, d    *result // miss paths (only for the size that measured them)
 	seeding time.Duration
+	memory  string // the memory line, plain cases only
 }
 
 // caseName is how the run names a case: "plain" or "smart".
@@ -102,6 +103,17 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 
+	if cfg.fill == fillStart {
+		// The L2 and the hot list of every size live in a Redis of the
+		// run's own: ten million keys do not belong in the shared one.
+		rs, err := startRedis(ctx, dir)
+		if err != nil {
+			return err
+		}
+		defer rs.stop()
+		cfg.redis = rs.addr
+		fmt.Printf("fill: the edge's warm start (warm_count = links) from a hot list of every code, in a redis-server of the run's own on %s\n", rs.addr)
+	}
 	b := &bench{
 		cfg: cfg, dir: dir,
 		wrk: wrkRun{threads: cfg.threads, conns: cfg.conns, duration: cfg.duration, script: script, pin: cfg.pin, verbose: cfg.verbose},
@@ -238,41 +250,34 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	fmt.Printf("  %d links (%.0f%%) on the custom domain %s (workspace %d, verified in the edge's domain mirror), %d on the own host %s\n",
 		onDomain, 100*float64(onDomain)/float64(n), customDomain, customWorkspace, n-onDomain, ownHost)
 
-	took, err := prefillRedis(ctx, b.rdb, b.prefix, links, codes, warmConns)
+	// Each case and size has Redis keys of its own (under the run's
+	// prefix, which the cleanup removes): a hot list or L2 entries left
+	// by an earlier size must not mix with this one's.
+	prefix := fmt.Sprintf("%s%s-%d:", b.prefix, caseName(smart), n)
+	took, err := prefillRedis(ctx, b.rdb, prefix, links, codes, warmConns)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("  prefilled Redis with the %d links in %s (l2cache.Set, the control plane's write-through)\n", n, took.Round(time.Millisecond))
 
 	opts := shortifyOptions{
-		database: db.dsn, redis: b.cfg.redis, redisPrefix: b.prefix,
+		database: db.dsn, redis: b.cfg.redis, redisPrefix: prefix,
 		cacheSize: max(n, 1000), cacheTTL: "1h", hosts: ownHost,
 		kafkaOption: b.kafkaOpt, kafkaAddr: b.kafka,
 	}
-	a, err := b.start(ctx, fmt.Sprintf("A-shortify-%s-%d", caseName(smart), n), withMetrics(opts.body()))
+	name := fmt.Sprintf("A-shortify-%s-%d", caseName(smart), n)
+	var a *instance
+	var goalBefore float64
+	if b.cfg.fill == fillStart {
+		a, goalBefore, err = b.startWarm(ctx, name, opts, links, codes)
+	} else {
+		a, goalBefore, err = b.startAndGet(ctx, name, opts, links, codes, smart)
+	}
+	if a != nil {
+		defer a.stop()
+	}
 	if err != nil {
 		return err
-	}
-	defer a.stop()
-	if err := preflight(ctx, a.addr, links, codes); err != nil {
-		return fmt.Errorf("%s: %w", a.name, err)
-	}
-	goalBefore, err := heapGoal(ctx, a.addr)
-	if err != nil {
-		return err
-	}
-	took, tally, err := warm(ctx, a.addr, links, codes, warmConns)
-	if err != nil {
-		return err
-	}
-	want := "302 to the link's URL"
-	if smart {
-		want = "302 to one of the link's rules' or variants' URLs"
-	}
-	fmt.Printf("  warmed A's L1 (from Redis) with one GET of each of the %d codes, with its link's Host, in %s (%.0f req/s, every answer checked: %s)\n",
-		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), want)
-	if smart {
-		fmt.Println("  " + tallyLine(links.choiceNames(), tally))
 	}
 
 	res := sizeResult{links: n, smart: smart, load: load, seeding: seeding}
@@ -296,11 +301,12 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	fmt.Printf("  %-16s best  : %s\n", "B static redir", describe(res.b))
 	fmt.Println("  " + ratioLine(n, smart, res.a, res.b))
 	if gogc, ok := gogcPercent(b.cfg.gogc); ok && !smart {
-		goalAfter, err := heapGoal(ctx, a.addr)
+		goalAfter, err := liveHeap(ctx, a)
 		if err != nil {
 			return err
 		}
-		fmt.Println("  " + memoryLine(n, goalBefore, goalAfter, gogc, meanURLLen(links, codes)))
+		res.memory = memoryLine(n, goalBefore, goalAfter, gogc, meanURLLen(links, codes))
+		fmt.Println("  " + res.memory)
 	}
 	fmt.Println("  " + shareLine(append(runsA, runsB...)))
 
@@ -314,13 +320,105 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	return nil
 }
 
-// start starts a shortify instance with the given site body.
+// startAndGet starts A and fills its L1 with one GET of every code
+// (-fill http). It returns A (also with an error, for the caller to stop)
+// and its heap goal before the fill, after a full collection.
+func (b *bench) startAndGet(ctx context.Context, name string, opts shortifyOptions, links linkSet, codes []string, smart bool) (*instance, float64, error) {
+	n := len(codes)
+	a, err := b.start(ctx, name, withMetrics(opts.body()))
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := preflight(ctx, a.addr, links, codes); err != nil {
+		return a, 0, fmt.Errorf("%s: %w", a.name, err)
+	}
+	goalBefore, err := liveHeap(ctx, a)
+	if err != nil {
+		return a, 0, err
+	}
+	took, tally, err := warm(ctx, a.addr, links, codes, warmConns)
+	if err != nil {
+		return a, 0, err
+	}
+	want := "302 to the link's URL"
+	if smart {
+		want = "302 to one of the link's rules' or variants' URLs"
+	}
+	fmt.Printf("  warmed A's L1 (from Redis) with one GET of each of the %d codes, with its link's Host, in %s (%.0f req/s, every answer checked: %s)\n",
+		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), want)
+	if smart {
+		fmt.Println("  " + tallyLine(links.choiceNames(), tally))
+	}
+	return a, goalBefore, nil
+}
+
+// startWarm fills A's L1 through the edge's own warm start (-fill
+// start): it reads the heap of a twin of A whose hot list is empty (the
+// baseline of the memory line: A's own heap before its warm start cannot
+// be read, the warm start runs at its provisioning), writes every code
+// to the hot list, starts A with warm_count n, waits until A is ready
+// and checks that a sample of codes are L1 hits with the right answers.
+// It returns A (also with an error, for the caller to stop) and the
+// baseline heap goal.
+func (b *bench) startWarm(ctx context.Context, name string, opts shortifyOptions, links linkSet, codes []string) (*instance, float64, error) {
+	n := len(codes)
+	opts.redis = warmStartRedis(b.cfg.redis)
+	opts.warmCount, opts.warmTimeout = n, warmStartTimeout
+	twinOpts := opts
+	twinOpts.redisPrefix = opts.redisPrefix + "twin:" // no hot list there
+	twin, err := b.start(ctx, name+"-twin", withMetrics(twinOpts.body()))
+	if err != nil {
+		return nil, 0, err
+	}
+	_, err = waitWarmStart(ctx, twin, 0)
+	var goalBefore float64
+	if err == nil {
+		goalBefore, err = liveHeap(ctx, twin)
+	}
+	twin.stop()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", twin.name, err)
+	}
+
+	took, err := writeHotList(ctx, b.rdb, opts.redisPrefix, links, codes, time.Now())
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Printf("  wrote the %d codes to the hot list in %s (one sorted set, the first code the hottest)\n", n, took.Round(time.Millisecond))
+	begin := time.Now()
+	a, err := b.start(ctx, name, withMetrics(opts.body()))
+	if err != nil {
+		return nil, 0, err
+	}
+	edgeTook, err := waitWarmStart(ctx, a, n)
+	if err != nil {
+		return a, 0, err
+	}
+	took = time.Since(begin)
+	sampled, err := checkHits(ctx, a, links, codes, 10_000)
+	if err != nil {
+		return a, 0, err
+	}
+	fmt.Printf("  warmed A's L1 (from Redis) by its warm start, warm_count %d: ready %s after its start (the edge's warm_duration_seconds: %s; %.0f links/s); %d sampled codes all L1 hits with the right answer\n",
+		n, took.Round(time.Millisecond), edgeTook.Round(time.Millisecond), float64(n)/edgeTook.Seconds(), sampled)
+	if err := preflight(ctx, a.addr, links, codes); err != nil {
+		return a, 0, fmt.Errorf("%s: %w", a.name, err)
+	}
+	return a, goalBefore, nil
+}
+
+// start starts a shortify instance with the given site body, with its
+// admin endpoint on (the harness collects garbage through it).
 func (b *bench) start(ctx context.Context, name, body string) (*instance, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	cf := siteBlock(addr, body)
+	admin, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cf := withAdmin(siteBlock(addr, body), admin)
 	if b.cfg.verbose {
 		fmt.Printf("--- %s Caddyfile\n%s", name, cf)
 	}
@@ -332,7 +430,7 @@ func (b *bench) start(ctx context.Context, name, body string) (*instance, error)
 func (b *bench) missPaths(ctx context.Context, opts shortifyOptions, links linkSet, codes []string, codesPath string, res *sizeResult) error {
 	fmt.Printf("  L1-miss paths: cache_size %d, cache_ttl %s, random codes of all %d (so nearly every request misses L1)\n",
 		missCacheSize, missCacheTTL, len(codes))
-	present, err := countPresent(ctx, b.rdb, b.prefix, links, codes, 1000)
+	present, err := countPresent(ctx, b.rdb, opts.redisPrefix, links, codes, 1000)
 	if err != nil {
 		return err
 	}
@@ -493,6 +591,12 @@ func (b *bench) summary() {
 		fmt.Printf("  A throughput from %d to %d links: %.0f -> %.0f req/s (%+.1f%%; A/B %.2f -> %.2f)\n",
 			first.links, last.links, first.a.rps(), last.a.rps(), 100*(last.a.rps()/first.a.rps()-1),
 			first.a.rps()/first.b.rps(), last.a.rps()/last.b.rps())
+		fmt.Println("  " + scaleLine(first, last))
+	}
+	for _, r := range b.results {
+		if r.memory != "" {
+			fmt.Printf("  links=%d %s\n", r.links, r.memory)
+		}
 	}
 	for _, r := range b.results {
 		if r.c != nil {
@@ -502,6 +606,19 @@ func (b *bench) summary() {
 				r.c.rps()/r.a.rps(), r.d.rps()/r.a.rps())
 		}
 	}
+}
+
+// scaleLine compares the largest plain size with the smallest, as issue
+// 19 asks of ten million links: A's throughput against the small case's
+// (goal: at least 0.90 of it), also with each run's throughput taken
+// over B's of the same size (which other load on the machine moves
+// less), and A's p99 over B's (goal: at most 1.2).
+func scaleLine(small, large sizeResult) string {
+	tp := large.a.rps() / small.a.rps()
+	rel := (large.a.rps() / large.b.rps()) / (small.a.rps() / small.b.rps())
+	p99 := large.a.p99.Seconds() / large.b.p99.Seconds()
+	return fmt.Sprintf("scale links=%d against links=%d: A throughput %.2f (goal >= %.2f: %s; over B's of each size %.2f)  p99 A/B %.2f (goal <= %.1f: %s)",
+		large.links, small.links, tp, goalThroughput, metOrNot(tp >= goalThroughput), rel, p99, goalP99, metOrNot(p99 <= goalP99))
 }
 
 // newRedis is the harness's own Redis client. Not l2cache.NewClient: its
