@@ -111,7 +111,8 @@ func seededLink(i int, code string, base time.Time) linkstore.Link {
 // on misses.
 func seed(ctx context.Context, dsn string, c *codes, workers int, base time.Time) error {
 	cfg := linkseed.Config{DSN: dsn, N: c.Len(), Workers: workers, Host: seedHost}
-	if err := linkseed.Copy(ctx, cfg, func(i int) (linkstore.Link, error) { return seededLink(i, c.At(i), base), nil }); err != nil {
+	// The indexes stay: the stack's control plane uses the table already.
+	if _, err := linkseed.Copy(ctx, cfg, func(i int) (linkstore.Link, error) { return seededLink(i, c.At(i), base), nil }); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	return nil

@@ -46,7 +46,7 @@ func TestCopyReadsBack(t *testing.T) {
 			if smart {
 				host = "example.com" // given, not parsed
 			}
-			err := Copy(ctx, Config{DSN: dsn, N: n, Workers: 3, Host: host, Smart: smart}, func(i int) (linkstore.Link, error) {
+			_, err := Copy(ctx, Config{DSN: dsn, N: n, Workers: 3, Host: host, Smart: smart}, func(i int) (linkstore.Link, error) {
 				return link(i, smart), nil
 			})
 			if err != nil {
@@ -89,7 +89,7 @@ func TestCopySourceError(t *testing.T) {
 	dsn := testenv.Schema(t)
 	teststore.Postgres(t, dsn)
 	boom := errors.New("boom")
-	err := Copy(t.Context(), Config{DSN: dsn, N: 100, Workers: 2}, func(i int) (linkstore.Link, error) {
+	_, err := Copy(t.Context(), Config{DSN: dsn, N: 100, Workers: 2}, func(i int) (linkstore.Link, error) {
 		if i == 70 {
 			return linkstore.Link{}, boom
 		}
@@ -97,5 +97,58 @@ func TestCopySourceError(t *testing.T) {
 	})
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "link 70") {
 		t.Fatalf("Copy = %v, want boom at link 70", err)
+	}
+}
+
+// indexDefs are the definitions of every index of the links table and
+// of its partitions, sorted.
+func indexDefs(t *testing.T, dsn string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+		WHERE i.indrelid = 'links'::regclass OR i.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'links'::regclass)
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+// DeferIndexes leaves the table with the indexes the migrations made,
+// names and definitions, on the table and on every partition; the links
+// read back, through the unique index that stayed and the ones built
+// again (a lookup by ID).
+func TestCopyDeferIndexes(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.Schema(t)
+	st := teststore.Postgres(t, dsn)
+	before := indexDefs(t, dsn)
+	if len(before) < 10 {
+		t.Fatalf("only %d indexes before the seed: %v", len(before), before)
+	}
+	const n = 1000
+	tm, err := Copy(ctx, Config{DSN: dsn, N: n, Workers: 2, DeferIndexes: true}, func(i int) (linkstore.Link, error) { return link(i, false), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.Copy <= 0 || tm.Indexes <= 0 {
+		t.Errorf("timing %+v: want the copy and the index builds timed", tm)
+	}
+	if after := indexDefs(t, dsn); !reflect.DeepEqual(after, before) {
+		t.Fatalf("indexes after the seed differ:\nbefore %q\nafter  %q", before, after)
+	}
+	for i := range n {
+		want := link(i, false)
+		if got, err := st.Lookup(ctx, want.Domain, want.Code); err != nil || got.ID != want.ID {
+			t.Fatalf("Lookup(%q, %q) = %+v, %v", want.Domain, want.Code, got, err)
+		}
 	}
 }
