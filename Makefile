@@ -114,12 +114,16 @@ bench-edge: build services ## wrk on the edge handler vs Caddy's static redir: p
 # the edge's own warm start from a redis-server of the run's own (-fill
 # start: about two minutes for 10M instead of most of an hour of GETs),
 # no smart case. Prints the scale line (10M against 10k) and the memory
-# per cached link. Needs about 8 GB of free memory; 10 to 20 minutes.
+# per cached link. One wrk thread: wrk runs a thread's Lua init (reading
+# the 10M-line codes file, a minute or more) before it starts the next
+# thread, while the first already sends, and counts the first thread's
+# requests of that minute against the -d window alone.
+# Needs about 8 GB of free memory; 30 to 40 minutes on a busy machine.
 .PHONY: bench-edge-10m
 bench-edge-10m: build services ## bench-edge at 10k and 10M plain links, filled by the edge's warm start; prints 10M against 10k and the memory per link.
 	scripts/ensure-debian-package.sh wrk wrk
 	scripts/ensure-debian-package.sh redis-server redis-server
-	$(GO) run ./bench/edge -bin $(BIN) -sizes 10000,10000000 -smart-sizes '' -fill start $(EDGE_BENCH_FLAGS)
+	$(GO) run ./bench/edge -bin $(BIN) -sizes 10000,10000000 -smart-sizes '' -fill start -threads 1 $(EDGE_BENCH_FLAGS)
 
 # The fault suite (bench/faults, docs/faults.md): every TestFault* test,
 # the long ones behind the build tag `faults` included, one package at a

@@ -256,14 +256,18 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	// prefix, which the cleanup removes): a hot list or L2 entries left
 	// by an earlier size must not mix with this one's.
 	prefix := fmt.Sprintf("%s%s-%d:", b.prefix, caseName(smart), n)
-	took, err := prefillRedis(ctx, b.rdb, prefix, links, codes, warmConns)
+	ttl := redisTTL
+	if b.cfg.fill == fillStart {
+		ttl = privateRedisTTL
+	}
+	took, err := prefillRedis(ctx, b.rdb, prefix, ttl, links, codes, warmConns)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("  prefilled Redis with the %d links in %s (l2cache.Set, the control plane's write-through)\n", n, took.Round(time.Millisecond))
 
 	opts := shortifyOptions{
-		database: db.dsn, redis: b.cfg.redis, redisPrefix: prefix,
+		database: db.dsn, redis: b.cfg.redis, redisPrefix: prefix, ttl: ttl,
 		cacheSize: max(n, 1000), cacheTTL: "1h", hosts: ownHost,
 		kafkaOption: b.kafkaOpt, kafkaAddr: b.kafka,
 	}

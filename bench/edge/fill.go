@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -66,7 +67,7 @@ func (b *bench) startWarm(ctx context.Context, name string, opts shortifyOptions
 		return nil, 0, fmt.Errorf("%s: %w", twin.name, err)
 	}
 
-	took, err := writeHotList(ctx, b.rdb, opts.redisPrefix, links, codes, time.Now())
+	took, err := writeHotList(ctx, b.rdb, opts.redisPrefix, cmp.Or(opts.ttl, redisTTL), links, codes, time.Now())
 	if err != nil {
 		return nil, 0, err
 	}

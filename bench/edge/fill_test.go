@@ -50,12 +50,12 @@ func TestWarmStartFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := "fill-test:"
-	if _, err := prefillRedis(ctx, rdb, prefix, links, codes, 4); err != nil {
+	if _, err := prefillRedis(ctx, rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
 		t.Fatal(err)
 	}
 
 	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.addr, fill: fillStart}, dir: dir, rdb: rdb, prefix: prefix}
-	opts := shortifyOptions{database: db.dsn, redis: rs.addr, redisPrefix: prefix, cacheSize: n, cacheTTL: "1h", hosts: ownHost}
+	opts := shortifyOptions{database: db.dsn, redis: rs.addr, redisPrefix: prefix, cacheSize: n, cacheTTL: "1h", hosts: ownHost, ttl: privateRedisTTL}
 	a, before, err := b.startWarm(ctx, "A-test", opts, links, codes)
 	if a != nil {
 		t.Cleanup(a.stop)
@@ -115,11 +115,11 @@ func TestWarmStartShortList(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := "short-list:"
-	if _, err := prefillRedis(ctx, rdb, prefix, links, codes, 4); err != nil {
+	if _, err := prefillRedis(ctx, rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
 		t.Fatal(err)
 	}
 	// Half of the codes on the list, the edge asked for all of them.
-	if _, err := writeHotList(ctx, rdb, prefix, links, codes[:50], time.Now()); err != nil {
+	if _, err := writeHotList(ctx, rdb, prefix, privateRedisTTL, links, codes[:50], time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.addr}, dir: dir, rdb: rdb, prefix: prefix}

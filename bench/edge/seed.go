@@ -319,8 +319,8 @@ func writeCodes(path string, links linkSet, codes []string) error {
 // write-through does on create (l2cache.Set), from conc concurrent
 // connections, so that A's warm-up misses read Redis rather than the
 // database (about twice as fast) and the Redis-hit path finds every code.
-func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, links linkSet, codes []string, conc int) (time.Duration, error) {
-	l2 := l2cache.New(rdb, prefix, redisTTL)
+func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, ttl time.Duration, links linkSet, codes []string, conc int) (time.Duration, error) {
+	l2 := l2cache.New(rdb, prefix, ttl)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	begin := time.Now()

@@ -47,7 +47,7 @@ func TestSeedReadsBack(t *testing.T) {
 					t.Error(err)
 				}
 			})
-			if _, err := prefillRedis(ctx, rdb, prefix, links, codes, 4); err != nil {
+			if _, err := prefillRedis(ctx, rdb, prefix, redisTTL, links, codes, 4); err != nil {
 				t.Fatal(err)
 			}
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,13 @@ func adminOf(caddyfile string) string {
 	return ""
 }
 
+// redisTTL bounds the life of the benchmark's Redis keys in the shared
+// Redis, in case its cleanup never runs; privateRedisTTL those in the
+// redis-server of -fill start, which dies with the run, and whose ten
+// million keys take longer to write and use than redisTTL would last on
+// a busy machine.
+const privateRedisTTL = 6 * time.Hour
+
 // redisTTL bounds the life of the benchmark's Redis keys, in case its
 // cleanup never runs.
 const redisTTL = 30 * time.Minute
@@ -80,6 +88,8 @@ type shortifyOptions struct {
 	hosts       string // the instance's own host names (the option hosts), "" for none
 	kafkaOption string // the module's Kafka subdirective, "" for none
 	kafkaAddr   string
+	// ttl is the redis_ttl; zero means redisTTL.
+	ttl time.Duration
 	// warmCount and warmTimeout set the warm start (warm_count,
 	// warm_timeout) when warmCount is positive; else the module's
 	// defaults hold.
@@ -93,7 +103,7 @@ func (o shortifyOptions) body() string {
 	b.WriteString("\tshortify_edge {\n")
 	fmt.Fprintf(&b, "\t\tdatabase %s\n", o.database)
 	if o.redis != "" {
-		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, redisTTL)
+		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, cmp.Or(o.ttl, redisTTL))
 	}
 	fmt.Fprintf(&b, "\t\tcache_size %d\n\t\tcache_ttl %s\n", o.cacheSize, o.cacheTTL)
 	if o.hosts != "" {

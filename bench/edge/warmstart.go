@@ -139,7 +139,7 @@ func hotMember(domain, code string) string {
 // writeHotList writes every link as a member of the hot list of the
 // current minute, the first code the hottest (scores n down to 1), in
 // pipelines of hotListBatch. It returns the time it took.
-func writeHotList(ctx context.Context, rdb redis.UniversalClient, prefix string, links linkSet, codes []string, now time.Time) (time.Duration, error) {
+func writeHotList(ctx context.Context, rdb redis.UniversalClient, prefix string, ttl time.Duration, links linkSet, codes []string, now time.Time) (time.Duration, error) {
 	const hotListBatch = 10_000
 	begin := time.Now()
 	key := hotListKey(prefix, now)
@@ -155,7 +155,7 @@ func writeHotList(ctx context.Context, rdb redis.UniversalClient, prefix string,
 			return 0, fmt.Errorf("write the hot list (%s): %w", key, err)
 		}
 	}
-	if err := rdb.Expire(ctx, key, redisTTL).Err(); err != nil {
+	if err := rdb.Expire(ctx, key, ttl).Err(); err != nil {
 		return 0, fmt.Errorf("write the hot list (%s): %w", key, err)
 	}
 	return time.Since(begin), nil
