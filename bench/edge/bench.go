@@ -128,6 +128,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		return fmt.Errorf("redis at %s (`make services` starts it): %w", cfg.redis, err)
 	}
 	defer func() {
+		if cfg.fill == fillStart {
+			return // the run's own redis-server goes, keys and all
+		}
 		if cerr := removeKeys(rdb, b.prefix); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
