@@ -85,6 +85,7 @@ type config struct {
 	gogc        string
 	postgres    string
 	redis       string
+	fill        string // fillHTTP or fillStart
 }
 
 func parseFlags() (config, error) {
@@ -106,6 +107,7 @@ func parseFlags() (config, error) {
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory with the instances' logs (run with GODEBUG=gctrace=1 to read their garbage-collection cycles there)")
 	flag.StringVar(&c.postgres, "postgres", envOr("SHORTIFY_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "admin DSN of the PostgreSQL server (a fresh database is made per size)")
 	flag.StringVar(&c.redis, "redis", envOr("SHORTIFY_TEST_REDIS", "127.0.0.1:6379"), "Redis address for the L2")
+	flag.StringVar(&c.fill, "fill", fillHTTP, "how A's L1 is filled: "+fillHTTP+" (one GET per code, each an L1 miss that Redis answers) or "+fillStart+" (the edge's own warm start from a hot list of every code, against a redis-server the harness starts for the run: the fill that ten million links can afford)")
 	flag.Parse()
 
 	var err error
@@ -127,6 +129,11 @@ func parseFlags() (config, error) {
 		return c, errors.New("-domain-share: from 0 to 1")
 	case c.threads < 1 || c.conns < c.threads:
 		return c, errors.New("-threads and -conns: at least one thread and one connection per thread")
+	}
+	switch c.fill {
+	case fillHTTP, fillStart:
+	default:
+		return c, fmt.Errorf("-fill %q: want %s or %s", c.fill, fillHTTP, fillStart)
 	}
 	switch c.clicks {
 	case "auto", "on", "off":

@@ -21,6 +21,7 @@ import (
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/pgstore"
 	"github.com/shortify/shortify/internal/smartlink"
+	"github.com/shortify/shortify/internal/testkit/linkseed"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -87,77 +88,56 @@ func (d *database) drop() error {
 	return nil
 }
 
+// seedWorkers is how many connections COPY side by side: the server's
+// work on two cores.
+const seedWorkers = 2
+
 // seed applies the schema (pgstore's migrations) and COPYs one link per
-// code into the database, then ANALYZEs it. It returns the time of the
-// COPY and the ANALYZE, which is what "seeding" measures. Smart links
+// code into the database (linkseed, from seedWorkers connections), then
+// ANALYZEs it, the indexes it is not read by built after the COPY
+// (linkseed.Config.DeferIndexes). It returns how long the COPY, the
+// index builds and the ANALYZE took, which is what "seeding" measures. Smart links
 // carry their options in the column smart, in the stores' form
 // (smartlink.Options.MarshalStored); plain links leave it NULL, as the
 // stores do.
-func (d *database) seed(ctx context.Context, codes []string) (time.Duration, error) {
+func (d *database) seed(ctx context.Context, codes []string) (linkseed.Timing, error) {
 	n := len(codes)
 	st, err := pgstore.Open(ctx, linkstore.Config{DSN: d.dsn, Migrate: true})
 	if err != nil {
-		return 0, fmt.Errorf("apply the schema: %w", err)
+		return linkseed.Timing{}, fmt.Errorf("apply the schema: %w", err)
 	}
 	st.Close()
 
-	conn, err := pgx.Connect(ctx, d.dsn)
-	if err != nil {
-		return 0, fmt.Errorf("connect to %s: %w", d.name, err)
-	}
-	defer conn.Close(context.Background())
-	cols := []string{"code", "id", "url", "status", "created_at", "disabled", "host", "workspace_id", "domain"}
 	if d.links.smart {
-		if err := hasSmartColumn(ctx, conn); err != nil {
-			return 0, err
+		if err := hasSmartColumn(ctx, d.dsn); err != nil {
+			return linkseed.Timing{}, err
 		}
-		cols = append(cols, "smart")
 	}
-
-	begin := time.Now()
-	i := 0
-	rows := pgx.CopyFromFunc(func() ([]any, error) {
-		if i == len(codes) {
-			return nil, nil
-		}
-		l := d.links.link(i, codes[i])
-		i++
-		// Columns as listed above; host is what linkstore.HostOf gives
-		// for the URL.
-		row := []any{l.Code, l.ID, l.URL, int16(l.Status), l.CreatedAt, l.Disabled, "example.com", l.WorkspaceID, l.Domain}
-		if d.links.smart {
-			// Raw JSON: pgx writes a []byte into jsonb as it is.
-			stored, err := l.Smart.MarshalStored()
-			if err != nil {
-				return nil, fmt.Errorf("link %s: %w", l.Code, err)
-			}
-			row = append(row, stored)
-		}
-		return row, nil
-	})
-	copied, err := conn.CopyFrom(ctx, pgx.Identifier{"links"}, cols, rows)
+	// Host: what linkstore.HostOf gives for every seeded URL. The
+	// indexes the edge does not read by are built after the COPY (the
+	// database is the run's own).
+	cfg := linkseed.Config{DSN: d.dsn, N: n, Workers: seedWorkers, Host: "example.com", Smart: d.links.smart, DeferIndexes: true}
+	tm, err := linkseed.Copy(ctx, cfg, func(i int) (linkstore.Link, error) { return d.links.link(i, codes[i]), nil })
 	if err != nil {
-		return 0, fmt.Errorf("copy %d links: %w", n, err)
+		return tm, fmt.Errorf("seed %d links: %w", n, err)
 	}
-	if copied != int64(n) {
-		return 0, fmt.Errorf("copy: %d rows copied, want %d", copied, n)
-	}
-	if _, err := conn.Exec(ctx, "ANALYZE links"); err != nil {
-		return 0, fmt.Errorf("analyze: %w", err)
-	}
-	took := time.Since(begin)
 	if err := registerDomain(ctx, d.dsn); err != nil {
-		return 0, err
+		return tm, err
 	}
-	return took, nil
+	return tm, nil
 }
 
 // hasSmartColumn checks that pgstore's migrations gave the links table the
 // column that holds a link's smart options (migration 0008, issue 16), so
 // that the smart case fails with a reason rather than a COPY error.
-func hasSmartColumn(ctx context.Context, conn *pgx.Conn) error {
+func hasSmartColumn(ctx context.Context, dsn string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("look for the links table's smart column: %w", err)
+	}
+	defer conn.Close(context.Background())
 	var ok bool
-	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+	err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = 'links' AND column_name = 'smart')`).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("look for the links table's smart column: %w", err)
@@ -339,8 +319,8 @@ func writeCodes(path string, links linkSet, codes []string) error {
 // write-through does on create (l2cache.Set), from conc concurrent
 // connections, so that A's warm-up misses read Redis rather than the
 // database (about twice as fast) and the Redis-hit path finds every code.
-func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, links linkSet, codes []string, conc int) (time.Duration, error) {
-	l2 := l2cache.New(rdb, prefix, redisTTL)
+func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, ttl time.Duration, links linkSet, codes []string, conc int) (time.Duration, error) {
+	l2 := l2cache.New(rdb, prefix, ttl)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	begin := time.Now()

@@ -47,7 +47,7 @@ func TestSeedReadsBack(t *testing.T) {
 					t.Error(err)
 				}
 			})
-			if _, err := prefillRedis(ctx, rdb, prefix, links, codes, 4); err != nil {
+			if _, err := prefillRedis(ctx, rdb, prefix, redisTTL, links, codes, 4); err != nil {
 				t.Fatal(err)
 			}
 
@@ -112,14 +112,14 @@ func TestSeedNeedsSmartColumn(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE TABLE links (code text)"); err != nil {
 		t.Fatal(err)
 	}
-	err = hasSmartColumn(ctx, conn)
+	err = hasSmartColumn(ctx, db.dsn)
 	if err == nil {
 		t.Fatal("a links table without the smart column: no error")
 	}
 	if _, err := conn.Exec(ctx, "ALTER TABLE links ADD COLUMN smart jsonb"); err != nil {
 		t.Fatal(err)
 	}
-	if err := hasSmartColumn(ctx, conn); err != nil {
+	if err := hasSmartColumn(ctx, db.dsn); err != nil {
 		t.Errorf("with the column: %v", err)
 	}
 }

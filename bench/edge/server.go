@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +22,14 @@ type instance struct {
 	name   string
 	addr   string // 127.0.0.1:port
 	cmd    *exec.Cmd
+	admin  string // its admin endpoint's address, "" when off
 	logs   string // path of its combined stdout and stderr
 	exited chan struct{}
 }
 
 // siteBlock returns a Caddyfile that serves body on addr only (bound to
-// its IP), with Caddy's admin endpoint off and nothing persisted. The
+// its IP), with Caddy's admin endpoint off and nothing persisted.
+// withAdmin turns the admin endpoint on. The
 // site address names the port alone, so that the site answers every
 // Host: the requests name the own host or the custom domain.
 func siteBlock(addr, body string) string {
@@ -47,6 +50,30 @@ http://:%s {
 `, port, host, body)
 }
 
+// withAdmin turns the admin endpoint of a siteBlock Caddyfile on, at
+// admin (a loopback address): the harness collects garbage through it.
+func withAdmin(caddyfile, admin string) string {
+	return strings.Replace(caddyfile, "\tadmin off\n", "\tadmin "+admin+"\n", 1)
+}
+
+// adminOf is the admin address of a Caddyfile made by withAdmin, "" when
+// its admin endpoint is off.
+func adminOf(caddyfile string) string {
+	for _, line := range strings.Split(caddyfile, "\n") {
+		if v, ok := strings.CutPrefix(line, "\tadmin "); ok && v != "off" {
+			return v
+		}
+	}
+	return ""
+}
+
+// redisTTL bounds the life of the benchmark's Redis keys in the shared
+// Redis, in case its cleanup never runs; privateRedisTTL those in the
+// redis-server of -fill start, which dies with the run, and whose ten
+// million keys take longer to write and use than redisTTL would last on
+// a busy machine.
+const privateRedisTTL = 6 * time.Hour
+
 // redisTTL bounds the life of the benchmark's Redis keys, in case its
 // cleanup never runs.
 const redisTTL = 30 * time.Minute
@@ -61,6 +88,13 @@ type shortifyOptions struct {
 	hosts       string // the instance's own host names (the option hosts), "" for none
 	kafkaOption string // the module's Kafka subdirective, "" for none
 	kafkaAddr   string
+	// ttl is the redis_ttl; zero means redisTTL.
+	ttl time.Duration
+	// warmCount and warmTimeout set the warm start (warm_count,
+	// warm_timeout) when warmCount is positive; else the module's
+	// defaults hold.
+	warmCount   int
+	warmTimeout time.Duration
 }
 
 // caddyfile is the shortify_edge handler with o, as a site block body.
@@ -69,7 +103,7 @@ func (o shortifyOptions) body() string {
 	b.WriteString("\tshortify_edge {\n")
 	fmt.Fprintf(&b, "\t\tdatabase %s\n", o.database)
 	if o.redis != "" {
-		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, redisTTL)
+		fmt.Fprintf(&b, "\t\tredis %s\n\t\tredis_prefix %s\n\t\tredis_ttl %s\n", o.redis, o.redisPrefix, cmp.Or(o.ttl, redisTTL))
 	}
 	fmt.Fprintf(&b, "\t\tcache_size %d\n\t\tcache_ttl %s\n", o.cacheSize, o.cacheTTL)
 	if o.hosts != "" {
@@ -77,6 +111,9 @@ func (o shortifyOptions) body() string {
 	}
 	if o.kafkaOption != "" {
 		fmt.Fprintf(&b, "\t\t%s %s\n", o.kafkaOption, o.kafkaAddr)
+	}
+	if o.warmCount > 0 {
+		fmt.Fprintf(&b, "\t\twarm_count %d\n\t\twarm_timeout %s\n", o.warmCount, o.warmTimeout)
 	}
 	b.WriteString("\t}")
 	return b.String()
@@ -117,7 +154,7 @@ func startInstance(ctx context.Context, bin, dir, name, addr, caddyfile string, 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	in := &instance{name: name, addr: addr, cmd: cmd, logs: logs, exited: make(chan struct{})}
+	in := &instance{name: name, addr: addr, admin: adminOf(caddyfile), cmd: cmd, logs: logs, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(in.exited) }()
 
 	if err := in.waitReady(ctx, 30*time.Second); err != nil {

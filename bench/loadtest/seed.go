@@ -6,11 +6,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/shortify/shortify/internal/codegen"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/snowflake"
+	"github.com/shortify/shortify/internal/testkit/linkseed"
 	"github.com/shortify/shortify/internal/workspace"
 )
 
@@ -104,63 +103,17 @@ func seededLink(i int, code string, base time.Time) linkstore.Link {
 	return linkstore.Link{ID: id, Code: code, URL: seedTarget + code, CreatedAt: created, WorkspaceID: workspace.DefaultID}
 }
 
-// seedColumns are the columns COPY fills; the others keep their NULL or
-// default, as a create through the API leaves them for a plain link.
-var seedColumns = []string{"code", "id", "url", "status", "created_at", "disabled", "host", "workspace_id", "domain"}
-
 // seed COPYs one link per code into the links table of dsn (the schema
 // must be there: the control plane migrates it at start), from workers
 // connections side by side, each a contiguous range of ranks, then
-// ANALYZEs the table. base is the seeded links' creation time (their IDs
-// follow it). It tells Redis and the edges nothing: they fill on misses.
+// ANALYZEs the table (linkseed). base is the seeded links' creation time
+// (their IDs follow it). It tells Redis and the edges nothing: they fill
+// on misses.
 func seed(ctx context.Context, dsn string, c *codes, workers int, base time.Time) error {
-	n := c.Len()
-	workers = max(1, min(workers, n))
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Go(func() { errs[w] = copyRange(ctx, dsn, c, lo, hi, base) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("seed: connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "ANALYZE links"); err != nil {
-		return fmt.Errorf("seed: analyze: %w", err)
-	}
-	return nil
-}
-
-// copyRange COPYs the links of ranks [lo, hi) on one connection.
-func copyRange(ctx context.Context, dsn string, c *codes, lo, hi int, base time.Time) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("seed: connect: %w", err)
-	}
-	defer conn.Close(context.Background())
-	i := lo
-	rows := pgx.CopyFromFunc(func() ([]any, error) {
-		if i == hi {
-			return nil, nil
-		}
-		l := seededLink(i, c.At(i), base)
-		i++
-		return []any{l.Code, l.ID, l.URL, int16(l.Status), l.CreatedAt, l.Disabled, seedHost, l.WorkspaceID, l.Domain}, nil
-	})
-	copied, err := conn.CopyFrom(ctx, pgx.Identifier{"links"}, seedColumns, rows)
-	if err != nil {
-		return fmt.Errorf("seed: copy links %d to %d: %w", lo, hi, err)
-	}
-	if copied != int64(hi-lo) {
-		return fmt.Errorf("seed: copied %d links, want %d", copied, hi-lo)
+	cfg := linkseed.Config{DSN: dsn, N: c.Len(), Workers: workers, Host: seedHost}
+	// The indexes stay: the stack's control plane uses the table already.
+	if _, err := linkseed.Copy(ctx, cfg, func(i int) (linkstore.Link, error) { return seededLink(i, c.At(i), base), nil }); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shortify/shortify/internal/testkit/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestWarmStartFill runs -fill start on a few thousand links, half of
+// them on the custom domain, against real PostgreSQL, a redis-server of
+// its own and the shortify binary: the edge's warm start puts every link
+// in A's L1 from the hot list (startWarm checks the edge's warm metrics
+// and that a sample of codes are L1 hits with the right answers), and
+// the memory figures come from forced collections of the twin and of A.
+func TestWarmStartFill(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	rs, err := startRedis(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.stop)
+	rdb := newRedis(rs.addr)
+	t.Cleanup(func() { rdb.Close() })
+
+	const n = 3000
+	codes, err := makeCodes(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := createDatabase(ctx, testenv.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	links := linkSet{domainShare: 0.5}
+	db.links = links
+	if _, err := db.seed(ctx, codes); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "fill-test:"
+	if _, err := prefillRedis(ctx, rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
+		t.Fatal(err)
+	}
+
+	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.addr, fill: fillStart}, dir: dir, rdb: rdb, prefix: prefix}
+	opts := shortifyOptions{database: db.dsn, redis: rs.addr, redisPrefix: prefix, cacheSize: n, cacheTTL: "1h", hosts: ownHost, ttl: privateRedisTTL}
+	a, before, err := b.startWarm(ctx, "A-test", opts, links, codes)
+	if a != nil {
+		t.Cleanup(a.stop)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := liveHeap(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A's heap holds n links more than its twin's; a few hundred bytes
+	// each, not nothing and not megabytes.
+	if per := (after - before) / 2 / n; per < 50 || per > 5000 {
+		t.Errorf("heap goal %.0f before, %.0f after: %.0f bytes per link, want a few hundred", before, after, per)
+	}
+	// The harness's hot list, in the minute it was written, has every
+	// code, hottest first: the first code's member leads.
+	top, err := rdb.ZRevRangeWithScores(ctx, hotListKey(prefix, time.Now()), 0, 0).Result()
+	if err != nil || len(top) == 0 {
+		// The minute may have turned since: the previous one has it.
+		top, err = rdb.ZRevRangeWithScores(ctx, hotListKey(prefix, time.Now().Add(-time.Minute)), 0, 0).Result()
+	}
+	if err != nil || len(top) != 1 || top[0].Member != hotMember(links.link(0, codes[0]).Domain, codes[0]) || top[0].Score != n {
+		t.Errorf("hot list top = %v, %v; want %s with score %d", top, err, codes[0], n)
+	}
+}
+
+// TestWarmStartNotReady: an edge whose warm start loads fewer links than
+// asked (the hot list lacks some codes) fails the fill with the numbers.
+func TestWarmStartShortList(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	rs, err := startRedis(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.stop)
+	rdb := newRedis(rs.addr)
+	t.Cleanup(func() { rdb.Close() })
+	codes, err := makeCodes(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := createDatabase(ctx, testenv.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	links := linkSet{}
+	db.links = links
+	if _, err := db.seed(ctx, codes); err != nil {
+		t.Fatal(err)
+	}
+	prefix := "short-list:"
+	if _, err := prefillRedis(ctx, rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
+		t.Fatal(err)
+	}
+	// Half of the codes on the list, the edge asked for all of them.
+	if _, err := writeHotList(ctx, rdb, prefix, privateRedisTTL, links, codes[:50], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.addr}, dir: dir, rdb: rdb, prefix: prefix}
+	opts := shortifyOptions{database: db.dsn, redis: warmStartRedis(rs.addr), redisPrefix: prefix, cacheSize: 1000, cacheTTL: "1h",
+		warmCount: len(codes), warmTimeout: time.Minute}
+	a, err := b.start(ctx, "A-short", withMetrics(opts.body()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.stop)
+	_, err = waitWarmStart(ctx, a, len(codes))
+	if err == nil || !strings.Contains(err.Error(), "put 50 links in the L1") {
+		t.Fatalf("waitWarmStart = %v, want it to say that 50 links were loaded", err)
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	text := `# HELP x
+go_memstats_next_gc_bytes 3.2e+08
+shortify_edge_warm_entries_total{source="l2"} 1e+07
+shortify_edge_warm_entries_total{source="store"} 0
+`
+	got, err := parseMetrics(strings.NewReader(text), []string{`shortify_edge_warm_entries_total{source="l2"}`, "go_memstats_next_gc_bytes"})
+	if err != nil || got[0] != 1e7 || got[1] != 3.2e8 {
+		t.Fatalf("parseMetrics = %v, %v", got, err)
+	}
+	if _, err := parseMetrics(strings.NewReader(text), []string{"absent_total"}); err == nil || !strings.Contains(err.Error(), "absent_total") {
+		t.Fatalf("parseMetrics of an absent series = %v, want an error naming it", err)
+	}
+}
+
+func TestWithAdmin(t *testing.T) {
+	cf := siteBlock("127.0.0.1:4567", "\tredir * https://example.com/ 302")
+	if got := adminOf(cf); got != "" {
+		t.Errorf("adminOf(siteBlock) = %q, want none", got)
+	}
+	on := withAdmin(cf, "127.0.0.1:7777")
+	if got := adminOf(on); got != "127.0.0.1:7777" || strings.Contains(on, "admin off") {
+		t.Errorf("withAdmin: adminOf = %q in\n%s", got, on)
+	}
+}
+
+func TestHotMember(t *testing.T) {
+	if got := hotMember("", "abc123"); got != "abc123" {
+		t.Errorf("own host: %q", got)
+	}
+	if got := hotMember(customDomain, "abc123"); got != customDomain+"/abc123" {
+		t.Errorf("custom domain: %q", got)
+	}
+}
+
+// TestStartRedisStops: the harness's redis-server answers, and is gone
+// after stop.
+func TestStartRedisStops(t *testing.T) {
+	rs, err := startRedis(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: rs.addr, MaxRetries: -1})
+	defer rdb.Close()
+	if err := rdb.Ping(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rs.stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err == nil {
+		t.Fatal("redis-server still answers after stop")
+	}
+	rs.stop() // twice is fine
+}
