@@ -56,11 +56,16 @@ const maxCacheEntries = 4096
 
 type cacheEntry struct {
 	addrs   []netip.Addr
+	err     error // a name that does not exist (NXDOMAIN), kept as well
 	expires time.Time
 }
 
-// cachingResolver keeps successful answers for CacheTTL (failures are
-// not kept: the next create asks again).
+// cachingResolver keeps answers for CacheTTL: addresses, and that a name
+// does not exist (negative caching, as DNS caches do: RFC 2308). Other
+// failures (a timeout, a server failure) are not kept: the next create
+// asks again. Without the negative entries every create of a link to an
+// unresolvable name asked the server, and a lost UDP answer held that
+// create for the whole ResolveTimeout (2 s in make loadtest's creates).
 type cachingResolver struct {
 	next    Resolver
 	now     func() time.Time
@@ -76,19 +81,19 @@ func (c *cachingResolver) LookupNetIP(ctx context.Context, network, host string)
 	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		return e.addrs, nil
+		return e.addrs, e.err
 	}
 	addrs, err := c.next.LookupNetIP(ctx, network, host)
-	if err != nil {
+	if dnsErr, nx := errors.AsType[*net.DNSError](err); err != nil && !(nx && dnsErr.IsNotFound) {
 		return nil, err
 	}
 	c.mu.Lock()
 	if len(c.entries) >= maxCacheEntries {
 		clear(c.entries)
 	}
-	c.entries[key] = cacheEntry{addrs: addrs, expires: now.Add(CacheTTL)}
+	c.entries[key] = cacheEntry{addrs: addrs, err: err, expires: now.Add(CacheTTL)}
 	c.mu.Unlock()
-	return addrs, nil
+	return addrs, err
 }
 
 // CheckContext is Check followed by the checks that need DNS: when the

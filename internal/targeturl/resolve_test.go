@@ -2,6 +2,8 @@ package targeturl
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -160,7 +162,8 @@ func (c *countingResolver) LookupNetIP(ctx context.Context, network, host string
 	return c.Resolver.LookupNetIP(ctx, network, host)
 }
 
-// TestCachingResolver: answers are kept for CacheTTL, failures not at all.
+// TestCachingResolver: answers are kept for CacheTTL, and so is a name
+// that does not exist (NXDOMAIN); a lookup that times out is not kept.
 func TestCachingResolver(t *testing.T) {
 	next := &countingResolver{Resolver: dnsServer(t, map[string][]string{"a.example.net": {"93.184.216.14"}})}
 	now := time.Now()
@@ -169,15 +172,30 @@ func TestCachingResolver(t *testing.T) {
 		if addrs, err := c.LookupNetIP(context.Background(), "ip", "a.example.net"); err != nil || len(addrs) != 1 {
 			t.Fatalf("lookup: %v %v", addrs, err)
 		}
-		if _, err := c.LookupNetIP(context.Background(), "ip", "nx.example.net"); err == nil {
-			t.Fatal("a name without addresses resolved")
+		_, err := c.LookupNetIP(context.Background(), "ip", "nx.example.net")
+		if dnsErr, ok := errors.AsType[*net.DNSError](err); !ok || !dnsErr.IsNotFound {
+			t.Fatalf("a name without addresses: %v, want a not-found DNS error", err)
+		}
+	}
+	if next.n != 2 {
+		t.Fatalf("%d lookups reached the server, want 2 (an answer and a not-found, each kept)", next.n)
+	}
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := c.LookupNetIP(ctx, "ip", "x.slow")
+		cancel()
+		if err == nil {
+			t.Fatal("a name the server never answers resolved")
 		}
 	}
 	if next.n != 4 {
-		t.Fatalf("%d lookups reached the server, want 4 (1 cached answer, 3 uncached failures)", next.n)
+		t.Fatalf("%d lookups reached the server, want 4: a timed-out lookup is not kept", next.n)
 	}
 	now = now.Add(CacheTTL)
 	if _, err := c.LookupNetIP(context.Background(), "ip", "a.example.net"); err != nil || next.n != 5 {
 		t.Fatalf("after CacheTTL: %v, %d lookups", err, next.n)
+	}
+	if _, err := c.LookupNetIP(context.Background(), "ip", "nx.example.net"); err == nil || next.n != 6 {
+		t.Fatalf("not-found after CacheTTL: %v, %d lookups", err, next.n)
 	}
 }
