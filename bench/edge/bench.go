@@ -110,9 +110,9 @@ func run(ctx context.Context, cfg config) (err error) {
 		if err != nil {
 			return err
 		}
-		defer rs.stop()
-		cfg.redis = rs.addr
-		fmt.Printf("fill: the edge's warm start (warm_count = links) from a hot list of every code, in a redis-server of the run's own on %s\n", rs.addr)
+		defer rs.Kill()
+		cfg.redis = rs.Addr
+		fmt.Printf("fill: the edge's warm start (warm_count = links) from a hot list of every code, in a redis-server of the run's own on %s\n", rs.Addr)
 	}
 	b := &bench{
 		cfg: cfg, dir: dir,

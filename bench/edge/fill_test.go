@@ -26,8 +26,8 @@ func TestWarmStartFill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rs.stop)
-	rdb := newRedis(rs.addr)
+	t.Cleanup(rs.Kill)
+	rdb := newRedis(rs.Addr)
 	t.Cleanup(func() { rdb.Close() })
 
 	const n = 3000
@@ -54,8 +54,8 @@ func TestWarmStartFill(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.addr, fill: fillStart}, dir: dir, rdb: rdb, prefix: prefix}
-	opts := shortifyOptions{database: db.dsn, redis: rs.addr, redisPrefix: prefix, cacheSize: n, cacheTTL: "1h", hosts: ownHost, ttl: privateRedisTTL}
+	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.Addr, fill: fillStart}, dir: dir, rdb: rdb, prefix: prefix}
+	opts := shortifyOptions{database: db.dsn, redis: rs.Addr, redisPrefix: prefix, cacheSize: n, cacheTTL: "1h", hosts: ownHost, ttl: privateRedisTTL}
 	a, before, err := b.startWarm(ctx, "A-test", opts, links, codes)
 	if a != nil {
 		t.Cleanup(a.stop)
@@ -93,8 +93,8 @@ func TestWarmStartShortList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(rs.stop)
-	rdb := newRedis(rs.addr)
+	t.Cleanup(rs.Kill)
+	rdb := newRedis(rs.Addr)
 	t.Cleanup(func() { rdb.Close() })
 	codes, err := makeCodes(100)
 	if err != nil {
@@ -122,8 +122,8 @@ func TestWarmStartShortList(t *testing.T) {
 	if _, err := writeHotList(ctx, rdb, prefix, privateRedisTTL, links, codes[:50], time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.addr}, dir: dir, rdb: rdb, prefix: prefix}
-	opts := shortifyOptions{database: db.dsn, redis: warmStartRedis(rs.addr), redisPrefix: prefix, cacheSize: 1000, cacheTTL: "1h",
+	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.Addr}, dir: dir, rdb: rdb, prefix: prefix}
+	opts := shortifyOptions{database: db.dsn, redis: warmStartRedis(rs.Addr), redisPrefix: prefix, cacheSize: 1000, cacheTTL: "1h",
 		warmCount: len(codes), warmTimeout: time.Minute}
 	a, err := b.start(ctx, "A-short", withMetrics(opts.body()))
 	if err != nil {
@@ -178,16 +178,16 @@ func TestStartRedisStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: rs.addr, MaxRetries: -1})
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1})
 	defer rdb.Close()
 	if err := rdb.Ping(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	rs.stop()
+	rs.Kill()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err == nil {
 		t.Fatal("redis-server still answers after stop")
 	}
-	rs.stop() // twice is fine
+	rs.Kill() // twice is fine
 }
