@@ -196,6 +196,7 @@ func (h *Handler) provisionDomains() error {
 	h.ownHosts = set
 	h.unknownHosts = counter{h.metrics.unknownHosts}
 	dsn, every, logger := h.Database, time.Duration(h.DomainRefresh), h.logger
+	warmTimeout := time.Duration(cmpDuration(h.Warm.Timeout, DefaultWarmTimeout))
 	key := "shortify/domains/" + hashKey(dsn, h.DomainRefresh, h.hookKey())
 	v, err := h.loadOrNew(key, func() (caddy.Destructor, error) {
 		// The poll runs every second: a failing database (or a control
@@ -203,7 +204,7 @@ func (h *Handler) provisionDomains() error {
 		// its first failure and then every domainErrorLogEvery-th (the
 		// count starts again when a new registry loads).
 		var failures atomic.Int64
-		return domainWatcher{domainmirror.Watch(domainmirror.WatcherConfig{
+		return newDomainWatcher(domainmirror.Watch(domainmirror.WatcherConfig{
 			Open:  func(ctx context.Context) (domainmirror.Store, error) { return domainmirror.Open(ctx, dsn, false) },
 			Every: every,
 			OnError: func(err error) {
@@ -215,7 +216,7 @@ func (h *Handler) provisionDomains() error {
 				failures.Store(0)
 				logger.Info("custom domains loaded", zap.Int64("generation", gen), zap.Int("verified", n))
 			},
-		})}, nil
+		}), h.warmReg, warmTimeout), nil
 	})
 	if err != nil {
 		return fmt.Errorf("custom domains: %w", err)
@@ -224,11 +225,39 @@ func (h *Handler) provisionDomains() error {
 	return nil
 }
 
-// domainWatcher makes a domainmirror.Watcher a caddy.Destructor.
-type domainWatcher struct{ *domainmirror.Watcher }
+// domainWatcher makes a domainmirror.Watcher a caddy.Destructor, and
+// holds the edge's readiness until its first load.
+type domainWatcher struct {
+	*domainmirror.Watcher
+	gate *domainGate
+}
 
-// Destruct stops the polling.
+// newDomainWatcher registers the gate of w with reg (nil: warmups): until
+// the custom domains are loaded once, or warm_timeout has passed (a
+// database without the mirror, or down), the edge is not ready, since it
+// would answer their links 404.
+func newDomainWatcher(w *domainmirror.Watcher, reg *warmRegistry, timeout time.Duration) domainWatcher {
+	if reg == nil {
+		reg = warmups
+	}
+	g := &domainGate{w: w, deadline: time.Now().Add(timeout), reg: reg}
+	reg.add(g)
+	return domainWatcher{w, g}
+}
+
+// Destruct stops the polling and drops the gate.
 func (d domainWatcher) Destruct() error {
+	d.gate.reg.remove(d.gate)
 	d.Close()
 	return nil
 }
+
+// domainGate is a readyGate: open once the watcher has loaded the custom
+// domains, or at its deadline.
+type domainGate struct {
+	w        *domainmirror.Watcher
+	deadline time.Time
+	reg      *warmRegistry
+}
+
+func (g *domainGate) ready(now time.Time) bool { return g.w.Loaded() || !now.Before(g.deadline) }

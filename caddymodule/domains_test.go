@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -526,5 +528,62 @@ func TestSameCodeOnTwoDomains(t *testing.T) {
 	}
 	if hits := h.stats.l2Hits.Load(); hits != 2 {
 		t.Errorf("%d L2 hits, want 2 (one per domain)", hits)
+	}
+}
+
+// TestReadyWaitsForCustomDomains: an edge is not ready before its first
+// load of the custom domains (it would answer their links 404), and is at
+// warm_timeout when they cannot be loaded; a destroyed watcher's gate is
+// gone.
+func TestReadyWaitsForCustomDomains(t *testing.T) {
+	t.Parallel()
+	dsn := postgresDSN(t)
+	mirrorOf(t, dsn) // the mirror's tables, as the control plane makes them
+	reg := &warmRegistry{m: make(map[readyGate]struct{})}
+	ready := &ReadyHandler{reg: reg}
+	readyz := func() (int, string) {
+		w := httptest.NewRecorder()
+		_ = ready.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil), nil)
+		return w.Code, w.Body.String()
+	}
+	gate := make(chan struct{})
+	loading := newDomainWatcher(domainmirror.Watch(domainmirror.WatcherConfig{
+		Open: func(ctx context.Context) (domainmirror.Store, error) {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return domainmirror.Open(ctx, dsn, false)
+		},
+		Every: time.Hour,
+	}), reg, time.Minute)
+	t.Cleanup(func() { _ = loading.Destruct() })
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "loading the custom domains") {
+		t.Fatalf("readyz before the domains loaded: %d %s, want 503 saying so", code, body)
+	}
+	close(gate)
+	testenv.WaitFor(t, "readyz 200 once the domains loaded", 10*time.Second, func() bool {
+		code, _ := readyz()
+		return code == http.StatusOK
+	})
+
+	down := newDomainWatcher(domainmirror.Watch(domainmirror.WatcherConfig{
+		Open:  func(context.Context) (domainmirror.Store, error) { return nil, errors.New("database down") },
+		Every: time.Hour,
+	}), reg, 300*time.Millisecond)
+	if code, _ := readyz(); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz with domains that cannot load, before warm_timeout: %d, want 503", code)
+	}
+	testenv.WaitFor(t, "readyz 200 at warm_timeout", 10*time.Second, func() bool {
+		code, _ := readyz()
+		return code == http.StatusOK
+	})
+	_ = down.Destruct()
+	reg.mu.Lock()
+	n := len(reg.m)
+	reg.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d gates after one watcher was destroyed, want 1", n)
 	}
 }

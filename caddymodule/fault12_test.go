@@ -97,7 +97,7 @@ func warmStartFault(t *testing.T, window time.Duration) {
 				t.Fatal(err)
 			}
 		}
-		reg := &warmRegistry{m: make(map[*warmer]struct{})}
+		reg := &warmRegistry{m: make(map[readyGate]struct{})}
 		ready := &ReadyHandler{reg: reg}
 		open, count := counting()
 		start := time.Now()

@@ -28,9 +28,10 @@ func init() {
 // ReadyHandler is the http.handlers.shortify_edge_ready module: the
 // edge's readiness endpoint. It answers 200 "ready" once every warm start
 // of the process's edges is over (done, or past its warm_timeout;
-// warm.go), and 503 with Retry-After before, so that a load balancer or a
-// Kubernetes readinessProbe sends a new edge traffic only once its L1
-// holds the hot codes. An edge without warm start is ready at once. It
+// warm.go) and each has loaded its custom domains once (or warm_timeout
+// has passed: domains.go), and 503 with Retry-After before, so that a load
+// balancer or a Kubernetes readinessProbe sends a new edge traffic only
+// once its L1 holds the hot codes and it knows its custom domains. An edge without warm start is ready at once. It
 // has no configuration; put it on the ops port:
 //
 //	shortify_edge_ready /readyz
@@ -95,8 +96,11 @@ func (r *ReadyHandler) ServeHTTP(w http.ResponseWriter, req *http.Request, _ cad
 		return nil
 	}
 	hdr.Set("Retry-After", "1")
-	problem.Write(w, http.StatusServiceUnavailable,
-		fmt.Sprintf("warming the L1: %d of %d hot codes loaded", s.loaded, s.total))
+	detail := fmt.Sprintf("warming the L1: %d of %d hot codes loaded", s.loaded, s.total)
+	if s.domains {
+		detail += "; loading the custom domains"
+	}
+	problem.Write(w, http.StatusServiceUnavailable, detail)
 	return nil
 }
 

@@ -346,47 +346,60 @@ func (w *warmer) Destruct() error {
 	return nil
 }
 
-// warmups are the warm starts of this process: the readiness endpoint
-// (ready.go) answers 200 only when every one is over. Process-wide like
-// the pool, because the endpoint is served by another site (the ops port)
-// than the edge whose L1 is warming.
-var warmups = &warmRegistry{m: make(map[*warmer]struct{})}
+// warmups are the warm starts of this process and its first loads of the
+// custom domains: the readiness endpoint (ready.go) answers 200 only when
+// every one is over. Process-wide like the pool, because the endpoint is
+// served by another site (the ops port) than the edge whose L1 is warming.
+var warmups = &warmRegistry{m: make(map[readyGate]struct{})}
 
-// warmRegistry is a set of warmers.
+// readyGate is what an edge waits for before it is ready: a warm start
+// (warmer) or the first load of the custom domains (domainGate).
+type readyGate interface {
+	ready(now time.Time) bool
+}
+
+// warmRegistry is a set of ready gates.
 type warmRegistry struct {
 	mu sync.Mutex
-	m  map[*warmer]struct{}
+	m  map[readyGate]struct{}
 }
 
-func (r *warmRegistry) add(w *warmer) {
+func (r *warmRegistry) add(g readyGate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.m[w] = struct{}{}
+	r.m[g] = struct{}{}
 }
 
-func (r *warmRegistry) remove(w *warmer) {
+func (r *warmRegistry) remove(g readyGate) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.m, w)
+	delete(r.m, g)
 }
 
 // warmStatus is the registry's state for the readiness endpoint.
 type warmStatus struct {
 	ready         bool
 	loaded, total int64 // summed over the warm starts still running
+	domains       bool  // some edge has not loaded its custom domains yet
 }
 
-// status reports whether every warm start is over and, if not, how far
-// the running ones are.
+// status reports whether every gate is open and, if not, how far the
+// running warm starts are.
 func (r *warmRegistry) status(now time.Time) warmStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := warmStatus{ready: true}
-	for w := range r.m {
-		if !w.ready(now) {
-			s.ready = false
-			s.loaded += w.loaded.Load()
-			s.total += w.total.Load()
+	for g := range r.m {
+		if g.ready(now) {
+			continue
+		}
+		s.ready = false
+		switch g := g.(type) {
+		case *warmer:
+			s.loaded += g.loaded.Load()
+			s.total += g.total.Load()
+		case *domainGate:
+			s.domains = true
 		}
 	}
 	return s

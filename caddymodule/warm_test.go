@@ -138,7 +138,7 @@ func TestReadyHandler(t *testing.T) {
 		{"one of two running", []*warmer{finished, running(now.Add(time.Second), 1, 4)}, 503, "1 of 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reg := &warmRegistry{m: make(map[*warmer]struct{})}
+			reg := &warmRegistry{m: make(map[readyGate]struct{})}
 			for _, w := range tc.warmers {
 				reg.add(w)
 			}
@@ -266,7 +266,7 @@ func TestWarmStartFillsL1(t *testing.T) {
 		}
 	}
 
-	reg := &warmRegistry{m: make(map[*warmer]struct{})}
+	reg := &warmRegistry{m: make(map[readyGate]struct{})}
 	ready := &ReadyHandler{reg: reg}
 	readyz := func() int {
 		w := httptest.NewRecorder()
@@ -326,7 +326,7 @@ func TestWarmStartTimeout(t *testing.T) {
 	if err := rdb.ZIncrBy(context.Background(), hotBucketKey(hotKeyPrefix(prefix), time.Now()), 1, code).Err(); err != nil {
 		t.Fatal(err)
 	}
-	reg := &warmRegistry{m: make(map[*warmer]struct{})}
+	reg := &warmRegistry{m: make(map[readyGate]struct{})}
 	var once sync.Once
 	gate := make(chan struct{})
 	t.Cleanup(func() { once.Do(func() { close(gate) }) })

@@ -171,10 +171,6 @@ func waitWarmStart(ctx context.Context, in *instance, n int) (time.Duration, err
 // l1Misses is A's count of L1 misses (shortify_edge_cache_requests_total).
 const l1Misses = `shortify_edge_cache_requests_total{result="miss",tier="l1"}`
 
-// domainsLoadWithin bounds the wait for an edge's first load of the
-// custom domains (domain_refresh is a second).
-const domainsLoadWithin = 10 * time.Second
-
 // checkHits GETs a sample of up to sample codes spread over all of them,
 // checks every answer, and checks that none was an L1 miss: the warm
 // start's L1 holds them.
@@ -185,30 +181,6 @@ func checkHits(ctx context.Context, in *instance, links linkSet, codes []string,
 	}
 	client, closeIdle := newClient(1)
 	defer closeIdle()
-	// The edge learns the custom domains from the database by a poll of
-	// its own (every domain_refresh), which its readiness does not wait
-	// for: until then a custom domain's host is unknown and answered 404
-	// without an L1 lookup. Wait for one of its codes first.
-	for i := range codes {
-		if links.host(i) == ownHost {
-			continue
-		}
-		deadline := time.Now().Add(domainsLoadWithin)
-		for {
-			_, err := check(ctx, client, in.addr, links.host(i), codes[i], links.urls(codes[i]))
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return 0, fmt.Errorf("%s: the custom domain's links do not redirect within %v: %w", in.name, domainsLoadWithin, err)
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		break
-	}
 	step := max(len(codes)/sample, 1)
 	k := 0
 	for i := 0; i < len(codes); i += step {
