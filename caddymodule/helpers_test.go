@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/l2cache"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/linkstore/backend"
@@ -62,6 +63,15 @@ func postgresDSN(tb testing.TB) string {
 		s, err = pgstore.Open(context.Background(), linkstore.Config{DSN: dsn, Migrate: true})
 		if err == nil {
 			s.Close()
+		}
+		// The custom-domain mirror's tables too, as the control plane
+		// makes them: without them an edge's readiness waits for
+		// warm_timeout (domains.go), whichever test made them first.
+		if err == nil {
+			var m domainmirror.Store
+			if m, err = domainmirror.Open(context.Background(), dsn, true); err == nil {
+				m.Close()
+			}
 		}
 	})
 	if err != nil {
