@@ -13,22 +13,36 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
 // pipelineCounter is a go-redis hook that counts single commands and
-// pipelines: the round trips.
-type pipelineCounter struct{ single, pipelines atomic.Int64 }
+// pipelines: the round trips. With gate set, each round trip waits until
+// the gate is closed, so that Gets queue behind the first ones however the
+// goroutines are scheduled.
+type pipelineCounter struct {
+	single, pipelines atomic.Int64
+	gate              chan struct{}
+}
+
+func (h *pipelineCounter) wait() {
+	if h.gate != nil {
+		<-h.gate
+	}
+}
 
 func (h *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.single.Add(1)
+		h.wait()
 		return next(ctx, cmd)
 	}
 }
 func (h *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.pipelines.Add(1)
+		h.wait()
 		return next(ctx, cmds)
 	}
 }
@@ -56,14 +70,19 @@ func TestConcurrentGetsSharePipelines(t *testing.T) {
 	if err := client.Set(ctx, c.Key("", "corrupt"), []byte{0xff, 0x01}, time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	var hook pipelineCounter
+	// The first round trips wait until every Get has started: the rest
+	// queue behind them (a fast machine could otherwise run each Get's
+	// goroutine to its end before the next starts, and share nothing).
+	hook := pipelineCounter{gate: make(chan struct{})}
 	client.AddHook(&hook)
+	var started atomic.Int64
 
 	var wg sync.WaitGroup
 	const rounds = 5
 	for range rounds {
 		for _, l := range links {
 			wg.Go(func() {
+				started.Add(1)
 				got, ok, err := c.Get(ctx, l.Domain, l.Code)
 				if err != nil || !ok || got.ID != l.ID || got.URL != l.URL || got.Domain != l.Domain || got.Code != l.Code {
 					t.Errorf("Get(%q, %q) = %+v, %v, %v; want link %d", l.Domain, l.Code, got, ok, err, l.ID)
@@ -71,6 +90,7 @@ func TestConcurrentGetsSharePipelines(t *testing.T) {
 			})
 		}
 		wg.Go(func() {
+			started.Add(3)
 			if _, ok, err := c.Get(ctx, "", "absent"); ok || err != nil {
 				t.Errorf("absent key: %v, %v; want a miss", ok, err)
 			}
@@ -82,13 +102,16 @@ func TestConcurrentGetsSharePipelines(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
+			started.Add(1)
 			if _, _, err := c.Get(ctx, "", "corrupt"); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("corrupt value: %v, want ErrCorrupt", err)
 			}
 		})
 	}
-	wg.Wait()
 	gets := int64(rounds * (len(links) + 4))
+	testenv.WaitFor(t, "every Get started", 10*time.Second, func() bool { return started.Load() == gets })
+	close(hook.gate)
+	wg.Wait()
 	trips := hook.single.Load() + hook.pipelines.Load()
 	t.Logf("%d Gets in %d round trips (%d pipelines)", gets, trips, hook.pipelines.Load())
 	if trips >= gets {
