@@ -136,21 +136,6 @@ func TestWarmStartShortList(t *testing.T) {
 	}
 }
 
-func TestParseMetrics(t *testing.T) {
-	text := `# HELP x
-go_memstats_next_gc_bytes 3.2e+08
-shortify_edge_warm_entries_total{source="l2"} 1e+07
-shortify_edge_warm_entries_total{source="store"} 0
-`
-	got, err := parseMetrics(strings.NewReader(text), []string{`shortify_edge_warm_entries_total{source="l2"}`, "go_memstats_next_gc_bytes"})
-	if err != nil || got[0] != 1e7 || got[1] != 3.2e8 {
-		t.Fatalf("parseMetrics = %v, %v", got, err)
-	}
-	if _, err := parseMetrics(strings.NewReader(text), []string{"absent_total"}); err == nil || !strings.Contains(err.Error(), "absent_total") {
-		t.Fatalf("parseMetrics of an absent series = %v, want an error naming it", err)
-	}
-}
-
 func TestWithAdmin(t *testing.T) {
 	cf := siteBlock("127.0.0.1:4567", "\tredir * https://example.com/ 302")
 	if got := adminOf(cf); got != "" {

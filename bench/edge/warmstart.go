@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/promtest"
 )
 
 // The fills of A's L1 (-fill):
@@ -205,46 +202,9 @@ func checkHits(ctx context.Context, in *instance, links linkSet, codes []string,
 func metrics(ctx context.Context, addr string, names ...string) ([]float64, error) {
 	client, closeIdle := newClient(1)
 	defer closeIdle()
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+metricsPath, nil)
+	s, err := promtest.Get(ctx, client, "http://"+addr+metricsPath, "")
 	if err != nil {
 		return nil, err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("metrics of %s: %w", addr, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("metrics of %s: %s", addr, resp.Status)
-	}
-	return parseMetrics(resp.Body, names)
-}
-
-// parseMetrics finds the named series in Prometheus's text format.
-func parseMetrics(r io.Reader, names []string) ([]float64, error) {
-	vals := make([]float64, len(names))
-	found := make([]bool, len(names))
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		for i, name := range names {
-			if v, ok := strings.CutPrefix(line, name+" "); ok {
-				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil {
-					return nil, fmt.Errorf("metric %s: %w", name, err)
-				}
-				vals[i], found[i] = f, true
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read metrics: %w", err)
-	}
-	var errs []error
-	for i, ok := range found {
-		if !ok {
-			errs = append(errs, fmt.Errorf("no metric %s", names[i]))
-		}
-	}
-	return vals, errors.Join(errs...)
+	return s.Values(names...)
 }

@@ -1,79 +1,6 @@
 package main
 
-import (
-	"bufio"
-	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"strconv"
-	"strings"
-	"time"
-)
-
-// counters are Prometheus samples by their full name with labels, as
-// the text format writes them: shortify_edge_cache_requests_total{result="hit",tier="l1"}.
-type counters map[string]float64
-
-// scrape reads a /metrics page (the text format) and keeps the samples
-// whose names start with prefix.
-func scrape(ctx context.Context, url, prefix string) (counters, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape %s: %s", url, resp.Status)
-	}
-	return parseMetrics(resp.Body, prefix)
-}
-
-// parseMetrics parses the text format's sample lines; comments and other
-// names are skipped.
-func parseMetrics(r io.Reader, prefix string) (counters, error) {
-	out := counters{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, prefix) {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics: %q: %w", line, err)
-		}
-		out[line[:i]] += v
-	}
-	return out, sc.Err()
-}
-
-// add sums other into c (two edges' counters).
-func (c counters) add(other counters) {
-	for k, v := range other {
-		c[k] += v
-	}
-}
-
-// sub is c minus an earlier scrape.
-func (c counters) sub(before counters) counters {
-	out := counters{}
-	for k, v := range c {
-		out[k] = v - before[k]
-	}
-	return out
-}
+import "github.com/shortify/shortify/internal/testkit/promtest"
 
 // cacheSample is the name of an edge's lookups in one tier with one result.
 func cacheSample(tier, result string) string {
@@ -87,7 +14,7 @@ type tierHits struct {
 }
 
 // hitsOf reads the tiers' figures from the edges' counter deltas.
-func hitsOf(c counters) tierHits {
+func hitsOf(c promtest.Page) tierHits {
 	var t tierHits
 	for _, x := range []struct {
 		tier string

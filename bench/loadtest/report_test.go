@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shortify/shortify/internal/testkit/promtest"
 )
 
 // good is a run that meets every target.
@@ -134,31 +136,21 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
-func TestParseMetrics(t *testing.T) {
-	page := `# HELP shortify_edge_cache_requests_total Lookups.
-# TYPE shortify_edge_cache_requests_total counter
-shortify_edge_cache_requests_total{result="hit",tier="l1"} 90
-shortify_edge_cache_requests_total{result="miss",tier="l1"} 10
-shortify_edge_cache_requests_total{result="hit",tier="l2"} 8
-shortify_edge_cache_requests_total{result="miss",tier="l2"} 2
-shortify_edge_cache_requests_total{result="hit",tier="store"} 2
-caddy_http_requests_total{server="public"} 5
-`
-	c, err := parseMetrics(strings.NewReader(page), "shortify_edge_")
-	if err != nil {
-		t.Fatal(err)
+// The tiers' figures come from the edges' counter deltas.
+func TestHitsOf(t *testing.T) {
+	now := promtest.Page{
+		cacheSample("l1", "hit"): 90, cacheSample("l1", "miss"): 10,
+		cacheSample("l2", "hit"): 8, cacheSample("l2", "miss"): 2,
+		cacheSample("store", "hit"): 2,
 	}
-	before := counters{cacheSample("l1", "hit"): 40, cacheSample("l1", "miss"): 10}
-	h := hitsOf(c.sub(before))
+	before := promtest.Page{cacheSample("l1", "hit"): 40, cacheSample("l1", "miss"): 10}
+	h := hitsOf(now.Sub(before))
 	if h.L1.Hits != 50 || h.L1.Lookups != 50 || h.L2.Lookups != 10 || h.L3.Hits != 2 || h.L3.Lookups != 2 {
 		t.Fatalf("tiers = %+v", h)
 	}
 	// The caches' hit rate: L1 or L2 hits of all L1 lookups.
 	if got := good().Hits.CacheHitPct(); got != 98 {
 		t.Fatalf("cache hit rate %v%%, want 98%%", got)
-	}
-	if _, ok := c[`caddy_http_requests_total{server="public"}`]; ok {
-		t.Fatal("kept a sample of another prefix")
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/shortify/shortify/internal/testkit/loadgen"
 	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/promtest"
 	"github.com/shortify/shortify/internal/testkit/stack"
 )
 
@@ -132,14 +133,14 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	warm := loads.window()
 	log.Printf("loadtest: warm-up redirects: %s", warm.redirect)
-	edges := func() (counters, error) {
-		all := counters{}
+	edges := func() (promtest.Page, error) {
+		all := promtest.Page{}
 		for _, e := range s.Edges {
-			c, err := scrape(ctx, e.Ops+"/metrics", "shortify_edge_")
+			c, err := promtest.Get(ctx, nil, e.Ops+"/metrics", "shortify_edge_")
 			if err != nil {
 				return nil, err
 			}
-			all.add(c)
+			all.Add(c)
 		}
 		return all, nil
 	}
@@ -240,7 +241,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		Rate: cfg.rate, Window: win.redirect.Duration,
 		Requests: win.requests(), Failures: win.failures(), Late: win.late(),
 		P50: win.redirect.P50, P95: win.redirect.P95, P99: win.redirect.P99,
-		Hits: hitsOf(metrics1.sub(metrics0)), Delays: delays, Probes: len(probes),
+		Hits: hitsOf(metrics1.Sub(metrics0)), Delays: delays, Probes: len(probes),
 		Creates: len(created), CreatesOK: createsOK, Clicks: clicks,
 		CPU: cpu1.sub(cpu0), Idle: idle1.sub(idle0), IdleWindow: idleWindow,
 		CPUs: runtime.NumCPU(), Busy: machine1.busyShare(machine0),

@@ -1,6 +1,7 @@
-// Package promtest reads Prometheus collectors in tests: every sample of a
+// Package promtest reads Prometheus metrics in tests: every sample of a
 // registry as one flat map, so a test states the values it expects as a
-// table of "name{label=value,...}" keys.
+// table of "name{label=value,...}" keys; and the /metrics page of a
+// process a test, a benchmark or the load test started (Get).
 package promtest
 
 import (
