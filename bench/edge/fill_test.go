@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
 
@@ -22,28 +23,14 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestWarmStartFill(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	rs, err := startRedis(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.Kill)
-	rdb := newRedis(rs.Addr)
-	t.Cleanup(func() { rdb.Close() })
+	rs, rdb := testRedis(t, dir)
 
 	const n = 3000
 	codes, err := makeCodes(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := createDatabase(ctx, testenv.AdminDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.drop(); err != nil {
-			t.Error(err)
-		}
-	})
+	db := testDatabase(t)
 	links := linkSet{domainShare: 0.5}
 	db.links = links
 	if _, err := db.seed(ctx, codes); err != nil {
@@ -89,26 +76,12 @@ func TestWarmStartFill(t *testing.T) {
 func TestWarmStartShortList(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	rs, err := startRedis(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(rs.Kill)
-	rdb := newRedis(rs.Addr)
-	t.Cleanup(func() { rdb.Close() })
+	rs, rdb := testRedis(t, dir)
 	codes, err := makeCodes(100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := createDatabase(ctx, testenv.AdminDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.drop(); err != nil {
-			t.Error(err)
-		}
-	})
+	db := testDatabase(t)
 	links := linkSet{}
 	db.links = links
 	if _, err := db.seed(ctx, codes); err != nil {
@@ -175,4 +148,34 @@ func TestStartRedisStops(t *testing.T) {
 		t.Fatal("redis-server still answers after stop")
 	}
 	rs.Kill() // twice is fine
+}
+
+// testDatabase is a fresh database of the harness's (createDatabase),
+// dropped when the test ends.
+func testDatabase(t *testing.T) *database {
+	t.Helper()
+	db, err := createDatabase(t.Context(), testenv.AdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return db
+}
+
+// testRedis is the harness's own redis-server (startRedis) with files in
+// dir, and a client of it; both end with the test.
+func testRedis(t *testing.T, dir string) (*procs.RedisServer, redis.UniversalClient) {
+	t.Helper()
+	rs, err := startRedis(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rs.Kill)
+	rdb := newRedis(rs.Addr)
+	t.Cleanup(func() { rdb.Close() })
+	return rs, rdb
 }

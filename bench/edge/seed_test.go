@@ -27,15 +27,7 @@ func TestSeedReadsBack(t *testing.T) {
 	for _, smart := range []bool{false, true} {
 		t.Run(caseName(smart), func(t *testing.T) {
 			ctx := t.Context()
-			db, err := createDatabase(ctx, testenv.AdminDSN())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := db.drop(); err != nil {
-					t.Error(err)
-				}
-			})
+			db := testDatabase(t)
 			links := linkSet{domainShare: 0.5, smart: smart}
 			db.links = links
 			if _, err := db.seed(ctx, codes); err != nil {
@@ -95,15 +87,7 @@ func TestSeedReadsBack(t *testing.T) {
 // without the smart column with a reason, before it copies anything.
 func TestSeedNeedsSmartColumn(t *testing.T) {
 	ctx := t.Context()
-	db, err := createDatabase(ctx, testenv.AdminDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.drop(); err != nil {
-			t.Error(err)
-		}
-	})
+	db := testDatabase(t)
 	conn, err := pgx.Connect(ctx, db.dsn)
 	if err != nil {
 		t.Fatal(err)
