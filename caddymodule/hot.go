@@ -214,28 +214,43 @@ func topCounts(counts map[string]float64, n int) []hotCount {
 	return all[:min(n, len(all))]
 }
 
+// hotReadPage is how many members of each minute's set one read asks for:
+// a page's reply stays a few hundred kilobytes, well within the L2
+// client's read timeout (100 ms), however large warm_count is.
+const hotReadPage = 10_000
+
 // readHotList returns the L1 keys of the count hottest codes of the
-// current and the previous minute (their scores added), hottest first.
+// current and the previous minute (their scores added), hottest first. It
+// reads each set in pages of hotReadPage, both sets in one pipeline a
+// page, until count members of each are read or the sets end.
 func readHotList(ctx context.Context, rdb redis.UniversalClient, linkPrefix string, count int, now time.Time) ([]string, error) {
 	prefix := hotKeyPrefix(linkPrefix)
-	keys := []string{hotBucketKey(prefix, now), hotBucketKey(prefix, now.Add(-hotBucket))}
-	cmds := make([]*redis.ZSliceCmd, len(keys))
-	_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.ZRevRangeWithScores(ctx, k, 0, int64(count)-1)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("hot list: read: %w", err)
-	}
+	open := []string{hotBucketKey(prefix, now), hotBucketKey(prefix, now.Add(-hotBucket))} // the sets not read to their end
 	counts := make(map[string]float64)
-	for _, c := range cmds {
-		for _, z := range c.Val() {
-			if m, ok := z.Member.(string); ok {
-				counts[m] += z.Score
+	for lo := 0; lo < count && len(open) > 0; lo += hotReadPage {
+		hi := min(lo+hotReadPage, count)
+		cmds := make([]*redis.ZSliceCmd, len(open))
+		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range open {
+				cmds[i] = p.ZRevRangeWithScores(ctx, k, int64(lo), int64(hi)-1)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("hot list: read members %d to %d: %w", lo, hi, err)
+		}
+		more := open[:0]
+		for i, c := range cmds {
+			for _, z := range c.Val() {
+				if m, ok := z.Member.(string); ok {
+					counts[m] += z.Score
+				}
+			}
+			if len(c.Val()) == hi-lo {
+				more = append(more, open[i])
 			}
 		}
+		open = more
 	}
 	top := topCounts(counts, count)
 	out := make([]string, len(top))

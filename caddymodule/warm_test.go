@@ -102,6 +102,71 @@ func TestTopCounts(t *testing.T) {
 	}
 }
 
+// TestReadHotListPages reads a hot list larger than one page from two
+// minutes' sets (real Redis): the count hottest of each set, their scores
+// added, hottest first, as one read of each set would give.
+func TestReadHotListPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	prefix := testenv.UniquePrefix(t)
+	now := time.Now()
+	keys := []string{hotBucketKey(hotKeyPrefix(prefix), now), hotBucketKey(hotKeyPrefix(prefix), now.Add(-hotBucket))}
+	member := func(i int) string { return fmt.Sprintf("c%05d", i) }
+	// This minute: c00000 (hottest) to c24999. The last minute: c20000 to
+	// c24999 far hotter, and p00000 to p02999 the coldest of all.
+	var cur, prev []redis.Z
+	for i := range 25_000 {
+		cur = append(cur, redis.Z{Score: float64(30_000 - i), Member: member(i)})
+	}
+	for i := 20_000; i < 25_000; i++ {
+		prev = append(prev, redis.Z{Score: 100_000, Member: member(i)})
+	}
+	for i := range 3000 {
+		prev = append(prev, redis.Z{Score: 1, Member: fmt.Sprintf("p%05d", i)})
+	}
+	for i, zs := range [][]redis.Z{cur, prev} {
+		if err := rdb.ZAdd(ctx, keys[i], zs...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rdb.Del(context.Background(), keys[i]) })
+	}
+
+	const count = 22_000 // two pages and part of a third; this minute's set is longer
+	var want []string
+	for i := 20_000; i < 22_000; i++ { // in both read ranges: 100000 + 30000 - i
+		want = append(want, member(i))
+	}
+	for i := 22_000; i < 25_000; i++ { // past count in this minute's set: 100000, ties by name
+		want = append(want, member(i))
+	}
+	for i := range count - len(want) {
+		want = append(want, member(i))
+	}
+	got, err := readHotList(ctx, rdb, prefix, count, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("key %d: %s, want %s", i, got[i], want[i])
+		}
+	}
+
+	// Shorter sets than count end the reading: every member, once.
+	all, err := readHotList(ctx, rdb, prefix, 100_000, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 28_000 {
+		t.Fatalf("whole list: %d keys, want 28000", len(all))
+	}
+}
+
 func TestHotSampleEvery(t *testing.T) {
 	for _, tc := range []struct{ every, want int }{{0, 1}, {1, 1}, {3, 4}, {64, 64}, {65, 128}} {
 		tr := newHotTracker(nil, "p:", tc.every, time.Hour, 10, nil)
