@@ -139,7 +139,9 @@ faults: build services ## The fault suite: every fault test (long ones included)
 # The production-shaped stack (make stack's) under a day's mix, through the
 # front door (bench/loadtest, docs/loadtest.md): LOADTEST_LINKS links seeded
 # by COPY, LOADTEST_RATE requests/s open-loop (98% redirects of Zipf-drawn
-# codes, 1% creates, 1% API reads) for LOADTEST_DURATION after a warm-up;
+# codes, 1% creates, 1% API reads) for LOADTEST_DURATION after a warm-up,
+# with the caches as a day leaves them (LOADTEST_START=warm, the default:
+# every link in Redis, the hottest million in each L1) or empty (cold);
 # prints the plan's targets beside the measured figures, CPU per role and
 # profiles, and `loadtest: rps=… targets=met|not-met`. Flags: go run
 # ./bench/loadtest -h.

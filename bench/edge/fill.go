@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/shortify/shortify/internal/testkit/linkseed"
 )
 
 // startAndGet starts A and fills its L1 with one GET of every code
@@ -67,7 +69,7 @@ func (b *bench) startWarm(ctx context.Context, name string, opts shortifyOptions
 		return nil, 0, fmt.Errorf("%s: %w", twin.name, err)
 	}
 
-	took, err := writeHotList(ctx, b.rdb, opts.redisPrefix, cmp.Or(opts.ttl, redisTTL), links, codes, time.Now())
+	took, err := linkseed.WriteHotList(ctx, b.rdb, opts.redisPrefix, cmp.Or(opts.ttl, redisTTL), n, links.source(codes), time.Now())
 	if err != nil {
 		return nil, 0, err
 	}

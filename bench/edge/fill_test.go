@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shortify/shortify/internal/testkit/linkseed"
 	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 )
@@ -61,12 +62,12 @@ func TestWarmStartFill(t *testing.T) {
 	}
 	// The harness's hot list, in the minute it was written, has every
 	// code, hottest first: the first code's member leads.
-	top, err := rdb.ZRevRangeWithScores(ctx, hotListKey(prefix, time.Now()), 0, 0).Result()
+	top, err := rdb.ZRevRangeWithScores(ctx, linkseed.HotListKey(prefix, time.Now()), 0, 0).Result()
 	if err != nil || len(top) == 0 {
 		// The minute may have turned since: the previous one has it.
-		top, err = rdb.ZRevRangeWithScores(ctx, hotListKey(prefix, time.Now().Add(-time.Minute)), 0, 0).Result()
+		top, err = rdb.ZRevRangeWithScores(ctx, linkseed.HotListKey(prefix, time.Now().Add(-time.Minute)), 0, 0).Result()
 	}
-	if err != nil || len(top) != 1 || top[0].Member != hotMember(links.link(0, codes[0]).Domain, codes[0]) || top[0].Score != n {
+	if err != nil || len(top) != 1 || top[0].Member != linkseed.HotMember(links.link(0, codes[0]).Domain, codes[0]) || top[0].Score != n {
 		t.Errorf("hot list top = %v, %v; want %s with score %d", top, err, codes[0], n)
 	}
 }
@@ -92,7 +93,7 @@ func TestWarmStartShortList(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Half of the codes on the list, the edge asked for all of them.
-	if _, err := writeHotList(ctx, rdb, prefix, privateRedisTTL, links, codes[:50], time.Now()); err != nil {
+	if _, err := linkseed.WriteHotList(ctx, rdb, prefix, privateRedisTTL, 50, links.source(codes), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.Addr}, dir: dir, rdb: rdb, prefix: prefix}
@@ -117,15 +118,6 @@ func TestWithAdmin(t *testing.T) {
 	on := withAdmin(cf, "127.0.0.1:7777")
 	if got := adminOf(on); got != "127.0.0.1:7777" || strings.Contains(on, "admin off") {
 		t.Errorf("withAdmin: adminOf = %q in\n%s", got, on)
-	}
-}
-
-func TestHotMember(t *testing.T) {
-	if got := hotMember("", "abc123"); got != "abc123" {
-		t.Errorf("own host: %q", got)
-	}
-	if got := hotMember(customDomain, "abc123"); got != customDomain+"/abc123" {
-		t.Errorf("custom domain: %q", got)
 	}
 }
 

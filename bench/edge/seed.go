@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,7 +115,7 @@ func (d *database) seed(ctx context.Context, codes []string) (linkseed.Timing, e
 	// indexes the edge does not read by are built after the COPY (the
 	// database is the run's own).
 	cfg := linkseed.Config{DSN: d.dsn, N: n, Workers: seedWorkers, Host: "example.com", Smart: d.links.smart, DeferIndexes: true}
-	tm, err := linkseed.Copy(ctx, cfg, func(i int) (linkstore.Link, error) { return d.links.link(i, codes[i]), nil })
+	tm, err := linkseed.Copy(ctx, cfg, d.links.source(codes))
 	if err != nil {
 		return tm, fmt.Errorf("seed %d links: %w", n, err)
 	}
@@ -186,6 +184,11 @@ func (s linkSet) host(i int) string {
 		return customDomain
 	}
 	return ownHost
+}
+
+// source is the seed's links with codes, in linkseed's form.
+func (s linkSet) source(codes []string) linkseed.Source {
+	return func(i int) (linkstore.Link, error) { return s.link(i, codes[i]), nil }
 }
 
 // link is the i-th seeded link, the same in the database and in Redis:
@@ -316,33 +319,9 @@ func writeCodes(path string, links linkSet, codes []string) error {
 }
 
 // prefillRedis writes every seeded link into Redis as the control plane's
-// write-through does on create (l2cache.Set), from conc concurrent
+// write-through does on create (linkseed.FillL2), from conc concurrent
 // connections, so that A's warm-up misses read Redis rather than the
 // database (about twice as fast) and the Redis-hit path finds every code.
 func prefillRedis(ctx context.Context, rdb redis.UniversalClient, prefix string, ttl time.Duration, links linkSet, codes []string, conc int) (time.Duration, error) {
-	l2 := l2cache.New(rdb, prefix, ttl)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	begin := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(codes) {
-					return
-				}
-				if err := l2.Set(ctx, links.link(i, codes[i])); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return 0, fmt.Errorf("prefill Redis: %w", err)
-	}
-	return time.Since(begin), nil
+	return linkseed.FillL2(ctx, l2cache.New(rdb, prefix, ttl), len(codes), links.source(codes), conc)
 }

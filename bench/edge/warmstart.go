@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/shortify/shortify/internal/testkit/procs"
 	"github.com/shortify/shortify/internal/testkit/promtest"
 )
@@ -66,48 +64,6 @@ func startRedis(ctx context.Context, dir string) (*procs.RedisServer, error) {
 		return nil, fmt.Errorf("-fill %s: %w", fillStart, err)
 	}
 	return s, nil
-}
-
-// hotListKey is the key of the hot list's sorted set for the minute of
-// now, as the edges publish it (docs/decisions/0007-edge-warm-start.md:
-// `<redis_prefix>hot:<unix minute>`); a warm start reads that minute's set
-// and the one before.
-func hotListKey(prefix string, now time.Time) string {
-	return prefix + "hot:" + strconv.FormatInt(now.Unix()/60, 10)
-}
-
-// hotMember is a link's member of the hot list: its L1 key, the code for
-// the own host, `domain/code` for a custom domain.
-func hotMember(domain, code string) string {
-	if domain == "" {
-		return code
-	}
-	return domain + "/" + code
-}
-
-// writeHotList writes every link as a member of the hot list of the
-// current minute, the first code the hottest (scores n down to 1), in
-// pipelines of hotListBatch. It returns the time it took.
-func writeHotList(ctx context.Context, rdb redis.UniversalClient, prefix string, ttl time.Duration, links linkSet, codes []string, now time.Time) (time.Duration, error) {
-	const hotListBatch = 10_000
-	begin := time.Now()
-	key := hotListKey(prefix, now)
-	n := len(codes)
-	for lo := 0; lo < n; lo += hotListBatch {
-		hi := min(lo+hotListBatch, n)
-		members := make([]redis.Z, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			l := links.link(i, codes[i])
-			members = append(members, redis.Z{Score: float64(n - i), Member: hotMember(l.Domain, l.Code)})
-		}
-		if err := rdb.ZAdd(ctx, key, members...).Err(); err != nil {
-			return 0, fmt.Errorf("write the hot list (%s): %w", key, err)
-		}
-	}
-	if err := rdb.Expire(ctx, key, ttl).Err(); err != nil {
-		return 0, fmt.Errorf("write the hot list (%s): %w", key, err)
-	}
-	return time.Since(begin), nil
 }
 
 // warmStartRedis is A's redis option with -fill start: a redis:// URL

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -26,6 +27,7 @@ import (
 // config is a run's settings.
 type config struct {
 	bin, dir, caddyfiles string
+	start                string
 	duration, warmup     time.Duration
 	rate, links          int
 	zipfS                float64
@@ -62,7 +64,7 @@ func envDuration(name string, def time.Duration) (time.Duration, error) {
 }
 
 // parseConfig reads the flags, whose defaults come from LOADTEST_DURATION,
-// LOADTEST_RATE, LOADTEST_LINKS and LOADTEST_WARMUP.
+// LOADTEST_RATE, LOADTEST_LINKS, LOADTEST_WARMUP and LOADTEST_START.
 func parseConfig(args []string) (config, error) {
 	var c config
 	duration, err1 := envDuration("LOADTEST_DURATION", 5*time.Minute)
@@ -80,6 +82,8 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", warmup, "time under the same load before it, not measured: the caches fill (LOADTEST_WARMUP)")
 	fs.IntVar(&c.rate, "rate", rate, "arrival rate, requests/s: 98% redirects, 1% creates, 1% API reads (LOADTEST_RATE)")
 	fs.IntVar(&c.links, "links", links, "links seeded by COPY (LOADTEST_LINKS)")
+	fs.StringVar(&c.start, "start", cmp.Or(os.Getenv("LOADTEST_START"), startWarm), "how the caches start: "+startWarm+
+		" (every link in the L2 and each edge's L1 loaded with the hottest by its warm start: a day's steady state) or "+startCold+" (empty: a new fleet) (LOADTEST_START)")
 	fs.Float64Var(&c.zipfS, "zipf-s", 1.1, "Zipf exponent of the redirects' codes (> 1)")
 	fs.IntVar(&c.conns, "conns", 256, "the generator's connections to the front door, at most")
 	fs.IntVar(&c.probes, "probes", 6, "click-to-dashboard probes during the measured time")
@@ -98,6 +102,8 @@ func parseConfig(args []string) (config, error) {
 		return c, fmt.Errorf("rate %d: at least 100 requests/s (1%% of them are creates)", c.rate)
 	case c.links < 1000:
 		return c, fmt.Errorf("links %d: at least 1000", c.links)
+	case c.start != startWarm && c.start != startCold:
+		return c, fmt.Errorf("start %q: %s or %s", c.start, startWarm, startCold)
 	case c.zipfS <= 1:
 		return c, fmt.Errorf("zipf-s %v: must be above 1", c.zipfS)
 	case c.conns < 1 || c.probes < 1 || c.seedWorkers < 1 || c.profileSeconds < 1:

@@ -40,8 +40,8 @@ const (
 // report; the stack stops whatever happens.
 func run(ctx context.Context, cfg config) (err error) {
 	begin := time.Now()
-	log.Printf("loadtest: %d links, %d requests/s for %v after %v of warm-up; machine: %d CPUs, load average %s",
-		cfg.links, cfg.rate, cfg.duration, cfg.warmup, runtime.NumCPU(), procs.LoadAverage())
+	log.Printf("loadtest: %d links, %d requests/s for %v after %v of warm-up, %s start; machine: %d CPUs, load average %s",
+		cfg.links, cfg.rate, cfg.duration, cfg.warmup, cfg.start, runtime.NumCPU(), procs.LoadAverage())
 	// The codes while the stack starts: an AES permutation each.
 	type made struct {
 		c   *codes
@@ -64,7 +64,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, startTimeout)
-	s, err := stack.Start(sctx, stack.Config{Dir: cfg.dir, Binary: cfg.bin, Caddyfiles: cfg.caddyfiles, Ports: ports, Logf: log.Printf})
+	s, err := stack.Start(sctx, stack.Config{Dir: cfg.dir, Binary: cfg.bin, Caddyfiles: cfg.caddyfiles, Ports: ports, Env: warmEnv(cfg.start), Logf: log.Printf})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start the stack: %w", err)
@@ -81,7 +81,8 @@ func run(ctx context.Context, cfg config) (err error) {
 
 	dsn := s.Primary.DSN(stack.LinkDatabase)
 	t0 := time.Now()
-	if err := seed(ctx, dsn, c, cfg.seedWorkers, time.Now().Add(-30*24*time.Hour)); err != nil {
+	base := time.Now().Add(-30 * 24 * time.Hour)
+	if err := seed(ctx, dsn, c, cfg.seedWorkers, base); err != nil {
 		return err
 	}
 	seedTook := time.Since(t0)
@@ -90,6 +91,14 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	log.Printf("loadtest: seeded %d links by COPY in %v (%.0f links/s), on the replica after %v",
 		cfg.links, seedTook.Round(time.Millisecond), float64(cfg.links)/seedTook.Seconds(), time.Since(t0).Round(time.Millisecond))
+
+	startLine := "Start: cold. The caches were empty: the L2 and the L1s filled on misses during the run."
+	if cfg.start == startWarm {
+		if startLine, err = primeCaches(ctx, s, cfg.caddyfiles, c, base); err != nil {
+			return err
+		}
+		log.Printf("loadtest: %s", startLine)
+	}
 
 	key, err := creatorKey(ctx, s)
 	if err != nil {
@@ -261,6 +270,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		"machine: %d CPUs, %s memory, load average %s at the end (other work on the machine shows in it).\n\n",
 		cfg.links, cfg.zipfS, l1, 100*zipfShare(l1, cfg.links, cfg.zipfS),
 		cfg.rate, cfg.duration, cfg.warmup, runtime.NumCPU(), memTotal(), loadAvgEnd)
+	out.WriteString(startLine + "\n\n")
 	out.WriteString(table(rows))
 	fmt.Fprintf(&out, "\nCreates: %s\nAPI reads: %s\n\nCPU by role over the measured %v (/proc/PID/stat; PostgreSQL and its backends, primary and replica):\n\n",
 		win.create, win.read, r.Window.Round(time.Second))

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shortify/shortify/caddymodule"
+	"github.com/shortify/shortify/internal/l2cache"
+	"github.com/shortify/shortify/internal/linkstore"
+	"github.com/shortify/shortify/internal/testkit/linkseed"
+	"github.com/shortify/shortify/internal/testkit/promtest"
+	"github.com/shortify/shortify/internal/testkit/stack"
+)
+
+// How the caches start (-start):
+//
+//   - startWarm: as a day of traffic leaves them. Every seeded link is in
+//     the Redis L2 (its entries live redis_ttl, 24 hours: at the plan's
+//     rate a day's redirects touch nearly every link), and each edge's L1
+//     holds the hottest cache_size links, loaded by the edge's own warm
+//     start from a hot list of the Zipf ranks. Hit rates are then the
+//     steady state's rather than a cold start's, which a machine that
+//     answers ~1,500 requests/s would need hours of load to reach.
+//   - startCold: empty caches, a deploy of a whole new fleet: the L2 and
+//     the L1s fill on misses during the run.
+const (
+	startWarm = "warm"
+	startCold = "cold"
+)
+
+const (
+	// edgeWarmTimeout is the edges' warm_timeout with -start warm
+	// (SHORTIFY_WARM_TIMEOUT): a million links from Redis take seconds on
+	// a quiet machine, this bounds a busy one.
+	edgeWarmTimeout = 5 * time.Minute
+	// fillConns is how many connections fill the L2 at once.
+	fillConns = 64
+	// hotListTTL is how long the hot list the load test writes lives, as
+	// the edges' own (three one-minute sets).
+	hotListTTL = 3 * time.Minute
+)
+
+// warmEnv is the stack's environment for a start: the edges' warm start
+// loads as many codes as their L1 holds.
+func warmEnv(start string) []string {
+	if start != startWarm {
+		return nil
+	}
+	return []string{
+		"SHORTIFY_WARM_COUNT=" + strconv.Itoa(caddymodule.DefaultCacheSize),
+		"SHORTIFY_WARM_TIMEOUT=" + edgeWarmTimeout.String(),
+	}
+}
+
+// primeCaches fills the stack's caches for -start warm: every link of the
+// seed into the L2, the hottest caddymodule.DefaultCacheSize ranks into a
+// hot list, then restarts each edge (one at a time, the front door keeping
+// the other) so that its warm start loads them. It returns the report's
+// line about it.
+func primeCaches(ctx context.Context, s *stack.Stack, caddyfiles string, c *codes, base time.Time) (string, error) {
+	rdb, err := l2cache.NewClientWith(s.Redis.Seeds(), l2cache.CounterTimeouts)
+	if err != nil {
+		return "", err
+	}
+	defer rdb.Close()
+	src := func(i int) (linkstore.Link, error) { return seededLink(i, c.At(i), base), nil }
+	n := c.Len()
+	log.Printf("loadtest: writing the %d links to the Redis L2", n)
+	l2 := l2cache.New(rdb, caddymodule.DefaultRedisPrefix, caddymodule.DefaultRedisTTL)
+	fillTook, err := linkseed.FillL2(ctx, l2, n, src, fillConns)
+	if err != nil {
+		return "", err
+	}
+	log.Printf("loadtest: the L2 holds the %d links after %v (%.0f links/s)", n, fillTook.Round(time.Millisecond), float64(n)/fillTook.Seconds())
+
+	// The hot list of this minute and the next: a warm start reads its
+	// minute's set and the one before, so the restarts below may run into
+	// the next minute.
+	hot := min(caddymodule.DefaultCacheSize, n)
+	now := time.Now()
+	for _, t := range []time.Time{now, now.Add(time.Minute)} {
+		if _, err := linkseed.WriteHotList(ctx, rdb, caddymodule.DefaultRedisPrefix, hotListTTL, hot, src, t); err != nil {
+			return "", err
+		}
+	}
+	var edges []string
+	for _, e := range s.Edges {
+		log.Printf("loadtest: restarting %s for its warm start", e.Name)
+		if err := s.Replace(ctx, e, e.Binary(), caddyfiles); err != nil {
+			return "", err
+		}
+		w, err := waitWarm(ctx, e)
+		if err != nil {
+			return "", err
+		}
+		if w.l2+w.store < float64(hot) {
+			return "", fmt.Errorf("%s: its warm start loaded %.0f links (%.0f from Redis, %.0f from the database), want %d", e.Name, w.l2+w.store, w.l2, w.store, hot)
+		}
+		if err := s.FrontDoorChecked(ctx, e); err != nil {
+			return "", err
+		}
+		edges = append(edges, fmt.Sprintf("%s %.0f from Redis and %.0f from the database in %.1f s", e.Name, w.l2, w.store, w.seconds))
+	}
+	return fmt.Sprintf("Start: warm. The L2 held all %d links (written in %v) and each edge's L1 the %d hottest, loaded by its warm start before it was ready (%s).",
+		n, fillTook.Round(time.Second), hot, strings.Join(edges, "; ")), nil
+}
+
+// warmed is an edge's account of its last warm start.
+type warmed struct{ l2, store, seconds float64 }
+
+// waitWarm polls edge e's readiness until it answers 200 (its warm start
+// is over) and returns what the warm start loaded, from its metrics.
+func waitWarm(ctx context.Context, e *stack.Node) (warmed, error) {
+	ctx, cancel := context.WithTimeout(ctx, edgeWarmTimeout+time.Minute)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := readyz(ctx, e.Ops+"/readyz")
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return warmed{}, fmt.Errorf("%s: not ready after its warm start: %w", e.Name, errors.Join(err, ctx.Err()))
+		case <-tick.C:
+		}
+	}
+	page, err := promtest.Get(ctx, nil, e.Ops+"/metrics", "shortify_edge_warm_")
+	if err != nil {
+		return warmed{}, err
+	}
+	v, err := page.Values(`shortify_edge_warm_entries_total{source="l2"}`, `shortify_edge_warm_entries_total{source="store"}`, "shortify_edge_warm_duration_seconds")
+	if err != nil {
+		return warmed{}, fmt.Errorf("%s: %w", e.Name, err)
+	}
+	return warmed{v[0], v[1], v[2]}, nil
+}
+
+// readyz is nil when url answers 200.
+func readyz(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
+}
