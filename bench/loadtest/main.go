@@ -85,7 +85,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.start, "start", cmp.Or(os.Getenv("LOADTEST_START"), startWarm), "how the caches start: "+startWarm+
 		" (every link in the L2 and each edge's L1 loaded with the hottest by its warm start: a day's steady state) or "+startCold+" (empty: a new fleet) (LOADTEST_START)")
 	fs.Float64Var(&c.zipfS, "zipf-s", 1.1, "Zipf exponent of the redirects' codes (> 1)")
-	fs.IntVar(&c.conns, "conns", 256, "the generator's connections to the front door, at most")
+	fs.IntVar(&c.conns, "conns", 256, "the generator's clients, each a loopback address of its own with up to 4 connections, taken in turn")
 	fs.IntVar(&c.probes, "probes", 6, "click-to-dashboard probes during the measured time")
 	fs.IntVar(&c.track, "track", 50, "most popular links whose clicks are checked against the stats, exactly")
 	fs.IntVar(&c.seedWorkers, "seed-workers", 4, "COPY connections side by side")

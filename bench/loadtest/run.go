@@ -105,10 +105,12 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	tr := &traffic{
-		client: newClient(cfg.conns, 1), checks: newClient(checkConns, 2), front: s.FrontDoor.URL, key: key, codes: c,
+		client: newClientPool(cfg.conns, 1), checks: newClientPool(checkConns, 2), front: s.FrontDoor.URL, key: key, codes: c,
 		zipf: newZipf(cfg.links, cfg.zipfS, uint64(time.Now().UnixNano())),
 		seen: make([]atomic.Int64, cfg.track), unanswered: make([]atomic.Int64, cfg.track),
 	}
+	defer tr.client.closeIdle()
+	defer tr.checks.closeIdle()
 	probes, err := probeLinks(ctx, tr, cfg.probes)
 	if err != nil {
 		return err

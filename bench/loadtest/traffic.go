@@ -19,33 +19,53 @@ import (
 // visitor's, not a bot's.
 const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
-// newClient is the generator's HTTP/1.1 client: keep-alive, at most conns
-// connections, never following redirects. Each connection comes from a
-// loopback address of its own in 127.net2.0.0/16 (Linux answers the whole
-// of 127/8), so the front door's X-Forwarded-For shows the edges many
-// clients, each well within the per-client rate limit (edge.Caddyfile:
-// 100/s), as real visitors would be, instead of one client 100 times over
-// it. net2 is the addresses' second byte: each client a range of its own.
-func newClient(conns int, net2 byte) *http.Client {
-	var next atomic.Uint32
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			n := next.Add(1) % 65000
-			d := *dialer
-			d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, net2, byte(n>>8), byte(n&0xff)+1)}
-			return d.DialContext(ctx, network, addr)
-		},
-		MaxConnsPerHost:     conns,
-		MaxIdleConns:        conns,
-		MaxIdleConnsPerHost: conns,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
+// clientPool is the generator's clients, n of them, each an HTTP/1.1
+// keep-alive client of its own loopback address in 127.net2.0.0/16 (Linux
+// answers the whole of 127/8), never following redirects, with at most
+// connsPerClient connections. The front door's X-Forwarded-For shows the
+// edges n clients, each well within the per-client rate limit
+// (edge.Caddyfile: 100/s), as real visitors would be, instead of one
+// client 100 times over it. Requests take the clients in turn, so each
+// address carries 1/n of the load at any concurrency: one shared pool of
+// connections reuses the most recently idle one, so at a low concurrency
+// a few addresses carried everything and met the limit. net2 is the
+// addresses' second byte: each pool a range of its own.
+type clientPool struct {
+	clients []*http.Client
+	next    atomic.Uint32
+}
+
+// connsPerClient bounds one client's connections, as a browser's.
+const connsPerClient = 4
+
+func newClientPool(n int, net2 byte) *clientPool {
+	p := &clientPool{clients: make([]*http.Client, n)}
+	for i := range p.clients {
+		dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second,
+			LocalAddr: &net.TCPAddr{IP: net.IPv4(127, net2, byte(i>>8), byte(i&0xff)+1)}}
+		p.clients[i] = &http.Client{
+			Transport: &http.Transport{
+				DialContext:         dialer.DialContext,
+				MaxConnsPerHost:     connsPerClient,
+				MaxIdleConnsPerHost: connsPerClient,
+				IdleConnTimeout:     time.Minute,
+				DisableCompression:  true,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
-	return &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	return p
+}
+
+// pick is the client of the next request.
+func (p *clientPool) pick() *http.Client {
+	return p.clients[int(p.next.Add(1)-1)%len(p.clients)]
+}
+
+// closeIdle closes every client's idle connections.
+func (p *clientPool) closeIdle() {
+	for _, c := range p.clients {
+		c.CloseIdleConnections()
 	}
 }
 
@@ -56,7 +76,7 @@ type traffic struct {
 	// client sends the load; checks, a pool of its own, the probes and
 	// the checks, so that they measure the stack, not the load's queue
 	// for a connection.
-	client, checks *http.Client
+	client, checks *clientPool
 	front          string // the front door's base URL
 	key            string // a creator key of the default workspace
 	codes          *codes
@@ -91,12 +111,12 @@ func outcome(resp *http.Response, err error) string {
 // do sends req on the load's connections and reads the whole answer (so
 // the connection is reused).
 func (t *traffic) do(req *http.Request) (*http.Response, []byte, error) {
-	return send(t.client, req)
+	return send(t.client.pick(), req)
 }
 
 // check is do on the checks' connections.
 func (t *traffic) check(req *http.Request) (*http.Response, []byte, error) {
-	return send(t.checks, req)
+	return send(t.checks.pick(), req)
 }
 
 func send(c *http.Client, req *http.Request) (*http.Response, []byte, error) {

@@ -92,23 +92,35 @@ func primeCaches(ctx context.Context, s *stack.Stack, caddyfiles string, c *code
 	var edges []string
 	for _, e := range s.Edges {
 		log.Printf("loadtest: restarting %s for its warm start", e.Name)
-		if err := s.Replace(ctx, e, e.Binary(), caddyfiles); err != nil {
-			return "", err
-		}
-		w, err := waitWarm(ctx, e)
+		w, err := restartWarm(ctx, s, e, caddyfiles)
 		if err != nil {
 			return "", err
 		}
 		if w.l2+w.store < float64(hot) {
 			return "", fmt.Errorf("%s: its warm start loaded %.0f links (%.0f from Redis, %.0f from the database), want %d", e.Name, w.l2+w.store, w.l2, w.store, hot)
 		}
-		if err := s.FrontDoorChecked(ctx, e); err != nil {
-			return "", err
-		}
 		edges = append(edges, fmt.Sprintf("%s %.0f from Redis and %.0f from the database in %.1f s", e.Name, w.l2, w.store, w.seconds))
 	}
 	return fmt.Sprintf("Start: warm. The L2 held all %d links (written in %v) and each edge's L1 the %d hottest, loaded by its warm start before it was ready (%s).",
 		n, fillTook.Round(time.Second), hot, strings.Join(edges, "; ")), nil
+}
+
+// restartWarm restarts edge e, waits until its warm start is over and the
+// front door has checked it again, and returns what the warm start loaded.
+func restartWarm(ctx context.Context, s *stack.Stack, e *stack.Node, caddyfiles string) (warmed, error) {
+	ctx, cancel := context.WithTimeout(ctx, edgeWarmTimeout+2*time.Minute)
+	defer cancel()
+	if err := s.Replace(ctx, e, e.Binary(), caddyfiles); err != nil {
+		return warmed{}, err
+	}
+	w, err := waitWarm(ctx, e)
+	if err != nil {
+		return warmed{}, err
+	}
+	if err := s.FrontDoorChecked(ctx, e); err != nil {
+		return warmed{}, fmt.Errorf("%s: back in the front door's rotation: %w", e.Name, err)
+	}
+	return w, nil
 }
 
 // warmed is an edge's account of its last warm start.
@@ -117,8 +129,6 @@ type warmed struct{ l2, store, seconds float64 }
 // waitWarm polls edge e's readiness until it answers 200 (its warm start
 // is over) and returns what the warm start loaded, from its metrics.
 func waitWarm(ctx context.Context, e *stack.Node) (warmed, error) {
-	ctx, cancel := context.WithTimeout(ctx, edgeWarmTimeout+time.Minute)
-	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {

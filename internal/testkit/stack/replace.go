@@ -101,9 +101,10 @@ func (s *Stack) releaseRole(caddyfiles, role, from string) (string, error) {
 }
 
 // FrontDoorChecked waits until the front door has health-checked edge n
-// since the call: it counts the /healthz answers on the edge's operations
-// server (Caddy's caddy_http_requests_total of its static_response
-// handler) and waits for one more, which only the front door sends. So an
+// since the call: it counts the /readyz answers on the edge's operations
+// server (Caddy's caddy_http_requests_total of its shortify_edge_ready
+// handler: frontdoor.Caddyfile's health_uri) and waits for one more, which
+// only the front door sends once the caller has stopped asking. So an
 // edge just replaced is back in the front door's rotation (a passing
 // check marks it healthy) before the next edge stops; otherwise the front
 // door could be left, for up to a health interval, with no edge it
@@ -125,8 +126,8 @@ func (s *Stack) FrontDoorChecked(ctx context.Context, n *Node) error {
 	})
 }
 
-// healthAnswers is how many requests the static_response handler of the
-// operations server at ops (its /healthz) has answered.
+// healthAnswers is how many requests the readiness handler of the
+// operations server at ops (its /readyz, shortify_edge_ready) has answered.
 func healthAnswers(ctx context.Context, ops string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -149,7 +150,7 @@ func healthAnswers(ctx context.Context, ops string) (float64, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, "caddy_http_requests_total{") ||
-			!strings.Contains(line, `handler="static_response"`) || !strings.Contains(line, `server="ops"`) {
+			!strings.Contains(line, `handler="shortify_edge_ready"`) || !strings.Contains(line, `server="ops"`) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -164,7 +165,7 @@ func healthAnswers(ctx context.Context, ops string) (float64, error) {
 		return 0, fmt.Errorf("GET %s/metrics: %w", ops, err)
 	}
 	if !found {
-		return 0, fmt.Errorf("GET %s/metrics: no caddy_http_requests_total of the ops server's static_response", ops)
+		return 0, fmt.Errorf("GET %s/metrics: no caddy_http_requests_total of the ops server's shortify_edge_ready", ops)
 	}
 	return total, nil
 }
