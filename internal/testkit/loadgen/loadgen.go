@@ -46,6 +46,10 @@ type Load struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	wg     sync.WaitGroup
+	// drain, closed by Drain, stops the sending without cancelling the
+	// requests in flight.
+	drain     chan struct{}
+	drainOnce sync.Once
 
 	mu  sync.Mutex
 	cur window
@@ -71,7 +75,7 @@ func Start(ctx context.Context, cfg Config, req Request) *Load {
 		cfg.LateAfter = 10 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Load{cfg: cfg, req: req, cancel: cancel, done: make(chan struct{})}
+	l := &Load{cfg: cfg, req: req, cancel: cancel, done: make(chan struct{}), drain: make(chan struct{})}
 	l.cur = newWindow()
 	go l.run(ctx)
 	return l
@@ -87,8 +91,18 @@ func (l *Load) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		// Drain first: once it is asked for, not one more request starts.
+		select {
+		case <-l.drain:
+			l.wg.Wait()
+			return
+		default:
+		}
 		select {
 		case <-ctx.Done():
+			l.wg.Wait()
+			return
+		case <-l.drain:
 			l.wg.Wait()
 			return
 		case <-timer.C:
@@ -209,6 +223,19 @@ func (l *Load) Ended() int {
 		n += c
 	}
 	return n
+}
+
+// Drain stops sending, waits until every request in flight has ended
+// (each within Config.Timeout) and returns the figures of the current
+// window with all of them: no request due in it is left out, so a last
+// slow answer counts too. Duration runs to the end of the last request.
+// The load is then stopped; Stop after Drain does nothing more.
+func (l *Load) Drain() Stats {
+	l.drainOnce.Do(func() { close(l.drain) })
+	<-l.done
+	s := l.Window()
+	l.cancel()
+	return s
 }
 
 // Stop ends the load and waits for requests in flight.

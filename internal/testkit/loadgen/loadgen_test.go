@@ -93,3 +93,47 @@ func TestLateStartsAndP95(t *testing.T) {
 		t.Fatalf("p50 %v, p95 %v, p99 %v: want p50 ≤ p95 ≤ p99", s.P50, s.P95, s.P99)
 	}
 }
+
+// Drain counts every request sent, those still in flight when it is
+// called included: the server sees as many requests as the figures hold,
+// and the slow answers are in the p99.
+func TestDrainCountsRequestsInFlight(t *testing.T) {
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		// Every answer takes 100 ms (a delay the server serves), so
+		// that about ten requests are in flight at any time.
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	client := srv.Client()
+	req := func(ctx context.Context) (string, bool) {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(r)
+		if err != nil {
+			return "error", true
+		}
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
+	}
+	l := Start(context.Background(), Config{Rate: 100}, req)
+	defer l.Stop()
+	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 30 })
+	s := l.Drain()
+	t.Logf("drained: %s", s)
+	if n := seen.Load(); int64(s.Requests) != n || s.Outcomes["302"] != s.Requests || s.Failures != 0 {
+		t.Fatalf("drained %s; the server saw %d requests: want all of them, all 302s", s, n)
+	}
+	if s.Requests < 31 || s.P50 < 100*time.Millisecond || s.P99 < s.P50 {
+		t.Fatalf("drained %s: want the requests in flight too, each at least 100 ms", s)
+	}
+	if again := l.Drain(); again.Requests != 0 {
+		t.Fatalf("a second Drain = %s, want nothing more", again)
+	}
+	l.Stop() // after Drain: returns at once
+}
