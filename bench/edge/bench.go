@@ -185,8 +185,8 @@ func (b *bench) setUpClicks(ctx context.Context) (stop func(), err error) {
 		if b.cfg.pin {
 			where = "the generator in this process, pinned to CPU 1 during the passes"
 		}
-		fmt.Printf("open loop: %d req/s to A and B, %d interleaved pass(es) of %s each after a warm-up, %d keep-alive connections, %s; a pass with over %.0f%% late or failed requests voids the comparison\n",
-			r, b.cfg.rounds, b.cfg.duration, b.cfg.conns, where, 100*openLimit)
+		fmt.Printf("open loop: %d req/s to A and B, %d interleaved pass(es) of %s each after a warm-up, %d keep-alive connections, %s; a pass with over %.0f%% of its requests started late does not count, one with over %.0f%% failed voids the comparison\n",
+			r, b.cfg.rounds, b.cfg.duration, b.cfg.conns, where, 100*openLimit, 100*openLimit)
 	}
 	if b.cfg.clicks == "off" {
 		fmt.Println("click events: off (-clicks=off)")

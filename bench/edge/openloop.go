@@ -6,7 +6,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shortify/shortify/internal/testkit/loadgen"
@@ -20,11 +22,16 @@ import (
 
 // defaultOpenRate is the default of -rate. A fixed rate rather than a
 // share of B's measured throughput, so that every size and every run is
-// compared at the same load: 10,000/s is a quarter to a half of what B
-// carried saturated on this two-core machine (20,000 to 50,000 req/s,
-// with or without -pin), and what the in-process generator sends from
-// one core with room to spare.
-const defaultOpenRate = 10000
+// compared at the same load. Below saturation nothing batches (every
+// request wakes the server and the client on its own), so a request
+// costs several times its saturated CPU: at 5,000/s, measured on this
+// two-core machine with -pin, about 50 µs of server CPU (25% of CPU 0)
+// and 60 µs of the generator's (30% of CPU 1), against 25 µs of server
+// CPU at wrk's saturation. At 2,000/s it was 80 and 90 µs. So 5,000/s
+// leaves both cores most of their time; 10,000/s would take about half
+// of each, and on a machine shared with other work the generator then
+// starts late.
+const defaultOpenRate = 5000
 
 // openLimit is the largest share of late starts or failures a pass may
 // have and still count: past it the rate is not one that both the
@@ -36,6 +43,10 @@ type openPass struct {
 	offered  float64 // requests sent per second of the pass
 	answered float64 // answers (any status) per second, up to the last one
 	stats    loadgen.Stats
+	// server and client are the CPU time per request of the instance and
+	// of this process (the generator), over the measured part: a client
+	// near a whole core per second would be the bound.
+	server, client time.Duration
 }
 
 func (p openPass) share(n int) float64 {
@@ -55,8 +66,9 @@ func (p openPass) failShare() float64 { return p.share(p.stats.Failures) }
 
 func describeOpen(p openPass) string {
 	s := p.stats
-	return fmt.Sprintf("offered %6.0f/s  answered %6.0f/s  p50 %-8s p95 %-8s p99 %-8s max %-8s late %.2f%%  failed %.2f%%",
-		p.offered, p.answered, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max), 100*p.lateShare(), 100*p.failShare())
+	return fmt.Sprintf("offered %6.0f/s  answered %6.0f/s  p50 %-8s p95 %-8s p99 %-8s max %-8s late %.2f%%  failed %.2f%%  CPU/req server %s, generator %s",
+		p.offered, p.answered, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max), 100*p.lateShare(), 100*p.failShare(),
+		p.server.Round(100*time.Nanosecond), p.client.Round(100*time.Nanosecond))
 }
 
 // openResult is the open-loop comparison of one size: every pass of each
@@ -68,7 +80,7 @@ type openResult struct {
 
 // bestOpen is the pass with the lowest p99, as the wrk part counts each
 // instance's best run: the pass that other work on the machine disturbed
-// least.
+// least. runs is not empty.
 func bestOpen(runs []openPass) openPass {
 	best := runs[0]
 	for _, r := range runs[1:] {
@@ -79,10 +91,25 @@ func bestOpen(runs []openPass) openPass {
 	return best
 }
 
-// openVerdict is the p99 ratio of A's best pass over B's, or why there
-// is none: a pass of either with more than openLimit of its requests
-// late or failed, or none answered, means the rate was not one both
-// carry, and no pass of that run counts.
+// counted are the passes of runs with at most openLimit of their
+// requests started late: in the others the generator (on a machine
+// shared with other work) did not keep the rate, and its own delay is in
+// their latencies.
+func counted(runs []openPass) []openPass {
+	var ok []openPass
+	for _, p := range runs {
+		if p.lateShare() <= openLimit {
+			ok = append(ok, p)
+		}
+	}
+	return ok
+}
+
+// openVerdict is the p99 ratio of A's lowest counted pass over B's, or
+// why there is none: a pass of either with more than openLimit of its
+// requests failed, or none answered, means the rate is not one both
+// carry, and nothing counts; an instance all of whose passes started
+// over openLimit late has none to compare.
 func openVerdict(o openResult) (ratio float64, notMeasured string) {
 	for _, side := range []struct {
 		name string
@@ -91,20 +118,24 @@ func openVerdict(o openResult) (ratio float64, notMeasured string) {
 		if len(side.runs) == 0 {
 			return 0, side.name + " has no pass"
 		}
+		var late []string
 		for i, p := range side.runs {
 			switch {
 			case p.stats.Requests == 0 || p.stats.P99 <= 0:
 				return 0, fmt.Sprintf("%s pass %d: no request answered", side.name, i+1)
-			case p.lateShare() > openLimit:
-				return 0, fmt.Sprintf("%s pass %d: %.2f%% of the requests started late (limit %.0f%%: the generator did not keep the rate)",
-					side.name, i+1, 100*p.lateShare(), 100*openLimit)
 			case p.failShare() > openLimit:
 				return 0, fmt.Sprintf("%s pass %d: %.2f%% of the requests failed (limit %.0f%%: %v)",
 					side.name, i+1, 100*p.failShare(), 100*openLimit, p.stats.Outcomes)
+			case p.lateShare() > openLimit:
+				late = append(late, fmt.Sprintf("pass %d %.2f%%", i+1, 100*p.lateShare()))
 			}
 		}
+		if len(late) == len(side.runs) {
+			return 0, fmt.Sprintf("every pass of %s had over %.0f%% of its requests started late (%s): the generator did not keep the rate",
+				side.name, 100*openLimit, strings.Join(late, ", "))
+		}
 	}
-	return bestOpen(o.runsA).stats.P99.Seconds() / bestOpen(o.runsB).stats.P99.Seconds(), ""
+	return bestOpen(counted(o.runsA)).stats.P99.Seconds() / bestOpen(counted(o.runsB)).stats.P99.Seconds(), ""
 }
 
 // openLine is the open-loop ratio line of one size: A's p99 over B's at
@@ -120,9 +151,10 @@ func openLine(n int, smart bool, o openResult) string {
 	if smart {
 		goal = "no goal"
 	}
-	a, b := bestOpen(o.runsA), bestOpen(o.runsB)
-	return fmt.Sprintf("%s%.2f (%s)  p99 A %s, B %s (lowest of %d and %d passes)",
-		head, ratio, goal, ms(a.stats.P99), ms(b.stats.P99), len(o.runsA), len(o.runsB))
+	okA, okB := counted(o.runsA), counted(o.runsB)
+	return fmt.Sprintf("%s%.2f (%s)  p99 A %s, B %s (the lowest of %d of %d and %d of %d passes: those with at most %.0f%% late)",
+		head, ratio, goal, ms(bestOpen(okA).stats.P99), ms(bestOpen(okB).stats.P99),
+		len(okA), len(o.runsA), len(okB), len(o.runsB), 100*openLimit)
 }
 
 // openLoop is how the open-loop passes run.
@@ -195,6 +227,10 @@ func (o openLoop) pass(ctx context.Context, in *instance, links linkSet, codes [
 	if err := pause(ctx, min(time.Second, o.duration/4)); err != nil {
 		return openPass{}, err
 	}
+	cpu0, err := cpuTimes(in.pid(), os.Getpid())
+	if err != nil {
+		return openPass{}, err
+	}
 	l.Window() // the warm-up's
 	begin := time.Now()
 	if err := pause(ctx, o.duration); err != nil {
@@ -202,12 +238,34 @@ func (o openLoop) pass(ctx context.Context, in *instance, links linkSet, codes [
 	}
 	span := time.Since(begin)
 	s := l.Drain()
+	cpu1, err := cpuTimes(in.pid(), os.Getpid())
+	if err != nil {
+		return openPass{}, err
+	}
 	answered := s.Requests - s.Outcomes["error"] - s.Outcomes["dropped"]
-	return openPass{
+	p := openPass{
 		offered:  float64(s.Requests) / span.Seconds(),
 		answered: float64(answered) / s.Duration.Seconds(),
 		stats:    s,
-	}, nil
+	}
+	if s.Requests > 0 {
+		p.server = (cpu1[0] - cpu0[0]) / time.Duration(s.Requests)
+		p.client = (cpu1[1] - cpu0[1]) / time.Duration(s.Requests)
+	}
+	return p, nil
+}
+
+// cpuTimes is the CPU time each of the processes has used so far.
+func cpuTimes(pids ...int) ([]time.Duration, error) {
+	ds := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		d, err := cpuTime(pid)
+		if err != nil {
+			return nil, err
+		}
+		ds[i] = d
+	}
+	return ds, nil
 }
 
 // pause waits for d, or less when ctx ends first.

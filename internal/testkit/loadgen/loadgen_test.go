@@ -32,16 +32,7 @@ func TestOpenLoopWindows(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	}))
 	defer srv.Close()
-	client := srv.Client()
-	req := func(ctx context.Context) (string, bool) {
-		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		resp, err := client.Do(r)
-		if err != nil {
-			return "error", true
-		}
-		resp.Body.Close()
-		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
-	}
+	req := getRequest(srv)
 	l := Start(context.Background(), Config{Rate: 200}, req)
 	defer l.Stop()
 	settle := func(n int) {
@@ -72,16 +63,7 @@ func TestLateStartsAndP95(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	}))
 	defer srv.Close()
-	client := srv.Client()
-	req := func(ctx context.Context) (string, bool) {
-		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		resp, err := client.Do(r)
-		if err != nil {
-			return "error", true
-		}
-		resp.Body.Close()
-		return strconv.Itoa(resp.StatusCode), false
-	}
+	req := getRequest(srv)
 	l := Start(context.Background(), Config{Rate: 200, LateAfter: time.Nanosecond}, req)
 	defer l.Stop()
 	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 60 })
@@ -111,16 +93,7 @@ func TestDrainCountsRequestsInFlight(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	}))
 	defer srv.Close()
-	client := srv.Client()
-	req := func(ctx context.Context) (string, bool) {
-		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		resp, err := client.Do(r)
-		if err != nil {
-			return "error", true
-		}
-		resp.Body.Close()
-		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
-	}
+	req := getRequest(srv)
 	l := Start(context.Background(), Config{Rate: 100}, req)
 	defer l.Stop()
 	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 30 })
@@ -136,4 +109,19 @@ func TestDrainCountsRequestsInFlight(t *testing.T) {
 		t.Fatalf("a second Drain = %s, want nothing more", again)
 	}
 	l.Stop() // after Drain: returns at once
+}
+
+// getRequest is a Request of one GET of srv's root: its status is the
+// outcome, anything but a 302 a failure.
+func getRequest(srv *httptest.Server) Request {
+	client := srv.Client()
+	return func(ctx context.Context) (string, bool) {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(r)
+		if err != nil {
+			return "error", true
+		}
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
+	}
 }
