@@ -94,11 +94,19 @@ func TestDrainCountsRequestsInFlight(t *testing.T) {
 	}))
 	defer srv.Close()
 	req := getRequest(srv)
+	begin := time.Now()
 	l := Start(context.Background(), Config{Rate: 100}, req)
 	defer l.Stop()
 	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 30 })
+	// One request every 10 ms from the start: those due before Drain.
+	due := int(time.Since(begin)/(10*time.Millisecond)) + 1
 	s := l.Drain()
-	t.Logf("drained: %s", s)
+	// Drain took the 100 ms of the last answers: a bound, not the count.
+	dueByReturn := int(time.Since(begin)/(10*time.Millisecond)) + 1
+	t.Logf("drained: %s; %d due before Drain", s, due)
+	if s.Requests < due-1 || s.Requests > dueByReturn {
+		t.Errorf("drained %d requests, want every one of the %d due before Drain (and fewer than the %d due by its return)", s.Requests, due, dueByReturn)
+	}
 	if n := seen.Load(); int64(s.Requests) != n || s.Outcomes["302"] != s.Requests || s.Failures != 0 {
 		t.Fatalf("drained %s; the server saw %d requests: want all of them, all 302s", s, n)
 	}
