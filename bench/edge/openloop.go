@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shortify/shortify/internal/testkit/loadgen"
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // The open-loop comparison: A and B at the same fixed arrival rate, well
@@ -47,6 +48,7 @@ type openPass struct {
 	// of this process (the generator), over the measured part: a client
 	// near a whole core per second would be the bound.
 	server, client time.Duration
+	load           string // the load average at the end of the pass
 }
 
 func (p openPass) share(n int) float64 {
@@ -66,9 +68,9 @@ func (p openPass) failShare() float64 { return p.share(p.stats.Failures) }
 
 func describeOpen(p openPass) string {
 	s := p.stats
-	return fmt.Sprintf("offered %6.0f/s  answered %6.0f/s  p50 %-8s p95 %-8s p99 %-8s max %-8s late %.2f%%  failed %.2f%%  CPU/req server %s, generator %s",
+	return fmt.Sprintf("offered %6.0f/s  answered %6.0f/s  p50 %-8s p95 %-8s p99 %-8s max %-8s late %.2f%%  failed %.2f%%  CPU/req server %s, generator %s  load %s",
 		p.offered, p.answered, ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max), 100*p.lateShare(), 100*p.failShare(),
-		p.server.Round(100*time.Nanosecond), p.client.Round(100*time.Nanosecond))
+		p.server.Round(100*time.Nanosecond), p.client.Round(100*time.Nanosecond), p.load)
 }
 
 // openResult is the open-loop comparison of one size: every pass of each
@@ -247,6 +249,7 @@ func (o openLoop) pass(ctx context.Context, in *instance, links linkSet, codes [
 		offered:  float64(s.Requests) / span.Seconds(),
 		answered: float64(answered) / s.Duration.Seconds(),
 		stats:    s,
+		load:     procs.LoadAverage(),
 	}
 	if s.Requests > 0 {
 		p.server = (cpu1[0] - cpu0[0]) / time.Duration(s.Requests)
