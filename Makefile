@@ -97,8 +97,12 @@ bench-sizing: services ## Measure what docs/sizing.md builds on: disk per link a
 
 # The edge through wrk against Caddy's static redir (bench/edge): 10,000 and
 # 1,000,000 plain links, then 1,000,000 smart links (three rules and a split
-# each), about 8 minutes on a quiet machine (most of it warming million-entry
+# each), about 10 minutes on a quiet machine (most of it warming million-entry
 # L1s through HTTP). Flags: go run ./bench/edge -h.
+# After wrk, each case and size also sends A and B the same fixed arrival
+# rate (open loop, -rate 5000 req/s by default, -rate 0: none) and prints
+# the p99 A/B at that rate (`open-loop p99 A/B at 5000/s`), or NOT
+# measured when the generator or an instance did not keep the rate.
 # Each plain size prints A's memory per cached link (`memory:`). Ten million
 # links: make bench-edge-10m (below); the L1's exact memory per
 # link at 10M: FLATCACHE_MEM_SIZES=10000000 go test -run '^$' -bench
@@ -106,15 +110,15 @@ bench-sizing: services ## Measure what docs/sizing.md builds on: disk per link a
 EDGE_BENCH_FLAGS ?=
 
 .PHONY: bench-edge
-bench-edge: build services ## wrk on the edge handler vs Caddy's static redir: plain links (10k and 1M), then 1M smart links (3 rules + a split each); prints both ratios.
+bench-edge: build services ## wrk on the edge handler vs Caddy's static redir: plain links (10k and 1M), then 1M smart links (3 rules + a split each); prints both ratios and the open-loop p99 A/B at a fixed rate.
 	scripts/ensure-debian-package.sh wrk wrk
 	$(GO) run ./bench/edge -bin $(BIN) $(EDGE_BENCH_FLAGS)
 
 # Issue 19's ten million links: 10k and 10M plain links, each A filled by
 # the edge's own warm start from a redis-server of the run's own (-fill
 # start: about two minutes for 10M instead of most of an hour of GETs),
-# no smart case. Prints the scale line (10M against 10k) and the memory
-# per cached link. One wrk thread: wrk runs a thread's Lua init (reading
+# no smart case. Prints the scale line (10M against 10k), the open-loop
+# p99 A/B of each size and the memory per cached link. One wrk thread: wrk runs a thread's Lua init (reading
 # the 10M-line codes file, a minute or more) before it starts the next
 # thread, while the first already sends, and counts the first thread's
 # requests of that minute against the -d window alone.

@@ -58,7 +58,8 @@ type sizeResult struct {
 	smart   bool // the smart case: every link with rules and a split
 	load    string
 	a, b    result
-	c, d    *result // miss paths (only for the size that measured them)
+	c, d    *result     // miss paths (only for the size that measured them)
+	open    *openResult // the open-loop passes, nil with -rate 0
 	seeding time.Duration
 	memory  string // the memory line, plain cases only
 }
@@ -179,6 +180,14 @@ func (b *bench) setUpClicks(ctx context.Context) (stop func(), err error) {
 		mode += ", Caddy pinned to CPU 0 and wrk to CPU 1"
 	}
 	fmt.Println("edge bench:", mode)
+	if r := b.cfg.rate; r > 0 {
+		where := "the generator in this process, not pinned"
+		if b.cfg.pin {
+			where = "the generator in this process, pinned to CPU 1 during the passes"
+		}
+		fmt.Printf("open loop: %d req/s to A and B, %d interleaved pass(es) of %s each after a warm-up, %d keep-alive connections, %s; a pass with over %.0f%% of its requests started late does not count, one with over %.0f%% failed voids the comparison\n",
+			r, b.cfg.rounds, b.cfg.duration, b.cfg.conns, where, 100*openLimit, 100*openLimit)
+	}
 	if b.cfg.clicks == "off" {
 		fmt.Println("click events: off (-clicks=off)")
 		return func() {}, nil
@@ -308,6 +317,14 @@ func (b *bench) size(ctx context.Context, n int, smart, miss bool) error {
 	fmt.Printf("  %-16s best  : %s\n", "A shortify", describe(res.a))
 	fmt.Printf("  %-16s best  : %s\n", "B static redir", describe(res.b))
 	fmt.Println("  " + ratioLine(n, smart, res.a, res.b))
+	if b.cfg.rate > 0 {
+		o := openLoop{rate: b.cfg.rate, duration: b.cfg.duration, conns: b.cfg.conns, pin: b.cfg.pin}
+		open, err := o.compare(ctx, os.Stdout, n, smart, b.cfg.rounds, a, b.static, links, codes)
+		if err != nil {
+			return err
+		}
+		res.open = &open
+	}
 	if gogc, ok := gogcPercent(b.cfg.gogc); ok && !smart {
 		goalAfter, err := liveHeap(ctx, a)
 		if err != nil {

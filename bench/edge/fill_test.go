@@ -27,20 +27,8 @@ func TestWarmStartFill(t *testing.T) {
 	rs, rdb := testRedis(t, dir)
 
 	const n = 3000
-	codes, err := makeCodes(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := testDatabase(t)
-	links := linkSet{domainShare: 0.5}
-	db.links = links
-	if _, err := db.seed(ctx, codes); err != nil {
-		t.Fatal(err)
-	}
-	prefix := "fill-test:"
-	if _, err := prefillRedis(ctx, rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
-		t.Fatal(err)
-	}
+	links, prefix := linkSet{domainShare: 0.5}, "fill-test:"
+	db, codes := testLinks(t, rdb, n, links, prefix)
 
 	b := &bench{cfg: config{bin: testenv.Shortify(t), redis: rs.Addr, fill: fillStart}, dir: dir, rdb: rdb, prefix: prefix}
 	opts := shortifyOptions{database: db.dsn, redis: rs.Addr, redisPrefix: prefix, cacheSize: n, cacheTTL: "1h", hosts: ownHost, ttl: privateRedisTTL}
@@ -78,20 +66,8 @@ func TestWarmStartShortList(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	rs, rdb := testRedis(t, dir)
-	codes, err := makeCodes(100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := testDatabase(t)
-	links := linkSet{}
-	db.links = links
-	if _, err := db.seed(ctx, codes); err != nil {
-		t.Fatal(err)
-	}
-	prefix := "short-list:"
-	if _, err := prefillRedis(ctx, rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
-		t.Fatal(err)
-	}
+	links, prefix := linkSet{}, "short-list:"
+	db, codes := testLinks(t, rdb, 100, links, prefix)
 	// Half of the codes on the list, the edge asked for all of them.
 	if _, err := linkseed.WriteHotList(ctx, rdb, prefix, privateRedisTTL, 50, links.source(codes), time.Now()); err != nil {
 		t.Fatal(err)
@@ -170,4 +146,24 @@ func testRedis(t *testing.T, dir string) (*procs.RedisServer, redis.UniversalCli
 	rdb := newRedis(rs.Addr)
 	t.Cleanup(func() { rdb.Close() })
 	return rs, rdb
+}
+
+// testLinks makes n codes, seeds them as links in a fresh database
+// (testDatabase) and writes them to the Redis of rdb under prefix, as the
+// harness does for a size.
+func testLinks(t *testing.T, rdb redis.UniversalClient, n int, links linkSet, prefix string) (*database, []string) {
+	t.Helper()
+	codes, err := makeCodes(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := testDatabase(t)
+	db.links = links
+	if _, err := db.seed(t.Context(), codes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prefillRedis(t.Context(), rdb, prefix, privateRedisTTL, links, codes, 4); err != nil {
+		t.Fatal(err)
+	}
+	return db, codes
 }

@@ -118,6 +118,11 @@ func (b *bench) summary() {
 			ms(r.a.p99), ms(r.b.p99), r.a.p99.Seconds()/r.b.p99.Seconds(), fmt.Sprintf("%.1f%%", 100*r.a.customShare()), r.load)
 	}
 	fmt.Println("  " + ratiosLine(b.results))
+	for _, r := range b.results {
+		if r.open != nil {
+			fmt.Println("  " + openLine(r.links, r.smart, *r.open))
+		}
+	}
 	var plain []sizeResult
 	for _, r := range b.results {
 		if !r.smart {

@@ -46,6 +46,11 @@ type Load struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	wg     sync.WaitGroup
+	// drain, closed by Drain, stops the sending without cancelling the
+	// requests in flight.
+	drain     chan struct{}
+	drainOnce sync.Once
+	drainAt   time.Time // when Drain was called; read after drain is closed
 
 	mu  sync.Mutex
 	cur window
@@ -71,7 +76,7 @@ func Start(ctx context.Context, cfg Config, req Request) *Load {
 		cfg.LateAfter = 10 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Load{cfg: cfg, req: req, cancel: cancel, done: make(chan struct{})}
+	l := &Load{cfg: cfg, req: req, cancel: cancel, done: make(chan struct{}), drain: make(chan struct{})}
 	l.cur = newWindow()
 	go l.run(ctx)
 	return l
@@ -86,41 +91,64 @@ func (l *Load) run(ctx context.Context) {
 	next := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// sendDue starts every request due by until, each timed from its own
+	// due time.
+	sendDue := func(until time.Time) {
+		for ; !next.After(until); next = next.Add(interval) {
+			l.send(ctx, sem, next)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			l.wg.Wait()
 			return
+		case <-l.drain:
+			// Every request due before Drain is sent, however late this
+			// loop got to it (and counts as late if it is); none after.
+			sendDue(l.drainAt)
+			l.wg.Wait()
+			return
 		case <-timer.C:
 		}
-		// Catch up on every request due by now, each timed from its own due time.
-		for now := time.Now(); !next.After(now); next = next.Add(interval) {
-			due := next
-			select {
-			case sem <- struct{}{}:
-			default:
-				l.record(due, 0, "dropped", true)
-				continue
+		until := time.Now()
+		select {
+		case <-l.drain: // no request due after Drain
+			if l.drainAt.Before(until) {
+				until = l.drainAt
 			}
-			l.wg.Add(1)
-			go func() {
-				defer l.wg.Done()
-				defer func() { <-sem }()
-				late := time.Since(due) > l.cfg.LateAfter
-				rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
-				outcome, failed := l.req(rctx)
-				cancel()
-				if ctx.Err() != nil {
-					return // stopping: not the server's doing
-				}
-				l.record(due, time.Since(due), outcome, failed)
-				if late {
-					l.countLate(due)
-				}
-			}()
+		default:
 		}
+		sendDue(until)
 		timer.Reset(time.Until(next))
 	}
+}
+
+// send starts the request due at due, or counts it as dropped when
+// MaxInFlight are outstanding.
+func (l *Load) send(ctx context.Context, sem chan struct{}, due time.Time) {
+	select {
+	case sem <- struct{}{}:
+	default:
+		l.record(due, 0, "dropped", true)
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer func() { <-sem }()
+		late := time.Since(due) > l.cfg.LateAfter
+		rctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+		outcome, failed := l.req(rctx)
+		cancel()
+		if ctx.Err() != nil {
+			return // stopping: not the server's doing
+		}
+		l.record(due, time.Since(due), outcome, failed)
+		if late {
+			l.countLate(due)
+		}
+	}()
 }
 
 func (l *Load) record(due time.Time, d time.Duration, outcome string, failed bool) {
@@ -209,6 +237,24 @@ func (l *Load) Ended() int {
 		n += c
 	}
 	return n
+}
+
+// Drain stops sending, waits until every request in flight has ended
+// (each within Config.Timeout) and returns the figures of the current
+// window with all of them: every request due before the call is sent
+// (the generator may have fallen behind) and none after, and none is left
+// out, so a last slow answer counts too. Duration runs to the end of the
+// last request. The load is then stopped; Stop after Drain does nothing
+// more.
+func (l *Load) Drain() Stats {
+	l.drainOnce.Do(func() {
+		l.drainAt = time.Now()
+		close(l.drain)
+	})
+	<-l.done
+	s := l.Window()
+	l.cancel()
+	return s
 }
 
 // Stop ends the load and waits for requests in flight.

@@ -32,16 +32,7 @@ func TestOpenLoopWindows(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	}))
 	defer srv.Close()
-	client := srv.Client()
-	req := func(ctx context.Context) (string, bool) {
-		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		resp, err := client.Do(r)
-		if err != nil {
-			return "error", true
-		}
-		resp.Body.Close()
-		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
-	}
+	req := getRequest(srv)
 	l := Start(context.Background(), Config{Rate: 200}, req)
 	defer l.Stop()
 	settle := func(n int) {
@@ -72,16 +63,7 @@ func TestLateStartsAndP95(t *testing.T) {
 		w.WriteHeader(http.StatusFound)
 	}))
 	defer srv.Close()
-	client := srv.Client()
-	req := func(ctx context.Context) (string, bool) {
-		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-		resp, err := client.Do(r)
-		if err != nil {
-			return "error", true
-		}
-		resp.Body.Close()
-		return strconv.Itoa(resp.StatusCode), false
-	}
+	req := getRequest(srv)
 	l := Start(context.Background(), Config{Rate: 200, LateAfter: time.Nanosecond}, req)
 	defer l.Stop()
 	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 60 })
@@ -91,5 +73,63 @@ func TestLateStartsAndP95(t *testing.T) {
 	}
 	if s.P95 < s.P50 || s.P95 > s.P99 {
 		t.Fatalf("p50 %v, p95 %v, p99 %v: want p50 ≤ p95 ≤ p99", s.P50, s.P95, s.P99)
+	}
+}
+
+// Drain counts every request sent, those still in flight when it is
+// called included: the server sees as many requests as the figures hold,
+// and the slow answers are in the p99.
+func TestDrainCountsRequestsInFlight(t *testing.T) {
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		// Every answer takes 100 ms (a delay the server serves), so
+		// that about ten requests are in flight at any time.
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(http.StatusFound)
+	}))
+	defer srv.Close()
+	req := getRequest(srv)
+	begin := time.Now()
+	l := Start(context.Background(), Config{Rate: 100}, req)
+	defer l.Stop()
+	testenv.WaitFor(t, "requests", 10*time.Second, func() bool { return l.Ended() >= 30 })
+	// One request every 10 ms from the start: those due before Drain.
+	due := int(time.Since(begin)/(10*time.Millisecond)) + 1
+	s := l.Drain()
+	// Drain took the 100 ms of the last answers: a bound, not the count.
+	dueByReturn := int(time.Since(begin)/(10*time.Millisecond)) + 1
+	t.Logf("drained: %s; %d due before Drain", s, due)
+	if s.Requests < due-1 || s.Requests > dueByReturn {
+		t.Errorf("drained %d requests, want every one of the %d due before Drain (and fewer than the %d due by its return)", s.Requests, due, dueByReturn)
+	}
+	if n := seen.Load(); int64(s.Requests) != n || s.Outcomes["302"] != s.Requests || s.Failures != 0 {
+		t.Fatalf("drained %s; the server saw %d requests: want all of them, all 302s", s, n)
+	}
+	if s.Requests < 31 || s.P50 < 100*time.Millisecond || s.P99 < s.P50 {
+		t.Fatalf("drained %s: want the requests in flight too, each at least 100 ms", s)
+	}
+	if again := l.Drain(); again.Requests != 0 {
+		t.Fatalf("a second Drain = %s, want nothing more", again)
+	}
+	l.Stop() // after Drain: returns at once
+}
+
+// getRequest is a Request of one GET of srv's root: its status is the
+// outcome, anything but a 302 a failure.
+func getRequest(srv *httptest.Server) Request {
+	client := srv.Client()
+	return func(ctx context.Context) (string, bool) {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := client.Do(r)
+		if err != nil {
+			return "error", true
+		}
+		resp.Body.Close()
+		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
 	}
 }
