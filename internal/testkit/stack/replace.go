@@ -1,17 +1,16 @@
 package stack
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shortify/shortify/internal/testkit/promtest"
 )
 
 // Binary is the shortify binary the node runs (the stack's, or the one
@@ -127,45 +126,22 @@ func (s *Stack) FrontDoorChecked(ctx context.Context, n *Node) error {
 }
 
 // healthAnswers is how many requests the readiness handler of the
-// operations server at ops (its /readyz, shortify_edge_ready) has answered.
+// operations server at ops (its /readyz, shortify_edge_ready) has answered:
+// 0 while it has answered none.
 func healthAnswers(ctx context.Context, ops string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ops+"/metrics", nil)
+	page, err := promtest.Get(ctx, nil, ops+"/metrics", "caddy_http_requests_total{")
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET %s/metrics: %s", ops, resp.Status)
-	}
+	// No series yet is no answer yet: Caddy adds a handler's series at its
+	// first request, which a just-started edge may not have had.
 	var total float64
-	found := false
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "caddy_http_requests_total{") ||
-			!strings.Contains(line, `handler="shortify_edge_ready"`) || !strings.Contains(line, `server="ops"`) {
-			continue
+	for series, v := range page {
+		if strings.Contains(series, `handler="shortify_edge_ready"`) && strings.Contains(series, `server="ops"`) {
+			total += v
 		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("GET %s/metrics: %q: %w", ops, line, err)
-		}
-		total += v
-		found = true
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("GET %s/metrics: %w", ops, err)
-	}
-	if !found {
-		return 0, fmt.Errorf("GET %s/metrics: no caddy_http_requests_total of the ops server's shortify_edge_ready", ops)
 	}
 	return total, nil
 }
