@@ -100,14 +100,15 @@ func (s *Stack) releaseRole(caddyfiles, role, from string) (string, error) {
 }
 
 // FrontDoorChecked waits until the front door has health-checked edge n
-// since the call: it counts the /readyz answers on the edge's operations
-// server (Caddy's caddy_http_requests_total of its shortify_edge_ready
-// handler: frontdoor.Caddyfile's health_uri) and waits for one more, which
-// only the front door sends once the caller has stopped asking. So an
-// edge just replaced is back in the front door's rotation (a passing
-// check marks it healthy) before the next edge stops; otherwise the front
-// door could be left, for up to a health interval, with no edge it
-// believes healthy.
+// since the call: it counts the answers of the edge's operations server
+// to /readyz and /healthz (Caddy's caddy_http_requests_total of its
+// shortify_edge_ready and static_response handlers: frontdoor.Caddyfile's
+// health_uri is /readyz, a front door of a release before the warm start
+// asks /healthz) and waits for one more, which only the front door sends
+// once the caller has stopped asking. So an edge just replaced is back in
+// the front door's rotation (a passing check marks it healthy) before the
+// next edge stops; otherwise the front door could be left, for up to a
+// health interval, with no edge it believes healthy.
 func (s *Stack) FrontDoorChecked(ctx context.Context, n *Node) error {
 	if n.role() != "edge" {
 		return fmt.Errorf("%s is not an edge", n.Name)
@@ -125,9 +126,8 @@ func (s *Stack) FrontDoorChecked(ctx context.Context, n *Node) error {
 	})
 }
 
-// healthAnswers is how many requests the readiness handler of the
-// operations server at ops (its /readyz, shortify_edge_ready) has answered:
-// 0 while it has answered none.
+// healthAnswers is how many requests the operations server at ops has
+// answered on /readyz and /healthz: 0 while it has answered none.
 func healthAnswers(ctx context.Context, ops string) (float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -139,7 +139,8 @@ func healthAnswers(ctx context.Context, ops string) (float64, error) {
 	// first request, which a just-started edge may not have had.
 	var total float64
 	for series, v := range page {
-		if strings.Contains(series, `handler="shortify_edge_ready"`) && strings.Contains(series, `server="ops"`) {
+		if (strings.Contains(series, `handler="shortify_edge_ready"`) || strings.Contains(series, `handler="static_response"`)) &&
+			strings.Contains(series, `server="ops"`) {
 			total += v
 		}
 	}
