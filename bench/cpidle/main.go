@@ -21,9 +21,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,12 +108,12 @@ func measure(b binary, caddyfiles string, settle, window, profile time.Duration,
 			log.Printf("%s: stop: %v", b.label, err)
 		}
 	}()
+	log.Printf("%s: up; resting %v, then measuring %v", b.label, settle, window)
+	time.Sleep(settle) // at rest on purpose: nothing to poll for
 	leader, err := s.Leader(ctx)
 	if err != nil {
 		return "", err
 	}
-	log.Printf("%s: up, leader %s; resting %v, then measuring %v", b.label, leader.Name, settle, window)
-	time.Sleep(settle) // at rest on purpose: nothing to poll for
 
 	load0 := procs.LoadAverage()
 	cpu0, err := nodesCPU(s.Nodes)
@@ -130,6 +128,13 @@ func measure(b binary, caddyfiles string, settle, window, profile time.Duration,
 	}
 	took := time.Since(start)
 	load1 := procs.LoadAverage()
+	// An election in the window (a starved machine) shows in the figures.
+	lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	after, err := s.Leader(lctx)
+	lcancel()
+	if err != nil {
+		return "", err
+	}
 
 	var out strings.Builder
 	fmt.Fprintf(&out, "  %-8s", b.label)
@@ -144,23 +149,27 @@ func measure(b binary, caddyfiles string, settle, window, profile time.Duration,
 		fmt.Fprintf(&out, " %s(%s)=%.3f", n.Name, role, d.Seconds()/took.Seconds())
 	}
 	fmt.Fprintf(&out, " total=%.3f cores over %v; loadavg %s -> %s", sum.Seconds()/took.Seconds(), took.Round(time.Second), load0, load1)
+	if after != leader {
+		fmt.Fprintf(&out, "; leader %s after the window", after.Name)
+	}
 	log.Print(out.String())
 
 	if profile > 0 {
 		follower := s.Nodes[0]
-		if follower == leader {
+		if follower == after {
 			follower = s.Nodes[1]
 		}
+		profiled, roles := []*stack.Node{after, follower}, []string{"leader", "follower"}
 		var wg sync.WaitGroup
 		tops := make([]string, 2)
-		for i, n := range []*stack.Node{leader, follower} {
+		for i, n := range profiled {
 			wg.Go(func() {
 				tops[i] = profileTop(n, ports, s.Nodes, profile, top, filepath.Join(profDir, b.label+"-"+n.Name+".pprof"))
 			})
 		}
 		wg.Wait()
-		for i, n := range []*stack.Node{leader, follower} {
-			fmt.Printf("\n%s: %s (%s) CPU profile over %v:\n%s\n", b.label, n.Name, map[int]string{0: "leader", 1: "follower"}[i], profile, tops[i])
+		for i, n := range profiled {
+			fmt.Printf("\n%s: %s (%s) CPU profile over %v:\n%s\n", b.label, n.Name, roles[i], profile, tops[i])
 		}
 	}
 	return out.String(), nil
@@ -180,7 +189,7 @@ func nodesCPU(nodes []*stack.Node) ([]time.Duration, error) {
 }
 
 // profileTop fetches a CPU profile of d of node n from its Caddy admin
-// endpoint (which serves net/http/pprof) into dir and returns `go tool
+// endpoint (which serves net/http/pprof) into path and returns `go tool
 // pprof -top` of it, or the error as text.
 func profileTop(n *stack.Node, ports stack.Ports, nodes []*stack.Node, d time.Duration, top int, path string) string {
 	admin := 0
@@ -193,8 +202,9 @@ func profileTop(n *stack.Node, ports stack.Ports, nodes []*stack.Node, d time.Du
 	url := fmt.Sprintf("http://localhost:%d/debug/pprof/profile?seconds=%d", admin, int(d.Seconds()))
 	ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
 	defer cancel()
-	if err := fetch(ctx, url, path); err != nil {
-		return "    " + err.Error()
+	// pprof fetches it itself.
+	if out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-proto", "-output", path, url).CombinedOutput(); err != nil {
+		return fmt.Sprintf("    go tool pprof %s: %v: %s", url, err, out)
 	}
 	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", fmt.Sprintf("-nodecount=%d", top), path).CombinedOutput()
 	if err != nil {
@@ -208,29 +218,4 @@ func profileTop(n *stack.Node, ports stack.Ports, nodes []*stack.Node, d time.Du
 		keep = append(keep, "    "+l)
 	}
 	return fmt.Sprintf("    (saved in %s)\n%s", path, strings.Join(keep, "\n"))
-}
-
-// fetch saves what url answers into path.
-func fetch(ctx context.Context, url, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("profile %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("profile %s: %s", url, resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("profile %s: %w", url, err)
-	}
-	return f.Close()
 }
