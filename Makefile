@@ -56,13 +56,17 @@ TEST_PKGS = $(if $(filter ./...,$(PKGS)),$(TEST_FIRST)) $(PKGS)
 
 # The -race run of the L1 (its locking and its unsafe strings) is CPU
 # alone, about 25 s: it runs beside the main run, which mostly waits.
+# The shortify binary that a dozen packages run is built once, up front,
+# into a temporary directory (testenv.BinaryEnv), not once per package.
 .PHONY: test
 test: services ## Run every test against real PostgreSQL and Redis.
 	scripts/ensure-debian-package.sh chromium chromium # the dashboard's browser test (e2e)
 	scripts/ensure-debian-package.sh prometheus prometheus promtool # alerting rules' tests (deploy), the stack test (e2e)
-	$(GO) test -count=1 -race ./caddymodule/internal/flatcache & race=$$!; \
-	$(GO) test -count=1 -p $(TEST_P) -timeout 15m $(TEST_PKGS); main=$$?; \
-	wait $$race; r=$$?; [ $$main = 0 ] && [ $$r = 0 ]
+	bindir=$$(mktemp -d) && chmod 755 $$bindir && trap 'rm -rf "$$bindir"' EXIT && \
+	$(GO) build -o $$bindir/shortify ./cmd/shortify && \
+	{ $(GO) test -count=1 -race ./caddymodule/internal/flatcache & race=$$!; \
+	SHORTIFY_TEST_BINARY=$$bindir/shortify $(GO) test -count=1 -p $(TEST_P) -timeout 15m $(TEST_PKGS); main=$$?; \
+	wait $$race; r=$$?; [ $$main = 0 ] && [ $$r = 0 ]; }
 
 .PHONY: bench
 bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API), the edge under wrk and the stats ingest.
