@@ -156,6 +156,9 @@ func TestDocCommands(t *testing.T) {
 	}
 	for _, file := range order {
 		t.Run(file, func(t *testing.T) {
+			// Each document runs against a system of its own (its own
+			// ports, directory and embedded store), so they run side by side.
+			t.Parallel()
 			s := start(t)
 			work := t.TempDir()
 			env := append(append([]string(nil), s.env...),

@@ -113,6 +113,8 @@ func serveWorkspaces(t *testing.T, keys keyRing) string {
 // instance admin sees "all workspaces", every click, and picks a
 // workspace to see only its clicks.
 func TestBrowserWorkspaceView(t *testing.T) {
+	// Its own server, store and Chromium: it runs beside the others.
+	t.Parallel()
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")

@@ -113,6 +113,8 @@ func serveLinks(t *testing.T, wrap func(http.Handler) http.Handler) *linksSite {
 // a 390 px phone shows the page and the editor no wider than the screen. Screenshots go to
 // $SHORTIFY_TEST_ARTIFACTS (docs/ keeps dashboard-links*.png).
 func TestBrowserLinksPage(t *testing.T) {
+	// Its own server, store and Chromium: it runs beside the others.
+	t.Parallel()
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")
@@ -477,6 +479,8 @@ func TestBrowserLinksPage(t *testing.T) {
 // newest first with the option off and a note saying why, and shows a
 // dash for the clicks rather than a made-up 0.
 func TestBrowserLinksOlderControlPlane(t *testing.T) {
+	// Its own server, store and Chromium: it runs beside the others.
+	t.Parallel()
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")

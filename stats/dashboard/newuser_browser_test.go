@@ -28,6 +28,8 @@ const longHost = "https://a-very-long-subdomain-name-that-a-phone-cannot-show-on
 // message instead of a broken QR image; Forget clears the data on screen;
 // a viewer key is told it cannot create or save instead of getting a 403.
 func TestBrowserNewUser(t *testing.T) {
+	// Its own server, store and Chromium: it runs beside the others.
+	t.Parallel()
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")

@@ -78,6 +78,8 @@ func serveDays(t *testing.T, keys keyRing, requests *atomic.Int64) string {
 // the countries are ranked, with flags, names and shares; a 390 px phone
 // shows all of it without overflow.
 func TestBrowserDateRange(t *testing.T) {
+	// Its own server, store and Chromium: it runs beside the others.
+	t.Parallel()
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")

@@ -88,6 +88,8 @@ func serveSmart(t *testing.T, keys keyRing) (string, linkstore.Store) {
 // shown next to the form, and the link stays as it was; a password is set
 // (the page says "protected") and removed, and so are UTM parameters.
 func TestBrowserSmartLink(t *testing.T) {
+	// Its own server, store and Chromium: it runs beside the others.
+	t.Parallel()
 	chromium := os.Getenv("SHORTIFY_CHROMIUM")
 	if chromium == "" {
 		chromium = testenv.Command(t, "chromium", "chromium")
