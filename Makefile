@@ -45,17 +45,7 @@ services: ## Start (or install) PostgreSQL and Redis for the tests.
 # PostgreSQL, Redis, Chromium and child processes, so twice the cores keeps
 # the 2-core machine busy (about 56% with -p 2).
 TEST_P ?= 4
-# The slowest test packages, slowest first (go test -json, Elapsed): go test
-# starts packages in the order it is given them, so listed in front these
-# start at once instead of in alphabetical turn, and the run's tail is made
-# of the short ones. Added only when PKGS is the whole module.
-TEST_FIRST := ./e2e ./internal/linkstore/pgstore ./controlplane/api ./caddymodule \
-	./e2e/stack ./stats/dashboard ./deploy ./controlplane/cluster ./e2e/faults/edge \
-	./webhooks/caddyapp ./stats/partitions ./cli ./bench/edge ./controlplane ./stats/api
-TEST_PKGS = $(if $(filter ./...,$(PKGS)),$(TEST_FIRST)) $(PKGS)
 
-# The -race run of the L1 (its locking and its unsafe strings) is CPU
-# alone, about 25 s: it runs beside the main run, which mostly waits.
 # The shortify binary that a dozen packages run is built once, up front,
 # into a temporary directory (testenv.BinaryEnv), not once per package.
 .PHONY: test
@@ -64,9 +54,8 @@ test: services ## Run every test against real PostgreSQL and Redis.
 	scripts/ensure-debian-package.sh prometheus prometheus promtool # alerting rules' tests (deploy), the stack test (e2e)
 	bindir=$$(mktemp -d) && chmod 755 $$bindir && trap 'rm -rf "$$bindir"' EXIT && \
 	$(GO) build -o $$bindir/shortify ./cmd/shortify && \
-	{ $(GO) test -count=1 -race ./caddymodule/internal/flatcache & race=$$!; \
-	SHORTIFY_TEST_BINARY=$$bindir/shortify $(GO) test -count=1 -p $(TEST_P) -timeout 15m $(TEST_PKGS); main=$$?; \
-	wait $$race; r=$$?; [ $$main = 0 ] && [ $$r = 0 ]; }
+	SHORTIFY_TEST_BINARY=$$bindir/shortify $(GO) test -count=1 -p $(TEST_P) -timeout 15m $(PKGS)
+	$(GO) test -count=1 -race ./caddymodule/internal/flatcache # the L1's locking and its unsafe strings
 
 .PHONY: bench
 bench: services ## Run the Go benchmarks (edge handler, code generation, stores, creates through the API), the edge under wrk and the stats ingest.
