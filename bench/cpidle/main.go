@@ -43,10 +43,14 @@ type binary struct{ label, path string }
 
 func (b *binFlags) String() string { return fmt.Sprint(*b) }
 
+// Set adds one -bin: label=path, or a path labelled by its file name.
 func (b *binFlags) Set(v string) error {
 	label, path, ok := strings.Cut(v, "=")
 	if !ok {
 		label, path = filepath.Base(v), v
+	}
+	if label == "" || path == "" {
+		return fmt.Errorf("%q: want label=path or a path", v)
 	}
 	*b = append(*b, binary{label, path})
 	return nil
