@@ -226,7 +226,7 @@ func (o openLoop) pass(ctx context.Context, in *instance, links linkSet, codes [
 
 	l := loadgen.Start(ctx, loadgen.Config{Rate: o.rate}, req)
 	defer l.Stop()
-	if err := pause(ctx, min(time.Second, o.duration/4)); err != nil {
+	if err := loadgen.Sleep(ctx, min(time.Second, o.duration/4)); err != nil {
 		return openPass{}, err
 	}
 	cpu0, err := cpuTimes(in.pid(), os.Getpid())
@@ -235,7 +235,7 @@ func (o openLoop) pass(ctx context.Context, in *instance, links linkSet, codes [
 	}
 	l.Window() // the warm-up's
 	begin := time.Now()
-	if err := pause(ctx, o.duration); err != nil {
+	if err := loadgen.Sleep(ctx, o.duration); err != nil {
 		return openPass{}, err
 	}
 	span := time.Since(begin)
@@ -269,16 +269,4 @@ func cpuTimes(pids ...int) ([]time.Duration, error) {
 		ds[i] = d
 	}
 	return ds, nil
-}
-
-// pause waits for d, or less when ctx ends first.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

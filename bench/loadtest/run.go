@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	log.Printf("loadtest: the stack at rest, %v", idleWindow)
-	if err := sleepCtx(ctx, idleWindow); err != nil {
+	if err := loadgen.Sleep(ctx, idleWindow); err != nil {
 		return err
 	}
 	idle1, err := sampleCPU(roles)
@@ -138,7 +138,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	defer loads.stop()
 	if cfg.warmup > 0 {
 		log.Printf("loadtest: warm-up, %v", cfg.warmup)
-		if err := sleepCtx(ctx, cfg.warmup); err != nil {
+		if err := loadgen.Sleep(ctx, cfg.warmup); err != nil {
 			return err
 		}
 	}
@@ -174,7 +174,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	var mu sync.Mutex
 	wg.Go(func() {
 		for i, code := range probes {
-			if sleepCtx(ctx, cfg.duration/time.Duration(len(probes)+1)) != nil {
+			if loadgen.Sleep(ctx, cfg.duration/time.Duration(len(probes)+1)) != nil {
 				return
 			}
 			wg.Go(func() {
@@ -198,7 +198,7 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	profErrs := make([]error, len(profiles))
 	wg.Go(func() {
-		if sleepCtx(ctx, cfg.duration/2-time.Duration(profSecs)*time.Second/2) != nil {
+		if loadgen.Sleep(ctx, cfg.duration/2-time.Duration(profSecs)*time.Second/2) != nil {
 			return
 		}
 		var pw sync.WaitGroup
@@ -207,7 +207,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		}
 		pw.Wait()
 	})
-	if err := sleepCtx(ctx, cfg.duration); err != nil {
+	if err := loadgen.Sleep(ctx, cfg.duration); err != nil {
 		return err
 	}
 	win := loads.window()
@@ -501,18 +501,6 @@ func probeLinks(ctx context.Context, tr *traffic, n int) ([]string, error) {
 	tr.created = nil // not the run's creates; the probes check them
 	tr.mu.Unlock()
 	return codes, nil
-}
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // memTotal is /proc/meminfo's MemTotal, in GiB.

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -129,18 +127,8 @@ type warmed struct{ l2, store, seconds float64 }
 // waitWarm polls edge e's readiness until it answers 200 (its warm start
 // is over) and returns what the warm start loaded, from its metrics.
 func waitWarm(ctx context.Context, e *stack.Node) (warmed, error) {
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := readyz(ctx, e.Ops+"/readyz")
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return warmed{}, fmt.Errorf("%s: not ready after its warm start: %w", e.Name, errors.Join(err, ctx.Err()))
-		case <-tick.C:
-		}
+	if err := e.WaitReady(ctx); err != nil {
+		return warmed{}, fmt.Errorf("%s: not ready after its warm start: %w", e.Name, err)
 	}
 	page, err := promtest.Get(ctx, nil, e.Ops+"/metrics", "shortify_edge_warm_")
 	if err != nil {
@@ -151,21 +139,4 @@ func waitWarm(ctx context.Context, e *stack.Node) (warmed, error) {
 		return warmed{}, fmt.Errorf("%s: %w", e.Name, err)
 	}
 	return warmed{v[0], v[1], v[2]}, nil
-}
-
-// readyz is nil when url answers 200.
-func readyz(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return nil
 }

@@ -262,3 +262,16 @@ func (l *Load) Stop() {
 	l.cancel()
 	<-l.done
 }
+
+// Sleep waits for d, or less when ctx ends first (ctx's error then): the
+// phases of a load (warm-up, measured time) are timed with it.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

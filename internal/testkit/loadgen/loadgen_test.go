@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -131,5 +132,17 @@ func getRequest(srv *httptest.Server) Request {
 		}
 		resp.Body.Close()
 		return strconv.Itoa(resp.StatusCode), resp.StatusCode != http.StatusFound
+	}
+}
+
+// Sleep returns nil after its duration and ctx's error when ctx ends first.
+func TestSleep(t *testing.T) {
+	if err := Sleep(context.Background(), time.Millisecond); err != nil {
+		t.Fatalf("elapsed: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v, want context.Canceled", err)
 	}
 }

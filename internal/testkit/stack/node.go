@@ -84,6 +84,10 @@ func (n *Node) waitHTTP(ctx context.Context, url string) error {
 	})
 }
 
+// WaitReady waits until edge n's readiness endpoint (/readyz on its
+// operations server) answers 200: its warm start is over.
+func (n *Node) WaitReady(ctx context.Context) error { return n.waitHTTP(ctx, n.Ops+"/readyz") }
+
 // get200 fails unless GET url answers 200.
 func get200(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
