@@ -212,6 +212,10 @@ func (r results) bound() string {
 	for _, s := range shares[:min(4, len(shares))] {
 		top = append(top, fmt.Sprintf("%s %.0f%%", s.name, 100*s.d.Seconds()/total.Seconds()))
 	}
+	if r.Busy < cpuBoundBusy && r.Failures == 0 && r.RPS >= 0.99*float64(r.Rate) {
+		return fmt.Sprintf("Bound: the offered rate: every request answered (%.0f req/s of %d offered), the machine's CPU %.0f%% busy over the window (/proc/stat, %d CPUs). At %.2f CPU-ms per answered request (every role, at-rest cost included) these %d CPUs would answer about %.0f req/s; %d req/s would need about %.0f. Largest shares: %s.",
+			r.RPS, r.Rate, 100*r.Busy, r.CPUs, 1000*perReq, r.CPUs, capacity, targetRPS, float64(targetRPS)*perReq, strings.Join(top, ", "))
+	}
 	if r.Busy < cpuBoundBusy {
 		return fmt.Sprintf("Bound: not the machine's CPU (%.0f%% busy over the window, /proc/stat): the stack answered %.0f req/s of %d offered at %.2f CPU-ms a request; look at the errors, the profiles below and the logs.",
 			100*r.Busy, r.RPS, r.Rate, 1000*perReq)

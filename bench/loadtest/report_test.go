@@ -169,8 +169,13 @@ func TestBound(t *testing.T) {
 		t.Errorf("bound\n%s\nwant\n%s", got, want)
 	}
 	r.Busy = 0.5
+	want = "Bound: the offered rate: every request answered (2000 req/s of 2000 offered), the machine's CPU 50% busy over the window (/proc/stat, 2 CPUs). At 0.60 CPU-ms per answered request (every role, at-rest cost included) these 2 CPUs would answer about 3333 req/s; 10000 req/s would need about 6. Largest shares: edges (2) 50%, front door 33%, stats (2) 17%."
+	if got := r.bound(); got != want {
+		t.Errorf("bound of a run that answered all it was offered\n%s\nwant\n%s", got, want)
+	}
+	r.Failures = 30
 	if got := r.bound(); !strings.HasPrefix(got, "Bound: not the machine's CPU (50% busy") {
-		t.Errorf("bound of a run with idle CPU: %s", got)
+		t.Errorf("bound of a run with idle CPU and failures: %s", got)
 	}
 	r.Answered = 0
 	if got := r.bound(); !strings.Contains(got, "no request answered") {
