@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // LockKey is the pg_advisory_xact_lock key that serialises every Shortify
@@ -14,12 +13,18 @@ import (
 // "shortify" in ASCII.
 const LockKey int64 = 0x73686f7274696679
 
+// Beginner is what ApplyPostgres runs its transactions on: a pool, or one
+// connection of it (a caller that holds a session lock on it).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
 // ApplyPostgres applies the migrations that the database lacks, in order,
 // each in its own transaction that first takes pg_advisory_xact_lock(LockKey)
 // and records the version in table (created when missing). It is safe to
 // call from several processes at once and to call again: applied versions
 // are skipped. table is a trusted constant of the calling store.
-func ApplyPostgres(ctx context.Context, pool *pgxpool.Pool, table string, ms []Migration) error {
+func ApplyPostgres(ctx context.Context, pool Beginner, table string, ms []Migration) error {
 	for _, m := range ms {
 		if err := pgApply(ctx, pool, pgx.Identifier{table}.Sanitize(), m); err != nil {
 			return fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
@@ -28,7 +33,7 @@ func ApplyPostgres(ctx context.Context, pool *pgxpool.Pool, table string, ms []M
 	return nil
 }
 
-func pgApply(ctx context.Context, pool *pgxpool.Pool, table string, m Migration) error {
+func pgApply(ctx context.Context, pool Beginner, table string, m Migration) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		// The lock is held until the transaction ends, so the check below
 		// and the change cannot interleave with another node's.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -204,6 +205,69 @@ func TestMigrateConcurrently(t *testing.T) {
 		"SELECT count(*) FROM pg_inherits WHERE inhparent = 'links'::regclass").Scan(&parts)
 	if err != nil || parts != 16 {
 		t.Errorf("links has %d partitions (%v), want 16", parts, err)
+	}
+}
+
+// A node that starts while another is half way through the first
+// migrations waits for it, instead of taking the half-migrated database
+// for an old release's (ErrSkippedExpandRelease): node A holds the
+// migrate lock with three migrations applied, node B's Migrate must wait
+// on that lock and succeed once A is done.
+func TestMigrateWaitsForAnotherNode(t *testing.T) {
+	ctx := t.Context()
+	dsn := testenv.Schema(t)
+	ms, err := migrations.Load(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolA, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poolA.Close()
+	poolB, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poolB.Close()
+
+	connA, err := poolA.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer connA.Release()
+	if _, err := connA.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.ApplyPostgres(ctx, connA, "schema_migrations", ms[:3]); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- Migrate(ctx, poolB) }()
+	testenv.WaitFor(t, "node B waiting on the migrate lock", 10*time.Second, func() bool {
+		var waiting int
+		err := poolA.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295)`, migrateLockKey).Scan(&waiting)
+		return err == nil && waiting > 0
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("node B's Migrate returned while node A migrates: %v", err)
+	default:
+	}
+
+	if err := migrations.ApplyPostgres(ctx, connA, "schema_migrations", ms[3:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := connA.Exec(ctx, "SELECT pg_advisory_unlock($1)", migrateLockKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("node B's Migrate after node A's: %v", err)
+	}
+	if n := countMigrations(t, poolB); n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
 	}
 }
 
