@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/shortify/shortify/internal/domainmirror"
 	"github.com/shortify/shortify/internal/linkstore"
 	"github.com/shortify/shortify/internal/testkit/procs"
+	"github.com/shortify/shortify/internal/testkit/promtest"
 	"github.com/shortify/shortify/internal/testkit/testenv"
 	"github.com/shortify/shortify/internal/testkit/teststore"
 )
@@ -206,23 +206,9 @@ func (e *proc) metrics() map[string]float64 {
 	if err != nil {
 		e.t.Fatalf("scrape the %s: %v", e.Name, err)
 	}
-	out := make(map[string]float64)
-	sc := bufio.NewScanner(strings.NewReader(body))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
+	out, err := promtest.Parse(strings.NewReader(body), "")
+	if err != nil {
+		e.t.Fatalf("scrape the %s: %v", e.Name, err)
 	}
 	return out
 }
