@@ -44,21 +44,6 @@ BENCH requests=400000 duration_us=8000000 p50_us=900 p99_us=4500 max_us=40000 co
 	}
 }
 
-func TestCPUTime(t *testing.T) {
-	// Burn some CPU so that this process has used at least one tick.
-	deadline := time.Now().Add(50 * time.Millisecond)
-	for x := 0; time.Now().Before(deadline); x++ {
-		_ = strings.Repeat("x", x%64)
-	}
-	d, err := cpuTime(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d <= 0 {
-		t.Errorf("cpuTime = %s, want > 0", d)
-	}
-}
-
 func TestMakeCodesDistinct(t *testing.T) {
 	codes, err := makeCodes(10000)
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/shortify/shortify/internal/testkit/procs"
 )
 
 // codesLua is the wrk script; the harness writes it next to the codes.
@@ -251,14 +253,14 @@ func (w wrkRun) run(ctx context.Context, in *instance, codesPath string) (result
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 
-	cpu0, err := cpuTime(in.pid())
+	cpu0, err := procs.CPUTime(in.pid())
 	if err != nil {
 		return result{}, err
 	}
 	if err := cmd.Run(); err != nil {
 		return result{}, fmt.Errorf("wrk against %s: %w\n%s", in.name, err, out.String())
 	}
-	cpu1, err := cpuTime(in.pid())
+	cpu1, err := procs.CPUTime(in.pid())
 	if err != nil {
 		return result{}, err
 	}

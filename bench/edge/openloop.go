@@ -262,7 +262,7 @@ func (o openLoop) pass(ctx context.Context, in *instance, links linkSet, codes [
 func cpuTimes(pids ...int) ([]time.Duration, error) {
 	ds := make([]time.Duration, len(pids))
 	for i, pid := range pids {
-		d, err := cpuTime(pid)
+		d, err := procs.CPUTime(pid)
 		if err != nil {
 			return nil, err
 		}

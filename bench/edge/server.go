@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -220,35 +219,6 @@ func (in *instance) stop() {
 // pid is the process whose CPU time counts for the instance: the binary
 // itself, also when taskset started it (taskset execs it, same PID).
 func (in *instance) pid() int { return in.cmd.Process.Pid }
-
-// cpuTime returns the user+system CPU time the process has used so far.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces:
-	// the fields counted below start after its closing parenthesis.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
-	}
-	// utime and stime are fields 14 and 15, counted from 1 with the pid;
-	// f[0] is field 3.
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-	}
-	// Linux reports clock ticks of USER_HZ, which is 100 on every
-	// architecture Go supports here.
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
 
 // freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
 func freeAddr() (string, error) {
